@@ -1,0 +1,105 @@
+// swift-tools-version: 6.1
+// fathom: a container-registry vulnerability scanner built as a parallel scan worker pool.
+import PackageDescription
+
+let package = Package(
+    name: "fathom",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fathom", targets: ["fathom"]),
+        .library(name: "FathomLayer", targets: ["FathomLayer"]),
+        .library(name: "FathomInventory", targets: ["FathomInventory"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+    ],
+    targets: [
+        // System libraries: one Swift module imports each (FathomLayer for zlib/zstd).
+        .systemLibrary(
+            name: "CFathomZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(
+            name: "CFathomZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        .systemLibrary(
+            name: "CFathomSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+
+        .target(
+            name: "FathomCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "FathomOCI", dependencies: ["FathomCore"]),
+        .target(
+            name: "FathomRegistry",
+            dependencies: [
+                "FathomCore", "FathomOCI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "FathomLayer",
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomRegistry", "CFathomZlib", "CFathomZstd",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "FathomInventory", dependencies: ["FathomCore", "FathomOCI", "FathomLayer"]),
+        .target(
+            name: "FathomPipeline",
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomLayer", "FathomInventory",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "FathomReport", dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline"]),
+        .executableTarget(
+            name: "fathom",
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline",
+                "FathomReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        .target(
+            name: "FathomTestSupport",
+            dependencies: [
+                "FathomCore", "FathomOCI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/FathomTestSupport"),
+        .testTarget(name: "FathomCoreTests", dependencies: ["FathomCore"]),
+        .testTarget(name: "FathomOCITests", dependencies: ["FathomCore", "FathomOCI"]),
+        .testTarget(
+            name: "FathomRegistryTests",
+            dependencies: ["FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomTestSupport"]),
+        .testTarget(
+            name: "FathomLayerTests",
+            dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomTestSupport"]),
+        .testTarget(
+            name: "FathomInventoryTests",
+            dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+// Settings every target shares (swift-nio's cross-repo loop, with Hummingbird's upcoming features).
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    target.swiftSettings = settings
+}

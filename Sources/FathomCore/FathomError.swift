@@ -1,0 +1,115 @@
+/// The one error type fathom throws.
+///
+/// It names what failed (the image, the layer, the file) and why, keeps the underlying cause,
+/// and records where it was thrown. Modelled on swift-nio's `FileSystemError`: the code is an
+/// opaque, extensible struct so new codes never break a caller's `switch`.
+public struct FathomError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure this is. Compare against the static members.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code's stable name, as printed and as matched by tests.
+        public let name: String
+        public init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// A reference, digest, media type or document did not parse.
+        public static let invalidInput = Code("invalid input")
+        /// A manifest, index or config is not what the OCI spec allows.
+        public static let invalidManifest = Code("invalid manifest")
+        /// Nothing was found at the name or digest asked for.
+        public static let notFound = Code("not found")
+        /// The registry refused the credentials, or none were given where they are needed.
+        public static let unauthorized = Code("unauthorized")
+        /// Bytes do not hash to the digest they were promised under.
+        public static let digestMismatch = Code("digest mismatch")
+        /// A blob is larger or smaller than its descriptor says.
+        public static let sizeMismatch = Code("size mismatch")
+        /// A stream ended before its format says it is complete.
+        public static let truncated = Code("truncated")
+        /// A compressed stream is corrupt.
+        public static let corruptCompression = Code("corrupt compressed stream")
+        /// A tar header or PAX record is corrupt.
+        public static let corruptTar = Code("corrupt tar")
+        /// An index has no manifest for the platform asked for.
+        public static let noMatchingPlatform = Code("no matching platform")
+        /// The media type is one fathom does not read.
+        public static let unsupported = Code("unsupported")
+        /// A network or HTTP failure that retries did not cure.
+        public static let transport = Code("transport")
+        /// The registry answered with an error status.
+        public static let registry = Code("registry error")
+        /// A file could not be opened, read or written.
+        public static let io = Code("io")
+        /// A configured limit (bytes, entries) was exceeded.
+        public static let limitExceeded = Code("limit exceeded")
+    }
+
+    /// Where an error was thrown, for bug reports.
+    public struct SourceLocation: Sendable, Hashable {
+        public let function: String
+        public let file: String
+        public let line: Int
+    }
+
+    public var code: Code
+    /// What went wrong and, where it helps, how to fix it.
+    public var message: String
+    /// The image the failure belongs to, when known.
+    public var image: String?
+    /// The layer (digest) the failure belongs to, when known.
+    public var layer: String?
+    /// The file inside a layer or archive, when known.
+    public var path: String?
+    /// The underlying error, never dropped.
+    public var cause: (any Error)?
+    public var location: SourceLocation
+
+    public init(
+        _ code: Code, _ message: String, image: String? = nil, layer: String? = nil, path: String? = nil,
+        cause: (any Error)? = nil,
+        function: String = #function, file: String = #fileID, line: Int = #line
+    ) {
+        self.code = code
+        self.message = message
+        self.image = image
+        self.layer = layer
+        self.path = path
+        self.cause = cause
+        self.location = SourceLocation(function: function, file: file, line: line)
+    }
+
+    /// One line: `image X: layer Y: file Z: code: message: cause`.
+    public var description: String {
+        var parts: [String] = []
+        if let image { parts.append("image \(image)") }
+        if let layer { parts.append("layer \(layer)") }
+        if let path { parts.append("file \(path)") }
+        parts.append("\(code): \(message)")
+        if let cause { parts.append(String(describing: cause)) }
+        return parts.joined(separator: ": ")
+    }
+
+    /// The same error with the image (and layer) filled in where they were not yet known.
+    public func inImage(_ image: String, layer: String? = nil) -> FathomError {
+        var copy = self
+        if copy.image == nil { copy.image = image }
+        if copy.layer == nil, let layer { copy.layer = layer }
+        return copy
+    }
+}
+
+extension FathomError {
+    /// Wraps any error as a `FathomError` with context, keeping an existing `FathomError` intact.
+    public static func wrapping(
+        _ error: any Error, image: String? = nil, layer: String? = nil,
+        function: String = #function, file: String = #fileID, line: Int = #line
+    ) -> FathomError {
+        if var fathom = error as? FathomError {
+            if fathom.image == nil { fathom.image = image }
+            if fathom.layer == nil { fathom.layer = layer }
+            return fathom
+        }
+        return FathomError(
+            .io, "unexpected failure", image: image, layer: layer, cause: error,
+            function: function, file: file, line: line)
+    }
+}

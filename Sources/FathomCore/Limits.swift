@@ -1,0 +1,22 @@
+/// Byte limits that keep memory bounded whatever the input claims about itself.
+public enum ByteLimits {
+    /// The largest manifest, index or config document fathom reads (the distribution spec
+    /// suggests registries accept at least 4 MiB manifests).
+    public static let document = 4 * 1024 * 1024
+    /// The largest error body decoded from a registry.
+    public static let errorBody = 64 * 1024
+    /// The largest file body an analyzer may collect from a layer.
+    public static let analyzedFile = 64 * 1024 * 1024
+    /// The largest PAX or GNU long-name record the tar reader accepts.
+    public static let tarMetadata = 1024 * 1024
+}
+
+/// Logging metadata keys, dotted like Hummingbird's `hb.request.id`.
+public enum LogKey {
+    public static let image = "fathom.image"
+    public static let imageDigest = "fathom.image.digest"
+    public static let layerDigest = "fathom.layer.digest"
+    public static let registry = "fathom.registry"
+    public static let scanID = "fathom.scan.id"
+    public static let attempt = "fathom.http.attempt"
+}

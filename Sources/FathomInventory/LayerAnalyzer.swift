@@ -1,0 +1,73 @@
+import FathomCore
+public import FathomLayer
+
+/// Decides which paths of a layer are worth reading. Analyzers claim only what they parse,
+/// so everything else streams past unread.
+public struct PathClaims: Sendable {
+    /// Exact normalised paths.
+    public var exact: Set<String>
+    /// Per-file byte cap.
+    public var limit: Int
+
+    public init(exact: Set<String>, limit: Int = 1 << 20) {
+        self.exact = exact
+        self.limit = limit
+    }
+
+    /// The files every scan reads: OS identification.
+    public static let standard = PathClaims(exact: OSRelease.paths)
+
+    func claims(_ path: String) -> Bool { exact.contains(path) }
+}
+
+/// Walks one layer's tar entries, keeping the claimed files, whiteouts and opaque directories.
+public struct LayerFactsCollector: TarEntryHandler {
+    let claims: PathClaims
+    var files: [String: FileFact] = [:]
+    var whiteouts: [String] = []
+    var opaqueDirectories: [String] = []
+    var warnings: [String] = []
+
+    public init(claims: PathClaims = .standard) {
+        self.claims = claims
+    }
+
+    public mutating func claim(_ entry: TarEntry) -> TarBodyClaim {
+        switch entry.kind {
+        case .whiteout:
+            if let target = entry.whiteoutTarget { whiteouts.append(target) }
+            return .skip
+        case .opaqueWhiteout:
+            if let target = entry.whiteoutTarget { opaqueDirectories.append(target) }
+            return .skip
+        case .symlink where claims.claims(entry.path):
+            files[entry.path] = FileFact(kind: .symlink, linkTarget: entry.linkName)
+            return .skip
+        case .hardLink where claims.claims(entry.path):
+            files[entry.path] = FileFact(kind: .hardLink, linkTarget: TarEntry.normalize(entry.linkName))
+            return .skip
+        case .file where claims.claims(entry.path):
+            return .collect(limit: claims.limit)
+        default:
+            // A later entry of another kind at a claimed path replaces the earlier one.
+            if files[entry.path] != nil { files[entry.path] = nil }
+            return .skip
+        }
+    }
+
+    public mutating func receive(_ entry: TarEntry, body: [UInt8], complete: Bool) throws {
+        guard complete else {
+            warnings.append("\(entry.path): \(entry.size) bytes is over the \(claims.limit)-byte limit; not read")
+            files[entry.path] = FileFact(kind: .file, skippedOverLimit: true)
+            return
+        }
+        files[entry.path] = FileFact(kind: .file, text: String(decoding: body, as: UTF8.self))
+    }
+
+    /// The facts, once the layer has been read and verified.
+    public func facts(_ summary: LayerReadSummary) -> LayerFacts {
+        LayerFacts(
+            summary: summary, files: files, whiteouts: whiteouts, opaqueDirectories: opaqueDirectories,
+            warnings: warnings)
+    }
+}

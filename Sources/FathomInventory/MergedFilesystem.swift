@@ -1,0 +1,67 @@
+/// The claimed files of an image with its layers applied in order, each remembering the
+/// layer that last wrote it: an upper layer's file replaces a lower one, a whiteout deletes a
+/// path and everything beneath it, an opaque directory hides what lower layers put in it.
+public struct MergedFilesystem: Sendable {
+    public struct Entry: Sendable, Hashable {
+        public var fact: FileFact
+        /// Index of the layer that wrote this version of the file.
+        public var layer: Int
+    }
+
+    public private(set) var entries: [String: Entry] = [:]
+
+    public init(layers: [LayerFacts]) {
+        for (index, layer) in layers.enumerated() {
+            // Whiteouts and opaque markers apply to lower layers only, so before this layer's files.
+            for directory in layer.opaqueDirectories {
+                let prefix = directory.isEmpty ? "" : directory + "/"
+                entries = entries.filter { !$0.key.hasPrefix(prefix) }
+            }
+            for path in layer.whiteouts {
+                let prefix = path + "/"
+                entries = entries.filter { $0.key != path && !$0.key.hasPrefix(prefix) }
+            }
+            for (path, fact) in layer.files {
+                entries[path] = Entry(fact: fact, layer: index)
+            }
+        }
+    }
+
+    /// The regular file at `path`, following symlinks and hard links (at most 16 hops).
+    public func file(at path: String) -> Entry? {
+        var current = path
+        for _ in 0..<16 {
+            guard let entry = entries[current] else { return nil }
+            switch entry.fact.kind {
+            case .file:
+                return entry
+            case .hardLink:
+                current = entry.fact.linkTarget ?? ""
+            case .symlink:
+                let target = entry.fact.linkTarget ?? ""
+                let base = target.hasPrefix("/") ? "" : Self.directory(of: current)
+                current = Self.clean(base.isEmpty ? target : base + "/" + target)
+            }
+        }
+        return nil
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return String(path[..<slash])
+    }
+
+    /// Resolves `.` and `..` components; `..` never climbs above the root.
+    static func clean(_ path: String) -> String {
+        var parts: [Substring] = []
+        for component in path.split(separator: "/") {
+            if component == "." { continue }
+            if component == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
+            }
+            parts.append(component)
+        }
+        return parts.joined(separator: "/")
+    }
+}

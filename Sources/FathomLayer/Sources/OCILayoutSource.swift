@@ -1,0 +1,117 @@
+// https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md
+public import FathomCore
+public import FathomOCI
+import Foundation
+
+/// An OCI image layout: `oci-layout`, `index.json` and `blobs/<alg>/<hex>`, in a directory
+/// (`oci:DIR[:tag]`) or inside a Docker 25+ `docker save` archive.
+public struct OCILayoutSource: ImageSource {
+    let storage: any LayoutStorage
+    let tag: String?
+    public let displayName: String
+
+    /// A layout in a directory; `tag` selects an index entry by its ref name annotation.
+    public init(directory: String, tag: String? = nil) throws {
+        guard isDirectory(directory) else {
+            throw FathomError(.notFound, "no OCI layout directory at \(directory)", image: "oci:\(directory)")
+        }
+        self.init(storage: DirectoryStorage(root: directory), tag: tag, displayName: "oci:\(directory)" + (tag.map { ":\($0)" } ?? ""))
+    }
+
+    init(storage: any LayoutStorage, tag: String?, displayName: String) {
+        self.storage = storage
+        self.tag = tag
+        self.displayName = displayName
+    }
+
+    static func blobPath(_ digest: Digest) -> String { "blobs/\(digest.algorithm.rawValue)/\(digest.encoded)" }
+
+    func readBlob(_ descriptor: Descriptor, what: String) throws -> [UInt8] {
+        guard descriptor.size <= Int64(ByteLimits.document) else {
+            throw FathomError(.limitExceeded, "the \(what) is \(descriptor.size) bytes, over the document limit")
+        }
+        guard let bytes = try storage.read(Self.blobPath(descriptor.digest), limit: ByteLimits.document) else {
+            throw FathomError(.notFound, "the layout has no blob for the \(what) \(descriptor.digest)")
+        }
+        return try verified(bytes, descriptor, what: what)
+    }
+
+    public func resolve(platform: Platform) async throws -> ResolvedImage {
+        do {
+            return try resolveImage(platform: platform)
+        } catch {
+            throw FathomError.wrapping(error, image: displayName)
+        }
+    }
+
+    private func resolveImage(platform: Platform) throws -> ResolvedImage {
+        guard try storage.read("oci-layout", limit: 4096) != nil else {
+            throw FathomError(.invalidManifest, "\(storage.location) has no oci-layout file: not an OCI image layout")
+        }
+        guard let indexBytes = try storage.read("index.json", limit: ByteLimits.document) else {
+            throw FathomError(.invalidManifest, "\(storage.location) has no index.json")
+        }
+        guard case .index(let top) = try ManifestDocument.decode(indexBytes, mediaType: .ociIndex) else {
+            throw FathomError(.invalidManifest, "index.json is not an image index")
+        }
+        var candidates = top.manifests
+        var repoTags: [String] = []
+        if let tag {
+            candidates = top.manifests.filter { descriptor in
+                guard let name = descriptor.annotations?[Descriptor.refNameAnnotation] else { return false }
+                return name == tag || name.hasSuffix(":" + tag)
+            }
+            guard !candidates.isEmpty else {
+                let names = top.manifests.compactMap { $0.annotations?[Descriptor.refNameAnnotation] }
+                throw FathomError(
+                    .notFound,
+                    "the layout has no image tagged '\(tag)'; it has \(names.isEmpty ? "no tagged images" : names.joined(separator: ", "))")
+            }
+            repoTags = [tag]
+        }
+        var indexDigest: Digest?
+        var chosen: Descriptor
+        if candidates.count == 1 {
+            chosen = candidates[0]
+        } else {
+            chosen = try Index(schemaVersion: 2, manifests: candidates).manifest(for: platform)
+        }
+        // Nested indexes (an index entry pointing at a multi-platform index) are followed.
+        for _ in 0..<4 where chosen.mediaType.isIndex {
+            let bytes = try readBlob(chosen, what: "image index")
+            guard case .index(let nested) = try ManifestDocument.decode(bytes, mediaType: chosen.mediaType) else {
+                throw FathomError(.invalidManifest, "blob \(chosen.digest) is not an image index")
+            }
+            indexDigest = chosen.digest
+            chosen = try nested.manifest(for: platform)
+        }
+        if let name = chosen.annotations?[Descriptor.refNameAnnotation], repoTags.isEmpty { repoTags = [name] }
+        let manifestBytes = try readBlob(chosen, what: "manifest")
+        guard case .manifest(let manifest) = try ManifestDocument.decode(manifestBytes, mediaType: chosen.mediaType) else {
+            throw FathomError(.invalidManifest, "blob \(chosen.digest) is not an image manifest")
+        }
+        let config = try ImageConfig.decode(try readBlob(manifest.config, what: "image config"))
+        return ResolvedImage(
+            name: displayName, indexDigest: indexDigest, manifestDigest: chosen.digest,
+            manifestMediaType: manifest.mediaType ?? chosen.mediaType, configDigest: manifest.config.digest,
+            config: config, platform: config.platform ?? chosen.platform,
+            layers: try ResolvedImage.layers(of: manifest, config: config), repoTags: repoTags)
+    }
+
+    public func withLayer<Result>(
+        _ layer: ImageLayer, _ body: (ByteStream) async throws -> Result
+    ) async throws -> Result {
+        guard let digest = layer.digest else {
+            throw FathomError(.invalidManifest, "layer has no digest", image: displayName)
+        }
+        let stream: ByteStream
+        do {
+            stream = try storage.stream(Self.blobPath(digest))
+        } catch {
+            throw FathomError(
+                .notFound, "the layout has no blob for this layer", image: displayName, layer: digest.description,
+                cause: error)
+        }
+        return try await body(stream)
+    }
+}

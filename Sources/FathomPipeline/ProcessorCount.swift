@@ -1,0 +1,6 @@
+import Foundation
+
+/// The cores this process may use.
+enum ProcessorCount {
+    static var active: Int { ProcessInfo.processInfo.activeProcessorCount }
+}

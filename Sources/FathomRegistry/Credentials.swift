@@ -1,0 +1,169 @@
+// Docker's config file: https://docs.docker.com/reference/cli/docker/#docker-cli-configuration-file-configjson-properties
+// Credential helpers: https://github.com/docker/docker-credential-helpers (protocol: `get`, server URL on stdin)
+public import FathomCore
+import Foundation
+
+/// Credentials for one registry.
+public struct RegistryCredential: Sendable, Hashable {
+    public var username: String?
+    public var password: String?
+    /// An OAuth2 refresh token (Docker's `identitytoken`), exchanged at the token realm.
+    public var identityToken: String?
+
+    public init(username: String? = nil, password: String? = nil, identityToken: String? = nil) {
+        self.username = username
+        self.password = password
+        self.identityToken = identityToken
+    }
+}
+
+/// Where credentials come from, in order: explicit ones (flags, environment) for their
+/// registry, then the docker `config.json` (`auths`, `credHelpers`, `credsStore`).
+/// Each credential is only ever offered to the registry it belongs to.
+public struct CredentialStore: Sendable {
+    var explicit: [String: RegistryCredential]
+    var dockerConfig: DockerConfigFile?
+
+    public init(explicit: [String: RegistryCredential] = [:], dockerConfigPath: String? = CredentialStore.defaultDockerConfigPath()) {
+        self.explicit = Dictionary(explicit.map { (Self.normalizeHost($0.key), $0.value) }, uniquingKeysWith: { $1 })
+        self.dockerConfig = dockerConfigPath.flatMap { try? DockerConfigFile(path: $0) }
+    }
+
+    /// No credentials at all.
+    public static let anonymous = CredentialStore(explicit: [:], dockerConfigPath: nil)
+
+    /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+    public static func defaultDockerConfigPath() -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        if let directory = environment["DOCKER_CONFIG"], !directory.isEmpty { return directory + "/config.json" }
+        if let home = environment["HOME"] { return home + "/.docker/config.json" }
+        return nil
+    }
+
+    /// The credential for `registry` (a host[:port]), or nil to go anonymous.
+    public func credential(for registry: String) throws -> RegistryCredential? {
+        let host = Self.normalizeHost(registry)
+        if let credential = explicit[host] { return credential }
+        return try dockerConfig?.credential(for: host)
+    }
+
+    /// Reduces a config key or host to `host[:port]`: drops the scheme and path, and maps
+    /// Docker Hub's names (`https://index.docker.io/v1/`, `docker.io`) to `index.docker.io`.
+    public static func normalizeHost(_ key: String) -> String {
+        var host = Substring(key.lowercased())
+        if let scheme = host.range(of: "://") { host = host[scheme.upperBound...] }
+        if let slash = host.firstIndex(of: "/") { host = host[..<slash] }
+        switch host {
+        case "docker.io", "registry-1.docker.io", "index.docker.io", "registry.hub.docker.com": return "index.docker.io"
+        default: return String(host)
+        }
+    }
+}
+
+/// The parts of `config.json` that hold credentials.
+struct DockerConfigFile: Sendable {
+    struct Entry: Decodable, Sendable {
+        var auth: String?
+        var username: String?
+        var password: String?
+        var identitytoken: String?
+    }
+    struct File: Decodable {
+        var auths: [String: Entry]?
+        var credHelpers: [String: String]?
+        var credsStore: String?
+    }
+
+    var auths: [String: Entry]
+    var credHelpers: [String: String]
+    var credsStore: String?
+    /// The original keys, which helpers expect back as the server URL.
+    var originalKeys: [String: String]
+
+    init(path: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let file = try JSONDecoder().decode(File.self, from: data)
+        var auths: [String: Entry] = [:]
+        var originalKeys: [String: String] = [:]
+        for (key, entry) in file.auths ?? [:] {
+            auths[CredentialStore.normalizeHost(key)] = entry
+            originalKeys[CredentialStore.normalizeHost(key)] = key
+        }
+        self.auths = auths
+        self.originalKeys = originalKeys
+        self.credHelpers = Dictionary(
+            (file.credHelpers ?? [:]).map { (CredentialStore.normalizeHost($0.key), $0.value) }, uniquingKeysWith: { $1 })
+        self.credsStore = file.credsStore
+    }
+
+    func credential(for host: String) throws -> RegistryCredential? {
+        if let helper = credHelpers[host] { return try Self.runHelper(helper, serverURL: serverURL(for: host)) }
+        if let entry = auths[host] {
+            if let token = entry.identitytoken, !token.isEmpty {
+                return RegistryCredential(username: entry.username, identityToken: token)
+            }
+            if let auth = entry.auth, !auth.isEmpty {
+                guard let decoded = Data(base64Encoded: auth).map({ String(decoding: $0, as: UTF8.self) }),
+                    let colon = decoded.firstIndex(of: ":")
+                else {
+                    throw FathomError(.invalidInput, "the docker config's auth entry for \(host) is not base64 of user:password")
+                }
+                return RegistryCredential(
+                    username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
+            }
+            if let username = entry.username, let password = entry.password {
+                return RegistryCredential(username: username, password: password)
+            }
+        }
+        if let store = credsStore, !store.isEmpty { return try Self.runHelper(store, serverURL: serverURL(for: host)) }
+        return nil
+    }
+
+    func serverURL(for host: String) -> String {
+        if let key = originalKeys[host] { return key }
+        return host == "index.docker.io" ? "https://index.docker.io/v1/" : host
+    }
+
+    /// Runs `docker-credential-NAME get` with the server URL on stdin, as Docker does.
+    static func runHelper(_ name: String, serverURL: String) throws -> RegistryCredential? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["docker-credential-\(name)", "get"]
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        do {
+            try process.run()
+        } catch {
+            throw FathomError(.unauthorized, "cannot run credential helper docker-credential-\(name)", cause: error)
+        }
+        input.fileHandleForWriting.write(Data(serverURL.utf8))
+        try? input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let text = String(decoding: data + message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            // Helpers say "credentials not found in native keychain" when they hold nothing: go anonymous.
+            if text.lowercased().contains("not found") { return nil }
+            throw FathomError(
+                .unauthorized, "credential helper docker-credential-\(name) failed for \(serverURL): \(text)")
+        }
+        struct Reply: Decodable {
+            var Username: String?
+            var Secret: String?
+        }
+        let reply: Reply
+        do {
+            reply = try JSONDecoder().decode(Reply.self, from: data)
+        } catch {
+            throw FathomError(.unauthorized, "credential helper docker-credential-\(name) printed no credential JSON", cause: error)
+        }
+        // Docker's convention: a username of "<token>" means the secret is an identity token.
+        if reply.Username == "<token>" { return RegistryCredential(identityToken: reply.Secret) }
+        return RegistryCredential(username: reply.Username, password: reply.Secret)
+    }
+}

@@ -1,0 +1,162 @@
+import AsyncHTTPClient
+import FathomCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+extension RegistryClient {
+    /// Sends one API request with authentication and retries. Returns a response whose status
+    /// is a success; error statuses are thrown as `FathomError` with the decoded error body.
+    func send(
+        _ method: HTTPMethod, registry: String, path: String, scope: String?,
+        headers: [(String, String)] = [], timeout: Duration? = nil
+    ) async throws -> HTTPClientResponse {
+        let base = try await baseURL(for: registry)
+        let url = base + path
+        var attempt = 0
+        var answeredChallenge = false
+        while true {
+            attempt += 1
+            var request = HTTPClientRequest(url: url)
+            request.method = method
+            request.headers.add(name: "User-Agent", value: configuration.userAgent)
+            request.headers.add(name: "X-Fathom-Scan-Id", value: configuration.scanID)
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let authorization = try await authorization(registry: registry, scope: scope) {
+                request.headers.add(name: "Authorization", value: authorization)
+            }
+            let response: HTTPClientResponse
+            do {
+                response = try await http.execute(
+                    request, timeout: .nanoseconds(Int64((timeout ?? configuration.requestTimeout).components.seconds) * 1_000_000_000),
+                    logger: logger)
+            } catch {
+                if error is CancellationError { throw error }
+                guard attempt < configuration.maxAttempts, Self.isRetryable(error) else {
+                    throw FathomError(.transport, "\(method) \(url) failed after \(attempt) attempt(s)", cause: error)
+                }
+                try await backoff(attempt: attempt, retryAfter: nil, reason: "\(error)", url: url)
+                continue
+            }
+            let status = response.status.code
+            if (200..<300).contains(status) { return response }
+            switch status {
+            case 401 where !answeredChallenge:
+                // Learn the challenge, fetch what it asks for, and try once more.
+                let challenges = response.headers[canonicalForm: "WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }
+                _ = try? await response.body.collect(upTo: ByteLimits.errorBody)
+                guard let challenge = challenges.first(where: { $0.scheme == "bearer" }) ?? challenges.first(where: { $0.scheme == "basic" })
+                else {
+                    throw FathomError(.unauthorized, "\(url) answered 401 without a usable WWW-Authenticate challenge")
+                }
+                await auth.learn(challenge, for: registry)
+                answeredChallenge = true
+                attempt -= 1  // answering a challenge is not a retry
+                continue
+            case _ where [429, 502, 503, 504].contains(status) && attempt < configuration.maxAttempts:
+                _ = try? await response.body.collect(upTo: ByteLimits.errorBody)
+                let retryAfter = response.headers.first(name: "Retry-After").flatMap(Self.parseRetryAfter)
+                if let retryAfter, retryAfter > configuration.maxRetryAfter {
+                    throw FathomError(.registry, "\(url) asks to retry after \(retryAfter), longer than fathom waits")
+                }
+                try await backoff(attempt: attempt, retryAfter: retryAfter, reason: "HTTP \(status)", url: url)
+                continue
+            default:
+                throw try await error(for: response, method: method, url: url, registry: registry)
+            }
+        }
+    }
+
+    /// Maps an error status to a `FathomError`, with the registry's error body as the cause.
+    private func error(for response: HTTPClientResponse, method: HTTPMethod, url: String, registry: String) async throws -> FathomError {
+        let bytes = (try? await response.body.collect(upTo: ByteLimits.errorBody)).map { Array($0.readableBytesView) } ?? []
+        let cause: (any Error)? =
+            RegistryErrorBody.decode(bytes)
+            ?? (bytes.isEmpty ? nil : PlainErrorBody(text: String(decoding: bytes.prefix(300), as: UTF8.self)))
+        let status = response.status.code
+        switch status {
+        case 401, 403:
+            let hasCredential = (try? configuration.credentials.credential(for: registry)) ?? nil
+            let hint =
+                hasCredential == nil
+                ? "the registry needs credentials: log in with docker login, or pass --username and --password-stdin"
+                : "the registry refused the credentials for \(registry)"
+            return FathomError(.unauthorized, "\(method) \(url) answered \(status): \(hint)", cause: cause)
+        case 404:
+            return FathomError(.notFound, "\(method) \(url) answered 404", cause: cause)
+        default:
+            return FathomError(.registry, "\(method) \(url) answered \(status)", cause: cause)
+        }
+    }
+
+    private func backoff(attempt: Int, retryAfter: Duration?, reason: String, url: String) async throws {
+        let exponential = configuration.baseBackoff * (1 << min(attempt - 1, 16))
+        var delay = min(exponential, configuration.maxBackoff)
+        // Full jitter on our own backoff keeps many workers from retrying in lock-step.
+        delay = delay * Double.random(in: 0.5...1.0)
+        if let retryAfter { delay = max(delay, retryAfter) }
+        logger.info(
+            "retrying request", metadata: ["url": "\(url)", "reason": "\(reason)", LogKey.attempt: "\(attempt)", "delay": "\(delay)"])
+        try await Task.sleep(for: delay)
+    }
+
+    /// `Retry-After` as seconds or an HTTP date.
+    static func parseRetryAfter(_ value: String) -> Duration? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Int(trimmed), seconds >= 0 { return .seconds(seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: trimmed) else { return nil }
+        return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up))))
+    }
+
+    /// Connection resets, timeouts and refused connections are worth another try; TLS
+    /// failures are not (they would fail the same way).
+    static func isRetryable(_ error: any Error) -> Bool {
+        if error is NIOSSLError || error is BoringSSLError { return false }
+        if let client = error as? HTTPClientError {
+            return [
+                HTTPClientError.remoteConnectionClosed, .readTimeout, .connectTimeout, .deadlineExceeded,
+                .cancelled, .writeTimeout,
+            ].contains(client) || client == .getConnectionFromPoolTimeout
+        }
+        return true  // socket-level failures: reset, refused, unreachable
+    }
+
+    /// `https://host` unless the host is loopback or named insecure and does not speak TLS,
+    /// in which case `http://host` (decided once per registry by probing `/v2/`).
+    func baseURL(for registry: String) async throws -> String {
+        if let known = await auth.scheme(for: registry) { return "\(known)://\(registry)" }
+        guard Self.isLoopback(registry) || configuration.insecureRegistries.contains(registry) else {
+            await auth.setScheme("https", for: registry)
+            return "https://\(registry)"
+        }
+        var probe = HTTPClientRequest(url: "https://\(registry)/v2/")
+        probe.headers.add(name: "User-Agent", value: configuration.userAgent)
+        let scheme: String
+        do {
+            let response = try await http.execute(probe, timeout: .seconds(5), logger: logger)
+            _ = try? await response.body.collect(upTo: ByteLimits.errorBody)
+            scheme = "https"
+        } catch {
+            logger.debug("registry does not speak TLS; using plain HTTP", metadata: [LogKey.registry: "\(registry)"])
+            scheme = "http"
+        }
+        await auth.setScheme(scheme, for: registry)
+        return "\(scheme)://\(registry)"
+    }
+
+    static func isLoopback(_ registry: String) -> Bool {
+        var host = Substring(registry)
+        if host.hasPrefix("[") {
+            host = host.dropFirst().prefix { $0 != "]" }
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
+        }
+        return host == "localhost" || host.hasPrefix("127.") || host == "::1"
+    }
+}

@@ -1,0 +1,257 @@
+// https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md
+import AsyncHTTPClient
+public import FathomCore
+public import FathomOCI
+public import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Foundation
+
+/// How a `RegistryClient` behaves.
+public struct RegistryClientConfiguration: Sendable {
+    public var credentials: CredentialStore
+    /// Hosts that may be spoken to over plain HTTP (loopback hosts always may).
+    public var insecureRegistries: Set<String>
+    /// A PEM file of extra CA certificates trusted on top of the system's.
+    public var caFile: String?
+    /// Attempts per request, including the first.
+    public var maxAttempts: Int
+    public var baseBackoff: Duration
+    public var maxBackoff: Duration
+    /// The longest `Retry-After` honoured; longer waits fail the request instead.
+    public var maxRetryAfter: Duration
+    /// Connections kept open to one registry at most.
+    public var connectionsPerRegistry: Int
+    /// Time allowed for a request's response head.
+    public var requestTimeout: Duration
+    /// Time allowed between two reads of a response body.
+    public var readTimeout: Duration
+    /// Identifies this scan in the registry's access logs (sent in `User-Agent`).
+    public var scanID: String
+
+    public init(
+        credentials: CredentialStore = CredentialStore(), insecureRegistries: Set<String> = [], caFile: String? = nil,
+        maxAttempts: Int = 5, baseBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8),
+        maxRetryAfter: Duration = .seconds(60), connectionsPerRegistry: Int = 8, requestTimeout: Duration = .seconds(30),
+        readTimeout: Duration = .seconds(60), scanID: String = RegistryClientConfiguration.makeScanID()
+    ) {
+        self.credentials = credentials
+        self.insecureRegistries = insecureRegistries
+        self.caFile = caFile
+        self.maxAttempts = maxAttempts
+        self.baseBackoff = baseBackoff
+        self.maxBackoff = maxBackoff
+        self.maxRetryAfter = maxRetryAfter
+        self.connectionsPerRegistry = connectionsPerRegistry
+        self.requestTimeout = requestTimeout
+        self.readTimeout = readTimeout
+        self.scanID = scanID
+    }
+
+    public static func makeScanID() -> String {
+        String(UUID().uuidString.lowercased().prefix(8))
+    }
+
+    var userAgent: String { "\(FathomVersionInfo.userAgent) (scan \(scanID))" }
+}
+
+/// A client for the OCI distribution API: manifests, blobs, catalog and tags, with the
+/// registry's own authentication (anonymous, Basic, Bearer tokens) and retries.
+public final class RegistryClient: Sendable {
+    public let configuration: RegistryClientConfiguration
+    let http: HTTPClient
+    let auth = AuthState()
+    let logger: Logger
+
+    public init(configuration: RegistryClientConfiguration = .init(), logger: Logger = Logger(label: "fathom.registry")) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile = configuration.caFile {
+            guard FileManager.default.isReadableFile(atPath: caFile) else {
+                throw FathomError(.io, "the CA file cannot be read", path: caFile)
+            }
+            tls.additionalTrustRoots = [.file(caFile)]
+        }
+        var pool = HTTPClient.Configuration.ConnectionPool()
+        pool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.connectionsPerRegistry
+        let httpConfiguration = HTTPClient.Configuration(
+            tlsConfiguration: tls,
+            redirectConfiguration: .follow(max: 5, allowCycles: false),
+            timeout: .init(connect: .seconds(10), read: .nanoseconds(Int64(configuration.readTimeout.components.seconds) * 1_000_000_000)),
+            connectionPool: pool,
+            decompression: .disabled)
+        self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Closes the connection pool. Call once when done.
+    public func shutdown() async throws {
+        try await http.shutdown()
+    }
+
+    // MARK: - API
+
+    /// `GET /v2/`: checks the registry speaks the distribution API and that we may talk to it.
+    public func ping(_ registry: String) async throws {
+        let response = try await send(.GET, registry: registry, path: "/v2/", scope: nil)
+        _ = try await response.body.collect(upTo: ByteLimits.errorBody)
+    }
+
+    /// A fetched manifest or index, with its exact bytes and their digest.
+    public struct FetchedManifest: Sendable {
+        public var bytes: [UInt8]
+        public var mediaType: MediaType?
+        public var digest: Digest
+    }
+
+    /// Fetches a manifest or index by tag or digest, checking the digest when one was asked for
+    /// and when the registry states one in `Docker-Content-Digest`.
+    public func manifest(_ reference: ImageReference, accept: [MediaType] = MediaType.acceptedManifests) async throws
+        -> FetchedManifest
+    {
+        let response = try await send(
+            .GET, registry: reference.apiHost, path: "/v2/\(reference.repository)/manifests/\(reference.manifestReference)",
+            scope: Self.pullScope(reference.repository),
+            headers: [("Accept", accept.map(\.rawValue).joined(separator: ", "))])
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: ByteLimits.document)
+        } catch is NIOTooManyBytesError {
+            throw FathomError(.limitExceeded, "the manifest is larger than \(ByteLimits.document) bytes", image: reference.description)
+        }
+        let bytes = Array(body.readableBytesView)
+        let digest = Digest.sha256(of: bytes)
+        if let expected = reference.digest, expected != digest {
+            throw FathomError(
+                .digestMismatch, "the registry served a manifest hashing to \(digest) for \(expected)",
+                image: reference.description)
+        }
+        if let stated = response.headers.first(name: "Docker-Content-Digest"), let statedDigest = try? Digest(parsing: stated),
+            statedDigest.algorithm == .sha256, statedDigest != digest
+        {
+            throw FathomError(
+                .digestMismatch, "the manifest hashes to \(digest) but the registry says \(statedDigest)",
+                image: reference.description)
+        }
+        let contentType = response.headers.first(name: "Content-Type").map {
+            MediaType($0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? $0)
+        }
+        return FetchedManifest(bytes: bytes, mediaType: contentType, digest: digest)
+    }
+
+    /// `HEAD` a manifest: its digest as the registry states it, without the body.
+    public func manifestDigest(_ reference: ImageReference) async throws -> Digest? {
+        let response = try await send(
+            .HEAD, registry: reference.apiHost, path: "/v2/\(reference.repository)/manifests/\(reference.manifestReference)",
+            scope: Self.pullScope(reference.repository),
+            headers: [("Accept", MediaType.acceptedManifests.map(\.rawValue).joined(separator: ", "))])
+        return response.headers.first(name: "Docker-Content-Digest").flatMap { try? Digest(parsing: $0) }
+    }
+
+    /// Fetches a small blob (a config) whole, checking its size and digest.
+    public func smallBlob(_ reference: ImageReference, _ descriptor: Descriptor) async throws -> [UInt8] {
+        guard descriptor.size <= Int64(ByteLimits.document) else {
+            throw FathomError(.limitExceeded, "the blob \(descriptor.digest) is \(descriptor.size) bytes, too large to read whole")
+        }
+        return try await withBlob(reference, digest: descriptor.digest) { stream in
+            var bytes: [UInt8] = []
+            for try await chunk in stream {
+                bytes += chunk
+                if Int64(bytes.count) > descriptor.size { break }
+            }
+            guard Int64(bytes.count) == descriptor.size else {
+                throw FathomError(.sizeMismatch, "blob \(descriptor.digest) is not the \(descriptor.size) bytes its descriptor states")
+            }
+            let actual = Digest.sha256(of: bytes)
+            guard actual == descriptor.digest else {
+                throw FathomError(.digestMismatch, "blob \(descriptor.digest) hashes to \(actual)")
+            }
+            return bytes
+        }
+    }
+
+    /// Streams a blob to `body`. The stream is valid only inside `body`; it is pulled, so a
+    /// slow consumer slows the download. The caller verifies the digest (`LayerReader` does).
+    public func withBlob<Result>(
+        _ reference: ImageReference, digest: Digest, _ body: (ByteStream) async throws -> Result
+    ) async throws -> Result {
+        let response = try await send(
+            .GET, registry: reference.apiHost, path: "/v2/\(reference.repository)/blobs/\(digest)",
+            scope: Self.pullScope(reference.repository), timeout: .seconds(3600))
+        let logger = self.logger
+        let stream = ByteStream {
+            var iterator = response.body.makeAsyncIterator()
+            var received: Int64 = 0
+            return {
+                do {
+                    guard let buffer = try await iterator.next() else { return nil }
+                    received += Int64(buffer.readableBytes)
+                    return Array(buffer.readableBytesView)
+                } catch {
+                    logger.debug("blob read failed", metadata: [LogKey.layerDigest: "\(digest)"])
+                    throw FathomError(
+                        .transport, "the connection failed after \(received) bytes of the blob", layer: digest.description,
+                        cause: error)
+                }
+            }
+        }
+        return try await body(stream)
+    }
+
+    /// Every repository in the catalog, following `Link` pagination.
+    public func catalog(_ registry: String, pageSize: Int = 1000) async throws -> [String] {
+        struct Page: Decodable { var repositories: [String]? }
+        return try await paginate(registry: registry, firstPath: "/v2/_catalog?n=\(pageSize)", scope: "registry:catalog:*") {
+            (try JSONDecoder().decode(Page.self, from: Data($0))).repositories ?? []
+        }
+    }
+
+    /// Every tag of a repository, following `Link` pagination.
+    public func tags(_ registry: String, repository: String, pageSize: Int = 1000) async throws -> [String] {
+        struct Page: Decodable { var tags: [String]? }
+        return try await paginate(
+            registry: registry, firstPath: "/v2/\(repository)/tags/list?n=\(pageSize)", scope: Self.pullScope(repository)
+        ) {
+            (try JSONDecoder().decode(Page.self, from: Data($0))).tags ?? []
+        }
+    }
+
+    private func paginate(
+        registry: String, firstPath: String, scope: String, decode: ([UInt8]) throws -> [String]
+    ) async throws -> [String] {
+        var results: [String] = []
+        var path: String? = firstPath
+        var pages = 0
+        while let current = path, pages < 100_000 {
+            pages += 1
+            let response = try await send(.GET, registry: registry, path: current, scope: scope)
+            let body = Array(try await response.body.collect(upTo: ByteLimits.document).readableBytesView)
+            do {
+                results += try decode(body)
+            } catch {
+                throw FathomError(.invalidInput, "the registry's listing at \(current) is not the expected JSON", cause: error)
+            }
+            path = response.headers.first(name: "Link").flatMap(Self.nextLink)
+        }
+        return results
+    }
+
+    /// The target of `<url>; rel="next"`, as a path on the registry.
+    static func nextLink(_ header: String) -> String? {
+        for link in header.split(separator: ",") {
+            let parts = link.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let target = parts.first, target.hasPrefix("<"), target.hasSuffix(">"),
+                parts.dropFirst().contains(where: { $0.replacingOccurrences(of: "\"", with: "") == "rel=next" })
+            else { continue }
+            var url = String(target.dropFirst().dropLast())
+            if let scheme = url.range(of: "://"), let slash = url[scheme.upperBound...].firstIndex(of: "/") {
+                url = String(url[slash...])
+            }
+            return url
+        }
+        return nil
+    }
+
+    static func pullScope(_ repository: String) -> String { "repository:\(repository):pull" }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import FathomCore
+import FathomRegistry
+import Foundation
+
+/// Options for talking to registries, shared by every command that does.
+struct RegistryOptions: ParsableArguments {
+    @Option(help: "Username for the registry being scanned (else the docker config.json / FATHOM_USERNAME).")
+    var username: String?
+
+    @Flag(help: "Read the registry password from standard input.")
+    var passwordStdin = false
+
+    @Option(help: ArgumentHelp("Allow plain HTTP to this registry host (repeatable).", valueName: "host[:port]"))
+    var insecureRegistry: [String] = []
+
+    @Option(help: "PEM file of extra CA certificates to trust for registries.")
+    var caFile: String?
+
+    @Option(help: "Connections per registry at most.")
+    var registryConnections = 8
+
+    /// The client for `registry` (the host the user named), with explicit credentials bound to it.
+    func makeClient(for registry: String?) throws -> RegistryClient {
+        var explicit: [String: RegistryCredential] = [:]
+        let environment = ProcessInfo.processInfo.environment
+        var password: String?
+        if passwordStdin {
+            password = readLine(strippingNewline: true)
+        } else if let fromEnvironment = environment["FATHOM_PASSWORD"] {
+            password = fromEnvironment
+        }
+        let user = username ?? environment["FATHOM_USERNAME"]
+        if let registry, let user, let password {
+            explicit[registry] = RegistryCredential(username: user, password: password)
+        } else if user != nil && password == nil {
+            throw ValidationError("--username needs a password: pass --password-stdin or set FATHOM_PASSWORD")
+        }
+        return try RegistryClient(
+            configuration: RegistryClientConfiguration(
+                credentials: CredentialStore(explicit: explicit), insecureRegistries: Set(insecureRegistry), caFile: caFile,
+                connectionsPerRegistry: registryConnections))
+    }
+}
