@@ -78,9 +78,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Tests/FathomTestSupport"),
-        .testTarget(name: "FathomCoreTests", dependencies: ["FathomCore"]),
+        .testTarget(name: "FathomCoreTests", dependencies: ["FathomCore", "FathomTestSupport"]),
         .testTarget(name: "FathomOCITests", dependencies: ["FathomCore", "FathomOCI"]),
         .testTarget(
             name: "FathomRegistryTests",
@@ -94,6 +95,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Test targets that use the support module see the NIO modules it builds on (SwiftPM passes
+// C module maps such as CNIOAtomics only to direct dependents).
+for target in package.targets where target.isTest && target.dependencies.contains(where: { "\($0)".contains("FathomTestSupport") }) {
+    target.dependencies += [
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+    ]
+}
 
 // Settings every target shares (swift-nio's cross-repo loop, with Hummingbird's upcoming features).
 for target in package.targets where target.type != .system {

@@ -6,18 +6,26 @@ public import FathomLayer
 public struct PathClaims: Sendable {
     /// Exact normalised paths.
     public var exact: Set<String>
+    /// Claim every file (tests and debugging: a layer's whole content in memory).
+    public var everything: Bool
     /// Per-file byte cap.
     public var limit: Int
 
-    public init(exact: Set<String>, limit: Int = 1 << 20) {
+    public init(exact: Set<String>, everything: Bool = false, limit: Int = 1 << 20) {
         self.exact = exact
+        self.everything = everything
         self.limit = limit
+    }
+
+    /// Every file, each up to `limit` bytes.
+    public static func everything(limit: Int = 1 << 20) -> PathClaims {
+        PathClaims(exact: [], everything: true, limit: limit)
     }
 
     /// The files every scan reads: OS identification.
     public static let standard = PathClaims(exact: OSRelease.paths)
 
-    func claims(_ path: String) -> Bool { exact.contains(path) }
+    func claims(_ path: String) -> Bool { everything || exact.contains(path) }
 }
 
 /// Walks one layer's tar entries, keeping the claimed files, whiteouts and opaque directories.

@@ -47,7 +47,7 @@ public enum LayerReader {
         var blobHasher = DigestHasher()
         var diffHasher: DigestHasher? = expectation.diffID == nil ? nil : DigestHasher()
         var decoder: (any StreamDecoder)?
-        var compression = LayerCompression.none
+        var compression = LayerCompression.uncompressed
         var tar = TarStreamParser()
         var uncompressed: Int64 = 0
         var sniffBuffer: [UInt8] = []

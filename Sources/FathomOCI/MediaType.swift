@@ -44,13 +44,13 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     /// How a layer of this type is compressed, when the type says so.
     public var layerCompression: LayerCompression? {
         switch self {
-        case .ociLayer, .dockerLayerTar, .ociLayerNondistributable: return .none
+        case .ociLayer, .dockerLayerTar, .ociLayerNondistributable: return .uncompressed
         case .ociLayerGzip, .dockerLayerGzip, .dockerForeignLayerGzip, .ociLayerNondistributableGzip: return .gzip
         case .ociLayerZstd, .dockerLayerZstd, .ociLayerNondistributableZstd: return .zstd
         default:
             if rawValue.hasSuffix("+gzip") || rawValue.hasSuffix(".tar.gzip") { return .gzip }
             if rawValue.hasSuffix("+zstd") || rawValue.hasSuffix(".tar.zstd") { return .zstd }
-            if rawValue.hasSuffix(".tar") { return LayerCompression.none }
+            if rawValue.hasSuffix(".tar") { return .uncompressed }
             return nil
         }
     }
@@ -63,7 +63,7 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
 
 /// How layer bytes are compressed.
 public enum LayerCompression: String, Sendable, Codable, Hashable {
-    case none
+    case uncompressed = "none"
     case gzip
     case zstd
 }

@@ -22,14 +22,14 @@ extension LayerCompression {
         if bytes.count >= 4, bytes[0] & 0xf0 == 0x50, bytes[1] == 0x2a, bytes[2] == 0x4d, bytes[3] == 0x18 {
             return .zstd
         }
-        return .none
+        return .uncompressed
     }
 
     func makeDecoder() throws -> any StreamDecoder {
         switch self {
         case .gzip: return try GzipDecoder()
         case .zstd: return try ZstdDecoder()
-        case .none: return PassthroughDecoder()
+        case .uncompressed: return PassthroughDecoder()
         }
     }
 }

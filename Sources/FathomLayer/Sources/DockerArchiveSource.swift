@@ -24,7 +24,7 @@ public struct DockerArchiveSource: ImageSource {
             var file = try ReadOnlyFile(path: path)
             let prefix = try file.read(at: 0, count: 4)
             let compression = LayerCompression.sniff(prefix)
-            if compression != .none { file = try Self.decompressed(file, compression) }
+            if compression != .uncompressed { file = try Self.decompressed(file, compression) }
             self.storage = try ArchiveStorage(file: file, location: path)
         } catch {
             throw FathomError.wrapping(error, image: name)

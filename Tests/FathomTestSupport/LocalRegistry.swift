@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A real CNCF distribution registry (`docker-registry` from Debian) on 127.0.0.1, started
+/// per test suite with its own storage, optionally behind htpasswd Basic auth or token auth.
+/// Its access log is kept so tests can count the requests it really served.
+public final class LocalRegistry: @unchecked Sendable {
+    // @unchecked: the process handle is only touched from init and stop(), which tests call
+    // from one task.
+    public enum Auth: Sendable {
+        case none
+        case htpasswd(username: String, password: String)
+        case token(realm: String, service: String, issuer: String, certificatePath: String)
+    }
+
+    public let port: Int
+    public let directory: String
+    public let logPath: String
+    private let process: Process
+
+    /// `127.0.0.1:PORT`.
+    public var host: String { "127.0.0.1:\(port)" }
+
+    public init(auth: Auth = .none) throws {
+        guard Subprocess.has("docker-registry") else {
+            throw RegistryUnavailable(reason: "docker-registry is not installed (apt-get install docker-registry)")
+        }
+        directory = try Fixtures.temporaryDirectory("registry")
+        port = try freePort()
+        logPath = directory + "/registry.log"
+        var authSection = ""
+        switch auth {
+        case .none:
+            break
+        case .htpasswd(let username, let password):
+            let line = try Subprocess.run(["htpasswd", "-Bbn", username, password]).text
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            try (line + "\n").write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
+            authSection = """
+                auth:
+                  htpasswd:
+                    realm: fathom-test
+                    path: \(directory)/htpasswd
+                """
+        case .token(let realm, let service, let issuer, let certificatePath):
+            authSection = """
+                auth:
+                  token:
+                    realm: \(realm)
+                    service: \(service)
+                    issuer: \(issuer)
+                    rootcertbundle: \(certificatePath)
+                """
+        }
+        let config = """
+            version: 0.1
+            log:
+              level: info
+              formatter: text
+            storage:
+              filesystem:
+                rootdirectory: \(directory)/data
+              delete:
+                enabled: true
+            http:
+              addr: 127.0.0.1:\(port)
+            \(authSection)
+            """
+        try config.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["docker-registry", "serve", directory + "/config.yml"]
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        try waitForPort(port, timeout: 20)
+    }
+
+    deinit { stop() }
+
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// The registry's log lines so far.
+    public func logLines() -> [String] {
+        (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+    }
+
+    /// How many `GET` requests for blobs (not manifests) the registry has answered.
+    public func blobGETCount(digest: String? = nil) -> Int {
+        logLines().filter { line in
+            // The access log line: "GET /v2/<name>/blobs/<digest> HTTP/1.1" <status> …
+            line.contains("\"GET /v2/") && line.contains("/blobs/sha256:")
+                && (digest.map { line.contains($0) } ?? true)
+        }.count
+    }
+
+    /// Pushes an image with `skopeo copy` (`oci:DIR:tag`, `docker-archive:FILE` …) to `repository:tag`.
+    public func push(
+        _ source: String, to repository: String, tag: String, credentials: (String, String)? = nil,
+        compression: String? = nil, all: Bool = false
+    ) throws {
+        var arguments = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false"]
+        if let credentials { arguments += ["--dest-creds", "\(credentials.0):\(credentials.1)"] }
+        if let compression { arguments += ["--dest-compress-format", compression, "--dest-compress"] }
+        if all { arguments.append("--all") }
+        arguments += [source, "docker://\(host)/\(repository):\(tag)"]
+        try Subprocess.run(arguments)
+    }
+}
+
+public struct RegistryUnavailable: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
+}
+
+/// A port nothing listens on right now (the kernel picks it).
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    guard bound == 0 else { throw RegistryUnavailable(reason: "cannot bind a local port") }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`.
+public func waitForPort(_ port: Int, timeout: Double) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        close(fd)
+        if connected == 0 { return }
+        usleep(50_000)
+    }
+    throw RegistryUnavailable(reason: "nothing listens on 127.0.0.1:\(port) after \(timeout) s")
+}
