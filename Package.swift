@@ -88,7 +88,9 @@ let package = Package(
             dependencies: ["FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomTestSupport"]),
         .testTarget(
             name: "FathomLayerTests",
-            dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomTestSupport"]),
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport",
+            ]),
         .testTarget(
             name: "FathomInventoryTests",
             dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomTestSupport"]),

@@ -40,6 +40,15 @@ public struct Index: Hashable, Sendable, Codable {
         self.manifests = manifests
         self.annotations = annotations
     }
+
+    // Lenient where real writers differ: Docker 25's `docker save` writes `"manifests": null`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schemaVersion = try container.decode(Int.self, forKey: .schemaVersion)
+        mediaType = try container.decodeIfPresent(MediaType.self, forKey: .mediaType)
+        manifests = try container.decodeIfPresent([Descriptor].self, forKey: .manifests) ?? []
+        annotations = try container.decodeIfPresent([String: String].self, forKey: .annotations)
+    }
 }
 
 /// A manifest document as a registry or layout serves it: either an index or a manifest, with

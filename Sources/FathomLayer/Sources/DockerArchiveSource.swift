@@ -37,12 +37,16 @@ public struct DockerArchiveSource: ImageSource {
         var Config: String
         var RepoTags: [String]?
         var Layers: [String]
+        var LayerSources: [String: Descriptor]?
     }
 
     public func resolve(platform: Platform) async throws -> ResolvedImage {
         do {
-            // Docker 25+ writes a full OCI layout too: its descriptors are exact, so prefer it.
-            if storage.members["oci-layout"] != nil, storage.members["index.json"] != nil {
+            // Docker 25+ writes a full OCI layout too: its descriptors are exact, so prefer it
+            // when its index lists images (some writers leave it empty).
+            if storage.members["oci-layout"] != nil, let indexBytes = try storage.read("index.json", limit: ByteLimits.document),
+                case .index(let index) = try ManifestDocument.decode(indexBytes, mediaType: .ociIndex), !index.manifests.isEmpty
+            {
                 var image = try await OCILayoutSource(storage: storage, tag: selector, displayName: displayName)
                     .resolve(platform: platform)
                 if let tags = try? legacyEntry().RepoTags, !tags.isEmpty { image.repoTags = tags }
@@ -110,7 +114,8 @@ public struct DockerArchiveSource: ImageSource {
             }
             // The member path names a blob digest in OCI-style archives; otherwise only the diffID is known.
             let digest = Self.blobDigest(member)
-            return ImageLayer(mediaType: .dockerLayerTar, digest: digest, size: info.size, diffID: diffID)
+            let mediaType = digest.flatMap { entry.LayerSources?[$0.description]?.mediaType } ?? .dockerLayerTar
+            return ImageLayer(mediaType: mediaType, digest: digest, size: info.size, diffID: diffID)
         }
         return ResolvedImage(
             name: displayName, manifestDigest: nil, manifestMediaType: nil, configDigest: configDigest, config: config,
