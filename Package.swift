@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "FathomOCITests", dependencies: ["FathomCore", "FathomOCI"]),
         .testTarget(
             name: "FathomRegistryTests",
-            dependencies: ["FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomTestSupport"]),
+            dependencies: ["FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),
         .testTarget(
             name: "FathomLayerTests",
             dependencies: [

@@ -127,25 +127,25 @@ extension RegistryClient {
         return true  // socket-level failures: reset, refused, unreachable
     }
 
-    /// `https://host` unless the host is loopback or named insecure and does not speak TLS,
-    /// in which case `http://host` (decided once per registry by probing `/v2/`).
+    /// `https://host`, except for loopback hosts and hosts named insecure that answer plain
+    /// HTTP on `/v2/` (decided once per registry). The plain probe goes first because a TLS
+    /// attempt at a plain server only fails after the connection pool's retries time out,
+    /// while a TLS server answers a plain request at once (Go's servers with a 400 that says so).
     func baseURL(for registry: String) async throws -> String {
         if let known = await auth.scheme(for: registry) { return "\(known)://\(registry)" }
         guard Self.isLoopback(registry) || configuration.insecureRegistries.contains(registry) else {
             await auth.setScheme("https", for: registry)
             return "https://\(registry)"
         }
-        var probe = HTTPClientRequest(url: "https://\(registry)/v2/")
+        var probe = HTTPClientRequest(url: "http://\(registry)/v2/")
         probe.headers.add(name: "User-Agent", value: configuration.userAgent)
-        let scheme: String
-        do {
-            let response = try await http.execute(probe, timeout: .seconds(5), logger: logger)
-            _ = try? await response.body.collect(upTo: ByteLimits.errorBody)
-            scheme = "https"
-        } catch {
-            logger.debug("registry does not speak TLS; using plain HTTP", metadata: [LogKey.registry: "\(registry)"])
-            scheme = "http"
+        var scheme = "https"
+        if let response = try? await http.execute(probe, timeout: .seconds(5), logger: logger) {
+            let body = (try? await response.body.collect(upTo: ByteLimits.errorBody)).map { String(buffer: $0) } ?? ""
+            let tlsOnly = response.status == .badRequest && body.contains("HTTPS")
+            if !tlsOnly { scheme = "http" }
         }
+        logger.debug("registry scheme chosen", metadata: [LogKey.registry: "\(registry)", "scheme": "\(scheme)"])
         await auth.setScheme(scheme, for: registry)
         return "\(scheme)://\(registry)"
     }

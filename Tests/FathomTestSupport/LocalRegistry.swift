@@ -73,7 +73,14 @@ public final class LocalRegistry: @unchecked Sendable {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker-registry", "serve", directory + "/config.yml"]
+        // A watcher shell stops the registry when the test process goes, however it ends.
+        let parent = getpid()
+        process.arguments = [
+            "sh", "-c",
+            "docker-registry serve \"$1\" & child=$!; trap 'kill $child 2>/dev/null' EXIT INT TERM; "
+                + "while kill -0 \(parent) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.3; done",
+            "sh", directory + "/config.yml",
+        ]
         process.standardOutput = log
         process.standardError = log
         try process.run()
