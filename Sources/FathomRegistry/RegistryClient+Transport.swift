@@ -45,7 +45,8 @@ extension RegistryClient {
             switch status {
             case 401 where !answeredChallenge:
                 // Learn the challenge, fetch what it asks for, and try once more.
-                let challenges = response.headers[canonicalForm: "WWW-Authenticate"].flatMap { AuthChallenge.parse(String($0)) }
+                // Raw values: the canonical form would split the challenge at its commas.
+                let challenges = response.headers["WWW-Authenticate"].flatMap { AuthChallenge.parse($0) }
                 _ = try? await response.body.collect(upTo: ByteLimits.errorBody)
                 guard let challenge = challenges.first(where: { $0.scheme == "bearer" }) ?? challenges.first(where: { $0.scheme == "basic" })
                 else {

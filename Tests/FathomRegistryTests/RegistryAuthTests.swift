@@ -1,0 +1,164 @@
+import FathomCore
+import FathomLayer
+import FathomOCI
+import FathomPipeline
+@testable import FathomRegistry
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// Basic (htpasswd) and Bearer-token authentication against the real registry, credentials
+/// from flags, docker config.json and credential helpers.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct RegistryAuthTests {
+    static let user = "scanner"
+    static let password = "s3cret-pass"
+
+    static let basic: LocalRegistry = {
+        let registry = try! LocalRegistry(auth: .htpasswd(username: user, password: password))
+        try! registry.push("oci:\(TestImages.busyboxMusl)", to: "team/busybox", tag: "1", credentials: (user, password))
+        return registry
+    }()
+
+    static let token: (registry: LocalRegistry, server: TokenServer) = {
+        let box = ResultBox<TokenServer>()
+        let semaphore = DispatchSemaphore(value: 0)
+        Task.detached {
+            box.value = try! await TokenServer(username: user, password: password)
+            semaphore.signal()
+        }
+        semaphore.wait()
+        let server = box.value!
+        let registry = try! LocalRegistry(
+            auth: .token(realm: server.realm, service: server.service, issuer: server.issuer, certificatePath: server.certificatePath))
+        try! registry.push("oci:\(TestImages.busyboxMusl)", to: "team/busybox", tag: "1", credentials: (user, password))
+        return (registry, server)
+    }()
+
+    func scan(_ registry: LocalRegistry, client: RegistryClient) async throws -> ImageScanResult {
+        try await withClient(client) { client in
+            try await ImageScanner().scan(RegistryImageSource(reference: try registry.reference("team/busybox", "1"), client: client))
+        }
+    }
+
+    @Test func basicAuthWithTheRightCredentials() async throws {
+        let result = try await scan(Self.basic, client: try Self.basic.client(username: Self.user, password: Self.password))
+        #expect(result.layers.count == 1)
+    }
+
+    @Test func basicAuthWithWrongOrNoCredentialsIsUnauthorized() async throws {
+        for client in [try Self.basic.client(username: Self.user, password: "wrong"), try Self.basic.client()] {
+            let error = await #expect(throws: FathomError.self) { try await scan(Self.basic, client: client) }
+            #expect(error?.code == .unauthorized)
+            #expect(error?.image == "\(Self.basic.host)/team/busybox:1")
+        }
+    }
+
+    @Test func bearerTokenFlowOverRealHTTP() async throws {
+        let (registry, server) = Self.token
+        let before = server.requests.count
+        let client = try registry.client(username: Self.user, password: Self.password)
+        try await withClient(client) { client in
+            let source = RegistryImageSource(reference: try registry.reference("team/busybox", "1"), client: client)
+            _ = try await ImageScanner().scan(source)
+            _ = try await ImageScanner().scan(source)
+        }
+        let issued = server.requests.dropFirst(before)
+        // One token for the repository's pull scope served both scans (manifest, config, layer, twice).
+        #expect(issued.count == 1)
+        #expect(issued.first == "\(Self.user) repository:team/busybox:pull")
+    }
+
+    @Test func bearerTokenWithWrongCredentialsIsUnauthorized() async throws {
+        let (registry, _) = Self.token
+        let error = await #expect(throws: FathomError.self) {
+            try await scan(registry, client: try registry.client(username: Self.user, password: "nope"))
+        }
+        #expect(error?.code == .unauthorized)
+        #expect(error?.description.contains("token server") == true)
+        // Anonymous: the token server grants no pull, so the registry refuses the token.
+        let anonymous = await #expect(throws: FathomError.self) { try await scan(registry, client: try registry.client()) }
+        #expect(anonymous?.code == .unauthorized)
+    }
+
+    @Test func dockerConfigAuthsAreUsedForTheirRegistryOnly() async throws {
+        let directory = try Fixtures.temporaryDirectory("docker-config")
+        let auth = Data("\(Self.user):\(Self.password)".utf8).base64EncodedString()
+        let config = """
+            {"auths": {"http://\(Self.basic.host)/": {"auth": "\(auth)"}, "other.example:5000": {"auth": "\(auth)"}}}
+            """
+        try config.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        let store = CredentialStore(dockerConfigPath: directory + "/config.json")
+        #expect(try store.credential(for: Self.basic.host)?.password == Self.password)
+        #expect(try store.credential(for: "elsewhere.example") == nil)
+        let client = try RegistryClient(configuration: .init(credentials: store))
+        let result = try await scan(Self.basic, client: client)
+        #expect(result.layers.count == 1)
+
+        // A config with credentials only for another host sends nothing to this one.
+        try #"{"auths": {"other.example:5000": {"auth": "\#(auth)"}}}"#.write(
+            toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        let other = try RegistryClient(configuration: .init(credentials: CredentialStore(dockerConfigPath: directory + "/config.json")))
+        let error = await #expect(throws: FathomError.self) { try await scan(Self.basic, client: other) }
+        #expect(error?.code == .unauthorized)
+    }
+
+    @Test func credentialHelperIsRunAsDockerRunsIt() async throws {
+        let directory = try Fixtures.temporaryDirectory("cred-helper")
+        // A real helper program speaking the docker-credential-helpers protocol.
+        let helper = """
+            #!/bin/sh
+            [ "$1" = get ] || exit 1
+            read server
+            case "$server" in
+              *\(Self.basic.host)*) printf '{"ServerURL":"%s","Username":"\(Self.user)","Secret":"\(Self.password)"}' "$server" ;;
+              *) echo "credentials not found in native keychain"; exit 1 ;;
+            esac
+            """
+        try helper.write(toFile: directory + "/docker-credential-fathomtest", atomically: true, encoding: .utf8)
+        try Subprocess.run(["chmod", "+x", directory + "/docker-credential-fathomtest"])
+        try #"{"credHelpers": {"\#(Self.basic.host)": "fathomtest"}, "credsStore": "fathomtest"}"#.write(
+            toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        setenv("PATH", directory + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"), 1)
+        let store = CredentialStore(dockerConfigPath: directory + "/config.json")
+        #expect(try store.credential(for: Self.basic.host)?.username == Self.user)
+        #expect(try store.credential(for: "unknown.example") == nil)  // "not found" means anonymous
+        let result = try await scan(Self.basic, client: try RegistryClient(configuration: .init(credentials: store)))
+        #expect(result.layers.count == 1)
+    }
+
+    @Test func identityTokenAndConfigKeysNormalise() throws {
+        let directory = try Fixtures.temporaryDirectory("identity")
+        try #"{"auths": {"https://index.docker.io/v1/": {"identitytoken": "refresh-me"}}}"#.write(
+            toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        let store = CredentialStore(dockerConfigPath: directory + "/config.json")
+        #expect(try store.credential(for: "index.docker.io")?.identityToken == "refresh-me")
+        #expect(try store.credential(for: "docker.io")?.identityToken == "refresh-me")
+        #expect(CredentialStore.normalizeHost("https://Registry.Example:5000/v2/") == "registry.example:5000")
+    }
+
+    @Test func challengeParsing() {
+        let challenges = AuthChallenge.parse(
+            #"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push", Basic realm="x\"y""#)
+        #expect(challenges.count == 2)
+        #expect(challenges[0].scheme == "bearer")
+        #expect(challenges[0].realm == "https://auth.example/token")
+        #expect(challenges[0].service == "registry.example")
+        #expect(challenges[0].scope == "repository:a/b:pull,push")
+        #expect(challenges[1].scheme == "basic")
+        #expect(challenges[1].realm == "x\"y")
+        #expect(AuthChallenge.parse(#"Basic realm="Registry Realm""#).first?.realm == "Registry Realm")
+        #expect(AuthChallenge.parse("").isEmpty)
+    }
+
+    @Test func retryAfterParsing() {
+        #expect(RegistryClient.parseRetryAfter("3") == .seconds(3))
+        #expect(RegistryClient.parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT") == .seconds(0))
+        #expect(RegistryClient.parseRetryAfter("soon") == nil)
+    }
+}
+
+final class ResultBox<T>: @unchecked Sendable {
+    // @unchecked: written once before a semaphore signal, read after the wait.
+    var value: T?
+}
+
