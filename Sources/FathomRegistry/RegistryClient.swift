@@ -74,6 +74,9 @@ public final class RegistryClient: Sendable {
         }
         var pool = HTTPClient.Configuration.ConnectionPool()
         pool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.connectionsPerRegistry
+        // fathom retries with its own capped backoff; the pool's silent reconnect loop would
+        // otherwise hold a refused connection until the request deadline.
+        pool.retryConnectionEstablishment = false
         let httpConfiguration = HTTPClient.Configuration(
             tlsConfiguration: tls,
             redirectConfiguration: .follow(max: 5, allowCycles: false),

@@ -40,7 +40,7 @@ extension ScanReport {
             output += "OS:       unknown (no os-release)\n"
         }
         output += "\n"
-        var table = TextTable(headers: ["#", "DIGEST", "MEDIA TYPE", "SIZE", "UNCOMPRESSED", "FILES"])
+        var table = TextTable(headers: ["#", "DIGEST", "COMPRESSION", "SIZE", "UNCOMPRESSED", "FILES"])
         for layer in layers {
             table.append([
                 "\(layer.index)", "\(layer.digest.algorithm.rawValue):\(layer.digest.short)", layer.compression.rawValue,

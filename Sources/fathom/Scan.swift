@@ -50,7 +50,8 @@ struct Scan: AsyncParsableCommand {
             source = try SourceReference(parsing: reference)
             wanted = try Platform(parsing: platform)
         } catch {
-            throw ValidationError("\(error)")
+            FileHandle.standardError.write(Data("fathom: error: \(error)\n".utf8))
+            throw ExitCode(1)
         }
         var client: RegistryClient?
         defer {
