@@ -33,6 +33,18 @@ public struct LayerReadSummary: Sendable, Hashable, Codable {
     public var entryCount: Int
     /// Regular files.
     public var fileCount: Int
+
+    public init(
+        digest: Digest, compression: LayerCompression, compressedSize: Int64, uncompressedSize: Int64, entryCount: Int,
+        fileCount: Int
+    ) {
+        self.digest = digest
+        self.compression = compression
+        self.compressedSize = compressedSize
+        self.uncompressedSize = uncompressedSize
+        self.entryCount = entryCount
+        self.fileCount = fileCount
+    }
 }
 
 /// Streams one layer blob through the digest check, the decoder and the tar walk.

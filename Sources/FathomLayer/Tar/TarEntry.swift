@@ -36,6 +36,22 @@ public struct TarEntry: Sendable, Hashable {
     /// For whiteouts: the normalised path deleted, or the directory made opaque.
     public var whiteoutTarget: String?
 
+    public init(
+        name: String, path: String, kind: Kind, size: Int64, mode: UInt32, uid: Int, gid: Int, modificationTime: Int64,
+        linkName: String, whiteoutTarget: String?
+    ) {
+        self.name = name
+        self.path = path
+        self.kind = kind
+        self.size = size
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.modificationTime = modificationTime
+        self.linkName = linkName
+        self.whiteoutTarget = whiteoutTarget
+    }
+
     /// Removes `./` and `/` prefixes, `/` suffixes and `.` components, as layer appliers do.
     public static func normalize(_ name: String) -> String {
         var components: [Substring] = []

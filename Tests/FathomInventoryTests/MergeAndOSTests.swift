@@ -1,0 +1,111 @@
+import FathomCore
+import FathomInventory
+import FathomLayer
+import FathomOCI
+import Testing
+
+@Suite struct MergeAndOSTests {
+    static let summary = LayerReadSummary(
+        digest: Digest.sha256(of: []), compression: .gzip, compressedSize: 0, uncompressedSize: 0, entryCount: 0, fileCount: 0)
+
+    func layer(
+        _ files: [String: FileFact] = [:], whiteouts: [String] = [], opaque: [String] = []
+    ) -> LayerFacts {
+        LayerFacts(summary: Self.summary, files: files, whiteouts: whiteouts, opaqueDirectories: opaque, warnings: [])
+    }
+
+    func text(_ value: String) -> FileFact { FileFact(kind: .file, text: value) }
+
+    @Test func upperLayersWinAndWhiteoutsDelete() {
+        let merged = MergedFilesystem(layers: [
+            layer(["etc/a": text("1"), "etc/b": text("1"), "opt/x/y": text("1"), "opt/x/z": text("1"), "keep": text("1")]),
+            layer(["etc/a": text("2")], whiteouts: ["etc/b", "opt/x"]),
+            layer(["opt/x/new": text("3")]),
+        ])
+        #expect(merged.entries["etc/a"]?.fact.text == "2")
+        #expect(merged.entries["etc/a"]?.layer == 1)
+        #expect(merged.entries["etc/b"] == nil)
+        #expect(merged.entries["opt/x/y"] == nil)
+        #expect(merged.entries["opt/x/new"]?.layer == 2)
+        #expect(merged.entries["keep"]?.layer == 0)
+    }
+
+    @Test func opaqueDirectoriesHideOnlyLowerLayers() {
+        let merged = MergedFilesystem(layers: [
+            layer(["etc/conf.d/old": text("1"), "etc/other": text("1")]),
+            layer(["etc/conf.d/new": text("2")], opaque: ["etc/conf.d"]),
+        ])
+        #expect(merged.entries["etc/conf.d/old"] == nil)
+        #expect(merged.entries["etc/conf.d/new"] != nil)
+        #expect(merged.entries["etc/other"] != nil)
+    }
+
+    @Test func symlinkedOSReleaseIsFollowed() {
+        // Debian and Alpine ship /etc/os-release -> ../usr/lib/os-release.
+        let merged = MergedFilesystem(layers: [
+            layer([
+                "etc/os-release": FileFact(kind: .symlink, linkTarget: "../usr/lib/os-release"),
+                "usr/lib/os-release": text(
+                    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n"),
+            ])
+        ])
+        let os = OSRelease.detect(in: merged)
+        #expect(os?.id == "debian")
+        #expect(os?.versionID == "12")
+        #expect(os?.prettyName == "Debian GNU/Linux 12 (bookworm)")
+        #expect(os?.namespace == "Debian:12")
+        #expect(os?.source == "etc/os-release")
+    }
+
+    @Test func upperLayerReleaseFileReplacesTheBase() {
+        let merged = MergedFilesystem(layers: [
+            layer(["etc/os-release": text("ID=alpine\nVERSION_ID=3.19.1\n")]),
+            layer(["etc/os-release": text("ID=ubuntu\nVERSION_ID=\"22.04\"\nPRETTY_NAME='Ubuntu 22.04.4 LTS'\n")]),
+        ])
+        let os = OSRelease.detect(in: merged)
+        #expect(os?.namespace == "Ubuntu:22.04")
+        #expect(os?.prettyName == "Ubuntu 22.04.4 LTS")
+    }
+
+    @Test(arguments: [
+        ("etc/alpine-release", "3.19.1\n", "alpine", "Alpine:v3.19"),
+        ("etc/debian_version", "12.5\n", "debian", "Debian:12"),
+        ("etc/redhat-release", "Red Hat Enterprise Linux release 8.9 (Ootpa)\n", "rhel", "Red Hat:8"),
+        ("etc/redhat-release", "Rocky Linux release 9.3 (Blue Onyx)\n", "rocky", "Rocky Linux:9"),
+    ])
+    func fallbackReleaseFiles(_ path: String, _ contents: String, _ id: String, _ namespace: String) {
+        let os = OSRelease.detect(in: MergedFilesystem(layers: [layer([path: text(contents)])]))
+        #expect(os?.id == id)
+        #expect(os?.namespace == namespace)
+    }
+
+    @Test func whiteoutOfTheReleaseFileFallsBack() {
+        let merged = MergedFilesystem(layers: [
+            layer(["etc/os-release": text("ID=debian\nVERSION_ID=12\n"), "etc/debian_version": text("12.5\n")]),
+            layer(whiteouts: ["etc/os-release"]),
+        ])
+        #expect(OSRelease.detect(in: merged)?.source == "etc/debian_version")
+    }
+
+    @Test func collectorClaimsOnlyWhatItNeedsAndCapsSize() throws {
+        var collector = LayerFactsCollector(claims: PathClaims(exact: ["etc/os-release", "big"], limit: 10))
+        func entry(_ path: String, _ kind: TarEntry.Kind, size: Int64 = 0, link: String = "", target: String? = nil) -> TarEntry {
+            TarEntry(
+                name: path, path: path, kind: kind, size: size, mode: 0o644, uid: 0, gid: 0, modificationTime: 0, linkName: link,
+                whiteoutTarget: target)
+        }
+        #expect(collector.claim(entry("usr/bin/ls", .file, size: 100)) == .skip)
+        #expect(collector.claim(entry("etc/os-release", .file, size: 5)) == .collect(limit: 10))
+        try collector.receive(entry("etc/os-release", .file, size: 5), body: Array("ID=x\n".utf8), complete: true)
+        _ = collector.claim(entry("big", .file, size: 100))
+        try collector.receive(entry("big", .file, size: 100), body: [], complete: false)
+        _ = collector.claim(entry("etc/.wh.shadow", .whiteout, target: "etc/shadow"))
+        _ = collector.claim(entry("var/.wh..wh..opq", .opaqueWhiteout, target: "var"))
+        let facts = collector.facts(Self.summary)
+        #expect(facts.files.keys.sorted() == ["big", "etc/os-release"])
+        #expect(facts.files["big"]?.skippedOverLimit == true)
+        #expect(facts.warnings.count == 1)
+        #expect(facts.whiteouts == ["etc/shadow"])
+        #expect(facts.opaqueDirectories == ["var"])
+    }
+}
