@@ -7,8 +7,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fathom", targets: ["fathom"]),
+        .library(name: "FathomCore", targets: ["FathomCore"]),
+        .library(name: "FathomOCI", targets: ["FathomOCI"]),
+        .library(name: "FathomRegistry", targets: ["FathomRegistry"]),
         .library(name: "FathomLayer", targets: ["FathomLayer"]),
         .library(name: "FathomInventory", targets: ["FathomInventory"]),
+        .library(name: "FathomPipeline", targets: ["FathomPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
