@@ -1,6 +1,6 @@
 // Docker's config file: https://docs.docker.com/reference/cli/docker/#docker-cli-configuration-file-configjson-properties
 // Credential helpers: https://github.com/docker/docker-credential-helpers (protocol: `get`, server URL on stdin)
-public import FathomCore
+import FathomCore
 import Foundation
 
 /// Credentials for one registry.

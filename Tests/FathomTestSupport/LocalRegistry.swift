@@ -69,7 +69,7 @@ public final class LocalRegistry: @unchecked Sendable {
             \(authSection)
             """
         try config.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -1,0 +1,45 @@
+/// Orders version strings the way one packaging ecosystem does.
+public protocol VersionComparator: Sendable {
+    /// The ecosystem's name as fathom spells it (`deb`, `rpm`, `apk`, `pypi`, `semver`, `go`, `maven`).
+    var ecosystem: String { get }
+    /// Compares two versions; throws `VersionError` when one cannot be parsed under the
+    /// ecosystem's rules.
+    func compare(_ lhs: String, _ rhs: String) throws -> ComparisonResult
+}
+
+/// The outcome of comparing two versions.
+public enum ComparisonResult: Int, Sendable {
+    case less = -1
+    case equal = 0
+    case greater = 1
+
+    public var symbol: String {
+        switch self {
+        case .less: return "<"
+        case .equal: return "="
+        case .greater: return ">"
+        }
+    }
+
+    static func of(_ value: Int) -> ComparisonResult { value < 0 ? .less : value > 0 ? .greater : .equal }
+}
+
+/// A version that does not follow its ecosystem's rules.
+public struct VersionError: Error, Sendable, CustomStringConvertible {
+    public var ecosystem: String
+    public var version: String
+    public var reason: String
+    public var description: String { "\(ecosystem) version '\(version)' is invalid: \(reason)" }
+}
+
+/// The comparators by ecosystem name.
+public enum VersionComparators {
+    public static func comparator(for ecosystem: String) -> (any VersionComparator)? {
+        switch ecosystem.lowercased() {
+        case "deb", "dpkg", "debian", "ubuntu": return DpkgVersion()
+        case "rpm", "redhat": return RpmVersion()
+        case "apk", "alpine": return ApkVersion()
+        default: return nil
+        }
+    }
+}

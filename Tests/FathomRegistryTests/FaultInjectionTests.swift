@@ -1,0 +1,101 @@
+import FathomCore
+import FathomInventory
+import FathomLayer
+import FathomOCI
+import FathomPipeline
+import FathomRegistry
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// Faults the real registry cannot be made to produce, injected by a proxy in front of it:
+/// rate limiting, gateway errors, resets, and damaged bodies. Transient faults are retried;
+/// damage fails the layer with a clear error and nothing unverified comes back.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct FaultInjectionTests {
+    var registry: LocalRegistry { RegistryPullTests.shared }
+    var layerDigest: String { TestImages.layout.gzip.layerDigests[0] }
+
+    func scan(through proxy: FaultProxy, maxAttempts: Int = 4) async throws -> ImageScanResult {
+        let client = try RegistryClient(
+            configuration: RegistryClientConfiguration(
+                credentials: .anonymous, maxAttempts: maxAttempts, baseBackoff: .milliseconds(20), maxBackoff: .milliseconds(200),
+                maxRetryAfter: .seconds(5)))
+        return try await withClient(client) { client in
+            try await ImageScanner().scan(RegistryImageSource(reference: try ImageReference(parsing: "\(proxy.host)/alpine:3.7"), client: client))
+        }
+    }
+
+    func withProxy<T>(_ body: (FaultProxy) async throws -> T) async throws -> T {
+        let proxy = try await FaultProxy(upstream: registry.host)
+        defer { proxy.stop() }
+        return try await body(proxy)
+    }
+
+    @Test func rateLimitIsRetriedAfterRetryAfter() async throws {
+        try await withProxy { proxy in
+            proxy.inject(.status(429, retryAfter: "1"), pathContains: "/manifests/3.7")
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = try await scan(through: proxy)
+            #expect(clock.now - start >= .seconds(1))
+            #expect(result.layers.count == 1)
+            #expect(proxy.requests.filter { $0.contains("/manifests/3.7") }.count == 2)
+        }
+    }
+
+    @Test(arguments: [502, 503, 504])
+    func gatewayErrorsAreRetried(_ status: Int) async throws {
+        try await withProxy { proxy in
+            proxy.inject(.status(status), pathContains: "/blobs/\(layerDigest)", times: 2)
+            let result = try await scan(through: proxy)
+            #expect(result.layers[0].facts.summary.digest.description == layerDigest)
+            #expect(proxy.requests.filter { $0.contains("/blobs/\(layerDigest)") }.count == 3)
+        }
+    }
+
+    @Test func connectionResetIsRetried() async throws {
+        try await withProxy { proxy in
+            proxy.inject(.reset, pathContains: "/blobs/\(layerDigest)")
+            let result = try await scan(through: proxy)
+            #expect(result.layers.count == 1)
+        }
+    }
+
+    @Test func persistentFailureGivesUpWithTheStatus() async throws {
+        try await withProxy { proxy in
+            proxy.inject(.status(503), pathContains: "/manifests/", times: 100)
+            let error = await #expect(throws: FathomError.self) { try await scan(through: proxy, maxAttempts: 3) }
+            #expect(error?.code == .registry)
+            #expect(error?.message.contains("503") == true)
+            #expect(error?.image == "\(proxy.host)/alpine:3.7")
+            #expect(proxy.requests.filter { $0.contains("/manifests/") }.count == 3)
+        }
+    }
+
+    @Test func retryAfterLongerThanAllowedFailsAtOnce() async throws {
+        try await withProxy { proxy in
+            proxy.inject(.status(429, retryAfter: "3600"), pathContains: "/manifests/")
+            let error = await #expect(throws: FathomError.self) { try await scan(through: proxy) }
+            #expect(error?.message.contains("retry after") == true)
+        }
+    }
+
+    @Test func corruptedBlobIsADigestMismatchNamingTheLayer() async throws {
+        try await withProxy { proxy in
+            proxy.inject(.flipByte(offset: 5000), pathContains: "/blobs/\(layerDigest)")
+            let error = await #expect(throws: FathomError.self) { try await scan(through: proxy) }
+            #expect(error?.code == .digestMismatch)
+            #expect(error?.layer == layerDigest)
+            #expect(error?.image == "\(proxy.host)/alpine:3.7")
+        }
+    }
+
+    @Test func truncatedBlobFailsTheLayer() async throws {
+        try await withProxy { proxy in
+            proxy.inject(.truncate(keep: 100_000), pathContains: "/blobs/\(layerDigest)")
+            let error = await #expect(throws: FathomError.self) { try await scan(through: proxy) }
+            #expect(error?.code == .transport || error?.code == .truncated)
+            #expect(error?.layer == layerDigest)
+        }
+    }
+}
