@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "fathom", targets: ["fathom"]),
         .library(name: "FathomCore", targets: ["FathomCore"]),
         .library(name: "FathomOCI", targets: ["FathomOCI"]),
+        .library(name: "FathomVersion", targets: ["FathomVersion"]),
         .library(name: "FathomRegistry", targets: ["FathomRegistry"]),
         .library(name: "FathomLayer", targets: ["FathomLayer"]),
         .library(name: "FathomInventory", targets: ["FathomInventory"]),
@@ -41,6 +42,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "FathomOCI", dependencies: ["FathomCore"]),
+        .target(name: "FathomVersion"),
         .target(
             name: "FathomRegistry",
             dependencies: [
@@ -69,7 +71,7 @@ let package = Package(
             name: "fathom",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline",
-                "FathomReport",
+                "FathomReport", "FathomVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -88,6 +90,7 @@ let package = Package(
             path: "Tests/FathomTestSupport"),
         .testTarget(name: "FathomCoreTests", dependencies: ["FathomCore", "FathomTestSupport"]),
         .testTarget(name: "FathomOCITests", dependencies: ["FathomCore", "FathomOCI"]),
+        .testTarget(name: "FathomVersionTests", dependencies: ["FathomVersion", "FathomTestSupport"]),
         .testTarget(
             name: "FathomRegistryTests",
             dependencies: ["FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),

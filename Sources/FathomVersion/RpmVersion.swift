@@ -15,18 +15,15 @@ public struct RpmVersion: VersionComparator {
     func parse(_ text: String) throws -> Parsed {
         var rest = Array(text.utf8)[...]
         guard !rest.isEmpty else { throw VersionError(ecosystem: ecosystem, version: text, reason: "it is empty") }
+        // As rpm's parseEVR: an epoch is a run of leading digits followed by ':' ("a:1" has none).
         var epoch = 0
-        if let colon = rest.firstIndex(of: UInt8(ascii: ":")) {
-            let digits = rest[..<colon]
-            if digits.isEmpty {
-                epoch = 0
-            } else {
-                guard digits.allSatisfy({ $0 >= 48 && $0 <= 57 }), digits.count < 10,
-                    let value = Int(String(decoding: digits, as: UTF8.self))
-                else { throw VersionError(ecosystem: ecosystem, version: text, reason: "the epoch is not a number") }
-                epoch = value
+        let digits = rest.prefix { $0 >= 48 && $0 <= 57 }
+        if digits.endIndex < rest.endIndex, rest[digits.endIndex] == UInt8(ascii: ":") {
+            guard digits.count < 10 else {
+                throw VersionError(ecosystem: ecosystem, version: text, reason: "the epoch is too large")
             }
-            rest = rest[(colon + 1)...]
+            epoch = Int(String(decoding: digits, as: UTF8.self)) ?? 0
+            rest = rest[(digits.endIndex + 1)...]
         }
         var release: [UInt8]?
         if let dash = rest.lastIndex(of: UInt8(ascii: "-")) {
@@ -42,9 +39,13 @@ public struct RpmVersion: VersionComparator {
         if a.epoch != b.epoch { return a.epoch < b.epoch ? .less : .greater }
         let version = Self.rpmvercmp(a.version, b.version)
         if version != 0 { return .of(version) }
-        // A missing release matches any release (as rpm does for dependency ranges).
-        guard let ra = a.release, let rb = b.release else { return .equal }
-        return .of(Self.rpmvercmp(ra, rb))
+        // A version without a release sorts before the same version with one.
+        switch (a.release, b.release) {
+        case (nil, nil): return .equal
+        case (nil, _): return .less
+        case (_, nil): return .greater
+        case (let ra?, let rb?): return .of(Self.rpmvercmp(ra, rb))
+        }
     }
 
     static func rpmvercmp(_ a: [UInt8], _ b: [UInt8]) -> Int {

@@ -39,6 +39,9 @@ public enum VersionComparators {
         case "deb", "dpkg", "debian", "ubuntu": return DpkgVersion()
         case "rpm", "redhat": return RpmVersion()
         case "apk", "alpine": return ApkVersion()
+        case "pypi", "python", "pep440": return PEP440Version()
+        case "semver", "npm", "crates", "crates.io", "cargo": return SemanticVersion(flavour: .loose)
+        case "go", "golang": return SemanticVersion(flavour: .go)
         default: return nil
         }
     }

@@ -1,0 +1,28 @@
+import ArgumentParser
+import FathomVersion
+import Foundation
+
+/// `fathom vercmp --ecosystem deb A B`: prints `<`, `=` or `>`, as `dpkg --compare-versions`
+/// serves Debian users writing ignore rules.
+struct Vercmp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare two versions under an ecosystem's rules (prints <, = or >).")
+
+    @Option(help: "deb, rpm, apk, pypi, semver (npm, crates) or go.")
+    var ecosystem: String
+
+    @Argument var lhs: String
+    @Argument var rhs: String
+
+    func run() throws {
+        guard let comparator = VersionComparators.comparator(for: ecosystem) else {
+            throw ValidationError("unknown ecosystem '\(ecosystem)': use deb, rpm, apk, pypi, semver or go")
+        }
+        do {
+            print(try comparator.compare(lhs, rhs).symbol)
+        } catch {
+            FileHandle.standardError.write(Data("fathom: error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import FathomTestSupport
+import FathomVersion
+import Foundation
+import Testing
+
+/// Comparison vectors written by the ecosystems' own tools (dpkg, apk, rpm, packaging,
+/// node-semver): every line must come out as the tool said.
+@Suite struct VersionVectorTests {
+    struct Vector: CustomStringConvertible {
+        var lhs: String
+        var expected: String
+        var rhs: String
+        var line: Int
+        var description: String { "line \(line): \(lhs) \(expected) \(rhs)" }
+    }
+
+    static func vectors(_ relative: String) throws -> [Vector] {
+        let text = try String(contentsOf: Fixtures.root.appendingPathComponent("versions/\(relative)"), encoding: .utf8)
+        var vectors: [Vector] = []
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = String(rawLine)
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix("//") { continue }
+            guard let range = [" < ", " = ", " > "].compactMap({ line.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound })
+            else { continue }
+            vectors.append(
+                Vector(
+                    lhs: String(line[..<range.lowerBound]), expected: line[range].trimmingCharacters(in: .whitespaces),
+                    rhs: String(line[range.upperBound...]), line: index + 1))
+        }
+        return vectors
+    }
+
+    func check(
+        _ comparator: any VersionComparator, _ files: [String], skip: (Vector) -> Bool = { _ in false }
+    ) throws {
+        var total = 0
+        var failures: [String] = []
+        for file in files {
+            for vector in try Self.vectors(file) where !skip(vector) {
+                total += 1
+                do {
+                    let result = try comparator.compare(vector.lhs, vector.rhs)
+                    let reverse = try comparator.compare(vector.rhs, vector.lhs)
+                    let flipped = vector.expected == "<" ? ">" : vector.expected == ">" ? "<" : "="
+                    if result.symbol != vector.expected || reverse.symbol != flipped {
+                        failures.append("\(file) \(vector): got \(result.symbol) / reverse \(reverse.symbol)")
+                    }
+                } catch {
+                    failures.append("\(file) \(vector): \(error)")
+                }
+            }
+        }
+        #expect(total > 0)
+        #expect(failures.isEmpty, "\(failures.count) of \(total) wrong, e.g.\n\(failures.prefix(15).joined(separator: "\n"))")
+    }
+
+    @Test func dpkg() throws {
+        try check(DpkgVersion(), ["scalibr/debian-versions.txt", "scalibr/debian-versions-generated.txt"])
+    }
+
+    @Test func rpm() throws { try check(RpmVersion(), ["scalibr/redhat-versions.txt"]) }
+
+    /// apk-tools 2 (Alpine 3.x) ordering. Vectors with a version apk itself rejects
+    /// (`apk_version_validate`) are left out: the file notes their order changed between apk
+    /// releases, so no single answer is right for them. They are few, and counted.
+    @Test func apk() throws {
+        let files = ["scalibr/alpine-versions.txt", "scalibr/alpine-versions-generated.txt"]
+        // Also out: '.' followed by a letter ("0.r1"), outside the {digit}{.digit}… grammar.
+        func malformed(_ version: String) -> Bool {
+            !ApkVersion.isValid(version) || version.contains(/\.[a-z]/)
+        }
+        let skipped = try files.flatMap { try Self.vectors($0) }.filter { malformed($0.lhs) || malformed($0.rhs) }
+        #expect(skipped.count < 20, "\(skipped)")
+        try check(ApkVersion(), files) { malformed($0.lhs) || malformed($0.rhs) }
+    }
+
+    @Test func pep440() throws {
+        try check(PEP440Version(), ["scalibr/pypi-versions.txt", "scalibr/pypi-versions-generated.txt", "pep440/packaging-versions.txt"])
+    }
+
+    @Test func pep440RejectsWhatPackagingRejects() throws {
+        let text = try String(contentsOf: Fixtures.root.appendingPathComponent("versions/pep440/packaging-invalid.txt"), encoding: .utf8)
+        let invalid = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
+        #expect(!invalid.isEmpty)
+        for version in invalid {
+            #expect(throws: VersionError.self, "\(version)") { try PEP440Version().parse(version) }
+        }
+    }
+
+    @Test func semver() throws {
+        try check(SemanticVersion(flavour: .strict), ["npm-semver/comparisons.txt", "npm-semver/equality.txt"])
+        // scalibr's (and OSV's) SEMVER ordering is lenient: any number of components, any size.
+        try check(
+            SemanticVersion(flavour: .loose),
+            ["scalibr/semver-versions.txt", "npm-semver/comparisons-loose.txt", "npm-semver/equality-loose.txt"])
+    }
+
+    @Test func goVersions() throws {
+        let go = SemanticVersion(flavour: .go)
+        #expect(try go.compare("v1.2.3", "v1.10.0") == .less)
+        #expect(try go.compare("v0.0.0-20210101000000-abcdefabcdef", "v0.0.1") == .less)
+        #expect(try go.compare("v1.2.4-0.20230101000000-abcdefabcdef", "v1.2.3") == .greater)
+        #expect(try go.compare("v1", "v1.0.0") == .equal)
+        #expect(throws: VersionError.self) { try go.compare("1.2.3", "v1.2.3") }
+    }
+}
