@@ -101,7 +101,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "FathomInventoryTests",
-            dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomTestSupport"]),
+            dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -31,14 +31,22 @@ public struct PathClaims: Sendable {
 /// Walks one layer's tar entries, keeping the claimed files, whiteouts and opaque directories.
 public struct LayerFactsCollector: TarEntryHandler {
     let claims: PathClaims
+    let analyzers: [any Analyzer]
     var files: [String: FileFact] = [:]
     var whiteouts: [String] = []
     var opaqueDirectories: [String] = []
     var warnings: [String] = []
 
-    public init(claims: PathClaims = .standard) {
+    public init(claims: PathClaims = .standard, analyzers: [any Analyzer] = Analyzers.all) {
         self.claims = claims
+        self.analyzers = analyzers
     }
+
+    private func analyzer(for path: String) -> (any Analyzer)? {
+        analyzers.first { $0.claims(path) }
+    }
+
+    private func wants(_ path: String) -> Bool { claims.claims(path) || analyzer(for: path) != nil }
 
     public mutating func claim(_ entry: TarEntry) -> TarBodyClaim {
         switch entry.kind {
@@ -48,14 +56,17 @@ public struct LayerFactsCollector: TarEntryHandler {
         case .opaqueWhiteout:
             if let target = entry.whiteoutTarget { opaqueDirectories.append(target) }
             return .skip
-        case .symlink where claims.claims(entry.path):
+        case .symlink where wants(entry.path):
             files[entry.path] = FileFact(kind: .symlink, linkTarget: entry.linkName)
             return .skip
-        case .hardLink where claims.claims(entry.path):
+        case .hardLink where wants(entry.path):
             files[entry.path] = FileFact(kind: .hardLink, linkTarget: TarEntry.normalize(entry.linkName))
             return .skip
-        case .file where claims.claims(entry.path):
-            return .collect(limit: claims.limit)
+        case .file:
+            if let analyzer = analyzer(for: entry.path) { return .collect(limit: analyzer.byteLimit) }
+            if claims.claims(entry.path) { return .collect(limit: claims.limit) }
+            if files[entry.path] != nil { files[entry.path] = nil }
+            return .skip
         default:
             // A later entry of another kind at a claimed path replaces the earlier one.
             if files[entry.path] != nil { files[entry.path] = nil }
@@ -64,12 +75,20 @@ public struct LayerFactsCollector: TarEntryHandler {
     }
 
     public mutating func receive(_ entry: TarEntry, body: [UInt8], complete: Bool) throws {
+        let analyzer = analyzer(for: entry.path)
         guard complete else {
-            warnings.append("\(entry.path): \(entry.size) bytes is over the \(claims.limit)-byte limit; not read")
+            let limit = analyzer?.byteLimit ?? claims.limit
+            warnings.append("\(entry.path): \(entry.size) bytes is over the \(limit)-byte limit; not read")
             files[entry.path] = FileFact(kind: .file, skippedOverLimit: true)
             return
         }
-        files[entry.path] = FileFact(kind: .file, text: String(decoding: body, as: UTF8.self))
+        if let analyzer {
+            let result = analyzer.analyze(path: entry.path, contents: body)
+            warnings += result.warnings
+            files[entry.path] = FileFact(kind: .file, packages: result.packages)
+        } else {
+            files[entry.path] = FileFact(kind: .file, text: String(decoding: body, as: UTF8.self))
+        }
     }
 
     /// The facts, once the layer has been read and verified.

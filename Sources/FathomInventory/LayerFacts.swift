@@ -17,12 +17,19 @@ public struct FileFact: Sendable, Hashable, Codable {
     public var text: String?
     /// Set when the file was over the analyzer's byte cap and was not read.
     public var skippedOverLimit: Bool?
+    /// The packages an analyzer read from this file (package databases keep only these,
+    /// not their bytes).
+    public var packages: [Package]?
 
-    public init(kind: Kind, linkTarget: String? = nil, text: String? = nil, skippedOverLimit: Bool? = nil) {
+    public init(
+        kind: Kind, linkTarget: String? = nil, text: String? = nil, skippedOverLimit: Bool? = nil,
+        packages: [Package]? = nil
+    ) {
         self.kind = kind
         self.linkTarget = linkTarget
         self.text = text
         self.skippedOverLimit = skippedOverLimit
+        self.packages = packages
     }
 }
 
@@ -31,7 +38,7 @@ public struct FileFact: Sendable, Hashable, Codable {
 /// it per layer digest.
 public struct LayerFacts: Sendable, Hashable, Codable {
     /// Bumped whenever analyzers learn more, so cached facts from older analyzers are stale.
-    public static let analyzerVersion = 1
+    public static let analyzerVersion = 2
 
     public var analyzerVersion: Int
     public var summary: LayerReadSummary

@@ -9,6 +9,8 @@ public struct MergedFilesystem: Sendable {
     }
 
     public private(set) var entries: [String: Entry] = [:]
+    /// Each path's versions since it was last deleted, oldest first (the last is `entries[path]`).
+    public private(set) var history: [String: [Entry]] = [:]
 
     public init(layers: [LayerFacts]) {
         for (index, layer) in layers.enumerated() {
@@ -16,13 +18,17 @@ public struct MergedFilesystem: Sendable {
             for directory in layer.opaqueDirectories {
                 let prefix = directory.isEmpty ? "" : directory + "/"
                 entries = entries.filter { !$0.key.hasPrefix(prefix) }
+                history = history.filter { !$0.key.hasPrefix(prefix) }
             }
             for path in layer.whiteouts {
                 let prefix = path + "/"
                 entries = entries.filter { $0.key != path && !$0.key.hasPrefix(prefix) }
+                history = history.filter { $0.key != path && !$0.key.hasPrefix(prefix) }
             }
             for (path, fact) in layer.files {
-                entries[path] = Entry(fact: fact, layer: index)
+                let entry = Entry(fact: fact, layer: index)
+                entries[path] = entry
+                history[path, default: []].append(entry)
             }
         }
     }

@@ -18,6 +18,8 @@ public struct ImageScanResult: Sendable {
     public var layers: [ScannedLayer]
     public var os: OSRelease?
     public var filesystem: MergedFilesystem
+    /// Installed packages, each with the layer that introduced it.
+    public var packages: [InventoryEntry]
 }
 
 /// Scans one image: resolves it, reads each layer once (a bounded number at a time), and
@@ -58,7 +60,9 @@ public struct ImageScanner: Sendable {
                 createdBy: history.count == image.layers.count ? history[index].createdBy : nil)
         }
         let filesystem = MergedFilesystem(layers: facts)
-        return ImageScanResult(image: image, layers: layers, os: OSRelease.detect(in: filesystem), filesystem: filesystem)
+        return ImageScanResult(
+            image: image, layers: layers, os: OSRelease.detect(in: filesystem), filesystem: filesystem,
+            packages: ImageInventory.packages(in: filesystem))
     }
 
     /// Reads the layers with a sliding window of `layerConcurrency` tasks.

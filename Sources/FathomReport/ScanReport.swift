@@ -42,13 +42,21 @@ public struct ScanReport: Sendable, Codable {
         public var createdBy: String?
     }
 
-    /// An installed package (filled by the inventory analyzers).
+    /// An installed package.
     public struct Package: Sendable, Codable {
+        public struct Source: Sendable, Codable {
+            public var name: String
+            public var version: String?
+        }
         public var ecosystem: String
         public var name: String
         public var version: String
+        public var arch: String?
+        public var source: Source?
         public var path: String
+        /// The digest of the layer that introduced this version of the package.
         public var layer: Digest
+        public var modularityLabel: String?
     }
 
     /// A finding (filled by the matcher).
@@ -84,7 +92,13 @@ public struct ScanReport: Sendable, Codable {
                 compression: summary.compression, size: summary.compressedSize, uncompressedSize: summary.uncompressedSize,
                 entries: summary.entryCount, files: summary.fileCount, createdBy: scanned.createdBy)
         }
-        packages = []
+        packages = result.packages.map { entry in
+            let package = entry.package
+            return Package(
+                ecosystem: package.ecosystem, name: package.name, version: package.version, arch: package.arch,
+                source: package.source.map { Package.Source(name: $0.name, version: $0.version) }, path: package.path,
+                layer: result.layers[entry.layer].facts.summary.digest, modularityLabel: package.modularityLabel)
+        }
         vulnerabilities = []
         warnings = result.layers.flatMap { scanned in
             scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }

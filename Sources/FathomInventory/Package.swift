@@ -1,0 +1,65 @@
+/// An installed package, as an analyzer found it.
+public struct Package: Sendable, Hashable, Codable {
+    /// The source package it was built from (dpkg `Source:`, apk origin, rpm SOURCERPM).
+    public struct Source: Sendable, Hashable, Codable {
+        public var name: String
+        public var version: String?
+        public init(name: String, version: String?) {
+            self.name = name
+            self.version = version
+        }
+    }
+
+    /// `deb`, `apk`, `rpm`, `pypi`, `npm`, `go`, `maven`, `crates`, `gem`, `composer`.
+    public var ecosystem: String
+    public var name: String
+    public var version: String
+    public var arch: String?
+    public var source: Source?
+    /// The file the package was read from, as a path in the image.
+    public var path: String
+    /// rpm modularity label, where present.
+    public var modularityLabel: String?
+
+    public init(
+        ecosystem: String, name: String, version: String, arch: String? = nil, source: Source? = nil, path: String,
+        modularityLabel: String? = nil
+    ) {
+        self.ecosystem = ecosystem
+        self.name = name
+        self.version = version
+        self.arch = arch
+        self.source = source
+        self.path = path
+        self.modularityLabel = modularityLabel
+    }
+
+    /// What makes two entries the same installed package version.
+    var identity: String { "\(ecosystem)\u{0}\(name)\u{0}\(version)\u{0}\(arch ?? "")" }
+}
+
+/// What an analyzer made of one file: the packages it could read and what it could not.
+public struct AnalyzerResult: Sendable {
+    public var packages: [Package]
+    public var warnings: [String]
+    public init(packages: [Package] = [], warnings: [String] = []) {
+        self.packages = packages
+        self.warnings = warnings
+    }
+}
+
+/// Finds packages in the files it claims. Analyzers never throw: a damaged file yields the
+/// packages that could be read and a warning naming the file.
+public protocol Analyzer: Sendable {
+    var name: String { get }
+    /// Whether the analyzer reads this normalised path.
+    func claims(_ path: String) -> Bool
+    /// The largest file it reads; larger files are reported, not read.
+    var byteLimit: Int { get }
+    func analyze(path: String, contents: [UInt8]) -> AnalyzerResult
+}
+
+/// The analyzers every scan runs.
+public enum Analyzers {
+    public static let all: [any Analyzer] = [DpkgAnalyzer(), ApkAnalyzer()]
+}

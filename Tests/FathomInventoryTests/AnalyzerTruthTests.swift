@@ -1,0 +1,148 @@
+import FathomCore
+import FathomInventory
+import FathomLayer
+import FathomOCI
+import FathomPipeline
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// Every analyzer against every file of the shared data that fits it, comparing whole package
+/// lists with the truth files (written from dpkg-query, rpm -qa or the origin project's tests).
+@Suite struct AnalyzerTruthTests {
+    static func pkgdb(_ relative: String) -> String { Fixtures.root.appendingPathComponent("pkgdb/\(relative)").path }
+    static func bytes(_ path: String) throws -> [UInt8] { try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) }
+    static func truth(_ relative: String) throws -> [String: Any] { try Fixtures.json(pkgdb(relative)) as! [String: Any] }
+
+    /// `name version source-name source-version arch` lines, sorted.
+    static func dpkgLines(_ packages: [Package]) -> [String] {
+        packages.map { "\($0.name) \($0.version) \($0.source?.name ?? "-") \($0.source?.version ?? "-") \($0.arch ?? "-")" }.sorted()
+    }
+
+    static func dpkgTruthLines(_ truth: [String: Any]) -> [String] {
+        (truth["packages"] as! [[String: Any]]).map {
+            "\($0["name"]!) \($0["version"]!) \($0["sourceName"]!) \($0["sourceVersion"]!) \($0["arch"]!)"
+        }.sorted()
+    }
+
+    @Test(arguments: [
+        ("dpkg/trivy-valid/var/lib/dpkg/status", "dpkg/trivy-valid.truth.json"),
+        ("dpkg/bookworm-minbase/var/lib/dpkg/status", "dpkg/bookworm-minbase.truth.json"),
+        ("dpkg/distroless-status.d/var/lib/dpkg/status.d/libsqlite3-0", "dpkg/distroless-status.d.truth.json"),
+    ])
+    func dpkgStatusFiles(_ file: String, _ truthFile: String) throws {
+        let truth = try Self.truth(truthFile)
+        let path = file.hasSuffix("libsqlite3-0") ? "var/lib/dpkg/status.d/libsqlite3-0" : "var/lib/dpkg/status"
+        #expect(DpkgAnalyzer().claims(path))
+        let result = DpkgAnalyzer().analyze(path: path, contents: try Self.bytes(Self.pkgdb(file)))
+        #expect(result.packages.count == truth["count"] as? Int)
+        #expect(Self.dpkgLines(result.packages) == Self.dpkgTruthLines(truth))
+        #expect(result.warnings.isEmpty)
+    }
+
+    @Test func dpkgClaimsOnlyStatusFiles() {
+        let analyzer = DpkgAnalyzer()
+        #expect(analyzer.claims("var/lib/dpkg/status"))
+        #expect(analyzer.claims("var/lib/dpkg/status.d/base"))
+        #expect(!analyzer.claims("var/lib/dpkg/status.d/base.md5sums"))
+        #expect(!analyzer.claims("var/lib/dpkg/status-old"))
+        #expect(!analyzer.claims("var/lib/dpkg/available"))
+    }
+
+    @Test func dpkgMalformedParagraphsKeepTheRest() {
+        let text = """
+            Package: good
+            Status: install ok installed
+            Version: 1.0-1
+            Architecture: amd64
+
+            Status: install ok installed
+            Version: 2.0
+
+            Package: removed
+            Status: deinstall ok config-files
+            Version: 3.0
+
+            Package: noversion
+            Status: install ok installed
+
+            Package: withsource
+            Status: install ok installed
+            Source: upstream (1:2.0-3)
+            Version: 2.0-3+b1
+
+            """
+        let result = DpkgAnalyzer().analyze(path: "var/lib/dpkg/status", contents: Array(text.utf8))
+        #expect(result.packages.map(\.name) == ["good", "withsource"])
+        #expect(result.packages.last?.source == Package.Source(name: "upstream", version: "1:2.0-3"))
+        #expect(result.warnings.count == 2)
+        #expect(result.warnings.allSatisfy { $0.hasPrefix("var/lib/dpkg/status: ") })
+    }
+
+    static let apkCases: [String] = ["installed", "no-origin", "empty", "different-arch", "single"]
+
+    @Test(arguments: apkCases)
+    func apkInstalledFiles(_ file: String) throws {
+        let truth = try Self.truth("apk/scalibr.truth.json")
+        let expected = ((truth["files"] as! [String: Any])[file] as! [[String: Any]])[0]
+        let result = ApkAnalyzer().analyze(path: "lib/apk/db/installed", contents: try Self.bytes(Self.pkgdb("apk/scalibr/\(file)")))
+        let wanted = (expected["packages"] as! [[String: Any]]).map { package -> String in
+            let origin = (package["origin"] as! String).isEmpty ? package["name"] as! String : package["origin"] as! String
+            return "\(package["name"]!) \(package["version"]!) \(origin) \(package["arch"]!)"
+        }
+        #expect(result.packages.map { "\($0.name) \($0.version) \($0.source?.name ?? "-") \($0.arch ?? "-")" } == wanted)
+        #expect(result.packages.count == expected["count"] as? Int)
+    }
+
+    @Test func apkInvalidFileYieldsNoPackagesAndAWarning() throws {
+        let result = ApkAnalyzer().analyze(path: "lib/apk/db/installed", contents: try Self.bytes(Self.pkgdb("apk/scalibr/invalid")))
+        #expect(result.packages.isEmpty)
+        #expect(!result.warnings.isEmpty)
+        #expect(result.warnings[0].contains("lib/apk/db/installed"))
+    }
+
+    @Test(arguments: ["3.7.3", "3.20.3"])
+    func alpineMinirootfsPackagesMatchTruth(_ version: String) async throws {
+        let truth = try Fixtures.json(Fixtures.image("alpine-minirootfs/alpine-minirootfs-\(version)-x86_64.truth.json")) as! [String: Any]
+        let directory = try Fixtures.temporaryDirectory("alpine-\(version)")
+        let layer = Fixtures.image("alpine-minirootfs/alpine-minirootfs-\(version)-x86_64.tar.gz")
+        let builder = try OCILayoutBuilder(directory: directory)
+        let plain = directory + "/layer.tar"
+        try Subprocess.run(["gzip", "-dc", layer]).stdout.write(to: URL(fileURLWithPath: plain))
+        try builder.writeIndex([("latest", [try builder.addImage(layers: [(plain, .gzip)])])])
+        let result = try await ImageScanner().scan(try OCILayoutSource(directory: directory))
+        let wanted = (truth["packages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["version"]!) \($0["origin"]!) \($0["arch"]!)" }.sorted()
+        let got = result.packages.map { "\($0.package.name) \($0.package.version) \($0.package.source?.name ?? "-") \($0.package.arch ?? "-")" }.sorted()
+        #expect(got == wanted)
+        #expect(result.packages.allSatisfy { $0.layer == 0 && $0.package.ecosystem == "apk" })
+    }
+
+    @Test(arguments: ["alpine-310", "alpine-311"])
+    func dockerSaveArchivesListTheTruthsPackages(_ name: String) async throws {
+        let truth = try Fixtures.json(Fixtures.image("trivy-docker-save/\(name).truth.json")) as! [String: Any]
+        let result = try await ImageScanner().scan(try DockerArchiveSource(path: Fixtures.image("trivy-docker-save/\(name).tar.gz")))
+        let wanted = (truth["packages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["version"]!)" }.sorted()
+        #expect(result.packages.map { "\($0.package.name) \($0.package.version)" }.sorted() == wanted)
+        #expect(result.packages.count == truth["count"] as? Int)
+    }
+
+    @Test func packagesAreAttributedToTheLayerThatIntroducedThem() throws {
+        let summary = LayerReadSummary(
+            digest: Digest.sha256(of: []), compression: .gzip, compressedSize: 0, uncompressedSize: 0, entryCount: 0, fileCount: 0)
+        func status(_ packages: [(String, String)]) -> FileFact {
+            FileFact(kind: .file, packages: packages.map { Package(ecosystem: "deb", name: $0.0, version: $0.1, path: "var/lib/dpkg/status") })
+        }
+        func layer(_ fact: FileFact?) -> LayerFacts {
+            LayerFacts(summary: summary, files: fact.map { ["var/lib/dpkg/status": $0] } ?? [:], whiteouts: [], opaqueDirectories: [], warnings: [])
+        }
+        // Base has libc 1 and bash 5; layer 1 adds curl; layer 2 touches nothing; layer 3 upgrades libc.
+        let filesystem = MergedFilesystem(layers: [
+            layer(status([("libc6", "1"), ("bash", "5")])),
+            layer(status([("libc6", "1"), ("bash", "5"), ("curl", "8")])),
+            layer(nil),
+            layer(status([("libc6", "2"), ("bash", "5"), ("curl", "8")])),
+        ])
+        let layers = Dictionary(uniqueKeysWithValues: ImageInventory.packages(in: filesystem).map { ($0.package.name, $0.layer) })
+        #expect(layers == ["bash": 0, "curl": 1, "libc6": 3])
+    }
+}
