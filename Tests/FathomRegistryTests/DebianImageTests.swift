@@ -1,0 +1,67 @@
+import FathomCore
+import FathomInventory
+import FathomLayer
+import FathomOCI
+import FathomPipeline
+import FathomRegistry
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// A Debian bookworm image built with debootstrap, pushed to the real registry, must list
+/// exactly the packages `dpkg-query` lists for the same root filesystem.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DebianImageTests {
+    /// `debootstrap --variant=minbase bookworm`, cached under `.build/fathom-cache` for later runs.
+    static let rootfs: String? = {
+        guard Subprocess.has("debootstrap") else { return nil }
+        let cache = Fixtures.repositoryRoot.appendingPathComponent(".build/fathom-cache").path
+        let root = cache + "/bookworm-minbase"
+        if FileManager.default.fileExists(atPath: root + "/var/lib/dpkg/status") { return root }
+        try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        let result = try? Subprocess.run(
+            ["debootstrap", "--variant=minbase", "bookworm", root + ".partial", "http://deb.debian.org/debian"], check: false)
+        guard result?.status == 0 else { return nil }
+        try? FileManager.default.moveItem(atPath: root + ".partial", toPath: root)
+        return root
+    }()
+
+    @Test func bookwormImageListsWhatDpkgQueryLists() async throws {
+        guard let root = Self.rootfs else {
+            Issue.record("debootstrap is unavailable or failed: scripts/test installs it and needs Debian's mirror")
+            return
+        }
+        let directory = try Fixtures.temporaryDirectory("bookworm")
+        // Layer 0: the root filesystem. Layer 1: a later `apt-get install` rewrote the status file
+        // (here: the same file plus one package), which must not move the base packages' layer.
+        try Subprocess.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/base.tar", "."])
+        let status = try String(contentsOfFile: root + "/var/lib/dpkg/status", encoding: .utf8)
+        let extra = "\nPackage: fathom-demo\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: all\n"
+        let upper = directory + "/upper"
+        try FileManager.default.createDirectory(atPath: upper + "/var/lib/dpkg", withIntermediateDirectories: true)
+        try (status.trimmingCharacters(in: .newlines) + "\n" + extra).write(
+            toFile: upper + "/var/lib/dpkg/status", atomically: true, encoding: .utf8)
+        try Subprocess.run(["tar", "-C", upper, "-cf", directory + "/app.tar", "."])
+        let builder = try OCILayoutBuilder(directory: directory + "/oci")
+        let image = try builder.addImage(layers: [(directory + "/base.tar", .gzip), (directory + "/app.tar", .zstd)])
+        try builder.writeIndex([("bookworm", [image])])
+        let registry = RegistryPullTests.shared
+        try registry.push("oci:\(directory)/oci:bookworm", to: "debian", tag: "bookworm-minbase")
+
+        let result = try await withClient(try registry.client()) { client in
+            try await ImageScanner().scan(RegistryImageSource(reference: try registry.reference("debian", "bookworm-minbase"), client: client))
+        }
+        // The oracle: dpkg-query over the same root filesystem.
+        let query = try Subprocess.run([
+            "dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-W", "-f", "${Package} ${Version} ${Architecture} ${source:Package} ${source:Version}\n",
+        ]).text.split(separator: "\n").map(String.init)
+        let expected = (query + ["fathom-demo 1.0-1 all fathom-demo 1.0-1"]).sorted()
+        let got = result.packages.map {
+            "\($0.package.name) \($0.package.version) \($0.package.arch ?? "-") \($0.package.source?.name ?? "-") \($0.package.source?.version ?? "-")"
+        }.sorted()
+        #expect(got == expected)
+        #expect(result.os?.namespace == "Debian:12")
+        #expect(result.packages.first { $0.package.name == "fathom-demo" }?.layer == 1)
+        #expect(result.packages.filter { $0.package.name != "fathom-demo" }.allSatisfy { $0.layer == 0 })
+        #expect(result.layers[1].facts.summary.compression == .zstd)
+    }
+}
