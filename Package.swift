@@ -59,7 +59,7 @@ let package = Package(
                 "FathomCore", "FathomOCI", "FathomRegistry", "CFathomZlib", "CFathomZstd",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .target(name: "FathomInventory", dependencies: ["FathomCore", "FathomOCI", "FathomLayer"]),
+        .target(name: "FathomInventory", dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "CFathomSQLite"]),
         .target(
             name: "FathomPipeline",
             dependencies: [

@@ -61,5 +61,5 @@ public protocol Analyzer: Sendable {
 
 /// The analyzers every scan runs.
 public enum Analyzers {
-    public static let all: [any Analyzer] = [DpkgAnalyzer(), ApkAnalyzer()]
+    public static let all: [any Analyzer] = [DpkgAnalyzer(), ApkAnalyzer(), RpmAnalyzer()]
 }

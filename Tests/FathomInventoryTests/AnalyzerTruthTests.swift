@@ -146,3 +146,55 @@ import Testing
         #expect(layers == ["bash": 0, "curl": 1, "libc6": 3])
     }
 }
+
+/// rpm databases in all three formats against `rpm -qa` (and go-rpmdb's test for ndb, which
+/// Debian's rpm cannot read).
+@Suite struct RpmAnalyzerTests {
+    @Test(arguments: [
+        ("rpm/cbl-mariner-2.0-sqlite/rpmdb.sqlite", "var/lib/rpm/rpmdb.sqlite", "rpm/cbl-mariner-2.0-sqlite.truth.json"),
+        ("rpm/libuuid-bdb/Packages", "var/lib/rpm/Packages", "rpm/libuuid-bdb.truth.json"),
+        ("rpm/sle15-bci-ndb/Packages.db", "usr/lib/sysimage/rpm/Packages.db", "rpm/sle15-bci-ndb.truth.json"),
+    ])
+    func databasesMatchTruth(_ file: String, _ imagePath: String, _ truthFile: String) throws {
+        let truth = try AnalyzerTruthTests.truth(truthFile)
+        #expect(RpmAnalyzer().claims(imagePath))
+        let result = RpmAnalyzer().analyze(path: imagePath, contents: try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb(file)))
+        #expect(result.warnings.isEmpty, "\(result.warnings)")
+        let wanted = (truth["packages"] as! [[String: Any]]).map { package -> String in
+            var version = "\(package["version"]!)-\(package["release"]!)"
+            if let epoch = package["epoch"] as? Int, epoch != 0 { version = "\(epoch):" + version }
+            return "\(package["name"]!) \(version) \(package["arch"]!) \(package["sourceRpm"]!)"
+        }.sorted()
+        let got = result.packages.map { package -> String in
+            let source = package.source.map { "\($0.name)-\($0.version?.split(separator: ":").last.map(String.init) ?? "").src.rpm" } ?? "?"
+            return "\(package.name) \(package.version) \(package.arch ?? "-") \(source)"
+        }.sorted()
+        #expect(got == wanted)
+        #expect(result.packages.count == truth["count"] as? Int)
+    }
+
+    @Test func damagedDatabasesWarnAndKeepWhatTheyCan() throws {
+        var sqlite = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("rpm/cbl-mariner-2.0-sqlite/rpmdb.sqlite"))
+        sqlite = Array(sqlite.prefix(4096))
+        let truncated = RpmAnalyzer().analyze(path: "var/lib/rpm/rpmdb.sqlite", contents: sqlite)
+        #expect(!truncated.warnings.isEmpty)
+        #expect(truncated.warnings[0].hasPrefix("var/lib/rpm/rpmdb.sqlite: "))
+
+        var bdb = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("rpm/libuuid-bdb/Packages"))
+        // Point every overflow chain outside the file.
+        for page in 0..<(bdb.count / 4096) where bdb[page * 4096 + 25] == 13 {
+            let entries = Int(bdb[page * 4096 + 20]) | Int(bdb[page * 4096 + 21]) << 8
+            for item in stride(from: 1, to: entries, by: 2) {
+                let offset = Int(bdb[page * 4096 + 26 + item * 2]) | Int(bdb[page * 4096 + 27 + item * 2]) << 8
+                if bdb[page * 4096 + offset] == 3 { for byte in 4..<8 { bdb[page * 4096 + offset + byte] = 0x7f } }
+            }
+        }
+        let broken = RpmAnalyzer().analyze(path: "var/lib/rpm/Packages", contents: bdb)
+        #expect(broken.packages.isEmpty)
+        #expect(broken.warnings.contains { $0.contains("outside the file") })
+
+        let noise = RpmAnalyzer().analyze(path: "usr/lib/sysimage/rpm/Packages.db", contents: Array(repeating: 0x41, count: 8192))
+        #expect(noise.packages.isEmpty)
+        #expect(noise.warnings.count == 1)
+    }
+}

@@ -1,0 +1,220 @@
+// rpmdb backends: SQLite (rpm ≥ 4.16, `rpmdb.sqlite`), BerkeleyDB hash (`Packages`, older
+// RHEL/CentOS/Amazon), and ndb (`Packages.db`, SUSE). Each yields header blobs.
+import CFathomSQLite
+
+/// rpm package databases in any of rpm's three formats.
+public struct RpmAnalyzer: Analyzer {
+    public let name = "rpm"
+    public let byteLimit = 512 << 20
+    public init() {}
+
+    static let directories = ["var/lib/rpm/", "usr/lib/sysimage/rpm/"]
+
+    public func claims(_ path: String) -> Bool {
+        for directory in Self.directories where path.hasPrefix(directory) {
+            let file = path.dropFirst(directory.count)
+            return file == "rpmdb.sqlite" || file == "Packages" || file == "Packages.db"
+        }
+        return false
+    }
+
+    public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
+        var result = AnalyzerResult()
+        let blobs: [ArraySlice<UInt8>]
+        do {
+            if path.hasSuffix("rpmdb.sqlite") {
+                blobs = try SQLiteRpmdb.blobs(contents)
+            } else if path.hasSuffix("Packages.db") {
+                blobs = try NdbRpmdb.blobs(contents, warnings: &result.warnings, path: path)
+            } else {
+                blobs = try BerkeleyRpmdb.blobs(contents, warnings: &result.warnings, path: path)
+            }
+        } catch {
+            result.warnings.append("\(path): \(error)")
+            return result
+        }
+        for (index, blob) in blobs.enumerated() {
+            do {
+                let header = try RpmHeader(blob: blob)
+                guard let name = header.name, let evr = header.evr else {
+                    result.warnings.append("\(path): header \(index + 1) has no name or version; skipped")
+                    continue
+                }
+                result.packages.append(
+                    Package(
+                        ecosystem: "rpm", name: name, version: evr, arch: header.arch, source: header.source, path: path,
+                        modularityLabel: header.modularityLabel.flatMap { $0.isEmpty ? nil : $0 }))
+            } catch {
+                result.warnings.append("\(path): header \(index + 1): \(error)")
+            }
+        }
+        return result
+    }
+}
+
+struct RpmdbError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Little helpers over a byte array with bounds checks.
+extension Array where Element == UInt8 {
+    func u32(_ offset: Int, bigEndian: Bool) -> UInt32? {
+        guard offset >= 0, offset + 4 <= count else { return nil }
+        let b = (UInt32(self[offset]), UInt32(self[offset + 1]), UInt32(self[offset + 2]), UInt32(self[offset + 3]))
+        return bigEndian ? b.0 << 24 | b.1 << 16 | b.2 << 8 | b.3 : b.3 << 24 | b.2 << 16 | b.1 << 8 | b.0
+    }
+
+    func u16(_ offset: Int, bigEndian: Bool) -> UInt16? {
+        guard offset >= 0, offset + 2 <= count else { return nil }
+        return bigEndian ? UInt16(self[offset]) << 8 | UInt16(self[offset + 1]) : UInt16(self[offset + 1]) << 8 | UInt16(self[offset])
+    }
+}
+
+/// `rpmdb.sqlite`: the `Packages` table's `blob` column, read from memory with
+/// `sqlite3_deserialize` (nothing is written to disk).
+enum SQLiteRpmdb {
+    static func blobs(_ contents: [UInt8]) throws -> [ArraySlice<UInt8>] {
+        guard contents.count >= 100, contents.starts(with: Array("SQLite format 3\0".utf8)) else {
+            throw RpmdbError(description: "not an SQLite database")
+        }
+        var database: OpaquePointer?
+        guard sqlite3_open_v2(":memory:", &database, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let database else {
+            throw RpmdbError(description: "sqlite3_open_v2 failed")
+        }
+        defer { sqlite3_close(database) }
+        // A WAL-mode file (bytes 18-19 = 2) would make SQLite look for a -wal file; read it as
+        // a rollback-journal database instead (the bytes are a private copy).
+        guard let buffer = sqlite3_malloc64(sqlite3_uint64(contents.count))?.assumingMemoryBound(to: UInt8.self) else {
+            throw RpmdbError(description: "out of memory")
+        }
+        contents.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: contents.count) }
+        buffer[18] = 1
+        buffer[19] = 1
+        let flags = UInt32(SQLITE_DESERIALIZE_FREEONCLOSE) | UInt32(SQLITE_DESERIALIZE_READONLY)
+        let status = sqlite3_deserialize(database, "main", buffer, sqlite3_int64(contents.count), sqlite3_int64(contents.count), flags)
+        guard status == SQLITE_OK else {
+            throw RpmdbError(description: "sqlite3_deserialize: \(String(cString: sqlite3_errmsg(database)))")
+        }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(database, "SELECT blob FROM Packages ORDER BY hnum", -1, &statement, nil) == SQLITE_OK else {
+            throw RpmdbError(description: "no Packages table: \(String(cString: sqlite3_errmsg(database)))")
+        }
+        defer { sqlite3_finalize(statement) }
+        var blobs: [ArraySlice<UInt8>] = []
+        while true {
+            let step = sqlite3_step(statement)
+            if step == SQLITE_DONE { break }
+            guard step == SQLITE_ROW else {
+                throw RpmdbError(description: "reading Packages: \(String(cString: sqlite3_errmsg(database)))")
+            }
+            let length = Int(sqlite3_column_bytes(statement, 0))
+            guard length > 0, let pointer = sqlite3_column_blob(statement, 0) else { continue }
+            blobs.append(Array(UnsafeRawBufferPointer(start: pointer, count: length))[...])
+        }
+        return blobs
+    }
+}
+
+/// BerkeleyDB hash `Packages` (db_page.h layout): header values live on overflow page chains
+/// referenced from hash pages' H_OFFPAGE items.
+enum BerkeleyRpmdb {
+    static let hashMagic: UInt32 = 0x061561
+    static let pageHeaderSize = 26
+
+    static func blobs(_ db: [UInt8], warnings: inout [String], path: String) throws -> [ArraySlice<UInt8>] {
+        let bigEndian: Bool
+        if db.u32(12, bigEndian: false) == hashMagic {
+            bigEndian = false
+        } else if db.u32(12, bigEndian: true) == hashMagic {
+            bigEndian = true
+        } else {
+            throw RpmdbError(description: "not a BerkeleyDB hash database")
+        }
+        guard let pageSize = db.u32(20, bigEndian: bigEndian).map(Int.init), [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536].contains(pageSize),
+            let lastPage = db.u32(32, bigEndian: bigEndian).map(Int.init)
+        else { throw RpmdbError(description: "BerkeleyDB metadata page is malformed") }
+        let pages = min(lastPage + 1, db.count / pageSize)
+        var blobs: [ArraySlice<UInt8>] = []
+        for page in 0..<pages {
+            let start = page * pageSize
+            let type = db[start + 25]
+            guard type == 13 || type == 2 else { continue }  // P_HASH, P_HASH_UNSORTED
+            guard let entries = db.u16(start + 20, bigEndian: bigEndian).map(Int.init) else { continue }
+            // Items come in key/value pairs; only values on overflow pages hold headers.
+            for item in stride(from: 1, to: entries, by: 2) {
+                guard let offset = db.u16(start + pageHeaderSize + item * 2, bigEndian: bigEndian).map(Int.init),
+                    offset + 12 <= pageSize
+                else { continue }
+                let itemStart = start + offset
+                guard db[itemStart] == 3 else { continue }  // H_OFFPAGE
+                guard let firstPage = db.u32(itemStart + 4, bigEndian: bigEndian), let total = db.u32(itemStart + 8, bigEndian: bigEndian)
+                else { continue }
+                var value: [UInt8] = []
+                value.reserveCapacity(Int(total))
+                var current = Int(firstPage)
+                var visited = Set<Int>()
+                while current != 0 {
+                    guard current < pages, visited.insert(current).inserted else {
+                        warnings.append("\(path): overflow chain points outside the file or loops (page \(current)); header skipped")
+                        value = []
+                        break
+                    }
+                    let pageStart = current * pageSize
+                    guard db[pageStart + 25] == 7, let next = db.u32(pageStart + 16, bigEndian: bigEndian),
+                        let used = db.u16(pageStart + 22, bigEndian: bigEndian).map(Int.init)
+                    else {
+                        warnings.append("\(path): page \(current) is not an overflow page; header skipped")
+                        value = []
+                        break
+                    }
+                    let length = next == 0 ? min(used, pageSize - pageHeaderSize) : pageSize - pageHeaderSize
+                    value += db[(pageStart + pageHeaderSize)..<(pageStart + pageHeaderSize + length)]
+                    current = Int(next)
+                }
+                if !value.isEmpty { blobs.append(value.prefix(Int(total))) }
+            }
+        }
+        return blobs
+    }
+}
+
+/// ndb `Packages.db` (rpm's lib/backend/ndb/rpmpkg.c): a 32-byte header, slot pages of
+/// 16-byte slots, and blobs (16-byte header + header blob) at `blockOffset * 16`.
+enum NdbRpmdb {
+    static func blobs(_ db: [UInt8], warnings: inout [String], path: String) throws -> [ArraySlice<UInt8>] {
+        let magic = UInt32(ascii4: "RpmP")
+        guard db.u32(0, bigEndian: false) == magic, db.u32(4, bigEndian: false) == 0,
+            let slotPages = db.u32(12, bigEndian: false).map(Int.init), slotPages > 0, slotPages <= 2048
+        else { throw RpmdbError(description: "not an rpm ndb database") }
+        var blobs: [ArraySlice<UInt8>] = []
+        let slots = slotPages * 4096 / 16
+        // The first two slots are the database header.
+        for slot in 2..<slots {
+            let offset = slot * 16
+            guard let slotMagic = db.u32(offset, bigEndian: false), slotMagic == UInt32(ascii4: "Slot") else {
+                warnings.append("\(path): slot \(slot) has a bad magic; stopped")
+                break
+            }
+            guard let package = db.u32(offset + 4, bigEndian: false), package != 0,
+                let block = db.u32(offset + 8, bigEndian: false).map(Int.init)
+            else { continue }
+            let blobStart = block * 16
+            guard db.u32(blobStart, bigEndian: false) == UInt32(ascii4: "BlbS"), db.u32(blobStart + 4, bigEndian: false) == package,
+                let length = db.u32(blobStart + 12, bigEndian: false).map(Int.init), blobStart + 16 + length <= db.count
+            else {
+                warnings.append("\(path): package \(package)'s blob is missing or points outside the file; skipped")
+                continue
+            }
+            blobs.append(db[(blobStart + 16)..<(blobStart + 16 + length)])
+        }
+        return blobs
+    }
+}
+
+extension UInt32 {
+    /// Four ASCII characters read as a little-endian integer ("RpmP" → 'R' | 'p' << 8 …).
+    init(ascii4 text: String) {
+        let bytes = Array(text.utf8)
+        self = UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
+    }
+}
