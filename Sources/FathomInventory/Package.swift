@@ -61,5 +61,7 @@ public protocol Analyzer: Sendable {
 
 /// The analyzers every scan runs.
 public enum Analyzers {
-    public static let all: [any Analyzer] = [DpkgAnalyzer(), ApkAnalyzer(), RpmAnalyzer()]
+    public static let all: [any Analyzer] = [
+        DpkgAnalyzer(), ApkAnalyzer(), RpmAnalyzer(), PythonAnalyzer(), NpmAnalyzer(),
+    ]
 }

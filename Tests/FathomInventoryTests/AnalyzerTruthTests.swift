@@ -198,3 +198,72 @@ import Testing
         #expect(noise.warnings.count == 1)
     }
 }
+
+/// Language packages against scalibr's test expectations.
+@Suite struct LanguageAnalyzerTests {
+    static let pythonCases: [String] = {
+        let truth = try! AnalyzerTruthTests.truth("python/scalibr-wheelegg.truth.json")
+        return (truth["cases"] as! [[String: Any]]).map { $0["file"] as! String }.filter { !$0.hasSuffix(".whl") && !$0.hasSuffix(".egg") }
+    }()
+
+    @Test(arguments: pythonCases)
+    func pythonMetadata(_ file: String) throws {
+        let truth = try AnalyzerTruthTests.truth("python/scalibr-wheelegg.truth.json")
+        let expected = (truth["cases"] as! [[String: Any]]).first { $0["file"] as! String == file }!
+        let path = "usr/lib/python3/dist-packages/x.dist-info/METADATA"
+        #expect(PythonAnalyzer().claims(path))
+        let result = PythonAnalyzer().analyze(
+            path: path, contents: try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("python/scalibr-wheelegg/\(file)")))
+        let wanted = (expected["packages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["version"]!)" }
+        #expect(result.packages.map { "\($0.name) \($0.version)" } == wanted)
+        if expected["wantError"] as? Bool == true { #expect(!result.warnings.isEmpty) }
+    }
+
+    @Test func pythonClaims() {
+        let analyzer = PythonAnalyzer()
+        #expect(analyzer.claims("usr/lib/python3.11/site-packages/requests-2.19.1.dist-info/METADATA"))
+        #expect(analyzer.claims("usr/lib/python3/dist-packages/pycups-2.0.1.egg-info"))
+        #expect(analyzer.claims("opt/app/lib/foo.egg-info/PKG-INFO"))
+        #expect(!analyzer.claims("usr/lib/python3/dist-packages/requests/__init__.py"))
+    }
+
+    static let npmCases: [String] = {
+        let truth = try! AnalyzerTruthTests.truth("javascript/scalibr-packagejson.truth.json")
+        return (truth["cases"] as! [[String: Any]]).map { $0["file"] as! String }
+    }()
+
+    /// Dependency ranges in a manifest are not installed packages (scalibr's optional
+    /// "lowest satisfying version" guess is left out): only the manifest's own package counts.
+    @Test(arguments: npmCases)
+    func npmPackageJSON(_ file: String) throws {
+        let truth = try AnalyzerTruthTests.truth("javascript/scalibr-packagejson.truth.json")
+        let expected = (truth["cases"] as! [[String: Any]]).first { $0["file"] as! String == file }!
+        let result = NpmAnalyzer().analyze(
+            path: "app/node_modules/x/package.json",
+            contents: try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("javascript/scalibr-packagejson/\(file)")))
+        var wanted = (expected["packages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["version"]!)" }
+        if expected["includeDependencies"] as? Bool == true { wanted = Array(wanted.prefix(1)) }
+        #expect(result.packages.map { "\($0.name) \($0.version)" } == wanted)
+        if expected["wantError"] as? Bool == true { #expect(!result.warnings.isEmpty) }
+    }
+
+    @Test func npmClaimsAndLockfiles() throws {
+        let analyzer = NpmAnalyzer()
+        #expect(analyzer.claims("usr/lib/node_modules/npm/package.json"))
+        #expect(analyzer.claims("app/node_modules/@types/node/package.json"))
+        #expect(!analyzer.claims("app/node_modules/npm/lib/package.json"))
+        #expect(analyzer.claims("app/package-lock.json"))
+        let lock = """
+            {"lockfileVersion": 3, "packages": {
+              "": {"name": "app", "version": "1.0.0"},
+              "node_modules/lodash": {"version": "4.17.20"},
+              "node_modules/@babel/core": {"version": "7.1.0"},
+              "node_modules/a/node_modules/lodash": {"version": "3.10.1"},
+              "node_modules/local": {"link": true, "resolved": "../local"}}}
+            """
+        let result = analyzer.analyze(path: "app/package-lock.json", contents: Array(lock.utf8))
+        #expect(result.packages.map { "\($0.name) \($0.version)" } == ["@babel/core 7.1.0", "lodash 3.10.1", "lodash 4.17.20"])
+        let v1 = #"{"lockfileVersion": 1, "dependencies": {"a": {"version": "1.0.0", "dependencies": {"b": {"version": "2.0.0"}}}}}"#
+        #expect(analyzer.analyze(path: "package-lock.json", contents: Array(v1.utf8)).packages.map(\.name) == ["a", "b"])
+    }
+}

@@ -1,0 +1,36 @@
+// Core metadata (https://packaging.python.org/en/latest/specifications/core-metadata/):
+// RFC 822-style `Key: value` headers, in `*.dist-info/METADATA`, `*.egg-info/PKG-INFO`,
+// `EGG-INFO/PKG-INFO` and single-file `*.egg-info`.
+
+/// Installed Python distributions.
+public struct PythonAnalyzer: Analyzer {
+    public let name = "python"
+    public let byteLimit = 4 << 20
+    public init() {}
+
+    public func claims(_ path: String) -> Bool {
+        if path.hasSuffix(".dist-info/METADATA") || path.hasSuffix(".egg-info/PKG-INFO") || path.hasSuffix("EGG-INFO/PKG-INFO") {
+            return true
+        }
+        return path.hasSuffix(".egg-info") && (path.contains("site-packages/") || path.contains("dist-packages/"))
+    }
+
+    public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
+        var name: String?
+        var version: String?
+        let text = String(decoding: contents, as: UTF8.self)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.isEmpty || line == "\r" { break }  // the body (long description) follows a blank line
+            guard let colon = line.firstIndex(of: ":"), line.first != " " && line.first != "\t" else { continue }
+            let key = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t", "\r"])
+            // Repeated keys: the first wins.
+            if key == "name", name == nil { name = value }
+            if key == "version", version == nil { version = value }
+        }
+        guard let name, !name.isEmpty, let version, !version.isEmpty else {
+            return AnalyzerResult(warnings: ["\(path): no Name and Version in the package metadata"])
+        }
+        return AnalyzerResult(packages: [Package(ecosystem: "pypi", name: name, version: version, path: path)])
+    }
+}
