@@ -32,14 +32,21 @@ public struct PathClaims: Sendable {
 public struct LayerFactsCollector: TarEntryHandler {
     let claims: PathClaims
     let analyzers: [any Analyzer]
+    let streamingAnalyzers: [any StreamingAnalyzer]
     var files: [String: FileFact] = [:]
+    /// The scan of the entry being streamed (tar entries come one at a time).
+    var activeScanner: (any StreamScanner)?
     var whiteouts: [String] = []
     var opaqueDirectories: [String] = []
     var warnings: [String] = []
 
-    public init(claims: PathClaims = .standard, analyzers: [any Analyzer] = Analyzers.all) {
+    public init(
+        claims: PathClaims = .standard, analyzers: [any Analyzer] = Analyzers.all,
+        streamingAnalyzers: [any StreamingAnalyzer] = Analyzers.streaming
+    ) {
         self.claims = claims
         self.analyzers = analyzers
+        self.streamingAnalyzers = streamingAnalyzers
     }
 
     private func analyzer(for path: String) -> (any Analyzer)? {
@@ -65,6 +72,11 @@ public struct LayerFactsCollector: TarEntryHandler {
         case .file:
             if let analyzer = analyzer(for: entry.path) { return .collect(limit: analyzer.byteLimit) }
             if claims.claims(entry.path) { return .collect(limit: claims.limit) }
+            let info = TarEntryInfo(path: entry.path, mode: entry.mode, size: entry.size)
+            if let streaming = streamingAnalyzers.first(where: { $0.claims(info) }) {
+                activeScanner = streaming.makeScanner(path: entry.path, size: entry.size)
+                return .stream
+            }
             if files[entry.path] != nil { files[entry.path] = nil }
             return .skip
         default:
@@ -89,6 +101,18 @@ public struct LayerFactsCollector: TarEntryHandler {
         } else {
             files[entry.path] = FileFact(kind: .file, text: String(decoding: body, as: UTF8.self))
         }
+    }
+
+    public mutating func receiveChunk(_ entry: TarEntry, _ bytes: UnsafeRawBufferPointer) throws {
+        activeScanner?.feed(bytes)
+    }
+
+    public mutating func endOfBody(_ entry: TarEntry) throws {
+        guard var scanner = activeScanner else { return }
+        activeScanner = nil
+        let result = scanner.finish()
+        warnings += result.warnings
+        if !result.packages.isEmpty { files[entry.path] = FileFact(kind: .file, packages: result.packages) }
     }
 
     /// The facts, once the layer has been read and verified.

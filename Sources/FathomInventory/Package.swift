@@ -59,9 +59,32 @@ public protocol Analyzer: Sendable {
     func analyze(path: String, contents: [UInt8]) -> AnalyzerResult
 }
 
+/// An analyzer for files too large to hold (binaries): it sees the body as it streams past
+/// and keeps only what it needs.
+public protocol StreamingAnalyzer: Sendable {
+    var name: String { get }
+    /// Whether the analyzer wants this entry's body (path, mode and size are known).
+    func claims(_ entry: TarEntryInfo) -> Bool
+    func makeScanner(path: String, size: Int64) -> any StreamScanner
+}
+
+/// What a streaming analyzer may look at before the body.
+public struct TarEntryInfo: Sendable {
+    public var path: String
+    public var mode: UInt32
+    public var size: Int64
+}
+
+/// One file's scan in progress.
+public protocol StreamScanner {
+    mutating func feed(_ bytes: UnsafeRawBufferPointer)
+    mutating func finish() -> AnalyzerResult
+}
+
 /// The analyzers every scan runs.
 public enum Analyzers {
     public static let all: [any Analyzer] = [
         DpkgAnalyzer(), ApkAnalyzer(), RpmAnalyzer(), PythonAnalyzer(), NpmAnalyzer(),
     ]
+    public static let streaming: [any StreamingAnalyzer] = [GoBinaryAnalyzer()]
 }

@@ -267,3 +267,66 @@ import Testing
         #expect(analyzer.analyze(path: "package-lock.json", contents: Array(v1.utf8)).packages.map(\.name) == ["a", "b"])
     }
 }
+
+/// Go build information from real binaries, read whole and streamed in bounded memory.
+@Suite struct GoBinaryTests {
+    static let expected: [String: [String]] = [
+        // scalibr's expectations (replacement module reported) and trivy's (pre-1.18 pointers).
+        "binary_with_module_replacement-linux-amd64": [
+            "binary_with_module_replacement (devel)", "github.com/golang/xerrors v0.0.0-20220907171357-04be3eba64a2",
+            "stdlib v1.22.0",
+        ],
+        "trivy-test.elf": [
+            "github.com/aquasecurity/go-pep440-version v0.0.0-20210121094942-22b2f8951d46",
+            "github.com/aquasecurity/go-version v0.0.0-20210121072130-637058cfe492",
+            "github.com/aquasecurity/test (devel)", "golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1", "stdlib v1.15.2",
+        ],
+    ]
+
+    func scan(_ file: String, pretendSize: Int64?, chunk: Int) throws -> AnalyzerResult {
+        let bytes = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("go/\(file)"))
+        var scanner = GoBinaryAnalyzer().makeScanner(path: "usr/bin/\(file)", size: pretendSize ?? Int64(bytes.count))
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + chunk, bytes.count)
+            bytes[offset..<end].withUnsafeBytes { scanner.feed($0) }
+            offset = end
+        }
+        return scanner.finish()
+    }
+
+    @Test(arguments: ["binary_with_module_replacement-linux-amd64", "trivy-test.elf"])
+    func buildInfoMatchesTruth(_ file: String) throws {
+        let result = try scan(file, pretendSize: nil, chunk: 65536)
+        #expect(result.packages.map { "\($0.name) \($0.version)" }.sorted() == Self.expected[file])
+        #expect(result.packages.allSatisfy { $0.ecosystem == "go" && $0.path == "usr/bin/\(file)" })
+    }
+
+    @Test func go118BinariesAreReadWhileStreamingWithoutHoldingTheFile() throws {
+        // Claim a large size so the scanner keeps only the head and the bytes after the magic,
+        // and feed odd-sized chunks so the magic straddles chunk boundaries.
+        for chunk in [1000, 4093, 65536] {
+            let result = try scan("binary_with_module_replacement-linux-amd64", pretendSize: 1 << 30, chunk: chunk)
+            #expect(result.packages.map { "\($0.name) \($0.version)" }.sorted() == Self.expected["binary_with_module_replacement-linux-amd64"])
+        }
+    }
+
+    @Test func nonGoExecutablesAndLyingHeadersAreHarmless() throws {
+        var scanner = GoBinaryAnalyzer().makeScanner(path: "bin/sh", size: 100_000)
+        let shell = [UInt8](repeating: 0x90, count: 100_000)
+        shell.withUnsafeBytes { scanner.feed($0) }
+        #expect(scanner.finish().packages.isEmpty)
+
+        // An ELF whose build-info pointers point nowhere: a warning, no crash.
+        var bytes = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("go/trivy-test.elf"))
+        let magic: [UInt8] = [0xff] + Array(" Go buildinf:".utf8)
+        var index = 0
+        while index + 14 <= bytes.count, !bytes[index..<(index + 14)].elementsEqual(magic) { index += 16 }
+        for byte in 16..<32 { bytes[index + byte] = 0xee }
+        var lying = GoBinaryAnalyzer().makeScanner(path: "usr/bin/lying", size: Int64(bytes.count))
+        bytes.withUnsafeBytes { lying.feed($0) }
+        let result = lying.finish()
+        #expect(result.packages.isEmpty)
+        #expect(result.warnings.first?.hasPrefix("usr/bin/lying: Go build information is unreadable") == true)
+    }
+}

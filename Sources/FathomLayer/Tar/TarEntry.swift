@@ -68,6 +68,9 @@ public enum TarBodyClaim: Sendable, Equatable {
     case skip
     /// Collect the body, if it is no larger than `limit` bytes, and hand it to `receive`.
     case collect(limit: Int)
+    /// Hand the body to `receiveChunk` as it streams past (for files too large to hold,
+    /// scanned for a few bytes: Go build information in a binary), then call `endOfBody`.
+    case stream
 }
 
 /// Receives the entries of a tar stream as it is walked. Entries arrive in archive order.
@@ -77,8 +80,14 @@ public protocol TarEntryHandler {
     /// Called with a claimed body. `complete` is false when the body was over the claim's
     /// limit: then `body` is empty and nothing was read.
     mutating func receive(_ entry: TarEntry, body: [UInt8], complete: Bool) throws
+    /// Called with each run of a streamed body, in order.
+    mutating func receiveChunk(_ entry: TarEntry, _ bytes: UnsafeRawBufferPointer) throws
+    /// Called once after a streamed body's last byte.
+    mutating func endOfBody(_ entry: TarEntry) throws
 }
 
 extension TarEntryHandler {
     public mutating func receive(_ entry: TarEntry, body: [UInt8], complete: Bool) throws {}
+    public mutating func receiveChunk(_ entry: TarEntry, _ bytes: UnsafeRawBufferPointer) throws {}
+    public mutating func endOfBody(_ entry: TarEntry) throws {}
 }

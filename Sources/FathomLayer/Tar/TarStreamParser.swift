@@ -6,10 +6,16 @@ import FathomCore
 public struct TarStreamParser {
     private enum State {
         case header
-        case body(entry: TarEntry, remaining: Int64, collecting: Bool)
+        case body(entry: TarEntry, remaining: Int64, mode: BodyMode)
         case metadata(typeflag: UInt8, name: String, remaining: Int64)
         case padding(Int)
         case ended
+    }
+
+    private enum BodyMode {
+        case skip
+        case collect
+        case stream
     }
 
     private var state: State = .header
@@ -56,19 +62,26 @@ public struct TarStreamParser {
                         try block.withUnsafeBytes { try processHeader($0, handler: &handler) }
                     }
                 }
-            case .body(let entry, let remaining, let collecting):
+            case .body(let entry, let remaining, let mode):
                 let take = Int(min(remaining, Int64(count - offset)))
-                if collecting { collected.append(contentsOf: input[offset..<(offset + take)]) }
+                switch mode {
+                case .collect: collected.append(contentsOf: input[offset..<(offset + take)])
+                case .stream: try handler.receiveChunk(entry, UnsafeRawBufferPointer(rebasing: input[offset..<(offset + take)]))
+                case .skip: break
+                }
                 offset += take
                 if Int64(take) == remaining {
-                    if collecting {
+                    switch mode {
+                    case .collect:
                         let body = collected
                         collected = []
                         try handler.receive(entry, body: body, complete: true)
+                    case .stream: try handler.endOfBody(entry)
+                    case .skip: break
                     }
                     enterPadding(after: entry.size)
                 } else {
-                    state = .body(entry: entry, remaining: remaining - Int64(take), collecting: collecting)
+                    state = .body(entry: entry, remaining: remaining - Int64(take), mode: mode)
                 }
             case .metadata(let typeflag, let name, let remaining):
                 let take = Int(min(remaining, Int64(count - offset)))
@@ -145,21 +158,30 @@ public struct TarStreamParser {
         entryCount += 1
         if entry.kind == .file { fileCount += 1 }
         lastEntryName = entry.name
-        var collecting = false
-        if case .collect(let limit) = handler.claim(entry) {
+        var mode = BodyMode.skip
+        switch handler.claim(entry) {
+        case .collect(let limit):
             if entry.size <= Int64(limit) {
-                collecting = true
+                mode = .collect
                 collected.removeAll(keepingCapacity: true)
                 collected.reserveCapacity(Int(entry.size))
             } else {
                 try handler.receive(entry, body: [], complete: false)
             }
+        case .stream:
+            mode = .stream
+        case .skip:
+            break
         }
         if entry.size == 0 {
-            if collecting { try handler.receive(entry, body: [], complete: true) }
+            switch mode {
+            case .collect: try handler.receive(entry, body: [], complete: true)
+            case .stream: try handler.endOfBody(entry)
+            case .skip: break
+            }
             state = .header
         } else {
-            state = .body(entry: entry, remaining: entry.size, collecting: collecting)
+            state = .body(entry: entry, remaining: entry.size, mode: mode)
         }
     }
 }
