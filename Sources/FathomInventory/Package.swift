@@ -84,7 +84,8 @@ public protocol StreamScanner {
 /// The analyzers every scan runs.
 public enum Analyzers {
     public static let all: [any Analyzer] = [
-        DpkgAnalyzer(), ApkAnalyzer(), RpmAnalyzer(), PythonAnalyzer(), NpmAnalyzer(),
+        DpkgAnalyzer(), ApkAnalyzer(), RpmAnalyzer(), PythonAnalyzer(), NpmAnalyzer(), CargoLockAnalyzer(),
+        ComposerLockAnalyzer(), GemspecAnalyzer(),
     ]
     public static let streaming: [any StreamingAnalyzer] = [GoBinaryAnalyzer()]
 }

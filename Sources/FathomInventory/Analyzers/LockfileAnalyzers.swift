@@ -1,0 +1,111 @@
+// Lock files and gem specifications that record exactly which versions an application ships:
+// Cargo.lock (https://doc.rust-lang.org/cargo/guide/cargo-toml-vs-cargo-lock.html),
+// composer.lock (https://getcomposer.org/doc/01-basic-usage.md#commit-your-composer-lock-file-to-version-control),
+// and installed RubyGems specifications (`specifications/NAME-VERSION.gemspec`).
+import Foundation
+
+/// `Cargo.lock`: `[[package]]` tables with `name` and `version`.
+public struct CargoLockAnalyzer: Analyzer {
+    public let name = "cargo-lock"
+    public let byteLimit = 16 << 20
+    public init() {}
+
+    public func claims(_ path: String) -> Bool { path == "Cargo.lock" || path.hasSuffix("/Cargo.lock") }
+
+    public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
+        var packages: [Package] = []
+        var inPackage = false
+        var name: String?
+        var version: String?
+        var source: String?
+        func flush() {
+            // Path dependencies (no source) are the application's own crates.
+            if inPackage, let name, let version, source != nil {
+                packages.append(Package(ecosystem: "crates", name: name, version: version, path: path))
+            }
+            name = nil
+            version = nil
+            source = nil
+        }
+        for rawLine in String(decoding: contents, as: UTF8.self).split(separator: "\n") {
+            let line = rawLine.trimmingCharacters(in: [" ", "\t", "\r"])
+            if line.hasPrefix("[") {
+                flush()
+                inPackage = line == "[[package]]"
+                continue
+            }
+            guard inPackage, let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            guard value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 else { continue }
+            let text = String(value.dropFirst().dropLast())
+            switch key {
+            case "name": name = text
+            case "version": version = text
+            case "source": source = text
+            default: break
+            }
+        }
+        flush()
+        return AnalyzerResult(packages: packages)
+    }
+}
+
+/// `composer.lock`: `packages` and `packages-dev` arrays of `{name, version}`.
+public struct ComposerLockAnalyzer: Analyzer {
+    public let name = "composer-lock"
+    public let byteLimit = 32 << 20
+    public init() {}
+
+    public func claims(_ path: String) -> Bool { path == "composer.lock" || path.hasSuffix("/composer.lock") }
+
+    public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(contents))) as? [String: Any] else {
+            return AnalyzerResult(warnings: ["\(path): not a composer.lock JSON object"])
+        }
+        var packages: [Package] = []
+        for key in ["packages", "packages-dev"] {
+            for entry in object[key] as? [[String: Any]] ?? [] {
+                guard let name = entry["name"] as? String, var version = entry["version"] as? String else { continue }
+                if version.hasPrefix("v") { version.removeFirst() }
+                packages.append(Package(ecosystem: "composer", name: name, version: version, path: path))
+            }
+        }
+        return AnalyzerResult(packages: packages)
+    }
+}
+
+/// Installed gems: `…/specifications/NAME-VERSION.gemspec`, read for `s.name` / `s.version`
+/// (the file is Ruby written by RubyGems in a fixed shape; it is parsed, never run).
+public struct GemspecAnalyzer: Analyzer {
+    public let name = "gemspec"
+    public let byteLimit = 1 << 20
+    public init() {}
+
+    public func claims(_ path: String) -> Bool {
+        path.hasSuffix(".gemspec") && path.contains("/specifications/")
+    }
+
+    public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
+        var name: String?
+        var version: String?
+        for rawLine in String(decoding: contents, as: UTF8.self).split(separator: "\n") {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            // s.name = "rack".freeze   |   s.version = "2.2.3"
+            for (key, assign) in [("name", { name = $0 }), ("version", { version = $0 })] as [(String, (String) -> Void)] {
+                guard line.range(of: #"^[a-z_]+\.\#(key)\s*="#, options: .regularExpression) != nil,
+                    let open = line.firstIndex(where: { $0 == "\"" || $0 == "'" })
+                else { continue }
+                let quote = line[open]
+                let rest = line[line.index(after: open)...]
+                guard let close = rest.firstIndex(of: quote) else { continue }
+                assign(String(rest[..<close]))
+            }
+            if name != nil && version != nil { break }
+        }
+        guard let name, let version else {
+            return AnalyzerResult(warnings: ["\(path): no name and version in the gem specification"])
+        }
+        return AnalyzerResult(packages: [Package(ecosystem: "gem", name: name, version: version, path: path)])
+    }
+}
