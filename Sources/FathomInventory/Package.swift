@@ -85,7 +85,7 @@ public protocol StreamScanner {
 public enum Analyzers {
     public static let all: [any Analyzer] = [
         DpkgAnalyzer(), ApkAnalyzer(), RpmAnalyzer(), PythonAnalyzer(), NpmAnalyzer(), CargoLockAnalyzer(),
-        ComposerLockAnalyzer(), GemspecAnalyzer(),
+        ComposerLockAnalyzer(), GemspecAnalyzer(), JavaArchiveAnalyzer(),
     ]
     public static let streaming: [any StreamingAnalyzer] = [GoBinaryAnalyzer()]
 }

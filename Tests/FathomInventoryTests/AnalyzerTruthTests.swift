@@ -203,14 +203,14 @@ import Testing
 @Suite struct LanguageAnalyzerTests {
     static let pythonCases: [String] = {
         let truth = try! AnalyzerTruthTests.truth("python/scalibr-wheelegg.truth.json")
-        return (truth["cases"] as! [[String: Any]]).map { $0["file"] as! String }.filter { !$0.hasSuffix(".whl") && !$0.hasSuffix(".egg") }
+        return (truth["cases"] as! [[String: Any]]).map { $0["file"] as! String }
     }()
 
     @Test(arguments: pythonCases)
     func pythonMetadata(_ file: String) throws {
         let truth = try AnalyzerTruthTests.truth("python/scalibr-wheelegg.truth.json")
         let expected = (truth["cases"] as! [[String: Any]]).first { $0["file"] as! String == file }!
-        let path = "usr/lib/python3/dist-packages/x.dist-info/METADATA"
+        let path = file.hasSuffix(".whl") || file.hasSuffix(".egg") ? "usr/lib/python3/site-packages/\(file)" : "usr/lib/python3/dist-packages/x.dist-info/METADATA"
         #expect(PythonAnalyzer().claims(path))
         let result = PythonAnalyzer().analyze(
             path: path, contents: try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("python/scalibr-wheelegg/\(file)")))
@@ -386,5 +386,69 @@ import Testing
         #expect(GemspecAnalyzer().claims(path))
         let result = GemspecAnalyzer().analyze(path: path, contents: Array(spec.utf8))
         #expect(result.packages.map { "\($0.name) \($0.version) \($0.ecosystem)" } == ["rack 2.2.3 gem"])
+    }
+}
+
+/// Java archives written by Python's zipfile (an independent ZIP writer), with shaded and
+/// nested libraries.
+@Suite struct JavaArchiveTests {
+    /// Builds a jar; `members` maps names to text, nested jars are given as `@nested:NAME`.
+    static func makeJar(_ path: String, _ members: [String: String], nested: [String: String] = [:]) throws {
+        var program = "import zipfile, sys\nz = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED)\n"
+        for (name, text) in members.sorted(by: { $0.key < $1.key }) {
+            program += "z.writestr(\(pythonString(name)), \(pythonString(text)))\n"
+        }
+        for (name, file) in nested { program += "z.write(\(pythonString(file)), \(pythonString(name)))\n" }
+        program += "z.close()\n"
+        try Subprocess.run(["python3", "-c", program, path])
+    }
+
+    static func pythonString(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r") + "'"
+    }
+
+    @Test func pomPropertiesManifestsAndNestedJars() throws {
+        let directory = try Fixtures.temporaryDirectory("jars")
+        try Self.makeJar(directory + "/log4j-core.jar", [
+            "META-INF/MANIFEST.MF": "Manifest-Version: 1.0\nImplementation-Title: log4j-core\n",
+            "META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties":
+                "#Created by Apache Maven\ngroupId=org.apache.logging.log4j\nartifactId=log4j-core\nversion=2.14.1\n",
+            "org/apache/logging/log4j/core/Logger.class": String(repeating: "x", count: 5000),
+        ])
+        try Self.makeJar(directory + "/manifest-only.jar", [
+            "META-INF/MANIFEST.MF": "Manifest-Version: 1.0\r\nImplementation-Title: commons-text\r\nImplementation-Version: 1.9\r\nImplementation-Vendor-Id: org.apache.commons\r\n",
+        ])
+        try Self.makeJar(
+            directory + "/app.war",
+            [
+                "META-INF/maven/com.example/app/pom.properties": "groupId=com.example\nartifactId=app\nversion=1.0.0\n",
+                // A shaded library keeps its own pom.properties inside the outer archive.
+                "META-INF/maven/com.google.guava/guava/pom.properties": "groupId=com.google.guava\nartifactId=guava\nversion=31.0-jre\n",
+            ],
+            nested: ["WEB-INF/lib/log4j-core-2.14.1.jar": directory + "/log4j-core.jar", "WEB-INF/lib/commons-text.jar": directory + "/manifest-only.jar"])
+        let bytes = try AnalyzerTruthTests.bytes(directory + "/app.war")
+        let path = "usr/local/tomcat/webapps/app.war"
+        #expect(JavaArchiveAnalyzer().claims(path))
+        let result = JavaArchiveAnalyzer().analyze(path: path, contents: bytes)
+        #expect(result.warnings.isEmpty, "\(result.warnings)")
+        #expect(
+            result.packages.map { "\($0.name) \($0.version) \($0.path)" }.sorted() == [
+                "com.example:app 1.0.0 \(path)",
+                "com.google.guava:guava 31.0-jre \(path)",
+                "org.apache.commons:commons-text 1.9 \(path)!/WEB-INF/lib/commons-text.jar",
+                "org.apache.logging.log4j:log4j-core 2.14.1 \(path)!/WEB-INF/lib/log4j-core-2.14.1.jar",
+            ])
+    }
+
+    @Test func damagedArchivesWarn() throws {
+        let directory = try Fixtures.temporaryDirectory("badjar")
+        try Self.makeJar(directory + "/a.jar", ["META-INF/maven/g/a/pom.properties": "groupId=g\nartifactId=a\nversion=1\n"])
+        var bytes = try AnalyzerTruthTests.bytes(directory + "/a.jar")
+        let truncated = JavaArchiveAnalyzer().analyze(path: "a.jar", contents: Array(bytes.prefix(bytes.count / 2)))
+        #expect(truncated.packages.isEmpty && !truncated.warnings.isEmpty)
+        for index in 66..<76 { bytes[index] ^= 0xff }  // damage the deflated data (after the 30-byte header and 33-byte name)
+        let damaged = JavaArchiveAnalyzer().analyze(path: "a.jar", contents: bytes)
+        #expect(damaged.packages.isEmpty)
+        #expect(damaged.warnings.first?.hasPrefix("a.jar: META-INF/maven/g/a/pom.properties") == true)
     }
 }

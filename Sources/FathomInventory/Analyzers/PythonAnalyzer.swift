@@ -1,6 +1,7 @@
 // Core metadata (https://packaging.python.org/en/latest/specifications/core-metadata/):
 // RFC 822-style `Key: value` headers, in `*.dist-info/METADATA`, `*.egg-info/PKG-INFO`,
-// `EGG-INFO/PKG-INFO` and single-file `*.egg-info`.
+// `EGG-INFO/PKG-INFO` and single-file `*.egg-info`, and inside zipped `.egg` / `.whl` files.
+import FathomLayer
 
 /// Installed Python distributions.
 public struct PythonAnalyzer: Analyzer {
@@ -9,6 +10,7 @@ public struct PythonAnalyzer: Analyzer {
     public init() {}
 
     public func claims(_ path: String) -> Bool {
+        if path.hasSuffix(".egg") || path.hasSuffix(".whl") { return true }
         if path.hasSuffix(".dist-info/METADATA") || path.hasSuffix(".egg-info/PKG-INFO") || path.hasSuffix("EGG-INFO/PKG-INFO") {
             return true
         }
@@ -16,6 +18,18 @@ public struct PythonAnalyzer: Analyzer {
     }
 
     public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
+        guard path.hasSuffix(".egg") || path.hasSuffix(".whl") else { return metadata(path: path, contents: contents) }
+        do {
+            let zip = try ZipArchive(contents)
+            guard let member = zip.members.first(where: { $0.name == "EGG-INFO/PKG-INFO" || $0.name.hasSuffix(".dist-info/METADATA") })
+            else { return AnalyzerResult() }
+            return metadata(path: path, contents: try zip.read(member, limit: byteLimit))
+        } catch {
+            return AnalyzerResult(warnings: ["\(path): \(error)"])
+        }
+    }
+
+    func metadata(path: String, contents: [UInt8]) -> AnalyzerResult {
         var name: String?
         var version: String?
         let text = String(decoding: contents, as: UTF8.self)

@@ -1,0 +1,125 @@
+// ZIP (PKWARE APPNOTE 6.3.x): the end-of-central-directory record, the central directory and
+// local headers; stored and deflated members (jar, war, ear, whl, egg). ZIP64 is not read.
+import CFathomZlib
+import FathomCore
+
+/// A ZIP archive held in memory, read member by member with size limits.
+public struct ZipArchive: Sendable {
+    public struct Member: Sendable {
+        public var name: String
+        public var method: UInt16
+        public var compressedSize: Int
+        public var uncompressedSize: Int
+        var crc32: UInt32
+        var localHeaderOffset: Int
+    }
+
+    public let members: [Member]
+    let bytes: [UInt8]
+
+    /// Parses the central directory; throws `invalidInput` for anything that is not a ZIP.
+    public init(_ bytes: [UInt8]) throws {
+        self.bytes = bytes
+        func u16(_ offset: Int) -> Int? {
+            guard offset >= 0, offset + 2 <= bytes.count else { return nil }
+            return Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
+        }
+        func u32(_ offset: Int) -> Int? {
+            guard let low = u16(offset), let high = u16(offset + 2) else { return nil }
+            return low | high << 16
+        }
+        // The end record is in the last 64 KiB + 22 bytes (its comment is at most 65535 bytes).
+        var end: Int?
+        var index = bytes.count - 22
+        while index >= max(0, bytes.count - 22 - 65535) {
+            if bytes[index] == 0x50, u32(index) == 0x0605_4b50 {
+                end = index
+                break
+            }
+            index -= 1
+        }
+        guard let end, let count = u16(end + 10), let directoryOffset = u32(end + 16) else {
+            throw FathomError(.invalidInput, "not a ZIP archive (no end of central directory)")
+        }
+        var members: [Member] = []
+        var offset = directoryOffset
+        for _ in 0..<count {
+            guard u32(offset) == 0x0201_4b50, let method = u16(offset + 10), let crc = u32(offset + 16), let compressed = u32(offset + 20),
+                let uncompressed = u32(offset + 24), let nameLength = u16(offset + 28), let extraLength = u16(offset + 30),
+                let commentLength = u16(offset + 32), let local = u32(offset + 42), offset + 46 + nameLength <= bytes.count
+            else { throw FathomError(.invalidInput, "the ZIP central directory is damaged") }
+            let name = String(decoding: bytes[(offset + 46)..<(offset + 46 + nameLength)], as: UTF8.self)
+            members.append(
+                Member(
+                    name: name, method: UInt16(method), compressedSize: compressed, uncompressedSize: uncompressed,
+                    crc32: UInt32(crc), localHeaderOffset: local))
+            offset += 46 + nameLength + extraLength + commentLength
+        }
+        self.members = members
+    }
+
+    /// A member's contents, refusing members that claim more than `limit` bytes.
+    public func read(_ member: Member, limit: Int) throws -> [UInt8] {
+        guard member.uncompressedSize <= limit else {
+            throw FathomError(.limitExceeded, "\(member.name) is \(member.uncompressedSize) bytes, over the \(limit)-byte limit")
+        }
+        let offset = member.localHeaderOffset
+        guard offset + 30 <= bytes.count, bytes[offset] == 0x50, bytes[offset + 1] == 0x4b, bytes[offset + 2] == 3,
+            bytes[offset + 3] == 4
+        else { throw FathomError(.invalidInput, "\(member.name): local header missing") }
+        let nameLength = Int(bytes[offset + 26]) | Int(bytes[offset + 27]) << 8
+        let extraLength = Int(bytes[offset + 28]) | Int(bytes[offset + 29]) << 8
+        let start = offset + 30 + nameLength + extraLength
+        guard start + member.compressedSize <= bytes.count else {
+            throw FathomError(.truncated, "\(member.name): data runs past the end of the archive")
+        }
+        let data = bytes[start..<(start + member.compressedSize)]
+        let contents: [UInt8]
+        switch member.method {
+        case 0: contents = Array(data)
+        case 8: contents = try Self.inflateRaw(data, expectedSize: member.uncompressedSize, limit: limit)
+        default: throw FathomError(.unsupported, "\(member.name): compression method \(member.method)")
+        }
+        let checksum = contents.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
+        guard checksum == member.crc32 else {
+            throw FathomError(.corruptCompression, "\(member.name): CRC-32 mismatch (the member is damaged)")
+        }
+        return contents
+    }
+
+    /// Raw DEFLATE (no zlib or gzip wrapper), as ZIP stores it.
+    static func inflateRaw(_ input: ArraySlice<UInt8>, expectedSize: Int, limit: Int) throws -> [UInt8] {
+        var stream = z_stream()
+        guard CFathomZlib_inflateInit2(&stream, -15) == Z_OK else {
+            throw FathomError(.corruptCompression, "inflateInit2 failed")
+        }
+        defer { inflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: max(expectedSize, 1))
+        var produced = 0
+        try input.withUnsafeBytes { source in
+            stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress?.assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = uInt(source.count)
+            while true {
+                if produced == output.count {
+                    guard output.count < limit else { throw FathomError(.limitExceeded, "member inflates past \(limit) bytes") }
+                    output += [UInt8](repeating: 0, count: min(output.count, limit - output.count))
+                }
+                let status = output.withUnsafeMutableBytes { buffer -> Int32 in
+                    stream.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self) + produced
+                    stream.avail_out = uInt(buffer.count - produced)
+                    let status = inflate(&stream, Z_NO_FLUSH)
+                    produced = buffer.count - Int(stream.avail_out)
+                    return status
+                }
+                if status == Z_STREAM_END { break }
+                guard status == Z_OK || (status == Z_BUF_ERROR && stream.avail_out == 0) else {
+                    throw FathomError(.corruptCompression, "deflate data is corrupt: \(String(cString: zError(status)))")
+                }
+                if stream.avail_in == 0 && stream.avail_out > 0 {
+                    throw FathomError(.truncated, "deflate data ends early")
+                }
+            }
+        }
+        return Array(output.prefix(produced))
+    }
+}
