@@ -1,5 +1,5 @@
 import FathomCore
-import FathomInventory
+@testable import FathomInventory
 import FathomLayer
 import FathomOCI
 import FathomPipeline
@@ -450,5 +450,38 @@ import Testing
         let damaged = JavaArchiveAnalyzer().analyze(path: "a.jar", contents: bytes)
         #expect(damaged.packages.isEmpty)
         #expect(damaged.warnings.first?.hasPrefix("a.jar: META-INF/maven/g/a/pom.properties") == true)
+    }
+}
+
+/// Damaged and oversized input: warnings naming the file, every readable package kept,
+/// nothing read past its cap.
+@Suite struct InventoryBadInputTests {
+    @Test func truncatedRpmHeaderIsAWarning() throws {
+        let sqlite = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("rpm/cbl-mariner-2.0-sqlite/rpmdb.sqlite"))
+        let good = RpmAnalyzer().analyze(path: "var/lib/rpm/rpmdb.sqlite", contents: sqlite)
+        #expect(good.packages.count == 129)
+        // A header whose index claims more data than the blob holds.
+        var blob: [UInt8] = [0, 0, 0, 2, 0, 0, 0x10, 0]  // 2 entries, 4096 data bytes
+        blob += [0, 0, 0x03, 0xe8, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 1]  // NAME string at 0
+        blob += Array("bash\0".utf8)
+        #expect(throws: (any Error).self) { try RpmHeader(blob: blob[...]) }
+    }
+
+    @Test func oversizedMetadataIsReportedNotRead() throws {
+        // A 2 GB METADATA claim: the collector refuses it before the parser reads a byte.
+        var collector = LayerFactsCollector()
+        let entry = TarEntry(
+            name: "usr/lib/python3/dist-packages/huge.dist-info/METADATA", path: "usr/lib/python3/dist-packages/huge.dist-info/METADATA",
+            kind: .file, size: 2 << 30, mode: 0o644, uid: 0, gid: 0, modificationTime: 0, linkName: "", whiteoutTarget: nil)
+        guard case .collect(let limit) = collector.claim(entry) else {
+            Issue.record("METADATA was not claimed")
+            return
+        }
+        #expect(limit < 2 << 30)
+        try collector.receive(entry, body: [], complete: false)
+        let summary = LayerReadSummary(
+            digest: Digest.sha256(of: []), compression: .gzip, compressedSize: 0, uncompressedSize: 0, entryCount: 1, fileCount: 1)
+        let facts = collector.facts(summary)
+        #expect(facts.warnings == ["usr/lib/python3/dist-packages/huge.dist-info/METADATA: 2147483648 bytes is over the \(limit)-byte limit; not read"])
     }
 }
