@@ -25,7 +25,16 @@ let package = Package(
             ],
             path: "Benchmarks/LayerDecode",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "Inventory",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "FathomInventory", package: root),
+            ],
+            path: "Benchmarks/Inventory",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

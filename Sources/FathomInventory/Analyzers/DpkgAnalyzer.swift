@@ -49,27 +49,55 @@ public struct DpkgAnalyzer: Analyzer {
 }
 
 /// Parses deb822 paragraphs: `Field: value` lines, continuation lines starting with a space
-/// or tab, paragraphs separated by blank lines. Only the first line of each field is kept
-/// (fathom needs no multi-line field).
+/// or tab, paragraphs separated by blank lines. Only the first line of the wanted fields is
+/// kept, and only those become strings (the status file's other fields are skipped as bytes).
 enum Deb822 {
+    static let wanted: [[UInt8]] = ["Package", "Status", "Version", "Architecture", "Source"].map { Array($0.utf8) }
+
     static func paragraphs(_ bytes: [UInt8]) -> [[String: String]] {
         var paragraphs: [[String: String]] = []
         var current: [String: String] = [:]
-        let text = String(decoding: bytes, as: UTF8.self)
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) {
-                if !current.isEmpty { paragraphs.append(current) }
-                current = [:]
-                continue
+        var sawField = false
+        bytes.withUnsafeBufferPointer { buffer in
+            var lineStart = 0
+            let count = buffer.count
+            while lineStart <= count {
+                var lineEnd = lineStart
+                while lineEnd < count && buffer[lineEnd] != 0x0A { lineEnd += 1 }
+                var end = lineEnd
+                if end > lineStart && buffer[end - 1] == 0x0D { end -= 1 }
+                defer { lineStart = lineEnd + 1 }
+                // A blank (or whitespace-only) line ends the paragraph.
+                var blank = true
+                for index in lineStart..<end where buffer[index] != 0x20 && buffer[index] != 0x09 {
+                    blank = false
+                    break
+                }
+                if blank {
+                    if sawField { paragraphs.append(current) }
+                    current = [:]
+                    sawField = false
+                    continue
+                }
+                let first = buffer[lineStart]
+                if first == 0x20 || first == 0x09 || first == 0x23 { continue }  // continuation or comment
+                var colon = lineStart
+                while colon < end && buffer[colon] != 0x3A { colon += 1 }
+                guard colon < end else { continue }
+                sawField = true
+                let key = UnsafeBufferPointer(rebasing: buffer[lineStart..<colon])
+                guard let wanted = Self.wanted.first(where: { $0.elementsEqual(key) }) else { continue }
+                var valueStart = colon + 1
+                while valueStart < end && (buffer[valueStart] == 0x20 || buffer[valueStart] == 0x09) { valueStart += 1 }
+                var valueEnd = end
+                while valueEnd > valueStart && (buffer[valueEnd - 1] == 0x20 || buffer[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+                let name = String(decoding: wanted, as: UTF8.self)
+                if current[name] == nil {
+                    current[name] = String(decoding: UnsafeBufferPointer(rebasing: buffer[valueStart..<valueEnd]), as: UTF8.self)
+                }
             }
-            if line.first == " " || line.first == "\t" || line.first == "#" { continue }
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let key = String(line[..<colon])
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t"])
-            if current[key] == nil { current[key] = value }
         }
-        if !current.isEmpty { paragraphs.append(current) }
+        if sawField { paragraphs.append(current) }
         return paragraphs
     }
 }
