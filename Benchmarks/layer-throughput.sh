@@ -42,7 +42,7 @@ if [ ! -f "$work/layer.tar" ]; then
   # Filler: the Swift toolchain's real binaries and libraries, up to the size asked for.
   rootfs_bytes=$(du -sb "$rootfs" | cut -f1)
   find /opt/swift -type f -size +16k -printf '%s %P\n' | sort -k2 |
-    awk -v limit=$(( size_mb * 1000000 - rootfs_bytes )) '{ sum += $1; if (sum > limit) exit; print "opt/swift/" $2 }' >"$work/filler.list"
+    awk -v limit=$(( size_mb * 1000000 - rootfs_bytes )) '{ sum += $1; if (sum <= limit) print "opt/swift/" $2 }' >"$work/filler.list"
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$work/layer.tar" \
     -C "$rootfs" . -C / --transform 's,^opt/swift/,opt/filler/,' -T "$work/filler.list"
 fi

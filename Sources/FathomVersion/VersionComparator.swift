@@ -42,6 +42,7 @@ public enum VersionComparators {
         case "pypi", "python", "pep440": return PEP440Version()
         case "semver", "npm", "crates", "crates.io", "cargo": return SemanticVersion(flavour: .loose)
         case "go", "golang": return SemanticVersion(flavour: .go)
+        case "maven", "java": return MavenVersion()
         default: return nil
         }
     }

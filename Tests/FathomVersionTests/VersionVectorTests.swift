@@ -105,3 +105,9 @@ import Testing
         #expect(throws: VersionError.self) { try go.compare("1.2.3", "v1.2.3") }
     }
 }
+
+@Suite struct MavenVectorTests {
+    @Test func maven() throws {
+        try VersionVectorTests().check(MavenVersion(), ["scalibr/maven-versions.txt", "scalibr/maven-versions-generated.txt"])
+    }
+}
