@@ -87,5 +87,5 @@ public enum Analyzers {
         DpkgAnalyzer(), ApkAnalyzer(), RpmAnalyzer(), PythonAnalyzer(), NpmAnalyzer(), CargoLockAnalyzer(),
         ComposerLockAnalyzer(), GemspecAnalyzer(), JavaArchiveAnalyzer(),
     ]
-    public static let streaming: [any StreamingAnalyzer] = [GoBinaryAnalyzer()]
+    public static let streaming: [any StreamingAnalyzer] = [BinaryAnalyzer()]
 }

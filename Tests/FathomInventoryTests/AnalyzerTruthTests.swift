@@ -285,7 +285,7 @@ import Testing
 
     func scan(_ file: String, pretendSize: Int64?, chunk: Int) throws -> AnalyzerResult {
         let bytes = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("go/\(file)"))
-        var scanner = GoBinaryAnalyzer().makeScanner(path: "usr/bin/\(file)", size: pretendSize ?? Int64(bytes.count))
+        var scanner = BinaryAnalyzer().makeScanner(path: "usr/bin/\(file)", size: pretendSize ?? Int64(bytes.count))
         var offset = 0
         while offset < bytes.count {
             let end = min(offset + chunk, bytes.count)
@@ -312,7 +312,7 @@ import Testing
     }
 
     @Test func nonGoExecutablesAndLyingHeadersAreHarmless() throws {
-        var scanner = GoBinaryAnalyzer().makeScanner(path: "bin/sh", size: 100_000)
+        var scanner = BinaryAnalyzer().makeScanner(path: "bin/sh", size: 100_000)
         let shell = [UInt8](repeating: 0x90, count: 100_000)
         shell.withUnsafeBytes { scanner.feed($0) }
         #expect(scanner.finish().packages.isEmpty)
@@ -323,7 +323,7 @@ import Testing
         var index = 0
         while index + 14 <= bytes.count, !bytes[index..<(index + 14)].elementsEqual(magic) { index += 16 }
         for byte in 16..<32 { bytes[index + byte] = 0xee }
-        var lying = GoBinaryAnalyzer().makeScanner(path: "usr/bin/lying", size: Int64(bytes.count))
+        var lying = BinaryAnalyzer().makeScanner(path: "usr/bin/lying", size: Int64(bytes.count))
         bytes.withUnsafeBytes { lying.feed($0) }
         let result = lying.finish()
         #expect(result.packages.isEmpty)
@@ -483,5 +483,34 @@ import Testing
             digest: Digest.sha256(of: []), compression: .gzip, compressedSize: 0, uncompressedSize: 0, entryCount: 1, fileCount: 1)
         let facts = collector.facts(summary)
         #expect(facts.warnings == ["usr/lib/python3/dist-packages/huge.dist-info/METADATA: 2147483648 bytes is over the \(limit)-byte limit; not read"])
+    }
+}
+
+/// cargo-auditable data in a real ELF: a `.dep-v0` section added with objcopy to a copy of
+/// a system binary, holding zlib-compressed JSON written by Python.
+@Suite struct RustAuditTests {
+    @Test func depV0SectionListsRegistryCrates() throws {
+        guard Subprocess.has("objcopy") else {
+            Issue.record("objcopy (binutils) is not installed")
+            return
+        }
+        let directory = try Fixtures.temporaryDirectory("rust-audit")
+        let json = #"{"packages":[{"name":"app","version":"0.1.0","source":"local","kind":"runtime","root":true,"dependencies":[1,2]},{"name":"smallvec","version":"1.6.0","source":"crates.io","kind":"runtime"},{"name":"time","version":"0.1.43","source":"crates.io","kind":"runtime"}]}"#
+        try Subprocess.run(
+            ["python3", "-c", "import sys, zlib; open(sys.argv[1], 'wb').write(zlib.compress(sys.argv[2].encode()))", directory + "/dep.z", json])
+        try Subprocess.run(["cp", "/usr/bin/true", directory + "/app"])
+        try Subprocess.run(["objcopy", "--add-section", ".dep-v0=\(directory)/dep.z", directory + "/app", directory + "/app-audited"])
+        let bytes = try AnalyzerTruthTests.bytes(directory + "/app-audited")
+        var scanner = BinaryAnalyzer().makeScanner(path: "usr/local/bin/app", size: Int64(bytes.count))
+        bytes.withUnsafeBytes { scanner.feed($0) }
+        let result = scanner.finish()
+        #expect(result.warnings.isEmpty, "\(result.warnings)")
+        #expect(result.packages.map { "\($0.ecosystem) \($0.name) \($0.version)" } == ["crates smallvec 1.6.0", "crates time 0.1.43"])
+
+        // The same binary without the section yields nothing.
+        let plain = try AnalyzerTruthTests.bytes(directory + "/app")
+        var plainScanner = BinaryAnalyzer().makeScanner(path: "usr/local/bin/app", size: Int64(plain.count))
+        plain.withUnsafeBytes { plainScanner.feed($0) }
+        #expect(plainScanner.finish().packages.isEmpty)
     }
 }

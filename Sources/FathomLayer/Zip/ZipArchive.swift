@@ -77,7 +77,7 @@ public struct ZipArchive: Sendable {
         let contents: [UInt8]
         switch member.method {
         case 0: contents = Array(data)
-        case 8: contents = try Self.inflateRaw(data, expectedSize: member.uncompressedSize, limit: limit)
+        case 8: contents = try Inflate.inflate(data, wrapper: .raw, expectedSize: member.uncompressedSize, limit: limit)
         default: throw FathomError(.unsupported, "\(member.name): compression method \(member.method)")
         }
         let checksum = contents.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
@@ -85,41 +85,5 @@ public struct ZipArchive: Sendable {
             throw FathomError(.corruptCompression, "\(member.name): CRC-32 mismatch (the member is damaged)")
         }
         return contents
-    }
-
-    /// Raw DEFLATE (no zlib or gzip wrapper), as ZIP stores it.
-    static func inflateRaw(_ input: ArraySlice<UInt8>, expectedSize: Int, limit: Int) throws -> [UInt8] {
-        var stream = z_stream()
-        guard CFathomZlib_inflateInit2(&stream, -15) == Z_OK else {
-            throw FathomError(.corruptCompression, "inflateInit2 failed")
-        }
-        defer { inflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: max(expectedSize, 1))
-        var produced = 0
-        try input.withUnsafeBytes { source in
-            stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress?.assumingMemoryBound(to: Bytef.self))
-            stream.avail_in = uInt(source.count)
-            while true {
-                if produced == output.count {
-                    guard output.count < limit else { throw FathomError(.limitExceeded, "member inflates past \(limit) bytes") }
-                    output += [UInt8](repeating: 0, count: min(output.count, limit - output.count))
-                }
-                let status = output.withUnsafeMutableBytes { buffer -> Int32 in
-                    stream.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self) + produced
-                    stream.avail_out = uInt(buffer.count - produced)
-                    let status = inflate(&stream, Z_NO_FLUSH)
-                    produced = buffer.count - Int(stream.avail_out)
-                    return status
-                }
-                if status == Z_STREAM_END { break }
-                guard status == Z_OK || (status == Z_BUF_ERROR && stream.avail_out == 0) else {
-                    throw FathomError(.corruptCompression, "deflate data is corrupt: \(String(cString: zError(status)))")
-                }
-                if stream.avail_in == 0 && stream.avail_out > 0 {
-                    throw FathomError(.truncated, "deflate data ends early")
-                }
-            }
-        }
-        return Array(output.prefix(produced))
     }
 }

@@ -1,11 +1,17 @@
-// Go build information (Go's debug/buildinfo): a 16-byte-aligned "\xff Go buildinf:" header
-// in the binary, followed by the Go version and the module information (`go version -m`).
-// Go ≥ 1.18 stores both strings inline; older toolchains store pointers to them.
+// Executables that record what they were built from:
+// - Go build information (Go's debug/buildinfo): a 16-byte-aligned "\xff Go buildinf:" header
+//   followed by the Go version and the module information (`go version -m`). Go ≥ 1.18 stores
+//   both strings inline; older toolchains store pointers to them.
+// - Rust binaries built with cargo-auditable: a `.dep-v0` ELF section holding zlib-compressed
+//   JSON of the crates compiled in (https://github.com/rust-secure-code/cargo-auditable).
+import FathomLayer
+import Foundation
 
-/// Go executables: the toolchain version (as the `stdlib` package), the main module and
-/// every dependency module (replacements reported as the module actually built in).
-public struct GoBinaryAnalyzer: StreamingAnalyzer {
-    public let name = "go-binary"
+/// Go executables (the toolchain as the `stdlib` package, the main module and every
+/// dependency, replacements reported as the module actually built in) and cargo-auditable
+/// Rust executables (every registry crate compiled in).
+public struct BinaryAnalyzer: StreamingAnalyzer {
+    public let name = "binary"
     public init() {}
 
     /// Executables between 4 KiB and 2 GiB; ELF is confirmed from the first bytes.
@@ -96,7 +102,9 @@ struct GoBuildInfoScanner: StreamScanner {
         let info: [UInt8]
         let file: [UInt8]?
         if keepAll {
-            guard let offset = Self.findMagic(in: whole, baseOffset: 0) else { return AnalyzerResult() }
+            guard let offset = Self.findMagic(in: whole, baseOffset: 0) else {
+                return Self.rustAudit(whole, path: path) ?? AnalyzerResult()
+            }
             info = Array(whole[offset...].prefix(Self.captureBytes))
             file = whole
         } else {
@@ -109,6 +117,26 @@ struct GoBuildInfoScanner: StreamScanner {
             return AnalyzerResult(packages: Self.packages(goVersion: version, modinfo: modinfo, path: path))
         } catch {
             return AnalyzerResult(warnings: ["\(path): Go build information is unreadable: \(error)"])
+        }
+    }
+
+    /// cargo-auditable's `.dep-v0` section, when the whole file is at hand.
+    static func rustAudit(_ file: [UInt8], path: String) -> AnalyzerResult? {
+        guard let elf = try? ELF(file), let section = elf.section(named: ".dep-v0", in: file) else { return nil }
+        do {
+            let json = try Inflate.inflate(section, wrapper: .zlib, limit: 8 << 20)
+            guard let object = try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
+                let entries = object["packages"] as? [[String: Any]]
+            else { return AnalyzerResult(warnings: ["\(path): cargo-auditable data is not the expected JSON"]) }
+            let packages = entries.compactMap { entry -> Package? in
+                guard let name = entry["name"] as? String, let version = entry["version"] as? String,
+                    (entry["source"] as? String ?? "crates.io") != "local"
+                else { return nil }
+                return Package(ecosystem: "crates", name: name, version: version, path: path)
+            }
+            return AnalyzerResult(packages: packages)
+        } catch {
+            return AnalyzerResult(warnings: ["\(path): cargo-auditable data is unreadable: \(error)"])
         }
     }
 
@@ -205,13 +233,17 @@ struct ELF {
         var size: UInt64
     }
     var segments: [Segment] = []
+    var is64 = true
+    var bigEndian = false
 
     init(_ file: [UInt8]) throws {
         guard file.count >= 64, file[0] == 0x7f, file[1] == 0x45, file[2] == 0x4c, file[3] == 0x46 else {
             throw GoBuildInfoScanner.Unreadable(description: "not an ELF file")
         }
-        let is64 = file[4] == 2
-        let bigEndian = file[5] == 2
+        is64 = file[4] == 2
+        bigEndian = file[5] == 2
+        let bigEndian = self.bigEndian
+        let is64 = self.is64
         func value(_ offset: Int, _ size: Int) -> UInt64? {
             guard offset >= 0, offset + size <= file.count else { return nil }
             let bytes = file[offset..<(offset + size)]
@@ -236,6 +268,41 @@ struct ELF {
             }
             if let segment { segments.append(segment) }
         }
+    }
+
+    func value(_ file: [UInt8], _ offset: Int, _ size: Int) -> UInt64? {
+        guard offset >= 0, offset + size <= file.count else { return nil }
+        let bytes = file[offset..<(offset + size)]
+        let ordered = bigEndian ? Array(bytes) : Array(bytes.reversed())
+        return ordered.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
+    /// A section's bytes, found by name through the section header string table.
+    func section(named wanted: String, in file: [UInt8]) -> ArraySlice<UInt8>? {
+        guard let shoff = value(file, is64 ? 0x28 : 0x20, is64 ? 8 : 4), let entrySize = value(file, is64 ? 0x3a : 0x2e, 2),
+            let count = value(file, is64 ? 0x3c : 0x30, 2), let names = value(file, is64 ? 0x3e : 0x32, 2),
+            count > 0, count < 65536, names < count, shoff < UInt64(file.count)
+        else { return nil }
+        func header(_ index: Int) -> (name: UInt64, offset: UInt64, size: UInt64)? {
+            let base = Int(shoff) + index * Int(entrySize)
+            if is64 {
+                guard let name = value(file, base, 4), let offset = value(file, base + 24, 8), let size = value(file, base + 32, 8) else { return nil }
+                return (name, offset, size)
+            }
+            guard let name = value(file, base, 4), let offset = value(file, base + 16, 4), let size = value(file, base + 20, 4) else { return nil }
+            return (name, offset, size)
+        }
+        guard let strings = header(Int(names)), strings.offset + strings.size <= UInt64(file.count) else { return nil }
+        let wantedBytes = Array(wanted.utf8) + [0]
+        for index in 0..<Int(count) {
+            guard let section = header(index) else { return nil }
+            let nameStart = Int(strings.offset + section.name)
+            guard nameStart + wantedBytes.count <= file.count, file[nameStart..<(nameStart + wantedBytes.count)].elementsEqual(wantedBytes)
+            else { continue }
+            guard section.offset + section.size <= UInt64(file.count) else { return nil }
+            return file[Int(section.offset)..<Int(section.offset + section.size)]
+        }
+        return nil
     }
 
     func read(address: UInt64, count: Int, from file: [UInt8]) -> ArraySlice<UInt8>? {
