@@ -101,7 +101,7 @@ import Testing
         #expect(result.warnings[0].contains("lib/apk/db/installed"))
     }
 
-    @Test(arguments: ["3.7.3", "3.20.3"])
+    @Test(arguments: ["3.7.3", "3.10.9", "3.11.13", "3.20.3"])
     func alpineMinirootfsPackagesMatchTruth(_ version: String) async throws {
         let truth = try Fixtures.json(Fixtures.image("alpine-minirootfs/alpine-minirootfs-\(version)-x86_64.truth.json")) as! [String: Any]
         let directory = try Fixtures.temporaryDirectory("alpine-\(version)")

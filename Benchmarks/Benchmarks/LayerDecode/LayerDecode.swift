@@ -73,6 +73,15 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("tar walk + all analyzers, in memory (\(megabytes) MB tar)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            var parser = TarStreamParser()
+            var collector = LayerFactsCollector()
+            try inputs.plain.withUnsafeBytes { try parser.feed($0, handler: &collector) }
+            blackHole(parser.entryCount)
+        }
+    }
+
     Benchmark("tar walk only, in memory (\(megabytes) MB tar)") { benchmark in
         for _ in benchmark.scaledIterations {
             var parser = TarStreamParser()
