@@ -1,5 +1,5 @@
 public import FathomCore
-import FathomInventory
+public import FathomInventory
 import FathomLayer
 public import FathomOCI
 public import FathomPipeline
@@ -44,10 +44,7 @@ public struct ScanReport: Sendable, Codable {
 
     /// An installed package.
     public struct Package: Sendable, Codable {
-        public struct Source: Sendable, Codable {
-            public var name: String
-            public var version: String?
-        }
+        public typealias Source = FathomInventory.Package.Source
         public var ecosystem: String
         public var name: String
         public var version: String
@@ -96,7 +93,7 @@ public struct ScanReport: Sendable, Codable {
             let package = entry.package
             return Package(
                 ecosystem: package.ecosystem, name: package.name, version: package.version, arch: package.arch,
-                source: package.source.map { Package.Source(name: $0.name, version: $0.version) }, path: package.path,
+                source: package.source, path: package.path,
                 layer: result.layers[entry.layer].facts.summary.digest, modularityLabel: package.modularityLabel)
         }
         vulnerabilities = []

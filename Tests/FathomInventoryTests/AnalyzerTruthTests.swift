@@ -507,6 +507,13 @@ import Testing
         #expect(result.warnings.isEmpty, "\(result.warnings)")
         #expect(result.packages.map { "\($0.ecosystem) \($0.name) \($0.version)" } == ["crates smallvec 1.6.0", "crates time 0.1.43"])
 
+        // A lying section table (offset past the end of the file) yields nothing, and no crash.
+        var lying = bytes
+        for index in 0x28..<0x30 { lying[index] = 0xff }
+        var lyingScanner = BinaryAnalyzer().makeScanner(path: "usr/local/bin/app", size: Int64(lying.count))
+        lying.withUnsafeBytes { lyingScanner.feed($0) }
+        #expect(lyingScanner.finish().packages.isEmpty)
+
         // The same binary without the section yields nothing.
         let plain = try AnalyzerTruthTests.bytes(directory + "/app")
         var plainScanner = BinaryAnalyzer().makeScanner(path: "usr/local/bin/app", size: Int64(plain.count))

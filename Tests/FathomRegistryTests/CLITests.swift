@@ -33,6 +33,12 @@ import Testing
         #expect((layers[0]["size"] as? Int ?? 0) > 0)
         let truth = try Fixtures.json(Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.truth.json")) as! [String: Any]
         #expect(layers[0]["entries"] as? Int == truth["tarEntries"] as? Int)
+        // Packages: exactly the truth's apk database, each attributed to the only layer.
+        let packages = document["packages"] as! [[String: Any]]
+        let wanted = (truth["packages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["version"]!) \($0["origin"]!)" }.sorted()
+        #expect(packages.map { "\($0["name"]!) \($0["version"]!) \(($0["source"] as? [String: Any])?["name"] ?? "-")" }.sorted() == wanted)
+        #expect(packages.allSatisfy { $0["ecosystem"] as? String == "apk" && $0["layer"] as? String == TestImages.layout.gzip.layerDigests[0] })
+        #expect(packages.allSatisfy { $0["path"] as? String == "lib/apk/db/installed" })
     }
 
     @Test func tableFormatAndPlatformFlag() throws {

@@ -22,6 +22,17 @@ import Testing
         return (0..<min(count, sorted.count - 1)).map { (sorted[$0], sorted[($0 * 7 + 3) % sorted.count]) }
     }
 
+    /// Every pair must get the oracle's verdict.
+    static func expectAgreement(_ comparator: any VersionComparator, _ pairs: [(String, String)], _ verdicts: [Substring]) throws {
+        #expect(verdicts.count == pairs.count)
+        var disagreements: [String] = []
+        for (pair, verdict) in zip(pairs, verdicts) {
+            let ours = try comparator.compare(pair.0, pair.1).symbol
+            if ours != String(verdict) { disagreements.append("\(pair.0) \(verdict) \(pair.1) but fathom says \(ours)") }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
+    }
+
     @Test func dpkgCompareVersions() throws {
         guard Subprocess.has("dpkg") else { return }
         let pairs = try Self.pairs("scalibr/debian-versions-generated.txt", count: 600)
@@ -30,13 +41,7 @@ import Testing
         // One shell loop answers every pair with dpkg's own verdict.
         let script = #"while IFS="$(printf '\t')" read -r a b; do if dpkg --compare-versions "$a" lt "$b"; then echo "<"; elif dpkg --compare-versions "$a" eq "$b"; then echo "="; else echo ">"; fi; done"#
         let verdicts = try Subprocess.run(["bash", "-c", script], input: Data(input.utf8)).text.split(separator: "\n")
-        #expect(verdicts.count == pairs.count)
-        var disagreements: [String] = []
-        for (pair, verdict) in zip(pairs, verdicts) {
-            let ours = try DpkgVersion().compare(pair.0, pair.1).symbol
-            if ours != String(verdict) { disagreements.append("\(pair.0) \(verdict) \(pair.1) but fathom says \(ours)") }
-        }
-        #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
+        try Self.expectAgreement(DpkgVersion(), pairs, verdicts)
     }
 
     @Test func rpmLabelCompare() throws {
@@ -66,12 +71,6 @@ import Testing
             """
         let input = pairs.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n") + "\n"
         let verdicts = try Subprocess.run(["/usr/bin/python3", "-c", program], input: Data(input.utf8)).text.split(separator: "\n")
-        #expect(verdicts.count == pairs.count)
-        var disagreements: [String] = []
-        for (pair, verdict) in zip(pairs, verdicts) {
-            let ours = try RpmVersion().compare(pair.0, pair.1).symbol
-            if ours != String(verdict) { disagreements.append("\(pair.0) \(verdict) \(pair.1) but fathom says \(ours)") }
-        }
-        #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
+        try Self.expectAgreement(RpmVersion(), pairs, verdicts)
     }
 }
