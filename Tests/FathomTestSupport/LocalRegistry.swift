@@ -23,7 +23,8 @@ public final class LocalRegistry: @unchecked Sendable {
     /// `127.0.0.1:PORT`.
     public var host: String { "127.0.0.1:\(port)" }
 
-    public init(auth: Auth = .none) throws {
+    /// `tls`: the server certificate and key to serve HTTPS with.
+    public init(auth: Auth = .none, tls: (certificate: String, key: String)? = nil) throws {
         guard Subprocess.has("docker-registry") else {
             throw RegistryUnavailable(reason: "docker-registry is not installed (apt-get install docker-registry)")
         }
@@ -66,6 +67,7 @@ public final class LocalRegistry: @unchecked Sendable {
                 enabled: true
             http:
               addr: 127.0.0.1:\(port)
+            \(tls.map { "  tls:\n    certificate: \($0.certificate)\n    key: \($0.key)" } ?? "")
             \(authSection)
             """
         try config.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
