@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     ],
     targets: [
         // System libraries: one Swift module imports each (FathomLayer for zlib/zstd).
@@ -61,6 +62,12 @@ let package = Package(
             ]),
         .target(name: "FathomInventory", dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "CFathomSQLite"]),
         .target(
+            name: "FathomAdvisory",
+            dependencies: [
+                "FathomCore", "FathomVersion", "FathomInventory", "FathomLayer",
+                .product(name: "Yams", package: "Yams"),
+            ]),
+        .target(
             name: "FathomPipeline",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomLayer", "FathomInventory",
@@ -91,6 +98,9 @@ let package = Package(
         .testTarget(name: "FathomCoreTests", dependencies: ["FathomCore", "FathomTestSupport"]),
         .testTarget(name: "FathomOCITests", dependencies: ["FathomCore", "FathomOCI"]),
         .testTarget(name: "FathomVersionTests", dependencies: ["FathomVersion", "FathomTestSupport"]),
+        .testTarget(
+            name: "FathomAdvisoryTests",
+            dependencies: ["FathomAdvisory", "FathomInventory", "FathomVersion", "FathomLayer", "FathomPipeline", "FathomTestSupport"]),
         .testTarget(
             name: "FathomRegistryTests",
             dependencies: ["FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),

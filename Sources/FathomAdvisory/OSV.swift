@@ -1,0 +1,101 @@
+// https://ossf.github.io/osv-schema/ (schema: shared/data/advisories/osv-schema.json)
+
+/// One OSV vulnerability record. Fields fathom does not use are not decoded.
+public struct OSVRecord: Codable, Sendable, Hashable {
+    public struct Package: Codable, Sendable, Hashable {
+        public var ecosystem: String
+        public var name: String
+        public var purl: String?
+
+        public init(ecosystem: String, name: String, purl: String? = nil) {
+            self.ecosystem = ecosystem
+            self.name = name
+            self.purl = purl
+        }
+    }
+
+    public struct Event: Codable, Sendable, Hashable {
+        public var introduced: String?
+        public var fixed: String?
+        public var lastAffected: String?
+        public var limit: String?
+
+        enum CodingKeys: String, CodingKey {
+            case introduced, fixed, limit
+            case lastAffected = "last_affected"
+        }
+
+        public init(introduced: String? = nil, fixed: String? = nil, lastAffected: String? = nil, limit: String? = nil) {
+            self.introduced = introduced
+            self.fixed = fixed
+            self.lastAffected = lastAffected
+            self.limit = limit
+        }
+    }
+
+    public struct Range: Codable, Sendable, Hashable {
+        /// `ECOSYSTEM`, `SEMVER` or `GIT` (recorded, never matched: it names commits).
+        public var type: String
+        public var repo: String?
+        public var events: [Event]
+
+        public init(type: String, repo: String? = nil, events: [Event]) {
+            self.type = type
+            self.repo = repo
+            self.events = events
+        }
+    }
+
+    public struct Affected: Codable, Sendable, Hashable {
+        public var package: Package?
+        public var ranges: [Range]?
+        public var versions: [String]?
+        public var severity: [Severity]?
+
+        public init(package: Package?, ranges: [Range]?, versions: [String]? = nil, severity: [Severity]? = nil) {
+            self.package = package
+            self.ranges = ranges
+            self.versions = versions
+            self.severity = severity
+        }
+    }
+
+    public struct Severity: Codable, Sendable, Hashable {
+        /// `CVSS_V2`, `CVSS_V3`, `CVSS_V4`, `Ubuntu`.
+        public var type: String
+        public var score: String
+    }
+
+    public struct Reference: Codable, Sendable, Hashable {
+        public var type: String?
+        public var url: String
+
+        public init(type: String?, url: String) {
+            self.type = type
+            self.url = url
+        }
+    }
+
+    public var id: String
+    public var modified: String?
+    public var published: String?
+    public var withdrawn: String?
+    public var aliases: [String]?
+    public var summary: String?
+    public var details: String?
+    public var severity: [Severity]?
+    public var affected: [Affected]?
+    public var references: [Reference]?
+
+    public init(
+        id: String, aliases: [String]? = nil, summary: String? = nil, severity: [Severity]? = nil, affected: [Affected]?,
+        references: [Reference]? = nil
+    ) {
+        self.id = id
+        self.aliases = aliases
+        self.summary = summary
+        self.severity = severity
+        self.affected = affected
+        self.references = references
+    }
+}

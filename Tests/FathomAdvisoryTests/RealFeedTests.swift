@@ -1,0 +1,104 @@
+import FathomAdvisory
+import FathomInventory
+import FathomLayer
+import FathomPipeline
+import FathomTestSupport
+import FathomVersion
+import Foundation
+import Testing
+
+/// Real feeds against real images and binaries.
+@Suite(.timeLimit(.minutes(3))) struct RealFeedTests {
+    static func advisory(_ relative: String) -> String { Fixtures.root.appendingPathComponent("advisories/\(relative)").path }
+    static func bytes(_ path: String) throws -> [UInt8] { try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) }
+
+    /// The Alpine 3.7.3 minirootfs as an image, scanned.
+    static func alpine373() async throws -> ImageScanResult {
+        let directory = try Fixtures.temporaryDirectory("alpine-373")
+        let plain = directory + "/layer.tar"
+        try Subprocess.run(["gzip", "-dc", Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz")]).stdout
+            .write(to: URL(fileURLWithPath: plain))
+        let builder = try OCILayoutBuilder(directory: directory + "/oci")
+        try builder.writeIndex([("3.7.3", [try builder.addImage(layers: [(plain, .gzip)])])])
+        return try await ImageScanner().scan(try OCILayoutSource(directory: directory + "/oci"))
+    }
+
+    @Test func alpine373AgainstSecdbReportsMusl() async throws {
+        let result = try await Self.alpine373()
+        #expect(result.os?.namespace == "Alpine:v3.7")
+        var index = AdvisoryIndex()
+        for repository in ["main", "community"] {
+            let path = Self.advisory("alpine-secdb/v3.7/\(repository).yaml")
+            index.add(try AdvisoryImport.alpineSecdb(try Self.bytes(path), file: path), source: "alpine-secdb")
+        }
+        #expect(index.recordCount > 1000)
+        var findings: [(Package, AdvisoryIndex.Match)] = []
+        for entry in result.packages {
+            for match in index.match(entry.package, osNamespace: result.os?.namespace) { findings.append((entry.package, match)) }
+        }
+        let musl = findings.filter { $0.0.name == "musl" }
+        #expect(!musl.isEmpty)
+        #expect(musl.allSatisfy { $0.0.version == "1.1.18-r3" })
+        #expect(musl.contains { $0.1.fixedVersion == "1.1.18-r4" && ($0.1.record.aliases ?? []).contains("CVE-2019-14697") })
+        // Every finding's installed version is below its fix.
+        for (package, match) in findings {
+            let fixed = try #require(match.fixedVersion)
+            #expect(try ApkVersion().compare(package.version, fixed) == .less, "\(package.name) \(package.version) vs \(fixed)")
+        }
+    }
+
+    @Test func requests2191ReportsPYSEC201828() throws {
+        let path = Self.advisory("osv-pypi-sample/PYSEC-2018-28.yaml")
+        let record = try AdvisoryImport.osv(try Self.bytes(path), file: path)
+        #expect(record.id == "PYSEC-2018-28")
+        var index = AdvisoryIndex()
+        index.add([record], source: "pypa")
+        let vulnerable = Package(ecosystem: "pypi", name: "requests", version: "2.19.1", path: "site-packages/requests-2.19.1.dist-info/METADATA")
+        let matches = index.match(vulnerable, osNamespace: "Debian:12")
+        #expect(matches.map(\.record.id) == ["PYSEC-2018-28"])
+        #expect(matches.first?.fixedVersion == "2.20.0")
+        let patched = Package(ecosystem: "pypi", name: "Requests", version: "2.20.0", path: "x")
+        #expect(index.match(patched, osNamespace: nil).isEmpty)
+    }
+
+    /// Go 1.15.2 (trivy's test binary) against the Go vulndb: the stdlib advisories fathom
+    /// reports are exactly those an independent evaluation (Python, numeric x.y.z) finds.
+    @Test func goStdlibAdvisoriesForGo1152() throws {
+        let directory = try Fixtures.temporaryDirectory("osv-go")
+        try Subprocess.run(["tar", "-xzf", Self.advisory("osv-go.tar.gz"), "-C", directory])
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/osv").filter { $0.hasSuffix(".json") }
+        #expect(files.count == 4291)
+        var index = AdvisoryIndex()
+        index.add(try files.map { try AdvisoryImport.osv(try Self.bytes(directory + "/osv/" + $0), file: $0) }, source: "go-vulndb")
+
+        let binary = try Self.bytes(Fixtures.root.appendingPathComponent("pkgdb/go/trivy-test.elf").path)
+        var scanner = BinaryAnalyzer().makeScanner(path: "usr/bin/test", size: Int64(binary.count))
+        binary.withUnsafeBytes { scanner.feed($0) }
+        let stdlib = try #require(scanner.finish().packages.first { $0.name == "stdlib" })
+        #expect(stdlib.version == "v1.15.2")
+        let ours = Set(index.match(stdlib, osNamespace: nil).map(\.record.id))
+
+        let oracle = """
+            import json, glob, sys
+            def v(s): return tuple(int(x) for x in s.split('-')[0].split('.'))
+            hits = set()
+            for f in glob.glob(sys.argv[1] + '/osv/*.json'):
+                d = json.load(open(f))
+                if d.get('withdrawn'): continue
+                for a in d.get('affected', []):
+                    if a.get('package', {}).get('name') != 'stdlib': continue
+                    for r in a.get('ranges', []):
+                        if r['type'] != 'SEMVER': continue
+                        hit = False
+                        for e in r['events']:
+                            if 'introduced' in e and (e['introduced'] == '0' or v('1.15.2') >= v(e['introduced'])): hit = True
+                            elif 'fixed' in e and v('1.15.2') >= v(e['fixed']): hit = False
+                        if hit: hits.add(d['id'])
+            print('\\n'.join(sorted(hits)))
+            """
+        let expected = Set(try Subprocess.run(["python3", "-c", oracle, directory]).text.split(separator: "\n").map(String.init))
+        #expect(expected.count > 100)
+        #expect(ours == expected)
+        #expect(ours.contains("GO-2021-0069"))  // CVE-2020-28362, math/big, fixed in 1.15.5
+    }
+}
