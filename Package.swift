@@ -67,18 +67,21 @@ let package = Package(
                 "FathomCore", "FathomVersion", "FathomInventory", "FathomLayer",
                 .product(name: "Yams", package: "Yams"),
             ]),
+        .target(name: "FathomStore", dependencies: ["FathomCore", "FathomAdvisory", "CFathomSQLite"]),
         .target(
             name: "FathomPipeline",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomLayer", "FathomInventory",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .target(name: "FathomReport", dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline"]),
+        .target(
+            name: "FathomReport",
+            dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomAdvisory"]),
         .executableTarget(
             name: "fathom",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline",
-                "FathomReport", "FathomVersion",
+                "FathomReport", "FathomVersion", "FathomAdvisory", "FathomStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -100,7 +103,10 @@ let package = Package(
         .testTarget(name: "FathomVersionTests", dependencies: ["FathomVersion", "FathomTestSupport"]),
         .testTarget(
             name: "FathomAdvisoryTests",
-            dependencies: ["FathomAdvisory", "FathomInventory", "FathomVersion", "FathomLayer", "FathomPipeline", "FathomTestSupport"]),
+            dependencies: [
+                "FathomAdvisory", "FathomInventory", "FathomVersion", "FathomLayer", "FathomPipeline", "FathomStore",
+                "FathomTestSupport",
+            ]),
         .testTarget(
             name: "FathomRegistryTests",
             dependencies: ["FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),

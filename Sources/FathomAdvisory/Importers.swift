@@ -2,6 +2,7 @@
 // (https://secdb.alpinelinux.org: `packages[].pkg.{name, secfixes{version: [CVE…]}}`),
 // turned into OSV records so one index and one matcher serve every feed.
 import FathomCore
+import FathomVersion
 import Foundation
 import Yams
 
@@ -42,8 +43,14 @@ public enum AdvisoryImport {
         }
         let ecosystem = "Alpine:" + document.distroversion
         var records: [String: OSVRecord] = [:]
+        let apk = ApkVersion()
         for entry in document.packages ?? [] {
-            for (fixed, identifiers) in entry.pkg.secfixes ?? [:] where fixed != "0" {
+            // Lowest fix first, so a CVE listed under several fixes keeps the first that fixed it
+            // (and the result does not depend on dictionary order).
+            let fixes = (entry.pkg.secfixes ?? [:]).filter { $0.key != "0" }.sorted {
+                (try? apk.compare($0.key, $1.key)) == .less || ((try? apk.compare($0.key, $1.key)) == .equal && $0.key < $1.key)
+            }
+            for (fixed, identifiers) in fixes {
                 for identifier in (identifiers ?? []) {
                     // "CVE-2019-1 CVE-2019-2" and "XSA-1 (CVE-…)" forms appear: take the first token.
                     guard let cve = identifier.split(separator: " ").first.map(String.init), !cve.isEmpty else { continue }
@@ -52,6 +59,7 @@ public enum AdvisoryImport {
                         ranges: [.init(type: "ECOSYSTEM", repo: nil, events: [.init(introduced: "0"), .init(fixed: fixed)])],
                         versions: nil, severity: nil)
                     let id = "ALPINE-\(document.distroversion)-\(entry.pkg.name)-\(cve)"
+                    guard records[id] == nil else { continue }
                     records[id] = OSVRecord(
                         id: id, aliases: [cve], affected: [affected],
                         references: [.init(type: "ADVISORY", url: "https://security.alpinelinux.org/vuln/\(cve)")])

@@ -51,6 +51,14 @@ public struct OSVRecord: Codable, Sendable, Hashable {
         public var ranges: [Range]?
         public var versions: [String]?
         public var severity: [Severity]?
+        public var ecosystemSpecific: JSONValue?
+        public var databaseSpecific: JSONValue?
+
+        enum CodingKeys: String, CodingKey {
+            case package, ranges, versions, severity
+            case ecosystemSpecific = "ecosystem_specific"
+            case databaseSpecific = "database_specific"
+        }
 
         public init(package: Package?, ranges: [Range]?, versions: [String]? = nil, severity: [Severity]? = nil) {
             self.package = package
@@ -86,6 +94,12 @@ public struct OSVRecord: Codable, Sendable, Hashable {
     public var severity: [Severity]?
     public var affected: [Affected]?
     public var references: [Reference]?
+    public var databaseSpecific: JSONValue?
+
+    enum CodingKeys: String, CodingKey {
+        case id, modified, published, withdrawn, aliases, summary, details, severity, affected, references
+        case databaseSpecific = "database_specific"
+    }
 
     public init(
         id: String, aliases: [String]? = nil, summary: String? = nil, severity: [Severity]? = nil, affected: [Affected]?,

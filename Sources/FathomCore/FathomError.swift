@@ -88,6 +88,13 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
         return parts.joined(separator: ": ")
     }
 
+    /// The same error with the file filled in where it was not yet known.
+    public func with(path: String) -> FathomError {
+        var copy = self
+        if copy.path == nil { copy.path = path }
+        return copy
+    }
+
     /// The same error with the image (and layer) filled in where they were not yet known.
     public func inImage(_ image: String, layer: String? = nil) -> FathomError {
         var copy = self

@@ -1,4 +1,5 @@
 public import FathomCore
+public import FathomAdvisory
 public import FathomInventory
 import FathomLayer
 public import FathomOCI
@@ -56,12 +57,56 @@ public struct ScanReport: Sendable, Codable {
         public var modularityLabel: String?
     }
 
-    /// A finding (filled by the matcher).
+    /// A finding: one advisory affecting one installed package.
     public struct Vulnerability: Sendable, Codable {
         public var id: String
+        public var aliases: [String]
+        public var ecosystem: String
         public var package: String
         public var installedVersion: String
         public var fixedVersion: String?
+        public var status: Finding.Status
+        public var severity: Severity
+        public var cvss: Finding.Score?
+        /// The digest of the layer that introduced the package.
+        public var layer: Digest
+        public var path: String
+        public var source: String
+        public var title: String?
+        public var references: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case id, aliases, ecosystem, package, installedVersion, fixedVersion, status, severity, cvss, layer, path, source
+            case title, references
+        }
+
+        // `fixedVersion` is always present: a version, or null when there is no fix.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(aliases, forKey: .aliases)
+            try container.encode(ecosystem, forKey: .ecosystem)
+            try container.encode(package, forKey: .package)
+            try container.encode(installedVersion, forKey: .installedVersion)
+            try container.encode(fixedVersion, forKey: .fixedVersion)
+            try container.encode(status, forKey: .status)
+            try container.encode(severity, forKey: .severity)
+            try container.encodeIfPresent(cvss, forKey: .cvss)
+            try container.encode(layer, forKey: .layer)
+            try container.encode(path, forKey: .path)
+            try container.encode(source, forKey: .source)
+            try container.encodeIfPresent(title, forKey: .title)
+            try container.encode(references, forKey: .references)
+        }
+    }
+
+    /// Counts per severity of the reported findings.
+    public struct Summary: Sendable, Codable {
+        public var total: Int
+        public var bySeverity: [String: Int]
+        public var fixable: Int
+        /// Whether advisory data was available (false: no `fathom db import` yet).
+        public var advisoriesLoaded: Bool
     }
 
     public var schemaVersion: Int
@@ -70,9 +115,15 @@ public struct ScanReport: Sendable, Codable {
     public var layers: [Layer]
     public var packages: [Package]
     public var vulnerabilities: [Vulnerability]
+    public var remediation: [Remediation]
+    public var suppressed: [FindingPolicy.Suppressed]
+    public var summary: Summary
     public var warnings: [String]
 
-    public init(_ result: ImageScanResult) {
+    public init(
+        _ result: ImageScanResult, findings: [Finding] = [], suppressed: [FindingPolicy.Suppressed] = [],
+        advisoriesLoaded: Bool = false
+    ) {
         let image = result.image
         schemaVersion = 1
         artifact = Artifact(
@@ -96,7 +147,22 @@ public struct ScanReport: Sendable, Codable {
                 source: package.source, path: package.path,
                 layer: result.layers[entry.layer].facts.summary.digest, modularityLabel: package.modularityLabel)
         }
-        vulnerabilities = []
+        let layerDigests = result.layers.map(\.facts.summary.digest)
+        vulnerabilities = findings.map { finding in
+            Vulnerability(
+                id: finding.id, aliases: finding.aliases, ecosystem: finding.ecosystem, package: finding.package,
+                installedVersion: finding.installedVersion, fixedVersion: finding.fixedVersion, status: finding.status,
+                severity: finding.severity, cvss: finding.cvss, layer: layerDigests[finding.layerIndex], path: finding.path,
+                source: finding.source, title: finding.title, references: finding.references)
+        }
+        remediation = Remediation.group(findings)
+        self.suppressed = suppressed
+        var counts: [String: Int] = [:]
+        for severity in Severity.allCases { counts[severity.rawValue] = 0 }
+        for finding in findings { counts[finding.severity.rawValue, default: 0] += 1 }
+        summary = Summary(
+            total: findings.count, bySeverity: counts, fixable: findings.filter { $0.fixedVersion != nil }.count,
+            advisoriesLoaded: advisoriesLoaded)
         warnings = result.layers.flatMap { scanned in
             scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }
         }

@@ -1,3 +1,4 @@
+import FathomAdvisory
 import FathomCore
 import FathomOCI
 
@@ -55,6 +56,36 @@ extension ScanReport {
                 packageTable.append([package.name, package.version, package.ecosystem, package.layer.short])
             }
             output += packageTable.render()
+        }
+        if summary.advisoriesLoaded {
+            let counts = Severity.allCases.reversed().map { "\($0.rawValue): \(summary.bySeverity[$0.rawValue] ?? 0)" }
+            output += "\nVulnerabilities: \(summary.total) (\(counts.joined(separator: ", "))), \(summary.fixable) fixable\n"
+            for severity in Severity.allCases.reversed() {
+                let group = vulnerabilities.filter { $0.severity == severity }
+                guard !group.isEmpty else { continue }
+                output += "\n\(severity.rawValue)\n"
+                var table = TextTable(headers: ["ID", "PACKAGE", "INSTALLED", "FIXED", "ALIASES"])
+                for finding in group {
+                    table.append([
+                        finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "(\(finding.status.rawValue))",
+                        finding.aliases.prefix(2).joined(separator: ","),
+                    ])
+                }
+                output += table.render()
+            }
+            if !remediation.isEmpty {
+                output += "\nRemediation\n"
+                for step in remediation {
+                    let origin = step.fromBaseLayer ? "base layer" : "layer \(step.layerIndex)"
+                    if let target = step.upgradeTo {
+                        output += "  upgrade \(step.package) from \(step.installedVersion) to >= \(target) (fixes \(step.fixes), highest \(step.highestSeverity.rawValue); from the \(origin))\n"
+                    } else {
+                        output += "  \(step.package) \(step.installedVersion): \(step.unfixed) without a fix yet (highest \(step.highestSeverity.rawValue); from the \(origin))\n"
+                    }
+                }
+            }
+        } else {
+            output += "\nNo advisory data: import some with `fathom db import PATH…`.\n"
         }
         for warning in warnings { output += "warning: \(warning)\n" }
         return output

@@ -1,10 +1,13 @@
 import ArgumentParser
+import FathomAdvisory
 import FathomCore
+import FathomInventory
 import FathomLayer
 import FathomOCI
 import FathomPipeline
 import FathomRegistry
 import FathomReport
+import FathomStore
 import Foundation
 import Logging
 
@@ -38,6 +41,24 @@ struct Scan: AsyncParsableCommand {
 
     @OptionGroup var registryOptions: RegistryOptions
 
+    @Option(help: "The store holding advisories (default: $XDG_CACHE_HOME/fathom/fathom.db).")
+    var store: String?
+
+    @Option(help: "Report only these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN).")
+    var severity: String?
+
+    @Flag(help: "Leave out findings that have no fixed version yet.")
+    var ignoreUnfixed = false
+
+    @Option(help: "Exit with this code when any finding survives the filters.")
+    var exitCode: Int32 = 0
+
+    @Option(help: "Ignore file: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line (default: ./.fathomignore if present).")
+    var ignoreFile: String?
+
+    @Option(help: "OpenVEX document whose not_affected/fixed statements suppress findings (repeatable).")
+    var vex: [String] = []
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -46,9 +67,11 @@ struct Scan: AsyncParsableCommand {
         }
         let source: SourceReference
         let wanted: Platform
+        let policy: FindingPolicy
         do {
             source = try SourceReference(parsing: reference)
             wanted = try Platform(parsing: platform)
+            policy = try makePolicy()
         } catch {
             FileHandle.standardError.write(Data("fathom: error: \(error)\n".utf8))
             throw ExitCode(1)
@@ -65,13 +88,19 @@ struct Scan: AsyncParsableCommand {
                 client = made
                 return made
             }())
+            let (index, loaded) = try loadAdvisories()
             let scanner = ImageScanner(platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency())
             let result = try await scanner.scan(opened)
             if let client { try await client.shutdown() }
             client = nil
-            let report = ScanReport(result)
+            let findings = ImageMatcher.findings(result.packages, osNamespace: result.os?.namespace, index: index)
+            let (kept, suppressed) = policy.apply(findings)
+            let report = ScanReport(result, findings: kept, suppressed: suppressed, advisoriesLoaded: loaded)
             let text = format == .json ? try report.json() : report.table()
             try write(text)
+            if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             if let client { try? await client.shutdown() }
             client = nil
@@ -79,6 +108,43 @@ struct Scan: AsyncParsableCommand {
             FileHandle.standardError.write(Data("fathom: error: \(fathomError)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// The advisory index from the store; empty (and said so) when nothing was imported.
+    private func loadAdvisories() throws -> (AdvisoryIndex, Bool) {
+        let path = store ?? SQLiteStore.defaultPath()
+        guard FileManager.default.fileExists(atPath: path) else { return (AdvisoryIndex(), false) }
+        let index = try SQLiteStore(path: path).loadIndex()
+        return (index, index.recordCount > 0)
+    }
+
+    private func makePolicy() throws -> FindingPolicy {
+        var policy = FindingPolicy()
+        if let severity {
+            var wanted = Set<Severity>()
+            for word in severity.split(separator: ",") {
+                guard let parsed = Severity(rawValue: word.trimmingCharacters(in: .whitespaces).uppercased()) else {
+                    throw FathomError(.invalidInput, "unknown severity '\(word)': use CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN")
+                }
+                wanted.insert(parsed)
+            }
+            policy.severities = wanted
+        }
+        policy.ignoreUnfixed = ignoreUnfixed
+        let ignorePath = ignoreFile ?? (FileManager.default.fileExists(atPath: ".fathomignore") ? ".fathomignore" : nil)
+        if let ignorePath {
+            guard let data = FileManager.default.contents(atPath: ignorePath) else {
+                throw FathomError(.io, "cannot read the ignore file", path: ignorePath)
+            }
+            policy.ignoreRules = try FindingPolicy.ignoreRules(String(decoding: data, as: UTF8.self), file: ignorePath)
+        }
+        for path in vex {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw FathomError(.io, "cannot read the VEX document", path: path)
+            }
+            policy.vex += try FindingPolicy.vexStatements([UInt8](data), file: path)
+        }
+        return policy
     }
 
     private func write(_ text: String) throws {

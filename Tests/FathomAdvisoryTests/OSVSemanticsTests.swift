@@ -97,3 +97,31 @@ import Testing
         #expect(range.evaluate("1.16.0", comparator: SemanticVersion(flavour: .loose)) == .notAffected)
     }
 }
+
+/// CVSS v3 base scores against the scores NVD publishes for the same vectors.
+@Suite struct CVSSTests {
+    @Test(arguments: [
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),  // e.g. CVE-2021-44228's base vector scores 10.0 with S:C
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0),  // CVE-2021-44228
+        ("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N", 5.9),  // CVE-2014-0160 class
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1),  // typical reflected XSS
+        ("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 7.8),  // local privilege escalation
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", 7.5),  // remote DoS
+        ("CVSS:3.1/AV:P/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N", 1.6),
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", 0.0),
+    ])
+    func baseScores(_ vector: String, _ score: Double) throws {
+        let cvss = try #require(CVSS3(vector: vector))
+        #expect(cvss.score == score)
+    }
+
+    @Test func invalidVectorsAndSeverityBands() {
+        #expect(CVSS3(vector: "CVSS:2.0/AV:N") == nil)
+        #expect(CVSS3(vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:X/C:H/I:H/A:H") == nil)
+        #expect(CVSS3(vector: "CVSS:3.1/AV:N/AC:L") == nil)
+        #expect(Severity(score: 9.8) == .critical && Severity(score: 7.5) == .high && Severity(score: 5.9) == .medium)
+        #expect(Severity(score: 1.6) == .low && Severity(score: 0) == .unknown)
+        #expect(Severity(feedWord: "moderate") == .medium)
+        #expect(Severity.critical > Severity.high)
+    }
+}

@@ -181,11 +181,3 @@ public struct DockerArchiveSource: ImageSource {
         return try ReadOnlyFile(adopting: fd, path: file.path)
     }
 }
-
-extension FathomError {
-    func with(path: String) -> FathomError {
-        var copy = self
-        if copy.path == nil { copy.path = path }
-        return copy
-    }
-}

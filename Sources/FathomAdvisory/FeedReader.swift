@@ -1,0 +1,150 @@
+// Reads advisory feeds from files, directories, `.zip` and `.tar.gz` exports, recognising
+// each document's format: OSV (JSON/YAML), Alpine secdb (JSON/YAML), Debian security tracker JSON.
+import FathomCore
+import FathomLayer
+import Foundation
+import Yams
+
+public enum FeedReader {
+    /// Every record under `path`, with warnings for documents that could not be read (a bad
+    /// document never stops the rest; the caller decides whether warnings fail the import).
+    public static func read(_ path: String) async throws -> (records: [OSVRecord], warnings: [String]) {
+        var records: [OSVRecord] = []
+        var warnings: [String] = []
+        func document(_ name: String, _ bytes: [UInt8]) {
+            do {
+                let parsed = try FeedReader.parseDocument(bytes, name: name)
+                records += parsed
+            } catch {
+                warnings.append("\(name): \(error)")
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FathomError(.notFound, "no advisory feed at this path", path: path)
+        }
+        if isDirectory.boolValue {
+            let enumerator = FileManager.default.enumerator(atPath: path)
+            while let relative = enumerator?.nextObject() as? String {
+                guard relative.hasSuffix(".json") || relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") else { continue }
+                document(path + "/" + relative, try [UInt8](Data(contentsOf: URL(fileURLWithPath: path + "/" + relative))))
+            }
+        } else if path.hasSuffix(".zip") {
+            let zip = try ZipArchive([UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
+            for member in zip.members where member.name.hasSuffix(".json") || member.name.hasSuffix(".yaml") {
+                document(path + "!/" + member.name, try zip.read(member, limit: ByteLimits.document))
+            }
+        } else if path.hasSuffix(".tar.gz") || path.hasSuffix(".tgz") || path.hasSuffix(".tar") {
+            struct Collector: TarEntryHandler {
+                var documents: [(String, [UInt8])] = []
+                mutating func claim(_ entry: TarEntry) -> TarBodyClaim {
+                    entry.kind == .file && (entry.path.hasSuffix(".json") || entry.path.hasSuffix(".yaml")) ? .collect(limit: ByteLimits.document) : .skip
+                }
+                mutating func receive(_ entry: TarEntry, body: [UInt8], complete: Bool) throws {
+                    if complete { documents.append((entry.path, body)) }
+                }
+            }
+            var collector = Collector()
+            let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? file.close() }
+            let stream = ByteStream {
+                { try file.read(upToCount: 1 << 20).map { [UInt8]($0) } }
+            }
+            _ = try await LayerReader.read(stream, expecting: LayerExpectation(digest: nil, size: nil), handler: &collector)
+            for (name, bytes) in collector.documents { document(path + "!/" + name, bytes) }
+        } else {
+            document(path, try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
+        }
+        return (records, warnings)
+    }
+
+    /// Parses one document, deciding its format from its shape.
+    public static func parseDocument(_ bytes: [UInt8], name: String) throws -> [OSVRecord] {
+        let isYAML = name.hasSuffix(".yaml") || name.hasSuffix(".yml")
+        let object: Any?
+        if isYAML {
+            object = try Yams.load(yaml: String(decoding: bytes, as: UTF8.self))
+        } else {
+            object = try JSONSerialization.jsonObject(with: Data(bytes))
+        }
+        guard let dictionary = object as? [String: Any] else {
+            throw FathomError(.invalidInput, "not an advisory document (expected an object)")
+        }
+        if dictionary["distroversion"] != nil && dictionary["packages"] != nil {
+            return try AdvisoryImport.alpineSecdb(bytes, file: name)
+        }
+        if dictionary["id"] is String && (dictionary["affected"] != nil || dictionary["modified"] != nil) {
+            return [try AdvisoryImport.osv(bytes, file: name)]
+        }
+        if isDebianTracker(dictionary) { return try AdvisoryImport.debianTracker(bytes, file: name) }
+        throw FathomError(.invalidInput, "not OSV, Alpine secdb or Debian tracker JSON")
+    }
+
+    static func isDebianTracker(_ dictionary: [String: Any]) -> Bool {
+        guard let (_, first) = dictionary.first, let entries = first as? [String: Any] else { return false }
+        return entries.keys.contains { $0.hasPrefix("CVE-") || $0.hasPrefix("TEMP-") }
+    }
+}
+
+extension AdvisoryImport {
+    /// Debian releases by code name.
+    static let debianReleases = ["buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14"]
+
+    /// The Debian security tracker's JSON (`{source: {CVE: {releases: {codename: {status,
+    /// fixed_version, urgency, nodsa_reason}}}}}`). Resolved issues get a fixed range; open
+    /// ones an open range; `no-dsa`/ignored and unimportant issues are kept and marked
+    /// will-not-fix. `fixed_version` "0" means the release was never affected.
+    public static func debianTracker(_ bytes: [UInt8], file: String) throws -> [OSVRecord] {
+        struct Release: Decodable {
+            var status: String?
+            var fixed_version: String?
+            var urgency: String?
+            var nodsa: String?
+            var nodsa_reason: String?
+        }
+        struct Issue: Decodable {
+            var description: String?
+            var releases: [String: Release]?
+        }
+        let document: [String: [String: Issue]]
+        do {
+            document = try JSONDecoder().decode([String: [String: Issue]].self, from: Data(bytes))
+        } catch {
+            throw FathomError(.invalidInput, "not Debian security tracker JSON", path: file, cause: error)
+        }
+        var records: [OSVRecord] = []
+        for (source, issues) in document {
+            for (cve, issue) in issues {
+                for (codename, release) in issue.releases ?? [:] {
+                    guard let number = debianReleases[codename] else { continue }
+                    let status = release.status ?? "undetermined"
+                    var events: [OSVRecord.Event] = [.init(introduced: "0")]
+                    switch status {
+                    case "resolved":
+                        guard let fixed = release.fixed_version, fixed != "0" else { continue }
+                        events.append(.init(fixed: fixed))
+                    case "open", "undetermined":
+                        break
+                    default:
+                        continue
+                    }
+                    let urgency = release.urgency ?? "not yet assigned"
+                    let willNotFix = status != "resolved" && (release.nodsa_reason == "ignored" || urgency == "unimportant")
+                    var specific: [String: JSONValue] = ["urgency": .string(urgency), "status": .string(status)]
+                    if release.nodsa != nil { specific["no_dsa"] = .bool(true) }
+                    if let reason = release.nodsa_reason { specific["no_dsa_reason"] = .string(reason) }
+                    if willNotFix { specific["will_not_fix"] = .bool(true) }
+                    var affected = OSVRecord.Affected(
+                        package: .init(ecosystem: "Debian:\(number)", name: source),
+                        ranges: [.init(type: "ECOSYSTEM", events: events)])
+                    affected.databaseSpecific = .object(specific)
+                    records.append(
+                        OSVRecord(
+                            id: "DEBIAN-\(cve)-\(source)-\(codename)", aliases: [cve], summary: issue.description,
+                            affected: [affected], references: [.init(type: "ADVISORY", url: "https://security-tracker.debian.org/tracker/\(cve)")]))
+                }
+            }
+        }
+        return records.sorted { $0.id < $1.id }
+    }
+}

@@ -1,0 +1,106 @@
+public import FathomInventory
+import FathomVersion
+
+/// One vulnerability in one installed package.
+public struct Finding: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Codable {
+        case fixed
+        case notFixed = "not-fixed"
+        case willNotFix = "will-not-fix"
+    }
+
+    public struct Score: Sendable, Hashable, Codable {
+        public var score: Double
+        public var vector: String
+    }
+
+    public var id: String
+    public var aliases: [String]
+    public var ecosystem: String
+    public var package: String
+    /// The source package (dpkg Source, apk origin, rpm SOURCERPM name), for OS packages.
+    public var sourcePackage: String?
+    public var installedVersion: String
+    public var fixedVersion: String?
+    public var status: Status
+    public var severity: Severity
+    public var cvss: Score?
+    /// Index of the layer that introduced the package.
+    public var layerIndex: Int
+    public var path: String
+    /// The feed the advisory came from.
+    public var source: String
+    public var title: String?
+    public var references: [String]
+}
+
+/// Matches an image's packages against an index.
+public enum ImageMatcher {
+    public static func findings(_ packages: [InventoryEntry], osNamespace: String?, index: AdvisoryIndex) -> [Finding] {
+        var findings: [Finding] = []
+        for entry in packages {
+            for match in index.match(entry.package, osNamespace: osNamespace) {
+                let (severity, cvss) = Self.severity(match)
+                let status: Finding.Status =
+                    match.fixedVersion != nil
+                    ? .fixed : (match.affected.databaseSpecific?["will_not_fix"] == .bool(true) ? .willNotFix : .notFixed)
+                findings.append(
+                    Finding(
+                        id: match.record.id, aliases: match.record.aliases ?? [], ecosystem: entry.package.ecosystem,
+                        package: entry.package.name, sourcePackage: entry.package.source?.name,
+                        installedVersion: entry.package.version, fixedVersion: match.fixedVersion,
+                        status: status, severity: severity, cvss: cvss, layerIndex: entry.layer, path: entry.package.path,
+                        source: match.source, title: match.record.summary, references: (match.record.references ?? []).map(\.url)))
+            }
+        }
+        return findings.sorted { ($1.severity, $0.package, $0.id) < ($0.severity, $1.package, $1.id) }
+    }
+
+    /// CVSS v3 from the record (or the affected entry) first, then the feed's own word.
+    static func severity(_ match: AdvisoryIndex.Match) -> (Severity, Finding.Score?) {
+        let vectors = (match.affected.severity ?? []) + (match.record.severity ?? [])
+        if let cvss = vectors.filter({ $0.type == "CVSS_V3" }).compactMap({ CVSS3(vector: $0.score) }).max(by: { $0.score < $1.score }) {
+            return (Severity(score: cvss.score), Finding.Score(score: cvss.score, vector: cvss.vector))
+        }
+        for word in [match.record.databaseSpecific?["severity"]?.string, match.affected.ecosystemSpecific?["severity"]?.string,
+            match.affected.databaseSpecific?["urgency"]?.string]
+        {
+            if let word, let severity = Severity(feedWord: word) { return (severity, nil) }
+        }
+        return (.unknown, nil)
+    }
+}
+
+/// "Upgrade X from A to ≥ B": the findings of one installed package, grouped.
+public struct Remediation: Sendable, Hashable, Codable {
+    public var ecosystem: String
+    public var package: String
+    public var installedVersion: String
+    /// The version that fixes every fixable finding (the highest fix), if any is fixable.
+    public var upgradeTo: String?
+    public var fixes: Int
+    public var unfixed: Int
+    public var highestSeverity: Severity
+    public var layerIndex: Int
+    /// Whether the package came with the first (base) layer or a later one.
+    public var fromBaseLayer: Bool
+
+    public static func group(_ findings: [Finding]) -> [Remediation] {
+        var groups: [String: [Finding]] = [:]
+        for finding in findings { groups["\(finding.ecosystem)\u{0}\(finding.package)\u{0}\(finding.installedVersion)\u{0}\(finding.path)", default: []].append(finding) }
+        return groups.values.map { group in
+            let first = group[0]
+            let fixes = group.compactMap(\.fixedVersion)
+            let comparator = Self.comparator(for: first.ecosystem)
+            let upgrade = fixes.max { a, b in comparator.map { (try? $0.compare(a, b)) == .less } ?? (a < b) }
+            return Remediation(
+                ecosystem: first.ecosystem, package: first.package, installedVersion: first.installedVersion, upgradeTo: upgrade,
+                fixes: fixes.count, unfixed: group.count - fixes.count, highestSeverity: group.map(\.severity).max() ?? .unknown,
+                layerIndex: first.layerIndex, fromBaseLayer: first.layerIndex == 0)
+        }.sorted { ($1.highestSeverity, $1.fixes, $0.package) < ($0.highestSeverity, $0.fixes, $1.package) }
+    }
+
+    static func comparator(for ecosystem: String) -> (any VersionComparator)? {
+        VersionComparators.comparator(for: ecosystem == "crates" || ecosystem == "composer" ? "semver" : ecosystem)
+    }
+}

@@ -1,0 +1,124 @@
+public import FathomAdvisory
+import FathomCore
+public import Foundation
+
+/// The embedded store (SQLite, WAL): imported advisories by feed, and import history.
+/// Imports are transactional and idempotent: a feed's records are replaced whole, or not at all.
+public final class SQLiteStore: Sendable {
+    let database: SQLiteDatabase
+    public var path: String { database.path }
+
+    /// `$XDG_CACHE_HOME/fathom/fathom.db`, else `~/.cache/fathom/fathom.db`.
+    public static func defaultPath() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? "/tmp") + "/.cache")
+        return base + "/fathom/fathom.db"
+    }
+
+    public init(path: String = SQLiteStore.defaultPath()) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        database = try SQLiteDatabase(path: path)
+        try migrate()
+    }
+
+    static let migrations: [String] = [
+        """
+        CREATE TABLE advisories (source TEXT NOT NULL, id TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (source, id));
+        CREATE TABLE advisory_packages (source TEXT NOT NULL, id TEXT NOT NULL, ecosystem TEXT NOT NULL, name TEXT NOT NULL);
+        CREATE INDEX advisory_packages_source ON advisory_packages (source);
+        CREATE TABLE imports (source TEXT PRIMARY KEY, imported_at TEXT NOT NULL, records INTEGER NOT NULL, content_digest TEXT NOT NULL);
+        """
+    ]
+
+    func migrate() throws {
+        try database.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        var version: Int64 = 0
+        try database.query("SELECT COALESCE(MAX(version), 0) FROM schema_version") { version = $0.integer(0) }
+        for (index, migration) in Self.migrations.enumerated() where Int64(index + 1) > version {
+            try database.transaction {
+                try database.execute(migration)
+                try database.query("INSERT INTO schema_version (version) VALUES (?)", [.integer(Int64(index + 1))])
+            }
+        }
+    }
+
+    /// What an import changed.
+    public struct ImportResult: Sendable {
+        public var source: String
+        public var records: Int
+        /// False when the feed's content was already imported exactly so.
+        public var changed: Bool
+    }
+
+    /// Replaces the advisories of `source` with `records`, in one transaction.
+    public func importAdvisories(_ records: [OSVRecord], source: String, now: Date = Date()) throws -> ImportResult {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let sorted = records.sorted { $0.id < $1.id }
+        var hasher = DigestHasher()
+        var encoded: [(OSVRecord, String)] = []
+        for record in sorted {
+            let json = String(decoding: try encoder.encode(record), as: UTF8.self)
+            hasher.update(Array(json.utf8))
+            encoded.append((record, json))
+        }
+        let digest = hasher.finalize().description
+        var previous: String?
+        try database.query("SELECT content_digest FROM imports WHERE source = ?", [.text(source)]) { previous = $0.text(0) }
+        if previous == digest { return ImportResult(source: source, records: sorted.count, changed: false) }
+        try database.transaction {
+            try database.query("DELETE FROM advisories WHERE source = ?", [.text(source)])
+            try database.query("DELETE FROM advisory_packages WHERE source = ?", [.text(source)])
+            for (record, json) in encoded {
+                try database.query("INSERT OR REPLACE INTO advisories (source, id, record) VALUES (?, ?, ?)", [.text(source), .text(record.id), .text(json)])
+                for affected in record.affected ?? [] {
+                    guard let package = affected.package else { continue }
+                    try database.query(
+                        "INSERT INTO advisory_packages (source, id, ecosystem, name) VALUES (?, ?, ?, ?)",
+                        [.text(source), .text(record.id), .text(package.ecosystem), .text(package.name)])
+                }
+            }
+            try database.query(
+                "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest) VALUES (?, ?, ?, ?)",
+                [.text(source), .text(ISO8601DateFormatter().string(from: now)), .integer(Int64(sorted.count)), .text(digest)])
+        }
+        return ImportResult(source: source, records: sorted.count, changed: true)
+    }
+
+    /// Every stored advisory, as an index.
+    public func loadIndex() throws -> AdvisoryIndex {
+        var bySource: [String: [OSVRecord]] = [:]
+        let decoder = JSONDecoder()
+        try database.query("SELECT source, record FROM advisories ORDER BY source, id") { row in
+            guard let source = row.text(0), let json = row.text(1) else { return }
+            bySource[source, default: []].append(try decoder.decode(OSVRecord.self, from: Data(json.utf8)))
+        }
+        var index = AdvisoryIndex()
+        for (source, records) in bySource.sorted(by: { $0.key < $1.key }) { index.add(records, source: source) }
+        return index
+    }
+
+    public struct Stats: Sendable {
+        public struct Feed: Sendable {
+            public var source: String
+            public var importedAt: String
+            public var records: Int
+        }
+        public var feeds: [Feed]
+        /// Advisories per OSV ecosystem (an advisory affecting two ecosystems counts in each).
+        public var byEcosystem: [(ecosystem: String, advisories: Int)]
+    }
+
+    public func stats() throws -> Stats {
+        var feeds: [Stats.Feed] = []
+        try database.query("SELECT source, imported_at, records FROM imports ORDER BY source") { row in
+            feeds.append(Stats.Feed(source: row.text(0) ?? "", importedAt: row.text(1) ?? "", records: Int(row.integer(2))))
+        }
+        var ecosystems: [(String, Int)] = []
+        try database.query(
+            "SELECT ecosystem, COUNT(DISTINCT source || ' ' || id) FROM advisory_packages GROUP BY ecosystem ORDER BY ecosystem"
+        ) { row in ecosystems.append((row.text(0) ?? "", Int(row.integer(1)))) }
+        return Stats(feeds: feeds, byEcosystem: ecosystems)
+    }
+}

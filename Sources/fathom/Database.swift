@@ -1,0 +1,86 @@
+import ArgumentParser
+import FathomAdvisory
+import FathomCore
+import FathomStore
+import Foundation
+
+/// `fathom db import|stats`: the advisory data in the store.
+struct Database: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db", abstract: "Import advisory feeds and show what the store holds.",
+        subcommands: [Import.self, Stats.self])
+
+    struct StoreOption: ParsableArguments {
+        @Option(help: "The store (SQLite file). Default: $XDG_CACHE_HOME/fathom/fathom.db.")
+        var store: String?
+
+        func open() throws -> SQLiteStore { try SQLiteStore(path: store ?? SQLiteStore.defaultPath()) }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import OSV (JSON/YAML files, directories, .zip, .tar.gz), Alpine secdb or Debian tracker JSON.")
+
+        @Argument(help: "Feed files or directories.")
+        var paths: [String]
+
+        @Option(help: "Name the feed (default: from the path). Re-importing a name replaces its advisories.")
+        var source: String?
+
+        @OptionGroup var storeOption: StoreOption
+
+        func run() async throws {
+            let store = try storeOption.open()
+            var failed = false
+            for path in paths {
+                do {
+                    let (records, warnings) = try await FeedReader.read(path)
+                    for warning in warnings.prefix(20) { FileHandle.standardError.write(Data("fathom: warning: \(warning)\n".utf8)) }
+                    guard !records.isEmpty else {
+                        throw FathomError(.invalidInput, "no advisories found", path: path)
+                    }
+                    let name = source ?? Self.sourceName(for: path)
+                    let result = try store.importAdvisories(records, source: name)
+                    print("\(name): \(result.records) advisories" + (result.changed ? " imported" : " unchanged"))
+                } catch {
+                    failed = true
+                    FileHandle.standardError.write(Data("fathom: error: \(FathomError.wrapping(error).with(path: path))\n".utf8))
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+
+        /// `osv-go.tar.gz` → `osv-go`; generic names take their parent folders:
+        /// `alpine-secdb/v3.7/main.yaml` → `alpine-secdb-v3.7-main`.
+        static func sourceName(for path: String) -> String {
+            var components = URL(fileURLWithPath: path).standardized.pathComponents.filter { $0 != "/" }
+            guard var last = components.popLast() else { return "feed" }
+            for suffix in [".tar.gz", ".tgz", ".tar", ".zip", ".json", ".yaml", ".yml"] where last.hasSuffix(suffix) {
+                last.removeLast(suffix.count)
+                break
+            }
+            let generic = ["main", "community", "all", "index", "data", "osv", "vulns", "advisories"]
+            guard generic.contains(last) else { return last }
+            return (components.suffix(2) + [last]).joined(separator: "-")
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Advisories per ecosystem and each feed's import time.")
+
+        @OptionGroup var storeOption: StoreOption
+
+        func run() async throws {
+            let stats = try storeOption.open().stats()
+            print("FEED".padding(toLength: 32, withPad: " ", startingAt: 0) + "ADVISORIES  IMPORTED")
+            for feed in stats.feeds {
+                print(feed.source.padding(toLength: 32, withPad: " ", startingAt: 0) + String(feed.records).padding(toLength: 12, withPad: " ", startingAt: 0) + feed.importedAt)
+            }
+            print("")
+            print("ECOSYSTEM".padding(toLength: 32, withPad: " ", startingAt: 0) + "ADVISORIES")
+            for (ecosystem, count) in stats.byEcosystem {
+                print(ecosystem.padding(toLength: 32, withPad: " ", startingAt: 0) + String(count))
+            }
+        }
+    }
+}
