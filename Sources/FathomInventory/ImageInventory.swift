@@ -4,6 +4,11 @@ public struct InventoryEntry: Sendable, Hashable, Codable {
     public var package: Package
     /// Index of the layer where this version of the package first appeared.
     public var layer: Int
+
+    public init(package: Package, layer: Int) {
+        self.package = package
+        self.layer = layer
+    }
 }
 
 public enum ImageInventory {

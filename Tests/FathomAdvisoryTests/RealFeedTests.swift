@@ -102,3 +102,90 @@ import Testing
         #expect(ours.contains("GO-2021-0069"))  // CVE-2020-28362, math/big, fixed in 1.15.5
     }
 }
+
+/// Debian 12: the bookworm minbase status against the feed derived from bookworm-security, and
+/// every finding's versions checked with `dpkg --compare-versions`.
+@Suite(.timeLimit(.minutes(3))) struct DebianFeedTests {
+    static func derivedIndex() async throws -> AdvisoryIndex {
+        let (records, warnings) = try await FeedReader.read(RealFeedTests.advisory("osv-debian12-derived/osv-debian12-derived.tar.gz"))
+        #expect(warnings.isEmpty)
+        #expect(records.count == 6834)
+        var index = AdvisoryIndex()
+        index.add(records, source: "osv-debian12-derived")
+        return index
+    }
+
+    @Test func minbaseMatchesExactlyTheExpectedFindings() async throws {
+        let index = try await Self.derivedIndex()
+        let status = try RealFeedTests.bytes(Fixtures.root.appendingPathComponent("pkgdb/dpkg/bookworm-minbase/var/lib/dpkg/status").path)
+        let packages = DpkgAnalyzer().analyze(path: "var/lib/dpkg/status", contents: status).packages
+        #expect(packages.count == 88)
+        var got: [String] = []
+        for package in packages {
+            for match in index.match(package, osNamespace: "Debian:12") {
+                got.append("\(match.record.id) \(package.name) \(package.version) \(match.fixedVersion ?? "-")")
+            }
+        }
+        let truth = try Fixtures.json(RealFeedTests.advisory("osv-debian12-derived/minbase-expected-matches.json")) as! [String: Any]
+        let expected = (truth["matches"] as! [[String: Any]]).map { "\($0["advisory"]!) \($0["package"]!) \($0["version"]!) \($0["fixed"]!)" }
+        #expect(got.sorted() == expected.sorted())
+        #expect(got.count == truth["count"] as? Int)
+
+        // The oracle: dpkg itself says each installed source version is below its fix.
+        let script = #"while read -r installed fixed; do dpkg --compare-versions "$installed" lt "$fixed" && echo yes || echo no; done"#
+        let pairs = packages.flatMap { package in
+            index.match(package, osNamespace: "Debian:12").map { "\(package.source?.version ?? package.version) \($0.fixedVersion ?? "")" }
+        }
+        let verdicts = try Subprocess.run(["bash", "-c", script], input: Data((pairs.joined(separator: "\n") + "\n").utf8)).text
+        #expect(verdicts.split(separator: "\n").allSatisfy { $0 == "yes" })
+    }
+
+    /// The same packages at the versions bookworm-security ships (from the feed's manifest of
+    /// the real indexes) report none of those advisories: no false positives after upgrading.
+    @Test func upgradedPackagesReportNone() async throws {
+        let index = try await Self.derivedIndex()
+        let manifest = try Fixtures.json(RealFeedTests.advisory("osv-debian12-derived/manifest.json")) as! [String: Any]
+        var securityVersions: [String: String] = [:]
+        for source in manifest["sources"] as! [[String: Any]] {
+            securityVersions[source["source"] as! String] = source["bookworm_security_version"] as? String
+        }
+        let status = try RealFeedTests.bytes(Fixtures.root.appendingPathComponent("pkgdb/dpkg/bookworm-minbase/var/lib/dpkg/status").path)
+        let packages = DpkgAnalyzer().analyze(path: "var/lib/dpkg/status", contents: status).packages
+        let vulnerable = Set(packages.filter { !index.match($0, osNamespace: "Debian:12").isEmpty }.map(\.name))
+        var upgraded = Set<String>()
+        for var package in packages {
+            guard let sourceName = package.source?.name, let security = securityVersions[sourceName] else { continue }
+            package.source?.version = security
+            upgraded.insert(package.name)
+            #expect(index.match(package, osNamespace: "Debian:12").isEmpty, "\(package.name) from \(sourceName) \(security)")
+        }
+        // Every package that had findings was upgraded (and now has none).
+        #expect(!vulnerable.isEmpty && vulnerable.isSubset(of: upgraded))
+    }
+
+    @Test func debianTrackerDocuments() throws {
+        let tracker = """
+            {"openssl": {"CVE-2024-0001": {"description": "example", "releases": {
+                "bookworm": {"status": "resolved", "fixed_version": "3.0.13-1~deb12u1", "urgency": "medium"},
+                "bullseye": {"status": "open", "urgency": "low", "nodsa": "Minor issue", "nodsa_reason": "ignored"},
+                "trixie": {"status": "resolved", "fixed_version": "0", "urgency": "not yet assigned"}}}},
+             "zlib": {"CVE-2024-0002": {"releases": {"bookworm": {"status": "undetermined", "urgency": "unimportant"}}}}}
+            """
+        let records = try FeedReader.parseDocument(Array(tracker.utf8), name: "tracker.json")
+        #expect(records.map(\.id) == ["DEBIAN-CVE-2024-0001-openssl-bookworm", "DEBIAN-CVE-2024-0001-openssl-bullseye", "DEBIAN-CVE-2024-0002-zlib-bookworm"])
+        var index = AdvisoryIndex()
+        index.add(records, source: "debian-tracker")
+        let old = Package(ecosystem: "deb", name: "libssl3", version: "3.0.11-1~deb12u2", source: .init(name: "openssl", version: "3.0.11-1~deb12u2"), path: "s")
+        let matches = index.match(old, osNamespace: "Debian:12")
+        #expect(matches.map(\.fixedVersion) == ["3.0.13-1~deb12u1"])
+        let patched = Package(ecosystem: "deb", name: "libssl3", version: "3.0.13-1~deb12u1", source: .init(name: "openssl", version: "3.0.13-1~deb12u1"), path: "s")
+        #expect(index.match(patched, osNamespace: "Debian:12").isEmpty)
+        // Open and ignored on bullseye: affected, no fix, will not be fixed.
+        let bullseye = Package(ecosystem: "deb", name: "libssl1.1", version: "1.1.1w-0+deb11u1", source: .init(name: "openssl", version: nil), path: "s")
+        let entries = ImageMatcher.findings([InventoryEntry(package: bullseye, layer: 0)], osNamespace: "Debian:11", index: index)
+        #expect(entries.map(\.status) == [.willNotFix])
+        #expect(entries.first?.fixedVersion == nil)
+        let zlib = Package(ecosystem: "deb", name: "zlib1g", version: "1:1.2.13.dfsg-1", source: .init(name: "zlib", version: "1:1.2.13.dfsg-1"), path: "s")
+        #expect(ImageMatcher.findings([InventoryEntry(package: zlib, layer: 0)], osNamespace: "Debian:12", index: index).map(\.status) == [.willNotFix])
+    }
+}
