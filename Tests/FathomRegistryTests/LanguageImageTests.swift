@@ -1,0 +1,111 @@
+import FathomCore
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// Images with real language packages, from PyPI and from Debian, pushed to the registry and
+/// scanned end to end with imported feeds.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct LanguageImageTests {
+    var registry: LocalRegistry { RegistryPullTests.shared }
+    static let cache = Fixtures.repositoryRoot.appendingPathComponent(".build/fathom-cache").path
+
+    func fathom(_ arguments: [String]) throws -> ProcessOutput {
+        try Subprocess.run([Fixtures.fathomExecutable] + arguments, check: false)
+    }
+
+    static func advisory(_ name: String) -> String { Fixtures.root.appendingPathComponent("advisories/\(name)").path }
+
+    /// Pushes an image whose single layer is the tree at `root`.
+    func push(_ root: String, as repository: String) throws -> String {
+        let directory = try Fixtures.temporaryDirectory(repository.replacingOccurrences(of: "/", with: "-"))
+        try Subprocess.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/layer.tar", "."])
+        let builder = try OCILayoutBuilder(directory: directory + "/oci")
+        try builder.writeIndex([("latest", [try builder.addImage(layers: [(directory + "/layer.tar", .gzip)])])])
+        try registry.push("oci:\(directory)/oci:latest", to: repository, tag: "1")
+        return "\(registry.host)/\(repository):1"
+    }
+
+    @Test func requests2191ReportsPYSEC201828() throws {
+        let root = Self.cache + "/requests-2.19.1-root"
+        if !FileManager.default.fileExists(atPath: root + "/usr/lib/python3/dist-packages/requests") {
+            let wheels = Self.cache + "/wheels"
+            let download = try Subprocess.run(
+                ["python3", "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "requests==2.19.1", "-d", wheels], check: false)
+            guard download.status == 0 else {
+                Issue.record("pip could not download requests==2.19.1: \(download.errorText)")
+                return
+            }
+            try Subprocess.run([
+                "python3", "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--find-links", wheels,
+                "--target", root + "/usr/lib/python3/dist-packages", "requests==2.19.1",
+            ])
+        }
+        let image = try push(root, as: "python/requests")
+        let store = try Fixtures.temporaryDirectory("pypi-store") + "/fathom.db"
+        #expect(try fathom(["db", "import", "--store", store, Self.advisory("osv-pypi.tar.gz")]).status == 0)
+        let output = try fathom(["scan", image, "--format", "json", "--store", store])
+        #expect(output.status == 0, "\(output.errorText)")
+        let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
+        let packages = document["packages"] as! [[String: Any]]
+        #expect(packages.contains { $0["ecosystem"] as? String == "pypi" && $0["name"] as? String == "requests" && $0["version"] as? String == "2.19.1" })
+        let findings = document["vulnerabilities"] as! [[String: Any]]
+        let pysec = findings.first { $0["id"] as? String == "PYSEC-2018-28" }
+        #expect(pysec?["package"] as? String == "requests")
+        #expect(pysec?["fixedVersion"] as? String == "2.20.0")
+        #expect(pysec?["ecosystem"] as? String == "pypi")
+    }
+
+    @Test func runcFromDebianReportsItsGoStdlibAdvisories() throws {
+        let root = Self.cache + "/runc-root"
+        if !FileManager.default.fileExists(atPath: root + "/usr/sbin/runc") {
+            let debs = try Fixtures.temporaryDirectory("runc-deb")
+            var download = try Subprocess.run(["apt-get", "download", "runc"], check: false, directory: debs)
+            if download.status != 0 {
+                _ = try Subprocess.run(["apt-get", "update", "-qq"], check: false)
+                download = try Subprocess.run(["apt-get", "download", "runc"], check: false, directory: debs)
+            }
+            guard download.status == 0, let deb = try FileManager.default.contentsOfDirectory(atPath: debs).first(where: { $0.hasSuffix(".deb") })
+            else {
+                Issue.record("apt-get download runc failed: \(download.errorText)")
+                return
+            }
+            try Subprocess.run(["dpkg-deb", "-x", debs + "/" + deb, root])
+        }
+        let image = try push(root, as: "debian/runc")
+        let store = try Fixtures.temporaryDirectory("go-store") + "/fathom.db"
+        #expect(try fathom(["db", "import", "--store", store, Self.advisory("osv-go.tar.gz")]).status == 0)
+        let output = try fathom(["scan", image, "--format", "json", "--store", store])
+        #expect(output.status == 0, "\(output.errorText)")
+        let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
+        let packages = document["packages"] as! [[String: Any]]
+        let stdlib = try #require(packages.first { $0["ecosystem"] as? String == "go" && $0["name"] as? String == "stdlib" })
+        #expect(stdlib["path"] as? String == "usr/sbin/runc")
+        let goVersion = try #require((stdlib["version"] as? String)?.dropFirst())  // "v1.19.8" → "1.19.8"
+        let ours = Set((document["vulnerabilities"] as! [[String: Any]]).filter { $0["package"] as? String == "stdlib" }.compactMap { $0["id"] as? String })
+
+        // The oracle: the same evaluation in Python over the same feed, numeric x.y.z.
+        let directory = try Fixtures.temporaryDirectory("osv-go-oracle")
+        try Subprocess.run(["tar", "-xzf", Self.advisory("osv-go.tar.gz"), "-C", directory])
+        let oracle = """
+            import json, glob, sys
+            def v(s): return tuple(int(x) for x in s.split('-')[0].split('.'))
+            want = v(sys.argv[2]); hits = set()
+            for f in glob.glob(sys.argv[1] + '/osv/*.json'):
+                d = json.load(open(f))
+                if d.get('withdrawn'): continue
+                for a in d.get('affected', []):
+                    if a.get('package', {}).get('name') != 'stdlib': continue
+                    for r in a.get('ranges', []):
+                        if r['type'] != 'SEMVER': continue
+                        hit = False
+                        for e in r['events']:
+                            if 'introduced' in e and (e['introduced'] == '0' or want >= v(e['introduced'])): hit = True
+                            elif 'fixed' in e and want >= v(e['fixed']): hit = False
+                        if hit: hits.add(d['id'])
+            print('\\n'.join(sorted(hits)))
+            """
+        let expected = Set(try Subprocess.run(["python3", "-c", oracle, directory, String(goVersion)]).text.split(separator: "\n").map(String.init))
+        #expect(!expected.isEmpty)
+        #expect(ours == expected)
+    }
+}
