@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "FathomLayer", targets: ["FathomLayer"]),
         .library(name: "FathomInventory", targets: ["FathomInventory"]),
         .library(name: "FathomPipeline", targets: ["FathomPipeline"]),
+        .library(name: "FathomAdvisory", targets: ["FathomAdvisory"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -109,7 +110,10 @@ let package = Package(
             ]),
         .testTarget(
             name: "FathomRegistryTests",
-            dependencies: ["FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomAdvisory",
+                "FathomTestSupport",
+            ]),
         .testTarget(
             name: "FathomLayerTests",
             dependencies: [

@@ -35,6 +35,16 @@ let package = Package(
             path: "Benchmarks/Inventory",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "Matching",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "FathomAdvisory", package: root),
+                .product(name: "FathomInventory", package: root),
+            ],
+            path: "Benchmarks/Matching",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

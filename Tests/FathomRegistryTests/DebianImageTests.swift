@@ -1,3 +1,4 @@
+import FathomAdvisory
 import FathomCore
 import FathomInventory
 import FathomLayer
@@ -63,5 +64,52 @@ import Testing
         #expect(result.packages.first { $0.package.name == "fathom-demo" }?.layer == 1)
         #expect(result.packages.filter { $0.package.name != "fathom-demo" }.allSatisfy { $0.layer == 0 })
         #expect(result.layers[1].facts.summary.compression == .zstd)
+    }
+
+    /// The same kind of image scanned by the CLI against the feed derived from bookworm-security:
+    /// the findings are exactly the (advisory, package) pairs for which `dpkg --compare-versions`
+    /// says the installed source version is below the fix.
+    @Test func bookwormFindingsAreExactlyWhatDpkgSays() async throws {
+        guard let root = Self.rootfs else {
+            Issue.record("debootstrap is unavailable or failed")
+            return
+        }
+        let directory = try Fixtures.temporaryDirectory("bookworm-cli")
+        try Subprocess.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/base.tar", "."])
+        let builder = try OCILayoutBuilder(directory: directory + "/oci")
+        try builder.writeIndex([("bookworm", [try builder.addImage(layers: [(directory + "/base.tar", .zstd)])])])
+        let registry = RegistryPullTests.shared
+        try registry.push("oci:\(directory)/oci:bookworm", to: "debian", tag: "bookworm-cli")
+
+        let feed = Fixtures.root.appendingPathComponent("advisories/osv-debian12-derived/osv-debian12-derived.tar.gz").path
+        let store = directory + "/fathom.db"
+        let fathom = Fixtures.fathomExecutable
+        #expect(try Subprocess.run([fathom, "db", "import", "--store", store, feed]).status == 0)
+        let output = try Subprocess.run([fathom, "scan", "\(registry.host)/debian:bookworm-cli", "--format", "json", "--store", store], check: false)
+        #expect(output.status == 0, "\(output.errorText)")
+        let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
+        let got = Set((document["vulnerabilities"] as! [[String: Any]]).map { "\($0["id"]!) \($0["package"]!)" })
+
+        // The oracle: dpkg-query for what is installed, dpkg --compare-versions for every candidate.
+        let installed = try Subprocess.run([
+            "dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-W", "-f", "${Package}\t${source:Package}\t${source:Version}\n",
+        ]).text.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        let (records, _) = try await FeedReader.read(feed)
+        var fixes: [String: [(String, String)]] = [:]  // source → (advisory, fixed)
+        for record in records {
+            for affected in record.affected ?? [] where affected.package?.ecosystem == "Debian:12" {
+                for range in affected.ranges ?? [] {
+                    for fixed in range.events.compactMap(\.fixed) { fixes[affected.package!.name, default: []].append((record.id, fixed)) }
+                }
+            }
+        }
+        var lines: [String] = []
+        for fields in installed where fields.count == 3 {
+            for (id, fixed) in fixes[fields[1]] ?? [] { lines.append("\(fields[2])\t\(fixed)\t\(id) \(fields[0])") }
+        }
+        let script = #"while IFS="$(printf '\t')" read -r installed fixed label; do dpkg --compare-versions "$installed" lt "$fixed" && echo "$label"; done"#
+        let expected = Set(try Subprocess.run(["bash", "-c", script], input: Data((lines.joined(separator: "\n") + "\n").utf8)).text
+            .split(separator: "\n").map(String.init))
+        #expect(got == expected)
     }
 }

@@ -1,0 +1,84 @@
+// Matching speed: 1,000 inventories of ~300 packages against every feed in the fixtures
+// (Go vulndb, PyPA, the Debian 12 derived feed, Alpine secdb v3.3–v3.11), index built once.
+import Benchmark
+import FathomAdvisory
+import FathomInventory
+import Foundation
+
+let fixtures = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Tests/Fixtures")
+
+func loadRecords() async -> [(String, [OSVRecord])] {
+    var feeds: [(String, [OSVRecord])] = []
+    for path in ["advisories/osv-go.tar.gz", "advisories/osv-pypi.tar.gz", "advisories/osv-debian12-derived/osv-debian12-derived.tar.gz", "advisories/alpine-secdb"] {
+        let (records, _) = try! await FeedReader.read(fixtures.appendingPathComponent(path).path)
+        feeds.append((path, records))
+    }
+    return feeds
+}
+
+/// ~300 packages per image: the bookworm minbase (88 deb) plus language packages named in the
+/// feeds at versions spread over their ranges, different for each image.
+func inventories(_ feeds: [(String, [OSVRecord])], count: Int) -> [[InventoryEntry]] {
+    let status = [UInt8](FileManager.default.contents(atPath: fixtures.appendingPathComponent("pkgdb/dpkg/bookworm-minbase/var/lib/dpkg/status").path)!)
+    let debs = DpkgAnalyzer().analyze(path: "var/lib/dpkg/status", contents: status).packages
+    var language: [(String, String, [String])] = []  // ecosystem, name, versions seen in events
+    for (_, records) in feeds {
+        for record in records {
+            for affected in record.affected ?? [] {
+                guard let package = affected.package, ["Go", "PyPI"].contains(package.ecosystem) else { continue }
+                let versions = (affected.ranges ?? []).flatMap { $0.events.compactMap { $0.fixed ?? $0.introduced } }.filter { $0 != "0" }
+                if !versions.isEmpty { language.append((package.ecosystem == "Go" ? "go" : "pypi", package.name, versions)) }
+            }
+        }
+    }
+    var state: UInt64 = 7
+    func next() -> Int {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int(state >> 33)
+    }
+    return (0..<count).map { _ in
+        var entries = debs.map { InventoryEntry(package: $0, layer: 0) }
+        for _ in 0..<212 {
+            let (ecosystem, name, versions) = language[next() % language.count]
+            let version = versions[next() % versions.count]
+            entries.append(InventoryEntry(package: Package(ecosystem: ecosystem, name: name, version: ecosystem == "go" ? "v" + version : version, path: "app"), layer: 1))
+        }
+        return entries
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .peakMemoryResident, .mallocCountTotal], scalingFactor: .one, maxDuration: .seconds(10),
+        maxIterations: 10)
+    let semaphore = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var feeds: [(String, [OSVRecord])] = []
+    Task.detached {
+        feeds = await loadRecords()
+        semaphore.signal()
+    }
+    semaphore.wait()
+    let recordCount = feeds.reduce(0) { $0 + $1.1.count }
+
+    Benchmark("index build: \(recordCount) advisories") { benchmark in
+        for _ in benchmark.scaledIterations {
+            var index = AdvisoryIndex()
+            for (source, records) in feeds { index.add(records, source: source) }
+            blackHole(index)
+        }
+    }
+
+    var index = AdvisoryIndex()
+    for (source, records) in feeds { index.add(records, source: source) }
+    let images = inventories(feeds, count: 1000)
+    let packages = images.reduce(0) { $0 + $1.count }
+    Benchmark("match 1000 images (\(packages / 1000) packages each), one core") { benchmark in
+        for _ in benchmark.scaledIterations {
+            var findings = 0
+            for image in images { findings += ImageMatcher.findings(image, osNamespace: "Debian:12", index: index).count }
+            blackHole(findings)
+        }
+    }
+}
