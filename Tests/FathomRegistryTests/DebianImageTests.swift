@@ -74,18 +74,38 @@ import Testing
             Issue.record("debootstrap is unavailable or failed")
             return
         }
+        let before = try await findingsMatchDpkg(root: root, tag: "bookworm-cli")
+        #expect(!before.isEmpty)
+
+        // The same root filesystem upgraded for real from bookworm-security reports none of them.
+        let upgraded = Fixtures.repositoryRoot.appendingPathComponent(".build/fathom-cache/bookworm-security").path
+        if !FileManager.default.fileExists(atPath: upgraded + "/var/lib/dpkg/status") {
+            try? FileManager.default.removeItem(atPath: upgraded)
+            try Subprocess.run(["cp", "-a", root, upgraded])
+            let sources = upgraded + "/etc/apt/sources.list"
+            let current = try String(contentsOfFile: sources, encoding: .utf8)
+            try (current + "deb http://deb.debian.org/debian-security bookworm-security main\n").write(toFile: sources, atomically: true, encoding: .utf8)
+            try Subprocess.run(["chroot", upgraded, "apt-get", "update", "-qq"])
+            try Subprocess.run(["chroot", upgraded, "apt-get", "upgrade", "-y", "-qq"], environment: ["DEBIAN_FRONTEND": "noninteractive"])
+        }
+        let after = try await findingsMatchDpkg(root: upgraded, tag: "bookworm-security")
+        #expect(after.isDisjoint(with: before), "\(after.intersection(before).sorted().prefix(10))")
+    }
+
+    /// Scans an image of `root` with the CLI and checks the findings against dpkg; returns them.
+    func findingsMatchDpkg(root: String, tag: String) async throws -> Set<String> {
         let directory = try Fixtures.temporaryDirectory("bookworm-cli")
         try Subprocess.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/base.tar", "."])
         let builder = try OCILayoutBuilder(directory: directory + "/oci")
         try builder.writeIndex([("bookworm", [try builder.addImage(layers: [(directory + "/base.tar", .zstd)])])])
         let registry = RegistryPullTests.shared
-        try registry.push("oci:\(directory)/oci:bookworm", to: "debian", tag: "bookworm-cli")
+        try registry.push("oci:\(directory)/oci:bookworm", to: "debian", tag: tag)
 
         let feed = Fixtures.root.appendingPathComponent("advisories/osv-debian12-derived/osv-debian12-derived.tar.gz").path
         let store = directory + "/fathom.db"
         let fathom = Fixtures.fathomExecutable
         #expect(try Subprocess.run([fathom, "db", "import", "--store", store, feed]).status == 0)
-        let output = try Subprocess.run([fathom, "scan", "\(registry.host)/debian:bookworm-cli", "--format", "json", "--store", store], check: false)
+        let output = try Subprocess.run([fathom, "scan", "\(registry.host)/debian:\(tag)", "--format", "json", "--store", store], check: false)
         #expect(output.status == 0, "\(output.errorText)")
         let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
         let got = Set((document["vulnerabilities"] as! [[String: Any]]).map { "\($0["id"]!) \($0["package"]!)" })
@@ -107,9 +127,10 @@ import Testing
         for fields in installed where fields.count == 3 {
             for (id, fixed) in fixes[fields[1]] ?? [] { lines.append("\(fields[2])\t\(fixed)\t\(id) \(fields[0])") }
         }
-        let script = #"while IFS="$(printf '\t')" read -r installed fixed label; do dpkg --compare-versions "$installed" lt "$fixed" && echo "$label"; done"#
+        let script = #"while IFS="$(printf '\t')" read -r installed fixed label; do if dpkg --compare-versions "$installed" lt "$fixed"; then echo "$label"; fi; done"#
         let expected = Set(try Subprocess.run(["bash", "-c", script], input: Data((lines.joined(separator: "\n") + "\n").utf8)).text
             .split(separator: "\n").map(String.init))
         #expect(got == expected)
+        return got
     }
 }
