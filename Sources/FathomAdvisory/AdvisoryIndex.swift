@@ -27,7 +27,9 @@ public struct AdvisoryIndex: Sendable {
             for affected in record.affected ?? [] {
                 guard let package = affected.package else { continue }
                 let key = Key(ecosystem: package.ecosystem, name: Self.normalize(package.name, ecosystem: package.ecosystem))
-                entries[key, default: []].append(Entry(record: record, affected: affected, source: source))
+                // Events are sorted once here, not at every match.
+                let prepared = EcosystemVersions.comparator(forOSV: package.ecosystem).map { affected.sortingEvents(comparator: $0) }
+                entries[key, default: []].append(Entry(record: record, affected: prepared ?? affected, source: source))
             }
         }
     }
@@ -79,7 +81,7 @@ public struct AdvisoryIndex: Sendable {
         var matches: [Match] = []
         var seen = Set<String>()
         for entry in candidates {
-            guard case .affected(let fixed) = entry.affected.evaluate(lookup.version, comparator: comparator),
+            guard case .affected(let fixed) = entry.affected.evaluate(lookup.version, comparator: comparator, eventsSorted: true),
                 seen.insert(entry.record.id).inserted
             else { continue }
             matches.append(Match(record: entry.record, affected: entry.affected, fixedVersion: fixed, source: entry.source))
@@ -93,5 +95,34 @@ public struct AdvisoryIndex: Sendable {
         public var affected: OSVRecord.Affected
         public var fixedVersion: String?
         public var source: String
+    }
+}
+
+import Synchronization
+
+/// Remembers the matches of each (ecosystem, name, version) across the images of a fleet:
+/// images share base layers, so most packages recur exactly. Safe to share between tasks.
+public final class MatchCache: Sendable {
+    struct Key: Hashable {
+        var ecosystem: String
+        var name: String
+        var version: String
+        var namespace: String?
+    }
+
+    private let storage = Mutex<[Key: [AdvisoryIndex.Match]]>([:])
+
+    public init() {}
+
+    public var count: Int { storage.withLock { $0.count } }
+
+    func matches(_ package: Package, osNamespace: String?, index: AdvisoryIndex) -> [AdvisoryIndex.Match] {
+        // Keyed by what the index looks up, so equal keys always mean equal answers.
+        guard let lookup = AdvisoryIndex.lookup(for: package, osNamespace: osNamespace) else { return [] }
+        let key = Key(ecosystem: lookup.ecosystem, name: lookup.name, version: lookup.version, namespace: osNamespace)
+        if let cached = storage.withLock({ $0[key] }) { return cached }
+        let computed = index.match(package, osNamespace: osNamespace)
+        storage.withLock { $0[key] = computed }
+        return computed
     }
 }

@@ -29,12 +29,15 @@ public enum RangeVerdict: Equatable, Sendable {
 
 extension OSVRecord.Affected {
     /// Evaluates `version` against the explicit `versions` list and every ECOSYSTEM/SEMVER range.
-    public func evaluate(_ version: String, comparator: any VersionComparator) -> RangeVerdict {
+    /// `eventsSorted` skips sorting when the index already sorted the events once.
+    public func evaluate(_ version: String, comparator: any VersionComparator, eventsSorted: Bool = false) -> RangeVerdict {
         if let versions, versions.contains(version) {
             return .affected(fixed: fixedVersion(after: version, comparator: comparator))
         }
         for range in ranges ?? [] where range.type == "ECOSYSTEM" || range.type == "SEMVER" {
-            if case .affected(let fixed) = Self.evaluate(version, range, comparator: comparator) { return .affected(fixed: fixed) }
+            if case .affected(let fixed) = Self.evaluate(version, range, comparator: comparator, eventsSorted: eventsSorted) {
+                return .affected(fixed: fixed)
+            }
         }
         return .notAffected
     }
@@ -46,7 +49,32 @@ extension OSVRecord.Affected {
             .min { (try? comparator.compare($0, $1)) == .less }
     }
 
-    static func evaluate(_ version: String, _ range: OSVRecord.Range, comparator: any VersionComparator) -> RangeVerdict {
+    /// The affected entry with each range's events in version order (done once, at indexing).
+    func sortingEvents(comparator: any VersionComparator) -> OSVRecord.Affected {
+        var copy = self
+        copy.ranges = ranges?.map { range in
+            var sorted = range
+            sorted.events = range.events.sorted { Self.compare(Self.eventVersion($0), Self.eventVersion($1), comparator) == .less }
+            return sorted
+        }
+        return copy
+    }
+
+    static func eventVersion(_ event: OSVRecord.Event) -> String {
+        event.introduced ?? event.fixed ?? event.lastAffected ?? event.limit ?? "0"
+    }
+
+    /// "0" as introduced means "every version", whatever the ecosystem's syntax.
+    static func compare(_ a: String, _ b: String, _ comparator: any VersionComparator) -> ComparisonResult? {
+        if a == "0" && b == "0" { return .equal }
+        if a == "0" { return .less }
+        if b == "0" { return .greater }
+        return try? comparator.compare(a, b)
+    }
+
+    static func evaluate(
+        _ version: String, _ range: OSVRecord.Range, comparator: any VersionComparator, eventsSorted: Bool = false
+    ) -> RangeVerdict {
         func compare(_ a: String, _ b: String) -> ComparisonResult? {
             // "0" as introduced means "every version", whatever the ecosystem's syntax.
             if a == "0" && b == "0" { return .equal }
@@ -59,7 +87,8 @@ extension OSVRecord.Affected {
         }
         let limits = range.events.compactMap(\.limit)
         if !limits.isEmpty, !limits.contains(where: { compare(version, $0) == .less }) { return .notAffected }
-        let events = range.events.filter { $0.limit == nil }.sorted { compare(eventVersion($0), eventVersion($1)) == .less }
+        let unsorted = range.events.filter { $0.limit == nil }
+        let events = eventsSorted ? unsorted : unsorted.sorted { compare(eventVersion($0), eventVersion($1)) == .less }
         var affected = false
         var fixed: String?
         for event in events {

@@ -36,10 +36,14 @@ public struct Finding: Sendable, Hashable, Codable {
 
 /// Matches an image's packages against an index.
 public enum ImageMatcher {
-    public static func findings(_ packages: [InventoryEntry], osNamespace: String?, index: AdvisoryIndex) -> [Finding] {
+    public static func findings(
+        _ packages: [InventoryEntry], osNamespace: String?, index: AdvisoryIndex, cache: MatchCache? = nil
+    ) -> [Finding] {
         var findings: [Finding] = []
         for entry in packages {
-            for match in index.match(entry.package, osNamespace: osNamespace) {
+            let matches = cache?.matches(entry.package, osNamespace: osNamespace, index: index)
+                ?? index.match(entry.package, osNamespace: osNamespace)
+            for match in matches {
                 let (severity, cvss) = Self.severity(match)
                 let status: Finding.Status =
                     match.fixedVersion != nil

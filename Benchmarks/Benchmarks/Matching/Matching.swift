@@ -52,7 +52,7 @@ func inventories(_ feeds: [(String, [OSVRecord])], count: Int) -> [[InventoryEnt
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .peakMemoryResident, .mallocCountTotal], scalingFactor: .one, maxDuration: .seconds(10),
-        maxIterations: 10)
+        maxIterations: 3)
     let semaphore = DispatchSemaphore(value: 0)
     nonisolated(unsafe) var feeds: [(String, [OSVRecord])] = []
     Task.detached {
@@ -74,10 +74,19 @@ let benchmarks: @Sendable () -> Void = {
     for (source, records) in feeds { index.add(records, source: source) }
     let images = inventories(feeds, count: 1000)
     let packages = images.reduce(0) { $0 + $1.count }
-    Benchmark("match 1000 images (\(packages / 1000) packages each), one core") { benchmark in
+    Benchmark("match 1000 images (\(packages / 1000) packages each), one core, no cache") { benchmark in
         for _ in benchmark.scaledIterations {
             var findings = 0
             for image in images { findings += ImageMatcher.findings(image, osNamespace: "Debian:12", index: index).count }
+            blackHole(findings)
+        }
+    }
+
+    Benchmark("match 1000 images (\(packages / 1000) packages each), one core, fleet match cache") { benchmark in
+        for _ in benchmark.scaledIterations {
+            let cache = MatchCache()
+            var findings = 0
+            for image in images { findings += ImageMatcher.findings(image, osNamespace: "Debian:12", index: index, cache: cache).count }
             blackHole(findings)
         }
     }
