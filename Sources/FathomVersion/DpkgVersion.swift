@@ -5,7 +5,7 @@ public struct DpkgVersion: VersionComparator {
     public let ecosystem = "deb"
     public init() {}
 
-    struct Parsed {
+    struct Parsed: Sendable {
         var epoch: Int
         var upstream: [UInt8]
         var revision: [UInt8]
@@ -36,9 +36,11 @@ public struct DpkgVersion: VersionComparator {
         return Parsed(epoch: epoch, upstream: Array(upstream), revision: Array(revision))
     }
 
+    static let cache = ParseCache<Parsed>()
+
     public func compare(_ lhs: String, _ rhs: String) throws -> ComparisonResult {
-        let a = try parse(lhs)
-        let b = try parse(rhs)
+        let a = try Self.cache.value(for: lhs) { try parse($0) }
+        let b = try Self.cache.value(for: rhs) { try parse($0) }
         if a.epoch != b.epoch { return a.epoch < b.epoch ? .less : .greater }
         let upstream = Self.verrevcmp(a.upstream, b.upstream)
         if upstream != 0 { return .of(upstream) }

@@ -157,8 +157,12 @@ public struct PEP440Version: VersionComparator {
     /// Compares two versions. A string that is not PEP 440 (`0.9-doduo`, `trunk`) is ordered
     /// as packaging's `LegacyVersion` did: before every valid version, by setuptools' legacy
     /// parts. PyPI still serves such versions, and advisories name them.
+    /// A parse, or nil for a string that is not PEP 440 (then ordered as a legacy version).
+    static let cache = ParseCache<Parsed?>()
+
     public func compare(_ lhs: String, _ rhs: String) throws -> ComparisonResult {
-        switch (try? parse(lhs), try? parse(rhs)) {
+        let parse = { (text: String) in Self.cache.value(for: text) { try? self.parse($0) } }
+        switch (parse(lhs), parse(rhs)) {
         case (let a?, let b?): return .of(Parsed.compare(a, b))
         case (.some, nil): return .greater
         case (nil, .some): return .less

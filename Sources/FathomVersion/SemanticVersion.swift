@@ -78,9 +78,18 @@ public struct SemanticVersion: VersionComparator {
         return x == y ? 0 : (x < y ? -1 : 1)
     }
 
+    static let strictCache = ParseCache<Parsed>()
+    static let looseCache = ParseCache<Parsed>()
+    static let goCache = ParseCache<Parsed>()
+
+    func cachedParse(_ text: String) throws -> Parsed {
+        let cache = flavour == .strict ? Self.strictCache : flavour == .loose ? Self.looseCache : Self.goCache
+        return try cache.value(for: text) { try parse($0) }
+    }
+
     public func compare(_ lhs: String, _ rhs: String) throws -> ComparisonResult {
-        let a = try parse(lhs)
-        let b = try parse(rhs)
+        let a = try cachedParse(lhs)
+        let b = try cachedParse(rhs)
         for index in 0..<max(a.core.count, b.core.count) {
             let x = index < a.core.count ? a.core[index] : "0"
             let y = index < b.core.count ? b.core[index] : "0"
