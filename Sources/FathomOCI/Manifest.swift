@@ -97,6 +97,8 @@ public enum ManifestDocument: Sendable {
 extension Index {
     /// The manifest descriptor for `platform`, or an error listing the platforms the index has.
     public func manifest(for platform: Platform) throws -> Descriptor {
+        // A single entry that states no platform is the image (single-image indexes often omit it).
+        if manifests.count == 1, manifests[0].platform == nil { return manifests[0] }
         let candidates = manifests.filter { $0.mediaType.isManifest || $0.mediaType.isIndex }
         if let match = candidates.first(where: { $0.platform.map(platform.matches) ?? false }) {
             return match

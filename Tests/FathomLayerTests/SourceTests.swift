@@ -123,14 +123,14 @@ import Testing
         let index = (layouts["test_index"] as! [String: Any])["index"] as! [String: Any]
         let entry = (index["manifests"] as! [[String: Any]]).first { ($0["annotations"] as? [String: String])?[Descriptor.refNameAnnotation] == tag }!
         let source = try OCILayoutSource(directory: Fixtures.image("ggcr-fixtures/layouts/test_index"), tag: tag)
-        // ggcr's nested indexes list no platforms, so ask for any; tags 3 and 4 are indexes.
-        let resolved = try? await source.resolve(platform: .linuxAMD64)
+        // Tags 3 and 4 are nested indexes (OCI and Docker list) holding tag 1's manifest, without platforms.
+        let resolved = try await source.resolve(platform: .linuxAMD64)
         let mediaType = entry["mediaType"] as! String
         if mediaType.contains("index") || mediaType.contains("list") {
-            // The nested index's entries carry no platform that matches: a clear error, or a manifest.
-            if let resolved { #expect(resolved.manifestDigest?.description != entry["digest"] as? String) }
+            #expect(resolved.indexDigest?.description == entry["digest"] as? String)
+            #expect(resolved.manifestDigest?.description == "sha256:eebff607b1628d67459b0596643fc07de70d702eccf030f0bc7bb6fc2b278650")
         } else {
-            #expect(resolved?.manifestDigest?.description == entry["digest"] as? String)
+            #expect(resolved.manifestDigest?.description == entry["digest"] as? String)
         }
         let missing = try OCILayoutSource(directory: Fixtures.image("ggcr-fixtures/layouts/test_index"), tag: "nope")
         let error = await #expect(throws: FathomError.self) { try await missing.resolve(platform: .linuxAMD64) }
