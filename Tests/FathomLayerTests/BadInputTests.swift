@@ -81,7 +81,7 @@ import Testing
         #expect(error?.path == "./bat")
     }
 
-    @Test func emptyBlobIsNotAValidGzipLayer() async throws {
+    @Test func emptyBlobReadsAsAnEmptyTar() async throws {
         let expectation = LayerExpectation(digest: Digest.sha256(of: []), size: 0, mediaType: .ociLayerGzip)
         // An empty blob is an empty tar stream by magic; it reads as zero entries, not a crash.
         let (summary, collector) = try await readLayerBytes([], expecting: expectation)
