@@ -1,4 +1,5 @@
 public import FathomInventory
+import FathomVersion
 
 /// Advisories indexed by (OSV ecosystem, package name), built once per process so matching an
 /// image is hash lookups plus version comparisons.
@@ -14,7 +15,33 @@ public struct AdvisoryIndex: Sendable {
         var name: String
     }
 
-    private var entries: [Key: [Entry]] = [:]
+    /// A ranged event: its version's position among the bucket's boundaries.
+    struct RankedEvent: Sendable {
+        enum Kind: Sendable { case introduced, fixed, lastAffected }
+        var kind: Kind
+        /// `2k + 1` for boundary `k`; -1 for "0" (below every version).
+        var position: Int
+        var version: String
+    }
+
+    struct RankedRange: Sendable {
+        var events: [RankedEvent]
+        var limits: [Int]
+    }
+
+    /// Every advisory of one (ecosystem, name), with the distinct versions its events name put
+    /// in order once, so a match places the installed version among them with a binary search
+    /// and then compares integers instead of versions.
+    struct Bucket: Sendable {
+        var entries: [Entry] = []
+        /// One representative string per distinct version, in order; nil when some version
+        /// could not be ordered (then entries are evaluated one comparison at a time).
+        var boundaries: [String]?
+        /// Per entry: its ECOSYSTEM/SEMVER ranges, ranked.
+        var ranked: [[RankedRange]] = []
+    }
+
+    private var buckets: [Key: Bucket] = [:]
     public private(set) var recordCount = 0
 
     public init() {}
@@ -22,6 +49,7 @@ public struct AdvisoryIndex: Sendable {
     /// Adds records from `source` (the feed's name, reported with each finding). Withdrawn
     /// records are kept out.
     public mutating func add(_ records: [OSVRecord], source: String) {
+        var touched = Set<Key>()
         for record in records where record.withdrawn == nil {
             recordCount += 1
             for affected in record.affected ?? [] {
@@ -29,9 +57,110 @@ public struct AdvisoryIndex: Sendable {
                 let key = Key(ecosystem: package.ecosystem, name: Self.normalize(package.name, ecosystem: package.ecosystem))
                 // Events are sorted once here, not at every match.
                 let prepared = EcosystemVersions.comparator(forOSV: package.ecosystem).map { affected.sortingEvents(comparator: $0) }
-                entries[key, default: []].append(Entry(record: record, affected: prepared ?? affected, source: source))
+                buckets[key, default: Bucket()].entries.append(Entry(record: record, affected: prepared ?? affected, source: source))
+                touched.insert(key)
             }
         }
+        for key in touched {
+            guard let comparator = EcosystemVersions.comparator(forOSV: key.ecosystem) else { continue }
+            buckets[key] = Self.rank(buckets[key]!, comparator: comparator)
+        }
+    }
+
+    /// Orders the bucket's distinct event versions and ranks every range's events.
+    static func rank(_ bucket: Bucket, comparator: any VersionComparator) -> Bucket {
+        var result = bucket
+        result.boundaries = nil
+        result.ranked = []
+        let ranges = bucket.entries.map { ($0.affected.ranges ?? []).filter { $0.type == "ECOSYSTEM" || $0.type == "SEMVER" } }
+        var versions = Set<String>()
+        for entryRanges in ranges {
+            for range in entryRanges {
+                for event in range.events {
+                    let version = AffectedEventVersion.of(event)
+                    if version != "0" { versions.insert(version) }
+                }
+            }
+        }
+        // Every version must be orderable for ranking to be exact.
+        for version in versions where (try? comparator.compare(version, version)) == nil { return result }
+        let sorted = versions.sorted { (try? comparator.compare($0, $1)) == .less || ((try? comparator.compare($0, $1)) == .equal && $0 < $1) }
+        var slots: [String] = []
+        var slotOf: [String: Int] = [:]
+        for version in sorted {
+            if let last = slots.last, (try? comparator.compare(last, version)) == .equal {
+                slotOf[version] = slots.count - 1
+            } else {
+                slots.append(version)
+                slotOf[version] = slots.count - 1
+            }
+        }
+        func position(_ version: String) -> Int { version == "0" ? -1 : 2 * slotOf[version]! + 1 }
+        result.ranked = ranges.map { entryRanges in
+            entryRanges.map { range in
+                var events: [RankedEvent] = []
+                var limits: [Int] = []
+                for event in range.events {
+                    if let limit = event.limit {
+                        limits.append(position(limit))
+                    } else if let introduced = event.introduced {
+                        events.append(RankedEvent(kind: .introduced, position: position(introduced), version: introduced))
+                    } else if let fixed = event.fixed {
+                        events.append(RankedEvent(kind: .fixed, position: position(fixed), version: fixed))
+                    } else if let last = event.lastAffected {
+                        events.append(RankedEvent(kind: .lastAffected, position: position(last), version: last))
+                    }
+                }
+                return RankedRange(events: events, limits: limits)
+            }
+        }
+        result.boundaries = slots
+        return result
+    }
+
+    /// Where `version` falls among the boundaries: `2k + 1` if equal to boundary `k`, else `2k`
+    /// where `k` boundaries are below it; nil if it cannot be compared.
+    static func position(of version: String, in boundaries: [String], comparator: any VersionComparator) -> Int? {
+        var low = 0
+        var high = boundaries.count
+        while low < high {
+            let middle = (low + high) / 2
+            guard let order = try? comparator.compare(boundaries[middle], version) else { return nil }
+            switch order {
+            case .less: low = middle + 1
+            case .greater: high = middle
+            case .equal: return 2 * middle + 1
+            }
+        }
+        return 2 * low
+    }
+
+    /// The spec's evaluation over ranked events (same walk as `Affected.evaluate`).
+    static func evaluate(_ ranges: [RankedRange], at position: Int) -> RangeVerdict {
+        for range in ranges {
+            if !range.limits.isEmpty, !range.limits.contains(where: { position < $0 }) { continue }
+            var affected = false
+            var fixed: String?
+            for event in range.events {
+                switch event.kind {
+                case .introduced:
+                    if position >= event.position {
+                        affected = true
+                        fixed = nil
+                    }
+                case .fixed:
+                    if position >= event.position {
+                        affected = false
+                    } else if affected && fixed == nil {
+                        fixed = event.version
+                    }
+                case .lastAffected:
+                    if position > event.position { affected = false }
+                }
+            }
+            if affected { return .affected(fixed: fixed) }
+        }
+        return .notAffected
     }
 
     /// Names compared the way each ecosystem does (PyPI: PEP 503 normalisation).
@@ -75,15 +204,20 @@ public struct AdvisoryIndex: Sendable {
     /// The advisories affecting `package` at its version.
     public func match(_ package: Package, osNamespace: String?) -> [Match] {
         guard let lookup = Self.lookup(for: package, osNamespace: osNamespace),
-            let candidates = entries[Key(ecosystem: lookup.ecosystem, name: lookup.name)],
+            let bucket = buckets[Key(ecosystem: lookup.ecosystem, name: lookup.name)],
             let comparator = EcosystemVersions.comparator(forOSV: lookup.ecosystem)
         else { return [] }
+        let position = bucket.boundaries.flatMap { Self.position(of: lookup.version, in: $0, comparator: comparator) }
         var matches: [Match] = []
         var seen = Set<String>()
-        for entry in candidates {
-            guard case .affected(let fixed) = entry.affected.evaluate(lookup.version, comparator: comparator, eventsSorted: true),
-                seen.insert(entry.record.id).inserted
-            else { continue }
+        for (index, entry) in bucket.entries.enumerated() {
+            var verdict: RangeVerdict
+            if let position, entry.affected.versions == nil {
+                verdict = Self.evaluate(bucket.ranked[index], at: position)
+            } else {
+                verdict = entry.affected.evaluate(lookup.version, comparator: comparator, eventsSorted: true)
+            }
+            guard case .affected(let fixed) = verdict, seen.insert(entry.record.id).inserted else { continue }
             matches.append(Match(record: entry.record, affected: entry.affected, fixedVersion: fixed, source: entry.source))
         }
         return matches

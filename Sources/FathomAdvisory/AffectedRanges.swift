@@ -110,3 +110,10 @@ extension OSVRecord.Affected {
         return affected ? .affected(fixed: fixed) : .notAffected
     }
 }
+
+/// The version an event names, whichever kind it is.
+enum AffectedEventVersion {
+    static func of(_ event: OSVRecord.Event) -> String {
+        event.introduced ?? event.fixed ?? event.lastAffected ?? event.limit ?? "0"
+    }
+}

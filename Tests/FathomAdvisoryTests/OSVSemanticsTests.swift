@@ -125,3 +125,40 @@ import Testing
         #expect(Severity.critical > Severity.high)
     }
 }
+
+/// The index ranks each package's event versions once and evaluates ranges on positions; that
+/// must agree with evaluating the spec's walk directly, for every kind of range.
+@Suite struct RankedEvaluationTests {
+    typealias Event = OSVRecord.Event
+
+    @Test func rankedAndDirectEvaluationAgree() {
+        let ranges: [[Event]] = [
+            [Event(introduced: "1.0"), Event(fixed: "1.5")],
+            [Event(introduced: "0"), Event(fixed: "2.0")],
+            [Event(introduced: "1.0"), Event(lastAffected: "1.3")],
+            [Event(introduced: "2.0")],
+            [Event(introduced: "0"), Event(limit: "3.0")],
+            [Event(fixed: "1.2"), Event(introduced: "2.0"), Event(introduced: "1.0"), Event(fixed: "2.3")],
+            [Event(introduced: "1.0.0"), Event(fixed: "1.0.0.post1")],  // equal-comparing spellings share a slot
+        ]
+        var index = AdvisoryIndex()
+        var affectedList: [OSVRecord.Affected] = []
+        for (number, events) in ranges.enumerated() {
+            let affected = OSVRecord.Affected(package: .init(ecosystem: "PyPI", name: "demo"), ranges: [.init(type: "ECOSYSTEM", events: events)])
+            affectedList.append(affected)
+            index.add([OSVRecord(id: "R-\(number)", affected: [affected])], source: "test")
+        }
+        let versions = ["0.1", "0.9", "1.0", "1.0.0", "1.0.0.post1", "1.1", "1.2", "1.3", "1.3.1", "1.4.9", "1.5", "1.9", "2.0", "2.1", "2.3", "2.9", "3.0", "99"]
+        for version in versions {
+            let package = Package(ecosystem: "pypi", name: "demo", version: version, path: "x")
+            let ranked = Dictionary(uniqueKeysWithValues: index.match(package, osNamespace: nil).map { ($0.record.id, $0.fixedVersion) })
+            for (number, affected) in affectedList.enumerated() {
+                let direct = affected.evaluate(version, comparator: PEP440Version())
+                switch direct {
+                case .notAffected: #expect(ranked["R-\(number)"] == nil, "R-\(number) at \(version)")
+                case .affected(let fixed): #expect(ranked["R-\(number)"] == .some(fixed), "R-\(number) at \(version)")
+                }
+            }
+        }
+    }
+}
