@@ -8,6 +8,9 @@ public struct AdvisoryIndex: Sendable {
         var record: OSVRecord
         var affected: OSVRecord.Affected
         var source: String
+        /// Computed once at indexing (CVSS vectors are parsed here, not per finding).
+        var severity: Severity
+        var score: Finding.Score?
     }
 
     struct Key: Hashable, Sendable {
@@ -57,7 +60,9 @@ public struct AdvisoryIndex: Sendable {
                 let key = Key(ecosystem: package.ecosystem, name: Self.normalize(package.name, ecosystem: package.ecosystem))
                 // Events are sorted once here, not at every match.
                 let prepared = EcosystemVersions.comparator(forOSV: package.ecosystem).map { affected.sortingEvents(comparator: $0) }
-                buckets[key, default: Bucket()].entries.append(Entry(record: record, affected: prepared ?? affected, source: source))
+                let (severity, score) = ImageMatcher.severity(record: record, affected: affected)
+                buckets[key, default: Bucket()].entries.append(
+                    Entry(record: record, affected: prepared ?? affected, source: source, severity: severity, score: score))
                 touched.insert(key)
             }
         }
@@ -218,7 +223,10 @@ public struct AdvisoryIndex: Sendable {
                 verdict = entry.affected.evaluate(lookup.version, comparator: comparator, eventsSorted: true)
             }
             guard case .affected(let fixed) = verdict, seen.insert(entry.record.id).inserted else { continue }
-            matches.append(Match(record: entry.record, affected: entry.affected, fixedVersion: fixed, source: entry.source))
+            matches.append(
+                Match(
+                    record: entry.record, affected: entry.affected, fixedVersion: fixed, source: entry.source,
+                    severity: entry.severity, score: entry.score))
         }
         return matches
     }
@@ -229,6 +237,8 @@ public struct AdvisoryIndex: Sendable {
         public var affected: OSVRecord.Affected
         public var fixedVersion: String?
         public var source: String
+        public var severity: Severity
+        public var score: Finding.Score?
     }
 }
 

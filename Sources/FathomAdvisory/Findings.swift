@@ -44,7 +44,7 @@ public enum ImageMatcher {
             let matches = cache?.matches(entry.package, osNamespace: osNamespace, index: index)
                 ?? index.match(entry.package, osNamespace: osNamespace)
             for match in matches {
-                let (severity, cvss) = Self.severity(match)
+                let (severity, cvss) = (match.severity, match.score)
                 let status: Finding.Status =
                     match.fixedVersion != nil
                     ? .fixed : (match.affected.databaseSpecific?["will_not_fix"] == .bool(true) ? .willNotFix : .notFixed)
@@ -61,13 +61,13 @@ public enum ImageMatcher {
     }
 
     /// CVSS v3 from the record (or the affected entry) first, then the feed's own word.
-    static func severity(_ match: AdvisoryIndex.Match) -> (Severity, Finding.Score?) {
-        let vectors = (match.affected.severity ?? []) + (match.record.severity ?? [])
+    static func severity(record: OSVRecord, affected: OSVRecord.Affected) -> (Severity, Finding.Score?) {
+        let vectors = (affected.severity ?? []) + (record.severity ?? [])
         if let cvss = vectors.filter({ $0.type == "CVSS_V3" }).compactMap({ CVSS3(vector: $0.score) }).max(by: { $0.score < $1.score }) {
             return (Severity(score: cvss.score), Finding.Score(score: cvss.score, vector: cvss.vector))
         }
-        for word in [match.record.databaseSpecific?["severity"]?.string, match.affected.ecosystemSpecific?["severity"]?.string,
-            match.affected.databaseSpecific?["urgency"]?.string]
+        for word in [record.databaseSpecific?["severity"]?.string, affected.ecosystemSpecific?["severity"]?.string,
+            affected.databaseSpecific?["urgency"]?.string]
         {
             if let word, let severity = Severity(feedWord: word) { return (severity, nil) }
         }
