@@ -41,6 +41,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "FathomAdvisory", package: root),
                 .product(name: "FathomInventory", package: root),
+                .product(name: "FathomVersion", package: root),
             ],
             path: "Benchmarks/Matching",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

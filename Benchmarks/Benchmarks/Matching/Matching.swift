@@ -3,6 +3,7 @@
 import Benchmark
 import FathomAdvisory
 import FathomInventory
+import FathomVersion
 import Foundation
 
 let fixtures = URL(fileURLWithPath: #filePath)
@@ -25,19 +26,31 @@ func loadRecords() async -> [(String, [OSVRecord])] {
 func inventories(_ feeds: [(String, [OSVRecord])], count: Int) -> [[InventoryEntry]] {
     let status = [UInt8](FileManager.default.contents(atPath: fixtures.appendingPathComponent("pkgdb/dpkg/bookworm-minbase/var/lib/dpkg/status").path)!)
     let debs = DpkgAnalyzer().analyze(path: "var/lib/dpkg/status", contents: status).packages
-    var language: [(String, String, [String], String)] = []  // ecosystem, name, event versions, newest fix
+    // Per package: every version the feeds name, and the newest fix across all its advisories.
+    var named: [String: (ecosystem: String, name: String, versions: [String], fixes: [String])] = [:]
     for (_, records) in feeds {
         for record in records {
             for affected in record.affected ?? [] {
                 guard let package = affected.package, ["Go", "PyPI"].contains(package.ecosystem) else { continue }
-                let versions = (affected.ranges ?? []).flatMap { $0.events.compactMap { $0.fixed ?? $0.introduced } }.filter { $0 != "0" }
-                let fixes = (affected.ranges ?? []).flatMap { $0.events.compactMap(\.fixed) }
-                if !versions.isEmpty, let newest = fixes.last {
-                    language.append((package.ecosystem == "Go" ? "go" : "pypi", package.name, versions, newest))
+                let key = package.ecosystem + " " + package.name
+                var entry = named[key] ?? (package.ecosystem == "Go" ? "go" : "pypi", package.name, [], [])
+                for range in affected.ranges ?? [] {
+                    for event in range.events {
+                        if let version = event.fixed ?? event.introduced, version != "0" { entry.versions.append(version) }
+                        if let fixed = event.fixed { entry.fixes.append(fixed) }
+                    }
                 }
+                named[key] = entry
             }
         }
     }
+    let language: [(String, String, [String], String)] = named.values.compactMap { entry in
+        let comparator: any VersionComparator = entry.ecosystem == "go" ? SemanticVersion(flavour: .loose) : PEP440Version()
+        guard !entry.versions.isEmpty,
+            let newest = entry.fixes.max(by: { (try? comparator.compare($0, $1)) == .less })
+        else { return nil }
+        return (entry.ecosystem, entry.name, entry.versions, newest)
+    }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
     var state: UInt64 = 7
     func next() -> Int {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
