@@ -11,6 +11,7 @@ public struct AdvisoryIndex: Sendable {
         /// Computed once at indexing (CVSS vectors are parsed here, not per finding).
         var severity: Severity
         var score: Finding.Score?
+        var references: [String]
     }
 
     struct Key: Hashable, Sendable {
@@ -62,7 +63,9 @@ public struct AdvisoryIndex: Sendable {
                 let prepared = EcosystemVersions.comparator(forOSV: package.ecosystem).map { affected.sortingEvents(comparator: $0) }
                 let (severity, score) = ImageMatcher.severity(record: record, affected: affected)
                 buckets[key, default: Bucket()].entries.append(
-                    Entry(record: record, affected: prepared ?? affected, source: source, severity: severity, score: score))
+                    Entry(
+                        record: record, affected: prepared ?? affected, source: source, severity: severity, score: score,
+                        references: (record.references ?? []).map(\.url)))
                 touched.insert(key)
             }
         }
@@ -226,7 +229,7 @@ public struct AdvisoryIndex: Sendable {
             matches.append(
                 Match(
                     record: entry.record, affected: entry.affected, fixedVersion: fixed, source: entry.source,
-                    severity: entry.severity, score: entry.score))
+                    severity: entry.severity, score: entry.score, references: entry.references))
         }
         return matches
     }
@@ -239,6 +242,7 @@ public struct AdvisoryIndex: Sendable {
         public var source: String
         public var severity: Severity
         public var score: Finding.Score?
+        public var references: [String]
     }
 }
 

@@ -54,7 +54,7 @@ public enum ImageMatcher {
                         package: entry.package.name, sourcePackage: entry.package.source?.name,
                         installedVersion: entry.package.version, fixedVersion: match.fixedVersion,
                         status: status, severity: severity, cvss: cvss, layerIndex: entry.layer, path: entry.package.path,
-                        source: match.source, title: match.record.summary, references: (match.record.references ?? []).map(\.url)))
+                        source: match.source, title: match.record.summary, references: match.references))
             }
         }
         return findings.sorted { ($1.severity, $0.package, $0.id) < ($0.severity, $1.package, $1.id) }
