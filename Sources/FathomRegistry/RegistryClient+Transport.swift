@@ -140,12 +140,21 @@ extension RegistryClient {
         }
         var probe = HTTPClientRequest(url: "http://\(registry)/v2/")
         probe.headers.add(name: "User-Agent", value: configuration.userAgent)
-        var scheme = "https"
-        if let response = try? await http.execute(probe, timeout: .seconds(5), logger: logger) {
+        var scheme: String?
+        if let response = try? await http.execute(probe, timeout: .seconds(10), logger: logger) {
             let body = (try? await response.body.collect(upTo: ByteLimits.errorBody)).map { String(buffer: $0) } ?? ""
-            let tlsOnly = response.status == .badRequest && body.contains("HTTPS")
-            if !tlsOnly { scheme = "http" }
+            scheme = response.status == .badRequest && body.contains("HTTPS") ? "https" : "http"
+        } else {
+            var tlsProbe = HTTPClientRequest(url: "https://\(registry)/v2/")
+            tlsProbe.headers.add(name: "User-Agent", value: configuration.userAgent)
+            if let response = try? await http.execute(tlsProbe, timeout: .seconds(10), logger: logger) {
+                _ = try? await response.body.collect(upTo: ByteLimits.errorBody)
+                scheme = "https"
+            }
         }
+        // Undecided (nothing answered yet, a slow or starting registry): plain HTTP for this
+        // request, and no memory of it, so the next request probes again.
+        guard let scheme else { return "http://\(registry)" }
         logger.debug("registry scheme chosen", metadata: [LogKey.registry: "\(registry)", "scheme": "\(scheme)"])
         await auth.setScheme(scheme, for: registry)
         return "\(scheme)://\(registry)"
