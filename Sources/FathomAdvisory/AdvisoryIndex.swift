@@ -85,7 +85,7 @@ public struct AdvisoryIndex: Sendable {
         for entryRanges in ranges {
             for range in entryRanges {
                 for event in range.events {
-                    let version = AffectedEventVersion.of(event)
+                    let version = OSVRecord.Affected.eventVersion(event)
                     if version != "0" { versions.insert(version) }
                 }
             }

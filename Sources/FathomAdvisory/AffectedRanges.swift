@@ -75,20 +75,11 @@ extension OSVRecord.Affected {
     static func evaluate(
         _ version: String, _ range: OSVRecord.Range, comparator: any VersionComparator, eventsSorted: Bool = false
     ) -> RangeVerdict {
-        func compare(_ a: String, _ b: String) -> ComparisonResult? {
-            // "0" as introduced means "every version", whatever the ecosystem's syntax.
-            if a == "0" && b == "0" { return .equal }
-            if a == "0" { return .less }
-            if b == "0" { return .greater }
-            return try? comparator.compare(a, b)
-        }
-        func eventVersion(_ event: OSVRecord.Event) -> String {
-            event.introduced ?? event.fixed ?? event.lastAffected ?? event.limit ?? "0"
-        }
+        func compare(_ a: String, _ b: String) -> ComparisonResult? { Self.compare(a, b, comparator) }
         let limits = range.events.compactMap(\.limit)
         if !limits.isEmpty, !limits.contains(where: { compare(version, $0) == .less }) { return .notAffected }
         let unsorted = range.events.filter { $0.limit == nil }
-        let events = eventsSorted ? unsorted : unsorted.sorted { compare(eventVersion($0), eventVersion($1)) == .less }
+        let events = eventsSorted ? unsorted : unsorted.sorted { compare(Self.eventVersion($0), Self.eventVersion($1)) == .less }
         var affected = false
         var fixed: String?
         for event in events {
@@ -111,9 +102,3 @@ extension OSVRecord.Affected {
     }
 }
 
-/// The version an event names, whichever kind it is.
-enum AffectedEventVersion {
-    static func of(_ event: OSVRecord.Event) -> String {
-        event.introduced ?? event.fixed ?? event.lastAffected ?? event.limit ?? "0"
-    }
-}

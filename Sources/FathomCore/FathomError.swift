@@ -94,14 +94,6 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
         if copy.path == nil { copy.path = path }
         return copy
     }
-
-    /// The same error with the image (and layer) filled in where they were not yet known.
-    public func inImage(_ image: String, layer: String? = nil) -> FathomError {
-        var copy = self
-        if copy.image == nil { copy.image = image }
-        if copy.layer == nil, let layer { copy.layer = layer }
-        return copy
-    }
 }
 
 extension FathomError {

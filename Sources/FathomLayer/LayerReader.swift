@@ -15,10 +15,6 @@ public struct LayerExpectation: Sendable, Hashable {
         self.diffID = diffID
         self.mediaType = mediaType
     }
-
-    public init(_ descriptor: Descriptor, diffID: Digest? = nil) {
-        self.init(digest: descriptor.digest, size: descriptor.size, diffID: diffID, mediaType: descriptor.mediaType)
-    }
 }
 
 /// What reading a layer measured. Returned only after every check passed.

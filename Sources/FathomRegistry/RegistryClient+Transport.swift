@@ -30,7 +30,7 @@ extension RegistryClient {
             let response: HTTPClientResponse
             do {
                 response = try await http.execute(
-                    request, timeout: .nanoseconds(Int64((timeout ?? configuration.requestTimeout).components.seconds) * 1_000_000_000),
+                    request, timeout: TimeAmount(timeout ?? configuration.requestTimeout),
                     logger: logger)
             } catch {
                 if error is CancellationError { throw error }
@@ -168,5 +168,13 @@ extension RegistryClient {
             host = host[..<colon]
         }
         return host == "localhost" || host.hasPrefix("127.") || host == "::1"
+    }
+}
+
+extension TimeAmount {
+    /// NIO's time amount for a Swift `Duration` (to the nanosecond).
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

@@ -80,7 +80,7 @@ public final class RegistryClient: Sendable {
         let httpConfiguration = HTTPClient.Configuration(
             tlsConfiguration: tls,
             redirectConfiguration: .follow(max: 5, allowCycles: false),
-            timeout: .init(connect: .seconds(10), read: .nanoseconds(Int64(configuration.readTimeout.components.seconds) * 1_000_000_000)),
+            timeout: .init(connect: .seconds(10), read: TimeAmount(configuration.readTimeout)),
             connectionPool: pool,
             decompression: .disabled)
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
@@ -141,15 +141,6 @@ public final class RegistryClient: Sendable {
             MediaType($0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? $0)
         }
         return FetchedManifest(bytes: bytes, mediaType: contentType, digest: digest)
-    }
-
-    /// `HEAD` a manifest: its digest as the registry states it, without the body.
-    public func manifestDigest(_ reference: ImageReference) async throws -> Digest? {
-        let response = try await send(
-            .HEAD, registry: reference.apiHost, path: "/v2/\(reference.repository)/manifests/\(reference.manifestReference)",
-            scope: Self.pullScope(reference.repository),
-            headers: [("Accept", MediaType.acceptedManifests.map(\.rawValue).joined(separator: ", "))])
-        return response.headers.first(name: "Docker-Content-Digest").flatMap { try? Digest(parsing: $0) }
     }
 
     /// Fetches a small blob (a config) whole, checking its size and digest.

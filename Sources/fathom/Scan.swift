@@ -77,9 +77,6 @@ struct Scan: AsyncParsableCommand {
             throw ExitCode(1)
         }
         var client: RegistryClient?
-        defer {
-            if let client { Task { try? await client.shutdown() } }
-        }
         do {
             let opened = try source.open(client: {
                 var host: String?

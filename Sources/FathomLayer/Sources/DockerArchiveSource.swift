@@ -115,7 +115,7 @@ public struct DockerArchiveSource: ImageSource {
             // The member path names a blob digest in OCI-style archives; otherwise only the diffID is known.
             let digest = Self.blobDigest(member)
             let mediaType = digest.flatMap { entry.LayerSources?[$0.description]?.mediaType } ?? .dockerLayerTar
-            return ImageLayer(mediaType: mediaType, digest: digest, size: info.size, diffID: diffID)
+            return ImageLayer(mediaType: mediaType, digest: digest, size: info.size, diffID: diffID, sourcePath: member)
         }
         return ResolvedImage(
             name: displayName, manifestDigest: nil, manifestMediaType: nil, configDigest: configDigest, config: config,
@@ -131,16 +131,9 @@ public struct DockerArchiveSource: ImageSource {
     public func withLayer<Result>(
         _ layer: ImageLayer, _ body: (ByteStream) async throws -> Result
     ) async throws -> Result {
-        let member: String
-        if let digest = layer.digest, storage.members[OCILayoutSource.blobPath(digest)] != nil {
-            member = OCILayoutSource.blobPath(digest)
-        } else {
-            let entry = try legacyEntry()
-            let config = try ImageConfig.decode(try storage.read(entry.Config, limit: ByteLimits.document) ?? [])
-            guard let index = config.rootfs.diffIDs.firstIndex(where: { $0 == layer.diffID }) else {
-                throw FathomError(.notFound, "the archive has no layer \(layer.diffID?.description ?? "?")", image: displayName)
-            }
-            member = entry.Layers[index]
+        // Resolution recorded the member for legacy layers; OCI-in-tar layers are named by digest.
+        guard let member = layer.sourcePath ?? layer.digest.map(OCILayoutSource.blobPath) else {
+            throw FathomError(.notFound, "the archive has no layer \(layer.diffID?.description ?? "?")", image: displayName)
         }
         return try await body(try storage.stream(member))
     }

@@ -10,13 +10,18 @@ public struct ImageLayer: Sendable, Hashable, Codable {
     /// The uncompressed digest from the image config (`rootfs.diff_ids`).
     public var diffID: Digest?
     public var urls: [String]?
+    /// Where the source keeps the blob when no digest names it (a legacy `docker save` member).
+    public var sourcePath: String?
 
-    public init(mediaType: MediaType, digest: Digest?, size: Int64, diffID: Digest?, urls: [String]? = nil) {
+    public init(
+        mediaType: MediaType, digest: Digest?, size: Int64, diffID: Digest?, urls: [String]? = nil, sourcePath: String? = nil
+    ) {
         self.mediaType = mediaType
         self.digest = digest
         self.size = size
         self.diffID = diffID
         self.urls = urls
+        self.sourcePath = sourcePath
     }
 
     /// What the reader checks the bytes against. A layer named only by diffID has its
