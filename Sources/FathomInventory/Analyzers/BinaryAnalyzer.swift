@@ -4,6 +4,7 @@
 //   both strings inline; older toolchains store pointers to them.
 // - Rust binaries built with cargo-auditable: a `.dep-v0` ELF section holding zlib-compressed
 //   JSON of the crates compiled in (https://github.com/rust-secure-code/cargo-auditable).
+import FathomCore
 import FathomLayer
 import Foundation
 
@@ -173,9 +174,8 @@ struct GoBuildInfoScanner: StreamScanner {
         guard pointerSize == 4 || pointerSize == 8 else { throw Unreadable(description: "pointer size \(pointerSize)") }
         let bigEndian = flags & 0x1 != 0
         let elf = try ELF(file)
-        func pointer(_ bytes: ArraySlice<UInt8>) -> UInt64 {  // any slice: only its elements are read
-            let ordered = bigEndian ? Array(bytes) : Array(bytes.reversed())
-            return ordered.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        func pointer(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+            bytes.unsignedInteger(at: 0, size: bytes.count, bigEndian: bigEndian) ?? 0
         }
         func goString(at address: UInt64) throws -> String {
             guard let header = elf.read(address: address, count: 2 * pointerSize, from: file).map(Array.init) else {
@@ -244,12 +244,7 @@ struct ELF {
         bigEndian = file[5] == 2
         let bigEndian = self.bigEndian
         let is64 = self.is64
-        func value(_ offset: Int, _ size: Int) -> UInt64? {
-            guard offset >= 0, offset + size <= file.count else { return nil }
-            let bytes = file[offset..<(offset + size)]
-            let ordered = bigEndian ? Array(bytes) : Array(bytes.reversed())
-            return ordered.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        }
+        func value(_ offset: Int, _ size: Int) -> UInt64? { file.unsignedInteger(at: offset, size: size, bigEndian: bigEndian) }
         guard let phoff = value(is64 ? 0x20 : 0x1c, is64 ? 8 : 4), let entrySize = value(is64 ? 0x36 : 0x2a, 2),
             let count = value(is64 ? 0x38 : 0x2c, 2), count < 4096, phoff < UInt64(file.count)
         else { throw GoBuildInfoScanner.Unreadable(description: "ELF program headers are malformed") }
@@ -271,10 +266,7 @@ struct ELF {
     }
 
     func value(_ file: [UInt8], _ offset: Int, _ size: Int) -> UInt64? {
-        guard offset >= 0, offset + size <= file.count else { return nil }
-        let bytes = file[offset..<(offset + size)]
-        let ordered = bigEndian ? Array(bytes) : Array(bytes.reversed())
-        return ordered.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        file.unsignedInteger(at: offset, size: size, bigEndian: bigEndian)
     }
 
     /// A section's bytes, found by name through the section header string table.

@@ -1,6 +1,7 @@
 // rpmdb backends: SQLite (rpm ≥ 4.16, `rpmdb.sqlite`), BerkeleyDB hash (`Packages`, older
 // RHEL/CentOS/Amazon), and ndb (`Packages.db`, SUSE). Each yields header blobs.
 import CFathomSQLite
+import FathomCore
 
 /// rpm package databases in any of rpm's three formats.
 public struct RpmAnalyzer: Analyzer {
@@ -54,20 +55,6 @@ public struct RpmAnalyzer: Analyzer {
 
 struct RpmdbError: Error, CustomStringConvertible {
     var description: String
-}
-
-/// Little helpers over a byte array with bounds checks.
-extension Array where Element == UInt8 {
-    func u32(_ offset: Int, bigEndian: Bool) -> UInt32? {
-        guard offset >= 0, offset + 4 <= count else { return nil }
-        let b = (UInt32(self[offset]), UInt32(self[offset + 1]), UInt32(self[offset + 2]), UInt32(self[offset + 3]))
-        return bigEndian ? b.0 << 24 | b.1 << 16 | b.2 << 8 | b.3 : b.3 << 24 | b.2 << 16 | b.1 << 8 | b.0
-    }
-
-    func u16(_ offset: Int, bigEndian: Bool) -> UInt16? {
-        guard offset >= 0, offset + 2 <= count else { return nil }
-        return bigEndian ? UInt16(self[offset]) << 8 | UInt16(self[offset + 1]) : UInt16(self[offset + 1]) << 8 | UInt16(self[offset])
-    }
 }
 
 /// `rpmdb.sqlite`: the `Packages` table's `blob` column, read from memory with

@@ -2,6 +2,8 @@
 // index count and data length, then 16-byte index entries (tag, type, offset, count), then
 // the data store. Read here in Swift against the format, with every offset bounds-checked.
 
+import FathomCore
+
 /// The fields of an rpm header fathom needs.
 struct RpmHeader {
     var name: String?
@@ -32,9 +34,8 @@ struct RpmHeader {
 
     init(blob: ArraySlice<UInt8>) throws {
         func u32(_ offset: Int) throws -> UInt32 {
-            guard offset >= 0, offset + 4 <= blob.count else { throw Malformed(description: "header cut short at byte \(offset)") }
-            let base = blob.startIndex + offset
-            return UInt32(blob[base]) << 24 | UInt32(blob[base + 1]) << 16 | UInt32(blob[base + 2]) << 8 | UInt32(blob[base + 3])
+            guard let value = blob.u32(offset, bigEndian: true) else { throw Malformed(description: "header cut short at byte \(offset)") }
+            return value
         }
         let indexCount = Int(try u32(0))
         let dataLength = Int(try u32(4))

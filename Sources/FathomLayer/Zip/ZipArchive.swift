@@ -20,14 +20,8 @@ public struct ZipArchive: Sendable {
     /// Parses the central directory; throws `invalidInput` for anything that is not a ZIP.
     public init(_ bytes: [UInt8]) throws {
         self.bytes = bytes
-        func u16(_ offset: Int) -> Int? {
-            guard offset >= 0, offset + 2 <= bytes.count else { return nil }
-            return Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
-        }
-        func u32(_ offset: Int) -> Int? {
-            guard let low = u16(offset), let high = u16(offset + 2) else { return nil }
-            return low | high << 16
-        }
+        func u16(_ offset: Int) -> Int? { bytes.u16(offset, bigEndian: false).map(Int.init) }
+        func u32(_ offset: Int) -> Int? { bytes.u32(offset, bigEndian: false).map(Int.init) }
         // The end record is in the last 64 KiB + 22 bytes (its comment is at most 65535 bytes).
         var end: Int?
         var index = bytes.count - 22
@@ -67,8 +61,8 @@ public struct ZipArchive: Sendable {
         guard offset + 30 <= bytes.count, bytes[offset] == 0x50, bytes[offset + 1] == 0x4b, bytes[offset + 2] == 3,
             bytes[offset + 3] == 4
         else { throw FathomError(.invalidInput, "\(member.name): local header missing") }
-        let nameLength = Int(bytes[offset + 26]) | Int(bytes[offset + 27]) << 8
-        let extraLength = Int(bytes[offset + 28]) | Int(bytes[offset + 29]) << 8
+        let nameLength = Int(bytes.u16(offset + 26, bigEndian: false)!)
+        let extraLength = Int(bytes.u16(offset + 28, bigEndian: false)!)
         let start = offset + 30 + nameLength + extraLength
         guard start + member.compressedSize <= bytes.count else {
             throw FathomError(.truncated, "\(member.name): data runs past the end of the archive")
