@@ -1,8 +1,9 @@
 /// Fixed-width unsigned integers read from bytes, bounds-checked: the one reader the binary
-/// formats fathom parses (rpm headers and databases, ZIP, ELF) share.
+/// formats fathom parses (rpm headers and databases, ZIP, ELF) share. Inlinable: called per byte
+/// from other modules, it must be specialised there, not dispatched generically.
 extension RandomAccessCollection where Element == UInt8, Index == Int {
     /// The `size`-byte integer at `offset` (from the collection's start), or nil past the end.
-    public func unsignedInteger(at offset: Int, size: Int, bigEndian: Bool) -> UInt64? {
+    @inlinable public func unsignedInteger(at offset: Int, size: Int, bigEndian: Bool) -> UInt64? {
         guard offset >= 0, size > 0, size <= 8, offset + size <= count else { return nil }
         let start = startIndex + offset
         var value: UInt64 = 0
@@ -13,11 +14,11 @@ extension RandomAccessCollection where Element == UInt8, Index == Int {
         return value
     }
 
-    public func u16(_ offset: Int, bigEndian: Bool) -> UInt16? {
+    @inlinable public func u16(_ offset: Int, bigEndian: Bool) -> UInt16? {
         unsignedInteger(at: offset, size: 2, bigEndian: bigEndian).map { UInt16($0) }
     }
 
-    public func u32(_ offset: Int, bigEndian: Bool) -> UInt32? {
+    @inlinable public func u32(_ offset: Int, bigEndian: Bool) -> UInt32? {
         unsignedInteger(at: offset, size: 4, bigEndian: bigEndian).map { UInt32($0) }
     }
 }
