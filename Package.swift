@@ -68,11 +68,12 @@ let package = Package(
                 "FathomCore", "FathomVersion", "FathomInventory", "FathomLayer",
                 .product(name: "Yams", package: "Yams"),
             ]),
-        .target(name: "FathomStore", dependencies: ["FathomCore", "FathomAdvisory", "CFathomSQLite"]),
+        .target(
+            name: "FathomStore", dependencies: ["FathomCore", "FathomLayer", "FathomInventory", "FathomAdvisory", "CFathomSQLite"]),
         .target(
             name: "FathomPipeline",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomLayer", "FathomInventory",
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomAdvisory", "FathomStore",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(

@@ -1,4 +1,4 @@
-import FathomCore
+public import FathomCore
 public import FathomInventory
 public import FathomLayer
 public import FathomOCI
@@ -20,24 +20,51 @@ public struct ImageScanResult: Sendable {
     public var filesystem: MergedFilesystem
     /// Installed packages, each with the layer that introduced it.
     public var packages: [InventoryEntry]
+    /// Layers this scan read from their blobs; the others were known already.
+    public var layersFetched: Int
+    /// Compressed bytes this scan read.
+    public var bytesFetched: Int64
+
+    /// Merges layer facts (in order) into the image's file system, OS and packages.
+    public init(image: ResolvedImage, facts: [LayerFacts], layersFetched: Int = 0, bytesFetched: Int64 = 0) {
+        let history = (image.config.history ?? []).filter { $0.emptyLayer != true }
+        self.image = image
+        layers = image.layers.enumerated().map { index, layer in
+            ScannedLayer(
+                layer: layer, facts: facts[index],
+                createdBy: history.count == image.layers.count ? history[index].createdBy : nil)
+        }
+        filesystem = MergedFilesystem(layers: facts)
+        os = OSRelease.detect(in: filesystem)
+        packages = ImageInventory.packages(in: filesystem)
+        self.layersFetched = layersFetched
+        self.bytesFetched = bytesFetched
+    }
 }
 
-/// Scans one image: resolves it, reads each layer once (a bounded number at a time), and
-/// merges the layers' facts.
+/// Scans one image: resolves it, gets each layer's facts (from the cache, or by reading the
+/// layer once, a bounded number at a time), and merges them.
 public struct ImageScanner: Sendable {
     public var platform: Platform
-    /// Layers read at once; layers are CPU-bound once fetched, so the default is the core count.
-    public var layerConcurrency: Int
+    /// Layers read at once across every image sharing this scanner; layers are CPU-bound once
+    /// fetched, so the default is the core count.
+    public let layerBudget: AsyncSemaphore
+    public let layerConcurrency: Int
     public var claims: PathClaims
+    /// Where layer facts are looked up and kept (single-flight per digest).
+    public let cache: LayerCache
     public var logger: Logger
 
     public init(
         platform: Platform = .linuxAMD64, layerConcurrency: Int = defaultConcurrency(),
-        claims: PathClaims = .standard, logger: Logger = Logger(label: "fathom.scan")
+        claims: PathClaims = .standard, cache: LayerCache = LayerCache(store: nil),
+        logger: Logger = Logger(label: "fathom.scan")
     ) {
         self.platform = platform
         self.layerConcurrency = max(1, layerConcurrency)
+        self.layerBudget = AsyncSemaphore(permits: max(1, layerConcurrency))
         self.claims = claims
+        self.cache = cache
         self.logger = logger
     }
 
@@ -46,30 +73,30 @@ public struct ImageScanner: Sendable {
     }
 
     public func scan(_ source: any ImageSource) async throws -> ImageScanResult {
-        let image = try await source.resolve(platform: platform)
+        try await scan(source, resolved: try await source.resolve(platform: platform))
+    }
+
+    /// Scans an image already resolved (a fleet filters on the config before reading layers).
+    public func scan(_ source: any ImageSource, resolved image: ResolvedImage) async throws -> ImageScanResult {
         var logger = self.logger
         logger[metadataKey: LogKey.image] = "\(image.name)"
         if let digest = image.manifestDigest { logger[metadataKey: LogKey.imageDigest] = "\(digest)" }
         logger.debug("resolved image", metadata: ["layers": "\(image.layers.count)"])
 
-        let facts = try await readLayers(image, from: source)
-        let history = (image.config.history ?? []).filter { $0.emptyLayer != true }
-        let layers = image.layers.enumerated().map { index, layer in
-            ScannedLayer(
-                layer: layer, facts: facts[index],
-                createdBy: history.count == image.layers.count ? history[index].createdBy : nil)
-        }
-        let filesystem = MergedFilesystem(layers: facts)
+        let (facts, fetched) = try await layerFacts(image, from: source)
         return ImageScanResult(
-            image: image, layers: layers, os: OSRelease.detect(in: filesystem), filesystem: filesystem,
-            packages: ImageInventory.packages(in: filesystem))
+            image: image, facts: facts, layersFetched: fetched.count, bytesFetched: fetched.reduce(0) { $0 + $1.summary.compressedSize })
     }
 
-    /// Reads the layers with a sliding window of `layerConcurrency` tasks.
-    private func readLayers(_ image: ResolvedImage, from source: any ImageSource) async throws -> [LayerFacts] {
+    /// Gets every layer's facts with a sliding window of `layerConcurrency` tasks; returns them
+    /// in order, and the facts this call read from blobs.
+    private func layerFacts(_ image: ResolvedImage, from source: any ImageSource) async throws -> ([LayerFacts], [LayerFacts]) {
         let claims = self.claims
-        return try await withThrowingTaskGroup(of: (Int, LayerFacts).self) { group in
+        let cache = self.cache
+        let budget = self.layerBudget
+        return try await withThrowingTaskGroup(of: (Int, LayerFacts, LayerCache.Outcome).self) { group in
             var results = [LayerFacts?](repeating: nil, count: image.layers.count)
+            var fetched: [LayerFacts] = []
             var next = 0
             func startNext() {
                 guard next < image.layers.count else { return }
@@ -77,15 +104,30 @@ public struct ImageScanner: Sendable {
                 let layer = image.layers[index]
                 next += 1
                 group.addTask {
-                    (index, try await Self.readLayer(layer, from: source, imageName: image.name, claims: claims))
+                    let read: @Sendable () async throws -> LayerFacts = {
+                        try await budget.withPermit {
+                            try await Self.readLayer(layer, from: source, imageName: image.name, claims: claims)
+                        }
+                    }
+                    guard let key = layer.cacheKey else { return (index, try await read(), .fetched) }
+                    do {
+                        let (facts, outcome) = try await cache.facts(for: key, read: read)
+                        return (index, facts, outcome)
+                    } catch {
+                        // A layer read for another image fails this one too, named as this one.
+                        var failure = FathomError.wrapping(error, layer: key.description)
+                        failure.image = image.name
+                        throw failure
+                    }
                 }
             }
             for _ in 0..<min(layerConcurrency, image.layers.count) { startNext() }
-            while let (index, facts) = try await group.next() {
+            while let (index, facts, outcome) = try await group.next() {
                 results[index] = facts
+                if case .fetched = outcome { fetched.append(facts) }
                 startNext()
             }
-            return results.map { $0! }
+            return (results.map { $0! }, fetched)
         }
     }
 

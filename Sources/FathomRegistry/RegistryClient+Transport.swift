@@ -19,6 +19,7 @@ extension RegistryClient {
         var answeredChallenge = false
         while true {
             attempt += 1
+            try await gates.waitIfPaused(registry)
             var request = HTTPClientRequest(url: url)
             request.method = method
             request.headers.add(name: "User-Agent", value: configuration.userAgent)
@@ -61,6 +62,11 @@ extension RegistryClient {
                 let retryAfter = response.headers.first(name: "Retry-After").flatMap(Self.parseRetryAfter)
                 if let retryAfter, retryAfter > configuration.maxRetryAfter {
                     throw FathomError(.registry, "\(url) asks to retry after \(retryAfter), longer than fathom waits")
+                }
+                if let retryAfter {
+                    await gates.pause(registry, for: retryAfter)
+                } else if status == 429 {
+                    await gates.pause(registry, for: configuration.baseBackoff * (1 << min(attempt - 1, 16)))
                 }
                 try await backoff(attempt: attempt, retryAfter: retryAfter, reason: "HTTP \(status)", url: url)
                 continue

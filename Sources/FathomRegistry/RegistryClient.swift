@@ -62,6 +62,7 @@ public final class RegistryClient: Sendable {
     public let configuration: RegistryClientConfiguration
     let http: HTTPClient
     let auth = AuthState()
+    let gates: RegistryGates
     let logger: Logger
 
     public init(configuration: RegistryClientConfiguration = .init(), logger: Logger = Logger(label: "fathom.registry")) throws {
@@ -85,6 +86,7 @@ public final class RegistryClient: Sendable {
             decompression: .disabled)
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
         self.configuration = configuration
+        self.gates = RegistryGates(permits: configuration.connectionsPerRegistry)
         self.logger = logger
     }
 
@@ -97,8 +99,30 @@ public final class RegistryClient: Sendable {
 
     /// `GET /v2/`: checks the registry speaks the distribution API and that we may talk to it.
     public func ping(_ registry: String) async throws {
-        let response = try await send(.GET, registry: registry, path: "/v2/", scope: nil)
-        _ = try await response.body.collect(upTo: ByteLimits.errorBody)
+        try await withRequestPermit(registry) {
+            let response = try await send(.GET, registry: registry, path: "/v2/", scope: nil)
+            _ = try await response.body.collect(upTo: ByteLimits.errorBody)
+        }
+    }
+
+    /// `HEAD` on a manifest: the digest the registry serves for a tag now, without its body
+    /// (how a rescan notices a moved tag without downloading anything).
+    public func manifestDigest(_ reference: ImageReference, accept: [MediaType] = MediaType.acceptedManifests) async throws
+        -> Digest
+    {
+        try await withRequestPermit(reference.apiHost) {
+            let response = try await send(
+                .HEAD, registry: reference.apiHost,
+                path: "/v2/\(reference.repository)/manifests/\(reference.manifestReference)",
+                scope: Self.pullScope(reference.repository),
+                headers: [("Accept", accept.map(\.rawValue).joined(separator: ", "))])
+            guard let stated = response.headers.first(name: "Docker-Content-Digest"), let digest = try? Digest(parsing: stated)
+            else {
+                throw FathomError(
+                    .registry, "the registry answered HEAD without a Docker-Content-Digest", image: reference.description)
+            }
+            return digest
+        }
     }
 
     /// A fetched manifest or index, with its exact bytes and their digest.
@@ -113,15 +137,17 @@ public final class RegistryClient: Sendable {
     public func manifest(_ reference: ImageReference, accept: [MediaType] = MediaType.acceptedManifests) async throws
         -> FetchedManifest
     {
-        let response = try await send(
-            .GET, registry: reference.apiHost, path: "/v2/\(reference.repository)/manifests/\(reference.manifestReference)",
-            scope: Self.pullScope(reference.repository),
-            headers: [("Accept", accept.map(\.rawValue).joined(separator: ", "))])
-        let body: ByteBuffer
-        do {
-            body = try await response.body.collect(upTo: ByteLimits.document)
-        } catch is NIOTooManyBytesError {
-            throw FathomError(.limitExceeded, "the manifest is larger than \(ByteLimits.document) bytes", image: reference.description)
+        let (response, body) = try await withRequestPermit(reference.apiHost) {
+            let response = try await send(
+                .GET, registry: reference.apiHost, path: "/v2/\(reference.repository)/manifests/\(reference.manifestReference)",
+                scope: Self.pullScope(reference.repository),
+                headers: [("Accept", accept.map(\.rawValue).joined(separator: ", "))])
+            do {
+                return (response, try await response.body.collect(upTo: ByteLimits.document))
+            } catch is NIOTooManyBytesError {
+                throw FathomError(
+                    .limitExceeded, "the manifest is larger than \(ByteLimits.document) bytes", image: reference.description)
+            }
         }
         let bytes = Array(body.readableBytesView)
         let digest = Digest.sha256(of: bytes)
@@ -168,6 +194,14 @@ public final class RegistryClient: Sendable {
     /// Streams a blob to `body`. The stream is valid only inside `body`; it is pulled, so a
     /// slow consumer slows the download. The caller verifies the digest (`LayerReader` does).
     public func withBlob<Result>(
+        _ reference: ImageReference, digest: Digest, _ body: (ByteStream) async throws -> Result
+    ) async throws -> Result {
+        try await withRequestPermit(reference.apiHost) {
+            try await streamBlob(reference, digest: digest, body)
+        }
+    }
+
+    private func streamBlob<Result>(
         _ reference: ImageReference, digest: Digest, _ body: (ByteStream) async throws -> Result
     ) async throws -> Result {
         let response = try await send(
@@ -219,8 +253,10 @@ public final class RegistryClient: Sendable {
         var pages = 0
         while let current = path, pages < 100_000 {
             pages += 1
-            let response = try await send(.GET, registry: registry, path: current, scope: scope)
-            let body = Array(try await response.body.collect(upTo: ByteLimits.document).readableBytesView)
+            let (response, body) = try await withRequestPermit(registry) {
+                let response = try await send(.GET, registry: registry, path: current, scope: scope)
+                return (response, Array(try await response.body.collect(upTo: ByteLimits.document).readableBytesView))
+            }
             do {
                 results += try decode(body)
             } catch {

@@ -2,7 +2,8 @@ public import FathomAdvisory
 import FathomCore
 public import Foundation
 
-/// The embedded store (SQLite, WAL): imported advisories by feed, and import history.
+/// The embedded store (SQLite, WAL): imported advisories by feed and import history, layer
+/// facts, images, scan history and registry events (see `FleetStore.swift`).
 /// Imports are transactional and idempotent: a feed's records are replaced whole, or not at all.
 public final class SQLiteStore: Sendable {
     let database: SQLiteDatabase
@@ -28,7 +29,21 @@ public final class SQLiteStore: Sendable {
         CREATE TABLE advisory_packages (source TEXT NOT NULL, id TEXT NOT NULL, ecosystem TEXT NOT NULL, name TEXT NOT NULL);
         CREATE INDEX advisory_packages_source ON advisory_packages (source);
         CREATE TABLE imports (source TEXT PRIMARY KEY, imported_at TEXT NOT NULL, records INTEGER NOT NULL, content_digest TEXT NOT NULL);
+        """,
+        // The fleet: layer facts by digest and analyzer version, images, every scan of a name,
+        // and the registry's notification events (push and pull times).
         """
+        CREATE TABLE layer_facts (digest TEXT NOT NULL, analyzer_version INTEGER NOT NULL, facts BLOB NOT NULL,
+            compressed_size INTEGER NOT NULL, stored_at INTEGER NOT NULL, PRIMARY KEY (digest, analyzer_version));
+        CREATE TABLE images (image_key TEXT PRIMARY KEY, manifest_digest TEXT, config_digest TEXT NOT NULL,
+            created TEXT, record BLOB NOT NULL, first_seen INTEGER NOT NULL);
+        CREATE TABLE scans (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, image_key TEXT NOT NULL REFERENCES images (image_key),
+            scanned_at INTEGER NOT NULL, advisory_version TEXT NOT NULL, findings BLOB NOT NULL);
+        CREATE INDEX scans_by_name ON scans (name, id);
+        CREATE TABLE registry_events (id TEXT PRIMARY KEY, action TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT,
+            digest TEXT, media_type TEXT, at INTEGER NOT NULL);
+        CREATE INDEX registry_events_by_repository ON registry_events (repository, action);
+        """,
     ]
 
     func migrate() throws {

@@ -1,0 +1,184 @@
+public import FathomAdvisory
+public import FathomCore
+import FathomInventory
+import FathomOCI
+public import FathomLayer
+public import FathomStore
+import Foundation
+public import Logging
+
+/// One image for the fleet to scan (or, with `previous`, to re-match from the store).
+public struct FleetJob: Sendable {
+    /// The name history is kept under (`registry/repository:tag`, or how the source names it).
+    public var name: String
+    public var source: any ImageSource
+    public var repository: String?
+    public var tag: String?
+
+    public init(name: String, source: any ImageSource, repository: String? = nil, tag: String? = nil) {
+        self.name = name
+        self.source = source
+        self.repository = repository
+        self.tag = tag
+    }
+}
+
+/// One image's result in a fleet run.
+public struct FleetImageReport: Sendable {
+    public var name: String
+    /// The scanned image; nil when the image was re-matched from the store without reading it.
+    public var result: ImageScanResult?
+    public var image: ImageRecord
+    public var osNamespace: String?
+    public var findings: [Finding]
+    public var changes: ScanChanges
+}
+
+public enum FleetOutcome: Sendable {
+    case scanned(FleetImageReport)
+    /// Left out by a filter (`--pushed-since`, `--pulled-since`), with the reason.
+    case skipped(name: String, reason: String)
+    case failed(name: String, error: FathomError)
+
+    public var name: String {
+        switch self {
+        case .scanned(let report): report.name
+        case .skipped(let name, _), .failed(let name, _): name
+        }
+    }
+}
+
+/// Decides, from the resolved image (its config and digests), whether a fleet scans it;
+/// returns the reason to skip it, or nil to scan.
+public typealias FleetFilter = @Sendable (FleetJob, ResolvedImage) async throws -> String?
+
+/// The fleet pipeline: a bounded window of images in flight (resolve → layers → assemble →
+/// match → persist), layers read through one single-flight cache and one budget of layer
+/// reads shared by every image, matching through one fleet-wide match memo, and every scan
+/// recorded in the store with what changed since the previous scan of the same name.
+public final class FleetScanner: Sendable {
+    public let scanner: ImageScanner
+    public let store: (any Store)?
+    public let index: AdvisoryIndex
+    public let advisoryVersion: String
+    /// Images in flight at once. Most of an image's time is spent waiting on the network or on
+    /// the layer budget, so this is larger than the core count; it bounds memory, not CPU.
+    public let imageConcurrency: Int
+    public let progress = FleetProgress()
+    let matchCache = MatchCache()
+    let logger: Logger
+
+    public init(
+        scanner: ImageScanner, store: (any Store)?, index: AdvisoryIndex, advisoryVersion: String,
+        imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), logger: Logger = Logger(label: "fathom.fleet")
+    ) {
+        self.scanner = scanner
+        self.store = store
+        self.index = index
+        self.advisoryVersion = advisoryVersion
+        self.imageConcurrency = max(1, imageConcurrency)
+        self.logger = logger
+    }
+
+    public static func defaultImageConcurrency() -> Int { max(8, 4 * ProcessorCount.active) }
+
+    /// Runs every job with at most `imageConcurrency` in flight, pulling the next job only when
+    /// one finishes (a listing of 100,000 tags is never materialised as tasks), and hands each
+    /// outcome to `each` in this task, one at a time.
+    public func run<Jobs: AsyncSequence>(
+        _ jobs: Jobs, filter: FleetFilter? = nil, each: (FleetOutcome) async throws -> Void
+    ) async throws where Jobs.Element == FleetJob {
+        var iterator = jobs.makeAsyncIterator()
+        try await withThrowingTaskGroup(of: FleetOutcome.self) { group in
+            var running = 0
+            func startNext() async throws -> Bool {
+                guard let job = try await iterator.next() else { return false }
+                progress.add(queued: 1)
+                group.addTask { await self.scan(job, filter: filter) }
+                running += 1
+                return true
+            }
+            while running < imageConcurrency, try await startNext() {}
+            while let outcome = try await group.next() {
+                running -= 1
+                try await each(outcome)
+                _ = try await startNext()
+            }
+        }
+    }
+
+    /// Scans one image; never throws (a failure is an outcome, so one image never stops a fleet).
+    public func scan(_ job: FleetJob, filter: FleetFilter? = nil) async -> FleetOutcome {
+        do {
+            let resolved = try await job.source.resolve(platform: scanner.platform)
+            if let filter, let reason = try await filter(job, resolved) {
+                progress.finish(.skipped)
+                return .skipped(name: job.name, reason: reason)
+            }
+            let result = try await scanner.scan(job.source, resolved: resolved)
+            progress.add(layersFetched: result.layersFetched, reused: result.layers.count - result.layersFetched, bytes: result.bytesFetched)
+            let image = ImageRecord(
+                manifestDigest: resolved.manifestDigest, configDigest: resolved.configDigest, created: resolved.config.created,
+                platform: resolved.platform?.description, layers: resolved.layers)
+            let report = try finish(
+                name: job.name, image: image, result: result, os: result.os, packages: result.packages)
+            return .scanned(report)
+        } catch {
+            progress.finish(.failed)
+            let failure = FathomError.wrapping(error, image: job.name)
+            logger.warning("image failed", metadata: [LogKey.image: "\(job.name)", "error": "\(failure)"])
+            return .failed(name: job.name, error: failure)
+        }
+    }
+
+    /// Re-matches a stored image against the current advisories from its stored layer facts:
+    /// no blob is read. Fails (for this image only) if a layer's facts are not in the store.
+    public func rematch(_ record: ScanRecord) async -> FleetOutcome {
+        do {
+            var facts: [LayerFacts] = []
+            for layer in record.image.layers {
+                guard let key = layer.cacheKey, let known = try await scanner.cache.knownFacts(for: key) else {
+                    throw FathomError(
+                        .notFound, "the facts of this layer are not in the store (scan the image again)",
+                        layer: layer.cacheKey?.description)
+                }
+                facts.append(known)
+            }
+            progress.add(layersFetched: 0, reused: facts.count, bytes: 0)
+            let filesystem = MergedFilesystem(layers: facts)
+            let os = OSRelease.detect(in: filesystem)
+            return .scanned(
+                try finish(
+                    name: record.name, image: record.image, result: nil, os: os,
+                    packages: ImageInventory.packages(in: filesystem)))
+        } catch {
+            progress.finish(.failed)
+            return .failed(name: record.name, error: FathomError.wrapping(error, image: record.name))
+        }
+    }
+
+    /// Matches, records the scan, and computes what changed since the previous one.
+    private func finish(
+        name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry]
+    ) throws -> FleetImageReport {
+        let findings = ImageMatcher.findings(packages, osNamespace: os?.namespace, index: index, cache: matchCache)
+        let stored = findings.map(StoredFinding.init)
+        var previous: ScanRecord?
+        if let store {
+            previous = try store.recordScan(
+                NewScan(name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: stored))
+        }
+        progress.finish(.scanned, findings: findings.count)
+        return FleetImageReport(
+            name: name, result: result, image: image, osNamespace: os?.namespace, findings: findings,
+            changes: ScanChanges(previous: previous, current: image, findings: stored))
+    }
+}
+
+extension StoredFinding {
+    public init(_ finding: Finding) {
+        self.init(
+            id: finding.id, ecosystem: finding.ecosystem, package: finding.package, installedVersion: finding.installedVersion,
+            fixedVersion: finding.fixedVersion, severity: finding.severity.rawValue)
+    }
+}

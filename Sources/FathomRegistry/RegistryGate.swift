@@ -1,0 +1,45 @@
+import FathomCore
+
+/// Per-registry traffic control shared by every request of one client: a cap on requests in
+/// flight (a streamed blob holds its permit until the body is done), and a pause that all
+/// requests to a registry observe once it answers 429 or 503, so a fleet slows down together
+/// instead of each task hammering on its own schedule.
+actor RegistryGates {
+    private let permits: Int
+    private var semaphores: [String: AsyncSemaphore] = [:]
+    private var pausedUntil: [String: ContinuousClock.Instant] = [:]
+    private let clock = ContinuousClock()
+
+    init(permits: Int) { self.permits = max(1, permits) }
+
+    func semaphore(for registry: String) -> AsyncSemaphore {
+        if let existing = semaphores[registry] { return existing }
+        let made = AsyncSemaphore(permits: permits)
+        semaphores[registry] = made
+        return made
+    }
+
+    /// Holds every request to `registry` back for `delay` (extending, never shortening, a pause).
+    func pause(_ registry: String, for delay: Duration) {
+        let until = clock.now.advanced(by: delay)
+        if let current = pausedUntil[registry], current >= until { return }
+        pausedUntil[registry] = until
+    }
+
+    /// Returns once `registry` is not paused.
+    func waitIfPaused(_ registry: String) async throws {
+        while let until = pausedUntil[registry], until > clock.now {
+            try await Task.sleep(until: until, clock: clock)
+        }
+    }
+}
+
+extension RegistryClient {
+    /// Runs `body` holding one of the registry's request permits.
+    func withRequestPermit<Result>(
+        _ registry: String, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> Result
+    ) async throws -> Result {
+        let semaphore = await gates.semaphore(for: registry)
+        return try await semaphore.withPermit(body)
+    }
+}

@@ -1,0 +1,139 @@
+public import FathomCore
+public import FathomInventory
+import FathomLayer
+public import Foundation
+
+extension SQLiteStore: Store {
+    public func layerFacts(_ digest: Digest) throws -> LayerFacts? {
+        var bytes: [UInt8]?
+        try database.query(
+            "SELECT facts FROM layer_facts WHERE digest = ? AND analyzer_version = ?",
+            [.text(digest.description), .integer(Int64(LayerFacts.analyzerVersion))]
+        ) { bytes = $0.blob(0) }
+        guard let bytes else { return nil }
+        do {
+            return try JSONDecoder().decode(LayerFacts.self, from: Data(bytes))
+        } catch {
+            // A row the current code cannot read is treated as absent: the layer is read again.
+            return nil
+        }
+    }
+
+    public func storeLayerFacts(_ facts: LayerFacts, for digest: Digest) throws {
+        let bytes = Array(try JSONEncoder().encode(facts))
+        try database.query(
+            "INSERT OR REPLACE INTO layer_facts (digest, analyzer_version, facts, compressed_size, stored_at) VALUES (?, ?, ?, ?, ?)",
+            [
+                .text(digest.description), .integer(Int64(facts.analyzerVersion)), .blob(bytes),
+                .integer(facts.summary.compressedSize), .integer(Int64(Date().timeIntervalSince1970)),
+            ])
+    }
+
+    @discardableResult
+    public func recordScan(_ scan: NewScan) throws -> ScanRecord? {
+        let encoder = JSONEncoder()
+        let record = Array(try encoder.encode(scan.image))
+        let findings = Array(try encoder.encode(scan.findings))
+        return try database.transaction {
+            let previous = try latestScan(of: scan.name)
+            try database.query(
+                """
+                INSERT INTO images (image_key, manifest_digest, config_digest, created, record, first_seen) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (image_key) DO UPDATE SET record = excluded.record
+                """,
+                [
+                    .text(scan.image.key), scan.image.manifestDigest.map { .text($0.description) } ?? .null,
+                    .text(scan.image.configDigest.description), scan.image.created.map { .text($0) } ?? .null, .blob(record),
+                    .integer(Int64(scan.scannedAt.timeIntervalSince1970)),
+                ])
+            try database.query(
+                "INSERT INTO scans (name, image_key, scanned_at, advisory_version, findings) VALUES (?, ?, ?, ?, ?)",
+                [
+                    .text(scan.name), .text(scan.image.key), .integer(Int64(scan.scannedAt.timeIntervalSince1970 * 1000)),
+                    .text(scan.advisoryVersion), .blob(findings),
+                ])
+            return previous
+        }
+    }
+
+    private static let scanColumns =
+        "s.id, s.name, s.scanned_at, s.advisory_version, s.findings, i.record FROM scans s JOIN images i ON i.image_key = s.image_key"
+
+    public func latestScans() throws -> [ScanRecord] {
+        try scans(
+            "SELECT \(Self.scanColumns) WHERE s.id IN (SELECT MAX(id) FROM scans GROUP BY name) ORDER BY s.name", [])
+    }
+
+    public func latestScan(of name: String) throws -> ScanRecord? {
+        try scans("SELECT \(Self.scanColumns) WHERE s.name = ? ORDER BY s.id DESC LIMIT 1", [.text(name)]).first
+    }
+
+    private func scans(_ sql: String, _ parameters: [SQLiteValue]) throws -> [ScanRecord] {
+        let decoder = JSONDecoder()
+        var records: [ScanRecord] = []
+        try database.query(sql, parameters) { row in
+            records.append(
+                ScanRecord(
+                    id: row.integer(0), name: row.text(1) ?? "",
+                    image: try decoder.decode(ImageRecord.self, from: Data(row.blob(5))),
+                    scannedAt: Date(timeIntervalSince1970: Double(row.integer(2)) / 1000),
+                    advisoryVersion: row.text(3) ?? "",
+                    findings: try decoder.decode([StoredFinding].self, from: Data(row.blob(4)))))
+        }
+        return records
+    }
+
+    public func advisoryVersion() throws -> String {
+        var hasher = DigestHasher()
+        var any = false
+        try database.query("SELECT source, content_digest FROM imports ORDER BY source") { row in
+            any = true
+            hasher.update(Array("\(row.text(0) ?? "") \(row.text(1) ?? "")\n".utf8))
+        }
+        return any ? String(hasher.finalize().encoded.prefix(16)) : "none"
+    }
+
+    @discardableResult
+    public func importEvents(_ events: [RegistryEvent]) throws -> Int {
+        try database.transaction {
+            var added = 0
+            for event in events {
+                try database.query(
+                    "INSERT OR IGNORE INTO registry_events (id, action, repository, tag, digest, media_type, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        .text(event.id), .text(event.action.rawValue), .text(event.repository), event.tag.map { .text($0) } ?? .null,
+                        event.digest.map { .text($0.description) } ?? .null, event.mediaType.map { .text($0) } ?? .null,
+                        .integer(Int64(event.timestamp.timeIntervalSince1970)),
+                    ])
+                added += Int(sqlite3Changes())
+            }
+            return added
+        }
+    }
+
+    public func lastEvent(_ action: RegistryEvent.Action, repository: String, tag: String?, digest: Digest?) throws -> Date? {
+        var latest: Int64?
+        try database.query(
+            """
+            SELECT MAX(at) FROM registry_events WHERE action = ? AND repository = ?
+            AND ((? IS NOT NULL AND tag = ?) OR (? IS NOT NULL AND digest = ?))
+            """,
+            [
+                .text(action.rawValue), .text(repository), tag.map { .text($0) } ?? .null, tag.map { .text($0) } ?? .null,
+                digest.map { .text($0.description) } ?? .null, digest.map { .text($0.description) } ?? .null,
+            ]
+        ) { row in latest = row.isNull(0) ? nil : row.integer(0) }
+        return latest.map { Date(timeIntervalSince1970: Double($0)) }
+    }
+
+    /// Counts for `fathom db stats`.
+    public func fleetCounts() throws -> (layers: Int, images: Int, scans: Int, events: Int) {
+        var counts = [0, 0, 0, 0]
+        for (index, table) in ["layer_facts", "images", "scans", "registry_events"].enumerated() {
+            try database.query("SELECT COUNT(*) FROM \(table)") { counts[index] = Int($0.integer(0)) }
+        }
+        return (counts[0], counts[1], counts[2], counts[3])
+    }
+
+    private func sqlite3Changes() -> Int64 { database.changes }
+}

@@ -1,0 +1,61 @@
+import FathomCore
+import Foundation
+
+extension RegistryEvent {
+    /// Reads the CNCF registry's notification envelopes (`{"events": [...]}`), one per file or
+    /// one per line as a webhook log keeps them, or a bare array of events. Events without an
+    /// action fathom keeps, or without a repository, are skipped.
+    public static func decode(_ bytes: [UInt8], file: String) throws -> [RegistryEvent] {
+        struct Envelope: Decodable { var events: [Event] }
+        struct Event: Decodable {
+            struct Target: Decodable {
+                var mediaType: String?
+                var digest: String?
+                var repository: String?
+                var tag: String?
+            }
+            var id: String?
+            var timestamp: String?
+            var action: String?
+            var target: Target?
+        }
+        let decoder = JSONDecoder()
+        var events: [Event] = []
+        let data = Data(bytes)
+        if let envelope = try? decoder.decode(Envelope.self, from: data) {
+            events = envelope.events
+        } else if let list = try? decoder.decode([Event].self, from: data) {
+            events = list
+        } else {
+            for (number, line) in bytes.split(separator: UInt8(ascii: "\n")).enumerated()
+            where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) {
+                do {
+                    events += try decoder.decode(Envelope.self, from: Data(line)).events
+                } catch {
+                    throw FathomError(
+                        .invalidInput, "line \(number + 1) is not a registry notification envelope", path: file, cause: error)
+                }
+            }
+        }
+        return events.compactMap { event in
+            guard let action = event.action.flatMap(Action.init(rawValue:)), let repository = event.target?.repository,
+                let timestamp = event.timestamp.flatMap(parseTimestamp)
+            else { return nil }
+            let digest = event.target?.digest.flatMap { try? Digest(parsing: $0) }
+            let id = event.id ?? "\(action.rawValue) \(repository) \(event.target?.tag ?? "") \(digest?.description ?? "") \(timestamp.timeIntervalSince1970)"
+            return RegistryEvent(
+                id: id, action: action, repository: repository, tag: event.target?.tag, digest: digest,
+                mediaType: event.target?.mediaType, timestamp: timestamp)
+        }
+    }
+
+    /// RFC 3339 with any number of fractional digits (the registry writes nanoseconds).
+    static func parseTimestamp(_ text: String) -> Date? {
+        var trimmed = text
+        if let dot = text.firstIndex(of: ".") {
+            let fractionEnd = text[text.index(after: dot)...].firstIndex { !$0.isNumber } ?? text.endIndex
+            trimmed = String(text[..<dot] + text[fractionEnd...])
+        }
+        return ISO8601DateFormatter().date(from: trimmed)
+    }
+}

@@ -1,0 +1,150 @@
+public import FathomCore
+public import FathomInventory
+public import FathomLayer
+public import Foundation
+
+/// What a fleet needs from a store. `SQLiteStore` is the embedded one; a shared store for many
+/// workers implements the same protocol.
+public protocol Store: Sendable {
+    /// Facts of a layer read by the current analyzers, if any were stored.
+    func layerFacts(_ digest: Digest) throws -> LayerFacts?
+    /// Stores facts learned from a verified layer (callers store nothing unverified).
+    func storeLayerFacts(_ facts: LayerFacts, for digest: Digest) throws
+    /// Records a scan of `name` and returns the previous scan of that name, if any.
+    @discardableResult
+    func recordScan(_ scan: NewScan) throws -> ScanRecord?
+    /// The newest scan of each name.
+    func latestScans() throws -> [ScanRecord]
+    func latestScan(of name: String) throws -> ScanRecord?
+    /// A version of the advisory data: changes whenever any feed's content changes.
+    func advisoryVersion() throws -> String
+    /// Stores registry notification events (idempotent by event id); returns how many were new.
+    @discardableResult
+    func importEvents(_ events: [RegistryEvent]) throws -> Int
+    /// The newest time an event with `action` touched `repository` at `tag` or `digest`.
+    func lastEvent(_ action: RegistryEvent.Action, repository: String, tag: String?, digest: Digest?) throws -> Date?
+}
+
+/// One finding as the history keeps it: enough to say what is new, resolved or unchanged.
+public struct StoredFinding: Sendable, Hashable, Codable {
+    public var id: String
+    public var ecosystem: String
+    public var package: String
+    public var installedVersion: String
+    public var fixedVersion: String?
+    public var severity: String
+
+    public init(id: String, ecosystem: String, package: String, installedVersion: String, fixedVersion: String?, severity: String) {
+        self.id = id
+        self.ecosystem = ecosystem
+        self.package = package
+        self.installedVersion = installedVersion
+        self.fixedVersion = fixedVersion
+        self.severity = severity
+    }
+
+    /// The identity compared across scans: an advisory in a package (not its version, so an
+    /// upgrade that fixes it shows as resolved and one that does not as unchanged).
+    public var key: String { "\(id) \(ecosystem)/\(package)" }
+}
+
+/// An image as the store remembers it: enough to rebuild its inventory from stored layer facts.
+public struct ImageRecord: Sendable, Hashable, Codable {
+    public var manifestDigest: Digest?
+    public var configDigest: Digest
+    public var created: String?
+    public var platform: String?
+    public var layers: [ImageLayer]
+
+    public init(manifestDigest: Digest?, configDigest: Digest, created: String?, platform: String?, layers: [ImageLayer]) {
+        self.manifestDigest = manifestDigest
+        self.configDigest = configDigest
+        self.created = created
+        self.platform = platform
+        self.layers = layers
+    }
+
+    /// The manifest digest, else (legacy `docker save`) the config digest.
+    public var key: String { (manifestDigest ?? configDigest).description }
+}
+
+/// A scan to record.
+public struct NewScan: Sendable {
+    public var name: String
+    public var image: ImageRecord
+    public var scannedAt: Date
+    public var advisoryVersion: String
+    public var findings: [StoredFinding]
+
+    public init(name: String, image: ImageRecord, scannedAt: Date, advisoryVersion: String, findings: [StoredFinding]) {
+        self.name = name
+        self.image = image
+        self.scannedAt = scannedAt
+        self.advisoryVersion = advisoryVersion
+        self.findings = findings
+    }
+}
+
+/// A recorded scan.
+public struct ScanRecord: Sendable {
+    public var id: Int64
+    public var name: String
+    public var image: ImageRecord
+    public var scannedAt: Date
+    public var advisoryVersion: String
+    public var findings: [StoredFinding]
+}
+
+/// What changed between two scans of one name.
+public struct ScanChanges: Sendable, Codable, Hashable {
+    public var previousScannedAt: Date?
+    public var previousManifestDigest: Digest?
+    public var imageChanged: Bool
+    public var new: [StoredFinding]
+    public var resolved: [StoredFinding]
+    public var unchanged: Int
+
+    public init(previous: ScanRecord?, current image: ImageRecord, findings: [StoredFinding]) {
+        previousScannedAt = previous?.scannedAt
+        previousManifestDigest = previous?.image.manifestDigest
+        imageChanged = previous.map { $0.image.key != image.key } ?? false
+        let before = Set((previous?.findings ?? []).map(\.key))
+        let now = Set(findings.map(\.key))
+        new = previous == nil ? [] : Self.unique(findings.filter { !before.contains($0.key) })
+        resolved = Self.unique((previous?.findings ?? []).filter { !now.contains($0.key) })
+        unchanged = previous == nil ? 0 : now.intersection(before).count
+    }
+
+    private static func unique(_ findings: [StoredFinding]) -> [StoredFinding] {
+        var seen = Set<String>()
+        return findings.filter { seen.insert($0.key).inserted }.sorted { $0.key < $1.key }
+    }
+}
+
+/// One event from a registry's notification envelope (the CNCF registry's `events` list).
+public struct RegistryEvent: Sendable, Hashable {
+    public enum Action: String, Sendable, Hashable {
+        case push
+        case pull
+        case delete
+        case mount
+    }
+
+    public var id: String
+    public var action: Action
+    public var repository: String
+    public var tag: String?
+    public var digest: Digest?
+    public var mediaType: String?
+    public var timestamp: Date
+
+    public init(id: String, action: Action, repository: String, tag: String?, digest: Digest?, mediaType: String?, timestamp: Date) {
+        self.id = id
+        self.action = action
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+        self.mediaType = mediaType
+        self.timestamp = timestamp
+    }
+}
