@@ -78,7 +78,9 @@ let package = Package(
             ]),
         .target(
             name: "FathomReport",
-            dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomAdvisory"]),
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomAdvisory", "FathomStore",
+            ]),
         .executableTarget(
             name: "fathom",
             dependencies: [

@@ -82,19 +82,27 @@ public final class FleetScanner: Sendable {
 
     public static func defaultImageConcurrency() -> Int { max(8, 4 * ProcessorCount.active) }
 
-    /// Runs every job with at most `imageConcurrency` in flight, pulling the next job only when
-    /// one finishes (a listing of 100,000 tags is never materialised as tasks), and hands each
-    /// outcome to `each` in this task, one at a time.
+    /// Scans every job with at most `imageConcurrency` in flight, pulling the next job only
+    /// when one finishes (a listing of 100,000 tags is never materialised as tasks), and hands
+    /// each outcome to `each` in this task, one at a time.
     public func run<Jobs: AsyncSequence>(
         _ jobs: Jobs, filter: FleetFilter? = nil, each: (FleetOutcome) async throws -> Void
     ) async throws where Jobs.Element == FleetJob {
+        try await run(jobs, operation: { await self.scan($0, filter: filter) }, each: each)
+    }
+
+    /// The bounded window itself, for any per-item operation (a rescan re-matches or rescans).
+    public func run<Jobs: AsyncSequence>(
+        _ jobs: Jobs, operation: @escaping @Sendable (Jobs.Element) async -> FleetOutcome,
+        each: (FleetOutcome) async throws -> Void
+    ) async throws where Jobs.Element: Sendable {
         var iterator = jobs.makeAsyncIterator()
         try await withThrowingTaskGroup(of: FleetOutcome.self) { group in
             var running = 0
             func startNext() async throws -> Bool {
                 guard let job = try await iterator.next() else { return false }
                 progress.add(queued: 1)
-                group.addTask { await self.scan(job, filter: filter) }
+                group.addTask { await operation(job) }
                 running += 1
                 return true
             }
@@ -118,7 +126,7 @@ public final class FleetScanner: Sendable {
             let result = try await scanner.scan(job.source, resolved: resolved)
             progress.add(layersFetched: result.layersFetched, reused: result.layers.count - result.layersFetched, bytes: result.bytesFetched)
             let image = ImageRecord(
-                manifestDigest: resolved.manifestDigest, configDigest: resolved.configDigest, created: resolved.config.created,
+                indexDigest: resolved.indexDigest, manifestDigest: resolved.manifestDigest, configDigest: resolved.configDigest, created: resolved.config.created,
                 platform: resolved.platform?.description, layers: resolved.layers)
             let report = try finish(
                 name: job.name, image: image, result: result, os: result.os, packages: result.packages)

@@ -4,6 +4,7 @@ public import FathomInventory
 import FathomLayer
 public import FathomOCI
 public import FathomPipeline
+public import FathomStore
 import Foundation
 
 /// The JSON document `fathom scan --format json` prints: one stable shape, versioned by
@@ -118,12 +119,15 @@ public struct ScanReport: Sendable, Codable {
     public var remediation: [Remediation]
     public var suppressed: [FindingPolicy.Suppressed]
     public var summary: Summary
+    /// What changed since the previous scan of the same name (absent on a first scan).
+    public var changes: ScanChanges?
     public var warnings: [String]
 
     public init(
         _ result: ImageScanResult, findings: [Finding] = [], suppressed: [FindingPolicy.Suppressed] = [],
-        advisoriesLoaded: Bool = false
+        advisoriesLoaded: Bool = false, changes: ScanChanges? = nil
     ) {
+        self.changes = changes?.previousScannedAt == nil ? nil : changes
         let image = result.image
         schemaVersion = 1
         artifact = Artifact(
@@ -172,6 +176,7 @@ public struct ScanReport: Sendable, Codable {
     public func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 }

@@ -1,6 +1,8 @@
 import FathomAdvisory
 import FathomCore
 import FathomOCI
+public import FathomStore
+import Foundation
 
 /// Plain-text tables for terminals, aligned on display columns.
 public struct TextTable {
@@ -87,6 +89,7 @@ extension ScanReport {
         } else {
             output += "\nNo advisory data: import some with `fathom db import PATH…`.\n"
         }
+        if let changes { output += changes.table() }
         for warning in warnings { output += "warning: \(warning)\n" }
         return output
     }
@@ -102,5 +105,23 @@ extension ScanReport {
         if unit == 0 { return "\(count) B" }
         let rounded = (value * 10).rounded() / 10
         return "\(rounded) \(units[unit])"
+    }
+}
+
+extension ScanChanges {
+    /// "Since the previous scan": counts, then each new and resolved finding.
+    public func table() -> String {
+        guard let previousScannedAt else { return "" }
+        let when = ISO8601DateFormatter().string(from: previousScannedAt)
+        var output = "\nSince the previous scan (\(when)\(imageChanged ? ", a different image" : "")): "
+        output += "\(new.count) new, \(resolved.count) resolved, \(unchanged) unchanged\n"
+        guard !new.isEmpty || !resolved.isEmpty else { return output }
+        var table = TextTable(headers: ["CHANGE", "ID", "PACKAGE", "VERSION", "FIXED", "SEVERITY"])
+        for (label, findings) in [("new", new), ("resolved", resolved)] {
+            for finding in findings {
+                table.append([label, finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "-", finding.severity])
+            }
+        }
+        return output + table.render()
     }
 }

@@ -1,5 +1,5 @@
 import FathomCore
-import Foundation
+public import Foundation
 
 extension RegistryEvent {
     /// Reads the CNCF registry's notification envelopes (`{"events": [...]}`), one per file or
@@ -50,7 +50,7 @@ extension RegistryEvent {
     }
 
     /// RFC 3339 with any number of fractional digits (the registry writes nanoseconds).
-    static func parseTimestamp(_ text: String) -> Date? {
+    public static func parseTimestamp(_ text: String) -> Date? {
         var trimmed = text
         if let dot = text.firstIndex(of: ".") {
             let fractionEnd = text[text.index(after: dot)...].firstIndex { !$0.isNumber } ?? text.endIndex

@@ -50,19 +50,28 @@ public struct StoredFinding: Sendable, Hashable, Codable {
 
 /// An image as the store remembers it: enough to rebuild its inventory from stored layer facts.
 public struct ImageRecord: Sendable, Hashable, Codable {
+    /// The index the tag named, when the image was picked from one (what a tag HEAD returns).
+    public var indexDigest: Digest?
     public var manifestDigest: Digest?
     public var configDigest: Digest
     public var created: String?
     public var platform: String?
     public var layers: [ImageLayer]
 
-    public init(manifestDigest: Digest?, configDigest: Digest, created: String?, platform: String?, layers: [ImageLayer]) {
+    public init(
+        indexDigest: Digest? = nil, manifestDigest: Digest?, configDigest: Digest, created: String?, platform: String?,
+        layers: [ImageLayer]
+    ) {
+        self.indexDigest = indexDigest
         self.manifestDigest = manifestDigest
         self.configDigest = configDigest
         self.created = created
         self.platform = platform
         self.layers = layers
     }
+
+    /// The digest a registry serves for the tag: the index's, else the manifest's.
+    public var taggedDigest: Digest? { indexDigest ?? manifestDigest }
 
     /// The manifest digest, else (legacy `docker save`) the config digest.
     public var key: String { (manifestDigest ?? configDigest).description }

@@ -10,13 +10,6 @@ struct Database: AsyncParsableCommand {
         commandName: "db", abstract: "Import advisory feeds and show what the store holds.",
         subcommands: [Import.self, Stats.self])
 
-    struct StoreOption: ParsableArguments {
-        @Option(help: "The store (SQLite file). Default: $XDG_CACHE_HOME/fathom/fathom.db.")
-        var store: String?
-
-        func open() throws -> SQLiteStore { try SQLiteStore(path: store ?? SQLiteStore.defaultPath()) }
-    }
-
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import OSV (JSON/YAML files, directories, .zip, .tar.gz), Alpine secdb or Debian tracker JSON.")
@@ -81,6 +74,9 @@ struct Database: AsyncParsableCommand {
             for (ecosystem, count) in stats.byEcosystem {
                 print(ecosystem.padding(toLength: 32, withPad: " ", startingAt: 0) + String(count))
             }
+            let fleet = try storeOption.open().fleetCounts()
+            print("")
+            print("Layers with facts: \(fleet.layers), images: \(fleet.images), scans: \(fleet.scans), registry events: \(fleet.events)")
         }
     }
 }

@@ -41,8 +41,7 @@ struct Scan: AsyncParsableCommand {
 
     @OptionGroup var registryOptions: RegistryOptions
 
-    @Option(help: "The store holding advisories (default: $XDG_CACHE_HOME/fathom/fathom.db).")
-    var store: String?
+    @OptionGroup var storeOption: StoreOption
 
     @Option(help: "Report only these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN).")
     var severity: String?
@@ -60,11 +59,7 @@ struct Scan: AsyncParsableCommand {
     var vex: [String] = []
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["FATHOM_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
-            return handler
-        }
+        bootstrapLogging()
         let source: SourceReference
         let wanted: Platform
         let policy: FindingPolicy
@@ -73,7 +68,7 @@ struct Scan: AsyncParsableCommand {
             wanted = try Platform(parsing: platform)
             policy = try makePolicy()
         } catch {
-            FileHandle.standardError.write(Data("fathom: error: \(error)\n".utf8))
+            printError("\(error)")
             throw ExitCode(1)
         }
         var client: RegistryClient?
@@ -85,14 +80,24 @@ struct Scan: AsyncParsableCommand {
                 client = made
                 return made
             }())
-            let (index, loaded) = try loadAdvisories()
-            let scanner = ImageScanner(platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency())
-            let result = try await scanner.scan(opened)
+            // The store is the layer cache and the history: a known layer is not read again, and
+            // the report says what changed since the previous scan of this name.
+            let store = try storeOption.open()
+            let index = try store.loadIndex()
+            let scanner = ImageScanner(
+                platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
+                cache: LayerCache(store: store))
+            let fleet = FleetScanner(scanner: scanner, store: store, index: index, advisoryVersion: try store.advisoryVersion())
+            let outcome = await fleet.scan(FleetJob(name: opened.displayName, source: opened))
             if let client { try await client.shutdown() }
             client = nil
-            let findings = ImageMatcher.findings(result.packages, osNamespace: result.os?.namespace, index: index)
-            let (kept, suppressed) = policy.apply(findings)
-            let report = ScanReport(result, findings: kept, suppressed: suppressed, advisoriesLoaded: loaded)
+            guard case .scanned(let scanned) = outcome, let result = scanned.result else {
+                if case .failed(_, let error) = outcome { throw error }
+                throw FathomError(.invalidInput, "the image was not scanned")
+            }
+            let (kept, suppressed) = policy.apply(scanned.findings)
+            let report = ScanReport(
+                result, findings: kept, suppressed: suppressed, advisoriesLoaded: index.recordCount > 0, changes: scanned.changes)
             let text = format == .json ? try report.json() : report.table()
             try write(text)
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
@@ -101,18 +106,9 @@ struct Scan: AsyncParsableCommand {
         } catch {
             if let client { try? await client.shutdown() }
             client = nil
-            let fathomError = FathomError.wrapping(error, image: reference)
-            FileHandle.standardError.write(Data("fathom: error: \(fathomError)\n".utf8))
+            printError("\(FathomError.wrapping(error, image: reference))")
             throw ExitCode(1)
         }
-    }
-
-    /// The advisory index from the store; empty (and said so) when nothing was imported.
-    private func loadAdvisories() throws -> (AdvisoryIndex, Bool) {
-        let path = store ?? SQLiteStore.defaultPath()
-        guard FileManager.default.fileExists(atPath: path) else { return (AdvisoryIndex(), false) }
-        let index = try SQLiteStore(path: path).loadIndex()
-        return (index, index.recordCount > 0)
     }
 
     private func makePolicy() throws -> FindingPolicy {

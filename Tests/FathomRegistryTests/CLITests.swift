@@ -9,7 +9,7 @@ import Testing
     var registry: LocalRegistry { RegistryPullTests.shared }
 
     func fathom(_ arguments: [String], input: String? = nil) throws -> ProcessOutput {
-        try Subprocess.run([Fixtures.fathomExecutable] + arguments, input: input.map { Data($0.utf8) }, check: false)
+        try Subprocess.run([Fixtures.fathomExecutable] + arguments, input: input.map { Data($0.utf8) }, environment: Fixtures.isolatedEnvironment, check: false)
     }
 
     @Test func scanPrintsOneStableJSONDocument() throws {

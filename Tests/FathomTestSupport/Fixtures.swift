@@ -37,6 +37,14 @@ public enum Fixtures {
     }
 
     /// The `fathom` executable built beside the tests (or `$FATHOM_BIN`).
+    /// The environment for running `fathom` with a default store of its own (not the user's
+    /// `~/.cache/fathom`), shared by the tests of one process.
+    public static let isolatedEnvironment: [String: String] = {
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_CACHE_HOME"] = try? temporaryDirectory("xdg-cache")
+        return environment
+    }()
+
     public static var fathomExecutable: String {
         if let override = ProcessInfo.processInfo.environment["FATHOM_BIN"] { return override }
         // Test bundles sit in the same build directory as the executable.

@@ -1,0 +1,196 @@
+public import FathomAdvisory
+public import FathomCore
+import FathomLayer
+import FathomOCI
+public import FathomPipeline
+import FathomStore
+import Foundation
+
+/// What `fathom registry` prints at the end: counts, dedup, severity totals, the most
+/// widespread vulnerabilities, the images most at risk, and every failure with its reason.
+/// Memory stays bounded by distinct layers and advisories, not by images: only the worst
+/// `top` images are kept.
+public struct FleetSummary: Sendable, Encodable {
+    public struct Images: Sendable, Codable {
+        public var scanned = 0
+        public var skipped = 0
+        public var failed = 0
+    }
+
+    public struct Layers: Sendable, Codable {
+        /// Distinct layers the scanned images use.
+        public var distinct = 0
+        /// Layers read from their blobs in this run.
+        public var fetched = 0
+        /// Layer uses answered from the store or from a read shared with another image.
+        public var reused = 0
+    }
+
+    public struct Bytes: Sendable, Codable {
+        /// Compressed bytes read from blobs in this run.
+        public var fetched: Int64 = 0
+        /// Compressed bytes the scanned images reference, counting shared layers once per image.
+        public var referenced: Int64 = 0
+        /// Compressed bytes of the distinct layers.
+        public var distinct: Int64 = 0
+        /// referenced / fetched: how many bytes each fetched byte stood for.
+        public var dedupRatio: Double?
+    }
+
+    public struct ImageLine: Sendable, Codable {
+        public var name: String
+        public var manifestDigest: Digest?
+        public var findings: Int
+        public var bySeverity: [String: Int]
+        public var fixable: Int
+        public var new: Int
+        public var resolved: Int
+    }
+
+    public struct Widespread: Sendable, Codable {
+        public var id: String
+        public var severity: Severity
+        public var images: Int
+        public var packages: [String]
+    }
+
+    public struct Failure: Sendable, Codable {
+        public var name: String
+        public var reason: String
+    }
+
+    public var source: String
+    public var advisoryVersion: String
+    public var images = Images()
+    public var layers = Layers()
+    public var bytes = Bytes()
+    public var findings: [String: Int] = [:]
+    public var mostWidespread: [Widespread] = []
+    public var mostAtRisk: [ImageLine] = []
+    public var failures: [Failure] = []
+    public var skipped: [Failure] = []
+    public var elapsedSeconds = 0.0
+
+    let top: Int
+    private var distinctLayers: Set<Digest> = []
+    private var vulnerabilityImages: [String: (Severity, Int, Set<String>)] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case source, advisoryVersion, images, layers, bytes, findings, mostWidespread, mostAtRisk, failures, skipped, elapsedSeconds
+    }
+
+    public init(source: String, advisoryVersion: String, top: Int = 10) {
+        self.source = source
+        self.advisoryVersion = advisoryVersion
+        self.top = top
+        for severity in Severity.allCases { findings[severity.rawValue] = 0 }
+    }
+
+    public mutating func add(_ outcome: FleetOutcome) {
+        switch outcome {
+        case .skipped(let name, let reason):
+            images.skipped += 1
+            if skipped.count < top { skipped.append(Failure(name: name, reason: reason)) }
+        case .failed(let name, let error):
+            images.failed += 1
+            failures.append(Failure(name: name, reason: "\(error)"))
+        case .scanned(let report):
+            images.scanned += 1
+            for layer in report.image.layers {
+                bytes.referenced += layer.size
+                if let key = layer.cacheKey, distinctLayers.insert(key).inserted { bytes.distinct += layer.size }
+            }
+            layers.distinct = distinctLayers.count
+            if let result = report.result {
+                layers.fetched += result.layersFetched
+                layers.reused += result.layers.count - result.layersFetched
+                bytes.fetched += result.bytesFetched
+            } else {
+                layers.reused += report.image.layers.count
+            }
+            var counts: [String: Int] = [:]
+            var seen = Set<String>()
+            for finding in report.findings {
+                counts[finding.severity.rawValue, default: 0] += 1
+                findings[finding.severity.rawValue, default: 0] += 1
+                guard seen.insert(finding.id).inserted else { continue }
+                var entry = vulnerabilityImages[finding.id] ?? (finding.severity, 0, [])
+                entry.1 += 1
+                if entry.2.count < 3 { entry.2.insert(finding.package) }
+                vulnerabilityImages[finding.id] = entry
+            }
+            mostAtRisk.append(
+                ImageLine(
+                    name: report.name, manifestDigest: report.image.manifestDigest, findings: report.findings.count,
+                    bySeverity: counts, fixable: report.findings.filter { $0.fixedVersion != nil }.count,
+                    new: report.changes.new.count, resolved: report.changes.resolved.count))
+            if mostAtRisk.count > 2 * top { trimImages() }
+        }
+    }
+
+    /// Fills the derived parts; call once at the end.
+    public mutating func finish(elapsed: Duration) {
+        trimImages()
+        elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        bytes.dedupRatio = bytes.fetched > 0 ? Double(bytes.referenced) / Double(bytes.fetched) : nil
+        mostWidespread = vulnerabilityImages.map { id, entry in
+            Widespread(id: id, severity: entry.0, images: entry.1, packages: entry.2.sorted())
+        }.sorted { ($1.images, $1.severity, $0.id) < ($0.images, $0.severity, $1.id) }.prefix(top).map { $0 }
+    }
+
+    private mutating func trimImages() {
+        func risk(_ line: ImageLine) -> [Int] {
+            Severity.allCases.reversed().map { line.bySeverity[$0.rawValue] ?? 0 }
+        }
+        mostAtRisk = mostAtRisk.sorted { a, b in
+            let (riskA, riskB) = (risk(a), risk(b))
+            return riskA != riskB ? riskB.lexicographicallyPrecedes(riskA) : a.name < b.name
+        }.prefix(top).map { $0 }
+    }
+
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    public func table() -> String {
+        var output = "Fleet: \(source)\n"
+        output += "Images: \(images.scanned) scanned, \(images.failed) failed, \(images.skipped) skipped in \(String(format: "%.1f", elapsedSeconds)) s\n"
+        output += "Layers: \(layers.distinct) distinct, \(layers.fetched) fetched, \(layers.reused) reused\n"
+        output += "Bytes:  \(ScanReport.bytes(bytes.fetched)) fetched of \(ScanReport.bytes(bytes.referenced)) referenced"
+        output += " (\(ScanReport.bytes(bytes.distinct)) distinct)"
+        if let ratio = bytes.dedupRatio { output += ", dedup \(String(format: "%.1f", ratio))x" }
+        output += "\n"
+        let counts = Severity.allCases.reversed().map { "\($0.rawValue): \(findings[$0.rawValue] ?? 0)" }
+        output += "Findings: \(findings.values.reduce(0, +)) (\(counts.joined(separator: ", ")))\n"
+        if !mostWidespread.isEmpty {
+            output += "\nMost widespread vulnerabilities\n"
+            var table = TextTable(headers: ["ID", "SEVERITY", "IMAGES", "PACKAGES"])
+            for entry in mostWidespread {
+                table.append([entry.id, entry.severity.rawValue, "\(entry.images)", entry.packages.joined(separator: ",")])
+            }
+            output += table.render()
+        }
+        if !mostAtRisk.isEmpty {
+            output += "\nImages most at risk\n"
+            var table = TextTable(headers: ["IMAGE", "CRITICAL", "HIGH", "MEDIUM", "LOW", "TOTAL", "FIXABLE", "NEW", "RESOLVED"])
+            for line in mostAtRisk {
+                table.append(
+                    [line.name] + ["CRITICAL", "HIGH", "MEDIUM", "LOW"].map { "\(line.bySeverity[$0] ?? 0)" }
+                        + ["\(line.findings)", "\(line.fixable)", "\(line.new)", "\(line.resolved)"])
+            }
+            output += table.render()
+        }
+        if !failures.isEmpty {
+            output += "\nFailed (\(failures.count))\n"
+            for failure in failures { output += "  \(failure.name): \(failure.reason)\n" }
+        }
+        if !skipped.isEmpty {
+            output += "\nSkipped (\(images.skipped))\n"
+            for entry in skipped { output += "  \(entry.name): \(entry.reason)\n" }
+            if images.skipped > skipped.count { output += "  … and \(images.skipped - skipped.count) more\n" }
+        }
+        return output
+    }
+}

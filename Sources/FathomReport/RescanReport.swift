@@ -1,0 +1,90 @@
+public import FathomCore
+public import FathomPipeline
+public import FathomStore
+import Foundation
+
+/// What `fathom rescan` prints: per image, the findings new and resolved since its previous
+/// scan, whether its tag had moved (then it was scanned again), and failures.
+public struct RescanReport: Sendable, Encodable {
+    public struct Image: Sendable, Encodable {
+        public var name: String
+        public var manifestDigest: Digest?
+        /// The tag pointed at a different image, which was scanned.
+        public var moved: Bool
+        public var findings: Int
+        public var new: [StoredFinding]
+        public var resolved: [StoredFinding]
+        public var unchanged: Int
+    }
+
+    public var advisoryVersion: String
+    /// Every image with a change, and counts for the rest.
+    public var changed: [Image] = []
+    public var images = 0
+    public var unchanged = 0
+    public var moved = 0
+    public var failed = 0
+    public var failures: [FleetSummary.Failure] = []
+    public var warnings: [String] = []
+    public var elapsedSeconds = 0.0
+
+    public init(advisoryVersion: String) { self.advisoryVersion = advisoryVersion }
+
+    public mutating func add(_ outcome: FleetOutcome) {
+        switch outcome {
+        case .failed(let name, let error):
+            failed += 1
+            failures.append(FleetSummary.Failure(name: name, reason: "\(error)"))
+        case .skipped(let name, let reason):
+            failures.append(FleetSummary.Failure(name: name, reason: reason))
+        case .scanned(let report):
+            images += 1
+            let wasMoved = report.result != nil
+            if wasMoved { moved += 1 }
+            guard wasMoved || !report.changes.new.isEmpty || !report.changes.resolved.isEmpty else {
+                unchanged += 1
+                return
+            }
+            changed.append(
+                Image(
+                    name: report.name, manifestDigest: report.image.manifestDigest, moved: wasMoved,
+                    findings: report.findings.count, new: report.changes.new, resolved: report.changes.resolved,
+                    unchanged: report.changes.unchanged))
+        }
+    }
+
+    public mutating func finish(elapsed: Duration, warnings: [String]) {
+        changed.sort { $0.name < $1.name }
+        failures.sort { $0.name < $1.name }
+        self.warnings = warnings.sorted()
+        elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    public func table() -> String {
+        var output = "Rescanned \(images) images in \(String(format: "%.2f", elapsedSeconds)) s: "
+        output += "\(changed.count) changed, \(unchanged) unchanged, \(moved) moved tags scanned again, \(failed) failed\n"
+        for image in changed {
+            output += "\n\(image.name)\(image.moved ? " (tag moved: new image scanned)" : ""): "
+            output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged\n"
+            var table = TextTable(headers: ["CHANGE", "ID", "PACKAGE", "VERSION", "FIXED", "SEVERITY"])
+            for (label, findings) in [("new", image.new), ("resolved", image.resolved)] {
+                for finding in findings {
+                    table.append([label, finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "-", finding.severity])
+                }
+            }
+            if !image.new.isEmpty || !image.resolved.isEmpty { output += table.render() }
+        }
+        if !failures.isEmpty {
+            output += "\nFailed (\(failures.count))\n"
+            for failure in failures { output += "  \(failure.name): \(failure.reason)\n" }
+        }
+        for warning in warnings { output += "warning: \(warning)\n" }
+        return output
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import FathomCore
+import FathomPipeline
+import FathomStore
+import Foundation
+import Logging
+
+/// `--store`: the SQLite file every command shares.
+struct StoreOption: ParsableArguments {
+    @Option(help: "The store (SQLite file). Default: $XDG_CACHE_HOME/fathom/fathom.db.")
+    var store: String?
+
+    func open() throws -> SQLiteStore { try SQLiteStore(path: store ?? SQLiteStore.defaultPath()) }
+}
+
+/// swift-log to standard error, at `FATHOM_LOG_LEVEL` (default: warning).
+func bootstrapLogging() {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = ProcessInfo.processInfo.environment["FATHOM_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        return handler
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data("fathom: error: \(text)\n".utf8))
+}
+
+/// Shows a fleet's progress: one live line on a terminal, a plain line every 10 s otherwise.
+final class ProgressDisplay: Sendable {
+    let task: Task<Void, Never>
+    let live: Bool
+    let progress: FleetProgress
+
+    init(_ progress: FleetProgress, quiet: Bool) {
+        self.progress = progress
+        let live = isatty(STDERR_FILENO) != 0
+        self.live = live && !quiet
+        guard !quiet else {
+            task = Task {}
+            return
+        }
+        task = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: live ? .milliseconds(250) : .seconds(10))
+                if Task.isCancelled { break }
+                let line = progress.snapshot.line
+                FileHandle.standardError.write(Data((live ? "\r\u{1B}[2K" + line : "progress: " + line + "\n").utf8))
+            }
+        }
+    }
+
+    /// Stops the display and clears the live line.
+    func stop() async {
+        task.cancel()
+        await task.value
+        if live { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+    }
+}
+
+/// `30d`, `12h`, `90m`, `2w`, or an RFC 3339 date: the cut-off time it names.
+func parseSince(_ text: String, now: Date = Date()) throws -> Date {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+    if let unit = text.last, let seconds = units[unit], let amount = Double(text.dropLast()), amount >= 0 {
+        return now.addingTimeInterval(-amount * seconds)
+    }
+    if let date = RegistryEvent.parseTimestamp(text) { return date }
+    throw ValidationError("'\(text)' is neither a duration (30d, 12h, 90m, 2w) nor an RFC 3339 time")
+}

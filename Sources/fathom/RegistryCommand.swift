@@ -1,0 +1,154 @@
+import ArgumentParser
+import FathomAdvisory
+import FathomCore
+import FathomLayer
+import FathomOCI
+import FathomPipeline
+import FathomRegistry
+import FathomReport
+import FathomStore
+import Foundation
+
+/// `fathom registry URL`: scan every image of a registry (or the repositories and tags the
+/// globs select), sharing layers across images, and print a fleet summary.
+struct RegistryScan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "registry",
+        abstract: "Scan every image in a registry.",
+        discussion: """
+            Walks the catalog and each repository's tags, scans every selected image once per
+            distinct layer, keeps every scan in the store, and prints a fleet summary. One failing
+            image never stops the fleet; the exit code is 1 when any image failed.
+            """)
+
+    @Argument(help: "The registry: host[:port], or http(s)://host[:port].")
+    var url: String
+
+    @Option(name: .customLong("repo"), help: "Repositories to scan (shell glob, repeatable; default: all).")
+    var repositories: [String] = []
+
+    @Option(name: .customLong("tag"), help: "Tags to scan (shell glob, repeatable; default: all).")
+    var tags: [String] = []
+
+    @Option(help: "Only images pushed since then (30d, 12h, or an RFC 3339 time): push events, else the config's created time.")
+    var pushedSince: String?
+
+    @Option(help: "Only images pulled since then, per the pull events in the store (`fathom events import`).")
+    var pulledSince: String?
+
+    @Option(help: "Summary format: table or json.")
+    var format: Scan.Format = .table
+
+    @Option(help: "Write one report per image into this directory (in --format).")
+    var output: String?
+
+    @Option(help: "Images in flight at once (default: 4 per core, at least 8).")
+    var concurrency: Int?
+
+    @Option(help: "Layers read at once across the fleet (default: the number of cores).")
+    var layerConcurrency: Int?
+
+    @Option(help: "Platform to pick from multi-platform indexes (os/arch[/variant]).")
+    var platform = "linux/amd64"
+
+    @Option(help: "Images listed in the summary's top lists.")
+    var top = 10
+
+    @Flag(help: "No progress display.")
+    var quiet = false
+
+    @OptionGroup var registryOptions: RegistryOptions
+    @OptionGroup var storeOption: StoreOption
+
+    func run() async throws {
+        bootstrapLogging()
+        var host = url
+        var options = registryOptions
+        for scheme in ["https://", "http://"] where host.hasPrefix(scheme) {
+            host = String(host.dropFirst(scheme.count))
+            if scheme == "http://" { options.insecureRegistry.append(host) }
+        }
+        while host.hasSuffix("/") { host.removeLast() }
+        let pushedCutoff = try pushedSince.map { try parseSince($0) }
+        let pulledCutoff = try pulledSince.map { try parseSince($0) }
+        let wanted = try Platform(parsing: platform)
+        if let output { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
+
+        let client = try options.makeClient(for: host)
+        let store: SQLiteStore
+        let fleet: FleetScanner
+        do {
+            store = try storeOption.open()
+            let scanner = ImageScanner(
+                platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
+                cache: LayerCache(store: store))
+            fleet = FleetScanner(
+                scanner: scanner, store: store, index: try store.loadIndex(), advisoryVersion: try store.advisoryVersion(),
+                imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
+        } catch {
+            try? await client.shutdown()
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        let filter = Self.filter(store: store, pushedSince: pushedCutoff, pulledSince: pulledCutoff)
+        let listing = RegistryListing(registry: host, client: client, repositories: repositories, tags: tags)
+        var summary = FleetSummary(source: host, advisoryVersion: fleet.advisoryVersion, top: top)
+        let display = ProgressDisplay(fleet.progress, quiet: quiet)
+        let started = ContinuousClock.now
+        do {
+            try await fleet.run(listing, filter: filter) { outcome in
+                summary.add(outcome)
+                if let output, case .scanned(let report) = outcome, let result = report.result {
+                    try writeReport(report, result: result, into: output, advisoriesLoaded: fleet.index.recordCount > 0)
+                }
+            }
+        } catch {
+            await display.stop()
+            try? await client.shutdown()
+            printError("\(FathomError.wrapping(error, image: host))")
+            throw ExitCode(1)
+        }
+        await display.stop()
+        try await client.shutdown()
+        summary.finish(elapsed: ContinuousClock.now - started)
+        let text = format == .json ? try summary.json() : summary.table()
+        FileHandle.standardOutput.write(Data(text.utf8))
+        if summary.images.failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The `--pushed-since` / `--pulled-since` policy over what the store knows.
+    static func filter(store: SQLiteStore, pushedSince: Date?, pulledSince: Date?) -> FleetFilter? {
+        guard pushedSince != nil || pulledSince != nil else { return nil }
+        return { job, image in
+            let repository = job.repository ?? ""
+            if let pushedSince {
+                let pushed =
+                    try store.lastEvent(.push, repository: repository, tag: job.tag, digest: image.manifestDigest)
+                    ?? image.config.created.flatMap(RegistryEvent.parseTimestamp)
+                if let pushed, pushed < pushedSince {
+                    return "pushed \(ISO8601DateFormatter().string(from: pushed)), before \(ISO8601DateFormatter().string(from: pushedSince))"
+                }
+            }
+            if let pulledSince {
+                let pulled = try store.lastEvent(.pull, repository: repository, tag: job.tag, digest: image.manifestDigest)
+                guard let pulled else { return "no pull recorded" }
+                if pulled < pulledSince {
+                    return "last pulled \(ISO8601DateFormatter().string(from: pulled)), before \(ISO8601DateFormatter().string(from: pulledSince))"
+                }
+            }
+            return nil
+        }
+    }
+
+    func writeReport(_ report: FleetImageReport, result: ImageScanResult, into directory: String, advisoriesLoaded: Bool) throws {
+        let document = ScanReport(result, findings: report.findings, advisoriesLoaded: advisoriesLoaded, changes: report.changes)
+        let fileName = report.name.map { "/:@".contains($0) ? "_" : $0 }.reduce(into: "") { $0.append($1) }
+        let text = format == .json ? try document.json() : document.table()
+        let path = "\(directory)/\(fileName).\(format == .json ? "json" : "txt")"
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw FathomError(.io, "cannot write the report", image: report.name, path: path, cause: error)
+        }
+    }
+}
