@@ -123,6 +123,12 @@ let package = Package(
                 "FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport",
             ]),
         .testTarget(
+            name: "FathomPipelineTests",
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomAdvisory", "FathomStore",
+                "FathomPipeline", "FathomTestSupport",
+            ]),
+        .testTarget(
             name: "FathomInventoryTests",
             dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),
     ],

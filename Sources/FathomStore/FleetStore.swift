@@ -126,6 +126,17 @@ extension SQLiteStore: Store {
         return latest.map { Date(timeIntervalSince1970: Double($0)) }
     }
 
+    /// Every layer with facts from the current analyzers.
+    public func layerDigests() throws -> [Digest] {
+        var digests: [Digest] = []
+        try database.query(
+            "SELECT digest FROM layer_facts WHERE analyzer_version = ? ORDER BY digest", [.integer(Int64(LayerFacts.analyzerVersion))]
+        ) { row in
+            if let text = row.text(0), let digest = try? Digest(parsing: text) { digests.append(digest) }
+        }
+        return digests
+    }
+
     /// Counts for `fathom db stats`.
     public func fleetCounts() throws -> (layers: Int, images: Int, scans: Int, events: Int) {
         var counts = [0, 0, 0, 0]

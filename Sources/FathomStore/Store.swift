@@ -102,6 +102,15 @@ public struct ScanRecord: Sendable {
     public var scannedAt: Date
     public var advisoryVersion: String
     public var findings: [StoredFinding]
+
+    public init(id: Int64, name: String, image: ImageRecord, scannedAt: Date, advisoryVersion: String, findings: [StoredFinding]) {
+        self.id = id
+        self.name = name
+        self.image = image
+        self.scannedAt = scannedAt
+        self.advisoryVersion = advisoryVersion
+        self.findings = findings
+    }
 }
 
 /// What changed between two scans of one name.

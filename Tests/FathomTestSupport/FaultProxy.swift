@@ -18,6 +18,8 @@ public final class FaultProxy: Sendable {
         case truncate(keep: Int)
         /// Forward, with the body byte at `offset` inverted.
         case flipByte(offset: Int)
+        /// Forward after waiting this long (a slow registry).
+        case delay(Duration)
     }
 
     struct Rule {
@@ -95,6 +97,7 @@ public final class FaultProxy: Sendable {
                     log.withLockedValue { $0.append("\(request.method) \(request.uri)") }
                     let fault = takeFault(for: request.uri)
                     if case .reset = fault { return }
+                    if case .delay(let duration) = fault { try await Task.sleep(for: duration) }
                     if case .status(let code, let retryAfter) = fault {
                         var headers = HTTPHeaders([("Content-Length", "0")])
                         if let retryAfter { headers.add(name: "Retry-After", value: retryAfter) }

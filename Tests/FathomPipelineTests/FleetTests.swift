@@ -1,0 +1,268 @@
+import FathomAdvisory
+import FathomCore
+import FathomLayer
+import FathomOCI
+import FathomPipeline
+import FathomRegistry
+import FathomStore
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// The fleet pipeline against the real registry: layer dedup counted from the registry's own
+/// access log, concurrent scans, a damaged layer, rescans without downloads, confirmation of
+/// a fix, a killed run, and the push/pull-time policies.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct FleetTests {
+    var fixture: FleetFixture { FleetFixture.shared }
+
+    func newStore() throws -> (SQLiteStore, String) {
+        let path = try Fixtures.temporaryDirectory("fleet-store") + "/fathom.db"
+        return (try SQLiteStore(path: path), path)
+    }
+
+    func fathom(_ arguments: [String]) throws -> ProcessOutput {
+        try Subprocess.run([Fixtures.fathomExecutable] + arguments, environment: Fixtures.isolatedEnvironment, check: false)
+    }
+
+    /// Scans the repositories the globs select, with a fresh client.
+    func runFleet(
+        _ repositories: [String], store: SQLiteStore, imageConcurrency: Int = 20, layerConcurrency: Int = 2
+    ) async throws -> [FleetOutcome] {
+        let client = try RegistryClient(
+            configuration: RegistryClientConfiguration(credentials: .anonymous, maxAttempts: 2, baseBackoff: .milliseconds(20)))
+        let fleet = FleetScanner(
+            scanner: ImageScanner(layerConcurrency: layerConcurrency, cache: LayerCache(store: store)), store: store,
+            index: try store.loadIndex(), advisoryVersion: try store.advisoryVersion(), imageConcurrency: imageConcurrency)
+        var outcomes: [FleetOutcome] = []
+        do {
+            try await fleet.run(RegistryListing(registry: fixture.registry.host, client: client, repositories: repositories)) {
+                outcomes.append($0)
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        return outcomes.sorted { $0.name < $1.name }
+    }
+
+    func scanned(_ outcomes: [FleetOutcome]) -> [FleetImageReport] {
+        outcomes.compactMap { if case .scanned(let report) = $0 { report } else { nil } }
+    }
+
+    @Test func twoImagesSharingABaseFetchItOnce() async throws {
+        let (store, _) = try newStore()
+        let apps = Array(fixture.apps.prefix(2))
+        let digests = Array(Set(apps.flatMap(\.layers)))
+        let before = fixture.blobGETs(digests)
+        let outcomes = try await runFleet(apps.map(\.repository), store: store)
+        #expect(scanned(outcomes).count == 2, "\(outcomes)")
+        let after = fixture.blobGETs(digests)
+        for digest in digests { #expect(after[digest]! - before[digest]! == 1, "\(digest)") }
+        #expect(Set(try store.layerDigests().map(\.description)) == Set(digests))
+
+        // Again with the same store: no layer is fetched at all.
+        let again = try await runFleet(apps.map(\.repository), store: store)
+        #expect(scanned(again).count == 2)
+        #expect(scanned(again).allSatisfy { $0.result?.layersFetched == 0 })
+        #expect(fixture.blobGETs(digests) == after)
+    }
+
+    @Test func twentyConcurrentScansFetchEachLayerOnce() async throws {
+        let (store, _) = try newStore()
+        _ = try store.importAdvisories(try await FeedReader.read(fixture.secdb).records, source: "alpine-secdb-v3.7-main")
+        let digests = Array(Set(fixture.apps.flatMap(\.layers)))
+        let before = fixture.blobGETs(digests)
+        let outcomes = try await runFleet(["apps/*"], store: store, imageConcurrency: 20)
+        let reports = scanned(outcomes)
+        #expect(reports.count == 20, "\(outcomes)")
+        let after = fixture.blobGETs(digests)
+        for digest in digests { #expect(after[digest]! - before[digest]! == 1, "\(digest) fetched \(after[digest]! - before[digest]!) times") }
+        #expect(reports.reduce(0) { $0 + ($1.result?.layersFetched ?? 0) } == digests.count)
+        // Every image has the base's musl finding, found through the shared facts.
+        for report in reports {
+            #expect(report.findings.contains { $0.id == "ALPINE-v3.7-musl-CVE-2019-14697" && $0.package == "musl" }, "\(report.name)")
+        }
+    }
+
+    @Test func aCorruptLayerFailsOnlyTheImagesThatUseIt() async throws {
+        let (store, _) = try newStore()
+        let before = fixture.blobGETs([fixture.brokenLayer])
+        let outcomes = try await runFleet(["broken/*", "apps/app-0[0-3]"], store: store)
+        #expect(scanned(outcomes).map(\.name) == (0..<4).map { fixture.name(String(format: "apps/app-%02d", $0)) })
+        var failed: [String: FathomError] = [:]
+        for case .failed(let name, let error) in outcomes { failed[name] = error }
+        #expect(Set(failed.keys) == [fixture.name("broken/one"), fixture.name("broken/two")])
+        for (name, error) in failed {
+            #expect(error.code == .digestMismatch, "\(error)")
+            #expect(error.layer == fixture.brokenLayer)
+            #expect(error.image == name)
+            #expect("\(error)".contains(fixture.brokenLayer))
+        }
+        // Fetched once for both images (the failure is shared, not retried per image), and
+        // nothing about it was stored.
+        #expect(fixture.blobGETs([fixture.brokenLayer])[fixture.brokenLayer]! - before[fixture.brokenLayer]! == 1)
+        #expect(!(try store.layerDigests().map(\.description)).contains(fixture.brokenLayer))
+        #expect((try store.layerDigests().map(\.description)).contains(fixture.baseLayer))
+    }
+
+    @Test func rescanAfterANewAdvisoryReportsItForExactlyTheImagesWithThePackage() throws {
+        let store = try Fixtures.temporaryDirectory("rescan") + "/fathom.db"
+        #expect(try fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
+        let scan = try fathom(["registry", fixture.registry.host, "--repo", "apps/*", "--store", store, "--format", "json", "--quiet"])
+        #expect(scan.status == 0, "\(scan.errorText)")
+        let summary = try JSONSerialization.jsonObject(with: scan.stdout) as! [String: Any]
+        #expect((summary["images"] as! [String: Int])["scanned"] == 20)
+
+        let blobsBefore = fixture.registry.blobGETCount()
+        let imported = try fathom(["db", "import", "--store", store, fixture.pypi])
+        #expect(imported.status == 0, "\(imported.errorText)")
+        let rescan = try fathom(["rescan", "--store", store, "--format", "json", "--quiet"])
+        #expect(rescan.status == 0, "\(rescan.errorText)")
+        #expect(fixture.registry.blobGETCount() == blobsBefore, "a rescan downloaded blobs")
+        let report = try JSONSerialization.jsonObject(with: rescan.stdout) as! [String: Any]
+        let changed = report["changed"] as! [[String: Any]]
+        let withRequests = Set(fixture.apps.filter(\.hasRequests).map { fixture.name($0.repository) })
+        #expect(Set(changed.map { $0["name"] as! String }) == withRequests)
+        for image in changed {
+            let new = image["new"] as! [[String: Any]]
+            #expect(new.contains { $0["id"] as? String == "PYSEC-2018-28" && $0["package"] as? String == "requests" })
+            #expect(new.allSatisfy { $0["package"] as? String == "requests" })
+            #expect((image["resolved"] as! [Any]).isEmpty)
+            #expect(image["moved"] as? Bool == false)
+        }
+        #expect(report["images"] as? Int == 20)
+
+        // Nothing changed since: a rescan of what the new data did not reach is empty.
+        let since = try fathom(["rescan", "--since-db-change", "--store", store, "--format", "json", "--quiet"])
+        #expect(since.status == 0)
+        #expect((try JSONSerialization.jsonObject(with: since.stdout) as! [String: Any])["images"] as? Int == 0)
+    }
+
+    @Test func repushingAFixedImageReportsTheFindingResolved() throws {
+        let store = try Fixtures.temporaryDirectory("fix") + "/fathom.db"
+        #expect(try fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
+        let name = fixture.name("fixed/app")
+        let first = try fathom(["scan", name, "--store", store, "--format", "json"])
+        #expect(first.status == 0, "\(first.errorText)")
+        let before = try JSONSerialization.jsonObject(with: first.stdout) as! [String: Any]
+        #expect((before["vulnerabilities"] as! [[String: Any]]).contains { $0["package"] as? String == "musl" })
+        #expect(before["changes"] == nil)
+
+        try fixture.registry.push("oci:\(fixture.fixedLayout):fixed", to: "fixed/app", tag: "1")
+        let second = try fathom(["scan", name, "--store", store, "--format", "json"])
+        #expect(second.status == 0, "\(second.errorText)")
+        let after = try JSONSerialization.jsonObject(with: second.stdout) as! [String: Any]
+        #expect(!(after["vulnerabilities"] as! [[String: Any]]).contains { ($0["package"] as? String)?.hasPrefix("musl") == true })
+        let changes = try #require(after["changes"] as? [String: Any])
+        #expect(changes["imageChanged"] as? Bool == true)
+        let resolved = changes["resolved"] as! [[String: Any]]
+        #expect(Set(resolved.map { "\($0["id"]!) \($0["package"]!)" })
+            == ["ALPINE-v3.7-musl-CVE-2019-14697 musl", "ALPINE-v3.7-musl-CVE-2019-14697 musl-utils"])
+        #expect((changes["new"] as! [Any]).isEmpty)
+
+        let table = try fathom(["scan", name, "--store", store])
+        #expect(table.text.contains("Since the previous scan"))
+        #expect(table.text.contains("0 new, 0 resolved"))
+    }
+
+    @Test func aKilledScanLeavesAStoreTheNextRunUses() async throws {
+        // A slow registry (each blob GET delayed) makes the run long enough to kill mid-fleet.
+        let proxy = try await FaultProxy(upstream: fixture.registry.host)
+        defer { proxy.stop() }
+        proxy.inject(.delay(.milliseconds(400)), pathContains: "/blobs/", times: 1000)
+        let directory = try Fixtures.temporaryDirectory("killed")
+        let storePath = directory + "/fathom.db"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Fixtures.fathomExecutable)
+        process.arguments = [
+            "registry", proxy.host, "--repo", "apps/*", "--store", storePath, "--quiet", "--concurrency", "2",
+            "--layer-concurrency", "1",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var stored: [Digest] = []
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, process.isRunning {
+            if FileManager.default.fileExists(atPath: storePath), let digests = try? SQLiteStore(path: storePath).layerDigests(),
+                digests.count >= 3
+            {
+                stored = digests
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(process.isRunning, "the run ended before it could be killed")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(stored.count >= 3)
+
+        // The next run opens the store without errors and fetches none of the stored layers.
+        let before = fixture.blobGETs(stored.map(\.description))
+        let store = try SQLiteStore(path: storePath)
+        let storedNow = try store.layerDigests()
+        #expect(Set(stored).isSubset(of: Set(storedNow)))
+        let outcomes = try await runFleet(["apps/*"], store: store)
+        #expect(scanned(outcomes).count == 20, "\(outcomes)")
+        let after = fixture.blobGETs(storedNow.map(\.description))
+        for digest in storedNow.map(\.description) {
+            #expect(after[digest] == (before[digest] ?? after[digest]), "\(digest) was fetched again")
+        }
+    }
+
+    @Test func pushAndPullTimePoliciesUseTheStoredEvents() throws {
+        let directory = try Fixtures.temporaryDirectory("events")
+        let store = directory + "/fathom.db"
+        let now = Date()
+        func stamp(_ daysAgo: Double) -> String {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime]
+            // The registry writes nanoseconds; so does this file.
+            return formatter.string(from: now.addingTimeInterval(-daysAgo * 86400)).replacingOccurrences(of: "Z", with: ".123456789Z")
+        }
+        let app1Manifest = try Subprocess.run(
+            ["skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}", "docker://\(fixture.name("apps/app-01"))"]
+        ).text.trimmingCharacters(in: .whitespacesAndNewlines)
+        func event(_ id: String, _ action: String, _ repository: String, tag: String? = nil, digest: String, at: String) -> String {
+            let tagField = tag.map { ",\"tag\":\"\($0)\"" } ?? ""
+            return """
+                {"id":"\(id)","timestamp":"\(at)","action":"\(action)","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json",\
+                "size":500,"digest":"\(digest)","length":500,"repository":"\(repository)"\(tagField)},"request":{"method":"GET"},"actor":{}}
+                """
+        }
+        let blobDigest = fixture.baseLayer
+        let envelope = """
+            {"events":[
+            \(event("e1", "pull", "apps/app-00", tag: "1", digest: app1Manifest, at: stamp(1))),
+            \(event("e2", "pull", "apps/app-01", digest: app1Manifest, at: stamp(2))),
+            \(event("e3", "pull", "apps/app-02", tag: "1", digest: app1Manifest, at: stamp(60))),
+            \(event("e4", "pull", "apps/app-04", digest: blobDigest, at: stamp(1))),
+            \(event("e5", "push", "apps/app-03", tag: "1", digest: app1Manifest, at: stamp(0.5)))
+            ]}
+            """
+        try envelope.write(toFile: directory + "/events.json", atomically: true, encoding: .utf8)
+        let imported = try fathom(["events", "import", "--store", store, directory + "/events.json"])
+        #expect(imported.status == 0, "\(imported.errorText)")
+        #expect(imported.text.contains("5 events, 5 new"))
+        #expect(try fathom(["events", "import", "--store", store, directory + "/events.json"]).text.contains("5 events, 0 new"))
+
+        func selected(_ policy: [String]) throws -> [String] {
+            let output = try fathom(
+                ["registry", fixture.registry.host, "--repo", "apps/app-0[0-4]", "--store", store, "--format", "json", "--quiet", "--top", "50"]
+                    + policy)
+            #expect(output.status == 0, "\(output.errorText)")
+            let summary = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
+            let skipped = (summary["skipped"] as! [[String: Any]]).count
+            #expect((summary["images"] as! [String: Int])["skipped"] == skipped)
+            return (summary["mostAtRisk"] as! [[String: Any]]).map { $0["name"] as! String }.sorted()
+        }
+        // Pulled in the last 30 days: app-00 by tag, app-01 by digest; app-02 too long ago,
+        // app-03 never, app-04 only a blob of it (not the image).
+        #expect(try selected(["--pulled-since", "30d"]) == [fixture.name("apps/app-00"), fixture.name("apps/app-01")])
+        // Pushed in the last 30 days: app-03 by its push event; the others' configs say 2026-01-01.
+        #expect(try selected(["--pushed-since", "30d"]) == [fixture.name("apps/app-03")])
+        #expect(try selected(["--pushed-since", "2025-12-01T00:00:00Z"]).count == 5)
+    }
+}

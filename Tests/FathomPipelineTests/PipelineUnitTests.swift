@@ -1,0 +1,148 @@
+import FathomCore
+import FathomInventory
+import FathomLayer
+import FathomOCI
+import FathomPipeline
+import FathomStore
+import FathomTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// The pipeline's parts on their own: the single-flight cache, the semaphore, event envelopes,
+/// and the change computation.
+@Suite struct PipelineUnitTests {
+    /// Shared mutable state for the tasks of a test.
+    final class Shared<Value: Sendable>: Sendable {
+        let state: Mutex<Value>
+        init(_ value: Value) { state = Mutex(value) }
+        func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { state.withLock { body(&$0) } }
+    }
+
+    static func facts(_ name: String) -> LayerFacts {
+        let digest = Digest.sha256(of: Array(name.utf8))
+        return LayerFacts(
+            summary: LayerReadSummary(
+                digest: digest, compression: .gzip, compressedSize: 10, uncompressedSize: 20, entryCount: 1, fileCount: 1),
+            files: ["etc/\(name)": FileFact(kind: .file, text: name)], whiteouts: [], opaqueDirectories: [], warnings: [])
+    }
+
+    @Test func fiftyConcurrentRequestsForOneLayerReadItOnce() async throws {
+        let store = try SQLiteStore(path: try Fixtures.temporaryDirectory("cache") + "/fathom.db")
+        let cache = LayerCache(store: store)
+        let reads = Shared(0)
+        let key = Digest.sha256(of: Array("layer".utf8))
+        let outcomes = try await withThrowingTaskGroup(of: LayerCache.Outcome.self) { group in
+            for _ in 0..<50 {
+                group.addTask {
+                    try await cache.facts(for: key) {
+                        reads.withLock { $0 += 1 }
+                        try await Task.sleep(for: .milliseconds(200))
+                        return Self.facts("layer")
+                    }.1
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(reads.withLock { $0 } == 1)
+        #expect(outcomes.filter { if case .fetched = $0 { true } else { false } }.count == 1)
+        #expect(try store.layerFacts(key) == Self.facts("layer"))
+        // A new cache over the same store reads nothing.
+        let (_, outcome) = try await LayerCache(store: store).facts(for: key) { Issue.record("read again"); return Self.facts("x") }
+        #expect({ if case .reused = outcome { true } else { false } }())
+    }
+
+    @Test func aFailedReadIsNotStoredAndFailsEveryWaiter() async throws {
+        let store = try SQLiteStore(path: try Fixtures.temporaryDirectory("cache") + "/fathom.db")
+        let cache = LayerCache(store: store)
+        let reads = Shared(0)
+        let key = Digest.sha256(of: Array("bad".utf8))
+        let failures = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<10 {
+                group.addTask {
+                    do {
+                        _ = try await cache.facts(for: key) {
+                            reads.withLock { $0 += 1 }
+                            try await Task.sleep(for: .milliseconds(100))
+                            throw FathomError(.digestMismatch, "the blob's content hashes to something else")
+                        }
+                        return false
+                    } catch {
+                        return (error as? FathomError)?.code == .digestMismatch
+                    }
+                }
+            }
+            return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(failures == 10)
+        #expect(reads.withLock { $0 } == 1)
+        #expect(try store.layerFacts(key) == nil)
+        #expect(try store.layerDigests().isEmpty)
+        // Another run (a new cache) tries again, and may succeed.
+        let (facts, _) = try await LayerCache(store: store).facts(for: key) { Self.facts("bad") }
+        #expect(facts == Self.facts("bad"))
+    }
+
+    @Test func semaphoreBoundsConcurrency() async throws {
+        let semaphore = AsyncSemaphore(permits: 3)
+        let state = Shared((running: 0, peak: 0))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<30 {
+                group.addTask {
+                    try await semaphore.withPermit {
+                        state.withLock { $0.running += 1; $0.peak = max($0.peak, $0.running) }
+                        try await Task.sleep(for: .milliseconds(5))
+                        state.withLock { $0.running -= 1 }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(state.withLock { $0.peak } == 3)
+    }
+
+    @Test func semaphoreWaiterCanBeCancelled() async throws {
+        let semaphore = AsyncSemaphore(permits: 1)
+        try await semaphore.acquire()
+        let waiter = Task { try await semaphore.acquire() }
+        try await Task.sleep(for: .milliseconds(50))
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        semaphore.release()
+        try await semaphore.acquire()  // the cancelled waiter did not take the permit
+    }
+
+    @Test func readsRegistryNotificationEnvelopes() throws {
+        // The shape the CNCF registry posts (docs/notifications.md), one envelope per line.
+        let line1 = """
+            {"events":[{"id":"320678d8-ca14-430f-8bb6-4ca139cd83f7","timestamp":"2016-03-09T14:44:26.402973972-08:00","action":"pull","target":{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":708,"digest":"sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf","length":708,"repository":"hello-world","url":"http://192.168.100.227:5000/v2/hello-world/manifests/sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf","tag":"latest"},"request":{"id":"6df24a34-0959-4923-81ca-14f09767db19","addr":"192.168.64.11:42961","host":"192.168.100.227:5000","method":"GET","useragent":"curl/7.38.0"},"actor":{},"source":{"addr":"xtal.local:5000","instanceID":"a53db899-3b4b-4a62-a067-8dd013beaca4"}}]}
+            """
+        let line2 = """
+            {"events":[{"id":"e2","timestamp":"2026-11-01T10:00:00Z","action":"push","target":{"digest":"sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf","repository":"team/app"}},{"id":"e3","timestamp":"2026-11-01T10:00:00Z","action":"unknown","target":{"repository":"x"}}]}
+            """
+        let events = try RegistryEvent.decode(Array((line1 + "\n" + line2 + "\n").utf8), file: "events.log")
+        #expect(events.count == 2)
+        #expect(events[0].action == .pull && events[0].repository == "hello-world" && events[0].tag == "latest")
+        #expect(events[0].timestamp == Date(timeIntervalSince1970: 1_457_563_466))
+        #expect(events[1].action == .push && events[1].tag == nil && events[1].repository == "team/app")
+        #expect(throws: FathomError.self) { try RegistryEvent.decode(Array("{\"events\": [}\nnot json\n".utf8), file: "bad.log") }
+    }
+
+    @Test func changesCompareFindingsByAdvisoryAndPackage() throws {
+        func finding(_ id: String, _ package: String, _ version: String) -> StoredFinding {
+            StoredFinding(id: id, ecosystem: "apk", package: package, installedVersion: version, fixedVersion: "2", severity: "HIGH")
+        }
+        let image = ImageRecord(manifestDigest: Digest.sha256(of: [1]), configDigest: Digest.sha256(of: [2]), created: nil, platform: nil, layers: [])
+        let previous = ScanRecord(
+            id: 1, name: "r/a:1", image: image, scannedAt: Date(timeIntervalSince1970: 0), advisoryVersion: "v1",
+            findings: [finding("CVE-1", "musl", "1"), finding("CVE-2", "zlib", "1")])
+        let changes = ScanChanges(
+            previous: previous, current: image, findings: [finding("CVE-2", "zlib", "1.1"), finding("CVE-3", "musl", "1")])
+        #expect(changes.new.map(\.id) == ["CVE-3"])
+        #expect(changes.resolved.map(\.id) == ["CVE-1"])
+        #expect(changes.unchanged == 1)
+        #expect(!changes.imageChanged)
+        let first = ScanChanges(previous: nil, current: image, findings: [finding("CVE-1", "musl", "1")])
+        #expect(first.new.isEmpty && first.resolved.isEmpty && first.previousScannedAt == nil)
+    }
+}
