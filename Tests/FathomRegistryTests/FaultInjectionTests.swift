@@ -98,4 +98,45 @@ import Testing
             #expect(error?.layer == layerDigest)
         }
     }
+
+    /// A 429 with `Retry-After` pauses every request to that registry, not only the one that
+    /// got it: the fleet slows down together.
+    @Test func rateLimitPausesEveryRequestToTheRegistry() async throws {
+        try await withProxy { proxy in
+            proxy.inject(.status(429, retryAfter: "1"), pathContains: "/manifests/3.7")
+            let client = try RegistryClient(
+                configuration: RegistryClientConfiguration(credentials: .anonymous, baseBackoff: .milliseconds(20)))
+            try await withClient(client) { client in
+                let clock = ContinuousClock()
+                let start = clock.now
+                async let limited = client.manifest(try ImageReference(parsing: "\(proxy.host)/alpine:3.7"))
+                try await Task.sleep(for: .milliseconds(300))
+                // Sent while the registry's pause is on: it waits for the pause to end.
+                _ = try await client.tags(proxy.host, repository: "alpine")
+                #expect(clock.now - start >= .milliseconds(950))
+                _ = try await limited
+                #expect(proxy.requests.filter { $0.contains("/manifests/3.7") }.count == 2)
+            }
+        }
+    }
+
+    /// At most `connectionsPerRegistry` requests are in flight to one registry.
+    @Test func requestsToARegistryAreCapped() async throws {
+        try await withProxy { proxy in
+            proxy.inject(.delay(.milliseconds(300)), pathContains: "/tags/list", times: 6)
+            let client = try RegistryClient(
+                configuration: RegistryClientConfiguration(credentials: .anonymous, connectionsPerRegistry: 2))
+            try await withClient(client) { client in
+                try await client.ping(proxy.host)
+                let clock = ContinuousClock()
+                let start = clock.now
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<6 { group.addTask { _ = try await client.tags(proxy.host, repository: "alpine") } }
+                    try await group.waitForAll()
+                }
+                // Six 300 ms requests, two at a time: three rounds.
+                #expect(clock.now - start >= .milliseconds(880))
+            }
+        }
+    }
 }
