@@ -59,28 +59,36 @@ public typealias FleetFilter = @Sendable (FleetJob, ResolvedImage) async throws 
 public final class FleetScanner: Sendable {
     public let scanner: ImageScanner
     public let store: (any Store)?
-    public let index: AdvisoryIndex
+    /// The advisory index, loaded while the first layers are read (it takes a while to
+    /// decode every stored advisory, and nothing needs it before the first match).
+    let indexTask: Task<AdvisoryIndex, any Error>
     public let advisoryVersion: String
-    /// Images in flight at once. Most of an image's time is spent waiting on the network or on
-    /// the layer budget, so this is larger than the core count; it bounds memory, not CPU.
+    /// Images in flight at once. Most of an image's time is spent waiting on the network, on the
+    /// layer budget or on a shared layer another image is reading (half a fleet can wait on one
+    /// base layer), so this is far larger than the core count: a waiting image costs a
+    /// suspended task and its manifest. It bounds memory; the layer budget bounds CPU.
     public let imageConcurrency: Int
     public let progress = FleetProgress()
     let matchCache = MatchCache()
     let logger: Logger
 
     public init(
-        scanner: ImageScanner, store: (any Store)?, index: AdvisoryIndex, advisoryVersion: String,
+        scanner: ImageScanner, store: (any Store)?, index: @escaping @Sendable () throws -> AdvisoryIndex,
+        advisoryVersion: String,
         imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), logger: Logger = Logger(label: "fathom.fleet")
     ) {
         self.scanner = scanner
         self.store = store
-        self.index = index
+        self.indexTask = Task { try index() }
         self.advisoryVersion = advisoryVersion
         self.imageConcurrency = max(1, imageConcurrency)
         self.logger = logger
     }
 
-    public static func defaultImageConcurrency() -> Int { max(8, 4 * ProcessorCount.active) }
+    /// The advisories matched against (waits for them to load).
+    public func index() async throws -> AdvisoryIndex { try await indexTask.value }
+
+    public static func defaultImageConcurrency() -> Int { max(64, 16 * ProcessorCount.active) }
 
     /// Scans every job with at most `imageConcurrency` in flight, pulling the next job only
     /// when one finishes (a listing of 100,000 tags is never materialised as tasks), and hands
@@ -128,7 +136,7 @@ public final class FleetScanner: Sendable {
             let image = ImageRecord(
                 indexDigest: resolved.indexDigest, manifestDigest: resolved.manifestDigest, configDigest: resolved.configDigest, created: resolved.config.created,
                 platform: resolved.platform?.description, layers: resolved.layers)
-            let report = try finish(
+            let report = try await finish(
                 name: job.name, image: image, result: result, os: result.os, packages: result.packages)
             return .scanned(report)
         } catch {
@@ -156,7 +164,7 @@ public final class FleetScanner: Sendable {
             let filesystem = MergedFilesystem(layers: facts)
             let os = OSRelease.detect(in: filesystem)
             return .scanned(
-                try finish(
+                try await finish(
                     name: record.name, image: record.image, result: nil, os: os,
                     packages: ImageInventory.packages(in: filesystem)))
         } catch {
@@ -168,8 +176,9 @@ public final class FleetScanner: Sendable {
     /// Matches, records the scan, and computes what changed since the previous one.
     private func finish(
         name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry]
-    ) throws -> FleetImageReport {
-        let findings = ImageMatcher.findings(packages, osNamespace: os?.namespace, index: index, cache: matchCache)
+    ) async throws -> FleetImageReport {
+        let findings = ImageMatcher.findings(
+            packages, osNamespace: os?.namespace, index: try await index(), cache: matchCache)
         let stored = findings.map(StoredFinding.init)
         var previous: ScanRecord?
         if let store {

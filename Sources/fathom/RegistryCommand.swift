@@ -42,7 +42,7 @@ struct RegistryScan: AsyncParsableCommand {
     @Option(help: "Write one report per image into this directory (in --format).")
     var output: String?
 
-    @Option(help: "Images in flight at once (default: 4 per core, at least 8).")
+    @Option(help: "Images in flight at once (default: 16 per core, at least 64).")
     var concurrency: Int?
 
     @Option(help: "Layers read at once across the fleet (default: the number of cores).")
@@ -83,7 +83,7 @@ struct RegistryScan: AsyncParsableCommand {
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store))
             fleet = FleetScanner(
-                scanner: scanner, store: store, index: try store.loadIndex(), advisoryVersion: try store.advisoryVersion(),
+                scanner: scanner, store: store, index: { try store.loadIndex() }, advisoryVersion: try store.advisoryVersion(),
                 imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
         } catch {
             try? await client.shutdown()
@@ -99,7 +99,7 @@ struct RegistryScan: AsyncParsableCommand {
             try await fleet.run(listing, filter: filter) { outcome in
                 summary.add(outcome)
                 if let output, case .scanned(let report) = outcome, let result = report.result {
-                    try writeReport(report, result: result, into: output, advisoriesLoaded: fleet.index.recordCount > 0)
+                    try writeReport(report, result: result, into: output, advisoriesLoaded: try await fleet.index().recordCount > 0)
                 }
             }
         } catch {

@@ -28,7 +28,7 @@ struct Rescan: AsyncParsableCommand {
     @Option(help: "Output format: table or json.")
     var format: Scan.Format = .table
 
-    @Option(help: "Images in flight at once (default: 4 per core, at least 8).")
+    @Option(help: "Images in flight at once (default: 16 per core, at least 64).")
     var concurrency: Int?
 
     @Flag(help: "No progress display.")
@@ -49,7 +49,7 @@ struct Rescan: AsyncParsableCommand {
         })
         let client = offline || registries.isEmpty ? nil : try registryOptions.makeClient(for: registries.sorted().first)
         let fleet = FleetScanner(
-            scanner: ImageScanner(cache: LayerCache(store: store)), store: store, index: try store.loadIndex(),
+            scanner: ImageScanner(cache: LayerCache(store: store)), store: store, index: { try store.loadIndex() },
             advisoryVersion: advisoryVersion, imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
         fleet.progress.setTotal(records.count)
         let warnings = Mutex<[String]>([])

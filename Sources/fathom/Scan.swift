@@ -83,11 +83,10 @@ struct Scan: AsyncParsableCommand {
             // The store is the layer cache and the history: a known layer is not read again, and
             // the report says what changed since the previous scan of this name.
             let store = try storeOption.open()
-            let index = try store.loadIndex()
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store))
-            let fleet = FleetScanner(scanner: scanner, store: store, index: index, advisoryVersion: try store.advisoryVersion())
+            let fleet = FleetScanner(scanner: scanner, store: store, index: { try store.loadIndex() }, advisoryVersion: try store.advisoryVersion())
             let outcome = await fleet.scan(FleetJob(name: opened.displayName, source: opened))
             if let client { try await client.shutdown() }
             client = nil
@@ -97,7 +96,7 @@ struct Scan: AsyncParsableCommand {
             }
             let (kept, suppressed) = policy.apply(scanned.findings)
             let report = ScanReport(
-                result, findings: kept, suppressed: suppressed, advisoriesLoaded: index.recordCount > 0, changes: scanned.changes)
+                result, findings: kept, suppressed: suppressed, advisoriesLoaded: try await fleet.index().recordCount > 0, changes: scanned.changes)
             let text = format == .json ? try report.json() : report.table()
             try write(text)
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }

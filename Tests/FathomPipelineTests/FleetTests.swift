@@ -32,7 +32,7 @@ import Testing
             configuration: RegistryClientConfiguration(credentials: .anonymous, maxAttempts: 2, baseBackoff: .milliseconds(20)))
         let fleet = FleetScanner(
             scanner: ImageScanner(layerConcurrency: layerConcurrency, cache: LayerCache(store: store)), store: store,
-            index: try store.loadIndex(), advisoryVersion: try store.advisoryVersion(), imageConcurrency: imageConcurrency)
+            index: { try store.loadIndex() }, advisoryVersion: try store.advisoryVersion(), imageConcurrency: imageConcurrency)
         var outcomes: [FleetOutcome] = []
         do {
             try await fleet.run(RegistryListing(registry: fixture.registry.host, client: client, repositories: repositories)) {

@@ -32,15 +32,24 @@ public struct PythonAnalyzer: Analyzer {
     func metadata(path: String, contents: [UInt8]) -> AnalyzerResult {
         var name: String?
         var version: String?
-        let text = String(decoding: contents, as: UTF8.self)
+        // Only the headers are read: the body (often the whole README) follows the first blank line.
+        var headerEnd = contents.count
+        for index in contents.indices.dropFirst() where contents[index] == 0x0A {
+            if contents[index - 1] == 0x0A || (contents[index - 1] == 0x0D && index >= 2 && contents[index - 2] == 0x0A) {
+                headerEnd = index
+                break
+            }
+        }
+        let text = String(decoding: contents[..<headerEnd], as: UTF8.self)
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.isEmpty || line == "\r" { break }  // the body (long description) follows a blank line
+            if line.isEmpty || line == "\r" { break }
             guard let colon = line.firstIndex(of: ":"), line.first != " " && line.first != "\t" else { continue }
             let key = line[..<colon].lowercased()
             let value = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t", "\r"])
             // Repeated keys: the first wins.
             if key == "name", name == nil { name = value }
             if key == "version", version == nil { version = value }
+            if name != nil && version != nil { break }
         }
         guard let name, !name.isEmpty, let version, !version.isEmpty else {
             return AnalyzerResult(warnings: ["\(path): no Name and Version in the package metadata"])

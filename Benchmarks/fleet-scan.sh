@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The fleet benchmark: builds N images (default 1,000) that share real base layers, pushes them
+# to Debian's docker-registry on loopback, and measures in one run:
+#   cold fleet scan (2 cores, and 1 core for the scaling figure), warm fleet scan (every layer
+#   known), rescan after an advisory import (offline, and with a manifest HEAD per tag),
+#   the C limit over the same distinct blobs (`gzip -dc | sha256sum` and `zstd -dc | sha256sum`,
+#   run side by side), and `skopeo sync` of the same images as the pull-only peer.
+# Bytes fetched are counted from the registry's own access log, not from fathom's counters.
+#
+#   Benchmarks/fleet-scan.sh [--images 1000]
+#
+# Builds under .build-bench/fleet (the debootstrap root is shared with layer-throughput.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+
+images=1000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --images) images="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+fathom_install_packages debootstrap time python3-pip util-linux
+export PATH="/opt/swift/usr/bin:$PATH"
+swift build -c release --product fathom >&2
+fathom=$PWD/.build/release/fathom
+
+bench=.build-bench
+work=$bench/fleet
+mkdir -p "$work/bases" "$work/wheels"
+
+# Bases: debootstrap bookworm minbase (gzip), the Alpine minirootfs tarballs (gzip), and
+# Alpine 3.20.3 recompressed with zstd.
+rootfs=$bench/bookworm-minbase
+if [ ! -d "$rootfs/usr" ]; then
+  echo "debootstrap bookworm minbase → $rootfs" >&2
+  debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >&2
+fi
+if [ ! -f "$work/bases/debian-bookworm.tar.gz" ]; then
+  # As a Debian base image ships: without the downloaded .debs and package lists (apt-get clean).
+  tar -C "$rootfs" --sort=name --numeric-owner --exclude='./var/cache/apt/archives/*.deb' \
+    --exclude='./var/lib/apt/lists/*_*' -cf - . | gzip -n -6 >"$work/bases/debian-bookworm.tar.gz"
+fi
+alpine=(Tests/Fixtures/images/alpine-minirootfs/alpine-minirootfs-{3.7.3,3.10.9,3.11.13}-x86_64.tar.gz)
+if [ ! -f "$work/bases/alpine-3.20.3.tar.zst" ]; then
+  gzip -dc Tests/Fixtures/images/alpine-minirootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz | zstd -q -3 -c >"$work/bases/alpine-3.20.3.tar.zst"
+fi
+# Real files for the added layers: pure-Python wheels from PyPI and Debian's runc (a Go binary).
+if ! ls "$work/wheels/"*.whl >/dev/null 2>&1; then
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$work/wheels" \
+    requests==2.19.1 urllib3==1.23 idna==2.7 chardet==3.0.4 certifi==2018.4.16 Jinja2==2.10 six==1.11.0 \
+    Flask==1.0 Werkzeug==0.14.1 click==6.7 >&2
+fi
+if [ ! -f "$work/runc/usr/sbin/runc" ]; then
+  (cd "$work" && apt-get download runc >&2 && dpkg-deb -x runc_*.deb runc)
+fi
+
+# A fresh registry each run, so its access log holds only this run.
+rm -rf "$work/registry" "$work/runs"
+mkdir -p "$work/runs"
+port=$(fathom_free_port)
+fathom_start_registry "$port" "$work/registry"
+trap 'kill "$FATHOM_REGISTRY_PID" 2>/dev/null || true' EXIT
+host=127.0.0.1:$port
+echo "generating and pushing $images images to $host" >&2
+python3 Benchmarks/fleet/generate.py --registry "$host" --images "$images" \
+  --debian "$work/bases/debian-bookworm.tar.gz" --alpine "${alpine[@]}" --alpine-zstd "$work/bases/alpine-3.20.3.tar.zst" \
+  --wheels "$work/wheels" --go-binary "$work/runc/usr/sbin/runc" --out "$work/fleet.json"
+
+# Advisories: Alpine secdb for the Alpine releases, the Debian 12 feed, PyPI. Go is held back
+# for the rescan.
+advisories=$work/advisories.db
+rm -f "$advisories"*
+"$fathom" db import --store "$advisories" Tests/Fixtures/advisories/alpine-secdb/v3.{7,10,11}/main.yaml \
+  Tests/Fixtures/advisories/osv-debian12-derived/osv-debian12-derived.tar.gz Tests/Fixtures/advisories/osv-pypi.tar.gz >&2
+
+# Runs a command under /usr/bin/time; leaves "wall user sys maxrss_kb registry_cpu_s" in
+# $work/runs/$1.time (the registry shares the two cores: its CPU time is part of the picture).
+registry_ticks() { awk '{print $14 + $15}' "/proc/$FATHOM_REGISTRY_PID/stat"; }
+measure() {
+  local label="$1" before status=0
+  shift
+  before=$(registry_ticks)
+  /usr/bin/time -f "%e %U %S %M" -o "$work/runs/$label.time" "$@" || status=$?
+  echo "$(cat "$work/runs/$label.time") $(echo "$(registry_ticks) $before $(getconf CLK_TCK)" | awk '{printf "%.2f", ($1 - $2) / $3}')" \
+    >"$work/runs/$label.time"
+  return $status
+}
+log_mark() { wc -l <"$work/registry/registry.log"; }
+
+echo "cold fleet scan (2 cores)" >&2
+cp "$advisories" "$work/runs/cold.db"
+mark=$(log_mark)
+measure cold "$fathom" registry "$host" --store "$work/runs/cold.db" --quiet --format json >"$work/runs/cold.json" || true
+tail -n +"$((mark + 1))" "$work/registry/registry.log" >"$work/runs/cold.log"
+
+echo "cold fleet scan (1 core)" >&2
+cp "$advisories" "$work/runs/cold1.db"
+measure cold1 taskset -c 0 "$fathom" registry "$host" --store "$work/runs/cold1.db" --quiet --format json --layer-concurrency 1 \
+  >"$work/runs/cold1.json" || true
+
+echo "warm fleet scan" >&2
+mark=$(log_mark)
+measure warm "$fathom" registry "$host" --store "$work/runs/cold.db" --quiet --format json >"$work/runs/warm.json" || true
+tail -n +"$((mark + 1))" "$work/registry/registry.log" >"$work/runs/warm.log"
+
+echo "rescan after importing the Go advisories" >&2
+"$fathom" db import --store "$work/runs/cold.db" Tests/Fixtures/advisories/osv-go.tar.gz >&2
+cp "$work/runs/cold.db" "$work/runs/rescan-heads.db"
+mark=$(log_mark)
+measure rescan "$fathom" rescan --store "$work/runs/cold.db" --offline --quiet --format json >"$work/runs/rescan.json" || true
+measure rescan-heads "$fathom" rescan --store "$work/runs/rescan-heads.db" --quiet --format json >"$work/runs/rescan-heads.json" || true
+tail -n +"$((mark + 1))" "$work/registry/registry.log" >"$work/runs/rescan.log"
+
+echo "C limit over the distinct blobs" >&2
+python3 - "$work" <<'PY' >"$work/runs/blobs.txt"
+import json, sys
+work = sys.argv[1]
+fleet = json.load(open(f"{work}/fleet.json"))
+for digest, layer in sorted(fleet["layers"].items()):
+    hex_ = digest.split(":")[1]
+    print(layer["compression"], f"{work}/registry/data/docker/registry/v2/blobs/sha256/{hex_[:2]}/{hex_}/data")
+PY
+# Both pipelines side by side, as fathom uses both cores.
+measure limit bash -c '
+  (grep "^gzip " "$1" | cut -d" " -f2 | xargs cat | gzip -dc | sha256sum >/dev/null) &
+  (grep "^zstd " "$1" | cut -d" " -f2 | xargs cat | zstd -q -dc | sha256sum >/dev/null) &
+  wait' limit "$work/runs/blobs.txt"
+
+echo "skopeo sync of the same images (pull only)" >&2
+python3 - "$work" "$host" <<'PY' >"$work/runs/sync.yaml"
+import json, sys
+work, host = sys.argv[1], sys.argv[2]
+fleet = json.load(open(f"{work}/fleet.json"))
+tags = {}
+for image in fleet["images"]:
+    tags.setdefault(image["repository"], []).append(image["tag"])
+print(f"{host}:\n  tls-verify: false\n  images:")
+for repository, names in sorted(tags.items()):
+    print(f"    {repository}: [{', '.join(names)}]")
+PY
+rm -rf "$work/runs/skopeo"
+mkdir -p "$work/runs/skopeo"
+mark=$(log_mark)
+measure skopeo skopeo sync --src yaml --dest dir "$work/runs/sync.yaml" "$work/runs/skopeo" >/dev/null
+tail -n +"$((mark + 1))" "$work/registry/registry.log" >"$work/runs/skopeo.log"
+rm -rf "$work/runs/skopeo"
+
+python3 Benchmarks/fleet/report.py "$work" "$images"

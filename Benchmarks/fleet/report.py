@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Prints the fleet benchmark's table from the runner's files (see ../fleet-scan.sh)."""
+import json
+import os
+import re
+import sys
+
+work, images = sys.argv[1], int(sys.argv[2])
+runs = f"{work}/runs"
+fleet = json.load(open(f"{work}/fleet.json"))
+layers = fleet["layers"]
+configs = {image["config"] for image in fleet["images"]}
+distinct_bytes = sum(layer["size"] for layer in layers.values())
+referenced_bytes = sum(layers[digest]["size"] for image in fleet["images"] for digest in image["layers"])
+cores = os.cpu_count()
+
+
+def timing(label):
+    wall, user, system, rss, _ = open(f"{runs}/{label}.time").read().split()
+    return float(wall), float(user), float(system), int(rss)
+
+
+def registry_cpu(label):
+    return float(open(f"{runs}/{label}.time").read().split()[4])
+
+
+def summary(label):
+    try:
+        return json.load(open(f"{runs}/{label}.json"))
+    except (OSError, ValueError):
+        return {}
+
+
+ACCESS = re.compile(r'"(GET|HEAD) /v2/(\S+)/(blobs|manifests)/(\S+) HTTP/1\.1" (\d+) (\d+) "[^"]*" "([^"]*)"')
+
+
+def access(label):
+    """Per-digest blob GET counts and bytes, from the registry's access log lines."""
+    gets, sent, heads = {}, {}, 0
+    for line in open(f"{runs}/{label}.log", errors="replace"):
+        match = ACCESS.search(line)
+        if not match:
+            continue
+        method, _, kind, reference, status, written, _ = match.groups()
+        if kind == "manifests" and method == "HEAD":
+            heads += 1
+        if kind != "blobs" or method != "GET" or status != "200":
+            continue
+        gets[reference] = gets.get(reference, 0) + 1
+        sent[reference] = sent.get(reference, 0) + int(written)
+    return gets, sent, heads
+
+
+def mb(count):
+    return count / 1e6
+
+
+cold_wall, cold_user, cold_sys, cold_rss = timing("cold")
+cold = summary("cold")
+scanned = cold.get("images", {}).get("scanned", 0)
+failed = cold.get("images", {}).get("failed", 0)
+gets, sent, _ = access("cold")
+layer_gets = {digest: count for digest, count in gets.items() if digest in layers}
+layer_bytes = sum(sent[digest] for digest in layer_gets)
+once = all(layer_gets.get(digest) == 1 for digest in layers)
+config_gets = sum(count for digest, count in gets.items() if digest in configs)
+
+cold1_wall = timing("cold1")[0]
+warm_wall, _, _, warm_rss = timing("warm")
+warm = summary("warm")
+warm_gets, _, _ = access("warm")
+warm_layer_gets = sum(count for digest, count in warm_gets.items() if digest in layers)
+rescan_wall, _, _, rescan_rss = timing("rescan")
+rescan = summary("rescan")
+heads_wall, _, _, heads_rss = timing("rescan-heads")
+rescan_gets, _, rescan_heads = access("rescan")
+limit_wall, limit_user, limit_sys, _ = timing("limit")
+skopeo_wall, _, _, _ = timing("skopeo")
+skopeo_gets, skopeo_sent, _ = access("skopeo")
+skopeo_bytes = sum(skopeo_sent.values())
+
+rows = [
+    ("images in the fleet", f"{images:,} ({len(layers):,} distinct layers, {mb(distinct_bytes):.1f} MB distinct of {mb(referenced_bytes):.1f} MB referenced)"),
+    ("cold fleet scan, 2 cores", f"{cold_wall:.2f} s · {scanned / cold_wall:,.0f} images/s · {mb(distinct_bytes) / cold_wall:.1f} MB/s distinct · fathom CPU {cold_user + cold_sys:.2f} s ({100 * (cold_user + cold_sys) / cold_wall / cores:.0f} % of {cores} cores), registry CPU {registry_cpu('cold'):.2f} s · peak RSS {cold_rss / 1024:.0f} MB · {scanned} scanned, {failed} failed"),
+    ("cold fleet scan, fathom pinned to 1 core", f"{cold1_wall:.2f} s · 2 cores are {cold1_wall / cold_wall:.2f}× faster"),
+    ("C limit (gzip -dc / zstd -dc + sha256sum, side by side)", f"{limit_wall:.2f} s, CPU {limit_user + limit_sys:.2f} s · cold scan wall is {cold_wall / limit_wall:.2f}× the limit, its CPU {(cold_user + cold_sys) / (limit_user + limit_sys):.2f}×"),
+    ("skopeo sync (pull only, same images)", f"{skopeo_wall:.2f} s · {mb(skopeo_bytes):.1f} MB pulled · cold scan is {skopeo_wall / cold_wall:.1f}× faster"),
+    ("layer bytes fetched (registry access log)", f"{layer_bytes:,} B = distinct {distinct_bytes:,} B: {'yes' if layer_bytes == distinct_bytes and once else 'NO'} · every layer GET once: {'yes' if once else 'NO'} · {config_gets} config GETs"),
+    ("warm fleet scan", f"{warm_wall:.2f} s · {warm.get('images', {}).get('scanned', 0) / warm_wall:,.0f} images/s · {warm_layer_gets} layer GETs · peak RSS {warm_rss / 1024:.0f} MB"),
+    ("rescan after advisory import (offline)", f"{rescan_wall:.2f} s · {rescan.get('images', 0) / rescan_wall:,.0f} images/s · {len(rescan.get('changed', []))} images changed · peak RSS {rescan_rss / 1024:.0f} MB"),
+    ("rescan with a manifest HEAD per tag", f"{heads_wall:.2f} s · {images / heads_wall:,.0f} images/s · {rescan_heads} HEADs · {sum(rescan_gets.values())} blob GETs"),
+]
+width = max(len(label) for label, _ in rows)
+print(f"| {'measure'.ljust(width)} | result |")
+print(f"| {'-' * width} | ------ |")
+for label, value in rows:
+    print(f"| {label.ljust(width)} | {value} |")
