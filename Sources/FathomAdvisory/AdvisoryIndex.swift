@@ -1,9 +1,17 @@
 public import FathomInventory
 import FathomVersion
 
+/// Where matching finds advisories: an index built in memory, or one a store fills on demand.
+public protocol AdvisoryLookup: Sendable {
+    /// The advisories affecting `package` at its version.
+    func match(_ package: Package, osNamespace: String?) -> [AdvisoryIndex.Match]
+    /// Advisories available (0: no advisory data at all).
+    var recordCount: Int { get }
+}
+
 /// Advisories indexed by (OSV ecosystem, package name), built once per process so matching an
 /// image is hash lookups plus version comparisons.
-public struct AdvisoryIndex: Sendable {
+public struct AdvisoryIndex: AdvisoryLookup {
     struct Entry: Sendable {
         var record: OSVRecord
         var affected: OSVRecord.Affected
@@ -172,7 +180,7 @@ public struct AdvisoryIndex: Sendable {
     }
 
     /// Names compared the way each ecosystem does (PyPI: PEP 503 normalisation).
-    static func normalize(_ name: String, ecosystem: String) -> String {
+    public static func normalize(_ name: String, ecosystem: String) -> String {
         guard ecosystem == "PyPI" else { return name }
         var result = ""
         var lastWasSeparator = false
@@ -264,7 +272,7 @@ public final class MatchCache: Sendable {
 
     public var count: Int { storage.withLock { $0.count } }
 
-    func matches(_ package: Package, osNamespace: String?, index: AdvisoryIndex) -> [AdvisoryIndex.Match] {
+    func matches(_ package: Package, osNamespace: String?, index: any AdvisoryLookup) -> [AdvisoryIndex.Match] {
         // Keyed by what the index looks up, so equal keys always mean equal answers.
         guard let lookup = AdvisoryIndex.lookup(for: package, osNamespace: osNamespace) else { return [] }
         let key = Key(ecosystem: lookup.ecosystem, name: lookup.name, version: lookup.version, namespace: osNamespace)

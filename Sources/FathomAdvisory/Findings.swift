@@ -37,7 +37,7 @@ public struct Finding: Sendable, Hashable, Codable {
 /// Matches an image's packages against an index.
 public enum ImageMatcher {
     public static func findings(
-        _ packages: [InventoryEntry], osNamespace: String?, index: AdvisoryIndex, cache: MatchCache? = nil
+        _ packages: [InventoryEntry], osNamespace: String?, index: any AdvisoryLookup, cache: MatchCache? = nil
     ) -> [Finding] {
         var findings: [Finding] = []
         for entry in packages {

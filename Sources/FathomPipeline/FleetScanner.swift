@@ -59,9 +59,8 @@ public typealias FleetFilter = @Sendable (FleetJob, ResolvedImage) async throws 
 public final class FleetScanner: Sendable {
     public let scanner: ImageScanner
     public let store: (any Store)?
-    /// The advisory index, loaded while the first layers are read (it takes a while to
-    /// decode every stored advisory, and nothing needs it before the first match).
-    let indexTask: Task<AdvisoryIndex, any Error>
+    /// Where matching finds advisories (the store's, decoded package by package as asked).
+    public let index: any AdvisoryLookup
     public let advisoryVersion: String
     /// Images in flight at once. Most of an image's time is spent waiting on the network, on the
     /// layer budget or on a shared layer another image is reading (half a fleet can wait on one
@@ -73,20 +72,16 @@ public final class FleetScanner: Sendable {
     let logger: Logger
 
     public init(
-        scanner: ImageScanner, store: (any Store)?, index: @escaping @Sendable () throws -> AdvisoryIndex,
-        advisoryVersion: String,
+        scanner: ImageScanner, store: (any Store)?, index: any AdvisoryLookup, advisoryVersion: String,
         imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), logger: Logger = Logger(label: "fathom.fleet")
     ) {
         self.scanner = scanner
         self.store = store
-        self.indexTask = Task { try index() }
+        self.index = index
         self.advisoryVersion = advisoryVersion
         self.imageConcurrency = max(1, imageConcurrency)
         self.logger = logger
     }
-
-    /// The advisories matched against (waits for them to load).
-    public func index() async throws -> AdvisoryIndex { try await indexTask.value }
 
     public static func defaultImageConcurrency() -> Int { max(64, 16 * ProcessorCount.active) }
 
@@ -136,13 +131,13 @@ public final class FleetScanner: Sendable {
             let image = ImageRecord(
                 indexDigest: resolved.indexDigest, manifestDigest: resolved.manifestDigest, configDigest: resolved.configDigest, created: resolved.config.created,
                 platform: resolved.platform?.description, layers: resolved.layers)
-            let report = try await finish(
+            let report = try finish(
                 name: job.name, image: image, result: result, os: result.os, packages: result.packages)
             return .scanned(report)
         } catch {
             progress.finish(.failed)
             let failure = FathomError.wrapping(error, image: job.name)
-            logger.warning("image failed", metadata: [LogKey.image: "\(job.name)", "error": "\(failure)"])
+            logger.info("image failed", metadata: [LogKey.image: "\(job.name)", "error": "\(failure)"])
             return .failed(name: job.name, error: failure)
         }
     }
@@ -164,7 +159,7 @@ public final class FleetScanner: Sendable {
             let filesystem = MergedFilesystem(layers: facts)
             let os = OSRelease.detect(in: filesystem)
             return .scanned(
-                try await finish(
+                try finish(
                     name: record.name, image: record.image, result: nil, os: os,
                     packages: ImageInventory.packages(in: filesystem)))
         } catch {
@@ -176,9 +171,8 @@ public final class FleetScanner: Sendable {
     /// Matches, records the scan, and computes what changed since the previous one.
     private func finish(
         name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry]
-    ) async throws -> FleetImageReport {
-        let findings = ImageMatcher.findings(
-            packages, osNamespace: os?.namespace, index: try await index(), cache: matchCache)
+    ) throws -> FleetImageReport {
+        let findings = ImageMatcher.findings(packages, osNamespace: os?.namespace, index: index, cache: matchCache)
         let stored = findings.map(StoredFinding.init)
         var previous: ScanRecord?
         if let store {

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 import FathomCore
-import FathomLayer
+public import FathomLayer
 import FathomOCI
 public import FathomRegistry
 
@@ -19,12 +19,17 @@ public struct RegistryListing: AsyncSequence, Sendable {
     public let client: RegistryClient
     public let repositories: [String]
     public let tags: [String]
+    public let documents: (any DocumentCache)?
 
-    public init(registry: String, client: RegistryClient, repositories: [String] = [], tags: [String] = []) {
+    public init(
+        registry: String, client: RegistryClient, repositories: [String] = [], tags: [String] = [],
+        documents: (any DocumentCache)? = nil
+    ) {
         self.registry = registry
         self.client = client
         self.repositories = repositories
         self.tags = tags
+        self.documents = documents
     }
 
     public static func matches(_ text: String, anyOf globs: [String]) -> Bool {
@@ -58,7 +63,7 @@ public struct RegistryListing: AsyncSequence, Sendable {
                 pending = tags.filter { RegistryListing.matches($0, anyOf: listing.tags) }.sorted().reversed().map { tag in
                     let reference = ImageReference(registry: listing.registry, repository: repository, tag: tag)
                     return FleetJob(
-                        name: reference.description, source: RegistryImageSource(reference: reference, client: listing.client),
+                        name: reference.description, source: RegistryImageSource(reference: reference, client: listing.client, documents: listing.documents),
                         repository: repository, tag: tag)
                 }
             }

@@ -44,6 +44,10 @@ public final class SQLiteStore: Sendable {
             digest TEXT, media_type TEXT, at INTEGER NOT NULL);
         CREATE INDEX registry_events_by_repository ON registry_events (repository, action);
         """,
+        // Image configs by digest: a known image costs one manifest request.
+        """
+        CREATE TABLE documents (digest TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+        """,
     ]
 
     func migrate() throws {

@@ -1,6 +1,6 @@
 public import FathomCore
 public import FathomInventory
-import FathomLayer
+public import FathomLayer
 public import Foundation
 
 extension SQLiteStore: Store {
@@ -147,4 +147,18 @@ extension SQLiteStore: Store {
     }
 
     private func sqlite3Changes() -> Int64 { database.changes }
+}
+
+extension SQLiteStore: DocumentCache {
+    public func document(_ digest: Digest) -> [UInt8]? {
+        var bytes: [UInt8]?
+        try? database.query("SELECT bytes FROM documents WHERE digest = ?", [.text(digest.description)]) { bytes = $0.blob(0) }
+        return bytes
+    }
+
+    /// Best effort: a document not kept is fetched again next time.
+    public func storeDocument(_ bytes: [UInt8], digest: Digest) {
+        try? database.query(
+            "INSERT OR IGNORE INTO documents (digest, bytes) VALUES (?, ?)", [.text(digest.description), .blob(bytes)])
+    }
 }

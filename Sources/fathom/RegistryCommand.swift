@@ -83,7 +83,7 @@ struct RegistryScan: AsyncParsableCommand {
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store))
             fleet = FleetScanner(
-                scanner: scanner, store: store, index: { try store.loadIndex() }, advisoryVersion: try store.advisoryVersion(),
+                scanner: scanner, store: store, index: try store.advisories(), advisoryVersion: try store.advisoryVersion(),
                 imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
         } catch {
             try? await client.shutdown()
@@ -91,7 +91,7 @@ struct RegistryScan: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let filter = Self.filter(store: store, pushedSince: pushedCutoff, pulledSince: pulledCutoff)
-        let listing = RegistryListing(registry: host, client: client, repositories: repositories, tags: tags)
+        let listing = RegistryListing(registry: host, client: client, repositories: repositories, tags: tags, documents: store)
         var summary = FleetSummary(source: host, advisoryVersion: fleet.advisoryVersion, top: top)
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
         let started = ContinuousClock.now
@@ -99,7 +99,7 @@ struct RegistryScan: AsyncParsableCommand {
             try await fleet.run(listing, filter: filter) { outcome in
                 summary.add(outcome)
                 if let output, case .scanned(let report) = outcome, let result = report.result {
-                    try writeReport(report, result: result, into: output, advisoriesLoaded: try await fleet.index().recordCount > 0)
+                    try writeReport(report, result: result, into: output, advisoriesLoaded: fleet.index.recordCount > 0)
                 }
             }
         } catch {

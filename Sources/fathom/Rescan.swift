@@ -49,20 +49,36 @@ struct Rescan: AsyncParsableCommand {
         })
         let client = offline || registries.isEmpty ? nil : try registryOptions.makeClient(for: registries.sorted().first)
         let fleet = FleetScanner(
-            scanner: ImageScanner(cache: LayerCache(store: store)), store: store, index: { try store.loadIndex() },
+            scanner: ImageScanner(cache: LayerCache(store: store)), store: store, index: try store.advisories(),
             advisoryVersion: advisoryVersion, imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
         fleet.progress.setTotal(records.count)
         let warnings = Mutex<[String]>([])
+        // A registry that does not answer is not asked about every one of its images.
+        let unreachable = Mutex<Set<String>>([])
+        if client != nil {
+            let probe = try registryOptions.makeClient(for: registries.sorted().first, maxAttempts: 1)
+            for registry in registries.sorted() {
+                do {
+                    try await probe.ping(registry)
+                } catch {
+                    unreachable.withLock { _ = $0.insert(registry) }
+                    warnings.withLock { $0.append("\(registry): tags not re-checked, the registry did not answer: \(error)") }
+                }
+            }
+            try await probe.shutdown()
+        }
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
         var report = RescanReport(advisoryVersion: advisoryVersion)
         let started = ContinuousClock.now
         do {
             try await fleet.run(records.async, operation: { record in
-                if let client, case .registry(let reference) = try? SourceReference(parsing: record.name), reference.digest == nil {
+                if let client, case .registry(let reference) = try? SourceReference(parsing: record.name), reference.digest == nil,
+                    !unreachable.withLock({ $0.contains(reference.registry) })
+                {
                     do {
                         let current = try await client.manifestDigest(reference)
                         if current != record.image.taggedDigest {
-                            let source = RegistryImageSource(reference: reference, client: client)
+                            let source = RegistryImageSource(reference: reference, client: client, documents: store)
                             return await fleet.scan(
                                 FleetJob(name: record.name, source: source, repository: reference.repository, tag: reference.tag))
                         }

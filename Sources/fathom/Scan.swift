@@ -86,7 +86,7 @@ struct Scan: AsyncParsableCommand {
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store))
-            let fleet = FleetScanner(scanner: scanner, store: store, index: { try store.loadIndex() }, advisoryVersion: try store.advisoryVersion())
+            let fleet = FleetScanner(scanner: scanner, store: store, index: try store.advisories(), advisoryVersion: try store.advisoryVersion())
             let outcome = await fleet.scan(FleetJob(name: opened.displayName, source: opened))
             if let client { try await client.shutdown() }
             client = nil
@@ -96,7 +96,7 @@ struct Scan: AsyncParsableCommand {
             }
             let (kept, suppressed) = policy.apply(scanned.findings)
             let report = ScanReport(
-                result, findings: kept, suppressed: suppressed, advisoriesLoaded: try await fleet.index().recordCount > 0, changes: scanned.changes)
+                result, findings: kept, suppressed: suppressed, advisoriesLoaded: fleet.index.recordCount > 0, changes: scanned.changes)
             let text = format == .json ? try report.json() : report.table()
             try write(text)
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }

@@ -2,6 +2,7 @@ import FathomAdvisory
 import FathomInventory
 import FathomLayer
 import FathomPipeline
+import FathomStore
 import FathomTestSupport
 import FathomVersion
 import Foundation
@@ -169,5 +170,43 @@ import Testing
         #expect(entries.first?.fixedVersion == nil)
         let zlib = Package(ecosystem: "deb", name: "zlib1g", version: "1:1.2.13.dfsg-1", source: .init(name: "zlib", version: "1:1.2.13.dfsg-1"), path: "s")
         #expect(ImageMatcher.findings([InventoryEntry(package: zlib, layer: 0)], osNamespace: "Debian:12", index: index).map(\.status) == [.willNotFix])
+    }
+}
+
+/// The store's on-demand advisories give exactly the findings of the whole index built in
+/// memory, for real packages of every kind the feeds cover.
+@Suite(.timeLimit(.minutes(3))) struct StoredAdvisoriesTests {
+    @Test func onDemandLookupMatchesTheFullIndex() async throws {
+        let store = try SQLiteStore(path: try Fixtures.temporaryDirectory("stored-advisories") + "/fathom.db")
+        for (file, source) in [
+            ("osv-debian12-derived/osv-debian12-derived.tar.gz", "osv-debian12-derived"), ("osv-pypi.tar.gz", "osv-pypi"),
+            ("alpine-secdb/v3.7/main.yaml", "alpine-secdb-v3.7-main"),
+        ] {
+            _ = try store.importAdvisories(try await FeedReader.read(RealFeedTests.advisory(file)).records, source: source)
+        }
+        let full = try store.loadIndex()
+        let stored = try store.advisories()
+        #expect(stored.recordCount == full.recordCount)
+        let status = try RealFeedTests.bytes(Fixtures.root.appendingPathComponent("pkgdb/dpkg/bookworm-minbase/var/lib/dpkg/status").path)
+        var cases = DpkgAnalyzer().analyze(path: "var/lib/dpkg/status", contents: status).packages.map { ($0, "Debian:12") }
+        let truth = try Fixtures.json(Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.truth.json")) as! [String: Any]
+        for entry in truth["packages"] as! [[String: Any]] {
+            let origin = Package.Source(name: entry["origin"] as! String, version: nil)
+            cases.append(
+                (Package(ecosystem: "apk", name: entry["name"] as! String, version: entry["version"] as! String, source: origin,
+                    path: "lib/apk/db/installed"), "Alpine:v3.7"))
+        }
+        for (name, version) in [("requests", "2.19.1"), ("Django", "1.11.0"), ("jinja2", "2.10"), ("PyYAML", "3.12"), ("urllib3", "1.23")] {
+            cases.append((Package(ecosystem: "pypi", name: name, version: version, path: "site-packages"), "Debian:12"))
+        }
+        var total = 0
+        for (package, namespace) in cases {
+            let expected = full.match(package, osNamespace: namespace).map { "\($0.source) \($0.record.id) \($0.fixedVersion ?? "-")" }
+            let got = stored.match(package, osNamespace: namespace).map { "\($0.source) \($0.record.id) \($0.fixedVersion ?? "-")" }
+            #expect(got.sorted() == expected.sorted(), "\(package.name) \(package.version)")
+            total += expected.count
+        }
+        #expect(total > 50)
+        #expect(stored.warnings.isEmpty)
     }
 }

@@ -32,10 +32,10 @@ import Testing
             configuration: RegistryClientConfiguration(credentials: .anonymous, maxAttempts: 2, baseBackoff: .milliseconds(20)))
         let fleet = FleetScanner(
             scanner: ImageScanner(layerConcurrency: layerConcurrency, cache: LayerCache(store: store)), store: store,
-            index: { try store.loadIndex() }, advisoryVersion: try store.advisoryVersion(), imageConcurrency: imageConcurrency)
+            index: try store.advisories(), advisoryVersion: try store.advisoryVersion(), imageConcurrency: imageConcurrency)
         var outcomes: [FleetOutcome] = []
         do {
-            try await fleet.run(RegistryListing(registry: fixture.registry.host, client: client, repositories: repositories)) {
+            try await fleet.run(RegistryListing(registry: fixture.registry.host, client: client, repositories: repositories, documents: store)) {
                 outcomes.append($0)
             }
         } catch {
@@ -61,8 +61,10 @@ import Testing
         for digest in digests { #expect(after[digest]! - before[digest]! == 1, "\(digest)") }
         #expect(Set(try store.layerDigests().map(\.description)) == Set(digests))
 
-        // Again with the same store: no layer is fetched at all.
+        // Again with the same store: no blob is fetched at all (layers and configs are known).
+        let allBlobs = fixture.registry.blobGETCount()
         let again = try await runFleet(apps.map(\.repository), store: store)
+        #expect(fixture.registry.blobGETCount() == allBlobs)
         #expect(scanned(again).count == 2)
         #expect(scanned(again).allSatisfy { $0.result?.layersFetched == 0 })
         #expect(fixture.blobGETs(digests) == after)

@@ -2,14 +2,23 @@ public import FathomCore
 public import FathomOCI
 public import FathomRegistry
 
+/// Small content-addressed documents (image configs) kept between runs, so a known image
+/// costs one manifest request. Bytes are checked against their digest when read back.
+public protocol DocumentCache: Sendable {
+    func document(_ digest: Digest) -> [UInt8]?
+    func storeDocument(_ bytes: [UInt8], digest: Digest)
+}
+
 /// An image in a registry, `host/repo:tag` or `host/repo@sha256:…`.
 public struct RegistryImageSource: ImageSource {
     public let reference: ImageReference
     let client: RegistryClient
+    let documents: (any DocumentCache)?
 
-    public init(reference: ImageReference, client: RegistryClient) {
+    public init(reference: ImageReference, client: RegistryClient, documents: (any DocumentCache)? = nil) {
         self.reference = reference
         self.client = client
+        self.documents = documents
     }
 
     public var displayName: String { reference.description }
@@ -34,7 +43,7 @@ public struct RegistryImageSource: ImageSource {
             guard case .manifest(let manifest) = document else {
                 throw FathomError(.invalidManifest, "the index nests deeper than fathom follows")
             }
-            let config = try ImageConfig.decode(try await client.smallBlob(reference, manifest.config))
+            let config = try ImageConfig.decode(try await configBytes(manifest.config))
             return ResolvedImage(
                 name: displayName, indexDigest: indexDigest, manifestDigest: fetched.digest,
                 manifestMediaType: manifest.mediaType ?? fetched.mediaType, configDigest: manifest.config.digest,
@@ -44,6 +53,18 @@ public struct RegistryImageSource: ImageSource {
         } catch {
             throw FathomError.wrapping(error, image: displayName)
         }
+    }
+
+    /// The config from the cache when it holds those exact bytes, else from the registry.
+    private func configBytes(_ descriptor: Descriptor) async throws -> [UInt8] {
+        if let cached = documents?.document(descriptor.digest), Int64(cached.count) == descriptor.size,
+            Digest.sha256(of: cached) == descriptor.digest
+        {
+            return cached
+        }
+        let bytes = try await client.smallBlob(reference, descriptor)
+        documents?.storeDocument(bytes, digest: descriptor.digest)
+        return bytes
     }
 
     public func withLayer<Result>(
