@@ -66,6 +66,8 @@ once = all(layer_gets.get(digest) == 1 for digest in layers)
 config_gets = sum(count for digest, count in gets.items() if digest in configs)
 
 cold1_wall = timing("cold1")[0]
+gogc_wall, gogc_user, gogc_sys, gogc_rss = timing("cold-gogc")
+gogc1_wall = timing("cold1-gogc")[0]
 warm_wall, _, _, warm_rss = timing("warm")
 warm = summary("warm")
 warm_gets, _, _ = access("warm")
@@ -84,6 +86,8 @@ rows = [
     ("cold fleet scan, 2 cores", f"{cold_wall:.2f} s · {scanned / cold_wall:,.0f} images/s · {mb(distinct_bytes) / cold_wall:.1f} MB/s distinct · fathom CPU {cold_user + cold_sys:.2f} s ({100 * (cold_user + cold_sys) / cold_wall / cores:.0f} % of {cores} cores), registry CPU {registry_cpu('cold'):.2f} s · peak RSS {cold_rss / 1024:.0f} MB · {scanned} scanned, {failed} failed"),
     ("cold fleet scan, fathom pinned to 1 core", f"{cold1_wall:.2f} s · 2 cores are {cold1_wall / cold_wall:.2f}× faster"),
     ("C limit (gzip -dc / zstd -dc + sha256sum, side by side)", f"{limit_wall:.2f} s, CPU {limit_user + limit_sys:.2f} s · cold scan wall is {cold_wall / limit_wall:.2f}× the limit, its CPU {(cold_user + cold_sys) / (limit_user + limit_sys):.2f}×"),
+    ("cold fleet scan, registry under GOGC=400", f"{gogc_wall:.2f} s · {summary('cold-gogc').get('images', {}).get('scanned', 0) / gogc_wall:,.0f} images/s · {gogc_wall / limit_wall:.2f}× the limit · fathom CPU {gogc_user + gogc_sys:.2f} s, registry CPU {registry_cpu('cold-gogc'):.2f} s · peak RSS {gogc_rss / 1024:.0f} MB"),
+    ("same, fathom pinned to 1 core", f"{gogc1_wall:.2f} s · 2 cores are {gogc1_wall / gogc_wall:.2f}× faster"),
     ("skopeo sync (pull only, same images)", f"{skopeo_wall:.2f} s · {mb(skopeo_bytes):.1f} MB pulled · cold scan is {skopeo_wall / cold_wall:.1f}× faster"),
     ("layer bytes fetched (registry access log)", f"{layer_bytes:,} B = distinct {distinct_bytes:,} B: {'yes' if layer_bytes == distinct_bytes and once else 'NO'} · every layer GET once: {'yes' if once else 'NO'} · {config_gets} config GETs"),
     ("warm fleet scan", f"{warm_wall:.2f} s · {warm.get('images', {}).get('scanned', 0) / warm_wall:,.0f} images/s · {warm_layer_gets} layer GETs · peak RSS {warm_rss / 1024:.0f} MB"),

@@ -102,8 +102,15 @@ public final class FleetScanner: Sendable {
         var iterator = jobs.makeAsyncIterator()
         try await withThrowingTaskGroup(of: FleetOutcome.self) { group in
             var running = 0
+            var listed = false
             func startNext() async throws -> Bool {
-                guard let job = try await iterator.next() else { return false }
+                guard !listed else { return false }
+                guard let job = try await iterator.next() else {
+                    // The listing is done: now the total is known (and an ETA can be given).
+                    listed = true
+                    progress.setTotal(progress.snapshot.queued)
+                    return false
+                }
                 progress.add(queued: 1)
                 group.addTask { await operation(job) }
                 running += 1
