@@ -67,3 +67,20 @@ func parseSince(_ text: String, now: Date = Date()) throws -> Date {
     if let date = RegistryEvent.parseTimestamp(text) { return date }
     throw ValidationError("'\(text)' is neither a duration (30d, 12h, 90m, 2w) nor an RFC 3339 time")
 }
+
+/// An array as an async sequence (the fleet pulls items from an async sequence).
+extension Array {
+    var async: AsyncArraySequence<Self> { AsyncArraySequence(elements: self) }
+}
+
+struct AsyncArraySequence<Elements: Collection>: AsyncSequence {
+    typealias Element = Elements.Element
+    let elements: Elements
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var iterator: Elements.Iterator
+        mutating func next() async -> Element? { iterator.next() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(iterator: elements.makeIterator()) }
+}
