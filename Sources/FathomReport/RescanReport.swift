@@ -72,13 +72,7 @@ public struct RescanReport: Sendable, Encodable {
         for image in changed {
             output += "\n\(image.name)\(image.moved ? " (tag moved: new image scanned)" : ""): "
             output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged\n"
-            var table = TextTable(headers: ["CHANGE", "ID", "PACKAGE", "VERSION", "FIXED", "SEVERITY"])
-            for (label, findings) in [("new", image.new), ("resolved", image.resolved)] {
-                for finding in findings {
-                    table.append([label, finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "-", finding.severity])
-                }
-            }
-            if !image.new.isEmpty || !image.resolved.isEmpty { output += table.render() }
+            output += ScanChanges.table(new: image.new, resolved: image.resolved)
         }
         if !failures.isEmpty {
             output += "\nFailed (\(failures.count))\n"

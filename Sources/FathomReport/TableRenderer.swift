@@ -115,13 +115,18 @@ extension ScanChanges {
         let when = ISO8601DateFormatter().string(from: previousScannedAt)
         var output = "\nSince the previous scan (\(when)\(imageChanged ? ", a different image" : "")): "
         output += "\(new.count) new, \(resolved.count) resolved, \(unchanged) unchanged\n"
-        guard !new.isEmpty || !resolved.isEmpty else { return output }
+        return output + Self.table(new: new, resolved: resolved)
+    }
+
+    /// One row per new and per resolved finding; empty when there are none.
+    static func table(new: [StoredFinding], resolved: [StoredFinding]) -> String {
+        guard !new.isEmpty || !resolved.isEmpty else { return "" }
         var table = TextTable(headers: ["CHANGE", "ID", "PACKAGE", "VERSION", "FIXED", "SEVERITY"])
         for (label, findings) in [("new", new), ("resolved", resolved)] {
             for finding in findings {
                 table.append([label, finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "-", finding.severity])
             }
         }
-        return output + table.render()
+        return table.render()
     }
 }

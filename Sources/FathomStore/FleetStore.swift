@@ -105,7 +105,7 @@ extension SQLiteStore: Store {
                         event.digest.map { .text($0.description) } ?? .null, event.mediaType.map { .text($0) } ?? .null,
                         .integer(Int64(event.timestamp.timeIntervalSince1970)),
                     ])
-                added += Int(sqlite3Changes())
+                added += Int(database.changes)
             }
             return added
         }
@@ -145,8 +145,6 @@ extension SQLiteStore: Store {
         }
         return (counts[0], counts[1], counts[2], counts[3])
     }
-
-    private func sqlite3Changes() -> Int64 { database.changes }
 }
 
 extension SQLiteStore: DocumentCache {
