@@ -266,5 +266,7 @@ import Testing
         // Pushed in the last 30 days: app-03 by its push event; the others' configs say 2026-01-01.
         #expect(try selected(["--pushed-since", "30d"]) == [fixture.name("apps/app-03")])
         #expect(try selected(["--pushed-since", "2025-12-01T00:00:00Z"]).count == 5)
+        #expect(try selected(["--tag", "1"]).count == 5)
+        #expect(try selected(["--tag", "2*"]).isEmpty)
     }
 }

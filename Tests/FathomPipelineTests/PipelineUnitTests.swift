@@ -145,4 +145,14 @@ import Testing
         let first = ScanChanges(previous: nil, current: image, findings: [finding("CVE-1", "musl", "1")])
         #expect(first.new.isEmpty && first.resolved.isEmpty && first.previousScannedAt == nil)
     }
+
+    @Test func repositoryAndTagGlobs() {
+        #expect(RegistryListing.matches("team/app", anyOf: []))
+        #expect(RegistryListing.matches("team/app", anyOf: ["team/*"]))
+        #expect(RegistryListing.matches("team/sub/app", anyOf: ["team/*"]))  // `*` crosses `/`, as the help says
+        #expect(!RegistryListing.matches("other/app", anyOf: ["team/*"]))
+        #expect(RegistryListing.matches("v1.2.3", anyOf: ["v2*", "v1.*"]))
+        #expect(!RegistryListing.matches("v10", anyOf: ["v1.*"]))
+        #expect(RegistryListing.matches("app-03", anyOf: ["app-0[0-4]"]))
+    }
 }
