@@ -111,10 +111,22 @@ import Testing
     @Test func rescanAfterANewAdvisoryReportsItForExactlyTheImagesWithThePackage() throws {
         let store = try Fixtures.temporaryDirectory("rescan") + "/fathom.db"
         #expect(try fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
-        let scan = try fathom(["registry", fixture.registry.host, "--repo", "apps/*", "--store", store, "--format", "json", "--quiet"])
+        let reports = try Fixtures.temporaryDirectory("reports")
+        let scan = try fathom(
+            ["registry", fixture.registry.host, "--repo", "apps/*", "--store", store, "--format", "json", "--quiet", "--output", reports])
         #expect(scan.status == 0, "\(scan.errorText)")
         let summary = try JSONSerialization.jsonObject(with: scan.stdout) as! [String: Any]
         #expect((summary["images"] as! [String: Int])["scanned"] == 20)
+        #expect((summary["bytes"] as! [String: Any])["fetched"] as? Int == (summary["bytes"] as! [String: Any])["distinct"] as? Int)
+        // One report per image, each the document `fathom scan --format json` prints.
+        let files = try FileManager.default.contentsOfDirectory(atPath: reports).sorted()
+        #expect(files.count == 20)
+        for file in files {
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reports + "/" + file))) as! [String: Any]
+            let name = (report["artifact"] as! [String: Any])["name"] as! String
+            #expect(file == name.map { "/:@".contains($0) ? "_" : String($0) }.joined() + ".json")
+            #expect((report["vulnerabilities"] as! [[String: Any]]).contains { $0["package"] as? String == "musl" })
+        }
 
         let blobsBefore = fixture.registry.blobGETCount()
         let imported = try fathom(["db", "import", "--store", store, fixture.pypi])
