@@ -98,7 +98,7 @@ tail -n +"$((mark + 1))" "$work/registry/registry.log" >"$work/runs/cold.log"
 
 echo "cold fleet scan (1 core)" >&2
 cp "$advisories" "$work/runs/cold1.db"
-measure cold1 taskset -c 0 "$fathom" registry "$host" --store "$work/runs/cold1.db" --quiet --format json --layer-concurrency 1 \
+measure cold1 taskset -c 0 "$fathom" registry "$host" --store "$work/runs/cold1.db" --quiet --format json \
   >"$work/runs/cold1.json" || true
 
 echo "warm fleet scan" >&2
@@ -160,6 +160,6 @@ cp "$advisories" "$work/runs/cold-gogc.db"
 measure cold-gogc "$fathom" registry "$host" --store "$work/runs/cold-gogc.db" --quiet --format json >"$work/runs/cold-gogc.json" || true
 cp "$advisories" "$work/runs/cold1-gogc.db"
 measure cold1-gogc taskset -c 0 "$fathom" registry "$host" --store "$work/runs/cold1-gogc.db" --quiet --format json \
-  --layer-concurrency 1 >"$work/runs/cold1-gogc.json" || true
+  >"$work/runs/cold1-gogc.json" || true
 
 python3 Benchmarks/fleet/report.py "$work" "$images"

@@ -181,15 +181,15 @@ public final class FleetScanner: Sendable {
     ) throws -> FleetImageReport {
         let findings = ImageMatcher.findings(packages, osNamespace: os?.namespace, index: index, cache: matchCache)
         let stored = findings.map(StoredFinding.init)
-        var previous: ScanRecord?
+        var changes = ScanChanges(previous: nil, current: image, findings: stored)
         if let store {
-            previous = try store.recordScan(
+            changes = try store.recordScan(
                 NewScan(name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: stored))
         }
         progress.finish(.scanned, findings: findings.count)
         return FleetImageReport(
             name: name, result: result, image: image, osNamespace: os?.namespace, findings: findings,
-            changes: ScanChanges(previous: previous, current: image, findings: stored))
+            changes: changes)
     }
 }
 

@@ -30,29 +30,39 @@ extension SQLiteStore: Store {
     }
 
     @discardableResult
-    public func recordScan(_ scan: NewScan) throws -> ScanRecord? {
-        let encoder = JSONEncoder()
-        let record = Array(try encoder.encode(scan.image))
-        let findings = Array(try encoder.encode(scan.findings))
+    public func recordScan(_ scan: NewScan) throws -> ScanChanges {
+        let findings = StoredFinding.encode(scan.findings)
         return try database.transaction {
-            let previous = try latestScan(of: scan.name)
+            var previous: PreviousScan?
             try database.query(
                 """
-                INSERT INTO images (image_key, manifest_digest, config_digest, created, record, first_seen) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (image_key) DO UPDATE SET record = excluded.record
-                """,
-                [
-                    .text(scan.image.key), scan.image.manifestDigest.map { .text($0.description) } ?? .null,
-                    .text(scan.image.configDigest.description), scan.image.created.map { .text($0) } ?? .null, .blob(record),
-                    .integer(Int64(scan.scannedAt.timeIntervalSince1970)),
-                ])
+                SELECT s.scanned_at, s.image_key, i.manifest_digest, s.findings FROM scans s JOIN images i ON i.image_key = s.image_key
+                WHERE s.name = ? ORDER BY s.id DESC LIMIT 1
+                """, [.text(scan.name)]
+            ) { row in
+                previous = PreviousScan(
+                    scannedAt: Date(timeIntervalSince1970: Double(row.integer(0)) / 1000), imageKey: row.text(1) ?? "",
+                    manifestDigest: row.text(2).flatMap { try? Digest(parsing: $0) }, findings: StoredFinding.decode(row.blob(3)))
+            }
+            // An image record never changes (its key is its manifest digest): written once.
+            var known = false
+            try database.query("SELECT 1 FROM images WHERE image_key = ?", [.text(scan.image.key)]) { _ in known = true }
+            if !known {
+                try database.query(
+                    "INSERT INTO images (image_key, manifest_digest, config_digest, created, record, first_seen) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        .text(scan.image.key), scan.image.manifestDigest.map { .text($0.description) } ?? .null,
+                        .text(scan.image.configDigest.description), scan.image.created.map { .text($0) } ?? .null,
+                        .blob(Array(try JSONEncoder().encode(scan.image))), .integer(Int64(scan.scannedAt.timeIntervalSince1970)),
+                    ])
+            }
             try database.query(
                 "INSERT INTO scans (name, image_key, scanned_at, advisory_version, findings) VALUES (?, ?, ?, ?, ?)",
                 [
                     .text(scan.name), .text(scan.image.key), .integer(Int64(scan.scannedAt.timeIntervalSince1970 * 1000)),
                     .text(scan.advisoryVersion), .blob(findings),
                 ])
-            return previous
+            return ScanChanges(previous: previous, current: scan.image, findings: scan.findings)
         }
     }
 
@@ -78,7 +88,7 @@ extension SQLiteStore: Store {
                     image: try decoder.decode(ImageRecord.self, from: Data(row.blob(5))),
                     scannedAt: Date(timeIntervalSince1970: Double(row.integer(2)) / 1000),
                     advisoryVersion: row.text(3) ?? "",
-                    findings: try decoder.decode([StoredFinding].self, from: Data(row.blob(4)))))
+                    findings: StoredFinding.decode(row.blob(4))))
         }
         return records
     }

@@ -10,9 +10,9 @@ public protocol Store: Sendable {
     func layerFacts(_ digest: Digest) throws -> LayerFacts?
     /// Stores facts learned from a verified layer (callers store nothing unverified).
     func storeLayerFacts(_ facts: LayerFacts, for digest: Digest) throws
-    /// Records a scan of `name` and returns the previous scan of that name, if any.
+    /// Records a scan of `name` and returns what changed since the previous scan of that name.
     @discardableResult
-    func recordScan(_ scan: NewScan) throws -> ScanRecord?
+    func recordScan(_ scan: NewScan) throws -> ScanChanges
     /// The newest scan of each name.
     func latestScans() throws -> [ScanRecord]
     func latestScan(of name: String) throws -> ScanRecord?
@@ -41,6 +41,27 @@ public struct StoredFinding: Sendable, Hashable, Codable {
         self.installedVersion = installedVersion
         self.fixedVersion = fixedVersion
         self.severity = severity
+    }
+
+    /// Findings as the history stores them: one line each, tab-separated fields (JSON coding of
+    /// every scan's findings was the largest cost of a warm fleet scan).
+    public static func encode(_ findings: [StoredFinding]) -> [UInt8] {
+        var text = ""
+        for finding in findings {
+            let fields = [finding.id, finding.ecosystem, finding.package, finding.installedVersion, finding.fixedVersion ?? "", finding.severity]
+            text += fields.map { $0.replacing("\t", with: " ").replacing("\n", with: " ") }.joined(separator: "\t") + "\n"
+        }
+        return Array(text.utf8)
+    }
+
+    public static func decode(_ bytes: [UInt8]) -> [StoredFinding] {
+        bytes.split(separator: UInt8(ascii: "\n")).compactMap { line in
+            let fields = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            guard fields.count == 6 else { return nil }
+            return StoredFinding(
+                id: fields[0], ecosystem: fields[1], package: fields[2], installedVersion: fields[3],
+                fixedVersion: fields[4].isEmpty ? nil : fields[4], severity: fields[5])
+        }
     }
 
     /// The identity compared across scans: an advisory in a package (not its version, so an
@@ -113,6 +134,21 @@ public struct ScanRecord: Sendable {
     }
 }
 
+/// What the history keeps of the previous scan of a name, for comparing.
+public struct PreviousScan: Sendable {
+    public var scannedAt: Date
+    public var imageKey: String
+    public var manifestDigest: Digest?
+    public var findings: [StoredFinding]
+
+    public init(scannedAt: Date, imageKey: String, manifestDigest: Digest?, findings: [StoredFinding]) {
+        self.scannedAt = scannedAt
+        self.imageKey = imageKey
+        self.manifestDigest = manifestDigest
+        self.findings = findings
+    }
+}
+
 /// What changed between two scans of one name.
 public struct ScanChanges: Sendable, Codable, Hashable {
     public var previousScannedAt: Date?
@@ -122,10 +158,10 @@ public struct ScanChanges: Sendable, Codable, Hashable {
     public var resolved: [StoredFinding]
     public var unchanged: Int
 
-    public init(previous: ScanRecord?, current image: ImageRecord, findings: [StoredFinding]) {
+    public init(previous: PreviousScan?, current image: ImageRecord, findings: [StoredFinding]) {
         previousScannedAt = previous?.scannedAt
-        previousManifestDigest = previous?.image.manifestDigest
-        imageChanged = previous.map { $0.image.key != image.key } ?? false
+        previousManifestDigest = previous?.manifestDigest
+        imageChanged = previous.map { $0.imageKey != image.key } ?? false
         let before = Set((previous?.findings ?? []).map(\.key))
         let now = Set(findings.map(\.key))
         new = previous == nil ? [] : Self.unique(findings.filter { !before.contains($0.key) })

@@ -45,7 +45,7 @@ struct RegistryScan: AsyncParsableCommand {
     @Option(help: "Images in flight at once (default: 16 per core, at least 64).")
     var concurrency: Int?
 
-    @Option(help: "Layers read at once across the fleet (default: the number of cores).")
+    @Option(help: "Layers read at once across the fleet (default: two per core).")
     var layerConcurrency: Int?
 
     @Option(help: "Platform to pick from multi-platform indexes (os/arch[/variant]).")

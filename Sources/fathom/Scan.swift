@@ -33,7 +33,7 @@ struct Scan: AsyncParsableCommand {
     @Option(help: "Platform to pick from a multi-platform index (os/arch[/variant]).")
     var platform = "linux/amd64"
 
-    @Option(help: "Layers read at once (default: the number of cores).")
+    @Option(help: "Layers read at once (default: two per core).")
     var layerConcurrency: Int?
 
     @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")

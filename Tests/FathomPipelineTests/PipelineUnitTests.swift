@@ -133,8 +133,8 @@ import Testing
             StoredFinding(id: id, ecosystem: "apk", package: package, installedVersion: version, fixedVersion: "2", severity: "HIGH")
         }
         let image = ImageRecord(manifestDigest: Digest.sha256(of: [1]), configDigest: Digest.sha256(of: [2]), created: nil, platform: nil, layers: [])
-        let previous = ScanRecord(
-            id: 1, name: "r/a:1", image: image, scannedAt: Date(timeIntervalSince1970: 0), advisoryVersion: "v1",
+        let previous = PreviousScan(
+            scannedAt: Date(timeIntervalSince1970: 0), imageKey: image.key, manifestDigest: image.manifestDigest,
             findings: [finding("CVE-1", "musl", "1"), finding("CVE-2", "zlib", "1")])
         let changes = ScanChanges(
             previous: previous, current: image, findings: [finding("CVE-2", "zlib", "1.1"), finding("CVE-3", "musl", "1")])
@@ -144,6 +144,10 @@ import Testing
         #expect(!changes.imageChanged)
         let first = ScanChanges(previous: nil, current: image, findings: [finding("CVE-1", "musl", "1")])
         #expect(first.new.isEmpty && first.resolved.isEmpty && first.previousScannedAt == nil)
+        // The history's own encoding keeps every field, an absent fix included.
+        let stored = [finding("CVE-1", "musl", "1.1.18-r3"), StoredFinding(
+            id: "GHSA-x", ecosystem: "PyPI", package: "requests", installedVersion: "2.19.1", fixedVersion: nil, severity: "UNKNOWN")]
+        #expect(StoredFinding.decode(StoredFinding.encode(stored)) == stored)
     }
 
     @Test func repositoryAndTagGlobs() {
