@@ -46,12 +46,18 @@ public struct StoredFinding: Sendable, Hashable, Codable {
     /// Findings as the history stores them: one line each, tab-separated fields (JSON coding of
     /// every scan's findings was the largest cost of a warm fleet scan).
     public static func encode(_ findings: [StoredFinding]) -> [UInt8] {
-        var text = ""
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(findings.count * 96)
         for finding in findings {
             let fields = [finding.id, finding.ecosystem, finding.package, finding.installedVersion, finding.fixedVersion ?? "", finding.severity]
-            text += fields.map { $0.replacing("\t", with: " ").replacing("\n", with: " ") }.joined(separator: "\t") + "\n"
+            for (index, field) in fields.enumerated() {
+                if index > 0 { bytes.append(0x09) }
+                // A tab or newline inside a field (none is expected) becomes a space.
+                for byte in field.utf8 { bytes.append(byte == 0x09 || byte == 0x0A ? 0x20 : byte) }
+            }
+            bytes.append(0x0A)
         }
-        return Array(text.utf8)
+        return bytes
     }
 
     public static func decode(_ bytes: [UInt8]) -> [StoredFinding] {
