@@ -180,6 +180,32 @@ import Testing
         #expect(table.text.contains("0 new, 0 resolved"))
     }
 
+    @Test func rescanScansAMovedTagReadingOnlyItsNewLayer() throws {
+        let store = try Fixtures.temporaryDirectory("moved") + "/fathom.db"
+        #expect(try fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
+        try fixture.registry.push("oci:\(fixture.fixedLayout):fixed-before", to: "moved/app", tag: "1")
+        let first = try fathom(["registry", fixture.registry.host, "--repo", "moved/*", "--store", store, "--quiet"])
+        #expect(first.status == 0, "\(first.errorText)")
+
+        try fixture.registry.push("oci:\(fixture.fixedLayout):fixed", to: "moved/app", tag: "1")
+        let blobsBefore = fixture.registry.blobGETCount()
+        let headsBefore = fixture.registry.logLines().filter { $0.contains("\"HEAD /v2/moved/app/manifests/1") }.count
+        let rescan = try fathom(["rescan", "--store", store, "--format", "json", "--quiet"])
+        #expect(rescan.status == 0, "\(rescan.errorText)")
+        let report = try JSONSerialization.jsonObject(with: rescan.stdout) as! [String: Any]
+        let changed = report["changed"] as! [[String: Any]]
+        #expect(changed.count == 1)
+        #expect(changed.first?["name"] as? String == fixture.name("moved/app"))
+        #expect(changed.first?["moved"] as? Bool == true)
+        let resolved = (changed.first?["resolved"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!)" }
+        #expect(Set(resolved) == ["ALPINE-v3.7-musl-CVE-2019-14697 musl", "ALPINE-v3.7-musl-CVE-2019-14697 musl-utils"])
+        #expect(report["moved"] as? Int == 1)
+        // The tag was checked with a HEAD; only the new image's config and its new layer were
+        // downloaded (the base layer's facts were in the store).
+        #expect(fixture.registry.logLines().filter { $0.contains("\"HEAD /v2/moved/app/manifests/1") }.count == headsBefore + 1)
+        #expect(fixture.registry.blobGETCount() - blobsBefore == 2)
+    }
+
     @Test func aKilledScanLeavesAStoreTheNextRunUses() async throws {
         // A slow registry (each blob GET delayed) makes the run long enough to kill mid-fleet.
         let proxy = try await FaultProxy(upstream: fixture.registry.host)
