@@ -105,19 +105,6 @@ public final class SQLiteStore: Sendable {
         return ImportResult(source: source, records: sorted.count, changed: true)
     }
 
-    /// Every stored advisory, as an index.
-    public func loadIndex() throws -> AdvisoryIndex {
-        var bySource: [String: [OSVRecord]] = [:]
-        let decoder = JSONDecoder()
-        try database.query("SELECT source, record FROM advisories ORDER BY source, id") { row in
-            guard let source = row.text(0), let json = row.text(1) else { return }
-            bySource[source, default: []].append(try decoder.decode(OSVRecord.self, from: Data(json.utf8)))
-        }
-        var index = AdvisoryIndex()
-        for (source, records) in bySource.sorted(by: { $0.key < $1.key }) { index.add(records, source: source) }
-        return index
-    }
-
     public struct Stats: Sendable {
         public struct Feed: Sendable {
             public var source: String

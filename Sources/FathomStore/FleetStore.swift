@@ -66,29 +66,20 @@ extension SQLiteStore: Store {
         }
     }
 
-    private static let scanColumns =
-        "s.id, s.name, s.scanned_at, s.advisory_version, s.findings, i.record FROM scans s JOIN images i ON i.image_key = s.image_key"
-
     public func latestScans() throws -> [ScanRecord] {
-        try scans(
-            "SELECT \(Self.scanColumns) WHERE s.id IN (SELECT MAX(id) FROM scans GROUP BY name) ORDER BY s.name", [])
-    }
-
-    public func latestScan(of name: String) throws -> ScanRecord? {
-        try scans("SELECT \(Self.scanColumns) WHERE s.name = ? ORDER BY s.id DESC LIMIT 1", [.text(name)]).first
-    }
-
-    private func scans(_ sql: String, _ parameters: [SQLiteValue]) throws -> [ScanRecord] {
         let decoder = JSONDecoder()
         var records: [ScanRecord] = []
-        try database.query(sql, parameters) { row in
+        try database.query(
+            """
+            SELECT s.name, s.scanned_at, s.advisory_version, s.findings, i.record FROM scans s JOIN images i ON i.image_key = s.image_key
+            WHERE s.id IN (SELECT MAX(id) FROM scans GROUP BY name) ORDER BY s.name
+            """
+        ) { row in
             records.append(
                 ScanRecord(
-                    id: row.integer(0), name: row.text(1) ?? "",
-                    image: try decoder.decode(ImageRecord.self, from: Data(row.blob(5))),
-                    scannedAt: Date(timeIntervalSince1970: Double(row.integer(2)) / 1000),
-                    advisoryVersion: row.text(3) ?? "",
-                    findings: StoredFinding.decode(row.blob(4))))
+                    name: row.text(0) ?? "", image: try decoder.decode(ImageRecord.self, from: Data(row.blob(4))),
+                    scannedAt: Date(timeIntervalSince1970: Double(row.integer(1)) / 1000), advisoryVersion: row.text(2) ?? "",
+                    findings: StoredFinding.decode(row.blob(3))))
         }
         return records
     }

@@ -15,7 +15,6 @@ public protocol Store: Sendable {
     func recordScan(_ scan: NewScan) throws -> ScanChanges
     /// The newest scan of each name.
     func latestScans() throws -> [ScanRecord]
-    func latestScan(of name: String) throws -> ScanRecord?
     /// A version of the advisory data: changes whenever any feed's content changes.
     func advisoryVersion() throws -> String
     /// Stores registry notification events (idempotent by event id); returns how many were new.
@@ -123,15 +122,13 @@ public struct NewScan: Sendable {
 
 /// A recorded scan.
 public struct ScanRecord: Sendable {
-    public var id: Int64
     public var name: String
     public var image: ImageRecord
     public var scannedAt: Date
     public var advisoryVersion: String
     public var findings: [StoredFinding]
 
-    public init(id: Int64, name: String, image: ImageRecord, scannedAt: Date, advisoryVersion: String, findings: [StoredFinding]) {
-        self.id = id
+    public init(name: String, image: ImageRecord, scannedAt: Date, advisoryVersion: String, findings: [StoredFinding]) {
         self.name = name
         self.image = image
         self.scannedAt = scannedAt
