@@ -11,10 +11,13 @@ let package = Package(
         .library(name: "FathomOCI", targets: ["FathomOCI"]),
         .library(name: "FathomVersion", targets: ["FathomVersion"]),
         .library(name: "FathomRegistry", targets: ["FathomRegistry"]),
+        .library(name: "FathomArchive", targets: ["FathomArchive"]),
         .library(name: "FathomLayer", targets: ["FathomLayer"]),
         .library(name: "FathomInventory", targets: ["FathomInventory"]),
         .library(name: "FathomPipeline", targets: ["FathomPipeline"]),
         .library(name: "FathomAdvisory", targets: ["FathomAdvisory"]),
+        .library(name: "FathomSQLite", targets: ["FathomSQLite"]),
+        .library(name: "FathomStore", targets: ["FathomStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -24,9 +27,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.0.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.0"),
     ],
     targets: [
-        // System libraries: one Swift module imports each (FathomLayer for zlib/zstd).
+        // System libraries, each imported by exactly one Swift module: zlib and libzstd by
+        // FathomArchive, libsqlite3 by FathomSQLite.
         .systemLibrary(
             name: "CFathomZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
@@ -42,9 +49,13 @@ let package = Package(
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]),
         .target(name: "FathomOCI", dependencies: ["FathomCore"]),
         .target(name: "FathomVersion"),
+        // Byte codecs only (gzip, zstd, tar, ZIP, the layer reader): no network, no images.
+        .target(name: "FathomArchive", dependencies: ["FathomCore", "CFathomZlib", "CFathomZstd"]),
+        .target(name: "FathomSQLite", dependencies: ["FathomCore", "CFathomSQLite", .product(name: "NIOPosix", package: "swift-nio")]),
         .target(
             name: "FathomRegistry",
             dependencies: [
@@ -54,32 +65,37 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ]),
+        // Image sources: registry, OCI layout, docker archive; they hand blobs to FathomArchive.
         .target(
             name: "FathomLayer",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomRegistry", "CFathomZlib", "CFathomZstd",
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomArchive",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .target(name: "FathomInventory", dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "CFathomSQLite"]),
+        .target(name: "FathomInventory", dependencies: ["FathomCore", "FathomArchive", "FathomSQLite"]),
         .target(
             name: "FathomAdvisory",
             dependencies: [
-                "FathomCore", "FathomVersion", "FathomInventory", "FathomLayer",
+                "FathomCore", "FathomVersion", "FathomInventory", "FathomArchive",
                 .product(name: "Yams", package: "Yams"),
             ]),
         .target(
-            name: "FathomStore", dependencies: ["FathomCore", "FathomLayer", "FathomInventory", "FathomAdvisory", "CFathomSQLite"]),
+            name: "FathomStore",
+            dependencies: ["FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomAdvisory", "FathomSQLite"]),
         .target(
             name: "FathomPipeline",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomAdvisory", "FathomStore",
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomArchive", "FathomInventory", "FathomAdvisory",
+                "FathomStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]),
         .target(
             name: "FathomReport",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomAdvisory", "FathomStore",
+                "FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomPipeline", "FathomAdvisory", "FathomStore",
             ]),
         .executableTarget(
             name: "fathom",
@@ -88,6 +104,7 @@ let package = Package(
                 "FathomReport", "FathomVersion", "FathomAdvisory", "FathomStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]),
 
         .target(
@@ -100,37 +117,39 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             path: "Tests/FathomTestSupport"),
         .testTarget(name: "FathomCoreTests", dependencies: ["FathomCore", "FathomTestSupport"]),
         .testTarget(name: "FathomOCITests", dependencies: ["FathomCore", "FathomOCI"]),
+        .testTarget(name: "FathomArchiveTests", dependencies: ["FathomCore", "FathomArchive", "FathomTestSupport"]),
         .testTarget(name: "FathomVersionTests", dependencies: ["FathomVersion", "FathomTestSupport"]),
         .testTarget(
             name: "FathomAdvisoryTests",
             dependencies: [
-                "FathomAdvisory", "FathomInventory", "FathomVersion", "FathomLayer", "FathomPipeline", "FathomStore",
+                "FathomAdvisory", "FathomInventory", "FathomVersion", "FathomArchive", "FathomPipeline", "FathomStore",
                 "FathomTestSupport",
             ]),
         .testTarget(
             name: "FathomRegistryTests",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomAdvisory",
-                "FathomTestSupport",
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomArchive", "FathomInventory", "FathomPipeline",
+                "FathomAdvisory", "FathomStore", "FathomTestSupport",
             ]),
         .testTarget(
             name: "FathomLayerTests",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport",
+                "FathomCore", "FathomOCI", "FathomArchive", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport",
             ]),
         .testTarget(
             name: "FathomPipelineTests",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomAdvisory", "FathomStore",
-                "FathomPipeline", "FathomTestSupport",
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomArchive", "FathomInventory", "FathomAdvisory",
+                "FathomStore", "FathomSQLite", "FathomPipeline", "FathomTestSupport",
             ]),
         .testTarget(
             name: "FathomInventoryTests",
-            dependencies: ["FathomCore", "FathomOCI", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),
+            dependencies: ["FathomCore", "FathomOCI", "FathomArchive", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

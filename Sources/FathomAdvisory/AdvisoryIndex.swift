@@ -3,10 +3,18 @@ import FathomVersion
 
 /// Where matching finds advisories: an index built in memory, or one a store fills on demand.
 public protocol AdvisoryLookup: Sendable {
-    /// The advisories affecting `package` at its version.
+    /// Loads whatever `match` needs for `packages` (a store reads their advisories here, off
+    /// the caller's thread); `match` itself only reads memory.
+    func prepare(_ packages: [Package], osNamespace: String?) async throws
+    /// The advisories affecting `package` at its version (after `prepare` of that package).
     func match(_ package: Package, osNamespace: String?) -> [AdvisoryIndex.Match]
     /// Advisories available (0: no advisory data at all).
     var recordCount: Int { get }
+}
+
+extension AdvisoryIndex {
+    /// Everything is in memory already.
+    public func prepare(_ packages: [Package], osNamespace: String?) async throws {}
 }
 
 /// Advisories indexed by (OSV ecosystem, package name), built once per process so matching an

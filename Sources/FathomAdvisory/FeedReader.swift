@@ -1,7 +1,7 @@
 // Reads advisory feeds from files, directories, `.zip` and `.tar.gz` exports, recognising
 // each document's format: OSV (JSON/YAML), Alpine secdb (JSON/YAML), Debian security tracker JSON.
 import FathomCore
-import FathomLayer
+import FathomArchive
 import Foundation
 import Yams
 

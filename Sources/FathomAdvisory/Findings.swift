@@ -36,6 +36,14 @@ public struct Finding: Sendable, Hashable, Codable {
 
 /// Matches an image's packages against an index.
 public enum ImageMatcher {
+    /// Prepares the lookup for these packages, then matches them.
+    public static func findings(
+        _ packages: [InventoryEntry], osNamespace: String?, lookup: any AdvisoryLookup, cache: MatchCache? = nil
+    ) async throws -> [Finding] {
+        try await lookup.prepare(packages.map(\.package), osNamespace: osNamespace)
+        return findings(packages, osNamespace: osNamespace, index: lookup, cache: cache)
+    }
+
     public static func findings(
         _ packages: [InventoryEntry], osNamespace: String?, index: any AdvisoryLookup, cache: MatchCache? = nil
     ) -> [Finding] {

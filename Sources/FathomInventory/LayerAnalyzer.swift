@@ -1,5 +1,5 @@
 import FathomCore
-public import FathomLayer
+public import FathomArchive
 
 /// Decides which paths of a layer are worth reading. Analyzers claim only what they parse,
 /// so everything else streams past unread.

@@ -1,5 +1,5 @@
 import FathomCore
-public import FathomLayer
+public import FathomArchive
 
 /// A file an analyzer claimed in a layer: its contents (as text) or the link it is.
 public struct FileFact: Sendable, Hashable, Codable {

@@ -1,3 +1,4 @@
+public import FathomCore
 // https://github.com/opencontainers/image-spec/blob/v1.1.0/media-types.md
 // https://github.com/distribution/distribution/blob/main/docs/content/spec/manifest-v2-2.md
 
@@ -59,11 +60,4 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public var isNondistributable: Bool {
         rawValue.contains(".nondistributable.") || rawValue.contains(".foreign.")
     }
-}
-
-/// How layer bytes are compressed.
-public enum LayerCompression: String, Sendable, Codable, Hashable {
-    case uncompressed = "none"
-    case gzip
-    case zstd
 }

@@ -6,6 +6,8 @@ public final class FleetProgress: Sendable {
     public struct Snapshot: Sendable {
         public var queued = 0
         public var scanned = 0
+        /// Images matched against the advisories (scanned, or waiting to be recorded).
+        public var matched = 0
         public var skipped = 0
         public var failed = 0
         public var layersFetched = 0
@@ -36,6 +38,8 @@ public final class FleetProgress: Sendable {
             $0.bytesFetched += bytes
         }
     }
+
+    public func matched() { state.withLock { $0.matched += 1 } }
 
     public func finish(_ ending: Ending, findings: Int = 0) {
         state.withLock {

@@ -1,7 +1,7 @@
 public import FathomAdvisory
 public import FathomCore
 import FathomInventory
-import FathomOCI
+public import FathomOCI
 public import FathomLayer
 public import FathomStore
 import Foundation
@@ -58,7 +58,8 @@ public typealias FleetFilter = @Sendable (FleetJob, ResolvedImage) async throws 
 /// recorded in the store with what changed since the previous scan of the same name.
 public final class FleetScanner: Sendable {
     public let scanner: ImageScanner
-    public let store: (any Store)?
+    /// Where each scan is recorded (nil: nothing is recorded, no changes are computed).
+    public let history: (any ScanHistory)?
     /// Where matching finds advisories (the store's, decoded package by package as asked).
     public let index: any AdvisoryLookup
     public let advisoryVersion: String
@@ -72,11 +73,11 @@ public final class FleetScanner: Sendable {
     let logger: Logger
 
     public init(
-        scanner: ImageScanner, store: (any Store)?, index: any AdvisoryLookup, advisoryVersion: String,
+        scanner: ImageScanner, history: (any ScanHistory)?, index: any AdvisoryLookup, advisoryVersion: String,
         imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), logger: Logger = Logger(label: "fathom.fleet")
     ) {
         self.scanner = scanner
-        self.store = store
+        self.history = history
         self.index = index
         self.advisoryVersion = advisoryVersion
         self.imageConcurrency = max(1, imageConcurrency)
@@ -123,6 +124,8 @@ public final class FleetScanner: Sendable {
                 _ = try await startNext()
             }
         }
+        // Layer facts are written behind the scans: the run is done when they are stored.
+        try await scanner.cache.flush()
     }
 
     /// Scans one image; never throws (a failure is an outcome, so one image never stops a fleet).
@@ -138,7 +141,7 @@ public final class FleetScanner: Sendable {
             let image = ImageRecord(
                 indexDigest: resolved.indexDigest, manifestDigest: resolved.manifestDigest, configDigest: resolved.configDigest, created: resolved.config.created,
                 platform: resolved.platform?.description, layers: resolved.layers)
-            let report = try finish(
+            let report = try await finish(
                 name: job.name, image: image, result: result, os: result.os, packages: result.packages)
             return .scanned(report)
         } catch {
@@ -166,7 +169,7 @@ public final class FleetScanner: Sendable {
             let filesystem = MergedFilesystem(layers: facts)
             let os = OSRelease.detect(in: filesystem)
             return .scanned(
-                try finish(
+                try await finish(
                     name: record.name, image: record.image, result: nil, os: os,
                     packages: ImageInventory.packages(in: filesystem)))
         } catch {
@@ -178,13 +181,14 @@ public final class FleetScanner: Sendable {
     /// Matches, records the scan, and computes what changed since the previous one.
     private func finish(
         name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry]
-    ) throws -> FleetImageReport {
-        let findings = ImageMatcher.findings(packages, osNamespace: os?.namespace, index: index, cache: matchCache)
+    ) async throws -> FleetImageReport {
+        let findings = try await ImageMatcher.findings(packages, osNamespace: os?.namespace, lookup: index, cache: matchCache)
+        progress.matched()
         let stored = findings.map(StoredFinding.init)
         var changes = ScanChanges(previous: nil, current: image, findings: stored)
-        if let store {
-            changes = try store.recordScan(
-                NewScan(name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: stored))
+        if let history {
+            changes = try await history.recordScan(
+                ScanRecord(name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: stored))
         }
         progress.finish(.scanned, findings: findings.count)
         return FleetImageReport(

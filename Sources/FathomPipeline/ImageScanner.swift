@@ -1,6 +1,7 @@
 public import FathomCore
 public import FathomInventory
 public import FathomLayer
+import FathomArchive
 public import FathomOCI
 public import Logging
 

@@ -4,7 +4,9 @@ public import FathomStore
 
 /// Layer facts by digest, single-flight: however many images need a layer at once, it is read
 /// at most once; the others wait for that one result. Facts come from memory, then the store,
-/// then one read whose verified result is stored. A failed read is never stored; it is
+/// then one read. A read's facts, verified by then, are handed to the images at once and
+/// written to the store behind them, so a slow store write never holds a scan back; `flush`
+/// waits for those writes and reports any that failed. A failed read is never stored; it is
 /// remembered for this run only, so every image that needs the layer fails with the same
 /// cause without fetching it again.
 public actor LayerCache {
@@ -15,16 +17,19 @@ public actor LayerCache {
         case reused
     }
 
-    let store: (any Store)?
+    let store: (any LayerFactsStore)?
     private var memory: [Digest: LayerFacts] = [:]
     private var memoryOrder: [Digest] = []
     private let memoryLimit: Int
     private var inFlight: [Digest: Task<LayerFacts, any Error>] = [:]
     private var failures: [Digest: any Error] = [:]
+    /// Store writes not finished yet, and the first one that failed.
+    private var pendingWrites: [Digest: Task<Void, Never>] = [:]
+    private var writeFailure: (any Error)?
 
     /// - Parameter memoryLimit: facts kept decoded in memory (a fleet's shared base layers are
     ///   looked up by every image; decoding them from the store each time would dominate).
-    public init(store: (any Store)?, memoryLimit: Int = 512) {
+    public init(store: (any LayerFactsStore)?, memoryLimit: Int = 512) {
         self.store = store
         self.memoryLimit = max(1, memoryLimit)
     }
@@ -37,22 +42,20 @@ public actor LayerCache {
         if let known = memory[key] { return (known, .reused) }
         if let failure = failures[key] { throw failure }
         if let running = inFlight[key] { return (try await running.value, .reused) }
-        if let stored = try store?.layerFacts(key) {
-            remember(stored, for: key)
-            return (stored, .reused)
-        }
+        // Looking in the store suspends: the key is in flight meanwhile, so concurrent callers
+        // wait for this one instead of reading the layer a second time.
         let store = self.store
-        let task = Task {
-            let facts = try await read()
-            try store?.storeLayerFacts(facts, for: key)
-            return facts
+        let task = Task { () async throws -> (LayerFacts, Bool) in
+            if let stored = try await store?.layerFacts(key) { return (stored, false) }
+            return (try await read(), true)
         }
-        inFlight[key] = task
+        inFlight[key] = Task { try await task.value.0 }
         do {
-            let facts = try await task.value
+            let (facts, fetched) = try await task.value
             inFlight[key] = nil
             remember(facts, for: key)
-            return (facts, .fetched)
+            if fetched { storeBehind(facts, for: key) }
+            return (facts, fetched ? .fetched : .reused)
         } catch {
             inFlight[key] = nil
             failures[key] = error
@@ -61,11 +64,40 @@ public actor LayerCache {
     }
 
     /// Facts already known (memory or store), without reading anything.
-    public func knownFacts(for key: Digest) throws -> LayerFacts? {
+    public func knownFacts(for key: Digest) async throws -> LayerFacts? {
         if let known = memory[key] { return known }
-        guard let stored = try store?.layerFacts(key) else { return nil }
+        guard let stored = try await store?.layerFacts(key) else { return nil }
         remember(stored, for: key)
         return stored
+    }
+
+    /// Waits until every verified layer read so far is in the store; throws the first write
+    /// that failed (those layers are read again by a later run).
+    public func flush() async throws {
+        while let write = pendingWrites.first?.value {
+            await write.value
+        }
+        if let writeFailure {
+            self.writeFailure = nil
+            throw FathomError.wrapping(writeFailure)
+        }
+    }
+
+    private func storeBehind(_ facts: LayerFacts, for key: Digest) {
+        guard let store else { return }
+        pendingWrites[key] = Task {
+            do {
+                try await store.storeLayerFacts(facts, for: key)
+                self.finishedWrite(key, error: nil)
+            } catch {
+                self.finishedWrite(key, error: FathomError.wrapping(error, layer: key.description))
+            }
+        }
+    }
+
+    private func finishedWrite(_ key: Digest, error: (any Error)?) {
+        pendingWrites[key] = nil
+        if let error, writeFailure == nil { writeFailure = error }
     }
 
     private func remember(_ facts: LayerFacts, for key: Digest) {

@@ -5,7 +5,7 @@ import Darwin
 #endif
 import FathomCore
 public import FathomLayer
-import FathomOCI
+public import FathomOCI
 public import FathomRegistry
 
 /// Every `repository:tag` of a registry whose repository matches one of `repositories` and

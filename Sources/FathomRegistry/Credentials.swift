@@ -2,6 +2,7 @@
 // Credential helpers: https://github.com/docker/docker-credential-helpers (protocol: `get`, server URL on stdin)
 import FathomCore
 import Foundation
+import Subprocess
 
 /// Credentials for one registry.
 public struct RegistryCredential: Sendable, Hashable {
@@ -41,10 +42,11 @@ public struct CredentialStore: Sendable {
     }
 
     /// The credential for `registry` (a host[:port]), or nil to go anonymous.
-    public func credential(for registry: String) throws -> RegistryCredential? {
+    /// A credential helper runs here, every time: `RegistryClient` asks once per registry.
+    public func credential(for registry: String) async throws -> RegistryCredential? {
         let host = Self.normalizeHost(registry)
         if let credential = explicit[host] { return credential }
-        return try dockerConfig?.credential(for: host)
+        return try await dockerConfig?.credential(for: host)
     }
 
     /// Reduces a config key or host to `host[:port]`: drops the scheme and path, and maps
@@ -96,8 +98,8 @@ struct DockerConfigFile: Sendable {
         self.credsStore = file.credsStore
     }
 
-    func credential(for host: String) throws -> RegistryCredential? {
-        if let helper = credHelpers[host] { return try Self.runHelper(helper, serverURL: serverURL(for: host)) }
+    func credential(for host: String) async throws -> RegistryCredential? {
+        if let helper = credHelpers[host] { return try await Self.runHelper(helper, serverURL: serverURL(for: host)) }
         if let entry = auths[host] {
             if let token = entry.identitytoken, !token.isEmpty {
                 return RegistryCredential(username: entry.username, identityToken: token)
@@ -115,7 +117,7 @@ struct DockerConfigFile: Sendable {
                 return RegistryCredential(username: username, password: password)
             }
         }
-        if let store = credsStore, !store.isEmpty { return try Self.runHelper(store, serverURL: serverURL(for: host)) }
+        if let store = credsStore, !store.isEmpty { return try await Self.runHelper(store, serverURL: serverURL(for: host)) }
         return nil
     }
 
@@ -124,29 +126,25 @@ struct DockerConfigFile: Sendable {
         return host == "index.docker.io" ? "https://index.docker.io/v1/" : host
     }
 
-    /// Runs `docker-credential-NAME get` with the server URL on stdin, as Docker does.
-    static func runHelper(_ name: String, serverURL: String) throws -> RegistryCredential? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker-credential-\(name)", "get"]
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
+    /// Runs `docker-credential-NAME get` with the server URL on stdin, as Docker does. Output
+    /// and errors are read together (a chatty helper cannot block on a full pipe), and the
+    /// wait does not hold one of Swift concurrency's threads.
+    static func runHelper(_ name: String, serverURL: String) async throws -> RegistryCredential? {
+        let status: TerminationStatus
+        let output: [UInt8]
+        let errors: [UInt8]
         do {
-            try process.run()
+            let result = try await Subprocess.run(
+                .name("docker-credential-\(name)"), arguments: ["get"], input: .string(serverURL),
+                output: .bytes(limit: 1 << 20), error: .bytes(limit: 1 << 20))
+            (status, output, errors) = (result.terminationStatus, result.standardOutput, result.standardError)
         } catch {
             throw FathomError(.unauthorized, "cannot run credential helper docker-credential-\(name)", cause: error)
         }
-        input.fileHandleForWriting.write(Data(serverURL.utf8))
-        try? input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: data + message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let data = Data(output)
+        guard status.isSuccess else {
+            let text = String(decoding: output + errors, as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             // Helpers say "credentials not found in native keychain" when they hold nothing: go anonymous.
             if text.lowercased().contains("not found") { return nil }
             throw FathomError(

@@ -7,7 +7,9 @@ import NIOCore
 import NIOHTTP1
 
 /// What a client has learned about each registry's authentication: its challenge, its
-/// scheme (https or http), and the bearer tokens it issued, keyed by (realm, service, scope).
+/// scheme (https or http), the credential it resolved (a credential helper runs once per
+/// registry, however many requests need it), and the bearer tokens it issued, keyed by
+/// (realm, service, scope).
 actor AuthState {
     struct TokenKey: Hashable {
         var realm: String
@@ -17,8 +19,28 @@ actor AuthState {
 
     private var challenges: [String: AuthChallenge] = [:]
     private var schemes: [String: String] = [:]
-    private var tokens: [TokenKey: (token: String, expires: ContinuousClock.Instant)] = [:]
-    private let clock = ContinuousClock()
+    private var tokens: [TokenKey: (token: String, expires: Duration)] = [:]
+    private var credentials: [String: Task<RegistryCredential?, any Error>] = [:]
+    private let clock: RegistryClock
+
+    init(clock: RegistryClock) { self.clock = clock }
+
+    /// The credential for `registry`, resolved once (concurrent callers share that one run).
+    func credential(for registry: String, from store: CredentialStore) async throws -> RegistryCredential? {
+        if let known = credentials[registry] { return try await known.value }
+        let task = Task { try await store.credential(for: registry) }
+        credentials[registry] = task
+        do {
+            return try await task.value
+        } catch {
+            // A helper that failed is asked again next time (it may have been a passing fault).
+            credentials[registry] = nil
+            throw error
+        }
+    }
+
+    /// Forgets the credential of `registry` (the registry refused it: a helper may have a newer one).
+    func forgetCredential(for registry: String) { credentials[registry] = nil }
 
     func learn(_ challenge: AuthChallenge, for registry: String) {
         challenges[registry] = challenge
@@ -46,7 +68,7 @@ extension RegistryClient {
     /// asked for authentication.
     func authorization(registry: String, scope: String?) async throws -> String? {
         guard let challenge = await auth.challenge(for: registry) else { return nil }
-        let credential = try configuration.credentials.credential(for: registry)
+        let credential = try await auth.credential(for: registry, from: configuration.credentials)
         switch challenge.scheme {
         case "basic":
             guard let credential, let username = credential.username, let password = credential.password else {

@@ -85,7 +85,8 @@ extension RegistryClient {
         let status = response.status.code
         switch status {
         case 401, 403:
-            let hasCredential = (try? configuration.credentials.credential(for: registry)) ?? nil
+            let hasCredential = (try? await auth.credential(for: registry, from: configuration.credentials)) ?? nil
+            if hasCredential != nil { await auth.forgetCredential(for: registry) }
             let hint =
                 hasCredential == nil
                 ? "the registry needs credentials: log in with docker login, or pass --username and --password-stdin"
@@ -106,7 +107,7 @@ extension RegistryClient {
         if let retryAfter { delay = max(delay, retryAfter) }
         logger.info(
             "retrying request", metadata: ["url": "\(url)", "reason": "\(reason)", LogKey.attempt: "\(attempt)", "delay": "\(delay)"])
-        try await Task.sleep(for: delay)
+        try await clock.sleep(for: delay)
     }
 
     /// `Retry-After` as seconds or an HTTP date.
@@ -174,13 +175,5 @@ extension RegistryClient {
             host = host[..<colon]
         }
         return host == "localhost" || host.hasPrefix("127.") || host == "::1"
-    }
-}
-
-extension TimeAmount {
-    /// NIO's time amount for a Swift `Duration` (to the nanosecond).
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

@@ -29,12 +29,15 @@ public struct RegistryClientConfiguration: Sendable {
     public var readTimeout: Duration
     /// Identifies this scan in the registry's access logs (sent in `User-Agent`).
     public var scanID: String
+    /// Keeps time for pauses, token lifetimes and backoff (tests pass one that does not sleep).
+    public var clock: any Clock<Duration>
 
     public init(
         credentials: CredentialStore = CredentialStore(), insecureRegistries: Set<String> = [], caFile: String? = nil,
         maxAttempts: Int = 5, baseBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8),
         maxRetryAfter: Duration = .seconds(60), connectionsPerRegistry: Int = 8, requestTimeout: Duration = .seconds(30),
-        readTimeout: Duration = .seconds(60), scanID: String = RegistryClientConfiguration.makeScanID()
+        readTimeout: Duration = .seconds(60), scanID: String = RegistryClientConfiguration.makeScanID(),
+        clock: any Clock<Duration> = ContinuousClock()
     ) {
         self.credentials = credentials
         self.insecureRegistries = insecureRegistries
@@ -47,6 +50,7 @@ public struct RegistryClientConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.readTimeout = readTimeout
         self.scanID = scanID
+        self.clock = clock
     }
 
     public static func makeScanID() -> String {
@@ -61,8 +65,9 @@ public struct RegistryClientConfiguration: Sendable {
 public final class RegistryClient: Sendable {
     public let configuration: RegistryClientConfiguration
     let http: HTTPClient
-    let auth = AuthState()
+    let auth: AuthState
     let gates: RegistryGates
+    let clock: RegistryClock
     let logger: Logger
 
     public init(configuration: RegistryClientConfiguration = .init(), logger: Logger = Logger(label: "fathom.registry")) throws {
@@ -86,7 +91,10 @@ public final class RegistryClient: Sendable {
             decompression: .disabled)
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
         self.configuration = configuration
-        self.gates = RegistryGates(permits: configuration.connectionsPerRegistry)
+        let clock = RegistryClock(configuration.clock)
+        self.clock = clock
+        self.auth = AuthState(clock: clock)
+        self.gates = RegistryGates(permits: configuration.connectionsPerRegistry, clock: clock)
         self.logger = logger
     }
 

@@ -7,10 +7,13 @@ import FathomCore
 actor RegistryGates {
     private let permits: Int
     private var semaphores: [String: AsyncSemaphore] = [:]
-    private var pausedUntil: [String: ContinuousClock.Instant] = [:]
-    private let clock = ContinuousClock()
+    private var pausedUntil: [String: Duration] = [:]
+    private let clock: RegistryClock
 
-    init(permits: Int) { self.permits = max(1, permits) }
+    init(permits: Int, clock: RegistryClock) {
+        self.permits = max(1, permits)
+        self.clock = clock
+    }
 
     func semaphore(for registry: String) -> AsyncSemaphore {
         if let existing = semaphores[registry] { return existing }
@@ -21,7 +24,7 @@ actor RegistryGates {
 
     /// Holds every request to `registry` back for `delay` (extending, never shortening, a pause).
     func pause(_ registry: String, for delay: Duration) {
-        let until = clock.now.advanced(by: delay)
+        let until = clock.now + delay
         if let current = pausedUntil[registry], current >= until { return }
         pausedUntil[registry] = until
     }
@@ -29,7 +32,7 @@ actor RegistryGates {
     /// Returns once `registry` is not paused.
     func waitIfPaused(_ registry: String) async throws {
         while let until = pausedUntil[registry], until > clock.now {
-            try await Task.sleep(until: until, clock: clock)
+            try await clock.sleep(until: until)
         }
     }
 }

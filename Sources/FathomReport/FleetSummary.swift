@@ -1,6 +1,5 @@
 public import FathomAdvisory
 public import FathomCore
-import FathomLayer
 import FathomOCI
 public import FathomPipeline
 import FathomStore

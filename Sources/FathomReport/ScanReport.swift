@@ -1,7 +1,7 @@
 public import FathomCore
 public import FathomAdvisory
 public import FathomInventory
-import FathomLayer
+import FathomArchive
 public import FathomOCI
 public import FathomPipeline
 public import FathomStore

@@ -1,20 +1,22 @@
 public import FathomAdvisory
 public import FathomInventory
+import FathomSQLite
 import Foundation
 import Synchronization
 
 /// The store's advisories as an `AdvisoryLookup` that decodes only what is asked for: at open
-/// it reads which (ecosystem, package) each advisory affects; the first lookup of a package
-/// decodes its advisories and indexes them, and later lookups reuse that. A fleet touches a
-/// few hundred packages of the tens of thousands the feeds name, so opening the store for a
-/// scan or a rescan costs milliseconds, not the seconds of decoding every record.
+/// it reads which (ecosystem, package) each advisory affects; `prepare` decodes and indexes the
+/// advisories of the packages an image holds that are not indexed yet (on the store's reader
+/// threads), and `match` reads only memory. A fleet touches a few hundred packages of the tens
+/// of thousands the feeds name, so opening the store for a scan or a rescan costs
+/// milliseconds, not the seconds of decoding every record.
 public final class StoredAdvisories: AdvisoryLookup {
-    struct Key: Hashable {
+    struct Key: Hashable, Sendable {
         var ecosystem: String
         var name: String
     }
 
-    struct RecordID: Hashable {
+    struct RecordID: Hashable, Sendable {
         var source: String
         var id: String
     }
@@ -25,45 +27,77 @@ public final class StoredAdvisories: AdvisoryLookup {
     private let buckets = Mutex<[Key: AdvisoryIndex]>([:])
     private let problems = Mutex<[String]>([])
 
-    init(database: SQLiteDatabase) throws {
-        self.database = database
-        var byKey: [Key: Set<RecordID>] = [:]
-        try database.query("SELECT source, id, ecosystem, name FROM advisory_packages") { row in
-            guard let source = row.text(0), let id = row.text(1), let ecosystem = row.text(2), let name = row.text(3) else { return }
-            byKey[Key(ecosystem: ecosystem, name: AdvisoryIndex.normalize(name, ecosystem: ecosystem)), default: []]
-                .insert(RecordID(source: source, id: id))
+    static func open(_ database: SQLiteDatabase) async throws -> StoredAdvisories {
+        let (byKey, count) = try await database.read { connection in
+            var byKey: [Key: Set<RecordID>] = [:]
+            try connection.query("SELECT source, id, ecosystem, name FROM advisory_packages") { row in
+                guard let source = row.text(0), let id = row.text(1), let ecosystem = row.text(2), let name = row.text(3) else { return }
+                byKey[Key(ecosystem: ecosystem, name: AdvisoryIndex.normalize(name, ecosystem: ecosystem)), default: []]
+                    .insert(RecordID(source: source, id: id))
+            }
+            var count = 0
+            // Withdrawn advisories are not matched, so not counted (as the in-memory index does).
+            try connection.query("SELECT COUNT(*) FROM advisories WHERE json_extract(record, '$.withdrawn') IS NULL") {
+                count = Int($0.integer(0))
+            }
+            return (byKey, count)
         }
-        recordsByKey = byKey.mapValues { $0.sorted { ($0.source, $0.id) < ($1.source, $1.id) } }
-        var count = 0
-        // Withdrawn advisories are not matched, so not counted (as the in-memory index does).
-        try database.query("SELECT COUNT(*) FROM advisories WHERE json_extract(record, '$.withdrawn') IS NULL") { count = Int($0.integer(0)) }
-        recordCount = count
+        return StoredAdvisories(
+            database: database, recordsByKey: byKey.mapValues { $0.sorted { ($0.source, $0.id) < ($1.source, $1.id) } },
+            recordCount: count)
+    }
+
+    private init(database: SQLiteDatabase, recordsByKey: [Key: [RecordID]], recordCount: Int) {
+        self.database = database
+        self.recordsByKey = recordsByKey
+        self.recordCount = recordCount
     }
 
     /// Records that could not be decoded (left out of matching), with the reason.
     public var warnings: [String] { problems.withLock { $0 } }
 
+    private func key(for package: Package, osNamespace: String?) -> Key? {
+        guard let lookup = AdvisoryIndex.lookup(for: package, osNamespace: osNamespace) else { return nil }
+        return Key(ecosystem: lookup.ecosystem, name: lookup.name)
+    }
+
+    public func prepare(_ packages: [Package], osNamespace: String?) async throws {
+        let wanted = Set(packages.compactMap { key(for: $0, osNamespace: osNamespace) }).filter { recordsByKey[$0] != nil }
+        let missing = buckets.withLock { built in wanted.filter { built[$0] == nil } }
+        guard !missing.isEmpty else { return }
+        let requests = missing.map { ($0, recordsByKey[$0] ?? []) }
+        let (built, failures) = try await database.read { connection in
+            var built: [Key: AdvisoryIndex] = [:]
+            var failures: [String] = []
+            for (key, ids) in requests { built[key] = Self.build(ids, connection: connection, failures: &failures) }
+            return (built, failures)
+        }
+        buckets.withLock { $0.merge(built) { current, _ in current } }
+        if !failures.isEmpty { problems.withLock { $0 += failures } }
+    }
+
     public func match(_ package: Package, osNamespace: String?) -> [AdvisoryIndex.Match] {
-        guard let lookup = AdvisoryIndex.lookup(for: package, osNamespace: osNamespace) else { return [] }
-        let key = Key(ecosystem: lookup.ecosystem, name: lookup.name)
-        guard let ids = recordsByKey[key] else { return [] }
-        if let index = buckets.withLock({ $0[key] }) { return index.match(package, osNamespace: osNamespace) }
-        let index = build(ids)
-        buckets.withLock { $0[key] = index }
+        guard let key = key(for: package, osNamespace: osNamespace), recordsByKey[key] != nil else { return [] }
+        guard let index = buckets.withLock({ $0[key] }) else {
+            // A caller that skipped `prepare` would get a silent empty answer: say so loudly.
+            assertionFailure("StoredAdvisories.match before prepare for \(key)")
+            problems.withLock { $0.append("advisories of \(key.ecosystem)/\(key.name) were not loaded before matching") }
+            return []
+        }
         return index.match(package, osNamespace: osNamespace)
     }
 
-    private func build(_ ids: [RecordID]) -> AdvisoryIndex {
+    private static func build(_ ids: [RecordID], connection: SQLiteConnection, failures: inout [String]) -> AdvisoryIndex {
         let decoder = JSONDecoder()
         var bySource: [String: [OSVRecord]] = [:]
         for id in ids {
             do {
-                try database.query("SELECT record FROM advisories WHERE source = ? AND id = ?", [.text(id.source), .text(id.id)]) {
+                try connection.query("SELECT record FROM advisories WHERE source = ? AND id = ?", [.text(id.source), .text(id.id)]) {
                     row in
                     bySource[id.source, default: []].append(try decoder.decode(OSVRecord.self, from: Data(row.blob(0))))
                 }
             } catch {
-                problems.withLock { $0.append("advisory \(id.id) from \(id.source) could not be read: \(error)") }
+                failures.append("advisory \(id.id) from \(id.source) could not be read: \(error)")
             }
         }
         var index = AdvisoryIndex()
@@ -74,5 +108,5 @@ public final class StoredAdvisories: AdvisoryLookup {
 
 extension SQLiteStore {
     /// The stored advisories, decoded package by package as matching asks for them.
-    public func advisories() throws -> StoredAdvisories { try StoredAdvisories(database: database) }
+    public func advisories() async throws -> StoredAdvisories { try await StoredAdvisories.open(database) }
 }

@@ -1,16 +1,17 @@
 import ArgumentParser
+import AsyncAlgorithms
 import FathomCore
 import FathomPipeline
 import FathomStore
 import Foundation
 import Logging
 
-/// `--store`: the SQLite file every command shares.
+/// `--store`: the store every command shares.
 struct StoreOption: ParsableArguments {
-    @Option(help: "The store (SQLite file). Default: $XDG_CACHE_HOME/fathom/fathom.db.")
+    @Option(help: "The store: an SQLite file (PATH or sqlite:PATH). Default: $XDG_CACHE_HOME/fathom/fathom.db.")
     var store: String?
 
-    func open() throws -> SQLiteStore { try SQLiteStore(path: store ?? SQLiteStore.defaultPath()) }
+    func open() async throws -> any Store { try await openStore(store) }
 }
 
 /// swift-log to standard error, at `FATHOM_LOG_LEVEL` (default: warning).
@@ -41,8 +42,7 @@ final class ProgressDisplay: Sendable {
             return
         }
         task = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: live ? .milliseconds(250) : .seconds(10))
+            for await _ in AsyncTimerSequence(interval: live ? .milliseconds(250) : .seconds(10), clock: .continuous) {
                 if Task.isCancelled { break }
                 let line = progress.snapshot.line
                 FileHandle.standardError.write(Data((live ? "\r\u{1B}[2K" + line : "progress: " + line + "\n").utf8))
@@ -66,21 +66,4 @@ func parseSince(_ text: String, now: Date = Date()) throws -> Date {
     }
     if let date = RegistryEvent.parseTimestamp(text) { return date }
     throw ValidationError("'\(text)' is neither a duration (30d, 12h, 90m, 2w) nor an RFC 3339 time")
-}
-
-/// An array as an async sequence (the fleet pulls items from an async sequence).
-extension Array {
-    var async: AsyncArraySequence<Self> { AsyncArraySequence(elements: self) }
-}
-
-struct AsyncArraySequence<Elements: Collection>: AsyncSequence {
-    typealias Element = Elements.Element
-    let elements: Elements
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var iterator: Elements.Iterator
-        mutating func next() async -> Element? { iterator.next() }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(iterator: elements.makeIterator()) }
 }

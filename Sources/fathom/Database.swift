@@ -23,7 +23,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func run() async throws {
-            let store = try storeOption.open()
+            let store = try await storeOption.open()
             var failed = false
             for path in paths {
                 do {
@@ -33,13 +33,14 @@ struct Database: AsyncParsableCommand {
                         throw FathomError(.invalidInput, "no advisories found", path: path)
                     }
                     let name = source ?? Self.sourceName(for: path)
-                    let result = try store.importAdvisories(records, source: name)
+                    let result = try await store.importAdvisories(records, source: name, now: Date())
                     print("\(name): \(result.records) advisories" + (result.changed ? " imported" : " unchanged"))
                 } catch {
                     failed = true
                     FileHandle.standardError.write(Data("fathom: error: \(FathomError.wrapping(error).with(path: path))\n".utf8))
                 }
             }
+            try await store.close()
             if failed { throw ExitCode(1) }
         }
 
@@ -64,7 +65,8 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func run() async throws {
-            let stats = try storeOption.open().stats()
+            let store = try await storeOption.open()
+            let stats = try await store.advisoryStatistics()
             print("FEED".padding(toLength: 32, withPad: " ", startingAt: 0) + "ADVISORIES  IMPORTED")
             for feed in stats.feeds {
                 print(feed.source.padding(toLength: 32, withPad: " ", startingAt: 0) + String(feed.records).padding(toLength: 12, withPad: " ", startingAt: 0) + feed.importedAt)
@@ -74,7 +76,8 @@ struct Database: AsyncParsableCommand {
             for (ecosystem, count) in stats.byEcosystem {
                 print(ecosystem.padding(toLength: 32, withPad: " ", startingAt: 0) + String(count))
             }
-            let fleet = try storeOption.open().fleetCounts()
+            let fleet = try await store.counts()
+            try await store.close()
             print("")
             print("Layers with facts: \(fleet.layers), images: \(fleet.images), scans: \(fleet.scans), registry events: \(fleet.events)")
         }

@@ -19,20 +19,22 @@ struct Events: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func run() async throws {
-            let store = try storeOption.open()
+            let store = try await storeOption.open()
             for file in files {
                 do {
                     guard let data = FileManager.default.contents(atPath: file) else {
                         throw FathomError(.io, "cannot read the events file", path: file)
                     }
                     let events = try RegistryEvent.decode(Array(data), file: file)
-                    let added = try store.importEvents(events)
+                    let added = try await store.importEvents(events)
                     print("\(file): \(events.count) events, \(added) new")
                 } catch {
+                    try? await store.close()
                     printError("\(error)")
                     throw ExitCode(1)
                 }
             }
+            try await store.close()
         }
     }
 }

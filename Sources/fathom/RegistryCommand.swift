@@ -75,22 +75,23 @@ struct RegistryScan: AsyncParsableCommand {
         if let output { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
 
         let client = try options.makeClient(for: host)
-        let store: SQLiteStore
+        let store: any Store
         let fleet: FleetScanner
         do {
-            store = try storeOption.open()
+            store = try await storeOption.open()
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store))
             fleet = FleetScanner(
-                scanner: scanner, store: store, index: try store.advisories(), advisoryVersion: try store.advisoryVersion(),
+                scanner: scanner, history: store, index: try await store.advisories(),
+                advisoryVersion: try await store.advisoryVersion(),
                 imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
         } catch {
             try? await client.shutdown()
             printError("\(error)")
             throw ExitCode(1)
         }
-        let filter = Self.filter(store: store, pushedSince: pushedCutoff, pulledSince: pulledCutoff)
+        let filter = FleetPolicy(pushedSince: pushedCutoff, pulledSince: pulledCutoff).filter(events: store)
         let listing = RegistryListing(registry: host, client: client, repositories: repositories, tags: tags, documents: store)
         var summary = FleetSummary(source: host, advisoryVersion: fleet.advisoryVersion, top: top)
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
@@ -105,39 +106,17 @@ struct RegistryScan: AsyncParsableCommand {
         } catch {
             await display.stop()
             try? await client.shutdown()
+            try? await store.close()
             printError("\(FathomError.wrapping(error, image: host))")
             throw ExitCode(1)
         }
         await display.stop()
         try await client.shutdown()
+        try await store.close()
         summary.finish(elapsed: ContinuousClock.now - started)
         let text = format == .json ? try summary.json() : summary.table()
         FileHandle.standardOutput.write(Data(text.utf8))
         if summary.images.failed > 0 { throw ExitCode(1) }
-    }
-
-    /// The `--pushed-since` / `--pulled-since` policy over what the store knows.
-    static func filter(store: SQLiteStore, pushedSince: Date?, pulledSince: Date?) -> FleetFilter? {
-        guard pushedSince != nil || pulledSince != nil else { return nil }
-        return { job, image in
-            let repository = job.repository ?? ""
-            if let pushedSince {
-                let pushed =
-                    try store.lastEvent(.push, repository: repository, tag: job.tag, digest: image.manifestDigest)
-                    ?? image.config.created.flatMap(RegistryEvent.parseTimestamp)
-                if let pushed, pushed < pushedSince {
-                    return "pushed \(ISO8601DateFormatter().string(from: pushed)), before \(ISO8601DateFormatter().string(from: pushedSince))"
-                }
-            }
-            if let pulledSince {
-                let pulled = try store.lastEvent(.pull, repository: repository, tag: job.tag, digest: image.manifestDigest)
-                guard let pulled else { return "no pull recorded" }
-                if pulled < pulledSince {
-                    return "last pulled \(ISO8601DateFormatter().string(from: pulled)), before \(ISO8601DateFormatter().string(from: pulledSince))"
-                }
-            }
-            return nil
-        }
     }
 
     func writeReport(_ report: FleetImageReport, result: ImageScanResult, into directory: String, advisoriesLoaded: Bool) throws {

@@ -82,14 +82,17 @@ struct Scan: AsyncParsableCommand {
             }())
             // The store is the layer cache and the history: a known layer is not read again, and
             // the report says what changed since the previous scan of this name.
-            let store = try storeOption.open()
+            let store = try await storeOption.open()
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store))
-            let fleet = FleetScanner(scanner: scanner, store: store, index: try store.advisories(), advisoryVersion: try store.advisoryVersion())
+            let fleet = FleetScanner(
+                scanner: scanner, history: store, index: try await store.advisories(), advisoryVersion: try await store.advisoryVersion())
             let outcome = await fleet.scan(FleetJob(name: opened.displayName, source: opened))
             if let client { try await client.shutdown() }
             client = nil
+            try await scanner.cache.flush()
+            try await store.close()
             guard case .scanned(let scanned) = outcome, let result = scanned.result else {
                 if case .failed(_, let error) = outcome { throw error }
                 throw FathomError(.invalidInput, "the image was not scanned")

@@ -17,10 +17,10 @@ import Testing
     static func alpine373() async throws -> ImageScanResult {
         let directory = try Fixtures.temporaryDirectory("alpine-373")
         let plain = directory + "/layer.tar"
-        try Subprocess.run(["gzip", "-dc", Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz")]).stdout
+        try await Tool.run(["gzip", "-dc", Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz")]).stdout
             .write(to: URL(fileURLWithPath: plain))
         let builder = try OCILayoutBuilder(directory: directory + "/oci")
-        try builder.writeIndex([("3.7.3", [try builder.addImage(layers: [(plain, .gzip)])])])
+        try builder.writeIndex([("3.7.3", [try await builder.addImage(layers: [(plain, .gzip)])])])
         return try await ImageScanner().scan(try OCILayoutSource(directory: directory + "/oci"))
     }
 
@@ -48,7 +48,7 @@ import Testing
         }
     }
 
-    @Test func requests2191ReportsPYSEC201828() throws {
+    @Test func requests2191ReportsPYSEC201828() async throws {
         let path = Self.advisory("osv-pypi-sample/PYSEC-2018-28.yaml")
         let record = try AdvisoryImport.osv(try Self.bytes(path), file: path)
         #expect(record.id == "PYSEC-2018-28")
@@ -64,9 +64,9 @@ import Testing
 
     /// Go 1.15.2 (trivy's test binary) against the Go vulndb: the stdlib advisories fathom
     /// reports are exactly those an independent evaluation (Python, numeric x.y.z) finds.
-    @Test func goStdlibAdvisoriesForGo1152() throws {
+    @Test func goStdlibAdvisoriesForGo1152() async throws {
         let directory = try Fixtures.temporaryDirectory("osv-go")
-        try Subprocess.run(["tar", "-xzf", Self.advisory("osv-go.tar.gz"), "-C", directory])
+        try await Tool.run(["tar", "-xzf", Self.advisory("osv-go.tar.gz"), "-C", directory])
         let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/osv").filter { $0.hasSuffix(".json") }
         #expect(files.count == 4291)
         var index = AdvisoryIndex()
@@ -79,7 +79,7 @@ import Testing
         #expect(stdlib.version == "v1.15.2")
         let ours = Set(index.match(stdlib, osNamespace: nil).map(\.record.id))
 
-        let expected = try GoVulnOracle.stdlibAdvisories(feedDirectory: directory, goVersion: "1.15.2")
+        let expected = try await GoVulnOracle.stdlibAdvisories(feedDirectory: directory, goVersion: "1.15.2")
         #expect(expected.count > 100)
         #expect(ours == expected)
         #expect(ours.contains("GO-2021-0069"))  // CVE-2020-28362, math/big, fixed in 1.15.5
@@ -119,7 +119,7 @@ import Testing
         let pairs = packages.flatMap { package in
             index.match(package, osNamespace: "Debian:12").map { "\(package.source?.version ?? package.version) \($0.fixedVersion ?? "")" }
         }
-        let verdicts = try Subprocess.run(["bash", "-c", script], input: Data((pairs.joined(separator: "\n") + "\n").utf8)).text
+        let verdicts = try await Tool.run(["bash", "-c", script], input: Data((pairs.joined(separator: "\n") + "\n").utf8)).text
         #expect(verdicts.split(separator: "\n").allSatisfy { $0 == "yes" })
     }
 
@@ -146,7 +146,7 @@ import Testing
         #expect(!vulnerable.isEmpty && vulnerable.isSubset(of: upgraded))
     }
 
-    @Test func debianTrackerDocuments() throws {
+    @Test func debianTrackerDocuments() async throws {
         let tracker = """
             {"openssl": {"CVE-2024-0001": {"description": "example", "releases": {
                 "bookworm": {"status": "resolved", "fixed_version": "3.0.13-1~deb12u1", "urgency": "medium"},
@@ -177,7 +177,7 @@ import Testing
 /// memory, for real packages of every kind the feeds cover.
 @Suite(.timeLimit(.minutes(3))) struct StoredAdvisoriesTests {
     @Test func onDemandLookupMatchesTheFullIndex() async throws {
-        let store = try SQLiteStore(path: try Fixtures.temporaryDirectory("stored-advisories") + "/fathom.db")
+        let store = try await SQLiteStore.open(path: try Fixtures.temporaryDirectory("stored-advisories") + "/fathom.db")
         // The reference: every record of the feeds, indexed in memory without the store.
         var full = AdvisoryIndex()
         for (file, source) in [
@@ -185,10 +185,10 @@ import Testing
             ("alpine-secdb/v3.7/main.yaml", "alpine-secdb-v3.7-main"),
         ] {
             let records = try await FeedReader.read(RealFeedTests.advisory(file)).records
-            _ = try store.importAdvisories(records, source: source)
+            _ = try await store.importAdvisories(records, source: source)
             full.add(records, source: source)
         }
-        let stored = try store.advisories()
+        let stored = try await store.advisories()
         #expect(stored.recordCount == full.recordCount)
         let status = try RealFeedTests.bytes(Fixtures.root.appendingPathComponent("pkgdb/dpkg/bookworm-minbase/var/lib/dpkg/status").path)
         var cases = DpkgAnalyzer().analyze(path: "var/lib/dpkg/status", contents: status).packages.map { ($0, "Debian:12") }

@@ -23,7 +23,7 @@ import Testing
         #expect(throws: FathomError.self) { try Digest(parsing: text) }
     }
 
-    @Test func streamingHashMatchesSha256sum() throws {
+    @Test func streamingHashMatchesSha256sum() async throws {
         // Several chunk sizes, against the system sha256sum as the oracle.
         var bytes: [UInt8] = []
         var state: UInt32 = 12345
@@ -31,7 +31,7 @@ import Testing
             state = state &* 1_103_515_245 &+ 12345
             bytes.append(UInt8(truncatingIfNeeded: state >> 16))
         }
-        let expected = try Subprocess.run(["sha256sum"], input: Data(bytes)).text.split(separator: " ")[0]
+        let expected = try await Tool.run(["sha256sum"], input: Data(bytes)).text.split(separator: " ")[0]
         for chunk in [1, 511, 4096, 65536] {
             var hasher = DigestHasher()
             var offset = 0

@@ -1,3 +1,4 @@
+import FathomArchive
 import FathomCore
 @testable import FathomInventory
 import FathomLayer
@@ -82,7 +83,7 @@ import Testing
     static let apkCases: [String] = ["installed", "no-origin", "empty", "different-arch", "single"]
 
     @Test(arguments: apkCases)
-    func apkInstalledFiles(_ file: String) throws {
+    func apkInstalledFiles(_ file: String) async throws {
         let truth = try Self.truth("apk/scalibr.truth.json")
         let expected = ((truth["files"] as! [String: Any])[file] as! [[String: Any]])[0]
         let result = ApkAnalyzer().analyze(path: "lib/apk/db/installed", contents: try Self.bytes(Self.pkgdb("apk/scalibr/\(file)")))
@@ -94,7 +95,7 @@ import Testing
         #expect(result.packages.count == expected["count"] as? Int)
     }
 
-    @Test func apkInvalidFileYieldsNoPackagesAndAWarning() throws {
+    @Test func apkInvalidFileYieldsNoPackagesAndAWarning() async throws {
         let result = ApkAnalyzer().analyze(path: "lib/apk/db/installed", contents: try Self.bytes(Self.pkgdb("apk/scalibr/invalid")))
         #expect(result.packages.isEmpty)
         #expect(!result.warnings.isEmpty)
@@ -108,8 +109,8 @@ import Testing
         let layer = Fixtures.image("alpine-minirootfs/alpine-minirootfs-\(version)-x86_64.tar.gz")
         let builder = try OCILayoutBuilder(directory: directory)
         let plain = directory + "/layer.tar"
-        try Subprocess.run(["gzip", "-dc", layer]).stdout.write(to: URL(fileURLWithPath: plain))
-        try builder.writeIndex([("latest", [try builder.addImage(layers: [(plain, .gzip)])])])
+        try await Tool.run(["gzip", "-dc", layer]).stdout.write(to: URL(fileURLWithPath: plain))
+        try builder.writeIndex([("latest", [try await builder.addImage(layers: [(plain, .gzip)])])])
         let result = try await ImageScanner().scan(try OCILayoutSource(directory: directory))
         let wanted = (truth["packages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["version"]!) \($0["origin"]!) \($0["arch"]!)" }.sorted()
         let got = result.packages.map { "\($0.package.name) \($0.package.version) \($0.package.source?.name ?? "-") \($0.package.arch ?? "-")" }.sorted()
@@ -126,7 +127,7 @@ import Testing
         #expect(result.packages.count == truth["count"] as? Int)
     }
 
-    @Test func packagesAreAttributedToTheLayerThatIntroducedThem() throws {
+    @Test func packagesAreAttributedToTheLayerThatIntroducedThem() async throws {
         let summary = LayerReadSummary(
             digest: Digest.sha256(of: []), compression: .gzip, compressedSize: 0, uncompressedSize: 0, entryCount: 0, fileCount: 0)
         func status(_ packages: [(String, String)]) -> FileFact {
@@ -173,7 +174,7 @@ import Testing
         #expect(result.packages.count == truth["count"] as? Int)
     }
 
-    @Test func damagedDatabasesWarnAndKeepWhatTheyCan() throws {
+    @Test func damagedDatabasesWarnAndKeepWhatTheyCan() async throws {
         var sqlite = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("rpm/cbl-mariner-2.0-sqlite/rpmdb.sqlite"))
         sqlite = Array(sqlite.prefix(4096))
         let truncated = RpmAnalyzer().analyze(path: "var/lib/rpm/rpmdb.sqlite", contents: sqlite)
@@ -207,7 +208,7 @@ import Testing
     }()
 
     @Test(arguments: pythonCases)
-    func pythonMetadata(_ file: String) throws {
+    func pythonMetadata(_ file: String) async throws {
         let truth = try AnalyzerTruthTests.truth("python/scalibr-wheelegg.truth.json")
         let expected = (truth["cases"] as! [[String: Any]]).first { $0["file"] as! String == file }!
         let path = file.hasSuffix(".whl") || file.hasSuffix(".egg") ? "usr/lib/python3/site-packages/\(file)" : "usr/lib/python3/dist-packages/x.dist-info/METADATA"
@@ -235,7 +236,7 @@ import Testing
     /// Dependency ranges in a manifest are not installed packages (scalibr's optional
     /// "lowest satisfying version" guess is left out): only the manifest's own package counts.
     @Test(arguments: npmCases)
-    func npmPackageJSON(_ file: String) throws {
+    func npmPackageJSON(_ file: String) async throws {
         let truth = try AnalyzerTruthTests.truth("javascript/scalibr-packagejson.truth.json")
         let expected = (truth["cases"] as! [[String: Any]]).first { $0["file"] as! String == file }!
         let result = NpmAnalyzer().analyze(
@@ -247,7 +248,7 @@ import Testing
         if expected["wantError"] as? Bool == true { #expect(!result.warnings.isEmpty) }
     }
 
-    @Test func npmClaimsAndLockfiles() throws {
+    @Test func npmClaimsAndLockfiles() async throws {
         let analyzer = NpmAnalyzer()
         #expect(analyzer.claims("usr/lib/node_modules/npm/package.json"))
         #expect(analyzer.claims("app/node_modules/@types/node/package.json"))
@@ -296,13 +297,13 @@ import Testing
     }
 
     @Test(arguments: ["binary_with_module_replacement-linux-amd64", "trivy-test.elf"])
-    func buildInfoMatchesTruth(_ file: String) throws {
+    func buildInfoMatchesTruth(_ file: String) async throws {
         let result = try scan(file, pretendSize: nil, chunk: 65536)
         #expect(result.packages.map { "\($0.name) \($0.version)" }.sorted() == Self.expected[file])
         #expect(result.packages.allSatisfy { $0.ecosystem == "go" && $0.path == "usr/bin/\(file)" })
     }
 
-    @Test func go118BinariesAreReadWhileStreamingWithoutHoldingTheFile() throws {
+    @Test func go118BinariesAreReadWhileStreamingWithoutHoldingTheFile() async throws {
         // Claim a large size so the scanner keeps only the head and the bytes after the magic,
         // and feed odd-sized chunks so the magic straddles chunk boundaries.
         for chunk in [1000, 4093, 65536] {
@@ -311,7 +312,7 @@ import Testing
         }
     }
 
-    @Test func nonGoExecutablesAndLyingHeadersAreHarmless() throws {
+    @Test func nonGoExecutablesAndLyingHeadersAreHarmless() async throws {
         var scanner = BinaryAnalyzer().makeScanner(path: "bin/sh", size: 100_000)
         let shell = [UInt8](repeating: 0x90, count: 100_000)
         shell.withUnsafeBytes { scanner.feed($0) }
@@ -393,32 +394,32 @@ import Testing
 /// nested libraries.
 @Suite struct JavaArchiveTests {
     /// Builds a jar; `members` maps names to text, nested jars are given as `@nested:NAME`.
-    static func makeJar(_ path: String, _ members: [String: String], nested: [String: String] = [:]) throws {
+    static func makeJar(_ path: String, _ members: [String: String], nested: [String: String] = [:]) async throws {
         var program = "import zipfile, sys\nz = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED)\n"
         for (name, text) in members.sorted(by: { $0.key < $1.key }) {
             program += "z.writestr(\(pythonString(name)), \(pythonString(text)))\n"
         }
         for (name, file) in nested { program += "z.write(\(pythonString(file)), \(pythonString(name)))\n" }
         program += "z.close()\n"
-        try Subprocess.run(["python3", "-c", program, path])
+        try await Tool.run(["python3", "-c", program, path])
     }
 
     static func pythonString(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r") + "'"
     }
 
-    @Test func pomPropertiesManifestsAndNestedJars() throws {
+    @Test func pomPropertiesManifestsAndNestedJars() async throws {
         let directory = try Fixtures.temporaryDirectory("jars")
-        try Self.makeJar(directory + "/log4j-core.jar", [
+        try await Self.makeJar(directory + "/log4j-core.jar", [
             "META-INF/MANIFEST.MF": "Manifest-Version: 1.0\nImplementation-Title: log4j-core\n",
             "META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties":
                 "#Created by Apache Maven\ngroupId=org.apache.logging.log4j\nartifactId=log4j-core\nversion=2.14.1\n",
             "org/apache/logging/log4j/core/Logger.class": String(repeating: "x", count: 5000),
         ])
-        try Self.makeJar(directory + "/manifest-only.jar", [
+        try await Self.makeJar(directory + "/manifest-only.jar", [
             "META-INF/MANIFEST.MF": "Manifest-Version: 1.0\r\nImplementation-Title: commons-text\r\nImplementation-Version: 1.9\r\nImplementation-Vendor-Id: org.apache.commons\r\n",
         ])
-        try Self.makeJar(
+        try await Self.makeJar(
             directory + "/app.war",
             [
                 "META-INF/maven/com.example/app/pom.properties": "groupId=com.example\nartifactId=app\nversion=1.0.0\n",
@@ -440,9 +441,9 @@ import Testing
             ])
     }
 
-    @Test func damagedArchivesWarn() throws {
+    @Test func damagedArchivesWarn() async throws {
         let directory = try Fixtures.temporaryDirectory("badjar")
-        try Self.makeJar(directory + "/a.jar", ["META-INF/maven/g/a/pom.properties": "groupId=g\nartifactId=a\nversion=1\n"])
+        try await Self.makeJar(directory + "/a.jar", ["META-INF/maven/g/a/pom.properties": "groupId=g\nartifactId=a\nversion=1\n"])
         var bytes = try AnalyzerTruthTests.bytes(directory + "/a.jar")
         let truncated = JavaArchiveAnalyzer().analyze(path: "a.jar", contents: Array(bytes.prefix(bytes.count / 2)))
         #expect(truncated.packages.isEmpty && !truncated.warnings.isEmpty)
@@ -456,7 +457,7 @@ import Testing
 /// Damaged and oversized input: warnings naming the file, every readable package kept,
 /// nothing read past its cap.
 @Suite struct InventoryBadInputTests {
-    @Test func truncatedRpmHeaderIsAWarning() throws {
+    @Test func truncatedRpmHeaderIsAWarning() async throws {
         let sqlite = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("rpm/cbl-mariner-2.0-sqlite/rpmdb.sqlite"))
         let good = RpmAnalyzer().analyze(path: "var/lib/rpm/rpmdb.sqlite", contents: sqlite)
         #expect(good.packages.count == 129)
@@ -467,7 +468,7 @@ import Testing
         #expect(throws: (any Error).self) { try RpmHeader(blob: blob[...]) }
     }
 
-    @Test func oversizedMetadataIsReportedNotRead() throws {
+    @Test func oversizedMetadataIsReportedNotRead() async throws {
         // A 2 GB METADATA claim: the collector refuses it before the parser reads a byte.
         var collector = LayerFactsCollector()
         let entry = TarEntry(
@@ -489,17 +490,17 @@ import Testing
 /// cargo-auditable data in a real ELF: a `.dep-v0` section added with objcopy to a copy of
 /// a system binary, holding zlib-compressed JSON written by Python.
 @Suite struct RustAuditTests {
-    @Test func depV0SectionListsRegistryCrates() throws {
-        guard Subprocess.has("objcopy") else {
+    @Test func depV0SectionListsRegistryCrates() async throws {
+        guard Tool.has("objcopy") else {
             Issue.record("objcopy (binutils) is not installed")
             return
         }
         let directory = try Fixtures.temporaryDirectory("rust-audit")
         let json = #"{"packages":[{"name":"app","version":"0.1.0","source":"local","kind":"runtime","root":true,"dependencies":[1,2]},{"name":"smallvec","version":"1.6.0","source":"crates.io","kind":"runtime"},{"name":"time","version":"0.1.43","source":"crates.io","kind":"runtime"}]}"#
-        try Subprocess.run(
+        try await Tool.run(
             ["python3", "-c", "import sys, zlib; open(sys.argv[1], 'wb').write(zlib.compress(sys.argv[2].encode()))", directory + "/dep.z", json])
-        try Subprocess.run(["cp", "/usr/bin/true", directory + "/app"])
-        try Subprocess.run(["objcopy", "--add-section", ".dep-v0=\(directory)/dep.z", directory + "/app", directory + "/app-audited"])
+        try await Tool.run(["cp", "/usr/bin/true", directory + "/app"])
+        try await Tool.run(["objcopy", "--add-section", ".dep-v0=\(directory)/dep.z", directory + "/app", directory + "/app-audited"])
         let bytes = try AnalyzerTruthTests.bytes(directory + "/app-audited")
         var scanner = BinaryAnalyzer().makeScanner(path: "usr/local/bin/app", size: Int64(bytes.count))
         bytes.withUnsafeBytes { scanner.feed($0) }

@@ -1,3 +1,4 @@
+import FathomArchive
 import FathomCore
 import FathomInventory
 import FathomLayer
@@ -87,7 +88,7 @@ import Testing
         #expect(OSRelease.detect(in: merged)?.source == "etc/debian_version")
     }
 
-    @Test func collectorClaimsOnlyWhatItNeedsAndCapsSize() throws {
+    @Test func collectorClaimsOnlyWhatItNeedsAndCapsSize() async throws {
         var collector = LayerFactsCollector(claims: PathClaims(exact: ["etc/os-release", "big"], limit: 10))
         func entry(_ path: String, _ kind: TarEntry.Kind, size: Int64 = 0, link: String = "", target: String? = nil) -> TarEntry {
             TarEntry(

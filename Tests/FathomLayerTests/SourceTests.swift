@@ -1,3 +1,4 @@
+import FathomArchive
 import FathomCore
 import FathomInventory
 import FathomLayer

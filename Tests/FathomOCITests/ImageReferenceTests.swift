@@ -27,7 +27,7 @@ import Testing
         #expect(try ImageReference(parsing: input).description == expected)
     }
 
-    @Test func splitsParts() throws {
+    @Test func splitsParts() async throws {
         let reference = try ImageReference(
             parsing: "host:5000/a/b@sha256:0958e0fef2d6a31e1325b8bfecd99dead933363682d69850a7606599023751bc")
         #expect(reference.registry == "host:5000")
@@ -45,7 +45,7 @@ import Testing
         #expect(throws: FathomError.self) { try ImageReference(parsing: input) }
     }
 
-    @Test func platforms() throws {
+    @Test func platforms() async throws {
         let arm = try Platform(parsing: "linux/arm64/v8")
         #expect(arm.variant == "v8")
         #expect(Platform(os: "linux", architecture: "arm64").matches(arm))
@@ -59,7 +59,7 @@ import Testing
 @Suite struct ManifestTests {
     let layer = "sha256:0958e0fef2d6a31e1325b8bfecd99dead933363682d69850a7606599023751bc"
 
-    @Test func decodesManifestAndIndex() throws {
+    @Test func decodesManifestAndIndex() async throws {
         let manifest = """
             {"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
              "config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":10,"digest":"\(layer)"},

@@ -25,16 +25,16 @@ struct FleetFixture: Sendable {
     let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
     let pypi = Fixtures.root.appendingPathComponent("advisories/osv-pypi.tar.gz").path
 
-    static let shared: FleetFixture = try! FleetFixture()
+    static let shared = SharedFixture { try await FleetFixture() }
 
     func name(_ repository: String, tag: String = "1") -> String { "\(registry.host)/\(repository):\(tag)" }
 
-    private init() throws {
+    private init() async throws {
         registry = try LocalRegistry()
         let directory = try Fixtures.temporaryDirectory("fleet")
         let baseTar = directory + "/alpine-3.7.3.tar"
         let alpine = Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz")
-        try Subprocess.run(["gzip", "-dc", alpine]).stdout.write(to: URL(fileURLWithPath: baseTar))
+        try await Tool.run(["gzip", "-dc", alpine]).stdout.write(to: URL(fileURLWithPath: baseTar))
         let builder = try OCILayoutBuilder(directory: directory + "/oci")
         var tags: [(tag: String, images: [OCILayoutBuilder.Image])] = []
         var apps: [App] = []
@@ -47,36 +47,36 @@ struct FleetFixture: Sendable {
                     "Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\nSummary: Python HTTP for Humans.\n"
             }
             let tar = directory + "/\(app).tar"
-            try OCILayoutBuilder.makeTar(files, at: tar)
-            let image = try builder.addImage(layers: [(baseTar, .gzip), (tar, number.isMultiple(of: 2) ? .gzip : .zstd)])
+            try await OCILayoutBuilder.makeTar(files, at: tar)
+            let image = try await builder.addImage(layers: [(baseTar, .gzip), (tar, number.isMultiple(of: 2) ? .gzip : .zstd)])
             base = image.layerDigests[0]
             tags.append((app, [image]))
             apps.append(App(repository: "apps/\(app)", layers: image.layerDigests, hasRequests: number.isMultiple(of: 2)))
         }
         let brokenTar = directory + "/broken.tar"
-        try OCILayoutBuilder.makeTar(
+        try await OCILayoutBuilder.makeTar(
             ["opt/broken/data.txt": String(repeating: "fathom fleet fixture line\n", count: 4000)], at: brokenTar)
-        let broken = try builder.addImage(layers: [(baseTar, .gzip), (brokenTar, .gzip)])
+        let broken = try await builder.addImage(layers: [(baseTar, .gzip), (brokenTar, .gzip)])
         tags.append(("broken", [broken]))
 
         let fixedConfig = directory + "/fixed-app.tar"
-        try OCILayoutBuilder.makeTar(["etc/fixed-app.conf": "name=fixed\n"], at: fixedConfig)
-        tags.append(("fixed-before", [try builder.addImage(layers: [(baseTar, .gzip), (fixedConfig, .gzip)])]))
+        try await OCILayoutBuilder.makeTar(["etc/fixed-app.conf": "name=fixed\n"], at: fixedConfig)
+        tags.append(("fixed-before", [try await builder.addImage(layers: [(baseTar, .gzip), (fixedConfig, .gzip)])]))
         // The upgrade layer: the same config plus the apk database as `apk upgrade musl` leaves it.
-        let installed = try Subprocess.run(["tar", "-xOf", baseTar, "./lib/apk/db/installed"]).text
+        let installed = try await Tool.run(["tar", "-xOf", baseTar, "./lib/apk/db/installed"]).text
         let upgraded = installed.replacingOccurrences(of: "V:1.1.18-r3", with: "V:1.1.18-r4")
         let upgradeTar = directory + "/fixed-upgrade.tar"
-        try OCILayoutBuilder.makeTar(["etc/fixed-app.conf": "name=fixed\n", "lib/apk/db/installed": upgraded], at: upgradeTar)
-        tags.append(("fixed", [try builder.addImage(layers: [(baseTar, .gzip), (upgradeTar, .gzip)])]))
+        try await OCILayoutBuilder.makeTar(["etc/fixed-app.conf": "name=fixed\n", "lib/apk/db/installed": upgraded], at: upgradeTar)
+        tags.append(("fixed", [try await builder.addImage(layers: [(baseTar, .gzip), (upgradeTar, .gzip)])]))
         try builder.writeIndex(tags)
 
         let layout = directory + "/oci"
         for app in apps {
-            try registry.push("oci:\(layout):\(app.repository.dropFirst("apps/".count))", to: app.repository, tag: "1")
+            try await registry.push("oci:\(layout):\(app.repository.dropFirst("apps/".count))", to: app.repository, tag: "1")
         }
-        try registry.push("oci:\(layout):broken", to: "broken/one", tag: "1")
-        try registry.push("oci:\(layout):broken", to: "broken/two", tag: "1")
-        try registry.push("oci:\(layout):fixed-before", to: "fixed/app", tag: "1")
+        try await registry.push("oci:\(layout):broken", to: "broken/one", tag: "1")
+        try await registry.push("oci:\(layout):broken", to: "broken/two", tag: "1")
+        try await registry.push("oci:\(layout):fixed-before", to: "fixed/app", tag: "1")
         // Damage the shared layer where the registry keeps it: it serves the bytes unchecked.
         let brokenDigest = broken.layerDigests[1]
         let hex = String(brokenDigest.dropFirst("sha256:".count))

@@ -13,15 +13,17 @@ import Testing
 /// access log, concurrent scans, a damaged layer, rescans without downloads, confirmation of
 /// a fix, a killed run, and the push/pull-time policies.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct FleetTests {
-    var fixture: FleetFixture { FleetFixture.shared }
+    let fixture: FleetFixture
 
-    func newStore() throws -> (SQLiteStore, String) {
+    init() async throws { fixture = try await FleetFixture.shared.value }
+
+    func newStore() async throws -> (SQLiteStore, String) {
         let path = try Fixtures.temporaryDirectory("fleet-store") + "/fathom.db"
-        return (try SQLiteStore(path: path), path)
+        return (try await SQLiteStore.open(path: path), path)
     }
 
-    func fathom(_ arguments: [String]) throws -> ProcessOutput {
-        try Subprocess.run([Fixtures.fathomExecutable] + arguments, environment: Fixtures.isolatedEnvironment, check: false)
+    func fathom(_ arguments: [String]) async throws -> ProcessOutput {
+        try await Tool.run([Fixtures.fathomExecutable] + arguments, environment: Fixtures.isolatedEnvironment, check: false)
     }
 
     /// Scans the repositories the globs select, with a fresh client.
@@ -31,8 +33,8 @@ import Testing
         let client = try RegistryClient(
             configuration: RegistryClientConfiguration(credentials: .anonymous, maxAttempts: 2, baseBackoff: .milliseconds(20)))
         let fleet = FleetScanner(
-            scanner: ImageScanner(layerConcurrency: layerConcurrency, cache: LayerCache(store: store)), store: store,
-            index: try store.advisories(), advisoryVersion: try store.advisoryVersion(), imageConcurrency: imageConcurrency)
+            scanner: ImageScanner(layerConcurrency: layerConcurrency, cache: LayerCache(store: store)), history: store,
+            index: try await store.advisories(), advisoryVersion: try await store.advisoryVersion(), imageConcurrency: imageConcurrency)
         var outcomes: [FleetOutcome] = []
         do {
             try await fleet.run(RegistryListing(registry: fixture.registry.host, client: client, repositories: repositories, documents: store)) {
@@ -51,7 +53,7 @@ import Testing
     }
 
     @Test func twoImagesSharingABaseFetchItOnce() async throws {
-        let (store, _) = try newStore()
+        let (store, _) = try await newStore()
         let apps = Array(fixture.apps.prefix(2))
         let digests = Array(Set(apps.flatMap(\.layers)))
         let before = fixture.blobGETs(digests)
@@ -59,7 +61,7 @@ import Testing
         #expect(scanned(outcomes).count == 2, "\(outcomes)")
         let after = fixture.blobGETs(digests)
         for digest in digests { #expect(after[digest]! - before[digest]! == 1, "\(digest)") }
-        #expect(Set(try store.layerDigests().map(\.description)) == Set(digests))
+        #expect(Set(try await store.layerDigests().map(\.description)) == Set(digests))
 
         // Again with the same store: no blob is fetched at all (layers and configs are known).
         let allBlobs = fixture.registry.blobGETCount()
@@ -71,8 +73,8 @@ import Testing
     }
 
     @Test func twentyConcurrentScansFetchEachLayerOnce() async throws {
-        let (store, _) = try newStore()
-        _ = try store.importAdvisories(try await FeedReader.read(fixture.secdb).records, source: "alpine-secdb-v3.7-main")
+        let (store, _) = try await newStore()
+        _ = try await store.importAdvisories(try await FeedReader.read(fixture.secdb).records, source: "alpine-secdb-v3.7-main")
         let digests = Array(Set(fixture.apps.flatMap(\.layers)))
         let before = fixture.blobGETs(digests)
         let outcomes = try await runFleet(["apps/*"], store: store, imageConcurrency: 20)
@@ -88,7 +90,7 @@ import Testing
     }
 
     @Test func aCorruptLayerFailsOnlyTheImagesThatUseIt() async throws {
-        let (store, _) = try newStore()
+        let (store, _) = try await newStore()
         let before = fixture.blobGETs([fixture.brokenLayer])
         let outcomes = try await runFleet(["broken/*", "apps/app-0[0-3]"], store: store)
         #expect(scanned(outcomes).map(\.name) == (0..<4).map { fixture.name(String(format: "apps/app-%02d", $0)) })
@@ -104,15 +106,15 @@ import Testing
         // Fetched once for both images (the failure is shared, not retried per image), and
         // nothing about it was stored.
         #expect(fixture.blobGETs([fixture.brokenLayer])[fixture.brokenLayer]! - before[fixture.brokenLayer]! == 1)
-        #expect(!(try store.layerDigests().map(\.description)).contains(fixture.brokenLayer))
-        #expect((try store.layerDigests().map(\.description)).contains(fixture.baseLayer))
+        #expect(!(try await store.layerDigests().map(\.description)).contains(fixture.brokenLayer))
+        #expect((try await store.layerDigests().map(\.description)).contains(fixture.baseLayer))
     }
 
-    @Test func rescanAfterANewAdvisoryReportsItForExactlyTheImagesWithThePackage() throws {
+    @Test func rescanAfterANewAdvisoryReportsItForExactlyTheImagesWithThePackage() async throws {
         let store = try Fixtures.temporaryDirectory("rescan") + "/fathom.db"
-        #expect(try fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
+        #expect(try await fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
         let reports = try Fixtures.temporaryDirectory("reports")
-        let scan = try fathom(
+        let scan = try await fathom(
             ["registry", fixture.registry.host, "--repo", "apps/*", "--store", store, "--format", "json", "--quiet", "--output", reports])
         #expect(scan.status == 0, "\(scan.errorText)")
         let summary = try JSONSerialization.jsonObject(with: scan.stdout) as! [String: Any]
@@ -129,9 +131,9 @@ import Testing
         }
 
         let blobsBefore = fixture.registry.blobGETCount()
-        let imported = try fathom(["db", "import", "--store", store, fixture.pypi])
+        let imported = try await fathom(["db", "import", "--store", store, fixture.pypi])
         #expect(imported.status == 0, "\(imported.errorText)")
-        let rescan = try fathom(["rescan", "--store", store, "--format", "json", "--quiet"])
+        let rescan = try await fathom(["rescan", "--store", store, "--format", "json", "--quiet"])
         #expect(rescan.status == 0, "\(rescan.errorText)")
         #expect(fixture.registry.blobGETCount() == blobsBefore, "a rescan downloaded blobs")
         let report = try JSONSerialization.jsonObject(with: rescan.stdout) as! [String: Any]
@@ -148,23 +150,23 @@ import Testing
         #expect(report["images"] as? Int == 20)
 
         // Nothing changed since: a rescan of what the new data did not reach is empty.
-        let since = try fathom(["rescan", "--since-db-change", "--store", store, "--format", "json", "--quiet"])
+        let since = try await fathom(["rescan", "--since-db-change", "--store", store, "--format", "json", "--quiet"])
         #expect(since.status == 0)
         #expect((try JSONSerialization.jsonObject(with: since.stdout) as! [String: Any])["images"] as? Int == 0)
     }
 
-    @Test func repushingAFixedImageReportsTheFindingResolved() throws {
+    @Test func repushingAFixedImageReportsTheFindingResolved() async throws {
         let store = try Fixtures.temporaryDirectory("fix") + "/fathom.db"
-        #expect(try fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
+        #expect(try await fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
         let name = fixture.name("fixed/app")
-        let first = try fathom(["scan", name, "--store", store, "--format", "json"])
+        let first = try await fathom(["scan", name, "--store", store, "--format", "json"])
         #expect(first.status == 0, "\(first.errorText)")
         let before = try JSONSerialization.jsonObject(with: first.stdout) as! [String: Any]
         #expect((before["vulnerabilities"] as! [[String: Any]]).contains { $0["package"] as? String == "musl" })
         #expect(before["changes"] == nil)
 
-        try fixture.registry.push("oci:\(fixture.fixedLayout):fixed", to: "fixed/app", tag: "1")
-        let second = try fathom(["scan", name, "--store", store, "--format", "json"])
+        try await fixture.registry.push("oci:\(fixture.fixedLayout):fixed", to: "fixed/app", tag: "1")
+        let second = try await fathom(["scan", name, "--store", store, "--format", "json"])
         #expect(second.status == 0, "\(second.errorText)")
         let after = try JSONSerialization.jsonObject(with: second.stdout) as! [String: Any]
         #expect(!(after["vulnerabilities"] as! [[String: Any]]).contains { ($0["package"] as? String)?.hasPrefix("musl") == true })
@@ -175,22 +177,22 @@ import Testing
             == ["ALPINE-v3.7-musl-CVE-2019-14697 musl", "ALPINE-v3.7-musl-CVE-2019-14697 musl-utils"])
         #expect((changes["new"] as! [Any]).isEmpty)
 
-        let table = try fathom(["scan", name, "--store", store])
+        let table = try await fathom(["scan", name, "--store", store])
         #expect(table.text.contains("Since the previous scan"))
         #expect(table.text.contains("0 new, 0 resolved"))
     }
 
-    @Test func rescanScansAMovedTagReadingOnlyItsNewLayer() throws {
+    @Test func rescanScansAMovedTagReadingOnlyItsNewLayer() async throws {
         let store = try Fixtures.temporaryDirectory("moved") + "/fathom.db"
-        #expect(try fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
-        try fixture.registry.push("oci:\(fixture.fixedLayout):fixed-before", to: "moved/app", tag: "1")
-        let first = try fathom(["registry", fixture.registry.host, "--repo", "moved/*", "--store", store, "--quiet"])
+        #expect(try await fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
+        try await fixture.registry.push("oci:\(fixture.fixedLayout):fixed-before", to: "moved/app", tag: "1")
+        let first = try await fathom(["registry", fixture.registry.host, "--repo", "moved/*", "--store", store, "--quiet"])
         #expect(first.status == 0, "\(first.errorText)")
 
-        try fixture.registry.push("oci:\(fixture.fixedLayout):fixed", to: "moved/app", tag: "1")
+        try await fixture.registry.push("oci:\(fixture.fixedLayout):fixed", to: "moved/app", tag: "1")
         let blobsBefore = fixture.registry.blobGETCount()
         let headsBefore = fixture.registry.logLines().filter { $0.contains("\"HEAD /v2/moved/app/manifests/1") }.count
-        let rescan = try fathom(["rescan", "--store", store, "--format", "json", "--quiet"])
+        let rescan = try await fathom(["rescan", "--store", store, "--format", "json", "--quiet"])
         #expect(rescan.status == 0, "\(rescan.errorText)")
         let report = try JSONSerialization.jsonObject(with: rescan.stdout) as! [String: Any]
         let changed = report["changed"] as! [[String: Any]]
@@ -225,7 +227,7 @@ import Testing
         var stored: [Digest] = []
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, process.isRunning {
-            if FileManager.default.fileExists(atPath: storePath), let digests = try? SQLiteStore(path: storePath).layerDigests(),
+            if FileManager.default.fileExists(atPath: storePath), let digests = try? await SQLiteStore.open(path: storePath).layerDigests(),
                 digests.count >= 3
             {
                 stored = digests
@@ -241,8 +243,8 @@ import Testing
 
         // The next run opens the store without errors and fetches none of the stored layers.
         let before = fixture.blobGETs(stored.map(\.description))
-        let store = try SQLiteStore(path: storePath)
-        let storedNow = try store.layerDigests()
+        let store = try await SQLiteStore.open(path: storePath)
+        let storedNow = try await store.layerDigests()
         #expect(Set(stored).isSubset(of: Set(storedNow)))
         let outcomes = try await runFleet(["apps/*"], store: store)
         #expect(scanned(outcomes).count == 20, "\(outcomes)")
@@ -252,7 +254,7 @@ import Testing
         }
     }
 
-    @Test func pushAndPullTimePoliciesUseTheStoredEvents() throws {
+    @Test func pushAndPullTimePoliciesUseTheStoredEvents() async throws {
         let directory = try Fixtures.temporaryDirectory("events")
         let store = directory + "/fathom.db"
         let now = Date()
@@ -262,7 +264,7 @@ import Testing
             // The registry writes nanoseconds; so does this file.
             return formatter.string(from: now.addingTimeInterval(-daysAgo * 86400)).replacingOccurrences(of: "Z", with: ".123456789Z")
         }
-        let app1Manifest = try Subprocess.run(
+        let app1Manifest = try await Tool.run(
             ["skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}", "docker://\(fixture.name("apps/app-01"))"]
         ).text.trimmingCharacters(in: .whitespacesAndNewlines)
         func event(_ id: String, _ action: String, _ repository: String, tag: String? = nil, digest: String, at: String) -> String {
@@ -283,13 +285,13 @@ import Testing
             ]}
             """
         try envelope.write(toFile: directory + "/events.json", atomically: true, encoding: .utf8)
-        let imported = try fathom(["events", "import", "--store", store, directory + "/events.json"])
+        let imported = try await fathom(["events", "import", "--store", store, directory + "/events.json"])
         #expect(imported.status == 0, "\(imported.errorText)")
         #expect(imported.text.contains("5 events, 5 new"))
-        #expect(try fathom(["events", "import", "--store", store, directory + "/events.json"]).text.contains("5 events, 0 new"))
+        #expect(try await fathom(["events", "import", "--store", store, directory + "/events.json"]).text.contains("5 events, 0 new"))
 
-        func selected(_ policy: [String]) throws -> [String] {
-            let output = try fathom(
+        func selected(_ policy: [String]) async throws -> [String] {
+            let output = try await fathom(
                 ["registry", fixture.registry.host, "--repo", "apps/app-0[0-4]", "--store", store, "--format", "json", "--quiet", "--top", "50"]
                     + policy)
             #expect(output.status == 0, "\(output.errorText)")
@@ -300,11 +302,11 @@ import Testing
         }
         // Pulled in the last 30 days: app-00 by tag, app-01 by digest; app-02 too long ago,
         // app-03 never, app-04 only a blob of it (not the image).
-        #expect(try selected(["--pulled-since", "30d"]) == [fixture.name("apps/app-00"), fixture.name("apps/app-01")])
+        #expect(try await selected(["--pulled-since", "30d"]) == [fixture.name("apps/app-00"), fixture.name("apps/app-01")])
         // Pushed in the last 30 days: app-03 by its push event; the others' configs say 2026-01-01.
-        #expect(try selected(["--pushed-since", "30d"]) == [fixture.name("apps/app-03")])
-        #expect(try selected(["--pushed-since", "2025-12-01T00:00:00Z"]).count == 5)
-        #expect(try selected(["--tag", "1"]).count == 5)
-        #expect(try selected(["--tag", "2*"]).isEmpty)
+        #expect(try await selected(["--pushed-since", "30d"]) == [fixture.name("apps/app-03")])
+        #expect(try await selected(["--pushed-since", "2025-12-01T00:00:00Z"]).count == 5)
+        #expect(try await selected(["--tag", "1"]).count == 5)
+        #expect(try await selected(["--tag", "2*"]).isEmpty)
     }
 }

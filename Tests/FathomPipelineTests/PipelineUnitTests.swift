@@ -1,3 +1,4 @@
+import FathomArchive
 import FathomCore
 import FathomInventory
 import FathomLayer
@@ -28,7 +29,7 @@ import Testing
     }
 
     @Test func fiftyConcurrentRequestsForOneLayerReadItOnce() async throws {
-        let store = try SQLiteStore(path: try Fixtures.temporaryDirectory("cache") + "/fathom.db")
+        let store = try await SQLiteStore.open(path: try Fixtures.temporaryDirectory("cache") + "/fathom.db")
         let cache = LayerCache(store: store)
         let reads = Shared(0)
         let key = Digest.sha256(of: Array("layer".utf8))
@@ -46,14 +47,14 @@ import Testing
         }
         #expect(reads.withLock { $0 } == 1)
         #expect(outcomes.filter { if case .fetched = $0 { true } else { false } }.count == 1)
-        #expect(try store.layerFacts(key) == Self.facts("layer"))
+        #expect(try await store.layerFacts(key) == Self.facts("layer"))
         // A new cache over the same store reads nothing.
         let (_, outcome) = try await LayerCache(store: store).facts(for: key) { Issue.record("read again"); return Self.facts("x") }
         #expect({ if case .reused = outcome { true } else { false } }())
     }
 
     @Test func aFailedReadIsNotStoredAndFailsEveryWaiter() async throws {
-        let store = try SQLiteStore(path: try Fixtures.temporaryDirectory("cache") + "/fathom.db")
+        let store = try await SQLiteStore.open(path: try Fixtures.temporaryDirectory("cache") + "/fathom.db")
         let cache = LayerCache(store: store)
         let reads = Shared(0)
         let key = Digest.sha256(of: Array("bad".utf8))
@@ -76,8 +77,8 @@ import Testing
         }
         #expect(failures == 10)
         #expect(reads.withLock { $0 } == 1)
-        #expect(try store.layerFacts(key) == nil)
-        #expect(try store.layerDigests().isEmpty)
+        #expect(try await store.layerFacts(key) == nil)
+        #expect(try await store.layerDigests().isEmpty)
         // Another run (a new cache) tries again, and may succeed.
         let (facts, _) = try await LayerCache(store: store).facts(for: key) { Self.facts("bad") }
         #expect(facts == Self.facts("bad"))
@@ -112,7 +113,7 @@ import Testing
         try await semaphore.acquire()  // the cancelled waiter did not take the permit
     }
 
-    @Test func readsRegistryNotificationEnvelopes() throws {
+    @Test func readsRegistryNotificationEnvelopes() async throws {
         // The shape the CNCF registry posts (docs/notifications.md), one envelope per line.
         let line1 = """
             {"events":[{"id":"320678d8-ca14-430f-8bb6-4ca139cd83f7","timestamp":"2016-03-09T14:44:26.402973972-08:00","action":"pull","target":{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":708,"digest":"sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf","length":708,"repository":"hello-world","url":"http://192.168.100.227:5000/v2/hello-world/manifests/sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf","tag":"latest"},"request":{"id":"6df24a34-0959-4923-81ca-14f09767db19","addr":"192.168.64.11:42961","host":"192.168.100.227:5000","method":"GET","useragent":"curl/7.38.0"},"actor":{},"source":{"addr":"xtal.local:5000","instanceID":"a53db899-3b4b-4a62-a067-8dd013beaca4"}}]}
@@ -128,7 +129,7 @@ import Testing
         #expect(throws: FathomError.self) { try RegistryEvent.decode(Array("{\"events\": [}\nnot json\n".utf8), file: "bad.log") }
     }
 
-    @Test func changesCompareFindingsByAdvisoryAndPackage() throws {
+    @Test func changesCompareFindingsByAdvisoryAndPackage() async throws {
         func finding(_ id: String, _ package: String, _ version: String) -> StoredFinding {
             StoredFinding(id: id, ecosystem: "apk", package: package, installedVersion: version, fixedVersion: "2", severity: "HIGH")
         }

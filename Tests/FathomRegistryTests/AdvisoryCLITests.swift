@@ -6,68 +6,74 @@ import Testing
 /// `fathom db import|stats` and `fathom scan` with advisories, filters, ignore files and VEX,
 /// as a user runs them against the real registry.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct AdvisoryCLITests {
-    var registry: LocalRegistry { RegistryPullTests.shared }
+    let registry: LocalRegistry
+    let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
 
-    func fathom(_ arguments: [String], directory: String? = nil) throws -> ProcessOutput {
-        try Subprocess.run([Fixtures.fathomExecutable] + arguments, check: false, directory: directory)
+    init() async throws {
+        registry = try await RegistryPullTests.shared.value
+        layout = try await TestImages.layout()
+    }
+
+    func fathom(_ arguments: [String], directory: String? = nil) async throws -> ProcessOutput {
+        try await Tool.run([Fixtures.fathomExecutable] + arguments, check: false, directory: directory)
     }
 
     static func secdb(_ version: String) -> String {
         Fixtures.root.appendingPathComponent("advisories/alpine-secdb/\(version)/main.yaml").path
     }
 
-    func scanJSON(_ extra: [String], store: String, directory: String? = nil) throws -> (ProcessOutput, [String: Any]) {
-        let output = try fathom(["scan", "\(registry.host)/alpine:3.7", "--format", "json", "--store", store] + extra, directory: directory)
+    func scanJSON(_ extra: [String], store: String, directory: String? = nil) async throws -> (ProcessOutput, [String: Any]) {
+        let output = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--format", "json", "--store", store] + extra, directory: directory)
         let document = (try? JSONSerialization.jsonObject(with: output.stdout) as? [String: Any]) ?? [:]
         return (output, document)
     }
 
-    @Test func importIsIdempotentAndAFailedImportKeepsThePreviousSet() throws {
+    @Test func importIsIdempotentAndAFailedImportKeepsThePreviousSet() async throws {
         let store = try Fixtures.temporaryDirectory("store") + "/fathom.db"
-        let first = try fathom(["db", "import", "--store", store, Self.secdb("v3.7")])
+        let first = try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")])
         #expect(first.status == 0, "\(first.errorText)")
         #expect(first.text.contains("alpine-secdb-v3.7-main: 1070 advisories imported"))
-        let again = try fathom(["db", "import", "--store", store, Self.secdb("v3.7")])
+        let again = try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")])
         #expect(again.text.contains("1070 advisories unchanged"))
         let broken = try Fixtures.temporaryDirectory("broken") + "/main.yaml"
         try "distroversion: v3.7\npackages: [ {pkg: {name: musl, secfixes: {\"1.1.18-r4\": [CVE-1]}}}\n".write(
             toFile: broken, atomically: true, encoding: .utf8)
-        let failed = try fathom(["db", "import", "--store", store, "--source", "alpine-secdb-v3.7-main", broken])
+        let failed = try await fathom(["db", "import", "--store", store, "--source", "alpine-secdb-v3.7-main", broken])
         #expect(failed.status == 1)
         #expect(failed.errorText.contains("main.yaml"))
-        let stats = try fathom(["db", "stats", "--store", store])
+        let stats = try await fathom(["db", "stats", "--store", store])
         #expect(stats.text.contains("alpine-secdb-v3.7-main          1070"))
         #expect(stats.text.contains("Alpine:v3.7                     1070"))
     }
 
-    @Test func scanReportsMuslWithItsFixAndHonoursFilters() throws {
+    @Test func scanReportsMuslWithItsFixAndHonoursFilters() async throws {
         let directory = try Fixtures.temporaryDirectory("scan-policy")
         let store = directory + "/fathom.db"
-        #expect(try fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
+        #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
 
-        let (plain, document) = try scanJSON([], store: store)
+        let (plain, document) = try await scanJSON([], store: store)
         #expect(plain.status == 0, "\(plain.errorText)")
         let vulnerabilities = document["vulnerabilities"] as! [[String: Any]]
         let musl = vulnerabilities.filter { $0["package"] as? String == "musl" }
         #expect(musl.contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true && $0["fixedVersion"] as? String == "1.1.18-r4" })
         #expect(musl.allSatisfy { $0["installedVersion"] as? String == "1.1.18-r3" && $0["status"] as? String == "fixed" })
-        #expect(musl.allSatisfy { $0["layer"] as? String == TestImages.layout.gzip.layerDigests[0] && $0["source"] as? String == "alpine-secdb-v3.7-main" })
+        #expect(musl.allSatisfy { $0["layer"] as? String == layout.gzip.layerDigests[0] && $0["source"] as? String == "alpine-secdb-v3.7-main" })
         let summary = document["summary"] as! [String: Any]
         #expect(summary["total"] as? Int == vulnerabilities.count)
         let remediation = document["remediation"] as! [[String: Any]]
         #expect(remediation.contains { $0["package"] as? String == "musl" && $0["upgradeTo"] as? String == "1.1.18-r4" && $0["fromBaseLayer"] as? Bool == true })
 
         // --exit-code fires only when findings survive the filters.
-        let (failing, _) = try scanJSON(["--exit-code", "5"], store: store)
+        let (failing, _) = try await scanJSON(["--exit-code", "5"], store: store)
         #expect(failing.status == 5)
-        let (filtered, none) = try scanJSON(["--exit-code", "5", "--severity", "CRITICAL"], store: store)
+        let (filtered, none) = try await scanJSON(["--exit-code", "5", "--severity", "CRITICAL"], store: store)
         #expect(filtered.status == 0)  // secdb states no severity: everything is UNKNOWN
         #expect((none["vulnerabilities"] as! [Any]).isEmpty)
 
         // An ignore file in the working directory: pkg:musl covers musl-utils (source musl) too.
         try "# accepted until the base image moves\nCVE-2019-14697 pkg:musl exp:2099-12-31\n".write(
             toFile: directory + "/.fathomignore", atomically: true, encoding: .utf8)
-        let (_, ignoredDocument) = try scanJSON([], store: store, directory: directory)
+        let (_, ignoredDocument) = try await scanJSON([], store: store, directory: directory)
         let kept = ignoredDocument["vulnerabilities"] as! [[String: Any]]
         #expect(!kept.contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true })
         let ignored = ignoredDocument["suppressed"] as! [[String: Any]]
@@ -83,26 +89,26 @@ import Testing
             """
         try vex.write(toFile: directory + "/vex.json", atomically: true, encoding: .utf8)
         try "".write(toFile: directory + "/empty-ignore", atomically: true, encoding: .utf8)
-        let (_, vexDocument) = try scanJSON(["--vex", directory + "/vex.json", "--ignore-file", directory + "/empty-ignore"], store: store)
+        let (_, vexDocument) = try await scanJSON(["--vex", directory + "/vex.json", "--ignore-file", directory + "/empty-ignore"], store: store)
         #expect(!(vexDocument["vulnerabilities"] as! [[String: Any]]).contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true })
         let vexSuppressed = vexDocument["suppressed"] as! [[String: Any]]
         #expect(vexSuppressed.contains { $0["justification"] as? String == "vulnerable_code_not_in_execute_path" && $0["reason"] as? String == "vex: not_affected" })
 
         // An expired rule no longer applies.
         try "CVE-2019-14697 exp:2020-01-01\n".write(toFile: directory + "/.fathomignore", atomically: true, encoding: .utf8)
-        let (_, expired) = try scanJSON([], store: store, directory: directory)
+        let (_, expired) = try await scanJSON([], store: store, directory: directory)
         #expect((expired["vulnerabilities"] as! [[String: Any]]).contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true })
     }
 
-    @Test func unreadablePolicyFilesNameTheFile() throws {
-        let output = try fathom(["scan", "\(registry.host)/alpine:3.7", "--vex", "/nonexistent/vex.json"])
+    @Test func unreadablePolicyFilesNameTheFile() async throws {
+        let output = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--vex", "/nonexistent/vex.json"])
         #expect(output.status == 1)
         #expect(output.errorText.contains("file /nonexistent/vex.json: io: cannot read the VEX document"))
     }
 
-    @Test func scanWithoutAdvisoriesSaysSo() throws {
+    @Test func scanWithoutAdvisoriesSaysSo() async throws {
         let store = try Fixtures.temporaryDirectory("empty-store") + "/none.db"
-        let output = try fathom(["scan", "\(registry.host)/alpine:3.7", "--store", store])
+        let output = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--store", store])
         #expect(output.status == 0)
         #expect(output.text.contains("No advisory data: import some with `fathom db import PATH…`."))
     }

@@ -6,20 +6,26 @@ import Testing
 /// The `fathom` executable as a user runs it: one JSON document on success, one line on
 /// standard error and a non-zero exit on failure.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct CLITests {
-    var registry: LocalRegistry { RegistryPullTests.shared }
+    let registry: LocalRegistry
+    let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
 
-    func fathom(_ arguments: [String], input: String? = nil) throws -> ProcessOutput {
-        try Subprocess.run([Fixtures.fathomExecutable] + arguments, input: input.map { Data($0.utf8) }, environment: Fixtures.isolatedEnvironment, check: false)
+    init() async throws {
+        registry = try await RegistryPullTests.shared.value
+        layout = try await TestImages.layout()
     }
 
-    @Test func scanPrintsOneStableJSONDocument() throws {
-        let output = try fathom(["scan", "\(registry.host)/alpine:3.7", "--format", "json"])
+    func fathom(_ arguments: [String], input: String? = nil) async throws -> ProcessOutput {
+        try await Tool.run([Fixtures.fathomExecutable] + arguments, input: input.map { Data($0.utf8) }, environment: Fixtures.isolatedEnvironment, check: false)
+    }
+
+    @Test func scanPrintsOneStableJSONDocument() async throws {
+        let output = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--format", "json"])
         #expect(output.status == 0, "\(output.errorText)")
         let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
         #expect(document["schemaVersion"] as? Int == 1)
         for key in ["artifact", "os", "layers", "packages", "vulnerabilities"] { #expect(document[key] != nil, "\(key)") }
         let artifact = document["artifact"] as! [String: Any]
-        #expect(artifact["manifestDigest"] as? String == TestImages.layout.gzip.manifestDigest)
+        #expect(artifact["manifestDigest"] as? String == layout.gzip.manifestDigest)
         #expect(artifact["platform"] as? String == "linux/amd64")
         let os = document["os"] as! [String: Any]
         #expect(os["id"] as? String == "alpine")
@@ -27,8 +33,8 @@ import Testing
         #expect(os["prettyName"] as? String == "Alpine Linux v3.7")
         let layers = document["layers"] as! [[String: Any]]
         #expect(layers.count == 1)
-        #expect(layers[0]["digest"] as? String == TestImages.layout.gzip.layerDigests[0])
-        #expect(layers[0]["diffID"] as? String == TestImages.layout.gzip.diffIDs[0])
+        #expect(layers[0]["digest"] as? String == layout.gzip.layerDigests[0])
+        #expect(layers[0]["diffID"] as? String == layout.gzip.diffIDs[0])
         #expect(layers[0]["mediaType"] as? String == "application/vnd.oci.image.layer.v1.tar+gzip")
         #expect((layers[0]["size"] as? Int ?? 0) > 0)
         let truth = try Fixtures.json(Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.truth.json")) as! [String: Any]
@@ -37,22 +43,22 @@ import Testing
         let packages = document["packages"] as! [[String: Any]]
         let wanted = (truth["packages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["version"]!) \($0["origin"]!)" }.sorted()
         #expect(packages.map { "\($0["name"]!) \($0["version"]!) \(($0["source"] as? [String: Any])?["name"] ?? "-")" }.sorted() == wanted)
-        #expect(packages.allSatisfy { $0["ecosystem"] as? String == "apk" && $0["layer"] as? String == TestImages.layout.gzip.layerDigests[0] })
+        #expect(packages.allSatisfy { $0["ecosystem"] as? String == "apk" && $0["layer"] as? String == layout.gzip.layerDigests[0] })
         #expect(packages.allSatisfy { $0["path"] as? String == "lib/apk/db/installed" })
     }
 
-    @Test func tableFormatAndPlatformFlag() throws {
-        let output = try fathom(["scan", "\(registry.host)/alpine:multi", "--platform", "linux/arm64"])
+    @Test func tableFormatAndPlatformFlag() async throws {
+        let output = try await fathom(["scan", "\(registry.host)/alpine:multi", "--platform", "linux/arm64"])
         #expect(output.status == 0, "\(output.errorText)")
         #expect(output.text.contains("Alpine Linux v3.20"))
         #expect(output.text.contains("zstd"))
         #expect(output.text.contains("linux/arm64"))
     }
 
-    @Test func localSourcesScanToo() throws {
-        let oci = try fathom(["scan", "oci:\(TestImages.busyboxMusl)", "--format", "json"])
+    @Test func localSourcesScanToo() async throws {
+        let oci = try await fathom(["scan", "oci:\(TestImages.busyboxMusl)", "--format", "json"])
         #expect(oci.status == 0)
-        let archive = try fathom(["scan", "docker-archive:\(Fixtures.image("trivy-docker-save/alpine-310.tar.gz"))", "--format", "json"])
+        let archive = try await fathom(["scan", "docker-archive:\(Fixtures.image("trivy-docker-save/alpine-310.tar.gz"))", "--format", "json"])
         #expect(archive.status == 0)
         let document = try JSONSerialization.jsonObject(with: archive.stdout) as! [String: Any]
         #expect((document["os"] as? [String: Any])?["versionID"] as? String == "3.10.4")
@@ -64,28 +70,28 @@ import Testing
         (["scan", "docker-archive:/nonexistent.tar"], "cannot open"),
         (["scan", "oci:/nonexistent-layout"], "no OCI layout directory"),
     ])
-    func failuresAreOneLineAndNonZero(_ arguments: [String], _ expected: String) throws {
-        let output = try fathom(arguments)
+    func failuresAreOneLineAndNonZero(_ arguments: [String], _ expected: String) async throws {
+        let output = try await fathom(arguments)
         #expect(output.status != 0)
         #expect(output.stdout.isEmpty)
         #expect(output.errorText.contains(expected), "\(output.errorText)")
         #expect(output.errorText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count <= 2)
     }
 
-    @Test func missingTagNamesTheImage() throws {
-        let output = try fathom(["scan", "\(registry.host)/alpine:missing"])
+    @Test func missingTagNamesTheImage() async throws {
+        let output = try await fathom(["scan", "\(registry.host)/alpine:missing"])
         #expect(output.status == 1)
         #expect(output.errorText.hasPrefix("fathom: error: image \(registry.host)/alpine:missing: not found"))
         #expect(output.errorText.contains("MANIFEST_UNKNOWN"))
     }
 
-    @Test func passwordFromStandardInput() throws {
-        let basic = RegistryAuthTests.basic
-        let ok = try fathom(
+    @Test func passwordFromStandardInput() async throws {
+        let basic = try await RegistryAuthTests.basicFixture.value
+        let ok = try await fathom(
             ["scan", "\(basic.host)/team/busybox:1", "--username", RegistryAuthTests.user, "--password-stdin"],
             input: RegistryAuthTests.password + "\n")
         #expect(ok.status == 0, "\(ok.errorText)")
-        let refused = try fathom(
+        let refused = try await fathom(
             ["scan", "\(basic.host)/team/busybox:1", "--username", RegistryAuthTests.user, "--password-stdin"], input: "wrong\n")
         #expect(refused.status == 1)
         #expect(refused.errorText.contains("unauthorized"))

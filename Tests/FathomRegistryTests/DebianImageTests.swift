@@ -1,4 +1,5 @@
 import FathomAdvisory
+import FathomArchive
 import FathomCore
 import FathomInventory
 import FathomLayer
@@ -13,46 +14,50 @@ import Testing
 /// exactly the packages `dpkg-query` lists for the same root filesystem.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct DebianImageTests {
     /// `debootstrap --variant=minbase bookworm`, cached under `.build/fathom-cache` for later runs.
-    static let rootfs: String? = {
-        guard Subprocess.has("debootstrap") else { return nil }
+    static let rootfsFixture = SharedFixture { () async throws -> String? in
+        guard Tool.has("debootstrap") else { return nil }
         let cache = Fixtures.repositoryRoot.appendingPathComponent(".build/fathom-cache").path
         let root = cache + "/bookworm-minbase"
         if FileManager.default.fileExists(atPath: root + "/var/lib/dpkg/status") { return root }
         try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        let result = try? Subprocess.run(
+        let result = try? await Tool.run(
             ["debootstrap", "--variant=minbase", "bookworm", root + ".partial", "http://deb.debian.org/debian"], check: false)
         guard result?.status == 0 else { return nil }
         try? FileManager.default.moveItem(atPath: root + ".partial", toPath: root)
         return root
-    }()
+    }
+
+    let rootfs: String?
+
+    init() async throws { rootfs = try await Self.rootfsFixture.value }
 
     @Test func bookwormImageListsWhatDpkgQueryLists() async throws {
-        guard let root = Self.rootfs else {
+        guard let root = rootfs else {
             Issue.record("debootstrap is unavailable or failed: scripts/test installs it and needs Debian's mirror")
             return
         }
         let directory = try Fixtures.temporaryDirectory("bookworm")
         // Layer 0: the root filesystem. Layer 1: a later `apt-get install` rewrote the status file
         // (here: the same file plus one package), which must not move the base packages' layer.
-        try Subprocess.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/base.tar", "."])
+        try await Tool.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/base.tar", "."])
         let status = try String(contentsOfFile: root + "/var/lib/dpkg/status", encoding: .utf8)
         let extra = "\nPackage: fathom-demo\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: all\n"
         let upper = directory + "/upper"
         try FileManager.default.createDirectory(atPath: upper + "/var/lib/dpkg", withIntermediateDirectories: true)
         try (status.trimmingCharacters(in: .newlines) + "\n" + extra).write(
             toFile: upper + "/var/lib/dpkg/status", atomically: true, encoding: .utf8)
-        try Subprocess.run(["tar", "-C", upper, "-cf", directory + "/app.tar", "."])
+        try await Tool.run(["tar", "-C", upper, "-cf", directory + "/app.tar", "."])
         let builder = try OCILayoutBuilder(directory: directory + "/oci")
-        let image = try builder.addImage(layers: [(directory + "/base.tar", .gzip), (directory + "/app.tar", .zstd)])
+        let image = try await builder.addImage(layers: [(directory + "/base.tar", .gzip), (directory + "/app.tar", .zstd)])
         try builder.writeIndex([("bookworm", [image])])
-        let registry = RegistryPullTests.shared
-        try registry.push("oci:\(directory)/oci:bookworm", to: "debian", tag: "bookworm-minbase")
+        let registry = try await RegistryPullTests.shared.value
+        try await registry.push("oci:\(directory)/oci:bookworm", to: "debian", tag: "bookworm-minbase")
 
         let result = try await withClient(try registry.client()) { client in
             try await ImageScanner().scan(RegistryImageSource(reference: try registry.reference("debian", "bookworm-minbase"), client: client))
         }
         // The oracle: dpkg-query over the same root filesystem.
-        let query = try Subprocess.run([
+        let query = try await Tool.run([
             "dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-W", "-f", "${Package} ${Version} ${Architecture} ${source:Package} ${source:Version}\n",
         ]).text.split(separator: "\n").map(String.init)
         let expected = (query + ["fathom-demo 1.0-1 all fathom-demo 1.0-1"]).sorted()
@@ -70,7 +75,7 @@ import Testing
     /// the findings are exactly the (advisory, package) pairs for which `dpkg --compare-versions`
     /// says the installed source version is below the fix.
     @Test func bookwormFindingsAreExactlyWhatDpkgSays() async throws {
-        guard let root = Self.rootfs else {
+        guard let root = rootfs else {
             Issue.record("debootstrap is unavailable or failed")
             return
         }
@@ -81,12 +86,12 @@ import Testing
         let upgraded = Fixtures.repositoryRoot.appendingPathComponent(".build/fathom-cache/bookworm-security").path
         if !FileManager.default.fileExists(atPath: upgraded + "/var/lib/dpkg/status") {
             try? FileManager.default.removeItem(atPath: upgraded)
-            try Subprocess.run(["cp", "-a", root, upgraded])
+            try await Tool.run(["cp", "-a", root, upgraded])
             let sources = upgraded + "/etc/apt/sources.list"
             let current = try String(contentsOfFile: sources, encoding: .utf8)
             try (current + "deb http://deb.debian.org/debian-security bookworm-security main\n").write(toFile: sources, atomically: true, encoding: .utf8)
-            try Subprocess.run(["chroot", upgraded, "apt-get", "update", "-qq"])
-            try Subprocess.run(["chroot", upgraded, "apt-get", "upgrade", "-y", "-qq"], environment: ["DEBIAN_FRONTEND": "noninteractive"])
+            try await Tool.run(["chroot", upgraded, "apt-get", "update", "-qq"])
+            try await Tool.run(["chroot", upgraded, "apt-get", "upgrade", "-y", "-qq"], environment: ["DEBIAN_FRONTEND": "noninteractive"])
         }
         let after = try await findingsMatchDpkg(root: upgraded, tag: "bookworm-security")
         #expect(after.isDisjoint(with: before), "\(after.intersection(before).sorted().prefix(10))")
@@ -95,23 +100,23 @@ import Testing
     /// Scans an image of `root` with the CLI and checks the findings against dpkg; returns them.
     func findingsMatchDpkg(root: String, tag: String) async throws -> Set<String> {
         let directory = try Fixtures.temporaryDirectory("bookworm-cli")
-        try Subprocess.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/base.tar", "."])
+        try await Tool.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/base.tar", "."])
         let builder = try OCILayoutBuilder(directory: directory + "/oci")
-        try builder.writeIndex([("bookworm", [try builder.addImage(layers: [(directory + "/base.tar", .zstd)])])])
-        let registry = RegistryPullTests.shared
-        try registry.push("oci:\(directory)/oci:bookworm", to: "debian", tag: tag)
+        try builder.writeIndex([("bookworm", [try await builder.addImage(layers: [(directory + "/base.tar", .zstd)])])])
+        let registry = try await RegistryPullTests.shared.value
+        try await registry.push("oci:\(directory)/oci:bookworm", to: "debian", tag: tag)
 
         let feed = Fixtures.root.appendingPathComponent("advisories/osv-debian12-derived/osv-debian12-derived.tar.gz").path
         let store = directory + "/fathom.db"
         let fathom = Fixtures.fathomExecutable
-        #expect(try Subprocess.run([fathom, "db", "import", "--store", store, feed]).status == 0)
-        let output = try Subprocess.run([fathom, "scan", "\(registry.host)/debian:\(tag)", "--format", "json", "--store", store], check: false)
+        #expect(try await Tool.run([fathom, "db", "import", "--store", store, feed]).status == 0)
+        let output = try await Tool.run([fathom, "scan", "\(registry.host)/debian:\(tag)", "--format", "json", "--store", store], check: false)
         #expect(output.status == 0, "\(output.errorText)")
         let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
         let got = Set((document["vulnerabilities"] as! [[String: Any]]).map { "\($0["id"]!) \($0["package"]!)" })
 
         // The oracle: dpkg-query for what is installed, dpkg --compare-versions for every candidate.
-        let installed = try Subprocess.run([
+        let installed = try await Tool.run([
             "dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-W", "-f", "${Package}\t${source:Package}\t${source:Version}\n",
         ]).text.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
         let (records, _) = try await FeedReader.read(feed)
@@ -128,7 +133,7 @@ import Testing
             for (id, fixed) in fixes[fields[1]] ?? [] { lines.append("\(fields[2])\t\(fixed)\t\(id) \(fields[0])") }
         }
         let script = #"while IFS="$(printf '\t')" read -r installed fixed label; do if dpkg --compare-versions "$installed" lt "$fixed"; then echo "$label"; fi; done"#
-        let expected = Set(try Subprocess.run(["bash", "-c", script], input: Data((lines.joined(separator: "\n") + "\n").utf8)).text
+        let expected = Set(try await Tool.run(["bash", "-c", script], input: Data((lines.joined(separator: "\n") + "\n").utf8)).text
             .split(separator: "\n").map(String.init))
         #expect(got == expected)
         return got

@@ -1,3 +1,4 @@
+import FathomArchive
 import FathomCore
 import FathomInventory
 import FathomLayer
@@ -12,8 +13,14 @@ import Testing
 /// rate limiting, gateway errors, resets, and damaged bodies. Transient faults are retried;
 /// damage fails the layer with a clear error and nothing unverified comes back.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct FaultInjectionTests {
-    var registry: LocalRegistry { RegistryPullTests.shared }
-    var layerDigest: String { TestImages.layout.gzip.layerDigests[0] }
+    let registry: LocalRegistry
+    let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
+
+    init() async throws {
+        registry = try await RegistryPullTests.shared.value
+        layout = try await TestImages.layout()
+    }
+    var layerDigest: String { layout.gzip.layerDigests[0] }
 
     func scan(through proxy: FaultProxy, maxAttempts: Int = 4) async throws -> ImageScanResult {
         let client = try RegistryClient(

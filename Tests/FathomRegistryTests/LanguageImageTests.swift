@@ -6,44 +6,50 @@ import Testing
 /// Images with real language packages, from PyPI and from Debian, pushed to the registry and
 /// scanned end to end with imported feeds.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct LanguageImageTests {
-    var registry: LocalRegistry { RegistryPullTests.shared }
+    let registry: LocalRegistry
+    let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
+
+    init() async throws {
+        registry = try await RegistryPullTests.shared.value
+        layout = try await TestImages.layout()
+    }
     static let cache = Fixtures.repositoryRoot.appendingPathComponent(".build/fathom-cache").path
 
-    func fathom(_ arguments: [String]) throws -> ProcessOutput {
-        try Subprocess.run([Fixtures.fathomExecutable] + arguments, check: false)
+    func fathom(_ arguments: [String]) async throws -> ProcessOutput {
+        try await Tool.run([Fixtures.fathomExecutable] + arguments, check: false)
     }
 
     static func advisory(_ name: String) -> String { Fixtures.root.appendingPathComponent("advisories/\(name)").path }
 
     /// Pushes an image whose single layer is the tree at `root`.
-    func push(_ root: String, as repository: String) throws -> String {
+    func push(_ root: String, as repository: String) async throws -> String {
         let directory = try Fixtures.temporaryDirectory(repository.replacingOccurrences(of: "/", with: "-"))
-        try Subprocess.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/layer.tar", "."])
+        try await Tool.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/layer.tar", "."])
         let builder = try OCILayoutBuilder(directory: directory + "/oci")
-        try builder.writeIndex([("latest", [try builder.addImage(layers: [(directory + "/layer.tar", .gzip)])])])
-        try registry.push("oci:\(directory)/oci:latest", to: repository, tag: "1")
+        try builder.writeIndex([("latest", [try await builder.addImage(layers: [(directory + "/layer.tar", .gzip)])])])
+        try await registry.push("oci:\(directory)/oci:latest", to: repository, tag: "1")
         return "\(registry.host)/\(repository):1"
     }
 
-    @Test func requests2191ReportsPYSEC201828() throws {
+    @Test func requests2191ReportsPYSEC201828() async throws {
         let root = Self.cache + "/requests-2.19.1-root"
         if !FileManager.default.fileExists(atPath: root + "/usr/lib/python3/dist-packages/requests") {
             let wheels = Self.cache + "/wheels"
-            let download = try Subprocess.run(
+            let download = try await Tool.run(
                 ["python3", "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "requests==2.19.1", "-d", wheels], check: false)
             guard download.status == 0 else {
                 Issue.record("pip could not download requests==2.19.1: \(download.errorText)")
                 return
             }
-            try Subprocess.run([
+            try await Tool.run([
                 "python3", "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--find-links", wheels,
                 "--target", root + "/usr/lib/python3/dist-packages", "requests==2.19.1",
             ])
         }
-        let image = try push(root, as: "python/requests")
+        let image = try await push(root, as: "python/requests")
         let store = try Fixtures.temporaryDirectory("pypi-store") + "/fathom.db"
-        #expect(try fathom(["db", "import", "--store", store, Self.advisory("osv-pypi.tar.gz")]).status == 0)
-        let output = try fathom(["scan", image, "--format", "json", "--store", store])
+        #expect(try await fathom(["db", "import", "--store", store, Self.advisory("osv-pypi.tar.gz")]).status == 0)
+        let output = try await fathom(["scan", image, "--format", "json", "--store", store])
         #expect(output.status == 0, "\(output.errorText)")
         let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
         let packages = document["packages"] as! [[String: Any]]
@@ -55,26 +61,26 @@ import Testing
         #expect(pysec?["ecosystem"] as? String == "pypi")
     }
 
-    @Test func runcFromDebianReportsItsGoStdlibAdvisories() throws {
+    @Test func runcFromDebianReportsItsGoStdlibAdvisories() async throws {
         let root = Self.cache + "/runc-root"
         if !FileManager.default.fileExists(atPath: root + "/usr/sbin/runc") {
             let debs = try Fixtures.temporaryDirectory("runc-deb")
-            var download = try Subprocess.run(["apt-get", "download", "runc"], check: false, directory: debs)
+            var download = try await Tool.run(["apt-get", "download", "runc"], check: false, directory: debs)
             if download.status != 0 {
-                _ = try Subprocess.run(["apt-get", "update", "-qq"], check: false)
-                download = try Subprocess.run(["apt-get", "download", "runc"], check: false, directory: debs)
+                _ = try await Tool.run(["apt-get", "update", "-qq"], check: false)
+                download = try await Tool.run(["apt-get", "download", "runc"], check: false, directory: debs)
             }
             guard download.status == 0, let deb = try FileManager.default.contentsOfDirectory(atPath: debs).first(where: { $0.hasSuffix(".deb") })
             else {
                 Issue.record("apt-get download runc failed: \(download.errorText)")
                 return
             }
-            try Subprocess.run(["dpkg-deb", "-x", debs + "/" + deb, root])
+            try await Tool.run(["dpkg-deb", "-x", debs + "/" + deb, root])
         }
-        let image = try push(root, as: "debian/runc")
+        let image = try await push(root, as: "debian/runc")
         let store = try Fixtures.temporaryDirectory("go-store") + "/fathom.db"
-        #expect(try fathom(["db", "import", "--store", store, Self.advisory("osv-go.tar.gz")]).status == 0)
-        let output = try fathom(["scan", image, "--format", "json", "--store", store])
+        #expect(try await fathom(["db", "import", "--store", store, Self.advisory("osv-go.tar.gz")]).status == 0)
+        let output = try await fathom(["scan", image, "--format", "json", "--store", store])
         #expect(output.status == 0, "\(output.errorText)")
         let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
         let packages = document["packages"] as! [[String: Any]]
@@ -85,8 +91,8 @@ import Testing
 
         // The oracle: the same evaluation in Python over the same feed, numeric x.y.z.
         let directory = try Fixtures.temporaryDirectory("osv-go-oracle")
-        try Subprocess.run(["tar", "-xzf", Self.advisory("osv-go.tar.gz"), "-C", directory])
-        let expected = try GoVulnOracle.stdlibAdvisories(feedDirectory: directory, goVersion: String(goVersion))
+        try await Tool.run(["tar", "-xzf", Self.advisory("osv-go.tar.gz"), "-C", directory])
+        let expected = try await GoVulnOracle.stdlibAdvisories(feedDirectory: directory, goVersion: String(goVersion))
         #expect(!expected.isEmpty)
         #expect(ours == expected)
     }

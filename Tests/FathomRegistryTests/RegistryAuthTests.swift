@@ -13,26 +13,27 @@ import Testing
     static let user = "scanner"
     static let password = "s3cret-pass"
 
-    static let basic: LocalRegistry = {
-        let registry = try! LocalRegistry(auth: .htpasswd(username: user, password: password))
-        try! registry.push("oci:\(TestImages.busyboxMusl)", to: "team/busybox", tag: "1", credentials: (user, password))
+    static let basicFixture = SharedFixture {
+        let registry = try LocalRegistry(auth: .htpasswd(username: user, password: password))
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "team/busybox", tag: "1", credentials: (user, password))
         return registry
-    }()
+    }
 
-    static let token: (registry: LocalRegistry, server: TokenServer) = {
-        let box = ResultBox<TokenServer>()
-        let semaphore = DispatchSemaphore(value: 0)
-        Task.detached {
-            box.value = try! await TokenServer(username: user, password: password)
-            semaphore.signal()
-        }
-        semaphore.wait()
-        let server = box.value!
-        let registry = try! LocalRegistry(
+    static let tokenFixture = SharedFixture {
+        let server = try await TokenServer(username: user, password: password)
+        let registry = try LocalRegistry(
             auth: .token(realm: server.realm, service: server.service, issuer: server.issuer, certificatePath: server.certificatePath))
-        try! registry.push("oci:\(TestImages.busyboxMusl)", to: "team/busybox", tag: "1", credentials: (user, password))
-        return (registry, server)
-    }()
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "team/busybox", tag: "1", credentials: (user, password))
+        return (registry: registry, server: server)
+    }
+
+    let basic: LocalRegistry
+    let token: (registry: LocalRegistry, server: TokenServer)
+
+    init() async throws {
+        basic = try await Self.basicFixture.value
+        token = try await Self.tokenFixture.value
+    }
 
     func scan(_ registry: LocalRegistry, client: RegistryClient) async throws -> ImageScanResult {
         try await withClient(client) { client in
@@ -41,20 +42,20 @@ import Testing
     }
 
     @Test func basicAuthWithTheRightCredentials() async throws {
-        let result = try await scan(Self.basic, client: try Self.basic.client(username: Self.user, password: Self.password))
+        let result = try await scan(basic, client: try basic.client(username: Self.user, password: Self.password))
         #expect(result.layers.count == 1)
     }
 
     @Test func basicAuthWithWrongOrNoCredentialsIsUnauthorized() async throws {
-        for client in [try Self.basic.client(username: Self.user, password: "wrong"), try Self.basic.client()] {
-            let error = await #expect(throws: FathomError.self) { try await scan(Self.basic, client: client) }
+        for client in [try basic.client(username: Self.user, password: "wrong"), try basic.client()] {
+            let error = await #expect(throws: FathomError.self) { try await scan(basic, client: client) }
             #expect(error?.code == .unauthorized)
-            #expect(error?.image == "\(Self.basic.host)/team/busybox:1")
+            #expect(error?.image == "\(basic.host)/team/busybox:1")
         }
     }
 
     @Test func bearerTokenFlowOverRealHTTP() async throws {
-        let (registry, server) = Self.token
+        let (registry, server) = token
         let before = server.requests.count
         let client = try registry.client(username: Self.user, password: Self.password)
         try await withClient(client) { client in
@@ -69,7 +70,7 @@ import Testing
     }
 
     @Test func bearerTokenWithWrongCredentialsIsUnauthorized() async throws {
-        let (registry, _) = Self.token
+        let (registry, _) = token
         let error = await #expect(throws: FathomError.self) {
             try await scan(registry, client: try registry.client(username: Self.user, password: "nope"))
         }
@@ -84,21 +85,21 @@ import Testing
         let directory = try Fixtures.temporaryDirectory("docker-config")
         let auth = Data("\(Self.user):\(Self.password)".utf8).base64EncodedString()
         let config = """
-            {"auths": {"http://\(Self.basic.host)/": {"auth": "\(auth)"}, "other.example:5000": {"auth": "\(auth)"}}}
+            {"auths": {"http://\(basic.host)/": {"auth": "\(auth)"}, "other.example:5000": {"auth": "\(auth)"}}}
             """
         try config.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
         let store = CredentialStore(dockerConfigPath: directory + "/config.json")
-        #expect(try store.credential(for: Self.basic.host)?.password == Self.password)
-        #expect(try store.credential(for: "elsewhere.example") == nil)
+        #expect(try await store.credential(for: basic.host)?.password == Self.password)
+        #expect(try await store.credential(for: "elsewhere.example") == nil)
         let client = try RegistryClient(configuration: .init(credentials: store))
-        let result = try await scan(Self.basic, client: client)
+        let result = try await scan(basic, client: client)
         #expect(result.layers.count == 1)
 
         // A config with credentials only for another host sends nothing to this one.
         try #"{"auths": {"other.example:5000": {"auth": "\#(auth)"}}}"#.write(
             toFile: directory + "/config.json", atomically: true, encoding: .utf8)
         let other = try RegistryClient(configuration: .init(credentials: CredentialStore(dockerConfigPath: directory + "/config.json")))
-        let error = await #expect(throws: FathomError.self) { try await scan(Self.basic, client: other) }
+        let error = await #expect(throws: FathomError.self) { try await scan(basic, client: other) }
         #expect(error?.code == .unauthorized)
     }
 
@@ -110,29 +111,29 @@ import Testing
             [ "$1" = get ] || exit 1
             read server
             case "$server" in
-              *\(Self.basic.host)*) printf '{"ServerURL":"%s","Username":"\(Self.user)","Secret":"\(Self.password)"}' "$server" ;;
+              *\(basic.host)*) printf '{"ServerURL":"%s","Username":"\(Self.user)","Secret":"\(Self.password)"}' "$server" ;;
               *) echo "credentials not found in native keychain"; exit 1 ;;
             esac
             """
         try helper.write(toFile: directory + "/docker-credential-fathomtest", atomically: true, encoding: .utf8)
-        try Subprocess.run(["chmod", "+x", directory + "/docker-credential-fathomtest"])
-        try #"{"credHelpers": {"\#(Self.basic.host)": "fathomtest"}, "credsStore": "fathomtest"}"#.write(
+        try await Tool.run(["chmod", "+x", directory + "/docker-credential-fathomtest"])
+        try #"{"credHelpers": {"\#(basic.host)": "fathomtest"}, "credsStore": "fathomtest"}"#.write(
             toFile: directory + "/config.json", atomically: true, encoding: .utf8)
         setenv("PATH", directory + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"), 1)
         let store = CredentialStore(dockerConfigPath: directory + "/config.json")
-        #expect(try store.credential(for: Self.basic.host)?.username == Self.user)
-        #expect(try store.credential(for: "unknown.example") == nil)  // "not found" means anonymous
-        let result = try await scan(Self.basic, client: try RegistryClient(configuration: .init(credentials: store)))
+        #expect(try await store.credential(for: basic.host)?.username == Self.user)
+        #expect(try await store.credential(for: "unknown.example") == nil)  // "not found" means anonymous
+        let result = try await scan(basic, client: try RegistryClient(configuration: .init(credentials: store)))
         #expect(result.layers.count == 1)
     }
 
-    @Test func identityTokenAndConfigKeysNormalise() throws {
+    @Test func identityTokenAndConfigKeysNormalise() async throws {
         let directory = try Fixtures.temporaryDirectory("identity")
         try #"{"auths": {"https://index.docker.io/v1/": {"identitytoken": "refresh-me"}}}"#.write(
             toFile: directory + "/config.json", atomically: true, encoding: .utf8)
         let store = CredentialStore(dockerConfigPath: directory + "/config.json")
-        #expect(try store.credential(for: "index.docker.io")?.identityToken == "refresh-me")
-        #expect(try store.credential(for: "docker.io")?.identityToken == "refresh-me")
+        #expect(try await store.credential(for: "index.docker.io")?.identityToken == "refresh-me")
+        #expect(try await store.credential(for: "docker.io")?.identityToken == "refresh-me")
         #expect(CredentialStore.normalizeHost("https://Registry.Example:5000/v2/") == "registry.example:5000")
     }
 

@@ -11,23 +11,27 @@ enum TestImages {
 
     /// An OCI layout holding: `gzip` (alpine 3.7.3, gzip), `zstd` (alpine 3.20.3, zstd), and
     /// `multi` (an index of both: linux/amd64 → 3.7.3, linux/arm64/v8 → 3.20.3).
-    static let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image) = {
-        let directory = try! Fixtures.temporaryDirectory("layout")
-        let builder = try! OCILayoutBuilder(directory: directory + "/oci")
-        func plainTar(_ version: String) -> String {
+    static func layout() async throws -> (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image) {
+        try await layoutFixture.value
+    }
+
+    private static let layoutFixture = SharedFixture {
+        let directory = try Fixtures.temporaryDirectory("layout")
+        let builder = try OCILayoutBuilder(directory: directory + "/oci")
+        func plainTar(_ version: String) async throws -> String {
             let tar = directory + "/alpine-\(version).tar"
-            let data = try! Subprocess.run([
+            let data = try await Tool.run([
                 "gzip", "-dc", Fixtures.image("alpine-minirootfs/alpine-minirootfs-\(version)-x86_64.tar.gz"),
             ]).stdout
-            try! data.write(to: URL(fileURLWithPath: tar))
+            try data.write(to: URL(fileURLWithPath: tar))
             return tar
         }
-        let old = try! builder.addImage(layers: [(plainTar("3.7.3"), .gzip)])
-        let new = try! builder.addImage(
-            layers: [(plainTar("3.20.3"), .zstd)], architecture: "arm64", variant: "v8")
-        try! builder.writeIndex([("gzip", [old]), ("zstd", [new]), ("multi", [old, new])])
+        let old = try await builder.addImage(layers: [(try await plainTar("3.7.3"), .gzip)])
+        let new = try await builder.addImage(
+            layers: [(try await plainTar("3.20.3"), .zstd)], architecture: "arm64", variant: "v8")
+        try builder.writeIndex([("gzip", [old]), ("zstd", [new]), ("multi", [old, new])])
         return (directory + "/oci", old, new)
-    }()
+    }
 }
 
 extension LocalRegistry {

@@ -1,3 +1,4 @@
+import FathomArchive
 import FathomCore
 import FathomInventory
 import FathomLayer
@@ -11,16 +12,23 @@ import Testing
 /// Pulls from a real `docker-registry` on loopback, images pushed with `skopeo copy`.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct RegistryPullTests {
     /// One registry for the suite, started on first use (its watcher stops it with the process).
-    static let shared: LocalRegistry = {
-        let registry = try! LocalRegistry()
-        try! registry.push("oci:\(TestImages.busyboxMusl)", to: "library/busybox", tag: "musl")
-        try! registry.push("oci:\(TestImages.layout.directory):gzip", to: "alpine", tag: "3.7")
-        try! registry.push("oci:\(TestImages.layout.directory):zstd", to: "alpine", tag: "3.20-zstd")
-        try! registry.push("oci:\(TestImages.layout.directory):multi", to: "alpine", tag: "multi", all: true)
+    static let shared = SharedFixture {
+        let registry = try LocalRegistry()
+        let layout = try await TestImages.layout().directory
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "library/busybox", tag: "musl")
+        try await registry.push("oci:\(layout):gzip", to: "alpine", tag: "3.7")
+        try await registry.push("oci:\(layout):zstd", to: "alpine", tag: "3.20-zstd")
+        try await registry.push("oci:\(layout):multi", to: "alpine", tag: "multi", all: true)
         return registry
-    }()
+    }
 
-    var registry: LocalRegistry { Self.shared }
+    let registry: LocalRegistry
+    let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
+
+    init() async throws {
+        registry = try await Self.shared.value
+        layout = try await TestImages.layout()
+    }
 
     @Test func pullsTheImageSkopeoPushed() async throws {
         let truth = try Fixtures.json(Fixtures.image("busybox-oci/busybox-oci.truth.json")) as! [String: Any]
@@ -57,11 +65,11 @@ import Testing
         try await withClient(try registry.client()) { client in
             let source = RegistryImageSource(reference: try registry.reference("alpine", "multi"), client: client)
             let amd64 = try await ImageScanner().scan(source)
-            #expect(amd64.image.manifestDigest?.description == TestImages.layout.gzip.manifestDigest)
+            #expect(amd64.image.manifestDigest?.description == layout.gzip.manifestDigest)
             #expect(amd64.image.indexDigest != nil)
             #expect(amd64.os?.versionID == "3.7.3")
             let arm64 = try await ImageScanner(platform: Platform(parsing: "linux/arm64/v8")).scan(source)
-            #expect(arm64.image.manifestDigest?.description == TestImages.layout.zstd.manifestDigest)
+            #expect(arm64.image.manifestDigest?.description == layout.zstd.manifestDigest)
             #expect(arm64.os?.versionID == "3.20.3")
             let error = await #expect(throws: FathomError.self) {
                 try await ImageScanner(platform: Platform(parsing: "linux/s390x")).scan(source)
@@ -74,9 +82,9 @@ import Testing
 
     @Test func pullsByDigestAndChecksIt() async throws {
         try await withClient(try registry.client()) { client in
-            let byDigest = try ImageReference(parsing: "\(registry.host)/alpine@\(TestImages.layout.gzip.manifestDigest)")
+            let byDigest = try ImageReference(parsing: "\(registry.host)/alpine@\(layout.gzip.manifestDigest)")
             let image = try await RegistryImageSource(reference: byDigest, client: client).resolve(platform: .linuxAMD64)
-            #expect(image.manifestDigest?.description == TestImages.layout.gzip.manifestDigest)
+            #expect(image.manifestDigest?.description == layout.gzip.manifestDigest)
 
             let unknown = try ImageReference(parsing: "\(registry.host)/alpine@sha256:\(String(repeating: "0", count: 64))")
             let error = await #expect(throws: FathomError.self) {
@@ -106,7 +114,7 @@ import Testing
         let registry = try LocalRegistry()
         defer { registry.stop() }
         for (repository, tag) in [("alpine", "3.7"), ("alpine", "edge"), ("alpine", "latest"), ("library/busybox", "musl"), ("team/app", "1")] {
-            try registry.push("oci:\(TestImages.busyboxMusl)", to: repository, tag: tag)
+            try await registry.push("oci:\(TestImages.busyboxMusl)", to: repository, tag: tag)
         }
         try await withClient(try registry.client()) { client in
             let repositories = try await client.catalog(registry.host, pageSize: 1)

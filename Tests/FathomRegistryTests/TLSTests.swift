@@ -10,23 +10,27 @@ import Testing
 /// A registry serving HTTPS with a certificate from a private CA: refused without `--ca-file`,
 /// trusted with it.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct TLSTests {
-    static let pki: (directory: String, ca: String, certificate: String, key: String) = {
-        let directory = try! Fixtures.temporaryDirectory("pki")
-        func openssl(_ arguments: [String]) { try! Subprocess.run(["openssl"] + arguments) }
-        openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/ca.key", "-out", directory + "/ca.pem", "-days", "2", "-subj", "/CN=fathom-test-ca"])
-        openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/server.key", "-out", directory + "/server.csr", "-subj", "/CN=127.0.0.1"])
-        try! "subjectAltName=IP:127.0.0.1\n".write(toFile: directory + "/san.ext", atomically: true, encoding: .utf8)
-        openssl([
+    static let pkiFixture = SharedFixture {
+        let directory = try Fixtures.temporaryDirectory("pki")
+        func openssl(_ arguments: [String]) async throws { try await Tool.run(["openssl"] + arguments) }
+        try await openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/ca.key", "-out", directory + "/ca.pem", "-days", "2", "-subj", "/CN=fathom-test-ca"])
+        try await openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/server.key", "-out", directory + "/server.csr", "-subj", "/CN=127.0.0.1"])
+        try "subjectAltName=IP:127.0.0.1\n".write(toFile: directory + "/san.ext", atomically: true, encoding: .utf8)
+        try await openssl([
             "x509", "-req", "-in", directory + "/server.csr", "-CA", directory + "/ca.pem", "-CAkey", directory + "/ca.key",
             "-CAcreateserial", "-out", directory + "/server.pem", "-days", "2", "-extfile", directory + "/san.ext",
         ])
-        return (directory, directory + "/ca.pem", directory + "/server.pem", directory + "/server.key")
-    }()
+        return (directory: directory, ca: directory + "/ca.pem", certificate: directory + "/server.pem", key: directory + "/server.key")
+    }
+
+    let pki: (directory: String, ca: String, certificate: String, key: String)
+
+    init() async throws { pki = try await Self.pkiFixture.value }
 
     @Test func privateCAIsTrustedOnlyWhenGiven() async throws {
-        let registry = try LocalRegistry(tls: (Self.pki.certificate, Self.pki.key))
+        let registry = try LocalRegistry(tls: (pki.certificate, pki.key))
         defer { registry.stop() }
-        try registry.push("oci:\(TestImages.busyboxMusl)", to: "secure/busybox", tag: "1")
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "secure/busybox", tag: "1")
         let reference = try ImageReference(parsing: "\(registry.host)/secure/busybox:1")
 
         let untrusted = try RegistryClient(configuration: .init(credentials: .anonymous, maxAttempts: 2))
@@ -36,7 +40,7 @@ import Testing
         #expect(error?.code == .transport)
         #expect(error?.message.contains("https://\(registry.host)/") == true)
 
-        let trusted = try RegistryClient(configuration: .init(credentials: .anonymous, caFile: Self.pki.ca))
+        let trusted = try RegistryClient(configuration: .init(credentials: .anonymous, caFile: pki.ca))
         let result = try await withClient(trusted) { client in try await ImageScanner().scan(RegistryImageSource(reference: reference, client: client)) }
         #expect(result.layers.count == 1)
         // Over TLS: the registry's access log shows the pull, which only HTTPS could have reached.

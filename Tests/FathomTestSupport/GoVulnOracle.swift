@@ -4,7 +4,7 @@ import Foundation
 /// over SEMVER events): the stdlib advisories that affect one Go version.
 public enum GoVulnOracle {
     /// `feedDirectory` holds the extracted `osv/*.json`; `goVersion` is "1.15.2" (no "v", no "go").
-    public static func stdlibAdvisories(feedDirectory: String, goVersion: String) throws -> Set<String> {
+    public static func stdlibAdvisories(feedDirectory: String, goVersion: String) async throws -> Set<String> {
         let program = """
             import json, glob, sys
             def v(s): return tuple(int(x) for x in s.split('-')[0].split('.'))
@@ -23,6 +23,6 @@ public enum GoVulnOracle {
                         if hit: hits.add(d['id'])
             print('\\n'.join(sorted(hits)))
             """
-        return Set(try Subprocess.run(["python3", "-c", program, feedDirectory, goVersion]).text.split(separator: "\n").map(String.init))
+        return Set(try await Tool.run(["python3", "-c", program, feedDirectory, goVersion]).text.split(separator: "\n").map(String.init))
     }
 }

@@ -25,7 +25,7 @@ public final class LocalRegistry: @unchecked Sendable {
 
     /// `tls`: the server certificate and key to serve HTTPS with.
     public init(auth: Auth = .none, tls: (certificate: String, key: String)? = nil) throws {
-        guard Subprocess.has("docker-registry") else {
+        guard Tool.has("docker-registry") else {
             throw RegistryUnavailable(reason: "docker-registry is not installed (apt-get install docker-registry)")
         }
         directory = try Fixtures.temporaryDirectory("registry")
@@ -36,7 +36,7 @@ public final class LocalRegistry: @unchecked Sendable {
         case .none:
             break
         case .htpasswd(let username, let password):
-            let line = try Subprocess.run(["htpasswd", "-Bbn", username, password]).text
+            let line = try Tool.run(["htpasswd", "-Bbn", username, password]).text
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             try (line + "\n").write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
             authSection = """
@@ -116,13 +116,13 @@ public final class LocalRegistry: @unchecked Sendable {
     public func push(
         _ source: String, to repository: String, tag: String, credentials: (String, String)? = nil,
         compression: String? = nil, all: Bool = false
-    ) throws {
+    ) async throws {
         var arguments = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false"]
         if let credentials { arguments += ["--dest-creds", "\(credentials.0):\(credentials.1)"] }
         if let compression { arguments += ["--dest-compress-format", compression, "--dest-compress"] }
         if all { arguments.append("--all") }
         arguments += [source, "docker://\(host)/\(repository):\(tag)"]
-        try Subprocess.run(arguments)
+        try await Tool.run(arguments)
     }
 }
 

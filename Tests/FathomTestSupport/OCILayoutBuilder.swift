@@ -41,7 +41,7 @@ public struct OCILayoutBuilder {
     public func addImage(
         layers: [(tar: String, compression: Compression)], os: String = "linux", architecture: String = "amd64",
         variant: String? = nil, created: String = "2026-01-01T00:00:00Z", history: [String]? = nil
-    ) throws -> Image {
+    ) async throws -> Image {
         var layerDescriptors: [[String: Any]] = []
         var diffIDs: [String] = []
         var layerDigests: [String] = []
@@ -55,10 +55,10 @@ public struct OCILayoutBuilder {
                 blob = plain
                 mediaType = "application/vnd.oci.image.layer.v1.tar"
             case .gzip:
-                blob = try Subprocess.run(["gzip", "-n", "-c", tar]).stdout
+                blob = try await Tool.run(["gzip", "-n", "-c", tar]).stdout
                 mediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
             case .zstd:
-                blob = try Subprocess.run(["zstd", "-q", "-c", tar]).stdout
+                blob = try await Tool.run(["zstd", "-q", "-c", tar]).stdout
                 mediaType = "application/vnd.oci.image.layer.v1.tar+zstd"
             }
             let digest = try writeBlob(blob)
@@ -126,7 +126,7 @@ public struct OCILayoutBuilder {
     }
 
     /// Makes a tar of `files` (path → contents) with GNU tar, for a layer.
-    public static func makeTar(_ files: [String: String], at path: String) throws {
+    public static func makeTar(_ files: [String: String], at path: String) async throws {
         let root = path + ".root"
         try? FileManager.default.removeItem(atPath: root)
         for (name, contents) in files {
@@ -135,6 +135,6 @@ public struct OCILayoutBuilder {
                 atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try contents.write(toFile: file, atomically: true, encoding: .utf8)
         }
-        try Subprocess.run(["tar", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-C", root, "-cf", path, "."])
+        try await Tool.run(["tar", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-C", root, "-cf", path, "."])
     }
 }

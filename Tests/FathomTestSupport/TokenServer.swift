@@ -27,13 +27,13 @@ public final class TokenServer: Sendable {
     public init(username: String, password: String, anonymousActions: [String] = []) async throws {
         let directory = try Fixtures.temporaryDirectory("token")
         certificatePath = directory + "/cert.pem"
-        try Subprocess.run([
+        try await Tool.run([
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", directory + "/key.pem", "-out", certificatePath, "-days", "2", "-subj", "/CN=fathom-test-token",
         ])
         let keyPEM = try String(contentsOfFile: directory + "/key.pem", encoding: .utf8)
         let key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
-        let der = try Subprocess.run(["openssl", "x509", "-in", certificatePath, "-outform", "DER"]).stdout
+        let der = try await Tool.run(["openssl", "x509", "-in", certificatePath, "-outform", "DER"]).stdout
         let signer = JWTSigner(
             key: key, certificate: der.base64EncodedString(), issuer: issuer, service: service, username: username,
             password: password, anonymousActions: anonymousActions)

@@ -33,19 +33,19 @@ import Testing
         #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
     }
 
-    @Test func dpkgCompareVersions() throws {
-        guard Subprocess.has("dpkg") else { return }
+    @Test func dpkgCompareVersions() async throws {
+        guard Tool.has("dpkg") else { return }
         let pairs = try Self.pairs("scalibr/debian-versions-generated.txt", count: 600)
             + [("1:1.0", "2.0"), ("1.0~rc1", "1.0"), ("1.0-1", "1.0-1+deb12u1"), ("2.36-9+deb12u7", "2.36-9+deb12u10")]
         let input = pairs.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n") + "\n"
         // One shell loop answers every pair with dpkg's own verdict.
         let script = #"while IFS="$(printf '\t')" read -r a b; do if dpkg --compare-versions "$a" lt "$b"; then echo "<"; elif dpkg --compare-versions "$a" eq "$b"; then echo "="; else echo ">"; fi; done"#
-        let verdicts = try Subprocess.run(["bash", "-c", script], input: Data(input.utf8)).text.split(separator: "\n")
+        let verdicts = try await Tool.run(["bash", "-c", script], input: Data(input.utf8)).text.split(separator: "\n")
         try Self.expectAgreement(DpkgVersion(), pairs, verdicts)
     }
 
-    @Test func rpmLabelCompare() throws {
-        guard (try? Subprocess.run(["/usr/bin/python3", "-c", "import rpm"]))?.status == 0 else {
+    @Test func rpmLabelCompare() async throws {
+        guard (try? await Tool.run(["/usr/bin/python3", "-c", "import rpm"]))?.status == 0 else {
             Issue.record("python3-rpm is not installed (scripts/test installs it)")
             return
         }
@@ -70,7 +70,7 @@ import Testing
                 print({-1: '<', 0: '=', 1: '>'}[rpm.labelCompare(evr(a), evr(b))])
             """
         let input = pairs.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n") + "\n"
-        let verdicts = try Subprocess.run(["/usr/bin/python3", "-c", program], input: Data(input.utf8)).text.split(separator: "\n")
+        let verdicts = try await Tool.run(["/usr/bin/python3", "-c", program], input: Data(input.utf8)).text.split(separator: "\n")
         try Self.expectAgreement(RpmVersion(), pairs, verdicts)
     }
 }

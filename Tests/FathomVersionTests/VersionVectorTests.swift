@@ -55,16 +55,16 @@ import Testing
         #expect(failures.isEmpty, "\(failures.count) of \(total) wrong, e.g.\n\(failures.prefix(15).joined(separator: "\n"))")
     }
 
-    @Test func dpkg() throws {
+    @Test func dpkg() async throws {
         try check(DpkgVersion(), ["scalibr/debian-versions.txt", "scalibr/debian-versions-generated.txt"])
     }
 
-    @Test func rpm() throws { try check(RpmVersion(), ["scalibr/redhat-versions.txt"]) }
+    @Test func rpm() async throws { try check(RpmVersion(), ["scalibr/redhat-versions.txt"]) }
 
     /// apk-tools 2 (Alpine 3.x) ordering. Vectors with a version apk itself rejects
     /// (`apk_version_validate`) are left out: the file notes their order changed between apk
     /// releases, so no single answer is right for them. They are few, and counted.
-    @Test func apk() throws {
+    @Test func apk() async throws {
         let files = ["scalibr/alpine-versions.txt", "scalibr/alpine-versions-generated.txt"]
         // Also out: '.' followed by a letter ("0.r1"), outside the {digit}{.digit}… grammar.
         func malformed(_ version: String) -> Bool {
@@ -75,11 +75,11 @@ import Testing
         try check(ApkVersion(), files) { malformed($0.lhs) || malformed($0.rhs) }
     }
 
-    @Test func pep440() throws {
+    @Test func pep440() async throws {
         try check(PEP440Version(), ["scalibr/pypi-versions.txt", "scalibr/pypi-versions-generated.txt", "pep440/packaging-versions.txt"])
     }
 
-    @Test func pep440RejectsWhatPackagingRejects() throws {
+    @Test func pep440RejectsWhatPackagingRejects() async throws {
         let text = try String(contentsOf: Fixtures.root.appendingPathComponent("versions/pep440/packaging-invalid.txt"), encoding: .utf8)
         let invalid = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
         #expect(!invalid.isEmpty)
@@ -88,7 +88,7 @@ import Testing
         }
     }
 
-    @Test func semver() throws {
+    @Test func semver() async throws {
         try check(SemanticVersion(flavour: .strict), ["npm-semver/comparisons.txt", "npm-semver/equality.txt"])
         // scalibr's (and OSV's) SEMVER ordering is lenient: any number of components, any size.
         try check(
@@ -96,7 +96,7 @@ import Testing
             ["scalibr/semver-versions.txt", "npm-semver/comparisons-loose.txt", "npm-semver/equality-loose.txt"])
     }
 
-    @Test func goVersions() throws {
+    @Test func goVersions() async throws {
         let go = SemanticVersion(flavour: .go)
         #expect(try go.compare("v1.2.3", "v1.10.0") == .less)
         #expect(try go.compare("v0.0.0-20210101000000-abcdefabcdef", "v0.0.1") == .less)
@@ -107,7 +107,7 @@ import Testing
 }
 
 @Suite struct MavenVectorTests {
-    @Test func maven() throws {
+    @Test func maven() async throws {
         try VersionVectorTests().check(MavenVersion(), ["scalibr/maven-versions.txt", "scalibr/maven-versions-generated.txt"])
     }
 }

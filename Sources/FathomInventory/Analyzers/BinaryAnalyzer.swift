@@ -5,7 +5,7 @@
 // - Rust binaries built with cargo-auditable: a `.dep-v0` ELF section holding zlib-compressed
 //   JSON of the crates compiled in (https://github.com/rust-secure-code/cargo-auditable).
 import FathomCore
-import FathomLayer
+import FathomArchive
 import Foundation
 
 /// Go executables (the toolchain as the `stdlib` package, the main module and every

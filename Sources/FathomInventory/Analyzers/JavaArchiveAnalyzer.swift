@@ -2,7 +2,7 @@
 // (every shaded library keeps its own), else MANIFEST.MF; nested archives one level deep
 // (WEB-INF/lib, BOOT-INF/lib, lib/).
 import FathomCore
-import FathomLayer
+import FathomArchive
 
 /// `.jar`, `.war`, `.ear`.
 public struct JavaArchiveAnalyzer: Analyzer {

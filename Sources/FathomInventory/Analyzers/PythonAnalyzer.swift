@@ -1,7 +1,7 @@
 // Core metadata (https://packaging.python.org/en/latest/specifications/core-metadata/):
 // RFC 822-style `Key: value` headers, in `*.dist-info/METADATA`, `*.egg-info/PKG-INFO`,
 // `EGG-INFO/PKG-INFO` and single-file `*.egg-info`, and inside zipped `.egg` / `.whl` files.
-import FathomLayer
+import FathomArchive
 
 /// Installed Python distributions.
 public struct PythonAnalyzer: Analyzer {

@@ -1,6 +1,6 @@
 // rpmdb backends: SQLite (rpm ≥ 4.16, `rpmdb.sqlite`), BerkeleyDB hash (`Packages`, older
 // RHEL/CentOS/Amazon), and ndb (`Packages.db`, SUSE). Each yields header blobs.
-import CFathomSQLite
+import FathomSQLite
 import FathomCore
 
 /// rpm package databases in any of rpm's three formats.
@@ -61,42 +61,11 @@ struct RpmdbError: Error, CustomStringConvertible {
 /// `sqlite3_deserialize` (nothing is written to disk).
 enum SQLiteRpmdb {
     static func blobs(_ contents: [UInt8]) throws -> [ArraySlice<UInt8>] {
-        guard contents.count >= 100, contents.starts(with: Array("SQLite format 3\0".utf8)) else {
-            throw RpmdbError(description: "not an SQLite database")
-        }
-        var database: OpaquePointer?
-        guard sqlite3_open_v2(":memory:", &database, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let database else {
-            throw RpmdbError(description: "sqlite3_open_v2 failed")
-        }
-        defer { sqlite3_close(database) }
-        // A WAL-mode file (bytes 18-19 = 2) would make SQLite look for a -wal file; read it as
-        // a rollback-journal database instead (the bytes are a private copy).
-        guard let buffer = sqlite3_malloc64(sqlite3_uint64(contents.count))?.assumingMemoryBound(to: UInt8.self) else {
-            throw RpmdbError(description: "out of memory")
-        }
-        contents.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: contents.count) }
-        buffer[18] = 1
-        buffer[19] = 1
-        let flags = UInt32(SQLITE_DESERIALIZE_FREEONCLOSE) | UInt32(SQLITE_DESERIALIZE_READONLY)
-        let status = sqlite3_deserialize(database, "main", buffer, sqlite3_int64(contents.count), sqlite3_int64(contents.count), flags)
-        guard status == SQLITE_OK else {
-            throw RpmdbError(description: "sqlite3_deserialize: \(String(cString: sqlite3_errmsg(database)))")
-        }
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(database, "SELECT blob FROM Packages ORDER BY hnum", -1, &statement, nil) == SQLITE_OK else {
-            throw RpmdbError(description: "no Packages table: \(String(cString: sqlite3_errmsg(database)))")
-        }
-        defer { sqlite3_finalize(statement) }
+        let database = try SQLiteConnection.deserialized(contents, name: "rpmdb.sqlite")
         var blobs: [ArraySlice<UInt8>] = []
-        while true {
-            let step = sqlite3_step(statement)
-            if step == SQLITE_DONE { break }
-            guard step == SQLITE_ROW else {
-                throw RpmdbError(description: "reading Packages: \(String(cString: sqlite3_errmsg(database)))")
-            }
-            let length = Int(sqlite3_column_bytes(statement, 0))
-            guard length > 0, let pointer = sqlite3_column_blob(statement, 0) else { continue }
-            blobs.append(Array(UnsafeRawBufferPointer(start: pointer, count: length))[...])
+        try database.query("SELECT blob FROM Packages ORDER BY hnum") { row in
+            let blob = row.blob(0)
+            if !blob.isEmpty { blobs.append(blob[...]) }
         }
         return blobs
     }

@@ -6,6 +6,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FathomArchive
 public import FathomCore
 public import FathomOCI
 import Foundation

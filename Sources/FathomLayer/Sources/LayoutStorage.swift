@@ -1,3 +1,4 @@
+import FathomArchive
 import FathomCore
 
 /// Files of an OCI image layout or `docker save` archive, by their path inside it.
@@ -43,36 +44,12 @@ struct ArchiveStorage: LayoutStorage {
         self.location = location
         var members: [String: Member] = [:]
         var links: [String: (String, Bool)] = [:]
-        var pending = TarPendingMetadata()
-        var offset: Int64 = 0
-        while offset + Int64(TarHeader.blockSize) <= file.size {
-            let block = try file.read(at: offset, count: TarHeader.blockSize)
-            offset += Int64(TarHeader.blockSize)
-            let isEnd = block.withUnsafeBytes { TarHeader.isZeroBlock($0) }
-            if isEnd { break }
-            let header: TarHeader
-            do {
-                header = try block.withUnsafeBytes { try TarHeader(block: $0) }
-            } catch var error as FathomError {
-                error.path = location
-                throw error
-            }
-            let padded = (header.size + 511) / 512 * 512
-            if TarPendingMetadata.isMetadata(header.typeflag) {
-                guard header.size <= ByteLimits.tarMetadata else {
-                    throw FathomError(.limitExceeded, "tar extended header is too large", path: location)
-                }
-                try pending.absorb(typeflag: header.typeflag, body: try file.read(at: offset, count: Int(header.size)))
-                offset += padded
-                continue
-            }
-            let entry = pending.makeEntry(header)
+        try TarHeaderWalk.walk(size: file.size, location: location, read: { try file.read(at: $0, count: $1) }) { entry, offset in
             switch entry.kind {
             case .file: members[entry.path] = Member(offset: offset, size: entry.size)
             case .symlink, .hardLink: links[entry.path] = (entry.linkName, entry.kind == .hardLink)
             default: break
             }
-            offset += entry.size == 0 ? 0 : padded
         }
         // Resolve links between members (a `docker save` of images sharing a layer may link
         // them). Hard link names are archive paths; symlink targets are relative to their directory.

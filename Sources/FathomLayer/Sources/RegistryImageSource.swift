@@ -2,13 +2,6 @@ public import FathomCore
 public import FathomOCI
 public import FathomRegistry
 
-/// Small content-addressed documents (image configs) kept between runs, so a known image
-/// costs one manifest request. Bytes are checked against their digest when read back.
-public protocol DocumentCache: Sendable {
-    func document(_ digest: Digest) -> [UInt8]?
-    func storeDocument(_ bytes: [UInt8], digest: Digest)
-}
-
 /// An image in a registry, `host/repo:tag` or `host/repo@sha256:…`.
 public struct RegistryImageSource: ImageSource {
     public let reference: ImageReference
@@ -57,13 +50,13 @@ public struct RegistryImageSource: ImageSource {
 
     /// The config from the cache when it holds those exact bytes, else from the registry.
     private func configBytes(_ descriptor: Descriptor) async throws -> [UInt8] {
-        if let cached = documents?.document(descriptor.digest), Int64(cached.count) == descriptor.size,
+        if let cached = try await documents?.document(descriptor.digest), Int64(cached.count) == descriptor.size,
             Digest.sha256(of: cached) == descriptor.digest
         {
             return cached
         }
         let bytes = try await client.smallBlob(reference, descriptor)
-        documents?.storeDocument(bytes, digest: descriptor.digest)
+        try await documents?.storeDocument(bytes, digest: descriptor.digest)
         return bytes
     }
 

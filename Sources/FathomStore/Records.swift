@@ -1,28 +1,7 @@
 public import FathomCore
 public import FathomInventory
-public import FathomLayer
+public import FathomOCI
 public import Foundation
-
-/// What a fleet needs from a store. `SQLiteStore` is the embedded one; a shared store for many
-/// workers implements the same protocol.
-public protocol Store: Sendable {
-    /// Facts of a layer read by the current analyzers, if any were stored.
-    func layerFacts(_ digest: Digest) throws -> LayerFacts?
-    /// Stores facts learned from a verified layer (callers store nothing unverified).
-    func storeLayerFacts(_ facts: LayerFacts, for digest: Digest) throws
-    /// Records a scan of `name` and returns what changed since the previous scan of that name.
-    @discardableResult
-    func recordScan(_ scan: NewScan) throws -> ScanChanges
-    /// The newest scan of each name.
-    func latestScans() throws -> [ScanRecord]
-    /// A version of the advisory data: changes whenever any feed's content changes.
-    func advisoryVersion() throws -> String
-    /// Stores registry notification events (idempotent by event id); returns how many were new.
-    @discardableResult
-    func importEvents(_ events: [RegistryEvent]) throws -> Int
-    /// The newest time an event with `action` touched `repository` at `tag` or `digest`.
-    func lastEvent(_ action: RegistryEvent.Action, repository: String, tag: String?, digest: Digest?) throws -> Date?
-}
 
 /// One finding as the history keeps it: enough to say what is new, resolved or unchanged.
 public struct StoredFinding: Sendable, Hashable, Codable {
@@ -75,6 +54,8 @@ public struct StoredFinding: Sendable, Hashable, Codable {
 }
 
 /// An image as the store remembers it: enough to rebuild its inventory from stored layer facts.
+/// A projection of `ResolvedImage` kept apart on purpose: the store keeps neither the config
+/// (configs are documents by digest) nor a name (one image is scanned under many tags).
 public struct ImageRecord: Sendable, Hashable, Codable {
     /// The index the tag named, when the image was picked from one (what a tag HEAD returns).
     public var indexDigest: Digest?
@@ -103,24 +84,7 @@ public struct ImageRecord: Sendable, Hashable, Codable {
     public var key: String { (manifestDigest ?? configDigest).description }
 }
 
-/// A scan to record.
-public struct NewScan: Sendable {
-    public var name: String
-    public var image: ImageRecord
-    public var scannedAt: Date
-    public var advisoryVersion: String
-    public var findings: [StoredFinding]
-
-    public init(name: String, image: ImageRecord, scannedAt: Date, advisoryVersion: String, findings: [StoredFinding]) {
-        self.name = name
-        self.image = image
-        self.scannedAt = scannedAt
-        self.advisoryVersion = advisoryVersion
-        self.findings = findings
-    }
-}
-
-/// A recorded scan.
+/// One scan of a name: recorded by `ScanHistory.recordScan`, read back by `latestScans`.
 public struct ScanRecord: Sendable {
     public var name: String
     public var image: ImageRecord

@@ -1,6 +1,5 @@
 import FathomCore
-import FathomLayer
-import FathomOCI
+import FathomArchive
 import FathomTestSupport
 import Foundation
 import Testing
@@ -82,7 +81,7 @@ import Testing
     }
 
     @Test func emptyBlobReadsAsAnEmptyTar() async throws {
-        let expectation = LayerExpectation(digest: Digest.sha256(of: []), size: 0, mediaType: .ociLayerGzip)
+        let expectation = LayerExpectation(digest: Digest.sha256(of: []), size: 0)
         // An empty blob is an empty tar stream by magic; it reads as zero entries, not a crash.
         let (summary, collector) = try await readLayerBytes([], expecting: expectation)
         #expect(summary.entryCount == 0)

@@ -1,9 +1,8 @@
-import FathomCore
-public import FathomOCI
+public import FathomCore
 
 /// Turns compressed layer bytes into tar bytes, one input chunk at a time, handing every run of
 /// output to `sink` before returning (so no more than one output buffer is ever held).
-protocol StreamDecoder: AnyObject {
+public protocol StreamDecoder: AnyObject {
     func decode(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws
     /// Called once after the last input; throws `truncated` if the stream is incomplete.
     func finish() throws
@@ -25,7 +24,8 @@ extension LayerCompression {
         return .uncompressed
     }
 
-    func makeDecoder() throws -> any StreamDecoder {
+    /// A fresh decoder for this compression.
+    public func makeDecoder() throws -> any StreamDecoder {
         switch self {
         case .gzip: return try GzipDecoder()
         case .zstd: return try ZstdDecoder()
@@ -36,8 +36,8 @@ extension LayerCompression {
 
 /// Plain tar: the bytes are the tar stream.
 final class PassthroughDecoder: StreamDecoder {
-    func decode(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    public func decode(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         if !input.isEmpty { try sink(input) }
     }
-    func finish() throws {}
+    public func finish() throws {}
 }

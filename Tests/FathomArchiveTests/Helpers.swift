@@ -1,6 +1,5 @@
 import FathomCore
-import FathomLayer
-import FathomOCI
+import FathomArchive
 import FathomTestSupport
 import Foundation
 
@@ -40,14 +39,14 @@ func readLayerBytes(
 }
 
 /// What GNU tar lists for an archive: names exactly as stored, one per line.
-func tarListing(_ path: String) throws -> [String] {
-    try Subprocess.run(["tar", "--quoting-style=literal", "-tf", path]).text.split(separator: "\n", omittingEmptySubsequences: true)
+func tarListing(_ path: String) async throws -> [String] {
+    try await Tool.run(["tar", "--quoting-style=literal", "-tf", path]).text.split(separator: "\n", omittingEmptySubsequences: true)
         .map(String.init)
 }
 
 /// The type character `tar -tv` prints first for each entry (`-`, `d`, `l`, `h`, `c`, `b`, `p`).
-func tarTypes(_ path: String) throws -> [Character] {
-    try Subprocess.run(["tar", "--quoting-style=literal", "-tvf", path]).text.split(separator: "\n").map { $0.first ?? "?" }
+func tarTypes(_ path: String) async throws -> [Character] {
+    try await Tool.run(["tar", "--quoting-style=literal", "-tvf", path]).text.split(separator: "\n").map { $0.first ?? "?" }
 }
 
 extension TarEntry.Kind {

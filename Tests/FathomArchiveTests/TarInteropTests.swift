@@ -1,6 +1,5 @@
 import FathomCore
-import FathomLayer
-import FathomOCI
+import FathomArchive
 import FathomTestSupport
 import Foundation
 import Testing
@@ -19,8 +18,8 @@ import Testing
     @Test(arguments: realLayers)
     func listsWhatGNUTarLists(_ path: String) async throws {
         let (summary, collector) = try await readLayerFile(path)
-        #expect(collector.entries.map(\.name) == (try tarListing(path)))
-        #expect(collector.entries.map(\.kind.tarCharacter) == (try tarTypes(path)))
+        #expect(collector.entries.map(\.name) == (try await tarListing(path)))
+        #expect(collector.entries.map(\.kind.tarCharacter) == (try await tarTypes(path)))
         #expect(summary.entryCount == collector.entries.count)
         #expect(collector.entries.count >= 3)
     }
@@ -42,19 +41,19 @@ import Testing
             try writeFile(root + "/ünïcødé-名前.txt", Array("unicode\n".utf8))
         }
         let archive = directory + "/layer.tar"
-        try Subprocess.run(["tar", "--format=\(format)", "-C", root, "-cf", archive, "."])
+        try await Tool.run(["tar", "--format=\(format)", "-C", root, "-cf", archive, "."])
         for compression in ["", "gzip", "zstd"] {
             var path = archive
             if compression == "gzip" {
-                try Subprocess.run(["gzip", "-k", "-f", archive])
+                try await Tool.run(["gzip", "-k", "-f", archive])
                 path = archive + ".gz"
             } else if compression == "zstd" {
-                try Subprocess.run(["zstd", "-q", "-f", archive, "-o", archive + ".zst"])
+                try await Tool.run(["zstd", "-q", "-f", archive, "-o", archive + ".zst"])
                 path = archive + ".zst"
             }
             let (summary, collector) = try await readLayerFile(path, collectBodies: true, chunkSize: 1000)
-            #expect(collector.entries.map(\.name) == (try tarListing(archive)), "format \(format) \(compression)")
-            #expect(collector.entries.map(\.kind.tarCharacter) == (try tarTypes(archive)))
+            #expect(collector.entries.map(\.name) == (try await tarListing(archive)), "format \(format) \(compression)")
+            #expect(collector.entries.map(\.kind.tarCharacter) == (try await tarTypes(archive)))
             let long = collector.entries.first { $0.path.hasSuffix(longName) }
             #expect(long != nil)
             #expect(long.flatMap { collector.bodies[$0.path] } == Array("long name\n".utf8))
@@ -76,7 +75,7 @@ import Testing
         try writeFile(root + "/etc/.wh.passwd", [])
         try writeFile(root + "/etc/conf.d/.wh..wh..opq", [])
         try writeFile(root + "/.wh..wh.plnk", [])
-        try Subprocess.run(["tar", "-C", root, "-cf", directory + "/l.tar", "."])
+        try await Tool.run(["tar", "-C", root, "-cf", directory + "/l.tar", "."])
         let (_, collector) = try await readLayerFile(directory + "/l.tar")
         let whiteout = collector.entries.first { $0.kind == .whiteout }
         #expect(whiteout?.whiteoutTarget == "etc/passwd")
@@ -119,16 +118,16 @@ import Testing
         let root = directory + "/root"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         for index in 0..<50 { try writeFile(root + "/file\(index)", Array(repeating: UInt8(index), count: 3000)) }
-        try Subprocess.run(["tar", "-C", root, "-cf", directory + "/l.tar", "."])
+        try await Tool.run(["tar", "-C", root, "-cf", directory + "/l.tar", "."])
         let tar = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/l.tar")))
         // Split the tar in two and gzip each half: `cat a.gz b.gz` is a valid gzip of the whole.
         let half = tar.count / 2
         try writeFile(directory + "/a", Array(tar[..<half]))
         try writeFile(directory + "/b", Array(tar[half...]))
-        let first = try Subprocess.run(["gzip", "-c", directory + "/a"]).stdout
-        let second = try Subprocess.run(["gzip", "-c", directory + "/b"]).stdout
+        let first = try await Tool.run(["gzip", "-c", directory + "/a"]).stdout
+        let second = try await Tool.run(["gzip", "-c", directory + "/b"]).stdout
         let (summary, collector) = try await readLayerBytes([UInt8](first + second), chunkSize: 777)
         #expect(summary.uncompressedSize == Int64(tar.count))
-        #expect(collector.entries.map(\.name) == (try tarListing(directory + "/l.tar")))
+        #expect(collector.entries.map(\.name) == (try await tarListing(directory + "/l.tar")))
     }
 }

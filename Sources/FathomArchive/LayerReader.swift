@@ -1,5 +1,4 @@
 public import FathomCore
-public import FathomOCI
 
 /// What a layer's bytes are expected to be. The digest and size come from the descriptor; a
 /// legacy `docker save` archive names layers by their uncompressed digest (diffID) instead.
@@ -7,13 +6,11 @@ public struct LayerExpectation: Sendable, Hashable {
     public var digest: Digest?
     public var size: Int64?
     public var diffID: Digest?
-    public var mediaType: MediaType?
 
-    public init(digest: Digest?, size: Int64?, diffID: Digest? = nil, mediaType: MediaType? = nil) {
+    public init(digest: Digest?, size: Int64?, diffID: Digest? = nil) {
         self.digest = digest
         self.size = size
         self.diffID = diffID
-        self.mediaType = mediaType
     }
 }
 

@@ -1,13 +1,15 @@
 public import FathomAdvisory
 import FathomCore
+public import FathomSQLite
 public import Foundation
 
 /// The embedded store (SQLite, WAL): imported advisories by feed and import history, layer
 /// facts, images, scan history and registry events (see `FleetStore.swift`).
 /// Imports are transactional and idempotent: a feed's records are replaced whole, or not at all.
-public final class SQLiteStore: Sendable {
+public final class SQLiteStore: Store {
     let database: SQLiteDatabase
     public var path: String { database.path }
+    public var location: String { database.path }
 
     /// `$XDG_CACHE_HOME/fathom/fathom.db`, else `~/.cache/fathom/fathom.db`.
     public static func defaultPath() -> String {
@@ -16,12 +18,16 @@ public final class SQLiteStore: Sendable {
         return base + "/fathom/fathom.db"
     }
 
-    public init(path: String = SQLiteStore.defaultPath()) throws {
+    /// Opens (creating and migrating if needed) the store at `path`.
+    public static func open(path: String = SQLiteStore.defaultPath()) async throws -> SQLiteStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        database = try SQLiteDatabase(path: path)
-        try migrate()
+        return SQLiteStore(database: try await SQLiteDatabase.open(path: path, setUp: migrate))
     }
+
+    init(database: SQLiteDatabase) { self.database = database }
+
+    public func close() async throws { try await database.close() }
 
     static let migrations: [String] = [
         """
@@ -50,28 +56,20 @@ public final class SQLiteStore: Sendable {
         """,
     ]
 
-    func migrate() throws {
-        try database.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        var version: Int64 = 0
-        try database.query("SELECT COALESCE(MAX(version), 0) FROM schema_version") { version = $0.integer(0) }
-        for (index, migration) in Self.migrations.enumerated() where Int64(index + 1) > version {
-            try database.transaction {
+    @Sendable static func migrate(_ database: SQLiteConnection) throws {
+        try database.transaction {
+            try database.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            var version: Int64 = 0
+            try database.query("SELECT COALESCE(MAX(version), 0) FROM schema_version") { version = $0.integer(0) }
+            for (index, migration) in Self.migrations.enumerated() where Int64(index + 1) > version {
                 try database.execute(migration)
                 try database.query("INSERT INTO schema_version (version) VALUES (?)", [.integer(Int64(index + 1))])
             }
         }
     }
 
-    /// What an import changed.
-    public struct ImportResult: Sendable {
-        public var source: String
-        public var records: Int
-        /// False when the feed's content was already imported exactly so.
-        public var changed: Bool
-    }
-
     /// Replaces the advisories of `source` with `records`, in one transaction.
-    public func importAdvisories(_ records: [OSVRecord], source: String, now: Date = Date()) throws -> ImportResult {
+    public func importAdvisories(_ records: [OSVRecord], source: String, now: Date = Date()) async throws -> AdvisoryImport {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let sorted = records.sorted { $0.id < $1.id }
@@ -83,10 +81,13 @@ public final class SQLiteStore: Sendable {
             encoded.append((record, json))
         }
         let digest = hasher.finalize().description
-        var previous: String?
-        try database.query("SELECT content_digest FROM imports WHERE source = ?", [.text(source)]) { previous = $0.text(0) }
-        if previous == digest { return ImportResult(source: source, records: sorted.count, changed: false) }
-        try database.transaction {
+        let count = sorted.count
+        let imported = ISO8601DateFormatter().string(from: now)
+        // The check and the replacement are one transaction: two importers never interleave.
+        return try await database.write { [encoded] database in try database.transaction {
+            var previous: String?
+            try database.query("SELECT content_digest FROM imports WHERE source = ?", [.text(source)]) { previous = $0.text(0) }
+            if previous == digest { return AdvisoryImport(source: source, records: count, changed: false) }
             try database.query("DELETE FROM advisories WHERE source = ?", [.text(source)])
             try database.query("DELETE FROM advisory_packages WHERE source = ?", [.text(source)])
             for (record, json) in encoded {
@@ -100,31 +101,22 @@ public final class SQLiteStore: Sendable {
             }
             try database.query(
                 "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest) VALUES (?, ?, ?, ?)",
-                [.text(source), .text(ISO8601DateFormatter().string(from: now)), .integer(Int64(sorted.count)), .text(digest)])
-        }
-        return ImportResult(source: source, records: sorted.count, changed: true)
+                [.text(source), .text(imported), .integer(Int64(count)), .text(digest)])
+            return AdvisoryImport(source: source, records: count, changed: true)
+        } }
     }
 
-    public struct Stats: Sendable {
-        public struct Feed: Sendable {
-            public var source: String
-            public var importedAt: String
-            public var records: Int
-        }
-        public var feeds: [Feed]
-        /// Advisories per OSV ecosystem (an advisory affecting two ecosystems counts in each).
-        public var byEcosystem: [(ecosystem: String, advisories: Int)]
-    }
-
-    public func stats() throws -> Stats {
-        var feeds: [Stats.Feed] = []
+    public func advisoryStatistics() async throws -> AdvisoryStatistics {
+        try await database.read { database in
+        var feeds: [AdvisoryStatistics.Feed] = []
         try database.query("SELECT source, imported_at, records FROM imports ORDER BY source") { row in
-            feeds.append(Stats.Feed(source: row.text(0) ?? "", importedAt: row.text(1) ?? "", records: Int(row.integer(2))))
+            feeds.append(AdvisoryStatistics.Feed(source: row.text(0) ?? "", importedAt: row.text(1) ?? "", records: Int(row.integer(2))))
         }
         var ecosystems: [(String, Int)] = []
         try database.query(
             "SELECT ecosystem, COUNT(DISTINCT source || ' ' || id) FROM advisory_packages GROUP BY ecosystem ORDER BY ecosystem"
         ) { row in ecosystems.append((row.text(0) ?? "", Int(row.integer(1)))) }
-        return Stats(feeds: feeds, byEcosystem: ecosystems)
+        return AdvisoryStatistics(feeds: feeds, byEcosystem: ecosystems)
+        }
     }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+import Subprocess
 
 /// Runs real tools (tar, skopeo, docker-registry, dpkg…) as interop oracles and fixtures.
 public struct ProcessOutput: Sendable {
@@ -9,7 +10,7 @@ public struct ProcessOutput: Sendable {
     public var errorText: String { String(decoding: stderr, as: UTF8.self) }
 }
 
-public struct SubprocessError: Error, CustomStringConvertible {
+public struct ToolError: Error, CustomStringConvertible {
     public var command: [String]
     public var output: ProcessOutput
     public var description: String {
@@ -17,8 +18,36 @@ public struct SubprocessError: Error, CustomStringConvertible {
     }
 }
 
-public enum Subprocess {
-    /// Runs `arguments` (looked up on PATH), feeding `input`, and waits.
+public enum Tool {
+    /// Runs `arguments` (looked up on PATH), feeding `input`, and waits without holding a
+    /// thread of Swift concurrency's pool (swift-subprocess reads both pipes as they fill).
+    @discardableResult
+    public static func run(
+        _ arguments: [String], input: Data? = nil, environment: [String: String]? = nil, check: Bool = true,
+        directory: String? = nil
+    ) async throws -> ProcessOutput {
+        // env(1) sets the variables, and a shell the working directory (which keeps
+        // swift-system's FilePath out of the test support's dependencies).
+        var command = (environment ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        if let directory { command += ["sh", "-c", "cd \"$0\" && exec \"$@\"", directory] }
+        command += arguments
+        let result = try await Subprocess.run(
+            .name("env"), arguments: Arguments(command),
+            input: .array(input.map { [UInt8]($0) } ?? []),
+            output: .bytes(limit: 1 << 30), error: .bytes(limit: 1 << 26))
+        let status: Int32
+        switch result.terminationStatus {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
+        let output = ProcessOutput(status: status, stdout: Data(result.standardOutput), stderr: Data(result.standardError))
+        if check && output.status != 0 { throw ToolError(command: arguments, output: output) }
+        return output
+    }
+
+    /// The blocking form, for synchronous set-up code only: in async code it would hold one of
+    /// Swift concurrency's few threads for as long as the tool runs.
+    @available(*, noasync, message: "use the async Tool.run")
     @discardableResult
     public static func run(
         _ arguments: [String], input: Data? = nil, environment: [String: String]? = nil, check: Bool = true,
@@ -52,12 +81,13 @@ public enum Subprocess {
         group.wait()
         process.waitUntilExit()
         let output = ProcessOutput(status: process.terminationStatus, stdout: outputData, stderr: errorData)
-        if check && output.status != 0 { throw SubprocessError(command: arguments, output: output) }
+        if check && output.status != 0 { throw ToolError(command: arguments, output: output) }
         return output
     }
 
     /// Whether a tool is on PATH.
     public static func has(_ tool: String) -> Bool {
-        (try? run(["sh", "-c", "command -v \(tool)"], check: false).status) == 0
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
     }
 }

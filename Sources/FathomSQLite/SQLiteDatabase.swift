@@ -1,0 +1,103 @@
+public import FathomCore
+import NIOPosix
+import Synchronization
+
+/// An SQLite file used from async code without blocking Swift concurrency's threads: every
+/// statement runs on threads of its own (NIO thread pools, as sqlite-nio does). Writes go to
+/// one writer thread with one connection, so they run one at a time in the order asked; in WAL
+/// mode reads run on reader threads, each with its own connection, and never wait behind the
+/// writer (a slow disk or a transaction held by another process stalls writes only).
+public final class SQLiteDatabase: Sendable {
+    public let path: String
+    private let writer: SQLiteConnection
+    private let writerThread: NIOThreadPool
+    private let readerThreads: NIOThreadPool?
+    private let readers: Mutex<[SQLiteConnection]>
+    private let closed = Atomic<Bool>(false)
+
+    /// Opens (creating if needed) the database at `path` in WAL mode, runs `setUp` on the
+    /// writer (migrations), then opens `readerCount` read-only connections.
+    public static func open(
+        path: String, readerCount: Int = 4, setUp: @escaping @Sendable (SQLiteConnection) throws -> Void = { _ in }
+    ) async throws -> SQLiteDatabase {
+        let writerThread = NIOThreadPool(numberOfThreads: 1)
+        writerThread.start()
+        do {
+            let writer = try await writerThread.runIfActive {
+                let connection = try SQLiteConnection(path: path)
+                try connection.execute("PRAGMA journal_mode=WAL")
+                try connection.execute("PRAGMA synchronous=NORMAL")
+                try connection.execute("PRAGMA foreign_keys=ON")
+                try setUp(connection)
+                return connection
+            }
+            // An in-memory database is private to its connection: it has no readers.
+            let readerCount = path == ":memory:" || path.isEmpty ? 0 : max(0, readerCount)
+            var readers: [SQLiteConnection] = []
+            var readerThreads: NIOThreadPool?
+            if readerCount > 0 {
+                let pool = NIOThreadPool(numberOfThreads: readerCount)
+                pool.start()
+                readerThreads = pool
+                do {
+                    readers = try await pool.runIfActive {
+                        try (0..<readerCount).map { _ in try SQLiteConnection(path: path, mode: .readOnly) }
+                    }
+                } catch {
+                    try? await pool.shutdownGracefully()
+                    throw error
+                }
+            }
+            return SQLiteDatabase(
+                path: path, writer: writer, writerThread: writerThread, readerThreads: readerThreads, readers: readers)
+        } catch {
+            try? await writerThread.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private init(
+        path: String, writer: SQLiteConnection, writerThread: NIOThreadPool, readerThreads: NIOThreadPool?,
+        readers: [SQLiteConnection]
+    ) {
+        self.path = path
+        self.writer = writer
+        self.writerThread = writerThread
+        self.readerThreads = readerThreads
+        self.readers = Mutex(readers)
+    }
+
+    deinit {
+        // Work in flight holds the database, so nothing runs here; stop the threads.
+        if !closed.exchange(true, ordering: .relaxed) {
+            writerThread.shutdownGracefully { _ in }
+            readerThreads?.shutdownGracefully { _ in }
+        }
+    }
+
+    /// Stops the threads once the work already asked for is done.
+    public func close() async throws {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        try await writerThread.shutdownGracefully()
+        try await readerThreads?.shutdownGracefully()
+    }
+
+    /// Runs `body` on the writer connection, after every write asked for before it.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        let writer = self.writer
+        return try await writerThread.runIfActive { try body(writer) }
+    }
+
+    /// Runs `body` on a reader connection (on the writer when there are none).
+    public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        guard let readerThreads else { return try await write(body) }
+        return try await readerThreads.runIfActive { try self.withReader(body) }
+    }
+
+    private func withReader<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        // One connection per reader thread: one is always free when a thread runs this.
+        let connection = try readers.withLock { $0.popLast() } ?? SQLiteConnection(path: path, mode: .readOnly)
+        defer { readers.withLock { $0.append(connection) } }
+        return try body(connection)
+    }
+}

@@ -1,0 +1,182 @@
+import FathomArchive
+public import FathomCore
+public import FathomInventory
+public import FathomOCI
+import FathomSQLite
+public import Foundation
+
+extension SQLiteStore {
+    public func layerFacts(_ digest: Digest) async throws -> LayerFacts? {
+        let bytes = try await database.read { database in
+            var bytes: [UInt8]?
+            try database.query(
+                "SELECT facts FROM layer_facts WHERE digest = ? AND analyzer_version = ?",
+                [.text(digest.description), .integer(Int64(LayerFacts.analyzerVersion))]
+            ) { bytes = $0.blob(0) }
+            return bytes
+        }
+        guard let bytes else { return nil }
+        do {
+            return try JSONDecoder().decode(LayerFacts.self, from: Data(bytes))
+        } catch {
+            // A row the current code cannot read is treated as absent: the layer is read again.
+            return nil
+        }
+    }
+
+    public func storeLayerFacts(_ facts: LayerFacts, for digest: Digest) async throws {
+        let bytes = Array(try JSONEncoder().encode(facts))
+        let parameters: [SQLiteValue] = [
+            .text(digest.description), .integer(Int64(facts.analyzerVersion)), .blob(bytes),
+            .integer(facts.summary.compressedSize), .integer(Int64(Date().timeIntervalSince1970)),
+        ]
+        try await database.write { database in
+            try database.query(
+                "INSERT OR REPLACE INTO layer_facts (digest, analyzer_version, facts, compressed_size, stored_at) VALUES (?, ?, ?, ?, ?)",
+                parameters)
+        }
+    }
+
+    public func layerDigests() async throws -> [Digest] {
+        try await database.read { database in
+            var digests: [Digest] = []
+            try database.query(
+                "SELECT digest FROM layer_facts WHERE analyzer_version = ? ORDER BY digest",
+                [.integer(Int64(LayerFacts.analyzerVersion))]
+            ) { row in
+                if let text = row.text(0), let digest = try? Digest(parsing: text) { digests.append(digest) }
+            }
+            return digests
+        }
+    }
+
+    @discardableResult
+    public func recordScan(_ scan: ScanRecord) async throws -> ScanChanges {
+        let findings = StoredFinding.encode(scan.findings)
+        let image = scan.image
+        let imageBytes = Array(try JSONEncoder().encode(image))
+        return try await database.write { database in
+            try database.transaction {
+                var previous: PreviousScan?
+                try database.query(
+                    """
+                    SELECT s.scanned_at, s.image_key, i.manifest_digest, s.findings FROM scans s JOIN images i ON i.image_key = s.image_key
+                    WHERE s.name = ? ORDER BY s.id DESC LIMIT 1
+                    """, [.text(scan.name)]
+                ) { row in
+                    previous = PreviousScan(
+                        scannedAt: Date(timeIntervalSince1970: Double(row.integer(0)) / 1000), imageKey: row.text(1) ?? "",
+                        manifestDigest: row.text(2).flatMap { try? Digest(parsing: $0) }, findings: StoredFinding.decode(row.blob(3)))
+                }
+                // An image record never changes (its key is its manifest digest): written once.
+                try database.query(
+                    "INSERT OR IGNORE INTO images (image_key, manifest_digest, config_digest, created, record, first_seen) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        .text(image.key), image.manifestDigest.map { .text($0.description) } ?? .null,
+                        .text(image.configDigest.description), image.created.map { .text($0) } ?? .null,
+                        .blob(imageBytes), .integer(Int64(scan.scannedAt.timeIntervalSince1970)),
+                    ])
+                try database.query(
+                    "INSERT INTO scans (name, image_key, scanned_at, advisory_version, findings) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        .text(scan.name), .text(image.key), .integer(Int64(scan.scannedAt.timeIntervalSince1970 * 1000)),
+                        .text(scan.advisoryVersion), .blob(findings),
+                    ])
+                return ScanChanges(previous: previous, current: image, findings: scan.findings)
+            }
+        }
+    }
+
+    public func latestScans() async throws -> [ScanRecord] {
+        try await database.read { database in
+            let decoder = JSONDecoder()
+            var records: [ScanRecord] = []
+            try database.query(
+                """
+                SELECT s.name, s.scanned_at, s.advisory_version, s.findings, i.record FROM scans s JOIN images i ON i.image_key = s.image_key
+                WHERE s.id IN (SELECT MAX(id) FROM scans GROUP BY name) ORDER BY s.name
+                """
+            ) { row in
+                records.append(
+                    ScanRecord(
+                        name: row.text(0) ?? "", image: try decoder.decode(ImageRecord.self, from: Data(row.blob(4))),
+                        scannedAt: Date(timeIntervalSince1970: Double(row.integer(1)) / 1000), advisoryVersion: row.text(2) ?? "",
+                        findings: StoredFinding.decode(row.blob(3))))
+            }
+            return records
+        }
+    }
+
+    public func advisoryVersion() async throws -> String {
+        try await database.read { database in
+            var hasher = DigestHasher()
+            var any = false
+            try database.query("SELECT source, content_digest FROM imports ORDER BY source") { row in
+                any = true
+                hasher.update(Array("\(row.text(0) ?? "") \(row.text(1) ?? "")\n".utf8))
+            }
+            return any ? String(hasher.finalize().encoded.prefix(16)) : "none"
+        }
+    }
+
+    @discardableResult
+    public func importEvents(_ events: [RegistryEvent]) async throws -> Int {
+        try await database.write { database in
+            try database.transaction {
+                var added = 0
+                for event in events {
+                    try database.query(
+                        "INSERT OR IGNORE INTO registry_events (id, action, repository, tag, digest, media_type, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            .text(event.id), .text(event.action.rawValue), .text(event.repository), event.tag.map { .text($0) } ?? .null,
+                            event.digest.map { .text($0.description) } ?? .null, event.mediaType.map { .text($0) } ?? .null,
+                            .integer(Int64(event.timestamp.timeIntervalSince1970)),
+                        ])
+                    added += Int(database.changes)
+                }
+                return added
+            }
+        }
+    }
+
+    public func lastEvent(_ action: RegistryEvent.Action, repository: String, tag: String?, digest: Digest?) async throws -> Date? {
+        let tagValue: SQLiteValue = tag.map { .text($0) } ?? .null
+        let digestValue: SQLiteValue = digest.map { .text($0.description) } ?? .null
+        let latest = try await database.read { database in
+            var latest: Int64?
+            try database.query(
+                """
+                SELECT MAX(at) FROM registry_events WHERE action = ? AND repository = ?
+                AND ((? IS NOT NULL AND tag = ?) OR (? IS NOT NULL AND digest = ?))
+                """,
+                [.text(action.rawValue), .text(repository), tagValue, tagValue, digestValue, digestValue]
+            ) { row in latest = row.isNull(0) ? nil : row.integer(0) }
+            return latest
+        }
+        return latest.map { Date(timeIntervalSince1970: Double($0)) }
+    }
+
+    public func counts() async throws -> StoreCounts {
+        try await database.read { database in
+            var counts = [0, 0, 0, 0]
+            for (index, table) in ["layer_facts", "images", "scans", "registry_events"].enumerated() {
+                try database.query("SELECT COUNT(*) FROM \(table)") { counts[index] = Int($0.integer(0)) }
+            }
+            return StoreCounts(layers: counts[0], images: counts[1], scans: counts[2], events: counts[3])
+        }
+    }
+
+    public func document(_ digest: Digest) async throws -> [UInt8]? {
+        try await database.read { database in
+            var bytes: [UInt8]?
+            try database.query("SELECT bytes FROM documents WHERE digest = ?", [.text(digest.description)]) { bytes = $0.blob(0) }
+            return bytes
+        }
+    }
+
+    public func storeDocument(_ bytes: [UInt8], digest: Digest) async throws {
+        try await database.write { database in
+            try database.query("INSERT OR IGNORE INTO documents (digest, bytes) VALUES (?, ?)", [.text(digest.description), .blob(bytes)])
+        }
+    }
+}

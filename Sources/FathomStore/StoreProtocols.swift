@@ -1,0 +1,104 @@
+public import FathomAdvisory
+public import FathomCore
+public import FathomInventory
+public import FathomOCI
+public import Foundation
+
+// What fathom keeps between runs, one protocol per concern. Every method is async: a store may
+// wait on a disk (SQLite, on threads of its own) or on a server (PostgreSQL), and never on
+// Swift concurrency's few threads. The pipeline and the commands depend on these protocols;
+// `openStore(_:)` is the one place that names an implementation.
+
+/// Facts learned from verified layers, by blob digest (and the analyzer version that read them).
+public protocol LayerFactsStore: Sendable {
+    /// Facts of a layer read by the current analyzers, if any were stored.
+    func layerFacts(_ digest: Digest) async throws -> LayerFacts?
+    /// Stores facts learned from a verified layer (callers store nothing unverified).
+    func storeLayerFacts(_ facts: LayerFacts, for digest: Digest) async throws
+    /// Every layer with facts from the current analyzers.
+    func layerDigests() async throws -> [Digest]
+}
+
+/// Every scan of every name, to say what changed since the previous one.
+public protocol ScanHistory: Sendable {
+    /// Records a scan of `scan.name` and returns what changed since the previous scan of that name.
+    @discardableResult
+    func recordScan(_ scan: ScanRecord) async throws -> ScanChanges
+    /// The newest scan of each name.
+    func latestScans() async throws -> [ScanRecord]
+}
+
+/// The registry's notification events: when a tag or digest was pushed and pulled.
+public protocol EventLog: Sendable {
+    /// Stores events (idempotent by event id); returns how many were new.
+    @discardableResult
+    func importEvents(_ events: [RegistryEvent]) async throws -> Int
+    /// The newest time an event with `action` touched `repository` at `tag` or `digest`.
+    func lastEvent(_ action: RegistryEvent.Action, repository: String, tag: String?, digest: Digest?) async throws -> Date?
+}
+
+/// Imported advisory feeds.
+public protocol AdvisorySource: Sendable {
+    /// Replaces the advisories of `source` with `records`, all or nothing.
+    @discardableResult
+    func importAdvisories(_ records: [OSVRecord], source: String, now: Date) async throws -> AdvisoryImport
+    /// A version of the advisory data: changes whenever any feed's content changes.
+    func advisoryVersion() async throws -> String
+    /// The advisories for matching, read package by package as matching asks for them.
+    func advisories() async throws -> StoredAdvisories
+    /// Feeds and advisories per ecosystem.
+    func advisoryStatistics() async throws -> AdvisoryStatistics
+}
+
+/// A whole store: every concern above, and image configs by digest.
+public protocol Store: LayerFactsStore, ScanHistory, EventLog, AdvisorySource, DocumentCache {
+    /// Where the store is, as the user named it.
+    var location: String { get }
+    /// Rows per kind, for `fathom db stats`.
+    func counts() async throws -> StoreCounts
+    /// Finishes the work asked for and releases the store's threads and connections.
+    func close() async throws
+}
+
+/// What an advisory import changed.
+public struct AdvisoryImport: Sendable {
+    public var source: String
+    public var records: Int
+    /// False when the feed's content was already imported exactly so.
+    public var changed: Bool
+}
+
+public struct AdvisoryStatistics: Sendable {
+    public struct Feed: Sendable {
+        public var source: String
+        public var importedAt: String
+        public var records: Int
+    }
+    public var feeds: [Feed]
+    /// Advisories per OSV ecosystem (an advisory affecting two ecosystems counts in each).
+    public var byEcosystem: [(ecosystem: String, advisories: Int)]
+}
+
+public struct StoreCounts: Sendable {
+    public var layers: Int
+    public var images: Int
+    public var scans: Int
+    public var events: Int
+}
+
+/// Opens the store `location` names: `sqlite:PATH` or a plain path (the embedded SQLite
+/// store), or nil for the default one. `postgres://…` is the shared store of the service.
+public func openStore(_ location: String?) async throws -> any Store {
+    guard let location else { return try await SQLiteStore.open(path: SQLiteStore.defaultPath()) }
+    if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
+        throw FathomError(.unsupported, "the PostgreSQL store is not built yet; use an SQLite file", path: location)
+    }
+    if location.hasPrefix("sqlite://") { return try await SQLiteStore.open(path: String(location.dropFirst("sqlite://".count))) }
+    if location.hasPrefix("sqlite:") { return try await SQLiteStore.open(path: String(location.dropFirst("sqlite:".count))) }
+    if let scheme = location.range(of: "://") {
+        throw FathomError(
+            .invalidInput, "unknown store scheme '\(location[..<scheme.lowerBound])': use a path, sqlite:PATH or postgres://…",
+            path: location)
+    }
+    return try await SQLiteStore.open(path: location)
+}
