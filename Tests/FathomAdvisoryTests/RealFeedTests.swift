@@ -202,6 +202,9 @@ import Testing
         for (name, version) in [("requests", "2.19.1"), ("Django", "1.11.0"), ("jinja2", "2.10"), ("PyYAML", "3.12"), ("urllib3", "1.23")] {
             cases.append((Package(ecosystem: "pypi", name: name, version: version, path: "site-packages"), "Debian:12"))
         }
+        for namespace in Set(cases.map(\.1)) {
+            try await stored.prepare(cases.filter { $0.1 == namespace }.map(\.0), osNamespace: namespace)
+        }
         var total = 0
         for (package, namespace) in cases {
             let expected = full.match(package, osNamespace: namespace).map { "\($0.source) \($0.record.id) \($0.fixedVersion ?? "-")" }

@@ -4,6 +4,7 @@ import FathomLayer
 import FathomOCI
 import FathomPipeline
 import FathomRegistry
+import FathomSQLite
 import FathomStore
 import FathomTestSupport
 import Foundation
@@ -70,6 +71,40 @@ import Testing
         #expect(scanned(again).count == 2)
         #expect(scanned(again).allSatisfy { $0.result?.layersFetched == 0 })
         #expect(fixture.blobGETs(digests) == after)
+    }
+
+    /// Store work runs on threads of its own: while another connection holds the store's write
+    /// lock (as a second fathom process or a slow disk would), images are still read and
+    /// matched; only recording waits, and the run completes once the lock is released.
+    @Test func aBlockedStoreWriterDoesNotStopReadingAndMatching() async throws {
+        let (store, path) = try await newStore()
+        let apps = Array(fixture.apps.prefix(6))
+        let blocker = try SQLiteConnection(path: path)
+        try blocker.execute("BEGIN IMMEDIATE")
+        let client = try RegistryClient(configuration: RegistryClientConfiguration(credentials: .anonymous, maxAttempts: 2))
+        let fleet = FleetScanner(
+            scanner: ImageScanner(layerConcurrency: 2, cache: LayerCache(store: store)), history: store,
+            index: try await store.advisories(), advisoryVersion: try await store.advisoryVersion())
+        let listing = RegistryListing(
+            registry: fixture.registry.host, client: client, repositories: apps.map(\.repository), documents: store)
+        let run = Task {
+            var outcomes: [FleetOutcome] = []
+            try await fleet.run(listing) { outcomes.append($0) }
+            return outcomes
+        }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while fleet.progress.snapshot.matched < apps.count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let during = fleet.progress.snapshot
+        try blocker.execute("ROLLBACK")
+        let outcomes = try await run.value
+        try await client.shutdown()
+        #expect(during.matched == apps.count, "images read and matched while the writer was blocked")
+        #expect(during.layersFetched > 0)
+        #expect(during.scanned == 0, "no scan could be recorded while the lock was held")
+        #expect(scanned(outcomes).count == apps.count, "\(outcomes)")
+        #expect(Set(try await store.layerDigests().map(\.description)) == Set(apps.flatMap(\.layers)))
     }
 
     @Test func twentyConcurrentScansFetchEachLayerOnce() async throws {

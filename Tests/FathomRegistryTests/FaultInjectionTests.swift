@@ -22,11 +22,13 @@ import Testing
     }
     var layerDigest: String { layout.gzip.layerDigests[0] }
 
-    func scan(through proxy: FaultProxy, maxAttempts: Int = 4) async throws -> ImageScanResult {
+    func scan(
+        through proxy: FaultProxy, maxAttempts: Int = 4, clock: any Clock<Duration> = ContinuousClock()
+    ) async throws -> ImageScanResult {
         let client = try RegistryClient(
             configuration: RegistryClientConfiguration(
                 credentials: .anonymous, maxAttempts: maxAttempts, baseBackoff: .milliseconds(20), maxBackoff: .milliseconds(200),
-                maxRetryAfter: .seconds(5)))
+                maxRetryAfter: .seconds(5), clock: clock))
         return try await withClient(client) { client in
             try await ImageScanner().scan(RegistryImageSource(reference: try ImageReference(parsing: "\(proxy.host)/alpine:3.7"), client: client))
         }
@@ -40,11 +42,14 @@ import Testing
 
     @Test func rateLimitIsRetriedAfterRetryAfter() async throws {
         try await withProxy { proxy in
-            proxy.inject(.status(429, retryAfter: "1"), pathContains: "/manifests/3.7")
-            let clock = ContinuousClock()
-            let start = clock.now
-            let result = try await scan(through: proxy)
-            #expect(clock.now - start >= .seconds(1))
+            proxy.inject(.status(429, retryAfter: "2"), pathContains: "/manifests/3.7")
+            // The clock jumps to each deadline: the retry waited two seconds of clock time and
+            // no real time.
+            let clock = ManualClock(immediate: true)
+            let started = ContinuousClock.now
+            let result = try await scan(through: proxy, clock: clock)
+            #expect(clock.now.offset >= .seconds(2))
+            #expect(ContinuousClock.now - started < .seconds(1))
             #expect(result.layers.count == 1)
             #expect(proxy.requests.filter { $0.contains("/manifests/3.7") }.count == 2)
         }
@@ -110,19 +115,25 @@ import Testing
     /// got it: the fleet slows down together.
     @Test func rateLimitPausesEveryRequestToTheRegistry() async throws {
         try await withProxy { proxy in
-            proxy.inject(.status(429, retryAfter: "1"), pathContains: "/manifests/3.7")
+            proxy.inject(.status(429, retryAfter: "30"), pathContains: "/manifests/3.7")
+            let clock = ManualClock()
             let client = try RegistryClient(
-                configuration: RegistryClientConfiguration(credentials: .anonymous, baseBackoff: .milliseconds(20)))
+                configuration: RegistryClientConfiguration(
+                    credentials: .anonymous, baseBackoff: .milliseconds(20), maxRetryAfter: .seconds(60), clock: clock))
             try await withClient(client) { client in
-                let clock = ContinuousClock()
-                let start = clock.now
-                async let limited = client.manifest(try ImageReference(parsing: "\(proxy.host)/alpine:3.7"))
-                try await Task.sleep(for: .milliseconds(300))
-                // Sent while the registry's pause is on: it waits for the pause to end.
-                _ = try await client.tags(proxy.host, repository: "alpine")
-                #expect(clock.now - start >= .milliseconds(950))
-                _ = try await limited
+                let started = ContinuousClock.now
+                let reference = try ImageReference(parsing: "\(proxy.host)/alpine:3.7")
+                let limited = Task { try await client.manifest(reference) }
+                try await waitUntil { clock.sleeperCount == 1 }
+                // Sent while the registry's pause is on: it waits for the pause to end, unsent.
+                let tags = Task { try await client.tags(proxy.host, repository: "alpine") }
+                try await waitUntil { clock.sleeperCount == 2 }
+                #expect(!proxy.requests.contains { $0.contains("/tags/list") })
+                clock.advance(by: .seconds(30))
+                _ = try await tags.value
+                _ = try await limited.value
                 #expect(proxy.requests.filter { $0.contains("/manifests/3.7") }.count == 2)
+                #expect(ContinuousClock.now - started < .seconds(5))
             }
         }
     }
@@ -145,5 +156,17 @@ import Testing
                 #expect(clock.now - start >= .milliseconds(880))
             }
         }
+    }
+}
+
+/// Polls `condition` every few milliseconds, failing after `timeout` of real time.
+func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("condition not met within \(timeout)")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(5))
     }
 }

@@ -69,6 +69,29 @@ import Testing
         #expect(issued.first == "\(Self.user) repository:team/busybox:pull")
     }
 
+    /// A token is used until its `expires_in` (less a margin) has passed on the client's clock,
+    /// then a new one is fetched: checked with a test clock, in no real time.
+    @Test func expiredTokenIsFetchedAgain() async throws {
+        let (registry, server) = token
+        let clock = ManualClock()
+        let client = try RegistryClient(
+            configuration: RegistryClientConfiguration(
+                credentials: CredentialStore(
+                    explicit: [registry.host: RegistryCredential(username: Self.user, password: Self.password)], dockerConfigPath: nil),
+                clock: clock))
+        let before = server.requests.count
+        try await withClient(client) { client in
+            let reference = try registry.reference("team/busybox", "1")
+            _ = try await client.manifest(reference)
+            clock.advance(by: .seconds(280))
+            _ = try await client.manifest(reference)
+            #expect(server.requests.count - before == 1, "the token server issues 300 s tokens: still valid")
+            clock.advance(by: .seconds(15))
+            _ = try await client.manifest(reference)
+            #expect(server.requests.count - before == 2, "renewed 10 s before expiry")
+        }
+    }
+
     @Test func bearerTokenWithWrongCredentialsIsUnauthorized() async throws {
         let (registry, _) = token
         let error = await #expect(throws: FathomError.self) {
@@ -125,6 +148,38 @@ import Testing
         #expect(try await store.credential(for: "unknown.example") == nil)  // "not found" means anonymous
         let result = try await scan(basic, client: try RegistryClient(configuration: .init(credentials: store)))
         #expect(result.layers.count == 1)
+    }
+
+    /// A credential helper runs once per registry however many requests need it: 50 images
+    /// scanned at once through one client, one run of the helper (it counts its runs).
+    @Test func credentialHelperRunsOncePerRegistry() async throws {
+        let directory = try Fixtures.temporaryDirectory("cred-helper-count")
+        let runs = directory + "/runs"
+        let helper = """
+            #!/bin/sh
+            [ "$1" = get ] || exit 1
+            read server
+            echo run >> \(runs)
+            printf '{"ServerURL":"%s","Username":"\(Self.user)","Secret":"\(Self.password)"}' "$server"
+            """
+        try helper.write(toFile: directory + "/docker-credential-fathomcount", atomically: true, encoding: .utf8)
+        try await Tool.run(["chmod", "+x", directory + "/docker-credential-fathomcount"])
+        try #"{"credHelpers": {"\#(basic.host)": "fathomcount"}}"#.write(
+            toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+        setenv("PATH", directory + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"), 1)
+        let client = try RegistryClient(configuration: .init(credentials: CredentialStore(dockerConfigPath: directory + "/config.json")))
+        let reference = try basic.reference("team/busybox", "1")
+        let layers = try await withClient(client) { client in
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<50 {
+                    group.addTask { try await ImageScanner().scan(RegistryImageSource(reference: reference, client: client)).layers.count }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        #expect(layers == 50)
+        let lines = try String(contentsOfFile: runs, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1)
     }
 
     @Test func identityTokenAndConfigKeysNormalise() async throws {

@@ -56,7 +56,11 @@ public struct RegistryImageSource: ImageSource {
             return cached
         }
         let bytes = try await client.smallBlob(reference, descriptor)
-        try await documents?.storeDocument(bytes, digest: descriptor.digest)
+        if let documents {
+            // Kept behind the scan: a busy store must not hold an image back, and a config not
+            // kept is only fetched again next time.
+            Task { try? await documents.storeDocument(bytes, digest: descriptor.digest) }
+        }
         return bytes
     }
 
