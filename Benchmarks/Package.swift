@@ -19,8 +19,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "FathomCore", package: root),
-                .product(name: "FathomOCI", package: root),
-                .product(name: "FathomLayer", package: root),
+                .product(name: "FathomArchive", package: root),
                 .product(name: "FathomInventory", package: root),
             ],
             path: "Benchmarks/LayerDecode",

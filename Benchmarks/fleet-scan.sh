@@ -24,8 +24,11 @@ done
 
 fathom_install_packages debootstrap time python3-pip util-linux
 export PATH="/opt/swift/usr/bin:$PATH"
-swift build -c release --product fathom >&2
-fathom=$PWD/.build/release/fathom
+# FATHOM_BIN measures another build (e.g. the one before a change) in the same conditions.
+if [ -n "${FATHOM_BIN:-}" ]; then fathom=$(realpath "$FATHOM_BIN"); else
+  swift build -c release --product fathom >&2
+  fathom=$PWD/.build/release/fathom
+fi
 
 bench=.build-bench
 work=$bench/fleet

@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 
 /// A counting semaphore for async code: at most `permits` holders at once; waiters are served
@@ -5,7 +6,8 @@ import Synchronization
 public final class AsyncSemaphore: Sendable {
     private struct State {
         var available: Int
-        var waiters: [(id: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+        /// In arrival order; a release takes the first (a Deque: O(1) at the front).
+        var waiters: Deque<(id: Int, continuation: CheckedContinuation<Void, any Error>)> = []
         var nextID = 0
     }
 

@@ -58,7 +58,9 @@ public struct ScanReport: Sendable, Codable {
         public var modularityLabel: String?
     }
 
-    /// A finding: one advisory affecting one installed package.
+    /// A finding as the JSON document shows it. Kept apart from `Finding` on purpose: the
+    /// document is a stable public format (`schemaVersion`), it names the layer by digest where
+    /// matching holds an index into the image's layers, and it always writes `fixedVersion`.
     public struct Vulnerability: Sendable, Codable {
         public var id: String
         public var aliases: [String]

@@ -4,6 +4,9 @@ public import FathomOCI
 public import Foundation
 
 /// One finding as the history keeps it: enough to say what is new, resolved or unchanged.
+/// Kept apart from `Finding` on purpose: every scan of every image stores these, so only the
+/// fields a comparison and a summary need are kept (one tab-separated line each), and history
+/// written by one release stays readable by the next whatever `Finding` grows.
 public struct StoredFinding: Sendable, Hashable, Codable {
     public var id: String
     public var ecosystem: String

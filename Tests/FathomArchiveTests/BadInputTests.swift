@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Damaged layers fail with a clear error naming the layer and the cause, never a crash or hang.
-@Suite(.timeLimit(.minutes(1))) struct BadInputTests {
+@Suite(.timeLimit(.minutes(3))) struct BadInputTests {
     static let gzipLayer = Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz")
 
     func bytes(_ path: String) throws -> [UInt8] { try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) }

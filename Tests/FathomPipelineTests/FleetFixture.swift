@@ -30,7 +30,7 @@ struct FleetFixture: Sendable {
     func name(_ repository: String, tag: String = "1") -> String { "\(registry.host)/\(repository):\(tag)" }
 
     private init() async throws {
-        registry = try LocalRegistry()
+        registry = try await LocalRegistry()
         let directory = try Fixtures.temporaryDirectory("fleet")
         let baseTar = directory + "/alpine-3.7.3.tar"
         let alpine = Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz")

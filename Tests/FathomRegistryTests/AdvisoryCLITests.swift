@@ -7,12 +7,9 @@ import Testing
 /// as a user runs them against the real registry.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct AdvisoryCLITests {
     let registry: LocalRegistry
-    let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
+    let layout: TestLayout
 
-    init() async throws {
-        registry = try await RegistryPullTests.shared.value
-        layout = try await TestImages.layout()
-    }
+    init() async throws { (registry, layout) = try await TestImages.sharedRegistry() }
 
     func fathom(_ arguments: [String], directory: String? = nil) async throws -> ProcessOutput {
         try await Tool.run([Fixtures.fathomExecutable] + arguments, check: false, directory: directory)

@@ -7,12 +7,9 @@ import Testing
 /// standard error and a non-zero exit on failure.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct CLITests {
     let registry: LocalRegistry
-    let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
+    let layout: TestLayout
 
-    init() async throws {
-        registry = try await RegistryPullTests.shared.value
-        layout = try await TestImages.layout()
-    }
+    init() async throws { (registry, layout) = try await TestImages.sharedRegistry() }
 
     func fathom(_ arguments: [String], input: String? = nil) async throws -> ProcessOutput {
         try await Tool.run([Fixtures.fathomExecutable] + arguments, input: input.map { Data($0.utf8) }, environment: Fixtures.isolatedEnvironment, check: false)

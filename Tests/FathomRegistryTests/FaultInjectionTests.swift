@@ -14,12 +14,9 @@ import Testing
 /// damage fails the layer with a clear error and nothing unverified comes back.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct FaultInjectionTests {
     let registry: LocalRegistry
-    let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
+    let layout: TestLayout
 
-    init() async throws {
-        registry = try await RegistryPullTests.shared.value
-        layout = try await TestImages.layout()
-    }
+    init() async throws { (registry, layout) = try await TestImages.sharedRegistry() }
     var layerDigest: String { layout.gzip.layerDigests[0] }
 
     func scan(

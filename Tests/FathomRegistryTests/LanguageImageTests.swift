@@ -7,12 +7,9 @@ import Testing
 /// scanned end to end with imported feeds.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct LanguageImageTests {
     let registry: LocalRegistry
-    let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
+    let layout: TestLayout
 
-    init() async throws {
-        registry = try await RegistryPullTests.shared.value
-        layout = try await TestImages.layout()
-    }
+    init() async throws { (registry, layout) = try await TestImages.sharedRegistry() }
     static let cache = Fixtures.repositoryRoot.appendingPathComponent(".build/fathom-cache").path
 
     func fathom(_ arguments: [String]) async throws -> ProcessOutput {

@@ -14,14 +14,14 @@ import Testing
     static let password = "s3cret-pass"
 
     static let basicFixture = SharedFixture {
-        let registry = try LocalRegistry(auth: .htpasswd(username: user, password: password))
+        let registry = try await LocalRegistry(auth: .htpasswd(username: user, password: password))
         try await registry.push("oci:\(TestImages.busyboxMusl)", to: "team/busybox", tag: "1", credentials: (user, password))
         return registry
     }
 
     static let tokenFixture = SharedFixture {
         let server = try await TokenServer(username: user, password: password)
-        let registry = try LocalRegistry(
+        let registry = try await LocalRegistry(
             auth: .token(realm: server.realm, service: server.service, issuer: server.issuer, certificatePath: server.certificatePath))
         try await registry.push("oci:\(TestImages.busyboxMusl)", to: "team/busybox", tag: "1", credentials: (user, password))
         return (registry: registry, server: server)

@@ -11,8 +11,12 @@ enum TestImages {
 
     /// An OCI layout holding: `gzip` (alpine 3.7.3, gzip), `zstd` (alpine 3.20.3, zstd), and
     /// `multi` (an index of both: linux/amd64 → 3.7.3, linux/arm64/v8 → 3.20.3).
-    static func layout() async throws -> (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image) {
-        try await layoutFixture.value
+    static func layout() async throws -> TestLayout { try await layoutFixture.value }
+
+    /// The registry most suites share (see `RegistryPullTests.shared`) and the layout its
+    /// `alpine` images came from.
+    static func sharedRegistry() async throws -> (LocalRegistry, TestLayout) {
+        (try await RegistryPullTests.shared.value, try await layout())
     }
 
     private static let layoutFixture = SharedFixture {
@@ -33,6 +37,9 @@ enum TestImages {
         return (directory + "/oci", old, new)
     }
 }
+
+/// An OCI layout and the two images in it.
+typealias TestLayout = (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
 
 extension LocalRegistry {
     /// A client for this registry with the given credentials.

@@ -13,7 +13,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3))) struct RegistryPullTests {
     /// One registry for the suite, started on first use (its watcher stops it with the process).
     static let shared = SharedFixture {
-        let registry = try LocalRegistry()
+        let registry = try await LocalRegistry()
         let layout = try await TestImages.layout().directory
         try await registry.push("oci:\(TestImages.busyboxMusl)", to: "library/busybox", tag: "musl")
         try await registry.push("oci:\(layout):gzip", to: "alpine", tag: "3.7")
@@ -23,12 +23,9 @@ import Testing
     }
 
     let registry: LocalRegistry
-    let layout: (directory: String, gzip: OCILayoutBuilder.Image, zstd: OCILayoutBuilder.Image)
+    let layout: TestLayout
 
-    init() async throws {
-        registry = try await Self.shared.value
-        layout = try await TestImages.layout()
-    }
+    init() async throws { (registry, layout) = try await TestImages.sharedRegistry() }
 
     @Test func pullsTheImageSkopeoPushed() async throws {
         let truth = try Fixtures.json(Fixtures.image("busybox-oci/busybox-oci.truth.json")) as! [String: Any]
@@ -111,7 +108,7 @@ import Testing
 
     @Test func listsCatalogAndTagsAcrossPages() async throws {
         // A registry of its own: other suites push to the shared one.
-        let registry = try LocalRegistry()
+        let registry = try await LocalRegistry()
         defer { registry.stop() }
         for (repository, tag) in [("alpine", "3.7"), ("alpine", "edge"), ("alpine", "latest"), ("library/busybox", "musl"), ("team/app", "1")] {
             try await registry.push("oci:\(TestImages.busyboxMusl)", to: repository, tag: tag)

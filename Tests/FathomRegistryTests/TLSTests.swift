@@ -28,7 +28,7 @@ import Testing
     init() async throws { pki = try await Self.pkiFixture.value }
 
     @Test func privateCAIsTrustedOnlyWhenGiven() async throws {
-        let registry = try LocalRegistry(tls: (pki.certificate, pki.key))
+        let registry = try await LocalRegistry(tls: (pki.certificate, pki.key))
         defer { registry.stop() }
         try await registry.push("oci:\(TestImages.busyboxMusl)", to: "secure/busybox", tag: "1")
         let reference = try ImageReference(parsing: "\(registry.host)/secure/busybox:1")

@@ -24,7 +24,7 @@ public final class LocalRegistry: @unchecked Sendable {
     public var host: String { "127.0.0.1:\(port)" }
 
     /// `tls`: the server certificate and key to serve HTTPS with.
-    public init(auth: Auth = .none, tls: (certificate: String, key: String)? = nil) throws {
+    public init(auth: Auth = .none, tls: (certificate: String, key: String)? = nil) async throws {
         guard Tool.has("docker-registry") else {
             throw RegistryUnavailable(reason: "docker-registry is not installed (apt-get install docker-registry)")
         }
@@ -36,7 +36,7 @@ public final class LocalRegistry: @unchecked Sendable {
         case .none:
             break
         case .htpasswd(let username, let password):
-            let line = try Tool.run(["htpasswd", "-Bbn", username, password]).text
+            let line = try await Tool.run(["htpasswd", "-Bbn", username, password]).text
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             try (line + "\n").write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
             authSection = """
@@ -86,7 +86,7 @@ public final class LocalRegistry: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        try waitForPort(port, timeout: 20)
+        try await waitForPort(port, timeout: 20)
     }
 
     deinit { stop() }
@@ -151,7 +151,7 @@ public func freePort() throws -> Int {
 }
 
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`.
-public func waitForPort(_ port: Int, timeout: Double) throws {
+public func waitForPort(_ port: Int, timeout: Double) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -166,7 +166,7 @@ public func waitForPort(_ port: Int, timeout: Double) throws {
         }
         close(fd)
         if connected == 0 { return }
-        usleep(50_000)
+        try await Task.sleep(for: .milliseconds(50))
     }
     throw RegistryUnavailable(reason: "nothing listens on 127.0.0.1:\(port) after \(timeout) s")
 }

@@ -45,46 +45,6 @@ public enum Tool {
         return output
     }
 
-    /// The blocking form, for synchronous set-up code only: in async code it would hold one of
-    /// Swift concurrency's few threads for as long as the tool runs.
-    @available(*, noasync, message: "use the async Tool.run")
-    @discardableResult
-    public static func run(
-        _ arguments: [String], input: Data? = nil, environment: [String: String]? = nil, check: Bool = true,
-        directory: String? = nil
-    ) throws -> ProcessOutput {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let stdout = Pipe()
-        let stderr = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = stdin
-        try process.run()
-        // Read both pipes concurrently so neither fills and blocks the child.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var errorData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            errorData = stderr.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        if let input { stdin.fileHandleForWriting.write(input) }
-        try? stdin.fileHandleForWriting.close()
-        let outputData = stdout.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        let output = ProcessOutput(status: process.terminationStatus, stdout: outputData, stderr: errorData)
-        if check && output.status != 0 { throw ToolError(command: arguments, output: output) }
-        return output
-    }
-
     /// Whether a tool is on PATH.
     public static func has(_ tool: String) -> Bool {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"

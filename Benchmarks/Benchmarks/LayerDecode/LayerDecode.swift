@@ -3,8 +3,7 @@
 import Benchmark
 import FathomCore
 import FathomInventory
-import FathomLayer
-import FathomOCI
+import FathomArchive
 import Foundation
 
 /// The Alpine 3.20.3 minirootfs layer from the repository's fixtures, in each compression.
