@@ -45,7 +45,7 @@ public protocol AdvisorySource: Sendable {
     /// A version of the advisory data: changes whenever any feed's content changes.
     func advisoryVersion() async throws -> String
     /// The advisories for matching, read package by package as matching asks for them.
-    func advisories() async throws -> StoredAdvisories
+    func advisories() async throws -> any AdvisoryLookup
     /// Feeds and advisories per ecosystem.
     func advisoryStatistics() async throws -> AdvisoryStatistics
 }

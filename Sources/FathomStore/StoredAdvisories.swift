@@ -107,6 +107,8 @@ public final class StoredAdvisories: AdvisoryLookup {
 }
 
 extension SQLiteStore {
-    /// The stored advisories, decoded package by package as matching asks for them.
-    public func advisories() async throws -> StoredAdvisories { try await StoredAdvisories.open(database) }
+    public func advisories() async throws -> any AdvisoryLookup { try await storedAdvisories() }
+
+    /// The stored advisories as their own type (with the warnings of records left out).
+    public func storedAdvisories() async throws -> StoredAdvisories { try await StoredAdvisories.open(database) }
 }

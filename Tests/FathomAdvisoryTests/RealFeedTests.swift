@@ -188,7 +188,7 @@ import Testing
             _ = try await store.importAdvisories(records, source: source)
             full.add(records, source: source)
         }
-        let stored = try await store.advisories()
+        let stored = try await store.storedAdvisories()
         #expect(stored.recordCount == full.recordCount)
         let status = try RealFeedTests.bytes(Fixtures.root.appendingPathComponent("pkgdb/dpkg/bookworm-minbase/var/lib/dpkg/status").path)
         var cases = DpkgAnalyzer().analyze(path: "var/lib/dpkg/status", contents: status).packages.map { ($0, "Debian:12") }
