@@ -32,18 +32,15 @@ public struct FleetRescan: Sendable {
     }
 
     /// Rescans `records`, handing each outcome to `each`; returns warnings (registries and tags
-    /// that could not be checked; their images were re-matched as stored).
-    /// - Parameter probe: a client that tries once, to find registries that do not answer
-    ///   before asking each of their tags.
-    public func run(
-        _ records: [ScanRecord], probe: RegistryClient?, each: (FleetOutcome) async throws -> Void
-    ) async throws -> [String] {
+    /// that could not be checked; their images were re-matched as stored). Each registry is
+    /// asked once first, so one that does not answer is not asked about every tag.
+    public func run(_ records: [ScanRecord], each: (FleetOutcome) async throws -> Void) async throws -> [String] {
         let warnings = Mutex<[String]>([])
         var unreachable = Set<String>()
-        if client != nil, let probe {
+        if let client {
             for registry in Self.registries(of: records) {
                 do {
-                    try await probe.ping(registry)
+                    try await client.ping(registry, attempts: 1)
                 } catch {
                     unreachable.insert(registry)
                     warnings.withLock { $0.append("\(registry): tags not re-checked, the registry did not answer: \(error)") }

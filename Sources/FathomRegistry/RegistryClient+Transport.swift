@@ -11,8 +11,9 @@ extension RegistryClient {
     /// is a success; error statuses are thrown as `FathomError` with the decoded error body.
     func send(
         _ method: HTTPMethod, registry: String, path: String, scope: String?,
-        headers: [(String, String)] = [], timeout: Duration? = nil
+        headers: [(String, String)] = [], timeout: Duration? = nil, maxAttempts: Int? = nil
     ) async throws -> HTTPClientResponse {
+        let maxAttempts = maxAttempts ?? configuration.maxAttempts
         let base = try await baseURL(for: registry)
         let url = base + path
         var attempt = 0
@@ -35,7 +36,7 @@ extension RegistryClient {
                     logger: logger)
             } catch {
                 if error is CancellationError { throw error }
-                guard attempt < configuration.maxAttempts, Self.isRetryable(error) else {
+                guard attempt < maxAttempts, Self.isRetryable(error) else {
                     throw FathomError(.transport, "\(method) \(url) failed after \(attempt) attempt(s)", cause: error)
                 }
                 try await backoff(attempt: attempt, retryAfter: nil, reason: "\(error)", url: url)
@@ -57,7 +58,7 @@ extension RegistryClient {
                 answeredChallenge = true
                 attempt -= 1  // answering a challenge is not a retry
                 continue
-            case _ where [429, 502, 503, 504].contains(status) && attempt < configuration.maxAttempts:
+            case _ where [429, 502, 503, 504].contains(status) && attempt < maxAttempts:
                 _ = try? await response.body.collect(upTo: ByteLimits.errorBody)
                 let retryAfter = response.headers.first(name: "Retry-After").flatMap(Self.parseRetryAfter)
                 if let retryAfter, retryAfter > configuration.maxRetryAfter {

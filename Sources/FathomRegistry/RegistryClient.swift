@@ -106,9 +106,11 @@ public final class RegistryClient: Sendable {
     // MARK: - API
 
     /// `GET /v2/`: checks the registry speaks the distribution API and that we may talk to it.
-    public func ping(_ registry: String) async throws {
+    /// - Parameter attempts: tries at most (default: the configuration's); 1 asks once, to learn
+    ///   quickly whether a registry answers at all.
+    public func ping(_ registry: String, attempts: Int? = nil) async throws {
         try await withRequestPermit(registry) {
-            let response = try await send(.GET, registry: registry, path: "/v2/", scope: nil)
+            let response = try await send(.GET, registry: registry, path: "/v2/", scope: nil, maxAttempts: attempts)
             _ = try await response.body.collect(upTo: ByteLimits.errorBody)
         }
     }

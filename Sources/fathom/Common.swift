@@ -11,7 +11,15 @@ struct StoreOption: ParsableArguments {
     @Option(help: "The store: an SQLite file (PATH or sqlite:PATH). Default: $XDG_CACHE_HOME/fathom/fathom.db.")
     var store: String?
 
-    func open() async throws -> any Store { try await openStore(store) }
+    /// The store, or a one-line error and exit 1 (a wrong scheme, a file that cannot be opened).
+    func open() async throws -> any Store {
+        do {
+            return try await openStore(store)
+        } catch {
+            printError("cannot open the store: \(error)")
+            throw ExitCode(1)
+        }
+    }
 }
 
 /// swift-log to standard error, at `FATHOM_LOG_LEVEL` (default: warning).

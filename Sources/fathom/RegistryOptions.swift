@@ -21,7 +21,7 @@ struct RegistryOptions: ParsableArguments {
     var registryConnections = 8
 
     /// The client for `registry` (the host the user named), with explicit credentials bound to it.
-    func makeClient(for registry: String?, maxAttempts: Int = 5) throws -> RegistryClient {
+    func makeClient(for registry: String?) throws -> RegistryClient {
         var explicit: [String: RegistryCredential] = [:]
         let environment = ProcessInfo.processInfo.environment
         var password: String?
@@ -39,6 +39,6 @@ struct RegistryOptions: ParsableArguments {
         return try RegistryClient(
             configuration: RegistryClientConfiguration(
                 credentials: CredentialStore(explicit: explicit), insecureRegistries: Set(insecureRegistry), caFile: caFile,
-                maxAttempts: maxAttempts, connectionsPerRegistry: registryConnections))
+                connectionsPerRegistry: registryConnections))
     }
 }

@@ -44,7 +44,6 @@ struct Rescan: AsyncParsableCommand {
         if sinceDbChange { records = records.filter { $0.advisoryVersion != advisoryVersion } }
         let registries = FleetRescan.registries(of: records)
         let client = offline || registries.isEmpty ? nil : try registryOptions.makeClient(for: registries.first)
-        let probe = client == nil ? nil : try registryOptions.makeClient(for: registries.first, maxAttempts: 1)
         let fleet = FleetScanner(
             scanner: ImageScanner(cache: LayerCache(store: store)), history: store, index: try await store.advisories(),
             advisoryVersion: advisoryVersion, imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
@@ -54,18 +53,16 @@ struct Rescan: AsyncParsableCommand {
         let started = ContinuousClock.now
         let warnings: [String]
         do {
-            warnings = try await rescan.run(records, probe: probe) { outcome in report.add(outcome) }
+            warnings = try await rescan.run(records) { outcome in report.add(outcome) }
         } catch {
             await display.stop()
             try? await client?.shutdown()
-            try? await probe?.shutdown()
             try? await store.close()
             printError("\(error)")
             throw ExitCode(1)
         }
         await display.stop()
         try await client?.shutdown()
-        try await probe?.shutdown()
         try await store.close()
         report.finish(elapsed: ContinuousClock.now - started, warnings: warnings)
         let text = format == .json ? try report.json() : report.table()
