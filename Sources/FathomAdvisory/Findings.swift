@@ -96,6 +96,9 @@ public struct Remediation: Sendable, Hashable, Codable {
     public var layerIndex: Int
     /// Whether the package came with the first (base) layer or a later one.
     public var fromBaseLayer: Bool
+    /// Why no single upgrade could be given although fixes exist (their versions could not be
+    /// ordered); reports show it as a warning instead of guessing.
+    public var problem: String?
 
     public static func group(_ findings: [Finding]) -> [Remediation] {
         var groups: [String: [Finding]] = [:]
@@ -103,13 +106,29 @@ public struct Remediation: Sendable, Hashable, Codable {
         return groups.values.map { group in
             let first = group[0]
             let fixes = group.compactMap(\.fixedVersion)
-            let comparator = Self.comparator(for: first.ecosystem)
-            let upgrade = fixes.max { a, b in comparator.map { (try? $0.compare(a, b)) == .less } ?? (a < b) }
+            let (upgrade, problem) = Self.highest(Array(Set(fixes)).sorted(), ecosystem: first.ecosystem, package: first.package)
             return Remediation(
                 ecosystem: first.ecosystem, package: first.package, installedVersion: first.installedVersion, upgradeTo: upgrade,
                 fixes: fixes.count, unfixed: group.count - fixes.count, highestSeverity: group.map(\.severity).max() ?? .unknown,
-                layerIndex: first.layerIndex, fromBaseLayer: first.layerIndex == 0)
+                layerIndex: first.layerIndex, fromBaseLayer: first.layerIndex == 0, problem: problem)
         }.sorted { ($1.highestSeverity, $1.fixes, $0.package) < ($0.highestSeverity, $0.fixes, $1.package) }
+    }
+
+    /// The highest of `fixes` (distinct, sorted as text), or why there is none: a version the
+    /// ecosystem's ordering rejects, or an ecosystem fathom cannot order, is said, not guessed.
+    static func highest(_ fixes: [String], ecosystem: String, package: String) -> (String?, String?) {
+        guard fixes.count > 1 else { return (fixes.first, nil) }
+        let listed = fixes.joined(separator: ", ")
+        guard let comparator = comparator(for: ecosystem) else {
+            return (nil, "\(package): fixed in \(listed), which fathom cannot order (no \(ecosystem) version ordering)")
+        }
+        do {
+            var best = fixes[0]
+            for version in fixes.dropFirst() where try comparator.compare(best, version) == .less { best = version }
+            return (best, nil)
+        } catch {
+            return (nil, "\(package): fixed in \(listed), which cannot be ordered: \(error)")
+        }
     }
 
     static func comparator(for ecosystem: String) -> (any VersionComparator)? {

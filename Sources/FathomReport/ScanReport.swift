@@ -171,7 +171,7 @@ public struct ScanReport: Sendable, Codable {
             advisoriesLoaded: advisoriesLoaded)
         warnings = result.layers.flatMap { scanned in
             scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }
-        }
+        } + remediation.compactMap { $0.problem.map { "remediation: \($0)" } }
     }
 
     /// Pretty-printed JSON with a trailing newline.

@@ -79,7 +79,9 @@ extension ScanReport {
                 output += "\nRemediation\n"
                 for step in remediation {
                     let origin = step.fromBaseLayer ? "base layer" : "layer \(step.layerIndex)"
-                    if let target = step.upgradeTo {
+                    if let problem = step.problem {
+                        output += "  \(step.package) \(step.installedVersion): no single upgrade can be named (see the warning: \(problem))\n"
+                    } else if let target = step.upgradeTo {
                         output += "  upgrade \(step.package) from \(step.installedVersion) to >= \(target) (fixes \(step.fixes), highest \(step.highestSeverity.rawValue); from the \(origin))\n"
                     } else {
                         output += "  \(step.package) \(step.installedVersion): \(step.unfixed) without a fix yet (highest \(step.highestSeverity.rawValue); from the \(origin))\n"

@@ -69,7 +69,7 @@ public final class SQLiteStore: Store {
     }
 
     /// Replaces the advisories of `source` with `records`, in one transaction.
-    public func importAdvisories(_ records: [OSVRecord], source: String, now: Date = Date()) async throws -> AdvisoryImport {
+    public func importAdvisories(_ records: [OSVRecord], source: String, now: Date = Date()) async throws -> AdvisoryImportResult {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let sorted = records.sorted { $0.id < $1.id }
@@ -87,7 +87,7 @@ public final class SQLiteStore: Store {
         return try await database.write { [encoded] database in try database.transaction {
             var previous: String?
             try database.query("SELECT content_digest FROM imports WHERE source = ?", [.text(source)]) { previous = $0.text(0) }
-            if previous == digest { return AdvisoryImport(source: source, records: count, changed: false) }
+            if previous == digest { return AdvisoryImportResult(source: source, records: count, changed: false) }
             try database.query("DELETE FROM advisories WHERE source = ?", [.text(source)])
             try database.query("DELETE FROM advisory_packages WHERE source = ?", [.text(source)])
             for (record, json) in encoded {
@@ -102,7 +102,7 @@ public final class SQLiteStore: Store {
             try database.query(
                 "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest) VALUES (?, ?, ?, ?)",
                 [.text(source), .text(imported), .integer(Int64(count)), .text(digest)])
-            return AdvisoryImport(source: source, records: count, changed: true)
+            return AdvisoryImportResult(source: source, records: count, changed: true)
         } }
     }
 

@@ -41,7 +41,7 @@ public protocol EventLog: Sendable {
 public protocol AdvisorySource: Sendable {
     /// Replaces the advisories of `source` with `records`, all or nothing.
     @discardableResult
-    func importAdvisories(_ records: [OSVRecord], source: String, now: Date) async throws -> AdvisoryImport
+    func importAdvisories(_ records: [OSVRecord], source: String, now: Date) async throws -> AdvisoryImportResult
     /// A version of the advisory data: changes whenever any feed's content changes.
     func advisoryVersion() async throws -> String
     /// The advisories for matching, read package by package as matching asks for them.
@@ -61,7 +61,7 @@ public protocol Store: LayerFactsStore, ScanHistory, EventLog, AdvisorySource, D
 }
 
 /// What an advisory import changed.
-public struct AdvisoryImport: Sendable {
+public struct AdvisoryImportResult: Sendable {
     public var source: String
     public var records: Int
     /// False when the feed's content was already imported exactly so.

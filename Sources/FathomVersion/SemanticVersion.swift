@@ -35,8 +35,9 @@ public struct SemanticVersion: VersionComparator {
             s = Substring(s.trimmingSpaces())
             while let first = s.first, first == "=" || first == "v" || first == " " { s.removeFirst() }
         case .go:
-            guard s.first == "v" else { throw invalid("Go versions start with 'v'") }
-            s.removeFirst()
+            // Module versions carry a `v` (v1.2.3); OSV's Go ranges and the stdlib's versions do
+            // not (1.15.5): both name the same version.
+            if s.first == "v" { s.removeFirst() }
         }
         var build: Substring?
         if let plus = s.firstIndex(of: "+") {

@@ -1,4 +1,4 @@
-import FathomAdvisory
+@testable import FathomAdvisory
 import FathomInventory
 import FathomLayer
 import FathomPipeline
@@ -83,6 +83,33 @@ import Testing
         #expect(expected.count > 100)
         #expect(ours == expected)
         #expect(ours.contains("GO-2021-0069"))  // CVE-2020-28362, math/big, fixed in 1.15.5
+
+        // The advice names the one version that fixes every finding: the highest fixed version,
+        // as GNU sort's version ordering puts them (the binary says v1.15.2, OSV says 1.15.5).
+        let findings = ImageMatcher.findings([InventoryEntry(package: stdlib, layer: 0)], osNamespace: nil, index: index)
+        let fixes = Set(findings.compactMap(\.fixedVersion))
+        #expect(fixes.count > 10)
+        let sorted = try await Tool.run(["sort", "-V"], input: Data(fixes.joined(separator: "\n").utf8)).text
+        let remediation = try #require(Remediation.group(findings).first)
+        #expect(remediation.problem == nil)
+        #expect(remediation.upgradeTo == sorted.split(separator: "\n").last.map(String.init))
+        #expect(remediation.upgradeTo?.hasPrefix("1.2") == true, "\(remediation.upgradeTo ?? "none")")
+    }
+
+    /// Fixed versions that cannot be ordered give no advice and say why, instead of a guess.
+    @Test func unorderableFixesAreAProblemNotAGuess() async throws {
+        func finding(_ fixed: String) -> Finding {
+            Finding(
+                id: "X-\(fixed)", aliases: [], ecosystem: "go", package: "example.com/m", sourcePackage: nil, installedVersion: "v1.0.0",
+                fixedVersion: fixed, status: .fixed, severity: .high, cvss: nil, layerIndex: 0, path: "app", source: "test",
+                title: nil, references: [])
+        }
+        let ordered = try #require(Remediation.group([finding("1.2.0"), finding("v1.10.0"), finding("1.9.9")]).first)
+        #expect(ordered.upgradeTo == "v1.10.0")
+        let broken = try #require(Remediation.group([finding("1.2.0"), finding("1.x")]).first)
+        #expect(broken.upgradeTo == nil)
+        #expect(broken.problem?.contains("1.x") == true)
+        #expect(broken.problem?.contains("example.com/m") == true)
     }
 }
 

@@ -102,7 +102,11 @@ import Testing
         #expect(try go.compare("v0.0.0-20210101000000-abcdefabcdef", "v0.0.1") == .less)
         #expect(try go.compare("v1.2.4-0.20230101000000-abcdefabcdef", "v1.2.3") == .greater)
         #expect(try go.compare("v1", "v1.0.0") == .equal)
-        #expect(throws: VersionError.self) { try go.compare("1.2.3", "v1.2.3") }
+        // With or without the module `v`: OSV's Go ranges and stdlib versions have none.
+        #expect(try go.compare("1.2.3", "v1.2.3") == .equal)
+        #expect(try go.compare("1.15.5", "v1.25.1") == .less)
+        #expect(try go.compare("v1.25.1", "1.15.5") == .greater)
+        #expect(throws: VersionError.self) { try go.compare("1.x", "v1.2.3") }
     }
 }
 
