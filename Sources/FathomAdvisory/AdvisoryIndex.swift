@@ -10,6 +10,8 @@ public protocol AdvisoryLookup: Sendable {
     func match(_ package: Package, osNamespace: String?) -> [AdvisoryIndex.Match]
     /// Advisories available (0: no advisory data at all).
     var recordCount: Int { get }
+    /// The OSV ecosystems and OS namespaces (`Alpine:v3.7`, `PyPI`) that have any advisory.
+    var namespaces: Set<String> { get }
 }
 
 extension AdvisoryIndex {
@@ -63,6 +65,7 @@ public struct AdvisoryIndex: AdvisoryLookup {
 
     private var buckets: [Key: Bucket] = [:]
     public private(set) var recordCount = 0
+    public private(set) var namespaces: Set<String> = []
 
     public init() {}
 
@@ -75,6 +78,7 @@ public struct AdvisoryIndex: AdvisoryLookup {
             for affected in record.affected ?? [] {
                 guard let package = affected.package else { continue }
                 let key = Key(ecosystem: package.ecosystem, name: Self.normalize(package.name, ecosystem: package.ecosystem))
+                namespaces.insert(package.ecosystem)
                 // Events are sorted once here, not at every match.
                 let prepared = EcosystemVersions.comparator(forOSV: package.ecosystem).map { affected.sortingEvents(comparator: $0) }
                 let (severity, score) = ImageMatcher.severity(record: record, affected: affected)

@@ -32,6 +32,8 @@ public struct FleetImageReport: Sendable {
     public var osNamespace: String?
     public var findings: [Finding]
     public var changes: ScanChanges
+    /// What the findings were checked against, and what had no advisory data.
+    public var coverage: Coverage
 }
 
 public enum FleetOutcome: Sendable {
@@ -193,7 +195,7 @@ public final class FleetScanner: Sendable {
         progress.finish(.scanned, findings: findings.count)
         return FleetImageReport(
             name: name, result: result, image: image, osNamespace: os?.namespace, findings: findings,
-            changes: changes)
+            changes: changes, coverage: Coverage(packages, osNamespace: os?.namespace, lookup: index))
     }
 }
 

@@ -68,6 +68,8 @@ public struct FleetSummary: Sendable, Encodable {
     public var mostAtRisk: [ImageLine] = []
     public var failures: [Failure] = []
     public var skipped: [Failure] = []
+    /// Namespaces the fleet's images held packages for with no advisory data: how many images.
+    public var missingData: [String: Int] = [:]
     public var elapsedSeconds = 0.0
 
     let top: Int
@@ -76,6 +78,7 @@ public struct FleetSummary: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case source, advisoryVersion, images, layers, bytes, findings, mostWidespread, mostAtRisk, failures, skipped, elapsedSeconds
+        case missingData
     }
 
     public init(source: String, advisoryVersion: String, top: Int = 10) {
@@ -107,6 +110,8 @@ public struct FleetSummary: Sendable, Encodable {
             } else {
                 layers.reused += report.image.layers.count
             }
+            for gap in report.coverage.gaps { missingData[gap.namespace, default: 0] += 1 }
+            if report.coverage.osPackagesWithoutRelease > 0 { missingData["OS not identified", default: 0] += 1 }
             var counts: [String: Int] = [:]
             var seen = Set<String>()
             for finding in report.findings {
@@ -180,6 +185,12 @@ public struct FleetSummary: Sendable, Encodable {
                         + ["\(line.findings)", "\(line.fixable)", "\(line.new)", "\(line.resolved)"])
             }
             output += table.render()
+        }
+        if !missingData.isEmpty {
+            output += "\nNot checked: no advisory data for\n"
+            for (namespace, count) in missingData.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }) {
+                output += "  \(namespace): packages of \(count) image\(count == 1 ? "" : "s")\n"
+            }
         }
         if !failures.isEmpty {
             output += "\nFailed (\(failures.count))\n"

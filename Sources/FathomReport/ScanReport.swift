@@ -123,13 +123,16 @@ public struct ScanReport: Sendable, Codable {
     public var summary: Summary
     /// What changed since the previous scan of the same name (absent on a first scan).
     public var changes: ScanChanges?
+    /// The advisory namespaces the packages were checked against, and those with no data.
+    public var coverage: Coverage?
     public var warnings: [String]
 
     public init(
         _ result: ImageScanResult, findings: [Finding] = [], suppressed: [FindingPolicy.Suppressed] = [],
-        advisoriesLoaded: Bool = false, changes: ScanChanges? = nil
+        advisoriesLoaded: Bool = false, changes: ScanChanges? = nil, coverage: Coverage? = nil
     ) {
         self.changes = changes?.previousScannedAt == nil ? nil : changes
+        self.coverage = advisoriesLoaded ? coverage : nil
         let image = result.image
         schemaVersion = 1
         artifact = Artifact(
@@ -171,7 +174,7 @@ public struct ScanReport: Sendable, Codable {
             advisoriesLoaded: advisoriesLoaded)
         warnings = result.layers.flatMap { scanned in
             scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }
-        } + remediation.compactMap { $0.problem.map { "remediation: \($0)" } }
+        } + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + (self.coverage?.warnings ?? [])
     }
 
     /// Pretty-printed JSON with a trailing newline.

@@ -62,6 +62,10 @@ extension ScanReport {
         if summary.advisoriesLoaded {
             let counts = Severity.allCases.reversed().map { "\($0.rawValue): \(summary.bySeverity[$0.rawValue] ?? 0)" }
             output += "\nVulnerabilities: \(summary.total) (\(counts.joined(separator: ", "))), \(summary.fixable) fixable\n"
+            if let coverage {
+                output += "Checked against: \(coverage.checkedAgainst.isEmpty ? "nothing" : coverage.checkedAgainst.joined(separator: ", "))\n"
+                for gap in coverage.warnings { output += "NOT CHECKED: \(gap)\n" }
+            }
             for severity in Severity.allCases.reversed() {
                 let group = vulnerabilities.filter { $0.severity == severity }
                 guard !group.isEmpty else { continue }
@@ -92,7 +96,9 @@ extension ScanReport {
             output += "\nNo advisory data: import some with `fathom db import PATH…`.\n"
         }
         if let changes { output += changes.table() }
-        for warning in warnings { output += "warning: \(warning)\n" }
+        // Coverage gaps are shown beside the vulnerability count already.
+        let shown = Set(summary.advisoriesLoaded ? coverage?.warnings ?? [] : [])
+        for warning in warnings where !shown.contains(warning) { output += "warning: \(warning)\n" }
         return output
     }
 

@@ -24,6 +24,7 @@ public final class StoredAdvisories: AdvisoryLookup {
     private let database: SQLiteDatabase
     private let recordsByKey: [Key: [RecordID]]
     public let recordCount: Int
+    public let namespaces: Set<String>
     private let buckets = Mutex<[Key: AdvisoryIndex]>([:])
     private let problems = Mutex<[String]>([])
 
@@ -51,6 +52,7 @@ public final class StoredAdvisories: AdvisoryLookup {
         self.database = database
         self.recordsByKey = recordsByKey
         self.recordCount = recordCount
+        namespaces = Set(recordsByKey.keys.map(\.ecosystem))
     }
 
     /// Records that could not be decoded (left out of matching), with the reason.

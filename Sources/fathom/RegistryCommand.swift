@@ -120,7 +120,8 @@ struct RegistryScan: AsyncParsableCommand {
     }
 
     func writeReport(_ report: FleetImageReport, result: ImageScanResult, into directory: String, advisoriesLoaded: Bool) throws {
-        let document = ScanReport(result, findings: report.findings, advisoriesLoaded: advisoriesLoaded, changes: report.changes)
+        let document = ScanReport(
+            result, findings: report.findings, advisoriesLoaded: advisoriesLoaded, changes: report.changes, coverage: report.coverage)
         let fileName = report.name.map { "/:@".contains($0) ? "_" : $0 }.reduce(into: "") { $0.append($1) }
         let text = format == .json ? try document.json() : document.table()
         let path = "\(directory)/\(fileName).\(format == .json ? "json" : "txt")"

@@ -52,6 +52,9 @@ struct Scan: AsyncParsableCommand {
     @Option(help: "Exit with this code when any finding survives the filters.")
     var exitCode: Int32 = 0
 
+    @Flag(help: "Give a verdict (--exit-code) even when the image's OS or a language ecosystem it holds has no advisory data.")
+    var allowMissingData = false
+
     @Option(help: "Ignore file: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line (default: ./.fathomignore if present).")
     var ignoreFile: String?
 
@@ -99,10 +102,20 @@ struct Scan: AsyncParsableCommand {
             }
             let (kept, suppressed) = policy.apply(scanned.findings)
             let report = ScanReport(
-                result, findings: kept, suppressed: suppressed, advisoriesLoaded: fleet.index.recordCount > 0, changes: scanned.changes)
+                result, findings: kept, suppressed: suppressed, advisoriesLoaded: fleet.index.recordCount > 0, changes: scanned.changes,
+                coverage: scanned.coverage)
             let text = format == .json ? try report.json() : report.table()
             try write(text)
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
+            // A verdict was asked for: "nothing found" is not one when nothing was checked.
+            if exitCode != 0 && !allowMissingData {
+                let gaps = fleet.index.recordCount == 0 ? ["the store holds no advisories (fathom db import)"] : scanned.coverage.warnings
+                if !gaps.isEmpty {
+                    printError(
+                        "\(opened.displayName): no verdict: \(gaps.joined(separator: "; ")) (--allow-missing-data accepts a clean report anyway)")
+                    throw ExitCode(1)
+                }
+            }
         } catch let exit as ExitCode {
             throw exit
         } catch {

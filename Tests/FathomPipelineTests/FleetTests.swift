@@ -155,6 +155,11 @@ import Testing
         let summary = try JSONSerialization.jsonObject(with: scan.stdout) as! [String: Any]
         #expect((summary["images"] as! [String: Int])["scanned"] == 20)
         #expect((summary["bytes"] as! [String: Any])["fetched"] as? Int == (summary["bytes"] as! [String: Any])["distinct"] as? Int)
+        // Only Alpine data is in the store yet: the images holding requests had their PyPI
+        // packages unchecked, and the summary says so, by namespace.
+        let imagesWithRequests = fixture.apps.filter(\.hasRequests).count
+        #expect(imagesWithRequests > 0)
+        #expect(summary["missingData"] as? [String: Int] == ["PyPI": imagesWithRequests])
         // One report per image, each the document `fathom scan --format json` prints.
         let files = try FileManager.default.contentsOfDirectory(atPath: reports).sorted()
         #expect(files.count == 20)

@@ -43,6 +43,56 @@ import Testing
         #expect(stats.text.contains("Alpine:v3.7                     1070"))
     }
 
+    /// An Alpine 3.10 image against a store holding only Alpine 3.7 data: the report says its
+    /// packages were not checked, and `--exit-code` refuses to call it clean unless asked to.
+    @Test func missingAdvisoryDataIsALoudGapNotACleanReport() async throws {
+        let directory = try Fixtures.temporaryDirectory("coverage")
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
+        let minirootfs = Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.10.9-x86_64.tar.gz")
+        let truth = try Fixtures.json(Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.10.9-x86_64.truth.json")) as! [String: Any]
+        let packageCount = (truth["packages"] as! [Any]).count
+        try await Tool.run(["gzip", "-dc", minirootfs]).stdout.write(to: URL(fileURLWithPath: directory + "/layer.tar"))
+        let builder = try OCILayoutBuilder(directory: directory + "/oci")
+        try builder.writeIndex([("3.10", [try await builder.addImage(layers: [(directory + "/layer.tar", .gzip)])])])
+        let image = "oci:\(directory)/oci:3.10"
+
+        let json = try await fathom(["scan", image, "--store", store, "--format", "json"])
+        #expect(json.status == 0, "\(json.errorText)")
+        let document = try JSONSerialization.jsonObject(with: json.stdout) as! [String: Any]
+        let coverage = try #require(document["coverage"] as? [String: Any])
+        let gaps = coverage["gaps"] as! [[String: Any]]
+        #expect(gaps.count == 1)
+        #expect(gaps.first?["namespace"] as? String == "Alpine:v3.10")
+        #expect(gaps.first?["packages"] as? Int == packageCount)
+        #expect((coverage["checkedAgainst"] as? [String])?.isEmpty == true)
+        let expected = "no advisories for Alpine:v3.10: its \(packageCount) OS packages were not checked"
+        #expect((document["warnings"] as? [String])?.contains(expected) == true)
+
+        let table = try await fathom(["scan", image, "--store", store])
+        #expect(table.text.contains("NOT CHECKED: \(expected)"))
+
+        let verdict = try await fathom(["scan", image, "--store", store, "--exit-code", "3"])
+        #expect(verdict.status == 1)
+        #expect(verdict.errorText.contains("no verdict: \(expected)"))
+        let allowed = try await fathom(["scan", image, "--store", store, "--exit-code", "3", "--allow-missing-data"])
+        #expect(allowed.status == 0, "\(allowed.errorText)")
+        let empty = try await fathom(["scan", image, "--store", directory + "/empty.db", "--exit-code", "3"])
+        #expect(empty.status == 1)
+        #expect(empty.errorText.contains("the store holds no advisories"))
+
+        // With the data for its release, the same verdict is a real one: checked, nothing missing.
+        let v310 = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.10/main.yaml").path
+        #expect(try await fathom(["db", "import", "--store", store, v310]).status == 0)
+        let checked = try await fathom(["scan", image, "--store", store, "--format", "json", "--exit-code", "3"])
+        let again = try JSONSerialization.jsonObject(with: checked.stdout) as! [String: Any]
+        let coverageNow = try #require(again["coverage"] as? [String: Any])
+        #expect((coverageNow["gaps"] as? [Any])?.isEmpty == true)
+        #expect(coverageNow["checkedAgainst"] as? [String] == ["Alpine:v3.10"])
+        let found = (again["vulnerabilities"] as? [Any])?.isEmpty == false
+        #expect(checked.status == (found ? 3 : 0), "\(checked.errorText)")
+    }
+
     @Test func scanReportsMuslWithItsFixAndHonoursFilters() async throws {
         let directory = try Fixtures.temporaryDirectory("scan-policy")
         let store = directory + "/fathom.db"
