@@ -19,8 +19,8 @@ public enum AdvisoryImport {
         }
     }
 
-    /// OSV records for every fix an Alpine secdb document lists (`0` marks a CVE that never
-    /// affected the package and gives no record).
+    /// OSV records for every CVE an Alpine secdb document lists per package, fixed in the highest
+    /// version it is listed under (`0` marks a CVE that never affected the package: no record).
     public static func alpineSecdb(_ bytes: [UInt8], file: String) throws -> [OSVRecord] {
         struct Document: Decodable {
             struct Entry: Decodable {
@@ -42,29 +42,40 @@ public enum AdvisoryImport {
             throw FathomError(.invalidInput, "not an Alpine secdb document", path: file, cause: error)
         }
         let ecosystem = "Alpine:" + document.distroversion
-        var records: [String: OSVRecord] = [:]
-        let apk = ApkVersion()
+        // A CVE may be listed under several fixes of a package (a fix that was not complete, a
+        // branch's older line, the package listed twice): every version below the highest is
+        // still affected by one of them, so the highest is the version that fixes it.
+        var fixesByID: [String: (package: String, cve: String, fixes: [String])] = [:]
         for entry in document.packages ?? [] {
-            // Lowest fix first, so a CVE listed under several fixes keeps the first that fixed it
-            // (and the result does not depend on dictionary order).
-            let fixes = (entry.pkg.secfixes ?? [:]).filter { $0.key != "0" }.sorted {
-                (try? apk.compare($0.key, $1.key)) == .less || ((try? apk.compare($0.key, $1.key)) == .equal && $0.key < $1.key)
-            }
-            for (fixed, identifiers) in fixes {
-                for identifier in (identifiers ?? []) {
+            for (fixed, identifiers) in entry.pkg.secfixes ?? [:] where fixed != "0" {
+                for identifier in identifiers ?? [] {
                     // "CVE-2019-1 CVE-2019-2" and "XSA-1 (CVE-…)" forms appear: take the first token.
                     guard let cve = identifier.split(separator: " ").first.map(String.init), !cve.isEmpty else { continue }
-                    let affected = OSVRecord.Affected(
-                        package: .init(ecosystem: ecosystem, name: entry.pkg.name, purl: nil),
-                        ranges: [.init(type: "ECOSYSTEM", repo: nil, events: [.init(introduced: "0"), .init(fixed: fixed)])],
-                        versions: nil, severity: nil)
                     let id = "ALPINE-\(document.distroversion)-\(entry.pkg.name)-\(cve)"
-                    guard records[id] == nil else { continue }
-                    records[id] = OSVRecord(
-                        id: id, aliases: [cve], affected: [affected],
-                        references: [.init(type: "ADVISORY", url: "https://security.alpinelinux.org/vuln/\(cve)")])
+                    fixesByID[id, default: (entry.pkg.name, cve, [])].fixes.append(fixed)
                 }
             }
+        }
+        let apk = ApkVersion()
+        var records: [String: OSVRecord] = [:]
+        for (id, listed) in fixesByID {
+            var fixed = listed.fixes[0]
+            for candidate in listed.fixes.dropFirst() {
+                do {
+                    if try apk.compare(fixed, candidate) == .less { fixed = candidate }
+                } catch {
+                    throw FathomError(
+                        .invalidInput, "\(listed.package) lists \(listed.cve) as fixed in \(fixed) and \(candidate), which cannot be ordered",
+                        path: file, cause: error)
+                }
+            }
+            let affected = OSVRecord.Affected(
+                package: .init(ecosystem: ecosystem, name: listed.package, purl: nil),
+                ranges: [.init(type: "ECOSYSTEM", repo: nil, events: [.init(introduced: "0"), .init(fixed: fixed)])],
+                versions: nil, severity: nil)
+            records[id] = OSVRecord(
+                id: id, aliases: [listed.cve], affected: [affected],
+                references: [.init(type: "ADVISORY", url: "https://security.alpinelinux.org/vuln/\(listed.cve)")])
         }
         return records.values.sorted { $0.id < $1.id }
     }

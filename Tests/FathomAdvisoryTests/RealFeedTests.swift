@@ -24,6 +24,50 @@ import Testing
         return try await ImageScanner().scan(try OCILayoutSource(directory: directory + "/oci"))
     }
 
+    /// A CVE the secdb lists under several fixes of one package is fixed in the highest of them
+    /// (GNU `sort -V` decides which), in every fixture release; the lowest would call versions
+    /// between the two fixed, which the feed still calls vulnerable.
+    @Test func secdbCVEsListedUnderSeveralFixesAreFixedInTheHighest() async throws {
+        // Independent reading of the YAML: every (release, package, CVE) listed under more than one distinct fix.
+        let program = """
+            import glob, sys, yaml, collections
+            for f in sorted(glob.glob(sys.argv[1] + '/*/*.yaml')):
+                d = yaml.safe_load(open(f))
+                fixes = collections.defaultdict(set)
+                for e in d.get('packages') or []:
+                    for ver, ids in (e['pkg'].get('secfixes') or {}).items():
+                        if str(ver) == '0': continue
+                        for i in ids or []:
+                            if str(i).split(): fixes[(e['pkg']['name'], str(i).split()[0])].add(str(ver))
+                for (name, cve), vers in sorted(fixes.items()):
+                    if len(vers) > 1: print(f, name, cve, ' '.join(sorted(vers)), sep='\t')
+            """
+        let listed = try await Tool.run(["/usr/bin/python3", "-c", program, Self.advisory("alpine-secdb")]).text.split(separator: "\n")
+        #expect(listed.count > 100)
+        var records: [String: [OSVRecord]] = [:]
+        var checked = 0
+        for line in listed {
+            let fields = line.split(separator: "\t").map(String.init)
+            let (file, name, cve, versions) = (fields[0], fields[1], fields[2], fields[3].split(separator: " ").map(String.init))
+            if records[file] == nil { records[file] = try AdvisoryImport.alpineSecdb(try Self.bytes(file), file: file) }
+            let highest = try await Tool.run(["sort", "-V"], input: Data(versions.joined(separator: "\n").utf8)).text
+                .split(separator: "\n").last.map(String.init)
+            let record = records[file]!.first { $0.aliases == [cve] && $0.affected?.first?.package?.name == name }
+            let fixed = record?.affected?.first?.ranges?.first?.events.compactMap(\.fixed)
+            #expect(fixed == highest.map { [$0] }, "\(file) \(name) \(cve) \(versions)")
+            checked += 1
+        }
+        #expect(checked == listed.count)
+
+        // wireshark 2.4.1-r0 on Alpine 3.7: CVE-2017-15191 is listed under 2.2.10-r0 and 2.4.2-r0.
+        var index = AdvisoryIndex()
+        let v37 = Self.advisory("alpine-secdb/v3.7/community.yaml")
+        index.add(try AdvisoryImport.alpineSecdb(try Self.bytes(v37), file: v37), source: "alpine-secdb")
+        let wireshark = Package(ecosystem: "apk", name: "wireshark", version: "2.4.1-r0", source: nil, path: "lib/apk/db/installed")
+        let match = index.match(wireshark, osNamespace: "Alpine:v3.7").first { $0.record.aliases == ["CVE-2017-15191"] }
+        #expect(match?.fixedVersion == "2.4.2-r0")
+    }
+
     @Test func alpine373AgainstSecdbReportsMusl() async throws {
         let result = try await Self.alpine373()
         #expect(result.os?.namespace == "Alpine:v3.7")
