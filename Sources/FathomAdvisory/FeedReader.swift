@@ -5,18 +5,34 @@ import FathomArchive
 import Foundation
 import Yams
 
+/// What reading a feed found.
+public struct FeedContents: Sendable {
+    public var records: [OSVRecord] = []
+    /// Documents that could not be read, each with a plain reason; the rest still imports.
+    public var warnings: [String] = []
+    /// Documents read that hold no advisories (an empty file, a feed that lists nothing).
+    public var notes: [String] = []
+    /// Documents read as feeds (with or without advisories).
+    public var documents = 0
+}
+
 public enum FeedReader {
-    /// Every record under `path`, with warnings for documents that could not be read (a bad
-    /// document never stops the rest; the caller decides whether warnings fail the import).
-    public static func read(_ path: String) async throws -> (records: [OSVRecord], warnings: [String]) {
-        var records: [OSVRecord] = []
-        var warnings: [String] = []
+    /// Every record under `path`, with what could not be read (a bad document never stops the
+    /// rest; the caller decides whether warnings fail the import).
+    public static func read(_ path: String) async throws -> FeedContents {
+        var contents = FeedContents()
         func document(_ name: String, _ bytes: [UInt8]) {
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+                contents.notes.append("\(name): empty file")
+                return
+            }
             do {
                 let parsed = try FeedReader.parseDocument(bytes, name: name)
-                records += parsed
+                contents.documents += 1
+                if parsed.isEmpty { contents.notes.append("\(name): lists no advisories") }
+                contents.records += parsed
             } catch {
-                warnings.append("\(name): \(error)")
+                contents.warnings.append("\(name): \(error)")
             }
         }
         var isDirectory: ObjCBool = false
@@ -55,17 +71,21 @@ public enum FeedReader {
         } else {
             document(path, try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
         }
-        return (records, warnings)
+        return contents
     }
 
     /// Parses one document, deciding its format from its shape.
     public static func parseDocument(_ bytes: [UInt8], name: String) throws -> [OSVRecord] {
         let isYAML = name.hasSuffix(".yaml") || name.hasSuffix(".yml")
         let object: Any?
-        if isYAML {
-            object = try Yams.load(yaml: String(decoding: bytes, as: UTF8.self))
-        } else {
-            object = try JSONSerialization.jsonObject(with: Data(bytes))
+        do {
+            if isYAML {
+                object = try Yams.load(yaml: String(decoding: bytes, as: UTF8.self))
+            } else {
+                object = try JSONSerialization.jsonObject(with: Data(bytes))
+            }
+        } catch {
+            throw FathomError(.invalidInput, "not valid \(isYAML ? "YAML" : "JSON") (\(plainReason(error)))")
         }
         guard let dictionary = object as? [String: Any] else {
             throw FathomError(.invalidInput, "not an advisory document (expected an object)")
@@ -78,6 +98,24 @@ public enum FeedReader {
         }
         if isDebianTracker(dictionary) { return try AdvisoryImport.debianTracker(bytes, file: name) }
         throw FathomError(.invalidInput, "not OSV, Alpine secdb or Debian tracker JSON")
+    }
+
+    /// A parser's reason in one short printable line: Foundation's own words without its error
+    /// domain, and never the document's bytes echoed back raw.
+    static func plainReason(_ error: any Error) -> String {
+        let text = ((error as NSError).userInfo["NSDebugDescription"] as? String) ?? "\(error)"
+        var line = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.isWhitespace {
+                if !line.hasSuffix(" ") { line.append(" ") }
+            } else if scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\u{FFFD}" {
+                line.append("?")
+            } else {
+                line.unicodeScalars.append(scalar)
+            }
+        }
+        line = line.trimmingCharacters(in: .whitespaces)
+        return line.count > 160 ? String(line.prefix(160)) + "…" : line
     }
 
     static func isDebianTracker(_ dictionary: [String: Any]) -> Bool {

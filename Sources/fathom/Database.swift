@@ -27,14 +27,27 @@ struct Database: AsyncParsableCommand {
             var failed = false
             for path in paths {
                 do {
-                    let (records, warnings) = try await FeedReader.read(path)
-                    for warning in warnings.prefix(20) { FileHandle.standardError.write(Data("fathom: warning: \(warning)\n".utf8)) }
-                    guard !records.isEmpty else {
-                        throw FathomError(.invalidInput, "no advisories found", path: path)
+                    let contents = try await FeedReader.read(path)
+                    func say(_ kind: String, _ lines: [String], more: String) {
+                        for line in lines.prefix(20) { FileHandle.standardError.write(Data("fathom: \(kind): \(line)\n".utf8)) }
+                        if lines.count > 20 {
+                            FileHandle.standardError.write(Data("fathom: \(kind): … and \(lines.count - 20) more \(more)\n".utf8))
+                        }
+                    }
+                    say("note", contents.notes, more: "documents without advisories")
+                    say("warning", contents.warnings, more: "documents that could not be read")
+                    guard contents.documents > 0 else {
+                        throw FathomError(
+                            .invalidInput,
+                            contents.warnings.isEmpty ? "no advisory documents found" : "not an advisory feed (OSV, Alpine secdb or Debian tracker)",
+                            path: path)
                     }
                     let name = source ?? Self.sourceName(for: path)
-                    let result = try await store.importAdvisories(records, source: name, now: Date())
-                    print("\(name): \(result.records) advisories" + (result.changed ? " imported" : " unchanged"))
+                    let result = try await store.importAdvisories(contents.records, source: name, now: Date())
+                    let unread = contents.warnings.count
+                    print(
+                        "\(name): \(result.records) advisories" + (result.changed ? " imported" : " unchanged")
+                            + (unread > 0 ? " (\(unread) document\(unread == 1 ? "" : "s") could not be read)" : ""))
                 } catch {
                     failed = true
                     FileHandle.standardError.write(Data("fathom: error: \(FathomError.wrapping(error).with(path: path))\n".utf8))

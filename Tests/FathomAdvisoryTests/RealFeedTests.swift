@@ -161,8 +161,9 @@ import Testing
 /// every finding's versions checked with `dpkg --compare-versions`.
 @Suite(.timeLimit(.minutes(3))) struct DebianFeedTests {
     static func derivedIndex() async throws -> AdvisoryIndex {
-        let (records, warnings) = try await FeedReader.read(RealFeedTests.advisory("osv-debian12-derived/osv-debian12-derived.tar.gz"))
-        #expect(warnings.isEmpty)
+        let contents = try await FeedReader.read(RealFeedTests.advisory("osv-debian12-derived/osv-debian12-derived.tar.gz"))
+        let records = contents.records
+        #expect(contents.warnings.isEmpty)
         #expect(records.count == 6834)
         var index = AdvisoryIndex()
         index.add(records, source: "osv-debian12-derived")

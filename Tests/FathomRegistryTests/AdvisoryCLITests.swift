@@ -25,6 +25,42 @@ import Testing
         return (output, document)
     }
 
+    /// Real upstream files that list nothing import (with a note); a malformed document among
+    /// good ones is counted and named while the rest imports; a file that is no feed says so in
+    /// plain words, without Foundation's error domains or the file's bytes.
+    @Test func emptyMalformedAndForeignFilesAreReportedPlainly() async throws {
+        let directory = try Fixtures.temporaryDirectory("feed-files")
+        let store = directory + "/fathom.db"
+        let empty = try await fathom(["db", "import", "--store", store, Self.secdb("v3.3").replacingOccurrences(of: "main.yaml", with: "community.yaml")])
+        #expect(empty.status == 0, "\(empty.errorText)")
+        #expect(empty.text.contains("alpine-secdb-v3.3-community: 0 advisories imported"))
+        #expect(empty.errorText.contains("note:") && empty.errorText.contains("lists no advisories"))
+
+        let feed = directory + "/feed"
+        try FileManager.default.createDirectory(atPath: feed, withIntermediateDirectories: true)
+        for name in ["PYSEC-2018-28.yaml", "PYSEC-2019-132.yaml"] {
+            try FileManager.default.copyItem(
+                atPath: Fixtures.root.appendingPathComponent("advisories/osv-pypi-sample/\(name)").path, toPath: feed + "/" + name)
+        }
+        try #"{"id": "PYSEC-X", "affected": "#.write(toFile: feed + "/broken.json", atomically: true, encoding: .utf8)
+        try "\n".write(toFile: feed + "/blank.json", atomically: true, encoding: .utf8)
+        let partial = try await fathom(["db", "import", "--store", store, feed])
+        #expect(partial.status == 0, "\(partial.errorText)")
+        #expect(partial.text.contains("feed: 2 advisories imported (1 document could not be read)"))
+        #expect(partial.errorText.contains("broken.json: invalid input: not valid JSON"))
+        #expect(partial.errorText.contains("blank.json: empty file"))
+
+        let binary = directory + "/advisories.json"
+        try Data(try Data(contentsOf: URL(fileURLWithPath: "/bin/ls")).prefix(4096)).write(to: URL(fileURLWithPath: binary))
+        let foreign = try await fathom(["db", "import", "--store", store, binary])
+        #expect(foreign.status == 1)
+        #expect(foreign.errorText.contains("not valid JSON"))
+        #expect(foreign.errorText.contains("not an advisory feed"))
+        #expect(!foreign.errorText.contains("NSCocoaErrorDomain"))
+        #expect(foreign.stderr.allSatisfy { $0 == 0x0A || ($0 >= 0x20 && $0 != 0x7F) || $0 >= 0x80 })
+        #expect(!foreign.errorText.contains("ELF"))
+    }
+
     @Test func importIsIdempotentAndAFailedImportKeepsThePreviousSet() async throws {
         let store = try Fixtures.temporaryDirectory("store") + "/fathom.db"
         let first = try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")])

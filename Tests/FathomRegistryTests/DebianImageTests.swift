@@ -119,7 +119,7 @@ import Testing
         let installed = try await Tool.run([
             "dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-W", "-f", "${Package}\t${source:Package}\t${source:Version}\n",
         ]).text.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
-        let (records, _) = try await FeedReader.read(feed)
+        let records = try await FeedReader.read(feed).records
         var fixes: [String: [(String, String)]] = [:]  // source → (advisory, fixed)
         for record in records {
             for affected in record.affected ?? [] where affected.package?.ecosystem == "Debian:12" {

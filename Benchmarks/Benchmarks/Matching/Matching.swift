@@ -13,7 +13,7 @@ let fixtures = URL(fileURLWithPath: #filePath)
 func loadRecords() async -> [(String, [OSVRecord])] {
     var feeds: [(String, [OSVRecord])] = []
     for path in ["advisories/osv-go.tar.gz", "advisories/osv-pypi.tar.gz", "advisories/osv-debian12-derived/osv-debian12-derived.tar.gz", "advisories/alpine-secdb"] {
-        let (records, _) = try! await FeedReader.read(fixtures.appendingPathComponent(path).path)
+        let records = try! await FeedReader.read(fixtures.appendingPathComponent(path).path).records
         feeds.append((path, records))
     }
     return feeds
