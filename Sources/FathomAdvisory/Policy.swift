@@ -76,10 +76,29 @@ public struct FindingPolicy: Sendable {
         }
     }
 
-    /// Splits findings into those reported and those suppressed (with the reason).
-    public func apply(_ findings: [Finding]) -> (kept: [Finding], suppressed: [Suppressed]) {
+    /// Findings left out by `--severity` and `--ignore-unfixed`, counted so that a report can say
+    /// what it does not show (an UNKNOWN-severity finding is no less real than a rated one).
+    public struct Filtered: Sendable, Hashable, Codable {
+        public var bySeverity: [String: Int] = [:]
+        public var unfixed = 0
+
+        public var total: Int { bySeverity.values.reduce(0, +) + unfixed }
+
+        /// One line for the report's warnings, or nil when nothing was left out.
+        public var warning: String? {
+            guard total > 0 else { return nil }
+            var parts = bySeverity.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            if unfixed > 0 { parts.append("\(unfixed) without a fix") }
+            return "\(total) finding\(total == 1 ? "" : "s") left out by the filters: \(parts.joined(separator: ", "))"
+        }
+    }
+
+    /// Splits findings into those reported, those suppressed (with the reason), and the counts
+    /// the severity and unfixed filters left out.
+    public func apply(_ findings: [Finding]) -> (kept: [Finding], suppressed: [Suppressed], filtered: Filtered) {
         var kept: [Finding] = []
         var suppressed: [Suppressed] = []
+        var filtered = Filtered()
         for finding in findings {
             let names = Set([finding.id] + finding.aliases)
             if let statement = vex.first(where: {
@@ -97,10 +116,16 @@ public struct FindingPolicy: Sendable {
                 suppressed.append(Suppressed(id: finding.id, package: finding.package, reason: "ignore file", justification: rule.expires.map { "until \($0)" }))
                 continue
             }
-            if ignoreUnfixed && finding.fixedVersion == nil { continue }
-            if let severities, !severities.contains(finding.severity) { continue }
+            if ignoreUnfixed && finding.fixedVersion == nil {
+                filtered.unfixed += 1
+                continue
+            }
+            if let severities, !severities.contains(finding.severity) {
+                filtered.bySeverity[finding.severity.rawValue, default: 0] += 1
+                continue
+            }
             kept.append(finding)
         }
-        return (kept, suppressed)
+        return (kept, suppressed, filtered)
     }
 }

@@ -117,6 +117,14 @@ struct RegistryScan: AsyncParsableCommand {
         let text = format == .json ? try summary.json() : summary.table()
         FileHandle.standardOutput.write(Data(text.utf8))
         if summary.images.failed > 0 { throw ExitCode(1) }
+        // Nothing listed is not "0 scanned, all well": a typo in a glob must not pass.
+        if summary.images.scanned + summary.images.skipped == 0 {
+            let selection = (repositories.map { "--repo '\($0)'" } + tags.map { "--tag '\($0)'" }).joined(separator: " ")
+            printError(
+                selection.isEmpty
+                    ? "\(host) lists no image: nothing was scanned" : "\(selection) selected no image in \(host): nothing was scanned")
+            throw ExitCode(1)
+        }
     }
 
     func writeReport(_ report: FleetImageReport, result: ImageScanResult, into directory: String, advisoriesLoaded: Bool) throws {

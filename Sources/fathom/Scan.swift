@@ -100,10 +100,11 @@ struct Scan: AsyncParsableCommand {
                 if case .failed(_, let error) = outcome { throw error }
                 throw FathomError(.invalidInput, "the image was not scanned")
             }
-            let (kept, suppressed) = policy.apply(scanned.findings)
-            let report = ScanReport(
+            let (kept, suppressed, filtered) = policy.apply(scanned.findings)
+            var report = ScanReport(
                 result, findings: kept, suppressed: suppressed, advisoriesLoaded: fleet.index.recordCount > 0, changes: scanned.changes,
                 coverage: scanned.coverage)
+            if let warning = filtered.warning { report.warnings.append(warning) }
             let text = format == .json ? try report.json() : report.table()
             try write(text)
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }

@@ -294,6 +294,17 @@ import Testing
         }
     }
 
+    /// A glob that matches nothing is an error, not "0 scanned" with exit 0.
+    @Test func aGlobThatMatchesNothingFails() async throws {
+        let store = try Fixtures.temporaryDirectory("no-match") + "/fathom.db"
+        let typo = try await fathom(["registry", fixture.registry.host, "--repo", "aps/*", "--store", store, "--quiet"])
+        #expect(typo.status == 1)
+        #expect(typo.errorText.contains("--repo 'aps/*' selected no image in \(fixture.registry.host)"))
+        let tag = try await fathom(["registry", fixture.registry.host, "--repo", "apps/*", "--tag", "v9*", "--store", store, "--quiet"])
+        #expect(tag.status == 1)
+        #expect(tag.errorText.contains("--repo 'apps/*' --tag 'v9*' selected no image"))
+    }
+
     @Test func pushAndPullTimePoliciesUseTheStoredEvents() async throws {
         let directory = try Fixtures.temporaryDirectory("events")
         let store = directory + "/fathom.db"
@@ -347,6 +358,10 @@ import Testing
         #expect(try await selected(["--pushed-since", "30d"]) == [fixture.name("apps/app-03")])
         #expect(try await selected(["--pushed-since", "2025-12-01T00:00:00Z"]).count == 5)
         #expect(try await selected(["--tag", "1"]).count == 5)
-        #expect(try await selected(["--tag", "2*"]).isEmpty)
+        // A tag glob that selects nothing is an error, not an empty success.
+        let none = try await fathom(
+            ["registry", fixture.registry.host, "--repo", "apps/app-0[0-4]", "--tag", "2*", "--store", store, "--format", "json", "--quiet"])
+        #expect(none.status == 1)
+        #expect(none.errorText.contains("selected no image"))
     }
 }

@@ -152,6 +152,10 @@ import Testing
         let (filtered, none) = try await scanJSON(["--exit-code", "5", "--severity", "CRITICAL"], store: store)
         #expect(filtered.status == 0)  // secdb states no severity: everything is UNKNOWN
         #expect((none["vulnerabilities"] as! [Any]).isEmpty)
+        // …and the report says what the filter left out, by severity, instead of going quiet.
+        let all = vulnerabilities.count
+        #expect(all > 0)
+        #expect((none["warnings"] as? [String])?.contains("\(all) finding\(all == 1 ? "" : "s") left out by the filters: \(all) UNKNOWN") == true)
 
         // An ignore file in the working directory: pkg:musl covers musl-utils (source musl) too.
         try "# accepted until the base image moves\nCVE-2019-14697 pkg:musl exp:2099-12-31\n".write(
