@@ -1,153 +1,157 @@
-// apk-tools version ordering (apk_version.c): digits separated by '.', an optional letter,
-// `_suffix[N]` (alpha, beta, pre, rc sort before the release; cvs, svn, git, hg, p after),
-// and `-rN`. Leading zeros after a '.' make the component compare as a fraction.
+// Alpine package versions, ordered as current apk-tools orders them (the rewritten version
+// comparison of apk-tools 2.12 and 3.x, which every supported Alpine release runs):
+//   digits{.digits}…{letter}{_suffix{digits}}…{~hexhash}{-rdigits}
+// Compared token by token. A dotted component with a leading zero compares as text (so 8.2.0 <
+// 8.2.001 < 8.2.01), other numbers as numbers; suffixes rank alpha < beta < pre < rc < (none) <
+// cvs < svn < git < hg < p; a commit hash compares as text. When one version runs out first,
+// the longer one is greater unless what it has next is a pre-release suffix (1.0_alpha < 1.0).
 
 /// Alpine package versions.
 public struct ApkVersion: VersionComparator {
     public let ecosystem = "apk"
     public init() {}
 
-    enum Token: Int, Comparable {
-        case invalid = -1
-        case digitOrZero = 0
-        case digit
-        case letter
-        case suffix
-        case suffixNumber
-        case revisionNumber
-        case end
-
-        static func < (lhs: Token, rhs: Token) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// Token kinds in the order a version may hold them; a later kind cannot come back to an
+    /// earlier one (except digits after a letter's component and suffix numbers).
+    enum Kind: Int, Comparable {
+        case firstNumber, number, letter, suffix, suffixNumber, commitHash, revision, end, invalid
+        static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
     }
 
-    static let preSuffixes = ["alpha", "beta", "pre", "rc"].map { Array($0.utf8) }
-    static let postSuffixes = ["cvs", "svn", "git", "hg", "p"].map { Array($0.utf8) }
+    /// Suffix ranks; `nil` (no suffix) sits between the pre-release and the post-release ones.
+    static let suffixRanks: [String: Int] = ["alpha": 0, "beta": 1, "pre": 2, "rc": 3, "cvs": 5, "svn": 6, "git": 7, "hg": 8, "p": 9]
+    static let releaseRank = 4
 
-    struct Cursor {
-        var bytes: [UInt8]
+    struct Token {
+        var kind: Kind
+        var text: ArraySlice<UInt8> = []
+        var number: UInt64 = 0
+        var suffixRank = 0
+    }
+
+    /// Reads one version token after token.
+    struct Scanner {
+        let bytes: [UInt8]
         var index = 0
-        var remaining: Int { bytes.count - index }
-        func at(_ offset: Int) -> UInt8 { index + offset < bytes.count ? bytes[index + offset] : 0 }
-    }
+        var current = Token(kind: .firstNumber)
 
-    static func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
-    static func isLower(_ c: UInt8) -> Bool { c >= 97 && c <= 122 }
+        init(_ version: String) {
+            bytes = Array(version.utf8)
+            current = Token(kind: .firstNumber)
+            readDigits()
+        }
 
-    static func nextToken(_ type: inout Token, _ cursor: inout Cursor) {
-        var next = Token.invalid
-        if cursor.remaining == 0 || cursor.at(0) == 0 {
-            next = .end
-        } else if (type == .digit || type == .digitOrZero) && isLower(cursor.at(0)) {
-            next = .letter
-        } else if type == .letter && isDigit(cursor.at(0)) {
-            next = .digit
-        } else if type == .suffix && isDigit(cursor.at(0)) {
-            next = .suffixNumber
-        } else {
-            switch cursor.at(0) {
-            case UInt8(ascii: "."): next = .digitOrZero
-            case UInt8(ascii: "_"): next = .suffix
-            case UInt8(ascii: "-"):
-                if cursor.remaining > 1 && cursor.at(1) == UInt8(ascii: "r") {
-                    next = .revisionNumber
-                    cursor.index += 1
+        static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+        static func isLower(_ c: UInt8) -> Bool { c >= 0x61 && c <= 0x7A }
+        static func isHex(_ c: UInt8) -> Bool { isDigit(c) || (c >= 0x61 && c <= 0x66) }
+
+        private mutating func readDigits() {
+            let start = index
+            var number: UInt64 = 0
+            while index < bytes.count, Self.isDigit(bytes[index]) {
+                number = number &* 10 &+ UInt64(bytes[index] - 0x30)
+                index += 1
+            }
+            current.text = bytes[start..<index]
+            current.number = number
+            if index == start { current.kind = .invalid }
+        }
+
+        /// Moves to the next token, checking that it may follow the current one.
+        mutating func advance() {
+            guard index < bytes.count else {
+                current.kind = .end
+                return
+            }
+            let previous = current.kind
+            let c = bytes[index]
+            if Self.isLower(c) {
+                guard previous <= .number else { return invalidate() }
+                current = Token(kind: .letter, text: bytes[index..<index + 1], number: UInt64(c))
+                index += 1
+            } else if c == UInt8(ascii: ".") || Self.isDigit(c) {
+                if c == UInt8(ascii: ".") {
+                    guard previous <= .number else { return invalidate() }
+                    index += 1
                 }
-            default: break
-            }
-            cursor.index += 1
-        }
-        if next < type {
-            if !((next == .digitOrZero && type == .digit) || (next == .suffix && type == .suffixNumber)
-                || (next == .digit && type == .letter))
-            {
-                next = .invalid
-            }
-        }
-        type = next
-    }
-
-    static func getToken(_ type: inout Token, _ cursor: inout Cursor) -> Int {
-        var value = 0
-        var length = 0
-        var nextType = Token.invalid
-        if cursor.remaining <= 0 {
-            type = .end
-            return 0
-        }
-        switch type {
-        case .digitOrZero where cursor.at(0) == UInt8(ascii: "0"):
-            // Leading zeros: the component compares as a fraction (1.01 < 1.1).
-            while length < cursor.remaining && cursor.at(length) == UInt8(ascii: "0") { length += 1 }
-            nextType = .digit
-            value = -length
-        case .digitOrZero, .digit, .suffixNumber, .revisionNumber:
-            while length < cursor.remaining && isDigit(cursor.at(length)) {
-                value = value &* 10 &+ Int(cursor.at(length) - 48)
-                length += 1
-            }
-        case .letter:
-            value = Int(cursor.at(0))
-            length = 1
-        case .suffix:
-            let rest = Array(cursor.bytes[cursor.index...])
-            if let index = preSuffixes.firstIndex(where: { rest.starts(with: $0) }) {
-                value = index - preSuffixes.count
-                length = preSuffixes[index].count
-            } else if let index = postSuffixes.firstIndex(where: { rest.starts(with: $0) }) {
-                value = index
-                length = postSuffixes[index].count
+                switch previous {
+                case .firstNumber, .number: current.kind = .number
+                case .suffix: current.kind = .suffixNumber
+                default: return invalidate()
+                }
+                readDigits()
+            } else if c == UInt8(ascii: "_") {
+                guard previous <= .suffixNumber else { return invalidate() }
+                index += 1
+                let start = index
+                while index < bytes.count, Self.isLower(bytes[index]) { index += 1 }
+                guard let rank = ApkVersion.suffixRanks[String(decoding: bytes[start..<index], as: UTF8.self)] else { return invalidate() }
+                current = Token(kind: .suffix, text: bytes[start..<index], suffixRank: rank)
+            } else if c == UInt8(ascii: "~") {
+                guard previous < .commitHash else { return invalidate() }
+                index += 1
+                let start = index
+                while index < bytes.count, Self.isHex(bytes[index]) { index += 1 }
+                guard index > start else { return invalidate() }
+                current = Token(kind: .commitHash, text: bytes[start..<index])
+            } else if c == UInt8(ascii: "-") {
+                guard previous < .revision, index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "r") else { return invalidate() }
+                index += 2
+                current.kind = .revision
+                readDigits()
             } else {
-                type = .invalid
-                return -1
+                invalidate()
             }
-        default:
-            type = .invalid
-            return -1
         }
-        cursor.index += length
-        if cursor.remaining == 0 {
-            type = .end
-        } else if nextType != .invalid {
-            type = nextType
-        } else {
-            nextToken(&type, &cursor)
-        }
-        return value
+
+        private mutating func invalidate() { current.kind = .invalid }
     }
 
-    /// Whether apk-tools accepts the version (`apk_version_validate`). Invalid versions still
-    /// compare, but their order differs between apk-tools releases.
+    /// Compares two tokens of the same kind.
+    static func compareTokens(_ a: Token, _ b: Token) -> ComparisonResult {
+        switch a.kind {
+        case .number where a.text.first == 0x30 || b.text.first == 0x30:
+            return compareText(a.text, b.text)
+        case .firstNumber, .number, .suffixNumber, .revision, .letter:
+            return a.number < b.number ? .less : a.number > b.number ? .greater : .equal
+        case .suffix:
+            return a.suffixRank < b.suffixRank ? .less : a.suffixRank > b.suffixRank ? .greater : .equal
+        default:
+            return compareText(a.text, b.text)
+        }
+    }
+
+    /// Byte order, a shorter prefix first.
+    static func compareText(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> ComparisonResult {
+        for (x, y) in zip(a, b) where x != y { return x < y ? .less : .greater }
+        return a.count < b.count ? .less : a.count > b.count ? .greater : .equal
+    }
+
+    /// Whether apk-tools accepts the version (`apk version --check`). Invalid versions still
+    /// compare, the way apk-tools compares them.
     public static func isValid(_ version: String) -> Bool {
-        var cursor = Cursor(bytes: Array(version.utf8))
-        var type = Token.digit
-        while type != .end && type != .invalid { _ = getToken(&type, &cursor) }
-        return type == .end
+        var scanner = Scanner(version)
+        while scanner.current.kind < .end { scanner.advance() }
+        return scanner.current.kind == .end
     }
 
     public func compare(_ lhs: String, _ rhs: String) throws -> ComparisonResult {
         guard !lhs.isEmpty, !rhs.isEmpty else {
             throw VersionError(ecosystem: ecosystem, version: lhs.isEmpty ? lhs : rhs, reason: "it is empty")
         }
-        var a = Cursor(bytes: Array(lhs.utf8))
-        var b = Cursor(bytes: Array(rhs.utf8))
-        var aType = Token.digit
-        var bType = Token.digit
-        var aValue = 0
-        var bValue = 0
-        while aType == bType && aType != .end && aType != .invalid && aValue == bValue {
-            aValue = Self.getToken(&aType, &a)
-            bValue = Self.getToken(&bType, &b)
+        var a = Scanner(lhs)
+        var b = Scanner(rhs)
+        while a.current.kind == b.current.kind && a.current.kind < .end {
+            let order = Self.compareTokens(a.current, b.current)
+            if order != .equal { return order }
+            a.advance()
+            b.advance()
         }
-        if aValue < bValue { return .less }
-        if aValue > bValue { return .greater }
-        if aType == bType { return .equal }
-        // The longer version wins, unless what it has more of is a pre-release suffix.
-        var probe = aType
-        if aType == .suffix, Self.getToken(&probe, &a) < 0 { return .less }
-        probe = bType
-        if bType == .suffix, Self.getToken(&probe, &b) < 0 { return .greater }
-        if aType > bType { return .less }
-        if bType > aType { return .greater }
-        return .equal
+        let (x, y) = (a.current, b.current)
+        if x.kind == y.kind { return .equal }
+        // The version that goes on is greater, unless it goes on with a pre-release suffix.
+        if x.kind == .suffix && x.suffixRank < Self.releaseRank { return .less }
+        if y.kind == .suffix && y.suffixRank < Self.releaseRank { return .greater }
+        return x.kind > y.kind ? .less : .greater
     }
 }
