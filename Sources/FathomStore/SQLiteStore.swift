@@ -4,7 +4,8 @@ public import FathomSQLite
 public import Foundation
 
 /// The embedded store (SQLite, WAL): imported advisories by feed and import history, layer
-/// facts, images, scan history and registry events (see `FleetStore.swift`).
+/// facts, images, scan history and registry events (see `SQLiteStore+Fleet.swift`). SQL runs on
+/// the database's own threads (`SQLiteDatabase`): writes on one writer, reads on WAL readers.
 /// Imports are transactional and idempotent: a feed's records are replaced whole, or not at all.
 public final class SQLiteStore: Store {
     let database: SQLiteDatabase
@@ -84,39 +85,41 @@ public final class SQLiteStore: Store {
         let count = sorted.count
         let imported = ISO8601DateFormatter().string(from: now)
         // The check and the replacement are one transaction: two importers never interleave.
-        return try await database.write { [encoded] database in try database.transaction {
-            var previous: String?
-            try database.query("SELECT content_digest FROM imports WHERE source = ?", [.text(source)]) { previous = $0.text(0) }
-            if previous == digest { return AdvisoryImportResult(source: source, records: count, changed: false) }
-            try database.query("DELETE FROM advisories WHERE source = ?", [.text(source)])
-            try database.query("DELETE FROM advisory_packages WHERE source = ?", [.text(source)])
-            for (record, json) in encoded {
-                try database.query("INSERT OR REPLACE INTO advisories (source, id, record) VALUES (?, ?, ?)", [.text(source), .text(record.id), .text(json)])
-                for affected in record.affected ?? [] {
-                    guard let package = affected.package else { continue }
-                    try database.query(
-                        "INSERT INTO advisory_packages (source, id, ecosystem, name) VALUES (?, ?, ?, ?)",
-                        [.text(source), .text(record.id), .text(package.ecosystem), .text(package.name)])
+        return try await database.write { [encoded] database in
+            try database.transaction {
+                var previous: String?
+                try database.query("SELECT content_digest FROM imports WHERE source = ?", [.text(source)]) { previous = $0.text(0) }
+                if previous == digest { return AdvisoryImportResult(source: source, records: count, changed: false) }
+                try database.query("DELETE FROM advisories WHERE source = ?", [.text(source)])
+                try database.query("DELETE FROM advisory_packages WHERE source = ?", [.text(source)])
+                for (record, json) in encoded {
+                    try database.query("INSERT OR REPLACE INTO advisories (source, id, record) VALUES (?, ?, ?)", [.text(source), .text(record.id), .text(json)])
+                    for affected in record.affected ?? [] {
+                        guard let package = affected.package else { continue }
+                        try database.query(
+                            "INSERT INTO advisory_packages (source, id, ecosystem, name) VALUES (?, ?, ?, ?)",
+                            [.text(source), .text(record.id), .text(package.ecosystem), .text(package.name)])
+                    }
                 }
+                try database.query(
+                    "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest) VALUES (?, ?, ?, ?)",
+                    [.text(source), .text(imported), .integer(Int64(count)), .text(digest)])
+                return AdvisoryImportResult(source: source, records: count, changed: true)
             }
-            try database.query(
-                "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest) VALUES (?, ?, ?, ?)",
-                [.text(source), .text(imported), .integer(Int64(count)), .text(digest)])
-            return AdvisoryImportResult(source: source, records: count, changed: true)
-        } }
+        }
     }
 
     public func advisoryStatistics() async throws -> AdvisoryStatistics {
         try await database.read { database in
-        var feeds: [AdvisoryStatistics.Feed] = []
-        try database.query("SELECT source, imported_at, records FROM imports ORDER BY source") { row in
-            feeds.append(AdvisoryStatistics.Feed(source: row.text(0) ?? "", importedAt: row.text(1) ?? "", records: Int(row.integer(2))))
-        }
-        var ecosystems: [(String, Int)] = []
-        try database.query(
-            "SELECT ecosystem, COUNT(DISTINCT source || ' ' || id) FROM advisory_packages GROUP BY ecosystem ORDER BY ecosystem"
-        ) { row in ecosystems.append((row.text(0) ?? "", Int(row.integer(1)))) }
-        return AdvisoryStatistics(feeds: feeds, byEcosystem: ecosystems)
+            var feeds: [AdvisoryStatistics.Feed] = []
+            try database.query("SELECT source, imported_at, records FROM imports ORDER BY source") { row in
+                feeds.append(AdvisoryStatistics.Feed(source: row.text(0) ?? "", importedAt: row.text(1) ?? "", records: Int(row.integer(2))))
+            }
+            var ecosystems: [(String, Int)] = []
+            try database.query(
+                "SELECT ecosystem, COUNT(DISTINCT source || ' ' || id) FROM advisory_packages GROUP BY ecosystem ORDER BY ecosystem"
+            ) { row in ecosystems.append((row.text(0) ?? "", Int(row.integer(1)))) }
+            return AdvisoryStatistics(feeds: feeds, byEcosystem: ecosystems)
         }
     }
 }
