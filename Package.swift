@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "FathomAdvisory", targets: ["FathomAdvisory"]),
         .library(name: "FathomSQLite", targets: ["FathomSQLite"]),
         .library(name: "FathomStore", targets: ["FathomStore"]),
+        .library(name: "FathomFeeds", targets: ["FathomFeeds"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -84,6 +85,16 @@ let package = Package(
         .target(
             name: "FathomStore",
             dependencies: ["FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomAdvisory", "FathomSQLite"]),
+        // Keeping advisory feeds current over HTTP (apart from FathomAdvisory, which only reads bytes).
+        .target(
+            name: "FathomFeeds",
+            dependencies: [
+                "FathomCore", "FathomAdvisory", "FathomStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
         .target(
             name: "FathomPipeline",
             dependencies: [
@@ -101,10 +112,11 @@ let package = Package(
             name: "fathom",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline",
-                "FathomReport", "FathomVersion", "FathomAdvisory", "FathomStore",
+                "FathomReport", "FathomVersion", "FathomAdvisory", "FathomStore", "FathomFeeds",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
 
         .target(

@@ -55,6 +55,10 @@ public final class SQLiteStore: Store {
         """
         CREATE TABLE documents (digest TEXT PRIMARY KEY, bytes BLOB NOT NULL);
         """,
+        // Feed downloads: the validators for conditional requests.
+        """
+        CREATE TABLE feed_state (source TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT, last_modified TEXT, fetched_at INTEGER NOT NULL);
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {
@@ -106,6 +110,33 @@ public final class SQLiteStore: Store {
                     [.text(source), .text(imported), .integer(Int64(count)), .text(digest)])
                 return AdvisoryImportResult(source: source, records: count, changed: true)
             }
+        }
+    }
+
+    public func feedState(_ source: String) async throws -> FeedState? {
+        try await database.read { database in
+            var state: FeedState?
+            // Only for a feed whose advisories are here: otherwise the next download is whole.
+            try database.query(
+                "SELECT f.url, f.etag, f.last_modified, f.fetched_at FROM feed_state f JOIN imports i ON i.source = f.source WHERE f.source = ?",
+                [.text(source)]
+            ) { row in
+                state = FeedState(
+                    source: source, url: row.text(0) ?? "", etag: row.text(1), lastModified: row.text(2),
+                    fetchedAt: Date(timeIntervalSince1970: Double(row.integer(3))))
+            }
+            return state
+        }
+    }
+
+    public func recordFeedState(_ state: FeedState) async throws {
+        try await database.write { database in
+            try database.query(
+                "INSERT OR REPLACE INTO feed_state (source, url, etag, last_modified, fetched_at) VALUES (?, ?, ?, ?, ?)",
+                [
+                    .text(state.source), .text(state.url), state.etag.map { .text($0) } ?? .null,
+                    state.lastModified.map { .text($0) } ?? .null, .integer(Int64(state.fetchedAt.timeIntervalSince1970)),
+                ])
         }
     }
 

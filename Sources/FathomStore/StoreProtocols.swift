@@ -48,6 +48,28 @@ public protocol AdvisorySource: Sendable {
     func advisories() async throws -> any AdvisoryLookup
     /// Feeds and advisories per ecosystem.
     func advisoryStatistics() async throws -> AdvisoryStatistics
+    /// What the last download of a feed said (for a conditional request next time), when that
+    /// feed's advisories are in the store.
+    func feedState(_ source: String) async throws -> FeedState?
+    /// Remembers a feed's download (after its advisories were imported, or found unchanged).
+    func recordFeedState(_ state: FeedState) async throws
+}
+
+/// The validators of a feed's last download: an unchanged feed then costs one request.
+public struct FeedState: Sendable, Hashable {
+    public var source: String
+    public var url: String
+    public var etag: String?
+    public var lastModified: String?
+    public var fetchedAt: Date
+
+    public init(source: String, url: String, etag: String?, lastModified: String?, fetchedAt: Date) {
+        self.source = source
+        self.url = url
+        self.etag = etag
+        self.lastModified = lastModified
+        self.fetchedAt = fetchedAt
+    }
 }
 
 /// A whole store: every concern above, and image configs by digest.

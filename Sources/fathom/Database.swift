@@ -1,6 +1,8 @@
 import ArgumentParser
+import AsyncHTTPClient
 import FathomAdvisory
 import FathomCore
+import FathomFeeds
 import FathomStore
 import Foundation
 
@@ -8,7 +10,82 @@ import Foundation
 struct Database: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db", abstract: "Import advisory feeds and show what the store holds.",
-        subcommands: [Import.self, Stats.self])
+        subcommands: [Update.self, Feeds.self, Import.self, Stats.self])
+
+    /// `--feeds FILE` and `--mirror URL`: which feeds `update` and `feeds` mean.
+    struct FeedOptions: ParsableArguments {
+        @Option(help: "A feeds file (YAML or JSON: feeds: [{name, url}]) instead of the built-in list.")
+        var feeds: String?
+
+        @Option(help: "A mirror keeping each upstream's layout under its host name (MIRROR/HOST/PATH).")
+        var mirror: String?
+
+        @Option(name: .customLong("feed"), help: "Only the feeds with this name (repeatable).")
+        var only: [String] = []
+
+        func resolve() throws -> [Feed] {
+            var list = try feeds.map(FeedList.load) ?? FeedList.defaults
+            if let mirror { list = FeedList.mirrored(list, through: mirror) }
+            guard !only.isEmpty else { return list }
+            let unknown = only.filter { name in !list.contains { $0.name == name } }
+            guard unknown.isEmpty else {
+                throw ValidationError("no feed named \(unknown.joined(separator: ", ")) (fathom db feeds lists them)")
+            }
+            return list.filter { only.contains($0.name) }
+        }
+    }
+
+    struct Feeds: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the feeds `db update` fetches, and where from.")
+
+        @OptionGroup var feedOptions: FeedOptions
+
+        func run() async throws {
+            for feed in try feedOptions.resolve() {
+                print(feed.name.padding(toLength: 32, withPad: " ", startingAt: 0) + feed.url)
+            }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fetch every feed and import what changed.",
+            discussion: """
+                An unchanged feed costs one conditional request. A feed that fails to download or
+                parse keeps its previous advisories and is reported; the exit code is then 1.
+                """)
+
+        @OptionGroup var feedOptions: FeedOptions
+        @OptionGroup var storeOption: StoreOption
+
+        func run() async throws {
+            let feeds = try feedOptions.resolve()
+            let store = try await storeOption.open()
+            let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let updater = FeedUpdater(store: store, http: http)
+            var failed = 0
+            for (number, feed) in feeds.enumerated() {
+                let report = await updater.update(feed)
+                for note in report.notes.prefix(5) { FileHandle.standardError.write(Data("fathom: note: \(note)\n".utf8)) }
+                for warning in report.warnings.prefix(20) { FileHandle.standardError.write(Data("fathom: warning: \(warning)\n".utf8)) }
+                let position = "[\(number + 1)/\(feeds.count)] \(feed.name): "
+                switch report.outcome {
+                case .imported(let result):
+                    let size = String(format: "%.1f MB", Double(report.bytes) / 1_000_000)
+                    print(position + "\(result.records) advisories " + (result.changed ? "imported" : "unchanged") + " (\(size) downloaded)")
+                case .notModified:
+                    print(position + "not modified")
+                case .failed(let error):
+                    failed += 1
+                    print(position + "failed, previous advisories kept")
+                    printError("\(feed.name): \(error)")
+                }
+            }
+            try await http.shutdown()
+            try await store.close()
+            if failed > 0 { throw ExitCode(1) }
+        }
+    }
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,140 @@
+public import AsyncHTTPClient
+public import FathomAdvisory
+public import FathomCore
+public import FathomStore
+public import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Downloads feeds and imports them, one at a time. A feed whose server says it has not changed
+/// since the last download (`ETag`/`If-None-Match`, `Last-Modified`/`If-Modified-Since`) costs
+/// one request and no import. A feed is imported whole or not at all: a failed download or a
+/// file that does not parse leaves its previous advisories in place and is reported.
+public struct FeedUpdater: Sendable {
+    public enum Outcome: Sendable {
+        case imported(AdvisoryImportResult)
+        /// The server answered 304: the stored advisories are current.
+        case notModified
+        case failed(FathomError)
+    }
+
+    public struct Report: Sendable {
+        public var feed: Feed
+        public var outcome: Outcome
+        /// Documents without advisories, and documents that could not be read (the rest imported).
+        public var notes: [String] = []
+        public var warnings: [String] = []
+        public var bytes: Int64 = 0
+    }
+
+    let store: any AdvisorySource
+    let http: HTTPClient
+    let maxAttempts: Int
+    let baseBackoff: Duration
+    /// A feed larger than this is refused rather than filling the disk.
+    let sizeLimit: Int64
+
+    public init(
+        store: any AdvisorySource, http: HTTPClient, maxAttempts: Int = 3, baseBackoff: Duration = .milliseconds(500),
+        sizeLimit: Int64 = 4 << 30
+    ) {
+        self.store = store
+        self.http = http
+        self.maxAttempts = max(1, maxAttempts)
+        self.baseBackoff = baseBackoff
+        self.sizeLimit = sizeLimit
+    }
+
+    /// Updates one feed; never throws (a failure is its outcome).
+    public func update(_ feed: Feed, now: Date = Date()) async -> Report {
+        var report = Report(feed: feed, outcome: .notModified)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fathom-feed-\(UUID().uuidString)-" + (URL(string: feed.url)?.lastPathComponent ?? "feed")).path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        do {
+            let previous = try await store.feedState(feed.name)
+            guard let download = try await download(feed, to: file, previous: previous?.url == feed.url ? previous : nil) else {
+                try await store.recordFeedState(
+                    FeedState(source: feed.name, url: feed.url, etag: previous?.etag, lastModified: previous?.lastModified, fetchedAt: now))
+                return report
+            }
+            report.bytes = download.bytes
+            let contents = try await FeedReader.read(file)
+            report.notes = contents.notes
+            report.warnings = contents.warnings
+            guard contents.documents > 0 else {
+                throw FathomError(
+                    .invalidInput, "the download is not an advisory feed" + (contents.warnings.first.map { ": \($0)" } ?? ""),
+                    path: feed.url)
+            }
+            let result = try await store.importAdvisories(contents.records, source: feed.name, now: now)
+            try await store.recordFeedState(
+                FeedState(source: feed.name, url: feed.url, etag: download.etag, lastModified: download.lastModified, fetchedAt: now))
+            report.outcome = .imported(result)
+        } catch {
+            report.outcome = .failed(FathomError.wrapping(error).with(path: feed.url))
+        }
+        return report
+    }
+
+    struct Download {
+        var bytes: Int64
+        var etag: String?
+        var lastModified: String?
+    }
+
+    /// Streams the feed into `path`; nil when the server says it has not changed.
+    private func download(_ feed: Feed, to path: String, previous: FeedState?) async throws -> Download? {
+        var attempt = 0
+        while true {
+            attempt += 1
+            var request = HTTPClientRequest(url: feed.url)
+            request.headers.add(name: "User-Agent", value: FathomVersionInfo.userAgent)
+            if let etag = previous?.etag { request.headers.add(name: "If-None-Match", value: etag) }
+            if let modified = previous?.lastModified { request.headers.add(name: "If-Modified-Since", value: modified) }
+            do {
+                let response = try await http.execute(request, timeout: .seconds(600))
+                let status = response.status.code
+                if status == 304 { return nil }
+                if status == 200 {
+                    let bytes = try await write(response.body, to: path, url: feed.url)
+                    return Download(
+                        bytes: bytes, etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"))
+                }
+                _ = try? await response.body.collect(upTo: 64 << 10)
+                let failure = FathomError(.registry, "\(feed.url) answered \(status)", path: feed.url)
+                guard (status == 429 || status >= 500), attempt < maxAttempts else { throw failure }
+            } catch let error as FathomError where error.code != .truncated {
+                throw error
+            } catch {
+                // A refused connection, a reset, a download that broke off: worth another try.
+                guard attempt < maxAttempts else {
+                    throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) attempt(s)", path: feed.url, cause: error)
+                }
+            }
+            try await Task.sleep(for: baseBackoff * (1 << (attempt - 1)))
+        }
+    }
+
+    private func write(_ body: HTTPClientResponse.Body, to path: String, url: String) async throws -> Int64 {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw FathomError(.io, "cannot create a temporary file for the download", path: path)
+        }
+        defer { try? handle.close() }
+        var total: Int64 = 0
+        do {
+            for try await buffer in body {
+                total += Int64(buffer.readableBytes)
+                guard total <= sizeLimit else {
+                    throw FathomError(.limitExceeded, "the feed is larger than \(sizeLimit) bytes", path: url)
+                }
+                try handle.write(contentsOf: Data(buffer.readableBytesView))
+            }
+        } catch let error as FathomError {
+            throw error
+        } catch {
+            throw FathomError(.truncated, "the download of \(url) broke off after \(total) bytes", path: url, cause: error)
+        }
+        return total
+    }
+}

@@ -1,0 +1,137 @@
+import FathomCore
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// `fathom db update` against a real web server (nginx, serving the fixtures' feeds): imports,
+/// conditional requests that cost one 304, a changed feed re-imported, and failures (a 500 that
+/// passes, one that lasts, a truncated archive) that keep the previous advisories.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct FeedUpdateTests {
+    func fathom(_ arguments: [String]) async throws -> ProcessOutput {
+        try await Tool.run([Fixtures.fathomExecutable] + arguments, check: false)
+    }
+
+    static func fixture(_ relative: String) -> String { Fixtures.root.appendingPathComponent("advisories/\(relative)").path }
+
+    /// A served tree in the upstream layouts, a feeds file for it, and a store.
+    struct Site {
+        var directory: String
+        var www: String
+        var server: LocalHTTPServer
+        var store: String
+
+        func feedsFile(base: String) throws -> String {
+            let path = directory + "/feeds-\(UUID().uuidString.prefix(6)).yaml"
+            try """
+                feeds:
+                  - name: alpine-secdb-v3.7-main
+                    url: \(base)/secdb.alpinelinux.org/v3.7/main.yaml
+                  - name: osv-pypi
+                    url: \(base)/osv-vulnerabilities.storage.googleapis.com/PyPI/all.tar.gz
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+    }
+
+    func site() async throws -> Site {
+        let directory = try Fixtures.temporaryDirectory("feeds")
+        let www = directory + "/www"
+        for (source, target) in [
+            ("alpine-secdb/v3.7/main.yaml", "secdb.alpinelinux.org/v3.7/main.yaml"),
+            ("osv-pypi.tar.gz", "osv-vulnerabilities.storage.googleapis.com/PyPI/all.tar.gz"),
+        ] {
+            let path = www + "/" + target
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Self.fixture(source), toPath: path)
+        }
+        return Site(directory: directory, www: www, server: try await LocalHTTPServer(root: www), store: directory + "/fathom.db")
+    }
+
+    func stats(_ store: String) async throws -> String { try await fathom(["db", "stats", "--store", store]).text }
+
+    @Test func updateImportsThenCostsOneNotModifiedPerFeed() async throws {
+        let site = try await site()
+        let feeds = try site.feedsFile(base: site.server.base)
+        let first = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
+        #expect(first.status == 0, "\(first.errorText)")
+        #expect(first.text.contains("[1/2] alpine-secdb-v3.7-main: 1070 advisories imported"))
+        #expect(first.text.contains("[2/2] osv-pypi: "))
+        let before = try await stats(site.store)
+        #expect(before.contains("alpine-secdb-v3.7-main          1070"))
+
+        // Unchanged upstream: one conditional request each, answered 304, nothing imported.
+        let second = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
+        #expect(second.status == 0, "\(second.errorText)")
+        #expect(second.text.contains("[1/2] alpine-secdb-v3.7-main: not modified"))
+        #expect(second.text.contains("[2/2] osv-pypi: not modified"))
+        #expect(site.server.statuses(for: "/v3.7/main.yaml") == [200, 304])
+        #expect(site.server.statuses(for: "/PyPI/all.tar.gz") == [200, 304])
+        #expect(try await stats(site.store) == before, "a 304 changed the store")
+
+        // The upstream file changes: downloaded again and re-imported.
+        let main = site.www + "/secdb.alpinelinux.org/v3.7/main.yaml"
+        try FileManager.default.removeItem(atPath: main)
+        try FileManager.default.copyItem(atPath: Self.fixture("alpine-secdb/v3.7/community.yaml"), toPath: main)
+        let third = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store, "--feed", "alpine-secdb-v3.7-main"])
+        #expect(third.status == 0, "\(third.errorText)")
+        #expect(third.text.contains("[1/1] alpine-secdb-v3.7-main: "))
+        #expect(third.text.contains("advisories imported"))
+        #expect(site.server.statuses(for: "/v3.7/main.yaml") == [200, 304, 200])
+        #expect(try await stats(site.store) != before)
+    }
+
+    @Test func failuresKeepThePreviousAdvisories() async throws {
+        let site = try await site()
+        let proxy = try await FaultProxy(upstream: "127.0.0.1:\(site.server.port)")
+        defer { proxy.stop() }
+        let feeds = try site.feedsFile(base: "http://\(proxy.host)")
+        #expect(try await fathom(["db", "update", "--feeds", feeds, "--store", site.store]).status == 0)
+        let main = site.www + "/secdb.alpinelinux.org/v3.7/main.yaml"
+        func requests() -> Int { proxy.requests.filter { $0.contains("/v3.7/main.yaml") }.count }
+
+        // A 500 that passes is retried: the feed imports on the second attempt.
+        try FileManager.default.removeItem(atPath: main)
+        try FileManager.default.copyItem(atPath: Self.fixture("alpine-secdb/v3.8/main.yaml"), toPath: main)
+        proxy.inject(.status(500), pathContains: "/v3.7/main.yaml", times: 1)
+        var sent = requests()
+        let retried = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
+        #expect(retried.status == 0, "\(retried.errorText)")
+        #expect(retried.text.contains("alpine-secdb-v3.7-main: ") && retried.text.contains("advisories imported"))
+        #expect(requests() - sent == 2)
+        let before = try await stats(site.store)
+
+        // One that lasts fails that feed only (after three attempts), and says so.
+        try "# changed\n".write(toFile: main, atomically: false, encoding: .utf8)
+        proxy.inject(.status(500), pathContains: "/v3.7/main.yaml", times: 10)
+        sent = requests()
+        let failed = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
+        #expect(failed.status == 1)
+        #expect(failed.text.contains("alpine-secdb-v3.7-main: failed, previous advisories kept"))
+        #expect(failed.text.contains("osv-pypi: not modified"))
+        #expect(failed.errorText.contains("answered 500"))
+        #expect(requests() - sent == 3)
+        #expect(try await stats(site.store) == before)
+
+        // A truncated archive is not imported either.
+        let archive = site.www + "/osv-vulnerabilities.storage.googleapis.com/PyPI/all.tar.gz"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: archive))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: archive))
+        let truncated = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store, "--feed", "osv-pypi"])
+        #expect(truncated.status == 1)
+        #expect(truncated.text.contains("osv-pypi: failed, previous advisories kept"))
+        #expect(try await stats(site.store) == before)
+    }
+
+    @Test func feedsFileMistakesAreClearErrors() async throws {
+        let directory = try Fixtures.temporaryDirectory("feeds-file")
+        try "feeds:\n  - name: x\n    url: not a url\n".write(toFile: directory + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try await fathom(["db", "feeds", "--feeds", directory + "/bad.yaml"])
+        #expect(bad.status != 0)
+        #expect(bad.errorText.contains("is not a URL"))
+        let unknown = try await fathom(["db", "update", "--feed", "no-such-feed", "--store", directory + "/s.db"])
+        #expect(unknown.status != 0)
+        #expect(unknown.errorText.contains("no feed named no-such-feed"))
+        let mirrored = try await fathom(["db", "feeds", "--mirror", "http://mirror.internal/feeds/", "--feed", "osv-pypi"])
+        #expect(mirrored.text.contains("http://mirror.internal/feeds/osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"))
+    }
+}
