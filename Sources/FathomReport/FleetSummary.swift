@@ -70,6 +70,8 @@ public struct FleetSummary: Sendable, Encodable {
     public var skipped: [Failure] = []
     /// Namespaces the fleet's images held packages for with no advisory data: how many images.
     public var missingData: [String: Int] = [:]
+    /// About the run as a whole (stale advisory data).
+    public var warnings: [String] = []
     public var elapsedSeconds = 0.0
 
     let top: Int
@@ -78,7 +80,7 @@ public struct FleetSummary: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case source, advisoryVersion, images, layers, bytes, findings, mostWidespread, mostAtRisk, failures, skipped, elapsedSeconds
-        case missingData
+        case missingData, warnings
     }
 
     public init(source: String, advisoryVersion: String, top: Int = 10) {
@@ -192,6 +194,7 @@ public struct FleetSummary: Sendable, Encodable {
                 output += "  \(namespace): packages of \(count) image\(count == 1 ? "" : "s")\n"
             }
         }
+        for warning in warnings { output += "\nwarning: \(warning)\n" }
         if !failures.isEmpty {
             output += "\nFailed (\(failures.count))\n"
             for failure in failures { output += "  \(failure.name): \(failure.reason)\n" }

@@ -143,8 +143,17 @@ public final class SQLiteStore: Store {
     public func advisoryStatistics() async throws -> AdvisoryStatistics {
         try await database.read { database in
             var feeds: [AdvisoryStatistics.Feed] = []
-            try database.query("SELECT source, imported_at, records FROM imports ORDER BY source") { row in
-                feeds.append(AdvisoryStatistics.Feed(source: row.text(0) ?? "", importedAt: row.text(1) ?? "", records: Int(row.integer(2))))
+            try database.query(
+                """
+                SELECT i.source, i.imported_at, i.records, f.fetched_at, f.last_modified, f.url FROM imports i
+                LEFT JOIN feed_state f ON f.source = i.source ORDER BY i.source
+                """
+            ) { row in
+                feeds.append(
+                    AdvisoryStatistics.Feed(
+                        source: row.text(0) ?? "", importedAt: row.text(1) ?? "", records: Int(row.integer(2)),
+                        checkedAt: row.isNull(3) ? nil : Date(timeIntervalSince1970: Double(row.integer(3))), upstreamModified: row.text(4),
+                        url: row.text(5)))
             }
             var ecosystems: [(String, Int)] = []
             try database.query(

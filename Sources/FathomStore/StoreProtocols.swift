@@ -95,10 +95,30 @@ public struct AdvisoryStatistics: Sendable {
         public var source: String
         public var importedAt: String
         public var records: Int
+        /// When `db update` last asked the feed's server (nil for a feed imported from a file).
+        public var checkedAt: Date?
+        /// The server's `Last-Modified` for the feed, when it sent one.
+        public var upstreamModified: String?
+        public var url: String?
+
+        /// When this feed's data was last known current: its last check, else its import.
+        public var lastUpdated: Date? { checkedAt ?? ISO8601DateFormatter().date(from: importedAt) }
     }
     public var feeds: [Feed]
     /// Advisories per OSV ecosystem (an advisory affecting two ecosystems counts in each).
     public var byEcosystem: [(ecosystem: String, advisories: Int)]
+
+    /// The oldest feed's last update: how stale the data may be.
+    public var oldestUpdate: Date? { feeds.compactMap(\.lastUpdated).min() }
+
+    /// A warning when some feed was last updated before `cutoff`, naming the oldest.
+    public func staleWarning(olderThan cutoff: Date, maxAge: String, now: Date = Date()) -> String? {
+        let stale = feeds.filter { ($0.lastUpdated ?? .distantPast) < cutoff }
+        guard let oldest = stale.min(by: { ($0.lastUpdated ?? .distantPast) < ($1.lastUpdated ?? .distantPast) }) else { return nil }
+        let days = Int(now.timeIntervalSince(oldest.lastUpdated ?? .distantPast) / 86_400)
+        return "advisory data older than --max-db-age \(maxAge): \(stale.count) feed\(stale.count == 1 ? "" : "s") not updated since "
+            + "\(oldest.lastUpdated.map { ISO8601DateFormatter().string(from: $0) } ?? "ever") (\(oldest.source), \(days) days): run fathom db update"
+    }
 }
 
 public struct StoreCounts: Sendable {

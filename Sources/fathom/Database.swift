@@ -10,7 +10,44 @@ import Foundation
 struct Database: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db", abstract: "Import advisory feeds and show what the store holds.",
-        subcommands: [Update.self, Feeds.self, Import.self, Stats.self])
+        subcommands: [Update.self, Feeds.self, Status.self, Import.self, Stats.self])
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Per feed: records, when it was imported and last checked, and its upstream date.")
+
+        @Option(help: "Warn about feeds not updated for longer than this (30d, 12h, …).")
+        var maxDbAge = "7d"
+
+        @OptionGroup var storeOption: StoreOption
+
+        func run() async throws {
+            let cutoff = try parseSince(maxDbAge)
+            let store = try await storeOption.open()
+            let stats = try await store.advisoryStatistics()
+            try await store.close()
+            guard !stats.feeds.isEmpty else {
+                printError("the store holds no advisories: fathom db update (or db import PATH)")
+                throw ExitCode(1)
+            }
+            let formatter = ISO8601DateFormatter()
+            let columns = [32, 10, 22, 22, 31]
+            func row(_ cells: [String]) -> String {
+                zip(cells, columns + [0]).map { $0.1 == 0 ? $0.0 : $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined()
+            }
+            print(row(["FEED", "RECORDS", "IMPORTED", "CHECKED", "UPSTREAM MODIFIED", "URL"]))
+            for feed in stats.feeds {
+                print(
+                    row([
+                        feed.source, "\(feed.records)", feed.importedAt, feed.checkedAt.map(formatter.string) ?? "never (file import)",
+                        feed.upstreamModified ?? "-", feed.url ?? "-",
+                    ]))
+            }
+            if let warning = stats.staleWarning(olderThan: cutoff, maxAge: maxDbAge) {
+                FileHandle.standardError.write(Data("fathom: warning: \(warning)\n".utf8))
+            }
+        }
+    }
 
     /// `--feeds FILE` and `--mirror URL`: which feeds `update` and `feeds` mean.
     struct FeedOptions: ParsableArguments {

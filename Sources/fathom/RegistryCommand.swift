@@ -57,6 +57,9 @@ struct RegistryScan: AsyncParsableCommand {
     @Flag(help: "No progress display.")
     var quiet = false
 
+    @Option(help: "Warn when the advisory data was not updated for longer than this (30d, 12h, …).")
+    var maxDbAge = "7d"
+
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
 
@@ -71,6 +74,7 @@ struct RegistryScan: AsyncParsableCommand {
         while host.hasSuffix("/") { host.removeLast() }
         let pushedCutoff = try pushedSince.map { try parseSince($0) }
         let pulledCutoff = try pulledSince.map { try parseSince($0) }
+        let dataCutoff = try parseSince(maxDbAge)
         let wanted = try Platform(parsing: platform)
         if let output { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
 
@@ -94,6 +98,11 @@ struct RegistryScan: AsyncParsableCommand {
         let filter = FleetPolicy(pushedSince: pushedCutoff, pulledSince: pulledCutoff).filter(events: store)
         let listing = RegistryListing(registry: host, client: client, repositories: repositories, tags: tags, documents: store)
         var summary = FleetSummary(source: host, advisoryVersion: fleet.advisoryVersion, top: top)
+        if fleet.index.recordCount > 0,
+            let stale = try await store.advisoryStatistics().staleWarning(olderThan: dataCutoff, maxAge: maxDbAge)
+        {
+            summary.warnings.append(stale)
+        }
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
         let started = ContinuousClock.now
         do {

@@ -55,6 +55,9 @@ struct Scan: AsyncParsableCommand {
     @Flag(help: "Give a verdict (--exit-code) even when the image's OS or a language ecosystem it holds has no advisory data.")
     var allowMissingData = false
 
+    @Option(help: "Warn when the advisory data was not updated for longer than this (30d, 12h, …).")
+    var maxDbAge = "7d"
+
     @Option(help: "Ignore file: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line (default: ./.fathomignore if present).")
     var ignoreFile: String?
 
@@ -66,10 +69,12 @@ struct Scan: AsyncParsableCommand {
         let source: SourceReference
         let wanted: Platform
         let policy: FindingPolicy
+        let dataCutoff: Date
         do {
             source = try SourceReference(parsing: reference)
             wanted = try Platform(parsing: platform)
             policy = try makePolicy()
+            dataCutoff = try parseSince(maxDbAge)
         } catch {
             printError("\(error)")
             throw ExitCode(1)
@@ -95,6 +100,9 @@ struct Scan: AsyncParsableCommand {
             if let client { try await client.shutdown() }
             client = nil
             try await scanner.cache.flush()
+            let stale =
+                fleet.index.recordCount > 0
+                ? try await store.advisoryStatistics().staleWarning(olderThan: dataCutoff, maxAge: maxDbAge) : nil
             try await store.close()
             guard case .scanned(let scanned) = outcome, let result = scanned.result else {
                 if case .failed(_, let error) = outcome { throw error }
@@ -105,6 +113,7 @@ struct Scan: AsyncParsableCommand {
                 result, findings: kept, suppressed: suppressed, advisoriesLoaded: fleet.index.recordCount > 0, changes: scanned.changes,
                 coverage: scanned.coverage)
             if let warning = filtered.warning { report.warnings.append(warning) }
+            if let stale { report.warnings.append(stale) }
             let text = format == .json ? try report.json() : report.table()
             try write(text)
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }

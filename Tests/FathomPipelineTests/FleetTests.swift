@@ -160,6 +160,11 @@ import Testing
         let imagesWithRequests = fixture.apps.filter(\.hasRequests).count
         #expect(imagesWithRequests > 0)
         #expect(summary["missingData"] as? [String: Int] == ["PyPI": imagesWithRequests])
+        #expect((summary["warnings"] as? [String])?.isEmpty == true)
+        let aged = try await fathom(
+            ["registry", fixture.registry.host, "--repo", "apps/app-00", "--store", store, "--format", "json", "--quiet", "--max-db-age", "0s"])
+        let agedSummary = try JSONSerialization.jsonObject(with: aged.stdout) as! [String: Any]
+        #expect((agedSummary["warnings"] as? [String])?.first?.hasPrefix("advisory data older than --max-db-age 0s") == true)
         // One report per image, each the document `fathom scan --format json` prints.
         let files = try FileManager.default.contentsOfDirectory(atPath: reports).sorted()
         #expect(files.count == 20)

@@ -146,6 +146,14 @@ import Testing
         let remediation = document["remediation"] as! [[String: Any]]
         #expect(remediation.contains { $0["package"] as? String == "musl" && $0["upgradeTo"] as? String == "1.1.18-r4" && $0["fromBaseLayer"] as? Bool == true })
 
+        // Fresh data gives no age warning; data older than --max-db-age does, in the report.
+        #expect(!((document["warnings"] as? [String]) ?? []).contains { $0.contains("max-db-age") })
+        let (_, aged) = try await scanJSON(["--max-db-age", "0s"], store: store)
+        #expect(((aged["warnings"] as? [String]) ?? []).contains { $0.hasPrefix("advisory data older than --max-db-age 0s: 1 feed not updated since") })
+        let (badAge, _) = try await scanJSON(["--max-db-age", "soon"], store: store)
+        #expect(badAge.status == 1)
+        #expect(badAge.errorText.contains("'soon' is neither a duration"))
+
         // --exit-code fires only when findings survive the filters.
         let (failing, _) = try await scanJSON(["--exit-code", "5"], store: store)
         #expect(failing.status == 5)

@@ -59,6 +59,17 @@ import Testing
         let before = try await stats(site.store)
         #expect(before.contains("alpine-secdb-v3.7-main          1070"))
 
+        // db status: where each feed came from, when it was checked, the server's own date.
+        let status = try await fathom(["db", "status", "--store", site.store])
+        #expect(status.status == 0, "\(status.errorText)")
+        let line = status.text.split(separator: "\n").first { $0.hasPrefix("alpine-secdb-v3.7-main") }.map(String.init) ?? ""
+        #expect(line.contains("\(site.server.base)/secdb.alpinelinux.org/v3.7/main.yaml"))
+        #expect(line.contains(" GMT"), "nginx's Last-Modified: \(line)")
+        #expect(!line.contains("never"))
+        #expect(!status.errorText.contains("older than"))
+        let stale = try await fathom(["db", "status", "--store", site.store, "--max-db-age", "0s"])
+        #expect(stale.errorText.contains("advisory data older than --max-db-age 0s: 2 feeds not updated since"))
+
         // Unchanged upstream: one conditional request each, answered 304, nothing imported.
         let second = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
         #expect(second.status == 0, "\(second.errorText)")
