@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "FathomFeeds",
             dependencies: [
-                "FathomCore", "FathomAdvisory", "FathomStore",
+                "FathomCore", "FathomOCI", "FathomArchive", "FathomRegistry", "FathomAdvisory", "FathomStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

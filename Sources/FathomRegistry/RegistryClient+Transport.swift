@@ -11,11 +11,12 @@ extension RegistryClient {
     /// is a success; error statuses are thrown as `FathomError` with the decoded error body.
     func send(
         _ method: HTTPMethod, registry: String, path: String, scope: String?,
-        headers: [(String, String)] = [], timeout: Duration? = nil, maxAttempts: Int? = nil
+        headers: [(String, String)] = [], timeout: Duration? = nil, maxAttempts: Int? = nil, body: [UInt8]? = nil
     ) async throws -> HTTPClientResponse {
         let maxAttempts = maxAttempts ?? configuration.maxAttempts
         let base = try await baseURL(for: registry)
-        let url = base + path
+        // A registry's upload Location may be absolute; it is always on the same registry.
+        let url = path.hasPrefix("http://") || path.hasPrefix("https://") ? path : base + path
         var attempt = 0
         var answeredChallenge = false
         while true {
@@ -26,6 +27,10 @@ extension RegistryClient {
             request.headers.add(name: "User-Agent", value: configuration.userAgent)
             request.headers.add(name: "X-Fathom-Scan-Id", value: configuration.scanID)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let body {
+                request.body = .bytes(ByteBuffer(bytes: body))
+                request.headers.replaceOrAdd(name: "Content-Length", value: "\(body.count)")
+            }
             if let authorization = try await authorization(registry: registry, scope: scope) {
                 request.headers.add(name: "Authorization", value: authorization)
             }

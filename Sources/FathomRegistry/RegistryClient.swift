@@ -294,4 +294,45 @@ public final class RegistryClient: Sendable {
     }
 
     static func pullScope(_ repository: String) -> String { "repository:\(repository):pull" }
+    static func pushScope(_ repository: String) -> String { "repository:\(repository):pull,push" }
+
+    // MARK: - Push (fathom publishes its advisory database as an OCI artifact)
+
+    /// Uploads `bytes` as a blob of `reference`'s repository (monolithic: one POST, one PUT),
+    /// unless the registry has it already; returns its digest.
+    @discardableResult
+    public func uploadBlob(_ reference: ImageReference, _ bytes: [UInt8]) async throws -> Digest {
+        let digest = Digest.sha256(of: bytes)
+        let registry = reference.apiHost
+        let scope = Self.pushScope(reference.repository)
+        return try await withRequestPermit(registry) {
+            if let existing = try? await send(.HEAD, registry: registry, path: "/v2/\(reference.repository)/blobs/\(digest)", scope: scope) {
+                _ = try? await existing.body.collect(upTo: ByteLimits.errorBody)
+                return digest
+            }
+            let started = try await send(.POST, registry: registry, path: "/v2/\(reference.repository)/blobs/uploads/", scope: scope)
+            _ = try? await started.body.collect(upTo: ByteLimits.errorBody)
+            guard let location = started.headers.first(name: "Location") else {
+                throw FathomError(.registry, "the registry started an upload without a Location", image: reference.description)
+            }
+            let separator = location.contains("?") ? "&" : "?"
+            let finished = try await send(
+                .PUT, registry: registry, path: location + separator + "digest=\(digest)", scope: scope,
+                headers: [("Content-Type", "application/octet-stream")], body: bytes)
+            _ = try? await finished.body.collect(upTo: ByteLimits.errorBody)
+            return digest
+        }
+    }
+
+    /// Stores a manifest under `reference`'s tag; returns its digest.
+    @discardableResult
+    public func putManifest(_ reference: ImageReference, _ bytes: [UInt8], mediaType: MediaType) async throws -> Digest {
+        try await withRequestPermit(reference.apiHost) {
+            let response = try await send(
+                .PUT, registry: reference.apiHost, path: "/v2/\(reference.repository)/manifests/\(reference.manifestReference)",
+                scope: Self.pushScope(reference.repository), headers: [("Content-Type", mediaType.rawValue)], body: bytes)
+            _ = try? await response.body.collect(upTo: ByteLimits.errorBody)
+            return Digest.sha256(of: bytes)
+        }
+    }
 }

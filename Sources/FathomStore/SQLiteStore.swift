@@ -113,6 +113,16 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func advisoryDocuments(source: String) async throws -> [String] {
+        try await database.read { database in
+            var documents: [String] = []
+            try database.query("SELECT record FROM advisories WHERE source = ? ORDER BY id", [.text(source)]) { row in
+                if let text = row.text(0) { documents.append(text) }
+            }
+            return documents
+        }
+    }
+
     public func feedState(_ source: String) async throws -> FeedState? {
         try await database.read { database in
             var state: FeedState?

@@ -48,6 +48,8 @@ public protocol AdvisorySource: Sendable {
     func advisories() async throws -> any AdvisoryLookup
     /// Feeds and advisories per ecosystem.
     func advisoryStatistics() async throws -> AdvisoryStatistics
+    /// The stored OSV records of `source`, as JSON with sorted keys, in id order (for export).
+    func advisoryDocuments(source: String) async throws -> [String]
     /// What the last download of a feed said (for a conditional request next time), when that
     /// feed's advisories are in the store.
     func feedState(_ source: String) async throws -> FeedState?

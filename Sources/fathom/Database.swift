@@ -3,6 +3,8 @@ import AsyncHTTPClient
 import FathomAdvisory
 import FathomCore
 import FathomFeeds
+import FathomOCI
+import FathomRegistry
 import FathomStore
 import Foundation
 
@@ -10,7 +12,65 @@ import Foundation
 struct Database: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db", abstract: "Import advisory feeds and show what the store holds.",
-        subcommands: [Update.self, Feeds.self, Status.self, Import.self, Stats.self])
+        subcommands: [Update.self, Feeds.self, Status.self, Push.self, Pull.self, Import.self, Stats.self])
+
+    struct Push: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish the store's advisory data to a registry as an OCI artifact (REGISTRY/REPO:TAG).")
+
+        @Argument(help: "Where to publish: registry/repository:tag.")
+        var reference: String
+
+        @OptionGroup var registryOptions: RegistryOptions
+        @OptionGroup var storeOption: StoreOption
+
+        func run() async throws {
+            let target = try ImageReference(parsing: reference)
+            let store = try await storeOption.open()
+            let client = try registryOptions.makeClient(for: target.registry)
+            do {
+                let summary = try await AdvisoryArtifact.push(from: store, to: target, client: client)
+                for source in summary.sources { print("\(source.name): \(source.records) advisories") }
+                print("pushed \(target) (\(summary.manifestDigest))")
+            } catch {
+                try? await client.shutdown()
+                printError("\(FathomError.wrapping(error, image: reference))")
+                throw ExitCode(1)
+            }
+            try await client.shutdown()
+            try await store.close()
+        }
+    }
+
+    struct Pull: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import advisory data published with `db push` (REGISTRY/REPO:TAG or @sha256:…).")
+
+        @Argument(help: "What to import: registry/repository:tag or registry/repository@sha256:….")
+        var reference: String
+
+        @OptionGroup var registryOptions: RegistryOptions
+        @OptionGroup var storeOption: StoreOption
+
+        func run() async throws {
+            let source = try ImageReference(parsing: reference)
+            let store = try await storeOption.open()
+            let client = try registryOptions.makeClient(for: source.registry)
+            do {
+                let summary = try await AdvisoryArtifact.pull(into: store, from: source, client: client)
+                for entry in summary.sources {
+                    print("\(entry.name): \(entry.records) advisories " + (summary.unchanged.contains(entry.name) ? "unchanged" : "imported"))
+                }
+                print("pulled \(source) (\(summary.manifestDigest))")
+            } catch {
+                try? await client.shutdown()
+                printError("\(FathomError.wrapping(error, image: reference))")
+                throw ExitCode(1)
+            }
+            try await client.shutdown()
+            try await store.close()
+        }
+    }
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -146,3 +146,67 @@ import Testing
         #expect(mirrored.text.contains("http://mirror.internal/feeds/osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"))
     }
 }
+
+/// The advisory database through a registry: `db push` from one store, `db pull` into another,
+/// against the real registry the scans use.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct AdvisoryArtifactTests {
+    let registry: LocalRegistry
+    let layout: TestLayout
+
+    init() async throws { (registry, layout) = try await TestImages.sharedRegistry() }
+
+    func fathom(_ arguments: [String]) async throws -> ProcessOutput {
+        try await Tool.run([Fixtures.fathomExecutable] + arguments, check: false)
+    }
+
+    @Test func pushedDataPullsIntoAnotherStoreAndScansAlike() async throws {
+        let directory = try Fixtures.temporaryDirectory("artifact")
+        let (source, copy) = (directory + "/source.db", directory + "/copy.db")
+        let imported = try await fathom([
+            "db", "import", "--store", source, FeedUpdateTests.fixture("alpine-secdb/v3.7/main.yaml"),
+            FeedUpdateTests.fixture("osv-pypi.tar.gz"),
+        ])
+        #expect(imported.status == 0, "\(imported.errorText)")
+        let target = "\(registry.host)/fathom/advisories:test"
+        let pushed = try await fathom(["db", "push", "--store", source, target])
+        #expect(pushed.status == 0, "\(pushed.errorText)")
+        // Equal data, equal bytes: a second push names the same manifest.
+        let again = try await fathom(["db", "push", "--store", source, target])
+        let digest = pushed.text.split(separator: "(").last
+        #expect(digest != nil && again.text.split(separator: "(").last == digest)
+        // What the registry holds is an OCI manifest of fathom's own types, one layer per source.
+        let raw = try await Tool.run(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(target)"]).stdout
+        let manifest = try JSONSerialization.jsonObject(with: raw) as! [String: Any]
+        #expect((manifest["config"] as? [String: Any])?["mediaType"] as? String == "application/vnd.fathom.advisory-db.config.v1+json")
+        let titles = (manifest["layers"] as? [[String: Any]])?.compactMap { ($0["annotations"] as? [String: String])?["org.opencontainers.image.title"] }
+        #expect(titles == ["alpine-secdb-v3.7-main", "osv-pypi"])
+
+        let pulled = try await fathom(["db", "pull", "--store", copy, target])
+        #expect(pulled.status == 0, "\(pulled.errorText)")
+        #expect(pulled.text.contains("alpine-secdb-v3.7-main: 1070 advisories imported"))
+        let repeated = try await fathom(["db", "pull", "--store", copy, target])
+        #expect(repeated.text.contains("alpine-secdb-v3.7-main: 1070 advisories unchanged"))
+        func ecosystems(_ store: String) async throws -> String {
+            let text = try await fathom(["db", "stats", "--store", store]).text
+            return String(text[text.range(of: "ECOSYSTEM")!.lowerBound..<text.range(of: "Layers with facts")!.lowerBound])
+        }
+        #expect(try await ecosystems(copy) == ecosystems(source))
+        let status = try await fathom(["db", "status", "--store", copy]).text
+        #expect(status.contains("oci://\(target)"))
+
+        // Scanning with either store reports the same findings.
+        func findings(_ store: String) async throws -> [String] {
+            let scan = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--store", store, "--format", "json"])
+            let document = try JSONSerialization.jsonObject(with: scan.stdout) as! [String: Any]
+            return (document["vulnerabilities"] as! [[String: Any]]).map { "\($0["id"]!) \($0["package"]!) \($0["fixedVersion"] ?? "-")" }.sorted()
+        }
+        let expected = try await findings(source)
+        #expect(!expected.isEmpty)
+        #expect(try await findings(copy) == expected)
+
+        // An ordinary image is not advisory data, and says so.
+        let wrong = try await fathom(["db", "pull", "--store", copy, "\(registry.host)/alpine:3.7"])
+        #expect(wrong.status == 1)
+        #expect(wrong.errorText.contains("not a fathom advisory database"))
+    }
+}

@@ -1,0 +1,121 @@
+import FathomAdvisory
+import FathomArchive
+public import FathomCore
+public import FathomOCI
+public import FathomRegistry
+public import FathomStore
+public import Foundation
+
+/// The store's advisory data as an OCI artifact in a registry: one machine with internet runs
+/// `db update` and `db push`; workers and air-gapped sites `db pull` from the registry they
+/// already scan, with the same client and credentials.
+///
+/// Layout: an OCI image manifest whose config (`configMediaType`) lists the sources, and one
+/// layer per source (`layerMediaType`): that source's OSV records as a gzip'd JSON array in id
+/// order, titled with the source's name. Equal data gives equal bytes, so an unchanged source
+/// keeps its blob (the registry stores it once) and an unchanged database its manifest digest.
+public enum AdvisoryArtifact {
+    public static let configMediaType = MediaType(rawValue: "application/vnd.fathom.advisory-db.config.v1+json")
+    public static let layerMediaType = MediaType(rawValue: "application/vnd.fathom.advisories.v1.json+gzip")
+    static let titleAnnotation = "org.opencontainers.image.title"
+    /// Expanded bytes accepted for one source (the largest upstream feeds are a few hundred MB).
+    static let sourceLimit = 2 << 30
+
+    public struct Summary: Sendable {
+        public var manifestDigest: Digest
+        public var sources: [(name: String, records: Int)]
+        /// Sources a pull found already imported exactly so.
+        public var unchanged: Set<String> = []
+    }
+
+    /// Publishes every source in `store` under `reference` (a tag).
+    public static func push(from store: any AdvisorySource, to reference: ImageReference, client: RegistryClient) async throws -> Summary {
+        let feeds = try await store.advisoryStatistics().feeds
+        guard !feeds.isEmpty else { throw FathomError(.invalidInput, "the store holds no advisories to push") }
+        var layers: [[String: Any]] = []
+        var sources: [[String: Any]] = []
+        var pushed: [(name: String, records: Int)] = []
+        for feed in feeds {
+            let documents = try await store.advisoryDocuments(source: feed.source)
+            let blob = try Gzip.compress(Array(("[" + documents.joined(separator: ",") + "]").utf8))
+            let digest = try await client.uploadBlob(reference, blob)
+            layers.append([
+                "mediaType": layerMediaType.rawValue, "digest": digest.description, "size": blob.count,
+                "annotations": [titleAnnotation: feed.source],
+            ])
+            sources.append(["name": feed.source, "records": documents.count, "digest": digest.description])
+            pushed.append((name: feed.source, records: documents.count))
+        }
+        let config = try JSONSerialization.data(
+            withJSONObject: ["schemaVersion": 1, "advisoryVersion": try await store.advisoryVersion(), "sources": sources],
+            options: [.sortedKeys])
+        let configDigest = try await client.uploadBlob(reference, Array(config))
+        let manifest = try JSONSerialization.data(
+            withJSONObject: [
+                "schemaVersion": 2, "mediaType": MediaType.ociManifest.rawValue, "artifactType": configMediaType.rawValue,
+                "config": ["mediaType": configMediaType.rawValue, "digest": configDigest.description, "size": config.count],
+                "layers": layers,
+            ] as [String: Any], options: [.sortedKeys])
+        let manifestDigest = try await client.putManifest(reference, Array(manifest), mediaType: .ociManifest)
+        return Summary(manifestDigest: manifestDigest, sources: pushed)
+    }
+
+    /// Imports every source of the artifact at `reference`; each source lands whole or not at all.
+    public static func pull(
+        into store: any AdvisorySource, from reference: ImageReference, client: RegistryClient, now: Date = Date()
+    ) async throws -> Summary {
+        let fetched = try await client.manifest(reference)
+        struct Manifest: Decodable {
+            struct Descriptor: Decodable {
+                var mediaType: String
+                var digest: String
+                var size: Int64
+                var annotations: [String: String]?
+            }
+            var config: Descriptor
+            var layers: [Descriptor]
+        }
+        let manifest: Manifest
+        do {
+            manifest = try JSONDecoder().decode(Manifest.self, from: Data(fetched.bytes))
+        } catch {
+            throw FathomError(.invalidManifest, "not an image manifest", image: reference.description, cause: error)
+        }
+        guard manifest.config.mediaType == configMediaType.rawValue else {
+            throw FathomError(
+                .invalidManifest, "not a fathom advisory database (its config is \(manifest.config.mediaType))", image: reference.description)
+        }
+        var summary = Summary(manifestDigest: fetched.digest, sources: [])
+        for layer in manifest.layers {
+            guard layer.mediaType == layerMediaType.rawValue, let name = layer.annotations?[titleAnnotation] else {
+                throw FathomError(.invalidManifest, "layer \(layer.digest) is not a titled advisory source", image: reference.description)
+            }
+            let digest = try Digest(parsing: layer.digest)
+            let bytes = try await client.withBlob(reference, digest: digest) { stream in
+                var hasher = DigestHasher()
+                var bytes: [UInt8] = []
+                for try await chunk in stream {
+                    hasher.update(chunk)
+                    bytes += chunk
+                    guard Int64(bytes.count) <= layer.size else { break }
+                }
+                guard Int64(bytes.count) == layer.size, hasher.finalize() == digest else {
+                    throw FathomError(.digestMismatch, "the blob is not the \(layer.size) bytes its digest names", layer: layer.digest)
+                }
+                return bytes
+            }
+            let records: [OSVRecord]
+            do {
+                records = try JSONDecoder().decode([OSVRecord].self, from: Data(try Gzip.decompress(bytes, limit: sourceLimit)))
+            } catch {
+                throw FathomError(.invalidInput, "source \(name) cannot be read", layer: layer.digest, cause: error)
+            }
+            let result = try await store.importAdvisories(records, source: name, now: now)
+            try await store.recordFeedState(
+                FeedState(source: name, url: "oci://\(reference)", etag: layer.digest, lastModified: nil, fetchedAt: now))
+            summary.sources.append((name: name, records: result.records))
+            if !result.changed { summary.unchanged.insert(name) }
+        }
+        return summary
+    }
+}
