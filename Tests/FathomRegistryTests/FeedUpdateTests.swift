@@ -133,6 +133,28 @@ import Testing
         #expect(try await stats(site.store) == before)
     }
 
+    /// OSV serves its exports as zip files: one imports, and the same feed truncated does not.
+    @Test func zipExportImportsAndATruncatedOneIsRefused() async throws {
+        let site = try await site()
+        let zip = site.www + "/osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
+        let program = "import sys, zipfile, pathlib\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n"
+            + "    for p in sorted(pathlib.Path(sys.argv[2]).glob('*.yaml')): z.write(p, p.name)\n"
+        try await Tool.run(["python3", "-c", program, zip, Self.fixture("osv-pypi-sample")])
+        let feeds = site.directory + "/zip.yaml"
+        try "feeds:\n  - name: osv-pypi\n    url: \(site.server.base)/osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip\n".write(
+            toFile: feeds, atomically: true, encoding: .utf8)
+        let first = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
+        #expect(first.status == 0, "\(first.errorText)")
+        #expect(first.text.contains("osv-pypi: 6 advisories imported"))
+        let before = try await stats(site.store)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: zip))
+        try bytes.prefix(bytes.count * 2 / 3).write(to: URL(fileURLWithPath: zip))
+        let truncated = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
+        #expect(truncated.status == 1)
+        #expect(truncated.text.contains("osv-pypi: failed, previous advisories kept"))
+        #expect(try await stats(site.store) == before)
+    }
+
     @Test func feedsFileMistakesAreClearErrors() async throws {
         let directory = try Fixtures.temporaryDirectory("feeds-file")
         try "feeds:\n  - name: x\n    url: not a url\n".write(toFile: directory + "/bad.yaml", atomically: true, encoding: .utf8)
