@@ -27,6 +27,8 @@ public struct ScanReport: Sendable, Codable {
         public var prettyName: String?
         public var namespace: String?
         public var source: String
+        /// When the release stops (or stopped) getting security fixes, if known.
+        public var endOfSupport: String?
     }
 
     public struct Layer: Sendable, Codable {
@@ -140,7 +142,9 @@ public struct ScanReport: Sendable, Codable {
             mediaType: image.manifestMediaType, configDigest: image.configDigest, platform: image.platform?.description,
             created: image.config.created)
         os = result.os.map {
-            OS(id: $0.id, versionID: $0.versionID, prettyName: $0.prettyName, namespace: $0.namespace, source: $0.source)
+            OS(
+                id: $0.id, versionID: $0.versionID, prettyName: $0.prettyName, namespace: $0.namespace, source: $0.source,
+                endOfSupport: $0.namespace.flatMap(OSLifecycle.endOfSupport(of:)))
         }
         layers = result.layers.enumerated().map { index, scanned in
             let summary = scanned.facts.summary
@@ -175,6 +179,7 @@ public struct ScanReport: Sendable, Codable {
         warnings = result.layers.flatMap { scanned in
             scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }
         } + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + (self.coverage?.warnings ?? [])
+            + [OSLifecycle.warning(for: result.os?.namespace)].compactMap { $0 }
     }
 
     /// Pretty-printed JSON with a trailing newline.

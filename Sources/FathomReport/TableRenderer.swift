@@ -38,7 +38,8 @@ extension ScanReport {
         output += "Config:   \(artifact.configDigest)\n"
         if let platform = artifact.platform { output += "Platform: \(platform)\n" }
         if let os {
-            output += "OS:       \(os.prettyName ?? os.id) (\(os.id) \(os.versionID ?? "?"))\n"
+            output += "OS:       \(os.prettyName ?? os.id) (\(os.id) \(os.versionID ?? "?"))"
+                + (os.endOfSupport.map { " · end of support \($0)" } ?? "") + "\n"
         } else {
             output += "OS:       unknown (no os-release)\n"
         }

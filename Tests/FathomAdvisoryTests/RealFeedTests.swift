@@ -140,6 +140,19 @@ import Testing
         #expect(remediation.upgradeTo?.hasPrefix("1.2") == true, "\(remediation.upgradeTo ?? "none")")
     }
 
+    /// End-of-support dates are flagged once passed, and only for releases fathom knows.
+    @Test func endOfSupportIsFlaggedOncePassed() async throws {
+        let formatter = ISO8601DateFormatter()
+        let day = try #require(formatter.date(from: "2026-11-29T00:00:00Z"))
+        #expect(OSLifecycle.warning(for: "Alpine:v3.7", now: day)?.contains("reached its end of support on 2019-11-01") == true)
+        #expect(OSLifecycle.warning(for: "Alpine:v3.21", now: day)?.contains("2026-11-01") == true)
+        #expect(OSLifecycle.warning(for: "Alpine:v3.22", now: day) == nil)
+        #expect(OSLifecycle.warning(for: "Debian:12", now: day) == nil)
+        #expect(OSLifecycle.warning(for: "Debian:10", now: day)?.contains("2024-06-30") == true)
+        #expect(OSLifecycle.warning(for: "Ubuntu:22.04", now: day) == nil)
+        #expect(OSLifecycle.warning(for: nil, now: day) == nil)
+    }
+
     /// Fixed versions that cannot be ordered give no advice and say why, instead of a guess.
     @Test func unorderableFixesAreAProblemNotAGuess() async throws {
         func finding(_ fixed: String) -> Finding {

@@ -146,6 +146,10 @@ import Testing
         let remediation = document["remediation"] as! [[String: Any]]
         #expect(remediation.contains { $0["package"] as? String == "musl" && $0["upgradeTo"] as? String == "1.1.18-r4" && $0["fromBaseLayer"] as? Bool == true })
 
+        // Alpine 3.7 is past its end of support: the report says so.
+        #expect((document["os"] as? [String: Any])?["endOfSupport"] as? String == "2019-11-01")
+        #expect(((document["warnings"] as? [String]) ?? []).contains { $0.hasPrefix("Alpine:v3.7 reached its end of support on 2019-11-01") })
+
         // Fresh data gives no age warning; data older than --max-db-age does, in the report.
         #expect(!((document["warnings"] as? [String]) ?? []).contains { $0.contains("max-db-age") })
         let (_, aged) = try await scanJSON(["--max-db-age", "0s"], store: store)
