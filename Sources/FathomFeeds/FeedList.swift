@@ -1,4 +1,4 @@
-public import FathomCore
+import FathomCore
 import Foundation
 import Yams
 

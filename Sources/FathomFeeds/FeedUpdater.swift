@@ -1,5 +1,5 @@
 public import AsyncHTTPClient
-public import FathomAdvisory
+import FathomAdvisory
 public import FathomCore
 public import FathomStore
 public import Foundation

@@ -1,6 +1,6 @@
 import AsyncAlgorithms
 import FathomCore
-public import FathomLayer
+import FathomLayer
 public import FathomOCI
 public import FathomRegistry
 public import FathomStore

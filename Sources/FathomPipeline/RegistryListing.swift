@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 import FathomCore
-public import FathomLayer
+import FathomLayer
 public import FathomOCI
 public import FathomRegistry
 

@@ -1,5 +1,5 @@
 public import FathomCore
-public import FathomInventory
+import FathomInventory
 public import FathomOCI
 public import Foundation
 

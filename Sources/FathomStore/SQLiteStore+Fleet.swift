@@ -1,7 +1,7 @@
 import FathomArchive
 public import FathomCore
 public import FathomInventory
-public import FathomOCI
+import FathomOCI
 import FathomSQLite
 public import Foundation
 

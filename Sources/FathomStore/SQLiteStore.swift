@@ -1,6 +1,6 @@
 public import FathomAdvisory
 import FathomCore
-public import FathomSQLite
+import FathomSQLite
 public import Foundation
 
 /// The embedded store (SQLite, WAL): imported advisories by feed and import history, layer
