@@ -5,6 +5,7 @@ public import FathomStore
 public import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Downloads feeds and imports them, one at a time. A feed whose server says it has not changed
 /// since the last download (`ETag`/`If-None-Match`, `Last-Modified`/`If-Modified-Since`) costs
@@ -33,6 +34,16 @@ public struct FeedUpdater: Sendable {
     let baseBackoff: Duration
     /// A feed larger than this is refused rather than filling the disk.
     let sizeLimit: Int64
+    /// Hosts that did not answer after every retry in this run, with the reason: the other feeds
+    /// they serve fail at once instead of each waiting out the same timeouts (offline, one
+    /// update of every default feed would otherwise take many minutes to fail).
+    private let unreachable = UnreachableHosts()
+
+    final class UnreachableHosts: Sendable {
+        private let hosts = Mutex<[String: String]>([:])
+        func reason(_ host: String) -> String? { hosts.withLock { $0[host] } }
+        func record(_ host: String, _ reason: String) { hosts.withLock { $0[host] = reason } }
+    }
 
     public init(
         store: any AdvisorySource, http: HTTPClient, maxAttempts: Int = 3, baseBackoff: Duration = .milliseconds(500),
@@ -85,6 +96,10 @@ public struct FeedUpdater: Sendable {
 
     /// Streams the feed into `path`; nil when the server says it has not changed.
     private func download(_ feed: Feed, to path: String, previous: FeedState?) async throws -> Download? {
+        let host = URLComponents(string: feed.url).flatMap { components in components.host.map { "\($0)\(components.port.map { ":\($0)" } ?? "")" } } ?? feed.url
+        if let reason = unreachable.reason(host) {
+            throw FathomError(.transport, "not tried: \(host) did not answer earlier in this run (\(reason))", path: feed.url)
+        }
         var attempt = 0
         while true {
             attempt += 1
@@ -109,6 +124,7 @@ public struct FeedUpdater: Sendable {
             } catch {
                 // A refused connection, a reset, a download that broke off: worth another try.
                 guard attempt < maxAttempts else {
+                    if !(error is FathomError) { unreachable.record(host, "\(error)") }
                     throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) attempt(s)", path: feed.url, cause: error)
                 }
             }

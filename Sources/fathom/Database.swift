@@ -25,20 +25,11 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func run() async throws {
-            let target = try ImageReference(parsing: reference)
-            let store = try await storeOption.open()
-            let client = try registryOptions.makeClient(for: target.registry)
-            do {
+            try await withArtifact(reference, registryOptions, storeOption) { target, store, client in
                 let summary = try await AdvisoryArtifact.push(from: store, to: target, client: client)
                 for source in summary.sources { print("\(source.name): \(source.records) advisories") }
                 print("pushed \(target) (\(summary.manifestDigest))")
-            } catch {
-                try? await client.shutdown()
-                printError("\(FathomError.wrapping(error, image: reference))")
-                throw ExitCode(1)
             }
-            try await client.shutdown()
-            try await store.close()
         }
     }
 
@@ -53,23 +44,35 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func run() async throws {
-            let source = try ImageReference(parsing: reference)
-            let store = try await storeOption.open()
-            let client = try registryOptions.makeClient(for: source.registry)
-            do {
+            try await withArtifact(reference, registryOptions, storeOption) { source, store, client in
                 let summary = try await AdvisoryArtifact.pull(into: store, from: source, client: client)
                 for entry in summary.sources {
                     print("\(entry.name): \(entry.records) advisories " + (summary.unchanged.contains(entry.name) ? "unchanged" : "imported"))
                 }
                 print("pulled \(source) (\(summary.manifestDigest))")
-            } catch {
-                try? await client.shutdown()
-                printError("\(FathomError.wrapping(error, image: reference))")
-                throw ExitCode(1)
             }
-            try await client.shutdown()
-            try await store.close()
         }
+    }
+
+    /// Runs `body` with the artifact's reference, the store and a client for its registry;
+    /// closes both however `body` ends, and turns a failure into one error line and exit 1.
+    static func withArtifact(
+        _ reference: String, _ registryOptions: RegistryOptions, _ storeOption: StoreOption,
+        _ body: (ImageReference, any Store, RegistryClient) async throws -> Void
+    ) async throws {
+        let parsed = try ImageReference(parsing: reference)
+        let store = try await storeOption.open()
+        let client = try registryOptions.makeClient(for: parsed.registry)
+        do {
+            try await body(parsed, store, client)
+        } catch {
+            try? await client.shutdown()
+            try? await store.close()
+            printError("\(FathomError.wrapping(error, image: reference))")
+            throw ExitCode(1)
+        }
+        try await client.shutdown()
+        try await store.close()
     }
 
     struct Status: AsyncParsableCommand {

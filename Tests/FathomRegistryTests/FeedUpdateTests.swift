@@ -164,6 +164,17 @@ import Testing
         let unknown = try await fathom(["db", "update", "--feed", "no-such-feed", "--store", directory + "/s.db"])
         #expect(unknown.status != 0)
         #expect(unknown.errorText.contains("no feed named no-such-feed"))
+        // A host that does not answer is asked once per run, not once per feed it serves.
+        let port = try freePort()
+        try """
+            feeds:
+              - {name: first, url: "http://127.0.0.1:\(port)/a/all.zip"}
+              - {name: second, url: "http://127.0.0.1:\(port)/b/all.zip"}
+            """.write(toFile: directory + "/down.yaml", atomically: true, encoding: .utf8)
+        let down = try await fathom(["db", "update", "--feeds", directory + "/down.yaml", "--store", directory + "/s.db"])
+        #expect(down.status == 1)
+        #expect(down.errorText.contains("first: ") && down.errorText.contains("failed after 3 attempt(s)"))
+        #expect(down.errorText.contains("second: ") && down.errorText.contains("not tried: 127.0.0.1:\(port) did not answer earlier in this run"))
         let mirrored = try await fathom(["db", "feeds", "--mirror", "http://mirror.internal/feeds/", "--feed", "osv-pypi"])
         #expect(mirrored.text.contains("http://mirror.internal/feeds/osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"))
     }

@@ -1,17 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import Foundation
 
 /// A real static file server (nginx from Debian) on 127.0.0.1 serving `root`, with ETag and
 /// Last-Modified handling as a feed host or an internal mirror has them. Its access log is kept
 /// so tests can read the statuses it really answered (200, 304).
-public final class LocalHTTPServer: @unchecked Sendable {
-    // @unchecked: the process handle is only touched from init and stop().
+public final class LocalHTTPServer: Sendable {
     public let port: Int
     public let root: String
     public let accessLogPath: String
-    private let process: Process
+    private let server: BackgroundServer
 
     public var base: String { "http://127.0.0.1:\(port)" }
 
@@ -45,30 +41,10 @@ public final class LocalHTTPServer: @unchecked Sendable {
             }
             """
         try config.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        // A watcher shell stops nginx when the test process goes, however it ends.
-        let parent = getpid()
-        process.arguments = [
-            "sh", "-c",
-            "PATH=$PATH:/usr/sbin; nginx -p \"$1\" -c \"$1/nginx.conf\" & child=$!; trap 'kill $child 2>/dev/null' EXIT INT TERM; "
-                + "while kill -0 \(parent) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.3; done",
-            "sh", directory,
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try await waitForPort(port, timeout: 20)
+        server = try await BackgroundServer("nginx -p \"$1\" -c \"$1/nginx.conf\"", argument: directory, port: port)
     }
 
-    deinit { stop() }
-
-    public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
+    public func stop() { server.stop() }
 
     /// The HTTP status of each request the server logged for a path containing `path`, in order.
     public func statuses(for path: String) -> [Int] {

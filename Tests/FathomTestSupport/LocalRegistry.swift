@@ -6,9 +6,7 @@ import Foundation
 /// A real CNCF distribution registry (`docker-registry` from Debian) on 127.0.0.1, started
 /// per test suite with its own storage, optionally behind htpasswd Basic auth or token auth.
 /// Its access log is kept so tests can count the requests it really served.
-public final class LocalRegistry: @unchecked Sendable {
-    // @unchecked: the process handle is only touched from init and stop(), which tests call
-    // from one task.
+public final class LocalRegistry: Sendable {
     public enum Auth: Sendable {
         case none
         case htpasswd(username: String, password: String)
@@ -18,7 +16,7 @@ public final class LocalRegistry: @unchecked Sendable {
     public let port: Int
     public let directory: String
     public let logPath: String
-    private let process: Process
+    private let server: BackgroundServer
 
     /// `127.0.0.1:PORT`.
     public var host: String { "127.0.0.1:\(port)" }
@@ -71,32 +69,10 @@ public final class LocalRegistry: @unchecked Sendable {
             \(authSection)
             """
         try config.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        // A watcher shell stops the registry when the test process goes, however it ends.
-        let parent = getpid()
-        process.arguments = [
-            "sh", "-c",
-            "docker-registry serve \"$1\" & child=$!; trap 'kill $child 2>/dev/null' EXIT INT TERM; "
-                + "while kill -0 \(parent) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.3; done",
-            "sh", directory + "/config.yml",
-        ]
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        try await waitForPort(port, timeout: 20)
+        server = try await BackgroundServer("docker-registry serve \"$1\"", argument: directory + "/config.yml", port: port, log: logPath)
     }
 
-    deinit { stop() }
-
-    public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
+    public func stop() { server.stop() }
 
     /// The registry's log lines so far.
     public func logLines() -> [String] {
