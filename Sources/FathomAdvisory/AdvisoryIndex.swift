@@ -12,11 +12,20 @@ public protocol AdvisoryLookup: Sendable {
     var recordCount: Int { get }
     /// The OSV ecosystems and OS namespaces (`Alpine:v3.7`, `PyPI`) that have any advisory.
     var namespaces: Set<String> { get }
+    /// Every CVSS score any source gives for these vulnerability ids (CVE, GHSA…): NVD's
+    /// records, and the vectors of advisories that name the id or alias it.
+    func scores(for ids: Set<String>) async throws -> [String: [CVSSScore]]
 }
 
 extension AdvisoryIndex {
     /// Everything is in memory already.
     public func prepare(_ packages: [Package], osNamespace: String?) async throws {}
+
+    public func scores(for ids: Set<String>) async throws -> [String: [CVSSScore]] {
+        var found: [String: [CVSSScore]] = [:]
+        for id in ids { if let scores = scoresByID[id] { found[id] = scores } }
+        return found
+    }
 }
 
 /// Advisories indexed by (OSV ecosystem, package name), built once per process so matching an
@@ -27,8 +36,7 @@ public struct AdvisoryIndex: AdvisoryLookup {
         var affected: OSVRecord.Affected
         var source: String
         /// Computed once at indexing (CVSS vectors are parsed here, not per finding).
-        var severity: Severity
-        var score: Finding.Score?
+        var rating: Rating
         var references: [String]
     }
 
@@ -64,6 +72,8 @@ public struct AdvisoryIndex: AdvisoryLookup {
     }
 
     private var buckets: [Key: Bucket] = [:]
+    /// CVSS scores by vulnerability id and alias, from every record added and `addScores`.
+    private var scoresByID: [String: [CVSSScore]] = [:]
     public private(set) var recordCount = 0
     public private(set) var namespaces: Set<String> = []
 
@@ -75,16 +85,21 @@ public struct AdvisoryIndex: AdvisoryLookup {
         var touched = Set<Key>()
         for record in records where record.withdrawn == nil {
             recordCount += 1
+            let rating = Rating(record: record, source: source)
+            if !rating.scores.isEmpty {
+                for id in [record.id] + record.relatedIDs { scoresByID[id, default: []] += rating.scores }
+            }
             for affected in record.affected ?? [] {
                 guard let package = affected.package else { continue }
                 let key = Key(ecosystem: package.ecosystem, name: Self.normalize(package.name, ecosystem: package.ecosystem))
                 namespaces.insert(package.ecosystem)
                 // Events are sorted once here, not at every match.
                 let prepared = EcosystemVersions.comparator(forOSV: package.ecosystem).map { affected.sortingEvents(comparator: $0) }
-                let (severity, score) = ImageMatcher.severity(record: record, affected: affected)
                 buckets[key, default: Bucket()].entries.append(
                     Entry(
-                        record: record, affected: prepared ?? affected, source: source, severity: severity, score: score,
+                        record: record, affected: prepared ?? affected, source: source,
+                        rating: affected.severity == nil && affected.ecosystemSpecific == nil && affected.databaseSpecific == nil
+                            ? rating : Rating(record: record, affected: affected, source: source),
                         references: (record.references ?? []).map(\.url)))
                 touched.insert(key)
             }
@@ -93,6 +108,11 @@ public struct AdvisoryIndex: AdvisoryLookup {
             guard let comparator = EcosystemVersions.comparator(forOSV: key.ecosystem) else { continue }
             buckets[key] = Self.rank(buckets[key]!, comparator: comparator)
         }
+    }
+
+    /// Adds severity-only data (NVD's CVSS scores by CVE id).
+    public mutating func addScores(_ scores: [String: [CVSSScore]]) {
+        for (id, list) in scores { scoresByID[id, default: []] += list }
     }
 
     /// Orders the bucket's distinct event versions and ranks every range's events.
@@ -249,7 +269,7 @@ public struct AdvisoryIndex: AdvisoryLookup {
             matches.append(
                 Match(
                     record: entry.record, affected: entry.affected, fixedVersion: fixed, source: entry.source,
-                    severity: entry.severity, score: entry.score, references: entry.references))
+                    rating: entry.rating, references: entry.references))
         }
         return matches
     }
@@ -260,8 +280,8 @@ public struct AdvisoryIndex: AdvisoryLookup {
         public var affected: OSVRecord.Affected
         public var fixedVersion: String?
         public var source: String
-        public var severity: Severity
-        public var score: Finding.Score?
+        /// The advisory's own severity and scores (other sources' come later, by id).
+        public var rating: Rating
         public var references: [String]
     }
 }

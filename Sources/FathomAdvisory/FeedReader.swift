@@ -1,5 +1,6 @@
 // Reads advisory feeds from files, directories, `.zip` and `.tar.gz` exports, recognising
-// each document's format: OSV (JSON/YAML), Alpine secdb (JSON/YAML), Debian security tracker JSON.
+// each document's format: OSV (JSON/YAML), Alpine secdb (JSON/YAML), Debian security tracker
+// JSON, and NVD CVE API 2.0 JSON (feed files and API pages), a severity source.
 import FathomCore
 import FathomArchive
 import Foundation
@@ -8,6 +9,8 @@ import Yams
 /// What reading a feed found.
 public struct FeedContents: Sendable {
     public var records: [OSVRecord] = []
+    /// CVSS scores by vulnerability id from a severity source (NVD), not advisories.
+    public var scores: [String: [CVSSScore]] = [:]
     /// Documents that could not be read, each with a plain reason; the rest still imports.
     public var warnings: [String] = []
     /// Documents read that hold no advisories (an empty file, a feed that lists nothing).
@@ -27,10 +30,12 @@ public enum FeedReader {
                 return
             }
             do {
-                let parsed = try FeedReader.parseDocument(bytes, name: name)
+                let parsed = try FeedReader.parse(bytes, name: name)
                 contents.documents += 1
-                if parsed.isEmpty { contents.notes.append("\(name): lists no advisories") }
-                contents.records += parsed
+                contents.notes += parsed.notes
+                if parsed.records.isEmpty && parsed.scores.isEmpty { contents.notes.append("\(name): lists no advisories") }
+                contents.records += parsed.records
+                contents.scores.merge(parsed.scores) { $0 + $1 }
             } catch {
                 contents.warnings.append("\(name): \(error)")
             }
@@ -42,8 +47,8 @@ public enum FeedReader {
         if isDirectory.boolValue {
             let enumerator = FileManager.default.enumerator(atPath: path)
             while let relative = enumerator?.nextObject() as? String {
-                guard relative.hasSuffix(".json") || relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") else { continue }
-                document(path + "/" + relative, try [UInt8](Data(contentsOf: URL(fileURLWithPath: path + "/" + relative))))
+                guard [".json", ".yaml", ".yml", ".json.gz"].contains(where: relative.hasSuffix) else { continue }
+                document(path + "/" + relative, try Self.file(path + "/" + relative))
             }
         } else if path.hasSuffix(".zip") {
             let zip = try ZipArchive([UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
@@ -69,9 +74,38 @@ public enum FeedReader {
             _ = try await LayerReader.read(stream, expecting: LayerExpectation(digest: nil, size: nil), handler: &collector)
             for (name, bytes) in collector.documents { document(path + "!/" + name, bytes) }
         } else {
-            document(path, try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
+            document(path, try Self.file(path))
         }
         return contents
+    }
+
+    /// A document file's bytes; `.json.gz` (NVD's feed files) expanded within the document limit.
+    static func file(_ path: String) throws -> [UInt8] {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        guard path.hasSuffix(".gz") else { return bytes }
+        do {
+            return try Gzip.decompress(bytes, limit: ByteLimits.feedFile)
+        } catch {
+            throw FathomError(.invalidInput, "not a readable gzip file", path: path, cause: error)
+        }
+    }
+
+    /// What one document holds: advisories, or a severity source's scores.
+    struct Parsed {
+        var records: [OSVRecord] = []
+        var scores: [String: [CVSSScore]] = [:]
+        /// Things worth saying that do not stop the document (NVD scores its vectors contradict).
+        var notes: [String] = []
+    }
+
+    static func parse(_ bytes: [UInt8], name: String) throws -> Parsed {
+        // NVD's documents name their format in the first keys; sniffing spares every OSV
+        // document a second parse.
+        if !(name.hasSuffix(".yaml") || name.hasSuffix(".yml")), NVDImport.sniff(bytes) {
+            let (scores, notes) = try NVDImport.scores(bytes, file: name)
+            return Parsed(scores: scores, notes: notes)
+        }
+        return Parsed(records: try parseDocument(bytes, name: name))
     }
 
     /// Parses one document, deciding its format from its shape.
@@ -97,7 +131,10 @@ public enum FeedReader {
             return [try AdvisoryImport.osv(bytes, file: name)]
         }
         if isDebianTracker(dictionary) { return try AdvisoryImport.debianTracker(bytes, file: name) }
-        throw FathomError(.invalidInput, "not OSV, Alpine secdb or Debian tracker JSON")
+        if NVDImport.isNVD(dictionary) {
+            throw FathomError(.invalidInput, "NVD CVE JSON holds CVSS scores, not advisories (import it as a feed)")
+        }
+        throw FathomError(.invalidInput, "not OSV, Alpine secdb, Debian tracker or NVD CVE 2.0 JSON")
     }
 
     /// A parser's reason in one short printable line: Foundation's own words without its error

@@ -9,11 +9,6 @@ public struct Finding: Sendable, Hashable, Codable {
         case willNotFix = "will-not-fix"
     }
 
-    public struct Score: Sendable, Hashable, Codable {
-        public var score: Double
-        public var vector: String
-    }
-
     public var id: String
     public var aliases: [String]
     public var ecosystem: String
@@ -24,7 +19,11 @@ public struct Finding: Sendable, Hashable, Codable {
     public var fixedVersion: String?
     public var status: Status
     public var severity: Severity
-    public var cvss: Score?
+    /// The feed the severity came from (the advisory's own, or the source of the CVSS score
+    /// it fell back to); nil when no source rates it.
+    public var severitySource: String?
+    /// Every CVSS score known for the vulnerability, from every source.
+    public var cvss: [CVSSScore]
     /// Index of the layer that introduced the package.
     public var layerIndex: Int
     public var path: String
@@ -41,7 +40,26 @@ public enum ImageMatcher {
         _ packages: [InventoryEntry], osNamespace: String?, lookup: any AdvisoryLookup, cache: MatchCache? = nil
     ) async throws -> [Finding] {
         try await lookup.prepare(packages.map(\.package), osNamespace: osNamespace)
-        return findings(packages, osNamespace: osNamespace, index: lookup, cache: cache)
+        let matched = findings(packages, osNamespace: osNamespace, index: lookup, cache: cache)
+        let ids = Set(matched.flatMap { [$0.id] + $0.aliases })
+        guard !ids.isEmpty else { return matched }
+        return rated(matched, scores: try await lookup.scores(for: ids))
+    }
+
+    /// Adds the other sources' CVSS scores of each finding's vulnerability (by id and alias),
+    /// and ranks a finding its own feed does not rate by the preferred of them.
+    public static func rated(_ findings: [Finding], scores: [String: [CVSSScore]]) -> [Finding] {
+        findings.map { finding in
+            var finding = finding
+            for id in [finding.id] + finding.aliases {
+                for score in scores[id] ?? [] where !finding.cvss.contains(score) { finding.cvss.append(score) }
+            }
+            if finding.severity == .unknown, let best = finding.cvss.min(by: CVSSScore.preferred), best.severity != .unknown {
+                finding.severity = best.severity
+                finding.severitySource = best.source
+            }
+            return finding
+        }.sorted { ($1.severity, $0.package, $0.id) < ($0.severity, $1.package, $1.id) }
     }
 
     public static func findings(
@@ -52,34 +70,20 @@ public enum ImageMatcher {
             let matches = cache?.matches(entry.package, osNamespace: osNamespace, index: index)
                 ?? index.match(entry.package, osNamespace: osNamespace)
             for match in matches {
-                let (severity, cvss) = (match.severity, match.score)
                 let status: Finding.Status =
                     match.fixedVersion != nil
                     ? .fixed : (match.affected.databaseSpecific?["will_not_fix"] == .bool(true) ? .willNotFix : .notFixed)
                 findings.append(
                     Finding(
-                        id: match.record.id, aliases: match.record.aliases ?? [], ecosystem: entry.package.ecosystem,
+                        id: match.record.id, aliases: match.record.relatedIDs, ecosystem: entry.package.ecosystem,
                         package: entry.package.name, sourcePackage: entry.package.source?.name,
                         installedVersion: entry.package.version, fixedVersion: match.fixedVersion,
-                        status: status, severity: severity, cvss: cvss, layerIndex: entry.layer, path: entry.package.path,
+                        status: status, severity: match.rating.severity, severitySource: match.rating.source,
+                        cvss: match.rating.scores, layerIndex: entry.layer, path: entry.package.path,
                         source: match.source, title: match.record.summary, references: match.references))
             }
         }
         return findings.sorted { ($1.severity, $0.package, $0.id) < ($0.severity, $1.package, $1.id) }
-    }
-
-    /// CVSS v3 from the record (or the affected entry) first, then the feed's own word.
-    static func severity(record: OSVRecord, affected: OSVRecord.Affected) -> (Severity, Finding.Score?) {
-        let vectors = (affected.severity ?? []) + (record.severity ?? [])
-        if let cvss = vectors.filter({ $0.type == "CVSS_V3" }).compactMap({ CVSS3(vector: $0.score) }).max(by: { $0.score < $1.score }) {
-            return (Severity(score: cvss.score), Finding.Score(score: cvss.score, vector: cvss.vector))
-        }
-        for word in [record.databaseSpecific?["severity"]?.string, affected.ecosystemSpecific?["severity"]?.string,
-            affected.databaseSpecific?["urgency"]?.string]
-        {
-            if let word, let severity = Severity(feedWord: word) { return (severity, nil) }
-        }
-        return (.unknown, nil)
     }
 }
 

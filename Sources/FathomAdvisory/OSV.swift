@@ -89,6 +89,8 @@ public struct OSVRecord: Codable, Sendable, Hashable {
     public var published: String?
     public var withdrawn: String?
     public var aliases: [String]?
+    /// The vulnerabilities this record derives from (OSV 1.7: a distro's record of a CVE).
+    public var upstream: [String]?
     public var summary: String?
     public var details: String?
     public var severity: [Severity]?
@@ -97,7 +99,7 @@ public struct OSVRecord: Codable, Sendable, Hashable {
     public var databaseSpecific: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case id, modified, published, withdrawn, aliases, summary, details, severity, affected, references
+        case id, modified, published, withdrawn, aliases, upstream, summary, details, severity, affected, references
         case databaseSpecific = "database_specific"
     }
 
@@ -111,5 +113,11 @@ public struct OSVRecord: Codable, Sendable, Hashable {
         self.severity = severity
         self.affected = affected
         self.references = references
+    }
+
+    /// The other names of this vulnerability: aliases, then upstream ids, each once.
+    public var relatedIDs: [String] {
+        var seen: Set<String> = [id]
+        return ((aliases ?? []) + (upstream ?? [])).filter { seen.insert($0).inserted }
     }
 }

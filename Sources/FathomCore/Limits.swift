@@ -7,6 +7,8 @@ public enum ByteLimits {
     public static let errorBody = 64 * 1024
     /// The largest file body an analyzer may collect from a layer.
     public static let analyzedFile = 64 * 1024 * 1024
+    /// The largest feed file expanded from gzip (NVD's yearly CVE files are a few hundred MB).
+    public static let feedFile = 2 * 1024 * 1024 * 1024
     /// The largest PAX or GNU long-name record the tar reader accepts.
     public static let tarMetadata = 1024 * 1024
 }

@@ -12,11 +12,13 @@ public import Foundation
 ///
 /// Layout: an OCI image manifest whose config (`configMediaType`) lists the sources, and one
 /// layer per source (`layerMediaType`): that source's OSV records as a gzip'd JSON array in id
-/// order, titled with the source's name. Equal data gives equal bytes, so an unchanged source
+/// order, titled with the source's name; a severity source (NVD) has a `scoresMediaType` layer
+/// of the same title instead or as well: its CVSS scores as a gzip'd JSON object by id. Equal data gives equal bytes, so an unchanged source
 /// keeps its blob (the registry stores it once) and an unchanged database its manifest digest.
 public enum AdvisoryArtifact {
     public static let configMediaType = MediaType(rawValue: "application/vnd.fathom.advisory-db.config.v1+json")
     public static let layerMediaType = MediaType(rawValue: "application/vnd.fathom.advisories.v1.json+gzip")
+    public static let scoresMediaType = MediaType(rawValue: "application/vnd.fathom.cvss-scores.v1.json+gzip")
     static let titleAnnotation = "org.opencontainers.image.title"
     /// Expanded bytes accepted for one source (the largest upstream feeds are a few hundred MB).
     static let sourceLimit = 2 << 30
@@ -35,16 +37,28 @@ public enum AdvisoryArtifact {
         var layers: [[String: Any]] = []
         var sources: [[String: Any]] = []
         var pushed: [(name: String, records: Int)] = []
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         for feed in feeds {
             let documents = try await store.advisoryDocuments(source: feed.source)
-            let blob = try Gzip.compress(Array(("[" + documents.joined(separator: ",") + "]").utf8))
-            let digest = try await client.uploadBlob(reference, blob)
-            layers.append([
-                "mediaType": layerMediaType.rawValue, "digest": digest.description, "size": blob.count,
-                "annotations": [titleAnnotation: feed.source],
-            ])
-            sources.append(["name": feed.source, "records": documents.count, "digest": digest.description])
-            pushed.append((name: feed.source, records: documents.count))
+            let scores = try await store.scoreDocuments(source: feed.source)
+            var entry: [String: Any] = ["name": feed.source, "records": documents.count]
+            for (mediaType, json) in [
+                (layerMediaType, documents.isEmpty && !scores.isEmpty ? nil : "[" + documents.joined(separator: ",") + "]"),
+                (scoresMediaType, scores.isEmpty ? nil : String(decoding: try encoder.encode(scores), as: UTF8.self)),
+            ] {
+                guard let json else { continue }
+                let blob = try Gzip.compress(Array(json.utf8))
+                let digest = try await client.uploadBlob(reference, blob)
+                layers.append([
+                    "mediaType": mediaType.rawValue, "digest": digest.description, "size": blob.count,
+                    "annotations": [titleAnnotation: feed.source],
+                ])
+                entry[mediaType == layerMediaType ? "digest" : "scoresDigest"] = digest.description
+            }
+            if !scores.isEmpty { entry["scored"] = scores.count }
+            sources.append(entry)
+            pushed.append((name: feed.source, records: documents.count + scores.count))
         }
         let config = try JSONSerialization.data(
             withJSONObject: ["schemaVersion": 1, "advisoryVersion": try await store.advisoryVersion(), "sources": sources],
@@ -86,8 +100,13 @@ public enum AdvisoryArtifact {
                 .invalidManifest, "not a fathom advisory database (its config is \(manifest.config.mediaType))", image: reference.description)
         }
         var summary = Summary(manifestDigest: fetched.digest, sources: [])
+        // A source's advisories and scores may come as two layers; they import together.
+        var order: [String] = []
+        var parts: [String: (records: [OSVRecord], scores: [String: [CVSSScore]], digests: [String])] = [:]
         for layer in manifest.layers {
-            guard layer.mediaType == layerMediaType.rawValue, let name = layer.annotations?[titleAnnotation] else {
+            guard layer.mediaType == layerMediaType.rawValue || layer.mediaType == scoresMediaType.rawValue,
+                let name = layer.annotations?[titleAnnotation]
+            else {
                 throw FathomError(.invalidManifest, "layer \(layer.digest) is not a titled advisory source", image: reference.description)
             }
             let digest = try Digest(parsing: layer.digest)
@@ -104,15 +123,27 @@ public enum AdvisoryArtifact {
                 }
                 return bytes
             }
-            let records: [OSVRecord]
+            if parts[name] == nil {
+                order.append(name)
+                parts[name] = ([], [:], [])
+            }
             do {
-                records = try JSONDecoder().decode([OSVRecord].self, from: Data(try Gzip.decompress(bytes, limit: sourceLimit)))
+                let json = Data(try Gzip.decompress(bytes, limit: sourceLimit))
+                if layer.mediaType == layerMediaType.rawValue {
+                    parts[name]!.records += try JSONDecoder().decode([OSVRecord].self, from: json)
+                } else {
+                    parts[name]!.scores.merge(try JSONDecoder().decode([String: [CVSSScore]].self, from: json)) { $0 + $1 }
+                }
             } catch {
                 throw FathomError(.invalidInput, "source \(name) cannot be read", layer: layer.digest, cause: error)
             }
-            let result = try await store.importAdvisories(records, source: name, now: now)
+            parts[name]!.digests.append(layer.digest)
+        }
+        for name in order {
+            let part = parts[name]!
+            let result = try await store.importAdvisories(part.records, scores: part.scores, source: name, now: now)
             try await store.recordFeedState(
-                FeedState(source: name, url: "oci://\(reference)", etag: layer.digest, lastModified: nil, fetchedAt: now))
+                FeedState(source: name, url: "oci://\(reference)", etag: part.digests.joined(separator: ","), lastModified: nil, fetchedAt: now))
             summary.sources.append((name: name, records: result.records))
             if !result.changed { summary.unchanged.insert(name) }
         }

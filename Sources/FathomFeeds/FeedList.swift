@@ -37,6 +37,13 @@ public enum FeedList {
             }
         }
         + [Feed(name: "debian-tracker", url: "https://security-tracker.debian.org/tracker/data/json")]
+        + nvdYears.map { year in Feed(name: "nvd-\(year)", url: "https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-\(year).json.gz") }
+
+    /// NVD's CVE API 2.0 feed files, one per CVE year from 2002 (the 2002 file holds the older
+    /// CVEs too) to the current year: CVSS scores, the severity source of last resort.
+    static var nvdYears: ClosedRange<Int> {
+        2002...max(2025, Calendar(identifier: .gregorian).component(.year, from: Date()))
+    }
 
     /// Reads a feeds file: YAML or JSON, `feeds: [{name: …, url: …}, …]`.
     public static func load(_ path: String) throws -> [Feed] {

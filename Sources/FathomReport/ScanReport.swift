@@ -72,7 +72,11 @@ public struct ScanReport: Sendable, Codable {
         public var fixedVersion: String?
         public var status: Finding.Status
         public var severity: Severity
-        public var cvss: Finding.Score?
+        /// The feed the severity came from: the advisory's own, or the source of the CVSS score
+        /// it fell back to (`nvd`…); absent when no source rates it.
+        public var severitySource: String?
+        /// Every CVSS score known for the vulnerability: `{source, version, vector, score}`.
+        public var cvss: [CVSSScore]
         /// The digest of the layer that introduced the package.
         public var layer: Digest
         public var path: String
@@ -81,7 +85,8 @@ public struct ScanReport: Sendable, Codable {
         public var references: [String]
 
         enum CodingKeys: String, CodingKey {
-            case id, aliases, ecosystem, package, installedVersion, fixedVersion, status, severity, cvss, layer, path, source
+            case id, aliases, ecosystem, package, installedVersion, fixedVersion, status, severity, severitySource, cvss, layer, path
+            case source
             case title, references
         }
 
@@ -96,7 +101,8 @@ public struct ScanReport: Sendable, Codable {
             try container.encode(fixedVersion, forKey: .fixedVersion)
             try container.encode(status, forKey: .status)
             try container.encode(severity, forKey: .severity)
-            try container.encodeIfPresent(cvss, forKey: .cvss)
+            try container.encodeIfPresent(severitySource, forKey: .severitySource)
+            try container.encode(cvss, forKey: .cvss)
             try container.encode(layer, forKey: .layer)
             try container.encode(path, forKey: .path)
             try container.encode(source, forKey: .source)
@@ -136,7 +142,7 @@ public struct ScanReport: Sendable, Codable {
         self.changes = changes?.previousScannedAt == nil ? nil : changes
         self.coverage = advisoriesLoaded ? coverage : nil
         let image = result.image
-        schemaVersion = 1
+        schemaVersion = 2  // 2: `cvss` is a list of every source's scores (was one v3 score), `severitySource` added
         artifact = Artifact(
             name: image.name, repoTags: image.repoTags, indexDigest: image.indexDigest, manifestDigest: image.manifestDigest,
             mediaType: image.manifestMediaType, configDigest: image.configDigest, platform: image.platform?.description,
@@ -165,7 +171,7 @@ public struct ScanReport: Sendable, Codable {
             Vulnerability(
                 id: finding.id, aliases: finding.aliases, ecosystem: finding.ecosystem, package: finding.package,
                 installedVersion: finding.installedVersion, fixedVersion: finding.fixedVersion, status: finding.status,
-                severity: finding.severity, cvss: finding.cvss, layer: layerDigests[finding.layerIndex], path: finding.path,
+                severity: finding.severity, severitySource: finding.severitySource, cvss: finding.cvss, layer: layerDigests[finding.layerIndex], path: finding.path,
                 source: finding.source, title: finding.title, references: finding.references)
         }
         remediation = Remediation.group(findings)

@@ -31,6 +31,17 @@ public struct TextTable {
 }
 
 extension ScanReport {
+    /// Where a finding's severity came from: the source and, when a CVSS score decided it, the
+    /// score and version ("nvd 9.8 v3.1"); "-" when nothing rates it.
+    static func ratedBy(_ finding: ScanReport.Vulnerability) -> String {
+        guard let source = finding.severitySource else { return "-" }
+        let scores = finding.cvss.filter { $0.source == source && $0.severity == finding.severity }
+        guard let score = scores.min(by: CVSSScore.preferred) else {
+            return source
+        }
+        return "\(source) \(score.score) v\(score.version)"
+    }
+
     /// The human-readable form: identity, OS, layers.
     public func table() -> String {
         var output = "Image:    \(artifact.name)\n"
@@ -71,11 +82,11 @@ extension ScanReport {
                 let group = vulnerabilities.filter { $0.severity == severity }
                 guard !group.isEmpty else { continue }
                 output += "\n\(severity.rawValue)\n"
-                var table = TextTable(headers: ["ID", "PACKAGE", "INSTALLED", "FIXED", "ALIASES"])
+                var table = TextTable(headers: ["ID", "PACKAGE", "INSTALLED", "FIXED", "RATED BY", "ALIASES"])
                 for finding in group {
                     table.append([
                         finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "(\(finding.status.rawValue))",
-                        finding.aliases.prefix(2).joined(separator: ","),
+                        Self.ratedBy(finding), finding.aliases.prefix(2).joined(separator: ","),
                     ])
                 }
                 output += table.render()

@@ -6,6 +6,7 @@ public import FathomCore
 public enum SQLiteValue: Sendable {
     case text(String)
     case integer(Int64)
+    case real(Double)
     case blob([UInt8])
     case null
 }
@@ -19,6 +20,7 @@ public struct SQLiteRow {
         return String(cString: pointer)
     }
     public func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    public func real(_ column: Int32) -> Double { sqlite3_column_double(statement, column) }
     public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
     public func blob(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(statement, column))
@@ -122,6 +124,7 @@ public final class SQLiteConnection: @unchecked Sendable {
             switch parameter {
             case .text(let text): status = sqlite3_bind_text(statement, position, text, -1, CFathomSQLite_transient())
             case .integer(let value): status = sqlite3_bind_int64(statement, position, value)
+            case .real(let value): status = sqlite3_bind_double(statement, position, value)
             case .blob(let bytes):
                 status = bytes.withUnsafeBytes {
                     sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), CFathomSQLite_transient())

@@ -59,6 +59,14 @@ public final class SQLiteStore: Store {
         """
         CREATE TABLE feed_state (source TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT, last_modified TEXT, fetched_at INTEGER NOT NULL);
         """,
+        // CVSS scores by vulnerability id, for findings of other feeds: a severity source's own
+        // (NVD, `explicit`) and those read from each imported advisory's vectors.
+        """
+        CREATE TABLE cvss_scores (feed TEXT NOT NULL, id TEXT NOT NULL, source TEXT NOT NULL, version TEXT NOT NULL,
+            vector TEXT NOT NULL, score REAL NOT NULL, type TEXT, explicit INTEGER NOT NULL);
+        CREATE INDEX cvss_scores_by_id ON cvss_scores (id);
+        CREATE INDEX cvss_scores_by_feed ON cvss_scores (feed);
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {
@@ -73,29 +81,42 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// Replaces the advisories of `source` with `records`, in one transaction.
-    public func importAdvisories(_ records: [OSVRecord], source: String, now: Date = Date()) async throws -> AdvisoryImportResult {
+    /// Replaces the advisories and CVSS scores of `source`, in one transaction. `scores` are a
+    /// severity source's own (NVD's, by CVE id); the advisories' own vectors are indexed by id
+    /// and alias as well, so other feeds' findings of the same CVE can rank by them.
+    public func importAdvisories(
+        _ records: [OSVRecord], scores: [String: [CVSSScore]], source: String, now: Date = Date()
+    ) async throws -> AdvisoryImportResult {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let sorted = records.sorted { $0.id < $1.id }
         var hasher = DigestHasher()
         var encoded: [(OSVRecord, String)] = []
+        var derived: [(String, CVSSScore)] = []
         for record in sorted {
             let json = String(decoding: try encoder.encode(record), as: UTF8.self)
             hasher.update(Array(json.utf8))
             encoded.append((record, json))
+            guard record.withdrawn == nil else { continue }
+            for score in Rating(record: record, source: source).scores {
+                for id in [record.id] + record.relatedIDs { derived.append((id, score)) }
+            }
         }
+        let explicit = scores.sorted { $0.key < $1.key }.flatMap { id, list in list.map { (id, $0) } }
+        for (id, score) in explicit { hasher.update(Array("\(id) \(String(decoding: try encoder.encode(score), as: UTF8.self))\n".utf8)) }
         let digest = hasher.finalize().description
-        let count = sorted.count
+        // A severity source counts the vulnerabilities it scores.
+        let count = sorted.count + scores.count
         let imported = ISO8601DateFormatter().string(from: now)
         // The check and the replacement are one transaction: two importers never interleave.
-        return try await database.write { [encoded] database in
+        return try await database.write { [encoded, derived] database in
             try database.transaction {
                 var previous: String?
                 try database.query("SELECT content_digest FROM imports WHERE source = ?", [.text(source)]) { previous = $0.text(0) }
                 if previous == digest { return AdvisoryImportResult(source: source, records: count, changed: false) }
                 try database.query("DELETE FROM advisories WHERE source = ?", [.text(source)])
                 try database.query("DELETE FROM advisory_packages WHERE source = ?", [.text(source)])
+                try database.query("DELETE FROM cvss_scores WHERE feed = ?", [.text(source)])
                 for (record, json) in encoded {
                     try database.query("INSERT OR REPLACE INTO advisories (source, id, record) VALUES (?, ?, ?)", [.text(source), .text(record.id), .text(json)])
                     for affected in record.affected ?? [] {
@@ -105,12 +126,40 @@ public final class SQLiteStore: Store {
                             [.text(source), .text(record.id), .text(package.ecosystem), .text(package.name)])
                     }
                 }
+                for (isExplicit, list) in [(true, explicit), (false, derived)] {
+                    for (id, score) in list {
+                        try database.query(
+                            "INSERT INTO cvss_scores (feed, id, source, version, vector, score, type, explicit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            [
+                                .text(source), .text(id), .text(score.source), .text(score.version), .text(score.vector), .real(score.score),
+                                score.type.map { .text($0) } ?? .null, .integer(isExplicit ? 1 : 0),
+                            ])
+                    }
+                }
                 try database.query(
                     "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest) VALUES (?, ?, ?, ?)",
                     [.text(source), .text(imported), .integer(Int64(count)), .text(digest)])
                 return AdvisoryImportResult(source: source, records: count, changed: true)
             }
         }
+    }
+
+    public func scoreDocuments(source: String) async throws -> [String: [CVSSScore]] {
+        try await database.read { database in
+            var scores: [String: [CVSSScore]] = [:]
+            try database.query(
+                "SELECT id, source, version, vector, score, type FROM cvss_scores WHERE feed = ? AND explicit = 1 ORDER BY rowid",
+                [.text(source)]
+            ) { row in scores[row.text(0) ?? "", default: []].append(Self.score(row, from: 1)) }
+            return scores
+        }
+    }
+
+    /// A `CVSSScore` from the columns source, version, vector, score, type starting at `column`.
+    static func score(_ row: SQLiteRow, from column: Int32) -> CVSSScore {
+        CVSSScore(
+            source: row.text(column) ?? "", version: row.text(column + 1) ?? "", vector: row.text(column + 2) ?? "",
+            score: row.real(column + 3), type: row.text(column + 4))
     }
 
     public func advisoryDocuments(source: String) async throws -> [String] {

@@ -39,9 +39,13 @@ public protocol EventLog: Sendable {
 
 /// Imported advisory feeds.
 public protocol AdvisorySource: Sendable {
-    /// Replaces the advisories of `source` with `records`, all or nothing.
+    /// Replaces the advisories of `source` with `records` and its CVSS scores (a severity
+    /// source's, by vulnerability id) with `scores`, all or nothing.
     @discardableResult
-    func importAdvisories(_ records: [OSVRecord], source: String, now: Date) async throws -> AdvisoryImportResult
+    func importAdvisories(_ records: [OSVRecord], scores: [String: [CVSSScore]], source: String, now: Date) async throws
+        -> AdvisoryImportResult
+    /// The CVSS scores `source` was imported with (not those read from its advisories), for export.
+    func scoreDocuments(source: String) async throws -> [String: [CVSSScore]]
     /// A version of the advisory data: changes whenever any feed's content changes.
     func advisoryVersion() async throws -> String
     /// The advisories for matching, read package by package as matching asks for them.
@@ -55,6 +59,14 @@ public protocol AdvisorySource: Sendable {
     func feedState(_ source: String) async throws -> FeedState?
     /// Remembers a feed's download (after its advisories were imported, or found unchanged).
     func recordFeedState(_ state: FeedState) async throws
+}
+
+extension AdvisorySource {
+    /// Replaces the advisories of `source`, a feed without scores of its own.
+    @discardableResult
+    public func importAdvisories(_ records: [OSVRecord], source: String, now: Date = Date()) async throws -> AdvisoryImportResult {
+        try await importAdvisories(records, scores: [:], source: source, now: now)
+    }
 }
 
 /// The validators of a feed's last download: an unchanged feed then costs one request.

@@ -26,6 +26,8 @@ public final class StoredAdvisories: AdvisoryLookup {
     public let recordCount: Int
     public let namespaces: Set<String>
     private let buckets = Mutex<[Key: AdvisoryIndex]>([:])
+    /// CVSS scores by vulnerability id, for the ids asked so far (an empty list: none known).
+    private let scoresByID = Mutex<[String: [CVSSScore]]>([:])
     private let problems = Mutex<[String]>([])
 
     static func open(_ database: SQLiteDatabase) async throws -> StoredAdvisories {
@@ -87,6 +89,28 @@ public final class StoredAdvisories: AdvisoryLookup {
             return []
         }
         return index.match(package, osNamespace: osNamespace)
+    }
+
+    public func scores(for ids: Set<String>) async throws -> [String: [CVSSScore]] {
+        let missing = scoresByID.withLock { known in ids.filter { known[$0] == nil } }
+        if !missing.isEmpty {
+            let found = try await database.read { connection in
+                var found: [String: [CVSSScore]] = [:]
+                for id in missing {
+                    found[id] = []
+                    try connection.query(
+                        "SELECT source, version, vector, score, type FROM cvss_scores WHERE id = ? ORDER BY rowid", [.text(id)]
+                    ) { row in found[id, default: []].append(SQLiteStore.score(row, from: 0)) }
+                }
+                return found
+            }
+            scoresByID.withLock { $0.merge(found) { current, _ in current } }
+        }
+        return scoresByID.withLock { known in
+            var answer: [String: [CVSSScore]] = [:]
+            for id in ids { if let scores = known[id], !scores.isEmpty { answer[id] = scores } }
+            return answer
+        }
     }
 
     private static func build(_ ids: [RecordID], connection: SQLiteConnection, failures: inout [String]) -> AdvisoryIndex {

@@ -216,14 +216,17 @@ struct Database: AsyncParsableCommand {
                     guard contents.documents > 0 else {
                         throw FathomError(
                             .invalidInput,
-                            contents.warnings.isEmpty ? "no advisory documents found" : "not an advisory feed (OSV, Alpine secdb or Debian tracker)",
+                            contents.warnings.isEmpty
+                                ? "no advisory documents found" : "not an advisory feed (OSV, Alpine secdb, Debian tracker or NVD CVE 2.0)",
                             path: path)
                     }
                     let name = source ?? Self.sourceName(for: path)
-                    let result = try await store.importAdvisories(contents.records, source: name, now: Date())
+                    let result = try await store.importAdvisories(contents.records, scores: contents.scores, source: name, now: Date())
                     let unread = contents.warnings.count
+                    let scored = contents.scores.count
+                    let what = scored == 0 ? "\(result.records) advisories" : "CVSS scores of \(scored) vulnerabilit\(scored == 1 ? "y" : "ies")"
                     print(
-                        "\(name): \(result.records) advisories" + (result.changed ? " imported" : " unchanged")
+                        "\(name): \(what)" + (result.changed ? " imported" : " unchanged")
                             + (unread > 0 ? " (\(unread) document\(unread == 1 ? "" : "s") could not be read)" : ""))
                 } catch {
                     failed = true
@@ -239,7 +242,7 @@ struct Database: AsyncParsableCommand {
         static func sourceName(for path: String) -> String {
             var components = URL(fileURLWithPath: path).standardized.pathComponents.filter { $0 != "/" }
             guard var last = components.popLast() else { return "feed" }
-            for suffix in [".tar.gz", ".tgz", ".tar", ".zip", ".json", ".yaml", ".yml"] where last.hasSuffix(suffix) {
+            for suffix in [".tar.gz", ".tgz", ".tar", ".zip", ".json.gz", ".json", ".yaml", ".yml"] where last.hasSuffix(suffix) {
                 last.removeLast(suffix.count)
                 break
             }

@@ -99,7 +99,7 @@ import Testing
 }
 
 /// CVSS v3 base scores against the scores NVD publishes for the same vectors.
-@Suite struct CVSSTests {
+@Suite struct CVSSExampleTests {
     @Test(arguments: [
         ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),  // e.g. CVE-2021-44228's base vector scores 10.0 with S:C
         ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0),  // CVE-2021-44228
@@ -111,14 +111,14 @@ import Testing
         ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", 0.0),
     ])
     func baseScores(_ vector: String, _ score: Double) throws {
-        let cvss = try #require(CVSS3(vector: vector))
+        let cvss = try #require(CVSSScore(vector: vector, source: "test"))
         #expect(cvss.score == score)
     }
 
     @Test func invalidVectorsAndSeverityBands() {
-        #expect(CVSS3(vector: "CVSS:2.0/AV:N") == nil)
-        #expect(CVSS3(vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:X/C:H/I:H/A:H") == nil)
-        #expect(CVSS3(vector: "CVSS:3.1/AV:N/AC:L") == nil)
+        #expect(CVSSScore(vector: "CVSS:2.0/AV:N", source: "test") == nil)
+        #expect(CVSSScore(vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:X/C:H/I:H/A:H", source: "test") == nil)
+        #expect(CVSSScore(vector: "CVSS:3.1/AV:N/AC:L", source: "test") == nil)
         #expect(Severity(score: 9.8) == .critical && Severity(score: 7.5) == .high && Severity(score: 5.9) == .medium)
         #expect(Severity(score: 1.6) == .low && Severity(score: 0) == .unknown)
         #expect(Severity(feedWord: "moderate") == .medium)

@@ -158,7 +158,7 @@ import Testing
         func finding(_ fixed: String) -> Finding {
             Finding(
                 id: "X-\(fixed)", aliases: [], ecosystem: "go", package: "example.com/m", sourcePackage: nil, installedVersion: "v1.0.0",
-                fixedVersion: fixed, status: .fixed, severity: .high, cvss: nil, layerIndex: 0, path: "app", source: "test",
+                fixedVersion: fixed, status: .fixed, severity: .high, severitySource: "test", cvss: [], layerIndex: 0, path: "app", source: "test",
                 title: nil, references: [])
         }
         let ordered = try #require(Remediation.group([finding("1.2.0"), finding("v1.10.0"), finding("1.9.9")]).first)

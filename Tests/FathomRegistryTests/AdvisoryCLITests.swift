@@ -25,6 +25,78 @@ import Testing
         return (output, document)
     }
 
+    /// A document in the shape of NVD's CVE API 2.0 feed files, written here because the
+    /// repository's data holds no NVD records: CVE-2019-14697 (musl, in the secdb's v3.7 list)
+    /// with an NVD (Primary) v3.1 and v2 score and a CNA (Secondary) v4.0 one; a rejected CVE;
+    /// and CVE-2016-8859 with a stated score its vector does not give. Gzip'd as NVD serves it.
+    static func nvdFeedFile(in directory: String) async throws -> String {
+        func metric(_ type: String, _ version: String, _ vector: String, _ score: Double) -> [String: Any] {
+            ["source": type == "Primary" ? "nvd@nist.gov" : "cve@mitre.org", "type": type,
+             "cvssData": ["version": version, "vectorString": vector, "baseScore": score]]
+        }
+        func cve(_ id: String, status: String, _ metrics: [String: [[String: Any]]]) -> [String: Any] {
+            ["cve": ["id": id, "sourceIdentifier": "cve@mitre.org", "vulnStatus": status, "metrics": metrics,
+                     "descriptions": [["lang": "en", "value": "…"]]]]
+        }
+        let document: [String: Any] = [
+            "resultsPerPage": 3, "startIndex": 0, "totalResults": 3, "format": "NVD_CVE", "version": "2.0",
+            "timestamp": "2026-11-28T03:00:00.000",
+            "vulnerabilities": [
+                cve("CVE-2019-14697", status: "Modified", [
+                    "cvssMetricV40": [metric("Secondary", "4.0", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 9.3)],
+                    "cvssMetricV31": [metric("Primary", "3.1", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8)],
+                    "cvssMetricV2": [metric("Primary", "2.0", "AV:N/AC:L/Au:N/C:P/I:P/A:P", 7.5)],
+                ]),
+                cve("CVE-2019-0001", status: "Rejected", [
+                    "cvssMetricV31": [metric("Primary", "3.1", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8)]
+                ]),
+                cve("CVE-2016-8859", status: "Analyzed", [
+                    "cvssMetricV31": [metric("Primary", "3.1", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.9)]
+                ]),
+            ],
+        ]
+        let path = directory + "/nvdcve-2.0-2019.json"
+        try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: path))
+        try await Tool.run(["gzip", "-f", path])
+        return path + ".gz"
+    }
+
+    /// The issue's first complaint: the secdb rates nothing, so `--severity HIGH,CRITICAL
+    /// --exit-code 1` passed an image with a known vulnerability. With NVD's scores imported as a
+    /// severity source, the finding ranks by them, says where its severity came from, lists
+    /// every score, and the same gate now fails the image.
+    @Test func nvdScoresRankFindingsTheirOwnFeedDoesNotRate() async throws {
+        let directory = try Fixtures.temporaryDirectory("nvd")
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
+        let gate = ["--severity", "HIGH,CRITICAL", "--exit-code", "1"]
+        let (unrated, _) = try await scanJSON(gate, store: store)
+        #expect(unrated.status == 0)
+
+        let nvd = try await Self.nvdFeedFile(in: directory)
+        let imported = try await fathom(["db", "import", "--store", store, nvd])
+        #expect(imported.status == 0, "\(imported.errorText)")
+        #expect(imported.text.contains("nvdcve-2.0-2019: CVSS scores of 2 vulnerabilities imported"))
+        #expect(imported.errorText.contains("CVE-2016-8859 CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H: NVD states 9.9, the vector gives 9.8"))
+        let stats = try await fathom(["db", "stats", "--store", store])
+        #expect(stats.text.contains("nvdcve-2.0-2019"))
+
+        let (output, document) = try await scanJSON([], store: store)
+        #expect(output.status == 0, "\(output.errorText)")
+        func isMuslCVE(_ finding: [String: Any]) -> Bool { (finding["aliases"] as? [String])?.contains("CVE-2019-14697") == true }
+        let musl = try #require((document["vulnerabilities"] as? [[String: Any]])?.first(where: isMuslCVE))
+        #expect(musl["severity"] as? String == "CRITICAL")
+        #expect(musl["severitySource"] as? String == "nvd")
+        let scores = (musl["cvss"] as? [[String: Any]] ?? []).map { "\($0["source"]!) \($0["type"] ?? "-") \($0["version"]!) \($0["score"]!)" }
+        #expect(scores == ["nvd Secondary 4.0 9.3", "nvd Primary 3.1 9.8", "nvd Primary 2.0 7.5"])
+        // Findings no source rates stay UNKNOWN, and say nothing about a source.
+        for finding in document["vulnerabilities"] as? [[String: Any]] ?? [] where !isMuslCVE(finding) {
+            #expect(finding["severity"] as? String == "UNKNOWN" && finding["severitySource"] == nil)
+        }
+        let (gated, _) = try await scanJSON(gate, store: store)
+        #expect(gated.status == 1)
+    }
+
     /// Real upstream files that list nothing import (with a note); a malformed document among
     /// good ones is counted and named while the rest imports; a file that is no feed says so in
     /// plain words, without Foundation's error domains or the file's bytes.

@@ -197,7 +197,7 @@ import Testing
         let (source, copy) = (directory + "/source.db", directory + "/copy.db")
         let imported = try await fathom([
             "db", "import", "--store", source, FeedUpdateTests.fixture("alpine-secdb/v3.7/main.yaml"),
-            FeedUpdateTests.fixture("osv-pypi.tar.gz"),
+            FeedUpdateTests.fixture("osv-pypi.tar.gz"), try await AdvisoryCLITests.nvdFeedFile(in: directory),
         ])
         #expect(imported.status == 0, "\(imported.errorText)")
         let target = "\(registry.host)/fathom/advisories:test"
@@ -212,7 +212,10 @@ import Testing
         let manifest = try JSONSerialization.jsonObject(with: raw) as! [String: Any]
         #expect((manifest["config"] as? [String: Any])?["mediaType"] as? String == "application/vnd.fathom.advisory-db.config.v1+json")
         let titles = (manifest["layers"] as? [[String: Any]])?.compactMap { ($0["annotations"] as? [String: String])?["org.opencontainers.image.title"] }
-        #expect(titles == ["alpine-secdb-v3.7-main", "osv-pypi"])
+        #expect(titles == ["alpine-secdb-v3.7-main", "nvdcve-2.0-2019", "osv-pypi"])
+        // NVD's scores travel as their own layer type (the source has no advisories).
+        let types = (manifest["layers"] as? [[String: Any]])?.compactMap { $0["mediaType"] as? String }
+        #expect(types?[1] == "application/vnd.fathom.cvss-scores.v1.json+gzip")
 
         let pulled = try await fathom(["db", "pull", "--store", copy, target])
         #expect(pulled.status == 0, "\(pulled.errorText)")
@@ -231,10 +234,13 @@ import Testing
         func findings(_ store: String) async throws -> [String] {
             let scan = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--store", store, "--format", "json"])
             let document = try JSONSerialization.jsonObject(with: scan.stdout) as! [String: Any]
-            return (document["vulnerabilities"] as! [[String: Any]]).map { "\($0["id"]!) \($0["package"]!) \($0["fixedVersion"] ?? "-")" }.sorted()
+            return (document["vulnerabilities"] as! [[String: Any]]).map {
+                "\($0["id"]!) \($0["package"]!) \($0["fixedVersion"] ?? "-") \($0["severity"]!) \($0["severitySource"] ?? "-")"
+            }.sorted()
         }
         let expected = try await findings(source)
         #expect(!expected.isEmpty)
+        #expect(expected.contains { $0.contains("CVE-2019-14697 musl") && $0.hasSuffix("CRITICAL nvd") })
         #expect(try await findings(copy) == expected)
 
         // An ordinary image is not advisory data, and says so.

@@ -3,7 +3,7 @@
 # Packages the build, the tests, the quick start and the benchmarks use, from Debian.
 FATHOM_APT_PACKAGES=(
   pkg-config zlib1g-dev libzstd-dev libsqlite3-dev
-  docker-registry skopeo umoci zstd gzip tar coreutils openssl apache2-utils python3 python3-rpm python3-yaml nginx-light dpkg debootstrap binutils
+  docker-registry skopeo umoci zstd gzip tar coreutils openssl apache2-utils python3 python3-pip python3-rpm python3-yaml nginx-light dpkg debootstrap binutils
 )
 
 # Installs whichever of the packages are missing (as root, or through sudo).
@@ -86,4 +86,12 @@ fathom_make_oci_layout() {
   printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"%s"}}]}' \
     "$manifestdigest" "$manifestsize" "$tag" >"$out/index.json"
   echo "sha256:$manifestdigest"
+}
+
+# The CVSS reference library the score tests compare against (FIRST's calculators' logic,
+# maintained by Red Hat), installed from PyPI into .build/python-oracle once.
+fathom_install_cvss_oracle() {
+  local target=".build/python-oracle"
+  if PYTHONPATH="$target" python3 -c 'import cvss' 2>/dev/null; then return 0; fi
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$target" 'cvss==3.6' >&2
 }

@@ -1,0 +1,36 @@
+/// An advisory's severity as its feed gives it: the feed's own word (a distro's rating,
+/// Debian's urgency, GHSA's level) or else its own CVSS vectors, with every score it carries.
+public struct Rating: Sendable, Hashable {
+    public var severity: Severity
+    /// The feed the severity came from; nil while it is unknown.
+    public var source: String?
+    /// Every CVSS score the advisory carries (parsed once, at indexing).
+    public var scores: [CVSSScore]
+
+    public init(severity: Severity, source: String?, scores: [CVSSScore]) {
+        self.severity = severity
+        self.source = source
+        self.scores = scores
+    }
+
+    /// The rating of `record` (and of `affected`, whose own severity comes first) from `source`.
+    public init(record: OSVRecord, affected: OSVRecord.Affected? = nil, source: String) {
+        let entries = (affected?.severity ?? []) + (record.severity ?? [])
+        var scores: [CVSSScore] = []
+        for entry in entries where entry.type.hasPrefix("CVSS_V") {
+            if let score = CVSSScore(vector: entry.score, source: source), !scores.contains(score) { scores.append(score) }
+        }
+        self.scores = scores
+        let words = entries.filter { !$0.type.hasPrefix("CVSS_V") }.map(\.score) + [
+            affected?.ecosystemSpecific?["severity"]?.string, affected?.databaseSpecific?["severity"]?.string,
+            affected?.databaseSpecific?["urgency"]?.string, record.databaseSpecific?["severity"]?.string,
+        ].compactMap { $0 }
+        if let word = words.lazy.compactMap({ Severity(feedWord: $0) }).first {
+            (severity, self.source) = (word, source)
+        } else if let best = scores.min(by: CVSSScore.preferred) {
+            (severity, self.source) = (best.severity, source)
+        } else {
+            (severity, self.source) = (.unknown, nil)
+        }
+    }
+}
