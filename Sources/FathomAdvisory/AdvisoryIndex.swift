@@ -91,8 +91,9 @@ public struct AdvisoryIndex: AdvisoryLookup {
             }
             for affected in record.affected ?? [] {
                 guard let package = affected.package else { continue }
-                let key = Key(ecosystem: package.ecosystem, name: Self.normalize(package.name, ecosystem: package.ecosystem))
-                namespaces.insert(package.ecosystem)
+                let ecosystem = OSNamespaces.release(of: package.ecosystem)
+                let key = Key(ecosystem: ecosystem, name: Self.normalize(package.name, ecosystem: ecosystem))
+                namespaces.insert(ecosystem)
                 // Events are sorted once here, not at every match.
                 let prepared = EcosystemVersions.comparator(forOSV: package.ecosystem).map { affected.sortingEvents(comparator: $0) }
                 buckets[key, default: Bucket()].entries.append(
@@ -234,7 +235,9 @@ public struct AdvisoryIndex: AdvisoryLookup {
         switch package.ecosystem {
         case "deb", "apk", "rpm":
             guard let osNamespace else { return nil }
-            let name = package.source?.name ?? package.name
+            // Debian and Alpine advisories name source packages; the rpm distributions' OSV
+            // records (Red Hat, AlmaLinux, Rocky, SUSE) name each binary package.
+            let name = package.ecosystem == "rpm" ? package.name : (package.source?.name ?? package.name)
             let version = package.ecosystem == "deb" ? (package.source?.version ?? package.version) : package.version
             return (osNamespace, name, version)
         case "pypi": return ("PyPI", normalize(package.name, ecosystem: "PyPI"), package.version)

@@ -102,7 +102,9 @@ public struct OSRelease: Sendable, Hashable, Codable {
         case "amzn": return "Amazon Linux:\(major)"
         case "mariner": return "Mariner:\(major)"
         case "azurelinux": return "Azure Linux:\(major)"
-        case "sles", "sle_bci", "opensuse-leap": return "SUSE:\(versionID)"
+        case "sles", "sle_bci", "sle-micro": return "SUSE:\(versionID)"
+        case "opensuse-leap": return "openSUSE:Leap \(versionID)"
+        case "opensuse-tumbleweed": return "openSUSE:Tumbleweed"
         default: return nil
         }
     }

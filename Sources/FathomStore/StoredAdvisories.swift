@@ -34,7 +34,8 @@ public final class StoredAdvisories: AdvisoryLookup {
         let (byKey, count) = try await database.read { connection in
             var byKey: [Key: Set<RecordID>] = [:]
             try connection.query("SELECT source, id, ecosystem, name FROM advisory_packages") { row in
-                guard let source = row.text(0), let id = row.text(1), let ecosystem = row.text(2), let name = row.text(3) else { return }
+                guard let source = row.text(0), let id = row.text(1), let stored = row.text(2), let name = row.text(3) else { return }
+                let ecosystem = OSNamespaces.release(of: stored)
                 byKey[Key(ecosystem: ecosystem, name: AdvisoryIndex.normalize(name, ecosystem: ecosystem)), default: []]
                     .insert(RecordID(source: source, id: id))
             }
