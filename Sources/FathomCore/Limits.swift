@@ -3,6 +3,9 @@ public enum ByteLimits {
     /// The largest manifest, index or config document fathom reads (the distribution spec
     /// suggests registries accept at least 4 MiB manifests).
     public static let document = 4 * 1024 * 1024
+    /// The largest `index.json` of an OCI layout fathom lists as a fleet (one entry per tag:
+    /// about 300 bytes each).
+    public static let layoutIndex = 256 * 1024 * 1024
     /// The largest error body decoded from a registry.
     public static let errorBody = 64 * 1024
     /// The largest file body an analyzer may collect from a layer.

@@ -16,12 +16,12 @@ struct RegistryScan: AsyncParsableCommand {
         commandName: "registry",
         abstract: "Scan every image in a registry.",
         discussion: """
-            Walks the catalog and each repository's tags, scans every selected image once per
-            distinct layer, keeps every scan in the store, and prints a fleet summary. One failing
+            Walks the catalog and each repository's tags (or an OCI layout's index, for oci:DIR),
+            scans every selected image once per distinct layer, keeps every scan in the store, and prints a fleet summary. One failing
             image never stops the fleet; the exit code is 1 when any image failed.
             """)
 
-    @Argument(help: "The registry: host[:port], or http(s)://host[:port].")
+    @Argument(help: "The registry: host[:port], or http(s)://host[:port]; or oci:DIR, every image of an OCI layout.")
     var url: String
 
     @Option(name: .customLong("repo"), help: "Repositories to scan (shell glob, repeatable; default: all).")
@@ -78,7 +78,10 @@ struct RegistryScan: AsyncParsableCommand {
         let wanted = try Platform(parsing: platform)
         if let output { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
 
-        let client = try options.makeClient(for: host)
+        // An OCI layout (a mirror exported with skopeo sync or oras) needs no registry client.
+        let layout = url.hasPrefix("oci:") ? String(url.dropFirst(4)) : nil
+        if let layout { host = "oci:" + layout }
+        let client = layout == nil ? try options.makeClient(for: host) : nil
         let store: any Store
         let fleet: FleetScanner
         do {
@@ -91,12 +94,19 @@ struct RegistryScan: AsyncParsableCommand {
                 advisoryVersion: try await store.advisoryVersion(),
                 imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
         } catch {
-            try? await client.shutdown()
+            try? await client?.shutdown()
             printError("\(error)")
             throw ExitCode(1)
         }
         let filter = FleetPolicy(pushedSince: pushedCutoff, pulledSince: pulledCutoff).filter(events: store)
-        let listing = RegistryListing(registry: host, client: client, repositories: repositories, tags: tags, documents: store)
+        let jobs: any AsyncSequence<FleetJob, any Error> =
+            if let layout {
+                LayoutListing(directory: layout, repositories: repositories, tags: tags)
+            } else if let client {
+                RegistryListing(registry: host, client: client, repositories: repositories, tags: tags, documents: store)
+            } else {
+                preconditionFailure("a registry fleet always has a client")
+            }
         var summary = FleetSummary(source: host, advisoryVersion: fleet.advisoryVersion, top: top)
         if fleet.index.recordCount > 0,
             let stale = try await store.advisoryStatistics().staleWarning(olderThan: dataCutoff, maxAge: maxDbAge)
@@ -106,7 +116,7 @@ struct RegistryScan: AsyncParsableCommand {
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
         let started = ContinuousClock.now
         do {
-            try await fleet.run(listing, filter: filter) { outcome in
+            try await fleet.run(jobs, filter: filter) { outcome in
                 summary.add(outcome)
                 if let output, case .scanned(let report) = outcome, let result = report.result {
                     try writeReport(report, result: result, into: output, advisoriesLoaded: fleet.index.recordCount > 0)
@@ -114,13 +124,13 @@ struct RegistryScan: AsyncParsableCommand {
             }
         } catch {
             await display.stop()
-            try? await client.shutdown()
+            try? await client?.shutdown()
             try? await store.close()
             printError("\(FathomError.wrapping(error, image: host))")
             throw ExitCode(1)
         }
         await display.stop()
-        try await client.shutdown()
+        try await client?.shutdown()
         try await store.close()
         summary.finish(elapsed: ContinuousClock.now - started)
         let text = format == .json ? try summary.json() : summary.table()

@@ -8,6 +8,8 @@ import Foundation
 public struct OCILayoutSource: ImageSource {
     let storage: any LayoutStorage
     let tag: String?
+    /// The index entry to resolve, already chosen (a fleet over the layout lists them once).
+    let entry: Descriptor?
     public let displayName: String
 
     /// A layout in a directory; `tag` selects an index entry by its ref name annotation.
@@ -18,10 +20,44 @@ public struct OCILayoutSource: ImageSource {
         self.init(storage: DirectoryStorage(root: directory), tag: tag, displayName: "oci:\(directory)" + (tag.map { ":\($0)" } ?? ""))
     }
 
-    init(storage: any LayoutStorage, tag: String?, displayName: String) {
+    /// One entry of the layout's `index.json`, as `entries(directory:)` listed it: resolving
+    /// it does not read the index again.
+    public init(directory: String, entry: Descriptor, displayName: String) {
+        self.init(storage: DirectoryStorage(root: directory), tag: nil, displayName: displayName, entry: entry)
+    }
+
+    init(storage: any LayoutStorage, tag: String?, displayName: String, entry: Descriptor? = nil) {
         self.storage = storage
         self.tag = tag
+        self.entry = entry
         self.displayName = displayName
+    }
+
+    /// The entries of a layout directory's `index.json` (a layout exported from a registry
+    /// holds one per tag; 100,000 entries are some 30 MB of JSON, hence the larger limit).
+    public static func entries(directory: String) throws -> [Descriptor] {
+        guard isDirectory(directory) else {
+            throw FathomError(.notFound, "no OCI layout directory at \(directory)", image: "oci:\(directory)")
+        }
+        let storage = DirectoryStorage(root: directory)
+        do {
+            return try index(storage, limit: ByteLimits.layoutIndex).manifests
+        } catch {
+            throw FathomError.wrapping(error, image: "oci:\(directory)")
+        }
+    }
+
+    static func index(_ storage: any LayoutStorage, limit: Int) throws -> Index {
+        guard try storage.read("oci-layout", limit: 4096) != nil else {
+            throw FathomError(.invalidManifest, "\(storage.location) has no oci-layout file: not an OCI image layout")
+        }
+        guard let indexBytes = try storage.read("index.json", limit: limit) else {
+            throw FathomError(.invalidManifest, "\(storage.location) has no index.json")
+        }
+        guard case .index(let top) = try ManifestDocument.decode(indexBytes, mediaType: .ociIndex) else {
+            throw FathomError(.invalidManifest, "index.json is not an image index")
+        }
+        return top
     }
 
     static func blobPath(_ digest: Digest) -> String { "blobs/\(digest.algorithm.rawValue)/\(digest.encoded)" }
@@ -45,15 +81,11 @@ public struct OCILayoutSource: ImageSource {
     }
 
     private func resolveImage(platform: Platform) throws -> ResolvedImage {
-        guard try storage.read("oci-layout", limit: 4096) != nil else {
-            throw FathomError(.invalidManifest, "\(storage.location) has no oci-layout file: not an OCI image layout")
+        if let entry {
+            let tag = entry.annotations?[Descriptor.refNameAnnotation]
+            return try resolveEntry(entry, platform: platform, repoTags: tag.map { [$0] } ?? [])
         }
-        guard let indexBytes = try storage.read("index.json", limit: ByteLimits.document) else {
-            throw FathomError(.invalidManifest, "\(storage.location) has no index.json")
-        }
-        guard case .index(let top) = try ManifestDocument.decode(indexBytes, mediaType: .ociIndex) else {
-            throw FathomError(.invalidManifest, "index.json is not an image index")
-        }
+        let top = try Self.index(storage, limit: ByteLimits.document)
         var candidates = top.manifests
         var repoTags: [String] = []
         if let tag {
@@ -69,13 +101,20 @@ public struct OCILayoutSource: ImageSource {
             }
             repoTags = [tag]
         }
-        var indexDigest: Digest?
-        var chosen: Descriptor
+        let chosen: Descriptor
         if candidates.count == 1 {
             chosen = candidates[0]
         } else {
             chosen = try Index(schemaVersion: 2, manifests: candidates).manifest(for: platform)
         }
+        return try resolveEntry(chosen, platform: platform, repoTags: repoTags)
+    }
+
+    /// Resolves one index entry: an image manifest, or an index to pick `platform` from.
+    private func resolveEntry(_ entry: Descriptor, platform: Platform, repoTags: [String]) throws -> ResolvedImage {
+        var repoTags = repoTags
+        var indexDigest: Digest?
+        var chosen = entry
         // Nested indexes (an index entry pointing at a multi-platform index) are followed.
         for _ in 0..<4 where chosen.mediaType.isIndex {
             let bytes = try readBlob(chosen, what: "image index")
