@@ -102,6 +102,7 @@ let package = Package(
                 "FathomStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]),
         .target(
             name: "FathomReport",

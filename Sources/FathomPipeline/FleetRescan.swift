@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import FathomCore
 import FathomLayer
 public import FathomOCI
@@ -23,22 +22,25 @@ public struct FleetRescan: Sendable {
         self.documents = documents
     }
 
-    /// The registries the records name (those whose tags a rescan checks).
-    public static func registries(of records: [ScanRecord]) -> [String] {
-        Set(records.compactMap { record -> String? in
-            guard case .registry(let reference) = try? SourceReference(parsing: record.name) else { return nil }
+    /// The registries the names belong to (those whose tags a rescan checks).
+    public static func registries(of names: [String]) -> [String] {
+        Set(names.compactMap { name -> String? in
+            guard case .registry(let reference) = try? SourceReference(parsing: name) else { return nil }
             return reference.registry
         }).sorted()
     }
 
-    /// Rescans `records`, handing each outcome to `each`; returns warnings (registries and tags
-    /// that could not be checked; their images were re-matched as stored). Each registry is
+    /// Rescans the newest scan of every stored name (only those last matched against other
+    /// advisory data, with `onlyOutdated`), paging through the store so that memory does not
+    /// grow with the fleet; hands each outcome to `each`; returns warnings (registries and tags
+    /// that could not be checked: their images were re-matched as stored). Each registry is
     /// asked once first, so one that does not answer is not asked about every tag.
-    public func run(_ records: [ScanRecord], each: (FleetOutcome) async throws -> Void) async throws -> [String] {
+    public func run(onlyOutdated: Bool = false, each: (FleetOutcome) async throws -> Void) async throws -> [String] {
+        guard let history = fleet.history else { throw FathomError(.invalidInput, "a rescan needs a store") }
         let warnings = Mutex<[String]>([])
         var unreachable = Set<String>()
         if let client {
-            for registry in Self.registries(of: records) {
+            for registry in Self.registries(of: try await history.scannedNames()) {
                 do {
                     try await client.ping(registry, attempts: 1)
                 } catch {
@@ -47,34 +49,67 @@ public struct FleetRescan: Sendable {
                 }
             }
         }
-        fleet.progress.setTotal(records.count)
         let skipped = unreachable
+        let writes = RematchWrites(history: history, advisoryVersion: fleet.advisoryVersion)
+        let heads = ScanHeadPages(history: history, notMatchedAgainst: onlyOutdated ? fleet.advisoryVersion : nil)
         try await fleet.run(
-            records.async,
-            operation: { record in
-                await self.rescan(record, skipping: skipped) { warning in warnings.withLock { $0.append(warning) } }
+            heads,
+            operation: { head in
+                await self.rescan(head, writes: writes, skipping: skipped) { warning in warnings.withLock { $0.append(warning) } }
             }, each: each)
+        try await writes.flush()
         return warnings.withLock { $0 }
     }
 
-    /// Scans `record`'s tag again when it moved, else re-matches the stored image.
-    public func rescan(_ record: ScanRecord, skipping unreachable: Set<String> = [], warn: @Sendable (String) -> Void) async
-        -> FleetOutcome
-    {
-        if let client, case .registry(let reference) = try? SourceReference(parsing: record.name), reference.digest == nil,
+    /// Scans `head`'s tag again when it moved, else re-matches the stored image.
+    public func rescan(
+        _ head: ScanHead, writes: RematchWrites, skipping unreachable: Set<String> = [], warn: @Sendable (String) -> Void
+    ) async -> FleetOutcome {
+        if let client, case .registry(let reference) = try? SourceReference(parsing: head.name), reference.digest == nil,
             !unreachable.contains(reference.registry)
         {
             do {
                 let current = try await client.manifestDigest(reference)
-                if current != record.image.taggedDigest {
+                if current != (try head.image()).taggedDigest {
                     let source = RegistryImageSource(reference: reference, client: client, documents: documents)
-                    return await fleet.scan(FleetJob(name: record.name, source: source, repository: reference.repository, tag: reference.tag))
+                    return await fleet.scan(FleetJob(name: head.name, source: source, repository: reference.repository, tag: reference.tag))
                 }
             } catch {
                 // The stored image is still worth re-matching; say the tag was not checked.
-                warn("\(record.name): tag not re-checked: \(FathomError.wrapping(error))")
+                warn("\(head.name): tag not re-checked: \(FathomError.wrapping(error))")
             }
         }
-        return await fleet.rematch(record)
+        return await fleet.rematch(head, writes: writes)
     }
+}
+
+/// The newest scan of every name, read from the store a page at a time as the fleet asks.
+struct ScanHeadPages: AsyncSequence, Sendable {
+    typealias Element = ScanHead
+    let history: any ScanHistory
+    let notMatchedAgainst: String?
+    var pageSize = 1000
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let pages: ScanHeadPages
+        var page: [ScanHead] = []
+        var position = 0
+        var last: String?
+        var done = false
+
+        mutating func next() async throws -> ScanHead? {
+            if position == page.count {
+                guard !done else { return nil }
+                page = try await pages.history.latestScanHeads(after: last, limit: pages.pageSize, notMatchedAgainst: pages.notMatchedAgainst)
+                position = 0
+                done = page.count < pages.pageSize
+                last = page.last?.name
+                guard !page.isEmpty else { return nil }
+            }
+            defer { position += 1 }
+            return page[position]
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(pages: self) }
 }

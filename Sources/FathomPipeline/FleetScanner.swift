@@ -4,8 +4,10 @@ import FathomInventory
 public import FathomOCI
 public import FathomLayer
 public import FathomStore
+import DequeModule
 import Foundation
 public import Logging
+import Synchronization
 
 /// One image for the fleet to scan (or, with `previous`, to re-match from the store).
 public struct FleetJob: Sendable {
@@ -38,6 +40,9 @@ public struct FleetImageReport: Sendable {
 
 public enum FleetOutcome: Sendable {
     case scanned(FleetImageReport)
+    /// Re-matched from its stored inventory with the same findings as its last scan (nothing
+    /// new was written but the advisory version it was matched against).
+    case unchanged(name: String, findings: Int)
     /// Left out by a filter (`--pushed-since`, `--pulled-since`), with the reason.
     case skipped(name: String, reason: String)
     case failed(name: String, error: FathomError)
@@ -45,7 +50,7 @@ public enum FleetOutcome: Sendable {
     public var name: String {
         switch self {
         case .scanned(let report): report.name
-        case .skipped(let name, _), .failed(let name, _): name
+        case .skipped(let name, _), .failed(let name, _), .unchanged(let name, _): name
         }
     }
 }
@@ -72,6 +77,8 @@ public final class FleetScanner: Sendable {
     public let imageConcurrency: Int
     public let progress = FleetProgress()
     let matchCache = MatchCache()
+    /// Findings per distinct inventory in this run: images that share one are matched once.
+    let inventoryMatches = InventoryMatches()
     let logger: Logger
 
     public init(
@@ -180,22 +187,150 @@ public final class FleetScanner: Sendable {
         }
     }
 
+    /// The findings of `inventory`, matched once per distinct inventory in this run.
+    func matches(_ inventory: Inventory) async throws -> InventoryMatches.Entry {
+        if let known = inventoryMatches[inventory.key] { return known }
+        let findings = try await ImageMatcher.findings(
+            inventory.entries, osNamespace: inventory.osNamespace, lookup: index, cache: matchCache)
+        let entry = InventoryMatches.Entry(
+            findings: findings, coverage: Coverage(inventory.entries, osNamespace: inventory.osNamespace, lookup: index))
+        inventoryMatches[inventory.key] = entry
+        return entry
+    }
+
     /// Matches, records the scan, and computes what changed since the previous one.
     private func finish(
         name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry]
     ) async throws -> FleetImageReport {
-        let findings = try await ImageMatcher.findings(packages, osNamespace: os?.namespace, lookup: index, cache: matchCache)
+        let inventory = Inventory(osNamespace: os?.namespace, entries: packages)
+        let matched = try await matches(inventory)
         progress.matched()
-        let stored = findings.map(StoredFinding.init)
-        var changes = ScanChanges(previous: nil, current: image, findings: stored)
+        var changes = ScanChanges(previous: nil, current: image, findings: matched.stored)
         if let history {
             changes = try await history.recordScan(
-                ScanRecord(name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: stored))
+                ScanRecord(
+                    name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: matched.stored,
+                    inventory: inventory))
         }
-        progress.finish(.scanned, findings: findings.count)
+        progress.finish(.scanned, findings: matched.findings.count)
         return FleetImageReport(
-            name: name, result: result, image: image, osNamespace: os?.namespace, findings: findings,
-            changes: changes, coverage: Coverage(packages, osNamespace: os?.namespace, lookup: index))
+            name: name, result: result, image: image, osNamespace: os?.namespace, findings: matched.findings,
+            changes: changes, coverage: matched.coverage)
+    }
+
+    /// Re-matches the newest scan of a name from its stored inventory: images that share an
+    /// inventory are matched once, and one whose findings did not change costs a comparison
+    /// (`writes` records it with the others in one transaction). Images stored before
+    /// inventories were kept are re-matched from their layer facts.
+    public func rematch(_ head: ScanHead, writes: RematchWrites) async -> FleetOutcome {
+        do {
+            guard let history, let key = head.inventoryKey else { return await rematchFromFacts(head) }
+            let matched: InventoryMatches.Entry
+            if let known = inventoryMatches[key] {
+                matched = known
+            } else {
+                guard let inventory = try await history.inventory(key) else { return await rematchFromFacts(head) }
+                matched = try await matches(inventory)
+            }
+            progress.matched()
+            progress.add(layersFetched: 0, reused: 0, bytes: 0)
+            if matched.digest == head.findingsDigest {
+                try await writes.unchanged(head.scanID)
+                progress.finish(.scanned, findings: matched.findings.count)
+                return .unchanged(name: head.name, findings: matched.findings.count)
+            }
+            let image = try head.image()
+            let previous = try await history.previousScan(head.scanID)
+            let changes = ScanChanges(previous: previous, current: image, findings: matched.stored)
+            try await writes.changed(
+                ScanRecord(name: head.name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: matched.stored))
+            progress.finish(.scanned, findings: matched.findings.count)
+            return .scanned(
+                FleetImageReport(
+                    name: head.name, result: nil, image: image, osNamespace: nil, findings: matched.findings, changes: changes,
+                    coverage: matched.coverage))
+        } catch {
+            progress.finish(.failed)
+            return .failed(name: head.name, error: FathomError.wrapping(error, image: head.name))
+        }
+    }
+
+    private func rematchFromFacts(_ head: ScanHead) async -> FleetOutcome {
+        do {
+            return await rematch(ScanRecord(name: head.name, image: try head.image(), scannedAt: Date(), advisoryVersion: "", findings: []))
+        } catch {
+            progress.finish(.failed)
+            return .failed(name: head.name, error: FathomError.wrapping(error, image: head.name))
+        }
+    }
+}
+
+/// Findings per distinct inventory key, shared by the images of a run. Bounded: past
+/// `capacity` distinct inventories the oldest are forgotten (and matched again if met again).
+public final class InventoryMatches: Sendable {
+    public struct Entry: Sendable {
+        public var findings: [Finding]
+        public var stored: [StoredFinding]
+        /// The digest of the encoded stored findings, as scans keep it.
+        public var digest: String
+        public var coverage: Coverage
+
+        init(findings: [Finding], coverage: Coverage) {
+            self.findings = findings
+            stored = findings.map(StoredFinding.init)
+            digest = StoredFinding.digest(StoredFinding.encode(stored))
+            self.coverage = coverage
+        }
+    }
+
+    private let state = Mutex<(entries: [String: Entry], order: Deque<String>)>(([:], []))
+    let capacity: Int
+
+    public init(capacity: Int = 4096) { self.capacity = capacity }
+
+    subscript(key: String) -> Entry? {
+        get { state.withLock { $0.entries[key] } }
+        set {
+            guard let newValue else { return }
+            state.withLock { state in
+                guard state.entries.updateValue(newValue, forKey: key) == nil else { return }
+                state.order.append(key)
+                if state.order.count > capacity, let oldest = state.order.popFirst() { state.entries[oldest] = nil }
+            }
+        }
+    }
+}
+
+/// Rescan writes gathered and stored in batches (one transaction per `batch` images).
+public final class RematchWrites: Sendable {
+    let history: any ScanHistory
+    let advisoryVersion: String
+    let batch: Int
+    private let pending = Mutex<(changed: [ScanRecord], unchanged: [Int64])>(([], []))
+
+    public init(history: any ScanHistory, advisoryVersion: String, batch: Int = 1000) {
+        self.history = history
+        self.advisoryVersion = advisoryVersion
+        self.batch = batch
+    }
+
+    func changed(_ scan: ScanRecord) async throws {
+        let full = pending.withLock { $0.changed.append(scan); return $0.changed.count + $0.unchanged.count >= batch }
+        if full { try await flush() }
+    }
+
+    func unchanged(_ id: Int64) async throws {
+        let full = pending.withLock { $0.unchanged.append(id); return $0.changed.count + $0.unchanged.count >= batch }
+        if full { try await flush() }
+    }
+
+    /// Stores what is pending.
+    public func flush() async throws {
+        let taken = pending.withLock { state in
+            defer { state = ([], []) }
+            return state
+        }
+        try await history.recordRematches(changed: taken.changed, unchanged: taken.unchanged, advisoryVersion: advisoryVersion)
     }
 }
 

@@ -98,6 +98,9 @@ public struct FleetSummary: Sendable, Encodable {
         case .failed(let name, let error):
             images.failed += 1
             failures.append(Failure(name: name, reason: "\(error)"))
+        case .unchanged:
+            // Only rescans re-match without a report; a fleet scan never yields this.
+            images.scanned += 1
         case .scanned(let report):
             images.scanned += 1
             for layer in report.image.layers {

@@ -37,6 +37,9 @@ public struct RescanReport: Sendable, Encodable {
             failures.append(FleetSummary.Failure(name: name, reason: "\(error)"))
         case .skipped(let name, let reason):
             failures.append(FleetSummary.Failure(name: name, reason: reason))
+        case .unchanged:
+            images += 1
+            unchanged += 1
         case .scanned(let report):
             images += 1
             let wasMoved = report.result != nil

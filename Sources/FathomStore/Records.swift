@@ -1,5 +1,5 @@
 public import FathomCore
-import FathomInventory
+public import FathomInventory
 public import FathomOCI
 public import Foundation
 
@@ -94,14 +94,63 @@ public struct ScanRecord: Sendable {
     public var scannedAt: Date
     public var advisoryVersion: String
     public var findings: [StoredFinding]
+    /// The image's inventory, stored once per content so a rescan matches it without reading
+    /// layer facts (nil: not known, e.g. read back from history).
+    public var inventory: Inventory?
 
-    public init(name: String, image: ImageRecord, scannedAt: Date, advisoryVersion: String, findings: [StoredFinding]) {
+    public init(
+        name: String, image: ImageRecord, scannedAt: Date, advisoryVersion: String, findings: [StoredFinding], inventory: Inventory? = nil
+    ) {
         self.name = name
         self.image = image
         self.scannedAt = scannedAt
         self.advisoryVersion = advisoryVersion
         self.findings = findings
+        self.inventory = inventory
     }
+}
+
+/// The newest scan of one name as a rescan pages through them: the image's inventory and the
+/// digest of its findings, so an image whose inventory's findings did not change costs a
+/// comparison and no decoding.
+public struct ScanHead: Sendable {
+    public var scanID: Int64
+    public var name: String
+    public var imageKey: String
+    public var manifestDigest: Digest?
+    public var advisoryVersion: String
+    /// Nil for images scanned before inventories were stored (they are re-matched from layer facts).
+    public var inventoryKey: String?
+    public var findingsDigest: String?
+    /// The stored `ImageRecord` JSON, decoded only when needed (`image()`).
+    public var imageRecord: [UInt8]
+
+    public init(
+        scanID: Int64, name: String, imageKey: String, manifestDigest: Digest?, advisoryVersion: String, inventoryKey: String?,
+        findingsDigest: String?, imageRecord: [UInt8]
+    ) {
+        self.scanID = scanID
+        self.name = name
+        self.imageKey = imageKey
+        self.manifestDigest = manifestDigest
+        self.advisoryVersion = advisoryVersion
+        self.inventoryKey = inventoryKey
+        self.findingsDigest = findingsDigest
+        self.imageRecord = imageRecord
+    }
+
+    public func image() throws -> ImageRecord {
+        do {
+            return try JSONDecoder().decode(ImageRecord.self, from: Data(imageRecord))
+        } catch {
+            throw FathomError(.invalidInput, "the stored image record cannot be read", image: name, cause: error)
+        }
+    }
+}
+
+extension StoredFinding {
+    /// The digest of encoded findings, as scans store it for comparing.
+    public static func digest(_ encoded: [UInt8]) -> String { Digest.sha256(of: encoded).encoded }
 }
 
 /// What the history keeps of the previous scan of a name, for comparing.

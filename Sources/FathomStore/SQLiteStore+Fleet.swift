@@ -76,13 +76,93 @@ extension SQLiteStore {
                         .text(image.configDigest.description), image.created.map { .text($0) } ?? .null,
                         .blob(imageBytes), .integer(Int64(scan.scannedAt.timeIntervalSince1970)),
                     ])
-                try database.query(
-                    "INSERT INTO scans (name, image_key, scanned_at, advisory_version, findings) VALUES (?, ?, ?, ?, ?)",
-                    [
-                        .text(scan.name), .text(image.key), .integer(Int64(scan.scannedAt.timeIntervalSince1970 * 1000)),
-                        .text(scan.advisoryVersion), .blob(findings),
-                    ])
+                try Self.insertScan(scan, findings: findings, imageKey: image.key, into: database)
                 return ScanChanges(previous: previous, current: image, findings: scan.findings)
+            }
+        }
+    }
+
+    /// Inserts a scan row, makes it its name's head, and stores the image's inventory.
+    private static func insertScan(_ scan: ScanRecord, findings: [UInt8], imageKey: String, into database: SQLiteConnection) throws {
+        try database.query(
+            "INSERT INTO scans (name, image_key, scanned_at, advisory_version, findings, findings_digest) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                .text(scan.name), .text(imageKey), .integer(Int64(scan.scannedAt.timeIntervalSince1970 * 1000)),
+                .text(scan.advisoryVersion), .blob(findings), .text(StoredFinding.digest(findings)),
+            ])
+        try database.query("INSERT OR REPLACE INTO heads (name, scan_id) VALUES (?, last_insert_rowid())", [.text(scan.name)])
+        if let inventory = scan.inventory {
+            try database.query(
+                "INSERT OR IGNORE INTO inventories (inventory_key, inventory) VALUES (?, ?)", [.text(inventory.key), .blob(inventory.encoded)])
+            try database.query("UPDATE images SET inventory_key = ? WHERE image_key = ?", [.text(inventory.key), .text(imageKey)])
+        }
+    }
+
+    public func latestScanHeads(after name: String?, limit: Int, notMatchedAgainst version: String?) async throws -> [ScanHead] {
+        try await database.read { database in
+            var heads: [ScanHead] = []
+            try database.query(
+                """
+                SELECT s.id, h.name, s.image_key, i.manifest_digest, s.advisory_version, i.inventory_key, s.findings_digest, i.record
+                FROM heads h JOIN scans s ON s.id = h.scan_id JOIN images i ON i.image_key = s.image_key
+                WHERE h.name > ? AND (? IS NULL OR s.advisory_version != ?) ORDER BY h.name LIMIT ?
+                """,
+                [.text(name ?? ""), version.map { .text($0) } ?? .null, version.map { .text($0) } ?? .null, .integer(Int64(limit))]
+            ) { row in
+                heads.append(
+                    ScanHead(
+                        scanID: row.integer(0), name: row.text(1) ?? "", imageKey: row.text(2) ?? "",
+                        manifestDigest: row.text(3).flatMap { try? Digest(parsing: $0) }, advisoryVersion: row.text(4) ?? "",
+                        inventoryKey: row.text(5), findingsDigest: row.text(6), imageRecord: row.blob(7)))
+            }
+            return heads
+        }
+    }
+
+    public func scannedNames() async throws -> [String] {
+        try await database.read { database in
+            var names: [String] = []
+            try database.query("SELECT name FROM heads ORDER BY name") { row in names.append(row.text(0) ?? "") }
+            return names
+        }
+    }
+
+    public func inventory(_ key: String) async throws -> Inventory? {
+        try await database.read { database in
+            var inventory: Inventory?
+            try database.query("SELECT inventory FROM inventories WHERE inventory_key = ?", [.text(key)]) { row in
+                inventory = Inventory.decode(row.blob(0))
+            }
+            return inventory
+        }
+    }
+
+    public func previousScan(_ id: Int64) async throws -> PreviousScan? {
+        try await database.read { database in
+            var previous: PreviousScan?
+            try database.query(
+                "SELECT s.scanned_at, s.image_key, i.manifest_digest, s.findings FROM scans s JOIN images i ON i.image_key = s.image_key WHERE s.id = ?",
+                [.integer(id)]
+            ) { row in
+                previous = PreviousScan(
+                    scannedAt: Date(timeIntervalSince1970: Double(row.integer(0)) / 1000), imageKey: row.text(1) ?? "",
+                    manifestDigest: row.text(2).flatMap { try? Digest(parsing: $0) }, findings: StoredFinding.decode(row.blob(3)))
+            }
+            return previous
+        }
+    }
+
+    public func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws {
+        guard !changed.isEmpty || !unchanged.isEmpty else { return }
+        let encoded = changed.map { StoredFinding.encode($0.findings) }
+        try await database.write { database in
+            try database.transaction {
+                for (scan, findings) in zip(changed, encoded) {
+                    try Self.insertScan(scan, findings: findings, imageKey: scan.image.key, into: database)
+                }
+                for id in unchanged {
+                    try database.query("UPDATE scans SET advisory_version = ? WHERE id = ?", [.text(advisoryVersion), .integer(id)])
+                }
             }
         }
     }

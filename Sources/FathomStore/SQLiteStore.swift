@@ -67,6 +67,16 @@ public final class SQLiteStore: Store {
         CREATE INDEX cvss_scores_by_id ON cvss_scores (id);
         CREATE INDEX cvss_scores_by_feed ON cvss_scores (feed);
         """,
+        // Rescans per distinct inventory: each image names its inventory (stored once per
+        // content), each scan the digest of its findings, and `heads` the newest scan of each
+        // name (paged through in name order, never loaded whole).
+        """
+        ALTER TABLE images ADD COLUMN inventory_key TEXT;
+        CREATE TABLE inventories (inventory_key TEXT PRIMARY KEY, inventory BLOB NOT NULL);
+        ALTER TABLE scans ADD COLUMN findings_digest TEXT;
+        CREATE TABLE heads (name TEXT PRIMARY KEY, scan_id INTEGER NOT NULL);
+        INSERT INTO heads (name, scan_id) SELECT name, MAX(id) FROM scans GROUP BY name;
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {

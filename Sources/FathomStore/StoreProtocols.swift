@@ -26,6 +26,18 @@ public protocol ScanHistory: Sendable {
     func recordScan(_ scan: ScanRecord) async throws -> ScanChanges
     /// The newest scan of each name.
     func latestScans() async throws -> [ScanRecord]
+    /// The newest scan of each name after `name`, in name order, at most `limit`; only those
+    /// last matched against another advisory version than `notMatchedAgainst`, when given.
+    func latestScanHeads(after name: String?, limit: Int, notMatchedAgainst version: String?) async throws -> [ScanHead]
+    /// Every name with a scan (for the registries a rescan checks).
+    func scannedNames() async throws -> [String]
+    /// A stored inventory by its key.
+    func inventory(_ key: String) async throws -> Inventory?
+    /// The scan `id` as the previous scan of its name (its findings decoded).
+    func previousScan(_ id: Int64) async throws -> PreviousScan?
+    /// Records rescans in one transaction: a new scan for each image whose findings changed, and
+    /// for the others only the advisory version they were matched against (no new history row).
+    func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws
 }
 
 /// The registry's notification events: when a tag or digest was pushed and pulled.

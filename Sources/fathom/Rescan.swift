@@ -40,9 +40,7 @@ struct Rescan: AsyncParsableCommand {
         bootstrapLogging()
         let store = try await storeOption.open()
         let advisoryVersion = try await store.advisoryVersion()
-        var records = try await store.latestScans()
-        if sinceDbChange { records = records.filter { $0.advisoryVersion != advisoryVersion } }
-        let registries = FleetRescan.registries(of: records)
+        let registries = offline ? [] : FleetRescan.registries(of: try await store.scannedNames())
         let client = offline || registries.isEmpty ? nil : try registryOptions.makeClient(for: registries.first)
         let fleet = FleetScanner(
             scanner: ImageScanner(cache: LayerCache(store: store)), history: store, index: try await store.advisories(),
@@ -53,7 +51,7 @@ struct Rescan: AsyncParsableCommand {
         let started = ContinuousClock.now
         let warnings: [String]
         do {
-            warnings = try await rescan.run(records) { outcome in report.add(outcome) }
+            warnings = try await rescan.run(onlyOutdated: sinceDbChange) { outcome in report.add(outcome) }
         } catch {
             await display.stop()
             try? await client?.shutdown()

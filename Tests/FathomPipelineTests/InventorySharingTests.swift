@@ -1,0 +1,154 @@
+import FathomCore
+import FathomSQLite
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// A fleet over an OCI layout (`fathom registry oci:DIR`) whose images share the Alpine 3.7.3
+/// base: two add only a configuration file, one upgrades musl, one removes it. Images with the
+/// same packages share one inventory and get identical findings; the others get their own.
+/// A rescan after a one-advisory import rewrites only the images whose findings changed.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct InventorySharingTests {
+    struct Layout {
+        var directory: String
+        var store: String
+    }
+
+    func fathom(_ arguments: [String]) async throws -> ProcessOutput {
+        try await Tool.run([Fixtures.fathomExecutable] + arguments, environment: Fixtures.isolatedEnvironment, check: false)
+    }
+
+    /// Writes a tar of `files` (path → text) and returns its path.
+    static func tar(_ files: [String: String], in directory: String, name: String) async throws -> String {
+        let root = directory + "/" + name
+        for (path, text) in files {
+            let file = root + "/" + path
+            try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+        }
+        try await Tool.run(["tar", "-C", root, "--sort=name", "--owner=0", "--group=0", "--mtime=@0", "-cf", root + ".tar", "."])
+        return root + ".tar"
+    }
+
+    static func makeLayout() async throws -> Layout {
+        let directory = try Fixtures.temporaryDirectory("inventory-sharing")
+        let minirootfs = Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz")
+        try await Tool.run(["gzip", "-dc", minirootfs]).stdout.write(to: URL(fileURLWithPath: directory + "/base.tar"))
+        let installed = String(decoding: try await Tool.run(["tar", "-xzf", minirootfs, "-O", "./lib/apk/db/installed"]).stdout, as: UTF8.self)
+        #expect(installed.contains("P:musl\nV:1.1.18-r3\n"))
+        let upgraded = installed.replacingOccurrences(of: "P:musl\nV:1.1.18-r3\n", with: "P:musl\nV:1.1.18-r4\n")
+            .replacingOccurrences(of: "P:musl-utils\nV:1.1.18-r3\n", with: "P:musl-utils\nV:1.1.18-r4\n")
+        let removed = installed.components(separatedBy: "\n\n").filter { !$0.contains("P:musl\n") && !$0.contains("P:musl-utils\n") }
+            .joined(separator: "\n\n")
+        let builder = try OCILayoutBuilder(directory: directory + "/oci")
+        let base = (directory + "/base.tar", OCILayoutBuilder.Compression.gzip)
+        func image(_ files: [String: String], _ name: String) async throws -> OCILayoutBuilder.Image {
+            try await builder.addImage(layers: [base, (try await tar(files, in: directory, name: name), .gzip)])
+        }
+        try builder.writeIndex([
+            ("library/alpine:3.7", [try await builder.addImage(layers: [base])]),
+            ("apps/config-a:1", [try await image(["etc/app/a.conf": "port = 8080\n"], "config-a")]),
+            ("apps/config-b:1", [try await image(["etc/app/b.conf": "port = 9090\n"], "config-b")]),
+            ("apps/upgraded:1", [try await image(["lib/apk/db/installed": upgraded], "upgraded")]),
+            ("apps/removed:1", [try await image(["lib/apk/db/installed": removed], "removed")]),
+        ])
+        return Layout(directory: directory + "/oci", store: directory + "/fathom.db")
+    }
+
+    /// name → (inventory key, scans recorded, advisory version of the newest) from the store.
+    static func stored(_ layout: Layout) throws -> [String: (inventory: String, scans: Int, version: String)] {
+        let (store, prefix) = (layout.store, "oci:\(layout.directory):")
+        let database = try SQLiteConnection(path: store, mode: .readOnly)
+        var rows: [String: (String, Int, String)] = [:]
+        try database.query(
+            """
+            SELECT h.name, i.inventory_key, (SELECT COUNT(*) FROM scans c WHERE c.name = h.name), s.advisory_version
+            FROM heads h JOIN scans s ON s.id = h.scan_id JOIN images i ON i.image_key = s.image_key
+            """
+        ) { row in rows[String((row.text(0) ?? "").dropFirst(prefix.count))] = (row.text(1) ?? "", Int(row.integer(2)), row.text(3) ?? "") }
+        return rows.mapValues { (inventory: $0.0, scans: $0.1, version: $0.2) }
+    }
+
+    static func muslFindings(_ report: [String: Any]) -> [String] {
+        ((report["vulnerabilities"] as? [[String: Any]]) ?? []).filter { ($0["package"] as? String)?.hasPrefix("musl") == true }
+            .map { "\($0["id"]!) \($0["package"]!) \($0["installedVersion"]!)" }.sorted()
+    }
+
+    @Test func imagesWithTheSamePackagesShareAnInventoryAndARescanRewritesOnlyWhatChanged() async throws {
+        let layout = try await Self.makeLayout()
+        let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
+        #expect(try await fathom(["db", "import", "--store", layout.store, secdb]).status == 0)
+        let reports = layout.directory + "-reports"
+        let scan = try await fathom(
+            ["registry", "oci:\(layout.directory)", "--store", layout.store, "--format", "json", "--quiet", "--output", reports])
+        #expect(scan.status == 0, "\(scan.errorText)")
+        let summary = try JSONSerialization.jsonObject(with: scan.stdout) as! [String: Any]
+        #expect((summary["images"] as? [String: Int])?["scanned"] == 5)
+
+        func report(_ tag: String) throws -> [String: Any] {
+            let file = "oci_\(layout.directory)_\(tag).json".map { "/:@".contains($0) ? "_" : String($0) }.joined()
+            return try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reports + "/" + file))) as! [String: Any]
+        }
+        let base = try report("library/alpine:3.7")
+        let baseMusl = Self.muslFindings(base)
+        #expect(baseMusl.count == 2)  // musl and musl-utils, CVE-2019-14697
+        for tag in ["apps/config-a:1", "apps/config-b:1"] {
+            let image = try report(tag)
+            #expect(image["vulnerabilities"] as? NSArray == base["vulnerabilities"] as? NSArray, "\(tag)")
+        }
+        #expect(Self.muslFindings(try report("apps/upgraded:1")).isEmpty)
+        #expect(Self.muslFindings(try report("apps/removed:1")).isEmpty)
+        #expect(((try report("apps/removed:1"))["packages"] as? [[String: Any]])?.contains { $0["name"] as? String == "musl" } == false)
+
+        var rows = try Self.stored(layout)
+        let shared = rows["library/alpine:3.7"]!.inventory
+        #expect(!shared.isEmpty)
+        #expect(rows["apps/config-a:1"]!.inventory == shared && rows["apps/config-b:1"]!.inventory == shared)
+        #expect(Set([shared, rows["apps/upgraded:1"]!.inventory, rows["apps/removed:1"]!.inventory]).count == 3)
+
+        // One new advisory for musl below 1.1.18-r5: it reaches the three images with r3 and the
+        // upgraded one (r4); the image without musl is not rewritten.
+        let feed = layout.directory + "-feed.json"
+        try #"""
+            {"id": "TEST-MUSL-1", "modified": "2026-11-29T00:00:00Z", "aliases": ["CVE-2026-0001"],
+             "affected": [{"package": {"ecosystem": "Alpine:v3.7", "name": "musl"},
+                           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1.18-r5"}]}]}]}
+            """#.write(toFile: feed, atomically: true, encoding: .utf8)
+        #expect(try await fathom(["db", "import", "--store", layout.store, feed]).status == 0)
+        let rescan = try await fathom(["rescan", "--offline", "--store", layout.store, "--format", "json", "--quiet"])
+        #expect(rescan.status == 0, "\(rescan.errorText)")
+        let rescanned = try JSONSerialization.jsonObject(with: rescan.stdout) as! [String: Any]
+        #expect(rescanned["images"] as? Int == 5)
+        #expect(rescanned["unchanged"] as? Int == 1)
+        let changed = (rescanned["changed"] as? [[String: Any]] ?? []).map { String(($0["name"] as? String ?? "").dropFirst("oci:\(layout.directory):".count)) }
+        #expect(changed.sorted() == ["apps/config-a:1", "apps/config-b:1", "apps/upgraded:1", "library/alpine:3.7"].sorted())
+        for entry in rescanned["changed"] as? [[String: Any]] ?? [] {
+            // The new advisory, once per affected package (musl, and musl-utils from the same origin).
+            let new = (entry["new"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!)" }
+            #expect(new == ["TEST-MUSL-1 musl", "TEST-MUSL-1 musl-utils"], "\(entry["name"]!)")
+            #expect((entry["resolved"] as? [Any])?.isEmpty == true)
+        }
+        rows = try Self.stored(layout)
+        let version = rows["library/alpine:3.7"]!.version
+        for (name, row) in rows {
+            #expect(row.scans == (name == "apps/removed:1" ? 1 : 2), "\(name)")
+            #expect(row.version == version, "\(name) was matched against the new data")
+        }
+        // Everything is now matched against the current data: nothing left to rescan.
+        let again = try await fathom(["rescan", "--offline", "--since-db-change", "--store", layout.store, "--format", "json", "--quiet"])
+        #expect((try JSONSerialization.jsonObject(with: again.stdout) as? [String: Any])?["images"] as? Int == 0)
+    }
+
+    @Test func layoutGlobsSelectAndATypoIsAnError() async throws {
+        let layout = try await Self.makeLayout()
+        let apps = try await fathom(["registry", "oci:\(layout.directory)", "--repo", "apps/*", "--store", layout.store, "--format", "json", "--quiet"])
+        #expect(apps.status == 0, "\(apps.errorText)")
+        #expect(((try JSONSerialization.jsonObject(with: apps.stdout) as? [String: Any])?["images"] as? [String: Int])?["scanned"] == 4)
+        let typo = try await fathom(["registry", "oci:\(layout.directory)", "--tag", "lastest", "--store", layout.store, "--quiet"])
+        #expect(typo.status == 1)
+        #expect(typo.errorText.contains("--tag 'lastest' selected no image in oci:\(layout.directory)"))
+        let missing = try await fathom(["registry", "oci:\(layout.directory)-nothing", "--store", layout.store, "--quiet"])
+        #expect(missing.status == 1)
+        #expect(missing.errorText.contains("no OCI layout directory"))
+    }
+}
