@@ -132,6 +132,34 @@ measure limit bash -c '
   (grep "^zstd " "$1" | cut -d" " -f2 | xargs cat | zstd -q -dc | sha256sum >/dev/null) &
   wait' limit "$work/runs/blobs.txt"
 
+# The same fleet from an OCI layout (blobs on local disk): what fathom itself costs, with no
+# registry sharing the cores, on 2 cores and pinned to 1.
+echo "cold fleet scans over an OCI layout of the same images" >&2
+rm -rf "$work/layout"
+python3 Benchmarks/fleet/export-layout.py "$work" "$work/layout"
+cp "$advisories" "$work/runs/layout.db"
+measure layout "$fathom" registry "oci:$work/layout" --store "$work/runs/layout.db" --quiet --format json >"$work/runs/layout.json" || true
+cp "$advisories" "$work/runs/layout1.db"
+measure layout1 taskset -c 0 "$fathom" registry "oci:$work/layout" --store "$work/runs/layout1.db" --quiet --format json \
+  >"$work/runs/layout1.json" || true
+
+# The registry's own limit: each distinct blob pulled with curl and piped through the C
+# decoder and sha256sum, as many at once as fathom reads layers (two per core).
+echo "registry pull limit (curl | gzip/zstd -dc | sha256sum)" >&2
+python3 - "$work" <<'PY' >"$work/runs/pulls.txt"
+import json, sys
+fleet = json.load(open(f"{sys.argv[1]}/fleet.json"))
+repository = {}
+for image in fleet["images"]:
+    for digest in image["layers"]:
+        repository.setdefault(digest, image["repository"])
+for digest, layer in sorted(fleet["layers"].items()):
+    print(layer["compression"], repository[digest], digest)
+PY
+measure pull-limit bash -c '
+  xargs -P "$(( 2 * $(nproc) ))" -L 1 sh -c "curl -sf http://$2/v2/\$1/blobs/\$2 | \$0 -q -dc 2>/dev/null | sha256sum >/dev/null" <"$1"
+  ' pull-limit "$work/runs/pulls.txt" "$host"
+
 echo "skopeo sync of the same images (pull only)" >&2
 python3 - "$work" "$host" <<'PY' >"$work/runs/sync.yaml"
 import json, sys

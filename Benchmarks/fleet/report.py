@@ -57,7 +57,7 @@ def mb(count):
 
 # A run meant to be cold must have read layers: a store that answered instead makes its time
 # meaningless, so the report refuses it.
-for run in ("cold", "cold1", "cold-gogc", "cold1-gogc"):
+for run in ("cold", "cold1", "cold-gogc", "cold1-gogc", "layout", "layout1"):
     fetched = summary(run).get("layers", {}).get("fetched", 0)
     if fetched == 0:
         raise SystemExit(f"fleet-scan: the {run} run read no layer (a cache answered); its figures would be wrong")
@@ -84,6 +84,10 @@ rescan = summary("rescan")
 heads_wall, _, _, heads_rss = timing("rescan-heads")
 rescan_gets, _, rescan_heads = access("rescan")
 limit_wall, limit_user, limit_sys, _ = timing("limit")
+layout_wall, layout_user, layout_sys, layout_rss = timing("layout")
+layout1_wall = timing("layout1")[0]
+layout_scanned = summary("layout").get("images", {}).get("scanned", 0)
+pull_wall, pull_user, pull_sys, _ = timing("pull-limit")
 skopeo_wall, _, _, _ = timing("skopeo")
 skopeo_gets, skopeo_sent, _ = access("skopeo")
 skopeo_bytes = sum(skopeo_sent.values())
@@ -93,6 +97,9 @@ rows = [
     ("cold fleet scan, 2 cores", f"{cold_wall:.2f} s · {scanned / cold_wall:,.0f} images/s · {mb(distinct_bytes) / cold_wall:.1f} MB/s distinct · fathom CPU {cold_user + cold_sys:.2f} s ({100 * (cold_user + cold_sys) / cold_wall / cores:.0f} % of {cores} cores), registry CPU {registry_cpu('cold'):.2f} s · peak RSS {cold_rss / 1024:.0f} MB · {scanned} scanned, {failed} failed"),
     ("cold fleet scan, fathom pinned to 1 core", f"{cold1_wall:.2f} s · 2 cores are {cold1_wall / cold_wall:.2f}× faster"),
     ("C limit (gzip -dc / zstd -dc + sha256sum, side by side)", f"{limit_wall:.2f} s, CPU {limit_user + limit_sys:.2f} s · cold scan wall is {cold_wall / limit_wall:.2f}× the limit, its CPU {(cold_user + cold_sys) / (limit_user + limit_sys):.2f}×"),
+    ("cold fleet scan over an OCI layout, 2 cores", f"{layout_wall:.2f} s · {layout_scanned / layout_wall:,.0f} images/s · {layout_wall / limit_wall:.2f}× the C limit · fathom CPU {layout_user + layout_sys:.2f} s ({(layout_user + layout_sys) / (limit_user + limit_sys):.2f}× the limit's) · peak RSS {layout_rss / 1024:.0f} MB"),
+    ("same layout, fathom pinned to 1 core", f"{layout1_wall:.2f} s · 2 cores are {layout1_wall / layout_wall:.2f}× faster"),
+    ("registry pull limit (curl → C decoder → sha256sum, 2 per core)", f"{pull_wall:.2f} s, CPU {pull_user + pull_sys:.2f} s + registry {registry_cpu('pull-limit'):.2f} s · cold registry scan is {cold_wall / pull_wall:.2f}× this"),
     ("cold fleet scan, registry under GOGC=400", f"{gogc_wall:.2f} s · {summary('cold-gogc').get('images', {}).get('scanned', 0) / gogc_wall:,.0f} images/s · {gogc_wall / limit_wall:.2f}× the limit · fathom CPU {gogc_user + gogc_sys:.2f} s, registry CPU {registry_cpu('cold-gogc'):.2f} s · peak RSS {gogc_rss / 1024:.0f} MB"),
     ("same, fathom pinned to 1 core", f"{gogc1_wall:.2f} s · 2 cores are {gogc1_wall / gogc_wall:.2f}× faster"),
     ("skopeo sync (pull only, same images)", f"{skopeo_wall:.2f} s · {mb(skopeo_bytes):.1f} MB pulled · cold scan is {skopeo_wall / cold_wall:.1f}× faster"),

@@ -1,5 +1,5 @@
 // https://github.com/opencontainers/image-spec/blob/v1.1.0/descriptor.md#digests
-public import Crypto
+import Crypto
 
 /// A validated content digest, `algorithm:encoded`.
 ///

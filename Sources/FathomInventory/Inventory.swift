@@ -1,4 +1,4 @@
-public import FathomCore
+import FathomCore
 
 /// An image's merged package list and OS namespace, named by its content: images with the same
 /// key have the same findings against the same advisories, however their layers differ (a top

@@ -1,6 +1,6 @@
 // https://github.com/opencontainers/image-spec/blob/v1.1.0/manifest.md
 // https://github.com/opencontainers/image-spec/blob/v1.1.0/image-index.md
-public import FathomCore
+import FathomCore
 import Foundation
 
 /// An image manifest (OCI or Docker schema 2).

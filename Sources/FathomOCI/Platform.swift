@@ -1,5 +1,5 @@
 // https://github.com/opencontainers/image-spec/blob/v1.1.0/image-index.md#image-index-property-descriptions
-public import FathomCore
+import FathomCore
 
 /// The platform an image runs on: `os/architecture[/variant]`.
 public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {

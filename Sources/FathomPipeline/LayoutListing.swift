@@ -1,6 +1,6 @@
 import FathomCore
-public import FathomLayer
-public import FathomOCI
+import FathomLayer
+import FathomOCI
 
 /// Every image of an OCI image layout (`oci:DIR`, e.g. a registry mirrored with `skopeo sync`
 /// or `oras`), as fleet jobs: one per `index.json` entry whose ref name (`repository:tag` or

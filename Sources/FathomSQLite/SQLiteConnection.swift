@@ -1,6 +1,6 @@
 // The one wrapper over libsqlite3 in fathom: the store and the rpmdb reader both use it.
 import CFathomSQLite
-public import FathomCore
+import FathomCore
 
 /// A value bound to a statement parameter.
 public enum SQLiteValue: Sendable {

@@ -1,4 +1,4 @@
-public import FathomCore
+import FathomCore
 import NIOPosix
 import Synchronization
 

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Foundation
+import Foundation
 
 /// A server process the tests start (docker-registry, nginx), watched by a shell that stops it
 /// when the test process goes, however that ends; ready once its port accepts connections.

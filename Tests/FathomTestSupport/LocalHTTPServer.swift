@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A real static file server (nginx from Debian) on 127.0.0.1 serving `root`, with ETag and
 /// Last-Modified handling as a feed host or an internal mirror has them. Its access log is kept

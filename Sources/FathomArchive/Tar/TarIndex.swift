@@ -1,4 +1,4 @@
-public import FathomCore
+import FathomCore
 
 /// Walks the headers of a tar file that can be read at any offset (a `docker save` archive
 /// on disk), skipping bodies instead of reading them.
