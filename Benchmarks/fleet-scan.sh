@@ -35,21 +35,9 @@ work=$bench/fleet
 mkdir -p "$work/bases" "$work/wheels"
 
 # Bases: debootstrap bookworm minbase (gzip), the Alpine minirootfs tarballs (gzip), and
-# Alpine 3.20.3 recompressed with zstd.
-rootfs=$bench/bookworm-minbase
-if [ ! -d "$rootfs/usr" ]; then
-  echo "debootstrap bookworm minbase → $rootfs" >&2
-  debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >&2
-fi
-if [ ! -f "$work/bases/debian-bookworm.tar.gz" ]; then
-  # As a Debian base image ships: without the downloaded .debs and package lists (apt-get clean).
-  tar -C "$rootfs" --sort=name --numeric-owner --exclude='./var/cache/apt/archives/*.deb' \
-    --exclude='./var/lib/apt/lists/*_*' -cf - . | gzip -n -6 >"$work/bases/debian-bookworm.tar.gz"
-fi
-alpine=(Tests/Fixtures/images/alpine-minirootfs/alpine-minirootfs-{3.7.3,3.10.9,3.11.13}-x86_64.tar.gz)
-if [ ! -f "$work/bases/alpine-3.20.3.tar.zst" ]; then
-  gzip -dc Tests/Fixtures/images/alpine-minirootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz | zstd -q -3 -c >"$work/bases/alpine-3.20.3.tar.zst"
-fi
+# Alpine 3.20.3 recompressed with zstd (Benchmarks/fleet/lib.sh).
+source Benchmarks/fleet/lib.sh
+fathom_bench_bases "$bench" "$work/bases"
 # Real files for the added layers: pure-Python wheels from PyPI and Debian's runc (a Go binary).
 if ! ls "$work/wheels/"*.whl >/dev/null 2>&1; then
   python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$work/wheels" \
@@ -79,18 +67,8 @@ rm -f "$advisories"*
 "$fathom" db import --store "$advisories" Tests/Fixtures/advisories/alpine-secdb/v3.{7,10,11}/main.yaml \
   Tests/Fixtures/advisories/osv-debian12-derived/osv-debian12-derived.tar.gz Tests/Fixtures/advisories/osv-pypi.tar.gz >&2
 
-# Runs a command under /usr/bin/time; leaves "wall user sys maxrss_kb registry_cpu_s" in
-# $work/runs/$1.time (the registry shares the two cores: its CPU time is part of the picture).
-registry_ticks() { awk '{print $14 + $15}' "/proc/$FATHOM_REGISTRY_PID/stat"; }
-measure() {
-  local label="$1" before status=0
-  shift
-  before=$(registry_ticks)
-  /usr/bin/time -f "%e %U %S %M" -o "$work/runs/$label.time" "$@" || status=$?
-  echo "$(cat "$work/runs/$label.time") $(echo "$(registry_ticks) $before $(getconf CLK_TCK)" | awk '{printf "%.2f", ($1 - $2) / $3}')" \
-    >"$work/runs/$label.time"
-  return $status
-}
+# Runs a command under /usr/bin/time (see fathom_bench_measure in Benchmarks/fleet/lib.sh).
+measure() { fathom_bench_measure "$work/runs" "$@"; }
 log_mark() { wc -l <"$work/registry/registry.log"; }
 
 echo "cold fleet scan (2 cores)" >&2

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Prints the registry-scale table and writes docs/registry-scale.svg (see ../registry-scale.sh)."""
+import json
+import os
+import subprocess
+import sys
+
+work, sizes = sys.argv[1], [int(size) for size in sys.argv[2:]]
+runs = f"{work}/runs"
+scale = json.load(open(f"{work}/scale.json"))
+
+
+def timing(label):
+    wall, user, system, rss, registry = open(f"{runs}/{label}.time").read().split()
+    return {"wall": float(wall), "cpu": float(user) + float(system), "rss": int(rss) / 1024, "registry": float(registry)}
+
+
+def load(label):
+    try:
+        return json.load(open(f"{runs}/{label}.json"))
+    except (OSError, ValueError):
+        return {}
+
+
+print(f"{scale['tags']:,} tags in {scale['repositories']:,} repositories generated and pushed in {scale['seconds']:.0f} s "
+      f"({scale['tags'] / scale['seconds']:,.0f} tags/s); {len(scale['probes']):,} carry the probe package.\n")
+print("| tags | cold scan | warm scan | rescan after a 1 % advisory, offline | same, a HEAD per tag | peak RSS cold / warm / rescan / HEADs | store per image |")
+print("| ---: | --- | --- | --- | --- | --- | ---: |")
+points = []
+for size in sizes:
+    cold, warm, rescan, heads = (timing(f"{kind}-{size}") for kind in ("cold", "warm", "rescan", "heads"))
+    cold_summary, warm_summary = load(f"cold-{size}"), load(f"warm-{size}")
+    rescan_report = load(f"rescan-{size}")
+    scanned = cold_summary.get("images", {}).get("scanned", 0)
+    if cold_summary.get("layers", {}).get("fetched", 0) == 0:
+        raise SystemExit(f"registry-scale: the cold run at {size} tags read no layer (a cache answered)")
+    if scanned != size or warm_summary.get("images", {}).get("scanned", 0) != size:
+        raise SystemExit(f"registry-scale: {size} tags asked, cold scanned {scanned}, warm {warm_summary.get('images', {}).get('scanned')}")
+    changed = len(rescan_report.get("changed", []))
+    store_bytes = int(open(f"{runs}/store-{size}.size").read())
+
+    def cell(run, count):
+        return f"{run['wall']:.1f} s · **{count / run['wall']:,.0f}/s** · fathom CPU {run['cpu']:.1f} s, registry {run['registry']:.1f} s"
+
+    print(f"| {size:,} | {cell(cold, size)} | {cell(warm, size)} | {cell(rescan, size)} · {changed:,} changed "
+          f"| {cell(heads, size)} | {cold['rss']:.0f} / {warm['rss']:.0f} / {rescan['rss']:.0f} / {heads['rss']:.0f} MB "
+          f"| {store_bytes / size / 1024:.1f} KB |")
+    points.append((size, size / cold["wall"], size / warm["wall"], size / rescan["wall"], size / heads["wall"],
+                   cold["rss"], warm["rss"], rescan["rss"], heads["rss"]))
+
+data = f"{work}/scale.dat"
+with open(data, "w") as handle:
+    for point in points:
+        handle.write(" ".join(f"{value:.1f}" for value in point) + "\n")
+os.makedirs("docs", exist_ok=True)
+script = f"""
+set terminal svg size 900,360 font 'sans,11'
+set output 'docs/registry-scale.svg'
+set multiplot layout 1,2
+set logscale xy
+set xrange [{min(sizes) * 0.7}:{max(sizes) * 1.4}]
+set format x '%.0s%c'
+set xlabel 'tags'
+set key left top
+set ylabel 'images/s'
+set title 'Throughput against tags (log scales)'
+plot '{data}' using 1:2 with linespoints title 'cold', '' using 1:3 with linespoints title 'warm', \\
+     '' using 1:4 with linespoints title 'rescan offline', '' using 1:5 with linespoints title 'rescan, HEAD per tag'
+set ylabel 'MB'
+set title 'Peak RSS against tags'
+unset logscale y
+set yrange [0:*]
+plot '{data}' using 1:6 with linespoints title 'cold', '' using 1:7 with linespoints title 'warm', \\
+     '' using 1:8 with linespoints title 'rescan offline', '' using 1:9 with linespoints title 'rescan, HEADs'
+unset multiplot
+"""
+subprocess.run(["gnuplot"], input=script.encode(), check=True)
+print("\nplot: docs/registry-scale.svg")
