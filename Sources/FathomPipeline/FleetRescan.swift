@@ -50,21 +50,17 @@ public struct FleetRescan: Sendable {
             }
         }
         let skipped = unreachable
-        let writes = RematchWrites(history: history, advisoryVersion: fleet.advisoryVersion)
         let heads = ScanHeadPages(history: history, notMatchedAgainst: onlyOutdated ? fleet.advisoryVersion : nil)
         try await fleet.run(
             heads,
             operation: { head in
-                await self.rescan(head, writes: writes, skipping: skipped) { warning in warnings.withLock { $0.append(warning) } }
+                await self.rescan(head, skipping: skipped) { warning in warnings.withLock { $0.append(warning) } }
             }, each: each)
-        try await writes.flush()
         return warnings.withLock { $0 }
     }
 
     /// Scans `head`'s tag again when it moved, else re-matches the stored image.
-    public func rescan(
-        _ head: ScanHead, writes: RematchWrites, skipping unreachable: Set<String> = [], warn: @Sendable (String) -> Void
-    ) async -> FleetOutcome {
+    public func rescan(_ head: ScanHead, skipping unreachable: Set<String> = [], warn: @Sendable (String) -> Void) async -> FleetOutcome {
         if let client, case .registry(let reference) = try? SourceReference(parsing: head.name), reference.digest == nil,
             !unreachable.contains(reference.registry)
         {
@@ -79,7 +75,7 @@ public struct FleetRescan: Sendable {
                 warn("\(head.name): tag not re-checked: \(FathomError.wrapping(error))")
             }
         }
-        return await fleet.rematch(head, writes: writes)
+        return await fleet.rematch(head)
     }
 }
 

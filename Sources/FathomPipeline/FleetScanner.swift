@@ -79,6 +79,8 @@ public final class FleetScanner: Sendable {
     let matchCache = MatchCache()
     /// Findings per distinct inventory in this run: images that share one are matched once.
     let inventoryMatches = InventoryMatches()
+    /// Scans recorded in batches (nil without a history); `flush` stores what is pending.
+    public let writes: ScanWrites?
     let logger: Logger
 
     public init(
@@ -91,6 +93,14 @@ public final class FleetScanner: Sendable {
         self.advisoryVersion = advisoryVersion
         self.imageConcurrency = max(1, imageConcurrency)
         self.logger = logger
+        writes = history.map { ScanWrites(history: $0, advisoryVersion: advisoryVersion) }
+    }
+
+    /// Stores everything a run left pending: layer facts written behind the scans, and the
+    /// scans themselves. A run's results are in the store once this returns.
+    public func flush() async throws {
+        try await scanner.cache.flush()
+        try await writes?.flush()
     }
 
     public static func defaultImageConcurrency() -> Int { max(64, 16 * ProcessorCount.active) }
@@ -133,8 +143,8 @@ public final class FleetScanner: Sendable {
                 _ = try await startNext()
             }
         }
-        // Layer facts are written behind the scans: the run is done when they are stored.
-        try await scanner.cache.flush()
+        // Layer facts and scans are written behind: the run is done when they are stored.
+        try await flush()
     }
 
     /// Scans one image; never throws (a failure is an outcome, so one image never stops a fleet).
@@ -206,8 +216,11 @@ public final class FleetScanner: Sendable {
         let matched = try await matches(inventory)
         progress.matched()
         var changes = ScanChanges(previous: nil, current: image, findings: matched.stored)
-        if let history {
-            changes = try await history.recordScan(
+        if let history, let writes {
+            // The previous scan is read now (a name is scanned once per run); the new one is
+            // written with others in one transaction.
+            changes = ScanChanges(previous: try await history.previousScan(name: name), current: image, findings: matched.stored)
+            try await writes.changed(
                 ScanRecord(
                     name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: matched.stored,
                     inventory: inventory))
@@ -222,9 +235,9 @@ public final class FleetScanner: Sendable {
     /// inventory are matched once, and one whose findings did not change costs a comparison
     /// (`writes` records it with the others in one transaction). Images stored before
     /// inventories were kept are re-matched from their layer facts.
-    public func rematch(_ head: ScanHead, writes: RematchWrites) async -> FleetOutcome {
+    public func rematch(_ head: ScanHead) async -> FleetOutcome {
         do {
-            guard let history, let key = head.inventoryKey else { return await rematchFromFacts(head) }
+            guard let history, let writes, let key = head.inventoryKey else { return await rematchFromFacts(head) }
             let matched: InventoryMatches.Entry
             if let known = inventoryMatches[key] {
                 matched = known
@@ -301,14 +314,15 @@ public final class InventoryMatches: Sendable {
     }
 }
 
-/// Rescan writes gathered and stored in batches (one transaction per `batch` images).
-public final class RematchWrites: Sendable {
+/// Scan writes gathered and stored in batches (one transaction per `batch` images): new scans,
+/// and rescans that only confirm a scan's findings against newer advisory data.
+public final class ScanWrites: Sendable {
     let history: any ScanHistory
     let advisoryVersion: String
     let batch: Int
     private let pending = Mutex<(changed: [ScanRecord], unchanged: [Int64])>(([], []))
 
-    public init(history: any ScanHistory, advisoryVersion: String, batch: Int = 1000) {
+    public init(history: any ScanHistory, advisoryVersion: String, batch: Int = 256) {
         self.history = history
         self.advisoryVersion = advisoryVersion
         self.batch = batch

@@ -54,7 +54,6 @@ extension SQLiteStore {
     public func recordScan(_ scan: ScanRecord) async throws -> ScanChanges {
         let findings = StoredFinding.encode(scan.findings)
         let image = scan.image
-        let imageBytes = Array(try JSONEncoder().encode(image))
         return try await database.write { database in
             try database.transaction {
                 var previous: PreviousScan?
@@ -63,27 +62,29 @@ extension SQLiteStore {
                     SELECT s.scanned_at, s.image_key, i.manifest_digest, s.findings FROM scans s JOIN images i ON i.image_key = s.image_key
                     WHERE s.name = ? ORDER BY s.id DESC LIMIT 1
                     """, [.text(scan.name)]
-                ) { row in
-                    previous = PreviousScan(
-                        scannedAt: Date(timeIntervalSince1970: Double(row.integer(0)) / 1000), imageKey: row.text(1) ?? "",
-                        manifestDigest: row.text(2).flatMap { try? Digest(parsing: $0) }, findings: StoredFinding.decode(row.blob(3)))
-                }
-                // An image record never changes (its key is its manifest digest): written once.
-                try database.query(
-                    "INSERT OR IGNORE INTO images (image_key, manifest_digest, config_digest, created, record, first_seen) VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        .text(image.key), image.manifestDigest.map { .text($0.description) } ?? .null,
-                        .text(image.configDigest.description), image.created.map { .text($0) } ?? .null,
-                        .blob(imageBytes), .integer(Int64(scan.scannedAt.timeIntervalSince1970)),
-                    ])
+                ) { row in previous = Self.previousScan(row) }
                 try Self.insertScan(scan, findings: findings, imageKey: image.key, into: database)
                 return ScanChanges(previous: previous, current: image, findings: scan.findings)
             }
         }
     }
 
-    /// Inserts a scan row, makes it its name's head, and stores the image's inventory.
+    /// Inserts a scan row, makes it its name's head, and stores the image (once: its record never
+    /// changes, its key being its manifest digest, so a known image is not encoded again) and its
+    /// inventory.
     private static func insertScan(_ scan: ScanRecord, findings: [UInt8], imageKey: String, into database: SQLiteConnection) throws {
+        var known = false
+        try database.query("SELECT 1 FROM images WHERE image_key = ?", [.text(imageKey)]) { _ in known = true }
+        if !known {
+            let image = scan.image
+            try database.query(
+                "INSERT INTO images (image_key, manifest_digest, config_digest, created, record, first_seen) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    .text(imageKey), image.manifestDigest.map { .text($0.description) } ?? .null,
+                    .text(image.configDigest.description), image.created.map { .text($0) } ?? .null,
+                    .blob(Array(try JSONEncoder().encode(image))), .integer(Int64(scan.scannedAt.timeIntervalSince1970)),
+                ])
+        }
         try database.query(
             "INSERT INTO scans (name, image_key, scanned_at, advisory_version, findings, findings_digest) VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -144,9 +145,29 @@ extension SQLiteStore {
                 "SELECT s.scanned_at, s.image_key, i.manifest_digest, s.findings FROM scans s JOIN images i ON i.image_key = s.image_key WHERE s.id = ?",
                 [.integer(id)]
             ) { row in
-                previous = PreviousScan(
-                    scannedAt: Date(timeIntervalSince1970: Double(row.integer(0)) / 1000), imageKey: row.text(1) ?? "",
-                    manifestDigest: row.text(2).flatMap { try? Digest(parsing: $0) }, findings: StoredFinding.decode(row.blob(3)))
+                previous = Self.previousScan(row)
+            }
+            return previous
+        }
+    }
+
+    /// A `PreviousScan` from the columns scanned_at, image_key, manifest_digest, findings.
+    static func previousScan(_ row: SQLiteRow) -> PreviousScan {
+        PreviousScan(
+            scannedAt: Date(timeIntervalSince1970: Double(row.integer(0)) / 1000), imageKey: row.text(1) ?? "",
+            manifestDigest: row.text(2).flatMap { try? Digest(parsing: $0) }, findings: StoredFinding.decode(row.blob(3)))
+    }
+
+    public func previousScan(name: String) async throws -> PreviousScan? {
+        try await database.read { database in
+            var previous: PreviousScan?
+            try database.query(
+                """
+                SELECT s.scanned_at, s.image_key, i.manifest_digest, s.findings FROM heads h JOIN scans s ON s.id = h.scan_id
+                JOIN images i ON i.image_key = s.image_key WHERE h.name = ?
+                """, [.text(name)]
+            ) { row in
+                previous = Self.previousScan(row)
             }
             return previous
         }

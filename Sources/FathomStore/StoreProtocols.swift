@@ -35,8 +35,11 @@ public protocol ScanHistory: Sendable {
     func inventory(_ key: String) async throws -> Inventory?
     /// The scan `id` as the previous scan of its name (its findings decoded).
     func previousScan(_ id: Int64) async throws -> PreviousScan?
-    /// Records rescans in one transaction: a new scan for each image whose findings changed, and
-    /// for the others only the advisory version they were matched against (no new history row).
+    /// The newest scan of `name`, if any (read before a batched write records the next one).
+    func previousScan(name: String) async throws -> PreviousScan?
+    /// Records scans in one transaction: a new scan for each of `changed` (a fleet's scans, or
+    /// rescans whose findings changed), and for the scans `unchanged` names only the advisory
+    /// version they were matched against (no new history row).
     func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws
 }
 

@@ -99,7 +99,7 @@ struct Scan: AsyncParsableCommand {
             let outcome = await fleet.scan(FleetJob(name: opened.displayName, source: opened))
             if let client { try await client.shutdown() }
             client = nil
-            try await scanner.cache.flush()
+            try await fleet.flush()
             let stale =
                 fleet.index.recordCount > 0
                 ? try await store.advisoryStatistics().staleWarning(olderThan: dataCutoff, maxAge: maxDbAge) : nil
