@@ -321,6 +321,9 @@ public final class ScanWrites: Sendable {
     let advisoryVersion: String
     let batch: Int
     private let pending = Mutex<(changed: [ScanRecord], unchanged: [Int64])>(([], []))
+    /// The first batch that could not be stored: every later flush reports it, so a run whose
+    /// results were not all recorded ends with that error, not only the image that hit it.
+    private let failure = Mutex<FathomError?>(nil)
 
     public init(history: any ScanHistory, advisoryVersion: String, batch: Int = 256) {
         self.history = history
@@ -340,11 +343,22 @@ public final class ScanWrites: Sendable {
 
     /// Stores what is pending.
     public func flush() async throws {
+        if let failed = failure.withLock({ $0 }) { throw failed }
         let taken = pending.withLock { state in
             defer { state = ([], []) }
             return state
         }
-        try await history.recordRematches(changed: taken.changed, unchanged: taken.unchanged, advisoryVersion: advisoryVersion)
+        do {
+            try await history.recordRematches(changed: taken.changed, unchanged: taken.unchanged, advisoryVersion: advisoryVersion)
+        } catch {
+            let names = taken.changed.map(\.name)
+            let failed = FathomError(
+                .io, "\(names.count + taken.unchanged.count) scans could not be recorded"
+                    + (names.isEmpty ? "" : " (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", …" : ""))"),
+                cause: error)
+            failure.withLock { $0 = $0 ?? failed }
+            throw failed
+        }
     }
 }
 
