@@ -9,7 +9,7 @@ import Foundation
 public import Logging
 import Synchronization
 
-/// One image for the fleet to scan (or, with `previous`, to re-match from the store).
+/// One image for the fleet to scan.
 public struct FleetJob: Sendable {
     /// The name history is kept under (`registry/repository:tag`, or how the source names it).
     public var name: String
@@ -246,7 +246,6 @@ public final class FleetScanner: Sendable {
                 matched = try await matches(inventory)
             }
             progress.matched()
-            progress.add(layersFetched: 0, reused: 0, bytes: 0)
             if matched.digest == head.findingsDigest {
                 try await writes.unchanged(head.scanID)
                 progress.finish(.scanned, findings: matched.findings.count)
