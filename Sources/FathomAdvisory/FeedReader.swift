@@ -131,6 +131,10 @@ public enum FeedReader {
             return [try AdvisoryImport.osv(bytes, file: name)]
         }
         if isDebianTracker(dictionary) { return try AdvisoryImport.debianTracker(bytes, file: name) }
+        if dictionary["CVE_Items"] != nil {
+            throw FathomError(
+                .unsupported, "NVD's 1.1 JSON feeds were retired in 2023; use the CVE API 2.0 files (nvdcve-2.0-*.json.gz)")
+        }
         if NVDImport.isNVD(dictionary) {
             throw FathomError(.invalidInput, "NVD CVE JSON holds CVSS scores, not advisories (import it as a feed)")
         }

@@ -39,6 +39,12 @@ struct Rescan: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging()
         let store = try await storeOption.open()
+        // An empty history is not "0 changed, all well": say there was nothing to rescan.
+        if try await store.latestScanHeads(after: nil, limit: 1, notMatchedAgainst: nil).isEmpty {
+            try await store.close()
+            printError("\(store.location) holds no scans to rescan: scan images first (fathom scan, fathom registry)")
+            throw ExitCode(1)
+        }
         let advisoryVersion = try await store.advisoryVersion()
         let registries = offline ? [] : FleetRescan.registries(of: try await store.scannedNames())
         let client = offline || registries.isEmpty ? nil : try registryOptions.makeClient(for: registries.first)
@@ -63,6 +69,10 @@ struct Rescan: AsyncParsableCommand {
         try await client?.shutdown()
         try await store.close()
         report.finish(elapsed: ContinuousClock.now - started, warnings: warnings)
+        if sinceDbChange && report.images == 0 && report.failures.isEmpty {
+            FileHandle.standardError.write(
+                Data("fathom: note: every stored image was already matched against the current advisory data (\(advisoryVersion))\n".utf8))
+        }
         let text = format == .json ? try report.json() : report.table()
         FileHandle.standardOutput.write(Data(text.utf8))
         if report.failed > 0 { throw ExitCode(1) }

@@ -137,6 +137,11 @@ import Testing
         // Everything is now matched against the current data: nothing left to rescan.
         let again = try await fathom(["rescan", "--offline", "--since-db-change", "--store", layout.store, "--format", "json", "--quiet"])
         #expect((try JSONSerialization.jsonObject(with: again.stdout) as? [String: Any])?["images"] as? Int == 0)
+        #expect(again.status == 0 && again.errorText.contains("already matched against the current advisory data"))
+        // A store with no scans at all is said to be one, not reported as "0 changed".
+        let empty = try await fathom(["rescan", "--offline", "--store", layout.store + "-empty.db"])
+        #expect(empty.status == 1)
+        #expect(empty.errorText.contains("holds no scans to rescan"))
     }
 
     @Test func layoutGlobsSelectAndATypoIsAnError() async throws {

@@ -80,6 +80,12 @@ import Testing
         #expect(imported.errorText.contains("CVE-2016-8859 CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H: NVD states 9.9, the vector gives 9.8"))
         let stats = try await fathom(["db", "stats", "--store", store])
         #expect(stats.text.contains("nvdcve-2.0-2019"))
+        // NVD's retired 1.1 feeds are named as such, not as "not a feed".
+        try #"{"CVE_data_type": "CVE", "CVE_data_format": "MITRE", "CVE_data_version": "4.0", "CVE_Items": []}"#.write(
+            toFile: directory + "/nvdcve-1.1-2019.json", atomically: true, encoding: .utf8)
+        let retired = try await fathom(["db", "import", "--store", store, directory + "/nvdcve-1.1-2019.json"])
+        #expect(retired.status == 1)
+        #expect(retired.errorText.contains("1.1 JSON feeds were retired"))
 
         let (output, document) = try await scanJSON([], store: store)
         #expect(output.status == 0, "\(output.errorText)")
