@@ -11,10 +11,7 @@ source scripts/lib/common.sh
 
 fathom_install_packages nginx-light curl time
 export PATH="/opt/swift/usr/bin:/usr/sbin:$PATH"
-if [ -n "${FATHOM_BIN:-}" ]; then fathom=$(realpath "$FATHOM_BIN"); else
-  swift build -c release --product fathom >&2
-  fathom=$PWD/.build/release/fathom
-fi
+fathom=$(fathom_bench_binary)  # $FATHOM_BIN, else a release build
 data=$(realpath ../shared/data/advisories)
 work=$PWD/.build-bench/db-update
 rm -rf "$work"

@@ -24,11 +24,7 @@ done
 
 fathom_install_packages debootstrap time python3-pip util-linux
 export PATH="/opt/swift/usr/bin:$PATH"
-# FATHOM_BIN measures another build (e.g. the one before a change) in the same conditions.
-if [ -n "${FATHOM_BIN:-}" ]; then fathom=$(realpath "$FATHOM_BIN"); else
-  swift build -c release --product fathom >&2
-  fathom=$PWD/.build/release/fathom
-fi
+fathom=$(fathom_bench_binary)  # $FATHOM_BIN, else a release build
 
 bench=.build-bench
 work=$bench/fleet

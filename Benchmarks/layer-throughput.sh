@@ -27,11 +27,7 @@ runs="${RUNS:-3}"
 
 fathom_install_packages debootstrap time
 export PATH="/opt/swift/usr/bin:$PATH"
-# FATHOM_BIN measures another build (e.g. the one before a change) in the same conditions.
-if [ -n "${FATHOM_BIN:-}" ]; then fathom=$(realpath "$FATHOM_BIN"); else
-  swift build -c release --product fathom >&2
-  fathom=$PWD/.build/release/fathom
-fi
+fathom=$(fathom_bench_binary)  # $FATHOM_BIN, else a release build
 
 work=.build-bench/layer-${size_mb}mb
 mkdir -p "$work"

@@ -27,10 +27,7 @@ done
 
 fathom_install_packages debootstrap time gnuplot-nox
 export PATH="/opt/swift/usr/bin:$PATH"
-if [ -n "${FATHOM_BIN:-}" ]; then fathom=$(realpath "$FATHOM_BIN"); else
-  swift build -c release --product fathom >&2
-  fathom=$PWD/.build/release/fathom
-fi
+fathom=$(fathom_bench_binary)  # $FATHOM_BIN, else a release build
 
 bench=.build-bench
 work=$bench/scale

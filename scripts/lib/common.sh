@@ -95,3 +95,11 @@ fathom_install_cvss_oracle() {
   if PYTHONPATH="$target" python3 -c 'import cvss' 2>/dev/null; then return 0; fi
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$target" 'cvss==3.6' >&2
 }
+
+# The fathom a benchmark measures: $FATHOM_BIN (another build, e.g. the one before a change, in
+# the same conditions), else a fresh release build of this checkout. Prints its path.
+fathom_bench_binary() {
+  if [ -n "${FATHOM_BIN:-}" ]; then realpath "$FATHOM_BIN"; return; fi
+  swift build -c release --product fathom >&2 || return 1
+  echo "$PWD/.build/release/fathom"
+}
