@@ -25,7 +25,8 @@ public enum AdvisoryArtifact {
 
     public struct Summary: Sendable {
         public var manifestDigest: Digest
-        public var sources: [(name: String, records: Int)]
+        /// Each source, and what it holds (`AdvisoryImportResult.describe`).
+        public var sources: [(name: String, contents: String)]
         /// Sources a pull found already imported exactly so.
         public var unchanged: Set<String> = []
     }
@@ -36,7 +37,7 @@ public enum AdvisoryArtifact {
         guard !feeds.isEmpty else { throw FathomError(.invalidInput, "the store holds no advisories to push") }
         var layers: [[String: Any]] = []
         var sources: [[String: Any]] = []
-        var pushed: [(name: String, records: Int)] = []
+        var pushed: [(name: String, contents: String)] = []
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for feed in feeds {
@@ -58,7 +59,7 @@ public enum AdvisoryArtifact {
             }
             if !scores.isEmpty { entry["scored"] = scores.count }
             sources.append(entry)
-            pushed.append((name: feed.source, records: documents.count + scores.count))
+            pushed.append((name: feed.source, contents: AdvisoryImportResult.describe(advisories: documents.count, scored: scores.count)))
         }
         let config = try JSONSerialization.data(
             withJSONObject: ["schemaVersion": 1, "advisoryVersion": try await store.advisoryVersion(), "sources": sources],
@@ -144,7 +145,7 @@ public enum AdvisoryArtifact {
             let result = try await store.importAdvisories(part.records, scores: part.scores, source: name, now: now)
             try await store.recordFeedState(
                 FeedState(source: name, url: "oci://\(reference)", etag: part.digests.joined(separator: ","), lastModified: nil, fetchedAt: now))
-            summary.sources.append((name: name, records: result.records))
+            summary.sources.append((name: name, contents: result.contents))
             if !result.changed { summary.unchanged.insert(name) }
         }
         return summary

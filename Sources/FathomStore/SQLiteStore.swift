@@ -123,7 +123,7 @@ public final class SQLiteStore: Store {
             try database.transaction {
                 var previous: String?
                 try database.query("SELECT content_digest FROM imports WHERE source = ?", [.text(source)]) { previous = $0.text(0) }
-                if previous == digest { return AdvisoryImportResult(source: source, records: count, changed: false) }
+                if previous == digest { return AdvisoryImportResult(source: source, records: count, advisories: sorted.count, scored: scores.count, changed: false) }
                 try database.query("DELETE FROM advisories WHERE source = ?", [.text(source)])
                 try database.query("DELETE FROM advisory_packages WHERE source = ?", [.text(source)])
                 try database.query("DELETE FROM cvss_scores WHERE feed = ?", [.text(source)])
@@ -149,7 +149,7 @@ public final class SQLiteStore: Store {
                 try database.query(
                     "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest) VALUES (?, ?, ?, ?)",
                     [.text(source), .text(imported), .integer(Int64(count)), .text(digest)])
-                return AdvisoryImportResult(source: source, records: count, changed: true)
+                return AdvisoryImportResult(source: source, records: count, advisories: sorted.count, scored: scores.count, changed: true)
             }
         }
     }

@@ -114,9 +114,22 @@ public protocol Store: LayerFactsStore, ScanHistory, EventLog, AdvisorySource, D
 /// What an advisory import changed.
 public struct AdvisoryImportResult: Sendable {
     public var source: String
+    /// Advisories, plus the vulnerabilities a severity source scores (the feed's record count).
     public var records: Int
+    public var advisories: Int
+    /// Vulnerabilities given CVSS scores of the source's own (NVD's).
+    public var scored: Int
     /// False when the feed's content was already imported exactly so.
     public var changed: Bool
+
+    /// "1070 advisories", "CVSS scores of 2 vulnerabilities", or both.
+    public var contents: String { Self.describe(advisories: advisories, scored: scored) }
+
+    public static func describe(advisories: Int, scored: Int) -> String {
+        let scores = "CVSS scores of \(scored) vulnerabilit\(scored == 1 ? "y" : "ies")"
+        if scored == 0 { return "\(advisories) advisories" }
+        return advisories == 0 ? scores : "\(advisories) advisories and \(scores)"
+    }
 }
 
 public struct AdvisoryStatistics: Sendable {

@@ -27,7 +27,7 @@ struct Database: AsyncParsableCommand {
         func run() async throws {
             try await withArtifact(reference, registryOptions, storeOption) { target, store, client in
                 let summary = try await AdvisoryArtifact.push(from: store, to: target, client: client)
-                for source in summary.sources { print("\(source.name): \(source.records) advisories") }
+                for source in summary.sources { print("\(source.name): \(source.contents)") }
                 print("pushed \(target) (\(summary.manifestDigest))")
             }
         }
@@ -47,7 +47,7 @@ struct Database: AsyncParsableCommand {
             try await withArtifact(reference, registryOptions, storeOption) { source, store, client in
                 let summary = try await AdvisoryArtifact.pull(into: store, from: source, client: client)
                 for entry in summary.sources {
-                    print("\(entry.name): \(entry.records) advisories " + (summary.unchanged.contains(entry.name) ? "unchanged" : "imported"))
+                    print("\(entry.name): \(entry.contents) " + (summary.unchanged.contains(entry.name) ? "unchanged" : "imported"))
                 }
                 print("pulled \(source) (\(summary.manifestDigest))")
             }
@@ -172,7 +172,7 @@ struct Database: AsyncParsableCommand {
                 switch report.outcome {
                 case .imported(let result):
                     let size = String(format: "%.1f MB", Double(report.bytes) / 1_000_000)
-                    print(position + "\(result.records) advisories " + (result.changed ? "imported" : "unchanged") + " (\(size) downloaded)")
+                    print(position + result.contents + (result.changed ? " imported" : " unchanged") + " (\(size) downloaded)")
                 case .notModified:
                     print(position + "not modified")
                 case .failed(let error):
@@ -223,10 +223,8 @@ struct Database: AsyncParsableCommand {
                     let name = source ?? Self.sourceName(for: path)
                     let result = try await store.importAdvisories(contents.records, scores: contents.scores, source: name, now: Date())
                     let unread = contents.warnings.count
-                    let scored = contents.scores.count
-                    let what = scored == 0 ? "\(result.records) advisories" : "CVSS scores of \(scored) vulnerabilit\(scored == 1 ? "y" : "ies")"
                     print(
-                        "\(name): \(what)" + (result.changed ? " imported" : " unchanged")
+                        "\(name): \(result.contents)" + (result.changed ? " imported" : " unchanged")
                             + (unread > 0 ? " (\(unread) document\(unread == 1 ? "" : "s") could not be read)" : ""))
                 } catch {
                     failed = true
@@ -260,7 +258,7 @@ struct Database: AsyncParsableCommand {
         func run() async throws {
             let store = try await storeOption.open()
             let stats = try await store.advisoryStatistics()
-            print("FEED".padding(toLength: 32, withPad: " ", startingAt: 0) + "ADVISORIES  IMPORTED")
+            print("FEED".padding(toLength: 32, withPad: " ", startingAt: 0) + "RECORDS     IMPORTED")
             for feed in stats.feeds {
                 print(feed.source.padding(toLength: 32, withPad: " ", startingAt: 0) + String(feed.records).padding(toLength: 12, withPad: " ", startingAt: 0) + feed.importedAt)
             }

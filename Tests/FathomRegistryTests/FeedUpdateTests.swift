@@ -203,6 +203,7 @@ import Testing
         let target = "\(registry.host)/fathom/advisories:test"
         let pushed = try await fathom(["db", "push", "--store", source, target])
         #expect(pushed.status == 0, "\(pushed.errorText)")
+        #expect(pushed.text.contains("nvdcve-2.0-2019: CVSS scores of 2 vulnerabilities\n"))
         // Equal data, equal bytes: a second push names the same manifest.
         let again = try await fathom(["db", "push", "--store", source, target])
         let digest = pushed.text.split(separator: "(").last
@@ -220,6 +221,7 @@ import Testing
         let pulled = try await fathom(["db", "pull", "--store", copy, target])
         #expect(pulled.status == 0, "\(pulled.errorText)")
         #expect(pulled.text.contains("alpine-secdb-v3.7-main: 1070 advisories imported"))
+        #expect(pulled.text.contains("nvdcve-2.0-2019: CVSS scores of 2 vulnerabilities imported"))
         let repeated = try await fathom(["db", "pull", "--store", copy, target])
         #expect(repeated.text.contains("alpine-secdb-v3.7-main: 1070 advisories unchanged"))
         func ecosystems(_ store: String) async throws -> String {
