@@ -35,6 +35,10 @@ public struct Finding: Sendable, Hashable, Codable {
 
 /// Matches an image's packages against an index.
 public enum ImageMatcher {
+    /// Bumped whenever matching or rating changes what it finds for the same packages and
+    /// advisories: findings stored by another version are not reused.
+    public static let version = 1
+
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
         _ packages: [InventoryEntry], osNamespace: String?, lookup: any AdvisoryLookup, cache: MatchCache? = nil
@@ -49,7 +53,7 @@ public enum ImageMatcher {
     /// Adds the other sources' CVSS scores of each finding's vulnerability (by id and alias),
     /// and ranks a finding its own feed does not rate by the preferred of them.
     public static func rated(_ findings: [Finding], scores: [String: [CVSSScore]]) -> [Finding] {
-        findings.map { finding in
+        sorted(findings.map { finding in
             var finding = finding
             for id in [finding.id] + finding.aliases {
                 for score in scores[id] ?? [] where !finding.cvss.contains(score) { finding.cvss.append(score) }
@@ -59,7 +63,17 @@ public enum ImageMatcher {
                 finding.severitySource = best.source
             }
             return finding
-        }.sorted { ($1.severity, $0.package, $0.id) < ($0.severity, $1.package, $1.id) }
+        })
+    }
+
+    /// Findings in report order: most severe first, then by package and id (and, for the same
+    /// package installed twice, by version, path and layer, so that the order is total).
+    public static func sorted(_ findings: [Finding]) -> [Finding] {
+        findings.sorted { a, b in
+            if a.severity != b.severity { return a.severity > b.severity }
+            return (a.package, a.id, a.installedVersion, a.path, a.layerIndex, a.source)
+                < (b.package, b.id, b.installedVersion, b.path, b.layerIndex, b.source)
+        }
     }
 
     public static func findings(
@@ -83,7 +97,7 @@ public enum ImageMatcher {
                         source: match.source, title: match.record.summary, references: match.references))
             }
         }
-        return findings.sorted { ($1.severity, $0.package, $0.id) < ($0.severity, $1.package, $1.id) }
+        return sorted(findings)
     }
 }
 

@@ -79,21 +79,44 @@ public final class FleetScanner: Sendable {
     let matchCache = MatchCache()
     /// Findings per distinct inventory in this run: images that share one are matched once.
     let inventoryMatches = InventoryMatches()
+    /// Findings per distinct inventory across runs (nil: matched afresh each run), with the
+    /// generation of the current advisory data (nil: the store cannot describe it, so nothing
+    /// stored is reused and nothing is stored).
+    let matchResults: (any MatchResults)?
+    let advisoryGeneration: Int64?
+    /// What changed since each generation a stored match was made against, asked once each.
+    private let changesSince = Mutex<[Int64: AdvisoryChanges?]>([:])
+    /// How each distinct inventory's findings were found, for the run's report.
+    public let matching = MatchCounters()
     /// Scans recorded in batches (nil without a history); `flush` stores what is pending.
     public let writes: ScanWrites?
     let logger: Logger
 
     public init(
         scanner: ImageScanner, history: (any ScanHistory)?, index: any AdvisoryLookup, advisoryVersion: String,
+        matchResults: (any MatchResults)? = nil, advisoryGeneration: Int64? = nil,
         imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), logger: Logger = Logger(label: "fathom.fleet")
     ) {
         self.scanner = scanner
         self.history = history
         self.index = index
         self.advisoryVersion = advisoryVersion
+        let kept = advisoryGeneration == nil ? nil : matchResults
+        self.matchResults = kept
+        self.advisoryGeneration = advisoryGeneration
         self.imageConcurrency = max(1, imageConcurrency)
         self.logger = logger
-        writes = history.map { ScanWrites(history: $0, advisoryVersion: advisoryVersion) }
+        writes = history.map { ScanWrites(history: $0, matchResults: kept, advisoryVersion: advisoryVersion) }
+    }
+
+    /// A fleet over `store`: its history, its advisories, and its matches kept across runs.
+    public convenience init(
+        scanner: ImageScanner, store: any Store, index: any AdvisoryLookup,
+        imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), logger: Logger = Logger(label: "fathom.fleet")
+    ) async throws {
+        self.init(
+            scanner: scanner, history: store, index: index, advisoryVersion: try await store.advisoryVersion(), matchResults: store,
+            advisoryGeneration: try await store.advisoryGeneration(), imageConcurrency: imageConcurrency, logger: logger)
     }
 
     /// Stores everything a run left pending: layer facts written behind the scans, and the
@@ -197,15 +220,79 @@ public final class FleetScanner: Sendable {
         }
     }
 
-    /// The findings of `inventory`, matched once per distinct inventory in this run.
+    /// The findings of `inventory`, matched once per distinct inventory in this run (images of
+    /// one inventory that arrive together wait for the first one's match).
     func matches(_ inventory: Inventory) async throws -> InventoryMatches.Entry {
         if let known = inventoryMatches[inventory.key] { return known }
-        let findings = try await ImageMatcher.findings(
-            inventory.entries, osNamespace: inventory.osNamespace, lookup: index, cache: matchCache)
-        let entry = InventoryMatches.Entry(
-            findings: findings, coverage: Coverage(inventory.entries, osNamespace: inventory.osNamespace, lookup: index))
-        inventoryMatches[inventory.key] = entry
-        return entry
+        let task = matching.flights.withLock { flights in
+            if let running = flights[inventory.key] { return running }
+            let task = Task {
+                defer { _ = self.matching.flights.withLock { $0.removeValue(forKey: inventory.key) } }
+                let findings = try await self.findings(of: inventory)
+                let entry = InventoryMatches.Entry(
+                    findings: findings, coverage: Coverage(inventory.entries, osNamespace: inventory.osNamespace, lookup: self.index))
+                self.inventoryMatches[inventory.key] = entry
+                return entry
+            }
+            flights[inventory.key] = task
+            return task
+        }
+        return try await task.value
+    }
+
+    /// The findings of `inventory`: as stored when matched against the current advisory data;
+    /// else, when the store can say what changed since its stored match, that match with only
+    /// the packages the changes name matched again; else matched whole. A new match is stored.
+    private func findings(of inventory: Inventory) async throws -> [Finding] {
+        guard let matchResults, let generation = advisoryGeneration else { return try await match(inventory.entries, of: inventory) }
+        if let stored = try await matchResults.storedMatch(inventory.key) {
+            if stored.generation == generation {
+                matching.count(.reused)
+                return stored.findings
+            }
+            if stored.generation < generation, let changes = try await changes(since: stored.generation) {
+                let findings = try await rematch(stored.findings, of: inventory, changes: changes)
+                try await writes?.matched(InventoryMatch(inventoryKey: inventory.key, generation: generation, findings: findings))
+                return findings
+            }
+        }
+        let findings = try await match(inventory.entries, of: inventory)
+        try await writes?.matched(InventoryMatch(inventoryKey: inventory.key, generation: generation, findings: findings))
+        return findings
+    }
+
+    private func match(_ entries: [InventoryEntry], of inventory: Inventory, partly: Bool = false) async throws -> [Finding] {
+        matching.count(partly ? .updated : .matched, packages: entries.count)
+        return try await ImageMatcher.findings(entries, osNamespace: inventory.osNamespace, lookup: index, cache: matchCache)
+    }
+
+    private func changes(since generation: Int64) async throws -> AdvisoryChanges? {
+        if let known = changesSince.withLock({ $0[generation] }) { return known }
+        let changes = try await matchResults?.advisoryChanges(since: generation)
+        changesSince.withLock { $0[generation] = changes }
+        return changes
+    }
+
+    /// `stored` brought up to date: the packages whose advisories changed, and those with a
+    /// finding of a vulnerability whose advisories or scores changed, are matched again; every
+    /// other package keeps its findings.
+    private func rematch(_ stored: [Finding], of inventory: Inventory, changes: AdvisoryChanges) async throws -> [Finding] {
+        var touched = Set<FindingPlace>()
+        for finding in stored where changes.ids.contains(finding.id) || finding.aliases.contains(where: changes.ids.contains) {
+            touched.insert(FindingPlace(finding))
+        }
+        let entries = inventory.entries.filter { entry in
+            if touched.contains(FindingPlace(entry)) { return true }
+            guard let lookup = AdvisoryIndex.lookup(for: entry.package, osNamespace: inventory.osNamespace) else { return false }
+            return changes.packages.contains(AdvisoryChanges.PackageKey(ecosystem: lookup.ecosystem, name: lookup.name))
+        }
+        guard !entries.isEmpty else {
+            matching.count(.updated, packages: 0)
+            return stored
+        }
+        let again = Set(entries.map(FindingPlace.init))
+        let kept = stored.filter { !again.contains(FindingPlace($0)) }
+        return ImageMatcher.sorted(kept + (try await match(entries, of: inventory, partly: true)))
     }
 
     /// Matches, records the scan, and computes what changed since the previous one.
@@ -277,8 +364,58 @@ public final class FleetScanner: Sendable {
     }
 }
 
-/// Findings per distinct inventory key, shared by the images of a run. Bounded: past
-/// `capacity` distinct inventories the oldest are forgotten (and matched again if met again).
+/// The installed package a finding is about (one inventory entry).
+private struct FindingPlace: Hashable {
+    var ecosystem: String
+    var name: String
+    var version: String
+    var path: String
+    var layer: Int
+
+    init(_ finding: Finding) {
+        (ecosystem, name, version, path, layer) = (finding.ecosystem, finding.package, finding.installedVersion, finding.path, finding.layerIndex)
+    }
+
+    init(_ entry: InventoryEntry) {
+        (ecosystem, name, version, path, layer) = (entry.package.ecosystem, entry.package.name, entry.package.version, entry.package.path, entry.layer)
+    }
+}
+
+/// How a run found each distinct inventory's findings: taken as stored (matched against the
+/// current advisory data before), updated from a stored match (only the packages an advisory
+/// change names matched again), or matched whole; and how many packages were matched.
+public final class MatchCounters: Sendable {
+    public enum Kind: Sendable { case reused, updated, matched }
+
+    public struct Counts: Sendable, Hashable, Encodable {
+        public var reused = 0
+        public var updated = 0
+        public var matched = 0
+        public var packagesMatched = 0
+
+        public init() {}
+    }
+
+    private let state = Mutex(Counts())
+    /// Matches under way, by inventory key.
+    let flights = Mutex<[String: Task<InventoryMatches.Entry, any Error>]>([:])
+
+    public var counts: Counts { state.withLock { $0 } }
+
+    func count(_ kind: Kind, packages: Int = 0) {
+        state.withLock { state in
+            switch kind {
+            case .reused: state.reused += 1
+            case .updated: state.updated += 1
+            case .matched: state.matched += 1
+            }
+            state.packagesMatched += packages
+        }
+    }
+}
+
+/// Findings per distinct inventory key, shared by the images of a run. Bounded by the findings
+/// held: past `capacity` the oldest inventories are forgotten (and matched again if met again).
 public final class InventoryMatches: Sendable {
     public struct Entry: Sendable {
         public var findings: [Finding]
@@ -295,10 +432,11 @@ public final class InventoryMatches: Sendable {
         }
     }
 
-    private let state = Mutex<(entries: [String: Entry], order: Deque<String>)>(([:], []))
+    private let state = Mutex<(entries: [String: Entry], order: Deque<String>, weight: Int)>(([:], [], 0))
+    /// Inventories plus findings held at most (a finding is a few hundred bytes).
     let capacity: Int
 
-    public init(capacity: Int = 4096) { self.capacity = capacity }
+    public init(capacity: Int = 200_000) { self.capacity = capacity }
 
     subscript(key: String) -> Entry? {
         get { state.withLock { $0.entries[key] } }
@@ -307,7 +445,10 @@ public final class InventoryMatches: Sendable {
             state.withLock { state in
                 guard state.entries.updateValue(newValue, forKey: key) == nil else { return }
                 state.order.append(key)
-                if state.order.count > capacity, let oldest = state.order.popFirst() { state.entries[oldest] = nil }
+                state.weight += 1 + newValue.findings.count
+                while state.weight > capacity, state.order.count > 1, let oldest = state.order.popFirst() {
+                    state.weight -= 1 + (state.entries.removeValue(forKey: oldest)?.findings.count ?? 0)
+                }
             }
         }
     }
@@ -317,21 +458,31 @@ public final class InventoryMatches: Sendable {
 /// and rescans that only confirm a scan's findings against newer advisory data.
 public final class ScanWrites: Sendable {
     let history: any ScanHistory
+    let matchResults: (any MatchResults)?
     let advisoryVersion: String
     let batch: Int
     private let pending = Mutex<(changed: [ScanRecord], unchanged: [Int64])>(([], []))
+    /// New matches of distinct inventories, stored before the scans that use them.
+    private let matches = Mutex<[InventoryMatch]>([])
     /// The first batch that could not be stored: every later flush reports it, so a run whose
     /// results were not all recorded ends with that error, not only the image that hit it.
     private let failure = Mutex<FathomError?>(nil)
 
-    public init(history: any ScanHistory, advisoryVersion: String, batch: Int = 256) {
+    public init(history: any ScanHistory, matchResults: (any MatchResults)? = nil, advisoryVersion: String, batch: Int = 256) {
         self.history = history
+        self.matchResults = matchResults
         self.advisoryVersion = advisoryVersion
         self.batch = batch
     }
 
     func changed(_ scan: ScanRecord) async throws {
         let full = pending.withLock { $0.changed.append(scan); return $0.changed.count + $0.unchanged.count >= batch }
+        if full { try await flush() }
+    }
+
+    func matched(_ match: InventoryMatch) async throws {
+        guard matchResults != nil else { return }
+        let full = matches.withLock { $0.append(match); return $0.count >= batch }
         if full { try await flush() }
     }
 
@@ -347,7 +498,12 @@ public final class ScanWrites: Sendable {
             defer { state = ([], []) }
             return state
         }
+        let newMatches = matches.withLock { state in
+            defer { state = [] }
+            return state
+        }
         do {
+            try await matchResults?.storeMatches(newMatches)
             try await history.recordRematches(changed: taken.changed, unchanged: taken.unchanged, advisoryVersion: advisoryVersion)
         } catch {
             let names = taken.changed.map(\.name)

@@ -26,6 +26,9 @@ public struct RescanReport: Sendable, Encodable {
     public var failed = 0
     public var failures: [FleetSummary.Failure] = []
     public var warnings: [String] = []
+    /// How the distinct inventories' findings were found: as stored, updated from a stored
+    /// match after an advisory change, or matched whole.
+    public var matching = MatchCounters.Counts()
     public var elapsedSeconds = 0.0
 
     public init(advisoryVersion: String) { self.advisoryVersion = advisoryVersion }
@@ -56,7 +59,8 @@ public struct RescanReport: Sendable, Encodable {
         }
     }
 
-    public mutating func finish(elapsed: Duration, warnings: [String]) {
+    public mutating func finish(elapsed: Duration, warnings: [String], matching: MatchCounters.Counts = .init()) {
+        self.matching = matching
         changed.sort { $0.name < $1.name }
         failures.sort { $0.name < $1.name }
         self.warnings = warnings.sorted()
@@ -72,6 +76,11 @@ public struct RescanReport: Sendable, Encodable {
     public func table() -> String {
         var output = "Rescanned \(images) images in \(String(format: "%.2f", elapsedSeconds)) s: "
         output += "\(changed.count) changed, \(unchanged) unchanged, \(moved) moved tags scanned again, \(failed) failed\n"
+        let distinct = matching.reused + matching.updated + matching.matched
+        if distinct > 0 {
+            output += "Distinct inventories: \(distinct) (\(matching.reused) as stored, \(matching.updated) updated, "
+            output += "\(matching.matched) matched whole; \(matching.packagesMatched) packages matched)\n"
+        }
         for image in changed {
             output += "\n\(image.name)\(image.moved ? " (tag moved: new image scanned)" : ""): "
             output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged\n"

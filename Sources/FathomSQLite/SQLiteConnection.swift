@@ -85,6 +85,9 @@ public final class SQLiteConnection: @unchecked Sendable {
     /// Rows the last statement changed.
     public var changes: Int64 { Int64(sqlite3_changes(handle)) }
 
+    /// The rowid of the last row inserted on this connection.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     var errorMessage: String { String(cString: sqlite3_errmsg(handle)) }
 
     /// Runs one or more statements without parameters or results.

@@ -1,3 +1,4 @@
+public import FathomAdvisory
 public import FathomCore
 public import FathomInventory
 public import FathomOCI
@@ -219,5 +220,60 @@ public struct RegistryEvent: Sendable, Hashable {
         self.digest = digest
         self.mediaType = mediaType
         self.timestamp = timestamp
+    }
+}
+
+/// An inventory's findings as matched against one advisory generation.
+public struct InventoryMatch: Sendable {
+    public var inventoryKey: String
+    public var generation: Int64
+    public var findings: [Finding]
+
+    public init(inventoryKey: String, generation: Int64, findings: [Finding]) {
+        self.inventoryKey = inventoryKey
+        self.generation = generation
+        self.findings = findings
+    }
+}
+
+/// What advisory imports changed: the (ecosystem, package) keys whose advisories were added,
+/// removed or edited, as matching looks them up, and the vulnerability ids whose advisories or
+/// CVSS scores changed (a finding of another feed may be rated by them).
+public struct AdvisoryChanges: Sendable, Hashable {
+    public struct PackageKey: Hashable, Sendable {
+        public var ecosystem: String
+        public var name: String
+
+        public init(ecosystem: String, name: String) {
+            self.ecosystem = ecosystem
+            self.name = name
+        }
+    }
+
+    public var packages: Set<PackageKey> = []
+    public var ids: Set<String> = []
+
+    public init(packages: Set<PackageKey> = [], ids: Set<String> = []) {
+        self.packages = packages
+        self.ids = ids
+    }
+
+    public var isEmpty: Bool { packages.isEmpty && ids.isEmpty }
+
+    /// Adds what `record` names: the keys of its affected packages and its ids.
+    public mutating func add(_ record: OSVRecord) {
+        ids.insert(record.id)
+        ids.formUnion(record.relatedIDs)
+        for affected in record.affected ?? [] {
+            guard let package = affected.package else { continue }
+            packages.insert(Self.key(ecosystem: package.ecosystem, name: package.name))
+        }
+    }
+
+    /// The key an advisory's package is looked up under (the release of a finer OSV ecosystem,
+    /// the normalised name), as `StoredAdvisories` indexes it.
+    public static func key(ecosystem: String, name: String) -> PackageKey {
+        let release = OSNamespaces.release(of: ecosystem)
+        return PackageKey(ecosystem: release, name: AdvisoryIndex.normalize(name, ecosystem: release))
     }
 }

@@ -209,15 +209,18 @@ extension SQLiteStore {
     }
 
     public func advisoryVersion() async throws -> String {
-        try await database.read { database in
-            var hasher = DigestHasher()
-            var any = false
-            try database.query("SELECT source, content_digest FROM imports ORDER BY source") { row in
-                any = true
-                hasher.update(Array("\(row.text(0) ?? "") \(row.text(1) ?? "")\n".utf8))
-            }
-            return any ? String(hasher.finalize().encoded.prefix(16)) : "none"
+        try await database.read { try Self.advisoryVersion($0) }
+    }
+
+    /// A digest of every feed's content digest (what `advisoryVersion()` answers).
+    static func advisoryVersion(_ database: SQLiteConnection) throws -> String {
+        var hasher = DigestHasher()
+        var any = false
+        try database.query("SELECT source, content_digest FROM imports ORDER BY source") { row in
+            any = true
+            hasher.update(Array("\(row.text(0) ?? "") \(row.text(1) ?? "")\n".utf8))
         }
+        return any ? String(hasher.finalize().encoded.prefix(16)) : "none"
     }
 
     @discardableResult

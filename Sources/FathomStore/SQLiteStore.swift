@@ -77,6 +77,19 @@ public final class SQLiteStore: Store {
         CREATE TABLE heads (name TEXT PRIMARY KEY, scan_id INTEGER NOT NULL);
         INSERT INTO heads (name, scan_id) SELECT name, MAX(id) FROM scans GROUP BY name;
         """,
+        // Matches that outlive a run: every import that changes something is a generation
+        // with what it changed (package keys, kind 0; vulnerability ids, kind 1), and each
+        // distinct inventory keeps its findings with the generation they were matched against.
+        // `listed` is 0 when a change was too large to list: older matches are redone whole.
+        // A match made by another matcher version is not reused.
+        """
+        CREATE TABLE advisory_generations (generation INTEGER PRIMARY KEY AUTOINCREMENT, version TEXT NOT NULL,
+            source TEXT NOT NULL, listed INTEGER NOT NULL);
+        CREATE TABLE advisory_changes (generation INTEGER NOT NULL, kind INTEGER NOT NULL, ecosystem TEXT NOT NULL, name TEXT NOT NULL);
+        CREATE INDEX advisory_changes_by_generation ON advisory_changes (generation);
+        CREATE TABLE inventory_matches (inventory_key TEXT PRIMARY KEY, generation INTEGER NOT NULL, matcher INTEGER NOT NULL,
+            findings BLOB NOT NULL);
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {
@@ -124,6 +137,7 @@ public final class SQLiteStore: Store {
                 var previous: String?
                 try database.query("SELECT content_digest FROM imports WHERE source = ?", [.text(source)]) { previous = $0.text(0) }
                 if previous == digest { return AdvisoryImportResult(source: source, records: count, advisories: sorted.count, scored: scores.count, changed: false) }
+                let changes = try Self.changes(replacing: source, with: encoded, scores: scores, in: database)
                 try database.query("DELETE FROM advisories WHERE source = ?", [.text(source)])
                 try database.query("DELETE FROM advisory_packages WHERE source = ?", [.text(source)])
                 try database.query("DELETE FROM cvss_scores WHERE feed = ?", [.text(source)])
@@ -149,6 +163,7 @@ public final class SQLiteStore: Store {
                 try database.query(
                     "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest) VALUES (?, ?, ?, ?)",
                     [.text(source), .text(imported), .integer(Int64(count)), .text(digest)])
+                try Self.recordGeneration(changes, source: source, in: database)
                 return AdvisoryImportResult(source: source, records: count, advisories: sorted.count, scored: scores.count, changed: true)
             }
         }

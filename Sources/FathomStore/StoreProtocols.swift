@@ -43,6 +43,22 @@ public protocol ScanHistory: Sendable {
     func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws
 }
 
+/// Findings per distinct inventory, kept across runs with the advisory generation they were
+/// matched against, and what each advisory import changed: a rescan after a change re-matches
+/// only the packages and vulnerabilities the change names.
+public protocol MatchResults: Sendable {
+    /// The generation of the current advisory data (every import that changed something adds
+    /// one); nil when the log does not describe the current data (it was changed another way).
+    func advisoryGeneration() async throws -> Int64?
+    /// What changed after `generation` up to the current one; nil when some change was too
+    /// large to list (match in full).
+    func advisoryChanges(since generation: Int64) async throws -> AdvisoryChanges?
+    /// The stored match of an inventory, if any (decoded).
+    func storedMatch(_ inventoryKey: String) async throws -> InventoryMatch?
+    /// Stores matches (replacing older ones of the same inventories), in one transaction.
+    func storeMatches(_ matches: [InventoryMatch]) async throws
+}
+
 /// The registry's notification events: when a tag or digest was pushed and pulled.
 public protocol EventLog: Sendable {
     /// Stores events (idempotent by event id); returns how many were new.
@@ -102,7 +118,7 @@ public struct FeedState: Sendable, Hashable {
 }
 
 /// A whole store: every concern above, and image configs by digest.
-public protocol Store: LayerFactsStore, ScanHistory, EventLog, AdvisorySource, DocumentCache {
+public protocol Store: LayerFactsStore, ScanHistory, MatchResults, EventLog, AdvisorySource, DocumentCache {
     /// Where the store is, as the user named it.
     var location: String { get }
     /// Rows per kind, for `fathom db stats`.

@@ -89,9 +89,8 @@ struct RegistryScan: AsyncParsableCommand {
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store))
-            fleet = FleetScanner(
-                scanner: scanner, history: store, index: try await store.advisories(),
-                advisoryVersion: try await store.advisoryVersion(),
+            fleet = try await FleetScanner(
+                scanner: scanner, store: store, index: try await store.advisories(),
                 imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
         } catch {
             try? await client?.shutdown()

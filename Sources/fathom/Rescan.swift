@@ -45,12 +45,12 @@ struct Rescan: AsyncParsableCommand {
             printError("\(store.location) holds no scans to rescan: scan images first (fathom scan, fathom registry)")
             throw ExitCode(1)
         }
-        let advisoryVersion = try await store.advisoryVersion()
         let registries = offline ? [] : FleetRescan.registries(of: try await store.scannedNames())
         let client = offline || registries.isEmpty ? nil : try registryOptions.makeClient(for: registries.first)
-        let fleet = FleetScanner(
-            scanner: ImageScanner(cache: LayerCache(store: store)), history: store, index: try await store.advisories(),
-            advisoryVersion: advisoryVersion, imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
+        let fleet = try await FleetScanner(
+            scanner: ImageScanner(cache: LayerCache(store: store)), store: store, index: try await store.advisories(),
+            imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
+        let advisoryVersion = fleet.advisoryVersion
         let rescan = FleetRescan(fleet: fleet, client: client, documents: store)
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
         var report = RescanReport(advisoryVersion: advisoryVersion)
@@ -68,7 +68,7 @@ struct Rescan: AsyncParsableCommand {
         await display.stop()
         try await client?.shutdown()
         try await store.close()
-        report.finish(elapsed: ContinuousClock.now - started, warnings: warnings)
+        report.finish(elapsed: ContinuousClock.now - started, warnings: warnings, matching: fleet.matching.counts)
         if sinceDbChange && report.images == 0 && report.failures.isEmpty {
             FileHandle.standardError.write(
                 Data("fathom: note: every stored image was already matched against the current advisory data (\(advisoryVersion))\n".utf8))

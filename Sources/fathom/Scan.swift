@@ -94,8 +94,7 @@ struct Scan: AsyncParsableCommand {
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store))
-            let fleet = FleetScanner(
-                scanner: scanner, history: store, index: try await store.advisories(), advisoryVersion: try await store.advisoryVersion())
+            let fleet = try await FleetScanner(scanner: scanner, store: store, index: try await store.advisories())
             let outcome = await fleet.scan(FleetJob(name: opened.displayName, source: opened))
             if let client { try await client.shutdown() }
             client = nil

@@ -108,13 +108,7 @@ import Testing
 
         // One new advisory for musl below 1.1.18-r5: it reaches the three images with r3 and the
         // upgraded one (r4); the image without musl is not rewritten.
-        let feed = layout.directory + "-feed.json"
-        try #"""
-            {"id": "TEST-MUSL-1", "modified": "2026-11-29T00:00:00Z", "aliases": ["CVE-2026-0001"],
-             "affected": [{"package": {"ecosystem": "Alpine:v3.7", "name": "musl"},
-                           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1.18-r5"}]}]}]}
-            """#.write(toFile: feed, atomically: true, encoding: .utf8)
-        #expect(try await fathom(["db", "import", "--store", layout.store, feed]).status == 0)
+        #expect(try await fathom(["db", "import", "--store", layout.store, try Self.muslFeed(layout)]).status == 0)
         let rescan = try await fathom(["rescan", "--offline", "--store", layout.store, "--format", "json", "--quiet"])
         #expect(rescan.status == 0, "\(rescan.errorText)")
         let rescanned = try JSONSerialization.jsonObject(with: rescan.stdout) as! [String: Any]
@@ -142,6 +136,82 @@ import Testing
         let empty = try await fathom(["rescan", "--offline", "--store", layout.store + "-empty.db"])
         #expect(empty.status == 1)
         #expect(empty.errorText.contains("holds no scans to rescan"))
+    }
+
+    /// Writes the one-advisory feed for musl below 1.1.18-r5 and returns its path.
+    static func muslFeed(_ layout: Layout) throws -> String {
+        let feed = layout.directory + "-feed.json"
+        try #"""
+            {"id": "TEST-MUSL-1", "modified": "2026-11-29T00:00:00Z", "aliases": ["CVE-2026-0001"],
+             "affected": [{"package": {"ecosystem": "Alpine:v3.7", "name": "musl"},
+                           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1.18-r5"}]}]}]}
+            """#.write(toFile: feed, atomically: true, encoding: .utf8)
+        return feed
+    }
+
+    /// An NVD API 2.0 page scoring the musl CVE the secdb does not rate.
+    static func nvdPage(_ layout: Layout) throws -> String {
+        let page = layout.directory + "-nvdcve-2.0-2019.json"
+        try #"""
+            {"resultsPerPage": 1, "startIndex": 0, "totalResults": 1, "format": "NVD_CVE", "version": "2.0",
+             "timestamp": "2026-11-29T03:00:00.000", "vulnerabilities": [{"cve": {"id": "CVE-2019-14697",
+               "sourceIdentifier": "cve@mitre.org", "vulnStatus": "Analyzed", "descriptions": [{"lang": "en", "value": "musl"}],
+               "metrics": {"cvssMetricV31": [{"source": "nvd@nist.gov", "type": "Primary",
+                 "cvssData": {"version": "3.1", "vectorString": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "baseScore": 9.8}}]}}}]}
+            """#.write(toFile: page, atomically: true, encoding: .utf8)
+        return page
+    }
+
+    /// Each distinct inventory's findings are kept in the store with the advisory generation
+    /// they were matched against. An import re-matches only the packages it names (or whose
+    /// findings' vulnerabilities it re-scores), and the result equals matching from scratch.
+    @Test func storedMatchesAreUpdatedWhereAChangeReachesAndEqualAFreshMatch() async throws {
+        let layout = try await Self.makeLayout()
+        let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
+        #expect(try await fathom(["db", "import", "--store", layout.store, secdb]).status == 0)
+        let first = try await fathom(["registry", "oci:\(layout.directory)", "--store", layout.store, "--quiet", "--format", "json"])
+        #expect(first.status == 0, "\(first.errorText)")
+
+        func rescan() async throws -> [String: Int] {
+            let output = try await fathom(["rescan", "--offline", "--store", layout.store, "--format", "json", "--quiet"])
+            #expect(output.status == 0, "\(output.errorText)")
+            let report = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any]
+            #expect(report?["images"] as? Int == 5)
+            return report?["matching"] as? [String: Int] ?? [:]
+        }
+        // The new musl advisory: three distinct inventories updated from their stored matches,
+        // musl and musl-utils matched again in the two that hold them, nothing else.
+        #expect(try await fathom(["db", "import", "--store", layout.store, try Self.muslFeed(layout)]).status == 0)
+        #expect(try await rescan() == ["reused": 0, "updated": 3, "matched": 0, "packagesMatched": 4])
+        // NVD's score of CVE-2019-14697 changes only the base inventory's findings of it.
+        #expect(try await fathom(["db", "import", "--store", layout.store, try Self.nvdPage(layout)]).status == 0)
+        #expect(try await rescan() == ["reused": 0, "updated": 3, "matched": 0, "packagesMatched": 2])
+        // Nothing changed: every inventory's findings are taken as stored.
+        #expect(try await rescan() == ["reused": 3, "updated": 0, "matched": 0, "packagesMatched": 0])
+
+        // The same images matched from scratch in a new store with the same advisories.
+        let fresh = Layout(directory: layout.directory, store: layout.directory + "-fresh.db")
+        for feed in [secdb, try Self.muslFeed(layout), try Self.nvdPage(layout)] {
+            #expect(try await fathom(["db", "import", "--store", fresh.store, feed]).status == 0)
+        }
+        func reports(_ store: String) async throws -> [String: NSArray] {
+            let directory = store + "-reports"
+            let scan = try await fathom(["registry", "oci:\(layout.directory)", "--store", store, "--format", "json", "--quiet", "--output", directory])
+            #expect(scan.status == 0, "\(scan.errorText)")
+            var vulnerabilities: [String: NSArray] = [:]
+            for file in try FileManager.default.contentsOfDirectory(atPath: directory) {
+                let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))) as? [String: Any]
+                vulnerabilities[file] = report?["vulnerabilities"] as? NSArray
+            }
+            return vulnerabilities
+        }
+        let updated = try await reports(layout.store)
+        let matched = try await reports(fresh.store)
+        #expect(updated.count == 5)
+        #expect(updated == matched)
+        let base = try #require(matched.first { $0.key.contains("alpine_3.7") }?.value as? [[String: Any]])
+        #expect(base.contains { $0["id"] as? String == "TEST-MUSL-1" })
+        #expect(base.contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true && $0["severity"] as? String == "CRITICAL" })
     }
 
     @Test func layoutGlobsSelectAndATypoIsAnError() async throws {
