@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "FathomSQLite", targets: ["FathomSQLite"]),
         .library(name: "FathomStore", targets: ["FathomStore"]),
         .library(name: "FathomFeeds", targets: ["FathomFeeds"]),
+        .library(name: "FathomServer", targets: ["FathomServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -31,6 +32,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.0.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
     ],
     targets: [
         // System libraries, each imported by exactly one Swift module: zlib and libzstd by
@@ -109,11 +114,28 @@ let package = Package(
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomPipeline", "FathomAdvisory", "FathomStore",
             ]),
+        // The service: HTTP API, registry webhook, job queue workers (Hummingbird, service-lifecycle).
+        .target(
+            name: "FathomServer",
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomAdvisory", "FathomPipeline", "FathomReport",
+                "FathomStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "fathom",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline",
-                "FathomReport", "FathomVersion", "FathomAdvisory", "FathomStore", "FathomFeeds",
+                "FathomReport", "FathomVersion", "FathomAdvisory", "FathomStore", "FathomFeeds", "FathomServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
@@ -173,6 +195,8 @@ for target in package.targets where target.isTest && target.dependencies.contain
     target.dependencies += [
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ]
 }
 

@@ -211,8 +211,14 @@ public struct RegistryEvent: Sendable, Hashable {
     public var digest: Digest?
     public var mediaType: String?
     public var timestamp: Date
+    /// The registry host the request was made to, as the registry saw it (not stored).
+    public var host: String?
 
-    public init(id: String, action: Action, repository: String, tag: String?, digest: Digest?, mediaType: String?, timestamp: Date) {
+    public init(
+        id: String, action: Action, repository: String, tag: String?, digest: Digest?, mediaType: String?, timestamp: Date,
+        host: String? = nil
+    ) {
+        self.host = host
         self.id = id
         self.action = action
         self.repository = repository
@@ -275,5 +281,92 @@ public struct AdvisoryChanges: Sendable, Hashable {
     public static func key(ecosystem: String, name: String) -> PackageKey {
         let release = OSNamespaces.release(of: ecosystem)
         return PackageKey(ecosystem: release, name: AdvisoryIndex.normalize(name, ecosystem: release))
+    }
+}
+
+/// A job to queue: what to scan, and the key that makes it one pending job.
+public struct NewJob: Sendable, Hashable {
+    public var kind: Job.Kind
+    /// At most one job per key is queued or running (a push scan: the image and its digest).
+    public var key: String
+    /// What to scan, as `fathom scan` names it (`host/repository:tag`, `…@sha256:…`).
+    public var image: String
+    public var repository: String?
+    /// The tag, else the digest.
+    public var reference: String?
+
+    public init(kind: Job.Kind, key: String, image: String, repository: String?, reference: String?) {
+        self.kind = kind
+        self.key = key
+        self.image = image
+        self.repository = repository
+        self.reference = reference
+    }
+}
+
+/// A job of the service's queue.
+public struct Job: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case scan
+    }
+
+    public enum State: String, Sendable, Hashable, Codable, CaseIterable {
+        case queued, running, done, dead
+    }
+
+    public var id: Int64
+    public var kind: Kind
+    public var image: String
+    public var repository: String?
+    public var reference: String?
+    public var state: State
+    public var attempts: Int
+    public var worker: String?
+    public var lastError: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: Int64, kind: Kind, image: String, repository: String?, reference: String?, state: State, attempts: Int, worker: String?,
+        lastError: String?, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.kind = kind
+        self.image = image
+        self.repository = repository
+        self.reference = reference
+        self.state = state
+        self.attempts = attempts
+        self.worker = worker
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// One scan of a name as the API lists a history.
+public struct ScanSummary: Sendable, Hashable, Codable {
+    public var name: String
+    public var manifestDigest: String?
+    public var scannedAt: Date
+    public var advisoryVersion: String
+    public var findings: Int
+    public var bySeverity: [String: Int]
+    /// Findings not in the previous scan of the name, and those gone since.
+    public var new: Int
+    public var resolved: Int
+
+    public init(
+        name: String, manifestDigest: String?, scannedAt: Date, advisoryVersion: String, findings: Int, bySeverity: [String: Int], new: Int,
+        resolved: Int
+    ) {
+        self.name = name
+        self.manifestDigest = manifestDigest
+        self.scannedAt = scannedAt
+        self.advisoryVersion = advisoryVersion
+        self.findings = findings
+        self.bySeverity = bySeverity
+        self.new = new
+        self.resolved = resolved
     }
 }

@@ -14,10 +14,12 @@ extension RegistryEvent {
                 var repository: String?
                 var tag: String?
             }
+            struct Request: Decodable { var host: String? }
             var id: String?
             var timestamp: String?
             var action: String?
             var target: Target?
+            var request: Request?
         }
         let decoder = JSONDecoder()
         var events: [Event] = []
@@ -45,7 +47,7 @@ extension RegistryEvent {
             let id = event.id ?? "\(action.rawValue) \(repository) \(event.target?.tag ?? "") \(digest?.description ?? "") \(timestamp.timeIntervalSince1970)"
             return RegistryEvent(
                 id: id, action: action, repository: repository, tag: event.target?.tag, digest: digest,
-                mediaType: event.target?.mediaType, timestamp: timestamp)
+                mediaType: event.target?.mediaType, timestamp: timestamp, host: event.request?.host)
         }
     }
 

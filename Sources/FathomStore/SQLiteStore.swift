@@ -90,6 +90,20 @@ public final class SQLiteStore: Store {
         CREATE TABLE inventory_matches (inventory_key TEXT PRIMARY KEY, generation INTEGER NOT NULL, matcher INTEGER NOT NULL,
             findings BLOB NOT NULL);
         """,
+        // The service: its job queue (one pending job per key; leases that expire return a job
+        // to the queue) and the newest report document of each name, as `scan --format json`.
+        """
+        CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, job_key TEXT NOT NULL, image TEXT NOT NULL,
+            repository TEXT, reference TEXT, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before INTEGER NOT NULL,
+            lease_until INTEGER, worker TEXT, last_error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+        CREATE UNIQUE INDEX jobs_one_pending ON jobs (job_key) WHERE state IN ('queued', 'running');
+        CREATE INDEX jobs_by_state ON jobs (state, not_before);
+        CREATE INDEX jobs_by_image ON jobs (repository, reference);
+        CREATE TABLE reports (name TEXT PRIMARY KEY, repository TEXT NOT NULL, tag TEXT, manifest_digest TEXT,
+            scan_id INTEGER NOT NULL, document BLOB NOT NULL);
+        CREATE INDEX reports_by_tag ON reports (repository, tag);
+        CREATE INDEX reports_by_digest ON reports (repository, manifest_digest);
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {

@@ -59,6 +59,40 @@ public protocol MatchResults: Sendable {
     func storeMatches(_ matches: [InventoryMatch]) async throws
 }
 
+/// The service's job queue: jobs claimed under a lease that the worker renews; a lease that
+/// runs out (the worker died) returns its job to the queue; a job that fails is retried with
+/// backoff up to its attempts, then dead with its last error.
+public protocol JobQueue: Sendable {
+    /// Queues a job unless one with the same key is queued or running; returns the id of the
+    /// job that will do the work (the new one or the pending one) and whether it was added.
+    func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool)
+    /// Takes the oldest runnable job for `worker` with a lease until `now + lease`.
+    func claim(worker: String, lease: Duration, now: Date) async throws -> Job?
+    /// Extends the lease of a job `worker` holds; false when it lost the job.
+    func renew(_ id: Int64, worker: String, lease: Duration, now: Date) async throws -> Bool
+    /// Marks a job done.
+    func complete(_ id: Int64, worker: String, now: Date) async throws
+    /// Records a failure: queued again after `retryAfter` while attempts remain, else dead.
+    func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws
+    /// Jobs in `state` (all when nil), newest first, at most `limit`.
+    func jobs(state: Job.State?, limit: Int) async throws -> [Job]
+    func job(_ id: Int64) async throws -> Job?
+    /// The newest job for an image (by repository and tag or digest).
+    func latestJob(repository: String, reference: String) async throws -> Job?
+    /// Jobs per state.
+    func jobCounts() async throws -> [Job.State: Int]
+}
+
+/// The newest report document of each scanned name, for the service's API.
+public protocol ReportStore: Sendable {
+    /// Stores `document` as the newest report of `name`.
+    func storeReport(_ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?) async throws
+    /// The newest report of `repository` at a tag or a manifest digest.
+    func report(repository: String, reference: String) async throws -> [UInt8]?
+    /// Every scan of the names of `repository` at a tag or manifest digest, newest first.
+    func scanHistory(repository: String, reference: String) async throws -> [ScanSummary]
+}
+
 /// The registry's notification events: when a tag or digest was pushed and pulled.
 public protocol EventLog: Sendable {
     /// Stores events (idempotent by event id); returns how many were new.
@@ -118,7 +152,7 @@ public struct FeedState: Sendable, Hashable {
 }
 
 /// A whole store: every concern above, and image configs by digest.
-public protocol Store: LayerFactsStore, ScanHistory, MatchResults, EventLog, AdvisorySource, DocumentCache {
+public protocol Store: LayerFactsStore, ScanHistory, MatchResults, JobQueue, ReportStore, EventLog, AdvisorySource, DocumentCache {
     /// Where the store is, as the user named it.
     var location: String { get }
     /// Rows per kind, for `fathom db stats`.

@@ -21,8 +21,11 @@ public final class LocalRegistry: Sendable {
     /// `127.0.0.1:PORT`.
     public var host: String { "127.0.0.1:\(port)" }
 
-    /// `tls`: the server certificate and key to serve HTTPS with.
-    public init(auth: Auth = .none, tls: (certificate: String, key: String)? = nil) async throws {
+    /// `tls`: the server certificate and key to serve HTTPS with. `notify`: an endpoint the
+    /// registry sends its notification envelopes to, with a bearer token.
+    public init(
+        auth: Auth = .none, tls: (certificate: String, key: String)? = nil, notify: (url: String, token: String)? = nil
+    ) async throws {
         guard Tool.has("docker-registry") else {
             throw RegistryUnavailable(reason: "docker-registry is not installed (apt-get install docker-registry)")
         }
@@ -67,6 +70,7 @@ public final class LocalRegistry: Sendable {
               addr: 127.0.0.1:\(port)
             \(tls.map { "  tls:\n    certificate: \($0.certificate)\n    key: \($0.key)" } ?? "")
             \(authSection)
+            \(notify.map { "notifications:\n  endpoints:\n    - name: fathom\n      url: \($0.url)\n      headers:\n        Authorization: [Bearer \($0.token)]\n      timeout: 3s\n      threshold: 3\n      backoff: 1s" } ?? "")
             """
         try config.write(toFile: directory + "/config.yml", atomically: true, encoding: .utf8)
         server = try await BackgroundServer("docker-registry serve \"$1\"", argument: directory + "/config.yml", port: port, log: logPath)

@@ -1,0 +1,108 @@
+/// The service's API as an OpenAPI 3.0 document, served at `/openapi.json` and checked by the
+/// tests against what the server answers.
+public enum OpenAPIDocument {
+    public static let json = #"""
+        {
+          "openapi": "3.0.3",
+          "info": {
+            "title": "fathom",
+            "version": "1",
+            "description": "The fathom scan service: registry webhook, scan requests, reports, scan histories and the job queue. Every /v1 request needs a bearer token (POST /v1/events the webhook's)."
+          },
+          "servers": [{"url": "/"}],
+          "security": [{"bearer": []}],
+          "paths": {
+            "/healthz": {"get": {"summary": "The process is up.", "security": [], "responses": {"200": {"$ref": "#/components/responses/Status"}}}},
+            "/readyz": {"get": {"summary": "The store answers and its migrations are applied.", "security": [],
+              "responses": {"200": {"$ref": "#/components/responses/Status"}, "503": {"$ref": "#/components/responses/Error"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics.", "security": [],
+              "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This document.", "security": [],
+              "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/v1/events": {"post": {
+              "summary": "A registry's notifications: the CNCF distribution envelope, or Harbor's webhook payload. A manifest push queues a scan; pushes and pulls are recorded once per event id.",
+              "requestBody": {"required": true, "content": {
+                "application/vnd.docker.distribution.events.v1+json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+                "application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/Envelope"}, {"$ref": "#/components/schemas/HarborPayload"}]}}}},
+              "responses": {
+                "202": {"description": "Recorded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventsAccepted"}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                "413": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/scans": {"post": {
+              "summary": "Queue a scan of an image (one pending job per image).",
+              "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["image"],
+                "properties": {"image": {"type": "string", "example": "registry.example:5000/team/app:1.2"}}}}}},
+              "responses": {
+                "202": {"description": "Queued", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScanAccepted"}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                "413": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/images/{repository}/{reference}": {"get": {
+              "summary": "The newest report of a tag or digest (the document of fathom scan --format json), or the job while it is queued or running.",
+              "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}],
+              "responses": {
+                "200": {"description": "The report", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}}},
+                "202": {"description": "Queued or running", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+                "422": {"description": "The last scan failed for good", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}}}},
+            "/v1/images/{repository}/{reference}/scans": {"get": {
+              "summary": "Every scan of the names at that tag or digest, newest first.",
+              "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}],
+              "responses": {
+                "200": {"description": "The history", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ScanSummary"}}}}},
+                "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/jobs": {"get": {
+              "summary": "Jobs, newest first.",
+              "parameters": [
+                {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["queued", "running", "done", "dead"]}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+              "responses": {
+                "200": {"description": "Jobs", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/jobs/summary": {"get": {
+              "summary": "Jobs per state.",
+              "responses": {
+                "200": {"description": "Counts", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobSummary"}}}},
+                "401": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/jobs/{id}": {"get": {
+              "summary": "One job.",
+              "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
+              "responses": {
+                "200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}}
+          },
+          "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "parameters": {
+              "Repository": {"name": "repository", "in": "path", "required": true, "description": "The repository path (its slashes percent-encoded, or as further path segments).", "schema": {"type": "string"}},
+              "Reference": {"name": "reference", "in": "path", "required": true, "description": "A tag or a manifest digest.", "schema": {"type": "string"}}
+            },
+            "responses": {
+              "Status": {"description": "Status", "content": {"application/json": {"schema": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}},
+              "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            },
+            "schemas": {
+              "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+              "Envelope": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "items": {"type": "object"}}}},
+              "HarborPayload": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}, "occur_at": {"type": "integer"}, "event_data": {"type": "object"}}},
+              "EventsAccepted": {"type": "object", "required": ["events", "new", "jobs"], "properties": {
+                "events": {"type": "integer"}, "new": {"type": "integer"}, "jobs": {"type": "array", "items": {"type": "integer", "format": "int64"}}}},
+              "ScanAccepted": {"type": "object", "required": ["job", "queued", "image"], "properties": {
+                "job": {"type": "integer", "format": "int64"}, "queued": {"type": "boolean"}, "image": {"type": "string"}}},
+              "Job": {"type": "object", "required": ["id", "kind", "image", "state", "attempts", "createdAt", "updatedAt"], "properties": {
+                "id": {"type": "integer", "format": "int64"}, "kind": {"type": "string", "enum": ["scan"]}, "image": {"type": "string"},
+                "state": {"type": "string", "enum": ["queued", "running", "done", "dead"]}, "attempts": {"type": "integer"},
+                "lastError": {"type": "string"}, "createdAt": {"type": "string", "format": "date-time"}, "updatedAt": {"type": "string", "format": "date-time"}}},
+              "JobSummary": {"type": "object", "required": ["queued", "running", "done", "dead"], "properties": {
+                "queued": {"type": "integer"}, "running": {"type": "integer"}, "done": {"type": "integer"}, "dead": {"type": "integer"}}},
+              "ScanSummary": {"type": "object", "required": ["name", "scannedAt", "advisoryVersion", "findings", "bySeverity", "new", "resolved"], "properties": {
+                "name": {"type": "string"}, "manifestDigest": {"type": "string"}, "scannedAt": {"type": "string", "format": "date-time"},
+                "advisoryVersion": {"type": "string"}, "findings": {"type": "integer"},
+                "bySeverity": {"type": "object", "additionalProperties": {"type": "integer"}}, "new": {"type": "integer"}, "resolved": {"type": "integer"}}},
+              "Report": {"type": "object", "required": ["schemaVersion", "artifact", "vulnerabilities", "summary"], "properties": {
+                "schemaVersion": {"type": "integer"}, "artifact": {"type": "object"}, "os": {"type": "object"}, "layers": {"type": "array"},
+                "packages": {"type": "array"}, "vulnerabilities": {"type": "array"}, "summary": {"type": "object"}}}
+            }
+          }
+        }
+        """#
+}

@@ -1,0 +1,268 @@
+import FathomCore
+import FathomOCI
+import FathomReport
+public import FathomStore
+import Foundation
+public import Hummingbird
+import Logging
+import Metrics
+public import Prometheus
+
+/// The service's HTTP API (see `OpenAPIDocument`): the registry webhook, scan requests, reports,
+/// scan histories, the job queue, and health, readiness and metrics.
+public struct ServiceRoutes: Sendable {
+    let store: any Store
+    let configuration: ServiceConfiguration
+    let metricsRegistry: PrometheusCollectorRegistry
+    let webhookDeliveries = Counter(label: "fathom_webhook_deliveries_total")
+
+    public init(store: any Store, configuration: ServiceConfiguration, metricsRegistry: PrometheusCollectorRegistry) {
+        self.store = store
+        self.configuration = configuration
+        self.metricsRegistry = metricsRegistry
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: BearerTokens(api: configuration.apiToken, webhook: configuration.webhookToken))
+        router.get("healthz") { _, _ in Self.json(["status": "ok"]) }
+        router.get("readyz") { _, _ in try await ready() }
+        router.get("metrics") { _, _ in try await metrics() }
+        router.get("openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        router.post("v1/events") { request, context in try await events(request, context: context) }
+        router.post("v1/scans") { request, context in try await requestScan(request, context: context) }
+        router.get("v1/images/**") { request, context in try await image(context.parameters.getCatchAll()) }
+        router.get("v1/jobs/summary") { _, _ in try await jobSummary() }
+        router.get("v1/jobs/{id}") { _, context in
+            guard let id = context.parameters.get("id", as: Int64.self), let job = try await store.job(id) else {
+                return Self.problem(.notFound, "no such job")
+            }
+            return try Self.encoded(JobView(job))
+        }
+        router.get("v1/jobs") { request, _ in try await jobs(request) }
+        return router
+    }
+
+    // MARK: health
+
+    func ready() async throws -> Response {
+        do {
+            // The store answers and its migrations are applied (opening it applied them).
+            _ = try await store.jobCounts()
+            return Self.json(["status": "ready"])
+        } catch {
+            return Self.problem(.serviceUnavailable, "the store does not answer: \(error)")
+        }
+    }
+
+    func metrics() async throws -> Response {
+        let counts = try await store.jobCounts()
+        for state in Job.State.allCases {
+            Gauge(label: "fathom_jobs", dimensions: [("state", state.rawValue)]).record(counts[state] ?? 0)
+        }
+        if let oldest = try await store.advisoryStatistics().oldestUpdate {
+            Gauge(label: "fathom_advisory_data_age_seconds").record(Date().timeIntervalSince(oldest))
+        }
+        var buffer: [UInt8] = []
+        metricsRegistry.emit(into: &buffer)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+    }
+
+    // MARK: webhook
+
+    /// The CNCF registry's notification envelope, or Harbor's webhook payload. A manifest push
+    /// queues a scan of it (one pending job per image and digest); pushes and pulls are recorded
+    /// (by event id: a repeated delivery changes nothing).
+    func events(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let body = try await Self.body(request, limit: configuration.maxBodyBytes)
+        let events: [RegistryEvent]
+        do {
+            events = try WebhookPayload.events(body)
+        } catch {
+            webhookDeliveries.increment()
+            return Self.problem(.badRequest, "\(error)")
+        }
+        webhookDeliveries.increment()
+        var added = 0
+        var queued: [Int64] = []
+        for event in events {
+            // Recorded one by one: only an event seen for the first time queues a scan.
+            guard try await store.importEvents([event]) == 1 else { continue }
+            added += 1
+            guard event.action == .push, WebhookPayload.isManifest(event), let host = configuration.registryHost ?? event.host else { continue }
+            let (id, _) = try await store.enqueue(WebhookPayload.job(for: event, host: host), now: Date())
+            queued.append(id)
+        }
+        return try Self.encoded(EventsAccepted(events: events.count, new: added, jobs: queued), status: .accepted)
+    }
+
+    // MARK: scans
+
+    struct ScanRequest: Decodable { var image: String }
+
+    func requestScan(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let body = try await Self.body(request, limit: configuration.maxBodyBytes)
+        guard let scan = try? JSONDecoder().decode(ScanRequest.self, from: Data(body)) else {
+            return Self.problem(.badRequest, #"the body must be {"image": "host/repository:tag"}"#)
+        }
+        let reference: ImageReference
+        do {
+            reference = try ImageReference(parsing: scan.image)
+        } catch {
+            return Self.problem(.badRequest, "\(error)")
+        }
+        let name = reference.description
+        let (id, added) = try await store.enqueue(
+            NewJob(
+                kind: .scan, key: "scan \(name)", image: name, repository: reference.repository,
+                reference: reference.digest?.description ?? reference.tag),
+            now: Date())
+        return try Self.encoded(ScanAccepted(job: id, queued: added, image: name), status: .accepted)
+    }
+
+    /// `…/{repository}/{reference}` → the newest report; `…/{reference}/scans` → the history.
+    func image(_ path: [Substring]) async throws -> Response {
+        // The repository's slashes may come percent-encoded inside one segment.
+        var parts = path.map(String.init).joined(separator: "/").removingPercentEncoding?.split(separator: "/").map(String.init) ?? []
+        let history = parts.count >= 3 && parts.last == "scans"
+        if history { parts.removeLast() }
+        guard parts.count >= 2, let reference = parts.last else {
+            return Self.problem(.notFound, "name an image: /v1/images/{repository}/{tag or digest}")
+        }
+        let repository = parts.dropLast().joined(separator: "/")
+        if history {
+            let scans = try await store.scanHistory(repository: repository, reference: reference)
+            guard !scans.isEmpty else { return Self.problem(.notFound, "no scan of \(repository) at \(reference)") }
+            return try Self.encoded(scans)
+        }
+        if let job = try await store.latestJob(repository: repository, reference: reference), job.state == .queued || job.state == .running {
+            return try Self.encoded(JobView(job), status: .accepted)
+        }
+        if let document = try await store.report(repository: repository, reference: reference) {
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
+        }
+        if let job = try await store.latestJob(repository: repository, reference: reference), job.state == .dead {
+            return try Self.encoded(JobView(job), status: .unprocessableContent)
+        }
+        return Self.problem(.notFound, "no scan of \(repository) at \(reference)")
+    }
+
+    // MARK: jobs
+
+    func jobs(_ request: Request) async throws -> Response {
+        var state: Job.State?
+        if let wanted = request.uri.queryParameters.get("state") {
+            guard let parsed = Job.State(rawValue: wanted) else {
+                return Self.problem(.badRequest, "state is one of \(Job.State.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            state = parsed
+        }
+        let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 100
+        guard (1...1000).contains(limit) else { return Self.problem(.badRequest, "limit is 1 to 1000") }
+        return try Self.encoded(try await store.jobs(state: state, limit: limit).map(JobView.init))
+    }
+
+    func jobSummary() async throws -> Response {
+        let counts = try await store.jobCounts()
+        return try Self.encoded(Dictionary(uniqueKeysWithValues: Job.State.allCases.map { ($0.rawValue, counts[$0] ?? 0) }))
+    }
+
+    // MARK: helpers
+
+    static func body(_ request: Request, limit: Int) async throws -> [UInt8] {
+        do {
+            return Array(buffer: try await request.body.collect(upTo: limit))
+        } catch {
+            throw HTTPError(.contentTooLarge, message: "the request body is larger than \(limit) bytes")
+        }
+    }
+
+    static func encoded(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return Response(
+            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    static func json(_ value: [String: String], status: HTTPResponse.Status = .ok) -> Response {
+        (try? encoded(value, status: status)) ?? Response(status: .internalServerError)
+    }
+
+    /// An error as `{"error": "…"}`.
+    static func problem(_ status: HTTPResponse.Status, _ message: String) -> Response { json(["error": message], status: status) }
+}
+
+struct EventsAccepted: Encodable {
+    var events: Int
+    var new: Int
+    var jobs: [Int64]
+}
+
+struct ScanAccepted: Encodable {
+    var job: Int64
+    var queued: Bool
+    var image: String
+}
+
+/// A job as the API shows it.
+struct JobView: Encodable {
+    var id: Int64
+    var kind: String
+    var image: String
+    var state: String
+    var attempts: Int
+    var lastError: String?
+    var createdAt: Date
+    var updatedAt: Date
+
+    init(_ job: Job) {
+        (id, kind, image, state, attempts, lastError) = (job.id, job.kind.rawValue, job.image, job.state.rawValue, job.attempts, job.lastError)
+        (createdAt, updatedAt) = (job.createdAt, job.updatedAt)
+    }
+}
+
+/// Bearer tokens: the webhook's for `POST /v1/events`, the API's for every other `/v1` and
+/// `/api/v1` request; health, readiness, metrics and the OpenAPI document are open.
+struct BearerTokens: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let api: String?
+    let webhook: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        let needed: String??
+        if path == "/v1/events" {
+            needed = .some(webhook)
+        } else if path.hasPrefix("/v1/") || path.hasPrefix("/api/v1/") {
+            needed = .some(api)
+        } else {
+            needed = .none
+        }
+        if case .some(let token) = needed {
+            let given = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            guard let token, let given, Self.same(given, token) else {
+                var response = ServiceRoutes.problem(.unauthorized, token == nil ? "this endpoint is not enabled" : "a bearer token is required")
+                response.headers[.wwwAuthenticate] = "Bearer"
+                return response
+            }
+        }
+        return try await next(request, context)
+    }
+
+    /// Compares in time that does not depend on where the strings differ.
+    static func same(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (Array(a.utf8), Array(b.utf8))
+        var difference = UInt8(x.count == y.count ? 0 : 1)
+        for index in 0..<max(x.count, y.count) {
+            difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
+        }
+        return difference == 0
+    }
+}

@@ -1,0 +1,69 @@
+public import FathomRegistry
+public import Foundation
+
+/// How `fathom serve` and `fathom worker` run.
+public struct ServiceConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// The bearer token every `/v1` and `/api/v1` request needs (nil: the API is closed).
+    public var apiToken: String?
+    /// The bearer token `POST /v1/events` needs (nil: the webhook is closed).
+    public var webhookToken: String?
+    /// In-process workers (0: this process only serves and enqueues).
+    public var workers: Int
+    /// Layer reads at once per worker process.
+    public var layerConcurrency: Int
+    /// How long a claimed job is held without a heartbeat before another worker may take it.
+    public var lease: Duration
+    /// Attempts before a job is dead.
+    public var maxAttempts: Int
+    /// The first retry's delay; each later one doubles it.
+    public var retryBackoff: Duration
+    /// How long, on SIGTERM, jobs in flight may take to finish.
+    public var shutdownGrace: Duration
+    /// The largest request body taken (webhook deliveries, scan requests).
+    public var maxBodyBytes: Int
+    /// How often an idle worker looks for a job.
+    public var pollInterval: Duration
+    /// Registries to scan from, overriding the host a registry event names (the registry's
+    /// own address as this service reaches it).
+    public var registryHost: String?
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, apiToken: String? = nil, webhookToken: String? = nil, workers: Int = 1,
+        layerConcurrency: Int = 4, lease: Duration = .seconds(60), maxAttempts: Int = 5, retryBackoff: Duration = .seconds(5),
+        shutdownGrace: Duration = .seconds(30), maxBodyBytes: Int = 1 << 20, pollInterval: Duration = .milliseconds(250),
+        registryHost: String? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.apiToken = apiToken
+        self.webhookToken = webhookToken
+        self.workers = workers
+        self.layerConcurrency = layerConcurrency
+        self.lease = lease
+        self.maxAttempts = maxAttempts
+        self.retryBackoff = retryBackoff
+        self.shutdownGrace = shutdownGrace
+        self.maxBodyBytes = maxBodyBytes
+        self.pollInterval = pollInterval
+        self.registryHost = registryHost
+    }
+
+    /// Reads a token file (the first line, trimmed); an empty file is an error, not an open door.
+    public static func token(file: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ServiceError("cannot read the token file \(file)")
+        }
+        let token = String(decoding: data, as: UTF8.self).split(separator: "\n").first.map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let token, !token.isEmpty else { throw ServiceError("the token file \(file) is empty") }
+        return token
+    }
+}
+
+public struct ServiceError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

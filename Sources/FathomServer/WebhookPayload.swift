@@ -1,0 +1,77 @@
+import FathomCore
+import FathomOCI
+import FathomStore
+import Foundation
+
+/// What a registry's webhook delivers: the CNCF distribution registry's notification envelope
+/// (`{"events": […]}`), or Harbor's webhook payload (`{"type": "PUSH_ARTIFACT", …}`).
+enum WebhookPayload {
+    static func events(_ body: [UInt8]) throws -> [RegistryEvent] {
+        if let harbor = try? JSONDecoder().decode(HarborPayload.self, from: Data(body)), harbor.type != nil {
+            return try harbor.events()
+        }
+        // The CNCF envelope: exactly one per delivery.
+        struct Event: Decodable {}
+        struct Envelope: Decodable { var events: [Event] }
+        guard (try? JSONDecoder().decode(Envelope.self, from: Data(body))) != nil else {
+            throw FathomError(.invalidInput, "the body is neither a registry notification envelope ({\"events\": […]}) nor a Harbor webhook payload")
+        }
+        return try RegistryEvent.decode(body, file: "webhook delivery")
+    }
+
+    /// A manifest (not a layer blob) was pushed: the CNCF registry also notifies each blob.
+    static func isManifest(_ event: RegistryEvent) -> Bool {
+        guard let mediaType = event.mediaType else { return event.tag != nil }
+        let type: MediaType? = MediaType(rawValue: mediaType)
+        return type?.isManifest == true || type?.isIndex == true
+    }
+
+    /// The scan job of a pushed manifest: one pending job per image name and digest.
+    static func job(for event: RegistryEvent, host: String) -> NewJob {
+        let name = "\(host)/\(event.repository)" + (event.tag.map { ":\($0)" } ?? event.digest.map { "@\($0)" } ?? ":latest")
+        return NewJob(
+            kind: .scan, key: "scan \(name)\(event.digest.map { "@\($0)" } ?? "")", image: name, repository: event.repository,
+            reference: event.tag ?? event.digest?.description)
+    }
+}
+
+/// Harbor's webhook payload (v2): `PUSH_ARTIFACT` and `PULL_ARTIFACT` name resources by
+/// `resource_url` (`host/project/repository:tag`) and digest.
+struct HarborPayload: Decodable {
+    struct EventData: Decodable {
+        struct Resource: Decodable {
+            var digest: String?
+            var tag: String?
+            var resource_url: String?
+        }
+        struct Repository: Decodable {
+            var repo_full_name: String?
+        }
+        var resources: [Resource]?
+        var repository: Repository?
+    }
+    var type: String?
+    var occur_at: Int64?
+    var event_data: EventData?
+
+    func events() throws -> [RegistryEvent] {
+        let action: RegistryEvent.Action
+        switch type {
+        case "PUSH_ARTIFACT": action = .push
+        case "PULL_ARTIFACT": action = .pull
+        default: return []
+        }
+        guard let repository = event_data?.repository?.repo_full_name else {
+            throw FathomError(.invalidInput, "a Harbor \(type ?? "") payload without event_data.repository.repo_full_name")
+        }
+        let at = Date(timeIntervalSince1970: Double(occur_at ?? Int64(Date().timeIntervalSince1970)))
+        return try (event_data?.resources ?? []).map { resource in
+            let digest = try resource.digest.map { try Digest(parsing: $0) }
+            // The host is what precedes the repository in the resource's URL.
+            let host = resource.resource_url.flatMap { url in url.range(of: "/" + repository).map { String(url[..<$0.lowerBound]) } }
+            return RegistryEvent(
+                id: "harbor \(type ?? "") \(repository) \(resource.tag ?? "") \(resource.digest ?? "") \(occur_at ?? 0)", action: action,
+                repository: repository, tag: resource.tag, digest: digest, mediaType: nil, timestamp: at, host: host)
+        }
+    }
+}

@@ -1,0 +1,203 @@
+public import FathomCore
+import FathomSQLite
+public import Foundation
+
+// The service's queue and reports in the embedded store. One writer serialises every claim,
+// so a claim is a plain read-then-update inside one transaction.
+extension SQLiteStore {
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+    static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+
+    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at"
+
+    static func job(_ row: SQLiteRow) -> Job? {
+        guard let kind = row.text(1).flatMap(Job.Kind.init(rawValue:)), let state = row.text(5).flatMap(Job.State.init(rawValue:)) else {
+            return nil
+        }
+        return Job(
+            id: row.integer(0), kind: kind, image: row.text(2) ?? "", repository: row.text(3), reference: row.text(4), state: state,
+            attempts: Int(row.integer(6)), worker: row.text(7), lastError: row.text(8), createdAt: date(row.integer(9)),
+            updatedAt: date(row.integer(10)))
+    }
+
+    public func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool) {
+        let at = Self.milliseconds(now)
+        return try await database.write { database in
+            try database.transaction {
+                var pending: Int64?
+                try database.query("SELECT id FROM jobs WHERE job_key = ? AND state IN ('queued', 'running')", [.text(job.key)]) {
+                    pending = $0.integer(0)
+                }
+                if let pending { return (pending, false) }
+                try database.query(
+                    """
+                    INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                    """,
+                    [
+                        .text(job.kind.rawValue), .text(job.key), .text(job.image), job.repository.map { .text($0) } ?? .null,
+                        job.reference.map { .text($0) } ?? .null, .integer(at), .integer(at), .integer(at),
+                    ])
+                return (database.lastInsertRowID, true)
+            }
+        }
+    }
+
+    public func claim(worker: String, lease: Duration, now: Date) async throws -> Job? {
+        let at = Self.milliseconds(now)
+        let until = at + Self.milliseconds(lease)
+        return try await database.write { database in
+            try database.transaction {
+                // A running job whose lease ran out lost its worker: it is runnable again.
+                try database.query(
+                    "UPDATE jobs SET state = 'queued', worker = NULL, updated_at = ? WHERE state = 'running' AND lease_until < ?",
+                    [.integer(at), .integer(at)])
+                var id: Int64?
+                try database.query(
+                    "SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ? ORDER BY not_before, id LIMIT 1", [.integer(at)]
+                ) { id = $0.integer(0) }
+                guard let id else { return nil }
+                try database.query(
+                    """
+                    UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, updated_at = ? WHERE id = ?
+                    """, [.text(worker), .integer(until), .integer(at), .integer(id)])
+                var job: Job?
+                try database.query("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [.integer(id)]) { job = Self.job($0) }
+                return job
+            }
+        }
+    }
+
+    public func renew(_ id: Int64, worker: String, lease: Duration, now: Date) async throws -> Bool {
+        let at = Self.milliseconds(now)
+        return try await database.write { database in
+            try database.query(
+                "UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND worker = ? AND state = 'running'",
+                [.integer(at + Self.milliseconds(lease)), .integer(at), .integer(id), .text(worker)])
+            return database.changes == 1
+        }
+    }
+
+    public func complete(_ id: Int64, worker: String, now: Date) async throws {
+        try await database.write { database in
+            try database.query(
+                "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND worker = ?",
+                [.integer(Self.milliseconds(now)), .integer(id), .text(worker)])
+        }
+    }
+
+    public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws {
+        let at = Self.milliseconds(now)
+        try await database.write { database in
+            try database.query(
+                """
+                UPDATE jobs SET state = CASE WHEN attempts >= ? THEN 'dead' ELSE 'queued' END, not_before = ?, lease_until = NULL,
+                last_error = ?, updated_at = ? WHERE id = ? AND worker = ?
+                """,
+                [
+                    .integer(Int64(maxAttempts)), .integer(at + Self.milliseconds(retryAfter)), .text(error), .integer(at), .integer(id),
+                    .text(worker),
+                ])
+        }
+    }
+
+    public func jobs(state: Job.State?, limit: Int) async throws -> [Job] {
+        try await database.read { database in
+            var jobs: [Job] = []
+            try database.query(
+                "SELECT \(Self.jobColumns) FROM jobs WHERE ? IS NULL OR state = ? ORDER BY id DESC LIMIT ?",
+                [state.map { .text($0.rawValue) } ?? .null, state.map { .text($0.rawValue) } ?? .null, .integer(Int64(limit))]
+            ) { row in if let job = Self.job(row) { jobs.append(job) } }
+            return jobs
+        }
+    }
+
+    public func job(_ id: Int64) async throws -> Job? {
+        try await database.read { database in
+            var job: Job?
+            try database.query("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [.integer(id)]) { job = Self.job($0) }
+            return job
+        }
+    }
+
+    public func latestJob(repository: String, reference: String) async throws -> Job? {
+        try await database.read { database in
+            var job: Job?
+            try database.query(
+                "SELECT \(Self.jobColumns) FROM jobs WHERE repository = ? AND reference = ? ORDER BY id DESC LIMIT 1",
+                [.text(repository), .text(reference)]
+            ) { job = Self.job($0) }
+            return job
+        }
+    }
+
+    public func jobCounts() async throws -> [Job.State: Int] {
+        try await database.read { database in
+            var counts = Dictionary(uniqueKeysWithValues: Job.State.allCases.map { ($0, 0) })
+            try database.query("SELECT state, COUNT(*) FROM jobs GROUP BY state") { row in
+                if let state = row.text(0).flatMap(Job.State.init(rawValue:)) { counts[state] = Int(row.integer(1)) }
+            }
+            return counts
+        }
+    }
+
+    public func storeReport(_ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?) async throws {
+        try await database.write { database in
+            var scan: Int64 = 0
+            try database.query("SELECT scan_id FROM heads WHERE name = ?", [.text(name)]) { scan = $0.integer(0) }
+            try database.query(
+                "INSERT OR REPLACE INTO reports (name, repository, tag, manifest_digest, scan_id, document) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    .text(name), .text(repository), tag.map { .text($0) } ?? .null, manifestDigest.map { .text($0.description) } ?? .null,
+                    .integer(scan), .blob(document),
+                ])
+        }
+    }
+
+    public func report(repository: String, reference: String) async throws -> [UInt8]? {
+        try await database.read { database in
+            var document: [UInt8]?
+            try database.query(
+                "SELECT document FROM reports WHERE repository = ? AND (tag = ? OR manifest_digest = ?) ORDER BY scan_id DESC LIMIT 1",
+                [.text(repository), .text(reference), .text(reference)]
+            ) { document = $0.blob(0) }
+            return document
+        }
+    }
+
+    public func scanHistory(repository: String, reference: String) async throws -> [ScanSummary] {
+        try await database.read { database in
+            var names: [String] = []
+            try database.query(
+                "SELECT name FROM reports WHERE repository = ? AND (tag = ? OR manifest_digest = ?) ORDER BY name",
+                [.text(repository), .text(reference), .text(reference)]
+            ) { names.append($0.text(0) ?? "") }
+            var summaries: [ScanSummary] = []
+            for name in names {
+                var scans: [(Date, String?, String, [StoredFinding])] = []
+                try database.query(
+                    """
+                    SELECT s.scanned_at, i.manifest_digest, s.advisory_version, s.findings FROM scans s
+                    JOIN images i ON i.image_key = s.image_key WHERE s.name = ? ORDER BY s.id
+                    """, [.text(name)]
+                ) { row in scans.append((Self.date(row.integer(0)), row.text(1), row.text(2) ?? "", StoredFinding.decode(row.blob(3)))) }
+                var previous: Set<String> = []
+                for (index, scan) in scans.enumerated() {
+                    let keys = Set(scan.3.map(\.key))
+                    var bySeverity: [String: Int] = [:]
+                    for finding in scan.3 { bySeverity[finding.severity, default: 0] += 1 }
+                    summaries.append(
+                        ScanSummary(
+                            name: name, manifestDigest: scan.1, scannedAt: scan.0, advisoryVersion: scan.2, findings: scan.3.count,
+                            bySeverity: bySeverity, new: index == 0 ? 0 : keys.subtracting(previous).count,
+                            resolved: index == 0 ? 0 : previous.subtracting(keys).count))
+                    previous = keys
+                }
+            }
+            return summaries.sorted { $0.scannedAt > $1.scannedAt }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import ArgumentParser
+import FathomRegistry
+import FathomServer
+import FathomStore
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// `fathom serve`: the scan service. The HTTP API and registry webhook, and (with `--workers`)
+/// workers that take the store's jobs; SIGTERM stops taking jobs and lets those in flight finish.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the scan service: HTTP API, registry webhook and a pool of scan workers.",
+        discussion: """
+            Point the registry's notifications at http://HOST:PORT/v1/events: every pushed manifest is scanned, \
+            and pushes and pulls are recorded. Reports: GET /v1/images/{repository}/{tag or digest}. \
+            The API is described at /openapi.json.
+            """)
+
+    @Option(help: "Address to listen on, HOST:PORT.")
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: "Scan workers in this process (0: serve and queue only). Default: the number of cores.")
+    var workers: Int?
+
+    @Option(help: "File holding the bearer token every /v1 request needs (without it the API answers 401).")
+    var apiTokenFile: String?
+
+    @Option(help: "File holding the bearer token the registry's webhook sends to POST /v1/events.")
+    var webhookTokenFile: String?
+
+    @Option(help: "Scan pushed images from this registry host instead of the host the event names.")
+    var registry: String?
+
+    @Option(help: "Attempts per job before it is dead.")
+    var maxAttempts = 5
+
+    @Option(help: "Seconds jobs in flight may take to finish after SIGTERM.")
+    var shutdownGrace = 30
+
+    @Option(help: "Layer reads at once per process.")
+    var layerConcurrency: Int?
+
+    @OptionGroup var registryOptions: RegistryOptions
+    @OptionGroup var storeOption: StoreOption
+
+    func validate() throws {
+        if let workers, workers < 0 { throw ValidationError("--workers must be 0 or more") }
+        if maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1") }
+        if shutdownGrace < 0 { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
+        if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
+        _ = try Self.address(listen)
+    }
+
+    static func address(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen takes HOST:PORT, e.g. 127.0.0.1:8080")
+        }
+        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
+
+    func run() async throws {
+        bootstrapLogging()
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+        let (host, port) = try Self.address(listen)
+        var configuration = ServiceConfiguration(
+            host: host, port: port, workers: workers ?? ProcessInfo.processInfo.activeProcessorCount,
+            layerConcurrency: layerConcurrency ?? max(2, ProcessInfo.processInfo.activeProcessorCount * 2), maxAttempts: maxAttempts,
+            shutdownGrace: .seconds(shutdownGrace), registryHost: registry)
+        do {
+            configuration.apiToken = try apiTokenFile.map(ServiceConfiguration.token(file:))
+            configuration.webhookToken = try webhookTokenFile.map(ServiceConfiguration.token(file:))
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        if configuration.apiToken == nil {
+            FileHandle.standardError.write(Data("fathom: warning: no --api-token-file: every /v1 request is refused (401)\n".utf8))
+        }
+        let settings = configuration
+        let store = try await storeOption.open()
+        let client = try registryOptions.makeClient(for: registry)
+        let logger = Logger(label: "fathom.serve")
+        let routes = ServiceRoutes(store: store, configuration: configuration, metricsRegistry: metrics)
+        let app = Application(
+            router: routes.router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "fathom"),
+            onServerRunning: { channel in
+                let address = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? listen
+                FileHandle.standardError.write(
+                    Data("fathom: serving on http://\(address) with \(settings.workers) workers, store \(store.location)\n".utf8))
+            },
+            logger: logger)
+        var services: [any Service] = [app]
+        if configuration.workers > 0 {
+            let runner = ScanRunner(store: store, client: client, layerConcurrency: configuration.layerConcurrency, logger: logger)
+            services.append(
+                WorkerPool(
+                    store: store, runner: runner, configuration: configuration,
+                    name: "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)", logger: logger))
+        }
+        var group = ServiceGroupConfiguration(services: services, logger: logger)
+        group.gracefulShutdownSignals = [.sigterm, .sigint]
+        group.maximumGracefulShutdownDuration = configuration.shutdownGrace
+        do {
+            try await ServiceGroup(configuration: group).run()
+        } catch {
+            try? await client.shutdown()
+            try? await store.close()
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        try await client.shutdown()
+        try await store.close()
+    }
+}
