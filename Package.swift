@@ -119,8 +119,11 @@ let package = Package(
             name: "FathomServer",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomAdvisory", "FathomPipeline", "FathomReport",
-                "FathomStore",
+                "FathomStore", "FathomFeeds",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

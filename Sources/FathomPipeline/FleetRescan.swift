@@ -35,7 +35,10 @@ public struct FleetRescan: Sendable {
     /// grow with the fleet; hands each outcome to `each`; returns warnings (registries and tags
     /// that could not be checked: their images were re-matched as stored). Each registry is
     /// asked once first, so one that does not answer is not asked about every tag.
-    public func run(onlyOutdated: Bool = false, each: (FleetOutcome) async throws -> Void) async throws -> [String] {
+    public func run(
+        onlyOutdated: Bool = false, filter: (@Sendable (ScanHead) async throws -> String?)? = nil,
+        each: (FleetOutcome) async throws -> Void
+    ) async throws -> [String] {
         guard let history = fleet.history else { throw FathomError(.invalidInput, "a rescan needs a store") }
         let warnings = Mutex<[String]>([])
         var unreachable = Set<String>()
@@ -54,7 +57,16 @@ public struct FleetRescan: Sendable {
         try await fleet.run(
             heads,
             operation: { head in
-                await self.rescan(head, skipping: skipped) { warning in warnings.withLock { $0.append(warning) } }
+                do {
+                    if let reason = try await filter?(head) {
+                        fleet.progress.finish(.skipped)
+                        return .skipped(name: head.name, reason: reason)
+                    }
+                } catch {
+                    fleet.progress.finish(.failed)
+                    return .failed(name: head.name, error: FathomError.wrapping(error, image: head.name))
+                }
+                return await self.rescan(head, skipping: skipped) { warning in warnings.withLock { $0.append(warning) } }
             }, each: each)
         return warnings.withLock { $0 }
     }

@@ -166,7 +166,21 @@ public struct ScanReport: Sendable, Codable {
                 source: package.source, path: package.path,
                 layer: result.layers[entry.layer].facts.summary.digest, modularityLabel: package.modularityLabel)
         }
-        let layerDigests = result.layers.map(\.facts.summary.digest)
+        vulnerabilities = []
+        remediation = []
+        self.suppressed = suppressed
+        summary = Summary(total: 0, bySeverity: [:], fixable: 0, advisoriesLoaded: advisoriesLoaded)
+        warnings = []
+        setFindings(findings)
+        warnings = result.layers.flatMap { scanned in
+            scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }
+        } + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + (self.coverage?.warnings ?? [])
+            + [OSLifecycle.warning(for: result.os?.namespace)].compactMap { $0 }
+    }
+
+    /// Vulnerabilities, remediation and summary from `findings`.
+    private mutating func setFindings(_ findings: [Finding]) {
+        let layerDigests = layers.map(\.digest)
         vulnerabilities = findings.map { finding in
             Vulnerability(
                 id: finding.id, aliases: finding.aliases, ecosystem: finding.ecosystem, package: finding.package,
@@ -175,17 +189,22 @@ public struct ScanReport: Sendable, Codable {
                 source: finding.source, title: finding.title, references: finding.references)
         }
         remediation = Remediation.group(findings)
-        self.suppressed = suppressed
         var counts: [String: Int] = [:]
         for severity in Severity.allCases { counts[severity.rawValue] = 0 }
         for finding in findings { counts[finding.severity.rawValue, default: 0] += 1 }
         summary = Summary(
             total: findings.count, bySeverity: counts, fixable: findings.filter { $0.fixedVersion != nil }.count,
-            advisoriesLoaded: advisoriesLoaded)
-        warnings = result.layers.flatMap { scanned in
-            scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }
-        } + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + (self.coverage?.warnings ?? [])
-            + [OSLifecycle.warning(for: result.os?.namespace)].compactMap { $0 }
+            advisoriesLoaded: summary.advisoriesLoaded)
+    }
+
+    /// This report with the findings of a re-match against newer advisory data (the image was
+    /// not read again: its artifact, layers and packages stay as they were).
+    public func rematched(findings: [Finding], changes: ScanChanges?, coverage: Coverage?) -> ScanReport {
+        var report = self
+        report.setFindings(findings)
+        report.changes = changes?.previousScannedAt == nil ? nil : changes
+        if report.summary.advisoriesLoaded { report.coverage = coverage }
+        return report
     }
 
     /// Pretty-printed JSON with a trailing newline.

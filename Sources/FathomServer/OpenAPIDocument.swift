@@ -36,6 +36,12 @@ public enum OpenAPIDocument {
                 "202": {"description": "Queued", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScanAccepted"}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
                 "413": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/rescans": {"post": {
+              "summary": "Re-match now the stored images in the rescan window that were not matched against the current advisory data (the job the scheduler queues after every change).",
+              "responses": {
+                "202": {"description": "Queued", "content": {"application/json": {"schema": {"type": "object", "required": ["job", "queued"],
+                  "properties": {"job": {"type": "integer", "format": "int64"}, "queued": {"type": "boolean"}}}}}},
+                "401": {"$ref": "#/components/responses/Error"}}}},
             "/v1/images/{repository}/{reference}": {"get": {
               "summary": "The newest report of a tag or digest (the document of fathom scan --format json), or the job while it is queued or running.",
               "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}],
@@ -89,7 +95,7 @@ public enum OpenAPIDocument {
               "ScanAccepted": {"type": "object", "required": ["job", "queued", "image"], "properties": {
                 "job": {"type": "integer", "format": "int64"}, "queued": {"type": "boolean"}, "image": {"type": "string"}}},
               "Job": {"type": "object", "required": ["id", "kind", "image", "state", "attempts", "createdAt", "updatedAt"], "properties": {
-                "id": {"type": "integer", "format": "int64"}, "kind": {"type": "string", "enum": ["scan"]}, "image": {"type": "string"},
+                "id": {"type": "integer", "format": "int64"}, "kind": {"type": "string", "enum": ["scan", "rescan", "update"]}, "image": {"type": "string"},
                 "state": {"type": "string", "enum": ["queued", "running", "done", "dead"]}, "attempts": {"type": "integer"},
                 "lastError": {"type": "string"}, "createdAt": {"type": "string", "format": "date-time"}, "updatedAt": {"type": "string", "format": "date-time"}}},
               "JobSummary": {"type": "object", "required": ["queued", "running", "done", "dead"], "properties": {

@@ -35,6 +35,12 @@ public struct ServiceRoutes: Sendable {
         }
         router.post("v1/events") { request, context in try await events(request, context: context) }
         router.post("v1/scans") { request, context in try await requestScan(request, context: context) }
+        router.post("v1/rescans") { _, _ in
+            // The same job the scheduler queues for this advisory data: one runs, however often asked.
+            let key = "rescan for advisory data \(try await store.advisoryVersion())"
+            let (id, added) = try await store.enqueue(NewJob(kind: .rescan, key: key, image: "", repository: nil, reference: nil), now: Date())
+            return try Self.encoded(RescanAccepted(job: id, queued: added), status: .accepted)
+        }
         router.get("v1/images/**") { request, context in try await image(context.parameters.getCatchAll()) }
         router.get("v1/jobs/summary") { _, _ in try await jobSummary() }
         router.get("v1/jobs/{id}") { _, context in
@@ -203,6 +209,11 @@ struct EventsAccepted: Encodable {
     var events: Int
     var new: Int
     var jobs: [Int64]
+}
+
+struct RescanAccepted: Encodable {
+    var job: Int64
+    var queued: Bool
 }
 
 struct ScanAccepted: Encodable {

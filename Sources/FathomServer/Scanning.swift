@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import FathomAdvisory
+import FathomFeeds
 import FathomCore
 import FathomLayer
 import FathomOCI
@@ -16,15 +18,15 @@ import Metrics
 public actor ScanRunner {
     let store: any Store
     let client: RegistryClient
-    let layerConcurrency: Int
+    let settings: ServiceConfiguration
     let logger: Logger
     private var fleet: FleetScanner?
     private let metrics = ServiceMetrics()
 
-    public init(store: any Store, client: RegistryClient, layerConcurrency: Int, logger: Logger) {
+    public init(store: any Store, client: RegistryClient, configuration: ServiceConfiguration, logger: Logger) {
         self.store = store
         self.client = client
-        self.layerConcurrency = layerConcurrency
+        self.settings = configuration
         self.logger = logger
     }
 
@@ -32,14 +34,24 @@ public actor ScanRunner {
     func currentFleet() async throws -> FleetScanner {
         let version = try await store.advisoryVersion()
         if let fleet, fleet.advisoryVersion == version { return fleet }
-        let scanner = ImageScanner(layerConcurrency: layerConcurrency, cache: LayerCache(store: store))
+        let scanner = ImageScanner(layerConcurrency: settings.layerConcurrency, cache: LayerCache(store: store))
         let fresh = try await FleetScanner(scanner: scanner, store: store, index: try await store.advisories(), logger: logger)
         fleet = fresh
         return fresh
     }
 
-    /// Scans `job`'s image and stores its scan and report; throws what failed (named).
+    /// Does `job`; throws what failed (named).
     nonisolated func run(_ job: Job) async throws {
+        switch job.kind {
+        case .scan: try await scan(job)
+        case .rescan: try await rescan()
+        case .update: try await update()
+        }
+    }
+
+    /// Scans `job`'s image and stores its scan and report, and a notification when its findings
+    /// changed since the previous scan of the name.
+    nonisolated func scan(_ job: Job) async throws {
         let started = ContinuousClock.now
         guard case .registry(let reference) = try SourceReference(parsing: job.image) else {
             throw FathomError(.invalidInput, "a job names a registry image (host/repository:tag)", image: job.image)
@@ -58,6 +70,7 @@ public actor ScanRunner {
                 Array(try document.json().utf8), name: job.image, repository: reference.repository, tag: reference.tag,
                 manifestDigest: report.image.manifestDigest)
             metrics.scanned(result: result, elapsed: ContinuousClock.now - started)
+            try await notify(report, trigger: "push", advisoryVersion: fleet.advisoryVersion)
         case .failed(_, let error):
             metrics.failed()
             throw error
@@ -67,6 +80,113 @@ public actor ScanRunner {
             break
         }
     }
+}
+
+extension ScanRunner {
+    /// Re-matches the stored images pushed or pulled within the rescan window against the
+    /// current advisories (those already matched against them are skipped; no blob is read);
+    /// each changed image gets its report updated and a notification.
+    nonisolated func rescan() async throws {
+        let fleet = try await currentFleet()
+        let cutoff = Date().addingTimeInterval(-settings.rescanWindow.seconds)
+        let store = self.store
+        let window = settings.rescanWindow
+        let warnings = try await FleetRescan(fleet: fleet, client: nil, documents: store).run(
+            onlyOutdated: true, filter: { head in try await Self.outsideWindow(head, cutoff: cutoff, window: window, events: store) }
+        ) { outcome in
+            switch outcome {
+            case .scanned(let report):
+                if let stored = try await store.report(name: report.name),
+                    let reference = try? ImageReference(parsing: report.name)
+                {
+                    let updated = try JSONDecoder().decode(ScanReport.self, from: Data(stored)).rematched(
+                        findings: report.findings, changes: report.changes, coverage: report.coverage)
+                    try await store.storeReport(
+                        Array(try updated.json().utf8), name: report.name, repository: reference.repository, tag: reference.tag,
+                        manifestDigest: report.image.manifestDigest)
+                }
+                try await notify(report, trigger: "rescan", advisoryVersion: fleet.advisoryVersion)
+            case .skipped(let name, let reason):
+                logger.debug("left out of the rescan", metadata: ["image": "\(name)", "reason": "\(reason)"])
+            case .failed(let name, let error):
+                logger.warning("rescan failed", metadata: ["image": "\(name)", "error": "\(error)"])
+            case .unchanged:
+                break
+            }
+        }
+        for warning in warnings { logger.warning("\(warning)") }
+        logger.info("rescanned", metadata: ["matching": "\(fleet.matching.counts)"])
+    }
+
+    /// Why `head` is left out of a scheduled rescan: its last push or pull (from the registry's
+    /// events, else when the store first saw it) is older than the window.
+    static func outsideWindow(_ head: ScanHead, cutoff: Date, window: Duration, events: any EventLog) async throws -> String? {
+        var seen = head.firstSeen
+        if let reference = try? ImageReference(parsing: head.name) {
+            for action in [RegistryEvent.Action.push, .pull] {
+                if let at = try await events.lastEvent(action, repository: reference.repository, tag: reference.tag, digest: head.manifestDigest) {
+                    seen = max(seen ?? at, at)
+                }
+            }
+        }
+        guard let seen, seen < cutoff else { return nil }
+        return "outside the rescan window (\(window.seconds.formatted()) s): last pushed or pulled \(ISO8601DateFormatter().string(from: seen))"
+    }
+
+    /// `db update`: every feed, one at a time; a feed that fails keeps its advisories.
+    nonisolated func update() async throws {
+        let updater = FeedUpdater(store: store, http: HTTPClient.shared)
+        var failures: [String] = []
+        for feed in settings.feeds {
+            let report = await updater.update(feed)
+            if case .failed(let error) = report.outcome { failures.append("\(feed.name): \(error)") }
+        }
+        if !failures.isEmpty {
+            logger.warning("advisory update: \(failures.count) of \(settings.feeds.count) feeds failed", metadata: ["first": "\(failures[0])"])
+        }
+        if failures.count == settings.feeds.count && !failures.isEmpty {
+            throw FathomError(.io, "no feed could be updated: \(failures[0])")
+        }
+    }
+
+    /// Queues a notification per receiver when `report` has findings new or resolved since the
+    /// previous scan of its name.
+    nonisolated func notify(_ report: FleetImageReport, trigger: String, advisoryVersion: String) async throws {
+        guard !settings.notifyURLs.isEmpty, report.changes.previousScannedAt != nil,
+            !report.changes.new.isEmpty || !report.changes.resolved.isEmpty
+        else { return }
+        let now = Date()
+        let notifications = try settings.notifyURLs.map { url in
+            let id = UUID().uuidString.lowercased()
+            let body = FindingsChanged(
+                deliveryId: id, event: "findings.changed", trigger: trigger, image: report.name,
+                manifestDigest: report.image.manifestDigest?.description, advisoryVersion: advisoryVersion, at: now,
+                new: report.changes.new, resolved: report.changes.resolved)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            return OutgoingNotification(deliveryID: id, url: url, body: Array(try encoder.encode(body)))
+        }
+        try await store.enqueueNotifications(notifications, now: now)
+    }
+}
+
+/// The body of a notification.
+struct FindingsChanged: Encodable {
+    var deliveryId: String
+    var event: String
+    /// `push` (a pushed image was scanned) or `rescan` (new advisory data).
+    var trigger: String
+    var image: String
+    var manifestDigest: String?
+    var advisoryVersion: String
+    var at: Date
+    var new: [StoredFinding]
+    var resolved: [StoredFinding]
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// The service's own counters, as swift-metrics names them (exported by `/metrics`).

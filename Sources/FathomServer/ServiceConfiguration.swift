@@ -1,3 +1,4 @@
+public import FathomFeeds
 public import FathomRegistry
 public import Foundation
 
@@ -28,13 +29,34 @@ public struct ServiceConfiguration: Sendable {
     /// Registries to scan from, overriding the host a registry event names (the registry's
     /// own address as this service reaches it).
     public var registryHost: String?
+    /// How often the advisory data is updated from `feeds` (nil: never, e.g. `db pull` instead).
+    public var updateInterval: Duration?
+    public var feeds: [Feed]
+    /// How often the stored images are re-matched (besides after every advisory change).
+    public var rescanInterval: Duration?
+    /// Images pushed or pulled longer ago than this are left out of rescans.
+    public var rescanWindow: Duration
+    /// How often the scheduler looks for changed advisory data and due work.
+    public var schedulerTick: Duration
+    /// Receivers of `findings.changed` notifications, and the HMAC-SHA256 key that signs them.
+    public var notifyURLs: [String]
+    public var notifySecret: [UInt8]?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, apiToken: String? = nil, webhookToken: String? = nil, workers: Int = 1,
         layerConcurrency: Int = 4, lease: Duration = .seconds(60), maxAttempts: Int = 5, retryBackoff: Duration = .seconds(5),
         shutdownGrace: Duration = .seconds(30), maxBodyBytes: Int = 1 << 20, pollInterval: Duration = .milliseconds(250),
-        registryHost: String? = nil
+        registryHost: String? = nil, updateInterval: Duration? = .seconds(6 * 3600), feeds: [Feed] = [],
+        rescanInterval: Duration? = .seconds(24 * 3600), rescanWindow: Duration = .seconds(30 * 86400),
+        schedulerTick: Duration = .seconds(2), notifyURLs: [String] = [], notifySecret: [UInt8]? = nil
     ) {
+        self.updateInterval = updateInterval
+        self.feeds = feeds
+        self.rescanInterval = rescanInterval
+        self.rescanWindow = rescanWindow
+        self.schedulerTick = schedulerTick
+        self.notifyURLs = notifyURLs
+        self.notifySecret = notifySecret
         self.host = host
         self.port = port
         self.apiToken = apiToken

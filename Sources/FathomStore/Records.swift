@@ -125,11 +125,14 @@ public struct ScanHead: Sendable {
     public var findingsDigest: String?
     /// The stored `ImageRecord` JSON, decoded only when needed (`image()`).
     public var imageRecord: [UInt8]
+    /// When the store first saw the image.
+    public var firstSeen: Date?
 
     public init(
         scanID: Int64, name: String, imageKey: String, manifestDigest: Digest?, advisoryVersion: String, inventoryKey: String?,
-        findingsDigest: String?, imageRecord: [UInt8]
+        findingsDigest: String?, imageRecord: [UInt8], firstSeen: Date? = nil
     ) {
+        self.firstSeen = firstSeen
         self.scanID = scanID
         self.name = name
         self.imageKey = imageKey
@@ -307,7 +310,12 @@ public struct NewJob: Sendable, Hashable {
 /// A job of the service's queue.
 public struct Job: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable {
+        /// Scan an image (a push, or a request).
         case scan
+        /// Re-match the stored images in the rescan window against the current advisories.
+        case rescan
+        /// Update the advisory data from its feeds (`db update`).
+        case update
     }
 
     public enum State: String, Sendable, Hashable, Codable, CaseIterable {
@@ -368,5 +376,22 @@ public struct ScanSummary: Sendable, Hashable, Codable {
         self.bySeverity = bySeverity
         self.new = new
         self.resolved = resolved
+    }
+}
+
+/// A notification to POST to a receiver.
+public struct OutgoingNotification: Sendable, Hashable {
+    /// Stable across retries, for the receiver to drop duplicates.
+    public var deliveryID: String
+    public var url: String
+    public var body: [UInt8]
+    /// Attempts made before this one.
+    public var attempts: Int
+
+    public init(deliveryID: String, url: String, body: [UInt8], attempts: Int = 0) {
+        self.deliveryID = deliveryID
+        self.url = url
+        self.body = body
+        self.attempts = attempts
     }
 }

@@ -104,7 +104,8 @@ extension SQLiteStore {
             var heads: [ScanHead] = []
             try database.query(
                 """
-                SELECT s.id, h.name, s.image_key, i.manifest_digest, s.advisory_version, i.inventory_key, s.findings_digest, i.record
+                SELECT s.id, h.name, s.image_key, i.manifest_digest, s.advisory_version, i.inventory_key, s.findings_digest, i.record,
+                i.first_seen
                 FROM heads h JOIN scans s ON s.id = h.scan_id JOIN images i ON i.image_key = s.image_key
                 WHERE h.name > ? AND (? IS NULL OR s.advisory_version != ?) ORDER BY h.name LIMIT ?
                 """,
@@ -114,7 +115,8 @@ extension SQLiteStore {
                     ScanHead(
                         scanID: row.integer(0), name: row.text(1) ?? "", imageKey: row.text(2) ?? "",
                         manifestDigest: row.text(3).flatMap { try? Digest(parsing: $0) }, advisoryVersion: row.text(4) ?? "",
-                        inventoryKey: row.text(5), findingsDigest: row.text(6), imageRecord: row.blob(7)))
+                        inventoryKey: row.text(5), findingsDigest: row.text(6), imageRecord: row.blob(7),
+                        firstSeen: Date(timeIntervalSince1970: Double(row.integer(8)))))
             }
             return heads
         }

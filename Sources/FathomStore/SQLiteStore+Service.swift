@@ -157,6 +157,14 @@ extension SQLiteStore {
         }
     }
 
+    public func report(name: String) async throws -> [UInt8]? {
+        try await database.read { database in
+            var document: [UInt8]?
+            try database.query("SELECT document FROM reports WHERE name = ?", [.text(name)]) { document = $0.blob(0) }
+            return document
+        }
+    }
+
     public func report(repository: String, reference: String) async throws -> [UInt8]? {
         try await database.read { database in
             var document: [UInt8]?
@@ -198,6 +206,68 @@ extension SQLiteStore {
                 }
             }
             return summaries.sorted { $0.scannedAt > $1.scannedAt }
+        }
+    }
+
+    public func enqueueNotifications(_ notifications: [OutgoingNotification], now: Date) async throws {
+        guard !notifications.isEmpty else { return }
+        try await database.write { database in
+            try database.transaction {
+                for notification in notifications {
+                    try database.query(
+                        "INSERT OR IGNORE INTO notifications (delivery_id, url, body, next_attempt) VALUES (?, ?, ?, ?)",
+                        [.text(notification.deliveryID), .text(notification.url), .blob(notification.body), .integer(Self.milliseconds(now))])
+                }
+            }
+        }
+    }
+
+    public func dueNotifications(limit: Int, lease: Duration, now: Date) async throws -> [OutgoingNotification] {
+        let at = Self.milliseconds(now)
+        return try await database.write { database in
+            try database.transaction {
+                var due: [OutgoingNotification] = []
+                try database.query(
+                    """
+                    SELECT delivery_id, url, body, attempts FROM notifications WHERE delivered_at IS NULL AND next_attempt <= ?
+                    ORDER BY next_attempt, id LIMIT ?
+                    """, [.integer(at), .integer(Int64(limit))]
+                ) { row in
+                    due.append(OutgoingNotification(deliveryID: row.text(0) ?? "", url: row.text(1) ?? "", body: row.blob(2), attempts: Int(row.integer(3))))
+                }
+                for notification in due {
+                    try database.query(
+                        "UPDATE notifications SET next_attempt = ? WHERE delivery_id = ?",
+                        [.integer(at + Self.milliseconds(lease)), .text(notification.deliveryID)])
+                }
+                return due
+            }
+        }
+    }
+
+    public func markDelivered(_ deliveryID: String, now: Date) async throws {
+        try await database.write { database in
+            try database.query(
+                "UPDATE notifications SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE delivery_id = ?",
+                [.integer(Self.milliseconds(now)), .text(deliveryID)])
+        }
+    }
+
+    public func markFailed(_ deliveryID: String, error: String, retryAt: Date) async throws {
+        try await database.write { database in
+            try database.query(
+                "UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE delivery_id = ?",
+                [.text(error), .integer(Self.milliseconds(retryAt)), .text(deliveryID)])
+        }
+    }
+
+    public func notificationCounts() async throws -> (delivered: Int, waiting: Int) {
+        try await database.read { database in
+            var counts = (0, 0)
+            try database.query("SELECT COUNT(delivered_at), COUNT(*) - COUNT(delivered_at) FROM notifications") { row in
+                counts = (Int(row.integer(0)), Int(row.integer(1)))
+            }
+            return counts
         }
     }
 }

@@ -91,7 +91,8 @@ public final class SQLiteStore: Store {
             findings BLOB NOT NULL);
         """,
         // The service: its job queue (one pending job per key; leases that expire return a job
-        // to the queue) and the newest report document of each name, as `scan --format json`.
+        // to the queue), the newest report document of each name, as `scan --format json`, and
+        // the outbox of notifications (kept until delivered: at least once).
         """
         CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, job_key TEXT NOT NULL, image TEXT NOT NULL,
             repository TEXT, reference TEXT, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before INTEGER NOT NULL,
@@ -103,6 +104,10 @@ public final class SQLiteStore: Store {
             scan_id INTEGER NOT NULL, document BLOB NOT NULL);
         CREATE INDEX reports_by_tag ON reports (repository, tag);
         CREATE INDEX reports_by_digest ON reports (repository, manifest_digest);
+        CREATE TABLE notifications (id INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL UNIQUE, url TEXT NOT NULL,
+            body BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL, delivered_at INTEGER,
+            last_error TEXT);
+        CREATE INDEX notifications_due ON notifications (delivered_at, next_attempt);
         """,
     ]
 

@@ -83,10 +83,26 @@ public protocol JobQueue: Sendable {
     func jobCounts() async throws -> [Job.State: Int]
 }
 
+/// Notifications waiting to be delivered: each kept until its receiver accepts it, retried
+/// with backoff, under one delivery id however often it is sent.
+public protocol NotificationOutbox: Sendable {
+    func enqueueNotifications(_ notifications: [OutgoingNotification], now: Date) async throws
+    /// Takes up to `limit` due notifications, holding each for `lease` (another process does
+    /// not send it meanwhile).
+    func dueNotifications(limit: Int, lease: Duration, now: Date) async throws -> [OutgoingNotification]
+    func markDelivered(_ deliveryID: String, now: Date) async throws
+    /// Records a failed attempt; the next is at `retryAt`.
+    func markFailed(_ deliveryID: String, error: String, retryAt: Date) async throws
+    /// Notifications per state: delivered and waiting.
+    func notificationCounts() async throws -> (delivered: Int, waiting: Int)
+}
+
 /// The newest report document of each scanned name, for the service's API.
 public protocol ReportStore: Sendable {
     /// Stores `document` as the newest report of `name`.
     func storeReport(_ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?) async throws
+    /// The newest report of a name.
+    func report(name: String) async throws -> [UInt8]?
     /// The newest report of `repository` at a tag or a manifest digest.
     func report(repository: String, reference: String) async throws -> [UInt8]?
     /// Every scan of the names of `repository` at a tag or manifest digest, newest first.
@@ -152,7 +168,7 @@ public struct FeedState: Sendable, Hashable {
 }
 
 /// A whole store: every concern above, and image configs by digest.
-public protocol Store: LayerFactsStore, ScanHistory, MatchResults, JobQueue, ReportStore, EventLog, AdvisorySource, DocumentCache {
+public protocol Store: LayerFactsStore, ScanHistory, MatchResults, JobQueue, ReportStore, NotificationOutbox, EventLog, AdvisorySource, DocumentCache {
     /// Where the store is, as the user named it.
     var location: String { get }
     /// Rows per kind, for `fathom db stats`.

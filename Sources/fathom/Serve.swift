@@ -45,6 +45,23 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Layer reads at once per process.")
     var layerConcurrency: Int?
 
+    @Option(help: "How often to update the advisory data from the feeds (`db update`), e.g. 6h; off for never (use db pull).")
+    var dbUpdateInterval = "6h"
+
+    @Option(help: "How often to re-match the stored images (they are also re-matched after every advisory change); off for never.")
+    var rescanInterval = "24h"
+
+    @Option(help: "Only images pushed or pulled within this window are rescanned.")
+    var rescanWindow = "30d"
+
+    @Option(help: "Where to POST a signed findings.changed notification when a scan finds new or resolved vulnerabilities (repeatable).")
+    var notifyURL: [String] = []
+
+    @Option(help: "File holding the HMAC-SHA256 key that signs notifications (X-Fathom-Signature).")
+    var notifySecretFile: String?
+
+    @OptionGroup var feedOptions: Database.FeedOptions
+
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
 
@@ -54,6 +71,24 @@ struct Serve: AsyncParsableCommand {
         if shutdownGrace < 0 { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
         _ = try Self.address(listen)
+        _ = try Self.interval(dbUpdateInterval, option: "--db-update-interval")
+        _ = try Self.interval(rescanInterval, option: "--rescan-interval")
+        guard try Self.interval(rescanWindow, option: "--rescan-window") != nil else {
+            throw ValidationError("--rescan-window must be a duration such as 30d")
+        }
+        for url in notifyURL where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw ValidationError("--notify-url takes an http:// or https:// URL, not '\(url)'")
+        }
+    }
+
+    /// `30s`, `90m`, `6h`, `30d`, `2w`; nil for `off` or `0`.
+    static func interval(_ text: String, option: String) throws -> Duration? {
+        if text == "off" || text == "0" { return nil }
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        guard let unit = text.last, let scale = units[unit], let amount = Double(text.dropLast()), amount > 0 else {
+            throw ValidationError("\(option) takes a duration such as 30s, 90m, 6h, 30d or 2w, or off; not '\(text)'")
+        }
+        return .milliseconds(Int64(amount * scale * 1000))
     }
 
     static func address(_ text: String) throws -> (host: String, port: Int) {
@@ -71,10 +106,15 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServiceConfiguration(
             host: host, port: port, workers: workers ?? ProcessInfo.processInfo.activeProcessorCount,
             layerConcurrency: layerConcurrency ?? max(2, ProcessInfo.processInfo.activeProcessorCount * 2), maxAttempts: maxAttempts,
-            shutdownGrace: .seconds(shutdownGrace), registryHost: registry)
+            shutdownGrace: .seconds(shutdownGrace), registryHost: registry,
+            updateInterval: try Self.interval(dbUpdateInterval, option: "--db-update-interval"),
+            rescanInterval: try Self.interval(rescanInterval, option: "--rescan-interval"),
+            rescanWindow: try Self.interval(rescanWindow, option: "--rescan-window") ?? .seconds(30 * 86400), notifyURLs: notifyURL)
         do {
+            configuration.feeds = try feedOptions.resolve()
             configuration.apiToken = try apiTokenFile.map(ServiceConfiguration.token(file:))
             configuration.webhookToken = try webhookTokenFile.map(ServiceConfiguration.token(file:))
+            configuration.notifySecret = try notifySecretFile.map { Array(try ServiceConfiguration.token(file: $0).utf8) }
         } catch {
             printError("\(error)")
             throw ExitCode(1)
@@ -96,9 +136,13 @@ struct Serve: AsyncParsableCommand {
                     Data("fathom: serving on http://\(address) with \(settings.workers) workers, store \(store.location)\n".utf8))
             },
             logger: logger)
-        var services: [any Service] = [app]
+        if !settings.notifyURLs.isEmpty && settings.notifySecret == nil {
+            FileHandle.standardError.write(Data("fathom: warning: no --notify-secret-file: notifications are sent unsigned\n".utf8))
+        }
+        var services: [any Service] = [app, Scheduler(store: store, configuration: settings, logger: logger)]
+        if !settings.notifyURLs.isEmpty { services.append(Notifier(store: store, secret: settings.notifySecret, logger: logger)) }
         if configuration.workers > 0 {
-            let runner = ScanRunner(store: store, client: client, layerConcurrency: configuration.layerConcurrency, logger: logger)
+            let runner = ScanRunner(store: store, client: client, configuration: settings, logger: logger)
             services.append(
                 WorkerPool(
                     store: store, runner: runner, configuration: configuration,

@@ -23,7 +23,7 @@ import Testing
     static let apiToken = "api-token-for-tests"
     static let webhookToken = "webhook-token-for-tests"
 
-    static func startService(workers: Int = 2) async throws -> Service {
+    static func startService(workers: Int = 2, arguments: [String] = []) async throws -> Service {
         let directory = try Fixtures.temporaryDirectory("service")
         let store = directory + "/fathom.db"
         try apiToken.write(toFile: directory + "/api.token", atomically: true, encoding: .utf8)
@@ -33,7 +33,8 @@ import Testing
         let port = try freePort()
         let command =
             "\"\(Fixtures.fathomExecutable)\" serve --listen 127.0.0.1:\(port) --store \"$1\" --workers \(workers) "
-            + "--api-token-file \(directory)/api.token --webhook-token-file \(directory)/webhook.token"
+            + "--api-token-file \(directory)/api.token --webhook-token-file \(directory)/webhook.token --db-update-interval off "
+            + arguments.map { "'\($0)'" }.joined(separator: " ")
         let server = try await BackgroundServer(command, argument: store, port: port, log: directory + "/serve.log")
         return Service(port: port, store: store, directory: directory, server: server)
     }
@@ -148,5 +149,114 @@ import Testing
         #expect(try await Self.request(.POST, "\(service.base)/v1/events", token: Self.webhookToken, body: "[1,2").status == 400)
         let large = String(repeating: " ", count: 2 << 20)
         #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: "{\"image\": \"x\"}" + large).status == 413)
+    }
+
+    /// A webhook receiver on loopback (Python's http.server): checks each delivery's
+    /// X-Fathom-Signature with Python's own hmac, answers 500 to the first one (to be retried)
+    /// and 200 after, and logs every request as a JSON line.
+    static func startReceiver(secret: String, in directory: String) async throws -> (url: String, log: String, server: BackgroundServer) {
+        let script = directory + "/receiver.py"
+        try #"""
+            import hashlib, hmac, json, signal, sys
+            from http.server import BaseHTTPRequestHandler, HTTPServer
+            # Started from the test process, it may inherit a blocked SIGTERM: it must stop on one.
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            port, secret, log = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
+            seen = []
+            class Handler(BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers["Content-Length"]))
+                    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+                    verified = hmac.compare_digest(expected, self.headers.get("X-Fathom-Signature", ""))
+                    status = 500 if not seen else 200
+                    seen.append(1)
+                    with open(log, "a") as out:
+                        out.write(json.dumps({"delivery": self.headers.get("X-Fathom-Delivery"), "verified": verified,
+                                              "status": status, "body": json.loads(body)}) + "\n")
+                    self.send_response(status)
+                    self.end_headers()
+                def log_message(self, *args):
+                    pass
+            HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+            """#.write(toFile: script, atomically: true, encoding: .utf8)
+        let port = try freePort()
+        let log = directory + "/deliveries.jsonl"
+        let server = try await BackgroundServer("python3 \"$1\" \(port) '\(secret)' '\(log)'", argument: script, port: port)
+        return ("http://127.0.0.1:\(port)/hook", log, server)
+    }
+
+    /// After an advisory import, the scheduler re-matches the images pushed or pulled within
+    /// the rescan window (and only those), updates their reports, and notifies a receiver with a
+    /// signed body that it gets again, under the same delivery id, after answering 500.
+    @Test func anAdvisoryChangeRescansTheWindowAndNotifiesSigned() async throws {
+        let directory = try Fixtures.temporaryDirectory("service-notify")
+        let secret = "notify-secret-for-tests"
+        try secret.write(toFile: directory + "/notify.secret", atomically: true, encoding: .utf8)
+        let receiver = try await Self.startReceiver(secret: secret, in: directory)
+        defer { receiver.server.stop() }
+        let service = try await Self.startService(arguments: [
+            "--notify-url", receiver.url, "--notify-secret-file", directory + "/notify.secret", "--rescan-window", "8s",
+        ])
+        defer { service.server.stop() }
+        let registry = try await LocalRegistry(notify: ("\(service.base)/v1/events", Self.webhookToken))
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/app", tag: "1.0")
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/idle", tag: "1.0")
+        for repository in ["team/app", "team/idle"] {
+            try await Self.eventually("the report of \(repository)") {
+                try await Self.request(.GET, "\(service.base)/v1/images/\(repository)/1.0").status == 200
+            }
+        }
+        // Out of the 8 s window for both, then team/app is pulled: back in it.
+        try await Task.sleep(for: .seconds(9))
+        try await Tool.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://\(registry.host)/team/app:1.0", "dir:\(directory)/pulled"])
+        try await Self.eventually("the pull event") {
+            let database = try SQLiteConnection(path: service.store, mode: .readOnly)
+            var pulls = 0
+            try database.query("SELECT COUNT(*) FROM registry_events WHERE action = 'pull' AND tag = '1.0'") { pulls = Int($0.integer(0)) }
+            return pulls > 0
+        }
+        let feed = directory + "/feed.json"
+        try #"""
+            {"id": "TEST-MUSL-1", "modified": "2026-11-29T00:00:00Z", "aliases": ["CVE-2026-0001"],
+             "affected": [{"package": {"ecosystem": "Alpine:v3.7", "name": "musl"},
+                           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1.18-r5"}]}]}]}
+            """#.write(toFile: feed, atomically: true, encoding: .utf8)
+        try await Tool.run([Fixtures.fathomExecutable, "db", "import", "--store", service.store, feed], environment: Fixtures.isolatedEnvironment)
+
+        var deliveries: [[String: Any]] = []
+        try await Self.eventually("a delivered notification") {
+            let lines = (try? String(contentsOfFile: receiver.log, encoding: .utf8))?.split(separator: "\n") ?? []
+            deliveries = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return deliveries.contains { $0["status"] as? Int == 200 }
+        }
+        // One notification, for the pulled image only: refused once, delivered again unchanged.
+        #expect(deliveries.count == 2)
+        #expect(deliveries.allSatisfy { $0["verified"] as? Bool == true })
+        #expect(Set(deliveries.compactMap { $0["delivery"] as? String }).count == 1)
+        let body = try #require(deliveries.last?["body"] as? [String: Any])
+        #expect(body["image"] as? String == "\(registry.host)/team/app:1.0")
+        #expect(body["trigger"] as? String == "rescan")
+        #expect(body["deliveryId"] as? String == deliveries.last?["delivery"] as? String)
+        let new = (body["new"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!)" }.sorted()
+        #expect(new == ["TEST-MUSL-1 musl", "TEST-MUSL-1 musl-utils"])
+        #expect((body["resolved"] as? [Any])?.isEmpty == true)
+
+        // The pulled image's report and history show the new finding; the idle one is left alone.
+        func ids(_ repository: String) async throws -> [String] {
+            let report = try Self.object(try await Self.request(.GET, "\(service.base)/v1/images/\(repository)/1.0").body)
+            return (report["vulnerabilities"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        }
+        #expect(try await ids("team/app").contains("TEST-MUSL-1"))
+        #expect(try await !ids("team/idle").contains("TEST-MUSL-1"))
+        let history = try JSONSerialization.jsonObject(with: try await Self.request(.GET, "\(service.base)/v1/images/team/app/1.0/scans").body)
+        let scans = try #require(history as? [[String: Any]])
+        #expect(scans.count == 2)
+        #expect(scans.first?["new"] as? Int == 2)
+        let idle = try JSONSerialization.jsonObject(with: try await Self.request(.GET, "\(service.base)/v1/images/team/idle/1.0/scans").body)
+        #expect((idle as? [[String: Any]])?.count == 1)
+        let done = try JSONSerialization.jsonObject(with: try await Self.request(.GET, "\(service.base)/v1/jobs?state=done").body)
+        #expect((done as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "rescan" })
     }
 }

@@ -1,0 +1,83 @@
+import AsyncHTTPClient
+import Crypto
+public import FathomStore
+import Foundation
+public import Logging
+import Metrics
+import NIOCore
+import NIOHTTP1
+public import ServiceLifecycle
+
+/// Delivers the outbox's notifications: a JSON POST signed with HMAC-SHA256 over the body
+/// (`X-Fathom-Signature: sha256=<hex>`), with a delivery id that stays the same across retries
+/// (`X-Fathom-Delivery`). A receiver that does not answer 2xx is tried again with doubling
+/// backoff (up to an hour apart); nothing is dropped: it stays in the outbox until accepted.
+public struct Notifier: Service {
+    let store: any Store
+    let secret: [UInt8]?
+    let logger: Logger
+    let tick: Duration
+    let firstBackoff: Duration
+    let deliveries = Counter(label: "fathom_notifications_total", dimensions: [("result", "delivered")])
+    let failures = Counter(label: "fathom_notifications_total", dimensions: [("result", "failed")])
+
+    public init(store: any Store, secret: [UInt8]?, logger: Logger, tick: Duration = .milliseconds(500), firstBackoff: Duration = .seconds(1)) {
+        self.store = store
+        self.secret = secret
+        self.logger = logger
+        self.tick = tick
+        self.firstBackoff = firstBackoff
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                for notification in try await store.dueNotifications(limit: 20, lease: .seconds(60), now: Date()) {
+                    await deliver(notification)
+                }
+            } catch {
+                logger.error("notifications", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: tick)
+        }
+    }
+
+    /// `sha256=<hex>` of the body under the secret.
+    public static func signature(_ body: [UInt8], secret: [UInt8]) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: secret))
+        return "sha256=" + code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    func deliver(_ notification: OutgoingNotification) async {
+        var request = HTTPClientRequest(url: notification.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "fathom")
+        request.headers.add(name: "X-Fathom-Event", value: "findings.changed")
+        request.headers.add(name: "X-Fathom-Delivery", value: notification.deliveryID)
+        if let secret { request.headers.add(name: "X-Fathom-Signature", value: Self.signature(notification.body, secret: secret)) }
+        request.body = .bytes(ByteBuffer(bytes: notification.body))
+        var failure: String?
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            _ = try? await response.body.collect(upTo: 64 << 10)
+            if !(200..<300).contains(response.status.code) { failure = "the receiver answered \(response.status.code)" }
+        } catch {
+            failure = "\(error)"
+        }
+        do {
+            if let failure {
+                failures.increment()
+                let delay = min(3600, firstBackoff.seconds * Double(1 << min(notification.attempts, 12)))
+                logger.warning(
+                    "notification not delivered", metadata: ["delivery": "\(notification.deliveryID)", "url": "\(notification.url)", "error": "\(failure)"])
+                try await store.markFailed(notification.deliveryID, error: failure, retryAt: Date().addingTimeInterval(delay))
+            } else {
+                deliveries.increment()
+                try await store.markDelivered(notification.deliveryID, now: Date())
+            }
+        } catch {
+            logger.error("notification state not stored", metadata: ["delivery": "\(notification.deliveryID)", "error": "\(error)"])
+        }
+    }
+}
