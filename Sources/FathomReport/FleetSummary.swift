@@ -137,6 +137,35 @@ public struct FleetSummary: Sendable, Encodable {
         }
     }
 
+    /// Adds an image by its stored report (the service's fleet view: no run, nothing fetched).
+    public mutating func add(report: ScanReport, name: String) {
+        images.scanned += 1
+        for layer in report.layers {
+            bytes.referenced += layer.size
+            if distinctLayers.insert(layer.digest).inserted { bytes.distinct += layer.size }
+        }
+        layers.distinct = distinctLayers.count
+        layers.reused += report.layers.count
+        var counts: [String: Int] = [:]
+        var seen = Set<String>()
+        for vulnerability in report.vulnerabilities {
+            counts[vulnerability.severity.rawValue, default: 0] += 1
+            findings[vulnerability.severity.rawValue, default: 0] += 1
+            guard seen.insert(vulnerability.id).inserted else { continue }
+            var entry = vulnerabilityImages[vulnerability.id] ?? (vulnerability.severity, 0, [])
+            entry.1 += 1
+            if entry.2.count < 3 { entry.2.insert(vulnerability.package) }
+            vulnerabilityImages[vulnerability.id] = entry
+        }
+        for gap in report.coverage?.gaps ?? [] { missingData[gap.namespace, default: 0] += 1 }
+        mostAtRisk.append(
+            ImageLine(
+                name: name, manifestDigest: report.artifact.manifestDigest, findings: report.vulnerabilities.count, bySeverity: counts,
+                fixable: report.vulnerabilities.filter { $0.fixedVersion != nil }.count, new: report.changes?.new.count ?? 0,
+                resolved: report.changes?.resolved.count ?? 0))
+        if mostAtRisk.count > 2 * top { trimImages() }
+    }
+
     /// Fills the derived parts; call once at the end.
     public mutating func finish(elapsed: Duration) {
         trimImages()

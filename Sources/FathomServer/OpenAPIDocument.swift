@@ -7,7 +7,7 @@ public enum OpenAPIDocument {
           "info": {
             "title": "fathom",
             "version": "1",
-            "description": "The fathom scan service: registry webhook, scan requests, reports, scan histories and the job queue. Every /v1 request needs a bearer token (POST /v1/events the webhook's)."
+            "description": "The fathom scan service: registry webhook, scan requests, reports, scan histories and the job queue. Every /v1 and /api/v1 request needs a bearer token (POST /v1/events the webhook's). Harbor's pluggable scanner adapter API is served under /api/v1 as goharbor/pluggable-scanner-spec describes it."
           },
           "servers": [{"url": "/"}],
           "security": [{"bearer": []}],
@@ -56,6 +56,21 @@ public enum OpenAPIDocument {
               "responses": {
                 "200": {"description": "The history", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ScanSummary"}}}}},
                 "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/findings": {"get": {
+              "summary": "Which images are affected: every finding of the newest reports matching a vulnerability id (or alias), severities and fixability.",
+              "parameters": [
+                {"name": "id", "in": "query", "schema": {"type": "string"}, "example": "CVE-2019-14697"},
+                {"name": "severity", "in": "query", "description": "Comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN", "schema": {"type": "string"}},
+                {"name": "fixable", "in": "query", "schema": {"type": "boolean"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}}],
+              "responses": {
+                "200": {"description": "Affected images", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Findings"}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/fleet/summary": {"get": {
+              "summary": "The fleet summary of fathom registry over the newest report of every image: findings per severity, the most widespread vulnerabilities, the images most at risk.",
+              "responses": {
+                "200": {"description": "The summary", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FleetSummary"}}}},
+                "401": {"$ref": "#/components/responses/Error"}}}},
             "/v1/jobs": {"get": {
               "summary": "Jobs, newest first.",
               "parameters": [
@@ -104,6 +119,18 @@ public enum OpenAPIDocument {
                 "name": {"type": "string"}, "manifestDigest": {"type": "string"}, "scannedAt": {"type": "string", "format": "date-time"},
                 "advisoryVersion": {"type": "string"}, "findings": {"type": "integer"},
                 "bySeverity": {"type": "object", "additionalProperties": {"type": "integer"}}, "new": {"type": "integer"}, "resolved": {"type": "integer"}}},
+              "Findings": {"type": "object", "required": ["count", "images", "truncated", "findings"], "properties": {
+                "count": {"type": "integer"}, "images": {"type": "integer"}, "truncated": {"type": "boolean"},
+                "findings": {"type": "array", "items": {"type": "object",
+                  "required": ["image", "id", "aliases", "package", "installedVersion", "severity", "status"], "properties": {
+                  "image": {"type": "string"}, "manifestDigest": {"type": "string"}, "id": {"type": "string"},
+                  "aliases": {"type": "array", "items": {"type": "string"}}, "package": {"type": "string"},
+                  "installedVersion": {"type": "string"}, "fixedVersion": {"type": "string"}, "severity": {"type": "string"},
+                  "status": {"type": "string"}}}}}},
+              "FleetSummary": {"type": "object", "required": ["source", "advisoryVersion", "images", "findings", "mostWidespread", "mostAtRisk"], "properties": {
+                "source": {"type": "string"}, "advisoryVersion": {"type": "string"}, "images": {"type": "object"}, "layers": {"type": "object"},
+                "bytes": {"type": "object"}, "findings": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "mostWidespread": {"type": "array", "items": {"type": "object"}}, "mostAtRisk": {"type": "array", "items": {"type": "object"}}}},
               "Report": {"type": "object", "required": ["schemaVersion", "artifact", "vulnerabilities", "summary"], "properties": {
                 "schemaVersion": {"type": "integer"}, "artifact": {"type": "object"}, "os": {"type": "object"}, "layers": {"type": "array"},
                 "packages": {"type": "array"}, "vulnerabilities": {"type": "array"}, "summary": {"type": "object"}}}

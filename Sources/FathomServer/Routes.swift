@@ -1,3 +1,4 @@
+import FathomAdvisory
 import FathomCore
 import FathomOCI
 import FathomReport
@@ -15,11 +16,15 @@ public struct ServiceRoutes: Sendable {
     let configuration: ServiceConfiguration
     let metricsRegistry: PrometheusCollectorRegistry
     let webhookDeliveries = Counter(label: "fathom_webhook_deliveries_total")
+    /// What scans Harbor's adapter API (nil: this process runs no workers).
+    let runner: ScanRunner?
+    let harbor = HarborScans()
 
-    public init(store: any Store, configuration: ServiceConfiguration, metricsRegistry: PrometheusCollectorRegistry) {
+    public init(store: any Store, configuration: ServiceConfiguration, metricsRegistry: PrometheusCollectorRegistry, runner: ScanRunner?) {
         self.store = store
         self.configuration = configuration
         self.metricsRegistry = metricsRegistry
+        self.runner = runner
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -42,6 +47,8 @@ public struct ServiceRoutes: Sendable {
             return try Self.encoded(RescanAccepted(job: id, queued: added), status: .accepted)
         }
         router.get("v1/images/**") { request, context in try await image(context.parameters.getCatchAll()) }
+        router.get("v1/findings") { request, _ in try await findings(request) }
+        router.get("v1/fleet/summary") { _, _ in try await fleetSummary() }
         router.get("v1/jobs/summary") { _, _ in try await jobSummary() }
         router.get("v1/jobs/{id}") { _, context in
             guard let id = context.parameters.get("id", as: Int64.self), let job = try await store.job(id) else {
@@ -50,6 +57,7 @@ public struct ServiceRoutes: Sendable {
             return try Self.encoded(JobView(job))
         }
         router.get("v1/jobs") { request, _ in try await jobs(request) }
+        addHarborRoutes(to: router)
         return router
     }
 
@@ -157,6 +165,110 @@ public struct ServiceRoutes: Sendable {
             return try Self.encoded(JobView(job), status: .unprocessableContent)
         }
         return Self.problem(.notFound, "no scan of \(repository) at \(reference)")
+    }
+
+    // MARK: fleet
+
+    /// Every stored report, a page at a time, decoded (one a report cannot be read is named).
+    func eachReport(_ body: (String, ScanReport) throws -> Bool) async throws {
+        var last: String?
+        let decoder = JSONDecoder()
+        while true {
+            let page = try await store.reports(after: last, limit: 500)
+            for (name, document) in page {
+                let report: ScanReport
+                do {
+                    report = try decoder.decode(ScanReport.self, from: Data(document))
+                } catch {
+                    throw FathomError(.invalidInput, "the stored report cannot be read", image: name, cause: error)
+                }
+                guard try body(name, report) else { return }
+            }
+            guard page.count == 500 else { return }
+            last = page.last?.name
+        }
+    }
+
+    struct AffectedImage: Encodable {
+        var image: String
+        var manifestDigest: String?
+        var id: String
+        var aliases: [String]
+        var package: String
+        var installedVersion: String
+        var fixedVersion: String?
+        var severity: String
+        var status: String
+    }
+
+    struct FindingsAnswer: Encodable {
+        var count: Int
+        var images: Int
+        var truncated: Bool
+        var findings: [AffectedImage]
+    }
+
+    /// Which images are affected: by vulnerability id (or alias), severity, and fixability.
+    func findings(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let id = query.get("id")
+        var severities: Set<Severity>?
+        if let list = query.get("severity") {
+            var wanted = Set<Severity>()
+            for word in list.split(separator: ",") {
+                guard let severity = Severity(rawValue: word.uppercased()) else {
+                    return Self.problem(.badRequest, "severity is a list of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                wanted.insert(severity)
+            }
+            severities = wanted
+        }
+        var fixable: Bool?
+        if let text = query.get("fixable") {
+            guard let value = Bool(text) else { return Self.problem(.badRequest, "fixable is true or false") }
+            fixable = value
+        }
+        let limit = query.get("limit").flatMap(Int.init) ?? 1000
+        guard (1...10_000).contains(limit) else { return Self.problem(.badRequest, "limit is 1 to 10000") }
+        guard id != nil || severities != nil || fixable != nil else {
+            return Self.problem(.badRequest, "ask for id, severity or fixable")
+        }
+        var answer = FindingsAnswer(count: 0, images: 0, truncated: false, findings: [])
+        try await eachReport { name, report in
+            var hit = false
+            for vulnerability in report.vulnerabilities {
+                if let id, vulnerability.id != id && !vulnerability.aliases.contains(id) { continue }
+                if let severities, !severities.contains(vulnerability.severity) { continue }
+                if let fixable, (vulnerability.fixedVersion != nil) != fixable { continue }
+                hit = true
+                answer.count += 1
+                guard answer.findings.count < limit else {
+                    answer.truncated = true
+                    continue
+                }
+                answer.findings.append(
+                    AffectedImage(
+                        image: name, manifestDigest: report.artifact.manifestDigest?.description, id: vulnerability.id,
+                        aliases: vulnerability.aliases, package: vulnerability.package, installedVersion: vulnerability.installedVersion,
+                        fixedVersion: vulnerability.fixedVersion, severity: vulnerability.severity.rawValue, status: vulnerability.status.rawValue))
+            }
+            if hit { answer.images += 1 }
+            return true
+        }
+        return try Self.encoded(answer)
+    }
+
+    /// The fleet summary of `fathom registry`, over the newest report of every name.
+    func fleetSummary() async throws -> Response {
+        let started = ContinuousClock.now
+        var summary = FleetSummary(source: "fathom serve", advisoryVersion: try await store.advisoryVersion())
+        try await eachReport { name, report in
+            summary.add(report: report, name: name)
+            return true
+        }
+        summary.finish(elapsed: ContinuousClock.now - started)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: try summary.json())))
     }
 
     // MARK: jobs

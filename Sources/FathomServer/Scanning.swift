@@ -22,12 +22,15 @@ public actor ScanRunner {
     let logger: Logger
     private var fleet: FleetScanner?
     private let metrics = ServiceMetrics()
+    /// Harbor's scans run beside the queue's: at most as many at once as there are workers.
+    let harborSlots: AsyncSemaphore
 
     public init(store: any Store, client: RegistryClient, configuration: ServiceConfiguration, logger: Logger) {
         self.store = store
         self.client = client
         self.settings = configuration
         self.logger = logger
+        harborSlots = AsyncSemaphore(permits: max(1, configuration.workers))
     }
 
     /// The pipeline for the store's current advisory data.

@@ -165,6 +165,16 @@ extension SQLiteStore {
         }
     }
 
+    public func reports(after name: String?, limit: Int) async throws -> [(name: String, document: [UInt8])] {
+        try await database.read { database in
+            var reports: [(name: String, document: [UInt8])] = []
+            try database.query(
+                "SELECT name, document FROM reports WHERE name > ? ORDER BY name LIMIT ?", [.text(name ?? ""), .integer(Int64(limit))]
+            ) { row in reports.append((row.text(0) ?? "", row.blob(1))) }
+            return reports
+        }
+    }
+
     public func report(repository: String, reference: String) async throws -> [UInt8]? {
         try await database.read { database in
             var document: [UInt8]?

@@ -105,6 +105,8 @@ public protocol ReportStore: Sendable {
     func report(name: String) async throws -> [UInt8]?
     /// The newest report of `repository` at a tag or a manifest digest.
     func report(repository: String, reference: String) async throws -> [UInt8]?
+    /// The newest reports of names after `name`, in name order, at most `limit`.
+    func reports(after name: String?, limit: Int) async throws -> [(name: String, document: [UInt8])]
     /// Every scan of the names of `repository` at a tag or manifest digest, newest first.
     func scanHistory(repository: String, reference: String) async throws -> [ScanSummary]
 }

@@ -126,7 +126,8 @@ struct Serve: AsyncParsableCommand {
         let store = try await storeOption.open()
         let client = try registryOptions.makeClient(for: registry)
         let logger = Logger(label: "fathom.serve")
-        let routes = ServiceRoutes(store: store, configuration: configuration, metricsRegistry: metrics)
+        let runner = settings.workers > 0 ? ScanRunner(store: store, client: client, configuration: settings, logger: logger) : nil
+        let routes = ServiceRoutes(store: store, configuration: settings, metricsRegistry: metrics, runner: runner)
         let app = Application(
             router: routes.router(),
             configuration: .init(address: .hostname(host, port: port), serverName: "fathom"),
@@ -141,8 +142,7 @@ struct Serve: AsyncParsableCommand {
         }
         var services: [any Service] = [app, Scheduler(store: store, configuration: settings, logger: logger)]
         if !settings.notifyURLs.isEmpty { services.append(Notifier(store: store, secret: settings.notifySecret, logger: logger)) }
-        if configuration.workers > 0 {
-            let runner = ScanRunner(store: store, client: client, configuration: settings, logger: logger)
+        if let runner {
             services.append(
                 WorkerPool(
                     store: store, runner: runner, configuration: configuration,

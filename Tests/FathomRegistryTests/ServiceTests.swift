@@ -20,6 +20,9 @@ import Testing
         var base: String { "http://127.0.0.1:\(port)" }
     }
 
+    /// Answers are read as they come: Harbor's 302 "not ready yet" is a status to see, not a
+    /// redirect to follow. Lives as long as the test process.
+    static let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(redirectConfiguration: .disallow))
     static let apiToken = "api-token-for-tests"
     static let webhookToken = "webhook-token-for-tests"
 
@@ -50,7 +53,7 @@ import Testing
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await client.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 16 << 20)
         return (Int(response.status.code), Data(bytes.readableBytesView))
     }
@@ -100,6 +103,16 @@ import Testing
         }
         let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body)
         #expect(summary as? [String: Int] == ["queued": 0, "running": 0, "done": 2, "dead": 0])
+        // Which images a CVE affects (by alias), and the fleet at a glance.
+        let affected = try Self.object(try await Self.request(.GET, "\(service.base)/v1/findings?id=CVE-2019-14697&fixable=true").body)
+        let hits = (affected["findings"] as? [[String: Any]] ?? []).map { "\($0["image"]!) \($0["package"]!) \($0["fixedVersion"]!)" }.sorted()
+        #expect(hits == ["\(registry.host)/team/app:1.0 musl 1.1.18-r4", "\(registry.host)/team/app:1.0 musl-utils 1.1.18-r4"])
+        #expect(affected["images"] as? Int == 1)
+        let unfixable = try Self.object(try await Self.request(.GET, "\(service.base)/v1/findings?id=CVE-2019-14697&fixable=false").body)
+        #expect(unfixable["count"] as? Int == 0)
+        let fleet = try Self.object(try await Self.request(.GET, "\(service.base)/v1/fleet/summary").body)
+        #expect((fleet["images"] as? [String: Int])?["scanned"] == 2)
+        #expect((fleet["mostAtRisk"] as? [[String: Any]])?.first?["name"] as? String == "\(registry.host)/team/app:1.0")
 
         // An event seen for the first time queues a scan; its redelivery changes nothing.
         let envelope = """
@@ -258,5 +271,134 @@ import Testing
         #expect((idle as? [[String: Any]])?.count == 1)
         let done = try JSONSerialization.jsonObject(with: try await Self.request(.GET, "\(service.base)/v1/jobs?state=done").body)
         #expect((done as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "rescan" })
+    }
+
+    /// Validates `instance` against the schema `component` of an OpenAPI document (JSON or
+    /// YAML) with Python's jsonschema; returns the validator's complaints (empty when valid).
+    static func schemaErrors(_ instance: Data, component: String, document: String) async throws -> String {
+        let directory = try Fixtures.temporaryDirectory("schema")
+        try instance.write(to: URL(fileURLWithPath: directory + "/instance.json"))
+        let script = """
+            import json, sys, yaml, jsonschema
+            spec = yaml.safe_load(open(sys.argv[1]))
+            schema = {"$ref": "#/components/schemas/" + sys.argv[2], "components": spec["components"]}
+            instance = json.load(open(sys.argv[3]))
+            errors = list(jsonschema.Draft7Validator(schema).iter_errors(instance))
+            print("\\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10]))
+            """
+        var environment = Fixtures.isolatedEnvironment
+        environment["PYTHONPATH"] = Fixtures.repositoryRoot.appendingPathComponent(".build/python-oracle").path
+        let output = try await Tool.run(
+            ["python3", "-c", script, document, component, directory + "/instance.json"], environment: environment, check: false)
+        guard output.status == 0 else {
+            return "the validator did not run (scripts/test installs it into .build/python-oracle): \(output.errorText)"
+        }
+        return output.text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The served OpenAPI document is valid OpenAPI 3.0, and the API's answers match it.
+    @Test func theOpenAPIDocumentIsValidAndDescribesTheAnswers() async throws {
+        let service = try await Self.startService(workers: 1)
+        defer { service.server.stop() }
+        let registry = try await LocalRegistry(notify: ("\(service.base)/v1/events", Self.webhookToken))
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/app", tag: "1.0")
+        try await Self.eventually("the report") { try await Self.request(.GET, "\(service.base)/v1/images/team/app/1.0").status == 200 }
+
+        let document = service.directory + "/openapi.json"
+        try (try await Self.request(.GET, "\(service.base)/openapi.json", token: nil)).body.write(to: URL(fileURLWithPath: document))
+        var environment = Fixtures.isolatedEnvironment
+        environment["PYTHONPATH"] = Fixtures.repositoryRoot.appendingPathComponent(".build/python-oracle").path
+        let valid = try await Tool.run(
+            ["python3", "-c", "import sys, json; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')", document],
+            environment: environment, check: false)
+        #expect(valid.status == 0 && valid.text.contains("valid"), "\(valid.errorText)")
+        for (path, component, array) in [
+            ("/v1/images/team/app/1.0", "Report", false), ("/v1/images/team/app/1.0/scans", "ScanSummary", true),
+            ("/v1/jobs", "Job", true), ("/v1/jobs/summary", "JobSummary", false), ("/v1/images/team/app/2.0", "Error", false),
+            ("/v1/findings?id=CVE-2019-14697", "Findings", false), ("/v1/fleet/summary", "FleetSummary", false),
+            ("/v1/findings?fixable=maybe", "Error", false),
+            ("/healthz", "Error", false),
+        ] {
+            let body = try await Self.request(.GET, service.base + path).body
+            let instances: [Data] =
+                array ? try (JSONSerialization.jsonObject(with: body) as? [Any] ?? []).map { try JSONSerialization.data(withJSONObject: $0) } : [body]
+            #expect(!instances.isEmpty, "\(path)")
+            for instance in instances {
+                let errors = try await Self.schemaErrors(instance, component: component, document: document)
+                // /healthz answers a status, not an error: the check must be able to fail.
+                if path == "/healthz" { #expect(!errors.isEmpty) } else { #expect(errors.isEmpty, "\(path): \(errors)") }
+            }
+        }
+    }
+
+    /// Harbor's scanner adapter API: metadata, a scan with the registry credentials Harbor
+    /// sends (used for that scan only, never stored), 302 + Refresh-After until the report is
+    /// ready, then a report valid by the adapter spec's own schema.
+    @Test func harborAdapterScansWithTheCredentialsItIsGivenAndReportsBySpec() async throws {
+        let (user, password) = ("robot$harbor", "harbor-robot-secret-1")
+        let registry = try await LocalRegistry(auth: .htpasswd(username: user, password: password))
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "library/alpine", tag: "3.7", credentials: (user, password))
+        let service = try await Self.startService(workers: 1)
+        defer { service.server.stop() }
+        let spec = Fixtures.root.appendingPathComponent("schemas/harbor/scanner-adapter-openapi-v1.1.yaml").path
+
+        let metadata = try await Self.request(.GET, "\(service.base)/api/v1/metadata")
+        #expect(metadata.status == 200)
+        #expect(try await Self.schemaErrors(metadata.body, component: "ScannerAdapterMetadata", document: spec).isEmpty)
+        #expect(try await Self.request(.GET, "\(service.base)/api/v1/metadata", token: nil).status == 401)
+
+        func scan(authorization: String) async throws -> String {
+            let body = """
+                {"registry": {"url": "http://\(registry.host)", "authorization": "\(authorization)"},
+                 "artifact": {"repository": "library/alpine", "digest": "\(layout.gzip.manifestDigest)", "tag": "3.7",
+                              "mime_type": "application/vnd.oci.image.manifest.v1+json"}}
+                """
+            let response = try await Self.request(.POST, "\(service.base)/api/v1/scan", body: body)
+            #expect(response.status == 202)
+            return try #require(try Self.object(response.body)["id"] as? String)
+        }
+        let basic = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+        let id = try await scan(authorization: basic)
+        var statuses: [Int] = []
+        var report = Data()
+        try await Self.eventually("the Harbor report") {
+            var request = HTTPClientRequest(url: "\(service.base)/api/v1/scan/\(id)/report")
+            request.headers.add(name: "Authorization", value: "Bearer \(Self.apiToken)")
+            request.headers.add(name: "Accept", value: "application/vnd.security.vulnerability.report; version=1.1")
+            let response = try await Self.client.execute(request, timeout: .seconds(30))
+            statuses.append(Int(response.status.code))
+            if response.status.code == 302 { #expect(response.headers["Refresh-After"].first == "2") }
+            if response.status.code == 200 {
+                #expect(response.headers["Content-Type"].first == "application/vnd.security.vulnerability.report; version=1.1")
+            }
+            report = Data(try await response.body.collect(upTo: 16 << 20).readableBytesView)
+            return response.status.code == 200
+        }
+        #expect(Set(statuses).isSubset(of: [302, 200]))
+        let errors = try await Self.schemaErrors(report, component: "HarborVulnerabilityReport", document: spec)
+        #expect(errors.isEmpty, "\(errors)")
+        let document = try Self.object(report)
+        let vulnerabilities = document["vulnerabilities"] as? [[String: Any]] ?? []
+        #expect(vulnerabilities.contains { $0["package"] as? String == "musl" && $0["version"] as? String == "1.1.18-r3" && $0["fix_version"] != nil })
+        #expect((document["artifact"] as? [String: Any])?["digest"] as? String == layout.gzip.manifestDigest.description)
+        // The same report is the service's own for that image.
+        #expect(try await Self.request(.GET, "\(service.base)/v1/images/library/alpine/\(layout.gzip.manifestDigest)").status == 200)
+
+        // Wrong credentials: the scan fails with a message; an unknown id is 404.
+        let refused = try await scan(authorization: "Basic " + Data("\(user):wrong".utf8).base64EncodedString())
+        try await Self.eventually("the failed scan") {
+            try await Self.request(.GET, "\(service.base)/api/v1/scan/\(refused)/report").status == 500
+        }
+        #expect(try await Self.request(.GET, "\(service.base)/api/v1/scan/no-such-id/report").status == 404)
+        // Nothing of the credentials reached the store.
+        service.server.stop()
+        for file in try FileManager.default.contentsOfDirectory(atPath: service.directory) where file.hasPrefix("fathom.db") {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: service.directory + "/" + file))
+            #expect(bytes.range(of: Data(password.utf8)) == nil, "\(file) holds the registry password")
+        }
     }
 }
