@@ -111,7 +111,7 @@ public enum OpenAPIDocument {
                 "job": {"type": "integer", "format": "int64"}, "queued": {"type": "boolean"}, "image": {"type": "string"}}},
               "Job": {"type": "object", "required": ["id", "kind", "image", "state", "attempts", "createdAt", "updatedAt"], "properties": {
                 "id": {"type": "integer", "format": "int64"}, "kind": {"type": "string", "enum": ["scan", "rescan", "update"]}, "image": {"type": "string"},
-                "state": {"type": "string", "enum": ["queued", "running", "done", "dead"]}, "attempts": {"type": "integer"},
+                "state": {"type": "string", "enum": ["queued", "running", "done", "dead"]}, "attempts": {"type": "integer"}, "worker": {"type": "string"},
                 "lastError": {"type": "string"}, "createdAt": {"type": "string", "format": "date-time"}, "updatedAt": {"type": "string", "format": "date-time"}}},
               "JobSummary": {"type": "object", "required": ["queued", "running", "done", "dead"], "properties": {
                 "queued": {"type": "integer"}, "running": {"type": "integer"}, "done": {"type": "integer"}, "dead": {"type": "integer"}}},

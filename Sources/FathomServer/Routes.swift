@@ -341,12 +341,15 @@ struct JobView: Encodable {
     var image: String
     var state: String
     var attempts: Int
+    /// The worker holding a running job (`host/pid/n`), or the last one that held it.
+    var worker: String?
     var lastError: String?
     var createdAt: Date
     var updatedAt: Date
 
     init(_ job: Job) {
         (id, kind, image, state, attempts, lastError) = (job.id, job.kind.rawValue, job.image, job.state.rawValue, job.attempts, job.lastError)
+        worker = job.worker
         (createdAt, updatedAt) = (job.createdAt, job.updatedAt)
     }
 }

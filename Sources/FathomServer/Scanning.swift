@@ -56,6 +56,11 @@ public actor ScanRunner {
     /// changed since the previous scan of the name.
     nonisolated func scan(_ job: Job) async throws {
         let started = ContinuousClock.now
+        // A retried job whose earlier attempt scanned and reported before its worker died is done.
+        if job.attempts > 1, let at = try await store.reportedScanTime(name: job.image), at >= job.createdAt {
+            logger.info("already scanned by an earlier attempt", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+            return
+        }
         guard case .registry(let reference) = try SourceReference(parsing: job.image) else {
             throw FathomError(.invalidInput, "a job names a registry image (host/repository:tag)", image: job.image)
         }

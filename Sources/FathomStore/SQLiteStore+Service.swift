@@ -165,6 +165,17 @@ extension SQLiteStore {
         }
     }
 
+    public func reportedScanTime(name: String) async throws -> Date? {
+        try await database.read { database in
+            var at: Date?
+            try database.query(
+                "SELECT s.scanned_at FROM reports r JOIN heads h ON h.name = r.name AND h.scan_id = r.scan_id JOIN scans s ON s.id = h.scan_id WHERE r.name = ?",
+                [.text(name)]
+            ) { at = Self.date($0.integer(0)) }
+            return at
+        }
+    }
+
     public func reports(after name: String?, limit: Int) async throws -> [(name: String, document: [UInt8])] {
         try await database.read { database in
             var reports: [(name: String, document: [UInt8])] = []

@@ -103,6 +103,9 @@ public protocol ReportStore: Sendable {
     func storeReport(_ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?) async throws
     /// The newest report of a name.
     func report(name: String) async throws -> [UInt8]?
+    /// When the newest scan of `name` was made, if the stored report is that scan's (a job
+    /// retried after its worker died checks this before scanning again).
+    func reportedScanTime(name: String) async throws -> Date?
     /// The newest report of `repository` at a tag or a manifest digest.
     func report(repository: String, reference: String) async throws -> [UInt8]?
     /// The newest reports of names after `name`, in name order, at most `limit`.

@@ -8,5 +8,5 @@ struct Fathom: AsyncParsableCommand {
         commandName: "fathom",
         abstract: "Scan container images for vulnerable packages.",
         version: FathomVersionInfo.version,
-        subcommands: [Scan.self, RegistryScan.self, Rescan.self, Serve.self, Events.self, Database.self, Vercmp.self])
+        subcommands: [Scan.self, RegistryScan.self, Rescan.self, Serve.self, Worker.self, Events.self, Database.self, Vercmp.self])
 }

@@ -10,46 +10,22 @@ import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
-/// `fathom serve`: the scan service. The HTTP API and registry webhook, and (with `--workers`)
-/// workers that take the store's jobs; SIGTERM stops taking jobs and lets those in flight finish.
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run the scan service: HTTP API, registry webhook and a pool of scan workers.",
-        discussion: """
-            Point the registry's notifications at http://HOST:PORT/v1/events: every pushed manifest is scanned, \
-            and pushes and pulls are recorded. Reports: GET /v1/images/{repository}/{tag or digest}. \
-            The API is described at /openapi.json.
-            """)
-
-    @Option(help: "Address to listen on, HOST:PORT.")
-    var listen = "127.0.0.1:8080"
-
-    @Option(help: "Scan workers in this process (0: serve and queue only). Default: the number of cores.")
+/// What `serve` and `worker` share: the store, the registries, and how jobs are worked.
+struct WorkerOptions: ParsableArguments {
+    @Option(help: "Scan workers in this process. Default: the number of cores.")
     var workers: Int?
-
-    @Option(help: "File holding the bearer token every /v1 request needs (without it the API answers 401).")
-    var apiTokenFile: String?
-
-    @Option(help: "File holding the bearer token the registry's webhook sends to POST /v1/events.")
-    var webhookTokenFile: String?
-
-    @Option(help: "Scan pushed images from this registry host instead of the host the event names.")
-    var registry: String?
 
     @Option(help: "Attempts per job before it is dead.")
     var maxAttempts = 5
+
+    @Option(help: "How long a job is held without a heartbeat before another worker may take it, e.g. 60s.")
+    var lease = "60s"
 
     @Option(help: "Seconds jobs in flight may take to finish after SIGTERM.")
     var shutdownGrace = 30
 
     @Option(help: "Layer reads at once per process.")
     var layerConcurrency: Int?
-
-    @Option(help: "How often to update the advisory data from the feeds (`db update`), e.g. 6h; off for never (use db pull).")
-    var dbUpdateInterval = "6h"
-
-    @Option(help: "How often to re-match the stored images (they are also re-matched after every advisory change); off for never.")
-    var rescanInterval = "24h"
 
     @Option(help: "Only images pushed or pulled within this window are rescanned.")
     var rescanWindow = "30d"
@@ -61,7 +37,6 @@ struct Serve: AsyncParsableCommand {
     var notifySecretFile: String?
 
     @OptionGroup var feedOptions: Database.FeedOptions
-
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
 
@@ -70,9 +45,7 @@ struct Serve: AsyncParsableCommand {
         if maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1") }
         if shutdownGrace < 0 { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
-        _ = try Self.address(listen)
-        _ = try Self.interval(dbUpdateInterval, option: "--db-update-interval")
-        _ = try Self.interval(rescanInterval, option: "--rescan-interval")
+        guard try Self.interval(lease, option: "--lease") != nil else { throw ValidationError("--lease must be a duration such as 60s") }
         guard try Self.interval(rescanWindow, option: "--rescan-window") != nil else {
             throw ValidationError("--rescan-window must be a duration such as 30d")
         }
@@ -91,63 +64,41 @@ struct Serve: AsyncParsableCommand {
         return .milliseconds(Int64(amount * scale * 1000))
     }
 
-    static func address(_ text: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("--listen takes HOST:PORT, e.g. 127.0.0.1:8080")
-        }
-        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
-    }
-
-    func run() async throws {
-        bootstrapLogging()
-        let metrics = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
-        let (host, port) = try Self.address(listen)
+    /// The configuration these options give (token and secret files read; a missing one is an error).
+    func configuration(defaultWorkers: Int) throws -> ServiceConfiguration {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
         var configuration = ServiceConfiguration(
-            host: host, port: port, workers: workers ?? ProcessInfo.processInfo.activeProcessorCount,
-            layerConcurrency: layerConcurrency ?? max(2, ProcessInfo.processInfo.activeProcessorCount * 2), maxAttempts: maxAttempts,
-            shutdownGrace: .seconds(shutdownGrace), registryHost: registry,
-            updateInterval: try Self.interval(dbUpdateInterval, option: "--db-update-interval"),
-            rescanInterval: try Self.interval(rescanInterval, option: "--rescan-interval"),
+            workers: workers ?? defaultWorkers, layerConcurrency: layerConcurrency ?? max(2, cores * 2),
+            lease: try Self.interval(lease, option: "--lease") ?? .seconds(60), maxAttempts: maxAttempts,
+            shutdownGrace: .seconds(shutdownGrace),
             rescanWindow: try Self.interval(rescanWindow, option: "--rescan-window") ?? .seconds(30 * 86400), notifyURLs: notifyURL)
-        do {
-            configuration.feeds = try feedOptions.resolve()
-            configuration.apiToken = try apiTokenFile.map(ServiceConfiguration.token(file:))
-            configuration.webhookToken = try webhookTokenFile.map(ServiceConfiguration.token(file:))
-            configuration.notifySecret = try notifySecretFile.map { Array(try ServiceConfiguration.token(file: $0).utf8) }
-        } catch {
-            printError("\(error)")
-            throw ExitCode(1)
-        }
-        if configuration.apiToken == nil {
-            FileHandle.standardError.write(Data("fathom: warning: no --api-token-file: every /v1 request is refused (401)\n".utf8))
-        }
-        let settings = configuration
-        let store = try await storeOption.open()
-        let client = try registryOptions.makeClient(for: registry)
-        let logger = Logger(label: "fathom.serve")
-        let runner = settings.workers > 0 ? ScanRunner(store: store, client: client, configuration: settings, logger: logger) : nil
-        let routes = ServiceRoutes(store: store, configuration: settings, metricsRegistry: metrics, runner: runner)
-        let app = Application(
-            router: routes.router(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "fathom"),
-            onServerRunning: { channel in
-                let address = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? listen
-                FileHandle.standardError.write(
-                    Data("fathom: serving on http://\(address) with \(settings.workers) workers, store \(store.location)\n".utf8))
-            },
-            logger: logger)
-        if !settings.notifyURLs.isEmpty && settings.notifySecret == nil {
+        configuration.feeds = try feedOptions.resolve()
+        configuration.notifySecret = try notifySecretFile.map { Array(try ServiceConfiguration.token(file: $0).utf8) }
+        if !configuration.notifyURLs.isEmpty && configuration.notifySecret == nil {
             FileHandle.standardError.write(Data("fathom: warning: no --notify-secret-file: notifications are sent unsigned\n".utf8))
         }
-        var services: [any Service] = [app, Scheduler(store: store, configuration: settings, logger: logger)]
-        if !settings.notifyURLs.isEmpty { services.append(Notifier(store: store, secret: settings.notifySecret, logger: logger)) }
-        if let runner {
-            services.append(
-                WorkerPool(
-                    store: store, runner: runner, configuration: configuration,
-                    name: "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)", logger: logger))
+        return configuration
+    }
+
+    /// The workers and the notifier for `store` (those the configuration asks for).
+    static func services(
+        store: any Store, client: RegistryClient, runner: ScanRunner?, configuration: ServiceConfiguration, logger: Logger
+    ) -> [any Service] {
+        var services: [any Service] = []
+        if !configuration.notifyURLs.isEmpty {
+            services.append(Notifier(store: store, secret: configuration.notifySecret, logger: logger))
         }
+        if let runner {
+            let name = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+            services.append(WorkerPool(store: store, runner: runner, configuration: configuration, name: name, logger: logger))
+        }
+        return services
+    }
+
+    /// Runs `services` until SIGTERM or SIGINT, then closes the client and the store.
+    static func run(_ services: [any Service], configuration: ServiceConfiguration, store: any Store, client: RegistryClient, logger: Logger)
+        async throws
+    {
         var group = ServiceGroupConfiguration(services: services, logger: logger)
         group.gracefulShutdownSignals = [.sigterm, .sigint]
         group.maximumGracefulShutdownDuration = configuration.shutdownGrace
@@ -161,5 +112,126 @@ struct Serve: AsyncParsableCommand {
         }
         try await client.shutdown()
         try await store.close()
+    }
+}
+
+/// `fathom serve`: the scan service. The HTTP API and registry webhook, the scheduler, and
+/// (with `--workers`) workers that take the store's jobs; SIGTERM stops taking jobs and lets
+/// those in flight finish.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the scan service: HTTP API, registry webhook, scheduler and a pool of scan workers.",
+        discussion: """
+            Point the registry's notifications at http://HOST:PORT/v1/events: every pushed manifest is scanned, \
+            and pushes and pulls are recorded. Reports: GET /v1/images/{repository}/{tag or digest}. \
+            The API is described at /openapi.json. With --workers 0 it only serves and queues: fathom worker \
+            processes on the same store do the scanning.
+            """)
+
+    @Option(help: "Address to listen on, HOST:PORT.")
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: "File holding the bearer token every /v1 and /api/v1 request needs (without it they answer 401).")
+    var apiTokenFile: String?
+
+    @Option(help: "File holding the bearer token the registry's webhook sends to POST /v1/events.")
+    var webhookTokenFile: String?
+
+    @Option(help: "Scan pushed images from this registry host instead of the host the event names.")
+    var registry: String?
+
+    @Option(help: "How often to update the advisory data from the feeds (`db update`), e.g. 6h; off for never (use db pull).")
+    var dbUpdateInterval = "6h"
+
+    @Option(help: "How often to re-match the stored images (they are also re-matched after every advisory change); off for never.")
+    var rescanInterval = "24h"
+
+    @OptionGroup var options: WorkerOptions
+
+    func validate() throws {
+        _ = try Self.address(listen)
+        _ = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
+        _ = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
+    }
+
+    static func address(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen takes HOST:PORT, e.g. 127.0.0.1:8080")
+        }
+        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
+
+    func run() async throws {
+        bootstrapLogging()
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+        let (host, port) = try Self.address(listen)
+        var configuration: ServiceConfiguration
+        do {
+            configuration = try options.configuration(defaultWorkers: ProcessInfo.processInfo.activeProcessorCount)
+            configuration.host = host
+            configuration.port = port
+            configuration.registryHost = registry
+            configuration.updateInterval = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
+            configuration.rescanInterval = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
+            configuration.apiToken = try apiTokenFile.map(ServiceConfiguration.token(file:))
+            configuration.webhookToken = try webhookTokenFile.map(ServiceConfiguration.token(file:))
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        if configuration.apiToken == nil {
+            FileHandle.standardError.write(Data("fathom: warning: no --api-token-file: every /v1 request is refused (401)\n".utf8))
+        }
+        let settings = configuration
+        let store = try await options.storeOption.open()
+        let client = try options.registryOptions.makeClient(for: registry)
+        let logger = Logger(label: "fathom.serve")
+        let runner = settings.workers > 0 ? ScanRunner(store: store, client: client, configuration: settings, logger: logger) : nil
+        let routes = ServiceRoutes(store: store, configuration: settings, metricsRegistry: metrics, runner: runner)
+        let app = Application(
+            router: routes.router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "fathom"),
+            onServerRunning: { channel in
+                let address = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
+                FileHandle.standardError.write(
+                    Data("fathom: serving on http://\(address) with \(settings.workers) workers, store \(store.location)\n".utf8))
+            },
+            logger: logger)
+        let services: [any Service] =
+            [app, Scheduler(store: store, configuration: settings, logger: logger)]
+            + WorkerOptions.services(store: store, client: client, runner: runner, configuration: settings, logger: logger)
+        try await WorkerOptions.run(services, configuration: settings, store: store, client: client, logger: logger)
+    }
+}
+
+/// `fathom worker`: scan workers only, taking the jobs `fathom serve` queues in the same store.
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run scan workers that take the jobs of a shared store (the service queues them).",
+        discussion: "Any number of worker processes can share one store; a job whose worker dies returns to the queue when its lease runs out.")
+
+    @OptionGroup var options: WorkerOptions
+
+    func validate() throws {
+        if options.workers == 0 { throw ValidationError("a worker process needs --workers 1 or more") }
+    }
+
+    func run() async throws {
+        bootstrapLogging()
+        let configuration: ServiceConfiguration
+        do {
+            configuration = try options.configuration(defaultWorkers: ProcessInfo.processInfo.activeProcessorCount)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        let store = try await options.storeOption.open()
+        let client = try options.registryOptions.makeClient(for: nil)
+        let logger = Logger(label: "fathom.worker")
+        let runner = ScanRunner(store: store, client: client, configuration: configuration, logger: logger)
+        FileHandle.standardError.write(Data("fathom: \(configuration.workers) workers on store \(store.location)\n".utf8))
+        let services = WorkerOptions.services(store: store, client: client, runner: runner, configuration: configuration, logger: logger)
+        try await WorkerOptions.run(services, configuration: configuration, store: store, client: client, logger: logger)
     }
 }

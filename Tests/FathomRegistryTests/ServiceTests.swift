@@ -26,14 +26,14 @@ import Testing
     static let apiToken = "api-token-for-tests"
     static let webhookToken = "webhook-token-for-tests"
 
-    static func startService(workers: Int = 2, arguments: [String] = []) async throws -> Service {
+    static func startService(workers: Int = 2, port chosen: Int? = nil, arguments: [String] = []) async throws -> Service {
         let directory = try Fixtures.temporaryDirectory("service")
         let store = directory + "/fathom.db"
         try apiToken.write(toFile: directory + "/api.token", atomically: true, encoding: .utf8)
         try webhookToken.write(toFile: directory + "/webhook.token", atomically: true, encoding: .utf8)
         let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
         try await Tool.run([Fixtures.fathomExecutable, "db", "import", "--store", store, secdb], environment: Fixtures.isolatedEnvironment)
-        let port = try freePort()
+        let port = try chosen ?? freePort()
         let command =
             "\"\(Fixtures.fathomExecutable)\" serve --listen 127.0.0.1:\(port) --store \"$1\" --workers \(workers) "
             + "--api-token-file \(directory)/api.token --webhook-token-file \(directory)/webhook.token --db-update-interval off "
@@ -400,5 +400,77 @@ import Testing
             let bytes = try Data(contentsOf: URL(fileURLWithPath: service.directory + "/" + file))
             #expect(bytes.range(of: Data(password.utf8)) == nil, "\(file) holds the registry password")
         }
+    }
+
+    /// `fathom serve --workers 0` queues, two `fathom worker` processes scan; one is killed
+    /// (SIGKILL) while it holds a job. Its job returns to the queue when the lease runs out and
+    /// is done by the other: every pushed image has exactly one scan, nothing is left queued,
+    /// running or dead, and the surviving worker stops cleanly on SIGTERM.
+    @Test func aWorkerKilledMidScanLosesNoJob() async throws {
+        let port = try freePort()
+        let registry = try await LocalRegistry(notify: ("http://127.0.0.1:\(port)/v1/events", Self.webhookToken))
+        defer { registry.stop() }
+        // Scans go through a slow proxy (2 s per manifest), so a worker is caught holding a job.
+        let proxy = try await FaultProxy(upstream: registry.host)
+        defer { proxy.stop() }
+        proxy.inject(.delay(.seconds(2)), pathContains: "/manifests/", times: 1000)
+        let service = try await Self.startService(workers: 0, port: port, arguments: ["--registry", proxy.host])
+        defer { service.server.stop() }
+        func worker(_ name: String) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Fixtures.fathomExecutable)
+            process.arguments = ["worker", "--store", service.store, "--workers", "1", "--lease", "3s", "--insecure-registry", proxy.host]
+            process.environment = Fixtures.isolatedEnvironment
+            let log = FileHandle(forWritingAtPath: service.directory + "/\(name).log") ?? {
+                FileManager.default.createFile(atPath: service.directory + "/\(name).log", contents: nil)
+                return FileHandle(forWritingAtPath: service.directory + "/\(name).log")!
+            }()
+            process.standardOutput = log
+            process.standardError = log
+            try process.run()
+            return process
+        }
+        let doomed = try worker("worker-a")
+        let survivor = try worker("worker-b")
+        defer { if doomed.isRunning { kill(doomed.processIdentifier, SIGKILL) } }
+        defer { if survivor.isRunning { kill(survivor.processIdentifier, SIGKILL) } }
+
+        let layout = try await TestImages.layout()
+        let repositories = (0..<6).map { "team/w\($0)" }
+        for (index, repository) in repositories.enumerated() {
+            try await registry.push(index.isMultiple(of: 2) ? "oci:\(layout.directory):gzip" : "oci:\(TestImages.busyboxMusl)", to: repository, tag: "1")
+        }
+        var held: String?
+        try await Self.eventually("worker A to hold a job", seconds: 30) {
+            let jobs = try JSONSerialization.jsonObject(with: try await Self.request(.GET, "\(service.base)/v1/jobs?state=running").body)
+            held = (jobs as? [[String: Any]] ?? []).first { ($0["worker"] as? String)?.contains("/\(doomed.processIdentifier)/") == true }?["image"] as? String
+            return held != nil
+        }
+        kill(doomed.processIdentifier, SIGKILL)
+        doomed.waitUntilExit()
+        #expect(held != nil)
+
+        try await Self.eventually("the queue to drain", seconds: 90) {
+            let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["queued"] == 0 && summary?["running"] == 0 && (summary?["done"] ?? 0) + (summary?["dead"] ?? 0) == repositories.count
+        }
+        let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body)
+        #expect(summary as? [String: Int] == ["queued": 0, "running": 0, "done": repositories.count, "dead": 0])
+        for repository in repositories {
+            let report = try Self.object(try await Self.request(.GET, "\(service.base)/v1/images/\(repository)/1").body)
+            let digest = (report["artifact"] as? [String: Any])?["manifestDigest"] as? String
+            let history = try JSONSerialization.jsonObject(with: try await Self.request(.GET, "\(service.base)/v1/images/\(repository)/1/scans").body)
+            let scans = history as? [[String: Any]] ?? []
+            #expect(scans.count == 1, "\(repository): \(scans.count) scans")
+            #expect(digest != nil && scans.first?["manifestDigest"] as? String == digest, "\(repository)")
+        }
+        // The job the killed worker held was taken again, by the survivor.
+        let done = try JSONSerialization.jsonObject(with: try await Self.request(.GET, "\(service.base)/v1/jobs?state=done").body)
+        let retaken = (done as? [[String: Any]] ?? []).first { $0["image"] as? String == held }
+        #expect(retaken?["attempts"] as? Int == 2)
+        #expect((retaken?["worker"] as? String)?.contains("/\(survivor.processIdentifier)/") == true)
+        survivor.terminate()
+        survivor.waitUntilExit()
+        #expect(survivor.terminationStatus == 0)
     }
 }
