@@ -216,13 +216,9 @@ extension SQLiteStore {
 
     /// A digest of every feed's content digest (what `advisoryVersion()` answers).
     static func advisoryVersion(_ database: SQLiteConnection) throws -> String {
-        var hasher = DigestHasher()
-        var any = false
-        try database.query("SELECT source, content_digest FROM imports ORDER BY source") { row in
-            any = true
-            hasher.update(Array("\(row.text(0) ?? "") \(row.text(1) ?? "")\n".utf8))
-        }
-        return any ? String(hasher.finalize().encoded.prefix(16)) : "none"
+        var imports: [(source: String, digest: String)] = []
+        try database.query("SELECT source, content_digest FROM imports") { row in imports.append((row.text(0) ?? "", row.text(1) ?? "")) }
+        return AdvisoryImportPlan.advisoryVersion(imports)
     }
 
     @discardableResult

@@ -3,46 +3,6 @@ import FathomSQLite
 import Foundation
 
 extension SQLiteStore {
-    /// More changed keys than this in one import are not listed: a match that old is redone
-    /// whole, which is no slower than re-matching nearly every package.
-    static let listedChangeLimit = 100_000
-
-    /// What replacing `source`'s advisories with `records` (and its explicit scores with
-    /// `scores`) changes; nil when too much to list. Read inside the import's transaction.
-    static func changes(
-        replacing source: String, with records: [(OSVRecord, String)], scores: [String: [CVSSScore]], in database: SQLiteConnection
-    ) throws -> AdvisoryChanges? {
-        var stored: [String: String] = [:]
-        try database.query("SELECT id, record FROM advisories WHERE source = ?", [.text(source)]) { row in
-            stored[row.text(0) ?? ""] = row.text(1) ?? ""
-        }
-        var changes = AdvisoryChanges()
-        let decoder = JSONDecoder()
-        func addStored(_ json: String) -> Bool {
-            guard let record = try? decoder.decode(OSVRecord.self, from: Data(json.utf8)) else { return false }
-            changes.add(record)
-            return true
-        }
-        for (record, json) in records {
-            let previous = stored.removeValue(forKey: record.id)
-            guard previous != json else { continue }
-            changes.add(record)
-            // A stored record that cannot be read says nothing of what it affected: list nothing.
-            if let previous, !addStored(previous) { return nil }
-            if changes.packages.count + changes.ids.count > listedChangeLimit { return nil }
-        }
-        for json in stored.values {
-            guard addStored(json) else { return nil }
-            if changes.packages.count + changes.ids.count > listedChangeLimit { return nil }
-        }
-        var storedScores: [String: [CVSSScore]] = [:]
-        try database.query(
-            "SELECT id, source, version, vector, score, type FROM cvss_scores WHERE feed = ? AND explicit = 1 ORDER BY rowid", [.text(source)]
-        ) { row in storedScores[row.text(0) ?? "", default: []].append(score(row, from: 1)) }
-        for id in Set(storedScores.keys).union(scores.keys) where storedScores[id] != scores[id] { changes.ids.insert(id) }
-        return changes.packages.count + changes.ids.count > listedChangeLimit ? nil : changes
-    }
-
     /// Adds a generation for an import that changed `source` (with what it changed, if listed).
     static func recordGeneration(_ changes: AdvisoryChanges?, source: String, in database: SQLiteConnection) throws {
         try database.query(

@@ -129,38 +129,28 @@ public final class SQLiteStore: Store {
     public func importAdvisories(
         _ records: [OSVRecord], scores: [String: [CVSSScore]], source: String, now: Date = Date()
     ) async throws -> AdvisoryImportResult {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let sorted = records.sorted { $0.id < $1.id }
-        var hasher = DigestHasher()
-        var encoded: [(OSVRecord, String)] = []
-        var derived: [(String, CVSSScore)] = []
-        for record in sorted {
-            let json = String(decoding: try encoder.encode(record), as: UTF8.self)
-            hasher.update(Array(json.utf8))
-            encoded.append((record, json))
-            guard record.withdrawn == nil else { continue }
-            for score in Rating(record: record, source: source).scores {
-                for id in [record.id] + record.relatedIDs { derived.append((id, score)) }
-            }
-        }
-        let explicit = scores.sorted { $0.key < $1.key }.flatMap { id, list in list.map { (id, $0) } }
-        for (id, score) in explicit { hasher.update(Array("\(id) \(String(decoding: try encoder.encode(score), as: UTF8.self))\n".utf8)) }
-        let digest = hasher.finalize().description
-        // A severity source counts the vulnerabilities it scores.
-        let count = sorted.count + scores.count
+        let plan = try AdvisoryImportPlan(records: records, scores: scores, source: source)
         let imported = ISO8601DateFormatter().string(from: now)
         // The check and the replacement are one transaction: two importers never interleave.
-        return try await database.write { [encoded, derived] database in
+        return try await database.write { database in
             try database.transaction {
                 var previous: String?
                 try database.query("SELECT content_digest FROM imports WHERE source = ?", [.text(source)]) { previous = $0.text(0) }
-                if previous == digest { return AdvisoryImportResult(source: source, records: count, advisories: sorted.count, scored: scores.count, changed: false) }
-                let changes = try Self.changes(replacing: source, with: encoded, scores: scores, in: database)
+                if previous == plan.digest { return plan.result(changed: false) }
+                var stored: [String: String] = [:]
+                try database.query("SELECT id, record FROM advisories WHERE source = ?", [.text(source)]) { row in
+                    stored[row.text(0) ?? ""] = row.text(1) ?? ""
+                }
+                var storedScores: [String: [CVSSScore]] = [:]
+                try database.query(
+                    "SELECT id, source, version, vector, score, type FROM cvss_scores WHERE feed = ? AND explicit = 1 ORDER BY rowid",
+                    [.text(source)]
+                ) { row in storedScores[row.text(0) ?? "", default: []].append(Self.score(row, from: 1)) }
+                let changes = plan.changes(stored: stored, storedScores: storedScores)
                 try database.query("DELETE FROM advisories WHERE source = ?", [.text(source)])
                 try database.query("DELETE FROM advisory_packages WHERE source = ?", [.text(source)])
                 try database.query("DELETE FROM cvss_scores WHERE feed = ?", [.text(source)])
-                for (record, json) in encoded {
+                for (record, json) in plan.encoded {
                     try database.query("INSERT OR REPLACE INTO advisories (source, id, record) VALUES (?, ?, ?)", [.text(source), .text(record.id), .text(json)])
                     for affected in record.affected ?? [] {
                         guard let package = affected.package else { continue }
@@ -169,7 +159,7 @@ public final class SQLiteStore: Store {
                             [.text(source), .text(record.id), .text(package.ecosystem), .text(package.name)])
                     }
                 }
-                for (isExplicit, list) in [(true, explicit), (false, derived)] {
+                for (isExplicit, list) in [(true, plan.explicit), (false, plan.derived)] {
                     for (id, score) in list {
                         try database.query(
                             "INSERT INTO cvss_scores (feed, id, source, version, vector, score, type, explicit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -181,9 +171,9 @@ public final class SQLiteStore: Store {
                 }
                 try database.query(
                     "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest) VALUES (?, ?, ?, ?)",
-                    [.text(source), .text(imported), .integer(Int64(count)), .text(digest)])
+                    [.text(source), .text(imported), .integer(Int64(plan.result(changed: true).records)), .text(plan.digest)])
                 try Self.recordGeneration(changes, source: source, in: database)
-                return AdvisoryImportResult(source: source, records: count, advisories: sorted.count, scored: scores.count, changed: true)
+                return plan.result(changed: true)
             }
         }
     }

@@ -4,12 +4,19 @@ import FathomSQLite
 import Foundation
 import Synchronization
 
-/// The store's advisories as an `AdvisoryLookup` that decodes only what is asked for: at open
-/// it reads which (ecosystem, package) each advisory affects; `prepare` decodes and indexes the
-/// advisories of the packages an image holds that are not indexed yet (on the store's reader
-/// threads), and `match` reads only memory. A fleet touches a few hundred packages of the tens
-/// of thousands the feeds name, so opening the store for a scan or a rescan costs
-/// milliseconds, not the seconds of decoding every record.
+/// What `StoredAdvisories` reads from a store: which (ecosystem, package) each advisory names,
+/// the records themselves by id, and CVSS scores by vulnerability id.
+public protocol AdvisoryRecordReader: Sendable {
+    /// Every (source, id, OSV ecosystem, package name) of the stored advisories.
+    func advisoryPackages() async throws -> [(source: String, id: String, ecosystem: String, name: String)]
+    /// Stored advisories that are not withdrawn.
+    func liveAdvisoryCount() async throws -> Int
+    /// The JSON of each asked record (source, id) that is stored.
+    func advisoryRecords(_ ids: [(source: String, id: String)]) async throws -> [(source: String, id: String, json: [UInt8])]
+    /// Every CVSS score stored for each id (an id without scores is absent).
+    func cvssScores(for ids: [String]) async throws -> [String: [CVSSScore]]
+}
+
 public final class StoredAdvisories: AdvisoryLookup {
     struct Key: Hashable, Sendable {
         var ecosystem: String
@@ -21,7 +28,7 @@ public final class StoredAdvisories: AdvisoryLookup {
         var id: String
     }
 
-    private let database: SQLiteDatabase
+    private let reader: any AdvisoryRecordReader
     private let recordsByKey: [Key: [RecordID]]
     public let recordCount: Int
     public let namespaces: Set<String>
@@ -30,29 +37,20 @@ public final class StoredAdvisories: AdvisoryLookup {
     private let scoresByID = Mutex<[String: [CVSSScore]]>([:])
     private let problems = Mutex<[String]>([])
 
-    static func open(_ database: SQLiteDatabase) async throws -> StoredAdvisories {
-        let (byKey, count) = try await database.read { connection in
-            var byKey: [Key: Set<RecordID>] = [:]
-            try connection.query("SELECT source, id, ecosystem, name FROM advisory_packages") { row in
-                guard let source = row.text(0), let id = row.text(1), let stored = row.text(2), let name = row.text(3) else { return }
-                let ecosystem = OSNamespaces.release(of: stored)
-                byKey[Key(ecosystem: ecosystem, name: AdvisoryIndex.normalize(name, ecosystem: ecosystem)), default: []]
-                    .insert(RecordID(source: source, id: id))
-            }
-            var count = 0
-            // Withdrawn advisories are not matched, so not counted (as the in-memory index does).
-            try connection.query("SELECT COUNT(*) FROM advisories WHERE json_extract(record, '$.withdrawn') IS NULL") {
-                count = Int($0.integer(0))
-            }
-            return (byKey, count)
+    public static func open(_ reader: any AdvisoryRecordReader) async throws -> StoredAdvisories {
+        var byKey: [Key: Set<RecordID>] = [:]
+        for row in try await reader.advisoryPackages() {
+            let ecosystem = OSNamespaces.release(of: row.ecosystem)
+            byKey[Key(ecosystem: ecosystem, name: AdvisoryIndex.normalize(row.name, ecosystem: ecosystem)), default: []]
+                .insert(RecordID(source: row.source, id: row.id))
         }
         return StoredAdvisories(
-            database: database, recordsByKey: byKey.mapValues { $0.sorted { ($0.source, $0.id) < ($1.source, $1.id) } },
-            recordCount: count)
+            reader: reader, recordsByKey: byKey.mapValues { $0.sorted { ($0.source, $0.id) < ($1.source, $1.id) } },
+            recordCount: try await reader.liveAdvisoryCount())
     }
 
-    private init(database: SQLiteDatabase, recordsByKey: [Key: [RecordID]], recordCount: Int) {
-        self.database = database
+    private init(reader: any AdvisoryRecordReader, recordsByKey: [Key: [RecordID]], recordCount: Int) {
+        self.reader = reader
         self.recordsByKey = recordsByKey
         self.recordCount = recordCount
         namespaces = Set(recordsByKey.keys.map(\.ecosystem))
@@ -71,12 +69,12 @@ public final class StoredAdvisories: AdvisoryLookup {
         let missing = buckets.withLock { built in wanted.filter { built[$0] == nil } }
         guard !missing.isEmpty else { return }
         let requests = missing.map { ($0, recordsByKey[$0] ?? []) }
-        let (built, failures) = try await database.read { connection in
-            var built: [Key: AdvisoryIndex] = [:]
-            var failures: [String] = []
-            for (key, ids) in requests { built[key] = Self.build(ids, connection: connection, failures: &failures) }
-            return (built, failures)
-        }
+        let rows = try await reader.advisoryRecords(requests.flatMap { $0.1.map { (source: $0.source, id: $0.id) } })
+        var json: [RecordID: [UInt8]] = [:]
+        for row in rows { json[RecordID(source: row.source, id: row.id)] = row.json }
+        var built: [Key: AdvisoryIndex] = [:]
+        var failures: [String] = []
+        for (key, ids) in requests { built[key] = Self.build(ids, json: json, failures: &failures) }
         buckets.withLock { $0.merge(built) { current, _ in current } }
         if !failures.isEmpty { problems.withLock { $0 += failures } }
     }
@@ -95,16 +93,8 @@ public final class StoredAdvisories: AdvisoryLookup {
     public func scores(for ids: Set<String>) async throws -> [String: [CVSSScore]] {
         let missing = scoresByID.withLock { known in ids.filter { known[$0] == nil } }
         if !missing.isEmpty {
-            let found = try await database.read { connection in
-                var found: [String: [CVSSScore]] = [:]
-                for id in missing {
-                    found[id] = []
-                    try connection.query(
-                        "SELECT source, version, vector, score, type FROM cvss_scores WHERE id = ? ORDER BY rowid", [.text(id)]
-                    ) { row in found[id, default: []].append(SQLiteStore.score(row, from: 0)) }
-                }
-                return found
-            }
+            var found = try await reader.cvssScores(for: Array(missing))
+            for id in missing where found[id] == nil { found[id] = [] }
             scoresByID.withLock { $0.merge(found) { current, _ in current } }
         }
         return scoresByID.withLock { known in
@@ -114,15 +104,13 @@ public final class StoredAdvisories: AdvisoryLookup {
         }
     }
 
-    private static func build(_ ids: [RecordID], connection: SQLiteConnection, failures: inout [String]) -> AdvisoryIndex {
+    private static func build(_ ids: [RecordID], json: [RecordID: [UInt8]], failures: inout [String]) -> AdvisoryIndex {
         let decoder = JSONDecoder()
         var bySource: [String: [OSVRecord]] = [:]
         for id in ids {
+            guard let bytes = json[id] else { continue }
             do {
-                try connection.query("SELECT record FROM advisories WHERE source = ? AND id = ?", [.text(id.source), .text(id.id)]) {
-                    row in
-                    bySource[id.source, default: []].append(try decoder.decode(OSVRecord.self, from: Data(row.blob(0))))
-                }
+                bySource[id.source, default: []].append(try decoder.decode(OSVRecord.self, from: Data(bytes)))
             } catch {
                 failures.append("advisory \(id.id) from \(id.source) could not be read: \(error)")
             }
@@ -133,9 +121,55 @@ public final class StoredAdvisories: AdvisoryLookup {
     }
 }
 
-extension SQLiteStore {
+extension SQLiteStore: AdvisoryRecordReader {
     public func advisories() async throws -> any AdvisoryLookup { try await storedAdvisories() }
 
     /// The stored advisories as their own type (with the warnings of records left out).
-    public func storedAdvisories() async throws -> StoredAdvisories { try await StoredAdvisories.open(database) }
+    public func storedAdvisories() async throws -> StoredAdvisories { try await StoredAdvisories.open(self) }
+
+    public func advisoryPackages() async throws -> [(source: String, id: String, ecosystem: String, name: String)] {
+        try await database.read { connection in
+            var rows: [(source: String, id: String, ecosystem: String, name: String)] = []
+            try connection.query("SELECT source, id, ecosystem, name FROM advisory_packages") { row in
+                guard let source = row.text(0), let id = row.text(1), let ecosystem = row.text(2), let name = row.text(3) else { return }
+                rows.append((source, id, ecosystem, name))
+            }
+            return rows
+        }
+    }
+
+    public func liveAdvisoryCount() async throws -> Int {
+        try await database.read { connection in
+            var count = 0
+            // Withdrawn advisories are not matched, so not counted (as the in-memory index does).
+            try connection.query("SELECT COUNT(*) FROM advisories WHERE json_extract(record, '$.withdrawn') IS NULL") {
+                count = Int($0.integer(0))
+            }
+            return count
+        }
+    }
+
+    public func advisoryRecords(_ ids: [(source: String, id: String)]) async throws -> [(source: String, id: String, json: [UInt8])] {
+        try await database.read { connection in
+            var rows: [(source: String, id: String, json: [UInt8])] = []
+            for id in ids {
+                try connection.query("SELECT record FROM advisories WHERE source = ? AND id = ?", [.text(id.source), .text(id.id)]) { row in
+                    rows.append((id.source, id.id, row.blob(0)))
+                }
+            }
+            return rows
+        }
+    }
+
+    public func cvssScores(for ids: [String]) async throws -> [String: [CVSSScore]] {
+        try await database.read { connection in
+            var found: [String: [CVSSScore]] = [:]
+            for id in ids {
+                try connection.query("SELECT source, version, vector, score, type FROM cvss_scores WHERE id = ? ORDER BY rowid", [.text(id)]) {
+                    row in found[id, default: []].append(SQLiteStore.score(row, from: 0))
+                }
+            }
+            return found
+        }
+    }
 }

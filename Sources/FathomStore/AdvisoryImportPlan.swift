@@ -1,0 +1,90 @@
+import FathomAdvisory
+import FathomCore
+import Foundation
+
+/// What every store does the same way when it imports a feed: the records encoded (JSON with
+/// sorted keys, in id order), the CVSS scores to index, the content digest that says whether
+/// anything changed, and what the import changes for stored matches.
+struct AdvisoryImportPlan {
+    let source: String
+    /// Each record with its JSON, in id order.
+    let encoded: [(record: OSVRecord, json: String)]
+    /// The scores read from each live record's own vectors, under its id and every alias.
+    let derived: [(id: String, score: CVSSScore)]
+    /// A severity source's own scores (NVD's), by vulnerability id.
+    let explicit: [(id: String, score: CVSSScore)]
+    let scores: [String: [CVSSScore]]
+    let digest: String
+    let advisories: Int
+
+    /// More changed keys than this in one import are not listed: a match that old is redone
+    /// whole, which is no slower than re-matching nearly every package.
+    static let listedChangeLimit = 100_000
+
+    init(records: [OSVRecord], scores: [String: [CVSSScore]], source: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var hasher = DigestHasher()
+        var encoded: [(OSVRecord, String)] = []
+        var derived: [(String, CVSSScore)] = []
+        for record in records.sorted(by: { $0.id < $1.id }) {
+            let json = String(decoding: try encoder.encode(record), as: UTF8.self)
+            hasher.update(Array(json.utf8))
+            encoded.append((record, json))
+            guard record.withdrawn == nil else { continue }
+            for score in Rating(record: record, source: source).scores {
+                for id in [record.id] + record.relatedIDs { derived.append((id, score)) }
+            }
+        }
+        let explicit = scores.sorted { $0.key < $1.key }.flatMap { id, list in list.map { (id, $0) } }
+        for (id, score) in explicit { hasher.update(Array("\(id) \(String(decoding: try encoder.encode(score), as: UTF8.self))\n".utf8)) }
+        self.source = source
+        self.encoded = encoded
+        self.derived = derived
+        self.explicit = explicit
+        self.scores = scores
+        digest = hasher.finalize().description
+        advisories = records.count
+    }
+
+    /// The result of this import (`changed`: it replaced what was stored).
+    func result(changed: Bool) -> AdvisoryImportResult {
+        // A severity source counts the vulnerabilities it scores.
+        AdvisoryImportResult(
+            source: source, records: advisories + scores.count, advisories: advisories, scored: scores.count, changed: changed)
+    }
+
+    /// What replacing the stored records (id → JSON) and explicit scores changes; nil when too
+    /// much to list, or when a stored record cannot be read (it says nothing of what it affected).
+    func changes(stored: [String: String], storedScores: [String: [CVSSScore]]) -> AdvisoryChanges? {
+        var stored = stored
+        var changes = AdvisoryChanges()
+        let decoder = JSONDecoder()
+        func addStored(_ json: String) -> Bool {
+            guard let record = try? decoder.decode(OSVRecord.self, from: Data(json.utf8)) else { return false }
+            changes.add(record)
+            return true
+        }
+        for (record, json) in encoded {
+            let previous = stored.removeValue(forKey: record.id)
+            guard previous != json else { continue }
+            changes.add(record)
+            if let previous, !addStored(previous) { return nil }
+            if changes.packages.count + changes.ids.count > Self.listedChangeLimit { return nil }
+        }
+        for json in stored.values {
+            guard addStored(json) else { return nil }
+            if changes.packages.count + changes.ids.count > Self.listedChangeLimit { return nil }
+        }
+        for id in Set(storedScores.keys).union(scores.keys) where storedScores[id] != scores[id] { changes.ids.insert(id) }
+        return changes.packages.count + changes.ids.count > Self.listedChangeLimit ? nil : changes
+    }
+
+    /// The advisory data version of a store's imports (source, content digest): a digest of them all.
+    static func advisoryVersion(_ imports: [(source: String, digest: String)]) -> String {
+        guard !imports.isEmpty else { return "none" }
+        var hasher = DigestHasher()
+        for (source, digest) in imports.sorted(by: { $0.source < $1.source }) { hasher.update(Array("\(source) \(digest)\n".utf8)) }
+        return String(hasher.finalize().encoded.prefix(16))
+    }
+}
