@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // System libraries, each imported by exactly one Swift module: zlib and libzstd by
@@ -89,7 +90,11 @@ let package = Package(
             ]),
         .target(
             name: "FathomStore",
-            dependencies: ["FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomAdvisory", "FathomSQLite"]),
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomAdvisory", "FathomSQLite",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Keeping advisory feeds current over HTTP (apart from FathomAdvisory, which only reads bytes).
         .target(
             name: "FathomFeeds",

@@ -352,6 +352,27 @@ public struct Job: Sendable, Hashable, Codable {
     }
 }
 
+extension ScanSummary {
+    /// The summaries of a name's scans (time, manifest digest, advisory version, findings), oldest
+    /// first as given: each with what is new and resolved since the one before.
+    static func history(name: String, scans: [(Date, String?, String, [StoredFinding])]) -> [ScanSummary] {
+        var previous: Set<String> = []
+        var summaries: [ScanSummary] = []
+        for (index, scan) in scans.enumerated() {
+            let keys = Set(scan.3.map(\.key))
+            var bySeverity: [String: Int] = [:]
+            for finding in scan.3 { bySeverity[finding.severity, default: 0] += 1 }
+            summaries.append(
+                ScanSummary(
+                    name: name, manifestDigest: scan.1, scannedAt: scan.0, advisoryVersion: scan.2, findings: scan.3.count,
+                    bySeverity: bySeverity, new: index == 0 ? 0 : keys.subtracting(previous).count,
+                    resolved: index == 0 ? 0 : previous.subtracting(keys).count))
+            previous = keys
+        }
+        return summaries
+    }
+}
+
 /// One scan of a name as the API lists a history.
 public struct ScanSummary: Sendable, Hashable, Codable {
     public var name: String

@@ -213,18 +213,7 @@ extension SQLiteStore {
                     JOIN images i ON i.image_key = s.image_key WHERE s.name = ? ORDER BY s.id
                     """, [.text(name)]
                 ) { row in scans.append((Self.date(row.integer(0)), row.text(1), row.text(2) ?? "", StoredFinding.decode(row.blob(3)))) }
-                var previous: Set<String> = []
-                for (index, scan) in scans.enumerated() {
-                    let keys = Set(scan.3.map(\.key))
-                    var bySeverity: [String: Int] = [:]
-                    for finding in scan.3 { bySeverity[finding.severity, default: 0] += 1 }
-                    summaries.append(
-                        ScanSummary(
-                            name: name, manifestDigest: scan.1, scannedAt: scan.0, advisoryVersion: scan.2, findings: scan.3.count,
-                            bySeverity: bySeverity, new: index == 0 ? 0 : keys.subtracting(previous).count,
-                            resolved: index == 0 ? 0 : previous.subtracting(keys).count))
-                    previous = keys
-                }
+                summaries += ScanSummary.history(name: name, scans: scans)
             }
             return summaries.sorted { $0.scannedAt > $1.scannedAt }
         }

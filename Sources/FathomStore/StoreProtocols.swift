@@ -245,9 +245,7 @@ public struct StoreCounts: Sendable {
 /// store), or nil for the default one. `postgres://…` is the shared store of the service.
 public func openStore(_ location: String?) async throws -> any Store {
     guard let location else { return try await SQLiteStore.open(path: SQLiteStore.defaultPath()) }
-    if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
-        throw FathomError(.unsupported, "the PostgreSQL store is not built yet; use an SQLite file", path: location)
-    }
+    if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") { return try await PostgresStore.open(url: location) }
     if location.hasPrefix("sqlite://") { return try await SQLiteStore.open(path: String(location.dropFirst("sqlite://".count))) }
     if location.hasPrefix("sqlite:") { return try await SQLiteStore.open(path: String(location.dropFirst("sqlite:".count))) }
     if let scheme = location.range(of: "://") {

@@ -165,8 +165,14 @@ import Testing
     /// Each distinct inventory's findings are kept in the store with the advisory generation
     /// they were matched against. An import re-matches only the packages it names (or whose
     /// findings' vulnerabilities it re-scores), and the result equals matching from scratch.
-    @Test func storedMatchesAreUpdatedWhereAChangeReachesAndEqualAFreshMatch() async throws {
-        let layout = try await Self.makeLayout()
+    @Test(arguments: StoreContractTests.Backend.allCases)
+    func storedMatchesAreUpdatedWhereAChangeReachesAndEqualAFreshMatch(_ backend: StoreContractTests.Backend) async throws {
+        var layout = try await Self.makeLayout()
+        var freshStore = layout.directory + "-fresh.db"
+        if backend == .postgres {
+            layout.store = try await LocalPostgres.shared.value.database("matches")
+            freshStore = try await LocalPostgres.shared.value.database("fresh")
+        }
         let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
         #expect(try await fathom(["db", "import", "--store", layout.store, secdb]).status == 0)
         let first = try await fathom(["registry", "oci:\(layout.directory)", "--store", layout.store, "--quiet", "--format", "json"])
@@ -190,12 +196,12 @@ import Testing
         #expect(try await rescan() == ["reused": 3, "updated": 0, "matched": 0, "packagesMatched": 0])
 
         // The same images matched from scratch in a new store with the same advisories.
-        let fresh = Layout(directory: layout.directory, store: layout.directory + "-fresh.db")
+        let fresh = Layout(directory: layout.directory, store: freshStore)
         for feed in [secdb, try Self.muslFeed(layout), try Self.nvdPage(layout)] {
             #expect(try await fathom(["db", "import", "--store", fresh.store, feed]).status == 0)
         }
         func reports(_ store: String) async throws -> [String: NSArray] {
-            let directory = store + "-reports"
+            let directory = layout.directory + "-reports-" + (store == layout.store ? "updated" : "fresh")
             let scan = try await fathom(["registry", "oci:\(layout.directory)", "--store", store, "--format", "json", "--quiet", "--output", directory])
             #expect(scan.status == 0, "\(scan.errorText)")
             var vulnerabilities: [String: NSArray] = [:]

@@ -26,9 +26,12 @@ import Testing
     static let apiToken = "api-token-for-tests"
     static let webhookToken = "webhook-token-for-tests"
 
-    static func startService(workers: Int = 2, port chosen: Int? = nil, arguments: [String] = []) async throws -> Service {
+    /// Starts `fathom serve` on `store` (default: an SQLite file of its own) with Alpine's v3.7 advisories.
+    static func startService(workers: Int = 2, port chosen: Int? = nil, store chosenStore: String? = nil, arguments: [String] = [])
+        async throws -> Service
+    {
         let directory = try Fixtures.temporaryDirectory("service")
-        let store = directory + "/fathom.db"
+        let store = chosenStore ?? directory + "/fathom.db"
         try apiToken.write(toFile: directory + "/api.token", atomically: true, encoding: .utf8)
         try webhookToken.write(toFile: directory + "/webhook.token", atomically: true, encoding: .utf8)
         let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
@@ -406,7 +409,8 @@ import Testing
     /// (SIGKILL) while it holds a job. Its job returns to the queue when the lease runs out and
     /// is done by the other: every pushed image has exactly one scan, nothing is left queued,
     /// running or dead, and the surviving worker stops cleanly on SIGTERM.
-    @Test func aWorkerKilledMidScanLosesNoJob() async throws {
+    @Test(arguments: ["sqlite", "postgres"]) func aWorkerKilledMidScanLosesNoJob(_ backend: String) async throws {
+        let store: String? = backend == "postgres" ? try await LocalPostgres.shared.value.database("workers") : nil
         let port = try freePort()
         let registry = try await LocalRegistry(notify: ("http://127.0.0.1:\(port)/v1/events", Self.webhookToken))
         defer { registry.stop() }
@@ -414,7 +418,7 @@ import Testing
         let proxy = try await FaultProxy(upstream: registry.host)
         defer { proxy.stop() }
         proxy.inject(.delay(.seconds(2)), pathContains: "/manifests/", times: 1000)
-        let service = try await Self.startService(workers: 0, port: port, arguments: ["--registry", proxy.host])
+        let service = try await Self.startService(workers: 0, port: port, store: store, arguments: ["--registry", proxy.host])
         defer { service.server.stop() }
         func worker(_ name: String) throws -> Process {
             let process = Process()

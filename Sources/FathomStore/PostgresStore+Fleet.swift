@@ -1,0 +1,226 @@
+import FathomArchive
+public import FathomCore
+public import FathomInventory
+import FathomOCI
+public import Foundation
+import PostgresNIO
+
+extension PostgresStore {
+    // MARK: layer facts and documents
+
+    public func layerFacts(_ digest: Digest) async throws -> LayerFacts? {
+        var bytes: Data?
+        let version = Int32(LayerFacts.analyzerVersion)
+        try await run("SELECT facts FROM layer_facts WHERE digest = \(digest.description) AND analyzer_version = \(version)") {
+            bytes = try $0.decode(Data.self)
+        }
+        // A row the current code cannot read is treated as absent: the layer is read again.
+        return bytes.flatMap { try? JSONDecoder().decode(LayerFacts.self, from: $0) }
+    }
+
+    public func storeLayerFacts(_ facts: LayerFacts, for digest: Digest) async throws {
+        let bytes = try JSONEncoder().encode(facts)
+        let version = Int32(facts.analyzerVersion)
+        let now = Int64(Date().timeIntervalSince1970)
+        try await run(
+            """
+            INSERT INTO layer_facts (digest, analyzer_version, facts, compressed_size, stored_at)
+            VALUES (\(digest.description), \(version), \(bytes), \(facts.summary.compressedSize), \(now))
+            ON CONFLICT (digest, analyzer_version) DO UPDATE SET facts = EXCLUDED.facts, compressed_size = EXCLUDED.compressed_size,
+                stored_at = EXCLUDED.stored_at
+            """)
+    }
+
+    public func layerDigests() async throws -> [Digest] {
+        var digests: [Digest] = []
+        let version = Int32(LayerFacts.analyzerVersion)
+        try await run("SELECT digest FROM layer_facts WHERE analyzer_version = \(version) ORDER BY digest") {
+            if let digest = try? Digest(parsing: try $0.decode(String.self)) { digests.append(digest) }
+        }
+        return digests
+    }
+
+    public func document(_ digest: Digest) async throws -> [UInt8]? {
+        var bytes: [UInt8]?
+        try await run("SELECT bytes FROM documents WHERE digest = \(digest.description)") { bytes = Array(try $0.decode(Data.self)) }
+        return bytes
+    }
+
+    public func storeDocument(_ bytes: [UInt8], digest: Digest) async throws {
+        try await run("INSERT INTO documents (digest, bytes) VALUES (\(digest.description), \(Data(bytes))) ON CONFLICT (digest) DO NOTHING")
+    }
+
+    // MARK: scan history
+
+    static let previousColumns = "s.scanned_at, s.image_key, i.manifest_digest, s.findings"
+
+    static func previousScan(_ row: PostgresRow) throws -> PreviousScan {
+        let (at, key, manifest, findings) = try row.decode((Int64, String, String?, Data).self)
+        return PreviousScan(
+            scannedAt: Date(timeIntervalSince1970: Double(at) / 1000), imageKey: key,
+            manifestDigest: manifest.flatMap { try? Digest(parsing: $0) }, findings: StoredFinding.decode(Array(findings)))
+    }
+
+    @discardableResult
+    public func recordScan(_ scan: ScanRecord) async throws -> ScanChanges {
+        let findings = StoredFinding.encode(scan.findings)
+        return try await transaction { connection in
+            var previous: PreviousScan?
+            try await run(
+                """
+                SELECT \(unescaped: Self.previousColumns) FROM heads h JOIN scans s ON s.id = h.scan_id
+                JOIN images i ON i.image_key = s.image_key WHERE h.name = \(scan.name)
+                """, on: connection
+            ) { previous = try Self.previousScan($0) }
+            try await insertScan(scan, findings: findings, on: connection)
+            return ScanChanges(previous: previous, current: scan.image, findings: scan.findings)
+        }
+    }
+
+    /// Inserts a scan, makes it its name's head, and stores its image once and its inventory.
+    func insertScan(_ scan: ScanRecord, findings: [UInt8], on connection: PostgresConnection) async throws {
+        let image = scan.image
+        let key = image.key
+        var known = false
+        try await run("SELECT 1 FROM images WHERE image_key = \(key)", on: connection) { _ in known = true }
+        if !known {
+            let record = try JSONEncoder().encode(image)
+            let firstSeen = Int64(scan.scannedAt.timeIntervalSince1970)
+            try await run(
+                """
+                INSERT INTO images (image_key, manifest_digest, config_digest, created, record, first_seen)
+                VALUES (\(key), \(image.manifestDigest?.description), \(image.configDigest.description), \(image.created), \(record), \(firstSeen))
+                ON CONFLICT (image_key) DO NOTHING
+                """, on: connection)
+        }
+        let at = Int64(scan.scannedAt.timeIntervalSince1970 * 1000)
+        var id: Int64 = 0
+        try await run(
+            """
+            INSERT INTO scans (name, image_key, scanned_at, advisory_version, findings, findings_digest)
+            VALUES (\(scan.name), \(key), \(at), \(scan.advisoryVersion), \(Data(findings)), \(StoredFinding.digest(findings))) RETURNING id
+            """, on: connection
+        ) { id = try $0.decode(Int64.self) }
+        try await run(
+            "INSERT INTO heads (name, scan_id) VALUES (\(scan.name), \(id)) ON CONFLICT (name) DO UPDATE SET scan_id = EXCLUDED.scan_id",
+            on: connection)
+        if let inventory = scan.inventory {
+            try await run(
+                "INSERT INTO inventories (inventory_key, inventory) VALUES (\(inventory.key), \(Data(inventory.encoded))) ON CONFLICT DO NOTHING",
+                on: connection)
+            try await run("UPDATE images SET inventory_key = \(inventory.key) WHERE image_key = \(key)", on: connection)
+        }
+    }
+
+    public func latestScans() async throws -> [ScanRecord] {
+        var records: [ScanRecord] = []
+        let decoder = JSONDecoder()
+        try await run(
+            """
+            SELECT h.name, s.scanned_at, s.advisory_version, s.findings, i.record FROM heads h JOIN scans s ON s.id = h.scan_id
+            JOIN images i ON i.image_key = s.image_key ORDER BY h.name
+            """
+        ) { row in
+            let (name, at, version, findings, record) = try row.decode((String, Int64, String, Data, Data).self)
+            records.append(
+                ScanRecord(
+                    name: name, image: try decoder.decode(ImageRecord.self, from: record), scannedAt: Date(timeIntervalSince1970: Double(at) / 1000),
+                    advisoryVersion: version, findings: StoredFinding.decode(Array(findings))))
+        }
+        return records
+    }
+
+    public func latestScanHeads(after name: String?, limit: Int, notMatchedAgainst version: String?) async throws -> [ScanHead] {
+        var heads: [ScanHead] = []
+        try await run(
+            """
+            SELECT s.id, h.name, s.image_key, i.manifest_digest, s.advisory_version, i.inventory_key, s.findings_digest, i.record, i.first_seen
+            FROM heads h JOIN scans s ON s.id = h.scan_id JOIN images i ON i.image_key = s.image_key
+            WHERE h.name > \(name ?? "") AND (\(version)::TEXT IS NULL OR s.advisory_version <> \(version)) ORDER BY h.name LIMIT \(Int64(limit))
+            """
+        ) { row in
+            let (id, name, key, manifest, advisoryVersion, inventory, digest, record, firstSeen) = try row.decode(
+                (Int64, String, String, String?, String, String?, String?, Data, Int64).self)
+            heads.append(
+                ScanHead(
+                    scanID: id, name: name, imageKey: key, manifestDigest: manifest.flatMap { try? Digest(parsing: $0) },
+                    advisoryVersion: advisoryVersion, inventoryKey: inventory, findingsDigest: digest, imageRecord: Array(record),
+                    firstSeen: Date(timeIntervalSince1970: Double(firstSeen))))
+        }
+        return heads
+    }
+
+    public func scannedNames() async throws -> [String] {
+        var names: [String] = []
+        try await run("SELECT name FROM heads ORDER BY name") { names.append(try $0.decode(String.self)) }
+        return names
+    }
+
+    public func inventory(_ key: String) async throws -> Inventory? {
+        var inventory: Inventory?
+        try await run("SELECT inventory FROM inventories WHERE inventory_key = \(key)") { inventory = Inventory.decode(Array(try $0.decode(Data.self))) }
+        return inventory
+    }
+
+    public func previousScan(_ id: Int64) async throws -> PreviousScan? {
+        var previous: PreviousScan?
+        try await run("SELECT \(unescaped: Self.previousColumns) FROM scans s JOIN images i ON i.image_key = s.image_key WHERE s.id = \(id)") {
+            previous = try Self.previousScan($0)
+        }
+        return previous
+    }
+
+    public func previousScan(name: String) async throws -> PreviousScan? {
+        var previous: PreviousScan?
+        try await run(
+            """
+            SELECT \(unescaped: Self.previousColumns) FROM heads h JOIN scans s ON s.id = h.scan_id
+            JOIN images i ON i.image_key = s.image_key WHERE h.name = \(name)
+            """
+        ) { previous = try Self.previousScan($0) }
+        return previous
+    }
+
+    public func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws {
+        guard !changed.isEmpty || !unchanged.isEmpty else { return }
+        let encoded = changed.map { StoredFinding.encode($0.findings) }
+        try await transaction { connection in
+            for (scan, findings) in zip(changed, encoded) { try await insertScan(scan, findings: findings, on: connection) }
+            if !unchanged.isEmpty {
+                try await run("UPDATE scans SET advisory_version = \(advisoryVersion) WHERE id = ANY(\(unchanged)::BIGINT[])", on: connection)
+            }
+        }
+    }
+
+    // MARK: registry events
+
+    @discardableResult
+    public func importEvents(_ events: [RegistryEvent]) async throws -> Int {
+        try await transaction { connection in
+            var added = 0
+            for event in events {
+                let at = Int64(event.timestamp.timeIntervalSince1970)
+                try await run(
+                    """
+                    INSERT INTO registry_events (id, action, repository, tag, digest, media_type, at)
+                    VALUES (\(event.id), \(event.action.rawValue), \(event.repository), \(event.tag), \(event.digest?.description), \(event.mediaType), \(at))
+                    ON CONFLICT (id) DO NOTHING RETURNING 1
+                    """, on: connection
+                ) { _ in added += 1 }
+            }
+            return added
+        }
+    }
+
+    public func lastEvent(_ action: RegistryEvent.Action, repository: String, tag: String?, digest: Digest?) async throws -> Date? {
+        var latest: Int64?
+        let digestText = digest?.description
+        try await run(
+            """
+            SELECT MAX(at) FROM registry_events WHERE action = \(action.rawValue) AND repository = \(repository)
+            AND ((\(tag)::TEXT IS NOT NULL AND tag = \(tag)) OR (\(digestText)::TEXT IS NOT NULL AND digest = \(digestText)))
+            """
+        ) { latest = try $0.decode(Int64?.self) }
+        return latest.map { Date(timeIntervalSince1970: Double($0)) }
+    }
+}

@@ -1,0 +1,248 @@
+public import FathomCore
+public import Foundation
+import PostgresNIO
+
+// The service's queue, reports and outbox on PostgreSQL: a claim takes the oldest runnable job
+// with `FOR UPDATE SKIP LOCKED`, so workers on any number of machines never take the same one.
+extension PostgresStore {
+    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at"
+
+    static func job(_ row: PostgresRow) throws -> Job? {
+        let (id, kind, image, repository, reference, state, attempts, worker, error, created, updated) = try row.decode(
+            (Int64, String, String, String?, String?, String, Int32, String?, String?, Int64, Int64).self)
+        guard let kind = Job.Kind(rawValue: kind), let state = Job.State(rawValue: state) else { return nil }
+        return Job(
+            id: id, kind: kind, image: image, repository: repository, reference: reference, state: state, attempts: Int(attempts), worker: worker,
+            lastError: error, createdAt: SQLiteStore.date(created), updatedAt: SQLiteStore.date(updated))
+    }
+
+    public func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool) {
+        let at = SQLiteStore.milliseconds(now)
+        // Retried while the pending job that blocked the insert finishes before it is read.
+        for _ in 0..<5 {
+            var inserted: Int64?
+            try await run(
+                """
+                INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at)
+                VALUES (\(job.kind.rawValue), \(job.key), \(job.image), \(job.repository), \(job.reference), 'queued', \(at), \(at), \(at))
+                ON CONFLICT (job_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id
+                """
+            ) { inserted = try $0.decode(Int64.self) }
+            if let inserted { return (inserted, true) }
+            var pending: Int64?
+            try await run("SELECT id FROM jobs WHERE job_key = \(job.key) AND state IN ('queued', 'running')") { pending = try $0.decode(Int64.self) }
+            if let pending { return (pending, false) }
+        }
+        throw FathomError(.io, "could not queue the job \(job.key)")
+    }
+
+    public func claim(worker: String, lease: Duration, now: Date) async throws -> Job? {
+        let at = SQLiteStore.milliseconds(now)
+        let until = at + SQLiteStore.milliseconds(lease)
+        // A running job whose lease ran out lost its worker: it is runnable again.
+        try await run("UPDATE jobs SET state = 'queued', worker = NULL, updated_at = \(at) WHERE state = 'running' AND lease_until < \(at)")
+        var job: Job?
+        try await run(
+            """
+            UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = \(worker), lease_until = \(until), updated_at = \(at)
+            WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND not_before <= \(at) ORDER BY not_before, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING \(unescaped: Self.jobColumns)
+            """
+        ) { job = try Self.job($0) }
+        return job
+    }
+
+    public func renew(_ id: Int64, worker: String, lease: Duration, now: Date) async throws -> Bool {
+        let at = SQLiteStore.milliseconds(now)
+        var renewed = false
+        try await run(
+            """
+            UPDATE jobs SET lease_until = \(at + SQLiteStore.milliseconds(lease)), updated_at = \(at)
+            WHERE id = \(id) AND worker = \(worker) AND state = 'running' RETURNING id
+            """
+        ) { _ in renewed = true }
+        return renewed
+    }
+
+    public func complete(_ id: Int64, worker: String, now: Date) async throws {
+        try await run(
+            """
+            UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = \(SQLiteStore.milliseconds(now))
+            WHERE id = \(id) AND worker = \(worker)
+            """)
+    }
+
+    public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws {
+        let at = SQLiteStore.milliseconds(now)
+        try await run(
+            """
+            UPDATE jobs SET state = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN 'dead' ELSE 'queued' END,
+                not_before = \(at + SQLiteStore.milliseconds(retryAfter)), lease_until = NULL, last_error = \(error), updated_at = \(at)
+            WHERE id = \(id) AND worker = \(worker)
+            """)
+    }
+
+    public func jobs(state: Job.State?, limit: Int) async throws -> [Job] {
+        var jobs: [Job] = []
+        try await run(
+            """
+            SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE \(state?.rawValue)::TEXT IS NULL OR state = \(state?.rawValue)
+            ORDER BY id DESC LIMIT \(Int64(limit))
+            """
+        ) { if let job = try Self.job($0) { jobs.append(job) } }
+        return jobs
+    }
+
+    public func job(_ id: Int64) async throws -> Job? {
+        var job: Job?
+        try await run("SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE id = \(id)") { job = try Self.job($0) }
+        return job
+    }
+
+    public func latestJob(repository: String, reference: String) async throws -> Job? {
+        var job: Job?
+        try await run(
+            "SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE repository = \(repository) AND reference = \(reference) ORDER BY id DESC LIMIT 1"
+        ) { job = try Self.job($0) }
+        return job
+    }
+
+    public func jobCounts() async throws -> [Job.State: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: Job.State.allCases.map { ($0, 0) })
+        try await run("SELECT state, COUNT(*)::BIGINT FROM jobs GROUP BY state") { row in
+            let (state, count) = try row.decode((String, Int64).self)
+            if let state = Job.State(rawValue: state) { counts[state] = Int(count) }
+        }
+        return counts
+    }
+
+    // MARK: reports
+
+    public func storeReport(_ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?) async throws {
+        try await run(
+            """
+            INSERT INTO reports (name, repository, tag, manifest_digest, scan_id, document)
+            VALUES (\(name), \(repository), \(tag), \(manifestDigest?.description), COALESCE((SELECT scan_id FROM heads WHERE name = \(name)), 0),
+                \(Data(document)))
+            ON CONFLICT (name) DO UPDATE SET repository = EXCLUDED.repository, tag = EXCLUDED.tag, manifest_digest = EXCLUDED.manifest_digest,
+                scan_id = EXCLUDED.scan_id, document = EXCLUDED.document
+            """)
+    }
+
+    public func report(name: String) async throws -> [UInt8]? {
+        var document: [UInt8]?
+        try await run("SELECT document FROM reports WHERE name = \(name)") { document = Array(try $0.decode(Data.self)) }
+        return document
+    }
+
+    public func reportedScanTime(name: String) async throws -> Date? {
+        var at: Date?
+        try await run(
+            """
+            SELECT s.scanned_at FROM reports r JOIN heads h ON h.name = r.name AND h.scan_id = r.scan_id JOIN scans s ON s.id = h.scan_id
+            WHERE r.name = \(name)
+            """
+        ) { at = SQLiteStore.date(try $0.decode(Int64.self)) }
+        return at
+    }
+
+    public func reports(after name: String?, limit: Int) async throws -> [(name: String, document: [UInt8])] {
+        var reports: [(name: String, document: [UInt8])] = []
+        try await run("SELECT name, document FROM reports WHERE name > \(name ?? "") ORDER BY name LIMIT \(Int64(limit))") { row in
+            let (name, document) = try row.decode((String, Data).self)
+            reports.append((name, Array(document)))
+        }
+        return reports
+    }
+
+    public func report(repository: String, reference: String) async throws -> [UInt8]? {
+        var document: [UInt8]?
+        try await run(
+            """
+            SELECT document FROM reports WHERE repository = \(repository) AND (tag = \(reference) OR manifest_digest = \(reference))
+            ORDER BY scan_id DESC LIMIT 1
+            """
+        ) { document = Array(try $0.decode(Data.self)) }
+        return document
+    }
+
+    public func scanHistory(repository: String, reference: String) async throws -> [ScanSummary] {
+        var names: [String] = []
+        try await run(
+            "SELECT name FROM reports WHERE repository = \(repository) AND (tag = \(reference) OR manifest_digest = \(reference)) ORDER BY name"
+        ) { names.append(try $0.decode(String.self)) }
+        var summaries: [ScanSummary] = []
+        for name in names {
+            var scans: [(Date, String?, String, [StoredFinding])] = []
+            try await run(
+                """
+                SELECT s.scanned_at, i.manifest_digest, s.advisory_version, s.findings FROM scans s
+                JOIN images i ON i.image_key = s.image_key WHERE s.name = \(name) ORDER BY s.id
+                """
+            ) { row in
+                let (at, digest, version, findings) = try row.decode((Int64, String?, String, Data).self)
+                scans.append((SQLiteStore.date(at), digest, version, StoredFinding.decode(Array(findings))))
+            }
+            summaries += ScanSummary.history(name: name, scans: scans)
+        }
+        return summaries.sorted { $0.scannedAt > $1.scannedAt }
+    }
+
+    // MARK: notifications
+
+    public func enqueueNotifications(_ notifications: [OutgoingNotification], now: Date) async throws {
+        guard !notifications.isEmpty else { return }
+        let at = SQLiteStore.milliseconds(now)
+        try await transaction { connection in
+            for notification in notifications {
+                try await run(
+                    """
+                    INSERT INTO notifications (delivery_id, url, body, next_attempt)
+                    VALUES (\(notification.deliveryID), \(notification.url), \(Data(notification.body)), \(at)) ON CONFLICT (delivery_id) DO NOTHING
+                    """, on: connection)
+            }
+        }
+    }
+
+    public func dueNotifications(limit: Int, lease: Duration, now: Date) async throws -> [OutgoingNotification] {
+        let at = SQLiteStore.milliseconds(now)
+        var due: [OutgoingNotification] = []
+        try await run(
+            """
+            UPDATE notifications SET next_attempt = \(at + SQLiteStore.milliseconds(lease))
+            WHERE id IN (SELECT id FROM notifications WHERE delivered_at IS NULL AND next_attempt <= \(at)
+                ORDER BY next_attempt, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
+            RETURNING delivery_id, url, body, attempts
+            """
+        ) { row in
+            let (id, url, body, attempts) = try row.decode((String, String, Data, Int32).self)
+            due.append(OutgoingNotification(deliveryID: id, url: url, body: Array(body), attempts: Int(attempts)))
+        }
+        return due
+    }
+
+    public func markDelivered(_ deliveryID: String, now: Date) async throws {
+        try await run(
+            """
+            UPDATE notifications SET delivered_at = \(SQLiteStore.milliseconds(now)), attempts = attempts + 1, last_error = NULL
+            WHERE delivery_id = \(deliveryID)
+            """)
+    }
+
+    public func markFailed(_ deliveryID: String, error: String, retryAt: Date) async throws {
+        try await run(
+            """
+            UPDATE notifications SET attempts = attempts + 1, last_error = \(error), next_attempt = \(SQLiteStore.milliseconds(retryAt))
+            WHERE delivery_id = \(deliveryID)
+            """)
+    }
+
+    public func notificationCounts() async throws -> (delivered: Int, waiting: Int) {
+        var counts = (0, 0)
+        try await run("SELECT COUNT(delivered_at)::BIGINT, (COUNT(*) - COUNT(delivered_at))::BIGINT FROM notifications") { row in
+            let (delivered, waiting) = try row.decode((Int64, Int64).self)
+            counts = (Int(delivered), Int(waiting))
+        }
+        return counts
+    }
+}

@@ -1,0 +1,166 @@
+import FathomAdvisory
+import FathomCore
+import Foundation
+public import Logging
+import PostgresNIO
+
+/// The shared store on PostgreSQL (postgres-nio): the same protocols as `SQLiteStore`, for
+/// any number of `serve` and `worker` processes on any number of machines. Migrations are
+/// versioned and applied at open by whichever process comes first, under an advisory lock; the
+/// job queue claims with `FOR UPDATE SKIP LOCKED`. Times are stored as SQLite stores them
+/// (milliseconds for scans, jobs and notifications; seconds elsewhere).
+public final class PostgresStore: Store {
+    let client: PostgresClient
+    private let running: Task<Void, Never>
+    let logger: Logger
+    public let location: String
+
+    /// `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
+    public static func open(url: String, logger: Logger = Logger(label: "fathom.postgres")) async throws -> PostgresStore {
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
+            throw FathomError(.invalidInput, "not a PostgreSQL URL: postgres://user:password@host:port/database", path: redacted(url))
+        }
+        let database = String(components.path.dropFirst())
+        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        let tls: PostgresClient.Configuration.TLS
+        switch mode {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        default: throw FathomError(.invalidInput, "sslmode is disable, prefer or require, not \(mode)", path: redacted(url))
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres", password: components.password,
+            database: database.isEmpty ? nil : database, tls: tls)
+        configuration.options.maximumConnections = 16
+        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), location: redacted(url), logger: logger)
+        do {
+            try await store.migrate()
+        } catch {
+            try? await store.close()
+            throw FathomError(.io, "cannot open the PostgreSQL store", path: redacted(url), cause: error)
+        }
+        return store
+    }
+
+    /// The URL without its password (for messages and `location`).
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+
+    private init(client: PostgresClient, location: String, logger: Logger) {
+        self.client = client
+        self.location = location
+        self.logger = logger
+        running = Task { await client.run() }
+    }
+
+    public func close() async throws {
+        running.cancel()
+        _ = await running.value
+    }
+
+    /// Versioned migrations, one transaction each, under an advisory lock so that processes
+    /// starting together apply each once.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE advisories (source TEXT NOT NULL, id TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (source, id));
+        CREATE TABLE advisory_packages (source TEXT NOT NULL, id TEXT NOT NULL, ecosystem TEXT NOT NULL, name TEXT NOT NULL);
+        CREATE INDEX advisory_packages_source ON advisory_packages (source);
+        CREATE TABLE imports (source TEXT PRIMARY KEY, imported_at TEXT NOT NULL, records BIGINT NOT NULL, content_digest TEXT NOT NULL);
+        CREATE TABLE feed_state (source TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT, last_modified TEXT, fetched_at BIGINT NOT NULL);
+        CREATE TABLE cvss_scores (seq BIGSERIAL PRIMARY KEY, feed TEXT NOT NULL, id TEXT NOT NULL, source TEXT NOT NULL, version TEXT NOT NULL,
+            vector TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, type TEXT, explicit BOOLEAN NOT NULL);
+        CREATE INDEX cvss_scores_by_id ON cvss_scores (id);
+        CREATE INDEX cvss_scores_by_feed ON cvss_scores (feed);
+        CREATE TABLE advisory_generations (generation BIGSERIAL PRIMARY KEY, version TEXT NOT NULL, source TEXT NOT NULL, listed BOOLEAN NOT NULL);
+        CREATE TABLE advisory_changes (generation BIGINT NOT NULL, kind INTEGER NOT NULL, ecosystem TEXT NOT NULL, name TEXT NOT NULL);
+        CREATE INDEX advisory_changes_by_generation ON advisory_changes (generation);
+        CREATE TABLE layer_facts (digest TEXT NOT NULL, analyzer_version INTEGER NOT NULL, facts BYTEA NOT NULL,
+            compressed_size BIGINT NOT NULL, stored_at BIGINT NOT NULL, PRIMARY KEY (digest, analyzer_version));
+        CREATE TABLE documents (digest TEXT PRIMARY KEY, bytes BYTEA NOT NULL);
+        CREATE TABLE inventories (inventory_key TEXT PRIMARY KEY, inventory BYTEA NOT NULL);
+        CREATE TABLE images (image_key TEXT PRIMARY KEY, manifest_digest TEXT, config_digest TEXT NOT NULL, created TEXT,
+            record BYTEA NOT NULL, first_seen BIGINT NOT NULL, inventory_key TEXT);
+        CREATE TABLE scans (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, image_key TEXT NOT NULL REFERENCES images (image_key),
+            scanned_at BIGINT NOT NULL, advisory_version TEXT NOT NULL, findings BYTEA NOT NULL, findings_digest TEXT);
+        CREATE INDEX scans_by_name ON scans (name, id);
+        CREATE TABLE heads (name TEXT PRIMARY KEY, scan_id BIGINT NOT NULL);
+        CREATE TABLE inventory_matches (inventory_key TEXT PRIMARY KEY, generation BIGINT NOT NULL, matcher INTEGER NOT NULL,
+            findings BYTEA NOT NULL);
+        CREATE TABLE registry_events (id TEXT PRIMARY KEY, action TEXT NOT NULL, repository TEXT NOT NULL, tag TEXT, digest TEXT,
+            media_type TEXT, at BIGINT NOT NULL);
+        CREATE INDEX registry_events_by_repository ON registry_events (repository, action);
+        CREATE TABLE jobs (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, job_key TEXT NOT NULL, image TEXT NOT NULL, repository TEXT,
+            reference TEXT, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before BIGINT NOT NULL, lease_until BIGINT,
+            worker TEXT, last_error TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+        CREATE UNIQUE INDEX jobs_one_pending ON jobs (job_key) WHERE state IN ('queued', 'running');
+        CREATE INDEX jobs_by_state ON jobs (state, not_before);
+        CREATE INDEX jobs_by_image ON jobs (repository, reference);
+        CREATE TABLE reports (name TEXT PRIMARY KEY, repository TEXT NOT NULL, tag TEXT, manifest_digest TEXT, scan_id BIGINT NOT NULL,
+            document BYTEA NOT NULL);
+        CREATE INDEX reports_by_tag ON reports (repository, tag);
+        CREATE INDEX reports_by_digest ON reports (repository, manifest_digest);
+        CREATE TABLE notifications (id BIGSERIAL PRIMARY KEY, delivery_id TEXT NOT NULL UNIQUE, url TEXT NOT NULL, body BYTEA NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt BIGINT NOT NULL, delivered_at BIGINT, last_error TEXT);
+        CREATE INDEX notifications_due ON notifications (delivered_at, next_attempt);
+        """
+    ]
+
+    /// Any number fathom's processes agree on (the advisory lock that serialises migrations).
+    static let migrationLock: Int64 = 0x6661_7468_6f6d
+
+    func migrate() async throws {
+        try await client.withConnection { connection in
+            try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLock))", logger: logger)
+            do {
+                try await connection.query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", logger: logger)
+                var version = 0
+                for try await current in try await connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_version", logger: logger)
+                    .decode(Int.self)
+                {
+                    version = current
+                }
+                for (index, migration) in Self.migrations.enumerated() where index + 1 > version {
+                    try await connection.withTransaction(logger: logger) { transaction in
+                        for statement in migration.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+                        where !statement.isEmpty {
+                            try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        }
+                        try await transaction.query("INSERT INTO schema_version (version) VALUES (\(index + 1))", logger: logger)
+                    }
+                }
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: logger)
+                throw error
+            }
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: logger)
+        }
+    }
+
+    /// Runs `body` in one transaction.
+    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+    }
+
+    /// Runs `query` (on `connection`, else on a pooled one) and hands each row to `each`.
+    func run(_ query: PostgresQuery, on connection: PostgresConnection? = nil, _ each: (PostgresRow) throws -> Void = { _ in }) async throws {
+        let sequence: PostgresRowSequence
+        if let connection {
+            sequence = try await connection.query(query, logger: logger)
+        } else {
+            sequence = try await client.query(query, logger: logger)
+        }
+        for try await row in sequence { try each(row) }
+    }
+
+    public func counts() async throws -> StoreCounts {
+        var counts: [Int] = []
+        for table in ["layer_facts", "images", "scans", "registry_events"] {
+            try await run(PostgresQuery(unsafeSQL: "SELECT COUNT(*)::BIGINT FROM \(table)")) { counts.append(Int(try $0.decode(Int64.self))) }
+        }
+        return StoreCounts(layers: counts[0], images: counts[1], scans: counts[2], events: counts[3])
+    }
+}

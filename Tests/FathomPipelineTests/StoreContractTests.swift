@@ -1,0 +1,124 @@
+import FathomAdvisory
+import FathomCore
+import FathomStore
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// The store protocols' promises, held by both back ends: the embedded SQLite store and the
+/// shared PostgreSQL one (a real server, one database per test).
+@Suite(.serialized, .timeLimit(.minutes(3))) struct StoreContractTests {
+    enum Backend: String, CaseIterable, Sendable { case sqlite, postgres }
+
+    static func open(_ backend: Backend, _ label: String) async throws -> any Store {
+        switch backend {
+        case .sqlite: return try await openStore(try Fixtures.temporaryDirectory(label) + "/fathom.db")
+        case .postgres: return try await openStore(try await LocalPostgres.shared.value.database(label))
+        }
+    }
+
+    @Test(arguments: Backend.allCases) func theJobQueueLeasesRetriesAndDeduplicates(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "jobs")
+        defer { Task { try? await store.close() } }
+        let now = Date()
+        let job = NewJob(kind: .scan, key: "scan r/a:1@sha256:1", image: "r/a:1", repository: "a", reference: "1")
+        let (id, added) = try await store.enqueue(job, now: now)
+        #expect(added)
+        let again = try await store.enqueue(job, now: now)
+        #expect(again.id == id && !again.added)
+
+        let claimed = try #require(try await store.claim(worker: "w1", lease: .seconds(30), now: now))
+        #expect(claimed.id == id && claimed.state == .running && claimed.attempts == 1 && claimed.worker == "w1")
+        #expect(try await store.claim(worker: "w2", lease: .seconds(30), now: now) == nil)
+        // Still pending while running: a second push of it adds nothing.
+        #expect(try await store.enqueue(job, now: now).added == false)
+        #expect(try await store.renew(id, worker: "w1", lease: .seconds(30), now: now))
+        #expect(try await store.renew(id, worker: "w2", lease: .seconds(30), now: now) == false)
+
+        // The lease runs out (w1 died): another worker takes the job, attempt 2.
+        let later = now.addingTimeInterval(31)
+        let retaken = try #require(try await store.claim(worker: "w2", lease: .seconds(30), now: later))
+        #expect(retaken.id == id && retaken.attempts == 2 && retaken.worker == "w2")
+        // w1's late answers are ignored: the job is w2's.
+        try await store.complete(id, worker: "w1", now: later)
+        #expect(try await store.job(id)?.state == .running)
+        // A failure queues it again after the backoff, until the attempts are spent.
+        try await store.fail(id, worker: "w2", error: "registry said 500", retryAfter: .seconds(10), maxAttempts: 3, now: later)
+        #expect(try await store.job(id)?.state == .queued)
+        #expect(try await store.claim(worker: "w2", lease: .seconds(30), now: later.addingTimeInterval(5)) == nil)
+        let third = try #require(try await store.claim(worker: "w2", lease: .seconds(30), now: later.addingTimeInterval(11)))
+        try await store.fail(third.id, worker: "w2", error: "registry said 500", retryAfter: .seconds(10), maxAttempts: 3, now: later.addingTimeInterval(12))
+        let dead = try #require(try await store.job(id))
+        #expect(dead.state == .dead && dead.attempts == 3 && dead.lastError == "registry said 500")
+        // Once nothing is pending, the same key queues a new job.
+        let fresh = try await store.enqueue(job, now: later)
+        #expect(fresh.added && fresh.id != id)
+        let claimedFresh = try #require(try await store.claim(worker: "w3", lease: .seconds(30), now: later.addingTimeInterval(20)))
+        try await store.complete(claimedFresh.id, worker: "w3", now: later.addingTimeInterval(21))
+        #expect(try await store.jobCounts() == [.queued: 0, .running: 0, .done: 1, .dead: 1])
+        #expect(try await store.jobs(state: .dead, limit: 10).map(\.id) == [id])
+        #expect(try await store.latestJob(repository: "a", reference: "1")?.id == fresh.id)
+    }
+
+    @Test(arguments: Backend.allCases) func notificationsWaitUntilDeliveredUnderOneID(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "outbox")
+        defer { Task { try? await store.close() } }
+        let now = Date()
+        let notification = OutgoingNotification(deliveryID: "d-1", url: "http://127.0.0.1:1/hook", body: Array(#"{"a":1}"#.utf8))
+        try await store.enqueueNotifications([notification, notification], now: now)
+        let due = try await store.dueNotifications(limit: 10, lease: .seconds(60), now: now)
+        #expect(due == [notification])
+        // Held while one process sends it.
+        #expect(try await store.dueNotifications(limit: 10, lease: .seconds(60), now: now.addingTimeInterval(1)).isEmpty)
+        try await store.markFailed("d-1", error: "answered 500", retryAt: now.addingTimeInterval(2))
+        let retry = try await store.dueNotifications(limit: 10, lease: .seconds(60), now: now.addingTimeInterval(3))
+        #expect(retry.map(\.deliveryID) == ["d-1"] && retry.first?.attempts == 1 && retry.first?.body == notification.body)
+        try await store.markDelivered("d-1", now: now.addingTimeInterval(4))
+        #expect(try await store.dueNotifications(limit: 10, lease: .seconds(60), now: now.addingTimeInterval(3600)).isEmpty)
+        let counts = try await store.notificationCounts()
+        #expect(counts.delivered == 1 && counts.waiting == 0)
+    }
+
+    @Test(arguments: Backend.allCases) func eventsAreKeptOncePerID(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "events")
+        defer { Task { try? await store.close() } }
+        let digest = Digest.sha256(of: Array("manifest".utf8))
+        let push = RegistryEvent(
+            id: "e-1", action: .push, repository: "team/app", tag: "1", digest: digest, mediaType: nil,
+            timestamp: Date(timeIntervalSince1970: 1_700_000_000))
+        let pull = RegistryEvent(
+            id: "e-2", action: .pull, repository: "team/app", tag: nil, digest: digest, mediaType: nil,
+            timestamp: Date(timeIntervalSince1970: 1_700_000_500))
+        #expect(try await store.importEvents([push, pull]) == 2)
+        #expect(try await store.importEvents([push]) == 0)
+        #expect(try await store.lastEvent(.push, repository: "team/app", tag: "1", digest: nil) == push.timestamp)
+        // A pull by digest counts for the tag that names that digest.
+        #expect(try await store.lastEvent(.pull, repository: "team/app", tag: "1", digest: digest) == pull.timestamp)
+        #expect(try await store.lastEvent(.pull, repository: "team/other", tag: "1", digest: digest) == nil)
+    }
+
+    /// Both back ends give the same advisory data version for the same imports, list what an
+    /// import changed, and answer the same matches.
+    @Test(arguments: Backend.allCases) func advisoryImportsVersionAndChanges(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "advisories")
+        defer { Task { try? await store.close() } }
+        let contents = try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path)
+        #expect(try await store.importAdvisories(contents.records, source: "alpine-v3.7").changed)
+        #expect(try await store.importAdvisories(contents.records, source: "alpine-v3.7").changed == false)
+        let first = try #require(try await store.advisoryGeneration())
+        var edited = contents.records
+        let index = try #require(edited.firstIndex { $0.affected?.contains { $0.package?.name == "musl" } == true })
+        edited[index].summary = "edited for the test"
+        #expect(try await store.importAdvisories(edited, source: "alpine-v3.7").changed)
+        let changes = try #require(try await store.advisoryChanges(since: first))
+        #expect(changes.packages == [AdvisoryChanges.PackageKey(ecosystem: "Alpine:v3.7", name: "musl")])
+        #expect(changes.ids.contains(edited[index].id))
+        // The version is the same function of the imports in both back ends.
+        let sqlite = try await openStore(try Fixtures.temporaryDirectory("advisories-reference") + "/fathom.db")
+        _ = try await sqlite.importAdvisories(edited, source: "alpine-v3.7")
+        #expect(try await store.advisoryVersion() == (try await sqlite.advisoryVersion()))
+        try await sqlite.close()
+        let statistics = try await store.advisoryStatistics()
+        #expect(statistics.feeds.map(\.source) == ["alpine-v3.7"] && statistics.feeds.first?.records == contents.records.count)
+    }
+}
