@@ -27,12 +27,24 @@ public struct ServiceRoutes: Sendable {
         self.runner = runner
     }
 
-    public func router() -> Router<BasicRequestContext> {
+    /// Health, readiness and metrics only: what a `fathom worker` serves for its probes and
+    /// for Prometheus (the counters of the scans it runs live in its own process).
+    public func healthRouter() -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: BearerTokens(api: configuration.apiToken, webhook: configuration.webhookToken))
+        addHealthRoutes(to: router)
+        return router
+    }
+
+    func addHealthRoutes(to router: Router<BasicRequestContext>) {
         router.get("healthz") { _, _ in Self.json(["status": "ok"]) }
         router.get("readyz") { _, _ in try await ready() }
         router.get("metrics") { _, _ in try await metrics() }
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: BearerTokens(api: configuration.apiToken, webhook: configuration.webhookToken))
+        addHealthRoutes(to: router)
         router.get("openapi.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],

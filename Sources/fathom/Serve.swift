@@ -211,14 +211,20 @@ struct Worker: AsyncParsableCommand {
         abstract: "Run scan workers that take the jobs of a shared store (the service queues them).",
         discussion: "Any number of worker processes can share one store; a job whose worker dies returns to the queue when its lease runs out.")
 
+    @Option(help: "Serve /healthz, /readyz and /metrics on HOST:PORT (for probes and Prometheus).")
+    var listen: String?
+
     @OptionGroup var options: WorkerOptions
 
     func validate() throws {
         if options.workers == 0 { throw ValidationError("a worker process needs --workers 1 or more") }
+        if let listen { _ = try Serve.address(listen) }
     }
 
     func run() async throws {
         bootstrapLogging()
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let configuration: ServiceConfiguration
         do {
             configuration = try options.configuration(defaultWorkers: ProcessInfo.processInfo.activeProcessorCount)
@@ -231,7 +237,13 @@ struct Worker: AsyncParsableCommand {
         let logger = Logger(label: "fathom.worker")
         let runner = ScanRunner(store: store, client: client, configuration: configuration, logger: logger)
         FileHandle.standardError.write(Data("fathom: \(configuration.workers) workers on store \(store.location)\n".utf8))
-        let services = WorkerOptions.services(store: store, client: client, runner: runner, configuration: configuration, logger: logger)
+        var services = WorkerOptions.services(store: store, client: client, runner: runner, configuration: configuration, logger: logger)
+        if let listen {
+            let (host, port) = try Serve.address(listen)
+            let routes = ServiceRoutes(store: store, configuration: configuration, metricsRegistry: metrics, runner: nil)
+            services.append(
+                Application(router: routes.healthRouter(), configuration: .init(address: .hostname(host, port: port), serverName: "fathom"), logger: logger))
+        }
         try await WorkerOptions.run(services, configuration: configuration, store: store, client: client, logger: logger)
     }
 }
