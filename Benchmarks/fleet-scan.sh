@@ -35,14 +35,7 @@ mkdir -p "$work/bases" "$work/wheels"
 source Benchmarks/fleet/lib.sh
 fathom_bench_bases "$bench" "$work/bases"
 # Real files for the added layers: pure-Python wheels from PyPI and Debian's runc (a Go binary).
-if ! ls "$work/wheels/"*.whl >/dev/null 2>&1; then
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$work/wheels" \
-    requests==2.19.1 urllib3==1.23 idna==2.7 chardet==3.0.4 certifi==2018.4.16 Jinja2==2.10 six==1.11.0 \
-    Flask==1.0 Werkzeug==0.14.1 click==6.7 >&2
-fi
-if [ ! -f "$work/runc/usr/sbin/runc" ]; then
-  (cd "$work" && apt-get download runc >&2 && dpkg-deb -x runc_*.deb runc)
-fi
+fathom_bench_fleet_files "$work"
 
 # A fresh registry each run, so its access log holds only this run.
 rm -rf "$work/registry" "$work/runs"
@@ -92,19 +85,7 @@ measure rescan-heads "$fathom" rescan --store "$work/runs/rescan-heads.db" --qui
 tail -n +"$((mark + 1))" "$work/registry/registry.log" >"$work/runs/rescan.log"
 
 echo "C limit over the distinct blobs" >&2
-python3 - "$work" <<'PY' >"$work/runs/blobs.txt"
-import json, sys
-work = sys.argv[1]
-fleet = json.load(open(f"{work}/fleet.json"))
-for digest, layer in sorted(fleet["layers"].items()):
-    hex_ = digest.split(":")[1]
-    print(layer["compression"], f"{work}/registry/data/docker/registry/v2/blobs/sha256/{hex_[:2]}/{hex_}/data")
-PY
-# Both pipelines side by side, as fathom uses both cores.
-measure limit bash -c '
-  (grep "^gzip " "$1" | cut -d" " -f2 | xargs cat | gzip -dc | sha256sum >/dev/null) &
-  (grep "^zstd " "$1" | cut -d" " -f2 | xargs cat | zstd -q -dc | sha256sum >/dev/null) &
-  wait' limit "$work/runs/blobs.txt"
+fathom_bench_limit "$work" "$work/runs"
 
 # The same fleet from an OCI layout (blobs on local disk): what fathom itself costs, with no
 # registry sharing the cores, on 2 cores and pinned to 1.

@@ -32,3 +32,38 @@ fathom_bench_measure() {
     | awk '{printf "%.2f", ($1 - $2) / $3}')" >"$runs/$label.time"
   return $status
 }
+
+# fathom_bench_fleet_files FLEET_DIR leaves the real files the fleet's added layers carry:
+# pure-Python wheels from PyPI in FLEET_DIR/wheels and Debian's runc (a Go binary) in
+# FLEET_DIR/runc/usr/sbin/runc.
+fathom_bench_fleet_files() {
+  local fleet="$1"
+  mkdir -p "$fleet/wheels"
+  if ! ls "$fleet/wheels/"*.whl >/dev/null 2>&1; then
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$fleet/wheels" \
+      requests==2.19.1 urllib3==1.23 idna==2.7 chardet==3.0.4 certifi==2018.4.16 Jinja2==2.10 six==1.11.0 \
+      Flask==1.0 Werkzeug==0.14.1 click==6.7 >&2
+  fi
+  if [ ! -f "$fleet/runc/usr/sbin/runc" ]; then
+    (cd "$fleet" && apt-get download runc >&2 && dpkg-deb -x runc_*.deb runc)
+  fi
+}
+
+# fathom_bench_limit WORK RUNS_DIR: the C decode limit over the fleet's distinct blobs in the
+# registry storage under WORK/registry (`gzip -dc | sha256sum` and `zstd -dc | sha256sum` side
+# by side, as fathom uses both cores), measured as RUNS_DIR/limit.time.
+fathom_bench_limit() {
+  local work="$1" runs="$2"
+  python3 - "$work" <<'PY' >"$runs/blobs.txt"
+import json, sys
+work = sys.argv[1]
+fleet = json.load(open(f"{work}/fleet.json"))
+for digest, layer in sorted(fleet["layers"].items()):
+    hex_ = digest.split(":")[1]
+    print(layer["compression"], f"{work}/registry/data/docker/registry/v2/blobs/sha256/{hex_[:2]}/{hex_}/data")
+PY
+  fathom_bench_measure "$runs" limit bash -c '
+    (grep "^gzip " "$1" | cut -d" " -f2 | xargs cat | gzip -dc | sha256sum >/dev/null) &
+    (grep "^zstd " "$1" | cut -d" " -f2 | xargs cat | zstd -q -dc | sha256sum >/dev/null) &
+    wait' limit "$runs/blobs.txt"
+}

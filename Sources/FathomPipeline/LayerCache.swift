@@ -1,6 +1,7 @@
 public import FathomCore
 public import FathomInventory
 public import FathomStore
+import Foundation
 
 /// Layer facts by digest, single-flight: however many images need a layer at once, it is read
 /// at most once; the others wait for that one result. Facts come from memory, then the store,
@@ -18,6 +19,8 @@ public actor LayerCache {
     }
 
     let store: (any LayerFactsStore)?
+    /// Claims shared with other processes of the same store (nil: this process is alone).
+    let claims: SharedClaims?
     private var memory: [Digest: LayerFacts] = [:]
     private var memoryOrder: [Digest] = []
     private let memoryLimit: Int
@@ -31,7 +34,24 @@ public actor LayerCache {
     ///   looked up by every image; decoding them from the store each time would dominate).
     public init(store: (any LayerFactsStore)?, memoryLimit: Int = 512) {
         self.store = store
+        self.claims = nil
         self.memoryLimit = max(1, memoryLimit)
+    }
+
+    /// A cache whose reads are single-flight across every process sharing `store` (the
+    /// service's workers): a layer another process is reading is waited for, not read again.
+    public init(store: any Store, owner: String, lease: Duration, memoryLimit: Int = 512) {
+        self.store = store
+        self.claims = SharedClaims(claims: store, owner: owner, lease: lease)
+        self.memoryLimit = max(1, memoryLimit)
+    }
+
+    /// Who this process is to the other readers of its store, and how long a claim lasts
+    /// without renewal.
+    public struct SharedClaims: Sendable {
+        let claims: any LayerClaims
+        let owner: String
+        let lease: Duration
     }
 
     /// The facts of `key`, from what is known or from `read`, which runs at most once per key
@@ -44,21 +64,57 @@ public actor LayerCache {
         if let running = inFlight[key] { return (try await running.value, .reused) }
         // Looking in the store suspends: the key is in flight meanwhile, so concurrent callers
         // wait for this one instead of reading the layer a second time.
-        let store = self.store
+        let (store, claims) = (self.store, self.claims)
         let task = Task { () async throws -> (LayerFacts, Bool) in
             if let stored = try await store?.layerFacts(key) { return (stored, false) }
-            return (try await read(), true)
+            guard let claims, let store else { return (try await read(), true) }
+            return try await Self.readClaimed(key, read: read, store: store, claims: claims)
         }
         inFlight[key] = Task { try await task.value.0 }
         do {
             let (facts, fetched) = try await task.value
             inFlight[key] = nil
             remember(facts, for: key)
-            if fetched { storeBehind(facts, for: key) }
+            // A claimed read stored its facts before giving the claim up (other processes wait on them).
+            if fetched && claims == nil { storeBehind(facts, for: key) }
             return (facts, fetched ? .fetched : .reused)
         } catch {
             inFlight[key] = nil
             failures[key] = error
+            throw error
+        }
+    }
+
+    /// Reads `key` once across the processes of `store`: with the claim, read it, store its facts
+    /// and give the claim up (renewing it while the read runs); without it, wait for the facts
+    /// the holder stores, or for its claim to lapse (it died) and take it.
+    static func readClaimed(
+        _ key: Digest, read: @escaping @Sendable () async throws -> LayerFacts, store: any LayerFactsStore, claims: SharedClaims
+    ) async throws -> (LayerFacts, Bool) {
+        while try await !claims.claims.claimLayer(key, owner: claims.owner, lease: claims.lease, now: Date()) {
+            try await Task.sleep(for: .milliseconds(100))
+            if let stored = try await store.layerFacts(key) { return (stored, false) }
+        }
+        let renewal = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: claims.lease / 3)
+                if Task.isCancelled { break }
+                _ = try? await claims.claims.claimLayer(key, owner: claims.owner, lease: claims.lease, now: Date())
+            }
+        }
+        defer { renewal.cancel() }
+        do {
+            // The previous holder may have stored the facts just before its claim was taken.
+            if let stored = try await store.layerFacts(key) {
+                try await claims.claims.releaseLayer(key, owner: claims.owner)
+                return (stored, false)
+            }
+            let facts = try await read()
+            try await store.storeLayerFacts(facts, for: key)
+            try await claims.claims.releaseLayer(key, owner: claims.owner)
+            return (facts, true)
+        } catch {
+            try? await claims.claims.releaseLayer(key, owner: claims.owner)
             throw error
         }
     }

@@ -37,7 +37,10 @@ public actor ScanRunner {
     func currentFleet() async throws -> FleetScanner {
         let version = try await store.advisoryVersion()
         if let fleet, fleet.advisoryVersion == version { return fleet }
-        let scanner = ImageScanner(layerConcurrency: settings.layerConcurrency, cache: LayerCache(store: store))
+        // Layers are read once across every worker process of the store.
+        let owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+        let cache = LayerCache(store: store, owner: owner, lease: settings.lease)
+        let scanner = ImageScanner(layerConcurrency: settings.layerConcurrency, cache: cache)
         let fresh = try await FleetScanner(scanner: scanner, store: store, index: try await store.advisories(), logger: logger)
         fleet = fresh
         return fresh

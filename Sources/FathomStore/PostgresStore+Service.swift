@@ -245,4 +245,23 @@ extension PostgresStore {
         }
         return counts
     }
+
+    // MARK: layer claims
+
+    public func claimLayer(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> Bool {
+        let at = SQLiteStore.milliseconds(now)
+        var claimed = false
+        try await run(
+            """
+            INSERT INTO layer_claims (digest, owner, until) VALUES (\(digest.description), \(owner), \(at + SQLiteStore.milliseconds(lease)))
+            ON CONFLICT (digest) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+            WHERE layer_claims.until < \(at) OR layer_claims.owner = EXCLUDED.owner RETURNING digest
+            """
+        ) { _ in claimed = true }
+        return claimed
+    }
+
+    public func releaseLayer(_ digest: Digest, owner: String) async throws {
+        try await run("DELETE FROM layer_claims WHERE digest = \(digest.description) AND owner = \(owner)")
+    }
 }

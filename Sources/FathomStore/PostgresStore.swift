@@ -106,6 +106,7 @@ public final class PostgresStore: Store {
         CREATE TABLE notifications (id BIGSERIAL PRIMARY KEY, delivery_id TEXT NOT NULL UNIQUE, url TEXT NOT NULL, body BYTEA NOT NULL,
             attempts INTEGER NOT NULL DEFAULT 0, next_attempt BIGINT NOT NULL, delivered_at BIGINT, last_error TEXT);
         CREATE INDEX notifications_due ON notifications (delivered_at, next_attempt);
+        CREATE TABLE layer_claims (digest TEXT PRIMARY KEY, owner TEXT NOT NULL, until BIGINT NOT NULL);
         """
     ]
 

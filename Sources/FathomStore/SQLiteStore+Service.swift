@@ -280,4 +280,25 @@ extension SQLiteStore {
             return counts
         }
     }
+
+    public func claimLayer(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> Bool {
+        let at = Self.milliseconds(now)
+        return try await database.write { database in
+            var claimed = false
+            try database.query(
+                """
+                INSERT INTO layer_claims (digest, owner, until) VALUES (?, ?, ?)
+                ON CONFLICT (digest) DO UPDATE SET owner = excluded.owner, until = excluded.until
+                WHERE layer_claims.until < ? OR layer_claims.owner = excluded.owner RETURNING digest
+                """, [.text(digest.description), .text(owner), .integer(at + Self.milliseconds(lease)), .integer(at)]
+            ) { _ in claimed = true }
+            return claimed
+        }
+    }
+
+    public func releaseLayer(_ digest: Digest, owner: String) async throws {
+        try await database.write { database in
+            try database.query("DELETE FROM layer_claims WHERE digest = ? AND owner = ?", [.text(digest.description), .text(owner)])
+        }
+    }
 }

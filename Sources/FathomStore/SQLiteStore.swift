@@ -92,7 +92,8 @@ public final class SQLiteStore: Store {
         """,
         // The service: its job queue (one pending job per key; leases that expire return a job
         // to the queue), the newest report document of each name, as `scan --format json`, and
-        // the outbox of notifications (kept until delivered: at least once).
+        // the outbox of notifications (kept until delivered: at least once), and which process
+        // is reading which layer (so that workers of one store read each layer once).
         """
         CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, job_key TEXT NOT NULL, image TEXT NOT NULL,
             repository TEXT, reference TEXT, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before INTEGER NOT NULL,
@@ -108,6 +109,7 @@ public final class SQLiteStore: Store {
             body BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL, delivered_at INTEGER,
             last_error TEXT);
         CREATE INDEX notifications_due ON notifications (delivered_at, next_attempt);
+        CREATE TABLE layer_claims (digest TEXT PRIMARY KEY, owner TEXT NOT NULL, until INTEGER NOT NULL);
         """,
     ]
 

@@ -19,6 +19,16 @@ public protocol LayerFactsStore: Sendable {
     func layerDigests() async throws -> [Digest]
 }
 
+/// Which process is reading which layer: workers sharing a store read each layer once; the
+/// others wait for its facts. A claim is held for a lease its reader renews; a reader that dies
+/// loses it when the lease runs out.
+public protocol LayerClaims: Sendable {
+    /// Claims (or renews) the reading of `digest` for `owner`; false while another owner holds it.
+    func claimLayer(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> Bool
+    /// Gives the claim up (the facts are stored, or the read failed).
+    func releaseLayer(_ digest: Digest, owner: String) async throws
+}
+
 /// Every scan of every name, to say what changed since the previous one.
 public protocol ScanHistory: Sendable {
     /// Records a scan of `scan.name` and returns what changed since the previous scan of that name.
@@ -173,7 +183,7 @@ public struct FeedState: Sendable, Hashable {
 }
 
 /// A whole store: every concern above, and image configs by digest.
-public protocol Store: LayerFactsStore, ScanHistory, MatchResults, JobQueue, ReportStore, NotificationOutbox, EventLog, AdvisorySource, DocumentCache {
+public protocol Store: LayerFactsStore, LayerClaims, ScanHistory, MatchResults, JobQueue, ReportStore, NotificationOutbox, EventLog, AdvisorySource, DocumentCache {
     /// Where the store is, as the user named it.
     var location: String { get }
     /// Rows per kind, for `fathom db stats`.

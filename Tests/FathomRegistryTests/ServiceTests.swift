@@ -420,22 +420,8 @@ import Testing
         proxy.inject(.delay(.seconds(2)), pathContains: "/manifests/", times: 1000)
         let service = try await Self.startService(workers: 0, port: port, store: store, arguments: ["--registry", proxy.host])
         defer { service.server.stop() }
-        func worker(_ name: String) throws -> Process {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Fixtures.fathomExecutable)
-            process.arguments = ["worker", "--store", service.store, "--workers", "1", "--lease", "3s", "--insecure-registry", proxy.host]
-            process.environment = Fixtures.isolatedEnvironment
-            let log = FileHandle(forWritingAtPath: service.directory + "/\(name).log") ?? {
-                FileManager.default.createFile(atPath: service.directory + "/\(name).log", contents: nil)
-                return FileHandle(forWritingAtPath: service.directory + "/\(name).log")!
-            }()
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
-            return process
-        }
-        let doomed = try worker("worker-a")
-        let survivor = try worker("worker-b")
+        let doomed = try Self.startWorker("worker-a", service: service, registry: proxy.host)
+        let survivor = try Self.startWorker("worker-b", service: service, registry: proxy.host)
         defer { if doomed.isRunning { kill(doomed.processIdentifier, SIGKILL) } }
         defer { if survivor.isRunning { kill(survivor.processIdentifier, SIGKILL) } }
 
@@ -476,5 +462,52 @@ import Testing
         survivor.terminate()
         survivor.waitUntilExit()
         #expect(survivor.terminationStatus == 0)
+    }
+
+    /// A `fathom worker` process (one worker, 3 s leases) on the service's store, logging to a file.
+    static func startWorker(_ name: String, service: Service, registry: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Fixtures.fathomExecutable)
+        process.arguments = ["worker", "--store", service.store, "--workers", "1", "--lease", "3s", "--insecure-registry", registry]
+        process.environment = Fixtures.isolatedEnvironment
+        let path = service.directory + "/\(name).log"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return process
+    }
+
+    /// Two worker processes scanning six images of one base at once read each layer once
+    /// between them: the registry's own log counts one GET per blob.
+    @Test(arguments: ["sqlite", "postgres"]) func workerProcessesReadEachLayerOnce(_ backend: String) async throws {
+        let store: String? = backend == "postgres" ? try await LocalPostgres.shared.value.database("claims") : nil
+        let port = try freePort()
+        let registry = try await LocalRegistry(notify: ("http://127.0.0.1:\(port)/v1/events", Self.webhookToken))
+        defer { registry.stop() }
+        // Manifests come slowly, so both workers are reading the same layers at the same time.
+        let proxy = try await FaultProxy(upstream: registry.host)
+        defer { proxy.stop() }
+        proxy.inject(.delay(.milliseconds(800)), pathContains: "/manifests/", times: 1000)
+        let service = try await Self.startService(workers: 0, port: port, store: store, arguments: ["--registry", proxy.host])
+        defer { service.server.stop() }
+        let layout = try await TestImages.layout()
+        let repositories = (0..<6).map { "shared/i\($0)" }
+        for repository in repositories { try await registry.push("oci:\(layout.directory):gzip", to: repository, tag: "1") }
+        let workers = try ["claims-a", "claims-b"].map { try Self.startWorker($0, service: service, registry: proxy.host) }
+        defer { for worker in workers where worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        try await Self.eventually("the scans", seconds: 90) {
+            let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["done"] == repositories.count
+        }
+        let done = try JSONSerialization.jsonObject(with: try await Self.request(.GET, "\(service.base)/v1/jobs?state=done").body)
+        let byWorker = Set((done as? [[String: Any]] ?? []).compactMap { ($0["worker"] as? String)?.split(separator: "/").dropLast().joined(separator: "/") })
+        #expect(byWorker.count == 2, "both worker processes took jobs: \(byWorker)")
+        #expect(!layout.gzip.layerDigests.isEmpty)
+        for digest in layout.gzip.layerDigests {
+            #expect(registry.blobGETCount(digest: digest) == 1, "\(digest) was fetched \(registry.blobGETCount(digest: digest)) times")
+        }
+        for worker in workers { worker.terminate() }
     }
 }
