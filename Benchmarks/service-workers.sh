@@ -7,7 +7,9 @@
 # of the workers, PostgreSQL and the registry, and the same run's C decode limit over the same
 # distinct blobs.
 #
-#   Benchmarks/service-workers.sh [--images 300] [--workers "1 2 3"]
+#   Benchmarks/service-workers.sh [--images 300] [--workers "1 2 3"] [--jobs 1]
+#
+# --jobs: the jobs each worker process runs at once (`fathom worker --workers`).
 #
 # PostgreSQL comes from Debian (initdb + postgres as the postgres user when run as root).
 set -euo pipefail
@@ -17,10 +19,12 @@ source Benchmarks/fleet/lib.sh
 
 images=300
 counts="1 2 3"
+jobs=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --images) images="$2"; shift 2 ;;
     --workers) counts="$2"; shift 2 ;;
+    --jobs) jobs="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -50,12 +54,13 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 "${as_owner[@]}" "$pgbin/initdb" -D "$work/pg/data" -A trust -U fathom -E UTF8 --no-sync >"$work/pg/initdb.log"
 pgport=$(fathom_free_port)
-"${as_owner[@]}" "$pgbin/postgres" -D "$work/pg/data" -p "$pgport" -k "$work/pg" -c listen_addresses=127.0.0.1 \
+"${as_owner[@]}" "$pgbin/postgres" -D "$PWD/$work/pg/data" -p "$pgport" -k "$PWD/$work/pg" -c listen_addresses=127.0.0.1 \
   -c max_connections=200 >"$work/pg/postgres.log" 2>&1 &
 pgpid=$!
 serve_pid=""
 trap 'kill "$FATHOM_REGISTRY_PID" $pgpid $serve_pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport" && break; sleep 0.2; done
+"$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport" || { echo "PostgreSQL did not start: $work/pg/postgres.log" >&2; exit 1; }
 
 echo "generating and pushing $images images to $host" >&2
 python3 Benchmarks/fleet/generate.py --registry "$host" --images "$images" \
@@ -103,7 +108,7 @@ for count in $counts; do
   pids=()
   for index in $(seq "$count"); do
     /usr/bin/time -f "%e %U %S %M" -o "$work/runs/worker-$count-$index.time" \
-      "$fathom" worker --store "$store" --workers 1 --layer-concurrency 2 2>"$work/runs/worker-$count-$index.log" &
+      "$fathom" worker --store "$store" --workers "$jobs" --layer-concurrency 2 2>"$work/runs/worker-$count-$index.log" &
     pids+=($!)
   done
   while true; do
@@ -114,7 +119,9 @@ for count in $counts; do
   done
   end=$(date +%s.%N)
   echo "$state" >"$work/runs/summary-$count.json"
-  kill -TERM "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
+  # SIGTERM to the workers themselves (children of /usr/bin/time, which then reports them).
+  for pid in "${pids[@]}"; do pkill -TERM -P "$pid" || true; done
+  wait "${pids[@]}" 2>/dev/null || true
   kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
   serve_pid=""
   sleep 0.5  # the backends of the closed connections are reaped into the postmaster's CPU
@@ -126,11 +133,11 @@ done
 echo "C limit over the distinct blobs" >&2
 FATHOM_REGISTRY_PID=$FATHOM_REGISTRY_PID fathom_bench_limit "$work" "$work/runs"
 
-python3 - "$work" "$images" "$counts" <<'PY'
+python3 - "$work" "$images" "$counts" "$jobs" <<'PY'
 import glob, json, sys
-work, images, counts = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+work, images, counts, jobs = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
 limit = float(open(f"{work}/runs/limit.time").read().split()[0])
-print(f"{images} images through `fathom serve --workers 0` + `fathom worker` processes (1 worker, 2 layer reads each), "
+print(f"{images} images through `fathom serve --workers 0` + `fathom worker` processes ({jobs} jobs at once, 2 layer reads each), "
       f"PostgreSQL store, cold; C limit over the same distinct blobs: {limit:.2f} s\n")
 print("| workers | wall (queue drained) | images/s | × the C limit | workers' CPU | PostgreSQL CPU | registry CPU | done / dead | peak RSS per worker |")
 print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")

@@ -61,6 +61,8 @@ extension ServiceRoutes {
         let metadata: [String: Any] = [
             "scanner": ["name": "fathom", "vendor": "fathom", "version": FathomVersionInfo.version],
             "capabilities": [[
+                // v1.2 names the kind of report; v1.1 readers ignore it.
+                "type": "vulnerability",
                 "consumes_mime_types": [MediaType.ociManifest.rawValue, MediaType.dockerManifest.rawValue],
                 "produces_mime_types": [Self.harborReportType, Self.harborLegacyReportType],
             ]],

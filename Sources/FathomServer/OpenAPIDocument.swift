@@ -23,7 +23,7 @@ public enum OpenAPIDocument {
               "summary": "A registry's notifications: the CNCF distribution envelope, or Harbor's webhook payload. A manifest push queues a scan; pushes and pulls are recorded once per event id.",
               "requestBody": {"required": true, "content": {
                 "application/vnd.docker.distribution.events.v1+json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
-                "application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/Envelope"}, {"$ref": "#/components/schemas/HarborPayload"}]}}}},
+                "application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Envelope"}, {"$ref": "#/components/schemas/HarborPayload"}]}}}},
               "responses": {
                 "202": {"description": "Recorded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventsAccepted"}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
@@ -31,7 +31,9 @@ public enum OpenAPIDocument {
             "/v1/scans": {"post": {
               "summary": "Queue a scan of an image (one pending job per image).",
               "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["image"],
-                "properties": {"image": {"type": "string", "example": "registry.example:5000/team/app:1.2"}}}}}},
+                "properties": {"image": {"type": "string", "maxLength": 4096, "example": "registry.example:5000/team/app:1.2",
+                  "description": "host/repository[:tag][@digest], the distribution reference grammar",
+                  "pattern": "^(?:(?:localhost(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9]{1,5})/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*|[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+|[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)(?::[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"}}}}}},
               "responses": {
                 "202": {"description": "Queued", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScanAccepted"}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
@@ -46,7 +48,12 @@ public enum OpenAPIDocument {
               "summary": "The newest report of a tag or digest (the document of fathom scan --format json), or the job while it is queued or running.",
               "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}],
               "responses": {
-                "200": {"description": "The report", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}}},
+                "200": {"description": "The report", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
+                  "headers": {
+                    "Fathom-Matched-Against": {"description": "The advisory data version the report's findings were matched against.", "schema": {"type": "string"}},
+                    "Fathom-Advisory-Data": {"description": "The current advisory data version.", "schema": {"type": "string"}},
+                    "Fathom-Rescan": {"description": "When the two differ: pending (pushed or pulled within the rescan window) or outside-window (left as it is until pushed or pulled again).",
+                      "schema": {"type": "string", "enum": ["pending", "outside-window"]}}}},
                 "202": {"description": "Queued or running", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
                 "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
                 "422": {"description": "The last scan failed for good", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}}}},
@@ -60,7 +67,8 @@ public enum OpenAPIDocument {
               "summary": "Which images are affected: every finding of the newest reports matching a vulnerability id (or alias), severities and fixability.",
               "parameters": [
                 {"name": "id", "in": "query", "schema": {"type": "string"}, "example": "CVE-2019-14697"},
-                {"name": "severity", "in": "query", "description": "Comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN", "schema": {"type": "string"}},
+                {"name": "severity", "in": "query", "description": "Comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN",
+                  "schema": {"type": "string", "pattern": "^(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL))*$"}},
                 {"name": "fixable", "in": "query", "schema": {"type": "boolean"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}}],
               "responses": {

@@ -5,6 +5,7 @@ import FathomReport
 public import FathomStore
 import Foundation
 public import Hummingbird
+import HTTPTypes
 import Logging
 import Metrics
 public import Prometheus
@@ -171,7 +172,9 @@ public struct ServiceRoutes: Sendable {
             return try Self.encoded(JobView(job), status: .accepted)
         }
         if let document = try await store.report(repository: repository, reference: reference) {
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
+            var response = Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
+            for (name, value) in try await freshness(repository: repository, reference: reference) { response.headers[name] = value }
+            return response
         }
         if let job = try await store.latestJob(repository: repository, reference: reference), job.state == .dead {
             return try Self.encoded(JobView(job), status: .unprocessableContent)
@@ -220,15 +223,16 @@ public struct ServiceRoutes: Sendable {
         var findings: [AffectedImage]
     }
 
-    /// Which images are affected: by vulnerability id (or alias), severity, and fixability.
+    /// Which images are affected: by vulnerability id (or alias), severity, and fixability (every
+    /// finding of the fleet, up to `limit`, when no filter is given).
     func findings(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
         let id = query.get("id")
         var severities: Set<Severity>?
         if let list = query.get("severity") {
             var wanted = Set<Severity>()
-            for word in list.split(separator: ",") {
-                guard let severity = Severity(rawValue: word.uppercased()) else {
+            for word in list.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let severity = Severity(rawValue: String(word)) else {
                     return Self.problem(.badRequest, "severity is a list of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 wanted.insert(severity)
@@ -240,11 +244,7 @@ public struct ServiceRoutes: Sendable {
             guard let value = Bool(text) else { return Self.problem(.badRequest, "fixable is true or false") }
             fixable = value
         }
-        let limit = query.get("limit").flatMap(Int.init) ?? 1000
-        guard (1...10_000).contains(limit) else { return Self.problem(.badRequest, "limit is 1 to 10000") }
-        guard id != nil || severities != nil || fixable != nil else {
-            return Self.problem(.badRequest, "ask for id, severity or fixable")
-        }
+        guard let limit = Self.limit(request, default: 1000, maximum: 10_000) else { return Self.problem(.badRequest, "limit is 1 to 10000") }
         var answer = FindingsAnswer(count: 0, images: 0, truncated: false, findings: [])
         try await eachReport { name, report in
             var hit = false
@@ -283,6 +283,32 @@ public struct ServiceRoutes: Sendable {
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: try summary.json())))
     }
 
+    static let matchedAgainst = HTTPField.Name("Fathom-Matched-Against")!
+    static let advisoryData = HTTPField.Name("Fathom-Advisory-Data")!
+    static let rescanState = HTTPField.Name("Fathom-Rescan")!
+
+    /// What a report was matched against, and whether a rescan will bring it up to date: the
+    /// advisory data version of its scan and the current one, and, when they differ, `pending`
+    /// (the image was pushed or pulled within the rescan window) or `outside-window` (it is
+    /// left as it is until it is pushed or pulled again).
+    func freshness(repository: String, reference: String) async throws -> [(HTTPField.Name, String)] {
+        let history = try await store.scanHistory(repository: repository, reference: reference)
+        guard let newest = history.first, let first = history.last else { return [] }
+        let current = try await store.advisoryVersion()
+        var fields = [(Self.matchedAgainst, newest.advisoryVersion), (Self.advisoryData, current)]
+        guard newest.advisoryVersion != current else { return fields }
+        let cutoff = Date().addingTimeInterval(-configuration.rescanWindow.seconds)
+        let digest = newest.manifestDigest.flatMap { try? Digest(parsing: $0) }
+        let tag = reference.hasPrefix("sha256:") ? nil : reference
+        // As the rescans decide: the last push or pull, else when the image was first scanned.
+        var seen = first.scannedAt
+        for action in [RegistryEvent.Action.push, .pull] {
+            if let at = try await store.lastEvent(action, repository: repository, tag: tag, digest: digest) { seen = max(seen, at) }
+        }
+        fields.append((Self.rescanState, seen >= cutoff ? "pending" : "outside-window"))
+        return fields
+    }
+
     // MARK: jobs
 
     func jobs(_ request: Request) async throws -> Response {
@@ -293,8 +319,7 @@ public struct ServiceRoutes: Sendable {
             }
             state = parsed
         }
-        let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 100
-        guard (1...1000).contains(limit) else { return Self.problem(.badRequest, "limit is 1 to 1000") }
+        guard let limit = Self.limit(request, default: 100, maximum: 1000) else { return Self.problem(.badRequest, "limit is 1 to 1000") }
         return try Self.encoded(try await store.jobs(state: state, limit: limit).map(JobView.init))
     }
 
@@ -304,6 +329,14 @@ public struct ServiceRoutes: Sendable {
     }
 
     // MARK: helpers
+
+    /// The `limit` query parameter: `default` when absent, nil when it is not 1…`maximum`.
+    static func limit(_ request: Request, default value: Int, maximum: Int) -> Int? {
+        let values = request.uri.queryParameters.getAll("limit")
+        guard !values.isEmpty else { return value }
+        guard values.count == 1, let limit = Int(values[0]), (1...maximum).contains(limit) else { return nil }
+        return limit
+    }
 
     static func body(_ request: Request, limit: Int) async throws -> [UInt8] {
         do {

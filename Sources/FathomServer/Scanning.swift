@@ -4,7 +4,7 @@ import FathomFeeds
 import FathomCore
 import FathomLayer
 import FathomOCI
-public import FathomPipeline
+import FathomPipeline
 public import FathomRegistry
 import FathomReport
 public import FathomStore

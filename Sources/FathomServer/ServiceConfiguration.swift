@@ -1,6 +1,6 @@
 public import FathomFeeds
-public import FathomRegistry
-public import Foundation
+import FathomRegistry
+import Foundation
 
 /// How `fathom serve` and `fathom worker` run.
 public struct ServiceConfiguration: Sendable {

@@ -33,7 +33,15 @@ public final class PostgresStore: Store {
             host: host, port: components.port ?? 5432, username: components.user ?? "postgres", password: components.password,
             database: database.isEmpty ? nil : database, tls: tls)
         configuration.options.maximumConnections = 16
-        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), location: redacted(url), logger: logger)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The client serves leases once `run()` has begun: wait for its task to reach it.
+        let (started, starting) = AsyncStream<Void>.makeStream()
+        let running = Task {
+            starting.finish()
+            await client.run()
+        }
+        for await _ in started {}
+        let store = PostgresStore(client: client, running: running, location: redacted(url), logger: logger)
         do {
             try await store.migrate()
         } catch {
@@ -50,11 +58,11 @@ public final class PostgresStore: Store {
         return components.string ?? url
     }
 
-    private init(client: PostgresClient, location: String, logger: Logger) {
+    private init(client: PostgresClient, running: Task<Void, Never>, location: String, logger: Logger) {
         self.client = client
+        self.running = running
         self.location = location
         self.logger = logger
-        running = Task { await client.run() }
     }
 
     public func close() async throws {
