@@ -16,7 +16,9 @@ public final class PostgresStore: Store {
     public let location: String
 
     /// `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
-    public static func open(url: String, logger: Logger = Logger(label: "fathom.postgres")) async throws -> PostgresStore {
+    public static func open(
+        url: String, connectTimeout: Duration = .seconds(15), logger: Logger = Logger(label: "fathom.postgres")
+    ) async throws -> PostgresStore {
         guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
             throw FathomError(.invalidInput, "not a PostgreSQL URL: postgres://user:password@host:port/database", path: redacted(url))
         }
@@ -43,7 +45,16 @@ public final class PostgresStore: Store {
         for await _ in started {}
         let store = PostgresStore(client: client, running: running, location: redacted(url), logger: logger)
         do {
-            try await store.migrate()
+            // The pool retries a server that does not answer for ever: give up with a reason.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.migrate() }
+                group.addTask {
+                    try await Task.sleep(for: connectTimeout)
+                    throw FathomError(.io, "PostgreSQL at \(host):\(components.port ?? 5432) did not answer within \(connectTimeout)")
+                }
+                try await group.next()
+                group.cancelAll()
+            }
         } catch {
             try? await store.close()
             throw FathomError(.io, "cannot open the PostgreSQL store", path: redacted(url), cause: error)

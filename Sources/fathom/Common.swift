@@ -8,7 +8,7 @@ import Logging
 
 /// `--store`: the store every command shares.
 struct StoreOption: ParsableArguments {
-    @Option(help: "The store: an SQLite file (PATH or sqlite:PATH). Default: $XDG_CACHE_HOME/fathom/fathom.db.")
+    @Option(help: "The store: an SQLite file (PATH or sqlite:PATH), or PostgreSQL (postgres://user:password@host:5432/database). Default: $XDG_CACHE_HOME/fathom/fathom.db.")
     var store: String?
 
     /// The store, or a one-line error and exit 1 (a wrong scheme, a file that cannot be opened).

@@ -121,4 +121,18 @@ import Testing
         let statistics = try await store.advisoryStatistics()
         #expect(statistics.feeds.map(\.source) == ["alpine-v3.7"] && statistics.feeds.first?.records == contents.records.count)
     }
+
+    /// A server that does not answer is an error that names it, after the connect timeout, not a hang.
+    @Test func anUnreachablePostgreSQLIsAnErrorNotAHang() async throws {
+        let port = try freePort()
+        let started = ContinuousClock.now
+        do {
+            _ = try await PostgresStore.open(url: "postgres://fathom:pw@127.0.0.1:\(port)/x?sslmode=disable", connectTimeout: .seconds(2))
+            Issue.record("opened a store on a port nothing listens on")
+        } catch {
+            #expect("\(error)".contains("127.0.0.1:\(port) did not answer"), "\(error)")
+            #expect(!"\(error)".contains(":pw@"), "the password is in the message: \(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
 }
