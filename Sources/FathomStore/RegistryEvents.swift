@@ -4,7 +4,8 @@ public import Foundation
 extension RegistryEvent {
     /// Reads the CNCF registry's notification envelopes (`{"events": [...]}`), one per file or
     /// one per line as a webhook log keeps them, or a bare array of events. Events without an
-    /// action fathom keeps, or without a repository, are skipped.
+    /// action fathom keeps, or without a repository, are skipped, and so are the pulls fathom
+    /// itself made (its `User-Agent`) while scanning.
     public static func decode(_ bytes: [UInt8], file: String) throws -> [RegistryEvent] {
         struct Envelope: Decodable { var events: [Event] }
         struct Event: Decodable {
@@ -14,7 +15,10 @@ extension RegistryEvent {
                 var repository: String?
                 var tag: String?
             }
-            struct Request: Decodable { var host: String? }
+            struct Request: Decodable {
+                var host: String?
+                var useragent: String?
+            }
             var id: String?
             var timestamp: String?
             var action: String?
@@ -43,6 +47,9 @@ extension RegistryEvent {
             guard let action = event.action.flatMap(Action.init(rawValue:)), let repository = event.target?.repository,
                 let timestamp = event.timestamp.flatMap(parseTimestamp)
             else { return nil }
+            // fathom's own reads are not pulls by users: counted, every scan would keep its image
+            // in the rescan window.
+            if action == .pull, event.request?.useragent?.hasPrefix("fathom/") == true { return nil }
             let digest = event.target?.digest.flatMap { try? Digest(parsing: $0) }
             let id = event.id ?? "\(action.rawValue) \(repository) \(event.target?.tag ?? "") \(digest?.description ?? "") \(timestamp.timeIntervalSince1970)"
             return RegistryEvent(

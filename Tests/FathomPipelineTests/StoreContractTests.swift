@@ -135,4 +135,15 @@ import Testing
         }
         #expect(ContinuousClock.now - started < .seconds(10))
     }
+
+    /// A pull made by fathom's own scan is not a user's pull (it would keep every scanned image
+    /// in the rescan window); pulls by anyone else are kept.
+    @Test func fathomsOwnPullsAreNotEvents() throws {
+        func event(_ id: String, _ agent: String) -> String {
+            #"{"id": "\#(id)", "timestamp": "2026-11-29T10:00:00.5Z", "action": "pull", "target": {"repository": "team/app", "tag": "1"}, "request": {"host": "r", "useragent": "\#(agent)"}}"#
+        }
+        let envelope = #"{"events": ["# + event("a", "fathom/0.1.0 (scan 1f2e)") + "," + event("b", "skopeo/1.9.3") + "]}"
+        let events = try RegistryEvent.decode(Array(envelope.utf8), file: "test")
+        #expect(events.map(\.id) == ["b"])
+    }
 }
