@@ -88,6 +88,8 @@ public final class FleetScanner: Sendable {
     private let changesSince = Mutex<[Int64: AdvisoryChanges?]>([:])
     /// How each distinct inventory's findings were found, for the run's report.
     public let matching = MatchCounters()
+    /// Matches under way, by inventory key (images of one inventory wait for the first).
+    private let matchesInFlight = Mutex<[String: Task<InventoryMatches.Entry, any Error>]>([:])
     /// Scans recorded in batches (nil without a history); `flush` stores what is pending.
     public let writes: ScanWrites?
     let logger: Logger
@@ -224,10 +226,10 @@ public final class FleetScanner: Sendable {
     /// one inventory that arrive together wait for the first one's match).
     func matches(_ inventory: Inventory) async throws -> InventoryMatches.Entry {
         if let known = inventoryMatches[inventory.key] { return known }
-        let task = matching.flights.withLock { flights in
+        let task = matchesInFlight.withLock { flights in
             if let running = flights[inventory.key] { return running }
             let task = Task {
-                defer { _ = self.matching.flights.withLock { $0.removeValue(forKey: inventory.key) } }
+                defer { _ = self.matchesInFlight.withLock { $0.removeValue(forKey: inventory.key) } }
                 let findings = try await self.findings(of: inventory)
                 let entry = InventoryMatches.Entry(
                     findings: findings, coverage: Coverage(inventory.entries, osNamespace: inventory.osNamespace, lookup: self.index))
@@ -397,8 +399,6 @@ public final class MatchCounters: Sendable {
     }
 
     private let state = Mutex(Counts())
-    /// Matches under way, by inventory key.
-    let flights = Mutex<[String: Task<InventoryMatches.Entry, any Error>]>([:])
 
     public var counts: Counts { state.withLock { $0 } }
 
