@@ -51,18 +51,29 @@ import Testing
         let layout = try await TestImages.layout()
         // Even images: Alpine 3.7.3 (musl findings); odd: busybox (no package database).
         let repositories = (0..<30).map { String(format: "proof/i%02d", $0) }
+        // While the images are pushed (and scanned as they come), the first worker is killed
+        // the moment it is seen holding a job.
+        let doomed = workers.first?.processIdentifier
+        let base = service.base
+        let killer = Task { () async throws -> Bool in
+            guard let doomed else { return true }
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline {
+                let jobs = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(base)/v1/jobs?state=running").body)
+                if (jobs as? [[String: Any]] ?? []).contains(where: { ($0["worker"] as? String)?.contains("/\(doomed)/") == true }) {
+                    kill(doomed, SIGKILL)
+                    return true
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
         for (index, repository) in repositories.enumerated() {
             try await registry.push(index.isMultiple(of: 2) ? "oci:\(layout.directory):gzip" : "oci:\(TestImages.busyboxMusl)", to: repository, tag: "1")
         }
         let lastPush = Date()
-        if let doomed = workers.first {
-            try await ServiceTests.eventually("a worker holding a job", seconds: 60) {
-                let jobs = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/jobs?state=running").body)
-                return (jobs as? [[String: Any]] ?? []).contains { ($0["worker"] as? String)?.contains("/\(doomed.processIdentifier)/") == true }
-            }
-            kill(doomed.processIdentifier, SIGKILL)
-            doomed.waitUntilExit()
-        }
+        #expect(try await killer.value, "the first worker was never seen holding a job")
+        workers.first?.waitUntilExit()
         try await ServiceTests.eventually("every push scanned", seconds: 180) {
             let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
             return summary?["queued"] == 0 && summary?["running"] == 0 && (summary?["done"] ?? 0) + (summary?["dead"] ?? 0) >= repositories.count
