@@ -141,7 +141,7 @@ extension ScanRunner {
             }
         }
         guard let seen, seen < cutoff else { return nil }
-        return "outside the rescan window (\(window.seconds.formatted()) s): last pushed or pulled \(ISO8601DateFormatter().string(from: seen))"
+        return "outside the rescan window (\(Int(window.seconds)) s): last pushed or pulled \(ISO8601DateFormatter().string(from: seen))"
     }
 
     /// `db update`: every feed, one at a time; a feed that fails keeps its advisories.

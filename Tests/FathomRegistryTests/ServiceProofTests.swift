@@ -14,7 +14,7 @@ import Testing
 /// dead jobs, the pulls the registry reported put exactly the pulled images into the rescan an
 /// advisory import triggers, the receiver gets a signed notification for exactly the affected
 /// pulled images, Harbor's adapter returns a report valid by its spec, and no token means 401.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct ServiceProofTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ServiceProofTests {
     @Test(arguments: ["postgres", "sqlite"]) func thirtyImagesThroughTheServiceEndToEnd(_ backend: String) async throws {
         let directory = try Fixtures.temporaryDirectory("proof")
         let secret = "proof-notify-secret"

@@ -10,7 +10,7 @@ import Testing
 /// `fathom serve` on loopback with the embedded store and in-process workers, fed by the real
 /// `docker-registry`'s notifications: pushes with `skopeo` are scanned, pulls recorded, the API
 /// answers behind its token.
-@Suite(.serialized, .timeLimit(.minutes(4))) struct ServiceTests {
+@Suite(.serialized, .timeLimit(.minutes(8))) struct ServiceTests {
     /// A running `fathom serve` and what it was started with.
     struct Service {
         var port: Int
