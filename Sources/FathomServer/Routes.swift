@@ -33,6 +33,7 @@ public struct ServiceRoutes: Sendable {
     public func healthRouter() -> Router<BasicRequestContext> {
         let router = Router()
         addHealthRoutes(to: router)
+        router.refuseUndeclaredMethods()
         return router
     }
 
@@ -71,6 +72,7 @@ public struct ServiceRoutes: Sendable {
         }
         router.get("v1/jobs") { request, _ in try await jobs(request) }
         addHarborRoutes(to: router)
+        router.refuseUndeclaredMethods()
         return router
     }
 
