@@ -45,22 +45,10 @@ fathom_start_registry "$port" "$work/registry"
 host=127.0.0.1:$port
 
 # PostgreSQL on a loopback port of its own.
-pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-as_owner=()
-if [ "$(id -u)" -eq 0 ]; then
-  chown -R postgres:postgres "$work" 2>/dev/null || true
-  mkdir -p "$work/pg" && chown postgres:postgres "$work/pg"
-  as_owner=(setpriv --reuid=postgres --regid=postgres --init-groups)
-fi
-"${as_owner[@]}" "$pgbin/initdb" -D "$work/pg/data" -A trust -U fathom -E UTF8 --no-sync >"$work/pg/initdb.log"
-pgport=$(fathom_free_port)
-"${as_owner[@]}" "$pgbin/postgres" -D "$PWD/$work/pg/data" -p "$pgport" -k "$PWD/$work/pg" -c listen_addresses=127.0.0.1 \
-  -c max_connections=200 >"$work/pg/postgres.log" 2>&1 &
-pgpid=$!
 serve_pid=""
-trap 'kill "$FATHOM_REGISTRY_PID" $pgpid $serve_pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport" && break; sleep 0.2; done
-"$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport" || { echo "PostgreSQL did not start: $work/pg/postgres.log" >&2; exit 1; }
+trap 'kill "$FATHOM_REGISTRY_PID" $FATHOM_PG_PID $serve_pid 2>/dev/null || true' EXIT
+fathom_bench_postgres "$work/pg"
+pgpid=$FATHOM_PG_PID
 
 echo "generating and pushing $images images to $host" >&2
 python3 Benchmarks/fleet/generate.py --registry "$host" --images "$images" \
@@ -81,15 +69,13 @@ for number in range(0, len(events), 50):
 PY
 echo token-for-the-benchmark >"$work/token"
 
-cpu_of() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
 summary() { curl -sf -H "Authorization: Bearer token-for-the-benchmark" "http://127.0.0.1:$1/v1/jobs/summary"; }
 ticks=$(getconf CLK_TCK)
 
 for count in $counts; do
   echo "$count worker(s): fresh database, $images push events, then the workers" >&2
   database="w$count"
-  "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U fathom "$database"
-  store="postgres://fathom@127.0.0.1:$pgport/$database?sslmode=disable"
+  store=$(fathom_bench_postgres_url "$database")
   "$fathom" db import --store "$store" Tests/Fixtures/advisories/alpine-secdb/v3.{7,10,11}/main.yaml \
     Tests/Fixtures/advisories/osv-debian12-derived/osv-debian12-derived.tar.gz Tests/Fixtures/advisories/osv-pypi.tar.gz >/dev/null
   api=$(fathom_free_port)
@@ -103,7 +89,7 @@ for count in $counts; do
   done
   queued=$(summary "$api" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])')
   [ "$queued" -eq "$images" ] || { echo "only $queued of $images scans were queued" >&2; exit 1; }
-  pg_before=$(cpu_of $pgpid); registry_before=$(cpu_of "$FATHOM_REGISTRY_PID")
+  pg_before=$(fathom_bench_cpu $pgpid); registry_before=$(fathom_bench_cpu "$FATHOM_REGISTRY_PID")
   start=$(date +%s.%N)
   pids=()
   for index in $(seq "$count"); do
@@ -125,8 +111,8 @@ for count in $counts; do
   kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
   serve_pid=""
   sleep 0.5  # the backends of the closed connections are reaped into the postmaster's CPU
-  awk -v s="$start" -v e="$end" -v pg0="$pg_before" -v pg1="$(cpu_of $pgpid)" -v r0="$registry_before" \
-    -v r1="$(cpu_of "$FATHOM_REGISTRY_PID")" -v t="$ticks" \
+  awk -v s="$start" -v e="$end" -v pg0="$pg_before" -v pg1="$(fathom_bench_cpu $pgpid)" -v r0="$registry_before" \
+    -v r1="$(fathom_bench_cpu "$FATHOM_REGISTRY_PID")" -v t="$ticks" \
     'BEGIN { printf "%.2f %.2f %.2f\n", e - s, (pg1 - pg0) / t, (r1 - r0) / t }' >"$work/runs/run-$count.txt"
 done
 

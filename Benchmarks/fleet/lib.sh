@@ -21,16 +21,24 @@ fathom_bench_bases() {
 }
 
 # fathom_bench_measure RUNS_DIR LABEL COMMAND…: runs the command under /usr/bin/time and leaves
-# "wall user sys maxrss_kb registry_cpu_s" in RUNS_DIR/LABEL.time (the registry, process
-# $FATHOM_REGISTRY_PID, shares the cores: its CPU time is part of the picture).
+# "wall user sys maxrss_kb registry_cpu_s postgres_cpu_s" in RUNS_DIR/LABEL.time: the registry
+# (process $FATHOM_REGISTRY_PID) and PostgreSQL (process tree $FATHOM_PG_PID, when set) share the
+# cores, so their CPU time is part of the picture.
 fathom_bench_measure() {
-  local runs="$1" label="$2" before status=0
+  local runs="$1" label="$2" registry postgres status=0
   shift 2
-  before=$(awk '{print $14 + $15}' "/proc/$FATHOM_REGISTRY_PID/stat")
+  registry=$(fathom_bench_cpu "$FATHOM_REGISTRY_PID")
+  postgres=$(fathom_bench_cpu "${FATHOM_PG_PID:-}")
   /usr/bin/time -f "%e %U %S %M" -o "$runs/$label.time" "$@" || status=$?
-  echo "$(cat "$runs/$label.time") $(echo "$(awk '{print $14 + $15}' "/proc/$FATHOM_REGISTRY_PID/stat") $before $(getconf CLK_TCK)" \
-    | awk '{printf "%.2f", ($1 - $2) / $3}')" >"$runs/$label.time"
+  sleep 0.3  # the backends of closed connections are reaped into the postmaster's CPU
+  echo "$(cat "$runs/$label.time") $(echo "$(fathom_bench_cpu "$FATHOM_REGISTRY_PID") $registry $(fathom_bench_cpu "${FATHOM_PG_PID:-}") $postgres $(getconf CLK_TCK)" \
+    | awk '{printf "%.2f %.2f", ($1 - $2) / $5, ($3 - $4) / $5}')" >"$runs/$label.time"
   return $status
+}
+
+# fathom_bench_cpu PID: the clock ticks a process and its reaped children have used (0 without PID).
+fathom_bench_cpu() {
+  if [ -n "$1" ]; then awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; else echo 0; fi
 }
 
 # fathom_bench_fleet_files FLEET_DIR leaves the real files the fleet's added layers carry:
@@ -66,4 +74,30 @@ PY
     (grep "^gzip " "$1" | cut -d" " -f2 | xargs cat | gzip -dc | sha256sum >/dev/null) &
     (grep "^zstd " "$1" | cut -d" " -f2 | xargs cat | zstd -q -dc | sha256sum >/dev/null) &
     wait' limit "$runs/blobs.txt"
+}
+
+# fathom_bench_postgres DIR starts Debian's PostgreSQL on a free loopback port with its data in
+# DIR (as the postgres user when run as root) and sets FATHOM_PG_PID, FATHOM_PG_PORT and
+# FATHOM_PG_BIN. fathom_bench_postgres_url DATABASE creates that database and prints its URL.
+fathom_bench_postgres() {
+  local dir="$1" as_owner=()
+  FATHOM_PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown -R postgres:postgres "$dir"
+    as_owner=(setpriv --reuid=postgres --regid=postgres --init-groups)
+  fi
+  "${as_owner[@]}" "$FATHOM_PG_BIN/initdb" -D "$dir/data" -A trust -U fathom -E UTF8 --no-sync >"$dir/initdb.log"
+  FATHOM_PG_PORT=$(fathom_free_port)
+  "${as_owner[@]}" "$FATHOM_PG_BIN/postgres" -D "$(realpath "$dir")/data" -p "$FATHOM_PG_PORT" -k "$(realpath "$dir")" \
+    -c listen_addresses=127.0.0.1 -c max_connections=200 >"$dir/postgres.log" 2>&1 &
+  FATHOM_PG_PID=$!
+  for _ in $(seq 50); do "$FATHOM_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$FATHOM_PG_PORT" && return 0; sleep 0.2; done
+  echo "PostgreSQL did not start: $dir/postgres.log" >&2
+  return 1
+}
+
+fathom_bench_postgres_url() {
+  "$FATHOM_PG_BIN/createdb" -h 127.0.0.1 -p "$FATHOM_PG_PORT" -U fathom "$@" >&2
+  echo "postgres://fathom@127.0.0.1:$FATHOM_PG_PORT/$1?sslmode=disable"
 }

@@ -5,14 +5,15 @@ import os
 import subprocess
 import sys
 
-work, sizes = sys.argv[1], [int(size) for size in sys.argv[2:]]
+work, backend, sizes = sys.argv[1], sys.argv[2], [int(size) for size in sys.argv[3:]]
 runs = f"{work}/runs"
 scale = json.load(open(f"{work}/scale.json"))
 
 
 def timing(label):
-    wall, user, system, rss, registry = open(f"{runs}/{label}.time").read().split()
-    return {"wall": float(wall), "cpu": float(user) + float(system), "rss": int(rss) / 1024, "registry": float(registry)}
+    wall, user, system, rss, registry, postgres = open(f"{runs}/{label}.time").read().split()
+    return {"wall": float(wall), "cpu": float(user) + float(system), "rss": int(rss) / 1024, "registry": float(registry),
+            "postgres": float(postgres)}
 
 
 def load(label):
@@ -22,7 +23,8 @@ def load(label):
         return {}
 
 
-print(f"{scale['tags']:,} tags in {scale['repositories']:,} repositories generated and pushed in {scale['seconds']:.0f} s "
+print(f"Store: {'PostgreSQL (one database per size, on the same machine)' if backend == 'postgres' else 'SQLite'}. "
+      f"{scale['tags']:,} tags in {scale['repositories']:,} repositories generated and pushed in {scale['seconds']:.0f} s "
       f"({scale['tags'] / scale['seconds']:,.0f} tags/s); {len(scale['probes']):,} carry the probe package.\n")
 print("| tags | cold scan | warm scan | rescan after a 1 % advisory, offline | same, a HEAD per tag | peak RSS cold / warm / rescan / HEADs | store per image |")
 print("| ---: | --- | --- | --- | --- | --- | ---: |")
@@ -40,7 +42,9 @@ for size in sizes:
     store_bytes = int(open(f"{runs}/store-{size}.size").read())
 
     def cell(run, count):
-        return f"{run['wall']:.1f} s · **{count / run['wall']:,.0f}/s** · fathom CPU {run['cpu']:.1f} s, registry {run['registry']:.1f} s"
+        postgres = f", PostgreSQL {run['postgres']:.1f} s" if backend == "postgres" else ""
+        return (f"{run['wall']:.1f} s · **{count / run['wall']:,.0f}/s** · fathom CPU {run['cpu']:.1f} s, "
+                f"registry {run['registry']:.1f} s{postgres}")
 
     print(f"| {size:,} | {cell(cold, size)} | {cell(warm, size)} | {cell(rescan, size)} · {changed:,} changed "
           f"| {cell(heads, size)} | {cold['rss']:.0f} / {warm['rss']:.0f} / {rescan['rss']:.0f} / {heads['rss']:.0f} MB "
@@ -53,9 +57,10 @@ with open(data, "w") as handle:
     for point in points:
         handle.write(" ".join(f"{value:.1f}" for value in point) + "\n")
 os.makedirs("docs", exist_ok=True)
+plot = "docs/registry-scale-postgres.svg" if backend == "postgres" else "docs/registry-scale.svg"
 script = f"""
 set terminal svg size 900,360 font 'sans,11'
-set output 'docs/registry-scale.svg'
+set output '{plot}'
 set multiplot layout 1,2
 set logscale xy
 set xrange [{min(sizes) * 0.7}:{max(sizes) * 1.4}]
@@ -75,4 +80,4 @@ plot '{data}' using 1:6 with linespoints title 'cold', '' using 1:7 with linespo
 unset multiplot
 """
 subprocess.run(["gnuplot"], input=script.encode(), check=True)
-print("\nplot: docs/registry-scale.svg")
+print(f"\nplot: {plot}")
