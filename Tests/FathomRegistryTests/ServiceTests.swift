@@ -358,7 +358,7 @@ import Testing
             [
                 "python3", "-c", "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'schemathesis'; sys.exit(schemathesis())", "run",
                 "\(service.base)/openapi.json", "-H", "Authorization: Bearer \(Self.apiToken)", "--checks", "all", "--max-examples", "25", "--workers", "1", "--seed", "1",
-            ], environment: environment, check: false)
+            ], environment: environment, check: false, directory: service.directory)  // its .schemathesis cache stays out of the checkout
         #expect(fuzz.status == 0, "\(fuzz.text.suffix(6000))\(fuzz.errorText.suffix(2000))")
     }
 
