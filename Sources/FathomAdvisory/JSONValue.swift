@@ -47,3 +47,29 @@ public enum JSONValue: Codable, Sendable, Hashable {
         return nil
     }
 }
+
+// Literals, so that documents written by hand (the report formats) read like the JSON they make.
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(floatLiteral value: Double) { self = .number(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// A string, or null.
+    public init(_ value: String?) { self = value.map(JSONValue.string) ?? .null }
+
+    /// This object without its null members (optional fields that have no value).
+    public var compacted: JSONValue {
+        switch self {
+        case .object(let object): .object(object.filter { $0.value != .null }.mapValues(\.compacted))
+        case .array(let array): .array(array.map(\.compacted))
+        default: self
+        }
+    }
+}

@@ -78,7 +78,7 @@ public struct OSRelease: Sendable, Hashable, Codable {
         return make(id: id, versionID: version, prettyName: line, idLike: nil, source: source)
     }
 
-    static func make(id: String, versionID: String?, prettyName: String?, idLike: [String]?, source: String) -> OSRelease {
+    public static func make(id: String, versionID: String?, prettyName: String?, idLike: [String]?, source: String) -> OSRelease {
         OSRelease(
             id: id, versionID: versionID, prettyName: prettyName, idLike: idLike, source: source,
             namespace: namespace(id: id, versionID: versionID))

@@ -178,6 +178,41 @@ public struct ScanReport: Sendable, Codable {
             + [OSLifecycle.warning(for: result.os?.namespace)].compactMap { $0 }
     }
 
+    /// The report of an SBOM's packages (`fathom scan sbom:FILE`): the SBOM stands as the
+    /// image's one layer, named by its digest; its packages are the inventory.
+    public init(
+        sbom: SBOMInventory, name: String, digest: Digest, size: Int64, findings: [Finding] = [],
+        suppressed: [FindingPolicy.Suppressed] = [], advisoriesLoaded: Bool = false, coverage: Coverage? = nil
+    ) {
+        schemaVersion = 2
+        artifact = Artifact(
+            name: name, repoTags: [], indexDigest: nil, manifestDigest: nil, mediaType: MediaType(sbom.mediaType), configDigest: digest,
+            platform: nil, created: nil)
+        os = sbom.os.map {
+            OS(
+                id: $0.id, versionID: $0.versionID, prettyName: $0.prettyName, namespace: $0.namespace, source: $0.source,
+                endOfSupport: $0.namespace.flatMap(OSLifecycle.endOfSupport(of:)))
+        }
+        layers = [
+            Layer(
+                index: 0, digest: digest, diffID: nil, mediaType: MediaType(sbom.mediaType), compression: .uncompressed, size: size,
+                uncompressedSize: size, entries: sbom.packages.count, files: 1, createdBy: "\(sbom.format) SBOM" + (sbom.subject.map { " of \($0)" } ?? ""))
+        ]
+        packages = sbom.packages.map {
+            Package(
+                ecosystem: $0.ecosystem, name: $0.name, version: $0.version, arch: $0.arch, source: $0.source, path: $0.path, layer: digest,
+                modularityLabel: $0.modularityLabel)
+        }
+        vulnerabilities = []
+        remediation = []
+        self.suppressed = suppressed
+        self.coverage = advisoriesLoaded ? coverage : nil
+        summary = Summary(total: 0, bySeverity: [:], fixable: 0, advisoriesLoaded: advisoriesLoaded)
+        warnings = []
+        setFindings(findings)
+        warnings = sbom.warnings + (self.coverage?.warnings ?? []) + [OSLifecycle.warning(for: sbom.os?.namespace)].compactMap { $0 }
+    }
+
     /// Vulnerabilities, remediation and summary from `findings`.
     private mutating func setFindings(_ findings: [Finding]) {
         let layerDigests = layers.map(\.digest)

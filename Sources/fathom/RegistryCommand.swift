@@ -36,10 +36,10 @@ struct RegistryScan: AsyncParsableCommand {
     @Option(help: "Only images pulled since then, per the pull events in the store (`fathom events import`).")
     var pulledSince: String?
 
-    @Option(help: "Summary format: table or json.")
+    @Option(name: .shortAndLong, help: "table or json: the fleet summary's format and the reports' in --output; sarif, cyclonedx, spdx or harbor: the reports' format in --output (the summary is a table).")
     var format: Scan.Format = .table
 
-    @Option(help: "Write one report per image into this directory (in --format).")
+    @Option(name: .shortAndLong, help: "Write one report per image into this directory (in --format).")
     var output: String?
 
     @Option(help: "Images in flight at once (default: 16 per core, at least 64).")
@@ -62,6 +62,12 @@ struct RegistryScan: AsyncParsableCommand {
 
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
+
+    func validate() throws {
+        if format != .table && format != .json && output == nil {
+            throw ValidationError("--format \(format.rawValue) writes one report per image: give --output DIR (the fleet summary is a table or json)")
+        }
+    }
 
     func run() async throws {
         bootstrapLogging()
@@ -149,8 +155,8 @@ struct RegistryScan: AsyncParsableCommand {
         let document = ScanReport(
             result, findings: report.findings, advisoriesLoaded: advisoriesLoaded, changes: report.changes, coverage: report.coverage)
         let fileName = report.name.map { "/:@".contains($0) ? "_" : $0 }.reduce(into: "") { $0.append($1) }
-        let text = format == .json ? try document.json() : document.table()
-        let path = "\(directory)/\(fileName).\(format == .json ? "json" : "txt")"
+        let text = try format.render(document)
+        let path = "\(directory)/\(fileName).\(format.fileExtension)"
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         } catch {

@@ -24,7 +24,7 @@ struct Rescan: AsyncParsableCommand {
     @Flag(help: "Do not check registry tags for new images; re-match the stored ones.")
     var offline = false
 
-    @Option(help: "Output format: table or json.")
+    @Option(name: .shortAndLong, help: "Output format: table or json.")
     var format: Scan.Format = .table
 
     @Option(help: "Images in flight at once (default: 16 per core, at least 64).")
@@ -35,6 +35,12 @@ struct Rescan: AsyncParsableCommand {
 
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
+
+    func validate() throws {
+        guard format == .table || format == .json else {
+            throw ValidationError("rescan prints what changed per image: --format table or json (reports in other formats: fathom scan or fathom registry --output)")
+        }
+    }
 
     func run() async throws {
         bootstrapLogging()

@@ -16,18 +16,47 @@ struct Scan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Scan one image.",
         discussion: """
-            REF is registry/repo:tag, registry/repo@sha256:…, oci:DIR[:tag] or docker-archive:FILE[:repo:tag].
+            REF is registry/repo:tag, registry/repo@sha256:…, oci:DIR[:tag], docker-archive:FILE[:repo:tag], or
+            sbom:FILE (a CycloneDX or SPDX JSON SBOM another tool wrote: its purls are matched).
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case table
         case json
+        case sarif
+        case cyclonedx
+        case spdx
+        case harbor
+
+        /// The extension of a file in this format (`fathom registry --output DIR`).
+        var fileExtension: String {
+            switch self {
+            case .table: "txt"
+            case .json, .harbor: "json"
+            case .sarif: "sarif"
+            case .cyclonedx: "cdx.json"
+            case .spdx: "spdx.json"
+            }
+        }
+
+        func render(_ report: ScanReport) throws -> String {
+            switch self {
+            case .table: report.table()
+            case .json: try report.json()
+            case .sarif: try report.sarif()
+            case .cyclonedx: try report.cycloneDX()
+            case .spdx: try report.spdx()
+            case .harbor: try report.harbor()
+            }
+        }
+
+        static let names = allCases.map(\.rawValue).joined(separator: ", ")
     }
 
     @Argument(help: "The image to scan.")
     var reference: String
 
-    @Option(help: "Output format: table or json.")
+    @Option(name: .shortAndLong, help: "Output format: table, json, sarif (SARIF 2.1.0), cyclonedx (CycloneDX 1.5), spdx (SPDX 2.3) or harbor (Harbor's report 1.1).")
     var format: Format = .table
 
     @Option(help: "Platform to pick from a multi-platform index (os/arch[/variant]).")
@@ -64,8 +93,12 @@ struct Scan: AsyncParsableCommand {
     @Option(help: "OpenVEX document whose not_affected/fixed statements suppress findings (repeatable).")
     var vex: [String] = []
 
+    @Option(help: "With sbom:FILE, the OS as ID:VERSION (debian:12, alpine:3.20) when the SBOM names none or the wrong one.")
+    var os: String?
+
     func run() async throws {
         bootstrapLogging()
+        if reference.hasPrefix("sbom:") { return try await scanSBOM(path: String(reference.dropFirst("sbom:".count))) }
         let source: SourceReference
         let wanted: Platform
         let policy: FindingPolicy
@@ -113,8 +146,7 @@ struct Scan: AsyncParsableCommand {
                 coverage: scanned.coverage)
             if let warning = filtered.warning { report.warnings.append(warning) }
             if let stale { report.warnings.append(stale) }
-            let text = format == .json ? try report.json() : report.table()
-            try write(text)
+            try write(try format.render(report))
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
             // A verdict was asked for: "nothing found" is not one when nothing was checked.
             if exitCode != 0 && !allowMissingData {
@@ -130,6 +162,51 @@ struct Scan: AsyncParsableCommand {
         } catch {
             if let client { try? await client.shutdown() }
             client = nil
+            printError("\(FathomError.wrapping(error, image: reference))")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Matches the packages an SBOM lists (nothing is cached: the SBOM is the inventory).
+    private func scanSBOM(path: String) async throws {
+        do {
+            let policy = try makePolicy()
+            let dataCutoff = try parseSince(maxDbAge)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw FathomError(.io, "cannot read the SBOM (no such file, or not readable)", path: path)
+            }
+            let bytes = [UInt8](data)
+            let sbom = try SBOMInventory.read(bytes, path: path, os: os)
+            let store = try await storeOption.open()
+            let index = try await store.advisories()
+            let entries = sbom.packages.map { InventoryEntry(package: $0, layer: 0) }
+            let findings = try await ImageMatcher.findings(entries, osNamespace: sbom.os?.namespace, lookup: index)
+            let coverage = Coverage(entries, osNamespace: sbom.os?.namespace, lookup: index)
+            let stale = index.recordCount > 0 ? try await store.advisoryStatistics().staleWarning(olderThan: dataCutoff, maxAge: maxDbAge) : nil
+            try await store.close()
+            let (kept, suppressed, filtered) = policy.apply(findings)
+            var digest = DigestHasher()
+            digest.update(bytes)
+            var report = ScanReport(
+                sbom: sbom, name: reference, digest: digest.finalize(), size: Int64(bytes.count), findings: kept, suppressed: suppressed,
+                advisoriesLoaded: index.recordCount > 0, coverage: coverage)
+            if let warning = filtered.warning { report.warnings.append(warning) }
+            if let stale { report.warnings.append(stale) }
+            if sbom.os == nil && sbom.packages.contains(where: { ["deb", "apk", "rpm"].contains($0.ecosystem) }) {
+                report.warnings.append("\(path): the SBOM names no OS: its OS packages were not checked (give --os ID:VERSION)")
+            }
+            try write(try format.render(report))
+            if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
+            if exitCode != 0 && !allowMissingData {
+                let gaps = index.recordCount == 0 ? ["the store holds no advisories (fathom db import)"] : coverage.warnings
+                if !gaps.isEmpty {
+                    printError("\(reference): no verdict: \(gaps.joined(separator: "; ")) (--allow-missing-data accepts a clean report anyway)")
+                    throw ExitCode(1)
+                }
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
             printError("\(FathomError.wrapping(error, image: reference))")
             throw ExitCode(1)
         }

@@ -92,16 +92,17 @@ fathom_make_oci_layout() {
 # once: the CVSS reference library (FIRST's calculators' logic, maintained by Red Hat), and
 # jsonschema, PyYAML and openapi-spec-validator for the published schemas and OpenAPI documents,
 # kubernetes-validate (with its bundled Kubernetes schemas) for deploy/kubernetes, and
-# schemathesis, which fuzzes the service against its own OpenAPI document.
+# schemathesis, which fuzzes the service against its own OpenAPI document; cyclonedx-python-lib
+# (its JSON validator), spdx-tools and packageurl-python for the SBOM formats and their purls.
 fathom_install_python_oracles() {
   local target=".build/python-oracle"
-  if PYTHONPATH="$target" python3 -c 'import cvss, jsonschema, yaml, openapi_spec_validator, kubernetes_validate, schemathesis' \
+  if PYTHONPATH="$target" python3 -c 'import cvss, jsonschema, yaml, openapi_spec_validator, kubernetes_validate, schemathesis, cyclonedx.validation.json, packageurl, spdx_tools' \
     2>/dev/null; then
     return 0
   fi
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$target" \
     'cvss==3.6' 'jsonschema==4.23.0' 'PyYAML==6.0.2' 'openapi-spec-validator==0.7.1' 'kubernetes-validate==1.37.0' \
-    'schemathesis==4.32.5' >&2
+    'schemathesis==4.32.5' 'cyclonedx-python-lib[json-validation]==10.4.1' 'packageurl-python==0.17.6' 'spdx-tools==0.8.5' >&2
 }
 
 # The fathom a benchmark measures: $FATHOM_BIN (another build, e.g. the one before a change, in

@@ -1,0 +1,151 @@
+import FathomCore
+import Foundation
+
+/// The packages and OS a CycloneDX or SPDX JSON SBOM lists (`fathom scan sbom:FILE`), named by
+/// their purls, so that an SBOM another tool wrote is matched like an image's inventory.
+public struct SBOMInventory: Sendable {
+    /// `CycloneDX 1.5`, `SPDX-2.3`…
+    public var format: String
+    /// The media type of the document.
+    public var mediaType: String
+    /// The subject the SBOM describes (its metadata component, or the package it DESCRIBES).
+    public var subject: String?
+    public var os: OSRelease?
+    public var packages: [Package]
+    /// Components that could not be matched, summed up.
+    public var warnings: [String]
+
+    /// Reads `bytes`, the SBOM at `path` (named in errors and as the packages' path when the
+    /// SBOM does not say where a package was found). `os` (`ID:VERSION`) overrides the OS the
+    /// SBOM names.
+    public static func read(_ bytes: [UInt8], path: String, os override: String? = nil) throws -> SBOMInventory {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(bytes))
+        } catch {
+            throw FathomError(.invalidInput, "not a JSON document (a CycloneDX or SPDX JSON SBOM was expected)", path: path)
+        }
+        guard let document = object as? [String: Any] else {
+            throw FathomError(.invalidInput, "not a CycloneDX or SPDX JSON SBOM: the document is not an object", path: path)
+        }
+        var inventory: SBOMInventory
+        if document["bomFormat"] as? String == "CycloneDX" {
+            inventory = cycloneDX(document, path: path)
+        } else if let version = document["spdxVersion"] as? String {
+            inventory = spdx(document, version: version, path: path)
+        } else {
+            throw FathomError(.invalidInput, "not a CycloneDX (bomFormat) or SPDX (spdxVersion) JSON SBOM", path: path)
+        }
+        if let override {
+            let separator = override.firstIndex(of: ":") ?? override.lastIndex(of: "-")
+            let parts = separator.map { [String(override[..<$0]), String(override[override.index(after: $0)...])] } ?? []
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw FathomError(.invalidInput, "--os takes ID:VERSION (debian:12, alpine:3.20), not '\(override)'")
+            }
+            inventory.os = OSRelease.make(id: parts[0].lowercased(), versionID: parts[1], prettyName: nil, idLike: nil, source: "--os")
+        } else if inventory.os == nil {
+            inventory.os = osFromDistro(inventory.purls)
+        }
+        inventory.purls = []
+        return inventory
+    }
+
+    /// The purls read, kept until the OS is settled.
+    private var purls: [PackageURL] = []
+
+    private init(format: String, mediaType: String) {
+        self.format = format
+        self.mediaType = mediaType
+        packages = []
+        warnings = []
+    }
+
+    static func cycloneDX(_ document: [String: Any], path: String) -> SBOMInventory {
+        var inventory = SBOMInventory(format: "CycloneDX \(document["specVersion"] as? String ?? "")", mediaType: "application/vnd.cyclonedx+json")
+        let metadata = document["metadata"] as? [String: Any]
+        inventory.subject = (metadata?["component"] as? [String: Any])?["name"] as? String
+        var pending = (document["components"] as? [[String: Any]]) ?? []
+        var unmatched: [String: Int] = [:]
+        while let component = pending.popLast() {
+            pending += (component["components"] as? [[String: Any]]) ?? []
+            if component["type"] as? String == "operating-system", let name = component["name"] as? String {
+                inventory.os = OSRelease.make(
+                    id: name.lowercased(), versionID: component["version"] as? String, prettyName: component["description"] as? String,
+                    idLike: nil, source: path)
+                continue
+            }
+            let properties = (component["properties"] as? [[String: Any]]) ?? []
+            let foundAt = properties.first { $0["name"] as? String == "fathom:package:path" }?["value"] as? String
+            inventory.add(purl: component["purl"] as? String, path: foundAt ?? path, unmatched: &unmatched)
+        }
+        inventory.summarise(unmatched, path: path)
+        return inventory
+    }
+
+    static func spdx(_ document: [String: Any], version: String, path: String) -> SBOMInventory {
+        var inventory = SBOMInventory(format: version, mediaType: "application/spdx+json")
+        let packages = (document["packages"] as? [[String: Any]]) ?? []
+        let described = Set(
+            ((document["relationships"] as? [[String: Any]]) ?? []).filter { $0["relationshipType"] as? String == "DESCRIBES" }
+                .compactMap { $0["relatedSpdxElement"] as? String })
+        var unmatched: [String: Int] = [:]
+        for package in packages {
+            let purpose = package["primaryPackagePurpose"] as? String
+            if described.contains(package["SPDXID"] as? String ?? "") || purpose == "CONTAINER" {
+                inventory.subject = inventory.subject ?? package["name"] as? String
+                continue
+            }
+            if purpose == "OPERATING_SYSTEM" || purpose == "OPERATING-SYSTEM", let name = package["name"] as? String {
+                inventory.os = OSRelease.make(
+                    id: name.lowercased(), versionID: package["versionInfo"] as? String, prettyName: package["description"] as? String,
+                    idLike: nil, source: path)
+                continue
+            }
+            let references = (package["externalRefs"] as? [[String: Any]]) ?? []
+            let purl = references.first { $0["referenceType"] as? String == "purl" }?["referenceLocator"] as? String
+            inventory.add(purl: purl, path: path, unmatched: &unmatched)
+        }
+        inventory.summarise(unmatched, path: path)
+        return inventory
+    }
+
+    private mutating func add(purl text: String?, path: String, unmatched: inout [String: Int]) {
+        guard let text else {
+            unmatched["no purl", default: 0] += 1
+            return
+        }
+        do {
+            let purl = try PackageURL(parsing: text)
+            guard let package = purl.package(path: path) else {
+                unmatched["pkg:\(purl.type)", default: 0] += 1
+                return
+            }
+            purls.append(purl)
+            packages.append(package)
+        } catch {
+            warnings.append("\(error)")
+        }
+    }
+
+    private mutating func summarise(_ unmatched: [String: Int], path: String) {
+        for (kind, count) in unmatched.sorted(by: { $0.key < $1.key }) {
+            warnings.append("\(path): \(count) component(s) with \(kind) were not matched (fathom has no advisories for them)")
+        }
+    }
+
+    /// The OS from the `distro` qualifier of an OS package's purl (`debian-12`, `alpine-3.20.3`).
+    static func osFromDistro(_ purls: [PackageURL]) -> OSRelease? {
+        for purl in purls where ["deb", "apk", "rpm"].contains(purl.type) {
+            guard let distro = purl.qualifiers["distro"] else { continue }
+            if let dash = distro.lastIndex(of: "-") {
+                return OSRelease.make(
+                    id: String(distro[..<dash]), versionID: String(distro[distro.index(after: dash)...]), prettyName: nil, idLike: nil,
+                    source: "purl distro")
+            }
+            if let namespace = purl.namespace {
+                return OSRelease.make(id: namespace, versionID: distro, prettyName: nil, idLike: nil, source: "purl distro")
+            }
+        }
+        return nil
+    }
+}

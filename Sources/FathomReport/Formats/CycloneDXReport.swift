@@ -1,0 +1,170 @@
+import FathomAdvisory
+import FathomCore
+import FathomInventory
+public import Foundation
+
+/// CycloneDX 1.5 JSON: the image as the metadata component, the OS and every package as
+/// components with purls, and the findings as `vulnerabilities` with ratings (the advisory's
+/// severity and every CVSS score), what they affect and the fix; a suppressed finding carries
+/// an `analysis` (VEX).
+extension ScanReport {
+    public func cycloneDX(serialNumber: UUID = UUID(), at date: Date = Date()) throws -> String {
+        let purls = packageURLs
+        // bom-refs are unique: a purl, with the path when the same package sits in two places.
+        let counts = Dictionary(grouping: purls.compactMap { $0?.description }, by: { $0 }).mapValues(\.count)
+        let references: [String] = packages.indices.map { index in
+            guard let purl = purls[index]?.description else { return "package-\(index)" }
+            return counts[purl, default: 0] > 1 ? "\(purl)#\(packages[index].path)" : purl
+        }
+        let imageReference = imageURL?.description ?? "image:\(artifact.configDigest)"
+        var components: [JSONValue] = []
+        var osReference: String?
+        if let os {
+            let reference = "os:\(os.id)@\(os.versionID ?? "unknown")"
+            osReference = reference
+            components.append([
+                "bom-ref": .string(reference), "type": "operating-system", "name": .string(os.id), "version": JSONValue(os.versionID),
+                "description": JSONValue(os.prettyName),
+            ])
+        }
+        for (index, package) in packages.enumerated() {
+            var properties: [JSONValue] = [
+                Self.property("fathom:package:ecosystem", package.ecosystem), Self.property("fathom:package:path", package.path),
+                Self.property("fathom:package:layer", package.layer.description),
+            ]
+            if let source = package.source {
+                properties.append(Self.property("fathom:package:source", source.name + (source.version.map { " \($0)" } ?? "")))
+            }
+            components.append([
+                "bom-ref": .string(references[index]), "type": "library", "name": .string(package.name), "version": .string(package.version),
+                "purl": JSONValue(purls[index]?.description), "properties": .array(properties),
+            ])
+        }
+        let libraries = references.map(JSONValue.string)
+        var dependencies: [JSONValue] = [["ref": .string(imageReference), "dependsOn": .array((osReference.map { [.string($0)] } ?? []) + libraries)]]
+        if let osReference { dependencies.append(["ref": .string(osReference)]) }
+        dependencies += libraries.map { ["ref": $0] }
+
+        var imageProperties: [JSONValue] = [Self.property("fathom:image:configDigest", artifact.configDigest.description)]
+        if let platform = artifact.platform { imageProperties.append(Self.property("fathom:image:platform", platform)) }
+        for tag in artifact.repoTags { imageProperties.append(Self.property("fathom:image:repoTag", tag)) }
+        var image: [String: JSONValue] = [
+            "bom-ref": .string(imageReference), "type": "container", "name": .string(artifact.name),
+            "purl": JSONValue(imageURL?.description), "properties": .array(imageProperties),
+        ]
+        if let digest = artifact.manifestDigest {
+            image["version"] = .string(digest.description)
+            image["hashes"] = [["alg": digest.algorithm == .sha256 ? "SHA-256" : "SHA-512", "content": .string(digest.encoded)]]
+        }
+
+        let document: JSONValue = [
+            "$schema": "http://cyclonedx.org/schema/bom-1.5.schema.json",
+            "bomFormat": "CycloneDX",
+            "specVersion": "1.5",
+            "serialNumber": .string("urn:uuid:\(serialNumber.uuidString.lowercased())"),
+            "version": 1,
+            "metadata": [
+                "timestamp": .string(Self.timestamp(date)),
+                "tools": ["components": [["type": "application", "name": "fathom", "version": .string(FathomVersionInfo.version)]]],
+                "component": .object(image),
+            ],
+            "components": .array(components),
+            "dependencies": .array(dependencies),
+            "vulnerabilities": .array(cycloneDXVulnerabilities(references: references)),
+        ]
+        return try Self.encode(document)
+    }
+
+    /// One entry per vulnerability id, affecting each component it was found in.
+    private func cycloneDXVulnerabilities(references: [String]) -> [JSONValue] {
+        var order: [String] = []
+        var byID: [String: [Vulnerability]] = [:]
+        for vulnerability in vulnerabilities {
+            if byID[vulnerability.id] == nil { order.append(vulnerability.id) }
+            byID[vulnerability.id, default: []].append(vulnerability)
+        }
+        var entries: [JSONValue] = order.map { id in
+            let found = byID[id]!
+            let first = found[0]
+            var ratings: [JSONValue] = [
+                ["source": ["name": .string(first.severitySource ?? first.source)], "severity": .string(Self.cycloneDXSeverity(first.severity))]
+            ]
+            ratings += first.cvss.map { score in
+                [
+                    "source": ["name": .string(score.source)], "score": .number(score.score), "severity": .string(Self.cycloneDXSeverity(Severity(score: score.score))),
+                    "method": .string(Self.method(score.version)), "vector": .string(score.vector),
+                ]
+            }
+            let affects: [JSONValue] = found.compactMap { vulnerability in
+                guard let index = packageIndex(of: vulnerability) else { return nil }
+                var versions: [JSONValue] = [["version": .string(vulnerability.installedVersion), "status": "affected"]]
+                if let fixed = vulnerability.fixedVersion { versions.append(["version": .string(fixed), "status": "unaffected"]) }
+                return ["ref": .string(references[index]), "versions": .array(versions)]
+            }
+            let fixes = found.map { "\($0.package) \($0.installedVersion): " + ($0.fixedVersion.map { "upgrade to \($0)" } ?? "no fix yet") }
+            return [
+                "bom-ref": .string(id), "id": .string(id),
+                "source": ["name": .string(first.source), "url": .string(first.page)],
+                "references": .array(first.aliases.map { ["id": .string($0), "source": ["name": .string(Self.aliasSource($0))]] }),
+                "ratings": .array(ratings),
+                "description": JSONValue(first.title),
+                "recommendation": .string(fixes.joined(separator: "; ")),
+                "advisories": .array(first.links.map { ["url": .string($0)] }),
+                "affects": .array(affects),
+                "properties": [Self.property("fathom:vulnerability:status", first.status.rawValue)],
+            ]
+        }
+        // Suppressed findings, with why (VEX as CycloneDX writes it).
+        for (number, suppressed) in self.suppressed.enumerated() {
+            let index = packages.firstIndex { $0.name == suppressed.package }
+            var analysis: [String: JSONValue] = ["detail": .string(suppressed.reason)]
+            if suppressed.reason.hasPrefix("vex: fixed") {
+                analysis["state"] = "resolved"
+            } else if suppressed.reason.hasPrefix("vex:") {
+                analysis["state"] = "not_affected"
+                if let justification = suppressed.justification.flatMap(Self.justification) { analysis["justification"] = .string(justification) }
+            } else {
+                // An ignore rule is a decision to accept the risk, not a claim that it is absent.
+                analysis["state"] = "exploitable"
+                analysis["response"] = ["will_not_fix"]
+            }
+            entries.append([
+                "bom-ref": .string("suppressed-\(number)-\(suppressed.id)"), "id": .string(suppressed.id),
+                "analysis": .object(analysis),
+                "affects": .array(index.map { [["ref": .string(references[$0])]] } ?? []),
+            ])
+        }
+        return entries
+    }
+
+    static func property(_ name: String, _ value: String) -> JSONValue { ["name": .string(name), "value": .string(value)] }
+
+    static func cycloneDXSeverity(_ severity: Severity) -> String { severity.rawValue.lowercased() }
+
+    static func method(_ version: String) -> String {
+        switch version {
+        case "2.0": "CVSSv2"
+        case "3.0": "CVSSv3"
+        case "3.1": "CVSSv31"
+        case "4.0": "CVSSv4"
+        default: "other"
+        }
+    }
+
+    static func aliasSource(_ id: String) -> String {
+        if id.hasPrefix("CVE-") { return "NVD" }
+        if id.hasPrefix("GHSA-") { return "GitHub" }
+        return "OSV"
+    }
+
+    /// OpenVEX's justifications in CycloneDX's words.
+    static func justification(_ openVEX: String) -> String? {
+        switch openVEX {
+        case "component_not_present", "vulnerable_code_not_present": "code_not_present"
+        case "vulnerable_code_not_in_execute_path": "code_not_reachable"
+        case "vulnerable_code_cannot_be_controlled_by_adversary": "protected_at_runtime"
+        case "inline_mitigations_already_exist": "protected_by_mitigating_control"
+        default: nil
+        }
+    }
+}

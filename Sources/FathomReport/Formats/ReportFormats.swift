@@ -1,0 +1,79 @@
+public import FathomAdvisory
+import FathomCore
+public import FathomInventory
+import Foundation
+
+/// What the report formats share: each package's purl, the package a finding is in, and how
+/// a finding's severity and scores read.
+extension ScanReport {
+    /// The purl of each entry of `packages` (nil where purl has no type for the ecosystem).
+    var packageURLs: [PackageURL?] {
+        packages.map {
+            PackageURL(
+                ecosystem: $0.ecosystem, name: $0.name, version: $0.version, arch: $0.arch, source: $0.source, osID: os?.id,
+                osVersion: os?.versionID)
+        }
+    }
+
+    /// The index in `packages` of the package a vulnerability was found in.
+    func packageIndex(of vulnerability: Vulnerability) -> Int? {
+        packages.firstIndex {
+            $0.ecosystem == vulnerability.ecosystem && $0.name == vulnerability.package && $0.version == vulnerability.installedVersion
+                && $0.path == vulnerability.path
+        }
+    }
+
+    /// The image as a purl (`pkg:oci/NAME@DIGEST?repository_url=…&tag=…`), when its digest is known.
+    var imageURL: PackageURL? {
+        guard let digest = artifact.manifestDigest else { return nil }
+        var repository = artifact.name
+        var tag: String?
+        if let at = repository.firstIndex(of: "@") { repository = String(repository[..<at]) }
+        if let colon = repository.lastIndex(of: ":"), !repository[colon...].contains("/") {
+            tag = String(repository[repository.index(after: colon)...])
+            repository = String(repository[..<colon])
+        }
+        let name = repository.split(separator: "/").last.map(String.init) ?? repository
+        var qualifiers = ["repository_url": repository]
+        if let tag { qualifiers["tag"] = tag }
+        if let platform = artifact.platform, let arch = platform.split(separator: "/").dropFirst().first { qualifiers["arch"] = String(arch) }
+        return PackageURL(type: "oci", name: name.lowercased(), version: digest.description, qualifiers: qualifiers)
+    }
+
+    /// The date the report was made, for the formats that carry one.
+    static func timestamp(_ date: Date = Date()) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    /// Sorted keys, no escaped slashes, a trailing newline.
+    static func encode(_ document: JSONValue) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(document.compacted), as: UTF8.self) + "\n"
+    }
+}
+
+extension ScanReport.Vulnerability {
+    /// The highest CVSS base score known (v3 or v4 before v2), if any.
+    var highestScore: CVSSScore? {
+        let modern = cvss.filter { !$0.version.hasPrefix("2") }
+        return (modern.isEmpty ? cvss : modern).max { $0.score < $1.score }
+    }
+
+    /// The URLs among the references.
+    var links: [String] { references.filter { $0.hasPrefix("https://") || $0.hasPrefix("http://") } }
+
+    /// A page about the vulnerability: its first link, else OSV's page for the id.
+    var page: String { links.first ?? "https://osv.dev/vulnerability/\(id)" }
+
+    /// One line: what is affected, what fixes it, how severe and by whose rating.
+    var summaryLine: String {
+        var text = "\(package) \(installedVersion) (\(ecosystem)) is affected by \(id)"
+        text += fixedVersion.map { "; fixed in \($0)" } ?? "; no fix yet"
+        text += ". Severity \(severity.rawValue)" + (severitySource.map { " (\($0))" } ?? "")
+        if let score = highestScore { text += ", CVSS \(score.version) \(score.score) from \(score.source) (\(score.vector))" }
+        return text + "."
+    }
+}

@@ -1,0 +1,125 @@
+import FathomAdvisory
+import FathomCore
+import FathomInventory
+import Foundation
+
+/// SARIF 2.1.0 (OASIS), as code-scanning dashboards read it: one rule per advisory, with
+/// help text, links and the `security-severity` they rank by; one result per finding, located
+/// at the file the package was read from (its layer in the result's properties).
+extension ScanReport {
+    public func sarif() throws -> String {
+        var rules: [JSONValue] = []
+        var ruleIndex: [String: Int] = [:]
+        for vulnerability in vulnerabilities where ruleIndex[vulnerability.id] == nil {
+            ruleIndex[vulnerability.id] = rules.count
+            rules.append(Self.rule(vulnerability, all: vulnerabilities.filter { $0.id == vulnerability.id }))
+        }
+        let purls = packageURLs
+        let results: [JSONValue] = vulnerabilities.map { vulnerability in
+            let purl = packageIndex(of: vulnerability).flatMap { purls[$0] }
+            let path = vulnerability.path.hasPrefix("/") ? String(vulnerability.path.dropFirst()) : vulnerability.path
+            return [
+                "ruleId": .string(vulnerability.id),
+                "ruleIndex": .number(Double(ruleIndex[vulnerability.id]!)),
+                "level": .string(Self.level(vulnerability.severity)),
+                "message": ["text": .string(vulnerability.summaryLine)],
+                "locations": [
+                    [
+                        "physicalLocation": [
+                            "artifactLocation": ["uri": .string(path), "uriBaseId": "ROOTPATH"],
+                            "region": ["startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1],
+                        ],
+                        "message": ["text": .string("\(artifact.name): \(vulnerability.path) in layer \(vulnerability.layer)")],
+                    ]
+                ],
+                // The same finding in the same place keeps its fingerprint across scans.
+                "partialFingerprints": [
+                    "fathom/v1": .string("\(vulnerability.id):\(vulnerability.ecosystem):\(vulnerability.package):\(vulnerability.path)")
+                ],
+                "properties": [
+                    "package": .string(vulnerability.package), "installedVersion": .string(vulnerability.installedVersion),
+                    "fixedVersion": JSONValue(vulnerability.fixedVersion), "severity": .string(vulnerability.severity.rawValue),
+                    "severitySource": JSONValue(vulnerability.severitySource), "layer": .string(vulnerability.layer.description),
+                    "purl": JSONValue(purl?.description), "source": .string(vulnerability.source),
+                ],
+            ]
+        }
+        var imageProperties: [String: JSONValue] = ["imageName": .string(artifact.name), "configDigest": .string(artifact.configDigest.description)]
+        if let digest = artifact.manifestDigest { imageProperties["manifestDigest"] = .string(digest.description) }
+        if !artifact.repoTags.isEmpty { imageProperties["repoTags"] = .array(artifact.repoTags.map(JSONValue.string)) }
+        if let os { imageProperties["os"] = .string([os.id, os.versionID].compactMap { $0 }.joined(separator: " ")) }
+        let document: JSONValue = [
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [
+                [
+                    "tool": [
+                        "driver": [
+                            "name": "fathom", "fullName": .string("fathom \(FathomVersionInfo.version)"),
+                            "version": .string(FathomVersionInfo.version),
+                            "rules": .array(rules),
+                        ]
+                    ],
+                    "results": .array(results),
+                    "columnKind": "utf16CodeUnits",
+                    "originalUriBaseIds": ["ROOTPATH": ["uri": "file:///"]],
+                    "properties": .object(imageProperties),
+                ]
+            ],
+        ]
+        return try Self.encode(document)
+    }
+
+    /// SARIF's levels: CRITICAL and HIGH are errors, MEDIUM a warning, the rest notes.
+    static func level(_ severity: Severity) -> String {
+        switch severity {
+        case .critical, .high: "error"
+        case .medium: "warning"
+        case .low, .unknown: "note"
+        }
+    }
+
+    /// The number code-scanning UIs rank by: the highest CVSS base score, else a score in the
+    /// middle of the severity's CVSS band (as GitHub maps its own levels).
+    static func securitySeverity(_ vulnerability: Vulnerability) -> String {
+        if let score = vulnerability.highestScore { return String(format: "%.1f", score.score) }
+        switch vulnerability.severity {
+        case .critical: return "9.5"
+        case .high: return "8.0"
+        case .medium: return "5.5"
+        case .low: return "2.0"
+        case .unknown: return "0.0"
+        }
+    }
+
+    static func rule(_ vulnerability: Vulnerability, all: [Vulnerability]) -> JSONValue {
+        let title = vulnerability.title ?? "\(vulnerability.id) in \(vulnerability.package)"
+        let packages = Set(all.map { "\($0.package) \($0.installedVersion)" }).sorted()
+        let fixes = all.map { "- \($0.package) \($0.installedVersion): " + ($0.fixedVersion.map { "upgrade to \($0)" } ?? "no fix yet") }
+        let scores = vulnerability.cvss.map { "- CVSS \($0.version) \($0.score) from \($0.source): `\($0.vector)`" }
+        let markdown = (["**\(vulnerability.id)**: \(title)", "", "Severity **\(vulnerability.severity.rawValue)**"
+            + (vulnerability.severitySource.map { " (\($0))" } ?? ""), ""] + scores + [""] + fixes + [""]
+            + vulnerability.links.map { "- <\($0)>" }).joined(separator: "\n")
+        return [
+            "id": .string(vulnerability.id),
+            "name": .string(vulnerability.ecosystem == "deb" || vulnerability.ecosystem == "apk" || vulnerability.ecosystem == "rpm"
+                ? "OsPackageVulnerability" : "LanguageSpecificPackageVulnerability"),
+            "shortDescription": ["text": .string(title)],
+            "fullDescription": ["text": .string("\(title) (affects \(packages.joined(separator: ", ")))")],
+            "helpUri": .string(vulnerability.page),
+            "help": ["text": .string(vulnerability.summaryLine), "markdown": .string(markdown)],
+            "defaultConfiguration": ["level": .string(level(vulnerability.severity))],
+            "properties": [
+                "security-severity": .string(securitySeverity(vulnerability)),
+                "precision": "very-high",
+                "tags": ["vulnerability", "security", .string(vulnerability.severity.rawValue)],
+                "aliases": .array(vulnerability.aliases.map(JSONValue.string)),
+                "cvss": .array(vulnerability.cvss.map(Self.cvss)),
+            ],
+        ]
+    }
+
+    static func cvss(_ score: CVSSScore) -> JSONValue {
+        ["source": .string(score.source), "version": .string(score.version), "vector": .string(score.vector), "score": .number(score.score)]
+    }
+}
