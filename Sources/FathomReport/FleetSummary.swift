@@ -72,15 +72,18 @@ public struct FleetSummary: Sendable, Encodable {
     public var missingData: [String: Int] = [:]
     /// About the run as a whole (stale advisory data).
     public var warnings: [String] = []
+    /// The bases the fleet's images share, the findings they bring and how to be rid of them.
+    public var bases: [FleetBase] = []
     public var elapsedSeconds = 0.0
 
     let top: Int
     private var distinctLayers: Set<Digest> = []
     private var vulnerabilityImages: [String: (Severity, Int, Set<String>)] = [:]
+    private var lineage = FleetLineage()
 
     enum CodingKeys: String, CodingKey {
         case source, advisoryVersion, images, layers, bytes, findings, mostWidespread, mostAtRisk, failures, skipped, elapsedSeconds
-        case missingData, warnings
+        case missingData, warnings, bases
     }
 
     public init(source: String, advisoryVersion: String, top: Int = 10) {
@@ -128,6 +131,13 @@ public struct FleetSummary: Sendable, Encodable {
                 if entry.2.count < 3 { entry.2.insert(finding.package) }
                 vulnerabilityImages[finding.id] = entry
             }
+            let layers = report.image.layers.compactMap(\.cacheKey)
+            if layers.count == report.image.layers.count {
+                lineage.add(
+                    name: report.name, layers: layers,
+                    findings: report.findings.map { (Self.key($0.id, $0.package, $0.installedVersion, $0.severity), $0.layerIndex) },
+                    fullyChecked: report.coverage.gaps.isEmpty && report.coverage.osPackagesWithoutRelease == 0)
+            }
             mostAtRisk.append(
                 ImageLine(
                     name: report.name, manifestDigest: report.image.manifestDigest, findings: report.findings.count,
@@ -158,6 +168,11 @@ public struct FleetSummary: Sendable, Encodable {
             vulnerabilityImages[vulnerability.id] = entry
         }
         for gap in report.coverage?.gaps ?? [] { missingData[gap.namespace, default: 0] += 1 }
+        let layers = report.layers.map(\.digest)
+        lineage.add(
+            name: name, layers: layers,
+            findings: report.vulnerabilities.map { (Self.key($0.id, $0.package, $0.installedVersion, $0.severity), layers.firstIndex(of: $0.layer) ?? 0) },
+            fullyChecked: report.summary.advisoriesLoaded && (report.coverage?.gaps.isEmpty ?? false) && (report.coverage?.osPackagesWithoutRelease ?? 0) == 0)
         mostAtRisk.append(
             ImageLine(
                 name: name, manifestDigest: report.artifact.manifestDigest, findings: report.vulnerabilities.count, bySeverity: counts,
@@ -166,9 +181,14 @@ public struct FleetSummary: Sendable, Encodable {
         if mostAtRisk.count > 2 * top { trimImages() }
     }
 
+    static func key(_ id: String, _ package: String, _ version: String, _ severity: Severity) -> String {
+        "\(id) \(package) \(version) \(severity.rawValue)"
+    }
+
     /// Fills the derived parts; call once at the end.
     public mutating func finish(elapsed: Duration) {
         trimImages()
+        bases = lineage.bases(top: top)
         elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         bytes.dedupRatio = bytes.fetched > 0 ? Double(bytes.referenced) / Double(bytes.fetched) : nil
         mostWidespread = vulnerabilityImages.map { id, entry in
@@ -217,6 +237,16 @@ public struct FleetSummary: Sendable, Encodable {
                 table.append(
                     [line.name] + ["CRITICAL", "HIGH", "MEDIUM", "LOW"].map { "\(line.bySeverity[$0] ?? 0)" }
                         + ["\(line.findings)", "\(line.fixable)", "\(line.new)", "\(line.resolved)"])
+            }
+            output += table.render()
+        }
+        if !bases.isEmpty {
+            output += "\nBases (findings their layers bring, and the images that inherit them)\n"
+            var table = TextTable(headers: ["BASE", "IMAGES", "FINDINGS", "CRITICAL", "HIGH", "FIX"])
+            for base in bases {
+                table.append(
+                    [base.label, "\(base.images)", "\(base.findings)", "\(base.bySeverity["CRITICAL"] ?? 0)", "\(base.bySeverity["HIGH"] ?? 0)",
+                     base.rebuild?.advice ?? "-"])
             }
             output += table.render()
         }

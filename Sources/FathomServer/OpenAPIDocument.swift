@@ -138,7 +138,14 @@ public enum OpenAPIDocument {
               "FleetSummary": {"type": "object", "required": ["source", "advisoryVersion", "images", "findings", "mostWidespread", "mostAtRisk"], "properties": {
                 "source": {"type": "string"}, "advisoryVersion": {"type": "string"}, "images": {"type": "object"}, "layers": {"type": "object"},
                 "bytes": {"type": "object"}, "findings": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "mostWidespread": {"type": "array", "items": {"type": "object"}}, "mostAtRisk": {"type": "array", "items": {"type": "object"}}}},
+                "mostWidespread": {"type": "array", "items": {"type": "object"}}, "mostAtRisk": {"type": "array", "items": {"type": "object"}},
+                "bases": {"type": "array", "items": {"$ref": "#/components/schemas/FleetBase"}}}},
+              "FleetBase": {"type": "object", "required": ["layers", "topLayer", "images", "findings", "bySeverity"], "properties": {
+                "name": {"type": "string", "description": "The tag whose image is exactly this layer prefix"},
+                "layers": {"type": "integer"}, "topLayer": {"type": "string"}, "images": {"type": "integer", "description": "Images built on it"},
+                "findings": {"type": "integer"}, "bySeverity": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "rebuild": {"type": "object", "required": ["on", "removes", "images", "advice"], "properties": {
+                  "on": {"type": "string"}, "removes": {"type": "integer"}, "images": {"type": "integer"}, "advice": {"type": "string"}}}}},
               "Report": {"type": "object", "required": ["schemaVersion", "artifact", "vulnerabilities", "summary"], "properties": {
                 "schemaVersion": {"type": "integer"}, "artifact": {"type": "object"}, "os": {"type": "object"}, "layers": {"type": "array"},
                 "packages": {"type": "array"}, "vulnerabilities": {"type": "array"}, "summary": {"type": "object"}}}

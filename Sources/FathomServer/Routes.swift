@@ -45,6 +45,7 @@ public struct ServiceRoutes: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: FailureLog())
         router.add(middleware: BearerTokens(api: configuration.apiToken, webhook: configuration.webhookToken))
         addHealthRoutes(to: router)
         router.get("openapi.json") { _, _ in
@@ -72,6 +73,7 @@ public struct ServiceRoutes: Sendable {
         }
         router.get("v1/jobs") { request, _ in try await jobs(request) }
         addHarborRoutes(to: router)
+        addDashboardRoutes(to: router)
         router.refuseUndeclaredMethods()
         return router
     }
@@ -403,6 +405,23 @@ struct JobView: Encodable {
 
 /// Bearer tokens: the webhook's for `POST /v1/events`, the API's for every other `/v1` and
 /// `/api/v1` request; health, readiness, metrics and the OpenAPI document are open.
+/// Logs a request that fails with an error the routes did not turn into an answer (Hummingbird
+/// answers it 500 and logs it only at debug level): an operator sees the path and the cause.
+struct FailureLog: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            throw error
+        } catch {
+            context.logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
+            throw error
+        }
+    }
+}
+
 struct BearerTokens: RouterMiddleware {
     typealias Context = BasicRequestContext
     let api: String?

@@ -112,6 +112,15 @@ extension PostgresStore {
         }
     }
 
+    public func findingTrend() async throws -> [TrendPoint] {
+        var trend = TrendBuilder()
+        try await run("SELECT name, scanned_at, findings FROM scans ORDER BY scanned_at, id") { row in
+            let (name, at, findings) = try row.decode((String, Int64, Data).self)
+            trend.add(name: name, at: SQLiteStore.date(at), findings: StoredFinding.decode(Array(findings)))
+        }
+        return trend.finish()
+    }
+
     public func latestScans() async throws -> [ScanRecord] {
         var records: [ScanRecord] = []
         let decoder = JSONDecoder()

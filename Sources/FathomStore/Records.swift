@@ -416,3 +416,54 @@ public struct OutgoingNotification: Sendable, Hashable {
         self.attempts = attempts
     }
 }
+
+/// The fleet's findings at the end of one day: every name counted by its newest scan by then.
+public struct TrendPoint: Sendable, Hashable, Codable {
+    /// The day (UTC), as `YYYY-MM-DD`.
+    public var day: String
+    public var images: Int
+    public var findings: Int
+    public var bySeverity: [String: Int]
+}
+
+/// Folds the scan history, in time order, into one `TrendPoint` per day it has scans on; memory
+/// is one count per name.
+public struct TrendBuilder: Sendable {
+    private var current: [String: [String: Int]] = [:]
+    private var totals: [String: Int] = [:]
+    private var day: String?
+    public private(set) var points: [TrendPoint] = []
+
+    public init() {}
+
+    static let dayFormatter: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        return formatter
+    }()
+
+    public mutating func add(name: String, at date: Date, findings: [StoredFinding]) {
+        let scanDay = Self.dayFormatter.string(from: date)
+        if let day, day != scanDay { close(day) }
+        day = scanDay
+        for (severity, count) in current[name] ?? [:] { totals[severity, default: 0] -= count }
+        var counts: [String: Int] = [:]
+        for finding in findings { counts[finding.severity, default: 0] += 1 }
+        for (severity, count) in counts { totals[severity, default: 0] += count }
+        current[name] = counts
+    }
+
+    /// The points, the last day included.
+    public mutating func finish() -> [TrendPoint] {
+        if let day { close(day) }
+        day = nil
+        return points
+    }
+
+    private mutating func close(_ day: String) {
+        let bySeverity = totals.filter { $0.value > 0 }
+        points.append(TrendPoint(day: day, images: current.count, findings: bySeverity.values.reduce(0, +), bySeverity: bySeverity))
+    }
+}

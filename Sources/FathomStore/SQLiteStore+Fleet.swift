@@ -190,6 +190,16 @@ extension SQLiteStore {
         }
     }
 
+    public func findingTrend() async throws -> [TrendPoint] {
+        try await database.read { database in
+            var trend = TrendBuilder()
+            try database.query("SELECT name, scanned_at, findings FROM scans ORDER BY scanned_at, id") { row in
+                trend.add(name: row.text(0) ?? "", at: Self.date(row.integer(1)), findings: StoredFinding.decode(row.blob(2)))
+            }
+            return trend.finish()
+        }
+    }
+
     public func latestScans() async throws -> [ScanRecord] {
         try await database.read { database in
             let decoder = JSONDecoder()

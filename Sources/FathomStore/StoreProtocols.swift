@@ -41,6 +41,9 @@ public protocol ScanHistory: Sendable {
     func latestScanHeads(after name: String?, limit: Int, notMatchedAgainst version: String?) async throws -> [ScanHead]
     /// Every name with a scan (for the registries a rescan checks).
     func scannedNames() async throws -> [String]
+    /// The fleet's findings at the end of each day with scans, every name counted by its newest
+    /// scan by then (the HTML report's trend), oldest first.
+    func findingTrend() async throws -> [TrendPoint]
     /// A stored inventory by its key.
     func inventory(_ key: String) async throws -> Inventory?
     /// The scan `id` as the previous scan of its name (its findings decoded).

@@ -36,10 +36,10 @@ struct RegistryScan: AsyncParsableCommand {
     @Option(help: "Only images pulled since then, per the pull events in the store (`fathom events import`).")
     var pulledSince: String?
 
-    @Option(name: .shortAndLong, help: "table or json: the fleet summary's format and the reports' in --output; sarif, cyclonedx, spdx or harbor: the reports' format in --output (the summary is a table).")
+    @Option(name: .shortAndLong, help: "table or json: the fleet summary's format and the reports' in --output; html: the fleet report (one self-contained page); sarif, cyclonedx, spdx or harbor: the reports' format in --output (the summary is a table).")
     var format: Scan.Format = .table
 
-    @Option(name: .shortAndLong, help: "Write one report per image into this directory (in --format).")
+    @Option(name: .shortAndLong, help: "Write one report per image into this directory (in --format); with -f html, the fleet report's file.")
     var output: String?
 
     @Option(help: "Images in flight at once (default: 16 per core, at least 64).")
@@ -64,10 +64,13 @@ struct RegistryScan: AsyncParsableCommand {
     @OptionGroup var storeOption: StoreOption
 
     func validate() throws {
-        if format != .table && format != .json && output == nil {
-            throw ValidationError("--format \(format.rawValue) writes one report per image: give --output DIR (the fleet summary is a table or json)")
+        if ![.table, .json, .html].contains(format) && output == nil {
+            throw ValidationError("--format \(format.rawValue) writes one report per image: give --output DIR (the fleet summary is a table, json or html)")
         }
     }
+
+    /// `-f html`: the fleet report is the output (to --output FILE, else standard output).
+    var writesFleetHTML: Bool { format == .html }
 
     func run() async throws {
         bootstrapLogging()
@@ -82,7 +85,7 @@ struct RegistryScan: AsyncParsableCommand {
         let pulledCutoff = try pulledSince.map { try parseSince($0) }
         let dataCutoff = try parseSince(maxDbAge)
         let wanted = try Platform(parsing: platform)
-        if let output { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
+        if let output, !writesFleetHTML { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
 
         // An OCI layout (a mirror exported with skopeo sync or oras) needs no registry client.
         let layout = url.hasPrefix("oci:") ? String(url.dropFirst(4)) : nil
@@ -123,7 +126,7 @@ struct RegistryScan: AsyncParsableCommand {
         do {
             try await fleet.run(jobs, filter: filter) { outcome in
                 summary.add(outcome)
-                if let output, case .scanned(let report) = outcome, let result = report.result {
+                if let output, !writesFleetHTML, case .scanned(let report) = outcome, let result = report.result {
                     try writeReport(report, result: result, into: output, advisoriesLoaded: fleet.index.recordCount > 0)
                 }
             }
@@ -136,10 +139,25 @@ struct RegistryScan: AsyncParsableCommand {
         }
         await display.stop()
         try await client?.shutdown()
+        let trend = writesFleetHTML ? try await store.findingTrend() : []
         try await store.close()
         summary.finish(elapsed: ContinuousClock.now - started)
-        let text = format == .json ? try summary.json() : summary.table()
-        FileHandle.standardOutput.write(Data(text.utf8))
+        switch format {
+        case .json: FileHandle.standardOutput.write(Data(try summary.json().utf8))
+        case .html:
+            let page = FleetHTMLReport(summary: summary, trend: trend).render()
+            if let output {
+                do {
+                    try Data(page.utf8).write(to: URL(fileURLWithPath: output))
+                } catch {
+                    printError("\(FathomError(.io, "cannot write the HTML report", path: output, cause: error))")
+                    throw ExitCode(1)
+                }
+            } else {
+                FileHandle.standardOutput.write(Data(page.utf8))
+            }
+        default: FileHandle.standardOutput.write(Data(summary.table().utf8))
+        }
         if summary.images.failed > 0 { throw ExitCode(1) }
         // Nothing listed is not "0 scanned, all well": a typo in a glob must not pass.
         if summary.images.scanned + summary.images.skipped == 0 {

@@ -27,6 +27,7 @@ struct Scan: AsyncParsableCommand {
         case cyclonedx
         case spdx
         case harbor
+        case html
 
         /// The extension of a file in this format (`fathom registry --output DIR`).
         var fileExtension: String {
@@ -34,6 +35,7 @@ struct Scan: AsyncParsableCommand {
             case .table: "txt"
             case .json, .harbor: "json"
             case .sarif: "sarif"
+            case .html: "html"
             case .cyclonedx: "cdx.json"
             case .spdx: "spdx.json"
             }
@@ -47,6 +49,7 @@ struct Scan: AsyncParsableCommand {
             case .cyclonedx: try report.cycloneDX()
             case .spdx: try report.spdx()
             case .harbor: try report.harbor()
+            case .html: report.html()
             }
         }
 
@@ -56,7 +59,7 @@ struct Scan: AsyncParsableCommand {
     @Argument(help: "The image to scan.")
     var reference: String
 
-    @Option(name: .shortAndLong, help: "Output format: table, json, sarif (SARIF 2.1.0), cyclonedx (CycloneDX 1.5), spdx (SPDX 2.3) or harbor (Harbor's report 1.1).")
+    @Option(name: .shortAndLong, help: "Output format: table, json, sarif (SARIF 2.1.0), cyclonedx (CycloneDX 1.5), spdx (SPDX 2.3), harbor (Harbor's report 1.1) or html (one self-contained page).")
     var format: Format = .table
 
     @Option(help: "Platform to pick from a multi-platform index (os/arch[/variant]).")

@@ -3,7 +3,7 @@
 # Packages the build, the tests, the quick start and the benchmarks use, from Debian.
 FATHOM_APT_PACKAGES=(
   pkg-config zlib1g-dev libzstd-dev libsqlite3-dev
-  docker-registry skopeo umoci zstd gzip tar coreutils curl openssl apache2-utils python3 python3-pip python3-rpm python3-yaml nginx-light dpkg debootstrap binutils postgresql util-linux
+  docker-registry skopeo umoci zstd gzip tar coreutils curl openssl apache2-utils python3 python3-pip python3-rpm python3-yaml nginx-light dpkg debootstrap binutils postgresql util-linux chromium
 )
 
 # Installs whichever of the packages are missing (as root, or through sudo).
@@ -93,16 +93,17 @@ fathom_make_oci_layout() {
 # jsonschema, PyYAML and openapi-spec-validator for the published schemas and OpenAPI documents,
 # kubernetes-validate (with its bundled Kubernetes schemas) for deploy/kubernetes, and
 # schemathesis, which fuzzes the service against its own OpenAPI document; cyclonedx-python-lib
-# (its JSON validator), spdx-tools and packageurl-python for the SBOM formats and their purls.
+# (its JSON validator), spdx-tools and packageurl-python for the SBOM formats and their purls, and
+# websocket-client, which drives headless Chromium over the DevTools protocol (Tests/Browser).
 fathom_install_python_oracles() {
   local target=".build/python-oracle"
-  if PYTHONPATH="$target" python3 -c 'import cvss, jsonschema, yaml, openapi_spec_validator, kubernetes_validate, schemathesis, cyclonedx.validation.json, packageurl, spdx_tools' \
+  if PYTHONPATH="$target" python3 -c 'import cvss, jsonschema, yaml, openapi_spec_validator, kubernetes_validate, schemathesis, cyclonedx.validation.json, packageurl, spdx_tools, websocket' \
     2>/dev/null; then
     return 0
   fi
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$target" \
     'cvss==3.6' 'jsonschema==4.23.0' 'PyYAML==6.0.2' 'openapi-spec-validator==0.7.1' 'kubernetes-validate==1.37.0' \
-    'schemathesis==4.32.5' 'cyclonedx-python-lib[json-validation]==10.4.1' 'packageurl-python==0.17.6' 'spdx-tools==0.8.5' >&2
+    'schemathesis==4.32.5' 'cyclonedx-python-lib[json-validation]==10.4.1' 'packageurl-python==0.17.6' 'spdx-tools==0.8.5' 'websocket-client==1.8.0' >&2
 }
 
 # The fathom a benchmark measures: $FATHOM_BIN (another build, e.g. the one before a change, in

@@ -1,0 +1,145 @@
+import Crypto
+import FathomCore
+import FathomOCI
+import FathomReport
+import FathomStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The dashboard: the fleet report live at `/` and each image's report at
+/// `/images/{repository}/{reference}`, server-rendered from the store, read-only. It takes the
+/// API token as a bearer header, or from the login form, which sets a session cookie
+/// (`Secure`, `HttpOnly`, `SameSite=Strict`) holding a keyed hash of the token, never the
+/// token itself.
+extension ServiceRoutes {
+    static let sessionCookie = "fathom_session"
+
+    func addDashboardRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/") { request, _ in
+            guard signedIn(request) else { return Self.redirect("/login") }
+            return try await fleetPage()
+        }
+        router.get("images/**") { request, context in
+            guard signedIn(request) else { return Self.redirect("/login") }
+            return try await imagePage(context.parameters.getCatchAll())
+        }
+        router.get("login") { _, _ in Self.page(Self.loginForm(error: nil)) }
+        router.post("login") { request, _ in
+            let body = String(decoding: try await Self.body(request, limit: 16 << 10), as: UTF8.self)
+            let token = Self.formValue("token", in: body)
+            guard let expected = configuration.apiToken, let token, BearerTokens.same(token, expected) else {
+                return Self.page(Self.loginForm(error: configuration.apiToken == nil ? "The API has no token configured." : "That token is not right."), status: .unauthorized)
+            }
+            var response = Self.redirect("/")
+            response.headers[.setCookie] =
+                "\(Self.sessionCookie)=\(Self.session(for: expected)); Path=/; Max-Age=43200; HttpOnly; Secure; SameSite=Strict"
+            return response
+        }
+        router.post("logout") { _, _ in
+            var response = Self.redirect("/login")
+            response.headers[.setCookie] = "\(Self.sessionCookie)=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
+            return response
+        }
+    }
+
+    /// The bearer header or the session cookie of the API token.
+    func signedIn(_ request: Request) -> Bool {
+        guard let token = configuration.apiToken else { return false }
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer "), BearerTokens.same(String(header.dropFirst(7)), token) {
+            return true
+        }
+        let cookies = request.headers[values: .cookie].flatMap { $0.split(separator: ";") }
+        for cookie in cookies {
+            let pair = cookie.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            if pair.count == 2, pair[0] == Self.sessionCookie, BearerTokens.same(String(pair[1]), Self.session(for: token)) { return true }
+        }
+        return false
+    }
+
+    /// The cookie's value: HMAC-SHA256 of a fixed label under the token (changes when it does).
+    static func session(for token: String) -> String {
+        let key = SymmetricKey(data: Data(token.utf8))
+        return HMAC<SHA256>.authenticationCode(for: Data("fathom dashboard session".utf8), using: key).map { String(format: "%02x", $0) }.joined()
+    }
+
+    func fleetPage() async throws -> Response {
+        let started = ContinuousClock.now
+        var summary = FleetSummary(source: "fathom serve", advisoryVersion: try await store.advisoryVersion(), top: 20)
+        try await eachReport { name, report in
+            summary.add(report: report, name: name)
+            return true
+        }
+        summary.finish(elapsed: ContinuousClock.now - started)
+        let page = FleetHTMLReport(summary: summary, trend: try await store.findingTrend()) { name in
+            guard let reference = try? ImageReference(parsing: name), let at = reference.tag ?? reference.digest?.description else { return nil }
+            return "/images/\(reference.repository)/\(at)"
+        }
+        return Self.page(page.render())
+    }
+
+    func imagePage(_ path: [Substring]) async throws -> Response {
+        let parts = path.map(String.init).joined(separator: "/").removingPercentEncoding?.split(separator: "/").map(String.init) ?? []
+        guard parts.count >= 2, let reference = parts.last,
+            let document = try await store.report(repository: parts.dropLast().joined(separator: "/"), reference: reference)
+        else {
+            return Self.page(HTMLMessage.page(title: "Not found", message: "No report of that image."), status: .notFound)
+        }
+        let report = try JSONDecoder().decode(ScanReport.self, from: Data(document))
+        return Self.page(report.html(backLink: "/"))
+    }
+
+    static func page(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                // Nothing but the page's own inline style: no scripts, no other origin.
+                .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    static func loginForm(error: String?) -> String {
+        HTMLMessage.page(
+            title: "Sign in",
+            message: (error.map { "<p class=\"error\">\(HTMLMessage.escape($0))</p>" } ?? "")
+                + """
+                <form method="post" action="/login"><label>API token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
+                <button type="submit">Sign in</button></form>
+                """, raw: true)
+    }
+
+    /// A value of an `application/x-www-form-urlencoded` body.
+    static func formValue(_ name: String, in body: String) -> String? {
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, parts[0] == name else { continue }
+            return String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        }
+        return nil
+    }
+}
+
+/// The dashboard's small pages (sign-in, not found).
+enum HTMLMessage {
+    static func page(title: String, message: String, raw: Bool = false) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>fathom · \(escape(title))</title>
+        <style>body{font:15px system-ui,sans-serif;background:#f6f7f9;margin:0}main{max-width:420px;margin:80px auto;background:#fff;border:1px solid #d8dee4;border-radius:8px;padding:24px}
+        input{display:block;width:100%;margin:8px 0 16px;padding:6px;box-sizing:border-box}.error{color:#8e1b1b}</style></head>
+        <body><main><h1>fathom · \(escape(title))</h1>\(raw ? message : "<p>\(escape(message))</p>")</main></body></html>
+
+        """
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

@@ -1,0 +1,178 @@
+import FathomCore
+import FathomTestSupport
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// Fleet remediation and the HTML report on a fleet with two versions of one base: two apps on
+/// base:3.7 (Alpine 3.7.3), one on base:3.10 (Alpine 3.10.9), in the real registry. The report
+/// is opened in headless Chromium, as a file and live from `fathom serve` behind its sign-in.
+@Suite(.serialized, .timeLimit(.minutes(6))) struct FleetReportTests {
+    let registry: LocalRegistry
+
+    init() async throws { (registry, _) = try await TestImages.sharedRegistry() }
+
+    func fathom(_ arguments: [String]) async throws -> ProcessOutput {
+        try await Tool.run([Fixtures.fathomExecutable] + arguments, check: false)
+    }
+
+    static let fixture = SharedFixture { () async throws -> String in
+        let registry = try await RegistryPullTests.shared.value
+        let directory = try Fixtures.temporaryDirectory("two-bases")
+        func alpine(_ version: String) async throws -> String {
+            let tar = "\(directory)/alpine-\(version).tar"
+            try await Tool.run(["gzip", "-dc", Fixtures.image("alpine-minirootfs/alpine-minirootfs-\(version)-x86_64.tar.gz")]).stdout
+                .write(to: URL(fileURLWithPath: tar))
+            return tar
+        }
+        func app(_ name: String) async throws -> String {
+            let root = "\(directory)/\(name)"
+            try FileManager.default.createDirectory(atPath: root + "/srv", withIntermediateDirectories: true)
+            try "\(name)\n".write(toFile: root + "/srv/app.txt", atomically: true, encoding: .utf8)
+            try await Tool.run(["tar", "--numeric-owner", "-C", root, "-cf", root + ".tar", "."])
+            return root + ".tar"
+        }
+        let (old, new) = (try await alpine("3.7.3"), try await alpine("3.10.9"))
+        let builder = try OCILayoutBuilder(directory: directory + "/oci")
+        let images = [
+            ("base-3.7", try await builder.addImage(layers: [(old, .gzip)]), "fleet/base", "3.7"),
+            ("base-3.10", try await builder.addImage(layers: [(new, .gzip)]), "fleet/base", "3.10"),
+            ("app-a", try await builder.addImage(layers: [(old, .gzip), (try await app("app-a"), .gzip)]), "fleet/app-a", "1"),
+            ("app-b", try await builder.addImage(layers: [(old, .gzip), (try await app("app-b"), .gzip)]), "fleet/app-b", "1"),
+            ("app-c", try await builder.addImage(layers: [(new, .gzip), (try await app("app-c"), .gzip)]), "fleet/app-c", "1"),
+        ]
+        try builder.writeIndex(images.map { ($0.0, [$0.1]) })
+        for (tag, _, repository, version) in images {
+            try await registry.push("oci:\(directory)/oci:\(tag)", to: repository, tag: version)
+        }
+        let store = directory + "/fathom.db"
+        let feeds = ["v3.7", "v3.10"].map { AdvisoryCLITests.secdb($0) }
+        try await Tool.run([Fixtures.fathomExecutable, "db", "import", "--store", store] + feeds)
+        return store
+    }
+
+    /// The findings of one image, as `scan` reports them.
+    func findings(_ image: String, store: String) async throws -> Set<String> {
+        let output = try await fathom(["scan", image, "--store", store, "-f", "json"])
+        let document = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any]
+        return Set((document?["vulnerabilities"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!) \($0["installedVersion"]!)" })
+    }
+
+    @Test func basesSayWhatRebuildingOnTheNewerTagRemoves() async throws {
+        let store = try await Self.fixture.value
+        let host = registry.host
+        let old = try await findings("\(host)/fleet/base:3.7", store: store)
+        let new = try await findings("\(host)/fleet/base:3.10", store: store)
+        let removed = old.subtracting(new).count
+        #expect(!old.isEmpty && new.count < old.count && removed > 0)
+
+        let output = try await fathom(["registry", host, "--repo", "fleet/*", "--store", store, "-f", "json", "--quiet"])
+        #expect(output.status == 0, "\(output.errorText)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
+        let bases = try #require(summary["bases"] as? [[String: Any]])
+        let oldBase = try #require(bases.first { $0["name"] as? String == "\(host)/fleet/base:3.7" })
+        #expect(oldBase["images"] as? Int == 2 && oldBase["findings"] as? Int == old.count && oldBase["layers"] as? Int == 1)
+        let rebuild = try #require(oldBase["rebuild"] as? [String: Any])
+        #expect(rebuild["on"] as? String == "\(host)/fleet/base:3.10")
+        #expect(rebuild["removes"] as? Int == removed && rebuild["images"] as? Int == 2)
+        let advice = "rebuild on \(host)/fleet/base:3.10 (same registry) removes \(removed) findings from 2 images"
+        #expect(rebuild["advice"] as? String == advice)
+        let newBase = try #require(bases.first { $0["name"] as? String == "\(host)/fleet/base:3.10" })
+        #expect(newBase["images"] as? Int == 1 && newBase["rebuild"] == nil)
+
+        let table = try await fathom(["registry", host, "--repo", "fleet/*", "--store", store, "--quiet"])
+        #expect(table.text.contains(advice))
+    }
+
+    @Test func theHTMLReportOpensInChromiumWithTheFleetsCounts() async throws {
+        let store = try await Self.fixture.value
+        let directory = try Fixtures.temporaryDirectory("fleet-html")
+        let report = directory + "/fleet.html"
+        let output = try await fathom(["registry", registry.host, "--repo", "fleet/*", "--store", store, "-f", "html", "-o", report, "--quiet"])
+        #expect(output.status == 0, "\(output.errorText)")
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        // Self-contained: no script, nothing loaded from elsewhere.
+        #expect(!html.contains("<script") && !html.contains("@import") && !html.contains("url("))
+        #expect(!html.contains("src=\"http") && !html.contains("<link rel=\"stylesheet"))
+        let json = try await fathom(["registry", registry.host, "--repo", "fleet/*", "--store", store, "-f", "json", "--quiet"])
+        let summary = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        let total = (summary["findings"] as? [String: Int] ?? [:]).values.reduce(0, +)
+
+        let page = try await Self.open("file://\(report)", screenshot: directory + "/fleet.png")
+        #expect(page.errors.isEmpty, "\(page.errors)")
+        #expect(page.text.contains("fathom · fleet report"))
+        #expect(page.text.contains("5\nimages scanned") && page.text.contains("\(total)\nfindings"), "\(page.text.prefix(400))")
+        #expect(page.text.contains("rebuild on \(registry.host)/fleet/base:3.10 (same registry)"))
+        #expect(try Self.pngSize(directory + "/fleet.png").width == 1200)
+    }
+
+    @Test func theDashboardServesTheReportBehindItsSignIn() async throws {
+        let store = try await Self.fixture.value
+        let directory = try Fixtures.temporaryDirectory("dashboard")
+        // The service scans the five images into a copy of the store (its reports are the dashboard's).
+        try FileManager.default.copyItem(atPath: store, toPath: directory + "/fathom.db")
+        let service = try await ServiceTests.startService(workers: 1, store: directory + "/fathom.db", arguments: ["--rescan-interval", "off"])
+        defer { service.server.stop() }
+        let (base, token) = (service.base, ServiceTests.apiToken)
+        let images = ["fleet/base:3.7", "fleet/base:3.10", "fleet/app-a:1", "fleet/app-b:1", "fleet/app-c:1"]
+        for image in images {
+            #expect(try await ServiceTests.request(.POST, base + "/v1/scans", body: #"{"image": "\#(registry.host)/\#(image)"}"#).status == 202)
+        }
+        try await ServiceTests.eventually("the scans") {
+            let summary = try ServiceTests.object(try await ServiceTests.request(.GET, base + "/v1/jobs/summary").body)
+            return summary["done"] as? Int == images.count
+        }
+
+        // Without the token: the sign-in page, and a wrong token is refused.
+        #expect(try await ServiceTests.request(.GET, base + "/", token: nil).status == 303)
+        let wrong = try await Self.open(base + "/", screenshot: directory + "/wrong.png", login: "not-the-token")
+        #expect(wrong.afterLogin.contains("That token is not right."))
+        #expect(wrong.text.contains("API token") && !wrong.text.contains("fleet report"))
+
+        let page = try await Self.open(base + "/", screenshot: directory + "/dashboard.png", login: token)
+        #expect(page.errors.isEmpty, "\(page.errors)")
+        #expect(page.url == base + "/")
+        #expect(page.text.contains("fathom · fleet report") && page.text.contains("5\nimages scanned"), "\(page.text.prefix(400))")
+        #expect(page.text.contains("rebuild on \(registry.host)/fleet/base:3.10"))
+        // An image's own page, with the bearer header (as a script would read it).
+        let image = try await ServiceTests.request(.GET, base + "/images/fleet/app-a/1", token: token)
+        #expect(image.status == 200)
+        #expect(String(decoding: image.body, as: UTF8.self).contains("musl"))
+        #expect(try await ServiceTests.request(.GET, base + "/images/fleet/nothing/1", token: token).status == 404)
+        if ProcessInfo.processInfo.environment["FATHOM_UPDATE_SCREENSHOT"] != nil {
+            let docs = Fixtures.repositoryRoot.appendingPathComponent("docs/dashboard.png").path
+            try? FileManager.default.removeItem(atPath: docs)
+            try FileManager.default.copyItem(atPath: directory + "/dashboard.png", toPath: docs)
+        }
+    }
+
+    struct Page {
+        var url: String
+        var text: String
+        /// The page the sign-in form answered with.
+        var afterLogin: String
+        var errors: [String]
+    }
+
+    /// Tests/Browser/page.py: the page as headless Chromium renders it.
+    static func open(_ url: String, screenshot: String, login: String? = nil) async throws -> Page {
+        var environment = Fixtures.isolatedEnvironment
+        environment["PYTHONPATH"] = Fixtures.repositoryRoot.appendingPathComponent(".build/python-oracle").path
+        let script = Fixtures.repositoryRoot.appendingPathComponent("Tests/Browser/page.py").path
+        let output = try await Tool.run(
+            ["timeout", "90", "python3", script, url, screenshot] + (login.map { ["--login", $0] } ?? []), environment: environment, check: false)
+        try #require(output.status == 0, "headless Chromium (scripts/test installs chromium): \(output.errorText.suffix(2000))")
+        let object = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
+        return Page(
+            url: object["url"] as? String ?? "", text: object["text"] as? String ?? "", afterLogin: object["afterLogin"] as? String ?? "",
+            errors: object["errors"] as? [String] ?? [])
+    }
+
+    /// A PNG's width and height, from its IHDR chunk.
+    static func pngSize(_ path: String) throws -> (width: Int, height: Int) {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        try #require(bytes.count > 24 && bytes[1...3] == [0x50, 0x4E, 0x47], "\(path) is not a PNG")
+        func integer(_ at: Int) -> Int { bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) } }
+        return (integer(16), integer(20))
+    }
+}
