@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
     ],
     targets: [
         // System libraries, each imported by exactly one Swift module: zlib and libzstd by
@@ -119,6 +120,7 @@ let package = Package(
             name: "FathomReport",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomPipeline", "FathomAdvisory", "FathomStore",
+                .product(name: "Mustache", package: "swift-mustache"),
             ]),
         // The service: HTTP API, registry webhook, job queue workers (Hummingbird, service-lifecycle).
         .target(
@@ -147,6 +149,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

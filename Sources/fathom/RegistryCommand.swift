@@ -8,6 +8,7 @@ import FathomRegistry
 import FathomReport
 import FathomStore
 import Foundation
+import Mustache
 
 /// `fathom registry URL`: scan every image of a registry (or the repositories and tags the
 /// globs select), sharing layers across images, and print a fleet summary.
@@ -63,7 +64,12 @@ struct RegistryScan: AsyncParsableCommand {
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
 
+    @Option(help: "With --format template: a Mustache template over each report's JSON keys (FILE or @FILE).")
+    var template: String?
+
     func validate() throws {
+        if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
+        if template != nil && format != .template { throw ValidationError("--template is for --format template") }
         if ![.table, .json, .html].contains(format) && output == nil {
             throw ValidationError("--format \(format.rawValue) writes one report per image: give --output DIR (the fleet summary is a table, json or html)")
         }
@@ -81,6 +87,13 @@ struct RegistryScan: AsyncParsableCommand {
             if scheme == "http://" { options.insecureRegistry.append(host) }
         }
         while host.hasSuffix("/") { host.removeLast() }
+        let reportTemplate: MustacheTemplate?
+        do {
+            reportTemplate = try template.map(ReportTemplate.load)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
         let pushedCutoff = try pushedSince.map { try parseSince($0) }
         let pulledCutoff = try pulledSince.map { try parseSince($0) }
         let dataCutoff = try parseSince(maxDbAge)
@@ -127,7 +140,7 @@ struct RegistryScan: AsyncParsableCommand {
             try await fleet.run(jobs, filter: filter) { outcome in
                 summary.add(outcome)
                 if let output, !writesFleetHTML, case .scanned(let report) = outcome, let result = report.result {
-                    try writeReport(report, result: result, into: output, advisoriesLoaded: fleet.index.recordCount > 0)
+                    try writeReport(report, result: result, into: output, advisoriesLoaded: fleet.index.recordCount > 0, template: reportTemplate)
                 }
             }
         } catch {
@@ -169,11 +182,13 @@ struct RegistryScan: AsyncParsableCommand {
         }
     }
 
-    func writeReport(_ report: FleetImageReport, result: ImageScanResult, into directory: String, advisoriesLoaded: Bool) throws {
+    func writeReport(
+        _ report: FleetImageReport, result: ImageScanResult, into directory: String, advisoriesLoaded: Bool, template: MustacheTemplate?
+    ) throws {
         let document = ScanReport(
             result, findings: report.findings, advisoriesLoaded: advisoriesLoaded, changes: report.changes, coverage: report.coverage)
         let fileName = report.name.map { "/:@".contains($0) ? "_" : $0 }.reduce(into: "") { $0.append($1) }
-        let text = try format.render(document)
+        let text = try format.render(document, template: template)
         let path = "\(directory)/\(fileName).\(format.fileExtension)"
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: path))

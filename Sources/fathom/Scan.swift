@@ -10,6 +10,7 @@ import FathomReport
 import FathomStore
 import Foundation
 import Logging
+import Mustache
 
 /// `fathom scan REF`: scan one image.
 struct Scan: AsyncParsableCommand {
@@ -28,6 +29,7 @@ struct Scan: AsyncParsableCommand {
         case spdx
         case harbor
         case html
+        case template
 
         /// The extension of a file in this format (`fathom registry --output DIR`).
         var fileExtension: String {
@@ -36,20 +38,24 @@ struct Scan: AsyncParsableCommand {
             case .json, .harbor: "json"
             case .sarif: "sarif"
             case .html: "html"
+            case .template: "txt"
             case .cyclonedx: "cdx.json"
             case .spdx: "spdx.json"
             }
         }
 
-        func render(_ report: ScanReport) throws -> String {
+        func render(_ report: ScanReport, template: MustacheTemplate? = nil) throws -> String {
             switch self {
-            case .table: report.table()
-            case .json: try report.json()
-            case .sarif: try report.sarif()
-            case .cyclonedx: try report.cycloneDX()
-            case .spdx: try report.spdx()
-            case .harbor: try report.harbor()
-            case .html: report.html()
+            case .table: return report.table()
+            case .json: return try report.json()
+            case .sarif: return try report.sarif()
+            case .cyclonedx: return try report.cycloneDX()
+            case .spdx: return try report.spdx()
+            case .harbor: return try report.harbor()
+            case .html: return report.html()
+            case .template:
+                guard let template else { throw FathomError(.invalidInput, "--format template needs --template FILE") }
+                return try report.rendered(with: template)
             }
         }
 
@@ -59,7 +65,7 @@ struct Scan: AsyncParsableCommand {
     @Argument(help: "The image to scan.")
     var reference: String
 
-    @Option(name: .shortAndLong, help: "Output format: table, json, sarif (SARIF 2.1.0), cyclonedx (CycloneDX 1.5), spdx (SPDX 2.3), harbor (Harbor's report 1.1) or html (one self-contained page).")
+    @Option(name: .shortAndLong, help: "Output format: table, json, sarif (SARIF 2.1.0), cyclonedx (CycloneDX 1.5), spdx (SPDX 2.3), harbor (Harbor's report 1.1), html (one self-contained page) or template (--template).")
     var format: Format = .table
 
     @Option(help: "Platform to pick from a multi-platform index (os/arch[/variant]).")
@@ -96,12 +102,29 @@ struct Scan: AsyncParsableCommand {
     @Option(help: "OpenVEX document whose not_affected/fixed statements suppress findings (repeatable).")
     var vex: [String] = []
 
+    @Option(help: "With --format template: a Mustache template over the JSON document's keys (FILE or @FILE).")
+    var template: String?
+
     @Option(help: "With sbom:FILE, the OS as ID:VERSION (debian:12, alpine:3.20) when the SBOM names none or the wrong one.")
     var os: String?
 
+    func validate() throws {
+        if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
+        if template != nil && format != .template { throw ValidationError("--template is for --format template") }
+    }
+
     func run() async throws {
         bootstrapLogging()
-        if reference.hasPrefix("sbom:") { return try await scanSBOM(path: String(reference.dropFirst("sbom:".count))) }
+        let reportTemplate: MustacheTemplate?
+        do {
+            reportTemplate = try template.map(ReportTemplate.load)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        if reference.hasPrefix("sbom:") {
+            return try await scanSBOM(path: String(reference.dropFirst("sbom:".count)), template: reportTemplate)
+        }
         let source: SourceReference
         let wanted: Platform
         let policy: FindingPolicy
@@ -149,7 +172,7 @@ struct Scan: AsyncParsableCommand {
                 coverage: scanned.coverage)
             if let warning = filtered.warning { report.warnings.append(warning) }
             if let stale { report.warnings.append(stale) }
-            try write(try format.render(report))
+            try write(try format.render(report, template: reportTemplate))
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
             // A verdict was asked for: "nothing found" is not one when nothing was checked.
             if exitCode != 0 && !allowMissingData {
@@ -171,7 +194,7 @@ struct Scan: AsyncParsableCommand {
     }
 
     /// Matches the packages an SBOM lists (nothing is cached: the SBOM is the inventory).
-    private func scanSBOM(path: String) async throws {
+    private func scanSBOM(path: String, template reportTemplate: MustacheTemplate?) async throws {
         do {
             let policy = try makePolicy()
             let dataCutoff = try parseSince(maxDbAge)
@@ -198,7 +221,7 @@ struct Scan: AsyncParsableCommand {
             if sbom.os == nil && sbom.packages.contains(where: { ["deb", "apk", "rpm"].contains($0.ecosystem) }) {
                 report.warnings.append("\(path): the SBOM names no OS: its OS packages were not checked (give --os ID:VERSION)")
             }
-            try write(try format.render(report))
+            try write(try format.render(report, template: reportTemplate))
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
             if exitCode != 0 && !allowMissingData {
                 let gaps = index.recordCount == 0 ? ["the store holds no advisories (fathom db import)"] : coverage.warnings

@@ -210,6 +210,32 @@ import Testing
         #expect(notSBOM.errorText.contains("image.json"))
     }
 
+    /// `-f template`: a Mustache template over the JSON document's keys gives one line per
+    /// finding, the same as the JSON lists; a template that does not parse is named with where.
+    @Test func aTemplateRendersTheJSONDocumentsKeys() async throws {
+        let image = try await pushImage()
+        let directory = try Fixtures.temporaryDirectory("template")
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, AdvisoryCLITests.secdb("v3.7")]).status == 0)
+        try "{{artifact.name}} {{summary.total}}\n{{#vulnerabilities}}{{id}}|{{package}}|{{installedVersion}}|{{fixedVersion}}\n{{/vulnerabilities}}"
+            .write(toFile: directory + "/lines.mustache", atomically: true, encoding: .utf8)
+        let output = try await fathom(["scan", image, "--store", store, "-f", "template", "--template", "@" + directory + "/lines.mustache"])
+        #expect(output.status == 0, "\(output.errorText)")
+        let json = try await fathom(["scan", image, "--store", store, "-f", "json"])
+        let vulnerabilities = try Self.object(data: json.stdout)["vulnerabilities"] as? [[String: Any]] ?? []
+        #expect(!vulnerabilities.isEmpty)
+        let expected = ["\(image) \(vulnerabilities.count)"]
+            + vulnerabilities.map { "\($0["id"]!)|\($0["package"]!)|\($0["installedVersion"]!)|\($0["fixedVersion"] as? String ?? "")" }
+        #expect(output.text.split(separator: "\n").map(String.init) == expected)
+
+        try "{{#vulnerabilities}}\n{{id}}\n".write(toFile: directory + "/open.mustache", atomically: true, encoding: .utf8)
+        let broken = try await fathom(["scan", image, "--store", store, "-f", "template", "--template", directory + "/open.mustache"])
+        #expect(broken.status == 1)
+        #expect(broken.errorText.contains("open.mustache: invalid input: the template does not parse at line 3"), "\(broken.errorText)")
+        #expect(broken.errorText.contains("never closed") && !broken.errorText.contains("image"))
+        #expect(try await fathom(["scan", image, "-f", "template"]).status == 64)
+    }
+
     static func object(_ path: String) throws -> [String: Any] { try object(data: try Data(contentsOf: URL(fileURLWithPath: path))) }
 
     static func object(data: Data) throws -> [String: Any] { try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]) }
