@@ -13,15 +13,18 @@ public struct TextTable {
 
     public mutating func append(_ row: [String]) { rows.append(row) }
 
-    public func render() -> String {
+    /// The table; with `width`, a line longer than it has its last cell cut (with "…").
+    public func render(width: Int? = nil) -> String {
         var widths = headers.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
         }
         func line(_ cells: [String]) -> String {
-            cells.enumerated().map { index, cell in
+            let text = cells.enumerated().map { index, cell in
                 index == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
             }.joined(separator: "  ")
+            guard let width, text.count > width, width > 20 else { return text }
+            return String(text.prefix(width - 1)) + "…"
         }
         var output = line(headers) + "\n"
         output += line(widths.map { String(repeating: "-", count: $0) }) + "\n"
@@ -42,11 +45,43 @@ extension ScanReport {
         return "\(source) \(score.score) v\(score.version)"
     }
 
-    /// The human-readable form: identity, OS, layers.
-    public func table() -> String {
+    /// How the table is drawn.
+    public struct TableOptions: Sendable {
+        /// The package and layer lists too (Trivy's `--list-all-pkgs`); vulnerabilities only otherwise.
+        public var listAllPackages = false
+        /// The suppressed findings, with why.
+        public var showSuppressed = false
+        /// ANSI colours for the severities (a terminal, and `NO_COLOR` unset).
+        public var colour = false
+        /// The terminal's width: cells of the last column are cut to fit it.
+        public var width: Int?
+
+        public init(listAllPackages: Bool = false, showSuppressed: Bool = false, colour: Bool = false, width: Int? = nil) {
+            self.listAllPackages = listAllPackages
+            self.showSuppressed = showSuppressed
+            self.colour = colour
+            self.width = width
+        }
+    }
+
+    static func paint(_ text: String, _ severity: String, _ colour: Bool) -> String {
+        guard colour else { return text }
+        let code =
+            switch severity {
+            case "CRITICAL": "1;31"
+            case "HIGH": "31"
+            case "MEDIUM": "33"
+            case "LOW": "34"
+            default: "2"
+            }
+        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+    }
+
+    /// The human-readable form: what is vulnerable and how to fix it first; the image's
+    /// identity above it; the packages and layers with `listAllPackages`.
+    public func table(_ options: TableOptions = TableOptions()) -> String {
         var output = "Image:    \(artifact.name)\n"
         if let digest = artifact.manifestDigest { output += "Manifest: \(digest)\n" }
-        output += "Config:   \(artifact.configDigest)\n"
         if let platform = artifact.platform { output += "Platform: \(platform)\n" }
         if let os {
             output += "OS:       \(os.prettyName ?? os.id) (\(os.id) \(os.versionID ?? "?"))"
@@ -54,25 +89,12 @@ extension ScanReport {
         } else {
             output += "OS:       unknown (no os-release)\n"
         }
-        output += "\n"
-        var table = TextTable(headers: ["#", "DIGEST", "COMPRESSION", "SIZE", "UNCOMPRESSED", "FILES"])
-        for layer in layers {
-            table.append([
-                "\(layer.index)", "\(layer.digest.algorithm.rawValue):\(layer.digest.short)", layer.compression.rawValue,
-                Self.bytes(layer.size), Self.bytes(layer.uncompressedSize), "\(layer.files)",
-            ])
-        }
-        output += table.render()
-        if !packages.isEmpty {
-            output += "\n"
-            var packageTable = TextTable(headers: ["PACKAGE", "VERSION", "ECOSYSTEM", "LAYER"])
-            for package in packages {
-                packageTable.append([package.name, package.version, package.ecosystem, package.layer.short])
-            }
-            output += packageTable.render()
-        }
+        output += "Packages: \(packages.count) in \(layers.count) layer\(layers.count == 1 ? "" : "s")"
+            + (options.listAllPackages ? "" : " (--list-all-pkgs lists them)") + "\n"
         if summary.advisoriesLoaded {
-            let counts = Severity.allCases.reversed().map { "\($0.rawValue): \(summary.bySeverity[$0.rawValue] ?? 0)" }
+            let counts = Severity.allCases.reversed().map {
+                Self.paint("\($0.rawValue): \(summary.bySeverity[$0.rawValue] ?? 0)", $0.rawValue, options.colour && (summary.bySeverity[$0.rawValue] ?? 0) > 0)
+            }
             output += "\nVulnerabilities: \(summary.total) (\(counts.joined(separator: ", "))), \(summary.fixable) fixable\n"
             if let coverage {
                 output += "Checked against: \(coverage.checkedAgainst.isEmpty ? "nothing" : coverage.checkedAgainst.joined(separator: ", "))\n"
@@ -81,7 +103,7 @@ extension ScanReport {
             for severity in Severity.allCases.reversed() {
                 let group = vulnerabilities.filter { $0.severity == severity }
                 guard !group.isEmpty else { continue }
-                output += "\n\(severity.rawValue)\n"
+                output += "\n" + Self.paint("\(severity.rawValue) (\(group.count))", severity.rawValue, options.colour) + "\n"
                 var table = TextTable(headers: ["ID", "PACKAGE", "INSTALLED", "FIXED", "RATED BY", "ALIASES"])
                 for finding in group {
                     table.append([
@@ -89,7 +111,7 @@ extension ScanReport {
                         Self.ratedBy(finding), finding.aliases.prefix(2).joined(separator: ","),
                     ])
                 }
-                output += table.render()
+                output += table.render(width: options.width)
             }
             if !remediation.isEmpty {
                 output += "\nRemediation\n"
@@ -104,8 +126,39 @@ extension ScanReport {
                     }
                 }
             }
+            if !suppressed.isEmpty {
+                if options.showSuppressed {
+                    output += "\nSuppressed (\(suppressed.count))\n"
+                    var table = TextTable(headers: ["ID", "PACKAGE", "WHY"])
+                    for entry in suppressed {
+                        table.append([entry.id, entry.package, entry.reason + (entry.justification.map { " (\($0))" } ?? "")])
+                    }
+                    output += table.render(width: options.width)
+                } else {
+                    output += "\n\(suppressed.count) suppressed finding\(suppressed.count == 1 ? "" : "s") not shown (--show-suppressed)\n"
+                }
+            }
         } else {
             output += "\nNo advisory data: import some with `fathom db import PATH…`.\n"
+        }
+        if options.listAllPackages {
+            output += "\n"
+            var table = TextTable(headers: ["#", "DIGEST", "COMPRESSION", "SIZE", "UNCOMPRESSED", "FILES"])
+            for layer in layers {
+                table.append([
+                    "\(layer.index)", "\(layer.digest.algorithm.rawValue):\(layer.digest.short)", layer.compression.rawValue,
+                    Self.bytes(layer.size), Self.bytes(layer.uncompressedSize), "\(layer.files)",
+                ])
+            }
+            output += table.render(width: options.width)
+            if !packages.isEmpty {
+                output += "\n"
+                var packageTable = TextTable(headers: ["PACKAGE", "VERSION", "ECOSYSTEM", "LAYER"])
+                for package in packages {
+                    packageTable.append([package.name, package.version, package.ecosystem, package.layer.short])
+                }
+                output += packageTable.render(width: options.width)
+            }
         }
         if let changes { output += changes.table() }
         // Coverage gaps are shown beside the vulnerability count already.

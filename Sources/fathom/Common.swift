@@ -75,3 +75,22 @@ func parseSince(_ text: String, now: Date = Date()) throws -> Date {
     if let date = RegistryEvent.parseTimestamp(text) { return date }
     throw ValidationError("'\(text)' is neither a duration (30d, 12h, 90m, 2w) nor an RFC 3339 time")
 }
+
+/// What standard output is: a terminal (colours, its width) or not.
+enum Terminal {
+    static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+
+    /// Colours on a terminal unless `NO_COLOR` is set to anything (no-color.org).
+    static var wantsColour: Bool {
+        isTerminal && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+    }
+
+    /// The terminal's columns (`COLUMNS`, else the window size); nil when not a terminal.
+    static var width: Int? {
+        guard isTerminal else { return nil }
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+}

@@ -44,9 +44,9 @@ struct Scan: AsyncParsableCommand {
             }
         }
 
-        func render(_ report: ScanReport, template: MustacheTemplate? = nil) throws -> String {
+        func render(_ report: ScanReport, template: MustacheTemplate? = nil, table: ScanReport.TableOptions = .init()) throws -> String {
             switch self {
-            case .table: return report.table()
+            case .table: return report.table(table)
             case .json: return try report.json()
             case .sarif: return try report.sarif()
             case .cyclonedx: return try report.cycloneDX()
@@ -86,6 +86,12 @@ struct Scan: AsyncParsableCommand {
 
     @Flag(help: "Leave out findings that have no fixed version yet.")
     var ignoreUnfixed = false
+
+    @Flag(inversion: .prefixedNo, help: "List every package: in the table (with the layers; off by default), in the other formats (on by default).")
+    var listAllPkgs: Bool?
+
+    @Flag(help: "Show the suppressed findings (ignore file, VEX) and why, in the table.")
+    var showSuppressed = false
 
     @Option(help: "Exit with this code when any finding survives the filters.")
     var exitCode: Int32 = 0
@@ -172,7 +178,7 @@ struct Scan: AsyncParsableCommand {
                 coverage: scanned.coverage)
             if let warning = filtered.warning { report.warnings.append(warning) }
             if let stale { report.warnings.append(stale) }
-            try write(try format.render(report, template: reportTemplate))
+            try write(try render(report, template: reportTemplate))
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
             // A verdict was asked for: "nothing found" is not one when nothing was checked.
             if exitCode != 0 && !allowMissingData {
@@ -221,7 +227,7 @@ struct Scan: AsyncParsableCommand {
             if sbom.os == nil && sbom.packages.contains(where: { ["deb", "apk", "rpm"].contains($0.ecosystem) }) {
                 report.warnings.append("\(path): the SBOM names no OS: its OS packages were not checked (give --os ID:VERSION)")
             }
-            try write(try format.render(report, template: reportTemplate))
+            try write(try render(report, template: reportTemplate))
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
             if exitCode != 0 && !allowMissingData {
                 let gaps = index.recordCount == 0 ? ["the store holds no advisories (fathom db import)"] : coverage.warnings
@@ -265,6 +271,16 @@ struct Scan: AsyncParsableCommand {
             policy.vex += try FindingPolicy.vexStatements([UInt8](data), file: path)
         }
         return policy
+    }
+
+    /// The report in --format, with the table's options and --list-all-pkgs applied.
+    private func render(_ report: ScanReport, template: MustacheTemplate?) throws -> String {
+        var report = report
+        if format != .table && listAllPkgs == false { report.packages = [] }
+        let options = ScanReport.TableOptions(
+            listAllPackages: listAllPkgs ?? false, showSuppressed: showSuppressed, colour: output == nil && Terminal.wantsColour,
+            width: output == nil ? Terminal.width : nil)
+        return try format.render(report, template: template, table: options)
     }
 
     private func write(_ text: String) throws {

@@ -236,6 +236,37 @@ import Testing
         #expect(try await fathom(["scan", image, "-f", "template"]).status == 64)
     }
 
+    /// The table: vulnerabilities and their fix first, the packages only with --list-all-pkgs,
+    /// suppressed findings counted (listed with --show-suppressed), colours only on a terminal
+    /// without NO_COLOR (util-linux `script` gives the command a terminal).
+    @Test func theTableShowsVulnerabilitiesFirstAndColoursOnlyATerminal() async throws {
+        let image = try await pushImage()
+        let directory = try Fixtures.temporaryDirectory("table")
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, AdvisoryCLITests.secdb("v3.7")]).status == 0)
+        try "ALPINE-v3.7-musl-CVE-2019-14697 pkg:musl-utils\n".write(toFile: directory + "/ignore", atomically: true, encoding: .utf8)
+        let plain = try await fathom(["scan", image, "--store", store, "--ignore-file", directory + "/ignore"]).text
+        #expect(plain.contains("Vulnerabilities: ") && plain.contains("Remediation") && !plain.contains("ECOSYSTEM"))
+        #expect(plain.contains("1 suppressed finding not shown (--show-suppressed)"))
+        #expect(!plain.contains("\u{1B}["))
+        let all = try await fathom(["scan", image, "--store", store, "--list-all-pkgs", "--show-suppressed", "--ignore-file", directory + "/ignore"]).text
+        let vulnerabilities = try #require(all.range(of: "Vulnerabilities: "))
+        let packages = try #require(all.range(of: "ECOSYSTEM"))
+        #expect(vulnerabilities.lowerBound < packages.lowerBound)
+        #expect(all.contains("Suppressed (1)") && all.contains("musl-utils") && all.contains("requests"))
+        let json = try await fathom(["scan", image, "--store", store, "-f", "json", "--no-list-all-pkgs"])
+        #expect((try Self.object(data: json.stdout)["packages"] as? [Any])?.isEmpty == true)
+
+        let command = "\(Fixtures.fathomExecutable) scan \(image) --store \(store)"
+        // (swift test itself may run with NO_COLOR set: the terminal run goes without it.)
+        let terminal = try await Tool.run(["env", "-u", "NO_COLOR", "script", "-qec", command, "/dev/null"], check: false)
+        #expect(terminal.text.contains("\u{1B}[") && terminal.text.contains("UNKNOWN"), "\(terminal.text.prefix(600)) \(terminal.errorText)")
+        var environment = ProcessInfo.processInfo.environment
+        environment["NO_COLOR"] = "1"
+        let noColour = try await Tool.run(["script", "-qec", command, "/dev/null"], environment: environment, check: false)
+        #expect(!noColour.text.contains("\u{1B}[") && noColour.text.contains("UNKNOWN"))
+    }
+
     static func object(_ path: String) throws -> [String: Any] { try object(data: try Data(contentsOf: URL(fileURLWithPath: path))) }
 
     static func object(data: Data) throws -> [String: Any] { try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]) }
