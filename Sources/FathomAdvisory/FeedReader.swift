@@ -71,7 +71,15 @@ public enum FeedReader {
             let stream = ByteStream {
                 { try file.read(upToCount: 1 << 20).map { [UInt8]($0) } }
             }
-            _ = try await LayerReader.read(stream, expecting: LayerExpectation(digest: nil, size: nil), handler: &collector)
+            do {
+                _ = try await LayerReader.read(stream, expecting: LayerExpectation(digest: nil, size: nil), handler: &collector)
+            } catch let error as FathomError {
+                // A feed archive is not an image layer: name the file, not the digest the reader computed.
+                var named = error
+                named.layer = nil
+                named.path = path
+                throw named
+            }
             for (name, bytes) in collector.documents { document(path + "!/" + name, bytes) }
         } else {
             document(path, try Self.file(path))

@@ -1,3 +1,8 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The one error type fathom throws.
 ///
 /// It names what failed (the image, the layer, the file) and why, keeps the underlying cause,
@@ -84,8 +89,21 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
         if let layer { parts.append("layer \(layer)") }
         if let path { parts.append("file \(path)") }
         parts.append("\(code): \(message)")
-        if let cause { parts.append(String(describing: cause)) }
+        if let cause { parts.append(Self.plain(cause)) }
         return parts.joined(separator: ": ")
+    }
+
+    /// A cause in words: Foundation's file errors as the system says them ("No such file or
+    /// directory"), not `Error Domain=NSCocoaErrorDomain Code=260 UserInfo={…}`.
+    static func plain(_ cause: any Error) -> String {
+        if cause is FathomError { return String(describing: cause) }
+        let error = cause as NSError
+        guard error.domain == NSCocoaErrorDomain || error.domain == NSPOSIXErrorDomain else { return String(describing: cause) }
+        if error.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(error.code))) }
+        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return error.localizedDescription
     }
 
     /// The same error with the file filled in where it was not yet known.

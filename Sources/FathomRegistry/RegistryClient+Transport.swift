@@ -42,7 +42,7 @@ extension RegistryClient {
             } catch {
                 if error is CancellationError { throw error }
                 guard attempt < maxAttempts, Self.isRetryable(error) else {
-                    throw FathomError(.transport, "\(method) \(url) failed after \(attempt) attempt(s)", cause: error)
+                    throw FathomError(.transport, "\(method) \(url) failed after \(attempt) attempt(s): \(Self.plainWords(error))")
                 }
                 try await backoff(attempt: attempt, retryAfter: nil, reason: "\(error)", url: url)
                 continue
@@ -130,6 +130,30 @@ extension RegistryClient {
 
     /// Connection resets, timeouts and refused connections are worth another try; TLS
     /// failures are not (they would fail the same way).
+    /// A transport failure in the words a person uses ("connection refused"), not the nested
+    /// dump of NIO's and the HTTP client's error values; the dump only when nothing matches.
+    public static func plainWords(_ error: any Error) -> String {
+        let text = String(describing: error)
+        let known: [(String, String)] = [
+            ("Connection refused", "connection refused"),
+            ("UnknownHost", "unknown host (the name does not resolve)"),
+            ("Name or service not known", "unknown host (the name does not resolve)"),
+            ("No route to host", "no route to host"),
+            ("Network is unreachable", "network unreachable"),
+            ("Connection reset", "connection reset by the server"),
+            ("connectTimeout", "the connection timed out"),
+            ("readTimeout", "no answer in time (read timeout)"),
+            ("deadlineExceeded", "no answer in time"),
+            ("remoteConnectionClosed", "the server closed the connection"),
+            ("certificateVerify", "the server's TLS certificate is not trusted (give its CA with --ca-file)"),
+            ("CERTIFICATE_VERIFY_FAILED", "the server's TLS certificate is not trusted (give its CA with --ca-file)"),
+            ("handshakeFailed", "the TLS handshake failed"),
+            ("WRONG_VERSION_NUMBER", "the server does not speak TLS here (plain HTTP? see --insecure-registry)"),
+        ]
+        for (needle, words) in known where text.contains(needle) { return words }
+        return text
+    }
+
     static func isRetryable(_ error: any Error) -> Bool {
         if error is NIOSSLError || error is BoringSSLError { return false }
         if let client = error as? HTTPClientError {

@@ -4,6 +4,7 @@ import FathomCore
 import FathomPipeline
 import FathomStore
 import Foundation
+import Glibc
 import Logging
 
 /// `--store`: the store every command shares.
@@ -23,10 +24,11 @@ struct StoreOption: ParsableArguments {
 }
 
 /// swift-log to standard error, at `FATHOM_LOG_LEVEL` (default: warning).
-func bootstrapLogging() {
+func bootstrapLogging(quiet: Bool = false) {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = ProcessInfo.processInfo.environment["FATHOM_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        handler.logLevel =
+            ProcessInfo.processInfo.environment["FATHOM_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? (quiet ? .error : .warning)
         return handler
     }
 }
@@ -92,5 +94,60 @@ enum Terminal {
         var size = winsize()
         guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
         return Int(size.ws_col)
+    }
+}
+
+/// `--timeout`: a limit on the whole run. Past it, the run stops with an error naming what was cut
+/// short and exit 1; the store keeps what it had (each write is a transaction), nothing half-done.
+struct TimeoutOption: ParsableArguments {
+    @Option(help: "Give up after this long (30s, 10m, 2h): an error and exit 1. Default: no limit.")
+    var timeout: String?
+
+    func validate() throws { _ = try limit() }
+
+    func limit() throws -> Duration? { try timeout.flatMap { try WorkerOptions.interval($0, option: "--timeout") } }
+
+    /// Starts the clock for `what`; cancel the task when the run ends in time.
+    func start(_ what: String) throws -> Task<Void, Never>? {
+        guard let limit = try limit(), let timeout else { return nil }
+        return Task.detached {
+            try? await Task.sleep(for: limit)
+            guard !Task.isCancelled else { return }
+            printError("\(what): timed out after \(timeout) (--timeout)")
+            Glibc.exit(1)
+        }
+    }
+}
+
+/// `--skip-dirs` and `--skip-files`: shell globs (fnmatch(3); `*` also crosses `/`, so `**` works
+/// as Trivy users write it) over paths in the image, without the leading slash.
+struct PathSkips {
+    let directories: [String]
+    let files: [String]
+
+    init(directories: [String], files: [String]) {
+        func clean(_ pattern: String) -> String {
+            var pattern = pattern
+            while pattern.hasPrefix("/") { pattern.removeFirst() }
+            while pattern.hasSuffix("/") { pattern.removeLast() }
+            return pattern
+        }
+        self.directories = directories.map(clean)
+        self.files = files.map(clean)
+    }
+
+    var isEmpty: Bool { directories.isEmpty && files.isEmpty }
+
+    /// Whether the file at `path` (or a directory it is in) is skipped.
+    func skips(_ path: String) -> Bool {
+        guard !isEmpty else { return false }
+        let path = path.hasPrefix("/") ? String(path.drop { $0 == "/" }) : path
+        if files.contains(where: { fnmatch($0, path, 0) == 0 }) { return true }
+        var directory = path
+        while let slash = directory.lastIndex(of: "/") {
+            directory = String(directory[..<slash])
+            if directories.contains(where: { fnmatch($0, directory, 0) == 0 }) { return true }
+        }
+        return false
     }
 }

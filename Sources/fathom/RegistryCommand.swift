@@ -64,6 +64,8 @@ struct RegistryScan: AsyncParsableCommand {
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
 
+    @OptionGroup var timeoutOption: TimeoutOption
+
     @Option(help: "With --format template: a Mustache template over each report's JSON keys (FILE or @FILE).")
     var template: String?
 
@@ -80,6 +82,8 @@ struct RegistryScan: AsyncParsableCommand {
 
     func run() async throws {
         bootstrapLogging()
+        let watchdog = try timeoutOption.start("registry \(url)")
+        defer { watchdog?.cancel() }
         var host = url
         var options = registryOptions
         for scheme in ["https://", "http://"] where host.hasPrefix(scheme) {
@@ -147,7 +151,8 @@ struct RegistryScan: AsyncParsableCommand {
             await display.stop()
             try? await client?.shutdown()
             try? await store.close()
-            printError("\(FathomError.wrapping(error, image: host))")
+            // The listing failed: a registry (or a layout) is not an image.
+            printError("\(layout == nil ? "registry " : "")\(host): \(FathomError.wrapping(error))")
             throw ExitCode(1)
         }
         await display.stop()

@@ -36,6 +36,8 @@ struct Rescan: AsyncParsableCommand {
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
 
+    @OptionGroup var timeoutOption: TimeoutOption
+
     func validate() throws {
         guard format == .table || format == .json else {
             throw ValidationError("rescan prints what changed per image: --format table or json (reports in other formats: fathom scan or fathom registry --output)")
@@ -44,6 +46,8 @@ struct Rescan: AsyncParsableCommand {
 
     func run() async throws {
         bootstrapLogging()
+        let watchdog = try timeoutOption.start("the rescan")
+        defer { watchdog?.cancel() }
         let store = try await storeOption.open()
         // An empty history is not "0 changed, all well": say there was nothing to rescan.
         if try await store.latestScanHeads(after: nil, limit: 1, notMatchedAgainst: nil).isEmpty {

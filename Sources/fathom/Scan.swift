@@ -81,6 +81,8 @@ struct Scan: AsyncParsableCommand {
 
     @OptionGroup var storeOption: StoreOption
 
+    @OptionGroup var timeoutOption: TimeoutOption
+
     @Option(help: "Report only these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN).")
     var severity: String?
 
@@ -89,6 +91,15 @@ struct Scan: AsyncParsableCommand {
 
     @Flag(inversion: .prefixedNo, help: "List every package: in the table (with the layers; off by default), in the other formats (on by default).")
     var listAllPkgs: Bool?
+
+    @Option(help: "Leave out packages read from files under directories matching this glob (repeatable; e.g. 'usr/local/lib/node_modules', '*/tests').")
+    var skipDirs: [String] = []
+
+    @Option(help: "Leave out packages read from files matching this glob (repeatable; e.g. '*/requirements-dev.txt').")
+    var skipFiles: [String] = []
+
+    @Flag(name: .shortAndLong, help: "Only the report and errors: no warnings logged on standard error.")
+    var quiet = false
 
     @Flag(help: "Show the suppressed findings (ignore file, VEX) and why, in the table.")
     var showSuppressed = false
@@ -120,7 +131,9 @@ struct Scan: AsyncParsableCommand {
     }
 
     func run() async throws {
-        bootstrapLogging()
+        bootstrapLogging(quiet: quiet)
+        let watchdog = try timeoutOption.start("image \(reference)")
+        defer { watchdog?.cancel() }
         let reportTemplate: MustacheTemplate?
         do {
             reportTemplate = try template.map(ReportTemplate.load)
@@ -168,16 +181,24 @@ struct Scan: AsyncParsableCommand {
                 fleet.index.recordCount > 0
                 ? try await store.advisoryStatistics().staleWarning(olderThan: dataCutoff, maxAge: maxDbAge) : nil
             try await store.close()
-            guard case .scanned(let scanned) = outcome, let result = scanned.result else {
+            guard case .scanned(let scanned) = outcome, let scannedResult = scanned.result else {
                 if case .failed(_, let error) = outcome { throw error }
                 throw FathomError(.invalidInput, "the image was not scanned")
             }
-            let (kept, suppressed, filtered) = policy.apply(scanned.findings)
+            // --skip-dirs/--skip-files shape the report and the verdict; the store keeps the whole inventory.
+            var result = scannedResult
+            let skips = PathSkips(directories: skipDirs, files: skipFiles)
+            let before = result.packages.count
+            result.packages.removeAll { skips.skips($0.package.path) }
+            let (kept, suppressed, filtered) = policy.apply(scanned.findings.filter { !skips.skips($0.path) })
             var report = ScanReport(
                 result, findings: kept, suppressed: suppressed, advisoriesLoaded: fleet.index.recordCount > 0, changes: scanned.changes,
                 coverage: scanned.coverage)
             if let warning = filtered.warning { report.warnings.append(warning) }
             if let stale { report.warnings.append(stale) }
+            if before > result.packages.count {
+                report.warnings.append("--skip-dirs/--skip-files left out \(before - result.packages.count) of \(before) packages")
+            }
             try write(try render(report, template: reportTemplate))
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
             // A verdict was asked for: "nothing found" is not one when nothing was checked.

@@ -45,10 +45,10 @@ import Testing
     }
 
     @Test func tableFormatAndPlatformFlag() async throws {
-        let output = try await fathom(["scan", "\(registry.host)/alpine:multi", "--platform", "linux/arm64"])
+        let output = try await fathom(["scan", "\(registry.host)/alpine:multi", "--platform", "linux/arm64", "--list-all-pkgs"])
         #expect(output.status == 0, "\(output.errorText)")
         #expect(output.text.contains("Alpine Linux v3.20"))
-        #expect(output.text.contains("zstd"))
+        #expect(output.text.contains("zstd"))  // the layers, listed with the packages
         #expect(output.text.contains("linux/arm64"))
     }
 
@@ -63,7 +63,9 @@ import Testing
 
     @Test(arguments: [
         (["scan", "UPPER/Case:tag"], "is not an image reference"),
-        (["scan", "127.0.0.1:1/nothing:here"], "image 127.0.0.1:1/nothing:here: transport"),
+        (["scan", "127.0.0.1:1/nothing:here"], "image 127.0.0.1:1/nothing:here: transport: GET http://127.0.0.1:1/v2/nothing/manifests/here failed after 5 attempt(s): connection refused"),
+        (["scan", Fixtures.image("trivy-docker-save/alpine-310.tar.gz")], "is a file here: for a `docker save` tar write docker-archive:"),
+        (["scan", "/tmp"], "'/tmp' is a directory here: for an OCI image layout write oci:/tmp"),
         (["scan", "docker-archive:/nonexistent.tar"], "cannot open"),
         (["scan", "oci:/nonexistent-layout"], "no OCI layout directory"),
     ])
@@ -73,6 +75,95 @@ import Testing
         #expect(output.stdout.isEmpty)
         #expect(output.errorText.contains(expected), "\(output.errorText)")
         #expect(output.errorText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count <= 2)
+    }
+
+    /// skopeo's other transports, written by skopeo itself from the test layout: the same
+    /// packages as the layout gives.
+    @Test func ociArchiveAndSkopeoDirectoriesScanLikeTheLayout() async throws {
+        let directory = try Fixtures.temporaryDirectory("transports")
+        try await Tool.run(["skopeo", "copy", "--quiet", "oci:\(layout.directory):gzip", "oci-archive:\(directory)/image.tar:gzip"])
+        try await Tool.run(["skopeo", "copy", "--quiet", "oci:\(layout.directory):gzip", "dir:\(directory)/dir"])
+        func packages(_ reference: String) async throws -> [String] {
+            let output = try await fathom(["scan", reference, "-f", "json"])
+            #expect(output.status == 0, "\(reference): \(output.errorText)")
+            let document = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any]
+            return (document?["packages"] as? [[String: Any]] ?? []).map { "\($0["name"]!) \($0["version"]!)" }.sorted()
+        }
+        let expected = try await packages("oci:\(layout.directory):gzip")
+        #expect(expected.count > 10)
+        #expect(try await packages("oci-archive:\(directory)/image.tar") == expected)
+        #expect(try await packages("oci-archive:\(directory)/image.tar:gzip") == expected)
+        #expect(try await packages("dir:\(directory)/dir") == expected)
+        let notDir = try await fathom(["scan", "dir:\(directory)"])
+        #expect(notDir.status == 1 && notDir.errorText.contains("has no manifest.json"), "\(notDir.errorText)")
+    }
+
+    /// fathom.yaml and FATHOM_* variables: flags override variables, which override the file;
+    /// a key no command takes is a warning. --timeout stops a run with an error naming it.
+    @Test func aConfigFileAndVariablesSetDefaultsThatFlagsOverride() async throws {
+        let directory = try Fixtures.temporaryDirectory("config")
+        try "format: json\nlist-all-pkgs: false\nno-such-option: 1\n".write(toFile: directory + "/fathom.yaml", atomically: true, encoding: .utf8)
+        let image = "oci:\(layout.directory):gzip"
+        let fromFile = try await Tool.run([Fixtures.fathomExecutable, "scan", image], check: false, directory: directory)
+        #expect(fromFile.status == 0)
+        let document = try JSONSerialization.jsonObject(with: fromFile.stdout) as? [String: Any]
+        #expect((document?["packages"] as? [Any])?.isEmpty == true)
+        #expect(fromFile.errorText.contains("fathom.yaml: 'no-such-option' is not an option of any fathom command (ignored)"))
+        var environment = Fixtures.isolatedEnvironment
+        environment["FATHOM_FORMAT"] = "table"
+        let fromVariable = try await Tool.run([Fixtures.fathomExecutable, "scan", image], environment: environment, check: false, directory: directory)
+        #expect(fromVariable.text.hasPrefix("Image:"))
+        let fromFlag = try await Tool.run(
+            [Fixtures.fathomExecutable, "scan", image, "-f", "json", "--list-all-pkgs"], environment: environment, check: false, directory: directory)
+        let flagged = try JSONSerialization.jsonObject(with: fromFlag.stdout) as? [String: Any]
+        #expect(((flagged?["packages"] as? [Any])?.count ?? 0) > 10)
+        // Another file by --config; one that is not YAML is a usage error naming it.
+        try "format: [\n".write(toFile: directory + "/broken.yaml", atomically: true, encoding: .utf8)
+        let broken = try await fathom(["scan", image, "--config", directory + "/broken.yaml"])
+        #expect(broken.status == 64 && broken.errorText.contains("broken.yaml is not YAML"), "\(broken.errorText)")
+
+        let cut = try await fathom(["scan", "\(registry.host)/alpine:gzip", "--timeout", "0.01s"])
+        #expect(cut.status == 1 && cut.errorText.contains("timed out after 0.01s (--timeout)"), "\(cut.errorText)")
+        #expect(try await fathom(["scan", image, "--timeout", "soon"]).status == 64)
+    }
+
+    /// Errors name the right thing in plain text: a feed archive is a file, not a layer, and its
+    /// random bytes never reach the terminal; a registry that refuses is a registry, not an image.
+    @Test func errorsNameTheRightThingInPlainText() async throws {
+        let directory = try Fixtures.temporaryDirectory("error-words")
+        let store = directory + "/fathom.db"
+        var noise = [UInt8](repeating: 0, count: 4096)
+        for index in noise.indices { noise[index] = UInt8.random(in: 0...255) }
+        try Data(noise).write(to: URL(fileURLWithPath: directory + "/noise"))
+        try await Tool.run(["gzip", "-kf", directory + "/noise"])
+        try FileManager.default.moveItem(atPath: directory + "/noise.gz", toPath: directory + "/feed.tar.gz")
+        let feed = try await fathom(["db", "import", "--store", store, directory + "/feed.tar.gz"])
+        #expect(feed.status == 1)
+        #expect(feed.errorText.contains("file \(directory)/feed.tar.gz") && !feed.errorText.contains("layer sha256"), "\(feed.errorText)")
+        #expect(feed.errorText.unicodeScalars.allSatisfy { ($0.value >= 0x20 && $0.value < 0x7F) || $0 == "\n" || $0 == "…" }, "\(feed.errorText)")
+        let registry = try await fathom(["registry", "127.0.0.1:1", "--store", store, "--quiet"])
+        #expect(registry.status == 1)
+        #expect(registry.errorText.contains("registry 127.0.0.1:1: transport: GET http://127.0.0.1:1/v2/_catalog"), "\(registry.errorText)")
+        #expect(registry.errorText.contains("connection refused") && !registry.errorText.contains("image 127.0.0.1:1"))
+    }
+
+    /// `fathom version` and `fathom --version`: the version and how old the advisory data is;
+    /// a usage error exits 64, as the README says.
+    @Test func versionSaysHowOldTheAdvisoryDataIs() async throws {
+        let directory = try Fixtures.temporaryDirectory("version")
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, AdvisoryCLITests.secdb("v3.7")]).status == 0)
+        let output = try await fathom(["version", "--store", store])
+        #expect(output.status == 0)
+        #expect(output.text.hasPrefix("fathom \(FathomVersionInfo.version)\nAdvisory data: version "))
+        #expect(output.text.contains("records from 1 feeds") && output.text.contains("h ago)"))
+        // --version with no store yet: says so, and creates none.
+        var environment = Fixtures.isolatedEnvironment
+        environment["XDG_CACHE_HOME"] = directory + "/cache"
+        let bare = try await Tool.run([Fixtures.fathomExecutable, "--version"], environment: environment, check: false)
+        #expect(bare.status == 0 && bare.text.contains("Advisory data: none (no store at \(directory)/cache/fathom/fathom.db"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/cache/fathom/fathom.db"))
+        #expect(try await fathom(["scan", "--no-such-flag", "x"]).status == 64)
     }
 
     @Test func missingTagNamesTheImage() async throws {

@@ -267,6 +267,34 @@ import Testing
         #expect(!noColour.text.contains("\u{1B}[") && noColour.text.contains("UNKNOWN"))
     }
 
+    /// --skip-dirs and --skip-files leave packages (and their findings) out of the report and
+    /// the verdict, and say how many.
+    @Test func skippedDirectoriesLeaveTheirPackagesOut() async throws {
+        let image = try await pushImage()
+        let directory = try Fixtures.temporaryDirectory("skip")
+        let store = directory + "/fathom.db"
+        #expect(
+            try await fathom(["db", "import", "--store", store, AdvisoryCLITests.secdb("v3.7"), Fixtures.root.appendingPathComponent("advisories/osv-pypi.tar.gz").path])
+                .status == 0)
+        func scan(_ extra: [String]) async throws -> (packages: [String], findings: [String], warnings: [String]) {
+            let output = try await fathom(["scan", image, "--store", store, "-f", "json"] + extra)
+            #expect(output.status == 0, "\(output.errorText)")
+            let document = try Self.object(data: output.stdout)
+            return ((document["packages"] as? [[String: Any]] ?? []).map { "\($0["ecosystem"]!) \($0["name"]!)" },
+                    (document["vulnerabilities"] as? [[String: Any]] ?? []).map { "\($0["package"]!)" },
+                    document["warnings"] as? [String] ?? [])
+        }
+        let whole = try await scan([])
+        #expect(whole.packages.contains("pypi requests") && whole.findings.contains("requests"))
+        for skip in [["--skip-dirs", "usr/lib/python3*"], ["--skip-dirs", "/**/site-packages/"], ["--skip-files", "*/METADATA"]] {
+            let skipped = try await scan(skip)
+            #expect(!skipped.packages.contains("pypi requests") && !skipped.findings.contains("requests"), "\(skip)")
+            #expect(skipped.packages.count == whole.packages.count - 1 && skipped.findings.contains("musl"), "\(skip)")
+            #expect(skipped.warnings.contains("--skip-dirs/--skip-files left out 1 of \(whole.packages.count) packages"), "\(skip)")
+        }
+        #expect(try await scan(["--skip-dirs", "usr/lib/python2*"]).packages == whole.packages)
+    }
+
     static func object(_ path: String) throws -> [String: Any] { try object(data: try Data(contentsOf: URL(fileURLWithPath: path))) }
 
     static func object(data: Data) throws -> [String: Any] { try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]) }

@@ -37,9 +37,10 @@ struct TarHeader {
         }
         guard let stored = Self.number(block, 148, 8), stored == Int64(unsignedSum) || stored == Int64(signedSum)
         else {
-            throw FathomError(
-                .corruptTar,
-                "tar header checksum mismatch (header '\(Self.string(block, 0, 100))' is corrupt or this is not a tar stream)")
+            // The name field is shown only when it is text: random bytes would reach the terminal.
+            let name = Self.string(block, 0, 100)
+            let shown = name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F } ? "header '\(name)'" : "a header whose name is not text"
+            throw FathomError(.corruptTar, "tar header checksum mismatch (\(shown): corrupt, or this is not a tar stream)")
         }
         let magic = Array(block[257..<263])
         let isPOSIX = magic == Array("ustar\0".utf8)

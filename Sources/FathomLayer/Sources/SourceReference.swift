@@ -10,6 +10,8 @@ public enum SourceReference: Sendable, Hashable {
     case registry(ImageReference)
     case ociLayout(directory: String, tag: String?)
     case dockerArchive(path: String, selector: String?)
+    case ociArchive(path: String, tag: String?)
+    case skopeoDirectory(String)
 
     public init(parsing text: String) throws {
         if text.hasPrefix("oci:") {
@@ -22,6 +24,15 @@ public enum SourceReference: Sendable, Hashable {
             } else {
                 self = .ociLayout(directory: rest, tag: nil)
             }
+        } else if text.hasPrefix("oci-archive:") {
+            let rest = String(text.dropFirst("oci-archive:".count))
+            if !FileManager.default.fileExists(atPath: rest), let colon = rest.lastIndex(of: ":"), !rest[colon...].contains("/") {
+                self = .ociArchive(path: String(rest[..<colon]), tag: String(rest[rest.index(after: colon)...]))
+            } else {
+                self = .ociArchive(path: rest, tag: nil)
+            }
+        } else if text.hasPrefix("dir:") {
+            self = .skopeoDirectory(String(text.dropFirst("dir:".count)))
         } else if text.hasPrefix("docker-archive:") {
             let rest = String(text.dropFirst("docker-archive:".count))
             if FileManager.default.fileExists(atPath: rest) {
@@ -41,12 +52,24 @@ public enum SourceReference: Sendable, Hashable {
             self = .dockerArchive(path: rest, selector: nil)
         } else {
             let bare = text.hasPrefix("docker://") ? String(text.dropFirst("docker://".count)) : text
+            // A path on disk given bare would be looked up on Docker Hub: say what to write instead.
+            var isDirectory: ObjCBool = false
+            if !text.hasPrefix("docker://"), FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory) {
+                throw FathomError(
+                    .invalidInput,
+                    isDirectory.boolValue
+                        ? "'\(text)' is a directory here: for an OCI image layout write oci:\(text), for skopeo's dir: format dir:\(text) "
+                            + "(docker://\(text) for the registry image)"
+                        : "'\(text)' is a file here: for a `docker save` tar write docker-archive:\(text), for an OCI layout in a tar "
+                            + "oci-archive:\(text), for an SBOM sbom:\(text) "
+                            + "(docker://\(text) for the registry image)")
+            }
             do {
                 self = .registry(try ImageReference(parsing: bare))
             } catch {
                 throw FathomError(
                     .invalidInput,
-                    "'\(text)' is not an image reference: use registry/repo:tag, registry/repo@sha256:…, oci:DIR[:tag] or docker-archive:FILE",
+                    "'\(text)' is not an image reference: use registry/repo:tag, registry/repo@sha256:…, oci:DIR[:tag], oci-archive:FILE[:tag], dir:DIR or docker-archive:FILE",
                     cause: error)
             }
         }
@@ -58,6 +81,8 @@ public enum SourceReference: Sendable, Hashable {
         case .registry(let reference): return RegistryImageSource(reference: reference, client: try client())
         case .ociLayout(let directory, let tag): return try OCILayoutSource(directory: directory, tag: tag)
         case .dockerArchive(let path, let selector): return try DockerArchiveSource(path: path, selector: selector)
+        case .ociArchive(let path, let tag): return try OCILayoutSource(archive: path, tag: tag)
+        case .skopeoDirectory(let directory): return try OCILayoutSource(skopeoDirectory: directory)
         }
     }
 }

@@ -138,10 +138,11 @@ extension ScanReport {
         body += vulnerabilities.isEmpty
             ? "<p>None found.</p>"
             : HTMLPage.table(
-                ["vulnerability", "severity", "package", "installed", "fixed in", "path"],
+                ["vulnerability", "severity", "rated by", "CVSS", "package", "installed", "fixed in", "path"],
                 vulnerabilities.map {
-                    [HTMLPage.vulnerabilityLink($0.id, page: $0.links.first), HTMLPage.severity($0.severity.rawValue), escapeHTML($0.package), escapeHTML($0.installedVersion),
-                     escapeHTML($0.fixedVersion ?? "–"), escapeHTML($0.path)]
+                    [HTMLPage.vulnerabilityLink($0.id, page: $0.links.first), HTMLPage.severity($0.severity.rawValue),
+                     escapeHTML(Self.ratedBy($0)), escapeHTML($0.cvss.map { "\($0.source) \($0.score) v\($0.version)" }.joined(separator: ", ")),
+                     escapeHTML($0.package), escapeHTML($0.installedVersion), escapeHTML($0.fixedVersion ?? "–"), escapeHTML($0.path)]
                 })
         body += "</section>"
         if !warnings.isEmpty { body += "<section><h2>Warnings</h2><ul>" + warnings.map { "<li>\(escapeHTML($0))</li>" }.joined() + "</ul></section>" }

@@ -1,0 +1,47 @@
+import ArgumentParser
+import FathomCore
+import FathomStore
+import Foundation
+
+/// `fathom version` (and `fathom --version`): fathom's version and how old its advisory data is,
+/// as `trivy version` shows its database.
+struct VersionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "version", abstract: "Print fathom's version and the age of its advisory data.")
+
+    @OptionGroup var storeOption: StoreOption
+
+    func run() async throws {
+        print(try await Self.text(store: storeOption.store))
+    }
+
+    /// The lines it prints. A missing default store is reported, not created.
+    static func text(store location: String?, now: Date = Date()) async throws -> String {
+        var lines = ["fathom \(FathomVersionInfo.version)"]
+        if location == nil && !FileManager.default.fileExists(atPath: SQLiteStore.defaultPath()) {
+            lines.append("Advisory data: none (no store at \(SQLiteStore.defaultPath()); fathom db update fills it)")
+            return lines.joined(separator: "\n")
+        }
+        let store: any Store
+        do {
+            store = try await openStore(location)
+        } catch {
+            lines.append("Advisory data: unknown (cannot open the store: \(error))")
+            return lines.joined(separator: "\n")
+        }
+        let statistics = try await store.advisoryStatistics()
+        let version = try await store.advisoryVersion()
+        try await store.close()
+        guard let oldest = statistics.oldestUpdate else {
+            lines.append("Advisory data: none imported (fathom db update)")
+            return lines.joined(separator: "\n")
+        }
+        let formatter = ISO8601DateFormatter()
+        let hours = Int(now.timeIntervalSince(oldest) / 3600)
+        let age = hours < 48 ? "\(hours) h" : "\(hours / 24) days"
+        let records = statistics.feeds.map(\.records).reduce(0, +)
+        lines.append("Advisory data: version \(version), \(records) records from \(statistics.feeds.count) feeds")
+        lines.append("  oldest feed last updated \(formatter.string(from: oldest)) (\(age) ago)")
+        return lines.joined(separator: "\n")
+    }
+}
