@@ -2,10 +2,12 @@ import ArgumentParser
 import AsyncAlgorithms
 import FathomCore
 import FathomPipeline
+import FathomReport
 import FathomStore
 import Foundation
 import Glibc
 import Logging
+import Mustache
 
 /// `--store`: the store every command shares.
 struct StoreOption: ParsableArguments {
@@ -149,5 +151,15 @@ struct PathSkips {
             if directories.contains(where: { fnmatch($0, directory, 0) == 0 }) { return true }
         }
         return false
+    }
+}
+
+/// `--template`, read and parsed once per run; an error is one line and exit 1.
+func loadTemplate(_ argument: String?) throws -> MustacheTemplate? {
+    do {
+        return try argument.map(ReportTemplate.load)
+    } catch {
+        printError("\(error)")
+        throw ExitCode(1)
     }
 }

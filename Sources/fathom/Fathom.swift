@@ -9,11 +9,11 @@ struct Fathom: AsyncParsableCommand {
         commandName: "fathom",
         abstract: "Scan container images for vulnerable packages.",
         discussion: """
-            Exit codes: 0 when the command did what was asked; the value of --exit-code when findings
-            survive the policy; 1 on an error (named on standard error); 64 on a usage error.
+            Exit codes: 0 when the command did what was asked; the value of --exit-code when findings survive the policy; 1 on an error (named on standard error); 64 on a usage error.
+
+            Settings: a YAML file of long option names (--config FILE, else $FATHOM_CONFIG, else ./fathom.yaml) and FATHOM_<OPTION> variables; flags override variables, which override the file.
+
             Shell completions: fathom --generate-completion-script bash|zsh|fish.
-            Settings: a YAML file of long option names (--config FILE, $FATHOM_CONFIG, else ./fathom.yaml)
-            and FATHOM_<OPTION> variables; flags override variables, which override the file.
             """,
         version: FathomVersionInfo.version,
         subcommands: [

@@ -91,13 +91,7 @@ struct RegistryScan: AsyncParsableCommand {
             if scheme == "http://" { options.insecureRegistry.append(host) }
         }
         while host.hasSuffix("/") { host.removeLast() }
-        let reportTemplate: MustacheTemplate?
-        do {
-            reportTemplate = try template.map(ReportTemplate.load)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(1)
-        }
+        let reportTemplate = try loadTemplate(template)
         let pushedCutoff = try pushedSince.map { try parseSince($0) }
         let pulledCutoff = try pulledSince.map { try parseSince($0) }
         let dataCutoff = try parseSince(maxDbAge)

@@ -134,13 +134,7 @@ struct Scan: AsyncParsableCommand {
         bootstrapLogging(quiet: quiet)
         let watchdog = try timeoutOption.start("image \(reference)")
         defer { watchdog?.cancel() }
-        let reportTemplate: MustacheTemplate?
-        do {
-            reportTemplate = try template.map(ReportTemplate.load)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(1)
-        }
+        let reportTemplate = try loadTemplate(template)
         if reference.hasPrefix("sbom:") {
             return try await scanSBOM(path: String(reference.dropFirst("sbom:".count)), template: reportTemplate)
         }

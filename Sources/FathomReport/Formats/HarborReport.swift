@@ -62,13 +62,8 @@ extension ScanReport {
     /// Harbor's report for this scan (`fathom scan --format harbor`): the repository and tag
     /// from the image's name, the digest it was read at.
     public func harbor() throws -> String {
-        var repository = artifact.name
-        var tag: String?
-        if let at = repository.firstIndex(of: "@") { repository = String(repository[..<at]) }
-        if let colon = repository.lastIndex(of: ":"), !repository[colon...].contains("/") {
-            tag = String(repository[repository.index(after: colon)...])
-            repository = String(repository[..<colon])
-        }
+        let (name, tag) = nameAndTag
+        var repository = name
         // A registry name's repository is the path after the host.
         if let slash = repository.firstIndex(of: "/"), repository[..<slash].contains(".") || repository[..<slash].contains(":") {
             repository = String(repository[repository.index(after: slash)...])

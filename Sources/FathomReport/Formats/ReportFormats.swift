@@ -23,9 +23,8 @@ extension ScanReport {
         }
     }
 
-    /// The image as a purl (`pkg:oci/NAME@DIGEST?repository_url=…&tag=…`), when its digest is known.
-    var imageURL: PackageURL? {
-        guard let digest = artifact.manifestDigest else { return nil }
+    /// The image's name without its digest, and its tag: `host/repo:tag@sha256:…` → (`host/repo`, `tag`).
+    var nameAndTag: (repository: String, tag: String?) {
         var repository = artifact.name
         var tag: String?
         if let at = repository.firstIndex(of: "@") { repository = String(repository[..<at]) }
@@ -33,6 +32,13 @@ extension ScanReport {
             tag = String(repository[repository.index(after: colon)...])
             repository = String(repository[..<colon])
         }
+        return (repository, tag)
+    }
+
+    /// The image as a purl (`pkg:oci/NAME@DIGEST?repository_url=…&tag=…`), when its digest is known.
+    var imageURL: PackageURL? {
+        guard let digest = artifact.manifestDigest else { return nil }
+        let (repository, tag) = nameAndTag
         let name = repository.split(separator: "/").last.map(String.init) ?? repository
         var qualifiers = ["repository_url": repository]
         if let tag { qualifiers["tag"] = tag }
