@@ -254,6 +254,10 @@ public struct StoreCounts: Sendable {
     public var events: Int
 }
 
+/// Where the default store lives (the embedded SQLite file), for messages and for checking
+/// that it exists without creating it.
+public func defaultStoreLocation() -> String { SQLiteStore.defaultPath() }
+
 /// Opens the store `location` names: `sqlite:PATH` or a plain path (the embedded SQLite
 /// store), or nil for the default one. `postgres://…` is the shared store of the service.
 public func openStore(_ location: String?) async throws -> any Store {

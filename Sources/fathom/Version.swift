@@ -18,8 +18,8 @@ struct VersionCommand: AsyncParsableCommand {
     /// The lines it prints. A missing default store is reported, not created.
     static func text(store location: String?, now: Date = Date()) async throws -> String {
         var lines = ["fathom \(FathomVersionInfo.version)"]
-        if location == nil && !FileManager.default.fileExists(atPath: SQLiteStore.defaultPath()) {
-            lines.append("Advisory data: none (no store at \(SQLiteStore.defaultPath()); fathom db update fills it)")
+        if location == nil && !FileManager.default.fileExists(atPath: defaultStoreLocation()) {
+            lines.append("Advisory data: none (no store at \(defaultStoreLocation()); fathom db update fills it)")
             return lines.joined(separator: "\n")
         }
         let store: any Store
