@@ -122,7 +122,7 @@ public enum FeedReader {
         let object: Any?
         do {
             if isYAML {
-                object = try Yams.load(yaml: String(decoding: bytes, as: UTF8.self))
+                object = try BoundedYAML.compose(String(decoding: bytes, as: UTF8.self))?.any
             } else {
                 object = try JSONSerialization.jsonObject(with: Data(bytes))
             }

@@ -11,7 +11,7 @@ public enum AdvisoryImport {
     public static func osv(_ bytes: [UInt8], file: String) throws -> OSVRecord {
         do {
             if file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
-                return try YAMLDecoder().decode(OSVRecord.self, from: String(decoding: bytes, as: UTF8.self))
+                return try BoundedYAML.decode(OSVRecord.self, from: String(decoding: bytes, as: UTF8.self))
             }
             return try JSONDecoder().decode(OSVRecord.self, from: Data(bytes))
         } catch {
@@ -37,7 +37,7 @@ public enum AdvisoryImport {
         do {
             let text = String(decoding: bytes, as: UTF8.self)
             document = file.hasSuffix(".json")
-                ? try JSONDecoder().decode(Document.self, from: Data(bytes)) : try YAMLDecoder().decode(Document.self, from: text)
+                ? try JSONDecoder().decode(Document.self, from: Data(bytes)) : try BoundedYAML.decode(Document.self, from: text)
         } catch {
             throw FathomError(.invalidInput, "not an Alpine secdb document", path: file, cause: error)
         }

@@ -1,3 +1,4 @@
+import FathomAdvisory
 import FathomCore
 import Foundation
 import Yams
@@ -52,7 +53,7 @@ public enum FeedList {
             throw FathomError(.io, "cannot read the feeds file", path: path)
         }
         do {
-            let feeds = try YAMLDecoder().decode(File.self, from: String(decoding: data, as: UTF8.self)).feeds
+            let feeds = try BoundedYAML.decode(File.self, from: String(decoding: data, as: UTF8.self)).feeds
             guard !feeds.isEmpty else { throw FathomError(.invalidInput, "the feeds file lists no feed", path: path) }
             for feed in feeds where URL(string: feed.url)?.scheme == nil {
                 throw FathomError(.invalidInput, "feed \(feed.name): '\(feed.url)' is not a URL", path: path)

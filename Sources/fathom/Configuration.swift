@@ -1,4 +1,5 @@
 import ArgumentParser
+import FathomAdvisory
 import Foundation
 import Yams
 
@@ -62,7 +63,7 @@ enum CommandLineDefaults {
             }
             let loaded: Any?
             do {
-                loaded = try Yams.load(yaml: text)
+                loaded = try BoundedYAML.compose(text)?.any
             } catch {
                 throw ValidationError("the configuration file \(file) is not YAML: \(error)")
             }

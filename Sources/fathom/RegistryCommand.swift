@@ -70,6 +70,9 @@ struct RegistryScan: AsyncParsableCommand {
     var template: String?
 
     func validate() throws {
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
+        if top < 1 { throw ValidationError("--top must be at least 1") }
         if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
         if template != nil && format != .template { throw ValidationError("--template is for --format template") }
         if ![.table, .json, .html].contains(format) && output == nil {

@@ -20,6 +20,11 @@ struct RegistryOptions: ParsableArguments {
     @Option(help: "Connections per registry at most.")
     var registryConnections = 8
 
+    func validate() throws {
+        // 0 would leave every request waiting for a connection that never comes.
+        if registryConnections < 1 { throw ValidationError("--registry-connections must be at least 1") }
+    }
+
     /// The client for `registry` (the host the user named), with explicit credentials bound to it.
     func makeClient(for registry: String?) throws -> RegistryClient {
         var explicit: [String: RegistryCredential] = [:]

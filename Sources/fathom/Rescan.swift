@@ -39,6 +39,7 @@ struct Rescan: AsyncParsableCommand {
     @OptionGroup var timeoutOption: TimeoutOption
 
     func validate() throws {
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         guard format == .table || format == .json else {
             throw ValidationError("rescan prints what changed per image: --format table or json (reports in other formats: fathom scan or fathom registry --output)")
         }

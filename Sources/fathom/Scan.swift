@@ -68,8 +68,8 @@ struct Scan: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: table, json, sarif (SARIF 2.1.0), cyclonedx (CycloneDX 1.5), spdx (SPDX 2.3), harbor (Harbor's report 1.1), html (one self-contained page) or template (--template).")
     var format: Format = .table
 
-    @Option(help: "Platform to pick from a multi-platform index (os/arch[/variant]).")
-    var platform = "linux/amd64"
+    @Option(help: "Platform to scan (os/arch[/variant]): picked from a multi-platform index; a single-platform image of another platform is an error. Default: linux/amd64 from an index, else the image as it is.")
+    var platform: String?
 
     @Option(help: "Layers read at once (default: two per core).")
     var layerConcurrency: Int?
@@ -126,6 +126,8 @@ struct Scan: AsyncParsableCommand {
     var os: String?
 
     func validate() throws {
+        guard (0...255).contains(exitCode) else { throw ValidationError("--exit-code must be 0 to 255 (a process exit status), not \(exitCode)") }
+        if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
         if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
         if template != nil && format != .template { throw ValidationError("--template is for --format template") }
     }
@@ -144,7 +146,7 @@ struct Scan: AsyncParsableCommand {
         let dataCutoff: Date
         do {
             source = try SourceReference(parsing: reference)
-            wanted = try Platform(parsing: platform)
+            wanted = try Platform(parsing: platform ?? "linux/amd64")
             policy = try makePolicy()
             dataCutoff = try parseSince(maxDbAge)
         } catch {
@@ -162,6 +164,12 @@ struct Scan: AsyncParsableCommand {
             }())
             // The store is the layer cache and the history: a known layer is not read again, and
             // the report says what changed since the previous scan of this name.
+            // An asked-for platform a single-platform image does not have is an error, not a scan of another.
+            if platform != nil, let has = try await opened.resolve(platform: wanted).platform, !wanted.matches(has) {
+                throw FathomError(
+                    .noMatchingPlatform, "the image is \(has) only (one manifest, no index); --platform \(wanted) is not in it",
+                    image: opened.displayName)
+            }
             let store = try await storeOption.open()
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),

@@ -103,6 +103,25 @@ import Testing
         #expect(gated.status == 1)
     }
 
+    /// A few hundred bytes of YAML whose aliases stand for 387 million nodes ("billion laughs")
+    /// are refused in bounded time, naming the file, instead of growing for ever; a real feed
+    /// of the same kind still imports.
+    @Test func aYAMLAliasBombIsRefusedNotExpanded() async throws {
+        let directory = try Fixtures.temporaryDirectory("yaml-bomb")
+        var lines = [#"a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]"#]
+        for (previous, name) in zip("abcdefgh", "bcdefghi") {
+            lines.append("\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]")
+        }
+        let bomb = directory + "/bomb.yaml"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: bomb, atomically: true, encoding: .utf8)
+        let started = Date()
+        let output = try await fathom(["db", "import", "--store", directory + "/fathom.db", bomb])
+        #expect(Date().timeIntervalSince(started) < 60)
+        #expect(output.status == 1)
+        #expect(output.errorText.contains("bomb.yaml") && output.errorText.contains("expands to more than 5000000 nodes"), "\(output.errorText)")
+        #expect(try await fathom(["db", "import", "--store", directory + "/fathom.db", Self.secdb("v3.7")]).status == 0)
+    }
+
     /// Real upstream files that list nothing import (with a note); a malformed document among
     /// good ones is counted and named while the rest imports; a file that is no feed says so in
     /// plain words, without Foundation's error domains or the file's bytes.

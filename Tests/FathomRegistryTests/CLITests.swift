@@ -122,7 +122,7 @@ import Testing
         let broken = try await fathom(["scan", image, "--config", directory + "/broken.yaml"])
         #expect(broken.status == 64 && broken.errorText.contains("broken.yaml is not YAML"), "\(broken.errorText)")
 
-        let cut = try await fathom(["scan", "\(registry.host)/alpine:gzip", "--timeout", "0.01s"])
+        let cut = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--timeout", "0.01s"])
         #expect(cut.status == 1 && cut.errorText.contains("timed out after 0.01s (--timeout)"), "\(cut.errorText)")
         #expect(try await fathom(["scan", image, "--timeout", "soon"]).status == 64)
     }
@@ -145,6 +145,34 @@ import Testing
         #expect(registry.status == 1)
         #expect(registry.errorText.contains("registry 127.0.0.1:1: transport: GET http://127.0.0.1:1/v2/_catalog"), "\(registry.errorText)")
         #expect(registry.errorText.contains("connection refused") && !registry.errorText.contains("image 127.0.0.1:1"))
+    }
+
+    /// Counts and exit codes out of range are usage errors (64), never a hang (0 connections)
+    /// or a wrapped exit status (300 would exit 44).
+    @Test(arguments: [
+        (["scan", "x/y:1", "--registry-connections", "0"], "--registry-connections must be at least 1"),
+        (["scan", "x/y:1", "--exit-code", "300"], "--exit-code must be 0 to 255 (a process exit status), not 300"),
+        (["scan", "x/y:1", "--exit-code=-1"], "--exit-code must be 0 to 255"),
+        (["scan", "x/y:1", "--layer-concurrency", "0"], "--layer-concurrency must be at least 1"),
+        (["registry", "127.0.0.1:1", "--concurrency", "0"], "--concurrency must be at least 1"),
+        (["registry", "127.0.0.1:1", "--top", "0"], "--top must be at least 1"),
+        (["rescan", "--concurrency", "0"], "--concurrency must be at least 1"),
+    ])
+    func outOfRangeCountsAreUsageErrors(_ arguments: [String], _ expected: String) async throws {
+        let output = try await fathom(arguments)
+        #expect(output.status == 64, "\(arguments)")
+        #expect(output.errorText.contains(expected), "\(output.errorText)")
+    }
+
+    /// --platform asked of a single-platform image of another platform is an error naming what
+    /// the image is; without --platform, such an image is scanned as it is.
+    @Test func anAskedPlatformTheImageLacksIsAnError() async throws {
+        let amd64 = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--platform", "linux/arm64"])
+        #expect(amd64.status == 1)
+        #expect(amd64.errorText.contains("the image is linux/amd64 only (one manifest, no index); --platform linux/arm64 is not in it"), "\(amd64.errorText)")
+        #expect(try await fathom(["scan", "\(registry.host)/alpine:3.7", "--platform", "linux/amd64"]).status == 0)
+        let arm64 = try await fathom(["scan", "\(registry.host)/alpine:3.20-zstd", "-f", "json"])
+        #expect(arm64.status == 0, "\(arm64.errorText)")
     }
 
     /// `fathom version` and `fathom --version`: the version and how old the advisory data is;
