@@ -9,9 +9,10 @@ public import Yams
 public enum BoundedYAML {
     public static let nodeLimit = 5_000_000
 
-    /// The document's root node, or nil when it is empty.
-    public static func compose(_ text: String, limit: Int = nodeLimit) throws -> Node? {
-        guard let root = try Yams.compose(yaml: text) else { return nil }
+    /// The document's root node, or nil when it is empty. `resolver` types the scalars as
+    /// `Yams.load` does; decoding takes them as YAMLDecoder does (merge keys only).
+    public static func compose(_ text: String, resolver: Resolver = .default, limit: Int = nodeLimit) throws -> Node? {
+        guard let root = try Yams.compose(yaml: text, resolver) else { return nil }
         var visited = 0
         var pending = [root]
         while let node = pending.popLast() {
@@ -33,9 +34,9 @@ public enum BoundedYAML {
         return root
     }
 
-    /// `Decodable` from bounded YAML.
+    /// `Decodable` from bounded YAML, with the scalars as YAMLDecoder resolves them.
     public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        guard let root = try compose(text) else { throw FathomError(.invalidInput, "the YAML document is empty") }
+        guard let root = try compose(text, resolver: Resolver.basic.appending(.merge)) else { throw FathomError(.invalidInput, "the YAML document is empty") }
         return try YAMLDecoder().decode(type, from: root)
     }
 }
