@@ -36,6 +36,9 @@ public final class SQLiteConnection: @unchecked Sendable {
     public enum Mode: Sendable {
         case readWrite
         case readOnly
+        /// Read-only, and no other process writes the file meanwhile: SQLite makes no `-shm`
+        /// beside it, so a file in a directory this process may not write can be read.
+        case immutable
     }
 
     let handle: OpaquePointer
@@ -44,8 +47,25 @@ public final class SQLiteConnection: @unchecked Sendable {
 
     public init(path: String, mode: Mode = .readWrite, busyTimeout: Duration = .seconds(30)) throws {
         var db: OpaquePointer?
-        let flags = (mode == .readWrite ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX
-        guard sqlite3_open_v2(path, &db, flags, nil) == SQLITE_OK, let db else {
+        let flags: Int32
+        var name = path
+        switch mode {
+        case .readWrite: flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        case .readOnly: flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+        case .immutable:
+            flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX
+            // A URI filename: the characters that end or escape a path are percent-encoded.
+            let escaped = path.map { character -> String in
+                switch character {
+                case "%": "%25"
+                case "?": "%3f"
+                case "#": "%23"
+                default: String(character)
+                }
+            }.joined()
+            name = "file:\(escaped)?immutable=1"
+        }
+        guard sqlite3_open_v2(name, &db, flags, nil) == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close(db) }
             throw FathomError(.io, "cannot open the SQLite database: \(message)", path: path)

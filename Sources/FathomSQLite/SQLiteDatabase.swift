@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import FathomCore
 import NIOPosix
 import Synchronization
@@ -17,13 +20,24 @@ public final class SQLiteDatabase: Sendable {
 
     /// Opens (creating if needed) the database at `path` in WAL mode, runs `setUp` on the
     /// writer (migrations), then opens `readerCount` read-only connections.
+    /// With `readOnly`, every connection is read-only (a store file this process may only
+    /// read): `setUp` then checks rather than migrates, and any write fails.
     public static func open(
-        path: String, readerCount: Int = 4, setUp: @escaping @Sendable (SQLiteConnection) throws -> Void = { _ in }
+        path: String, readerCount: Int = 4, readOnly: Bool = false, setUp: @escaping @Sendable (SQLiteConnection) throws -> Void = { _ in }
     ) async throws -> SQLiteDatabase {
+        // A file whose writer closed cleanly has no -wal: it is read as immutable (no -shm is
+        // made, which a directory this process may not write would refuse); else read as is.
+        let readMode: SQLiteConnection.Mode =
+            readOnly ? (access(path + "-wal", F_OK) == 0 ? .readOnly : .immutable) : .readOnly
         let writerThread = NIOThreadPool(numberOfThreads: 1)
         writerThread.start()
         do {
             let writer = try await writerThread.runIfActive {
+                if readOnly {
+                    let connection = try SQLiteConnection(path: path, mode: readMode)
+                    try setUp(connection)
+                    return connection
+                }
                 let connection = try SQLiteConnection(path: path)
                 try connection.execute("PRAGMA journal_mode=WAL")
                 try connection.execute("PRAGMA synchronous=NORMAL")
@@ -41,7 +55,7 @@ public final class SQLiteDatabase: Sendable {
                 readerThreads = pool
                 do {
                     readers = try await pool.runIfActive {
-                        try (0..<readerCount).map { _ in try SQLiteConnection(path: path, mode: .readOnly) }
+                        try (0..<readerCount).map { _ in try SQLiteConnection(path: path, mode: readMode) }
                     }
                 } catch {
                     try? await pool.shutdownGracefully()

@@ -19,11 +19,28 @@ public final class SQLiteStore: Store {
         return base + "/fathom/fathom.db"
     }
 
-    /// Opens (creating and migrating if needed) the store at `path`.
-    public static func open(path: String = SQLiteStore.defaultPath()) async throws -> SQLiteStore {
+    /// Opens (creating and migrating if needed) the store at `path`; with `readOnly`, opens an
+    /// existing store without writing to it (its schema must be this fathom's).
+    public static func open(path: String = SQLiteStore.defaultPath(), readOnly: Bool = false) async throws -> SQLiteStore {
+        if readOnly {
+            guard FileManager.default.fileExists(atPath: path) else { throw FathomError(.notFound, "no store here", path: path) }
+            return SQLiteStore(database: try await SQLiteDatabase.open(path: path, readOnly: true, setUp: checkSchema))
+        }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         return SQLiteStore(database: try await SQLiteDatabase.open(path: path, setUp: migrate))
+    }
+
+    /// A store opened read-only cannot be migrated: it must already have every migration.
+    @Sendable static func checkSchema(_ database: SQLiteConnection) throws {
+        var version: Int64 = 0
+        try database.query("SELECT COALESCE(MAX(version), 0) FROM schema_version") { version = $0.integer(0) }
+        guard version == Int64(migrations.count) else {
+            throw FathomError(
+                .unsupported,
+                "the store is at schema version \(version) and this fathom needs \(migrations.count): open it once with write access to upgrade it",
+                path: database.path)
+        }
     }
 
     init(database: SQLiteDatabase) { self.database = database }

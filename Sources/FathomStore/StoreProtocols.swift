@@ -258,6 +258,21 @@ public struct StoreCounts: Sendable {
 /// that it exists without creating it.
 public func defaultStoreLocation() -> String { SQLiteStore.defaultPath() }
 
+/// Opens a store only to read it (`db stats`, `db status`, `version`): an SQLite file this
+/// process may not write is opened read-only instead of failing; otherwise as `openStore(_:)`.
+public func openStoreForReading(_ location: String?) async throws -> any Store {
+    let path = location.map { $0.hasPrefix("sqlite://") ? String($0.dropFirst(9)) : $0.hasPrefix("sqlite:") ? String($0.dropFirst(7)) : $0 }
+        ?? SQLiteStore.defaultPath()
+    let isSQLite = location.map { !$0.contains("://") || $0.hasPrefix("sqlite://") } ?? true
+    let directory = (path as NSString).deletingLastPathComponent
+    if isSQLite, FileManager.default.fileExists(atPath: path),
+        !FileManager.default.isWritableFile(atPath: path) || !FileManager.default.isWritableFile(atPath: directory.isEmpty ? "." : directory)
+    {
+        return try await SQLiteStore.open(path: path, readOnly: true)
+    }
+    return try await openStore(location)
+}
+
 /// Opens the store `location` names: `sqlite:PATH` or a plain path (the embedded SQLite
 /// store), or nil for the default one. `postgres://…` is the shared store of the service.
 public func openStore(_ location: String?) async throws -> any Store {

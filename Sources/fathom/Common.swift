@@ -15,10 +15,16 @@ struct StoreOption: ParsableArguments {
     var store: String?
 
     /// The store, or a one-line error and exit 1 (a wrong scheme, a file that cannot be opened).
-    func open() async throws -> any Store {
+    /// `forReading`: a command that only reads, which opens a file it may not write read-only.
+    func open(forReading: Bool = false) async throws -> any Store {
         do {
-            return try await openStore(store)
+            return forReading ? try await openStoreForReading(store) : try await openStore(store)
         } catch {
+            let path = store ?? defaultStoreLocation()
+            if !forReading, !path.contains("://"), FileManager.default.fileExists(atPath: path), !FileManager.default.isWritableFile(atPath: path) {
+                printError("the store \(path) is read-only for this user: this command writes to it (db stats, db status and version only read)")
+                throw ExitCode(1)
+            }
             printError("cannot open the store: \(error)")
             throw ExitCode(1)
         }

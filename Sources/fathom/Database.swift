@@ -86,7 +86,7 @@ struct Database: AsyncParsableCommand {
 
         func run() async throws {
             let cutoff = try parseSince(maxDbAge)
-            let store = try await storeOption.open()
+            let store = try await storeOption.open(forReading: true)
             let stats = try await store.advisoryStatistics()
             try await store.close()
             guard !stats.feeds.isEmpty else {
@@ -256,7 +256,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func run() async throws {
-            let store = try await storeOption.open()
+            let store = try await storeOption.open(forReading: true)
             let stats = try await store.advisoryStatistics()
             print("FEED".padding(toLength: 32, withPad: " ", startingAt: 0) + "RECORDS     IMPORTED")
             for feed in stats.feeds {

@@ -24,7 +24,7 @@ struct VersionCommand: AsyncParsableCommand {
         }
         let store: any Store
         do {
-            store = try await openStore(location)
+            store = try await openStoreForReading(location)
         } catch {
             lines.append("Advisory data: unknown (cannot open the store: \(error))")
             return lines.joined(separator: "\n")

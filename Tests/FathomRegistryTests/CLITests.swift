@@ -175,6 +175,37 @@ import Testing
         #expect(arm64.status == 0, "\(arm64.errorText)")
     }
 
+    /// A store this user may only read: `db stats`, `db status` and `version` read it (as
+    /// immutable, leaving no -shm or -wal beside it); a command that writes says the store is
+    /// read-only for this user. As root the reader is `nobody` (setpriv), the file root's.
+    @Test func aStoreThisUserMayOnlyReadIsReadNotRefused() async throws {
+        let directory = try Fixtures.temporaryDirectory("read-only-store")
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, AdvisoryCLITests.secdb("v3.7")]).status == 0)
+        let binary = directory + "/fathom"
+        try FileManager.default.copyItem(atPath: Fixtures.fathomExecutable, toPath: binary)
+        var prefix: [String] = []
+        if getuid() == 0 {
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: store)
+            prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        } else {
+            try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: store)
+            try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: directory)
+        }
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory) }
+        let stats = try await Tool.run(prefix + [binary, "db", "stats", "--store", store], check: false)
+        #expect(stats.status == 0 && stats.text.contains("alpine-secdb-v3.7-main"), "\(stats.errorText)")
+        let status = try await Tool.run(prefix + [binary, "db", "status", "--store", store], check: false)
+        #expect(status.status == 0, "\(status.errorText)")
+        let version = try await Tool.run(prefix + [binary, "version", "--store", store], check: false)
+        #expect(version.text.contains("1070 records from 1 feeds"), "\(version.text)\(version.errorText)")
+        let write = try await Tool.run(prefix + [binary, "db", "import", "--store", store, AdvisoryCLITests.secdb("v3.7")], check: false)
+        #expect(write.status == 1 && write.errorText.contains("is read-only for this user"), "\(write.errorText)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(left == ["fathom", "fathom.db"], "\(left)")
+    }
+
     /// `fathom version` and `fathom --version`: the version and how old the advisory data is;
     /// a usage error exits 64, as the README says.
     @Test func versionSaysHowOldTheAdvisoryDataIs() async throws {
