@@ -114,9 +114,8 @@ import Testing
         }
         let bomb = directory + "/bomb.yaml"
         try (lines.joined(separator: "\n") + "\n").write(toFile: bomb, atomically: true, encoding: .utf8)
-        let started = Date()
+        // Bounded by the node limit, not by a clock: the suite's time limit guards against a hang.
         let output = try await fathom(["db", "import", "--store", directory + "/fathom.db", bomb])
-        #expect(Date().timeIntervalSince(started) < 60)
         #expect(output.status == 1)
         #expect(output.errorText.contains("bomb.yaml") && output.errorText.contains("expands to more than 5000000 nodes"), "\(output.errorText)")
         #expect(try await fathom(["db", "import", "--store", directory + "/fathom.db", Self.secdb("v3.7")]).status == 0)
