@@ -141,10 +141,12 @@ struct FleetLineage: Sendable {
         return (String(name[..<colon]), String(name[name.index(after: colon)...]))
     }
 
-    /// Tags compared by their numbers (`3.20` is newer than `3.7`), then as text.
+    /// Tags compared by their numbers (`3.20` is newer than `3.7`), then as text; a tag without
+    /// numbers (`latest`, `edge`) is never called newer or older than another.
     static func isNewer(_ tag: String, than other: String) -> Bool {
         func numbers(_ text: String) -> [Int] { text.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) } }
         let (left, right) = (numbers(tag), numbers(other))
+        guard !left.isEmpty, !right.isEmpty else { return false }
         if left != right { return right.lexicographicallyPrecedes(left) }
         return tag > other
     }
