@@ -77,6 +77,7 @@ extension ScanReport {
 
     /// One entry per vulnerability id, affecting each component it was found in.
     private func cycloneDXVulnerabilities(references: [String]) -> [JSONValue] {
+        let indexes = packageIndexes
         var order: [String] = []
         var byID: [String: [Vulnerability]] = [:]
         for vulnerability in vulnerabilities {
@@ -96,7 +97,7 @@ extension ScanReport {
                 ]
             }
             let affects: [JSONValue] = found.compactMap { vulnerability in
-                guard let index = packageIndex(of: vulnerability) else { return nil }
+                guard let index = indexes[Self.packageKey(vulnerability)] else { return nil }
                 var versions: [JSONValue] = [["version": .string(vulnerability.installedVersion), "status": "affected"]]
                 if let fixed = vulnerability.fixedVersion { versions.append(["version": .string(fixed), "status": "unaffected"]) }
                 return ["ref": .string(references[index]), "versions": .array(versions)]

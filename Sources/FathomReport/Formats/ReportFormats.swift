@@ -15,12 +15,23 @@ extension ScanReport {
         }
     }
 
-    /// The index in `packages` of the package a vulnerability was found in.
-    func packageIndex(of vulnerability: Vulnerability) -> Int? {
-        packages.firstIndex {
-            $0.ecosystem == vulnerability.ecosystem && $0.name == vulnerability.package && $0.version == vulnerability.installedVersion
-                && $0.path == vulnerability.path
+    /// Each package's index in `packages`, by what a vulnerability names it with (ecosystem,
+    /// name, version and file): built once per report, not searched once per finding.
+    var packageIndexes: [String: Int] {
+        var indexes: [String: Int] = [:]
+        for (index, package) in packages.enumerated() {
+            let key = Self.packageKey(package.ecosystem, package.name, package.version, package.path)
+            if indexes[key] == nil { indexes[key] = index }  // the first, as a search would find
         }
+        return indexes
+    }
+
+    static func packageKey(_ ecosystem: String, _ name: String, _ version: String, _ path: String) -> String {
+        "\(ecosystem)\u{0}\(name)\u{0}\(version)\u{0}\(path)"
+    }
+
+    static func packageKey(_ vulnerability: Vulnerability) -> String {
+        packageKey(vulnerability.ecosystem, vulnerability.package, vulnerability.installedVersion, vulnerability.path)
     }
 
     /// The image's name without its digest, and its tag: `host/repo:tag@sha256:…` → (`host/repo`, `tag`).

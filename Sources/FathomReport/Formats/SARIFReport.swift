@@ -15,8 +15,9 @@ extension ScanReport {
             rules.append(Self.rule(vulnerability, all: vulnerabilities.filter { $0.id == vulnerability.id }))
         }
         let purls = packageURLs
+        let indexes = packageIndexes
         let results: [JSONValue] = vulnerabilities.map { vulnerability in
-            let purl = packageIndex(of: vulnerability).flatMap { purls[$0] }
+            let purl = indexes[Self.packageKey(vulnerability)].flatMap { purls[$0] }
             let path = vulnerability.path.hasPrefix("/") ? String(vulnerability.path.dropFirst()) : vulnerability.path
             return [
                 "ruleId": .string(vulnerability.id),

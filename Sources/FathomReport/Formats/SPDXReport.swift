@@ -36,8 +36,9 @@ extension ScanReport {
             relationships.append(["spdxElementId": .string(imageID), "relationshipType": "CONTAINS", "relatedSpdxElement": "SPDXRef-OperatingSystem"])
         }
         var findings: [Int: [Vulnerability]] = [:]
+        let indexes = packageIndexes
         for vulnerability in vulnerabilities {
-            if let index = packageIndex(of: vulnerability) { findings[index, default: []].append(vulnerability) }
+            if let index = indexes[Self.packageKey(vulnerability)] { findings[index, default: []].append(vulnerability) }
         }
         for (index, package) in packages.enumerated() {
             let id = "SPDXRef-Package-\(index + 1)"
