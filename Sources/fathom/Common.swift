@@ -146,6 +146,13 @@ struct PathSkips {
 
     var isEmpty: Bool { directories.isEmpty && files.isEmpty }
 
+    /// The patterns that match none of `paths`: a typo there would silently skip nothing.
+    func unmatched(in paths: [String]) -> [String] {
+        let directoryMisses = directories.filter { pattern in !paths.contains(where: PathSkips(directories: [pattern], files: []).skips) }
+        let fileMisses = files.filter { pattern in !paths.contains(where: PathSkips(directories: [], files: [pattern]).skips) }
+        return directoryMisses.map { "--skip-dirs '\($0)'" } + fileMisses.map { "--skip-files '\($0)'" }
+    }
+
     /// Whether the file at `path` (or a directory it is in) is skipped.
     func skips(_ path: String) -> Bool {
         guard !isEmpty else { return false }

@@ -191,6 +191,7 @@ struct Scan: AsyncParsableCommand {
             var result = scannedResult
             let skips = PathSkips(directories: skipDirs, files: skipFiles)
             let before = result.packages.count
+            let unmatchedSkips = skips.unmatched(in: result.packages.map(\.package.path))
             result.packages.removeAll { skips.skips($0.package.path) }
             let (kept, suppressed, filtered) = policy.apply(scanned.findings.filter { !skips.skips($0.path) })
             var report = ScanReport(
@@ -201,6 +202,7 @@ struct Scan: AsyncParsableCommand {
             if before > result.packages.count {
                 report.warnings.append("--skip-dirs/--skip-files left out \(before - result.packages.count) of \(before) packages")
             }
+            for pattern in unmatchedSkips { report.warnings.append("\(pattern) matched no file a package was read from") }
             try write(try render(report, template: reportTemplate))
             if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
             // A verdict was asked for: "nothing found" is not one when nothing was checked.
