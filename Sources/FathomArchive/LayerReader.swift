@@ -46,28 +46,49 @@ public struct LayerReadSummary: Sendable, Hashable, Codable {
 /// a truncated blob or a corrupt stream throws, and the caller must then discard what the
 /// handler gathered (that is how nothing unverified is cached).
 public enum LayerReader {
+    /// Reads `blob`; past any of `limits` it stops at once with `limitExceeded` (a bomb is not
+    /// decoded to the end).
     public static func read<Handler: TarEntryHandler>(
-        _ blob: ByteStream, expecting expectation: LayerExpectation, handler: inout Handler
+        _ blob: ByteStream, expecting expectation: LayerExpectation, limits: ReadLimits = .default, handler: inout Handler
     ) async throws -> LayerReadSummary {
         var blobHasher = DigestHasher()
         var diffHasher: DigestHasher? = expectation.diffID == nil ? nil : DigestHasher()
         var decoder: (any StreamDecoder)?
         var compression = LayerCompression.uncompressed
-        var tar = TarStreamParser()
+        var tar = TarStreamParser(maxEntries: limits.layerEntries, maxEntrySize: limits.layerBytes)
         var uncompressed: Int64 = 0
         var sniffBuffer: [UInt8] = []
         // A decode failure is kept while the rest of the blob is hashed: if the digest is also
         // wrong, the blob was damaged in transit and that is the cause worth reporting.
         var decodeError: (any Error)?
 
+        func checkExpansion() throws {
+            if uncompressed > limits.layerBytes {
+                throw FathomError(
+                    .limitExceeded,
+                    "the layer expands past \(ReadLimits.describe(limits.layerBytes)) (--max-layer-bytes); stopped reading it",
+                    layer: expectation.digest?.description)
+            }
+            let ratio = uncompressed / max(1, blobHasher.count)
+            if uncompressed > ReadLimits.ratioFloor, compression != .uncompressed, ratio > limits.expansionRatio {
+                throw FathomError(
+                    .limitExceeded,
+                    "the layer expanded \(blobHasher.count) compressed bytes to \(ReadLimits.describe(uncompressed)) (\(ratio):1, over --max-expansion-ratio \(limits.expansionRatio)): a decompression bomb; stopped reading it",
+                    layer: expectation.digest?.description)
+            }
+        }
+
         func decode(_ bytes: UnsafeRawBufferPointer) throws {
             guard let decoder, decodeError == nil else { return }
             do {
                 try decoder.decode(bytes) { output in
                     uncompressed += Int64(output.count)
+                    try checkExpansion()
                     diffHasher?.update(output)
                     try tar.feed(output, handler: &handler)
                 }
+            } catch let error as FathomError where error.code == .limitExceeded {
+                throw error
             } catch {
                 decodeError = error
             }

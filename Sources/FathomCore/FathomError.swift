@@ -97,6 +97,7 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
     /// directory"), not `Error Domain=NSCocoaErrorDomain Code=260 UserInfo={…}`.
     static func plain(_ cause: any Error) -> String {
         if cause is FathomError { return String(describing: cause) }
+        if let decoding = cause as? DecodingError { return describe(decoding) }
         let error = cause as NSError
         guard error.domain == NSCocoaErrorDomain || error.domain == NSPOSIXErrorDomain else { return String(describing: cause) }
         if error.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(error.code))) }
@@ -104,6 +105,25 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
             return String(cString: strerror(Int32(underlying.code)))
         }
         return error.localizedDescription
+    }
+
+    /// What a Codable decode found wrong, where, in words ("Too many nested arrays or
+    /// dictionaries around line 1, column 513"), not "the data isn't in the correct format".
+    static func describe(_ error: DecodingError) -> String {
+        func place(_ path: [any CodingKey]) -> String {
+            path.isEmpty ? "" : " at " + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return (underlying ?? context.debugDescription) + place(context.codingPath)
+        case .keyNotFound(let key, let context):
+            return "no '\(key.stringValue)'\(place(context.codingPath))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return context.debugDescription + place(context.codingPath)
+        @unknown default:
+            return String(describing: error)
+        }
     }
 
     /// The same error with the file filled in where it was not yet known.

@@ -39,11 +39,17 @@ public struct LayerFactsCollector: TarEntryHandler {
     var whiteouts: [String] = []
     var opaqueDirectories: [String] = []
     var warnings: [String] = []
+    /// Entries named above the layer's root (`../etc/passwd`), counted for one warning.
+    var escapingEntries = 0
+    var firstEscapingEntry = ""
+    /// `--max-file-bytes`: replaces every analyzer's own limit when given.
+    let fileBytes: Int?
 
     public init(
         claims: PathClaims = .standard, analyzers: [any Analyzer] = Analyzers.all,
-        streamingAnalyzers: [any StreamingAnalyzer] = Analyzers.streaming
+        streamingAnalyzers: [any StreamingAnalyzer] = Analyzers.streaming, fileBytes: Int? = nil
     ) {
+        self.fileBytes = fileBytes
         self.claims = claims
         self.analyzers = analyzers
         self.streamingAnalyzers = streamingAnalyzers
@@ -56,6 +62,10 @@ public struct LayerFactsCollector: TarEntryHandler {
     private func wants(_ path: String) -> Bool { claims.claims(path) || analyzer(for: path) != nil }
 
     public mutating func claim(_ entry: TarEntry) -> TarBodyClaim {
+        if entry.name.contains(".."), TarEntry.escapesRoot(entry.name) {
+            if escapingEntries == 0 { firstEscapingEntry = entry.name }
+            escapingEntries += 1
+        }
         switch entry.kind {
         case .whiteout:
             if let target = entry.whiteoutTarget { whiteouts.append(target) }
@@ -70,8 +80,8 @@ public struct LayerFactsCollector: TarEntryHandler {
             files[entry.path] = FileFact(kind: .hardLink, linkTarget: TarEntry.normalize(entry.linkName))
             return .skip
         case .file:
-            if let analyzer = analyzer(for: entry.path) { return .collect(limit: analyzer.byteLimit) }
-            if claims.claims(entry.path) { return .collect(limit: claims.limit) }
+            if let analyzer = analyzer(for: entry.path) { return .collect(limit: fileBytes ?? analyzer.byteLimit) }
+            if claims.claims(entry.path) { return .collect(limit: fileBytes ?? claims.limit) }
             let info = TarEntryInfo(path: entry.path, mode: entry.mode, size: entry.size)
             if let streaming = streamingAnalyzers.first(where: { $0.claims(info) }) {
                 activeScanner = streaming.makeScanner(path: entry.path, size: entry.size)
@@ -89,8 +99,10 @@ public struct LayerFactsCollector: TarEntryHandler {
     public mutating func receive(_ entry: TarEntry, body: [UInt8], complete: Bool) throws {
         let analyzer = analyzer(for: entry.path)
         guard complete else {
-            let limit = analyzer?.byteLimit ?? claims.limit
-            warnings.append("\(entry.path): \(entry.size) bytes is over the \(limit)-byte limit; not read")
+            let limit = fileBytes ?? analyzer?.byteLimit ?? claims.limit
+            let what = analyzer == nil ? "not read" : "not read, so the packages it lists are not in this report"
+            warnings.append(
+                "\(entry.path): \(ReadLimits.describe(entry.size)) is over the \(ReadLimits.describe(Int64(limit))) limit for this file (--max-file-bytes); \(what)")
             files[entry.path] = FileFact(kind: .file, skippedOverLimit: true)
             return
         }
@@ -119,6 +131,13 @@ public struct LayerFactsCollector: TarEntryHandler {
     public func facts(_ summary: LayerReadSummary) -> LayerFacts {
         LayerFacts(
             summary: summary, files: files, whiteouts: whiteouts, opaqueDirectories: opaqueDirectories,
-            warnings: warnings)
+            warnings: warnings + escapeWarning)
+    }
+
+    private var escapeWarning: [String] {
+        guard escapingEntries > 0 else { return [] }
+        return [
+            "\(escapingEntries) tar entries are named above the layer's root (first: '\(firstEscapingEntry)'): a hostile or broken layer; read where containerd unpacks them, at '\(TarEntry.normalize(firstEscapingEntry))'"
+        ]
     }
 }

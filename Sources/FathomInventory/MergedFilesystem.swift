@@ -33,6 +33,16 @@ public struct MergedFilesystem: Sendable {
         }
     }
 
+    /// Claimed links that lead to no file: a loop, a link to a missing target, or one to a path
+    /// no analyzer reads. What they stand for is not in the report, and this says so.
+    public var warnings: [String] {
+        entries.filter { $0.value.fact.kind != .file && file(at: $0.key) == nil }.keys.sorted().map { path in
+            let kind = entries[path]?.fact.kind == .hardLink ? "hard link" : "symbolic link"
+            let target = entries[path]?.fact.linkTarget ?? ""
+            return "\(path): the \(kind) to '\(target)' leads to no file fathom read (a loop, a missing target, or a file no analyzer reads); not read"
+        }
+    }
+
     /// The regular file at `path`, following symlinks and hard links (at most 16 hops).
     public func file(at path: String) -> Entry? {
         var current = path

@@ -23,7 +23,9 @@ public struct SBOMInventory: Sendable {
         do {
             object = try JSONSerialization.jsonObject(with: Data(bytes))
         } catch {
-            throw FathomError(.invalidInput, "not a JSON document (a CycloneDX or SPDX JSON SBOM was expected)", path: path)
+            let reason = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+            throw FathomError(
+                .invalidInput, "not a JSON document (a CycloneDX or SPDX JSON SBOM was expected)\(reason.map { ": \($0)" } ?? "")", path: path)
         }
         guard let document = object as? [String: Any] else {
             throw FathomError(.invalidInput, "not a CycloneDX or SPDX JSON SBOM: the document is not an object", path: path)

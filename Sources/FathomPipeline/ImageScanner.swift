@@ -53,14 +53,17 @@ public struct ImageScanner: Sendable {
     public var claims: PathClaims
     /// Where layer facts are looked up and kept (single-flight per digest).
     public let cache: LayerCache
+    /// What a layer and an image may expand to; past a limit the image fails, named.
+    public var limits: ReadLimits
     public var logger: Logger
 
     public init(
         platform: Platform = .linuxAMD64, layerConcurrency: Int = defaultConcurrency(),
-        claims: PathClaims = .standard, cache: LayerCache = LayerCache(store: nil),
+        claims: PathClaims = .standard, cache: LayerCache = LayerCache(store: nil), limits: ReadLimits = .default,
         logger: Logger = Logger(label: "fathom.scan")
     ) {
         self.platform = platform
+        self.limits = limits
         self.layerConcurrency = max(1, layerConcurrency)
         self.layerBudget = AsyncSemaphore(permits: max(1, layerConcurrency))
         self.claims = claims
@@ -86,6 +89,11 @@ public struct ImageScanner: Sendable {
         logger[metadataKey: LogKey.image] = "\(image.name)"
         if let digest = image.manifestDigest { logger[metadataKey: LogKey.imageDigest] = "\(digest)" }
         logger.debug("resolved image", metadata: ["layers": "\(image.layers.count)"])
+        guard image.layers.count <= limits.imageLayers else {
+            throw FathomError(
+                .limitExceeded, "the image has \(image.layers.count) layers, more than \(limits.imageLayers) (--max-image-layers)",
+                image: image.name)
+        }
 
         let (facts, fetched) = try await layerFacts(image, from: source)
         return ImageScanResult(
@@ -98,6 +106,7 @@ public struct ImageScanner: Sendable {
         let claims = self.claims
         let cache = self.cache
         let budget = self.layerBudget
+        let limits = self.limits
         return try await withThrowingTaskGroup(of: (Int, LayerFacts, LayerCache.Outcome).self) { group in
             var results = [LayerFacts?](repeating: nil, count: image.layers.count)
             var fetched: [LayerFacts] = []
@@ -110,7 +119,7 @@ public struct ImageScanner: Sendable {
                 group.addTask {
                     let read: @Sendable () async throws -> LayerFacts = {
                         try await budget.withPermit {
-                            try await Self.readLayer(layer, from: source, imageName: image.name, claims: claims)
+                            try await Self.readLayer(layer, from: source, imageName: image.name, claims: claims, limits: limits)
                         }
                     }
                     guard let key = layer.cacheKey else { return (index, try await read(), .fetched) }
@@ -126,7 +135,15 @@ public struct ImageScanner: Sendable {
                 }
             }
             for _ in 0..<min(layerConcurrency, image.layers.count) { startNext() }
+            var expanded: Int64 = 0
             while let (index, facts, outcome) = try await group.next() {
+                expanded += facts.summary.uncompressedSize
+                if expanded > limits.imageBytes {
+                    throw FathomError(
+                        .limitExceeded,
+                        "the image's layers expand past \(ReadLimits.describe(limits.imageBytes)) together (--max-image-bytes)",
+                        image: image.name)
+                }
                 results[index] = facts
                 if case .fetched = outcome { fetched.append(facts) }
                 startNext()
@@ -136,13 +153,14 @@ public struct ImageScanner: Sendable {
     }
 
     static func readLayer(
-        _ layer: ImageLayer, from source: any ImageSource, imageName: String, claims: PathClaims
+        _ layer: ImageLayer, from source: any ImageSource, imageName: String, claims: PathClaims, limits: ReadLimits
     ) async throws -> LayerFacts {
         let layerName = layer.digest?.description ?? layer.diffID?.description
         do {
             return try await source.withLayer(layer) { stream in
-                var collector = LayerFactsCollector(claims: claims)
-                let summary = try await LayerReader.read(stream, expecting: layer.expectation, handler: &collector)
+                var collector = LayerFactsCollector(claims: claims, fileBytes: limits.fileBytes)
+                let summary = try await LayerReader.read(
+                    stream, expecting: layer.expectation, limits: limits, handler: &collector)
                 return collector.facts(summary)
             }
         } catch {

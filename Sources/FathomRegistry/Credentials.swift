@@ -165,3 +165,17 @@ struct DockerConfigFile: Sendable {
         return RegistryCredential(username: reply.Username, password: reply.Secret)
     }
 }
+
+// Credentials print as what they are, never as their values: a type that holds one may end up in
+// a log line (swift-service-lifecycle logs each service with `String(describing:)`).
+extension RegistryCredential: CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String {
+        "RegistryCredential(username: \(username ?? "none"), password: \(password == nil ? "none" : "<redacted>"), identityToken: \(identityToken == nil ? "none" : "<redacted>"))"
+    }
+    public var debugDescription: String { description }
+}
+
+extension CredentialStore: CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String { "CredentialStore(\(explicit.count) explicit, docker config: \(dockerConfig == nil ? "none" : "read"))" }
+    public var debugDescription: String { description }
+}

@@ -128,7 +128,7 @@ extension RegistryClient {
         request.headers.add(name: "User-Agent", value: configuration.userAgent)
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .seconds(30), logger: logger)
+            response = try await http(for: realmHost + (components.port.map { ":\($0)" } ?? "")).execute(request, timeout: .seconds(30), logger: logger)
         } catch {
             throw FathomError(.transport, "the token server \(key.realm) could not be reached", cause: error)
         }

@@ -36,7 +36,7 @@ extension RegistryClient {
             }
             let response: HTTPClientResponse
             do {
-                response = try await http.execute(
+                response = try await http(for: registry).execute(
                     request, timeout: TimeAmount(timeout ?? configuration.requestTimeout),
                     logger: logger)
             } catch {
@@ -63,7 +63,8 @@ extension RegistryClient {
                 answeredChallenge = true
                 attempt -= 1  // answering a challenge is not a retry
                 continue
-            case _ where [429, 502, 503, 504].contains(status) && attempt < maxAttempts:
+            // The statuses go-containerregistry retries: a registry behind a load balancer answers them while it recovers.
+            case _ where [408, 429, 500, 502, 503, 504].contains(status) && attempt < maxAttempts:
                 _ = try? await response.body.collect(upTo: ByteLimits.errorBody)
                 let retryAfter = response.headers.first(name: "Retry-After").flatMap(Self.parseRetryAfter)
                 if let retryAfter, retryAfter > configuration.maxRetryAfter {
@@ -178,13 +179,13 @@ extension RegistryClient {
         var probe = HTTPClientRequest(url: "http://\(registry)/v2/")
         probe.headers.add(name: "User-Agent", value: configuration.userAgent)
         var scheme: String?
-        if let response = try? await http.execute(probe, timeout: .seconds(10), logger: logger) {
+        if let response = try? await http(for: registry).execute(probe, timeout: .seconds(10), logger: logger) {
             let body = (try? await response.body.collect(upTo: ByteLimits.errorBody)).map { String(buffer: $0) } ?? ""
             scheme = response.status == .badRequest && body.contains("HTTPS") ? "https" : "http"
         } else {
             var tlsProbe = HTTPClientRequest(url: "https://\(registry)/v2/")
             tlsProbe.headers.add(name: "User-Agent", value: configuration.userAgent)
-            if let response = try? await http.execute(tlsProbe, timeout: .seconds(10), logger: logger) {
+            if let response = try? await http(for: registry).execute(tlsProbe, timeout: .seconds(10), logger: logger) {
                 _ = try? await response.body.collect(upTo: ByteLimits.errorBody)
                 scheme = "https"
             }

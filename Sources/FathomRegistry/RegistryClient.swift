@@ -11,12 +11,17 @@ import Foundation
 /// How a `RegistryClient` behaves.
 public struct RegistryClientConfiguration: Sendable {
     public var credentials: CredentialStore
-    /// Hosts that may be spoken to over plain HTTP (loopback hosts always may).
+    /// Hosts that may be spoken to over plain HTTP, or over TLS without verifying the
+    /// certificate (Docker's `insecure-registries`). Loopback hosts may use plain HTTP, but a
+    /// loopback host serving TLS is verified unless it is named here too.
     public var insecureRegistries: Set<String>
     /// A PEM file of extra CA certificates trusted on top of the system's.
     public var caFile: String?
     /// Attempts per request, including the first.
     public var maxAttempts: Int
+    /// Reads of a blob, including the first, when its body arrives damaged (cut short, or not
+    /// hashing to its digest): a proxy or a flaky link, cured by reading it again.
+    public var blobAttempts: Int
     public var baseBackoff: Duration
     public var maxBackoff: Duration
     /// The longest `Retry-After` honoured; longer waits fail the request instead.
@@ -34,7 +39,7 @@ public struct RegistryClientConfiguration: Sendable {
 
     public init(
         credentials: CredentialStore = CredentialStore(), insecureRegistries: Set<String> = [], caFile: String? = nil,
-        maxAttempts: Int = 5, baseBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8),
+        maxAttempts: Int = 5, blobAttempts: Int = 3, baseBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8),
         maxRetryAfter: Duration = .seconds(60), connectionsPerRegistry: Int = 8, requestTimeout: Duration = .seconds(30),
         readTimeout: Duration = .seconds(60), scanID: String = RegistryClientConfiguration.makeScanID(),
         clock: any Clock<Duration> = ContinuousClock()
@@ -43,6 +48,7 @@ public struct RegistryClientConfiguration: Sendable {
         self.insecureRegistries = insecureRegistries
         self.caFile = caFile
         self.maxAttempts = maxAttempts
+        self.blobAttempts = max(1, blobAttempts)
         self.baseBackoff = baseBackoff
         self.maxBackoff = maxBackoff
         self.maxRetryAfter = maxRetryAfter
@@ -65,6 +71,8 @@ public struct RegistryClientConfiguration: Sendable {
 public final class RegistryClient: Sendable {
     public let configuration: RegistryClientConfiguration
     let http: HTTPClient
+    /// The pool for hosts named insecure: TLS without certificate checks. Only those hosts use it.
+    let unverifiedHTTP: HTTPClient?
     let auth: AuthState
     let gates: RegistryGates
     let clock: RegistryClock
@@ -90,6 +98,13 @@ public final class RegistryClient: Sendable {
             connectionPool: pool,
             decompression: .disabled)
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
+        if configuration.insecureRegistries.isEmpty {
+            unverifiedHTTP = nil
+        } else {
+            var unverified = httpConfiguration
+            unverified.tlsConfiguration?.certificateVerification = .none
+            unverifiedHTTP = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: unverified)
+        }
         self.configuration = configuration
         let clock = RegistryClock(configuration.clock)
         self.clock = clock
@@ -100,7 +115,13 @@ public final class RegistryClient: Sendable {
 
     /// Closes the connection pool. Call once when done.
     public func shutdown() async throws {
+        try await unverifiedHTTP?.shutdown()
         try await http.shutdown()
+    }
+
+    /// The pool for `host`: the unverified one only for a host named in `insecureRegistries`.
+    func http(for host: String) -> HTTPClient {
+        configuration.insecureRegistries.contains(host) ? (unverifiedHTTP ?? http) : http
     }
 
     // MARK: - API
@@ -147,16 +168,22 @@ public final class RegistryClient: Sendable {
     public func manifest(_ reference: ImageReference, accept: [MediaType] = MediaType.acceptedManifests) async throws
         -> FetchedManifest
     {
+        try await readingAgainIfDamaged("manifest \(reference)") {
+            try await fetchManifest(reference, accept: accept)
+        }
+    }
+
+    private func fetchManifest(_ reference: ImageReference, accept: [MediaType]) async throws -> FetchedManifest {
         let (response, body) = try await withRequestPermit(reference.apiHost) {
             let response = try await send(
                 .GET, registry: reference.apiHost, path: "/v2/\(reference.repository)/manifests/\(reference.manifestReference)",
                 scope: Self.pullScope(reference.repository),
                 headers: [("Accept", accept.map(\.rawValue).joined(separator: ", "))])
             do {
-                return (response, try await response.body.collect(upTo: ByteLimits.document))
-            } catch is NIOTooManyBytesError {
-                throw FathomError(
-                    .limitExceeded, "the manifest is larger than \(ByteLimits.document) bytes", image: reference.description)
+                return (response, try await collectBody(response, what: "manifest"))
+            } catch var error as FathomError {
+                error.image = reference.description
+                throw error
             }
         }
         let bytes = Array(body.readableBytesView)
@@ -203,11 +230,50 @@ public final class RegistryClient: Sendable {
 
     /// Streams a blob to `body`. The stream is valid only inside `body`; it is pulled, so a
     /// slow consumer slows the download. The caller verifies the digest (`LayerReader` does).
+    ///
+    /// A body that arrives damaged (cut short, the wrong size, or not hashing to `digest`, as
+    /// `body` finds) is read again, up to `blobAttempts` times with backoff; `body` then starts
+    /// over, so it must keep nothing from a failed read. A blob damaged in the registry itself
+    /// fails after those reads.
     public func withBlob<Result>(
         _ reference: ImageReference, digest: Digest, _ body: (ByteStream) async throws -> Result
     ) async throws -> Result {
-        try await withRequestPermit(reference.apiHost) {
-            try await streamBlob(reference, digest: digest, body)
+        try await readingAgainIfDamaged("blob \(digest)") {
+            try await withRequestPermit(reference.apiHost) {
+                try await streamBlob(reference, digest: digest, body)
+            }
+        }
+    }
+
+    /// Runs `read` again (up to `blobAttempts` times in all, with backoff) while what it read
+    /// arrived damaged: cut short, the wrong size, not hashing to its digest. A body whose
+    /// connection failed part way is `truncated` too.
+    func readingAgainIfDamaged<Result>(_ what: String, _ read: () async throws -> Result) async throws -> Result {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await read()
+            } catch let error as FathomError
+                where attempt < configuration.blobAttempts && [.truncated, .sizeMismatch, .digestMismatch].contains(error.code)
+            {
+                let delay = min(configuration.baseBackoff * (1 << min(attempt - 1, 16)), configuration.maxBackoff)
+                logger.warning(
+                    "body damaged in transit, reading it again",
+                    metadata: ["what": "\(what)", "cause": "\(error.message)", LogKey.attempt: "\(attempt)"])
+                try await clock.sleep(for: delay)
+            }
+        }
+    }
+
+    /// A whole small body, or `truncated` when the connection fails before its end.
+    func collectBody(_ response: HTTPClientResponse, what: String) async throws -> ByteBuffer {
+        do {
+            return try await response.body.collect(upTo: ByteLimits.document)
+        } catch let error as NIOTooManyBytesError {
+            throw FathomError(.limitExceeded, "the \(what) is larger than \(ByteLimits.document) bytes", cause: error)
+        } catch {
+            throw FathomError(.truncated, "the connection failed before the end of the \(what)", cause: error)
         }
     }
 
@@ -229,7 +295,7 @@ public final class RegistryClient: Sendable {
                 } catch {
                     logger.debug("blob read failed", metadata: [LogKey.layerDigest: "\(digest)"])
                     throw FathomError(
-                        .transport, "the connection failed after \(received) bytes of the blob", layer: digest.description,
+                        .truncated, "the connection failed after \(received) bytes of the blob", layer: digest.description,
                         cause: error)
                 }
             }
@@ -263,15 +329,20 @@ public final class RegistryClient: Sendable {
         var pages = 0
         while let current = path, pages < 100_000 {
             pages += 1
-            let (response, body) = try await withRequestPermit(registry) {
-                let response = try await send(.GET, registry: registry, path: current, scope: scope)
-                return (response, Array(try await response.body.collect(upTo: ByteLimits.document).readableBytesView))
+            // A listing page has no digest: one that does not parse is taken as damaged in
+            // transit and read again, then refused.
+            let (response, page) = try await readingAgainIfDamaged("listing \(current)") {
+                let (response, body) = try await withRequestPermit(registry) {
+                    let response = try await send(.GET, registry: registry, path: current, scope: scope)
+                    return (response, Array(try await collectBody(response, what: "listing at \(current)").readableBytesView))
+                }
+                do {
+                    return (response, try decode(body))
+                } catch {
+                    throw FathomError(.truncated, "the registry's listing at \(current) is not the expected JSON", cause: error)
+                }
             }
-            do {
-                results += try decode(body)
-            } catch {
-                throw FathomError(.invalidInput, "the registry's listing at \(current) is not the expected JSON", cause: error)
-            }
+            results += page
             path = response.headers.first(name: "Link").flatMap(Self.nextLink)
         }
         return results

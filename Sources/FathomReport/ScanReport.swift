@@ -174,7 +174,7 @@ public struct ScanReport: Sendable, Codable {
         setFindings(findings)
         warnings = result.layers.flatMap { scanned in
             scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }
-        } + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + (self.coverage?.warnings ?? [])
+        } + result.filesystem.warnings + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + (self.coverage?.warnings ?? [])
             + [OSLifecycle.warning(for: result.os?.namespace)].compactMap { $0 }
     }
 
@@ -248,5 +248,12 @@ public struct ScanReport: Sendable, Codable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    /// Reads a report `json()` wrote (its dates are ISO 8601, not Foundation's default seconds).
+    public static func decode(_ bytes: some Sequence<UInt8>) throws -> ScanReport {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(ScanReport.self, from: Data(bytes))
     }
 }

@@ -85,7 +85,7 @@ extension ServiceRoutes {
         else {
             return Self.page(HTMLMessage.page(title: "Not found", message: "No report of that image."), status: .notFound)
         }
-        let report = try JSONDecoder().decode(ScanReport.self, from: Data(document))
+        let report = try ScanReport.decode(document)
         return Self.page(report.html(backLink: "/"))
     }
 

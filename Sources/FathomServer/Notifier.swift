@@ -81,3 +81,8 @@ public struct Notifier: Service {
         }
     }
 }
+
+// Never printed with its signing key (swift-service-lifecycle logs each service).
+extension Notifier: CustomStringConvertible {
+    public var description: String { "Notifier" }
+}

@@ -191,13 +191,12 @@ public struct ServiceRoutes: Sendable {
     /// Every stored report, a page at a time, decoded (one a report cannot be read is named).
     func eachReport(_ body: (String, ScanReport) throws -> Bool) async throws {
         var last: String?
-        let decoder = JSONDecoder()
         while true {
             let page = try await store.reports(after: last, limit: 500)
             for (name, document) in page {
                 let report: ScanReport
                 do {
-                    report = try decoder.decode(ScanReport.self, from: Data(document))
+                    report = try ScanReport.decode(document)
                 } catch {
                     throw FathomError(.invalidInput, "the stored report cannot be read", image: name, cause: error)
                 }

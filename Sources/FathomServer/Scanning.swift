@@ -40,7 +40,7 @@ public actor ScanRunner {
         // Layers are read once across every worker process of the store.
         let owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
         let cache = LayerCache(store: store, owner: owner, lease: settings.lease)
-        let scanner = ImageScanner(layerConcurrency: settings.layerConcurrency, cache: cache)
+        let scanner = ImageScanner(layerConcurrency: settings.layerConcurrency, cache: cache, limits: settings.readLimits)
         let fresh = try await FleetScanner(scanner: scanner, store: store, index: try await store.advisories(), logger: logger)
         fleet = fresh
         return fresh
@@ -110,7 +110,7 @@ extension ScanRunner {
                 if let stored = try await store.report(name: report.name),
                     let reference = try? ImageReference(parsing: report.name)
                 {
-                    let updated = try JSONDecoder().decode(ScanReport.self, from: Data(stored)).rematched(
+                    let updated = try ScanReport.decode(stored).rematched(
                         findings: report.findings, changes: report.changes, coverage: report.coverage)
                     try await store.storeReport(
                         Array(try updated.json().utf8), name: report.name, repository: reference.repository, tag: reference.tag,

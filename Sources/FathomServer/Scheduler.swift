@@ -51,3 +51,7 @@ public struct Scheduler: Service {
         if added { logger.info("queued", metadata: ["job": "\(id)", "kind": "\(kind.rawValue)", "key": "\(key)"]) }
     }
 }
+
+extension Scheduler: CustomStringConvertible {
+    public var description: String { "Scheduler" }
+}

@@ -1,3 +1,4 @@
+public import FathomCore
 public import FathomFeeds
 import FathomRegistry
 import Foundation
@@ -41,6 +42,8 @@ public struct ServiceConfiguration: Sendable {
     /// Receivers of `findings.changed` notifications, and the HMAC-SHA256 key that signs them.
     public var notifyURLs: [String]
     public var notifySecret: [UInt8]?
+    /// What a layer and an image may expand to (`--max-layer-bytes` and the rest).
+    public var readLimits: ReadLimits = .default
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, apiToken: String? = nil, webhookToken: String? = nil, workers: Int = 1,
@@ -88,4 +91,13 @@ public struct ServiceConfiguration: Sendable {
 public struct ServiceError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+// The tokens and the notification key never print: swift-service-lifecycle logs each service,
+// and with it this configuration, with `String(describing:)` at debug level.
+extension ServiceConfiguration: CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String {
+        "ServiceConfiguration(\(host):\(port), workers: \(workers), layerConcurrency: \(layerConcurrency), apiToken: \(apiToken == nil ? "none" : "<redacted>"), webhookToken: \(webhookToken == nil ? "none" : "<redacted>"), notifySecret: \(notifySecret == nil ? "none" : "<redacted>"), notifyURLs: \(notifyURLs.count), feeds: \(feeds.count))"
+    }
+    public var debugDescription: String { description }
 }

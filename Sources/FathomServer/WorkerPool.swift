@@ -76,3 +76,7 @@ public struct WorkerPool: Service {
         }
     }
 }
+
+extension WorkerPool: CustomStringConvertible {
+    public var description: String { "WorkerPool" }
+}

@@ -176,3 +176,46 @@ func loadTemplate(_ argument: String?) throws -> MustacheTemplate? {
         throw ExitCode(1)
     }
 }
+
+/// `--max-layer-bytes` and the other read limits: what one layer or image may expand to before
+/// its scan fails with a `limit exceeded` error naming the image, the layer and the option.
+struct ReadLimitOptions: ParsableArguments {
+    @Option(help: "Tar bytes one layer may expand to (e.g. 16GiB, 512MiB).")
+    var maxLayerBytes = "16GiB"
+
+    @Option(help: "Tar bytes all of an image's layers may expand to together.")
+    var maxImageBytes = "64GiB"
+
+    @Option(help: "Expanded bytes per compressed byte a layer may reach once past 256 MiB (a decompression bomb is far above).")
+    var maxExpansionRatio = Int(ReadLimits.default.expansionRatio)
+
+    @Option(help: "Tar entries one layer may hold.")
+    var maxLayerEntries = ReadLimits.default.layerEntries
+
+    @Option(help: "Layers one image may have.")
+    var maxImageLayers = ReadLimits.default.imageLayers
+
+    @Option(help: "The most bytes of one package database or manifest file read. Default: each analyzer's own (1 MiB to 512 MiB).")
+    var maxFileBytes: String?
+
+    func validate() throws { _ = try limits() }
+
+    func limits() throws -> ReadLimits {
+        func size(_ text: String, _ option: String) throws -> Int64 {
+            guard let bytes = ReadLimits.parseSize(text), bytes >= 1 else {
+                throw ValidationError("\(option) takes a size such as 16GiB, 512MiB or 1000000 (bytes), not '\(text)'")
+            }
+            return bytes
+        }
+        for (value, option) in [
+            (maxExpansionRatio, "--max-expansion-ratio"), (maxLayerEntries, "--max-layer-entries"),
+            (maxImageLayers, "--max-image-layers"),
+        ] where value < 1 {
+            throw ValidationError("\(option) must be at least 1")
+        }
+        return ReadLimits(
+            layerBytes: try size(maxLayerBytes, "--max-layer-bytes"), imageBytes: try size(maxImageBytes, "--max-image-bytes"),
+            expansionRatio: Int64(maxExpansionRatio), layerEntries: maxLayerEntries, imageLayers: maxImageLayers,
+            fileBytes: try maxFileBytes.map { Int(try size($0, "--max-file-bytes")) })
+    }
+}

@@ -65,6 +65,7 @@ struct RegistryScan: AsyncParsableCommand {
     @OptionGroup var storeOption: StoreOption
 
     @OptionGroup var timeoutOption: TimeoutOption
+    @OptionGroup var readLimits: ReadLimitOptions
 
     @Option(help: "With --format template: a Mustache template over each report's JSON keys (FILE or @FILE).")
     var template: String?
@@ -111,7 +112,7 @@ struct RegistryScan: AsyncParsableCommand {
             store = try await storeOption.open()
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
-                cache: LayerCache(store: store))
+                cache: LayerCache(store: store), limits: try readLimits.limits())
             fleet = try await FleetScanner(
                 scanner: scanner, store: store, index: try await store.advisories(),
                 imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())

@@ -11,7 +11,7 @@ struct RegistryOptions: ParsableArguments {
     @Flag(help: "Read the registry password from standard input.")
     var passwordStdin = false
 
-    @Option(help: ArgumentHelp("Allow plain HTTP to this registry host (repeatable).", valueName: "host[:port]"))
+    @Option(help: ArgumentHelp("Allow plain HTTP, or TLS without certificate checks, to this registry host only (repeatable).", valueName: "host[:port]"))
     var insecureRegistry: [String] = []
 
     @Option(help: "PEM file of extra CA certificates to trust for registries.")
@@ -40,6 +40,9 @@ struct RegistryOptions: ParsableArguments {
             explicit[registry] = RegistryCredential(username: user, password: password)
         } else if user != nil && password == nil {
             throw ValidationError("--username needs a password: pass --password-stdin or set FATHOM_PASSWORD")
+        }
+        for host in Set(insecureRegistry).sorted() {
+            FileHandle.standardError.write(Data("fathom: warning: \(host): TLS certificates are not checked (--insecure-registry)\n".utf8))
         }
         return try RegistryClient(
             configuration: RegistryClientConfiguration(

@@ -82,6 +82,7 @@ struct Scan: AsyncParsableCommand {
     @OptionGroup var storeOption: StoreOption
 
     @OptionGroup var timeoutOption: TimeoutOption
+    @OptionGroup var readLimits: ReadLimitOptions
 
     @Option(help: "Report only these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN).")
     var severity: String?
@@ -173,7 +174,7 @@ struct Scan: AsyncParsableCommand {
             let store = try await storeOption.open()
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
-                cache: LayerCache(store: store))
+                cache: LayerCache(store: store), limits: try readLimits.limits())
             let fleet = try await FleetScanner(scanner: scanner, store: store, index: try await store.advisories())
             let outcome = await fleet.scan(FleetJob(name: opened.displayName, source: opened))
             if let client { try await client.shutdown() }

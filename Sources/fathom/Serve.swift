@@ -39,6 +39,7 @@ struct WorkerOptions: ParsableArguments {
     @OptionGroup var feedOptions: Database.FeedOptions
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
+    @OptionGroup var readLimits: ReadLimitOptions
 
     func validate() throws {
         if let workers, workers < 0 { throw ValidationError("--workers must be 0 or more") }
@@ -73,6 +74,7 @@ struct WorkerOptions: ParsableArguments {
             shutdownGrace: .seconds(shutdownGrace),
             rescanWindow: try Self.interval(rescanWindow, option: "--rescan-window") ?? .seconds(30 * 86400), notifyURLs: notifyURL)
         configuration.feeds = try feedOptions.resolve()
+        configuration.readLimits = try readLimits.limits()
         configuration.notifySecret = try notifySecretFile.map { Array(try ServiceConfiguration.token(file: $0).utf8) }
         if !configuration.notifyURLs.isEmpty && configuration.notifySecret == nil {
             FileHandle.standardError.write(Data("fathom: warning: no --notify-secret-file: notifications are sent unsigned\n".utf8))

@@ -483,7 +483,27 @@ import Testing
         let summary = LayerReadSummary(
             digest: Digest.sha256(of: []), compression: .gzip, compressedSize: 0, uncompressedSize: 0, entryCount: 1, fileCount: 1)
         let facts = collector.facts(summary)
-        #expect(facts.warnings == ["usr/lib/python3/dist-packages/huge.dist-info/METADATA: 2147483648 bytes is over the \(limit)-byte limit; not read"])
+        #expect(facts.warnings == [
+            "usr/lib/python3/dist-packages/huge.dist-info/METADATA: 2 GiB is over the \(ReadLimits.describe(Int64(limit))) limit for this file (--max-file-bytes); not read, so the packages it lists are not in this report"
+        ])
+    }
+
+    /// Counts and offsets chosen to overflow: every one is refused or skipped, none traps.
+    @Test(arguments: [
+        (UInt32.max, UInt32.max, UInt32(0), UInt32(1)),  // entries and data past any blob
+        (UInt32(1), UInt32(16), UInt32.max, UInt32(1)),  // a negative offset
+        (UInt32(1), UInt32(16), UInt32(0x7fff_fff0), UInt32.max),  // an offset far past the data, a huge count
+        (UInt32(0x0fff_ffff), UInt32(0x0fff_ffff), UInt32(0), UInt32(1)),  // just under the caps, a blob far smaller
+    ])
+    func rpmHeaderCountsThatOverflowAreRefused(_ entries: UInt32, _ dataLength: UInt32, _ offset: UInt32, _ count: UInt32) throws {
+        func bigEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * UInt32($0))) } }
+        for tag: UInt32 in [1000, 1003] {  // a string (NAME) and an int32 (EPOCH)
+            let blob = bigEndian(entries) + bigEndian(dataLength) + bigEndian(tag) + bigEndian(tag == 1003 ? 4 : 6) + bigEndian(offset)
+                + bigEndian(count) + [UInt8](repeating: 0x41, count: 16)
+            if let header = try? RpmHeader(blob: blob[...]) {
+                #expect(header.name == nil && header.epoch == nil, "read a field out of bounds: \(header)")
+            }
+        }
     }
 }
 

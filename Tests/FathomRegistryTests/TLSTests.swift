@@ -47,6 +47,31 @@ import Testing
         #expect(registry.blobGETCount() >= 1)
     }
 
+    /// The CLI as a user meets it: verification is on, the message says what to do, and
+    /// `--insecure-registry` lifts it for the hosts it names and no other.
+    @Test func theCLIVerifiesTLSUnlessTrustedOrNamedInsecure() async throws {
+        let registry = try await LocalRegistry(tls: (pki.certificate, pki.key))
+        defer { registry.stop() }
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "secure/busybox", tag: "1")
+        let image = "\(registry.host)/secure/busybox:1"
+        func fathom(_ arguments: [String]) async throws -> ProcessOutput {
+            try await Tool.run(
+                [Fixtures.fathomExecutable, "scan", image, "-f", "json"] + arguments,
+                environment: Fixtures.isolatedEnvironment, check: false)
+        }
+        let refused = try await fathom([])
+        #expect(refused.status == 1)
+        #expect(refused.errorText.contains("the server's TLS certificate is not trusted (give its CA with --ca-file)"), "\(refused.errorText)")
+        let otherHost = try await fathom(["--insecure-registry", "127.0.0.1:1"])
+        #expect(otherHost.status == 1, "an insecure flag for another host changes nothing: \(otherHost.errorText)")
+        #expect(otherHost.errorText.contains("not trusted"))
+        let trusted = try await fathom(["--ca-file", pki.ca])
+        #expect(trusted.status == 0, "\(trusted.errorText)")
+        let insecure = try await fathom(["--insecure-registry", registry.host])
+        #expect(insecure.status == 0, "\(insecure.errorText)")
+        #expect(insecure.errorText.contains("\(registry.host): TLS certificates are not checked (--insecure-registry)"))
+    }
+
     @Test func unreadableCAFileIsAClearError() {
         let error = #expect(throws: FathomError.self) {
             try RegistryClient(configuration: .init(caFile: "/nonexistent/ca.pem"))

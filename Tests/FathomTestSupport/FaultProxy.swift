@@ -20,6 +20,26 @@ public final class FaultProxy: Sendable {
         case flipByte(offset: Int)
         /// Forward after waiting this long (a slow registry).
         case delay(Duration)
+        /// Forward, but pause this long after the first `afterBytes` bytes of the body.
+        case stall(afterBytes: Int, for: Duration)
+        /// Forward another body of the same length (the bytes reversed): a wrong blob.
+        case wrongBody
+    }
+
+    /// A request as the proxy saw it: when, and the fault it was given (nil: passed through).
+    public struct Seen: Sendable {
+        public var request: String
+        public var at: ContinuousClock.Instant
+        public var fault: String?
+    }
+
+    /// Faults drawn at random for requests no rule matched.
+    struct RandomFaults {
+        var rate: Double
+        var faults: [Fault]
+        var maxInARow: Int
+        var generator: SeededGenerator
+        var inARow: [String: Int] = [:]
     }
 
     struct Rule {
@@ -31,14 +51,17 @@ public final class FaultProxy: Sendable {
     public let port: Int
     private let upstream: String
     private let rules = NIOLockedValueBox<[Rule]>([])
-    private let log = NIOLockedValueBox<[String]>([])
+    private let log = NIOLockedValueBox<[Seen]>([])
+    private let random = NIOLockedValueBox<RandomFaults?>(nil)
     private let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
     private let serving: NIOLockedValueBox<Task<Void, Never>?> = .init(nil)
 
     public var host: String { "127.0.0.1:\(port)" }
 
     /// `METHOD path` of every request received, in order.
-    public var requests: [String] { log.withLockedValue { $0 } }
+    public var requests: [String] { log.withLockedValue { $0.map(\.request) } }
+    /// Every request with its time and fault, in order.
+    public var seen: [Seen] { log.withLockedValue { $0 } }
 
     public init(upstream: String) async throws {
         self.upstream = upstream
@@ -72,16 +95,38 @@ public final class FaultProxy: Sendable {
         rules.withLockedValue { $0.append(Rule(pathContains: pathContains, fault: fault, remaining: times)) }
     }
 
+    /// Gives each request no rule matched one of `faults` with probability `rate` (drawn from a
+    /// generator seeded with `seed`), but never more than `maxInARow` faults in a row to the
+    /// same path: a client that retries a few times always gets through, so a test of many
+    /// requests is not flaky, and every kind of fault is still met many times.
+    public func injectRandomly(rate: Double, faults: [Fault], maxInARow: Int = 2, seed: UInt64) {
+        random.withLockedValue {
+            $0 = RandomFaults(rate: rate, faults: faults, maxInARow: maxInARow, generator: SeededGenerator(seed: seed))
+        }
+    }
+
     public func stop() {
         serving.withLockedValue { $0?.cancel() }
         channel.channel.close(promise: nil)
     }
 
     private func takeFault(for path: String) -> Fault? {
-        rules.withLockedValue { rules in
+        let ruled: Fault? = rules.withLockedValue { rules in
             guard let index = rules.firstIndex(where: { path.contains($0.pathContains) && $0.remaining > 0 }) else { return nil }
             rules[index].remaining -= 1
             return rules[index].fault
+        }
+        if let ruled { return ruled }
+        return random.withLockedValue { state -> Fault? in
+            guard var random = state else { return nil }
+            defer { state = random }
+            let roll = Double(random.generator.next() % 1_000_000) / 1_000_000
+            guard roll < random.rate, random.inARow[path, default: 0] < random.maxInARow else {
+                random.inARow[path] = 0
+                return nil
+            }
+            random.inARow[path, default: 0] += 1
+            return random.faults[Int(random.generator.next() % UInt64(random.faults.count))]
         }
     }
 
@@ -94,8 +139,10 @@ public final class FaultProxy: Sendable {
                 case .body: break
                 case .end:
                     guard let request = head else { continue }
-                    log.withLockedValue { $0.append("\(request.method) \(request.uri)") }
                     let fault = takeFault(for: request.uri)
+                    log.withLockedValue {
+                        $0.append(Seen(request: "\(request.method) \(request.uri)", at: .now, fault: fault.map { "\($0)" }))
+                    }
                     if case .reset = fault { return }
                     if case .delay(let duration) = fault { try await Task.sleep(for: duration) }
                     if case .status(let code, let retryAfter) = fault {
@@ -117,6 +164,19 @@ public final class FaultProxy: Sendable {
                     case .flipByte(let offset) where offset < body.readableBytes:
                         let byte = body.getInteger(at: body.readerIndex + offset, as: UInt8.self)!
                         body.setInteger(~byte, at: body.readerIndex + offset)
+                    case .wrongBody where body.readableBytes > 0:
+                        let reversed = Array(body.readableBytesView.reversed())
+                        body = ByteBuffer(bytes: reversed)
+                    case .stall(let afterBytes, let pause) where request.method != .HEAD && body.readableBytes > afterBytes:
+                        headers.replaceOrAdd(name: "Content-Length", value: "\(body.readableBytes)")
+                        headers.remove(name: "Transfer-Encoding")
+                        try await outbound.write(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers)))
+                        try await outbound.write(.body(.byteBuffer(body.getSlice(at: body.readerIndex, length: afterBytes)!)))
+                        try await Task.sleep(for: pause)
+                        try await outbound.write(.body(.byteBuffer(body.getSlice(at: body.readerIndex + afterBytes, length: body.readableBytes - afterBytes)!)))
+                        try await outbound.write(.end(nil))
+                        head = nil
+                        continue
                     case .truncate(let keep):
                         headers.replaceOrAdd(name: "Content-Length", value: "\(body.readableBytes)")
                         try await outbound.write(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers)))
@@ -134,5 +194,18 @@ public final class FaultProxy: Sendable {
                 }
             }
         }
+    }
+}
+
+/// SplitMix64: a small generator with a seed, so a run's faults can be drawn again.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -51,3 +51,23 @@ public enum Tool {
         return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
     }
 }
+
+extension Tool {
+    /// Runs `arguments` as `run` does and also returns the process's peak resident memory in
+    /// bytes, measured by the kernel (getrusage of a Python parent that runs only this child).
+    public static func runMeasuringPeakRSS(
+        _ arguments: [String], environment: [String: String]? = nil
+    ) async throws -> (output: ProcessOutput, peakRSS: Int) {
+        let directory = try Fixtures.temporaryDirectory("peak-rss")
+        let script = """
+            import resource, subprocess, sys
+            status = subprocess.call(sys.argv[2:])
+            open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024))
+            sys.exit(status if status >= 0 else 128 - status)
+            """
+        let output = try await run(
+            ["python3", "-c", script, directory + "/rss"] + arguments, environment: environment, check: false)
+        let peak = Int((try? String(contentsOfFile: directory + "/rss", encoding: .utf8)) ?? "") ?? -1
+        return (output, peak)
+    }
+}

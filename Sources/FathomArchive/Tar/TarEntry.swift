@@ -52,13 +52,30 @@ public struct TarEntry: Sendable, Hashable {
         self.whiteoutTarget = whiteoutTarget
     }
 
-    /// Removes `./` and `/` prefixes, `/` suffixes and `.` components, as layer appliers do.
+    /// Removes `./` and `/` prefixes, `/` suffixes and `.` components, and resolves `..` without
+    /// ever climbing above the root: containerd unpacks `../../etc/passwd` to `etc/passwd` inside
+    /// the layer (its `fs.RootPath`), so that is where the file is in the running container.
     public static func normalize(_ name: String) -> String {
         var components: [Substring] = []
         for component in name.split(separator: "/", omittingEmptySubsequences: true) where component != "." {
-            components.append(component)
+            if component == ".." {
+                if !components.isEmpty { components.removeLast() }
+            } else {
+                components.append(component)
+            }
         }
         return components.joined(separator: "/")
+    }
+
+    /// Whether `name` climbs above the layer's root (`../x`, `a/../../x`): an entry no honest
+    /// layer builder writes.
+    public static func escapesRoot(_ name: String) -> Bool {
+        var depth = 0
+        for component in name.split(separator: "/", omittingEmptySubsequences: true) where component != "." {
+            depth += component == ".." ? -1 : 1
+            if depth < 0 { return true }
+        }
+        return false
     }
 }
 

@@ -30,8 +30,15 @@ public struct TarStreamParser {
     public private(set) var fileCount = 0
     /// Whether the end-of-archive marker was read.
     public private(set) var sawEndMarker = false
+    /// Entries allowed before the stream is refused (a layer of millions of empty entries).
+    private let maxEntries: Int
+    /// The largest entry size a header may claim (a header claiming 1 TB is refused at once).
+    private let maxEntrySize: Int64
 
-    public init() {}
+    public init(maxEntries: Int = .max, maxEntrySize: Int64 = .max) {
+        self.maxEntries = maxEntries
+        self.maxEntrySize = maxEntrySize
+    }
 
     /// Consumes `input`, calling `handler` for the entries it completes.
     public mutating func feed<Handler: TarEntryHandler>(
@@ -156,6 +163,16 @@ public struct TarStreamParser {
         }
         let entry = pending.makeEntry(header)
         entryCount += 1
+        guard entryCount <= maxEntries else {
+            throw FathomError(
+                .limitExceeded, "the layer has more than \(maxEntries) tar entries (--max-layer-entries)", path: entry.name)
+        }
+        guard entry.size <= maxEntrySize else {
+            throw FathomError(
+                .limitExceeded,
+                "the tar entry claims \(entry.size) bytes, more than the layer may expand to (\(ReadLimits.describe(maxEntrySize)), --max-layer-bytes)",
+                path: entry.name)
+        }
         if entry.kind == .file { fileCount += 1 }
         lastEntryName = entry.name
         var mode = BodyMode.skip

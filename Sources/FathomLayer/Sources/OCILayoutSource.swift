@@ -64,7 +64,7 @@ public struct OCILayoutSource: ImageSource {
 
     func readBlob(_ descriptor: Descriptor, what: String) throws -> [UInt8] {
         guard descriptor.size <= Int64(ByteLimits.document) else {
-            throw FathomError(.limitExceeded, "the \(what) is \(descriptor.size) bytes, over the document limit")
+            throw FathomError(.limitExceeded, "the \(what) is \(descriptor.size) bytes, over the \(ByteLimits.document)-byte document limit")
         }
         guard let bytes = try storage.read(Self.blobPath(descriptor.digest), limit: ByteLimits.document) else {
             throw FathomError(.notFound, "the layout has no blob for the \(what) \(descriptor.digest)")
