@@ -61,7 +61,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
         .target(name: "FathomOCI", dependencies: ["FathomCore"]),
-        .target(name: "FathomVersion"),
+        .target(name: "FathomVersion", dependencies: ["FathomCore"]),
         // Byte codecs only (gzip, zstd, tar, ZIP, the layer reader): no network, no images.
         .target(name: "FathomArchive", dependencies: ["FathomCore", "CFathomZlib", "CFathomZstd"]),
         .target(name: "FathomSQLite", dependencies: ["FathomCore", "CFathomSQLite", .product(name: "NIOPosix", package: "swift-nio")]),
@@ -220,4 +220,20 @@ for target in package.targets where target.type != .system {
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
     settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
     target.swiftSettings = settings
+}
+
+// libFuzzer targets (`Fuzz/run.sh` builds them with FATHOM_FUZZ=1, into `.build-fuzz`, with
+// `-sanitize=fuzzer,address`); absent from ordinary builds, which have no libFuzzer `main`.
+if Context.environment["FATHOM_FUZZ"] != nil {
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Support"))
+    let fuzzed: [String: [Target.Dependency]] = [
+        "FuzzTar": ["FathomArchive", "FathomCore"], "FuzzGzip": ["FathomArchive", "FathomCore"],
+        "FuzzZstd": ["FathomArchive", "FathomCore"], "FuzzDpkg": ["FathomInventory"], "FuzzApk": ["FathomInventory"],
+        "FuzzRpm": ["FathomInventory"], "FuzzAdvisories": ["FathomAdvisory"], "FuzzOCI": ["FathomOCI"],
+        "FuzzVersions": ["FathomVersion"],
+    ]
+    for (name, dependencies) in fuzzed.sorted(by: { $0.key < $1.key }) {
+        package.targets.append(.executableTarget(name: name, dependencies: dependencies + ["FuzzSupport"], path: "Fuzz/Targets/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
 }

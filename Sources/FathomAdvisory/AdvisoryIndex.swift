@@ -1,3 +1,4 @@
+import FathomCore
 public import FathomInventory
 import FathomVersion
 
@@ -289,7 +290,6 @@ public struct AdvisoryIndex: AdvisoryLookup {
     }
 }
 
-import Synchronization
 
 /// Remembers the matches of each (ecosystem, name, version) across the images of a fleet:
 /// images share base layers, so most packages recur exactly. Safe to share between tasks.
@@ -301,7 +301,7 @@ public final class MatchCache: Sendable {
         var namespace: String?
     }
 
-    private let storage = Mutex<[Key: [AdvisoryIndex.Match]]>([:])
+    private let storage = Locked<[Key: [AdvisoryIndex.Match]]>([:])
 
     public init() {}
 

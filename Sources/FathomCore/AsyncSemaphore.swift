@@ -1,5 +1,4 @@
 import DequeModule
-import Synchronization
 
 /// A counting semaphore for async code: at most `permits` holders at once; waiters are served
 /// in arrival order. Stage budgets (layers read at once, requests to one registry) use it.
@@ -11,11 +10,11 @@ public final class AsyncSemaphore: Sendable {
         var nextID = 0
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     public init(permits: Int) {
         precondition(permits > 0, "a semaphore needs at least one permit")
-        state = Mutex(State(available: permits))
+        state = Locked(State(available: permits))
     }
 
     /// Waits for a permit; throws `CancellationError` if the task is cancelled while waiting.

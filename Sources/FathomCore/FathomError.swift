@@ -46,6 +46,8 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
         public static let io = Code("io")
         /// A configured limit (bytes, entries) was exceeded.
         public static let limitExceeded = Code("limit exceeded")
+        /// The work took longer than it was given (`--image-timeout`).
+        public static let timedOut = Code("timed out")
     }
 
     /// Where an error was thrown, for bug reports.

@@ -5,7 +5,6 @@ public import FathomStore
 public import Foundation
 import NIOCore
 import NIOHTTP1
-import Synchronization
 
 /// Downloads feeds and imports them, one at a time. A feed whose server says it has not changed
 /// since the last download (`ETag`/`If-None-Match`, `Last-Modified`/`If-Modified-Since`) costs
@@ -40,7 +39,7 @@ public struct FeedUpdater: Sendable {
     private let unreachable = UnreachableHosts()
 
     final class UnreachableHosts: Sendable {
-        private let hosts = Mutex<[String: String]>([:])
+        private let hosts = Locked<[String: String]>([:])
         func reason(_ host: String) -> String? { hosts.withLock { $0[host] } }
         func record(_ host: String, _ reason: String) { hosts.withLock { $0[host] = reason } }
     }

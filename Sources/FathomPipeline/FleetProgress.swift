@@ -1,5 +1,5 @@
+import FathomCore
 import Foundation
-import Synchronization
 
 /// Counters a fleet run updates and a progress display reads.
 public final class FleetProgress: Sendable {
@@ -23,7 +23,7 @@ public final class FleetProgress: Sendable {
 
     public enum Ending { case scanned, skipped, failed }
 
-    private let state = Mutex(Snapshot())
+    private let state = Locked(Snapshot())
     private let started = ContinuousClock.now
 
     public init() {}

@@ -3,7 +3,6 @@ import FathomLayer
 public import FathomOCI
 public import FathomRegistry
 public import FathomStore
-import Synchronization
 
 /// A rescan of stored images against the current advisories, with no blob downloaded: each
 /// registry is probed once, then each tag gets one manifest HEAD. A tag that moved is scanned
@@ -40,7 +39,7 @@ public struct FleetRescan: Sendable {
         each: (FleetOutcome) async throws -> Void
     ) async throws -> [String] {
         guard let history = fleet.history else { throw FathomError(.invalidInput, "a rescan needs a store") }
-        let warnings = Mutex<[String]>([])
+        let warnings = Locked<[String]>([])
         var unreachable = Set<String>()
         if let client {
             for registry in Self.registries(of: try await history.scannedNames()) {

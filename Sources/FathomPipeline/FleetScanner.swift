@@ -7,7 +7,6 @@ public import FathomStore
 import DequeModule
 import Foundation
 public import Logging
-import Synchronization
 
 /// One image for the fleet to scan.
 public struct FleetJob: Sendable {
@@ -75,6 +74,9 @@ public final class FleetScanner: Sendable {
     /// base layer), so this is far larger than the core count: a waiting image costs a
     /// suspended task and its manifest. It bounds memory; the layer budget bounds CPU.
     public let imageConcurrency: Int
+    /// How long one image may take (`--image-timeout`); nil: no limit. Past it the image fails
+    /// and the fleet goes on; a layer read it shares with other images goes on for them.
+    public let imageTimeout: Duration?
     public let progress = FleetProgress()
     let matchCache = MatchCache()
     /// Findings per distinct inventory in this run: images that share one are matched once.
@@ -85,11 +87,11 @@ public final class FleetScanner: Sendable {
     let matchResults: (any MatchResults)?
     let advisoryGeneration: Int64?
     /// What changed since each generation a stored match was made against, asked once each.
-    private let changesSince = Mutex<[Int64: AdvisoryChanges?]>([:])
+    private let changesSince = Locked<[Int64: AdvisoryChanges?]>([:])
     /// How each distinct inventory's findings were found, for the run's report.
     public let matching = MatchCounters()
     /// Matches under way, by inventory key (images of one inventory wait for the first).
-    private let matchesInFlight = Mutex<[String: Task<InventoryMatches.Entry, any Error>]>([:])
+    private let matchesInFlight = Locked<[String: Task<InventoryMatches.Entry, any Error>]>([:])
     /// Scans recorded in batches (nil without a history); `flush` stores what is pending.
     public let writes: ScanWrites?
     let logger: Logger
@@ -97,8 +99,10 @@ public final class FleetScanner: Sendable {
     public init(
         scanner: ImageScanner, history: (any ScanHistory)?, index: any AdvisoryLookup, advisoryVersion: String,
         matchResults: (any MatchResults)? = nil, advisoryGeneration: Int64? = nil,
-        imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), logger: Logger = Logger(label: "fathom.fleet")
+        imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), imageTimeout: Duration? = nil,
+        logger: Logger = Logger(label: "fathom.fleet")
     ) {
+        self.imageTimeout = imageTimeout
         self.scanner = scanner
         self.history = history
         self.index = index
@@ -114,11 +118,13 @@ public final class FleetScanner: Sendable {
     /// A fleet over `store`: its history, its advisories, and its matches kept across runs.
     public convenience init(
         scanner: ImageScanner, store: any Store, index: any AdvisoryLookup,
-        imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), logger: Logger = Logger(label: "fathom.fleet")
+        imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), imageTimeout: Duration? = nil,
+        logger: Logger = Logger(label: "fathom.fleet")
     ) async throws {
         self.init(
             scanner: scanner, history: store, index: index, advisoryVersion: try await store.advisoryVersion(), matchResults: store,
-            advisoryGeneration: try await store.advisoryGeneration(), imageConcurrency: imageConcurrency, logger: logger)
+            advisoryGeneration: try await store.advisoryGeneration(), imageConcurrency: imageConcurrency, imageTimeout: imageTimeout,
+            logger: logger)
     }
 
     /// Stores everything a run left pending: layer facts written behind the scans, and the
@@ -174,6 +180,25 @@ public final class FleetScanner: Sendable {
 
     /// Scans one image; never throws (a failure is an outcome, so one image never stops a fleet).
     public func scan(_ job: FleetJob, filter: FleetFilter? = nil) async -> FleetOutcome {
+        guard let limit = imageTimeout else { return await scanWithoutDeadline(job, filter: filter) }
+        // The scan runs apart and is abandoned (cancelled, not awaited) at the deadline: a layer
+        // read shared with other images cannot be cancelled under them, so it cannot be waited for.
+        return await withCheckedContinuation { continuation in
+            let answer = AnswerOnce(continuation)
+            let work = Task { _ = answer.resume(returning: await self.scanWithoutDeadline(job, filter: filter)) }
+            Task {
+                try? await Task.sleep(for: limit)
+                let failure = FathomError(.timedOut, "the image took longer than \(limit) (--image-timeout)", image: job.name)
+                if answer.resume(returning: .failed(name: job.name, error: failure)) {
+                    work.cancel()
+                    progress.finish(.failed)
+                    logger.info("image failed", metadata: [LogKey.image: "\(job.name)", "error": "\(failure)"])
+                }
+            }
+        }
+    }
+
+    private func scanWithoutDeadline(_ job: FleetJob, filter: FleetFilter?) async -> FleetOutcome {
         do {
             let resolved = try await job.source.resolve(platform: scanner.platform)
             if let filter, let reason = try await filter(job, resolved) {
@@ -185,12 +210,16 @@ public final class FleetScanner: Sendable {
             let image = ImageRecord(
                 indexDigest: resolved.indexDigest, manifestDigest: resolved.manifestDigest, configDigest: resolved.configDigest, created: resolved.config.created,
                 platform: resolved.platform?.description, layers: resolved.layers)
+            // An image abandoned at its deadline records nothing.
+            try Task.checkCancellation()
             let report = try await finish(
                 name: job.name, image: image, result: result, os: result.os, packages: result.packages)
             return .scanned(report)
         } catch {
-            progress.finish(.failed)
             let failure = FathomError.wrapping(error, image: job.name)
+            // Abandoned at the deadline: the deadline has counted and logged it.
+            if Task.isCancelled { return .failed(name: job.name, error: failure) }
+            progress.finish(.failed)
             logger.info("image failed", metadata: [LogKey.image: "\(job.name)", "error": "\(failure)"])
             return .failed(name: job.name, error: failure)
         }
@@ -398,7 +427,7 @@ public final class MatchCounters: Sendable {
         public init() {}
     }
 
-    private let state = Mutex(Counts())
+    private let state = Locked(Counts())
 
     public var counts: Counts { state.withLock { $0 } }
 
@@ -432,7 +461,7 @@ public final class InventoryMatches: Sendable {
         }
     }
 
-    private let state = Mutex<(entries: [String: Entry], order: Deque<String>, weight: Int)>(([:], [], 0))
+    private let state = Locked<(entries: [String: Entry], order: Deque<String>, weight: Int)>(([:], [], 0))
     /// Inventories plus findings held at most (a finding is a few hundred bytes).
     let capacity: Int
 
@@ -461,12 +490,12 @@ public final class ScanWrites: Sendable {
     let matchResults: (any MatchResults)?
     let advisoryVersion: String
     let batch: Int
-    private let pending = Mutex<(changed: [ScanRecord], unchanged: [Int64])>(([], []))
+    private let pending = Locked<(changed: [ScanRecord], unchanged: [Int64])>(([], []))
     /// New matches of distinct inventories, stored before the scans that use them.
-    private let matches = Mutex<[InventoryMatch]>([])
+    private let matches = Locked<[InventoryMatch]>([])
     /// The first batch that could not be stored: every later flush reports it, so a run whose
     /// results were not all recorded ends with that error, not only the image that hit it.
-    private let failure = Mutex<FathomError?>(nil)
+    private let failure = Locked<FathomError?>(nil)
 
     public init(history: any ScanHistory, matchResults: (any MatchResults)? = nil, advisoryVersion: String, batch: Int = 256) {
         self.history = history
@@ -522,5 +551,19 @@ extension StoredFinding {
         self.init(
             id: finding.id, ecosystem: finding.ecosystem, package: finding.package, installedVersion: finding.installedVersion,
             fixedVersion: finding.fixedVersion, severity: finding.severity.rawValue)
+    }
+}
+
+/// A continuation resumed by whichever of two tasks answers first; the other's answer is dropped.
+final class AnswerOnce<Value: Sendable>: Sendable {
+    private let continuation: Locked<CheckedContinuation<Value, Never>?>
+
+    init(_ continuation: CheckedContinuation<Value, Never>) { self.continuation = Locked(continuation) }
+
+    /// Resumes with `value` if nothing answered yet; tells whether it did.
+    func resume(returning value: Value) -> Bool {
+        guard let continuation = self.continuation.withLock({ held in defer { held = nil }; return held }) else { return false }
+        continuation.resume(returning: value)
+        return true
     }
 }

@@ -15,7 +15,7 @@ public final class SQLiteDatabase: Sendable {
     private let writer: SQLiteConnection
     private let writerThread: NIOThreadPool
     private let readerThreads: NIOThreadPool?
-    private let readers: Mutex<[SQLiteConnection]>
+    private let readers: Locked<[SQLiteConnection]>
     private let closed = Atomic<Bool>(false)
 
     /// Opens (creating if needed) the database at `path` in WAL mode, runs `setUp` on the
@@ -78,7 +78,7 @@ public final class SQLiteDatabase: Sendable {
         self.writer = writer
         self.writerThread = writerThread
         self.readerThreads = readerThreads
-        self.readers = Mutex(readers)
+        self.readers = Locked(readers)
     }
 
     deinit {

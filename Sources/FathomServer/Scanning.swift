@@ -41,7 +41,8 @@ public actor ScanRunner {
         let owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
         let cache = LayerCache(store: store, owner: owner, lease: settings.lease)
         let scanner = ImageScanner(layerConcurrency: settings.layerConcurrency, cache: cache, limits: settings.readLimits)
-        let fresh = try await FleetScanner(scanner: scanner, store: store, index: try await store.advisories(), logger: logger)
+        let fresh = try await FleetScanner(
+            scanner: scanner, store: store, index: try await store.advisories(), imageTimeout: settings.imageTimeout, logger: logger)
         fleet = fresh
         return fresh
     }

@@ -44,6 +44,8 @@ public struct ServiceConfiguration: Sendable {
     public var notifySecret: [UInt8]?
     /// What a layer and an image may expand to (`--max-layer-bytes` and the rest).
     public var readLimits: ReadLimits = .default
+    /// How long one image's scan may take (nil: no limit).
+    public var imageTimeout: Duration?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, apiToken: String? = nil, webhookToken: String? = nil, workers: Int = 1,

@@ -1,8 +1,8 @@
+import FathomCore
 public import FathomAdvisory
 public import FathomInventory
 import FathomSQLite
 import Foundation
-import Synchronization
 
 /// What `StoredAdvisories` reads from a store: which (ecosystem, package) each advisory names,
 /// the records themselves by id, and CVSS scores by vulnerability id.
@@ -32,10 +32,10 @@ public final class StoredAdvisories: AdvisoryLookup {
     private let recordsByKey: [Key: [RecordID]]
     public let recordCount: Int
     public let namespaces: Set<String>
-    private let buckets = Mutex<[Key: AdvisoryIndex]>([:])
+    private let buckets = Locked<[Key: AdvisoryIndex]>([:])
     /// CVSS scores by vulnerability id, for the ids asked so far (an empty list: none known).
-    private let scoresByID = Mutex<[String: [CVSSScore]]>([:])
-    private let problems = Mutex<[String]>([])
+    private let scoresByID = Locked<[String: [CVSSScore]]>([:])
+    private let problems = Locked<[String]>([])
 
     public static func open(_ reader: any AdvisoryRecordReader) async throws -> StoredAdvisories {
         var byKey: [Key: Set<RecordID>] = [:]

@@ -1,9 +1,9 @@
-import Synchronization
+import FathomCore
 
 /// Remembers parsed versions: matching compares the same few strings (an installed version,
 /// the events of its advisories) hundreds of times. Bounded: cleared when full.
 final class ParseCache<Value: Sendable>: Sendable {
-    private let storage = Mutex<[String: Value]>([:])
+    private let storage = Locked<[String: Value]>([:])
     private let capacity: Int
 
     init(capacity: Int = 200_000) {

@@ -49,6 +49,9 @@ struct RegistryScan: AsyncParsableCommand {
     @Option(help: "Layers read at once across the fleet (default: two per core).")
     var layerConcurrency: Int?
 
+    @Option(help: "Give up on one image after this long (30s, 10m): it fails, named, and the fleet goes on. Default: no limit.")
+    var imageTimeout: String?
+
     @Option(help: "Platform to pick from multi-platform indexes (os/arch[/variant]).")
     var platform = "linux/amd64"
 
@@ -74,6 +77,9 @@ struct RegistryScan: AsyncParsableCommand {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
         if top < 1 { throw ValidationError("--top must be at least 1") }
+        if let imageTimeout, try WorkerOptions.interval(imageTimeout, option: "--image-timeout") == nil {
+            throw ValidationError("--image-timeout takes a duration such as 30s or 10m")
+        }
         if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
         if template != nil && format != .template { throw ValidationError("--template is for --format template") }
         if ![.table, .json, .html].contains(format) && output == nil {
@@ -115,7 +121,8 @@ struct RegistryScan: AsyncParsableCommand {
                 cache: LayerCache(store: store), limits: try readLimits.limits())
             fleet = try await FleetScanner(
                 scanner: scanner, store: store, index: try await store.advisories(),
-                imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
+                imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency(),
+                imageTimeout: try imageTimeout.flatMap { try WorkerOptions.interval($0, option: "--image-timeout") })
         } catch {
             try? await client?.shutdown()
             printError("\(error)")

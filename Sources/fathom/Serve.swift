@@ -27,6 +27,9 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Layer reads at once per process.")
     var layerConcurrency: Int?
 
+    @Option(help: "Give up on one image after this long (30s, 10m): its job fails and is retried. Default: no limit.")
+    var imageTimeout: String?
+
     @Option(help: "Only images pushed or pulled within this window are rescanned.")
     var rescanWindow = "30d"
 
@@ -46,6 +49,9 @@ struct WorkerOptions: ParsableArguments {
         if maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1") }
         if shutdownGrace < 0 { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
+        if let imageTimeout, try Self.interval(imageTimeout, option: "--image-timeout") == nil {
+            throw ValidationError("--image-timeout takes a duration such as 30s or 10m")
+        }
         guard try Self.interval(lease, option: "--lease") != nil else { throw ValidationError("--lease must be a duration such as 60s") }
         guard try Self.interval(rescanWindow, option: "--rescan-window") != nil else {
             throw ValidationError("--rescan-window must be a duration such as 30d")
@@ -75,6 +81,7 @@ struct WorkerOptions: ParsableArguments {
             rescanWindow: try Self.interval(rescanWindow, option: "--rescan-window") ?? .seconds(30 * 86400), notifyURLs: notifyURL)
         configuration.feeds = try feedOptions.resolve()
         configuration.readLimits = try readLimits.limits()
+        configuration.imageTimeout = try imageTimeout.flatMap { try Self.interval($0, option: "--image-timeout") }
         configuration.notifySecret = try notifySecretFile.map { Array(try ServiceConfiguration.token(file: $0).utf8) }
         if !configuration.notifyURLs.isEmpty && configuration.notifySecret == nil {
             FileHandle.standardError.write(Data("fathom: warning: no --notify-secret-file: notifications are sent unsigned\n".utf8))

@@ -139,3 +139,37 @@ import Testing
         }
     }
 }
+
+/// `--image-timeout`: an image whose layer stalls fails at its deadline, named, and the rest of
+/// the fleet is scanned without waiting for it.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ImageTimeoutTests {
+    @Test func aStalledImageFailsAtItsDeadlineAndTheFleetGoesOn() async throws {
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        try await FaultyFleetTests.pushFleet(to: registry, count: 6)
+        let proxy = try await FaultProxy(upstream: registry.host)
+        defer { proxy.stop() }
+        // The application layer of app-3 only (its manifest names it; the base is shared).
+        let manifest = try await withClient(try registry.client()) { try await $0.manifest(try registry.reference("fleet/app-3", "1")) }
+        let layers = (try JSONSerialization.jsonObject(with: Data(manifest.bytes)) as! [String: Any])["layers"] as! [[String: Any]]
+        let stalled = layers[1]["digest"] as! String
+        proxy.inject(.stall(afterBytes: 10, for: .seconds(60)), pathContains: stalled, times: 10)
+        let directory = try Fixtures.temporaryDirectory("image-timeout")
+        let started = ContinuousClock.now
+        let output = try await Tool.run(
+            [Fixtures.fathomExecutable, "registry", proxy.host, "--store", directory + "/fathom.db", "-f", "json", "--image-timeout", "3s"],
+            environment: Fixtures.isolatedEnvironment, check: false)
+        let elapsed = ContinuousClock.now - started
+        #expect(output.status == 1, "\(output.errorText)")
+        let summary = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
+        let failures = summary["failures"] as? [[String: Any]] ?? []
+        #expect(failures.map { $0["name"] as? String } == ["\(proxy.host)/fleet/app-3:1"], "\(failures)")
+        #expect((failures.first?["reason"] as? String)?.contains("the image took longer than 3.0 seconds (--image-timeout)") == true, "\(failures)")
+        #expect((summary["images"] as? [String: Any])?["scanned"] as? Int == 5)
+        // Not held for the stalled body's 60 s (a hang guard, not a benchmark).
+        #expect(elapsed < .seconds(45))
+        let refused = try await Tool.run(
+            [Fixtures.fathomExecutable, "registry", proxy.host, "--image-timeout", "soon"], environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(refused.status == 64 && refused.errorText.contains("--image-timeout"))
+    }
+}

@@ -139,4 +139,16 @@ import Testing
     @Test func maven() async throws {
         try VersionVectorTests().check(MavenVersion(), ["scalibr/maven-versions.txt", "scalibr/maven-versions-generated.txt"])
     }
+
+    /// A documented exception to "a comparator is a total order", found again by the fuzz target:
+    /// Maven 3's ComparableVersion, which fathom follows (as osv-scalibr's vectors above do), has
+    /// cycles (MNG-6568). fathom keeps Maven 3's answers, because they decide what Maven itself
+    /// resolves; Maven fixed the cycle only in its 4.x compat layer (September 2026). If this test
+    /// fails, the order changed: check the vectors above and `Fuzz/Targets/FuzzVersions`.
+    @Test func mavenOrdersAsMaven3EvenWhereItCycles() throws {
+        let maven = MavenVersion()
+        #expect(try maven.compare("0-alpha", "x") == .greater)
+        #expect(try maven.compare("x", "0") == .greater)
+        #expect(try maven.compare("0", "0-alpha") == .greater)
+    }
 }

@@ -106,7 +106,8 @@ enum BerkeleyRpmdb {
                 guard let firstPage = db.u32(itemStart + 4, bigEndian: bigEndian), let total = db.u32(itemStart + 8, bigEndian: bigEndian)
                 else { continue }
                 var value: [UInt8] = []
-                value.reserveCapacity(Int(total))
+                // The stated total is the file's word, not a size to trust: a chain can hold no more than the file.
+                value.reserveCapacity(min(Int(total), db.count))
                 var current = Int(firstPage)
                 var visited = Set<Int>()
                 while current != 0 {

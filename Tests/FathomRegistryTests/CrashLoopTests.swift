@@ -1,0 +1,176 @@
+import FathomCore
+import FathomTestSupport
+import NIOHTTP1
+import Foundation
+import Testing
+
+/// `fathom registry` and `fathom worker` killed with SIGKILL at random points, again and again
+/// (20 times each, `FATHOM_CRASH_LOOPS` for more): the store is whole after every kill, and the
+/// next run completes the fleet with nothing lost and nothing twice.
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CrashLoopTests {
+    static let loops = Int(ProcessInfo.processInfo.environment["FATHOM_CRASH_LOOPS"] ?? "") ?? 20
+
+    /// A fleet of `count` images behind a proxy that slows every request, so a run lasts seconds.
+    static func slowFleet(count: Int) async throws -> (LocalRegistry, FaultProxy) {
+        let registry = try await LocalRegistry()
+        try await FaultyFleetTests.pushFleet(to: registry, count: count)
+        let proxy = try await FaultProxy(upstream: registry.host)
+        proxy.inject(.delay(.milliseconds(40)), pathContains: "/v2/", times: 1_000_000)
+        return (registry, proxy)
+    }
+
+    static func importAlpineAdvisories(_ store: String) async throws {
+        for secdb in ["v3.7", "v3.10"] {
+            let feed = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/\(secdb)/main.yaml").path
+            try await Tool.run([Fixtures.fathomExecutable, "db", "import", "--store", store, feed], environment: Fixtures.isolatedEnvironment)
+        }
+    }
+
+    /// Each image's essence (OS, packages, findings) by `repository:tag`, from a directory of
+    /// JSON reports or from report documents.
+    static func essences(_ documents: [Data]) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for document in documents {
+            let report = try JSONSerialization.jsonObject(with: document) as! [String: Any]
+            let name = (report["artifact"] as? [String: Any])?["name"] as? String ?? ""
+            result[String(name.drop { $0 != "/" }.dropFirst())] = FaultyFleetTests.essence(report)
+        }
+        return result
+    }
+
+    static func reports(in directory: String) throws -> [Data] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).map { try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\($0)")) }
+    }
+
+    @Test func killingAFleetScanTwentyTimesLeavesAWholeStoreAndLosesNothing() async throws {
+        let count = 30
+        let (registry, proxy) = try await Self.slowFleet(count: count)
+        defer { registry.stop(); proxy.stop() }
+        let directory = try Fixtures.temporaryDirectory("crash-fleet")
+        let cleanStore = directory + "/clean.db"
+        try await Self.importAlpineAdvisories(cleanStore)
+        try await Tool.run(
+            [Fixtures.fathomExecutable, "registry", registry.host, "--store", cleanStore, "-f", "json", "-o", directory + "/clean"],
+            environment: Fixtures.isolatedEnvironment)
+        let clean = try Self.essences(try Self.reports(in: directory + "/clean"))
+        #expect(clean.count == count)
+
+        let store = directory + "/fathom.db"
+        try await Self.importAlpineAdvisories(store)
+        var generator = SystemRandomNumberGenerator()
+        var killedMidway = 0
+        for loop in 0..<Self.loops {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Fixtures.fathomExecutable)
+            process.arguments = ["registry", proxy.host, "--store", store, "--quiet", "--concurrency", "2", "--layer-concurrency", "1"]
+            process.environment = Fixtures.isolatedEnvironment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 100...2500, using: &generator)))
+            let wasRunning = process.isRunning
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            // After every kill: SQLite's own check of the file, and fathom opens it.
+            let check = try await Self.sqlite(store, "PRAGMA integrity_check")
+            #expect(check == "ok", "after kill \(loop): \(check)")
+            #expect(try await Self.sqlite(store, "PRAGMA foreign_key_check") == "", "after kill \(loop)")
+            let status = try await Tool.run([Fixtures.fathomExecutable, "db", "status", "--store", store], environment: Fixtures.isolatedEnvironment, check: false)
+            #expect(status.status == 0, "after kill \(loop): \(status.errorText)")
+            // Scans are written in batches; layer facts as each layer is read.
+            if wasRunning, Int(try await Self.sqlite(store, "SELECT count(*) FROM layer_facts")) ?? 0 > 0 { killedMidway += 1 }
+        }
+        #expect(killedMidway > 0, "no kill landed while the fleet was being read")
+
+        // The next run completes the fleet: every image, exactly as the clean run saw it.
+        let final = try await Tool.run(
+            [Fixtures.fathomExecutable, "registry", proxy.host, "--store", store, "-f", "json", "-o", directory + "/final"],
+            environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(final.status == 0, "\(final.errorText.suffix(2000))")
+        let finished = try Self.essences(try Self.reports(in: directory + "/final"))
+        #expect(finished == clean)
+        // One head per image, each pointing at a scan of it; no scan of an image the store lacks.
+        #expect(try await Self.sqlite(store, "SELECT count(*) || ' ' || count(DISTINCT name) FROM heads") == "\(count) \(count)")
+        #expect(try await Self.sqlite(store, Self.orphans) == "0")
+        #expect(try await FaultyFleetTests.layerFacts(store) == FaultyFleetTests.layerFacts(cleanStore))
+    }
+
+    @Test func killingWorkersTwentyTimesLosesNoJobAndDoublesNoScan() async throws {
+        let count = 12
+        let (registry, proxy) = try await Self.slowFleet(count: count)
+        defer { registry.stop(); proxy.stop() }
+        let directory = try Fixtures.temporaryDirectory("crash-workers")
+        let cleanStore = directory + "/clean.db"
+        try await Self.importAlpineAdvisories(cleanStore)
+        try await Tool.run(
+            [Fixtures.fathomExecutable, "registry", registry.host, "--store", cleanStore, "-f", "json", "-o", directory + "/clean"],
+            environment: Fixtures.isolatedEnvironment)
+        let clean = try Self.essences(try Self.reports(in: directory + "/clean"))
+
+        let database = try await LocalPostgres.shared.value.database("crashworkers")
+        try await Self.importAlpineAdvisories(database)
+        let service = try await ServiceTests.startService(workers: 0, store: database)
+        defer { service.server.stop() }
+        for index in 0..<count {
+            let queued = try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(proxy.host)/fleet/app-\#(index):1"}"#)
+            #expect(queued.status == 202)
+        }
+        var generator = SystemRandomNumberGenerator()
+        var killedHolding = 0
+        for loop in 0..<Self.loops {
+            let worker = try ServiceTests.startWorker("worker-\(loop)", service: service, registry: proxy.host, arguments: ["--workers", "2"])
+            try await Task.sleep(for: .milliseconds(Int.random(in: 200...1500, using: &generator)))
+            let running = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/jobs?state=running").body)
+            if (running as? [[String: Any]])?.contains(where: { ($0["worker"] as? String)?.contains("/\(worker.processIdentifier)/") == true }) == true {
+                killedHolding += 1
+            }
+            kill(worker.processIdentifier, SIGKILL)
+            worker.waitUntilExit()
+            #expect(try await Self.psql(database, Self.orphans) == "0", "after kill \(loop)")
+        }
+        #expect(killedHolding > 0, "no worker was killed while it held a job")
+
+        // A worker that lives drains the queue (held jobs return when their 3 s lease runs out).
+        let survivor = try ServiceTests.startWorker("survivor", service: service, registry: proxy.host)
+        defer { if survivor.isRunning { kill(survivor.processIdentifier, SIGKILL) } }
+        try await ServiceTests.eventually("the queue to drain", seconds: 120) {
+            let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["queued"] == 0 && summary?["running"] == 0
+        }
+        let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+        #expect(summary == ["queued": 0, "running": 0, "done": count, "dead": 0])
+        // Every image has its report, exactly as the clean run saw it, and exactly one scan.
+        var documents: [Data] = []
+        for index in 0..<count {
+            let response = try await ServiceTests.request(.GET, "\(service.base)/v1/images/fleet/app-\(index)/1")
+            #expect(response.status == 200, "fleet/app-\(index)")
+            documents.append(response.body)
+        }
+        #expect(try Self.essences(documents) == clean)
+        #expect(try await Self.psql(database, "SELECT count(*) || ' ' || count(DISTINCT name) FROM scans") == "\(count) \(count)")
+        #expect(try await Self.psql(database, Self.orphans) == "0")
+    }
+
+    /// Rows that only a half-written scan would leave: heads without their scan, scans of a name
+    /// without a head or of an image not stored, images whose inventory is missing, reports of
+    /// no scan.
+    static let orphans = """
+        SELECT (SELECT count(*) FROM heads WHERE scan_id NOT IN (SELECT id FROM scans))
+             + (SELECT count(*) FROM scans WHERE name NOT IN (SELECT name FROM heads))
+             + (SELECT count(*) FROM scans WHERE image_key NOT IN (SELECT image_key FROM images))
+             + (SELECT count(*) FROM images WHERE inventory_key IS NOT NULL AND inventory_key NOT IN (SELECT inventory_key FROM inventories))
+             + (SELECT count(*) FROM reports WHERE scan_id NOT IN (SELECT id FROM scans))
+        """
+
+    static func sqlite(_ store: String, _ sql: String) async throws -> String {
+        try await Tool.run([
+            "python3", "-c",
+            "import sqlite3,sys; print('\\n'.join(' '.join(map(str, row)) for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))",
+            store, sql,
+        ]).text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func psql(_ database: String, _ sql: String) async throws -> String {
+        try await Tool.run(["psql", database, "-tAc", sql]).text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
