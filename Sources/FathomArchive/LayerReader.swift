@@ -46,8 +46,10 @@ public struct LayerReadSummary: Sendable, Hashable, Codable {
 /// a truncated blob or a corrupt stream throws, and the caller must then discard what the
 /// handler gathered (that is how nothing unverified is cached).
 public enum LayerReader {
-    /// Reads `blob`; past any of `limits` it stops at once with `limitExceeded` (a bomb is not
-    /// decoded to the end).
+    /// Reads `blob`; past any of `limits` it stops decoding (a bomb is not decoded to the end)
+    /// and fails with `limitExceeded` once the rest of the blob has been hashed: a limit is
+    /// reported only for the bytes the digest promised, and damage in transit (a flipped byte
+    /// can make a header claim anything) stays a digest mismatch, which is read again.
     public static func read<Handler: TarEntryHandler>(
         _ blob: ByteStream, expecting expectation: LayerExpectation, limits: ReadLimits = .default, handler: inout Handler
     ) async throws -> LayerReadSummary {
@@ -66,14 +68,14 @@ public enum LayerReader {
             if uncompressed > limits.layerBytes {
                 throw FathomError(
                     .limitExceeded,
-                    "the layer expands past \(ReadLimits.describe(limits.layerBytes)) (--max-layer-bytes); stopped reading it",
+                    "the layer expands past \(ReadLimits.describe(limits.layerBytes)) (--max-layer-bytes); stopped decoding it",
                     layer: expectation.digest?.description)
             }
             let ratio = uncompressed / max(1, blobHasher.count)
             if uncompressed > ReadLimits.ratioFloor, compression != .uncompressed, ratio > limits.expansionRatio {
                 throw FathomError(
                     .limitExceeded,
-                    "the layer expanded \(blobHasher.count) compressed bytes to \(ReadLimits.describe(uncompressed)) (\(ratio):1, over --max-expansion-ratio \(limits.expansionRatio)): a decompression bomb; stopped reading it",
+                    "the layer expanded \(blobHasher.count) compressed bytes to \(ReadLimits.describe(uncompressed)) (\(ratio):1, over --max-expansion-ratio \(limits.expansionRatio)): a decompression bomb; stopped decoding it",
                     layer: expectation.digest?.description)
             }
         }
@@ -87,8 +89,6 @@ public enum LayerReader {
                     diffHasher?.update(output)
                     try tar.feed(output, handler: &handler)
                 }
-            } catch let error as FathomError where error.code == .limitExceeded {
-                throw error
             } catch {
                 decodeError = error
             }

@@ -98,6 +98,27 @@ import Testing
         #expect(error?.code == .corruptTar)
     }
 
+    /// A limit is reported only for the bytes the digest promised: the same bomb under a wrong
+    /// digest is a digest mismatch (damage in transit, read again), with the limit as its cause.
+    @Test func aBombIsALimitOnlyWhenItsDigestHolds() async throws {
+        let bomb = try await HostileLayers.gzipBomb(claimed: 1 << 30, members: 8, memberBytes: 64 << 20)
+        var collector = EntryCollector()
+        let limits = ReadLimits.default
+        let verified = await #expect(throws: FathomError.self) {
+            try await LayerReader.read(
+                .memory(bomb, chunkSize: 65536), expecting: LayerExpectation(digest: Digest.sha256(of: bomb), size: Int64(bomb.count)),
+                limits: limits, handler: &collector)
+        }
+        #expect(verified?.code == .limitExceeded && verified?.message.contains("decompression bomb") == true, "\(String(describing: verified))")
+        let damaged = await #expect(throws: FathomError.self) {
+            try await LayerReader.read(
+                .memory(bomb, chunkSize: 65536), expecting: LayerExpectation(digest: Digest.sha256(of: [1, 2, 3]), size: Int64(bomb.count)),
+                limits: limits, handler: &collector)
+        }
+        #expect(damaged?.code == .digestMismatch, "\(String(describing: damaged))")
+        #expect((damaged?.cause as? FathomError)?.code == .limitExceeded)
+    }
+
     @Test func oversizedPAXRecordIsRefused() async throws {
         var header = [UInt8](repeating: 0, count: 512)
         func put(_ text: String, at offset: Int) { for (index, byte) in text.utf8.enumerated() { header[offset + index] = byte } }
