@@ -5,6 +5,9 @@
 # regression test before fixing it.
 #
 #   Fuzz/run.sh [SECONDS] [TARGET...]      (default: 60 seconds each, every target)
+#
+# FATHOM_FUZZ_SEED fixes libFuzzer's seed (scripts/test sets it, so CI explores the same inputs
+# each run and a failure there is one anyone can reproduce); unset, each run explores anew.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -22,7 +25,12 @@ for target in "${targets[@]}"; do
     test -x ".build-fuzz/debug/$target" || { echo "fuzz: $target did not build" >&2; exit 1; }
 done
 
-work=${FUZZ_WORK:-$(mktemp -d /tmp/fathom-fuzz.XXXXXX)}
+if [ -n "${FUZZ_WORK:-}" ]; then
+    work=$FUZZ_WORK
+else
+    work=$(mktemp -d /tmp/fathom-fuzz.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+fi
 mkdir -p Fuzz/findings "$work"
 fixtures=Tests/Fixtures
 
@@ -75,12 +83,14 @@ for ecosystem in 0 1 2 3 4 5 6; do
     done
 done
 
+seed_flag=()
+if [ -n "${FATHOM_FUZZ_SEED:-}" ]; then seed_flag=(-seed="$FATHOM_FUZZ_SEED"); fi
 status=0
 for target in "${targets[@]}"; do
     mkdir -p "$work/$target" "$work/$target-corpus"
     [ -d "Fuzz/corpus/$target" ] && cp -r "Fuzz/corpus/$target/." "$work/$target/" 2>/dev/null || true
     echo "fuzz: $target for ${seconds}s ($(ls "$work/$target" | wc -l) seeds)"
-    if ! ".build-fuzz/debug/$target" "$work/$target-corpus" "$work/$target" -max_total_time="$seconds" -max_len=262144 \
+    if ! ".build-fuzz/debug/$target" "$work/$target-corpus" "$work/$target" "${seed_flag[@]}" -max_total_time="$seconds" -max_len=262144 \
         -rss_limit_mb=2048 -timeout=20 -artifact_prefix="Fuzz/findings/$target-" -print_final_stats=1 \
         > "$work/$target.log" 2>&1; then
         echo "fuzz: $target FOUND A FAILURE (input in Fuzz/findings/):" >&2
