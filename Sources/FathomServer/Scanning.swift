@@ -68,12 +68,30 @@ public actor ScanRunner {
         guard case .registry(let reference) = try SourceReference(parsing: job.image) else {
             throw FathomError(.invalidInput, "a job names a registry image (host/repository:tag)", image: job.image)
         }
-        let fleet = try await currentFleet()
+        // A retried job whose earlier attempt recorded its scan but died before the report: the
+        // report is made without recording the scan a second time, and what changed is measured
+        // against the scan before the dead attempt's (so a notification is not lost either).
+        var recordedByEarlierAttempt: PreviousScan?
+        if job.attempts > 1, let latest = try await store.previousScan(name: job.image), latest.scannedAt >= job.createdAt {
+            recordedByEarlierAttempt = latest
+        }
+        var fleet = try await currentFleet()
+        if recordedByEarlierAttempt != nil {
+            fleet = FleetScanner(
+                scanner: fleet.scanner, history: nil, index: fleet.index, advisoryVersion: fleet.advisoryVersion,
+                imageTimeout: settings.imageTimeout, logger: logger)
+        }
         let source = RegistryImageSource(reference: reference, client: client, documents: store)
         let outcome = await fleet.scan(FleetJob(name: job.image, source: source, repository: reference.repository, tag: reference.tag))
         try await fleet.flush()
         switch outcome {
-        case .scanned(let report):
+        case .scanned(var report):
+            if let earlier = recordedByEarlierAttempt {
+                logger.info("completing the report of an earlier attempt's scan", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+                report.changes = ScanChanges(
+                    previous: try await store.previousScan(name: job.image, before: earlier.scannedAt), current: report.image,
+                    findings: report.findings.map(StoredFinding.init))
+            }
             guard let result = report.result else { throw FathomError(.invalidInput, "the image was not read", image: job.image) }
             let document = ScanReport(
                 result, findings: report.findings, advisoriesLoaded: fleet.index.recordCount > 0, changes: report.changes,

@@ -190,6 +190,18 @@ extension PostgresStore {
         return previous
     }
 
+    public func previousScan(name: String, before date: Date) async throws -> PreviousScan? {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var previous: PreviousScan?
+        try await run(
+            """
+            SELECT \(unescaped: Self.previousColumns) FROM scans s JOIN images i ON i.image_key = s.image_key
+            WHERE s.name = \(name) AND s.scanned_at < \(millis) ORDER BY s.id DESC LIMIT 1
+            """
+        ) { previous = try Self.previousScan($0) }
+        return previous
+    }
+
     public func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws {
         guard !changed.isEmpty || !unchanged.isEmpty else { return }
         let encoded = changed.map { StoredFinding.encode($0.findings) }

@@ -175,6 +175,22 @@ extension SQLiteStore {
         }
     }
 
+    public func previousScan(name: String, before date: Date) async throws -> PreviousScan? {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        return try await database.read { database in
+            var previous: PreviousScan?
+            try database.query(
+                """
+                SELECT s.scanned_at, s.image_key, i.manifest_digest, s.findings FROM scans s
+                JOIN images i ON i.image_key = s.image_key WHERE s.name = ? AND s.scanned_at < ? ORDER BY s.id DESC LIMIT 1
+                """, [.text(name), .integer(millis)]
+            ) { row in
+                previous = Self.previousScan(row)
+            }
+            return previous
+        }
+    }
+
     public func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws {
         guard !changed.isEmpty || !unchanged.isEmpty else { return }
         let encoded = changed.map { StoredFinding.encode($0.findings) }

@@ -50,6 +50,9 @@ public protocol ScanHistory: Sendable {
     func previousScan(_ id: Int64) async throws -> PreviousScan?
     /// The newest scan of `name`, if any (read before a batched write records the next one).
     func previousScan(name: String) async throws -> PreviousScan?
+    /// The newest scan of `name` recorded before `date` (what a retried job compares against
+    /// when its dead attempt had already recorded a scan).
+    func previousScan(name: String, before date: Date) async throws -> PreviousScan?
     /// Records scans in one transaction: a new scan for each of `changed` (a fleet's scans, or
     /// rescans whose findings changed), and for the scans `unchanged` names only the advisory
     /// version they were matched against (no new history row).

@@ -151,6 +151,42 @@ import Testing
         #expect(try await Self.psql(database, Self.orphans) == "0")
     }
 
+    /// The narrow window the loop above may miss: a worker that recorded its scan and died before
+    /// storing the report. The retry completes the report without a second scan of the image.
+    @Test(arguments: ["sqlite", "postgres"]) func aRetryCompletesTheReportOfADeadAttemptsScanWithoutScanningTwice(_ backend: String) async throws {
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/retry", tag: "1")
+        let proxy = try await FaultProxy(upstream: registry.host)
+        defer { proxy.stop() }
+        proxy.inject(.delay(.seconds(3)), pathContains: "/manifests/", times: 1000)
+        let store: String? = backend == "postgres" ? try await LocalPostgres.shared.value.database("retry") : nil
+        let service = try await ServiceTests.startService(workers: 0, store: store)
+        defer { service.server.stop() }
+        let image = "\(proxy.host)/team/retry:1"
+        #expect(try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#).status == 202)
+        let doomed = try ServiceTests.startWorker("doomed", service: service, registry: proxy.host)
+        try await ServiceTests.eventually("the worker to hold the job", seconds: 30) {
+            let jobs = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/jobs?state=running").body)
+            return (jobs as? [[String: Any]])?.isEmpty == false
+        }
+        kill(doomed.processIdentifier, SIGKILL)
+        doomed.waitUntilExit()
+        // What the dead attempt had done before dying: the scan recorded, no report.
+        let recorded = try await Tool.run(
+            [Fixtures.fathomExecutable, "scan", image, "--store", service.store, "-q"], environment: Fixtures.isolatedEnvironment)
+        #expect(recorded.status == 0)
+        let survivor = try ServiceTests.startWorker("survivor", service: service, registry: proxy.host)
+        defer { if survivor.isRunning { kill(survivor.processIdentifier, SIGKILL) } }
+        try await ServiceTests.eventually("the retried job", seconds: 60) {
+            (try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int])?["done"] == 1
+        }
+        #expect(try await ServiceTests.request(.GET, "\(service.base)/v1/images/team/retry/1").status == 200)
+        let scans = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/images/team/retry/1/scans").body)
+        #expect((scans as? [Any])?.count == 1, "one scan of the image, not one per attempt: \(scans)")
+    }
+
     /// Rows that only a half-written scan would leave: heads without their scan, scans of a name
     /// without a head or of an image not stored, images whose inventory is missing, reports of
     /// no scan.
