@@ -42,17 +42,23 @@ import Testing
         try FileManager.default.contentsOfDirectory(atPath: directory).map { try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\($0)")) }
     }
 
+    /// The reference: the fleet scanned straight from the registry, with nothing killed. Returns
+    /// each image's essence and the store it wrote.
+    static func cleanRun(of registry: LocalRegistry, in directory: String) async throws -> ([String: String], String) {
+        let store = directory + "/clean.db"
+        try await importAlpineAdvisories(store)
+        try await Tool.run(
+            [Fixtures.fathomExecutable, "registry", registry.host, "--store", store, "-f", "json", "-o", directory + "/clean"],
+            environment: Fixtures.isolatedEnvironment)
+        return (try essences(try reports(in: directory + "/clean")), store)
+    }
+
     @Test func killingAFleetScanTwentyTimesLeavesAWholeStoreAndLosesNothing() async throws {
         let count = 30
         let (registry, proxy) = try await Self.slowFleet(count: count)
         defer { registry.stop(); proxy.stop() }
         let directory = try Fixtures.temporaryDirectory("crash-fleet")
-        let cleanStore = directory + "/clean.db"
-        try await Self.importAlpineAdvisories(cleanStore)
-        try await Tool.run(
-            [Fixtures.fathomExecutable, "registry", registry.host, "--store", cleanStore, "-f", "json", "-o", directory + "/clean"],
-            environment: Fixtures.isolatedEnvironment)
-        let clean = try Self.essences(try Self.reports(in: directory + "/clean"))
+        let (clean, cleanStore) = try await Self.cleanRun(of: registry, in: directory)
         #expect(clean.count == count)
 
         let store = directory + "/fathom.db"
@@ -100,12 +106,7 @@ import Testing
         let (registry, proxy) = try await Self.slowFleet(count: count)
         defer { registry.stop(); proxy.stop() }
         let directory = try Fixtures.temporaryDirectory("crash-workers")
-        let cleanStore = directory + "/clean.db"
-        try await Self.importAlpineAdvisories(cleanStore)
-        try await Tool.run(
-            [Fixtures.fathomExecutable, "registry", registry.host, "--store", cleanStore, "-f", "json", "-o", directory + "/clean"],
-            environment: Fixtures.isolatedEnvironment)
-        let clean = try Self.essences(try Self.reports(in: directory + "/clean"))
+        let (clean, _) = try await Self.cleanRun(of: registry, in: directory)
 
         let database = try await LocalPostgres.shared.value.database("crashworkers")
         try await Self.importAlpineAdvisories(database)
