@@ -209,7 +209,7 @@ import Testing
             try await push("good/alpine", tag: "3.7.3", layers: [(alpine, gzipType)])
             // 10 GiB of zeros in 10 MB, the issue's own example: a valid tar of 160 files of 64 MiB.
             try await push("hostile/gzip-bomb", layers: [(try await HostileLayers.gzipBombOfEntries(entries: 160, entryBytes: 64 << 20), gzipType)])
-            // 100 GiB of zeros in about 2.5 MB of zstd frames.
+            // 100 GiB of zeros in 3.4 MB of zstd frames (33,679 bytes per GiB).
             try await push("hostile/zstd-bomb", layers: [(try await HostileLayers.zstdBomb(claimed: 8 << 30, frames: 100, frameBytes: 1 << 30), zstdType)])
             let smallTar = HostileLayers.tar([("etc/os-release", "0", osRelease)])
             try await push("hostile/zstd-forged-size", layers: [(HostileLayers.forgingContentSize(try await HostileLayers.zstd(smallTar), to: 1 << 40), zstdType)])
