@@ -42,18 +42,6 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.count) of \(vectors.count) differ:\n\(mismatches.prefix(10).joined(separator: "\n"))")
     }
 
-    /// A deterministic generator, so that a failure repeats.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func random(_ metrics: [(String, [String])], optional: [(String, [String])] = [], using generator: inout SplitMix64) -> String {
         var parts = metrics.map { "\($0.0):\($0.1.randomElement(using: &generator)!)" }
         if Bool.random(using: &generator) {

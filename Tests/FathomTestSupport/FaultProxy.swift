@@ -38,7 +38,7 @@ public final class FaultProxy: Sendable {
         var rate: Double
         var faults: [Fault]
         var maxInARow: Int
-        var generator: SeededGenerator
+        var generator: SplitMix64
         var inARow: [String: Int] = [:]
     }
 
@@ -101,7 +101,7 @@ public final class FaultProxy: Sendable {
     /// requests is not flaky, and every kind of fault is still met many times.
     public func injectRandomly(rate: Double, faults: [Fault], maxInARow: Int = 2, seed: UInt64) {
         random.withLockedValue {
-            $0 = RandomFaults(rate: rate, faults: faults, maxInARow: maxInARow, generator: SeededGenerator(seed: seed))
+            $0 = RandomFaults(rate: rate, faults: faults, maxInARow: maxInARow, generator: SplitMix64(state: seed))
         }
     }
 
@@ -197,11 +197,12 @@ public final class FaultProxy: Sendable {
     }
 }
 
-/// SplitMix64: a small generator with a seed, so a run's faults can be drawn again.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+/// SplitMix64: a small generator with a seed, so a run's random choices can be drawn again (the
+/// fault proxy's faults, the CVSS tests' random vectors).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(state: UInt64) { self.state = state }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
