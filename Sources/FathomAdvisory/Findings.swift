@@ -31,13 +31,15 @@ public struct Finding: Sendable, Hashable, Codable {
     public var source: String
     public var title: String?
     public var references: [String]
+    /// The package's architecture, as its database gives it (a purl qualifier VEX may compare).
+    public var arch: String? = nil
 }
 
 /// Matches an image's packages against an index.
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 1
+    public static let version = 2  // 2: findings carry the package's arch
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -94,7 +96,7 @@ public enum ImageMatcher {
                         installedVersion: entry.package.version, fixedVersion: match.fixedVersion,
                         status: status, severity: match.rating.severity, severitySource: match.rating.source,
                         cvss: match.rating.scores, layerIndex: entry.layer, path: entry.package.path,
-                        source: match.source, title: match.record.summary, references: match.references))
+                        source: match.source, title: match.record.summary, references: match.references, arch: entry.package.arch))
             }
         }
         return sorted(findings)

@@ -1,39 +1,110 @@
-// What a user filters out: severities below a threshold, unfixed findings, an ignore file
-// (`.fathomignore`, Trivy-style), and OpenVEX statements (https://github.com/openvex/spec).
+// The policy a scan is judged by: what a user filters out (severities, unfixed findings, paths),
+// what they have accepted (an ignore file, Trivy-style, and VEX documents), and what makes a
+// verdict (`--exit-code`, and whether missing advisory data forbids a clean one). Every front
+// door applies the same value through the scan engine.
 import FathomCore
+public import FathomInventory
 public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// The filters applied to findings before they are reported and before `--exit-code` looks.
-public struct FindingPolicy: Sendable {
+/// The filters and rules applied to findings before they are reported and judged.
+public struct ScanPolicy: Sendable {
     public struct IgnoreRule: Sendable, Hashable {
         public var id: String
         public var package: String?
         /// Rules past their expiry no longer apply.
         public var expires: Date?
+        /// `FILE:LINE`, for a suppressed finding's rule.
+        public var origin: String
+
+        public init(id: String, package: String? = nil, expires: Date? = nil, origin: String = "") {
+            self.id = id
+            self.package = package
+            self.expires = expires
+            self.origin = origin
+        }
     }
 
-    public struct VEXStatement: Sendable, Hashable {
-        public var vulnerability: String
-        public var status: String
-        public var justification: String?
-        public var products: [String]
-    }
-
-    /// A finding kept out of the report, and why.
+    /// A finding kept out of the report, why, and by which rule (kept in stored reports too).
     public struct Suppressed: Sendable, Hashable, Codable {
         public var id: String
         public var package: String
+        public var installedVersion: String?
+        /// `vex: not_affected`, `vex: fixed` or `ignore file`.
         public var reason: String
         public var justification: String?
+        /// The rule: `FILE:LINE` of the ignore file, or the VEX document and statement.
+        public var rule: String?
+        public var severity: Severity?
+
+        public init(
+            id: String, package: String, installedVersion: String? = nil, reason: String, justification: String? = nil, rule: String? = nil,
+            severity: Severity? = nil
+        ) {
+            self.id = id
+            self.package = package
+            self.installedVersion = installedVersion
+            self.reason = reason
+            self.justification = justification
+            self.rule = rule
+            self.severity = severity
+        }
     }
 
+    /// Findings left out by `--severity` and `--ignore-unfixed`, counted so that a report can say
+    /// what it does not show (an UNKNOWN-severity finding is no less real than a rated one).
+    public struct Filtered: Sendable, Hashable, Codable {
+        public var bySeverity: [String: Int] = [:]
+        public var unfixed = 0
+
+        public init() {}
+
+        public var total: Int { bySeverity.values.reduce(0, +) + unfixed }
+
+        /// One line for the report's warnings, or nil when nothing was left out.
+        public var warning: String? {
+            guard total > 0 else { return nil }
+            var parts = bySeverity.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            if unfixed > 0 { parts.append("\(unfixed) without a fix") }
+            return "\(total) finding\(total == 1 ? "" : "s") left out by the filters: \(parts.joined(separator: ", "))"
+        }
+    }
+
+    /// What the policy made of an image's findings.
+    public struct Outcome: Sendable {
+        public var kept: [Finding] = []
+        public var suppressed: [Suppressed] = []
+        public var filtered = Filtered()
+    }
+
+    /// Severities reported (nil: all).
     public var severities: Set<Severity>?
     public var ignoreUnfixed = false
     public var ignoreRules: [IgnoreRule] = []
     public var vex: [VEXStatement] = []
+    /// `--skip-dirs` and `--skip-files`: packages read from these paths are left out.
+    public var skips = PathSkips(directories: [], files: [])
+    /// The exit status of a run in which a finding survives the policy (0: no verdict asked).
+    public var exitCode: Int32 = 0
+    /// Whether a verdict may be clean although some packages had no advisory data to be checked against.
+    public var allowMissingData = false
     public var now = Date()
 
     public init() {}
+
+    /// Parses `--severity`'s list (`CRITICAL,HIGH`); an unknown word is an error naming it.
+    public static func severities(_ list: String) throws -> Set<Severity> {
+        var wanted = Set<Severity>()
+        for word in list.split(separator: ",") {
+            guard let parsed = Severity(rawValue: word.trimmingCharacters(in: .whitespaces).uppercased()) else {
+                throw FathomError(.invalidInput, "unknown severity '\(word)': use CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN")
+            }
+            wanted.insert(parsed)
+        }
+        return wanted
+    }
 
     /// Parses `.fathomignore`: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line, `#` comments.
     public static func ignoreRules(_ text: String, file: String) throws -> [IgnoreRule] {
@@ -44,9 +115,9 @@ public struct FindingPolicy: Sendable {
         formatter.dateFormat = "yyyy-MM-dd"
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
             guard let id = fields.first else { continue }
-            var rule = IgnoreRule(id: id, package: nil, expires: nil)
+            var rule = IgnoreRule(id: id, origin: "\(file):\(number + 1)")
             for field in fields.dropFirst() {
                 if field.hasPrefix("pkg:") {
                     rule.package = String(field.dropFirst(4))
@@ -61,71 +132,122 @@ public struct FindingPolicy: Sendable {
         return rules
     }
 
-    /// Reads an OpenVEX document's statements.
-    public static func vexStatements(_ bytes: [UInt8], file: String) throws -> [VEXStatement] {
-        guard let document = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-            let statements = document["statements"] as? [[String: Any]]
-        else { throw FathomError(.invalidInput, "not an OpenVEX document (no statements)", path: file) }
-        return statements.compactMap { statement in
-            let vulnerability = (statement["vulnerability"] as? [String: Any])?["name"] as? String ?? statement["vulnerability"] as? String
-            guard let vulnerability, let status = statement["status"] as? String else { return nil }
-            let products = (statement["products"] as? [Any] ?? []).compactMap { ($0 as? [String: Any])?["@id"] as? String ?? $0 as? String }
-            return VEXStatement(
-                vulnerability: vulnerability, status: status,
-                justification: statement["justification"] as? String ?? statement["impact_statement"] as? String, products: products)
-        }
-    }
-
-    /// Findings left out by `--severity` and `--ignore-unfixed`, counted so that a report can say
-    /// what it does not show (an UNKNOWN-severity finding is no less real than a rated one).
-    public struct Filtered: Sendable, Hashable, Codable {
-        public var bySeverity: [String: Int] = [:]
-        public var unfixed = 0
-
-        public var total: Int { bySeverity.values.reduce(0, +) + unfixed }
-
-        /// One line for the report's warnings, or nil when nothing was left out.
-        public var warning: String? {
-            guard total > 0 else { return nil }
-            var parts = bySeverity.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-            if unfixed > 0 { parts.append("\(unfixed) without a fix") }
-            return "\(total) finding\(total == 1 ? "" : "s") left out by the filters: \(parts.joined(separator: ", "))"
-        }
-    }
-
-    /// Splits findings into those reported, those suppressed (with the reason), and the counts
-    /// the severity and unfixed filters left out.
-    public func apply(_ findings: [Finding]) -> (kept: [Finding], suppressed: [Suppressed], filtered: Filtered) {
-        var kept: [Finding] = []
-        var suppressed: [Suppressed] = []
-        var filtered = Filtered()
-        for finding in findings {
-            let names = Set([finding.id] + finding.aliases)
-            if let statement = vex.first(where: {
-                names.contains($0.vulnerability) && ($0.status == "not_affected" || $0.status == "fixed")
-                    && ($0.products.isEmpty || $0.products.contains { $0.contains("/\(finding.package)@") || $0.hasSuffix("/\(finding.package)") || $0.contains(finding.package) })
-            }) {
-                suppressed.append(Suppressed(id: finding.id, package: finding.package, reason: "vex: \(statement.status)", justification: statement.justification))
-                continue
-            }
-            // pkg: names the binary package or its source ("pkg:musl" covers musl-utils too).
-            if let rule = ignoreRules.first(where: {
-                names.contains($0.id) && ($0.package == nil || $0.package == finding.package || $0.package == finding.sourcePackage)
-                    && ($0.expires.map { $0 > now } ?? true)
-            }) {
-                suppressed.append(Suppressed(id: finding.id, package: finding.package, reason: "ignore file", justification: rule.expires.map { "until \($0)" }))
+    /// Splits findings into those reported, those suppressed (with the rule), and the counts the
+    /// severity and unfixed filters left out. `purl` gives each finding's package as a purl (for
+    /// VEX); `image` is the image scanned (VEX statements whose product is the image).
+    public func apply(_ findings: [Finding], purl: (Finding) -> PackageURL?, image: ImageIdentity?) -> Outcome {
+        var outcome = Outcome()
+        for finding in findings where !skips.skips(finding.path) {
+            if let suppressed = suppression(of: finding, purl: purl(finding), image: image) {
+                outcome.suppressed.append(suppressed)
                 continue
             }
             if ignoreUnfixed && finding.fixedVersion == nil {
-                filtered.unfixed += 1
+                outcome.filtered.unfixed += 1
                 continue
             }
             if let severities, !severities.contains(finding.severity) {
-                filtered.bySeverity[finding.severity.rawValue, default: 0] += 1
+                outcome.filtered.bySeverity[finding.severity.rawValue, default: 0] += 1
                 continue
             }
-            kept.append(finding)
+            outcome.kept.append(finding)
         }
-        return (kept, suppressed, filtered)
+        return outcome
+    }
+
+    /// Why `finding` is suppressed (a VEX statement or an ignore rule), or nil.
+    func suppression(of finding: Finding, purl: PackageURL?, image: ImageIdentity?) -> Suppressed? {
+        let names = Set([finding.id] + finding.aliases)
+        if let statement = vex.first(where: { $0.status.suppresses && $0.names(names) && $0.covers(purl, in: image) }) {
+            return Suppressed(
+                id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "vex: \(statement.status.rawValue)",
+                justification: statement.justification, rule: statement.origin, severity: finding.severity)
+        }
+        // pkg: names the binary package or its source ("pkg:musl" covers musl-utils too).
+        if let rule = ignoreRules.first(where: {
+            names.contains($0.id) && ($0.package == nil || $0.package == finding.package || $0.package == finding.sourcePackage)
+                && ($0.expires.map { $0 > now } ?? true)
+        }) {
+            return Suppressed(
+                id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "ignore file",
+                justification: rule.expires.map { "until \($0)" }, rule: rule.origin, severity: finding.severity)
+        }
+        return nil
+    }
+
+    /// Whether the policy reports a finding known only by its stored summary (a finding a
+    /// change table lists as resolved: it is no longer in the image, so only its id, package,
+    /// version, fix and severity are known).
+    public func reports(id: String, package: String, installedVersion: String, fixed: Bool, severity: Severity, purl: PackageURL?, image: ImageIdentity?) -> Bool {
+        let finding = Finding(
+            id: id, aliases: [], ecosystem: "", package: package, sourcePackage: nil, installedVersion: installedVersion,
+            fixedVersion: fixed ? "" : nil, status: fixed ? .fixed : .notFixed, severity: severity, severitySource: nil, cvss: [],
+            layerIndex: 0, path: "", source: "", title: nil, references: [])
+        if suppression(of: finding, purl: purl, image: image) != nil { return false }
+        if ignoreUnfixed && !fixed { return false }
+        if let severities, !severities.contains(severity) { return false }
+        return true
+    }
+}
+
+/// `--skip-dirs` and `--skip-files`: shell globs (fnmatch(3); `*` also crosses `/`, so `**` works
+/// as Trivy users write it) over paths in the image, without the leading slash.
+public struct PathSkips: Sendable, Hashable {
+    public let directories: [String]
+    public let files: [String]
+
+    public init(directories: [String], files: [String]) {
+        func clean(_ pattern: String) -> String {
+            var pattern = pattern
+            while pattern.hasPrefix("/") { pattern.removeFirst() }
+            while pattern.hasSuffix("/") { pattern.removeLast() }
+            return pattern
+        }
+        self.directories = directories.map(clean)
+        self.files = files.map(clean)
+    }
+
+    public var isEmpty: Bool { directories.isEmpty && files.isEmpty }
+
+    /// The patterns that match none of `paths`: a typo there would silently skip nothing.
+    public func unmatched(in paths: [String]) -> [String] {
+        let directoryMisses = directories.filter { pattern in !paths.contains(where: PathSkips(directories: [pattern], files: []).skips) }
+        let fileMisses = files.filter { pattern in !paths.contains(where: PathSkips(directories: [], files: [pattern]).skips) }
+        return directoryMisses.map { "--skip-dirs '\($0)'" } + fileMisses.map { "--skip-files '\($0)'" }
+    }
+
+    /// Whether the file at `path` (or a directory it is in) is skipped.
+    public func skips(_ path: String) -> Bool {
+        guard !isEmpty else { return false }
+        let path = path.hasPrefix("/") ? String(path.drop { $0 == "/" }) : path
+        if files.contains(where: { fnmatch($0, path, 0) == 0 }) { return true }
+        var directory = path
+        while let slash = directory.lastIndex(of: "/") {
+            directory = String(directory[..<slash])
+            if directories.contains(where: { fnmatch($0, directory, 0) == 0 }) { return true }
+        }
+        return false
+    }
+}
+
+extension ScanPolicy {
+    /// Reads the ignore file and the VEX documents into this policy (replacing what it had from
+    /// files); an unreadable or malformed file is an error naming it. `warn` hears of VEX
+    /// statements that can apply to nothing.
+    public mutating func read(ignoreFile: String?, vex files: [String], warn: (String) -> Void = { _ in }) throws {
+        ignoreRules = []
+        vex = []
+        if let ignoreFile {
+            guard let data = FileManager.default.contents(atPath: ignoreFile) else {
+                throw FathomError(.io, "cannot read the ignore file (no such file, or not readable)", path: ignoreFile)
+            }
+            ignoreRules = try Self.ignoreRules(String(decoding: data, as: UTF8.self), file: ignoreFile)
+        }
+        for path in files {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw FathomError(.io, "cannot read the VEX document (no such file, or not readable)", path: path)
+            }
+            vex += try VEXDocument.statements([UInt8](data), file: path, warn: warn)
+        }
     }
 }

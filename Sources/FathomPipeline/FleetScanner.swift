@@ -40,16 +40,17 @@ public struct FleetImageReport: Sendable {
 public enum FleetOutcome: Sendable {
     case scanned(FleetImageReport)
     /// Re-matched from its stored inventory with the same findings as its last scan (nothing
-    /// new was written but the advisory version it was matched against).
-    case unchanged(name: String, findings: Int)
+    /// new was written but the advisory version it was matched against). The report has the
+    /// findings and the coverage of this match (coverage can change when findings do not).
+    case unchanged(FleetImageReport)
     /// Left out by a filter (`--pushed-since`, `--pulled-since`), with the reason.
     case skipped(name: String, reason: String)
     case failed(name: String, error: FathomError)
 
     public var name: String {
         switch self {
-        case .scanned(let report): report.name
-        case .skipped(let name, _), .failed(let name, _), .unchanged(let name, _): name
+        case .scanned(let report), .unchanged(let report): report.name
+        case .skipped(let name, _), .failed(let name, _): name
         }
     }
 }
@@ -261,7 +262,8 @@ public final class FleetScanner: Sendable {
                 defer { _ = self.matchesInFlight.withLock { $0.removeValue(forKey: inventory.key) } }
                 let findings = try await self.findings(of: inventory)
                 let entry = InventoryMatches.Entry(
-                    findings: findings, coverage: Coverage(inventory.entries, osNamespace: inventory.osNamespace, lookup: self.index))
+                    findings: findings, coverage: Coverage(inventory.entries, osNamespace: inventory.osNamespace, lookup: self.index),
+                    osNamespace: inventory.osNamespace)
                 self.inventoryMatches[inventory.key] = entry
                 return entry
             }
@@ -364,12 +366,15 @@ public final class FleetScanner: Sendable {
                 matched = try await matches(inventory)
             }
             progress.matched()
+            let image = try head.image()
             if matched.digest == head.findingsDigest {
                 try await writes.unchanged(head.scanID)
                 progress.finish(.scanned, findings: matched.findings.count)
-                return .unchanged(name: head.name, findings: matched.findings.count)
+                return .unchanged(
+                    FleetImageReport(
+                        name: head.name, result: nil, image: image, osNamespace: matched.osNamespace, findings: matched.findings,
+                        changes: ScanChanges(previous: nil, current: image, findings: matched.stored), coverage: matched.coverage))
             }
-            let image = try head.image()
             let previous = try await history.previousScan(head.scanID)
             let changes = ScanChanges(previous: previous, current: image, findings: matched.stored)
             try await writes.changed(
@@ -377,7 +382,7 @@ public final class FleetScanner: Sendable {
             progress.finish(.scanned, findings: matched.findings.count)
             return .scanned(
                 FleetImageReport(
-                    name: head.name, result: nil, image: image, osNamespace: nil, findings: matched.findings, changes: changes,
+                    name: head.name, result: nil, image: image, osNamespace: matched.osNamespace, findings: matched.findings, changes: changes,
                     coverage: matched.coverage))
         } catch {
             progress.finish(.failed)
@@ -452,9 +457,12 @@ public final class InventoryMatches: Sendable {
         /// The digest of the encoded stored findings, as scans keep it.
         public var digest: String
         public var coverage: Coverage
+        /// The OS release's advisory namespace (`Debian:12`) the inventory was matched in.
+        public var osNamespace: String?
 
-        init(findings: [Finding], coverage: Coverage) {
+        init(findings: [Finding], coverage: Coverage, osNamespace: String?) {
             self.findings = findings
+            self.osNamespace = osNamespace
             stored = findings.map(StoredFinding.init)
             digest = StoredFinding.digest(StoredFinding.encode(stored))
             self.coverage = coverage

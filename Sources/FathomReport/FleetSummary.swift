@@ -53,6 +53,13 @@ public struct FleetSummary: Sendable, Encodable {
         public var packages: [String]
     }
 
+    public struct PolicyFailure: Sendable, Codable {
+        public var name: String
+        /// `fail` (a finding survives the policy) or `no-verdict` (missing advisory data).
+        public var kind: ScanVerdict.Kind
+        public var reason: String
+    }
+
     public struct Failure: Sendable, Codable {
         public var name: String
         public var reason: String
@@ -75,6 +82,8 @@ public struct FleetSummary: Sendable, Encodable {
     /// The bases the fleet's images share, the findings they bring and how to be rid of them.
     public var bases: [FleetBase] = []
     public var elapsedSeconds = 0.0
+    /// Images `--exit-code` fails: a finding survives the policy, or no verdict could be given.
+    public var policyFailures: [PolicyFailure] = []
 
     let top: Int
     private var distinctLayers: Set<Digest> = []
@@ -83,7 +92,7 @@ public struct FleetSummary: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case source, advisoryVersion, images, layers, bytes, findings, mostWidespread, mostAtRisk, failures, skipped, elapsedSeconds
-        case missingData, warnings, bases
+        case missingData, warnings, bases, policyFailures
     }
 
     public init(source: String, advisoryVersion: String, top: Int = 10) {
@@ -93,7 +102,9 @@ public struct FleetSummary: Sendable, Encodable {
         for severity in Severity.allCases { findings[severity.rawValue] = 0 }
     }
 
-    public mutating func add(_ outcome: FleetOutcome) {
+    /// Adds one image's outcome through the engine: a scanned image by its report (the same
+    /// path as the service's stored reports), a skipped or failed one by its reason.
+    public mutating func add(_ outcome: ScanOutcome) {
         switch outcome {
         case .skipped(let name, let reason):
             images.skipped += 1
@@ -101,61 +112,31 @@ public struct FleetSummary: Sendable, Encodable {
         case .failed(let name, let error):
             images.failed += 1
             failures.append(Failure(name: name, reason: "\(error)"))
-        case .unchanged:
-            // Only rescans re-match without a report; a fleet scan never yields this.
+        case .unchanged, .rematched:
+            // Only rescans re-match without a report; a fleet scan never yields these.
             images.scanned += 1
-        case .scanned(let report):
-            images.scanned += 1
-            for layer in report.image.layers {
-                bytes.referenced += layer.size
-                if let key = layer.cacheKey, distinctLayers.insert(key).inserted { bytes.distinct += layer.size }
-            }
-            layers.distinct = distinctLayers.count
-            if let result = report.result {
-                layers.fetched += result.layersFetched
-                layers.reused += result.layers.count - result.layersFetched
-                bytes.fetched += result.bytesFetched
-            } else {
-                layers.reused += report.image.layers.count
-            }
-            for gap in report.coverage.gaps { missingData[gap.namespace, default: 0] += 1 }
-            if report.coverage.osPackagesWithoutRelease > 0 { missingData["OS not identified", default: 0] += 1 }
-            var counts: [String: Int] = [:]
-            var seen = Set<String>()
-            for finding in report.findings {
-                counts[finding.severity.rawValue, default: 0] += 1
-                findings[finding.severity.rawValue, default: 0] += 1
-                guard seen.insert(finding.id).inserted else { continue }
-                var entry = vulnerabilityImages[finding.id] ?? (finding.severity, 0, [])
-                entry.1 += 1
-                if entry.2.count < 3 { entry.2.insert(finding.package) }
-                vulnerabilityImages[finding.id] = entry
-            }
-            let layers = report.image.layers.compactMap(\.cacheKey)
-            if layers.count == report.image.layers.count {
-                lineage.add(
-                    name: report.name, layers: layers,
-                    findings: report.findings.map { (Self.key($0.id, $0.package, $0.installedVersion, $0.severity), $0.layerIndex) },
-                    fullyChecked: report.coverage.gaps.isEmpty && report.coverage.osPackagesWithoutRelease == 0)
-            }
-            mostAtRisk.append(
-                ImageLine(
-                    name: report.name, manifestDigest: report.image.manifestDigest, findings: report.findings.count,
-                    bySeverity: counts, fixable: report.findings.filter { $0.fixedVersion != nil }.count,
-                    new: report.changes.new.count, resolved: report.changes.resolved.count))
-            if mostAtRisk.count > 2 * top { trimImages() }
+        case .scanned(let result):
+            add(report: result.report, name: result.report.artifact.name, read: result.read)
+            judge(result.report.artifact.name, result.verdict)
         }
     }
 
-    /// Adds an image by its stored report (the service's fleet view: no run, nothing fetched).
-    public mutating func add(report: ScanReport, name: String) {
+    /// Adds an image by its report: a run's, or a stored one (the service's fleet view, where
+    /// nothing was read: `read` is nil and every layer counts as reused).
+    public mutating func add(report: ScanReport, name: String, read: ScanResult.Read? = nil) {
         images.scanned += 1
         for layer in report.layers {
             bytes.referenced += layer.size
             if distinctLayers.insert(layer.digest).inserted { bytes.distinct += layer.size }
         }
         layers.distinct = distinctLayers.count
-        layers.reused += report.layers.count
+        if let read {
+            layers.fetched += read.layers
+            layers.reused += report.layers.count - read.layers
+            bytes.fetched += read.bytes
+        } else {
+            layers.reused += report.layers.count
+        }
         var counts: [String: Int] = [:]
         var seen = Set<String>()
         for vulnerability in report.vulnerabilities {
@@ -168,6 +149,8 @@ public struct FleetSummary: Sendable, Encodable {
             vulnerabilityImages[vulnerability.id] = entry
         }
         for gap in report.coverage?.gaps ?? [] { missingData[gap.namespace, default: 0] += 1 }
+        if (report.coverage?.osPackagesWithoutRelease ?? 0) > 0 { missingData["OS not identified", default: 0] += 1 }
+        if !report.summary.advisoriesLoaded { missingData["no advisory data loaded", default: 0] += 1 }
         let layers = report.layers.map(\.digest)
         lineage.add(
             name: name, layers: layers,
@@ -179,6 +162,21 @@ public struct FleetSummary: Sendable, Encodable {
                 fixable: report.vulnerabilities.filter { $0.fixedVersion != nil }.count, new: report.changes?.new.count ?? 0,
                 resolved: report.changes?.resolved.count ?? 0))
         if mostAtRisk.count > 2 * top { trimImages() }
+    }
+
+    /// Records what `--exit-code` made of an image: those that fail it are named.
+    public mutating func judge(_ name: String, _ verdict: ScanVerdict) {
+        switch verdict.kind {
+        case .fail: policyFailures.append(PolicyFailure(name: name, kind: .fail, reason: "\(verdict.findings) finding\(verdict.findings == 1 ? "" : "s") survive the policy"))
+        case .noVerdict: policyFailures.append(PolicyFailure(name: name, kind: .noVerdict, reason: "no verdict: \(verdict.gaps.joined(separator: "; "))"))
+        case .pass, .notAsked: break
+        }
+    }
+
+    /// Adds a job the service gave up on (dead after its last attempt) as a failed image.
+    public mutating func add(deadJob name: String, error: String?) {
+        images.failed += 1
+        failures.append(Failure(name: name, reason: error ?? "the job died without an error"))
     }
 
     static func key(_ id: String, _ package: String, _ version: String, _ severity: Severity) -> String {
@@ -260,6 +258,11 @@ public struct FleetSummary: Sendable, Encodable {
         if !failures.isEmpty {
             output += "\nFailed (\(failures.count))\n"
             for failure in failures { output += "  \(failure.name): \(failure.reason)\n" }
+        }
+        if !policyFailures.isEmpty {
+            output += "\nFailing the policy (\(policyFailures.count))\n"
+            for failure in policyFailures.prefix(100) { output += "  \(failure.name): \(failure.reason)\n" }
+            if policyFailures.count > 100 { output += "  … and \(policyFailures.count - 100) more\n" }
         }
         if !skipped.isEmpty {
             output += "\nSkipped (\(images.skipped))\n"

@@ -26,6 +26,8 @@ public struct RescanReport: Sendable, Encodable {
     public var failed = 0
     public var failures: [FleetSummary.Failure] = []
     public var warnings: [String] = []
+    /// Images `--exit-code` fails.
+    public var policyFailures: [FleetSummary.PolicyFailure] = []
     /// How the distinct inventories' findings were found: as stored, updated from a stored
     /// match after an advisory change, or matched whole.
     public var matching = MatchCounters.Counts()
@@ -33,7 +35,19 @@ public struct RescanReport: Sendable, Encodable {
 
     public init(advisoryVersion: String) { self.advisoryVersion = advisoryVersion }
 
-    public mutating func add(_ outcome: FleetOutcome) {
+    /// Adds one image's outcome through the engine (findings and changes as the policy shows them).
+    public mutating func add(_ outcome: ScanOutcome) {
+        if let verdict = outcome.verdict {
+            switch verdict.kind {
+            case .fail:
+                policyFailures.append(
+                    FleetSummary.PolicyFailure(name: outcome.name, kind: .fail, reason: "\(verdict.findings) finding\(verdict.findings == 1 ? "" : "s") survive the policy"))
+            case .noVerdict:
+                policyFailures.append(
+                    FleetSummary.PolicyFailure(name: outcome.name, kind: .noVerdict, reason: "no verdict: \(verdict.gaps.joined(separator: "; "))"))
+            case .pass, .notAsked: break
+            }
+        }
         switch outcome {
         case .failed(let name, let error):
             failed += 1
@@ -43,19 +57,25 @@ public struct RescanReport: Sendable, Encodable {
         case .unchanged:
             images += 1
             unchanged += 1
-        case .scanned(let report):
+        case .scanned(let result):
+            // The tag moved: the new image was read.
             images += 1
-            let wasMoved = report.result != nil
-            if wasMoved { moved += 1 }
-            guard wasMoved || !report.changes.new.isEmpty || !report.changes.resolved.isEmpty else {
+            moved += 1
+            let report = result.report
+            changed.append(
+                Image(
+                    name: report.artifact.name, manifestDigest: report.artifact.manifestDigest, moved: true, findings: report.vulnerabilities.count,
+                    new: report.changes?.new ?? [], resolved: report.changes?.resolved ?? [], unchanged: report.changes?.unchanged ?? 0))
+        case .rematched(let image, _):
+            images += 1
+            guard !image.changes.new.isEmpty || !image.changes.resolved.isEmpty else {
                 unchanged += 1
                 return
             }
             changed.append(
                 Image(
-                    name: report.name, manifestDigest: report.image.manifestDigest, moved: wasMoved,
-                    findings: report.findings.count, new: report.changes.new, resolved: report.changes.resolved,
-                    unchanged: report.changes.unchanged))
+                    name: image.name, manifestDigest: image.image.manifestDigest, moved: false, findings: image.findings.count,
+                    new: image.changes.new, resolved: image.changes.resolved, unchanged: image.changes.unchanged))
         }
     }
 
@@ -89,6 +109,11 @@ public struct RescanReport: Sendable, Encodable {
         if !failures.isEmpty {
             output += "\nFailed (\(failures.count))\n"
             for failure in failures { output += "  \(failure.name): \(failure.reason)\n" }
+        }
+        if !policyFailures.isEmpty {
+            output += "\nFailing the policy (\(policyFailures.count))\n"
+            for failure in policyFailures.sorted(by: { $0.name < $1.name }).prefix(100) { output += "  \(failure.name): \(failure.reason)\n" }
+            if policyFailures.count > 100 { output += "  … and \(policyFailures.count - 100) more\n" }
         }
         for warning in warnings { output += "warning: \(warning)\n" }
         return output

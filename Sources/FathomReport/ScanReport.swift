@@ -127,20 +127,21 @@ public struct ScanReport: Sendable, Codable {
     public var packages: [Package]
     public var vulnerabilities: [Vulnerability]
     public var remediation: [Remediation]
-    public var suppressed: [FindingPolicy.Suppressed]
+    public var suppressed: [ScanPolicy.Suppressed]
     public var summary: Summary
     /// What changed since the previous scan of the same name (absent on a first scan).
     public var changes: ScanChanges?
     /// The advisory namespaces the packages were checked against, and those with no data.
     public var coverage: Coverage?
     public var warnings: [String]
+    /// The warnings reading the image gave (layers, files): kept apart so that a re-match can
+    /// say `warnings` anew (coverage, end of life, the filters) without losing them.
+    public var readWarnings: [String]?
 
-    public init(
-        _ result: ImageScanResult, findings: [Finding] = [], suppressed: [FindingPolicy.Suppressed] = [],
-        advisoriesLoaded: Bool = false, changes: ScanChanges? = nil, coverage: Coverage? = nil
-    ) {
-        self.changes = changes?.previousScannedAt == nil ? nil : changes
-        self.coverage = advisoriesLoaded ? coverage : nil
+    /// Only the scan engine (`ScanSession`) makes reports: every front door's report is the same.
+    init(_ result: ImageScanResult, advisoriesLoaded: Bool) {
+        changes = nil
+        coverage = nil
         let image = result.image
         schemaVersion = 2  // 2: `cvss` is a list of every source's scores (was one v3 score), `severitySource` added
         artifact = Artifact(
@@ -168,22 +169,18 @@ public struct ScanReport: Sendable, Codable {
         }
         vulnerabilities = []
         remediation = []
-        self.suppressed = suppressed
+        suppressed = []
         summary = Summary(total: 0, bySeverity: [:], fixable: 0, advisoriesLoaded: advisoriesLoaded)
         warnings = []
-        setFindings(findings)
-        warnings = result.layers.flatMap { scanned in
-            scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }
-        } + result.filesystem.warnings + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + (self.coverage?.warnings ?? [])
-            + [OSLifecycle.warning(for: result.os?.namespace)].compactMap { $0 }
+        readWarnings =
+            result.layers.flatMap { scanned in
+                scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }
+            } + result.filesystem.warnings
     }
 
     /// The report of an SBOM's packages (`fathom scan sbom:FILE`): the SBOM stands as the
     /// image's one layer, named by its digest; its packages are the inventory.
-    public init(
-        sbom: SBOMInventory, name: String, digest: Digest, size: Int64, findings: [Finding] = [],
-        suppressed: [FindingPolicy.Suppressed] = [], advisoriesLoaded: Bool = false, coverage: Coverage? = nil
-    ) {
+    init(sbom: SBOMInventory, name: String, digest: Digest, size: Int64, advisoriesLoaded: Bool) {
         schemaVersion = 2
         artifact = Artifact(
             name: name, repoTags: [], indexDigest: nil, manifestDigest: nil, mediaType: MediaType(sbom.mediaType), configDigest: digest,
@@ -205,12 +202,32 @@ public struct ScanReport: Sendable, Codable {
         }
         vulnerabilities = []
         remediation = []
-        self.suppressed = suppressed
-        self.coverage = advisoriesLoaded ? coverage : nil
+        suppressed = []
+        coverage = nil
+        changes = nil
         summary = Summary(total: 0, bySeverity: [:], fixable: 0, advisoriesLoaded: advisoriesLoaded)
         warnings = []
+        readWarnings = sbom.warnings
+    }
+
+    /// Sets what matching and the policy made of the image: the findings reported and those
+    /// suppressed, the changes, the coverage, and the warnings said anew from them (`notes`: the
+    /// engine's own, such as the filters' counts and stale data).
+    mutating func set(
+        findings: [Finding], suppressed: [ScanPolicy.Suppressed], changes: ScanChanges?, coverage: Coverage?, advisoriesLoaded: Bool,
+        notes: [String]
+    ) {
+        summary.advisoriesLoaded = advisoriesLoaded
+        self.suppressed = suppressed
+        self.changes = changes?.previousScannedAt == nil ? nil : changes
+        self.coverage = summary.advisoriesLoaded ? coverage : nil
         setFindings(findings)
-        warnings = sbom.warnings + (self.coverage?.warnings ?? []) + [OSLifecycle.warning(for: sbom.os?.namespace)].compactMap { $0 }
+        // A report stored before `readWarnings` was kept: its layer warnings are those that name a layer.
+        let read = readWarnings ?? warnings.filter { $0.hasPrefix("layer ") }
+        readWarnings = read
+        warnings =
+            read + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + (self.coverage?.warnings ?? [])
+            + [OSLifecycle.warning(for: os?.namespace)].compactMap { $0 } + notes
     }
 
     /// Vulnerabilities, remediation and summary from `findings`.
@@ -230,16 +247,6 @@ public struct ScanReport: Sendable, Codable {
         summary = Summary(
             total: findings.count, bySeverity: counts, fixable: findings.filter { $0.fixedVersion != nil }.count,
             advisoriesLoaded: summary.advisoriesLoaded)
-    }
-
-    /// This report with the findings of a re-match against newer advisory data (the image was
-    /// not read again: its artifact, layers and packages stay as they were).
-    public func rematched(findings: [Finding], changes: ScanChanges?, coverage: Coverage?) -> ScanReport {
-        var report = self
-        report.setFindings(findings)
-        report.changes = changes?.previousScannedAt == nil ? nil : changes
-        if report.summary.advisoriesLoaded { report.coverage = coverage }
-        return report
     }
 
     /// Pretty-printed JSON with a trailing newline.

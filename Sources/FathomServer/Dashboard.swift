@@ -70,6 +70,7 @@ extension ServiceRoutes {
             summary.add(report: report, name: name)
             return true
         }
+        try await addDeadJobs(to: &summary)
         summary.finish(elapsed: ContinuousClock.now - started)
         let page = FleetHTMLReport(summary: summary, trend: try await store.findingTrend()) { name in
             guard let reference = try? ImageReference(parsing: name), let at = reference.tag ?? reference.digest?.description else { return nil }

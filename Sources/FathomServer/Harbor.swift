@@ -176,25 +176,24 @@ extension ScanRunner {
     nonisolated func harborScan(_ reference: ImageReference, client: RegistryClient, mimeType: String?) async throws -> [UInt8] {
         try await harborSlots.acquire()
         defer { harborSlots.release() }
-        let fleet = try await currentFleet()
+        let session = try await currentSession()
         let name = reference.description
-        let outcome = await fleet.scan(
-            FleetJob(name: name, source: RegistryImageSource(reference: reference, client: client, documents: store), repository: reference.repository, tag: reference.tag))
-        try await fleet.flush()
+        let outcome = await session.scan(
+            FleetJob(
+                name: name, source: RegistryImageSource(reference: reference, client: client, documents: store), repository: reference.repository,
+                tag: reference.tag))
+        try await session.fleet.flush()
         switch outcome {
-        case .scanned(let report):
-            guard let result = report.result else { throw FathomError(.invalidInput, "the image was not read", image: name) }
-            let document = ScanReport(
-                result, findings: report.findings, advisoriesLoaded: fleet.index.recordCount > 0, changes: report.changes, coverage: report.coverage)
+        case .scanned(let result):
             try await store.storeReport(
-                Array(try document.json().utf8), name: name, repository: reference.repository, tag: reference.tag,
-                manifestDigest: report.image.manifestDigest)
-            return try HarborReport.encode(document, repository: reference.repository, digest: reference.digest, tag: reference.tag, mimeType: mimeType)
+                Array(try result.report.json().utf8), name: name, repository: reference.repository, tag: reference.tag,
+                manifestDigest: result.report.artifact.manifestDigest)
+            return try HarborReport.encode(result.report, repository: reference.repository, digest: reference.digest, tag: reference.tag, mimeType: mimeType)
         case .failed(_, let error):
             throw error
         case .skipped(_, let reason):
             throw FathomError(.invalidInput, reason, image: name)
-        case .unchanged:
+        case .unchanged, .rematched:
             throw FathomError(.invalidInput, "the image was not scanned", image: name)
         }
     }

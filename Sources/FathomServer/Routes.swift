@@ -273,6 +273,23 @@ public struct ServiceRoutes: Sendable {
         return try Self.encoded(answer)
     }
 
+    /// Counts the jobs the service gave up on as failed images, with their last errors; a dead
+    /// scan job whose image was scanned since (a later push, a retry by hand) is not a failure.
+    func addDeadJobs(to summary: inout FleetSummary) async throws {
+        let total = try await store.jobCounts()[.dead] ?? 0
+        guard total > 0 else { return }
+        let listed = try await store.jobs(state: .dead, limit: 100)
+        for job in listed {
+            if job.kind == .scan, let at = try await store.reportedScanTime(name: job.image), at >= job.updatedAt {
+                continue
+            }
+            summary.add(deadJob: job.kind == .scan ? job.image : "\(job.kind.rawValue) job \(job.id)", error: job.lastError)
+        }
+        // Past the listed ones, the rest count without their reasons.
+        let unlisted = total - listed.count
+        if unlisted > 0 { summary.images.failed += unlisted }
+    }
+
     /// The fleet summary of `fathom registry`, over the newest report of every name.
     func fleetSummary() async throws -> Response {
         let started = ContinuousClock.now
@@ -281,6 +298,7 @@ public struct ServiceRoutes: Sendable {
             summary.add(report: report, name: name)
             return true
         }
+        try await addDeadJobs(to: &summary)
         summary.finish(elapsed: ContinuousClock.now - started)
         return Response(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: try summary.json())))

@@ -21,11 +21,18 @@ public actor ScanRunner {
     let settings: ServiceConfiguration
     let logger: Logger
     private var fleet: FleetScanner?
+    /// `--ignore-file` and `--vex`, read again when they change.
+    let policyFiles: PolicyFiles
+    /// The policy generation the stored reports were last judged by (a change re-judges them all).
+    private var judgedGeneration = 0
     private let metrics = ServiceMetrics()
     /// Harbor's scans run beside the queue's: at most as many at once as there are workers.
     let harborSlots: AsyncSemaphore
 
-    public init(store: any Store, client: RegistryClient, configuration: ServiceConfiguration, logger: Logger) {
+    public init(
+        store: any Store, client: RegistryClient, configuration: ServiceConfiguration, policy: PolicyFiles = .none, logger: Logger
+    ) {
+        self.policyFiles = policy
         self.store = store
         self.client = client
         self.settings = configuration
@@ -45,6 +52,18 @@ public actor ScanRunner {
             scanner: scanner, store: store, index: try await store.advisories(), imageTimeout: settings.imageTimeout, logger: logger)
         fleet = fresh
         return fresh
+    }
+
+    /// The engine for the current advisory data and the current policy.
+    func currentSession() async throws -> ScanSession {
+        ScanSession(fleet: try await currentFleet(), policy: policyFiles.current().policy)
+    }
+
+    /// Whether the policy changed since the stored reports were last judged; marks them judged by it.
+    func policyChangedSinceLastRescan() -> Bool {
+        let generation = policyFiles.current().generation
+        defer { judgedGeneration = generation }
+        return generation != judgedGeneration
     }
 
     /// Does `job`; throws what failed (named).
@@ -75,38 +94,38 @@ public actor ScanRunner {
         if job.attempts > 1, let latest = try await store.previousScan(name: job.image), latest.scannedAt >= job.createdAt {
             recordedByEarlierAttempt = latest
         }
-        var fleet = try await currentFleet()
+        let session = try await currentSession()
+        var fleet = session.fleet
         if recordedByEarlierAttempt != nil {
             fleet = FleetScanner(
                 scanner: fleet.scanner, history: nil, index: fleet.index, advisoryVersion: fleet.advisoryVersion,
                 imageTimeout: settings.imageTimeout, logger: logger)
         }
         let source = RegistryImageSource(reference: reference, client: client, documents: store)
-        let outcome = await fleet.scan(FleetJob(name: job.image, source: source, repository: reference.repository, tag: reference.tag))
+        var outcome = await fleet.scan(FleetJob(name: job.image, source: source, repository: reference.repository, tag: reference.tag))
         try await fleet.flush()
-        switch outcome {
-        case .scanned(var report):
-            if let earlier = recordedByEarlierAttempt {
-                logger.info("completing the report of an earlier attempt's scan", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
-                report.changes = ScanChanges(
-                    previous: try await store.previousScan(name: job.image, before: earlier.scannedAt), current: report.image,
-                    findings: report.findings.map(StoredFinding.init))
-            }
-            guard let result = report.result else { throw FathomError(.invalidInput, "the image was not read", image: job.image) }
-            let document = ScanReport(
-                result, findings: report.findings, advisoriesLoaded: fleet.index.recordCount > 0, changes: report.changes,
-                coverage: report.coverage)
+        if case .scanned(var image) = outcome, let earlier = recordedByEarlierAttempt {
+            logger.info("completing the report of an earlier attempt's scan", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+            image.changes = ScanChanges(
+                previous: try await store.previousScan(name: job.image, before: earlier.scannedAt), current: image.image,
+                findings: image.findings.map(StoredFinding.init))
+            outcome = .scanned(image)
+        }
+        switch session.evaluate(outcome) {
+        case .scanned(let result):
             try await store.storeReport(
-                Array(try document.json().utf8), name: job.image, repository: reference.repository, tag: reference.tag,
-                manifestDigest: report.image.manifestDigest)
-            metrics.scanned(result: result, elapsed: ContinuousClock.now - started)
-            try await notify(report, trigger: "push", advisoryVersion: fleet.advisoryVersion)
+                Array(try result.report.json().utf8), name: job.image, repository: reference.repository, tag: reference.tag,
+                manifestDigest: result.report.artifact.manifestDigest)
+            if case .scanned(let image) = outcome, let read = image.result { metrics.scanned(result: read, elapsed: ContinuousClock.now - started) }
+            try await notify(
+                name: job.image, manifestDigest: result.report.artifact.manifestDigest, changes: result.changes, trigger: "push",
+                advisoryVersion: fleet.advisoryVersion)
         case .failed(_, let error):
             metrics.failed()
             throw error
         case .skipped(_, let reason):
             throw FathomError(.invalidInput, reason, image: job.image)
-        case .unchanged:
+        case .unchanged, .rematched:
             break
         }
     }
@@ -117,35 +136,50 @@ extension ScanRunner {
     /// current advisories (those already matched against them are skipped; no blob is read);
     /// each changed image gets its report updated and a notification.
     nonisolated func rescan() async throws {
-        let fleet = try await currentFleet()
+        let session = try await currentSession()
+        let fleet = session.fleet
+        // A changed policy re-judges every stored report (from stored matches: nothing is read).
+        let policyChanged = await policyChangedSinceLastRescan()
         let cutoff = Date().addingTimeInterval(-settings.rescanWindow.seconds)
         let store = self.store
         let window = settings.rescanWindow
-        let warnings = try await FleetRescan(fleet: fleet, client: nil, documents: store).run(
-            onlyOutdated: true, filter: { head in try await Self.outsideWindow(head, cutoff: cutoff, window: window, events: store) }
-        ) { outcome in
-            switch outcome {
-            case .scanned(let report):
-                if let stored = try await store.report(name: report.name),
-                    let reference = try? ImageReference(parsing: report.name)
-                {
-                    let updated = try ScanReport.decode(stored).rematched(
-                        findings: report.findings, changes: report.changes, coverage: report.coverage)
-                    try await store.storeReport(
-                        Array(try updated.json().utf8), name: report.name, repository: reference.repository, tag: reference.tag,
-                        manifestDigest: report.image.manifestDigest)
-                }
-                try await notify(report, trigger: "rescan", advisoryVersion: fleet.advisoryVersion)
-            case .skipped(let name, let reason):
-                logger.debug("left out of the rescan", metadata: ["image": "\(name)", "reason": "\(reason)"])
-            case .failed(let name, let error):
-                logger.warning("rescan failed", metadata: ["image": "\(name)", "error": "\(error)"])
-            case .unchanged:
-                break
-            }
+        let inWindow: @Sendable (ScanHead) async throws -> String? = { head in
+            try await Self.outsideWindow(head, cutoff: cutoff, window: window, events: store)
         }
+        let warnings = try await FleetRescan(fleet: fleet, client: nil, documents: store).run(
+            onlyOutdated: !policyChanged, filter: policyChanged ? nil : inWindow
+        ) { outcome in try await self.restore(outcome, session: session) }
         for warning in warnings { logger.warning("\(warning)") }
-        logger.info("rescanned", metadata: ["matching": "\(fleet.matching.counts)"])
+        logger.info("rescanned", metadata: ["matching": "\(fleet.matching.counts)", "policyChanged": "\(policyChanged)"])
+    }
+
+    /// Stores a rescanned image's report said anew: findings, changes, coverage and the warnings
+    /// that follow from them (a rescan that changes no finding can still close a coverage gap).
+    nonisolated func restore(_ outcome: FleetOutcome, session: ScanSession) async throws {
+        switch outcome {
+        case .scanned(let image), .unchanged(let image):
+            guard let stored = try await store.report(name: image.name), let reference = try? ImageReference(parsing: image.name) else {
+                return
+            }
+            let before = try ScanReport.decode(stored)
+            var matched = image
+            if case .unchanged = outcome, let kept = before.changes { matched.changes = kept }
+            let updated = session.rematched(before, by: matched)
+            let bytes = Array(try updated.report.json().utf8)
+            if bytes != stored {
+                try await store.storeReport(
+                    bytes, name: image.name, repository: reference.repository, tag: reference.tag, manifestDigest: image.image.manifestDigest)
+            }
+            if case .scanned = outcome {
+                try await notify(
+                    name: image.name, manifestDigest: image.image.manifestDigest, changes: updated.changes, trigger: "rescan",
+                    advisoryVersion: session.fleet.advisoryVersion)
+            }
+        case .skipped(let name, let reason):
+            logger.debug("left out of the rescan", metadata: ["image": "\(name)", "reason": "\(reason)"])
+        case .failed(let name, let error):
+            logger.warning("rescan failed", metadata: ["image": "\(name)", "error": "\(error)"])
+        }
     }
 
     /// Why `head` is left out of a scheduled rescan: its last push or pull (from the registry's
@@ -179,19 +213,17 @@ extension ScanRunner {
         }
     }
 
-    /// Queues a notification per receiver when `report` has findings new or resolved since the
-    /// previous scan of its name.
-    nonisolated func notify(_ report: FleetImageReport, trigger: String, advisoryVersion: String) async throws {
-        guard !settings.notifyURLs.isEmpty, report.changes.previousScannedAt != nil,
-            !report.changes.new.isEmpty || !report.changes.resolved.isEmpty
+    /// Queues a notification per receiver when an image has findings new or resolved (as the
+    /// policy shows them) since the previous scan of its name.
+    nonisolated func notify(name: String, manifestDigest: Digest?, changes: ScanChanges?, trigger: String, advisoryVersion: String) async throws {
+        guard !settings.notifyURLs.isEmpty, let changes, changes.previousScannedAt != nil, !changes.new.isEmpty || !changes.resolved.isEmpty
         else { return }
         let now = Date()
         let notifications = try settings.notifyURLs.map { url in
             let id = UUID().uuidString.lowercased()
             let body = FindingsChanged(
-                deliveryId: id, event: "findings.changed", trigger: trigger, image: report.name,
-                manifestDigest: report.image.manifestDigest?.description, advisoryVersion: advisoryVersion, at: now,
-                new: report.changes.new, resolved: report.changes.resolved)
+                deliveryId: id, event: "findings.changed", trigger: trigger, image: name, manifestDigest: manifestDigest?.description,
+                advisoryVersion: advisoryVersion, at: now, new: changes.new, resolved: changes.resolved)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601

@@ -127,46 +127,6 @@ struct TimeoutOption: ParsableArguments {
     }
 }
 
-/// `--skip-dirs` and `--skip-files`: shell globs (fnmatch(3); `*` also crosses `/`, so `**` works
-/// as Trivy users write it) over paths in the image, without the leading slash.
-struct PathSkips {
-    let directories: [String]
-    let files: [String]
-
-    init(directories: [String], files: [String]) {
-        func clean(_ pattern: String) -> String {
-            var pattern = pattern
-            while pattern.hasPrefix("/") { pattern.removeFirst() }
-            while pattern.hasSuffix("/") { pattern.removeLast() }
-            return pattern
-        }
-        self.directories = directories.map(clean)
-        self.files = files.map(clean)
-    }
-
-    var isEmpty: Bool { directories.isEmpty && files.isEmpty }
-
-    /// The patterns that match none of `paths`: a typo there would silently skip nothing.
-    func unmatched(in paths: [String]) -> [String] {
-        let directoryMisses = directories.filter { pattern in !paths.contains(where: PathSkips(directories: [pattern], files: []).skips) }
-        let fileMisses = files.filter { pattern in !paths.contains(where: PathSkips(directories: [], files: [pattern]).skips) }
-        return directoryMisses.map { "--skip-dirs '\($0)'" } + fileMisses.map { "--skip-files '\($0)'" }
-    }
-
-    /// Whether the file at `path` (or a directory it is in) is skipped.
-    func skips(_ path: String) -> Bool {
-        guard !isEmpty else { return false }
-        let path = path.hasPrefix("/") ? String(path.drop { $0 == "/" }) : path
-        if files.contains(where: { fnmatch($0, path, 0) == 0 }) { return true }
-        var directory = path
-        while let slash = directory.lastIndex(of: "/") {
-            directory = String(directory[..<slash])
-            if directories.contains(where: { fnmatch($0, directory, 0) == 0 }) { return true }
-        }
-        return false
-    }
-}
-
 /// `--template`, read and parsed once per run; an error is one line and exit 1.
 func loadTemplate(_ argument: String?) throws -> MustacheTemplate? {
     do {

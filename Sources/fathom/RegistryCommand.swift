@@ -69,6 +69,7 @@ struct RegistryScan: AsyncParsableCommand {
 
     @OptionGroup var timeoutOption: TimeoutOption
     @OptionGroup var readLimits: ReadLimitOptions
+    @OptionGroup var policyOptions: PolicyOptions
 
     @Option(help: "With --format template: a Mustache template over each report's JSON keys (FILE or @FILE).")
     var template: String?
@@ -104,23 +105,31 @@ struct RegistryScan: AsyncParsableCommand {
         let reportTemplate = try loadTemplate(template)
         let pushedCutoff = try pushedSince.map { try parseSince($0) }
         let pulledCutoff = try pulledSince.map { try parseSince($0) }
-        let dataCutoff = try parseSince(maxDbAge)
+        let dataAge = (cutoff: try parseSince(maxDbAge), text: maxDbAge)
+        let policy = try policyOptions.policy()
         let wanted = try Platform(parsing: platform)
-        if let output, !writesFleetHTML { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
+        if let output, !writesFleetHTML {
+            do {
+                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            } catch {
+                printError("\(FathomError(.io, "cannot make the report directory", path: output, cause: error))")
+                throw ExitCode(1)
+            }
+        }
 
         // An OCI layout (a mirror exported with skopeo sync or oras) needs no registry client.
         let layout = url.hasPrefix("oci:") ? String(url.dropFirst(4)) : nil
         if let layout { host = "oci:" + layout }
         let client = layout == nil ? try options.makeClient(for: host) : nil
         let store: any Store
-        let fleet: FleetScanner
+        let session: ScanSession
         do {
             store = try await storeOption.open()
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store), limits: try readLimits.limits())
-            fleet = try await FleetScanner(
-                scanner: scanner, store: store, index: try await store.advisories(),
+            session = try await ScanSession.open(
+                store: store, scanner: scanner, policy: policy, maxDataAge: dataAge,
                 imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency(),
                 imageTimeout: try imageTimeout.flatMap { try WorkerOptions.interval($0, option: "--image-timeout") })
         } catch {
@@ -128,6 +137,7 @@ struct RegistryScan: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
+        let fleet = session.fleet
         let filter = FleetPolicy(pushedSince: pushedCutoff, pulledSince: pulledCutoff).filter(events: store)
         let jobs: any AsyncSequence<FleetJob, any Error> =
             if let layout {
@@ -138,18 +148,15 @@ struct RegistryScan: AsyncParsableCommand {
                 preconditionFailure("a registry fleet always has a client")
             }
         var summary = FleetSummary(source: host, advisoryVersion: fleet.advisoryVersion, top: top)
-        if fleet.index.recordCount > 0,
-            let stale = try await store.advisoryStatistics().staleWarning(olderThan: dataCutoff, maxAge: maxDbAge)
-        {
-            summary.warnings.append(stale)
-        }
+        summary.warnings += session.dataWarnings
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
         let started = ContinuousClock.now
         do {
-            try await fleet.run(jobs, filter: filter) { outcome in
+            try await fleet.run(jobs, filter: filter) { pipelineOutcome in
+                let outcome = session.evaluate(pipelineOutcome)
                 summary.add(outcome)
-                if let output, !writesFleetHTML, case .scanned(let report) = outcome, let result = report.result {
-                    try writeReport(report, result: result, into: output, advisoriesLoaded: fleet.index.recordCount > 0, template: reportTemplate)
+                if let output, !writesFleetHTML, case .scanned(let result) = outcome {
+                    try writeReport(result.report, into: output, template: reportTemplate)
                 }
             }
         } catch {
@@ -181,7 +188,9 @@ struct RegistryScan: AsyncParsableCommand {
             }
         default: FileHandle.standardOutput.write(Data(summary.table().utf8))
         }
-        if summary.images.failed > 0 { throw ExitCode(1) }
+        // --exit-code: a finding that survives the policy in any image fails the run with its code.
+        if summary.policyFailures.contains(where: { $0.kind == .fail }) { throw ExitCode(policy.exitCode) }
+        if summary.images.failed > 0 || !summary.policyFailures.isEmpty { throw ExitCode(1) }
         // Nothing listed is not "0 scanned, all well": a typo in a glob must not pass.
         if summary.images.scanned + summary.images.skipped == 0 {
             let selection = (repositories.map { "--repo '\($0)'" } + tags.map { "--tag '\($0)'" }).joined(separator: " ")
@@ -192,18 +201,15 @@ struct RegistryScan: AsyncParsableCommand {
         }
     }
 
-    func writeReport(
-        _ report: FleetImageReport, result: ImageScanResult, into directory: String, advisoriesLoaded: Bool, template: MustacheTemplate?
-    ) throws {
-        let document = ScanReport(
-            result, findings: report.findings, advisoriesLoaded: advisoriesLoaded, changes: report.changes, coverage: report.coverage)
-        let fileName = report.name.map { "/:@".contains($0) ? "_" : $0 }.reduce(into: "") { $0.append($1) }
-        let text = try format.render(document, template: template)
+    func writeReport(_ report: ScanReport, into directory: String, template: MustacheTemplate?) throws {
+        let name = report.artifact.name
+        let fileName = name.map { "/:@".contains($0) ? "_" : $0 }.reduce(into: "") { $0.append($1) }
+        let text = try format.render(report, template: template)
         let path = "\(directory)/\(fileName).\(format.fileExtension)"
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         } catch {
-            throw FathomError(.io, "cannot write the report", image: report.name, path: path, cause: error)
+            throw FathomError(.io, "cannot write the report", image: name, path: path, cause: error)
         }
     }
 }

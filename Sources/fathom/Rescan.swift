@@ -37,6 +37,7 @@ struct Rescan: AsyncParsableCommand {
     @OptionGroup var storeOption: StoreOption
 
     @OptionGroup var timeoutOption: TimeoutOption
+    @OptionGroup var policyOptions: PolicyOptions
 
     func validate() throws {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
@@ -58,9 +59,10 @@ struct Rescan: AsyncParsableCommand {
         }
         let registries = offline ? [] : FleetRescan.registries(of: try await store.scannedNames())
         let client = offline || registries.isEmpty ? nil : try registryOptions.makeClient(for: registries.first)
-        let fleet = try await FleetScanner(
-            scanner: ImageScanner(cache: LayerCache(store: store)), store: store, index: try await store.advisories(),
+        let session = try await ScanSession.open(
+            store: store, scanner: ImageScanner(cache: LayerCache(store: store)), policy: try policyOptions.policy(),
             imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
+        let fleet = session.fleet
         let advisoryVersion = fleet.advisoryVersion
         let rescan = FleetRescan(fleet: fleet, client: client, documents: store)
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
@@ -68,7 +70,7 @@ struct Rescan: AsyncParsableCommand {
         let started = ContinuousClock.now
         let warnings: [String]
         do {
-            warnings = try await rescan.run(onlyOutdated: sinceDbChange) { outcome in report.add(outcome) }
+            warnings = try await rescan.run(onlyOutdated: sinceDbChange) { outcome in report.add(session.evaluate(outcome)) }
         } catch {
             await display.stop()
             try? await client?.shutdown()
@@ -86,6 +88,8 @@ struct Rescan: AsyncParsableCommand {
         }
         let text = format == .json ? try report.json() : report.table()
         FileHandle.standardOutput.write(Data(text.utf8))
-        if report.failed > 0 { throw ExitCode(1) }
+        // --exit-code: a finding that survives the policy in any image fails the rescan with its code.
+        if report.policyFailures.contains(where: { $0.kind == .fail }) { throw ExitCode(policyOptions.exitCode) }
+        if report.failed > 0 || !report.policyFailures.isEmpty { throw ExitCode(1) }
     }
 }

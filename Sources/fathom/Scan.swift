@@ -83,21 +83,10 @@ struct Scan: AsyncParsableCommand {
 
     @OptionGroup var timeoutOption: TimeoutOption
     @OptionGroup var readLimits: ReadLimitOptions
-
-    @Option(help: "Report only these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN).")
-    var severity: String?
-
-    @Flag(help: "Leave out findings that have no fixed version yet.")
-    var ignoreUnfixed = false
+    @OptionGroup var policyOptions: PolicyOptions
 
     @Flag(inversion: .prefixedNo, help: "List every package: in the table (with the layers; off by default), in the other formats (on by default).")
     var listAllPkgs: Bool?
-
-    @Option(help: "Leave out packages read from files under directories matching this glob (repeatable; e.g. 'usr/local/lib/node_modules', '*/tests').")
-    var skipDirs: [String] = []
-
-    @Option(help: "Leave out packages read from files matching this glob (repeatable; e.g. '*/requirements-dev.txt').")
-    var skipFiles: [String] = []
 
     @Flag(name: .shortAndLong, help: "Only the report and errors: no warnings logged on standard error.")
     var quiet = false
@@ -105,20 +94,8 @@ struct Scan: AsyncParsableCommand {
     @Flag(help: "Show the suppressed findings (ignore file, VEX) and why, in the table.")
     var showSuppressed = false
 
-    @Option(help: "Exit with this code when any finding survives the filters.")
-    var exitCode: Int32 = 0
-
-    @Flag(help: "Give a verdict (--exit-code) even when the image's OS or a language ecosystem it holds has no advisory data.")
-    var allowMissingData = false
-
     @Option(help: "Warn when the advisory data was not updated for longer than this (30d, 12h, …).")
     var maxDbAge = "7d"
-
-    @Option(help: "Ignore file: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line (default: ./.fathomignore if present).")
-    var ignoreFile: String?
-
-    @Option(help: "OpenVEX document whose not_affected/fixed statements suppress findings (repeatable).")
-    var vex: [String] = []
 
     @Option(help: "With --format template: a Mustache template over the JSON document's keys (FILE or @FILE).")
     var template: String?
@@ -127,7 +104,6 @@ struct Scan: AsyncParsableCommand {
     var os: String?
 
     func validate() throws {
-        guard (0...255).contains(exitCode) else { throw ValidationError("--exit-code must be 0 to 255 (a process exit status), not \(exitCode)") }
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
         if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
         if template != nil && format != .template { throw ValidationError("--template is for --format template") }
@@ -138,18 +114,16 @@ struct Scan: AsyncParsableCommand {
         let watchdog = try timeoutOption.start("image \(reference)")
         defer { watchdog?.cancel() }
         let reportTemplate = try loadTemplate(template)
+        let policy = try policyOptions.policy()
+        let dataAge = (cutoff: try parseSince(maxDbAge), text: maxDbAge)
         if reference.hasPrefix("sbom:") {
-            return try await scanSBOM(path: String(reference.dropFirst("sbom:".count)), template: reportTemplate)
+            return try await scanSBOM(path: String(reference.dropFirst("sbom:".count)), policy: policy, dataAge: dataAge, template: reportTemplate)
         }
         let source: SourceReference
         let wanted: Platform
-        let policy: FindingPolicy
-        let dataCutoff: Date
         do {
             source = try SourceReference(parsing: reference)
             wanted = try Platform(parsing: platform ?? "linux/amd64")
-            policy = try makePolicy()
-            dataCutoff = try parseSince(maxDbAge)
         } catch {
             printError("\(error)")
             throw ExitCode(1)
@@ -163,58 +137,30 @@ struct Scan: AsyncParsableCommand {
                 client = made
                 return made
             }())
-            // The store is the layer cache and the history: a known layer is not read again, and
-            // the report says what changed since the previous scan of this name.
             // An asked-for platform a single-platform image does not have is an error, not a scan of another.
             if platform != nil, let has = try await opened.resolve(platform: wanted).platform, !wanted.matches(has) {
                 throw FathomError(
                     .noMatchingPlatform, "the image is \(has) only (one manifest, no index); --platform \(wanted) is not in it",
                     image: opened.displayName)
             }
+            // The store is the layer cache and the history: a known layer is not read again, and
+            // the report says what changed since the previous scan of this name.
             let store = try await storeOption.open()
             let scanner = ImageScanner(
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store), limits: try readLimits.limits())
-            let fleet = try await FleetScanner(scanner: scanner, store: store, index: try await store.advisories())
-            let outcome = await fleet.scan(FleetJob(name: opened.displayName, source: opened))
+            let session = try await ScanSession.open(store: store, scanner: scanner, policy: policy, maxDataAge: dataAge)
+            let outcome = await session.scan(FleetJob(name: opened.displayName, source: opened))
             if let client { try await client.shutdown() }
             client = nil
-            try await fleet.flush()
-            let stale =
-                fleet.index.recordCount > 0
-                ? try await store.advisoryStatistics().staleWarning(olderThan: dataCutoff, maxAge: maxDbAge) : nil
+            try await session.fleet.flush()
             try await store.close()
-            guard case .scanned(let scanned) = outcome, let scannedResult = scanned.result else {
+            guard case .scanned(let result) = outcome else {
                 if case .failed(_, let error) = outcome { throw error }
                 throw FathomError(.invalidInput, "the image was not scanned")
             }
-            // --skip-dirs/--skip-files shape the report and the verdict; the store keeps the whole inventory.
-            var result = scannedResult
-            let skips = PathSkips(directories: skipDirs, files: skipFiles)
-            let before = result.packages.count
-            let unmatchedSkips = skips.unmatched(in: result.packages.map(\.package.path))
-            result.packages.removeAll { skips.skips($0.package.path) }
-            let (kept, suppressed, filtered) = policy.apply(scanned.findings.filter { !skips.skips($0.path) })
-            var report = ScanReport(
-                result, findings: kept, suppressed: suppressed, advisoriesLoaded: fleet.index.recordCount > 0, changes: scanned.changes,
-                coverage: scanned.coverage)
-            if let warning = filtered.warning { report.warnings.append(warning) }
-            if let stale { report.warnings.append(stale) }
-            if before > result.packages.count {
-                report.warnings.append("--skip-dirs/--skip-files left out \(before - result.packages.count) of \(before) packages")
-            }
-            for pattern in unmatchedSkips { report.warnings.append("\(pattern) matched no file a package was read from") }
-            try write(try render(report, template: reportTemplate))
-            if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
-            // A verdict was asked for: "nothing found" is not one when nothing was checked.
-            if exitCode != 0 && !allowMissingData {
-                let gaps = fleet.index.recordCount == 0 ? ["the store holds no advisories (fathom db import)"] : scanned.coverage.warnings
-                if !gaps.isEmpty {
-                    printError(
-                        "\(opened.displayName): no verdict: \(gaps.joined(separator: "; ")) (--allow-missing-data accepts a clean report anyway)")
-                    throw ExitCode(1)
-                }
-            }
+            try write(try render(result.report, template: reportTemplate))
+            try conclude(result.verdict, name: opened.displayName)
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -226,42 +172,22 @@ struct Scan: AsyncParsableCommand {
     }
 
     /// Matches the packages an SBOM lists (nothing is cached: the SBOM is the inventory).
-    private func scanSBOM(path: String, template reportTemplate: MustacheTemplate?) async throws {
+    private func scanSBOM(
+        path: String, policy: ScanPolicy, dataAge: (cutoff: Date, text: String), template reportTemplate: MustacheTemplate?
+    ) async throws {
         do {
-            let policy = try makePolicy()
-            let dataCutoff = try parseSince(maxDbAge)
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw FathomError(.io, "cannot read the SBOM (no such file, or not readable)", path: path)
             }
             let bytes = [UInt8](data)
             let sbom = try SBOMInventory.read(bytes, path: path, os: os)
             let store = try await storeOption.open()
-            let index = try await store.advisories()
-            let entries = sbom.packages.map { InventoryEntry(package: $0, layer: 0) }
-            let findings = try await ImageMatcher.findings(entries, osNamespace: sbom.os?.namespace, lookup: index)
-            let coverage = Coverage(entries, osNamespace: sbom.os?.namespace, lookup: index)
-            let stale = index.recordCount > 0 ? try await store.advisoryStatistics().staleWarning(olderThan: dataCutoff, maxAge: maxDbAge) : nil
+            let session = try await ScanSession.open(
+                store: store, scanner: ImageScanner(cache: LayerCache(store: store)), policy: policy, maxDataAge: dataAge)
+            let result = try await session.result(sbom: sbom, name: reference, bytes: bytes)
             try await store.close()
-            let (kept, suppressed, filtered) = policy.apply(findings)
-            var digest = DigestHasher()
-            digest.update(bytes)
-            var report = ScanReport(
-                sbom: sbom, name: reference, digest: digest.finalize(), size: Int64(bytes.count), findings: kept, suppressed: suppressed,
-                advisoriesLoaded: index.recordCount > 0, coverage: coverage)
-            if let warning = filtered.warning { report.warnings.append(warning) }
-            if let stale { report.warnings.append(stale) }
-            if sbom.os == nil && sbom.packages.contains(where: { ["deb", "apk", "rpm"].contains($0.ecosystem) }) {
-                report.warnings.append("\(path): the SBOM names no OS: its OS packages were not checked (give --os ID:VERSION)")
-            }
-            try write(try render(report, template: reportTemplate))
-            if exitCode != 0 && !kept.isEmpty { throw ExitCode(exitCode) }
-            if exitCode != 0 && !allowMissingData {
-                let gaps = index.recordCount == 0 ? ["the store holds no advisories (fathom db import)"] : coverage.warnings
-                if !gaps.isEmpty {
-                    printError("\(reference): no verdict: \(gaps.joined(separator: "; ")) (--allow-missing-data accepts a clean report anyway)")
-                    throw ExitCode(1)
-                }
-            }
+            try write(try render(result.report, template: reportTemplate))
+            try conclude(result.verdict, name: reference)
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -270,33 +196,16 @@ struct Scan: AsyncParsableCommand {
         }
     }
 
-    private func makePolicy() throws -> FindingPolicy {
-        var policy = FindingPolicy()
-        if let severity {
-            var wanted = Set<Severity>()
-            for word in severity.split(separator: ",") {
-                guard let parsed = Severity(rawValue: word.trimmingCharacters(in: .whitespaces).uppercased()) else {
-                    throw FathomError(.invalidInput, "unknown severity '\(word)': use CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN")
-                }
-                wanted.insert(parsed)
-            }
-            policy.severities = wanted
+    /// Exits as the verdict asks: the policy's code when a finding survives it; 1 with the
+    /// reason when a verdict was asked for and missing data forbids a clean one.
+    private func conclude(_ verdict: ScanVerdict, name: String) throws {
+        switch verdict.kind {
+        case .fail: throw ExitCode(verdict.exitCode)
+        case .noVerdict:
+            printError("\(name): no verdict: \(verdict.gaps.joined(separator: "; ")) (--allow-missing-data accepts a clean report anyway)")
+            throw ExitCode(1)
+        case .pass, .notAsked: return
         }
-        policy.ignoreUnfixed = ignoreUnfixed
-        let ignorePath = ignoreFile ?? (FileManager.default.fileExists(atPath: ".fathomignore") ? ".fathomignore" : nil)
-        if let ignorePath {
-            guard let data = FileManager.default.contents(atPath: ignorePath) else {
-                throw FathomError(.io, "cannot read the ignore file", path: ignorePath)
-            }
-            policy.ignoreRules = try FindingPolicy.ignoreRules(String(decoding: data, as: UTF8.self), file: ignorePath)
-        }
-        for path in vex {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw FathomError(.io, "cannot read the VEX document", path: path)
-            }
-            policy.vex += try FindingPolicy.vexStatements([UInt8](data), file: path)
-        }
-        return policy
     }
 
     /// The report in --format, with the table's options and --list-all-pkgs applied.

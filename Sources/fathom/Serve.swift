@@ -39,6 +39,12 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "File holding the HMAC-SHA256 key that signs notifications (X-Fathom-Signature).")
     var notifySecretFile: String?
 
+    @Option(help: "Ignore file applied to every stored report: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line; read again when it changes.")
+    var ignoreFile: String?
+
+    @Option(help: "VEX document (OpenVEX, CycloneDX VEX or CSAF VEX) applied to every stored report (repeatable); read again when it changes.")
+    var vex: [String] = []
+
     @OptionGroup var feedOptions: Database.FeedOptions
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
@@ -87,6 +93,16 @@ struct WorkerOptions: ParsableArguments {
             FileHandle.standardError.write(Data("fathom: warning: no --notify-secret-file: notifications are sent unsigned\n".utf8))
         }
         return configuration
+    }
+
+    /// `--ignore-file` and `--vex`, read now (a broken file stops the start, named) and again when they change.
+    func policyFiles(logger: Logger) throws -> PolicyFiles {
+        do {
+            return try PolicyFiles(ignoreFile: ignoreFile, vexFiles: vex, logger: logger)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
     }
 
     /// The workers and the notifier for `store` (those the configuration asks for).
@@ -196,7 +212,7 @@ struct Serve: AsyncParsableCommand {
         let store = try await options.storeOption.open()
         let client = try options.registryOptions.makeClient(for: registry)
         let logger = Logger(label: "fathom.serve")
-        let runner = settings.workers > 0 ? ScanRunner(store: store, client: client, configuration: settings, logger: logger) : nil
+        let runner = settings.workers > 0 ? ScanRunner(store: store, client: client, configuration: settings, policy: try options.policyFiles(logger: logger), logger: logger) : nil
         let routes = ServiceRoutes(store: store, configuration: settings, metricsRegistry: metrics, runner: runner)
         let app = Application(
             router: routes.router(),
@@ -244,7 +260,7 @@ struct Worker: AsyncParsableCommand {
         let store = try await options.storeOption.open()
         let client = try options.registryOptions.makeClient(for: nil)
         let logger = Logger(label: "fathom.worker")
-        let runner = ScanRunner(store: store, client: client, configuration: configuration, logger: logger)
+        let runner = ScanRunner(store: store, client: client, configuration: configuration, policy: try options.policyFiles(logger: logger), logger: logger)
         FileHandle.standardError.write(Data("fathom: \(configuration.workers) workers on store \(store.location)\n".utf8))
         var services = WorkerOptions.services(store: store, client: client, runner: runner, configuration: configuration, logger: logger)
         if let listen {

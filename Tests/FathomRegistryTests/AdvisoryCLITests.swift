@@ -251,7 +251,7 @@ import Testing
         let (_, aged) = try await scanJSON(["--max-db-age", "0s"], store: store)
         #expect(((aged["warnings"] as? [String]) ?? []).contains { $0.hasPrefix("advisory data older than --max-db-age 0s: 1 feed not updated since") })
         let (badAge, _) = try await scanJSON(["--max-db-age", "soon"], store: store)
-        #expect(badAge.status == 1)
+        #expect(badAge.status == 64)  // a usage error
         #expect(badAge.errorText.contains("'soon' is neither a duration"))
 
         // --exit-code fires only when findings survive the filters.
@@ -273,26 +273,114 @@ import Testing
         #expect(!kept.contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true })
         let ignored = ignoredDocument["suppressed"] as! [[String: Any]]
         #expect(Set(ignored.compactMap { $0["package"] as? String }) == ["musl", "musl-utils"])
-        #expect(ignored.allSatisfy { $0["reason"] as? String == "ignore file" })
+        #expect(ignored.allSatisfy { $0["reason"] as? String == "ignore file" && $0["rule"] as? String == ".fathomignore:2" })
 
-        // A VEX statement suppresses, keeping its justification in the JSON.
-        let vex = """
+        // VEX, as vexctl writes it: the image is the product and musl-utils its subcomponent.
+        // The statement suppresses musl-utils' finding and never musl's (no substring match).
+        func vexDocument(_ products: String) -> String {
+            """
             {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1", "author": "fathom tests",
              "timestamp": "2026-11-29T00:00:00Z", "version": 1,
              "statements": [{"vulnerability": {"name": "CVE-2019-14697"}, "status": "not_affected",
-                             "justification": "vulnerable_code_not_in_execute_path", "products": []}]}
+                             "justification": "vulnerable_code_not_in_execute_path", "products": \(products)}]}
             """
-        try vex.write(toFile: directory + "/vex.json", atomically: true, encoding: .utf8)
+        }
+        func cve(_ document: [String: Any], _ key: String) -> Set<String> {
+            Set((document[key] as? [[String: Any]] ?? []).filter {
+                ($0["id"] as? String)?.hasSuffix("CVE-2019-14697") == true || ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true
+            }.compactMap { $0["package"] as? String })
+        }
         try "".write(toFile: directory + "/empty-ignore", atomically: true, encoding: .utf8)
-        let (_, vexDocument) = try await scanJSON(["--vex", directory + "/vex.json", "--ignore-file", directory + "/empty-ignore"], store: store)
-        #expect(!(vexDocument["vulnerabilities"] as! [[String: Any]]).contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true })
-        let vexSuppressed = vexDocument["suppressed"] as! [[String: Any]]
-        #expect(vexSuppressed.contains { $0["justification"] as? String == "vulnerable_code_not_in_execute_path" && $0["reason"] as? String == "vex: not_affected" })
+        try vexDocument(#"[{"@id": "\#(registry.host)/alpine:3.7", "subcomponents": [{"@id": "pkg:apk/alpine/musl-utils@1.1.18-r3"}]}]"#)
+            .write(toFile: directory + "/vex.json", atomically: true, encoding: .utf8)
+        let (_, onlyUtils) = try await scanJSON(["--vex", directory + "/vex.json", "--ignore-file", directory + "/empty-ignore"], store: store)
+        #expect(cve(onlyUtils, "vulnerabilities") == ["musl"])
+        #expect(cve(onlyUtils, "suppressed") == ["musl-utils"])
+        let vexSuppressed = onlyUtils["suppressed"] as! [[String: Any]]
+        #expect(vexSuppressed.contains {
+            $0["justification"] as? String == "vulnerable_code_not_in_execute_path" && $0["reason"] as? String == "vex: not_affected"
+                && ($0["rule"] as? String)?.hasPrefix(directory + "/vex.json (OpenVEX) statement 1") == true
+        })
+        // A package product: musl-utils alone again, by purl.
+        try vexDocument(#"[{"@id": "pkg:apk/alpine/musl-utils@1.1.18-r3"}]"#).write(toFile: directory + "/vex.json", atomically: true, encoding: .utf8)
+        let (_, byPackage) = try await scanJSON(["--vex", directory + "/vex.json", "--ignore-file", directory + "/empty-ignore"], store: store)
+        #expect(cve(byPackage, "vulnerabilities") == ["musl"])
+        // The image as a pkg:oci purl with no subcomponents: every package of it.
+        try vexDocument(#"[{"@id": "pkg:oci/alpine?repository_url=\#(registry.host)/alpine&tag=3.7"}]"#)
+            .write(toFile: directory + "/vex.json", atomically: true, encoding: .utf8)
+        let (_, whole) = try await scanJSON(["--vex", directory + "/vex.json", "--ignore-file", directory + "/empty-ignore"], store: store)
+        #expect(cve(whole, "vulnerabilities").isEmpty)
+        #expect(cve(whole, "suppressed") == ["musl", "musl-utils"])
+        // Another image's tag, and a statement naming no product: nothing, and a warning says why.
+        try vexDocument(#"[{"@id": "\#(registry.host)/alpine:3.8"}]"#).write(toFile: directory + "/vex.json", atomically: true, encoding: .utf8)
+        let (_, other) = try await scanJSON(["--vex", directory + "/vex.json", "--ignore-file", directory + "/empty-ignore"], store: store)
+        #expect(cve(other, "vulnerabilities") == ["musl", "musl-utils"])
+        try vexDocument("[]").write(toFile: directory + "/vex.json", atomically: true, encoding: .utf8)
+        let (noProduct, none2) = try await scanJSON(["--vex", directory + "/vex.json", "--ignore-file", directory + "/empty-ignore"], store: store)
+        #expect(cve(none2, "vulnerabilities") == ["musl", "musl-utils"])
+        #expect(noProduct.errorText.contains("names no product: it applies to nothing"))
 
         // An expired rule no longer applies.
         try "CVE-2019-14697 exp:2020-01-01\n".write(toFile: directory + "/.fathomignore", atomically: true, encoding: .utf8)
         let (_, expired) = try await scanJSON([], store: store, directory: directory)
         #expect((expired["vulnerabilities"] as! [[String: Any]]).contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true })
+    }
+
+    /// The policy is the engine's: `scan`, `registry -o DIR` and `rescan` take the same flags and
+    /// give the same live and suppressed sets for the same image; `--exit-code` gates the fleet
+    /// and names the images that fail it.
+    @Test func registryAndRescanApplyTheSamePolicyAsScan() async throws {
+        let directory = try Fixtures.temporaryDirectory("fleet-policy")
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
+        try "CVE-2018-1000001 pkg:musl\n".write(toFile: directory + "/ignore", atomically: true, encoding: .utf8)
+        try """
+            {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/2", "author": "fathom tests",
+             "timestamp": "2026-11-29T00:00:00Z", "version": 1,
+             "statements": [{"vulnerability": {"name": "CVE-2019-14697"}, "status": "not_affected", "justification": "inline_mitigations_already_exist",
+                             "products": [{"@id": "\(registry.host)/alpine:3.7", "subcomponents": [{"@id": "pkg:apk/alpine/musl-utils@1.1.18-r3"}]}]}]}
+            """.write(toFile: directory + "/vex.json", atomically: true, encoding: .utf8)
+        let policy = ["--ignore-file", directory + "/ignore", "--vex", directory + "/vex.json"]
+        func sets(_ document: [String: Any]) -> (live: Set<String>, suppressed: Set<String>) {
+            func keys(_ key: String) -> Set<String> {
+                Set((document[key] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "") \($0["package"] ?? "")" })
+            }
+            return (keys("vulnerabilities"), keys("suppressed"))
+        }
+        let (scanned, scanDocument) = try await scanJSON(policy, store: store)
+        #expect(scanned.status == 0, "\(scanned.errorText)")
+        let fromScan = sets(scanDocument)
+        #expect(!fromScan.live.isEmpty && fromScan.suppressed.count >= 1)
+        #expect(fromScan.suppressed.contains { $0.hasSuffix(" musl-utils") } && fromScan.live.contains { $0.hasSuffix(" musl") })
+
+        // registry -o DIR: the same report for the image, and --exit-code fails the run naming it.
+        let reports = directory + "/reports"
+        let fleet = try await fathom(
+            ["registry", registry.host, "--repo", "alpine", "--tag", "3.7", "--store", store, "-o", reports, "-f", "json", "--quiet",
+             "--exit-code", "3"] + policy)
+        #expect(fleet.status == 3, "\(fleet.errorText)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: fleet.stdout) as? [String: Any])
+        let failing = summary["policyFailures"] as? [[String: Any]] ?? []
+        #expect(failing.map { $0["name"] as? String } == ["\(registry.host)/alpine:3.7"])
+        let file = reports + "/" + "\(registry.host)/alpine:3.7".map { "/:@".contains($0) ? "_" : $0 }.reduce(into: "") { $0.append($1) } + ".json"
+        let fromRegistry = sets(try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any]))
+        #expect(fromRegistry.live == fromScan.live)
+        #expect(fromRegistry.suppressed == fromScan.suppressed)
+        // The summary counts what the policy reports, not what matching found.
+        let counted = (summary["findings"] as? [String: Int] ?? [:]).values.reduce(0, +)
+        #expect(counted == fromScan.live.count)
+
+        // rescan: the same flags; the verdict over every stored image.
+        let rescan = try await fathom(["rescan", "--store", store, "--offline", "--quiet", "--exit-code", "4"] + policy)
+        #expect(rescan.status == 4, "\(rescan.errorText)")
+        #expect(rescan.text.contains("Failing the policy") && rescan.text.contains("\(registry.host)/alpine:3.7"))
+        // Every finding here is UNKNOWN: --severity CRITICAL leaves none, so the gate passes.
+        let passing = try await fathom(["rescan", "--store", store, "--offline", "--quiet", "--exit-code", "4", "--severity", "CRITICAL"])
+        #expect(passing.status == 0, "\(passing.errorText)")
+        // A word that is no severity is a usage error, before anything runs.
+        let bogus = try await fathom(["registry", registry.host, "--store", store, "--severity", "BOGUS"])
+        #expect(bogus.status == 64)
+        #expect(bogus.errorText.contains("unknown severity 'BOGUS'"))
     }
 
     @Test func unreadablePolicyFilesNameTheFile() async throws {

@@ -1,0 +1,284 @@
+public import FathomAdvisory
+public import FathomCore
+public import FathomInventory
+public import FathomPipeline
+public import FathomStore
+public import Foundation
+
+/// The scan engine every front door goes through (`scan`, each image of `registry` and
+/// `rescan`, a service job, a Harbor job): it turns what the fleet pipeline found for an image
+/// into a result judged by one policy. The commands parse flags, call it and print.
+public struct ScanSession: Sendable {
+    /// The pipeline: the layer cache, the advisories, the history.
+    public let fleet: FleetScanner
+    public let policy: ScanPolicy
+    /// Said of the advisory data as a whole (its age), added to every report.
+    public let dataWarnings: [String]
+
+    public var advisoriesLoaded: Bool { fleet.index.recordCount > 0 }
+
+    public init(fleet: FleetScanner, policy: ScanPolicy, dataWarnings: [String] = []) {
+        self.fleet = fleet
+        self.policy = policy
+        self.dataWarnings = dataWarnings
+    }
+
+    /// A session over `store` with `policy`; with `maxDataAge` (`7d`…), reports warn when the
+    /// advisory data is older.
+    public static func open(
+        store: any Store, scanner: ImageScanner, policy: ScanPolicy, maxDataAge: (cutoff: Date, text: String)? = nil,
+        imageConcurrency: Int = FleetScanner.defaultImageConcurrency(), imageTimeout: Duration? = nil
+    ) async throws -> ScanSession {
+        let fleet = try await FleetScanner(
+            scanner: scanner, store: store, index: try await store.advisories(), imageConcurrency: imageConcurrency, imageTimeout: imageTimeout)
+        var warnings: [String] = []
+        if let maxDataAge, fleet.index.recordCount > 0,
+            let stale = try await store.advisoryStatistics().staleWarning(olderThan: maxDataAge.cutoff, maxAge: maxDataAge.text)
+        {
+            warnings.append(stale)
+        }
+        return ScanSession(fleet: fleet, policy: policy, dataWarnings: warnings)
+    }
+
+    /// This session with another policy (a request's own), over the same pipeline.
+    public func with(policy: ScanPolicy) -> ScanSession { ScanSession(fleet: fleet, policy: policy, dataWarnings: dataWarnings) }
+
+    /// Scans one image; never throws (a failure is an outcome).
+    public func scan(_ job: FleetJob, filter: FleetFilter? = nil) async -> ScanOutcome {
+        evaluate(await fleet.scan(job, filter: filter))
+    }
+
+    /// What the pipeline's outcome comes to under the policy.
+    public func evaluate(_ outcome: FleetOutcome) -> ScanOutcome {
+        switch outcome {
+        case .scanned(let image):
+            guard image.result != nil else {
+                let (judged, verdict) = applied(image)
+                return .rematched(judged, verdict: verdict)
+            }
+            do {
+                return .scanned(try result(of: image))
+            } catch {
+                return .failed(name: image.name, error: FathomError.wrapping(error, image: image.name))
+            }
+        case .unchanged(let image):
+            let (judged, verdict) = applied(image)
+            return .unchanged(judged, verdict: verdict)
+        case .skipped(let name, let reason): return .skipped(name: name, reason: reason)
+        case .failed(let name, let error): return .failed(name: name, error: error)
+        }
+    }
+
+    /// The result of an image the pipeline read.
+    public func result(of image: FleetImageReport) throws -> ScanResult {
+        guard let scanned = image.result else { throw FathomError(.invalidInput, "the image was not read", image: image.name) }
+        var report = ScanReport(scanned, advisoriesLoaded: advisoriesLoaded)
+        var notes: [String] = []
+        if !policy.skips.isEmpty {
+            let before = report.packages.count
+            let unmatched = policy.skips.unmatched(in: report.packages.map(\.path))
+            report.packages.removeAll { policy.skips.skips($0.path) }
+            if before > report.packages.count {
+                notes.append("--skip-dirs/--skip-files left out \(before - report.packages.count) of \(before) packages")
+            }
+            notes += unmatched.map { "\($0) matched no file a package was read from" }
+        }
+        var result = judged(report, findings: image.findings, changes: image.changes, coverage: image.coverage, notes: notes)
+        result.read = ScanResult.Read(layers: scanned.layersFetched, bytes: scanned.bytesFetched)
+        return result
+    }
+
+    /// `stored` (a report made before) brought up to a re-match of its image: the findings, the
+    /// changes, the coverage and every warning that depends on them are said anew under this
+    /// session's policy; what reading the image found (artifact, layers, packages) is kept.
+    public func rematched(_ stored: ScanReport, by image: FleetImageReport) -> ScanResult {
+        judged(stored, findings: image.findings, changes: image.changes, coverage: image.coverage, notes: [])
+    }
+
+    /// The result of the packages an SBOM lists (`fathom scan sbom:FILE`); nothing is cached.
+    public func result(sbom: SBOMInventory, name: String, bytes: [UInt8]) async throws -> ScanResult {
+        let entries = sbom.packages.map { InventoryEntry(package: $0, layer: 0) }
+        let findings = try await ImageMatcher.findings(entries, osNamespace: sbom.os?.namespace, lookup: fleet.index)
+        let coverage = Coverage(entries, osNamespace: sbom.os?.namespace, lookup: fleet.index)
+        var digest = DigestHasher()
+        digest.update(bytes)
+        let report = ScanReport(sbom: sbom, name: name, digest: digest.finalize(), size: Int64(bytes.count), advisoriesLoaded: advisoriesLoaded)
+        var notes: [String] = []
+        if sbom.os == nil && sbom.packages.contains(where: { ["deb", "apk", "rpm"].contains($0.ecosystem) }) {
+            notes.append("\(name): the SBOM names no OS: its OS packages were not checked (give --os ID:VERSION)")
+        }
+        var result = judged(report, findings: findings, changes: nil, coverage: coverage, notes: notes)
+        // An SBOM that lists nothing is not a clean image: nothing was checked.
+        if sbom.packages.isEmpty {
+            result.report.warnings.append("\(name): the SBOM lists no package: nothing was checked")
+            result.verdict = verdict(kept: result.report.vulnerabilities.count, gaps: ["the SBOM lists no package"])
+        }
+        return result
+    }
+
+    /// Applies the policy to `findings` and sets them, the changes and the coverage in `report`.
+    private func judged(_ report: ScanReport, findings: [Finding], changes: ScanChanges?, coverage: Coverage, notes: [String]) -> ScanResult {
+        var report = report
+        let image = ImageIdentity(name: report.artifact.name, digests: [report.artifact.manifestDigest, report.artifact.indexDigest].compactMap { $0?.description })
+        let purls = report.findingURLs
+        let outcome = policy.apply(findings, purl: { purls($0) }, image: image)
+        let kept = changes.map { changes in
+            honoured(changes, kept: outcome.kept, osNamespace: report.os?.namespace, purl: { purls($0) }, image: image)
+        }
+        report.set(
+            findings: outcome.kept, suppressed: outcome.suppressed, changes: kept, coverage: coverage, advisoriesLoaded: advisoriesLoaded,
+            notes: notes + [outcome.filtered.warning].compactMap { $0 } + dataWarnings)
+        return ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage)), read: nil)
+    }
+
+    /// What changed, as the policy shows it: a new finding counts when it is reported; a resolved
+    /// one when the policy would have reported it.
+    func honoured(
+        _ changes: ScanChanges, kept: [Finding], osNamespace: String?, purl: (Finding) -> PackageURL?, image: ImageIdentity?
+    ) -> ScanChanges {
+        var changes = changes
+        let reported = Set(kept.map { "\($0.id)\u{0}\($0.package)\u{0}\($0.installedVersion)" })
+        changes.new = changes.new.filter { reported.contains("\($0.id)\u{0}\($0.package)\u{0}\($0.installedVersion)") }
+        changes.resolved = changes.resolved.filter { finding in
+            let severity = Severity(rawValue: finding.severity) ?? .unknown
+            let url = PackageURL(
+                ecosystem: finding.ecosystem, name: finding.package, version: finding.installedVersion, arch: nil,
+                osID: Self.osID(of: osNamespace), osVersion: nil)
+            return policy.reports(
+                id: finding.id, package: finding.package, installedVersion: finding.installedVersion, fixed: finding.fixedVersion != nil,
+                severity: severity, purl: url, image: image)
+        }
+        return changes
+    }
+
+    /// An image re-matched without a report (a rescan) under the policy: its findings those the
+    /// policy reports, its changes those it shows, and the verdict; each package's purl is made
+    /// from its finding and the OS namespace.
+    public func applied(_ image: FleetImageReport) -> (FleetImageReport, ScanVerdict) {
+        let identity = ImageIdentity(name: image.name, digests: [image.image.manifestDigest, image.image.indexDigest].compactMap { $0?.description })
+        let osID = Self.osID(of: image.osNamespace)
+        let purl: (Finding) -> PackageURL? = {
+            PackageURL(
+                ecosystem: $0.ecosystem, name: $0.package, version: $0.installedVersion, arch: $0.arch,
+                source: $0.sourcePackage.map { Package.Source(name: $0, version: nil) }, osID: osID, osVersion: nil)
+        }
+        let outcome = policy.apply(image.findings, purl: purl, image: identity)
+        var judged = image
+        judged.findings = outcome.kept
+        judged.changes = honoured(image.changes, kept: outcome.kept, osNamespace: image.osNamespace, purl: purl, image: identity)
+        return (judged, verdict(kept: outcome.kept.count, gaps: gaps(image.coverage)))
+    }
+
+    /// What forbids a clean verdict: no advisories at all, or packages nothing was checked against.
+    func gaps(_ coverage: Coverage) -> [String] {
+        advisoriesLoaded ? coverage.warnings : ["the store holds no advisories (fathom db import)"]
+    }
+
+    func verdict(kept: Int, gaps: [String]) -> ScanVerdict {
+        guard policy.exitCode != 0 else { return ScanVerdict(kind: .notAsked, findings: kept, gaps: gaps, exitCode: 0) }
+        if kept > 0 { return ScanVerdict(kind: .fail, findings: kept, gaps: gaps, exitCode: policy.exitCode) }
+        if !gaps.isEmpty && !policy.allowMissingData { return ScanVerdict(kind: .noVerdict, findings: 0, gaps: gaps, exitCode: 1) }
+        return ScanVerdict(kind: .pass, findings: 0, gaps: gaps, exitCode: 0)
+    }
+
+    /// The distribution id a purl's namespace takes from an advisory namespace (`Debian:12` → `debian`).
+    static func osID(of namespace: String?) -> String? {
+        guard let namespace, let name = namespace.split(separator: ":").first else { return nil }
+        switch name.lowercased() {
+        case "red hat": return "rhel"
+        case "rocky linux": return "rocky"
+        case "amazon linux": return "amzn"
+        case "azure linux": return "azurelinux"
+        case "suse": return "sles"
+        case "opensuse": return "opensuse"
+        default: return name.lowercased()
+        }
+    }
+}
+
+/// One image's result: the report (findings under the policy, suppressed ones with their rule,
+/// the changes against the previous scan, the coverage) and the verdict.
+public struct ScanResult: Sendable {
+    /// What this run read from blobs for the image (layers and compressed bytes); nil when nothing was read.
+    public struct Read: Sendable, Hashable {
+        public var layers: Int
+        public var bytes: Int64
+    }
+
+    public var report: ScanReport
+    public var verdict: ScanVerdict
+    public var read: Read?
+
+    public var changes: ScanChanges? { report.changes }
+    public var coverage: Coverage? { report.coverage }
+}
+
+/// What `--exit-code` makes of an image.
+public struct ScanVerdict: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// No verdict was asked for (`--exit-code 0`).
+        case notAsked = "not-asked"
+        /// Nothing survived the policy, and everything was checked (or missing data is allowed).
+        case pass
+        /// A finding survived the policy.
+        case fail
+        /// Nothing survived, but some packages had no advisory data: "clean" would be a guess.
+        case noVerdict = "no-verdict"
+    }
+
+    public var kind: Kind
+    /// Findings that survived the policy.
+    public var findings: Int
+    /// Why the verdict cannot be clean (missing advisory data).
+    public var gaps: [String]
+    /// The exit status this verdict asks for.
+    public var exitCode: Int32
+}
+
+/// One image's outcome through the engine.
+public enum ScanOutcome: Sendable {
+    /// Read (or its layers' facts taken from the store) and reported.
+    case scanned(ScanResult)
+    /// Re-matched from the store with new findings; no report was made (the service updates the stored one).
+    case rematched(FleetImageReport, verdict: ScanVerdict)
+    /// Re-matched from the store with the findings it had (the coverage may have changed).
+    case unchanged(FleetImageReport, verdict: ScanVerdict)
+    case skipped(name: String, reason: String)
+    case failed(name: String, error: FathomError)
+
+    public var name: String {
+        switch self {
+        case .scanned(let result): result.report.artifact.name
+        case .rematched(let image, _), .unchanged(let image, _): image.name
+        case .skipped(let name, _), .failed(let name, _): name
+        }
+    }
+
+    /// The verdict, when the image was matched.
+    public var verdict: ScanVerdict? {
+        switch self {
+        case .scanned(let result): result.verdict
+        case .rematched(_, let verdict), .unchanged(_, let verdict): verdict
+        case .skipped, .failed: nil
+        }
+    }
+}
+
+extension ScanReport {
+    /// Each finding's package as a purl, from the report's package list (its arch and source
+    /// qualifiers included), else from the finding itself.
+    var findingURLs: (Finding) -> PackageURL? {
+        var byKey: [String: PackageURL] = [:]
+        for (package, url) in zip(packages, packageURLs) {
+            guard let url else { continue }
+            byKey[Self.packageKey(package.ecosystem, package.name, package.version, package.path)] = url
+        }
+        let (osID, osVersion) = (os?.id, os?.versionID)
+        return { finding in
+            byKey[Self.packageKey(finding.ecosystem, finding.package, finding.installedVersion, finding.path)]
+                ?? PackageURL(
+                    ecosystem: finding.ecosystem, name: finding.package, version: finding.installedVersion, arch: finding.arch,
+                    source: finding.sourcePackage.map { Package.Source(name: $0, version: nil) }, osID: osID, osVersion: osVersion)
+        }
+    }
+}

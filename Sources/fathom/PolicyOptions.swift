@@ -1,0 +1,64 @@
+import ArgumentParser
+import FathomAdvisory
+import FathomCore
+import Foundation
+
+/// The policy flags `scan`, `registry` and `rescan` share: what is filtered, what is accepted
+/// (ignore file, VEX), and what makes `--exit-code` fail the run.
+struct PolicyOptions: ParsableArguments {
+    @Option(help: "Report only these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN).")
+    var severity: String?
+
+    @Flag(help: "Leave out findings that have no fixed version yet.")
+    var ignoreUnfixed = false
+
+    @Option(help: "Ignore file: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line (default: ./.fathomignore if present).")
+    var ignoreFile: String?
+
+    @Option(help: "VEX document (OpenVEX, CycloneDX VEX or CSAF VEX) whose not_affected and fixed statements suppress findings (repeatable).")
+    var vex: [String] = []
+
+    @Option(help: "Leave out packages read from files under directories matching this glob (repeatable; e.g. 'usr/local/lib/node_modules', '*/tests').")
+    var skipDirs: [String] = []
+
+    @Option(help: "Leave out packages read from files matching this glob (repeatable; e.g. '*/requirements-dev.txt').")
+    var skipFiles: [String] = []
+
+    @Option(help: "Exit with this code when any finding survives the policy (in any image).")
+    var exitCode: Int32 = 0
+
+    @Flag(help: "Give a verdict (--exit-code) even when an image's OS or a language ecosystem it holds has no advisory data.")
+    var allowMissingData = false
+
+    func validate() throws {
+        guard (0...255).contains(exitCode) else { throw ValidationError("--exit-code must be 0 to 255 (a process exit status), not \(exitCode)") }
+        if let severity {
+            do {
+                _ = try ScanPolicy.severities(severity)
+            } catch let error as FathomError {
+                throw ValidationError(error.message)
+            }
+        }
+    }
+
+    /// The policy the flags describe, with the ignore file and VEX documents read; a file that
+    /// cannot be read or parsed is one error line and exit 1.
+    func policy() throws -> ScanPolicy {
+        var policy = ScanPolicy()
+        do {
+            policy.severities = try severity.map(ScanPolicy.severities)
+            policy.ignoreUnfixed = ignoreUnfixed
+            policy.skips = PathSkips(directories: skipDirs, files: skipFiles)
+            policy.exitCode = exitCode
+            policy.allowMissingData = allowMissingData
+            let ignorePath = ignoreFile ?? (FileManager.default.fileExists(atPath: ".fathomignore") ? ".fathomignore" : nil)
+            try policy.read(ignoreFile: ignorePath, vex: vex) { warning in
+                FileHandle.standardError.write(Data("fathom: warning: \(warning)\n".utf8))
+            }
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        return policy
+    }
+}

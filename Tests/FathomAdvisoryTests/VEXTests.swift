@@ -1,0 +1,173 @@
+@testable import FathomAdvisory
+import FathomCore
+import FathomInventory
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// VEX in its three forms, compared as purls: a statement about one package never changes
+/// another's finding, and the image may be the product.
+@Suite(.timeLimit(.minutes(1))) struct VEXTests {
+    static let image = ImageIdentity(
+        registry: "127.0.0.1:5000", repository: "team/app", tag: "1",
+        digests: ["sha256:1111111111111111111111111111111111111111111111111111111111111111"])
+
+    static func finding(_ id: String, _ package: String, _ version: String, source: String? = nil, arch: String? = "x86_64") -> Finding {
+        Finding(
+            id: id, aliases: [], ecosystem: "apk", package: package, sourcePackage: source, installedVersion: version, fixedVersion: "9",
+            status: .fixed, severity: .high, severitySource: nil, cvss: [], layerIndex: 0, path: "lib/apk/db/installed", source: "test",
+            title: nil, references: [], arch: arch)
+    }
+
+    /// musl and musl-utils of Alpine 3.7, each affected by CVE-2019-14697.
+    static let findings = [
+        finding("CVE-2019-14697", "musl", "1.1.18-r3", source: "musl"), finding("CVE-2019-14697", "musl-utils", "1.1.18-r3", source: "musl"),
+    ]
+
+    static func purl(_ finding: Finding) -> PackageURL? {
+        PackageURL(
+            ecosystem: finding.ecosystem, name: finding.package, version: finding.installedVersion, arch: finding.arch,
+            source: finding.sourcePackage.map { Package.Source(name: $0, version: finding.installedVersion) }, osID: "alpine", osVersion: "3.7.3")
+    }
+
+    static func suppressed(_ document: String, file: String = "vex.json", image: ImageIdentity? = image, findings: [Finding] = findings) throws
+        -> Set<String>
+    {
+        var policy = ScanPolicy()
+        policy.vex = try VEXDocument.statements(Array(document.utf8), file: file)
+        return Set(policy.apply(findings, purl: purl, image: image).suppressed.map(\.package))
+    }
+
+    static func openVEX(_ products: String, status: String = "not_affected") -> String {
+        // The shape vexctl writes (`vexctl create --product … --subcomponents …`).
+        """
+        {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://openvex.dev/docs/public/vex-0001", "author": "Example Security",
+         "timestamp": "2026-11-30T10:00:00Z", "version": 1, "tooling": "vexctl/0.3.0",
+         "statements": [{"vulnerability": {"name": "CVE-2019-14697"}, "timestamp": "2026-11-30T10:00:00Z", "products": \(products),
+                         "status": "\(status)", "justification": "vulnerable_code_not_in_execute_path"}]}
+        """
+    }
+
+    @Test func aPackageProductIsComparedAsAPurlNotASubstring() throws {
+        // The statement names musl-utils: musl's finding stays (it once matched by substring).
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl-utils@1.1.18-r3"}]"#)) == ["musl-utils"])
+        // Without a version, every version of musl-utils; with another version, none.
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl-utils"}]"#)) == ["musl-utils"])
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl-utils@1.1.18-r4"}]"#)).isEmpty)
+        // Another namespace or type is another package.
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/wolfi/musl-utils@1.1.18-r3"}]"#)).isEmpty)
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:deb/alpine/musl-utils@1.1.18-r3"}]"#)).isEmpty)
+        // Qualifiers count only when given, and then must agree.
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl@1.1.18-r3?arch=x86_64&distro=alpine-3.7"}]"#)) == ["musl"])
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl@1.1.18-r3?arch=aarch64"}]"#)).isEmpty)
+        // A statement that is not not_affected or fixed suppresses nothing.
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl@1.1.18-r3"}]"#, status: "affected")).isEmpty)
+    }
+
+    @Test func theImageAsProductCoversItsListedSubcomponentsOrEveryPackage() throws {
+        let digest = Self.image.digests[0]
+        let subcomponent = #""subcomponents": [{"@id": "pkg:apk/alpine/musl-utils@1.1.18-r3"}]"#
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/app@\#(digest)", \#(subcomponent)}]"#)) == ["musl-utils"])
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/app@\#(digest)"}]"#)) == ["musl", "musl-utils"])
+        // By repository and tag, with or without the registry.
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "127.0.0.1:5000/team/app:1", \#(subcomponent)}]"#)) == ["musl-utils"])
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "team/app:1"}]"#)) == ["musl", "musl-utils"])
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/app?repository_url=127.0.0.1:5000/team/app&tag=1"}]"#)) == ["musl", "musl-utils"])
+        // Another digest, tag, repository or registry is another image: nothing.
+        let other = "sha256:" + String(repeating: "2", count: 64)
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/app@\#(other)"}]"#)).isEmpty)
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "team/app:2"}]"#)).isEmpty)
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/other@\#(digest)"}]"#)).isEmpty)
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "registry.example.com/team/app:1"}]"#)).isEmpty)
+        // Subcomponents listed but none a purl: they name nothing comparable, so nothing.
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "team/app:1", "subcomponents": [{"@id": "musl"}]}]"#)).isEmpty)
+        // No product at all: nothing (and a warning).
+        var warnings: [String] = []
+        _ = try VEXDocument.statements(Array(Self.openVEX("[]").utf8), file: "vex.json") { warnings.append($0) }
+        #expect(warnings.contains { $0.contains("names no product") })
+    }
+
+    /// CycloneDX 1.5 VEX as Trivy reads it: components by bom-ref, `affects` by ref or BOM-link.
+    @Test func cycloneDXAnalysesApplyToTheComponentsTheyAffect() throws {
+        func document(state: String, ref: String) -> String {
+            """
+            {"bomFormat": "CycloneDX", "specVersion": "1.5", "serialNumber": "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79", "version": 1,
+             "metadata": {"component": {"type": "container", "name": "team/app", "bom-ref": "image", "purl": "pkg:oci/app@\(Self.image.digests[0])"}},
+             "components": [
+               {"type": "library", "name": "musl", "version": "1.1.18-r3", "bom-ref": "musl-ref", "purl": "pkg:apk/alpine/musl@1.1.18-r3"},
+               {"type": "library", "name": "musl-utils", "version": "1.1.18-r3", "bom-ref": "pkg:apk/alpine/musl-utils@1.1.18-r3", "purl": "pkg:apk/alpine/musl-utils@1.1.18-r3"}],
+             "vulnerabilities": [{"id": "CVE-2019-14697", "analysis": {"state": "\(state)", "justification": "code_not_reachable",
+                                  "response": ["will_not_fix"], "detail": "musl's scanf is not used"}, "affects": [{"ref": "\(ref)"}]}]}
+            """
+        }
+        #expect(try Self.suppressed(document(state: "not_affected", ref: "musl-ref")) == ["musl"])
+        #expect(try Self.suppressed(document(state: "false_positive", ref: "pkg:apk/alpine/musl-utils@1.1.18-r3")) == ["musl-utils"])
+        #expect(try Self.suppressed(document(state: "resolved", ref: "urn:cdx:3e671687-395b-41f5-a30f-a58921a69b79/1#musl-ref")) == ["musl"])
+        #expect(try Self.suppressed(document(state: "not_affected", ref: "image")) == ["musl", "musl-utils"])
+        #expect(try Self.suppressed(document(state: "exploitable", ref: "musl-ref")).isEmpty)
+        #expect(try Self.suppressed(document(state: "in_triage", ref: "musl-ref")).isEmpty)
+        #expect(throws: FathomError.self) { try Self.suppressed(document(state: "mostly_fine", ref: "musl-ref")) }
+    }
+
+    /// CSAF 2.0 VEX in Red Hat's shape: product ids resolved through the product tree's purls and
+    /// its relationships (a component of a platform); flags give the justification.
+    @Test func csafProductStatusAppliesThroughTheProductTree() throws {
+        let rpm = [
+            Finding(
+                id: "CVE-2023-42363", aliases: [], ecosystem: "rpm", package: "busybox", sourcePackage: "busybox", installedVersion: "1.36.1-1.el9",
+                fixedVersion: nil, status: .notFixed, severity: .medium, severitySource: nil, cvss: [], layerIndex: 0, path: "var/lib/rpm",
+                source: "test", title: nil, references: [], arch: "x86_64"),
+            Finding(
+                id: "CVE-2023-42363", aliases: [], ecosystem: "rpm", package: "busybox-petitboot", sourcePackage: "busybox",
+                installedVersion: "1.36.1-1.el9", fixedVersion: nil, status: .notFixed, severity: .medium, severitySource: nil, cvss: [],
+                layerIndex: 0, path: "var/lib/rpm", source: "test", title: nil, references: [], arch: "x86_64"),
+        ]
+        func purl(_ finding: Finding) -> PackageURL? {
+            PackageURL(
+                ecosystem: "rpm", name: finding.package, version: finding.installedVersion, arch: finding.arch,
+                source: Package.Source(name: "busybox", version: finding.installedVersion), osID: "rhel", osVersion: "9.4")
+        }
+        // The real Red Hat-shaped document says known_affected: it suppresses nothing.
+        let real = try Data(contentsOf: Fixtures.root.appendingPathComponent("vex/redhat/cve-2023-42363.json"))
+        let statements = try VEXDocument.statements([UInt8](real), file: "cve-2023-42363.json")
+        #expect(statements.allSatisfy { $0.status == .affected && $0.vulnerability == "CVE-2023-42363" })
+        #expect(Set(statements.flatMap(\.products).compactMap(\.purl?.name)) == ["busybox", "busybox-petitboot"])
+        var policy = ScanPolicy()
+        policy.vex = statements
+        #expect(policy.apply(rpm, purl: purl, image: nil).suppressed.isEmpty)
+
+        // The same tree saying known_not_affected for busybox-petitboot alone (hand-written from it):
+        // only busybox-petitboot's finding goes, with the flag's justification.
+        var document = try #require(try JSONSerialization.jsonObject(with: real) as? [String: Any])
+        var vulnerabilities = try #require(document["vulnerabilities"] as? [[String: Any]])
+        vulnerabilities[0]["product_status"] = ["known_not_affected": ["rhel-6-els.els:busybox/busybox-petitboot"]]
+        vulnerabilities[0]["flags"] = [["label": "vulnerable_code_not_present", "product_ids": ["rhel-6-els.els:busybox/busybox-petitboot"]]]
+        document["vulnerabilities"] = vulnerabilities
+        let edited = try JSONSerialization.data(withJSONObject: document)
+        policy.vex = try VEXDocument.statements([UInt8](edited), file: "not-affected.json")
+        let outcome = policy.apply(rpm, purl: purl, image: nil)
+        #expect(outcome.suppressed.map(\.package) == ["busybox-petitboot"])
+        #expect(outcome.suppressed.first?.justification == "vulnerable_code_not_present")
+        #expect(outcome.kept.map(\.package) == ["busybox"])
+
+        // A source product (`?arch=src`) covers every binary built from that source.
+        vulnerabilities[0]["product_status"] = ["known_not_affected": ["rhel-6-els.els:busybox.src"]]
+        document["vulnerabilities"] = vulnerabilities
+        policy.vex = try VEXDocument.statements([UInt8](try JSONSerialization.data(withJSONObject: document)), file: "src.json")
+        #expect(Set(policy.apply(rpm, purl: purl, image: nil).suppressed.map(\.package)) == ["busybox", "busybox-petitboot"])
+    }
+
+    /// CIQ's real CSAF VEX names its products without purls: they apply to nothing, said aloud.
+    @Test func csafProductsWithoutPurlsApplyToNothingAndSaySo() throws {
+        let bytes = try Data(contentsOf: Fixtures.root.appendingPathComponent("vex/cve-2022-37434.json"))
+        var warnings: [String] = []
+        let statements = try VEXDocument.statements([UInt8](bytes), file: "cve-2022-37434.json") { warnings.append($0) }
+        #expect(statements.isEmpty)
+        #expect(warnings.contains { $0.contains("CVE-2022-37434") && $0.contains("no purl in the product tree") })
+    }
+
+    @Test func aDocumentOfNoKnownFormIsAnError() throws {
+        #expect(throws: FathomError.self) { try VEXDocument.statements(Array(#"{"hello": 1}"#.utf8), file: "x.json") }
+        #expect(throws: FathomError.self) { try VEXDocument.statements(Array("not json".utf8), file: "x.json") }
+    }
+}
