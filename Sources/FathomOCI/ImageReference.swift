@@ -44,6 +44,13 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         {
             registry = first
             components.removeFirst()
+            // A port is 1 to 65535: anything else is a typo, not a host to look up.
+            if let colon = first.lastIndex(of: ":"), !first.hasSuffix("]") {
+                let port = first[first.index(after: colon)...]
+                guard let number = Int(port), (1...65535).contains(number) else {
+                    throw FathomError(.invalidInput, "'\(text)': the registry port '\(port)' is not a port (1 to 65535)")
+                }
+            }
         }
         if ["docker.io", "registry-1.docker.io", "index.docker.io"].contains(registry.lowercased()) {
             registry = Self.dockerHub

@@ -19,7 +19,8 @@ struct RegistryScan: AsyncParsableCommand {
         discussion: """
             Walks the catalog and each repository's tags (or an OCI layout's index, for oci:DIR),
             scans every selected image once per distinct layer, keeps every scan in the store, and prints a fleet summary. One failing
-            image never stops the fleet; the exit code is 1 when any image failed.
+            image never stops the fleet; the exit code is 1 when any image failed, and with --exit-code N it
+            is N when any image keeps a finding the policy (the same flags as scan's) does not filter.
             """)
 
     @Argument(help: "The registry: host[:port], or http(s)://host[:port]; or oci:DIR, every image of an OCI layout.")

@@ -23,6 +23,10 @@ struct RegistryOptions: ParsableArguments {
     func validate() throws {
         // 0 would leave every request waiting for a connection that never comes.
         if registryConnections < 1 { throw ValidationError("--registry-connections must be at least 1") }
+        // A user without a password would be dropped silently, and the pull go anonymous.
+        if username != nil && !passwordStdin && ProcessInfo.processInfo.environment["FATHOM_PASSWORD"] == nil {
+            throw ValidationError("--username needs a password: give --password-stdin, or set FATHOM_PASSWORD")
+        }
     }
 
     /// The client for `registry` (the host the user named), with explicit credentials bound to it.

@@ -220,7 +220,11 @@ struct Scan: AsyncParsableCommand {
 
     private func write(_ text: String) throws {
         if let output {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+            } catch {
+                throw FathomError(.io, "cannot write the report (does its directory exist?)", path: output, cause: error)
+            }
         } else {
             FileHandle.standardOutput.write(Data(text.utf8))
         }

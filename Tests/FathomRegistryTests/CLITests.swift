@@ -44,6 +44,32 @@ import Testing
         #expect(packages.allSatisfy { $0["path"] as? String == "lib/apk/db/installed" })
     }
 
+    /// What a new user gets wrong is named, not looked up: other transports, a port past
+    /// 65535, a user without a password, an empty SBOM, a report into a missing directory.
+    @Test func mistakesAreNamedNotGuessedAt() async throws {
+        for reference in ["ftp://example.com/app:1", "containers-storage:app:1", "docker-daemon:app:1"] {
+            let output = try await fathom(["scan", reference])
+            #expect(output.status == 1)
+            #expect(output.errorText.contains("is not a source fathom reads"), "\(reference): \(output.errorText)")
+        }
+        let port = try await fathom(["scan", "127.0.0.1:70000/app:1"])
+        #expect(port.status == 1)
+        #expect(port.errorText.contains("'70000' is not a port (1 to 65535)"))
+        let user = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--username", "someone"])
+        #expect(user.status == 64)
+        #expect(user.errorText.contains("--username needs a password"))
+        let directory = try Fixtures.temporaryDirectory("mistakes")
+        let missing = try await fathom(["scan", "\(registry.host)/alpine:3.7", "-f", "json", "-o", directory + "/no/such/dir/report.json"])
+        #expect(missing.status == 1)
+        #expect(missing.errorText.contains(directory + "/no/such/dir/report.json") && missing.errorText.contains("cannot write the report"))
+        // An SBOM with no component is a gap, not a clean verdict.
+        try #"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": []}"#.write(
+            toFile: directory + "/empty.cdx.json", atomically: true, encoding: .utf8)
+        let empty = try await fathom(["scan", "sbom:" + directory + "/empty.cdx.json", "--exit-code", "2", "--store", directory + "/s.db"])
+        #expect(empty.status == 1)
+        #expect(empty.errorText.contains("no verdict") && empty.errorText.contains("the SBOM lists no package"))
+    }
+
     @Test func tableFormatAndPlatformFlag() async throws {
         let output = try await fathom(["scan", "\(registry.host)/alpine:multi", "--platform", "linux/arm64", "--list-all-pkgs"])
         #expect(output.status == 0, "\(output.errorText)")

@@ -50,6 +50,11 @@ public enum SourceReference: Sendable, Hashable {
                 index = rest.index(after: colon)
             }
             self = .dockerArchive(path: rest, selector: nil)
+        } else if let transport = Self.unsupportedTransport(in: text) {
+            // skopeo's other transports, or a URL scheme: never looked up as a registry host.
+            throw FathomError(
+                .unsupported,
+                "'\(transport):' is not a source fathom reads: use registry/repo:tag (or docker://), oci:DIR, oci-archive:FILE, dir:DIR, docker-archive:FILE or sbom:FILE")
         } else {
             let bare = text.hasPrefix("docker://") ? String(text.dropFirst("docker://".count)) : text
             // A path on disk given bare would be looked up on Docker Hub: say what to write instead.
@@ -84,5 +89,18 @@ public enum SourceReference: Sendable, Hashable {
         case .ociArchive(let path, let tag): return try OCILayoutSource(archive: path, tag: tag)
         case .skopeoDirectory(let directory): return try OCILayoutSource(skopeoDirectory: directory)
         }
+    }
+
+    /// The transport `text` names when it is one fathom does not read (`ftp://…`,
+    /// `containers-storage:…`, `docker-daemon:…`): a word before `:` that is not a host, as a
+    /// registry reference's first part (`host:port/…`, `repo:tag`) never is.
+    static func unsupportedTransport(in text: String) -> String? {
+        let known: Set<String> = ["containers-storage", "docker-daemon", "ostree", "sif", "tarball", "ftp", "http", "https", "file", "s3", "gs"]
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        let word = text[..<colon].lowercased()
+        if known.contains(word) { return word }
+        // `word://` is a URL scheme, never a registry host.
+        if text[colon...].hasPrefix("://"), word != "docker" { return word }
+        return nil
     }
 }
