@@ -195,6 +195,15 @@ let package = Package(
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomArchive", "FathomInventory", "FathomAdvisory",
                 "FathomStore", "FathomSQLite", "FathomPipeline", "FathomTestSupport",
             ]),
+        // The service's router driven in-process (HummingbirdTesting), beside the process-level tests.
+        .testTarget(
+            name: "FathomServerTests",
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomStore", "FathomServer", "FathomAdvisory", "FathomReport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .testTarget(
             name: "FathomInventoryTests",
             dependencies: ["FathomCore", "FathomOCI", "FathomArchive", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),

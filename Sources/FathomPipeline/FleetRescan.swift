@@ -77,9 +77,15 @@ public struct FleetRescan: Sendable {
         {
             do {
                 let current = try await client.manifestDigest(reference)
-                if current != (try head.image()).taggedDigest {
+                let image = try head.image()
+                // One manifest may be stored through an index tag and a plain tag: the tag is
+                // where it was if it names either, or an index whose platform picks the manifest.
+                if current != image.manifestDigest && current != image.indexDigest {
                     let source = RegistryImageSource(reference: reference, client: client, documents: documents)
-                    return await fleet.scan(FleetJob(name: head.name, source: source, repository: reference.repository, tag: reference.tag))
+                    let resolved = try await source.resolve(platform: fleet.scanner.platform)
+                    if resolved.manifestDigest != image.manifestDigest {
+                        return await fleet.scan(FleetJob(name: head.name, source: source, repository: reference.repository, tag: reference.tag))
+                    }
                 }
             } catch {
                 // The stored image is still worth re-matching; say the tag was not checked.

@@ -22,7 +22,7 @@ extension ServiceRoutes {
         }
         router.get("images/**") { request, context in
             guard signedIn(request) else { return Self.redirect("/login") }
-            return try await imagePage(context.parameters.getCatchAll())
+            return try await imagePage(context.parameters.getCatchAll(), registry: request.uri.queryParameters.get("registry"))
         }
         router.get("login") { _, _ in Self.page(Self.loginForm(error: nil)) }
         router.post("login") { request, _ in
@@ -74,16 +74,24 @@ extension ServiceRoutes {
         summary.finish(elapsed: ContinuousClock.now - started)
         let page = FleetHTMLReport(summary: summary, trend: try await store.findingTrend()) { name in
             guard let reference = try? ImageReference(parsing: name), let at = reference.tag ?? reference.digest?.description else { return nil }
-            return "/images/\(reference.repository)/\(at)"
+            return "/images/\(reference.repository)/\(at)?registry=\(reference.registry)"
         }
         return Self.page(page.render())
     }
 
-    func imagePage(_ path: [Substring]) async throws -> Response {
+    func imagePage(_ path: [Substring], registry: String?) async throws -> Response {
         let parts = path.map(String.init).joined(separator: "/").removingPercentEncoding?.split(separator: "/").map(String.init) ?? []
-        guard parts.count >= 2, let reference = parts.last,
-            let document = try await store.report(repository: parts.dropLast().joined(separator: "/"), reference: reference)
-        else {
+        guard parts.count >= 2, let reference = parts.last else {
+            return Self.page(HTMLMessage.page(title: "Not found", message: "No report of that image."), status: .notFound)
+        }
+        let document: [UInt8]
+        switch Self.resolve(try await store.reports(repository: parts.dropLast().joined(separator: "/"), reference: reference), registry: registry) {
+        case .found(_, let found): document = found
+        case .ambiguous(let registries):
+            return Self.page(
+                HTMLMessage.page(title: "Several images", message: "That name is held by several registries: \(registries.joined(separator: ", ")). Add ?registry=HOST to the address."),
+                status: .conflict)
+        case .none:
             return Self.page(HTMLMessage.page(title: "Not found", message: "No report of that image."), status: .notFound)
         }
         let report = try ScanReport.decode(document)

@@ -177,7 +177,11 @@ extension ScanRunner {
         try await harborSlots.acquire()
         defer { harborSlots.release() }
         let session = try await currentSession()
-        let name = reference.description
+        // Named as the webhook and POST /v1/scans name it (host/repository:tag), so that an image
+        // Harbor asks about is one image in the fleet, not a second one under its digest.
+        let name =
+            reference.tag.map { "\(reference.registry)/\(reference.repository):\($0)" }
+            ?? "\(reference.registry)/\(reference.repository)@\(reference.digest?.description ?? "")"
         let outcome = await session.scan(
             FleetJob(
                 name: name, source: RegistryImageSource(reference: reference, client: client, documents: store), repository: reference.repository,

@@ -46,7 +46,7 @@ public enum OpenAPIDocument {
                 "401": {"$ref": "#/components/responses/Error"}}}},
             "/v1/images/{repository}/{reference}": {"get": {
               "summary": "The newest report of a tag or digest (the document of fathom scan --format json), or the job while it is queued or running.",
-              "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}],
+              "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"}],
               "responses": {
                 "200": {"description": "The report", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
                   "headers": {
@@ -56,13 +56,14 @@ public enum OpenAPIDocument {
                       "schema": {"type": "string", "enum": ["pending", "outside-window"]}}}},
                 "202": {"description": "Queued or running", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
                 "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+                "409": {"$ref": "#/components/responses/Error"},
                 "422": {"description": "The last scan failed for good", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}}}},
             "/v1/images/{repository}/{reference}/scans": {"get": {
-              "summary": "Every scan of the names at that tag or digest, newest first.",
-              "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}],
+              "summary": "Every scan of the image at that tag or digest, newest first.",
+              "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"}],
               "responses": {
                 "200": {"description": "The history", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ScanSummary"}}}}},
-                "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+                "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
             "/v1/findings": {"get": {
               "summary": "Which images are affected: every finding of the newest reports matching a vulnerability id (or alias), severities and fixability.",
               "parameters": [
@@ -103,14 +104,16 @@ public enum OpenAPIDocument {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "parameters": {
               "Repository": {"name": "repository", "in": "path", "required": true, "description": "The repository path (its slashes percent-encoded, or as further path segments).", "schema": {"type": "string"}},
-              "Reference": {"name": "reference", "in": "path", "required": true, "description": "A tag or a manifest digest.", "schema": {"type": "string"}}
+              "Reference": {"name": "reference", "in": "path", "required": true, "description": "A tag or a manifest digest.", "schema": {"type": "string"}},
+              "Registry": {"name": "registry", "in": "query", "required": false, "description": "The registry, HOST[:PORT]: needed when several registries hold the repository and reference (409 lists them).", "schema": {"type": "string"}}
             },
             "responses": {
               "Status": {"description": "Status", "content": {"application/json": {"schema": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}},
               "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             },
             "schemas": {
-              "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+              "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["message"], "properties": {
+                "message": {"type": "string"}, "registries": {"type": "array", "items": {"type": "string"}}}}}},
               "Envelope": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "items": {"type": "object"}}}},
               "HarborPayload": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}, "occur_at": {"type": "integer"}, "event_data": {"type": "object"}}},
               "EventsAccepted": {"type": "object", "required": ["events", "new", "jobs"], "properties": {

@@ -61,7 +61,9 @@ public struct ServiceRoutes: Sendable {
             let (id, added) = try await store.enqueue(NewJob(kind: .rescan, key: key, image: "", repository: nil, reference: nil), now: Date())
             return try Self.encoded(RescanAccepted(job: id, queued: added), status: .accepted)
         }
-        router.get("v1/images/**") { request, context in try await image(context.parameters.getCatchAll()) }
+        router.get("v1/images/**") { request, context in
+            try await image(context.parameters.getCatchAll(), registry: request.uri.queryParameters.get("registry"))
+        }
         router.get("v1/findings") { request, _ in try await findings(request) }
         router.get("v1/fleet/summary") { _, _ in try await fleetSummary() }
         router.get("v1/jobs/summary") { _, _ in try await jobSummary() }
@@ -126,7 +128,13 @@ public struct ServiceRoutes: Sendable {
             // Recorded one by one: only an event seen for the first time queues a scan.
             guard try await store.importEvents([event]) == 1 else { continue }
             added += 1
-            guard event.action == .push, WebhookPayload.isManifest(event), let host = configuration.registryHost ?? event.host else { continue }
+            guard event.action == .push, WebhookPayload.isManifest(event) else { continue }
+            guard let host = configuration.registry(forEvent: event.host) else {
+                context.logger.warning(
+                    "registry event refused: its registry is not one --registry names",
+                    metadata: ["host": "\(event.host ?? "none")", "repository": "\(event.repository)", "allowed": "\(configuration.registries)"])
+                continue
+            }
             let (id, _) = try await store.enqueue(WebhookPayload.job(for: event, host: host), now: Date())
             queued.append(id)
         }
@@ -158,7 +166,7 @@ public struct ServiceRoutes: Sendable {
     }
 
     /// `…/{repository}/{reference}` → the newest report; `…/{reference}/scans` → the history.
-    func image(_ path: [Substring]) async throws -> Response {
+    func image(_ path: [Substring], registry wanted: String?) async throws -> Response {
         // The repository's slashes may come percent-encoded inside one segment.
         var parts = path.map(String.init).joined(separator: "/").removingPercentEncoding?.split(separator: "/").map(String.init) ?? []
         let history = parts.count >= 3 && parts.last == "scans"
@@ -167,23 +175,60 @@ public struct ServiceRoutes: Sendable {
             return Self.problem(.notFound, "name an image: /v1/images/{repository}/{tag or digest}")
         }
         let repository = parts.dropLast().joined(separator: "/")
+        // An image is a registry, a repository and a reference: the same repository and tag in two
+        // registries are two images. Without ?registry=, a name one registry holds answers as is.
+        let found: (name: String, document: [UInt8])?
+        switch try await Self.resolve(try await store.reports(repository: repository, reference: reference), registry: wanted) {
+        case .ambiguous(let registries):
+            return Self.problem(
+                .conflict, "\(repository) at \(reference) is held by \(registries.count) registries: name one with ?registry=HOST[:PORT]",
+                registries: registries)
+        case .found(let name, let document): found = (name, document)
+        case .none: found = nil
+        }
         if history {
-            let scans = try await store.scanHistory(repository: repository, reference: reference)
+            let scans = try await store.scanHistory(repository: repository, reference: reference).filter { summary in
+                found.map { summary.name == $0.name } ?? (wanted.map { Self.registry(of: summary.name) == $0 } ?? true)
+            }
             guard !scans.isEmpty else { return Self.problem(.notFound, "no scan of \(repository) at \(reference)") }
             return try Self.encoded(scans)
         }
-        if let job = try await store.latestJob(repository: repository, reference: reference), job.state == .queued || job.state == .running {
+        let job = try await store.latestJob(repository: repository, reference: reference).flatMap { job in
+            wanted.map { Self.registry(of: job.image) == $0 } ?? true ? job : nil
+        }
+        if let job, job.state == .queued || job.state == .running {
             return try Self.encoded(JobView(job), status: .accepted)
         }
-        if let document = try await store.report(repository: repository, reference: reference) {
-            var response = Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
-            for (name, value) in try await freshness(repository: repository, reference: reference) { response.headers[name] = value }
+        if let found {
+            var response = Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: found.document)))
+            for (name, value) in try await freshness(repository: repository, reference: reference, name: found.name) { response.headers[name] = value }
             return response
         }
-        if let job = try await store.latestJob(repository: repository, reference: reference), job.state == .dead {
+        if let job, job.state == .dead {
             return try Self.encoded(JobView(job), status: .unprocessableContent)
         }
-        return Self.problem(.notFound, "no scan of \(repository) at \(reference)")
+        return Self.problem(.notFound, "no scan of \(repository) at \(reference)" + (wanted.map { " in \($0)" } ?? ""))
+    }
+
+    enum Resolved {
+        case found(name: String, document: [UInt8])
+        case ambiguous([String])
+        case none
+    }
+
+    /// The report `registry` holds (nil: the one registry that holds the name), or the registries
+    /// to choose from when several hold it.
+    static func resolve(_ candidates: [(name: String, document: [UInt8])], registry wanted: String?) -> Resolved {
+        let matching = candidates.filter { candidate in wanted.map { registry(of: candidate.name) == $0 } ?? true }
+        let registries = Set(matching.map { registry(of: $0.name) })
+        if registries.count > 1 { return .ambiguous(registries.compactMap { $0 }.sorted()) }
+        guard let newest = matching.first else { return .none }
+        return .found(name: newest.name, document: newest.document)
+    }
+
+    /// The registry host of a stored name (`host:port/repo:tag`).
+    static func registry(of name: String) -> String? {
+        (try? ImageReference(parsing: name))?.registry
     }
 
     // MARK: fleet
@@ -312,8 +357,8 @@ public struct ServiceRoutes: Sendable {
     /// advisory data version of its scan and the current one, and, when they differ, `pending`
     /// (the image was pushed or pulled within the rescan window) or `outside-window` (it is
     /// left as it is until it is pushed or pulled again).
-    func freshness(repository: String, reference: String) async throws -> [(HTTPField.Name, String)] {
-        let history = try await store.scanHistory(repository: repository, reference: reference)
+    func freshness(repository: String, reference: String, name: String) async throws -> [(HTTPField.Name, String)] {
+        let history = try await store.scanHistory(repository: repository, reference: reference).filter { $0.name == name }
         guard let newest = history.first, let first = history.last else { return [] }
         let current = try await store.advisoryVersion()
         var fields = [(Self.matchedAgainst, newest.advisoryVersion), (Self.advisoryData, current)]
@@ -379,8 +424,20 @@ public struct ServiceRoutes: Sendable {
         (try? encoded(value, status: status)) ?? Response(status: .internalServerError)
     }
 
-    /// An error as `{"error": "…"}`.
-    static func problem(_ status: HTTPResponse.Status, _ message: String) -> Response { json(["error": message], status: status) }
+    /// Every error body has one shape: `{"error": {"message": …}}` (Harbor's adapter API's too),
+    /// with `registries` when a name is held by several.
+    static func problem(_ status: HTTPResponse.Status, _ message: String, registries: [String]? = nil) -> Response {
+        (try? encoded(ErrorBody(error: .init(message: message, registries: registries)), status: status)) ?? Response(status: .internalServerError)
+    }
+}
+
+/// `{"error": {"message": …}}`.
+struct ErrorBody: Encodable {
+    struct Detail: Encodable {
+        var message: String
+        var registries: [String]?
+    }
+    var error: Detail
 }
 
 struct EventsAccepted: Encodable {
@@ -455,7 +512,12 @@ struct BearerTokens: RouterMiddleware {
             needed = .none
         }
         if case .some(let token) = needed {
-            let given = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            // RFC 7235: the scheme is case-insensitive (`bearer`, `BEARER`).
+            let given = request.headers[.authorization].flatMap { value -> String? in
+                let parts = value.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+                return parts[1].trimmingCharacters(in: .whitespaces)
+            }
             guard let token, let given, Self.same(given, token) else {
                 var response = ServiceRoutes.problem(.unauthorized, token == nil ? "this endpoint is not enabled" : "a bearer token is required")
                 response.headers[.wwwAuthenticate] = "Bearer"

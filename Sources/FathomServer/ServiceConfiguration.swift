@@ -2,6 +2,9 @@ public import FathomCore
 public import FathomFeeds
 import FathomRegistry
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How `fathom serve` and `fathom worker` run.
 public struct ServiceConfiguration: Sendable {
@@ -27,9 +30,9 @@ public struct ServiceConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// How often an idle worker looks for a job.
     public var pollInterval: Duration
-    /// Registries to scan from, overriding the host a registry event names (the registry's
-    /// own address as this service reaches it).
-    public var registryHost: String?
+    /// The registries a webhook event may make this service connect to (`--registry`, hosts or
+    /// shell patterns such as `*.corp.example:5000`). None: every event is refused.
+    public var registries: [String] = []
     /// How often the advisory data is updated from `feeds` (nil: never, e.g. `db pull` instead).
     public var updateInterval: Duration?
     public var feeds: [Feed]
@@ -51,7 +54,7 @@ public struct ServiceConfiguration: Sendable {
         host: String = "127.0.0.1", port: Int = 8080, apiToken: String? = nil, webhookToken: String? = nil, workers: Int = 1,
         layerConcurrency: Int = 4, lease: Duration = .seconds(60), maxAttempts: Int = 5, retryBackoff: Duration = .seconds(5),
         shutdownGrace: Duration = .seconds(30), maxBodyBytes: Int = 1 << 20, pollInterval: Duration = .milliseconds(250),
-        registryHost: String? = nil, updateInterval: Duration? = .seconds(6 * 3600), feeds: [Feed] = [],
+updateInterval: Duration? = .seconds(6 * 3600), feeds: [Feed] = [],
         rescanInterval: Duration? = .seconds(24 * 3600), rescanWindow: Duration = .seconds(30 * 86400),
         schedulerTick: Duration = .seconds(2), notifyURLs: [String] = [], notifySecret: [UInt8]? = nil
     ) {
@@ -74,7 +77,20 @@ public struct ServiceConfiguration: Sendable {
         self.shutdownGrace = shutdownGrace
         self.maxBodyBytes = maxBodyBytes
         self.pollInterval = pollInterval
-        self.registryHost = registryHost
+    }
+
+    /// The registry to scan an image a webhook event names from: the event's host when
+    /// `--registry` names it (or a pattern matches it); else, when `--registry` names exactly one
+    /// host, that host (the registry's own address as this service reaches it, when the event
+    /// names another); else nil, and the event queues nothing. A webhook never makes this
+    /// service connect to a registry the operator did not name.
+    public func registry(forEvent host: String?) -> String? {
+        let plain = registries.filter { !$0.contains(where: { "*?[".contains($0) }) }
+        if let host {
+            if plain.contains(where: { $0.lowercased() == host.lowercased() }) { return host }
+            if registries.contains(where: { fnmatch($0.lowercased(), host.lowercased(), 0) == 0 }) { return host }
+        }
+        return registries.count == 1 && plain.count == 1 ? plain[0] : nil
     }
 
     /// Reads a token file (the first line, trimmed); an empty file is an error, not an open door.

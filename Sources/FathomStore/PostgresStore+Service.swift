@@ -155,15 +155,18 @@ extension PostgresStore {
         return reports
     }
 
-    public func report(repository: String, reference: String) async throws -> [UInt8]? {
-        var document: [UInt8]?
+    public func reports(repository: String, reference: String) async throws -> [(name: String, document: [UInt8])] {
+        var found: [(name: String, document: [UInt8])] = []
         try await run(
             """
-            SELECT document FROM reports WHERE repository = \(repository) AND (tag = \(reference) OR manifest_digest = \(reference))
-            ORDER BY scan_id DESC LIMIT 1
+            SELECT name, document FROM reports WHERE repository = \(repository) AND (tag = \(reference) OR manifest_digest = \(reference))
+            ORDER BY scan_id DESC
             """
-        ) { document = Array(try $0.decode(Data.self)) }
-        return document
+        ) { row in
+            let (name, document) = try row.decode((String, Data).self)
+            found.append((name, Array(document)))
+        }
+        return found
     }
 
     public func scanHistory(repository: String, reference: String) async throws -> [ScanSummary] {

@@ -186,14 +186,14 @@ extension SQLiteStore {
         }
     }
 
-    public func report(repository: String, reference: String) async throws -> [UInt8]? {
+    public func reports(repository: String, reference: String) async throws -> [(name: String, document: [UInt8])] {
         try await database.read { database in
-            var document: [UInt8]?
+            var found: [(name: String, document: [UInt8])] = []
             try database.query(
-                "SELECT document FROM reports WHERE repository = ? AND (tag = ? OR manifest_digest = ?) ORDER BY scan_id DESC LIMIT 1",
+                "SELECT name, document FROM reports WHERE repository = ? AND (tag = ? OR manifest_digest = ?) ORDER BY scan_id DESC",
                 [.text(repository), .text(reference), .text(reference)]
-            ) { document = $0.blob(0) }
-            return document
+            ) { found.append(($0.text(0) ?? "", $0.blob(1))) }
+            return found
         }
     }
 

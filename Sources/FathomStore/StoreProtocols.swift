@@ -122,8 +122,9 @@ public protocol ReportStore: Sendable {
     /// When the newest scan of `name` was made, if the stored report is that scan's (a job
     /// retried after its worker died checks this before scanning again).
     func reportedScanTime(name: String) async throws -> Date?
-    /// The newest report of `repository` at a tag or a manifest digest.
-    func report(repository: String, reference: String) async throws -> [UInt8]?
+    /// The reports of `repository` at a tag or a manifest digest, newest first, with their names
+    /// (`host/repository:tag`: one per registry that holds the repository).
+    func reports(repository: String, reference: String) async throws -> [(name: String, document: [UInt8])]
     /// The newest reports of names after `name`, in name order, at most `limit`.
     func reports(after name: String?, limit: Int) async throws -> [(name: String, document: [UInt8])]
     /// Every scan of the names of `repository` at a tag or manifest digest, newest first.

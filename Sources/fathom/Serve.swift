@@ -162,8 +162,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "File holding the bearer token the registry's webhook sends to POST /v1/events.")
     var webhookTokenFile: String?
 
-    @Option(help: "Scan pushed images from this registry host instead of the host the event names.")
-    var registry: String?
+    @Option(help: ArgumentHelp(
+        "A registry webhook events may make fathom scan from (repeatable; a host, or a shell pattern such as '*.corp.example:5000'). An event for another host is refused; with one plain host, events naming another host are scanned from it (the registry's address as fathom reaches it). None: every event is refused.",
+        valueName: "host[:port]"))
+    var registry: [String] = []
 
     @Option(help: "How often to update the advisory data from the feeds (`db update`), e.g. 6h; off for never (use db pull).")
     var dbUpdateInterval = "6h"
@@ -196,7 +198,7 @@ struct Serve: AsyncParsableCommand {
             configuration = try options.configuration(defaultWorkers: ProcessInfo.processInfo.activeProcessorCount)
             configuration.host = host
             configuration.port = port
-            configuration.registryHost = registry
+            configuration.registries = registry
             configuration.updateInterval = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
             configuration.rescanInterval = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
             configuration.apiToken = try apiTokenFile.map(ServiceConfiguration.token(file:))
@@ -208,9 +210,16 @@ struct Serve: AsyncParsableCommand {
         if configuration.apiToken == nil {
             FileHandle.standardError.write(Data("fathom: warning: no --api-token-file: every /v1 request is refused (401)\n".utf8))
         }
+        if configuration.webhookToken == nil {
+            FileHandle.standardError.write(Data("fathom: warning: no --webhook-token-file: every registry event is refused (401)\n".utf8))
+        }
+        if configuration.registries.isEmpty {
+            FileHandle.standardError.write(
+                Data("fathom: warning: no --registry: registry events queue no scan (name the registries fathom may scan from)\n".utf8))
+        }
         let settings = configuration
         let store = try await options.storeOption.open()
-        let client = try options.registryOptions.makeClient(for: registry)
+        let client = try options.registryOptions.makeClient(for: registry.count == 1 ? registry[0] : nil)
         let logger = Logger(label: "fathom.serve")
         let runner = settings.workers > 0 ? ScanRunner(store: store, client: client, configuration: settings, policy: try options.policyFiles(logger: logger), logger: logger) : nil
         let routes = ServiceRoutes(store: store, configuration: settings, metricsRegistry: metrics, runner: runner)

@@ -70,6 +70,25 @@ import Testing
         #expect(empty.errorText.contains("no verdict") && empty.errorText.contains("the SBOM lists no package"))
     }
 
+    /// One manifest scanned as a plain tag and as the amd64 child of an index tag, in either
+    /// order: a rescan sees neither tag as moved, run after run.
+    @Test func aManifestBehindAnIndexTagIsNotAMovedTag() async throws {
+        for order in [["multi", "3.7"], ["3.7", "multi"]] {
+            let store = try Fixtures.temporaryDirectory("same-manifest") + "/fathom.db"
+            for tag in order {
+                let scanned = try await fathom(["scan", "\(registry.host)/alpine:\(tag)", "--store", store, "-f", "json"])
+                #expect(scanned.status == 0, "\(scanned.errorText)")
+            }
+            for _ in 0..<2 {
+                let rescan = try await fathom(["rescan", "--store", store, "--quiet", "-f", "json"])
+                #expect(rescan.status == 0, "\(rescan.errorText)")
+                let report = try #require(try JSONSerialization.jsonObject(with: rescan.stdout) as? [String: Any])
+                #expect(report["moved"] as? Int == 0, "\(order): \(rescan.text)")
+                #expect(report["images"] as? Int == 2)
+            }
+        }
+    }
+
     @Test func tableFormatAndPlatformFlag() async throws {
         let output = try await fathom(["scan", "\(registry.host)/alpine:multi", "--platform", "linux/arm64", "--list-all-pkgs"])
         #expect(output.status == 0, "\(output.errorText)")

@@ -40,7 +40,7 @@ import Testing
         let command =
             "\"\(Fixtures.fathomExecutable)\" serve --listen 127.0.0.1:\(port) --store \"$1\" --workers \(workers) "
             + "--api-token-file \(directory)/api.token --webhook-token-file \(directory)/webhook.token --db-update-interval off "
-            + arguments.map { "'\($0)'" }.joined(separator: " ")
+            + (arguments.contains("--registry") ? arguments : arguments + ["--registry", "127.0.0.1:*"]).map { "'\($0)'" }.joined(separator: " ")
         let server = try await BackgroundServer(command, argument: store, port: port, log: directory + "/serve.log")
         return Service(port: port, store: store, directory: directory, server: server)
     }
@@ -71,6 +71,51 @@ import Testing
             try await Task.sleep(for: .milliseconds(250))
         }
         Issue.record("timed out waiting for \(what)")
+    }
+
+    /// An image is a registry, a repository and a reference: the same `team/app:1` pushed to
+    /// two real registries is two images, each with its own report and history; asked without
+    /// `?registry=` the API answers 409 with both. Errors have one shape; `bearer` is a bearer.
+    @Test func theSameNameInTwoRegistriesIsTwoImages() async throws {
+        let service = try await Self.startService()
+        defer { service.server.stop() }
+        let first = try await LocalRegistry(notify: ("\(service.base)/v1/events", Self.webhookToken))
+        defer { first.stop() }
+        let second = try await LocalRegistry(notify: ("\(service.base)/v1/events", Self.webhookToken))
+        defer { second.stop() }
+        let layout = try await TestImages.layout()
+        try await first.push("oci:\(layout.directory):gzip", to: "team/app", tag: "1")
+        try await second.push("oci:\(TestImages.busyboxMusl)", to: "team/app", tag: "1")
+        for registry in [first, second] {
+            try await Self.eventually("the report of \(registry.host)/team/app:1") {
+                try await Self.request(.GET, "\(service.base)/v1/images/team/app/1?registry=\(registry.host)").status == 200
+            }
+        }
+        let ambiguous = try await Self.request(.GET, "\(service.base)/v1/images/team/app/1")
+        #expect(ambiguous.status == 409)
+        let error = try #require(try Self.object(ambiguous.body)["error"] as? [String: Any])
+        #expect(Set(error["registries"] as? [String] ?? []) == [first.host, second.host])
+        #expect((error["message"] as? String)?.contains("?registry=") == true)
+        for (registry, manifest) in [(first, layout.gzip.manifestDigest.description), (second, nil as String?)] {
+            let report = try Self.object(try await Self.request(.GET, "\(service.base)/v1/images/team/app/1?registry=\(registry.host)").body)
+            let artifact = try #require(report["artifact"] as? [String: Any])
+            #expect(artifact["name"] as? String == "\(registry.host)/team/app:1")
+            if let manifest { #expect(artifact["manifestDigest"] as? String == manifest) }
+            let history = try await Self.request(.GET, "\(service.base)/v1/images/team/app/1/scans?registry=\(registry.host)")
+            let scans = try #require(try JSONSerialization.jsonObject(with: history.body) as? [[String: Any]])
+            #expect(scans.map { $0["name"] as? String } == ["\(registry.host)/team/app:1"])
+        }
+        #expect(try await Self.request(.GET, "\(service.base)/v1/images/team/app/1/scans").status == 409)
+        #expect(try await Self.request(.GET, "\(service.base)/v1/images/team/app/1?registry=127.0.0.1:1").status == 404)
+        let fleet = try Self.object(try await Self.request(.GET, "\(service.base)/v1/fleet/summary").body)
+        #expect((fleet["images"] as? [String: Int])?["scanned"] == 2)
+        // Every error body is {"error": {"message": …}}; the scheme is case-insensitive.
+        let missing = try await Self.request(.GET, "\(service.base)/v1/images/none/here")
+        #expect(missing.status == 404)
+        #expect(((try Self.object(missing.body))["error"] as? [String: Any])?["message"] is String)
+        var request = HTTPClientRequest(url: "\(service.base)/v1/jobs/summary")
+        request.headers.add(name: "Authorization", value: "bearer \(Self.apiToken)")
+        #expect(try await Self.client.execute(request, timeout: .seconds(10)).status.code == 200)
     }
 
     @Test func pushedImagesAreScannedPullsRecordedAndTheAPIAnswersOnlyWithItsToken() async throws {

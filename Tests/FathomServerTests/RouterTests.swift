@@ -1,0 +1,81 @@
+import FathomCore
+import FathomOCI
+import FathomServer
+import FathomStore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Prometheus
+import Testing
+
+/// The service's router in-process, on a real SQLite store: identity, the error shape, the
+/// authorization scheme, and which registries a webhook event may make fathom connect to.
+@Suite(.timeLimit(.minutes(1))) struct RouterTests {
+    static let token = "router-test-token"
+
+    static func routes(_ store: any Store, registries: [String] = []) -> ServiceRoutes {
+        var configuration = ServiceConfiguration(apiToken: token, webhookToken: "hook", workers: 0)
+        configuration.registries = registries
+        return ServiceRoutes(store: store, configuration: configuration, metricsRegistry: PrometheusCollectorRegistry(), runner: nil)
+    }
+
+    static func store() async throws -> any Store {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("router-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return try await openStore(directory + "/fathom.db")
+    }
+
+    @Test func aNameHeldByTwoRegistriesIsAConflictUntilOneIsNamed() async throws {
+        let store = try await Self.store()
+        for host in ["registry-a.example:5000", "registry-b.example"] {
+            try await store.storeReport(
+                Array(#"{"from": "\#(host)"}"#.utf8), name: "\(host)/team/app:1", repository: "team/app", tag: "1", manifestDigest: nil)
+        }
+        try await store.storeReport(Array(#"{"from": "one"}"#.utf8), name: "registry-a.example:5000/team/other:1", repository: "team/other", tag: "1", manifestDigest: nil)
+        let app = Application(router: Self.routes(store).router())
+        try await app.test(.router) { client in
+            let auth: HTTPFields = [.authorization: "Bearer \(Self.token)"]
+            try await client.execute(uri: "/v1/images/team/app/1", method: .get, headers: auth) { response in
+                #expect(response.status == .conflict)
+                let body = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
+                let error = body?["error"] as? [String: Any]
+                #expect(error?["registries"] as? [String] == ["registry-a.example:5000", "registry-b.example"])
+            }
+            try await client.execute(uri: "/v1/images/team/app/1?registry=registry-b.example", method: .get, headers: auth) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == #"{"from": "registry-b.example"}"#)
+            }
+            // A name one registry holds answers as it always did.
+            try await client.execute(uri: "/v1/images/team/other/1", method: .get, headers: auth) { response in
+                #expect(response.status == .ok)
+            }
+            // One error shape; the scheme matched case-insensitively.
+            try await client.execute(uri: "/v1/images/team/app/1", method: .get) { response in
+                #expect(response.status == .unauthorized)
+                let body = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
+                #expect((body?["error"] as? [String: Any])?["message"] is String)
+            }
+            try await client.execute(uri: "/v1/images/team/other/1", method: .get, headers: [.authorization: "bEaReR \(Self.token)"]) { response in
+                #expect(response.status == .ok)
+            }
+        }
+        try await store.close()
+    }
+
+    /// A webhook never makes fathom connect to a registry `--registry` does not name.
+    @Test func webhookEventsReachOnlyTheRegistriesNamed() {
+        func registry(_ allowed: [String], _ host: String?) -> String? {
+            var configuration = ServiceConfiguration()
+            configuration.registries = allowed
+            return configuration.registry(forEvent: host)
+        }
+        #expect(registry([], "registry.example") == nil)
+        #expect(registry(["registry.example"], "registry.example") == "registry.example")
+        // One plain host: an event naming another address is scanned from the one named.
+        #expect(registry(["registry.internal:5000"], "registry.example") == "registry.internal:5000")
+        #expect(registry(["*.corp.example:5000"], "a.corp.example:5000") == "a.corp.example:5000")
+        #expect(registry(["*.corp.example:5000"], "evil.example:5000") == nil)
+        #expect(registry(["a.example", "b.example"], "c.example") == nil)
+        #expect(registry(["a.example", "*.corp.example"], "x.corp.example") == "x.corp.example")
+    }
+}
