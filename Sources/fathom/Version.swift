@@ -15,11 +15,14 @@ struct VersionCommand: AsyncParsableCommand {
         print(try await Self.text(store: storeOption.store))
     }
 
-    /// The lines it prints. A missing default store is reported, not created.
+    /// The lines it prints. A missing SQLite store (the default or one --store names) is
+    /// reported, not created: `version` only reads.
     static func text(store location: String?, now: Date = Date()) async throws -> String {
         var lines = ["fathom \(FathomVersionInfo.version)"]
-        if location == nil && !FileManager.default.fileExists(atPath: defaultStoreLocation()) {
-            lines.append("Advisory data: none (no store at \(defaultStoreLocation()); fathom db update fills it)")
+        let path = location.map { $0.hasPrefix("sqlite://") ? String($0.dropFirst(9)) : $0.hasPrefix("sqlite:") ? String($0.dropFirst(7)) : $0 }
+            ?? defaultStoreLocation()
+        if !path.contains("://") && !FileManager.default.fileExists(atPath: path) {
+            lines.append("Advisory data: none (no store at \(path); fathom db update fills it)")
             return lines.joined(separator: "\n")
         }
         let store: any Store

@@ -62,6 +62,11 @@ import Testing
         let missing = try await fathom(["scan", "\(registry.host)/alpine:3.7", "-f", "json", "-o", directory + "/no/such/dir/report.json"])
         #expect(missing.status == 1)
         #expect(missing.errorText.contains(directory + "/no/such/dir/report.json") && missing.errorText.contains("cannot write the report"))
+        // `version` only reads: a store it is pointed at that does not exist is not created.
+        let version = try await fathom(["version", "--store", directory + "/new.db"])
+        #expect(version.status == 0)
+        #expect(version.text.contains("no store at \(directory)/new.db"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/new.db"))
         // An SBOM with no component is a gap, not a clean verdict.
         try #"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": []}"#.write(
             toFile: directory + "/empty.cdx.json", atomically: true, encoding: .utf8)

@@ -33,6 +33,10 @@ import Testing
             #expect(flags.count >= 5, "\(file)")
             let help = try await Tool.run([Fixtures.fathomExecutable, command, "--help"]).text
             for flag in flags { #expect(help.contains(flag + " "), "\(file): fathom \(command) has no \(flag)") }
+            // No secret reaches a command line: every value from the Secret is a file or FATHOM_STORE.
+            let arguments = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("- --") }
+            #expect(!arguments.contains { $0.contains("$(FATHOM_STORE)") || $0.hasPrefix("- --store=") }, "\(file)")
+            #expect(text.contains("name: FATHOM_STORE"), "\(file)")
         }
     }
 }
