@@ -10,11 +10,15 @@ public struct RegistryCredential: Sendable, Hashable {
     public var password: String?
     /// An OAuth2 refresh token (Docker's `identitytoken`), exchanged at the token realm.
     public var identityToken: String?
+    /// A registry token handed over as it is (the `Bearer` authorization of Harbor's scan
+    /// requests): sent when the registry asks for Bearer authentication, no realm asked.
+    public var registryToken: String?
 
-    public init(username: String? = nil, password: String? = nil, identityToken: String? = nil) {
+    public init(username: String? = nil, password: String? = nil, identityToken: String? = nil, registryToken: String? = nil) {
         self.username = username
         self.password = password
         self.identityToken = identityToken
+        self.registryToken = registryToken
     }
 }
 
@@ -170,7 +174,7 @@ struct DockerConfigFile: Sendable {
 // a log line (swift-service-lifecycle logs each service with `String(describing:)`).
 extension RegistryCredential: CustomStringConvertible, CustomDebugStringConvertible {
     public var description: String {
-        "RegistryCredential(username: \(username ?? "none"), password: \(password == nil ? "none" : "<redacted>"), identityToken: \(identityToken == nil ? "none" : "<redacted>"))"
+        "RegistryCredential(username: \(username ?? "none"), password: \(password == nil ? "none" : "<redacted>"), identityToken: \(identityToken == nil ? "none" : "<redacted>"), registryToken: \(registryToken == nil ? "none" : "<redacted>"))"
     }
     public var debugDescription: String { description }
 }

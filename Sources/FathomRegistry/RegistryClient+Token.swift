@@ -81,6 +81,7 @@ extension RegistryClient {
             guard let realm = challenge.realm else {
                 throw FathomError(.unauthorized, "\(registry)'s Bearer challenge names no realm")
             }
+            if let token = credential?.registryToken { return "Bearer \(token)" }
             let key = AuthState.TokenKey(realm: realm, service: challenge.service, scope: scope ?? challenge.scope)
             if let token = await auth.token(for: key) { return "Bearer \(token)" }
             let (token, lifetime) = try await fetchToken(key, registry: registry, credential: credential)

@@ -6,6 +6,7 @@ import FathomPipeline
 import FathomRegistry
 import FathomReport
 import FathomStore
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -13,30 +14,58 @@ import Logging
 /// Harbor's pluggable scanner adapter API (goharbor/pluggable-scanner-spec v1.1/1.2): Harbor
 /// asks for a scan with the registry's URL and a short-lived authorization, polls for the
 /// report, and reads it as `application/vnd.security.vulnerability.report; version=1.1`.
-/// The authorization is used for that scan only: the scan runs in this process with a client
-/// of its own and nothing of it is stored (a queued job would have to keep it); the report is
-/// kept with the others.
-actor HarborScans {
-    enum State {
-        case running
-        case done([UInt8])
-        case failed(String)
+/// A scan request is a job of the queue like any other: its id is the job's, so any replica
+/// answers the poll and `serve --workers 0` with workers behind it serves Harbor. The
+/// authorization travels with the job sealed (AES-256-GCM) under `--harbor-credential-key-file`
+/// (without it, a key this process made at start, so only its own workers can open it); it is
+/// never stored in plain text and is forgotten with the job.
+struct HarborJob: Codable {
+    var registry: String
+    /// The registry's URL was http:// (Harbor's own registry inside its network).
+    var insecure: Bool
+    var repository: String
+    var digest: String
+    var tag: String?
+    var mimeType: String?
+    /// The `Authorization` value Harbor sent, sealed; nil when it sent none.
+    var sealedAuthorization: String?
+}
+
+/// The key Harbor's registry authorizations are sealed with while their jobs wait.
+public struct HarborCredentialKey: Sendable {
+    let key: SymmetricKey
+    /// Whether the key came from a file every replica shares (else this process made it).
+    public let shared: Bool
+
+    /// A key of this process's own: only its workers can open what it seals.
+    public static func ephemeral() -> HarborCredentialKey { HarborCredentialKey(key: SymmetricKey(size: .bits256), shared: false) }
+
+    /// The key in `file` (any secret text: its SHA-256 is the AES-256 key), shared by every
+    /// `serve` and `worker` given the same file.
+    public static func file(_ path: String) throws -> HarborCredentialKey {
+        let secret = try ServiceConfiguration.token(file: path)
+        return HarborCredentialKey(key: SymmetricKey(data: SHA256.hash(data: Data(secret.utf8))), shared: true)
     }
 
-    private var states: [String: State] = [:]
-    private var order: [String] = []
-    /// Scan requests remembered (the oldest are forgotten: Harbor asks for a report soon).
-    let capacity = 10_000
-
-    func start(_ id: String) {
-        states[id] = .running
-        order.append(id)
-        if order.count > capacity { states[order.removeFirst()] = nil }
+    func seal(_ text: String) throws -> String {
+        guard let combined = try AES.GCM.seal(Data(text.utf8), using: key).combined else {
+            throw FathomError(.invalidInput, "the registry authorization could not be sealed")
+        }
+        return combined.base64EncodedString()
     }
 
-    func finish(_ id: String, _ state: State) { if states[id] != nil { states[id] = state } }
-
-    func state(_ id: String) -> State? { states[id] }
+    func open(_ sealed: String) throws -> String {
+        guard let data = Data(base64Encoded: sealed), let box = try? AES.GCM.SealedBox(combined: data),
+            let opened = try? AES.GCM.open(box, using: key)
+        else {
+            throw FathomError(
+                .unauthorized,
+                shared
+                    ? "the Harbor scan's registry authorization cannot be opened: give every serve and worker the same --harbor-credential-key-file"
+                    : "the Harbor scan's registry authorization was sealed by another process: give every serve and worker the same --harbor-credential-key-file")
+        }
+        return String(decoding: opened, as: UTF8.self)
+    }
 }
 
 extension ServiceRoutes {
@@ -97,67 +126,82 @@ extension ServiceRoutes {
             return Self.harborError(.unprocessableContent, "registry.url, artifact.repository and artifact.digest are required")
         }
         let registry = components.port.map { "\(host):\($0)" } ?? host
-        let reference: ImageReference
-        var credential: RegistryCredential?
+        let digest: FathomCore.Digest
+        let sealed: String?
         do {
-            let digest = try Digest(parsing: digestText)
-            reference = ImageReference(registry: registry, repository: repository, tag: scan.artifact?.tag, digest: digest)
-            credential = try scan.registry?.authorization.map(Self.credential(fromAuthorization:))
+            digest = try FathomCore.Digest(parsing: digestText)
+            _ = try ImageReference(parsing: "\(registry)/\(repository)@\(digest)")
+            // Checked now (a malformed one is the request's error), sealed for the job.
+            let authorization = scan.registry?.authorization.flatMap { $0.isEmpty ? nil : $0 }
+            _ = try authorization.map(Self.credential(fromAuthorization:))
+            sealed = try authorization.map { try configuration.harborCredentialKey.seal($0) }
         } catch {
             return Self.harborError(.unprocessableContent, "\(error)")
         }
-        let client: RegistryClient
-        do {
-            client = try RegistryClient(
-                configuration: RegistryClientConfiguration(
-                    credentials: CredentialStore(explicit: credential.map { [registry: $0] } ?? [:], dockerConfigPath: nil),
-                    insecureRegistries: components.scheme == "http" ? [registry] : []))
-        } catch {
-            return Self.harborError(.internalServerError, "\(error)")
-        }
-        let id = UUID().uuidString.lowercased()
-        await harbor.start(id)
-        let (runner, harbor, mimeType) = (self.runner, self.harbor, scan.artifact?.mime_type)
-        Task {
-            do {
-                let document = try await runner?.harborScan(reference, client: client, mimeType: mimeType)
-                await harbor.finish(id, document.map(HarborScans.State.done) ?? .failed("this process runs no scanner (--workers 0)"))
-            } catch {
-                await harbor.finish(id, .failed("\(FathomError.wrapping(error, image: reference.description))"))
-            }
-            try? await client.shutdown()
-        }
+        let tag = scan.artifact?.tag.flatMap { $0.isEmpty ? nil : $0 }
+        let details = HarborJob(
+            registry: registry, insecure: components.scheme == "http", repository: repository, digest: digest.description, tag: tag,
+            mimeType: scan.artifact?.mime_type, sealedAuthorization: sealed)
+        // Named as the webhook and POST /v1/scans name it (host/repository:tag), so that an image
+        // Harbor asks about is one image of the fleet, not a second one under its digest.
+        let name = tag.map { "\(registry)/\(repository):\($0)" } ?? "\(registry)/\(repository)@\(digest)"
+        let payload = String(decoding: try JSONEncoder().encode(details), as: UTF8.self)
+        let (id, _) = try await store.enqueue(
+            NewJob(kind: .harbor, key: "harbor \(registry)/\(repository)@\(digest)", image: name, repository: repository,
+                   reference: digest.description, payload: payload),
+            now: Date())
         return Self.raw(
-            try JSONSerialization.data(withJSONObject: ["id": id]), type: "application/vnd.scanner.adapter.scan.response+json; version=1.0",
+            try JSONSerialization.data(withJSONObject: ["id": String(id)]), type: "application/vnd.scanner.adapter.scan.response+json; version=1.0",
             status: .accepted)
     }
 
     func harborReport(id: String, accept: String?) async throws -> Response {
-        switch await harbor.state(id) {
-        case nil:
+        guard let number = Int64(id), let job = try await store.job(number), job.kind == .harbor, let payload = job.payload,
+            let details = try? JSONDecoder().decode(HarborJob.self, from: Data(payload.utf8))
+        else {
             return Self.harborError(.notFound, "no scan request \(id)")
-        case .running:
+        }
+        switch job.state {
+        case .queued, .running:
             var response = Response(status: .found)
             response.headers[.init("Refresh-After")!] = "2"
             response.headers[.location] = "/api/v1/scan/\(id)/report"
             return response
-        case .failed(let message):
-            return Self.harborError(.internalServerError, message)
-        case .done(let report):
+        case .dead:
+            return Self.harborError(.internalServerError, job.lastError ?? "the scan failed")
+        case .done:
+            guard let stored = try await store.report(name: job.image) else {
+                return Self.harborError(.internalServerError, "the scan's report is gone")
+            }
+            let report = try ScanReport.decode(stored)
+            guard report.artifact.manifestDigest?.description == details.digest else {
+                return Self.harborError(.internalServerError, "a newer scan of \(job.image) replaced this one's report: ask for a scan again")
+            }
             let type = accept?.contains("vuln.report.harbor+json") == true ? Self.harborLegacyReportType : Self.harborReportType
-            return Self.raw(Data(report), type: type)
+            let document = try HarborReport.encode(
+                report, repository: details.repository, digest: report.artifact.manifestDigest, tag: details.tag, mimeType: details.mimeType)
+            return Self.raw(Data(document), type: type)
         }
     }
 
-    /// A registry credential from an HTTP Authorization value (`Basic base64(user:password)`).
+    /// A registry credential from an HTTP Authorization value: `Basic base64(user:password)` (a
+    /// robot account) or `Bearer TOKEN` (a registry token); the scheme in any case (RFC 7235).
     static func credential(fromAuthorization value: String) throws -> RegistryCredential {
         let parts = value.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "basic", let decoded = Data(base64Encoded: String(parts[1])),
-            let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
-        else {
-            throw FathomError(.unsupported, "registry.authorization must be Basic credentials (robot account)")
+        guard parts.count == 2 else { throw FathomError(.unsupported, "registry.authorization must be Basic or Bearer credentials") }
+        switch parts[0].lowercased() {
+        case "basic":
+            guard let decoded = Data(base64Encoded: String(parts[1])), let text = String(data: decoded, encoding: .utf8),
+                let colon = text.firstIndex(of: ":")
+            else {
+                throw FathomError(.invalidInput, "registry.authorization: Basic credentials are base64 of user:password")
+            }
+            return RegistryCredential(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+        case "bearer":
+            return RegistryCredential(registryToken: parts[1].trimmingCharacters(in: .whitespaces))
+        default:
+            throw FathomError(.unsupported, "registry.authorization must be Basic or Bearer credentials, not \(parts[0])")
         }
-        return RegistryCredential(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
     }
 
     static func raw(_ data: Data, type: String, status: HTTPResponse.Status = .ok) -> Response {
@@ -171,34 +215,43 @@ extension ServiceRoutes {
 }
 
 extension ScanRunner {
-    /// Scans an image for Harbor with the client its request brought, stores the report as any
-    /// other, and returns it as Harbor's vulnerability report.
-    nonisolated func harborScan(_ reference: ImageReference, client: RegistryClient, mimeType: String?) async throws -> [UInt8] {
-        try await harborSlots.acquire()
-        defer { harborSlots.release() }
-        let session = try await currentSession()
-        // Named as the webhook and POST /v1/scans name it (host/repository:tag), so that an image
-        // Harbor asks about is one image in the fleet, not a second one under its digest.
-        let name =
-            reference.tag.map { "\(reference.registry)/\(reference.repository):\($0)" }
-            ?? "\(reference.registry)/\(reference.repository)@\(reference.digest?.description ?? "")"
-        let outcome = await session.scan(
-            FleetJob(
-                name: name, source: RegistryImageSource(reference: reference, client: client, documents: store), repository: reference.repository,
-                tag: reference.tag))
-        try await session.fleet.flush()
-        switch outcome {
-        case .scanned(let result):
-            try await store.storeReport(
-                Array(try result.report.json().utf8), name: name, repository: reference.repository, tag: reference.tag,
-                manifestDigest: result.report.artifact.manifestDigest)
-            return try HarborReport.encode(result.report, repository: reference.repository, digest: reference.digest, tag: reference.tag, mimeType: mimeType)
-        case .failed(_, let error):
-            throw error
-        case .skipped(_, let reason):
-            throw FathomError(.invalidInput, reason, image: name)
-        case .unchanged, .rematched:
-            throw FathomError(.invalidInput, "the image was not scanned", image: name)
+    /// Scans an image for Harbor with the registry access its request brought (opened from the
+    /// job only now, used for this scan only) and stores the report as any other.
+    nonisolated func harbor(_ job: Job) async throws {
+        guard let payload = job.payload, let details = try? JSONDecoder().decode(HarborJob.self, from: Data(payload.utf8)) else {
+            throw FathomError(.invalidInput, "the Harbor job carries no scan request", image: job.image)
         }
+        let authorization = try details.sealedAuthorization.map { try settings.harborCredentialKey.open($0) }
+        let credential = try authorization.map(ServiceRoutes.credential(fromAuthorization:))
+        let digest = try FathomCore.Digest(parsing: details.digest)
+        let reference = ImageReference(registry: details.registry, repository: details.repository, tag: details.tag, digest: digest)
+        let client = try RegistryClient(
+            configuration: RegistryClientConfiguration(
+                credentials: CredentialStore(explicit: credential.map { [details.registry: $0] } ?? [:], dockerConfigPath: nil),
+                insecureRegistries: details.insecure ? [details.registry] : []))
+        do {
+            let session = try await currentSession()
+            let outcome = await session.scan(
+                FleetJob(
+                    name: job.image, source: RegistryImageSource(reference: reference, client: client, documents: store),
+                    repository: reference.repository, tag: reference.tag))
+            try await session.fleet.flush()
+            switch outcome {
+            case .scanned(let result):
+                try await store.storeReport(
+                    Array(try result.report.json().utf8), name: job.image, repository: reference.repository, tag: reference.tag,
+                    manifestDigest: result.report.artifact.manifestDigest)
+            case .failed(_, let error):
+                throw error
+            case .skipped(_, let reason):
+                throw FathomError(.invalidInput, reason, image: job.image)
+            case .unchanged, .rematched:
+                throw FathomError(.invalidInput, "the image was not scanned", image: job.image)
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
     }
 }

@@ -19,7 +19,6 @@ public struct ServiceRoutes: Sendable {
     let webhookDeliveries = Counter(label: "fathom_webhook_deliveries_total")
     /// What scans Harbor's adapter API (nil: this process runs no workers).
     let runner: ScanRunner?
-    let harbor = HarborScans()
 
     public init(store: any Store, configuration: ServiceConfiguration, metricsRegistry: PrometheusCollectorRegistry, runner: ScanRunner?) {
         self.store = store

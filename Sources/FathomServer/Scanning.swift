@@ -26,8 +26,6 @@ public actor ScanRunner {
     /// The policy generation the stored reports were last judged by (a change re-judges them all).
     private var judgedGeneration = 0
     private let metrics = ServiceMetrics()
-    /// Harbor's scans run beside the queue's: at most as many at once as there are workers.
-    let harborSlots: AsyncSemaphore
 
     public init(
         store: any Store, client: RegistryClient, configuration: ServiceConfiguration, policy: PolicyFiles = .none, logger: Logger
@@ -37,7 +35,6 @@ public actor ScanRunner {
         self.client = client
         self.settings = configuration
         self.logger = logger
-        harborSlots = AsyncSemaphore(permits: max(1, configuration.workers))
     }
 
     /// The pipeline for the store's current advisory data.
@@ -72,6 +69,7 @@ public actor ScanRunner {
         case .scan: try await scan(job)
         case .rescan: try await rescan()
         case .update: try await update()
+        case .harbor: try await harbor(job)
         }
     }
 

@@ -49,6 +49,8 @@ public struct ServiceConfiguration: Sendable {
     public var readLimits: ReadLimits = .default
     /// How long one image's scan may take (nil: no limit).
     public var imageTimeout: Duration?
+    /// What Harbor's registry authorizations are sealed with while their jobs wait.
+    public var harborCredentialKey: HarborCredentialKey = .ephemeral()
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, apiToken: String? = nil, webhookToken: String? = nil, workers: Int = 1,

@@ -71,8 +71,11 @@ public struct WorkerPool: Service {
             let message = "\(FathomError.wrapping(error, image: job.image))"
             let delay = configuration.retryBackoff * (1 << min(job.attempts - 1, 10))
             logger.warning("job failed", metadata: ["job": "\(job.id)", "image": "\(job.image)", "error": "\(message)"])
+            // A Harbor scan's credentials are fixed in its job: refused once, refused every time.
+            let permanent = job.kind == .harbor && (error as? FathomError)?.code == .unauthorized
             try? await store.fail(
-                job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: configuration.maxAttempts, now: Date())
+                job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: permanent ? job.attempts : configuration.maxAttempts,
+                now: Date())
         }
     }
 }

@@ -5,15 +5,15 @@ import PostgresNIO
 // The service's queue, reports and outbox on PostgreSQL: a claim takes the oldest runnable job
 // with `FOR UPDATE SKIP LOCKED`, so workers on any number of machines never take the same one.
 extension PostgresStore {
-    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at"
+    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, payload"
 
     static func job(_ row: PostgresRow) throws -> Job? {
-        let (id, kind, image, repository, reference, state, attempts, worker, error, created, updated) = try row.decode(
-            (Int64, String, String, String?, String?, String, Int32, String?, String?, Int64, Int64).self)
+        let (id, kind, image, repository, reference, state, attempts, worker, error, created, updated, payload) = try row.decode(
+            (Int64, String, String, String?, String?, String, Int32, String?, String?, Int64, Int64, String?).self)
         guard let kind = Job.Kind(rawValue: kind), let state = Job.State(rawValue: state) else { return nil }
         return Job(
             id: id, kind: kind, image: image, repository: repository, reference: reference, state: state, attempts: Int(attempts), worker: worker,
-            lastError: error, createdAt: SQLiteStore.date(created), updatedAt: SQLiteStore.date(updated))
+            lastError: error, createdAt: SQLiteStore.date(created), updatedAt: SQLiteStore.date(updated), payload: payload)
     }
 
     public func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool) {
@@ -23,8 +23,9 @@ extension PostgresStore {
             var inserted: Int64?
             try await run(
                 """
-                INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at)
-                VALUES (\(job.kind.rawValue), \(job.key), \(job.image), \(job.repository), \(job.reference), 'queued', \(at), \(at), \(at))
+                INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at, payload)
+                VALUES (\(job.kind.rawValue), \(job.key), \(job.image), \(job.repository), \(job.reference), 'queued', \(at), \(at), \(at),
+                        \(job.payload))
                 ON CONFLICT (job_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id
                 """
             ) { inserted = try $0.decode(Int64.self) }

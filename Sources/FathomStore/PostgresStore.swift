@@ -126,7 +126,11 @@ public final class PostgresStore: Store {
             attempts INTEGER NOT NULL DEFAULT 0, next_attempt BIGINT NOT NULL, delivered_at BIGINT, last_error TEXT);
         CREATE INDEX notifications_due ON notifications (delivered_at, next_attempt);
         CREATE TABLE layer_claims (digest TEXT PRIMARY KEY, owner TEXT NOT NULL, until BIGINT NOT NULL);
+        """,
+        // A job's own details (JSON): a request's policy, a Harbor scan's registry access (sealed).
         """
+        ALTER TABLE jobs ADD COLUMN payload TEXT;
+        """,
     ]
 
     /// Any number fathom's processes agree on (the advisory lock that serialises migrations).

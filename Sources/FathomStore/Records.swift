@@ -298,7 +298,11 @@ public struct NewJob: Sendable, Hashable {
     /// The tag, else the digest.
     public var reference: String?
 
-    public init(kind: Job.Kind, key: String, image: String, repository: String?, reference: String?) {
+    /// What the job needs besides the image (JSON: a request's policy, a Harbor scan's details).
+    public var payload: String?
+
+    public init(kind: Job.Kind, key: String, image: String, repository: String?, reference: String?, payload: String? = nil) {
+        self.payload = payload
         self.kind = kind
         self.key = key
         self.image = image
@@ -316,6 +320,8 @@ public struct Job: Sendable, Hashable, Codable {
         case rescan
         /// Update the advisory data from its feeds (`db update`).
         case update
+        /// Scan an image for Harbor (the pluggable scanner API), with the registry access its request brought.
+        case harbor
     }
 
     public enum State: String, Sendable, Hashable, Codable, CaseIterable {
@@ -333,11 +339,14 @@ public struct Job: Sendable, Hashable, Codable {
     public var lastError: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// What the job needs besides the image (JSON), as queued.
+    public var payload: String?
 
     public init(
         id: Int64, kind: Kind, image: String, repository: String?, reference: String?, state: State, attempts: Int, worker: String?,
-        lastError: String?, createdAt: Date, updatedAt: Date
+        lastError: String?, createdAt: Date, updatedAt: Date, payload: String? = nil
     ) {
+        self.payload = payload
         self.id = id
         self.kind = kind
         self.image = image

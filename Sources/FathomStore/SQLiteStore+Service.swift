@@ -11,7 +11,7 @@ extension SQLiteStore {
     }
     static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
-    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at"
+    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, payload"
 
     static func job(_ row: SQLiteRow) -> Job? {
         guard let kind = row.text(1).flatMap(Job.Kind.init(rawValue:)), let state = row.text(5).flatMap(Job.State.init(rawValue:)) else {
@@ -20,7 +20,7 @@ extension SQLiteStore {
         return Job(
             id: row.integer(0), kind: kind, image: row.text(2) ?? "", repository: row.text(3), reference: row.text(4), state: state,
             attempts: Int(row.integer(6)), worker: row.text(7), lastError: row.text(8), createdAt: date(row.integer(9)),
-            updatedAt: date(row.integer(10)))
+            updatedAt: date(row.integer(10)), payload: row.text(11))
     }
 
     public func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool) {
@@ -34,12 +34,12 @@ extension SQLiteStore {
                 if let pending { return (pending, false) }
                 try database.query(
                     """
-                    INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                    INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at, payload)
+                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
                     """,
                     [
                         .text(job.kind.rawValue), .text(job.key), .text(job.image), job.repository.map { .text($0) } ?? .null,
-                        job.reference.map { .text($0) } ?? .null, .integer(at), .integer(at), .integer(at),
+                        job.reference.map { .text($0) } ?? .null, .integer(at), .integer(at), .integer(at), job.payload.map { .text($0) } ?? .null,
                     ])
                 return (database.lastInsertRowID, true)
             }

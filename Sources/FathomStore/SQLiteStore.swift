@@ -128,6 +128,10 @@ public final class SQLiteStore: Store {
         CREATE INDEX notifications_due ON notifications (delivered_at, next_attempt);
         CREATE TABLE layer_claims (digest TEXT PRIMARY KEY, owner TEXT NOT NULL, until INTEGER NOT NULL);
         """,
+        // A job's own details (JSON): a request's policy, a Harbor scan's registry access (sealed).
+        """
+        ALTER TABLE jobs ADD COLUMN payload TEXT;
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {

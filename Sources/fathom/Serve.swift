@@ -45,6 +45,9 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "VEX document (OpenVEX, CycloneDX VEX or CSAF VEX) applied to every stored report (repeatable); read again when it changes.")
     var vex: [String] = []
 
+    @Option(help: "File holding the secret that seals Harbor's registry authorizations while their scan jobs wait (give serve and every worker the same file). Default: a key of this process's own, so only its workers can run Harbor scans.")
+    var harborCredentialKeyFile: String?
+
     @OptionGroup var feedOptions: Database.FeedOptions
     @OptionGroup var registryOptions: RegistryOptions
     @OptionGroup var storeOption: StoreOption
@@ -89,6 +92,7 @@ struct WorkerOptions: ParsableArguments {
         configuration.readLimits = try readLimits.limits()
         configuration.imageTimeout = try imageTimeout.flatMap { try Self.interval($0, option: "--image-timeout") }
         configuration.notifySecret = try notifySecretFile.map { Array(try ServiceConfiguration.token(file: $0).utf8) }
+        configuration.harborCredentialKey = try harborCredentialKeyFile.map(HarborCredentialKey.file) ?? .ephemeral()
         if !configuration.notifyURLs.isEmpty && configuration.notifySecret == nil {
             FileHandle.standardError.write(Data("fathom: warning: no --notify-secret-file: notifications are sent unsigned\n".utf8))
         }

@@ -408,7 +408,7 @@ import Testing
     }
 
     /// Harbor's scanner adapter API: metadata, a scan with the registry credentials Harbor
-    /// sends (used for that scan only, never stored), 302 + Refresh-After until the report is
+    /// sends (sealed with the job, never stored in plain text), 302 + Refresh-After until the report is
     /// ready, then a report valid by the adapter spec's own schema.
     @Test func harborAdapterScansWithTheCredentialsItIsGivenAndReportsBySpec() async throws {
         let (user, password) = ("robot$harbor", "harbor-robot-secret-1")
@@ -477,6 +477,64 @@ import Testing
         for file in try FileManager.default.contentsOfDirectory(atPath: service.directory) where file.hasPrefix("fathom.db") {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: service.directory + "/" + file))
             #expect(bytes.range(of: Data(password.utf8)) == nil, "\(file) holds the registry password")
+        }
+    }
+
+    /// Harbor's scans are queue jobs: one replica (`serve --workers 0`) takes the request with a
+    /// `Bearer` registry token, a `fathom worker` sharing the credential key scans, and another
+    /// replica answers the report poll. The token never reaches the store in plain text.
+    @Test func harborScansAreJobsAnyReplicaAnswers() async throws {
+        let (user, password) = ("robot$harbor", "harbor-robot-secret-2")
+        let tokens = try await TokenServer(username: user, password: password)
+        let registry = try await LocalRegistry(
+            auth: .token(realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, certificatePath: tokens.certificatePath))
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "library/alpine", tag: "3.7", credentials: (user, password))
+        // The token Harbor would hand over: one pull scope, from the registry's own token service.
+        let issued = try await Tool.run([
+            "curl", "-sf", "-u", "\(user):\(password)", "\(tokens.realm)?service=\(tokens.service)&scope=repository:library/alpine:pull",
+        ])
+        let token = try #require(try Self.object(issued.stdout)["token"] as? String)
+        let keyDirectory = try Fixtures.temporaryDirectory("harbor-key")
+        try "a shared secret for harbor credentials".write(toFile: keyDirectory + "/key", atomically: true, encoding: .utf8)
+        let key = ["--harbor-credential-key-file", keyDirectory + "/key"]
+
+        let first = try await Self.startService(workers: 0, arguments: key)
+        defer { first.server.stop() }
+        let second = try await Self.startService(workers: 0, store: first.store, arguments: key)
+        defer { second.server.stop() }
+        let worker = try Self.startWorker("harbor-worker", service: first, registry: registry.host, arguments: key)
+        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+
+        let body = """
+            {"registry": {"url": "http://\(registry.host)", "authorization": "Bearer \(token)"},
+             "artifact": {"repository": "library/alpine", "digest": "\(layout.gzip.manifestDigest)", "tag": "3.7",
+                          "mime_type": "application/vnd.oci.image.manifest.v1+json"}}
+            """
+        let accepted = try await Self.request(.POST, "\(first.base)/api/v1/scan", body: body)
+        #expect(accepted.status == 202)
+        let id = try #require(try Self.object(accepted.body)["id"] as? String)
+        var report: [String: Any] = [:]
+        try await Self.eventually("the Harbor report from the other replica") {
+            let (status, data) = try await Self.request(.GET, "\(second.base)/api/v1/scan/\(id)/report")
+            if status == 200 { report = try Self.object(data) }
+            return status == 200
+        }
+        let vulnerabilities = report["vulnerabilities"] as? [[String: Any]] ?? []
+        #expect(vulnerabilities.contains { $0["package"] as? String == "musl" && $0["version"] as? String == "1.1.18-r3" })
+        // One image in the fleet, under the name the webhook would give it.
+        let fleet = try Self.object(try await Self.request(.GET, "\(first.base)/v1/fleet/summary").body)
+        #expect((fleet["images"] as? [String: Int])?["scanned"] == 1)
+        #expect(try await Self.request(.GET, "\(first.base)/v1/images/library/alpine/3.7").status == 200)
+        try await tokens.stop()
+        first.server.stop()
+        second.server.stop()
+        kill(worker.processIdentifier, SIGTERM)
+        worker.waitUntilExit()
+        for file in try FileManager.default.contentsOfDirectory(atPath: first.directory) where file.hasPrefix("fathom.db") {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: first.directory + "/" + file))
+            #expect(bytes.range(of: Data(token.utf8)) == nil, "\(file) holds the registry token")
         }
     }
 
