@@ -251,3 +251,37 @@ extension ScanPolicy {
         }
     }
 }
+
+/// A policy given with one scan request (`POST /v1/scans`): it joins the service's for that
+/// image, and is kept in the image's report so that every rescan judges the image by it too.
+public struct RequestPolicy: Codable, Sendable, Hashable {
+    /// Severities reported (`["HIGH", "CRITICAL"]`).
+    public var severity: [String]?
+    public var ignoreUnfixed: Bool?
+    /// Ignore-file lines (`CVE-2019-14697 pkg:musl exp:2027-01-01`).
+    public var ignore: [String]?
+    /// VEX documents (OpenVEX, CycloneDX or CSAF), as JSON.
+    public var vex: [JSONValue]?
+    public var skipDirs: [String]?
+    public var skipFiles: [String]?
+
+    public init() {}
+
+    /// `base` with this request's rules added (its ignore rules and VEX statements join the
+    /// base's; its filters apply); an invalid part is an error naming it.
+    public func applied(to base: ScanPolicy, warn: (String) -> Void = { _ in }) throws -> ScanPolicy {
+        var policy = base
+        if let severity { policy.severities = try ScanPolicy.severities(severity.joined(separator: ",")) }
+        if let ignoreUnfixed { policy.ignoreUnfixed = ignoreUnfixed }
+        if let ignore { policy.ignoreRules += try ScanPolicy.ignoreRules(ignore.joined(separator: "\n"), file: "the request's ignore rules") }
+        for (number, document) in (vex ?? []).enumerated() {
+            let bytes = Array(try JSONEncoder().encode(document))
+            policy.vex += try VEXDocument.statements(bytes, file: "the request's VEX document \(number + 1)", warn: warn)
+        }
+        if skipDirs != nil || skipFiles != nil {
+            policy.skips = PathSkips(
+                directories: base.skips.directories + (skipDirs ?? []), files: base.skips.files + (skipFiles ?? []))
+        }
+        return policy
+    }
+}

@@ -134,6 +134,8 @@ public struct ScanReport: Sendable, Codable {
     /// The advisory namespaces the packages were checked against, and those with no data.
     public var coverage: Coverage?
     public var warnings: [String]
+    /// The policy the scan request gave (`POST /v1/scans`), kept so that rescans apply it too.
+    public var requestPolicy: RequestPolicy?
     /// The warnings reading the image gave (layers, files): kept apart so that a re-match can
     /// say `warnings` anew (coverage, end of life, the filters) without losing them.
     public var readWarnings: [String]?

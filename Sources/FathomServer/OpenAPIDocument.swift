@@ -33,7 +33,13 @@ public enum OpenAPIDocument {
               "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["image"],
                 "properties": {"image": {"type": "string", "maxLength": 4096, "example": "registry.example:5000/team/app:1.2",
                   "description": "host/repository[:tag][@digest], the distribution reference grammar",
-                  "pattern": "^(?:(?:localhost(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9]{1,5})/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*|[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+|[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)(?::[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"}}}}}},
+                  "pattern": "^(?:(?:localhost(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9]{1,5})/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*|[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+|[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)(?::[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"},
+                  "policy": {"type": "object", "description": "This image's own policy, joined to the service's and kept for its rescans.", "properties": {
+                    "severity": {"type": "array", "items": {"type": "string", "enum": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]}},
+                    "ignoreUnfixed": {"type": "boolean"},
+                    "ignore": {"type": "array", "items": {"type": "string"}, "description": "Ignore-file lines: ID [pkg:NAME] [exp:YYYY-MM-DD]"},
+                    "vex": {"type": "array", "items": {"type": "object"}, "description": "VEX documents: OpenVEX, CycloneDX VEX or CSAF VEX"},
+                    "skipDirs": {"type": "array", "items": {"type": "string"}}, "skipFiles": {"type": "array", "items": {"type": "string"}}}}}}}}},
               "responses": {
                 "202": {"description": "Queued", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScanAccepted"}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},

@@ -3,6 +3,7 @@ import FathomCore
 import FathomOCI
 import FathomReport
 public import FathomStore
+import Crypto
 import Foundation
 public import Hummingbird
 import HTTPTypes
@@ -142,24 +143,47 @@ public struct ServiceRoutes: Sendable {
 
     // MARK: scans
 
-    struct ScanRequest: Decodable { var image: String }
+    struct ScanRequest: Decodable {
+        var image: String
+        /// A policy for this image (severity, ignoreUnfixed, ignore lines, VEX documents, skipDirs, skipFiles).
+        var policy: RequestPolicy?
+    }
+
+    /// What a scan job carries besides its image.
+    struct ScanJobPayload: Codable {
+        var policy: RequestPolicy?
+    }
 
     func requestScan(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let body = try await Self.body(request, limit: configuration.maxBodyBytes)
-        guard let scan = try? JSONDecoder().decode(ScanRequest.self, from: Data(body)) else {
-            return Self.problem(.badRequest, #"the body must be {"image": "host/repository:tag"}"#)
+        let scan: ScanRequest
+        do {
+            scan = try JSONDecoder().decode(ScanRequest.self, from: Data(body))
+        } catch {
+            return Self.problem(
+                .badRequest, #"the body must be {"image": "host/repository:tag", "policy": {…}} (policy optional): "# + "\(FathomError.wrapping(error))")
         }
         let reference: ImageReference
+        var payload: String?
         do {
             reference = try ImageReference(parsing: scan.image)
+            if let policy = scan.policy {
+                // Checked now: a policy that does not parse is the request's error, not the job's.
+                _ = try policy.applied(to: ScanPolicy())
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                payload = String(decoding: try encoder.encode(ScanJobPayload(policy: policy)), as: UTF8.self)
+            }
         } catch {
             return Self.problem(.badRequest, "\(error)")
         }
         let name = reference.description
+        // A request with its own policy is its own job (another policy must not be folded into it).
+        let key = "scan \(name)" + (payload.map { " policy " + SHA256.hash(data: Data($0.utf8)).map { String(format: "%02x", $0) }.joined() } ?? "")
         let (id, added) = try await store.enqueue(
             NewJob(
-                kind: .scan, key: "scan \(name)", image: name, repository: reference.repository,
-                reference: reference.digest?.description ?? reference.tag),
+                kind: .scan, key: key, image: name, repository: reference.repository,
+                reference: reference.digest?.description ?? reference.tag, payload: payload),
             now: Date())
         return try Self.encoded(ScanAccepted(job: id, queued: added, image: name), status: .accepted)
     }

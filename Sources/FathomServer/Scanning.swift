@@ -92,7 +92,9 @@ public actor ScanRunner {
         if job.attempts > 1, let latest = try await store.previousScan(name: job.image), latest.scannedAt >= job.createdAt {
             recordedByEarlierAttempt = latest
         }
-        let session = try await currentSession()
+        // A request's own policy joins the service's for this image.
+        let request = try job.payload.flatMap { try JSONDecoder().decode(ServiceRoutes.ScanJobPayload.self, from: Data($0.utf8)).policy }
+        let session = try await currentSession().with(request: request)
         var fleet = session.fleet
         if recordedByEarlierAttempt != nil {
             fleet = FleetScanner(

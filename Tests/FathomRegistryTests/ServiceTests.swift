@@ -480,6 +480,89 @@ import Testing
         }
     }
 
+    /// The service judges by the same engine as the CLI: under one ignore file and VEX document,
+    /// `scan`, `registry -o DIR` and the service's stored report give the same live and
+    /// suppressed findings. A changed VEX file applies at the next rescan; a scan request's own
+    /// policy applies to its image and stays with its report.
+    @Test func theServiceAppliesThePolicyAsTheCLIDoes() async throws {
+        let directory = try Fixtures.temporaryDirectory("service-policy")
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/app", tag: "1")
+        let image = "\(registry.host)/team/app:1"
+        func vex(_ products: String) -> String {
+            """
+            {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/3", "author": "fathom tests",
+             "timestamp": "2026-11-29T00:00:00Z", "version": 1,
+             "statements": [{"vulnerability": {"name": "CVE-2019-14697"}, "status": "not_affected",
+                             "justification": "vulnerable_code_not_in_execute_path", "products": \(products)}]}
+            """
+        }
+        try vex(#"[{"@id": "\#(image)", "subcomponents": [{"@id": "pkg:apk/alpine/musl-utils@1.1.18-r3"}]}]"#)
+            .write(toFile: directory + "/vex.json", atomically: true, encoding: .utf8)
+        try "CVE-2018-0000 pkg:busybox\n".write(toFile: directory + "/ignore", atomically: true, encoding: .utf8)
+        let policy = ["--ignore-file", directory + "/ignore", "--vex", directory + "/vex.json"]
+        func sets(_ document: [String: Any]) -> (live: Set<String>, suppressed: Set<String>) {
+            func keys(_ key: String) -> Set<String> {
+                Set((document[key] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "") \($0["package"] ?? "")" })
+            }
+            return (keys("vulnerabilities"), keys("suppressed"))
+        }
+
+        let service = try await Self.startService(workers: 1, arguments: policy)
+        defer { service.server.stop() }
+        let queued = try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#)
+        #expect(queued.status == 202)
+        var stored: [String: Any] = [:]
+        try await Self.eventually("the report of \(image)") {
+            let (status, body) = try await Self.request(.GET, "\(service.base)/v1/images/team/app/1")
+            if status == 200 { stored = try Self.object(body) }
+            return status == 200
+        }
+        let fromService = sets(stored)
+        #expect(fromService.suppressed.contains { $0.hasSuffix(" musl-utils") })
+        #expect(fromService.live.contains { $0.hasSuffix(" musl") })
+        #expect((stored["suppressed"] as? [[String: Any]] ?? []).allSatisfy { ($0["rule"] as? String)?.contains("vex.json (OpenVEX) statement 1") == true })
+
+        // The CLI, on a store of its own with the same advisories and the same files.
+        let cliStore = directory + "/cli.db"
+        let fathom = Fixtures.fathomExecutable
+        try await Tool.run([fathom, "db", "import", "--store", cliStore, AdvisoryCLITests.secdb("v3.7")], environment: Fixtures.isolatedEnvironment)
+        let scanned = try await Tool.run([fathom, "scan", image, "--store", cliStore, "-f", "json"] + policy, environment: Fixtures.isolatedEnvironment)
+        let fromScan = sets(try Self.object(scanned.stdout))
+        #expect(fromScan.live == fromService.live)
+        #expect(fromScan.suppressed == fromService.suppressed)
+        try await Tool.run(
+            [fathom, "registry", registry.host, "--repo", "team/app", "--store", cliStore, "-f", "json", "-o", directory + "/reports", "--quiet"] + policy,
+            environment: Fixtures.isolatedEnvironment)
+        let file = directory + "/reports/" + image.map { "/:@".contains($0) ? "_" : $0 }.reduce(into: "") { $0.append($1) } + ".json"
+        let fromRegistry = sets(try Self.object(try Data(contentsOf: URL(fileURLWithPath: file))))
+        #expect(fromRegistry.live == fromService.live)
+        #expect(fromRegistry.suppressed == fromService.suppressed)
+
+        // The VEX file changes to cover the whole image: the next rescan applies it, nothing read again.
+        try vex(#"[{"@id": "\#(image)"}]"#).write(toFile: directory + "/vex.json", atomically: true, encoding: .utf8)
+        #expect(try await Self.request(.POST, "\(service.base)/v1/rescans").status == 202)
+        try await Self.eventually("the rescan applying the new VEX") {
+            let report = try Self.object(try await Self.request(.GET, "\(service.base)/v1/images/team/app/1").body)
+            let now = sets(report)
+            return now.suppressed.contains { $0.hasSuffix(" musl") } && !now.live.contains { $0.hasSuffix(" musl") }
+        }
+
+        // A request's own policy: only CRITICAL (none here: secdb rates nothing), kept with the report.
+        let strict = try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)", "policy": {"severity": ["CRITICAL"]}}"#)
+        #expect(strict.status == 202)
+        try await Self.eventually("the report under the request's policy") {
+            let report = try Self.object(try await Self.request(.GET, "\(service.base)/v1/images/team/app/1").body)
+            return (report["requestPolicy"] as? [String: Any])?["severity"] as? [String] == ["CRITICAL"]
+                && (report["vulnerabilities"] as? [Any])?.isEmpty == true
+        }
+        let bad = try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)", "policy": {"severity": ["SEVERE"]}}"#)
+        #expect(bad.status == 400)
+        #expect(String(decoding: bad.body, as: UTF8.self).contains("unknown severity 'SEVERE'"))
+    }
+
     /// Harbor's scans are queue jobs: one replica (`serve --workers 0`) takes the request with a
     /// `Bearer` registry token, a `fathom worker` sharing the credential key scans, and another
     /// replica answers the report poll. The token never reaches the store in plain text.

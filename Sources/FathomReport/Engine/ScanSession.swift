@@ -17,7 +17,8 @@ public struct ScanSession: Sendable {
 
     public var advisoriesLoaded: Bool { fleet.index.recordCount > 0 }
 
-    public init(fleet: FleetScanner, policy: ScanPolicy, dataWarnings: [String] = []) {
+    public init(fleet: FleetScanner, policy: ScanPolicy, dataWarnings: [String] = [], request: RequestPolicy? = nil) {
+        self.request = request
         self.fleet = fleet
         self.policy = policy
         self.dataWarnings = dataWarnings
@@ -40,8 +41,14 @@ public struct ScanSession: Sendable {
         return ScanSession(fleet: fleet, policy: policy, dataWarnings: warnings)
     }
 
-    /// This session with another policy (a request's own), over the same pipeline.
-    public func with(policy: ScanPolicy) -> ScanSession { ScanSession(fleet: fleet, policy: policy, dataWarnings: dataWarnings) }
+    /// The policy a scan request gave, joined to this session's (nil: none), recorded in the reports it makes.
+    public let request: RequestPolicy?
+
+    /// This session with a scan request's own policy joined to its own, over the same pipeline.
+    public func with(request: RequestPolicy?) throws -> ScanSession {
+        guard let request else { return self }
+        return ScanSession(fleet: fleet, policy: try request.applied(to: policy), dataWarnings: dataWarnings, request: request)
+    }
 
     /// Scans one image; never throws (a failure is an outcome).
     public func scan(_ job: FleetJob, filter: FleetFilter? = nil) async -> ScanOutcome {
@@ -92,7 +99,17 @@ public struct ScanSession: Sendable {
     /// changes, the coverage and every warning that depends on them are said anew under this
     /// session's policy; what reading the image found (artifact, layers, packages) is kept.
     public func rematched(_ stored: ScanReport, by image: FleetImageReport) -> ScanResult {
-        judged(stored, findings: image.findings, changes: image.changes, coverage: image.coverage, notes: [])
+        // The policy its scan request gave still applies (a part that no longer reads is said, not dropped silently).
+        var notes: [String] = []
+        var session = self
+        if let kept = stored.requestPolicy {
+            do {
+                session = try with(request: kept)
+            } catch {
+                notes.append("the scan request's policy no longer applies: \(error)")
+            }
+        }
+        return session.judged(stored, findings: image.findings, changes: image.changes, coverage: image.coverage, notes: notes)
     }
 
     /// The result of the packages an SBOM lists (`fathom scan sbom:FILE`); nothing is cached.
@@ -119,6 +136,7 @@ public struct ScanSession: Sendable {
     /// Applies the policy to `findings` and sets them, the changes and the coverage in `report`.
     private func judged(_ report: ScanReport, findings: [Finding], changes: ScanChanges?, coverage: Coverage, notes: [String]) -> ScanResult {
         var report = report
+        report.requestPolicy = request
         let image = ImageIdentity(name: report.artifact.name, digests: [report.artifact.manifestDigest, report.artifact.indexDigest].compactMap { $0?.description })
         let purls = report.findingURLs
         let outcome = policy.apply(findings, purl: { purls($0) }, image: image)
