@@ -254,14 +254,33 @@ extension ScanPolicy {
 
 /// A policy given with one scan request (`POST /v1/scans`): it joins the service's for that
 /// image, and is kept in the image's report so that every rescan judges the image by it too.
+/// Its parts are structured (ignore rules as objects, VEX as statements in OpenVEX's shape), so
+/// that what the API's schema allows is exactly what is accepted; whole VEX documents are the
+/// service's `--vex` files.
 public struct RequestPolicy: Codable, Sendable, Hashable {
+    /// One ignore rule: the vulnerability, optionally its package, optionally its last day.
+    public struct IgnoreEntry: Codable, Sendable, Hashable {
+        public var id: String
+        public var package: String?
+        /// `YYYY-MM-DD`: the rule applies through that day.
+        public var expires: String?
+    }
+
+    /// One VEX statement: a vulnerability's status in products (purls, or the image as
+    /// `pkg:oci/…` or `[host/]repository:tag`) and, for the image, the subcomponents it names.
+    public struct Statement: Codable, Sendable, Hashable {
+        public var vulnerability: String
+        public var status: VEXStatement.Status
+        public var products: [String]
+        public var subcomponents: [String]?
+        public var justification: String?
+    }
+
     /// Severities reported (`["HIGH", "CRITICAL"]`).
-    public var severity: [String]?
+    public var severity: [Severity]?
     public var ignoreUnfixed: Bool?
-    /// Ignore-file lines (`CVE-2019-14697 pkg:musl exp:2027-01-01`).
-    public var ignore: [String]?
-    /// VEX documents (OpenVEX, CycloneDX or CSAF), as JSON.
-    public var vex: [JSONValue]?
+    public var ignore: [IgnoreEntry]?
+    public var vex: [Statement]?
     public var skipDirs: [String]?
     public var skipFiles: [String]?
 
@@ -269,19 +288,60 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
 
     /// `base` with this request's rules added (its ignore rules and VEX statements join the
     /// base's; its filters apply); an invalid part is an error naming it.
-    public func applied(to base: ScanPolicy, warn: (String) -> Void = { _ in }) throws -> ScanPolicy {
+    public func applied(to base: ScanPolicy) throws -> ScanPolicy {
         var policy = base
-        if let severity { policy.severities = try ScanPolicy.severities(severity.joined(separator: ",")) }
+        if let severity { policy.severities = Set(severity) }
         if let ignoreUnfixed { policy.ignoreUnfixed = ignoreUnfixed }
-        if let ignore { policy.ignoreRules += try ScanPolicy.ignoreRules(ignore.joined(separator: "\n"), file: "the request's ignore rules") }
-        for (number, document) in (vex ?? []).enumerated() {
-            let bytes = Array(try JSONEncoder().encode(document))
-            policy.vex += try VEXDocument.statements(bytes, file: "the request's VEX document \(number + 1)", warn: warn)
+        for (number, entry) in (ignore ?? []).enumerated() {
+            let origin = "the request's ignore rule \(number + 1)"
+            guard !entry.id.isEmpty, !entry.id.contains(where: \.isWhitespace) else {
+                throw FathomError(.invalidInput, "\(origin): id '\(entry.id)' must be one word (CVE-…, GHSA-…)")
+            }
+            if let package = entry.package, package.isEmpty || package.contains(where: \.isWhitespace) {
+                throw FathomError(.invalidInput, "\(origin): package '\(package)' must be one word")
+            }
+            var rule = ScanPolicy.IgnoreRule(id: entry.id, package: entry.package, origin: origin)
+            if let expires = entry.expires {
+                guard let day = Self.day(expires) else {
+                    throw FathomError(.invalidInput, "\(origin): expires '\(expires)' is not a date (YYYY-MM-DD)")
+                }
+                rule.expires = day.addingTimeInterval(86_400)  // the whole day stated
+            }
+            policy.ignoreRules.append(rule)
+        }
+        for (number, statement) in (vex ?? []).enumerated() {
+            let origin = "the request's VEX statement \(number + 1)"
+            guard !statement.vulnerability.isEmpty, !statement.vulnerability.contains(where: \.isWhitespace) else {
+                throw FathomError(.invalidInput, "\(origin): vulnerability '\(statement.vulnerability)' must be one word (CVE-…, GHSA-…)")
+            }
+            guard !statement.products.isEmpty else { throw FathomError(.invalidInput, "\(origin) names no product") }
+            let subcomponents = statement.subcomponents ?? []
+            let products = statement.products.map { id in
+                VEXStatement.Product(
+                    id: id, subcomponents: subcomponents.compactMap { try? PackageURL(parsing: $0) }, listsSubcomponents: !subcomponents.isEmpty)
+            }
+            policy.vex.append(
+                VEXStatement(
+                    vulnerability: statement.vulnerability, status: statement.status, justification: statement.justification, products: products,
+                    origin: origin))
         }
         if skipDirs != nil || skipFiles != nil {
             policy.skips = PathSkips(
                 directories: base.skips.directories + (skipDirs ?? []), files: base.skips.files + (skipFiles ?? []))
         }
         return policy
+    }
+
+    /// A calendar day `YYYY-MM-DD` (in UTC), or nil when it is not one (`2026-02-30`).
+    static func day(_ text: String) -> Date? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
+        else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let components = DateComponents(calendar: calendar, year: year, month: month, day: day)
+        guard components.isValidDate(in: calendar) else { return nil }
+        return calendar.date(from: components)
     }
 }

@@ -33,13 +33,23 @@ public enum OpenAPIDocument {
               "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["image"],
                 "properties": {"image": {"type": "string", "maxLength": 4096, "example": "registry.example:5000/team/app:1.2",
                   "description": "host/repository[:tag][@digest], the distribution reference grammar",
-                  "pattern": "^(?:(?:localhost(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+(?::[0-9]{1,5})?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9]{1,5})/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*|[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+|[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)(?::[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"},
-                  "policy": {"type": "object", "description": "This image's own policy, joined to the service's and kept for its rescans.", "properties": {
-                    "severity": {"type": "array", "items": {"type": "string", "enum": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]}},
-                    "ignoreUnfixed": {"type": "boolean"},
-                    "ignore": {"type": "array", "items": {"type": "string"}, "description": "Ignore-file lines: ID [pkg:NAME] [exp:YYYY-MM-DD]"},
-                    "vex": {"type": "array", "items": {"type": "object"}, "description": "VEX documents: OpenVEX, CycloneDX VEX or CSAF VEX"},
-                    "skipDirs": {"type": "array", "items": {"type": "string"}}, "skipFiles": {"type": "array", "items": {"type": "string"}}}}}}}}},
+                  "pattern": "^(?:(?:localhost(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?:(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*|[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+|[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)(?::[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"},
+                  "policy": {"type": "object", "nullable": true, "description": "This image's own policy, joined to the service's and kept for its rescans.", "properties": {
+                    "severity": {"type": "array", "nullable": true, "items": {"type": "string", "enum": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]}},
+                    "ignoreUnfixed": {"type": "boolean", "nullable": true},
+                    "ignore": {"type": "array", "nullable": true, "description": "Ignore rules, as the ignore file's lines say them", "items": {
+                      "type": "object", "required": ["id"], "properties": {
+                        "id": {"type": "string", "pattern": "^\\S+$"}, "package": {"type": "string", "nullable": true, "pattern": "^\\S+$"},
+                        "expires": {"type": "string", "nullable": true, "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}}}},
+                    "vex": {"type": "array", "nullable": true, "description": "VEX statements in OpenVEX's shape (products: purls, or the image as pkg:oci/… or [host/]repository:tag)", "items": {
+                      "type": "object", "required": ["vulnerability", "status", "products"], "properties": {
+                        "vulnerability": {"type": "string", "pattern": "^\\S+$"},
+                        "status": {"type": "string", "enum": ["not_affected", "fixed", "affected", "under_investigation"]},
+                        "products": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                        "subcomponents": {"type": "array", "nullable": true, "items": {"type": "string"}},
+                        "justification": {"type": "string", "nullable": true}}}},
+                    "skipDirs": {"type": "array", "nullable": true, "items": {"type": "string"}},
+                    "skipFiles": {"type": "array", "nullable": true, "items": {"type": "string"}}}}}}}}},
               "responses": {
                 "202": {"description": "Queued", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScanAccepted"}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},

@@ -88,7 +88,7 @@ import Testing
         try await ServiceTests.eventually("both scans") {
             let (status, _) = try await request("GET", "/api/v1/scan/\(harborID)/report")
             let summary = try ServiceTests.object(try await request("GET", "/v1/jobs/summary").1) as? [String: Int]
-            return status == 200 && summary?["done"] == 1
+            return status == 200 && summary?["done"] == 2  // the pushed image's scan and Harbor's, both jobs
         }
         for path in ["/v1/images/team/app/1", "/v1/findings?id=CVE-2019-14697", "/v1/fleet/summary", "/v1/jobs", "/", "/images/team/app/1"] {
             let (status, body) = try await request("GET", path)
