@@ -18,6 +18,11 @@ let package = Package(
         .library(name: "FathomAdvisory", targets: ["FathomAdvisory"]),
         .library(name: "FathomSQLite", targets: ["FathomSQLite"]),
         .library(name: "FathomStore", targets: ["FathomStore"]),
+        .library(name: "FathomSQLiteStore", targets: ["FathomSQLiteStore"]),
+        .library(name: "FathomPostgresStore", targets: ["FathomPostgresStore"]),
+        .library(name: "FathomStores", targets: ["FathomStores"]),
+        .library(name: "FathomReport", targets: ["FathomReport"]),
+        .library(name: "FathomEngine", targets: ["FathomEngine"]),
         .library(name: "FathomFeeds", targets: ["FathomFeeds"]),
         .library(name: "FathomServer", targets: ["FathomServer"]),
     ],
@@ -64,7 +69,8 @@ let package = Package(
         .target(name: "FathomVersion", dependencies: ["FathomCore"]),
         // Byte codecs only (gzip, zstd, tar, ZIP, the layer reader): no network, no images.
         .target(name: "FathomArchive", dependencies: ["FathomCore", "CFathomZlib", "CFathomZstd"]),
-        .target(name: "FathomSQLite", dependencies: ["FathomCore", "CFathomSQLite", .product(name: "NIOPosix", package: "swift-nio")]),
+        // One SQLite connection, no threads of its own: the rpmdb reader needs no more.
+        .target(name: "FathomSQLite", dependencies: ["FathomCore", "CFathomSQLite"]),
         .target(
             name: "FathomRegistry",
             dependencies: [
@@ -90,13 +96,25 @@ let package = Package(
                 "FathomCore", "FathomVersion", "FathomInventory", "FathomArchive",
                 .product(name: "Yams", package: "Yams"),
             ]),
+        // What a store is (the protocols and the records they carry), linking no database.
+        .target(name: "FathomStore", dependencies: ["FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomAdvisory"]),
+        // The embedded store: SQLite on threads of its own (NIO thread pools).
         .target(
-            name: "FathomStore",
+            name: "FathomSQLiteStore",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomAdvisory", "FathomSQLite",
+                "FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomAdvisory", "FathomStore", "FathomSQLite",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        // The shared store of the service's processes.
+        .target(
+            name: "FathomPostgresStore",
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomAdvisory", "FathomStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Opens the store a location names (the only module that knows both).
+        .target(name: "FathomStores", dependencies: ["FathomCore", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore"]),
         // Keeping advisory feeds current over HTTP (apart from FathomAdvisory, which only reads bytes).
         .target(
             name: "FathomFeeds",
@@ -116,18 +134,23 @@ let package = Package(
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
+        // The report document and its formats: values in, text out (no network, no database).
         .target(
             name: "FathomReport",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomPipeline", "FathomAdvisory", "FathomStore",
+                "FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomAdvisory", "FathomStore",
                 .product(name: "Mustache", package: "swift-mustache"),
             ]),
+        // The scan engine every front door calls: the pipeline's outcome judged by the policy, made a report.
+        .target(
+            name: "FathomEngine",
+            dependencies: ["FathomCore", "FathomOCI", "FathomInventory", "FathomAdvisory", "FathomStore", "FathomPipeline", "FathomReport"]),
         // The service: HTTP API, registry webhook, job queue workers (Hummingbird, service-lifecycle).
         .target(
             name: "FathomServer",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomAdvisory", "FathomPipeline", "FathomReport",
-                "FathomStore", "FathomFeeds",
+                "FathomEngine", "FathomStore", "FathomFeeds",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -142,7 +165,7 @@ let package = Package(
             name: "fathom",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline",
-                "FathomReport", "FathomVersion", "FathomAdvisory", "FathomStore", "FathomFeeds", "FathomServer",
+                "FathomReport", "FathomEngine", "FathomVersion", "FathomAdvisory", "FathomStore", "FathomStores", "FathomFeeds", "FathomServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -175,14 +198,14 @@ let package = Package(
         .testTarget(
             name: "FathomAdvisoryTests",
             dependencies: [
-                "FathomAdvisory", "FathomInventory", "FathomVersion", "FathomArchive", "FathomPipeline", "FathomStore",
+                "FathomAdvisory", "FathomInventory", "FathomVersion", "FathomArchive", "FathomPipeline", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine",
                 "FathomTestSupport",
             ]),
         .testTarget(
             name: "FathomRegistryTests",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomArchive", "FathomInventory", "FathomPipeline",
-                "FathomAdvisory", "FathomStore", "FathomTestSupport",
+                "FathomAdvisory", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine", "FathomTestSupport",
             ]),
         .testTarget(
             name: "FathomLayerTests",
@@ -193,13 +216,13 @@ let package = Package(
             name: "FathomPipelineTests",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomArchive", "FathomInventory", "FathomAdvisory",
-                "FathomStore", "FathomSQLite", "FathomPipeline", "FathomTestSupport",
+                "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine", "FathomSQLite", "FathomPipeline", "FathomTestSupport",
             ]),
         // The service's router driven in-process (HummingbirdTesting), beside the process-level tests.
         .testTarget(
             name: "FathomServerTests",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomStore", "FathomServer", "FathomAdvisory", "FathomReport",
+                "FathomCore", "FathomOCI", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine", "FathomServer", "FathomAdvisory", "FathomReport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

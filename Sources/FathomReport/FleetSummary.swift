@@ -1,7 +1,6 @@
 public import FathomAdvisory
 public import FathomCore
 import FathomOCI
-public import FathomPipeline
 import FathomStore
 import Foundation
 
@@ -102,23 +101,16 @@ public struct FleetSummary: Sendable, Encodable {
         for severity in Severity.allCases { findings[severity.rawValue] = 0 }
     }
 
-    /// Adds one image's outcome through the engine: a scanned image by its report (the same
-    /// path as the service's stored reports), a skipped or failed one by its reason.
-    public mutating func add(_ outcome: ScanOutcome) {
-        switch outcome {
-        case .skipped(let name, let reason):
-            images.skipped += 1
-            if skipped.count < top { skipped.append(Failure(name: name, reason: reason)) }
-        case .failed(let name, let error):
-            images.failed += 1
-            failures.append(Failure(name: name, reason: "\(error)"))
-        case .unchanged, .rematched:
-            // Only rescans re-match without a report; a fleet scan never yields these.
-            images.scanned += 1
-        case .scanned(let result):
-            add(report: result.report, name: result.report.artifact.name, read: result.read)
-            judge(result.report.artifact.name, result.verdict)
-        }
+    /// Adds an image a filter left out (`--pushed-since`…), with the reason.
+    public mutating func add(skipped name: String, reason: String) {
+        images.skipped += 1
+        if skipped.count < top { skipped.append(Failure(name: name, reason: reason)) }
+    }
+
+    /// Adds an image that failed, with the error.
+    public mutating func add(failed name: String, reason: String) {
+        images.failed += 1
+        failures.append(Failure(name: name, reason: reason))
     }
 
     /// Adds an image by its report: a run's, or a stored one (the service's fleet view, where

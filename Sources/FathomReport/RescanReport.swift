@@ -1,5 +1,4 @@
 public import FathomCore
-public import FathomPipeline
 public import FathomStore
 import Foundation
 
@@ -30,56 +29,68 @@ public struct RescanReport: Sendable, Encodable {
     public var policyFailures: [FleetSummary.PolicyFailure] = []
     /// How the distinct inventories' findings were found: as stored, updated from a stored
     /// match after an advisory change, or matched whole.
-    public var matching = MatchCounters.Counts()
+    public var matching = Matching()
     public var elapsedSeconds = 0.0
 
     public init(advisoryVersion: String) { self.advisoryVersion = advisoryVersion }
 
-    /// Adds one image's outcome through the engine (findings and changes as the policy shows them).
-    public mutating func add(_ outcome: ScanOutcome) {
-        if let verdict = outcome.verdict {
-            switch verdict.kind {
-            case .fail:
-                policyFailures.append(
-                    FleetSummary.PolicyFailure(name: outcome.name, kind: .fail, reason: "\(verdict.findings) finding\(verdict.findings == 1 ? "" : "s") survive the policy"))
-            case .noVerdict:
-                policyFailures.append(
-                    FleetSummary.PolicyFailure(name: outcome.name, kind: .noVerdict, reason: "no verdict: \(verdict.gaps.joined(separator: "; "))"))
-            case .pass, .notAsked: break
-            }
-        }
-        switch outcome {
-        case .failed(let name, let error):
-            failed += 1
-            failures.append(FleetSummary.Failure(name: name, reason: "\(error)"))
-        case .skipped(let name, let reason):
-            failures.append(FleetSummary.Failure(name: name, reason: reason))
-        case .unchanged:
-            images += 1
+    /// Adds an image that was re-matched or scanned again: `moved` when its tag moved and the
+    /// new image was read; only images with a change are listed.
+    public mutating func add(
+        name: String, manifestDigest: Digest?, moved wasMoved: Bool, findings: Int, changes: ScanChanges?, verdict: ScanVerdict?
+    ) {
+        if let verdict { judge(name, verdict) }
+        images += 1
+        if wasMoved { moved += 1 }
+        let (new, resolved) = (changes?.new ?? [], changes?.resolved ?? [])
+        guard wasMoved || !new.isEmpty || !resolved.isEmpty else {
             unchanged += 1
-        case .scanned(let result):
-            // The tag moved: the new image was read.
-            images += 1
-            moved += 1
-            let report = result.report
-            changed.append(
-                Image(
-                    name: report.artifact.name, manifestDigest: report.artifact.manifestDigest, moved: true, findings: report.vulnerabilities.count,
-                    new: report.changes?.new ?? [], resolved: report.changes?.resolved ?? [], unchanged: report.changes?.unchanged ?? 0))
-        case .rematched(let image, _):
-            images += 1
-            guard !image.changes.new.isEmpty || !image.changes.resolved.isEmpty else {
-                unchanged += 1
-                return
-            }
-            changed.append(
-                Image(
-                    name: image.name, manifestDigest: image.image.manifestDigest, moved: false, findings: image.findings.count,
-                    new: image.changes.new, resolved: image.changes.resolved, unchanged: image.changes.unchanged))
+            return
+        }
+        changed.append(
+            Image(
+                name: name, manifestDigest: manifestDigest, moved: wasMoved, findings: findings, new: new, resolved: resolved,
+                unchanged: changes?.unchanged ?? 0))
+    }
+
+    /// Adds an image re-matched with the findings it had.
+    public mutating func addUnchanged(name: String, verdict: ScanVerdict?) {
+        if let verdict { judge(name, verdict) }
+        images += 1
+        unchanged += 1
+    }
+
+    /// Adds an image left out or failed.
+    public mutating func add(failure name: String, reason: String, failed isFailure: Bool) {
+        if isFailure { failed += 1 }
+        failures.append(FleetSummary.Failure(name: name, reason: reason))
+    }
+
+    /// Records what `--exit-code` made of an image.
+    public mutating func judge(_ name: String, _ verdict: ScanVerdict) {
+        switch verdict.kind {
+        case .fail:
+            policyFailures.append(
+                FleetSummary.PolicyFailure(name: name, kind: .fail, reason: "\(verdict.findings) finding\(verdict.findings == 1 ? "" : "s") survive the policy"))
+        case .noVerdict:
+            policyFailures.append(FleetSummary.PolicyFailure(name: name, kind: .noVerdict, reason: "no verdict: \(verdict.gaps.joined(separator: "; "))"))
+        case .pass, .notAsked: break
         }
     }
 
-    public mutating func finish(elapsed: Duration, warnings: [String], matching: MatchCounters.Counts = .init()) {
+    /// How a run found each distinct inventory's findings (the pipeline's counters).
+    public struct Matching: Sendable, Hashable, Encodable {
+        public var reused = 0
+        public var updated = 0
+        public var matched = 0
+        public var packagesMatched = 0
+
+        public init(reused: Int = 0, updated: Int = 0, matched: Int = 0, packagesMatched: Int = 0) {
+            (self.reused, self.updated, self.matched, self.packagesMatched) = (reused, updated, matched, packagesMatched)
+        }
+    }
+
+    public mutating func finish(elapsed: Duration, warnings: [String], matching: Matching = .init()) {
         self.matching = matching
         changed.sort { $0.name < $1.name }
         failures.sort { $0.name < $1.name }

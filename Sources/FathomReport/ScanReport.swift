@@ -3,7 +3,6 @@ public import FathomAdvisory
 public import FathomInventory
 import FathomArchive
 public import FathomOCI
-public import FathomPipeline
 public import FathomStore
 import Foundation
 
@@ -140,8 +139,41 @@ public struct ScanReport: Sendable, Codable {
     /// say `warnings` anew (coverage, end of life, the filters) without losing them.
     public var readWarnings: [String]?
 
-    /// Only the scan engine (`ScanSession`) makes reports: every front door's report is the same.
-    init(_ result: ImageScanResult, advisoriesLoaded: Bool) {
+    /// What reading an image found, as a report needs it (the engine hands it over).
+    public struct ReadImage: Sendable {
+        public struct Layer: Sendable {
+            public var layer: ImageLayer
+            public var facts: LayerFacts
+            /// The `created_by` of the history entry that made this layer.
+            public var createdBy: String?
+
+            public init(layer: ImageLayer, facts: LayerFacts, createdBy: String?) {
+                self.layer = layer
+                self.facts = facts
+                self.createdBy = createdBy
+            }
+        }
+
+        public var image: ResolvedImage
+        public var layers: [Layer]
+        public var os: OSRelease?
+        /// Installed packages, each with the index of the layer that introduced it.
+        public var packages: [InventoryEntry]
+        /// What merging the layers' file systems warned of.
+        public var filesystemWarnings: [String]
+
+        public init(image: ResolvedImage, layers: [Layer], os: OSRelease?, packages: [InventoryEntry], filesystemWarnings: [String]) {
+            self.image = image
+            self.layers = layers
+            self.os = os
+            self.packages = packages
+            self.filesystemWarnings = filesystemWarnings
+        }
+    }
+
+    /// Only the scan engine (`ScanSession`, FathomEngine) makes reports, so that every front
+    /// door's report is the same (`scripts/check-architecture` holds to it).
+    package init(_ result: ReadImage, advisoriesLoaded: Bool) {
         changes = nil
         coverage = nil
         let image = result.image
@@ -177,12 +209,12 @@ public struct ScanReport: Sendable, Codable {
         readWarnings =
             result.layers.flatMap { scanned in
                 scanned.facts.warnings.map { "layer \(scanned.facts.summary.digest): \($0)" }
-            } + result.filesystem.warnings
+            } + result.filesystemWarnings
     }
 
     /// The report of an SBOM's packages (`fathom scan sbom:FILE`): the SBOM stands as the
     /// image's one layer, named by its digest; its packages are the inventory.
-    init(sbom: SBOMInventory, name: String, digest: Digest, size: Int64, advisoriesLoaded: Bool) {
+    package init(sbom: SBOMInventory, name: String, digest: Digest, size: Int64, advisoriesLoaded: Bool) {
         schemaVersion = 2
         artifact = Artifact(
             name: name, repoTags: [], indexDigest: nil, manifestDigest: nil, mediaType: MediaType(sbom.mediaType), configDigest: digest,
@@ -215,7 +247,7 @@ public struct ScanReport: Sendable, Codable {
     /// Sets what matching and the policy made of the image: the findings reported and those
     /// suppressed, the changes, the coverage, and the warnings said anew from them (`notes`: the
     /// engine's own, such as the filters' counts and stale data).
-    mutating func set(
+    package mutating func set(
         findings: [Finding], suppressed: [ScanPolicy.Suppressed], changes: ScanChanges?, coverage: Coverage?, advisoriesLoaded: Bool,
         notes: [String]
     ) {

@@ -4,6 +4,7 @@ import FathomLayer
 import FathomOCI
 import FathomPipeline
 import FathomRegistry
+import FathomEngine
 import FathomReport
 import FathomStore
 import Crypto

@@ -6,6 +6,7 @@ import FathomLayer
 import FathomOCI
 import FathomPipeline
 public import FathomRegistry
+import FathomEngine
 import FathomReport
 public import FathomStore
 import Foundation

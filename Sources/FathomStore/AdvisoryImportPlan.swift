@@ -1,27 +1,27 @@
-import FathomAdvisory
-import FathomCore
+package import FathomAdvisory
+package import FathomCore
 import Foundation
 
 /// What every store does the same way when it imports a feed: the records encoded (JSON with
 /// sorted keys, in id order), the CVSS scores to index, the content digest that says whether
 /// anything changed, and what the import changes for stored matches.
-struct AdvisoryImportPlan {
-    let source: String
+package struct AdvisoryImportPlan {
+    package let source: String
     /// Each record with its JSON, in id order.
-    let encoded: [(record: OSVRecord, json: String)]
+    package let encoded: [(record: OSVRecord, json: String)]
     /// The scores read from each live record's own vectors, under its id and every alias.
-    let derived: [(id: String, score: CVSSScore)]
+    package let derived: [(id: String, score: CVSSScore)]
     /// A severity source's own scores (NVD's), by vulnerability id.
-    let explicit: [(id: String, score: CVSSScore)]
-    let scores: [String: [CVSSScore]]
-    let digest: String
-    let advisories: Int
+    package let explicit: [(id: String, score: CVSSScore)]
+    package let scores: [String: [CVSSScore]]
+    package let digest: String
+    package let advisories: Int
 
     /// More changed keys than this in one import are not listed: a match that old is redone
     /// whole, which is no slower than re-matching nearly every package.
-    static let listedChangeLimit = 100_000
+    package static let listedChangeLimit = 100_000
 
-    init(records: [OSVRecord], scores: [String: [CVSSScore]], source: String) throws {
+    package init(records: [OSVRecord], scores: [String: [CVSSScore]], source: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var hasher = DigestHasher()
@@ -48,7 +48,7 @@ struct AdvisoryImportPlan {
     }
 
     /// The result of this import (`changed`: it replaced what was stored).
-    func result(changed: Bool) -> AdvisoryImportResult {
+    package func result(changed: Bool) -> AdvisoryImportResult {
         // A severity source counts the vulnerabilities it scores.
         AdvisoryImportResult(
             source: source, records: advisories + scores.count, advisories: advisories, scored: scores.count, changed: changed)
@@ -56,7 +56,7 @@ struct AdvisoryImportPlan {
 
     /// What replacing the stored records (id → JSON) and explicit scores changes; nil when too
     /// much to list, or when a stored record cannot be read (it says nothing of what it affected).
-    func changes(stored: [String: String], storedScores: [String: [CVSSScore]]) -> AdvisoryChanges? {
+    package func changes(stored: [String: String], storedScores: [String: [CVSSScore]]) -> AdvisoryChanges? {
         var stored = stored
         var changes = AdvisoryChanges()
         let decoder = JSONDecoder()
@@ -81,7 +81,7 @@ struct AdvisoryImportPlan {
     }
 
     /// The advisory data version of a store's imports (source, content digest): a digest of them all.
-    static func advisoryVersion(_ imports: [(source: String, digest: String)]) -> String {
+    package static func advisoryVersion(_ imports: [(source: String, digest: String)]) -> String {
         guard !imports.isEmpty else { return "none" }
         var hasher = DigestHasher()
         for (source, digest) in imports.sorted(by: { $0.source < $1.source }) { hasher.update(Array("\(source) \(digest)\n".utf8)) }

@@ -364,7 +364,7 @@ public struct Job: Sendable, Hashable, Codable {
 extension ScanSummary {
     /// The summaries of a name's scans (time, manifest digest, advisory version, findings), oldest
     /// first as given: each with what is new and resolved since the one before.
-    static func history(name: String, scans: [(Date, String?, String, [StoredFinding])]) -> [ScanSummary] {
+    package static func history(name: String, scans: [(Date, String?, String, [StoredFinding])]) -> [ScanSummary] {
         var previous: Set<String> = []
         var summaries: [ScanSummary] = []
         for (index, scan) in scans.enumerated() {

@@ -233,10 +233,20 @@ public struct AdvisoryStatistics: Sendable {
 
         /// When this feed's data was last known current: its last check, else its import.
         public var lastUpdated: Date? { checkedAt ?? ISO8601DateFormatter().date(from: importedAt) }
+
+        public init(source: String, importedAt: String, records: Int, checkedAt: Date?, upstreamModified: String?, url: String?) {
+            (self.source, self.importedAt, self.records) = (source, importedAt, records)
+            (self.checkedAt, self.upstreamModified, self.url) = (checkedAt, upstreamModified, url)
+        }
     }
     public var feeds: [Feed]
     /// Advisories per OSV ecosystem (an advisory affecting two ecosystems counts in each).
     public var byEcosystem: [(ecosystem: String, advisories: Int)]
+
+    public init(feeds: [Feed], byEcosystem: [(ecosystem: String, advisories: Int)]) {
+        self.feeds = feeds
+        self.byEcosystem = byEcosystem
+    }
 
     /// The oldest feed's last update: how stale the data may be.
     public var oldestUpdate: Date? { feeds.compactMap(\.lastUpdated).min() }
@@ -256,38 +266,8 @@ public struct StoreCounts: Sendable {
     public var images: Int
     public var scans: Int
     public var events: Int
-}
 
-/// Where the default store lives (the embedded SQLite file), for messages and for checking
-/// that it exists without creating it.
-public func defaultStoreLocation() -> String { SQLiteStore.defaultPath() }
-
-/// Opens a store only to read it (`db stats`, `db status`, `version`): an SQLite file this
-/// process may not write is opened read-only instead of failing; otherwise as `openStore(_:)`.
-public func openStoreForReading(_ location: String?) async throws -> any Store {
-    let path = location.map { $0.hasPrefix("sqlite://") ? String($0.dropFirst(9)) : $0.hasPrefix("sqlite:") ? String($0.dropFirst(7)) : $0 }
-        ?? SQLiteStore.defaultPath()
-    let isSQLite = location.map { !$0.contains("://") || $0.hasPrefix("sqlite://") } ?? true
-    let directory = (path as NSString).deletingLastPathComponent
-    if isSQLite, FileManager.default.fileExists(atPath: path),
-        !FileManager.default.isWritableFile(atPath: path) || !FileManager.default.isWritableFile(atPath: directory.isEmpty ? "." : directory)
-    {
-        return try await SQLiteStore.open(path: path, readOnly: true)
+    public init(layers: Int, images: Int, scans: Int, events: Int) {
+        (self.layers, self.images, self.scans, self.events) = (layers, images, scans, events)
     }
-    return try await openStore(location)
-}
-
-/// Opens the store `location` names: `sqlite:PATH` or a plain path (the embedded SQLite
-/// store), or nil for the default one. `postgres://…` is the shared store of the service.
-public func openStore(_ location: String?) async throws -> any Store {
-    guard let location else { return try await SQLiteStore.open(path: SQLiteStore.defaultPath()) }
-    if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") { return try await PostgresStore.open(url: location) }
-    if location.hasPrefix("sqlite://") { return try await SQLiteStore.open(path: String(location.dropFirst("sqlite://".count))) }
-    if location.hasPrefix("sqlite:") { return try await SQLiteStore.open(path: String(location.dropFirst("sqlite:".count))) }
-    if let scheme = location.range(of: "://") {
-        throw FathomError(
-            .invalidInput, "unknown store scheme '\(location[..<scheme.lowerBound])': use a path, sqlite:PATH or postgres://…",
-            path: location)
-    }
-    return try await SQLiteStore.open(path: location)
 }

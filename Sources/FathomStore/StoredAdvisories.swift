@@ -1,7 +1,6 @@
 import FathomCore
 public import FathomAdvisory
 public import FathomInventory
-import FathomSQLite
 import Foundation
 
 /// What `StoredAdvisories` reads from a store: which (ecosystem, package) each advisory names,
@@ -121,55 +120,3 @@ public final class StoredAdvisories: AdvisoryLookup {
     }
 }
 
-extension SQLiteStore: AdvisoryRecordReader {
-    public func advisories() async throws -> any AdvisoryLookup { try await storedAdvisories() }
-
-    /// The stored advisories as their own type (with the warnings of records left out).
-    public func storedAdvisories() async throws -> StoredAdvisories { try await StoredAdvisories.open(self) }
-
-    public func advisoryPackages() async throws -> [(source: String, id: String, ecosystem: String, name: String)] {
-        try await database.read { connection in
-            var rows: [(source: String, id: String, ecosystem: String, name: String)] = []
-            try connection.query("SELECT source, id, ecosystem, name FROM advisory_packages") { row in
-                guard let source = row.text(0), let id = row.text(1), let ecosystem = row.text(2), let name = row.text(3) else { return }
-                rows.append((source, id, ecosystem, name))
-            }
-            return rows
-        }
-    }
-
-    public func liveAdvisoryCount() async throws -> Int {
-        try await database.read { connection in
-            var count = 0
-            // Withdrawn advisories are not matched, so not counted (as the in-memory index does).
-            try connection.query("SELECT COUNT(*) FROM advisories WHERE json_extract(record, '$.withdrawn') IS NULL") {
-                count = Int($0.integer(0))
-            }
-            return count
-        }
-    }
-
-    public func advisoryRecords(_ ids: [(source: String, id: String)]) async throws -> [(source: String, id: String, json: [UInt8])] {
-        try await database.read { connection in
-            var rows: [(source: String, id: String, json: [UInt8])] = []
-            for id in ids {
-                try connection.query("SELECT record FROM advisories WHERE source = ? AND id = ?", [.text(id.source), .text(id.id)]) { row in
-                    rows.append((id.source, id.id, row.blob(0)))
-                }
-            }
-            return rows
-        }
-    }
-
-    public func cvssScores(for ids: [String]) async throws -> [String: [CVSSScore]] {
-        try await database.read { connection in
-            var found: [String: [CVSSScore]] = [:]
-            for id in ids {
-                try connection.query("SELECT source, version, vector, score, type FROM cvss_scores WHERE id = ? ORDER BY rowid", [.text(id)]) {
-                    row in found[id, default: []].append(SQLiteStore.score(row, from: 0))
-                }
-            }
-            return found
-        }
-    }
-}

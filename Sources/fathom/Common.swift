@@ -4,6 +4,7 @@ import FathomCore
 import FathomPipeline
 import FathomReport
 import FathomStore
+import FathomStores
 import Foundation
 import Glibc
 import Logging

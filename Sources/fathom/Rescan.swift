@@ -4,6 +4,7 @@ import FathomLayer
 import FathomOCI
 import FathomPipeline
 import FathomRegistry
+import FathomEngine
 import FathomReport
 import FathomStore
 import Foundation
@@ -81,7 +82,7 @@ struct Rescan: AsyncParsableCommand {
         await display.stop()
         try await client?.shutdown()
         try await store.close()
-        report.finish(elapsed: ContinuousClock.now - started, warnings: warnings, matching: fleet.matching.counts)
+        report.finish(elapsed: ContinuousClock.now - started, warnings: warnings, counters: fleet.matching.counts)
         if sinceDbChange && report.images == 0 && report.failures.isEmpty {
             FileHandle.standardError.write(
                 Data("fathom: note: every stored image was already matched against the current advisory data (\(advisoryVersion))\n".utf8))

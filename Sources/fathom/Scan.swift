@@ -6,6 +6,7 @@ import FathomLayer
 import FathomOCI
 import FathomPipeline
 import FathomRegistry
+import FathomEngine
 import FathomReport
 import FathomStore
 import Foundation

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FathomCore
 import FathomStore
+import FathomStores
 import Foundation
 
 /// `fathom version` (and `fathom --version`): fathom's version and how old its advisory data is,

@@ -7,6 +7,7 @@ import FathomTestSupport
 import FathomVersion
 import Foundation
 import Testing
+import FathomSQLiteStore
 
 /// Real feeds against real images and binaries.
 @Suite(.timeLimit(.minutes(3))) struct RealFeedTests {

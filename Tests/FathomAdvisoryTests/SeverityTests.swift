@@ -4,6 +4,7 @@ import FathomStore
 import FathomTestSupport
 import Foundation
 import Testing
+import FathomSQLiteStore
 
 /// Where a finding's severity comes from: its own feed first, then the CVSS scores other
 /// sources give the same vulnerability (by id, alias or upstream id).

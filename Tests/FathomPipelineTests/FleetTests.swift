@@ -9,6 +9,7 @@ import FathomStore
 import FathomTestSupport
 import Foundation
 import Testing
+import FathomSQLiteStore
 
 /// The fleet pipeline against the real registry: layer dedup counted from the registry's own
 /// access log, concurrent scans, a damaged layer, rescans without downloads, confirmation of

@@ -9,6 +9,7 @@ import FathomTestSupport
 import Foundation
 import Synchronization
 import Testing
+import FathomSQLiteStore
 
 /// The pipeline's parts on their own: the single-flight cache, the semaphore, event envelopes,
 /// and the change computation.

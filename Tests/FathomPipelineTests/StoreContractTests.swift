@@ -4,6 +4,8 @@ import FathomStore
 import FathomTestSupport
 import Foundation
 import Testing
+import FathomPostgresStore
+import FathomStores
 
 /// The store protocols' promises, held by both back ends: the embedded SQLite store and the
 /// shared PostgreSQL one (a real server, one database per test).

@@ -6,6 +6,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+import FathomStores
 
 /// The proof, in one run of real processes on loopback: a registry whose notifications
 /// reach `fathom serve`; 30 images pushed with `skopeo`; on PostgreSQL three `fathom worker`

@@ -7,6 +7,7 @@ import Hummingbird
 import HummingbirdTesting
 import Prometheus
 import Testing
+import FathomStores
 
 /// The service's router in-process, on a real SQLite store: identity, the error shape, the
 /// authorization scheme, and which registries a webhook event may make fathom connect to.

@@ -7,7 +7,7 @@ import Foundation
 /// a finding's severity and scores read.
 extension ScanReport {
     /// The purl of each entry of `packages` (nil where purl has no type for the ecosystem).
-    var packageURLs: [PackageURL?] {
+    package var packageURLs: [PackageURL?] {
         packages.map {
             PackageURL(
                 ecosystem: $0.ecosystem, name: $0.name, version: $0.version, arch: $0.arch, source: $0.source, osID: os?.id,
@@ -26,7 +26,7 @@ extension ScanReport {
         return indexes
     }
 
-    static func packageKey(_ ecosystem: String, _ name: String, _ version: String, _ path: String) -> String {
+    package static func packageKey(_ ecosystem: String, _ name: String, _ version: String, _ path: String) -> String {
         "\(ecosystem)\u{0}\(name)\u{0}\(version)\u{0}\(path)"
     }
 

@@ -4,6 +4,8 @@ public import FathomInventory
 public import FathomPipeline
 public import FathomStore
 public import Foundation
+public import FathomReport
+import FathomOCI
 
 /// The scan engine every front door goes through (`scan`, each image of `registry` and
 /// `rescan`, a service job, a Harbor job): it turns what the fleet pipeline found for an image
@@ -79,7 +81,11 @@ public struct ScanSession: Sendable {
     /// The result of an image the pipeline read.
     public func result(of image: FleetImageReport) throws -> ScanResult {
         guard let scanned = image.result else { throw FathomError(.invalidInput, "the image was not read", image: image.name) }
-        var report = ScanReport(scanned, advisoriesLoaded: advisoriesLoaded)
+        var report = ScanReport(
+            ScanReport.ReadImage(
+                image: scanned.image, layers: scanned.layers.map { .init(layer: $0.layer, facts: $0.facts, createdBy: $0.createdBy) },
+                os: scanned.os, packages: scanned.packages, filesystemWarnings: scanned.filesystem.warnings),
+            advisoriesLoaded: advisoriesLoaded)
         var notes: [String] = []
         if !policy.skips.isEmpty {
             let before = report.packages.count
@@ -214,45 +220,6 @@ public struct ScanSession: Sendable {
     }
 }
 
-/// One image's result: the report (findings under the policy, suppressed ones with their rule,
-/// the changes against the previous scan, the coverage) and the verdict.
-public struct ScanResult: Sendable {
-    /// What this run read from blobs for the image (layers and compressed bytes); nil when nothing was read.
-    public struct Read: Sendable, Hashable {
-        public var layers: Int
-        public var bytes: Int64
-    }
-
-    public var report: ScanReport
-    public var verdict: ScanVerdict
-    public var read: Read?
-
-    public var changes: ScanChanges? { report.changes }
-    public var coverage: Coverage? { report.coverage }
-}
-
-/// What `--exit-code` makes of an image.
-public struct ScanVerdict: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable, Codable {
-        /// No verdict was asked for (`--exit-code 0`).
-        case notAsked = "not-asked"
-        /// Nothing survived the policy, and everything was checked (or missing data is allowed).
-        case pass
-        /// A finding survived the policy.
-        case fail
-        /// Nothing survived, but some packages had no advisory data: "clean" would be a guess.
-        case noVerdict = "no-verdict"
-    }
-
-    public var kind: Kind
-    /// Findings that survived the policy.
-    public var findings: Int
-    /// Why the verdict cannot be clean (missing advisory data).
-    public var gaps: [String]
-    /// The exit status this verdict asks for.
-    public var exitCode: Int32
-}
-
 /// One image's outcome through the engine.
 public enum ScanOutcome: Sendable {
     /// Read (or its layers' facts taken from the store) and reported.
@@ -298,5 +265,50 @@ extension ScanReport {
                     ecosystem: finding.ecosystem, name: finding.package, version: finding.installedVersion, arch: finding.arch,
                     source: finding.sourcePackage.map { Package.Source(name: $0, version: nil) }, osID: osID, osVersion: osVersion)
         }
+    }
+}
+
+extension FleetSummary {
+    /// Adds one image's outcome through the engine: a scanned image by its report (the same
+    /// path as the service's stored reports), a skipped or failed one by its reason.
+    public mutating func add(_ outcome: ScanOutcome) {
+        switch outcome {
+        case .skipped(let name, let reason): add(skipped: name, reason: reason)
+        case .failed(let name, let error): add(failed: name, reason: "\(error)")
+        case .unchanged, .rematched:
+            // Only rescans re-match without a report; a fleet scan never yields these.
+            images.scanned += 1
+        case .scanned(let result):
+            add(report: result.report, name: result.report.artifact.name, read: result.read)
+            judge(result.report.artifact.name, result.verdict)
+        }
+    }
+}
+
+extension RescanReport {
+    /// Adds one image's outcome through the engine (findings and changes as the policy shows them).
+    public mutating func add(_ outcome: ScanOutcome) {
+        switch outcome {
+        case .failed(let name, let error): add(failure: name, reason: "\(error)", failed: true)
+        case .skipped(let name, let reason): add(failure: name, reason: reason, failed: false)
+        case .unchanged(let image, let verdict): addUnchanged(name: image.name, verdict: verdict)
+        case .scanned(let result):
+            // The tag moved: the new image was read.
+            let report = result.report
+            add(
+                name: report.artifact.name, manifestDigest: report.artifact.manifestDigest, moved: true, findings: report.vulnerabilities.count,
+                changes: report.changes, verdict: result.verdict)
+        case .rematched(let image, let verdict):
+            add(
+                name: image.name, manifestDigest: image.image.manifestDigest, moved: false, findings: image.findings.count, changes: image.changes,
+                verdict: verdict)
+        }
+    }
+
+    /// Finishes with the pipeline's matching counters.
+    public mutating func finish(elapsed: Duration, warnings: [String], counters: MatchCounters.Counts) {
+        finish(
+            elapsed: elapsed, warnings: warnings,
+            matching: Matching(reused: counters.reused, updated: counters.updated, matched: counters.matched, packagesMatched: counters.packagesMatched))
     }
 }

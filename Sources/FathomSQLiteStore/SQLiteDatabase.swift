@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import FathomCore
+public import FathomSQLite
 import NIOPosix
 import Synchronization
 

@@ -4,6 +4,7 @@ public import FathomInventory
 import FathomOCI
 import FathomSQLite
 public import Foundation
+public import FathomStore
 
 extension SQLiteStore {
     public func layerFacts(_ digest: Digest) async throws -> LayerFacts? {

@@ -1,6 +1,7 @@
 public import FathomAdvisory
 import FathomCore
 public import Foundation
+public import FathomStore
 import PostgresNIO
 
 extension PostgresStore: AdvisoryRecordReader {

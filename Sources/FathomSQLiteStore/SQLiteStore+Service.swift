@@ -1,15 +1,14 @@
 public import FathomCore
 import FathomSQLite
 public import Foundation
+public import FathomStore
 
 // The service's queue and reports in the embedded store. One writer serialises every claim,
 // so a claim is a plain read-then-update inside one transaction.
 extension SQLiteStore {
-    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-    }
-    static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+    static func milliseconds(_ date: Date) -> Int64 { StoreTime.milliseconds(date) }
+    static func milliseconds(_ duration: Duration) -> Int64 { StoreTime.milliseconds(duration) }
+    static func date(_ milliseconds: Int64) -> Date { StoreTime.date(milliseconds) }
 
     static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, payload"
 

@@ -1,5 +1,6 @@
 public import FathomCore
 public import Foundation
+public import FathomStore
 import PostgresNIO
 
 // The service's queue, reports and outbox on PostgreSQL: a claim takes the oldest runnable job
@@ -13,11 +14,11 @@ extension PostgresStore {
         guard let kind = Job.Kind(rawValue: kind), let state = Job.State(rawValue: state) else { return nil }
         return Job(
             id: id, kind: kind, image: image, repository: repository, reference: reference, state: state, attempts: Int(attempts), worker: worker,
-            lastError: error, createdAt: SQLiteStore.date(created), updatedAt: SQLiteStore.date(updated), payload: payload)
+            lastError: error, createdAt: StoreTime.date(created), updatedAt: StoreTime.date(updated), payload: payload)
     }
 
     public func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool) {
-        let at = SQLiteStore.milliseconds(now)
+        let at = StoreTime.milliseconds(now)
         // Retried while the pending job that blocked the insert finishes before it is read.
         for _ in 0..<5 {
             var inserted: Int64?
@@ -38,8 +39,8 @@ extension PostgresStore {
     }
 
     public func claim(worker: String, lease: Duration, now: Date) async throws -> Job? {
-        let at = SQLiteStore.milliseconds(now)
-        let until = at + SQLiteStore.milliseconds(lease)
+        let at = StoreTime.milliseconds(now)
+        let until = at + StoreTime.milliseconds(lease)
         // A running job whose lease ran out lost its worker: it is runnable again.
         try await run("UPDATE jobs SET state = 'queued', worker = NULL, updated_at = \(at) WHERE state = 'running' AND lease_until < \(at)")
         var job: Job?
@@ -54,11 +55,11 @@ extension PostgresStore {
     }
 
     public func renew(_ id: Int64, worker: String, lease: Duration, now: Date) async throws -> Bool {
-        let at = SQLiteStore.milliseconds(now)
+        let at = StoreTime.milliseconds(now)
         var renewed = false
         try await run(
             """
-            UPDATE jobs SET lease_until = \(at + SQLiteStore.milliseconds(lease)), updated_at = \(at)
+            UPDATE jobs SET lease_until = \(at + StoreTime.milliseconds(lease)), updated_at = \(at)
             WHERE id = \(id) AND worker = \(worker) AND state = 'running' RETURNING id
             """
         ) { _ in renewed = true }
@@ -68,17 +69,17 @@ extension PostgresStore {
     public func complete(_ id: Int64, worker: String, now: Date) async throws {
         try await run(
             """
-            UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = \(SQLiteStore.milliseconds(now))
+            UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = \(StoreTime.milliseconds(now))
             WHERE id = \(id) AND worker = \(worker)
             """)
     }
 
     public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws {
-        let at = SQLiteStore.milliseconds(now)
+        let at = StoreTime.milliseconds(now)
         try await run(
             """
             UPDATE jobs SET state = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN 'dead' ELSE 'queued' END,
-                not_before = \(at + SQLiteStore.milliseconds(retryAfter)), lease_until = NULL, last_error = \(error), updated_at = \(at)
+                not_before = \(at + StoreTime.milliseconds(retryAfter)), lease_until = NULL, last_error = \(error), updated_at = \(at)
             WHERE id = \(id) AND worker = \(worker)
             """)
     }
@@ -143,7 +144,7 @@ extension PostgresStore {
             SELECT s.scanned_at FROM reports r JOIN heads h ON h.name = r.name AND h.scan_id = r.scan_id JOIN scans s ON s.id = h.scan_id
             WHERE r.name = \(name)
             """
-        ) { at = SQLiteStore.date(try $0.decode(Int64.self)) }
+        ) { at = StoreTime.date(try $0.decode(Int64.self)) }
         return at
     }
 
@@ -185,7 +186,7 @@ extension PostgresStore {
                 """
             ) { row in
                 let (at, digest, version, findings) = try row.decode((Int64, String?, String, Data).self)
-                scans.append((SQLiteStore.date(at), digest, version, StoredFinding.decode(Array(findings))))
+                scans.append((StoreTime.date(at), digest, version, StoredFinding.decode(Array(findings))))
             }
             summaries += ScanSummary.history(name: name, scans: scans)
         }
@@ -196,7 +197,7 @@ extension PostgresStore {
 
     public func enqueueNotifications(_ notifications: [OutgoingNotification], now: Date) async throws {
         guard !notifications.isEmpty else { return }
-        let at = SQLiteStore.milliseconds(now)
+        let at = StoreTime.milliseconds(now)
         try await transaction { connection in
             for notification in notifications {
                 try await run(
@@ -209,11 +210,11 @@ extension PostgresStore {
     }
 
     public func dueNotifications(limit: Int, lease: Duration, now: Date) async throws -> [OutgoingNotification] {
-        let at = SQLiteStore.milliseconds(now)
+        let at = StoreTime.milliseconds(now)
         var due: [OutgoingNotification] = []
         try await run(
             """
-            UPDATE notifications SET next_attempt = \(at + SQLiteStore.milliseconds(lease))
+            UPDATE notifications SET next_attempt = \(at + StoreTime.milliseconds(lease))
             WHERE id IN (SELECT id FROM notifications WHERE delivered_at IS NULL AND next_attempt <= \(at)
                 ORDER BY next_attempt, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
             RETURNING delivery_id, url, body, attempts
@@ -228,7 +229,7 @@ extension PostgresStore {
     public func markDelivered(_ deliveryID: String, now: Date) async throws {
         try await run(
             """
-            UPDATE notifications SET delivered_at = \(SQLiteStore.milliseconds(now)), attempts = attempts + 1, last_error = NULL
+            UPDATE notifications SET delivered_at = \(StoreTime.milliseconds(now)), attempts = attempts + 1, last_error = NULL
             WHERE delivery_id = \(deliveryID)
             """)
     }
@@ -236,7 +237,7 @@ extension PostgresStore {
     public func markFailed(_ deliveryID: String, error: String, retryAt: Date) async throws {
         try await run(
             """
-            UPDATE notifications SET attempts = attempts + 1, last_error = \(error), next_attempt = \(SQLiteStore.milliseconds(retryAt))
+            UPDATE notifications SET attempts = attempts + 1, last_error = \(error), next_attempt = \(StoreTime.milliseconds(retryAt))
             WHERE delivery_id = \(deliveryID)
             """)
     }
@@ -253,11 +254,11 @@ extension PostgresStore {
     // MARK: layer claims
 
     public func claimLayer(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> Bool {
-        let at = SQLiteStore.milliseconds(now)
+        let at = StoreTime.milliseconds(now)
         var claimed = false
         try await run(
             """
-            INSERT INTO layer_claims (digest, owner, until) VALUES (\(digest.description), \(owner), \(at + SQLiteStore.milliseconds(lease)))
+            INSERT INTO layer_claims (digest, owner, until) VALUES (\(digest.description), \(owner), \(at + StoreTime.milliseconds(lease)))
             ON CONFLICT (digest) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
             WHERE layer_claims.until < \(at) OR layer_claims.owner = EXCLUDED.owner RETURNING digest
             """

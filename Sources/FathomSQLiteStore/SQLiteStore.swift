@@ -2,6 +2,7 @@ public import FathomAdvisory
 import FathomCore
 import FathomSQLite
 public import Foundation
+public import FathomStore
 
 /// The embedded store (SQLite, WAL): imported advisories by feed and import history, layer
 /// facts, images, scan history and registry events (see `SQLiteStore+Fleet.swift`). SQL runs on

@@ -1,6 +1,7 @@
 import FathomAdvisory
 import FathomCore
 import Foundation
+public import FathomStore
 public import Logging
 import PostgresNIO
 

@@ -1,6 +1,7 @@
 public import FathomAdvisory
 import FathomSQLite
 import Foundation
+public import FathomStore
 
 extension SQLiteStore {
     /// Adds a generation for an import that changed `source` (with what it changed, if listed).

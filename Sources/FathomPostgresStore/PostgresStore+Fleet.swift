@@ -3,6 +3,7 @@ public import FathomCore
 public import FathomInventory
 import FathomOCI
 public import Foundation
+public import FathomStore
 import PostgresNIO
 
 extension PostgresStore {
@@ -116,7 +117,7 @@ extension PostgresStore {
         var trend = TrendBuilder()
         try await run("SELECT name, scanned_at, findings FROM scans ORDER BY scanned_at, id") { row in
             let (name, at, findings) = try row.decode((String, Int64, Data).self)
-            trend.add(name: name, at: SQLiteStore.date(at), findings: StoredFinding.decode(Array(findings)))
+            trend.add(name: name, at: StoreTime.date(at), findings: StoredFinding.decode(Array(findings)))
         }
         return trend.finish()
     }
