@@ -32,8 +32,9 @@ extension ServiceRoutes {
                 return Self.page(Self.loginForm(error: configuration.apiToken == nil ? "The API has no token configured." : "That token is not right."), status: .unauthorized)
             }
             var response = Self.redirect("/")
+            let lifetime = Int(configuration.sessionLifetime.components.seconds)
             response.headers[.setCookie] =
-                "\(Self.sessionCookie)=\(Self.session(for: expected)); Path=/; Max-Age=43200; HttpOnly; Secure; SameSite=Strict"
+                "\(Self.sessionCookie)=\(Self.session(for: expected, issued: Date())); Path=/; Max-Age=\(lifetime); HttpOnly; Secure; SameSite=Strict"
             return response
         }
         router.post("logout") { _, _ in
@@ -43,24 +44,48 @@ extension ServiceRoutes {
         }
     }
 
-    /// The bearer header or the session cookie of the API token.
-    func signedIn(_ request: Request) -> Bool {
+    /// The bearer header or a live session cookie of the API token.
+    func signedIn(_ request: Request, now: Date = Date()) -> Bool {
         guard let token = configuration.apiToken else { return false }
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer "), BearerTokens.same(String(header.dropFirst(7)), token) {
-            return true
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer", BearerTokens.same(String(parts[1]), token) { return true }
         }
         let cookies = request.headers[values: .cookie].flatMap { $0.split(separator: ";") }
         for cookie in cookies {
             let pair = cookie.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-            if pair.count == 2, pair[0] == Self.sessionCookie, BearerTokens.same(String(pair[1]), Self.session(for: token)) { return true }
+            if pair.count == 2, pair[0] == Self.sessionCookie,
+                Self.validSession(String(pair[1]), token: token, lifetime: configuration.sessionLifetime, now: now)
+            {
+                return true
+            }
         }
         return false
     }
 
-    /// The cookie's value: HMAC-SHA256 of a fixed label under the token (changes when it does).
-    static func session(for token: String) -> String {
+    /// The cookie's value: the time it was issued and an HMAC-SHA256 of that time under the
+    /// token. It expires on the server after the session lifetime (a copied cookie does not
+    /// live forever), changes when the token does, and holds across restarts within its lifetime.
+    static func session(for token: String, issued: Date) -> String {
+        let seconds = Int64(issued.timeIntervalSince1970)
+        return "\(seconds).\(signature(token: token, issued: seconds))"
+    }
+
+    static func signature(token: String, issued seconds: Int64) -> String {
         let key = SymmetricKey(data: Data(token.utf8))
-        return HMAC<SHA256>.authenticationCode(for: Data("fathom dashboard session".utf8), using: key).map { String(format: "%02x", $0) }.joined()
+        return HMAC<SHA256>.authenticationCode(for: Data("fathom dashboard session \(seconds)".utf8), using: key)
+            .map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether `value` is a session cookie of `token` issued within `lifetime` before `now`.
+    static func validSession(_ value: String, token: String, lifetime: Duration, now: Date) -> Bool {
+        let parts = value.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let seconds = Int64(parts[0]), BearerTokens.same(String(parts[1]), signature(token: token, issued: seconds)) else {
+            return false
+        }
+        let age = now.timeIntervalSince1970 - Double(seconds)
+        // A minute of clock skew between replicas is allowed; a cookie from the future is not.
+        return age >= -60 && age <= Double(lifetime.components.seconds)
     }
 
     func fleetPage() async throws -> Response {

@@ -49,6 +49,8 @@ public struct ServiceConfiguration: Sendable {
     public var readLimits: ReadLimits = .default
     /// How long one image's scan may take (nil: no limit).
     public var imageTimeout: Duration?
+    /// How long a dashboard sign-in lasts (`--session-lifetime`), checked by the server.
+    public var sessionLifetime: Duration = .seconds(12 * 3600)
     /// What Harbor's registry authorizations are sealed with while their jobs wait.
     public var harborCredentialKey: HarborCredentialKey = .ephemeral()
 

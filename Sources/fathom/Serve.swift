@@ -177,12 +177,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How often to re-match the stored images (they are also re-matched after every advisory change); off for never.")
     var rescanInterval = "24h"
 
+    @Option(help: "How long a dashboard sign-in lasts (its cookie expires on the server after this), e.g. 12h.")
+    var sessionLifetime = "12h"
+
     @OptionGroup var options: WorkerOptions
 
     func validate() throws {
         _ = try Self.address(listen)
         _ = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
         _ = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
+        guard try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime") != nil else {
+            throw ValidationError("--session-lifetime must be a duration such as 12h")
+        }
     }
 
     static func address(_ text: String) throws -> (host: String, port: Int) {
@@ -205,6 +211,7 @@ struct Serve: AsyncParsableCommand {
             configuration.registries = registry
             configuration.updateInterval = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
             configuration.rescanInterval = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
+            configuration.sessionLifetime = try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime") ?? .seconds(12 * 3600)
             configuration.apiToken = try apiTokenFile.map(ServiceConfiguration.token(file:))
             configuration.webhookToken = try webhookTokenFile.map(ServiceConfiguration.token(file:))
         } catch {

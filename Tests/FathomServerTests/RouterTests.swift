@@ -63,6 +63,48 @@ import FathomStores
         try await store.close()
     }
 
+    /// The sign-in cookie carries its issue time under an HMAC of the token: the server lets it
+    /// expire after the session lifetime, refuses one with another token or a forged time, and
+    /// takes it after a restart (nothing is kept in memory).
+    @Test func theSessionCookieExpiresOnTheServer() async throws {
+        let store = try await Self.store()
+        var configuration = ServiceConfiguration(apiToken: Self.token, webhookToken: "hook", workers: 0)
+        configuration.sessionLifetime = .seconds(2)
+        let routes = ServiceRoutes(store: store, configuration: configuration, metricsRegistry: PrometheusCollectorRegistry(), runner: nil)
+        let cookie = try await Application(router: routes.router()).test(.router) { client -> String in
+            let cookie = try await client.execute(
+                uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: "token=\(Self.token)")
+            ) { response -> String in
+                let set = try #require(response.headers[.setCookie])
+                #expect(set.contains("Max-Age=2;") && set.contains("HttpOnly") && set.contains("Secure"))
+                return String(set.split(separator: ";")[0])
+            }
+            try await client.execute(uri: "/", method: .get, headers: [.cookie: cookie]) { #expect($0.status == .ok) }
+            // Forged: another issue time with the same signature.
+            let forged = cookie.replacingOccurrences(of: "=", with: "=9").split(separator: ".").first.map { "\($0).\(cookie.split(separator: ".")[1])" } ?? ""
+            try await client.execute(uri: "/", method: .get, headers: [.cookie: forged]) { #expect($0.status != .ok) }
+            return cookie
+        }
+        // A restart (new routes, same token) takes it while it lives…
+        let restarted = ServiceRoutes(store: store, configuration: configuration, metricsRegistry: PrometheusCollectorRegistry(), runner: nil)
+        try await Application(router: restarted.router()).test(.router) { client in
+            try await client.execute(uri: "/", method: .get, headers: [.cookie: cookie]) { #expect($0.status == .ok) }
+        }
+        // …another token never does…
+        var rotated = configuration
+        rotated.apiToken = "another-token"
+        let other = ServiceRoutes(store: store, configuration: rotated, metricsRegistry: PrometheusCollectorRegistry(), runner: nil)
+        try await Application(router: other.router()).test(.router) { client in
+            try await client.execute(uri: "/", method: .get, headers: [.cookie: cookie]) { #expect($0.status != .ok) }
+        }
+        // …and past its lifetime it is refused.
+        try await Task.sleep(for: .seconds(3))
+        try await Application(router: restarted.router()).test(.router) { client in
+            try await client.execute(uri: "/", method: .get, headers: [.cookie: cookie]) { #expect($0.status != .ok) }
+        }
+        try await store.close()
+    }
+
     /// A webhook never makes fathom connect to a registry `--registry` does not name.
     @Test func webhookEventsReachOnlyTheRegistriesNamed() {
         func registry(_ allowed: [String], _ host: String?) -> String? {
