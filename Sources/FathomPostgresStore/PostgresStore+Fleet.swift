@@ -63,21 +63,6 @@ extension PostgresStore {
     }
 
     @discardableResult
-    public func recordScan(_ scan: ScanRecord) async throws -> ScanChanges {
-        let findings = StoredFinding.encode(scan.findings)
-        return try await transaction { connection in
-            var previous: PreviousScan?
-            try await run(
-                """
-                SELECT \(unescaped: Self.previousColumns) FROM heads h JOIN scans s ON s.id = h.scan_id
-                JOIN images i ON i.image_key = s.image_key WHERE h.name = \(scan.name)
-                """, on: connection
-            ) { previous = try Self.previousScan($0) }
-            try await insertScan(scan, findings: findings, on: connection)
-            return ScanChanges(previous: previous, current: scan.image, findings: scan.findings)
-        }
-    }
-
     /// Inserts a scan, makes it its name's head, and stores its image once and its inventory.
     func insertScan(_ scan: ScanRecord, findings: [UInt8], on connection: PostgresConnection) async throws {
         let image = scan.image
@@ -120,24 +105,6 @@ extension PostgresStore {
             trend.add(name: name, at: StoreTime.date(at), findings: StoredFinding.decode(Array(findings)))
         }
         return trend.finish()
-    }
-
-    public func latestScans() async throws -> [ScanRecord] {
-        var records: [ScanRecord] = []
-        let decoder = JSONDecoder()
-        try await run(
-            """
-            SELECT h.name, s.scanned_at, s.advisory_version, s.findings, i.record FROM heads h JOIN scans s ON s.id = h.scan_id
-            JOIN images i ON i.image_key = s.image_key ORDER BY h.name
-            """
-        ) { row in
-            let (name, at, version, findings, record) = try row.decode((String, Int64, String, Data, Data).self)
-            records.append(
-                ScanRecord(
-                    name: name, image: try decoder.decode(ImageRecord.self, from: record), scannedAt: Date(timeIntervalSince1970: Double(at) / 1000),
-                    advisoryVersion: version, findings: StoredFinding.decode(Array(findings))))
-        }
-        return records
     }
 
     public func latestScanHeads(after name: String?, limit: Int, notMatchedAgainst version: String?) async throws -> [ScanHead] {

@@ -52,24 +52,6 @@ extension SQLiteStore {
     }
 
     @discardableResult
-    public func recordScan(_ scan: ScanRecord) async throws -> ScanChanges {
-        let findings = StoredFinding.encode(scan.findings)
-        let image = scan.image
-        return try await database.write { database in
-            try database.transaction {
-                var previous: PreviousScan?
-                try database.query(
-                    """
-                    SELECT s.scanned_at, s.image_key, i.manifest_digest, s.findings FROM scans s JOIN images i ON i.image_key = s.image_key
-                    WHERE s.name = ? ORDER BY s.id DESC LIMIT 1
-                    """, [.text(scan.name)]
-                ) { row in previous = Self.previousScan(row) }
-                try Self.insertScan(scan, findings: findings, imageKey: image.key, into: database)
-                return ScanChanges(previous: previous, current: image, findings: scan.findings)
-            }
-        }
-    }
-
     /// Inserts a scan row, makes it its name's head, and stores the image (once: its record never
     /// changes, its key being its manifest digest, so a known image is not encoded again) and its
     /// inventory.
@@ -214,26 +196,6 @@ extension SQLiteStore {
                 trend.add(name: row.text(0) ?? "", at: Self.date(row.integer(1)), findings: StoredFinding.decode(row.blob(2)))
             }
             return trend.finish()
-        }
-    }
-
-    public func latestScans() async throws -> [ScanRecord] {
-        try await database.read { database in
-            let decoder = JSONDecoder()
-            var records: [ScanRecord] = []
-            try database.query(
-                """
-                SELECT s.name, s.scanned_at, s.advisory_version, s.findings, i.record FROM scans s JOIN images i ON i.image_key = s.image_key
-                WHERE s.id IN (SELECT MAX(id) FROM scans GROUP BY name) ORDER BY s.name
-                """
-            ) { row in
-                records.append(
-                    ScanRecord(
-                        name: row.text(0) ?? "", image: try decoder.decode(ImageRecord.self, from: Data(row.blob(4))),
-                        scannedAt: Date(timeIntervalSince1970: Double(row.integer(1)) / 1000), advisoryVersion: row.text(2) ?? "",
-                        findings: StoredFinding.decode(row.blob(3))))
-            }
-            return records
         }
     }
 

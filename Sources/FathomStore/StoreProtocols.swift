@@ -31,11 +31,6 @@ public protocol LayerClaims: Sendable {
 
 /// Every scan of every name, to say what changed since the previous one.
 public protocol ScanHistory: Sendable {
-    /// Records a scan of `scan.name` and returns what changed since the previous scan of that name.
-    @discardableResult
-    func recordScan(_ scan: ScanRecord) async throws -> ScanChanges
-    /// The newest scan of each name.
-    func latestScans() async throws -> [ScanRecord]
     /// The newest scan of each name after `name`, in name order, at most `limit`; only those
     /// last matched against another advisory version than `notMatchedAgainst`, when given.
     func latestScanHeads(after name: String?, limit: Int, notMatchedAgainst version: String?) async throws -> [ScanHead]
