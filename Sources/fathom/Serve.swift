@@ -108,40 +108,6 @@ struct WorkerOptions: ParsableArguments {
             throw ExitCode(1)
         }
     }
-
-    /// The workers and the notifier for `store` (those the configuration asks for).
-    static func services(
-        store: any Store, client: RegistryClient, runner: ScanRunner?, configuration: ServiceConfiguration, logger: Logger
-    ) -> [any Service] {
-        var services: [any Service] = []
-        if !configuration.notifyURLs.isEmpty {
-            services.append(Notifier(store: store, secret: configuration.notifySecret, logger: logger))
-        }
-        if let runner {
-            let name = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
-            services.append(WorkerPool(store: store, runner: runner, configuration: configuration, name: name, logger: logger))
-        }
-        return services
-    }
-
-    /// Runs `services` until SIGTERM or SIGINT, then closes the client and the store.
-    static func run(_ services: [any Service], configuration: ServiceConfiguration, store: any Store, client: RegistryClient, logger: Logger)
-        async throws
-    {
-        var group = ServiceGroupConfiguration(services: services, logger: logger)
-        group.gracefulShutdownSignals = [.sigterm, .sigint]
-        group.maximumGracefulShutdownDuration = configuration.shutdownGrace
-        do {
-            try await ServiceGroup(configuration: group).run()
-        } catch {
-            try? await client.shutdown()
-            try? await store.close()
-            printError("\(error)")
-            throw ExitCode(1)
-        }
-        try await client.shutdown()
-        try await store.close()
-    }
 }
 
 /// `fathom serve`: the scan service. The HTTP API and registry webhook, the scheduler, and
@@ -232,21 +198,23 @@ struct Serve: AsyncParsableCommand {
         let store = try await options.storeOption.open()
         let client = try options.registryOptions.makeClient(for: registry.count == 1 ? registry[0] : nil)
         let logger = Logger(label: "fathom.serve")
-        let runner = settings.workers > 0 ? ScanRunner(store: store, client: client, configuration: settings, policy: try options.policyFiles(logger: logger), logger: logger) : nil
-        let routes = ServiceRoutes(store: store, configuration: settings, metricsRegistry: metrics, runner: runner)
-        let app = Application(
-            router: routes.router(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "fathom"),
-            onServerRunning: { channel in
-                let address = channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
-                FileHandle.standardError.write(
-                    Data("fathom: serving on http://\(address) with \(settings.workers) workers, store \(store.location)\n".utf8))
-            },
-            logger: logger)
-        let services: [any Service] =
-            [app, Scheduler(store: store, configuration: settings, logger: logger)]
-            + WorkerOptions.services(store: store, client: client, runner: runner, configuration: settings, logger: logger)
-        try await WorkerOptions.run(services, configuration: settings, store: store, client: client, logger: logger)
+        let service = FathomService.serve(
+            store: store, client: client, configuration: settings, policy: try options.policyFiles(logger: logger), metrics: metrics, logger: logger
+        ) { address in
+            FileHandle.standardError.write(
+                Data("fathom: serving on http://\(address) with \(settings.workers) workers, store \(store.location)\n".utf8))
+        }
+        try await Self.run(service)
+    }
+
+    /// Runs the service until SIGTERM or SIGINT; a failure is one error line and exit 1.
+    static func run(_ service: FathomService.Built) async throws {
+        do {
+            try await service.run()
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
     }
 }
 
@@ -280,15 +248,10 @@ struct Worker: AsyncParsableCommand {
         let store = try await options.storeOption.open()
         let client = try options.registryOptions.makeClient(for: nil)
         let logger = Logger(label: "fathom.worker")
-        let runner = ScanRunner(store: store, client: client, configuration: configuration, policy: try options.policyFiles(logger: logger), logger: logger)
         FileHandle.standardError.write(Data("fathom: \(configuration.workers) workers on store \(store.location)\n".utf8))
-        var services = WorkerOptions.services(store: store, client: client, runner: runner, configuration: configuration, logger: logger)
-        if let listen {
-            let (host, port) = try Serve.address(listen)
-            let routes = ServiceRoutes(store: store, configuration: configuration, metricsRegistry: metrics, runner: nil)
-            services.append(
-                Application(router: routes.healthRouter(), configuration: .init(address: .hostname(host, port: port), serverName: "fathom"), logger: logger))
-        }
-        try await WorkerOptions.run(services, configuration: configuration, store: store, client: client, logger: logger)
+        let service = FathomService.worker(
+            store: store, client: client, configuration: configuration, policy: try options.policyFiles(logger: logger), metrics: metrics,
+            probes: try listen.map(Serve.address), logger: logger)
+        try await Serve.run(service)
     }
 }

@@ -75,6 +75,38 @@ import Testing
         #expect(empty.errorText.contains("no verdict") && empty.errorText.contains("the SBOM lists no package"))
     }
 
+    /// `rootfs:DIR`: Alpine 3.7's root file system unpacked by `tar` scans as its image does:
+    /// the same packages (those of the truth file) and the same findings, with nothing cached.
+    @Test func anUnpackedRootFileSystemScansAsItsImage() async throws {
+        let directory = try Fixtures.temporaryDirectory("rootfs")
+        try FileManager.default.createDirectory(atPath: directory + "/root", withIntermediateDirectories: true)
+        try await Tool.run(["tar", "-xzf", Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz"), "-C", directory + "/root"])
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, AdvisoryCLITests.secdb("v3.7")]).status == 0)
+        func scan(_ reference: String) async throws -> [String: Any] {
+            let output = try await fathom(["scan", reference, "--store", store, "-f", "json"])
+            #expect(output.status == 0, "\(reference): \(output.errorText)")
+            return try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
+        }
+        func keys(_ document: [String: Any], _ key: String, _ fields: [String]) -> Set<String> {
+            Set((document[key] as? [[String: Any]] ?? []).map { item in fields.map { "\(item[$0] ?? "")" }.joined(separator: " ") })
+        }
+        let rootfs = try await scan("rootfs:\(directory)/root")
+        let image = try await scan("oci:\(layout.directory):gzip")
+        let truth = try #require(try Fixtures.json(Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.truth.json")) as? [String: Any])
+        let wanted = Set((truth["packages"] as? [[String: Any]] ?? []).map { "\($0["name"]!) \($0["version"]!)" })
+        #expect(!wanted.isEmpty)
+        #expect(keys(rootfs, "packages", ["name", "version"]) == wanted)
+        #expect(keys(rootfs, "vulnerabilities", ["id", "package", "installedVersion", "fixedVersion"])
+            == keys(image, "vulnerabilities", ["id", "package", "installedVersion", "fixedVersion"]))
+        #expect((rootfs["os"] as? [String: Any])?["versionID"] as? String == "3.7.3")
+        #expect((rootfs["artifact"] as? [String: Any])?["name"] as? String == "rootfs:\(directory)/root")
+        // A directory that is not there is named.
+        let missing = try await fathom(["scan", "rootfs:\(directory)/nothing", "--store", store])
+        #expect(missing.status == 1)
+        #expect(missing.errorText.contains("no directory at \(directory)/nothing"))
+    }
+
     /// One manifest scanned as a plain tag and as the amd64 child of an index tag, in either
     /// order: a rescan sees neither tag as moved, run after run.
     @Test func aManifestBehindAnIndexTagIsNotAMovedTag() async throws {

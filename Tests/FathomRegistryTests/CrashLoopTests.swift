@@ -121,9 +121,14 @@ import Testing
         for loop in 0..<Self.loops {
             let worker = try ServiceTests.startWorker("worker-\(loop)", service: service, registry: proxy.host, arguments: ["--workers", "2"])
             try await Task.sleep(for: .milliseconds(Int.random(in: 200...1500, using: &generator)))
-            let running = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/jobs?state=running").body)
-            if (running as? [[String: Any]])?.contains(where: { ($0["worker"] as? String)?.contains("/\(worker.processIdentifier)/") == true }) == true {
-                killedHolding += 1
+            // Killed once it holds a job (a loaded machine may start it late), or after 3 s more.
+            for _ in 0..<30 {
+                let running = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/jobs?state=running").body)
+                if (running as? [[String: Any]])?.contains(where: { ($0["worker"] as? String)?.contains("/\(worker.processIdentifier)/") == true }) == true {
+                    killedHolding += 1
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
             }
             kill(worker.processIdentifier, SIGKILL)
             worker.waitUntilExit()

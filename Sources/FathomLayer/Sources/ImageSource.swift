@@ -32,6 +32,8 @@ extension ImageLayer {
     /// What the reader checks the bytes against. A layer named only by diffID has its
     /// uncompressed bytes hashed instead.
     public var expectation: LayerExpectation {
-        LayerExpectation(digest: digest, size: size, diffID: digest == nil ? diffID : nil)
+        // A layer with neither digest nor diffID is one a source makes as it reads (`rootfs:`):
+        // there is nothing to check it against, and it is never cached (it has no cache key).
+        LayerExpectation(digest: digest, size: digest == nil && diffID == nil ? nil : size, diffID: digest == nil ? diffID : nil)
     }
 }

@@ -12,6 +12,8 @@ public enum SourceReference: Sendable, Hashable {
     case dockerArchive(path: String, selector: String?)
     case ociArchive(path: String, tag: String?)
     case skopeoDirectory(String)
+    /// An unpacked root file system (`rootfs:DIR`), scanned as one layer.
+    case rootFS(String)
 
     public init(parsing text: String) throws {
         if text.hasPrefix("oci:") {
@@ -31,6 +33,8 @@ public enum SourceReference: Sendable, Hashable {
             } else {
                 self = .ociArchive(path: rest, tag: nil)
             }
+        } else if text.hasPrefix("rootfs:") {
+            self = .rootFS(String(text.dropFirst("rootfs:".count)))
         } else if text.hasPrefix("dir:") {
             self = .skopeoDirectory(String(text.dropFirst("dir:".count)))
         } else if text.hasPrefix("docker-archive:") {
@@ -54,7 +58,7 @@ public enum SourceReference: Sendable, Hashable {
             // skopeo's other transports, or a URL scheme: never looked up as a registry host.
             throw FathomError(
                 .unsupported,
-                "'\(transport):' is not a source fathom reads: use registry/repo:tag (or docker://), oci:DIR, oci-archive:FILE, dir:DIR, docker-archive:FILE or sbom:FILE")
+                "'\(transport):' is not a source fathom reads: use registry/repo:tag (or docker://), oci:DIR, oci-archive:FILE, dir:DIR, docker-archive:FILE, rootfs:DIR or sbom:FILE")
         } else {
             let bare = text.hasPrefix("docker://") ? String(text.dropFirst("docker://".count)) : text
             // A path on disk given bare would be looked up on Docker Hub: say what to write instead.
@@ -63,7 +67,7 @@ public enum SourceReference: Sendable, Hashable {
                 throw FathomError(
                     .invalidInput,
                     isDirectory.boolValue
-                        ? "'\(text)' is a directory here: for an OCI image layout write oci:\(text), for skopeo's dir: format dir:\(text) "
+                        ? "'\(text)' is a directory here: for an OCI image layout write oci:\(text), for skopeo's dir: format dir:\(text), for an unpacked root file system rootfs:\(text) "
                             + "(docker://\(text) for the registry image)"
                         : "'\(text)' is a file here: for a `docker save` tar write docker-archive:\(text), for an OCI layout in a tar "
                             + "oci-archive:\(text), for an SBOM sbom:\(text) "
@@ -88,6 +92,7 @@ public enum SourceReference: Sendable, Hashable {
         case .dockerArchive(let path, let selector): return try DockerArchiveSource(path: path, selector: selector)
         case .ociArchive(let path, let tag): return try OCILayoutSource(archive: path, tag: tag)
         case .skopeoDirectory(let directory): return try OCILayoutSource(skopeoDirectory: directory)
+        case .rootFS(let directory): return try RootFSSource(directory: directory)
         }
     }
 

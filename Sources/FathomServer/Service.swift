@@ -1,0 +1,97 @@
+import FathomCore
+public import FathomRegistry
+public import FathomStore
+import Foundation
+public import Hummingbird
+public import Logging
+public import Prometheus
+public import ServiceLifecycle
+import UnixSignals
+
+/// The service as a `ServiceGroup`, built here (as Hummingbird's own examples build theirs) so
+/// that the CLI, tests and any other host run the same thing: `serve` (API, webhook,
+/// scheduler, and workers when configured, Harbor's scans among their jobs) and `worker`
+/// (workers only, with probes and metrics when asked).
+public enum FathomService {
+    /// What runs, the group itself, and what it needs closed after it returns.
+    public struct Built: Sendable {
+        public let group: ServiceGroup
+        public let store: any Store
+        public let client: RegistryClient
+
+        /// Runs the group until SIGTERM or SIGINT (jobs in flight get the grace period), then
+        /// closes the registry client and the store.
+        public func run() async throws {
+            do {
+                try await group.run()
+            } catch {
+                try? await client.shutdown()
+                try? await store.close()
+                throw error
+            }
+            try await client.shutdown()
+            try await store.close()
+        }
+    }
+
+    /// `fathom serve`: the HTTP API on `configuration.host:port`, the registry webhook, the
+    /// scheduler, the notifier, and `configuration.workers` workers (none: another process's take the jobs).
+    public static func serve(
+        store: any Store, client: RegistryClient, configuration: ServiceConfiguration, policy: PolicyFiles, metrics: PrometheusCollectorRegistry,
+        logger: Logger, onServerRunning: (@Sendable (String) -> Void)? = nil
+    ) -> Built {
+        let runner = configuration.workers > 0
+            ? ScanRunner(store: store, client: client, configuration: configuration, policy: policy, logger: logger) : nil
+        let routes = ServiceRoutes(store: store, configuration: configuration, metricsRegistry: metrics, runner: runner)
+        let (host, port) = (configuration.host, configuration.port)
+        let app = Application(
+            router: routes.router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "fathom"),
+            onServerRunning: { channel in
+                onServerRunning?(channel.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)")
+            },
+            logger: logger)
+        let services: [any Service] =
+            [app, Scheduler(store: store, configuration: configuration, logger: logger)]
+            + background(store: store, runner: runner, configuration: configuration, logger: logger)
+        return Built(group: group(services, configuration: configuration, logger: logger), store: store, client: client)
+    }
+
+    /// `fathom worker`: `configuration.workers` workers on the shared store, and the notifier;
+    /// with `probes` (HOST, PORT), `/healthz`, `/readyz` and `/metrics` there.
+    public static func worker(
+        store: any Store, client: RegistryClient, configuration: ServiceConfiguration, policy: PolicyFiles, metrics: PrometheusCollectorRegistry,
+        probes: (host: String, port: Int)?, logger: Logger
+    ) -> Built {
+        let runner = ScanRunner(store: store, client: client, configuration: configuration, policy: policy, logger: logger)
+        var services = background(store: store, runner: runner, configuration: configuration, logger: logger)
+        if let probes {
+            let routes = ServiceRoutes(store: store, configuration: configuration, metricsRegistry: metrics, runner: nil)
+            services.append(
+                Application(
+                    router: routes.healthRouter(), configuration: .init(address: .hostname(probes.host, port: probes.port), serverName: "fathom"),
+                    logger: logger))
+        }
+        return Built(group: group(services, configuration: configuration, logger: logger), store: store, client: client)
+    }
+
+    /// The workers (when there is a runner) and the notifier (when there are receivers).
+    static func background(store: any Store, runner: ScanRunner?, configuration: ServiceConfiguration, logger: Logger) -> [any Service] {
+        var services: [any Service] = []
+        if !configuration.notifyURLs.isEmpty {
+            services.append(Notifier(store: store, secret: configuration.notifySecret, logger: logger))
+        }
+        if let runner {
+            let name = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+            services.append(WorkerPool(store: store, runner: runner, configuration: configuration, name: name, logger: logger))
+        }
+        return services
+    }
+
+    static func group(_ services: [any Service], configuration: ServiceConfiguration, logger: Logger) -> ServiceGroup {
+        var group = ServiceGroupConfiguration(services: services, logger: logger)
+        group.gracefulShutdownSignals = [.sigterm, .sigint]
+        group.maximumGracefulShutdownDuration = configuration.shutdownGrace
+        return ServiceGroup(configuration: group)
+    }
+}
