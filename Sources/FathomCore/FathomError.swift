@@ -42,6 +42,8 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
         public static let transport = Code("transport")
         /// The registry answered with an error status.
         public static let registry = Code("registry error")
+        /// A server that is not a registry (a feed's, a notification receiver's) answered with an error status.
+        public static let httpStatus = Code("HTTP error")
         /// A file could not be opened, read or written.
         public static let io = Code("io")
         /// A configured limit (bytes, entries) was exceeded.

@@ -116,7 +116,7 @@ public struct FeedUpdater: Sendable {
                         bytes: bytes, etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"))
                 }
                 _ = try? await response.body.collect(upTo: 64 << 10)
-                let failure = FathomError(.registry, "\(feed.url) answered \(status)", path: feed.url)
+                let failure = FathomError(.httpStatus, "the feed's server answered \(status)", path: feed.url)
                 guard (status == 429 || status >= 500), attempt < maxAttempts else { throw failure }
             } catch let error as FathomError where error.code != .truncated {
                 throw error

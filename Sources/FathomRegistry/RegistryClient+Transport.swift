@@ -146,6 +146,8 @@ extension RegistryClient {
             ("readTimeout", "no answer in time (read timeout)"),
             ("deadlineExceeded", "no answer in time"),
             ("remoteConnectionClosed", "the server closed the connection"),
+            ("failedToValidateHostname", "the server's TLS certificate is for another host name than the one asked for"),
+            ("serverHostnameImpossibleToMatch", "the host name cannot match any name a TLS certificate holds"),
             ("certificateVerify", "the server's TLS certificate is not trusted (give its CA with --ca-file)"),
             ("CERTIFICATE_VERIFY_FAILED", "the server's TLS certificate is not trusted (give its CA with --ca-file)"),
             ("handshakeFailed", "the TLS handshake failed"),
