@@ -144,7 +144,9 @@ let package = Package(
         // The scan engine every front door calls: the pipeline's outcome judged by the policy, made a report.
         .target(
             name: "FathomEngine",
-            dependencies: ["FathomCore", "FathomOCI", "FathomInventory", "FathomAdvisory", "FathomStore", "FathomPipeline", "FathomReport"]),
+            dependencies: [
+                "FathomCore", "FathomOCI", "FathomInventory", "FathomAdvisory", "FathomStore", "FathomRegistry", "FathomPipeline", "FathomReport",
+            ]),
         // The service: HTTP API, registry webhook, job queue workers (Hummingbird, service-lifecycle).
         .target(
             name: "FathomServer",

@@ -5,7 +5,8 @@ public import FathomPipeline
 public import FathomStore
 public import Foundation
 public import FathomReport
-import FathomOCI
+public import FathomOCI
+public import FathomRegistry
 
 /// The scan engine every front door goes through (`scan`, each image of `registry` and
 /// `rescan`, a service job, a Harbor job): it turns what the fleet pipeline found for an image
@@ -310,5 +311,47 @@ extension RescanReport {
         finish(
             elapsed: elapsed, warnings: warnings,
             matching: Matching(reused: counters.reused, updated: counters.updated, matched: counters.matched, packagesMatched: counters.packagesMatched))
+    }
+}
+
+extension ScanSession {
+    /// The artifact types of VEX documents attached to images: OpenVEX, and CycloneDX (VEX is
+    /// a CycloneDX BOM with `vulnerabilities`).
+    public static let vexArtifactTypes: Set<String> = [
+        "application/vnd.openvex+json", "application/vnd.cyclonedx+json", "application/vnd.cyclonedx.vex+json",
+    ]
+
+    /// This session with more VEX statements (those attached to one image), over the same pipeline.
+    public func with(vex statements: [VEXStatement]) -> ScanSession {
+        guard !statements.isEmpty else { return self }
+        var policy = self.policy
+        policy.vex += statements
+        return ScanSession(fleet: fleet, policy: policy, dataWarnings: dataWarnings, request: request)
+    }
+
+    /// The VEX statements attached to the image `reference` names (its manifest `digest`) as OCI
+    /// referrers: each attached VEX artifact's blobs read as VEX documents (at most `limit`
+    /// artifacts). `warn` hears of documents that cannot be read; they do not fail the scan.
+    public static func referredVEX(
+        client: RegistryClient, reference: ImageReference, digest: Digest, limit: Int = 32, warn: (String) -> Void
+    ) async throws -> [VEXStatement] {
+        let repository = ImageReference(registry: reference.registry, repository: reference.repository, tag: nil, digest: digest)
+        var statements: [VEXStatement] = []
+        for artifact in try await client.referrers(repository, subject: digest, artifactTypes: vexArtifactTypes).prefix(limit) {
+            let origin = "VEX referrer \(artifact.digest) of \(reference.registry)/\(reference.repository)@\(digest)"
+            do {
+                let fetched = try await client.manifest(
+                    ImageReference(registry: reference.registry, repository: reference.repository, tag: nil, digest: artifact.digest),
+                    accept: [.ociManifest])
+                let manifest = try JSONDecoder().decode(Manifest.self, from: Data(fetched.bytes))
+                for blob in manifest.layers {
+                    let bytes = try await client.smallBlob(repository, blob)
+                    statements += try VEXDocument.statements(bytes, file: origin, warn: warn)
+                }
+            } catch {
+                warn("\(origin): not read: \(FathomError.wrapping(error))")
+            }
+        }
+        return statements
     }
 }

@@ -1,6 +1,12 @@
 import ArgumentParser
 import FathomAdvisory
 import FathomCore
+import FathomEngine
+import FathomLayer
+import FathomOCI
+import FathomPipeline
+import FathomRegistry
+import FathomStore
 import Foundation
 
 /// The policy flags `scan`, `registry` and `rescan` share: what is filtered, what is accepted
@@ -17,6 +23,9 @@ struct PolicyOptions: ParsableArguments {
 
     @Option(help: "VEX document (OpenVEX, CycloneDX VEX or CSAF VEX) whose not_affected and fixed statements suppress findings (repeatable).")
     var vex: [String] = []
+
+    @Flag(help: "Also apply the VEX documents attached to each registry image as OCI referrers (the referrers API, else its tag schema).")
+    var vexReferrers = false
 
     @Option(help: "Leave out packages read from files under directories matching this glob (repeatable; e.g. 'usr/local/lib/node_modules', '*/tests').")
     var skipDirs: [String] = []
@@ -60,5 +69,29 @@ struct PolicyOptions: ParsableArguments {
             throw ExitCode(1)
         }
         return policy
+    }
+}
+
+extension PolicyOptions {
+    /// With `--vex-referrers`, `session` joined by the VEX documents attached to the image a
+    /// pipeline outcome read from a registry (a warning names what could not be read).
+    func session(_ session: ScanSession, for outcome: FleetOutcome, client: RegistryClient?) async -> ScanSession {
+        guard vexReferrers, let client else { return session }
+        let image: FleetImageReport
+        switch outcome {
+        case .scanned(let scanned), .unchanged(let scanned): image = scanned
+        case .skipped, .failed: return session
+        }
+        // Only images read from a registry have referrers (a layout or an archive holds none).
+        guard let digest = image.image.manifestDigest, case .registry(let reference) = try? SourceReference(parsing: image.name) else {
+            return session
+        }
+        func warn(_ text: String) { FileHandle.standardError.write(Data("fathom: warning: \(text)\n".utf8)) }
+        do {
+            return session.with(vex: try await ScanSession.referredVEX(client: client, reference: reference, digest: digest, warn: warn))
+        } catch {
+            warn("\(image.name): the VEX attached to it was not looked up: \(FathomError.wrapping(error))")
+            return session
+        }
     }
 }

@@ -155,7 +155,7 @@ struct RegistryScan: AsyncParsableCommand {
         let started = ContinuousClock.now
         do {
             try await fleet.run(jobs, filter: filter) { pipelineOutcome in
-                let outcome = session.evaluate(pipelineOutcome)
+                let outcome = await policyOptions.session(session, for: pipelineOutcome, client: client).evaluate(pipelineOutcome)
                 summary.add(outcome)
                 if let output, !writesFleetHTML, case .scanned(let result) = outcome {
                     try writeReport(result.report, into: output, template: reportTemplate)

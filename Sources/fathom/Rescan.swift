@@ -71,7 +71,7 @@ struct Rescan: AsyncParsableCommand {
         let started = ContinuousClock.now
         let warnings: [String]
         do {
-            warnings = try await rescan.run(onlyOutdated: sinceDbChange) { outcome in report.add(session.evaluate(outcome)) }
+            warnings = try await rescan.run(onlyOutdated: sinceDbChange) { outcome in report.add(await policyOptions.session(session, for: outcome, client: client).evaluate(outcome)) }
         } catch {
             await display.stop()
             try? await client?.shutdown()

@@ -151,7 +151,8 @@ struct Scan: AsyncParsableCommand {
                 platform: wanted, layerConcurrency: layerConcurrency ?? ImageScanner.defaultConcurrency(),
                 cache: LayerCache(store: store), limits: try readLimits.limits())
             let session = try await ScanSession.open(store: store, scanner: scanner, policy: policy, maxDataAge: dataAge)
-            let outcome = await session.scan(FleetJob(name: opened.displayName, source: opened))
+            let scanned = await session.fleet.scan(FleetJob(name: opened.displayName, source: opened))
+            let outcome = await policyOptions.session(session, for: scanned, client: client).evaluate(scanned)
             if let client { try await client.shutdown() }
             client = nil
             try await session.fleet.flush()

@@ -1,4 +1,6 @@
 import FathomCore
+import FathomOCI
+import FathomRegistry
 import FathomTestSupport
 import Foundation
 import Testing
@@ -381,6 +383,57 @@ import Testing
         let bogus = try await fathom(["registry", registry.host, "--store", store, "--severity", "BOGUS"])
         #expect(bogus.status == 64)
         #expect(bogus.errorText.contains("unknown severity 'BOGUS'"))
+    }
+
+    /// VEX attached to an image as an OCI referrer (here by the referrers tag schema, which the
+    /// CNCF registry holds like any tag: it serves no referrers API) applies with
+    /// `--vex-referrers`, and only then; the statement covers the subcomponent it names.
+    @Test func vexAttachedAsAReferrerAppliesWithVexReferrers() async throws {
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/vexed", tag: "1")
+        let client = try registry.client()
+        let image = try registry.reference("team/vexed", "1")
+        let manifest = try await client.manifest(image)
+        let repository = ImageReference(registry: registry.host, repository: "team/vexed", tag: nil, digest: manifest.digest)
+        let vex = Array("""
+            {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/attached", "author": "fathom tests",
+             "timestamp": "2026-11-30T00:00:00Z", "version": 1,
+             "statements": [{"vulnerability": {"name": "CVE-2019-14697"}, "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path",
+                             "products": [{"@id": "pkg:oci/vexed@\(manifest.digest)", "subcomponents": [{"@id": "pkg:apk/alpine/musl-utils@1.1.18-r3"}]}]}]}
+            """.utf8)
+        let vexDigest = try await client.uploadBlob(repository, vex)
+        let empty = Array("{}".utf8)
+        let emptyDigest = try await client.uploadBlob(repository, empty)
+        let artifact = Array("""
+            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": "application/vnd.openvex+json",
+             "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": "\(emptyDigest)", "size": 2},
+             "layers": [{"mediaType": "application/vnd.openvex+json", "digest": "\(vexDigest)", "size": \(vex.count)}],
+             "subject": {"mediaType": "\(manifest.mediaType?.rawValue ?? "application/vnd.oci.image.manifest.v1+json")", "digest": "\(manifest.digest)", "size": \(manifest.bytes.count)}}
+            """.utf8)
+        let artifactDigest = Digest.sha256(of: artifact)
+        _ = try await client.putManifest(
+            ImageReference(registry: registry.host, repository: "team/vexed", tag: nil, digest: artifactDigest), artifact, mediaType: .ociManifest)
+        let index = Array("""
+            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "\(artifactDigest)", "size": \(artifact.count),
+                            "artifactType": "application/vnd.openvex+json"}]}
+            """.utf8)
+        _ = try await client.putManifest(
+            try registry.reference("team/vexed", "sha256-\(manifest.digest.encoded)"), index, mediaType: .ociIndex)
+        try await client.shutdown()
+
+        let store = try Fixtures.temporaryDirectory("vex-referrers") + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
+        func suppressed(_ extra: [String]) async throws -> Set<String> {
+            let output = try await fathom(["scan", "\(registry.host)/team/vexed:1", "--store", store, "-f", "json"] + extra)
+            #expect(output.status == 0, "\(output.errorText)")
+            let document = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
+            return Set((document["suppressed"] as? [[String: Any]] ?? []).filter { ($0["rule"] as? String)?.contains("VEX referrer") == true }
+                .compactMap { $0["package"] as? String })
+        }
+        #expect(try await suppressed([]).isEmpty)
+        #expect(try await suppressed(["--vex-referrers"]) == ["musl-utils"])
     }
 
     @Test func unreadablePolicyFilesNameTheFile() async throws {
