@@ -76,8 +76,9 @@ import Testing
     /// An image is a registry, a repository and a reference: the same `team/app:1` pushed to
     /// two real registries is two images, each with its own report and history; asked without
     /// `?registry=` the API answers 409 with both. Errors have one shape; `bearer` is a bearer.
-    @Test func theSameNameInTwoRegistriesIsTwoImages() async throws {
-        let service = try await Self.startService()
+    @Test(arguments: ["sqlite", "postgres"]) func theSameNameInTwoRegistriesIsTwoImages(_ backend: String) async throws {
+        let store: String? = backend == "postgres" ? try await LocalPostgres.shared.value.database("identity") : nil
+        let service = try await Self.startService(store: store)
         defer { service.server.stop() }
         let first = try await LocalRegistry(notify: ("\(service.base)/v1/events", Self.webhookToken))
         defer { first.stop() }
@@ -484,7 +485,8 @@ import Testing
     /// `scan`, `registry -o DIR` and the service's stored report give the same live and
     /// suppressed findings. A changed VEX file applies at the next rescan; a scan request's own
     /// policy applies to its image and stays with its report.
-    @Test func theServiceAppliesThePolicyAsTheCLIDoes() async throws {
+    @Test(arguments: ["sqlite", "postgres"]) func theServiceAppliesThePolicyAsTheCLIDoes(_ backend: String) async throws {
+        let database: String? = backend == "postgres" ? try await LocalPostgres.shared.value.database("policy") : nil
         let directory = try Fixtures.temporaryDirectory("service-policy")
         let registry = try await LocalRegistry()
         defer { registry.stop() }
@@ -510,7 +512,7 @@ import Testing
             return (keys("vulnerabilities"), keys("suppressed"))
         }
 
-        let service = try await Self.startService(workers: 1, arguments: policy)
+        let service = try await Self.startService(workers: 1, store: database, arguments: policy)
         defer { service.server.stop() }
         let queued = try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#)
         #expect(queued.status == 202)
