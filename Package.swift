@@ -184,7 +184,7 @@ let package = Package(
         .target(
             name: "FathomTestSupport",
             dependencies: [
-                "FathomCore", "FathomOCI",
+                "FathomCore", "FathomOCI", "FathomStore", "FathomStores",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -221,6 +221,14 @@ let package = Package(
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomArchive", "FathomInventory", "FathomAdvisory",
                 "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine", "FathomSQLite", "FathomPipeline", "FathomTestSupport",
             ]),
+        // The store protocols' promises, on both stores (SQLite, and a real PostgreSQL).
+        .testTarget(
+            name: "FathomStoreTests",
+            dependencies: ["FathomCore", "FathomAdvisory", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomTestSupport"]),
+        // The report document and the fleet views, from values.
+        .testTarget(name: "FathomReportTests", dependencies: ["FathomCore", "FathomAdvisory", "FathomInventory", "FathomStore", "FathomReport"]),
+        // The command line's own parsing (flags, policy, durations), without running a scan.
+        .testTarget(name: "FathomCLITests", dependencies: ["fathom", "FathomAdvisory", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The service's router driven in-process (HummingbirdTesting), beside the process-level tests.
         .testTarget(
             name: "FathomServerTests",

@@ -165,8 +165,8 @@ import Testing
     /// Each distinct inventory's findings are kept in the store with the advisory generation
     /// they were matched against. An import re-matches only the packages it names (or whose
     /// findings' vulnerabilities it re-scores), and the result equals matching from scratch.
-    @Test(arguments: StoreContractTests.Backend.allCases)
-    func storedMatchesAreUpdatedWhereAChangeReachesAndEqualAFreshMatch(_ backend: StoreContractTests.Backend) async throws {
+    @Test(arguments: StoreBackend.allCases)
+    func storedMatchesAreUpdatedWhereAChangeReachesAndEqualAFreshMatch(_ backend: StoreBackend) async throws {
         var layout = try await Self.makeLayout()
         var freshStore = layout.directory + "-fresh.db"
         if backend == .postgres {

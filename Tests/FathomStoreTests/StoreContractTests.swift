@@ -10,14 +10,9 @@ import FathomStores
 /// The store protocols' promises, held by both back ends: the embedded SQLite store and the
 /// shared PostgreSQL one (a real server, one database per test).
 @Suite(.serialized, .timeLimit(.minutes(3))) struct StoreContractTests {
-    enum Backend: String, CaseIterable, Sendable { case sqlite, postgres }
+    typealias Backend = StoreBackend
 
-    static func open(_ backend: Backend, _ label: String) async throws -> any Store {
-        switch backend {
-        case .sqlite: return try await openStore(try Fixtures.temporaryDirectory(label) + "/fathom.db")
-        case .postgres: return try await openStore(try await LocalPostgres.shared.value.database(label))
-        }
-    }
+    static func open(_ backend: Backend, _ label: String) async throws -> any Store { try await backend.open(label) }
 
     @Test(arguments: Backend.allCases) func theJobQueueLeasesRetriesAndDeduplicates(_ backend: Backend) async throws {
         let store = try await Self.open(backend, "jobs")
@@ -147,5 +142,25 @@ import FathomStores
         let envelope = #"{"events": ["# + event("a", "fathom/0.1.0 (scan 1f2e)") + "," + event("b", "skopeo/1.9.3") + "]}"
         let events = try RegistryEvent.decode(Array(envelope.utf8), file: "test")
         #expect(events.map(\.id) == ["b"])
+    }
+
+    /// A job keeps what it carries (a request's policy, a Harbor scan's sealed access) from
+    /// queue to claim; an image's reports answer per registry, newest first.
+    @Test(arguments: Backend.allCases) func jobsKeepTheirPayloadAndReportsTheirRegistry(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "payload")
+        defer { Task { try? await store.close() } }
+        let payload = #"{"policy":{"severity":["CRITICAL"]}}"#
+        let (id, _) = try await store.enqueue(
+            NewJob(kind: .harbor, key: "harbor r/a@sha256:1", image: "r/a:1", repository: "a", reference: "sha256:1", payload: payload), now: Date())
+        let claimed = try #require(try await store.claim(worker: "w", lease: .seconds(30), now: Date()))
+        #expect(claimed.id == id && claimed.kind == .harbor && claimed.payload == payload)
+        #expect(try await store.job(id)?.payload == payload)
+
+        for (host, body) in [("one.example", "first"), ("two.example:5000", "second")] {
+            try await store.storeReport(Array(body.utf8), name: "\(host)/team/app:1", repository: "team/app", tag: "1", manifestDigest: nil)
+        }
+        let reports = try await store.reports(repository: "team/app", reference: "1")
+        #expect(Set(reports.map(\.name)) == ["one.example/team/app:1", "two.example:5000/team/app:1"])
+        #expect(try await store.reports(repository: "team/other", reference: "1").isEmpty)
     }
 }

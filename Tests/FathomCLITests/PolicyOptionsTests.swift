@@ -1,0 +1,34 @@
+import ArgumentParser
+import FathomAdvisory
+@testable import fathom
+import Foundation
+import Testing
+
+/// The policy flags `scan`, `registry` and `rescan` share, parsed as the commands parse them.
+@Suite struct PolicyOptionsTests {
+    @Test func everyPolicyFlagParsesOnEveryFrontDoor() throws {
+        let flags = ["--severity", "HIGH,CRITICAL", "--ignore-unfixed", "--exit-code", "3", "--allow-missing-data", "--skip-dirs", "usr/lib/x"]
+        let scan = try Scan.parse(["r.example/a:1"] + flags)
+        let registry = try RegistryScan.parse(["r.example"] + flags)
+        let rescan = try Rescan.parse(flags)
+        for options in [scan.policyOptions, registry.policyOptions, rescan.policyOptions] {
+            let policy = try options.policy()
+            #expect(policy.severities == [.high, .critical])
+            #expect(policy.ignoreUnfixed && policy.allowMissingData && policy.exitCode == 3)
+            #expect(policy.skips.directories == ["usr/lib/x"])
+        }
+    }
+
+    @Test func aWrongSeverityOrExitCodeIsAUsageError() {
+        #expect(throws: (any Error).self) { try Scan.parse(["r.example/a:1", "--severity", "BOGUS"]) }
+        #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "--exit-code", "300"]) }
+        #expect(throws: (any Error).self) { try Rescan.parse(["--severity", "HIGH,SEVERE"]) }
+    }
+
+    @Test func durationsAndTimes() throws {
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        #expect(try parseSince("2h", now: now) == now.addingTimeInterval(-7200))
+        #expect(try parseSince("2026-01-02T03:04:05Z", now: now).timeIntervalSince1970 == 1_767_323_045)
+        #expect(throws: (any Error).self) { try parseSince("soon", now: now) }
+    }
+}
