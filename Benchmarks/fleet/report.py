@@ -16,7 +16,8 @@ cores = os.cpu_count()
 
 
 def timing(label):
-    wall, user, system, rss, _ = open(f"{runs}/{label}.time").read().split()
+    # "wall user sys maxrss_kb registry_cpu_s postgres_cpu_s" (fathom_bench_measure)
+    wall, user, system, rss = open(f"{runs}/{label}.time").read().split()[:4]
     return float(wall), float(user), float(system), int(rss)
 
 

@@ -92,6 +92,7 @@ public struct ScanPolicy: Sendable {
     public var allowMissingData = false
     public var now = Date()
 
+    /// The empty policy: every finding reported, no verdict asked for.
     public init() {}
 
     /// Parses `--severity`'s list (`CRITICAL,HIGH`); an unknown word is an error naming it.
@@ -284,6 +285,7 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
     public var skipDirs: [String]?
     public var skipFiles: [String]?
 
+    /// A request that adds nothing (each part is set as it is given).
     public init() {}
 
     /// `base` with this request's rules added (its ignore rules and VEX statements join the

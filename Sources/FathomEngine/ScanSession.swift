@@ -20,6 +20,8 @@ public struct ScanSession: Sendable {
 
     public var advisoriesLoaded: Bool { fleet.index.recordCount > 0 }
 
+    /// A session over `fleet` judging by `policy`; `dataWarnings` go into every report it makes,
+    /// and `request` (a scan request's own policy, already joined to `policy`) is recorded in them.
     public init(fleet: FleetScanner, policy: ScanPolicy, dataWarnings: [String] = [], request: RequestPolicy? = nil) {
         self.request = request
         self.fleet = fleet

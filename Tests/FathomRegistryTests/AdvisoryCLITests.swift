@@ -385,6 +385,25 @@ import Testing
         #expect(bogus.errorText.contains("unknown severity 'BOGUS'"))
     }
 
+    /// The change table shows what the policy shows: after an import, a scan under
+    /// `--severity CRITICAL` lists no UNKNOWN finding as new (all of Alpine's secdb is UNKNOWN),
+    /// while the same scan without it lists them.
+    @Test func theChangeTableHonoursThePolicy() async throws {
+        // The same history in two stores: a scan before any advisory data, then one after.
+        func changesAfterImport(_ policy: [String]) async throws -> [String: Any] {
+            let store = try Fixtures.temporaryDirectory("changes-policy") + "/fathom.db"
+            let (first, _) = try await scanJSON(["--allow-missing-data"], store: store)
+            #expect(first.status == 0, "\(first.errorText)")
+            #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
+            let (_, document) = try await scanJSON(policy, store: store)
+            return try #require(document["changes"] as? [String: Any])
+        }
+        let strict = try await changesAfterImport(["--severity", "CRITICAL"])
+        #expect((strict["new"] as? [Any])?.isEmpty == true, "\(strict)")
+        let all = try await changesAfterImport([])
+        #expect((all["new"] as? [[String: Any]])?.contains { $0["package"] as? String == "musl" } == true, "\(all)")
+    }
+
     /// VEX attached to an image as an OCI referrer (here by the referrers tag schema, which the
     /// CNCF registry holds like any tag: it serves no referrers API) applies with
     /// `--vex-referrers`, and only then; the statement covers the subcomponent it names.

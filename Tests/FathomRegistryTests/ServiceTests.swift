@@ -585,6 +585,26 @@ import Testing
         #expect(String(decoding: badDay.body, as: UTF8.self).contains("'2026-02-30' is not a date"))
     }
 
+    /// A job the service gave up on counts as a failure in the fleet summary and on the
+    /// dashboard, with its last error (not "0 failed" while jobs are dead).
+    @Test func deadJobsAreFailuresInTheFleetSummary() async throws {
+        let service = try await Self.startService(workers: 1, arguments: ["--max-attempts", "1"])
+        defer { service.server.stop() }
+        let image = "127.0.0.1:1/nothing/here:1"
+        #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#).status == 202)
+        try await Self.eventually("the job to die") {
+            let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["dead"] == 1
+        }
+        let fleet = try Self.object(try await Self.request(.GET, "\(service.base)/v1/fleet/summary").body)
+        #expect((fleet["images"] as? [String: Int])?["failed"] == 1)
+        let failures = fleet["failures"] as? [[String: Any]] ?? []
+        #expect(failures.first?["name"] as? String == image)
+        #expect((failures.first?["reason"] as? String)?.contains("connection refused") == true, "\(failures)")
+        let page = String(decoding: try await Self.request(.GET, "\(service.base)/").body, as: UTF8.self)
+        #expect(page.contains(image) && page.contains("connection refused"))
+    }
+
     /// Harbor's scans are queue jobs: one replica (`serve --workers 0`) takes the request with a
     /// `Bearer` registry token, a `fathom worker` sharing the credential key scans, and another
     /// replica answers the report poll. The token never reaches the store in plain text.
