@@ -12,7 +12,7 @@ let package = Package(
         .library(name: "FathomVersion", targets: ["FathomVersion"]),
         .library(name: "FathomRegistry", targets: ["FathomRegistry"]),
         .library(name: "FathomArchive", targets: ["FathomArchive"]),
-        .library(name: "FathomLayer", targets: ["FathomLayer"]),
+        .library(name: "FathomSource", targets: ["FathomSource"]),
         .library(name: "FathomInventory", targets: ["FathomInventory"]),
         .library(name: "FathomPipeline", targets: ["FathomPipeline"]),
         .library(name: "FathomAdvisory", targets: ["FathomAdvisory"]),
@@ -84,7 +84,7 @@ let package = Package(
             ]),
         // Image sources: registry, OCI layout, docker archive; they hand blobs to FathomArchive.
         .target(
-            name: "FathomLayer",
+            name: "FathomSource",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomArchive",
                 .product(name: "Logging", package: "swift-log"),
@@ -128,7 +128,7 @@ let package = Package(
         .target(
             name: "FathomPipeline",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomArchive", "FathomInventory", "FathomAdvisory",
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomSource", "FathomArchive", "FathomInventory", "FathomAdvisory",
                 "FathomStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
@@ -151,7 +151,7 @@ let package = Package(
         .target(
             name: "FathomServer",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomAdvisory", "FathomPipeline", "FathomReport",
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomSource", "FathomAdvisory", "FathomPipeline", "FathomReport",
                 "FathomEngine", "FathomStore", "FathomFeeds",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -167,7 +167,7 @@ let package = Package(
         .executableTarget(
             name: "fathom",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomInventory", "FathomPipeline",
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomSource", "FathomInventory", "FathomPipeline",
                 "FathomReport", "FathomEngine", "FathomVersion", "FathomAdvisory", "FathomStore", "FathomStores", "FathomFeeds", "FathomServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -207,18 +207,18 @@ let package = Package(
         .testTarget(
             name: "FathomRegistryTests",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomArchive", "FathomInventory", "FathomPipeline",
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomSource", "FathomArchive", "FathomInventory", "FathomPipeline",
                 "FathomAdvisory", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine", "FathomTestSupport",
             ]),
         .testTarget(
-            name: "FathomLayerTests",
+            name: "FathomSourceTests",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomArchive", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport",
+                "FathomCore", "FathomOCI", "FathomArchive", "FathomSource", "FathomInventory", "FathomPipeline", "FathomTestSupport",
             ]),
         .testTarget(
             name: "FathomPipelineTests",
             dependencies: [
-                "FathomCore", "FathomOCI", "FathomRegistry", "FathomLayer", "FathomArchive", "FathomInventory", "FathomAdvisory",
+                "FathomCore", "FathomOCI", "FathomRegistry", "FathomSource", "FathomArchive", "FathomInventory", "FathomAdvisory",
                 "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine", "FathomSQLite", "FathomPipeline", "FathomTestSupport",
             ]),
         // The store protocols' promises, on both stores (SQLite, and a real PostgreSQL).
@@ -240,7 +240,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "FathomInventoryTests",
-            dependencies: ["FathomCore", "FathomOCI", "FathomArchive", "FathomLayer", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),
+            dependencies: ["FathomCore", "FathomOCI", "FathomArchive", "FathomSource", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

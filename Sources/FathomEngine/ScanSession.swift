@@ -82,7 +82,7 @@ public struct ScanSession: Sendable {
     }
 
     /// The result of an image the pipeline read.
-    public func result(of image: FleetImageReport) throws -> ScanResult {
+    public func result(of image: MatchedImage) throws -> ScanResult {
         guard let scanned = image.result else { throw FathomError(.invalidInput, "the image was not read", image: image.name) }
         var report = ScanReport(
             ScanReport.ReadImage(
@@ -107,7 +107,7 @@ public struct ScanSession: Sendable {
     /// `stored` (a report made before) brought up to a re-match of its image: the findings, the
     /// changes, the coverage and every warning that depends on them are said anew under this
     /// session's policy; what reading the image found (artifact, layers, packages) is kept.
-    public func rematched(_ stored: ScanReport, by image: FleetImageReport) -> ScanResult {
+    public func rematched(_ stored: ScanReport, by image: MatchedImage) -> ScanResult {
         // The policy its scan request gave still applies (a part that no longer reads is said, not dropped silently).
         var notes: [String] = []
         var session = self
@@ -181,7 +181,7 @@ public struct ScanSession: Sendable {
     /// An image re-matched without a report (a rescan) under the policy: its findings those the
     /// policy reports, its changes those it shows, and the verdict; each package's purl is made
     /// from its finding and the OS namespace.
-    public func applied(_ image: FleetImageReport) -> (FleetImageReport, ScanVerdict) {
+    public func applied(_ image: MatchedImage) -> (MatchedImage, ScanVerdict) {
         let identity = ImageIdentity(name: image.name, digests: [image.image.manifestDigest, image.image.indexDigest].compactMap { $0?.description })
         let osID = Self.osID(of: image.osNamespace)
         let purl: (Finding) -> PackageURL? = {
@@ -228,9 +228,9 @@ public enum ScanOutcome: Sendable {
     /// Read (or its layers' facts taken from the store) and reported.
     case scanned(ScanResult)
     /// Re-matched from the store with new findings; no report was made (the service updates the stored one).
-    case rematched(FleetImageReport, verdict: ScanVerdict)
+    case rematched(MatchedImage, verdict: ScanVerdict)
     /// Re-matched from the store with the findings it had (the coverage may have changed).
-    case unchanged(FleetImageReport, verdict: ScanVerdict)
+    case unchanged(MatchedImage, verdict: ScanVerdict)
     case skipped(name: String, reason: String)
     case failed(name: String, error: FathomError)
 

@@ -1,5 +1,5 @@
 import FathomCore
-import FathomLayer
+import FathomSource
 public import FathomOCI
 public import FathomRegistry
 public import FathomStore

@@ -2,7 +2,7 @@ public import FathomAdvisory
 public import FathomCore
 import FathomInventory
 public import FathomOCI
-public import FathomLayer
+public import FathomSource
 public import FathomStore
 import DequeModule
 import Foundation
@@ -24,8 +24,9 @@ public struct FleetJob: Sendable {
     }
 }
 
-/// One image's result in a fleet run.
-public struct FleetImageReport: Sendable {
+/// An image the pipeline read or re-matched from the store: its findings as matching found
+/// them (before any policy), what changed since its previous scan, and the coverage.
+public struct MatchedImage: Sendable {
     public var name: String
     /// The scanned image; nil when the image was re-matched from the store without reading it.
     public var result: ImageScanResult?
@@ -38,11 +39,11 @@ public struct FleetImageReport: Sendable {
 }
 
 public enum FleetOutcome: Sendable {
-    case scanned(FleetImageReport)
+    case scanned(MatchedImage)
     /// Re-matched from its stored inventory with the same findings as its last scan (nothing
     /// new was written but the advisory version it was matched against). The report has the
     /// findings and the coverage of this match (coverage can change when findings do not).
-    case unchanged(FleetImageReport)
+    case unchanged(MatchedImage)
     /// Left out by a filter (`--pushed-since`, `--pulled-since`), with the reason.
     case skipped(name: String, reason: String)
     case failed(name: String, error: FathomError)
@@ -331,7 +332,7 @@ public final class FleetScanner: Sendable {
     /// Matches, records the scan, and computes what changed since the previous one.
     private func finish(
         name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry]
-    ) async throws -> FleetImageReport {
+    ) async throws -> MatchedImage {
         let inventory = Inventory(osNamespace: os?.namespace, entries: packages)
         let matched = try await matches(inventory)
         progress.matched()
@@ -346,7 +347,7 @@ public final class FleetScanner: Sendable {
                     inventory: inventory))
         }
         progress.finish(.scanned, findings: matched.findings.count)
-        return FleetImageReport(
+        return MatchedImage(
             name: name, result: result, image: image, osNamespace: os?.namespace, findings: matched.findings,
             changes: changes, coverage: matched.coverage)
     }
@@ -371,7 +372,7 @@ public final class FleetScanner: Sendable {
                 try await writes.unchanged(head.scanID)
                 progress.finish(.scanned, findings: matched.findings.count)
                 return .unchanged(
-                    FleetImageReport(
+                    MatchedImage(
                         name: head.name, result: nil, image: image, osNamespace: matched.osNamespace, findings: matched.findings,
                         changes: ScanChanges(previous: nil, current: image, findings: matched.stored), coverage: matched.coverage))
             }
@@ -381,7 +382,7 @@ public final class FleetScanner: Sendable {
                 ScanRecord(name: head.name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: matched.stored))
             progress.finish(.scanned, findings: matched.findings.count)
             return .scanned(
-                FleetImageReport(
+                MatchedImage(
                     name: head.name, result: nil, image: image, osNamespace: matched.osNamespace, findings: matched.findings, changes: changes,
                     coverage: matched.coverage))
         } catch {

@@ -1,6 +1,6 @@
 public import FathomCore
 public import FathomInventory
-public import FathomLayer
+public import FathomSource
 import FathomArchive
 public import FathomOCI
 public import Logging

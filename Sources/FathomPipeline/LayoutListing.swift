@@ -1,5 +1,5 @@
 import FathomCore
-import FathomLayer
+import FathomSource
 import FathomOCI
 
 /// Every image of an OCI image layout (`oci:DIR`, e.g. a registry mirrored with `skopeo sync`

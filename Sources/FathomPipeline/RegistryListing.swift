@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 import FathomCore
-import FathomLayer
+import FathomSource
 public import FathomOCI
 public import FathomRegistry
 

@@ -1,6 +1,6 @@
 import FathomAdvisory
 import FathomCore
-import FathomLayer
+import FathomSource
 import FathomOCI
 import FathomPipeline
 import FathomRegistry

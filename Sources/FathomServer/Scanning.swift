@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import FathomAdvisory
 import FathomFeeds
 import FathomCore
-import FathomLayer
+import FathomSource
 import FathomOCI
 import FathomPipeline
 public import FathomRegistry

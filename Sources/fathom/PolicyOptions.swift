@@ -2,7 +2,7 @@ import ArgumentParser
 import FathomAdvisory
 import FathomCore
 import FathomEngine
-import FathomLayer
+import FathomSource
 import FathomOCI
 import FathomPipeline
 import FathomRegistry
@@ -77,7 +77,7 @@ extension PolicyOptions {
     /// pipeline outcome read from a registry (a warning names what could not be read).
     func session(_ session: ScanSession, for outcome: FleetOutcome, client: RegistryClient?) async -> ScanSession {
         guard vexReferrers, let client else { return session }
-        let image: FleetImageReport
+        let image: MatchedImage
         switch outcome {
         case .scanned(let scanned), .unchanged(let scanned): image = scanned
         case .skipped, .failed: return session

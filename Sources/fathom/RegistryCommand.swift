@@ -1,7 +1,7 @@
 import ArgumentParser
 import FathomAdvisory
 import FathomCore
-import FathomLayer
+import FathomSource
 import FathomOCI
 import FathomPipeline
 import FathomRegistry

@@ -2,7 +2,7 @@ import ArgumentParser
 import FathomAdvisory
 import FathomCore
 import FathomInventory
-import FathomLayer
+import FathomSource
 import FathomOCI
 import FathomPipeline
 import FathomRegistry

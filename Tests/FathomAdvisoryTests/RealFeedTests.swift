@@ -1,6 +1,6 @@
 @testable import FathomAdvisory
 import FathomInventory
-import FathomLayer
+import FathomSource
 import FathomPipeline
 import FathomStore
 import FathomTestSupport

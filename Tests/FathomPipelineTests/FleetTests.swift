@@ -1,6 +1,6 @@
 import FathomAdvisory
 import FathomCore
-import FathomLayer
+import FathomSource
 import FathomOCI
 import FathomPipeline
 import FathomRegistry
@@ -50,7 +50,7 @@ import FathomSQLiteStore
         return outcomes.sorted { $0.name < $1.name }
     }
 
-    func scanned(_ outcomes: [FleetOutcome]) -> [FleetImageReport] {
+    func scanned(_ outcomes: [FleetOutcome]) -> [MatchedImage] {
         outcomes.compactMap { if case .scanned(let report) = $0 { report } else { nil } }
     }
 

@@ -2,7 +2,7 @@ import FathomAdvisory
 import FathomArchive
 import FathomCore
 import FathomInventory
-import FathomLayer
+import FathomSource
 import FathomOCI
 import FathomPipeline
 import FathomRegistry

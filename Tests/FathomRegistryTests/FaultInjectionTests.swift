@@ -1,7 +1,7 @@
 import FathomArchive
 import FathomCore
 import FathomInventory
-import FathomLayer
+import FathomSource
 import FathomOCI
 import FathomPipeline
 import FathomRegistry

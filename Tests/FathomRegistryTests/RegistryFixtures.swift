@@ -1,5 +1,5 @@
 import FathomCore
-import FathomLayer
+import FathomSource
 import FathomOCI
 import FathomRegistry
 import FathomTestSupport
