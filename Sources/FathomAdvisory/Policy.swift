@@ -159,7 +159,10 @@ public struct ScanPolicy: Sendable {
     /// Why `finding` is suppressed (a VEX statement or an ignore rule), or nil.
     func suppression(of finding: Finding, purl: PackageURL?, image: ImageIdentity?) -> Suppressed? {
         let names = Set([finding.id] + finding.aliases)
-        if let statement = vex.first(where: { $0.status.suppresses && $0.names(names) && $0.covers(purl, in: image) }) {
+        // A statement that says the package is affected (or still under investigation) wins over
+        // one that says it is not: a VEX that contradicts itself suppresses nothing.
+        let statements = vex.filter { $0.names(names) && $0.covers(purl, in: image) }
+        if !statements.contains(where: { !$0.status.suppresses }), let statement = statements.first {
             return Suppressed(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "vex: \(statement.status.rawValue)",
                 justification: statement.justification, rule: statement.origin, severity: finding.severity)
@@ -292,7 +295,10 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
     /// base's; its filters apply); an invalid part is an error naming it.
     public func applied(to base: ScanPolicy) throws -> ScanPolicy {
         var policy = base
-        if let severity { policy.severities = Set(severity) }
+        if let severity {
+            guard !severity.isEmpty else { throw FathomError(.invalidInput, "the request's severity list is empty: it would report nothing") }
+            policy.severities = Set(severity)
+        }
         if let ignoreUnfixed { policy.ignoreUnfixed = ignoreUnfixed }
         for (number, entry) in (ignore ?? []).enumerated() {
             let origin = "the request's ignore rule \(number + 1)"

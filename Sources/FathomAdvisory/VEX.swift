@@ -116,7 +116,8 @@ public struct ImageIdentity: Sendable, Hashable {
                 else { return false }
             }
             if let wanted = purl.qualifiers["tag"], wanted != tag { return false }
-            return purl.version != nil || purl.qualifiers["repository_url"] != nil || purl.qualifiers["tag"] != nil
+            // A name and a tag alone could be any registry's: a digest or the repository must be given.
+            return purl.version != nil || purl.qualifiers["repository_url"] != nil
         }
         let other = Self.split(product.id)
         guard !other.repository.isEmpty, Self.sameRepository(other.repository, repository) else { return false }

@@ -118,7 +118,9 @@ public struct ScanSession: Sendable {
                 notes.append("the scan request's policy no longer applies: \(error)")
             }
         }
-        return session.judged(stored, findings: image.findings, changes: image.changes, coverage: image.coverage, notes: notes)
+        var result = session.judged(stored, findings: image.findings, changes: image.changes, coverage: image.coverage, notes: notes)
+        result.report.requestPolicy = stored.requestPolicy  // kept, even when it no longer reads
+        return result
     }
 
     /// The result of the packages an SBOM lists (`fathom scan sbom:FILE`); nothing is cached.
@@ -170,7 +172,7 @@ public struct ScanSession: Sendable {
             let severity = Severity(rawValue: finding.severity) ?? .unknown
             let url = PackageURL(
                 ecosystem: finding.ecosystem, name: finding.package, version: finding.installedVersion, arch: nil,
-                osID: Self.osID(of: osNamespace), osVersion: nil)
+                osID: Self.osID(of: osNamespace), osVersion: Self.osVersion(of: osNamespace))
             return policy.reports(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, fixed: finding.fixedVersion != nil,
                 severity: severity, purl: url, image: image)
@@ -183,11 +185,11 @@ public struct ScanSession: Sendable {
     /// from its finding and the OS namespace.
     public func applied(_ image: MatchedImage) -> (MatchedImage, ScanVerdict) {
         let identity = ImageIdentity(name: image.name, digests: [image.image.manifestDigest, image.image.indexDigest].compactMap { $0?.description })
-        let osID = Self.osID(of: image.osNamespace)
+        let (osID, osVersion) = (Self.osID(of: image.osNamespace), Self.osVersion(of: image.osNamespace))
         let purl: (Finding) -> PackageURL? = {
             PackageURL(
                 ecosystem: $0.ecosystem, name: $0.package, version: $0.installedVersion, arch: $0.arch,
-                source: $0.sourcePackage.map { Package.Source(name: $0, version: nil) }, osID: osID, osVersion: nil)
+                source: $0.sourcePackage.map { Package.Source(name: $0, version: nil) }, osID: osID, osVersion: osVersion)
         }
         let outcome = policy.apply(image.findings, purl: purl, image: identity)
         var judged = image
@@ -206,6 +208,15 @@ public struct ScanSession: Sendable {
         if kept > 0 { return ScanVerdict(kind: .fail, findings: kept, gaps: gaps, exitCode: policy.exitCode) }
         if !gaps.isEmpty && !policy.allowMissingData { return ScanVerdict(kind: .noVerdict, findings: 0, gaps: gaps, exitCode: 1) }
         return ScanVerdict(kind: .pass, findings: 0, gaps: gaps, exitCode: 0)
+    }
+
+    /// The release a purl's `distro` qualifier takes from an advisory namespace (`Debian:12` →
+    /// `12`, `Alpine:v3.10` → `3.10`); VEX compares a `distro` given with fewer parts as a prefix.
+    static func osVersion(of namespace: String?) -> String? {
+        guard let namespace, let colon = namespace.firstIndex(of: ":") else { return nil }
+        var version = String(namespace[namespace.index(after: colon)...])
+        if version.hasPrefix("v") { version.removeFirst() }
+        return version.isEmpty || version.contains(" ") ? nil : version
     }
 
     /// The distribution id a purl's namespace takes from an advisory namespace (`Debian:12` → `debian`).

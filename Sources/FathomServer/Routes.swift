@@ -216,8 +216,10 @@ public struct ServiceRoutes: Sendable {
             guard !scans.isEmpty else { return Self.problem(.notFound, "no scan of \(repository) at \(reference)") }
             return try Self.encoded(scans)
         }
+        // The job of the image asked for: the registry named, else the one whose report was found.
+        let registry = wanted ?? found.flatMap { Self.registry(of: $0.name) }
         let job = try await store.latestJob(repository: repository, reference: reference).flatMap { job in
-            wanted.map { Self.registry(of: job.image) == $0 } ?? true ? job : nil
+            registry.map { Self.registry(of: job.image) == $0 } ?? true ? job : nil
         }
         if let job, job.state == .queued || job.state == .running {
             return try Self.encoded(JobView(job), status: .accepted)

@@ -54,7 +54,9 @@ public actor ScanRunner {
 
     /// The engine for the current advisory data and the current policy.
     func currentSession() async throws -> ScanSession {
-        ScanSession(fleet: try await currentFleet(), policy: policyFiles.current().policy)
+        var policy = policyFiles.current().policy
+        policy.now = Date()  // ignore rules expire by today's date, not the day the files were read
+        return ScanSession(fleet: try await currentFleet(), policy: policy)
     }
 
     /// Whether the policy changed since the stored reports were last judged; marks them judged by it.
@@ -163,6 +165,8 @@ extension ScanRunner {
                 return
             }
             let before = try ScanReport.decode(stored)
+            // A scan of a newer image under the name may have stored its report meanwhile: leave it.
+            guard before.artifact.manifestDigest == image.image.manifestDigest else { return }
             var matched = image
             if case .unchanged = outcome, let kept = before.changes { matched.changes = kept }
             let updated = session.rematched(before, by: matched)

@@ -90,9 +90,11 @@ updateInterval: Duration? = .seconds(6 * 3600), feeds: [Feed] = [],
     /// service connect to a registry the operator did not name.
     public func registry(forEvent host: String?) -> String? {
         let plain = registries.filter { !$0.contains(where: { "*?[".contains($0) }) }
+        // An event's host is a host[:port], nothing more: a '/' or '@' would name another registry.
+        if let host, host.isEmpty || host.contains(where: { "/@\\".contains($0) || $0.isWhitespace }) { return nil }
         if let host {
             if plain.contains(where: { $0.lowercased() == host.lowercased() }) { return host }
-            if registries.contains(where: { fnmatch($0.lowercased(), host.lowercased(), 0) == 0 }) { return host }
+            if registries.contains(where: { fnmatch($0.lowercased(), host.lowercased(), FNM_PATHNAME) == 0 }) { return host }
         }
         return registries.count == 1 && plain.count == 1 ? plain[0] : nil
     }

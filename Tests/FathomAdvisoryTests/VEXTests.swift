@@ -60,8 +60,22 @@ import Testing
         // Qualifiers count only when given, and then must agree.
         #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl@1.1.18-r3?arch=x86_64&distro=alpine-3.7"}]"#)) == ["musl"])
         #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl@1.1.18-r3?arch=aarch64"}]"#)).isEmpty)
+        // A pkg:oci name and tag alone could be any registry's image: it names none.
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/app?tag=1"}]"#)).isEmpty)
         // A statement that is not not_affected or fixed suppresses nothing.
         #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl@1.1.18-r3"}]"#, status: "affected")).isEmpty)
+    }
+
+    /// A document that says both "not affected" and "affected" of one package suppresses nothing.
+    @Test func anAffectedStatementWinsOverANotAffectedOne() throws {
+        let document = """
+            {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/both", "author": "x", "timestamp": "2026-11-30T10:00:00Z",
+             "version": 2, "statements": [
+               {"vulnerability": {"name": "CVE-2019-14697"}, "products": [{"@id": "pkg:apk/alpine/musl"}], "status": "not_affected",
+                "justification": "vulnerable_code_not_present"},
+               {"vulnerability": {"name": "CVE-2019-14697"}, "products": [{"@id": "pkg:apk/alpine/musl@1.1.18-r3"}], "status": "affected"}]}
+            """
+        #expect(try Self.suppressed(document) == [])
     }
 
     @Test func theImageAsProductCoversItsListedSubcomponentsOrEveryPackage() throws {

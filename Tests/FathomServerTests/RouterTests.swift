@@ -120,5 +120,10 @@ import FathomStores
         #expect(registry(["*.corp.example:5000"], "evil.example:5000") == nil)
         #expect(registry(["a.example", "b.example"], "c.example") == nil)
         #expect(registry(["a.example", "*.corp.example"], "x.corp.example") == "x.corp.example")
+        // A host that smuggles a path or a user in names another registry: refused, whatever the pattern.
+        #expect(registry(["*.corp.example"], "evil.example/a.corp.example") == nil)
+        #expect(registry(["*"], "evil.example/x") == nil)
+        #expect(registry(["*.corp.example"], "user@a.corp.example") == nil)
+        #expect(registry(["registry.internal:5000"], "evil.example/x") == nil)
     }
 }
