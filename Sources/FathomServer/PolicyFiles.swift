@@ -23,6 +23,9 @@ public final class PolicyFiles: Sendable {
         state = Locked((policy, Self.stamps(of: [ignoreFile].compactMap { $0 } + vexFiles), 0))
     }
 
+    /// Whether no file was named (the empty policy, for ever).
+    public var isEmpty: Bool { ignoreFile == nil && vexFiles.isEmpty }
+
     /// No files: the empty policy.
     public static var none: PolicyFiles {
         // Reading no files cannot fail.

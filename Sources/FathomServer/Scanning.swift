@@ -25,7 +25,7 @@ public actor ScanRunner {
     /// `--ignore-file` and `--vex`, read again when they change.
     let policyFiles: PolicyFiles
     /// The policy generation the stored reports were last judged by (a change re-judges them all).
-    private var judgedGeneration = 0
+    private var judgedGeneration: Int? = nil
     private let metrics = ServiceMetrics()
 
     public init(
@@ -59,12 +59,17 @@ public actor ScanRunner {
         return ScanSession(fleet: try await currentFleet(), policy: policy)
     }
 
-    /// Whether the policy changed since the stored reports were last judged; marks them judged by it.
-    func policyChangedSinceLastRescan() -> Bool {
+    /// The policy generation the stored reports are not yet known to be judged by, or nil when
+    /// they are. A process with policy files re-judges once after it starts: the files may have
+    /// changed while it was down, or on another replica.
+    func policyToJudge() -> Int? {
         let generation = policyFiles.current().generation
-        defer { judgedGeneration = generation }
-        return generation != judgedGeneration
+        if judgedGeneration == nil { return policyFiles.isEmpty ? nil : generation }
+        return generation != judgedGeneration ? generation : nil
     }
+
+    /// Marks the stored reports judged by `generation` (after the rescan that judged them succeeded).
+    func judged(_ generation: Int) { judgedGeneration = generation }
 
     /// Does `job`; throws what failed (named).
     nonisolated func run(_ job: Job) async throws {
@@ -142,7 +147,8 @@ extension ScanRunner {
         let session = try await currentSession()
         let fleet = session.fleet
         // A changed policy re-judges every stored report (from stored matches: nothing is read).
-        let policyChanged = await policyChangedSinceLastRescan()
+        let toJudge = await policyToJudge()
+        let policyChanged = toJudge != nil
         let cutoff = Date().addingTimeInterval(-settings.rescanWindow.seconds)
         let store = self.store
         let window = settings.rescanWindow
@@ -152,6 +158,7 @@ extension ScanRunner {
         let warnings = try await FleetRescan(fleet: fleet, client: nil, documents: store).run(
             onlyOutdated: !policyChanged, filter: policyChanged ? nil : inWindow
         ) { outcome in try await self.restore(outcome, session: session) }
+        if let toJudge { await judged(toJudge) }
         for warning in warnings { logger.warning("\(warning)") }
         logger.info("rescanned", metadata: ["matching": "\(fleet.matching.counts)", "policyChanged": "\(policyChanged)"])
     }
