@@ -70,14 +70,6 @@ import Testing
         let insecure = try await fathom(["--insecure-registry", registry.host])
         #expect(insecure.status == 0, "\(insecure.errorText)")
         #expect(insecure.errorText.contains("\(registry.host): TLS certificates are not checked (--insecure-registry)"))
-        // The certificate names 127.0.0.1: asked as localhost, a trusted certificate of another
-        // name is said in words, not as NIOSSL's error value.
-        let port = registry.host.split(separator: ":").last.map(String.init) ?? ""
-        let misnamed = try await Tool.run(
-            [Fixtures.fathomExecutable, "scan", "localhost:\(port)/secure/busybox:1", "-f", "json", "--ca-file", pki.ca],
-            environment: Fixtures.isolatedEnvironment, check: false)
-        #expect(misnamed.status == 1)
-        #expect(misnamed.errorText.contains("the server's TLS certificate is for another host name than the one asked for"), "\(misnamed.errorText)")
     }
 
     @Test func unreadableCAFileIsAClearError() {
