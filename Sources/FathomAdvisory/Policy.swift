@@ -110,10 +110,6 @@ public struct ScanPolicy: Sendable {
     /// Parses `.fathomignore`: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line, `#` comments.
     public static func ignoreRules(_ text: String, file: String) throws -> [IgnoreRule] {
         var rules: [IgnoreRule] = []
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
@@ -122,7 +118,7 @@ public struct ScanPolicy: Sendable {
             for field in fields.dropFirst() {
                 if field.hasPrefix("pkg:") {
                     rule.package = String(field.dropFirst(4))
-                } else if field.hasPrefix("exp:"), let date = formatter.date(from: String(field.dropFirst(4))) {
+                } else if field.hasPrefix("exp:"), let date = Self.day(String(field.dropFirst(4))) {
                     rule.expires = date.addingTimeInterval(86_400)  // the whole day stated
                 } else {
                     throw FathomError(.invalidInput, "line \(number + 1): '\(field)' is neither pkg:NAME nor exp:YYYY-MM-DD", path: file)
@@ -131,6 +127,19 @@ public struct ScanPolicy: Sendable {
             rules.append(rule)
         }
         return rules
+    }
+
+    /// A calendar day `YYYY-MM-DD` (in UTC), or nil when it is not one (`2026-02-30`).
+    static func day(_ text: String) -> Date? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
+        else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let components = DateComponents(calendar: calendar, year: year, month: month, day: day)
+        guard components.isValidDate(in: calendar) else { return nil }
+        return calendar.date(from: components)
     }
 
     /// Splits findings into those reported, those suppressed (with the rule), and the counts the
@@ -310,7 +319,7 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
             }
             var rule = ScanPolicy.IgnoreRule(id: entry.id, package: entry.package, origin: origin)
             if let expires = entry.expires {
-                guard let day = Self.day(expires) else {
+                guard let day = ScanPolicy.day(expires) else {
                     throw FathomError(.invalidInput, "\(origin): expires '\(expires)' is not a date (YYYY-MM-DD)")
                 }
                 rule.expires = day.addingTimeInterval(86_400)  // the whole day stated
@@ -340,16 +349,4 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
         return policy
     }
 
-    /// A calendar day `YYYY-MM-DD` (in UTC), or nil when it is not one (`2026-02-30`).
-    static func day(_ text: String) -> Date? {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
-        else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let components = DateComponents(calendar: calendar, year: year, month: month, day: day)
-        guard components.isValidDate(in: calendar) else { return nil }
-        return calendar.date(from: components)
-    }
 }

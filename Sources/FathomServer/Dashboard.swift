@@ -47,10 +47,7 @@ extension ServiceRoutes {
     /// The bearer header or a live session cookie of the API token.
     func signedIn(_ request: Request, now: Date = Date()) -> Bool {
         guard let token = configuration.apiToken else { return false }
-        if let header = request.headers[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer", BearerTokens.same(String(parts[1]), token) { return true }
-        }
+        if let given = BearerTokens.bearer(request.headers[.authorization]), BearerTokens.same(given, token) { return true }
         let cookies = request.headers[values: .cookie].flatMap { $0.split(separator: ";") }
         for cookie in cookies {
             let pair = cookie.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)

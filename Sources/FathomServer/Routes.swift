@@ -537,19 +537,19 @@ struct BearerTokens: RouterMiddleware {
             needed = .none
         }
         if case .some(let token) = needed {
-            // RFC 7235: the scheme is case-insensitive (`bearer`, `BEARER`).
-            let given = request.headers[.authorization].flatMap { value -> String? in
-                let parts = value.split(separator: " ", maxSplits: 1)
-                guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-                return parts[1].trimmingCharacters(in: .whitespaces)
-            }
-            guard let token, let given, Self.same(given, token) else {
+            guard let token, let given = Self.bearer(request.headers[.authorization]), Self.same(given, token) else {
                 var response = ServiceRoutes.problem(.unauthorized, token == nil ? "this endpoint is not enabled" : "a bearer token is required")
                 response.headers[.wwwAuthenticate] = "Bearer"
                 return response
             }
         }
         return try await next(request, context)
+    }
+
+    /// The token of an `Authorization: Bearer TOKEN` value; the scheme in any case (RFC 7235).
+    static func bearer(_ header: String?) -> String? {
+        guard let parts = header?.split(separator: " ", maxSplits: 1), parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
     /// Compares in time that does not depend on where the strings differ.
