@@ -13,8 +13,11 @@ public enum EcosystemVersions {
         case "Red Hat", "AlmaLinux", "Rocky Linux", "SUSE", "openSUSE", "Mariner", "Azure Linux", "Amazon Linux", "Fedora":
             return RpmVersion()
         case "PyPI": return PEP440Version()
-        case "npm", "crates.io", "Go", "Packagist", "Hex", "Pub": return SemanticVersion(flavour: .loose)
+        case "npm", "crates.io", "Go", "Hex", "Pub": return SemanticVersion(flavour: .loose)
         case "Maven": return MavenVersion()
+        case "RubyGems": return RubyGemsVersion()
+        case "Packagist": return ComposerVersion()
+        case "NuGet": return NuGetVersion()
         default: return nil
         }
     }

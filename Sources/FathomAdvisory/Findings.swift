@@ -152,6 +152,6 @@ public struct Remediation: Sendable, Hashable, Codable {
     }
 
     static func comparator(for ecosystem: String) -> (any VersionComparator)? {
-        VersionComparators.comparator(for: ecosystem == "crates" || ecosystem == "composer" ? "semver" : ecosystem)
+        VersionComparators.comparator(for: ecosystem == "crates" ? "semver" : ecosystem)
     }
 }

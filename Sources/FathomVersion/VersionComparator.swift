@@ -1,6 +1,7 @@
 /// Orders version strings the way one packaging ecosystem does.
 public protocol VersionComparator: Sendable {
-    /// The ecosystem's name as fathom spells it (`deb`, `rpm`, `apk`, `pypi`, `semver`, `go`, `maven`).
+    /// The ecosystem's name as fathom spells it (`deb`, `rpm`, `apk`, `pypi`, `semver`, `go`,
+    /// `maven`, `gem`, `composer`, `nuget`).
     var ecosystem: String { get }
     /// Compares two versions; throws `VersionError` when one cannot be parsed under the
     /// ecosystem's rules.
@@ -34,6 +35,9 @@ public struct VersionError: Error, Sendable, CustomStringConvertible {
 
 /// The comparators by ecosystem name.
 public enum VersionComparators {
+    /// The names `fathom vercmp --ecosystem` lists, one per ordering.
+    public static let names = ["deb", "rpm", "apk", "pypi", "semver", "go", "maven", "gem", "composer", "nuget"]
+
     public static func comparator(for ecosystem: String) -> (any VersionComparator)? {
         switch ecosystem.lowercased() {
         case "deb", "dpkg", "debian", "ubuntu": return DpkgVersion()
@@ -43,6 +47,9 @@ public enum VersionComparators {
         case "semver", "npm", "crates", "crates.io", "cargo": return SemanticVersion(flavour: .loose)
         case "go", "golang": return SemanticVersion(flavour: .go)
         case "maven", "java": return MavenVersion()
+        case "gem", "rubygems", "ruby": return RubyGemsVersion()
+        case "composer", "packagist", "php": return ComposerVersion()
+        case "nuget", "dotnet", ".net": return NuGetVersion()
         default: return nil
         }
     }

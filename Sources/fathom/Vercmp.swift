@@ -8,7 +8,7 @@ struct Vercmp: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare two versions under an ecosystem's rules (prints <, = or >).")
 
-    @Option(help: "deb, rpm, apk, pypi, semver (npm, crates), go or maven.")
+    @Option(help: "deb, rpm, apk, pypi, semver (npm, crates), go, maven, gem, composer or nuget.")
     var ecosystem: String
 
     @Argument var lhs: String
@@ -16,7 +16,8 @@ struct Vercmp: ParsableCommand {
 
     func run() throws {
         guard let comparator = VersionComparators.comparator(for: ecosystem) else {
-            throw ValidationError("unknown ecosystem '\(ecosystem)': use deb, rpm, apk, pypi, semver, go or maven")
+            throw ValidationError(
+                "unknown ecosystem '\(ecosystem)': use \(VersionComparators.names.joined(separator: ", "))")
         }
         do {
             print(try comparator.compare(lhs, rhs).symbol)

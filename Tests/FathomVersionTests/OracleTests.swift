@@ -74,3 +74,148 @@ import Testing
         try Self.expectAgreement(RpmVersion(), pairs, verdicts)
     }
 }
+
+/// Differential tests against RubyGems' own Gem::Version (Debian's ruby) and Composer's own
+/// VersionParser and Comparator (Debian's php-composer-semver), on versions drawn from a
+/// grammar of what gems and Composer packages publish, valid and not.
+@Suite(.timeLimit(.minutes(2))) struct LanguageOracleTests {
+    /// A deterministic generator of version strings from `pieces`.
+    struct Generator {
+        var state: UInt64 = 0x2545_f491_4f6c_dd1d
+        mutating func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(state >> 33) % bound
+        }
+        mutating func pick<T>(_ items: [T]) -> T { items[next(items.count)] }
+    }
+
+    /// Pairs of versions, each paired with a neighbour that shares its prefix half the time
+    /// (so that close versions, where orderings differ, are common).
+    static func pairs(count: Int, make: (inout Generator) -> String) -> [(String, String)] {
+        var generator = Generator()
+        var versions: [String] = []
+        for _ in 0..<count { versions.append(make(&generator)) }
+        return versions.indices.map { index in
+            let other = versions[(index * 13 + 5) % versions.count]
+            return (versions[index], generator.next(2) == 0 ? other : versions[(index + 1) % versions.count])
+        }
+    }
+
+    /// Our verdicts: the symbol, or "invalid" when a version is rejected.
+    static func ours(_ comparator: any VersionComparator, _ pairs: [(String, String)]) -> [String] {
+        pairs.map { pair in (try? comparator.compare(pair.0, pair.1).symbol) ?? "invalid" }
+    }
+
+    static func expectAgreement(_ name: String, _ pairs: [(String, String)], ours: [String], oracle: [Substring]) {
+        #expect(oracle.count == pairs.count)
+        var disagreements: [String] = []
+        for (index, pair) in pairs.enumerated() where index < oracle.count && ours[index] != String(oracle[index]) {
+            disagreements.append("'\(pair.0)' vs '\(pair.1)': \(name) says \(oracle[index]), fathom \(ours[index])")
+        }
+        let valid = oracle.filter { $0 != "invalid" }.count
+        #expect(valid > pairs.count / 3, "too few valid pairs to mean anything: \(valid)")
+        if !disagreements.isEmpty {
+            Issue.record("\(disagreements.count) of \(pairs.count) differ:\n\(disagreements.prefix(12).joined(separator: "\n"))")
+        }
+    }
+
+    @Test func rubyGemVersion() async throws {
+        guard Tool.has("ruby") else {
+            Issue.record("ruby is not installed (scripts/test installs it)")
+            return
+        }
+        let pairs = Self.pairs(count: 1500) { g in
+            var version = g.pick(["0", "1", "2", "10", "01", "3", "1.0", "2.0.0"])
+            for _ in 0..<g.next(5) {
+                version += g.pick([".", ".", ".", "", "-"])
+                version += g.pick(["0", "1", "2", "10", "a", "b", "pre", "rc1", "alpha", "beta2", "A", "0a", "a0", "1b", "Z"])
+            }
+            if g.next(12) == 0 { version = g.pick(["", " 1.0 ", "1..0", "a1", "1.0-", "1.0--a", "-1", "1.0 2"]) }
+            return version
+        } + [("2.0.1", "2.0.0"), ("2.0.8", "2.0.1"), ("1.0.0.a", "1.0"), ("1.a", "1.0.a.0"), ("1.0-rc1", "1.0.rc1"), ("1.0.b1", "1.0.a.2")]
+        let program = #"""
+            STDIN.each_line do |line|
+              a, b = line.chomp("\n").split("\t", -1)
+              if Gem::Version.correct?(a) && Gem::Version.correct?(b)
+                puts ["=", ">", "<"][Gem::Version.new(a) <=> Gem::Version.new(b)]
+              else
+                puts "invalid"
+              end
+            end
+            """#
+        let input = pairs.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n") + "\n"
+        let verdicts = try await Tool.run(["ruby", "-e", program], input: Data(input.utf8)).text.split(separator: "\n")
+        Self.expectAgreement("Gem::Version", pairs, ours: Self.ours(RubyGemsVersion(), pairs), oracle: verdicts)
+    }
+
+    @Test func composerSemver() async throws {
+        let autoload = "/usr/share/php/Composer/Semver/autoload.php"
+        guard Tool.has("php"), FileManager.default.fileExists(atPath: autoload) else {
+            Issue.record("php-cli and php-composer-semver are not installed (scripts/test installs them)")
+            return
+        }
+        let pairs = Self.pairs(count: 1500) { g in
+            var version = g.pick(["", "", "v", "V"])
+            version += (0...g.next(5)).map { _ in g.pick(["0", "1", "2", "10", "00", "3"]) }.joined(separator: ".")
+            if g.next(3) > 0 {
+                version += g.pick(["", "-", ".", "_"])
+                version += g.pick(["alpha", "a", "beta", "b", "RC", "rc", "patch", "pl", "p", "stable", "STABLE", "Beta", "dev"])
+                version += g.pick(["", "1", "2", ".1", "-2", "10", "1.2"])
+            }
+            if g.next(5) == 0 { version += g.pick(["-dev", ".dev", "dev", "@beta", "+build.1", "+", "@stable"]) }
+            if g.next(10) == 0 {
+                version = g.pick([
+                    "1.x-dev", "2.1.*-dev", "dev-master", "master", "2010-01-02", "20100102", "2010.01.02.5", "1.0.0.0.0",
+                    "123456.1", "1.0 as 2.0", "1.0-", "foo", "20100102-beta1", "2010-01-02-10-20-30.5", "v1.0.x-dev",
+                ])
+            }
+            return version
+        } + [("7.4.3", "7.4.2"), ("1.0pl1", "1.0"), ("1.0-dev", "1.0-alpha"), ("1.0RC1", "1.0-beta5"), ("v2.0", "2.0.0.0")]
+        let program = #"""
+            require '/usr/share/php/Composer/Semver/autoload.php';
+            use Composer\Semver\VersionParser;
+            use Composer\Semver\Comparator;
+            $parser = new VersionParser();
+            while (($line = fgets(STDIN)) !== false) {
+                [$a, $b] = explode("\t", rtrim($line, "\n"));
+                try {
+                    $na = $parser->normalize($a);
+                    $nb = $parser->normalize($b);
+                } catch (UnexpectedValueException $e) {
+                    echo "invalid\n";
+                    continue;
+                }
+                if (str_starts_with($na, 'dev-') || str_starts_with($nb, 'dev-')) { echo "invalid\n"; continue; }
+                echo Comparator::lessThan($na, $nb) ? "<" : (Comparator::equalTo($na, $nb) ? "=" : ">"), "\n";
+            }
+            """#
+        let input = pairs.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n") + "\n"
+        let verdicts = try await Tool.run(["php", "-r", program], input: Data(input.utf8)).text.split(separator: "\n")
+        Self.expectAgreement("Composer", pairs, ours: Self.ours(ComposerVersion(), pairs), oracle: verdicts)
+    }
+
+    /// Composer's normalized forms, as VersionParser::normalize writes them.
+    @Test func composerNormalize() async throws {
+        let autoload = "/usr/share/php/Composer/Semver/autoload.php"
+        guard Tool.has("php"), FileManager.default.fileExists(atPath: autoload) else {
+            Issue.record("php-cli and php-composer-semver are not installed (scripts/test installs them)")
+            return
+        }
+        let versions = [
+            "1.0", "v1.0.0", "1.0RC1", "1.0-rc.1", "1.0pl1", "1.0-p2", "1.0.0-patch3", "1.0a1", "1.0b", "1.0-beta.2-dev",
+            "1.0-STABLE", "1.0-stable", "1.x-dev", "dev-feature/x", "2010-01-02", "20100102", "1.0.0+sha.1", "1.0@beta",
+            "master", "1.2.3.4", "1.0-dev", "v1.0.x-dev", "99999.1", "1.0.0.0-beta1.2",
+        ]
+        let program = #"""
+            require '/usr/share/php/Composer/Semver/autoload.php';
+            $parser = new Composer\Semver\VersionParser();
+            while (($line = fgets(STDIN)) !== false) {
+                try { echo $parser->normalize(rtrim($line, "\n")), "\n"; } catch (UnexpectedValueException $e) { echo "invalid\n"; }
+            }
+            """#
+        let expected = try await Tool.run(["php", "-r", program], input: Data((versions.joined(separator: "\n") + "\n").utf8)).text
+            .split(separator: "\n").map(String.init)
+        let ours = versions.map { (try? ComposerVersion().normalize($0)) ?? "invalid" }
+        #expect(ours == expected)
+    }
+}

@@ -10,7 +10,7 @@
 import FathomVersion
 import FuzzSupport
 
-let ecosystems = ["deb", "rpm", "apk", "pypi", "semver", "go", "maven"]
+let ecosystems = VersionComparators.names
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
