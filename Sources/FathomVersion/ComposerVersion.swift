@@ -2,7 +2,8 @@
 // composer/semver's VersionParser::normalize and Comparator apply it, checked against that
 // library (Debian's php-composer-semver) and its test suite's vectors:
 // - normalizing: an optional `v`, one to four numbers (padded to four), or a date
-//   (`2010-01-02`, `20100102`); then an optional stability (`stable`, `RC`, `beta`/`b`,
+//   (`2010-01-02`, `20100102`, with up to two more small numbers as composer/semver 3.4 allows;
+//   Debian's 3.3 allows one); then an optional stability (`stable`, `RC`, `beta`/`b`,
 //   `alpha`/`a`, `patch`/`pl`/`p`) with its number, and an optional `-dev`; `1.x-dev`-style
 //   branches become `1.9999999.9999999.9999999-dev`; build metadata (`+…`) and a `@stability`
 //   flag are dropped; `dev-*` branches have no order.
@@ -62,7 +63,7 @@ public struct ComposerVersion: VersionComparator {
         return numbers.joined(separator: ".") + String(repeating: ".0", count: 4 - numbers.count) + modifier
     }
 
-    /// `v?YYYY` then one to six two-digit groups and an optional one-to-three-digit group,
+    /// `v?YYYY` then one to six two-digit groups and up to two one-to-three-digit groups,
     /// each after an optional `.`, `:` or `-`, followed by a modifier; non-digits become dots.
     static func dated(_ version: String) -> String? {
         let body = version.first == "v" || version.first == "V" ? Substring(version.dropFirst()) : Substring(version)
@@ -84,7 +85,7 @@ public struct ComposerVersion: VersionComparator {
             guard i < chars.endIndex, isDigit(chars[i]) else { return false }
             i += 1
         }
-        // Groups: 1–6 of two digits, then at most one of 1–3 digits, each with an optional separator.
+        // Groups of two digits, one to six of them, each after an optional separator.
         func group(_ at: Int, lengths: ClosedRange<Int>) -> [Int] {
             var starts = [at]
             if at < chars.endIndex, ".:-".contains(chars[at]) { starts.append(at + 1) }
@@ -104,8 +105,10 @@ public struct ComposerVersion: VersionComparator {
             positions = Set(positions.flatMap { group($0, lengths: 2...2) })
             reachable.formUnion(positions)
         }
-        let finals = reachable.union(reachable.flatMap { group($0, lengths: 1...3) })
-        return finals.contains(chars.endIndex)
+        // Then up to two groups of one to three digits (composer/semver 3.4; 3.3 took one).
+        let once = Set(reachable.flatMap { group($0, lengths: 1...3) })
+        let twice = Set(once.flatMap { group($0, lengths: 1...3) })
+        return reachable.union(once).union(twice).contains(chars.endIndex)
     }
 
     /// The normalized suffix for `[._-]?(stability(numbers)?)?([.-]?dev)?` at the end of a

@@ -152,3 +152,62 @@ import Testing
         #expect(try maven.compare("0", "0-alpha") == .greater)
     }
 }
+
+/// The published vectors of RubyGems, composer/semver and NuGet.Client (see each folder's
+/// PROVENANCE.md): every ordering, every rejected string, and Composer's normalized forms.
+@Suite struct LanguageVectorTests {
+    static func lines(_ relative: String) throws -> [String] {
+        try String(contentsOf: Fixtures.root.appendingPathComponent("versions/\(relative)"), encoding: .utf8)
+            .split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
+    }
+
+    static func expectRejected(_ comparator: any VersionComparator, _ file: String) throws {
+        let invalid = try lines(file)
+        #expect(!invalid.isEmpty)
+        for version in invalid {
+            #expect(throws: VersionError.self, "'\(version)' is invalid") { try comparator.compare(version, "1.0") }
+        }
+    }
+
+    @Test func rubyGems() throws {
+        try VersionVectorTests().check(RubyGemsVersion(), ["rubygems/comparisons.txt"])
+        try Self.expectRejected(RubyGemsVersion(), "rubygems/invalid.txt")
+        let prerelease = try Self.lines("rubygems/prerelease.txt")
+        #expect(!prerelease.isEmpty)
+        for line in prerelease {
+            let parts = line.split(separator: " ")
+            #expect(try RubyGemsVersion().isPrerelease(String(parts[0])) == (parts[1] == "true"), "\(line)")
+        }
+    }
+
+    /// Composer's Comparator orders a `dev-` branch below every version (it compares the raw
+    /// strings); fathom refuses to order one instead: a branch says nothing about which
+    /// release's code it holds, so no advisory range can place it.
+    @Test func composer() throws {
+        let composer = ComposerVersion()
+        try VersionVectorTests().check(composer, ["composer/comparisons.txt", "composer/sort-order.txt"]) {
+            $0.lhs.hasPrefix("dev-") || $0.rhs.hasPrefix("dev-")
+        }
+        #expect(throws: VersionError.self) { try composer.compare("dev-foo", "0.12") }
+        let normalized = try Self.lines("composer/normalize.tsv").map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        #expect(normalized.count > 50)
+        var wrong: [String] = []
+        for pair in normalized where pair.count == 2 {
+            let ours = (try? composer.normalize(String(pair[0]))) ?? "invalid"
+            if ours != pair[1] { wrong.append("\(pair[0]) → \(ours), not \(pair[1])") }
+        }
+        #expect(wrong.isEmpty, "\(wrong)")
+        for version in try Self.lines("composer/normalize-invalid.txt") {
+            #expect(throws: VersionError.self, "'\(version)' is invalid") { try composer.normalize(version) }
+        }
+    }
+
+    @Test func nuGet() throws {
+        let nuget = NuGetVersion()
+        try VersionVectorTests().check(nuget, ["nuget/comparisons.txt"])
+        try Self.expectRejected(nuget, "nuget/invalid.txt")
+        for version in try Self.lines("nuget/valid.txt") {
+            #expect(throws: Never.self, "'\(version)' is valid") { try nuget.compare(version, version) }
+        }
+    }
+}
