@@ -215,6 +215,8 @@ public struct AdvisoryIndex: AdvisoryLookup {
 
     /// Names compared the way each ecosystem does (PyPI: PEP 503 normalisation).
     public static func normalize(_ name: String, ecosystem: String) -> String {
+        // NuGet ids and Composer names are case-insensitive (Packagist lists them lower-case).
+        if ecosystem == "NuGet" || ecosystem == "Packagist" { return name.lowercased() }
         guard ecosystem == "PyPI" else { return name }
         var result = ""
         var lastWasSeparator = false
@@ -247,8 +249,9 @@ public struct AdvisoryIndex: AdvisoryLookup {
             return ("Go", package.name, package.version.hasPrefix("v") ? String(package.version.dropFirst()) : package.version)
         case "crates": return ("crates.io", package.name, package.version)
         case "maven": return ("Maven", package.name, package.version)
-        case "composer": return ("Packagist", package.name, package.version)
+        case "composer": return ("Packagist", normalize(package.name, ecosystem: "Packagist"), package.version)
         case "gem": return ("RubyGems", package.name, package.version)
+        case "nuget": return ("NuGet", normalize(package.name, ecosystem: "NuGet"), package.version)
         default: return nil
         }
     }

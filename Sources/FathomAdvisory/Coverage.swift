@@ -1,18 +1,50 @@
 public import FathomInventory
+import FathomVersion
 
 /// Which advisory namespaces an image's packages were checked against, and which had no data
 /// at all: a clean report over packages nothing was checked against must say so.
 public struct Coverage: Sendable, Hashable, Codable {
-    /// A namespace (`Alpine:v3.10`, `PyPI`) the image holds packages for but the advisory data
-    /// has nothing for, with how many packages went unchecked.
+    /// A namespace (`Alpine:v3.10`, `PyPI`) whose packages the image holds but whose advisories
+    /// were not evaluated for them, with how many packages went unchecked and why.
     public struct Gap: Sendable, Hashable, Codable {
+        public enum Reason: String, Sendable, Hashable, Codable {
+            /// The advisory data has nothing for the namespace.
+            case noAdvisories = "no-advisories"
+            /// Advisories exist, but fathom cannot order the namespace's versions.
+            case noVersionOrdering = "no-version-ordering"
+            /// fathom maps no advisory namespace to these packages (an SBOM's `pkg:hex`, …).
+            case unsupportedEcosystem = "unsupported-ecosystem"
+            /// The packages' versions break their ecosystem's rules, so no range can hold them.
+            case invalidVersions = "invalid-versions"
+        }
+
         public var namespace: String
         public var packages: Int
         /// An OS namespace (distribution release) rather than a language ecosystem.
         public var isOS: Bool
+        /// Nil in reports written before reasons were kept: no advisories.
+        public var reason: Reason?
+        /// One package of the gap and what is wrong with it, for invalid versions.
+        public var example: String?
+
+        public init(namespace: String, packages: Int, isOS: Bool, reason: Reason = .noAdvisories, example: String? = nil) {
+            self.namespace = namespace
+            self.packages = packages
+            self.isOS = isOS
+            self.reason = reason
+            self.example = example
+        }
 
         public var message: String {
-            "no advisories for \(namespace): its \(packages) \(isOS ? "OS package" : "package")\(packages == 1 ? " was" : "s were") not checked"
+            let counted = "\(packages) \(isOS ? "OS package" : "package")\(packages == 1 ? " was" : "s were") not checked"
+            switch reason ?? .noAdvisories {
+            case .noAdvisories: return "no advisories for \(namespace): its \(counted)"
+            case .noVersionOrdering:
+                return "advisories for \(namespace) cannot be evaluated (fathom has no version ordering for it): its \(counted)"
+            case .unsupportedEcosystem: return "fathom has no advisory source for \(namespace) packages: their \(counted)"
+            case .invalidVersions:
+                return "\(namespace) versions that break the ecosystem's rules: \(counted)\(example.map { " (\($0))" } ?? "")"
+            }
         }
     }
 
@@ -25,23 +57,44 @@ public struct Coverage: Sendable, Hashable, Codable {
     public init(_ packages: [InventoryEntry], osNamespace: String?, lookup: any AdvisoryLookup) {
         let available = lookup.namespaces
         var checked = Set<String>()
-        var missing: [String: (count: Int, isOS: Bool)] = [:]
+        struct Missing {
+            var namespace: String
+            var count = 0
+            var isOS: Bool
+            var reason: Gap.Reason
+            var example: String?
+        }
+        var missing: [String: Missing] = [:]
+        func miss(_ namespace: String, isOS: Bool, _ reason: Gap.Reason, example: @autoclosure () -> String? = nil) {
+            let key = "\(reason.rawValue)\u{0}\(namespace)"
+            if missing[key] == nil { missing[key] = Missing(namespace: namespace, isOS: isOS, reason: reason, example: example()) }
+            missing[key]!.count += 1
+        }
         var unidentified = 0
         for entry in packages {
             let isOS = ["deb", "apk", "rpm"].contains(entry.package.ecosystem)
             guard let key = AdvisoryIndex.lookup(for: entry.package, osNamespace: osNamespace) else {
-                if isOS { unidentified += 1 }
+                if isOS { unidentified += 1 } else { miss(entry.package.ecosystem, isOS: false, .unsupportedEcosystem) }
                 continue
             }
-            if available.contains(key.ecosystem) {
+            guard available.contains(key.ecosystem) else {
+                miss(key.ecosystem, isOS: isOS, .noAdvisories)
+                continue
+            }
+            guard let comparator = EcosystemVersions.comparator(forOSV: key.ecosystem) else {
+                miss(key.ecosystem, isOS: isOS, .noVersionOrdering)
+                continue
+            }
+            do {
+                _ = try comparator.compare(key.version, key.version)
                 checked.insert(key.ecosystem)
-            } else {
-                missing[key.ecosystem, default: (0, isOS)].count += 1
+            } catch {
+                miss(key.ecosystem, isOS: isOS, .invalidVersions, example: "\(entry.package.name): \(error)")
             }
         }
         checkedAgainst = checked.sorted()
-        gaps = missing.map { Gap(namespace: $0.key, packages: $0.value.count, isOS: $0.value.isOS) }
-            .sorted { ($1.isOS ? 1 : 0, $0.namespace) < ($0.isOS ? 1 : 0, $1.namespace) }
+        gaps = missing.values.map { Gap(namespace: $0.namespace, packages: $0.count, isOS: $0.isOS, reason: $0.reason, example: $0.example) }
+            .sorted { ($1.isOS ? 1 : 0, $0.namespace, $0.reason?.rawValue ?? "") < ($0.isOS ? 1 : 0, $1.namespace, $1.reason?.rawValue ?? "") }
         osPackagesWithoutRelease = unidentified
     }
 

@@ -139,6 +139,7 @@ extension PackageURL {
             }
         case "crates": self.init(type: "cargo", name: name, version: version)
         case "gem": self.init(type: "gem", name: name, version: version)
+        case "nuget": self.init(type: "nuget", name: name, version: version)
         default: return nil
         }
     }
@@ -167,6 +168,7 @@ extension PackageURL {
         case "maven": return Package(ecosystem: "maven", name: namespace.map { "\($0):\(name)" } ?? name, version: version, path: path)
         case "cargo": return Package(ecosystem: "crates", name: name, version: version, path: path)
         case "gem": return Package(ecosystem: "gem", name: name, version: version, path: path)
+        case "nuget": return Package(ecosystem: "nuget", name: name, version: version, path: path)
         default: return nil
         }
     }

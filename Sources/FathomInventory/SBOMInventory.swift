@@ -119,7 +119,14 @@ public struct SBOMInventory: Sendable {
         do {
             let purl = try PackageURL(parsing: text)
             guard let package = purl.package(path: path) else {
-                unmatched["pkg:\(purl.type)", default: 0] += 1
+                guard let version = purl.version else {
+                    unmatched["pkg:\(purl.type) and no version", default: 0] += 1
+                    return
+                }
+                // Kept under its purl type, so that coverage names it as a gap (an ecosystem
+                // fathom has no advisories for) and the verdict cannot call it clean.
+                let name = purl.namespace.map { "\($0)/\(purl.name)" } ?? purl.name
+                packages.append(Package(ecosystem: purl.type, name: name, version: version, path: path))
                 return
             }
             purls.append(purl)

@@ -109,3 +109,37 @@ public struct GemspecAnalyzer: Analyzer {
         return AnalyzerResult(packages: [Package(ecosystem: "gem", name: name, version: version, path: path)])
     }
 }
+
+/// A published .NET application's `*.deps.json`
+/// (https://github.com/dotnet/sdk/blob/main/documentation/specs/runtime-configuration-file.md):
+/// its `libraries` map `"Name/Version"` to a `type`; `package` entries are the NuGet packages
+/// the app runs with. `project` (the app itself and its own projects) and `reference` entries
+/// are not packages anyone publishes advisories for.
+public struct DotnetDepsAnalyzer: Analyzer {
+    public let name = "dotnet-deps"
+    public let byteLimit = 32 << 20
+    public init() {}
+
+    public func claims(_ path: String) -> Bool { path.hasSuffix(".deps.json") }
+
+    public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(contents))) as? [String: Any],
+            let libraries = object["libraries"] as? [String: Any]
+        else {
+            return AnalyzerResult(warnings: ["\(path): not a .NET deps.json (no \"libraries\" object)"])
+        }
+        var packages: [Package] = []
+        var malformed: [String] = []
+        for (key, value) in libraries.sorted(by: { $0.key < $1.key }) {
+            guard (value as? [String: Any])?["type"] as? String == "package" else { continue }
+            guard let slash = key.lastIndex(of: "/"), slash != key.startIndex, key.index(after: slash) != key.endIndex else {
+                malformed.append(key)
+                continue
+            }
+            packages.append(
+                Package(ecosystem: "nuget", name: String(key[..<slash]), version: String(key[key.index(after: slash)...]), path: path))
+        }
+        let warnings = malformed.isEmpty ? [] : ["\(path): \(malformed.count) libraries are not named NAME/VERSION (first: '\(malformed[0])')"]
+        return AnalyzerResult(packages: packages, warnings: warnings)
+    }
+}

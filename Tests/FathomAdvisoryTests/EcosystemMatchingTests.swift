@@ -1,0 +1,108 @@
+@testable import FathomAdvisory
+import FathomInventory
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// Real GitHub advisories (GHSA, in OSV form; CC-BY 4.0, see advisories/real/ghsa/PROVENANCE.md)
+/// matched for every language ecosystem fathom reads, and what coverage says about packages
+/// whose advisories cannot be evaluated.
+@Suite struct EcosystemMatchingTests {
+    static func ghsa(_ ids: [String]) throws -> AdvisoryIndex {
+        var index = AdvisoryIndex()
+        for id in ids {
+            let path = Fixtures.root.appendingPathComponent("advisories/real/ghsa/\(id).json").path
+            index.add([try AdvisoryImport.osv([UInt8](Data(contentsOf: URL(fileURLWithPath: path))), file: path)], source: "ghsa")
+        }
+        return index
+    }
+
+    static let all = [
+        "GHSA-hrqr-hxpp-chr3", "GHSA-crjr-9rc5-ghw8", "GHSA-8xww-x3g3-6jcv", "GHSA-cwmx-hcrq-mhc3", "GHSA-q7rv-6hp3-vh96",
+        "GHSA-66hf-2p6w-jqfw", "GHSA-5crp-9r3c-p9vr", "GHSA-98g6-xh36-x2p7",
+    ]
+
+    /// (ecosystem, name, version, the advisory expected or nil, its fixed version)
+    static let cases: [(String, String, String, String?, String?)] = [
+        // CVE-2019-16782: rack 2.0.0 up to 2.0.8, and everything below 1.6.12.
+        ("gem", "rack", "2.0.1", "GHSA-hrqr-hxpp-chr3", "2.0.8"),
+        ("gem", "rack", "1.6.11", "GHSA-hrqr-hxpp-chr3", "1.6.12"),
+        ("gem", "rack", "2.0.8", nil, nil),
+        ("gem", "rack", "1.6.12", nil, nil),
+        // A RubyGems pre-release sorts below its release: 2.0.8.rc1 is still affected.
+        ("gem", "rack", "2.0.8.rc1", "GHSA-hrqr-hxpp-chr3", "2.0.8"),
+        ("gem", "nokogiri", "1.13.3", "GHSA-crjr-9rc5-ghw8", "1.13.4"),
+        ("gem", "nokogiri", "1.13.4", nil, nil),
+        // Four-part gem versions: 6.1.7.1 fixes 6.1.7.
+        ("gem", "actionpack", "6.1.7", "GHSA-8xww-x3g3-6jcv", "6.1.7.1"),
+        ("gem", "actionpack", "6.1.7.1", nil, nil),
+        ("gem", "actionpack", "5.2.8.14", "GHSA-8xww-x3g3-6jcv", "5.2.8.15"),
+        // Composer: a `v` tag, a stability suffix, a patch release.
+        ("composer", "guzzlehttp/guzzle", "7.4.2", "GHSA-cwmx-hcrq-mhc3", "7.4.3"),
+        ("composer", "guzzlehttp/guzzle", "v7.4.2", "GHSA-cwmx-hcrq-mhc3", "7.4.3"),
+        ("composer", "guzzlehttp/guzzle", "7.4.3-RC1", "GHSA-cwmx-hcrq-mhc3", "7.4.3"),
+        ("composer", "guzzlehttp/guzzle", "7.4.3", nil, nil),
+        ("composer", "guzzlehttp/guzzle", "6.5.6", nil, nil),
+        ("composer", "GuzzleHttp/PSR7", "2.1.0", "GHSA-q7rv-6hp3-vh96", "2.1.1"),
+        ("composer", "laravel/framework", "8.74.0", "GHSA-66hf-2p6w-jqfw", "8.75.0"),
+        ("composer", "laravel/framework", "8.75.0", nil, nil),
+        // NuGet: ids are case-insensitive; four-part versions.
+        ("nuget", "Newtonsoft.Json", "12.0.3", "GHSA-5crp-9r3c-p9vr", "13.0.1"),
+        ("nuget", "newtonsoft.json", "13.0.1", nil, nil),
+        ("nuget", "Newtonsoft.Json", "13.0.0.0", "GHSA-5crp-9r3c-p9vr", "13.0.1"),
+        ("nuget", "System.Data.SqlClient", "4.8.5", "GHSA-98g6-xh36-x2p7", "4.8.6"),
+        ("nuget", "Microsoft.Data.SqlClient", "5.1.2", "GHSA-98g6-xh36-x2p7", "5.1.3"),
+        ("nuget", "Microsoft.Data.SqlClient", "5.1.3", nil, nil),
+        ("nuget", "Microsoft.Data.SqlClient", "5.2.0-preview1.23109.1", nil, nil),
+    ]
+
+    @Test func realAdvisoriesMatchEveryLanguageEcosystem() throws {
+        let index = try Self.ghsa(Self.all)
+        for (ecosystem, name, version, expected, fixed) in Self.cases {
+            let package = Package(ecosystem: ecosystem, name: name, version: version, path: "app")
+            let matches = index.match(package, osNamespace: nil)
+            #expect(matches.map(\.record.id) == (expected.map { [$0] } ?? []), "\(ecosystem) \(name) \(version)")
+            #expect(matches.first?.fixedVersion == fixed, "\(ecosystem) \(name) \(version)")
+        }
+        let coverage = Coverage(
+            Self.cases.map { InventoryEntry(package: Package(ecosystem: $0.0, name: $0.1, version: $0.2, path: "app"), layer: 0) },
+            osNamespace: nil, lookup: index)
+        #expect(coverage.checkedAgainst == ["NuGet", "Packagist", "RubyGems"])
+        #expect(coverage.gaps.isEmpty, "\(coverage.gaps)")
+    }
+
+    /// An ecosystem whose advisories were not evaluated is a gap, never "checked".
+    @Test func unevaluatedEcosystemsAreGaps() throws {
+        var index = try Self.ghsa(Self.all)
+        // A hand-made record in a namespace fathom has no version ordering for.
+        let photon = #"{"id":"PHSA-TEST-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Photon OS:5.0","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.9-1.ph5"}]}]}]}"#
+        index.add([try AdvisoryImport.osv(Array(photon.utf8), file: "photon.json")], source: "test")
+        let entries = [
+            Package(ecosystem: "gem", name: "rack", version: "2.0.1", path: "a"),
+            Package(ecosystem: "gem", name: "rack", version: "not a version", path: "b"),
+            Package(ecosystem: "composer", name: "laravel/framework", version: "dev-main", path: "c"),
+            Package(ecosystem: "hex", name: "plug", version: "1.14.0", path: "d"),
+            Package(ecosystem: "cocoapods", name: "AFNetworking", version: "4.0.1", path: "e"),
+        ].map { InventoryEntry(package: $0, layer: 0) }
+        let coverage = Coverage(entries, osNamespace: nil, lookup: index)
+        #expect(coverage.checkedAgainst == ["RubyGems"])
+        let gaps = Dictionary(uniqueKeysWithValues: coverage.gaps.map { ("\($0.namespace) \($0.reason!.rawValue)", $0) })
+        #expect(Set(gaps.keys) == ["RubyGems invalid-versions", "Packagist invalid-versions", "hex unsupported-ecosystem", "cocoapods unsupported-ecosystem"])
+        #expect(gaps["RubyGems invalid-versions"]?.example?.contains("not a version") == true)
+        #expect(gaps["Packagist invalid-versions"]?.message.contains("dev branch") == true, "\(coverage.warnings)")
+        #expect(coverage.isIncomplete)
+
+        let os = [Package(ecosystem: "rpm", name: "openssl", version: "3.0.8-1.ph5", path: "var/lib/rpm")].map { InventoryEntry(package: $0, layer: 0) }
+        let photonCoverage = Coverage(os, osNamespace: "Photon OS:5.0", lookup: index)
+        #expect(photonCoverage.checkedAgainst.isEmpty)
+        #expect(photonCoverage.gaps.map(\.reason) == [.noVersionOrdering])
+        #expect(photonCoverage.warnings.first?.contains("cannot be evaluated") == true)
+    }
+
+    /// Reports stored before gaps had reasons still read, as "no advisories".
+    @Test func gapsWithoutAReasonReadAsNoAdvisories() throws {
+        let old = #"{"checkedAgainst":[],"gaps":[{"namespace":"Alpine:v3.99","packages":3,"isOS":true}],"osPackagesWithoutRelease":0}"#
+        let coverage = try JSONDecoder().decode(Coverage.self, from: Data(old.utf8))
+        #expect(coverage.gaps.first?.message == "no advisories for Alpine:v3.99: its 3 OS packages were not checked")
+    }
+}
