@@ -102,7 +102,7 @@ public struct AdvisoryIndex: AdvisoryLookup {
                         record: record, affected: prepared ?? affected, source: source,
                         rating: affected.severity == nil && affected.ecosystemSpecific == nil && affected.databaseSpecific == nil
                             ? rating : Rating(record: record, affected: affected, source: source),
-                        references: (record.references ?? []).map(\.url)))
+                        references: record.orderedReferences))
                 touched.insert(key)
             }
         }

@@ -39,7 +39,7 @@ public struct Finding: Sendable, Hashable, Codable {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 2  // 2: findings carry the package's arch
+    public static let version = 3  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(

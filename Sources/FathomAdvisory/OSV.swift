@@ -121,3 +121,28 @@ public struct OSVRecord: Codable, Sendable, Hashable {
         return ((aliases ?? []) + (upstream ?? [])).filter { seen.insert($0).inserted }
     }
 }
+
+extension OSVRecord {
+    /// The record's reference URLs, each once, with the page about the advisory first (reports
+    /// link to the first: SARIF's `helpUri`, CycloneDX's `source.url`, Harbor's `links`): an
+    /// `ADVISORY` reference naming the record's own id, then its other `ADVISORY` references,
+    /// else NVD's page for its CVE, else the feed's page for the id; then the rest in the
+    /// record's order (fixes, reports, …).
+    public var orderedReferences: [String] {
+        let all = references ?? []
+        let advisories = all.filter { $0.type == "ADVISORY" }.map(\.url)
+        var ordered = advisories.filter { $0.contains(id) } + advisories
+        if advisories.isEmpty {
+            if let cve = ([id] + relatedIDs).first(where: { $0.hasPrefix("CVE-") }) {
+                ordered += all.map(\.url).filter { $0.hasPrefix("https://nvd.nist.gov/vuln/detail/") }
+                ordered.append("https://nvd.nist.gov/vuln/detail/\(cve)")
+            } else {
+                ordered.append(id.hasPrefix("GHSA-") ? "https://github.com/advisories/\(id)" : "https://osv.dev/vulnerability/\(id)")
+            }
+        }
+        ordered += all.map(\.url)
+        var seen = Set<String>()
+        // The same page spelled with and without a trailing slash is one page.
+        return ordered.filter { seen.insert($0.hasSuffix("/") ? String($0.dropLast()) : $0).inserted }
+    }
+}

@@ -85,7 +85,8 @@ public protocol StreamScanner {
 public enum Analyzers {
     public static let all: [any Analyzer] = [
         DpkgAnalyzer(), ApkAnalyzer(), RpmAnalyzer(), PythonAnalyzer(), NpmAnalyzer(), CargoLockAnalyzer(),
-        ComposerLockAnalyzer(), GemspecAnalyzer(), JavaArchiveAnalyzer(), DotnetDepsAnalyzer(),
+        ComposerLockAnalyzer(), ComposerInstalledAnalyzer(), GemspecAnalyzer(), JavaArchiveAnalyzer(),
+        DotnetDepsAnalyzer(),
     ]
     public static let streaming: [any StreamingAnalyzer] = [BinaryAnalyzer()]
 }

@@ -106,3 +106,46 @@ import Testing
         #expect(coverage.gaps.first?.message == "no advisories for Alpine:v3.99: its 3 OS packages were not checked")
     }
 }
+
+/// Each reference once, the advisory's own page first.
+@Suite struct ReferenceOrderTests {
+    static func record(_ id: String) throws -> OSVRecord {
+        let path = Fixtures.root.appendingPathComponent("advisories/real/ghsa/\(id).json").path
+        return try AdvisoryImport.osv([UInt8](Data(contentsOf: URL(fileURLWithPath: path))), file: path)
+    }
+
+    @Test func theAdvisoryPageComesFirst() throws {
+        // An ADVISORY reference (NVD's page) among WEB ones.
+        let rack = try Self.record("GHSA-hrqr-hxpp-chr3").orderedReferences
+        #expect(rack.first == "https://nvd.nist.gov/vuln/detail/CVE-2019-16782")
+        #expect(rack.count == 11 && Set(rack).count == 11)
+        // No ADVISORY reference and no CVE: GitHub's page for the GHSA id, not the first issue.
+        let newtonsoft = try Self.record("GHSA-5crp-9r3c-p9vr").orderedReferences
+        #expect(newtonsoft.first == "https://github.com/advisories/GHSA-5crp-9r3c-p9vr")
+        #expect(newtonsoft.count == 8)
+    }
+
+    @Test func duplicatesAreDropped() throws {
+        let json = #"""
+            {"id":"DSA-1-1","aliases":["CVE-2024-1"],"modified":"2024-01-01T00:00:00Z","references":[
+              {"type":"WEB","url":"https://example.org/fix"},{"type":"WEB","url":"https://example.org/fix/"},
+              {"type":"ADVISORY","url":"https://security-tracker.debian.org/tracker/CVE-2024-1"},
+              {"type":"ADVISORY","url":"https://www.debian.org/security/2024/DSA-1-1"},
+              {"type":"ADVISORY","url":"https://security-tracker.debian.org/tracker/CVE-2024-1"}]}
+            """#
+        let record = try AdvisoryImport.osv(Array(json.utf8), file: "dsa.json")
+        #expect(record.orderedReferences == [
+            "https://www.debian.org/security/2024/DSA-1-1", "https://security-tracker.debian.org/tracker/CVE-2024-1",
+            "https://example.org/fix",
+        ])
+    }
+
+    /// Findings carry the ordered references, so every report format links the same page.
+    @Test func findingsCarryThem() throws {
+        let index = try EcosystemMatchingTests.ghsa(["GHSA-5crp-9r3c-p9vr"])
+        let findings = ImageMatcher.findings(
+            [InventoryEntry(package: Package(ecosystem: "nuget", name: "Newtonsoft.Json", version: "12.0.1", path: "app.deps.json"), layer: 0)],
+            osNamespace: nil, index: index)
+        #expect(findings.first?.references.first == "https://github.com/advisories/GHSA-5crp-9r3c-p9vr")
+    }
+}

@@ -542,3 +542,79 @@ import Testing
         #expect(plainScanner.finish().packages.isEmpty)
     }
 }
+
+/// .NET, Composer and RubyGems databases from Trivy's, Syft's and osv-scalibr's test data
+/// (pkgdb/dotnet, composer, ruby: see their PROVENANCE.md), against truth lists read from the
+/// files themselves.
+@Suite struct LanguageDatabaseTruthTests {
+    static func truth(_ relative: String) throws -> [String] {
+        (try Fixtures.json(AnalyzerTruthTests.pkgdb(relative)) as! [[String: Any]]).map { "\($0["name"]!) \($0["version"]!)" }.sorted()
+    }
+
+    static func read(_ analyzer: any Analyzer, _ relative: String, as path: String) throws -> AnalyzerResult {
+        #expect(analyzer.claims(path), "\(analyzer.name) claims \(path)")
+        return analyzer.analyze(path: path, contents: try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb(relative)))
+    }
+
+    static func lines(_ result: AnalyzerResult, ecosystem: String) -> [String] {
+        #expect(result.packages.allSatisfy { $0.ecosystem == ecosystem })
+        return result.packages.map { "\($0.name) \($0.version)" }.sorted()
+    }
+
+    /// Every `package` library, but not the app's own projects; libraries the runtime target
+    /// gives no assets are left out as Trivy leaves them (its test expects exactly these 3 of
+    /// the file's 7 packages).
+    @Test func dotnetDepsJSON() throws {
+        let analyzer = DotnetDepsAnalyzer()
+        let collector = try Self.read(analyzer, "dotnet/trivy/datacollector.deps.json", as: "app/datacollector.deps.json")
+        #expect(Self.lines(collector, ecosystem: "nuget") == (try Self.truth("dotnet/trivy/datacollector.deps.json.truth.json")))
+        #expect(collector.warnings.isEmpty)
+
+        let withoutRuntime = try Self.read(analyzer, "dotnet/trivy/without-runtime.deps.json", as: "app/ExampleApp1.deps.json")
+        let all = try Self.truth("dotnet/trivy/without-runtime.deps.json.truth.json")
+        #expect(all.count == 7)
+        #expect(Self.lines(withoutRuntime, ecosystem: "nuget") == ["JsonDiffPatch 2.0.61", "Libuv 1.9.1", "System.Collections.Immutable 1.3.0"])
+
+        // Two projects and twelve packages; the two without runtime assets in net6.0 are
+        // provided by the shared framework.
+        let library = try Self.read(analyzer, "dotnet/syft/TestLibrary.deps.json", as: "app/TestLibrary.deps.json")
+        let expected = try Self.truth("dotnet/syft/TestLibrary.deps.json.truth.json")
+            .filter { !$0.hasPrefix("System.Diagnostics.DiagnosticSource ") && !$0.hasPrefix("System.Runtime.CompilerServices.Unsafe ") }
+        #expect(expected.count == 10)
+        #expect(Self.lines(library, ecosystem: "nuget") == expected)
+        #expect(!Self.lines(library, ecosystem: "nuget").contains { $0.hasPrefix("TestLibrary ") || $0.hasPrefix("TestCommon ") })
+
+        #expect(!analyzer.claims("app/appsettings.json"))
+        #expect(!analyzer.analyze(path: "x.deps.json", contents: Array("[]".utf8)).warnings.isEmpty)
+    }
+
+    @Test func composerLockAndInstalledJSON() throws {
+        for folder in ["trivy-happy", "trivy-integration"] {
+            let result = try Self.read(ComposerLockAnalyzer(), "composer/\(folder)/composer.lock", as: "var/www/composer.lock")
+            #expect(Self.lines(result, ecosystem: "composer") == (try Self.truth("composer/\(folder)/composer.lock.truth.json")).map(Self.dropV).sorted())
+        }
+        let installed = try Self.read(
+            ComposerInstalledAnalyzer(), "composer/trivy-integration-vendor/vendor/composer/installed.json", as: "var/www/vendor/composer/installed.json")
+        #expect(Self.lines(installed, ecosystem: "composer") == (try Self.truth("composer/trivy-integration-vendor/vendor/composer/installed.json.truth.json")))
+        // Composer 1 wrote a bare array.
+        let old = ComposerInstalledAnalyzer().analyze(path: "vendor/composer/installed.json", contents: Array(#"[{"name":"a/b","version":"v1.2.0"}]"#.utf8))
+        #expect(Self.lines(old, ecosystem: "composer") == ["a/b 1.2.0"])
+        #expect(!ComposerInstalledAnalyzer().analyze(path: "vendor/composer/installed.json", contents: Array("{}".utf8)).warnings.isEmpty)
+    }
+
+    /// fathom reports a tag's version without its `v` (Composer compares both the same).
+    static func dropV(_ line: String) -> String {
+        let parts = line.split(separator: " ", maxSplits: 1)
+        return parts[1].hasPrefix("v") ? "\(parts[0]) \(parts[1].dropFirst())" : line
+    }
+
+    @Test func installedGemSpecifications() throws {
+        let truth = try Fixtures.json(AnalyzerTruthTests.pkgdb("ruby/gems/specifications.truth.json")) as! [[String: Any]]
+        #expect(truth.count == 6)
+        for entry in truth {
+            let file = entry["file"] as! String
+            let result = try Self.read(GemspecAnalyzer(), "ruby/gems/specifications/\(file)", as: "usr/local/lib/ruby/gems/3.0.0/specifications/\(file)")
+            #expect(Self.lines(result, ecosystem: "gem") == ["\(entry["name"]!) \(entry["version"]!)"], "\(file)")
+        }
+    }
+}

@@ -63,15 +63,39 @@ public struct ComposerLockAnalyzer: Analyzer {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(contents))) as? [String: Any] else {
             return AnalyzerResult(warnings: ["\(path): not a composer.lock JSON object"])
         }
-        var packages: [Package] = []
-        for key in ["packages", "packages-dev"] {
-            for entry in object[key] as? [[String: Any]] ?? [] {
-                guard let name = entry["name"] as? String, var version = entry["version"] as? String else { continue }
-                if version.hasPrefix("v") { version.removeFirst() }
-                packages.append(Package(ecosystem: "composer", name: name, version: version, path: path))
-            }
+        return AnalyzerResult(packages: ["packages", "packages-dev"].flatMap { Self.packages(object[$0], path: path) })
+    }
+
+    /// `{name, version}` entries as Composer packages (a leading `v` of a tag dropped).
+    static func packages(_ list: Any?, path: String) -> [Package] {
+        (list as? [[String: Any]] ?? []).compactMap { entry in
+            guard let name = entry["name"] as? String, var version = entry["version"] as? String else { return nil }
+            if version.hasPrefix("v") { version.removeFirst() }
+            return Package(ecosystem: "composer", name: name, version: version, path: path)
         }
-        return AnalyzerResult(packages: packages)
+    }
+}
+
+/// `vendor/composer/installed.json`: what Composer installed, the database an image holds when
+/// its lock file was not copied in. Composer 2 writes `{"packages": [...]}`, Composer 1 an array.
+public struct ComposerInstalledAnalyzer: Analyzer {
+    public let name = "composer-installed"
+    public let byteLimit = 32 << 20
+    public init() {}
+
+    public func claims(_ path: String) -> Bool {
+        path == "vendor/composer/installed.json" || path.hasSuffix("/vendor/composer/installed.json")
+    }
+
+    public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
+        switch try? JSONSerialization.jsonObject(with: Data(contents)) {
+        case let object as [String: Any] where object["packages"] is [Any]:
+            return AnalyzerResult(packages: ComposerLockAnalyzer.packages(object["packages"], path: path))
+        case let list as [Any]:
+            return AnalyzerResult(packages: ComposerLockAnalyzer.packages(list, path: path))
+        default:
+            return AnalyzerResult(warnings: ["\(path): not Composer's installed.json (no package list)"])
+        }
     }
 }
 
@@ -113,8 +137,13 @@ public struct GemspecAnalyzer: Analyzer {
 /// A published .NET application's `*.deps.json`
 /// (https://github.com/dotnet/sdk/blob/main/documentation/specs/runtime-configuration-file.md):
 /// its `libraries` map `"Name/Version"` to a `type`; `package` entries are the NuGet packages
-/// the app runs with. `project` (the app itself and its own projects) and `reference` entries
-/// are not packages anyone publishes advisories for.
+/// the app was built with. `project` (the app itself and its own projects) and `reference`
+/// entries are not packages anyone publishes advisories for.
+///
+/// As Trivy does, a package whose entry in the runtime target lists no `runtime`,
+/// `runtimeTargets` or `native` assets is left out: the app ships none of its code (a
+/// meta-package, or an assembly the shared framework provides instead). Syft, and so Grype,
+/// keep them; fathom follows Trivy because a finding in code the image does not hold is noise.
 public struct DotnetDepsAnalyzer: Analyzer {
     public let name = "dotnet-deps"
     public let byteLimit = 32 << 20
@@ -128,10 +157,17 @@ public struct DotnetDepsAnalyzer: Analyzer {
         else {
             return AnalyzerResult(warnings: ["\(path): not a .NET deps.json (no \"libraries\" object)"])
         }
+        let targetName = (object["runtimeTarget"] as? [String: Any])?["name"] as? String
+        let target = targetName.flatMap { (object["targets"] as? [String: Any])?[$0] as? [String: Any] }
         var packages: [Package] = []
         var malformed: [String] = []
         for (key, value) in libraries.sorted(by: { $0.key < $1.key }) {
             guard (value as? [String: Any])?["type"] as? String == "package" else { continue }
+            if let entry = target?[key] as? [String: Any],
+                !["runtime", "runtimeTargets", "native"].contains(where: { !((entry[$0] as? [String: Any])?.isEmpty ?? true) })
+            {
+                continue
+            }
             guard let slash = key.lastIndex(of: "/"), slash != key.startIndex, key.index(after: slash) != key.endIndex else {
                 malformed.append(key)
                 continue
