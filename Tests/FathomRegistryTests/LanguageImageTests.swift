@@ -93,4 +93,74 @@ import Testing
         #expect(!expected.isEmpty)
         #expect(ours == expected)
     }
+
+    /// One image with a RubyGems specification (written by RubyGems itself), Composer's
+    /// installed.json and a .NET deps.json (both from Trivy's test data), scanned against the
+    /// real GitHub advisories: each ecosystem's finding has the advisory's fixed version, the
+    /// packages the advisories' ranges leave out are not reported, and coverage lists all three.
+    @Test func rubyGemsComposerAndNuGetFindingsFromRealAdvisories() async throws {
+        guard Tool.has("ruby") else {
+            Issue.record("ruby is not installed (scripts/test installs it)")
+            return
+        }
+        let root = try Fixtures.temporaryDirectory("language-root")
+        let specifications = root + "/usr/local/bundle/specifications"
+        try FileManager.default.createDirectory(atPath: specifications, withIntermediateDirectories: true)
+        for (name, version) in [("rack", "2.0.1"), ("nokogiri", "1.13.4")] {
+            let spec = try await Tool.run([
+                "ruby", "-e",
+                "spec = Gem::Specification.new { |s| s.name = '\(name)'; s.version = '\(version)'; s.summary = 'x'; s.authors = ['x']; s.files = [] }; print spec.to_ruby",
+            ])
+            try spec.stdout.write(to: URL(fileURLWithPath: "\(specifications)/\(name)-\(version).gemspec"))
+        }
+        try FileManager.default.createDirectory(atPath: root + "/var/www/vendor/composer", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            atPath: Fixtures.root.appendingPathComponent("pkgdb/composer/trivy-integration-vendor/vendor/composer/installed.json").path,
+            toPath: root + "/var/www/vendor/composer/installed.json")
+        try FileManager.default.createDirectory(atPath: root + "/app", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            atPath: Fixtures.root.appendingPathComponent("pkgdb/dotnet/trivy/datacollector.deps.json").path, toPath: root + "/app/datacollector.deps.json")
+        let image = try await push(root, as: "languages/ghsa")
+
+        let store = try Fixtures.temporaryDirectory("ghsa-store") + "/fathom.db"
+        let imported = try await fathom(["db", "import", "--store", store, "--source", "ghsa", Fixtures.root.appendingPathComponent("advisories/real/ghsa").path])
+        #expect(imported.status == 0, "\(imported.errorText)")
+        let output = try await fathom(["scan", image, "--format", "json", "--store", store, "--exit-code", "3"])
+        #expect(output.status == 3, "\(output.errorText)")
+        let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
+        let findings = (document["vulnerabilities"] as! [[String: Any]]).map {
+            "\($0["ecosystem"]!) \($0["package"]!) \($0["installedVersion"]!) \($0["id"]!) \($0["fixedVersion"] ?? "-")"
+        }.sorted()
+        #expect(findings == [
+            "composer guzzlehttp/psr7 1.8.3 GHSA-q7rv-6hp3-vh96 1.8.4",
+            "gem rack 2.0.1 GHSA-hrqr-hxpp-chr3 2.0.8",
+            "nuget Newtonsoft.Json 9.0.1 GHSA-5crp-9r3c-p9vr 13.0.1",
+        ])
+        let coverage = try #require(document["coverage"] as? [String: Any])
+        #expect(coverage["checkedAgainst"] as? [String] == ["NuGet", "Packagist", "RubyGems"])
+        #expect((coverage["gaps"] as? [Any])?.isEmpty == true, "\(coverage)")
+        let packages = (document["packages"] as! [[String: Any]]).map { "\($0["ecosystem"]!) \($0["name"]!)" }
+        #expect(packages.contains("gem nokogiri") && packages.contains("composer psr/http-message"))
+    }
+
+    /// An SBOM naming packages of an ecosystem fathom has no advisories for gets no clean verdict.
+    @Test func anUnsupportedEcosystemIsAGapNotAPass() async throws {
+        let directory = try Fixtures.temporaryDirectory("hex-sbom")
+        let sbom = """
+            {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": [
+              {"type": "library", "name": "rack", "version": "2.0.8", "purl": "pkg:gem/rack@2.0.8"},
+              {"type": "library", "name": "plug", "version": "1.14.0", "purl": "pkg:hex/plug@1.14.0"}]}
+            """
+        try sbom.write(toFile: directory + "/bom.json", atomically: true, encoding: .utf8)
+        let store = try Fixtures.temporaryDirectory("ghsa-sbom-store") + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, Fixtures.root.appendingPathComponent("advisories/real/ghsa").path]).status == 0)
+        let output = try await fathom(["scan", "sbom:\(directory)/bom.json", "--format", "json", "--store", store, "--exit-code", "3"])
+        #expect(output.status == 1, "no verdict: \(output.errorText)")
+        #expect(output.errorText.contains("fathom has no advisory source for hex packages"), "\(output.errorText)")
+        let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
+        let coverage = try #require(document["coverage"] as? [String: Any])
+        #expect(coverage["checkedAgainst"] as? [String] == ["RubyGems"])
+        let gaps = try #require(coverage["gaps"] as? [[String: Any]])
+        #expect(gaps.map { "\($0["namespace"]!) \($0["reason"]!)" } == ["hex unsupported-ecosystem"])
+    }
 }
