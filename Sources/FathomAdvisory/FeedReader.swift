@@ -179,8 +179,8 @@ extension AdvisoryImport {
 
     /// The Debian security tracker's JSON (`{source: {CVE: {releases: {codename: {status,
     /// fixed_version, urgency, nodsa_reason}}}}}`). Resolved issues get a fixed range; open
-    /// ones an open range; `no-dsa`/ignored and unimportant issues are kept and marked
-    /// will-not-fix. `fixed_version` "0" means the release was never affected.
+    /// ones an open range with the tracker's status kept (`debianStatus`); unimportant issues are
+    /// kept with their urgency. `fixed_version` "0" means the release was never affected.
     public static func debianTracker(_ bytes: [UInt8], file: String) throws -> [OSVRecord] {
         struct Release: Decodable {
             var status: String?
@@ -216,11 +216,14 @@ extension AdvisoryImport {
                         continue
                     }
                     let urgency = release.urgency ?? "not yet assigned"
-                    let willNotFix = status != "resolved" && (release.nodsa_reason == "ignored" || urgency == "unimportant")
                     var specific: [String: JSONValue] = ["urgency": .string(urgency), "status": .string(status)]
                     if release.nodsa != nil { specific["no_dsa"] = .bool(true) }
                     if let reason = release.nodsa_reason { specific["no_dsa_reason"] = .string(reason) }
-                    if willNotFix { specific["will_not_fix"] = .bool(true) }
+                    if status != "resolved" {
+                        let (vendorStatus, words) = Self.debianStatus(status: status, urgency: urgency, release: release.nodsa, reason: release.nodsa_reason)
+                        specific["fathom_status"] = .string(vendorStatus.rawValue)
+                        specific["vendor_status"] = .string(words)
+                    }
                     var affected = OSVRecord.Affected(
                         package: .init(ecosystem: "Debian:\(number)", name: source),
                         ranges: [.init(type: "ECOSYSTEM", events: events)])
@@ -233,5 +236,20 @@ extension AdvisoryImport {
             }
         }
         return records.sorted { $0.id < $1.id }
+    }
+
+    /// The status of an open issue in a release, as the tracker words it: `no-dsa` (a minor
+    /// issue left to a point release) and `postponed` put the fix off, `ignored` means it will
+    /// not be fixed, an `end-of-life` urgency that the package is no longer supported there, and
+    /// `undetermined` that Debian has not looked yet.
+    static func debianStatus(status: String, urgency: String, release nodsa: String?, reason: String?) -> (Finding.Status, String) {
+        if urgency == "end-of-life" { return (.endOfLife, "end-of-life") }
+        if status == "undetermined" { return (.underInvestigation, "undetermined") }
+        switch reason {
+        case "ignored": return (.willNotFix, "no-dsa: ignored")
+        case "postponed": return (.fixDeferred, "no-dsa: postponed")
+        case let other? where !other.isEmpty: return (.fixDeferred, "no-dsa: \(other)")
+        default: return nodsa != nil ? (.fixDeferred, "no-dsa") : (.affected, status)
+        }
     }
 }

@@ -1,12 +1,54 @@
 public import FathomInventory
+import FathomCore
 import FathomVersion
+import Foundation
 
 /// One vulnerability in one installed package.
 public struct Finding: Sendable, Hashable, Codable {
-    public enum Status: String, Sendable, Codable {
+    /// What the vendor says of the vulnerability in this package (the words Trivy's
+    /// `--ignore-status` uses).
+    public enum Status: String, Sendable, Codable, CaseIterable {
+        /// A fixed version exists.
         case fixed
-        case notFixed = "not-fixed"
-        case willNotFix = "will-not-fix"
+        /// Affected, and no fix yet (Ubuntu's and Debian's "needed"/"open", Red Hat's "Affected").
+        case affected
+        /// The vendor will not fix it (Debian's "ignored", Red Hat's "Will not fix").
+        case willNotFix = "will_not_fix"
+        /// A fix is put off to a later update (Debian's no-dsa and "postponed", Ubuntu's "deferred").
+        case fixDeferred = "fix_deferred"
+        /// The package is no longer supported in the release (Debian's "end-of-life").
+        case endOfLife = "end_of_life"
+        /// The vendor has not decided yet whether it is affected (Debian's "undetermined").
+        case underInvestigation = "under_investigation"
+
+        public init(from decoder: any Decoder) throws {
+            let raw = try decoder.singleValueContainer().decode(String.self)
+            switch raw {
+            // The words of reports and findings stored before statuses were kept.
+            case "not-fixed": self = .affected
+            case "will-not-fix": self = .willNotFix
+            default:
+                guard let status = Status(rawValue: raw) else {
+                    throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown status '\(raw)'"))
+                }
+                self = status
+            }
+        }
+
+        /// Parses `--ignore-status`'s list (`will_not_fix,fix_deferred`); an unknown word is an
+        /// error naming the known ones.
+        public static func list(_ text: String) throws -> Set<Status> {
+            var statuses = Set<Status>()
+            for word in text.split(separator: ",") {
+                let trimmed = word.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: "-", with: "_")
+                guard let status = Status(rawValue: trimmed) else {
+                    throw FathomError(
+                        .invalidInput, "unknown status '\(word)': use \(Status.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                statuses.insert(status)
+            }
+            return statuses
+        }
     }
 
     public var id: String
@@ -33,13 +75,40 @@ public struct Finding: Sendable, Hashable, Codable {
     public var references: [String]
     /// The package's architecture, as its database gives it (a purl qualifier VEX may compare).
     public var arch: String? = nil
+    /// The vendor's own words for the status (`no-dsa: postponed`, `undetermined`), when the
+    /// feed says more than "fixed" or "open".
+    public var vendorStatus: String? = nil
+    /// Debian rates it `unimportant` (no security impact in Debian's build, or not shipped):
+    /// left out unless `--include-unimportant`.
+    public var unimportant: Bool? = nil
+}
+
+/// The vendor status of a match, from what the feed keeps in the affected entry's
+/// `database_specific` (`fathom_status`/`vendor_status` written by fathom's importers; the
+/// `will_not_fix` flag of feeds imported before them) and the Debian urgency OSV's Debian
+/// records keep in `ecosystem_specific` (`unimportant`, `end-of-life`).
+public enum VendorStatus {
+    public static func of(_ match: AdvisoryIndex.Match) -> (status: Finding.Status, words: String?, unimportant: Bool) {
+        let specific = match.affected.databaseSpecific
+        // OSV's own Debian records keep the tracker's urgency in `ecosystem_specific`.
+        let urgency = specific?["urgency"] ?? match.affected.ecosystemSpecific?["urgency"]
+        let unimportant = urgency == .string("unimportant")
+        let words: String? = if case .string(let text)? = specific?["vendor_status"] { text } else { nil }
+        if match.fixedVersion != nil { return (.fixed, nil, unimportant) }
+        if case .string(let raw)? = specific?["fathom_status"], let status = Finding.Status(rawValue: raw) {
+            return (status, words, unimportant)
+        }
+        if urgency == .string("end-of-life") { return (.endOfLife, "end-of-life", unimportant) }
+        if specific?["will_not_fix"] == .bool(true) && !unimportant { return (.willNotFix, words, unimportant) }
+        return (.affected, words, unimportant)
+    }
 }
 
 /// Matches an image's packages against an index.
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 3  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first
+    public static let version = 4  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -86,17 +155,16 @@ public enum ImageMatcher {
             let matches = cache?.matches(entry.package, osNamespace: osNamespace, index: index)
                 ?? index.match(entry.package, osNamespace: osNamespace)
             for match in matches {
-                let status: Finding.Status =
-                    match.fixedVersion != nil
-                    ? .fixed : (match.affected.databaseSpecific?["will_not_fix"] == .bool(true) ? .willNotFix : .notFixed)
+                let vendor = VendorStatus.of(match)
                 findings.append(
                     Finding(
                         id: match.record.id, aliases: match.record.relatedIDs, ecosystem: entry.package.ecosystem,
                         package: entry.package.name, sourcePackage: entry.package.source?.name,
                         installedVersion: entry.package.version, fixedVersion: match.fixedVersion,
-                        status: status, severity: match.rating.severity, severitySource: match.rating.source,
+                        status: vendor.status, severity: match.rating.severity, severitySource: match.rating.source,
                         cvss: match.rating.scores, layerIndex: entry.layer, path: entry.package.path,
-                        source: match.source, title: match.record.summary, references: match.references, arch: entry.package.arch))
+                        source: match.source, title: match.record.summary, references: match.references, arch: entry.package.arch,
+                        vendorStatus: vendor.words, unimportant: vendor.unimportant ? true : nil))
             }
         }
         return sorted(findings)

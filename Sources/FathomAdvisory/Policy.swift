@@ -53,21 +53,39 @@ public struct ScanPolicy: Sendable {
         }
     }
 
-    /// Findings left out by `--severity` and `--ignore-unfixed`, counted so that a report can say
+    /// Findings left out by `--severity`, `--ignore-unfixed`, `--ignore-status` and Debian's
+    /// unimportant rating, counted so that a report can say
     /// what it does not show (an UNKNOWN-severity finding is no less real than a rated one).
     public struct Filtered: Sendable, Hashable, Codable {
         public var bySeverity: [String: Int] = [:]
         public var unfixed = 0
+        /// Left out by `--ignore-status`, by status.
+        public var byStatus: [String: Int] = [:]
+        /// Debian's `unimportant` findings left out (no `--include-unimportant`).
+        public var unimportant = 0
 
         public init() {}
 
-        public var total: Int { bySeverity.values.reduce(0, +) + unfixed }
+        enum CodingKeys: String, CodingKey { case bySeverity, unfixed, byStatus, unimportant }
+
+        // Reports stored before the status filters have only the first two counts.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            bySeverity = try container.decodeIfPresent([String: Int].self, forKey: .bySeverity) ?? [:]
+            unfixed = try container.decodeIfPresent(Int.self, forKey: .unfixed) ?? 0
+            byStatus = try container.decodeIfPresent([String: Int].self, forKey: .byStatus) ?? [:]
+            unimportant = try container.decodeIfPresent(Int.self, forKey: .unimportant) ?? 0
+        }
+
+        public var total: Int { bySeverity.values.reduce(0, +) + unfixed + byStatus.values.reduce(0, +) + unimportant }
 
         /// One line for the report's warnings, or nil when nothing was left out.
         public var warning: String? {
             guard total > 0 else { return nil }
             var parts = bySeverity.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             if unfixed > 0 { parts.append("\(unfixed) without a fix") }
+            parts += byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            if unimportant > 0 { parts.append("\(unimportant) unimportant (Debian)") }
             return "\(total) finding\(total == 1 ? "" : "s") left out by the filters: \(parts.joined(separator: ", "))"
         }
     }
@@ -82,6 +100,10 @@ public struct ScanPolicy: Sendable {
     /// Severities reported (nil: all).
     public var severities: Set<Severity>?
     public var ignoreUnfixed = false
+    /// `--ignore-status`: findings whose vendor status is one of these are left out.
+    public var ignoreStatuses: Set<Finding.Status> = []
+    /// `--include-unimportant`: report what Debian rates unimportant.
+    public var includeUnimportant = false
     public var ignoreRules: [IgnoreRule] = []
     public var vex: [VEXStatement] = []
     /// `--skip-dirs` and `--skip-files`: packages read from these paths are left out.
@@ -152,6 +174,14 @@ public struct ScanPolicy: Sendable {
                 outcome.suppressed.append(suppressed)
                 continue
             }
+            if finding.unimportant == true && !includeUnimportant {
+                outcome.filtered.unimportant += 1
+                continue
+            }
+            if ignoreStatuses.contains(finding.status) {
+                outcome.filtered.byStatus[finding.status.rawValue, default: 0] += 1
+                continue
+            }
             if ignoreUnfixed && finding.fixedVersion == nil {
                 outcome.filtered.unfixed += 1
                 continue
@@ -194,10 +224,11 @@ public struct ScanPolicy: Sendable {
     public func reports(id: String, package: String, installedVersion: String, fixed: Bool, severity: Severity, purl: PackageURL?, image: ImageIdentity?) -> Bool {
         let finding = Finding(
             id: id, aliases: [], ecosystem: "", package: package, sourcePackage: nil, installedVersion: installedVersion,
-            fixedVersion: fixed ? "" : nil, status: fixed ? .fixed : .notFixed, severity: severity, severitySource: nil, cvss: [],
+            fixedVersion: fixed ? "" : nil, status: fixed ? .fixed : .affected, severity: severity, severitySource: nil, cvss: [],
             layerIndex: 0, path: "", source: "", title: nil, references: [])
         if suppression(of: finding, purl: purl, image: image) != nil { return false }
         if ignoreUnfixed && !fixed { return false }
+        if fixed && ignoreStatuses.contains(.fixed) { return false }
         if let severities, !severities.contains(severity) { return false }
         return true
     }
@@ -292,6 +323,10 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
     /// Severities reported (`["HIGH", "CRITICAL"]`).
     public var severity: [Severity]?
     public var ignoreUnfixed: Bool?
+    /// Vendor statuses left out (`["will_not_fix"]`), as `--ignore-status`.
+    public var ignoreStatus: [Finding.Status]?
+    /// Report Debian's unimportant findings, as `--include-unimportant`.
+    public var includeUnimportant: Bool?
     public var ignore: [IgnoreEntry]?
     public var vex: [Statement]?
     public var skipDirs: [String]?
@@ -309,6 +344,8 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
             policy.severities = Set(severity)
         }
         if let ignoreUnfixed { policy.ignoreUnfixed = ignoreUnfixed }
+        if let ignoreStatus { policy.ignoreStatuses = Set(ignoreStatus) }
+        if let includeUnimportant { policy.includeUnimportant = includeUnimportant }
         for (number, entry) in (ignore ?? []).enumerated() {
             let origin = "the request's ignore rule \(number + 1)"
             guard !entry.id.isEmpty, !entry.id.contains(where: \.isWhitespace) else {

@@ -70,6 +70,8 @@ public struct ScanReport: Sendable, Codable {
         public var installedVersion: String
         public var fixedVersion: String?
         public var status: Finding.Status
+        /// The vendor's own words for the status (`no-dsa: postponed`), when the feed gives them.
+        public var vendorStatus: String?
         public var severity: Severity
         /// The feed the severity came from: the advisory's own, or the source of the CVSS score
         /// it fell back to (`nvd`…); absent when no source rates it.
@@ -84,7 +86,7 @@ public struct ScanReport: Sendable, Codable {
         public var references: [String]
 
         enum CodingKeys: String, CodingKey {
-            case id, aliases, ecosystem, package, installedVersion, fixedVersion, status, severity, severitySource, cvss, layer, path
+            case id, aliases, ecosystem, package, installedVersion, fixedVersion, status, vendorStatus, severity, severitySource, cvss, layer, path
             case source
             case title, references
         }
@@ -99,6 +101,7 @@ public struct ScanReport: Sendable, Codable {
             try container.encode(installedVersion, forKey: .installedVersion)
             try container.encode(fixedVersion, forKey: .fixedVersion)
             try container.encode(status, forKey: .status)
+            try container.encodeIfPresent(vendorStatus, forKey: .vendorStatus)
             try container.encode(severity, forKey: .severity)
             try container.encodeIfPresent(severitySource, forKey: .severitySource)
             try container.encode(cvss, forKey: .cvss)
@@ -177,7 +180,7 @@ public struct ScanReport: Sendable, Codable {
         changes = nil
         coverage = nil
         let image = result.image
-        schemaVersion = 2  // 2: `cvss` is a list of every source's scores (was one v3 score), `severitySource` added
+        schemaVersion = 3  // 2: `cvss` is a list of every source's scores (was one v3 score), `severitySource` added; 3: vendor statuses (`affected` was `not-fixed`, `will_not_fix` was `will-not-fix`), `vendorStatus`
         artifact = Artifact(
             name: image.name, repoTags: image.repoTags, indexDigest: image.indexDigest, manifestDigest: image.manifestDigest,
             mediaType: image.manifestMediaType, configDigest: image.configDigest, platform: image.platform?.description,
@@ -215,7 +218,7 @@ public struct ScanReport: Sendable, Codable {
     /// The report of an SBOM's packages (`fathom scan sbom:FILE`): the SBOM stands as the
     /// image's one layer, named by its digest; its packages are the inventory.
     package init(sbom: SBOMInventory, name: String, digest: Digest, size: Int64, advisoriesLoaded: Bool) {
-        schemaVersion = 2
+        schemaVersion = 3
         artifact = Artifact(
             name: name, repoTags: [], indexDigest: nil, manifestDigest: nil, mediaType: MediaType(sbom.mediaType), configDigest: digest,
             platform: nil, created: nil)
@@ -271,7 +274,7 @@ public struct ScanReport: Sendable, Codable {
             Vulnerability(
                 id: finding.id, aliases: finding.aliases, ecosystem: finding.ecosystem, package: finding.package,
                 installedVersion: finding.installedVersion, fixedVersion: finding.fixedVersion, status: finding.status,
-                severity: finding.severity, severitySource: finding.severitySource, cvss: finding.cvss, layer: layerDigests[finding.layerIndex], path: finding.path,
+                vendorStatus: finding.vendorStatus, severity: finding.severity, severitySource: finding.severitySource, cvss: finding.cvss, layer: layerDigests[finding.layerIndex], path: finding.path,
                 source: finding.source, title: finding.title, references: finding.references)
         }
         remediation = Remediation.group(findings)

@@ -37,6 +37,8 @@ public enum OpenAPIDocument {
                   "policy": {"type": "object", "nullable": true, "description": "This image's own policy, joined to the service's and kept for its rescans.", "properties": {
                     "severity": {"type": "array", "nullable": true, "minItems": 1, "items": {"type": "string", "enum": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]}},
                     "ignoreUnfixed": {"type": "boolean", "nullable": true},
+                    "ignoreStatus": {"type": "array", "nullable": true, "description": "Vendor statuses left out, as --ignore-status", "items": {"type": "string", "enum": ["fixed", "affected", "will_not_fix", "fix_deferred", "end_of_life", "under_investigation"]}},
+                    "includeUnimportant": {"type": "boolean", "nullable": true},
                     "ignore": {"type": "array", "nullable": true, "description": "Ignore rules, as the ignore file's lines say them", "items": {
                       "type": "object", "required": ["id"], "properties": {
                         "id": {"type": "string", "pattern": "^\\S+$"}, "package": {"type": "string", "nullable": true, "pattern": "^\\S+$"},

@@ -18,6 +18,12 @@ struct PolicyOptions: ParsableArguments {
     @Flag(help: "Leave out findings that have no fixed version yet.")
     var ignoreUnfixed = false
 
+    @Option(help: "Leave out findings whose vendor status is one of these (comma-separated: fixed, affected, will_not_fix, fix_deferred, end_of_life, under_investigation).")
+    var ignoreStatus: String?
+
+    @Flag(help: "Also report what Debian rates unimportant (left out by default, as Debian does not treat them as security issues).")
+    var includeUnimportant = false
+
     @Option(help: "Ignore file: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line (default: ./.fathomignore if present).")
     var ignoreFile: String?
 
@@ -41,12 +47,11 @@ struct PolicyOptions: ParsableArguments {
 
     func validate() throws {
         guard (0...255).contains(exitCode) else { throw ValidationError("--exit-code must be 0 to 255 (a process exit status), not \(exitCode)") }
-        if let severity {
-            do {
-                _ = try ScanPolicy.severities(severity)
-            } catch let error as FathomError {
-                throw ValidationError(error.message)
-            }
+        do {
+            if let severity { _ = try ScanPolicy.severities(severity) }
+            if let ignoreStatus { _ = try Finding.Status.list(ignoreStatus) }
+        } catch let error as FathomError {
+            throw ValidationError(error.message)
         }
     }
 
@@ -57,6 +62,8 @@ struct PolicyOptions: ParsableArguments {
         do {
             policy.severities = try severity.map(ScanPolicy.severities)
             policy.ignoreUnfixed = ignoreUnfixed
+            policy.ignoreStatuses = try ignoreStatus.map(Finding.Status.list) ?? []
+            policy.includeUnimportant = includeUnimportant
             policy.skips = PathSkips(directories: skipDirs, files: skipFiles)
             policy.exitCode = exitCode
             policy.allowMissingData = allowMissingData

@@ -149,3 +149,23 @@ import Testing
         #expect(findings.first?.references.first == "https://github.com/advisories/GHSA-5crp-9r3c-p9vr")
     }
 }
+
+/// OSV's own Debian records (osv.dev, from the security tracker) keep the urgency in
+/// `ecosystem_specific`; hand-made records in that shape.
+@Suite struct OSVDebianUrgencyTests {
+    @Test func unimportantAndEndOfLifeFromEcosystemSpecific() throws {
+        func record(_ id: String, _ urgency: String) throws -> OSVRecord {
+            let json = #"{"id":"\#(id)","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:11","name":"busybox"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}],"ecosystem_specific":{"urgency":"\#(urgency)"}}]}"#
+            return try AdvisoryImport.osv(Array(json.utf8), file: "\(id).json")
+        }
+        var index = AdvisoryIndex()
+        index.add([try record("CVE-2022-1", "unimportant"), try record("CVE-2022-2", "end-of-life"), try record("CVE-2022-3", "low")], source: "osv-debian")
+        let busybox = Package(ecosystem: "deb", name: "busybox", version: "1:1.30.1-6+b3", source: .init(name: "busybox", version: "1:1.30.1-6"), path: "s")
+        let findings = ImageMatcher.findings([InventoryEntry(package: busybox, layer: 0)], osNamespace: "Debian:11", index: index)
+        let byID = Dictionary(uniqueKeysWithValues: findings.map { ($0.id, "\($0.status.rawValue) \($0.unimportant == true)") })
+        #expect(byID == ["CVE-2022-1": "affected true", "CVE-2022-2": "end_of_life false", "CVE-2022-3": "affected false"])
+        let outcome = ScanPolicy().apply(findings, purl: { _ in nil }, image: nil)
+        #expect(outcome.kept.map(\.id).sorted() == ["CVE-2022-2", "CVE-2022-3"])
+        #expect(outcome.filtered.unimportant == 1)
+    }
+}

@@ -1,4 +1,5 @@
 @testable import FathomAdvisory
+import FathomCore
 import FathomInventory
 import FathomSource
 import FathomPipeline
@@ -253,9 +254,48 @@ import FathomSQLiteStore
         let bullseye = Package(ecosystem: "deb", name: "libssl1.1", version: "1.1.1w-0+deb11u1", source: .init(name: "openssl", version: nil), path: "s")
         let entries = ImageMatcher.findings([InventoryEntry(package: bullseye, layer: 0)], osNamespace: "Debian:11", index: index)
         #expect(entries.map(\.status) == [.willNotFix])
+        #expect(entries.first?.vendorStatus == "no-dsa: ignored")
         #expect(entries.first?.fixedVersion == nil)
+        // Undetermined and unimportant: under investigation, and left out unless asked for.
         let zlib = Package(ecosystem: "deb", name: "zlib1g", version: "1:1.2.13.dfsg-1", source: .init(name: "zlib", version: "1:1.2.13.dfsg-1"), path: "s")
-        #expect(ImageMatcher.findings([InventoryEntry(package: zlib, layer: 0)], osNamespace: "Debian:12", index: index).map(\.status) == [.willNotFix])
+        let unimportant = ImageMatcher.findings([InventoryEntry(package: zlib, layer: 0)], osNamespace: "Debian:12", index: index)
+        #expect(unimportant.map(\.status) == [.underInvestigation])
+        #expect(unimportant.first?.unimportant == true)
+        var policy = ScanPolicy()
+        #expect(policy.apply(unimportant, purl: { _ in nil }, image: nil).filtered.unimportant == 1)
+        policy.includeUnimportant = true
+        #expect(policy.apply(unimportant, purl: { _ in nil }, image: nil).kept.count == 1)
+    }
+
+    /// Every status the tracker words, as fathom names it (and `--ignore-status` leaves it out).
+    @Test func debianTrackerStatuses() throws {
+        let tracker = """
+            {"src": {
+              "CVE-2024-1": {"releases": {"bookworm": {"status": "open", "urgency": "low", "nodsa": "Minor issue", "nodsa_reason": "postponed"}}},
+              "CVE-2024-2": {"releases": {"bookworm": {"status": "open", "urgency": "low", "nodsa": "Minor issue", "nodsa_reason": ""}}},
+              "CVE-2024-3": {"releases": {"bookworm": {"status": "open", "urgency": "low", "nodsa": "Not supported", "nodsa_reason": "ignored"}}},
+              "CVE-2024-4": {"releases": {"bookworm": {"status": "open", "urgency": "end-of-life"}}},
+              "CVE-2024-5": {"releases": {"bookworm": {"status": "undetermined", "urgency": "not yet assigned"}}},
+              "CVE-2024-6": {"releases": {"bookworm": {"status": "open", "urgency": "medium"}}},
+              "CVE-2024-7": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "1.1-1", "urgency": "medium"}}}}}
+            """
+        var index = AdvisoryIndex()
+        index.add(try FeedReader.parseDocument(Array(tracker.utf8), name: "tracker.json"), source: "debian-tracker")
+        let package = Package(ecosystem: "deb", name: "libsrc1", version: "1.0-1", source: .init(name: "src", version: "1.0-1"), path: "s")
+        let findings = ImageMatcher.findings([InventoryEntry(package: package, layer: 0)], osNamespace: "Debian:12", index: index)
+        let byCVE = Dictionary(uniqueKeysWithValues: findings.map { ($0.aliases.first!, "\($0.status.rawValue) \($0.vendorStatus ?? "-")") })
+        #expect(byCVE == [
+            "CVE-2024-1": "fix_deferred no-dsa: postponed", "CVE-2024-2": "fix_deferred no-dsa", "CVE-2024-3": "will_not_fix no-dsa: ignored",
+            "CVE-2024-4": "end_of_life end-of-life", "CVE-2024-5": "under_investigation undetermined", "CVE-2024-6": "affected open",
+            "CVE-2024-7": "fixed -",
+        ])
+        var policy = ScanPolicy()
+        policy.ignoreStatuses = try Finding.Status.list("will_not_fix, end-of-life,fix_deferred")
+        let outcome = policy.apply(findings, purl: { _ in nil }, image: nil)
+        #expect(outcome.kept.map(\.status).sorted { $0.rawValue < $1.rawValue } == [.affected, .fixed, .underInvestigation])
+        #expect(outcome.filtered.byStatus == ["fix_deferred": 2, "will_not_fix": 1, "end_of_life": 1])
+        #expect(outcome.filtered.warning?.contains("2 fix_deferred") == true)
+        #expect(throws: FathomError.self) { try Finding.Status.list("wontfix") }
     }
 }
 

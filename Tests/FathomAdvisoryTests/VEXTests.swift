@@ -129,11 +129,11 @@ import Testing
         let rpm = [
             Finding(
                 id: "CVE-2023-42363", aliases: [], ecosystem: "rpm", package: "busybox", sourcePackage: "busybox", installedVersion: "1.36.1-1.el9",
-                fixedVersion: nil, status: .notFixed, severity: .medium, severitySource: nil, cvss: [], layerIndex: 0, path: "var/lib/rpm",
+                fixedVersion: nil, status: .affected, severity: .medium, severitySource: nil, cvss: [], layerIndex: 0, path: "var/lib/rpm",
                 source: "test", title: nil, references: [], arch: "x86_64"),
             Finding(
                 id: "CVE-2023-42363", aliases: [], ecosystem: "rpm", package: "busybox-petitboot", sourcePackage: "busybox",
-                installedVersion: "1.36.1-1.el9", fixedVersion: nil, status: .notFixed, severity: .medium, severitySource: nil, cvss: [],
+                installedVersion: "1.36.1-1.el9", fixedVersion: nil, status: .affected, severity: .medium, severitySource: nil, cvss: [],
                 layerIndex: 0, path: "var/lib/rpm", source: "test", title: nil, references: [], arch: "x86_64"),
         ]
         func purl(_ finding: Finding) -> PackageURL? {

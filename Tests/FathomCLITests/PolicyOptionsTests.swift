@@ -7,7 +7,10 @@ import Testing
 /// The policy flags `scan`, `registry` and `rescan` share, parsed as the commands parse them.
 @Suite struct PolicyOptionsTests {
     @Test func everyPolicyFlagParsesOnEveryFrontDoor() throws {
-        let flags = ["--severity", "HIGH,CRITICAL", "--ignore-unfixed", "--exit-code", "3", "--allow-missing-data", "--skip-dirs", "usr/lib/x"]
+        let flags = [
+            "--severity", "HIGH,CRITICAL", "--ignore-unfixed", "--exit-code", "3", "--allow-missing-data", "--skip-dirs", "usr/lib/x",
+            "--ignore-status", "will_not_fix,fix_deferred", "--include-unimportant",
+        ]
         let scan = try Scan.parse(["r.example/a:1"] + flags)
         let registry = try RegistryScan.parse(["r.example"] + flags)
         let rescan = try Rescan.parse(flags)
@@ -16,6 +19,7 @@ import Testing
             #expect(policy.severities == [.high, .critical])
             #expect(policy.ignoreUnfixed && policy.allowMissingData && policy.exitCode == 3)
             #expect(policy.skips.directories == ["usr/lib/x"])
+            #expect(policy.ignoreStatuses == [.willNotFix, .fixDeferred] && policy.includeUnimportant)
         }
     }
 
@@ -23,6 +27,7 @@ import Testing
         #expect(throws: (any Error).self) { try Scan.parse(["r.example/a:1", "--severity", "BOGUS"]) }
         #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "--exit-code", "300"]) }
         #expect(throws: (any Error).self) { try Rescan.parse(["--severity", "HIGH,SEVERE"]) }
+        #expect(throws: (any Error).self) { try Scan.parse(["r.example/a:1", "--ignore-status", "wontfix"]) }
     }
 
     @Test func durationsAndTimes() throws {

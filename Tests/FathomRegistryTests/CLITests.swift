@@ -19,7 +19,7 @@ import Testing
         let output = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--format", "json"])
         #expect(output.status == 0, "\(output.errorText)")
         let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
-        #expect(document["schemaVersion"] as? Int == 2)
+        #expect(document["schemaVersion"] as? Int == 3)
         for key in ["artifact", "os", "layers", "packages", "vulnerabilities"] { #expect(document[key] != nil, "\(key)") }
         let artifact = document["artifact"] as! [String: Any]
         #expect(artifact["manifestDigest"] as? String == layout.gzip.manifestDigest)

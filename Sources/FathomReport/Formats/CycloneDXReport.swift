@@ -76,6 +76,24 @@ extension ScanReport {
     }
 
     /// One entry per vulnerability id, affecting each component it was found in.
+    /// The vendor's status as CycloneDX's analysis says it, when every package of the
+    /// vulnerability has the same: affected findings are `exploitable` (with the response the
+    /// vendor gives: `update` when fixed, `will_not_fix`, or `can_not_fix` for a deferred fix or
+    /// an unsupported release), undecided ones `in_triage`; the vendor's words are the detail.
+    static func analysis(_ found: [ScanReport.Vulnerability]) -> JSONValue {
+        guard let status = found.first?.status, found.allSatisfy({ $0.status == status }) else { return .null }
+        var analysis: [String: JSONValue] = ["state": status == .underInvestigation ? "in_triage" : "exploitable"]
+        switch status {
+        case .fixed: analysis["response"] = ["update"]
+        case .willNotFix: analysis["response"] = ["will_not_fix"]
+        case .fixDeferred, .endOfLife: analysis["response"] = ["can_not_fix"]
+        case .affected, .underInvestigation: break
+        }
+        let words = Set(found.compactMap(\.vendorStatus)).sorted()
+        analysis["detail"] = .string(status.rawValue + (words.isEmpty ? "" : " (\(words.joined(separator: "; ")))"))
+        return .object(analysis)
+    }
+
     private func cycloneDXVulnerabilities(references: [String]) -> [JSONValue] {
         let indexes = packageIndexes
         var order: [String] = []
@@ -102,7 +120,7 @@ extension ScanReport {
                 if let fixed = vulnerability.fixedVersion { versions.append(["version": .string(fixed), "status": "unaffected"]) }
                 return ["ref": .string(references[index]), "versions": .array(versions)]
             }
-            let fixes = found.map { "\($0.package) \($0.installedVersion): " + ($0.fixedVersion.map { "upgrade to \($0)" } ?? "no fix yet") }
+            let fixes = found.map { "\($0.package) \($0.installedVersion): " + ($0.fixedVersion.map { "upgrade to \($0)" } ?? $0.noFixWords) }
             return [
                 "bom-ref": .string(id), "id": .string(id),
                 "source": ["name": .string(first.source), "url": .string(first.page)],
@@ -113,6 +131,7 @@ extension ScanReport {
                 "advisories": .array(first.links.map { ["url": .string($0)] }),
                 "affects": .array(affects),
                 "properties": [Self.property("fathom:vulnerability:status", first.status.rawValue)],
+                "analysis": Self.analysis(found),
             ]
         }
         // Suppressed findings, with why (VEX as CycloneDX writes it).

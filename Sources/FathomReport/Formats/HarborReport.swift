@@ -42,6 +42,8 @@ public enum HarborReport {
             var vendor: [String: Any] = ["ecosystem": vulnerability.ecosystem, "source": vulnerability.source, "path": vulnerability.path]
             if !vulnerability.aliases.isEmpty { vendor["aliases"] = vulnerability.aliases }
             if let source = vulnerability.severitySource { vendor["severitySource"] = source }
+            vendor["status"] = vulnerability.status.rawValue
+            if let words = vulnerability.vendorStatus { vendor["vendorStatus"] = words }
             item["vendor_attributes"] = vendor
             return item
         }

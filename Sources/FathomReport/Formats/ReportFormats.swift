@@ -85,10 +85,22 @@ extension ScanReport.Vulnerability {
     /// A page about the vulnerability: its first link, else OSV's page for the id.
     var page: String { links.first ?? "https://osv.dev/vulnerability/\(id)" }
 
+    /// What the vendor says when there is no fix: "no fix yet", or why not.
+    var noFixWords: String {
+        let words = vendorStatus.map { " (\($0))" } ?? ""
+        switch status {
+        case .fixed, .affected: return "no fix yet" + words
+        case .willNotFix: return "the vendor will not fix it" + words
+        case .fixDeferred: return "the vendor deferred the fix" + words
+        case .endOfLife: return "no fix: the package's support has ended in this release" + words
+        case .underInvestigation: return "the vendor is still investigating" + words
+        }
+    }
+
     /// One line: what is affected, what fixes it, how severe and by whose rating.
     var summaryLine: String {
         var text = "\(package) \(installedVersion) (\(ecosystem)) is affected by \(id)"
-        text += fixedVersion.map { "; fixed in \($0)" } ?? "; no fix yet"
+        text += fixedVersion.map { "; fixed in \($0)" } ?? "; \(noFixWords)"
         text += ". Severity \(severity.rawValue)" + (severitySource.map { " (\($0))" } ?? "")
         if let score = highestScore { text += ", CVSS \(score.version) \(score.score) from \(score.source) (\(score.vector))" }
         return text + "."

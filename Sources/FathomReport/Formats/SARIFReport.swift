@@ -40,6 +40,7 @@ extension ScanReport {
                 "properties": [
                     "package": .string(vulnerability.package), "installedVersion": .string(vulnerability.installedVersion),
                     "fixedVersion": JSONValue(vulnerability.fixedVersion), "severity": .string(vulnerability.severity.rawValue),
+                    "status": .string(vulnerability.status.rawValue), "vendorStatus": JSONValue(vulnerability.vendorStatus),
                     "severitySource": JSONValue(vulnerability.severitySource), "layer": .string(vulnerability.layer.description),
                     "purl": JSONValue(purl?.description), "source": .string(vulnerability.source),
                 ],
@@ -96,7 +97,7 @@ extension ScanReport {
     static func rule(_ vulnerability: Vulnerability, all: [Vulnerability]) -> JSONValue {
         let title = vulnerability.title ?? "\(vulnerability.id) in \(vulnerability.package)"
         let packages = Set(all.map { "\($0.package) \($0.installedVersion)" }).sorted()
-        let fixes = all.map { "- \($0.package) \($0.installedVersion): " + ($0.fixedVersion.map { "upgrade to \($0)" } ?? "no fix yet") }
+        let fixes = all.map { "- \($0.package) \($0.installedVersion): " + ($0.fixedVersion.map { "upgrade to \($0)" } ?? $0.noFixWords) }
         let scores = vulnerability.cvss.map { "- CVSS \($0.version) \($0.score) from \($0.source): `\($0.vector)`" }
         let markdown = (["**\(vulnerability.id)**: \(title)", "", "Severity **\(vulnerability.severity.rawValue)**"
             + (vulnerability.severitySource.map { " (\($0))" } ?? ""), ""] + scores + [""] + fixes + [""]
