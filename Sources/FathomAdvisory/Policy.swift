@@ -93,6 +93,8 @@ public struct ScanPolicy: Sendable {
     /// What the policy made of an image's findings.
     public struct Outcome: Sendable {
         public var kept: [Finding] = []
+        /// Findings in packages that hold a kernel, reported apart (no `--include-kernel`).
+        public var kernel: [Finding] = []
         public var suppressed: [Suppressed] = []
         public var filtered = Filtered()
     }
@@ -104,6 +106,8 @@ public struct ScanPolicy: Sendable {
     public var ignoreStatuses: Set<Finding.Status> = []
     /// `--include-unimportant`: report what Debian rates unimportant.
     public var includeUnimportant = false
+    /// `--include-kernel`: findings in kernel packages count as any other.
+    public var includeKernel = false
     public var ignoreRules: [IgnoreRule] = []
     public var vex: [VEXStatement] = []
     /// `--skip-dirs` and `--skip-files`: packages read from these paths are left out.
@@ -172,6 +176,10 @@ public struct ScanPolicy: Sendable {
         for finding in findings where !skips.skips(finding.path) {
             if let suppressed = suppression(of: finding, purl: purl(finding), image: image) {
                 outcome.suppressed.append(suppressed)
+                continue
+            }
+            if !includeKernel && KernelPackages.holdsKernel(ecosystem: finding.ecosystem, name: finding.package) {
+                outcome.kernel.append(finding)
                 continue
             }
             if finding.unimportant == true && !includeUnimportant {
@@ -327,6 +335,8 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
     public var ignoreStatus: [Finding.Status]?
     /// Report Debian's unimportant findings, as `--include-unimportant`.
     public var includeUnimportant: Bool?
+    /// Count findings in kernel packages as any other, as `--include-kernel`.
+    public var includeKernel: Bool?
     public var ignore: [IgnoreEntry]?
     public var vex: [Statement]?
     public var skipDirs: [String]?
@@ -344,6 +354,7 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
             policy.severities = Set(severity)
         }
         if let ignoreUnfixed { policy.ignoreUnfixed = ignoreUnfixed }
+        if let includeKernel { policy.includeKernel = includeKernel }
         if let ignoreStatus { policy.ignoreStatuses = Set(ignoreStatus) }
         if let includeUnimportant { policy.includeUnimportant = includeUnimportant }
         for (number, entry) in (ignore ?? []).enumerated() {

@@ -156,8 +156,16 @@ public struct ScanSession: Sendable {
         }
         report.set(
             findings: outcome.kept, suppressed: outcome.suppressed, changes: kept, coverage: coverage, advisoriesLoaded: advisoriesLoaded,
-            notes: notes + [outcome.filtered.warning].compactMap { $0 } + dataWarnings)
+            notes: notes + [outcome.filtered.warning, Self.kernelNote(outcome.kernel)].compactMap { $0 } + dataWarnings,
+            kernel: outcome.kernel)
         return ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage)), read: nil)
+    }
+
+    /// Says that kernel findings are listed apart, and why.
+    static func kernelNote(_ kernel: [Finding]) -> String? {
+        guard !kernel.isEmpty else { return nil }
+        let packages = Set(kernel.map(\.package)).sorted()
+        return "\(kernel.count) finding\(kernel.count == 1 ? "" : "s") in kernel packages (\(packages.prefix(3).joined(separator: ", "))\(packages.count > 3 ? ", …" : "")) listed apart and left out of the verdict: a container runs on its host's kernel (--include-kernel counts them)"
     }
 
     /// What changed, as the policy shows it: a new finding counts when it is reported; a resolved

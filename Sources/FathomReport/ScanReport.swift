@@ -130,6 +130,9 @@ public struct ScanReport: Sendable, Codable {
     public var vulnerabilities: [Vulnerability]
     public var remediation: [Remediation]
     public var suppressed: [ScanPolicy.Suppressed]
+    /// Findings in packages that hold a kernel, which a container does not run: listed apart and
+    /// left out of the summary and the verdict (absent with `--include-kernel`, or when none).
+    public var kernel: [Vulnerability]?
     public var summary: Summary
     /// What changed since the previous scan of the same name (absent on a first scan).
     public var changes: ScanChanges?
@@ -252,10 +255,11 @@ public struct ScanReport: Sendable, Codable {
     /// engine's own, such as the filters' counts and stale data).
     package mutating func set(
         findings: [Finding], suppressed: [ScanPolicy.Suppressed], changes: ScanChanges?, coverage: Coverage?, advisoriesLoaded: Bool,
-        notes: [String]
+        notes: [String], kernel: [Finding] = []
     ) {
         summary.advisoriesLoaded = advisoriesLoaded
         self.suppressed = suppressed
+        self.kernel = kernel.isEmpty ? nil : kernel.map(vulnerability)
         self.changes = changes?.previousScannedAt == nil ? nil : changes
         self.coverage = summary.advisoriesLoaded ? coverage : nil
         setFindings(findings)
@@ -267,16 +271,19 @@ public struct ScanReport: Sendable, Codable {
             + [OSLifecycle.warning(for: os?.namespace)].compactMap { $0 } + notes
     }
 
+    /// A finding as the document shows it.
+    private func vulnerability(_ finding: Finding) -> Vulnerability {
+        Vulnerability(
+            id: finding.id, aliases: finding.aliases, ecosystem: finding.ecosystem, package: finding.package,
+            installedVersion: finding.installedVersion, fixedVersion: finding.fixedVersion, status: finding.status,
+            vendorStatus: finding.vendorStatus, severity: finding.severity, severitySource: finding.severitySource, cvss: finding.cvss,
+            layer: layers[finding.layerIndex].digest, path: finding.path, source: finding.source, title: finding.title,
+            references: finding.references)
+    }
+
     /// Vulnerabilities, remediation and summary from `findings`.
     private mutating func setFindings(_ findings: [Finding]) {
-        let layerDigests = layers.map(\.digest)
-        vulnerabilities = findings.map { finding in
-            Vulnerability(
-                id: finding.id, aliases: finding.aliases, ecosystem: finding.ecosystem, package: finding.package,
-                installedVersion: finding.installedVersion, fixedVersion: finding.fixedVersion, status: finding.status,
-                vendorStatus: finding.vendorStatus, severity: finding.severity, severitySource: finding.severitySource, cvss: finding.cvss, layer: layerDigests[finding.layerIndex], path: finding.path,
-                source: finding.source, title: finding.title, references: finding.references)
-        }
+        vulnerabilities = findings.map(vulnerability)
         remediation = Remediation.group(findings)
         var counts: [String: Int] = [:]
         for severity in Severity.allCases { counts[severity.rawValue] = 0 }

@@ -113,6 +113,16 @@ extension ScanReport {
                 }
                 output += table.render(width: options.width)
             }
+            if let kernel, !kernel.isEmpty {
+                output += "\nKernel packages (\(kernel.count); not in the verdict: a container runs on its host's kernel)\n"
+                var table = TextTable(headers: ["ID", "PACKAGE", "INSTALLED", "FIXED", "SEVERITY"])
+                for finding in kernel {
+                    table.append([
+                        finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "(\(finding.status.rawValue))", finding.severity.rawValue,
+                    ])
+                }
+                output += table.render(width: options.width)
+            }
             if !remediation.isEmpty {
                 output += "\nRemediation\n"
                 for step in remediation {

@@ -39,6 +39,7 @@ public enum OpenAPIDocument {
                     "ignoreUnfixed": {"type": "boolean", "nullable": true},
                     "ignoreStatus": {"type": "array", "nullable": true, "description": "Vendor statuses left out, as --ignore-status", "items": {"type": "string", "enum": ["fixed", "affected", "will_not_fix", "fix_deferred", "end_of_life", "under_investigation"]}},
                     "includeUnimportant": {"type": "boolean", "nullable": true},
+                    "includeKernel": {"type": "boolean", "nullable": true},
                     "ignore": {"type": "array", "nullable": true, "description": "Ignore rules, as the ignore file's lines say them", "items": {
                       "type": "object", "required": ["id"], "properties": {
                         "id": {"type": "string", "pattern": "^\\S+$"}, "package": {"type": "string", "nullable": true, "pattern": "^\\S+$"},

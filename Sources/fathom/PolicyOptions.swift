@@ -24,6 +24,9 @@ struct PolicyOptions: ParsableArguments {
     @Flag(help: "Also report what Debian rates unimportant (left out by default, as Debian does not treat them as security issues).")
     var includeUnimportant = false
 
+    @Flag(help: "Count findings in kernel packages (linux-image-*, kernel, kernel-core, linux-lts, …) like any other; by default they are listed apart and left out of the verdict, since a container runs on its host's kernel.")
+    var includeKernel = false
+
     @Option(help: "Ignore file: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line (default: ./.fathomignore if present).")
     var ignoreFile: String?
 
@@ -64,6 +67,7 @@ struct PolicyOptions: ParsableArguments {
             policy.ignoreUnfixed = ignoreUnfixed
             policy.ignoreStatuses = try ignoreStatus.map(Finding.Status.list) ?? []
             policy.includeUnimportant = includeUnimportant
+            policy.includeKernel = includeKernel
             policy.skips = PathSkips(directories: skipDirs, files: skipFiles)
             policy.exitCode = exitCode
             policy.allowMissingData = allowMissingData
