@@ -16,6 +16,10 @@ public protocol AdvisoryLookup: Sendable {
     /// Every CVSS score any source gives for these vulnerability ids (CVE, GHSA…): NVD's
     /// records, and the vectors of advisories that name the id or alias it.
     func scores(for ids: Set<String>) async throws -> [String: [CVSSScore]]
+    /// What CISA KEV and EPSS say of these vulnerability ids (an id they do not list is absent).
+    func exploitation(for ids: Set<String>) async throws -> [String: Exploitation]
+    /// Vulnerabilities with exploitation data (0: no KEV or EPSS feed imported).
+    var exploitationCount: Int { get }
 }
 
 extension AdvisoryIndex {
@@ -25,6 +29,14 @@ extension AdvisoryIndex {
     public func scores(for ids: Set<String>) async throws -> [String: [CVSSScore]] {
         var found: [String: [CVSSScore]] = [:]
         for id in ids { if let scores = scoresByID[id] { found[id] = scores } }
+        return found
+    }
+
+    public var exploitationCount: Int { exploitationByID.count }
+
+    public func exploitation(for ids: Set<String>) async throws -> [String: Exploitation] {
+        var found: [String: Exploitation] = [:]
+        for id in ids { if let facts = exploitationByID[id] { found[id] = facts } }
         return found
     }
 }
@@ -75,6 +87,8 @@ public struct AdvisoryIndex: AdvisoryLookup {
     private var buckets: [Key: Bucket] = [:]
     /// CVSS scores by vulnerability id and alias, from every record added and `addScores`.
     private var scoresByID: [String: [CVSSScore]] = [:]
+    /// Exploitation data by CVE id, from `addExploitation`.
+    private var exploitationByID: [String: Exploitation] = [:]
     public private(set) var recordCount = 0
     public private(set) var namespaces: Set<String> = []
 
@@ -110,6 +124,11 @@ public struct AdvisoryIndex: AdvisoryLookup {
             guard let comparator = EcosystemVersions.comparator(forOSV: key.ecosystem) else { continue }
             buckets[key] = Self.rank(buckets[key]!, comparator: comparator)
         }
+    }
+
+    /// Adds exploitation data (CISA KEV, EPSS) by CVE id.
+    public mutating func addExploitation(_ facts: [String: Exploitation]) {
+        exploitationByID.merge(facts) { $0.merging($1) }
     }
 
     /// Adds severity-only data (NVD's CVSS scores by CVE id).

@@ -1,6 +1,7 @@
 // Reads advisory feeds from files, directories, `.zip` and `.tar.gz` exports, recognising
 // each document's format: OSV (JSON/YAML), Alpine secdb (JSON/YAML), Debian security tracker
-// JSON, and NVD CVE API 2.0 JSON (feed files and API pages), a severity source.
+// JSON, NVD CVE API 2.0 JSON (feed files and API pages), a severity source, and CISA's KEV
+// catalog and FIRST's EPSS CSV, exploitation data.
 import FathomCore
 import FathomArchive
 import Foundation
@@ -11,6 +12,8 @@ public struct FeedContents: Sendable {
     public var records: [OSVRecord] = []
     /// CVSS scores by vulnerability id from a severity source (NVD), not advisories.
     public var scores: [String: [CVSSScore]] = [:]
+    /// Exploitation data by CVE id (CISA KEV, FIRST EPSS), not advisories.
+    public var exploitation: [String: Exploitation] = [:]
     /// Documents that could not be read, each with a plain reason; the rest still imports.
     public var warnings: [String] = []
     /// Documents read that hold no advisories (an empty file, a feed that lists nothing).
@@ -33,9 +36,12 @@ public enum FeedReader {
                 let parsed = try FeedReader.parse(bytes, name: name)
                 contents.documents += 1
                 contents.notes += parsed.notes
-                if parsed.records.isEmpty && parsed.scores.isEmpty { contents.notes.append("\(name): lists no advisories") }
+                if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty {
+                    contents.notes.append("\(name): lists no advisories")
+                }
                 contents.records += parsed.records
                 contents.scores.merge(parsed.scores) { $0 + $1 }
+                contents.exploitation.merge(parsed.exploitation) { $0.merging($1) }
             } catch {
                 contents.warnings.append("\(name): \(error)")
             }
@@ -47,7 +53,7 @@ public enum FeedReader {
         if isDirectory.boolValue {
             let enumerator = FileManager.default.enumerator(atPath: path)
             while let relative = enumerator?.nextObject() as? String {
-                guard [".json", ".yaml", ".yml", ".json.gz"].contains(where: relative.hasSuffix) else { continue }
+                guard [".json", ".yaml", ".yml", ".json.gz", ".csv", ".csv.gz"].contains(where: relative.hasSuffix) else { continue }
                 document(path + "/" + relative, try Self.file(path + "/" + relative))
             }
         } else if path.hasSuffix(".zip") {
@@ -102,16 +108,22 @@ public enum FeedReader {
     struct Parsed {
         var records: [OSVRecord] = []
         var scores: [String: [CVSSScore]] = [:]
+        var exploitation: [String: Exploitation] = [:]
         /// Things worth saying that do not stop the document (NVD scores its vectors contradict).
         var notes: [String] = []
     }
 
     static func parse(_ bytes: [UInt8], name: String) throws -> Parsed {
+        if ExploitationImport.isEPSS(bytes) { return Parsed(exploitation: try ExploitationImport.epss(bytes, file: name)) }
         // NVD's documents name their format in the first keys; sniffing spares every OSV
         // document a second parse.
         if !(name.hasSuffix(".yaml") || name.hasSuffix(".yml")), NVDImport.sniff(bytes) {
             let (scores, notes) = try NVDImport.scores(bytes, file: name)
             return Parsed(scores: scores, notes: notes)
+        }
+        // The catalog names its version in its first keys.
+        if !(name.hasSuffix(".yaml") || name.hasSuffix(".yml")), String(decoding: bytes.prefix(400), as: UTF8.self).contains("\"catalogVersion\"") {
+            return Parsed(exploitation: try ExploitationImport.kev(bytes, file: name))
         }
         return Parsed(records: try parseDocument(bytes, name: name))
     }
@@ -142,6 +154,9 @@ public enum FeedReader {
         if dictionary["CVE_Items"] != nil {
             throw FathomError(
                 .unsupported, "NVD's 1.1 JSON feeds were retired in 2023; use the CVE API 2.0 files (nvdcve-2.0-*.json.gz)")
+        }
+        if ExploitationImport.isKEV(dictionary) {
+            throw FathomError(.invalidInput, "CISA's KEV catalog ranks findings, it holds no advisories (import it as a feed)")
         }
         if NVDImport.isNVD(dictionary) {
             throw FathomError(.invalidInput, "NVD CVE JSON holds CVSS scores, not advisories (import it as a feed)")

@@ -81,6 +81,10 @@ public struct Finding: Sendable, Hashable, Codable {
     /// Debian rates it `unimportant` (no security impact in Debian's build, or not shipped):
     /// left out unless `--include-unimportant`.
     public var unimportant: Bool? = nil
+    /// CISA lists the vulnerability (by its id or an alias) as exploited in the wild.
+    public var kev: KEVEntry? = nil
+    /// FIRST's EPSS score of the vulnerability (the highest among its ids).
+    public var epss: EPSSScore? = nil
 }
 
 /// The vendor status of a match, from what the feed keeps in the affected entry's
@@ -108,7 +112,7 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 4  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses
+    public static let version = 5  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -118,7 +122,22 @@ public enum ImageMatcher {
         let matched = findings(packages, osNamespace: osNamespace, index: lookup, cache: cache)
         let ids = Set(matched.flatMap { [$0.id] + $0.aliases })
         guard !ids.isEmpty else { return matched }
-        return rated(matched, scores: try await lookup.scores(for: ids))
+        let scored = rated(matched, scores: try await lookup.scores(for: ids))
+        return exploited(scored, facts: try await lookup.exploitation(for: ids))
+    }
+
+    /// Each finding with what KEV and EPSS say of its id or any alias, in report order.
+    public static func exploited(_ findings: [Finding], facts: [String: Exploitation]) -> [Finding] {
+        guard !facts.isEmpty else { return findings }
+        return sorted(findings.map { finding in
+            var finding = finding
+            for id in [finding.id] + finding.aliases {
+                guard let known = facts[id] else { continue }
+                if finding.kev == nil { finding.kev = known.kev }
+                if let epss = known.epss, epss.score > finding.epss?.score ?? -1 { finding.epss = epss }
+            }
+            return finding
+        })
     }
 
     /// Adds the other sources' CVSS scores of each finding's vulnerability (by id and alias),
@@ -137,11 +156,15 @@ public enum ImageMatcher {
         })
     }
 
-    /// Findings in report order: most severe first, then by package and id (and, for the same
-    /// package installed twice, by version, path and layer, so that the order is total).
+    /// Findings in report order: what attackers exploit (CISA KEV) first, then the most severe,
+    /// and within a severity the likelier to be exploited (EPSS) first; then by package and id
+    /// (and, for the same package installed twice, by version, path and layer, so that the
+    /// order is total).
     public static func sorted(_ findings: [Finding]) -> [Finding] {
         findings.sorted { a, b in
+            if (a.kev != nil) != (b.kev != nil) { return a.kev != nil }
             if a.severity != b.severity { return a.severity > b.severity }
+            if a.epss?.score != b.epss?.score { return (a.epss?.score ?? -1) > (b.epss?.score ?? -1) }
             return (a.package, a.id, a.installedVersion, a.path, a.layerIndex, a.source)
                 < (b.package, b.id, b.installedVersion, b.path, b.layerIndex, b.source)
         }

@@ -63,10 +63,14 @@ public struct ScanPolicy: Sendable {
         public var byStatus: [String: Int] = [:]
         /// Debian's `unimportant` findings left out (no `--include-unimportant`).
         public var unimportant = 0
+        /// Left out by `--kev-only` (not in CISA's KEV catalog).
+        public var notKnownExploited = 0
+        /// Left out by `--epss-threshold` (an EPSS score below it, or none).
+        public var belowEPSS = 0
 
         public init() {}
 
-        enum CodingKeys: String, CodingKey { case bySeverity, unfixed, byStatus, unimportant }
+        enum CodingKeys: String, CodingKey { case bySeverity, unfixed, byStatus, unimportant, notKnownExploited, belowEPSS }
 
         // Reports stored before the status filters have only the first two counts.
         public init(from decoder: any Decoder) throws {
@@ -75,9 +79,13 @@ public struct ScanPolicy: Sendable {
             unfixed = try container.decodeIfPresent(Int.self, forKey: .unfixed) ?? 0
             byStatus = try container.decodeIfPresent([String: Int].self, forKey: .byStatus) ?? [:]
             unimportant = try container.decodeIfPresent(Int.self, forKey: .unimportant) ?? 0
+            notKnownExploited = try container.decodeIfPresent(Int.self, forKey: .notKnownExploited) ?? 0
+            belowEPSS = try container.decodeIfPresent(Int.self, forKey: .belowEPSS) ?? 0
         }
 
-        public var total: Int { bySeverity.values.reduce(0, +) + unfixed + byStatus.values.reduce(0, +) + unimportant }
+        public var total: Int {
+            bySeverity.values.reduce(0, +) + unfixed + byStatus.values.reduce(0, +) + unimportant + notKnownExploited + belowEPSS
+        }
 
         /// One line for the report's warnings, or nil when nothing was left out.
         public var warning: String? {
@@ -86,6 +94,8 @@ public struct ScanPolicy: Sendable {
             if unfixed > 0 { parts.append("\(unfixed) without a fix") }
             parts += byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             if unimportant > 0 { parts.append("\(unimportant) unimportant (Debian)") }
+            if notKnownExploited > 0 { parts.append("\(notKnownExploited) not known exploited (CISA KEV)") }
+            if belowEPSS > 0 { parts.append("\(belowEPSS) below the EPSS threshold") }
             return "\(total) finding\(total == 1 ? "" : "s") left out by the filters: \(parts.joined(separator: ", "))"
         }
     }
@@ -108,6 +118,10 @@ public struct ScanPolicy: Sendable {
     public var includeUnimportant = false
     /// `--include-kernel`: findings in kernel packages count as any other.
     public var includeKernel = false
+    /// `--kev-only`: only what CISA lists as exploited in the wild.
+    public var kevOnly = false
+    /// `--epss-threshold`: only findings whose EPSS score is at least this (0…1).
+    public var epssThreshold: Double?
     public var ignoreRules: [IgnoreRule] = []
     public var vex: [VEXStatement] = []
     /// `--skip-dirs` and `--skip-files`: packages read from these paths are left out.
@@ -192,6 +206,14 @@ public struct ScanPolicy: Sendable {
             }
             if ignoreUnfixed && finding.fixedVersion == nil {
                 outcome.filtered.unfixed += 1
+                continue
+            }
+            if kevOnly && finding.kev == nil {
+                outcome.filtered.notKnownExploited += 1
+                continue
+            }
+            if let epssThreshold, (finding.epss?.score ?? 0) < epssThreshold {
+                outcome.filtered.belowEPSS += 1
                 continue
             }
             if let severities, !severities.contains(finding.severity) {
@@ -337,6 +359,10 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
     public var includeUnimportant: Bool?
     /// Count findings in kernel packages as any other, as `--include-kernel`.
     public var includeKernel: Bool?
+    /// Only findings CISA lists as exploited, as `--kev-only`.
+    public var kevOnly: Bool?
+    /// Only findings with at least this EPSS score (0…1), as `--epss-threshold`.
+    public var epssThreshold: Double?
     public var ignore: [IgnoreEntry]?
     public var vex: [Statement]?
     public var skipDirs: [String]?
@@ -355,6 +381,13 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
         }
         if let ignoreUnfixed { policy.ignoreUnfixed = ignoreUnfixed }
         if let includeKernel { policy.includeKernel = includeKernel }
+        if let kevOnly { policy.kevOnly = kevOnly }
+        if let epssThreshold {
+            guard (0...1).contains(epssThreshold) else {
+                throw FathomError(.invalidInput, "the request's epssThreshold \(epssThreshold) is not a probability (0 to 1)")
+            }
+            policy.epssThreshold = epssThreshold
+        }
         if let ignoreStatus { policy.ignoreStatuses = Set(ignoreStatus) }
         if let includeUnimportant { policy.includeUnimportant = includeUnimportant }
         for (number, entry) in (ignore ?? []).enumerated() {

@@ -156,9 +156,16 @@ public struct ScanSession: Sendable {
         }
         report.set(
             findings: outcome.kept, suppressed: outcome.suppressed, changes: kept, coverage: coverage, advisoriesLoaded: advisoriesLoaded,
-            notes: notes + [outcome.filtered.warning, Self.kernelNote(outcome.kernel)].compactMap { $0 } + dataWarnings,
+            notes: notes + [outcome.filtered.warning, Self.kernelNote(outcome.kernel), exploitationNote].compactMap { $0 } + dataWarnings,
             kernel: outcome.kernel)
         return ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage)), read: nil)
+    }
+
+    /// Says that `--kev-only` or `--epss-threshold` had no data to go by: every finding they
+    /// leave out would otherwise look like a clean image.
+    var exploitationNote: String? {
+        guard policy.kevOnly || policy.epssThreshold != nil, fleet.index.exploitationCount == 0 else { return nil }
+        return "\(policy.kevOnly ? "--kev-only" : "--epss-threshold") leaves out every finding: the store holds no KEV or EPSS data (fathom db update, or db import the KEV catalog and the EPSS CSV)"
     }
 
     /// Says that kernel findings are listed apart, and why.

@@ -13,12 +13,14 @@ public import Foundation
 /// Layout: an OCI image manifest whose config (`configMediaType`) lists the sources, and one
 /// layer per source (`layerMediaType`): that source's OSV records as a gzip'd JSON array in id
 /// order, titled with the source's name; a severity source (NVD) has a `scoresMediaType` layer
-/// of the same title instead or as well: its CVSS scores as a gzip'd JSON object by id. Equal data gives equal bytes, so an unchanged source
+/// of the same title instead or as well: its CVSS scores as a gzip'd JSON object by id; an
+/// exploitation source (CISA KEV, EPSS) an `exploitationMediaType` layer: its facts by CVE id. Equal data gives equal bytes, so an unchanged source
 /// keeps its blob (the registry stores it once) and an unchanged database its manifest digest.
 public enum AdvisoryArtifact {
     public static let configMediaType = MediaType(rawValue: "application/vnd.fathom.advisory-db.config.v1+json")
     public static let layerMediaType = MediaType(rawValue: "application/vnd.fathom.advisories.v1.json+gzip")
     public static let scoresMediaType = MediaType(rawValue: "application/vnd.fathom.cvss-scores.v1.json+gzip")
+    public static let exploitationMediaType = MediaType(rawValue: "application/vnd.fathom.exploitation.v1.json+gzip")
     static let titleAnnotation = "org.opencontainers.image.title"
     /// Expanded bytes accepted for one source (the largest upstream feeds are a few hundred MB).
     static let sourceLimit = 2 << 30
@@ -43,10 +45,12 @@ public enum AdvisoryArtifact {
         for feed in feeds {
             let documents = try await store.advisoryDocuments(source: feed.source)
             let scores = try await store.scoreDocuments(source: feed.source)
+            let exploitation = try await store.exploitationDocuments(source: feed.source)
             var entry: [String: Any] = ["name": feed.source, "records": documents.count]
             for (mediaType, json) in [
-                (layerMediaType, documents.isEmpty && !scores.isEmpty ? nil : "[" + documents.joined(separator: ",") + "]"),
+                (layerMediaType, documents.isEmpty && !(scores.isEmpty && exploitation.isEmpty) ? nil : "[" + documents.joined(separator: ",") + "]"),
                 (scoresMediaType, scores.isEmpty ? nil : String(decoding: try encoder.encode(scores), as: UTF8.self)),
+                (exploitationMediaType, exploitation.isEmpty ? nil : String(decoding: try encoder.encode(exploitation), as: UTF8.self)),
             ] {
                 guard let json else { continue }
                 let blob = try Gzip.compress(Array(json.utf8))
@@ -55,11 +59,14 @@ public enum AdvisoryArtifact {
                     "mediaType": mediaType.rawValue, "digest": digest.description, "size": blob.count,
                     "annotations": [titleAnnotation: feed.source],
                 ])
-                entry[mediaType == layerMediaType ? "digest" : "scoresDigest"] = digest.description
+                entry[mediaType == layerMediaType ? "digest" : mediaType == scoresMediaType ? "scoresDigest" : "exploitationDigest"] =
+                    digest.description
             }
             if !scores.isEmpty { entry["scored"] = scores.count }
+            if !exploitation.isEmpty { entry["exploited"] = exploitation.count }
             sources.append(entry)
-            pushed.append((name: feed.source, contents: AdvisoryImportResult.describe(advisories: documents.count, scored: scores.count)))
+            pushed.append(
+                (name: feed.source, contents: AdvisoryImportResult.describe(advisories: documents.count, scored: scores.count, exploited: exploitation.count)))
         }
         let config = try JSONSerialization.data(
             withJSONObject: ["schemaVersion": 1, "advisoryVersion": try await store.advisoryVersion(), "sources": sources],
@@ -103,9 +110,9 @@ public enum AdvisoryArtifact {
         var summary = Summary(manifestDigest: fetched.digest, sources: [])
         // A source's advisories and scores may come as two layers; they import together.
         var order: [String] = []
-        var parts: [String: (records: [OSVRecord], scores: [String: [CVSSScore]], digests: [String])] = [:]
+        var parts: [String: (records: [OSVRecord], scores: [String: [CVSSScore]], exploitation: [String: Exploitation], digests: [String])] = [:]
         for layer in manifest.layers {
-            guard layer.mediaType == layerMediaType.rawValue || layer.mediaType == scoresMediaType.rawValue,
+            guard [layerMediaType, scoresMediaType, exploitationMediaType].map(\.rawValue).contains(layer.mediaType),
                 let name = layer.annotations?[titleAnnotation]
             else {
                 throw FathomError(.invalidManifest, "layer \(layer.digest) is not a titled advisory source", image: reference.description)
@@ -126,14 +133,16 @@ public enum AdvisoryArtifact {
             }
             if parts[name] == nil {
                 order.append(name)
-                parts[name] = ([], [:], [])
+                parts[name] = ([], [:], [:], [])
             }
             do {
                 let json = Data(try Gzip.decompress(bytes, limit: sourceLimit))
                 if layer.mediaType == layerMediaType.rawValue {
                     parts[name]!.records += try JSONDecoder().decode([OSVRecord].self, from: json)
-                } else {
+                } else if layer.mediaType == scoresMediaType.rawValue {
                     parts[name]!.scores.merge(try JSONDecoder().decode([String: [CVSSScore]].self, from: json)) { $0 + $1 }
+                } else {
+                    parts[name]!.exploitation.merge(try JSONDecoder().decode([String: Exploitation].self, from: json)) { $0.merging($1) }
                 }
             } catch {
                 throw FathomError(.invalidInput, "source \(name) cannot be read", layer: layer.digest, cause: error)
@@ -142,7 +151,7 @@ public enum AdvisoryArtifact {
         }
         for name in order {
             let part = parts[name]!
-            let result = try await store.importAdvisories(part.records, scores: part.scores, source: name, now: now)
+            let result = try await store.importAdvisories(part.records, scores: part.scores, exploitation: part.exploitation, source: name, now: now)
             try await store.recordFeedState(
                 FeedState(source: name, url: "oci://\(reference)", etag: part.digests.joined(separator: ","), lastModified: nil, fetchedAt: now))
             summary.sources.append((name: name, contents: result.contents))

@@ -39,6 +39,11 @@ public enum FeedList {
         }
         + [Feed(name: "debian-tracker", url: "https://security-tracker.debian.org/tracker/data/json")]
         + nvdYears.map { year in Feed(name: "nvd-\(year)", url: "https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-\(year).json.gz") }
+        // Exploitation data: CISA's KEV catalog (CC0) and FIRST's daily EPSS scores.
+        + [
+            Feed(name: "cisa-kev", url: "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"),
+            Feed(name: "epss", url: "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"),
+        ]
 
     /// NVD's CVE API 2.0 feed files, one per CVE year from 2002 (the 2002 file holds the older
     /// CVEs too) to the current year: CVSS scores, the severity source of last resort.

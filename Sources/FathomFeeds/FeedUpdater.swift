@@ -77,7 +77,8 @@ public struct FeedUpdater: Sendable {
                     .invalidInput, "the download is not an advisory feed" + (contents.warnings.first.map { ": \($0)" } ?? ""),
                     path: feed.url)
             }
-            let result = try await store.importAdvisories(contents.records, scores: contents.scores, source: feed.name, now: now)
+            let result = try await store.importAdvisories(
+                contents.records, scores: contents.scores, exploitation: contents.exploitation, source: feed.name, now: now)
             try await store.recordFeedState(
                 FeedState(source: feed.name, url: feed.url, etag: download.etag, lastModified: download.lastModified, fetchedAt: now))
             report.outcome = .imported(result)

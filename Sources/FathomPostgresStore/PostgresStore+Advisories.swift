@@ -8,9 +8,9 @@ extension PostgresStore: AdvisoryRecordReader {
     /// Replaces the advisories and CVSS scores of `source` in one transaction, as SQLiteStore
     /// does; rows go in as arrays (`UNNEST`), one statement per table.
     public func importAdvisories(
-        _ records: [OSVRecord], scores: [String: [CVSSScore]], source: String, now: Date = Date()
+        _ records: [OSVRecord], scores: [String: [CVSSScore]], exploitation: [String: Exploitation], source: String, now: Date = Date()
     ) async throws -> AdvisoryImportResult {
-        let plan = try AdvisoryImportPlan(records: records, scores: scores, source: source)
+        let plan = try AdvisoryImportPlan(records: records, scores: scores, exploitation: exploitation, source: source)
         let imported = ISO8601DateFormatter().string(from: now)
         return try await transaction { connection in
             // Two importers of one feed wait for each other here.
@@ -30,7 +30,16 @@ extension PostgresStore: AdvisoryRecordReader {
                 let (id, score) = try Self.score(row)
                 storedScores[id, default: []].append(score)
             }
-            let changes = plan.changes(stored: stored, storedScores: storedScores)
+            let storedExploitation = try await self.exploitation(feed: source, on: connection)
+            let changes = plan.changes(stored: stored, storedScores: storedScores, storedExploitation: storedExploitation)
+            try await run("DELETE FROM exploitation WHERE feed = \(source)", on: connection)
+            if !plan.exploitation.isEmpty {
+                let exploitedIDs = plan.exploitation.map(\.id)
+                let facts = plan.exploitation.map(\.json)
+                try await run(
+                    "INSERT INTO exploitation (feed, id, facts) SELECT \(source), * FROM UNNEST(\(exploitedIDs)::TEXT[], \(facts)::TEXT[])",
+                    on: connection)
+            }
             try await run("DELETE FROM advisories WHERE source = \(source)", on: connection)
             try await run("DELETE FROM advisory_packages WHERE source = \(source)", on: connection)
             try await run("DELETE FROM cvss_scores WHERE feed = \(source)", on: connection)
@@ -115,6 +124,48 @@ extension PostgresStore: AdvisoryRecordReader {
             scores[id, default: []].append(score)
         }
         return scores
+    }
+
+    public func exploitationDocuments(source: String) async throws -> [String: Exploitation] {
+        try await exploitation(feed: source, on: nil)
+    }
+
+    /// The exploitation data a feed was imported with, by CVE id.
+    func exploitation(feed: String, on connection: PostgresConnection?) async throws -> [String: Exploitation] {
+        var found: [String: Exploitation] = [:]
+        let decoder = JSONDecoder()
+        try await run("SELECT id, facts FROM exploitation WHERE feed = \(feed)", on: connection) { row in
+            let (id, facts) = try row.decode((String, String).self)
+            do {
+                found[id] = try decoder.decode(Exploitation.self, from: Data(facts.utf8))
+            } catch {
+                throw FathomError(.invalidInput, "the store's exploitation data of \(id) (feed \(feed)) cannot be read", cause: error)
+            }
+        }
+        return found
+    }
+
+    public func exploitationCount() async throws -> Int {
+        var count: Int64 = 0
+        try await run("SELECT COUNT(DISTINCT id)::BIGINT FROM exploitation") { count = try $0.decode(Int64.self) }
+        return Int(count)
+    }
+
+    public func exploitation(for ids: [String]) async throws -> [String: Exploitation] {
+        guard !ids.isEmpty else { return [:] }
+        var found: [String: Exploitation] = [:]
+        let decoder = JSONDecoder()
+        try await run("SELECT id, facts FROM exploitation WHERE id = ANY(\(ids)::TEXT[]) ORDER BY feed") { row in
+            let (id, json) = try row.decode((String, String).self)
+            let facts: Exploitation
+            do {
+                facts = try decoder.decode(Exploitation.self, from: Data(json.utf8))
+            } catch {
+                throw FathomError(.invalidInput, "the store's exploitation data of \(id) cannot be read", cause: error)
+            }
+            found[id] = found[id].map { $0.merging(facts) } ?? facts
+        }
+        return found
     }
 
     public func advisoryVersion() async throws -> String { try await advisoryVersion(on: nil) }

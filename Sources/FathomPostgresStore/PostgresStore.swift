@@ -132,6 +132,11 @@ public final class PostgresStore: Store {
         """
         ALTER TABLE jobs ADD COLUMN payload TEXT;
         """,
+        // Exploitation data by CVE id (CISA KEV, FIRST EPSS), per feed, as JSON.
+        """
+        CREATE TABLE exploitation (feed TEXT NOT NULL, id TEXT NOT NULL, facts TEXT NOT NULL, PRIMARY KEY (feed, id));
+        CREATE INDEX exploitation_by_id ON exploitation (id);
+        """,
     ]
 
     /// Any number fathom's processes agree on (the advisory lock that serialises migrations).

@@ -52,6 +52,18 @@ public struct FleetSummary: Sendable, Encodable {
         public var packages: [String]
     }
 
+    /// A vulnerability CISA lists as exploited in the wild, and the images that carry it.
+    public struct Exploited: Sendable, Codable {
+        public var id: String
+        public var severity: Severity
+        public var dateAdded: String
+        public var knownRansomware: Bool
+        public var packages: [String]
+        public var images: [String]
+        /// Images beyond those named.
+        public var moreImages: Int
+    }
+
     public struct PolicyFailure: Sendable, Codable {
         public var name: String
         /// `fail` (a finding survives the policy) or `no-verdict` (missing advisory data).
@@ -83,15 +95,20 @@ public struct FleetSummary: Sendable, Encodable {
     public var elapsedSeconds = 0.0
     /// Images `--exit-code` fails: a finding survives the policy, or no verdict could be given.
     public var policyFailures: [PolicyFailure] = []
+    /// "Exploited in the wild": the KEV findings of the fleet, newest KEV entry first, each with
+    /// the images that carry it (at most `top` named), and how many images carry any.
+    public var exploitedInTheWild: [Exploited] = []
+    public var imagesWithExploited = 0
 
     let top: Int
     private var distinctLayers: Set<Digest> = []
     private var vulnerabilityImages: [String: (Severity, Int, Set<String>)] = [:]
     private var lineage = FleetLineage()
+    private var exploited: [String: Exploited] = [:]
 
     enum CodingKeys: String, CodingKey {
         case source, advisoryVersion, images, layers, bytes, findings, mostWidespread, mostAtRisk, failures, skipped, elapsedSeconds
-        case missingData, warnings, bases, policyFailures
+        case missingData, warnings, bases, policyFailures, exploitedInTheWild, imagesWithExploited
     }
 
     public init(source: String, advisoryVersion: String, top: Int = 10) {
@@ -140,6 +157,20 @@ public struct FleetSummary: Sendable, Encodable {
             if entry.2.count < 3 { entry.2.insert(vulnerability.package) }
             vulnerabilityImages[vulnerability.id] = entry
         }
+        var carriesExploited = false
+        for vulnerability in report.vulnerabilities {
+            guard let kev = vulnerability.kev else { continue }
+            carriesExploited = true
+            var entry = exploited[vulnerability.id] ?? Exploited(
+                id: vulnerability.id, severity: vulnerability.severity, dateAdded: kev.dateAdded, knownRansomware: kev.knownRansomware,
+                packages: [], images: [], moreImages: 0)
+            if !entry.packages.contains(vulnerability.package) && entry.packages.count < 3 { entry.packages.append(vulnerability.package) }
+            if !entry.images.contains(name) {
+                if entry.images.count < top { entry.images.append(name) } else { entry.moreImages += 1 }
+            }
+            exploited[vulnerability.id] = entry
+        }
+        if carriesExploited { imagesWithExploited += 1 }
         for gap in report.coverage?.gaps ?? [] { missingData[gap.namespace, default: 0] += 1 }
         if (report.coverage?.osPackagesWithoutRelease ?? 0) > 0 { missingData["OS not identified", default: 0] += 1 }
         if !report.summary.advisoriesLoaded { missingData["no advisory data loaded", default: 0] += 1 }
@@ -181,6 +212,7 @@ public struct FleetSummary: Sendable, Encodable {
         bases = lineage.bases(top: top)
         elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         bytes.dedupRatio = bytes.fetched > 0 ? Double(bytes.referenced) / Double(bytes.fetched) : nil
+        exploitedInTheWild = exploited.values.sorted { ($1.dateAdded, $0.id) < ($0.dateAdded, $1.id) }
         mostWidespread = vulnerabilityImages.map { id, entry in
             Widespread(id: id, severity: entry.0, images: entry.1, packages: entry.2.sorted())
         }.sorted { ($1.images, $1.severity, $0.id) < ($0.images, $0.severity, $1.id) }.prefix(top).map { $0 }

@@ -84,11 +84,15 @@ public struct ScanReport: Sendable, Codable {
         public var source: String
         public var title: String?
         public var references: [String]
+        /// CISA's Known Exploited Vulnerabilities entry, when it lists the vulnerability.
+        public var kev: KEVEntry?
+        /// FIRST's EPSS score, when known.
+        public var epss: EPSSScore?
 
         enum CodingKeys: String, CodingKey {
             case id, aliases, ecosystem, package, installedVersion, fixedVersion, status, vendorStatus, severity, severitySource, cvss, layer, path
             case source
-            case title, references
+            case title, references, kev, epss
         }
 
         // `fixedVersion` is always present: a version, or null when there is no fix.
@@ -110,6 +114,8 @@ public struct ScanReport: Sendable, Codable {
             try container.encode(source, forKey: .source)
             try container.encodeIfPresent(title, forKey: .title)
             try container.encode(references, forKey: .references)
+            try container.encodeIfPresent(kev, forKey: .kev)
+            try container.encodeIfPresent(epss, forKey: .epss)
         }
     }
 
@@ -278,7 +284,7 @@ public struct ScanReport: Sendable, Codable {
             installedVersion: finding.installedVersion, fixedVersion: finding.fixedVersion, status: finding.status,
             vendorStatus: finding.vendorStatus, severity: finding.severity, severitySource: finding.severitySource, cvss: finding.cvss,
             layer: layers[finding.layerIndex].digest, path: finding.path, source: finding.source, title: finding.title,
-            references: finding.references)
+            references: finding.references, kev: finding.kev, epss: finding.epss)
     }
 
     /// Vulnerabilities, remediation and summary from `findings`.

@@ -36,6 +36,14 @@ public struct TextTable {
 extension ScanReport {
     /// Where a finding's severity came from: the source and, when a CVSS score decided it, the
     /// score and version ("nvd 9.8 v3.1"); "-" when nothing rates it.
+    /// `KEV` when CISA lists it (with `ransomware` when known), and the EPSS score.
+    static func exploited(_ finding: ScanReport.Vulnerability) -> String {
+        var parts: [String] = []
+        if let kev = finding.kev { parts.append(kev.knownRansomware ? "KEV ransomware" : "KEV") }
+        if let epss = finding.epss { parts.append("EPSS \(ScanReport.Vulnerability.percent(epss.score))") }
+        return parts.isEmpty ? "-" : parts.joined(separator: " ")
+    }
+
     static func ratedBy(_ finding: ScanReport.Vulnerability) -> String {
         guard let source = finding.severitySource else { return "-" }
         let scores = finding.cvss.filter { $0.source == source && $0.severity == finding.severity }
@@ -96,6 +104,10 @@ extension ScanReport {
                 Self.paint("\($0.rawValue): \(summary.bySeverity[$0.rawValue] ?? 0)", $0.rawValue, options.colour && (summary.bySeverity[$0.rawValue] ?? 0) > 0)
             }
             output += "\nVulnerabilities: \(summary.total) (\(counts.joined(separator: ", "))), \(summary.fixable) fixable\n"
+            let exploited = vulnerabilities.filter { $0.kev != nil }
+            if !exploited.isEmpty {
+                output += Self.paint("Exploited in the wild (CISA KEV): \(exploited.count) (\(Set(exploited.map(\.id)).sorted().prefix(5).joined(separator: ", ")))", "CRITICAL", options.colour) + "\n"
+            }
             if let coverage {
                 output += "Checked against: \(coverage.checkedAgainst.isEmpty ? "nothing" : coverage.checkedAgainst.joined(separator: ", "))\n"
                 for gap in coverage.warnings { output += "NOT CHECKED: \(gap)\n" }
@@ -104,11 +116,11 @@ extension ScanReport {
                 let group = vulnerabilities.filter { $0.severity == severity }
                 guard !group.isEmpty else { continue }
                 output += "\n" + Self.paint("\(severity.rawValue) (\(group.count))", severity.rawValue, options.colour) + "\n"
-                var table = TextTable(headers: ["ID", "PACKAGE", "INSTALLED", "FIXED", "RATED BY", "ALIASES"])
+                var table = TextTable(headers: ["ID", "PACKAGE", "INSTALLED", "FIXED", "RATED BY", "EXPLOITED", "ALIASES"])
                 for finding in group {
                     table.append([
                         finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "(\(finding.status.rawValue))",
-                        Self.ratedBy(finding), finding.aliases.prefix(2).joined(separator: ","),
+                        Self.ratedBy(finding), Self.exploited(finding), finding.aliases.prefix(2).joined(separator: ","),
                     ])
                 }
                 output += table.render(width: options.width)

@@ -44,6 +44,33 @@ extension SQLiteStore: AdvisoryRecordReader {
         }
     }
 
+    public func exploitationCount() async throws -> Int {
+        try await database.read { connection in
+            var count = 0
+            try connection.query("SELECT COUNT(DISTINCT id) FROM exploitation") { count = Int($0.integer(0)) }
+            return count
+        }
+    }
+
+    public func exploitation(for ids: [String]) async throws -> [String: Exploitation] {
+        try await database.read { connection in
+            var found: [String: Exploitation] = [:]
+            let decoder = JSONDecoder()
+            for id in ids {
+                var unreadable: String?
+                try connection.query("SELECT feed, facts FROM exploitation WHERE id = ? ORDER BY feed", [.text(id)]) { row in
+                    guard let facts = try? decoder.decode(Exploitation.self, from: Data((row.text(1) ?? "").utf8)) else {
+                        unreadable = row.text(0)
+                        return
+                    }
+                    found[id] = found[id].map { $0.merging(facts) } ?? facts
+                }
+                if let unreadable { throw FathomError(.invalidInput, "the store's exploitation data of \(id) (feed \(unreadable)) cannot be read") }
+            }
+            return found
+        }
+    }
+
     public func cvssScores(for ids: [String]) async throws -> [String: [CVSSScore]] {
         try await database.read { connection in
             var found: [String: [CVSSScore]] = [:]

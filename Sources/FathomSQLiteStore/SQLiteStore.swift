@@ -133,6 +133,11 @@ public final class SQLiteStore: Store {
         """
         ALTER TABLE jobs ADD COLUMN payload TEXT;
         """,
+        // Exploitation data by CVE id (CISA KEV, FIRST EPSS), per feed, as JSON.
+        """
+        CREATE TABLE exploitation (feed TEXT NOT NULL, id TEXT NOT NULL, facts TEXT NOT NULL, PRIMARY KEY (feed, id));
+        CREATE INDEX exploitation_by_id ON exploitation (id);
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {
@@ -151,9 +156,9 @@ public final class SQLiteStore: Store {
     /// severity source's own (NVD's, by CVE id); the advisories' own vectors are indexed by id
     /// and alias as well, so other feeds' findings of the same CVE can rank by them.
     public func importAdvisories(
-        _ records: [OSVRecord], scores: [String: [CVSSScore]], source: String, now: Date = Date()
+        _ records: [OSVRecord], scores: [String: [CVSSScore]], exploitation: [String: Exploitation], source: String, now: Date = Date()
     ) async throws -> AdvisoryImportResult {
-        let plan = try AdvisoryImportPlan(records: records, scores: scores, source: source)
+        let plan = try AdvisoryImportPlan(records: records, scores: scores, exploitation: exploitation, source: source)
         let imported = ISO8601DateFormatter().string(from: now)
         // The check and the replacement are one transaction: two importers never interleave.
         return try await database.write { database in
@@ -170,7 +175,12 @@ public final class SQLiteStore: Store {
                     "SELECT id, source, version, vector, score, type FROM cvss_scores WHERE feed = ? AND explicit = 1 ORDER BY rowid",
                     [.text(source)]
                 ) { row in storedScores[row.text(0) ?? "", default: []].append(Self.score(row, from: 1)) }
-                let changes = plan.changes(stored: stored, storedScores: storedScores)
+                let storedExploitation = try Self.exploitation(feed: source, in: database)
+                let changes = plan.changes(stored: stored, storedScores: storedScores, storedExploitation: storedExploitation)
+                try database.query("DELETE FROM exploitation WHERE feed = ?", [.text(source)])
+                for (id, json) in plan.exploitation {
+                    try database.query("INSERT INTO exploitation (feed, id, facts) VALUES (?, ?, ?)", [.text(source), .text(id), .text(json)])
+                }
                 try database.query("DELETE FROM advisories WHERE source = ?", [.text(source)])
                 try database.query("DELETE FROM advisory_packages WHERE source = ?", [.text(source)])
                 try database.query("DELETE FROM cvss_scores WHERE feed = ?", [.text(source)])
@@ -211,6 +221,26 @@ public final class SQLiteStore: Store {
             ) { row in scores[row.text(0) ?? "", default: []].append(Self.score(row, from: 1)) }
             return scores
         }
+    }
+
+    public func exploitationDocuments(source: String) async throws -> [String: Exploitation] {
+        try await database.read { database in try Self.exploitation(feed: source, in: database) }
+    }
+
+    /// The exploitation data a feed was imported with, by CVE id.
+    static func exploitation(feed: String, in database: SQLiteConnection) throws -> [String: Exploitation] {
+        var found: [String: Exploitation] = [:]
+        let decoder = JSONDecoder()
+        var unreadable: String?
+        try database.query("SELECT id, facts FROM exploitation WHERE feed = ?", [.text(feed)]) { row in
+            guard let id = row.text(0), let facts = try? decoder.decode(Exploitation.self, from: Data((row.text(1) ?? "").utf8)) else {
+                unreadable = row.text(0)
+                return
+            }
+            found[id] = facts
+        }
+        if let unreadable { throw FathomError(.invalidInput, "the store's exploitation data of \(unreadable) (feed \(feed)) cannot be read") }
+        return found
     }
 
     /// A `CVSSScore` from the columns source, version, vector, score, type starting at `column`.

@@ -40,6 +40,8 @@ public enum OpenAPIDocument {
                     "ignoreStatus": {"type": "array", "nullable": true, "description": "Vendor statuses left out, as --ignore-status", "items": {"type": "string", "enum": ["fixed", "affected", "will_not_fix", "fix_deferred", "end_of_life", "under_investigation"]}},
                     "includeUnimportant": {"type": "boolean", "nullable": true},
                     "includeKernel": {"type": "boolean", "nullable": true},
+                    "kevOnly": {"type": "boolean", "nullable": true},
+                    "epssThreshold": {"type": "number", "nullable": true, "minimum": 0, "maximum": 1},
                     "ignore": {"type": "array", "nullable": true, "description": "Ignore rules, as the ignore file's lines say them", "items": {
                       "type": "object", "required": ["id"], "properties": {
                         "id": {"type": "string", "pattern": "^\\S+$"}, "package": {"type": "string", "nullable": true, "pattern": "^\\S+$"},
@@ -161,7 +163,9 @@ public enum OpenAPIDocument {
                 "source": {"type": "string"}, "advisoryVersion": {"type": "string"}, "images": {"type": "object"}, "layers": {"type": "object"},
                 "bytes": {"type": "object"}, "findings": {"type": "object", "additionalProperties": {"type": "integer"}},
                 "mostWidespread": {"type": "array", "items": {"type": "object"}}, "mostAtRisk": {"type": "array", "items": {"type": "object"}},
-                "bases": {"type": "array", "items": {"$ref": "#/components/schemas/FleetBase"}}}},
+                "bases": {"type": "array", "items": {"$ref": "#/components/schemas/FleetBase"}},
+                "exploitedInTheWild": {"type": "array", "description": "CISA KEV findings and the images that carry them", "items": {"type": "object"}},
+                "imagesWithExploited": {"type": "integer"}}},
               "FleetBase": {"type": "object", "required": ["layers", "topLayer", "images", "findings", "bySeverity"], "properties": {
                 "name": {"type": "string", "description": "The tag whose image is exactly this layer prefix"},
                 "layers": {"type": "integer"}, "topLayer": {"type": "string"}, "images": {"type": "integer", "description": "Images built on it"},

@@ -3,7 +3,7 @@ package import FathomCore
 import Foundation
 
 /// What every store does the same way when it imports a feed: the records encoded (JSON with
-/// sorted keys, in id order), the CVSS scores to index, the content digest that says whether
+/// sorted keys, in id order), the CVSS scores and exploitation data to index, the content digest that says whether
 /// anything changed, and what the import changes for stored matches.
 package struct AdvisoryImportPlan {
     package let source: String
@@ -14,6 +14,9 @@ package struct AdvisoryImportPlan {
     /// A severity source's own scores (NVD's), by vulnerability id.
     package let explicit: [(id: String, score: CVSSScore)]
     package let scores: [String: [CVSSScore]]
+    /// Exploitation data (KEV, EPSS) by CVE id, each as JSON with sorted keys, in id order.
+    package let exploitation: [(id: String, json: String)]
+    package let exploitationByID: [String: Exploitation]
     package let digest: String
     package let advisories: Int
 
@@ -21,7 +24,7 @@ package struct AdvisoryImportPlan {
     /// whole, which is no slower than re-matching nearly every package.
     package static let listedChangeLimit = 100_000
 
-    package init(records: [OSVRecord], scores: [String: [CVSSScore]], source: String) throws {
+    package init(records: [OSVRecord], scores: [String: [CVSSScore]], exploitation: [String: Exploitation] = [:], source: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var hasher = DigestHasher()
@@ -38,6 +41,14 @@ package struct AdvisoryImportPlan {
         }
         let explicit = scores.sorted { $0.key < $1.key }.flatMap { id, list in list.map { (id, $0) } }
         for (id, score) in explicit { hasher.update(Array("\(id) \(String(decoding: try encoder.encode(score), as: UTF8.self))\n".utf8)) }
+        var exploited: [(String, String)] = []
+        for (id, facts) in exploitation.sorted(by: { $0.key < $1.key }) {
+            let json = String(decoding: try encoder.encode(facts), as: UTF8.self)
+            exploited.append((id, json))
+            hasher.update(Array("exploitation \(id) \(json)\n".utf8))
+        }
+        self.exploitation = exploited
+        exploitationByID = exploitation
         self.source = source
         self.encoded = encoded
         self.derived = derived
@@ -51,12 +62,15 @@ package struct AdvisoryImportPlan {
     package func result(changed: Bool) -> AdvisoryImportResult {
         // A severity source counts the vulnerabilities it scores.
         AdvisoryImportResult(
-            source: source, records: advisories + scores.count, advisories: advisories, scored: scores.count, changed: changed)
+            source: source, records: advisories + scores.count + exploitation.count, advisories: advisories, scored: scores.count,
+            exploited: exploitation.count, changed: changed)
     }
 
     /// What replacing the stored records (id → JSON) and explicit scores changes; nil when too
     /// much to list, or when a stored record cannot be read (it says nothing of what it affected).
-    package func changes(stored: [String: String], storedScores: [String: [CVSSScore]]) -> AdvisoryChanges? {
+    package func changes(
+        stored: [String: String], storedScores: [String: [CVSSScore]], storedExploitation: [String: Exploitation] = [:]
+    ) -> AdvisoryChanges? {
         var stored = stored
         var changes = AdvisoryChanges()
         let decoder = JSONDecoder()
@@ -77,6 +91,9 @@ package struct AdvisoryImportPlan {
             if changes.packages.count + changes.ids.count > Self.listedChangeLimit { return nil }
         }
         for id in Set(storedScores.keys).union(scores.keys) where storedScores[id] != scores[id] { changes.ids.insert(id) }
+        for id in Set(storedExploitation.keys).union(exploitationByID.keys) where storedExploitation[id] != exploitationByID[id] {
+            changes.ids.insert(id)
+        }
         return changes.packages.count + changes.ids.count > Self.listedChangeLimit ? nil : changes
     }
 

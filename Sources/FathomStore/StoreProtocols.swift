@@ -137,13 +137,17 @@ public protocol EventLog: Sendable {
 
 /// Imported advisory feeds.
 public protocol AdvisorySource: Sendable {
-    /// Replaces the advisories of `source` with `records` and its CVSS scores (a severity
-    /// source's, by vulnerability id) with `scores`, all or nothing.
+    /// Replaces the advisories of `source` with `records`, its CVSS scores (a severity
+    /// source's, by vulnerability id) with `scores`, and its exploitation data (CISA KEV, EPSS,
+    /// by CVE id) with `exploitation`, all or nothing.
     @discardableResult
-    func importAdvisories(_ records: [OSVRecord], scores: [String: [CVSSScore]], source: String, now: Date) async throws
-        -> AdvisoryImportResult
+    func importAdvisories(
+        _ records: [OSVRecord], scores: [String: [CVSSScore]], exploitation: [String: Exploitation], source: String, now: Date
+    ) async throws -> AdvisoryImportResult
     /// The CVSS scores `source` was imported with (not those read from its advisories), for export.
     func scoreDocuments(source: String) async throws -> [String: [CVSSScore]]
+    /// The exploitation data `source` was imported with, by CVE id, for export.
+    func exploitationDocuments(source: String) async throws -> [String: Exploitation]
     /// A version of the advisory data: changes whenever any feed's content changes.
     func advisoryVersion() async throws -> String
     /// The advisories for matching, read package by package as matching asks for them.
@@ -163,7 +167,15 @@ extension AdvisorySource {
     /// Replaces the advisories of `source`, a feed without scores of its own.
     @discardableResult
     public func importAdvisories(_ records: [OSVRecord], source: String, now: Date = Date()) async throws -> AdvisoryImportResult {
-        try await importAdvisories(records, scores: [:], source: source, now: now)
+        try await importAdvisories(records, scores: [:], exploitation: [:], source: source, now: now)
+    }
+
+    /// Replaces the advisories and scores of `source`, a feed without exploitation data.
+    @discardableResult
+    public func importAdvisories(_ records: [OSVRecord], scores: [String: [CVSSScore]], source: String, now: Date) async throws
+        -> AdvisoryImportResult
+    {
+        try await importAdvisories(records, scores: scores, exploitation: [:], source: source, now: now)
     }
 }
 
@@ -202,16 +214,26 @@ public struct AdvisoryImportResult: Sendable {
     public var advisories: Int
     /// Vulnerabilities given CVSS scores of the source's own (NVD's).
     public var scored: Int
+    /// Vulnerabilities given exploitation data (KEV entries, EPSS scores).
+    public var exploited = 0
     /// False when the feed's content was already imported exactly so.
     public var changed: Bool
 
-    /// "1070 advisories", "CVSS scores of 2 vulnerabilities", or both.
-    public var contents: String { Self.describe(advisories: advisories, scored: scored) }
+    public init(source: String, records: Int, advisories: Int, scored: Int, exploited: Int = 0, changed: Bool) {
+        (self.source, self.records, self.advisories, self.scored, self.exploited, self.changed) =
+            (source, records, advisories, scored, exploited, changed)
+    }
 
-    public static func describe(advisories: Int, scored: Int) -> String {
-        let scores = "CVSS scores of \(scored) vulnerabilit\(scored == 1 ? "y" : "ies")"
-        if scored == 0 { return "\(advisories) advisories" }
-        return advisories == 0 ? scores : "\(advisories) advisories and \(scores)"
+    /// "1070 advisories", "CVSS scores of 2 vulnerabilities", "exploitation data of 1404
+    /// vulnerabilities", or several.
+    public var contents: String { Self.describe(advisories: advisories, scored: scored, exploited: exploited) }
+
+    public static func describe(advisories: Int, scored: Int, exploited: Int = 0) -> String {
+        var parts: [String] = []
+        if advisories > 0 || (scored == 0 && exploited == 0) { parts.append("\(advisories) advisories") }
+        if scored > 0 { parts.append("CVSS scores of \(scored) vulnerabilit\(scored == 1 ? "y" : "ies")") }
+        if exploited > 0 { parts.append("exploitation data of \(exploited) vulnerabilit\(exploited == 1 ? "y" : "ies")") }
+        return parts.joined(separator: " and ")
     }
 }
 

@@ -10,10 +10,14 @@ public protocol AdvisoryRecordReader: Sendable {
     func advisoryPackages() async throws -> [(source: String, id: String, ecosystem: String, name: String)]
     /// Stored advisories that are not withdrawn.
     func liveAdvisoryCount() async throws -> Int
+    /// Vulnerabilities with stored exploitation data.
+    func exploitationCount() async throws -> Int
     /// The JSON of each asked record (source, id) that is stored.
     func advisoryRecords(_ ids: [(source: String, id: String)]) async throws -> [(source: String, id: String, json: [UInt8])]
     /// Every CVSS score stored for each id (an id without scores is absent).
     func cvssScores(for ids: [String]) async throws -> [String: [CVSSScore]]
+    /// The exploitation data stored for each id, every feed's together (an id without any is absent).
+    func exploitation(for ids: [String]) async throws -> [String: Exploitation]
 }
 
 public final class StoredAdvisories: AdvisoryLookup {
@@ -30,6 +34,7 @@ public final class StoredAdvisories: AdvisoryLookup {
     private let reader: any AdvisoryRecordReader
     private let recordsByKey: [Key: [RecordID]]
     public let recordCount: Int
+    public let exploitationCount: Int
     public let namespaces: Set<String>
     private let buckets = Locked<[Key: AdvisoryIndex]>([:])
     /// CVSS scores by vulnerability id, for the ids asked so far (an empty list: none known).
@@ -45,10 +50,11 @@ public final class StoredAdvisories: AdvisoryLookup {
         }
         return StoredAdvisories(
             reader: reader, recordsByKey: byKey.mapValues { $0.sorted { ($0.source, $0.id) < ($1.source, $1.id) } },
-            recordCount: try await reader.liveAdvisoryCount())
+            recordCount: try await reader.liveAdvisoryCount(), exploitationCount: try await reader.exploitationCount())
     }
 
-    private init(reader: any AdvisoryRecordReader, recordsByKey: [Key: [RecordID]], recordCount: Int) {
+    private init(reader: any AdvisoryRecordReader, recordsByKey: [Key: [RecordID]], recordCount: Int, exploitationCount: Int) {
+        self.exploitationCount = exploitationCount
         self.reader = reader
         self.recordsByKey = recordsByKey
         self.recordCount = recordCount
@@ -101,6 +107,10 @@ public final class StoredAdvisories: AdvisoryLookup {
             for id in ids { if let scores = known[id], !scores.isEmpty { answer[id] = scores } }
             return answer
         }
+    }
+
+    public func exploitation(for ids: Set<String>) async throws -> [String: Exploitation] {
+        try await reader.exploitation(for: ids.sorted())
     }
 
     private static func build(_ ids: [RecordID], json: [RecordID: [UInt8]], failures: inout [String]) -> AdvisoryIndex {

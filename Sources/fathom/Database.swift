@@ -221,7 +221,8 @@ struct Database: AsyncParsableCommand {
                             path: path)
                     }
                     let name = source ?? Self.sourceName(for: path)
-                    let result = try await store.importAdvisories(contents.records, scores: contents.scores, source: name, now: Date())
+                    let result = try await store.importAdvisories(
+                        contents.records, scores: contents.scores, exploitation: contents.exploitation, source: name, now: Date())
                     let unread = contents.warnings.count
                     print(
                         "\(name): \(result.contents)" + (result.changed ? " imported" : " unchanged")

@@ -27,6 +27,12 @@ struct PolicyOptions: ParsableArguments {
     @Flag(help: "Count findings in kernel packages (linux-image-*, kernel, kernel-core, linux-lts, …) like any other; by default they are listed apart and left out of the verdict, since a container runs on its host's kernel.")
     var includeKernel = false
 
+    @Flag(help: "Report only what CISA's Known Exploited Vulnerabilities catalog lists (import the KEV feed: fathom db update).")
+    var kevOnly = false
+
+    @Option(help: "Report only findings whose EPSS score (the probability of exploitation in the next 30 days) is at least this, 0 to 1 (import the EPSS feed).")
+    var epssThreshold: Double?
+
     @Option(help: "Ignore file: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line (default: ./.fathomignore if present).")
     var ignoreFile: String?
 
@@ -50,6 +56,9 @@ struct PolicyOptions: ParsableArguments {
 
     func validate() throws {
         guard (0...255).contains(exitCode) else { throw ValidationError("--exit-code must be 0 to 255 (a process exit status), not \(exitCode)") }
+        if let epssThreshold, !(0...1).contains(epssThreshold) {
+            throw ValidationError("--epss-threshold is a probability, 0 to 1 (0.1 is 10%), not \(epssThreshold)")
+        }
         do {
             if let severity { _ = try ScanPolicy.severities(severity) }
             if let ignoreStatus { _ = try Finding.Status.list(ignoreStatus) }
@@ -68,6 +77,8 @@ struct PolicyOptions: ParsableArguments {
             policy.ignoreStatuses = try ignoreStatus.map(Finding.Status.list) ?? []
             policy.includeUnimportant = includeUnimportant
             policy.includeKernel = includeKernel
+            policy.kevOnly = kevOnly
+            policy.epssThreshold = epssThreshold
             policy.skips = PathSkips(directories: skipDirs, files: skipFiles)
             policy.exitCode = exitCode
             policy.allowMissingData = allowMissingData

@@ -130,7 +130,20 @@ extension ScanReport {
                 "recommendation": .string(fixes.joined(separator: "; ")),
                 "advisories": .array(first.links.map { ["url": .string($0)] }),
                 "affects": .array(affects),
-                "properties": [Self.property("fathom:vulnerability:status", first.status.rawValue)],
+                "properties": .array(
+                    [Self.property("fathom:vulnerability:status", first.status.rawValue)]
+                        + (first.kev.map {
+                            [
+                                Self.property("fathom:kev:dateAdded", $0.dateAdded), Self.property("fathom:kev:dueDate", $0.dueDate ?? ""),
+                                Self.property("fathom:kev:knownRansomware", $0.knownRansomware ? "true" : "false"),
+                            ]
+                        } ?? [])
+                        + (first.epss.map {
+                            [
+                                Self.property("fathom:epss:score", String($0.score)), Self.property("fathom:epss:percentile", String($0.percentile)),
+                                Self.property("fathom:epss:date", $0.date ?? ""),
+                            ]
+                        } ?? [])),
                 "analysis": Self.analysis(found),
             ]
         }

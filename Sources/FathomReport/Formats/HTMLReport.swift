@@ -32,10 +32,24 @@ public struct FleetHTMLReport: Sendable {
             \(HTMLPage.card("findings", total, id: "findings-total"))
             \(HTMLPage.card("critical", summary.findings["CRITICAL"] ?? 0, id: "findings-critical"))
             \(HTMLPage.card("high", summary.findings["HIGH"] ?? 0, id: "findings-high"))
+            \(HTMLPage.card("exploited in the wild", summary.imagesWithExploited, id: "images-exploited"))
             \(HTMLPage.card("failed", summary.images.failed, id: "images-failed"))
             </section>
-            <section><h2>Severity distribution</h2>\(HTMLPage.severityBars(summary.findings))</section>
             """
+        // What attackers use today comes first: CISA's KEV findings and the images carrying them.
+        body += "<section id=\"exploited\"><h2>Exploited in the wild</h2>"
+        body += summary.exploitedInTheWild.isEmpty
+            ? "<p>No finding is in CISA's Known Exploited Vulnerabilities catalog (or no KEV data is imported).</p>"
+            : HTMLPage.table(
+                ["vulnerability", "severity", "in KEV since", "ransomware", "packages", "images"],
+                summary.exploitedInTheWild.map { entry in
+                    [
+                        HTMLPage.vulnerabilityLink(entry.id), HTMLPage.severity(entry.severity.rawValue), escapeHTML(entry.dateAdded),
+                        escapeHTML(entry.knownRansomware ? "known" : "–"), escapeHTML(entry.packages.joined(separator: ", ")),
+                        entry.images.map(imageCell).joined(separator: ", ") + (entry.moreImages > 0 ? escapeHTML(" and \(entry.moreImages) more") : ""),
+                    ]
+                })
+        body += "</section><section><h2>Severity distribution</h2>\(HTMLPage.severityBars(summary.findings))</section>"
         body += "<section><h2>Trend</h2>" + trendChart() + "</section>"
         body += "<section><h2>Images most at risk</h2>"
         if summary.mostAtRisk.isEmpty {

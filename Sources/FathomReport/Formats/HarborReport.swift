@@ -43,6 +43,10 @@ public enum HarborReport {
             if !vulnerability.aliases.isEmpty { vendor["aliases"] = vulnerability.aliases }
             if let source = vulnerability.severitySource { vendor["severitySource"] = source }
             vendor["status"] = vulnerability.status.rawValue
+            if let kev = vulnerability.kev {
+                vendor["kev"] = ["dateAdded": kev.dateAdded, "dueDate": kev.dueDate ?? "", "knownRansomware": kev.knownRansomware]
+            }
+            if let epss = vulnerability.epss { vendor["epss"] = ["score": epss.score, "percentile": epss.percentile, "date": epss.date ?? ""] }
             if let words = vulnerability.vendorStatus { vendor["vendorStatus"] = words }
             item["vendor_attributes"] = vendor
             return item

@@ -85,6 +85,12 @@ extension ScanReport.Vulnerability {
     /// A page about the vulnerability: its first link, else OSV's page for the id.
     var page: String { links.first ?? "https://osv.dev/vulnerability/\(id)" }
 
+    /// A probability as a percentage with up to two decimals (`0.97` → `97%`, `6e-05` → `0.01%`).
+    static func percent(_ value: Double) -> String {
+        let percent = (value * 10_000).rounded() / 100
+        return (percent == percent.rounded() ? String(Int(percent)) : String(percent)) + "%"
+    }
+
     /// What the vendor says when there is no fix: "no fix yet", or why not.
     var noFixWords: String {
         let words = vendorStatus.map { " (\($0))" } ?? ""
@@ -103,6 +109,8 @@ extension ScanReport.Vulnerability {
         text += fixedVersion.map { "; fixed in \($0)" } ?? "; \(noFixWords)"
         text += ". Severity \(severity.rawValue)" + (severitySource.map { " (\($0))" } ?? "")
         if let score = highestScore { text += ", CVSS \(score.version) \(score.score) from \(score.source) (\(score.vector))" }
+        if let kev { text += ". Known exploited (CISA KEV, added \(kev.dateAdded)\(kev.knownRansomware ? ", used by ransomware" : ""))" }
+        if let epss { text += ". EPSS \(Self.percent(epss.score)) (percentile \(Self.percent(epss.percentile)))" }
         return text + "."
     }
 }
