@@ -112,7 +112,7 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 5  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS
+    public static let version = 6  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -177,11 +177,22 @@ public enum ImageMatcher {
         for entry in packages {
             let matches = cache?.matches(entry.package, osNamespace: osNamespace, index: index)
                 ?? index.match(entry.package, osNamespace: osNamespace)
+            // A notice that rolls up records also matched for this package (a USN whose
+            // `upstream` lists UBUNTU-CVE records) is folded into them, named among their
+            // aliases: one vulnerability, one finding.
+            let matched = Set(matches.map(\.record.id))
+            var rollups: [String: [String]] = [:]
             for match in matches {
+                let upstream = match.record.upstream ?? []
+                guard !upstream.isEmpty, upstream.allSatisfy(matched.contains) else { continue }
+                for id in upstream { rollups[id, default: []].append(match.record.id) }
+            }
+            let folded = Set(rollups.values.joined())
+            for match in matches where !folded.contains(match.record.id) {
                 let vendor = VendorStatus.of(match)
                 findings.append(
                     Finding(
-                        id: match.record.id, aliases: match.record.relatedIDs, ecosystem: entry.package.ecosystem,
+                        id: match.record.id, aliases: match.record.relatedIDs + (rollups[match.record.id] ?? []), ecosystem: entry.package.ecosystem,
                         package: entry.package.name, sourcePackage: entry.package.source?.name,
                         installedVersion: entry.package.version, fixedVersion: match.fixedVersion,
                         status: vendor.status, severity: match.rating.severity, severitySource: match.rating.source,

@@ -91,6 +91,9 @@ public struct OSVRecord: Codable, Sendable, Hashable {
     public var aliases: [String]?
     /// The vulnerabilities this record derives from (OSV 1.7: a distro's record of a CVE).
     public var upstream: [String]?
+    /// Closely related records. Distributions' advisories (AlmaLinux's ALSA, Ubuntu's schema 1.6
+    /// UBUNTU-CVE records) list the CVEs they fix here rather than as aliases.
+    public var related: [String]?
     public var summary: String?
     public var details: String?
     public var severity: [Severity]?
@@ -99,7 +102,7 @@ public struct OSVRecord: Codable, Sendable, Hashable {
     public var databaseSpecific: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case id, modified, published, withdrawn, aliases, upstream, summary, details, severity, affected, references
+        case id, modified, published, withdrawn, aliases, upstream, related, summary, details, severity, affected, references
         case databaseSpecific = "database_specific"
     }
 
@@ -115,10 +118,17 @@ public struct OSVRecord: Codable, Sendable, Hashable {
         self.references = references
     }
 
-    /// The other names of this vulnerability: aliases, then upstream ids, each once.
+    /// The other names of this vulnerability: aliases, then upstream ids, each once. A record
+    /// that names no CVE there but lists CVEs as `related` (a distribution's advisory: ALSA-…,
+    /// UBUNTU-CVE-… of OSV 1.6) is about those CVEs, so they count as its names too: NVD's
+    /// scores, KEV, EPSS, ignore rules and VEX statements find it by them.
     public var relatedIDs: [String] {
         var seen: Set<String> = [id]
-        return ((aliases ?? []) + (upstream ?? [])).filter { seen.insert($0).inserted }
+        var names = (aliases ?? []) + (upstream ?? [])
+        if !([id] + names).contains(where: { $0.hasPrefix("CVE-") }) {
+            names += (related ?? []).filter { $0.hasPrefix("CVE-") }
+        }
+        return names.filter { seen.insert($0).inserted }
     }
 }
 

@@ -1,0 +1,91 @@
+@testable import FathomAdvisory
+import FathomInventory
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// Real distribution records (Ubuntu's OSV, CC BY-SA 4.0; AlmaLinux's OSV, MIT: see
+/// advisories/real/*/PROVENANCE.md) matched as the distributions' own tools would.
+@Suite struct DistributionTests {
+    static func records(_ folder: String) throws -> [OSVRecord] {
+        let directory = Fixtures.root.appendingPathComponent("advisories/real/\(folder)")
+        let files = FileManager.default.enumerator(atPath: directory.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".json") } ?? []
+        return try files.sorted().map { file in
+            let path = directory.appendingPathComponent(file).path
+            return try AdvisoryImport.osv([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))), file: path)
+        }
+    }
+
+    static func deb(_ name: String, _ version: String, source: String) -> InventoryEntry {
+        InventoryEntry(package: Package(ecosystem: "deb", name: name, version: version, source: .init(name: source, version: version), path: "var/lib/dpkg/status"), layer: 0)
+    }
+
+    static func rpm(_ name: String, _ version: String) -> InventoryEntry {
+        InventoryEntry(package: Package(ecosystem: "rpm", name: name, version: version, path: "var/lib/rpm/rpmdb.sqlite"), layer: 0)
+    }
+
+    /// Ubuntu's records name source packages under `Ubuntu:22.04:LTS`; the Pro and FIPS tracks
+    /// are other releases. Schema 1.6 records link their CVE through `related`, 1.7 records
+    /// through `upstream`; a USN whose UBUNTU-CVE records all match is folded into them.
+    @Test func ubuntu() throws {
+        var index = AdvisoryIndex()
+        let records = try Self.records("ubuntu-osv")
+        #expect(records.count == 7)
+        index.add(records, source: "osv-ubuntu")
+        let packages = [
+            Self.deb("libc6", "2.35-0ubuntu3.3", source: "glibc"),  // CVE-2023-4911, fixed in 3.4
+            Self.deb("liblzma5", "5.2.5-2ubuntu1", source: "xz-utils"),  // the fixed version: not affected
+            Self.deb("libssl3", "3.0.2-0ubuntu1.10", source: "openssl"),  // CVE-2023-5363, 1.7 record
+            Self.deb("libnode72", "12.22.9~dfsg-1ubuntu3", source: "nodejs"),  // open: no fix
+            Self.deb("zlib1g", "1:1.2.11.dfsg-2ubuntu9", source: "zlib"),  // CVE-2022-37434 on 22.04
+        ]
+        let findings = ImageMatcher.findings(packages, osNamespace: "Ubuntu:22.04", index: index)
+        let lines = findings.map { "\($0.package) \($0.id) \($0.fixedVersion ?? "-") \($0.status.rawValue) \($0.aliases.sorted().joined(separator: ","))" }.sorted()
+        #expect(lines == [
+            // The USN's other upstream record (UBUNTU-CVE-2023-4527) is not in the sample: it stays.
+            "libc6 UBUNTU-CVE-2023-4911 2.35-0ubuntu3.4 fixed CVE-2023-4911",
+            "libc6 USN-6409-1 2.35-0ubuntu3.4 fixed UBUNTU-CVE-2023-4527,UBUNTU-CVE-2023-4911",
+            "libnode72 UBUNTU-CVE-2023-5363 - affected CVE-2023-5363",
+            "libssl3 UBUNTU-CVE-2023-5363 3.0.2-0ubuntu1.12 fixed CVE-2023-5363",
+            "libssl3 USN-6450-1 3.0.2-0ubuntu1.12 fixed UBUNTU-CVE-2023-2975,UBUNTU-CVE-2023-3446,UBUNTU-CVE-2023-3817,UBUNTU-CVE-2023-5363",
+            "zlib1g UBUNTU-CVE-2022-37434 1:1.2.11.dfsg-2ubuntu9.2 fixed CVE-2022-37434",
+        ], "\(lines)")
+        // Trusty's ESM fix (Ubuntu:Pro:14.04:LTS) is not 14.04's.
+        #expect(ImageMatcher.findings([Self.deb("zlib1g", "1:1.2.8.dfsg-1ubuntu1.1", source: "zlib")], osNamespace: "Ubuntu:14.04", index: index).isEmpty)
+
+        // With the USN's other record present (a hand-made UBUNTU-CVE-2023-4527 in Ubuntu's
+        // 1.6 shape), the USN is folded into the CVE records it rolls up.
+        let missing = #"{"id":"UBUNTU-CVE-2023-4527","modified":"2024-01-01T00:00:00Z","related":["CVE-2023-4527","USN-6409-1"],"affected":[{"package":{"ecosystem":"Ubuntu:22.04:LTS","name":"glibc"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.35-0ubuntu3.4"}]}]}]}"#
+        index.add([try AdvisoryImport.osv(Array(missing.utf8), file: "UBUNTU-CVE-2023-4527.json")], source: "test")
+        let glibc = ImageMatcher.findings([Self.deb("libc6", "2.35-0ubuntu3.3", source: "glibc")], osNamespace: "Ubuntu:22.04", index: index)
+        #expect(glibc.map(\.id).sorted() == ["UBUNTU-CVE-2023-4527", "UBUNTU-CVE-2023-4911"])
+        #expect(glibc.allSatisfy { $0.aliases.contains("USN-6409-1") })
+    }
+
+    /// AlmaLinux's ALSA records (ids `ALSA-2023:5453`, stored as files with `-`) list their CVEs
+    /// as `related` and name binary rpm packages with epochs; the CVEs become the finding's
+    /// aliases (so KEV, EPSS and NVD find them).
+    @Test func almaLinux() throws {
+        var index = AdvisoryIndex()
+        let records = try Self.records("almalinux-osv")
+        #expect(records.count == 16)
+        index.add(records, source: "osv-almalinux")
+        let packages = [
+            Self.rpm("glibc", "2.34-60.el9_2.6"), Self.rpm("libnghttp2", "1.43.0-5.el9_2"), Self.rpm("openssl", "1:3.0.7-24.el9"),
+            Self.rpm("curl", "7.76.1-23.el9_2.4"),  // the fixed version
+            Self.rpm("openssh", "9.9p1-1.el9"),  // above the range
+        ]
+        let findings = ImageMatcher.findings(packages, osNamespace: "AlmaLinux:9", index: index)
+        let lines = findings.map { "\($0.package) \($0.id) \($0.fixedVersion ?? "-") \($0.aliases.sorted().joined(separator: ","))" }.sorted()
+        #expect(lines == [
+            "glibc ALSA-2023:5453 2.34-60.el9_2.7 CVE-2023-4527,CVE-2023-4806,CVE-2023-4813,CVE-2023-4911",
+            "libnghttp2 ALSA-2023:5838 1.43.0-5.el9_2.1 CVE-2023-44487",
+            "openssl ALSA-2024:0310 1:3.0.7-25.el9_3 CVE-2023-5363",
+        ], "\(lines)")
+        // The same release's records only: AlmaLinux 8's glibc advisory is not 9's.
+        #expect(!findings.contains { $0.id == "ALSA-2023:5455" })
+        // A bug-fix advisory (ALBA) names no CVE and gains none.
+        let bugfix = try #require(records.first { $0.id == "ALBA-2022:2113" })
+        #expect(bugfix.relatedIDs.isEmpty)
+    }
+}
