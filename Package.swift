@@ -241,6 +241,8 @@ let package = Package(
         .testTarget(
             name: "FathomInventoryTests",
             dependencies: ["FathomCore", "FathomOCI", "FathomArchive", "FathomSource", "FathomInventory", "FathomPipeline", "FathomTestSupport"]),
+        // The accuracy gate: reviewed golden findings per fixture image and feed set.
+        .testTarget(name: "FathomAccuracyTests", dependencies: ["FathomCore", "FathomTestSupport"], path: "Tests/Accuracy", exclude: ["golden", "roots", "README.md"]),
     ],
     swiftLanguageModes: [.v6]
 )
