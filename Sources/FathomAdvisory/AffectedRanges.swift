@@ -9,7 +9,7 @@ public enum EcosystemVersions {
         let base = ecosystem.split(separator: ":").first.map(String.init) ?? ecosystem
         switch base {
         case "Debian", "Ubuntu": return DpkgVersion()
-        case "Alpine": return ApkVersion()
+        case "Alpine", "Wolfi", "Chainguard": return ApkVersion()
         case "Red Hat", "AlmaLinux", "Rocky Linux", "SUSE", "openSUSE", "Mariner", "Azure Linux", "Amazon Linux", "Fedora":
             return RpmVersion()
         case "PyPI": return PEP440Version()

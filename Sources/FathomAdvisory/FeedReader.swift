@@ -1,5 +1,5 @@
 // Reads advisory feeds from files, directories, `.zip` and `.tar.gz` exports, recognising
-// each document's format: OSV (JSON/YAML), Alpine secdb (JSON/YAML), Debian security tracker
+// each document's format: OSV (JSON/YAML), Alpine secdb (JSON/YAML), Wolfi's advisory YAML, Debian security tracker
 // JSON, NVD CVE API 2.0 JSON (feed files and API pages), a severity source, and CISA's KEV
 // catalog and FIRST's EPSS CSV, exploitation data.
 import FathomCore
@@ -147,6 +147,9 @@ public enum FeedReader {
         if dictionary["distroversion"] != nil && dictionary["packages"] != nil {
             return try AdvisoryImport.alpineSecdb(bytes, file: name)
         }
+        if dictionary["schema-version"] != nil, dictionary["package"] is [String: Any], dictionary["advisories"] != nil {
+            return try AdvisoryImport.wolfi(dictionary, file: name)
+        }
         if dictionary["id"] is String && (dictionary["affected"] != nil || dictionary["modified"] != nil) {
             return [try AdvisoryImport.osv(bytes, file: name)]
         }
@@ -161,7 +164,7 @@ public enum FeedReader {
         if NVDImport.isNVD(dictionary) {
             throw FathomError(.invalidInput, "NVD CVE JSON holds CVSS scores, not advisories (import it as a feed)")
         }
-        throw FathomError(.invalidInput, "not OSV, Alpine secdb, Debian tracker or NVD CVE 2.0 JSON")
+        throw FathomError(.invalidInput, "not OSV, Alpine secdb, Wolfi advisory YAML, Debian tracker or NVD CVE 2.0 JSON")
     }
 
     /// A parser's reason in one short printable line: Foundation's own words without its error
@@ -266,5 +269,63 @@ extension AdvisoryImport {
         case let other? where !other.isEmpty: return (.fixDeferred, "no-dsa: \(other)")
         default: return nodsa != nil ? (.fixDeferred, "no-dsa") : (.affected, status)
         }
+    }
+}
+
+extension AdvisoryImport {
+    /// Wolfi's advisory YAML (wolfi-dev/advisories, schema 2: `package.name`, and per advisory
+    /// an `id` (CGA-…), `aliases` and ordered `events`). The latest event decides, as the
+    /// project's `docs/event_types.md` defines them: `fixed` (its `fixed-version`) closes the
+    /// range; `false-positive-determination` means the package is not affected (no record);
+    /// `pending-upstream-fix` is a deferred fix; `fix-not-planned` will not be fixed;
+    /// `true-positive-determination` is affected; `detection` is still being investigated.
+    /// Records name the origin package under the ecosystem `Wolfi`.
+    public static func wolfi(_ document: [String: Any], file: String) throws -> [OSVRecord] {
+        guard let package = (document["package"] as? [String: Any])?["name"] as? String, !package.isEmpty else {
+            throw FathomError(.invalidInput, "a Wolfi advisory document without package.name", path: file)
+        }
+        guard let advisories = document["advisories"] as? [[String: Any]] else {
+            if document["advisories"] is NSNull { return [] }
+            throw FathomError(.invalidInput, "a Wolfi advisory document whose advisories are not a list", path: file)
+        }
+        var records: [OSVRecord] = []
+        for (index, advisory) in advisories.enumerated() {
+            guard let id = advisory["id"] as? String, let events = advisory["events"] as? [[String: Any]], let last = events.last,
+                let type = last["type"] as? String
+            else {
+                throw FathomError(.invalidInput, "\(package): advisory \(index + 1) has no id or no events", path: file)
+            }
+            let data = last["data"] as? [String: Any]
+            var rangeEvents: [OSVRecord.Event] = [.init(introduced: "0")]
+            var specific: [String: JSONValue] = ["wolfi_event": .string(type)]
+            switch type {
+            case "fixed":
+                guard let fixed = data?["fixed-version"] as? String ?? (data?["fixed-version"]).map({ "\($0)" }) else {
+                    throw FathomError(.invalidInput, "\(package) \(id): a fixed event without fixed-version", path: file)
+                }
+                rangeEvents.append(.init(fixed: fixed))
+            case "false-positive-determination":
+                continue
+            case "pending-upstream-fix":
+                specific["fathom_status"] = .string(Finding.Status.fixDeferred.rawValue)
+                specific["vendor_status"] = .string("pending-upstream-fix")
+            case "fix-not-planned":
+                specific["fathom_status"] = .string(Finding.Status.willNotFix.rawValue)
+                specific["vendor_status"] = .string("fix-not-planned")
+            case "true-positive-determination":
+                specific["vendor_status"] = .string("true-positive-determination")
+            case "detection":
+                specific["fathom_status"] = .string(Finding.Status.underInvestigation.rawValue)
+                specific["vendor_status"] = .string("detection")
+            default:
+                throw FathomError(.invalidInput, "\(package) \(id): unknown event type '\(type)'", path: file)
+            }
+            var affected = OSVRecord.Affected(
+                package: .init(ecosystem: "Wolfi", name: package), ranges: [.init(type: "ECOSYSTEM", events: rangeEvents)])
+            affected.databaseSpecific = .object(specific)
+            let aliases = (advisory["aliases"] as? [String]) ?? []
+            records.append(OSVRecord(id: id, aliases: aliases, affected: [affected]))
+        }
+        return records
     }
 }

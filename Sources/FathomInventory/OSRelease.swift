@@ -86,6 +86,12 @@ public struct OSRelease: Sendable, Hashable, Codable {
 
     /// The OSV-style ecosystem name for an OS's packages.
     static func namespace(id: String, versionID: String?) -> String? {
+        // Rolling distributions: one namespace whatever the version.
+        switch id {
+        case "wolfi": return "Wolfi"
+        case "chainguard": return "Chainguard"
+        default: break
+        }
         guard let versionID, !versionID.isEmpty else { return nil }
         let parts = versionID.split(separator: ".")
         let major = parts.first.map(String.init) ?? versionID

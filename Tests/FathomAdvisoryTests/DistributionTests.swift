@@ -89,3 +89,41 @@ import Testing
         #expect(bugfix.relatedIDs.isEmpty)
     }
 }
+
+/// Wolfi's advisory YAML (wolfi-dev/advisories at its last Apache-2.0 commit): the latest event
+/// of each advisory decides, false-positive determinations included.
+@Suite struct WolfiTests {
+    static func index() async throws -> AdvisoryIndex {
+        let contents = try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/real/wolfi").path)
+        #expect(contents.warnings.isEmpty, "\(contents.warnings)")
+        var index = AdvisoryIndex()
+        index.add(contents.records, source: "wolfi")
+        return index
+    }
+
+    static func apk(_ name: String, _ version: String, origin: String) -> InventoryEntry {
+        InventoryEntry(package: Package(ecosystem: "apk", name: name, version: version, source: .init(name: origin, version: version), path: "lib/apk/db/installed"), layer: 0)
+    }
+
+    @Test func latestEventDecides() async throws {
+        let index = try await Self.index()
+        let busybox = ImageMatcher.findings([Self.apk("busybox", "1.35.0-r2", origin: "busybox")], osNamespace: "Wolfi", index: index)
+        let lines = busybox.map { "\($0.id) \($0.aliases.first ?? "") \($0.fixedVersion ?? "-") \($0.status.rawValue) \($0.vendorStatus ?? "-")" }.sorted()
+        #expect(lines == [
+            "CGA-c95q-245j-h3hq CVE-2022-28391 1.35.0-r3 fixed -",
+            "CGA-jrx7-26c9-jxcv CVE-2025-46394 - fix_deferred pending-upstream-fix",
+            "CGA-mv94-rqj7-28m3 CVE-2022-30065 1.35.0-r3 fixed -",
+            "CGA-w865-m7p5-hhrm CVE-2024-58251 - fix_deferred pending-upstream-fix",
+        ], "\(lines)")
+        // Four false-positive determinations (CVE-2023-42363…42366) are not findings.
+        #expect(!busybox.contains { ($0.aliases.first ?? "").hasPrefix("CVE-2023-4236") })
+        // xz 5.6.1 and CVE-2024-3094: Chainguard determined its build never held the backdoor.
+        #expect(ImageMatcher.findings([Self.apk("liblzma5", "5.6.1-r0", origin: "xz")], osNamespace: "Wolfi", index: index).isEmpty)
+        // Looney Tunables in glibc, fixed in 2.38-r5; a libc split package carries its origin.
+        let glibc = ImageMatcher.findings([Self.apk("ld-linux", "2.38-r4", origin: "glibc")], osNamespace: "Wolfi", index: index)
+        #expect(glibc.contains { $0.aliases.contains("CVE-2023-4911") && $0.fixedVersion == "2.38-r5" })
+        #expect(!glibc.contains { $0.aliases.contains("CVE-2023-4527") }, "fixed in 2.38-r2, below the installed 2.38-r4")
+        // Wolfi's os-release names the namespace whatever its version.
+        #expect(OSRelease.make(id: "wolfi", versionID: "20230201", prettyName: "Wolfi", idLike: nil, source: "etc/os-release").namespace == "Wolfi")
+    }
+}
