@@ -1,5 +1,6 @@
 // Reads advisory feeds from files, directories, `.zip` and `.tar.gz` exports, recognising
-// each document's format: OSV (JSON/YAML), Alpine secdb (JSON/YAML), Wolfi's advisory YAML, Debian security tracker
+// each document's format: OSV (JSON/YAML), CSAF 2.0 (Red Hat, Rocky), Alpine secdb (JSON/YAML),
+// Wolfi's advisory YAML, Debian security tracker
 // JSON, NVD CVE API 2.0 JSON (feed files and API pages), a severity source, and CISA's KEV
 // catalog and FIRST's EPSS CSV, exploitation data.
 import FathomCore
@@ -153,6 +154,7 @@ public enum FeedReader {
         if dictionary["id"] is String && (dictionary["affected"] != nil || dictionary["modified"] != nil) {
             return [try AdvisoryImport.osv(bytes, file: name)]
         }
+        if AdvisoryImport.isCSAF(dictionary) { return try AdvisoryImport.csaf(dictionary, file: name) }
         if isDebianTracker(dictionary) { return try AdvisoryImport.debianTracker(bytes, file: name) }
         if dictionary["CVE_Items"] != nil {
             throw FathomError(
@@ -164,7 +166,7 @@ public enum FeedReader {
         if NVDImport.isNVD(dictionary) {
             throw FathomError(.invalidInput, "NVD CVE JSON holds CVSS scores, not advisories (import it as a feed)")
         }
-        throw FathomError(.invalidInput, "not OSV, Alpine secdb, Wolfi advisory YAML, Debian tracker or NVD CVE 2.0 JSON")
+        throw FathomError(.invalidInput, "not OSV, CSAF 2.0, Alpine secdb, Wolfi advisory YAML, Debian tracker or NVD CVE 2.0 JSON")
     }
 
     /// A parser's reason in one short printable line: Foundation's own words without its error

@@ -341,27 +341,8 @@ public enum VEXDocument {
     // MARK: CSAF 2.0
 
     static func csaf(_ document: [String: Any], file: String, warn: (String) -> Void) throws -> [VEXStatement] {
-        let tree = document["product_tree"] as? [String: Any] ?? [:]
         // product_id → purl, from branches, full_product_names and relationships (a component of a platform).
-        var purls: [String: String] = [:]
-        func product(_ object: [String: Any]?) {
-            guard let object, let id = object["product_id"] as? String else { return }
-            if let purl = (object["product_identification_helper"] as? [String: Any])?["purl"] as? String { purls[id] = purl }
-        }
-        func walk(_ branches: [[String: Any]]) {
-            for branch in branches {
-                product(branch["product"] as? [String: Any])
-                walk(branch["branches"] as? [[String: Any]] ?? [])
-            }
-        }
-        walk(tree["branches"] as? [[String: Any]] ?? [])
-        for full in tree["full_product_names"] as? [[String: Any]] ?? [] { product(full) }
-        for relationship in tree["relationships"] as? [[String: Any]] ?? [] {
-            guard let full = (relationship["full_product_name"] as? [String: Any])?["product_id"] as? String,
-                let component = relationship["product_reference"] as? String, let purl = purls[component]
-            else { continue }
-            purls[full] = purl
-        }
+        let tree = CSAFProductTree(document["product_tree"] as? [String: Any] ?? [:])
         let kinds: [(String, VEXStatement.Status)] = [
             ("known_not_affected", .notAffected), ("fixed", .fixed), ("first_fixed", .fixed), ("known_affected", .affected),
             ("first_affected", .affected), ("last_affected", .affected), ("under_investigation", .underInvestigation),
@@ -384,7 +365,7 @@ public enum VEXDocument {
                 var byJustification: [String?: [VEXStatement.Product]] = [:]
                 var unnamed = 0
                 for productID in productIDs {
-                    guard let purl = purls[productID] else {
+                    guard let purl = tree.purl(productID) else {
                         unnamed += 1
                         continue
                     }

@@ -127,3 +127,61 @@ import Testing
         #expect(OSRelease.make(id: "wolfi", versionID: "20230201", prettyName: "Wolfi", idLike: nil, source: "etc/os-release").namespace == "Wolfi")
     }
 }
+
+/// CSAF 2.0 advisories and VEX as advisories: Rocky Linux's errata (CIQ's CSAF) and Red Hat's
+/// documents (advisories/real/rocky-csaf and redhat, Tests/Fixtures/vex/redhat).
+@Suite struct CSAFAdvisoryTests {
+    static func read(_ relative: String) async throws -> [OSVRecord] {
+        let contents = try await FeedReader.read(Fixtures.root.appendingPathComponent(relative).path)
+        #expect(contents.warnings.isEmpty, "\(contents.warnings)")
+        return contents.records
+    }
+
+    @Test func rockyErrata() async throws {
+        let records = try await Self.read("advisories/real/rocky-csaf/advisories")
+        #expect(Set(records.map(\.id)) == ["CRLSA-2022:7106", "CRLSA-2023:5763", "CRLSA-2023:5838"])
+        let nghttp2 = try #require(records.first { $0.id == "CRLSA-2023:5838" })
+        #expect(nghttp2.aliases == ["CVE-2023-44487"])
+        // One entry per binary package of the release, the source rpm left out.
+        let names = (nghttp2.affected ?? []).map { "\($0.package!.ecosystem) \($0.package!.name)" }
+        #expect(names.contains("Rocky Linux:9 libnghttp2") && !names.contains { $0.hasSuffix(" nghttp2") && $0.contains("src") })
+        var index = AdvisoryIndex()
+        index.add(records, source: "rocky-csaf")
+        let packages = [
+            DistributionTests.rpm("libnghttp2", "1.43.0-5.el9_2"), DistributionTests.rpm("libcurl", "7.76.1-23.el9_2.4"),
+            DistributionTests.rpm("zlib", "1.2.11-19.el8_6"),
+        ]
+        let findings = ImageMatcher.findings(packages, osNamespace: "Rocky Linux:9", index: index)
+        #expect(findings.map { "\($0.package) \($0.id) \($0.fixedVersion ?? "-") \($0.severity.rawValue)" } == [
+            "libnghttp2 CRLSA-2023:5838 1.43.0-5.el9_2.1 HIGH"
+        ])
+        // Rocky 8's zlib errata apply to Rocky 8 only.
+        #expect(ImageMatcher.findings([DistributionTests.rpm("zlib", "1.2.11-18.el8_6")], osNamespace: "Rocky Linux:8", index: index).map(\.fixedVersion) == ["1.2.11-19.el8_6"])
+    }
+
+    /// Red Hat's VEX says busybox in RHEL 6 is affected and out of support scope: an open
+    /// finding whose status says the release's support ended. An AUS-only advisory names no
+    /// release an ordinary image runs.
+    @Test func redHatStatusesAndTracks() async throws {
+        let vex = try await Self.read("vex/redhat/cve-2023-42363.json")
+        var index = AdvisoryIndex()
+        index.add(vex, source: "redhat-vex")
+        let findings = ImageMatcher.findings([DistributionTests.rpm("busybox", "1:1.15.1-21.el6_6")], osNamespace: "Red Hat:6", index: index)
+        #expect(findings.map { "\($0.id) \($0.fixedVersion ?? "-") \($0.status.rawValue) \($0.vendorStatus ?? "-")" } == [
+            "CVE-2023-42363 - end_of_life Out of support scope"
+        ])
+        let aus = try await Self.read("advisories/real/redhat/csaf-advisories/rhsa-2022_0011.json")
+        #expect(aus.map(\.id) == ["RHSA-2022:0011"])
+        #expect(aus.first?.affected?.isEmpty == true, "7.6 AUS/E4S/TUS are not RHEL 7")
+    }
+
+    @Test func nevraAndPlatforms() {
+        #expect(CSAFProductTree.nevra("libnghttp2-0:1.43.0-5.el9_2.1.aarch64")! == ("libnghttp2", "1.43.0-5.el9_2.1"))
+        #expect(CSAFProductTree.nevra("telnet-server-1:0.17-65.el7_6.x86_64")! == ("telnet-server", "1:0.17-65.el7_6"))
+        #expect(CSAFProductTree.nevra("nghttp2-0:1.43.0-5.el9_2.1.src") == nil)
+        #expect(CSAFProductTree.namespace(cpe: "cpe:/o:redhat:enterprise_linux:9::baseos") == "Red Hat:9")
+        #expect(CSAFProductTree.namespace(cpe: "cpe:2.3:o:ciq:rocky_linux_from_ciq:9.2:*:*:*:*:*:*:*") == "Rocky Linux:9")
+        #expect(CSAFProductTree.namespace(cpe: "cpe:/o:redhat:rhel_eus:8.6::baseos") == nil)
+        #expect(CSAFProductTree.namespace(cpe: "cpe:/a:redhat:openshift:4.6::el8") == nil)
+    }
+}
