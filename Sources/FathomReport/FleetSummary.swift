@@ -244,6 +244,17 @@ public struct FleetSummary: Sendable, Encodable {
         output += "\n"
         let counts = Severity.allCases.reversed().map { "\($0.rawValue): \(findings[$0.rawValue] ?? 0)" }
         output += "Findings: \(findings.values.reduce(0, +)) (\(counts.joined(separator: ", ")))\n"
+        if !exploitedInTheWild.isEmpty {
+            output += "\nExploited in the wild (CISA KEV): \(imagesWithExploited) image\(imagesWithExploited == 1 ? "" : "s")\n"
+            var table = TextTable(headers: ["ID", "SEVERITY", "IN KEV SINCE", "RANSOMWARE", "PACKAGES", "IMAGES"])
+            for entry in exploitedInTheWild {
+                table.append([
+                    entry.id, entry.severity.rawValue, entry.dateAdded, entry.knownRansomware ? "known" : "-", entry.packages.joined(separator: ","),
+                    entry.images.joined(separator: ", ") + (entry.moreImages > 0 ? " and \(entry.moreImages) more" : ""),
+                ])
+            }
+            output += table.render()
+        }
         if !mostWidespread.isEmpty {
             output += "\nMost widespread vulnerabilities\n"
             var table = TextTable(headers: ["ID", "SEVERITY", "IMAGES", "PACKAGES"])

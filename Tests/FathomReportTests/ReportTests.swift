@@ -1,4 +1,4 @@
-import FathomAdvisory
+@testable import FathomAdvisory
 import FathomCore
 import FathomInventory
 @testable import FathomReport
@@ -61,5 +61,41 @@ import Testing
         #expect(table.contains("r.example/b:1: no verdict: no advisories for PyPI"))
         #expect(!table.contains("r.example/c:1"))
         #expect(summary.images.failed == 1 && table.contains("r.example/d:1: image r.example/d:1: transport: connection refused"))
+    }
+
+    /// The fleet opens with what attackers exploit: each KEV finding, newest KEV entry first,
+    /// with the images carrying it; the HTML dashboard leads with the same section.
+    @Test func theFleetSummaryOpensWithWhatIsExploitedInTheWild() throws {
+        func finding(_ id: String, _ package: String, kev: KEVEntry?, epss: Double?) -> Finding {
+            var finding = Finding(
+                id: id, aliases: [], ecosystem: "apk", package: package, sourcePackage: package, installedVersion: "1.0-r0",
+                fixedVersion: "1.0-r1", status: .fixed, severity: .high, severitySource: nil, cvss: [], layerIndex: 0, path: "lib/apk/db/installed",
+                source: "test", title: nil, references: [])
+            finding.kev = kev
+            finding.epss = epss.map { EPSSScore(score: $0, percentile: 0.9, date: "2026-09-29") }
+            return finding
+        }
+        var summary = FleetSummary(source: "r.example", advisoryVersion: "v1")
+        let old = KEVEntry(dateAdded: "2021-12-10", dueDate: "2021-12-24", knownRansomware: true)
+        let new = KEVEntry(dateAdded: "2023-10-10", dueDate: "2023-10-31", knownRansomware: false)
+        for (name, findings) in [
+            ("r.example/a:1", [finding("CVE-2021-44228", "log4j", kev: old, epss: 0.99), finding("CVE-2020-1", "zlib", kev: nil, epss: 0.5)]),
+            ("r.example/b:1", [finding("CVE-2023-44487", "nghttp2", kev: new, epss: 0.9), finding("CVE-2021-44228", "log4j", kev: old, epss: 0.99)]),
+            ("r.example/c:1", [finding("CVE-2020-1", "zlib", kev: nil, epss: 0.5)]),
+        ] {
+            var report = try Self.report()
+            report.set(findings: findings, suppressed: [], changes: nil, coverage: try Self.coverage(gaps: []), advisoriesLoaded: true, notes: [])
+            summary.add(report: report, name: name)
+        }
+        summary.finish(elapsed: .seconds(1))
+        #expect(summary.imagesWithExploited == 2)
+        #expect(summary.exploitedInTheWild.map(\.id) == ["CVE-2023-44487", "CVE-2021-44228"])
+        #expect(summary.exploitedInTheWild.last?.images == ["r.example/a:1", "r.example/b:1"])
+        let table = summary.table()
+        #expect(table.contains("Exploited in the wild (CISA KEV): 2 images"))
+        let html = FleetHTMLReport(summary: summary, trend: []).render()
+        let exploited = try #require(html.range(of: "Exploited in the wild"))
+        #expect(exploited.lowerBound < html.range(of: "Severity distribution")!.lowerBound)
+        #expect(html.contains("CVE-2021-44228") && html.contains("known"))
     }
 }
