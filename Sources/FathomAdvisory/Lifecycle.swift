@@ -1,7 +1,19 @@
-// When OS releases stop getting security fixes. Dates from the distributions' own release
-// tables (https://alpinelinux.org/releases/ "End of support"; https://wiki.debian.org/LTS and
-// https://wiki.debian.org/DebianReleases, Debian's LTS end, after which no security fix comes),
-// as collected at endoflife.date. A release missing here is not flagged.
+// When OS releases stop getting security fixes (without a paid extension), as facts from the
+// distributions' own tables:
+// - Alpine: https://alpinelinux.org/releases/ "End of support".
+// - Debian: https://wiki.debian.org/LTS and https://wiki.debian.org/DebianReleases, the LTS end.
+// - Ubuntu: the end of standard support (ESM needs Ubuntu Pro), as Debian's distro-info-data
+//   (0.58+deb12u7, ubuntu.csv) records the announced days and Canonical's release-cycle page
+//   (canonical/ubuntu.com, templates/about/release_cycles) the months; 22.04, whose day Canonical
+//   has not fixed yet, is left out.
+// - Red Hat: the end of Maintenance Support (https://access.redhat.com/support/policy/updates/errata,
+//   as endoflife.date's products/rhel.md, commit a70eca33, records it; RHEL 7's from Red Hat's blog).
+// - AlmaLinux and Rocky Linux: the end of security support, from their wikis (AlmaLinux
+//   docs/release-notes/README.md, Rocky docs/rocky/version.md).
+// - SUSE: each service pack's end of general support (LTSS is paid), and openSUSE Leap's end of
+//   life, from SUSE's lifecycle table and openSUSE's Lifetime page as endoflife.date records them.
+// Collected through endoflife.date (MIT). A release missing here is not flagged; Wolfi and
+// Chainguard roll and have none.
 public import Foundation
 
 public enum OSLifecycle {
@@ -15,6 +27,20 @@ public enum OSLifecycle {
         "Alpine:v3.20": "2026-04-01", "Alpine:v3.21": "2026-11-01", "Alpine:v3.22": "2027-05-01", "Alpine:v3.23": "2027-11-01",
         "Debian:7": "2018-05-31", "Debian:8": "2020-06-30", "Debian:9": "2022-07-01", "Debian:10": "2024-06-30",
         "Debian:11": "2026-08-31", "Debian:12": "2028-06-10",
+        "Ubuntu:14.04": "2019-04-25", "Ubuntu:14.10": "2015-07-23", "Ubuntu:15.04": "2016-02-04", "Ubuntu:15.10": "2016-07-28",
+        "Ubuntu:16.04": "2021-04-30", "Ubuntu:16.10": "2017-07-20", "Ubuntu:17.04": "2018-01-13", "Ubuntu:17.10": "2018-07-19",
+        "Ubuntu:18.04": "2023-05-31", "Ubuntu:18.10": "2019-07-18", "Ubuntu:19.04": "2020-01-23", "Ubuntu:19.10": "2020-07-17",
+        "Ubuntu:20.04": "2025-05-31", "Ubuntu:20.10": "2021-07-22", "Ubuntu:21.04": "2022-01-20", "Ubuntu:21.10": "2022-07-14",
+        "Ubuntu:22.10": "2023-07-20", "Ubuntu:23.04": "2024-01-25", "Ubuntu:23.10": "2024-07-11", "Ubuntu:24.04": "2029-05-31",
+        "Ubuntu:24.10": "2025-07-10", "Ubuntu:25.04": "2026-01-15", "Ubuntu:25.10": "2026-07-09",
+        "Red Hat:7": "2024-06-30", "Red Hat:8": "2029-05-31", "Red Hat:9": "2032-05-31", "Red Hat:10": "2035-05-31",
+        "AlmaLinux:8": "2029-05-31", "AlmaLinux:9": "2032-05-31", "AlmaLinux:10": "2035-05-31",
+        "Rocky Linux:8": "2029-05-31", "Rocky Linux:9": "2032-05-31", "Rocky Linux:10": "2035-05-31",
+        "SUSE:12.5": "2024-10-31", "SUSE:15.1": "2021-01-31", "SUSE:15.2": "2021-12-31", "SUSE:15.3": "2022-12-31",
+        "SUSE:15.4": "2023-12-31", "SUSE:15.5": "2024-12-31", "SUSE:15.6": "2025-12-31", "SUSE:15.7": "2031-07-31",
+        "openSUSE:Leap 15.0": "2019-12-03", "openSUSE:Leap 15.1": "2021-02-02", "openSUSE:Leap 15.2": "2022-01-04",
+        "openSUSE:Leap 15.3": "2022-12-31", "openSUSE:Leap 15.4": "2023-12-07", "openSUSE:Leap 15.5": "2024-12-31",
+        "openSUSE:Leap 15.6": "2026-04-30",
     ]
 
     /// The end-of-support date of the release `namespace` names, if fathom knows it.

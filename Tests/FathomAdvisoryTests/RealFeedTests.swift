@@ -151,7 +151,16 @@ import FathomSQLiteStore
         #expect(OSLifecycle.warning(for: "Alpine:v3.22", now: day) == nil)
         #expect(OSLifecycle.warning(for: "Debian:12", now: day) == nil)
         #expect(OSLifecycle.warning(for: "Debian:10", now: day)?.contains("2024-06-30") == true)
+        // 22.04's day is not fixed by Canonical yet: not known, so not flagged.
         #expect(OSLifecycle.warning(for: "Ubuntu:22.04", now: day) == nil)
+        #expect(OSLifecycle.warning(for: "Ubuntu:20.04", now: day)?.contains("2025-05-31") == true)
+        #expect(OSLifecycle.warning(for: "Ubuntu:24.04", now: day) == nil)
+        #expect(OSLifecycle.warning(for: "Red Hat:7", now: day)?.contains("2024-06-30") == true)
+        #expect(OSLifecycle.warning(for: "Red Hat:9", now: day) == nil && OSLifecycle.endOfSupport(of: "Red Hat:9") == "2032-05-31")
+        #expect(OSLifecycle.endOfSupport(of: "AlmaLinux:8") == "2029-05-31" && OSLifecycle.endOfSupport(of: "Rocky Linux:9") == "2032-05-31")
+        #expect(OSLifecycle.warning(for: "SUSE:15.5", now: day)?.contains("2024-12-31") == true)
+        #expect(OSLifecycle.warning(for: "openSUSE:Leap 15.6", now: day)?.contains("2026-04-30") == true)
+        #expect(OSLifecycle.warning(for: "Wolfi", now: day) == nil)
         #expect(OSLifecycle.warning(for: nil, now: day) == nil)
     }
 
