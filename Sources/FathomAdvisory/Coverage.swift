@@ -85,6 +85,12 @@ public struct Coverage: Sendable, Hashable, Codable {
                 miss(key.ecosystem, isOS: isOS, .noVersionOrdering)
                 continue
             }
+            // A Go binary's main module built from a checkout has no version ("(devel)"): it is
+            // the image's own code, not a published module advisories could name.
+            if key.ecosystem == "Go" && key.version == "(devel)" {
+                checked.insert(key.ecosystem)
+                continue
+            }
             do {
                 _ = try comparator.compare(key.version, key.version)
                 checked.insert(key.ecosystem)

@@ -104,6 +104,10 @@ import Testing
         let output = try await Tool.run([Fixtures.fathomExecutable, "scan", "rootfs:\(root)", "--store", store, "--format", "json"], check: false)
         #expect(output.status == 0, "\(testCase.name): \(output.errorText)")
         let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
+        // Every package of every case was checked: a gap here would make the golden's clean
+        // lines meaningless.
+        let coverage = document["coverage"] as? [String: Any]
+        #expect((coverage?["gaps"] as? [Any])?.isEmpty == true, "\(testCase.name): \(coverage ?? [:])")
         return (document["vulnerabilities"] as! [[String: Any]]).map {
             Line(
                 ecosystem: $0["ecosystem"] as! String, id: $0["id"] as! String, package: $0["package"] as! String,

@@ -92,6 +92,16 @@ import Testing
         #expect(gaps["Packagist invalid-versions"]?.message.contains("dev branch") == true, "\(coverage.warnings)")
         #expect(coverage.isIncomplete)
 
+        // A Go binary's main module built from a checkout, "(devel)", is the image's own code: no gap.
+        var go = AdvisoryIndex()
+        go.add([try AdvisoryImport.osv(Array(#"{"id":"GO-TEST-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Go","name":"stdlib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.20.0"}]}]}]}"#.utf8), file: "go.json")], source: "go")
+        let binary = [
+            Package(ecosystem: "go", name: "example.com/app", version: "(devel)", path: "usr/bin/app"),
+            Package(ecosystem: "go", name: "stdlib", version: "v1.19.1", path: "usr/bin/app"),
+        ].map { InventoryEntry(package: $0, layer: 0) }
+        let goCoverage = Coverage(binary, osNamespace: nil, lookup: go)
+        #expect(goCoverage.gaps.isEmpty && goCoverage.checkedAgainst == ["Go"], "\(goCoverage.gaps)")
+
         let os = [Package(ecosystem: "rpm", name: "openssl", version: "3.0.8-1.ph5", path: "var/lib/rpm")].map { InventoryEntry(package: $0, layer: 0) }
         let photonCoverage = Coverage(os, osNamespace: "Photon OS:5.0", lookup: index)
         #expect(photonCoverage.checkedAgainst.isEmpty)
