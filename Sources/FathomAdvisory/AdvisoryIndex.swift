@@ -18,8 +18,8 @@ public protocol AdvisoryLookup: Sendable {
     func scores(for ids: Set<String>) async throws -> [String: [CVSSScore]]
     /// What CISA KEV and EPSS say of these vulnerability ids (an id they do not list is absent).
     func exploitation(for ids: Set<String>) async throws -> [String: Exploitation]
-    /// Vulnerabilities with exploitation data (0: no KEV or EPSS feed imported).
-    var exploitationCount: Int { get }
+    /// Vulnerabilities CISA's KEV lists, and vulnerabilities EPSS scores (0: no such feed imported).
+    var exploitationCounts: (kev: Int, epss: Int) { get }
 }
 
 extension AdvisoryIndex {
@@ -32,7 +32,9 @@ extension AdvisoryIndex {
         return found
     }
 
-    public var exploitationCount: Int { exploitationByID.count }
+    public var exploitationCounts: (kev: Int, epss: Int) {
+        (exploitationByID.values.filter { $0.kev != nil }.count, exploitationByID.values.filter { $0.epss != nil }.count)
+    }
 
     public func exploitation(for ids: Set<String>) async throws -> [String: Exploitation] {
         var found: [String: Exploitation] = [:]
@@ -271,6 +273,9 @@ public struct AdvisoryIndex: AdvisoryLookup {
         case "composer": return ("Packagist", normalize(package.name, ecosystem: "Packagist"), package.version)
         case "gem": return ("RubyGems", package.name, package.version)
         case "nuget": return ("NuGet", normalize(package.name, ecosystem: "NuGet"), package.version)
+        // Read from SBOMs only (purl types `hex`, `pub`).
+        case "hex": return ("Hex", package.name, package.version)
+        case "pub": return ("Pub", package.name, package.version)
         default: return nil
         }
     }
@@ -279,7 +284,10 @@ public struct AdvisoryIndex: AdvisoryLookup {
     public func match(_ package: Package, osNamespace: String?) -> [Match] {
         guard let lookup = Self.lookup(for: package, osNamespace: osNamespace),
             let bucket = buckets[Key(ecosystem: lookup.ecosystem, name: lookup.name)],
-            let comparator = EcosystemVersions.comparator(forOSV: lookup.ecosystem)
+            let comparator = EcosystemVersions.comparator(forOSV: lookup.ecosystem),
+            // A version the ordering rejects (a Composer dev branch) is in no range, whatever a
+            // range from 0 would say: coverage names it as a gap instead.
+            (try? comparator.compare(lookup.version, lookup.version)) != nil
         else { return [] }
         let position = bucket.boundaries.flatMap { Self.position(of: lookup.version, in: $0, comparator: comparator) }
         var matches: [Match] = []

@@ -38,7 +38,7 @@ public enum FeedReader {
                 contents.documents += 1
                 contents.notes += parsed.notes
                 if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty {
-                    contents.notes.append("\(name): lists no advisories")
+                    contents.notes.append("\(name): holds no advisory that affects a package (none, or only not-affected determinations)")
                 }
                 contents.records += parsed.records
                 contents.scores.merge(parsed.scores) { $0 + $1 }

@@ -162,10 +162,16 @@ public struct ScanSession: Sendable {
     }
 
     /// Says that `--kev-only` or `--epss-threshold` had no data to go by: every finding they
-    /// leave out would otherwise look like a clean image.
+    /// leave out would otherwise look like a clean image, so it is also a gap of the verdict.
     var exploitationNote: String? {
-        guard policy.kevOnly || policy.epssThreshold != nil, fleet.index.exploitationCount == 0 else { return nil }
-        return "\(policy.kevOnly ? "--kev-only" : "--epss-threshold") leaves out every finding: the store holds no KEV or EPSS data (fathom db update, or db import the KEV catalog and the EPSS CSV)"
+        let counts = fleet.index.exploitationCounts
+        if policy.kevOnly && counts.kev == 0 {
+            return "--kev-only leaves out every finding: the store holds no CISA KEV data (fathom db update, or db import the KEV catalog)"
+        }
+        if let threshold = policy.epssThreshold, threshold > 0, counts.epss == 0 {
+            return "--epss-threshold leaves out every finding: the store holds no EPSS scores (fathom db update, or db import the EPSS CSV)"
+        }
+        return nil
     }
 
     /// Says that kernel findings are listed apart, and why.
@@ -213,9 +219,10 @@ public struct ScanSession: Sendable {
         return (judged, verdict(kept: outcome.kept.count, gaps: gaps(image.coverage)))
     }
 
-    /// What forbids a clean verdict: no advisories at all, or packages nothing was checked against.
+    /// What forbids a clean verdict: no advisories at all, packages nothing was checked
+    /// against, or an exploitation filter without its data.
     func gaps(_ coverage: Coverage) -> [String] {
-        advisoriesLoaded ? coverage.warnings : ["the store holds no advisories (fathom db import)"]
+        (advisoriesLoaded ? coverage.warnings : ["the store holds no advisories (fathom db import)"]) + [exploitationNote].compactMap { $0 }
     }
 
     func verdict(kept: Int, gaps: [String]) -> ScanVerdict {

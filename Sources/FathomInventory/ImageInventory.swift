@@ -33,6 +33,17 @@ public enum ImageInventory {
                 entries.append(InventoryEntry(package: package, layer: introduced))
             }
         }
+        // A Composer project holds what it wanted (`composer.lock`) and what it installed
+        // (`vendor/composer/installed.json`): where both are, the installed list is the truth,
+        // and the lock's packages would count every finding twice.
+        let installed = Set(filesystem.entries.keys.filter { $0.hasSuffix("vendor/composer/installed.json") })
+        if !installed.isEmpty {
+            entries.removeAll { entry in
+                guard entry.package.ecosystem == "composer", entry.package.path.hasSuffix("composer.lock") else { return false }
+                let project = String(entry.package.path.dropLast("composer.lock".count))
+                return installed.contains(project + "vendor/composer/installed.json")
+            }
+        }
         return entries.sorted {
             ($0.package.ecosystem, $0.package.name, $0.package.version, $0.package.path)
                 < ($1.package.ecosystem, $1.package.name, $1.package.version, $1.package.path)

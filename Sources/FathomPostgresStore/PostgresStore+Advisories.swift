@@ -145,10 +145,15 @@ extension PostgresStore: AdvisoryRecordReader {
         return found
     }
 
-    public func exploitationCount() async throws -> Int {
-        var count: Int64 = 0
-        try await run("SELECT COUNT(DISTINCT id)::BIGINT FROM exploitation") { count = try $0.decode(Int64.self) }
-        return Int(count)
+    public func exploitationCounts() async throws -> (kev: Int, epss: Int) {
+        var counts: (Int64, Int64) = (0, 0)
+        try await run(
+            """
+            SELECT COUNT(DISTINCT id) FILTER (WHERE facts::jsonb ? 'kev')::BIGINT, COUNT(DISTINCT id) FILTER (WHERE facts::jsonb ? 'epss')::BIGINT
+            FROM exploitation
+            """
+        ) { counts = try $0.decode((Int64, Int64).self) }
+        return (Int(counts.0), Int(counts.1))
     }
 
     public func exploitation(for ids: [String]) async throws -> [String: Exploitation] {

@@ -44,11 +44,16 @@ extension SQLiteStore: AdvisoryRecordReader {
         }
     }
 
-    public func exploitationCount() async throws -> Int {
+    public func exploitationCounts() async throws -> (kev: Int, epss: Int) {
         try await database.read { connection in
-            var count = 0
-            try connection.query("SELECT COUNT(DISTINCT id) FROM exploitation") { count = Int($0.integer(0)) }
-            return count
+            var counts = (kev: 0, epss: 0)
+            try connection.query(
+                """
+                SELECT COUNT(DISTINCT CASE WHEN json_extract(facts, '$.kev') IS NOT NULL THEN id END),
+                    COUNT(DISTINCT CASE WHEN json_extract(facts, '$.epss') IS NOT NULL THEN id END) FROM exploitation
+                """
+            ) { counts = (Int($0.integer(0)), Int($0.integer(1))) }
+            return counts
         }
     }
 

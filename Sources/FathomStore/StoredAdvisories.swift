@@ -10,8 +10,8 @@ public protocol AdvisoryRecordReader: Sendable {
     func advisoryPackages() async throws -> [(source: String, id: String, ecosystem: String, name: String)]
     /// Stored advisories that are not withdrawn.
     func liveAdvisoryCount() async throws -> Int
-    /// Vulnerabilities with stored exploitation data.
-    func exploitationCount() async throws -> Int
+    /// Vulnerabilities with a stored KEV entry, and with a stored EPSS score.
+    func exploitationCounts() async throws -> (kev: Int, epss: Int)
     /// The JSON of each asked record (source, id) that is stored.
     func advisoryRecords(_ ids: [(source: String, id: String)]) async throws -> [(source: String, id: String, json: [UInt8])]
     /// Every CVSS score stored for each id (an id without scores is absent).
@@ -34,7 +34,7 @@ public final class StoredAdvisories: AdvisoryLookup {
     private let reader: any AdvisoryRecordReader
     private let recordsByKey: [Key: [RecordID]]
     public let recordCount: Int
-    public let exploitationCount: Int
+    public let exploitationCounts: (kev: Int, epss: Int)
     public let namespaces: Set<String>
     private let buckets = Locked<[Key: AdvisoryIndex]>([:])
     /// CVSS scores by vulnerability id, for the ids asked so far (an empty list: none known).
@@ -50,11 +50,11 @@ public final class StoredAdvisories: AdvisoryLookup {
         }
         return StoredAdvisories(
             reader: reader, recordsByKey: byKey.mapValues { $0.sorted { ($0.source, $0.id) < ($1.source, $1.id) } },
-            recordCount: try await reader.liveAdvisoryCount(), exploitationCount: try await reader.exploitationCount())
+            recordCount: try await reader.liveAdvisoryCount(), exploitationCounts: try await reader.exploitationCounts())
     }
 
-    private init(reader: any AdvisoryRecordReader, recordsByKey: [Key: [RecordID]], recordCount: Int, exploitationCount: Int) {
-        self.exploitationCount = exploitationCount
+    private init(reader: any AdvisoryRecordReader, recordsByKey: [Key: [RecordID]], recordCount: Int, exploitationCounts: (kev: Int, epss: Int)) {
+        self.exploitationCounts = exploitationCounts
         self.reader = reader
         self.recordsByKey = recordsByKey
         self.recordCount = recordCount

@@ -217,7 +217,7 @@ struct Database: AsyncParsableCommand {
                         throw FathomError(
                             .invalidInput,
                             contents.warnings.isEmpty
-                                ? "no advisory documents found" : "not an advisory feed (OSV, Alpine secdb, Debian tracker or NVD CVE 2.0)",
+                                ? "no advisory documents found" : "not an advisory feed (OSV, CSAF 2.0, Alpine secdb, Wolfi advisory YAML, Debian tracker, NVD CVE 2.0, CISA KEV or EPSS)",
                             path: path)
                     }
                     let name = source ?? Self.sourceName(for: path)

@@ -50,7 +50,9 @@ import Testing
             for file in try FileManager.default.contentsOfDirectory(atPath: fixture("pkgdb/ruby/gems/specifications")) {
                 try copy(fixture("pkgdb/ruby/gems/specifications/\(file)"), to: root + "/usr/lib/ruby/gems/3.1.0/specifications/\(file)")
             }
+            // The project's lock beside what it installed: one package, one finding.
             try copy(fixture("pkgdb/composer/trivy-integration-vendor/vendor/composer/installed.json"), to: root + "/srv/api/vendor/composer/installed.json")
+            try copy(fixture("pkgdb/composer/trivy-integration/composer.lock"), to: root + "/srv/api/composer.lock")
             try copy(fixture("pkgdb/composer/trivy-happy/composer.lock"), to: root + "/srv/shop/composer.lock")
             try copy(fixture("pkgdb/dotnet/trivy/datacollector.deps.json"), to: root + "/app/datacollector.deps.json")
             try copy(fixture("pkgdb/dotnet/syft/TestLibrary.deps.json"), to: root + "/app2/TestLibrary.deps.json")

@@ -87,7 +87,11 @@ import Testing
         let coverage = Coverage(entries, osNamespace: nil, lookup: index)
         #expect(coverage.checkedAgainst == ["RubyGems"])
         let gaps = Dictionary(uniqueKeysWithValues: coverage.gaps.map { ("\($0.namespace) \($0.reason!.rawValue)", $0) })
-        #expect(Set(gaps.keys) == ["RubyGems invalid-versions", "Packagist invalid-versions", "hex unsupported-ecosystem", "cocoapods unsupported-ecosystem"])
+        // Hex has an OSV ecosystem (none of its advisories is in this set); CocoaPods has none.
+        #expect(Set(gaps.keys) == ["RubyGems invalid-versions", "Packagist invalid-versions", "Hex no-advisories", "cocoapods unsupported-ecosystem"])
+        // A version the ordering rejects is in no range, even one from 0: a gap, not a finding.
+        #expect(index.match(Package(ecosystem: "composer", name: "guzzlehttp/guzzle", version: "dev-main", path: "c"), osNamespace: nil).isEmpty)
+        #expect(index.match(Package(ecosystem: "nuget", name: "Newtonsoft.Json", version: "v12.0.1", path: "d"), osNamespace: nil).isEmpty)
         #expect(gaps["RubyGems invalid-versions"]?.example?.contains("not a version") == true)
         #expect(gaps["Packagist invalid-versions"]?.message.contains("dev branch") == true, "\(coverage.warnings)")
         #expect(coverage.isIncomplete)

@@ -85,9 +85,10 @@ extension ScanReport.Vulnerability {
     /// A page about the vulnerability: its first link, else OSV's page for the id.
     var page: String { links.first ?? "https://osv.dev/vulnerability/\(id)" }
 
-    /// A probability as a percentage with up to two decimals (`0.97` → `97%`, `6e-05` → `0.01%`).
+    /// A probability as a percentage with up to two decimals, cut rather than rounded so that
+    /// only a certainty reads 100% (`0.97` → `97%`, `0.99999` → `99.99%`, `6e-05` → `0%`).
     static func percent(_ value: Double) -> String {
-        let percent = (value * 10_000).rounded() / 100
+        let percent = (value * 10_000).rounded(.down) / 100
         return (percent == percent.rounded() ? String(Int(percent)) : String(percent)) + "%"
     }
 

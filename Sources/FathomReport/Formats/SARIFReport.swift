@@ -22,7 +22,8 @@ extension ScanReport {
             return [
                 "ruleId": .string(vulnerability.id),
                 "ruleIndex": .number(Double(ruleIndex[vulnerability.id]!)),
-                "level": .string(Self.level(vulnerability.severity)),
+                // What attackers exploit today is never a note, whatever its rating.
+                "level": .string(vulnerability.kev != nil ? "error" : Self.level(vulnerability.severity)),
                 "message": ["text": .string(vulnerability.summaryLine)],
                 "locations": [
                     [
