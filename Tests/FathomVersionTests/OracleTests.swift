@@ -148,12 +148,22 @@ import Testing
         Self.expectAgreement("Gem::Version", pairs, ours: Self.ours(RubyGemsVersion(), pairs), oracle: verdicts)
     }
 
-    @Test func composerSemver() async throws {
-        let autoload = "/usr/share/php/Composer/Semver/autoload.php"
-        guard Tool.has("php"), FileManager.default.fileExists(atPath: autoload) else {
+    /// Whether Debian's php-cli and php-composer-semver are here (recorded as an issue if not).
+    static func hasComposer() -> Bool {
+        guard Tool.has("php"), FileManager.default.fileExists(atPath: "/usr/share/php/Composer/Semver/autoload.php") else {
             Issue.record("php-cli and php-composer-semver are not installed (scripts/test installs them)")
-            return
+            return false
         }
+        return true
+    }
+
+    /// `program` run by PHP with `lines` on its standard input, one answer per line.
+    static func php(_ program: String, lines: [String]) async throws -> [Substring] {
+        try await Tool.run(["php", "-r", program], input: Data((lines.joined(separator: "\n") + "\n").utf8)).text.split(separator: "\n")
+    }
+
+    @Test func composerSemver() async throws {
+        guard Self.hasComposer() else { return }
         let pairs = Self.pairs(count: 1500) { g in
             var version = g.pick(["", "", "v", "V"])
             version += (0...g.next(5)).map { _ in g.pick(["0", "1", "2", "10", "00", "3"]) }.joined(separator: ".")
@@ -189,18 +199,13 @@ import Testing
                 echo Comparator::lessThan($na, $nb) ? "<" : (Comparator::equalTo($na, $nb) ? "=" : ">"), "\n";
             }
             """#
-        let input = pairs.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n") + "\n"
-        let verdicts = try await Tool.run(["php", "-r", program], input: Data(input.utf8)).text.split(separator: "\n")
+        let verdicts = try await Self.php(program, lines: pairs.map { "\($0.0)\t\($0.1)" })
         Self.expectAgreement("Composer", pairs, ours: Self.ours(ComposerVersion(), pairs), oracle: verdicts)
     }
 
     /// Composer's normalized forms, as VersionParser::normalize writes them.
     @Test func composerNormalize() async throws {
-        let autoload = "/usr/share/php/Composer/Semver/autoload.php"
-        guard Tool.has("php"), FileManager.default.fileExists(atPath: autoload) else {
-            Issue.record("php-cli and php-composer-semver are not installed (scripts/test installs them)")
-            return
-        }
+        guard Self.hasComposer() else { return }
         let versions = [
             "1.0", "v1.0.0", "1.0RC1", "1.0-rc.1", "1.0pl1", "1.0-p2", "1.0.0-patch3", "1.0a1", "1.0b", "1.0-beta.2-dev",
             "1.0-STABLE", "1.0-stable", "1.x-dev", "dev-feature/x", "2010-01-02", "20100102", "1.0.0+sha.1", "1.0@beta",
@@ -213,8 +218,7 @@ import Testing
                 try { echo $parser->normalize(rtrim($line, "\n")), "\n"; } catch (UnexpectedValueException $e) { echo "invalid\n"; }
             }
             """#
-        let expected = try await Tool.run(["php", "-r", program], input: Data((versions.joined(separator: "\n") + "\n").utf8)).text
-            .split(separator: "\n").map(String.init)
+        let expected = try await Self.php(program, lines: versions).map(String.init)
         let ours = versions.map { (try? ComposerVersion().normalize($0)) ?? "invalid" }
         #expect(ours == expected)
     }
