@@ -4,6 +4,7 @@ public import FathomStore
 import Foundation
 public import Hummingbird
 public import Logging
+import NIOCore
 public import Prometheus
 public import ServiceLifecycle
 import UnixSignals
@@ -18,6 +19,8 @@ public enum FathomService {
         public let group: ServiceGroup
         public let store: any Store
         public let client: RegistryClient
+        /// The HTTP address it listens on (`HOST:PORT`), if any: a bind failure names it.
+        var listening: String?
 
         /// Runs the group until SIGTERM or SIGINT (jobs in flight get the grace period), then
         /// closes the registry client and the store.
@@ -27,11 +30,22 @@ public enum FathomService {
             } catch {
                 try? await client.shutdown()
                 try? await store.close()
-                throw error
+                throw FathomService.named(error, listening: listening)
             }
             try await client.shutdown()
             try await store.close()
         }
+    }
+
+    /// A socket error of binding the listening address as one line naming the address and the
+    /// cause ("address already in use"), instead of NIO's `bind(descriptor:ptr:bytes:)` words.
+    static func named(_ error: any Error, listening: String?) -> any Error {
+        guard let listening, let io = error as? IOError, io.description.contains("bind") else { return error }
+        let cause = String(cString: strerror(io.errnoCode)).lowercased()
+        let advice =
+            io.errnoCode == EADDRINUSE ? " (another process listens there: stop it, or choose another --listen)"
+            : io.errnoCode == EACCES ? " (ports below 1024 need privileges)" : io.errnoCode == EADDRNOTAVAIL ? " (no interface has that address)" : ""
+        return FathomError(.io, "cannot listen on \(listening): \(cause)\(advice)")
     }
 
     /// `fathom serve`: the HTTP API on `configuration.host:port`, the registry webhook, the
@@ -54,7 +68,9 @@ public enum FathomService {
         let services: [any Service] =
             [app, Scheduler(store: store, configuration: configuration, logger: logger)]
             + background(store: store, runner: runner, configuration: configuration, logger: logger)
-        return Built(group: group(services, configuration: configuration, logger: logger), store: store, client: client)
+        return Built(
+            group: group(services, configuration: configuration, logger: logger), store: store, client: client,
+            listening: "\(configuration.host):\(configuration.port)")
     }
 
     /// `fathom worker`: `configuration.workers` workers on the shared store, and the notifier;
@@ -72,7 +88,9 @@ public enum FathomService {
                     router: routes.healthRouter(), configuration: .init(address: .hostname(probes.host, port: probes.port), serverName: "fathom"),
                     logger: logger))
         }
-        return Built(group: group(services, configuration: configuration, logger: logger), store: store, client: client)
+        return Built(
+            group: group(services, configuration: configuration, logger: logger), store: store, client: client,
+            listening: probes.map { "\($0.host):\($0.port)" })
     }
 
     /// The workers (when there is a runner) and the notifier (when there are receivers).
