@@ -39,6 +39,8 @@ public final class StoredAdvisories: AdvisoryLookup {
     private let buckets = Locked<[Key: AdvisoryIndex]>([:])
     /// CVSS scores by vulnerability id, for the ids asked so far (an empty list: none known).
     private let scoresByID = Locked<[String: [CVSSScore]]>([:])
+    /// Exploitation data by vulnerability id, for the ids asked so far (nil: none known).
+    private let exploitationByID = Locked<[String: Exploitation?]>([:])
     private let problems = Locked<[String]>([])
 
     public static func open(_ reader: any AdvisoryRecordReader) async throws -> StoredAdvisories {
@@ -109,8 +111,21 @@ public final class StoredAdvisories: AdvisoryLookup {
         }
     }
 
+    /// Read once per id for the life of the lookup, as the scores are: a fleet asks for the same
+    /// vulnerabilities image after image.
     public func exploitation(for ids: Set<String>) async throws -> [String: Exploitation] {
-        try await reader.exploitation(for: ids.sorted())
+        let missing = exploitationByID.withLock { known in ids.filter { known[$0] == nil } }
+        if !missing.isEmpty {
+            let found = try await reader.exploitation(for: missing.sorted())
+            exploitationByID.withLock { known in
+                for id in missing where known[id] == nil { known[id] = .some(found[id]) }
+            }
+        }
+        return exploitationByID.withLock { known in
+            var answer: [String: Exploitation] = [:]
+            for id in ids { if let facts = known[id] ?? nil { answer[id] = facts } }
+            return answer
+        }
     }
 
     private static func build(_ ids: [RecordID], json: [RecordID: [UInt8]], failures: inout [String]) -> AdvisoryIndex {

@@ -25,17 +25,6 @@ public struct RubyGemsVersion: VersionComparator {
 
     static let cache = ParseCache<[Segment]>()
 
-    /// The canonical segments: trailing zeros dropped from the release part and from the
-    /// pre-release part.
-    public func canonicalSegments(_ text: String) throws -> [String] {
-        try Self.cache.value(for: text) { try parse($0) }.map {
-            switch $0 {
-            case .number(let digits): return String(digits)
-            case .letters(let letters): return String(letters)
-            }
-        }
-    }
-
     /// Whether RubyGems calls the version a pre-release (it holds a letter).
     public func isPrerelease(_ text: String) throws -> Bool {
         try Self.cache.value(for: text) { try parse($0) }.contains { if case .letters = $0 { true } else { false } }
