@@ -111,6 +111,8 @@ let package = Package(
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomArchive", "FathomInventory", "FathomAdvisory", "FathomStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // Opens the store a location names (the only module that knows both).

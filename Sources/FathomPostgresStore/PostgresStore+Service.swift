@@ -74,6 +74,16 @@ extension PostgresStore {
             """)
     }
 
+    public func release(_ id: Int64, worker: String, now: Date) async throws {
+        let at = StoreTime.milliseconds(now)
+        try await run(
+            """
+            UPDATE jobs SET state = 'queued', attempts = GREATEST(attempts - 1, 0), worker = NULL, lease_until = NULL, not_before = \(at),
+                updated_at = \(at)
+            WHERE id = \(id) AND worker = \(worker) AND state = 'running'
+            """)
+    }
+
     public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws {
         let at = StoreTime.milliseconds(now)
         try await run(

@@ -32,8 +32,23 @@ public final class PostgresStore: Store {
         case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
         default: throw FathomError(.invalidInput, "sslmode is disable, prefer or require, not \(mode)", path: redacted(url))
         }
+        let (port, user) = (components.port ?? 5432, components.user ?? "postgres")
+        // PostgresNIO's connection chatter (each attempt, each retry) is debug detail: at the
+        // default level only warnings and errors of its own come through.
+        var logger = logger
+        if logger.logLevel > .debug { logger.logLevel = max(logger.logLevel, .warning) }
+        // One direct connection first: a refusal, an unknown host, a password, a database or TLS
+        // is named at once as PostgreSQL said it (the pool would only time out).
+        do {
+            try await PostgresFailure.probe(
+                host: host, port: port, user: user, password: components.password, database: database.isEmpty ? nil : database, sslmode: mode,
+                timeout: connectTimeout, logger: logger)
+        } catch let error as FathomError {
+            // The cause alone (PostgreSQL at HOST:PORT: …): the URL adds only what it repeats.
+            throw FathomError(.io, error.message)
+        }
         var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres", password: components.password,
+            host: host, port: port, username: user, password: components.password,
             database: database.isEmpty ? nil : database, tls: tls)
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -51,7 +66,7 @@ public final class PostgresStore: Store {
                 group.addTask { try await store.migrate() }
                 group.addTask {
                     try await Task.sleep(for: connectTimeout)
-                    throw FathomError(.io, "PostgreSQL at \(host):\(components.port ?? 5432) did not answer within \(connectTimeout)")
+                    throw FathomError(.io, "PostgreSQL at \(host):\(port) did not answer within \(connectTimeout)")
                 }
                 try await group.next()
                 group.cancelAll()

@@ -88,6 +88,17 @@ extension SQLiteStore {
         }
     }
 
+    public func release(_ id: Int64, worker: String, now: Date) async throws {
+        let at = Self.milliseconds(now)
+        try await database.write { database in
+            try database.query(
+                """
+                UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), worker = NULL, lease_until = NULL, not_before = ?,
+                updated_at = ? WHERE id = ? AND worker = ? AND state = 'running'
+                """, [.integer(at), .integer(at), .integer(id), .text(worker)])
+        }
+    }
+
     public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws {
         let at = Self.milliseconds(now)
         try await database.write { database in

@@ -13,7 +13,7 @@ public enum OpenAPIDocument {
           "security": [{"bearer": []}],
           "paths": {
             "/healthz": {"get": {"summary": "The process is up.", "security": [], "responses": {"200": {"$ref": "#/components/responses/Status"}}}},
-            "/readyz": {"get": {"summary": "The store answers and its migrations are applied.", "security": [],
+            "/readyz": {"get": {"summary": "The store answers (within 0.8 s; the answer is kept for a second) and its migrations are applied.", "security": [],
               "responses": {"200": {"$ref": "#/components/responses/Status"}, "503": {"$ref": "#/components/responses/Error"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics.", "security": [],
               "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},

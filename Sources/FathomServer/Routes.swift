@@ -20,6 +20,7 @@ public struct ServiceRoutes: Sendable {
     let webhookDeliveries = Counter(label: "fathom_webhook_deliveries_total")
     /// What scans Harbor's adapter API (nil: this process runs no workers).
     let runner: ScanRunner?
+    let readiness = Readiness()
 
     public init(store: any Store, configuration: ServiceConfiguration, metricsRegistry: PrometheusCollectorRegistry, runner: ScanRunner?) {
         self.store = store
@@ -83,13 +84,8 @@ public struct ServiceRoutes: Sendable {
     // MARK: health
 
     func ready() async throws -> Response {
-        do {
-            // The store answers and its migrations are applied (opening it applied them).
-            _ = try await store.jobCounts()
-            return Self.json(["status": "ready"])
-        } catch {
-            return Self.problem(.serviceUnavailable, "the store does not answer: \(error)")
-        }
+        guard let problem = await readiness.problem(of: store) else { return Self.json(["status": "ready"]) }
+        return Self.problem(.serviceUnavailable, problem)
     }
 
     func metrics() async throws -> Response {

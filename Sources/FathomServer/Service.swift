@@ -28,12 +28,20 @@ public enum FathomService {
             do {
                 try await group.run()
             } catch {
-                try? await client.shutdown()
-                try? await store.close()
+                await close()
                 throw FathomService.named(error, listening: listening)
             }
-            try await client.shutdown()
-            try await store.close()
+            await close()
+        }
+
+        /// Closes the registry client and the store, each given at most `limit`: a scan handed
+        /// back at shutdown may leave a connection being made (a TLS handshake with a registry
+        /// that does not answer waits out its connect timeout), which a stopping process need not.
+        func close(limit: Duration = .seconds(1)) async {
+            for closing in [{ try await client.shutdown() }, { try await store.close() }] as [@Sendable () async throws -> Void] {
+                let task = Task { try? await closing() }
+                _ = await WorkerPool.outcome(of: Task { await task.value }, within: limit)
+            }
         }
     }
 

@@ -7,7 +7,7 @@ public import ServiceLifecycle
 /// Workers that take jobs from the store's queue: each claims a job under a lease, renews it
 /// while the scan runs, and marks it done, or failed (queued again with backoff, or dead after
 /// the last attempt). On graceful shutdown no new job is taken; jobs in flight get
-/// `shutdownGrace` to finish, then are given back (their lease is left to run out).
+/// `shutdownGrace` to finish, then are handed back to the queue at once, their attempt returned.
 public struct WorkerPool: Service {
     let store: any Store
     let runner: ScanRunner
@@ -41,6 +41,8 @@ public struct WorkerPool: Service {
                 }
                 await process(job, as: worker)
             } catch {
+                // Stopping while asking for a job is no failure to report.
+                if Task.isCancelled || error is CancellationError { break }
                 logger.error("cannot take a job", metadata: ["worker": "\(worker)", "error": "\(error)"])
                 try? await Task.sleep(for: configuration.pollInterval * 4)
             }
@@ -60,11 +62,23 @@ public struct WorkerPool: Service {
             }
         }
         defer { heartbeat.cancel() }
+        // A job in flight is not cut short by a graceful shutdown, only by the end of its grace
+        // period (this task cancelled). Then it goes back to the queue at once, its attempt
+        // returned, without waiting for the scan to notice.
+        let scan = Task { try await runner.run(job) }
+        guard let outcome = await Self.outcome(of: scan) else {
+            scan.cancel()
+            // Not cancelled itself: the hand-back must reach the store.
+            let handedBack = await Task { try await store.release(job.id, worker: worker, now: Date()) }.result
+            if case .failure(let error) = handedBack {
+                logger.warning("cannot hand a job back: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            } else {
+                logger.info("handed a job back at shutdown", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+            }
+            return
+        }
         do {
-            // A job in flight is not cut short by a graceful shutdown, only by its grace period.
-            try await withGracefulShutdownHandler {
-                try await runner.run(job)
-            } onGracefulShutdown: {}
+            try outcome.get()
             try await store.complete(job.id, worker: worker, now: Date())
             logger.info("scanned", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
         } catch {
@@ -76,6 +90,34 @@ public struct WorkerPool: Service {
             try? await store.fail(
                 job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: permanent ? job.attempts : configuration.maxAttempts,
                 now: Date())
+        }
+    }
+}
+
+extension WorkerPool {
+    /// The scan's result, or nil as soon as the calling task is cancelled or `limit` passed
+    /// (the scan may still run).
+    static func outcome(of scan: Task<Void, any Error>, within limit: Duration? = nil) async -> Result<Void, any Error>? {
+        let waiting = Locked<CheckedContinuation<Result<Void, any Error>?, Never>?>(nil)
+        let resume = { @Sendable (outcome: Result<Void, any Error>?) in
+            let continuation = waiting.withLock { waiting in defer { waiting = nil }; return waiting }
+            continuation?.resume(returning: outcome)
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                waiting.withLock { $0 = continuation }
+                // Cancelled before the continuation was there: the handler found nothing to resume.
+                if Task.isCancelled { resume(nil) }
+                Task { resume(await scan.result) }
+                if let limit {
+                    Task {
+                        try? await Task.sleep(for: limit)
+                        resume(nil)
+                    }
+                }
+            }
+        } onCancel: {
+            resume(nil)
         }
     }
 }

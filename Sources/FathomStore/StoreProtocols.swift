@@ -81,6 +81,9 @@ public protocol JobQueue: Sendable {
     func claim(worker: String, lease: Duration, now: Date) async throws -> Job?
     /// Extends the lease of a job `worker` holds; false when it lost the job.
     func renew(_ id: Int64, worker: String, lease: Duration, now: Date) async throws -> Bool
+    /// Hands a job `worker` holds back to the queue at once, as it was before the claim (the
+    /// attempt it took is returned): a worker stopping is not the job failing.
+    func release(_ id: Int64, worker: String, now: Date) async throws
     /// Marks a job done.
     func complete(_ id: Int64, worker: String, now: Date) async throws
     /// Records a failure: queued again after `retryAfter` while attempts remain, else dead.

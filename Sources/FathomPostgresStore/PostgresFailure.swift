@@ -1,0 +1,74 @@
+import FathomCore
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+
+/// Why PostgreSQL could not be reached, in the words an operator acts on: the connection pool
+/// retries a failed connection for ever and reports only a timeout, so one direct connection
+/// is made first and its failure named as PostgreSQL (or the network) gave it.
+enum PostgresFailure {
+    /// Connects once with the pool's settings and closes again; throws the named cause.
+    static func probe(
+        host: String, port: Int, user: String, password: String?, database: String?, sslmode: String, timeout: Duration, logger: Logger
+    ) async throws {
+        let tls: PostgresConnection.Configuration.TLS
+        switch sslmode {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        default: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
+        configuration.options.connectTimeout = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch {
+            throw FathomError(.io, describe(error, host: host, port: port, user: user, database: database ?? user, sslmode: sslmode, timeout: timeout))
+        }
+        try? await connection.close()
+    }
+
+    /// The cause of `error`, named: refused, unknown host, authentication, database, TLS.
+    static func describe(_ error: any Error, host: String, port: Int, user: String, database: String, sslmode: String, timeout: Duration) -> String {
+        let address = "PostgreSQL at \(host):\(port)"
+        guard let error = error as? PSQLError else { return "\(address): \(error)" }
+        if error.code == .server, let info = error.serverInfo {
+            let message = info[.message] ?? "an error"
+            switch info[.sqlState] {
+            case "28P01": return "\(address): password authentication failed for user \"\(user)\""
+            case "28000" where message.contains("no encryption"):
+                return "\(address) requires TLS for user \"\(user)\" (\(message)): use sslmode=require"
+            case "28000": return "\(address) refused user \"\(user)\": \(message)"
+            case "3D000": return "\(address) has no database \"\(database)\" (create it, or name another in the URL)"
+            case "57P03": return "\(address) is starting up or shutting down: \(message)"
+            case "53300": return "\(address) has too many connections: \(message)"
+            case let state?: return "\(address): \(message) (SQLSTATE \(state))"
+            case nil: return "\(address): \(message)"
+            }
+        }
+        if error.code == .sslUnsupported {
+            return "\(address) does not offer TLS, and sslmode=\(sslmode) requires it (use sslmode=prefer or disable, or enable ssl on the server)"
+        }
+        if error.code == .connectionError, let underlying = error.underlying {
+            return "\(address): \(network(underlying, host: host, timeout: timeout))"
+        }
+        return "\(address): \(error.code)\(error.underlying.map { ": \($0)" } ?? "")"
+    }
+
+    /// A connect failure's cause: the refusal, the name that does not resolve, the timeout.
+    static func network(_ error: any Error, host: String, timeout: Duration) -> String {
+        if let failure = error as? NIOConnectionError {
+            if let first = failure.connectionErrors.first { return network(first.error, host: host, timeout: timeout) }
+            if failure.dnsAError != nil || failure.dnsAAAAError != nil { return "unknown host \"\(host)\" (the name does not resolve)" }
+        }
+        if let io = error as? IOError {
+            let cause = String(cString: strerror(io.errnoCode)).lowercased()
+            return io.errnoCode == ECONNREFUSED ? "\(cause) (is PostgreSQL running and listening on that address?)" : cause
+        }
+        if case ChannelError.connectTimeout = error { return "did not answer within \(timeout)" }
+        if error is SocketAddressError { return "unknown host \"\(host)\" (the name does not resolve)" }
+        return "\(error)"
+    }
+}

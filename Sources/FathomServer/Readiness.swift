@@ -1,0 +1,57 @@
+import FathomCore
+import FathomStore
+
+/// `/readyz`'s answer: the store asked with a deadline, and the answer kept for a moment, so a
+/// store that stopped answering is a 503 within a second, and probes arriving together ask it
+/// once instead of piling requests onto a pool that waits for connections.
+final class Readiness: Sendable {
+    let deadline: Duration
+    let keep: Duration
+    /// The last answer (nil: ready; else the problem) and when it was had.
+    private let last = Locked<(at: ContinuousClock.Instant, problem: String?)?>(nil)
+    private let asking = Locked<Task<String?, Never>?>(nil)
+
+    init(deadline: Duration = .milliseconds(800), keep: Duration = .seconds(1)) {
+        self.deadline = deadline
+        self.keep = keep
+    }
+
+    /// Nil when the store answers and its migrations are applied (opening it applied them);
+    /// otherwise why not.
+    func problem(of store: any Store) async -> String? {
+        if let last = last.withLock({ $0 }), last.at.duration(to: .now) < keep { return last.problem }
+        let task = asking.withLock { asking in
+            if let asking { return asking }
+            let task = Task { await self.ask(store) }
+            asking = task
+            return task
+        }
+        return await task.value
+    }
+
+    private func ask(_ store: any Store) async -> String? {
+        // The query runs apart, so that a store that never answers cannot hold the probe.
+        let problem: String? = await withCheckedContinuation { continuation in
+            let answered = Locked(false)
+            let answer = { @Sendable (problem: String?) in
+                if answered.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: problem) }
+            }
+            let query = Task {
+                do {
+                    _ = try await store.jobCounts()
+                    answer(nil)
+                } catch {
+                    answer("the store does not answer: \(error)")
+                }
+            }
+            Task {
+                try? await Task.sleep(for: deadline)
+                answer("the store did not answer within \(deadline)")
+                query.cancel()
+            }
+        }
+        last.withLock { $0 = (.now, problem) }
+        asking.withLock { $0 = nil }
+        return problem
+    }
+}

@@ -1,0 +1,163 @@
+import FathomTestSupport
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// How the service's processes stop and fail, tried as an operator would with real processes
+/// and a real PostgreSQL: a SIGTERMed worker hands its job back at once without using an
+/// attempt, a SIGKILLed one loses it to the lease; `/readyz` says 503 within a second while
+/// PostgreSQL is down and 200 once it is back; a PostgreSQL that refuses names its reason at once.
+@Suite(.serialized, .timeLimit(.minutes(6))) struct WorkerLifecycleTests {
+    /// Each reason a connection fails, as PostgreSQL (or the network) gives it, within two
+    /// seconds, in one line, and never as a timeout.
+    @Test func postgresFailuresAreNamedAtOnce() async throws {
+        let postgres = try await LocalPostgres()
+        defer { postgres.stop() }
+        try await postgres.sql("CREATE USER pwuser PASSWORD 'right'")
+        try await postgres.sql("CREATE USER tlsonly")
+        try await postgres.allow(first: ["host all pwuser 127.0.0.1/32 scram-sha-256", "hostnossl all tlsonly 127.0.0.1/32 reject"])
+        let good = try await postgres.database("named")
+        let database = try #require(URLComponents(string: good)?.path.dropFirst()).description
+        let host = "127.0.0.1:\(postgres.port)"
+        let cases: [(url: String, says: String)] = [
+            ("postgres://fathom@127.0.0.1:\(try freePort())/x?sslmode=disable", "connection refused"),
+            ("postgres://fathom@no-such-host.invalid:5432/x?sslmode=disable", "unknown host \"no-such-host.invalid\""),
+            ("postgres://pwuser:wrong@\(host)/\(database)?sslmode=disable", "password authentication failed for user \"pwuser\""),
+            ("postgres://fathom@\(host)/missing?sslmode=disable", "has no database \"missing\""),
+            ("postgres://tlsonly@\(host)/\(database)?sslmode=disable", "requires TLS for user \"tlsonly\""),
+            ("postgres://fathom@\(host)/\(database)?sslmode=require", "does not offer TLS, and sslmode=require requires it"),
+        ]
+        for (url, says) in cases {
+            let started = Date()
+            let result = try await Tool.run(
+                [Fixtures.fathomExecutable, "db", "status", "--store", url], environment: Fixtures.isolatedEnvironment, check: false)
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(result.status == 1, "\(url)")
+            #expect(result.errorText.contains(says), "\(url): \(result.errorText)")
+            #expect(!result.errorText.contains("did not answer"), "\(url): \(result.errorText)")
+            #expect(!result.errorText.contains("wrong"), "the password is never printed: \(result.errorText)")
+            // One line: PostgresNIO's connection chatter stays below the default log level.
+            #expect(result.errorText.split(separator: "\n").count == 1, "\(url): \(result.errorText)")
+            #expect(elapsed < 2, "\(url) took \(elapsed) s")
+        }
+        // The right password opens it.
+        let right = try await Tool.run(
+            [Fixtures.fathomExecutable, "db", "status", "--store", "postgres://pwuser:right@\(host)/\(database)?sslmode=disable"],
+            environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(!right.errorText.contains("authentication"), "\(right.errorText)")
+    }
+
+    /// PostgreSQL stopped under a running service: `/readyz` answers 503 within a second, every
+    /// time it is asked, and 200 again once PostgreSQL is back; `/healthz` stays about the process.
+    @Test func readyzFollowsPostgres() async throws {
+        let postgres = try await LocalPostgres()
+        defer { postgres.stop() }
+        let store = try await postgres.database("ready")
+        let service = try await ServiceTests.startService(workers: 1, store: store)
+        defer { service.server.stop() }
+        #expect(try await ServiceTests.request(.GET, "\(service.base)/readyz").status == 200)
+        postgres.stop()
+        let stopped = Date()
+        var unready: Date?
+        while Date().timeIntervalSince(stopped) < 5 {
+            let asked = Date()
+            let status = try await ServiceTests.request(.GET, "\(service.base)/readyz").status
+            let took = Date().timeIntervalSince(asked)
+            #expect(took < 1, "/readyz took \(took) s with PostgreSQL stopped")
+            if status == 503, unready == nil { unready = Date() }
+            if unready != nil { #expect(status == 503) }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let first = try #require(unready, "/readyz never said 503 with PostgreSQL stopped")
+        // A ready answer is kept for a second: the first 503 comes within two of the stop.
+        #expect(first.timeIntervalSince(stopped) < 2.5, "the first 503 came \(first.timeIntervalSince(stopped)) s after the stop")
+        #expect(try await ServiceTests.request(.GET, "\(service.base)/healthz").status == 200)
+        try await postgres.start()
+        try await ServiceTests.eventually("/readyz 200 after PostgreSQL restarted", seconds: 30) {
+            try await ServiceTests.request(.GET, "\(service.base)/readyz").status == 200
+        }
+    }
+
+    /// Two worker processes each hold a job (its manifest answers slowly). The SIGTERMed one
+    /// exits within its grace period plus two seconds and its job is back in the queue within
+    /// two, with no attempt used; the SIGKILLed one's job returns when its lease runs out. A
+    /// third worker then scans both, each image once.
+    @Test func sigtermHandsJobsBackAndSigkillLeavesThemToTheLease() async throws {
+        let store = try await LocalPostgres.shared.value.database("handback")
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let proxy = try await FaultProxy(upstream: registry.host)
+        defer { proxy.stop() }
+        // The first manifest request of each job hangs long enough to catch both workers holding one.
+        proxy.inject(.delay(.seconds(60)), pathContains: "/manifests/", times: 2)
+        let service = try await ServiceTests.startService(workers: 0, store: store, arguments: ["--registry", proxy.host])
+        defer { service.server.stop() }
+        let layout = try await TestImages.layout()
+        let images = ["handback/a", "handback/b"]
+        for repository in images { try await registry.push("oci:\(layout.directory):gzip", to: repository, tag: "1") }
+        let workers = try ["handback-term", "handback-kill"].map {
+            try ServiceTests.startWorker($0, service: service, registry: proxy.host, arguments: ["--shutdown-grace", "1"])
+        }
+        defer { for worker in workers where worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        var ids: [Int] = []
+        for image in images {
+            let queued = try ServiceTests.object(try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: "{\"image\": \"\(proxy.host)/\(image):1\"}").body)
+            ids.append(try #require(queued["job"] as? Int))
+        }
+        func job(_ id: Int) async throws -> [String: Any] {
+            try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/\(id)").body)
+        }
+        func holder(_ process: Process) async throws -> Int? {
+            for id in ids {
+                let current = try await job(id)
+                if (current["worker"] as? String)?.contains("/\(process.processIdentifier)/") == true, current["state"] as? String == "running" {
+                    return id
+                }
+            }
+            return nil
+        }
+        try await ServiceTests.eventually("both workers holding a job", seconds: 60) {
+            let first = try await holder(workers[0])
+            let second = try await holder(workers[1])
+            return first != nil && second != nil
+        }
+        let termed = try #require(try await holder(workers[0]))
+        let killed = try #require(try await holder(workers[1]))
+
+        let signalled = Date()
+        kill(workers[0].processIdentifier, SIGTERM)
+        var handedBack: Date?
+        while Date().timeIntervalSince(signalled) < 5 {
+            if handedBack == nil, try await job(termed)["state"] as? String == "queued" { handedBack = Date() }
+            if !workers[0].isRunning && handedBack != nil { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let exited = Date()
+        #expect(!workers[0].isRunning, "the SIGTERMed worker still runs \(exited.timeIntervalSince(signalled)) s on (grace 1 s)")
+        workers[0].waitUntilExit()
+        #expect(exited.timeIntervalSince(signalled) <= 3.5, "grace 1 s + 2 s, took \(exited.timeIntervalSince(signalled)) s")
+        let back = try #require(handedBack, "the SIGTERMed worker's job never went back to the queue")
+        #expect(back.timeIntervalSince(signalled) <= 2.5, "handed back after \(back.timeIntervalSince(signalled)) s")
+        #expect(try await job(termed)["attempts"] as? Int == 0, "a worker stopping used no attempt of its job")
+        let log = try String(contentsOfFile: service.directory + "/handback-term.log", encoding: .utf8)
+        #expect(!log.lowercased().contains("error"), "an ordinary shutdown logs no error: \(log)")
+
+        kill(workers[1].processIdentifier, SIGKILL)
+        workers[1].waitUntilExit()
+        #expect(try await job(killed)["state"] as? String == "running", "a killed worker's job waits for its lease")
+        let rescuer = try ServiceTests.startWorker("handback-rescue", service: service, registry: proxy.host)
+        defer { if rescuer.isRunning { kill(rescuer.processIdentifier, SIGKILL) } }
+        try await ServiceTests.eventually("both jobs done", seconds: 90) {
+            let first = try await job(termed)["state"] as? String
+            let second = try await job(killed)["state"] as? String
+            return first == "done" && second == "done"
+        }
+        #expect(try await job(termed)["attempts"] as? Int == 1)
+        #expect(try await job(killed)["attempts"] as? Int == 2, "the killed worker's attempt counts")
+        for image in images {
+            let scans = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/images/\(image)/1/scans").body)
+            #expect((scans as? [[String: Any]])?.count == 1, "\(image) scanned once")
+        }
+        rescuer.terminate()
+    }
+}
