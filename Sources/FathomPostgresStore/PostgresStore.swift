@@ -35,14 +35,17 @@ public final class PostgresStore: Store {
         let (port, user) = (components.port ?? 5432, components.user ?? "postgres")
         // PostgresNIO's connection chatter (each attempt, each retry) is debug detail: at the
         // default level only warnings and errors of its own come through.
-        var logger = logger
-        if logger.logLevel > .debug { logger.logLevel = max(logger.logLevel, .warning) }
+        var quieter = logger
+        if quieter.logLevel > .debug { quieter.logLevel = max(quieter.logLevel, .warning) }
+        let logger = quieter
         // One direct connection first: a refusal, an unknown host, a password, a database or TLS
         // is named at once as PostgreSQL said it (the pool would only time out).
         do {
-            try await PostgresFailure.probe(
-                host: host, port: port, user: user, password: components.password, database: database.isEmpty ? nil : database, sslmode: mode,
-                timeout: connectTimeout, logger: logger)
+            try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port) did not answer within \(connectTimeout)") {
+                try await PostgresFailure.probe(
+                    host: host, port: port, user: user, password: components.password, database: database.isEmpty ? nil : database,
+                    sslmode: mode, timeout: connectTimeout, logger: logger)
+            }
         } catch let error as FathomError {
             // The cause alone (PostgreSQL at HOST:PORT: …): the URL adds only what it repeats.
             throw FathomError(.io, error.message)
@@ -62,20 +65,27 @@ public final class PostgresStore: Store {
         let store = PostgresStore(client: client, running: running, location: redacted(url), logger: logger)
         do {
             // The pool retries a server that does not answer for ever: give up with a reason.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await store.migrate() }
-                group.addTask {
-                    try await Task.sleep(for: connectTimeout)
-                    throw FathomError(.io, "PostgreSQL at \(host):\(port) did not answer within \(connectTimeout)")
-                }
-                try await group.next()
-                group.cancelAll()
+            try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port) did not answer within \(connectTimeout)") {
+                try await store.migrate()
             }
         } catch {
             try? await store.close()
             throw FathomError(.io, "cannot open the PostgreSQL store", path: redacted(url), cause: error)
         }
         return store
+    }
+
+    /// `body`, or an error saying `message` once `timeout` has passed.
+    static func within(_ timeout: Duration, _ message: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw FathomError(.io, message)
+            }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 
     /// The URL without its password (for messages and `location`).

@@ -31,6 +31,15 @@ import FathomStores
         #expect(try await store.enqueue(job, now: now).added == false)
         #expect(try await store.renew(id, worker: "w1", lease: .seconds(30), now: now))
         #expect(try await store.renew(id, worker: "w2", lease: .seconds(30), now: now) == false)
+        // A worker stopping hands the job back: queued at once, its attempt returned; another
+        // worker's hand-back of it changes nothing.
+        try await store.release(id, worker: "w2", now: now)
+        #expect(try await store.job(id)?.state == .running)
+        try await store.release(id, worker: "w1", now: now)
+        let handedBack = try #require(try await store.job(id))
+        #expect(handedBack.state == .queued && handedBack.attempts == 0 && handedBack.worker == nil)
+        let reclaimed = try #require(try await store.claim(worker: "w1", lease: .seconds(30), now: now))
+        #expect(reclaimed.id == id && reclaimed.attempts == 1)
 
         // The lease runs out (w1 died): another worker takes the job, attempt 2.
         let later = now.addingTimeInterval(31)
@@ -121,14 +130,36 @@ import FathomStores
 
     /// A server that does not answer is an error that names it, after the connect timeout, not a hang.
     @Test func anUnreachablePostgreSQLIsAnErrorNotAHang() async throws {
+        // Nothing listens: refused, at once.
         let port = try freePort()
-        let started = ContinuousClock.now
+        var started = ContinuousClock.now
         do {
             _ = try await PostgresStore.open(url: "postgres://fathom:pw@127.0.0.1:\(port)/x?sslmode=disable", connectTimeout: .seconds(2))
             Issue.record("opened a store on a port nothing listens on")
         } catch {
-            #expect("\(error)".contains("127.0.0.1:\(port) did not answer"), "\(error)")
+            #expect("\(error)".contains("127.0.0.1:\(port): connection refused"), "\(error)")
             #expect(!"\(error)".contains(":pw@"), "the password is in the message: \(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        // A socket that takes the connection and never answers: the connect timeout, named.
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(bound == 0 && listen(silent, 8) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
+        let silentPort = Int(UInt16(bigEndian: address.sin_port))
+        started = ContinuousClock.now
+        do {
+            _ = try await PostgresStore.open(url: "postgres://fathom:pw@127.0.0.1:\(silentPort)/x?sslmode=disable", connectTimeout: .seconds(2))
+            Issue.record("opened a store on a socket that never answers")
+        } catch {
+            #expect("\(error)".contains("127.0.0.1:\(silentPort) did not answer within 2"), "\(error)")
         }
         #expect(ContinuousClock.now - started < .seconds(10))
     }
