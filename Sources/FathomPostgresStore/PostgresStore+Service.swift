@@ -94,11 +94,12 @@ extension PostgresStore {
             """)
     }
 
-    public func jobs(state: Job.State?, limit: Int) async throws -> [Job] {
+    public func jobs(state: Job.State?, limit: Int, before: Int64?) async throws -> [Job] {
         var jobs: [Job] = []
         try await run(
             """
-            SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE \(state?.rawValue)::TEXT IS NULL OR state = \(state?.rawValue)
+            SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE (\(state?.rawValue)::TEXT IS NULL OR state = \(state?.rawValue))
+                AND id < \(before ?? Int64.max)
             ORDER BY id DESC LIMIT \(Int64(limit))
             """
         ) { if let job = try Self.job($0) { jobs.append(job) } }
@@ -160,7 +161,11 @@ extension PostgresStore {
 
     public func reports(after name: String?, limit: Int) async throws -> [(name: String, document: [UInt8])] {
         var reports: [(name: String, document: [UInt8])] = []
-        try await run("SELECT name, document FROM reports WHERE name > \(name ?? "") ORDER BY name LIMIT \(Int64(limit))") { row in
+        // Byte order, as SQLite orders them, whatever the database's collation: a page's cursor
+        // is a name, compared the same way everywhere.
+        try await run(
+            "SELECT name, document FROM reports WHERE name COLLATE \"C\" > \(name ?? "") ORDER BY name COLLATE \"C\" LIMIT \(Int64(limit))"
+        ) { row in
             let (name, document) = try row.decode((String, Data).self)
             reports.append((name, Array(document)))
         }

@@ -114,12 +114,15 @@ extension SQLiteStore {
         }
     }
 
-    public func jobs(state: Job.State?, limit: Int) async throws -> [Job] {
+    public func jobs(state: Job.State?, limit: Int, before: Int64?) async throws -> [Job] {
         try await database.read { database in
             var jobs: [Job] = []
             try database.query(
-                "SELECT \(Self.jobColumns) FROM jobs WHERE ? IS NULL OR state = ? ORDER BY id DESC LIMIT ?",
-                [state.map { .text($0.rawValue) } ?? .null, state.map { .text($0.rawValue) } ?? .null, .integer(Int64(limit))]
+                "SELECT \(Self.jobColumns) FROM jobs WHERE (? IS NULL OR state = ?) AND id < ? ORDER BY id DESC LIMIT ?",
+                [
+                    state.map { .text($0.rawValue) } ?? .null, state.map { .text($0.rawValue) } ?? .null, .integer(before ?? Int64.max),
+                    .integer(Int64(limit)),
+                ]
             ) { row in if let job = Self.job(row) { jobs.append(job) } }
             return jobs
         }

@@ -65,6 +65,20 @@ public enum OpenAPIDocument {
                 "202": {"description": "Queued", "content": {"application/json": {"schema": {"type": "object", "required": ["job", "queued"],
                   "properties": {"job": {"type": "integer", "format": "int64"}, "queued": {"type": "boolean"}}}}}},
                 "401": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/images": {"get": {
+              "summary": "Every image with a report, in name order, a page at a time, filtered by repository, registry, severity and a search of names, packages and vulnerability ids.",
+              "parameters": [
+                {"name": "repository", "in": "query", "schema": {"type": "string"}},
+                {"name": "registry", "in": "query", "schema": {"type": "string"}},
+                {"name": "severity", "in": "query", "description": "Comma-separated: images with a finding of one of these",
+                  "schema": {"type": "string", "pattern": "^(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL))*$"}},
+                {"name": "q", "in": "query", "description": "A part of the image's name or of a package's name, or a vulnerability id or alias", "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                {"$ref": "#/components/parameters/ImagesCursor"}],
+              "responses": {
+                "200": {"description": "A page of images", "headers": {"Link": {"$ref": "#/components/headers/Link"}},
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Images"}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}},
             "/v1/images/{repository}/{reference}": {"get": {
               "summary": "The newest report of a tag or digest (the document of fathom scan --format json), or the job while it is queued or running.",
               "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"}],
@@ -80,11 +94,13 @@ public enum OpenAPIDocument {
                 "409": {"$ref": "#/components/responses/Error"},
                 "422": {"description": "The last scan failed for good", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}}}},
             "/v1/images/{repository}/{reference}/scans": {"get": {
-              "summary": "Every scan of the image at that tag or digest, newest first.",
-              "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"}],
+              "summary": "Every scan of the image at that tag or digest, newest first, a page at a time.",
+              "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}, {"$ref": "#/components/parameters/ScansCursor"}],
               "responses": {
-                "200": {"description": "The history", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ScanSummary"}}}}},
-                "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
+                "200": {"description": "The history", "headers": {"Link": {"$ref": "#/components/headers/Link"}},
+                  "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ScanSummary"}}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
             "/v1/findings": {"get": {
               "summary": "Which images are affected: every finding of the newest reports matching a vulnerability id (or alias), severities and fixability.",
               "parameters": [
@@ -92,9 +108,10 @@ public enum OpenAPIDocument {
                 {"name": "severity", "in": "query", "description": "Comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN",
                   "schema": {"type": "string", "pattern": "^(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL))*$"}},
                 {"name": "fixable", "in": "query", "schema": {"type": "boolean"}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}}],
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}},
+                {"$ref": "#/components/parameters/FindingsCursor"}],
               "responses": {
-                "200": {"description": "Affected images", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Findings"}}}},
+                "200": {"description": "Affected images: one page of findings, the counts of the whole fleet", "headers": {"Link": {"$ref": "#/components/headers/Link"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Findings"}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}},
             "/v1/fleet/summary": {"get": {
               "summary": "The fleet summary of fathom registry over the newest report of every image: findings per severity, the most widespread vulnerabilities, the images most at risk.",
@@ -102,12 +119,13 @@ public enum OpenAPIDocument {
                 "200": {"description": "The summary", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FleetSummary"}}}},
                 "401": {"$ref": "#/components/responses/Error"}}}},
             "/v1/jobs": {"get": {
-              "summary": "Jobs, newest first.",
+              "summary": "Jobs, newest first, a page at a time.",
               "parameters": [
                 {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["queued", "running", "done", "dead"]}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                {"$ref": "#/components/parameters/JobsCursor"}],
               "responses": {
-                "200": {"description": "Jobs", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}},
+                "200": {"description": "Jobs", "headers": {"Link": {"$ref": "#/components/headers/Link"}}, "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}},
             "/v1/jobs/summary": {"get": {
               "summary": "Jobs per state.",
@@ -123,7 +141,13 @@ public enum OpenAPIDocument {
           },
           "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "headers": {
+              "Link": {"description": "RFC 8288, rel next: the same request with the cursor of the next page; absent on the last page.", "schema": {"type": "string"}}},
             "parameters": {
+              "ImagesCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link or next (none or empty: the first page): a keyset position, taken as given.", "schema": {"type": "string"}},
+              "JobsCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link (none or empty: the first page).", "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"}},
+              "FindingsCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link or next (none or empty: the first page).", "schema": {"type": "string", "pattern": "^([0-9]{1,9}:[\\s\\S]*)?$"}},
+              "ScansCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link (none or empty: the first page).", "schema": {"type": "string", "pattern": "^([0-9]{1,15}:[\\s\\S]*)?$"}},
               "Repository": {"name": "repository", "in": "path", "required": true, "description": "The repository path (its slashes percent-encoded, or as further path segments).", "schema": {"type": "string"}},
               "Reference": {"name": "reference", "in": "path", "required": true, "description": "A tag or a manifest digest.", "schema": {"type": "string"}},
               "Registry": {"name": "registry", "in": "query", "required": false, "description": "The registry, HOST[:PORT]: needed when several registries hold the repository and reference (409 lists them).", "schema": {"type": "string"}}
@@ -151,8 +175,16 @@ public enum OpenAPIDocument {
                 "name": {"type": "string"}, "manifestDigest": {"type": "string"}, "scannedAt": {"type": "string", "format": "date-time"},
                 "advisoryVersion": {"type": "string"}, "findings": {"type": "integer"},
                 "bySeverity": {"type": "object", "additionalProperties": {"type": "integer"}}, "new": {"type": "integer"}, "resolved": {"type": "integer"}}},
+              "Images": {"type": "object", "required": ["images"], "properties": {
+                "next": {"type": "string", "description": "The cursor of the next page; absent on the last."},
+                "images": {"type": "array", "items": {"type": "object", "required": ["image", "findings", "bySeverity", "fixable", "exploited"], "properties": {
+                  "image": {"type": "string"}, "registry": {"type": "string"}, "repository": {"type": "string"}, "tag": {"type": "string"},
+                  "manifestDigest": {"type": "string"}, "os": {"type": "string"}, "findings": {"type": "integer"},
+                  "bySeverity": {"type": "object", "additionalProperties": {"type": "integer"}}, "fixable": {"type": "integer"},
+                  "exploited": {"type": "integer", "description": "Findings in CISA's Known Exploited Vulnerabilities catalog."}}}}}},
               "Findings": {"type": "object", "required": ["count", "images", "truncated", "findings"], "properties": {
                 "count": {"type": "integer"}, "images": {"type": "integer"}, "truncated": {"type": "boolean"},
+                "next": {"type": "string", "description": "The cursor of the next page; absent on the last."},
                 "findings": {"type": "array", "items": {"type": "object",
                   "required": ["image", "id", "aliases", "package", "installedVersion", "severity", "status"], "properties": {
                   "image": {"type": "string"}, "manifestDigest": {"type": "string"}, "id": {"type": "string"},

@@ -62,8 +62,9 @@ public struct ServiceRoutes: Sendable {
             let (id, added) = try await store.enqueue(NewJob(kind: .rescan, key: key, image: "", repository: nil, reference: nil), now: Date())
             return try Self.encoded(RescanAccepted(job: id, queued: added), status: .accepted)
         }
+        router.get("v1/images") { request, _ in try await images(request) }
         router.get("v1/images/**") { request, context in
-            try await image(context.parameters.getCatchAll(), registry: request.uri.queryParameters.get("registry"))
+            try await image(context.parameters.getCatchAll(), request: request)
         }
         router.get("v1/findings") { request, _ in try await findings(request) }
         router.get("v1/fleet/summary") { _, _ in try await fleetSummary() }
@@ -185,7 +186,8 @@ public struct ServiceRoutes: Sendable {
     }
 
     /// `…/{repository}/{reference}` → the newest report; `…/{reference}/scans` → the history.
-    func image(_ path: [Substring], registry wanted: String?) async throws -> Response {
+    func image(_ path: [Substring], request: Request) async throws -> Response {
+        let wanted = request.uri.queryParameters.get("registry")
         // The repository's slashes may come percent-encoded inside one segment.
         var parts = path.map(String.init).joined(separator: "/").removingPercentEncoding?.split(separator: "/").map(String.init) ?? []
         let history = parts.count >= 3 && parts.last == "scans"
@@ -210,7 +212,21 @@ public struct ServiceRoutes: Sendable {
                 found.map { summary.name == $0.name } ?? (wanted.map { Self.registry(of: summary.name) == $0 } ?? true)
             }
             guard !scans.isEmpty else { return Self.problem(.notFound, "no scan of \(repository) at \(reference)") }
-            return try Self.encoded(scans)
+            guard let limit = Self.limit(request, default: 100, maximum: 1000) else { return Self.problem(.badRequest, "limit is 1 to 1000") }
+            // Newest first; a page starts after the scan its cursor names.
+            var first = 0
+            switch Paging.position(request, as: ScanPosition.self) {
+            case .failure(let problem): return problem.response
+            case .success(let position?):
+                first = (scans.firstIndex { $0.name == position.name && $0.scannedAt == position.scannedAt }).map { $0 + 1 }
+                    ?? scans.firstIndex { $0.scannedAt < position.scannedAt } ?? scans.count
+            case .success(nil): break
+            }
+            let page = scans[first...].prefix(limit)
+            var response = try Self.encoded(Array(page))
+            let more = first + page.count < scans.count
+            Paging.link(&response, request: request, next: more ? page.last.map { ScanPosition(name: $0.name, scannedAt: $0.scannedAt).cursor } : nil)
+            return response
         }
         // The job of the image asked for: the registry named, else the one whose report was found.
         let registry = wanted ?? found.flatMap { Self.registry(of: $0.name) }
@@ -285,11 +301,132 @@ public struct ServiceRoutes: Sendable {
         var status: String
     }
 
+    /// `count` and `images` are of the whole fleet; `findings` one page of them, `next` the
+    /// cursor of the next page (`truncated` when there is one).
     struct FindingsAnswer: Encodable {
         var count: Int
         var images: Int
         var truncated: Bool
         var findings: [AffectedImage]
+        var next: String?
+    }
+
+    /// A page of a scan history starts after this scan: `MILLISECONDS:NAME`.
+    struct ScanPosition: PagePosition {
+        var name: String
+        var scannedAt: Date
+        init(name: String, scannedAt: Date) {
+            self.name = name
+            self.scannedAt = scannedAt
+        }
+        init?(cursor: String) {
+            guard let (milliseconds, name) = Self.numbered(cursor, digits: 15) else { return nil }
+            self.init(name: name, scannedAt: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+        }
+        var cursor: String { "\(Int64((scannedAt.timeIntervalSince1970 * 1000).rounded())):\(name)" }
+    }
+
+    /// A page of images starts after this name.
+    struct ImagePosition: PagePosition {
+        var name: String
+        init(name: String) { self.name = name }
+        init?(cursor: String) { self.init(name: cursor) }
+        var cursor: String { name }
+    }
+
+    /// One image of `GET /v1/images`: its newest report, summed up.
+    struct ListedImage: Encodable {
+        var image: String
+        var registry: String?
+        var repository: String?
+        var tag: String?
+        var manifestDigest: String?
+        var os: String?
+        var findings: Int
+        var bySeverity: [String: Int]
+        var fixable: Int
+        var exploited: Int
+    }
+
+    struct ImagesAnswer: Encodable {
+        var images: [ListedImage]
+        var next: String?
+    }
+
+    /// Every image with a report, in name order, a page at a time: filtered by `repository`,
+    /// `registry`, `severity` (a finding of one of these) and `q` (in the name, a package's name,
+    /// or a finding's id or alias).
+    func images(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        guard let limit = Self.limit(request, default: 100, maximum: 1000) else { return Self.problem(.badRequest, "limit is 1 to 1000") }
+        var severities: Set<Severity>?
+        if let list = query.get("severity") {
+            let parsed = list.split(separator: ",").map { Severity(rawValue: String($0)) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
+                return Self.problem(.badRequest, "severity is a list of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            severities = Set(parsed.compactMap { $0 })
+        }
+        let (repository, registry, q) = (query.get("repository"), query.get("registry"), query.get("q")?.lowercased())
+        var after: String?
+        switch Paging.position(request, as: ImagePosition.self) {
+        case .failure(let problem): return problem.response
+        case .success(let position): after = position?.name
+        }
+        var answer = ImagesAnswer(images: [])
+        var last: String?
+        while answer.next == nil {
+            let page = try await store.reports(after: after, limit: 500)
+            for (name, document) in page {
+                let report: ScanReport
+                do {
+                    report = try ScanReport.decode(document)
+                } catch {
+                    throw FathomError(.invalidInput, "the stored report cannot be read", image: name, cause: error)
+                }
+                let reference = try? ImageReference(parsing: name)
+                if let repository, reference?.repository != repository { continue }
+                if let registry, reference?.registry != registry { continue }
+                if let severities, !report.vulnerabilities.contains(where: { severities.contains($0.severity) }) { continue }
+                if let q, !name.lowercased().contains(q),
+                    !report.packages.contains(where: { $0.name.lowercased().contains(q) }),
+                    !report.vulnerabilities.contains(where: { $0.id.lowercased() == q || $0.aliases.contains { $0.lowercased() == q } })
+                {
+                    continue
+                }
+                guard answer.images.count < limit else {
+                    answer.next = last.map { ImagePosition(name: $0).cursor }
+                    break
+                }
+                last = name
+                answer.images.append(
+                    ListedImage(
+                        image: name, registry: reference?.registry, repository: reference?.repository, tag: reference?.tag,
+                        manifestDigest: report.artifact.manifestDigest?.description, os: report.os?.prettyName ?? report.os?.id,
+                        findings: report.summary.total, bySeverity: report.summary.bySeverity, fixable: report.summary.fixable,
+                        exploited: report.vulnerabilities.filter { $0.kev != nil }.count))
+            }
+            guard page.count == 500 else { break }
+            after = page.last?.name
+        }
+        var response = try Self.encoded(answer)
+        Paging.link(&response, request: request, next: answer.next)
+        return response
+    }
+
+    /// Where a page of findings starts: after the first `skip` matching findings of `image` (`SKIP:IMAGE`).
+    struct FindingsPosition: PagePosition {
+        var image: String
+        var skip: Int
+        init(image: String, skip: Int) {
+            self.image = image
+            self.skip = skip
+        }
+        init?(cursor: String) {
+            guard let (skip, image) = Self.numbered(cursor, digits: 9) else { return nil }
+            self.init(image: image, skip: Int(skip))
+        }
+        var cursor: String { "\(skip):\(image)" }
     }
 
     /// Which images are affected: by vulnerability id (or alias), severity, and fixability (every
@@ -314,16 +451,28 @@ public struct ServiceRoutes: Sendable {
             fixable = value
         }
         guard let limit = Self.limit(request, default: 1000, maximum: 10_000) else { return Self.problem(.badRequest, "limit is 1 to 10000") }
+        let start: FindingsPosition?
+        switch Paging.position(request, as: FindingsPosition.self) {
+        case .failure(let problem): return problem.response
+        case .success(let position): start = position
+        }
         var answer = FindingsAnswer(count: 0, images: 0, truncated: false, findings: [])
         try await eachReport { name, report in
             var hit = false
+            // Findings before the cursor (earlier images, or the first `skip` of its image) are
+            // counted, not listed. Names compare in byte order, as the stores list them.
+            let before = start.map { Array(name.utf8).lexicographicallyPrecedes($0.image.utf8) } ?? false
+            var matched = 0
             for vulnerability in report.vulnerabilities {
                 if let id, vulnerability.id != id && !vulnerability.aliases.contains(id) { continue }
                 if let severities, !severities.contains(vulnerability.severity) { continue }
                 if let fixable, (vulnerability.fixedVersion != nil) != fixable { continue }
                 hit = true
                 answer.count += 1
+                matched += 1
+                if before || (start?.image == name && matched <= start?.skip ?? 0) { continue }
                 guard answer.findings.count < limit else {
+                    if answer.next == nil { answer.next = FindingsPosition(image: name, skip: matched - 1).cursor }
                     answer.truncated = true
                     continue
                 }
@@ -336,7 +485,9 @@ public struct ServiceRoutes: Sendable {
             if hit { answer.images += 1 }
             return true
         }
-        return try Self.encoded(answer)
+        var response = try Self.encoded(answer)
+        Paging.link(&response, request: request, next: answer.next)
+        return response
     }
 
     /// Counts the jobs the service gave up on as failed images, with their last errors; a dead
@@ -407,7 +558,15 @@ public struct ServiceRoutes: Sendable {
             state = parsed
         }
         guard let limit = Self.limit(request, default: 100, maximum: 1000) else { return Self.problem(.badRequest, "limit is 1 to 1000") }
-        return try Self.encoded(try await store.jobs(state: state, limit: limit).map(JobView.init))
+        let before: Int64?
+        switch Paging.position(request, as: Int64.self) {
+        case .failure(let problem): return problem.response
+        case .success(let position): before = position
+        }
+        let page = try await store.jobs(state: state, limit: limit + 1, before: before)
+        var response = try Self.encoded(page.prefix(limit).map(JobView.init))
+        Paging.link(&response, request: request, next: page.count > limit ? page[limit - 1].id.cursor : nil)
+        return response
     }
 
     func jobSummary() async throws -> Response {

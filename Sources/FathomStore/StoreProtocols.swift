@@ -88,8 +88,8 @@ public protocol JobQueue: Sendable {
     func complete(_ id: Int64, worker: String, now: Date) async throws
     /// Records a failure: queued again after `retryAfter` while attempts remain, else dead.
     func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws
-    /// Jobs in `state` (all when nil), newest first, at most `limit`.
-    func jobs(state: Job.State?, limit: Int) async throws -> [Job]
+    /// Jobs in `state` (all when nil), newest first, at most `limit`, older than job `before` when given.
+    func jobs(state: Job.State?, limit: Int, before: Int64?) async throws -> [Job]
     func job(_ id: Int64) async throws -> Job?
     /// The newest job for an image (by repository and tag or digest).
     func latestJob(repository: String, reference: String) async throws -> Job?
@@ -200,6 +200,11 @@ public struct FeedState: Sendable, Hashable {
 }
 
 /// A whole store: every concern above, and image configs by digest.
+extension JobQueue {
+    /// The newest jobs in `state`.
+    public func jobs(state: Job.State?, limit: Int) async throws -> [Job] { try await jobs(state: state, limit: limit, before: nil) }
+}
+
 public protocol Store: LayerFactsStore, LayerClaims, ScanHistory, MatchResults, JobQueue, ReportStore, NotificationOutbox, EventLog, AdvisorySource, DocumentCache {
     /// Where the store is, as the user named it.
     var location: String { get }

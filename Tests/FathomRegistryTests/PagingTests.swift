@@ -1,0 +1,122 @@
+import AsyncHTTPClient
+import FathomTestSupport
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// The paging contract of every list endpoint (`/v1/jobs`, `/v1/images`, `/v1/findings`,
+/// `…/scans`), on both stores: following `Link: rel="next"` from a small `limit` gives every
+/// item of the one-page answer exactly once, in the same order; the last page has no `Link`; a
+/// cursor not of the endpoint's shape and a `limit` out of range are 400s.
+@Suite(.serialized, .timeLimit(.minutes(6))) struct PagingTests {
+    /// (status, Link header, body) of a GET with the API token.
+    static func get(_ url: String) async throws -> (status: Int, link: String?, body: Data) {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(ServiceTests.apiToken)")
+        let response = try await ServiceTests.client.execute(request, timeout: .seconds(60))
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        return (Int(response.status.code), response.headers.first(name: "Link"), Data(bytes.readableBytesView))
+    }
+
+    /// Every page from `path` on, following the Link headers; the pages' bodies.
+    static func pages(_ base: String, _ path: String) async throws -> [Data] {
+        var bodies: [Data] = []
+        var next: String? = path
+        while let current = next {
+            let answer = try await get(base + current)
+            #expect(answer.status == 200, "\(current): \(String(decoding: answer.body, as: UTF8.self))")
+            bodies.append(answer.body)
+            next = try answer.link.map { link in
+                let match = try #require(link.firstMatch(of: /^<([^>]+)>; rel="next"$/), "a Link of rel next: \(link)")
+                return String(match.1)
+            }
+            if bodies.count > 100 { Issue.record("more than 100 pages from \(path)"); break }
+        }
+        return bodies
+    }
+
+    static func array(_ data: Data) throws -> [[String: Any]] { try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) }
+
+    @Test(arguments: ["sqlite", "postgres"]) func everyListPagesWithACursor(_ backend: String) async throws {
+        let store: String? = backend == "postgres" ? try await LocalPostgres.shared.value.database("paging") : nil
+        let port = try freePort()
+        let registry = try await LocalRegistry(notify: ("http://127.0.0.1:\(port)/v1/events", ServiceTests.webhookToken))
+        defer { registry.stop() }
+        let service = try await ServiceTests.startService(workers: 2, port: port, store: store, arguments: ["--registry", registry.host])
+        defer { service.server.stop() }
+        let layout = try await TestImages.layout()
+        // Names whose byte order and a collation's differ (a dash sorts before a digit only in bytes), Alpine (findings) and busybox (none).
+        let repositories = ["paging/zeta", "paging/alpha", "paging/b-2", "paging/b1", "paging/alpine-extra"]
+        for (index, repository) in repositories.enumerated() {
+            try await registry.push(index.isMultiple(of: 2) ? "oci:\(layout.directory):gzip" : "oci:\(TestImages.busyboxMusl)", to: repository, tag: "1")
+        }
+        // A second scan of one name: another image pushed to its tag.
+        try await ServiceTests.eventually("the first scans", seconds: 120) {
+            let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["done"] == repositories.count
+        }
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: repositories[0], tag: "1")
+        try await ServiceTests.eventually("every scan", seconds: 120) {
+            let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["done"] == repositories.count + 1 && summary?["queued"] == 0 && summary?["running"] == 0
+        }
+        let base = service.base
+
+        // Jobs, newest first.
+        let allJobs = try Self.array(try await Self.get("\(base)/v1/jobs?limit=1000").body).compactMap { $0["id"] as? Int }
+        #expect(allJobs.count == repositories.count + 1)
+        let jobPages = try await Self.pages(base, "/v1/jobs?limit=2")
+        #expect(jobPages.count == 3)
+        #expect(try jobPages.flatMap { try Self.array($0).compactMap { $0["id"] as? Int } } == allJobs)
+        let donePages = try await Self.pages(base, "/v1/jobs?state=done&limit=4")
+        #expect(try donePages.flatMap { try Self.array($0).compactMap { $0["id"] as? Int } } == allJobs, "the filter travels with the cursor")
+
+        // Images, in name order, with their filters.
+        func names(_ page: Data) throws -> [String] {
+            try #require((try ServiceTests.object(page)["images"] as? [[String: Any]])).compactMap { $0["image"] as? String }
+        }
+        let allImages = try names(try await Self.get("\(base)/v1/images?limit=1000").body)
+        #expect(Set(allImages) == Set(repositories.map { "\(registry.host)/\($0):1" }))
+        let imagePages = try await Self.pages(base, "/v1/images?limit=2")
+        #expect(imagePages.count == 3)
+        #expect(try imagePages.flatMap(names) == allImages)
+        let alpine = ["paging/b-2", "paging/alpine-extra"].map { "\(registry.host)/\($0):1" }
+        #expect(try await Self.pages(base, "/v1/images?limit=1&q=musl").flatMap(names) == alpine.sorted { Array($0.utf8).lexicographicallyPrecedes($1.utf8) })
+        #expect(Set(try await Self.pages(base, "/v1/images?q=CVE-2019-14697").flatMap(names)) == Set(alpine))
+        #expect(Set(try await Self.pages(base, "/v1/images?severity=CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN").flatMap(names)) == Set(alpine))
+        #expect(try await Self.pages(base, "/v1/images?repository=paging/b1").flatMap(names) == ["\(registry.host)/paging/b1:1"])
+        #expect(try await Self.pages(base, "/v1/images?registry=elsewhere:5000").flatMap(names).isEmpty)
+
+        // Findings: one page per three, the fleet's counts on each.
+        func findings(_ page: Data) throws -> [String] {
+            try #require((try ServiceTests.object(page)["findings"] as? [[String: Any]])).map {
+                "\($0["image"] ?? "") \($0["id"] ?? "") \($0["package"] ?? "") \($0["installedVersion"] ?? "")"
+            }
+        }
+        let whole = try ServiceTests.object(try await Self.get("\(base)/v1/findings?limit=10000").body)
+        let allFindings = try findings(try await Self.get("\(base)/v1/findings?limit=10000").body)
+        #expect(allFindings.count == whole["count"] as? Int && allFindings.count > 3)
+        let findingPages = try await Self.pages(base, "/v1/findings?limit=3")
+        #expect(findingPages.count == (allFindings.count + 2) / 3)
+        #expect(try findingPages.flatMap(findings) == allFindings)
+        for page in findingPages { #expect(try ServiceTests.object(page)["count"] as? Int == allFindings.count) }
+        #expect(try ServiceTests.object(findingPages.last ?? Data())["next"] == nil)
+
+        // A scan history, newest first.
+        let history = "/v1/images/\(repositories[0])/1/scans"
+        let allScans = try Self.array(try await Self.get(base + history).body).compactMap { $0["manifestDigest"] as? String }
+        #expect(allScans.count == 2)
+        let scanPages = try await Self.pages(base, history + "?limit=1")
+        #expect(scanPages.count == 2)
+        #expect(try scanPages.flatMap { try Self.array($0).compactMap { $0["manifestDigest"] as? String } } == allScans)
+
+        // What the service did not give is refused.
+        for path in [
+            "/v1/jobs?cursor=bm90LWEtY3Vyc29y", "/v1/jobs?cursor=-5", "/v1/findings?cursor=e30", "/v1/findings?cursor=x:y", history + "?cursor=MQ",
+            "/v1/jobs?limit=0", "/v1/images?limit=1001", "/v1/findings?limit=-1", history + "?limit=x", "/v1/images?severity=SEVERE",
+        ] {
+            #expect(try await Self.get(base + path).status == 400, "\(path)")
+        }
+    }
+}
