@@ -7,7 +7,9 @@
 #   run side by side), and `skopeo sync` of the same images as the pull-only peer.
 # Bytes fetched are counted from the registry's own access log, not from fathom's counters.
 #
-#   Benchmarks/fleet-scan.sh [--images 1000]
+#   Benchmarks/fleet-scan.sh [--images 1000] [--smoke]
+#
+# --smoke: 12 images, to check that the benchmark and its report still work (scripts/test runs it).
 #
 # Builds under .build-bench/fleet (the debootstrap root is shared with layer-throughput.sh).
 set -euo pipefail
@@ -18,6 +20,7 @@ images=1000
 while [ $# -gt 0 ]; do
   case "$1" in
     --images) images="$2"; shift 2 ;;
+    --smoke) images=12; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done

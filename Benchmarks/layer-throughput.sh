@@ -8,7 +8,9 @@
 # cold: it gets a store of its own, and the benchmark fails when a run's store holds no facts
 # of the layer afterwards (then something other than a read of the layer answered).
 #
-#   Benchmarks/layer-throughput.sh [--size-mb 700]
+#   Benchmarks/layer-throughput.sh [--size-mb 700] [--smoke]
+#
+# --smoke: a 40 MB layer, one run each, to check that the benchmark still works.
 #
 # The layer is a debootstrap bookworm minbase root filesystem plus real filler files (the Swift
 # toolchain's libraries) up to the size asked for; it is built once under .build-bench/.
@@ -20,6 +22,7 @@ size_mb=700
 while [ $# -gt 0 ]; do
   case "$1" in
     --size-mb) size_mb="$2"; shift 2 ;;
+    --smoke) size_mb=40; RUNS=1; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done

@@ -8,7 +8,9 @@
 # Reports images/s, peak RSS, the store's size per image and the registry's CPU, and plots
 # images/s and RSS against tags into docs/registry-scale.svg (gnuplot).
 #
-#   Benchmarks/registry-scale.sh [--tags 100000] [--store sqlite|postgres]
+#   Benchmarks/registry-scale.sh [--tags 100000] [--store sqlite|postgres] [--smoke]
+#
+# --smoke: 100 tags (one repository), no plot, to check that the benchmark still works.
 #
 # With --store postgres each size gets a database of its own on Debian's PostgreSQL, started on
 # loopback; its CPU is reported beside the registry's, and the plot is
@@ -21,9 +23,11 @@ source Benchmarks/fleet/lib.sh
 
 tags=100000
 backend=sqlite
+smoke=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --tags) tags="$2"; shift 2 ;;
+    --smoke) tags=100; smoke=1; shift ;;
     --store)
       backend="$2"; shift 2
       case "$backend" in sqlite | postgres) ;; *) echo "--store takes sqlite or postgres, not '$backend'" >&2; exit 2 ;; esac ;;
@@ -67,9 +71,10 @@ JSON
 measure() { fathom_bench_measure "$work/runs" "$@"; }
 sizes=()
 for size in 1000 10000 100000; do [ "$size" -le "$tags" ] && sizes+=("$size"); done
+[ -n "$smoke" ] && sizes=(100)
 for size in "${sizes[@]}"; do
   # The first size/100 repositories: scale/r00?, scale/r0??, scale/r???.
-  case "$size" in 1000) glob='scale/r00?' ;; 10000) glob='scale/r0??' ;; 100000) glob='scale/r???' ;; esac
+  case "$size" in 100) glob='scale/r000' ;; 1000) glob='scale/r00?' ;; 10000) glob='scale/r0??' ;; 100000) glob='scale/r???' ;; esac
   if [ "$backend" = sqlite ]; then
     store=$work/runs/store-$size.db
     cp "$advisories" "$store"
@@ -97,7 +102,7 @@ for size in "${sizes[@]}"; do
   rm -f "$work/runs/heads-$size.db"*
 done
 
-python3 Benchmarks/scale/report.py "$work" "$backend" "${sizes[@]}"
+FATHOM_BENCH_NO_PLOT=$smoke python3 Benchmarks/scale/report.py "$work" "$backend" "${sizes[@]}"
 # 100,000 tags leave about 9 GB of registry data and stores; nothing reads them afterwards.
 kill "$FATHOM_REGISTRY_PID" 2>/dev/null || true
 kill ${FATHOM_PG_PID:-} 2>/dev/null || true

@@ -7,7 +7,9 @@
 # of the workers, PostgreSQL and the registry, and the same run's C decode limit over the same
 # distinct blobs.
 #
-#   Benchmarks/service-workers.sh [--images 300] [--workers "1 2 3"] [--jobs 1]
+#   Benchmarks/service-workers.sh [--images 300] [--workers "1 2 3"] [--jobs 1] [--smoke]
+#
+# --smoke: 12 images, 1 and 2 workers, to check that the benchmark and its report still work.
 #
 # --jobs: the jobs each worker process runs at once (`fathom worker --workers`).
 #
@@ -25,6 +27,7 @@ while [ $# -gt 0 ]; do
     --images) images="$2"; shift 2 ;;
     --workers) counts="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
+    --smoke) images=12; counts="1 2"; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -80,7 +83,7 @@ for count in $counts; do
     Tests/Fixtures/advisories/osv-debian12-derived/osv-debian12-derived.tar.gz Tests/Fixtures/advisories/osv-pypi.tar.gz >/dev/null
   api=$(fathom_free_port)
   "$fathom" serve --listen "127.0.0.1:$api" --workers 0 --store "$store" --api-token-file "$work/token" \
-    --webhook-token-file "$work/token" --db-update-interval off --rescan-interval off 2>"$work/runs/serve-$count.log" &
+    --webhook-token-file "$work/token" --db-update-interval off --rescan-interval off --registry "$host" 2>"$work/runs/serve-$count.log" &
   serve_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api/readyz" >/dev/null && break; sleep 0.1; done
   for envelope in "$work/events/"*.json; do
@@ -134,6 +137,8 @@ for count in counts:
     cpu = sum(float(t[1]) + float(t[2]) for t in times)
     rss = max(int(t[3]) for t in times) / 1024
     summary = json.load(open(f"{work}/runs/summary-{count}.json"))
+    if summary["done"] != images or summary["dead"]:
+        raise SystemExit(f"service-workers: {count} workers finished {summary['done']} of {images} scans, {summary['dead']} dead")
     rate = images / wall
     base = base or rate
     print(f"| {count} | {wall:.2f} s | **{rate:.0f}** ({rate / base:.2f}×) | {wall / limit:.2f}× | {cpu:.1f} s | {pg:.1f} s | {registry:.1f} s "
