@@ -30,7 +30,10 @@ extension PostgresStore {
                 ON CONFLICT (job_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id
                 """
             ) { inserted = try $0.decode(Int64.self) }
-            if let inserted { return (inserted, true) }
+            if let inserted {
+                try await run("SELECT pg_notify(\(Self.jobsChannel), '')")
+                return (inserted, true)
+            }
             var pending: Int64?
             try await run("SELECT id FROM jobs WHERE job_key = \(job.key) AND state IN ('queued', 'running')") { pending = try $0.decode(Int64.self) }
             if let pending { return (pending, false) }
@@ -82,6 +85,36 @@ extension PostgresStore {
                 updated_at = \(at)
             WHERE id = \(id) AND worker = \(worker) AND state = 'running'
             """)
+        try await run("SELECT pg_notify(\(Self.jobsChannel), '')")
+    }
+
+    /// The channel a queued or handed-back job is announced on (`NOTIFY`), for idle workers anywhere.
+    static let jobsChannel = "fathom_jobs"
+
+    /// Waits on `LISTEN fathom_jobs` (one connection per process, opened by the first idle
+    /// worker); after a lost connection, until it is back, the limit alone (a slow poll).
+    public func jobSignal() -> Int { jobWakeups.wakes }
+
+    public func waitForJobs(since signal: Int, upTo limit: Duration) async {
+        listener.withLock { listener in
+            guard listener == nil else { return }
+            listener = Task { [weak self] in await self?.listenForJobs() }
+        }
+        await jobWakeups.wait(since: signal, upTo: limit)
+    }
+
+    func listenForJobs() async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    for try await _ in try await connection.listen(Self.jobsChannel) { jobWakeups.wake() }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("listening for jobs failed; polling until it is back", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
     }
 
     public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws {

@@ -15,6 +15,8 @@ public final class PostgresStore: Store {
     private let running: Task<Void, Never>
     let logger: Logger
     public let location: String
+    let jobWakeups = JobWakeups()
+    let listener = Locked<Task<Void, Never>?>(nil)
 
     /// `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
     public static func open(
@@ -103,6 +105,7 @@ public final class PostgresStore: Store {
     }
 
     public func close() async throws {
+        listener.withLock { $0 }?.cancel()
         running.cancel()
         _ = await running.value
     }

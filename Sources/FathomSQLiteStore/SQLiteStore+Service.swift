@@ -24,6 +24,7 @@ extension SQLiteStore {
 
     public func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool) {
         let at = Self.milliseconds(now)
+        defer { jobWakeups.wake() }
         return try await database.write { database in
             try database.transaction {
                 var pending: Int64?
@@ -88,8 +89,13 @@ extension SQLiteStore {
         }
     }
 
+    public func jobSignal() -> Int { jobWakeups.wakes }
+
+    public func waitForJobs(since signal: Int, upTo limit: Duration) async { await jobWakeups.wait(since: signal, upTo: limit) }
+
     public func release(_ id: Int64, worker: String, now: Date) async throws {
         let at = Self.milliseconds(now)
+        defer { jobWakeups.wake() }
         try await database.write { database in
             try database.query(
                 """

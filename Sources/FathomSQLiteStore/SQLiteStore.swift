@@ -10,6 +10,8 @@ public import FathomStore
 /// Imports are transactional and idempotent: a feed's records are replaced whole, or not at all.
 public final class SQLiteStore: Store {
     let database: SQLiteDatabase
+    /// This process's idle workers, woken by its own enqueues (other processes' by polling).
+    let jobWakeups = JobWakeups()
     public var path: String { database.path }
     public var location: String { database.path }
 

@@ -33,12 +33,23 @@ public struct WorkerPool: Service {
 
     /// One worker's loop, until graceful shutdown.
     func work(as worker: String) async {
+        // Idle, a worker waits for the store's word that a job came (PostgreSQL's NOTIFY, or
+        // this process's own enqueue on SQLite), polling more slowly the longer it has been
+        // idle, up to a second: the poll is only for what no one announces (retries coming due,
+        // leases running out, other processes on SQLite).
+        var idle = configuration.pollInterval
+        let slowest = max(configuration.pollInterval, .seconds(1))
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
+                let signal = store.jobSignal()
                 guard let job = try await store.claim(worker: worker, lease: configuration.lease, now: Date()) else {
-                    try? await Task.sleep(for: configuration.pollInterval)
+                    // A graceful shutdown ends the wait at once.
+                    let wait = idle
+                    await cancelWhenGracefulShutdown { await store.waitForJobs(since: signal, upTo: wait) }
+                    idle = min(idle * 2, slowest)
                     continue
                 }
+                idle = configuration.pollInterval
                 await process(job, as: worker)
             } catch {
                 // Stopping while asking for a job is no failure to report.

@@ -77,6 +77,11 @@ public protocol JobQueue: Sendable {
     /// Queues a job unless one with the same key is queued or running; returns the id of the
     /// job that will do the work (the new one or the pending one) and whether it was added.
     func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool)
+    /// A mark to take before looking for a job and give to `waitForJobs`.
+    func jobSignal() -> Int
+    /// Returns when a job may have become runnable since `signal` was taken (queued or handed
+    /// back: at once where the store can tell), or after `limit` at the latest.
+    func waitForJobs(since signal: Int, upTo limit: Duration) async
     /// Takes the oldest runnable job for `worker` with a lease until `now + lease`.
     func claim(worker: String, lease: Duration, now: Date) async throws -> Job?
     /// Extends the lease of a job `worker` holds; false when it lost the job.

@@ -66,6 +66,39 @@ import FathomStores
         #expect(try await store.latestJob(repository: "a", reference: "1")?.id == fresh.id)
     }
 
+    /// An idle worker waiting for jobs is woken by a job queued in another process (PostgreSQL's
+    /// LISTEN/NOTIFY; on SQLite, by this process's own enqueue), long before its time limit; a
+    /// job queued between its look and its wait ends the wait at once.
+    @Test(arguments: Backend.allCases) func aQueuedJobWakesIdleWorkers(_ backend: Backend) async throws {
+        let (waiter, queuer): (any Store, any Store)
+        switch backend {
+        case .postgres:
+            let url = try await LocalPostgres.shared.value.database("wakeups")
+            (waiter, queuer) = (try await openStore(url), try await openStore(url))
+        case .sqlite:
+            waiter = try await Self.open(backend, "wakeups")
+            queuer = waiter
+        }
+        defer { Task { try? await waiter.close(); try? await queuer.close() } }
+        // The first wait starts PostgreSQL's listener.
+        await waiter.waitForJobs(since: waiter.jobSignal(), upTo: .milliseconds(500))
+        for number in 0..<2 {
+            let signal = waiter.jobSignal()
+            let started = ContinuousClock.now
+            let waiting = Task { await waiter.waitForJobs(since: signal, upTo: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(200))
+            _ = try await queuer.enqueue(NewJob(kind: .scan, key: "wake \(number)", image: "r/w:\(number)", repository: "w", reference: "\(number)"), now: Date())
+            await waiting.value
+            #expect(ContinuousClock.now - started < .seconds(5), "woken after \(ContinuousClock.now - started)")
+        }
+        let signal = waiter.jobSignal()
+        _ = try await queuer.enqueue(NewJob(kind: .scan, key: "wake late", image: "r/w:late", repository: "w", reference: "late"), now: Date())
+        try await Task.sleep(for: .milliseconds(500))
+        let started = ContinuousClock.now
+        await waiter.waitForJobs(since: signal, upTo: .seconds(30))
+        #expect(ContinuousClock.now - started < .seconds(1), "a wake before the wait was lost")
+    }
+
     @Test(arguments: Backend.allCases) func notificationsWaitUntilDeliveredUnderOneID(_ backend: Backend) async throws {
         let store = try await Self.open(backend, "outbox")
         defer { Task { try? await store.close() } }
