@@ -20,6 +20,10 @@ extension ServiceRoutes {
             guard signedIn(request) else { return Self.redirect("/login") }
             return try await fleetPage()
         }
+        router.get("images") { request, _ in
+            guard signedIn(request) else { return Self.redirect("/login") }
+            return try await imagesPage(request)
+        }
         router.get("images/**") { request, context in
             guard signedIn(request) else { return Self.redirect("/login") }
             return try await imagePage(context.parameters.getCatchAll(), registry: request.uri.queryParameters.get("registry"))
@@ -94,11 +98,33 @@ extension ServiceRoutes {
         }
         try await addDeadJobs(to: &summary)
         summary.finish(elapsed: ContinuousClock.now - started)
-        let page = FleetHTMLReport(summary: summary, trend: try await store.findingTrend()) { name in
-            guard let reference = try? ImageReference(parsing: name), let at = reference.tag ?? reference.digest?.description else { return nil }
-            return "/images/\(reference.repository)/\(at)?registry=\(reference.registry)"
+        let page = FleetHTMLReport(summary: summary, trend: try await store.findingTrend(), imageLink: Self.imageLink)
+        // The fleet report is the one `fathom registry` writes; the dashboard adds its way to every image.
+        let navigation = "<body><nav class=\"dashboard\" style=\"padding:8px 24px;font:14px system-ui,sans-serif\">"
+            + "<a href=\"/images\">Every image: list, search, dead jobs →</a></nav>"
+        return Self.page(page.render().replacingOccurrences(of: "<body>", with: navigation))
+    }
+
+    /// The dashboard's page of an image, by its name.
+    static func imageLink(_ name: String) -> String? {
+        guard let reference = try? ImageReference(parsing: name), let at = reference.tag ?? reference.digest?.description else { return nil }
+        return "/images/\(reference.repository)/\(at)?registry=\(reference.registry)"
+    }
+
+    /// Every image, a page at a time, filtered and searched as `GET /v1/images` is (a plain GET
+    /// form: no script), and the dead jobs with their errors.
+    func imagesPage(_ request: Request) async throws -> Response {
+        var filter: ImageFilter
+        switch ImageFilter.parse(request) {
+        case .failure:
+            return Self.page(HTMLMessage.page(title: "Images", message: "That search is not one this page makes: start again from /images."), status: .badRequest)
+        case .success(let parsed): filter = parsed
         }
-        return Self.page(page.render())
+        if request.uri.queryParameters.get("limit") == nil { filter.limit = 50 }
+        let answer = try await listImages(filter)
+        let dead = try await store.jobs(state: .dead, limit: 20)
+        let deadCount = try await store.jobCounts()[.dead] ?? 0
+        return Self.page(ImagesHTML.render(answer: answer, request: request, dead: dead, deadCount: deadCount))
     }
 
     func imagePage(_ path: [Substring], registry: String?) async throws -> Response {

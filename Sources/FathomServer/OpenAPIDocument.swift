@@ -70,8 +70,8 @@ public enum OpenAPIDocument {
               "parameters": [
                 {"name": "repository", "in": "query", "schema": {"type": "string"}},
                 {"name": "registry", "in": "query", "schema": {"type": "string"}},
-                {"name": "severity", "in": "query", "description": "Comma-separated: images with a finding of one of these",
-                  "schema": {"type": "string", "pattern": "^(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL))*$"}},
+                {"name": "severity", "in": "query", "description": "Comma-separated: images with a finding of one of these (empty: any)",
+                  "schema": {"type": "string", "pattern": "^((UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL))*)?$"}},
                 {"name": "q", "in": "query", "description": "A part of the image's name or of a package's name, or a vulnerability id or alias", "schema": {"type": "string"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
                 {"$ref": "#/components/parameters/ImagesCursor"}],

@@ -357,22 +357,56 @@ public struct ServiceRoutes: Sendable {
     /// `registry`, `severity` (a finding of one of these) and `q` (in the name, a package's name,
     /// or a finding's id or alias).
     func images(_ request: Request) async throws -> Response {
-        let query = request.uri.queryParameters
-        guard let limit = Self.limit(request, default: 100, maximum: 1000) else { return Self.problem(.badRequest, "limit is 1 to 1000") }
-        var severities: Set<Severity>?
-        if let list = query.get("severity") {
-            let parsed = list.split(separator: ",").map { Severity(rawValue: String($0)) }
-            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
-                return Self.problem(.badRequest, "severity is a list of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            severities = Set(parsed.compactMap { $0 })
-        }
-        let (repository, registry, q) = (query.get("repository"), query.get("registry"), query.get("q")?.lowercased())
-        var after: String?
-        switch Paging.position(request, as: ImagePosition.self) {
+        let filter: ImageFilter
+        switch ImageFilter.parse(request) {
         case .failure(let problem): return problem.response
-        case .success(let position): after = position?.name
+        case .success(let parsed): filter = parsed
         }
+        let answer = try await listImages(filter)
+        var response = try Self.encoded(answer)
+        Paging.link(&response, request: request, next: answer.next)
+        return response
+    }
+
+    /// What `GET /v1/images` and the dashboard's image list ask: filters, a page size, a cursor.
+    struct ImageFilter {
+        var repository: String?
+        var registry: String?
+        var severities: Set<Severity>?
+        var q: String?
+        var limit: Int
+        var after: String?
+
+        static func parse(_ request: Request) -> Result<ImageFilter, ProblemResponse> {
+            let query = request.uri.queryParameters
+            guard let limit = ServiceRoutes.limit(request, default: 100, maximum: 1000) else {
+                return .failure(ProblemResponse(ServiceRoutes.problem(.badRequest, "limit is 1 to 1000")))
+            }
+            var severities: Set<Severity>?
+            if let list = query.get("severity"), !list.isEmpty {
+                let parsed = list.split(separator: ",").map { Severity(rawValue: String($0)) }
+                guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
+                    return .failure(
+                        ProblemResponse(ServiceRoutes.problem(.badRequest, "severity is a list of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")))
+                }
+                severities = Set(parsed.compactMap { $0 })
+            }
+            func nonEmpty(_ name: String) -> String? { query.get(name).flatMap { $0.isEmpty ? nil : $0 } }
+            switch Paging.position(request, as: ImagePosition.self) {
+            case .failure(let problem): return .failure(problem)
+            case .success(let position):
+                return .success(
+                    ImageFilter(
+                        repository: nonEmpty("repository"), registry: nonEmpty("registry"), severities: severities, q: nonEmpty("q")?.lowercased(),
+                        limit: limit, after: position?.name))
+            }
+        }
+    }
+
+    /// One page of images with a report, in name order, as `filter` asks.
+    func listImages(_ filter: ImageFilter) async throws -> ImagesAnswer {
+        let (repository, registry, severities, q, limit) = (filter.repository, filter.registry, filter.severities, filter.q, filter.limit)
+        var after = filter.after
         var answer = ImagesAnswer(images: [])
         var last: String?
         while answer.next == nil {
@@ -409,9 +443,7 @@ public struct ServiceRoutes: Sendable {
             guard page.count == 500 else { break }
             after = page.last?.name
         }
-        var response = try Self.encoded(answer)
-        Paging.link(&response, request: request, next: answer.next)
-        return response
+        return answer
     }
 
     /// Where a page of findings starts: after the first `skip` matching findings of `image` (`SKIP:IMAGE`).

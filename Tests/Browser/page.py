@@ -9,7 +9,7 @@ console message, exception or log entry of level error. Writes a full-page PNG s
 With --login, it first opens URL/login, types the token into the form and submits it, as a
 person signing in would, then opens URL. Needs websocket-client (scripts/test installs it).
 """
-import base64, json, os, re, shutil, subprocess, sys, tempfile, time, urllib.request
+import base64, json, os, re, shutil, subprocess, sys, tempfile, time, urllib.parse, urllib.request
 import websocket
 
 
@@ -38,7 +38,8 @@ def main():
         for domain in ("Page", "Runtime", "Log"):
             session.call(f"{domain}.enable")
         if token is not None:
-            session.navigate(url.rstrip("/") + "/login")
+            origin = urllib.parse.urlsplit(url)
+            session.navigate(f"{origin.scheme}://{origin.netloc}/login")
             session.call("Runtime.evaluate", expression=(
                 f"document.querySelector('input[name=token]').value = {json.dumps(token)};"
                 "document.querySelector('form').submit();"))

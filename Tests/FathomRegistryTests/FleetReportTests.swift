@@ -134,6 +134,26 @@ import Testing
         #expect(page.url == base + "/")
         #expect(page.text.contains("fathom · fleet report") && page.text.contains("5\nimages scanned"), "\(page.text.prefix(400))")
         #expect(page.text.contains("rebuild on \(registry.host)/fleet/base:3.10"))
+        #expect(page.text.contains("Every image: list, search, dead jobs"))
+        // Every image, two to a page, in Chromium; the next page's link leads on to the end.
+        let list = try await Self.open(base + "/images?limit=2", screenshot: directory + "/images.png", login: token)
+        #expect(list.errors.isEmpty, "\(list.errors)")
+        #expect(list.text.contains("fathom · images") && list.text.contains("Next page →"), "\(list.text.prefix(600))")
+        #expect(list.text.contains("\(registry.host)/fleet/app-a:1") && list.text.contains("\(registry.host)/fleet/app-b:1"), "\(list.text.prefix(600))")
+        var listed: [String] = []
+        var next: String? = "/images?limit=2"
+        while let path = next {
+            let html = String(decoding: try await ServiceTests.request(.GET, base + path, token: token).body, as: UTF8.self)
+            listed += html.matches(of: /<tr><td><a href="[^"]*">([^<]+)<\/a>/).map { String($0.1) }
+            next = html.firstMatch(of: /<a rel="next" href="([^"]+)">/).map { String($0.1).replacingOccurrences(of: "&amp;", with: "&") }
+            if listed.count > 10 { break }
+        }
+        #expect(Set(listed) == Set(images.map { "\(registry.host)/\($0)" }) && listed.count == images.count, "\(listed)")
+        // Searched by a package name and by a CVE, in Chromium.
+        let musl = try await Self.open(base + "/images?q=musl", screenshot: directory + "/search.png", login: token)
+        #expect(musl.text.contains("\(registry.host)/fleet/base:3.7") && musl.text.contains("End of the list"), "\(musl.text.prefix(600))")
+        let none = try await Self.open(base + "/images?q=no-such-package-anywhere", screenshot: directory + "/none.png", login: token)
+        #expect(none.text.contains("No image with a report matches") && none.text.contains("Dead jobs (0)"), "\(none.text.prefix(600))")
         // An image's own page, with the bearer header (as a script would read it).
         let image = try await ServiceTests.request(.GET, base + "/images/fleet/app-a/1", token: token)
         #expect(image.status == 200)
