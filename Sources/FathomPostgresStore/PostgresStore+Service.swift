@@ -41,31 +41,32 @@ extension PostgresStore {
         throw FathomError(.io, "could not queue the job \(job.key)")
     }
 
-    public func claim(worker: String, lease: Duration, now: Date) async throws -> Job? {
+    public func claim(worker: String, lease: Duration, limit: Int, now: Date) async throws -> [Job] {
         let at = StoreTime.milliseconds(now)
         let until = at + StoreTime.milliseconds(lease)
         // A running job whose lease ran out lost its worker: it is runnable again.
         try await run("UPDATE jobs SET state = 'queued', worker = NULL, updated_at = \(at) WHERE state = 'running' AND lease_until < \(at)")
-        var job: Job?
+        var jobs: [Job] = []
         try await run(
             """
             UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = \(worker), lease_until = \(until), updated_at = \(at)
-            WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND not_before <= \(at) ORDER BY not_before, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND not_before <= \(at) ORDER BY not_before, id LIMIT \(Int64(limit))
+                         FOR UPDATE SKIP LOCKED)
             RETURNING \(unescaped: Self.jobColumns)
             """
-        ) { job = try Self.job($0) }
-        return job
+        ) { if let job = try Self.job($0) { jobs.append(job) } }
+        return jobs.sorted { $0.id < $1.id }
     }
 
-    public func renew(_ id: Int64, worker: String, lease: Duration, now: Date) async throws -> Bool {
+    public func renew(_ ids: [Int64], worker: String, lease: Duration, now: Date) async throws -> Set<Int64> {
         let at = StoreTime.milliseconds(now)
-        var renewed = false
+        var renewed: Set<Int64> = []
         try await run(
             """
             UPDATE jobs SET lease_until = \(at + StoreTime.milliseconds(lease)), updated_at = \(at)
-            WHERE id = \(id) AND worker = \(worker) AND state = 'running' RETURNING id
+            WHERE id = ANY(\(ids)) AND worker = \(worker) AND state = 'running' RETURNING id
             """
-        ) { _ in renewed = true }
+        ) { renewed.insert(try $0.decode(Int64.self)) }
         return renewed
     }
 

@@ -46,7 +46,7 @@ extension SQLiteStore {
         }
     }
 
-    public func claim(worker: String, lease: Duration, now: Date) async throws -> Job? {
+    public func claim(worker: String, lease: Duration, limit: Int, now: Date) async throws -> [Job] {
         let at = Self.milliseconds(now)
         let until = at + Self.milliseconds(lease)
         return try await database.write { database in
@@ -55,29 +55,36 @@ extension SQLiteStore {
                 try database.query(
                     "UPDATE jobs SET state = 'queued', worker = NULL, updated_at = ? WHERE state = 'running' AND lease_until < ?",
                     [.integer(at), .integer(at)])
-                var id: Int64?
+                var ids: [Int64] = []
                 try database.query(
-                    "SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ? ORDER BY not_before, id LIMIT 1", [.integer(at)]
-                ) { id = $0.integer(0) }
-                guard let id else { return nil }
-                try database.query(
-                    """
-                    UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, updated_at = ? WHERE id = ?
-                    """, [.text(worker), .integer(until), .integer(at), .integer(id)])
-                var job: Job?
-                try database.query("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [.integer(id)]) { job = Self.job($0) }
-                return job
+                    "SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ? ORDER BY not_before, id LIMIT ?", [.integer(at), .integer(Int64(limit))]
+                ) { ids.append($0.integer(0) ?? 0) }
+                var jobs: [Job] = []
+                for id in ids.sorted() {
+                    try database.query(
+                        """
+                        UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, updated_at = ? WHERE id = ?
+                        """, [.text(worker), .integer(until), .integer(at), .integer(id)])
+                    try database.query("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [.integer(id)]) { if let job = Self.job($0) { jobs.append(job) } }
+                }
+                return jobs
             }
         }
     }
 
-    public func renew(_ id: Int64, worker: String, lease: Duration, now: Date) async throws -> Bool {
+    public func renew(_ ids: [Int64], worker: String, lease: Duration, now: Date) async throws -> Set<Int64> {
         let at = Self.milliseconds(now)
         return try await database.write { database in
-            try database.query(
-                "UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND worker = ? AND state = 'running'",
-                [.integer(at + Self.milliseconds(lease)), .integer(at), .integer(id), .text(worker)])
-            return database.changes == 1
+            try database.transaction {
+                var renewed: Set<Int64> = []
+                for id in ids {
+                    try database.query(
+                        "UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND worker = ? AND state = 'running'",
+                        [.integer(at + Self.milliseconds(lease)), .integer(at), .integer(id), .text(worker)])
+                    if database.changes == 1 { renewed.insert(id) }
+                }
+                return renewed
+            }
         }
     }
 

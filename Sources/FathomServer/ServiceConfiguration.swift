@@ -16,6 +16,8 @@ public struct ServiceConfiguration: Sendable {
     public var webhookToken: String?
     /// In-process workers (0: this process only serves and enqueues).
     public var workers: Int
+    /// Jobs each worker claims in one statement and runs at once (`--batch`).
+    public var batch = 1
     /// Layer reads at once per worker process.
     public var layerConcurrency: Int
     /// How long a claimed job is held without a heartbeat before another worker may take it.

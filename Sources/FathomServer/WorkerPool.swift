@@ -42,7 +42,8 @@ public struct WorkerPool: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let signal = store.jobSignal()
-                guard let job = try await store.claim(worker: worker, lease: configuration.lease, now: Date()) else {
+                let batch = try await store.claim(worker: worker, lease: configuration.lease, limit: configuration.batch, now: Date())
+                guard !batch.isEmpty else {
                     // A graceful shutdown ends the wait at once.
                     let wait = idle
                     await cancelWhenGracefulShutdown { await store.waitForJobs(since: signal, upTo: wait) }
@@ -50,7 +51,7 @@ public struct WorkerPool: Service {
                     continue
                 }
                 idle = configuration.pollInterval
-                await process(job, as: worker)
+                await process(batch, as: worker)
             } catch {
                 // Stopping while asking for a job is no failure to report.
                 if Task.isCancelled || error is CancellationError { break }
@@ -60,19 +61,40 @@ public struct WorkerPool: Service {
         }
     }
 
-    func process(_ job: Job, as worker: String) async {
+    /// A batch claimed in one statement: its jobs run at once, and one heartbeat renews the
+    /// leases of those still running in one statement, at a third of the lease's length.
+    func process(_ batch: [Job], as worker: String) async {
         let lease = configuration.lease
-        // The heartbeat renews the lease at a third of its length while the scan runs.
+        let running = Locked(Dictionary(uniqueKeysWithValues: batch.map { ($0.id, $0) }))
         let heartbeat = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: lease / 3)
                 if Task.isCancelled { break }
-                if (try? await store.renew(job.id, worker: worker, lease: lease, now: Date())) == false {
-                    logger.warning("lost the lease of a job", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+                let held = running.withLock { Array($0.values) }
+                guard !held.isEmpty else { continue }
+                do {
+                    let renewed = try await store.renew(held.map(\.id), worker: worker, lease: lease, now: Date())
+                    for job in held where !renewed.contains(job.id) {
+                        logger.warning("lost the lease of a job", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+                    }
+                } catch {
+                    logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.id))", "error": "\(error)"])
                 }
             }
         }
         defer { heartbeat.cancel() }
+        await withTaskGroup(of: Void.self) { group in
+            for job in batch {
+                group.addTask {
+                    await self.process(job, as: worker)
+                    running.withLock { _ = $0.removeValue(forKey: job.id) }
+                }
+            }
+        }
+    }
+
+    /// One job of a batch, to the end: done, failed, or handed back at shutdown.
+    func process(_ job: Job, as worker: String) async {
         // A job in flight is not cut short by a graceful shutdown, only by the end of its grace
         // period (this task cancelled). Then it goes back to the queue at once, its attempt
         // returned, without waiting for the scan to notice.

@@ -82,10 +82,11 @@ public protocol JobQueue: Sendable {
     /// Returns when a job may have become runnable since `signal` was taken (queued or handed
     /// back: at once where the store can tell), or after `limit` at the latest.
     func waitForJobs(since signal: Int, upTo limit: Duration) async
-    /// Takes the oldest runnable job for `worker` with a lease until `now + lease`.
-    func claim(worker: String, lease: Duration, now: Date) async throws -> Job?
-    /// Extends the lease of a job `worker` holds; false when it lost the job.
-    func renew(_ id: Int64, worker: String, lease: Duration, now: Date) async throws -> Bool
+    /// Takes the oldest runnable jobs, at most `limit`, for `worker` with a lease until
+    /// `now + lease`, in one statement (a batch).
+    func claim(worker: String, lease: Duration, limit: Int, now: Date) async throws -> [Job]
+    /// Extends the leases of the jobs `worker` holds among `ids`; returns those it still holds.
+    func renew(_ ids: [Int64], worker: String, lease: Duration, now: Date) async throws -> Set<Int64>
     /// Hands a job `worker` holds back to the queue at once, as it was before the claim (the
     /// attempt it took is returned): a worker stopping is not the job failing.
     func release(_ id: Int64, worker: String, now: Date) async throws
@@ -206,6 +207,16 @@ public struct FeedState: Sendable, Hashable {
 
 /// A whole store: every concern above, and image configs by digest.
 extension JobQueue {
+    /// Takes the oldest runnable job for `worker`.
+    public func claim(worker: String, lease: Duration, now: Date) async throws -> Job? {
+        try await claim(worker: worker, lease: lease, limit: 1, now: now).first
+    }
+
+    /// Extends the lease of a job `worker` holds; false when it lost the job.
+    public func renew(_ id: Int64, worker: String, lease: Duration, now: Date) async throws -> Bool {
+        try await renew([id], worker: worker, lease: lease, now: now).contains(id)
+    }
+
     /// The newest jobs in `state`.
     public func jobs(state: Job.State?, limit: Int) async throws -> [Job] { try await jobs(state: state, limit: limit, before: nil) }
 }

@@ -15,6 +15,9 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Scan workers in this process. Default: the number of cores.")
     var workers: Int?
 
+    @Option(help: "Jobs each worker claims in one statement and runs at once (one heartbeat renews them together).")
+    var batch = 1
+
     @Option(help: "Attempts per job before it is dead.")
     var maxAttempts = 5
 
@@ -58,6 +61,7 @@ struct WorkerOptions: ParsableArguments {
         if maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1") }
         if shutdownGrace < 0 { throw ValidationError("--shutdown-grace must be 0 or more seconds") }
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
+        if !(1...1000).contains(batch) { throw ValidationError("--batch must be 1 to 1000") }
         if let imageTimeout, try Self.interval(imageTimeout, option: "--image-timeout") == nil {
             throw ValidationError("--image-timeout takes a duration such as 30s or 10m")
         }
@@ -88,6 +92,7 @@ struct WorkerOptions: ParsableArguments {
             lease: try Self.interval(lease, option: "--lease") ?? .seconds(60), maxAttempts: maxAttempts,
             shutdownGrace: .seconds(shutdownGrace),
             rescanWindow: try Self.interval(rescanWindow, option: "--rescan-window") ?? .seconds(30 * 86400), notifyURLs: notifyURL)
+        configuration.batch = batch
         configuration.feeds = try feedOptions.resolve()
         configuration.readLimits = try readLimits.limits()
         configuration.imageTimeout = try imageTimeout.flatMap { try Self.interval($0, option: "--image-timeout") }

@@ -78,10 +78,10 @@ import Testing
         }
     }
 
-    /// Two worker processes each hold a job (its manifest answers slowly). The SIGTERMed one
-    /// exits within its grace period plus two seconds and its job is back in the queue within
-    /// two, with no attempt used; the SIGKILLed one's job returns when its lease runs out. A
-    /// third worker then scans both, each image once.
+    /// Two worker processes hold jobs (their manifests answer slowly): one a batch of two, the
+    /// other one job. The SIGTERMed one exits within its grace period plus two seconds and its
+    /// batch is back in the queue within two, with no attempt used; the SIGKILLed one's job
+    /// returns when its lease runs out. A third worker then scans all three, each image once.
     @Test func sigtermHandsJobsBackAndSigkillLeavesThemToTheLease() async throws {
         let store = try await LocalPostgres.shared.value.database("handback")
         let registry = try await LocalRegistry()
@@ -89,14 +89,14 @@ import Testing
         let proxy = try await FaultProxy(upstream: registry.host)
         defer { proxy.stop() }
         // The first manifest request of each job hangs long enough to catch both workers holding one.
-        proxy.inject(.delay(.seconds(60)), pathContains: "/manifests/", times: 2)
+        proxy.inject(.delay(.seconds(60)), pathContains: "/manifests/", times: 3)
         let service = try await ServiceTests.startService(workers: 0, store: store, arguments: ["--registry", proxy.host])
         defer { service.server.stop() }
         let layout = try await TestImages.layout()
-        let images = ["handback/a", "handback/b"]
+        let images = ["handback/a", "handback/b", "handback/c"]
         for repository in images { try await registry.push("oci:\(layout.directory):gzip", to: repository, tag: "1") }
-        let workers = try ["handback-term", "handback-kill"].map {
-            try ServiceTests.startWorker($0, service: service, registry: proxy.host, arguments: ["--shutdown-grace", "1"])
+        let workers = try [("handback-term", "2"), ("handback-kill", "1")].map {
+            try ServiceTests.startWorker($0.0, service: service, registry: proxy.host, arguments: ["--shutdown-grace", "1", "--batch", $0.1])
         }
         defer { for worker in workers where worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
         var ids: [Int] = []
@@ -107,28 +107,33 @@ import Testing
         func job(_ id: Int) async throws -> [String: Any] {
             try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/\(id)").body)
         }
-        func holder(_ process: Process) async throws -> Int? {
+        func held(by process: Process) async throws -> [Int] {
+            var held: [Int] = []
             for id in ids {
                 let current = try await job(id)
                 if (current["worker"] as? String)?.contains("/\(process.processIdentifier)/") == true, current["state"] as? String == "running" {
-                    return id
+                    held.append(id)
                 }
             }
-            return nil
+            return held
         }
-        try await ServiceTests.eventually("both workers holding a job", seconds: 60) {
-            let first = try await holder(workers[0])
-            let second = try await holder(workers[1])
-            return first != nil && second != nil
+        try await ServiceTests.eventually("a batch of two and a job held", seconds: 60) {
+            let first = try await held(by: workers[0])
+            let second = try await held(by: workers[1])
+            return first.count == 2 && second.count == 1
         }
-        let termed = try #require(try await holder(workers[0]))
-        let killed = try #require(try await holder(workers[1]))
+        let termed = try await held(by: workers[0])
+        let killed = try #require(try await held(by: workers[1]).first)
 
         let signalled = Date()
         kill(workers[0].processIdentifier, SIGTERM)
         var handedBack: Date?
         while Date().timeIntervalSince(signalled) < 5 {
-            if handedBack == nil, try await job(termed)["state"] as? String == "queued" { handedBack = Date() }
+            if handedBack == nil {
+                var queued = 0
+                for id in termed where try await job(id)["state"] as? String == "queued" { queued += 1 }
+                if queued == termed.count { handedBack = Date() }
+            }
             if !workers[0].isRunning && handedBack != nil { break }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -136,9 +141,9 @@ import Testing
         #expect(!workers[0].isRunning, "the SIGTERMed worker still runs \(exited.timeIntervalSince(signalled)) s on (grace 1 s)")
         workers[0].waitUntilExit()
         #expect(exited.timeIntervalSince(signalled) <= 3.5, "grace 1 s + 2 s, took \(exited.timeIntervalSince(signalled)) s")
-        let back = try #require(handedBack, "the SIGTERMed worker's job never went back to the queue")
+        let back = try #require(handedBack, "the SIGTERMed worker's batch never went back to the queue")
         #expect(back.timeIntervalSince(signalled) <= 2.5, "handed back after \(back.timeIntervalSince(signalled)) s")
-        #expect(try await job(termed)["attempts"] as? Int == 0, "a worker stopping used no attempt of its job")
+        for id in termed { #expect(try await job(id)["attempts"] as? Int == 0, "a worker stopping used no attempt of its job") }
         let log = try String(contentsOfFile: service.directory + "/handback-term.log", encoding: .utf8)
         #expect(!log.lowercased().contains("error"), "an ordinary shutdown logs no error: \(log)")
 
@@ -147,12 +152,12 @@ import Testing
         #expect(try await job(killed)["state"] as? String == "running", "a killed worker's job waits for its lease")
         let rescuer = try ServiceTests.startWorker("handback-rescue", service: service, registry: proxy.host)
         defer { if rescuer.isRunning { kill(rescuer.processIdentifier, SIGKILL) } }
-        try await ServiceTests.eventually("both jobs done", seconds: 90) {
-            let first = try await job(termed)["state"] as? String
-            let second = try await job(killed)["state"] as? String
-            return first == "done" && second == "done"
+        try await ServiceTests.eventually("every job done", seconds: 90) {
+            var done = 0
+            for id in ids where try await job(id)["state"] as? String == "done" { done += 1 }
+            return done == ids.count
         }
-        #expect(try await job(termed)["attempts"] as? Int == 1)
+        for id in termed { #expect(try await job(id)["attempts"] as? Int == 1) }
         #expect(try await job(killed)["attempts"] as? Int == 2, "the killed worker's attempt counts")
         for image in images {
             let scans = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/images/\(image)/1/scans").body)

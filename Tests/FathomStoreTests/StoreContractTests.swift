@@ -66,6 +66,30 @@ import FathomStores
         #expect(try await store.latestJob(repository: "a", reference: "1")?.id == fresh.id)
     }
 
+    /// A batch: up to `limit` jobs claimed in one statement, oldest first, none twice; one
+    /// renewal covers the batch and says which the worker still holds.
+    @Test(arguments: Backend.allCases) func jobsAreClaimedAndRenewedInBatches(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "batches")
+        defer { Task { try? await store.close() } }
+        let now = Date()
+        var ids: [Int64] = []
+        for number in 0..<5 {
+            ids.append(try await store.enqueue(NewJob(kind: .scan, key: "batch \(number)", image: "r/b:\(number)", repository: "b", reference: "\(number)"), now: now).id)
+        }
+        let first = try await store.claim(worker: "w1", lease: .seconds(30), limit: 3, now: now)
+        #expect(first.map(\.id) == Array(ids[0..<3]) && first.allSatisfy { $0.state == .running && $0.worker == "w1" && $0.attempts == 1 })
+        let second = try await store.claim(worker: "w2", lease: .seconds(30), limit: 3, now: now)
+        #expect(second.map(\.id) == Array(ids[3..<5]))
+        #expect(try await store.claim(worker: "w3", lease: .seconds(30), limit: 3, now: now).isEmpty)
+        try await store.complete(ids[1], worker: "w1", now: now)
+        #expect(try await store.renew(ids, worker: "w1", lease: .seconds(30), now: now) == [ids[0], ids[2]])
+        // The renewed leases hold past the first ones; w2's, not renewed, run out.
+        let later = now.addingTimeInterval(40)
+        #expect(try await store.renew([ids[0], ids[2]], worker: "w1", lease: .seconds(30), now: now.addingTimeInterval(20)) == [ids[0], ids[2]])
+        let retaken = try await store.claim(worker: "w3", lease: .seconds(30), limit: 10, now: later)
+        #expect(retaken.map(\.id) == Array(ids[3..<5]) && retaken.allSatisfy { $0.attempts == 2 })
+    }
+
     /// An idle worker waiting for jobs is woken by a job queued in another process (PostgreSQL's
     /// LISTEN/NOTIFY; on SQLite, by this process's own enqueue), long before its time limit; a
     /// job queued between its look and its wait ends the wait at once.
