@@ -29,7 +29,7 @@ public enum OpenAPIDocument {
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
                 "413": {"$ref": "#/components/responses/Error"}}}},
             "/v1/scans": {"post": {
-              "summary": "Queue a scan of an image (one pending job per image).",
+              "summary": "Queue a scan of an image (one pending job per image): a registry image, or with serve --allow-local-sources DIR an OCI layout (oci:PATH[:tag]) or archive (oci-archive:FILE[:tag]) under DIR, reported by its path under DIR and tag.",
               "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["image"],
                 "properties": {"image": {"type": "string", "maxLength": 4096, "example": "registry.example:5000/team/app:1.2",
                   "description": "host/repository[:tag][@digest], the distribution reference grammar",

@@ -160,10 +160,28 @@ public struct ServiceRoutes: Sendable {
             return Self.problem(
                 .badRequest, #"the body must be {"image": "host/repository:tag", "policy": {…}} (policy optional): "# + "\(FathomError.wrapping(error))")
         }
-        let reference: ImageReference
+        // A local layout or archive, where the operator allowed them.
+        var local: LocalSources.Image?
+        if LocalSources.isLocal(scan.image) {
+            guard let directory = configuration.localSources else {
+                return Self.problem(.badRequest, "this service scans registry images only (serve --allow-local-sources DIR lets it read OCI layouts under DIR)")
+            }
+            do {
+                local = try LocalSources(directory).image(scan.image)
+            } catch {
+                return Self.problem(.badRequest, "\(error)")
+            }
+        }
+        // The job's name for the image, and the repository and reference its report is found by.
+        let (name, repository, at): (String, String, String?)
         var payload: String?
         do {
-            reference = try ImageReference(parsing: scan.image)
+            if let local {
+                (name, repository, at) = (local.name, local.repository, local.tag)
+            } else {
+                let reference = try ImageReference(parsing: scan.image)
+                (name, repository, at) = (reference.description, reference.repository, reference.digest?.description ?? reference.tag)
+            }
             if let policy = scan.policy {
                 // Checked now: a policy that does not parse is the request's error, not the job's.
                 _ = try policy.applied(to: ScanPolicy())
@@ -174,13 +192,10 @@ public struct ServiceRoutes: Sendable {
         } catch {
             return Self.problem(.badRequest, "\(error)")
         }
-        let name = reference.description
         // A request with its own policy is its own job (another policy must not be folded into it).
         let key = "scan \(name)" + (payload.map { " policy " + SHA256.hash(data: Data($0.utf8)).map { String(format: "%02x", $0) }.joined() } ?? "")
         let (id, added) = try await store.enqueue(
-            NewJob(
-                kind: .scan, key: key, image: name, repository: reference.repository,
-                reference: reference.digest?.description ?? reference.tag, payload: payload),
+            NewJob(kind: .scan, key: key, image: name, repository: repository, reference: at, payload: payload),
             now: Date())
         return try Self.encoded(ScanAccepted(job: id, queued: added, image: name), status: .accepted)
     }

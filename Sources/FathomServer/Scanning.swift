@@ -90,8 +90,22 @@ public actor ScanRunner {
             logger.info("already scanned by an earlier attempt", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
             return
         }
-        guard case .registry(let reference) = try SourceReference(parsing: job.image) else {
-            throw FathomError(.invalidInput, "a job names a registry image (host/repository:tag)", image: job.image)
+        let source: any ImageSource
+        let (repository, tag): (String, String?)
+        if LocalSources.isLocal(job.image) {
+            // Checked again here: the job came through the store, and this process's DIR rules.
+            guard let directory = settings.localSources else {
+                throw FathomError(.invalidInput, "a job names a local source, and this worker reads none (--allow-local-sources DIR)", image: job.image)
+            }
+            let local = try LocalSources(directory).image(job.image)
+            source = try local.reference.open(client: client)
+            (repository, tag) = (local.repository, local.tag)
+        } else {
+            guard case .registry(let reference) = try SourceReference(parsing: job.image) else {
+                throw FathomError(.invalidInput, "a job names a registry image (host/repository:tag)", image: job.image)
+            }
+            source = RegistryImageSource(reference: reference, client: client, documents: store)
+            (repository, tag) = (reference.repository, reference.tag)
         }
         // A retried job whose earlier attempt recorded its scan but died before the report: the
         // report is made without recording the scan a second time, and what changed is measured
@@ -109,8 +123,7 @@ public actor ScanRunner {
                 scanner: fleet.scanner, history: nil, index: fleet.index, advisoryVersion: fleet.advisoryVersion,
                 imageTimeout: settings.imageTimeout, logger: logger)
         }
-        let source = RegistryImageSource(reference: reference, client: client, documents: store)
-        var outcome = await fleet.scan(FleetJob(name: job.image, source: source, repository: reference.repository, tag: reference.tag))
+        var outcome = await fleet.scan(FleetJob(name: job.image, source: source, repository: repository, tag: tag))
         try await fleet.flush()
         if case .scanned(var image) = outcome, let earlier = recordedByEarlierAttempt {
             logger.info("completing the report of an earlier attempt's scan", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
@@ -122,7 +135,7 @@ public actor ScanRunner {
         switch session.evaluate(outcome) {
         case .scanned(let result):
             try await store.storeReport(
-                Array(try result.report.json().utf8), name: job.image, repository: reference.repository, tag: reference.tag,
+                Array(try result.report.json().utf8), name: job.image, repository: repository, tag: tag,
                 manifestDigest: result.report.artifact.manifestDigest)
             if case .scanned(let image) = outcome, let read = image.result { metrics.scanned(result: read, elapsed: ContinuousClock.now - started) }
             try await notify(

@@ -18,6 +18,8 @@ public struct ServiceConfiguration: Sendable {
     public var workers: Int
     /// Jobs each worker claims in one statement and runs at once (`--batch`).
     public var batch = 1
+    /// `--allow-local-sources DIR`: scan requests may name OCI layouts and archives under DIR.
+    public var localSources: String?
     /// Layer reads at once per worker process.
     public var layerConcurrency: Int
     /// How long a claimed job is held without a heartbeat before another worker may take it.

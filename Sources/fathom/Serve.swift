@@ -18,6 +18,9 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Jobs each worker claims in one statement and runs at once (one heartbeat renews them together).")
     var batch = 1
 
+    @Option(help: ArgumentHelp("Let scan requests name OCI layouts (oci:PATH[:tag]) and archives (oci-archive:FILE[:tag]) under DIR, e.g. a registry mirrored there; give serve and every worker the same DIR.", valueName: "DIR"))
+    var allowLocalSources: String?
+
     @Option(help: "Attempts per job before it is dead.")
     var maxAttempts = 5
 
@@ -93,6 +96,7 @@ struct WorkerOptions: ParsableArguments {
             shutdownGrace: .seconds(shutdownGrace),
             rescanWindow: try Self.interval(rescanWindow, option: "--rescan-window") ?? .seconds(30 * 86400), notifyURLs: notifyURL)
         configuration.batch = batch
+        configuration.localSources = allowLocalSources
         configuration.feeds = try feedOptions.resolve()
         configuration.readLimits = try readLimits.limits()
         configuration.imageTimeout = try imageTimeout.flatMap { try Self.interval($0, option: "--image-timeout") }

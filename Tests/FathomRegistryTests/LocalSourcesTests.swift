@@ -1,0 +1,52 @@
+import FathomTestSupport
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// `--allow-local-sources DIR`: the service scans OCI layouts and archives under DIR that scan
+/// requests name (a registry mirrored to a shared volume), reports them by their path under DIR
+/// and tag, and refuses any path outside DIR however it is spelled (`..`, a symlink), and every
+/// local path when the flag is not given.
+@Suite(.serialized, .timeLimit(.minutes(4))) struct LocalSourcesTests {
+    @Test func theServiceScansLayoutsUnderItsDirectoryOnly() async throws {
+        let layout = try await TestImages.layout()
+        let mirror = try Fixtures.temporaryDirectory("mirror")
+        try FileManager.default.createDirectory(atPath: mirror + "/team", withIntermediateDirectories: true)
+        try await Tool.run(["cp", "-r", layout.directory, mirror + "/team/alpine"])
+        let outside = try Fixtures.temporaryDirectory("outside")
+        try await Tool.run(["cp", "-r", layout.directory, outside + "/alpine"])
+        try FileManager.default.createSymbolicLink(atPath: mirror + "/escape", withDestinationPath: outside + "/alpine")
+        // An OCI archive of the same layout.
+        try await Tool.run(["tar", "-C", mirror + "/team/alpine", "-cf", mirror + "/team/archived.tar", "."])
+
+        let service = try await ServiceTests.startService(workers: 1, arguments: ["--allow-local-sources", mirror])
+        defer { service.server.stop() }
+        for (image, repository) in [("oci:\(mirror)/team/alpine:gzip", "team/alpine"), ("oci-archive:\(mirror)/team/archived.tar:gzip", "team/archived")] {
+            let queued = try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#)
+            #expect(queued.status == 202, "\(image): \(String(decoding: queued.body, as: UTF8.self))")
+            try await ServiceTests.eventually("the report of \(image)", seconds: 60) {
+                try await ServiceTests.request(.GET, "\(service.base)/v1/images/\(repository)/gzip").status == 200
+            }
+            let report = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/images/\(repository)/gzip").body)
+            let packages = (report["packages"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(packages.contains("musl"), "\(image): \(packages)")
+            #expect(((report["vulnerabilities"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == "ALPINE-v3.7-musl-CVE-2019-14697" })
+        }
+        // Outside the directory, by `..` or by a symlink inside it; a missing layout; another kind of source.
+        for image in [
+            "oci:\(mirror)/../\(URL(fileURLWithPath: outside).lastPathComponent)/alpine:gzip", "oci:\(mirror)/escape:gzip", "oci:\(outside)/alpine:gzip",
+            "oci:\(mirror)/team/none:gzip", "dir:\(mirror)/team/alpine", "oci:\(mirror):gzip",
+        ] {
+            let refused = try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#)
+            #expect(refused.status == 400, "\(image) was taken: \(String(decoding: refused.body, as: UTF8.self))")
+        }
+        let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+        #expect(summary?["done"] == 2 && summary?["dead"] == 0 && summary?["queued"] == 0, "\(String(describing: summary))")
+
+        // Without the flag, no local path is read.
+        let plain = try await ServiceTests.startService(workers: 1)
+        defer { plain.server.stop() }
+        let refused = try await ServiceTests.request(.POST, "\(plain.base)/v1/scans", body: #"{"image": "oci:\#(mirror)/team/alpine:gzip"}"#)
+        #expect(refused.status == 400 && String(decoding: refused.body, as: UTF8.self).contains("--allow-local-sources"))
+    }
+}
