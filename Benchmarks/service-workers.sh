@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The service benchmark: throughput of 1, 2 and 3 `fathom worker` processes taking the jobs of
-# `fathom serve` from the shared PostgreSQL store, on the fleet benchmark's images. For each
-# worker count, with a fresh database (cold: no layer known): the registry's push notification
-# envelopes go in through POST /v1/events (one per image, in batches), and once every scan is
-# queued the workers start; the clock runs until the queue is drained. Reports images/s, the CPU
-# of the workers, PostgreSQL and the registry, and the same run's C decode limit over the same
-# distinct blobs.
+# `fathom serve` from the shared PostgreSQL store, on the fleet benchmark's images, from two
+# sources, and the fleet path (`fathom registry`, one process) over the same images in the same
+# run. For each source and worker count, with a fresh database (cold: no layer known), every
+# scan is queued first (the registry's push envelopes through POST /v1/events; for the OCI
+# source, POST /v1/scans of each image in a mirror of one OCI layout per repository, read with
+# --allow-local-sources), then the workers start; the clock runs until the queue is drained.
+# Reports the wall, images/s, fathom's CPU per image, PostgreSQL's CPU per image, the registry's
+# CPU, and the same run's C decode limit over the same distinct blobs; plots images/s against
+# worker processes into docs/service-scale.svg (gnuplot).
 #
-#   Benchmarks/service-workers.sh [--images 300] [--workers "1 2 3"] [--jobs 1] [--smoke]
+#   Benchmarks/service-workers.sh [--images 300] [--workers "1 2 3"] [--jobs 1] [--batch 1] [--smoke]
 #
-# --smoke: 12 images, 1 and 2 workers, to check that the benchmark and its report still work.
-#
-# --jobs: the jobs each worker process runs at once (`fathom worker --workers`).
+# --jobs: the jobs each worker process runs at once (`fathom worker --workers`); --batch: the
+# jobs each of those claims in one statement. --smoke: 12 images, 1 and 2 workers, no plot, to
+# check that the benchmark and its report still work.
 #
 # PostgreSQL comes from Debian (initdb + postgres as the postgres user when run as root).
 set -euo pipefail
@@ -22,17 +25,20 @@ source Benchmarks/fleet/lib.sh
 images=300
 counts="1 2 3"
 jobs=1
+batch=1
+smoke=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --images) images="$2"; shift 2 ;;
     --workers) counts="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
-    --smoke) images=12; counts="1 2"; shift ;;
+    --batch) batch="$2"; shift 2 ;;
+    --smoke) images=12; counts="1 2"; smoke=1; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 
-fathom_install_packages debootstrap time python3-pip postgresql util-linux
+fathom_install_packages debootstrap time python3-pip postgresql util-linux gnuplot-nox
 export PATH="/opt/swift/usr/bin:$PATH"
 fathom=$(fathom_bench_binary)
 
@@ -71,76 +77,149 @@ for number in range(0, len(events), 50):
     json.dump({"events": events[number:number + 50]}, open(f"{out}/{number // 50:05d}.json", "w"))
 PY
 echo token-for-the-benchmark >"$work/token"
+# The same images as OCI layouts on local disk: one per repository (the service's mirror), and
+# one for all (the fleet path's).
+python3 Benchmarks/fleet/export-layout.py "$work" "$work/mirror" --per-repository
+python3 Benchmarks/fleet/export-layout.py "$work" "$work/layout"
+python3 - "$work/fleet.json" "$(realpath "$work/mirror")" >"$work/scans.txt" <<'PY'
+import json, sys
+fleet, mirror = json.load(open(sys.argv[1])), sys.argv[2]
+for image in fleet["images"]:
+    print(json.dumps({"image": f"oci:{mirror}/{image['repository']}:{image['tag']}"}))
+PY
 
 summary() { curl -sf -H "Authorization: Bearer token-for-the-benchmark" "http://127.0.0.1:$1/v1/jobs/summary"; }
 ticks=$(getconf CLK_TCK)
+feeds=(Tests/Fixtures/advisories/alpine-secdb/v3.{7,10,11}/main.yaml
+  Tests/Fixtures/advisories/osv-debian12-derived/osv-debian12-derived.tar.gz Tests/Fixtures/advisories/osv-pypi.tar.gz)
 
-for count in $counts; do
-  echo "$count worker(s): fresh database, $images push events, then the workers" >&2
-  database="w$count"
-  store=$(fathom_bench_postgres_url "$database")
-  "$fathom" db import --store "$store" Tests/Fixtures/advisories/alpine-secdb/v3.{7,10,11}/main.yaml \
-    Tests/Fixtures/advisories/osv-debian12-derived/osv-debian12-derived.tar.gz Tests/Fixtures/advisories/osv-pypi.tar.gz >/dev/null
-  api=$(fathom_free_port)
-  "$fathom" serve --listen "127.0.0.1:$api" --workers 0 --store "$store" --api-token-file "$work/token" \
-    --webhook-token-file "$work/token" --db-update-interval off --rescan-interval off --registry "$host" 2>"$work/runs/serve-$count.log" &
-  serve_pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api/readyz" >/dev/null && break; sleep 0.1; done
-  for envelope in "$work/events/"*.json; do
-    curl -sf -H "Authorization: Bearer token-for-the-benchmark" -H "Content-Type: application/json" \
-      --data-binary "@$envelope" "http://127.0.0.1:$api/v1/events" >/dev/null
+# The fleet path over the same images, each source with a fresh database of the same store.
+measure() { fathom_bench_measure "$work/runs" "$@"; }
+for source in registry oci; do
+  echo "fleet path (fathom registry) from the $source source" >&2
+  store=$(fathom_bench_postgres_url "fleet$source")
+  "$fathom" db import --store "$store" "${feeds[@]}" >/dev/null
+  target=$host
+  [ "$source" = oci ] && target="oci:$work/layout"
+  measure "fleet-$source" "$fathom" registry "$target" --store "$store" --quiet --format json >"$work/runs/fleet-$source.json" || true
+done
+
+for source in registry oci; do
+  for count in $counts; do
+    echo "$count worker(s), $source source: fresh database, $images scans queued, then the workers" >&2
+    database="w$source$count"
+    store=$(fathom_bench_postgres_url "$database")
+    "$fathom" db import --store "$store" "${feeds[@]}" >/dev/null
+    api=$(fathom_free_port)
+    "$fathom" serve --listen "127.0.0.1:$api" --workers 0 --store "$store" --api-token-file "$work/token" \
+      --webhook-token-file "$work/token" --db-update-interval off --rescan-interval off --registry "$host" \
+      --allow-local-sources "$work/mirror" 2>"$work/runs/serve-$source-$count.log" &
+    serve_pid=$!
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api/readyz" >/dev/null && break; sleep 0.1; done
+    if [ "$source" = registry ]; then
+      for envelope in "$work/events/"*.json; do
+        curl -sf -H "Authorization: Bearer token-for-the-benchmark" -H "Content-Type: application/json" \
+          --data-binary "@$envelope" "http://127.0.0.1:$api/v1/events" >/dev/null
+      done
+    else
+      while read -r body; do
+        curl -sf -H "Authorization: Bearer token-for-the-benchmark" -H "Content-Type: application/json" \
+          --data-binary "$body" "http://127.0.0.1:$api/v1/scans" >/dev/null
+      done <"$work/scans.txt"
+    fi
+    queued=$(summary "$api" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])')
+    [ "$queued" -eq "$images" ] || { echo "only $queued of $images scans were queued" >&2; exit 1; }
+    pg_before=$(fathom_bench_cpu $pgpid); registry_before=$(fathom_bench_cpu "$FATHOM_REGISTRY_PID")
+    start=$(date +%s.%N)
+    pids=()
+    for index in $(seq "$count"); do
+      /usr/bin/time -f "%e %U %S %M" -o "$work/runs/worker-$source-$count-$index.time" \
+        "$fathom" worker --store "$store" --workers "$jobs" --batch "$batch" --layer-concurrency 2 --allow-local-sources "$work/mirror" \
+        2>"$work/runs/worker-$source-$count-$index.log" &
+      pids+=($!)
+    done
+    while true; do
+      state=$(summary "$api")
+      left=$(echo "$state" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["queued"] + s["running"])')
+      [ "$left" -eq 0 ] && break
+      sleep 0.05
+    done
+    end=$(date +%s.%N)
+    echo "$state" >"$work/runs/summary-$source-$count.json"
+    # SIGTERM to the workers themselves (children of /usr/bin/time, which then reports them).
+    for pid in "${pids[@]}"; do pkill -TERM -P "$pid" || true; done
+    wait "${pids[@]}" 2>/dev/null || true
+    kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+    serve_pid=""
+    sleep 0.5  # the backends of the closed connections are reaped into the postmaster's CPU
+    awk -v s="$start" -v e="$end" -v pg0="$pg_before" -v pg1="$(fathom_bench_cpu $pgpid)" -v r0="$registry_before" \
+      -v r1="$(fathom_bench_cpu "$FATHOM_REGISTRY_PID")" -v t="$ticks" \
+      'BEGIN { printf "%.2f %.2f %.2f\n", e - s, (pg1 - pg0) / t, (r1 - r0) / t }' >"$work/runs/run-$source-$count.txt"
   done
-  queued=$(summary "$api" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])')
-  [ "$queued" -eq "$images" ] || { echo "only $queued of $images scans were queued" >&2; exit 1; }
-  pg_before=$(fathom_bench_cpu $pgpid); registry_before=$(fathom_bench_cpu "$FATHOM_REGISTRY_PID")
-  start=$(date +%s.%N)
-  pids=()
-  for index in $(seq "$count"); do
-    /usr/bin/time -f "%e %U %S %M" -o "$work/runs/worker-$count-$index.time" \
-      "$fathom" worker --store "$store" --workers "$jobs" --layer-concurrency 2 2>"$work/runs/worker-$count-$index.log" &
-    pids+=($!)
-  done
-  while true; do
-    state=$(summary "$api")
-    left=$(echo "$state" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["queued"] + s["running"])')
-    [ "$left" -eq 0 ] && break
-    sleep 0.1
-  done
-  end=$(date +%s.%N)
-  echo "$state" >"$work/runs/summary-$count.json"
-  # SIGTERM to the workers themselves (children of /usr/bin/time, which then reports them).
-  for pid in "${pids[@]}"; do pkill -TERM -P "$pid" || true; done
-  wait "${pids[@]}" 2>/dev/null || true
-  kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
-  serve_pid=""
-  sleep 0.5  # the backends of the closed connections are reaped into the postmaster's CPU
-  awk -v s="$start" -v e="$end" -v pg0="$pg_before" -v pg1="$(fathom_bench_cpu $pgpid)" -v r0="$registry_before" \
-    -v r1="$(fathom_bench_cpu "$FATHOM_REGISTRY_PID")" -v t="$ticks" \
-    'BEGIN { printf "%.2f %.2f %.2f\n", e - s, (pg1 - pg0) / t, (r1 - r0) / t }' >"$work/runs/run-$count.txt"
 done
 
 echo "C limit over the distinct blobs" >&2
 FATHOM_REGISTRY_PID=$FATHOM_REGISTRY_PID fathom_bench_limit "$work" "$work/runs"
 
-python3 - "$work" "$images" "$counts" "$jobs" <<'PY'
-import glob, json, sys
-work, images, counts, jobs = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
+FATHOM_BENCH_NO_PLOT=$smoke python3 - "$work" "$images" "$counts" "$jobs" "$batch" <<'PY'
+import glob, json, os, subprocess, sys
+work, images, counts, jobs, batch = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4], sys.argv[5]
 limit = float(open(f"{work}/runs/limit.time").read().split()[0])
-print(f"{images} images through `fathom serve --workers 0` + `fathom worker` processes ({jobs} jobs at once, 2 layer reads each), "
-      f"PostgreSQL store, cold; C limit over the same distinct blobs: {limit:.2f} s\n")
-print("| workers | wall (queue drained) | images/s | × the C limit | workers' CPU | PostgreSQL CPU | registry CPU | done / dead | peak RSS per worker |")
-print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
-base = None
-for count in counts:
-    wall, pg, registry = map(float, open(f"{work}/runs/run-{count}.txt").read().split())
-    times = [open(path).read().split() for path in sorted(glob.glob(f"{work}/runs/worker-{count}-*.time"))]
-    cpu = sum(float(t[1]) + float(t[2]) for t in times)
-    rss = max(int(t[3]) for t in times) / 1024
-    summary = json.load(open(f"{work}/runs/summary-{count}.json"))
-    if summary["done"] != images or summary["dead"]:
-        raise SystemExit(f"service-workers: {count} workers finished {summary['done']} of {images} scans, {summary['dead']} dead")
-    rate = images / wall
-    base = base or rate
-    print(f"| {count} | {wall:.2f} s | **{rate:.0f}** ({rate / base:.2f}×) | {wall / limit:.2f}× | {cpu:.1f} s | {pg:.1f} s | {registry:.1f} s "
-          f"| {summary['done']} / {summary['dead']} | {rss:.0f} MB |")
+print(f"{images} images, PostgreSQL store, cold; `fathom worker` processes each running {jobs} job(s) at once, claimed {batch} at a time, "
+      f"2 layer reads each; C limit over the same distinct blobs: {limit:.2f} s\n")
+print("| path | source | wall | images/s | × the C limit | fathom CPU per image | PostgreSQL CPU per image | registry CPU | done / dead | peak RSS per process |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+fleet = {}
+for source in ("registry", "oci"):
+    wall, user, system, rss, registry, postgres = open(f"{work}/runs/fleet-{source}.time").read().split()
+    summary = json.load(open(f"{work}/runs/fleet-{source}.json"))
+    scanned = summary.get("images", {}).get("scanned")
+    if scanned != images:
+        raise SystemExit(f"service-workers: the fleet path from {source} scanned {scanned} of {images}")
+    wall, cpu = float(wall), float(user) + float(system)
+    fleet[source] = (wall, cpu)
+    print(f"| fleet (`fathom registry`) | {source} | {wall:.2f} s | **{images / wall:.0f}** | {wall / limit:.2f}× | {cpu / images * 1000:.1f} ms "
+          f"| {float(postgres) / images * 1000:.1f} ms | {float(registry):.1f} s | {scanned} / 0 | {int(rss) / 1024:.0f} MB |")
+points = []
+for source in ("registry", "oci"):
+    base = None
+    for count in counts:
+        wall, pg, registry = map(float, open(f"{work}/runs/run-{source}-{count}.txt").read().split())
+        times = [open(path).read().split() for path in sorted(glob.glob(f"{work}/runs/worker-{source}-{count}-*.time"))]
+        cpu = sum(float(t[1]) + float(t[2]) for t in times)
+        rss = max(int(t[3]) for t in times) / 1024
+        summary = json.load(open(f"{work}/runs/summary-{source}-{count}.json"))
+        if summary["done"] != images or summary["dead"]:
+            raise SystemExit(f"service-workers: {count} workers from {source} finished {summary['done']} of {images} scans, {summary['dead']} dead")
+        rate = images / wall
+        base = base or rate
+        fleet_wall, fleet_cpu = fleet[source]
+        print(f"| service, {count} worker process(es) | {source} | {wall:.2f} s ({wall / fleet_wall:.2f}× the fleet path) | **{rate:.0f}** ({rate / base:.2f}× one) "
+              f"| {wall / limit:.2f}× | {cpu / images * 1000:.1f} ms ({cpu / fleet_cpu:.2f}× the fleet path) | {pg / images * 1000:.1f} ms "
+              f"| {registry:.1f} s | {summary['done']} / {summary['dead']} | {rss:.0f} MB |")
+        points.append((source, int(count), rate))
+if os.environ.get("FATHOM_BENCH_NO_PLOT"):
+    raise SystemExit(0)  # a smoke run: the README's plot stays the measured one
+data = f"{work}/service-scale.dat"
+with open(data, "w") as handle:
+    for source in ("registry", "oci"):
+        for point in [p for p in points if p[0] == source]:
+            handle.write(f"{point[1]} {point[2]:.1f}\n")
+        handle.write("\n\n")
+script = f"""
+set terminal svg size 700,360 font 'sans,11'
+set output 'docs/service-scale.svg'
+set title 'fathom serve + fathom worker on PostgreSQL, {images} cold images, 2 cores'
+set xlabel 'worker processes'
+set ylabel 'images/s'
+set xtics 1
+set yrange [0:*]
+set key left top
+plot '{data}' index 0 with linespoints lw 2 title 'service, registry source', \\
+     '{data}' index 1 with linespoints lw 2 title 'service, OCI layouts', \\
+     {images / fleet['registry'][0]:.1f} with lines dt 2 title 'fleet path, registry', \\
+     {images / fleet['oci'][0]:.1f} with lines dt 3 title 'fleet path, OCI layout'
+"""
+os.makedirs("docs", exist_ok=True)
+subprocess.run(["gnuplot"], input=script.encode(), check=True)
 PY
