@@ -43,7 +43,7 @@ public final class PostgresStore: Store {
         // One direct connection first: a refusal, an unknown host, a password, a database or TLS
         // is named at once as PostgreSQL said it (the pool would only time out).
         do {
-            try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port) did not answer within \(connectTimeout)") {
+            try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port): did not answer within \(connectTimeout)") {
                 try await PostgresFailure.probe(
                     host: host, port: port, user: user, password: components.password, database: database.isEmpty ? nil : database,
                     sslmode: mode, timeout: connectTimeout, logger: logger)
@@ -67,7 +67,7 @@ public final class PostgresStore: Store {
         let store = PostgresStore(client: client, running: running, location: redacted(url), logger: logger)
         do {
             // The pool retries a server that does not answer for ever: give up with a reason.
-            try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port) did not answer within \(connectTimeout)") {
+            try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port): did not answer within \(connectTimeout)") {
                 try await store.migrate()
             }
         } catch {

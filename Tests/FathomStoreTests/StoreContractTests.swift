@@ -216,7 +216,7 @@ import FathomStores
             _ = try await PostgresStore.open(url: "postgres://fathom:pw@127.0.0.1:\(silentPort)/x?sslmode=disable", connectTimeout: .seconds(2))
             Issue.record("opened a store on a socket that never answers")
         } catch {
-            #expect("\(error)".contains("127.0.0.1:\(silentPort) did not answer within 2"), "\(error)")
+            #expect("\(error)".contains("127.0.0.1:\(silentPort): did not answer within 2"), "\(error)")
         }
         #expect(ContinuousClock.now - started < .seconds(10))
     }
