@@ -90,11 +90,24 @@ public final class PostgresStore: Store {
         }
     }
 
-    /// The URL without its password (for messages and `location`).
-    static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? url
+    /// The URL without its password (for messages and `location`); a text URLComponents cannot
+    /// read has whatever stands between `user:` and the last `@` masked.
+    public static func redacted(_ url: String) -> String {
+        if var components = URLComponents(string: url), components.host != nil {
+            guard components.password != nil else { return url }
+            components.password = "***"
+            return components.string ?? url
+        }
+        guard let at = url.lastIndex(of: "@") else { return url }
+        // The user part starts after `//`, else after a `postgres:`-like scheme, else at the start.
+        var start = url.startIndex
+        if let slashes = url[..<at].range(of: "//") {
+            start = slashes.upperBound
+        } else if let scheme = url[..<at].firstIndex(of: ":"), url[..<scheme].lowercased().hasPrefix("postgres") {
+            start = url.index(after: scheme)
+        }
+        guard let colon = url[start..<at].firstIndex(of: ":") else { return url }
+        return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
     }
 
     private init(client: PostgresClient, running: Task<Void, Never>, location: String, logger: Logger) {

@@ -39,8 +39,15 @@ struct LocalSources: Sendable {
         case .ociArchive(let file, let given): (scheme, path, tag) = ("oci-archive", file, given)
         default: throw FathomError(.invalidInput, "local sources are oci:PATH[:tag] and oci-archive:FILE[:tag]", image: text)
         }
-        guard FileManager.default.fileExists(atPath: path) else {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FathomError(.notFound, "no such layout or archive under the local sources", image: text)
+        }
+        if scheme == "oci", !isDirectory.boolValue {
+            throw FathomError(.invalidInput, "\(path) is a file: an OCI archive is oci-archive:FILE[:tag]", image: text)
+        }
+        if scheme == "oci-archive", isDirectory.boolValue {
+            throw FathomError(.invalidInput, "\(path) is a directory: an OCI layout is oci:DIR[:tag]", image: text)
         }
         let real = Self.resolved(path)
         guard real.hasPrefix(root + "/"), real.count > root.count + 1 else {

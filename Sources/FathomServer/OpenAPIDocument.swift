@@ -144,7 +144,7 @@ public enum OpenAPIDocument {
             "headers": {
               "Link": {"description": "RFC 8288, rel next: the same request with the cursor of the next page; absent on the last page.", "schema": {"type": "string"}}},
             "parameters": {
-              "ImagesCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link or next (none or empty: the first page): a keyset position, taken as given.", "schema": {"type": "string"}},
+              "ImagesCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link or next (none or empty: the first page): a keyset position, taken as given.", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
               "JobsCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link (none or empty: the first page).", "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"}},
               "FindingsCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link or next (none or empty: the first page).", "schema": {"type": "string", "pattern": "^([0-9]{1,9}:[\\s\\S]*)?$"}},
               "ScansCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link (none or empty: the first page).", "schema": {"type": "string", "pattern": "^([0-9]{1,15}:[\\s\\S]*)?$"}},

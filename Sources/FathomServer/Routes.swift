@@ -345,7 +345,11 @@ public struct ServiceRoutes: Sendable {
     struct ImagePosition: PagePosition {
         var name: String
         init(name: String) { self.name = name }
-        init?(cursor: String) { self.init(name: cursor) }
+        init?(cursor: String) {
+            // No name holds a control character (PostgreSQL refuses a NUL in text).
+            guard !cursor.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }
+            self.init(name: cursor)
+        }
         var cursor: String { name }
     }
 
@@ -718,7 +722,8 @@ struct FailureLog: RouterMiddleware {
             throw error
         } catch {
             context.logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
-            throw error
+            // The one error shape, naming the cause, rather than an empty 500.
+            return ServiceRoutes.problem(.internalServerError, "the request failed: \(FathomError.wrapping(error))")
         }
     }
 }

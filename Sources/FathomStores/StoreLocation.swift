@@ -29,13 +29,23 @@ public func openStoreForReading(_ location: String?) async throws -> any Store {
 /// store), or nil for the default one. `postgres://…` is the shared store of the service.
 public func openStore(_ location: String?) async throws -> any Store {
     guard let location else { return try await SQLiteStore.open(path: SQLiteStore.defaultPath()) }
-    if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") { return try await PostgresStore.open(url: location) }
+    let lowered = location.lowercased()
+    if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
+        // Schemes are case-insensitive; the store reads the lower-case one.
+        let scheme = location.firstIndex(of: ":").map { location[$0...] } ?? ""
+        return try await PostgresStore.open(url: (lowered.hasPrefix("postgresql") ? "postgresql" : "postgres") + scheme)
+    }
+    // A mistyped PostgreSQL URL (postgres:user:password@host, postgres//…) is not a file to
+    // create: it would be named after the password. Refused, the password masked.
+    if lowered.hasPrefix("postgres") {
+        throw FathomError(.invalidInput, "not a PostgreSQL URL: postgres://user:password@host:port/database", path: PostgresStore.redacted(location))
+    }
     if location.hasPrefix("sqlite://") { return try await SQLiteStore.open(path: String(location.dropFirst("sqlite://".count))) }
     if location.hasPrefix("sqlite:") { return try await SQLiteStore.open(path: String(location.dropFirst("sqlite:".count))) }
     if let scheme = location.range(of: "://") {
         throw FathomError(
             .invalidInput, "unknown store scheme '\(location[..<scheme.lowerBound])': use a path, sqlite:PATH or postgres://…",
-            path: location)
+            path: PostgresStore.redacted(location))
     }
     return try await SQLiteStore.open(path: location)
 }

@@ -36,6 +36,7 @@ import Testing
         for image in [
             "oci:\(mirror)/../\(URL(fileURLWithPath: outside).lastPathComponent)/alpine:gzip", "oci:\(mirror)/escape:gzip", "oci:\(outside)/alpine:gzip",
             "oci:\(mirror)/team/none:gzip", "dir:\(mirror)/team/alpine", "oci:\(mirror):gzip",
+            "oci:\(mirror)/team/archived.tar:gzip", "oci-archive:\(mirror)/team/alpine:gzip",
         ] {
             let refused = try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#)
             #expect(refused.status == 400, "\(image) was taken: \(String(decoding: refused.body, as: UTF8.self))")

@@ -114,7 +114,7 @@ import Testing
         // What the service did not give is refused.
         for path in [
             "/v1/jobs?cursor=bm90LWEtY3Vyc29y", "/v1/jobs?cursor=-5", "/v1/findings?cursor=e30", "/v1/findings?cursor=x:y", history + "?cursor=MQ",
-            "/v1/jobs?limit=0", "/v1/images?limit=1001", "/v1/findings?limit=-1", history + "?limit=x", "/v1/images?severity=SEVERE",
+            "/v1/images?cursor=%00", "/v1/jobs?limit=0", "/v1/images?limit=1001", "/v1/findings?limit=-1", history + "?limit=x", "/v1/images?severity=SEVERE",
         ] {
             #expect(try await Self.get(base + path).status == 400, "\(path)")
         }

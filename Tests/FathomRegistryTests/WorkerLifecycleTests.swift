@@ -40,6 +40,23 @@ import Testing
             #expect(result.errorText.split(separator: "\n").count == 1, "\(url): \(result.errorText)")
             #expect(elapsed < 2, "\(url) took \(elapsed) s")
         }
+        // A store URL mistyped is refused, not taken for a file named after its password, and
+        // the password is never printed; the scheme's case does not matter.
+        let scratch = try Fixtures.temporaryDirectory("typos")
+        for url in [
+            "postgres://fathom:S3cretPw@127.0.0.1:notaport/x", "postgres:fathom:S3cretPw@127.0.0.1", "postgres//fathom:S3cretPw@127.0.0.1/x",
+            "postgress://fathom:S3cretPw@127.0.0.1/x", "Postgres://fathom:S3cretPw@127.0.0.1:\(try freePort())/x?sslmode=disable",
+        ] {
+            let result = try await Tool.run(
+                [Fixtures.fathomExecutable, "db", "status", "--store", url], environment: Fixtures.isolatedEnvironment, check: false, directory: scratch)
+            #expect(result.status == 1, "\(url): \(result.errorText)")
+            #expect(!result.errorText.contains("S3cretPw") && !result.text.contains("S3cretPw"), "\(url): \(result.errorText)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty, "a mistyped URL made a file")
+        let capital = try await Tool.run(
+            [Fixtures.fathomExecutable, "db", "status", "--store", "Postgres://fathom@\(host)/\(database)?sslmode=disable"],
+            environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(!capital.errorText.contains("scheme") && !capital.errorText.contains("not a PostgreSQL URL"), "\(capital.errorText)")
         // The right password opens it.
         let right = try await Tool.run(
             [Fixtures.fathomExecutable, "db", "status", "--store", "postgres://pwuser:right@\(host)/\(database)?sslmode=disable"],
