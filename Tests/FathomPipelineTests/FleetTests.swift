@@ -240,7 +240,7 @@ import FathomSQLiteStore
         #expect(first.status == 0, "\(first.errorText)")
 
         try await fixture.registry.push("oci:\(fixture.fixedLayout):fixed", to: "moved/app", tag: "1")
-        let blobsBefore = fixture.registry.blobGETCount()
+        let linesBefore = fixture.registry.logLines().count
         let headsBefore = fixture.registry.logLines().filter { $0.contains("\"HEAD /v2/moved/app/manifests/1") }.count
         let rescan = try await fathom(["rescan", "--store", store, "--format", "json", "--quiet"])
         #expect(rescan.status == 0, "\(rescan.errorText)")
@@ -255,7 +255,12 @@ import FathomSQLiteStore
         // The tag was checked with a HEAD; only the new image's config and its new layer were
         // downloaded (the base layer's facts were in the store).
         #expect(fixture.registry.logLines().filter { $0.contains("\"HEAD /v2/moved/app/manifests/1") }.count == headsBefore + 1)
-        #expect(fixture.registry.blobGETCount() - blobsBefore == 2)
+        // Counted for this repository and by digest: the registry is shared with the suite's other
+        // tests, and a GET retried under load is still one blob read.
+        let fetched = Set(fixture.registry.logLines().dropFirst(linesBefore).compactMap { line in
+            line.firstMatch(of: /"GET \/v2\/moved\/app\/blobs\/(sha256:[0-9a-f]{64})/).map { String($0.1) }
+        })
+        #expect(fetched.count == 2, "\(fetched)")
     }
 
     @Test func aKilledScanLeavesAStoreTheNextRunUses() async throws {

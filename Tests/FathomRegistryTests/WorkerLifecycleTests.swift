@@ -38,7 +38,9 @@ import Testing
             #expect(!result.errorText.contains("wrong"), "the password is never printed: \(result.errorText)")
             // One line: PostgresNIO's connection chatter stays below the default log level.
             #expect(result.errorText.split(separator: "\n").count == 1, "\(url): \(result.errorText)")
-            #expect(elapsed < 2, "\(url) took \(elapsed) s")
+            // Named as the server said it, not after the 15 s connect timeout (2 s on an idle
+            // machine; the bound is a hang guard that holds with the suite running beside it).
+            #expect(elapsed < 6, "\(url) took \(elapsed) s")
         }
         // A store URL mistyped is refused, not taken for a file named after its password, and
         // the password is never printed; the scheme's case does not matter.
