@@ -36,6 +36,7 @@ public struct Notifier: Service {
                     await deliver(notification)
                 }
             } catch {
+                if Task.isCancelled || error is CancellationError { break }
                 logger.error("notifications", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: tick)

@@ -40,6 +40,8 @@ public struct Scheduler: Service {
                     try await enqueue(.rescan, key: "rescan for advisory data \(version)")  // as POST /v1/rescans
                 }
             } catch {
+                // Stopping (the group cancelled, e.g. when the listener could not bind) is not an error.
+                if Task.isCancelled || error is CancellationError { break }
                 logger.error("scheduler", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: configuration.schedulerTick)
