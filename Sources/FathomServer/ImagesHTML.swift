@@ -53,12 +53,7 @@ enum ImagesHTML {
             html += "</tbody></table>\n"
         }
         if let next = answer.next {
-            var components = URLComponents()
-            components.path = "/images"
-            components.queryItems =
-                query.filter { $0.key != "cursor" }.map { URLQueryItem(name: String($0.key), value: String($0.value)) } + [URLQueryItem(name: "cursor", value: next)]
-            components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-            html += "<p><a rel=\"next\" href=\"\(escape(components.string ?? "/images"))\">Next page →</a></p>\n"
+            html += "<p><a rel=\"next\" href=\"\(escape(Paging.address(request, path: "/images", cursor: next)))\">Next page →</a></p>\n"
         } else {
             html += "<p class=\"muted\">End of the list.</p>\n"
         }

@@ -19,17 +19,22 @@ enum Paging {
         return .success(position)
     }
 
-    /// Adds the `Link` to the next page (the request's own query, its cursor replaced).
+    /// Adds the `Link` to the next page.
     static func link(_ response: inout Response, request: Request, next: String?) {
         guard let next else { return }
+        response.headers[.link] = "<\(address(request, path: request.uri.path, cursor: next))>; rel=\"next\""
+    }
+
+    /// `path` with the request's own query, its cursor replaced by `cursor`.
+    static func address(_ request: Request, path: String, cursor: String) -> String {
         var components = URLComponents()
-        components.path = request.uri.path
+        components.path = path
         components.queryItems =
             request.uri.queryParameters.filter { $0.key != "cursor" }.map { URLQueryItem(name: String($0.key), value: String($0.value)) }
-            + [URLQueryItem(name: "cursor", value: next)]
+            + [URLQueryItem(name: "cursor", value: cursor)]
         // '+' is a space to form decoders: spell it out.
         components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        response.headers[.link] = "<\(components.string ?? "")>; rel=\"next\""
+        return components.string ?? path
     }
 }
 

@@ -31,24 +31,14 @@ final class Readiness: Sendable {
 
     private func ask(_ store: any Store) async -> String? {
         // The query runs apart, so that a store that never answers cannot hold the probe.
-        let problem: String? = await withCheckedContinuation { continuation in
-            let answered = Locked(false)
-            let answer = { @Sendable (problem: String?) in
-                if answered.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: problem) }
-            }
-            let query = Task {
-                do {
-                    _ = try await store.jobCounts()
-                    answer(nil)
-                } catch {
-                    answer("the store does not answer: \(error)")
-                }
-            }
-            Task {
-                try? await Task.sleep(for: deadline)
-                answer("the store did not answer within \(deadline)")
-                query.cancel()
-            }
+        let query = Task { _ = try await store.jobCounts() }
+        let problem: String?
+        switch await WorkerPool.outcome(of: query, within: deadline) {
+        case .success?: problem = nil
+        case .failure(let error)?: problem = "the store does not answer: \(error)"
+        case nil:
+            query.cancel()
+            problem = "the store did not answer within \(deadline)"
         }
         last.withLock { $0 = (.now, problem) }
         asking.withLock { $0 = nil }

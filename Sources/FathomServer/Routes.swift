@@ -286,8 +286,8 @@ public struct ServiceRoutes: Sendable {
     // MARK: fleet
 
     /// Every stored report, a page at a time, decoded (one a report cannot be read is named).
-    func eachReport(_ body: (String, ScanReport) throws -> Bool) async throws {
-        var last: String?
+    func eachReport(after start: String? = nil, _ body: (String, ScanReport) throws -> Bool) async throws {
+        var last = start
         while true {
             let page = try await store.reports(after: last, limit: 500)
             for (name, document) in page {
@@ -425,42 +425,30 @@ public struct ServiceRoutes: Sendable {
     /// One page of images with a report, in name order, as `filter` asks.
     func listImages(_ filter: ImageFilter) async throws -> ImagesAnswer {
         let (repository, registry, severities, q, limit) = (filter.repository, filter.registry, filter.severities, filter.q, filter.limit)
-        var after = filter.after
         var answer = ImagesAnswer(images: [])
-        var last: String?
-        while answer.next == nil {
-            let page = try await store.reports(after: after, limit: 500)
-            for (name, document) in page {
-                let report: ScanReport
-                do {
-                    report = try ScanReport.decode(document)
-                } catch {
-                    throw FathomError(.invalidInput, "the stored report cannot be read", image: name, cause: error)
-                }
-                let reference = try? ImageReference(parsing: name)
-                if let repository, reference?.repository != repository { continue }
-                if let registry, reference?.registry != registry { continue }
-                if let severities, !report.vulnerabilities.contains(where: { severities.contains($0.severity) }) { continue }
-                if let q, !name.lowercased().contains(q),
-                    !report.packages.contains(where: { $0.name.lowercased().contains(q) }),
-                    !report.vulnerabilities.contains(where: { $0.id.lowercased() == q || $0.aliases.contains { $0.lowercased() == q } })
-                {
-                    continue
-                }
-                guard answer.images.count < limit else {
-                    answer.next = last.map { ImagePosition(name: $0).cursor }
-                    break
-                }
-                last = name
-                answer.images.append(
-                    ListedImage(
-                        image: name, registry: reference?.registry, repository: reference?.repository, tag: reference?.tag,
-                        manifestDigest: report.artifact.manifestDigest?.description, os: report.os?.prettyName ?? report.os?.id,
-                        findings: report.summary.total, bySeverity: report.summary.bySeverity, fixable: report.summary.fixable,
-                        exploited: report.vulnerabilities.filter { $0.kev != nil }.count))
+        try await eachReport(after: filter.after) { name, report in
+            let reference = try? ImageReference(parsing: name)
+            if let repository, reference?.repository != repository { return true }
+            if let registry, reference?.registry != registry { return true }
+            if let severities, !report.vulnerabilities.contains(where: { severities.contains($0.severity) }) { return true }
+            if let q, !name.lowercased().contains(q),
+                !report.packages.contains(where: { $0.name.lowercased().contains(q) }),
+                !report.vulnerabilities.contains(where: { $0.id.lowercased() == q || $0.aliases.contains { $0.lowercased() == q } })
+            {
+                return true
             }
-            guard page.count == 500 else { break }
-            after = page.last?.name
+            // One more match than the page holds: the page ends after the last listed image.
+            guard answer.images.count < limit else {
+                answer.next = answer.images.last.map { ImagePosition(name: $0.image).cursor }
+                return false
+            }
+            answer.images.append(
+                ListedImage(
+                    image: name, registry: reference?.registry, repository: reference?.repository, tag: reference?.tag,
+                    manifestDigest: report.artifact.manifestDigest?.description, os: report.os?.prettyName ?? report.os?.id,
+                    findings: report.summary.total, bySeverity: report.summary.bySeverity, fixable: report.summary.fixable,
+                    exploited: report.vulnerabilities.filter { $0.kev != nil }.count))
+            return true
         }
         return answer
     }
