@@ -102,13 +102,14 @@ public struct WorkerPool: Service {
         guard let outcome = await Self.outcome(of: scan) else {
             scan.cancel()
             // Not cancelled itself: the hand-back must reach the store, but a store that does not
-            // answer gets a second (the lease then returns the job), not the pod's whole grace.
+            // answer gets a few seconds (the lease then returns the job), not the pod's whole
+            // grace; a store that is only slow under load still takes it.
             let handing = Task { try await store.release(job.id, worker: worker, now: Date()) }
-            switch await Self.outcome(of: handing, within: .seconds(1)) {
+            switch await Self.outcome(of: handing, within: .seconds(5)) {
             case .success?: logger.info("handed a job back at shutdown", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
             case .failure(let error)?:
                 logger.warning("cannot hand a job back: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(error)"])
-            case nil: logger.warning("the store did not take a job back within a second: its lease will run out", metadata: ["job": "\(job.id)"])
+            case nil: logger.warning("the store did not take a job back within 5 seconds: its lease will run out", metadata: ["job": "\(job.id)"])
             }
             return
         }
