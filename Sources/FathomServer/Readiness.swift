@@ -2,7 +2,8 @@ import FathomCore
 import FathomStore
 
 /// `/readyz`'s answer: the store asked with a deadline, and the answer kept for a moment, so a
-/// store that stopped answering is a 503 within a second, and probes arriving together ask it
+/// store that stopped answering is a 503 within a second (half of it for the store, the rest
+/// for a loaded machine's scheduling), and probes arriving together ask it
 /// once instead of piling requests onto a pool that waits for connections.
 final class Readiness: Sendable {
     let deadline: Duration
@@ -11,7 +12,7 @@ final class Readiness: Sendable {
     private let last = Locked<(at: ContinuousClock.Instant, problem: String?)?>(nil)
     private let asking = Locked<Task<String?, Never>?>(nil)
 
-    init(deadline: Duration = .milliseconds(800), keep: Duration = .seconds(1)) {
+    init(deadline: Duration = .milliseconds(500), keep: Duration = .seconds(1)) {
         self.deadline = deadline
         self.keep = keep
     }
