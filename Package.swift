@@ -211,6 +211,7 @@ let package = Package(
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomSource", "FathomArchive", "FathomInventory", "FathomPipeline",
                 "FathomAdvisory", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine", "FathomTestSupport",
+                .product(name: "Yams", package: "Yams"),
             ]),
         .testTarget(
             name: "FathomSourceTests",

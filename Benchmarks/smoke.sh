@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark script at its smoke size (`--smoke`: tiny inputs, each under a minute
-# once its bases are built) with the debug build, so that a broken benchmark or report fails
+# once its bases are built) with the build FATHOM_BIN names (scripts/test: the static release
+# binary it builds for the image; else the debug build), so that a broken benchmark or report fails
 # the test command instead of waiting for someone to measure. The figures mean nothing: the
 # README's come from release builds at full size.
 #

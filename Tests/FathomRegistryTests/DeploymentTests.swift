@@ -1,6 +1,10 @@
+import FathomCore
+import FathomStore
+import FathomStores
 import FathomTestSupport
 import Foundation
 import Testing
+import Yams
 
 /// The Kubernetes manifests in deploy/ are valid by Kubernetes' own schemas
 /// (`kubernetes-validate --strict`), and every flag they pass to fathom is one it takes.
@@ -22,9 +26,57 @@ import Testing
         #expect((output.text + output.errorText).components(separatedBy: " passed for resource ").count - 1 == resources)
     }
 
+    /// KEDA's ScaledObject is valid by KEDA's own CustomResourceDefinition (strictly: no field it
+    /// does not name), scales the worker Deployment through a variable that Deployment's container
+    /// sets, and its query, run on a real fathom store, counts the jobs queued and running.
+    @Test func kedaScalesTheWorkersOnTheQueue() async throws {
+        let file = Self.manifests + "/keda/scaledobject.yaml"
+        var environment = Fixtures.isolatedEnvironment
+        environment["PYTHONPATH"] = Fixtures.repositoryRoot.appendingPathComponent(".build/python-oracle").path
+        let crd = Fixtures.repositoryRoot.appendingPathComponent("Tests/Fixtures/schemas/keda/keda.sh_scaledobjects.yaml").path
+        let validator = Fixtures.repositoryRoot.appendingPathComponent("Tests/Deploy/validate-custom-resource.py").path
+        let output = try await Tool.run(["python3", validator, crd, file], environment: environment, check: false)
+        #expect(output.status == 0 && output.text.contains("valid: ScaledObject fathom-worker"), "\(output.text)\(output.errorText)")
+
+        let scaled = try #require(try Yams.load(yaml: String(contentsOfFile: file, encoding: .utf8)) as? [String: Any])
+        let spec = try #require(scaled["spec"] as? [String: Any])
+        let target = try #require(spec["scaleTargetRef"] as? [String: Any])
+        let worker = try #require(try Yams.load(yaml: String(contentsOfFile: Self.manifests + "/worker.yaml", encoding: .utf8)) as? [String: Any])
+        #expect(target["kind"] as? String == worker["kind"] as? String && target["name"] as? String == (worker["metadata"] as? [String: Any])?["name"] as? String)
+        let containers = try #require(((worker["spec"] as? [String: Any])?["template"] as? [String: Any]).flatMap { ($0["spec"] as? [String: Any])?["containers"] as? [[String: Any]] })
+        let container = try #require(containers.first { $0["name"] as? String == target["envSourceContainerName"] as? String }, "the container KEDA reads")
+        let trigger = try #require((spec["triggers"] as? [[String: Any]])?.first)
+        let metadata = try #require(trigger["metadata"] as? [String: Any])
+        #expect(trigger["type"] as? String == "postgresql")
+        let variables = (container["env"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        #expect(variables.contains(try #require(metadata["connectionFromEnv"] as? String)), "KEDA's connection is the worker's own store URL")
+        #expect(spec["minReplicaCount"] as? Int == 0)
+
+        // The query on a fathom store: two queued, one running, one done, one dead.
+        let url = try await LocalPostgres.shared.value.database("keda")
+        let store = try await openStore(url)
+        let now = Date()
+        for index in 0..<5 {
+            _ = try await store.enqueue(NewJob(kind: .scan, key: "scan r/keda:\(index)", image: "r/keda:\(index)", repository: "keda", reference: "\(index)"), now: now)
+        }
+        let running = try #require(try await store.claim(worker: "w", lease: .seconds(60), now: now))
+        let done = try #require(try await store.claim(worker: "w", lease: .seconds(60), now: now))
+        try await store.complete(done.id, worker: "w", now: now)
+        let dead = try #require(try await store.claim(worker: "w", lease: .seconds(60), now: now))
+        try await store.fail(dead.id, worker: "w", error: "refused", retryAfter: .zero, maxAttempts: 1, now: now)
+        try await store.close()
+        #expect(running.state == .running)
+        let database = try #require(URL(string: url)?.lastPathComponent)
+        let depth = try await LocalPostgres.shared.value.query(try #require(metadata["query"] as? String), database: database)
+        #expect(depth == "3", "queued and running jobs, as KEDA's query counts them")
+    }
+
     @Test func everyFlagTheManifestsPassIsOneFathomTakes() async throws {
+        let version = try await Tool.run([Fixtures.fathomExecutable, "--version"]).text.split(separator: "\n").first.map(String.init) ?? ""
         for (file, command) in [("api.yaml", "serve"), ("worker.yaml", "worker")] {
             let text = try String(contentsOfFile: Self.manifests + "/" + file, encoding: .utf8)
+            // The image deploy/build-image.sh tags with this version.
+            #expect(text.contains("image: registry.example.internal/fathom:\(version.replacingOccurrences(of: "fathom ", with: ""))\n"), "\(file)")
             let flags = Set(text.split(separator: "\n").compactMap { line -> String? in
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
                 guard trimmed.hasPrefix("- --") else { return nil }

@@ -68,6 +68,12 @@ public final class LocalPostgres: Sendable {
         try await Tool.run(["psql", "-q", "-h", "127.0.0.1", "-p", "\(port)", "-U", "fathom", "-d", database, "-v", "ON_ERROR_STOP=1", "-c", statement])
     }
 
+    /// What `query` answers, as psql prints it unaligned (a line per row, `|` between columns).
+    public func query(_ query: String, database: String) async throws -> String {
+        try await Tool.run(["psql", "-At", "-h", "127.0.0.1", "-p", "\(port)", "-U", "fathom", "-d", database, "-v", "ON_ERROR_STOP=1", "-c", query])
+            .text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// A new empty database; returns its `postgres://` URL.
     public func database(_ label: String) async throws -> String {
         let name = "\(label.lowercased().filter { $0.isLetter || $0.isNumber })_\(UInt32.random(in: 0...UInt32.max))"
