@@ -17,6 +17,8 @@
 # check that the benchmark and its report still work.
 #
 # PostgreSQL comes from Debian (initdb + postgres as the postgres user when run as root).
+# FATHOM_BENCH_PG_STATEMENTS=1 also writes, for each service run, the statements PostgreSQL's
+# time went to (pg_stat_statements) into .build-bench/service/runs/statements-SOURCE-COUNT.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -129,6 +131,7 @@ for source in registry oci; do
     fi
     queued=$(summary "$api" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])')
     [ "$queued" -eq "$images" ] || { echo "only $queued of $images scans were queued" >&2; exit 1; }
+    fathom_bench_statements_reset "$database"
     pg_before=$(fathom_bench_cpu $pgpid); registry_before=$(fathom_bench_cpu "$FATHOM_REGISTRY_PID")
     start=$(date +%s.%N)
     pids=()
@@ -146,6 +149,7 @@ for source in registry oci; do
     done
     end=$(date +%s.%N)
     echo "$state" >"$work/runs/summary-$source-$count.json"
+    fathom_bench_statements "$database" "$work/runs/statements-$source-$count.txt"
     # SIGTERM to the workers themselves (children of /usr/bin/time, which then reports them).
     for pid in "${pids[@]}"; do pkill -TERM -P "$pid" || true; done
     wait "${pids[@]}" 2>/dev/null || true

@@ -89,8 +89,11 @@ fathom_bench_postgres() {
   fi
   "${as_owner[@]}" "$FATHOM_PG_BIN/initdb" -D "$dir/data" -A trust -U fathom -E UTF8 --no-sync >"$dir/initdb.log"
   FATHOM_PG_PORT=$(fathom_free_port)
+  # FATHOM_BENCH_PG_STATEMENTS=1 loads pg_stat_statements, to say which statements the CPU goes to.
+  local statements=()
+  [ -z "${FATHOM_BENCH_PG_STATEMENTS:-}" ] || statements=(-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all)
   "${as_owner[@]}" "$FATHOM_PG_BIN/postgres" -D "$(realpath "$dir")/data" -p "$FATHOM_PG_PORT" -k "$(realpath "$dir")" \
-    -c listen_addresses=127.0.0.1 -c max_connections=200 >"$dir/postgres.log" 2>&1 &
+    -c listen_addresses=127.0.0.1 -c max_connections=200 "${statements[@]}" >"$dir/postgres.log" 2>&1 &
   FATHOM_PG_PID=$!
   for _ in $(seq 50); do "$FATHOM_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$FATHOM_PG_PORT" && return 0; sleep 0.2; done
   echo "PostgreSQL did not start: $dir/postgres.log" >&2
@@ -100,4 +103,20 @@ fathom_bench_postgres() {
 fathom_bench_postgres_url() {
   "$FATHOM_PG_BIN/createdb" -h 127.0.0.1 -p "$FATHOM_PG_PORT" -U fathom "$@" >&2
   echo "postgres://fathom@127.0.0.1:$FATHOM_PG_PORT/$1?sslmode=disable"
+}
+
+# With FATHOM_BENCH_PG_STATEMENTS set: forgets the statements counted so far in database $1.
+fathom_bench_statements_reset() {
+  [ -n "${FATHOM_BENCH_PG_STATEMENTS:-}" ] || return 0
+  "$FATHOM_PG_BIN/psql" -q -h 127.0.0.1 -p "$FATHOM_PG_PORT" -U fathom -d "$1" \
+    -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+}
+
+# With FATHOM_BENCH_PG_STATEMENTS set: writes database $1's statements since the reset, most
+# time first, to $2 (calls, total and mean milliseconds, rows, the statement).
+fathom_bench_statements() {
+  [ -n "${FATHOM_BENCH_PG_STATEMENTS:-}" ] || return 0
+  "$FATHOM_PG_BIN/psql" -h 127.0.0.1 -p "$FATHOM_PG_PORT" -U fathom -d "$1" -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
+    round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS statement
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$1') ORDER BY total_exec_time DESC LIMIT 30" >"$2"
 }
