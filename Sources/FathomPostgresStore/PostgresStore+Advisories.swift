@@ -82,9 +82,10 @@ extension PostgresStore: AdvisoryRecordReader {
             let count = Int64(plan.result(changed: true).records)
             try await run(
                 """
-                INSERT INTO imports (source, imported_at, records, content_digest) VALUES (\(source), \(imported), \(count), \(plan.digest))
+                INSERT INTO imports (source, imported_at, records, content_digest, live_records)
+                VALUES (\(source), \(imported), \(count), \(plan.digest), \(Int64(plan.live)))
                 ON CONFLICT (source) DO UPDATE SET imported_at = EXCLUDED.imported_at, records = EXCLUDED.records,
-                    content_digest = EXCLUDED.content_digest
+                    content_digest = EXCLUDED.content_digest, live_records = EXCLUDED.live_records
                 """, on: connection)
             try await recordGeneration(changes, source: source, on: connection)
             return plan.result(changed: true)
@@ -191,7 +192,7 @@ extension PostgresStore: AdvisoryRecordReader {
 
     public func liveAdvisoryCount() async throws -> Int {
         var count: Int64 = 0
-        try await run("SELECT COUNT(*)::BIGINT FROM advisories WHERE (record::jsonb ->> 'withdrawn') IS NULL") { count = try $0.decode(Int64.self) }
+        try await run("SELECT COALESCE(SUM(live_records), 0)::BIGINT FROM imports") { count = try $0.decode(Int64.self) }
         return Int(count)
     }
 

@@ -178,6 +178,13 @@ public final class PostgresStore: Store {
         CREATE TABLE exploitation (feed TEXT NOT NULL, id TEXT NOT NULL, facts TEXT NOT NULL, PRIMARY KEY (feed, id));
         CREATE INDEX exploitation_by_id ON exploitation (id);
         """,
+        // The live (not withdrawn) records of each import, counted once when imported: counting
+        // them by parsing every record's JSON took 0.4 s of the server's CPU per process start.
+        """
+        ALTER TABLE imports ADD COLUMN live_records BIGINT;
+        UPDATE imports SET live_records = (SELECT COUNT(*) FROM advisories a
+            WHERE a.source = imports.source AND (a.record::jsonb ->> 'withdrawn') IS NULL);
+        """,
     ]
 
     /// Any number fathom's processes agree on (the advisory lock that serialises migrations).

@@ -24,8 +24,9 @@ extension SQLiteStore: AdvisoryRecordReader {
     public func liveAdvisoryCount() async throws -> Int {
         try await database.read { connection in
             var count = 0
-            // Withdrawn advisories are not matched, so not counted (as the in-memory index does).
-            try connection.query("SELECT COUNT(*) FROM advisories WHERE json_extract(record, '$.withdrawn') IS NULL") {
+            // Withdrawn advisories are not matched, so not counted (as the in-memory index does);
+            // each import counted its own.
+            try connection.query("SELECT COALESCE(SUM(live_records), 0) FROM imports") {
                 count = Int($0.integer(0))
             }
             return count

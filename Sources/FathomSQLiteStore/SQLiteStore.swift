@@ -140,6 +140,13 @@ public final class SQLiteStore: Store {
         CREATE TABLE exploitation (feed TEXT NOT NULL, id TEXT NOT NULL, facts TEXT NOT NULL, PRIMARY KEY (feed, id));
         CREATE INDEX exploitation_by_id ON exploitation (id);
         """,
+        // The live (not withdrawn) records of each import, counted once when imported, not by
+        // parsing every record whenever the advisories are opened.
+        """
+        ALTER TABLE imports ADD COLUMN live_records INTEGER;
+        UPDATE imports SET live_records = (SELECT COUNT(*) FROM advisories a
+            WHERE a.source = imports.source AND json_extract(a.record, '$.withdrawn') IS NULL);
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {
@@ -206,8 +213,11 @@ public final class SQLiteStore: Store {
                     }
                 }
                 try database.query(
-                    "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest) VALUES (?, ?, ?, ?)",
-                    [.text(source), .text(imported), .integer(Int64(plan.result(changed: true).records)), .text(plan.digest)])
+                    "INSERT OR REPLACE INTO imports (source, imported_at, records, content_digest, live_records) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        .text(source), .text(imported), .integer(Int64(plan.result(changed: true).records)), .text(plan.digest),
+                        .integer(Int64(plan.live)),
+                    ])
                 try Self.recordGeneration(changes, source: source, in: database)
                 return plan.result(changed: true)
             }

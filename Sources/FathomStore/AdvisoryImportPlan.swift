@@ -19,6 +19,9 @@ package struct AdvisoryImportPlan {
     package let exploitationByID: [String: Exploitation]
     package let digest: String
     package let advisories: Int
+    /// Records not withdrawn (those matching uses), kept with the import so that opening the
+    /// advisories does not parse every record to count them.
+    package let live: Int
 
     /// More changed keys than this in one import are not listed: a match that old is redone
     /// whole, which is no slower than re-matching nearly every package.
@@ -56,6 +59,7 @@ package struct AdvisoryImportPlan {
         self.scores = scores
         digest = hasher.finalize().description
         advisories = records.count
+        live = records.count { $0.withdrawn == nil }
     }
 
     /// The result of this import (`changed`: it replaced what was stored).

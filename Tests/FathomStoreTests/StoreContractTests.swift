@@ -185,6 +185,36 @@ import FathomStores
         #expect(statistics.feeds.map(\.source) == ["alpine-v3.7"] && statistics.feeds.first?.records == contents.records.count)
     }
 
+    /// The live (not withdrawn) advisories are counted when imported, and a store made before
+    /// that count existed gets it when it is opened (the migration counts each import's records).
+    @Test(arguments: Backend.allCases) func liveAdvisoriesAreCountedAtImportAndOnUpgrade(_ backend: Backend) async throws {
+        let location: String
+        switch backend {
+        case .sqlite: location = try Fixtures.temporaryDirectory("live-count") + "/fathom.db"
+        case .postgres: location = try await LocalPostgres.shared.value.database("livecount")
+        }
+        var records = try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path).records
+        records[0].withdrawn = "2026-01-01T00:00:00Z"
+        records[1].withdrawn = "2026-01-01T00:00:00Z"
+        let store = try await openStore(location)
+        _ = try await store.importAdvisories(records, source: "alpine-v3.7")
+        _ = try await store.importAdvisories(Array(records.prefix(5)), source: "other")
+        let live = records.count - 2 + 3
+        #expect(try await store.advisories().recordCount == live)
+        try await store.close()
+        // The store as the version before the count: the column gone, the migration not applied.
+        let downgrade = "ALTER TABLE imports DROP COLUMN live_records; DELETE FROM schema_version WHERE version = (SELECT MAX(version) FROM schema_version)"
+        switch backend {
+        case .sqlite: try await Tool.run(["sqlite3", location, downgrade])
+        case .postgres:
+            let database = try #require(URL(string: location)?.lastPathComponent)
+            try await LocalPostgres.shared.value.sql(downgrade, database: database)
+        }
+        let upgraded = try await openStore(location)
+        defer { Task { try? await upgraded.close() } }
+        #expect(try await upgraded.advisories().recordCount == live)
+    }
+
     /// A server that does not answer is an error that names it, after the connect timeout, not a hang.
     @Test func anUnreachablePostgreSQLIsAnErrorNotAHang() async throws {
         // Nothing listens: refused, at once.
