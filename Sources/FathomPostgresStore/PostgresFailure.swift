@@ -48,6 +48,9 @@ enum PostgresFailure {
             case nil: return "\(address): \(message)"
             }
         }
+        if error.code == .authMechanismRequiresPassword {
+            return "\(address) asks for a password for user \"\(user)\", and the URL gives none (postgres://\(user):PASSWORD@…)"
+        }
         if error.code == .sslUnsupported {
             return "\(address) does not offer TLS, and sslmode=\(sslmode) requires it (use sslmode=prefer or disable, or enable ssl on the server)"
         }

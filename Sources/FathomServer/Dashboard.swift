@@ -10,8 +10,8 @@ import Hummingbird
 /// The dashboard: the fleet report live at `/` and each image's report at
 /// `/images/{repository}/{reference}`, server-rendered from the store, read-only. It takes the
 /// API token as a bearer header, or from the login form, which sets a session cookie
-/// (`Secure`, `HttpOnly`, `SameSite=Strict`) holding a keyed hash of the token, never the
-/// token itself.
+/// (`HttpOnly`, `SameSite=Strict`, and `Secure` when the request came over HTTPS) holding a
+/// keyed hash of the token, never the token itself.
 extension ServiceRoutes {
     static let sessionCookie = "fathom_session"
 
@@ -38,14 +38,23 @@ extension ServiceRoutes {
             var response = Self.redirect("/")
             let lifetime = Int(configuration.sessionLifetime.components.seconds)
             response.headers[.setCookie] =
-                "\(Self.sessionCookie)=\(Self.session(for: expected, issued: Date())); Path=/; Max-Age=\(lifetime); HttpOnly; Secure; SameSite=Strict"
+                "\(Self.sessionCookie)=\(Self.session(for: expected, issued: Date())); Path=/; Max-Age=\(lifetime); HttpOnly\(Self.secure(request)); SameSite=Strict"
             return response
         }
-        router.post("logout") { _, _ in
+        router.post("logout") { request, _ in
             var response = Self.redirect("/login")
-            response.headers[.setCookie] = "\(Self.sessionCookie)=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
+            response.headers[.setCookie] = "\(Self.sessionCookie)=; Path=/; Max-Age=0; HttpOnly\(Self.secure(request)); SameSite=Strict"
             return response
         }
+    }
+
+    /// `; Secure` when the browser reached the service over HTTPS (a proxy or ingress that ends
+    /// TLS says so with `X-Forwarded-Proto`). Over plain HTTP a browser drops a Secure cookie
+    /// (except on localhost), so signing in would silently lead back to the form; the token
+    /// itself crossed in the clear there anyway.
+    static func secure(_ request: Request) -> String {
+        let proto = request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces)
+        return proto?.lowercased() == "https" ? "; Secure" : ""
     }
 
     /// The bearer header or a live session cookie of the API token.

@@ -23,6 +23,7 @@ import Testing
             ("postgres://fathom@127.0.0.1:\(try freePort())/x?sslmode=disable", "connection refused"),
             ("postgres://fathom@no-such-host.invalid:5432/x?sslmode=disable", "unknown host \"no-such-host.invalid\""),
             ("postgres://pwuser:wrong@\(host)/\(database)?sslmode=disable", "password authentication failed for user \"pwuser\""),
+            ("postgres://pwuser@\(host)/\(database)?sslmode=disable", "asks for a password for user \"pwuser\", and the URL gives none"),
             ("postgres://fathom@\(host)/missing?sslmode=disable", "has no database \"missing\""),
             ("postgres://tlsonly@\(host)/\(database)?sslmode=disable", "requires TLS for user \"tlsonly\""),
             ("postgres://fathom@\(host)/\(database)?sslmode=require", "does not offer TLS, and sslmode=require requires it"),

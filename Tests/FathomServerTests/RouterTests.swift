@@ -4,6 +4,7 @@ import FathomServer
 import FathomStore
 import Foundation
 import Hummingbird
+import HTTPTypes
 import HummingbirdTesting
 import Prometheus
 import Testing
@@ -78,8 +79,17 @@ import FathomStores
                 uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: "token=\(Self.token)")
             ) { response -> String in
                 let set = try #require(response.headers[.setCookie])
-                #expect(set.contains("Max-Age=60;") && set.contains("HttpOnly") && set.contains("Secure"))
+                // Plain HTTP: not Secure, or a browser would drop it (away from localhost).
+                #expect(set.contains("Max-Age=60;") && set.contains("HttpOnly") && !set.contains("Secure"))
                 return String(set.split(separator: ";")[0])
+            }
+            // Behind a proxy that ended TLS: Secure.
+            try await client.execute(
+                uri: "/login", method: .post,
+                headers: [.contentType: "application/x-www-form-urlencoded", HTTPField.Name("X-Forwarded-Proto")!: "https"],
+                body: ByteBuffer(string: "token=\(Self.token)")
+            ) { response in
+                #expect(response.headers[.setCookie]?.contains("HttpOnly; Secure; SameSite=Strict") == true)
             }
             try await client.execute(uri: "/", method: .get, headers: [.cookie: cookie]) { #expect($0.status == .ok) }
             // Forged: another issue time with the same signature.
