@@ -224,14 +224,9 @@ public final class PostgresStore: Store {
     }
 
     /// Runs `query` (on `connection`, else on a pooled one) and hands each row to `each`.
+    /// (Prepared: see `PreparedQuery`.)
     func run(_ query: PostgresQuery, on connection: PostgresConnection? = nil, _ each: (PostgresRow) throws -> Void = { _ in }) async throws {
-        let sequence: PostgresRowSequence
-        if let connection {
-            sequence = try await connection.query(query, logger: logger)
-        } else {
-            sequence = try await client.query(query, logger: logger)
-        }
-        for try await row in sequence { try each(row) }
+        try await PreparedQuery.run(query, on: connection, client: client, logger: logger, each)
     }
 
     public func counts() async throws -> StoreCounts {
