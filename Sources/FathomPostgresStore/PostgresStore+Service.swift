@@ -1,5 +1,7 @@
+import FathomArchive
 public import FathomCore
 public import Foundation
+public import FathomInventory
 public import FathomStore
 import PostgresNIO
 
@@ -317,5 +319,44 @@ extension PostgresStore {
 
     public func releaseLayer(_ digest: Digest, owner: String) async throws {
         try await run("DELETE FROM layer_claims WHERE digest = \(digest.description) AND owner = \(owner)")
+    }
+
+    /// The look for stored facts and the claim in one statement (the claim only when there are none).
+    public func factsOrClaim(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> (facts: LayerFacts?, claimed: Bool) {
+        let at = StoreTime.milliseconds(now)
+        let version = Int32(LayerFacts.analyzerVersion)
+        var answer: (bytes: Data?, claimed: Bool) = (nil, false)
+        try await run(
+            """
+            WITH known AS (SELECT facts FROM layer_facts WHERE digest = \(digest.description) AND analyzer_version = \(version)),
+            claim AS (
+                INSERT INTO layer_claims (digest, owner, until)
+                SELECT \(digest.description), \(owner), \(at + StoreTime.milliseconds(lease)) WHERE NOT EXISTS (SELECT 1 FROM known)
+                ON CONFLICT (digest) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+                WHERE layer_claims.until < \(at) OR layer_claims.owner = EXCLUDED.owner RETURNING 1)
+            SELECT (SELECT facts FROM known), EXISTS (SELECT 1 FROM claim)
+            """
+        ) { answer = try $0.decode((Data?, Bool).self) }
+        // A row the current code cannot read is treated as absent: the layer is read again.
+        if let bytes = answer.bytes, let facts = try? JSONDecoder().decode(LayerFacts.self, from: bytes) { return (facts, false) }
+        if answer.bytes != nil, !answer.claimed {
+            return (nil, try await claimLayer(digest, owner: owner, lease: lease, now: now))
+        }
+        return (nil, answer.claimed)
+    }
+
+    /// The facts stored and the claim given up in one statement.
+    public func storeClaimedLayerFacts(_ facts: LayerFacts, for digest: Digest, owner: String) async throws {
+        let bytes = try JSONEncoder().encode(facts)
+        let version = Int32(facts.analyzerVersion)
+        let now = Int64(Date().timeIntervalSince1970)
+        try await run(
+            """
+            WITH released AS (DELETE FROM layer_claims WHERE digest = \(digest.description) AND owner = \(owner))
+            INSERT INTO layer_facts (digest, analyzer_version, facts, compressed_size, stored_at)
+            VALUES (\(digest.description), \(version), \(bytes), \(facts.summary.compressedSize), \(now))
+            ON CONFLICT (digest, analyzer_version) DO UPDATE SET facts = EXCLUDED.facts, compressed_size = EXCLUDED.compressed_size,
+                stored_at = EXCLUDED.stored_at
+            """)
     }
 }

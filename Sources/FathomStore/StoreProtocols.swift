@@ -27,6 +27,29 @@ public protocol LayerClaims: Sendable {
     func claimLayer(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> Bool
     /// Gives the claim up (the facts are stored, or the read failed).
     func releaseLayer(_ digest: Digest, owner: String) async throws
+    /// The stored facts of `digest` if there are any; else the claim on reading it, if no other
+    /// owner holds it (`claimed`). One round trip where the store can.
+    func factsOrClaim(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> (facts: LayerFacts?, claimed: Bool)
+    /// Stores the facts read under `owner`'s claim and gives the claim up, at once.
+    func storeClaimedLayerFacts(_ facts: LayerFacts, for digest: Digest, owner: String) async throws
+}
+
+extension LayerClaims where Self: LayerFactsStore {
+    public func factsOrClaim(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> (facts: LayerFacts?, claimed: Bool) {
+        if let facts = try await layerFacts(digest) { return (facts, false) }
+        guard try await claimLayer(digest, owner: owner, lease: lease, now: now) else { return (nil, false) }
+        // The previous holder may have stored the facts between the look and the claim.
+        if let facts = try await layerFacts(digest) {
+            try await releaseLayer(digest, owner: owner)
+            return (facts, false)
+        }
+        return (nil, true)
+    }
+
+    public func storeClaimedLayerFacts(_ facts: LayerFacts, for digest: Digest, owner: String) async throws {
+        try await storeLayerFacts(facts, for: digest)
+        try await releaseLayer(digest, owner: owner)
+    }
 }
 
 /// Every scan of every name, to say what changed since the previous one.

@@ -1,5 +1,7 @@
 import FathomAdvisory
+import FathomArchive
 import FathomCore
+import FathomInventory
 import FathomStore
 import FathomTestSupport
 import Foundation
@@ -183,6 +185,36 @@ import FathomStores
         try await sqlite.close()
         let statistics = try await store.advisoryStatistics()
         #expect(statistics.feeds.map(\.source) == ["alpine-v3.7"] && statistics.feeds.first?.records == contents.records.count)
+    }
+
+    /// A layer is read once across processes: the stored facts, else the claim for one owner;
+    /// another owner waits (no facts, no claim) until the holder stores the facts (and its claim
+    /// goes with them) or its claim lapses.
+    @Test(arguments: Backend.allCases) func aLayerIsClaimedOnceAndItsFactsReleaseTheClaim(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "claims")
+        defer { Task { try? await store.close() } }
+        let now = Date()
+        let digest = Digest.sha256(of: Array("claimed layer".utf8))
+        let facts = LayerFacts(
+            summary: LayerReadSummary(digest: digest, compression: .gzip, compressedSize: 10, uncompressedSize: 20, entryCount: 1, fileCount: 1),
+            files: ["etc/claimed": FileFact(kind: .file, text: "claimed")], whiteouts: [], opaqueDirectories: [], warnings: [])
+        let first = try await store.factsOrClaim(digest, owner: "a", lease: .seconds(30), now: now)
+        #expect(first.facts == nil && first.claimed)
+        let second = try await store.factsOrClaim(digest, owner: "b", lease: .seconds(30), now: now)
+        #expect(second.facts == nil && !second.claimed, "another owner's live claim")
+        #expect(try await store.factsOrClaim(digest, owner: "a", lease: .seconds(30), now: now).claimed, "the holder renews it")
+        try await store.storeClaimedLayerFacts(facts, for: digest, owner: "a")
+        let stored = try await store.factsOrClaim(digest, owner: "b", lease: .seconds(30), now: now)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        #expect(try stored.facts.map { try encoder.encode($0) } == (try encoder.encode(facts)) && !stored.claimed)
+        // The claim went with the facts: another owner can claim the digest at once.
+        #expect(try await store.claimLayer(digest, owner: "c", lease: .seconds(30), now: now))
+        // A lapsed claim is taken over.
+        let other = Digest.sha256(of: Array("abandoned layer".utf8))
+        #expect(try await store.factsOrClaim(other, owner: "dead", lease: .seconds(1), now: now).claimed)
+        #expect(try await store.factsOrClaim(other, owner: "b", lease: .seconds(30), now: now.addingTimeInterval(0.5)).claimed == false)
+        #expect(try await store.factsOrClaim(other, owner: "b", lease: .seconds(30), now: now.addingTimeInterval(2)).claimed)
     }
 
     /// The live (not withdrawn) advisories are counted when imported, and a store made before
