@@ -17,6 +17,8 @@ public final class PostgresStore: Store {
     public let location: String
     let jobWakeups = JobWakeups()
     let listener = Locked<Task<Void, Never>?>(nil)
+    /// Connects once afresh and closes, throwing the named cause (PostgresFailure.probe).
+    let reach: @Sendable (Duration) async throws -> Void
 
     /// `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
     public static func open(
@@ -64,7 +66,12 @@ public final class PostgresStore: Store {
             await client.run()
         }
         for await _ in started {}
-        let store = PostgresStore(client: client, running: running, location: redacted(url), logger: logger)
+        let password = components.password
+        let store = PostgresStore(client: client, running: running, location: redacted(url), logger: logger) { timeout in
+            try await PostgresFailure.probe(
+                host: host, port: port, user: user, password: password, database: database.isEmpty ? nil : database,
+                sslmode: mode, timeout: timeout, logger: logger)
+        }
         do {
             // The pool retries a server that does not answer for ever: give up with a reason.
             try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port): did not answer within \(connectTimeout)") {
@@ -110,11 +117,40 @@ public final class PostgresStore: Store {
         return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
     }
 
-    private init(client: PostgresClient, running: Task<Void, Never>, location: String, logger: Logger) {
+    private init(
+        client: PostgresClient, running: Task<Void, Never>, location: String, logger: Logger,
+        reach: @escaping @Sendable (Duration) async throws -> Void
+    ) {
         self.client = client
         self.running = running
         self.location = location
         self.logger = logger
+        self.reach = reach
+    }
+
+    /// One direct connection, as at open (the pool only ever waits for a server that is down):
+    /// its failure named, if it fails within `timeout`. A connection that takes longer is a
+    /// slow server, not a missing one: nil (the attempt finishes in the background).
+    public func unreachable(within timeout: Duration) async -> String? {
+        let reach = self.reach
+        return await withCheckedContinuation { continuation in
+            let answered = Locked(false)
+            let answer: @Sendable (String?) -> Void = { cause in
+                if answered.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: cause) }
+            }
+            Task {
+                do {
+                    try await reach(timeout * 2)
+                    answer(nil)
+                } catch {
+                    answer((error as? FathomError)?.message ?? "\(error)")
+                }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                answer(nil)
+            }
+        }
     }
 
     public func close() async throws {

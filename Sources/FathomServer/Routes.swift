@@ -48,6 +48,7 @@ public struct ServiceRoutes: Sendable {
         let router = Router()
         router.add(middleware: FailureLog())
         router.add(middleware: BearerTokens(api: configuration.apiToken, webhook: configuration.webhookToken))
+        router.add(middleware: StoreGate(store: store, readiness: readiness))
         addHealthRoutes(to: router)
         router.get("openapi.json") { _, _ in
             Response(
@@ -713,6 +714,26 @@ struct FailureLog: RouterMiddleware {
             // The one error shape, naming the cause, rather than an empty 500.
             return ServiceRoutes.problem(.internalServerError, "the request failed: \(FathomError.wrapping(error))")
         }
+    }
+}
+
+/// While the store cannot be reached (a fresh connection to it failed, found by `Readiness`),
+/// a request that needs it is a 503 naming the cause at once, not a wait of up to a minute for
+/// the connection pool. Health, readiness, metrics, the OpenAPI document and the sign-in form
+/// pass; so does everything while the store is only slow.
+struct StoreGate: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let store: any Store
+    let readiness: Readiness
+    static let open: Set<String> = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/login"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if !Self.open.contains(request.uri.path), let cause = readiness.unreachable(store) {
+            var response = ServiceRoutes.problem(.serviceUnavailable, "the store cannot be reached: \(cause)")
+            response.headers[.retryAfter] = "5"
+            return response
+        }
+        return try await next(request, context)
     }
 }
 

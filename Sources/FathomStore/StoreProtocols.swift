@@ -251,6 +251,14 @@ public protocol Store: LayerFactsStore, LayerClaims, ScanHistory, MatchResults, 
     func counts() async throws -> StoreCounts
     /// Finishes the work asked for and releases the store's threads and connections.
     func close() async throws
+    /// Why the store cannot be reached at all, found within `timeout` by connecting afresh
+    /// (nil: it can be, or it is not a server). Asked after a query failed or timed out, to tell
+    /// a store that is down from one that is slow.
+    func unreachable(within timeout: Duration) async -> String?
+}
+
+extension Store {
+    public func unreachable(within timeout: Duration) async -> String? { nil }
 }
 
 /// What an advisory import changed.
