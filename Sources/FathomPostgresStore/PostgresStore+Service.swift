@@ -43,7 +43,7 @@ extension PostgresStore {
         throw FathomError(.io, "could not queue the job \(job.key)")
     }
 
-    public func claim(worker: String, lease: Duration, limit: Int, now: Date) async throws -> [Job] {
+    public func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job] {
         let at = StoreTime.milliseconds(now)
         let until = at + StoreTime.milliseconds(lease)
         // A running job whose lease ran out lost its worker: it is runnable again.
@@ -52,8 +52,9 @@ extension PostgresStore {
         try await run(
             """
             UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = \(worker), lease_until = \(until), updated_at = \(at)
-            WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND not_before <= \(at) ORDER BY not_before, id LIMIT \(Int64(limit))
-                         FOR UPDATE SKIP LOCKED)
+            WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND not_before <= \(at)
+                             AND (\(localSources) OR NOT (image LIKE 'oci:%' OR image LIKE 'oci-archive:%'))
+                         ORDER BY not_before, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
             RETURNING \(unescaped: Self.jobColumns)
             """
         ) { if let job = try Self.job($0) { jobs.append(job) } }

@@ -46,7 +46,7 @@ extension SQLiteStore {
         }
     }
 
-    public func claim(worker: String, lease: Duration, limit: Int, now: Date) async throws -> [Job] {
+    public func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job] {
         let at = Self.milliseconds(now)
         let until = at + Self.milliseconds(lease)
         return try await database.write { database in
@@ -57,7 +57,10 @@ extension SQLiteStore {
                     [.integer(at), .integer(at)])
                 var ids: [Int64] = []
                 try database.query(
-                    "SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ? ORDER BY not_before, id LIMIT ?", [.integer(at), .integer(Int64(limit))]
+                    """
+                    SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ?
+                    AND (? OR NOT (image LIKE 'oci:%' OR image LIKE 'oci-archive:%')) ORDER BY not_before, id LIMIT ?
+                    """, [.integer(at), .integer(localSources ? 1 : 0), .integer(Int64(limit))]
                 ) { ids.append($0.integer(0) ?? 0) }
                 var jobs: [Job] = []
                 for id in ids.sorted() {

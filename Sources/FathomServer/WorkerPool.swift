@@ -42,7 +42,9 @@ public struct WorkerPool: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let signal = store.jobSignal()
-                let batch = try await store.claim(worker: worker, lease: configuration.lease, limit: configuration.batch, now: Date())
+                // A job naming a local image waits for a worker that reads local sources.
+                let batch = try await store.claim(
+                    worker: worker, lease: configuration.lease, limit: configuration.batch, localSources: configuration.localSources != nil, now: Date())
                 guard !batch.isEmpty else {
                     // A graceful shutdown ends the wait at once.
                     let wait = idle

@@ -106,8 +106,9 @@ public protocol JobQueue: Sendable {
     /// back: at once where the store can tell), or after `limit` at the latest.
     func waitForJobs(since signal: Int, upTo limit: Duration) async
     /// Takes the oldest runnable jobs, at most `limit`, for `worker` with a lease until
-    /// `now + lease`, in one statement (a batch).
-    func claim(worker: String, lease: Duration, limit: Int, now: Date) async throws -> [Job]
+    /// `now + lease`, in one statement (a batch). Without `localSources`, jobs that name a local
+    /// image (`oci:`, `oci-archive:`) are left for a worker that reads them.
+    func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job]
     /// Extends the leases of the jobs `worker` holds among `ids`; returns those it still holds.
     func renew(_ ids: [Int64], worker: String, lease: Duration, now: Date) async throws -> Set<Int64>
     /// Hands a job `worker` holds back to the queue at once, as it was before the claim (the
@@ -232,7 +233,12 @@ public struct FeedState: Sendable, Hashable {
 extension JobQueue {
     /// Takes the oldest runnable job for `worker`.
     public func claim(worker: String, lease: Duration, now: Date) async throws -> Job? {
-        try await claim(worker: worker, lease: lease, limit: 1, now: now).first
+        try await claim(worker: worker, lease: lease, limit: 1, localSources: true, now: now).first
+    }
+
+    /// Takes the oldest runnable jobs, at most `limit`, whatever images they name.
+    public func claim(worker: String, lease: Duration, limit: Int, now: Date) async throws -> [Job] {
+        try await claim(worker: worker, lease: lease, limit: limit, localSources: true, now: now)
     }
 
     /// Extends the lease of a job `worker` holds; false when it lost the job.

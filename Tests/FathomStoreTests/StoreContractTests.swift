@@ -187,6 +187,21 @@ import FathomStores
         #expect(statistics.feeds.map(\.source) == ["alpine-v3.7"] && statistics.feeds.first?.records == contents.records.count)
     }
 
+    /// A worker that reads no local sources leaves the jobs naming `oci:` and `oci-archive:`
+    /// images queued for one that does, and still takes the registry images queued after them.
+    @Test(arguments: Backend.allCases) func localImagesWaitForAWorkerThatReadsThem(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "localclaims")
+        defer { Task { try? await store.close() } }
+        let now = Date()
+        for image in ["oci:mirror/a:1", "oci-archive:mirror/b.tar:1", "registry.example:5000/team/c:1"] {
+            _ = try await store.enqueue(NewJob(kind: .scan, key: "scan \(image)", image: image, repository: nil, reference: nil), now: now)
+        }
+        let plain = try await store.claim(worker: "plain", lease: .seconds(30), limit: 10, localSources: false, now: now)
+        #expect(plain.map(\.image) == ["registry.example:5000/team/c:1"])
+        let local = try await store.claim(worker: "local", lease: .seconds(30), limit: 10, localSources: true, now: now)
+        #expect(local.map(\.image) == ["oci:mirror/a:1", "oci-archive:mirror/b.tar:1"])
+    }
+
     /// A layer is read once across processes: the stored facts, else the claim for one owner;
     /// another owner waits (no facts, no claim) until the holder stores the facts (and its claim
     /// goes with them) or its claim lapses.
