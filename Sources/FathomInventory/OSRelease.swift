@@ -57,7 +57,8 @@ public struct OSRelease: Sendable, Hashable, Codable {
             if let quote = value.first, quote == "\"" || quote == "'", value.count >= 2, value.last == quote {
                 value = value.dropFirst().dropLast()
             }
-            fields[key] = value.replacingOccurrences(of: "\\\"", with: "\"").replacingOccurrences(of: "\\\\", with: "\\")
+            // Escapes are rare; Foundation's replacing costs more than the rest of the parse.
+            fields[key] = value.contains("\\") ? value.replacingOccurrences(of: "\\\"", with: "\"").replacingOccurrences(of: "\\\\", with: "\\") : String(value)
         }
         guard let id = fields["ID"]?.lowercased(), !id.isEmpty else { return nil }
         return make(

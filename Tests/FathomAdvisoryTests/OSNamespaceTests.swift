@@ -53,6 +53,9 @@ import Testing
             record("SUSE-SU-D", "SUSE:Linux Enterprise Server 15 SP3", "zlib", fixed: "1.2.11-3.24.1"),
         ], source: "osv-suse")
         let namespace = try #require(OSRelease.parse("ID=\"sles\"\nVERSION_ID=\"15.3\"\n", source: "etc/os-release")?.namespace)
+        // os-release's shell escapes are undone (and a value without one is taken as it is).
+        let escaped = OSRelease.parse(#"ID=sles"# + "\n" + #"PRETTY_NAME="SUSE \"Linux\" C:\\ 15""#, source: "etc/os-release")
+        #expect(escaped?.prettyName == #"SUSE "Linux" C:\ 15"#)
         let findings = try await ImageMatcher.findings(packages.map { InventoryEntry(package: $0, layer: 0) }, osNamespace: namespace, lookup: index)
         // libz1 from zlib: the record names the binary package; one naming only the source
         // package (D) is not a finding for libz1.

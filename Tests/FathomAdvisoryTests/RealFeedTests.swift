@@ -158,6 +158,14 @@ import FathomSQLiteStore
         #expect(OSLifecycle.warning(for: "Red Hat:7", now: day)?.contains("2024-06-30") == true)
         #expect(OSLifecycle.warning(for: "Red Hat:9", now: day) == nil && OSLifecycle.endOfSupport(of: "Red Hat:9") == "2032-05-31")
         #expect(OSLifecycle.endOfSupport(of: "AlmaLinux:8") == "2029-05-31" && OSLifecycle.endOfSupport(of: "Rocky Linux:9") == "2032-05-31")
+        // Every day in the table is read: flagged from that day, not the day before.
+        #expect(OSLifecycle.releases.count > 60)
+        for release in OSLifecycle.releases {
+            let day = try #require(OSLifecycle.endOfSupport(of: release))
+            let end = try #require(formatter.date(from: "\(day)T00:00:00Z"))
+            #expect(OSLifecycle.warning(for: release, now: end) != nil, "\(release)")
+            #expect(OSLifecycle.warning(for: release, now: end.addingTimeInterval(-1)) == nil, "\(release)")
+        }
         #expect(OSLifecycle.warning(for: "SUSE:15.5", now: day)?.contains("2024-12-31") == true)
         #expect(OSLifecycle.warning(for: "openSUSE:Leap 15.6", now: day)?.contains("2026-04-30") == true)
         #expect(OSLifecycle.warning(for: "Wolfi", now: day) == nil)
