@@ -25,7 +25,11 @@ enum PostgresFailure {
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
         } catch {
-            throw FathomError(.io, describe(error, host: host, port: port, user: user, database: database ?? user, sslmode: sslmode, timeout: timeout))
+            // A server out of connections is busy, not down (`limitExceeded`, which readiness
+            // does not take for an unreachable store).
+            let full = (error as? PSQLError)?.serverInfo?[.sqlState] == "53300"
+            throw FathomError(
+                full ? .limitExceeded : .io, describe(error, host: host, port: port, user: user, database: database ?? user, sslmode: sslmode, timeout: timeout))
         }
         try? await connection.close()
     }

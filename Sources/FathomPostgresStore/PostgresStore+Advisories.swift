@@ -192,7 +192,8 @@ extension PostgresStore: AdvisoryRecordReader {
 
     public func liveAdvisoryCount() async throws -> Int {
         var count: Int64 = 0
-        try await run("SELECT COALESCE(SUM(live_records), 0)::BIGINT FROM imports") { count = try $0.decode(Int64.self) }
+        // An import by a fathom from before the count (a rolling upgrade) left none: its record count stands in.
+        try await run("SELECT COALESCE(SUM(COALESCE(live_records, records)), 0)::BIGINT FROM imports") { count = try $0.decode(Int64.self) }
         return Int(count)
     }
 

@@ -322,7 +322,11 @@ extension PostgresStore {
         try await run("DELETE FROM layer_claims WHERE digest = \(digest.description) AND owner = \(owner)")
     }
 
-    /// The look for stored facts and the claim in one statement (the claim only when there are none).
+    /// The look for stored facts and the claim in one statement (the claim only when there are
+    /// none). Unlike the composed default, it does not look again after claiming: a holder that
+    /// stores its facts and gives its claim up while this statement runs makes this process read
+    /// the layer once more (the same facts, stored again), which is rarer and cheaper than a
+    /// third statement for every layer.
     public func factsOrClaim(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> (facts: LayerFacts?, claimed: Bool) {
         let at = StoreTime.milliseconds(now)
         let version = Int32(LayerFacts.analyzerVersion)

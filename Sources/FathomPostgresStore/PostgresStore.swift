@@ -130,7 +130,8 @@ public final class PostgresStore: Store {
 
     /// One direct connection, as at open (the pool only ever waits for a server that is down):
     /// its failure named, if it fails within `timeout`. A connection that takes longer is a
-    /// slow server, not a missing one: nil (the attempt finishes in the background).
+    /// slow server, not a missing one, and a server out of connections a busy one: nil (the
+    /// attempt finishes in the background).
     public func unreachable(within timeout: Duration) async -> String? {
         let reach = self.reach
         return await withCheckedContinuation { continuation in
@@ -141,6 +142,8 @@ public final class PostgresStore: Store {
             Task {
                 do {
                     try await reach(timeout * 2)
+                    answer(nil)
+                } catch let error as FathomError where error.code == .limitExceeded {
                     answer(nil)
                 } catch {
                     answer((error as? FathomError)?.message ?? "\(error)")

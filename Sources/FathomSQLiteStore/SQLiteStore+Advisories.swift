@@ -26,7 +26,8 @@ extension SQLiteStore: AdvisoryRecordReader {
             var count = 0
             // Withdrawn advisories are not matched, so not counted (as the in-memory index does);
             // each import counted its own.
-            try connection.query("SELECT COALESCE(SUM(live_records), 0) FROM imports") {
+            // (An import by a fathom from before the count left none: its record count stands in.)
+            try connection.query("SELECT COALESCE(SUM(COALESCE(live_records, records)), 0) FROM imports") {
                 count = Int($0.integer(0))
             }
             return count
