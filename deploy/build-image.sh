@@ -2,8 +2,9 @@
 # Builds fathom's container image from nothing but Debian's packages, with buildah: no base image
 # from a hub. The same layout as deploy/Containerfile:
 #   layer 1  a minimal Debian bookworm root (debootstrap minbase, plus the libraries fathom loads:
-#            libc, zlib1g, libzstd1, libsqlite3-0, and ca-certificates), with a `fathom` user
-#            (uid 10001, home /var/lib/fathom);
+#            libc, zlib1g, libzstd1, libsqlite3-0, and ca-certificates), upgraded from
+#            bookworm-security at every build, with a `fathom` user (uid 10001, home
+#            /var/lib/fathom);
 #   layer 2  /usr/local/bin/fathom, the release binary with the Swift runtime linked in
 #            (--static-swift-stdlib);
 #   config   user 10001, entrypoint fathom, `serve --listen 0.0.0.0:8080` as the default command,
@@ -11,7 +12,7 @@
 #            labels.
 #
 #   deploy/build-image.sh [--push REF] [--name NAME] [--binary PATH] [--root-cache DIR]
-#                         [--mirror URL] [--tls-verify=false]
+#                         [--mirror URL] [--security-mirror URL] [--tls-verify=false]
 #
 #   --push REF          push the image to docker://REF (e.g. registry.example.internal/fathom:0.1.0)
 #   --name NAME         the image's name in buildah's local storage (default localhost/fathom:VERSION)
@@ -19,6 +20,7 @@
 #                       runtime's shared libraries)
 #   --root-cache DIR    where the debootstrap root is kept between runs (default .build/image-root)
 #   --mirror URL        the Debian mirror (default http://deb.debian.org/debian)
+#   --security-mirror URL  Debian's security archive (default http://deb.debian.org/debian-security)
 #   --tls-verify=false  push to a registry on plain HTTP or with a certificate not trusted here
 #
 # Needs root (debootstrap and buildah's mount), debootstrap, buildah, strip (binutils), and the
@@ -27,6 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 push="" name="" binary="" root_cache=".build/image-root" mirror="http://deb.debian.org/debian" tls_verify="true"
+security="http://deb.debian.org/debian-security"
 while [ $# -gt 0 ]; do
   case "$1" in
     --push) push="${2:?--push needs an image reference}"; shift 2 ;;
@@ -34,12 +37,15 @@ while [ $# -gt 0 ]; do
     --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
     --root-cache) root_cache="${2:?--root-cache needs a directory}"; shift 2 ;;
     --mirror) mirror="${2:?--mirror needs a URL}"; shift 2 ;;
+    --security-mirror) security="${2:?--security-mirror needs a URL}"; shift 2 ;;
     --tls-verify=false) tls_verify="false"; shift ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-image.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for tool in debootstrap buildah strip; do
+tools=(debootstrap buildah strip chroot)
+[ -n "$binary" ] || tools+=(swift)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "build-image.sh: $tool is not installed (apt-get install $tool)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "build-image.sh: run it as root (debootstrap and buildah mount need it)" >&2; exit 1; }
@@ -51,7 +57,8 @@ if [ -z "$binary" ]; then
   binary=".build-static/release/fathom"
 fi
 [ -x "$binary" ] || { echo "build-image.sh: $binary is not an executable" >&2; exit 1; }
-if ldd "$binary" | grep -q 'libswift\|libFoundation\|libdispatch'; then
+libraries="$(ldd "$binary")"
+if grep -q 'libswift\|libFoundation\|libdispatch' <<<"$libraries"; then
   echo "build-image.sh: $binary needs the Swift runtime's shared libraries; build it with --static-swift-stdlib" >&2
   exit 1
 fi
@@ -61,44 +68,51 @@ version="$("$binary" --version | sed -n '1s/^fathom //p')"
 # The root: minbase and the libraries fathom loads, kept for later runs (debootstrap downloads).
 root="$root_cache/bookworm"
 if [ ! -f "$root/.complete" ]; then
-  rm -rf "$root" "$root.partial"
+  rm -rf --one-file-system "$root" "$root.partial"
   mkdir -p "$root_cache"
   echo "debootstrap --variant=minbase bookworm from $mirror" >&2
   debootstrap --variant=minbase --include=ca-certificates,libsqlite3-0,zlib1g,libzstd1 bookworm "$root.partial" "$mirror" >&2
-  # What an image does not carry: downloaded packages, apt's lists, the build host's names, and
-  # (as Debian's slim images) manuals, translations and documents other than the copyright files.
-  rm -rf "$root.partial"/var/cache/apt/archives/*.deb "$root.partial"/var/lib/apt/lists/* \
-    "$root.partial"/etc/resolv.conf "$root.partial"/etc/hostname \
-    "$root.partial"/usr/share/man/* "$root.partial"/usr/share/info/* "$root.partial"/usr/share/locale/*
-  find "$root.partial/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete
-  find "$root.partial/usr/share/doc" -mindepth 1 -type d -empty -delete
   useradd --root "$(realpath "$root.partial")" --system -K SYS_UID_MAX=10001 -K SYS_GID_MAX=10001 --uid 10001 --user-group --home-dir /var/lib/fathom \
     --create-home --shell /usr/sbin/nologin fathom
   install -d -o 10001 -g 10001 "$root.partial/var/lib/fathom/cache"
   touch "$root.partial/.complete"
   mv "$root.partial" "$root"
 fi
+# Security fixes at every build: a scanner's own image ships none of what it would report.
+echo "apt-get upgrade from bookworm-security ($security)" >&2
+echo "deb $security bookworm-security main" >"$root/etc/apt/sources.list.d/security.list"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+chroot "$root" apt-get update -qq >&2
+DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get upgrade -y -qq >&2
+# What an image does not carry: downloaded packages, apt's lists, the build host's names, and
+# (as Debian's slim images) manuals, translations and documents other than the copyright files.
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* "$root"/etc/resolv.conf "$root"/etc/hostname \
+  "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/*
+find "$root/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete
+find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
 # Every shared library the binary needs is in the root.
-for library in $(ldd "$binary" | awk '/=>/ { print $1 }'); do
+for library in $(awk '/=>/ { print $1 }' <<<"$libraries"); do
   if ! find "$root/lib" "$root/usr/lib" -name "$library" -print -quit | grep -q .; then
     echo "build-image.sh: the root has no $library, which $binary needs" >&2
     exit 1
   fi
 done
 
-# Symbols and debug information are half the binary; an image does not need them.
-stripped="$(mktemp)"
-strip -o "$stripped" "$binary"
-
-base="" container=""
+base="" container="" stripped="" committed="" verified=""
 cleanup() {
-  rm -f "$stripped"
+  [ -z "$stripped" ] || rm -f "$stripped"
   [ -z "$container" ] || buildah rm "$container" >/dev/null 2>&1 || true
   [ -z "$base" ] || buildah rm "$base" >/dev/null 2>&1 || true
+  # An image that did not run is not left under its name.
+  [ -z "$committed" ] || [ -n "$verified" ] || buildah rmi "$name" >/dev/null 2>&1 || true
   # The root's own name; its layer stays, shared by the image.
   buildah rmi "localhost/fathom-root:build" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+
+# Symbols and debug information are half the binary; an image does not need them.
+stripped="$(mktemp)"
+strip -o "$stripped" "$binary"
 
 # Layer 1: the root, committed as an image of its own so that the binary is a layer apart.
 base="$(buildah from scratch)"
@@ -111,7 +125,7 @@ base=""
 # Layer 2: the binary; then the configuration.
 container="$(buildah from localhost/fathom-root:build)"
 buildah copy --quiet --chmod 0755 "$container" "$stripped" /usr/local/bin/fathom >/dev/null
-revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+revision="$(git -c safe.directory="$PWD" rev-parse HEAD 2>/dev/null || echo unknown)"
 buildah config \
   --user 10001:10001 --workingdir /var/lib/fathom \
   --env XDG_CACHE_HOME=/var/lib/fathom/cache \
@@ -125,11 +139,13 @@ buildah config \
   --label org.opencontainers.image.base.name=debian:bookworm-minbase \
   "$container"
 buildah commit --quiet --format oci "$container" "$name" >/dev/null
+committed=1
 buildah rm "$container" >/dev/null
 # The image runs, as its user, before it is pushed: a library missing from the root fails here,
 # not in a pod. (In a container of its own, so that nothing the run writes is kept.)
 container="$(buildah from "$name")"
 buildah run --isolation chroot "$container" -- /usr/local/bin/fathom version >/dev/null
+verified=1
 size="$(buildah images --format '{{.Size}}' "$name" | head -n 1)"
 echo "built $name ($size uncompressed)"
 

@@ -5,7 +5,8 @@ import Testing
 /// The image the pool runs, built by `deploy/build-image.sh` from Debian's packages alone and
 /// pushed to the real registry: it runs fathom as its non-root user, carries its labels, and
 /// fathom scanning its own image finds exactly the packages `dpkg-query` lists for the root and
-/// exactly the findings `dpkg --compare-versions` gives against the Debian feed.
+/// exactly the findings `dpkg --compare-versions` gives against the Debian feed (the root is
+/// upgraded from bookworm-security, so those may be none).
 @Suite(.serialized, .timeLimit(.minutes(10))) struct ContainerImageTests {
     /// The release binary with the Swift runtime linked in; scripts/test builds it before the suite.
     static let binary = Fixtures.repositoryRoot.appendingPathComponent(".build-static/release/fathom").path
@@ -22,18 +23,20 @@ import Testing
         }
         let registry = try await LocalRegistry()
         defer { registry.stop() }
-        let name = "localhost/fathom:test-\(UInt32.random(in: 0...UInt32.max))"
+        // One name, removed at the end; what an earlier run left (its image, untagged by this
+        // one's) is pruned.
+        let name = "localhost/fathom:test"
+        _ = try await Tool.run(["buildah", "rmi", name], check: false)
+        _ = try await Tool.run(["buildah", "rmi", "--prune"], check: false)
         let script = Fixtures.repositoryRoot.appendingPathComponent("deploy/build-image.sh").path
         let built = try await Tool.run(
             [script, "--binary", Self.binary, "--root-cache", Self.rootCache, "--name", name, "--push", "\(registry.host)/fathom:test", "--tls-verify=false"],
             check: false)
-        defer { Task { _ = try? await Tool.run(["buildah", "rmi", name], check: false) } }
         #expect(built.status == 0, "\(built.text)\(built.errorText)")
         #expect(built.text.contains("built \(name) (") && built.text.contains("pushed \(registry.host)/fathom:test@sha256:"), "\(built.text)")
 
         // It runs fathom, as uid 10001, with fathom as its entrypoint and the OCI labels.
         let container = try await Tool.run(["buildah", "from", name]).text.trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { Task { _ = try? await Tool.run(["buildah", "rm", container], check: false) } }
         let version = try await Tool.run(["buildah", "run", "--isolation", "chroot", container, "--", "/usr/local/bin/fathom", "version"], check: false)
         #expect(version.status == 0 && version.text.hasPrefix("fathom "), "\(version.text)\(version.errorText)")
         let help = try await Tool.run(["buildah", "run", "--isolation", "chroot", container, "--", "/usr/local/bin/fathom", "worker", "--help"], check: false)
@@ -67,8 +70,13 @@ import Testing
         #expect(packages == expected)
         #expect(packages.contains { $0.hasPrefix("libsqlite3-0 ") } && packages.contains { $0.hasPrefix("ca-certificates ") })
         let findings = Set((document["vulnerabilities"] as? [[String: Any]] ?? []).map { "\($0["id"] ?? "") \($0["package"] ?? "")" })
+        // The root is upgraded from bookworm-security at each build, so the fixture feed may
+        // find nothing in it: what matters is that dpkg compared its packages with the feed's
+        // fixes and fathom agrees, finding or not.
         let oracle = try await DebianImageTests.dpkgFindings(root: root, feed: feed)
-        #expect(!oracle.isEmpty)
-        #expect(findings == oracle)
+        #expect(oracle.compared > 20, "the feed's fixes compared with the root's packages: \(oracle.compared)")
+        #expect(findings == oracle.findings)
+        _ = try await Tool.run(["buildah", "rm", container], check: false)
+        _ = try await Tool.run(["buildah", "rmi", name], check: false)
     }
 }

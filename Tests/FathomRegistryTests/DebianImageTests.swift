@@ -114,13 +114,14 @@ import Testing
         #expect(output.status == 0, "\(output.errorText)")
         let document = try JSONSerialization.jsonObject(with: output.stdout) as! [String: Any]
         let got = Set((document["vulnerabilities"] as! [[String: Any]]).map { "\($0["id"]!) \($0["package"]!)" })
-        #expect(got == (try await Self.dpkgFindings(root: root, feed: feed)))
+        #expect(got == (try await Self.dpkgFindings(root: root, feed: feed)).findings)
         return got
     }
 
     /// The oracle of a Debian root's findings in `feed`: dpkg-query for what is installed, dpkg
-    /// --compare-versions for every candidate; "ID PACKAGE" for each pair below its fix.
-    static func dpkgFindings(root: String, feed: String) async throws -> Set<String> {
+    /// --compare-versions for every candidate; "ID PACKAGE" for each pair below its fix, and how
+    /// many (package, fix) pairs were compared.
+    static func dpkgFindings(root: String, feed: String) async throws -> (findings: Set<String>, compared: Int) {
         let installed = try await Tool.run([
             "dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-W", "-f", "${Package}\t${source:Package}\t${source:Version}\n",
         ]).text.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
@@ -138,7 +139,8 @@ import Testing
             for (id, fixed) in fixes[fields[1]] ?? [] { lines.append("\(fields[2])\t\(fixed)\t\(id) \(fields[0])") }
         }
         let script = #"while IFS="$(printf '\t')" read -r installed fixed label; do if dpkg --compare-versions "$installed" lt "$fixed"; then echo "$label"; fi; done"#
-        return Set(try await Tool.run(["bash", "-c", script], input: Data((lines.joined(separator: "\n") + "\n").utf8)).text
+        let findings = Set(try await Tool.run(["bash", "-c", script], input: Data((lines.joined(separator: "\n") + "\n").utf8)).text
             .split(separator: "\n").map(String.init))
+        return (findings, lines.count)
     }
 }
