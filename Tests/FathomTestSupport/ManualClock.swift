@@ -1,4 +1,4 @@
-import Synchronization
+import FathomCore
 
 /// A clock for tests of time-based behaviour (429 pauses, token lifetimes, backoff) that never
 /// really sleeps. Sleepers wait until a test calls `advance(by:)` past their deadline, so a test
@@ -24,7 +24,7 @@ public final class ManualClock: Clock {
         var slept: Duration = .zero
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let immediate: Bool
 
     public init(immediate: Bool = false) { self.immediate = immediate }

@@ -1,11 +1,12 @@
-import Synchronization
+import FathomCore
 
 /// A suite's expensive set-up (a registry with images pushed, a debootstrap root) made once, on
 /// first use, by an async task. A `static let` initialiser would run the same tools inside
 /// whichever test touched it first, holding one of Swift concurrency's few threads while they
 /// work, and every other test would wait behind it.
 public final class SharedFixture<Value: Sendable>: Sendable {
-    private let task = Mutex<Task<Value, any Error>?>(nil)
+    /// (FathomCore's pthread lock: Thread Sanitizer cannot see the standard library Mutex's futex.)
+    private let task = Locked<Task<Value, any Error>?>(nil)
     private let make: @Sendable () async throws -> Value
 
     public init(_ make: @escaping @Sendable () async throws -> Value) { self.make = make }
