@@ -26,6 +26,8 @@
 # Needs root (debootstrap and buildah's mount), debootstrap, buildah, strip (binutils), and the
 # Swift toolchain unless --binary is given. Prints the image's name, digest and size.
 set -euo pipefail
+# A failure names its step: debootstrap's and apt's output before it can be long.
+trap 'echo "build-image.sh: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 
 push="" name="" binary="" root_cache=".build/image-root" mirror="http://deb.debian.org/debian" tls_verify="true"
@@ -82,8 +84,17 @@ fi
 echo "apt-get upgrade from bookworm-security ($security)" >&2
 echo "deb $security bookworm-security main" >"$root/etc/apt/sources.list.d/security.list"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
-chroot "$root" apt-get update -qq >&2
-DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get upgrade -y -qq >&2
+# In the root, with an environment of its own: the host's (a TMPDIR that exists only on the
+# host, as the test suite sets) broke ca-certificates' maintainer script. Proxies pass.
+in_root() {
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
+    ${http_proxy:+http_proxy="$http_proxy"} ${https_proxy:+https_proxy="$https_proxy"} ${no_proxy:+no_proxy="$no_proxy"} \
+    chroot "$root" "$@"
+}
+# An upgrade an earlier build left half done is finished first.
+in_root dpkg --configure -a >&2
+in_root apt-get -o Acquire::Retries=3 update -qq >&2
+in_root apt-get -o Acquire::Retries=3 upgrade -y -qq >&2
 # What an image does not carry: downloaded packages, apt's lists, the build host's names, and
 # (as Debian's slim images) manuals, translations and documents other than the copyright files.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* "$root"/etc/resolv.conf "$root"/etc/hostname \

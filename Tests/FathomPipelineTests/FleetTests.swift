@@ -292,7 +292,7 @@ import FathomSQLiteStore
         }
         #expect(process.isRunning, "the run ended before it could be killed")
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(stored.count >= 3)
 

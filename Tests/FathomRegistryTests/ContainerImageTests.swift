@@ -32,7 +32,9 @@ import Testing
         let built = try await Tool.run(
             [script, "--binary", Self.binary, "--root-cache", Self.rootCache, "--name", name, "--push", "\(registry.host)/fathom:test", "--tls-verify=false"],
             check: false)
-        #expect(built.status == 0, "\(built.text)\(built.errorText)")
+        // The end of its output says what failed (debootstrap's and apt's lines come before).
+        let tail = (built.text + built.errorText).split(separator: "\n").suffix(40).joined(separator: "\n")
+        try #require(built.status == 0, "build-image.sh exited \(built.status):\n\(tail)")
         #expect(built.text.contains("built \(name) (") && built.text.contains("pushed \(registry.host)/fathom:test@sha256:"), "\(built.text)")
 
         // It runs fathom, as uid 10001, with fathom as its entrypoint and the OCI labels.

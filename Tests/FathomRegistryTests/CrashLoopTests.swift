@@ -80,7 +80,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(Int.random(in: 100...window, using: &generator)))
             let wasRunning = process.isRunning
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await process.exited()
             // After every kill: SQLite's own check of the file, and fathom opens it.
             let check = try await Self.sqlite(store, "PRAGMA integrity_check")
             #expect(check == "ok", "after kill \(loop): \(check)")
@@ -135,7 +135,7 @@ import Testing
                 try await Task.sleep(for: .milliseconds(100))
             }
             kill(worker.processIdentifier, SIGKILL)
-            worker.waitUntilExit()
+            await worker.exited()
             #expect(try await Self.psql(database, Self.orphans) == "0", "after kill \(loop)")
         }
         #expect(killedHolding > 0, "no worker was killed while it held a job")
@@ -182,7 +182,7 @@ import Testing
             return (jobs as? [[String: Any]])?.isEmpty == false
         }
         kill(doomed.processIdentifier, SIGKILL)
-        doomed.waitUntilExit()
+        await doomed.exited()
         // What the dead attempt had done before dying: the scan recorded, no report.
         let recorded = try await Tool.run(
             [Fixtures.fathomExecutable, "scan", image, "--store", service.store, "-q"], environment: Fixtures.isolatedEnvironment)

@@ -74,7 +74,7 @@ import FathomStores
         }
         let lastPush = Date()
         #expect(try await killer.value, "the first worker was never seen holding a job")
-        workers.first?.waitUntilExit()
+        await workers.first?.exited()
         try await ServiceTests.eventually("every push scanned", seconds: 180) {
             let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
             return summary?["queued"] == 0 && summary?["running"] == 0 && (summary?["done"] ?? 0) + (summary?["dead"] ?? 0) >= repositories.count

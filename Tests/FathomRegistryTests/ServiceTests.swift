@@ -656,7 +656,7 @@ import Testing
         first.server.stop()
         second.server.stop()
         kill(worker.processIdentifier, SIGTERM)
-        worker.waitUntilExit()
+        await worker.exited()
         for file in try FileManager.default.contentsOfDirectory(atPath: first.directory) where file.hasPrefix("fathom.db") {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: first.directory + "/" + file))
             #expect(bytes.range(of: Data(token.utf8)) == nil, "\(file) holds the registry token")
@@ -695,7 +695,7 @@ import Testing
             return held != nil
         }
         kill(doomed.processIdentifier, SIGKILL)
-        doomed.waitUntilExit()
+        await doomed.exited()
         #expect(held != nil)
 
         try await Self.eventually("the queue to drain", seconds: 90) {
@@ -718,7 +718,7 @@ import Testing
         #expect(retaken?["attempts"] as? Int == 2)
         #expect((retaken?["worker"] as? String)?.contains("/\(survivor.processIdentifier)/") == true)
         survivor.terminate()
-        survivor.waitUntilExit()
+        await survivor.exited()
         #expect(survivor.terminationStatus == 0)
     }
 

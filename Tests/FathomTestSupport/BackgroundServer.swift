@@ -42,4 +42,12 @@ public final class BackgroundServer: @unchecked Sendable {
             process.waitUntilExit()
         }
     }
+
+    /// `stop()` without holding a thread of the cooperative pool while the server exits.
+    public func terminate() async {
+        if process.isRunning {
+            process.terminate()
+            await process.exited()
+        }
+    }
 }

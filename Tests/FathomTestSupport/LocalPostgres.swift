@@ -50,6 +50,14 @@ public final class LocalPostgres: Sendable {
         running.stop()
     }
 
+    /// `stop()` without holding a thread of the cooperative pool while PostgreSQL shuts down,
+    /// for a test that times what follows.
+    public func shutDown() async throws {
+        guard let running = server.withLock({ server in defer { server = nil }; return server }) else { return }
+        try await Tool.run(["sh", "-c", "\(asOwner)\(binaries)/pg_ctl -D \"$1/data\" -m fast -w stop", "sh", directory], check: false)
+        await running.terminate()
+    }
+
     public func start() async throws {
         let started = try await BackgroundServer(command, argument: directory, port: port, log: directory + "/postgres.log")
         server.withLock { $0 = started }
