@@ -168,15 +168,126 @@ extension PostgresStore {
 
     // MARK: reports
 
-    public func storeReport(_ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?) async throws {
+    public func storeReport(
+        _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, findings: [ReportFinding]
+    ) async throws {
+        // The report's row first: its lock keeps two writers of one name from mixing their
+        // findings (the second's statements see the first's once it has committed).
+        try await transaction { connection in
+            try await run(
+                """
+                INSERT INTO reports (name, repository, tag, manifest_digest, scan_id, document, findings_listed)
+                VALUES (\(name), \(repository), \(tag), \(manifestDigest?.description), COALESCE((SELECT scan_id FROM heads WHERE name = \(name)), 0),
+                    \(Data(document)), true)
+                ON CONFLICT (name) DO UPDATE SET repository = EXCLUDED.repository, tag = EXCLUDED.tag, manifest_digest = EXCLUDED.manifest_digest,
+                    scan_id = EXCLUDED.scan_id, document = EXCLUDED.document, findings_listed = true
+                """, on: connection)
+            try await replaceFindings(of: name, manifestDigest: manifestDigest?.description, with: findings, on: connection)
+        }
+    }
+
+    /// Replaces the listed findings of `name` in one statement (array binds: one row per finding
+    /// and one per id or alias it is found by).
+    func replaceFindings(of name: String, manifestDigest: String?, with findings: [ReportFinding], on connection: PostgresConnection) async throws {
+        var keys: [String] = []
+        var keyOrdinals: [Int64] = []
+        for (ordinal, finding) in findings.enumerated() {
+            for key in finding.keys {
+                keys.append(key)
+                keyOrdinals.append(Int64(ordinal))
+            }
+        }
         try await run(
             """
-            INSERT INTO reports (name, repository, tag, manifest_digest, scan_id, document)
-            VALUES (\(name), \(repository), \(tag), \(manifestDigest?.description), COALESCE((SELECT scan_id FROM heads WHERE name = \(name)), 0),
-                \(Data(document)))
-            ON CONFLICT (name) DO UPDATE SET repository = EXCLUDED.repository, tag = EXCLUDED.tag, manifest_digest = EXCLUDED.manifest_digest,
-                scan_id = EXCLUDED.scan_id, document = EXCLUDED.document
-            """)
+            WITH gone AS (DELETE FROM report_findings WHERE name = \(name)),
+                gone_keys AS (DELETE FROM report_finding_keys WHERE name = \(name)),
+                listed AS (
+                    INSERT INTO report_findings (name, ordinal, manifest_digest, id, aliases, package, installed_version, fixed_version, severity, status)
+                    SELECT \(name), o, \(manifestDigest), i, a, p, v, NULLIF(x, ''), s, t
+                    FROM unnest(\(findings.indices.map { Int64($0) })::BIGINT[], \(findings.map(\.id))::TEXT[],
+                        \(findings.map { ReportFinding.joined($0.aliases) })::TEXT[], \(findings.map(\.package))::TEXT[],
+                        \(findings.map(\.installedVersion))::TEXT[], \(findings.map { $0.fixedVersion ?? "" })::TEXT[],
+                        \(findings.map(\.severity))::TEXT[], \(findings.map(\.status))::TEXT[]) AS f(o, i, a, p, v, x, s, t))
+            INSERT INTO report_finding_keys (key, name, ordinal) SELECT k, \(name), o FROM unnest(\(keys)::TEXT[], \(keyOrdinals)::BIGINT[]) AS f(k, o)
+            """, on: connection)
+    }
+
+    public func findings(_ filter: FindingsFilter, after: (image: String, ordinal: Int)?, limit: Int) async throws -> FindingsPage {
+        // Each shape of filter is a statement of its own (prepared once): a condition left in
+        // for "any" would keep the planner from the index on ids.
+        var binds = PostgresBindings()
+        var conditions: [String] = []
+        let from: String
+        let lead: String
+        if let id = filter.id {
+            from = "report_finding_keys k JOIN report_findings f ON f.name = k.name AND f.ordinal = k.ordinal"
+            lead = "k"
+            binds.append(id)
+            conditions.append("k.key = $\(binds.count)")
+        } else {
+            from = "report_findings f"
+            lead = "f"
+        }
+        if let severities = filter.severities {
+            binds.append(severities)
+            conditions.append("f.severity = ANY($\(binds.count)::TEXT[])")
+        }
+        if let fixable = filter.fixable { conditions.append(fixable ? "f.fixed_version IS NOT NULL" : "f.fixed_version IS NULL") }
+        let filtered = conditions.isEmpty ? "TRUE" : conditions.joined(separator: " AND ")
+        var count = 0
+        var images = 0
+        try await run(PostgresQuery(unsafeSQL: "SELECT COUNT(*)::BIGINT, COUNT(DISTINCT f.name)::BIGINT FROM \(from) WHERE \(filtered)", binds: binds)) {
+            row in
+            let (findings, names) = try row.decode((Int64, Int64).self)
+            (count, images) = (Int(findings), Int(names))
+        }
+        var page = binds
+        var sql = "SELECT f.name, f.manifest_digest, f.ordinal, f.id, f.aliases, f.package, f.installed_version, f.fixed_version, f.severity, f.status "
+            + "FROM \(from) WHERE \(filtered)"
+        if let after {
+            page.append(after.image)
+            page.append(Int64(after.ordinal))
+            sql += " AND (\(lead).name, \(lead).ordinal) > ($\(page.count - 1), $\(page.count))"
+        }
+        // Byte order, as SQLite's, whatever the database's collation (the columns are "C").
+        page.append(Int64(limit + 1))
+        sql += " ORDER BY \(lead).name, \(lead).ordinal LIMIT $\(page.count)"
+        var listed: [ListedFinding] = []
+        try await run(PostgresQuery(unsafeSQL: sql, binds: page)) { row in
+            let (name, digest, ordinal, id, aliases, package, installed, fixed, severity, status) = try row.decode(
+                (String, String?, Int64, String, String, String, String, String?, String, String).self)
+            listed.append(
+                ListedFinding(
+                    image: name, manifestDigest: digest, ordinal: Int(ordinal),
+                    finding: ReportFinding(
+                        id: id, aliases: ReportFinding.split(aliases), package: package, installedVersion: installed, fixedVersion: fixed,
+                        severity: severity, status: status)))
+        }
+        let more = listed.count > limit
+        return FindingsPage(findings: Array(listed.prefix(limit)), more: more, count: count, images: images)
+    }
+
+    public func unlistedReports(limit: Int) async throws -> [(name: String, document: [UInt8])] {
+        var reports: [(name: String, document: [UInt8])] = []
+        try await run("SELECT name, document FROM reports WHERE NOT findings_listed ORDER BY name COLLATE \"C\" LIMIT \(Int64(limit))") { row in
+            let (name, document) = try row.decode((String, Data).self)
+            reports.append((name, Array(document)))
+        }
+        return reports
+    }
+
+    public func listFindings(name: String, document: [UInt8], findings: [ReportFinding]) async throws {
+        try await transaction { connection in
+            var digest: String??
+            try await run(
+                """
+                UPDATE reports SET findings_listed = true WHERE name = \(name) AND NOT findings_listed AND document = \(Data(document))
+                RETURNING manifest_digest
+                """, on: connection
+            ) { digest = .some(try $0.decode(String?.self)) }
+            guard let digest else { return }
+            try await replaceFindings(of: name, manifestDigest: digest, with: findings, on: connection)
+        }
     }
 
     public func report(name: String) async throws -> [UInt8]? {

@@ -224,6 +224,20 @@ public final class PostgresStore: Store {
         UPDATE imports SET live_records = (SELECT COUNT(*) FROM advisories a
             WHERE a.source = imports.source AND (a.record::jsonb ->> 'withdrawn') IS NULL);
         """,
+        // The newest reports' findings as rows, found by id or alias through an index: listing
+        // them decoded every report. Reports stored before are listed when findings are asked
+        // (`findings_listed` false); names compare in byte order ("C"), as SQLite's.
+        """
+        ALTER TABLE reports ADD COLUMN findings_listed BOOLEAN NOT NULL DEFAULT false;
+        CREATE INDEX reports_unlisted ON reports (name) WHERE NOT findings_listed;
+        CREATE TABLE report_findings (name TEXT COLLATE "C" NOT NULL, ordinal BIGINT NOT NULL, manifest_digest TEXT, id TEXT NOT NULL,
+            aliases TEXT NOT NULL, package TEXT NOT NULL, installed_version TEXT NOT NULL, fixed_version TEXT, severity TEXT NOT NULL,
+            status TEXT NOT NULL);
+        CREATE INDEX report_findings_in_order ON report_findings (name, ordinal);
+        CREATE TABLE report_finding_keys (key TEXT NOT NULL, name TEXT COLLATE "C" NOT NULL, ordinal BIGINT NOT NULL);
+        CREATE INDEX report_finding_keys_by_key ON report_finding_keys (key, name, ordinal);
+        CREATE INDEX report_finding_keys_by_name ON report_finding_keys (name);
+        """,
     ]
 
     /// Any number fathom's processes agree on (the advisory lock that serialises migrations).

@@ -173,16 +173,121 @@ extension SQLiteStore {
         }
     }
 
-    public func storeReport(_ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?) async throws {
+    public func storeReport(
+        _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, findings: [ReportFinding]
+    ) async throws {
         try await database.write { database in
-            var scan: Int64 = 0
-            try database.query("SELECT scan_id FROM heads WHERE name = ?", [.text(name)]) { scan = $0.integer(0) }
+            try database.transaction {
+                var scan: Int64 = 0
+                try database.query("SELECT scan_id FROM heads WHERE name = ?", [.text(name)]) { scan = $0.integer(0) }
+                try database.query(
+                    """
+                    INSERT OR REPLACE INTO reports (name, repository, tag, manifest_digest, scan_id, document, findings_listed)
+                    VALUES (?, ?, ?, ?, ?, ?, 1)
+                    """,
+                    [
+                        .text(name), .text(repository), tag.map { .text($0) } ?? .null, manifestDigest.map { .text($0.description) } ?? .null,
+                        .integer(scan), .blob(document),
+                    ])
+                try Self.replaceFindings(of: name, manifestDigest: manifestDigest?.description, with: findings, in: database)
+            }
+        }
+    }
+
+    static func replaceFindings(of name: String, manifestDigest: String?, with findings: [ReportFinding], in database: SQLiteConnection) throws {
+        try database.query("DELETE FROM report_findings WHERE name = ?", [.text(name)])
+        try database.query("DELETE FROM report_finding_keys WHERE name = ?", [.text(name)])
+        for (ordinal, finding) in findings.enumerated() {
             try database.query(
-                "INSERT OR REPLACE INTO reports (name, repository, tag, manifest_digest, scan_id, document) VALUES (?, ?, ?, ?, ?, ?)",
+                """
+                INSERT INTO report_findings (name, ordinal, manifest_digest, id, aliases, package, installed_version, fixed_version, severity, status)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
                 [
-                    .text(name), .text(repository), tag.map { .text($0) } ?? .null, manifestDigest.map { .text($0.description) } ?? .null,
-                    .integer(scan), .blob(document),
+                    .text(name), .integer(Int64(ordinal)), manifestDigest.map { .text($0) } ?? .null, .text(finding.id),
+                    .text(ReportFinding.joined(finding.aliases)), .text(finding.package), .text(finding.installedVersion),
+                    finding.fixedVersion.map { .text($0) } ?? .null, .text(finding.severity), .text(finding.status),
                 ])
+            for key in finding.keys {
+                try database.query(
+                    "INSERT INTO report_finding_keys (key, name, ordinal) VALUES (?, ?, ?)", [.text(key), .text(name), .integer(Int64(ordinal))])
+            }
+        }
+    }
+
+    public func findings(_ filter: FindingsFilter, after: (image: String, ordinal: Int)?, limit: Int) async throws -> FindingsPage {
+        var parameters: [SQLiteValue] = []
+        var conditions: [String] = []
+        let from: String
+        let lead: String
+        if let id = filter.id {
+            from = "report_finding_keys k JOIN report_findings f ON f.name = k.name AND f.ordinal = k.ordinal"
+            lead = "k"
+            conditions.append("k.key = ?")
+            parameters.append(.text(id))
+        } else {
+            from = "report_findings f"
+            lead = "f"
+        }
+        if let severities = filter.severities {
+            conditions.append("f.severity IN (\(severities.map { _ in "?" }.joined(separator: ", ")))")
+            parameters += severities.map { .text($0) }
+        }
+        if let fixable = filter.fixable { conditions.append(fixable ? "f.fixed_version IS NOT NULL" : "f.fixed_version IS NULL") }
+        let filtered = conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")
+        var sql = "SELECT f.name, f.manifest_digest, f.ordinal, f.id, f.aliases, f.package, f.installed_version, f.fixed_version, f.severity, f.status "
+            + "FROM \(from) WHERE \(filtered)"
+        var page = parameters
+        if let after {
+            sql += " AND (\(lead).name, \(lead).ordinal) > (?, ?)"
+            page += [.text(after.image), .integer(Int64(after.ordinal))]
+        }
+        sql += " ORDER BY \(lead).name, \(lead).ordinal LIMIT ?"
+        page.append(.integer(Int64(limit + 1)))
+        let statement = sql
+        let pageParameters = page
+        let countParameters = parameters
+        return try await database.read { database in
+            var count = 0
+            var images = 0
+            try database.query("SELECT COUNT(*), COUNT(DISTINCT f.name) FROM \(from) WHERE \(filtered)", countParameters) { row in
+                (count, images) = (Int(row.integer(0)), Int(row.integer(1)))
+            }
+            var listed: [ListedFinding] = []
+            try database.query(statement, pageParameters) { row in
+                listed.append(
+                    ListedFinding(
+                        image: row.text(0) ?? "", manifestDigest: row.text(1), ordinal: Int(row.integer(2)),
+                        finding: ReportFinding(
+                            id: row.text(3) ?? "", aliases: ReportFinding.split(row.text(4) ?? ""), package: row.text(5) ?? "",
+                            installedVersion: row.text(6) ?? "", fixedVersion: row.text(7), severity: row.text(8) ?? "", status: row.text(9) ?? "")))
+            }
+            let more = listed.count > limit
+            return FindingsPage(findings: Array(listed.prefix(limit)), more: more, count: count, images: images)
+        }
+    }
+
+    public func unlistedReports(limit: Int) async throws -> [(name: String, document: [UInt8])] {
+        try await database.read { database in
+            var reports: [(name: String, document: [UInt8])] = []
+            try database.query("SELECT name, document FROM reports WHERE NOT findings_listed ORDER BY name LIMIT ?", [.integer(Int64(limit))]) {
+                reports.append(($0.text(0) ?? "", $0.blob(1)))
+            }
+            return reports
+        }
+    }
+
+    public func listFindings(name: String, document: [UInt8], findings: [ReportFinding]) async throws {
+        try await database.write { database in
+            try database.transaction {
+                var digest: String??
+                try database.query(
+                    "SELECT manifest_digest FROM reports WHERE name = ? AND NOT findings_listed AND document = ?", [.text(name), .blob(document)]
+                ) { digest = .some($0.text(0)) }
+                guard let digest else { return }
+                try database.query("UPDATE reports SET findings_listed = 1 WHERE name = ?", [.text(name)])
+                try Self.replaceFindings(of: name, manifestDigest: digest, with: findings, in: database)
+            }
         }
     }
 

@@ -147,6 +147,17 @@ public final class SQLiteStore: Store {
         UPDATE imports SET live_records = (SELECT COUNT(*) FROM advisories a
             WHERE a.source = imports.source AND json_extract(a.record, '$.withdrawn') IS NULL);
         """,
+        // The newest reports' findings as rows, found by id or alias through an index: listing
+        // them decoded every report. Reports stored before are listed when findings are asked.
+        """
+        ALTER TABLE reports ADD COLUMN findings_listed INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX reports_unlisted ON reports (name) WHERE NOT findings_listed;
+        CREATE TABLE report_findings (name TEXT NOT NULL, ordinal INTEGER NOT NULL, manifest_digest TEXT, id TEXT NOT NULL,
+            aliases TEXT NOT NULL, package TEXT NOT NULL, installed_version TEXT NOT NULL, fixed_version TEXT, severity TEXT NOT NULL,
+            status TEXT NOT NULL, PRIMARY KEY (name, ordinal));
+        CREATE TABLE report_finding_keys (key TEXT NOT NULL, name TEXT NOT NULL, ordinal INTEGER NOT NULL, PRIMARY KEY (key, name, ordinal));
+        CREATE INDEX report_finding_keys_by_name ON report_finding_keys (name);
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {

@@ -239,9 +239,7 @@ extension ScanRunner {
             try await session.fleet.flush()
             switch outcome {
             case .scanned(let result):
-                try await store.storeReport(
-                    Array(try result.report.json().utf8), name: job.image, repository: reference.repository, tag: reference.tag,
-                    manifestDigest: result.report.artifact.manifestDigest)
+                try await store.storeReport(result.report, name: job.image, repository: reference.repository, tag: reference.tag)
             case .failed(_, let error):
                 throw error
             case .skipped(_, let reason):

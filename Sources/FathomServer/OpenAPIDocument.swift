@@ -70,8 +70,8 @@ public enum OpenAPIDocument {
               "parameters": [
                 {"name": "repository", "in": "query", "schema": {"type": "string"}},
                 {"name": "registry", "in": "query", "schema": {"type": "string"}},
-                {"name": "severity", "in": "query", "description": "Comma-separated: images with a finding of one of these (empty: any)",
-                  "schema": {"type": "string", "pattern": "^((UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL))*)?$"}},
+                {"name": "severity", "in": "query", "description": "Comma-separated: images with a finding of one of these (empty: any; lower case is taken too)",
+                  "schema": {"type": "string", "pattern": "^((UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical))*)?$"}},
                 {"name": "q", "in": "query", "description": "A part of the image's name or of a package's name, or a vulnerability id or alias", "schema": {"type": "string"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
                 {"$ref": "#/components/parameters/ImagesCursor"}],
@@ -105,8 +105,8 @@ public enum OpenAPIDocument {
               "summary": "Which images are affected: every finding of the newest reports matching a vulnerability id (or alias), severities and fixability.",
               "parameters": [
                 {"name": "id", "in": "query", "schema": {"type": "string"}, "example": "CVE-2019-14697"},
-                {"name": "severity", "in": "query", "description": "Comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN",
-                  "schema": {"type": "string", "pattern": "^(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL))*$"}},
+                {"name": "severity", "in": "query", "description": "Comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN (lower case is taken too)",
+                  "schema": {"type": "string", "pattern": "^(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical))*$"}},
                 {"name": "fixable", "in": "query", "schema": {"type": "boolean"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}},
                 {"$ref": "#/components/parameters/FindingsCursor"}],

@@ -404,7 +404,7 @@ public struct ServiceRoutes: Sendable {
             }
             var severities: Set<Severity>?
             if let list = query.get("severity"), !list.isEmpty {
-                let parsed = list.split(separator: ",").map { Severity(rawValue: String($0)) }
+                let parsed = list.split(separator: ",").map { Severity(rawValue: $0.uppercased()) }
                 guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
                     return .failure(
                         ProblemResponse(ServiceRoutes.problem(.badRequest, "severity is a list of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")))
@@ -454,19 +454,19 @@ public struct ServiceRoutes: Sendable {
         return answer
     }
 
-    /// Where a page of findings starts: after the first `skip` matching findings of `image` (`SKIP:IMAGE`).
+    /// A page of findings starts after this one: its image and its place in that image's report.
     struct FindingsPosition: PagePosition {
         var image: String
-        var skip: Int
-        init(image: String, skip: Int) {
+        var ordinal: Int
+        init(image: String, ordinal: Int) {
             self.image = image
-            self.skip = skip
+            self.ordinal = ordinal
         }
         init?(cursor: String) {
-            guard let (skip, image) = Self.numbered(cursor, digits: 9) else { return nil }
-            self.init(image: image, skip: Int(skip))
+            guard let (ordinal, image) = Self.numbered(cursor, digits: 9) else { return nil }
+            self.init(image: image, ordinal: Int(ordinal))
         }
-        var cursor: String { "\(skip):\(image)" }
+        var cursor: String { "\(ordinal):\(image)" }
     }
 
     /// Which images are affected: by vulnerability id (or alias), severity, and fixability (every
@@ -478,7 +478,7 @@ public struct ServiceRoutes: Sendable {
         if let list = query.get("severity") {
             var wanted = Set<Severity>()
             for word in list.split(separator: ",", omittingEmptySubsequences: false) {
-                guard let severity = Severity(rawValue: String(word)) else {
+                guard let severity = Severity(rawValue: word.uppercased()) else {
                     return Self.problem(.badRequest, "severity is a list of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 wanted.insert(severity)
@@ -496,35 +496,19 @@ public struct ServiceRoutes: Sendable {
         case .failure(let problem): return problem.response
         case .success(let position): start = position
         }
-        var answer = FindingsAnswer(count: 0, images: 0, truncated: false, findings: [])
-        try await eachReport { name, report in
-            var hit = false
-            // Findings before the cursor (earlier images, or the first `skip` of its image) are
-            // counted, not listed. Names compare in byte order, as the stores list them.
-            let before = start.map { Array(name.utf8).lexicographicallyPrecedes($0.image.utf8) } ?? false
-            var matched = 0
-            for vulnerability in report.vulnerabilities {
-                if let id, vulnerability.id != id && !vulnerability.aliases.contains(id) { continue }
-                if let severities, !severities.contains(vulnerability.severity) { continue }
-                if let fixable, (vulnerability.fixedVersion != nil) != fixable { continue }
-                hit = true
-                answer.count += 1
-                matched += 1
-                if before || (start?.image == name && matched <= start?.skip ?? 0) { continue }
-                guard answer.findings.count < limit else {
-                    if answer.next == nil { answer.next = FindingsPosition(image: name, skip: matched - 1).cursor }
-                    answer.truncated = true
-                    continue
-                }
-                answer.findings.append(
-                    AffectedImage(
-                        image: name, manifestDigest: report.artifact.manifestDigest?.description, id: vulnerability.id,
-                        aliases: vulnerability.aliases, package: vulnerability.package, installedVersion: vulnerability.installedVersion,
-                        fixedVersion: vulnerability.fixedVersion, severity: vulnerability.severity.rawValue, status: vulnerability.status.rawValue))
-            }
-            if hit { answer.images += 1 }
-            return true
-        }
+        try await store.listUnlistedFindings()
+        let page = try await store.findings(
+            FindingsFilter(id: id, severities: severities.map { $0.map(\.rawValue).sorted() }, fixable: fixable),
+            after: start.map { ($0.image, $0.ordinal) }, limit: limit)
+        let answer = FindingsAnswer(
+            count: page.count, images: page.images, truncated: page.more,
+            findings: page.findings.map { listed in
+                AffectedImage(
+                    image: listed.image, manifestDigest: listed.manifestDigest, id: listed.finding.id, aliases: listed.finding.aliases,
+                    package: listed.finding.package, installedVersion: listed.finding.installedVersion, fixedVersion: listed.finding.fixedVersion,
+                    severity: listed.finding.severity, status: listed.finding.status)
+            },
+            next: page.more ? page.findings.last.map { FindingsPosition(image: $0.image, ordinal: $0.ordinal).cursor } : nil)
         var response = try Self.encoded(answer)
         Paging.link(&response, request: request, next: answer.next)
         return response

@@ -134,9 +134,7 @@ public actor ScanRunner {
         }
         switch session.evaluate(outcome) {
         case .scanned(let result):
-            try await store.storeReport(
-                Array(try result.report.json().utf8), name: job.image, repository: repository, tag: tag,
-                manifestDigest: result.report.artifact.manifestDigest)
+            try await store.storeReport(result.report, name: job.image, repository: repository, tag: tag)
             if case .scanned(let image) = outcome, let read = image.result { metrics.scanned(result: read, elapsed: ContinuousClock.now - started) }
             try await notify(
                 name: job.image, manifestDigest: result.report.artifact.manifestDigest, changes: result.changes, trigger: "push",
@@ -193,7 +191,8 @@ extension ScanRunner {
             let bytes = Array(try updated.report.json().utf8)
             if bytes != stored {
                 try await store.storeReport(
-                    bytes, name: image.name, repository: reference.repository, tag: reference.tag, manifestDigest: image.image.manifestDigest)
+                    bytes, name: image.name, repository: reference.repository, tag: reference.tag, manifestDigest: image.image.manifestDigest,
+                    findings: updated.report.vulnerabilities.map(ReportFinding.init))
             }
             if case .scanned = outcome {
                 try await notify(

@@ -93,6 +93,8 @@ import Testing
         #expect(Set(byCVE) == Set(alpine))
         let bySeverity = try await Self.pages(base, "/v1/images?severity=CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN").flatMap(names)
         #expect(Set(bySeverity) == Set(alpine))
+        let lowerCase = try await Self.pages(base, "/v1/images?severity=critical,high,medium,low,unknown").flatMap(names)
+        #expect(lowerCase == bySeverity, "severities in lower case")
         let byRepository = try await Self.pages(base, "/v1/images?repository=paging/b1").flatMap(names)
         #expect(byRepository == ["\(registry.host)/paging/b1:1"])
         let byRegistry = try await Self.pages(base, "/v1/images?registry=elsewhere:5000").flatMap(names)
@@ -107,6 +109,29 @@ import Testing
         let whole = try ServiceTests.object(try await Self.get("\(base)/v1/findings?limit=10000").body)
         let allFindings = try findings(try await Self.get("\(base)/v1/findings?limit=10000").body)
         #expect(allFindings.count == whole["count"] as? Int && allFindings.count > 3)
+        // They are the reports' own findings, in name (byte) order, then each report's order.
+        var fromReports: [String] = []
+        for image in allImages.sorted(by: { Array($0.utf8).lexicographicallyPrecedes($1.utf8) }) {
+            let path = image.drop { $0 != "/" }.dropFirst()
+            let tag = try #require(path.lastIndex(of: ":"))
+            let report = try ServiceTests.object(try await Self.get("\(base)/v1/images/\(path[..<tag])/\(path[path.index(after: tag)...])").body)
+            for vulnerability in report["vulnerabilities"] as? [[String: Any]] ?? [] {
+                fromReports.append("\(image) \(vulnerability["id"] ?? "") \(vulnerability["package"] ?? "") \(vulnerability["installedVersion"] ?? "")")
+            }
+        }
+        #expect(allFindings == fromReports)
+        let lowerCaseFindings = try findings(try await Self.get("\(base)/v1/findings?limit=10000&severity=critical,high,medium,low,unknown").body)
+        #expect(lowerCaseFindings == allFindings, "severities in lower case")
+        #expect(whole["images"] as? Int == Set(fromReports.map { $0.prefix { $0 != " " } }).count)
+        // Reports stored before their findings were listed (by an earlier fathom) are listed
+        // when findings are asked.
+        let unlist = "UPDATE reports SET findings_listed = false; DELETE FROM report_findings; DELETE FROM report_finding_keys"
+        if let store {
+            try await LocalPostgres.shared.value.sql(unlist, database: try #require(URL(string: store)?.lastPathComponent))
+        } else {
+            try await Tool.run(["sqlite3", service.store, unlist.replacingOccurrences(of: "false", with: "0")])
+        }
+        #expect(try findings(try await Self.get("\(base)/v1/findings?limit=10000").body) == allFindings, "after the listing was emptied")
         let findingPages = try await Self.pages(base, "/v1/findings?limit=3")
         #expect(findingPages.count == (allFindings.count + 2) / 3)
         #expect(try findingPages.flatMap(findings) == allFindings)

@@ -31,9 +31,11 @@ import FathomStores
         let store = try await Self.store()
         for host in ["registry-a.example:5000", "registry-b.example"] {
             try await store.storeReport(
-                Array(#"{"from": "\#(host)"}"#.utf8), name: "\(host)/team/app:1", repository: "team/app", tag: "1", manifestDigest: nil)
+                Array(#"{"from": "\#(host)"}"#.utf8), name: "\(host)/team/app:1", repository: "team/app", tag: "1", manifestDigest: nil, findings: [])
         }
-        try await store.storeReport(Array(#"{"from": "one"}"#.utf8), name: "registry-a.example:5000/team/other:1", repository: "team/other", tag: "1", manifestDigest: nil)
+        try await store.storeReport(
+            Array(#"{"from": "one"}"#.utf8), name: "registry-a.example:5000/team/other:1", repository: "team/other", tag: "1", manifestDigest: nil,
+            findings: [])
         let app = Application(router: Self.routes(store).router())
         try await app.test(.router) { client in
             let auth: HTTPFields = [.authorization: "Bearer \(Self.token)"]

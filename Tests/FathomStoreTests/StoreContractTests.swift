@@ -322,10 +322,85 @@ import FathomStores
         #expect(try await store.job(id)?.payload == payload)
 
         for (host, body) in [("one.example", "first"), ("two.example:5000", "second")] {
-            try await store.storeReport(Array(body.utf8), name: "\(host)/team/app:1", repository: "team/app", tag: "1", manifestDigest: nil)
+            try await store.storeReport(
+                Array(body.utf8), name: "\(host)/team/app:1", repository: "team/app", tag: "1", manifestDigest: nil, findings: [])
         }
         let reports = try await store.reports(repository: "team/app", reference: "1")
         #expect(Set(reports.map(\.name)) == ["one.example/team/app:1", "two.example:5000/team/app:1"])
         #expect(try await store.reports(repository: "team/other", reference: "1").isEmpty)
+    }
+
+    /// The newest reports' findings are listed from rows beside them: by id or alias, severity
+    /// and fixability, in name (byte) order then report order, a page after a finding, with the
+    /// totals of the whole listing; a new report of a name replaces its findings; a report
+    /// stored before the listing existed is listed once, and only while it is still the name's.
+    @Test(arguments: Backend.allCases) func reportFindingsAreListedFromRows(_ backend: Backend) async throws {
+        let location: String
+        switch backend {
+        case .sqlite: location = try Fixtures.temporaryDirectory("listing") + "/fathom.db"
+        case .postgres: location = try await LocalPostgres.shared.value.database("listing")
+        }
+        let store = try await openStore(location)
+        func finding(_ id: String, _ aliases: [String], _ package: String, fixed: String?, _ severity: String) -> ReportFinding {
+            ReportFinding(id: id, aliases: aliases, package: package, installedVersion: "1.0", fixedVersion: fixed, severity: severity, status: fixed == nil ? "affected" : "fixed")
+        }
+        let shared = finding("GHSA-aaaa", ["CVE-2026-1", "CVE-2026-1"], "lib", fixed: "1.1", "HIGH")
+        // "Z" sorts before "a" in byte order (not in most locales).
+        let images: [(String, [ReportFinding])] = [
+            ("r.example/app:1", [shared, finding("CVE-2026-2", [], "zlib", fixed: nil, "LOW")]),
+            ("r.example/Zeta:1", [finding("CVE-2026-3", [], "musl", fixed: "2", "CRITICAL"), shared]),
+            ("r.example/b:1", []),
+        ]
+        for (name, findings) in images {
+            try await store.storeReport(
+                Array(name.utf8), name: name, repository: "x", tag: "1", manifestDigest: try Digest(parsing: "sha256:" + String(repeating: "a", count: 64)),
+                findings: findings)
+        }
+        func lines(_ page: FindingsPage) -> [String] { page.findings.map { "\($0.image) \($0.ordinal) \($0.finding.id)" } }
+        let all = try await store.findings(FindingsFilter(), after: nil, limit: 100)
+        #expect(lines(all) == ["r.example/Zeta:1 0 CVE-2026-3", "r.example/Zeta:1 1 GHSA-aaaa", "r.example/app:1 0 GHSA-aaaa", "r.example/app:1 1 CVE-2026-2"])
+        #expect(all.count == 4 && all.images == 2 && !all.more)
+        #expect(all.findings[1].finding == shared && all.findings[1].manifestDigest == "sha256:" + String(repeating: "a", count: 64))
+        // By alias: each finding once, though the alias is given twice.
+        let byAlias = try await store.findings(FindingsFilter(id: "CVE-2026-1"), after: nil, limit: 1)
+        #expect(lines(byAlias) == ["r.example/Zeta:1 1 GHSA-aaaa"] && byAlias.more && byAlias.count == 2 && byAlias.images == 2)
+        let second = try await store.findings(FindingsFilter(id: "CVE-2026-1"), after: ("r.example/Zeta:1", 1), limit: 1)
+        #expect(lines(second) == ["r.example/app:1 0 GHSA-aaaa"] && !second.more && second.count == 2)
+        #expect(lines(try await store.findings(FindingsFilter(id: "GHSA-aaaa", severities: ["LOW"]), after: nil, limit: 10)).isEmpty)
+        #expect(lines(try await store.findings(FindingsFilter(severities: ["LOW", "CRITICAL"]), after: nil, limit: 10)) == [
+            "r.example/Zeta:1 0 CVE-2026-3", "r.example/app:1 1 CVE-2026-2",
+        ])
+        let unfixed = try await store.findings(FindingsFilter(fixable: false), after: nil, limit: 10)
+        #expect(lines(unfixed) == ["r.example/app:1 1 CVE-2026-2"] && unfixed.findings[0].finding.fixedVersion == nil)
+        #expect(try await store.findings(FindingsFilter(fixable: true), after: nil, limit: 10).count == 3)
+        #expect(try await store.findings(FindingsFilter(id: "CVE-0000-0"), after: nil, limit: 10).count == 0)
+        // A new report of a name replaces its findings.
+        try await store.storeReport(Array("new".utf8), name: "r.example/app:1", repository: "x", tag: "1", manifestDigest: nil, findings: [])
+        #expect(lines(try await store.findings(FindingsFilter(), after: nil, limit: 10)) == ["r.example/Zeta:1 0 CVE-2026-3", "r.example/Zeta:1 1 GHSA-aaaa"])
+        #expect(try await store.unlistedReports(limit: 10).isEmpty)
+        try await store.close()
+
+        // The store as before the listing: its tables gone, the migration not applied. Opening
+        // it applies the migration, and its reports wait to be listed.
+        let downgrade =
+            "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
+            + "DELETE FROM schema_version WHERE version = (SELECT MAX(version) FROM schema_version)"
+        switch backend {
+        case .sqlite: try await Tool.run(["sqlite3", location, downgrade])
+        case .postgres:
+            let database = try #require(URL(string: location)?.lastPathComponent)
+            try await LocalPostgres.shared.value.sql(downgrade, database: database)
+        }
+        let upgraded = try await openStore(location)
+        defer { Task { try? await upgraded.close() } }
+        #expect(try await upgraded.findings(FindingsFilter(), after: nil, limit: 10).count == 0)
+        let unlisted = try await upgraded.unlistedReports(limit: 10)
+        #expect(unlisted.map(\.name) == ["r.example/Zeta:1", "r.example/app:1", "r.example/b:1"].sorted())
+        // Listed from what was read, unless the report changed meanwhile.
+        try await upgraded.listFindings(name: "r.example/app:1", document: Array("stale".utf8), findings: [shared])
+        try await upgraded.listFindings(name: "r.example/app:1", document: Array("new".utf8), findings: [shared])
+        try await upgraded.listFindings(name: "r.example/app:1", document: Array("new".utf8), findings: [shared, shared])
+        #expect(lines(try await upgraded.findings(FindingsFilter(), after: nil, limit: 10)) == ["r.example/app:1 0 GHSA-aaaa"])
+        #expect(try await upgraded.unlistedReports(limit: 10).map(\.name) == ["r.example/Zeta:1", "r.example/b:1"])
     }
 }
