@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 export FATHOM_BIN=${FATHOM_BIN:-.build/debug/fathom}
 logs=.build-bench/smoke
 mkdir -p "$logs"
-for run in "fleet-scan.sh" "layer-throughput.sh" "registry-scale.sh" "registry-scale.sh --store postgres" "service-workers.sh" "db-update.sh"; do
+for run in "fleet-scan.sh" "layer-throughput.sh" "registry-scale.sh" "registry-scale.sh --store postgres" "service-workers.sh" "service-queries.sh" "db-update.sh"; do
     log="$logs/$(echo "$run" | tr ' ' '_' | tr -d '-').log"
     started=$(date +%s)
     # shellcheck disable=SC2086 # the run's words are its arguments

@@ -15,12 +15,16 @@ public struct FleetJob: Sendable {
     public var source: any ImageSource
     public var repository: String?
     public var tag: String?
+    /// False when the scan is already in the history (a retried job whose earlier attempt
+    /// recorded it before dying): the image is read and matched, and nothing is recorded again.
+    public var recordsScan: Bool
 
-    public init(name: String, source: any ImageSource, repository: String? = nil, tag: String? = nil) {
+    public init(name: String, source: any ImageSource, repository: String? = nil, tag: String? = nil, recordsScan: Bool = true) {
         self.name = name
         self.source = source
         self.repository = repository
         self.tag = tag
+        self.recordsScan = recordsScan
     }
 }
 
@@ -215,7 +219,7 @@ public final class FleetScanner: Sendable {
             // An image abandoned at its deadline records nothing.
             try Task.checkCancellation()
             let report = try await finish(
-                name: job.name, image: image, result: result, os: result.os, packages: result.packages)
+                name: job.name, image: image, result: result, os: result.os, packages: result.packages, records: job.recordsScan)
             return .scanned(report)
         } catch {
             let failure = FathomError.wrapping(error, image: job.name)
@@ -331,13 +335,13 @@ public final class FleetScanner: Sendable {
 
     /// Matches, records the scan, and computes what changed since the previous one.
     private func finish(
-        name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry]
+        name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry], records: Bool = true
     ) async throws -> MatchedImage {
         let inventory = Inventory(osNamespace: os?.namespace, entries: packages)
         let matched = try await matches(inventory)
         progress.matched()
         var changes = ScanChanges(previous: nil, current: image, findings: matched.stored)
-        if let history, let writes {
+        if records, let history, let writes {
             // The previous scan is read now (a name is scanned once per run); the new one is
             // written with others in one transaction.
             changes = ScanChanges(previous: try await history.previousScan(name: name), current: image, findings: matched.stored)

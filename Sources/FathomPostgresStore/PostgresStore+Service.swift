@@ -191,10 +191,14 @@ extension PostgresStore {
     func replaceFindings(of name: String, manifestDigest: String?, with findings: [ReportFinding], on connection: PostgresConnection) async throws {
         var keys: [String] = []
         var keyOrdinals: [Int64] = []
+        var keySeverities: [String] = []
+        var keyFixed: [Bool] = []
         for (ordinal, finding) in findings.enumerated() {
             for key in finding.keys {
                 keys.append(key)
                 keyOrdinals.append(Int64(ordinal))
+                keySeverities.append(finding.severity)
+                keyFixed.append(finding.fixedVersion != nil)
             }
         }
         try await run(
@@ -208,7 +212,8 @@ extension PostgresStore {
                         \(findings.map { ReportFinding.joined($0.aliases) })::TEXT[], \(findings.map(\.package))::TEXT[],
                         \(findings.map(\.installedVersion))::TEXT[], \(findings.map { $0.fixedVersion ?? "" })::TEXT[],
                         \(findings.map(\.severity))::TEXT[], \(findings.map(\.status))::TEXT[]) AS f(o, i, a, p, v, x, s, t))
-            INSERT INTO report_finding_keys (key, name, ordinal) SELECT k, \(name), o FROM unnest(\(keys)::TEXT[], \(keyOrdinals)::BIGINT[]) AS f(k, o)
+            INSERT INTO report_finding_keys (key, name, ordinal, severity, fixed)
+            SELECT k, \(name), o, s, x FROM unnest(\(keys)::TEXT[], \(keyOrdinals)::BIGINT[], \(keySeverities)::TEXT[], \(keyFixed)::BOOLEAN[]) AS f(k, o, s, x)
             """, on: connection)
     }
 
@@ -228,16 +233,25 @@ extension PostgresStore {
             from = "report_findings f"
             lead = "f"
         }
+        // Severity and fixability are read where the listing leads: the keys carry them.
         if let severities = filter.severities {
             binds.append(severities)
-            conditions.append("f.severity = ANY($\(binds.count)::TEXT[])")
+            conditions.append("\(lead).severity = ANY($\(binds.count)::TEXT[])")
         }
-        if let fixable = filter.fixable { conditions.append(fixable ? "f.fixed_version IS NOT NULL" : "f.fixed_version IS NULL") }
+        if let fixable = filter.fixable {
+            conditions.append(lead == "k" ? (fixable ? "k.fixed" : "NOT k.fixed") : (fixable ? "f.fixed_version IS NOT NULL" : "f.fixed_version IS NULL"))
+        }
         let filtered = conditions.isEmpty ? "TRUE" : conditions.joined(separator: " AND ")
         var count = 0
         var images = 0
-        try await run(PostgresQuery(unsafeSQL: "SELECT COUNT(*)::BIGINT, COUNT(DISTINCT f.name)::BIGINT FROM \(from) WHERE \(filtered)", binds: binds)) {
-            row in
+        // Counted per name in the index's order (no sort, as COUNT(DISTINCT) would make); an
+        // id's findings from its keys alone.
+        let counted = lead == "k" ? "report_finding_keys k" : from
+        try await run(
+            PostgresQuery(
+                unsafeSQL: "SELECT COALESCE(SUM(n), 0)::BIGINT, COUNT(*)::BIGINT FROM (SELECT \(lead).name, COUNT(*) AS n FROM \(counted) "
+                    + "WHERE \(filtered) GROUP BY \(lead).name) AS per_image", binds: binds)
+        ) { row in
             let (findings, names) = try row.decode((Int64, Int64).self)
             (count, images) = (Int(findings), Int(names))
         }

@@ -226,7 +226,9 @@ public final class PostgresStore: Store {
         """,
         // The newest reports' findings as rows, found by id or alias through an index: listing
         // them decoded every report. Reports stored before are listed when findings are asked
-        // (`findings_listed` false); names compare in byte order ("C"), as SQLite's.
+        // (`findings_listed` false); names compare in byte order ("C"), as SQLite's. The keys
+        // carry severity and fixability, so that the findings of an id are counted from the
+        // index alone, however they are filtered.
         """
         ALTER TABLE reports ADD COLUMN findings_listed BOOLEAN NOT NULL DEFAULT false;
         CREATE INDEX reports_unlisted ON reports (name) WHERE NOT findings_listed;
@@ -234,8 +236,9 @@ public final class PostgresStore: Store {
             aliases TEXT NOT NULL, package TEXT NOT NULL, installed_version TEXT NOT NULL, fixed_version TEXT, severity TEXT NOT NULL,
             status TEXT NOT NULL);
         CREATE INDEX report_findings_in_order ON report_findings (name, ordinal);
-        CREATE TABLE report_finding_keys (key TEXT NOT NULL, name TEXT COLLATE "C" NOT NULL, ordinal BIGINT NOT NULL);
-        CREATE INDEX report_finding_keys_by_key ON report_finding_keys (key, name, ordinal);
+        CREATE TABLE report_finding_keys (key TEXT NOT NULL, name TEXT COLLATE "C" NOT NULL, ordinal BIGINT NOT NULL, severity TEXT NOT NULL,
+            fixed BOOLEAN NOT NULL);
+        CREATE INDEX report_finding_keys_by_key ON report_finding_keys (key, name, ordinal) INCLUDE (severity, fixed);
         CREATE INDEX report_finding_keys_by_name ON report_finding_keys (name);
         """,
     ]

@@ -210,7 +210,8 @@ extension SQLiteStore {
                 ])
             for key in finding.keys {
                 try database.query(
-                    "INSERT INTO report_finding_keys (key, name, ordinal) VALUES (?, ?, ?)", [.text(key), .text(name), .integer(Int64(ordinal))])
+                    "INSERT INTO report_finding_keys (key, name, ordinal, severity, fixed) VALUES (?, ?, ?, ?, ?)",
+                    [.text(key), .text(name), .integer(Int64(ordinal)), .text(finding.severity), .integer(finding.fixedVersion == nil ? 0 : 1)])
             }
         }
     }
@@ -229,11 +230,14 @@ extension SQLiteStore {
             from = "report_findings f"
             lead = "f"
         }
+        // Severity and fixability are read where the listing leads: the keys carry them.
         if let severities = filter.severities {
-            conditions.append("f.severity IN (\(severities.map { _ in "?" }.joined(separator: ", ")))")
+            conditions.append("\(lead).severity IN (\(severities.map { _ in "?" }.joined(separator: ", ")))")
             parameters += severities.map { .text($0) }
         }
-        if let fixable = filter.fixable { conditions.append(fixable ? "f.fixed_version IS NOT NULL" : "f.fixed_version IS NULL") }
+        if let fixable = filter.fixable {
+            conditions.append(lead == "k" ? (fixable ? "k.fixed" : "NOT k.fixed") : (fixable ? "f.fixed_version IS NOT NULL" : "f.fixed_version IS NULL"))
+        }
         let filtered = conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")
         var sql = "SELECT f.name, f.manifest_digest, f.ordinal, f.id, f.aliases, f.package, f.installed_version, f.fixed_version, f.severity, f.status "
             + "FROM \(from) WHERE \(filtered)"
@@ -244,13 +248,18 @@ extension SQLiteStore {
         }
         sql += " ORDER BY \(lead).name, \(lead).ordinal LIMIT ?"
         page.append(.integer(Int64(limit + 1)))
+        // Counted per name in the index's order; an id's findings from its keys alone.
+        let counted = lead == "k" ? "report_finding_keys k" : from
         let statement = sql
         let pageParameters = page
         let countParameters = parameters
         return try await database.read { database in
             var count = 0
             var images = 0
-            try database.query("SELECT COUNT(*), COUNT(DISTINCT f.name) FROM \(from) WHERE \(filtered)", countParameters) { row in
+            try database.query(
+                "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT \(lead).name, COUNT(*) AS n FROM \(counted) WHERE \(filtered) GROUP BY \(lead).name)",
+                countParameters
+            ) { row in
                 (count, images) = (Int(row.integer(0)), Int(row.integer(1)))
             }
             var listed: [ListedFinding] = []

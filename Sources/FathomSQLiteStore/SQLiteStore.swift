@@ -155,7 +155,8 @@ public final class SQLiteStore: Store {
         CREATE TABLE report_findings (name TEXT NOT NULL, ordinal INTEGER NOT NULL, manifest_digest TEXT, id TEXT NOT NULL,
             aliases TEXT NOT NULL, package TEXT NOT NULL, installed_version TEXT NOT NULL, fixed_version TEXT, severity TEXT NOT NULL,
             status TEXT NOT NULL, PRIMARY KEY (name, ordinal));
-        CREATE TABLE report_finding_keys (key TEXT NOT NULL, name TEXT NOT NULL, ordinal INTEGER NOT NULL, PRIMARY KEY (key, name, ordinal));
+        CREATE TABLE report_finding_keys (key TEXT NOT NULL, name TEXT NOT NULL, ordinal INTEGER NOT NULL, severity TEXT NOT NULL,
+            fixed INTEGER NOT NULL, PRIMARY KEY (key, name, ordinal));
         CREATE INDEX report_finding_keys_by_name ON report_finding_keys (name);
         """,
     ]

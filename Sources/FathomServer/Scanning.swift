@@ -117,13 +117,9 @@ public actor ScanRunner {
         // A request's own policy joins the service's for this image.
         let request = try job.payload.flatMap { try JSONDecoder().decode(ServiceRoutes.ScanJobPayload.self, from: Data($0.utf8)).policy }
         let session = try await currentSession().with(request: request)
-        var fleet = session.fleet
-        if recordedByEarlierAttempt != nil {
-            fleet = FleetScanner(
-                scanner: fleet.scanner, history: nil, index: fleet.index, advisoryVersion: fleet.advisoryVersion,
-                imageTimeout: settings.imageTimeout, logger: logger)
-        }
-        var outcome = await fleet.scan(FleetJob(name: job.image, source: source, repository: repository, tag: tag))
+        let fleet = session.fleet
+        var outcome = await fleet.scan(
+            FleetJob(name: job.image, source: source, repository: repository, tag: tag, recordsScan: recordedByEarlierAttempt == nil))
         try await fleet.flush()
         if case .scanned(var image) = outcome, let earlier = recordedByEarlierAttempt {
             logger.info("completing the report of an earlier attempt's scan", metadata: ["job": "\(job.id)", "image": "\(job.image)"])

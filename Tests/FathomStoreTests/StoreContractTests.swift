@@ -367,6 +367,10 @@ import FathomStores
         let second = try await store.findings(FindingsFilter(id: "CVE-2026-1"), after: ("r.example/Zeta:1", 1), limit: 1)
         #expect(lines(second) == ["r.example/app:1 0 GHSA-aaaa"] && !second.more && second.count == 2)
         #expect(lines(try await store.findings(FindingsFilter(id: "GHSA-aaaa", severities: ["LOW"]), after: nil, limit: 10)).isEmpty)
+        #expect(try await store.findings(FindingsFilter(id: "CVE-2026-1", severities: ["HIGH"], fixable: true), after: nil, limit: 10).count == 2)
+        #expect(try await store.findings(FindingsFilter(id: "CVE-2026-1", fixable: false), after: nil, limit: 10).count == 0)
+        let unfixedByID = try await store.findings(FindingsFilter(id: "CVE-2026-2", fixable: false), after: nil, limit: 10)
+        #expect(lines(unfixedByID) == ["r.example/app:1 1 CVE-2026-2"] && unfixedByID.count == 1 && unfixedByID.images == 1)
         #expect(lines(try await store.findings(FindingsFilter(severities: ["LOW", "CRITICAL"]), after: nil, limit: 10)) == [
             "r.example/Zeta:1 0 CVE-2026-3", "r.example/app:1 1 CVE-2026-2",
         ])

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The service's queries as the fleet grows: p50 and p95 of the API's and the dashboard's answers
+# at 1,000, 10,000 and 100,000 images on PostgreSQL, and the peak RSS of `fathom serve`.
+#
+# The fleet benchmark's images (SEED of them, default 60) are pushed to Debian's docker-registry
+# on loopback and scanned by the service (`serve --workers 2`, push envelopes through POST
+# /v1/events), so that their reports and findings are real. Each size is then reached by copying
+# those reports (and their listed findings) under new repository names with SQL: scanning
+# 100,000 images through the service would take most of an hour on 2 cores, and the queries
+# only read what is stored (the copy is vacuumed and analysed, as autovacuum would). Each
+# endpoint is asked 30 times in a row at each size (those that read every report 5 times, given
+# up on after a minute, once); curl times the answers. The benchmark checks its own result: the findings of the most widespread
+# vulnerability must number its seed count times the copies, and every answer must be a 200.
+#
+#   Benchmarks/service-queries.sh [--sizes "1000 10000 100000"] [--seed 60] [--smoke]
+#
+# --smoke: 12 seed images, sizes 100 and 300, to check that the benchmark still works.
+# FATHOM_BIN measures another build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
+source Benchmarks/fleet/lib.sh
+
+sizes="1000 10000 100000"
+seed=60
+asks=30
+slow_asks=5
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sizes) sizes="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
+    --smoke) sizes="100 300"; seed=12; asks=5; slow_asks=3; shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+fathom_install_packages debootstrap time python3-pip postgresql util-linux
+export PATH="/opt/swift/usr/bin:$PATH"
+fathom=$(fathom_bench_binary)
+
+bench=.build-bench
+work=$bench/queries
+fathom_bench_bases "$bench" "$bench/fleet/bases"
+fathom_bench_fleet_files "$bench/fleet"
+rm -rf "$work"
+mkdir -p "$work/runs"
+
+port=$(fathom_free_port)
+fathom_start_registry "$port" "$work/registry"
+host=127.0.0.1:$port
+serve_pid=""
+trap 'kill "$FATHOM_REGISTRY_PID" $FATHOM_PG_PID $serve_pid 2>/dev/null || true' EXIT
+fathom_bench_postgres "$work/pg"
+store=$(fathom_bench_postgres_url queries)
+sql() { "$FATHOM_PG_BIN/psql" -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$FATHOM_PG_PORT" -U fathom -d queries "$@"; }
+
+echo "generating and pushing $seed images to $host" >&2
+python3 Benchmarks/fleet/generate.py --registry "$host" --images "$seed" \
+  --debian "$bench/fleet/bases/debian-bookworm.tar.gz" --alpine "${alpine[@]}" --alpine-zstd "$bench/fleet/bases/alpine-3.20.3.tar.zst" \
+  --wheels "$bench/fleet/wheels" --go-binary "$bench/fleet/runc/usr/sbin/runc" --out "$work/fleet.json"
+python3 - "$work/fleet.json" "$host" "$work/events.json" <<'PY'
+import json, sys, uuid
+fleet, host, out = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+events = [{"id": str(uuid.uuid4()), "timestamp": "2026-11-29T00:00:00.000000000Z", "action": "push",
+           "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": image["manifest"],
+                      "repository": image["repository"], "tag": image["tag"]},
+           "request": {"host": host}} for image in fleet["images"]]
+json.dump({"events": events}, open(out, "w"))
+PY
+
+feeds=(Tests/Fixtures/advisories/alpine-secdb/v3.{7,10,11}/main.yaml
+  Tests/Fixtures/advisories/osv-debian12-derived/osv-debian12-derived.tar.gz Tests/Fixtures/advisories/osv-pypi.tar.gz)
+"$fathom" db import --store "$store" "${feeds[@]}" >/dev/null
+echo token-for-the-benchmark >"$work/token"
+auth=(-H "Authorization: Bearer token-for-the-benchmark")
+api=$(fathom_free_port)
+"$fathom" serve --listen "127.0.0.1:$api" --workers 2 --store "$store" --api-token-file "$work/token" \
+  --webhook-token-file "$work/token" --db-update-interval off --rescan-interval off --registry "$host" 2>"$work/serve.log" &
+serve_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api/readyz" >/dev/null && break; sleep 0.1; done
+curl -sf "${auth[@]}" -H "Content-Type: application/json" --data-binary "@$work/events.json" "http://127.0.0.1:$api/v1/events" >/dev/null
+echo "the service scans the $seed images" >&2
+for _ in $(seq 1200); do
+  state=$(curl -sf "${auth[@]}" "http://127.0.0.1:$api/v1/jobs/summary")
+  left=$(echo "$state" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["queued"] + s["running"])')
+  [ "$left" -eq 0 ] && break
+  sleep 0.2
+done
+done_count=$(echo "$state" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["done"] if not s["dead"] else -1)')
+[ "$done_count" -eq "$seed" ] || { echo "service-queries: the service scanned $done_count of $seed images ($state)" >&2; exit 1; }
+
+# The most widespread vulnerability of the seed, and one seed image to ask for.
+read -r id id_seed < <(sql -F ' ' -c "SELECT key, count(*) FROM report_finding_keys GROUP BY key ORDER BY count(*) DESC, key LIMIT 1")
+read -r repository tag < <(sql -F ' ' -c "SELECT repository, tag FROM reports ORDER BY name LIMIT 1")
+sql -c "CREATE TABLE bench_seed AS SELECT name, repository, tag FROM reports"
+echo "asking for $id (in $id_seed seed findings) and the report of $repository:$tag" >&2
+
+copies=0
+for size in $sizes; do
+  # Copies of every seed report (and its listed findings) under new repositories, up to the size.
+  want=$(( (size + seed - 1) / seed - 1 ))
+  if [ "$want" -gt "$copies" ]; then
+    echo "copying the seed's reports up to $(( (want + 1) * seed )) images" >&2
+    sql <<SQL
+CREATE TEMP TABLE copies AS
+  SELECT s.name AS seed, split_part(s.name, '/', 1) || '/copy' || g || '/' || s.repository || ':' || s.tag AS name,
+    'copy' || g || '/' || s.repository AS repository, s.tag
+  FROM bench_seed s, generate_series($((copies + 1)), $want) g;
+INSERT INTO reports (name, repository, tag, manifest_digest, scan_id, document, findings_listed)
+  SELECT c.name, c.repository, c.tag, r.manifest_digest, r.scan_id, r.document, true FROM copies c JOIN reports r ON r.name = c.seed;
+INSERT INTO report_findings (name, ordinal, manifest_digest, id, aliases, package, installed_version, fixed_version, severity, status)
+  SELECT c.name, f.ordinal, f.manifest_digest, f.id, f.aliases, f.package, f.installed_version, f.fixed_version, f.severity, f.status
+  FROM copies c JOIN report_findings f ON f.name = c.seed;
+INSERT INTO report_finding_keys (key, name, ordinal, severity, fixed)
+  SELECT k.key, c.name, k.ordinal, k.severity, k.fixed FROM copies c JOIN report_finding_keys k ON k.name = c.seed;
+VACUUM ANALYZE;
+SQL
+    copies=$want
+  fi
+  images=$(sql -c "SELECT count(*) FROM reports")
+  echo "$images images: asking each endpoint $asks times" >&2
+  for endpoint in "findings /v1/findings?id=$id&limit=100" "report /v1/images/$repository/$tag" "images /v1/images?limit=100" \
+    "summary /v1/fleet/summary" "dashboard /"; do
+    label=${endpoint%% *}
+    path=${endpoint#* }
+    # What reads every report is asked fewer times, and given up on after a minute.
+    times=$asks
+    case "$label" in images | summary | dashboard) times=$slow_asks ;; esac
+    : >"$work/runs/$label-$images.times"
+    for _ in $(seq "$times"); do
+      answer=$(curl -s -o "$work/runs/$label-$images.body" --max-time 60 -w '%{http_code} %{time_total}' "${auth[@]}" "http://127.0.0.1:$api$path" || true)
+      echo "$answer" >>"$work/runs/$label-$images.times"
+      case "$answer" in 000*) break ;; esac
+    done
+  done
+  # The index answered, and answered everything: the id's findings are the seed's times the copies.
+  count=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["count"])' "$work/runs/findings-$images.body")
+  [ "$count" -eq $(( id_seed * (copies + 1) )) ] || {
+    echo "service-queries: /v1/findings?id=$id counted $count at $images images, not $(( id_seed * (copies + 1) ))" >&2
+    exit 1
+  }
+  grep VmHWM "/proc/$serve_pid/status" | awk '{print $2}' >"$work/runs/rss-$images.txt"
+done
+
+python3 - "$work/runs" <<'PY'
+import glob, os, re, sys
+runs = sys.argv[1]
+sizes = sorted({int(re.search(r"-(\d+)\.times$", p).group(1)) for p in glob.glob(f"{runs}/*.times")})
+labels = [("findings", "`/v1/findings?id=` (first page of 100)"), ("report", "`/v1/images/{repo}/{tag}`"),
+          ("images", "`/v1/images` (first page of 100)"), ("summary", "`/v1/fleet/summary`"), ("dashboard", "`/` (dashboard)")]
+print("| endpoint | " + " | ".join(f"{size:,} images p50 / p95" for size in sizes) + " |")
+print("| --- |" + " ---: |" * len(sizes))
+for label, title in labels:
+    cells = []
+    for size in sizes:
+        answers = [line.split() for line in open(f"{runs}/{label}-{size}.times")]
+        bad = [a for a in answers if a[0] not in ("200", "000")]
+        if bad:
+            raise SystemExit(f"service-queries: {label} at {size} images answered {bad[0][0]}")
+        if any(a[0] == "000" for a in answers):
+            cells.append("over 60 s")
+            continue
+        times = sorted(float(a[1]) * 1000 for a in answers)
+        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+        cells.append(f"{times[len(times) // 2]:.0f} / {p95:.0f} ms")
+    print(f"| {title} | " + " | ".join(cells) + " |")
+print("| peak RSS of `fathom serve` | " + " | ".join(f"{int(open(f'{runs}/rss-{size}.txt').read()) / 1024:.0f} MB" for size in sizes) + " |")
+PY
