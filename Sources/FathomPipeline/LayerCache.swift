@@ -88,15 +88,21 @@ public actor LayerCache {
     /// Reads `key` once across the processes of the store: the stored facts, else with the claim,
     /// read it, store its facts and give the claim up (renewing it while the read runs); while
     /// another process holds the claim, wait for the facts it stores, or for its claim to lapse
-    /// (it died) and take it. A layer read here costs the store two statements on PostgreSQL.
+    /// (it died) and take it. A layer read here costs the store two statements on PostgreSQL,
+    /// whose waiters are woken by the holder's NOTIFY rather than looking every 100 ms.
     static func readClaimed(
         _ key: Digest, read: @escaping @Sendable () async throws -> LayerFacts, claims: SharedClaims
     ) async throws -> (LayerFacts, Bool) {
         while true {
+            // Taken before the look: a claim given up between the look and the wait ends it at once.
+            let signal = claims.claims.layerSignal()
             let (stored, claimed) = try await claims.claims.factsOrClaim(key, owner: claims.owner, lease: claims.lease, now: Date())
             if let stored { return (stored, false) }
             if claimed { break }
-            try await Task.sleep(for: .milliseconds(100))
+            // Woken when a holder gives a claim up (PostgreSQL's NOTIFY); the limit is the slow
+            // look for a holder that died, or while the store's listener is reconnecting.
+            await claims.claims.waitForLayers(since: signal, upTo: .seconds(1))
+            try Task.checkCancellation()
         }
         let renewal = Task {
             while !Task.isCancelled {

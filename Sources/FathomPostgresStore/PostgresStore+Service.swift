@@ -95,27 +95,48 @@ extension PostgresStore {
     /// The channel a queued or handed-back job is announced on (`NOTIFY`), for idle workers anywhere.
     static let jobsChannel = "fathom_jobs"
 
-    /// Waits on `LISTEN fathom_jobs` (one connection per process, opened by the first idle
-    /// worker); after a lost connection, until it is back, the limit alone (a slow poll).
+    /// The channel a layer claim given up is announced on, for the processes waiting on it.
+    static let layersChannel = "fathom_layers"
+
+    /// Waits on `LISTEN fathom_jobs` (one connection per process, opened by the first wait for a
+    /// job or a layer); after a lost connection, until it is back, the limit alone (a slow poll).
     public func jobSignal() -> Int { jobWakeups.wakes }
 
     public func waitForJobs(since signal: Int, upTo limit: Duration) async {
-        listener.withLock { listener in
-            guard listener == nil else { return }
-            listener = Task { [weak self] in await self?.listenForJobs() }
-        }
+        startListening()
         await jobWakeups.wait(since: signal, upTo: limit)
     }
 
-    func listenForJobs() async {
+    public func layerSignal() -> Int { layerWakeups.wakes }
+
+    public func waitForLayers(since signal: Int, upTo limit: Duration) async {
+        startListening()
+        await layerWakeups.wait(since: signal, upTo: limit)
+    }
+
+    func startListening() {
+        listener.withLock { listener in
+            guard listener == nil else { return }
+            listener = Task { [weak self] in await self?.listen() }
+        }
+    }
+
+    /// Both channels on one connection.
+    func listen() async {
+        let (jobs, layers) = (jobWakeups, layerWakeups)
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
-                    for try await _ in try await connection.listen(Self.jobsChannel) { jobWakeups.wake() }
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { for try await _ in try await connection.listen(Self.jobsChannel) { jobs.wake() } }
+                        group.addTask { for try await _ in try await connection.listen(Self.layersChannel) { layers.wake() } }
+                        try await group.next()
+                        group.cancelAll()
+                    }
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.debug("listening for jobs failed; polling until it is back", metadata: ["error": "\(error)"])
+                logger.debug("listening for jobs and layers failed; polling until it is back", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: .seconds(1))
         }
@@ -444,7 +465,11 @@ extension PostgresStore {
     }
 
     public func releaseLayer(_ digest: Digest, owner: String) async throws {
-        try await run("DELETE FROM layer_claims WHERE digest = \(digest.description) AND owner = \(owner)")
+        try await run(
+            """
+            WITH released AS (DELETE FROM layer_claims WHERE digest = \(digest.description) AND owner = \(owner) RETURNING 1)
+            SELECT pg_notify(\(Self.layersChannel), '') FROM released
+            """)
     }
 
     /// The look for stored facts and the claim in one statement (the claim only when there are
@@ -482,11 +507,13 @@ extension PostgresStore {
         let now = Int64(Date().timeIntervalSince1970)
         try await run(
             """
-            WITH released AS (DELETE FROM layer_claims WHERE digest = \(digest.description) AND owner = \(owner))
-            INSERT INTO layer_facts (digest, analyzer_version, facts, compressed_size, stored_at)
-            VALUES (\(digest.description), \(version), \(bytes), \(facts.summary.compressedSize), \(now))
-            ON CONFLICT (digest, analyzer_version) DO UPDATE SET facts = EXCLUDED.facts, compressed_size = EXCLUDED.compressed_size,
-                stored_at = EXCLUDED.stored_at
+            WITH released AS (DELETE FROM layer_claims WHERE digest = \(digest.description) AND owner = \(owner) RETURNING 1),
+            stored AS (
+                INSERT INTO layer_facts (digest, analyzer_version, facts, compressed_size, stored_at)
+                VALUES (\(digest.description), \(version), \(bytes), \(facts.summary.compressedSize), \(now))
+                ON CONFLICT (digest, analyzer_version) DO UPDATE SET facts = EXCLUDED.facts, compressed_size = EXCLUDED.compressed_size,
+                    stored_at = EXCLUDED.stored_at)
+            SELECT pg_notify(\(Self.layersChannel), '') FROM released
             """)
     }
 }

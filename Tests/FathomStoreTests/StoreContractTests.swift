@@ -202,6 +202,48 @@ import FathomStores
         #expect(local.map(\.image) == ["oci:mirror/a:1", "oci-archive:mirror/b.tar:1"])
     }
 
+    /// A process waiting on another's layer claim is woken when the holder stores the facts or
+    /// gives the claim up (PostgreSQL: NOTIFY on the holder's statement), not after its limit;
+    /// SQLite, one process, looks again every 100 ms.
+    @Test(arguments: Backend.allCases) func layerClaimWaitersAreWokenWhenTheClaimIsGivenUp(_ backend: Backend) async throws {
+        let holder: any Store
+        let waiter: any Store
+        switch backend {
+        case .postgres:
+            let url = try await LocalPostgres.shared.value.database("layerwakeups")
+            (holder, waiter) = (try await openStore(url), try await openStore(url))
+        case .sqlite:
+            holder = try await Self.open(backend, "layerwakeups")
+            waiter = holder
+        }
+        defer { Task { try? await waiter.close(); try? await holder.close() } }
+        // The first wait starts PostgreSQL's listener.
+        await waiter.waitForLayers(since: waiter.layerSignal(), upTo: .milliseconds(500))
+        for (number, stores) in [true, false].enumerated() {
+            let digest = Digest.sha256(of: Array("waited-for layer \(number)".utf8))
+            #expect(try await holder.factsOrClaim(digest, owner: "holder", lease: .seconds(60), now: Date()).claimed)
+            let signal = waiter.layerSignal()
+            let look = try await waiter.factsOrClaim(digest, owner: "waiter", lease: .seconds(60), now: Date())
+            #expect(look.facts == nil && !look.claimed)
+            let started = ContinuousClock.now
+            let waiting = Task { await waiter.waitForLayers(since: signal, upTo: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(200))
+            if stores {
+                let facts = LayerFacts(
+                    summary: LayerReadSummary(digest: digest, compression: .gzip, compressedSize: 10, uncompressedSize: 20, entryCount: 1, fileCount: 1),
+                    files: [:], whiteouts: [], opaqueDirectories: [], warnings: [])
+                try await holder.storeClaimedLayerFacts(facts, for: digest, owner: "holder")
+            } else {
+                // A failed read gives the claim up without facts.
+                try await holder.releaseLayer(digest, owner: "holder")
+            }
+            await waiting.value
+            #expect(ContinuousClock.now - started < .seconds(5), "woken after \(ContinuousClock.now - started)")
+            let after = try await waiter.factsOrClaim(digest, owner: "waiter", lease: .seconds(60), now: Date())
+            #expect(stores ? after.facts != nil : after.claimed)
+        }
+    }
+
     /// A layer is read once across processes: the stored facts, else the claim for one owner;
     /// another owner waits (no facts, no claim) until the holder stores the facts (and its claim
     /// goes with them) or its claim lapses.
