@@ -237,6 +237,7 @@ let package = Package(
             name: "FathomServerTests",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine", "FathomServer", "FathomAdvisory", "FathomReport",
+                "FathomInventory", "FathomTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -10,7 +10,8 @@
 # only read what is stored (the copy is vacuumed and analysed, as autovacuum would). Each
 # endpoint is asked 30 times in a row at each size (those that read every report 5 times, given
 # up on after a minute, once); curl times the answers. The benchmark checks its own result: the findings of the most widespread
-# vulnerability must number its seed count times the copies, and every answer must be a 200.
+# vulnerability must number its seed count times the copies, and every answer must be a 200
+# (or, for those that read every report, time out: shown as such).
 #
 #   Benchmarks/service-queries.sh [--sizes "1000 10000 100000"] [--seed 60] [--smoke]
 #

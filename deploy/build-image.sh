@@ -25,8 +25,8 @@
 #
 # Needs root (debootstrap and buildah's mount), debootstrap, buildah, strip (binutils), and the
 # Swift toolchain unless --binary is given. Prints the image's name, digest and size.
-set -euo pipefail
-# A failure names its step: debootstrap's and apt's output before it can be long.
+set -Eeuo pipefail
+# A failure names its step (-E: inside functions too): debootstrap's and apt's output before it can be long.
 trap 'echo "build-image.sh: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 

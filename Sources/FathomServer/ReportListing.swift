@@ -2,6 +2,7 @@ import FathomAdvisory
 import FathomCore
 import FathomReport
 import FathomStore
+import Logging
 
 extension ReportFinding {
     init(_ vulnerability: ScanReport.Vulnerability) {
@@ -19,27 +20,75 @@ extension ReportStore {
             findings: report.vulnerabilities.map(ReportFinding.init))
     }
 
-    /// Lists the findings of reports stored before the listing existed (or by an earlier
-    /// fathom), so that a listing of findings holds every report. Once done, one indexed look.
+    /// Lists the findings of `unlisted` reports (as `unlistedReports` gave them), each if it is
+    /// still the name's report.
+    func listFindings(of unlisted: [(name: String, document: [UInt8])]) async throws {
+        for (name, document) in unlisted {
+            let report: ScanReport
+            do {
+                report = try ScanReport.decode(document)
+            } catch {
+                throw FathomError(.invalidInput, "the stored report cannot be read", image: name, cause: error)
+            }
+            try await listFindings(name: name, document: document, findings: report.vulnerabilities.map(ReportFinding.init))
+        }
+    }
+
+    /// Lists the findings of every report stored before the listing existed (or by an earlier
+    /// fathom). A report rewritten meanwhile is read again; one still unlisted after three
+    /// tries is an error naming it, not a loop.
     func listUnlistedFindings() async throws {
-        var tried: Set<String> = []
+        var tries: [String: Int] = [:]
         while true {
             let unlisted = try await unlistedReports(limit: 200)
             if unlisted.isEmpty { return }
-            // A report changed while it was listed is read again; one that stays unlisted is an error, not a loop.
-            if unlisted.allSatisfy({ tried.contains($0.name) }) {
-                throw FathomError(.invalidInput, "the findings of the stored report could not be listed", image: unlisted[0].name)
-            }
-            for (name, document) in unlisted {
-                tried.insert(name)
-                let report: ScanReport
-                do {
-                    report = try ScanReport.decode(document)
-                } catch {
-                    throw FathomError(.invalidInput, "the stored report cannot be read", image: name, cause: error)
+            for (name, _) in unlisted {
+                tries[name, default: 0] += 1
+                if tries[name, default: 0] > 3 {
+                    throw FathomError(.invalidInput, "the findings of the stored report could not be listed", image: name)
                 }
-                try await listFindings(name: name, document: document, findings: report.vulnerabilities.map(ReportFinding.init))
+            }
+            try await listFindings(of: unlisted)
+        }
+    }
+}
+
+/// The findings of reports stored before the listing existed, listed in the background: after
+/// an upgrade that is every report (about a millisecond each to read: minutes at 100,000), too
+/// long for a request to wait. A few (an earlier worker still writing) are listed by the request.
+final class FindingsListing: Sendable {
+    let store: any ReportStore
+    private let running = Locked<Task<Void, Never>?>(nil)
+    /// At most this many unlisted reports are listed by a request itself.
+    static let inline = 50
+
+    init(store: any ReportStore) { self.store = store }
+
+    /// Starts listing in the background unless that runs already.
+    func start(logger: Logger) {
+        running.withLock { running in
+            guard running == nil else { return }
+            running = Task {
+                do {
+                    try await self.store.listUnlistedFindings()
+                } catch {
+                    logger.error("listing the findings of stored reports failed", metadata: ["error": "\(error)"])
+                }
+                self.running.withLock { $0 = nil }
             }
         }
+    }
+
+    /// Whether every stored report's findings are listed: a few unlisted ones are listed here;
+    /// more start (or wait for) the background listing, and the answer is no.
+    func complete(logger: Logger) async throws -> Bool {
+        let unlisted = try await store.unlistedReports(limit: Self.inline + 1)
+        if unlisted.isEmpty { return true }
+        if unlisted.count <= Self.inline && running.withLock({ $0 == nil }) {
+            try await store.listFindings(of: unlisted)
+            return true
+        }
+        start(logger: logger)
+        return false
     }
 }

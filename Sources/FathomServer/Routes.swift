@@ -21,9 +21,12 @@ public struct ServiceRoutes: Sendable {
     /// What scans Harbor's adapter API (nil: this process runs no workers).
     let runner: ScanRunner?
     let readiness = Readiness()
+    /// The findings of reports stored before their listing existed.
+    let listing: FindingsListing
 
     public init(store: any Store, configuration: ServiceConfiguration, metricsRegistry: PrometheusCollectorRegistry, runner: ScanRunner?) {
         self.store = store
+        self.listing = FindingsListing(store: store)
         self.configuration = configuration
         self.metricsRegistry = metricsRegistry
         self.runner = runner
@@ -67,7 +70,7 @@ public struct ServiceRoutes: Sendable {
         router.get("v1/images/**") { request, context in
             try await image(context.parameters.getCatchAll(), request: request)
         }
-        router.get("v1/findings") { request, _ in try await findings(request) }
+        router.get("v1/findings") { request, context in try await findings(request, context: context) }
         router.get("v1/fleet/summary") { _, _ in try await fleetSummary() }
         router.get("v1/jobs/summary") { _, _ in try await jobSummary() }
         router.get("v1/jobs/{id}") { _, context in
@@ -471,7 +474,7 @@ public struct ServiceRoutes: Sendable {
 
     /// Which images are affected: by vulnerability id (or alias), severity, and fixability (every
     /// finding of the fleet, up to `limit`, when no filter is given).
-    func findings(_ request: Request) async throws -> Response {
+    func findings(_ request: Request, context: some RequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let id = query.get("id")
         var severities: Set<Severity>?
@@ -496,7 +499,12 @@ public struct ServiceRoutes: Sendable {
         case .failure(let problem): return problem.response
         case .success(let position): start = position
         }
-        try await store.listUnlistedFindings()
+        guard try await listing.complete(logger: context.logger) else {
+            var response = Self.problem(
+                .serviceUnavailable, "the findings of reports stored by an earlier fathom are being listed; ask again in a moment")
+            response.headers[.retryAfter] = "5"
+            return response
+        }
         let page = try await store.findings(
             FindingsFilter(id: id, severities: severities.map { $0.map(\.rawValue).sorted() }, fixable: fixable),
             after: start.map { ($0.image, $0.ordinal) }, limit: limit)

@@ -65,6 +65,8 @@ public enum FathomService {
         let runner = configuration.workers > 0
             ? ScanRunner(store: store, client: client, configuration: configuration, policy: policy, logger: logger) : nil
         let routes = ServiceRoutes(store: store, configuration: configuration, metricsRegistry: metrics, runner: runner)
+        // Reports an earlier fathom stored get their findings listed at once, not at the first ask.
+        routes.listing.start(logger: logger)
         let (host, port) = (configuration.host, configuration.port)
         let app = Application(
             router: routes.router(),

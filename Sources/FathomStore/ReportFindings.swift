@@ -14,10 +14,11 @@ public struct ReportFinding: Sendable, Hashable {
         id: String, aliases: [String], package: String, installedVersion: String, fixedVersion: String?, severity: String, status: String
     ) {
         self.id = id
-        self.aliases = aliases
+        // Kept in one column, and a fix of no version is none: both stores read them back alike.
+        self.aliases = aliases.filter { !$0.isEmpty && !$0.contains("\n") }
         self.package = package
         self.installedVersion = installedVersion
-        self.fixedVersion = fixedVersion
+        self.fixedVersion = fixedVersion?.isEmpty == true ? nil : fixedVersion
         self.severity = severity
         self.status = status
     }

@@ -89,6 +89,7 @@ import Testing
             let fields = probe.text.split(separator: " ")
             let status = fields.first.flatMap { Int($0) } ?? 0
             let took = try #require(fields.last.flatMap { Double($0) }, "curl said \(probe.text) \(probe.errorText)")
+            #expect(status != 0, "/readyz did not answer: \(probe.errorText)")
             times.append(took)
             // The store gets 0.5 s; the bound on each answer is a hang guard for a loaded machine
             // (the suite's other tests share the two cores), the median is the one-second promise.

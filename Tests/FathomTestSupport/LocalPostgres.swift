@@ -54,7 +54,7 @@ public final class LocalPostgres: Sendable {
     /// for a test that times what follows.
     public func shutDown() async throws {
         guard let running = server.withLock({ server in defer { server = nil }; return server }) else { return }
-        try await Tool.run(["sh", "-c", "\(asOwner)\(binaries)/pg_ctl -D \"$1/data\" -m fast -w stop", "sh", directory], check: false)
+        try await Tool.run(["sh", "-c", "\(asOwner)\(binaries)/pg_ctl -D \"$1/data\" -m fast -w stop", "sh", directory])
         await running.terminate()
     }
 

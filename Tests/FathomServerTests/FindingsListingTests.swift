@@ -1,0 +1,54 @@
+import FathomCore
+import FathomInventory
+import FathomReport
+import FathomServer
+import FathomStore
+import FathomStores
+import FathomTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Reports an earlier fathom stored, before their findings were listed: a few are listed by the
+/// request that asks for findings; many (every report, after an upgrade) in the background,
+/// while `/v1/findings` answers 503 with Retry-After rather than a partial listing.
+@Suite(.timeLimit(.minutes(1))) struct FindingsListingTests {
+    @Test func reportsStoredBeforeTheListingAreListedBeforeFindingsAnswer() async throws {
+        let path = try Fixtures.temporaryDirectory("listing") + "/fathom.db"
+        let store = try await openStore(path)
+        let sbom = Array(
+            #"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": [{"type": "library", "name": "musl", "version": "1.1.24-r2", "purl": "pkg:apk/alpine/musl@1.1.24-r2?distro=alpine-3.10.9"}]}"#
+                .utf8)
+        let report = ScanReport(
+            sbom: try SBOMInventory.read(sbom, path: "app.cdx.json", os: nil), name: "sbom:app.cdx.json", digest: Digest.sha256(of: sbom),
+            size: Int64(sbom.count), advisoriesLoaded: true)
+        let document = Array(try report.json().utf8)
+        for number in 0..<60 {
+            try await store.storeReport(document, name: "r.example/app\(number):1", repository: "app\(number)", tag: "1", manifestDigest: nil, findings: [])
+        }
+        // As an earlier fathom left them.
+        try await Tool.run(["sqlite3", path, "UPDATE reports SET findings_listed = 0"])
+        let app = Application(router: RouterTests.routes(store).router())
+        let auth: HTTPFields = [.authorization: "Bearer \(RouterTests.token)"]
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/findings", method: .get, headers: auth) { response in
+                #expect(response.status == .serviceUnavailable && response.headers[.retryAfter] == "5", "\(response.status)")
+                #expect(String(buffer: response.body).contains("being listed"))
+            }
+            var listed = false
+            for _ in 0..<100 where !listed {
+                try await Task.sleep(for: .milliseconds(100))
+                try await client.execute(uri: "/v1/findings", method: .get, headers: auth) { listed = $0.status == .ok }
+            }
+            #expect(listed, "the background listing never finished")
+            #expect(try await store.unlistedReports(limit: 1).isEmpty)
+            // A few are listed by the request itself.
+            try await Tool.run(["sqlite3", path, "UPDATE reports SET findings_listed = 0 WHERE name < 'r.example/app2'"])
+            #expect(try await store.unlistedReports(limit: 100).count == 12)  // app0, app1, app10…app19
+            try await client.execute(uri: "/v1/findings", method: .get, headers: auth) { #expect($0.status == .ok) }
+            #expect(try await store.unlistedReports(limit: 1).isEmpty)
+        }
+        try await store.close()
+    }
+}
