@@ -101,7 +101,7 @@ public actor LayerCache {
             if claimed { break }
             // Woken when a holder gives a claim up (PostgreSQL's NOTIFY); the limit is the slow
             // look for a holder that died, or while the store's listener is reconnecting.
-            await claims.claims.waitForLayers(since: signal, upTo: .seconds(1))
+            await claims.claims.waitForLayer(key, since: signal, upTo: .seconds(1))
             try Task.checkCancellation()
         }
         let renewal = Task {

@@ -109,9 +109,9 @@ extension PostgresStore {
 
     public func layerSignal() -> Int { layerWakeups.wakes }
 
-    public func waitForLayers(since signal: Int, upTo limit: Duration) async {
+    public func waitForLayer(_ digest: Digest, since signal: Int, upTo limit: Duration) async {
         startListening()
-        await layerWakeups.wait(since: signal, upTo: limit)
+        await layerWakeups.wait(for: digest.description, since: signal, upTo: limit)
     }
 
     func startListening() {
@@ -129,7 +129,11 @@ extension PostgresStore {
                 try await client.withConnection { connection in
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask { for try await _ in try await connection.listen(Self.jobsChannel) { jobs.wake() } }
-                        group.addTask { for try await _ in try await connection.listen(Self.layersChannel) { layers.wake() } }
+                        group.addTask {
+                            for try await notification in try await connection.listen(Self.layersChannel) { layers.wake(notification.payload) }
+                        }
+                        // Claims given up before the listening began (or while it was lost) were not heard.
+                        layers.wakeAll()
                         try await group.next()
                         group.cancelAll()
                     }
@@ -468,7 +472,7 @@ extension PostgresStore {
         try await run(
             """
             WITH released AS (DELETE FROM layer_claims WHERE digest = \(digest.description) AND owner = \(owner) RETURNING 1)
-            SELECT pg_notify(\(Self.layersChannel), '') FROM released
+            SELECT pg_notify(\(Self.layersChannel), \(digest.description)) FROM released
             """)
     }
 
@@ -513,7 +517,7 @@ extension PostgresStore {
                 VALUES (\(digest.description), \(version), \(bytes), \(facts.summary.compressedSize), \(now))
                 ON CONFLICT (digest, analyzer_version) DO UPDATE SET facts = EXCLUDED.facts, compressed_size = EXCLUDED.compressed_size,
                     stored_at = EXCLUDED.stored_at)
-            SELECT pg_notify(\(Self.layersChannel), '') FROM released
+            SELECT pg_notify(\(Self.layersChannel), \(digest.description)) FROM released
             """)
     }
 }

@@ -16,8 +16,8 @@ public final class PostgresStore: Store {
     let logger: Logger
     public let location: String
     let jobWakeups = JobWakeups()
-    /// Waiters on another process's layer claim, woken by `NOTIFY fathom_layers`.
-    let layerWakeups = JobWakeups()
+    /// Waiters on another process's layer claim, woken by `NOTIFY fathom_layers, 'DIGEST'`.
+    let layerWakeups = KeyedWakeups()
     let listener = Locked<Task<Void, Never>?>(nil)
     /// Connects once afresh and closes, throwing the named cause (PostgresFailure.probe).
     let reach: @Sendable (Duration) async throws -> Void

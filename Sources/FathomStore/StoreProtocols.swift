@@ -32,17 +32,17 @@ public protocol LayerClaims: Sendable {
     func factsOrClaim(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> (facts: LayerFacts?, claimed: Bool)
     /// Stores the facts read under `owner`'s claim and gives the claim up, at once.
     func storeClaimedLayerFacts(_ facts: LayerFacts, for digest: Digest, owner: String) async throws
-    /// A mark to take before looking at a layer another owner may hold, for `waitForLayers`.
+    /// A mark to take before looking at a layer another owner may hold, for `waitForLayer`.
     func layerSignal() -> Int
-    /// Returns when a claim may have been given up since `signal` (at once where the store can
-    /// tell), or after `limit` at the latest.
-    func waitForLayers(since signal: Int, upTo limit: Duration) async
+    /// Returns when the claim on `digest` may have been given up since `signal` (at once where
+    /// the store can tell), or after `limit` at the latest.
+    func waitForLayer(_ digest: Digest, since signal: Int, upTo limit: Duration) async
 }
 
 extension LayerClaims {
     /// Where the store cannot tell when a claim is given up: a look every 100 ms.
     public func layerSignal() -> Int { 0 }
-    public func waitForLayers(since signal: Int, upTo limit: Duration) async {
+    public func waitForLayer(_ digest: Digest, since signal: Int, upTo limit: Duration) async {
         try? await Task.sleep(for: min(limit, .milliseconds(100)))
     }
 }

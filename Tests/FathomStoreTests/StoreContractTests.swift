@@ -218,7 +218,7 @@ import FathomStores
         }
         defer { Task { try? await waiter.close(); try? await holder.close() } }
         // The first wait starts PostgreSQL's listener.
-        await waiter.waitForLayers(since: waiter.layerSignal(), upTo: .milliseconds(500))
+        await waiter.waitForLayer(Digest.sha256(of: Array("nothing".utf8)), since: waiter.layerSignal(), upTo: .milliseconds(500))
         for (number, stores) in [true, false].enumerated() {
             let digest = Digest.sha256(of: Array("waited-for layer \(number)".utf8))
             #expect(try await holder.factsOrClaim(digest, owner: "holder", lease: .seconds(60), now: Date()).claimed)
@@ -226,8 +226,18 @@ import FathomStores
             let look = try await waiter.factsOrClaim(digest, owner: "waiter", lease: .seconds(60), now: Date())
             #expect(look.facts == nil && !look.claimed)
             let started = ContinuousClock.now
-            let waiting = Task { await waiter.waitForLayers(since: signal, upTo: .seconds(30)) }
+            let woke = Locked(false)
+            let waiting = Task {
+                await waiter.waitForLayer(digest, since: signal, upTo: .seconds(30))
+                woke.withLock { $0 = true }
+            }
             try await Task.sleep(for: .milliseconds(200))
+            // Another layer given up wakes no waiter of this one.
+            let other = Digest.sha256(of: Array("another layer \(number)".utf8))
+            #expect(try await holder.factsOrClaim(other, owner: "holder", lease: .seconds(60), now: Date()).claimed)
+            try await holder.releaseLayer(other, owner: "holder")
+            try await Task.sleep(for: .milliseconds(300))
+            if backend == .postgres { #expect(!woke.withLock { $0 }, "another layer's claim given up woke this one's waiter") }
             if stores {
                 let facts = LayerFacts(
                     summary: LayerReadSummary(digest: digest, compression: .gzip, compressedSize: 10, uncompressedSize: 20, entryCount: 1, fileCount: 1),
