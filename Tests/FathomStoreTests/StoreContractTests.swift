@@ -301,8 +301,11 @@ import FathomStores
         let live = records.count - 2 + 3
         #expect(try await store.advisories().recordCount == live)
         try await store.close()
-        // The store as the version before the count: the column gone, the migration not applied.
-        let downgrade = "ALTER TABLE imports DROP COLUMN live_records; DELETE FROM schema_version WHERE version = (SELECT MAX(version) FROM schema_version)"
+        // The store as the version before the count: the column gone, its migration and the
+        // findings listing's after it not applied.
+        let downgrade =
+            "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
+            + "ALTER TABLE imports DROP COLUMN live_records; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 1 FROM schema_version)"
         switch backend {
         case .sqlite: try await Tool.run(["sqlite3", location, downgrade])
         case .postgres:
