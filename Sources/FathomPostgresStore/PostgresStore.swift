@@ -15,9 +15,9 @@ public final class PostgresStore: Store {
     private let running: Task<Void, Never>
     let logger: Logger
     public let location: String
-    let jobWakeups = JobWakeups()
+    let jobWakeups = Wakeups()
     /// Waiters on another process's layer claim, woken by `NOTIFY fathom_layers, 'DIGEST'`.
-    let layerWakeups = KeyedWakeups()
+    let layerWakeups = Wakeups()
     let listener = Locked<Task<Void, Never>?>(nil)
     /// Connects once afresh and closes, throwing the named cause (PostgresFailure.probe).
     let reach: @Sendable (Duration) async throws -> Void

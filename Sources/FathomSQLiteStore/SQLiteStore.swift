@@ -11,7 +11,7 @@ public import FathomStore
 public final class SQLiteStore: Store {
     let database: SQLiteDatabase
     /// This process's idle workers, woken by its own enqueues (other processes' by polling).
-    let jobWakeups = JobWakeups()
+    let jobWakeups = Wakeups()
     public var path: String { database.path }
     public var location: String { database.path }
 
