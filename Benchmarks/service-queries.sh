@@ -55,19 +55,7 @@ fathom_bench_postgres "$work/pg"
 store=$(fathom_bench_postgres_url queries)
 sql() { "$FATHOM_PG_BIN/psql" -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$FATHOM_PG_PORT" -U fathom -d queries "$@"; }
 
-echo "generating and pushing $seed images to $host" >&2
-python3 Benchmarks/fleet/generate.py --registry "$host" --images "$seed" \
-  --debian "$bench/fleet/bases/debian-bookworm.tar.gz" --alpine "${alpine[@]}" --alpine-zstd "$bench/fleet/bases/alpine-3.20.3.tar.zst" \
-  --wheels "$bench/fleet/wheels" --go-binary "$bench/fleet/runc/usr/sbin/runc" --out "$work/fleet.json"
-python3 - "$work/fleet.json" "$host" "$work/events.json" <<'PY'
-import json, sys, uuid
-fleet, host, out = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
-events = [{"id": str(uuid.uuid4()), "timestamp": "2026-11-29T00:00:00.000000000Z", "action": "push",
-           "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": image["manifest"],
-                      "repository": image["repository"], "tag": image["tag"]},
-           "request": {"host": host}} for image in fleet["images"]]
-json.dump({"events": events}, open(out, "w"))
-PY
+fathom_bench_push_fleet "$bench" "$work" "$host" "$seed"
 
 feeds=(Tests/Fixtures/advisories/alpine-secdb/v3.{7,10,11}/main.yaml
   Tests/Fixtures/advisories/osv-debian12-derived/osv-debian12-derived.tar.gz Tests/Fixtures/advisories/osv-pypi.tar.gz)
@@ -79,7 +67,9 @@ api=$(fathom_free_port)
   --webhook-token-file "$work/token" --db-update-interval off --rescan-interval off --registry "$host" 2>"$work/serve.log" &
 serve_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api/readyz" >/dev/null && break; sleep 0.1; done
-curl -sf "${auth[@]}" -H "Content-Type: application/json" --data-binary "@$work/events.json" "http://127.0.0.1:$api/v1/events" >/dev/null
+for envelope in "$work/events/"*.json; do
+  curl -sf "${auth[@]}" -H "Content-Type: application/json" --data-binary "@$envelope" "http://127.0.0.1:$api/v1/events" >/dev/null
+done
 echo "the service scans the $seed images" >&2
 for _ in $(seq 1200); do
   state=$(curl -sf "${auth[@]}" "http://127.0.0.1:$api/v1/jobs/summary")

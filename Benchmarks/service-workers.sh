@@ -61,23 +61,7 @@ trap 'kill "$FATHOM_REGISTRY_PID" $FATHOM_PG_PID $serve_pid 2>/dev/null || true'
 fathom_bench_postgres "$work/pg"
 pgpid=$FATHOM_PG_PID
 
-echo "generating and pushing $images images to $host" >&2
-python3 Benchmarks/fleet/generate.py --registry "$host" --images "$images" \
-  --debian "$bench/fleet/bases/debian-bookworm.tar.gz" --alpine "${alpine[@]}" --alpine-zstd "$bench/fleet/bases/alpine-3.20.3.tar.zst" \
-  --wheels "$bench/fleet/wheels" --go-binary "$bench/fleet/runc/usr/sbin/runc" --out "$work/fleet.json"
-
-# The registry's push notifications, as it would send them: one envelope per 50 manifests.
-python3 - "$work/fleet.json" "$host" "$work/events" <<'PY'
-import json, os, sys, uuid
-fleet, host, out = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
-os.makedirs(out, exist_ok=True)
-events = [{"id": str(uuid.uuid4()), "timestamp": "2026-11-29T00:00:00.000000000Z", "action": "push",
-           "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": image["manifest"],
-                      "repository": image["repository"], "tag": image["tag"]},
-           "request": {"host": host}} for image in fleet["images"]]
-for number in range(0, len(events), 50):
-    json.dump({"events": events[number:number + 50]}, open(f"{out}/{number // 50:05d}.json", "w"))
-PY
+fathom_bench_push_fleet "$bench" "$work" "$host" "$images"
 echo token-for-the-benchmark >"$work/token"
 # The same images as OCI layouts on local disk: one per repository (the service's mirror), and
 # one for all (the fleet path's).

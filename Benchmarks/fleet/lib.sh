@@ -122,3 +122,26 @@ fathom_bench_statements() {
     -c "SELECT sum(calls) AS statements, round(sum(total_exec_time)::numeric, 1) AS exec_ms, round(sum(total_plan_time)::numeric, 1) AS plan_ms
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$1')" >"$2"
 }
+
+# fathom_bench_push_fleet BENCH WORK HOST IMAGES: generates IMAGES images over the fleet's bases
+# (fathom_bench_bases and fathom_bench_fleet_files first), pushes them to HOST, describes them in
+# WORK/fleet.json, and writes the registry's push notifications for them as it would send them
+# (one envelope per 50 manifests) into WORK/events/.
+fathom_bench_push_fleet() {
+  local bench="$1" work="$2" host="$3" images="$4"
+  echo "generating and pushing $images images to $host" >&2
+  python3 Benchmarks/fleet/generate.py --registry "$host" --images "$images" \
+    --debian "$bench/fleet/bases/debian-bookworm.tar.gz" --alpine "${alpine[@]}" --alpine-zstd "$bench/fleet/bases/alpine-3.20.3.tar.zst" \
+    --wheels "$bench/fleet/wheels" --go-binary "$bench/fleet/runc/usr/sbin/runc" --out "$work/fleet.json"
+  python3 - "$work/fleet.json" "$host" "$work/events" <<'PY'
+import json, os, sys, uuid
+fleet, host, out = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+os.makedirs(out, exist_ok=True)
+events = [{"id": str(uuid.uuid4()), "timestamp": "2026-11-29T00:00:00.000000000Z", "action": "push",
+           "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": image["manifest"],
+                      "repository": image["repository"], "tag": image["tag"]},
+           "request": {"host": host}} for image in fleet["images"]]
+for number in range(0, len(events), 50):
+    json.dump({"events": events[number:number + 50]}, open(f"{out}/{number // 50:05d}.json", "w"))
+PY
+}

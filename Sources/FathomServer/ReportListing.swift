@@ -12,6 +12,17 @@ extension ReportFinding {
     }
 }
 
+extension ScanReport {
+    /// A stored report, decoded; one that cannot be read is an error naming it.
+    static func stored(_ document: [UInt8], name: String) throws -> ScanReport {
+        do {
+            return try decode(document)
+        } catch {
+            throw FathomError(.invalidInput, "the stored report cannot be read", image: name, cause: error)
+        }
+    }
+}
+
 extension ReportStore {
     /// Stores `report` as the newest of `name`, with its findings listed beside it.
     func storeReport(_ report: ScanReport, name: String, repository: String, tag: String?) async throws {
@@ -24,12 +35,7 @@ extension ReportStore {
     /// still the name's report.
     func listFindings(of unlisted: [(name: String, document: [UInt8])]) async throws {
         for (name, document) in unlisted {
-            let report: ScanReport
-            do {
-                report = try ScanReport.decode(document)
-            } catch {
-                throw FathomError(.invalidInput, "the stored report cannot be read", image: name, cause: error)
-            }
+            let report = try ScanReport.stored(document, name: name)
             try await listFindings(name: name, document: document, findings: report.vulnerabilities.map(ReportFinding.init))
         }
     }

@@ -295,13 +295,7 @@ public struct ServiceRoutes: Sendable {
         while true {
             let page = try await store.reports(after: last, limit: 500)
             for (name, document) in page {
-                let report: ScanReport
-                do {
-                    report = try ScanReport.decode(document)
-                } catch {
-                    throw FathomError(.invalidInput, "the stored report cannot be read", image: name, cause: error)
-                }
-                guard try body(name, report) else { return }
+                guard try body(name, try ScanReport.stored(document, name: name)) else { return }
             }
             guard page.count == 500 else { return }
             last = page.last?.name
