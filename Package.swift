@@ -210,8 +210,8 @@ let package = Package(
             name: "FathomRegistryTests",
             dependencies: [
                 "FathomCore", "FathomOCI", "FathomRegistry", "FathomSource", "FathomArchive", "FathomInventory", "FathomPipeline",
-                "FathomAdvisory", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine", "FathomTestSupport",
-                .product(name: "Yams", package: "Yams"),
+                "FathomAdvisory", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomEngine", "FathomReport",
+                "FathomTestSupport", .product(name: "Yams", package: "Yams"),
             ]),
         .testTarget(
             name: "FathomSourceTests",

@@ -194,7 +194,7 @@ extension PostgresStore {
     // MARK: reports
 
     public func storeReport(
-        _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, findings: [ReportFinding]
+        _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, listing: ReportListing
     ) async throws {
         // The report's row first: its lock keeps two writers of one name from mixing their
         // findings (the second's statements see the first's once it has committed).
@@ -207,13 +207,28 @@ extension PostgresStore {
                 ON CONFLICT (name) DO UPDATE SET repository = EXCLUDED.repository, tag = EXCLUDED.tag, manifest_digest = EXCLUDED.manifest_digest,
                     scan_id = EXCLUDED.scan_id, document = EXCLUDED.document, findings_listed = true
                 """, on: connection)
-            try await replaceFindings(of: name, manifestDigest: manifestDigest?.description, with: findings, on: connection)
+            try await replaceListing(of: name, manifestDigest: manifestDigest?.description, with: listing, on: connection)
         }
     }
 
-    /// Replaces the listed findings of `name` in one statement (array binds: one row per finding
-    /// and one per id or alias it is found by).
-    func replaceFindings(of name: String, manifestDigest: String?, with findings: [ReportFinding], on connection: PostgresConnection) async throws {
+    /// Replaces the listing of `name` in two statements (array binds): its image's sums on its
+    /// report's row; then its findings, one row per finding and one per id or alias it is found
+    /// by, the prefixes and layer findings it brings, and the images per vulnerability: moved by
+    /// the ids it gains and loses, and what the newest report says of an id it keeps (a KEV
+    /// entry since). Counters are written in id order, so two writers take their locks in the
+    /// same order; a row nothing changes is not written.
+    func replaceListing(of name: String, manifestDigest: String?, with listing: ReportListing, on connection: PostgresConnection) async throws {
+        let image = listing.image
+        let counts = ImageRow.severities.map { Int64(image.bySeverity[$0] ?? 0) }
+        try await run(
+            """
+            UPDATE reports SET os = \(image.os), critical = \(counts[0]), high = \(counts[1]), medium = \(counts[2]), low = \(counts[3]),
+                unknown = \(counts[4]), findings = \(Int64(image.findings)), fixable = \(Int64(image.fixable)), new_findings = \(Int64(image.new)),
+                resolved = \(Int64(image.resolved)), exploited = \(Int64(image.exploited)), layers = \(Int64(image.layers)), bytes = \(image.bytes),
+                chain = \(image.chain), fully_checked = \(image.fullyChecked), missing = \(image.missing.joined(separator: "\n"))
+            WHERE name = \(name)
+            """, on: connection)
+        let findings = listing.findings
         var keys: [String] = []
         var keyOrdinals: [Int64] = []
         var keySeverities: [String] = []
@@ -226,9 +241,11 @@ extension PostgresStore {
                 keyFixed.append(finding.fixedVersion != nil)
             }
         }
+        let vulnerabilities = listing.vulnerabilities.sorted { Array($0.id.utf8).lexicographicallyPrecedes(Array($1.id.utf8)) }
+        let layers = listing.layerFindings.keys.sorted()
         try await run(
             """
-            WITH gone AS (DELETE FROM report_findings WHERE name = \(name)),
+            WITH gone AS (DELETE FROM report_findings WHERE name = \(name) RETURNING id),
                 gone_keys AS (DELETE FROM report_finding_keys WHERE name = \(name)),
                 listed AS (
                     INSERT INTO report_findings (name, ordinal, manifest_digest, id, aliases, package, installed_version, fixed_version, severity, status)
@@ -236,9 +253,41 @@ extension PostgresStore {
                     FROM unnest(\(findings.indices.map { Int64($0) })::BIGINT[], \(findings.map(\.id))::TEXT[],
                         \(findings.map { ReportFinding.joined($0.aliases) })::TEXT[], \(findings.map(\.package))::TEXT[],
                         \(findings.map(\.installedVersion))::TEXT[], \(findings.map { $0.fixedVersion ?? "" })::TEXT[],
-                        \(findings.map(\.severity))::TEXT[], \(findings.map(\.status))::TEXT[]) AS f(o, i, a, p, v, x, s, t))
-            INSERT INTO report_finding_keys (key, name, ordinal, severity, fixed)
-            SELECT k, \(name), o, s, x FROM unnest(\(keys)::TEXT[], \(keyOrdinals)::BIGINT[], \(keySeverities)::TEXT[], \(keyFixed)::BOOLEAN[]) AS f(k, o, s, x)
+                        \(findings.map(\.severity))::TEXT[], \(findings.map(\.status))::TEXT[]) AS f(o, i, a, p, v, x, s, t)),
+                listed_keys AS (
+                    INSERT INTO report_finding_keys (key, name, ordinal, severity, fixed)
+                    SELECT k, \(name), o, s, x FROM unnest(\(keys)::TEXT[], \(keyOrdinals)::BIGINT[], \(keySeverities)::TEXT[], \(keyFixed)::BOOLEAN[]) AS f(k, o, s, x)),
+                prefixes AS (
+                    INSERT INTO fleet_prefixes (key, parent, layer, depth, size)
+                    SELECT k, NULLIF(p, ''), l, d, z FROM unnest(\(listing.prefixes.map(\.key))::TEXT[], \(listing.prefixes.map { $0.parent ?? "" })::TEXT[],
+                        \(listing.prefixes.map(\.layer))::TEXT[], \(listing.prefixes.map { Int64($0.depth) })::BIGINT[], \(listing.prefixes.map(\.size))::BIGINT[])
+                        AS f(k, p, l, d, z)
+                    ON CONFLICT (key) DO NOTHING),
+                layer_findings AS (
+                    INSERT INTO fleet_layer_findings (layer, findings)
+                    SELECT l, f FROM unnest(\(layers)::TEXT[], \(layers.map { listing.layerFindings[$0, default: []].joined(separator: "\n") })::TEXT[])
+                        AS f(l, f) ORDER BY l
+                    ON CONFLICT (layer) DO UPDATE SET findings = EXCLUDED.findings WHERE fleet_layer_findings.findings <> EXCLUDED.findings),
+                now_carried AS (
+                    SELECT * FROM unnest(\(vulnerabilities.map(\.id))::TEXT[], \(vulnerabilities.map(\.severity))::TEXT[],
+                        \(vulnerabilities.map { Int64($0.rank) })::BIGINT[], \(vulnerabilities.map { $0.packages.joined(separator: "\n") })::TEXT[],
+                        \(vulnerabilities.map { $0.kevDateAdded ?? "" })::TEXT[], \(vulnerabilities.map(\.knownRansomware))::BOOLEAN[]) AS f(i, s, r, p, k, w)),
+                moved AS (
+                    SELECT i, s, r, CASE WHEN i IN (SELECT id FROM gone) THEN 0 ELSE 1 END AS n, p, k, w FROM now_carried
+                    UNION ALL
+                    SELECT DISTINCT id, '', 0, -1, '', '', false FROM gone WHERE id NOT IN (SELECT i FROM now_carried))
+            INSERT INTO fleet_vulnerabilities (id, severity, rank, images, packages, kev_added, ransomware)
+            SELECT i, s, r, n, CASE WHEN p = '' THEN '{}'::TEXT[] ELSE string_to_array(p, E'\n') END, NULLIF(k, ''), w FROM moved ORDER BY i COLLATE "C"
+            ON CONFLICT (id) DO UPDATE SET images = fleet_vulnerabilities.images + EXCLUDED.images,
+                severity = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.severity ELSE fleet_vulnerabilities.severity END,
+                rank = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.rank ELSE fleet_vulnerabilities.rank END,
+                kev_added = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.kev_added ELSE fleet_vulnerabilities.kev_added END,
+                ransomware = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.ransomware ELSE fleet_vulnerabilities.ransomware END,
+                packages = ARRAY(SELECT p FROM (SELECT DISTINCT p COLLATE "C" AS p FROM unnest(fleet_vulnerabilities.packages || EXCLUDED.packages) AS u(p)) d
+                    ORDER BY p LIMIT 3)
+            WHERE EXCLUDED.images <> 0 OR fleet_vulnerabilities.severity <> EXCLUDED.severity
+                OR fleet_vulnerabilities.kev_added IS DISTINCT FROM EXCLUDED.kev_added OR fleet_vulnerabilities.ransomware <> EXCLUDED.ransomware
+                OR NOT (EXCLUDED.packages <@ fleet_vulnerabilities.packages)
             """, on: connection)
     }
 
@@ -315,7 +364,7 @@ extension PostgresStore {
         return reports
     }
 
-    public func listFindings(name: String, document: [UInt8], findings: [ReportFinding]) async throws {
+    public func listReport(name: String, document: [UInt8], listing: ReportListing) async throws {
         try await transaction { connection in
             var digest: String??
             try await run(
@@ -325,8 +374,90 @@ extension PostgresStore {
                 """, on: connection
             ) { digest = .some(try $0.decode(String?.self)) }
             guard let digest else { return }
-            try await replaceFindings(of: name, manifestDigest: digest, with: findings, on: connection)
+            try await replaceListing(of: name, manifestDigest: digest, with: listing, on: connection)
         }
+    }
+
+    public func fleetView(top: Int) async throws -> FleetView {
+        var view = FleetView()
+        let columns = "name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
+            + "bytes, chain, fully_checked, missing"
+        try await run(
+            """
+            SELECT COUNT(*), COALESCE(SUM(critical), 0)::BIGINT, COALESCE(SUM(high), 0)::BIGINT, COALESCE(SUM(medium), 0)::BIGINT,
+                COALESCE(SUM(low), 0)::BIGINT, COALESCE(SUM(unknown), 0)::BIGINT, COALESCE(SUM(layers), 0)::BIGINT, COALESCE(SUM(bytes), 0)::BIGINT,
+                COUNT(*) FILTER (WHERE exploited > 0)
+            FROM reports
+            """
+        ) { row in
+            let (images, critical, high, medium, low, unknown, layers, bytes, exploited) = try row.decode(
+                (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+            view.images = Int(images)
+            for (severity, count) in zip(ImageRow.severities, [critical, high, medium, low, unknown]) { view.bySeverity[severity] = Int(count) }
+            (view.layerUses, view.bytesReferenced, view.imagesWithExploited) = (Int(layers), bytes, Int(exploited))
+        }
+        try await run(
+            """
+            SELECT \(unescaped: columns) FROM reports
+            ORDER BY critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name COLLATE "C" LIMIT \(Int64(top))
+            """
+        ) { view.mostAtRisk.append(try Self.imageRow($0)) }
+        func vulnerability(_ row: PostgresRow) throws -> FleetVulnerability {
+            let (id, severity, images, packages, kev, ransomware) = try row.decode((String, String, Int64, [String], String?, Bool).self)
+            return FleetVulnerability(id: id, severity: severity, images: Int(images), packages: packages, kevDateAdded: kev, knownRansomware: ransomware)
+        }
+        let vulnerabilityColumns = "id, severity, images, packages, kev_added, ransomware"
+        try await run(
+            """
+            SELECT \(unescaped: vulnerabilityColumns) FROM fleet_vulnerabilities WHERE images > 0 ORDER BY images DESC, rank DESC, id LIMIT \(Int64(top))
+            """
+        ) { view.widespread.append(try vulnerability($0)) }
+        var exploited: [FleetVulnerability] = []
+        try await run("SELECT \(unescaped: vulnerabilityColumns) FROM fleet_vulnerabilities WHERE images > 0 AND kev_added IS NOT NULL") {
+            exploited.append(try vulnerability($0))
+        }
+        for entry in exploited {
+            var names: [String] = []
+            // The keys' index is in name order: the first names without reading the rest.
+            try await run("SELECT DISTINCT name FROM report_finding_keys WHERE key = \(entry.id) ORDER BY name LIMIT \(Int64(top))") {
+                names.append(try $0.decode(String.self))
+            }
+            view.exploited.append((entry, names))
+        }
+        try await run("SELECT missing, COUNT(*) FROM reports WHERE missing <> '' GROUP BY missing") { row in
+            let (missing, images) = try row.decode((String, Int64).self)
+            for gap in missing.split(separator: "\n") { view.missing[String(gap), default: 0] += Int(images) }
+        }
+        try await run("SELECT key, parent, layer, depth, size FROM fleet_prefixes") { row in
+            let (key, parent, layer, depth, size) = try row.decode((String, String?, String, Int32, Int64).self)
+            view.prefixes.append(LayerPrefix(key: key, parent: parent, layer: layer, depth: Int(depth), size: size))
+        }
+        try await run(
+            """
+            SELECT chain, COUNT(*), bool_or(NOT fully_checked), (array_agg(name COLLATE "C" ORDER BY name COLLATE "C"))[1:3]
+            FROM reports WHERE chain IS NOT NULL GROUP BY chain
+            """
+        ) { row in
+            let (chain, images, unchecked, names) = try row.decode((String, Int64, Bool, [String]).self)
+            view.chains[chain] = (Int(images), names, unchecked)
+        }
+        try await run("SELECT layer, findings FROM fleet_layer_findings") { row in
+            let (layer, findings) = try row.decode((String, String).self)
+            view.layerFindings[layer] = findings.isEmpty ? [] : findings.split(separator: "\n").map(String.init)
+        }
+        return view
+    }
+
+    static func imageRow(_ row: PostgresRow) throws -> ImageRow {
+        let (name, digest, os, critical, high, medium, low, unknown, findings, fixable, new, resolved, exploited, layers, bytes, chain, checked, missing) =
+            try row.decode(
+                (String, String?, String?, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, String?, Bool, String).self)
+        var bySeverity: [String: Int] = [:]
+        for (severity, count) in zip(ImageRow.severities, [critical, high, medium, low, unknown]) where count > 0 { bySeverity[severity] = Int(count) }
+        return ImageRow(
+            name: name, manifestDigest: digest, os: os, bySeverity: bySeverity, findings: Int(findings), fixable: Int(fixable), new: Int(new),
+            resolved: Int(resolved), exploited: Int(exploited), layers: Int(layers), bytes: bytes, chain: chain, fullyChecked: checked,
+            missing: missing.isEmpty ? [] : missing.split(separator: "\n").map(String.init))
     }
 
     public func report(name: String) async throws -> [UInt8]? {

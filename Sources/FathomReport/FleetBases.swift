@@ -1,5 +1,6 @@
 public import FathomCore
 import FathomAdvisory
+import FathomStore
 import Foundation
 
 /// Fleet remediation: most of a registry's findings come with the images' bases. A base is a
@@ -41,8 +42,10 @@ struct FleetLineage: Sendable {
         var depth: Int
         /// Images that have this prefix and more layers.
         var descendants = 0
-        /// Names of images that are exactly this prefix (a few).
+        /// Names of images that are exactly this prefix (the first three in byte order), and how
+        /// many there are.
         var exact: [String] = []
+        var exactCount = 0
         /// Whether such an image had packages no advisory data covered: its fewer findings
         /// prove nothing, so it is never recommended.
         var unchecked = false
@@ -56,14 +59,13 @@ struct FleetLineage: Sendable {
     mutating func add(name: String, layers: [Digest], findings: [(key: String, layer: Int)], fullyChecked: Bool) {
         var parent: Digest?
         for (index, layer) in layers.enumerated() {
-            var hasher = DigestHasher()
-            hasher.update(Array(((parent?.description ?? "") + "/" + layer.description).utf8))
-            let key = hasher.finalize()
+            let key = Self.prefixKey(parent: parent, layer: layer)
             var node = nodes[key] ?? Node(parent: parent, layer: layer, depth: index + 1)
             if index < layers.count - 1 {
                 node.descendants += 1
             } else {
-                if node.exact.count < 3 && !node.exact.contains(name) { node.exact.append(name) }
+                node.exactCount += 1
+                if !node.exact.contains(name) { node.exact = Array((node.exact + [name]).sorted(by: Self.byteOrder).prefix(3)) }
                 node.unchecked = node.unchecked || !fullyChecked
             }
             nodes[key] = node
@@ -73,6 +75,51 @@ struct FleetLineage: Sendable {
             layerFindings[layers[finding.layer], default: []].insert(finding.key)
         }
     }
+
+    init() {}
+
+    /// The lineage the stored rows describe: every prefix, the images that are exactly each, and
+    /// the findings each layer brings. Prefixes no image has any more are left out.
+    init(prefixes: [LayerPrefix], chains: [String: (images: Int, names: [String], unchecked: Bool)], layerFindings: [String: [String]]) {
+        var all: [Digest: Node] = [:]
+        for prefix in prefixes {
+            guard let key = try? Digest(parsing: prefix.key), let layer = try? Digest(parsing: prefix.layer) else { continue }
+            all[key] = Node(parent: prefix.parent.flatMap { try? Digest(parsing: $0) }, layer: layer, depth: prefix.depth)
+        }
+        for (chain, exact) in chains {
+            guard let key = try? Digest(parsing: chain), all[key] != nil else { continue }
+            all[key]?.exactCount = exact.images
+            all[key]?.exact = exact.names
+            all[key]?.unchecked = exact.unchecked
+            var current = all[key]?.parent
+            while let at = current, all[at] != nil {
+                all[at]?.descendants += exact.images
+                current = all[at]?.parent
+            }
+        }
+        nodes = all.filter { $0.value.descendants + $0.value.exactCount > 0 }
+        let used = Set(nodes.values.map(\.layer))
+        for (layer, keys) in layerFindings {
+            guard let digest = try? Digest(parsing: layer), used.contains(digest) else { continue }
+            self.layerFindings[digest] = Set(keys)
+        }
+    }
+
+    /// The distinct layers the images use, with a size each (from `sizes`, by layer).
+    func layers(sizes: [Digest: Int64]) -> (count: Int, bytes: Int64) {
+        let used = Set(nodes.values.map(\.layer))
+        return (used.count, used.reduce(0) { $0 + (sizes[$1] ?? 0) })
+    }
+
+    /// A prefix's name: a digest of its parent's and its top layer's.
+    static func prefixKey(parent: Digest?, layer: Digest) -> Digest {
+        var hasher = DigestHasher()
+        hasher.update(Array(((parent?.description ?? "") + "/" + layer.description).utf8))
+        return hasher.finalize()
+    }
+
+    /// Names compare as the stores order them: by their bytes.
+    static func byteOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
     private func findings(of key: Digest) -> Set<String> {
         var all = Set<String>()
@@ -101,7 +148,7 @@ struct FleetLineage: Sendable {
             let tagged = !node.exact.isEmpty
             // An untagged prefix is a base where images part ways: not when one child carries them all.
             if !tagged && node.descendants < 2 { continue }
-            if !tagged, (children[key] ?? []).contains(where: { nodes[$0].map { $0.descendants + $0.exact.count } == node.descendants }) {
+            if !tagged, (children[key] ?? []).contains(where: { nodes[$0].map { $0.descendants + $0.exactCount } == node.descendants }) {
                 continue
             }
             let own = findings(of: key)

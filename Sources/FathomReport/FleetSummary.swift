@@ -1,7 +1,7 @@
 public import FathomAdvisory
 public import FathomCore
 import FathomOCI
-import FathomStore
+public import FathomStore
 import Foundation
 
 /// What `fathom registry` prints at the end: counts, dedup, severity totals, the most
@@ -154,7 +154,13 @@ public struct FleetSummary: Sendable, Encodable {
             guard seen.insert(vulnerability.id).inserted else { continue }
             var entry = vulnerabilityImages[vulnerability.id] ?? (vulnerability.severity, 0, [])
             entry.1 += 1
-            if entry.2.count < 3 { entry.2.insert(vulnerability.package) }
+            vulnerabilityImages[vulnerability.id] = entry
+        }
+        // A few packages per id: the first three in byte order, as the service's rows keep them.
+        for vulnerability in report.vulnerabilities {
+            guard var entry = vulnerabilityImages[vulnerability.id], !entry.2.contains(vulnerability.package) else { continue }
+            entry.2.insert(vulnerability.package)
+            if entry.2.count > 3, let last = entry.2.max(by: FleetLineage.byteOrder) { entry.2.remove(last) }
             vulnerabilityImages[vulnerability.id] = entry
         }
         var carriesExploited = false
@@ -164,27 +170,58 @@ public struct FleetSummary: Sendable, Encodable {
             var entry = exploited[vulnerability.id] ?? Exploited(
                 id: vulnerability.id, severity: vulnerability.severity, dateAdded: kev.dateAdded, knownRansomware: kev.knownRansomware,
                 packages: [], images: [], moreImages: 0)
-            if !entry.packages.contains(vulnerability.package) && entry.packages.count < 3 { entry.packages.append(vulnerability.package) }
+            if !entry.packages.contains(vulnerability.package) {
+                entry.packages = Array((entry.packages + [vulnerability.package]).sorted(by: FleetLineage.byteOrder).prefix(3))
+            }
+            // The first `top` names in byte order, and how many more.
             if !entry.images.contains(name) {
-                if entry.images.count < top { entry.images.append(name) } else { entry.moreImages += 1 }
+                entry.images = (entry.images + [name]).sorted(by: FleetLineage.byteOrder)
+                if entry.images.count > top {
+                    entry.images.removeLast()
+                    entry.moreImages += 1
+                }
             }
             exploited[vulnerability.id] = entry
         }
         if carriesExploited { imagesWithExploited += 1 }
-        for gap in report.coverage?.gaps ?? [] { missingData[gap.namespace, default: 0] += 1 }
-        if (report.coverage?.osPackagesWithoutRelease ?? 0) > 0 { missingData["OS not identified", default: 0] += 1 }
-        if !report.summary.advisoriesLoaded { missingData["no advisory data loaded", default: 0] += 1 }
-        let layers = report.layers.map(\.digest)
-        lineage.add(
-            name: name, layers: layers,
-            findings: report.vulnerabilities.map { (Self.key($0.id, $0.package, $0.installedVersion, $0.severity), layers.firstIndex(of: $0.layer) ?? 0) },
-            fullyChecked: report.summary.advisoriesLoaded && (report.coverage?.gaps.isEmpty ?? false) && (report.coverage?.osPackagesWithoutRelease ?? 0) == 0)
+        for gap in report.fleetGaps { missingData[gap, default: 0] += 1 }
+        lineage.add(name: name, layers: report.layers.map(\.digest), findings: report.layeredFindings, fullyChecked: report.fullyChecked)
         mostAtRisk.append(
             ImageLine(
                 name: name, manifestDigest: report.artifact.manifestDigest, findings: report.vulnerabilities.count, bySeverity: counts,
                 fixable: report.vulnerabilities.filter { $0.fixedVersion != nil }.count, new: report.changes?.new.count ?? 0,
                 resolved: report.changes?.resolved.count ?? 0))
         if mostAtRisk.count > 2 * top { trimImages() }
+    }
+
+    /// The summary of the stored fleet, from the rows kept as its reports were stored (the
+    /// service's fleet view): the same parts `add(report:name:)` makes of every report, read
+    /// without decoding one. Every layer counts as reused: nothing was read.
+    public init(view: FleetView, source: String, advisoryVersion: String, top: Int) {
+        self.init(source: source, advisoryVersion: advisoryVersion, top: top)
+        images.scanned = view.images
+        for (severity, count) in view.bySeverity { findings[severity] = count }
+        layers.reused = view.layerUses
+        bytes.referenced = view.bytesReferenced
+        lineage = FleetLineage(prefixes: view.prefixes, chains: view.chains, layerFindings: view.layerFindings)
+        var sizes: [Digest: Int64] = [:]
+        for prefix in view.prefixes { if let layer = try? Digest(parsing: prefix.layer) { sizes[layer] = prefix.size } }
+        (layers.distinct, bytes.distinct) = lineage.layers(sizes: sizes)
+        mostAtRisk = view.mostAtRisk.map { row in
+            ImageLine(
+                name: row.name, manifestDigest: row.manifestDigest.flatMap { try? Digest(parsing: $0) }, findings: row.findings,
+                bySeverity: row.bySeverity, fixable: row.fixable, new: row.new, resolved: row.resolved)
+        }
+        for entry in view.widespread {
+            vulnerabilityImages[entry.id] = (Severity(rawValue: entry.severity) ?? .unknown, entry.images, Set(entry.packages))
+        }
+        for (entry, names) in view.exploited {
+            exploited[entry.id] = Exploited(
+                id: entry.id, severity: Severity(rawValue: entry.severity) ?? .unknown, dateAdded: entry.kevDateAdded ?? "",
+                knownRansomware: entry.knownRansomware, packages: entry.packages, images: names, moreImages: max(0, entry.images - names.count))
+        }
+        imagesWithExploited = view.imagesWithExploited
+        missingData = view.missing
     }
 
     /// Records what `--exit-code` made of an image: those that fail it are named.

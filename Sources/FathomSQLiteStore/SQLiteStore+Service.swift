@@ -174,7 +174,7 @@ extension SQLiteStore {
     }
 
     public func storeReport(
-        _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, findings: [ReportFinding]
+        _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, listing: ReportListing
     ) async throws {
         try await database.write { database in
             try database.transaction {
@@ -189,12 +189,30 @@ extension SQLiteStore {
                         .text(name), .text(repository), tag.map { .text($0) } ?? .null, manifestDigest.map { .text($0.description) } ?? .null,
                         .integer(scan), .blob(document),
                     ])
-                try Self.replaceFindings(of: name, manifestDigest: manifestDigest?.description, with: findings, in: database)
+                try Self.replaceListing(of: name, manifestDigest: manifestDigest?.description, with: listing, in: database)
             }
         }
     }
 
-    static func replaceFindings(of name: String, manifestDigest: String?, with findings: [ReportFinding], in database: SQLiteConnection) throws {
+    /// Replaces the listing of `name`: its image's sums on its report's row, its findings, the
+    /// prefixes and layer findings it brings, and the images per vulnerability (moved by the ids
+    /// it gains and loses; what the newest report says of an id it keeps).
+    static func replaceListing(of name: String, manifestDigest: String?, with listing: ReportListing, in database: SQLiteConnection) throws {
+        let image = listing.image
+        let counts = ImageRow.severities.map { SQLiteValue.integer(Int64(image.bySeverity[$0] ?? 0)) }
+        try database.query(
+            """
+            UPDATE reports SET os = ?, critical = ?, high = ?, medium = ?, low = ?, unknown = ?, findings = ?, fixable = ?, new_findings = ?,
+                resolved = ?, exploited = ?, layers = ?, bytes = ?, chain = ?, fully_checked = ?, missing = ? WHERE name = ?
+            """,
+            [image.os.map { .text($0) } ?? .null] + counts + [
+                .integer(Int64(image.findings)), .integer(Int64(image.fixable)), .integer(Int64(image.new)), .integer(Int64(image.resolved)),
+                .integer(Int64(image.exploited)), .integer(Int64(image.layers)), .integer(image.bytes), image.chain.map { .text($0) } ?? .null,
+                .integer(image.fullyChecked ? 1 : 0), .text(image.missing.joined(separator: "\n")), .text(name),
+            ])
+        var gone: Set<String> = []
+        try database.query("SELECT DISTINCT id FROM report_findings WHERE name = ?", [.text(name)]) { gone.insert($0.text(0) ?? "") }
+        let findings = listing.findings
         try database.query("DELETE FROM report_findings WHERE name = ?", [.text(name)])
         try database.query("DELETE FROM report_finding_keys WHERE name = ?", [.text(name)])
         for (ordinal, finding) in findings.enumerated() {
@@ -213,6 +231,41 @@ extension SQLiteStore {
                     "INSERT INTO report_finding_keys (key, name, ordinal, severity, fixed) VALUES (?, ?, ?, ?, ?)",
                     [.text(key), .text(name), .integer(Int64(ordinal)), .text(finding.severity), .integer(finding.fixedVersion == nil ? 0 : 1)])
             }
+        }
+        for prefix in listing.prefixes {
+            try database.query(
+                "INSERT INTO fleet_prefixes (key, parent, layer, depth, size) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                [.text(prefix.key), prefix.parent.map { .text($0) } ?? .null, .text(prefix.layer), .integer(Int64(prefix.depth)), .integer(prefix.size)])
+        }
+        for (layer, keys) in listing.layerFindings {
+            try database.query(
+                """
+                INSERT INTO fleet_layer_findings (layer, findings) VALUES (?, ?)
+                ON CONFLICT (layer) DO UPDATE SET findings = excluded.findings WHERE fleet_layer_findings.findings <> excluded.findings
+                """, [.text(layer), .text(keys.joined(separator: "\n"))])
+        }
+        for vulnerability in listing.vulnerabilities {
+            var packages: [String] = []
+            try database.query("SELECT packages FROM fleet_vulnerabilities WHERE id = ?", [.text(vulnerability.id)]) {
+                packages = ($0.text(0) ?? "").split(separator: "\n").map(String.init)
+            }
+            let merged = FleetVulnerability(
+                id: vulnerability.id, severity: vulnerability.severity, images: 0, packages: packages + vulnerability.packages,
+                kevDateAdded: vulnerability.kevDateAdded, knownRansomware: vulnerability.knownRansomware)
+            try database.query(
+                """
+                INSERT INTO fleet_vulnerabilities (id, severity, rank, images, packages, kev_added, ransomware) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET images = images + excluded.images, severity = excluded.severity, rank = excluded.rank,
+                    packages = excluded.packages, kev_added = excluded.kev_added, ransomware = excluded.ransomware
+                """,
+                [
+                    .text(vulnerability.id), .text(vulnerability.severity), .integer(Int64(vulnerability.rank)),
+                    .integer(gone.remove(vulnerability.id) == nil ? 1 : 0), .text(merged.packages.joined(separator: "\n")),
+                    vulnerability.kevDateAdded.map { .text($0) } ?? .null, .integer(vulnerability.knownRansomware ? 1 : 0),
+                ])
+        }
+        for id in gone {
+            try database.query("UPDATE fleet_vulnerabilities SET images = images - 1 WHERE id = ?", [.text(id)])
         }
     }
 
@@ -286,7 +339,7 @@ extension SQLiteStore {
         }
     }
 
-    public func listFindings(name: String, document: [UInt8], findings: [ReportFinding]) async throws {
+    public func listReport(name: String, document: [UInt8], listing: ReportListing) async throws {
         try await database.write { database in
             try database.transaction {
                 var digest: String??
@@ -295,9 +348,87 @@ extension SQLiteStore {
                 ) { digest = .some($0.text(0)) }
                 guard let digest else { return }
                 try database.query("UPDATE reports SET findings_listed = 1 WHERE name = ?", [.text(name)])
-                try Self.replaceFindings(of: name, manifestDigest: digest, with: findings, in: database)
+                try Self.replaceListing(of: name, manifestDigest: digest, with: listing, in: database)
             }
         }
+    }
+
+    public func fleetView(top: Int) async throws -> FleetView {
+        try await database.read { database in
+            var view = FleetView()
+            try database.query(
+                """
+                SELECT COUNT(*), TOTAL(critical), TOTAL(high), TOTAL(medium), TOTAL(low), TOTAL(unknown), TOTAL(layers), TOTAL(bytes),
+                    COUNT(*) FILTER (WHERE exploited > 0)
+                FROM reports
+                """
+            ) { row in
+                view.images = Int(row.integer(0))
+                for (index, severity) in ImageRow.severities.enumerated() { view.bySeverity[severity] = Int(row.integer(Int32(index + 1))) }
+                (view.layerUses, view.bytesReferenced, view.imagesWithExploited) = (Int(row.integer(6)), row.integer(7), Int(row.integer(8)))
+            }
+            try database.query(
+                """
+                SELECT name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers,
+                    bytes, chain, fully_checked, missing
+                FROM reports ORDER BY critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name LIMIT ?
+                """, [.integer(Int64(top))]
+            ) { view.mostAtRisk.append(Self.imageRow($0)) }
+            func vulnerability(_ row: SQLiteRow) -> FleetVulnerability {
+                FleetVulnerability(
+                    id: row.text(0) ?? "", severity: row.text(1) ?? "", images: Int(row.integer(2)),
+                    packages: (row.text(3) ?? "").split(separator: "\n").map(String.init), kevDateAdded: row.text(4), knownRansomware: row.integer(5) != 0)
+            }
+            let columns = "id, severity, images, packages, kev_added, ransomware"
+            try database.query(
+                "SELECT \(columns) FROM fleet_vulnerabilities WHERE images > 0 ORDER BY images DESC, rank DESC, id LIMIT ?", [.integer(Int64(top))]
+            ) { view.widespread.append(vulnerability($0)) }
+            var exploited: [FleetVulnerability] = []
+            try database.query("SELECT \(columns) FROM fleet_vulnerabilities WHERE images > 0 AND kev_added IS NOT NULL") {
+                exploited.append(vulnerability($0))
+            }
+            for entry in exploited {
+                var names: [String] = []
+                try database.query(
+                    "SELECT DISTINCT name FROM report_finding_keys WHERE key = ? ORDER BY name LIMIT ?", [.text(entry.id), .integer(Int64(top))]
+                ) { names.append($0.text(0) ?? "") }
+                view.exploited.append((entry, names))
+            }
+            try database.query("SELECT missing, COUNT(*) FROM reports WHERE missing <> '' GROUP BY missing") { row in
+                for gap in (row.text(0) ?? "").split(separator: "\n") { view.missing[String(gap), default: 0] += Int(row.integer(1)) }
+            }
+            try database.query("SELECT key, parent, layer, depth, size FROM fleet_prefixes") { row in
+                view.prefixes.append(
+                    LayerPrefix(key: row.text(0) ?? "", parent: row.text(1), layer: row.text(2) ?? "", depth: Int(row.integer(3)), size: row.integer(4)))
+            }
+            try database.query("SELECT chain, COUNT(*), MAX(NOT fully_checked) FROM reports WHERE chain IS NOT NULL GROUP BY chain") { row in
+                view.chains[row.text(0) ?? ""] = (Int(row.integer(1)), [], row.integer(2) != 0)
+            }
+            try database.query(
+                """
+                SELECT chain, name FROM (SELECT chain, name, ROW_NUMBER() OVER (PARTITION BY chain ORDER BY name) AS place FROM reports
+                WHERE chain IS NOT NULL) WHERE place <= 3 ORDER BY chain, name
+                """
+            ) { row in view.chains[row.text(0) ?? ""]?.names.append(row.text(1) ?? "") }
+            try database.query("SELECT layer, findings FROM fleet_layer_findings") { row in
+                let findings = row.text(1) ?? ""
+                view.layerFindings[row.text(0) ?? ""] = findings.isEmpty ? [] : findings.split(separator: "\n").map(String.init)
+            }
+            return view
+        }
+    }
+
+    static func imageRow(_ row: SQLiteRow) -> ImageRow {
+        var bySeverity: [String: Int] = [:]
+        for (index, severity) in ImageRow.severities.enumerated() where row.integer(Int32(index + 3)) > 0 {
+            bySeverity[severity] = Int(row.integer(Int32(index + 3)))
+        }
+        let missing = row.text(17) ?? ""
+        return ImageRow(
+            name: row.text(0) ?? "", manifestDigest: row.text(1), os: row.text(2), bySeverity: bySeverity, findings: Int(row.integer(8)),
+            fixable: Int(row.integer(9)), new: Int(row.integer(10)), resolved: Int(row.integer(11)), exploited: Int(row.integer(12)),
+            layers: Int(row.integer(13)), bytes: row.integer(14), chain: row.text(15), fullyChecked: row.integer(16) != 0,
+            missing: missing.isEmpty ? [] : missing.split(separator: "\n").map(String.init))
     }
 
     public func report(name: String) async throws -> [UInt8]? {

@@ -6,6 +6,7 @@ import FathomStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// The dashboard: the fleet report live at `/` and each image's report at
 /// `/images/{repository}/{reference}`, server-rendered from the store, read-only. It takes the
@@ -16,9 +17,9 @@ extension ServiceRoutes {
     static let sessionCookie = "fathom_session"
 
     func addDashboardRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/") { request, _ in
+        router.get("/") { request, context in
             guard signedIn(request) else { return Self.redirect("/login") }
-            return try await fleetPage()
+            return try await fleetPage(logger: context.logger)
         }
         router.get("images") { request, _ in
             guard signedIn(request) else { return Self.redirect("/login") }
@@ -98,15 +99,12 @@ extension ServiceRoutes {
         return age >= -60 && age <= Double(lifetime.components.seconds)
     }
 
-    func fleetPage() async throws -> Response {
-        let started = ContinuousClock.now
-        var summary = FleetSummary(source: "fathom serve", advisoryVersion: try await store.advisoryVersion(), top: 20)
-        try await eachReport { name, report in
-            summary.add(report: report, name: name)
-            return true
+    func fleetPage(logger: Logger) async throws -> Response {
+        guard let summary = try await storedFleetSummary(top: 20, logger: logger) else {
+            var response = Self.page(HTMLMessage.page(title: "Fleet", message: "The \(Self.listingUnderWay)."), status: .serviceUnavailable)
+            response.headers[.retryAfter] = "5"
+            return response
         }
-        try await addDeadJobs(to: &summary)
-        summary.finish(elapsed: ContinuousClock.now - started)
         let page = FleetHTMLReport(summary: summary, trend: try await store.findingTrend(), imageLink: Self.imageLink)
         // The fleet report is the one `fathom registry` writes; the dashboard adds its way to every image.
         let navigation = "<body><nav class=\"dashboard\" style=\"padding:8px 24px;font:14px system-ui,sans-serif\">"

@@ -4,14 +4,6 @@ import FathomReport
 import FathomStore
 import Logging
 
-extension ReportFinding {
-    init(_ vulnerability: ScanReport.Vulnerability) {
-        self.init(
-            id: vulnerability.id, aliases: vulnerability.aliases, package: vulnerability.package, installedVersion: vulnerability.installedVersion,
-            fixedVersion: vulnerability.fixedVersion, severity: vulnerability.severity.rawValue, status: vulnerability.status.rawValue)
-    }
-}
-
 extension ScanReport {
     /// A stored report, decoded; one that cannot be read is an error naming it.
     static func stored(_ document: [UInt8], name: String) throws -> ScanReport {
@@ -28,15 +20,15 @@ extension ReportStore {
     func storeReport(_ report: ScanReport, name: String, repository: String, tag: String?) async throws {
         try await storeReport(
             Array(try report.json().utf8), name: name, repository: repository, tag: tag, manifestDigest: report.artifact.manifestDigest,
-            findings: report.vulnerabilities.map(ReportFinding.init))
+            listing: ReportListing(report: report, name: name))
     }
 
-    /// Lists the findings of `unlisted` reports (as `unlistedReports` gave them), each if it is
-    /// still the name's report.
-    func listFindings(of unlisted: [(name: String, document: [UInt8])]) async throws {
+    /// Lists `unlisted` reports (as `unlistedReports` gave them), each if it is still the name's
+    /// report.
+    func listReports(_ unlisted: [(name: String, document: [UInt8])]) async throws {
         for (name, document) in unlisted {
             let report = try ScanReport.stored(document, name: name)
-            try await listFindings(name: name, document: document, findings: report.vulnerabilities.map(ReportFinding.init))
+            try await listReport(name: name, document: document, listing: ReportListing(report: report, name: name))
         }
     }
 
@@ -54,7 +46,7 @@ extension ReportStore {
                     throw FathomError(.invalidInput, "the findings of the stored report could not be listed", image: name)
                 }
             }
-            try await listFindings(of: unlisted)
+            try await listReports(unlisted)
         }
     }
 }
@@ -91,7 +83,7 @@ final class FindingsListing: Sendable {
         let unlisted = try await store.unlistedReports(limit: Self.inline + 1)
         if unlisted.isEmpty { return true }
         if unlisted.count <= Self.inline && running.withLock({ $0 == nil }) {
-            try await store.listFindings(of: unlisted)
+            try await store.listReports(unlisted)
             return true
         }
         start(logger: logger)

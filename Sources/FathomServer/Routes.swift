@@ -71,7 +71,7 @@ public struct ServiceRoutes: Sendable {
             try await image(context.parameters.getCatchAll(), request: request)
         }
         router.get("v1/findings") { request, context in try await findings(request, context: context) }
-        router.get("v1/fleet/summary") { _, _ in try await fleetSummary() }
+        router.get("v1/fleet/summary") { _, context in try await fleetSummary(logger: context.logger) }
         router.get("v1/jobs/summary") { _, _ in try await jobSummary() }
         router.get("v1/jobs/{id}") { _, context in
             guard let id = context.parameters.get("id", as: Int64.self), let job = try await store.job(id) else {
@@ -495,7 +495,7 @@ public struct ServiceRoutes: Sendable {
         }
         guard try await listing.complete(logger: context.logger) else {
             var response = Self.problem(
-                .serviceUnavailable, "the findings of reports stored by an earlier fathom are being listed; ask again in a moment")
+                .serviceUnavailable, Self.listingUnderWay)
             response.headers[.retryAfter] = "5"
             return response
         }
@@ -533,16 +533,27 @@ public struct ServiceRoutes: Sendable {
         if unlisted > 0 { summary.images.failed += unlisted }
     }
 
-    /// The fleet summary of `fathom registry`, over the newest report of every name.
-    func fleetSummary() async throws -> Response {
+    /// The fleet summary of `fathom registry`, over the newest report of every name, from the
+    /// rows kept as reports land; nil while reports stored by an earlier fathom are listed.
+    func storedFleetSummary(top: Int, logger: Logger) async throws -> FleetSummary? {
+        guard try await listing.complete(logger: logger) else { return nil }
         let started = ContinuousClock.now
-        var summary = FleetSummary(source: "fathom serve", advisoryVersion: try await store.advisoryVersion())
-        try await eachReport { name, report in
-            summary.add(report: report, name: name)
-            return true
-        }
+        var summary = FleetSummary(
+            view: try await store.fleetView(top: top), source: "fathom serve", advisoryVersion: try await store.advisoryVersion(), top: top)
         try await addDeadJobs(to: &summary)
         summary.finish(elapsed: ContinuousClock.now - started)
+        return summary
+    }
+
+    /// What a fleet view answers while earlier reports are listed.
+    static let listingUnderWay = "the reports stored by an earlier fathom are being listed; ask again in a moment"
+
+    func fleetSummary(logger: Logger) async throws -> Response {
+        guard let summary = try await storedFleetSummary(top: 10, logger: logger) else {
+            var response = Self.problem(.serviceUnavailable, Self.listingUnderWay)
+            response.headers[.retryAfter] = "5"
+            return response
+        }
         return Response(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: try summary.json())))
     }

@@ -188,7 +188,7 @@ extension ScanRunner {
             if bytes != stored {
                 try await store.storeReport(
                     bytes, name: image.name, repository: reference.repository, tag: reference.tag, manifestDigest: image.image.manifestDigest,
-                    findings: updated.report.vulnerabilities.map(ReportFinding.init))
+                    listing: ReportListing(report: updated.report, name: image.name))
             }
             if case .scanned = outcome {
                 try await notify(

@@ -156,10 +156,11 @@ public protocol NotificationOutbox: Sendable {
 
 /// The newest report document of each scanned name, for the service's API.
 public protocol ReportStore: Sendable {
-    /// Stores `document` as the newest report of `name`, and its findings (in the report's
-    /// order) where `findings(_:after:limit:)` lists them, together.
+    /// Stores `document` as the newest report of `name`, and its listing together: its findings
+    /// (in the report's order) where `findings(_:after:limit:)` lists them, and what the fleet's
+    /// views keep of it (`fleetView(top:)`).
     func storeReport(
-        _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, findings: [ReportFinding]
+        _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, listing: ReportListing
     ) async throws
     /// A page of the findings of every name's newest report that `filter` selects, after
     /// `after` (a name and a place in its report), at most `limit`.
@@ -167,9 +168,12 @@ public protocol ReportStore: Sendable {
     /// Reports whose findings are not listed yet (stored before the listing existed, or by an
     /// earlier fathom), in name order, at most `limit`.
     func unlistedReports(limit: Int) async throws -> [(name: String, document: [UInt8])]
-    /// Lists the findings of `name`'s report, read from `document`, if that is still its report
-    /// and its findings are not listed yet.
-    func listFindings(name: String, document: [UInt8], findings: [ReportFinding]) async throws
+    /// Lists `name`'s report, read from `document`, if that is still its report and it is not
+    /// listed yet.
+    func listReport(name: String, document: [UInt8], listing: ReportListing) async throws
+    /// The fleet summary's parts, from the listed reports: the worst `top` images, the `top`
+    /// most widespread vulnerabilities, every exploited one with its first `top` images.
+    func fleetView(top: Int) async throws -> FleetView
     /// The newest report of a name.
     func report(name: String) async throws -> [UInt8]?
     /// When the newest scan of `name` was made, if the stored report is that scan's (a job

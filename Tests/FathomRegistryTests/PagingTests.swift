@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FathomReport
 import FathomTestSupport
 import Foundation
 import NIOCore
@@ -125,12 +126,16 @@ import Testing
         #expect(whole["images"] as? Int == Set(fromReports.map { $0.prefix { $0 != " " } }).count)
         // Reports stored before their findings were listed (by an earlier fathom) are listed
         // when findings are asked.
-        let unlist = "UPDATE reports SET findings_listed = false; DELETE FROM report_findings; DELETE FROM report_finding_keys"
-        if let store {
-            try await LocalPostgres.shared.value.sql(unlist, database: try #require(URL(string: store)?.lastPathComponent))
-        } else {
-            try await Tool.run(["sqlite3", service.store, unlist.replacingOccurrences(of: "false", with: "0")])
+        let unlist = "UPDATE reports SET findings_listed = false; DELETE FROM report_findings; DELETE FROM report_finding_keys; "
+            + "DELETE FROM fleet_vulnerabilities; DELETE FROM fleet_prefixes; DELETE FROM fleet_layer_findings"
+        func unlistEveryReport() async throws {
+            if let store {
+                try await LocalPostgres.shared.value.sql(unlist, database: try #require(URL(string: store)?.lastPathComponent))
+            } else {
+                try await Tool.run(["sqlite3", service.store, unlist.replacingOccurrences(of: "false", with: "0")])
+            }
         }
+        try await unlistEveryReport()
         #expect(try findings(try await Self.get("\(base)/v1/findings?limit=10000").body) == allFindings, "after the listing was emptied")
         let findingPages = try await Self.pages(base, "/v1/findings?limit=3")
         #expect(findingPages.count == (allFindings.count + 2) / 3)
@@ -153,5 +158,46 @@ import Testing
         ] {
             #expect(try await Self.get(base + path).status == 400, "\(path)")
         }
+
+        // An image built on one of the fleet's (alpine's layer and one more): alpine's tags are its base.
+        let derived = try Fixtures.temporaryDirectory("derived")
+        let builder = try OCILayoutBuilder(directory: derived + "/oci")
+        let alpineTar = derived + "/alpine.tar"
+        try await Tool.run(["gzip", "-dc", Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz")]).stdout
+            .write(to: URL(fileURLWithPath: alpineTar))
+        try await OCILayoutBuilder.makeTar(["srv/app/hello.txt": "hello\n"], at: derived + "/app.tar")
+        let app = try await builder.addImage(layers: [(alpineTar, .gzip), (derived + "/app.tar", .gzip)])
+        try builder.writeIndex([("app", [app])])
+        try await registry.push("oci:\(derived)/oci:app", to: "paging/app-on-alpine", tag: "1")
+        try await ServiceTests.eventually("the derived image's scan", seconds: 120) {
+            let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["done"] == repositories.count + 2 && summary?["queued"] == 0 && summary?["running"] == 0
+        }
+        // The fleet summary, read from the rows kept as the reports landed, is what decoding every
+        // report makes of them (the way `fathom registry` sums a fleet up).
+        func summaryMatchesTheReports(_ when: String) async throws {
+            var expected = FleetSummary(source: "fathom serve", advisoryVersion: "", top: 10)
+            let everyImage = try names(try await Self.get("\(base)/v1/images?limit=1000").body)
+            for image in everyImage {
+                let path = image.drop { $0 != "/" }.dropFirst()
+                let tag = try #require(path.lastIndex(of: ":"))
+                let document = try await Self.get("\(base)/v1/images/\(path[..<tag])/\(path[path.index(after: tag)...])").body
+                expected.add(report: try ScanReport.decode(Array(document)), name: image)
+            }
+            expected.finish(elapsed: .zero)
+            var wanted = try ServiceTests.object(Data(try expected.json().utf8))
+            var answer = try ServiceTests.object(try await Self.get("\(base)/v1/fleet/summary").body)
+            for key in ["elapsedSeconds", "advisoryVersion"] {
+                wanted[key] = nil
+                answer[key] = nil
+            }
+            #expect((answer["images"] as? [String: Int])?["scanned"] == everyImage.count, "\(when)")
+            #expect(((answer["bases"] as? [[String: Any]])?.first?["name"] as? String)?.hasSuffix(":1") == true, "\(when): \(answer["bases"] ?? "")")
+            #expect(((answer["mostWidespread"] as? [Any])?.count ?? 0) > 0, "\(when)")
+            #expect(NSDictionary(dictionary: answer) == NSDictionary(dictionary: wanted), "\(when): \(answer) is not \(wanted)")
+        }
+        try await summaryMatchesTheReports("as stored")
+        try await unlistEveryReport()
+        try await summaryMatchesTheReports("listed again")
     }
 }

@@ -2,6 +2,7 @@ import FathomCore
 import FathomOCI
 import FathomServer
 import FathomStore
+import FathomTestSupport
 import Foundation
 import Hummingbird
 import HTTPTypes

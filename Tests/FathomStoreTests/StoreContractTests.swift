@@ -303,9 +303,9 @@ import FathomStores
         try await store.close()
         // The store as the version before the count: the column gone, its migration and the
         // findings listing's after it not applied.
-        let downgrade =
-            "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
-            + "ALTER TABLE imports DROP COLUMN live_records; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 1 FROM schema_version)"
+        let downgrade = Self.undoFleetRows
+            + "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
+            + "ALTER TABLE imports DROP COLUMN live_records; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 2 FROM schema_version)"
         switch backend {
         case .sqlite: try await Tool.run(["sqlite3", location, downgrade])
         case .postgres:
@@ -385,6 +385,12 @@ import FathomStores
         #expect(try await store.reports(repository: "team/other", reference: "1").isEmpty)
     }
 
+    /// Undoes the newest migration (the fleet's rows), for tests of the migrations before it.
+    static let undoFleetRows =
+        "DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP INDEX IF EXISTS reports_by_chain; "
+        + ["os", "critical", "high", "medium", "low", "unknown", "findings", "fixable", "new_findings", "resolved", "exploited", "layers", "bytes",
+           "chain", "fully_checked", "missing"].map { "ALTER TABLE reports DROP COLUMN \($0); " }.joined()
+
     /// The newest reports' findings are listed from rows beside them: by id or alias, severity
     /// and fixability, in name (byte) order then report order, a page after a finding, with the
     /// totals of the whole listing; a new report of a name replaces its findings; a report
@@ -433,17 +439,30 @@ import FathomStores
         #expect(lines(unfixed) == ["r.example/app:1 1 CVE-2026-2"] && unfixed.findings[0].finding.fixedVersion == nil)
         #expect(try await store.findings(FindingsFilter(fixable: true), after: nil, limit: 10).count == 3)
         #expect(try await store.findings(FindingsFilter(id: "CVE-0000-0"), after: nil, limit: 10).count == 0)
-        // A new report of a name replaces its findings.
+        // The fleet's view: images per vulnerability, the worst images first.
+        func widespread() async throws -> [String] { try await store.fleetView(top: 10).widespread.map { "\($0.id) \($0.images) \($0.packages)" } }
+        #expect(try await widespread() == [#"GHSA-aaaa 2 ["lib"]"#, #"CVE-2026-3 1 ["musl"]"#, #"CVE-2026-2 1 ["zlib"]"#])
+        let view = try await store.fleetView(top: 2)
+        #expect(view.images == 3 && view.bySeverity == ["CRITICAL": 1, "HIGH": 2, "MEDIUM": 0, "LOW": 1, "UNKNOWN": 0])
+        #expect(view.mostAtRisk.map(\.name) == ["r.example/Zeta:1", "r.example/app:1"] && view.mostAtRisk[0].bySeverity == ["CRITICAL": 1, "HIGH": 1])
+        // A new report of a name replaces its findings, and moves the counts of what it gained and lost.
         try await store.storeReport(Array("new".utf8), name: "r.example/app:1", repository: "x", tag: "1", manifestDigest: nil, findings: [])
+        #expect(try await widespread() == [#"CVE-2026-3 1 ["musl"]"#, #"GHSA-aaaa 1 ["lib"]"#])
+        try await store.storeReport(
+            Array("again".utf8), name: "r.example/b:1", repository: "x", tag: "1", manifestDigest: nil,
+            findings: [finding("GHSA-aaaa", [], "lib2", fixed: nil, "CRITICAL")])
+        #expect(try await widespread() == [#"GHSA-aaaa 2 ["lib", "lib2"]"#, #"CVE-2026-3 1 ["musl"]"#])
+        #expect(try await store.fleetView(top: 10).widespread.first?.severity == "CRITICAL", "as the newest report says")
+        try await store.storeReport(Array("none".utf8), name: "r.example/b:1", repository: "x", tag: "1", manifestDigest: nil, findings: [])
         #expect(lines(try await store.findings(FindingsFilter(), after: nil, limit: 10)) == ["r.example/Zeta:1 0 CVE-2026-3", "r.example/Zeta:1 1 GHSA-aaaa"])
         #expect(try await store.unlistedReports(limit: 10).isEmpty)
         try await store.close()
 
         // The store as before the listing: its tables gone, the migration not applied. Opening
         // it applies the migration, and its reports wait to be listed.
-        let downgrade =
-            "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
-            + "DELETE FROM schema_version WHERE version = (SELECT MAX(version) FROM schema_version)"
+        let downgrade = Self.undoFleetRows
+            + "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
+            + "DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 1 FROM schema_version)"
         switch backend {
         case .sqlite: try await Tool.run(["sqlite3", location, downgrade])
         case .postgres:

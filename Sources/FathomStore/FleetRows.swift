@@ -1,0 +1,146 @@
+/// What the fleet's views keep of one stored report, written with it: its findings, one row
+/// summing the image up, the layer prefixes it is built of, the findings each of its layers
+/// brings, and its distinct vulnerabilities. The fleet summary and the dashboard are answered
+/// from these (bounded by distinct layers and vulnerabilities) instead of by decoding every
+/// report, which took seconds at 10,000 images.
+public struct ReportListing: Sendable {
+    public var findings: [ReportFinding]
+    public var image: ImageRow
+    /// From the bottom layer up: each prefix of the image's layers.
+    public var prefixes: [LayerPrefix]
+    /// Finding keys (`id package version severity`) by the layer digest that brought them, for
+    /// every layer of the image (an empty list for a layer that brought none).
+    public var layerFindings: [String: [String]]
+    /// Each vulnerability id of the report once.
+    public var vulnerabilities: [FleetVulnerability]
+
+    public init(
+        findings: [ReportFinding], image: ImageRow, prefixes: [LayerPrefix], layerFindings: [String: [String]], vulnerabilities: [FleetVulnerability]
+    ) {
+        self.findings = findings
+        self.image = image
+        self.prefixes = prefixes
+        self.layerFindings = layerFindings
+        self.vulnerabilities = vulnerabilities
+    }
+}
+
+/// One image (a stored name) summed up, as the fleet lists it.
+public struct ImageRow: Sendable, Hashable {
+    public var name: String
+    public var manifestDigest: String?
+    public var os: String?
+    /// Findings by severity word (`CRITICAL` … `UNKNOWN`).
+    public var bySeverity: [String: Int]
+    public var findings: Int
+    public var fixable: Int
+    public var new: Int
+    public var resolved: Int
+    /// Findings CISA lists as exploited.
+    public var exploited: Int
+    public var layers: Int
+    /// Compressed bytes of its layers.
+    public var bytes: Int64
+    /// The prefix that is all of its layers (`LayerPrefix.key`); nil without layers.
+    public var chain: String?
+    /// Whether advisory data covered every package (its fewer findings prove something).
+    public var fullyChecked: Bool
+    /// What its packages had no advisory data for, once per gap.
+    public var missing: [String]
+
+    public init(
+        name: String, manifestDigest: String?, os: String?, bySeverity: [String: Int], findings: Int, fixable: Int, new: Int, resolved: Int,
+        exploited: Int, layers: Int, bytes: Int64, chain: String?, fullyChecked: Bool, missing: [String]
+    ) {
+        self.name = name
+        self.manifestDigest = manifestDigest
+        self.os = os
+        self.bySeverity = bySeverity
+        self.findings = findings
+        self.fixable = fixable
+        self.new = new
+        self.resolved = resolved
+        self.exploited = exploited
+        self.layers = layers
+        self.bytes = bytes
+        self.chain = chain
+        self.fullyChecked = fullyChecked
+        self.missing = missing.filter { !$0.isEmpty && !$0.contains("\n") }
+    }
+
+    /// The severity words the stores keep a column of, worst first (the order of "most at risk").
+    public static let severities = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
+}
+
+/// A prefix of an image's layers: named by a digest of its parent's key and its top layer, so
+/// that images built on the same layers share it.
+public struct LayerPrefix: Sendable, Hashable {
+    public var key: String
+    public var parent: String?
+    public var layer: String
+    public var depth: Int
+    /// The top layer's compressed size.
+    public var size: Int64
+
+    public init(key: String, parent: String?, layer: String, depth: Int, size: Int64) {
+        self.key = key
+        self.parent = parent
+        self.layer = layer
+        self.depth = depth
+        self.size = size
+    }
+}
+
+/// A vulnerability of the fleet: how many images carry it (kept as reports land), and what the
+/// newest report that brought it says of it.
+public struct FleetVulnerability: Sendable, Hashable {
+    public var id: String
+    public var severity: String
+    /// Images carrying it; in a listing, 1.
+    public var images: Int
+    /// A few of its packages (the first three in byte order).
+    public var packages: [String]
+    /// CISA KEV's date added and ransomware use, when it is listed there.
+    public var kevDateAdded: String?
+    public var knownRansomware: Bool
+
+    public init(id: String, severity: String, images: Int, packages: [String], kevDateAdded: String?, knownRansomware: Bool) {
+        self.id = id
+        self.severity = severity
+        self.images = images
+        self.packages = Array(Set(packages.filter { !$0.isEmpty && !$0.contains("\n") }).sorted().prefix(3))
+        self.kevDateAdded = kevDateAdded
+        self.knownRansomware = knownRansomware
+    }
+
+    /// The severity's rank for ordering (UNKNOWN lowest).
+    public var rank: Int { ImageRow.severities.reversed().firstIndex(of: severity) ?? 0 }
+}
+
+/// What the fleet summary is made of, read from the rows `ReportListing` wrote.
+public struct FleetView: Sendable {
+    /// Images (names) with a report, and their sums.
+    public var images = 0
+    public var bySeverity: [String: Int] = [:]
+    /// Layer uses (one per layer of each image) and their compressed bytes.
+    public var layerUses = 0
+    public var bytesReferenced: Int64 = 0
+    public var imagesWithExploited = 0
+    /// The worst images, at most `top`, worst first.
+    public var mostAtRisk: [ImageRow] = []
+    /// The most widespread vulnerabilities, at most `top`.
+    public var widespread: [FleetVulnerability] = []
+    /// Every vulnerability CISA lists as exploited, with the first `top` images carrying it.
+    public var exploited: [(vulnerability: FleetVulnerability, images: [String])] = []
+    /// Images per gap of advisory data.
+    public var missing: [String: Int] = [:]
+    /// The prefixes of every image's layers (those of replaced reports may be among them).
+    public var prefixes: [LayerPrefix] = []
+    /// Per prefix that is all of some image's layers: how many such images, the first three
+    /// names, and whether one of them was not fully checked.
+    public var chains: [String: (images: Int, names: [String], unchecked: Bool)] = [:]
+    /// Finding keys by layer digest, for the layers of `prefixes`.
+    public var layerFindings: [String: [String]] = [:]
+
+    public init() {}
+}
