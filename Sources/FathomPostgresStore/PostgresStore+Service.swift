@@ -228,6 +228,12 @@ extension PostgresStore {
                 chain = \(image.chain), fully_checked = \(image.fullyChecked), missing = \(image.missing.joined(separator: "\n"))
             WHERE name = \(name)
             """, on: connection)
+        try await run(
+            """
+            INSERT INTO image_packages (key, names) VALUES (\(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)),
+                \(listing.packages.joined(separator: "\n")))
+            ON CONFLICT (key) DO UPDATE SET names = EXCLUDED.names WHERE image_packages.names <> EXCLUDED.names
+            """, on: connection)
         let findings = listing.findings
         var keys: [String] = []
         var keyOrdinals: [Int64] = []
@@ -448,6 +454,35 @@ extension PostgresStore {
         return view
     }
 
+    public func images(_ filter: ImagesFilter, after: String?, limit: Int) async throws -> [ImageRow] {
+        var binds = PostgresBindings()
+        var conditions: [String] = []
+        func bind(_ value: some PostgresDynamicTypeEncodable) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        if let after { conditions.append("name COLLATE \"C\" > \(bind(after))") }
+        if let repository = filter.repository { conditions.append("repository = \(bind(repository))") }
+        if let registry = filter.registry { conditions.append("starts_with(name, \(bind(registry + "/")))") }
+        if let severities = filter.severities {
+            let columns = ImageRow.severities.filter(severities.contains).map { "\($0.lowercased()) > 0" }
+            conditions.append("(" + (columns.isEmpty ? "false" : columns.joined(separator: " OR ")) + ")")
+        }
+        if let query = filter.query {
+            let text = bind(query)
+            conditions.append(
+                "(strpos(lower(name), \(text)) > 0 OR name IN (SELECT name FROM report_finding_keys WHERE key IN "
+                    + "(SELECT unnest(\(bind(filter.ids))::TEXT[]) UNION SELECT id FROM fleet_vulnerabilities WHERE lower(id) = \(text))) "
+                    + "OR COALESCE(manifest_digest, 'report:' || name) IN (SELECT key FROM image_packages WHERE strpos(names, \(text)) > 0))")
+        }
+        let sql = "SELECT name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
+            + "bytes, chain, fully_checked, missing FROM reports WHERE " + (conditions.isEmpty ? "true" : conditions.joined(separator: " AND "))
+            + " ORDER BY name COLLATE \"C\" LIMIT \(bind(Int64(limit)))"
+        var rows: [ImageRow] = []
+        try await run(PostgresQuery(unsafeSQL: sql, binds: binds)) { rows.append(try Self.imageRow($0)) }
+        return rows
+    }
+
     static func imageRow(_ row: PostgresRow) throws -> ImageRow {
         let (name, digest, os, critical, high, medium, low, unknown, findings, fixable, new, resolved, exploited, layers, bytes, chain, checked, missing) =
             try row.decode(
@@ -475,19 +510,6 @@ extension PostgresStore {
             """
         ) { at = StoreTime.date(try $0.decode(Int64.self)) }
         return at
-    }
-
-    public func reports(after name: String?, limit: Int) async throws -> [(name: String, document: [UInt8])] {
-        var reports: [(name: String, document: [UInt8])] = []
-        // Byte order, as SQLite orders them, whatever the database's collation: a page's cursor
-        // is a name, compared the same way everywhere.
-        try await run(
-            "SELECT name, document FROM reports WHERE name COLLATE \"C\" > \(name ?? "") ORDER BY name COLLATE \"C\" LIMIT \(Int64(limit))"
-        ) { row in
-            let (name, document) = try row.decode((String, Data).self)
-            reports.append((name, Array(document)))
-        }
-        return reports
     }
 
     public func reports(repository: String, reference: String) async throws -> [(name: String, document: [UInt8])] {

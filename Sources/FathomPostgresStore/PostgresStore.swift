@@ -245,8 +245,8 @@ public final class PostgresStore: Store {
         """,
         // The fleet summary from rows kept as reports land (decoding every report took seconds
         // at 10,000 images): each report's row sums its image up; the layer prefixes, the
-        // findings each layer brings and the images per vulnerability are kept beside. Every
-        // report is listed again to fill them.
+        // findings each layer brings, the images per vulnerability and the package names of each
+        // image (for the image search) are kept beside. Every report is listed again to fill them.
         """
         ALTER TABLE reports ADD COLUMN os TEXT, ADD COLUMN critical BIGINT NOT NULL DEFAULT 0, ADD COLUMN high BIGINT NOT NULL DEFAULT 0,
             ADD COLUMN medium BIGINT NOT NULL DEFAULT 0, ADD COLUMN low BIGINT NOT NULL DEFAULT 0, ADD COLUMN unknown BIGINT NOT NULL DEFAULT 0,
@@ -258,6 +258,9 @@ public final class PostgresStore: Store {
         CREATE TABLE fleet_layer_findings (layer TEXT PRIMARY KEY, findings TEXT NOT NULL);
         CREATE TABLE fleet_vulnerabilities (id TEXT COLLATE "C" PRIMARY KEY, severity TEXT NOT NULL, rank INTEGER NOT NULL, images BIGINT NOT NULL,
             packages TEXT[] NOT NULL, kev_added TEXT, ransomware BOOLEAN NOT NULL);
+        CREATE TABLE image_packages (key TEXT PRIMARY KEY, names TEXT NOT NULL);
+        CREATE INDEX reports_in_byte_order ON reports ((name COLLATE "C"));
+        CREATE INDEX reports_by_manifest ON reports (manifest_digest);
         TRUNCATE report_findings, report_finding_keys;
         UPDATE reports SET findings_listed = false;
         """,

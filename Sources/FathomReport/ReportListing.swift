@@ -67,7 +67,8 @@ extension ReportListing {
                 new: report.changes?.new.count ?? 0, resolved: report.changes?.resolved.count ?? 0,
                 exploited: report.vulnerabilities.filter { $0.kev != nil }.count, layers: report.layers.count,
                 bytes: report.layers.reduce(0) { $0 + $1.size }, chain: prefixes.last?.key, fullyChecked: report.fullyChecked, missing: report.fleetGaps),
-            prefixes: prefixes, layerFindings: layerFindings.mapValues { $0.sorted() }, vulnerabilities: order.compactMap { byID[$0] })
+            prefixes: prefixes, layerFindings: layerFindings.mapValues { $0.sorted() }, vulnerabilities: order.compactMap { byID[$0] },
+            packages: report.packages.map(\.name))
     }
 }
 

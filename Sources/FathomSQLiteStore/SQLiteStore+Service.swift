@@ -210,6 +210,11 @@ extension SQLiteStore {
                 .integer(Int64(image.exploited)), .integer(Int64(image.layers)), .integer(image.bytes), image.chain.map { .text($0) } ?? .null,
                 .integer(image.fullyChecked ? 1 : 0), .text(image.missing.joined(separator: "\n")), .text(name),
             ])
+        try database.query(
+            """
+            INSERT INTO image_packages (key, names) VALUES (?, ?)
+            ON CONFLICT (key) DO UPDATE SET names = excluded.names WHERE image_packages.names <> excluded.names
+            """, [.text(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)), .text(listing.packages.joined(separator: "\n"))])
         var gone: Set<String> = []
         try database.query("SELECT DISTINCT id FROM report_findings WHERE name = ?", [.text(name)]) { gone.insert($0.text(0) ?? "") }
         let findings = listing.findings
@@ -418,6 +423,43 @@ extension SQLiteStore {
         }
     }
 
+    public func images(_ filter: ImagesFilter, after: String?, limit: Int) async throws -> [ImageRow] {
+        var parameters: [SQLiteValue] = []
+        var conditions: [String] = []
+        if let after {
+            conditions.append("name > ?")
+            parameters.append(.text(after))
+        }
+        if let repository = filter.repository {
+            conditions.append("repository = ?")
+            parameters.append(.text(repository))
+        }
+        if let registry = filter.registry {
+            conditions.append("substr(name, 1, ?) = ?")
+            parameters += [.integer(Int64(registry.utf8.count + 1)), .text(registry + "/")]
+        }
+        if let severities = filter.severities {
+            let columns = ImageRow.severities.filter(severities.contains).map { "\($0.lowercased()) > 0" }
+            conditions.append("(" + (columns.isEmpty ? "0" : columns.joined(separator: " OR ")) + ")")
+        }
+        if let query = filter.query {
+            conditions.append(
+                "(instr(lower(name), ?) > 0 OR name IN (SELECT name FROM report_finding_keys WHERE key IN (SELECT column1 FROM (VALUES \(filter.ids.map { _ in "(?)" }.joined(separator: ", "))) "
+                    + "UNION SELECT id FROM fleet_vulnerabilities WHERE lower(id) = ?)) "
+                    + "OR COALESCE(manifest_digest, 'report:' || name) IN (SELECT key FROM image_packages WHERE instr(names, ?) > 0))")
+            parameters += [.text(query)] + filter.ids.map { .text($0) } + [.text(query), .text(query)]
+        }
+        let sql = "SELECT name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
+            + "bytes, chain, fully_checked, missing FROM reports WHERE " + (conditions.isEmpty ? "1" : conditions.joined(separator: " AND "))
+            + " ORDER BY name LIMIT ?"
+        let all = parameters + [.integer(Int64(limit))]
+        return try await database.read { database in
+            var rows: [ImageRow] = []
+            try database.query(sql, all) { rows.append(Self.imageRow($0)) }
+            return rows
+        }
+    }
+
     static func imageRow(_ row: SQLiteRow) -> ImageRow {
         var bySeverity: [String: Int] = [:]
         for (index, severity) in ImageRow.severities.enumerated() where row.integer(Int32(index + 3)) > 0 {
@@ -447,16 +489,6 @@ extension SQLiteStore {
                 [.text(name)]
             ) { at = Self.date($0.integer(0)) }
             return at
-        }
-    }
-
-    public func reports(after name: String?, limit: Int) async throws -> [(name: String, document: [UInt8])] {
-        try await database.read { database in
-            var reports: [(name: String, document: [UInt8])] = []
-            try database.query(
-                "SELECT name, document FROM reports WHERE name > ? ORDER BY name LIMIT ?", [.text(name ?? ""), .integer(Int64(limit))]
-            ) { row in reports.append((row.text(0) ?? "", row.blob(1))) }
-            return reports
         }
     }
 

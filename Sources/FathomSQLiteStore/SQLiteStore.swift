@@ -161,8 +161,8 @@ public final class SQLiteStore: Store {
         """,
         // The fleet summary from rows kept as reports land (decoding every report took seconds
         // at 10,000 images): each report's row sums its image up; the layer prefixes, the
-        // findings each layer brings and the images per vulnerability are kept beside. Every
-        // report is listed again to fill them.
+        // findings each layer brings, the images per vulnerability and the package names of each
+        // image (for the image search) are kept beside. Every report is listed again to fill them.
         """
         ALTER TABLE reports ADD COLUMN os TEXT;
         ALTER TABLE reports ADD COLUMN critical INTEGER NOT NULL DEFAULT 0;
@@ -185,6 +185,8 @@ public final class SQLiteStore: Store {
         CREATE TABLE fleet_layer_findings (layer TEXT PRIMARY KEY, findings TEXT NOT NULL);
         CREATE TABLE fleet_vulnerabilities (id TEXT PRIMARY KEY, severity TEXT NOT NULL, rank INTEGER NOT NULL, images INTEGER NOT NULL,
             packages TEXT NOT NULL, kev_added TEXT, ransomware INTEGER NOT NULL);
+        CREATE TABLE image_packages (key TEXT PRIMARY KEY, names TEXT NOT NULL);
+        CREATE INDEX reports_by_manifest ON reports (manifest_digest);
         DELETE FROM report_findings;
         DELETE FROM report_finding_keys;
         UPDATE reports SET findings_listed = 0;

@@ -21,9 +21,9 @@ extension ServiceRoutes {
             guard signedIn(request) else { return Self.redirect("/login") }
             return try await fleetPage(logger: context.logger)
         }
-        router.get("images") { request, _ in
+        router.get("images") { request, context in
             guard signedIn(request) else { return Self.redirect("/login") }
-            return try await imagesPage(request)
+            return try await imagesPage(request, logger: context.logger)
         }
         router.get("images/**") { request, context in
             guard signedIn(request) else { return Self.redirect("/login") }
@@ -120,7 +120,7 @@ extension ServiceRoutes {
 
     /// Every image, a page at a time, filtered and searched as `GET /v1/images` is (a plain GET
     /// form: no script), and the dead jobs with their errors.
-    func imagesPage(_ request: Request) async throws -> Response {
+    func imagesPage(_ request: Request, logger: Logger) async throws -> Response {
         var filter: ImageFilter
         switch ImageFilter.parse(request) {
         case .failure:
@@ -128,7 +128,11 @@ extension ServiceRoutes {
         case .success(let parsed): filter = parsed
         }
         if request.uri.queryParameters.get("limit") == nil { filter.limit = 50 }
-        let answer = try await listImages(filter)
+        guard let answer = try await listImages(filter, logger: logger) else {
+            var response = Self.page(HTMLMessage.page(title: "Images", message: "The \(Self.listingUnderWay)."), status: .serviceUnavailable)
+            response.headers[.retryAfter] = "5"
+            return response
+        }
         let dead = try await store.jobs(state: .dead, limit: 20)
         let deadCount = try await store.jobCounts()[.dead] ?? 0
         return Self.page(ImagesHTML.render(answer: answer, request: request, dead: dead, deadCount: deadCount))

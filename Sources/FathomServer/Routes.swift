@@ -66,7 +66,7 @@ public struct ServiceRoutes: Sendable {
             let (id, added) = try await store.enqueue(NewJob(kind: .rescan, key: key, image: "", repository: nil, reference: nil), now: Date())
             return try Self.encoded(RescanAccepted(job: id, queued: added), status: .accepted)
         }
-        router.get("v1/images") { request, _ in try await images(request) }
+        router.get("v1/images") { request, context in try await images(request, logger: context.logger) }
         router.get("v1/images/**") { request, context in
             try await image(context.parameters.getCatchAll(), request: request)
         }
@@ -289,19 +289,6 @@ public struct ServiceRoutes: Sendable {
 
     // MARK: fleet
 
-    /// Every stored report, a page at a time, decoded (one a report cannot be read is named).
-    func eachReport(after start: String? = nil, _ body: (String, ScanReport) throws -> Bool) async throws {
-        var last = start
-        while true {
-            let page = try await store.reports(after: last, limit: 500)
-            for (name, document) in page {
-                guard try body(name, try ScanReport.stored(document, name: name)) else { return }
-            }
-            guard page.count == 500 else { return }
-            last = page.last?.name
-        }
-    }
-
     struct AffectedImage: Encodable {
         var image: String
         var manifestDigest: String?
@@ -373,13 +360,17 @@ public struct ServiceRoutes: Sendable {
     /// Every image with a report, in name order, a page at a time: filtered by `repository`,
     /// `registry`, `severity` (a finding of one of these) and `q` (in the name, a package's name,
     /// or a finding's id or alias).
-    func images(_ request: Request) async throws -> Response {
+    func images(_ request: Request, logger: Logger) async throws -> Response {
         let filter: ImageFilter
         switch ImageFilter.parse(request) {
         case .failure(let problem): return problem.response
         case .success(let parsed): filter = parsed
         }
-        let answer = try await listImages(filter)
+        guard let answer = try await listImages(filter, logger: logger) else {
+            var response = Self.problem(.serviceUnavailable, Self.listingUnderWay)
+            response.headers[.retryAfter] = "5"
+            return response
+        }
         var response = try Self.encoded(answer)
         Paging.link(&response, request: request, next: answer.next)
         return response
@@ -420,34 +411,24 @@ public struct ServiceRoutes: Sendable {
         }
     }
 
-    /// One page of images with a report, in name order, as `filter` asks.
-    func listImages(_ filter: ImageFilter) async throws -> ImagesAnswer {
-        let (repository, registry, severities, q, limit) = (filter.repository, filter.registry, filter.severities, filter.q, filter.limit)
-        var answer = ImagesAnswer(images: [])
-        try await eachReport(after: filter.after) { name, report in
-            let reference = try? ImageReference(parsing: name)
-            if let repository, reference?.repository != repository { return true }
-            if let registry, reference?.registry != registry { return true }
-            if let severities, !report.vulnerabilities.contains(where: { severities.contains($0.severity) }) { return true }
-            if let q, !name.lowercased().contains(q),
-                !report.packages.contains(where: { $0.name.lowercased().contains(q) }),
-                !report.vulnerabilities.contains(where: { $0.id.lowercased() == q || $0.aliases.contains { $0.lowercased() == q } })
-            {
-                return true
-            }
-            // One more match than the page holds: the page ends after the last listed image.
-            guard answer.images.count < limit else {
-                answer.next = answer.images.last.map { ImagePosition(name: $0.image).cursor }
-                return false
-            }
-            answer.images.append(
-                ListedImage(
-                    image: name, registry: reference?.registry, repository: reference?.repository, tag: reference?.tag,
-                    manifestDigest: report.artifact.manifestDigest?.description, os: report.os?.prettyName ?? report.os?.id,
-                    findings: report.summary.total, bySeverity: report.summary.bySeverity, fixable: report.summary.fixable,
-                    exploited: report.vulnerabilities.filter { $0.kev != nil }.count))
-            return true
-        }
+    /// One page of images with a report, in name (byte) order, as `filter` asks, from the rows
+    /// kept as reports land; nil while reports stored by an earlier fathom are listed.
+    func listImages(_ filter: ImageFilter, logger: Logger) async throws -> ImagesAnswer? {
+        guard try await listing.complete(logger: logger) else { return nil }
+        let rows = try await store.images(
+            ImagesFilter(repository: filter.repository, registry: filter.registry, severities: filter.severities.map { $0.map(\.rawValue).sorted() }, query: filter.q),
+            after: filter.after, limit: filter.limit + 1)
+        var answer = ImagesAnswer(
+            images: rows.prefix(filter.limit).map { row in
+                let reference = try? ImageReference(parsing: row.name)
+                return ListedImage(
+                    image: row.name, registry: reference?.registry, repository: reference?.repository, tag: reference?.tag,
+                    manifestDigest: row.manifestDigest, os: row.os, findings: row.findings,
+                    bySeverity: Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, row.bySeverity[$0.rawValue] ?? 0) }),
+                    fixable: row.fixable, exploited: row.exploited)
+            })
+        // One more row than the page holds: the page ends after its last image.
+        if rows.count > filter.limit { answer.next = answer.images.last.map { ImagePosition(name: $0.image).cursor } }
         return answer
     }
 

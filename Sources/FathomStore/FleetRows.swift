@@ -13,16 +13,24 @@ public struct ReportListing: Sendable {
     public var layerFindings: [String: [String]]
     /// Each vulnerability id of the report once.
     public var vulnerabilities: [FleetVulnerability]
+    /// The names of its packages in lower case, once each, for the image search.
+    public var packages: [String]
 
     public init(
-        findings: [ReportFinding], image: ImageRow, prefixes: [LayerPrefix], layerFindings: [String: [String]], vulnerabilities: [FleetVulnerability]
+        findings: [ReportFinding], image: ImageRow, prefixes: [LayerPrefix], layerFindings: [String: [String]], vulnerabilities: [FleetVulnerability],
+        packages: [String]
     ) {
         self.findings = findings
         self.image = image
         self.prefixes = prefixes
         self.layerFindings = layerFindings
         self.vulnerabilities = vulnerabilities
+        self.packages = Array(Set(packages.map { $0.lowercased() }.filter { !$0.isEmpty && !$0.contains("\n") })).sorted()
     }
+
+    /// Where its package names are kept: once per manifest (images of one manifest share
+    /// them), else per name.
+    public static func packagesKey(name: String, manifestDigest: String?) -> String { manifestDigest ?? "report:" + name }
 }
 
 /// One image (a stored name) summed up, as the fleet lists it.
@@ -143,4 +151,33 @@ public struct FleetView: Sendable {
     public var layerFindings: [String: [String]] = [:]
 
     public init() {}
+}
+
+/// Which images `images(_:after:limit:)` lists.
+public struct ImagesFilter: Sendable, Hashable {
+    public var repository: String?
+    /// A registry host: names under it.
+    public var registry: String?
+    /// Severity words: images with a finding of one of them.
+    public var severities: [String]?
+    /// In lower case: in the name, in a package's name, or (as any of `ids`) a finding's id or alias.
+    public var query: String?
+    /// The forms of `query` an id is written in (`CVE-…`, `GHSA-…`).
+    public var ids: [String]
+
+    public init(repository: String? = nil, registry: String? = nil, severities: [String]? = nil, query: String? = nil) {
+        self.repository = repository
+        self.registry = registry
+        self.severities = severities
+        self.query = query?.lowercased()
+        // Ids are upper case but for GHSA's own part (GHSA-xxxx-xxxx-xxxx) and Go's, as feeds write them.
+        if let query = self.query {
+            let upper = query.uppercased()
+            var forms = [query, upper]
+            if upper.hasPrefix("GHSA-") { forms.append("GHSA-" + query.dropFirst(5)) }
+            ids = Array(Set(forms)).sorted()
+        } else {
+            ids = []
+        }
+    }
 }

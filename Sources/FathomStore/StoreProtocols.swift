@@ -174,6 +174,8 @@ public protocol ReportStore: Sendable {
     /// The fleet summary's parts, from the listed reports: the worst `top` images, the `top`
     /// most widespread vulnerabilities, every exploited one with its first `top` images.
     func fleetView(top: Int) async throws -> FleetView
+    /// The listed images `filter` selects, in name (byte) order after `after`, at most `limit`.
+    func images(_ filter: ImagesFilter, after: String?, limit: Int) async throws -> [ImageRow]
     /// The newest report of a name.
     func report(name: String) async throws -> [UInt8]?
     /// When the newest scan of `name` was made, if the stored report is that scan's (a job
@@ -182,8 +184,6 @@ public protocol ReportStore: Sendable {
     /// The reports of `repository` at a tag or a manifest digest, newest first, with their names
     /// (`host/repository:tag`: one per registry that holds the repository).
     func reports(repository: String, reference: String) async throws -> [(name: String, document: [UInt8])]
-    /// The newest reports of names after `name`, in name order, at most `limit`.
-    func reports(after name: String?, limit: Int) async throws -> [(name: String, document: [UInt8])]
     /// Every scan of the names of `repository` at a tag or manifest digest, newest first.
     func scanHistory(repository: String, reference: String) async throws -> [ScanSummary]
 }

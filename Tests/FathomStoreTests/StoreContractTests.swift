@@ -387,7 +387,8 @@ import FathomStores
 
     /// Undoes the newest migration (the fleet's rows), for tests of the migrations before it.
     static let undoFleetRows =
-        "DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP INDEX IF EXISTS reports_by_chain; "
+        "DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
+        + "DROP INDEX IF EXISTS reports_by_chain; DROP INDEX IF EXISTS reports_in_byte_order; DROP INDEX reports_by_manifest; "
         + ["os", "critical", "high", "medium", "low", "unknown", "findings", "fixable", "new_findings", "resolved", "exploited", "layers", "bytes",
            "chain", "fully_checked", "missing"].map { "ALTER TABLE reports DROP COLUMN \($0); " }.joined()
 

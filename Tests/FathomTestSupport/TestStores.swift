@@ -43,6 +43,6 @@ extension ReportListing {
             prefixes: [], layerFindings: [:],
             vulnerabilities: Dictionary(grouping: findings, by: \.id).map { id, all in
                 FleetVulnerability(id: id, severity: all[0].severity, images: 1, packages: all.map(\.package), kevDateAdded: nil, knownRansomware: false)
-            })
+            }, packages: findings.map(\.package))
     }
 }
