@@ -99,9 +99,9 @@ CREATE TEMP TABLE copies AS
     'copy' || g || '/' || s.repository AS repository, s.tag
   FROM bench_seed s, generate_series($((copies + 1)), $want) g;
 INSERT INTO reports (name, repository, tag, manifest_digest, scan_id, document, findings_listed, os, critical, high, medium, low, unknown,
-    findings, fixable, new_findings, resolved, exploited, layers, bytes, chain, fully_checked, missing)
+    findings, fixable, new_findings, resolved, exploited, layers, bytes, chain, fully_checked, missing, counted)
   SELECT c.name, c.repository, c.tag, r.manifest_digest, r.scan_id, r.document, true, r.os, r.critical, r.high, r.medium, r.low, r.unknown,
-    r.findings, r.fixable, r.new_findings, r.resolved, r.exploited, r.layers, r.bytes, r.chain, r.fully_checked, r.missing
+    r.findings, r.fixable, r.new_findings, r.resolved, r.exploited, r.layers, r.bytes, r.chain, r.fully_checked, r.missing, true
   FROM copies c JOIN reports r ON r.name = c.seed;
 INSERT INTO report_findings (name, ordinal, manifest_digest, id, aliases, package, installed_version, fixed_version, severity, status)
   SELECT c.name, f.ordinal, f.manifest_digest, f.id, f.aliases, f.package, f.installed_version, f.fixed_version, f.severity, f.status
@@ -111,6 +111,14 @@ INSERT INTO report_finding_keys (key, name, ordinal, severity, fixed)
 -- The copies carry their seed's vulnerabilities (their layers are the seed's: prefixes and layer findings stand).
 UPDATE fleet_vulnerabilities v SET images = v.images + x.n
   FROM (SELECT f.id, count(DISTINCT c.name) AS n FROM copies c JOIN report_findings f ON f.name = c.seed GROUP BY f.id) x WHERE x.id = v.id;
+-- The fleet's sums, counted again from every row (the service keeps them as reports land).
+DELETE FROM fleet_totals;
+INSERT INTO fleet_totals SELECT 0, count(*), sum(critical), sum(high), sum(medium), sum(low), sum(unknown), sum(layers), sum(bytes),
+  count(*) FILTER (WHERE exploited > 0) FROM reports;
+DELETE FROM fleet_gaps;
+INSERT INTO fleet_gaps SELECT g, count(*) FROM reports, unnest(string_to_array(missing, E'\n')) AS g WHERE missing <> '' GROUP BY g;
+DELETE FROM fleet_chains;
+INSERT INTO fleet_chains SELECT chain, count(*), count(*) FILTER (WHERE NOT fully_checked) FROM reports WHERE chain IS NOT NULL GROUP BY chain;
 VACUUM ANALYZE;
 SQL
     copies=$want

@@ -219,21 +219,21 @@ extension PostgresStore {
     /// same order; a row nothing changes is not written.
     func replaceListing(of name: String, manifestDigest: String?, with listing: ReportListing, on connection: PostgresConnection) async throws {
         let image = listing.image
+        var old: ImageRow?
+        try await run("SELECT \(unescaped: Self.imageColumns) FROM reports WHERE name = \(name) AND counted", on: connection) {
+            old = try Self.imageRow($0)
+        }
+        let change = FleetTotalsChange(from: old, to: image)
         let counts = ImageRow.severities.map { Int64(image.bySeverity[$0] ?? 0) }
         try await run(
             """
-            UPDATE reports SET os = \(image.os), critical = \(counts[0]), high = \(counts[1]), medium = \(counts[2]), low = \(counts[3]),
+            UPDATE reports SET counted = true, os = \(image.os), critical = \(counts[0]), high = \(counts[1]), medium = \(counts[2]), low = \(counts[3]),
                 unknown = \(counts[4]), findings = \(Int64(image.findings)), fixable = \(Int64(image.fixable)), new_findings = \(Int64(image.new)),
                 resolved = \(Int64(image.resolved)), exploited = \(Int64(image.exploited)), layers = \(Int64(image.layers)), bytes = \(image.bytes),
                 chain = \(image.chain), fully_checked = \(image.fullyChecked), missing = \(image.missing.joined(separator: "\n"))
             WHERE name = \(name)
             """, on: connection)
-        try await run(
-            """
-            INSERT INTO image_packages (key, names) VALUES (\(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)),
-                \(listing.packages.joined(separator: "\n")))
-            ON CONFLICT (key) DO UPDATE SET names = EXCLUDED.names WHERE image_packages.names <> EXCLUDED.names
-            """, on: connection)
+        if !change.isEmpty { try await move(change, on: connection) }
         let findings = listing.findings
         var keys: [String] = []
         var keyOrdinals: [Int64] = []
@@ -263,6 +263,10 @@ extension PostgresStore {
                 listed_keys AS (
                     INSERT INTO report_finding_keys (key, name, ordinal, severity, fixed)
                     SELECT k, \(name), o, s, x FROM unnest(\(keys)::TEXT[], \(keyOrdinals)::BIGINT[], \(keySeverities)::TEXT[], \(keyFixed)::BOOLEAN[]) AS f(k, o, s, x)),
+                packages AS (
+                    INSERT INTO image_packages (key, names) VALUES (\(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)),
+                        \(listing.packages.joined(separator: "\n")))
+                    ON CONFLICT (key) DO UPDATE SET names = EXCLUDED.names WHERE image_packages.names <> EXCLUDED.names),
                 prefixes AS (
                     INSERT INTO fleet_prefixes (key, parent, layer, depth, size)
                     SELECT k, NULLIF(p, ''), l, d, z FROM unnest(\(listing.prefixes.map(\.key))::TEXT[], \(listing.prefixes.map { $0.parent ?? "" })::TEXT[],
@@ -294,6 +298,33 @@ extension PostgresStore {
             WHERE EXCLUDED.images <> 0 OR fleet_vulnerabilities.severity <> EXCLUDED.severity
                 OR fleet_vulnerabilities.kev_added IS DISTINCT FROM EXCLUDED.kev_added OR fleet_vulnerabilities.ransomware <> EXCLUDED.ransomware
                 OR NOT (EXCLUDED.packages <@ fleet_vulnerabilities.packages)
+            """, on: connection)
+    }
+
+    /// Moves the fleet's sums by one image's change: its shard of the totals, its gaps and its
+    /// chains (in key order, as every writer takes them).
+    func move(_ change: FleetTotalsChange, on connection: PostgresConnection) async throws {
+        let gaps = change.gaps.keys.sorted()
+        let chains = change.chains.keys.sorted()
+        let severity = change.bySeverity.map(Int64.init)
+        try await run(
+            """
+            WITH totals AS (
+                    INSERT INTO fleet_totals (shard, images, critical, high, medium, low, unknown, layers, bytes, exploited_images)
+                    VALUES (\(Int32(change.shard)), \(Int64(change.images)), \(severity[0]), \(severity[1]), \(severity[2]), \(severity[3]),
+                        \(severity[4]), \(Int64(change.layers)), \(change.bytes), \(Int64(change.exploitedImages)))
+                    ON CONFLICT (shard) DO UPDATE SET images = fleet_totals.images + EXCLUDED.images, critical = fleet_totals.critical + EXCLUDED.critical,
+                        high = fleet_totals.high + EXCLUDED.high, medium = fleet_totals.medium + EXCLUDED.medium, low = fleet_totals.low + EXCLUDED.low,
+                        unknown = fleet_totals.unknown + EXCLUDED.unknown, layers = fleet_totals.layers + EXCLUDED.layers,
+                        bytes = fleet_totals.bytes + EXCLUDED.bytes, exploited_images = fleet_totals.exploited_images + EXCLUDED.exploited_images),
+                gaps AS (
+                    INSERT INTO fleet_gaps (gap, images)
+                    SELECT g, n FROM unnest(\(gaps)::TEXT[], \(gaps.map { Int64(change.gaps[$0] ?? 0) })::BIGINT[]) AS f(g, n) ORDER BY g
+                    ON CONFLICT (gap) DO UPDATE SET images = fleet_gaps.images + EXCLUDED.images)
+            INSERT INTO fleet_chains (chain, images, unchecked)
+            SELECT c, n, u FROM unnest(\(chains)::TEXT[], \(chains.map { Int64(change.chains[$0]?.images ?? 0) })::BIGINT[],
+                \(chains.map { Int64(change.chains[$0]?.unchecked ?? 0) })::BIGINT[]) AS f(c, n, u) ORDER BY c
+            ON CONFLICT (chain) DO UPDATE SET images = fleet_chains.images + EXCLUDED.images, unchecked = fleet_chains.unchecked + EXCLUDED.unchecked
             """, on: connection)
     }
 
@@ -386,14 +417,12 @@ extension PostgresStore {
 
     public func fleetView(top: Int) async throws -> FleetView {
         var view = FleetView()
-        let columns = "name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
-            + "bytes, chain, fully_checked, missing"
         try await run(
             """
-            SELECT COUNT(*), COALESCE(SUM(critical), 0)::BIGINT, COALESCE(SUM(high), 0)::BIGINT, COALESCE(SUM(medium), 0)::BIGINT,
+            SELECT COALESCE(SUM(images), 0)::BIGINT, COALESCE(SUM(critical), 0)::BIGINT, COALESCE(SUM(high), 0)::BIGINT, COALESCE(SUM(medium), 0)::BIGINT,
                 COALESCE(SUM(low), 0)::BIGINT, COALESCE(SUM(unknown), 0)::BIGINT, COALESCE(SUM(layers), 0)::BIGINT, COALESCE(SUM(bytes), 0)::BIGINT,
-                COUNT(*) FILTER (WHERE exploited > 0)
-            FROM reports
+                COALESCE(SUM(exploited_images), 0)::BIGINT
+            FROM fleet_totals
             """
         ) { row in
             let (images, critical, high, medium, low, unknown, layers, bytes, exploited) = try row.decode(
@@ -402,9 +431,10 @@ extension PostgresStore {
             for (severity, count) in zip(ImageRow.severities, [critical, high, medium, low, unknown]) { view.bySeverity[severity] = Int(count) }
             (view.layerUses, view.bytesReferenced, view.imagesWithExploited) = (Int(layers), bytes, Int(exploited))
         }
+        // By the index in this order: the worst without reading the rest.
         try await run(
             """
-            SELECT \(unescaped: columns) FROM reports
+            SELECT \(unescaped: Self.imageColumns) FROM reports
             ORDER BY critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name COLLATE "C" LIMIT \(Int64(top))
             """
         ) { view.mostAtRisk.append(try Self.imageRow($0)) }
@@ -430,18 +460,20 @@ extension PostgresStore {
             }
             view.exploited.append((entry, names))
         }
-        try await run("SELECT missing, COUNT(*) FROM reports WHERE missing <> '' GROUP BY missing") { row in
-            let (missing, images) = try row.decode((String, Int64).self)
-            for gap in missing.split(separator: "\n") { view.missing[String(gap), default: 0] += Int(images) }
+        try await run("SELECT gap, images FROM fleet_gaps WHERE images > 0") { row in
+            let (gap, images) = try row.decode((String, Int64).self)
+            view.missing[gap] = Int(images)
         }
         try await run("SELECT key, parent, layer, depth, size FROM fleet_prefixes") { row in
             let (key, parent, layer, depth, size) = try row.decode((String, String?, String, Int32, Int64).self)
             view.prefixes.append(LayerPrefix(key: key, parent: parent, layer: layer, depth: Int(depth), size: size))
         }
+        // The first names of each chain from the index on (chain, name).
         try await run(
             """
-            SELECT chain, COUNT(*), bool_or(NOT fully_checked), (array_agg(name COLLATE "C" ORDER BY name COLLATE "C"))[1:3]
-            FROM reports WHERE chain IS NOT NULL GROUP BY chain
+            SELECT c.chain, c.images, c.unchecked > 0,
+                ARRAY(SELECT r.name COLLATE "C" FROM reports r WHERE r.chain = c.chain ORDER BY r.name COLLATE "C" LIMIT 3)
+            FROM fleet_chains c WHERE c.images > 0
             """
         ) { row in
             let (chain, images, unchecked, names) = try row.decode((String, Int64, Bool, [String]).self)
@@ -475,13 +507,15 @@ extension PostgresStore {
                     + "(SELECT unnest(\(bind(filter.ids))::TEXT[]) UNION SELECT id FROM fleet_vulnerabilities WHERE lower(id) = \(text))) "
                     + "OR COALESCE(manifest_digest, 'report:' || name) IN (SELECT key FROM image_packages WHERE strpos(names, \(text)) > 0))")
         }
-        let sql = "SELECT name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
-            + "bytes, chain, fully_checked, missing FROM reports WHERE " + (conditions.isEmpty ? "true" : conditions.joined(separator: " AND "))
+        let sql = "SELECT \(Self.imageColumns) FROM reports WHERE " + (conditions.isEmpty ? "true" : conditions.joined(separator: " AND "))
             + " ORDER BY name COLLATE \"C\" LIMIT \(bind(Int64(limit)))"
         var rows: [ImageRow] = []
         try await run(PostgresQuery(unsafeSQL: sql, binds: binds)) { rows.append(try Self.imageRow($0)) }
         return rows
     }
+
+    static let imageColumns = "name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
+        + "bytes, chain, fully_checked, missing"
 
     static func imageRow(_ row: PostgresRow) throws -> ImageRow {
         let (name, digest, os, critical, high, medium, low, unknown, findings, fixable, new, resolved, exploited, layers, bytes, chain, checked, missing) =

@@ -246,14 +246,22 @@ public final class PostgresStore: Store {
         // The fleet summary from rows kept as reports land (decoding every report took seconds
         // at 10,000 images): each report's row sums its image up; the layer prefixes, the
         // findings each layer brings, the images per vulnerability and the package names of each
-        // image (for the image search) are kept beside. Every report is listed again to fill them.
+        // image (for the image search) are kept beside, and the fleet's sums in a few rows
+        // (`counted`: a report's row is in them). Every report is listed again to fill them.
         """
         ALTER TABLE reports ADD COLUMN os TEXT, ADD COLUMN critical BIGINT NOT NULL DEFAULT 0, ADD COLUMN high BIGINT NOT NULL DEFAULT 0,
             ADD COLUMN medium BIGINT NOT NULL DEFAULT 0, ADD COLUMN low BIGINT NOT NULL DEFAULT 0, ADD COLUMN unknown BIGINT NOT NULL DEFAULT 0,
             ADD COLUMN findings BIGINT NOT NULL DEFAULT 0, ADD COLUMN fixable BIGINT NOT NULL DEFAULT 0, ADD COLUMN new_findings BIGINT NOT NULL DEFAULT 0,
             ADD COLUMN resolved BIGINT NOT NULL DEFAULT 0, ADD COLUMN exploited BIGINT NOT NULL DEFAULT 0, ADD COLUMN layers BIGINT NOT NULL DEFAULT 0,
             ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0, ADD COLUMN chain TEXT, ADD COLUMN fully_checked BOOLEAN NOT NULL DEFAULT false,
-            ADD COLUMN missing TEXT NOT NULL DEFAULT '';
+            ADD COLUMN missing TEXT NOT NULL DEFAULT '', ADD COLUMN counted BOOLEAN NOT NULL DEFAULT false;
+        CREATE TABLE fleet_totals (shard INTEGER PRIMARY KEY, images BIGINT NOT NULL, critical BIGINT NOT NULL, high BIGINT NOT NULL,
+            medium BIGINT NOT NULL, low BIGINT NOT NULL, unknown BIGINT NOT NULL, layers BIGINT NOT NULL, bytes BIGINT NOT NULL,
+            exploited_images BIGINT NOT NULL);
+        CREATE TABLE fleet_gaps (gap TEXT PRIMARY KEY, images BIGINT NOT NULL);
+        CREATE TABLE fleet_chains (chain TEXT PRIMARY KEY, images BIGINT NOT NULL, unchecked BIGINT NOT NULL);
+        CREATE INDEX reports_by_chain ON reports (chain, (name COLLATE "C"));
+        CREATE INDEX reports_most_at_risk ON reports (critical DESC, high DESC, medium DESC, low DESC, unknown DESC, (name COLLATE "C"));
         CREATE TABLE fleet_prefixes (key TEXT PRIMARY KEY, parent TEXT, layer TEXT NOT NULL, depth INTEGER NOT NULL, size BIGINT NOT NULL);
         CREATE TABLE fleet_layer_findings (layer TEXT PRIMARY KEY, findings TEXT NOT NULL);
         CREATE TABLE fleet_vulnerabilities (id TEXT COLLATE "C" PRIMARY KEY, severity TEXT NOT NULL, rank INTEGER NOT NULL, images BIGINT NOT NULL,

@@ -199,10 +199,13 @@ extension SQLiteStore {
     /// it gains and loses; what the newest report says of an id it keeps).
     static func replaceListing(of name: String, manifestDigest: String?, with listing: ReportListing, in database: SQLiteConnection) throws {
         let image = listing.image
+        var old: ImageRow?
+        try database.query("SELECT \(imageColumns) FROM reports WHERE name = ? AND counted", [.text(name)]) { old = imageRow($0) }
+        let change = FleetTotalsChange(from: old, to: image)
         let counts = ImageRow.severities.map { SQLiteValue.integer(Int64(image.bySeverity[$0] ?? 0)) }
         try database.query(
             """
-            UPDATE reports SET os = ?, critical = ?, high = ?, medium = ?, low = ?, unknown = ?, findings = ?, fixable = ?, new_findings = ?,
+            UPDATE reports SET counted = 1, os = ?, critical = ?, high = ?, medium = ?, low = ?, unknown = ?, findings = ?, fixable = ?, new_findings = ?,
                 resolved = ?, exploited = ?, layers = ?, bytes = ?, chain = ?, fully_checked = ?, missing = ? WHERE name = ?
             """,
             [image.os.map { .text($0) } ?? .null] + counts + [
@@ -215,6 +218,7 @@ extension SQLiteStore {
             INSERT INTO image_packages (key, names) VALUES (?, ?)
             ON CONFLICT (key) DO UPDATE SET names = excluded.names WHERE image_packages.names <> excluded.names
             """, [.text(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)), .text(listing.packages.joined(separator: "\n"))])
+        if !change.isEmpty { try move(change, in: database) }
         var gone: Set<String> = []
         try database.query("SELECT DISTINCT id FROM report_findings WHERE name = ?", [.text(name)]) { gone.insert($0.text(0) ?? "") }
         let findings = listing.findings
@@ -271,6 +275,32 @@ extension SQLiteStore {
         }
         for id in gone {
             try database.query("UPDATE fleet_vulnerabilities SET images = images - 1 WHERE id = ?", [.text(id)])
+        }
+    }
+
+    /// Moves the fleet's sums by one image's change: its shard of the totals, its gaps and its chains.
+    static func move(_ change: FleetTotalsChange, in database: SQLiteConnection) throws {
+        try database.query(
+            """
+            INSERT INTO fleet_totals (shard, images, critical, high, medium, low, unknown, layers, bytes, exploited_images)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (shard) DO UPDATE SET images = images + excluded.images, critical = critical + excluded.critical, high = high + excluded.high,
+                medium = medium + excluded.medium, low = low + excluded.low, unknown = unknown + excluded.unknown, layers = layers + excluded.layers,
+                bytes = bytes + excluded.bytes, exploited_images = exploited_images + excluded.exploited_images
+            """,
+            [.integer(Int64(change.shard)), .integer(Int64(change.images))] + change.bySeverity.map { .integer(Int64($0)) }
+                + [.integer(Int64(change.layers)), .integer(change.bytes), .integer(Int64(change.exploitedImages))])
+        for (gap, images) in change.gaps {
+            try database.query(
+                "INSERT INTO fleet_gaps (gap, images) VALUES (?, ?) ON CONFLICT (gap) DO UPDATE SET images = images + excluded.images",
+                [.text(gap), .integer(Int64(images))])
+        }
+        for (chain, moved) in change.chains {
+            try database.query(
+                """
+                INSERT INTO fleet_chains (chain, images, unchecked) VALUES (?, ?, ?)
+                ON CONFLICT (chain) DO UPDATE SET images = images + excluded.images, unchecked = unchecked + excluded.unchecked
+                """, [.text(chain), .integer(Int64(moved.images)), .integer(Int64(moved.unchecked))])
         }
     }
 
@@ -363,9 +393,9 @@ extension SQLiteStore {
             var view = FleetView()
             try database.query(
                 """
-                SELECT COUNT(*), TOTAL(critical), TOTAL(high), TOTAL(medium), TOTAL(low), TOTAL(unknown), TOTAL(layers), TOTAL(bytes),
-                    COUNT(*) FILTER (WHERE exploited > 0)
-                FROM reports
+                SELECT TOTAL(images), TOTAL(critical), TOTAL(high), TOTAL(medium), TOTAL(low), TOTAL(unknown), TOTAL(layers), TOTAL(bytes),
+                    TOTAL(exploited_images)
+                FROM fleet_totals
                 """
             ) { row in
                 view.images = Int(row.integer(0))
@@ -373,11 +403,8 @@ extension SQLiteStore {
                 (view.layerUses, view.bytesReferenced, view.imagesWithExploited) = (Int(row.integer(6)), row.integer(7), Int(row.integer(8)))
             }
             try database.query(
-                """
-                SELECT name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers,
-                    bytes, chain, fully_checked, missing
-                FROM reports ORDER BY critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name LIMIT ?
-                """, [.integer(Int64(top))]
+                "SELECT \(Self.imageColumns) FROM reports ORDER BY critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name LIMIT ?",
+                [.integer(Int64(top))]
             ) { view.mostAtRisk.append(Self.imageRow($0)) }
             func vulnerability(_ row: SQLiteRow) -> FleetVulnerability {
                 FleetVulnerability(
@@ -399,22 +426,20 @@ extension SQLiteStore {
                 ) { names.append($0.text(0) ?? "") }
                 view.exploited.append((entry, names))
             }
-            try database.query("SELECT missing, COUNT(*) FROM reports WHERE missing <> '' GROUP BY missing") { row in
-                for gap in (row.text(0) ?? "").split(separator: "\n") { view.missing[String(gap), default: 0] += Int(row.integer(1)) }
-            }
+            try database.query("SELECT gap, images FROM fleet_gaps WHERE images > 0") { row in view.missing[row.text(0) ?? ""] = Int(row.integer(1)) }
             try database.query("SELECT key, parent, layer, depth, size FROM fleet_prefixes") { row in
                 view.prefixes.append(
                     LayerPrefix(key: row.text(0) ?? "", parent: row.text(1), layer: row.text(2) ?? "", depth: Int(row.integer(3)), size: row.integer(4)))
             }
-            try database.query("SELECT chain, COUNT(*), MAX(NOT fully_checked) FROM reports WHERE chain IS NOT NULL GROUP BY chain") { row in
-                view.chains[row.text(0) ?? ""] = (Int(row.integer(1)), [], row.integer(2) != 0)
+            try database.query("SELECT chain, images, unchecked FROM fleet_chains WHERE images > 0") { row in
+                view.chains[row.text(0) ?? ""] = (Int(row.integer(1)), [], row.integer(2) > 0)
             }
-            try database.query(
-                """
-                SELECT chain, name FROM (SELECT chain, name, ROW_NUMBER() OVER (PARTITION BY chain ORDER BY name) AS place FROM reports
-                WHERE chain IS NOT NULL) WHERE place <= 3 ORDER BY chain, name
-                """
-            ) { row in view.chains[row.text(0) ?? ""]?.names.append(row.text(1) ?? "") }
+            // The first names of each chain from the index on (chain, name).
+            for chain in view.chains.keys {
+                try database.query("SELECT name FROM reports WHERE chain = ? ORDER BY name LIMIT 3", [.text(chain)]) {
+                    view.chains[chain]?.names.append($0.text(0) ?? "")
+                }
+            }
             try database.query("SELECT layer, findings FROM fleet_layer_findings") { row in
                 let findings = row.text(1) ?? ""
                 view.layerFindings[row.text(0) ?? ""] = findings.isEmpty ? [] : findings.split(separator: "\n").map(String.init)
@@ -449,8 +474,7 @@ extension SQLiteStore {
                     + "OR COALESCE(manifest_digest, 'report:' || name) IN (SELECT key FROM image_packages WHERE instr(names, ?) > 0))")
             parameters += [.text(query)] + filter.ids.map { .text($0) } + [.text(query), .text(query)]
         }
-        let sql = "SELECT name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
-            + "bytes, chain, fully_checked, missing FROM reports WHERE " + (conditions.isEmpty ? "1" : conditions.joined(separator: " AND "))
+        let sql = "SELECT \(Self.imageColumns) FROM reports WHERE " + (conditions.isEmpty ? "1" : conditions.joined(separator: " AND "))
             + " ORDER BY name LIMIT ?"
         let all = parameters + [.integer(Int64(limit))]
         return try await database.read { database in
@@ -459,6 +483,9 @@ extension SQLiteStore {
             return rows
         }
     }
+
+    static let imageColumns = "name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
+        + "bytes, chain, fully_checked, missing"
 
     static func imageRow(_ row: SQLiteRow) -> ImageRow {
         var bySeverity: [String: Int] = [:]

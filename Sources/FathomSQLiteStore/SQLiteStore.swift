@@ -162,7 +162,8 @@ public final class SQLiteStore: Store {
         // The fleet summary from rows kept as reports land (decoding every report took seconds
         // at 10,000 images): each report's row sums its image up; the layer prefixes, the
         // findings each layer brings, the images per vulnerability and the package names of each
-        // image (for the image search) are kept beside. Every report is listed again to fill them.
+        // image (for the image search) are kept beside, and the fleet's sums in a few rows
+        // (`counted`: a report's row is in them). Every report is listed again to fill them.
         """
         ALTER TABLE reports ADD COLUMN os TEXT;
         ALTER TABLE reports ADD COLUMN critical INTEGER NOT NULL DEFAULT 0;
@@ -180,7 +181,14 @@ public final class SQLiteStore: Store {
         ALTER TABLE reports ADD COLUMN chain TEXT;
         ALTER TABLE reports ADD COLUMN fully_checked INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE reports ADD COLUMN missing TEXT NOT NULL DEFAULT '';
+        ALTER TABLE reports ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
         CREATE INDEX reports_by_chain ON reports (chain, name);
+        CREATE INDEX reports_most_at_risk ON reports (critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name);
+        CREATE TABLE fleet_totals (shard INTEGER PRIMARY KEY, images INTEGER NOT NULL, critical INTEGER NOT NULL, high INTEGER NOT NULL,
+            medium INTEGER NOT NULL, low INTEGER NOT NULL, unknown INTEGER NOT NULL, layers INTEGER NOT NULL, bytes INTEGER NOT NULL,
+            exploited_images INTEGER NOT NULL);
+        CREATE TABLE fleet_gaps (gap TEXT PRIMARY KEY, images INTEGER NOT NULL);
+        CREATE TABLE fleet_chains (chain TEXT PRIMARY KEY, images INTEGER NOT NULL, unchecked INTEGER NOT NULL);
         CREATE TABLE fleet_prefixes (key TEXT PRIMARY KEY, parent TEXT, layer TEXT NOT NULL, depth INTEGER NOT NULL, size INTEGER NOT NULL);
         CREATE TABLE fleet_layer_findings (layer TEXT PRIMARY KEY, findings TEXT NOT NULL);
         CREATE TABLE fleet_vulnerabilities (id TEXT PRIMARY KEY, severity TEXT NOT NULL, rank INTEGER NOT NULL, images INTEGER NOT NULL,

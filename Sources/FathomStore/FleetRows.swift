@@ -181,3 +181,48 @@ public struct ImagesFilter: Sendable, Hashable {
         }
     }
 }
+
+/// How one image's new listing moves the fleet's running totals (kept so that the summary
+/// reads a few rows, not one per image): the difference between what its row held (nil when
+/// it was not counted yet) and what it holds now.
+public struct FleetTotalsChange: Sendable {
+    /// Writers spread their sums over this many rows, by name, so that they seldom wait on
+    /// each other's row.
+    public static let shards = 16
+
+    public var shard: Int
+    public var images = 0
+    /// By `ImageRow.severities`.
+    public var bySeverity = [Int](repeating: 0, count: ImageRow.severities.count)
+    public var layers = 0
+    public var bytes: Int64 = 0
+    public var exploitedImages = 0
+    /// Images per gap, and per chain (images, and those not fully checked); no zeros.
+    public var gaps: [String: Int] = [:]
+    public var chains: [String: (images: Int, unchecked: Int)] = [:]
+
+    public init(from old: ImageRow?, to new: ImageRow) {
+        shard = Int(new.name.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 } % UInt32(Self.shards))
+        func add(_ row: ImageRow, _ sign: Int) {
+            images += sign
+            for (index, severity) in ImageRow.severities.enumerated() { bySeverity[index] += sign * (row.bySeverity[severity] ?? 0) }
+            layers += sign * row.layers
+            bytes += Int64(sign) * row.bytes
+            exploitedImages += sign * (row.exploited > 0 ? 1 : 0)
+            for gap in row.missing { gaps[gap, default: 0] += sign }
+            if let chain = row.chain {
+                let before = chains[chain] ?? (0, 0)
+                chains[chain] = (before.images + sign, before.unchecked + (row.fullyChecked ? 0 : sign))
+            }
+        }
+        if let old { add(old, -1) }
+        add(new, 1)
+        gaps = gaps.filter { $0.value != 0 }
+        chains = chains.filter { $0.value.images != 0 || $0.value.unchecked != 0 }
+    }
+
+    /// Whether the sums move at all (a rescan that found the same usually leaves them).
+    public var isEmpty: Bool {
+        images == 0 && bySeverity.allSatisfy { $0 == 0 } && layers == 0 && bytes == 0 && exploitedImages == 0 && gaps.isEmpty && chains.isEmpty
+    }
+}

@@ -130,8 +130,9 @@ import Testing
         #expect(whole["images"] as? Int == Set(fromReports.map { $0.prefix { $0 != " " } }).count)
         // Reports stored before their findings were listed (by an earlier fathom) are listed
         // when findings are asked.
-        let unlist = "UPDATE reports SET findings_listed = false; DELETE FROM report_findings; DELETE FROM report_finding_keys; "
-            + "DELETE FROM fleet_vulnerabilities; DELETE FROM fleet_prefixes; DELETE FROM fleet_layer_findings"
+        let unlist = "UPDATE reports SET findings_listed = false, counted = false; DELETE FROM report_findings; DELETE FROM report_finding_keys; "
+            + "DELETE FROM fleet_vulnerabilities; DELETE FROM fleet_prefixes; DELETE FROM fleet_layer_findings; DELETE FROM fleet_totals; "
+            + "DELETE FROM fleet_gaps; DELETE FROM fleet_chains"
         func unlistEveryReport() async throws {
             if let store {
                 try await LocalPostgres.shared.value.sql(unlist, database: try #require(URL(string: store)?.lastPathComponent))

@@ -388,9 +388,10 @@ import FathomStores
     /// Undoes the newest migration (the fleet's rows), for tests of the migrations before it.
     static let undoFleetRows =
         "DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
-        + "DROP INDEX IF EXISTS reports_by_chain; DROP INDEX IF EXISTS reports_in_byte_order; DROP INDEX reports_by_manifest; "
+        + "DROP TABLE fleet_totals; DROP TABLE fleet_gaps; DROP TABLE fleet_chains; DROP INDEX reports_by_chain; DROP INDEX reports_most_at_risk; "
+        + "DROP INDEX IF EXISTS reports_in_byte_order; DROP INDEX reports_by_manifest; "
         + ["os", "critical", "high", "medium", "low", "unknown", "findings", "fixable", "new_findings", "resolved", "exploited", "layers", "bytes",
-           "chain", "fully_checked", "missing"].map { "ALTER TABLE reports DROP COLUMN \($0); " }.joined()
+           "chain", "fully_checked", "missing", "counted"].map { "ALTER TABLE reports DROP COLUMN \($0); " }.joined()
 
     /// The newest reports' findings are listed from rows beside them: by id or alias, severity
     /// and fixability, in name (byte) order then report order, a page after a finding, with the
@@ -455,6 +456,9 @@ import FathomStores
         #expect(try await widespread() == [#"GHSA-aaaa 2 ["lib", "lib2"]"#, #"CVE-2026-3 1 ["musl"]"#])
         #expect(try await store.fleetView(top: 10).widespread.first?.severity == "CRITICAL", "as the newest report says")
         try await store.storeReport(Array("none".utf8), name: "r.example/b:1", repository: "x", tag: "1", manifestDigest: nil, findings: [])
+        let moved = try await store.fleetView(top: 1)
+        #expect(moved.images == 3 && moved.bySeverity == ["CRITICAL": 1, "HIGH": 1, "MEDIUM": 0, "LOW": 0, "UNKNOWN": 0], "the sums follow the replacements")
+        #expect(moved.mostAtRisk.map(\.name) == ["r.example/Zeta:1"])
         #expect(lines(try await store.findings(FindingsFilter(), after: nil, limit: 10)) == ["r.example/Zeta:1 0 CVE-2026-3", "r.example/Zeta:1 1 GHSA-aaaa"])
         #expect(try await store.unlistedReports(limit: 10).isEmpty)
         try await store.close()
