@@ -182,8 +182,10 @@ extension SQLiteStore {
                 try database.query("SELECT scan_id FROM heads WHERE name = ?", [.text(name)]) { scan = $0.integer(0) }
                 try database.query(
                     """
-                    INSERT OR REPLACE INTO reports (name, repository, tag, manifest_digest, scan_id, document, findings_listed)
+                    INSERT INTO reports (name, repository, tag, manifest_digest, scan_id, document, findings_listed)
                     VALUES (?, ?, ?, ?, ?, ?, 1)
+                    ON CONFLICT (name) DO UPDATE SET repository = excluded.repository, tag = excluded.tag, manifest_digest = excluded.manifest_digest,
+                        scan_id = excluded.scan_id, document = excluded.document, findings_listed = 1
                     """,
                     [
                         .text(name), .text(repository), tag.map { .text($0) } ?? .null, manifestDigest.map { .text($0.description) } ?? .null,

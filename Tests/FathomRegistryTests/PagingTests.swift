@@ -174,9 +174,13 @@ import Testing
         let app = try await builder.addImage(layers: [(alpineTar, .gzip), (derived + "/app.tar", .gzip)])
         try builder.writeIndex([("app", [app])])
         try await registry.push("oci:\(derived)/oci:app", to: "paging/app-on-alpine", tag: "1")
-        try await ServiceTests.eventually("the derived image's scan", seconds: 120) {
+        // And a name whose image is replaced once more (busybox by alpine): its sums move.
+        try await registry.push("oci:\(layout.directory):gzip", to: repositories[0], tag: "1")
+        try await ServiceTests.eventually("the derived image's scan and the replacement's", seconds: 120) {
             let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(base)/v1/jobs/summary").body) as? [String: Int]
-            return summary?["done"] == repositories.count + 2 && summary?["queued"] == 0 && summary?["running"] == 0
+            guard summary?["done"] == repositories.count + 3 && summary?["queued"] == 0 && summary?["running"] == 0 else { return false }
+            let zeta = try ServiceTests.object(try await ServiceTests.request(.GET, "\(base)/v1/images?repository=\(repositories[0])").body)
+            return ((zeta["images"] as? [[String: Any]])?.first?["findings"] as? Int ?? 0) > 0
         }
         // The fleet summary, read from the rows kept as the reports landed, is what decoding every
         // report makes of them (the way `fathom registry` sums a fleet up).
