@@ -119,6 +119,8 @@ DELETE FROM fleet_gaps;
 INSERT INTO fleet_gaps SELECT g, count(*) FROM reports, unnest(string_to_array(missing, E'\n')) AS g WHERE missing <> '' GROUP BY g;
 DELETE FROM fleet_chains;
 INSERT INTO fleet_chains SELECT chain, count(*), count(*) FILTER (WHERE NOT fully_checked) FROM reports WHERE chain IS NOT NULL GROUP BY chain;
+DELETE FROM fleet_keys;
+INSERT INTO fleet_keys SELECT key, count(*), count(DISTINCT name) FROM report_finding_keys GROUP BY key;
 VACUUM ANALYZE;
 SQL
     copies=$want

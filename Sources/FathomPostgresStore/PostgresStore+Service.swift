@@ -197,8 +197,10 @@ extension PostgresStore {
         _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, listing: ReportListing
     ) async throws {
         // The report's row first: its lock keeps two writers of one name from mixing their
-        // findings (the second's statements see the first's once it has committed).
+        // findings (the second's statements see the first's once it has committed). The upsert
+        // leaves the row's sums as they were: it returns them, the old image the listing moves from.
         try await transaction { connection in
+            var old: ImageRow?
             try await run(
                 """
                 INSERT INTO reports (name, repository, tag, manifest_digest, scan_id, document, findings_listed)
@@ -206,34 +208,29 @@ extension PostgresStore {
                     \(Data(document)), true)
                 ON CONFLICT (name) DO UPDATE SET repository = EXCLUDED.repository, tag = EXCLUDED.tag, manifest_digest = EXCLUDED.manifest_digest,
                     scan_id = EXCLUDED.scan_id, document = EXCLUDED.document, findings_listed = true
-                """, on: connection)
-            try await replaceListing(of: name, manifestDigest: manifestDigest?.description, with: listing, on: connection)
+                RETURNING counted, \(unescaped: Self.imageColumns)
+                """, on: connection
+            ) { row in
+                if try Self.firstIsTrue(row) { old = try Self.imageRow(row, from: 1) }
+            }
+            try await replaceListing(of: name, manifestDigest: manifestDigest?.description, with: listing, old: old, on: connection)
         }
     }
 
-    /// Replaces the listing of `name` in two statements (array binds): its image's sums on its
-    /// report's row; then its findings, one row per finding and one per id or alias it is found
-    /// by, the prefixes and layer findings it brings, and the images per vulnerability: moved by
-    /// the ids it gains and loses, and what the newest report says of an id it keeps (a KEV
-    /// entry since). Counters are written in id order, so two writers take their locks in the
-    /// same order; a row nothing changes is not written.
-    func replaceListing(of name: String, manifestDigest: String?, with listing: ReportListing, on connection: PostgresConnection) async throws {
+    /// Replaces the listing of `name` in one statement (array binds): its image's sums on its
+    /// report's row; its findings, one row per finding and one per id or alias it is found by;
+    /// its package names; the prefixes and layer findings it brings; and the fleet's running
+    /// counts, moved by the difference from `old` (what the row held, if counted): images per
+    /// vulnerability (and what the newest report says of one it keeps: a KEV entry since),
+    /// findings and images per id or alias, the sums, gaps and chains. Counters are written in
+    /// key order, so two writers take their locks in the same order; a row nothing changes is
+    /// not written.
+    func replaceListing(
+        of name: String, manifestDigest: String?, with listing: ReportListing, old: ImageRow?, on connection: PostgresConnection
+    ) async throws {
         let image = listing.image
-        var old: ImageRow?
-        try await run("SELECT \(unescaped: Self.imageColumns) FROM reports WHERE name = \(name) AND counted", on: connection) {
-            old = try Self.imageRow($0)
-        }
         let change = FleetTotalsChange(from: old, to: image)
         let counts = ImageRow.severities.map { Int64(image.bySeverity[$0] ?? 0) }
-        try await run(
-            """
-            UPDATE reports SET counted = true, os = \(image.os), critical = \(counts[0]), high = \(counts[1]), medium = \(counts[2]), low = \(counts[3]),
-                unknown = \(counts[4]), findings = \(Int64(image.findings)), fixable = \(Int64(image.fixable)), new_findings = \(Int64(image.new)),
-                resolved = \(Int64(image.resolved)), exploited = \(Int64(image.exploited)), layers = \(Int64(image.layers)), bytes = \(image.bytes),
-                chain = \(image.chain), fully_checked = \(image.fullyChecked), missing = \(image.missing.joined(separator: "\n"))
-            WHERE name = \(name)
-            """, on: connection)
-        if !change.isEmpty { try await move(change, on: connection) }
         let findings = listing.findings
         var keys: [String] = []
         var keyOrdinals: [Int64] = []
@@ -249,10 +246,20 @@ extension PostgresStore {
         }
         let vulnerabilities = listing.vulnerabilities.sorted { Array($0.id.utf8).lexicographicallyPrecedes(Array($1.id.utf8)) }
         let layers = listing.layerFindings.keys.sorted()
+        let gaps = change.gaps.keys.sorted()
+        let chains = change.chains.keys.sorted()
+        let sums = [Int64(change.images)] + change.bySeverity.map(Int64.init) + [Int64(change.layers), change.bytes, Int64(change.exploitedImages)]
         try await run(
             """
-            WITH gone AS (DELETE FROM report_findings WHERE name = \(name) RETURNING id),
-                gone_keys AS (DELETE FROM report_finding_keys WHERE name = \(name)),
+            WITH summed AS (
+                    UPDATE reports SET counted = true, os = \(image.os), critical = \(counts[0]), high = \(counts[1]), medium = \(counts[2]),
+                        low = \(counts[3]), unknown = \(counts[4]), findings = \(Int64(image.findings)), fixable = \(Int64(image.fixable)),
+                        new_findings = \(Int64(image.new)), resolved = \(Int64(image.resolved)), exploited = \(Int64(image.exploited)),
+                        layers = \(Int64(image.layers)), bytes = \(image.bytes), chain = \(image.chain), fully_checked = \(image.fullyChecked),
+                        missing = \(image.missing.joined(separator: "\n"))
+                    WHERE name = \(name)),
+                gone AS (DELETE FROM report_findings WHERE name = \(name) RETURNING id),
+                gone_keys AS (DELETE FROM report_finding_keys WHERE name = \(name) RETURNING key),
                 listed AS (
                     INSERT INTO report_findings (name, ordinal, manifest_digest, id, aliases, package, installed_version, fixed_version, severity, status)
                     SELECT \(name), o, \(manifestDigest), i, a, p, v, NULLIF(x, ''), s, t
@@ -263,6 +270,15 @@ extension PostgresStore {
                 listed_keys AS (
                     INSERT INTO report_finding_keys (key, name, ordinal, severity, fixed)
                     SELECT k, \(name), o, s, x FROM unnest(\(keys)::TEXT[], \(keyOrdinals)::BIGINT[], \(keySeverities)::TEXT[], \(keyFixed)::BOOLEAN[]) AS f(k, o, s, x)),
+                key_moves AS (
+                    SELECT k, SUM(f) AS f, SUM(i) AS i FROM (
+                        SELECT k, COUNT(*) AS f, 1 AS i FROM unnest(\(keys)::TEXT[]) AS n(k) GROUP BY k
+                        UNION ALL
+                        SELECT key, -COUNT(*), -1 FROM gone_keys GROUP BY key) AS m
+                    GROUP BY k HAVING SUM(f) <> 0 OR SUM(i) <> 0),
+                keys_counted AS (
+                    INSERT INTO fleet_keys (key, findings, images) SELECT k, f, i FROM key_moves ORDER BY k COLLATE "C"
+                    ON CONFLICT (key) DO UPDATE SET findings = fleet_keys.findings + EXCLUDED.findings, images = fleet_keys.images + EXCLUDED.images),
                 packages AS (
                     INSERT INTO image_packages (key, names) VALUES (\(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)),
                         \(listing.packages.joined(separator: "\n")))
@@ -278,6 +294,23 @@ extension PostgresStore {
                     SELECT l, f FROM unnest(\(layers)::TEXT[], \(layers.map { listing.layerFindings[$0, default: []].joined(separator: "\n") })::TEXT[])
                         AS f(l, f) ORDER BY l
                     ON CONFLICT (layer) DO UPDATE SET findings = EXCLUDED.findings WHERE fleet_layer_findings.findings <> EXCLUDED.findings),
+                totals AS (
+                    INSERT INTO fleet_totals (shard, images, critical, high, medium, low, unknown, layers, bytes, exploited_images)
+                    SELECT \(Int32(change.shard)), s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9] FROM (SELECT \(sums)::BIGINT[] AS s) AS f
+                    WHERE \(!change.isEmpty)
+                    ON CONFLICT (shard) DO UPDATE SET images = fleet_totals.images + EXCLUDED.images, critical = fleet_totals.critical + EXCLUDED.critical,
+                        high = fleet_totals.high + EXCLUDED.high, medium = fleet_totals.medium + EXCLUDED.medium, low = fleet_totals.low + EXCLUDED.low,
+                        unknown = fleet_totals.unknown + EXCLUDED.unknown, layers = fleet_totals.layers + EXCLUDED.layers,
+                        bytes = fleet_totals.bytes + EXCLUDED.bytes, exploited_images = fleet_totals.exploited_images + EXCLUDED.exploited_images),
+                gaps AS (
+                    INSERT INTO fleet_gaps (gap, images)
+                    SELECT g, n FROM unnest(\(gaps)::TEXT[], \(gaps.map { Int64(change.gaps[$0] ?? 0) })::BIGINT[]) AS f(g, n) ORDER BY g
+                    ON CONFLICT (gap) DO UPDATE SET images = fleet_gaps.images + EXCLUDED.images),
+                chains AS (
+                    INSERT INTO fleet_chains (chain, images, unchecked)
+                    SELECT c, n, u FROM unnest(\(chains)::TEXT[], \(chains.map { Int64(change.chains[$0]?.images ?? 0) })::BIGINT[],
+                        \(chains.map { Int64(change.chains[$0]?.unchecked ?? 0) })::BIGINT[]) AS f(c, n, u) ORDER BY c
+                    ON CONFLICT (chain) DO UPDATE SET images = fleet_chains.images + EXCLUDED.images, unchecked = fleet_chains.unchecked + EXCLUDED.unchecked),
                 now_carried AS (
                     SELECT * FROM unnest(\(vulnerabilities.map(\.id))::TEXT[], \(vulnerabilities.map(\.severity))::TEXT[],
                         \(vulnerabilities.map { Int64($0.rank) })::BIGINT[], \(vulnerabilities.map { $0.packages.joined(separator: "\n") })::TEXT[],
@@ -298,33 +331,6 @@ extension PostgresStore {
             WHERE EXCLUDED.images <> 0 OR fleet_vulnerabilities.severity <> EXCLUDED.severity
                 OR fleet_vulnerabilities.kev_added IS DISTINCT FROM EXCLUDED.kev_added OR fleet_vulnerabilities.ransomware <> EXCLUDED.ransomware
                 OR NOT (EXCLUDED.packages <@ fleet_vulnerabilities.packages)
-            """, on: connection)
-    }
-
-    /// Moves the fleet's sums by one image's change: its shard of the totals, its gaps and its
-    /// chains (in key order, as every writer takes them).
-    func move(_ change: FleetTotalsChange, on connection: PostgresConnection) async throws {
-        let gaps = change.gaps.keys.sorted()
-        let chains = change.chains.keys.sorted()
-        let severity = change.bySeverity.map(Int64.init)
-        try await run(
-            """
-            WITH totals AS (
-                    INSERT INTO fleet_totals (shard, images, critical, high, medium, low, unknown, layers, bytes, exploited_images)
-                    VALUES (\(Int32(change.shard)), \(Int64(change.images)), \(severity[0]), \(severity[1]), \(severity[2]), \(severity[3]),
-                        \(severity[4]), \(Int64(change.layers)), \(change.bytes), \(Int64(change.exploitedImages)))
-                    ON CONFLICT (shard) DO UPDATE SET images = fleet_totals.images + EXCLUDED.images, critical = fleet_totals.critical + EXCLUDED.critical,
-                        high = fleet_totals.high + EXCLUDED.high, medium = fleet_totals.medium + EXCLUDED.medium, low = fleet_totals.low + EXCLUDED.low,
-                        unknown = fleet_totals.unknown + EXCLUDED.unknown, layers = fleet_totals.layers + EXCLUDED.layers,
-                        bytes = fleet_totals.bytes + EXCLUDED.bytes, exploited_images = fleet_totals.exploited_images + EXCLUDED.exploited_images),
-                gaps AS (
-                    INSERT INTO fleet_gaps (gap, images)
-                    SELECT g, n FROM unnest(\(gaps)::TEXT[], \(gaps.map { Int64(change.gaps[$0] ?? 0) })::BIGINT[]) AS f(g, n) ORDER BY g
-                    ON CONFLICT (gap) DO UPDATE SET images = fleet_gaps.images + EXCLUDED.images)
-            INSERT INTO fleet_chains (chain, images, unchecked)
-            SELECT c, n, u FROM unnest(\(chains)::TEXT[], \(chains.map { Int64(change.chains[$0]?.images ?? 0) })::BIGINT[],
-                \(chains.map { Int64(change.chains[$0]?.unchecked ?? 0) })::BIGINT[]) AS f(c, n, u) ORDER BY c
-            ON CONFLICT (chain) DO UPDATE SET images = fleet_chains.images + EXCLUDED.images, unchecked = fleet_chains.unchecked + EXCLUDED.unchecked
             """, on: connection)
     }
 
@@ -358,13 +364,21 @@ extension PostgresStore {
         // Counted per name in the index's order (no sort, as COUNT(DISTINCT) would make); an
         // id's findings from its keys alone.
         let counted = lead == "k" ? "report_finding_keys k" : from
-        try await run(
-            PostgresQuery(
-                unsafeSQL: "SELECT COALESCE(SUM(n), 0)::BIGINT, COUNT(*)::BIGINT FROM (SELECT \(lead).name, COUNT(*) AS n FROM \(counted) "
-                    + "WHERE \(filtered) GROUP BY \(lead).name) AS per_image", binds: binds)
-        ) { row in
-            let (findings, names) = try row.decode((Int64, Int64).self)
-            (count, images) = (Int(findings), Int(names))
+        if let id = filter.id, filter.severities == nil, filter.fixable == nil {
+            // An id alone: its running counts (reading its keys grew with the images carrying it).
+            try await run("SELECT findings, images FROM fleet_keys WHERE key = \(id)") { row in
+                let (findings, names) = try row.decode((Int64, Int64).self)
+                (count, images) = (Int(findings), Int(names))
+            }
+        } else {
+            try await run(
+                PostgresQuery(
+                    unsafeSQL: "SELECT COALESCE(SUM(n), 0)::BIGINT, COUNT(*)::BIGINT FROM (SELECT \(lead).name, COUNT(*) AS n FROM \(counted) "
+                        + "WHERE \(filtered) GROUP BY \(lead).name) AS per_image", binds: binds)
+            ) { row in
+                let (findings, names) = try row.decode((Int64, Int64).self)
+                (count, images) = (Int(findings), Int(names))
+            }
         }
         var page = binds
         var sql = "SELECT f.name, f.manifest_digest, f.ordinal, f.id, f.aliases, f.package, f.installed_version, f.fixed_version, f.severity, f.status "
@@ -403,15 +417,18 @@ extension PostgresStore {
 
     public func listReport(name: String, document: [UInt8], listing: ReportListing) async throws {
         try await transaction { connection in
-            var digest: String??
+            var found: (digest: String?, old: ImageRow?)?
             try await run(
                 """
                 UPDATE reports SET findings_listed = true WHERE name = \(name) AND NOT findings_listed AND document = \(Data(document))
-                RETURNING manifest_digest
+                RETURNING counted, \(unescaped: Self.imageColumns)
                 """, on: connection
-            ) { digest = .some(try $0.decode(String?.self)) }
-            guard let digest else { return }
-            try await replaceListing(of: name, manifestDigest: digest, with: listing, on: connection)
+            ) { row in
+                let old = try Self.imageRow(row, from: 1)
+                found = (old.manifestDigest, try Self.firstIsTrue(row) ? old : nil)
+            }
+            guard let found else { return }
+            try await replaceListing(of: name, manifestDigest: found.digest, with: listing, old: found.old, on: connection)
         }
     }
 
@@ -517,17 +534,27 @@ extension PostgresStore {
     static let imageColumns = "name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
         + "bytes, chain, fully_checked, missing"
 
-    static func imageRow(_ row: PostgresRow) throws -> ImageRow {
-        let (name, digest, os, critical, high, medium, low, unknown, findings, fixable, new, resolved, exploited, layers, bytes, chain, checked, missing) =
-            try row.decode(
-                (String, String?, String?, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, String?, Bool, String).self)
+    /// An image's row, from `imageColumns` (starting at column `first`).
+    static func imageRow(_ row: PostgresRow, from first: Int = 0) throws -> ImageRow {
+        let cells = row.makeRandomAccess()
+        func cell<Value: PostgresDecodable>(_ index: Int, as type: Value.Type = Value.self) throws -> Value {
+            try cells[first + index].decode(Value.self, context: .default)
+        }
         var bySeverity: [String: Int] = [:]
-        for (severity, count) in zip(ImageRow.severities, [critical, high, medium, low, unknown]) where count > 0 { bySeverity[severity] = Int(count) }
+        for (index, severity) in ImageRow.severities.enumerated() {
+            let count = try cell(3 + index, as: Int64.self)
+            if count > 0 { bySeverity[severity] = Int(count) }
+        }
+        let missing = try cell(17, as: String.self)
         return ImageRow(
-            name: name, manifestDigest: digest, os: os, bySeverity: bySeverity, findings: Int(findings), fixable: Int(fixable), new: Int(new),
-            resolved: Int(resolved), exploited: Int(exploited), layers: Int(layers), bytes: bytes, chain: chain, fullyChecked: checked,
-            missing: missing.isEmpty ? [] : missing.split(separator: "\n").map(String.init))
+            name: try cell(0), manifestDigest: try cell(1), os: try cell(2), bySeverity: bySeverity, findings: Int(try cell(8, as: Int64.self)),
+            fixable: Int(try cell(9, as: Int64.self)), new: Int(try cell(10, as: Int64.self)), resolved: Int(try cell(11, as: Int64.self)),
+            exploited: Int(try cell(12, as: Int64.self)), layers: Int(try cell(13, as: Int64.self)), bytes: try cell(14), chain: try cell(15),
+            fullyChecked: try cell(16), missing: missing.isEmpty ? [] : missing.split(separator: "\n").map(String.init))
     }
+
+    /// Whether a row's first column is true.
+    static func firstIsTrue(_ row: PostgresRow) throws -> Bool { try row.makeRandomAccess()[0].decode(Bool.self, context: .default) }
 
     public func report(name: String) async throws -> [UInt8]? {
         var document: [UInt8]?

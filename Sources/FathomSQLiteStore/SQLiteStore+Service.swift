@@ -225,6 +225,24 @@ extension SQLiteStore {
         try database.query("SELECT DISTINCT id FROM report_findings WHERE name = ?", [.text(name)]) { gone.insert($0.text(0) ?? "") }
         let findings = listing.findings
         try database.query("DELETE FROM report_findings WHERE name = ?", [.text(name)])
+        // Findings and images per id or alias, moved by what the name's findings gain and lose.
+        var keyMoves: [String: (findings: Int, images: Int)] = [:]
+        try database.query("SELECT key, COUNT(*) FROM report_finding_keys WHERE name = ? GROUP BY key", [.text(name)]) { row in
+            keyMoves[row.text(0) ?? ""] = (-Int(row.integer(1)), -1)
+        }
+        var newKeys: [String: Int] = [:]
+        for finding in findings { for key in finding.keys { newKeys[key, default: 0] += 1 } }
+        for (key, count) in newKeys {
+            let before = keyMoves[key] ?? (0, 0)
+            keyMoves[key] = (before.findings + count, before.images + 1)
+        }
+        for (key, moved) in keyMoves where moved.findings != 0 || moved.images != 0 {
+            try database.query(
+                """
+                INSERT INTO fleet_keys (key, findings, images) VALUES (?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET findings = findings + excluded.findings, images = images + excluded.images
+                """, [.text(key), .integer(Int64(moved.findings)), .integer(Int64(moved.images))])
+        }
         try database.query("DELETE FROM report_finding_keys WHERE name = ?", [.text(name)])
         for (ordinal, finding) in findings.enumerated() {
             try database.query(
@@ -346,11 +364,18 @@ extension SQLiteStore {
         return try await database.read { database in
             var count = 0
             var images = 0
-            try database.query(
-                "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT \(lead).name, COUNT(*) AS n FROM \(counted) WHERE \(filtered) GROUP BY \(lead).name)",
-                countParameters
-            ) { row in
-                (count, images) = (Int(row.integer(0)), Int(row.integer(1)))
+            if let id = filter.id, filter.severities == nil, filter.fixable == nil {
+                // An id alone: its running counts.
+                try database.query("SELECT findings, images FROM fleet_keys WHERE key = ?", [.text(id)]) { row in
+                    (count, images) = (Int(row.integer(0)), Int(row.integer(1)))
+                }
+            } else {
+                try database.query(
+                    "SELECT COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT \(lead).name, COUNT(*) AS n FROM \(counted) WHERE \(filtered) GROUP BY \(lead).name)",
+                    countParameters
+                ) { row in
+                    (count, images) = (Int(row.integer(0)), Int(row.integer(1)))
+                }
             }
             var listed: [ListedFinding] = []
             try database.query(statement, pageParameters) { row in

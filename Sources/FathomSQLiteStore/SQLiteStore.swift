@@ -189,6 +189,7 @@ public final class SQLiteStore: Store {
             exploited_images INTEGER NOT NULL);
         CREATE TABLE fleet_gaps (gap TEXT PRIMARY KEY, images INTEGER NOT NULL);
         CREATE TABLE fleet_chains (chain TEXT PRIMARY KEY, images INTEGER NOT NULL, unchecked INTEGER NOT NULL);
+        CREATE TABLE fleet_keys (key TEXT PRIMARY KEY, findings INTEGER NOT NULL, images INTEGER NOT NULL);
         CREATE TABLE fleet_prefixes (key TEXT PRIMARY KEY, parent TEXT, layer TEXT NOT NULL, depth INTEGER NOT NULL, size INTEGER NOT NULL);
         CREATE TABLE fleet_layer_findings (layer TEXT PRIMARY KEY, findings TEXT NOT NULL);
         CREATE TABLE fleet_vulnerabilities (id TEXT PRIMARY KEY, severity TEXT NOT NULL, rank INTEGER NOT NULL, images INTEGER NOT NULL,

@@ -132,7 +132,7 @@ import Testing
         // when findings are asked.
         let unlist = "UPDATE reports SET findings_listed = false, counted = false; DELETE FROM report_findings; DELETE FROM report_finding_keys; "
             + "DELETE FROM fleet_vulnerabilities; DELETE FROM fleet_prefixes; DELETE FROM fleet_layer_findings; DELETE FROM fleet_totals; "
-            + "DELETE FROM fleet_gaps; DELETE FROM fleet_chains"
+            + "DELETE FROM fleet_gaps; DELETE FROM fleet_chains; DELETE FROM fleet_keys"
         func unlistEveryReport() async throws {
             if let store {
                 try await LocalPostgres.shared.value.sql(unlist, database: try #require(URL(string: store)?.lastPathComponent))

@@ -388,7 +388,7 @@ import FathomStores
     /// Undoes the newest migration (the fleet's rows), for tests of the migrations before it.
     static let undoFleetRows =
         "DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
-        + "DROP TABLE fleet_totals; DROP TABLE fleet_gaps; DROP TABLE fleet_chains; DROP INDEX reports_by_chain; DROP INDEX reports_most_at_risk; "
+        + "DROP TABLE fleet_totals; DROP TABLE fleet_gaps; DROP TABLE fleet_chains; DROP TABLE fleet_keys; DROP INDEX reports_by_chain; DROP INDEX reports_most_at_risk; "
         + "DROP INDEX IF EXISTS reports_in_byte_order; DROP INDEX reports_by_manifest; "
         + ["os", "critical", "high", "medium", "low", "unknown", "findings", "fixable", "new_findings", "resolved", "exploited", "layers", "bytes",
            "chain", "fully_checked", "missing", "counted"].map { "ALTER TABLE reports DROP COLUMN \($0); " }.joined()
@@ -450,6 +450,8 @@ import FathomStores
         // A new report of a name replaces its findings, and moves the counts of what it gained and lost.
         try await store.storeReport(Array("new".utf8), name: "r.example/app:1", repository: "x", tag: "1", manifestDigest: nil, findings: [])
         #expect(try await widespread() == [#"CVE-2026-3 1 ["musl"]"#, #"GHSA-aaaa 1 ["lib"]"#])
+        let byAliasAfter = try await store.findings(FindingsFilter(id: "CVE-2026-1"), after: nil, limit: 10)
+        #expect(byAliasAfter.count == 1 && byAliasAfter.images == 1 && lines(byAliasAfter) == ["r.example/Zeta:1 1 GHSA-aaaa"], "an id's counts move")
         try await store.storeReport(
             Array("again".utf8), name: "r.example/b:1", repository: "x", tag: "1", manifestDigest: nil,
             findings: [finding("GHSA-aaaa", [], "lib2", fixed: nil, "CRITICAL")])
