@@ -78,7 +78,8 @@ public enum OpenAPIDocument {
               "responses": {
                 "200": {"description": "A page of images", "headers": {"Link": {"$ref": "#/components/headers/Link"}},
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Images"}}}},
-                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                "503": {"$ref": "#/components/responses/Error"}}}},
             "/v1/images/{repository}/{reference}": {"get": {
               "summary": "The newest report of a tag or digest (the document of fathom scan --format json), or the job while it is queued or running.",
               "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"}],
@@ -112,12 +113,13 @@ public enum OpenAPIDocument {
                 {"$ref": "#/components/parameters/FindingsCursor"}],
               "responses": {
                 "200": {"description": "Affected images: one page of findings, the counts of the whole fleet", "headers": {"Link": {"$ref": "#/components/headers/Link"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Findings"}}}},
-                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                "503": {"$ref": "#/components/responses/Error"}}}},
             "/v1/fleet/summary": {"get": {
               "summary": "The fleet summary of fathom registry over the newest report of every image: findings per severity, the most widespread vulnerabilities, the images most at risk.",
               "responses": {
                 "200": {"description": "The summary", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FleetSummary"}}}},
-                "401": {"$ref": "#/components/responses/Error"}}}},
+                "401": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
             "/v1/jobs": {"get": {
               "summary": "Jobs, newest first, a page at a time.",
               "parameters": [
