@@ -10,16 +10,20 @@ import PostgresNIO
 /// is made first and its failure named as PostgreSQL (or the network) gave it.
 enum PostgresFailure {
     /// Connects once with the pool's settings and closes again; throws the named cause.
-    static func probe(
-        host: String, port: Int, user: String, password: String?, database: String?, sslmode: String, timeout: Duration, logger: Logger
-    ) async throws {
+    static func probe(_ url: PostgresURL, timeout: Duration, logger: Logger) async throws {
+        let (host, port, user, database, sslmode) = (url.host, url.port, url.user, url.database, url.sslmode)
         let tls: PostgresConnection.Configuration.TLS
-        switch sslmode {
-        case "disable": tls = .disable
-        case "prefer", "allow": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        default: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        do {
+            switch (url.tls(), url.requiresTLS) {
+            case (nil, _): tls = .disable
+            case (let configuration?, false): tls = .prefer(try NIOSSLContext(configuration: configuration))
+            case (let configuration?, true): tls = .require(try NIOSSLContext(configuration: configuration))
+            }
+        } catch {
+            throw FathomError(.invalidInput, "PostgreSQL at \(host):\(port): the TLS settings cannot be used (sslrootcert \(url.sslrootcert ?? "system")): \(error)")
         }
-        var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: url.password, database: database, tls: tls)
         configuration.options.connectTimeout = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         let connection: PostgresConnection
         do {
@@ -58,10 +62,28 @@ enum PostgresFailure {
         if error.code == .sslUnsupported {
             return "\(address) does not offer TLS, and sslmode=\(sslmode) requires it (use sslmode=prefer or disable, or enable ssl on the server)"
         }
+        if let underlying = error.underlying, error.code == .connectionError || error.code == .failedToAddSSLHandler,
+            let refused = certificate(underlying, host: host, sslmode: sslmode)
+        {
+            return "\(address): \(refused)"
+        }
         if error.code == .connectionError, let underlying = error.underlying {
             return "\(address): \(network(underlying, host: host, timeout: timeout))"
         }
         return "\(address): \(error.code)\(error.underlying.map { ": \($0)" } ?? "")"
+    }
+
+    /// A server certificate TLS would not take, in words: not signed by a trusted authority, or
+    /// not naming the host.
+    static func certificate(_ error: any Error, host: String, sslmode: String) -> String? {
+        let text = "\(error)"
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "its TLS certificate is not signed by an authority fathom trusts (sslmode=\(sslmode)): give the authority with sslrootcert=FILE"
+        }
+        if error as? NIOSSLExtraError == .failedToValidateHostname || text.contains("failedToValidateHostname") {
+            return "its TLS certificate does not name \"\(host)\" (sslmode=verify-full checks the host name; verify-ca does not)"
+        }
+        return nil
     }
 
     /// A connect failure's cause: the refusal, the name that does not resolve, the timeout.

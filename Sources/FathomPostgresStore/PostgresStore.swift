@@ -22,23 +22,20 @@ public final class PostgresStore: Store {
     /// Connects once afresh and closes, throwing the named cause (PostgresFailure.probe).
     let reach: @Sendable (Duration) async throws -> Void
 
-    /// `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
+    /// `postgres://user[:password]@host[:port]/database[?sslmode=…&sslrootcert=FILE&connect_timeout=SECONDS]`
+    /// (see `PostgresURL`); `connect_timeout` in the URL replaces `connectTimeout`.
     public static func open(
         url: String, connectTimeout: Duration = .seconds(15), logger: Logger = Logger(label: "fathom.postgres")
     ) async throws -> PostgresStore {
-        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
-            throw FathomError(.invalidInput, "not a PostgreSQL URL: postgres://user:password@host:port/database", path: redacted(url))
-        }
-        let database = String(components.path.dropFirst())
-        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        let parsed = try PostgresURL(url)
+        let connectTimeout = parsed.connectTimeout ?? connectTimeout
+        let (host, port, user, database) = (parsed.host, parsed.port, parsed.user, parsed.database ?? "")
         let tls: PostgresClient.Configuration.TLS
-        switch mode {
-        case "disable": tls = .disable
-        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
-        default: throw FathomError(.invalidInput, "sslmode is disable, prefer or require, not \(mode)", path: redacted(url))
+        switch (parsed.tls(), parsed.requiresTLS) {
+        case (nil, _): tls = .disable
+        case (let configuration?, false): tls = .prefer(configuration)
+        case (let configuration?, true): tls = .require(configuration)
         }
-        let (port, user) = (components.port ?? 5432, components.user ?? "postgres")
         // PostgresNIO's connection chatter (each attempt, each retry) is debug detail: at the
         // default level only warnings and errors of its own come through.
         var quieter = logger
@@ -48,17 +45,14 @@ public final class PostgresStore: Store {
         // is named at once as PostgreSQL said it (the pool would only time out).
         do {
             try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port): did not answer within \(connectTimeout)") {
-                try await PostgresFailure.probe(
-                    host: host, port: port, user: user, password: components.password, database: database.isEmpty ? nil : database,
-                    sslmode: mode, timeout: connectTimeout, logger: logger)
+                try await PostgresFailure.probe(parsed, timeout: connectTimeout, logger: logger)
             }
         } catch let error as FathomError {
             // The cause alone (PostgreSQL at HOST:PORT: …): the URL adds only what it repeats.
             throw FathomError(.io, error.message)
         }
         var configuration = PostgresClient.Configuration(
-            host: host, port: port, username: user, password: components.password,
-            database: database.isEmpty ? nil : database, tls: tls)
+            host: host, port: port, username: user, password: parsed.password, database: parsed.database, tls: tls)
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         // The client serves leases once `run()` has begun: wait for its task to reach it.
@@ -68,11 +62,8 @@ public final class PostgresStore: Store {
             await client.run()
         }
         for await _ in started {}
-        let password = components.password
         let store = PostgresStore(client: client, running: running, location: redacted(url), logger: logger) { timeout in
-            try await PostgresFailure.probe(
-                host: host, port: port, user: user, password: password, database: database.isEmpty ? nil : database,
-                sslmode: mode, timeout: timeout, logger: logger)
+            try await PostgresFailure.probe(parsed, timeout: timeout, logger: logger)
         }
         do {
             // The pool retries a server that does not answer for ever: give up with a reason.
