@@ -31,66 +31,80 @@ public struct WorkerPool: Service {
         }
     }
 
-    /// One worker's loop, until graceful shutdown.
+    /// One worker's loop, until graceful shutdown: up to `batch` jobs run at once, and whenever
+    /// one ends the worker claims again for the free places (one statement for them all), so a
+    /// slow job holds its own place only. One heartbeat renews the leases of every running job
+    /// in one statement, at a third of the lease's length.
     func work(as worker: String) async {
-        // Idle, a worker waits for the store's word that a job came (PostgreSQL's NOTIFY, or
-        // this process's own enqueue on SQLite), polling more slowly the longer it has been
-        // idle, up to a second: the poll is only for what no one announces (retries coming due,
-        // leases running out, other processes on SQLite).
-        var idle = configuration.pollInterval
-        let slowest = max(configuration.pollInterval, .seconds(1))
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
+        let running = Locked<[Int64: Job]>([:])
+        let heartbeat = Task { await renew(running, as: worker) }
+        defer { heartbeat.cancel() }
+        await withTaskGroup(of: Void.self) { group in
+            // Idle, a worker waits for the store's word that a job came (PostgreSQL's NOTIFY, or
+            // this process's own enqueue on SQLite), polling more slowly the longer it has been
+            // idle, up to a second: the poll is only for what no one announces (retries coming
+            // due, leases running out, other processes on SQLite).
+            var idle = configuration.pollInterval
+            let slowest = max(configuration.pollInterval, .seconds(1))
+            var inFlight = 0
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let free = configuration.batch - inFlight
+                var claimed: [Job] = []
                 let signal = store.jobSignal()
-                // A job naming a local image waits for a worker that reads local sources.
-                let batch = try await store.claim(
-                    worker: worker, lease: configuration.lease, limit: configuration.batch, localSources: configuration.localSources != nil, now: Date())
-                guard !batch.isEmpty else {
-                    // A graceful shutdown ends the wait at once.
-                    let wait = idle
-                    await cancelWhenGracefulShutdown { await store.waitForJobs(since: signal, upTo: wait) }
-                    idle = min(idle * 2, slowest)
+                if free > 0 {
+                    do {
+                        // A job naming a local image waits for a worker that reads local sources.
+                        claimed = try await store.claim(
+                            worker: worker, lease: configuration.lease, limit: free, localSources: configuration.localSources != nil, now: Date())
+                    } catch {
+                        // Stopping while asking for a job is no failure to report.
+                        if Task.isCancelled || error is CancellationError { break }
+                        logger.error("cannot take a job", metadata: ["worker": "\(worker)", "error": "\(error)"])
+                        if inFlight == 0 { try? await Task.sleep(for: configuration.pollInterval * 4) }
+                    }
+                }
+                for job in claimed {
+                    running.withLock { $0[job.id] = job }
+                    inFlight += 1
+                    group.addTask {
+                        await self.process(job, as: worker)
+                        running.withLock { _ = $0.removeValue(forKey: job.id) }
+                    }
+                }
+                if !claimed.isEmpty {
+                    idle = configuration.pollInterval
                     continue
                 }
-                idle = configuration.pollInterval
-                await process(batch, as: worker)
-            } catch {
-                // Stopping while asking for a job is no failure to report.
-                if Task.isCancelled || error is CancellationError { break }
-                logger.error("cannot take a job", metadata: ["worker": "\(worker)", "error": "\(error)"])
-                try? await Task.sleep(for: configuration.pollInterval * 4)
+                if inFlight > 0 {
+                    // Full, or nothing more to take: claim again when a job ends.
+                    await group.next()
+                    inFlight -= 1
+                    continue
+                }
+                // A graceful shutdown ends the wait at once.
+                let wait = idle
+                await cancelWhenGracefulShutdown { await store.waitForJobs(since: signal, upTo: wait) }
+                idle = min(idle * 2, slowest)
             }
+            // Stopping: the jobs in flight finish within the grace period, or go back (process).
         }
     }
 
-    /// A batch claimed in one statement: its jobs run at once, and one heartbeat renews the
-    /// leases of those still running in one statement, at a third of the lease's length.
-    func process(_ batch: [Job], as worker: String) async {
+    /// Renews the leases of the jobs in `running`, at a third of the lease's length, until cancelled.
+    func renew(_ running: Locked<[Int64: Job]>, as worker: String) async {
         let lease = configuration.lease
-        let running = Locked(Dictionary(uniqueKeysWithValues: batch.map { ($0.id, $0) }))
-        let heartbeat = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: lease / 3)
-                if Task.isCancelled { break }
-                let held = running.withLock { Array($0.values) }
-                guard !held.isEmpty else { continue }
-                do {
-                    let renewed = try await store.renew(held.map(\.id), worker: worker, lease: lease, now: Date())
-                    for job in held where !renewed.contains(job.id) {
-                        logger.warning("lost the lease of a job", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
-                    }
-                } catch {
-                    logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.id))", "error": "\(error)"])
+        while !Task.isCancelled {
+            try? await Task.sleep(for: lease / 3)
+            if Task.isCancelled { break }
+            let held = running.withLock { Array($0.values) }
+            guard !held.isEmpty else { continue }
+            do {
+                let renewed = try await store.renew(held.map(\.id), worker: worker, lease: lease, now: Date())
+                for job in held where !renewed.contains(job.id) {
+                    logger.warning("lost the lease of a job", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
                 }
-            }
-        }
-        defer { heartbeat.cancel() }
-        await withTaskGroup(of: Void.self) { group in
-            for job in batch {
-                group.addTask {
-                    await self.process(job, as: worker)
-                    running.withLock { _ = $0.removeValue(forKey: job.id) }
-                }
+            } catch {
+                logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.id))", "error": "\(error)"])
             }
         }
     }

@@ -213,4 +213,38 @@ import Testing
         }
         rescuer.terminate()
     }
+
+    /// A slow job holds only its own place of a worker's batch: while it waits on the registry,
+    /// the worker claims and scans the others, one claim per place freed.
+    @Test func aSlowJobHoldsOnlyItsOwnPlace() async throws {
+        let store = try await LocalPostgres.shared.value.database("slowjob")
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let proxy = try await FaultProxy(upstream: registry.host)
+        defer { proxy.stop() }
+        proxy.inject(.delay(.seconds(45)), pathContains: "/manifests/", times: 1)
+        let service = try await ServiceTests.startService(workers: 0, store: store, arguments: ["--registry", proxy.host])
+        defer { service.server.stop() }
+        let layout = try await TestImages.layout()
+        let images = ["slowjob/a", "slowjob/b", "slowjob/c", "slowjob/d"]
+        for repository in images { try await registry.push("oci:\(layout.directory):gzip", to: repository, tag: "1") }
+        var ids: [Int] = []
+        for image in images {
+            let queued = try ServiceTests.object(try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: "{\"image\": \"\(proxy.host)/\(image):1\"}").body)
+            ids.append(try #require(queued["job"] as? Int))
+        }
+        let worker = try ServiceTests.startWorker("slowjob", service: service, registry: proxy.host, arguments: ["--batch", "2"])
+        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        // Before the slow one's manifest answers (45 s), the other three are done.
+        try await ServiceTests.eventually("three jobs done beside the slow one", seconds: 30) {
+            var done = 0
+            for id in ids {
+                let job = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/\(id)").body)
+                if job["state"] as? String == "done" { done += 1 }
+            }
+            return done >= 3
+        }
+        worker.terminate()
+        await worker.exited()
+    }
 }
