@@ -8,8 +8,8 @@
 # those reports (and their listed findings) under new repository names with SQL: scanning
 # 100,000 images through the service would take most of an hour on 2 cores, and the queries
 # only read what is stored (the copy is vacuumed and analysed, as autovacuum would). Each
-# endpoint is asked 30 times in a row at each size (`/v1/images`, which decodes the reports of its
-# page, 5 times; an answer is given up on after a minute, once); curl times the answers. The
+# endpoint is asked 30 times in a row at each size (`/v1/images` 5 times; an answer is given up
+# on after a minute, once); curl times the answers. The
 # benchmark checks its own result: the findings of the most widespread vulnerability must number
 # its seed count times the copies, the summary must count every image and as many carrying its
 # widest vulnerability as the rows hold, and every answer must be a 200 (or time out: shown as such).

@@ -248,6 +248,9 @@ extension PostgresStore {
         let layers = listing.layerFindings.keys.sorted()
         let gaps = change.gaps.keys.sorted()
         let chains = change.chains.keys.sorted()
+        // The old findings' rows are in the counts only if the row was counted (a report an
+        // earlier fathom wrote has rows no count holds).
+        let counted = old != nil
         let sums = [Int64(change.images)] + change.bySeverity.map(Int64.init) + [Int64(change.layers), change.bytes, Int64(change.exploitedImages)]
         try await run(
             """
@@ -274,7 +277,7 @@ extension PostgresStore {
                     SELECT k, SUM(f) AS f, SUM(i) AS i FROM (
                         SELECT k, COUNT(*) AS f, 1 AS i FROM unnest(\(keys)::TEXT[]) AS n(k) GROUP BY k
                         UNION ALL
-                        SELECT key, -COUNT(*), -1 FROM gone_keys GROUP BY key) AS m
+                        SELECT key, -COUNT(*), -1 FROM gone_keys WHERE \(counted) GROUP BY key) AS m
                     GROUP BY k HAVING SUM(f) <> 0 OR SUM(i) <> 0),
                 keys_counted AS (
                     INSERT INTO fleet_keys (key, findings, images) SELECT k, f, i FROM key_moves ORDER BY k COLLATE "C"
@@ -293,7 +296,8 @@ extension PostgresStore {
                     INSERT INTO fleet_layer_findings (layer, findings)
                     SELECT l, f FROM unnest(\(layers)::TEXT[], \(layers.map { listing.layerFindings[$0, default: []].joined(separator: "\n") })::TEXT[])
                         AS f(l, f) ORDER BY l
-                    ON CONFLICT (layer) DO UPDATE SET findings = EXCLUDED.findings WHERE fleet_layer_findings.findings <> EXCLUDED.findings),
+                    ON CONFLICT (layer) DO UPDATE SET findings = EXCLUDED.findings
+                    WHERE \(image.fullyChecked) AND fleet_layer_findings.findings <> EXCLUDED.findings),
                 totals AS (
                     INSERT INTO fleet_totals (shard, images, critical, high, medium, low, unknown, layers, bytes, exploited_images)
                     SELECT \(Int32(change.shard)), s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9] FROM (SELECT \(sums)::BIGINT[] AS s) AS f
@@ -316,18 +320,19 @@ extension PostgresStore {
                         \(vulnerabilities.map { Int64($0.rank) })::BIGINT[], \(vulnerabilities.map { $0.packages.joined(separator: "\n") })::TEXT[],
                         \(vulnerabilities.map { $0.kevDateAdded ?? "" })::TEXT[], \(vulnerabilities.map(\.knownRansomware))::BOOLEAN[]) AS f(i, s, r, p, k, w)),
                 moved AS (
-                    SELECT i, s, r, CASE WHEN i IN (SELECT id FROM gone) THEN 0 ELSE 1 END AS n, p, k, w FROM now_carried
+                    SELECT i, s, r, CASE WHEN \(counted) AND i IN (SELECT id FROM gone) THEN 0 ELSE 1 END AS n, p, k, w FROM now_carried
                     UNION ALL
-                    SELECT DISTINCT id, '', 0, -1, '', '', false FROM gone WHERE id NOT IN (SELECT i FROM now_carried))
+                    SELECT DISTINCT id, '', 0, -1, '', '', false FROM gone WHERE \(counted) AND id NOT IN (SELECT i FROM now_carried))
             INSERT INTO fleet_vulnerabilities (id, severity, rank, images, packages, kev_added, ransomware)
             SELECT i, s, r, n, CASE WHEN p = '' THEN '{}'::TEXT[] ELSE string_to_array(p, E'\n') END, NULLIF(k, ''), w FROM moved ORDER BY i COLLATE "C"
             ON CONFLICT (id) DO UPDATE SET images = fleet_vulnerabilities.images + EXCLUDED.images,
                 severity = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.severity ELSE fleet_vulnerabilities.severity END,
                 rank = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.rank ELSE fleet_vulnerabilities.rank END,
-                kev_added = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.kev_added ELSE fleet_vulnerabilities.kev_added END,
-                ransomware = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.ransomware ELSE fleet_vulnerabilities.ransomware END,
-                packages = ARRAY(SELECT p FROM (SELECT DISTINCT p COLLATE "C" AS p FROM unnest(fleet_vulnerabilities.packages || EXCLUDED.packages) AS u(p)) d
-                    ORDER BY p LIMIT 3)
+                kev_added = GREATEST(fleet_vulnerabilities.kev_added, EXCLUDED.kev_added),
+                ransomware = fleet_vulnerabilities.ransomware OR EXCLUDED.ransomware,
+                packages = CASE WHEN fleet_vulnerabilities.images + EXCLUDED.images <= 0 THEN '{}'::TEXT[] ELSE
+                    ARRAY(SELECT p FROM (SELECT DISTINCT p COLLATE "C" AS p FROM unnest(fleet_vulnerabilities.packages || EXCLUDED.packages) AS u(p)) d
+                    ORDER BY p LIMIT 3) END
             WHERE EXCLUDED.images <> 0 OR fleet_vulnerabilities.severity <> EXCLUDED.severity
                 OR fleet_vulnerabilities.kev_added IS DISTINCT FROM EXCLUDED.kev_added OR fleet_vulnerabilities.ransomware <> EXCLUDED.ransomware
                 OR NOT (EXCLUDED.packages <@ fleet_vulnerabilities.packages)
@@ -408,7 +413,7 @@ extension PostgresStore {
 
     public func unlistedReports(limit: Int) async throws -> [(name: String, document: [UInt8])] {
         var reports: [(name: String, document: [UInt8])] = []
-        try await run("SELECT name, document FROM reports WHERE NOT findings_listed ORDER BY name COLLATE \"C\" LIMIT \(Int64(limit))") { row in
+        try await run("SELECT name, document FROM reports WHERE NOT counted ORDER BY name COLLATE \"C\" LIMIT \(Int64(limit))") { row in
             let (name, document) = try row.decode((String, Data).self)
             reports.append((name, Array(document)))
         }
@@ -420,7 +425,7 @@ extension PostgresStore {
             var found: (digest: String?, old: ImageRow?)?
             try await run(
                 """
-                UPDATE reports SET findings_listed = true WHERE name = \(name) AND NOT findings_listed AND document = \(Data(document))
+                UPDATE reports SET findings_listed = true WHERE name = \(name) AND NOT counted AND document = \(Data(document))
                 RETURNING counted, \(unescaped: Self.imageColumns)
                 """, on: connection
             ) { row in
@@ -472,7 +477,12 @@ extension PostgresStore {
         for entry in exploited {
             var names: [String] = []
             // The keys' index is in name order: the first names without reading the rest.
-            try await run("SELECT DISTINCT name FROM report_finding_keys WHERE key = \(entry.id) ORDER BY name LIMIT \(Int64(top))") {
+            try await run(
+                """
+                SELECT DISTINCT k.name FROM report_finding_keys k JOIN report_findings f ON f.name = k.name AND f.ordinal = k.ordinal
+                WHERE k.key = \(entry.id) AND f.id = \(entry.id) ORDER BY k.name LIMIT \(Int64(top))
+                """
+            ) {
                 names.append(try $0.decode(String.self))
             }
             view.exploited.append((entry, names))

@@ -252,6 +252,7 @@ public final class PostgresStore: Store {
         CREATE TABLE fleet_gaps (gap TEXT PRIMARY KEY, images BIGINT NOT NULL);
         CREATE TABLE fleet_chains (chain TEXT PRIMARY KEY, images BIGINT NOT NULL, unchecked BIGINT NOT NULL);
         CREATE TABLE fleet_keys (key TEXT COLLATE "C" PRIMARY KEY, findings BIGINT NOT NULL, images BIGINT NOT NULL);
+        CREATE INDEX reports_uncounted ON reports (name COLLATE "C") WHERE NOT counted;
         CREATE INDEX reports_by_chain ON reports (chain, (name COLLATE "C"));
         CREATE INDEX reports_most_at_risk ON reports (critical DESC, high DESC, medium DESC, low DESC, unknown DESC, (name COLLATE "C"));
         CREATE TABLE fleet_prefixes (key TEXT PRIMARY KEY, parent TEXT, layer TEXT NOT NULL, depth INTEGER NOT NULL, size BIGINT NOT NULL);

@@ -164,6 +164,7 @@ public struct FleetSummary: Sendable, Encodable {
             vulnerabilityImages[vulnerability.id] = entry
         }
         var carriesExploited = false
+        var exploitedHere = Set<String>()
         for vulnerability in report.vulnerabilities {
             guard let kev = vulnerability.kev else { continue }
             carriesExploited = true
@@ -173,8 +174,9 @@ public struct FleetSummary: Sendable, Encodable {
             if !entry.packages.contains(vulnerability.package) {
                 entry.packages = Array((entry.packages + [vulnerability.package]).sorted(by: FleetLineage.byteOrder).prefix(3))
             }
-            // The first `top` names in byte order, and how many more.
-            if !entry.images.contains(name) {
+            // The first `top` names in byte order, and how many more (each image once, though
+            // it carries the id in several packages).
+            if exploitedHere.insert(vulnerability.id).inserted {
                 entry.images = (entry.images + [name]).sorted(by: FleetLineage.byteOrder)
                 if entry.images.count > top {
                     entry.images.removeLast()

@@ -221,14 +221,20 @@ extension SQLiteStore {
             ON CONFLICT (key) DO UPDATE SET names = excluded.names WHERE image_packages.names <> excluded.names
             """, [.text(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)), .text(listing.packages.joined(separator: "\n"))])
         if !change.isEmpty { try move(change, in: database) }
+        // The old findings' rows are in the counts only if the row was counted (a report an
+        // earlier fathom wrote has rows no count holds).
         var gone: Set<String> = []
-        try database.query("SELECT DISTINCT id FROM report_findings WHERE name = ?", [.text(name)]) { gone.insert($0.text(0) ?? "") }
+        if old != nil {
+            try database.query("SELECT DISTINCT id FROM report_findings WHERE name = ?", [.text(name)]) { gone.insert($0.text(0) ?? "") }
+        }
         let findings = listing.findings
         try database.query("DELETE FROM report_findings WHERE name = ?", [.text(name)])
         // Findings and images per id or alias, moved by what the name's findings gain and lose.
         var keyMoves: [String: (findings: Int, images: Int)] = [:]
-        try database.query("SELECT key, COUNT(*) FROM report_finding_keys WHERE name = ? GROUP BY key", [.text(name)]) { row in
-            keyMoves[row.text(0) ?? ""] = (-Int(row.integer(1)), -1)
+        if old != nil {
+            try database.query("SELECT key, COUNT(*) FROM report_finding_keys WHERE name = ? GROUP BY key", [.text(name)]) { row in
+                keyMoves[row.text(0) ?? ""] = (-Int(row.integer(1)), -1)
+            }
         }
         var newKeys: [String: Int] = [:]
         for finding in findings { for key in finding.keys { newKeys[key, default: 0] += 1 } }
@@ -270,17 +276,22 @@ extension SQLiteStore {
             try database.query(
                 """
                 INSERT INTO fleet_layer_findings (layer, findings) VALUES (?, ?)
-                ON CONFLICT (layer) DO UPDATE SET findings = excluded.findings WHERE fleet_layer_findings.findings <> excluded.findings
-                """, [.text(layer), .text(keys.joined(separator: "\n"))])
+                ON CONFLICT (layer) DO UPDATE SET findings = excluded.findings WHERE ? AND fleet_layer_findings.findings <> excluded.findings
+                """, [.text(layer), .text(keys.joined(separator: "\n")), .integer(image.fullyChecked ? 1 : 0)])
         }
         for vulnerability in listing.vulnerabilities {
+            // A known KEV entry stays (the newest date), the packages gather (a few).
             var packages: [String] = []
-            try database.query("SELECT packages FROM fleet_vulnerabilities WHERE id = ?", [.text(vulnerability.id)]) {
-                packages = ($0.text(0) ?? "").split(separator: "\n").map(String.init)
+            var kev = vulnerability.kevDateAdded
+            var ransomware = vulnerability.knownRansomware
+            try database.query("SELECT packages, kev_added, ransomware, images FROM fleet_vulnerabilities WHERE id = ?", [.text(vulnerability.id)]) {
+                if $0.integer(3) > 0 { packages = ($0.text(0) ?? "").split(separator: "\n").map(String.init) }
+                kev = [kev, $0.text(1)].compactMap { $0 }.max()
+                ransomware = ransomware || $0.integer(2) != 0
             }
             let merged = FleetVulnerability(
                 id: vulnerability.id, severity: vulnerability.severity, images: 0, packages: packages + vulnerability.packages,
-                kevDateAdded: vulnerability.kevDateAdded, knownRansomware: vulnerability.knownRansomware)
+                kevDateAdded: kev, knownRansomware: ransomware)
             try database.query(
                 """
                 INSERT INTO fleet_vulnerabilities (id, severity, rank, images, packages, kev_added, ransomware) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -290,11 +301,12 @@ extension SQLiteStore {
                 [
                     .text(vulnerability.id), .text(vulnerability.severity), .integer(Int64(vulnerability.rank)),
                     .integer(gone.remove(vulnerability.id) == nil ? 1 : 0), .text(merged.packages.joined(separator: "\n")),
-                    vulnerability.kevDateAdded.map { .text($0) } ?? .null, .integer(vulnerability.knownRansomware ? 1 : 0),
+                    merged.kevDateAdded.map { .text($0) } ?? .null, .integer(merged.knownRansomware ? 1 : 0),
                 ])
         }
         for id in gone {
-            try database.query("UPDATE fleet_vulnerabilities SET images = images - 1 WHERE id = ?", [.text(id)])
+            try database.query(
+                "UPDATE fleet_vulnerabilities SET images = images - 1, packages = CASE WHEN images <= 1 THEN '' ELSE packages END WHERE id = ?", [.text(id)])
         }
     }
 
@@ -394,7 +406,7 @@ extension SQLiteStore {
     public func unlistedReports(limit: Int) async throws -> [(name: String, document: [UInt8])] {
         try await database.read { database in
             var reports: [(name: String, document: [UInt8])] = []
-            try database.query("SELECT name, document FROM reports WHERE NOT findings_listed ORDER BY name LIMIT ?", [.integer(Int64(limit))]) {
+            try database.query("SELECT name, document FROM reports WHERE NOT counted ORDER BY name LIMIT ?", [.integer(Int64(limit))]) {
                 reports.append(($0.text(0) ?? "", $0.blob(1)))
             }
             return reports
@@ -406,7 +418,7 @@ extension SQLiteStore {
             try database.transaction {
                 var digest: String??
                 try database.query(
-                    "SELECT manifest_digest FROM reports WHERE name = ? AND NOT findings_listed AND document = ?", [.text(name), .blob(document)]
+                    "SELECT manifest_digest FROM reports WHERE name = ? AND NOT counted AND document = ?", [.text(name), .blob(document)]
                 ) { digest = .some($0.text(0)) }
                 guard let digest else { return }
                 try database.query("UPDATE reports SET findings_listed = 1 WHERE name = ?", [.text(name)])
@@ -449,7 +461,10 @@ extension SQLiteStore {
             for entry in exploited {
                 var names: [String] = []
                 try database.query(
-                    "SELECT DISTINCT name FROM report_finding_keys WHERE key = ? ORDER BY name LIMIT ?", [.text(entry.id), .integer(Int64(top))]
+                    """
+                    SELECT DISTINCT k.name FROM report_finding_keys k JOIN report_findings f ON f.name = k.name AND f.ordinal = k.ordinal
+                    WHERE k.key = ? AND f.id = ? ORDER BY k.name LIMIT ?
+                    """, [.text(entry.id), .text(entry.id), .integer(Int64(top))]
                 ) { names.append($0.text(0) ?? "") }
                 view.exploited.append((entry, names))
             }

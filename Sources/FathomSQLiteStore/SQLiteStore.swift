@@ -182,6 +182,7 @@ public final class SQLiteStore: Store {
         ALTER TABLE reports ADD COLUMN fully_checked INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE reports ADD COLUMN missing TEXT NOT NULL DEFAULT '';
         ALTER TABLE reports ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX reports_uncounted ON reports (name) WHERE NOT counted;
         CREATE INDEX reports_by_chain ON reports (chain, name);
         CREATE INDEX reports_most_at_risk ON reports (critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name);
         CREATE TABLE fleet_totals (shard INTEGER PRIMARY KEY, images INTEGER NOT NULL, critical INTEGER NOT NULL, high INTEGER NOT NULL,

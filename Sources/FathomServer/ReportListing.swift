@@ -4,6 +4,18 @@ import FathomReport
 import FathomStore
 import Logging
 
+extension ReportListing {
+    /// What is listed of a stored report that cannot be read: the image, not checked, and why.
+    static func unreadable(name: String) -> ReportListing {
+        ReportListing(
+            findings: [],
+            image: ImageRow(
+                name: name, manifestDigest: nil, os: nil, bySeverity: [:], findings: 0, fixable: 0, new: 0, resolved: 0, exploited: 0, layers: 0,
+                bytes: 0, chain: nil, fullyChecked: false, missing: ["the stored report cannot be read"]),
+            prefixes: [], layerFindings: [:], vulnerabilities: [], packages: [])
+    }
+}
+
 extension ScanReport {
     /// A stored report, decoded; one that cannot be read is an error naming it.
     static func stored(_ document: [UInt8], name: String) throws -> ScanReport {
@@ -25,17 +37,25 @@ extension ReportStore {
 
     /// Lists `unlisted` reports (as `unlistedReports` gave them), each if it is still the name's
     /// report.
-    func listReports(_ unlisted: [(name: String, document: [UInt8])]) async throws {
+    /// A report that cannot be read is listed as an image with a gap that says so, and logged:
+    /// the fleet's views name it instead of waiting for it for ever.
+    func listReports(_ unlisted: [(name: String, document: [UInt8])], logger: Logger) async throws {
         for (name, document) in unlisted {
-            let report = try ScanReport.stored(document, name: name)
-            try await listReport(name: name, document: document, listing: ReportListing(report: report, name: name))
+            let listing: ReportListing
+            do {
+                listing = ReportListing(report: try ScanReport.stored(document, name: name), name: name)
+            } catch {
+                logger.warning("a stored report cannot be read: listed as not checked", metadata: ["image": "\(name)", "error": "\(error)"])
+                listing = .unreadable(name: name)
+            }
+            try await listReport(name: name, document: document, listing: listing)
         }
     }
 
     /// Lists the findings of every report stored before the listing existed (or by an earlier
     /// fathom). A report rewritten meanwhile is read again; one still unlisted after three
     /// tries is an error naming it, not a loop.
-    func listUnlistedFindings() async throws {
+    func listUnlistedFindings(logger: Logger) async throws {
         var tries: [String: Int] = [:]
         while true {
             let unlisted = try await unlistedReports(limit: 200)
@@ -46,7 +66,7 @@ extension ReportStore {
                     throw FathomError(.invalidInput, "the findings of the stored report could not be listed", image: name)
                 }
             }
-            try await listReports(unlisted)
+            try await listReports(unlisted, logger: logger)
         }
     }
 }
@@ -68,7 +88,7 @@ final class FindingsListing: Sendable {
             guard running == nil else { return }
             running = Task {
                 do {
-                    try await self.store.listUnlistedFindings()
+                    try await self.store.listUnlistedFindings(logger: logger)
                 } catch {
                     logger.error("listing the findings of stored reports failed", metadata: ["error": "\(error)"])
                 }
@@ -83,7 +103,7 @@ final class FindingsListing: Sendable {
         let unlisted = try await store.unlistedReports(limit: Self.inline + 1)
         if unlisted.isEmpty { return true }
         if unlisted.count <= Self.inline && running.withLock({ $0 == nil }) {
-            try await store.listReports(unlisted)
+            try await store.listReports(unlisted, logger: logger)
             return true
         }
         start(logger: logger)

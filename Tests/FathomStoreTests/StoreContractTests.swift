@@ -389,7 +389,7 @@ import FathomStores
     static let undoFleetRows =
         "DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
         + "DROP TABLE fleet_totals; DROP TABLE fleet_gaps; DROP TABLE fleet_chains; DROP TABLE fleet_keys; DROP INDEX reports_by_chain; DROP INDEX reports_most_at_risk; "
-        + "DROP INDEX IF EXISTS reports_in_byte_order; DROP INDEX reports_by_manifest; "
+        + "DROP INDEX IF EXISTS reports_in_byte_order; DROP INDEX reports_by_manifest; DROP INDEX reports_uncounted; "
         + ["os", "critical", "high", "medium", "low", "unknown", "findings", "fixable", "new_findings", "resolved", "exploited", "layers", "bytes",
            "chain", "fully_checked", "missing", "counted"].map { "ALTER TABLE reports DROP COLUMN \($0); " }.joined()
 
