@@ -92,8 +92,12 @@ fathom_bench_postgres() {
   # FATHOM_BENCH_PG_STATEMENTS=1 loads pg_stat_statements, to say which statements the CPU goes to.
   local statements=()
   [ -z "${FATHOM_BENCH_PG_STATEMENTS:-}" ] || statements=(-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all)
+  # FATHOM_BENCH_PG_OPTIONS: more server settings, e.g. "-c shared_preload_libraries=auto_explain
+  # -c auto_explain.log_min_duration=0 -c auto_explain.log_analyze=on" for each statement's plan and times.
+  local options=()
+  [ -z "${FATHOM_BENCH_PG_OPTIONS:-}" ] || read -r -a options <<<"$FATHOM_BENCH_PG_OPTIONS"
   "${as_owner[@]}" "$FATHOM_PG_BIN/postgres" -D "$(realpath "$dir")/data" -p "$FATHOM_PG_PORT" -k "$(realpath "$dir")" \
-    -c listen_addresses=127.0.0.1 -c max_connections=200 "${statements[@]}" >"$dir/postgres.log" 2>&1 &
+    -c listen_addresses=127.0.0.1 -c max_connections=200 "${statements[@]}" "${options[@]}" >"$dir/postgres.log" 2>&1 &
   FATHOM_PG_PID=$!
   for _ in $(seq 50); do "$FATHOM_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$FATHOM_PG_PORT" && return 0; sleep 0.2; done
   echo "PostgreSQL did not start: $dir/postgres.log" >&2
