@@ -542,7 +542,7 @@ extension PostgresStore {
     }
 
     static let imageColumns = "name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
-        + "bytes, chain, fully_checked, missing"
+        + "bytes, chain, fully_checked, missing, repository, tag"
 
     /// An image's row, from `imageColumns` (starting at column `first`).
     static func imageRow(_ row: PostgresRow, from first: Int = 0) throws -> ImageRow {
@@ -560,7 +560,8 @@ extension PostgresStore {
             name: try cell(0), manifestDigest: try cell(1), os: try cell(2), bySeverity: bySeverity, findings: Int(try cell(8, as: Int64.self)),
             fixable: Int(try cell(9, as: Int64.self)), new: Int(try cell(10, as: Int64.self)), resolved: Int(try cell(11, as: Int64.self)),
             exploited: Int(try cell(12, as: Int64.self)), layers: Int(try cell(13, as: Int64.self)), bytes: try cell(14), chain: try cell(15),
-            fullyChecked: try cell(16), missing: missing.isEmpty ? [] : missing.split(separator: "\n").map(String.init))
+            fullyChecked: try cell(16), missing: missing.isEmpty ? [] : missing.split(separator: "\n").map(String.init), repository: try cell(18),
+            tag: try cell(19))
     }
 
     /// Whether a row's first column is true.

@@ -527,7 +527,7 @@ extension SQLiteStore {
     }
 
     static let imageColumns = "name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
-        + "bytes, chain, fully_checked, missing"
+        + "bytes, chain, fully_checked, missing, repository, tag"
 
     static func imageRow(_ row: SQLiteRow) -> ImageRow {
         var bySeverity: [String: Int] = [:]
@@ -539,7 +539,7 @@ extension SQLiteStore {
             name: row.text(0) ?? "", manifestDigest: row.text(1), os: row.text(2), bySeverity: bySeverity, findings: Int(row.integer(8)),
             fixable: Int(row.integer(9)), new: Int(row.integer(10)), resolved: Int(row.integer(11)), exploited: Int(row.integer(12)),
             layers: Int(row.integer(13)), bytes: row.integer(14), chain: row.text(15), fullyChecked: row.integer(16) != 0,
-            missing: missing.isEmpty ? [] : missing.split(separator: "\n").map(String.init))
+            missing: missing.isEmpty ? [] : missing.split(separator: "\n").map(String.init), repository: row.text(18), tag: row.text(19))
     }
 
     public func report(name: String) async throws -> [UInt8]? {

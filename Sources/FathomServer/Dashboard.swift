@@ -112,6 +112,13 @@ extension ServiceRoutes {
         return Self.page(page.render().replacingOccurrences(of: "<body>", with: navigation))
     }
 
+    /// The dashboard's page of a listed image, by the repository and tag (or digest) its report
+    /// is found by: a local source's too, whose name is no registry reference.
+    static func imageLink(_ image: ListedImage) -> String? {
+        guard let repository = image.repository, let at = image.tag ?? image.manifestDigest else { return imageLink(image.image) }
+        return "/images/\(repository)/\(at)" + (image.registry.map { "?registry=\($0)" } ?? "")
+    }
+
     /// The dashboard's page of an image, by its name.
     static func imageLink(_ name: String) -> String? {
         guard let reference = try? ImageReference(parsing: name), let at = reference.tag ?? reference.digest?.description else { return nil }

@@ -41,7 +41,7 @@ enum ImagesHTML {
             html += "<th class=\"n\">fixable</th><th class=\"n\">exploited</th></tr></thead><tbody>\n"
             for image in answer.images {
                 let name = escape(image.image)
-                let cell = ServiceRoutes.imageLink(image.image).map { "<a href=\"\(escape($0))\">\(name)</a>" } ?? name
+                let cell = ServiceRoutes.imageLink(image).map { "<a href=\"\(escape($0))\">\(name)</a>" } ?? name
                 html += "<tr><td>\(cell)</td><td>\(escape(image.os ?? ""))</td>"
                 for severity in severities {
                     let count = image.bySeverity[severity] ?? 0

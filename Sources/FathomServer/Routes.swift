@@ -422,7 +422,7 @@ public struct ServiceRoutes: Sendable {
             images: rows.prefix(filter.limit).map { row in
                 let reference = try? ImageReference(parsing: row.name)
                 return ListedImage(
-                    image: row.name, registry: reference?.registry, repository: reference?.repository, tag: reference?.tag,
+                    image: row.name, registry: reference?.registry, repository: row.repository ?? reference?.repository, tag: row.tag ?? reference?.tag,
                     manifestDigest: row.manifestDigest, os: row.os, findings: row.findings,
                     bySeverity: Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, row.bySeverity[$0.rawValue] ?? 0) }),
                     fixable: row.fixable, exploited: row.exploited)

@@ -55,11 +55,16 @@ public struct ImageRow: Sendable, Hashable {
     public var fullyChecked: Bool
     /// What its packages had no advisory data for, once per gap.
     public var missing: [String]
+    /// The repository and tag its report is found by (a local source's path under the service's DIR).
+    public var repository: String?
+    public var tag: String?
 
     public init(
         name: String, manifestDigest: String?, os: String?, bySeverity: [String: Int], findings: Int, fixable: Int, new: Int, resolved: Int,
-        exploited: Int, layers: Int, bytes: Int64, chain: String?, fullyChecked: Bool, missing: [String]
+        exploited: Int, layers: Int, bytes: Int64, chain: String?, fullyChecked: Bool, missing: [String], repository: String? = nil, tag: String? = nil
     ) {
+        self.repository = repository
+        self.tag = tag
         self.name = name
         self.manifestDigest = manifestDigest
         self.os = os

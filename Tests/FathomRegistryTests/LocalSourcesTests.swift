@@ -43,6 +43,12 @@ import Testing
         }
         let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
         #expect(summary?["done"] == 2 && summary?["dead"] == 0 && summary?["queued"] == 0, "\(String(describing: summary))")
+        // The dashboard's list links each local image to its page, by the repository its report is found by.
+        let list = String(decoding: try await ServiceTests.request(.GET, "\(service.base)/images").body, as: UTF8.self)
+        for repository in ["team/alpine", "team/archived"] {
+            #expect(list.contains("href=\"/images/\(repository)/gzip\""), "\(repository) is not linked: \(list)")
+            #expect(try await ServiceTests.request(.GET, "\(service.base)/images/\(repository)/gzip").status == 200)
+        }
 
         // Without the flag, no local path is read.
         let plain = try await ServiceTests.startService(workers: 1)
