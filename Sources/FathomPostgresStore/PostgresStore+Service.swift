@@ -339,7 +339,21 @@ extension PostgresStore {
             """, on: connection)
     }
 
+    /// An id or alias as the fleet's findings spell it: as given when some finding has it so,
+    /// else the spelling that differs only in case (`cve-2024-1` is `CVE-2024-1`).
+    func spelling(of id: String) async throws -> String {
+        var exact = false
+        try await run("SELECT 1 FROM fleet_keys WHERE key = \(id) AND images > 0") { _ in exact = true }
+        if exact { return id }
+        var spellings: [String] = []
+        try await run("SELECT key FROM fleet_keys WHERE lower(key) = \(id.lowercased()) AND images > 0 ORDER BY key") { spellings.append(try $0.decode(String.self)) }
+        return spellings.first ?? id
+    }
+
     public func findings(_ filter: FindingsFilter, after: (image: String, ordinal: Int)?, limit: Int) async throws -> FindingsPage {
+        var spelled = filter
+        if let id = filter.id { spelled.id = try await spelling(of: id) }
+        let filter = spelled
         // Each shape of filter is a statement of its own (prepared once): a condition left in
         // for "any" would keep the planner from the index on ids.
         var binds = PostgresBindings()
@@ -531,7 +545,7 @@ extension PostgresStore {
             let text = bind(query)
             conditions.append(
                 "(strpos(lower(name), \(text)) > 0 OR name IN (SELECT name FROM report_finding_keys WHERE key IN "
-                    + "(SELECT unnest(\(bind(filter.ids))::TEXT[]) UNION SELECT id FROM fleet_vulnerabilities WHERE lower(id) = \(text))) "
+                    + "(SELECT key FROM fleet_keys WHERE lower(key) = \(text) AND images > 0)) "
                     + "OR COALESCE(manifest_digest, 'report:' || name) IN (SELECT key FROM image_packages WHERE strpos(names, \(text)) > 0))")
         }
         let sql = "SELECT \(Self.imageColumns) FROM reports WHERE " + (conditions.isEmpty ? "true" : conditions.joined(separator: " AND "))

@@ -31,7 +31,10 @@ struct PostgresURL {
         let path = String(components.path.dropFirst())
         database = path.isEmpty ? nil : path
         var values: [String: String] = [:]
-        for item in components.queryItems ?? [] {
+        for item in components.queryItems ?? [] where !item.name.isEmpty {
+            guard values[item.name] == nil else {
+                throw FathomError(.invalidInput, "the URL gives \(item.name) twice", path: shown)
+            }
             guard Self.parameters.contains(item.name) else {
                 throw FathomError(
                     .invalidInput, "the URL's parameter \(item.name) is not one fathom reads (\(Self.parameters.joined(separator: ", ")))", path: shown)

@@ -336,7 +336,25 @@ extension SQLiteStore {
         }
     }
 
+    /// An id or alias as the fleet's findings spell it: as given when some finding has it so,
+    /// else the spelling that differs only in case (`cve-2024-1` is `CVE-2024-1`).
+    func spelling(of id: String) async throws -> String {
+        try await database.read { database in
+            var exact = false
+            try database.query("SELECT 1 FROM fleet_keys WHERE key = ? AND images > 0", [.text(id)]) { _ in exact = true }
+            if exact { return id }
+            var spelling: String?
+            try database.query("SELECT key FROM fleet_keys WHERE lower(key) = ? AND images > 0 ORDER BY key LIMIT 1", [.text(id.lowercased())]) {
+                spelling = $0.text(0)
+            }
+            return spelling ?? id
+        }
+    }
+
     public func findings(_ filter: FindingsFilter, after: (image: String, ordinal: Int)?, limit: Int) async throws -> FindingsPage {
+        var spelled = filter
+        if let id = filter.id { spelled.id = try await spelling(of: id) }
+        let filter = spelled
         var parameters: [SQLiteValue] = []
         var conditions: [String] = []
         let from: String
@@ -511,10 +529,10 @@ extension SQLiteStore {
         }
         if let query = filter.query {
             conditions.append(
-                "(instr(lower(name), ?) > 0 OR name IN (SELECT name FROM report_finding_keys WHERE key IN (SELECT column1 FROM (VALUES \(filter.ids.map { _ in "(?)" }.joined(separator: ", "))) "
-                    + "UNION SELECT id FROM fleet_vulnerabilities WHERE lower(id) = ?)) "
+                "(instr(lower(name), ?) > 0 OR name IN (SELECT name FROM report_finding_keys WHERE key IN "
+                    + "(SELECT key FROM fleet_keys WHERE lower(key) = ? AND images > 0)) "
                     + "OR COALESCE(manifest_digest, 'report:' || name) IN (SELECT key FROM image_packages WHERE instr(names, ?) > 0))")
-            parameters += [.text(query)] + filter.ids.map { .text($0) } + [.text(query), .text(query)]
+            parameters += [.text(query), .text(query), .text(query)]
         }
         let sql = "SELECT \(Self.imageColumns) FROM reports WHERE " + (conditions.isEmpty ? "1" : conditions.joined(separator: " AND "))
             + " ORDER BY name LIMIT ?"

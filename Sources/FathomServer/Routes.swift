@@ -52,6 +52,7 @@ public struct ServiceRoutes: Sendable {
         router.add(middleware: FailureLog())
         router.add(middleware: BearerTokens(api: configuration.apiToken, webhook: configuration.webhookToken))
         router.add(middleware: StoreGate(store: store, readiness: readiness))
+        router.add(middleware: ControlCharacters())
         addHealthRoutes(to: router)
         router.get("openapi.json") { _, _ in
             Response(
@@ -452,6 +453,7 @@ public struct ServiceRoutes: Sendable {
     func findings(_ request: Request, context: some RequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let id = query.get("id")
+        if id?.isEmpty == true { return Self.problem(.badRequest, "id names a vulnerability id or alias (CVE-…, GHSA-…)") }
         var severities: Set<Severity>?
         if let list = query.get("severity") {
             var wanted = Set<Severity>()
@@ -692,6 +694,21 @@ struct FailureLog: RouterMiddleware {
             // The one error shape, naming the cause, rather than an empty 500.
             return ServiceRoutes.problem(.internalServerError, "the request failed: \(FathomError.wrapping(error))")
         }
+    }
+}
+
+/// A path or query value holding a control character (a NUL, which PostgreSQL refuses in text
+/// and SQLite takes as the string's end) names no image, id or filter: a 400, before any route
+/// passes it to the store.
+struct ControlCharacters: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let values = [request.uri.path.removingPercentEncoding ?? request.uri.path] + request.uri.queryParameters.map { String($0.value) }
+        if values.contains(where: { $0.unicodeScalars.contains { $0.properties.generalCategory == .control } }) {
+            return ServiceRoutes.problem(.badRequest, "the path or a query value holds a control character")
+        }
+        return try await next(request, context)
     }
 }
 

@@ -165,25 +165,14 @@ public struct ImagesFilter: Sendable, Hashable {
     public var registry: String?
     /// Severity words: images with a finding of one of them.
     public var severities: [String]?
-    /// In lower case: in the name, in a package's name, or (as any of `ids`) a finding's id or alias.
+    /// In lower case: in the name, in a package's name, or (in any case) a finding's id or alias.
     public var query: String?
-    /// The forms of `query` an id is written in (`CVE-…`, `GHSA-…`).
-    public var ids: [String]
 
     public init(repository: String? = nil, registry: String? = nil, severities: [String]? = nil, query: String? = nil) {
         self.repository = repository
         self.registry = registry
         self.severities = severities
         self.query = query?.lowercased()
-        // Ids are upper case but for GHSA's own part (GHSA-xxxx-xxxx-xxxx) and Go's, as feeds write them.
-        if let query = self.query {
-            let upper = query.uppercased()
-            var forms = [query, upper]
-            if upper.hasPrefix("GHSA-") { forms.append("GHSA-" + query.dropFirst(5)) }
-            ids = Array(Set(forms)).sorted()
-        } else {
-            ids = []
-        }
     }
 }
 

@@ -92,6 +92,9 @@ import Testing
         #expect(byPackage == alpine.sorted { Array($0.utf8).lexicographicallyPrecedes($1.utf8) })
         let byCVE = try await Self.pages(base, "/v1/images?q=CVE-2019-14697").flatMap(names)
         #expect(Set(byCVE) == Set(alpine))
+        let idLowerCase = try ServiceTests.object(try await Self.get("\(base)/v1/findings?id=cve-2019-14697").body)
+        let idAsWritten = try ServiceTests.object(try await Self.get("\(base)/v1/findings?id=CVE-2019-14697").body)
+        #expect(idLowerCase["count"] as? Int == idAsWritten["count"] as? Int && (idAsWritten["count"] as? Int ?? 0) > 0, "an id in any case")
         let byCVELowerCase = try await Self.pages(base, "/v1/images?q=cve-2019-14697").flatMap(names)
         #expect(byCVELowerCase == byCVE, "an id in any case")
         let byName = try await Self.pages(base, "/v1/images?q=B-2").flatMap(names)
@@ -159,7 +162,7 @@ import Testing
         // What the service did not give is refused.
         for path in [
             "/v1/jobs?cursor=bm90LWEtY3Vyc29y", "/v1/jobs?cursor=-5", "/v1/findings?cursor=e30", "/v1/findings?cursor=x:y", history + "?cursor=MQ",
-            "/v1/images?cursor=%00", "/v1/jobs?limit=0", "/v1/images?limit=1001", "/v1/findings?limit=-1", history + "?limit=x", "/v1/images?severity=SEVERE",
+            "/v1/images?cursor=%00", "/v1/images?q=%00", "/v1/images?q=x%00", "/v1/findings?id=%00", "/v1/findings?id=", "/v1/images/a%00b/1", "/v1/jobs?limit=0", "/v1/images?limit=1001", "/v1/findings?limit=-1", history + "?limit=x", "/v1/images?severity=SEVERE",
         ] {
             #expect(try await Self.get(base + path).status == 400, "\(path)")
         }

@@ -441,6 +441,13 @@ import FathomStores
         #expect(lines(unfixed) == ["r.example/app:1 1 CVE-2026-2"] && unfixed.findings[0].finding.fixedVersion == nil)
         #expect(try await store.findings(FindingsFilter(fixable: true), after: nil, limit: 10).count == 3)
         #expect(try await store.findings(FindingsFilter(id: "CVE-0000-0"), after: nil, limit: 10).count == 0)
+        // An id or alias in any case: the fleet's own spelling is found.
+        let anyCase = try await store.findings(FindingsFilter(id: "cve-2026-1"), after: nil, limit: 10)
+        #expect(anyCase.count == 2 && anyCase.images == 2 && anyCase.findings.first?.finding.id == "GHSA-aaaa")
+        #expect(try await store.images(ImagesFilter(query: "Cve-2026-1"), after: nil, limit: 10).map(\.name) == ["r.example/Zeta:1", "r.example/app:1"])
+        #expect(try await store.images(ImagesFilter(query: "ghsa-AAAA"), after: nil, limit: 10).count == 2)
+        #expect(try await store.images(ImagesFilter(severities: ["CRITICAL"]), after: nil, limit: 10).map(\.name) == ["r.example/Zeta:1"])
+        #expect(try await store.images(ImagesFilter(), after: "r.example/Zeta:1", limit: 1).map(\.name) == ["r.example/app:1"])
         // The fleet's view: images per vulnerability, the worst images first.
         func widespread() async throws -> [String] { try await store.fleetView(top: 10).widespread.map { "\($0.id) \($0.images) \($0.packages)" } }
         #expect(try await widespread() == [#"GHSA-aaaa 2 ["lib"]"#, #"CVE-2026-3 1 ["musl"]"#, #"CVE-2026-2 1 ["zlib"]"#])
