@@ -52,6 +52,8 @@ struct FleetLineage: Sendable {
     }
 
     private var nodes: [Digest: Node] = [:]
+    /// Stored prefixes whose digests could not be read (left out, and said so).
+    private(set) var unreadable = 0
     /// Finding keys (`id package version severity`) by the layer that brought the package.
     private var layerFindings: [Digest: Set<String>] = [:]
 
@@ -83,8 +85,12 @@ struct FleetLineage: Sendable {
     init(prefixes: [LayerPrefix], chains: [String: (images: Int, names: [String], unchecked: Bool)], layerFindings: [String: [String]]) {
         var all: [Digest: Node] = [:]
         for prefix in prefixes {
-            guard let key = try? Digest(parsing: prefix.key), let layer = try? Digest(parsing: prefix.layer) else { continue }
-            all[key] = Node(parent: prefix.parent.flatMap { try? Digest(parsing: $0) }, layer: layer, depth: prefix.depth)
+            do {
+                all[try Digest(parsing: prefix.key)] = Node(
+                    parent: try prefix.parent.map { try Digest(parsing: $0) }, layer: try Digest(parsing: prefix.layer), depth: prefix.depth)
+            } catch {
+                unreadable += 1
+            }
         }
         for (chain, exact) in chains {
             guard let key = try? Digest(parsing: chain), all[key] != nil else { continue }

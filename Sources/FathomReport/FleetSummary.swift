@@ -206,6 +206,9 @@ public struct FleetSummary: Sendable, Encodable {
         layers.reused = view.layerUses
         bytes.referenced = view.bytesReferenced
         lineage = FleetLineage(prefixes: view.prefixes, chains: view.chains, layerFindings: view.layerFindings)
+        if lineage.unreadable > 0 {
+            warnings.append("\(lineage.unreadable) stored layer prefix\(lineage.unreadable == 1 ? "" : "es") could not be read: the bases and distinct layers leave them out")
+        }
         var sizes: [Digest: Int64] = [:]
         for prefix in view.prefixes { if let layer = try? Digest(parsing: prefix.layer) { sizes[layer] = prefix.size } }
         (layers.distinct, bytes.distinct) = lineage.layers(sizes: sizes)

@@ -68,11 +68,11 @@ public enum OpenAPIDocument {
             "/v1/images": {"get": {
               "summary": "Every image with a report, in name order, a page at a time, filtered by repository, registry, severity and a search of names, packages and vulnerability ids.",
               "parameters": [
-                {"name": "repository", "in": "query", "schema": {"type": "string"}},
-                {"name": "registry", "in": "query", "schema": {"type": "string"}},
+                {"name": "repository", "in": "query", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
+                {"name": "registry", "in": "query", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
                 {"name": "severity", "in": "query", "description": "Comma-separated: images with a finding of one of these (empty: any; lower case is taken too)",
                   "schema": {"type": "string", "pattern": "^((UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical))*)?$"}},
-                {"name": "q", "in": "query", "description": "A part of the image's name or of a package's name, or a vulnerability id or alias", "schema": {"type": "string"}},
+                {"name": "q", "in": "query", "description": "A part of the image's name or of a package's name, or a vulnerability id or alias", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
                 {"$ref": "#/components/parameters/ImagesCursor"}],
               "responses": {
@@ -91,8 +91,8 @@ public enum OpenAPIDocument {
                     "Fathom-Rescan": {"description": "When the two differ: pending (pushed or pulled within the rescan window) or outside-window (left as it is until pushed or pulled again).",
                       "schema": {"type": "string", "enum": ["pending", "outside-window"]}}}},
                 "202": {"description": "Queued or running", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
-                "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
-                "409": {"$ref": "#/components/responses/Error"},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
                 "422": {"description": "The last scan failed for good", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}}}},
             "/v1/images/{repository}/{reference}/scans": {"get": {
               "summary": "Every scan of the image at that tag or digest, newest first, a page at a time.",
@@ -105,7 +105,7 @@ public enum OpenAPIDocument {
             "/v1/findings": {"get": {
               "summary": "Which images are affected: every finding of the newest reports matching a vulnerability id (or alias), severities and fixability.",
               "parameters": [
-                {"name": "id", "in": "query", "schema": {"type": "string"}, "example": "CVE-2019-14697"},
+                {"name": "id", "in": "query", "schema": {"type": "string", "minLength": 1, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}, "example": "CVE-2019-14697"},
                 {"name": "severity", "in": "query", "description": "Comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN (lower case is taken too)",
                   "schema": {"type": "string", "pattern": "^(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical))*$"}},
                 {"name": "fixable", "in": "query", "schema": {"type": "boolean"}},
@@ -148,11 +148,11 @@ public enum OpenAPIDocument {
             "parameters": {
               "ImagesCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link or next (none or empty: the first page): a keyset position, taken as given.", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
               "JobsCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link (none or empty: the first page).", "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"}},
-              "FindingsCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link or next (none or empty: the first page).", "schema": {"type": "string", "pattern": "^([0-9]{1,9}:[\\s\\S]*)?$"}},
-              "ScansCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link (none or empty: the first page).", "schema": {"type": "string", "pattern": "^([0-9]{1,15}:[\\s\\S]*)?$"}},
-              "Repository": {"name": "repository", "in": "path", "required": true, "description": "The repository path (its slashes percent-encoded, or as further path segments).", "schema": {"type": "string"}},
-              "Reference": {"name": "reference", "in": "path", "required": true, "description": "A tag or a manifest digest.", "schema": {"type": "string"}},
-              "Registry": {"name": "registry", "in": "query", "required": false, "description": "The registry, HOST[:PORT]: needed when several registries hold the repository and reference (409 lists them).", "schema": {"type": "string"}}
+              "FindingsCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link or next (none or empty: the first page).", "schema": {"type": "string", "pattern": "^([0-9]{1,9}:[^\\u0000-\\u001f\\u007f-\\u009f]*)?$"}},
+              "ScansCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link (none or empty: the first page).", "schema": {"type": "string", "pattern": "^([0-9]{1,15}:[^\\u0000-\\u001f\\u007f-\\u009f]*)?$"}},
+              "Repository": {"name": "repository", "in": "path", "required": true, "description": "The repository path (its slashes percent-encoded, or as further path segments).", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
+              "Reference": {"name": "reference", "in": "path", "required": true, "description": "A tag or a manifest digest.", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
+              "Registry": {"name": "registry", "in": "query", "required": false, "description": "The registry, HOST[:PORT]: needed when several registries hold the repository and reference (409 lists them).", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}}
             },
             "responses": {
               "Status": {"description": "Status", "content": {"application/json": {"schema": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}},

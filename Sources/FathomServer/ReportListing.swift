@@ -36,8 +36,7 @@ extension ReportStore {
     }
 
     /// Lists `unlisted` reports (as `unlistedReports` gave them), each if it is still the name's
-    /// report.
-    /// A report that cannot be read is listed as an image with a gap that says so, and logged:
+    /// report. A report that cannot be read is listed as an image with a gap that says so, and logged:
     /// the fleet's views name it instead of waiting for it for ever.
     func listReports(_ unlisted: [(name: String, document: [UInt8])], logger: Logger) async throws {
         for (name, document) in unlisted {
