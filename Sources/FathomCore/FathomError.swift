@@ -86,12 +86,13 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
         self.location = SourceLocation(function: function, file: file, line: line)
     }
 
-    /// One line: `image X: layer Y: file Z: code: message: cause`.
+    /// One line: `image X: layer Y: file Z (or the URL): code: message: cause`.
     public var description: String {
         var parts: [String] = []
         if let image { parts.append("image \(image)") }
         if let layer { parts.append("layer \(layer)") }
-        if let path { parts.append("file \(path)") }
+        // A URL (a store's, a feed's) is named as it is, not as a file.
+        if let path { parts.append(path.contains("://") ? path : "file \(path)") }
         parts.append("\(code): \(message)")
         if let cause { parts.append(Self.plain(cause)) }
         return parts.joined(separator: ": ")
