@@ -100,11 +100,7 @@ extension ServiceRoutes {
     }
 
     func fleetPage(logger: Logger) async throws -> Response {
-        guard let summary = try await storedFleetSummary(top: 20, logger: logger) else {
-            var response = Self.page(HTMLMessage.page(title: "Fleet", message: "The \(Self.listingUnderWay)."), status: .serviceUnavailable)
-            response.headers[.retryAfter] = "5"
-            return response
-        }
+        guard let summary = try await storedFleetSummary(top: 20, logger: logger) else { return Self.listingPending(page: "Fleet") }
         let page = FleetHTMLReport(summary: summary, trend: try await store.findingTrend(), imageLink: Self.imageLink)
         // The fleet report is the one `fathom registry` writes; the dashboard adds its way to every image.
         let navigation = "<body><nav class=\"dashboard\" style=\"padding:8px 24px;font:14px system-ui,sans-serif\">"
@@ -135,11 +131,7 @@ extension ServiceRoutes {
         case .success(let parsed): filter = parsed
         }
         if request.uri.queryParameters.get("limit") == nil { filter.limit = 50 }
-        guard let answer = try await listImages(filter, logger: logger) else {
-            var response = Self.page(HTMLMessage.page(title: "Images", message: "The \(Self.listingUnderWay)."), status: .serviceUnavailable)
-            response.headers[.retryAfter] = "5"
-            return response
-        }
+        guard let answer = try await listImages(filter, logger: logger) else { return Self.listingPending(page: "Images") }
         let dead = try await store.jobs(state: .dead, limit: 20)
         let deadCount = try await store.jobCounts()[.dead] ?? 0
         return Self.page(ImagesHTML.render(answer: answer, request: request, dead: dead, deadCount: deadCount))

@@ -367,11 +367,7 @@ public struct ServiceRoutes: Sendable {
         case .failure(let problem): return problem.response
         case .success(let parsed): filter = parsed
         }
-        guard let answer = try await listImages(filter, logger: logger) else {
-            var response = Self.problem(.serviceUnavailable, Self.listingUnderWay)
-            response.headers[.retryAfter] = "5"
-            return response
-        }
+        guard let answer = try await listImages(filter, logger: logger) else { return Self.listingPending() }
         var response = try Self.encoded(answer)
         Paging.link(&response, request: request, next: answer.next)
         return response
@@ -476,12 +472,7 @@ public struct ServiceRoutes: Sendable {
         case .failure(let problem): return problem.response
         case .success(let position): start = position
         }
-        guard try await listing.complete(logger: context.logger) else {
-            var response = Self.problem(
-                .serviceUnavailable, Self.listingUnderWay)
-            response.headers[.retryAfter] = "5"
-            return response
-        }
+        guard try await listing.complete(logger: context.logger) else { return Self.listingPending() }
         let page = try await store.findings(
             FindingsFilter(id: id, severities: severities.map { $0.map(\.rawValue).sorted() }, fixable: fixable),
             after: start.map { ($0.image, $0.ordinal) }, limit: limit)
@@ -528,15 +519,18 @@ public struct ServiceRoutes: Sendable {
         return summary
     }
 
-    /// What a fleet view answers while earlier reports are listed.
-    static let listingUnderWay = "the reports stored by an earlier fathom are being listed; ask again in a moment"
+    /// What a fleet view answers while earlier reports are listed: a 503 to ask again (a page
+    /// of the dashboard titled `page`, else the API's problem).
+    static func listingPending(page title: String? = nil) -> Response {
+        let message = "the reports stored by an earlier fathom are being listed; ask again in a moment"
+        var response = title.map { Self.page(HTMLMessage.page(title: $0, message: "The \(message)."), status: .serviceUnavailable) }
+            ?? Self.problem(.serviceUnavailable, message)
+        response.headers[.retryAfter] = "5"
+        return response
+    }
 
     func fleetSummary(logger: Logger) async throws -> Response {
-        guard let summary = try await storedFleetSummary(top: 10, logger: logger) else {
-            var response = Self.problem(.serviceUnavailable, Self.listingUnderWay)
-            response.headers[.retryAfter] = "5"
-            return response
-        }
+        guard let summary = try await storedFleetSummary(top: 10, logger: logger) else { return Self.listingPending() }
         return Response(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: try summary.json())))
     }
