@@ -120,7 +120,8 @@ for source in registry oci; do
     start=$(date +%s.%N)
     pids=()
     for index in $(seq "$count"); do
-      /usr/bin/time -f "%e %U %S %M" -o "$work/runs/worker-$source-$count-$index.time" \
+      # FATHOM_BENCH_WORKER_PREFIX: a command the workers run under, e.g. "perf record -o FILE --".
+      /usr/bin/time -f "%e %U %S %M" -o "$work/runs/worker-$source-$count-$index.time" ${FATHOM_BENCH_WORKER_PREFIX:-} \
         "$fathom" worker --store "$store" --workers "$jobs" --batch "$batch" --layer-concurrency 2 --allow-local-sources "$work/mirror" \
         2>"$work/runs/worker-$source-$count-$index.log" &
       pids+=($!)

@@ -305,7 +305,7 @@ import FathomStores
         // findings listing's after it not applied.
         let downgrade = Self.undoFleetRows
             + "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
-            + "ALTER TABLE imports DROP COLUMN live_records; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 2 FROM schema_version)"
+            + "ALTER TABLE imports DROP COLUMN live_records; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - \(2 + Self.migrationsAfterFleetRows(backend)) FROM schema_version)"
         switch backend {
         case .sqlite: try await Tool.run(["sqlite3", location, downgrade])
         case .postgres:
@@ -385,7 +385,32 @@ import FathomStores
         #expect(try await store.reports(repository: "team/other", reference: "1").isEmpty)
     }
 
-    /// Undoes the newest migration (the fleet's rows), for tests of the migrations before it.
+    /// PostgreSQL stores large values (reports, layer facts, inventories) compressed with lz4,
+    /// where the server has it (Debian's has), and a stored report reads back whole.
+    @Test func postgresCompressesLargeValuesWithLZ4() async throws {
+        let postgres = try await LocalPostgres.shared.value
+        let location = try await postgres.database("lz4")
+        let store = try await openStore(location)
+        defer { Task { try? await store.close() } }
+        let database = try #require(URL(string: location)?.lastPathComponent)
+        let methods = try await postgres.query(
+            "SELECT attrelid::regclass || '.' || attname || '=' || attcompression::TEXT FROM pg_attribute "
+                + "WHERE (attrelid, attname) IN (('reports'::regclass, 'document'), ('layer_facts'::regclass, 'facts'), "
+                + "('inventories'::regclass, 'inventory'), ('scans'::regclass, 'findings')) ORDER BY 1",
+            database: database)
+        #expect(methods.split(separator: "\n") == ["inventories.inventory=l", "layer_facts.facts=l", "reports.document=l", "scans.findings=l"])
+        // A document large enough to be compressed (a TOAST value) is stored with lz4 and reads back as written.
+        let document = Array((0..<4_000).map { "{\"line\": \($0)}\n" }.joined().utf8)
+        try await store.storeReport(
+            document, name: "r.example/app:1", repository: "app", tag: "1", manifestDigest: nil, findings: [])
+        #expect(try await store.report(name: "r.example/app:1") == document)
+        #expect(try await postgres.query("SELECT pg_column_compression(document) FROM reports", database: database) == "lz4")
+    }
+
+    /// The migrations after the fleet's rows (PostgreSQL's lz4 compression), applied again with them.
+    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 1 : 0 }
+
+    /// Undoes the fleet's rows' migration, for tests of the migrations before it.
     static let undoFleetRows =
         "DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
         + "DROP TABLE fleet_totals; DROP TABLE fleet_gaps; DROP TABLE fleet_chains; DROP TABLE fleet_keys; DROP INDEX reports_by_chain; DROP INDEX reports_most_at_risk; "
@@ -476,7 +501,7 @@ import FathomStores
         // it applies the migration, and its reports wait to be listed.
         let downgrade = Self.undoFleetRows
             + "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
-            + "DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 1 FROM schema_version)"
+            + "DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - \(1 + Self.migrationsAfterFleetRows(backend)) FROM schema_version)"
         switch backend {
         case .sqlite: try await Tool.run(["sqlite3", location, downgrade])
         case .postgres:
