@@ -76,7 +76,8 @@ extension PostgresStore {
     public func complete(_ id: Int64, worker: String, now: Date) async throws {
         try await run(
             """
-            UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = \(StoreTime.milliseconds(now))
+            UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = \(StoreTime.milliseconds(now)),
+                payload = (payload::JSONB - \(Job.secretPayloadField))::TEXT
             WHERE id = \(id) AND worker = \(worker)
             """)
     }
@@ -151,7 +152,8 @@ extension PostgresStore {
         try await run(
             """
             UPDATE jobs SET state = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN 'dead' ELSE 'queued' END,
-                not_before = \(at + StoreTime.milliseconds(retryAfter)), lease_until = NULL, last_error = \(error), updated_at = \(at)
+                not_before = \(at + StoreTime.milliseconds(retryAfter)), lease_until = NULL, last_error = \(error), updated_at = \(at),
+                payload = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN (payload::JSONB - \(Job.secretPayloadField))::TEXT ELSE payload END
             WHERE id = \(id) AND worker = \(worker)
             """)
     }

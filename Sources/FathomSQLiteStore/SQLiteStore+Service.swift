@@ -94,8 +94,11 @@ extension SQLiteStore {
     public func complete(_ id: Int64, worker: String, now: Date) async throws {
         try await database.write { database in
             try database.query(
-                "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND worker = ?",
-                [.integer(Self.milliseconds(now)), .integer(id), .text(worker)])
+                """
+                UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ?,
+                    payload = json_remove(payload, '$.' || ?) WHERE id = ? AND worker = ?
+                """,
+                [.integer(Self.milliseconds(now)), .text(Job.secretPayloadField), .integer(id), .text(worker)])
         }
     }
 
@@ -120,12 +123,13 @@ extension SQLiteStore {
         try await database.write { database in
             try database.query(
                 """
-                UPDATE jobs SET state = CASE WHEN attempts >= ? THEN 'dead' ELSE 'queued' END, not_before = ?, lease_until = NULL,
-                last_error = ?, updated_at = ? WHERE id = ? AND worker = ?
+                UPDATE jobs SET state = CASE WHEN attempts >= ?1 THEN 'dead' ELSE 'queued' END, not_before = ?2, lease_until = NULL,
+                last_error = ?3, updated_at = ?4, payload = CASE WHEN attempts >= ?1 THEN json_remove(payload, '$.' || ?7) ELSE payload END
+                WHERE id = ?5 AND worker = ?6
                 """,
                 [
                     .integer(Int64(maxAttempts)), .integer(at + Self.milliseconds(retryAfter)), .text(error), .integer(at), .integer(id),
-                    .text(worker),
+                    .text(worker), .text(Job.secretPayloadField),
                 ])
         }
     }

@@ -19,7 +19,8 @@ import Logging
 /// answers the poll and `serve --workers 0` with workers behind it serves Harbor. The
 /// authorization travels with the job sealed (AES-256-GCM) under `--harbor-credential-key-file`
 /// (without it, a key this process made at start, so only its own workers can open it); it is
-/// never stored in plain text (the sealed copy stays with the job's record).
+/// never stored in plain text, and the sealed copy is dropped from the job's record when the job
+/// ends (`Job.secretPayloadField` names `sealedAuthorization`).
 struct HarborJob: Codable {
     var registry: String
     /// The registry's URL was http:// (Harbor's own registry inside its network).

@@ -339,8 +339,14 @@ public struct Job: Sendable, Hashable, Codable {
     public var lastError: String?
     public var createdAt: Date
     public var updatedAt: Date
-    /// What the job needs besides the image (JSON), as queued.
+    /// What the job needs besides the image (JSON), as queued; once the job is done or dead,
+    /// without its `secretPayloadField`.
     public var payload: String?
+
+    /// The payload's member that holds a secret only the job's run needs (a Harbor scan's sealed
+    /// registry authorization): the store drops it when the job ends, done or dead, so an
+    /// authorization is not kept, even sealed, past its use.
+    public static let secretPayloadField = "sealedAuthorization"
 
     public init(
         id: Int64, kind: Kind, image: String, repository: String?, reference: String?, state: State, attempts: Int, worker: String?,

@@ -375,6 +375,28 @@ import FathomStores
         let claimed = try #require(try await store.claim(worker: "w", lease: .seconds(30), now: Date()))
         #expect(claimed.id == id && claimed.kind == .harbor && claimed.payload == payload)
         #expect(try await store.job(id)?.payload == payload)
+        // A sealed secret in a payload stays while the job may run again, and is dropped when it
+        // ends, done or dead; the rest of the payload stays.
+        let secret = #"{"mimeType":"m","sealedAuthorization":"c2VhbGVk"}"#
+        for (index, ending) in ["done", "dead"].enumerated() {
+            let (harbor, _) = try await store.enqueue(
+                NewJob(kind: .harbor, key: "harbor r/b@sha256:\(index)", image: "r/b:1", repository: "b", reference: "sha256:\(index)", payload: secret),
+                now: Date())
+            #expect(try await store.claim(worker: "w", lease: .seconds(30), now: Date())?.id == harbor)
+            if ending == "done" {
+                try await store.complete(harbor, worker: "w", now: Date())
+            } else {
+                try await store.fail(harbor, worker: "w", error: "refused", retryAfter: .zero, maxAttempts: 2, now: Date())
+                #expect(try await store.job(harbor)?.payload == secret, "queued again, the job still needs its secret")
+                #expect(try await store.claim(worker: "w", lease: .seconds(30), now: Date())?.id == harbor)
+                try await store.fail(harbor, worker: "w", error: "refused", retryAfter: .zero, maxAttempts: 2, now: Date())
+            }
+            let ended = try #require(try await store.job(harbor))
+            #expect(ended.state.rawValue == ending)
+            let text = try #require(ended.payload)
+            let kept = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String])
+            #expect(kept == ["mimeType": "m"], "\(ending): \(kept)")
+        }
 
         for (host, body) in [("one.example", "first"), ("two.example:5000", "second")] {
             try await store.storeReport(
