@@ -538,7 +538,14 @@ extension PostgresStore {
         }
         if let after { conditions.append("name COLLATE \"C\" > \(bind(after))") }
         if let repository = filter.repository { conditions.append("repository = \(bind(repository))") }
-        if let registry = filter.registry { conditions.append("starts_with(name, \(bind(registry + "/")))") }
+        if let registry = filter.registry {
+            // Without a port, the host at any port too (`ImagesFilter.registry(_:isWithin:)`).
+            conditions.append(
+                registry.contains(":")
+                    ? "starts_with(name, \(bind(registry + "/")))"
+                    : "(starts_with(name, \(bind(registry + "/"))) OR (starts_with(name, \(bind(registry + ":"))) "
+                        + "AND substr(name, \(bind(Int32(registry.unicodeScalars.count + 2))), 1) BETWEEN '0' AND '9'))")
+        }
         if let severities = filter.severities {
             let columns = ImageRow.severities.filter(severities.contains).map { "\($0.lowercased()) > 0" }
             conditions.append("(" + (columns.isEmpty ? "false" : columns.joined(separator: " OR ")) + ")")

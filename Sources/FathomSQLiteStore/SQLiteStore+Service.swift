@@ -524,8 +524,15 @@ extension SQLiteStore {
             parameters.append(.text(repository))
         }
         if let registry = filter.registry {
-            conditions.append("substr(name, 1, ?) = ?")
-            parameters += [.integer(Int64(registry.utf8.count + 1)), .text(registry + "/")]
+            // Without a port, the host at any port too (`ImagesFilter.registry(_:isWithin:)`).
+            let length = Int64(registry.unicodeScalars.count + 1)
+            if registry.contains(":") {
+                conditions.append("substr(name, 1, ?) = ?")
+                parameters += [.integer(length), .text(registry + "/")]
+            } else {
+                conditions.append("(substr(name, 1, ?) = ? OR (substr(name, 1, ?) = ? AND substr(name, ?, 1) BETWEEN '0' AND '9'))")
+                parameters += [.integer(length), .text(registry + "/"), .integer(length), .text(registry + ":"), .integer(length + 1)]
+            }
         }
         if let severities = filter.severities {
             let columns = ImageRow.severities.filter(severities.contains).map { "\($0.lowercased()) > 0" }

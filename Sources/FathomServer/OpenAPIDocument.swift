@@ -69,7 +69,7 @@ public enum OpenAPIDocument {
               "summary": "Every image with a report, in name order, a page at a time, filtered by repository, registry, severity and a search of names, packages and vulnerability ids.",
               "parameters": [
                 {"name": "repository", "in": "query", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
-                {"name": "registry", "in": "query", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
+                {"name": "registry", "in": "query", "description": "A registry, HOST[:PORT]; the host alone is that host at any port", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
                 {"name": "severity", "in": "query", "description": "Comma-separated: images with a finding of one of these (empty: any; lower case is taken too)",
                   "schema": {"type": "string", "pattern": "^((UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical))*)?$"}},
                 {"name": "q", "in": "query", "description": "A part of the image's name or of a package's name, or a vulnerability id or alias", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
@@ -152,7 +152,7 @@ public enum OpenAPIDocument {
               "ScansCursor": {"name": "cursor", "in": "query", "required": false, "description": "The cursor of the previous page's Link (none or empty: the first page).", "schema": {"type": "string", "pattern": "^([0-9]{1,15}:[^\\u0000-\\u001f\\u007f-\\u009f]*)?$"}},
               "Repository": {"name": "repository", "in": "path", "required": true, "description": "The repository path (its slashes percent-encoded, or as further path segments).", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
               "Reference": {"name": "reference", "in": "path", "required": true, "description": "A tag or a manifest digest.", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
-              "Registry": {"name": "registry", "in": "query", "required": false, "description": "The registry, HOST[:PORT]: needed when several registries hold the repository and reference (409 lists them).", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}}
+              "Registry": {"name": "registry", "in": "query", "required": false, "description": "The registry, HOST[:PORT] (the host alone is that host at any port): needed when several registries hold the repository and reference (409 lists them).", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}}
             },
             "responses": {
               "Status": {"description": "Status", "content": {"application/json": {"schema": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}},

@@ -276,7 +276,9 @@ public struct ServiceRoutes: Sendable {
     /// The report `registry` holds (nil: the one registry that holds the name), or the registries
     /// to choose from when several hold it.
     static func resolve(_ candidates: [(name: String, document: [UInt8])], registry wanted: String?) -> Resolved {
-        let matching = candidates.filter { candidate in wanted.map { registry(of: candidate.name) == $0 } ?? true }
+        let matching = candidates.filter { candidate in
+            wanted.map { wanted in registry(of: candidate.name).map { ImagesFilter.registry($0, isWithin: wanted) } ?? false } ?? true
+        }
         let registries = Set(matching.map { registry(of: $0.name) })
         if registries.count > 1 { return .ambiguous(registries.compactMap { $0 }.sorted()) }
         guard let newest = matching.first else { return .none }

@@ -161,7 +161,8 @@ public struct FleetView: Sendable {
 /// Which images `images(_:after:limit:)` lists.
 public struct ImagesFilter: Sendable, Hashable {
     public var repository: String?
-    /// A registry host: names under it.
+    /// A registry host: names under it; without a port, under that host at any port
+    /// (`localhost` holds `localhost:5000/…`), as `matches(registry:)` decides.
     public var registry: String?
     /// Severity words: images with a finding of one of them.
     public var severities: [String]?
@@ -173,6 +174,13 @@ public struct ImagesFilter: Sendable, Hashable {
         self.registry = registry
         self.severities = severities
         self.query = query?.lowercased()
+    }
+
+    /// Whether a name's registry (`host[:port]`) is the one `wanted` names: the same, or, when
+    /// `wanted` gives no port, the same host at any port. A user who types the host alone means
+    /// it; matching nothing silently would be a clean answer that is wrong.
+    public static func registry(_ registry: String, isWithin wanted: String) -> Bool {
+        registry == wanted || (!wanted.contains(":") && registry.hasPrefix(wanted + ":") && registry.dropFirst(wanted.count + 1).first?.isNumber == true)
     }
 }
 

@@ -107,6 +107,12 @@ import Testing
         #expect(byRepository == ["\(registry.host)/paging/b1:1"])
         let byRegistry = try await Self.pages(base, "/v1/images?registry=elsewhere:5000").flatMap(names)
         #expect(byRegistry.isEmpty)
+        // The host alone names it at any port; a part of a host names nothing.
+        let host = String(registry.host.prefix { $0 != ":" })
+        let byHost = try await Self.pages(base, "/v1/images?registry=\(host)").flatMap(names)
+        #expect(byHost == allImages, "registry=\(host)")
+        let byPartOfHost = try await Self.pages(base, "/v1/images?registry=\(host.dropLast())").flatMap(names)
+        #expect(byPartOfHost.isEmpty)
 
         // Findings: one page per three, the fleet's counts on each.
         func findings(_ page: Data) throws -> [String] {

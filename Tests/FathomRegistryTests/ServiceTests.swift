@@ -108,6 +108,8 @@ import Testing
         }
         #expect(try await Self.request(.GET, "\(service.base)/v1/images/team/app/1/scans").status == 409)
         #expect(try await Self.request(.GET, "\(service.base)/v1/images/team/app/1?registry=127.0.0.1:1").status == 404)
+        // The host alone is both registries (each at a port of its own).
+        #expect(try await Self.request(.GET, "\(service.base)/v1/images/team/app/1?registry=127.0.0.1").status == 409)
         let fleet = try Self.object(try await Self.request(.GET, "\(service.base)/v1/fleet/summary").body)
         #expect((fleet["images"] as? [String: Int])?["scanned"] == 2)
         // Every error body is {"error": {"message": …}}; the scheme is case-insensitive.
