@@ -454,79 +454,83 @@ extension PostgresStore {
     }
 
     public func fleetView(top: Int) async throws -> FleetView {
-        var view = FleetView()
-        try await run(
-            """
-            SELECT COALESCE(SUM(images), 0)::BIGINT, COALESCE(SUM(critical), 0)::BIGINT, COALESCE(SUM(high), 0)::BIGINT, COALESCE(SUM(medium), 0)::BIGINT,
-                COALESCE(SUM(low), 0)::BIGINT, COALESCE(SUM(unknown), 0)::BIGINT, COALESCE(SUM(layers), 0)::BIGINT, COALESCE(SUM(bytes), 0)::BIGINT,
-                COALESCE(SUM(exploited_images), 0)::BIGINT
-            FROM fleet_totals
-            """
-        ) { row in
-            let (images, critical, high, medium, low, unknown, layers, bytes, exploited) = try row.decode(
-                (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
-            view.images = Int(images)
-            for (severity, count) in zip(ImageRow.severities, [critical, high, medium, low, unknown]) { view.bySeverity[severity] = Int(count) }
-            (view.layerUses, view.bytesReferenced, view.imagesWithExploited) = (Int(layers), bytes, Int(exploited))
-        }
-        // By the index in this order: the worst without reading the rest.
-        try await run(
-            """
-            SELECT \(unescaped: Self.imageColumns) FROM reports
-            ORDER BY critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name COLLATE "C" LIMIT \(Int64(top))
-            """
-        ) { view.mostAtRisk.append(try Self.imageRow($0)) }
-        func vulnerability(_ row: PostgresRow) throws -> FleetVulnerability {
-            let (id, severity, images, packages, kev, ransomware) = try row.decode((String, String, Int64, [String], String?, Bool).self)
-            return FleetVulnerability(id: id, severity: severity, images: Int(images), packages: packages, kevDateAdded: kev, knownRansomware: ransomware)
-        }
-        let vulnerabilityColumns = "id, severity, images, packages, kev_added, ransomware"
-        try await run(
-            """
-            SELECT \(unescaped: vulnerabilityColumns) FROM fleet_vulnerabilities WHERE images > 0 ORDER BY images DESC, rank DESC, id LIMIT \(Int64(top))
-            """
-        ) { view.widespread.append(try vulnerability($0)) }
-        var exploited: [FleetVulnerability] = []
-        try await run("SELECT \(unescaped: vulnerabilityColumns) FROM fleet_vulnerabilities WHERE images > 0 AND kev_added IS NOT NULL") {
-            exploited.append(try vulnerability($0))
-        }
-        for entry in exploited {
-            var names: [String] = []
-            // The keys' index is in name order: the first names without reading the rest.
+        // One snapshot: the sums, the lists and the lineage agree with each other while reports land.
+        try await transaction { connection in
+            try await run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", on: connection)
+            var view = FleetView()
             try await run(
                 """
-                SELECT DISTINCT k.name FROM report_finding_keys k JOIN report_findings f ON f.name = k.name AND f.ordinal = k.ordinal
-                WHERE k.key = \(entry.id) AND f.id = \(entry.id) ORDER BY k.name LIMIT \(Int64(top))
-                """
-            ) {
-                names.append(try $0.decode(String.self))
+                SELECT COALESCE(SUM(images), 0)::BIGINT, COALESCE(SUM(critical), 0)::BIGINT, COALESCE(SUM(high), 0)::BIGINT, COALESCE(SUM(medium), 0)::BIGINT,
+                    COALESCE(SUM(low), 0)::BIGINT, COALESCE(SUM(unknown), 0)::BIGINT, COALESCE(SUM(layers), 0)::BIGINT, COALESCE(SUM(bytes), 0)::BIGINT,
+                    COALESCE(SUM(exploited_images), 0)::BIGINT
+                FROM fleet_totals
+                """, on: connection
+            ) { row in
+                let (images, critical, high, medium, low, unknown, layers, bytes, exploited) = try row.decode(
+                    (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+                view.images = Int(images)
+                for (severity, count) in zip(ImageRow.severities, [critical, high, medium, low, unknown]) { view.bySeverity[severity] = Int(count) }
+                (view.layerUses, view.bytesReferenced, view.imagesWithExploited) = (Int(layers), bytes, Int(exploited))
             }
-            view.exploited.append((entry, names))
+            // By the index in this order: the worst without reading the rest.
+            try await run(
+                """
+                SELECT \(unescaped: Self.imageColumns) FROM reports
+                ORDER BY critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name COLLATE "C" LIMIT \(Int64(top))
+                """, on: connection
+            ) { view.mostAtRisk.append(try Self.imageRow($0)) }
+            func vulnerability(_ row: PostgresRow) throws -> FleetVulnerability {
+                let (id, severity, images, packages, kev, ransomware) = try row.decode((String, String, Int64, [String], String?, Bool).self)
+                return FleetVulnerability(id: id, severity: severity, images: Int(images), packages: packages, kevDateAdded: kev, knownRansomware: ransomware)
+            }
+            let vulnerabilityColumns = "id, severity, images, packages, kev_added, ransomware"
+            try await run(
+                """
+                SELECT \(unescaped: vulnerabilityColumns) FROM fleet_vulnerabilities WHERE images > 0 ORDER BY images DESC, rank DESC, id LIMIT \(Int64(top))
+                """, on: connection
+            ) { view.widespread.append(try vulnerability($0)) }
+            var exploited: [FleetVulnerability] = []
+            try await run("SELECT \(unescaped: vulnerabilityColumns) FROM fleet_vulnerabilities WHERE images > 0 AND kev_added IS NOT NULL", on: connection) {
+                exploited.append(try vulnerability($0))
+            }
+            for entry in exploited {
+                var names: [String] = []
+                // The keys' index is in name order: the first names without reading the rest.
+                try await run(
+                    """
+                    SELECT DISTINCT k.name FROM report_finding_keys k JOIN report_findings f ON f.name = k.name AND f.ordinal = k.ordinal
+                    WHERE k.key = \(entry.id) AND f.id = \(entry.id) ORDER BY k.name LIMIT \(Int64(top))
+                    """, on: connection
+                ) {
+                    names.append(try $0.decode(String.self))
+                }
+                view.exploited.append((entry, names))
+            }
+            try await run("SELECT gap, images FROM fleet_gaps WHERE images > 0", on: connection) { row in
+                let (gap, images) = try row.decode((String, Int64).self)
+                view.missing[gap] = Int(images)
+            }
+            try await run("SELECT key, parent, layer, depth, size FROM fleet_prefixes", on: connection) { row in
+                let (key, parent, layer, depth, size) = try row.decode((String, String?, String, Int32, Int64).self)
+                view.prefixes.append(LayerPrefix(key: key, parent: parent, layer: layer, depth: Int(depth), size: size))
+            }
+            // The first names of each chain from the index on (chain, name).
+            try await run(
+                """
+                SELECT c.chain, c.images, c.unchecked > 0,
+                    ARRAY(SELECT r.name COLLATE "C" FROM reports r WHERE r.chain = c.chain ORDER BY r.name COLLATE "C" LIMIT 3)
+                FROM fleet_chains c WHERE c.images > 0
+                """, on: connection
+            ) { row in
+                let (chain, images, unchecked, names) = try row.decode((String, Int64, Bool, [String]).self)
+                view.chains[chain] = (Int(images), names, unchecked)
+            }
+            try await run("SELECT layer, findings FROM fleet_layer_findings", on: connection) { row in
+                let (layer, findings) = try row.decode((String, String).self)
+                view.layerFindings[layer] = findings.isEmpty ? [] : findings.split(separator: "\n").map(String.init)
+            }
+            return view
         }
-        try await run("SELECT gap, images FROM fleet_gaps WHERE images > 0") { row in
-            let (gap, images) = try row.decode((String, Int64).self)
-            view.missing[gap] = Int(images)
-        }
-        try await run("SELECT key, parent, layer, depth, size FROM fleet_prefixes") { row in
-            let (key, parent, layer, depth, size) = try row.decode((String, String?, String, Int32, Int64).self)
-            view.prefixes.append(LayerPrefix(key: key, parent: parent, layer: layer, depth: Int(depth), size: size))
-        }
-        // The first names of each chain from the index on (chain, name).
-        try await run(
-            """
-            SELECT c.chain, c.images, c.unchecked > 0,
-                ARRAY(SELECT r.name COLLATE "C" FROM reports r WHERE r.chain = c.chain ORDER BY r.name COLLATE "C" LIMIT 3)
-            FROM fleet_chains c WHERE c.images > 0
-            """
-        ) { row in
-            let (chain, images, unchecked, names) = try row.decode((String, Int64, Bool, [String]).self)
-            view.chains[chain] = (Int(images), names, unchecked)
-        }
-        try await run("SELECT layer, findings FROM fleet_layer_findings") { row in
-            let (layer, findings) = try row.decode((String, String).self)
-            view.layerFindings[layer] = findings.isEmpty ? [] : findings.split(separator: "\n").map(String.init)
-        }
-        return view
     }
 
     public func images(_ filter: ImagesFilter, after: String?, limit: Int) async throws -> [ImageRow] {

@@ -133,6 +133,20 @@ public final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
+    /// Runs `body`'s reads in one (deferred) transaction: every statement sees the database as
+    /// the first one did, whatever is written meanwhile.
+    public func snapshot<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// Runs one statement (prepared on first use and kept), binding `parameters` in order, and
     /// hands each result row to `row`.
     public func query(_ sql: String, _ parameters: [SQLiteValue] = [], row: (SQLiteRow) throws -> Void = { _ in }) throws {

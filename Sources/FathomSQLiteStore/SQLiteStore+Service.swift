@@ -450,66 +450,69 @@ extension SQLiteStore {
     }
 
     public func fleetView(top: Int) async throws -> FleetView {
-        try await database.read { database in
-            var view = FleetView()
-            try database.query(
-                """
-                SELECT TOTAL(images), TOTAL(critical), TOTAL(high), TOTAL(medium), TOTAL(low), TOTAL(unknown), TOTAL(layers), TOTAL(bytes),
-                    TOTAL(exploited_images)
-                FROM fleet_totals
-                """
-            ) { row in
-                view.images = Int(row.integer(0))
-                for (index, severity) in ImageRow.severities.enumerated() { view.bySeverity[severity] = Int(row.integer(Int32(index + 1))) }
-                (view.layerUses, view.bytesReferenced, view.imagesWithExploited) = (Int(row.integer(6)), row.integer(7), Int(row.integer(8)))
-            }
-            try database.query(
-                "SELECT \(Self.imageColumns) FROM reports ORDER BY critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name LIMIT ?",
-                [.integer(Int64(top))]
-            ) { view.mostAtRisk.append(Self.imageRow($0)) }
-            func vulnerability(_ row: SQLiteRow) -> FleetVulnerability {
-                FleetVulnerability(
-                    id: row.text(0) ?? "", severity: row.text(1) ?? "", images: Int(row.integer(2)),
-                    packages: (row.text(3) ?? "").split(separator: "\n").map(String.init), kevDateAdded: row.text(4), knownRansomware: row.integer(5) != 0)
-            }
-            let columns = "id, severity, images, packages, kev_added, ransomware"
-            try database.query(
-                "SELECT \(columns) FROM fleet_vulnerabilities WHERE images > 0 ORDER BY images DESC, rank DESC, id LIMIT ?", [.integer(Int64(top))]
-            ) { view.widespread.append(vulnerability($0)) }
-            var exploited: [FleetVulnerability] = []
-            try database.query("SELECT \(columns) FROM fleet_vulnerabilities WHERE images > 0 AND kev_added IS NOT NULL") {
-                exploited.append(vulnerability($0))
-            }
-            for entry in exploited {
-                var names: [String] = []
-                try database.query(
-                    """
-                    SELECT DISTINCT k.name FROM report_finding_keys k JOIN report_findings f ON f.name = k.name AND f.ordinal = k.ordinal
-                    WHERE k.key = ? AND f.id = ? ORDER BY k.name LIMIT ?
-                    """, [.text(entry.id), .text(entry.id), .integer(Int64(top))]
-                ) { names.append($0.text(0) ?? "") }
-                view.exploited.append((entry, names))
-            }
-            try database.query("SELECT gap, images FROM fleet_gaps WHERE images > 0") { row in view.missing[row.text(0) ?? ""] = Int(row.integer(1)) }
-            try database.query("SELECT key, parent, layer, depth, size FROM fleet_prefixes") { row in
-                view.prefixes.append(
-                    LayerPrefix(key: row.text(0) ?? "", parent: row.text(1), layer: row.text(2) ?? "", depth: Int(row.integer(3)), size: row.integer(4)))
-            }
-            try database.query("SELECT chain, images, unchecked FROM fleet_chains WHERE images > 0") { row in
-                view.chains[row.text(0) ?? ""] = (Int(row.integer(1)), [], row.integer(2) > 0)
-            }
-            // The first names of each chain from the index on (chain, name).
-            for chain in view.chains.keys {
-                try database.query("SELECT name FROM reports WHERE chain = ? ORDER BY name LIMIT 3", [.text(chain)]) {
-                    view.chains[chain]?.names.append($0.text(0) ?? "")
-                }
-            }
-            try database.query("SELECT layer, findings FROM fleet_layer_findings") { row in
-                let findings = row.text(1) ?? ""
-                view.layerFindings[row.text(0) ?? ""] = findings.isEmpty ? [] : findings.split(separator: "\n").map(String.init)
-            }
-            return view
+        // One snapshot: the sums, the lists and the lineage agree with each other while reports land.
+        try await database.read { connection in try connection.snapshot { try Self.fleetView(top: top, in: connection) } }
+    }
+
+    private static func fleetView(top: Int, in database: SQLiteConnection) throws -> FleetView {
+        var view = FleetView()
+        try database.query(
+            """
+            SELECT TOTAL(images), TOTAL(critical), TOTAL(high), TOTAL(medium), TOTAL(low), TOTAL(unknown), TOTAL(layers), TOTAL(bytes),
+                TOTAL(exploited_images)
+            FROM fleet_totals
+            """
+        ) { row in
+            view.images = Int(row.integer(0))
+            for (index, severity) in ImageRow.severities.enumerated() { view.bySeverity[severity] = Int(row.integer(Int32(index + 1))) }
+            (view.layerUses, view.bytesReferenced, view.imagesWithExploited) = (Int(row.integer(6)), row.integer(7), Int(row.integer(8)))
         }
+        try database.query(
+            "SELECT \(Self.imageColumns) FROM reports ORDER BY critical DESC, high DESC, medium DESC, low DESC, unknown DESC, name LIMIT ?",
+            [.integer(Int64(top))]
+        ) { view.mostAtRisk.append(Self.imageRow($0)) }
+        func vulnerability(_ row: SQLiteRow) -> FleetVulnerability {
+            FleetVulnerability(
+                id: row.text(0) ?? "", severity: row.text(1) ?? "", images: Int(row.integer(2)),
+                packages: (row.text(3) ?? "").split(separator: "\n").map(String.init), kevDateAdded: row.text(4), knownRansomware: row.integer(5) != 0)
+        }
+        let columns = "id, severity, images, packages, kev_added, ransomware"
+        try database.query(
+            "SELECT \(columns) FROM fleet_vulnerabilities WHERE images > 0 ORDER BY images DESC, rank DESC, id LIMIT ?", [.integer(Int64(top))]
+        ) { view.widespread.append(vulnerability($0)) }
+        var exploited: [FleetVulnerability] = []
+        try database.query("SELECT \(columns) FROM fleet_vulnerabilities WHERE images > 0 AND kev_added IS NOT NULL") {
+            exploited.append(vulnerability($0))
+        }
+        for entry in exploited {
+            var names: [String] = []
+            try database.query(
+                """
+                SELECT DISTINCT k.name FROM report_finding_keys k JOIN report_findings f ON f.name = k.name AND f.ordinal = k.ordinal
+                WHERE k.key = ? AND f.id = ? ORDER BY k.name LIMIT ?
+                """, [.text(entry.id), .text(entry.id), .integer(Int64(top))]
+            ) { names.append($0.text(0) ?? "") }
+            view.exploited.append((entry, names))
+        }
+        try database.query("SELECT gap, images FROM fleet_gaps WHERE images > 0") { row in view.missing[row.text(0) ?? ""] = Int(row.integer(1)) }
+        try database.query("SELECT key, parent, layer, depth, size FROM fleet_prefixes") { row in
+            view.prefixes.append(
+                LayerPrefix(key: row.text(0) ?? "", parent: row.text(1), layer: row.text(2) ?? "", depth: Int(row.integer(3)), size: row.integer(4)))
+        }
+        try database.query("SELECT chain, images, unchecked FROM fleet_chains WHERE images > 0") { row in
+            view.chains[row.text(0) ?? ""] = (Int(row.integer(1)), [], row.integer(2) > 0)
+        }
+        // The first names of each chain from the index on (chain, name).
+        for chain in view.chains.keys {
+            try database.query("SELECT name FROM reports WHERE chain = ? ORDER BY name LIMIT 3", [.text(chain)]) {
+                view.chains[chain]?.names.append($0.text(0) ?? "")
+            }
+        }
+        try database.query("SELECT layer, findings FROM fleet_layer_findings") { row in
+            let findings = row.text(1) ?? ""
+            view.layerFindings[row.text(0) ?? ""] = findings.isEmpty ? [] : findings.split(separator: "\n").map(String.init)
+        }
+        return view
     }
 
     public func images(_ filter: ImagesFilter, after: String?, limit: Int) async throws -> [ImageRow] {
