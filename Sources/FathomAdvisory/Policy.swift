@@ -226,11 +226,14 @@ public struct ScanPolicy: Sendable {
     }
 
     /// Why `finding` is suppressed (a VEX statement or an ignore rule), or nil.
-    func suppression(of finding: Finding, purl: PackageURL?, image: ImageIdentity?) -> Suppressed? {
+    func suppression(of finding: Finding, purl: @autoclosure () -> PackageURL?, image: ImageIdentity?) -> Suppressed? {
         let names = Set([finding.id] + finding.aliases)
         // A statement that says the package is affected (or still under investigation) wins over
-        // one that says it is not: a VEX that contradicts itself suppresses nothing.
-        let statements = vex.filter { $0.names(names) && $0.covers(purl, in: image) }
+        // one that says it is not: a VEX that contradicts itself suppresses nothing. The purl is
+        // made only for the statements that name the finding (most policies have none).
+        let naming = vex.filter { $0.names(names) }
+        let url = naming.isEmpty ? nil : purl()
+        let statements = naming.filter { $0.covers(url, in: image) }
         if !statements.contains(where: { !$0.status.suppresses }), let statement = statements.first {
             return Suppressed(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "vex: \(statement.status.rawValue)",

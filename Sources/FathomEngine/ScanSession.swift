@@ -288,15 +288,24 @@ public enum ScanOutcome: Sendable {
 extension ScanReport {
     /// Each finding's package as a purl, from the report's package list (its arch and source
     /// qualifiers included), else from the finding itself.
+    /// The packages' purls are made on the first call (only a VEX statement naming a finding
+    /// asks: making every package's purl for every image was a twentieth of a warm scan's CPU).
     var findingURLs: (Finding) -> PackageURL? {
-        var byKey: [String: PackageURL] = [:]
-        for (package, url) in zip(packages, packageURLs) {
-            guard let url else { continue }
-            byKey[Self.packageKey(package.ecosystem, package.name, package.version, package.path)] = url
-        }
+        let packages = self.packages
         let (osID, osVersion) = (os?.id, os?.versionID)
+        let byKey = LazyValue<[String: PackageURL]> {
+            var byKey: [String: PackageURL] = [:]
+            for package in packages {
+                guard let url = PackageURL(
+                    ecosystem: package.ecosystem, name: package.name, version: package.version, arch: package.arch, source: package.source,
+                    osID: osID, osVersion: osVersion)
+                else { continue }
+                byKey[Self.packageKey(package.ecosystem, package.name, package.version, package.path)] = url
+            }
+            return byKey
+        }
         return { finding in
-            byKey[Self.packageKey(finding.ecosystem, finding.package, finding.installedVersion, finding.path)]
+            byKey.value[Self.packageKey(finding.ecosystem, finding.package, finding.installedVersion, finding.path)]
                 ?? PackageURL(
                     ecosystem: finding.ecosystem, name: finding.package, version: finding.installedVersion, arch: finding.arch,
                     source: finding.sourcePackage.map { Package.Source(name: $0, version: nil) }, osID: osID, osVersion: osVersion)
@@ -388,5 +397,20 @@ extension ScanSession {
             }
         }
         return statements
+    }
+}
+
+/// A value made on first use, then kept.
+final class LazyValue<Value> {
+    private let make: () -> Value
+    private var made: Value?
+
+    init(_ make: @escaping () -> Value) { self.make = make }
+
+    var value: Value {
+        if let made { return made }
+        let value = make()
+        made = value
+        return value
     }
 }
