@@ -87,7 +87,7 @@ public struct ScanSession: Sendable {
         var report = ScanReport(
             ScanReport.ReadImage(
                 image: scanned.image, layers: scanned.layers.map { .init(layer: $0.layer, facts: $0.facts, createdBy: $0.createdBy) },
-                os: scanned.os, packages: scanned.packages, filesystemWarnings: scanned.filesystem.warnings),
+                os: scanned.os, packages: scanned.packages, filesystemWarnings: scanned.filesystemWarnings),
             advisoriesLoaded: advisoriesLoaded)
         var notes: [String] = []
         if !policy.skips.isEmpty {
@@ -100,7 +100,7 @@ public struct ScanSession: Sendable {
             notes += unmatched.map { "\($0) matched no file a package was read from" }
         }
         var result = judged(report, findings: image.findings, changes: image.changes, coverage: image.coverage, notes: notes)
-        result.read = ScanResult.Read(layers: scanned.layersFetched, bytes: scanned.bytesFetched)
+        result.read = ScanResult.Read(layers: scanned.layersFetched, bytes: scanned.bytesFetched, known: scanned.known)
         return result
     }
 

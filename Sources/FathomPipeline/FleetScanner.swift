@@ -87,6 +87,8 @@ public final class FleetScanner: Sendable {
     let matchCache = MatchCache()
     /// Findings per distinct inventory in this run: images that share one are matched once.
     let inventoryMatches = InventoryMatches()
+    /// Stored inventories read in this run, by key (images of one base share one).
+    let inventories = RecentInventories()
     /// Findings per distinct inventory across runs (nil: matched afresh each run), with the
     /// generation of the current advisory data (nil: the store cannot describe it, so nothing
     /// stored is reused and nothing is stored).
@@ -211,7 +213,12 @@ public final class FleetScanner: Sendable {
                 progress.finish(.skipped)
                 return .skipped(name: job.name, reason: reason)
             }
-            let result = try await scanner.scan(job.source, resolved: resolved)
+            // A manifest read before: its stored reading and inventory, no layer merged again.
+            let stored = try await storedReading(of: resolved)
+            let result =
+                if let stored { ImageScanResult(image: resolved, reading: stored.reading, packages: stored.inventory.entries) } else {
+                    try await scanner.scan(job.source, resolved: resolved)
+                }
             progress.add(layersFetched: result.layersFetched, reused: result.layers.count - result.layersFetched, bytes: result.bytesFetched)
             let image = ImageRecord(
                 indexDigest: resolved.indexDigest, manifestDigest: resolved.manifestDigest, configDigest: resolved.configDigest, created: resolved.config.created,
@@ -219,7 +226,8 @@ public final class FleetScanner: Sendable {
             // An image abandoned at its deadline records nothing.
             try Task.checkCancellation()
             let report = try await finish(
-                name: job.name, image: image, result: result, os: result.os, packages: result.packages, records: job.recordsScan)
+                name: job.name, image: image, result: result, os: result.os, packages: result.packages, records: job.recordsScan,
+                inventory: stored?.inventory)
             return .scanned(report)
         } catch {
             let failure = FathomError.wrapping(error, image: job.name)
@@ -229,6 +237,20 @@ public final class FleetScanner: Sendable {
             logger.info("image failed", metadata: [LogKey.image: "\(job.name)", "error": "\(failure)"])
             return .failed(name: job.name, error: failure)
         }
+    }
+
+    /// The stored reading and inventory of `image`'s manifest, when the history keeps them for
+    /// these analyzers and they describe its layers; nil to read the image from its layers.
+    private func storedReading(of image: ResolvedImage) async throws -> (reading: ImageReading, inventory: Inventory)? {
+        // The key images are stored by (`ImageRecord.key`): the manifest digest.
+        guard let history, let manifest = image.manifestDigest, image.layers.count <= scanner.limits.imageLayers,
+            let stored = try await history.storedReading(imageKey: manifest.description),
+            stored.reading.layers.map(\.summary.digest) == image.layers.map(\.digest)
+        else { return nil }
+        if let known = inventories[stored.inventoryKey] { return (stored.reading, known) }
+        guard let inventory = try await history.inventory(stored.inventoryKey) else { return nil }
+        inventories[stored.inventoryKey] = inventory
+        return (stored.reading, inventory)
     }
 
     /// Re-matches a stored image against the current advisories from its stored layer facts:
@@ -333,11 +355,13 @@ public final class FleetScanner: Sendable {
         return ImageMatcher.sorted(kept + (try await match(entries, of: inventory, partly: true)))
     }
 
-    /// Matches, records the scan, and computes what changed since the previous one.
+    /// Matches, records the scan, and computes what changed since the previous one. `known`:
+    /// the image's stored inventory (its reading is stored already).
     private func finish(
-        name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry], records: Bool = true
+        name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry], records: Bool = true,
+        inventory known: Inventory? = nil
     ) async throws -> MatchedImage {
-        let inventory = Inventory(osNamespace: os?.namespace, entries: packages)
+        let inventory = known ?? Inventory(osNamespace: os?.namespace, entries: packages)
         let matched = try await matches(inventory)
         progress.matched()
         var changes = ScanChanges(previous: nil, current: image, findings: matched.stored)
@@ -345,10 +369,11 @@ public final class FleetScanner: Sendable {
             // The previous scan is read now (a name is scanned once per run); the new one is
             // written with others in one transaction.
             changes = ScanChanges(previous: try await history.previousScan(name: name), current: image, findings: matched.stored)
+            // What reading found is kept with the image, once: a known image's is stored already.
             try await writes.changed(
                 ScanRecord(
                     name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: matched.stored,
-                    inventory: inventory))
+                    inventory: known == nil ? inventory : nil, reading: known == nil ? result?.reading : nil))
         }
         progress.finish(.scanned, findings: matched.findings.count)
         return MatchedImage(
@@ -578,5 +603,21 @@ final class AnswerOnce<Value: Sendable>: Sendable {
         guard let continuation = self.continuation.withLock({ held in defer { held = nil }; return held }) else { return false }
         continuation.resume(returning: value)
         return true
+    }
+}
+
+/// Inventories read from the store in a run, by key; a few hundred at most (past that, all are
+/// forgotten and read again as met).
+final class RecentInventories: Sendable {
+    private let held = Locked<[String: Inventory]>([:])
+
+    subscript(key: String) -> Inventory? {
+        get { held.withLock { $0[key] } }
+        set {
+            held.withLock { held in
+                if held.count >= 512 { held.removeAll() }
+                held[key] = newValue
+            }
+        }
     }
 }

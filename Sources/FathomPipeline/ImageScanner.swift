@@ -3,6 +3,7 @@ public import FathomInventory
 public import FathomSource
 import FathomArchive
 public import FathomOCI
+public import FathomStore
 public import Logging
 
 /// One layer's facts in an image, in order.
@@ -16,30 +17,62 @@ public struct ScannedLayer: Sendable {
 /// The result of scanning one image.
 public struct ImageScanResult: Sendable {
     public var image: ResolvedImage
+    /// Each layer's facts; those of an image read from its stored reading hold its read summary
+    /// and warnings only (no file).
     public var layers: [ScannedLayer]
     public var os: OSRelease?
+    /// The merged file system (empty for an image read from its stored reading).
     public var filesystem: MergedFilesystem
+    /// What merging the layers warned of.
+    public var filesystemWarnings: [String]
     /// Installed packages, each with the layer that introduced it.
     public var packages: [InventoryEntry]
     /// Layers this scan read from their blobs; the others were known already.
     public var layersFetched: Int
     /// Compressed bytes this scan read.
     public var bytesFetched: Int64
+    /// Its OS, packages and layer summaries were read as stored for its manifest: no layer merged.
+    public var known = false
 
     /// Merges layer facts (in order) into the image's file system, OS and packages.
     public init(image: ResolvedImage, facts: [LayerFacts], layersFetched: Int = 0, bytesFetched: Int64 = 0) {
+        let filesystem = MergedFilesystem(layers: facts)
+        self.init(
+            image: image, facts: facts, os: OSRelease.detect(in: filesystem), packages: ImageInventory.packages(in: filesystem),
+            filesystemWarnings: filesystem.warnings)
+        self.filesystem = filesystem
+        self.layersFetched = layersFetched
+        self.bytesFetched = bytesFetched
+    }
+
+    /// An image whose manifest was read before: its stored reading and inventory's packages.
+    public init(image: ResolvedImage, reading: ImageReading, packages: [InventoryEntry]) {
+        let facts = reading.layers.map {
+            LayerFacts(summary: $0.summary, files: [:], whiteouts: [], opaqueDirectories: [], warnings: $0.warnings)
+        }
+        self.init(image: image, facts: facts, os: reading.os, packages: packages, filesystemWarnings: reading.filesystemWarnings)
+        known = true
+    }
+
+    private init(image: ResolvedImage, facts: [LayerFacts], os: OSRelease?, packages: [InventoryEntry], filesystemWarnings: [String]) {
         let history = (image.config.history ?? []).filter { $0.emptyLayer != true }
         self.image = image
         layers = image.layers.enumerated().map { index, layer in
-            ScannedLayer(
-                layer: layer, facts: facts[index],
-                createdBy: history.count == image.layers.count ? history[index].createdBy : nil)
+            ScannedLayer(layer: layer, facts: facts[index], createdBy: history.count == image.layers.count ? history[index].createdBy : nil)
         }
-        filesystem = MergedFilesystem(layers: facts)
-        os = OSRelease.detect(in: filesystem)
-        packages = ImageInventory.packages(in: filesystem)
-        self.layersFetched = layersFetched
-        self.bytesFetched = bytesFetched
+        filesystem = MergedFilesystem(layers: [])
+        self.filesystemWarnings = filesystemWarnings
+        self.os = os
+        self.packages = packages
+        layersFetched = 0
+        bytesFetched = 0
+    }
+
+    /// What a later scan of the same manifest needs besides the inventory (`ImageReading`).
+    public var reading: ImageReading {
+        ImageReading(
+            os: os, layers: layers.map { ImageReading.Layer(summary: $0.facts.summary, warnings: $0.facts.warnings) },
+            filesystemWarnings: filesystemWarnings)
     }
 }
 

@@ -75,13 +75,15 @@ extension PostgresStore {
         let at = Int64(scan.scannedAt.timeIntervalSince1970 * 1000)
         let inventoryKey = scan.inventory?.key
         let inventory = Data(scan.inventory?.encoded ?? [])
+        let reading = try scan.reading.map { try JSONEncoder().encode($0) }
         try await run(
             """
             WITH image AS (
-                INSERT INTO images (image_key, manifest_digest, config_digest, created, record, first_seen, inventory_key)
+                INSERT INTO images (image_key, manifest_digest, config_digest, created, record, first_seen, inventory_key, reading)
                 VALUES (\(key), \(image.manifestDigest?.description), \(image.configDigest.description), \(image.created), \(record), \(firstSeen),
-                    \(inventoryKey))
-                ON CONFLICT (image_key) DO UPDATE SET inventory_key = COALESCE(EXCLUDED.inventory_key, images.inventory_key)),
+                    \(inventoryKey), \(reading))
+                ON CONFLICT (image_key) DO UPDATE SET inventory_key = COALESCE(EXCLUDED.inventory_key, images.inventory_key),
+                    reading = COALESCE(EXCLUDED.reading, images.reading)),
             inventory AS (
                 INSERT INTO inventories (inventory_key, inventory) SELECT \(inventoryKey), \(inventory) WHERE \(inventoryKey)::TEXT IS NOT NULL
                 ON CONFLICT DO NOTHING),
@@ -90,6 +92,15 @@ extension PostgresStore {
                 VALUES (\(scan.name), \(key), \(at), \(scan.advisoryVersion), \(Data(findings)), \(StoredFinding.digest(findings))) RETURNING id)
             INSERT INTO heads (name, scan_id) SELECT \(scan.name), id FROM scan ON CONFLICT (name) DO UPDATE SET scan_id = EXCLUDED.scan_id
             """, on: connection)
+    }
+
+    public func storedReading(imageKey: String) async throws -> StoredReading? {
+        var stored: StoredReading?
+        try await run("SELECT reading, inventory_key FROM images WHERE image_key = \(imageKey) AND reading IS NOT NULL") { row in
+            let (reading, inventoryKey) = try row.decode((Data, String?).self)
+            stored = StoredReading.decode(Array(reading), inventoryKey: inventoryKey)
+        }
+        return stored
     }
 
     public func findingTrend() async throws -> [TrendPoint] {

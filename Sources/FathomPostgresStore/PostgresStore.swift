@@ -280,6 +280,11 @@ public final class PostgresStore: Store {
         ALTER TABLE notifications ALTER COLUMN body SET COMPRESSION lz4;
         ALTER TABLE advisories ALTER COLUMN record SET COMPRESSION lz4
         """,
+        // Each image's reading (OS, layer summaries, warnings; `ImageReading`) beside its
+        // inventory: a scan of a known manifest merges no layer.
+        """
+        ALTER TABLE images ADD COLUMN reading BYTEA
+        """,
     ]
 
     /// The migration applied only where the server supports it (its version is recorded either way).

@@ -11,6 +11,8 @@ import Foundation
 public struct FleetSummary: Sendable, Encodable {
     public struct Images: Sendable, Codable {
         public var scanned = 0
+        /// Of those scanned, the images whose manifest was read before (no layer merged again).
+        public var known = 0
         public var skipped = 0
         public var failed = 0
     }
@@ -140,6 +142,7 @@ public struct FleetSummary: Sendable, Encodable {
         }
         layers.distinct = distinctLayers.count
         if let read {
+            if read.known { images.known += 1 }
             layers.fetched += read.layers
             layers.reused += report.layers.count - read.layers
             bytes.fetched += read.bytes
@@ -278,7 +281,8 @@ public struct FleetSummary: Sendable, Encodable {
 
     public func table() -> String {
         var output = "Fleet: \(source)\n"
-        output += "Images: \(images.scanned) scanned, \(images.failed) failed, \(images.skipped) skipped in \(String(format: "%.1f", elapsedSeconds)) s\n"
+        output += "Images: \(images.scanned) scanned\(images.known > 0 ? " (\(images.known) known before)" : ""), \(images.failed) failed, "
+            + "\(images.skipped) skipped in \(String(format: "%.1f", elapsedSeconds)) s\n"
         output += "Layers: \(layers.distinct) distinct, \(layers.fetched) fetched, \(layers.reused) reused\n"
         output += "Bytes:  \(ScanReport.bytes(bytes.fetched)) fetched of \(ScanReport.bytes(bytes.referenced)) referenced"
         output += " (\(ScanReport.bytes(bytes.distinct)) distinct)"

@@ -8,10 +8,13 @@ public struct ScanResult: Sendable {
     public struct Read: Sendable, Hashable {
         public var layers: Int
         public var bytes: Int64
+        /// The image's manifest was read before: its OS, packages and layers were read as stored.
+        public var known: Bool
 
-        public init(layers: Int, bytes: Int64) {
+        public init(layers: Int, bytes: Int64, known: Bool = false) {
             self.layers = layers
             self.bytes = bytes
+            self.known = known
         }
     }
 

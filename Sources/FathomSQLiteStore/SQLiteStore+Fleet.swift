@@ -80,6 +80,19 @@ extension SQLiteStore {
                 "INSERT OR IGNORE INTO inventories (inventory_key, inventory) VALUES (?, ?)", [.text(inventory.key), .blob(inventory.encoded)])
             try database.query("UPDATE images SET inventory_key = ? WHERE image_key = ?", [.text(inventory.key), .text(imageKey)])
         }
+        if let reading = scan.reading {
+            try database.query("UPDATE images SET reading = ? WHERE image_key = ?", [.blob(Array(try JSONEncoder().encode(reading))), .text(imageKey)])
+        }
+    }
+
+    public func storedReading(imageKey: String) async throws -> StoredReading? {
+        try await database.read { database in
+            var stored: StoredReading?
+            try database.query("SELECT reading, inventory_key FROM images WHERE image_key = ? AND reading IS NOT NULL", [.text(imageKey)]) { row in
+                stored = StoredReading.decode(row.blob(0), inventoryKey: row.text(1))
+            }
+            return stored
+        }
     }
 
     public func latestScanHeads(after name: String?, limit: Int, notMatchedAgainst version: String?) async throws -> [ScanHead] {

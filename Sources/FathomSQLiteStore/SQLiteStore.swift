@@ -201,6 +201,11 @@ public final class SQLiteStore: Store {
         DELETE FROM report_finding_keys;
         UPDATE reports SET findings_listed = 0;
         """,
+        // Each image's reading (OS, layer summaries, warnings; `ImageReading`) beside its
+        // inventory: a scan of a known manifest merges no layer.
+        """
+        ALTER TABLE images ADD COLUMN reading BLOB;
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {

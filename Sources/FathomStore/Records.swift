@@ -1,4 +1,5 @@
 public import FathomAdvisory
+public import FathomArchive
 public import FathomCore
 public import FathomInventory
 public import FathomOCI
@@ -98,9 +99,13 @@ public struct ScanRecord: Sendable {
     /// The image's inventory, stored once per content so a rescan matches it without reading
     /// layer facts (nil: not known, e.g. read back from history).
     public var inventory: Inventory?
+    /// What reading the image found besides its inventory, kept with the image (by manifest
+    /// digest) so that a scan of it again merges no layer (nil: nothing new to keep).
+    public var reading: ImageReading?
 
     public init(
-        name: String, image: ImageRecord, scannedAt: Date, advisoryVersion: String, findings: [StoredFinding], inventory: Inventory? = nil
+        name: String, image: ImageRecord, scannedAt: Date, advisoryVersion: String, findings: [StoredFinding], inventory: Inventory? = nil,
+        reading: ImageReading? = nil
     ) {
         self.name = name
         self.image = image
@@ -108,6 +113,56 @@ public struct ScanRecord: Sendable {
         self.advisoryVersion = advisoryVersion
         self.findings = findings
         self.inventory = inventory
+        self.reading = reading
+    }
+}
+
+/// What merging an image's layers found besides its packages: its OS, each layer's read summary
+/// and warnings, and the merge's warnings. With the image's stored inventory it is all a report
+/// needs, so an image whose manifest was read before is not merged again.
+public struct ImageReading: Sendable, Hashable, Codable {
+    public struct Layer: Sendable, Hashable, Codable {
+        public var summary: LayerReadSummary
+        public var warnings: [String]
+
+        public init(summary: LayerReadSummary, warnings: [String]) {
+            self.summary = summary
+            self.warnings = warnings
+        }
+    }
+
+    /// The analyzers' version the layers were read with (`LayerFacts.analyzerVersion`): a reading
+    /// of older analyzers is not used.
+    public var analyzerVersion: Int
+    public var os: OSRelease?
+    public var layers: [Layer]
+    public var filesystemWarnings: [String]
+
+    public init(os: OSRelease?, layers: [Layer], filesystemWarnings: [String], analyzerVersion: Int = LayerFacts.analyzerVersion) {
+        self.analyzerVersion = analyzerVersion
+        self.os = os
+        self.layers = layers
+        self.filesystemWarnings = filesystemWarnings
+    }
+}
+
+/// An image's stored reading and the key of its stored inventory.
+public struct StoredReading: Sendable {
+    public var reading: ImageReading
+    public var inventoryKey: String
+
+    public init(reading: ImageReading, inventoryKey: String) {
+        self.reading = reading
+        self.inventoryKey = inventoryKey
+    }
+
+    /// Decodes a stored reading; nil for one this release cannot read or that older analyzers
+    /// made (the image is then read from its layers' facts, as before the reading was kept).
+    public static func decode(_ bytes: [UInt8]?, inventoryKey: String?) -> StoredReading? {
+        guard let bytes, let inventoryKey, let reading = try? JSONDecoder().decode(ImageReading.self, from: Data(bytes)),
+            reading.analyzerVersion == LayerFacts.analyzerVersion
+        else { return nil }
+        return StoredReading(reading: reading, inventoryKey: inventoryKey)
     }
 }
 

@@ -77,6 +77,9 @@ public protocol ScanHistory: Sendable {
     func findingTrend() async throws -> [TrendPoint]
     /// A stored inventory by its key.
     func inventory(_ key: String) async throws -> Inventory?
+    /// The stored reading of the image `imageKey` names (its manifest digest) and its
+    /// inventory's key; nil when none was kept (or older analyzers made it).
+    func storedReading(imageKey: String) async throws -> StoredReading?
     /// The scan `id` as the previous scan of its name (its findings decoded).
     func previousScan(_ id: Int64) async throws -> PreviousScan?
     /// The newest scan of `name`, if any (read before a batched write records the next one).

@@ -220,6 +220,55 @@ import Testing
         #expect(base.contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true && $0["severity"] as? String == "CRITICAL" })
     }
 
+    /// A manifest scanned before is read from what the store kept (its reading and inventory):
+    /// no layer is merged again, and each image's report is the cold scan's, but for what changed
+    /// since the previous scan. A reading of other analyzers is not used.
+    @Test(arguments: StoreBackend.allCases) func aKnownManifestIsReadAsStoredAndReportsTheSame(_ backend: StoreBackend) async throws {
+        var layout = try await Self.makeLayout()
+        if backend == .postgres { layout.store = try await LocalPostgres.shared.value.database("known") }
+        let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
+        #expect(try await fathom(["db", "import", "--store", layout.store, secdb]).status == 0)
+        func scan(_ label: String) async throws -> (summary: [String: Any], reports: [String: [String: Any]]) {
+            let directory = layout.directory + "-reports-" + label
+            let output = try await fathom(["registry", "oci:\(layout.directory)", "--store", layout.store, "--format", "json", "--quiet", "--output", directory])
+            #expect(output.status == 0, "\(output.errorText)")
+            var reports: [String: [String: Any]] = [:]
+            for file in try FileManager.default.contentsOfDirectory(atPath: directory) {
+                var report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))) as? [String: Any])
+                report["changes"] = nil
+                reports[file] = report
+            }
+            return (try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any]), reports)
+        }
+        let cold = try await scan("cold")
+        let warm = try await scan("warm")
+        #expect((cold.summary["images"] as? [String: Int])?["known"] == 0)
+        #expect((warm.summary["images"] as? [String: Int]) == ["scanned": 5, "known": 5, "skipped": 0, "failed": 0])
+        #expect(cold.reports.count == 5)
+        #expect(cold.reports.keys.sorted() == warm.reports.keys.sorted())
+        for (file, report) in cold.reports {
+            #expect(NSDictionary(dictionary: report) == NSDictionary(dictionary: warm.reports[file] ?? [:]), "\(file)")
+        }
+        let upgraded = try #require(warm.reports.first { $0.key.contains("upgraded") }?.value)
+        #expect((upgraded["packages"] as? [Any])?.isEmpty == false && (upgraded["layers"] as? [Any])?.count == 2)
+
+        // A reading other analyzers made is not used: the images are read from their layers again.
+        let stale = #"{"analyzerVersion": 1, "layers": [], "filesystemWarnings": []}"#
+        switch backend {
+        case .sqlite: try await Tool.run(["sqlite3", layout.store, "UPDATE images SET reading = CAST('\(stale)' AS BLOB)"])
+        case .postgres:
+            let database = try #require(URL(string: layout.store)?.lastPathComponent)
+            try await LocalPostgres.shared.value.sql("UPDATE images SET reading = convert_to('\(stale)', 'UTF8')", database: database)
+        }
+        let again = try await scan("stale")
+        #expect((again.summary["images"] as? [String: Int])?["known"] == 0)
+        for (file, report) in cold.reports {
+            #expect(NSDictionary(dictionary: report) == NSDictionary(dictionary: again.reports[file] ?? [:]), "\(file)")
+        }
+        // Read again, the readings are kept anew.
+        #expect((try await scan("kept").summary["images"] as? [String: Int])?["known"] == 5)
+    }
+
     @Test func layoutGlobsSelectAndATypoIsAnError() async throws {
         let layout = try await Self.makeLayout()
         let apps = try await fathom(["registry", "oci:\(layout.directory)", "--repo", "apps/*", "--store", layout.store, "--format", "json", "--quiet"])

@@ -429,12 +429,13 @@ import FathomStores
         #expect(try await postgres.query("SELECT pg_column_compression(document) FROM reports", database: database) == "lz4")
     }
 
-    /// The migrations after the fleet's rows (PostgreSQL's lz4 compression), applied again with them.
-    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 1 : 0 }
+    /// The migrations after the fleet's rows (PostgreSQL's lz4 compression, the images' readings),
+    /// applied again with them.
+    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 2 : 1 }
 
-    /// Undoes the fleet's rows' migration, for tests of the migrations before it.
+    /// Undoes the fleet's rows' migration and those after it, for tests of the migrations before it.
     static let undoFleetRows =
-        "DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
+        "ALTER TABLE images DROP COLUMN reading; DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
         + "DROP TABLE fleet_totals; DROP TABLE fleet_gaps; DROP TABLE fleet_chains; DROP TABLE fleet_keys; DROP INDEX reports_by_chain; DROP INDEX reports_most_at_risk; "
         + "DROP INDEX IF EXISTS reports_in_byte_order; DROP INDEX reports_by_manifest; DROP INDEX reports_uncounted; "
         + ["os", "critical", "high", "medium", "low", "unknown", "findings", "fixable", "new_findings", "resolved", "exploited", "layers", "bytes",
