@@ -214,7 +214,8 @@ public final class FleetScanner: Sendable {
                 return .skipped(name: job.name, reason: reason)
             }
             // A manifest read before: its stored reading and inventory, no layer merged again.
-            let stored = try await storedReading(of: resolved)
+            // (Asked with the name's previous scan, which recording the scan needs anyway.)
+            let (previous, stored) = try await lookUp(job, resolved)
             let result =
                 if let stored { ImageScanResult(image: resolved, reading: stored.reading, packages: stored.inventory.entries) } else {
                     try await scanner.scan(job.source, resolved: resolved)
@@ -227,7 +228,7 @@ public final class FleetScanner: Sendable {
             try Task.checkCancellation()
             let report = try await finish(
                 name: job.name, image: image, result: result, os: result.os, packages: result.packages, records: job.recordsScan,
-                inventory: stored?.inventory)
+                inventory: stored?.inventory, previous: previous)
             return .scanned(report)
         } catch {
             let failure = FathomError.wrapping(error, image: job.name)
@@ -239,18 +240,28 @@ public final class FleetScanner: Sendable {
         }
     }
 
-    /// The stored reading and inventory of `image`'s manifest, when the history keeps them for
-    /// these analyzers and they describe its layers; nil to read the image from its layers.
-    private func storedReading(of image: ResolvedImage) async throws -> (reading: ImageReading, inventory: Inventory)? {
+    /// The previous scan of the job's name (`.some(nil)`: none; nil: not asked, the scan is
+    /// not recorded), and the stored reading and inventory of the image's manifest, when the
+    /// history keeps them for these analyzers and they describe its layers (nil: the image is
+    /// read from its layers).
+    private func lookUp(
+        _ job: FleetJob, _ image: ResolvedImage
+    ) async throws -> (previous: PreviousScan??, stored: (reading: ImageReading, inventory: Inventory)?) {
+        guard let history else { return (nil, nil) }
         // The key images are stored by (`ImageRecord.key`): the manifest digest.
-        guard let history, let manifest = image.manifestDigest, image.layers.count <= scanner.limits.imageLayers,
-            let stored = try await history.storedReading(imageKey: manifest.description),
-            stored.reading.layers.map(\.summary.digest) == image.layers.map(\.digest)
-        else { return nil }
-        if let known = inventories[stored.inventoryKey] { return (stored.reading, known) }
-        guard let inventory = try await history.inventory(stored.inventoryKey) else { return nil }
-        inventories[stored.inventoryKey] = inventory
-        return (stored.reading, inventory)
+        guard let manifest = image.manifestDigest, image.layers.count <= scanner.limits.imageLayers else {
+            return (job.recordsScan ? .some(try await history.previousScan(name: job.name)) : nil, nil)
+        }
+        let (previous, reading) =
+            job.recordsScan
+            ? try await history.previousScanAndReading(name: job.name, imageKey: manifest.description)
+            : (nil, try await history.storedReading(imageKey: manifest.description))
+        let asked: PreviousScan?? = job.recordsScan ? .some(previous) : nil
+        guard let reading, reading.reading.layers.map(\.summary.digest) == image.layers.map(\.digest) else { return (asked, nil) }
+        if let known = inventories[reading.inventoryKey] { return (asked, (reading.reading, known)) }
+        guard let inventory = try await history.inventory(reading.inventoryKey) else { return (asked, nil) }
+        inventories[reading.inventoryKey] = inventory
+        return (asked, (reading.reading, inventory))
     }
 
     /// Re-matches a stored image against the current advisories from its stored layer facts:
@@ -356,10 +367,11 @@ public final class FleetScanner: Sendable {
     }
 
     /// Matches, records the scan, and computes what changed since the previous one. `known`:
-    /// the image's stored inventory (its reading is stored already).
+    /// the image's stored inventory (its reading is stored already); `previous`: the name's
+    /// previous scan when already read (`.some(nil)`: it has none).
     private func finish(
         name: String, image: ImageRecord, result: ImageScanResult?, os: OSRelease?, packages: [InventoryEntry], records: Bool = true,
-        inventory known: Inventory? = nil
+        inventory known: Inventory? = nil, previous: PreviousScan?? = nil
     ) async throws -> MatchedImage {
         let inventory = known ?? Inventory(osNamespace: os?.namespace, entries: packages)
         let matched = try await matches(inventory)
@@ -368,7 +380,8 @@ public final class FleetScanner: Sendable {
         if records, let history, let writes {
             // The previous scan is read now (a name is scanned once per run); the new one is
             // written with others in one transaction.
-            changes = ScanChanges(previous: try await history.previousScan(name: name), current: image, findings: matched.stored)
+            let before: PreviousScan? = if let previous { previous } else { try await history.previousScan(name: name) }
+            changes = ScanChanges(previous: before, current: image, findings: matched.stored)
             // What reading found is kept with the image, once: a known image's is stored already.
             try await writes.changed(
                 ScanRecord(

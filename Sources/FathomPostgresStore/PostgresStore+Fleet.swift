@@ -57,7 +57,12 @@ extension PostgresStore {
 
     static func previousScan(_ row: PostgresRow) throws -> PreviousScan {
         let (at, key, manifest, findings) = try row.decode((Int64, String, String?, Data).self)
-        return PreviousScan(
+        return previousScan(at: at, key: key, manifest: manifest, findings: findings)
+    }
+
+    /// A previous scan from `previousColumns`' values.
+    static func previousScan(at: Int64, key: String, manifest: String?, findings: Data) -> PreviousScan {
+        PreviousScan(
             scannedAt: Date(timeIntervalSince1970: Double(at) / 1000), imageKey: key,
             manifestDigest: manifest.flatMap { try? Digest(parsing: $0) }, findings: StoredFinding.decode(Array(findings)))
     }
@@ -92,6 +97,24 @@ extension PostgresStore {
                 VALUES (\(scan.name), \(key), \(at), \(scan.advisoryVersion), \(Data(findings)), \(StoredFinding.digest(findings))) RETURNING id)
             INSERT INTO heads (name, scan_id) SELECT \(scan.name), id FROM scan ON CONFLICT (name) DO UPDATE SET scan_id = EXCLUDED.scan_id
             """, on: connection)
+    }
+
+    public func previousScanAndReading(name: String, imageKey: String) async throws -> (previous: PreviousScan?, reading: StoredReading?) {
+        var answer: (previous: PreviousScan?, reading: StoredReading?) = (nil, nil)
+        try await run(
+            """
+            SELECT k.reading, k.inventory_key, p.scanned_at, p.image_key, p.manifest_digest, p.findings FROM (SELECT 1) AS one
+            LEFT JOIN images k ON k.image_key = \(imageKey) AND k.reading IS NOT NULL
+            LEFT JOIN LATERAL (
+                SELECT \(unescaped: Self.previousColumns) FROM heads h JOIN scans s ON s.id = h.scan_id
+                JOIN images i ON i.image_key = s.image_key WHERE h.name = \(name)) AS p ON true
+            """
+        ) { row in
+            let (reading, inventoryKey, at, key, manifest, findings) = try row.decode((Data?, String?, Int64?, String?, String?, Data?).self)
+            answer.reading = StoredReading.decode(reading.map(Array.init), inventoryKey: inventoryKey)
+            if let at, let key, let findings { answer.previous = Self.previousScan(at: at, key: key, manifest: manifest, findings: findings) }
+        }
+        return answer
     }
 
     public func storedReading(imageKey: String) async throws -> StoredReading? {

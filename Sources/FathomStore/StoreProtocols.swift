@@ -80,6 +80,9 @@ public protocol ScanHistory: Sendable {
     /// The stored reading of the image `imageKey` names (its manifest digest) and its
     /// inventory's key; nil when none was kept (or older analyzers made it).
     func storedReading(imageKey: String) async throws -> StoredReading?
+    /// `previousScan(name:)` and `storedReading(imageKey:)` at once (what a scan of a name asks
+    /// first; one statement where a statement costs a round trip).
+    func previousScanAndReading(name: String, imageKey: String) async throws -> (previous: PreviousScan?, reading: StoredReading?)
     /// The scan `id` as the previous scan of its name (its findings decoded).
     func previousScan(_ id: Int64) async throws -> PreviousScan?
     /// The newest scan of `name`, if any (read before a batched write records the next one).
@@ -91,6 +94,12 @@ public protocol ScanHistory: Sendable {
     /// rescans whose findings changed), and for the scans `unchanged` names only the advisory
     /// version they were matched against (no new history row).
     func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws
+}
+
+extension ScanHistory {
+    public func previousScanAndReading(name: String, imageKey: String) async throws -> (previous: PreviousScan?, reading: StoredReading?) {
+        (try await previousScan(name: name), try await storedReading(imageKey: imageKey))
+    }
 }
 
 /// Findings per distinct inventory, kept across runs with the advisory generation they were
