@@ -1,5 +1,6 @@
 public import FathomAdvisory
 public import FathomCore
+import FathomArchive
 import FathomInventory
 public import FathomOCI
 public import FathomSource
@@ -240,6 +241,14 @@ public final class FleetScanner: Sendable {
         }
     }
 
+    /// What a later scan of the same manifest reads instead of merging layers; nil for an image
+    /// without a manifest digest (`docker save`), which is never looked up by one.
+    private func reading(of result: ImageScanResult?, inventory: Inventory) -> ImageReading? {
+        guard var reading = result?.reading, result?.image.manifestDigest != nil else { return nil }
+        reading.inventoryKey = inventory.key
+        return reading
+    }
+
     /// The previous scan of the job's name (`.some(nil)`: none; nil: not asked, the scan is
     /// not recorded), and the stored reading and inventory of the image's manifest, when the
     /// history keeps them for these analyzers and they describe its layers (nil: the image is
@@ -257,7 +266,11 @@ public final class FleetScanner: Sendable {
             ? try await history.previousScanAndReading(name: job.name, imageKey: manifest.description)
             : (nil, try await history.storedReading(imageKey: manifest.description))
         let asked: PreviousScan?? = job.recordsScan ? .some(previous) : nil
-        guard let reading, reading.reading.layers.map(\.summary.digest) == image.layers.map(\.digest) else { return (asked, nil) }
+        // Its layers are the manifest's, and together within --max-image-bytes (else the image
+        // is read, and refused, from its layers).
+        guard let reading, reading.reading.layers.map(\.summary.digest) == image.layers.map(\.digest),
+            reading.reading.layers.reduce(0, { $0 + $1.summary.uncompressedSize }) <= scanner.limits.imageBytes
+        else { return (asked, nil) }
         if let known = inventories[reading.inventoryKey] { return (asked, (reading.reading, known)) }
         guard let inventory = try await history.inventory(reading.inventoryKey) else { return (asked, nil) }
         inventories[reading.inventoryKey] = inventory
@@ -386,7 +399,7 @@ public final class FleetScanner: Sendable {
             try await writes.changed(
                 ScanRecord(
                     name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: matched.stored,
-                    inventory: known == nil ? inventory : nil, reading: known == nil ? result?.reading : nil))
+                    inventory: known == nil ? inventory : nil, reading: known == nil ? reading(of: result, inventory: inventory) : nil))
         }
         progress.finish(.scanned, findings: matched.findings.count)
         return MatchedImage(

@@ -103,15 +103,15 @@ extension PostgresStore {
         var answer: (previous: PreviousScan?, reading: StoredReading?) = (nil, nil)
         try await run(
             """
-            SELECT k.reading, k.inventory_key, p.scanned_at, p.image_key, p.manifest_digest, p.findings FROM (SELECT 1) AS one
+            SELECT k.reading, p.scanned_at, p.image_key, p.manifest_digest, p.findings FROM (SELECT 1) AS one
             LEFT JOIN images k ON k.image_key = \(imageKey) AND k.reading IS NOT NULL
             LEFT JOIN LATERAL (
                 SELECT \(unescaped: Self.previousColumns) FROM heads h JOIN scans s ON s.id = h.scan_id
                 JOIN images i ON i.image_key = s.image_key WHERE h.name = \(name)) AS p ON true
             """
         ) { row in
-            let (reading, inventoryKey, at, key, manifest, findings) = try row.decode((Data?, String?, Int64?, String?, String?, Data?).self)
-            answer.reading = StoredReading.decode(reading.map(Array.init), inventoryKey: inventoryKey)
+            let (reading, at, key, manifest, findings) = try row.decode((Data?, Int64?, String?, String?, Data?).self)
+            answer.reading = StoredReading.decode(reading.map(Array.init))
             if let at, let key, let findings { answer.previous = Self.previousScan(at: at, key: key, manifest: manifest, findings: findings) }
         }
         return answer
@@ -119,9 +119,8 @@ extension PostgresStore {
 
     public func storedReading(imageKey: String) async throws -> StoredReading? {
         var stored: StoredReading?
-        try await run("SELECT reading, inventory_key FROM images WHERE image_key = \(imageKey) AND reading IS NOT NULL") { row in
-            let (reading, inventoryKey) = try row.decode((Data, String?).self)
-            stored = StoredReading.decode(Array(reading), inventoryKey: inventoryKey)
+        try await run("SELECT reading FROM images WHERE image_key = \(imageKey) AND reading IS NOT NULL") { row in
+            stored = StoredReading.decode(Array(try row.decode(Data.self)))
         }
         return stored
     }

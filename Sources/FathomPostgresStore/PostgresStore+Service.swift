@@ -73,11 +73,20 @@ extension PostgresStore {
         return renewed
     }
 
+    /// The payload without its `Job.secretPayloadField` member (a base64 string, which holds no
+    /// quote), cut from the text: a cast to JSONB would refuse a payload holding `\u0000` and
+    /// leave the job unable to end, and would rewrite every other payload.
+    static let withoutSecret = """
+        CASE WHEN strpos(payload, '"\(Job.secretPayloadField)"') = 0 THEN payload
+        ELSE regexp_replace(regexp_replace(payload, ',\\s*"\(Job.secretPayloadField)"\\s*:\\s*"[^"]*"', ''),
+            '"\(Job.secretPayloadField)"\\s*:\\s*"[^"]*"\\s*,?', '') END
+        """
+
     public func complete(_ id: Int64, worker: String, now: Date) async throws {
         try await run(
             """
             UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = \(StoreTime.milliseconds(now)),
-                payload = (payload::JSONB - \(Job.secretPayloadField))::TEXT
+                payload = \(unescaped: Self.withoutSecret)
             WHERE id = \(id) AND worker = \(worker)
             """)
     }
@@ -153,7 +162,7 @@ extension PostgresStore {
             """
             UPDATE jobs SET state = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN 'dead' ELSE 'queued' END,
                 not_before = \(at + StoreTime.milliseconds(retryAfter)), lease_until = NULL, last_error = \(error), updated_at = \(at),
-                payload = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN (payload::JSONB - \(Job.secretPayloadField))::TEXT ELSE payload END
+                payload = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN \(unescaped: Self.withoutSecret) ELSE payload END
             WHERE id = \(id) AND worker = \(worker)
             """)
     }
@@ -548,7 +557,7 @@ extension PostgresStore {
                 registry.contains(":")
                     ? "starts_with(name, \(bind(registry + "/")))"
                     : "(starts_with(name, \(bind(registry + "/"))) OR (starts_with(name, \(bind(registry + ":"))) "
-                        + "AND substr(name, \(bind(Int32(registry.unicodeScalars.count + 2))), 1) BETWEEN '0' AND '9'))")
+                        + "AND substr(name, \(bind(Int32(registry.unicodeScalars.count + 2))), 1) COLLATE \"C\" BETWEEN '0' AND '9'))")
         }
         if let severities = filter.severities {
             let columns = ImageRow.severities.filter(severities.contains).map { "\($0.lowercased()) > 0" }

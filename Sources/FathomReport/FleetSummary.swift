@@ -11,8 +11,9 @@ import Foundation
 public struct FleetSummary: Sendable, Encodable {
     public struct Images: Sendable, Codable {
         public var scanned = 0
-        /// Of those scanned, the images whose manifest was read before (no layer merged again).
-        public var known = 0
+        /// Of those scanned, the images whose manifest was read before (no layer merged again);
+        /// nil where no image was read (the service's view of stored reports).
+        public var known: Int?
         public var skipped = 0
         public var failed = 0
     }
@@ -142,7 +143,7 @@ public struct FleetSummary: Sendable, Encodable {
         }
         layers.distinct = distinctLayers.count
         if let read {
-            if read.known { images.known += 1 }
+            images.known = (images.known ?? 0) + (read.known ? 1 : 0)
             layers.fetched += read.layers
             layers.reused += report.layers.count - read.layers
             bytes.fetched += read.bytes
@@ -281,7 +282,7 @@ public struct FleetSummary: Sendable, Encodable {
 
     public func table() -> String {
         var output = "Fleet: \(source)\n"
-        output += "Images: \(images.scanned) scanned\(images.known > 0 ? " (\(images.known) known before)" : ""), \(images.failed) failed, "
+        output += "Images: \(images.scanned) scanned\((images.known ?? 0) > 0 ? " (\(images.known ?? 0) known before)" : ""), \(images.failed) failed, "
             + "\(images.skipped) skipped in \(String(format: "%.1f", elapsedSeconds)) s\n"
         output += "Layers: \(layers.distinct) distinct, \(layers.fetched) fetched, \(layers.reused) reused\n"
         output += "Bytes:  \(ScanReport.bytes(bytes.fetched)) fetched of \(ScanReport.bytes(bytes.referenced)) referenced"

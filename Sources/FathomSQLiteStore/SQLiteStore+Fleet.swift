@@ -88,8 +88,8 @@ extension SQLiteStore {
     public func storedReading(imageKey: String) async throws -> StoredReading? {
         try await database.read { database in
             var stored: StoredReading?
-            try database.query("SELECT reading, inventory_key FROM images WHERE image_key = ? AND reading IS NOT NULL", [.text(imageKey)]) { row in
-                stored = StoredReading.decode(row.blob(0), inventoryKey: row.text(1))
+            try database.query("SELECT reading FROM images WHERE image_key = ? AND reading IS NOT NULL", [.text(imageKey)]) { row in
+                stored = StoredReading.decode(row.blob(0))
             }
             return stored
         }

@@ -95,10 +95,11 @@ extension SQLiteStore {
         try await database.write { database in
             try database.query(
                 """
-                UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ?,
-                    payload = json_remove(payload, '$.' || ?) WHERE id = ? AND worker = ?
+                UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ?4,
+                    payload = CASE WHEN instr(payload, '"' || ?1 || '"') = 0 THEN payload ELSE json_remove(payload, '$.' || ?1) END
+                WHERE id = ?2 AND worker = ?3
                 """,
-                [.integer(Self.milliseconds(now)), .text(Job.secretPayloadField), .integer(id), .text(worker)])
+                [.text(Job.secretPayloadField), .integer(id), .text(worker), .integer(Self.milliseconds(now))])
         }
     }
 
@@ -124,7 +125,8 @@ extension SQLiteStore {
             try database.query(
                 """
                 UPDATE jobs SET state = CASE WHEN attempts >= ?1 THEN 'dead' ELSE 'queued' END, not_before = ?2, lease_until = NULL,
-                last_error = ?3, updated_at = ?4, payload = CASE WHEN attempts >= ?1 THEN json_remove(payload, '$.' || ?7) ELSE payload END
+                last_error = ?3, updated_at = ?4,
+                payload = CASE WHEN attempts >= ?1 AND instr(payload, '"' || ?7 || '"') > 0 THEN json_remove(payload, '$.' || ?7) ELSE payload END
                 WHERE id = ?5 AND worker = ?6
                 """,
                 [

@@ -229,7 +229,7 @@ public struct ServiceRoutes: Sendable {
         }
         if history {
             let scans = try await store.scanHistory(repository: repository, reference: reference).filter { summary in
-                found.map { summary.name == $0.name } ?? (wanted.map { Self.registry(of: summary.name) == $0 } ?? true)
+                found.map { summary.name == $0.name } ?? (wanted.map { Self.registry(summary.name, isWithin: $0) } ?? true)
             }
             guard !scans.isEmpty else { return Self.problem(.notFound, "no scan of \(repository) at \(reference)") }
             guard let limit = Self.limit(request, default: 100, maximum: 1000) else { return Self.problem(.badRequest, "limit is 1 to 1000") }
@@ -248,10 +248,10 @@ public struct ServiceRoutes: Sendable {
             Paging.link(&response, request: request, next: more ? page.last.map { ScanPosition(name: $0.name, scannedAt: $0.scannedAt).cursor } : nil)
             return response
         }
-        // The job of the image asked for: the registry named, else the one whose report was found.
-        let registry = wanted ?? found.flatMap { Self.registry(of: $0.name) }
+        // The job of the image asked for: the one whose report was found, else the registry named.
         let job = try await store.latestJob(repository: repository, reference: reference).flatMap { job in
-            registry.map { Self.registry(of: job.image) == $0 } ?? true ? job : nil
+            if let found { return Self.registry(of: job.image) == Self.registry(of: found.name) ? job : nil }
+            return wanted.map { Self.registry(job.image, isWithin: $0) } ?? true ? job : nil
         }
         if let job, job.state == .queued || job.state == .running {
             return try Self.encoded(JobView(job), status: .accepted)
@@ -276,9 +276,7 @@ public struct ServiceRoutes: Sendable {
     /// The report `registry` holds (nil: the one registry that holds the name), or the registries
     /// to choose from when several hold it.
     static func resolve(_ candidates: [(name: String, document: [UInt8])], registry wanted: String?) -> Resolved {
-        let matching = candidates.filter { candidate in
-            wanted.map { wanted in registry(of: candidate.name).map { ImagesFilter.registry($0, isWithin: wanted) } ?? false } ?? true
-        }
+        let matching = candidates.filter { candidate in wanted.map { registry(candidate.name, isWithin: $0) } ?? true }
         let registries = Set(matching.map { registry(of: $0.name) })
         if registries.count > 1 { return .ambiguous(registries.compactMap { $0 }.sorted()) }
         guard let newest = matching.first else { return .none }
@@ -288,6 +286,11 @@ public struct ServiceRoutes: Sendable {
     /// The registry host of a stored name (`host:port/repo:tag`).
     static func registry(of name: String) -> String? {
         (try? ImageReference(parsing: name))?.registry
+    }
+
+    /// Whether a stored name is under the registry `wanted` names (the host alone: at any port).
+    static func registry(_ name: String, isWithin wanted: String) -> Bool {
+        registry(of: name).map { ImagesFilter.registry($0, isWithin: wanted) } ?? false
     }
 
     // MARK: fleet

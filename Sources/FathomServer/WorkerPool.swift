@@ -139,9 +139,13 @@ public struct WorkerPool: Service {
             logger.warning("job failed", metadata: ["job": "\(job.id)", "image": "\(job.image)", "error": "\(message)"])
             // A Harbor scan's credentials are fixed in its job: refused once, refused every time.
             let permanent = job.kind == .harbor && (error as? FathomError)?.code == .unauthorized
-            try? await store.fail(
-                job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: permanent ? job.attempts : configuration.maxAttempts,
-                now: Date())
+            do {
+                try await store.fail(
+                    job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: permanent ? job.attempts : configuration.maxAttempts,
+                    now: Date())
+            } catch {
+                logger.warning("cannot record a job's failure: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            }
         }
     }
 }

@@ -162,7 +162,7 @@ public struct FleetView: Sendable {
 public struct ImagesFilter: Sendable, Hashable {
     public var repository: String?
     /// A registry host: names under it; without a port, under that host at any port
-    /// (`localhost` holds `localhost:5000/…`), as `matches(registry:)` decides.
+    /// (`localhost` holds `localhost:5000/…`), as `registry(_:isWithin:)` decides.
     public var registry: String?
     /// Severity words: images with a finding of one of them.
     public var severities: [String]?
@@ -180,7 +180,7 @@ public struct ImagesFilter: Sendable, Hashable {
     /// `wanted` gives no port, the same host at any port. A user who types the host alone means
     /// it; matching nothing silently would be a clean answer that is wrong.
     public static func registry(_ registry: String, isWithin wanted: String) -> Bool {
-        registry == wanted || (!wanted.contains(":") && registry.hasPrefix(wanted + ":") && registry.dropFirst(wanted.count + 1).first?.isNumber == true)
+        registry == wanted || (!wanted.contains(":") && registry.hasPrefix(wanted + ":") && registry.dropFirst(wanted.count + 1).first.map { ("0"..."9").contains($0) } == true)
     }
 }
 

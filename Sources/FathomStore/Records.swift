@@ -134,12 +134,19 @@ public struct ImageReading: Sendable, Hashable, Codable {
     /// The analyzers' version the layers were read with (`LayerFacts.analyzerVersion`): a reading
     /// of older analyzers is not used.
     public var analyzerVersion: Int
+    /// The key of the inventory the same reading made (the image's row may since name one an
+    /// earlier release stored): a reading is used only with its own inventory.
+    public var inventoryKey: String?
     public var os: OSRelease?
     public var layers: [Layer]
     public var filesystemWarnings: [String]
 
-    public init(os: OSRelease?, layers: [Layer], filesystemWarnings: [String], analyzerVersion: Int = LayerFacts.analyzerVersion) {
+    public init(
+        os: OSRelease?, layers: [Layer], filesystemWarnings: [String], inventoryKey: String? = nil,
+        analyzerVersion: Int = LayerFacts.analyzerVersion
+    ) {
         self.analyzerVersion = analyzerVersion
+        self.inventoryKey = inventoryKey
         self.os = os
         self.layers = layers
         self.filesystemWarnings = filesystemWarnings
@@ -156,11 +163,12 @@ public struct StoredReading: Sendable {
         self.inventoryKey = inventoryKey
     }
 
-    /// Decodes a stored reading; nil for one this release cannot read or that older analyzers
-    /// made (the image is then read from its layers' facts, as before the reading was kept).
-    public static func decode(_ bytes: [UInt8]?, inventoryKey: String?) -> StoredReading? {
-        guard let bytes, let inventoryKey, let reading = try? JSONDecoder().decode(ImageReading.self, from: Data(bytes)),
-            reading.analyzerVersion == LayerFacts.analyzerVersion
+    /// Decodes a stored reading; nil for one this release cannot read, that older analyzers
+    /// made, or that names no inventory (the image is then read from its layers' facts, as
+    /// before readings were kept).
+    public static func decode(_ bytes: [UInt8]?) -> StoredReading? {
+        guard let bytes, let reading = try? JSONDecoder().decode(ImageReading.self, from: Data(bytes)),
+            reading.analyzerVersion == LayerFacts.analyzerVersion, let inventoryKey = reading.inventoryKey
         else { return nil }
         return StoredReading(reading: reading, inventoryKey: inventoryKey)
     }

@@ -252,13 +252,16 @@ import Testing
         let upgraded = try #require(warm.reports.first { $0.key.contains("upgraded") }?.value)
         #expect((upgraded["packages"] as? [Any])?.isEmpty == false && (upgraded["layers"] as? [Any])?.count == 2)
 
-        // A reading other analyzers made is not used: the images are read from their layers again.
-        let stale = #"{"analyzerVersion": 1, "layers": [], "filesystemWarnings": []}"#
+        // A reading other analyzers made (the same reading, its version alone changed) is not
+        // used: the images are read from their layers again.
         switch backend {
-        case .sqlite: try await Tool.run(["sqlite3", layout.store, "UPDATE images SET reading = CAST('\(stale)' AS BLOB)"])
+        case .sqlite:
+            try await Tool.run(["sqlite3", layout.store, "UPDATE images SET reading = CAST(json_set(CAST(reading AS TEXT), '$.analyzerVersion', 1) AS BLOB)"])
         case .postgres:
             let database = try #require(URL(string: layout.store)?.lastPathComponent)
-            try await LocalPostgres.shared.value.sql("UPDATE images SET reading = convert_to('\(stale)', 'UTF8')", database: database)
+            try await LocalPostgres.shared.value.sql(
+                "UPDATE images SET reading = convert_to(jsonb_set(convert_from(reading, 'UTF8')::JSONB, '{analyzerVersion}', '1')::TEXT, 'UTF8')",
+                database: database)
         }
         let again = try await scan("stale")
         #expect((again.summary["images"] as? [String: Int])?["known"] == 0)

@@ -375,9 +375,12 @@ import FathomStores
         let claimed = try #require(try await store.claim(worker: "w", lease: .seconds(30), now: Date()))
         #expect(claimed.id == id && claimed.kind == .harbor && claimed.payload == payload)
         #expect(try await store.job(id)?.payload == payload)
+        try await store.complete(id, worker: "w", now: Date())
+        #expect(try await store.job(id)?.payload == payload, "a payload without a secret is kept as written")
         // A sealed secret in a payload stays while the job may run again, and is dropped when it
         // ends, done or dead; the rest of the payload stays.
-        let secret = #"{"mimeType":"m","sealedAuthorization":"c2VhbGVk"}"#
+        // (A NUL in the payload's text, as JSONEncoder writes one, does not keep the job from ending.)
+        let secret = #"{"mimeType":"m\u0000","sealedAuthorization":"c2Vh\/bGVk"}"#
         for (index, ending) in ["done", "dead"].enumerated() {
             let (harbor, _) = try await store.enqueue(
                 NewJob(kind: .harbor, key: "harbor r/b@sha256:\(index)", image: "r/b:1", repository: "b", reference: "sha256:\(index)", payload: secret),
@@ -395,7 +398,7 @@ import FathomStores
             #expect(ended.state.rawValue == ending)
             let text = try #require(ended.payload)
             let kept = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String])
-            #expect(kept == ["mimeType": "m"], "\(ending): \(kept)")
+            #expect(kept == ["mimeType": "m\u{0}"], "\(ending): \(kept)")
         }
 
         for (host, body) in [("one.example", "first"), ("two.example:5000", "second")] {
