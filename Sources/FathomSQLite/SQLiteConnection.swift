@@ -121,22 +121,14 @@ public final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// Runs `body` in one IMMEDIATE transaction: all of it lands, or none.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
-    }
+    public func transaction<T>(_ body: () throws -> T) throws -> T { try inTransaction("BEGIN IMMEDIATE", body) }
 
     /// Runs `body`'s reads in one (deferred) transaction: every statement sees the database as
     /// the first one did, whatever is written meanwhile.
-    public func snapshot<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN")
+    public func snapshot<T>(_ body: () throws -> T) throws -> T { try inTransaction("BEGIN", body) }
+
+    private func inTransaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
+        try execute(begin)
         do {
             let result = try body()
             try execute("COMMIT")
