@@ -66,9 +66,12 @@ public final class PostgresStore: Store {
             try await PostgresFailure.probe(parsed, timeout: timeout, logger: logger)
         }
         do {
-            // The pool retries a server that does not answer for ever: give up with a reason.
-            try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port): did not answer within \(connectTimeout)") {
-                try await store.migrate()
+            // The pool retries a server that does not answer for ever: give up with a reason. Once
+            // a connection is leased the server has answered, and the migrations (or waiting for
+            // another process's, on a large store) take what they take.
+            let answered = Locked(false)
+            try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port): did not answer within \(connectTimeout)", unless: answered) {
+                try await store.migrate(connected: { answered.withLock { $0 = true } })
             }
         } catch {
             try? await store.close()
@@ -77,15 +80,19 @@ public final class PostgresStore: Store {
         return store
     }
 
-    /// `body`, or an error saying `message` once `timeout` has passed.
-    static func within(_ timeout: Duration, _ message: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await body() }
+    /// `body`, or an error saying `message` once `timeout` has passed, unless `done` was set by
+    /// then (the clock stops: `body` then runs to its end).
+    static func within(
+        _ timeout: Duration, _ message: String, unless done: Locked<Bool> = Locked(false), _ body: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { try await body(); return true }
             group.addTask {
                 try await Task.sleep(for: timeout)
+                if done.withLock({ $0 }) { return false }
                 throw FathomError(.io, message)
             }
-            try await group.next()
+            while let finished = try await group.next(), !finished {}
             group.cancelAll()
         }
     }
@@ -294,8 +301,9 @@ public final class PostgresStore: Store {
     /// Any number fathom's processes agree on (the advisory lock that serialises migrations).
     static let migrationLock: Int64 = 0x6661_7468_6f6d
 
-    func migrate() async throws {
+    func migrate(connected: @Sendable () -> Void = {}) async throws {
         try await client.withConnection { connection in
+            connected()
             try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLock))", logger: logger)
             do {
                 try await connection.query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", logger: logger)

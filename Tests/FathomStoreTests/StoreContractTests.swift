@@ -432,6 +432,31 @@ import FathomStores
         #expect(try await postgres.query("SELECT pg_column_compression(document) FROM reports", database: database) == "lz4")
     }
 
+    /// A server that answers at once but whose migrations take longer than the connect timeout
+    /// (here: another process holds the migration lock for 4 s) is waited for, not named as
+    /// one that "did not answer".
+    @Test func slowMigrationsAreNotATimeout() async throws {
+        let postgres = try await LocalPostgres.shared.value
+        let location = try await postgres.database("slowmigration")
+        let database = try #require(URL(string: location)?.lastPathComponent)
+        let holder = Task {
+            try await postgres.query("SELECT pg_advisory_lock(\(0x6661_7468_6f6d)), pg_sleep(4)", database: database)
+        }
+        // The holder has the lock before the store is opened.
+        let deadline = Date().addingTimeInterval(30)
+        while try await postgres.query("SELECT count(*) FROM pg_locks "
+                + "WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", database: database) != "1" {
+            try #require(Date() < deadline, "the lock holder never got the lock")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let started = ContinuousClock.now
+        let store = try await openStore(location + "&connect_timeout=1")
+        defer { Task { try? await store.close() } }
+        #expect(ContinuousClock.now - started > .seconds(2), "the store opened without waiting for the lock")
+        _ = try await holder.value
+        #expect(try await store.report(name: "r.example/none:1") == nil)
+    }
+
     /// The migrations after the fleet's rows (PostgreSQL's lz4 compression, the images' readings),
     /// applied again with them.
     static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 2 : 1 }
