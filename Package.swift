@@ -227,7 +227,10 @@ let package = Package(
         // The store protocols' promises, on both stores (SQLite, and a real PostgreSQL).
         .testTarget(
             name: "FathomStoreTests",
-            dependencies: ["FathomCore", "FathomAdvisory", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomTestSupport"]),
+            dependencies: [
+                "FathomCore", "FathomAdvisory", "FathomStore", "FathomSQLiteStore", "FathomPostgresStore", "FathomStores", "FathomTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]),
         // The report document and the fleet views, from values.
         .testTarget(name: "FathomReportTests", dependencies: ["FathomCore", "FathomAdvisory", "FathomInventory", "FathomStore", "FathomReport"]),
         // The command line's own parsing (flags, policy, durations), without running a scan.

@@ -21,16 +21,33 @@ struct PreparedQuery: PostgresPreparedStatement {
     func makeBindings() -> PostgresBindings { binds }
     func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
 
-    /// Names for the texts seen so far (a store has a few dozen).
-    private static let names = Locked<[String: String]>([:])
+    /// Names for the texts seen so far (a store has a few dozen), and how often each was renamed.
+    private static let names = Locked<[String: (name: String, renamed: Int)]>([:])
 
     static func name(of sql: String) -> String {
-        if let known = names.withLock({ $0[sql] }) { return known }
+        if let known = names.withLock({ $0[sql]?.name }) { return known }
+        let name = baseName(of: sql)
+        names.withLock { $0[sql] = $0[sql] ?? (name, 0) }
+        return name
+    }
+
+    private static func baseName(of sql: String) -> String {
         var hasher = DigestHasher()
         hasher.update(Array(sql.utf8))
-        let name = "fathom_" + hasher.finalize().description.dropFirst("sha256:".count).prefix(24)
-        names.withLock { $0[sql] = name }
-        return name
+        return "fathom_" + hasher.finalize().description.dropFirst("sha256:".count).prefix(24)
+    }
+
+    /// Gives `sql` a name not used before. PostgresNIO keeps a statement whose preparation failed
+    /// as failed for the connection's whole life, and answers every later use with that error
+    /// (one prepared first inside a transaction an earlier error had aborted fails for ever with
+    /// 25P02). A server error cannot say whether it came from the preparation or the execution,
+    /// so after any, the next use prepares the text again under a new name (one more
+    /// preparation per connection; server errors are not part of the store's normal flow).
+    static func rename(_ sql: String) {
+        names.withLock { names in
+            let renamed = (names[sql]?.renamed ?? 0) + 1
+            names[sql] = (baseName(of: sql) + "_\(renamed)", renamed)
+        }
     }
 
     /// Runs `query` prepared on `connection`, or on a pooled connection, handing each row to `each`.
@@ -40,10 +57,15 @@ struct PreparedQuery: PostgresPreparedStatement {
     ) async throws {
         try await $current.withValue((name(of: query.sql), query.sql)) {
             let statement = PreparedQuery(binds: query.binds)
-            if let connection {
-                for try await row in try await connection.execute(statement, logger: logger) { try each(row) }
-            } else {
-                for try await row in try await client.execute(statement, logger: logger) { try each(row) }
+            do {
+                if let connection {
+                    for try await row in try await connection.execute(statement, logger: logger) { try each(row) }
+                } else {
+                    for try await row in try await client.execute(statement, logger: logger) { try each(row) }
+                }
+            } catch let error as PSQLError where error.code == .server {
+                rename(query.sql)
+                throw error
             }
         }
     }
