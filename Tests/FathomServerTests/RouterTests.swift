@@ -67,6 +67,31 @@ import FathomStores
         try await store.close()
     }
 
+    /// An image with no report yet answers with its queued job (202), found by the registry asked
+    /// for as reports are: the host alone at any port, host:port exactly; another host, or a
+    /// part of this one, finds nothing (404).
+    @Test func aQueuedJobIsFoundByTheRegistryAsReportsAre() async throws {
+        let store = try await Self.store()
+        let job = NewJob(
+            kind: .scan, key: "scan registry-a.example:5000/team/app:1", image: "registry-a.example:5000/team/app:1", repository: "team/app",
+            reference: "1")
+        _ = try await store.enqueue(job, now: Date())
+        let app = Application(router: Self.routes(store).router())
+        try await app.test(.router) { client in
+            let auth: HTTPFields = [.authorization: "Bearer \(Self.token)"]
+            for (query, status) in [
+                ("", HTTPResponse.Status.accepted), ("?registry=registry-a.example", .accepted), ("?registry=registry-a.example:5000", .accepted),
+                ("?registry=registry-a.example:5001", .notFound), ("?registry=registry-b.example", .notFound), ("?registry=registry-a.exampl", .notFound),
+            ] {
+                try await client.execute(uri: "/v1/images/team/app/1" + query, method: .get, headers: auth) { response in
+                    #expect(response.status == status, "\(query)")
+                    if status == .accepted { #expect(String(buffer: response.body).contains("registry-a.example:5000/team/app:1"), "\(query)") }
+                }
+            }
+        }
+        try await store.close()
+    }
+
     /// The sign-in cookie carries its issue time under an HMAC of the token: the server lets it
     /// expire after the session lifetime, refuses one with another token or a forged time, and
     /// takes it after a restart (nothing is kept in memory).
