@@ -5,7 +5,7 @@
 # The fleet benchmark's images (SEED of them, default 60) are pushed to Debian's docker-registry
 # on loopback and scanned by the service (`serve --workers 2`, push envelopes through POST
 # /v1/events), so that their reports and findings are real. Each size is then reached by copying
-# those reports (and their listed findings) under new repository names with SQL: scanning
+# those reports (with their scans, heads and listed findings) under new repository names with SQL: scanning
 # 100,000 images through the service would take most of an hour on 2 cores, and the queries
 # only read what is stored (the copy is vacuumed and analysed, as autovacuum would). Each
 # endpoint is asked 30 times in a row at each size (`/v1/images` 5 times; an answer is given up
@@ -103,6 +103,11 @@ INSERT INTO reports (name, repository, tag, manifest_digest, scan_id, document, 
   SELECT c.name, c.repository, c.tag, r.manifest_digest, r.scan_id, r.document, true, r.os, r.critical, r.high, r.medium, r.low, r.unknown,
     r.findings, r.fixable, r.new_findings, r.resolved, r.exploited, r.layers, r.bytes, r.chain, r.fully_checked, r.missing, true
   FROM copies c JOIN reports r ON r.name = c.seed;
+-- Each copy's scan (its seed's), the name's head: what a scanned image has in the store.
+INSERT INTO scans (name, image_key, scanned_at, advisory_version, findings, findings_digest)
+  SELECT c.name, s.image_key, s.scanned_at, s.advisory_version, s.findings, s.findings_digest
+  FROM copies c JOIN heads h ON h.name = c.seed JOIN scans s ON s.id = h.scan_id;
+INSERT INTO heads (name, scan_id) SELECT s.name, s.id FROM scans s JOIN copies c ON c.name = s.name;
 INSERT INTO report_findings (name, ordinal, manifest_digest, id, aliases, package, installed_version, fixed_version, severity, status)
   SELECT c.name, f.ordinal, f.manifest_digest, f.id, f.aliases, f.package, f.installed_version, f.fixed_version, f.severity, f.status
   FROM copies c JOIN report_findings f ON f.name = c.seed;
@@ -115,6 +120,10 @@ UPDATE fleet_vulnerabilities v SET images = v.images + x.n
 DELETE FROM fleet_totals;
 INSERT INTO fleet_totals SELECT 0, count(*), sum(critical), sum(high), sum(medium), sum(low), sum(unknown), sum(layers), sum(bytes),
   count(*) FILTER (WHERE exploited > 0) FROM reports;
+-- The trend's days: the copies land today.
+DELETE FROM fleet_days;
+INSERT INTO fleet_days SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, count(*), sum(critical), sum(high), sum(medium), sum(low), sum(unknown)
+  FROM reports;
 DELETE FROM fleet_gaps;
 INSERT INTO fleet_gaps SELECT g, count(*) FROM reports, unnest(string_to_array(missing, E'\n')) AS g WHERE missing <> '' GROUP BY g;
 DELETE FROM fleet_chains;

@@ -317,6 +317,13 @@ extension PostgresStore {
                         high = fleet_totals.high + EXCLUDED.high, medium = fleet_totals.medium + EXCLUDED.medium, low = fleet_totals.low + EXCLUDED.low,
                         unknown = fleet_totals.unknown + EXCLUDED.unknown, layers = fleet_totals.layers + EXCLUDED.layers,
                         bytes = fleet_totals.bytes + EXCLUDED.bytes, exploited_images = fleet_totals.exploited_images + EXCLUDED.exploited_images),
+                days AS (
+                    INSERT INTO fleet_days (day, shard, images, critical, high, medium, low, unknown)
+                    SELECT \(TrendBuilder.day(of: Date())), \(Int32(change.shard)), s[1], s[2], s[3], s[4], s[5], s[6] FROM (SELECT \(sums)::BIGINT[] AS s) AS f
+                    WHERE \(!change.isEmpty)
+                    ON CONFLICT (day, shard) DO UPDATE SET images = fleet_days.images + EXCLUDED.images, critical = fleet_days.critical + EXCLUDED.critical,
+                        high = fleet_days.high + EXCLUDED.high, medium = fleet_days.medium + EXCLUDED.medium, low = fleet_days.low + EXCLUDED.low,
+                        unknown = fleet_days.unknown + EXCLUDED.unknown),
                 gaps AS (
                     INSERT INTO fleet_gaps (gap, images)
                     SELECT g, n FROM unnest(\(gaps)::TEXT[], \(gaps.map { Int64(change.gaps[$0] ?? 0) })::BIGINT[]) AS f(g, n) ORDER BY g
@@ -460,6 +467,20 @@ extension PostgresStore {
             guard let found else { return }
             try await replaceListing(of: name, manifestDigest: found.digest, with: listing, old: found.old, on: connection)
         }
+    }
+
+    public func fleetTrend() async throws -> [TrendPoint] {
+        var days: [FleetDay] = []
+        try await run(
+            """
+            SELECT day, SUM(images)::BIGINT, SUM(critical)::BIGINT, SUM(high)::BIGINT, SUM(medium)::BIGINT, SUM(low)::BIGINT, SUM(unknown)::BIGINT
+            FROM fleet_days GROUP BY day ORDER BY day
+            """
+        ) { row in
+            let (day, images, critical, high, medium, low, unknown) = try row.decode((String, Int64, Int64, Int64, Int64, Int64, Int64).self)
+            days.append(FleetDay(day: day, images: Int(images), bySeverity: [critical, high, medium, low, unknown].map(Int.init)))
+        }
+        return FleetDay.trend(days)
     }
 
     public func fleetView(top: Int) async throws -> FleetView {

@@ -292,6 +292,14 @@ public final class PostgresStore: Store {
         """
         ALTER TABLE images ADD COLUMN reading BYTEA
         """,
+        // The fleet's trend: each day's share of the running totals' moves (by shard, as the
+        // totals are), so the dashboard's trend reads a row per day and shard instead of every
+        // scan ever stored. What the totals held before this is the migration day's.
+        """
+        CREATE TABLE fleet_days (day TEXT NOT NULL, shard INTEGER NOT NULL, images BIGINT NOT NULL, critical BIGINT NOT NULL, high BIGINT NOT NULL,
+            medium BIGINT NOT NULL, low BIGINT NOT NULL, unknown BIGINT NOT NULL, PRIMARY KEY (day, shard));
+        INSERT INTO fleet_days SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), shard, images, critical, high, medium, low, unknown FROM fleet_totals
+        """,
     ]
 
     /// The migration applied only where the server supports it (its version is recorded either way).

@@ -328,6 +328,13 @@ extension SQLiteStore {
             """,
             [.integer(Int64(change.shard)), .integer(Int64(change.images))] + change.bySeverity.map { .integer(Int64($0)) }
                 + [.integer(Int64(change.layers)), .integer(change.bytes), .integer(Int64(change.exploitedImages))])
+        try database.query(
+            """
+            INSERT INTO fleet_days (day, shard, images, critical, high, medium, low, unknown) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (day, shard) DO UPDATE SET images = images + excluded.images, critical = critical + excluded.critical,
+                high = high + excluded.high, medium = medium + excluded.medium, low = low + excluded.low, unknown = unknown + excluded.unknown
+            """,
+            [.text(TrendBuilder.day(of: Date())), .integer(Int64(change.shard)), .integer(Int64(change.images))] + change.bySeverity.map { .integer(Int64($0)) })
         for (gap, images) in change.gaps {
             try database.query(
                 "INSERT INTO fleet_gaps (gap, images) VALUES (?, ?) ON CONFLICT (gap) DO UPDATE SET images = images + excluded.images",
@@ -454,6 +461,21 @@ extension SQLiteStore {
     public func fleetView(top: Int) async throws -> FleetView {
         // One snapshot: the sums, the lists and the lineage agree with each other while reports land.
         try await database.read { connection in try connection.snapshot { try Self.fleetView(top: top, in: connection) } }
+    }
+
+    public func fleetTrend() async throws -> [TrendPoint] {
+        try await database.read { connection in
+            var days: [FleetDay] = []
+            try connection.query(
+                """
+                SELECT day, TOTAL(images), TOTAL(critical), TOTAL(high), TOTAL(medium), TOTAL(low), TOTAL(unknown)
+                FROM fleet_days GROUP BY day ORDER BY day
+                """
+            ) { row in
+                days.append(FleetDay(day: row.text(0) ?? "", images: Int(row.integer(1)), bySeverity: (2...6).map { Int(row.integer(Int32($0))) }))
+            }
+            return FleetDay.trend(days)
+        }
     }
 
     private static func fleetView(top: Int, in database: SQLiteConnection) throws -> FleetView {

@@ -206,6 +206,12 @@ public final class SQLiteStore: Store {
         """
         ALTER TABLE images ADD COLUMN reading BLOB;
         """,
+        // The fleet's trend: each day's share of the running totals' moves (see PostgresStore).
+        """
+        CREATE TABLE fleet_days (day TEXT NOT NULL, shard INTEGER NOT NULL, images INTEGER NOT NULL, critical INTEGER NOT NULL, high INTEGER NOT NULL,
+            medium INTEGER NOT NULL, low INTEGER NOT NULL, unknown INTEGER NOT NULL, PRIMARY KEY (day, shard));
+        INSERT INTO fleet_days SELECT strftime('%Y-%m-%d', 'now'), shard, images, critical, high, medium, low, unknown FROM fleet_totals;
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {

@@ -101,7 +101,7 @@ extension ServiceRoutes {
 
     func fleetPage(logger: Logger) async throws -> Response {
         guard let summary = try await storedFleetSummary(top: 20, logger: logger) else { return Self.listingPending(page: "Fleet") }
-        let page = FleetHTMLReport(summary: summary, trend: try await store.findingTrend(), imageLink: Self.imageLink)
+        let page = FleetHTMLReport(summary: summary, trend: try await store.fleetTrend(), imageLink: Self.imageLink)
         // The fleet report is the one `fathom registry` writes; the dashboard adds its way to every image.
         let navigation = "<body><nav class=\"dashboard\" style=\"padding:8px 24px;font:14px system-ui,sans-serif\">"
             + "<a href=\"/images\">Every image: list, search, dead jobs →</a></nav>"

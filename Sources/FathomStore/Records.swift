@@ -514,6 +514,18 @@ public struct TrendBuilder: Sendable {
 
     public init() {}
 
+    /// The UTC day of `date`, as `YYYY-MM-DD`.
+    public static func day(of date: Date) -> String {
+        let parts = utc.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+    }
+
+    private static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        return calendar
+    }()
+
     static let dayFormatter: DateFormatter = {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -543,5 +555,32 @@ public struct TrendBuilder: Sendable {
     private mutating func close(_ day: String) {
         let bySeverity = totals.filter { $0.value > 0 }
         points.append(TrendPoint(day: day, images: current.count, findings: bySeverity.values.reduce(0, +), bySeverity: bySeverity))
+    }
+}
+
+/// One day's share of the fleet totals' moves (`fleetTrend`): images and findings by severity
+/// (in `ImageRow.severities` order) added that day, less those removed.
+public struct FleetDay: Sendable {
+    public var day: String
+    public var images: Int
+    public var bySeverity: [Int]
+
+    public init(day: String, images: Int, bySeverity: [Int]) {
+        self.day = day
+        self.images = images
+        self.bySeverity = bySeverity
+    }
+
+    /// The running totals at the end of each of `days` (oldest first).
+    public static func trend(_ days: [FleetDay]) -> [TrendPoint] {
+        var images = 0
+        var totals = Array(repeating: 0, count: ImageRow.severities.count)
+        return days.map { day in
+            images += day.images
+            for index in totals.indices where index < day.bySeverity.count { totals[index] += day.bySeverity[index] }
+            var bySeverity: [String: Int] = [:]
+            for (severity, count) in zip(ImageRow.severities, totals) where count > 0 { bySeverity[severity] = count }
+            return TrendPoint(day: day.day, images: images, findings: bySeverity.values.reduce(0, +), bySeverity: bySeverity)
+        }
     }
 }

@@ -186,6 +186,10 @@ public protocol ReportStore: Sendable {
     /// The fleet summary's parts, from the listed reports: the worst `top` images, the `top`
     /// most widespread vulnerabilities, every exploited one with its first `top` images.
     func fleetView(top: Int) async throws -> FleetView
+    /// The listed reports' totals at the end of each day a report was stored on (the
+    /// dashboard's trend), oldest first: a row per day, kept as reports land, not read from
+    /// the scans. Days before the trend was kept are summed into the day it began.
+    func fleetTrend() async throws -> [TrendPoint]
     /// The listed images `filter` selects, in name (byte) order after `after`, at most `limit`.
     func images(_ filter: ImagesFilter, after: String?, limit: Int) async throws -> [ImageRow]
     /// The newest report of a name.

@@ -457,13 +457,68 @@ import FathomStores
         #expect(try await store.report(name: "r.example/none:1") == nil)
     }
 
+    /// The dashboard's trend is the listed reports' totals at the end of each day, read from a
+    /// row per day (not from every scan): the last point is the fleet view's sums; an earlier
+    /// day keeps its own; a store from before the trend starts it with its totals.
+    @Test(arguments: Backend.allCases) func theTrendIsTheTotalsAtEachDaysEnd(_ backend: Backend) async throws {
+        let location: String
+        switch backend {
+        case .sqlite: location = try Fixtures.temporaryDirectory("trend") + "/fathom.db"
+        case .postgres: location = try await LocalPostgres.shared.value.database("trend")
+        }
+        func raw(_ sql: String) async throws {
+            switch backend {
+            case .sqlite: try await Tool.run(["sqlite3", location, sql])
+            case .postgres: try await LocalPostgres.shared.value.sql(sql, database: try #require(URL(string: location)?.lastPathComponent))
+            }
+        }
+        func finding(_ id: String, _ severity: String) -> ReportFinding {
+            ReportFinding(id: id, aliases: [], package: "lib", installedVersion: "1.0", fixedVersion: nil, severity: severity, status: "affected")
+        }
+        func store(_ store: any Store, _ name: String, _ findings: [ReportFinding]) async throws {
+            try await store.storeReport(Array(name.utf8), name: name, repository: "x", tag: "1", manifestDigest: nil, findings: findings)
+        }
+        func point(_ view: FleetView) -> (images: Int, findings: Int, bySeverity: [String: Int]) {
+            let bySeverity = view.bySeverity.filter { $0.value > 0 }
+            return (view.images, bySeverity.values.reduce(0, +), bySeverity)
+        }
+        let today = TrendBuilder.day(of: Date())
+        let first = try await openStore(location)
+        #expect(try await first.fleetTrend().isEmpty)
+        try await store(first, "r.example/a:1", [finding("CVE-1", "HIGH"), finding("CVE-2", "LOW")])
+        try await store(first, "r.example/b:1", [finding("CVE-1", "HIGH")])
+        var trend = try await first.fleetTrend()
+        #expect(trend.map(\.day) == [today])
+        #expect(trend.last.map { ($0.images, $0.findings, $0.bySeverity) } ?? (0, 0, [:]) == point(try await first.fleetView(top: 1)))
+        #expect(trend.last?.images == 2 && trend.last?.bySeverity == ["HIGH": 2, "LOW": 1])
+        // Those moves made on an earlier day; today a replacement and a new image move the totals on.
+        try await first.close()
+        try await raw("UPDATE fleet_days SET day = '2026-01-02'")
+        let second = try await openStore(location)
+        try await store(second, "r.example/a:1", [])
+        try await store(second, "r.example/c:1", [finding("CVE-3", "CRITICAL")])
+        trend = try await second.fleetTrend()
+        #expect(trend.map(\.day) == ["2026-01-02", today])
+        #expect(trend.first?.images == 2 && trend.first?.bySeverity == ["HIGH": 2, "LOW": 1])
+        #expect(trend.last?.images == 3 && trend.last?.findings == 2 && trend.last?.bySeverity == ["HIGH": 1, "CRITICAL": 1])
+        #expect(trend.last.map { ($0.images, $0.findings, $0.bySeverity) } ?? (0, 0, [:]) == point(try await second.fleetView(top: 1)))
+        try await second.close()
+        // A store from before the trend: its totals are the first point, on the day it is upgraded.
+        try await raw("DROP TABLE fleet_days; DELETE FROM schema_version WHERE version = (SELECT MAX(version) FROM schema_version)")
+        let upgraded = try await openStore(location)
+        defer { Task { try? await upgraded.close() } }
+        trend = try await upgraded.fleetTrend()
+        #expect(trend.map(\.day) == [today])
+        #expect(trend.last.map { ($0.images, $0.findings, $0.bySeverity) } ?? (0, 0, [:]) == point(try await upgraded.fleetView(top: 1)))
+    }
+
     /// The migrations after the fleet's rows (PostgreSQL's lz4 compression, the images' readings),
     /// applied again with them.
-    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 2 : 1 }
+    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 3 : 2 }
 
     /// Undoes the fleet's rows' migration and those after it, for tests of the migrations before it.
     static let undoFleetRows =
-        "ALTER TABLE images DROP COLUMN reading; DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
+        "DROP TABLE fleet_days; ALTER TABLE images DROP COLUMN reading; DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
         + "DROP TABLE fleet_totals; DROP TABLE fleet_gaps; DROP TABLE fleet_chains; DROP TABLE fleet_keys; DROP INDEX reports_by_chain; DROP INDEX reports_most_at_risk; "
         + "DROP INDEX IF EXISTS reports_in_byte_order; DROP INDEX reports_by_manifest; DROP INDEX reports_uncounted; "
         + ["os", "critical", "high", "medium", "low", "unknown", "findings", "fixable", "new_findings", "resolved", "exploited", "layers", "bytes",
