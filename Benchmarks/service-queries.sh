@@ -120,10 +120,12 @@ UPDATE fleet_vulnerabilities v SET images = v.images + x.n
 DELETE FROM fleet_totals;
 INSERT INTO fleet_totals SELECT 0, count(*), sum(critical), sum(high), sum(medium), sum(low), sum(unknown), sum(layers), sum(bytes),
   count(*) FILTER (WHERE exploited > 0) FROM reports;
--- The trend's days: the copies land today.
-DELETE FROM fleet_days;
-INSERT INTO fleet_days SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, count(*), sum(critical), sum(high), sum(medium), sum(low), sum(unknown)
-  FROM reports;
+-- The trend's days: the copies land today (a build from before the trend has none).
+DO \$\$ BEGIN IF to_regclass('fleet_days') IS NOT NULL THEN
+  DELETE FROM fleet_days;
+  INSERT INTO fleet_days SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, count(*), sum(critical), sum(high), sum(medium), sum(low),
+    sum(unknown) FROM reports;
+END IF; END \$\$;
 DELETE FROM fleet_gaps;
 INSERT INTO fleet_gaps SELECT g, count(*) FROM reports, unnest(string_to_array(missing, E'\n')) AS g WHERE missing <> '' GROUP BY g;
 DELETE FROM fleet_chains;
