@@ -320,7 +320,7 @@ extension PostgresStore {
                 days AS (
                     INSERT INTO fleet_days (day, shard, images, critical, high, medium, low, unknown)
                     SELECT \(TrendBuilder.day(of: Date())), \(Int32(change.shard)), s[1], s[2], s[3], s[4], s[5], s[6] FROM (SELECT \(sums)::BIGINT[] AS s) AS f
-                    WHERE \(!change.isEmpty)
+                    WHERE \(change.movesTrend)
                     ON CONFLICT (day, shard) DO UPDATE SET images = fleet_days.images + EXCLUDED.images, critical = fleet_days.critical + EXCLUDED.critical,
                         high = fleet_days.high + EXCLUDED.high, medium = fleet_days.medium + EXCLUDED.medium, low = fleet_days.low + EXCLUDED.low,
                         unknown = fleet_days.unknown + EXCLUDED.unknown),
@@ -470,17 +470,22 @@ extension PostgresStore {
     }
 
     public func fleetTrend() async throws -> [TrendPoint] {
-        var days: [FleetDay] = []
-        try await run(
-            """
-            SELECT day, SUM(images)::BIGINT, SUM(critical)::BIGINT, SUM(high)::BIGINT, SUM(medium)::BIGINT, SUM(low)::BIGINT, SUM(unknown)::BIGINT
-            FROM fleet_days GROUP BY day ORDER BY day
-            """
-        ) { row in
-            let (day, images, critical, high, medium, low, unknown) = try row.decode((String, Int64, Int64, Int64, Int64, Int64, Int64).self)
-            days.append(FleetDay(day: day, images: Int(images), bySeverity: [critical, high, medium, low, unknown].map(Int.init)))
+        // One snapshot: the days are counted back from the totals they end at.
+        try await transaction { connection in
+            try await run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", on: connection)
+            var now = FleetDay(day: "", images: 0, bySeverity: [])
+            var days: [FleetDay] = []
+            let sums = "SUM(images)::BIGINT, SUM(critical)::BIGINT, SUM(high)::BIGINT, SUM(medium)::BIGINT, SUM(low)::BIGINT, SUM(unknown)::BIGINT"
+            try await run(
+                "SELECT '', \(unescaped: sums) FROM fleet_totals UNION ALL (SELECT day, \(unescaped: sums) FROM fleet_days GROUP BY day ORDER BY day)",
+                on: connection
+            ) { row in
+                let (day, images, critical, high, medium, low, unknown) = try row.decode((String, Int64?, Int64?, Int64?, Int64?, Int64?, Int64?).self)
+                let counted = FleetDay(day: day, images: Int(images ?? 0), bySeverity: [critical, high, medium, low, unknown].map { Int($0 ?? 0) })
+                if day.isEmpty { now = counted } else { days.append(counted) }
+            }
+            return FleetDay.trend(days.sorted { $0.day < $1.day }, images: now.images, bySeverity: now.bySeverity)
         }
-        return FleetDay.trend(days)
     }
 
     public func fleetView(top: Int) async throws -> FleetView {

@@ -312,7 +312,22 @@ public final class PostgresStore: Store {
     func migrate(connected: @Sendable () -> Void = {}) async throws {
         try await client.withConnection { connection in
             connected()
-            try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLock))", logger: logger)
+            // Processes starting together take turns; one still waiting after two seconds says
+            // why it waits (another's migrations of a large store can take minutes), then waits on.
+            let asked = ContinuousClock.now
+            while true {
+                var locked = false
+                for try await got in try await connection.query("SELECT pg_try_advisory_lock(\(Self.migrationLock))", logger: logger).decode(Bool.self) {
+                    locked = got
+                }
+                if locked { break }
+                if ContinuousClock.now - asked > .seconds(2) {
+                    logger.warning("waiting for another process's migrations of the PostgreSQL store (it holds their lock)")
+                    try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLock))", logger: logger)
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
             do {
                 try await connection.query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", logger: logger)
                 var version = 0

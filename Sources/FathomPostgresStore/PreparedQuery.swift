@@ -40,14 +40,25 @@ struct PreparedQuery: PostgresPreparedStatement {
     /// Gives `sql` a name not used before. PostgresNIO keeps a statement whose preparation failed
     /// as failed for the connection's whole life, and answers every later use with that error
     /// (one prepared first inside a transaction an earlier error had aborted fails for ever with
-    /// 25P02). A server error cannot say whether it came from the preparation or the execution,
-    /// so after any, the next use prepares the text again under a new name (one more
-    /// preparation per connection; server errors are not part of the store's normal flow).
+    /// 25P02). A server error does not say whether it came from the preparation or the execution,
+    /// so after one a preparation can end with, the next use prepares the text again under a new
+    /// name. Errors only an execution meets (a conflict, a deadlock, a full disk) keep the name:
+    /// each rename leaves a prepared statement behind on the connections that had it.
     static func rename(_ sql: String) {
         names.withLock { names in
             let renamed = (names[sql]?.renamed ?? 0) + 1
             names[sql] = (baseName(of: sql) + "_\(renamed)", renamed)
         }
+    }
+
+    /// The SQLSTATEs a preparation (parse and analysis) can fail with: an aborted transaction
+    /// (25P02), a statement cancelled or timed out (57014) or waiting too long for a lock on a
+    /// table (55P03), a name or object PostgreSQL does not know or a syntax it refuses (class 42,
+    /// as during a migration by a newer fathom), and what "cached plan must not change result
+    /// type" and an unknown statement name come as (0A000, 26000).
+    static func mayEndAPreparation(_ state: String?) -> Bool {
+        guard let state else { return false }
+        return ["25P02", "57014", "55P03", "0A000", "26000"].contains(state) || state.hasPrefix("42")
     }
 
     /// Runs `query` prepared on `connection`, or on a pooled connection, handing each row to `each`.
@@ -64,7 +75,7 @@ struct PreparedQuery: PostgresPreparedStatement {
                     for try await row in try await client.execute(statement, logger: logger) { try each(row) }
                 }
             } catch let error as PSQLError where error.code == .server {
-                rename(query.sql)
+                if Self.mayEndAPreparation(error.serverInfo?[.sqlState]) { rename(query.sql) }
                 throw error
             }
         }

@@ -328,13 +328,15 @@ extension SQLiteStore {
             """,
             [.integer(Int64(change.shard)), .integer(Int64(change.images))] + change.bySeverity.map { .integer(Int64($0)) }
                 + [.integer(Int64(change.layers)), .integer(change.bytes), .integer(Int64(change.exploitedImages))])
-        try database.query(
-            """
-            INSERT INTO fleet_days (day, shard, images, critical, high, medium, low, unknown) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (day, shard) DO UPDATE SET images = images + excluded.images, critical = critical + excluded.critical,
-                high = high + excluded.high, medium = medium + excluded.medium, low = low + excluded.low, unknown = unknown + excluded.unknown
-            """,
-            [.text(TrendBuilder.day(of: Date())), .integer(Int64(change.shard)), .integer(Int64(change.images))] + change.bySeverity.map { .integer(Int64($0)) })
+        if change.movesTrend {
+            try database.query(
+                """
+                INSERT INTO fleet_days (day, shard, images, critical, high, medium, low, unknown) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (day, shard) DO UPDATE SET images = images + excluded.images, critical = critical + excluded.critical,
+                    high = high + excluded.high, medium = medium + excluded.medium, low = low + excluded.low, unknown = unknown + excluded.unknown
+                """,
+                [.text(TrendBuilder.day(of: Date())), .integer(Int64(change.shard)), .integer(Int64(change.images))] + change.bySeverity.map { .integer(Int64($0)) })
+        }
         for (gap, images) in change.gaps {
             try database.query(
                 "INSERT INTO fleet_gaps (gap, images) VALUES (?, ?) ON CONFLICT (gap) DO UPDATE SET images = images + excluded.images",
@@ -464,17 +466,20 @@ extension SQLiteStore {
     }
 
     public func fleetTrend() async throws -> [TrendPoint] {
+        // One snapshot: the days are counted back from the totals they end at.
         try await database.read { connection in
-            var days: [FleetDay] = []
-            try connection.query(
-                """
-                SELECT day, TOTAL(images), TOTAL(critical), TOTAL(high), TOTAL(medium), TOTAL(low), TOTAL(unknown)
-                FROM fleet_days GROUP BY day ORDER BY day
-                """
-            ) { row in
-                days.append(FleetDay(day: row.text(0) ?? "", images: Int(row.integer(1)), bySeverity: (2...6).map { Int(row.integer(Int32($0))) }))
+            try connection.snapshot {
+                var now = FleetDay(day: "", images: 0, bySeverity: [])
+                var days: [FleetDay] = []
+                let sums = "SUM(images), SUM(critical), SUM(high), SUM(medium), SUM(low), SUM(unknown)"
+                try connection.query("SELECT \(sums) FROM fleet_totals") { row in
+                    now = FleetDay(day: "", images: Int(row.integer(0)), bySeverity: (1...5).map { Int(row.integer(Int32($0))) })
+                }
+                try connection.query("SELECT day, \(sums) FROM fleet_days GROUP BY day ORDER BY day") { row in
+                    days.append(FleetDay(day: row.text(0) ?? "", images: Int(row.integer(1)), bySeverity: (2...6).map { Int(row.integer(Int32($0))) }))
+                }
+                return FleetDay.trend(days, images: now.images, bySeverity: now.bySeverity)
             }
-            return FleetDay.trend(days)
         }
     }
 

@@ -223,6 +223,9 @@ public struct FleetTotalsChange: Sendable {
         chains = chains.filter { $0.value.images != 0 || $0.value.unchecked != 0 }
     }
 
+    /// Whether the trend's sums (images, findings by severity) move.
+    public var movesTrend: Bool { images != 0 || bySeverity.contains { $0 != 0 } }
+
     /// Whether the sums move at all (a rescan that found the same usually leaves them).
     public var isEmpty: Bool {
         images == 0 && bySeverity.allSatisfy { $0 == 0 } && layers == 0 && bytes == 0 && exploitedImages == 0 && gaps.isEmpty && chains.isEmpty

@@ -495,7 +495,8 @@ public struct OutgoingNotification: Sendable, Hashable {
     }
 }
 
-/// The fleet's findings at the end of one day: every name counted by its newest scan by then.
+/// The fleet's findings at the end of one day: every name counted by its newest scan by then
+/// (`findingTrend`), or by its newest listed report (`fleetTrend`).
 public struct TrendPoint: Sendable, Hashable, Codable {
     /// The day (UTC), as `YYYY-MM-DD`.
     public var day: String
@@ -559,7 +560,8 @@ public struct TrendBuilder: Sendable {
 }
 
 /// One day's share of the fleet totals' moves (`fleetTrend`): images and findings by severity
-/// (in `ImageRow.severities` order) added that day, less those removed.
+/// (in `ImageRow.severities` order) added that day, less those removed. What the totals held
+/// before the days were kept is the first day's (the upgrade's): earlier history is one point.
 public struct FleetDay: Sendable {
     public var day: String
     public var images: Int
@@ -571,16 +573,21 @@ public struct FleetDay: Sendable {
         self.bySeverity = bySeverity
     }
 
-    /// The running totals at the end of each of `days` (oldest first).
-    public static func trend(_ days: [FleetDay]) -> [TrendPoint] {
-        var images = 0
-        var totals = Array(repeating: 0, count: ImageRow.severities.count)
-        return days.map { day in
-            images += day.images
-            for index in totals.indices where index < day.bySeverity.count { totals[index] += day.bySeverity[index] }
-            var bySeverity: [String: Int] = [:]
-            for (severity, count) in zip(ImageRow.severities, totals) where count > 0 { bySeverity[severity] = count }
-            return TrendPoint(day: day.day, images: images, findings: bySeverity.values.reduce(0, +), bySeverity: bySeverity)
+    /// The totals at the end of each of `days` (oldest first), counted back from the totals
+    /// now (`images`, `bySeverity`): the newest point is always the fleet's sums, even where a
+    /// writer that kept no days (an earlier fathom during an upgrade) moved them; such a move
+    /// shifts only the points before it.
+    public static func trend(_ days: [FleetDay], images: Int, bySeverity: [Int]) -> [TrendPoint] {
+        var images = images
+        var totals = bySeverity
+        var points: [TrendPoint] = []
+        for day in days.reversed() {
+            var counts: [String: Int] = [:]
+            for (severity, count) in zip(ImageRow.severities, totals) where count > 0 { counts[severity] = count }
+            points.append(TrendPoint(day: day.day, images: max(0, images), findings: counts.values.reduce(0, +), bySeverity: counts))
+            images -= day.images
+            for index in totals.indices where index < day.bySeverity.count { totals[index] -= day.bySeverity[index] }
         }
+        return points.reversed()
     }
 }

@@ -139,6 +139,12 @@ import Testing
         #expect(page.text.contains("fathom · fleet report") && page.text.contains("5\nimages scanned"), "\(page.text.prefix(400))")
         #expect(page.text.contains("rebuild on \(registry.host)/fleet/base:3.10"))
         #expect(page.text.contains("Every image: list, search, dead jobs"))
+        // The trend's one day so far (UTC) ends at the fleet's findings, as the summary counts them.
+        let fleet = try ServiceTests.object(try await ServiceTests.request(.GET, base + "/v1/fleet/summary").body)
+        let findings = (fleet["findings"] as? [String: Int] ?? [:]).values.reduce(0, +)
+        let day = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+        let dashboard = String(decoding: try await ServiceTests.request(.GET, base + "/", token: token).body, as: UTF8.self)
+        #expect(findings > 0 && dashboard.contains("<title>\(day): \(findings) total</title>"), "\(findings) findings on \(day)")
         // Every image, two to a page, in Chromium; the next page's link leads on to the end.
         let list = try await Self.open(base + "/images?limit=2", screenshot: directory + "/images.png", login: token)
         #expect(list.errors.isEmpty, "\(list.errors)")

@@ -123,7 +123,7 @@ public struct FleetHTMLReport: Sendable {
             svg += "<text x=\"\(x(index))\" y=\"\(height - 8)\" class=\"label\" text-anchor=\"middle\">\(escapeHTML(point.day))</text>"
         }
         svg += "</svg><p class=\"legend\">" + series.map { "<span class=\"key \($0.0.lowercased())\">\($0.0.lowercased())</span>" }.joined(separator: " ")
-            + " · the fleet's findings at the end of each day, every image counted by its newest scan then</p>"
+            + " · the fleet's findings at the end of each day, every image counted as it stood then</p>"
         return svg
     }
 }
