@@ -433,14 +433,14 @@ import FathomStores
     }
 
     /// A server that answers at once but whose migrations take longer than the connect timeout
-    /// (here: another process holds the migration lock, `PostgresStore.migrationLock`, for 10 s)
+    /// (here: another process holds the migration lock, `PostgresStore.migrationLock`, for 20 s)
     /// is waited for, not named as one that "did not answer".
     @Test func slowMigrationsAreNotATimeout() async throws {
         let postgres = try await LocalPostgres.shared.value
         let location = try await postgres.database("slowmigration")
         let database = try #require(URL(string: location)?.lastPathComponent)
         let holder = Task {
-            try await postgres.query("SELECT pg_advisory_lock(\(0x6661_7468_6f6d)), pg_sleep(10)", database: database)
+            try await postgres.query("SELECT pg_advisory_lock(\(0x6661_7468_6f6d)), pg_sleep(20)", database: database)
         }
         // The holder has the lock before the store is opened.
         let deadline = Date().addingTimeInterval(30)
@@ -450,9 +450,9 @@ import FathomStores
             try await Task.sleep(for: .milliseconds(50))
         }
         let started = ContinuousClock.now
-        let store = try await openStore(location + "&connect_timeout=3")
+        let store = try await openStore(location + "&connect_timeout=8")
         defer { Task { try? await store.close() } }
-        #expect(ContinuousClock.now - started > .seconds(4), "the store opened without waiting for the lock")
+        #expect(ContinuousClock.now - started > .seconds(10), "the store opened without waiting for the lock")
         _ = try await holder.value
         #expect(try await store.report(name: "r.example/none:1") == nil)
     }
