@@ -473,18 +473,18 @@ extension PostgresStore {
         // One snapshot: the days are counted back from the totals they end at.
         try await transaction { connection in
             try await run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", on: connection)
-            var now = FleetDay(day: "", images: 0, bySeverity: [])
-            var days: [FleetDay] = []
-            let sums = "SUM(images)::BIGINT, SUM(critical)::BIGINT, SUM(high)::BIGINT, SUM(medium)::BIGINT, SUM(low)::BIGINT, SUM(unknown)::BIGINT"
-            try await run(
-                "SELECT '', \(unescaped: sums) FROM fleet_totals UNION ALL (SELECT day, \(unescaped: sums) FROM fleet_days GROUP BY day ORDER BY day)",
-                on: connection
-            ) { row in
-                let (day, images, critical, high, medium, low, unknown) = try row.decode((String, Int64?, Int64?, Int64?, Int64?, Int64?, Int64?).self)
-                let counted = FleetDay(day: day, images: Int(images ?? 0), bySeverity: [critical, high, medium, low, unknown].map { Int($0 ?? 0) })
-                if day.isEmpty { now = counted } else { days.append(counted) }
+            var rows: [FleetDay] = []
+            let sums = "COALESCE(SUM(images), 0)::BIGINT, COALESCE(SUM(critical), 0)::BIGINT, COALESCE(SUM(high), 0)::BIGINT, "
+                + "COALESCE(SUM(medium), 0)::BIGINT, COALESCE(SUM(low), 0)::BIGINT, COALESCE(SUM(unknown), 0)::BIGINT"
+            for query: PostgresQuery in [
+                "SELECT '', \(unescaped: sums) FROM fleet_totals", "SELECT day, \(unescaped: sums) FROM fleet_days GROUP BY day ORDER BY day",
+            ] {
+                try await run(query, on: connection) { row in
+                    let (day, images, critical, high, medium, low, unknown) = try row.decode((String, Int64, Int64, Int64, Int64, Int64, Int64).self)
+                    rows.append(FleetDay(day: day, images: Int(images), bySeverity: [critical, high, medium, low, unknown].map(Int.init)))
+                }
             }
-            return FleetDay.trend(days.sorted { $0.day < $1.day }, images: now.images, bySeverity: now.bySeverity)
+            return FleetDay.trend(Array(rows.dropFirst()), now: rows[0])
         }
     }
 

@@ -469,16 +469,14 @@ extension SQLiteStore {
         // One snapshot: the days are counted back from the totals they end at.
         try await database.read { connection in
             try connection.snapshot {
-                var now = FleetDay(day: "", images: 0, bySeverity: [])
-                var days: [FleetDay] = []
-                let sums = "SUM(images), SUM(critical), SUM(high), SUM(medium), SUM(low), SUM(unknown)"
-                try connection.query("SELECT \(sums) FROM fleet_totals") { row in
-                    now = FleetDay(day: "", images: Int(row.integer(0)), bySeverity: (1...5).map { Int(row.integer(Int32($0))) })
+                var rows: [FleetDay] = []
+                let sums = "TOTAL(images), TOTAL(critical), TOTAL(high), TOTAL(medium), TOTAL(low), TOTAL(unknown)"
+                for query in ["SELECT '', \(sums) FROM fleet_totals", "SELECT day, \(sums) FROM fleet_days GROUP BY day ORDER BY day"] {
+                    try connection.query(query) { row in
+                        rows.append(FleetDay(day: row.text(0) ?? "", images: Int(row.integer(1)), bySeverity: (2...6).map { Int(row.integer(Int32($0))) }))
+                    }
                 }
-                try connection.query("SELECT day, \(sums) FROM fleet_days GROUP BY day ORDER BY day") { row in
-                    days.append(FleetDay(day: row.text(0) ?? "", images: Int(row.integer(1)), bySeverity: (2...6).map { Int(row.integer(Int32($0))) }))
-                }
-                return FleetDay.trend(days, images: now.images, bySeverity: now.bySeverity)
+                return FleetDay.trend(Array(rows.dropFirst()), now: rows[0])
             }
         }
     }

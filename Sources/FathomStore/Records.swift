@@ -574,12 +574,12 @@ public struct FleetDay: Sendable {
     }
 
     /// The totals at the end of each of `days` (oldest first), counted back from the totals
-    /// now (`images`, `bySeverity`): the newest point is always the fleet's sums, even where a
+    /// `now` (its day unused): the newest point is always the fleet's sums, even where a
     /// writer that kept no days (an earlier fathom during an upgrade) moved them; such a move
     /// shifts only the points before it.
-    public static func trend(_ days: [FleetDay], images: Int, bySeverity: [Int]) -> [TrendPoint] {
-        var images = images
-        var totals = bySeverity
+    public static func trend(_ days: [FleetDay], now: FleetDay) -> [TrendPoint] {
+        var images = now.images
+        var totals = now.bySeverity
         var points: [TrendPoint] = []
         for day in days.reversed() {
             var counts: [String: Int] = [:]
