@@ -74,11 +74,12 @@ done
 echo "the service scans the $seed images" >&2
 for _ in $(seq 1200); do
   state=$(curl -sf "${auth[@]}" "http://127.0.0.1:$api/v1/jobs/summary")
-  left=$(echo "$state" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["queued"] + s["running"])')
+  left=$(( $(fathom_bench_jobs_field "$state" queued) + $(fathom_bench_jobs_field "$state" running) ))
   [ "$left" -eq 0 ] && break
   sleep 0.2
 done
-done_count=$(echo "$state" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["done"] if not s["dead"] else -1)')
+done_count=$(fathom_bench_jobs_field "$state" done)
+[ "$(fathom_bench_jobs_field "$state" dead)" -eq 0 ] || done_count=-1
 [ "$done_count" -eq "$seed" ] || { echo "service-queries: the service scanned $done_count of $seed images ($state)" >&2; exit 1; }
 
 # The most widespread vulnerability of the seed, and one seed image to ask for.

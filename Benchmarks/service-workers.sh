@@ -113,7 +113,7 @@ for source in registry oci; do
           --data-binary "$body" "http://127.0.0.1:$api/v1/scans" >/dev/null
       done <"$work/scans.txt"
     fi
-    queued=$(summary "$api" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])')
+    queued=$(fathom_bench_jobs_field "$(summary "$api")" queued)
     [ "$queued" -eq "$images" ] || { echo "only $queued of $images scans were queued" >&2; exit 1; }
     fathom_bench_statements_reset "$database"
     pg_before=$(fathom_bench_cpu $pgpid); registry_before=$(fathom_bench_cpu "$FATHOM_REGISTRY_PID")
@@ -128,9 +128,9 @@ for source in registry oci; do
     done
     while true; do
       state=$(summary "$api")
-      left=$(echo "$state" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["queued"] + s["running"])')
+      left=$(( $(fathom_bench_jobs_field "$state" queued) + $(fathom_bench_jobs_field "$state" running) ))
       [ "$left" -eq 0 ] && break
-      sleep 0.05
+      sleep 0.1
     done
     end=$(date +%s.%N)
     echo "$state" >"$work/runs/summary-$source-$count.json"

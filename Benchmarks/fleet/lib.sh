@@ -104,6 +104,14 @@ fathom_bench_postgres() {
   return 1
 }
 
+# fathom_bench_jobs_field JSON FIELD prints a count of a /v1/jobs/summary answer. Bash alone:
+# the benchmarks poll the summary while the clock runs, and starting Python for each look took
+# a tenth of a second of a core, three quarters of a core at that rate, out of the two measured.
+fathom_bench_jobs_field() {
+  [[ $1 =~ \"$2\":([0-9]+) ]] || { echo "no $2 in the job summary: $1" >&2; return 1; }
+  echo "${BASH_REMATCH[1]}"
+}
+
 fathom_bench_postgres_url() {
   "$FATHOM_PG_BIN/createdb" -h 127.0.0.1 -p "$FATHOM_PG_PORT" -U fathom "$@" >&2
   echo "postgres://fathom@127.0.0.1:$FATHOM_PG_PORT/$1?sslmode=disable"
