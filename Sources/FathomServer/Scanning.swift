@@ -22,6 +22,8 @@ public actor ScanRunner {
     let settings: ServiceConfiguration
     let logger: Logger
     private var fleet: FleetScanner?
+    /// The pipeline being built, and the advisory version it is built for.
+    private var building: (version: String, task: Task<FleetScanner, any Error>)?
     /// `--ignore-file` and `--vex`, read again when they change.
     let policyFiles: PolicyFiles
     /// The policy generation the stored reports were last judged by (a change re-judges them all).
@@ -42,12 +44,21 @@ public actor ScanRunner {
     func currentFleet() async throws -> FleetScanner {
         let version = try await store.advisoryVersion()
         if let fleet, fleet.advisoryVersion == version { return fleet }
-        // Layers are read once across every worker process of the store.
-        let owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
-        let cache = LayerCache(store: store, owner: owner, lease: settings.lease)
-        let scanner = ImageScanner(layerConcurrency: settings.layerConcurrency, cache: cache, limits: settings.readLimits)
-        let fresh = try await FleetScanner(
-            scanner: scanner, store: store, index: try await store.advisories(), imageTimeout: settings.imageTimeout, logger: logger)
+        // Built once per version: the jobs that ask while it is built wait for it (each build
+        // reads every advisory, and a pipeline of each would bring a layer cache of its own).
+        if let building, building.version == version { return try await building.task.value }
+        let (store, settings, logger) = (self.store, self.settings, self.logger)
+        let task = Task {
+            // Layers are read once across every worker process of the store.
+            let owner = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+            let cache = LayerCache(store: store, owner: owner, lease: settings.lease)
+            let scanner = ImageScanner(layerConcurrency: settings.layerConcurrency, cache: cache, limits: settings.readLimits)
+            return try await FleetScanner(
+                scanner: scanner, store: store, index: try await store.advisories(), imageTimeout: settings.imageTimeout, logger: logger)
+        }
+        building = (version, task)
+        defer { if building?.version == version { building = nil } }
+        let fresh = try await task.value
         fleet = fresh
         return fresh
     }
