@@ -52,8 +52,10 @@ extension PostgresStore {
         try await run(
             """
             UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = \(worker), lease_until = \(until), updated_at = \(at)
-            WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND not_before <= \(at)
+            WHERE id IN (SELECT id FROM jobs j WHERE state = 'queued' AND not_before <= \(at)
                              AND (\(localSources) OR NOT (image LIKE 'oci:%' OR image LIKE 'oci-archive:%'))
+                             AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.image = j.image AND j.image <> ''
+                                             AND e.state IN ('queued', 'running') AND (e.state = 'running' OR e.id < j.id))
                          ORDER BY not_before, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
             RETURNING \(unescaped: Self.jobColumns)
             """

@@ -300,6 +300,10 @@ public final class PostgresStore: Store {
             medium BIGINT NOT NULL, low BIGINT NOT NULL, unknown BIGINT NOT NULL, PRIMARY KEY (day, shard));
         INSERT INTO fleet_days SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), shard, images, critical, high, medium, low, unknown FROM fleet_totals
         """,
+        // The pending jobs of an image name, which a claim asks for (one job of a name at a time).
+        """
+        CREATE INDEX IF NOT EXISTS jobs_pending_by_image ON jobs (image) WHERE state IN ('queued', 'running')
+        """,
     ]
 
     /// The migration applied only where the server supports it (its version is recorded either way).

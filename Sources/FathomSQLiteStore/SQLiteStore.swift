@@ -212,6 +212,10 @@ public final class SQLiteStore: Store {
             medium INTEGER NOT NULL, low INTEGER NOT NULL, unknown INTEGER NOT NULL, PRIMARY KEY (day, shard));
         INSERT INTO fleet_days SELECT strftime('%Y-%m-%d', 'now'), shard, images, critical, high, medium, low, unknown FROM fleet_totals;
         """,
+        // The pending jobs of an image name, which a claim asks for (one job of a name at a time).
+        """
+        CREATE INDEX IF NOT EXISTS jobs_pending_by_image ON jobs (image) WHERE state IN ('queued', 'running');
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {

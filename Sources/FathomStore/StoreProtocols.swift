@@ -132,7 +132,11 @@ public protocol JobQueue: Sendable {
     func waitForJobs(since signal: Int, upTo limit: Duration) async
     /// Takes the oldest runnable jobs, at most `limit`, for `worker` with a lease until
     /// `now + lease`, in one statement (a batch). Without `localSources`, jobs that name a local
-    /// image (`oci:`, `oci-archive:`) are left for a worker that reads them.
+    /// image (`oci:`, `oci-archive:`) are left for a worker that reads them. The jobs of one
+    /// image name run one at a time, in the order they were queued: a job waits while an
+    /// earlier one of its name is queued or running, since its scan is compared with the
+    /// earlier one's (two pushes of a tag scanned at once would both be compared with the scan
+    /// before them, and the slower would leave its report as the name's newest).
     func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job]
     /// Extends the leases of the jobs `worker` holds among `ids`; returns those it still holds.
     func renew(_ ids: [Int64], worker: String, lease: Duration, now: Date) async throws -> Set<Int64>
