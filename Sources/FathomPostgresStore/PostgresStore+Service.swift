@@ -87,11 +87,20 @@ extension PostgresStore {
     public func complete(_ id: Int64, worker: String, now: Date) async throws {
         try await run(
             """
-            UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = \(StoreTime.milliseconds(now)),
-                payload = \(unescaped: Self.withoutSecret)
-            WHERE id = \(id) AND worker = \(worker)
+            WITH ended AS (
+                UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = \(StoreTime.milliseconds(now)),
+                    payload = \(unescaped: Self.withoutSecret)
+                WHERE id = \(id) AND worker = \(worker) RETURNING image, state)
+            \(unescaped: Self.announceSuccessor)
             """)
     }
+
+    /// Announces (NOTIFY) the end of the job in `ended` when a job of its image name waits for
+    /// it (the jobs of a name run in turn), so an idle worker takes that one at once.
+    static let announceSuccessor = """
+        SELECT pg_notify('\(jobsChannel)', '') FROM ended
+        WHERE ended.state IN ('done', 'dead') AND ended.image <> '' AND EXISTS (SELECT 1 FROM jobs q WHERE q.image = ended.image AND q.state = 'queued')
+        """
 
     public func release(_ id: Int64, worker: String, now: Date) async throws {
         let at = StoreTime.milliseconds(now)
@@ -162,10 +171,12 @@ extension PostgresStore {
         let at = StoreTime.milliseconds(now)
         try await run(
             """
-            UPDATE jobs SET state = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN 'dead' ELSE 'queued' END,
-                not_before = \(at + StoreTime.milliseconds(retryAfter)), lease_until = NULL, last_error = \(error), updated_at = \(at),
-                payload = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN \(unescaped: Self.withoutSecret) ELSE payload END
-            WHERE id = \(id) AND worker = \(worker)
+            WITH ended AS (
+                UPDATE jobs SET state = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN 'dead' ELSE 'queued' END,
+                    not_before = \(at + StoreTime.milliseconds(retryAfter)), lease_until = NULL, last_error = \(error), updated_at = \(at),
+                    payload = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN \(unescaped: Self.withoutSecret) ELSE payload END
+                WHERE id = \(id) AND worker = \(worker) RETURNING image, state)
+            \(unescaped: Self.announceSuccessor)
             """)
     }
 

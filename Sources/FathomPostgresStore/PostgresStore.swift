@@ -300,8 +300,10 @@ public final class PostgresStore: Store {
             medium BIGINT NOT NULL, low BIGINT NOT NULL, unknown BIGINT NOT NULL, PRIMARY KEY (day, shard));
         INSERT INTO fleet_days SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), shard, images, critical, high, medium, low, unknown FROM fleet_totals
         """,
-        // The pending jobs of an image name, which a claim asks for (one job of a name at a time).
+        // A claim walks the queued jobs in their order and stops at its batch, asking each
+        // whether a job of its image name is ahead of it (one job of a name at a time).
         """
+        CREATE INDEX IF NOT EXISTS jobs_queued_in_order ON jobs (not_before, id) WHERE state = 'queued';
         CREATE INDEX IF NOT EXISTS jobs_pending_by_image ON jobs (image) WHERE state IN ('queued', 'running')
         """,
     ]

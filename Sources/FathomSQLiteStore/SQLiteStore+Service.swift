@@ -95,6 +95,9 @@ extension SQLiteStore {
     }
 
     public func complete(_ id: Int64, worker: String, now: Date) async throws {
+        // A job of the same image name may be waiting for this one (the jobs of a name run in
+        // turn): idle workers look again (only they wait; busy ones claim as their jobs end).
+        defer { jobWakeups.wake() }
         try await database.write { database in
             try database.query(
                 """
@@ -124,6 +127,7 @@ extension SQLiteStore {
 
     public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws {
         let at = Self.milliseconds(now)
+        defer { jobWakeups.wake() }  // as complete: a dead job may hold the next of its name
         try await database.write { database in
             try database.query(
                 """

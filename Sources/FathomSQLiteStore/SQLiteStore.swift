@@ -212,7 +212,8 @@ public final class SQLiteStore: Store {
             medium INTEGER NOT NULL, low INTEGER NOT NULL, unknown INTEGER NOT NULL, PRIMARY KEY (day, shard));
         INSERT INTO fleet_days SELECT strftime('%Y-%m-%d', 'now'), shard, images, critical, high, medium, low, unknown FROM fleet_totals;
         """,
-        // The pending jobs of an image name, which a claim asks for (one job of a name at a time).
+        // A claim asks of each queued job, in their order (jobs_by_state, whose entries end in
+        // the id), whether a job of its image name is ahead of it (one job of a name at a time).
         """
         CREATE INDEX IF NOT EXISTS jobs_pending_by_image ON jobs (image) WHERE state IN ('queued', 'running');
         """,

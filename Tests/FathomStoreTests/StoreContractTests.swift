@@ -91,7 +91,15 @@ import FathomStores
         #expect(try await store.claim(worker: "w2", lease: .seconds(30), limit: 10, now: now.addingTimeInterval(5)).isEmpty, "the earlier push waits for its retry")
         let retried = try await store.claim(worker: "w2", lease: .seconds(30), limit: 10, now: now.addingTimeInterval(11))
         #expect(retried.map(\.id) == [first])
+        // Its end wakes an idle worker for the next of its name (NOTIFY on PostgreSQL). The
+        // first wait starts PostgreSQL's listener.
+        await store.waitForJobs(since: store.jobSignal(), upTo: .milliseconds(500))
+        let signal = store.jobSignal()
+        let started = ContinuousClock.now
+        let waiting = Task { await store.waitForJobs(since: signal, upTo: .seconds(30)) }
         try await store.complete(first, worker: "w2", now: now.addingTimeInterval(12))
+        await waiting.value
+        #expect(ContinuousClock.now - started < .seconds(10), "the end of the earlier push woke no idle worker")
         let then = try await store.claim(worker: "w2", lease: .seconds(30), limit: 10, now: now.addingTimeInterval(12))
         #expect(then.map(\.id) == [second])
         // A dead job holds nothing back.
