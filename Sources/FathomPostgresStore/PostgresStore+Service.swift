@@ -361,7 +361,8 @@ extension PostgresStore {
                 rank = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.rank ELSE fleet_vulnerabilities.rank END,
                 kev_added = GREATEST(fleet_vulnerabilities.kev_added, EXCLUDED.kev_added),
                 ransomware = fleet_vulnerabilities.ransomware OR EXCLUDED.ransomware,
-                packages = CASE WHEN fleet_vulnerabilities.images + EXCLUDED.images <= 0 THEN '{}'::TEXT[] ELSE
+                packages = CASE WHEN fleet_vulnerabilities.images + EXCLUDED.images <= 0 THEN '{}'::TEXT[]
+                    WHEN EXCLUDED.packages <@ fleet_vulnerabilities.packages THEN fleet_vulnerabilities.packages ELSE
                     ARRAY(SELECT p FROM (SELECT DISTINCT p COLLATE "C" AS p FROM unnest(fleet_vulnerabilities.packages || EXCLUDED.packages) AS u(p)) d
                     ORDER BY p LIMIT 3) END
             WHERE EXCLUDED.images <> 0 OR fleet_vulnerabilities.severity <> EXCLUDED.severity
