@@ -10,10 +10,10 @@
 # CPU, and the same run's C decode limit over the same distinct blobs; plots images/s against
 # worker processes into docs/service-scale.svg (gnuplot).
 #
-#   Benchmarks/service-workers.sh [--images 300] [--workers "1 2 3"] [--jobs 1] [--batch 1] [--smoke]
+#   Benchmarks/service-workers.sh [--images 300] [--workers "1 2 3"] [--jobs 1] [--batch 8] [--smoke]
 #
-# --jobs: the jobs each worker process runs at once (`fathom worker --workers`); --batch: the
-# jobs each of those claims in one statement. --smoke: 12 images, 1 and 2 workers, no plot, to
+# --jobs: the worker loops of each process (`fathom worker --workers`); --batch: the jobs each
+# loop claims in one statement and keeps in flight (`--batch`). --smoke: 12 images, 1 and 2 workers, no plot, to
 # check that the benchmark and its report still work.
 #
 # PostgreSQL comes from Debian (initdb + postgres as the postgres user when run as root).
@@ -27,7 +27,7 @@ source Benchmarks/fleet/lib.sh
 images=300
 counts="1 2 3"
 jobs=1
-batch=1
+batch=8
 smoke=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -154,7 +154,7 @@ FATHOM_BENCH_NO_PLOT=$smoke python3 - "$work" "$images" "$counts" "$jobs" "$batc
 import glob, json, os, subprocess, sys
 work, images, counts, jobs, batch = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4], sys.argv[5]
 limit = float(open(f"{work}/runs/limit.time").read().split()[0])
-print(f"{images} images, PostgreSQL store, cold; `fathom worker` processes each running {jobs} job(s) at once, claimed {batch} at a time, "
+print(f"{images} images, PostgreSQL store, cold; `fathom worker --workers {jobs} --batch {batch}` processes ({int(jobs) * int(batch)} jobs in flight each), "
       f"2 layer reads each; C limit over the same distinct blobs: {limit:.2f} s\n")
 print("| path | source | wall | images/s | × the C limit | fathom CPU per image | PostgreSQL CPU per image | registry CPU | done / dead | peak RSS per process |")
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")

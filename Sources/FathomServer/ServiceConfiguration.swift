@@ -17,7 +17,7 @@ public struct ServiceConfiguration: Sendable {
     /// In-process workers (0: this process only serves and enqueues).
     public var workers: Int
     /// Jobs each worker claims in one statement and runs at once (`--batch`).
-    public var batch = 1
+    public var batch = 8
     /// `--allow-local-sources DIR`: scan requests may name OCI layouts and archives under DIR.
     public var localSources: String?
     /// Layer reads at once per worker process.

@@ -15,8 +15,8 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Scan workers in this process. Default: the number of cores.")
     var workers: Int?
 
-    @Option(help: "Jobs each worker claims in one statement and runs at once (one heartbeat renews them together).")
-    var batch = 1
+    @Option(help: "Jobs each worker claims in one statement and runs at once (one heartbeat renews them together). Jobs wait on the store and on layers other jobs read, so a few per core keep the cores busy.")
+    var batch = 8
 
     @Option(help: ArgumentHelp("Let scan requests name OCI layouts (oci:PATH[:tag]) and archives (oci-archive:FILE[:tag]) under DIR, e.g. a registry mirrored there; give serve and every worker the same DIR.", valueName: "DIR"))
     var allowLocalSources: String?
