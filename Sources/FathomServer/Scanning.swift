@@ -22,8 +22,11 @@ public actor ScanRunner {
     let settings: ServiceConfiguration
     let logger: Logger
     private var fleet: FleetScanner?
-    /// The pipeline being built, and the advisory version it is built for.
-    private var building: (version: String, task: Task<FleetScanner, any Error>)?
+    /// The pipeline being built, the advisory version it is built for, and its number.
+    private var building: (version: String, task: Task<FleetScanner, any Error>, number: Int)?
+    /// Builds started, and the number of the one in `fleet` (an older build ending last must
+    /// not put its pipeline back).
+    private var builds = (started: 0, installed: 0)
     /// `--ignore-file` and `--vex`, read again when they change.
     let policyFiles: PolicyFiles
     /// The policy generation the stored reports were last judged by (a change re-judges them all).
@@ -56,10 +59,12 @@ public actor ScanRunner {
             return try await FleetScanner(
                 scanner: scanner, store: store, index: try await store.advisories(), imageTimeout: settings.imageTimeout, logger: logger)
         }
-        building = (version, task)
-        defer { if building?.version == version { building = nil } }
+        builds.started += 1
+        let number = builds.started
+        building = (version, task, number)
+        defer { if building?.number == number { building = nil } }
         let fresh = try await task.value
-        fleet = fresh
+        if number > builds.installed { (fleet, builds.installed) = (fresh, number) }
         return fresh
     }
 
