@@ -8,15 +8,16 @@ import PostgresNIO
 // The service's queue, reports and outbox on PostgreSQL: a claim takes the oldest runnable job
 // with `FOR UPDATE SKIP LOCKED`, so workers on any number of machines never take the same one.
 extension PostgresStore {
-    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, payload"
+    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, started_at, payload"
 
     static func job(_ row: PostgresRow) throws -> Job? {
-        let (id, kind, image, repository, reference, state, attempts, worker, error, created, updated, payload) = try row.decode(
-            (Int64, String, String, String?, String?, String, Int32, String?, String?, Int64, Int64, String?).self)
+        let (id, kind, image, repository, reference, state, attempts, worker, error, created, updated, started, payload) = try row.decode(
+            (Int64, String, String, String?, String?, String, Int32, String?, String?, Int64, Int64, Int64?, String?).self)
         guard let kind = Job.Kind(rawValue: kind), let state = Job.State(rawValue: state) else { return nil }
         return Job(
             id: id, kind: kind, image: image, repository: repository, reference: reference, state: state, attempts: Int(attempts), worker: worker,
-            lastError: error, createdAt: StoreTime.date(created), updatedAt: StoreTime.date(updated), payload: payload)
+            lastError: error, createdAt: StoreTime.date(created), updatedAt: StoreTime.date(updated), startedAt: started.map(StoreTime.date),
+            payload: payload)
     }
 
     public func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool) {
@@ -51,7 +52,8 @@ extension PostgresStore {
         var jobs: [Job] = []
         try await run(
             """
-            UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = \(worker), lease_until = \(until), updated_at = \(at)
+            UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = \(worker), lease_until = \(until), updated_at = \(at),
+                started_at = COALESCE(started_at, \(at))
             WHERE id IN (SELECT id FROM jobs j WHERE state = 'queued' AND not_before <= \(at)
                              AND (\(localSources) OR NOT (image LIKE 'oci:%' OR image LIKE 'oci-archive:%'))
                              AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.image = j.image AND j.image <> ''

@@ -301,10 +301,12 @@ public final class PostgresStore: Store {
         INSERT INTO fleet_days SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), shard, images, critical, high, medium, low, unknown FROM fleet_totals
         """,
         // A claim walks the queued jobs in their order and stops at its batch, asking each
-        // whether a job of its image name is ahead of it (one job of a name at a time).
+        // whether a job of its image name is ahead of it (one job of a name at a time); when a
+        // worker first took a job (what its attempts recorded is at or after it).
         """
         CREATE INDEX IF NOT EXISTS jobs_queued_in_order ON jobs (not_before, id) WHERE state = 'queued';
-        CREATE INDEX IF NOT EXISTS jobs_pending_by_image ON jobs (image) WHERE state IN ('queued', 'running')
+        CREATE INDEX IF NOT EXISTS jobs_pending_by_image ON jobs (image) WHERE state IN ('queued', 'running');
+        ALTER TABLE jobs ADD COLUMN IF NOT EXISTS started_at BIGINT
         """,
     ]
 

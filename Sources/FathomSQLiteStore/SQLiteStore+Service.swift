@@ -10,7 +10,7 @@ extension SQLiteStore {
     static func milliseconds(_ duration: Duration) -> Int64 { StoreTime.milliseconds(duration) }
     static func date(_ milliseconds: Int64) -> Date { StoreTime.date(milliseconds) }
 
-    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, payload"
+    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, started_at, payload"
 
     static func job(_ row: SQLiteRow) -> Job? {
         guard let kind = row.text(1).flatMap(Job.Kind.init(rawValue:)), let state = row.text(5).flatMap(Job.State.init(rawValue:)) else {
@@ -19,7 +19,7 @@ extension SQLiteStore {
         return Job(
             id: row.integer(0), kind: kind, image: row.text(2) ?? "", repository: row.text(3), reference: row.text(4), state: state,
             attempts: Int(row.integer(6)), worker: row.text(7), lastError: row.text(8), createdAt: date(row.integer(9)),
-            updatedAt: date(row.integer(10)), payload: row.text(11))
+            updatedAt: date(row.integer(10)), startedAt: row.isNull(11) ? nil : date(row.integer(11)), payload: row.text(12))
     }
 
     public func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool) {
@@ -69,8 +69,9 @@ extension SQLiteStore {
                 for id in ids.sorted() {
                     try database.query(
                         """
-                        UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, updated_at = ? WHERE id = ?
-                        """, [.text(worker), .integer(until), .integer(at), .integer(id)])
+                        UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, updated_at = ?,
+                            started_at = COALESCE(started_at, ?) WHERE id = ?
+                        """, [.text(worker), .integer(until), .integer(at), .integer(at), .integer(id)])
                     try database.query("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [.integer(id)]) { if let job = Self.job($0) { jobs.append(job) } }
                 }
                 return jobs

@@ -213,9 +213,11 @@ public final class SQLiteStore: Store {
         INSERT INTO fleet_days SELECT strftime('%Y-%m-%d', 'now'), shard, images, critical, high, medium, low, unknown FROM fleet_totals;
         """,
         // A claim asks of each queued job, in their order (jobs_by_state, whose entries end in
-        // the id), whether a job of its image name is ahead of it (one job of a name at a time).
+        // the id), whether a job of its image name is ahead of it (one job of a name at a time);
+        // when a worker first took a job (what its attempts recorded is at or after it).
         """
         CREATE INDEX IF NOT EXISTS jobs_pending_by_image ON jobs (image) WHERE state IN ('queued', 'running');
+        ALTER TABLE jobs ADD COLUMN started_at INTEGER;
         """,
     ]
 

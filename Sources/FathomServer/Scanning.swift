@@ -102,7 +102,9 @@ public actor ScanRunner {
     nonisolated func scan(_ job: Job) async throws {
         let started = ContinuousClock.now
         // A retried job whose earlier attempt scanned and reported before its worker died is done.
-        if job.attempts > 1, let at = try await store.reportedScanTime(name: job.image), at >= job.createdAt {
+        // (Since its first attempt began: a job of the name queued before it ended before that.)
+        let firstAttempt = job.startedAt ?? job.createdAt
+        if job.attempts > 1, let at = try await store.reportedScanTime(name: job.image), at >= firstAttempt {
             logger.info("already scanned by an earlier attempt", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
             return
         }
@@ -127,7 +129,7 @@ public actor ScanRunner {
         // report is made without recording the scan a second time, and what changed is measured
         // against the scan before the dead attempt's (so a notification is not lost either).
         var recordedByEarlierAttempt: PreviousScan?
-        if job.attempts > 1, let latest = try await store.previousScan(name: job.image), latest.scannedAt >= job.createdAt {
+        if job.attempts > 1, let latest = try await store.previousScan(name: job.image), latest.scannedAt >= firstAttempt {
             recordedByEarlierAttempt = latest
         }
         // A request's own policy joins the service's for this image.

@@ -402,6 +402,9 @@ public struct Job: Sendable, Hashable, Codable {
     public var lastError: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// When a worker first took it: what its attempts recorded is at or after this (a job of
+    /// the same name queued before it has ended by then, since they run in turn).
+    public var startedAt: Date?
     /// What the job needs besides the image (JSON), as queued; once the job is done or dead,
     /// without its `secretPayloadField`.
     public var payload: String?
@@ -413,9 +416,10 @@ public struct Job: Sendable, Hashable, Codable {
 
     public init(
         id: Int64, kind: Kind, image: String, repository: String?, reference: String?, state: State, attempts: Int, worker: String?,
-        lastError: String?, createdAt: Date, updatedAt: Date, payload: String? = nil
+        lastError: String?, createdAt: Date, updatedAt: Date, startedAt: Date? = nil, payload: String? = nil
     ) {
         self.payload = payload
+        self.startedAt = startedAt
         self.id = id
         self.kind = kind
         self.image = image

@@ -91,6 +91,7 @@ import FathomStores
         #expect(try await store.claim(worker: "w2", lease: .seconds(30), limit: 10, now: now.addingTimeInterval(5)).isEmpty, "the earlier push waits for its retry")
         let retried = try await store.claim(worker: "w2", lease: .seconds(30), limit: 10, now: now.addingTimeInterval(11))
         #expect(retried.map(\.id) == [first])
+        #expect(retried.first?.startedAt == batch.first?.startedAt && batch.first?.startedAt != nil, "a retry keeps its first attempt's start")
         // Its end wakes an idle worker for the next of its name (NOTIFY on PostgreSQL). The
         // first wait starts PostgreSQL's listener.
         await store.waitForJobs(since: store.jobSignal(), upTo: .milliseconds(500))
@@ -102,6 +103,7 @@ import FathomStores
         #expect(ContinuousClock.now - started < .seconds(10), "the end of the earlier push woke no idle worker")
         let then = try await store.claim(worker: "w2", lease: .seconds(30), limit: 10, now: now.addingTimeInterval(12))
         #expect(then.map(\.id) == [second])
+        #expect((then.first?.startedAt).map { $0 >= now.addingTimeInterval(11.9) } == true, "the later push starts after the earlier ended")
         // A dead job holds nothing back.
         let third = try await store.enqueue(scan("r/a:1", "sha256:3"), now: now).id
         let fourth = try await store.enqueue(scan("r/a:1", "sha256:4"), now: now).id
@@ -556,8 +558,9 @@ import FathomStores
         #expect(trend.last.map { ($0.images, $0.findings, $0.bySeverity) } ?? (0, 0, [:]) == point(try await third.fleetView(top: 1)))
         try await third.close()
         // A store from before the trend: its totals are the first point, on the day it is upgraded.
-        // (The trend's migration and the one after it, which applies again as it is.)
-        try await raw("DROP TABLE fleet_days; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 1 FROM schema_version)")
+        // (The trend's migration and the jobs' after it.)
+        try await raw(
+            "DROP TABLE fleet_days; ALTER TABLE jobs DROP COLUMN started_at; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 1 FROM schema_version)")
         let upgraded = try await openStore(location)
         defer { Task { try? await upgraded.close() } }
         trend = try await upgraded.fleetTrend()
@@ -571,7 +574,7 @@ import FathomStores
 
     /// Undoes the fleet's rows' migration and those after it, for tests of the migrations before it.
     static let undoFleetRows =
-        "DROP TABLE fleet_days; ALTER TABLE images DROP COLUMN reading; DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
+        "ALTER TABLE jobs DROP COLUMN started_at; DROP TABLE fleet_days; ALTER TABLE images DROP COLUMN reading; DROP TABLE fleet_prefixes; DROP TABLE fleet_layer_findings; DROP TABLE fleet_vulnerabilities; DROP TABLE image_packages; "
         + "DROP TABLE fleet_totals; DROP TABLE fleet_gaps; DROP TABLE fleet_chains; DROP TABLE fleet_keys; DROP INDEX reports_by_chain; DROP INDEX reports_most_at_risk; "
         + "DROP INDEX IF EXISTS reports_in_byte_order; DROP INDEX reports_by_manifest; DROP INDEX reports_uncounted; "
         + ["os", "critical", "high", "medium", "low", "unknown", "findings", "fixable", "new_findings", "resolved", "exploited", "layers", "bytes",
