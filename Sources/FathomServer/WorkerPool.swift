@@ -31,15 +31,19 @@ public struct WorkerPool: Service {
         }
     }
 
+    /// What ends a worker's wait while it has jobs in flight.
+    enum Event { case jobEnded, jobsMayHaveCome }
+
     /// One worker's loop, until graceful shutdown: up to `batch` jobs run at once, and whenever
-    /// one ends the worker claims again for the free places (one statement for them all), so a
-    /// slow job holds its own place only. One heartbeat renews the leases of every running job
-    /// in one statement, at a third of the lease's length.
+    /// one ends, or the store says jobs came while places are free, the worker claims again for
+    /// the free places (one statement for them all), so a slow job holds its own place only.
+    /// One heartbeat renews the leases of every running job in one statement, at a third of
+    /// the lease's length.
     func work(as worker: String) async {
         let running = Locked<[Int64: Job]>([:])
         let heartbeat = Task { await renew(running, as: worker) }
         defer { heartbeat.cancel() }
-        await withTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Event.self) { group in
             // Idle, a worker waits for the store's word that a job came (PostgreSQL's NOTIFY, or
             // this process's own enqueue on SQLite), polling more slowly the longer it has been
             // idle, up to a second: the poll is only for what no one announces (retries coming
@@ -47,6 +51,7 @@ public struct WorkerPool: Service {
             var idle = configuration.pollInterval
             let slowest = max(configuration.pollInterval, .seconds(1))
             var inFlight = 0
+            var listening = false
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let free = configuration.batch - inFlight
                 var claimed: [Job] = []
@@ -69,6 +74,7 @@ public struct WorkerPool: Service {
                     group.addTask {
                         await self.process(job, as: worker)
                         running.withLock { _ = $0.removeValue(forKey: job.id) }
+                        return .jobEnded
                     }
                 }
                 if !claimed.isEmpty {
@@ -76,9 +82,21 @@ public struct WorkerPool: Service {
                     continue
                 }
                 if inFlight > 0 {
-                    // Full, or nothing more to take: claim again when a job ends.
-                    await group.next()
-                    inFlight -= 1
+                    // Full, or nothing more to take: claim again when a job ends, or (with places
+                    // free) when the store says jobs came, so one long job does not keep the
+                    // other places empty while work waits.
+                    if inFlight < configuration.batch && !listening {
+                        listening = true
+                        group.addTask {
+                            await cancelWhenGracefulShutdown { await store.waitForJobs(since: signal, upTo: slowest) }
+                            return .jobsMayHaveCome
+                        }
+                    }
+                    switch await group.next() {
+                    case .jobEnded?: inFlight -= 1
+                    case .jobsMayHaveCome?: listening = false
+                    case nil: break
+                    }
                     continue
                 }
                 // A graceful shutdown ends the wait at once.
