@@ -755,7 +755,8 @@ import Testing
         let layout = try await TestImages.layout()
         let repositories = (0..<6).map { "shared/i\($0)" }
         for repository in repositories { try await registry.push("oci:\(layout.directory):gzip", to: repository, tag: "1") }
-        let workers = try ["claims-a", "claims-b"].map { try Self.startWorker($0, service: service, registry: proxy.host) }
+        // Two jobs each at a time, so that neither process claims all six at once.
+        let workers = try ["claims-a", "claims-b"].map { try Self.startWorker($0, service: service, registry: proxy.host, arguments: ["--batch", "2"]) }
         defer { for worker in workers where worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
         try await Self.eventually("the scans", seconds: 90) {
             let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
