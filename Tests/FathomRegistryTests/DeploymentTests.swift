@@ -28,7 +28,7 @@ import Yams
 
     /// KEDA's ScaledObject is valid by KEDA's own CustomResourceDefinition (strictly: no field it
     /// does not name), scales the worker Deployment through a variable that Deployment's container
-    /// sets, and its query, run on a real fathom store, counts the jobs queued and running.
+    /// sets, and its query, run on a real fathom store, counts the jobs running and those queued that can run.
     @Test func kedaScalesTheWorkersOnTheQueue() async throws {
         let file = Self.manifests + "/keda/scaledobject.yaml"
         var environment = Fixtures.isolatedEnvironment
@@ -52,13 +52,15 @@ import Yams
         #expect(variables.contains(try #require(metadata["connectionFromEnv"] as? String)), "KEDA's connection is the worker's own store URL")
         #expect(spec["minReplicaCount"] as? Int == 0)
 
-        // The query on a fathom store: two queued, one running, one done, one dead.
+        // The query on a fathom store: two queued, one running, one done, one dead, and one
+        // queued behind a queued one of its image name, which no pod can take yet.
         let url = try await LocalPostgres.shared.value.database("keda")
         let store = try await openStore(url)
         let now = Date()
         for index in 0..<5 {
             _ = try await store.enqueue(NewJob(kind: .scan, key: "scan r/keda:\(index)", image: "r/keda:\(index)", repository: "keda", reference: "\(index)"), now: now)
         }
+        _ = try await store.enqueue(NewJob(kind: .scan, key: "scan r/keda:4@sha256:2", image: "r/keda:4", repository: "keda", reference: "4"), now: now)
         let running = try #require(try await store.claim(worker: "w", lease: .seconds(60), now: now))
         let done = try #require(try await store.claim(worker: "w", lease: .seconds(60), now: now))
         try await store.complete(done.id, worker: "w", now: now)
@@ -68,7 +70,7 @@ import Yams
         #expect(running.state == .running)
         let database = try #require(URL(string: url)?.lastPathComponent)
         let depth = try await LocalPostgres.shared.value.query(try #require(metadata["query"] as? String), database: database)
-        #expect(depth == "3", "queued and running jobs, as KEDA's query counts them")
+        #expect(depth == "3", "queued and running jobs that can run, as KEDA's query counts them")
     }
 
     @Test func everyFlagTheManifestsPassIsOneFathomTakes() async throws {
