@@ -54,7 +54,7 @@ extension PostgresStore {
             """
             UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = \(worker), lease_until = \(until), updated_at = \(at),
                 started_at = COALESCE(started_at, \(at))
-            WHERE id IN (SELECT id FROM jobs j WHERE state = 'queued' AND not_before <= \(at)
+            WHERE id IN (SELECT id FROM jobs j WHERE state = 'queued' AND not_before <= \(at) AND kind = ANY(\(Job.Kind.allCases.map(\.rawValue)))
                              AND (\(localSources) OR NOT (image LIKE 'oci:%' OR image LIKE 'oci-archive:%'))
                              AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.image = j.image AND j.image <> ''
                                              AND e.state IN ('queued', 'running') AND (e.state = 'running' OR e.id < j.id))

@@ -10,6 +10,11 @@ extension SQLiteStore {
     static func milliseconds(_ duration: Duration) -> Int64 { StoreTime.milliseconds(duration) }
     static func date(_ milliseconds: Int64) -> Date { StoreTime.date(milliseconds) }
 
+    /// The job kinds this fathom runs, as SQL literals (constants): a claim takes no other, so a
+    /// kind a newer fathom queued waits for a newer worker during a rolling upgrade instead of
+    /// being taken, not understood, and retried until its attempts are spent.
+    static let knownKinds = Job.Kind.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+
     static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, started_at, payload"
 
     static func job(_ row: SQLiteRow) -> Job? {
@@ -58,7 +63,7 @@ extension SQLiteStore {
                 var ids: [Int64] = []
                 try database.query(
                     """
-                    SELECT id FROM jobs j WHERE state = 'queued' AND not_before <= ?
+                    SELECT id FROM jobs j WHERE state = 'queued' AND not_before <= ? AND kind IN (\(Self.knownKinds))
                     AND (? OR NOT (image LIKE 'oci:%' OR image LIKE 'oci-archive:%'))
                     AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.image = j.image AND j.image <> ''
                                     AND e.state IN ('queued', 'running') AND (e.state = 'running' OR e.id < j.id))

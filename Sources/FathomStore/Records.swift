@@ -376,7 +376,7 @@ public struct NewJob: Sendable, Hashable {
 
 /// A job of the service's queue.
 public struct Job: Sendable, Hashable, Codable {
-    public enum Kind: String, Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         /// Scan an image (a push, or a request).
         case scan
         /// Re-match the stored images in the rescan window against the current advisories.

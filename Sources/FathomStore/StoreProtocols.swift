@@ -136,7 +136,8 @@ public protocol JobQueue: Sendable {
     /// image name run one at a time, in the order they were queued: a job waits while an
     /// earlier one of its name is queued or running, since its scan is compared with the
     /// earlier one's (two pushes of a tag scanned at once would both be compared with the scan
-    /// before them, and the slower would leave its report as the name's newest).
+    /// before them, and the slower would leave its report as the name's newest). Only the
+    /// kinds this fathom knows are taken (a newer one's wait for a newer worker).
     func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job]
     /// Extends the leases of the jobs `worker` holds among `ids`; returns those it still holds.
     func renew(_ ids: [Int64], worker: String, lease: Duration, now: Date) async throws -> Set<Int64>

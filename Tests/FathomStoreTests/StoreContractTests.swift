@@ -114,6 +114,28 @@ import FathomStores
         #expect(try await store.claim(worker: "w2", lease: .seconds(30), limit: 10, now: now.addingTimeInterval(14)).map(\.id) == [fourth])
     }
 
+    /// A job of a kind a newer fathom queued (a rolling upgrade) is left for a worker that
+    /// knows it: not taken, not failed, its attempts untouched.
+    @Test(arguments: Backend.allCases) func aJobOfAnUnknownKindWaitsForAWorkerThatKnowsIt(_ backend: Backend) async throws {
+        let location: String
+        switch backend {
+        case .sqlite: location = try Fixtures.temporaryDirectory("kinds") + "/fathom.db"
+        case .postgres: location = try await LocalPostgres.shared.value.database("kinds")
+        }
+        let store = try await openStore(location)
+        defer { Task { try? await store.close() } }
+        let now = Date()
+        let insert = "INSERT INTO jobs (kind, job_key, image, state, not_before, created_at, updated_at) VALUES ('sign', 'sign r/a:1', 'r/a:1', 'queued', 0, 0, 0)"
+        switch backend {
+        case .sqlite: try await Tool.run(["sqlite3", location, insert])
+        case .postgres: try await LocalPostgres.shared.value.sql(insert, database: try #require(URL(string: location)?.lastPathComponent))
+        }
+        let scan = try await store.enqueue(NewJob(kind: .scan, key: "scan r/b:1", image: "r/b:1", repository: "b", reference: "1"), now: now).id
+        #expect(try await store.claim(worker: "w", lease: .seconds(300), limit: 10, now: now).map(\.id) == [scan])
+        #expect(try await store.claim(worker: "w", lease: .seconds(300), limit: 10, now: now.addingTimeInterval(60)).isEmpty)
+        #expect(try await store.jobCounts()[.queued] == 1, "the unknown kind stays queued")
+    }
+
     /// A batch: up to `limit` jobs claimed in one statement, oldest first, none twice; one
     /// renewal covers the batch and says which the worker still holds.
     @Test(arguments: Backend.allCases) func jobsAreClaimedAndRenewedInBatches(_ backend: Backend) async throws {
