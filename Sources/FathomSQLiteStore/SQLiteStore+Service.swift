@@ -102,7 +102,7 @@ extension SQLiteStore {
 
     public func complete(_ id: Int64, worker: String, now: Date) async throws {
         // A job of the same image name may be waiting for this one (the jobs of a name run in
-        // turn): idle workers look again (only they wait; busy ones claim as their jobs end).
+        // turn): the workers waiting for jobs, with places free, look again.
         defer { jobWakeups.wake() }
         try await database.write { database in
             try database.query(
