@@ -57,7 +57,8 @@ extension PostgresStore {
             WHERE id IN (SELECT id FROM jobs j WHERE state = 'queued' AND not_before <= \(at) AND kind = ANY(\(Job.Kind.allCases.map(\.rawValue)))
                              AND (\(localSources) OR NOT (image LIKE 'oci:%' OR image LIKE 'oci-archive:%'))
                              AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.image = j.image AND j.image <> ''
-                                             AND e.state IN ('queued', 'running') AND (e.state = 'running' OR e.id < j.id))
+                                             AND e.state IN ('queued', 'running')
+                                             AND (e.state = 'running' OR (e.id < j.id AND e.not_before <= \(at))))
                          ORDER BY not_before, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
             RETURNING \(unescaped: Self.jobColumns)
             """
@@ -92,16 +93,17 @@ extension PostgresStore {
             WITH ended AS (
                 UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = \(StoreTime.milliseconds(now)),
                     payload = \(unescaped: Self.withoutSecret)
-                WHERE id = \(id) AND worker = \(worker) RETURNING image, state)
+                WHERE id = \(id) AND worker = \(worker) RETURNING image)
             \(unescaped: Self.announceSuccessor)
             """)
     }
 
-    /// Announces (NOTIFY) the end of the job in `ended` when a job of its image name waits for
-    /// it (the jobs of a name run in turn), so an idle worker takes that one at once.
+    /// Announces (NOTIFY) the end of the attempt in `ended` (done, dead, or waiting out a
+    /// retry's backoff) when a job of its image name waits for it (the jobs of a name run in
+    /// turn), so an idle worker takes that one at once.
     static let announceSuccessor = """
         SELECT pg_notify('\(jobsChannel)', '') FROM ended
-        WHERE ended.state IN ('done', 'dead') AND ended.image <> '' AND EXISTS (SELECT 1 FROM jobs q WHERE q.image = ended.image AND q.state = 'queued')
+        WHERE ended.image <> '' AND EXISTS (SELECT 1 FROM jobs q WHERE q.image = ended.image AND q.state = 'queued')
         """
 
     public func release(_ id: Int64, worker: String, now: Date) async throws {
@@ -177,7 +179,7 @@ extension PostgresStore {
                 UPDATE jobs SET state = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN 'dead' ELSE 'queued' END,
                     not_before = \(at + StoreTime.milliseconds(retryAfter)), lease_until = NULL, last_error = \(error), updated_at = \(at),
                     payload = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN \(unescaped: Self.withoutSecret) ELSE payload END
-                WHERE id = \(id) AND worker = \(worker) RETURNING image, state)
+                WHERE id = \(id) AND worker = \(worker) RETURNING image)
             \(unescaped: Self.announceSuccessor)
             """)
     }

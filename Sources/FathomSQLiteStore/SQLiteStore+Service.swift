@@ -63,11 +63,11 @@ extension SQLiteStore {
                 var ids: [Int64] = []
                 try database.query(
                     """
-                    SELECT id FROM jobs j WHERE state = 'queued' AND not_before <= ? AND kind IN (\(Self.knownKinds))
-                    AND (? OR NOT (image LIKE 'oci:%' OR image LIKE 'oci-archive:%'))
+                    SELECT id FROM jobs j WHERE state = 'queued' AND not_before <= ?1 AND kind IN (\(Self.knownKinds))
+                    AND (?2 OR NOT (image LIKE 'oci:%' OR image LIKE 'oci-archive:%'))
                     AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.image = j.image AND j.image <> ''
-                                    AND e.state IN ('queued', 'running') AND (e.state = 'running' OR e.id < j.id))
-                    ORDER BY not_before, id LIMIT ?
+                                    AND e.state IN ('queued', 'running') AND (e.state = 'running' OR (e.id < j.id AND e.not_before <= ?1)))
+                    ORDER BY not_before, id LIMIT ?3
                     """, [.integer(at), .integer(localSources ? 1 : 0), .integer(Int64(limit))]
                 ) { ids.append($0.integer(0) ?? 0) }
                 var jobs: [Job] = []

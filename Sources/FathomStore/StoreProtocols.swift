@@ -134,9 +134,11 @@ public protocol JobQueue: Sendable {
     /// `now + lease`, in one statement (a batch). Without `localSources`, jobs that name a local
     /// image (`oci:`, `oci-archive:`) are left for a worker that reads them. The jobs of one
     /// image name run one at a time, in the order they were queued: a job waits while an
-    /// earlier one of its name is queued or running, since its scan is compared with the
+    /// earlier one of its name is running or runnable, since its scan is compared with the
     /// earlier one's (two pushes of a tag scanned at once would both be compared with the scan
-    /// before them, and the slower would leave its report as the name's newest). Only the
+    /// before them, and the slower would leave its report as the name's newest). An earlier
+    /// one waiting out a retry's backoff does not hold it back (a scan of a tag reads the tag
+    /// when it runs: the later job scans what the earlier would have). Only the
     /// kinds this fathom knows are taken (a newer one's wait for a newer worker).
     func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job]
     /// Extends the leases of the jobs `worker` holds among `ids`; returns those it still holds.
