@@ -117,19 +117,12 @@ import FathomStores
     /// A job of a kind a newer fathom queued (a rolling upgrade) is left for a worker that
     /// knows it: not taken, not failed, its attempts untouched.
     @Test(arguments: Backend.allCases) func aJobOfAnUnknownKindWaitsForAWorkerThatKnowsIt(_ backend: Backend) async throws {
-        let location: String
-        switch backend {
-        case .sqlite: location = try Fixtures.temporaryDirectory("kinds") + "/fathom.db"
-        case .postgres: location = try await LocalPostgres.shared.value.database("kinds")
-        }
+        let location = try await Self.location(backend, "kinds")
         let store = try await openStore(location)
         defer { Task { try? await store.close() } }
         let now = Date()
         let insert = "INSERT INTO jobs (kind, job_key, image, state, not_before, created_at, updated_at) VALUES ('sign', 'sign r/a:1', 'r/a:1', 'queued', 0, 0, 0)"
-        switch backend {
-        case .sqlite: try await Tool.run(["sqlite3", location, insert])
-        case .postgres: try await LocalPostgres.shared.value.sql(insert, database: try #require(URL(string: location)?.lastPathComponent))
-        }
+        try await Self.sql(insert, backend, at: location)
         let scan = try await store.enqueue(NewJob(kind: .scan, key: "scan r/b:1", image: "r/b:1", repository: "b", reference: "1"), now: now).id
         #expect(try await store.claim(worker: "w", lease: .seconds(300), limit: 10, now: now).map(\.id) == [scan])
         #expect(try await store.claim(worker: "w", lease: .seconds(300), limit: 10, now: now.addingTimeInterval(60)).isEmpty)
@@ -355,11 +348,7 @@ import FathomStores
     /// The live (not withdrawn) advisories are counted when imported, and a store made before
     /// that count existed gets it when it is opened (the migration counts each import's records).
     @Test(arguments: Backend.allCases) func liveAdvisoriesAreCountedAtImportAndOnUpgrade(_ backend: Backend) async throws {
-        let location: String
-        switch backend {
-        case .sqlite: location = try Fixtures.temporaryDirectory("live-count") + "/fathom.db"
-        case .postgres: location = try await LocalPostgres.shared.value.database("livecount")
-        }
+        let location = try await Self.location(backend, "livecount")
         var records = try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path).records
         records[0].withdrawn = "2026-01-01T00:00:00Z"
         records[1].withdrawn = "2026-01-01T00:00:00Z"
@@ -374,12 +363,7 @@ import FathomStores
         let downgrade = Self.undoFleetRows
             + "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
             + "ALTER TABLE imports DROP COLUMN live_records; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - \(2 + Self.migrationsAfterFleetRows(backend)) FROM schema_version)"
-        switch backend {
-        case .sqlite: try await Tool.run(["sqlite3", location, downgrade])
-        case .postgres:
-            let database = try #require(URL(string: location)?.lastPathComponent)
-            try await LocalPostgres.shared.value.sql(downgrade, database: database)
-        }
+        try await Self.sql(downgrade, backend, at: location)
         let upgraded = try await openStore(location)
         defer { Task { try? await upgraded.close() } }
         #expect(try await upgraded.advisories().recordCount == live)
@@ -529,17 +513,8 @@ import FathomStores
     /// row per day (not from every scan): the last point is the fleet view's sums; an earlier
     /// day keeps its own; a store from before the trend starts it with its totals.
     @Test(arguments: Backend.allCases) func theTrendIsTheTotalsAtEachDaysEnd(_ backend: Backend) async throws {
-        let location: String
-        switch backend {
-        case .sqlite: location = try Fixtures.temporaryDirectory("trend") + "/fathom.db"
-        case .postgres: location = try await LocalPostgres.shared.value.database("trend")
-        }
-        func raw(_ sql: String) async throws {
-            switch backend {
-            case .sqlite: try await Tool.run(["sqlite3", location, sql])
-            case .postgres: try await LocalPostgres.shared.value.sql(sql, database: try #require(URL(string: location)?.lastPathComponent))
-            }
-        }
+        let location = try await Self.location(backend, "trend")
+        func raw(_ sql: String) async throws { try await Self.sql(sql, backend, at: location) }
         func finding(_ id: String, _ severity: String) -> ReportFinding {
             ReportFinding(id: id, aliases: [], package: "lib", installedVersion: "1.0", fixedVersion: nil, severity: severity, status: "affected")
         }
@@ -590,6 +565,22 @@ import FathomStores
         #expect(trend.last.map { ($0.images, $0.findings, $0.bySeverity) } ?? (0, 0, [:]) == point(try await upgraded.fleetView(top: 1)))
     }
 
+    /// A store location of its own, for a test that also reaches into the database.
+    static func location(_ backend: Backend, _ name: String) async throws -> String {
+        switch backend {
+        case .sqlite: try Fixtures.temporaryDirectory(name) + "/fathom.db"
+        case .postgres: try await LocalPostgres.shared.value.database(name)
+        }
+    }
+
+    /// Runs `sql` on the store at `location` with the database's own client.
+    static func sql(_ sql: String, _ backend: Backend, at location: String) async throws {
+        switch backend {
+        case .sqlite: try await Tool.run(["sqlite3", location, sql])
+        case .postgres: try await LocalPostgres.shared.value.sql(sql, database: try #require(URL(string: location)?.lastPathComponent))
+        }
+    }
+
     /// The migrations after the fleet's rows (PostgreSQL's lz4 compression, the images' readings,
     /// the trend's days, the pending jobs by image), applied again with them.
     static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 4 : 3 }
@@ -607,11 +598,7 @@ import FathomStores
     /// totals of the whole listing; a new report of a name replaces its findings; a report
     /// stored before the listing existed is listed once, and only while it is still the name's.
     @Test(arguments: Backend.allCases) func reportFindingsAreListedFromRows(_ backend: Backend) async throws {
-        let location: String
-        switch backend {
-        case .sqlite: location = try Fixtures.temporaryDirectory("listing") + "/fathom.db"
-        case .postgres: location = try await LocalPostgres.shared.value.database("listing")
-        }
+        let location = try await Self.location(backend, "listing")
         let store = try await openStore(location)
         func finding(_ id: String, _ aliases: [String], _ package: String, fixed: String?, _ severity: String) -> ReportFinding {
             ReportFinding(id: id, aliases: aliases, package: package, installedVersion: "1.0", fixedVersion: fixed, severity: severity, status: fixed == nil ? "affected" : "fixed")
@@ -686,12 +673,7 @@ import FathomStores
         let downgrade = Self.undoFleetRows
             + "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
             + "DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - \(1 + Self.migrationsAfterFleetRows(backend)) FROM schema_version)"
-        switch backend {
-        case .sqlite: try await Tool.run(["sqlite3", location, downgrade])
-        case .postgres:
-            let database = try #require(URL(string: location)?.lastPathComponent)
-            try await LocalPostgres.shared.value.sql(downgrade, database: database)
-        }
+        try await Self.sql(downgrade, backend, at: location)
         let upgraded = try await openStore(location)
         defer { Task { try? await upgraded.close() } }
         #expect(try await upgraded.findings(FindingsFilter(), after: nil, limit: 10).count == 0)
