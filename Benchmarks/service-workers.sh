@@ -13,8 +13,8 @@
 #   Benchmarks/service-workers.sh [--images 300] [--workers "1 2 3"] [--jobs 1] [--batch 8] [--smoke]
 #
 # --jobs: the worker loops of each process (`fathom worker --workers`); --batch: the jobs each
-# loop claims in one statement and keeps in flight (`--batch`). --smoke: 12 images, 1 and 2 workers, no plot, to
-# check that the benchmark and its report still work.
+# loop claims in one statement and keeps in flight (`--batch`). --smoke: 12 images, 1 and 2
+# workers, no plot, to check that the benchmark and its report still work.
 #
 # PostgreSQL comes from Debian (initdb + postgres as the postgres user when run as root).
 # FATHOM_BENCH_PG_STATEMENTS=1 also writes, for each service run, the statements PostgreSQL's
