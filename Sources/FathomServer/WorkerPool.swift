@@ -137,9 +137,11 @@ public struct WorkerPool: Service {
             scan.cancel()
             // Not cancelled itself: the hand-back must reach the store, but a store that does not
             // answer gets a few seconds (the lease then returns the job), not the pod's whole
-            // grace; a store that is only slow under load still takes it.
+            // grace; a store that is only slow under load still takes it. The wait is a task of
+            // its own too: in this cancelled one it would end at once, and the process could
+            // exit before the store had the job back.
             let handing = Task { try await store.release(job.id, worker: worker, now: Date()) }
-            switch await Self.outcome(of: handing, within: .seconds(5)) {
+            switch await Task(operation: { await Self.outcome(of: handing, within: .seconds(5)) }).value {
             case .success?: logger.info("handed a job back at shutdown", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
             case .failure(let error)?:
                 logger.warning("cannot hand a job back: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(error)"])

@@ -7,7 +7,7 @@ import Testing
 
 /// VEX in its three forms, compared as purls: a statement about one package never changes
 /// another's finding, and the image may be the product.
-@Suite(.timeLimit(.minutes(1))) struct VEXTests {
+@Suite(.timeLimit(.minutes(5))) struct VEXTests {
     static let image = ImageIdentity(
         registry: "127.0.0.1:5000", repository: "team/app", tag: "1",
         digests: ["sha256:1111111111111111111111111111111111111111111111111111111111111111"])

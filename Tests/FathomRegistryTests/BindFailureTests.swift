@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// A busy address is one error line naming the address and the cause, for serve and worker.
-@Suite(.timeLimit(.minutes(1))) struct BindFailureTests {
+@Suite(.timeLimit(.minutes(5))) struct BindFailureTests {
     @Test func aBusyPortIsNamedInOneLine() async throws {
         // A real listener holds the port: the web server the tests use.
         let server = try await LocalHTTPServer(root: try Fixtures.temporaryDirectory("busy-port"))

@@ -725,11 +725,13 @@ import Testing
     }
 
     /// A `fathom worker` process (one worker, 3 s leases) on the service's store, logging to a file.
-    static func startWorker(_ name: String, service: Service, registry: String, arguments: [String] = []) throws -> Process {
+    static func startWorker(
+        _ name: String, service: Service, registry: String, arguments: [String] = [], environment: [String: String] = [:]
+    ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Fixtures.fathomExecutable)
         process.arguments = ["worker", "--store", service.store, "--workers", "1", "--lease", "3s", "--insecure-registry", registry] + arguments
-        process.environment = Fixtures.isolatedEnvironment
+        process.environment = Fixtures.isolatedEnvironment.merging(environment) { $1 }
         let path = service.directory + "/\(name).log"
         FileManager.default.createFile(atPath: path, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: path))

@@ -13,7 +13,7 @@ import Testing
 /// Reports an earlier fathom stored, before their findings were listed: a few are listed by the
 /// request that asks for findings; many (every report, after an upgrade) in the background,
 /// while `/v1/findings` answers 503 with Retry-After rather than a partial listing.
-@Suite(.timeLimit(.minutes(1))) struct FindingsListingTests {
+@Suite(.timeLimit(.minutes(5))) struct FindingsListingTests {
     @Test func reportsStoredBeforeTheListingAreListedBeforeFindingsAnswer() async throws {
         let path = try Fixtures.temporaryDirectory("listing") + "/fathom.db"
         let store = try await openStore(path)

@@ -13,7 +13,7 @@ import FathomStores
 
 /// The service's router in-process, on a real SQLite store: identity, the error shape, the
 /// authorization scheme, and which registries a webhook event may make fathom connect to.
-@Suite(.timeLimit(.minutes(1))) struct RouterTests {
+@Suite(.timeLimit(.minutes(5))) struct RouterTests {
     static let token = "router-test-token"
 
     static func routes(_ store: any Store, registries: [String] = []) -> ServiceRoutes {
