@@ -91,7 +91,7 @@ fathom_bench_postgres() {
   FATHOM_PG_PORT=$(fathom_free_port)
   # FATHOM_BENCH_PG_STATEMENTS=1 loads pg_stat_statements, to say which statements the CPU goes to.
   local statements=()
-  [ -z "${FATHOM_BENCH_PG_STATEMENTS:-}" ] || statements=(-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all)
+  [ -z "${FATHOM_BENCH_PG_STATEMENTS:-}" ] || statements=(-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on)
   # FATHOM_BENCH_PG_OPTIONS: more server settings, e.g. "-c shared_preload_libraries=auto_explain
   # -c auto_explain.log_min_duration=0 -c auto_explain.log_analyze=on" for each statement's plan and times.
   local options=()
