@@ -826,3 +826,32 @@ extension PostgresStore {
             """)
     }
 }
+
+extension PostgresStore {
+    public func prune(before: Date, eventsBefore: Date) async throws -> PrunedRows {
+        // Events keep their time in seconds, as the registry gives it.
+        let (cutoff, eventsCutoff) = (StoreTime.milliseconds(before), Int64(eventsBefore.timeIntervalSince1970))
+        var deleted: [Int] = []
+        // One statement per table, each its own transaction: a long prune holds no lock across them.
+        let statements: [PostgresQuery] = [
+            "WITH gone AS (DELETE FROM jobs WHERE state IN ('done', 'dead') AND updated_at < \(cutoff) RETURNING 1) SELECT COUNT(*)::BIGINT FROM gone",
+            """
+            WITH gone AS (DELETE FROM notifications WHERE delivered_at IS NOT NULL AND delivered_at < \(cutoff) RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
+            "WITH gone AS (DELETE FROM registry_events WHERE at < \(eventsCutoff) RETURNING 1) SELECT COUNT(*)::BIGINT FROM gone",
+            // A name's scan goes only when two newer ones of the name remain (read through scans_by_name).
+            """
+            WITH gone AS (
+                DELETE FROM scans s WHERE s.scanned_at < \(cutoff) AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.scan_id = s.id)
+                    AND (SELECT COUNT(*) FROM (SELECT 1 FROM scans n WHERE n.name = s.name AND n.id > s.id LIMIT 2) AS newer) = 2
+                RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
+        ]
+        for statement in statements {
+            try await run(statement) { deleted.append(Int(try $0.decode(Int64.self))) }
+        }
+        return PrunedRows(jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3])
+    }
+}

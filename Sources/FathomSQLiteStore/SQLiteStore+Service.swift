@@ -749,3 +749,36 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    public func prune(before: Date, eventsBefore: Date) async throws -> PrunedRows {
+        // Events keep their time in seconds, as the registry gives it.
+        let (cutoff, eventsCutoff) = (Self.milliseconds(before), Int64(eventsBefore.timeIntervalSince1970))
+        return try await database.write { database in
+            try database.transaction {
+                var deleted: [Int] = []
+                for (sql, bound) in Self.pruning(cutoff: cutoff, eventsCutoff: eventsCutoff) {
+                    try database.query(sql, bound.map { .integer($0) })
+                    deleted.append(Int(database.changes))
+                }
+                return PrunedRows(jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3])
+            }
+        }
+    }
+
+    /// The four deletions of `prune`, in `PrunedRows`' order. A name's scan goes only when two
+    /// newer ones of the name remain (read through `scans_by_name`).
+    static func pruning(cutoff: Int64, eventsCutoff: Int64) -> [(String, [Int64])] {
+        [
+            ("DELETE FROM jobs WHERE state IN ('done', 'dead') AND updated_at < ?", [cutoff]),
+            ("DELETE FROM notifications WHERE delivered_at IS NOT NULL AND delivered_at < ?", [cutoff]),
+            ("DELETE FROM registry_events WHERE at < ?", [eventsCutoff]),
+            (
+                """
+                DELETE FROM scans WHERE scanned_at < ? AND id NOT IN (SELECT scan_id FROM reports)
+                    AND (SELECT COUNT(*) FROM (SELECT 1 FROM scans n WHERE n.name = scans.name AND n.id > scans.id LIMIT 2)) = 2
+                """, [cutoff]
+            ),
+        ]
+    }
+}

@@ -1,5 +1,5 @@
 public import FathomStore
-import Foundation
+public import Foundation
 public import Logging
 public import ServiceLifecycle
 
@@ -7,6 +7,7 @@ public import ServiceLifecycle
 /// every `updateInterval`, and a rescan after every change of the advisory data (however it
 /// was changed: an update job, `db import`, `db pull`) and every `rescanInterval`. Job keys
 /// name the time slot or the data version, so several `serve` processes queue each once.
+/// At start and hourly it prunes what is older than `retention` itself.
 public struct Scheduler: Service {
     let store: any Store
     let configuration: ServiceConfiguration
@@ -21,9 +22,16 @@ public struct Scheduler: Service {
     public func run() async throws {
         var lastVersion = try await store.advisoryVersion()
         var lastSlots: [Job.Kind: Int64] = [:]
+        var lastPrune: Date?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let now = Date()
+                // At start, then hourly: the hour is a pace, not a slot (each replica's prune
+                // finds what another left).
+                if let retention = configuration.retention, lastPrune.map({ now.timeIntervalSince($0) >= 3600 }) ?? true {
+                    lastPrune = now
+                    try await prune(retention: retention, now: now)
+                }
                 for (kind, interval) in [(Job.Kind.update, configuration.updateInterval), (.rescan, configuration.rescanInterval)] {
                     guard let interval, kind != .update || !configuration.feeds.isEmpty else { continue }
                     let slot = Int64(now.timeIntervalSince1970 / max(1, interval.seconds))
@@ -46,6 +54,23 @@ public struct Scheduler: Service {
             }
             try? await Task.sleep(for: configuration.schedulerTick)
         }
+    }
+
+    /// Deletes what is older than `retention` (registry events only beyond the rescan window too).
+    func prune(retention: Duration, now: Date) async throws {
+        let pruned = try await Self.prune(store, retention: retention, rescanWindow: configuration.rescanWindow, now: now)
+        if pruned.total > 0 {
+            logger.info(
+                "pruned rows older than the retention", metadata: ["jobs": "\(pruned.jobs)", "notifications": "\(pruned.notifications)",
+                "events": "\(pruned.events)", "scans": "\(pruned.scans)"])
+        }
+    }
+
+    /// What `serve --retention` and `db prune` delete: everything older than `retention`, but
+    /// the registry events the rescan window reads.
+    public static func prune(_ store: any Store, retention: Duration, rescanWindow: Duration, now: Date) async throws -> PrunedRows {
+        try await store.prune(
+            before: now.addingTimeInterval(-retention.seconds), eventsBefore: now.addingTimeInterval(-max(retention, rescanWindow).seconds))
     }
 
     func enqueue(_ kind: Job.Kind, key: String) async throws {

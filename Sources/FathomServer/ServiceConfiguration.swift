@@ -44,6 +44,9 @@ public struct ServiceConfiguration: Sendable {
     public var rescanInterval: Duration?
     /// Images pushed or pulled longer ago than this are left out of rescans.
     public var rescanWindow: Duration
+    /// How long finished jobs, delivered notifications, registry events and superseded scans
+    /// are kept (nil: for ever).
+    public var retention: Duration? = .seconds(90 * 86400)
     /// How often the scheduler looks for changed advisory data and due work.
     public var schedulerTick: Duration
     /// Receivers of `findings.changed` notifications, and the HMAC-SHA256 key that signs them.

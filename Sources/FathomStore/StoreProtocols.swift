@@ -302,7 +302,34 @@ extension JobQueue {
     public func jobs(state: Job.State?, limit: Int) async throws -> [Job] { try await jobs(state: state, limit: limit, before: nil) }
 }
 
-public protocol Store: LayerFactsStore, LayerClaims, ScanHistory, MatchResults, JobQueue, ReportStore, NotificationOutbox, EventLog, AdvisorySource, DocumentCache {
+/// Rows the service no longer reads, deleted after a retention period so that the queue, the
+/// outbox, the event log and the scan history do not grow for ever.
+public protocol Retention: Sendable {
+    /// Deletes what is older than its cutoff: jobs done or dead last changed before `before`,
+    /// notifications delivered before it, registry events from before `eventsBefore` (the
+    /// rescan window reads them), and each name's scans made before `before` except its two
+    /// newest (the head, and the one a retried job measures its changes against) and any a
+    /// stored report names.
+    func prune(before: Date, eventsBefore: Date) async throws -> PrunedRows
+}
+
+/// What one `prune` deleted.
+public struct PrunedRows: Sendable, Equatable {
+    public var jobs: Int
+    public var notifications: Int
+    public var events: Int
+    public var scans: Int
+
+    public init(jobs: Int, notifications: Int, events: Int, scans: Int) {
+        (self.jobs, self.notifications, self.events, self.scans) = (jobs, notifications, events, scans)
+    }
+
+    public var total: Int { jobs + notifications + events + scans }
+}
+
+public protocol Store: LayerFactsStore, LayerClaims, ScanHistory, MatchResults, JobQueue, ReportStore, NotificationOutbox, EventLog, AdvisorySource,
+    DocumentCache, Retention
+{
     /// Where the store is, as the user named it.
     var location: String { get }
     /// Rows per kind, for `fathom db stats`.

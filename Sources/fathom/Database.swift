@@ -5,14 +5,16 @@ import FathomCore
 import FathomFeeds
 import FathomOCI
 import FathomRegistry
+import FathomServer
 import FathomStore
+import FathomStores
 import Foundation
 
 /// `fathom db import|stats`: the advisory data in the store.
 struct Database: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db", abstract: "Import advisory feeds and show what the store holds.",
-        subcommands: [Update.self, Feeds.self, Status.self, Push.self, Pull.self, Import.self, Stats.self])
+        subcommands: [Update.self, Feeds.self, Status.self, Push.self, Pull.self, Import.self, Stats.self, Prune.self])
 
     struct Push: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -248,6 +250,46 @@ struct Database: AsyncParsableCommand {
             let generic = ["main", "community", "all", "index", "data", "osv", "vulns", "advisories"]
             guard generic.contains(last) else { return last }
             return (components.suffix(2) + [last]).joined(separator: "-")
+        }
+    }
+
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete finished jobs, delivered notifications, registry events and superseded scans older than a cutoff.",
+            discussion: """
+                As `fathom serve --retention` does hourly. A name keeps its two newest scans and the one its report names, \
+                whatever their age; registry events are kept for the rescan window at least.
+                """)
+
+        @Option(help: "Delete what is older than this (90d, 2w, 12h).")
+        var olderThan: String
+
+        @Option(help: "The rescan window the registry events are kept for at least (as serve's --rescan-window).")
+        var rescanWindow = "30d"
+
+        @OptionGroup var storeOption: StoreOption
+
+        func validate() throws {
+            guard try WorkerOptions.interval(olderThan, option: "--older-than") != nil else {
+                throw ValidationError("--older-than takes a duration such as 90d, not off")
+            }
+            _ = try WorkerOptions.interval(rescanWindow, option: "--rescan-window")
+        }
+
+        func run() async throws {
+            let retention = try WorkerOptions.interval(olderThan, option: "--older-than") ?? .zero
+            let window = try WorkerOptions.interval(rescanWindow, option: "--rescan-window") ?? .zero
+            // A mistyped path would otherwise be a new, empty store, "pruned" of nothing.
+            var path = storeOption.store ?? defaultStoreLocation()
+            if path.hasPrefix("sqlite:") { path.removeFirst("sqlite:".count) }
+            if !path.contains("://") && !FileManager.default.fileExists(atPath: path) {
+                printError("no store at \(path): nothing to prune")
+                throw ExitCode(1)
+            }
+            let store = try await storeOption.open()
+            let pruned = try await Scheduler.prune(store, retention: retention, rescanWindow: window, now: Date())
+            try await store.close()
+            print("Deleted \(pruned.jobs) jobs, \(pruned.notifications) notifications, \(pruned.events) registry events, \(pruned.scans) scans.")
         }
     }
 

@@ -155,12 +155,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How long a dashboard sign-in lasts (its cookie expires on the server after this), e.g. 12h.")
     var sessionLifetime = "12h"
 
+    @Option(help: "Delete finished jobs, delivered notifications, registry events and scans other than a name's two newest after this long, at start and hourly (90d, 2w; off: keep all). Events are kept for the rescan window at least.")
+    var retention = "90d"
+
     @OptionGroup var options: WorkerOptions
 
     func validate() throws {
         _ = try Self.address(listen)
         _ = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
         _ = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
+        _ = try WorkerOptions.interval(retention, option: "--retention")
         guard try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime") != nil else {
             throw ValidationError("--session-lifetime must be a duration such as 12h")
         }
@@ -186,6 +190,7 @@ struct Serve: AsyncParsableCommand {
             configuration.registries = registry
             configuration.updateInterval = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
             configuration.rescanInterval = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
+            configuration.retention = try WorkerOptions.interval(retention, option: "--retention")
             configuration.sessionLifetime = try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime") ?? .seconds(12 * 3600)
             configuration.apiToken = try apiTokenFile.map(ServiceConfiguration.token(file:))
             configuration.webhookToken = try webhookTokenFile.map(ServiceConfiguration.token(file:))

@@ -223,6 +223,79 @@ import FathomStores
         #expect(try await store.lastEvent(.pull, repository: "team/other", tag: "1", digest: digest) == nil)
     }
 
+    /// Retention: jobs done or dead, delivered notifications, registry events and superseded
+    /// scans from before the cutoff go; pending work, what is newer, a name's two newest scans
+    /// and the scan its report names stay.
+    @Test(arguments: Backend.allCases) func pruningDeletesOnlyWhatNothingReads(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "prune")
+        defer { Task { try? await store.close() } }
+        let now = Date()
+        let old = now.addingTimeInterval(-100 * 86400)
+        let cutoff = now.addingTimeInterval(-90 * 86400)
+        func job(_ name: String, at: Date, ending: (Int64) async throws -> Void) async throws -> Int64 {
+            let id = try await store.enqueue(NewJob(kind: .scan, key: name, image: "r/\(name):1", repository: name, reference: "1"), now: at).id
+            let claimed = try #require(try await store.claim(worker: "w", lease: .seconds(30), now: at))
+            #expect(claimed.id == id)
+            try await ending(id)
+            return id
+        }
+        let doneOld = try await job("done-old", at: old) { try await store.complete($0, worker: "w", now: old) }
+        let deadOld = try await job("dead-old", at: old) {
+            try await store.fail($0, worker: "w", error: "refused", retryAfter: .seconds(1), maxAttempts: 1, now: old)
+        }
+        let doneNew = try await job("done-new", at: now) { try await store.complete($0, worker: "w", now: now) }
+        let runningOld = try await job("running-old", at: old) { _ in }
+        let queuedOld = try await store.enqueue(NewJob(kind: .scan, key: "queued-old", image: "r/q:1", repository: "q", reference: "1"), now: old).id
+
+        let notifications = ["n-old", "n-new", "n-waiting"].map { OutgoingNotification(deliveryID: $0, url: "http://127.0.0.1:1/hook", body: []) }
+        try await store.enqueueNotifications(notifications, now: old)
+        try await store.markDelivered("n-old", now: old)
+        try await store.markDelivered("n-new", now: now)
+
+        let digest = Digest.sha256(of: Array("manifest".utf8))
+        let events = [("e-old", old), ("e-new", now.addingTimeInterval(-10 * 86400))].map {
+            RegistryEvent(id: $0.0, action: .push, repository: "team/\($0.0)", tag: "1", digest: digest, mediaType: nil, timestamp: $0.1)
+        }
+        #expect(try await store.importEvents(events) == 2)
+
+        func scan(_ name: String, at: Date) async throws {
+            let image = ImageRecord(
+                manifestDigest: Digest.sha256(of: Array("\(name) \(at)".utf8)), configDigest: Digest.sha256(of: Array(name.utf8)), created: nil,
+                platform: nil, layers: [])
+            try await store.recordRematches(
+                changed: [ScanRecord(name: name, image: image, scannedAt: at, advisoryVersion: "v1", findings: [])], unchanged: [], advisoryVersion: "v1")
+        }
+        // app: its report names its first scan; of the three after it the oldest goes.
+        try await scan("r.example/app:1", at: old)
+        try await store.storeReport(Array("{}".utf8), name: "r.example/app:1", repository: "app", tag: "1", manifestDigest: nil, findings: [])
+        for day in 1...3 { try await scan("r.example/app:1", at: old.addingTimeInterval(Double(day) * 3600)) }
+        // one: a single old scan, its newest, stays; fresh: its old scan has two newer ones.
+        try await scan("r.example/one:1", at: old)
+        try await scan("r.example/fresh:1", at: old)
+        try await scan("r.example/fresh:1", at: now.addingTimeInterval(-60))
+        try await scan("r.example/fresh:1", at: now)
+        let scansBefore = try await store.counts().scans
+
+        let pruned = try await store.prune(before: cutoff, eventsBefore: cutoff)
+        #expect(pruned == PrunedRows(jobs: 2, notifications: 1, events: 1, scans: 2))
+        for gone in [doneOld, deadOld] { #expect(try await store.job(gone) == nil, "job \(gone)") }
+        for kept in [doneNew, runningOld, queuedOld] { #expect(try await store.job(kept) != nil, "job \(kept)") }
+        let outbox = try await store.notificationCounts()
+        #expect(outbox.delivered == 1 && outbox.waiting == 1)
+        #expect(try await store.lastEvent(.push, repository: "team/e-old", tag: "1", digest: nil) == nil)
+        #expect(try await store.lastEvent(.push, repository: "team/e-new", tag: "1", digest: nil) != nil)
+        #expect(try await store.counts().scans == scansBefore - 2)
+        // The report's scan stays; the scan an hour after it went, so the newest before an hour
+        // and a half is the report's.
+        let beforeSecond = try await store.previousScan(name: "r.example/app:1", before: old.addingTimeInterval(1.5 * 3600))
+        #expect(beforeSecond.map { abs($0.scannedAt.timeIntervalSince(old)) < 0.01 } == true, "\(String(describing: beforeSecond?.scannedAt)) \(old)")
+        #expect(try await store.previousScan(name: "r.example/one:1") != nil)
+        #expect(try await store.previousScan(name: "r.example/fresh:1", before: now) != nil, "the one before the newest")
+        #expect(try await store.previousScan(name: "r.example/fresh:1", before: now.addingTimeInterval(-120)) == nil)
+        // Nothing left to prune.
+        #expect(try await store.prune(before: cutoff, eventsBefore: cutoff).total == 0)
+    }
+
     /// Both back ends give the same advisory data version for the same imports, list what an
     /// import changed, and answer the same matches.
     @Test(arguments: Backend.allCases) func advisoryImportsVersionAndChanges(_ backend: Backend) async throws {

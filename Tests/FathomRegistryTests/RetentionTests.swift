@@ -1,0 +1,73 @@
+import FathomTestSupport
+import Foundation
+import Testing
+
+/// Retention through both front doors that prune: `fathom db prune` and `fathom serve
+/// --retention` (at its start, then hourly). The rows are made old with the database's own
+/// client, as a store in use for months would hold them.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct RetentionTests {
+    static func sql(_ statement: String, backend: String, store: String) async throws {
+        if backend == "postgres" {
+            try await LocalPostgres.shared.value.sql(statement, database: try #require(URL(string: store)?.lastPathComponent))
+        } else {
+            try await Tool.run(["sqlite3", store, statement])
+        }
+    }
+
+    /// A done job and a registry event from long ago, and a done job from now.
+    static func seed(_ backend: String, store: String, suffix: String) async throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        try await sql(
+            """
+            INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at) VALUES
+                ('scan', 'old-\(suffix)', 'r.example/old:\(suffix)', 'old', '\(suffix)', 'done', 0, 0, 1000),
+                ('scan', 'new-\(suffix)', 'r.example/new:\(suffix)', 'new', '\(suffix)', 'done', \(now), \(now), \(now));
+            INSERT INTO registry_events (id, action, repository, tag, at) VALUES ('e-\(suffix)', 'push', 'old', '\(suffix)', 1);
+            """, backend: backend, store: store)
+    }
+
+    static func jobKeys(_ backend: String, store: String) async throws -> [String] {
+        let query = "SELECT job_key FROM jobs ORDER BY job_key"
+        let text =
+            backend == "postgres"
+            ? try await LocalPostgres.shared.value.query(query, database: try #require(URL(string: store)?.lastPathComponent))
+            : try await Tool.run(["sqlite3", store, query]).text
+        return text.split(separator: "\n").map(String.init)
+    }
+
+    @Test(arguments: ["sqlite", "postgres"]) func dbPruneAndServeDeleteWhatIsOlderThanTheRetention(_ backend: String) async throws {
+        let store = backend == "postgres" ? try await LocalPostgres.shared.value.database("retention") : try Fixtures.temporaryDirectory("retention") + "/fathom.db"
+        let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
+        try await Tool.run([Fixtures.fathomExecutable, "db", "import", "--store", store, secdb], environment: Fixtures.isolatedEnvironment)
+        try await Self.seed(backend, store: store, suffix: "1")
+
+        // Durations it cannot use are refused before the store is touched.
+        for (value, says) in [("off", "not off"), ("3x", "takes a duration")] {
+            let refused = try await Tool.run(
+                [Fixtures.fathomExecutable, "db", "prune", "--store", store, "--older-than", value], environment: Fixtures.isolatedEnvironment, check: false)
+            #expect(refused.status != 0 && refused.errorText.contains(says), "\(value): \(refused.errorText)")
+        }
+        #expect(try await Self.jobKeys(backend, store: store) == ["new-1", "old-1"])
+        if backend == "sqlite" {
+            // A mistyped path is no store, not a new empty one.
+            let typo = store.replacingOccurrences(of: "fathom.db", with: "fathon.db")
+            let missing = try await Tool.run(
+                [Fixtures.fathomExecutable, "db", "prune", "--store", typo, "--older-than", "90d"], environment: Fixtures.isolatedEnvironment, check: false)
+            #expect(missing.status != 0 && missing.errorText.contains("no store at \(typo)"), "\(missing.errorText)")
+            #expect(!FileManager.default.fileExists(atPath: typo))
+        }
+
+        let pruned = try await Tool.run(
+            [Fixtures.fathomExecutable, "db", "prune", "--store", store, "--older-than", "90d"], environment: Fixtures.isolatedEnvironment)
+        #expect(pruned.text.contains("Deleted 1 jobs, 0 notifications, 1 registry events, 0 scans."), "\(pruned.text)")
+        #expect(try await Self.jobKeys(backend, store: store) == ["new-1"])
+
+        // serve prunes at its start.
+        try await Self.seed(backend, store: store, suffix: "2")
+        let service = try await ServiceTests.startService(workers: 0, store: store, arguments: ["--retention", "30d"])
+        defer { service.server.stop() }
+        try await ServiceTests.eventually("serve pruned the old job at its start", seconds: 30) {
+            try await Self.jobKeys(backend, store: store) == ["new-1", "new-2"]
+        }
+    }
+}
