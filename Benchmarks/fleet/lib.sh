@@ -129,7 +129,7 @@ fathom_bench_statements_reset() {
 fathom_bench_statements() {
   [ -n "${FATHOM_BENCH_PG_STATEMENTS:-}" ] || return 0
   "$FATHOM_PG_BIN/psql" -h 127.0.0.1 -p "$FATHOM_PG_PORT" -U fathom -d "$1" -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
-    round(mean_exec_time::numeric, 3) AS mean_ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS statement
+    round(mean_exec_time::numeric, 3) AS mean_ms, round(total_plan_time::numeric, 1) AS plan_ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS statement
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$1') ORDER BY total_exec_time DESC LIMIT 30" \
     -c "SELECT sum(calls) AS statements, round(sum(total_exec_time)::numeric, 1) AS exec_ms, round(sum(total_plan_time)::numeric, 1) AS plan_ms
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$1')" >"$2"
