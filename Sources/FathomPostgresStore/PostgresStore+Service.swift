@@ -25,14 +25,23 @@ extension PostgresStore {
         // Retried while the pending job that blocked the insert finishes before it is read.
         for _ in 0..<5 {
             var inserted: Int64?
-            try await run(
-                """
-                INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at, payload)
-                VALUES (\(job.kind.rawValue), \(job.key), \(job.image), \(job.repository), \(job.reference), 'queued', \(at), \(at), \(at),
-                        \(job.payload))
-                ON CONFLICT (job_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id
-                """
-            ) { inserted = try $0.decode(Int64.self) }
+            try await transaction { connection in
+                // The jobs of one name run in id order: its enqueues take their ids one at a time,
+                // each committed before the next draws, so a claim never sees a later job of the
+                // name before an earlier one (a sequence hands out ids in the order asked, not in
+                // the order their transactions commit).
+                if !job.image.isEmpty {
+                    try await run("SELECT pg_advisory_xact_lock(\(Self.enqueueLockSpace), hashtext(\(job.image)))", on: connection)
+                }
+                try await run(
+                    """
+                    INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at, payload)
+                    VALUES (\(job.kind.rawValue), \(job.key), \(job.image), \(job.repository), \(job.reference), 'queued', \(at), \(at), \(at),
+                            \(job.payload))
+                    ON CONFLICT (job_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id
+                    """, on: connection
+                ) { inserted = try $0.decode(Int64.self) }
+            }
             if let inserted {
                 try await run("SELECT pg_notify(\(Self.jobsChannel), '')")
                 return (inserted, true)
@@ -116,6 +125,10 @@ extension PostgresStore {
             """)
         try await run("SELECT pg_notify(\(Self.jobsChannel), '')")
     }
+
+    /// The advisory locks an enqueue of a name takes (the two-key form: apart from the
+    /// migrations' lock).
+    public static let enqueueLockSpace: Int32 = 0x6661_7468  // "fath"
 
     /// The channel a queued or handed-back job is announced on (`NOTIFY`), for idle workers anywhere.
     static let jobsChannel = "fathom_jobs"

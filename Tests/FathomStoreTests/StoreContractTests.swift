@@ -223,6 +223,40 @@ import FathomStores
         #expect(try await store.lastEvent(.pull, repository: "team/other", tag: "1", digest: digest) == nil)
     }
 
+    /// PostgreSQL hands out ids in the order they are asked for, not in the order their
+    /// transactions commit: an enqueue of a name waits for an earlier one still committing, so a
+    /// claim never sees the later job of the name without the earlier. The earlier enqueue is
+    /// psql running the store's own statements, its commit held for two seconds.
+    @Test func anEnqueueWaitsForAnEarlierOneOfItsNameToCommit() async throws {
+        let location = try await Self.location(.postgres, "enqueueorder")
+        let store = try await openStore(location)
+        defer { Task { try? await store.close() } }
+        let now = Date()
+        let at = Int64(now.timeIntervalSince1970 * 1000)
+        let earlier = Task {
+            try await Self.sql(
+                """
+                BEGIN;
+                SELECT pg_advisory_xact_lock(\(PostgresStore.enqueueLockSpace), hashtext('r/a:1'));
+                INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at)
+                    VALUES ('scan', 'scan r/a:1@sha256:1', 'r/a:1', 'a', '1', 'queued', \(at), \(at), \(at));
+                SELECT pg_sleep(2);
+                COMMIT;
+                """, .postgres, at: location)
+        }
+        try await Task.sleep(for: .milliseconds(700))  // psql has its id and holds the name
+        let later = Task {
+            try await store.enqueue(NewJob(kind: .scan, key: "scan r/a:1@sha256:2", image: "r/a:1", repository: "a", reference: "1"), now: now)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await store.claim(worker: "w", lease: .seconds(30), limit: 2, localSources: false, now: now).isEmpty,
+            "a claim took the later job while the earlier was still committing")
+        try await earlier.value
+        let queued = try await later.value
+        let claimed = try await store.claim(worker: "w", lease: .seconds(30), limit: 2, localSources: false, now: now)
+        #expect(claimed.count == 1 && claimed.first.map { $0.id < queued.id } == true, "\(claimed)")
+    }
+
     /// Retention: jobs done or dead, delivered notifications, registry events and superseded
     /// scans from before the cutoff go; pending work, what is newer, a name's two newest scans
     /// and the scan its report names stay.
