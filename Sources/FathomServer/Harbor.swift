@@ -172,11 +172,20 @@ extension ServiceRoutes {
         case .dead:
             return Self.harborError(.internalServerError, job.lastError ?? "the scan failed")
         case .done:
-            guard let stored = try await store.report(name: job.image) else {
-                return Self.harborError(.internalServerError, "the scan's report is gone")
+            // Under the tag's name, or under the digest's when the tag had moved on (`harborName`).
+            var found: ScanReport?
+            var any = false
+            for name in [job.image, "\(details.registry)/\(details.repository)@\(details.digest)"] {
+                guard let stored = try await store.report(name: name) else { continue }
+                any = true
+                let report = try ScanReport.decode(stored)
+                if report.artifact.manifestDigest?.description == details.digest {
+                    found = report
+                    break
+                }
             }
-            let report = try ScanReport.decode(stored)
-            guard report.artifact.manifestDigest?.description == details.digest else {
+            guard any else { return Self.harborError(.internalServerError, "the scan's report is gone") }
+            guard let report = found else {
                 return Self.harborError(.internalServerError, "a newer scan of \(job.image) replaced this one's report: ask for a scan again")
             }
             let type = accept?.contains("vuln.report.harbor+json") == true ? Self.harborLegacyReportType : Self.harborReportType
@@ -232,15 +241,17 @@ extension ScanRunner {
                 credentials: CredentialStore(explicit: credential.map { [details.registry: $0] } ?? [:], dockerConfigPath: nil),
                 insecureRegistries: details.insecure ? [details.registry] : []))
         do {
+            let name = try await harborName(job, digest: digest, details: details)
             let session = try await currentSession()
             let outcome = await session.scan(
                 FleetJob(
-                    name: job.image, source: RegistryImageSource(reference: reference, client: client, documents: store),
-                    repository: reference.repository, tag: reference.tag))
+                    name: name, source: RegistryImageSource(reference: reference, client: client, documents: store),
+                    repository: reference.repository, tag: name == job.image ? reference.tag : nil))
             try await session.fleet.flush()
             switch outcome {
             case .scanned(let result):
-                try await store.storeReport(result.report, name: job.image, repository: reference.repository, tag: reference.tag)
+                try await store.storeReport(
+                    result.report, name: name, repository: reference.repository, tag: name == job.image ? reference.tag : nil)
             case .failed(_, let error):
                 throw error
             case .skipped(_, let reason):
@@ -253,5 +264,22 @@ extension ScanRunner {
             throw error
         }
         try await client.shutdown()
+    }
+
+    /// The name a Harbor scan is kept under: the tag's Harbor gave (as a push names it), unless
+    /// a scan of another digest under that tag has been reported since Harbor asked (a later
+    /// push, scanned while this job waited out a retry). Then the tag has moved on, and this
+    /// scan is kept under its digest's name: the tag's report stays the newer push's.
+    nonisolated func harborName(_ job: Job, digest: FathomCore.Digest, details: HarborJob) async throws -> String {
+        let byDigest = "\(details.registry)/\(details.repository)@\(digest)"
+        guard details.tag != nil, let at = try await store.reportedScanTime(name: job.image), at >= job.createdAt,
+            let stored = try await store.report(name: job.image)
+        else { return job.image }
+        do {
+            return try ScanReport.decode(stored).artifact.manifestDigest == digest ? job.image : byDigest
+        } catch {
+            logger.warning("the stored report cannot be read: replaced", metadata: ["image": "\(job.image)", "error": "\(error)"])
+            return job.image
+        }
     }
 }

@@ -665,6 +665,50 @@ import Testing
         }
     }
 
+    /// Harbor asks for a digest under the tag it had then; the scan fails once, and while it
+    /// waits out its retry, a later push of the tag is scanned. The retry keeps its report under
+    /// the digest's name: the tag's report stays the push's, and Harbor still gets the report of
+    /// the digest it asked for.
+    @Test func aHarborRetryAfterALaterPushLeavesTheTagToThePush() async throws {
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let proxy = try await FaultProxy(upstream: registry.host)
+        defer { proxy.stop() }
+        let layout = try await TestImages.layout()
+        let (asked, pushed) = (layout.gzip.manifestDigest, layout.zstd.manifestDigest)
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/app", tag: "before")
+        try await registry.push("oci:\(layout.directory):zstd", to: "team/app", tag: "1")
+        proxy.inject(.status(404), pathContains: "/manifests/\(asked)", times: 1)
+        let service = try await Self.startService(workers: 1, arguments: ["--registry", proxy.host])
+        defer { service.server.stop() }
+        let body = """
+            {"registry": {"url": "http://\(proxy.host)"},
+             "artifact": {"repository": "team/app", "digest": "\(asked)", "tag": "1", "mime_type": "application/vnd.oci.image.manifest.v1+json"}}
+            """
+        let accepted = try await Self.request(.POST, "\(service.base)/api/v1/scan", body: body)
+        #expect(accepted.status == 202)
+        let id = try #require(try Self.object(accepted.body)["id"] as? String)
+        func job(_ id: String) async throws -> [String: Any] { try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/\(id)").body) }
+        try await Self.eventually("the Harbor scan's first attempt failed", seconds: 30) {
+            let harbor = try await job(id)
+            return harbor["state"] as? String == "queued" && harbor["attempts"] as? Int == 1
+        }
+        // Within its backoff (5 s), the push of the tag is scanned.
+        let queued = try Self.object(try await Self.request(.POST, "\(service.base)/v1/scans", body: "{\"image\": \"\(proxy.host)/team/app:1\"}").body)
+        let push = try #require(queued["job"] as? Int)
+        try await Self.eventually("the push scanned", seconds: 30) { try await job("\(push)")["state"] as? String == "done" }
+        #expect(try await job(id)["state"] as? String == "queued", "the push ran while the Harbor scan waited")
+        var report: [String: Any] = [:]
+        try await Self.eventually("the Harbor report", seconds: 60) {
+            let (status, data) = try await Self.request(.GET, "\(service.base)/api/v1/scan/\(id)/report")
+            if status == 200 { report = try Self.object(data) }
+            return status == 200
+        }
+        #expect((report["artifact"] as? [String: Any])?["digest"] as? String == asked.description, "\(report["artifact"] ?? "")")
+        let tag = try Self.object(try await Self.request(.GET, "\(service.base)/v1/images/team/app/1").body)
+        #expect((tag["artifact"] as? [String: Any])?["manifestDigest"] as? String == pushed.description, "\(tag["artifact"] ?? "")")
+    }
+
     /// `fathom serve --workers 0` queues, two `fathom worker` processes scan; one is killed
     /// (SIGKILL) while it holds a job. Its job returns to the queue when the lease runs out and
     /// is done by the other: every pushed image has exactly one scan, nothing is left queued,
