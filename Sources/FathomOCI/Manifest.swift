@@ -61,12 +61,19 @@ public enum ManifestDocument: Sendable {
     /// descriptor) and is checked against the document's own `mediaType` field; where neither
     /// is definite, the shape decides (`manifests` → index, `config` + `layers` → manifest).
     public static func decode(_ bytes: [UInt8], mediaType: MediaType?) throws -> ManifestDocument {
+        // The fields that decide the shape, and whether `manifests` is there, without decoding
+        // any descriptor: the shape's own decode then reads them once.
         struct Probe: Decodable {
             var schemaVersion: Int?
             var mediaType: MediaType?
-            var manifests: [Descriptor]?
-            var config: Descriptor?
-            var layers: [Descriptor]?
+            var hasManifests: Bool
+            enum CodingKeys: String, CodingKey { case schemaVersion, mediaType, manifests }
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                schemaVersion = try container.decodeIfPresent(Int.self, forKey: .schemaVersion)
+                mediaType = try container.decodeIfPresent(MediaType.self, forKey: .mediaType)
+                hasManifests = try container.contains(.manifests) && !container.decodeNil(forKey: .manifests)
+            }
         }
         let probe: Probe
         do {
@@ -82,9 +89,9 @@ public enum ManifestDocument: Sendable {
             throw FathomError(.invalidManifest, "the manifest has schemaVersion \(probe.schemaVersion.map(String.init) ?? "missing"), expected 2")
         }
         let declared = probe.mediaType ?? mediaType
-        let isIndex = declared.map(\.isIndex) ?? (probe.manifests != nil)
+        let isIndex = declared.map(\.isIndex) ?? probe.hasManifests
         do {
-            if isIndex || (declared?.isManifest != true && probe.manifests != nil) {
+            if isIndex || (declared?.isManifest != true && probe.hasManifests) {
                 return .index(try JSONDecoder().decode(Index.self, from: Data(bytes)))
             }
             return .manifest(try JSONDecoder().decode(Manifest.self, from: Data(bytes)))
