@@ -844,27 +844,50 @@ extension PostgresStore {
     public func prune(before: Date, eventsBefore: Date) async throws -> PrunedRows {
         // Events keep their time in seconds, as the registry gives it.
         let (cutoff, eventsCutoff) = (StoreTime.milliseconds(before), Int64(eventsBefore.timeIntervalSince1970))
-        var deleted: [Int] = []
-        // One statement per table, each its own transaction: a long prune holds no lock across them.
+        let batch = Int64(Self.pruneBatch)
+        // As SQLite's (`SQLiteStore.pruning`): a name keeps its newest job, and its first scan,
+        // its two newest and the one its report names. In batches, each statement its own
+        // transaction, so no lock is held across a long prune.
         let statements: [PostgresQuery] = [
-            "WITH gone AS (DELETE FROM jobs WHERE state IN ('done', 'dead') AND updated_at < \(cutoff) RETURNING 1) SELECT COUNT(*)::BIGINT FROM gone",
             """
-            WITH gone AS (DELETE FROM notifications WHERE delivered_at IS NOT NULL AND delivered_at < \(cutoff) RETURNING 1)
+            WITH gone AS (DELETE FROM jobs WHERE id IN (SELECT j.id FROM jobs j WHERE j.state IN ('done', 'dead') AND j.updated_at < \(cutoff)
+                AND (j.image = '' OR EXISTS (SELECT 1 FROM jobs n WHERE n.repository = j.repository AND n.reference = j.reference
+                                               AND n.image = j.image AND n.id > j.id))
+                LIMIT \(batch)) RETURNING 1)
             SELECT COUNT(*)::BIGINT FROM gone
             """,
-            "WITH gone AS (DELETE FROM registry_events WHERE at < \(eventsCutoff) RETURNING 1) SELECT COUNT(*)::BIGINT FROM gone",
-            // A name's scan goes only when two newer ones of the name remain (read through scans_by_name).
             """
-            WITH gone AS (
-                DELETE FROM scans s WHERE s.scanned_at < \(cutoff) AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.scan_id = s.id)
-                    AND (SELECT COUNT(*) FROM (SELECT 1 FROM scans n WHERE n.name = s.name AND n.id > s.id LIMIT 2) AS newer) = 2
+            WITH gone AS (DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE delivered_at IS NOT NULL
+                AND delivered_at < \(cutoff) LIMIT \(batch)) RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
+            """
+            WITH gone AS (DELETE FROM registry_events WHERE id IN (SELECT id FROM registry_events WHERE at < \(eventsCutoff) LIMIT \(batch))
                 RETURNING 1)
             SELECT COUNT(*)::BIGINT FROM gone
             """,
+            """
+            WITH gone AS (DELETE FROM scans WHERE id IN (SELECT s.id FROM scans s WHERE s.scanned_at < \(cutoff)
+                AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.scan_id = s.id)
+                AND EXISTS (SELECT 1 FROM scans o WHERE o.name = s.name AND o.id < s.id)
+                AND (SELECT COUNT(*) FROM (SELECT 1 FROM scans n WHERE n.name = s.name AND n.id > s.id LIMIT 2) AS newer) = 2
+                LIMIT \(batch)) RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
         ]
+        var deleted: [Int] = []
         for statement in statements {
-            try await run(statement) { deleted.append(Int(try $0.decode(Int64.self))) }
+            var total = 0
+            while true {
+                var batchDeleted = 0
+                try await run(statement) { batchDeleted = Int(try $0.decode(Int64.self)) }
+                total += batchDeleted
+                if batchDeleted < Self.pruneBatch { break }
+            }
+            deleted.append(total)
         }
         return PrunedRows(jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3])
     }
+
+    static let pruneBatch = 5000
 }

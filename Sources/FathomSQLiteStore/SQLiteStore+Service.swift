@@ -754,30 +754,48 @@ extension SQLiteStore {
     public func prune(before: Date, eventsBefore: Date) async throws -> PrunedRows {
         // Events keep their time in seconds, as the registry gives it.
         let (cutoff, eventsCutoff) = (Self.milliseconds(before), Int64(eventsBefore.timeIntervalSince1970))
-        return try await database.write { database in
-            try database.transaction {
-                var deleted: [Int] = []
-                for (sql, bound) in Self.pruning(cutoff: cutoff, eventsCutoff: eventsCutoff) {
-                    try database.query(sql, bound.map { .integer($0) })
-                    deleted.append(Int(database.changes))
+        var deleted: [Int] = []
+        for (table, condition, bound) in Self.pruning(cutoff: cutoff, eventsCutoff: eventsCutoff) {
+            // In batches, each its own write: claims, webhooks and reports go on between them.
+            var total = 0
+            while true {
+                let batch = try await database.write { database in
+                    try database.query(
+                        "DELETE FROM \(table) WHERE rowid IN (SELECT rowid FROM \(table) WHERE \(condition) LIMIT \(Self.pruneBatch))", [.integer(bound)])
+                    return Int(database.changes)
                 }
-                return PrunedRows(jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3])
+                total += batch
+                if batch < Self.pruneBatch { break }
             }
+            deleted.append(total)
         }
+        return PrunedRows(jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3])
     }
 
-    /// The four deletions of `prune`, in `PrunedRows`' order. A name's scan goes only when two
-    /// newer ones of the name remain (read through `scans_by_name`).
-    static func pruning(cutoff: Int64, eventsCutoff: Int64) -> [(String, [Int64])] {
+    static let pruneBatch = 5000
+
+    /// The four deletions of `prune` (table, condition, its cutoff), in `PrunedRows`' order. A
+    /// name keeps its newest job (a dead one is its image's failure; found through
+    /// `jobs_by_image`), and its first scan, its two newest and the one its report names
+    /// (through `scans_by_name`).
+    static func pruning(cutoff: Int64, eventsCutoff: Int64) -> [(String, String, Int64)] {
         [
-            ("DELETE FROM jobs WHERE state IN ('done', 'dead') AND updated_at < ?", [cutoff]),
-            ("DELETE FROM notifications WHERE delivered_at IS NOT NULL AND delivered_at < ?", [cutoff]),
-            ("DELETE FROM registry_events WHERE at < ?", [eventsCutoff]),
             (
+                "jobs",
                 """
-                DELETE FROM scans WHERE scanned_at < ? AND id NOT IN (SELECT scan_id FROM reports)
+                state IN ('done', 'dead') AND updated_at < ? AND (image = '' OR EXISTS (SELECT 1 FROM jobs n
+                    WHERE n.repository = jobs.repository AND n.reference = jobs.reference AND n.image = jobs.image AND n.id > jobs.id))
+                """, cutoff
+            ),
+            ("notifications", "delivered_at IS NOT NULL AND delivered_at < ?", cutoff),
+            ("registry_events", "at < ?", eventsCutoff),
+            (
+                "scans",
+                """
+                scanned_at < ? AND id NOT IN (SELECT scan_id FROM reports)
+                    AND EXISTS (SELECT 1 FROM scans o WHERE o.name = scans.name AND o.id < scans.id)
                     AND (SELECT COUNT(*) FROM (SELECT 1 FROM scans n WHERE n.name = scans.name AND n.id > scans.id LIMIT 2)) = 2
-                """, [cutoff]
+                """, cutoff
             ),
         ]
     }

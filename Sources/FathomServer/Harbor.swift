@@ -241,7 +241,7 @@ extension ScanRunner {
                 credentials: CredentialStore(explicit: credential.map { [details.registry: $0] } ?? [:], dockerConfigPath: nil),
                 insecureRegistries: details.insecure ? [details.registry] : []))
         do {
-            let name = try await harborName(job, digest: digest, details: details)
+            let name = await harborName(job, digest: digest, details: details, client: client)
             let session = try await currentSession()
             let outcome = await session.scan(
                 FleetJob(
@@ -267,18 +267,22 @@ extension ScanRunner {
     }
 
     /// The name a Harbor scan is kept under: the tag's Harbor gave (as a push names it), unless
-    /// a scan of another digest under that tag has been reported since Harbor asked (a later
-    /// push, scanned while this job waited out a retry). Then the tag has moved on, and this
-    /// scan is kept under its digest's name: the tag's report stays the newer push's.
-    nonisolated func harborName(_ job: Job, digest: FathomCore.Digest, details: HarborJob) async throws -> String {
+    /// the registry's tag names another digest now (a later push, e.g. while this job waited out
+    /// a retry) or is gone. Then this scan is kept under its digest's name, as Harbor's untagged
+    /// artifacts are, and the tag's report stays the newer image's. The registry says, not the
+    /// order reports landed in: a scan of the earlier of two quick pushes may end last.
+    nonisolated func harborName(_ job: Job, digest: FathomCore.Digest, details: HarborJob, client: RegistryClient) async -> String {
+        guard let tag = details.tag else { return job.image }
         let byDigest = "\(details.registry)/\(details.repository)@\(digest)"
-        guard details.tag != nil, let at = try await store.reportedScanTime(name: job.image), at >= job.createdAt,
-            let stored = try await store.report(name: job.image)
-        else { return job.image }
         do {
-            return try ScanReport.decode(stored).artifact.manifestDigest == digest ? job.image : byDigest
+            let now = try await client.manifestDigest(ImageReference(registry: details.registry, repository: details.repository, tag: tag))
+            return now == digest ? job.image : byDigest
+        } catch let error as FathomError where error.code == .notFound {
+            return byDigest
         } catch {
-            logger.warning("the stored report cannot be read: replaced", metadata: ["image": "\(job.image)", "error": "\(error)"])
+            logger.warning(
+                "cannot ask the registry where the tag points now: the scan is kept under the tag",
+                metadata: ["image": "\(job.image)", "error": "\(error)"])
             return job.image
         }
     }

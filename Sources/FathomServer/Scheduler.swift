@@ -7,7 +7,7 @@ public import ServiceLifecycle
 /// every `updateInterval`, and a rescan after every change of the advisory data (however it
 /// was changed: an update job, `db import`, `db pull`) and every `rescanInterval`. Job keys
 /// name the time slot or the data version, so several `serve` processes queue each once.
-/// At start and hourly it prunes what is older than `retention` itself.
+/// At start and hourly it prunes what is older than `retention` itself (`pruneHourly`).
 public struct Scheduler: Service {
     let store: any Store
     let configuration: ServiceConfiguration
@@ -20,18 +20,15 @@ public struct Scheduler: Service {
     }
 
     public func run() async throws {
+        // Pruning in a task of its own: a long first prune after an upgrade does not hold back
+        // the rescans and updates, nor its failure theirs.
+        let pruning = configuration.retention.map { retention in Task { await pruneHourly(retention: retention) } }
+        defer { pruning?.cancel() }
         var lastVersion = try await store.advisoryVersion()
         var lastSlots: [Job.Kind: Int64] = [:]
-        var lastPrune: Date?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let now = Date()
-                // At start, then hourly: the hour is a pace, not a slot (each replica's prune
-                // finds what another left).
-                if let retention = configuration.retention, lastPrune.map({ now.timeIntervalSince($0) >= 3600 }) ?? true {
-                    lastPrune = now
-                    try await prune(retention: retention, now: now)
-                }
                 for (kind, interval) in [(Job.Kind.update, configuration.updateInterval), (.rescan, configuration.rescanInterval)] {
                     guard let interval, kind != .update || !configuration.feeds.isEmpty else { continue }
                     let slot = Int64(now.timeIntervalSince1970 / max(1, interval.seconds))
@@ -56,13 +53,23 @@ public struct Scheduler: Service {
         }
     }
 
-    /// Deletes what is older than `retention` (registry events only beyond the rescan window too).
-    func prune(retention: Duration, now: Date) async throws {
-        let pruned = try await Self.prune(store, retention: retention, rescanWindow: configuration.rescanWindow, now: now)
-        if pruned.total > 0 {
-            logger.info(
-                "pruned rows older than the retention", metadata: ["jobs": "\(pruned.jobs)", "notifications": "\(pruned.notifications)",
-                "events": "\(pruned.events)", "scans": "\(pruned.scans)"])
+    /// At start, then hourly, deletes what is older than `retention` (registry events only
+    /// beyond the rescan window too). The hour is a pace, not a slot: each replica's prune finds
+    /// what another left. Ends when cancelled.
+    func pruneHourly(retention: Duration) async {
+        while !Task.isCancelled {
+            do {
+                let pruned = try await Self.prune(store, retention: retention, rescanWindow: configuration.rescanWindow, now: Date())
+                if pruned.total > 0 {
+                    logger.info(
+                        "pruned rows older than the retention", metadata: ["jobs": "\(pruned.jobs)", "notifications": "\(pruned.notifications)",
+                        "events": "\(pruned.events)", "scans": "\(pruned.scans)"])
+                }
+            } catch {
+                if Task.isCancelled || error is CancellationError { return }
+                logger.error("cannot prune rows older than the retention", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(3600))
         }
     }
 

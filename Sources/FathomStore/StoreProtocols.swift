@@ -303,13 +303,16 @@ extension JobQueue {
 }
 
 /// Rows the service no longer reads, deleted after a retention period so that the queue, the
-/// outbox, the event log and the scan history do not grow for ever.
+/// outbox, the event log and the scan history do not grow with every job, delivery, event
+/// and scan.
 public protocol Retention: Sendable {
     /// Deletes what is older than its cutoff: jobs done or dead last changed before `before`,
-    /// notifications delivered before it, registry events from before `eventsBefore` (the
-    /// rescan window reads them), and each name's scans made before `before` except its two
-    /// newest (the head, and the one a retried job measures its changes against) and any a
-    /// stored report names.
+    /// except each image name's newest (a dead one is its failure in the fleet summary);
+    /// notifications delivered before it; registry events from before `eventsBefore` (the
+    /// rescan window reads them); and each name's scans made before `before` except its first
+    /// (when it was first seen), its two newest (the head, and the one a retried job measures
+    /// its changes against) and any a stored report names. Images, inventories and layer
+    /// facts stay: scans of other names share them.
     func prune(before: Date, eventsBefore: Date) async throws -> PrunedRows
 }
 

@@ -25,6 +25,20 @@ public func openStoreForReading(_ location: String?) async throws -> any Store {
     return try await openStore(location)
 }
 
+/// Opens a store that must be there already (`db prune`): an SQLite path with no file is an
+/// error naming it, not a new empty store; otherwise as `openStore(_:)`.
+public func openExistingStore(_ location: String?) async throws -> any Store {
+    let lowered = location?.lowercased() ?? ""
+    if !lowered.hasPrefix("postgres") {
+        let path = location.map { $0.hasPrefix("sqlite://") ? String($0.dropFirst(9)) : $0.hasPrefix("sqlite:") ? String($0.dropFirst(7)) : $0 }
+            ?? SQLiteStore.defaultPath()
+        if !path.contains("://"), !FileManager.default.fileExists(atPath: path) {
+            throw FathomError(.notFound, "no store here", path: path)
+        }
+    }
+    return try await openStore(location)
+}
+
 /// Opens the store `location` names: `sqlite:PATH` or a plain path (the embedded SQLite
 /// store), or nil for the default one. `postgres://…` is the shared store of the service.
 public func openStore(_ location: String?) async throws -> any Store {

@@ -271,22 +271,24 @@ struct Database: AsyncParsableCommand {
 
         func validate() throws {
             guard try WorkerOptions.interval(olderThan, option: "--older-than") != nil else {
-                throw ValidationError("--older-than takes a duration such as 90d, not off")
+                throw ValidationError("--older-than takes a duration such as 90d (not 0 or off)")
             }
-            _ = try WorkerOptions.interval(rescanWindow, option: "--rescan-window")
+            guard try WorkerOptions.interval(rescanWindow, option: "--rescan-window") != nil else {
+                throw ValidationError("--rescan-window must be a duration such as 30d")
+            }
         }
 
         func run() async throws {
             let retention = try WorkerOptions.interval(olderThan, option: "--older-than") ?? .zero
             let window = try WorkerOptions.interval(rescanWindow, option: "--rescan-window") ?? .zero
             // A mistyped path would otherwise be a new, empty store, "pruned" of nothing.
-            var path = storeOption.store ?? defaultStoreLocation()
-            if path.hasPrefix("sqlite:") { path.removeFirst("sqlite:".count) }
-            if !path.contains("://") && !FileManager.default.fileExists(atPath: path) {
-                printError("no store at \(path): nothing to prune")
+            let store: any Store
+            do {
+                store = try await openExistingStore(storeOption.store)
+            } catch {
+                printError("cannot prune: \(error)")
                 throw ExitCode(1)
             }
-            let store = try await storeOption.open()
             let pruned = try await Scheduler.prune(store, retention: retention, rescanWindow: window, now: Date())
             try await store.close()
             print("Deleted \(pruned.jobs) jobs, \(pruned.notifications) notifications, \(pruned.events) registry events, \(pruned.scans) scans.")

@@ -14,14 +14,14 @@ import Testing
         }
     }
 
-    /// A done job and a registry event from long ago, and a done job from now.
+    /// A done job of a name and a registry event from long ago, and a done job of the name from now.
     static func seed(_ backend: String, store: String, suffix: String) async throws {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         try await sql(
             """
             INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at) VALUES
-                ('scan', 'old-\(suffix)', 'r.example/old:\(suffix)', 'old', '\(suffix)', 'done', 0, 0, 1000),
-                ('scan', 'new-\(suffix)', 'r.example/new:\(suffix)', 'new', '\(suffix)', 'done', \(now), \(now), \(now));
+                ('scan', 'old-\(suffix)', 'r.example/app:\(suffix)', 'app', '\(suffix)', 'done', 0, 0, 1000),
+                ('scan', 'new-\(suffix)', 'r.example/app:\(suffix)', 'app', '\(suffix)', 'done', \(now), \(now), \(now));
             INSERT INTO registry_events (id, action, repository, tag, at) VALUES ('e-\(suffix)', 'push', 'old', '\(suffix)', 1);
             """, backend: backend, store: store)
     }
@@ -42,18 +42,23 @@ import Testing
         try await Self.seed(backend, store: store, suffix: "1")
 
         // Durations it cannot use are refused before the store is touched.
-        for (value, says) in [("off", "not off"), ("3x", "takes a duration")] {
+        for (value, says) in [("off", "not 0 or off"), ("3x", "takes a duration")] {
             let refused = try await Tool.run(
                 [Fixtures.fathomExecutable, "db", "prune", "--store", store, "--older-than", value], environment: Fixtures.isolatedEnvironment, check: false)
             #expect(refused.status != 0 && refused.errorText.contains(says), "\(value): \(refused.errorText)")
         }
         #expect(try await Self.jobKeys(backend, store: store) == ["new-1", "old-1"])
+        // A mistyped PostgreSQL URL is refused, its password not printed.
+        let typoURL = try await Tool.run(
+            [Fixtures.fathomExecutable, "db", "prune", "--store", "postgres:fathom:S3cretPw@127.0.0.1/x", "--older-than", "90d"],
+            environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(typoURL.status != 0 && typoURL.errorText.contains("not a PostgreSQL URL") && !typoURL.errorText.contains("S3cretPw"), "\(typoURL.errorText)")
         if backend == "sqlite" {
             // A mistyped path is no store, not a new empty one.
             let typo = store.replacingOccurrences(of: "fathom.db", with: "fathon.db")
             let missing = try await Tool.run(
                 [Fixtures.fathomExecutable, "db", "prune", "--store", typo, "--older-than", "90d"], environment: Fixtures.isolatedEnvironment, check: false)
-            #expect(missing.status != 0 && missing.errorText.contains("no store at \(typo)"), "\(missing.errorText)")
+            #expect(missing.status != 0 && missing.errorText.contains("no store here") && missing.errorText.contains(typo), "\(missing.errorText)")
             #expect(!FileManager.default.fileExists(atPath: typo))
         }
 

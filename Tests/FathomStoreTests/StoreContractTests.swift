@@ -240,11 +240,19 @@ import FathomStores
                 SELECT pg_advisory_xact_lock(\(PostgresStore.enqueueLockSpace), hashtext('r/a:1'));
                 INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at)
                     VALUES ('scan', 'scan r/a:1@sha256:1', 'r/a:1', 'a', '1', 'queued', \(at), \(at), \(at));
-                SELECT pg_sleep(2);
+                SELECT pg_sleep(3);
                 COMMIT;
                 """, .postgres, at: location)
         }
-        try await Task.sleep(for: .milliseconds(700))  // psql has its id and holds the name
+        // Until psql has its id and holds the name (it sleeps after both), however loaded the machine.
+        let postgres = try await LocalPostgres.shared.value
+        let database = try #require(URL(string: location)?.lastPathComponent)
+        for _ in 0..<200 {
+            let sleeping = try await postgres.query(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = '\(database)' AND wait_event = 'PgSleep'", database: database)
+            if sleeping.trimmingCharacters(in: .whitespacesAndNewlines) == "1" { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let later = Task {
             try await store.enqueue(NewJob(kind: .scan, key: "scan r/a:1@sha256:2", image: "r/a:1", repository: "a", reference: "1"), now: now)
         }
@@ -258,28 +266,38 @@ import FathomStores
     }
 
     /// Retention: jobs done or dead, delivered notifications, registry events and superseded
-    /// scans from before the cutoff go; pending work, what is newer, a name's two newest scans
-    /// and the scan its report names stay.
+    /// scans from before the cutoff go; pending work, what is newer, a name's newest job, and a
+    /// name's first scan, two newest scans and the scan its report names stay.
     @Test(arguments: Backend.allCases) func pruningDeletesOnlyWhatNothingReads(_ backend: Backend) async throws {
         let store = try await Self.open(backend, "prune")
         defer { Task { try? await store.close() } }
         let now = Date()
         let old = now.addingTimeInterval(-100 * 86400)
         let cutoff = now.addingTimeInterval(-90 * 86400)
-        func job(_ name: String, at: Date, ending: (Int64) async throws -> Void) async throws -> Int64 {
-            let id = try await store.enqueue(NewJob(kind: .scan, key: name, image: "r/\(name):1", repository: name, reference: "1"), now: at).id
+        var keys = 0
+        func job(_ image: String, at: Date, kind: Job.Kind = .scan, ending: (Int64) async throws -> Void) async throws -> Int64 {
+            keys += 1
+            let reference = image.split(separator: ":").last.map(String.init)
+            let new = NewJob(kind: kind, key: "job \(keys)", image: image, repository: image.isEmpty ? nil : "r", reference: reference)
+            let id = try await store.enqueue(new, now: at).id
             let claimed = try #require(try await store.claim(worker: "w", lease: .seconds(30), now: at))
             #expect(claimed.id == id)
             try await ending(id)
             return id
         }
-        let doneOld = try await job("done-old", at: old) { try await store.complete($0, worker: "w", now: old) }
-        let deadOld = try await job("dead-old", at: old) {
-            try await store.fail($0, worker: "w", error: "refused", retryAfter: .seconds(1), maxAttempts: 1, now: old)
+        let done = { (at: Date) in { (id: Int64) async throws in try await store.complete(id, worker: "w", now: at) } }
+        let dead = { (at: Date) in
+            { (id: Int64) async throws in try await store.fail(id, worker: "w", error: "refused", retryAfter: .seconds(1), maxAttempts: 1, now: at) }
         }
-        let doneNew = try await job("done-new", at: now) { try await store.complete($0, worker: "w", now: now) }
-        let runningOld = try await job("running-old", at: old) { _ in }
-        let queuedOld = try await store.enqueue(NewJob(kind: .scan, key: "queued-old", image: "r/q:1", repository: "q", reference: "1"), now: old).id
+        // A name's old done job goes when a newer job of the name is there; a dead one that is its
+        // name's newest stays (the fleet summary counts it a failure); a rescan's goes.
+        let doneSuperseded = try await job("r/a:1", at: old, ending: done(old))
+        let doneNewest = try await job("r/a:1", at: now, ending: done(now))
+        let deadSuperseded = try await job("r/d:1", at: old, ending: dead(old))
+        let deadNewest = try await job("r/d:1", at: old.addingTimeInterval(60), ending: dead(old.addingTimeInterval(60)))
+        let rescan = try await job("", at: old, kind: .rescan, ending: done(old))
+        let runningOld = try await job("r/r:1", at: old) { _ in }
+        let queuedOld = try await store.enqueue(NewJob(kind: .scan, key: "queued", image: "r/q:1", repository: "r", reference: "1"), now: old).id
 
         let notifications = ["n-old", "n-new", "n-waiting"].map { OutgoingNotification(deliveryID: $0, url: "http://127.0.0.1:1/hook", body: []) }
         try await store.enqueueNotifications(notifications, now: old)
@@ -299,11 +317,14 @@ import FathomStores
             try await store.recordRematches(
                 changed: [ScanRecord(name: name, image: image, scannedAt: at, advisoryVersion: "v1", findings: [])], unchanged: [], advisoryVersion: "v1")
         }
-        // app: its report names its first scan; of the three after it the oldest goes.
+        let hours = { (count: Double) in old.addingTimeInterval(count * 3600) }
+        // app: its first scan is also its report's; of the three after it, the oldest goes.
         try await scan("r.example/app:1", at: old)
         try await store.storeReport(Array("{}".utf8), name: "r.example/app:1", repository: "app", tag: "1", manifestDigest: nil, findings: [])
-        for day in 1...3 { try await scan("r.example/app:1", at: old.addingTimeInterval(Double(day) * 3600)) }
-        // one: a single old scan, its newest, stays; fresh: its old scan has two newer ones.
+        for hour in 1...3 { try await scan("r.example/app:1", at: hours(Double(hour))) }
+        // many: five old scans, no report: the second and third go.
+        for hour in 0..<5 { try await scan("r.example/many:1", at: hours(Double(hour))) }
+        // one: a single old scan; fresh: an old first scan and two new ones. None goes.
         try await scan("r.example/one:1", at: old)
         try await scan("r.example/fresh:1", at: old)
         try await scan("r.example/fresh:1", at: now.addingTimeInterval(-60))
@@ -311,21 +332,23 @@ import FathomStores
         let scansBefore = try await store.counts().scans
 
         let pruned = try await store.prune(before: cutoff, eventsBefore: cutoff)
-        #expect(pruned == PrunedRows(jobs: 2, notifications: 1, events: 1, scans: 2))
-        for gone in [doneOld, deadOld] { #expect(try await store.job(gone) == nil, "job \(gone)") }
-        for kept in [doneNew, runningOld, queuedOld] { #expect(try await store.job(kept) != nil, "job \(kept)") }
+        #expect(pruned == PrunedRows(jobs: 3, notifications: 1, events: 1, scans: 3))
+        for gone in [doneSuperseded, deadSuperseded, rescan] { #expect(try await store.job(gone) == nil, "job \(gone)") }
+        for kept in [doneNewest, deadNewest, runningOld, queuedOld] { #expect(try await store.job(kept) != nil, "job \(kept)") }
         let outbox = try await store.notificationCounts()
         #expect(outbox.delivered == 1 && outbox.waiting == 1)
         #expect(try await store.lastEvent(.push, repository: "team/e-old", tag: "1", digest: nil) == nil)
         #expect(try await store.lastEvent(.push, repository: "team/e-new", tag: "1", digest: nil) != nil)
-        #expect(try await store.counts().scans == scansBefore - 2)
-        // The report's scan stays; the scan an hour after it went, so the newest before an hour
-        // and a half is the report's.
-        let beforeSecond = try await store.previousScan(name: "r.example/app:1", before: old.addingTimeInterval(1.5 * 3600))
-        #expect(beforeSecond.map { abs($0.scannedAt.timeIntervalSince(old)) < 0.01 } == true, "\(String(describing: beforeSecond?.scannedAt)) \(old)")
-        #expect(try await store.previousScan(name: "r.example/one:1") != nil)
-        #expect(try await store.previousScan(name: "r.example/fresh:1", before: now) != nil, "the one before the newest")
-        #expect(try await store.previousScan(name: "r.example/fresh:1", before: now.addingTimeInterval(-120)) == nil)
+        #expect(try await store.counts().scans == scansBefore - 3)
+        // What each name's newest scan before a time is now says which scans stayed.
+        func newest(_ name: String, before: Date) async throws -> Date? { try await store.previousScan(name: name, before: before)?.scannedAt }
+        func near(_ a: Date?, _ b: Date) -> Bool { a.map { abs($0.timeIntervalSince(b)) < 0.01 } ?? false }
+        #expect(near(try await newest("r.example/app:1", before: hours(1.5)), old), "app's scan an hour in went")
+        #expect(near(try await newest("r.example/app:1", before: hours(2.5)), hours(2)))
+        #expect(near(try await newest("r.example/many:1", before: hours(3.5)), hours(3)))
+        #expect(near(try await newest("r.example/many:1", before: hours(2.5)), old), "many's second and third went")
+        #expect(near(try await newest("r.example/one:1", before: now), old))
+        #expect(near(try await newest("r.example/fresh:1", before: now.addingTimeInterval(-120)), old), "fresh's first stays")
         // Nothing left to prune.
         #expect(try await store.prune(before: cutoff, eventsBefore: cutoff).total == 0)
     }
