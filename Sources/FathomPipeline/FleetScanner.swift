@@ -568,7 +568,7 @@ public final class ScanWrites: Sendable {
         self.batch = batch
     }
 
-    func changed(_ scan: ScanRecord) async throws {
+    package func changed(_ scan: ScanRecord) async throws {
         let full = pending.withLock { $0.changed.append(scan); return $0.changed.count + $0.unchanged.count >= batch }
         if full { try await flush() }
     }
@@ -584,17 +584,37 @@ public final class ScanWrites: Sendable {
         if full { try await flush() }
     }
 
-    /// Stores what is pending.
+    /// Stores what is pending, and returns once every record gathered before the call is
+    /// stored. Writes go one after another: a flush running beside this one may have taken this
+    /// caller's records into its batch and still be writing them (a worker's jobs share these
+    /// writes), and a report must not land before its scan.
     public func flush() async throws {
         if let failed = failure.withLock({ $0 }) { throw failed }
-        let taken = pending.withLock { state in
-            defer { state = ([], []) }
-            return state
+        let write = lastWrite.withLock { last -> Task<Void, Never> in
+            let taken = pending.withLock { state in
+                defer { state = ([], []) }
+                return state
+            }
+            let newMatches = matches.withLock { state in
+                defer { state = [] }
+                return state
+            }
+            let previous = last
+            let write = Task {
+                await previous?.value
+                await self.store(taken, newMatches)
+            }
+            last = write
+            return write
         }
-        let newMatches = matches.withLock { state in
-            defer { state = [] }
-            return state
-        }
+        await write.value
+        if let failed = failure.withLock({ $0 }) { throw failed }
+    }
+
+    /// The newest write; each waits for the one before it.
+    private let lastWrite = Locked<Task<Void, Never>?>(nil)
+
+    private func store(_ taken: (changed: [ScanRecord], unchanged: [Int64]), _ newMatches: [InventoryMatch]) async {
         do {
             try await matchResults?.storeMatches(newMatches)
             try await history.recordRematches(changed: taken.changed, unchanged: taken.unchanged, advisoryVersion: advisoryVersion)
@@ -605,7 +625,6 @@ public final class ScanWrites: Sendable {
                     + (names.isEmpty ? "" : " (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", …" : ""))"),
                 cause: error)
             failure.withLock { $0 = $0 ?? failed }
-            throw failed
         }
     }
 }

@@ -89,6 +89,38 @@ import FathomSQLiteStore
         #expect(facts == Self.facts("bad"))
     }
 
+    /// A worker's jobs share the scan writes: one job's flush may take another's scan into its
+    /// batch. The other's flush then returns only once that batch is stored, or its report would
+    /// land before its scan. sqlite3 holds the store's writer for two seconds meanwhile.
+    @Test func aFlushReturnsOnceTheBatchHoldingItsRecordsIsStored() async throws {
+        let path = try Fixtures.temporaryDirectory("writes") + "/fathom.db"
+        let store = try await SQLiteStore.open(path: path)
+        defer { Task { try? await store.close() } }
+        let writes = ScanWrites(history: store, advisoryVersion: "v1", batch: 100)
+        func record(_ name: String) -> ScanRecord {
+            let image = ImageRecord(
+                manifestDigest: Digest.sha256(of: Array(name.utf8)), configDigest: Digest.sha256(of: Array("config \(name)".utf8)), created: nil,
+                platform: nil, layers: [])
+            return ScanRecord(name: name, image: image, scannedAt: Date(), advisoryVersion: "v1", findings: [])
+        }
+        try await writes.changed(record("r/a:1"))
+        try await writes.changed(record("r/b:1"))
+        let holder = Task { try await Tool.run(["bash", "-c", "(echo 'BEGIN IMMEDIATE;'; sleep 2; echo 'COMMIT;') | sqlite3 '\(path)'"]) }
+        // Until sqlite3 holds the writer (a write with no wait fails meanwhile).
+        for _ in 0..<100 {
+            let probe = try await Tool.run(["sqlite3", "-cmd", ".timeout 0", path, "BEGIN IMMEDIATE; COMMIT;"], check: false)
+            if probe.status != 0 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // a's flush takes both scans and waits for the writer; b's flush finds nothing pending.
+        let first = Task { try await writes.flush() }
+        try await Task.sleep(for: .milliseconds(300))
+        try await writes.flush()
+        #expect(try await store.previousScan(name: "r/b:1") != nil, "a flush returned before its scan was stored")
+        try await first.value
+        _ = try await holder.value
+    }
+
     @Test func semaphoreBoundsConcurrency() async throws {
         let semaphore = AsyncSemaphore(permits: 3)
         let state = Shared((running: 0, peak: 0))

@@ -123,7 +123,10 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         var killedHolding = 0
         for loop in 0..<Self.loops {
-            let worker = try ServiceTests.startWorker("worker-\(loop)", service: service, registry: proxy.host, arguments: ["--workers", "2"])
+            // Two jobs at a time (not the default 8 per loop), so the queue outlasts the first
+            // workers and the kills find jobs held.
+            let worker = try ServiceTests.startWorker(
+                "worker-\(loop)", service: service, registry: proxy.host, arguments: ["--workers", "2", "--batch", "1"])
             try await Task.sleep(for: .milliseconds(Int.random(in: 200...1500, using: &generator)))
             // Killed once it holds a job (a loaded machine may start it late), or after 3 s more.
             for _ in 0..<30 {
