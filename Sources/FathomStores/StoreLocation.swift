@@ -13,8 +13,7 @@ public func defaultStoreLocation() -> String { SQLiteStore.defaultPath() }
 /// Opens a store only to read it (`db stats`, `db status`, `version`): an SQLite file this
 /// process may not write is opened read-only instead of failing; otherwise as `openStore(_:)`.
 public func openStoreForReading(_ location: String?) async throws -> any Store {
-    let path = location.map { $0.hasPrefix("sqlite://") ? String($0.dropFirst(9)) : $0.hasPrefix("sqlite:") ? String($0.dropFirst(7)) : $0 }
-        ?? SQLiteStore.defaultPath()
+    let path = sqlitePath(location)
     let isSQLite = location.map { !$0.contains("://") || $0.hasPrefix("sqlite://") } ?? true
     let directory = (path as NSString).deletingLastPathComponent
     if isSQLite, FileManager.default.fileExists(atPath: path),
@@ -30,13 +29,19 @@ public func openStoreForReading(_ location: String?) async throws -> any Store {
 public func openExistingStore(_ location: String?) async throws -> any Store {
     let lowered = location?.lowercased() ?? ""
     if !lowered.hasPrefix("postgres") {
-        let path = location.map { $0.hasPrefix("sqlite://") ? String($0.dropFirst(9)) : $0.hasPrefix("sqlite:") ? String($0.dropFirst(7)) : $0 }
-            ?? SQLiteStore.defaultPath()
+        let path = sqlitePath(location)
         if !path.contains("://"), !FileManager.default.fileExists(atPath: path) {
             throw FathomError(.notFound, "no store here", path: path)
         }
     }
     return try await openStore(location)
+}
+
+/// The file an SQLite location names (`sqlite://PATH`, `sqlite:PATH`, a path, or nil for the
+/// default); other schemes come back as given.
+func sqlitePath(_ location: String?) -> String {
+    location.map { $0.hasPrefix("sqlite://") ? String($0.dropFirst(9)) : $0.hasPrefix("sqlite:") ? String($0.dropFirst(7)) : $0 }
+        ?? SQLiteStore.defaultPath()
 }
 
 /// Opens the store `location` names: `sqlite:PATH` or a plain path (the embedded SQLite

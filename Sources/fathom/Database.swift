@@ -257,8 +257,9 @@ struct Database: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete finished jobs, delivered notifications, registry events and superseded scans older than a cutoff.",
             discussion: """
-                As `fathom serve --retention` does hourly. A name keeps its two newest scans and the one its report names, \
-                whatever their age; registry events are kept for the rescan window at least.
+                As `fathom serve --retention` does hourly. Whatever their age, an image name keeps its newest job, and its first \
+                scan, its two newest and the one its report names; queued and running jobs and undelivered notifications stay; \
+                registry events are kept for the rescan window at least.
                 """)
 
         @Option(help: "Delete what is older than this (90d, 2w, 12h).")
