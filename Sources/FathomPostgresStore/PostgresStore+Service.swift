@@ -36,8 +36,8 @@ extension PostgresStore {
                 try await run(
                     """
                     INSERT INTO jobs (kind, job_key, image, repository, reference, state, not_before, created_at, updated_at, payload)
-                    VALUES (\(job.kind.rawValue), \(job.key), \(job.image), \(job.repository), \(job.reference), 'queued', \(at), \(at), \(at),
-                            \(job.payload))
+                    VALUES (\(job.kind.rawValue), \(job.key), \(job.image), \(job.repository), \(job.reference), 'queued',
+                            \(at + StoreTime.milliseconds(job.delay)), \(at), \(at), \(job.payload))
                     ON CONFLICT (job_key) WHERE state IN ('queued', 'running') DO NOTHING RETURNING id
                     """, on: connection
                 ) { inserted = try $0.decode(Int64.self) }

@@ -44,7 +44,8 @@ extension SQLiteStore {
                     """,
                     [
                         .text(job.kind.rawValue), .text(job.key), .text(job.image), job.repository.map { .text($0) } ?? .null,
-                        job.reference.map { .text($0) } ?? .null, .integer(at), .integer(at), .integer(at), job.payload.map { .text($0) } ?? .null,
+                        job.reference.map { .text($0) } ?? .null, .integer(at + Self.milliseconds(job.delay)), .integer(at), .integer(at),
+                        job.payload.map { .text($0) } ?? .null,
                     ])
                 return (database.lastInsertRowID, true)
             }

@@ -26,13 +26,18 @@ enum WebhookPayload {
         return type?.isManifest == true || type?.isIndex == true
     }
 
-    /// The scan job of a pushed manifest: one pending job per image name and digest.
+    /// The scan job of a pushed manifest: one pending job per image name and digest. It waits
+    /// `settle` before a worker may take it: the CNCF registry notifies a push from the manifest's
+    /// write and moves the tag just after, so a worker taking the job at once read the tag's
+    /// previous manifest (or a 404 for a new tag) in the tests' fast loop.
     static func job(for event: RegistryEvent, host: String) -> NewJob {
         let name = "\(host)/\(event.repository)" + (event.tag.map { ":\($0)" } ?? event.digest.map { "@\($0)" } ?? ":latest")
         return NewJob(
             kind: .scan, key: "scan \(name)\(event.digest.map { "@\($0)" } ?? "")", image: name, repository: event.repository,
-            reference: event.tag ?? event.digest?.description)
+            reference: event.tag ?? event.digest?.description, delay: settle)
     }
+
+    static let settle: Duration = .seconds(1)
 }
 
 /// Harbor's webhook payload (v2): `PUSH_ARTIFACT` and `PULL_ARTIFACT` name resources by

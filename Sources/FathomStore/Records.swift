@@ -363,9 +363,14 @@ public struct NewJob: Sendable, Hashable {
 
     /// What the job needs besides the image (JSON: a request's policy, a Harbor scan's details).
     public var payload: String?
+    /// How long after it is queued a worker may take it.
+    public var delay: Duration
 
-    public init(kind: Job.Kind, key: String, image: String, repository: String?, reference: String?, payload: String? = nil) {
+    public init(
+        kind: Job.Kind, key: String, image: String, repository: String?, reference: String?, payload: String? = nil, delay: Duration = .zero
+    ) {
         self.payload = payload
+        self.delay = delay
         self.kind = kind
         self.key = key
         self.image = image
