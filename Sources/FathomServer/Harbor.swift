@@ -31,6 +31,9 @@ struct HarborJob: Codable {
     var mimeType: String?
     /// The `Authorization` value Harbor sent, sealed; nil when it sent none.
     var sealedAuthorization: String?
+
+    /// The name of an artifact Harbor gives no tag, or whose tag has moved on (`harborName`).
+    var nameByDigest: String { "\(registry)/\(repository)@\(digest)" }
 }
 
 /// The key Harbor's registry authorizations are sealed with while their jobs wait.
@@ -146,10 +149,10 @@ extension ServiceRoutes {
             mimeType: scan.artifact?.mime_type, sealedAuthorization: sealed)
         // Named as the webhook and POST /v1/scans name it (host/repository:tag), so that an image
         // Harbor asks about is one image of the fleet, not a second one under its digest.
-        let name = tag.map { "\(registry)/\(repository):\($0)" } ?? "\(registry)/\(repository)@\(digest)"
+        let name = tag.map { "\(registry)/\(repository):\($0)" } ?? details.nameByDigest
         let payload = String(decoding: try JSONEncoder().encode(details), as: UTF8.self)
         let (id, _) = try await store.enqueue(
-            NewJob(kind: .harbor, key: "harbor \(registry)/\(repository)@\(digest)", image: name, repository: repository,
+            NewJob(kind: .harbor, key: "harbor \(details.nameByDigest)", image: name, repository: repository,
                    reference: digest.description, payload: payload),
             now: Date())
         return Self.raw(
@@ -175,7 +178,7 @@ extension ServiceRoutes {
             // Under the tag's name, or under the digest's when the tag had moved on (`harborName`).
             var found: ScanReport?
             var any = false
-            for name in [job.image, "\(details.registry)/\(details.repository)@\(details.digest)"] {
+            for name in [job.image, details.nameByDigest] {
                 guard let stored = try await store.report(name: name) else { continue }
                 any = true
                 let report = try ScanReport.decode(stored)
@@ -273,12 +276,11 @@ extension ScanRunner {
     /// order reports landed in: a scan of the earlier of two quick pushes may end last.
     nonisolated func harborName(_ job: Job, digest: FathomCore.Digest, details: HarborJob, client: RegistryClient) async -> String {
         guard let tag = details.tag else { return job.image }
-        let byDigest = "\(details.registry)/\(details.repository)@\(digest)"
         do {
             let now = try await client.manifestDigest(ImageReference(registry: details.registry, repository: details.repository, tag: tag))
-            return now == digest ? job.image : byDigest
+            return now == digest ? job.image : details.nameByDigest
         } catch let error as FathomError where error.code == .notFound {
-            return byDigest
+            return details.nameByDigest
         } catch {
             logger.warning(
                 "cannot ask the registry where the tag points now: the scan is kept under the tag",
