@@ -31,7 +31,7 @@ extension ReportStore {
     /// Stores `report` as the newest of `name`, with its findings listed beside it.
     func storeReport(_ report: ScanReport, name: String, repository: String, tag: String?) async throws {
         try await storeReport(
-            Array(try report.json().utf8), name: name, repository: repository, tag: tag, manifestDigest: report.artifact.manifestDigest,
+            try report.document(), name: name, repository: repository, tag: tag, manifestDigest: report.artifact.manifestDigest,
             listing: ReportListing(report: report, name: name))
     }
 

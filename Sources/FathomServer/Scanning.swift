@@ -202,7 +202,7 @@ extension ScanRunner {
             var matched = image
             if case .unchanged = outcome, let kept = before.changes { matched.changes = kept }
             let updated = session.rematched(before, by: matched)
-            let bytes = Array(try updated.report.json().utf8)
+            let bytes = try updated.report.document()
             if bytes != stored {
                 try await store.storeReport(
                     bytes, name: image.name, repository: reference.repository, tag: reference.tag, manifestDigest: image.image.manifestDigest,

@@ -1,0 +1,156 @@
+import FathomCore
+import Foundation
+import Testing
+
+/// The streaming encoder against Foundation's `JSONEncoder` (compact, sorted keys, unescaped
+/// slashes, ISO 8601 dates) as the oracle: the same bytes, value for value.
+@Suite struct StreamingJSONEncoderTests {
+    static func foundation(_ value: some Encodable) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return Array(try encoder.encode(value))
+    }
+
+    static func expectSameBytes(_ value: some Encodable, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let streamed = String(decoding: try StreamingJSONEncoder().encode(value), as: UTF8.self)
+        let oracle = String(decoding: try foundation(value), as: UTF8.self)
+        #expect(streamed == oracle, sourceLocation: sourceLocation)
+    }
+
+    @Test func stringsAreEscapedAsFoundationEscapesThem() throws {
+        var controls = ""
+        for byte in 0..<0x20 { controls.unicodeScalars.append(Unicode.Scalar(UInt8(byte))) }
+        try Self.expectSameBytes([
+            "", "plain", controls, "quote \" backslash \\ slash / del \u{7F}", "é ü 中文 \u{2028} 😀", "tail\\", "\"",
+            String(repeating: "long run without escapes ", count: 100) + "\n",
+        ])
+    }
+
+    @Test func numbersAreWrittenAsFoundationWritesThem() throws {
+        try Self.expectSameBytes([0, 1, -1, 7.5, 0.1, -0.0, 1e21, 1e-7, 12_345_678.9, 0.00043, 3.0, 1 / 3, Double.ulpOfOne,
+                                  Double.greatestFiniteMagnitude, Double.leastNonzeroMagnitude, -2.5e-300])
+        try Self.expectSameBytes([Float(0.1), Float(7.5), Float(1e-7), Float(3)])
+        try Self.expectSameBytes([Int.min, Int.max, 0, 9, 10, 99, 100, -10])
+        try Self.expectSameBytes(Integers())
+    }
+
+    @Test func nonFiniteNumbersAreAnError() {
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode([Double.nan]) }
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(["x": Double.infinity]) }
+    }
+
+    @Test func foundationsOwnTypesAreEncodedAsItsEncoderDoes() throws {
+        try Self.expectSameBytes(Foundations())
+        try Self.expectSameBytes([Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 1_764_950_400.75)])
+    }
+
+    @Test func keysAreSortedAtEveryLevel() throws {
+        try Self.expectSameBytes(["b": ["z": 1, "a": 2, "A": 3, "_": 4, "a10": 5, "a9": 6], "a": [:], "é": ["": 0]])
+        try Self.expectSameBytes(Outer())
+        try Self.expectSameBytes([Outer(), Outer()])
+        try Self.expectSameBytes(["one": Optional<Int>.none, "two": 2])
+        try Self.expectSameBytes(Optionals())
+    }
+
+    @Test func nestedContainersAndSuperEncodersCloseWhereTheyShould() throws {
+        try Self.expectSameBytes(Nested())
+        try Self.expectSameBytes([Nested(), Nested()])
+        try Self.expectSameBytes(Derived())
+        try Self.expectSameBytes(["empty": Empty()])
+        try Self.expectSameBytes([[Int]]())
+        try Self.expectSameBytes([[Int]()])
+    }
+
+    /// Foundation keeps every container until the end; a stream cannot go back into one it
+    /// closed, and says so rather than writing a broken document.
+    @Test func writingToAClosedContainerIsAnError() {
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(BackTracking()) }
+    }
+
+    struct BackTracking: Encodable {
+        enum Keys: String, CodingKey { case first, second, late }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            var first = container.nestedContainer(keyedBy: Keys.self, forKey: .first)
+            try first.encode(1, forKey: .first)
+            var second = container.nestedUnkeyedContainer(forKey: .second)
+            try second.encode(2)
+            try first.encode(3, forKey: .late)
+        }
+    }
+
+    struct Integers: Encodable {
+        var a = Int8.min, b = Int16.min, c = Int32.min, d = Int64.min, e = UInt.max
+        var f = UInt8.max, g = UInt16.max, h = UInt32.max, i = UInt64.max, j = Int8.max
+    }
+
+    struct Foundations: Encodable {
+        var date = Date(timeIntervalSince1970: 1_764_950_400)
+        var url = URL(string: "https://security-tracker.debian.org/tracker/CVE-2024-22365")!
+        var data = Data([0, 1, 2, 250, 255])
+        var decimal = Decimal(string: "1.50")!
+        var dates = ["later": Date(timeIntervalSince1970: 2_000_000_000)]
+    }
+
+    /// Declared out of key order, with a dictionary and an array of objects inside.
+    struct Outer: Encodable {
+        var zeta = "last"
+        var alpha = [Inner(), Inner()]
+        var middle: [String: Inner] = ["y": Inner(), "x": Inner()]
+        var beta = 2
+    }
+
+    struct Inner: Encodable {
+        var severity = "HIGH"
+        var cvss = [7.5, 9.8]
+        var id = "CVE-2024-0001"
+    }
+
+    struct Optionals: Encodable {
+        var absent: String? = nil
+        var present: String? = "here"
+        var list: [String?] = ["a", nil]
+    }
+
+    /// Writes a nested object and array, then goes on writing to its own object.
+    struct Nested: Encodable {
+        enum Keys: String, CodingKey { case z, nested, list, a, sup }
+        enum InnerKeys: String, CodingKey { case q, p }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(1, forKey: .z)
+            var nested = container.nestedContainer(keyedBy: InnerKeys.self, forKey: .nested)
+            try nested.encode("q", forKey: .q)
+            var list = container.nestedUnkeyedContainer(forKey: .list)
+            try list.encode(1)
+            var inner = list.nestedContainer(keyedBy: InnerKeys.self)
+            try inner.encode(true, forKey: .p)
+            try inner.encode(false, forKey: .q)
+            var deeper = list.nestedUnkeyedContainer()
+            try deeper.encodeNil()
+            try list.encode("after")
+            try container.encode("a", forKey: .a)
+            try ["x": 1].encode(to: container.superEncoder(forKey: .sup))
+            _ = container.superEncoder()
+        }
+    }
+
+    class Base: Encodable {
+        var base = "b"
+    }
+
+    /// A subclass and its superclass sharing one object.
+    final class Derived: Base {
+        enum Keys: String, CodingKey { case derived }
+        override func encode(to encoder: any Encoder) throws {
+            try super.encode(to: encoder)
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(1, forKey: .derived)
+        }
+    }
+
+    struct Empty: Encodable {
+        func encode(to encoder: any Encoder) throws {}
+    }
+}
