@@ -39,12 +39,18 @@ final class JSONOutput {
         /// Where its first member starts (after the opening bracket).
         var start: Int
         var count = 0
-        /// An object's keys and where each member starts, in the order written.
-        var members: [(key: String, start: Int)] = []
+        /// An object's first entry in `keys` and `memberStarts`.
+        var firstMember: Int
     }
 
-    var bytes: [UInt8] = []
-    var open: [Container] = []
+    // Only this encoder's own calls touch these, one at a time: the run-time exclusivity checks
+    // of a class's stored properties were a fifth of its CPU.
+    @exclusivity(unchecked) var bytes: [UInt8] = []
+    @exclusivity(unchecked) var open: [Container] = []
+    /// The open objects' keys and where each member starts, in the order written (a stack:
+    /// an object's entries are dropped when it closes).
+    @exclusivity(unchecked) private var keys: [String] = []
+    @exclusivity(unchecked) private var memberStarts: [Int] = []
     private var opened = 0
     /// A write the stream could not make, from a call that cannot throw: thrown at the end.
     var failure: EncodingError?
@@ -64,19 +70,20 @@ final class JSONOutput {
         case .slot: break
         }
         opened += 1
-        open.append(Container(id: opened, kind: kind, start: bytes.count))
+        open.append(Container(id: opened, kind: kind, start: bytes.count, firstMember: keys.count))
         return (open.count - 1, opened)
     }
 
-    /// Whether the container at `index` is still the one `id` names; if not, the failure to throw.
-    func check(_ index: Int, _ id: Int) -> EncodingError? {
-        guard index < open.count, open[index].id == id else {
-            let error = EncodingError.invalidValue(
-                index, EncodingError.Context(codingPath: [], debugDescription: "a container was written to after a later one closed it (the stream writes in order)"))
-            failure = failure ?? error
-            return error
-        }
-        return nil
+    /// Whether the container at `index` is still the one `id` names; if not, the failure is kept.
+    func isOpen(_ index: Int, _ id: Int) -> Bool {
+        if index < open.count && open[index].id == id { return true }
+        failure = failure ?? Self.outOfOrder
+        return false
+    }
+
+    static var outOfOrder: EncodingError {
+        EncodingError.invalidValue(
+        "", EncodingError.Context(codingPath: [], debugDescription: "a container was written to after a later one closed it (the stream writes in order)"))
     }
 
     /// Closes every container above `depth`.
@@ -86,6 +93,8 @@ final class JSONOutput {
             switch container.kind {
             case .object:
                 sortMembers(of: container)
+                keys.removeSubrange(container.firstMember...)
+                memberStarts.removeSubrange(container.firstMember...)
                 bytes.append(UInt8(ascii: "}"))
             case .array:
                 bytes.append(UInt8(ascii: "]"))
@@ -97,18 +106,19 @@ final class JSONOutput {
 
     /// Starts the next member of the object at `index`: a comma after the first, then the key.
     func beginMember(_ key: String, of index: Int, id: Int) throws {
-        if let error = check(index, id) { throw error }
+        guard isOpen(index, id) else { throw Self.outOfOrder }
         close(downTo: index + 1)
         if open[index].count > 0 { bytes.append(UInt8(ascii: ",")) }
         open[index].count += 1
-        open[index].members.append((key, bytes.count))
+        keys.append(key)
+        memberStarts.append(bytes.count)
         writeString(key)
         bytes.append(UInt8(ascii: ":"))
     }
 
     /// Starts the next element of the array at `index`.
     func beginElement(of index: Int, id: Int) throws {
-        if let error = check(index, id) { throw error }
+        guard isOpen(index, id) else { throw Self.outOfOrder }
         close(downTo: index + 1)
         if open[index].count > 0 { bytes.append(UInt8(ascii: ",")) }
         open[index].count += 1
@@ -116,24 +126,37 @@ final class JSONOutput {
 
     /// Rewrites a closing object's members in key order, if they were not written in it.
     private func sortMembers(of container: Container) {
-        let members = container.members
-        guard members.count > 1 else { return }
-        let precedes: ((key: String, start: Int), (key: String, start: Int)) -> Bool = { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        if zip(members, members.dropFirst()).allSatisfy({ !precedes($1, $0) }) { return }
+        let first = container.firstMember
+        let count = keys.count - first
+        guard count > 1 else { return }
+        var sorted = true
+        for index in first + 1..<keys.count where Self.precedes(keys[index], keys[index - 1]) {
+            sorted = false
+            break
+        }
+        if sorted { return }
         let end = bytes.count
         let written = Array(bytes[container.start..<end])
         // A member runs to the comma before the next one, the last to the end.
-        var ranges: [(key: String, range: Range<Int>)] = []
-        ranges.reserveCapacity(members.count)
-        for (index, member) in members.enumerated() {
-            let memberEnd = index + 1 < members.count ? members[index + 1].start - 1 : end
-            ranges.append((member.key, (member.start - container.start)..<(memberEnd - container.start)))
-        }
-        ranges.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        let order = (first..<keys.count).sorted { Self.precedes(keys[$0], keys[$1]) }
         bytes.removeSubrange(container.start..<end)
-        for (index, member) in ranges.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(contentsOf: written[member.range])
+        for (position, member) in order.enumerated() {
+            if position > 0 { bytes.append(UInt8(ascii: ",")) }
+            let memberEnd = member + 1 < keys.count ? memberStarts[member + 1] - 1 : end
+            bytes.append(contentsOf: written[(memberStarts[member] - container.start)..<(memberEnd - container.start)])
+        }
+    }
+
+    /// UTF-8 byte order, as Foundation sorts keys.
+    private static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a
+        var b = b
+        return a.withUTF8 { a in
+            b.withUTF8 { b in
+                let common = min(a.count, b.count)
+                let order = common == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, common)
+                return order != 0 ? order < 0 : a.count < b.count
+            }
         }
     }
 
@@ -141,14 +164,15 @@ final class JSONOutput {
 
     func encodeValue<T: Encodable>(_ value: T) throws {
         // Foundation's own types, encoded as Foundation's encoder does; the rest by their `encode(to:)`.
+        // The type is known equal, so the bits are the value: no dynamic cast.
         if T.self == String.self {
-            writeString(value as! String)
+            writeString(unsafeBitCast(value, to: String.self))
         } else if T.self == Int.self {
-            writeInteger(value as! Int)
+            writeInteger(unsafeBitCast(value, to: Int.self))
         } else if T.self == Bool.self {
-            writeBool(value as! Bool)
+            writeBool(unsafeBitCast(value, to: Bool.self))
         } else if T.self == Double.self {
-            try writeFloatingPoint(value as! Double)
+            try writeFloatingPoint(unsafeBitCast(value, to: Double.self))
         } else if T.self == Date.self {
             writeString((value as! Date).formatted(.iso8601))
         } else if T.self == URL.self {
@@ -361,7 +385,7 @@ struct StreamingUnkeyedContainer: UnkeyedEncodingContainer {
     let output: JSONOutput
     let place: (index: Int, id: Int)
     var codingPath: [any CodingKey] { [] }
-    var count: Int { output.check(place.index, place.id) == nil ? output.open[place.index].count : 0 }
+    var count: Int { place.index < output.open.count && output.open[place.index].id == place.id ? output.open[place.index].count : 0 }
 
     private func begin() throws {
         try output.beginElement(of: place.index, id: place.id)
