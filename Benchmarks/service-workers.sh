@@ -174,7 +174,9 @@ for source in ("registry", "oci"):
     base = None
     for count in counts:
         wall, pg, registry = map(float, open(f"{work}/runs/run-{source}-{count}.txt").read().split())
-        times = [open(path).read().split() for path in sorted(glob.glob(f"{work}/runs/worker-{source}-{count}-*.time"))]
+        # The figures are time's last line: a worker run under a profiler (FATHOM_BENCH_WORKER_PREFIX)
+        # ends by the signal, which time reports on a line before them.
+        times = [open(path).read().strip().splitlines()[-1].split() for path in sorted(glob.glob(f"{work}/runs/worker-{source}-{count}-*.time"))]
         cpu = sum(float(t[1]) + float(t[2]) for t in times)
         rss = max(int(t[3]) for t in times) / 1024
         summary = json.load(open(f"{work}/runs/summary-{source}-{count}.json"))

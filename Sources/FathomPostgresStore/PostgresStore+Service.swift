@@ -56,8 +56,19 @@ extension PostgresStore {
     public func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job] {
         let at = StoreTime.milliseconds(now)
         let until = at + StoreTime.milliseconds(lease)
-        // A running job whose lease ran out lost its worker: it is runnable again.
-        try await run("UPDATE jobs SET state = 'queued', worker = NULL, updated_at = \(at) WHERE state = 'running' AND lease_until < \(at)")
+        // A running job whose lease ran out lost its worker: it is runnable again. Looked for
+        // once a second at most: a worker refilling its batch claims once per job, and this was
+        // a second round trip for each (a lease is a minute; a second more is nothing).
+        let due = expiredChecked.withLock { last in
+            guard let checked = last, abs(at - checked) < 1000 else {
+                last = at
+                return true
+            }
+            return false
+        }
+        if due {
+            try await run("UPDATE jobs SET state = 'queued', worker = NULL, updated_at = \(at) WHERE state = 'running' AND lease_until < \(at)")
+        }
         var jobs: [Job] = []
         try await run(
             """

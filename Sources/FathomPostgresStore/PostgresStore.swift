@@ -19,6 +19,8 @@ public final class PostgresStore: Store {
     /// Waiters on another process's layer claim, woken by `NOTIFY fathom_layers, 'DIGEST'`.
     let layerWakeups = Wakeups()
     let listener = Locked<Task<Void, Never>?>(nil)
+    /// When (by the claims' own clock, milliseconds) a claim last returned the jobs whose leases ran out.
+    let expiredChecked = Locked<Int64?>(nil)
     /// Connects once afresh and closes, throwing the named cause (PostgresFailure.probe).
     let reach: @Sendable (Duration) async throws -> Void
 
