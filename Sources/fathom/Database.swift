@@ -262,7 +262,7 @@ struct Database: AsyncParsableCommand {
                 registry events are kept for the rescan window at least.
                 """)
 
-        @Option(help: "Delete what is older than this (90d, 2w, 12h).")
+        @Option(help: "Delete what is older than this (90d, 2w; a day at least).")
         var olderThan: String
 
         @Option(help: "The rescan window the registry events are kept for at least (as serve's --rescan-window).")
@@ -271,7 +271,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func validate() throws {
-            guard try WorkerOptions.interval(olderThan, option: "--older-than") != nil else {
+            guard try WorkerOptions.retention(olderThan, option: "--older-than") != nil else {
                 throw ValidationError("--older-than takes a duration such as 90d (not 0 or off)")
             }
             guard try WorkerOptions.interval(rescanWindow, option: "--rescan-window") != nil else {
@@ -280,7 +280,7 @@ struct Database: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let retention = try WorkerOptions.interval(olderThan, option: "--older-than") ?? .zero
+            let retention = try WorkerOptions.retention(olderThan, option: "--older-than") ?? .zero
             let window = try WorkerOptions.interval(rescanWindow, option: "--rescan-window") ?? .zero
             // A mistyped path would otherwise be a new, empty store, "pruned" of nothing.
             let store: any Store

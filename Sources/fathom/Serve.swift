@@ -87,6 +87,17 @@ struct WorkerOptions: ParsableArguments {
         return .milliseconds(Int64(amount * scale * 1000))
     }
 
+    /// A retention (nil: off). Shorter than a day is refused: it is more likely a slip ("90m"
+    /// for 90 days) than a wish, and it could delete a finished job before Harbor or a client
+    /// had asked for its report.
+    static func retention(_ text: String, option: String) throws -> Duration? {
+        guard let retention = try interval(text, option: option) else { return nil }
+        guard retention >= .seconds(86400) else {
+            throw ValidationError("\(option) is at least a day (\(text) could delete jobs before their reports are fetched); e.g. 90d, or off")
+        }
+        return retention
+    }
+
     /// The configuration these options give (token and secret files read; a missing one is an error).
     func configuration(defaultWorkers: Int) throws -> ServiceConfiguration {
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -164,7 +175,7 @@ struct Serve: AsyncParsableCommand {
         _ = try Self.address(listen)
         _ = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
         _ = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
-        _ = try WorkerOptions.interval(retention, option: "--retention")
+        _ = try WorkerOptions.retention(retention, option: "--retention")
         guard try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime") != nil else {
             throw ValidationError("--session-lifetime must be a duration such as 12h")
         }
@@ -190,7 +201,7 @@ struct Serve: AsyncParsableCommand {
             configuration.registries = registry
             configuration.updateInterval = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
             configuration.rescanInterval = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
-            configuration.retention = try WorkerOptions.interval(retention, option: "--retention")
+            configuration.retention = try WorkerOptions.retention(retention, option: "--retention")
             configuration.sessionLifetime = try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime") ?? .seconds(12 * 3600)
             configuration.apiToken = try apiTokenFile.map(ServiceConfiguration.token(file:))
             configuration.webhookToken = try webhookTokenFile.map(ServiceConfiguration.token(file:))

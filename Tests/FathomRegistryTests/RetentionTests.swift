@@ -42,7 +42,7 @@ import Testing
         try await Self.seed(backend, store: store, suffix: "1")
 
         // Durations it cannot use are refused before the store is touched.
-        for (value, says) in [("off", "not 0 or off"), ("3x", "takes a duration")] {
+        for (value, says) in [("off", "not 0 or off"), ("3x", "takes a duration"), ("90m", "at least a day")] {
             let refused = try await Tool.run(
                 [Fixtures.fathomExecutable, "db", "prune", "--store", store, "--older-than", value], environment: Fixtures.isolatedEnvironment, check: false)
             #expect(refused.status != 0 && refused.errorText.contains(says), "\(value): \(refused.errorText)")
@@ -66,6 +66,11 @@ import Testing
             [Fixtures.fathomExecutable, "db", "prune", "--store", store, "--older-than", "90d"], environment: Fixtures.isolatedEnvironment)
         #expect(pruned.text.contains("Deleted 1 jobs, 0 notifications, 1 registry events, 0 scans."), "\(pruned.text)")
         #expect(try await Self.jobKeys(backend, store: store) == ["new-1"])
+
+        // serve refuses a retention too short to be meant, before it starts.
+        let short = try await Tool.run(
+            [Fixtures.fathomExecutable, "serve", "--store", store, "--retention", "10m"], environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(short.status != 0 && short.errorText.contains("--retention is at least a day"), "\(short.errorText)")
 
         // serve prunes at its start.
         try await Self.seed(backend, store: store, suffix: "2")
