@@ -8,13 +8,19 @@ import Foundation
 /// the same bytes.
 ///
 /// Keys come out sorted by their UTF-8 bytes, as Foundation sorts them: an object's members are
-/// written in the order they are encoded, and reordered in place when the object closes.
+/// written in the order they are encoded, and reordered in place when the object closes (a key
+/// written twice keeps its last value, as in Foundation's). A stream cannot go back: a write to
+/// a container after a later one closed it is an error, where Foundation's tree would take it.
+/// `codingPath` is always empty and `userInfo` has nothing.
 public struct StreamingJSONEncoder: Sendable {
     public init() {}
 
     public func encode(_ value: some Encodable) throws -> [UInt8] {
         let output = JSONOutput()
         try output.encodeValue(value)
+        if output.bytes.isEmpty {
+            throw EncodingError.invalidValue(value, EncodingError.Context(codingPath: [], debugDescription: "Top-level \(type(of: value)) did not encode any values."))
+        }
         output.close(downTo: 0)
         if let failure = output.failure { throw failure }
         return output.bytes
@@ -54,10 +60,6 @@ final class JSONOutput {
     private var opened = 0
     /// A write the stream could not make, from a call that cannot throw: thrown at the end.
     var failure: EncodingError?
-
-    init() {
-        bytes.reserveCapacity(64 * 1024)
-    }
 
     // MARK: containers
 
@@ -129,16 +131,18 @@ final class JSONOutput {
         let first = container.firstMember
         let count = keys.count - first
         guard count > 1 else { return }
-        var sorted = true
-        for index in first + 1..<keys.count where Self.precedes(keys[index], keys[index - 1]) {
-            sorted = false
+        var inOrder = true
+        for index in first + 1..<keys.count where !Self.precedes(keys[index - 1], keys[index]) {
+            inOrder = false
             break
         }
-        if sorted { return }
+        if inOrder { return }
         let end = bytes.count
         let written = Array(bytes[container.start..<end])
-        // A member runs to the comma before the next one, the last to the end.
-        let order = (first..<keys.count).sorted { Self.precedes(keys[$0], keys[$1]) }
+        // A member runs to the comma before the next one, the last to the end. Of members with
+        // one key, the last written stays (sorted by key, then by when written).
+        var order = (first..<keys.count).sorted { Self.precedes(keys[$0], keys[$1]) || (keys[$0] == keys[$1] && $0 < $1) }
+        order = order.indices.filter { $0 + 1 == order.count || keys[order[$0]] != keys[order[$0 + 1]] }.map { order[$0] }
         bytes.removeSubrange(container.start..<end)
         for (position, member) in order.enumerated() {
             if position > 0 { bytes.append(UInt8(ascii: ",")) }
@@ -186,8 +190,9 @@ final class JSONOutput {
             let start = bytes.count
             try value.encode(to: StreamingEncoder(output: self, depth: depth))
             close(downTo: depth)
-            // A value that wrote nothing is an empty object, as Foundation writes it.
-            if bytes.count == start { bytes.append(contentsOf: [UInt8(ascii: "{"), UInt8(ascii: "}")]) }
+            // A value that wrote nothing is an empty object, as Foundation writes it (at the top,
+            // where Foundation throws, `encode` does).
+            if bytes.count == start && start > 0 { bytes.append(contentsOf: [UInt8(ascii: "{"), UInt8(ascii: "}")]) }
         }
     }
 
@@ -275,6 +280,8 @@ final class JSONOutput {
 struct StreamingEncoder: Encoder {
     let output: JSONOutput
     let depth: Int
+    /// A `superEncoder()`'s slot, which must still be open when the encoder is written to.
+    var slot: (index: Int, id: Int)? = nil
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
@@ -287,12 +294,14 @@ struct StreamingEncoder: Encoder {
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer {
-        StreamingSingleValueContainer(output: output)
+        StreamingSingleValueContainer(output: output, slot: slot)
     }
 
     /// The value's container: the one already open at its depth if it is of the kind asked for
     /// (a subclass and its superclass share one object), else a new one.
     private func place(_ kind: JSONOutput.Kind) -> (index: Int, id: Int) {
+        // Its slot closed (the parent was written to since): the failure is kept, the write goes nowhere useful.
+        if let slot, !output.isOpen(slot.index, slot.id) { return output.open(kind) }
         if output.open.count > depth && output.open[depth].kind == kind { return (depth, output.open[depth].id) }
         output.close(downTo: depth)
         return output.open(kind)
@@ -338,11 +347,13 @@ struct StreamingKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     func encode(_ value: Int16, forKey key: Key) throws { try integer(value, key) }
     func encode(_ value: Int32, forKey key: Key) throws { try integer(value, key) }
     func encode(_ value: Int64, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: Int128, forKey key: Key) throws { try integer(value, key) }
     func encode(_ value: UInt, forKey key: Key) throws { try integer(value, key) }
     func encode(_ value: UInt8, forKey key: Key) throws { try integer(value, key) }
     func encode(_ value: UInt16, forKey key: Key) throws { try integer(value, key) }
     func encode(_ value: UInt32, forKey key: Key) throws { try integer(value, key) }
     func encode(_ value: UInt64, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: UInt128, forKey key: Key) throws { try integer(value, key) }
 
     private func integer(_ value: some BinaryInteger, _ key: Key) throws {
         try begin(key)
@@ -376,8 +387,8 @@ struct StreamingKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     private func superEncoder(named key: String) -> any Encoder {
         _ = try? begin(key)
-        output.open(.slot)
-        return StreamingEncoder(output: output, depth: output.open.count)
+        let slot = output.open(.slot)
+        return StreamingEncoder(output: output, depth: output.open.count, slot: slot)
     }
 }
 
@@ -416,11 +427,13 @@ struct StreamingUnkeyedContainer: UnkeyedEncodingContainer {
     func encode(_ value: Int16) throws { try integer(value) }
     func encode(_ value: Int32) throws { try integer(value) }
     func encode(_ value: Int64) throws { try integer(value) }
+    func encode(_ value: Int128) throws { try integer(value) }
     func encode(_ value: UInt) throws { try integer(value) }
     func encode(_ value: UInt8) throws { try integer(value) }
     func encode(_ value: UInt16) throws { try integer(value) }
     func encode(_ value: UInt32) throws { try integer(value) }
     func encode(_ value: UInt64) throws { try integer(value) }
+    func encode(_ value: UInt128) throws { try integer(value) }
 
     private func integer(_ value: some BinaryInteger) throws {
         try begin()
@@ -444,29 +457,61 @@ struct StreamingUnkeyedContainer: UnkeyedEncodingContainer {
 
     func superEncoder() -> any Encoder {
         _ = try? begin()
-        output.open(.slot)
-        return StreamingEncoder(output: output, depth: output.open.count)
+        let slot = output.open(.slot)
+        return StreamingEncoder(output: output, depth: output.open.count, slot: slot)
     }
 }
 
 struct StreamingSingleValueContainer: SingleValueEncodingContainer {
     let output: JSONOutput
+    var slot: (index: Int, id: Int)?
     var codingPath: [any CodingKey] { [] }
 
-    func encodeNil() throws { output.writeNull() }
-    func encode(_ value: Bool) throws { output.writeBool(value) }
-    func encode(_ value: String) throws { output.writeString(value) }
-    func encode(_ value: Double) throws { try output.writeFloatingPoint(value) }
-    func encode(_ value: Float) throws { try output.writeFloatingPoint(value) }
-    func encode(_ value: Int) throws { output.writeInteger(value) }
-    func encode(_ value: Int8) throws { output.writeInteger(value) }
-    func encode(_ value: Int16) throws { output.writeInteger(value) }
-    func encode(_ value: Int32) throws { output.writeInteger(value) }
-    func encode(_ value: Int64) throws { output.writeInteger(value) }
-    func encode(_ value: UInt) throws { output.writeInteger(value) }
-    func encode(_ value: UInt8) throws { output.writeInteger(value) }
-    func encode(_ value: UInt16) throws { output.writeInteger(value) }
-    func encode(_ value: UInt32) throws { output.writeInteger(value) }
-    func encode(_ value: UInt64) throws { output.writeInteger(value) }
-    func encode<T: Encodable>(_ value: T) throws { try output.encodeValue(value) }
+    /// A `superEncoder()`'s value is written only while its slot is open.
+    private func begin() throws {
+        if let slot, !output.isOpen(slot.index, slot.id) { throw JSONOutput.outOfOrder }
+    }
+
+    func encodeNil() throws {
+        try begin()
+        output.writeNull()
+    }
+    func encode(_ value: Bool) throws {
+        try begin()
+        output.writeBool(value)
+    }
+    func encode(_ value: String) throws {
+        try begin()
+        output.writeString(value)
+    }
+    func encode(_ value: Double) throws {
+        try begin()
+        try output.writeFloatingPoint(value)
+    }
+    func encode(_ value: Float) throws {
+        try begin()
+        try output.writeFloatingPoint(value)
+    }
+    func encode(_ value: Int) throws { try integer(value) }
+    func encode(_ value: Int8) throws { try integer(value) }
+    func encode(_ value: Int16) throws { try integer(value) }
+    func encode(_ value: Int32) throws { try integer(value) }
+    func encode(_ value: Int64) throws { try integer(value) }
+    func encode(_ value: Int128) throws { try integer(value) }
+    func encode(_ value: UInt) throws { try integer(value) }
+    func encode(_ value: UInt8) throws { try integer(value) }
+    func encode(_ value: UInt16) throws { try integer(value) }
+    func encode(_ value: UInt32) throws { try integer(value) }
+    func encode(_ value: UInt64) throws { try integer(value) }
+    func encode(_ value: UInt128) throws { try integer(value) }
+
+    private func integer(_ value: some BinaryInteger) throws {
+        try begin()
+        output.writeInteger(value)
+    }
+
+    func encode<T: Encodable>(_ value: T) throws {
+        try begin()
+        try output.encodeValue(value)
+    }
 }

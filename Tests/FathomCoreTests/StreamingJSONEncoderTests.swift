@@ -68,6 +68,63 @@ import Testing
         #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(BackTracking()) }
     }
 
+    /// A superclass's value written after its parent moved on has nowhere to go either.
+    @Test func writingThroughALateSuperEncoderIsAnError() {
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(LateSuper(keyed: true)) }
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(LateSuper(keyed: false)) }
+    }
+
+    /// Foundation keeps a key's last value; so does the stream (a subclass that says a key again).
+    @Test func aKeyWrittenTwiceKeepsItsLastValue() throws {
+        try Self.expectSameBytes(Twice())
+        try Self.expectSameBytes(Renamed())
+    }
+
+    @Test func wideIntegersAndTopLevelsThatWriteNothingAreAsFoundationHasThem() throws {
+        try Self.expectSameBytes([Int128.min, Int128.max, 0, -1])
+        try Self.expectSameBytes(["wide": UInt128.max])
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(Empty()) }
+        #expect(throws: EncodingError.self) { try Self.foundation(Empty()) }
+    }
+
+    struct LateSuper: Encodable {
+        var keyed: Bool
+        enum Keys: String, CodingKey { case a, b }
+        func encode(to encoder: any Encoder) throws {
+            if keyed {
+                var container = encoder.container(keyedBy: Keys.self)
+                let late = container.superEncoder(forKey: .b)
+                try container.encode(1, forKey: .a)
+                try ["x": 5].encode(to: late)
+            } else {
+                var container = encoder.unkeyedContainer()
+                let late = container.superEncoder()
+                try container.encode(1)
+                try "x".encode(to: late)
+            }
+        }
+    }
+
+    struct Twice: Encodable {
+        enum Keys: String, CodingKey { case a, b }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(1, forKey: .b)
+            try container.encode(2, forKey: .a)
+            try container.encode([3], forKey: .b)
+        }
+    }
+
+    final class Renamed: Base {
+        enum Keys: String, CodingKey { case base, x }
+        override func encode(to encoder: any Encoder) throws {
+            try super.encode(to: encoder)
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode("again", forKey: .base)
+            try container.encode(1, forKey: .x)
+        }
+    }
+
     struct BackTracking: Encodable {
         enum Keys: String, CodingKey { case first, second, late }
         func encode(to encoder: any Encoder) throws {
