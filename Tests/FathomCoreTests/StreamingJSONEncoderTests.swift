@@ -68,6 +68,69 @@ import Testing
         #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(BackTracking()) }
     }
 
+    /// Random documents (seeded: the same each run), nested objects with keys in every order,
+    /// arrays, strings of any character, numbers of every size: the same bytes as Foundation's.
+    @Test func randomDocumentsAreFoundationsBytes() throws {
+        var random = SplitMix(seed: 0x6661_7468_6f6d)
+        for _ in 0..<2000 {
+            try Self.expectSameBytes(Tree.random(&random, depth: 4))
+        }
+    }
+
+    /// SplitMix64: a small seeded generator, so that a failure can be run again.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    indirect enum Tree: Encodable {
+        case object([String: Tree]), array([Tree]), string(String), double(Double), integer(Int64), bool(Bool), null
+
+        static let characters: [Character] = ["a", "B", "z", "0", "9", "_", "-", " ", "/", "\\", "\"", "\n", "\t", "\u{0}", "\u{1F}", "\u{7F}", "é", "ß", "中", "\u{2028}", "😀"]
+
+        static func text(_ random: inout SplitMix, length: Int) -> String {
+            String((0..<Int.random(in: 0...length, using: &random)).map { _ in characters.randomElement(using: &random)! })
+        }
+
+        static func random(_ random: inout SplitMix, depth: Int) -> Tree {
+            switch Int.random(in: 0..<(depth > 0 ? 7 : 5), using: &random) {
+            case 0: return .string(text(&random, length: 12))
+            case 1:
+                let doubles: [Double] = [Double.random(in: -1e6...1e6, using: &random), Double.random(in: 0...1, using: &random) * 1e-300,
+                                         Double(Int.random(in: -1000...1000, using: &random)), Double.random(in: 0...1, using: &random) * 1e300]
+                return .double(doubles.randomElement(using: &random)!)
+            case 2: return .integer(Int64.random(in: Int64.min...Int64.max, using: &random) >> UInt64.random(in: 0...63, using: &random))
+            case 3: return .bool(Bool.random(using: &random))
+            case 4: return .null
+            case 5: return .array((0..<Int.random(in: 0...4, using: &random)).map { _ in Tree.random(&random, depth: depth - 1) })
+            default:
+                var members: [String: Tree] = [:]
+                for _ in 0..<Int.random(in: 0...6, using: &random) { members[text(&random, length: 4)] = Tree.random(&random, depth: depth - 1) }
+                return .object(members)
+            }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var single = encoder.singleValueContainer()
+            switch self {
+            case .object(let members): try single.encode(members)
+            case .array(let elements): try single.encode(elements)
+            case .string(let text): try single.encode(text)
+            case .double(let number): try single.encode(number)
+            case .integer(let number): try single.encode(number)
+            case .bool(let flag): try single.encode(flag)
+            case .null: try single.encodeNil()
+            }
+        }
+    }
+
     /// A superclass's value written after its parent moved on has nowhere to go either.
     @Test func writingThroughALateSuperEncoderIsAnError() {
         #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(LateSuper(keyed: true)) }
