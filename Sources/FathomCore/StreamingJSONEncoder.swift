@@ -9,7 +9,8 @@ import Foundation
 ///
 /// Keys come out sorted by their UTF-8 bytes, as Foundation sorts them: an object's members are
 /// written in the order they are encoded, and reordered in place when the object closes (a key
-/// written twice keeps its last value, as in Foundation's). A stream cannot go back: a write to
+/// written twice keeps its last value, as in Foundation's; two keys that differ only in their
+/// Unicode normalization stay two, where Foundation's dictionary merges them). A stream cannot go back: a write to
 /// a container after a later one closed it is an error, where Foundation's tree would take it.
 /// `codingPath` is always empty and `userInfo` has nothing.
 public struct StreamingJSONEncoder: Sendable {
@@ -85,7 +86,7 @@ final class JSONOutput {
 
     static var outOfOrder: EncodingError {
         EncodingError.invalidValue(
-        "", EncodingError.Context(codingPath: [], debugDescription: "a container was written to after a later one closed it (the stream writes in order)"))
+            "", EncodingError.Context(codingPath: [], debugDescription: "a container was written to after a later one closed it (the stream writes in order)"))
     }
 
     /// Closes every container above `depth`.
@@ -140,9 +141,10 @@ final class JSONOutput {
         let end = bytes.count
         let written = Array(bytes[container.start..<end])
         // A member runs to the comma before the next one, the last to the end. Of members with
-        // one key, the last written stays (sorted by key, then by when written).
-        var order = (first..<keys.count).sorted { Self.precedes(keys[$0], keys[$1]) || (keys[$0] == keys[$1] && $0 < $1) }
-        order = order.indices.filter { $0 + 1 == order.count || keys[order[$0]] != keys[order[$0 + 1]] }.map { order[$0] }
+        // one key (byte for byte, as the order is), the last written stays.
+        func same(_ a: Int, _ b: Int) -> Bool { keys[a].utf8.elementsEqual(keys[b].utf8) }
+        var order = (first..<keys.count).sorted { Self.precedes(keys[$0], keys[$1]) || (same($0, $1) && $0 < $1) }
+        order = order.indices.filter { $0 + 1 == order.count || !same(order[$0], order[$0 + 1]) }.map { order[$0] }
         bytes.removeSubrange(container.start..<end)
         for (position, member) in order.enumerated() {
             if position > 0 { bytes.append(UInt8(ascii: ",")) }
