@@ -240,9 +240,7 @@ final class JSONOutput {
 
     func writeString(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
-        if let done: Void = text.utf8.withContiguousStorageIfAvailable({ writeEscaped($0) }) {
-            _ = done
-        } else {
+        if text.utf8.withContiguousStorageIfAvailable({ writeEscaped($0) }) == nil {
             writeEscaped(Array(text.utf8))
         }
         bytes.append(UInt8(ascii: "\""))
@@ -394,16 +392,14 @@ struct StreamingKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 }
 
-struct StreamingUnkeyedContainer: UnkeyedEncodingContainer {
-    let output: JSONOutput
-    let place: (index: Int, id: Int)
-    var codingPath: [any CodingKey] { [] }
-    var count: Int { place.index < output.open.count && output.open[place.index].id == place.id ? output.open[place.index].count : 0 }
+/// What the unkeyed and single-value containers share: a value is a `begin()` (a comma, or the
+/// check that the slot is open) and its write.
+protocol StreamingValueWriter {
+    var output: JSONOutput { get }
+    func begin() throws
+}
 
-    private func begin() throws {
-        try output.beginElement(of: place.index, id: place.id)
-    }
-
+extension StreamingValueWriter {
     func encodeNil() throws {
         try begin()
         output.writeNull()
@@ -429,15 +425,13 @@ struct StreamingUnkeyedContainer: UnkeyedEncodingContainer {
     func encode(_ value: Int16) throws { try integer(value) }
     func encode(_ value: Int32) throws { try integer(value) }
     func encode(_ value: Int64) throws { try integer(value) }
-    func encode(_ value: Int128) throws { try integer(value) }
     func encode(_ value: UInt) throws { try integer(value) }
     func encode(_ value: UInt8) throws { try integer(value) }
     func encode(_ value: UInt16) throws { try integer(value) }
     func encode(_ value: UInt32) throws { try integer(value) }
     func encode(_ value: UInt64) throws { try integer(value) }
-    func encode(_ value: UInt128) throws { try integer(value) }
 
-    private func integer(_ value: some BinaryInteger) throws {
+    func integer(_ value: some BinaryInteger) throws {
         try begin()
         output.writeInteger(value)
     }
@@ -446,6 +440,21 @@ struct StreamingUnkeyedContainer: UnkeyedEncodingContainer {
         try begin()
         try output.encodeValue(value)
     }
+}
+
+struct StreamingUnkeyedContainer: UnkeyedEncodingContainer, StreamingValueWriter {
+    let output: JSONOutput
+    let place: (index: Int, id: Int)
+    var codingPath: [any CodingKey] { [] }
+    var count: Int { place.index < output.open.count && output.open[place.index].id == place.id ? output.open[place.index].count : 0 }
+
+    func begin() throws {
+        try output.beginElement(of: place.index, id: place.id)
+    }
+
+    // The standard library's own defaults for these (which throw) would make the shared ones ambiguous.
+    func encode(_ value: Int128) throws { try integer(value) }
+    func encode(_ value: UInt128) throws { try integer(value) }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         _ = try? begin()
@@ -464,56 +473,17 @@ struct StreamingUnkeyedContainer: UnkeyedEncodingContainer {
     }
 }
 
-struct StreamingSingleValueContainer: SingleValueEncodingContainer {
+struct StreamingSingleValueContainer: SingleValueEncodingContainer, StreamingValueWriter {
     let output: JSONOutput
     var slot: (index: Int, id: Int)?
     var codingPath: [any CodingKey] { [] }
 
     /// A `superEncoder()`'s value is written only while its slot is open.
-    private func begin() throws {
+    func begin() throws {
         if let slot, !output.isOpen(slot.index, slot.id) { throw JSONOutput.outOfOrder }
     }
 
-    func encodeNil() throws {
-        try begin()
-        output.writeNull()
-    }
-    func encode(_ value: Bool) throws {
-        try begin()
-        output.writeBool(value)
-    }
-    func encode(_ value: String) throws {
-        try begin()
-        output.writeString(value)
-    }
-    func encode(_ value: Double) throws {
-        try begin()
-        try output.writeFloatingPoint(value)
-    }
-    func encode(_ value: Float) throws {
-        try begin()
-        try output.writeFloatingPoint(value)
-    }
-    func encode(_ value: Int) throws { try integer(value) }
-    func encode(_ value: Int8) throws { try integer(value) }
-    func encode(_ value: Int16) throws { try integer(value) }
-    func encode(_ value: Int32) throws { try integer(value) }
-    func encode(_ value: Int64) throws { try integer(value) }
+    // The standard library's own defaults for these (which throw) would make the shared ones ambiguous.
     func encode(_ value: Int128) throws { try integer(value) }
-    func encode(_ value: UInt) throws { try integer(value) }
-    func encode(_ value: UInt8) throws { try integer(value) }
-    func encode(_ value: UInt16) throws { try integer(value) }
-    func encode(_ value: UInt32) throws { try integer(value) }
-    func encode(_ value: UInt64) throws { try integer(value) }
     func encode(_ value: UInt128) throws { try integer(value) }
-
-    private func integer(_ value: some BinaryInteger) throws {
-        try begin()
-        output.writeInteger(value)
-    }
-
-    func encode<T: Encodable>(_ value: T) throws {
-        try begin()
-        try output.encodeValue(value)
-    }
 }
