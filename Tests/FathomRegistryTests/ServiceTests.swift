@@ -724,8 +724,9 @@ import Testing
         proxy.inject(.delay(.seconds(2)), pathContains: "/manifests/", times: 1000)
         let service = try await Self.startService(workers: 0, port: port, store: store, arguments: ["--registry", proxy.host])
         defer { service.server.stop() }
-        let doomed = try Self.startWorker("worker-a", service: service, registry: proxy.host)
-        let survivor = try Self.startWorker("worker-b", service: service, registry: proxy.host)
+        // One job at a time each: with a batch of 8, the first worker to claim could take all six.
+        let doomed = try Self.startWorker("worker-a", service: service, registry: proxy.host, arguments: ["--batch", "1"])
+        let survivor = try Self.startWorker("worker-b", service: service, registry: proxy.host, arguments: ["--batch", "1"])
         defer { if doomed.isRunning { kill(doomed.processIdentifier, SIGKILL) } }
         defer { if survivor.isRunning { kill(survivor.processIdentifier, SIGKILL) } }
 
