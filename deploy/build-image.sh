@@ -12,7 +12,7 @@
 #            labels.
 #
 #   deploy/build-image.sh [--push REF] [--name NAME] [--binary PATH] [--root-cache DIR]
-#                         [--mirror URL] [--security-mirror URL] [--tls-verify=false]
+#                         [--mirror URL] [--security-mirror URL] [--tls-verify=false] [--root-only]
 #
 #   --push REF          push the image to docker://REF (e.g. registry.example.internal/fathom:0.1.0)
 #   --name NAME         the image's name in buildah's local storage (default localhost/fathom:VERSION)
@@ -22,6 +22,7 @@
 #   --mirror URL        the Debian mirror (default http://deb.debian.org/debian)
 #   --security-mirror URL  Debian's security archive (default http://deb.debian.org/debian-security)
 #   --tls-verify=false  push to a registry on plain HTTP or with a certificate not trusted here
+#   --root-only         only make the root in --root-cache (the download), print its path, and stop
 #
 # Needs root (debootstrap and buildah's mount), debootstrap, buildah, strip (binutils), and the
 # Swift toolchain unless --binary is given. Prints the image's name, digest and size.
@@ -30,7 +31,7 @@ set -Eeuo pipefail
 trap 'echo "build-image.sh: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 
-push="" name="" binary="" root_cache=".build/image-root" mirror="http://deb.debian.org/debian" tls_verify="true"
+push="" name="" binary="" root_only="" root_cache=".build/image-root" mirror="http://deb.debian.org/debian" tls_verify="true"
 security="http://deb.debian.org/debian-security"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -41,16 +42,35 @@ while [ $# -gt 0 ]; do
     --mirror) mirror="${2:?--mirror needs a URL}"; shift 2 ;;
     --security-mirror) security="${2:?--security-mirror needs a URL}"; shift 2 ;;
     --tls-verify=false) tls_verify="false"; shift ;;
+    --root-only) root_only="true"; shift ;;
     -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-image.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-tools=(debootstrap buildah strip chroot)
-[ -n "$binary" ] || tools+=(swift)
+tools=(debootstrap chroot)
+[ -n "$root_only" ] || tools+=(buildah strip)
+[ -n "$binary$root_only" ] || tools+=(swift)
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "build-image.sh: $tool is not installed (apt-get install $tool)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "build-image.sh: run it as root (debootstrap and buildah mount need it)" >&2; exit 1; }
+
+# The root: minbase and the libraries fathom loads, kept for later runs (debootstrap downloads).
+root="$root_cache/bookworm"
+make_root() {
+  if [ ! -f "$root/.complete" ]; then
+    rm -rf --one-file-system "$root" "$root.partial"
+    mkdir -p "$root_cache"
+    echo "debootstrap --variant=minbase bookworm from $mirror" >&2
+    debootstrap --variant=minbase --include=ca-certificates,libsqlite3-0,zlib1g,libzstd1 bookworm "$root.partial" "$mirror" >&2
+    useradd --root "$(realpath "$root.partial")" --system -K SYS_UID_MAX=10001 -K SYS_GID_MAX=10001 --uid 10001 --user-group --home-dir /var/lib/fathom \
+      --create-home --shell /usr/sbin/nologin fathom
+    install -d -o 10001 -g 10001 "$root.partial/var/lib/fathom/cache"
+    touch "$root.partial/.complete"
+    mv "$root.partial" "$root"
+  fi
+}
+if [ -n "$root_only" ]; then make_root; echo "$root"; exit 0; fi
 
 # The binary: the Swift runtime linked in, so the root needs only Debian's C libraries.
 if [ -z "$binary" ]; then
@@ -67,19 +87,7 @@ fi
 version="$("$binary" --version | sed -n '1s/^fathom //p')"
 [ -n "$name" ] || name="localhost/fathom:$version"
 
-# The root: minbase and the libraries fathom loads, kept for later runs (debootstrap downloads).
-root="$root_cache/bookworm"
-if [ ! -f "$root/.complete" ]; then
-  rm -rf --one-file-system "$root" "$root.partial"
-  mkdir -p "$root_cache"
-  echo "debootstrap --variant=minbase bookworm from $mirror" >&2
-  debootstrap --variant=minbase --include=ca-certificates,libsqlite3-0,zlib1g,libzstd1 bookworm "$root.partial" "$mirror" >&2
-  useradd --root "$(realpath "$root.partial")" --system -K SYS_UID_MAX=10001 -K SYS_GID_MAX=10001 --uid 10001 --user-group --home-dir /var/lib/fathom \
-    --create-home --shell /usr/sbin/nologin fathom
-  install -d -o 10001 -g 10001 "$root.partial/var/lib/fathom/cache"
-  touch "$root.partial/.complete"
-  mv "$root.partial" "$root"
-fi
+make_root
 # Security fixes at every build: a scanner's own image ships none of what it would report.
 echo "apt-get upgrade from bookworm-security ($security)" >&2
 echo "deb $security bookworm-security main" >"$root/etc/apt/sources.list.d/security.list"

@@ -13,27 +13,26 @@ import Testing
 /// A Debian bookworm image built with debootstrap, pushed to the real registry, must list
 /// exactly the packages `dpkg-query` lists for the same root filesystem.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct DebianImageTests {
-    /// `debootstrap --variant=minbase bookworm`, cached under `.build/fathom-cache` for later runs.
-    static let rootfsFixture = SharedFixture { () async throws -> String? in
+    /// The Debian roots `scripts/debian-roots` keeps under `.build/fathom-cache`: bookworm
+    /// minbase, and the same root upgraded from bookworm-security. scripts/test makes them before
+    /// the suite; made here only when missing (a download inside the time limit).
+    static let rootsFixture = SharedFixture { () async throws -> (minbase: String, upgraded: String)? in
         guard Tool.has("debootstrap") else { return nil }
-        let cache = Fixtures.repositoryRoot.appendingPathComponent(".build/fathom-cache").path
-        let root = cache + "/bookworm-minbase"
-        if FileManager.default.fileExists(atPath: root + "/var/lib/dpkg/status") { return root }
-        try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        let result = try? await Tool.run(
-            ["debootstrap", "--variant=minbase", "bookworm", root + ".partial", "http://deb.debian.org/debian"], check: false)
-        guard result?.status == 0 else { return nil }
-        try? FileManager.default.moveItem(atPath: root + ".partial", toPath: root)
-        return root
+        let script = Fixtures.repositoryRoot.appendingPathComponent("scripts/debian-roots").path
+        guard let result = try? await Tool.run([script], check: false), result.status == 0 else { return nil }
+        let lines = result.text.split(separator: "\n").map(String.init)
+        guard lines.count == 2 else { return nil }
+        return (lines[0], lines[1])
     }
 
-    let rootfs: String?
+    let roots: (minbase: String, upgraded: String)?
+    var rootfs: String? { roots?.minbase }
 
-    init() async throws { rootfs = try await Self.rootfsFixture.value }
+    init() async throws { roots = try await Self.rootsFixture.value }
 
     @Test func bookwormImageListsWhatDpkgQueryLists() async throws {
         guard let root = rootfs else {
-            Issue.record("debootstrap is unavailable or failed: scripts/test installs it and needs Debian's mirror")
+            Issue.record("scripts/debian-roots failed or debootstrap is missing: scripts/test installs it and needs Debian's mirror")
             return
         }
         let directory = try Fixtures.temporaryDirectory("bookworm")
@@ -83,16 +82,7 @@ import Testing
         #expect(!before.isEmpty)
 
         // The same root filesystem upgraded for real from bookworm-security reports none of them.
-        let upgraded = Fixtures.repositoryRoot.appendingPathComponent(".build/fathom-cache/bookworm-security").path
-        if !FileManager.default.fileExists(atPath: upgraded + "/var/lib/dpkg/status") {
-            try? FileManager.default.removeItem(atPath: upgraded)
-            try await Tool.run(["cp", "-a", root, upgraded])
-            let sources = upgraded + "/etc/apt/sources.list"
-            let current = try String(contentsOfFile: sources, encoding: .utf8)
-            try (current + "deb http://deb.debian.org/debian-security bookworm-security main\n").write(toFile: sources, atomically: true, encoding: .utf8)
-            try await Tool.run(["chroot", upgraded, "apt-get", "update", "-qq"])
-            try await Tool.run(["chroot", upgraded, "apt-get", "upgrade", "-y", "-qq"], environment: ["DEBIAN_FRONTEND": "noninteractive"])
-        }
+        let upgraded = roots!.upgraded
         let after = try await findingsMatchDpkg(root: upgraded, tag: "bookworm-security")
         #expect(after.isDisjoint(with: before), "\(after.intersection(before).sorted().prefix(10))")
     }
