@@ -36,9 +36,18 @@ fathom_bench_measure() {
   return $status
 }
 
-# fathom_bench_cpu PID: the clock ticks a process and its reaped children have used (0 without PID).
+# fathom_bench_cpu PID: the clock ticks a process tree has used (0 without PID): the process, its
+# reaped children, and its live children. The live ones count too: PostgreSQL's backends stay
+# alive for as long as their connections, so without them a backend's work (the serve's, queueing
+# scans before the clock starts) lands in whichever window it exits in, and the WAL writer's and
+# checkpointer's would land in none.
 fathom_bench_cpu() {
-  if [ -n "$1" ]; then awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; else echo 0; fi
+  [ -n "$1" ] || { echo 0; return; }
+  local files=("/proc/$1/stat") child
+  for child in $(pgrep -P "$1"); do files+=("/proc/$child/stat"); done
+  # The process's own fields 14-17 (its and its reaped children's), a child's 14-15; a child
+  # that exits meanwhile is skipped (its time is then its parent's, after the reaping).
+  { cat "${files[@]}" 2>/dev/null || true; } | awk '{ total += $14 + $15; if (NR == 1) total += $16 + $17 } END { print total + 0 }'
 }
 
 # fathom_bench_fleet_files FLEET_DIR leaves the real files the fleet's added layers carry:
