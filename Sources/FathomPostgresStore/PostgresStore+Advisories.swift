@@ -316,17 +316,21 @@ extension PostgresStore: AdvisoryRecordReader {
     public func storeMatches(_ matches: [InventoryMatch]) async throws {
         guard !matches.isEmpty else { return }
         let encoder = JSONEncoder()
-        let matcher = Int32(ImageMatcher.version)
-        let rows = try matches.map { ($0.inventoryKey, $0.generation, try encoder.encode($0.findings)) }
-        try await transaction { connection in
-            for (key, generation, findings) in rows {
-                try await run(
-                    """
-                    INSERT INTO inventory_matches (inventory_key, generation, matcher, findings) VALUES (\(key), \(generation), \(matcher), \(findings))
-                    ON CONFLICT (inventory_key) DO UPDATE SET generation = EXCLUDED.generation, matcher = EXCLUDED.matcher,
-                        findings = EXCLUDED.findings
-                    """, on: connection)
-            }
-        }
+        // One statement for them all (array binds), so no transaction around it: BEGIN and
+        // COMMIT were two of the worker's statements per image. A key once (an upsert cannot
+        // change a row twice; the last match of a key wins), in key order, so two writers take
+        // their row locks in the same order.
+        var latest: [String: InventoryMatch] = [:]
+        for match in matches { latest[match.inventoryKey] = match }
+        let rows = latest.values.sorted { Array($0.inventoryKey.utf8).lexicographicallyPrecedes(Array($1.inventoryKey.utf8)) }
+        let findings = try rows.map { ByteBuffer(bytes: try encoder.encode($0.findings)) }
+        try await run(
+            """
+            INSERT INTO inventory_matches (inventory_key, generation, matcher, findings)
+            SELECT k, g, \(Int32(ImageMatcher.version)), f
+            FROM unnest(\(rows.map(\.inventoryKey))::TEXT[], \(rows.map(\.generation))::BIGINT[], \(findings)::BYTEA[]) AS m(k, g, f)
+            ON CONFLICT (inventory_key) DO UPDATE SET generation = EXCLUDED.generation, matcher = EXCLUDED.matcher,
+                findings = EXCLUDED.findings
+            """)
     }
 }

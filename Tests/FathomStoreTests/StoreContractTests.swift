@@ -1,4 +1,4 @@
-import FathomAdvisory
+@testable import FathomAdvisory
 import FathomArchive
 import FathomCore
 import FathomInventory
@@ -473,6 +473,32 @@ import FathomStores
         #expect(try await store.factsOrClaim(other, owner: "dead", lease: .seconds(1), now: now).claimed)
         #expect(try await store.factsOrClaim(other, owner: "b", lease: .seconds(30), now: now.addingTimeInterval(0.5)).claimed == false)
         #expect(try await store.factsOrClaim(other, owner: "b", lease: .seconds(30), now: now.addingTimeInterval(2)).claimed)
+    }
+
+    /// Matches stored together replace the older ones of their inventories; a key given twice
+    /// keeps its last match; one written alone does too.
+    @Test(arguments: Backend.allCases) func inventoryMatchesAreStoredTogether(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "matches")
+        defer { Task { try? await store.close() } }
+        func finding(_ id: String) -> Finding {
+            Finding(
+                id: id, aliases: [], ecosystem: "apk", package: "musl", sourcePackage: "musl", installedVersion: "1.1.18-r3", fixedVersion: "1.1.18-r4",
+                status: .fixed, severity: .high, severitySource: nil, cvss: [], layerIndex: 0, path: "lib/apk/db/installed", source: "test",
+                title: nil, references: [], arch: "x86_64")
+        }
+        try await store.storeMatches([InventoryMatch(inventoryKey: "b", generation: 1, findings: [finding("CVE-1")])])
+        try await store.storeMatches([
+            InventoryMatch(inventoryKey: "b", generation: 2, findings: [finding("CVE-2")]),
+            InventoryMatch(inventoryKey: "a", generation: 2, findings: []),
+            InventoryMatch(inventoryKey: "b", generation: 3, findings: [finding("CVE-3"), finding("CVE-4")]),
+        ])
+        let b = try #require(try await store.storedMatch("b"))
+        #expect(b.generation == 3 && b.findings.map(\.id) == ["CVE-3", "CVE-4"])
+        let a = try #require(try await store.storedMatch("a"))
+        #expect(a.generation == 2 && a.findings.isEmpty)
+        #expect(try await store.storedMatch("c") == nil)
+        try await store.storeMatches([InventoryMatch(inventoryKey: "a", generation: 4, findings: [finding("CVE-5")])])
+        #expect(try await store.storedMatch("a")?.findings.map(\.id) == ["CVE-5"])
     }
 
     /// The live (not withdrawn) advisories are counted when imported, and a store made before
