@@ -12,6 +12,8 @@ extension PostgresStore: AdvisoryRecordReader {
     ) async throws -> AdvisoryImportResult {
         let plan = try AdvisoryImportPlan(records: records, scores: scores, exploitation: exploitation, source: source)
         let imported = ISO8601DateFormatter().string(from: now)
+        // This process's own import is known at once, without waiting for its announcement.
+        defer { advisoryVersions.invalidate() }
         return try await transaction { connection in
             // Two importers of one feed wait for each other here.
             try await run("SELECT pg_advisory_xact_lock(hashtext(\(source)))", on: connection)
@@ -88,6 +90,8 @@ extension PostgresStore: AdvisoryRecordReader {
                     content_digest = EXCLUDED.content_digest, live_records = EXCLUDED.live_records
                 """, on: connection)
             try await recordGeneration(changes, source: source, on: connection)
+            // Heard by every listening process when this transaction commits (not before).
+            try await run("SELECT pg_notify(\(Self.advisoriesChannel), '')", on: connection)
             return plan.result(changed: true)
         }
     }
@@ -175,6 +179,14 @@ extension PostgresStore: AdvisoryRecordReader {
     }
 
     public func advisoryVersion() async throws -> String { try await advisoryVersion(on: nil) }
+
+    public func advisoryVersionAsAnnounced() async throws -> String {
+        if let kept = advisoryVersions.current() { return kept }
+        let (epoch, asked) = (advisoryVersions.epoch(), ContinuousClock.now)
+        let version = try await advisoryVersion(on: nil)
+        advisoryVersions.keep(version, readAfter: epoch, now: asked)
+        return version
+    }
 
     func advisoryVersion(on connection: PostgresConnection?) async throws -> String {
         var imports: [(source: String, digest: String)] = []

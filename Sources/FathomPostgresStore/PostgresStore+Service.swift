@@ -54,6 +54,9 @@ extension PostgresStore {
     }
 
     public func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job] {
+        // A process that claims jobs waits for them too; and while it listens, the advisory
+        // version its jobs ask for is kept between imports.
+        startListening()
         let at = StoreTime.milliseconds(now)
         let until = at + StoreTime.milliseconds(lease)
         // A running job whose lease ran out lost its worker: it is runnable again. Looked for
@@ -147,6 +150,10 @@ extension PostgresStore {
     /// The channel a layer claim given up is announced on, for the processes waiting on it.
     static let layersChannel = "fathom_layers"
 
+    /// The channel an advisory import is announced on as it commits (the version it changes is
+    /// kept by listening processes until then).
+    static let advisoriesChannel = "fathom_advisories"
+
     /// Waits on `LISTEN fathom_jobs` (one connection per process, opened by the first wait for a
     /// job or a layer); after a lost connection, until it is back, the limit alone (a slow poll).
     public func jobSignal() -> Int { jobWakeups.wakes }
@@ -170,9 +177,9 @@ extension PostgresStore {
         }
     }
 
-    /// Both channels on one connection.
+    /// The three channels on one connection.
     func listen() async {
-        let (jobs, layers) = (jobWakeups, layerWakeups)
+        let (jobs, layers, versions) = (jobWakeups, layerWakeups, advisoryVersions)
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
@@ -180,6 +187,13 @@ extension PostgresStore {
                         group.addTask { for try await _ in try await connection.listen(Self.jobsChannel) { jobs.wake() } }
                         group.addTask {
                             for try await notification in try await connection.listen(Self.layersChannel) { layers.wake(notification.payload) }
+                        }
+                        group.addTask {
+                            let imports = try await connection.listen(Self.advisoriesChannel)
+                            // From here on an import is heard; whatever way this ends, it is not.
+                            versions.listening(true)
+                            defer { versions.listening(false) }
+                            for try await _ in imports { versions.invalidate() }
                         }
                         // Claims given up before the listening began (or while it was lost) were not heard.
                         layers.wakeAll()

@@ -19,6 +19,8 @@ public final class PostgresStore: Store {
     /// Waiters on another process's layer claim, woken by `NOTIFY fathom_layers, 'DIGEST'`.
     let layerWakeups = Wakeups()
     let listener = Locked<Task<Void, Never>?>(nil)
+    /// The advisory version, kept while the listener hears imports (`fathom_advisories`).
+    let advisoryVersions = AdvisoryVersionCache()
     /// When (by the claims' own clock, milliseconds) a claim last returned the jobs whose leases ran out.
     let expiredChecked = Locked<Int64?>(nil)
     /// Connects once afresh and closes, throwing the named cause (PostgresFailure.probe).

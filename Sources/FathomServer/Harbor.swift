@@ -245,7 +245,7 @@ extension ScanRunner {
                 insecureRegistries: details.insecure ? [details.registry] : []))
         do {
             let name = await harborName(job, digest: digest, details: details, client: client)
-            let session = try await currentSession()
+            let session = try await currentSession(announced: true)
             let outcome = await session.scan(
                 FleetJob(
                     name: name, source: RegistryImageSource(reference: reference, client: client, documents: store),

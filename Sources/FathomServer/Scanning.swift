@@ -43,9 +43,11 @@ public actor ScanRunner {
         self.logger = logger
     }
 
-    /// The pipeline for the store's current advisory data.
-    func currentFleet() async throws -> FleetScanner {
-        let version = try await store.advisoryVersion()
+    /// The pipeline for the store's current advisory data. `announced`: as of the last import
+    /// this process heard of (a scan's; no read of the store), else as the store says now (a
+    /// rescan's, which must see the newest import).
+    func currentFleet(announced: Bool = false) async throws -> FleetScanner {
+        let version = announced ? try await store.advisoryVersionAsAnnounced() : try await store.advisoryVersion()
         if let fleet, fleet.advisoryVersion == version { return fleet }
         // Built once per version: the jobs that ask while it is built wait for it (each build
         // reads every advisory, and a pipeline of each would bring a layer cache of its own).
@@ -69,10 +71,10 @@ public actor ScanRunner {
     }
 
     /// The engine for the current advisory data and the current policy.
-    func currentSession() async throws -> ScanSession {
+    func currentSession(announced: Bool = false) async throws -> ScanSession {
         var policy = policyFiles.current().policy
         policy.now = Date()  // ignore rules expire by today's date, not the day the files were read
-        return ScanSession(fleet: try await currentFleet(), policy: policy)
+        return ScanSession(fleet: try await currentFleet(announced: announced), policy: policy)
     }
 
     /// The policy generation the stored reports are not yet known to be judged by, or nil when
@@ -134,7 +136,7 @@ public actor ScanRunner {
         }
         // A request's own policy joins the service's for this image.
         let request = try job.payload.flatMap { try JSONDecoder().decode(ServiceRoutes.ScanJobPayload.self, from: Data($0.utf8)).policy }
-        let session = try await currentSession().with(request: request)
+        let session = try await currentSession(announced: true).with(request: request)
         let fleet = session.fleet
         var outcome = await fleet.scan(
             FleetJob(name: job.image, source: source, repository: repository, tag: tag, recordsScan: recordedByEarlierAttempt == nil))

@@ -235,6 +235,10 @@ public protocol AdvisorySource: Sendable {
     func exploitationDocuments(source: String) async throws -> [String: Exploitation]
     /// A version of the advisory data: changes whenever any feed's content changes.
     func advisoryVersion() async throws -> String
+    /// `advisoryVersion()` as of the last import this process heard of: kept between imports
+    /// where the store announces them (PostgreSQL's NOTIFY), so a scan job costs no read of it.
+    /// A rescan, which must see the newest import, asks `advisoryVersion()`.
+    func advisoryVersionAsAnnounced() async throws -> String
     /// The advisories for matching, read package by package as matching asks for them.
     func advisories() async throws -> any AdvisoryLookup
     /// Feeds and advisories per ecosystem.
@@ -249,6 +253,9 @@ public protocol AdvisorySource: Sendable {
 }
 
 extension AdvisorySource {
+    /// A store that announces no imports reads the version each time.
+    public func advisoryVersionAsAnnounced() async throws -> String { try await advisoryVersion() }
+
     /// Replaces the advisories of `source`, a feed without scores of its own.
     @discardableResult
     public func importAdvisories(_ records: [OSVRecord], source: String, now: Date = Date()) async throws -> AdvisoryImportResult {

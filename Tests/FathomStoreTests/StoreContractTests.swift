@@ -6,7 +6,7 @@ import FathomStore
 import FathomTestSupport
 import Foundation
 import Testing
-import FathomPostgresStore
+@testable import FathomPostgresStore
 import FathomStores
 
 /// The store protocols' promises, held by both back ends: the embedded SQLite store and the
@@ -376,6 +376,51 @@ import FathomStores
         try await sqlite.close()
         let statistics = try await store.advisoryStatistics()
         #expect(statistics.feeds.map(\.source) == ["alpine-v3.7"] && statistics.feeds.first?.records == contents.records.count)
+    }
+
+    /// A PostgreSQL worker keeps the advisory version between imports (it asked for it at every
+    /// job), and an import by another process replaces it as soon as its announcement arrives.
+    @Test func aWorkerKeepsTheAdvisoryVersionUntilAnImportIsAnnounced() async throws {
+        let url = try await LocalPostgres.shared.value.database("versioncache")
+        let importer = try await openStore(url)
+        let worker = try await PostgresStore.open(url: url)
+        defer { Task { try? await worker.close(); try? await importer.close() } }
+        func feed(_ version: String) async throws -> FeedContents {
+            try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/alpine-secdb/\(version)/main.yaml").path)
+        }
+        let feeds = [try await feed("v3.10"), try await feed("v3.11")]
+        _ = try await importer.importAdvisories(feeds[0].records, source: "alpine")
+        let first = try await importer.advisoryVersion()
+        // Not listening (no job claimed yet): asked each time, nothing kept.
+        #expect(try await worker.advisoryVersionAsAnnounced() == first)
+        #expect(worker.advisoryVersions.current() == nil)
+        // A claim starts the listening; once it is up, a read is kept.
+        _ = try await worker.claim(worker: "w", lease: .seconds(30), limit: 1, localSources: false, now: Date())
+        let deadline = ContinuousClock.now + .seconds(10)
+        while worker.advisoryVersions.current() == nil, ContinuousClock.now < deadline {
+            #expect(try await worker.advisoryVersionAsAnnounced() == first)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(worker.advisoryVersions.current() == first)
+        // Another process imports: the worker's next reads give the new version within moments,
+        // not after the 30 s a kept version may live.
+        _ = try await importer.importAdvisories(feeds[1].records, source: "alpine")
+        let second = try await importer.advisoryVersion()
+        #expect(second != first)
+        let heard = ContinuousClock.now + .seconds(5)
+        var seen = try await worker.advisoryVersionAsAnnounced()
+        while seen != second, ContinuousClock.now < heard {
+            try await Task.sleep(for: .milliseconds(20))
+            seen = try await worker.advisoryVersionAsAnnounced()
+        }
+        #expect(seen == second)
+        #expect(worker.advisoryVersions.current() == second)
+        // Its own import is known at once; `advisoryVersion()` always asks.
+        _ = try await worker.importAdvisories(feeds[0].records, source: "alpine")
+        #expect(worker.advisoryVersions.current() == nil)
+        #expect(try await worker.advisoryVersionAsAnnounced() == first)
+        _ = try await importer.importAdvisories(feeds[1].records, source: "alpine")
+        #expect(try await worker.advisoryVersion() == second)
     }
 
     /// A worker that reads no local sources leaves the jobs naming `oci:` and `oci-archive:`
