@@ -45,14 +45,15 @@ func sqlitePath(_ location: String?) -> String {
 }
 
 /// Opens the store `location` names: `sqlite:PATH` or a plain path (the embedded SQLite
-/// store), or nil for the default one. `postgres://…` is the shared store of the service.
-public func openStore(_ location: String?) async throws -> any Store {
+/// store), or nil for the default one. `postgres://…` is the shared store of the service
+/// (`genericPlans`: see `PostgresStore.open`).
+public func openStore(_ location: String?, genericPlans: Bool = false) async throws -> any Store {
     guard let location else { return try await SQLiteStore.open(path: SQLiteStore.defaultPath()) }
     let lowered = location.lowercased()
     if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
         // Schemes are case-insensitive; the store reads the lower-case one.
         let scheme = location.firstIndex(of: ":").map { location[$0...] } ?? ""
-        return try await PostgresStore.open(url: (lowered.hasPrefix("postgresql") ? "postgresql" : "postgres") + scheme)
+        return try await PostgresStore.open(url: (lowered.hasPrefix("postgresql") ? "postgresql" : "postgres") + scheme, genericPlans: genericPlans)
     }
     // A mistyped PostgreSQL URL (postgres:user:password@host, postgres//…) is not a file to
     // create: it would be named after the password. Refused, the password masked.

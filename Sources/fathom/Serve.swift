@@ -220,7 +220,7 @@ struct Serve: AsyncParsableCommand {
                 Data("fathom: warning: no --registry: registry events queue no scan (name the registries fathom may scan from)\n".utf8))
         }
         let settings = configuration
-        let store = try await options.storeOption.open()
+        let store = try await options.storeOption.open(answersQueries: true)
         let client = try options.registryOptions.makeClient(for: registry.count == 1 ? registry[0] : nil)
         let logger = Logger(label: "fathom.serve")
         let service = FathomService.serve(

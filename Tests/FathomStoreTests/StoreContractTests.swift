@@ -5,6 +5,7 @@ import FathomInventory
 import FathomStore
 import FathomTestSupport
 import Foundation
+import PostgresNIO
 import Testing
 @testable import FathomPostgresStore
 import FathomStores
@@ -421,6 +422,25 @@ import FathomStores
         #expect(try await worker.advisoryVersionAsAnnounced() == first)
         _ = try await importer.importAdvisories(feeds[1].records, source: "alpine")
         #expect(try await worker.advisoryVersion() == second)
+    }
+
+    /// The write path's connections plan each statement once (`plan_cache_mode`); the serve's,
+    /// whose API filters depend on their values, keep PostgreSQL's choice.
+    @Test func scanProcessesPlanOncePerConnectionAndServeDoesNot() async throws {
+        let url = try await LocalPostgres.shared.value.database("plans")
+        for (generic, expected) in [(true, "force_generic_plan"), (false, "auto")] {
+            let store = try await PostgresStore.open(url: url, genericPlans: generic)
+            var mode: String?
+            try await store.run("SHOW plan_cache_mode") { mode = try $0.decode(String.self) }
+            #expect(mode == expected)
+            try await store.close()
+        }
+        // Through the locator every command opens its store with.
+        let store = try #require(try await openStore(url, genericPlans: true) as? PostgresStore)
+        var mode: String?
+        try await store.run("SHOW plan_cache_mode") { mode = try $0.decode(String.self) }
+        #expect(mode == "force_generic_plan")
+        try await store.close()
     }
 
     /// A worker that reads no local sources leaves the jobs naming `oci:` and `oci-archive:`
