@@ -54,6 +54,10 @@ extension PostgresStore {
     }
 
     public func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job] {
+        try await complete([], thenClaim: limit, worker: worker, lease: lease, localSources: localSources, now: now)
+    }
+
+    public func complete(_ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, now: Date) async throws -> [Job] {
         // A process that claims jobs waits for them too; and while it listens, the advisory
         // version its jobs ask for is kept between imports.
         startListening()
@@ -62,7 +66,7 @@ extension PostgresStore {
         // A running job whose lease ran out lost its worker: it is runnable again. Looked for
         // once a second at most: a worker refilling its batch claims once per job, and this was
         // a second round trip for each (a lease is a minute; a second more is nothing).
-        let due = expiredChecked.withLock { last in
+        let due = limit > 0 && expiredChecked.withLock { last in
             guard let checked = last, abs(at - checked) < 1000 else {
                 last = at
                 return true
@@ -72,9 +76,18 @@ extension PostgresStore {
         if due {
             try await run("UPDATE jobs SET state = 'queued', worker = NULL, updated_at = \(at) WHERE state = 'running' AND lease_until < \(at)")
         }
+        // The ends and the claim in one statement: both see the jobs as they were before it, so
+        // a job of a name that ends here leaves its successor to the next claim. The successor
+        // is announced as by `complete`, from the end's RETURNING: a WITH query that only reads
+        // runs only if the statement reads it, one that writes always runs, whole.
         var jobs: [Job] = []
         try await run(
             """
+            WITH ended AS (
+                UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = \(at), payload = \(unescaped: Self.withoutSecret)
+                WHERE id = ANY(\(done)::BIGINT[]) AND worker = \(worker)
+                RETURNING CASE WHEN image <> '' AND EXISTS (SELECT 1 FROM jobs q WHERE q.image = jobs.image AND q.state = 'queued')
+                    THEN pg_notify('\(unescaped: Self.jobsChannel)', '') END)
             UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = \(worker), lease_until = \(until), updated_at = \(at),
                 started_at = COALESCE(started_at, \(at))
             WHERE id IN (SELECT id FROM jobs j WHERE state = 'queued' AND not_before <= \(at) AND kind = ANY(\(Job.Kind.allCases.map(\.rawValue)))

@@ -31,14 +31,16 @@ public struct WorkerPool: Service {
         }
     }
 
-    /// What ends a worker's wait while it has jobs in flight.
-    enum Event { case jobEnded, jobsMayHaveCome }
+    /// What ends a worker's wait while it has jobs in flight: a job ended (with the job when it
+    /// succeeded, its end for the loop to record), or the store says jobs may have come.
+    enum Event { case jobEnded(Job?), jobsMayHaveCome }
 
     /// One worker's loop, until graceful shutdown: up to `batch` jobs run at once, and whenever
     /// one ends, or the store says jobs came while places are free, the worker claims again for
-    /// the free places (one statement for them all), so a slow job holds its own place only.
-    /// One heartbeat renews the leases of every running job in one statement, at a third of
-    /// the lease's length.
+    /// the free places (one statement for them all, which also records the ends of the jobs that
+    /// succeeded since), so a slow job holds its own place only. One heartbeat renews the leases
+    /// of every running job in one statement, at a third of the lease's length; a job that
+    /// succeeded is renewed until its end is recorded.
     func work(as worker: String) async {
         let running = Locked<[Int64: Job]>([:])
         let heartbeat = Task { await renew(running, as: worker) }
@@ -52,6 +54,8 @@ public struct WorkerPool: Service {
             let slowest = max(configuration.pollInterval, .seconds(1))
             var inFlight = 0
             var listening = false
+            /// Jobs that succeeded, whose ends the next claim records.
+            var succeeded: [Job] = []
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let free = configuration.batch - inFlight
                 var claimed: [Job] = []
@@ -59,8 +63,11 @@ public struct WorkerPool: Service {
                 if free > 0 {
                     do {
                         // A job naming a local image waits for a worker that reads local sources.
-                        claimed = try await store.claim(
-                            worker: worker, lease: configuration.lease, limit: free, localSources: configuration.localSources != nil, now: Date())
+                        claimed = try await store.complete(
+                            succeeded.map(\.id), thenClaim: free, worker: worker, lease: configuration.lease,
+                            localSources: configuration.localSources != nil, now: Date())
+                        ended(succeeded, running)
+                        succeeded = []
                     } catch {
                         // Stopping while asking for a job is no failure to report.
                         if Task.isCancelled || error is CancellationError { break }
@@ -72,9 +79,9 @@ public struct WorkerPool: Service {
                     running.withLock { $0[job.id] = job }
                     inFlight += 1
                     group.addTask {
-                        await self.process(job, as: worker)
-                        running.withLock { _ = $0.removeValue(forKey: job.id) }
-                        return .jobEnded
+                        let succeeded = await self.process(job, as: worker)
+                        if !succeeded { running.withLock { _ = $0.removeValue(forKey: job.id) } }
+                        return .jobEnded(succeeded ? job : nil)
                     }
                 }
                 if !claimed.isEmpty {
@@ -93,7 +100,9 @@ public struct WorkerPool: Service {
                         }
                     }
                     switch await group.next() {
-                    case .jobEnded?: inFlight -= 1
+                    case .jobEnded(let job)?:
+                        inFlight -= 1
+                        if let job { succeeded.append(job) }
                     case .jobsMayHaveCome?: listening = false
                     case nil: break
                     }
@@ -104,7 +113,34 @@ public struct WorkerPool: Service {
                 await cancelWhenGracefulShutdown { await store.waitForJobs(since: signal, upTo: wait) }
                 idle = min(idle * 2, slowest)
             }
-            // Stopping: the jobs in flight finish within the grace period, or go back (process).
+            // Stopping: the jobs in flight finish within the grace period, or go back (process);
+            // each success is recorded as it comes.
+            await record(succeeded, running, as: worker)
+            while let event = await group.next() {
+                if case .jobEnded(let job?) = event { await record([job], running, as: worker) }
+            }
+        }
+    }
+
+    /// The jobs whose ends were recorded: their leases are no longer renewed.
+    func ended(_ jobs: [Job], _ running: Locked<[Int64: Job]>) {
+        for job in jobs {
+            running.withLock { _ = $0.removeValue(forKey: job.id) }
+            logger.info("scanned", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+        }
+    }
+
+    /// Records the ends of jobs that succeeded, claiming nothing (at shutdown).
+    func record(_ jobs: [Job], _ running: Locked<[Int64: Job]>, as worker: String) async {
+        guard !jobs.isEmpty else { return }
+        do {
+            _ = try await store.complete(
+                jobs.map(\.id), thenClaim: 0, worker: worker, lease: configuration.lease, localSources: configuration.localSources != nil, now: Date())
+            ended(jobs, running)
+        } catch {
+            logger.warning(
+                "cannot record the end of finished jobs: their leases will run out and a retry will find them done",
+                metadata: ["jobs": "\(jobs.map(\.id))", "error": "\(error)"])
         }
     }
 
@@ -127,8 +163,9 @@ public struct WorkerPool: Service {
         }
     }
 
-    /// One job of a batch, to the end: done, failed, or handed back at shutdown.
-    func process(_ job: Job, as worker: String) async {
+    /// One job of a batch, to the end: true when it succeeded (its end is for the loop to record,
+    /// with its next claim); false when it failed (recorded here) or was handed back at shutdown.
+    func process(_ job: Job, as worker: String) async -> Bool {
         // A job in flight is not cut short by a graceful shutdown, only by the end of its grace
         // period (this task cancelled). Then it goes back to the queue at once, its attempt
         // returned, without waiting for the scan to notice.
@@ -147,12 +184,11 @@ public struct WorkerPool: Service {
                 logger.warning("cannot hand a job back: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(error)"])
             case nil: logger.warning("the store did not take a job back within 5 seconds: its lease will run out", metadata: ["job": "\(job.id)"])
             }
-            return
+            return false
         }
         do {
             try outcome.get()
-            try await store.complete(job.id, worker: worker, now: Date())
-            logger.info("scanned", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+            return true
         } catch {
             let message = "\(FathomError.wrapping(error, image: job.image))"
             let delay = configuration.retryBackoff * (1 << min(job.attempts - 1, 10))
@@ -166,6 +202,7 @@ public struct WorkerPool: Service {
             } catch {
                 logger.warning("cannot record a job's failure: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(error)"])
             }
+            return false
         }
     }
 }

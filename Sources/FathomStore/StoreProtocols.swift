@@ -148,6 +148,11 @@ public protocol JobQueue: Sendable {
     func release(_ id: Int64, worker: String, now: Date) async throws
     /// Marks a job done.
     func complete(_ id: Int64, worker: String, now: Date) async throws
+    /// Marks the jobs `done` done and claims up to `limit` more, as `complete` and `claim` do;
+    /// in one statement where the store can (a worker refilling the place a finished job
+    /// frees: one round trip where there were two). A successor of a job in `done` may be left
+    /// to a later claim (PostgreSQL's one statement sees it still held back; it is announced).
+    func complete(_ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, now: Date) async throws -> [Job]
     /// Records a failure: queued again after `retryAfter` while attempts remain, else dead.
     func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws
     /// Jobs in `state` (all when nil), newest first, at most `limit`, older than job `before` when given.
@@ -290,6 +295,11 @@ public struct FeedState: Sendable, Hashable {
 
 /// A whole store: every concern above, and image configs by digest.
 extension JobQueue {
+    public func complete(_ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, now: Date) async throws -> [Job] {
+        for id in done { try await complete(id, worker: worker, now: now) }
+        return limit > 0 ? try await claim(worker: worker, lease: lease, limit: limit, localSources: localSources, now: now) : []
+    }
+
     /// Takes the oldest runnable job for `worker`.
     public func claim(worker: String, lease: Duration, now: Date) async throws -> Job? {
         try await claim(worker: worker, lease: lease, limit: 1, localSources: true, now: now).first

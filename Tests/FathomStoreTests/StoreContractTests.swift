@@ -115,6 +115,44 @@ import FathomStores
         #expect(try await store.claim(worker: "w2", lease: .seconds(30), limit: 10, now: now.addingTimeInterval(14)).map(\.id) == [fourth])
     }
 
+    /// A worker ends its finished jobs and refills their places in one step: the ends are
+    /// recorded (only for the jobs it holds), the claim takes what was runnable before them,
+    /// and a waiting successor of an ended job is announced and taken by the next claim.
+    @Test(arguments: Backend.allCases) func finishedJobsEndAndTheirPlacesAreRefilledInOneStep(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "refill")
+        defer { Task { try? await store.close() } }
+        let now = Date()
+        func scan(_ name: String, _ digest: String) -> NewJob {
+            NewJob(kind: .scan, key: "scan \(name)@\(digest)", image: name, repository: "a", reference: "1")
+        }
+        let first = try await store.enqueue(scan("r/a:1", "sha256:1"), now: now).id
+        let successor = try await store.enqueue(scan("r/a:1", "sha256:2"), now: now).id
+        let other = try await store.enqueue(scan("r/c:1", "sha256:1"), now: now).id
+        #expect(try await store.claim(worker: "w1", lease: .seconds(30), limit: 1, now: now).map(\.id) == [first])
+        // The first wait starts PostgreSQL's listener.
+        await store.waitForJobs(since: store.jobSignal(), upTo: .milliseconds(500))
+        let signal = store.jobSignal()
+        let started = ContinuousClock.now
+        let waiting = Task { await store.waitForJobs(since: signal, upTo: .seconds(30)) }
+        let refill = try await store.complete(
+            [first], thenClaim: 5, worker: "w1", lease: .seconds(30), localSources: true, now: now.addingTimeInterval(1))
+        #expect(try await store.job(first)?.state == .done)
+        // PostgreSQL's one statement sees the successor still held back; SQLite's two steps take it.
+        #expect(refill.map(\.id) == (backend == .postgres ? [other] : [successor, other]))
+        await waiting.value
+        #expect(ContinuousClock.now - started < .seconds(10), "the end of the first push announced no successor")
+        let next = try await store.claim(worker: "w1", lease: .seconds(30), limit: 5, now: now.addingTimeInterval(1))
+        #expect(Set((refill + next).map(\.id)) == [other, successor])
+        // Another worker's end of a job it does not hold changes nothing.
+        #expect(try await store.complete([other], thenClaim: 5, worker: "w2", lease: .seconds(30), localSources: true, now: now.addingTimeInterval(2)).isEmpty)
+        let held = try await store.job(other)
+        #expect(held?.state == .running && held?.worker == "w1")
+        // Ends alone (no place to fill).
+        #expect(try await store.complete([other], thenClaim: 0, worker: "w1", lease: .seconds(30), localSources: true, now: now.addingTimeInterval(3)).isEmpty)
+        #expect(try await store.job(other)?.state == .done)
+        #expect(try await store.job(successor)?.state == .running)
+    }
+
     /// A job of a kind a newer fathom queued (a rolling upgrade) is left for a worker that
     /// knows it: not taken, not failed, its attempts untouched.
     @Test(arguments: Backend.allCases) func aJobOfAnUnknownKindWaitsForAWorkerThatKnowsIt(_ backend: Backend) async throws {
