@@ -10,7 +10,11 @@ import PostgresNIO
 /// is made first and its failure named as PostgreSQL (or the network) gave it.
 enum PostgresFailure {
     /// Connects once with the pool's settings and closes again; throws the named cause.
-    static func probe(_ url: PostgresURL, timeout: Duration, logger: Logger) async throws {
+    /// `parameters`: startup parameters to ask for; a server that refuses them as unsupported (a
+    /// pooler such as PgBouncer, which passes only those it is told to) is asked again without
+    /// them. Returns whether they were taken.
+    @discardableResult
+    static func probe(_ url: PostgresURL, timeout: Duration, logger: Logger, parameters: [(String, String)] = []) async throws -> Bool {
         let (host, port, user, database, sslmode) = (url.host, url.port, url.user, url.database, url.sslmode)
         let tls: PostgresConnection.Configuration.TLS
         do {
@@ -25,9 +29,14 @@ enum PostgresFailure {
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: user, password: url.password, database: database, tls: tls)
         configuration.options.connectTimeout = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        configuration.options.additionalStartupParameters = parameters
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch let error as PSQLError where !parameters.isEmpty && (error.serverInfo?[.message] ?? "").hasPrefix("unsupported startup parameter") {
+            logger.debug("the server refuses startup parameters; asking without them", metadata: ["error": "\(error.serverInfo?[.message] ?? "")"])
+            try await probe(url, timeout: timeout, logger: logger)
+            return false
         } catch {
             // A server out of connections is busy, not down (`limitExceeded`, which readiness
             // does not take for an unreachable store).
@@ -36,6 +45,7 @@ enum PostgresFailure {
                 full ? .limitExceeded : .io, describe(error, host: host, port: port, user: user, database: database ?? user, sslmode: sslmode, timeout: timeout))
         }
         try? await connection.close()
+        return true
     }
 
     /// The cause of `error`, named: refused, unknown host, authentication, database, TLS.

@@ -52,9 +52,12 @@ public final class PostgresStore: Store {
         let logger = quieter
         // One direct connection first: a refusal, an unknown host, a password, a database or TLS
         // is named at once as PostgreSQL said it (the pool would only time out).
+        let planning = genericPlans ? [("plan_cache_mode", "force_generic_plan")] : []
+        let planned = Locked(false)
         do {
             try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port): did not answer within \(connectTimeout)") {
-                try await PostgresFailure.probe(parsed, timeout: connectTimeout, logger: logger)
+                let taken = try await PostgresFailure.probe(parsed, timeout: connectTimeout, logger: logger, parameters: planning)
+                planned.withLock { $0 = taken }
             }
         } catch let error as FathomError {
             // The cause alone (PostgreSQL at HOST:PORT: …): the URL adds only what it repeats.
@@ -63,7 +66,13 @@ public final class PostgresStore: Store {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: user, password: parsed.password, database: parsed.database, tls: tls)
         configuration.options.maximumConnections = 16
-        if genericPlans { configuration.options.additionalStartupParameters.append(("plan_cache_mode", "force_generic_plan")) }
+        // A pooler that passes no plan_cache_mode (PgBouncer's default) gets none: PostgreSQL
+        // then plans as it chooses, as for `serve`.
+        if genericPlans && planned.withLock({ $0 }) {
+            configuration.options.additionalStartupParameters = planning
+        } else if genericPlans {
+            logger.info("the server refuses the startup parameter plan_cache_mode (a pooler?): statements are planned as PostgreSQL chooses")
+        }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         // The client serves leases once `run()` has begun: wait for its task to reach it.
         let (started, starting) = AsyncStream<Void>.makeStream()

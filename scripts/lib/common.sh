@@ -3,7 +3,7 @@
 # Packages the build, the tests, the quick start and the benchmarks use, from Debian.
 FATHOM_APT_PACKAGES=(
   pkg-config zlib1g-dev libzstd-dev libsqlite3-dev
-  docker-registry skopeo umoci zstd gzip tar coreutils curl openssl apache2-utils python3 python3-pip python3-rpm python3-yaml ruby php-cli php-composer-semver nginx-light dpkg debootstrap binutils postgresql util-linux chromium buildah
+  docker-registry skopeo umoci zstd gzip tar coreutils curl openssl apache2-utils python3 python3-pip python3-rpm python3-yaml ruby php-cli php-composer-semver nginx-light dpkg debootstrap binutils postgresql pgbouncer util-linux chromium buildah
 )
 
 # Installs whichever of the packages are missing (as root, or through sudo).
