@@ -36,13 +36,13 @@ fathom_bench_measure() {
   return $status
 }
 
-# fathom_bench_cpu PID: the clock ticks a process tree has used (0 without PID): the process, its
-# reaped children, and its live children. The live ones count too: PostgreSQL's backends stay
+# fathom_bench_cpu PID: the clock ticks a process and its children have used (0 without PID or
+# once it is gone): the process, its reaped children, and its live children. The live ones count too: PostgreSQL's backends stay
 # alive for as long as their connections, so without them a backend's work (the serve's, queueing
 # scans before the clock starts) lands in whichever window it exits in, and the WAL writer's and
 # checkpointer's would land in none.
 fathom_bench_cpu() {
-  [ -n "$1" ] || { echo 0; return; }
+  [ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
   local files=("/proc/$1/stat") child
   for child in $(pgrep -P "$1"); do files+=("/proc/$child/stat"); done
   # The process's own fields 14-17 (its and its reaped children's), a child's 14-15; a child

@@ -33,7 +33,7 @@ enum PostgresFailure {
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-        } catch let error as PSQLError where !parameters.isEmpty && (error.serverInfo?[.message] ?? "").hasPrefix("unsupported startup parameter") {
+        } catch let error as PSQLError where !parameters.isEmpty && Self.refusesParameters(error) {
             logger.debug("the server refuses startup parameters; asking without them", metadata: ["error": "\(error.serverInfo?[.message] ?? "")"])
             try await probe(url, timeout: timeout, logger: logger)
             return false
@@ -46,6 +46,13 @@ enum PostgresFailure {
         }
         try? await connection.close()
         return true
+    }
+
+    /// A refusal of the startup parameters themselves: PgBouncer's "unsupported startup
+    /// parameter", or a PostgreSQL that does not know one (42704, "unrecognized configuration
+    /// parameter": `plan_cache_mode` is PostgreSQL 12's).
+    static func refusesParameters(_ error: PSQLError) -> Bool {
+        (error.serverInfo?[.message] ?? "").hasPrefix("unsupported startup parameter") || error.serverInfo?[.sqlState] == "42704"
     }
 
     /// The cause of `error`, named: refused, unknown host, authentication, database, TLS.

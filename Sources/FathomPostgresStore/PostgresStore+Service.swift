@@ -74,7 +74,12 @@ extension PostgresStore {
             return false
         }
         if due {
-            try await run("UPDATE jobs SET state = 'queued', worker = NULL, updated_at = \(at) WHERE state = 'running' AND lease_until < \(at)")
+            // Not the jobs this worker is ending here: finished, they are not to run again.
+            try await run(
+                """
+                UPDATE jobs SET state = 'queued', worker = NULL, updated_at = \(at)
+                WHERE state = 'running' AND lease_until < \(at) AND NOT (id = ANY(\(done)::BIGINT[]) AND worker = \(worker))
+                """)
         }
         // The ends and the claim in one statement: both see the jobs as they were before it, so
         // a job of a name that ends here leaves its successor to the next claim. The successor

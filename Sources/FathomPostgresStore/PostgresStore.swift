@@ -47,6 +47,7 @@ public final class PostgresStore: Store {
         }
         // PostgresNIO's connection chatter (each attempt, each retry) is debug detail: at the
         // default level only warnings and errors of its own come through.
+        let caller = logger
         var quieter = logger
         if quieter.logLevel > .debug { quieter.logLevel = max(quieter.logLevel, .warning) }
         let logger = quieter
@@ -71,7 +72,7 @@ public final class PostgresStore: Store {
         if genericPlans && planned.withLock({ $0 }) {
             configuration.options.additionalStartupParameters = planning
         } else if genericPlans {
-            logger.info("the server refuses the startup parameter plan_cache_mode (a pooler?): statements are planned as PostgreSQL chooses")
+            caller.info("the server refuses the startup parameter plan_cache_mode (a pooler?): statements are planned as PostgreSQL chooses")
         }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         // The client serves leases once `run()` has begun: wait for its task to reach it.

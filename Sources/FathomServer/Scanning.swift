@@ -47,7 +47,12 @@ public actor ScanRunner {
     /// this process heard of (a scan's; no read of the store), else as the store says now (a
     /// rescan's, which must see the newest import).
     func currentFleet(announced: Bool = false) async throws -> FleetScanner {
-        let version = announced ? try await store.advisoryVersionAsAnnounced() : try await store.advisoryVersion()
+        var version = announced ? try await store.advisoryVersionAsAnnounced() : try await store.advisoryVersion()
+        if let fleet, fleet.advisoryVersion == version { return fleet }
+        // The version kept differs from the pipeline's: it may be the one out of date (an
+        // import no announcement covered, which a rescan here has read); ask the store before
+        // building a pipeline for it, or every scan job would build one until it expired.
+        if announced { version = try await store.advisoryVersion() }
         if let fleet, fleet.advisoryVersion == version { return fleet }
         // Built once per version: the jobs that ask while it is built wait for it (each build
         // reads every advisory, and a pipeline of each would bring a layer cache of its own).

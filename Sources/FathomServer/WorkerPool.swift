@@ -139,7 +139,7 @@ public struct WorkerPool: Service {
             ended(jobs, running)
         } catch {
             logger.warning(
-                "cannot record the end of finished jobs: their leases will run out and a retry will find them done",
+                "cannot record the end of finished jobs: their leases will run out and they run again (a scan finds its report stored and stops)",
                 metadata: ["jobs": "\(jobs.map(\.id))", "error": "\(error)"])
         }
     }

@@ -18,7 +18,7 @@ struct StoreOption: ParsableArguments {
     /// The store, or a one-line error and exit 1 (a wrong scheme, a file that cannot be opened).
     /// `forReading`: a command that only reads, which opens a file it may not write read-only.
     /// `answersQueries`: `serve`, whose API filters are planned for their values on PostgreSQL;
-    /// every other command's statements are planned once per connection.
+    /// every other command that writes has its statements planned once per connection.
     func open(forReading: Bool = false, answersQueries: Bool = false) async throws -> any Store {
         do {
             return forReading ? try await openStoreForReading(store) : try await openStore(store, genericPlans: !answersQueries)
