@@ -72,6 +72,20 @@ public struct WorkerPool: Service {
                         // Stopping while asking for a job is no failure to report.
                         if Task.isCancelled || error is CancellationError { break }
                         logger.error("cannot take a job", metadata: ["worker": "\(worker)", "error": "\(error)"])
+                        // The ends apart from the claim, each on its own: one that cannot be
+                        // recorded is left to its lease and never keeps the worker from claiming.
+                        for job in succeeded {
+                            do {
+                                try await store.complete(job.id, worker: worker, now: Date())
+                                ended([job], running)
+                            } catch {
+                                running.withLock { _ = $0.removeValue(forKey: job.id) }
+                                logger.warning(
+                                    "cannot record the end of a finished job: its lease will run out and it runs again (a scan finds its report stored and stops)",
+                                    metadata: ["job": "\(job.id)", "error": "\(error)"])
+                            }
+                        }
+                        succeeded = []
                         if inFlight == 0 { try? await Task.sleep(for: configuration.pollInterval * 4) }
                     }
                 }
