@@ -17,6 +17,11 @@ import FathomStores
 
     static func open(_ backend: Backend, _ label: String) async throws -> any Store { try await backend.open(label) }
 
+    /// A scan job of `name`'s push of `digest`.
+    static func scan(_ name: String, _ digest: String) -> NewJob {
+        NewJob(kind: .scan, key: "scan \(name)@\(digest)", image: name, repository: "a", reference: "1")
+    }
+
     @Test(arguments: Backend.allCases) func theJobQueueLeasesRetriesAndDeduplicates(_ backend: Backend) async throws {
         let store = try await Self.open(backend, "jobs")
         defer { Task { try? await store.close() } }
@@ -75,12 +80,9 @@ import FathomStores
         let store = try await Self.open(backend, "turns")
         defer { Task { try? await store.close() } }
         let now = Date()
-        func scan(_ name: String, _ digest: String) -> NewJob {
-            NewJob(kind: .scan, key: "scan \(name)@\(digest)", image: name, repository: "a", reference: "1")
-        }
-        let first = try await store.enqueue(scan("r/a:1", "sha256:1"), now: now).id
-        let second = try await store.enqueue(scan("r/a:1", "sha256:2"), now: now).id
-        let other = try await store.enqueue(scan("r/b:1", "sha256:1"), now: now).id
+        let first = try await store.enqueue(Self.scan("r/a:1", "sha256:1"), now: now).id
+        let second = try await store.enqueue(Self.scan("r/a:1", "sha256:2"), now: now).id
+        let other = try await store.enqueue(Self.scan("r/b:1", "sha256:1"), now: now).id
         let rescan = try await store.enqueue(NewJob(kind: .rescan, key: "rescan 1", image: "", repository: nil, reference: nil), now: now).id
         let rescanAgain = try await store.enqueue(NewJob(kind: .rescan, key: "rescan 2", image: "", repository: nil, reference: nil), now: now).id
         // One batch: the earlier push, the other name, both rescans; not the later push.
@@ -106,8 +108,8 @@ import FathomStores
         #expect(retried.map(\.id) == [first])
         #expect(retried.first?.startedAt == batch.first?.startedAt && batch.first?.startedAt != nil, "a retry keeps its first attempt's start")
         // A dead job holds nothing back.
-        let third = try await store.enqueue(scan("r/a:1", "sha256:3"), now: now).id
-        let fourth = try await store.enqueue(scan("r/a:1", "sha256:4"), now: now).id
+        let third = try await store.enqueue(Self.scan("r/a:1", "sha256:3"), now: now).id
+        let fourth = try await store.enqueue(Self.scan("r/a:1", "sha256:4"), now: now).id
         try await store.complete(first, worker: "w2", now: now.addingTimeInterval(13))
         #expect(try await store.claim(worker: "w2", lease: .seconds(30), limit: 10, now: now.addingTimeInterval(13)).map(\.id) == [third])
         try await store.fail(third, worker: "w2", error: "manifest unknown", retryAfter: .seconds(10), maxAttempts: 1, now: now.addingTimeInterval(14))
@@ -122,12 +124,9 @@ import FathomStores
         let store = try await Self.open(backend, "refill")
         defer { Task { try? await store.close() } }
         let now = Date()
-        func scan(_ name: String, _ digest: String) -> NewJob {
-            NewJob(kind: .scan, key: "scan \(name)@\(digest)", image: name, repository: "a", reference: "1")
-        }
-        let first = try await store.enqueue(scan("r/a:1", "sha256:1"), now: now).id
-        let successor = try await store.enqueue(scan("r/a:1", "sha256:2"), now: now).id
-        let other = try await store.enqueue(scan("r/c:1", "sha256:1"), now: now).id
+        let first = try await store.enqueue(Self.scan("r/a:1", "sha256:1"), now: now).id
+        let successor = try await store.enqueue(Self.scan("r/a:1", "sha256:2"), now: now).id
+        let other = try await store.enqueue(Self.scan("r/c:1", "sha256:1"), now: now).id
         #expect(try await store.claim(worker: "w1", lease: .seconds(30), limit: 1, now: now).map(\.id) == [first])
         // The first wait starts PostgreSQL's listener.
         await store.waitForJobs(since: store.jobSignal(), upTo: .milliseconds(500))
