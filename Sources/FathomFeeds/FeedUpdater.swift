@@ -1,6 +1,7 @@
 public import AsyncHTTPClient
 import FathomAdvisory
 public import FathomCore
+import FathomRegistry
 public import FathomStore
 public import Foundation
 import NIOCore
@@ -54,6 +55,20 @@ public struct FeedUpdater: Sendable {
         self.baseBackoff = baseBackoff
         self.sizeLimit = sizeLimit
     }
+
+    /// A client for feed servers. The pool does not retry a failed connection itself, so a
+    /// refused one fails at once and the updater's own capped retries decide; the pool's default
+    /// loop would hold each attempt until its 10 s connect timeout (30 s to report a refusal).
+    public static func makeHTTPClient() -> HTTPClient {
+        var pool = HTTPClient.Configuration.ConnectionPool()
+        pool.retryConnectionEstablishment = false
+        return HTTPClient(
+            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10)), connectionPool: pool))
+    }
+
+    /// The client of a long-running process (the service's scheduled updates), never shut down.
+    public static let sharedHTTPClient = makeHTTPClient()
 
     /// Updates one feed; never throws (a failure is its outcome).
     public func update(_ feed: Feed, now: Date = Date()) async -> Report {
@@ -124,8 +139,12 @@ public struct FeedUpdater: Sendable {
             } catch {
                 // A refused connection, a reset, a download that broke off: worth another try.
                 guard attempt < maxAttempts else {
-                    if !(error is FathomError) { unreachable.record(host, "\(error)") }
-                    throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) attempt(s)", path: feed.url, cause: error)
+                    if error is FathomError {
+                        throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) attempt(s)", path: feed.url, cause: error)
+                    }
+                    let reason = RegistryClient.plainWords(error)
+                    unreachable.record(host, reason)
+                    throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) attempt(s): \(reason)", path: feed.url)
                 }
             }
             try await Task.sleep(for: baseBackoff * (1 << (attempt - 1)))

@@ -246,7 +246,7 @@ extension ScanRunner {
 
     /// `db update`: every feed, one at a time; a feed that fails keeps its advisories.
     nonisolated func update() async throws {
-        let updater = FeedUpdater(store: store, http: HTTPClient.shared)
+        let updater = FeedUpdater(store: store, http: FeedUpdater.sharedHTTPClient)
         var failures: [String] = []
         for feed in settings.feeds {
             let report = await updater.update(feed)

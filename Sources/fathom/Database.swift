@@ -163,7 +163,7 @@ struct Database: AsyncParsableCommand {
         func run() async throws {
             let feeds = try feedOptions.resolve()
             let store = try await storeOption.open()
-            let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let http = FeedUpdater.makeHTTPClient()
             let updater = FeedUpdater(store: store, http: http)
             var failed = 0
             for (number, feed) in feeds.enumerated() {
