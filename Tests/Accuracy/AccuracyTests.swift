@@ -8,7 +8,7 @@ import Testing
 /// version, status, severity). Any difference fails, named line by line, and the run prints
 /// precision and recall per ecosystem. `FATHOM_ACCURACY_RECORD=1` writes the goldens anew for
 /// review instead (never in CI: a golden is reviewed, not regenerated).
-@Suite(.serialized, .timeLimit(.minutes(5))) struct AccuracyTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct AccuracyTests {
     struct Case: Sendable, CustomStringConvertible {
         var name: String
         /// Builds the root under the directory given and returns it.

@@ -11,7 +11,7 @@ import Testing
 import FathomSQLiteStore
 
 /// Real feeds against real images and binaries.
-@Suite(.timeLimit(.minutes(3))) struct RealFeedTests {
+@Suite(.timeLimit(.minutes(6))) struct RealFeedTests {
     static func advisory(_ relative: String) -> String { Fixtures.root.appendingPathComponent("advisories/\(relative)").path }
     static func bytes(_ path: String) throws -> [UInt8] { try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) }
 

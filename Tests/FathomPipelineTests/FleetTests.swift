@@ -14,7 +14,7 @@ import FathomSQLiteStore
 /// The fleet pipeline against the real registry: layer dedup counted from the registry's own
 /// access log, concurrent scans, a damaged layer, rescans without downloads, confirmation of
 /// a fix, a killed run, and the push/pull-time policies.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct FleetTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct FleetTests {
     let fixture: FleetFixture
 
     init() async throws { fixture = try await FleetFixture.shared.value }

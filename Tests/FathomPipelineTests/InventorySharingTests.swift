@@ -8,7 +8,7 @@ import Testing
 /// base: two add only a configuration file, one upgrades musl, one removes it. Images with the
 /// same packages share one inventory and get identical findings; the others get their own.
 /// A rescan after a one-advisory import rewrites only the images whose findings changed.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct InventorySharingTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct InventorySharingTests {
     struct Layout {
         var directory: String
         var store: String

@@ -12,7 +12,7 @@ import Testing
 
 /// A Debian bookworm image built with debootstrap, pushed to the real registry, must list
 /// exactly the packages `dpkg-query` lists for the same root filesystem.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct DebianImageTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DebianImageTests {
     /// The Debian roots `scripts/debian-roots` keeps under `.build/fathom-cache`: bookworm
     /// minbase, and the same root upgraded from bookworm-security. scripts/test makes them before
     /// the suite; made here only when missing (a download inside the time limit).

@@ -10,7 +10,7 @@ import Testing
 /// a real `docker-registry` and scanned by the `fathom` executable; each must end in a clear
 /// error or warning naming the image and the layer, with memory bounded, nothing cached, and
 /// the rest of the fleet scanned.
-@Suite(.serialized, .timeLimit(.minutes(6))) struct HostileInputTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct HostileInputTests {
     /// What a hostile image must yield from `fathom scan`.
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String

@@ -5,7 +5,7 @@ import Testing
 
 /// Images with real language packages, from PyPI and from Debian, pushed to the registry and
 /// scanned end to end with imported feeds.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct LanguageImageTests {
+@Suite(.serialized, .timeLimit(.minutes(8))) struct LanguageImageTests {
     let registry: LocalRegistry
     let layout: TestLayout
 

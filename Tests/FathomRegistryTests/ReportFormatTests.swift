@@ -7,7 +7,7 @@ import Testing
 /// (Alpine 3.7.3 with requests 2.19.1 from PyPI), each output checked by its format's own
 /// validator, every purl round-tripped through packageurl-python, and the SBOMs scanned back
 /// with `fathom scan sbom:FILE` to the image's own findings.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct ReportFormatTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ReportFormatTests {
     let registry: LocalRegistry
 
     init() async throws { (registry, _) = try await TestImages.sharedRegistry() }

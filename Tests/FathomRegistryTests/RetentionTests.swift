@@ -5,7 +5,7 @@ import Testing
 /// Retention through both front doors that prune: `fathom db prune` and `fathom serve
 /// --retention` (at its start, then hourly). The rows are made old with the database's own
 /// client, as a store in use for months would hold them.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct RetentionTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RetentionTests {
     static func sql(_ statement: String, backend: String, store: String) async throws {
         if backend == "postgres" {
             try await LocalPostgres.shared.value.sql(statement, database: try #require(URL(string: store)?.lastPathComponent))
