@@ -22,7 +22,8 @@
 #   --mirror URL        the Debian mirror (default http://deb.debian.org/debian)
 #   --security-mirror URL  Debian's security archive (default http://deb.debian.org/debian-security)
 #   --tls-verify=false  push to a registry on plain HTTP or with a certificate not trusted here
-#   --root-only         only make the root in --root-cache (the download), print its path, and stop
+#   --root-only         only make and upgrade the root in --root-cache (the downloads), print its
+#                       path, and stop
 #
 # Needs root (debootstrap and buildah's mount), debootstrap, buildah, strip (binutils), and the
 # Swift toolchain unless --binary is given. Prints the image's name, digest and size.
@@ -70,7 +71,32 @@ make_root() {
     mv "$root.partial" "$root"
   fi
 }
-if [ -n "$root_only" ]; then make_root; echo "$root"; exit 0; fi
+# Security fixes at every build: a scanner's own image ships none of what it would report.
+# --root-only does it too, so that a build soon after (the test suite's) finds nothing to fetch
+# but apt's lists.
+upgrade_root() {
+  echo "apt-get upgrade from bookworm-security ($security)" >&2
+  echo "deb $security bookworm-security main" >"$root/etc/apt/sources.list.d/security.list"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # In the root, with an environment of its own: the host's (a TMPDIR that exists only on the
+  # host, as the test suite sets) broke ca-certificates' maintainer script. Proxies pass.
+  in_root() {
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
+      ${http_proxy:+http_proxy="$http_proxy"} ${https_proxy:+https_proxy="$https_proxy"} ${no_proxy:+no_proxy="$no_proxy"} \
+      chroot "$root" "$@"
+  }
+  # An upgrade an earlier build left half done is finished first.
+  in_root dpkg --configure -a >&2
+  in_root apt-get -o Acquire::Retries=3 update -qq >&2
+  in_root apt-get -o Acquire::Retries=3 upgrade -y -qq >&2
+  # What an image does not carry: downloaded packages, apt's lists, the build host's names, and
+  # (as Debian's slim images) manuals, translations and documents other than the copyright files.
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* "$root"/etc/resolv.conf "$root"/etc/hostname \
+    "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/*
+  find "$root/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete
+  find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+}
+if [ -n "$root_only" ]; then make_root; upgrade_root; echo "$root"; exit 0; fi
 
 # The binary: the Swift runtime linked in, so the root needs only Debian's C libraries.
 if [ -z "$binary" ]; then
@@ -88,27 +114,7 @@ version="$("$binary" --version | sed -n '1s/^fathom //p')"
 [ -n "$name" ] || name="localhost/fathom:$version"
 
 make_root
-# Security fixes at every build: a scanner's own image ships none of what it would report.
-echo "apt-get upgrade from bookworm-security ($security)" >&2
-echo "deb $security bookworm-security main" >"$root/etc/apt/sources.list.d/security.list"
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-# In the root, with an environment of its own: the host's (a TMPDIR that exists only on the
-# host, as the test suite sets) broke ca-certificates' maintainer script. Proxies pass.
-in_root() {
-  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
-    ${http_proxy:+http_proxy="$http_proxy"} ${https_proxy:+https_proxy="$https_proxy"} ${no_proxy:+no_proxy="$no_proxy"} \
-    chroot "$root" "$@"
-}
-# An upgrade an earlier build left half done is finished first.
-in_root dpkg --configure -a >&2
-in_root apt-get -o Acquire::Retries=3 update -qq >&2
-in_root apt-get -o Acquire::Retries=3 upgrade -y -qq >&2
-# What an image does not carry: downloaded packages, apt's lists, the build host's names, and
-# (as Debian's slim images) manuals, translations and documents other than the copyright files.
-rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* "$root"/etc/resolv.conf "$root"/etc/hostname \
-  "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/*
-find "$root/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete
-find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+upgrade_root
 # Every shared library the binary needs is in the root.
 for library in $(awk '/=>/ { print $1 }' <<<"$libraries"); do
   if ! find "$root/lib" "$root/usr/lib" -name "$library" -print -quit | grep -q .; then
