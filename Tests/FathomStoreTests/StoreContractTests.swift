@@ -823,6 +823,96 @@ import FathomStores
         #expect(trend.last.map { ($0.images, $0.findings, $0.bySeverity) } ?? (0, 0, [:]) == point(try await upgraded.fleetView(top: 1)))
     }
 
+    /// Reports stored as a batch leave the store as the same reports stored one at a time would:
+    /// findings, keys, the fleet's sums, vulnerabilities (with their severity and packages),
+    /// gaps, chains, prefixes, layer findings and the trend, through replacements, a name given
+    /// twice in one batch (its last report stands) and a report that drops every finding.
+    @Test(arguments: Backend.allCases) func aBatchOfReportsListsAsTheSameReportsOneByOne(_ backend: Backend) async throws {
+        func finding(_ id: String, _ aliases: [String], _ package: String, _ severity: String, fixed: String? = nil) -> ReportFinding {
+            ReportFinding(id: id, aliases: aliases, package: package, installedVersion: "1", fixedVersion: fixed, severity: severity, status: "affected")
+        }
+        func write(_ name: String, _ findings: [ReportFinding], base: String, gap: String? = nil, checked: Bool = true, _ document: String = "") -> ReportWrite {
+            var listing = ReportListing.findings(findings, name: name)
+            let top = "sha256:" + name.suffix(1) + base
+            listing.prefixes = [LayerPrefix(key: base, parent: nil, layer: base, depth: 0, size: 10), LayerPrefix(key: base + top, parent: base, layer: top, depth: 1, size: 5)]
+            listing.layerFindings = [base: findings.prefix(1).map(\.id), top: findings.dropFirst().map(\.id)]
+            listing.image.chain = base + top
+            listing.image.layers = 2
+            listing.image.bytes = 15
+            listing.image.fullyChecked = checked
+            listing.image.missing = gap.map { [$0] } ?? []
+            return ReportWrite(
+                document: Array((name + document).utf8), name: name, repository: "x", tag: "1",
+                manifestDigest: try! Digest(parsing: "sha256:" + String(repeating: String(name.suffix(1)), count: 64)), listing: listing)
+        }
+        let shared = finding("GHSA-aaaa", ["CVE-2026-1"], "lib", "HIGH", fixed: "1.1")
+        let rounds: [[ReportWrite]] = [
+            [
+                write("r.example/a:1", [shared, finding("CVE-2026-2", [], "zlib", "LOW")], base: "b1"),
+                write("r.example/b:2", [finding("CVE-2026-3", ["GHSA-cccc"], "musl", "CRITICAL"), shared], base: "b1", gap: "npm"),
+                write("r.example/c:3", [], base: "b2", checked: false),
+            ],
+            [
+                // a replaced with fewer findings, c gains some, d is new and given twice.
+                write("r.example/a:1", [finding("CVE-2026-2", [], "zlib", "MEDIUM")], base: "b1", "again"),
+                write("r.example/d:4", [shared], base: "b2", gap: "npm"),
+                write("r.example/c:3", [finding("GHSA-aaaa", ["CVE-2026-1"], "lib2", "CRITICAL"), finding("CVE-2026-9", [], "z", "UNKNOWN")], base: "b2"),
+                write("r.example/d:4", [finding("CVE-2026-3", ["GHSA-cccc"], "musl", "CRITICAL")], base: "b2", gap: "pypi", "twice"),
+            ],
+            [
+                write("r.example/b:2", [], base: "b1", "empty"),
+                write("r.example/c:3", [finding("CVE-2026-9", [], "z", "UNKNOWN")], base: "b2", "third"),
+            ],
+        ]
+        let (batched, single) = (try await Self.open(backend, "batched"), try await Self.open(backend, "single"))
+        func row(_ image: ImageRow) -> String {
+            var plain = image
+            plain.bySeverity = [:]
+            return "\(plain) \(image.bySeverity.sorted { $0.key < $1.key })"
+        }
+        func state(_ store: any Store) async throws -> [String] {
+            let view = try await store.fleetView(top: 100)
+            let findings = try await store.findings(FindingsFilter(), after: nil, limit: 100).findings.map { "\($0.image) \($0.ordinal) \($0.finding)" }
+            var byKey: [String] = []
+            for key in ["GHSA-aaaa", "CVE-2026-1", "CVE-2026-3", "GHSA-cccc", "CVE-2026-9", "CVE-2026-2"] {
+                let page = try await store.findings(FindingsFilter(id: key), after: nil, limit: 100)
+                byKey.append("\(key) \(page.count) \(page.images)")
+            }
+            return [
+                "images \(view.images) \(view.bySeverity.sorted { $0.key < $1.key }) \(view.layerUses) \(view.bytesReferenced)",
+                "at risk \(view.mostAtRisk.map(row))",
+                "widespread \(view.widespread.sorted { $0.id < $1.id })",
+                "missing \(view.missing.sorted { $0.key < $1.key })",
+                "chains \(view.chains.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.images) \($0.value.names) \($0.value.unchecked)" })",
+                "prefixes \(view.prefixes.sorted { $0.key < $1.key })",
+                "layer findings \(view.layerFindings.sorted { $0.key < $1.key })",
+                "trend \(try await store.fleetTrend().map { "\($0.images) \($0.bySeverity.sorted { $0.key < $1.key })" })",
+                "images list \(try await store.images(ImagesFilter(), after: nil, limit: 100).map(row))",
+                "reports \(try await store.report(name: "r.example/d:4").map { String(decoding: $0, as: UTF8.self) } ?? "-")",
+            ] + byKey + findings
+        }
+        for (number, round) in rounds.enumerated() {
+            try await batched.storeReports(round)
+            for write in ReportWrite.lastPerName(round) {
+                try await single.storeReport(
+                    write.document, name: write.name, repository: write.repository, tag: write.tag, manifestDigest: write.manifestDigest,
+                    listing: write.listing)
+            }
+            let (got, expected) = (try await state(batched), try await state(single))
+            #expect(got == expected, "round \(number + 1): \(zip(got, expected).filter { $0 != $1 })")
+        }
+        // The rounds moved what they were meant to: a name given twice kept its last report, and
+        // the vulnerabilities' counts and severities followed the replacements.
+        let view = try await batched.fleetView(top: 100)
+        #expect(view.images == 4 && view.widespread.map { "\($0.id) \($0.images) \($0.severity)" }.sorted() == [
+            "CVE-2026-2 1 MEDIUM", "CVE-2026-3 1 CRITICAL", "CVE-2026-9 1 UNKNOWN",
+        ])
+        #expect(try await batched.report(name: "r.example/d:4") == Array("r.example/d:4twice".utf8))
+        #expect(view.missing == ["pypi": 1])
+        try await batched.close()
+        try await single.close()
+    }
+
     /// A store location of its own, for a test that also reaches into the database.
     static func location(_ backend: Backend, _ name: String) async throws -> String {
         switch backend {
