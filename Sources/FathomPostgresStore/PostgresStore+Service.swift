@@ -280,182 +280,108 @@ extension PostgresStore {
     public func storeReport(
         _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, listing: ReportListing
     ) async throws {
-        try await storeReports([
-            ReportWrite(document: document, name: name, repository: repository, tag: tag, manifestDigest: manifestDigest, listing: listing)
-        ])
-    }
-
-    public func storeReports(_ reports: [ReportWrite]) async throws {
-        let writes = ReportWrite.lastPerName(reports)
-        guard !writes.isEmpty else { return }
-        // The reports' rows first, in name order: their locks keep two writers of one name from
-        // mixing their findings (the second's statements see the first's once it has committed).
-        // The upsert leaves each row's sums as they were: it returns them, the old image each
-        // listing moves from.
+        // The report's row first: its lock keeps two writers of one name from mixing their
+        // findings (the second's statements see the first's once it has committed). The upsert
+        // leaves the row's sums as they were: it returns them, the old image the listing moves from.
         try await transaction { connection in
-            var old: [String: ImageRow] = [:]
+            var old: ImageRow?
             try await run(
                 """
                 INSERT INTO reports (name, repository, tag, manifest_digest, scan_id, document, findings_listed)
-                SELECT n, r, NULLIF(t, ''), NULLIF(m, ''), COALESCE((SELECT scan_id FROM heads WHERE name = n), 0), d, true
-                FROM unnest(\(writes.map(\.name))::TEXT[], \(writes.map(\.repository))::TEXT[], \(writes.map { $0.tag ?? "" })::TEXT[],
-                    \(writes.map { $0.manifestDigest?.description ?? "" })::TEXT[], \(writes.map { ByteBuffer(bytes: $0.document) })::BYTEA[])
-                    AS f(n, r, t, m, d)
-                ORDER BY n COLLATE "C"
+                VALUES (\(name), \(repository), \(tag), \(manifestDigest?.description), COALESCE((SELECT scan_id FROM heads WHERE name = \(name)), 0),
+                    \(Data(document)), true)
                 ON CONFLICT (name) DO UPDATE SET repository = EXCLUDED.repository, tag = EXCLUDED.tag, manifest_digest = EXCLUDED.manifest_digest,
                     scan_id = EXCLUDED.scan_id, document = EXCLUDED.document, findings_listed = true
                 RETURNING counted, \(unescaped: Self.imageColumns)
                 """, on: connection
             ) { row in
-                if try Self.firstIsTrue(row) {
-                    let image = try Self.imageRow(row, from: 1)
-                    old[image.name] = image
-                }
+                if try Self.firstIsTrue(row) { old = try Self.imageRow(row, from: 1) }
             }
-            try await replaceListings(
-                writes.map { Listed(name: $0.name, manifestDigest: $0.manifestDigest?.description, listing: $0.listing, old: old[$0.name]) },
-                on: connection)
+            try await replaceListing(of: name, manifestDigest: manifestDigest?.description, with: listing, old: old, on: connection)
         }
     }
 
-    /// A listing to write: its name's report, and what the name's row held if it was counted.
-    struct Listed {
-        var name: String
-        var manifestDigest: String?
-        var listing: ReportListing
-        var old: ImageRow?
-    }
-
-    /// Replaces the listings of several names (distinct, in byte order) in one statement (array
-    /// binds): each image's sums on its report's row; its findings, one row per finding and one
-    /// per id or alias it is found by; its package names; the prefixes and layer findings it
-    /// brings; and the fleet's running counts, moved once for the batch by the difference from
-    /// each `old` (what the row held, if counted): images per vulnerability (and what the newest
-    /// report says of one it keeps: a KEV entry since), findings and images per id or alias, the
-    /// sums, gaps and chains. Counters are written in key order, so two writers take their locks
-    /// in the same order; a row nothing changes is not written.
-    func replaceListings(_ batch: [Listed], on connection: PostgresConnection) async throws {
-        let names = batch.map(\.name)
-        let images = batch.map(\.listing.image)
+    /// Replaces the listing of `name` in one statement (array binds): its image's sums on its
+    /// report's row; its findings, one row per finding and one per id or alias it is found by;
+    /// its package names; the prefixes and layer findings it brings; and the fleet's running
+    /// counts, moved by the difference from `old` (what the row held, if counted): images per
+    /// vulnerability (and what the newest report says of one it keeps: a KEV entry since),
+    /// findings and images per id or alias, the sums, gaps and chains. Counters are written in
+    /// key order, so two writers take their locks in the same order; a row nothing changes is
+    /// not written.
+    func replaceListing(
+        of name: String, manifestDigest: String?, with listing: ReportListing, old: ImageRow?, on connection: PostgresConnection
+    ) async throws {
+        let image = listing.image
+        let change = FleetTotalsChange(from: old, to: image)
+        let counts = ImageRow.severities.map { Int64(image.bySeverity[$0] ?? 0) }
+        let findings = listing.findings
+        var keys: [String] = []
+        var keyOrdinals: [Int64] = []
+        var keySeverities: [String] = []
+        var keyFixed: [Bool] = []
+        for (ordinal, finding) in findings.enumerated() {
+            for key in finding.keys {
+                keys.append(key)
+                keyOrdinals.append(Int64(ordinal))
+                keySeverities.append(finding.severity)
+                keyFixed.append(finding.fixedVersion != nil)
+            }
+        }
+        let vulnerabilities = listing.vulnerabilities.sorted { Array($0.id.utf8).lexicographicallyPrecedes(Array($1.id.utf8)) }
+        let layers = listing.layerFindings.keys.sorted()
+        let gaps = change.gaps.keys.sorted()
+        let chains = change.chains.keys.sorted()
         // The old findings' rows are in the counts only if the row was counted (a report an
         // earlier fathom wrote has rows no count holds).
-        let counted = batch.filter { $0.old != nil }.map(\.name)
-        func column(_ severity: Int) -> [Int64] { images.map { Int64($0.bySeverity[ImageRow.severities[severity]] ?? 0) } }
-
-        var findingNames: [String] = [], ordinals: [Int64] = [], digests: [String] = [], ids: [String] = [], aliases: [String] = []
-        var packages: [String] = [], installed: [String] = [], fixed: [String] = [], severities: [String] = [], statuses: [String] = []
-        var keys: [String] = [], keyNames: [String] = [], keyOrdinals: [Int64] = [], keySeverities: [String] = [], keyFixed: [Bool] = []
-        var keyMoves: [String: (findings: Int64, images: Set<String>)] = [:]
-        for entry in batch {
-            for (ordinal, finding) in entry.listing.findings.enumerated() {
-                findingNames.append(entry.name)
-                ordinals.append(Int64(ordinal))
-                digests.append(entry.manifestDigest ?? "")
-                ids.append(finding.id)
-                aliases.append(ReportFinding.joined(finding.aliases))
-                packages.append(finding.package)
-                installed.append(finding.installedVersion)
-                fixed.append(finding.fixedVersion ?? "")
-                severities.append(finding.severity)
-                statuses.append(finding.status)
-                for key in finding.keys {
-                    keys.append(key)
-                    keyNames.append(entry.name)
-                    keyOrdinals.append(Int64(ordinal))
-                    keySeverities.append(finding.severity)
-                    keyFixed.append(finding.fixedVersion != nil)
-                    keyMoves[key, default: (0, [])].findings += 1
-                    keyMoves[key, default: (0, [])].images.insert(entry.name)
-                }
-            }
-        }
-        let movedKeys = keyMoves.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-
-        // Package names per key (a manifest's images share one), prefixes per key, findings per
-        // layer: once each, the last report's (a layer's findings from a fully checked image).
-        var packageNames: [String: String] = [:]
-        var prefixes: [String: LayerPrefix] = [:]
-        var layerFindings: [String: (findings: String, checked: Bool)] = [:]
-        var change: FleetTotalsChange?
-        for entry in batch {
-            let listing = entry.listing
-            packageNames[ReportListing.packagesKey(name: entry.name, manifestDigest: entry.manifestDigest)] = listing.packages.joined(separator: "\n")
-            for prefix in listing.prefixes where prefixes[prefix.key] == nil { prefixes[prefix.key] = prefix }
-            for (layer, findings) in listing.layerFindings where layerFindings[layer] == nil || listing.image.fullyChecked {
-                layerFindings[layer] = (findings.joined(separator: "\n"), listing.image.fullyChecked)
-            }
-            let moved = FleetTotalsChange(from: entry.old, to: listing.image)
-            if change == nil { change = moved } else { change?.add(moved) }
-        }
-        guard let change else { return }
-        let packageKeys = packageNames.keys.sorted()
-        let prefixKeys = prefixes.keys.sorted()
-        // What a layer brings is rewritten only from an image checked in full.
-        let checkedLayers = layerFindings.filter(\.value.checked).keys.sorted()
-        let uncheckedLayers = layerFindings.filter { !$0.value.checked }.keys.sorted()
-        let (gaps, chains) = (change.gaps, change.chains)
-        let gapKeys = gaps.keys.sorted()
-        let chainKeys = chains.keys.sorted()
-        var carried: [(order: Int64, name: String, vulnerability: FleetVulnerability)] = []
-        for (order, entry) in batch.enumerated() {
-            for vulnerability in entry.listing.vulnerabilities { carried.append((Int64(order), entry.name, vulnerability)) }
-        }
+        let counted = old != nil
         let sums = [Int64(change.images)] + change.bySeverity.map(Int64.init) + [Int64(change.layers), change.bytes, Int64(change.exploitedImages)]
         try await run(
             """
             WITH summed AS (
-                    UPDATE reports SET counted = true, os = NULLIF(u.os, ''), critical = u.c, high = u.h, medium = u.m, low = u.l, unknown = u.un,
-                        findings = u.fi, fixable = u.fx, new_findings = u.nw, resolved = u.rs, exploited = u.ex, layers = u.ly, bytes = u.by,
-                        chain = NULLIF(u.ch, ''), fully_checked = u.fc, missing = u.mi
-                    FROM unnest(\(names)::TEXT[], \(images.map { $0.os ?? "" })::TEXT[], \(column(0))::BIGINT[], \(column(1))::BIGINT[],
-                        \(column(2))::BIGINT[], \(column(3))::BIGINT[], \(column(4))::BIGINT[], \(images.map { Int64($0.findings) })::BIGINT[],
-                        \(images.map { Int64($0.fixable) })::BIGINT[], \(images.map { Int64($0.new) })::BIGINT[], \(images.map { Int64($0.resolved) })::BIGINT[],
-                        \(images.map { Int64($0.exploited) })::BIGINT[], \(images.map { Int64($0.layers) })::BIGINT[], \(images.map(\.bytes))::BIGINT[],
-                        \(images.map { $0.chain ?? "" })::TEXT[], \(images.map(\.fullyChecked))::BOOLEAN[], \(images.map { $0.missing.joined(separator: "\n") })::TEXT[])
-                        AS u(n, os, c, h, m, l, un, fi, fx, nw, rs, ex, ly, by, ch, fc, mi)
-                    WHERE reports.name = u.n),
-                gone AS (DELETE FROM report_findings WHERE name = ANY(\(names)::TEXT[]) RETURNING name, id),
-                gone_keys AS (DELETE FROM report_finding_keys WHERE name = ANY(\(names)::TEXT[]) RETURNING name, key),
+                    UPDATE reports SET counted = true, os = \(image.os), critical = \(counts[0]), high = \(counts[1]), medium = \(counts[2]),
+                        low = \(counts[3]), unknown = \(counts[4]), findings = \(Int64(image.findings)), fixable = \(Int64(image.fixable)),
+                        new_findings = \(Int64(image.new)), resolved = \(Int64(image.resolved)), exploited = \(Int64(image.exploited)),
+                        layers = \(Int64(image.layers)), bytes = \(image.bytes), chain = \(image.chain), fully_checked = \(image.fullyChecked),
+                        missing = \(image.missing.joined(separator: "\n"))
+                    WHERE name = \(name)),
+                gone AS (DELETE FROM report_findings WHERE name = \(name) RETURNING id),
+                gone_keys AS (DELETE FROM report_finding_keys WHERE name = \(name) RETURNING key),
                 listed AS (
                     INSERT INTO report_findings (name, ordinal, manifest_digest, id, aliases, package, installed_version, fixed_version, severity, status)
-                    SELECT n, o, NULLIF(d, ''), i, a, p, v, NULLIF(x, ''), s, t
-                    FROM unnest(\(findingNames)::TEXT[], \(ordinals)::BIGINT[], \(digests)::TEXT[], \(ids)::TEXT[], \(aliases)::TEXT[],
-                        \(packages)::TEXT[], \(installed)::TEXT[], \(fixed)::TEXT[], \(severities)::TEXT[], \(statuses)::TEXT[])
-                        AS f(n, o, d, i, a, p, v, x, s, t)),
+                    SELECT \(name), o, \(manifestDigest), i, a, p, v, NULLIF(x, ''), s, t
+                    FROM unnest(\(findings.indices.map { Int64($0) })::BIGINT[], \(findings.map(\.id))::TEXT[],
+                        \(findings.map { ReportFinding.joined($0.aliases) })::TEXT[], \(findings.map(\.package))::TEXT[],
+                        \(findings.map(\.installedVersion))::TEXT[], \(findings.map { $0.fixedVersion ?? "" })::TEXT[],
+                        \(findings.map(\.severity))::TEXT[], \(findings.map(\.status))::TEXT[]) AS f(o, i, a, p, v, x, s, t)),
                 listed_keys AS (
                     INSERT INTO report_finding_keys (key, name, ordinal, severity, fixed)
-                    SELECT k, n, o, s, x FROM unnest(\(keys)::TEXT[], \(keyNames)::TEXT[], \(keyOrdinals)::BIGINT[], \(keySeverities)::TEXT[],
-                        \(keyFixed)::BOOLEAN[]) AS f(k, n, o, s, x)),
+                    SELECT k, \(name), o, s, x FROM unnest(\(keys)::TEXT[], \(keyOrdinals)::BIGINT[], \(keySeverities)::TEXT[], \(keyFixed)::BOOLEAN[]) AS f(k, o, s, x)),
                 key_moves AS (
                     SELECT k, SUM(f) AS f, SUM(i) AS i FROM (
-                        SELECT * FROM unnest(\(movedKeys)::TEXT[], \(movedKeys.map { keyMoves[$0]!.findings })::BIGINT[],
-                            \(movedKeys.map { Int64(keyMoves[$0]!.images.count) })::BIGINT[]) AS n(k, f, i)
+                        SELECT k, COUNT(*) AS f, 1 AS i FROM unnest(\(keys)::TEXT[]) AS n(k) GROUP BY k
                         UNION ALL
-                        SELECT key, -COUNT(*), -COUNT(DISTINCT name) FROM gone_keys WHERE name = ANY(\(counted)::TEXT[]) GROUP BY key) AS m
+                        SELECT key, -COUNT(*), -1 FROM gone_keys WHERE \(counted) GROUP BY key) AS m
                     GROUP BY k HAVING SUM(f) <> 0 OR SUM(i) <> 0),
                 keys_counted AS (
                     INSERT INTO fleet_keys (key, findings, images) SELECT k, f, i FROM key_moves ORDER BY k COLLATE "C"
                     ON CONFLICT (key) DO UPDATE SET findings = fleet_keys.findings + EXCLUDED.findings, images = fleet_keys.images + EXCLUDED.images),
                 packages AS (
-                    INSERT INTO image_packages (key, names)
-                    SELECT k, n FROM unnest(\(packageKeys)::TEXT[], \(packageKeys.map { packageNames[$0]! })::TEXT[]) AS f(k, n) ORDER BY k
+                    INSERT INTO image_packages (key, names) VALUES (\(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)),
+                        \(listing.packages.joined(separator: "\n")))
                     ON CONFLICT (key) DO UPDATE SET names = EXCLUDED.names WHERE image_packages.names <> EXCLUDED.names),
                 prefixes AS (
                     INSERT INTO fleet_prefixes (key, parent, layer, depth, size)
-                    SELECT k, NULLIF(p, ''), l, d, z FROM unnest(\(prefixKeys)::TEXT[], \(prefixKeys.map { prefixes[$0]!.parent ?? "" })::TEXT[],
-                        \(prefixKeys.map { prefixes[$0]!.layer })::TEXT[], \(prefixKeys.map { Int64(prefixes[$0]!.depth) })::BIGINT[],
-                        \(prefixKeys.map { prefixes[$0]!.size })::BIGINT[]) AS f(k, p, l, d, z)
+                    SELECT k, NULLIF(p, ''), l, d, z FROM unnest(\(listing.prefixes.map(\.key))::TEXT[], \(listing.prefixes.map { $0.parent ?? "" })::TEXT[],
+                        \(listing.prefixes.map(\.layer))::TEXT[], \(listing.prefixes.map { Int64($0.depth) })::BIGINT[], \(listing.prefixes.map(\.size))::BIGINT[])
+                        AS f(k, p, l, d, z)
                     ON CONFLICT (key) DO NOTHING),
                 layer_findings AS (
                     INSERT INTO fleet_layer_findings (layer, findings)
-                    SELECT l, f FROM unnest(\(checkedLayers)::TEXT[], \(checkedLayers.map { layerFindings[$0]!.findings })::TEXT[]) AS f(l, f)
-                    ORDER BY l
-                    ON CONFLICT (layer) DO UPDATE SET findings = EXCLUDED.findings WHERE fleet_layer_findings.findings <> EXCLUDED.findings),
-                first_layer_findings AS (
-                    INSERT INTO fleet_layer_findings (layer, findings)
-                    SELECT l, f FROM unnest(\(uncheckedLayers)::TEXT[], \(uncheckedLayers.map { layerFindings[$0]!.findings })::TEXT[]) AS f(l, f)
-                    ORDER BY l
-                    ON CONFLICT (layer) DO NOTHING),
+                    SELECT l, f FROM unnest(\(layers)::TEXT[], \(layers.map { listing.layerFindings[$0, default: []].joined(separator: "\n") })::TEXT[])
+                        AS f(l, f) ORDER BY l
+                    ON CONFLICT (layer) DO UPDATE SET findings = EXCLUDED.findings
+                    WHERE \(image.fullyChecked) AND fleet_layer_findings.findings <> EXCLUDED.findings),
                 totals AS (
                     INSERT INTO fleet_totals (shard, images, critical, high, medium, low, unknown, layers, bytes, exploited_images)
                     SELECT \(Int32(change.shard)), s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9] FROM (SELECT \(sums)::BIGINT[] AS s) AS f
@@ -473,46 +399,33 @@ extension PostgresStore {
                         unknown = fleet_days.unknown + EXCLUDED.unknown),
                 gaps AS (
                     INSERT INTO fleet_gaps (gap, images)
-                    SELECT g, n FROM unnest(\(gapKeys)::TEXT[], \(gapKeys.map { Int64(gaps[$0]!) })::BIGINT[]) AS f(g, n) ORDER BY g
+                    SELECT g, n FROM unnest(\(gaps)::TEXT[], \(gaps.map { Int64(change.gaps[$0] ?? 0) })::BIGINT[]) AS f(g, n) ORDER BY g
                     ON CONFLICT (gap) DO UPDATE SET images = fleet_gaps.images + EXCLUDED.images),
                 chains AS (
                     INSERT INTO fleet_chains (chain, images, unchecked)
-                    SELECT c, n, u FROM unnest(\(chainKeys)::TEXT[], \(chainKeys.map { Int64(chains[$0]!.images) })::BIGINT[],
-                        \(chainKeys.map { Int64(chains[$0]!.unchecked) })::BIGINT[]) AS f(c, n, u) ORDER BY c
+                    SELECT c, n, u FROM unnest(\(chains)::TEXT[], \(chains.map { Int64(change.chains[$0]?.images ?? 0) })::BIGINT[],
+                        \(chains.map { Int64(change.chains[$0]?.unchecked ?? 0) })::BIGINT[]) AS f(c, n, u) ORDER BY c
                     ON CONFLICT (chain) DO UPDATE SET images = fleet_chains.images + EXCLUDED.images, unchecked = fleet_chains.unchecked + EXCLUDED.unchecked),
                 now_carried AS (
-                    SELECT * FROM unnest(\(carried.map(\.order))::BIGINT[], \(carried.map(\.name))::TEXT[], \(carried.map(\.vulnerability.id))::TEXT[],
-                        \(carried.map(\.vulnerability.severity))::TEXT[], \(carried.map { Int64($0.vulnerability.rank) })::BIGINT[],
-                        \(carried.map { $0.vulnerability.packages.joined(separator: "\n") })::TEXT[],
-                        \(carried.map { $0.vulnerability.kevDateAdded ?? "" })::TEXT[], \(carried.map(\.vulnerability.knownRansomware))::BOOLEAN[])
-                        AS f(o, m, i, s, r, p, k, w)),
+                    SELECT * FROM unnest(\(vulnerabilities.map(\.id))::TEXT[], \(vulnerabilities.map(\.severity))::TEXT[],
+                        \(vulnerabilities.map { Int64($0.rank) })::BIGINT[], \(vulnerabilities.map { $0.packages.joined(separator: "\n") })::TEXT[],
+                        \(vulnerabilities.map { $0.kevDateAdded ?? "" })::TEXT[], \(vulnerabilities.map(\.knownRansomware))::BOOLEAN[]) AS f(i, s, r, p, k, w)),
                 moved AS (
-                    SELECT o, i, s, r, CASE WHEN m = ANY(\(counted)::TEXT[]) AND (m, i) IN (SELECT name, id FROM gone) THEN 0 ELSE 1 END AS n, p, k, w
-                    FROM now_carried
+                    SELECT i, s, r, CASE WHEN \(counted) AND i IN (SELECT id FROM gone) THEN 0 ELSE 1 END AS n, p, k, w FROM now_carried
                     UNION ALL
-                    SELECT -1::BIGINT, id, '', 0::BIGINT, -1, '', '', false FROM (SELECT DISTINCT name, id FROM gone) AS g
-                    WHERE name = ANY(\(counted)::TEXT[]) AND (name, id) NOT IN (SELECT m, i FROM now_carried)),
-                -- Per id: the images it gains and loses, and what the batch's last report that
-                -- carries it says of it ('' when none does: the row keeps what it says).
-                summed_moves AS (
-                    SELECT i, SUM(n)::BIGINT AS n, COALESCE((array_agg(s ORDER BY o DESC) FILTER (WHERE o >= 0))[1], '') AS s,
-                        COALESCE((array_agg(r ORDER BY o DESC) FILTER (WHERE o >= 0))[1], 0) AS r,
-                        string_agg(p, E'\\n') FILTER (WHERE p <> '') AS p,
-                        NULLIF(MAX(k), '') AS k, bool_or(w) AS w
-                    FROM moved GROUP BY i)
+                    SELECT DISTINCT id, '', 0, -1, '', '', false FROM gone WHERE \(counted) AND id NOT IN (SELECT i FROM now_carried))
             INSERT INTO fleet_vulnerabilities (id, severity, rank, images, packages, kev_added, ransomware)
-            SELECT i, s, r, n, ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(string_to_array(p, E'\\n')) AS x ORDER BY 1 LIMIT 3), k, w
-            FROM summed_moves ORDER BY i COLLATE "C"
+            SELECT i, s, r, n, CASE WHEN p = '' THEN '{}'::TEXT[] ELSE string_to_array(p, E'\n') END, NULLIF(k, ''), w FROM moved ORDER BY i COLLATE "C"
             ON CONFLICT (id) DO UPDATE SET images = fleet_vulnerabilities.images + EXCLUDED.images,
-                severity = CASE WHEN EXCLUDED.severity <> '' THEN EXCLUDED.severity ELSE fleet_vulnerabilities.severity END,
-                rank = CASE WHEN EXCLUDED.severity <> '' THEN EXCLUDED.rank ELSE fleet_vulnerabilities.rank END,
+                severity = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.severity ELSE fleet_vulnerabilities.severity END,
+                rank = CASE WHEN EXCLUDED.images >= 0 THEN EXCLUDED.rank ELSE fleet_vulnerabilities.rank END,
                 kev_added = GREATEST(fleet_vulnerabilities.kev_added, EXCLUDED.kev_added),
                 ransomware = fleet_vulnerabilities.ransomware OR EXCLUDED.ransomware,
                 packages = CASE WHEN fleet_vulnerabilities.images + EXCLUDED.images <= 0 THEN '{}'::TEXT[]
                     WHEN EXCLUDED.packages <@ fleet_vulnerabilities.packages THEN fleet_vulnerabilities.packages ELSE
                     ARRAY(SELECT p FROM (SELECT DISTINCT p COLLATE "C" AS p FROM unnest(fleet_vulnerabilities.packages || EXCLUDED.packages) AS u(p)) d
                     ORDER BY p LIMIT 3) END
-            WHERE EXCLUDED.images <> 0 OR (EXCLUDED.severity <> '' AND fleet_vulnerabilities.severity <> EXCLUDED.severity)
+            WHERE EXCLUDED.images <> 0 OR fleet_vulnerabilities.severity <> EXCLUDED.severity
                 OR fleet_vulnerabilities.kev_added IS DISTINCT FROM EXCLUDED.kev_added OR fleet_vulnerabilities.ransomware <> EXCLUDED.ransomware
                 OR NOT (EXCLUDED.packages <@ fleet_vulnerabilities.packages)
             """, on: connection)
@@ -626,7 +539,7 @@ extension PostgresStore {
                 found = (old.manifestDigest, try Self.firstIsTrue(row) ? old : nil)
             }
             guard let found else { return }
-            try await replaceListings([Listed(name: name, manifestDigest: found.digest, listing: listing, old: found.old)], on: connection)
+            try await replaceListing(of: name, manifestDigest: found.digest, with: listing, old: found.old, on: connection)
         }
     }
 

@@ -253,8 +253,8 @@ extension ScanRunner {
             try await session.fleet.flush()
             switch outcome {
             case .scanned(let result):
-                try await reports.store(
-                    try ReportWrite(result.report, name: name, repository: reference.repository, tag: name == job.image ? reference.tag : nil))
+                try await store.storeReport(
+                    result.report, name: name, repository: reference.repository, tag: name == job.image ? reference.tag : nil)
             case .failed(_, let error):
                 throw error
             case .skipped(_, let reason):

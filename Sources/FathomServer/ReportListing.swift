@@ -27,16 +27,13 @@ extension ScanReport {
     }
 }
 
-extension ReportWrite {
-    /// `report` as the newest of `name`, with its findings listed beside it.
-    init(_ report: ScanReport, name: String, repository: String, tag: String?) throws {
-        self.init(
-            document: try report.document(), name: name, repository: repository, tag: tag, manifestDigest: report.artifact.manifestDigest,
+extension ReportStore {
+    /// Stores `report` as the newest of `name`, with its findings listed beside it.
+    func storeReport(_ report: ScanReport, name: String, repository: String, tag: String?) async throws {
+        try await storeReport(
+            try report.document(), name: name, repository: repository, tag: tag, manifestDigest: report.artifact.manifestDigest,
             listing: ReportListing(report: report, name: name))
     }
-}
-
-extension ReportStore {
 
     /// Lists `unlisted` reports (as `unlistedReports` gave them), each if it is still the name's
     /// report. A report that cannot be read is listed as an image with a gap that says so, and logged:

@@ -32,15 +32,12 @@ public actor ScanRunner {
     /// The policy generation the stored reports were last judged by (a change re-judges them all).
     private var judgedGeneration: Int? = nil
     private let metrics = ServiceMetrics()
-    /// The scan jobs' reports, stored in batches as they finish.
-    let reports: ReportWriter
 
     public init(
         store: any Store, client: RegistryClient, configuration: ServiceConfiguration, policy: PolicyFiles = .none, logger: Logger
     ) {
         self.policyFiles = policy
         self.store = store
-        self.reports = ReportWriter(store: store)
         self.client = client
         self.settings = configuration
         self.logger = logger
@@ -158,7 +155,7 @@ public actor ScanRunner {
         }
         switch session.evaluate(outcome) {
         case .scanned(let result):
-            try await reports.store(try ReportWrite(result.report, name: job.image, repository: repository, tag: tag))
+            try await store.storeReport(result.report, name: job.image, repository: repository, tag: tag)
             if case .scanned(let image) = outcome, let read = image.result { metrics.scanned(result: read, elapsed: ContinuousClock.now - started) }
             try await notify(
                 name: job.image, manifestDigest: result.report.artifact.manifestDigest, changes: result.changes, trigger: "push",

@@ -223,22 +223,6 @@ public struct FleetTotalsChange: Sendable {
         chains = chains.filter { $0.value.images != 0 || $0.value.unchecked != 0 }
     }
 
-    /// Adds `other`'s moves (a batch of reports moves the sums once; the shard stays this one's).
-    public mutating func add(_ other: FleetTotalsChange) {
-        images += other.images
-        for index in bySeverity.indices { bySeverity[index] += other.bySeverity[index] }
-        layers += other.layers
-        bytes += other.bytes
-        exploitedImages += other.exploitedImages
-        for (gap, count) in other.gaps { gaps[gap, default: 0] += count }
-        for (chain, moved) in other.chains {
-            let before = chains[chain] ?? (0, 0)
-            chains[chain] = (before.images + moved.images, before.unchecked + moved.unchecked)
-        }
-        gaps = gaps.filter { $0.value != 0 }
-        chains = chains.filter { $0.value.images != 0 || $0.value.unchecked != 0 }
-    }
-
     /// Whether the trend's sums (images, findings by severity) move.
     public var movesTrend: Bool { images != 0 || bySeverity.contains { $0 != 0 } }
 

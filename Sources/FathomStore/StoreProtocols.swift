@@ -186,10 +186,6 @@ public protocol ReportStore: Sendable {
     func storeReport(
         _ document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, listing: ReportListing
     ) async throws
-    /// Stores several reports as `storeReport` does, in one transaction where the store can: the
-    /// fleet's running counts then move once per batch rather than once per report. A name given
-    /// twice keeps its last report.
-    func storeReports(_ reports: [ReportWrite]) async throws
     /// A page of the findings of every name's newest report that `filter` selects, after
     /// `after` (a name and a place in its report), at most `limit`.
     func findings(_ filter: FindingsFilter, after: (image: String, ordinal: Int)?, limit: Int) async throws -> FindingsPage
@@ -218,38 +214,6 @@ public protocol ReportStore: Sendable {
     func reports(repository: String, reference: String) async throws -> [(name: String, document: [UInt8])]
     /// Every scan of the names of `repository` at a tag or manifest digest, newest first.
     func scanHistory(repository: String, reference: String) async throws -> [ScanSummary]
-}
-
-/// One report to store (`ReportStore.storeReports`).
-public struct ReportWrite: Sendable {
-    public var document: [UInt8]
-    public var name: String
-    public var repository: String
-    public var tag: String?
-    public var manifestDigest: Digest?
-    public var listing: ReportListing
-
-    public init(document: [UInt8], name: String, repository: String, tag: String?, manifestDigest: Digest?, listing: ReportListing) {
-        (self.document, self.name, self.repository, self.tag, self.manifestDigest, self.listing) = (document, name, repository, tag, manifestDigest, listing)
-    }
-
-    /// The last write of each name, in name (byte) order: the order writers lock reports' rows in.
-    public static func lastPerName(_ writes: [ReportWrite]) -> [ReportWrite] {
-        var last: [String: ReportWrite] = [:]
-        for write in writes { last[write.name] = write }
-        return last.values.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
-    }
-}
-
-extension ReportStore {
-    /// One report at a time (a store whose writes are cheap, or whose writer is single).
-    public func storeReports(_ reports: [ReportWrite]) async throws {
-        for write in ReportWrite.lastPerName(reports) {
-            try await storeReport(
-                write.document, name: write.name, repository: write.repository, tag: write.tag, manifestDigest: write.manifestDigest,
-                listing: write.listing)
-        }
-    }
 }
 
 /// The registry's notification events: when a tag or digest was pushed and pulled.
