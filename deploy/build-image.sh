@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
     --security-mirror) security="${2:?--security-mirror needs a URL}"; shift 2 ;;
     --tls-verify=false) tls_verify="false"; shift ;;
     --root-only) root_only="true"; shift ;;
-    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -Eeuo/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-image.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done

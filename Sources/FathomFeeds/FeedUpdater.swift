@@ -59,16 +59,18 @@ public struct FeedUpdater: Sendable {
     /// A client for feed servers. The pool does not retry a failed connection itself, so a
     /// refused one fails at once and the updater's own capped retries decide; the pool's default
     /// loop would hold each attempt until its 10 s connect timeout (30 s to report a refusal).
+    /// A download that stops for a minute fails (the request's own deadline ends with the
+    /// response's head, not its body).
     public static func makeHTTPClient() -> HTTPClient {
         var pool = HTTPClient.Configuration.ConnectionPool()
         pool.retryConnectionEstablishment = false
         return HTTPClient(
             eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10)), connectionPool: pool))
+            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: .seconds(60)), connectionPool: pool))
     }
 
     /// The client of a long-running process (the service's scheduled updates), never shut down.
-    public static let sharedHTTPClient = makeHTTPClient()
+    package static let sharedHTTPClient = makeHTTPClient()
 
     /// Updates one feed; never throws (a failure is its outcome).
     public func update(_ feed: Feed, now: Date = Date()) async -> Report {
@@ -113,11 +115,12 @@ public struct FeedUpdater: Sendable {
     private func download(_ feed: Feed, to path: String, previous: FeedState?) async throws -> Download? {
         let host = URLComponents(string: feed.url).flatMap { components in components.host.map { "\($0)\(components.port.map { ":\($0)" } ?? "")" } } ?? feed.url
         if let reason = unreachable.reason(host) {
-            throw FathomError(.transport, "not tried: \(host) did not answer earlier in this run (\(reason))", path: feed.url)
+            throw FathomError(.transport, "not tried: \(host) could not be reached earlier in this run (\(reason))", path: feed.url)
         }
         var attempt = 0
         while true {
             attempt += 1
+            var backoff = baseBackoff * (1 << (attempt - 1))
             var request = HTTPClientRequest(url: feed.url)
             request.headers.add(name: "User-Agent", value: FathomVersionInfo.userAgent)
             if let etag = previous?.etag { request.headers.add(name: "If-None-Match", value: etag) }
@@ -138,16 +141,16 @@ public struct FeedUpdater: Sendable {
                 throw error
             } catch {
                 // A refused connection, a reset, a download that broke off: worth another try.
+                let cause: any Error = error is FathomError ? error : TransportFailure(error, forRegistry: false)
                 guard attempt < maxAttempts else {
-                    if error is FathomError {
-                        throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) attempt(s)", path: feed.url, cause: error)
-                    }
-                    let reason = RegistryClient.plainWords(error)
-                    unreachable.record(host, reason)
-                    throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) attempt(s): \(reason)", path: feed.url)
+                    if !(error is FathomError) { unreachable.record(host, "\(cause)") }
+                    throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) attempt(s)", path: feed.url, cause: cause)
                 }
+                // A connection that failed (refused, no route) waits longer than a server's error
+                // does: it fails at once, and a host found down is not asked again this run.
+                if !(error is FathomError) { backoff *= 4 }
             }
-            try await Task.sleep(for: baseBackoff * (1 << (attempt - 1)))
+            try await Task.sleep(for: backoff)
         }
     }
 

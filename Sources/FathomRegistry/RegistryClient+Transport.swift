@@ -42,7 +42,7 @@ extension RegistryClient {
             } catch {
                 if error is CancellationError { throw error }
                 guard attempt < maxAttempts, Self.isRetryable(error) else {
-                    throw FathomError(.transport, "\(method) \(url) failed after \(attempt) attempt(s): \(Self.plainWords(error))")
+                    throw FathomError(.transport, "\(method) \(url) failed after \(attempt) attempt(s)", cause: TransportFailure(error))
                 }
                 try await backoff(attempt: attempt, retryAfter: nil, reason: "\(error)", url: url)
                 continue
@@ -133,7 +133,9 @@ extension RegistryClient {
     /// failures are not (they would fail the same way).
     /// A transport failure in the words a person uses ("connection refused"), not the nested
     /// dump of NIO's and the HTTP client's error values; the dump only when nothing matches.
-    public static func plainWords(_ error: any Error) -> String {
+    /// `forRegistry`: with the hint of the registry option that fixes it (`--ca-file`,
+    /// `--insecure-registry`), which other downloads (feeds) do not have.
+    public static func plainWords(_ error: any Error, forRegistry: Bool = true) -> String {
         let text = String(describing: error)
         let known: [(String, String)] = [
             ("Connection refused", "connection refused"),
@@ -148,10 +150,10 @@ extension RegistryClient {
             ("remoteConnectionClosed", "the server closed the connection"),
             ("failedToValidateHostname", "the server's TLS certificate is for another host name than the one asked for"),
             ("serverHostnameImpossibleToMatch", "the host name cannot match any name a TLS certificate holds"),
-            ("certificateVerify", "the server's TLS certificate is not trusted (give its CA with --ca-file)"),
-            ("CERTIFICATE_VERIFY_FAILED", "the server's TLS certificate is not trusted (give its CA with --ca-file)"),
+            ("certificateVerify", "the server's TLS certificate is not trusted" + (forRegistry ? " (give its CA with --ca-file)" : "")),
+            ("CERTIFICATE_VERIFY_FAILED", "the server's TLS certificate is not trusted" + (forRegistry ? " (give its CA with --ca-file)" : "")),
             ("handshakeFailed", "the TLS handshake failed"),
-            ("WRONG_VERSION_NUMBER", "the server does not speak TLS here (plain HTTP? see --insecure-registry)"),
+            ("WRONG_VERSION_NUMBER", "the server does not speak TLS here" + (forRegistry ? " (plain HTTP? see --insecure-registry)" : " (plain HTTP?)")),
         ]
         for (needle, words) in known where text.contains(needle) { return words }
         return text
@@ -208,5 +210,17 @@ extension RegistryClient {
             host = host[..<colon]
         }
         return host == "localhost" || host.hasPrefix("127.") || host == "::1"
+    }
+}
+
+/// A transport failure as a cause: printed in plain words (`RegistryClient.plainWords`), the
+/// HTTP client's own error kept beneath them for whoever needs its detail (errno, addresses).
+public struct TransportFailure: Error, CustomStringConvertible {
+    public let underlying: any Error
+    public let description: String
+
+    public init(_ underlying: any Error, forRegistry: Bool = true) {
+        self.underlying = underlying
+        self.description = RegistryClient.plainWords(underlying, forRegistry: forRegistry)
     }
 }
