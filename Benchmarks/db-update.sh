@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `fathom db update` over every feed in ../shared/data/advisories, served by nginx on loopback in
-# the upstream layouts (OSV's crates.io export zipped as OSV serves it), measured in one run:
+# `fathom db update` over every feed in ../shared/data/advisories (else the same feeds among the
+# repository's test fixtures, whose crates.io set is a sample: a clone with nothing beside it),
+# served by nginx on loopback in the upstream layouts (OSV's crates.io export zipped as OSV
+# serves it), measured in one run:
 #   full update into an empty store   vs  curl downloading the same files (the transfer alone)
 #   update with nothing changed       (one conditional request per feed, counted in nginx's log)
 #
@@ -20,7 +22,14 @@ done
 fathom_install_packages nginx-light curl time
 export PATH="/opt/swift/usr/bin:/usr/sbin:$PATH"
 fathom=$(fathom_bench_binary)  # $FATHOM_BIN, else a release build
-data=$(realpath ../shared/data/advisories)
+if [ -d ../shared/data/advisories ]; then
+  data=$(realpath ../shared/data/advisories)
+  pypi=$data/osv-pypi/osv-pypi.tar.gz go=$data/osv-go/osv-go.tar.gz crates=$data/osv-crates/crates
+else
+  data=$PWD/Tests/Fixtures/advisories
+  pypi=$data/osv-pypi.tar.gz go=$data/osv-go.tar.gz crates=$data/osv-crates-sample/crates
+  echo "db-update: no ../shared/data beside the repository: the test fixtures' feeds (crates.io: a sample)" >&2
+fi
 work=$PWD/.build-bench/db-update
 rm -rf "$work"
 mkdir -p "$work/www" "$work/tmp"
@@ -39,12 +48,12 @@ for file in "$data"/alpine-secdb/v3.*/*.yaml; do
   repository=$(basename "$file" .yaml)
   add "alpine-secdb-$release-$repository" "secdb.alpinelinux.org/$release/$repository.yaml" "$file"
 done
-add osv-pypi osv-vulnerabilities.storage.googleapis.com/PyPI/all.tar.gz "$data/osv-pypi/osv-pypi.tar.gz"
-add osv-go osv-vulnerabilities.storage.googleapis.com/Go/all.tar.gz "$data/osv-go/osv-go.tar.gz"
+add osv-pypi osv-vulnerabilities.storage.googleapis.com/PyPI/all.tar.gz "$pypi"
+add osv-go osv-vulnerabilities.storage.googleapis.com/Go/all.tar.gz "$go"
 add osv-debian12 osv-vulnerabilities.storage.googleapis.com/Debian/all.tar.gz "$data/osv-debian12-derived/osv-debian12-derived.tar.gz"
 python3 -c 'import sys, zipfile, pathlib
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    for p in sorted(pathlib.Path(sys.argv[2]).glob("*.json")): z.write(p, p.name)' "$work/crates-all.zip" "$data/osv-crates/crates"
+    for p in sorted(pathlib.Path(sys.argv[2]).glob("*.json")): z.write(p, p.name)' "$work/crates-all.zip" "$crates"
 add osv-crates-io osv-vulnerabilities.storage.googleapis.com/crates.io/all.zip "$work/crates-all.zip"
 count=$(grep -c '  - name:' "$feeds")
 
