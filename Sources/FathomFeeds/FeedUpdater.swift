@@ -141,14 +141,15 @@ public struct FeedUpdater: Sendable {
                 throw error
             } catch {
                 // A refused connection, a reset, a download that broke off: worth another try.
-                let cause: any Error = error is FathomError ? error : TransportFailure(error, forRegistry: false)
+                // A connection that failed (not a truncated body) waits longer than a server's
+                // error does: it fails at once, and a host found down is not asked again this run.
+                let connectionFailed = !(error is FathomError)
+                let cause: any Error = connectionFailed ? TransportFailure(error, forRegistry: false) : error
                 guard attempt < maxAttempts else {
-                    if !(error is FathomError) { unreachable.record(host, "\(cause)") }
+                    if connectionFailed { unreachable.record(host, "\(cause)") }
                     throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) attempt(s)", path: feed.url, cause: cause)
                 }
-                // A connection that failed (refused, no route) waits longer than a server's error
-                // does: it fails at once, and a host found down is not asked again this run.
-                if !(error is FathomError) { backoff *= 4 }
+                if connectionFailed { backoff *= 4 }
             }
             try await Task.sleep(for: backoff)
         }

@@ -135,7 +135,7 @@ extension RegistryClient {
     /// dump of NIO's and the HTTP client's error values; the dump only when nothing matches.
     /// `forRegistry`: with the hint of the registry option that fixes it (`--ca-file`,
     /// `--insecure-registry`), which other downloads (feeds) do not have.
-    public static func plainWords(_ error: any Error, forRegistry: Bool = true) -> String {
+    static func plainWords(_ error: any Error, forRegistry: Bool = true) -> String {
         let text = String(describing: error)
         let known: [(String, String)] = [
             ("Connection refused", "connection refused"),
