@@ -32,14 +32,14 @@ import Testing
         let root = Self.cache + "/requests-2.19.1-root"
         if !FileManager.default.fileExists(atPath: root + "/usr/lib/python3/dist-packages/requests") {
             let wheels = Self.cache + "/wheels"
-            let download = try await Tool.run(
-                ["python3", "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "requests==2.19.1", "-d", wheels], check: false)
+            let download = try await Tool.pip(
+                ["download", "--quiet", "--no-deps", "--only-binary=:all:", "requests==2.19.1", "-d", wheels], check: false)
             guard download.status == 0 else {
                 Issue.record("pip could not download requests==2.19.1: \(download.errorText)")
                 return
             }
-            try await Tool.run([
-                "python3", "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--find-links", wheels,
+            try await Tool.pip([
+                "install", "--quiet", "--no-deps", "--no-index", "--find-links", wheels,
                 "--target", root + "/usr/lib/python3/dist-packages", "requests==2.19.1",
             ])
         }

@@ -23,11 +23,11 @@ import Testing
         let directory = try Fixtures.temporaryDirectory("formats-image")
         let site = directory + "/app/usr/lib/python3.6/site-packages"
         let wheels = Self.cache + "/wheels"
-        let download = try await Tool.run(
-            ["python3", "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "requests==2.19.1", "-d", wheels], check: false)
+        let download = try await Tool.pip(
+            ["download", "--quiet", "--no-deps", "--only-binary=:all:", "requests==2.19.1", "-d", wheels], check: false)
         try #require(download.status == 0, "pip could not download requests==2.19.1: \(download.errorText)")
-        try await Tool.run([
-            "python3", "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--find-links", wheels, "--target", site, "requests==2.19.1",
+        try await Tool.pip([
+            "install", "--quiet", "--no-deps", "--no-index", "--find-links", wheels, "--target", site, "requests==2.19.1",
         ])
         let base = directory + "/base.tar"
         try await Tool.run(["gzip", "-dc", Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz")]).stdout

@@ -45,6 +45,17 @@ public enum Tool {
         return output
     }
 
+    /// Runs Debian's pip (the `python3-pip` that `.ci/run` installs) with `arguments`. Not the
+    /// `python3` first on PATH: a pyenv shim there rehashes after each `pip install` and fails
+    /// when two tests install at once (CI's stop 30: "cannot rehash: … isn't writable").
+    @discardableResult
+    public static func pip(_ arguments: [String], check: Bool = true) async throws -> ProcessOutput {
+        try await run(
+            ["/usr/bin/python3", "-m", "pip", "--disable-pip-version-check", "--no-input"] + arguments
+                + (arguments.first == "install" ? ["--root-user-action=ignore"] : []),
+            check: check)
+    }
+
     /// Whether a tool is on PATH.
     public static func has(_ tool: String) -> Bool {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
