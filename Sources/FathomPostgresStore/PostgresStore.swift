@@ -67,6 +67,14 @@ public final class PostgresStore: Store {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: user, password: parsed.password, database: parsed.database, tls: tls)
         configuration.options.maximumConnections = 16
+        // Each time a connection goes idle the pool starts its idle timeout and its keep-alive
+        // as sleeping tasks, and a sleep that the next lease cancels still holds its memory until
+        // its deadline: at thousands of statements a second those timers were 50 MB of a
+        // 10,000-tag scan's 74 MB heap (heaptrack). No keep-alive, since an idle connection
+        // closes at its idle timeout anyway, and a shorter idle timeout, which only costs a
+        // reconnection after 20 s without a statement.
+        configuration.options.keepAliveBehavior = nil
+        configuration.options.connectionIdleTimeout = .seconds(20)
         // A pooler that passes no plan_cache_mode (PgBouncer's default) gets none: PostgreSQL
         // then plans as it chooses, as for `serve`.
         if genericPlans && planned.withLock({ $0 }) {
