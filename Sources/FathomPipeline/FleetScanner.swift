@@ -196,7 +196,15 @@ public final class FleetScanner: Sendable {
             let answer = AnswerOnce(continuation)
             let work = Task { _ = answer.resume(returning: await self.scanWithoutDeadline(job, filter: filter)) }
             Task {
-                try? await Task.sleep(for: limit)
+                // A quarter of a second at a time until the image is answered. One sleep to the
+                // deadline kept this task, and the finished scan task it holds, until then:
+                // 36 KB per image, 430 MB for 10,000 tags under `--image-timeout 1h`.
+                let deadline = ContinuousClock.now.advanced(by: limit)
+                while !answer.isAnswered {
+                    let left = ContinuousClock.now.duration(to: deadline)
+                    guard left > .zero else { break }
+                    try? await Task.sleep(for: min(left, .milliseconds(250)))
+                }
                 let failure = FathomError(.timedOut, "the image took longer than \(limit) (--image-timeout)", image: job.name)
                 if answer.resume(returning: .failed(name: job.name, error: failure)) {
                     work.cancel()
@@ -642,6 +650,8 @@ final class AnswerOnce<Value: Sendable>: Sendable {
     private let continuation: Locked<CheckedContinuation<Value, Never>?>
 
     init(_ continuation: CheckedContinuation<Value, Never>) { self.continuation = Locked(continuation) }
+
+    var isAnswered: Bool { continuation.withLock { $0 == nil } }
 
     /// Resumes with `value` if nothing answered yet; tells whether it did.
     func resume(returning value: Value) -> Bool {
