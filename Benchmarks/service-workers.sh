@@ -155,7 +155,7 @@ import glob, json, os, subprocess, sys
 work, images, counts, jobs, batch = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4], sys.argv[5]
 limit = float(open(f"{work}/runs/limit.time").read().split()[0])
 print(f"{images} images, PostgreSQL store, cold; `fathom worker --workers {jobs} --batch {batch}` processes ({int(jobs) * int(batch)} jobs in flight each), "
-      f"layer reads as fathom's default, as the fleet path's ({2 * os.cpu_count()}); C limit over the same distinct blobs: {limit:.2f} s\n")
+      f"layer reads as fathom's default, as the fleet path's ({max(2, 2 * len(os.sched_getaffinity(0)))}); C limit over the same distinct blobs: {limit:.2f} s\n")
 print("| path | source | wall | images/s | × the C limit | fathom CPU per image | PostgreSQL CPU per image | registry CPU | done / dead | peak RSS per process |")
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
 fleet = {}
