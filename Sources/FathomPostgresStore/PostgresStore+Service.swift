@@ -301,6 +301,26 @@ extension PostgresStore {
         }
     }
 
+    public func removeImages(_ names: [String]) async throws -> [String] {
+        var removed: [String] = []
+        for name in names {
+            // Each in a transaction of its own: the report's row is locked first, as a writer of it does.
+            let known = try await transaction { connection in
+                var old: ImageRow?
+                var known = false
+                try await run("DELETE FROM reports WHERE name = \(name) RETURNING counted, \(unescaped: Self.imageColumns)", on: connection) { row in
+                    known = true
+                    if try Self.firstIsTrue(row) { old = try Self.imageRow(row, from: 1) }
+                }
+                try await run("DELETE FROM heads WHERE name = \(name) RETURNING 1", on: connection) { _ in known = true }
+                if known { try await replaceListing(of: name, manifestDigest: nil, with: nil, old: old, on: connection) }
+                return known
+            }
+            if known { removed.append(name) }
+        }
+        return removed
+    }
+
     /// Replaces the listing of `name` in one statement (array binds): its image's sums on its
     /// report's row; its findings, one row per finding and one per id or alias it is found by;
     /// its package names; the prefixes and layer findings it brings; and the fleet's running
@@ -308,12 +328,19 @@ extension PostgresStore {
     /// vulnerability (and what the newest report says of one it keeps: a KEV entry since),
     /// findings and images per id or alias, the sums, gaps and chains. Counters are written in
     /// key order, so two writers take their locks in the same order; a row nothing changes is
-    /// not written.
+    /// not written. No listing takes the name's out of every count (its image is leaving the
+    /// fleet, its row already deleted).
     func replaceListing(
-        of name: String, manifestDigest: String?, with listing: ReportListing, old: ImageRow?, on connection: PostgresConnection
+        of name: String, manifestDigest: String?, with given: ReportListing?, old: ImageRow?, on connection: PostgresConnection
     ) async throws {
+        let listing = given ?? ReportListing(
+            findings: [],
+            image: old ?? ImageRow(
+                name: name, manifestDigest: nil, os: nil, bySeverity: [:], findings: 0, fixable: 0, new: 0, resolved: 0, exploited: 0, layers: 0, bytes: 0,
+                chain: nil, fullyChecked: true, missing: []),
+            prefixes: [], layerFindings: [:], vulnerabilities: [], packages: [])
         let image = listing.image
-        let change = FleetTotalsChange(from: old, to: image)
+        let change = FleetTotalsChange(from: old, to: given?.image)
         let counts = ImageRow.severities.map { Int64(image.bySeverity[$0] ?? 0) }
         let findings = listing.findings
         var keys: [String] = []
@@ -344,7 +371,7 @@ extension PostgresStore {
                         new_findings = \(Int64(image.new)), resolved = \(Int64(image.resolved)), exploited = \(Int64(image.exploited)),
                         layers = \(Int64(image.layers)), bytes = \(image.bytes), chain = \(image.chain), fully_checked = \(image.fullyChecked),
                         missing = \(image.missing.joined(separator: "\n"))
-                    WHERE name = \(name)),
+                    WHERE name = \(name) AND \(given != nil)),
                 gone AS (DELETE FROM report_findings WHERE name = \(name) RETURNING id),
                 gone_keys AS (DELETE FROM report_finding_keys WHERE name = \(name) RETURNING key),
                 listed AS (
@@ -367,8 +394,8 @@ extension PostgresStore {
                     INSERT INTO fleet_keys (key, findings, images) SELECT k, f, i FROM key_moves ORDER BY k COLLATE "C"
                     ON CONFLICT (key) DO UPDATE SET findings = fleet_keys.findings + EXCLUDED.findings, images = fleet_keys.images + EXCLUDED.images),
                 packages AS (
-                    INSERT INTO image_packages (key, names) VALUES (\(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)),
-                        \(listing.packages.joined(separator: "\n")))
+                    INSERT INTO image_packages (key, names) SELECT \(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)),
+                        \(listing.packages.joined(separator: "\n")) WHERE \(given != nil)
                     ON CONFLICT (key) DO UPDATE SET names = EXCLUDED.names WHERE image_packages.names <> EXCLUDED.names),
                 prefixes AS (
                     INSERT INTO fleet_prefixes (key, parent, layer, depth, size)

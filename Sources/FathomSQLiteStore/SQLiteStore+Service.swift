@@ -216,30 +216,52 @@ extension SQLiteStore {
         }
     }
 
+    public func removeImages(_ names: [String]) async throws -> [String] {
+        try await database.write { database in
+            try database.transaction {
+                var removed: [String] = []
+                for name in names {
+                    var known = false
+                    try database.query("SELECT 1 FROM reports WHERE name = ? UNION ALL SELECT 1 FROM heads WHERE name = ?", [.text(name), .text(name)]) { _ in
+                        known = true
+                    }
+                    guard known else { continue }
+                    try Self.replaceListing(of: name, manifestDigest: nil, with: nil, in: database)
+                    try database.query("DELETE FROM reports WHERE name = ?", [.text(name)])
+                    try database.query("DELETE FROM heads WHERE name = ?", [.text(name)])
+                    removed.append(name)
+                }
+                return removed
+            }
+        }
+    }
+
     /// Replaces the listing of `name`: its image's sums on its report's row, its findings, the
     /// prefixes and layer findings it brings, and the images per vulnerability (moved by the ids
-    /// it gains and loses; what the newest report says of an id it keeps).
-    static func replaceListing(of name: String, manifestDigest: String?, with listing: ReportListing, in database: SQLiteConnection) throws {
-        let image = listing.image
+    /// it gains and loses; what the newest report says of an id it keeps). No listing takes the
+    /// name's out of every count (its image is leaving the fleet).
+    static func replaceListing(of name: String, manifestDigest: String?, with listing: ReportListing?, in database: SQLiteConnection) throws {
         var old: ImageRow?
         try database.query("SELECT \(imageColumns) FROM reports WHERE name = ? AND counted", [.text(name)]) { old = imageRow($0) }
-        let change = FleetTotalsChange(from: old, to: image)
-        let counts = ImageRow.severities.map { SQLiteValue.integer(Int64(image.bySeverity[$0] ?? 0)) }
-        try database.query(
-            """
-            UPDATE reports SET counted = 1, os = ?, critical = ?, high = ?, medium = ?, low = ?, unknown = ?, findings = ?, fixable = ?, new_findings = ?,
-                resolved = ?, exploited = ?, layers = ?, bytes = ?, chain = ?, fully_checked = ?, missing = ? WHERE name = ?
-            """,
-            [image.os.map { .text($0) } ?? .null] + counts + [
-                .integer(Int64(image.findings)), .integer(Int64(image.fixable)), .integer(Int64(image.new)), .integer(Int64(image.resolved)),
-                .integer(Int64(image.exploited)), .integer(Int64(image.layers)), .integer(image.bytes), image.chain.map { .text($0) } ?? .null,
-                .integer(image.fullyChecked ? 1 : 0), .text(image.missing.joined(separator: "\n")), .text(name),
-            ])
-        try database.query(
-            """
-            INSERT INTO image_packages (key, names) VALUES (?, ?)
-            ON CONFLICT (key) DO UPDATE SET names = excluded.names WHERE image_packages.names <> excluded.names
-            """, [.text(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)), .text(listing.packages.joined(separator: "\n"))])
+        let change = FleetTotalsChange(from: old, to: listing?.image)
+        if let image = listing?.image {
+            let counts = ImageRow.severities.map { SQLiteValue.integer(Int64(image.bySeverity[$0] ?? 0)) }
+            try database.query(
+                """
+                UPDATE reports SET counted = 1, os = ?, critical = ?, high = ?, medium = ?, low = ?, unknown = ?, findings = ?, fixable = ?,
+                    new_findings = ?, resolved = ?, exploited = ?, layers = ?, bytes = ?, chain = ?, fully_checked = ?, missing = ? WHERE name = ?
+                """,
+                [image.os.map { .text($0) } ?? .null] + counts + [
+                    .integer(Int64(image.findings)), .integer(Int64(image.fixable)), .integer(Int64(image.new)), .integer(Int64(image.resolved)),
+                    .integer(Int64(image.exploited)), .integer(Int64(image.layers)), .integer(image.bytes), image.chain.map { .text($0) } ?? .null,
+                    .integer(image.fullyChecked ? 1 : 0), .text(image.missing.joined(separator: "\n")), .text(name),
+                ])
+            try database.query(
+                """
+                INSERT INTO image_packages (key, names) VALUES (?, ?)
+                ON CONFLICT (key) DO UPDATE SET names = excluded.names WHERE image_packages.names <> excluded.names
+                """, [.text(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)), .text(listing?.packages.joined(separator: "\n") ?? "")])
+        }
         if !change.isEmpty { try move(change, in: database) }
         // The old findings' rows are in the counts only if the row was counted (a report an
         // earlier fathom wrote has rows no count holds).
@@ -247,7 +269,7 @@ extension SQLiteStore {
         if old != nil {
             try database.query("SELECT DISTINCT id FROM report_findings WHERE name = ?", [.text(name)]) { gone.insert($0.text(0) ?? "") }
         }
-        let findings = listing.findings
+        let findings = listing?.findings ?? []
         try database.query("DELETE FROM report_findings WHERE name = ?", [.text(name)])
         // Findings and images per id or alias, moved by what the name's findings gain and lose.
         var keyMoves: [String: (findings: Int, images: Int)] = [:]
@@ -287,6 +309,10 @@ extension SQLiteStore {
                     [.text(key), .text(name), .integer(Int64(ordinal)), .text(finding.severity), .integer(finding.fixedVersion == nil ? 0 : 1)])
             }
         }
+        guard let listing else {
+            try moveVulnerabilities(gone, in: database)
+            return
+        }
         for prefix in listing.prefixes {
             try database.query(
                 "INSERT INTO fleet_prefixes (key, parent, layer, depth, size) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
@@ -297,7 +323,7 @@ extension SQLiteStore {
                 """
                 INSERT INTO fleet_layer_findings (layer, findings) VALUES (?, ?)
                 ON CONFLICT (layer) DO UPDATE SET findings = excluded.findings WHERE ? AND fleet_layer_findings.findings <> excluded.findings
-                """, [.text(layer), .text(keys.joined(separator: "\n")), .integer(image.fullyChecked ? 1 : 0)])
+                """, [.text(layer), .text(keys.joined(separator: "\n")), .integer(listing.image.fullyChecked ? 1 : 0)])
         }
         for vulnerability in listing.vulnerabilities {
             // A known KEV entry stays (the newest date), the packages gather (a few).
@@ -324,6 +350,11 @@ extension SQLiteStore {
                     merged.kevDateAdded.map { .text($0) } ?? .null, .integer(merged.knownRansomware ? 1 : 0),
                 ])
         }
+        try moveVulnerabilities(gone, in: database)
+    }
+
+    /// One image fewer for each of the vulnerability ids a name's report no longer carries.
+    static func moveVulnerabilities(_ gone: Set<String>, in database: SQLiteConnection) throws {
         for id in gone {
             try database.query(
                 "UPDATE fleet_vulnerabilities SET images = images - 1, packages = CASE WHEN images <= 1 THEN '' ELSE packages END WHERE id = ?", [.text(id)])

@@ -20,7 +20,7 @@ public enum OpenAPIDocument {
             "/openapi.json": {"get": {"summary": "This document.", "security": [],
               "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/v1/events": {"post": {
-              "summary": "A registry's notifications: the CNCF distribution envelope, or Harbor's webhook payload. A manifest push queues a scan; pushes and pulls are recorded once per event id.",
+              "summary": "A registry's notifications: the CNCF distribution envelope, or Harbor's webhook payload. A manifest push queues a scan; a deleted manifest or tag (Harbor: DELETE_ARTIFACT) takes its images out of the fleet; events are recorded once per event id.",
               "requestBody": {"required": true, "content": {
                 "application/vnd.docker.distribution.events.v1+json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
                 "application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Envelope"}, {"$ref": "#/components/schemas/HarborPayload"}]}}}},
@@ -93,7 +93,13 @@ public enum OpenAPIDocument {
                 "202": {"description": "Queued or running", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
                 "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
-                "422": {"description": "The last scan failed for good", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}}}},
+                "422": {"description": "The last scan failed for good", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}}},
+              "delete": {
+              "summary": "Takes the image out of the fleet, as the registry's delete event does: its report, its findings and its place in every count; a digest is every name of the repository whose report is of it. The scan history stays and the registry is not touched.",
+              "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"}],
+              "responses": {
+                "200": {"description": "Removed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ImagesRemoved"}}}},
+                "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
             "/v1/images/{repository}/{reference}/scans": {"get": {
               "summary": "Every scan of the image at that tag or digest, newest first, a page at a time.",
               "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"},
@@ -163,8 +169,10 @@ public enum OpenAPIDocument {
                 "message": {"type": "string"}, "registries": {"type": "array", "items": {"type": "string"}}}}}},
               "Envelope": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "items": {"type": "object"}}}},
               "HarborPayload": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}, "occur_at": {"type": "integer"}, "event_data": {"type": "object"}}},
-              "EventsAccepted": {"type": "object", "required": ["events", "new", "jobs"], "properties": {
-                "events": {"type": "integer"}, "new": {"type": "integer"}, "jobs": {"type": "array", "items": {"type": "integer", "format": "int64"}}}},
+              "EventsAccepted": {"type": "object", "required": ["events", "new", "jobs", "removed"], "properties": {
+                "events": {"type": "integer"}, "new": {"type": "integer"}, "jobs": {"type": "array", "items": {"type": "integer", "format": "int64"}},
+                "removed": {"type": "array", "items": {"type": "string"}}}},
+              "ImagesRemoved": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "array", "items": {"type": "string"}}}},
               "ScanAccepted": {"type": "object", "required": ["job", "queued", "image"], "properties": {
                 "job": {"type": "integer", "format": "int64"}, "queued": {"type": "boolean"}, "image": {"type": "string"}}},
               "Job": {"type": "object", "required": ["id", "kind", "image", "state", "attempts", "createdAt", "updatedAt"], "properties": {

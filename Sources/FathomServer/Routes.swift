@@ -71,6 +71,9 @@ public struct ServiceRoutes: Sendable {
         router.get("v1/images/**") { request, context in
             try await image(context.parameters.getCatchAll(), request: request)
         }
+        router.delete("v1/images/**") { request, context in
+            try await forget(context.parameters.getCatchAll(), request: request, logger: context.logger)
+        }
         router.get("v1/findings") { request, context in try await findings(request, context: context) }
         router.get("v1/fleet/summary") { _, context in try await fleetSummary(logger: context.logger) }
         router.get("v1/jobs/summary") { _, _ in try await jobSummary() }
@@ -112,8 +115,9 @@ public struct ServiceRoutes: Sendable {
     // MARK: webhook
 
     /// The CNCF registry's notification envelope, or Harbor's webhook payload. A manifest push
-    /// queues a scan of it (one pending job per image and digest); pushes and pulls are recorded
-    /// (by event id: a repeated delivery changes nothing).
+    /// queues a scan of it (one pending job per image and digest); a deleted manifest or tag
+    /// takes its images out of the fleet; every event is recorded (by event id: a repeated
+    /// delivery changes nothing).
     func events(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let body = try await Self.body(request, limit: configuration.maxBodyBytes)
         let events: [RegistryEvent]
@@ -126,21 +130,40 @@ public struct ServiceRoutes: Sendable {
         webhookDeliveries.increment()
         var added = 0
         var queued: [Int64] = []
+        var removed: [String] = []
         for event in events {
-            // Recorded one by one: only an event seen for the first time queues a scan.
+            // Recorded one by one: only an event seen for the first time acts.
             guard try await store.importEvents([event]) == 1 else { continue }
             added += 1
-            guard event.action == .push, WebhookPayload.isManifest(event) else { continue }
+            guard event.action == .push && WebhookPayload.isManifest(event) || event.action == .delete else { continue }
             guard let host = configuration.registry(forEvent: event.host) else {
                 context.logger.warning(
                     "registry event refused: its registry is not one --registry names",
                     metadata: ["host": "\(event.host ?? "none")", "repository": "\(event.repository)", "allowed": "\(configuration.registries)"])
                 continue
             }
+            if event.action == .delete {
+                removed += try await removeDeleted(event, host: host, logger: context.logger)
+                continue
+            }
             let (id, _) = try await store.enqueue(WebhookPayload.job(for: event, host: host), now: Date())
             queued.append(id)
         }
-        return try Self.encoded(EventsAccepted(events: events.count, new: added, jobs: queued), status: .accepted)
+        return try Self.encoded(EventsAccepted(events: events.count, new: added, jobs: queued, removed: removed), status: .accepted)
+    }
+
+    /// Takes what a registry deleted out of the fleet: a manifest's digest is every name of the
+    /// repository whose report is of it (the registry untags them all), a tag is its name.
+    /// The CNCF registry sends both for one `DELETE` of a manifest; a blob's digest matches no report.
+    func removeDeleted(_ event: RegistryEvent, host: String, logger: Logger) async throws -> [String] {
+        guard let reference = event.digest?.description ?? event.tag else { return [] }
+        let names = try await store.reports(repository: event.repository, reference: reference).map(\.name).filter { name in
+            Self.registry(of: name)?.lowercased() == host.lowercased()
+        }
+        let known = event.tag.map { ["\(host)/\(event.repository):\($0)"] } ?? []
+        let removed = try await store.removeImages(Array(Set(names + known)).sorted())
+        for name in removed { logger.info("deleted from the registry: out of the fleet", metadata: ["image": "\(name)"]) }
+        return removed
     }
 
     // MARK: scans
@@ -206,10 +229,41 @@ public struct ServiceRoutes: Sendable {
     }
 
     /// `…/{repository}/{reference}` → the newest report; `…/{reference}/scans` → the history.
+    /// The segments of `/v1/images/{repository}/{reference}…`: the repository's slashes may
+    /// come percent-encoded inside one segment.
+    static func imagePath(_ path: [Substring]) -> [String] {
+        path.map(String.init).joined(separator: "/").removingPercentEncoding?.split(separator: "/").map(String.init) ?? []
+    }
+
+    /// `DELETE /v1/images/{repository}/{tag or digest}`: takes the image out of the fleet, as
+    /// the registry's delete event does (for a registry that sends none). A digest is every
+    /// name of the repository whose report is of it. The registry is not touched.
+    func forget(_ path: [Substring], request: Request, logger: Logger) async throws -> Response {
+        let parts = Self.imagePath(path)
+        guard parts.count >= 2, let reference = parts.last else {
+            return Self.problem(.notFound, "name an image: /v1/images/{repository}/{tag or digest}")
+        }
+        let repository = parts.dropLast().joined(separator: "/")
+        let wanted = request.uri.queryParameters.get("registry")
+        let candidates = try await store.reports(repository: repository, reference: reference)
+        let registry: String
+        switch Self.resolve(candidates, registry: wanted) {
+        case .ambiguous(let registries):
+            return Self.problem(
+                .conflict, "\(repository) at \(reference) is held by \(registries.count) registries: name one with ?registry=HOST[:PORT]",
+                registries: registries)
+        case .found(let name, _): registry = Self.registry(of: name) ?? ""
+        case .none: return Self.problem(.notFound, "no scan of \(repository) at \(reference)" + (wanted.map { " in \($0)" } ?? ""))
+        }
+        let names = candidates.map(\.name).filter { Self.registry(of: $0) == registry }
+        let removed = try await store.removeImages(names)
+        for name in removed { logger.info("removed on request: out of the fleet", metadata: ["image": "\(name)"]) }
+        return try Self.encoded(ImagesRemoved(removed: removed))
+    }
+
     func image(_ path: [Substring], request: Request) async throws -> Response {
         let wanted = request.uri.queryParameters.get("registry")
-        // The repository's slashes may come percent-encoded inside one segment.
-        var parts = path.map(String.init).joined(separator: "/").removingPercentEncoding?.split(separator: "/").map(String.init) ?? []
+        var parts = Self.imagePath(path)
         let history = parts.count >= 3 && parts.last == "scans"
         if history { parts.removeLast() }
         guard parts.count >= 2, let reference = parts.last else {
@@ -643,6 +697,12 @@ struct EventsAccepted: Encodable {
     var events: Int
     var new: Int
     var jobs: [Int64]
+    /// The images a delete took out of the fleet.
+    var removed: [String]
+}
+
+struct ImagesRemoved: Encodable {
+    var removed: [String]
 }
 
 struct RescanAccepted: Encodable {

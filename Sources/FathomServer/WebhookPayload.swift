@@ -40,8 +40,8 @@ enum WebhookPayload {
     static let settle: Duration = .seconds(1)
 }
 
-/// Harbor's webhook payload (v2): `PUSH_ARTIFACT` and `PULL_ARTIFACT` name resources by
-/// `resource_url` (`host/project/repository:tag`) and digest.
+/// Harbor's webhook payload (v2): `PUSH_ARTIFACT`, `PULL_ARTIFACT` and `DELETE_ARTIFACT` name
+/// resources by `resource_url` (`host/project/repository:tag`) and digest.
 struct HarborPayload: Decodable {
     struct EventData: Decodable {
         struct Resource: Decodable {
@@ -64,6 +64,7 @@ struct HarborPayload: Decodable {
         switch type {
         case "PUSH_ARTIFACT": action = .push
         case "PULL_ARTIFACT": action = .pull
+        case "DELETE_ARTIFACT": action = .delete
         default: return []
         }
         guard let repository = event_data?.repository?.repo_full_name else {

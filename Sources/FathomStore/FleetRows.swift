@@ -203,8 +203,11 @@ public struct FleetTotalsChange: Sendable {
     public var gaps: [String: Int] = [:]
     public var chains: [String: (images: Int, unchecked: Int)] = [:]
 
-    public init(from old: ImageRow?, to new: ImageRow) {
-        shard = Int(new.name.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 } % UInt32(Self.shards))
+    /// The move from `old` (what a name's counted row held) to `new` (its new row, or none
+    /// when the image is removed from the fleet).
+    public init(from old: ImageRow?, to new: ImageRow?) {
+        let name = new?.name ?? old?.name ?? ""
+        shard = Int(name.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 } % UInt32(Self.shards))
         func add(_ row: ImageRow, _ sign: Int) {
             images += sign
             for (index, severity) in ImageRow.severities.enumerated() { bySeverity[index] += sign * (row.bySeverity[severity] ?? 0) }
@@ -218,7 +221,7 @@ public struct FleetTotalsChange: Sendable {
             }
         }
         if let old { add(old, -1) }
-        add(new, 1)
+        if let new { add(new, 1) }
         gaps = gaps.filter { $0.value != 0 }
         chains = chains.filter { $0.value.images != 0 || $0.value.unchecked != 0 }
     }

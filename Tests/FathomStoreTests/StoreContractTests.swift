@@ -944,4 +944,86 @@ import FathomStores
         #expect(lines(try await upgraded.findings(FindingsFilter(), after: nil, limit: 10)) == ["r.example/app:1 0 GHSA-aaaa"])
         #expect(try await upgraded.unlistedReports(limit: 10).map(\.name) == ["r.example/Zeta:1", "r.example/b:1"])
     }
+
+    /// An image deleted from the registry leaves the fleet: the store that held three images
+    /// and lost one answers as the store that only ever held the other two (every running
+    /// count, the findings, the images, the trend's newest point), and its newest scan is gone,
+    /// so a rescan no longer re-matches it. A name never stored removes nothing.
+    @Test(arguments: Backend.allCases) func aRemovedImageLeavesEveryCount(_ backend: Backend) async throws {
+        func finding(_ id: String, _ package: String, fixed: String?, _ severity: String) -> ReportFinding {
+            ReportFinding(
+                id: id, aliases: ["ALIAS-" + id], package: package, installedVersion: "1.0", fixedVersion: fixed, severity: severity,
+                status: fixed == nil ? "affected" : "fixed")
+        }
+        func listing(_ name: String, _ findings: [ReportFinding], chain: String, gap: String?, exploited: String?) -> ReportListing {
+            var listing = ReportListing.findings(findings, name: name)
+            listing.image.layers = 2
+            listing.image.bytes = 3000
+            listing.image.chain = chain
+            listing.image.missing = gap.map { [$0] } ?? []
+            listing.image.fullyChecked = gap == nil
+            listing.image.exploited = findings.filter { $0.id == exploited }.count
+            listing.prefixes = [LayerPrefix(key: chain, parent: nil, layer: "sha256:" + chain, depth: 1, size: 3000)]
+            for index in listing.vulnerabilities.indices where listing.vulnerabilities[index].id == exploited {
+                listing.vulnerabilities[index].kevDateAdded = "2026-01-01"
+            }
+            return listing
+        }
+        let shared = finding("CVE-2026-10", "openssl", fixed: "3.1", "HIGH")
+        let images: [String: ReportListing] = [
+            "r.example/a:1": listing("r.example/a:1", [shared, finding("CVE-2026-11", "zlib", fixed: nil, "LOW")], chain: "base", gap: nil, exploited: nil),
+            "r.example/b:1": listing(
+                "r.example/b:1", [shared, finding("CVE-2026-12", "curl", fixed: "8", "CRITICAL"), finding("CVE-2026-13", "zlib", fixed: nil, "MEDIUM")],
+                chain: "base", gap: "debian 13: no advisory data", exploited: "CVE-2026-12"),
+            "r.example/c:1": listing("r.example/c:1", [finding("CVE-2026-11", "zlib", fixed: nil, "LOW")], chain: "other", gap: nil, exploited: nil),
+        ]
+        func store(_ store: any Store, _ name: String) async throws {
+            let image = ImageRecord(
+                manifestDigest: Digest.sha256(of: Array(name.utf8)), configDigest: Digest.sha256(of: Array(name.utf8)), created: nil, platform: nil, layers: [])
+            try await store.recordRematches(
+                changed: [ScanRecord(name: name, image: image, scannedAt: Date(), advisoryVersion: "v1", findings: [])], unchanged: [], advisoryVersion: "v1")
+            try await store.storeReport(
+                Array(name.utf8), name: name, repository: String(name.dropFirst("r.example/".count).prefix { $0 != ":" }), tag: "1",
+                manifestDigest: image.manifestDigest, listing: try #require(images[name]))
+        }
+        func answers(_ store: any Store) async throws -> [String] {
+            let view = try await store.fleetView(top: 10)
+            // The packages of a vulnerability gather (a few), and prefixes stay: neither is a count.
+            return [
+                "images \(view.images) \(view.bySeverity.sorted { $0.key < $1.key }) layers \(view.layerUses) \(view.bytesReferenced) exploited \(view.imagesWithExploited)",
+                "at risk \(view.mostAtRisk.map(\.name))",
+                "widespread \(view.widespread.map { "\($0.id) \($0.severity) \($0.images)" })",
+                "exploited \(view.exploited.map { "\($0.vulnerability.id) \($0.images)" })",
+                "missing \(view.missing.filter { $0.value != 0 }.sorted { $0.key < $1.key })",
+                "chains \(view.chains.filter { $0.value.images != 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.images) \($0.value.names) \($0.value.unchecked)" })",
+                "findings \(try await store.findings(FindingsFilter(), after: nil, limit: 100).findings.map { "\($0.image) \($0.finding.id)" })",
+                "by alias \(try await store.findings(FindingsFilter(id: "alias-cve-2026-10"), after: nil, limit: 100).images)",
+                "by id \(try await store.findings(FindingsFilter(id: "CVE-2026-13"), after: nil, limit: 100).count)",
+                "images \(try await store.images(ImagesFilter(), after: nil, limit: 100).map(\.name))",
+                "curl \(try await store.images(ImagesFilter(query: "curl"), after: nil, limit: 100).map(\.name))",
+                "trend \(try await store.fleetTrend().last.map { "\($0.images) \($0.findings)" } ?? "none")",
+                "heads \(try await store.latestScanHeads(after: nil, limit: 100, notMatchedAgainst: nil).map(\.name))",
+                "report \(try await store.report(name: "r.example/b:1").map { String(decoding: $0, as: UTF8.self) } ?? "none")",
+            ]
+        }
+        let all = try await Self.open(backend, "removed")
+        defer { Task { try? await all.close() } }
+        for name in ["r.example/a:1", "r.example/b:1", "r.example/c:1"] { try await store(all, name) }
+        // b is scanned again first: what leaves is its newest report's counts.
+        try await store(all, "r.example/b:1")
+        #expect(try await all.fleetView(top: 10).images == 3)
+        #expect(try await all.removeImages(["r.example/b:1", "r.example/never:1"]) == ["r.example/b:1"])
+        #expect(try await all.removeImages(["r.example/b:1"]).isEmpty, "once")
+        let others = try await Self.open(backend, "kept")
+        defer { Task { try? await others.close() } }
+        for name in ["r.example/a:1", "r.example/c:1"] { try await store(others, name) }
+        let expected = try await answers(others)
+        #expect(expected.contains("heads [\"r.example/a:1\", \"r.example/c:1\"]") && expected.contains("report none"), "\(expected)")
+        #expect(try await answers(all) == expected)
+        #expect(try await all.scanHistory(repository: "b", reference: "1").isEmpty, "no report, no history listed")
+        // Removed, then pushed again: it is counted once more.
+        try await store(all, "r.example/b:1")
+        #expect(try await all.fleetView(top: 10).images == 3)
+        #expect(try await all.findings(FindingsFilter(id: "CVE-2026-12"), after: nil, limit: 10).images == 1)
+    }
 }
