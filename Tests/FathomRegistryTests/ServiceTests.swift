@@ -121,6 +121,42 @@ import Testing
         #expect(try await Self.client.execute(request, timeout: .seconds(10)).status.code == 200)
     }
 
+    /// A manifest deleted from the real registry (`skopeo delete`) leaves the fleet through the
+    /// registry's own delete events: both tags of it, their findings and their counts; the
+    /// other repository stays.
+    @Test(arguments: ["sqlite", "postgres"]) func anImageDeletedFromTheRegistryLeavesTheFleet(_ backend: String) async throws {
+        let store: String? = backend == "postgres" ? try await LocalPostgres.shared.value.database("deleted") : nil
+        let service = try await Self.startService(store: store)
+        defer { service.server.stop() }
+        let registry = try await LocalRegistry(notify: ("\(service.base)/v1/events", Self.webhookToken))
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/app", tag: "1.0")
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/app", tag: "latest")
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "team/tools", tag: "busybox")
+        for image in ["team/app/1.0", "team/app/latest", "team/tools/busybox"] {
+            try await Self.eventually("the report of \(image)") { try await Self.request(.GET, "\(service.base)/v1/images/\(image)").status == 200 }
+        }
+        func scanned() async throws -> Int? {
+            (try Self.object(try await Self.request(.GET, "\(service.base)/v1/fleet/summary").body)["images"] as? [String: Int])?["scanned"]
+        }
+        func affected() async throws -> Int? {
+            try Self.object(try await Self.request(.GET, "\(service.base)/v1/findings?id=CVE-2019-14697").body)["images"] as? Int
+        }
+        #expect(try await scanned() == 3)
+        #expect(try await affected() == 2)
+
+        try await Tool.run(["skopeo", "delete", "--tls-verify=false", "docker://\(registry.host)/team/app:1.0"])
+        try await Self.eventually("the deleted tags to leave") {
+            let tags = [try await Self.request(.GET, "\(service.base)/v1/images/team/app/1.0").status,
+                try await Self.request(.GET, "\(service.base)/v1/images/team/app/latest").status]
+            return tags == [404, 404]
+        }
+        #expect(try await scanned() == 1)
+        #expect(try await affected() == 0)
+        #expect(try await Self.request(.GET, "\(service.base)/v1/images/team/tools/busybox").status == 200)
+    }
+
     @Test func pushedImagesAreScannedPullsRecordedAndTheAPIAnswersOnlyWithItsToken() async throws {
         let service = try await Self.startService()
         defer { service.server.stop() }

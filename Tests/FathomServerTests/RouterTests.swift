@@ -5,6 +5,7 @@ import FathomStore
 import FathomTestSupport
 import Foundation
 import Hummingbird
+import NIOCore
 import HTTPTypes
 import HummingbirdTesting
 import Prometheus
@@ -145,6 +146,58 @@ import FathomStores
         try await Application(router: expiring.router()).test(.router) { client in
             try await client.execute(uri: "/", method: .get, headers: [.cookie: cookie]) { #expect($0.status != .ok) }
         }
+        try await store.close()
+    }
+
+    /// What a registry deletes leaves the fleet: Harbor's `DELETE_ARTIFACT` (digest and tag),
+    /// the CNCF registry's delete of a manifest (every name of it in that registry, none in
+    /// another) and of a tag; once per event id. `DELETE /v1/images/…` does the same for a
+    /// registry that sends no events, with the registry named when two hold the name.
+    @Test func deletedImagesLeaveTheFleet() async throws {
+        let store = try await Self.store()
+        let (a, b) = ("registry-a.example:5000", "registry-b.example")
+        let (first, second) = (Digest.sha256(of: Array("first".utf8)), Digest.sha256(of: Array("second".utf8)))
+        let cve = ReportFinding(id: "CVE-2026-1", aliases: [], package: "lib", installedVersion: "1", fixedVersion: nil, severity: "HIGH", status: "affected")
+        for (host, tag, digest) in [(a, "1", first), (a, "2", first), (a, "3", second), (b, "1", first), (b, "4", second)] {
+            try await store.storeReport(
+                Array("{}".utf8), name: "\(host)/team/app:\(tag)", repository: "team/app", tag: tag, manifestDigest: digest, findings: [cve])
+        }
+        let app = Application(router: Self.routes(store, registries: [a, b]).router())
+        try await app.test(.router) { client in
+            func post(_ body: String) async throws -> [String] {
+                try await client.execute(uri: "/v1/events", method: .post, headers: [.authorization: "Bearer hook"], body: ByteBuffer(string: body)) { response in
+                    #expect(response.status == .accepted)
+                    let object = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
+                    return try #require(object?["removed"] as? [String])
+                }
+            }
+            func delete(_ path: String) async throws -> (HTTPResponse.Status, String) {
+                try await client.execute(uri: path, method: .delete, headers: [.authorization: "Bearer \(Self.token)"]) { ($0.status, String(buffer: $0.body)) }
+            }
+            let harbor = """
+                {"type": "DELETE_ARTIFACT", "occur_at": 1764000000, "event_data": {"resources": [{"digest": "\(second)", "tag": "3",
+                  "resource_url": "\(a)/team/app:3"}], "repository": {"repo_full_name": "team/app"}}}
+                """
+            #expect(try await post(harbor) == ["\(a)/team/app:3"], "the artifact's digest, in its registry only")
+            #expect(try await delete("/v1/images/team/app/1").0 == .conflict)
+            let manifest = """
+                {"events": [{"id": "delete-1", "timestamp": "2026-12-01T10:00:00Z", "action": "delete",
+                  "target": {"digest": "\(first)", "repository": "team/app"}, "request": {"host": "\(a)"}}]}
+                """
+            #expect(try await post(manifest) == ["\(a)/team/app:1", "\(a)/team/app:2"])
+            #expect(try await post(manifest).isEmpty, "a redelivery")
+            let tag = """
+                {"events": [{"id": "delete-2", "timestamp": "2026-12-01T10:00:01Z", "action": "delete",
+                  "target": {"repository": "team/app", "tag": "4"}, "request": {"host": "\(b)"}}]}
+                """
+            #expect(try await post(tag) == ["\(b)/team/app:4"])
+            let (status, body) = try await delete("/v1/images/team%2Fapp/1")
+            #expect(status == .ok && body.contains("\(b)/team/app:1"), "\(body)")
+            #expect(try await delete("/v1/images/team/app/1").0 == .notFound)
+        }
+        let view = try await store.fleetView(top: 10)
+        #expect(view.images == 0 && view.bySeverity["HIGH"] == 0 && view.widespread.isEmpty)
+        #expect(try await store.findings(FindingsFilter(id: "CVE-2026-1"), after: nil, limit: 10).count == 0)
         try await store.close()
     }
 
