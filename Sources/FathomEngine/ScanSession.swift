@@ -78,6 +78,7 @@ public struct ScanSession: Sendable {
             return .unchanged(judged, verdict: verdict)
         case .skipped(let name, let reason): return .skipped(name: name, reason: reason)
         case .failed(let name, let error): return .failed(name: name, error: error)
+        case .removed(let name): return .removed(name: name)
         }
     }
 
@@ -266,12 +267,14 @@ public enum ScanOutcome: Sendable {
     case unchanged(MatchedImage, verdict: ScanVerdict)
     case skipped(name: String, reason: String)
     case failed(name: String, error: FathomError)
+    /// Gone from its registry (a rescan found its tag unknown there), and taken out of the store.
+    case removed(name: String)
 
     public var name: String {
         switch self {
         case .scanned(let result): result.report.artifact.name
         case .rematched(let image, _), .unchanged(let image, _): image.name
-        case .skipped(let name, _), .failed(let name, _): name
+        case .skipped(let name, _), .failed(let name, _), .removed(let name): name
         }
     }
 
@@ -280,7 +283,7 @@ public enum ScanOutcome: Sendable {
         switch self {
         case .scanned(let result): result.verdict
         case .rematched(_, let verdict), .unchanged(_, let verdict): verdict
-        case .skipped, .failed: nil
+        case .skipped, .failed, .removed: nil
         }
     }
 }
@@ -319,6 +322,7 @@ extension FleetSummary {
     public mutating func add(_ outcome: ScanOutcome) {
         switch outcome {
         case .skipped(let name, let reason): add(skipped: name, reason: reason)
+        case .removed(let name): add(skipped: name, reason: "deleted from the registry: taken out of the store")
         case .failed(let name, let error): add(failed: name, reason: "\(error)")
         case .unchanged, .rematched:
             // Only rescans re-match without a report; a fleet scan never yields these.
@@ -336,6 +340,7 @@ extension RescanReport {
         switch outcome {
         case .failed(let name, let error): add(failure: name, reason: "\(error)", failed: true)
         case .skipped(let name, let reason): add(failure: name, reason: reason, failed: false)
+        case .removed(let name): removed.append(name)
         case .unchanged(let image, let verdict): addUnchanged(name: image.name, verdict: verdict)
         case .scanned(let result):
             // The tag moved: the new image was read.

@@ -70,7 +70,8 @@ public struct FleetRescan: Sendable {
         return warnings.withLock { $0 }
     }
 
-    /// Scans `head`'s tag again when it moved, else re-matches the stored image.
+    /// Scans `head`'s tag again when it moved, else re-matches the stored image; takes it out of
+    /// the fleet when the registry says its tag is gone.
     public func rescan(_ head: ScanHead, skipping unreachable: Set<String> = [], warn: @Sendable (String) -> Void) async -> FleetOutcome {
         if let client, case .registry(let reference) = try? SourceReference(parsing: head.name), reference.digest == nil,
             !unreachable.contains(reference.registry)
@@ -88,7 +89,17 @@ public struct FleetRescan: Sendable {
                     }
                 }
             } catch {
-                // The stored image is still worth re-matching; say the tag was not checked.
+                // A tag the registry says is gone takes its image out of the fleet, as its delete
+                // event would have; any other failure leaves the stored image to be re-matched.
+                if (error as? FathomError)?.code == .notFound, await client.saysUnknown(reference), let history = fleet.history {
+                    do {
+                        _ = try await history.removeImages([head.name])
+                        fleet.progress.finish(.skipped)
+                        return .removed(name: head.name)
+                    } catch {
+                        warn("\(head.name): deleted from the registry, but could not be taken out of the store: \(FathomError.wrapping(error))")
+                    }
+                }
                 warn("\(head.name): tag not re-checked: \(FathomError.wrapping(error))")
             }
         }

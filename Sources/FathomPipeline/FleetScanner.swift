@@ -52,11 +52,13 @@ public enum FleetOutcome: Sendable {
     /// Left out by a filter (`--pushed-since`, `--pulled-since`), with the reason.
     case skipped(name: String, reason: String)
     case failed(name: String, error: FathomError)
+    /// Gone from its registry (a rescan found its tag unknown there), and taken out of the store.
+    case removed(name: String)
 
     public var name: String {
         switch self {
         case .scanned(let report), .unchanged(let report): report.name
-        case .skipped(let name, _), .failed(let name, _): name
+        case .skipped(let name, _), .failed(let name, _), .removed(let name): name
         }
     }
 }

@@ -156,6 +156,21 @@ public final class RegistryClient: Sendable {
         }
     }
 
+    /// Whether the registry says, in the distribution spec's own error codes, that `reference`
+    /// names nothing there (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`): a deleted tag or repository, not a
+    /// registry that could not answer. Asked with GET, since a HEAD's 404 has no body to read.
+    public func saysUnknown(_ reference: ImageReference) async -> Bool {
+        do {
+            _ = try await manifest(reference)
+            return false
+        } catch let error as FathomError where error.code == .notFound {
+            guard let body = error.cause as? RegistryErrorBody else { return false }
+            return body.errors.contains { ["MANIFEST_UNKNOWN", "NAME_UNKNOWN"].contains($0.code) }
+        } catch {
+            return false
+        }
+    }
+
     /// A fetched manifest or index, with its exact bytes and their digest.
     public struct FetchedManifest: Sendable {
         public var bytes: [UInt8]

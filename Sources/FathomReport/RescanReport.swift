@@ -24,6 +24,8 @@ public struct RescanReport: Sendable, Encodable {
     public var moved = 0
     public var failed = 0
     public var failures: [FleetSummary.Failure] = []
+    /// Names whose tags the registry no longer has: taken out of the store, not rescanned.
+    public var removed: [String] = []
     public var warnings: [String] = []
     /// Images `--exit-code` fails.
     public var policyFailures: [FleetSummary.PolicyFailure] = []
@@ -94,6 +96,7 @@ public struct RescanReport: Sendable, Encodable {
         self.matching = matching
         changed.sort { $0.name < $1.name }
         failures.sort { $0.name < $1.name }
+        removed.sort()
         self.warnings = warnings.sorted()
         elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
@@ -116,6 +119,10 @@ public struct RescanReport: Sendable, Encodable {
             output += "\n\(image.name)\(image.moved ? " (tag moved: new image scanned)" : ""): "
             output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged\n"
             output += ScanChanges.table(new: image.new, resolved: image.resolved)
+        }
+        if !removed.isEmpty {
+            output += "\nDeleted from the registry, taken out of the store (\(removed.count))\n"
+            for name in removed { output += "  \(name)\n" }
         }
         if !failures.isEmpty {
             output += "\nFailed (\(failures.count))\n"

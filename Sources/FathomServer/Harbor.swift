@@ -259,7 +259,7 @@ extension ScanRunner {
                 throw error
             case .skipped(_, let reason):
                 throw FathomError(.invalidInput, reason, image: job.image)
-            case .unchanged, .rematched:
+            case .unchanged, .rematched, .removed:
                 throw FathomError(.invalidInput, "the image was not scanned", image: job.image)
             }
         } catch {

@@ -165,7 +165,7 @@ public actor ScanRunner {
             throw error
         case .skipped(_, let reason):
             throw FathomError(.invalidInput, reason, image: job.image)
-        case .unchanged, .rematched:
+        case .unchanged, .rematched, .removed:
             break
         }
     }
@@ -224,6 +224,8 @@ extension ScanRunner {
             }
         case .skipped(let name, let reason):
             logger.debug("left out of the rescan", metadata: ["image": "\(name)", "reason": "\(reason)"])
+        case .removed(let name):
+            logger.info("deleted from the registry: out of the fleet", metadata: ["image": "\(name)"])
         case .failed(let name, let error):
             logger.warning("rescan failed", metadata: ["image": "\(name)", "error": "\(error)"])
         }

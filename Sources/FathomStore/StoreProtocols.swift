@@ -94,6 +94,12 @@ public protocol ScanHistory: Sendable {
     /// rescans whose findings changed), and for the scans `unchanged` names only the advisory
     /// version they were matched against (no new history row).
     func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws
+    /// Takes `names` out of the fleet (their images were deleted from the registry): each
+    /// report with its findings, every running count moved back by what it held, and the
+    /// name's newest scan (a rescan no longer re-matches it). Its older scans stay until the
+    /// retention prunes them; without a report they are not listed. Returns the names that had
+    /// a report or a newest scan.
+    func removeImages(_ names: [String]) async throws -> [String]
 }
 
 extension ScanHistory {
@@ -214,12 +220,6 @@ public protocol ReportStore: Sendable {
     func reports(repository: String, reference: String) async throws -> [(name: String, document: [UInt8])]
     /// Every scan of the names of `repository` at a tag or manifest digest, newest first.
     func scanHistory(repository: String, reference: String) async throws -> [ScanSummary]
-    /// Takes `names` out of the fleet (their images were deleted from the registry): each
-    /// report with its findings, every running count moved back by what it held, and the
-    /// name's newest scan (a rescan no longer re-matches it). Its older scans stay until the
-    /// retention prunes them; without a report they are not listed. Returns the names that had
-    /// a report or a newest scan.
-    func removeImages(_ names: [String]) async throws -> [String]
 }
 
 /// The registry's notification events: when a tag or digest was pushed and pulled.

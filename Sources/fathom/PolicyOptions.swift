@@ -102,7 +102,7 @@ extension PolicyOptions {
         let image: MatchedImage
         switch outcome {
         case .scanned(let scanned), .unchanged(let scanned): image = scanned
-        case .skipped, .failed: return session
+        case .skipped, .failed, .removed: return session
         }
         // Only images read from a registry have referrers (a layout or an archive holds none).
         guard let digest = image.image.manifestDigest, case .registry(let reference) = try? SourceReference(parsing: image.name) else {

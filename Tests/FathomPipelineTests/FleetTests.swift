@@ -232,6 +232,29 @@ import FathomSQLiteStore
         #expect(table.text.contains("0 new, 0 resolved"))
     }
 
+    /// A tag deleted from the registry (no webhook told fathom) is found gone by the rescan's
+    /// check, by the registry's own MANIFEST_UNKNOWN, and taken out of the store: reported as
+    /// removed, not as a failure, and not rescanned again. The other tag stays.
+    @Test func rescanTakesADeletedTagOutOfTheStore() async throws {
+        let store = try Fixtures.temporaryDirectory("deleted") + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
+        try await fixture.registry.push("oci:\(fixture.fixedLayout):fixed-before", to: "gone/app", tag: "1")
+        try await fixture.registry.push("oci:\(fixture.fixedLayout):fixed", to: "gone/kept", tag: "1")
+        let first = try await fathom(["registry", fixture.registry.host, "--repo", "gone/*", "--store", store, "--quiet"])
+        #expect(first.status == 0, "\(first.errorText)")
+
+        try await Tool.run(["skopeo", "delete", "--tls-verify=false", "docker://\(fixture.name("gone/app"))"])
+        let rescan = try await fathom(["rescan", "--store", store, "--format", "json", "--quiet"])
+        #expect(rescan.status == 0, "\(rescan.errorText)")
+        let report = try JSONSerialization.jsonObject(with: rescan.stdout) as! [String: Any]
+        #expect(report["removed"] as? [String] == [fixture.name("gone/app")])
+        #expect(report["failed"] as? Int == 0 && (report["failures"] as? [Any])?.isEmpty == true, "\(report)")
+        #expect((report["warnings"] as? [String])?.isEmpty == true, "\(report)")
+        let again = try await fathom(["rescan", "--store", store])
+        #expect(again.status == 0, "\(again.errorText)")
+        #expect(again.text.contains("Rescanned 1 images") && !again.text.contains("gone/app"), "\(again.text)")
+    }
+
     @Test func rescanScansAMovedTagReadingOnlyItsNewLayer() async throws {
         let store = try Fixtures.temporaryDirectory("moved") + "/fathom.db"
         #expect(try await fathom(["db", "import", "--store", store, fixture.secdb]).status == 0)
