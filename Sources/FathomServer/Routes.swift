@@ -152,16 +152,8 @@ public struct ServiceRoutes: Sendable {
         return try Self.encoded(EventsAccepted(events: events.count, new: added, jobs: queued, removed: removed), status: .accepted)
     }
 
-    /// Takes what a registry deleted out of the fleet: a manifest's digest is every name of the
-    /// repository whose report is of it (the registry untags them all), a tag is its name.
-    /// The CNCF registry sends both for one `DELETE` of a manifest; a blob's digest matches no report.
     func removeDeleted(_ event: RegistryEvent, host: String, logger: Logger) async throws -> [String] {
-        guard let reference = event.digest?.description ?? event.tag else { return [] }
-        let names = try await store.reports(repository: event.repository, reference: reference).map(\.name).filter { name in
-            Self.registry(of: name)?.lowercased() == host.lowercased()
-        }
-        let known = event.tag.map { ["\(host)/\(event.repository):\($0)"] } ?? []
-        let removed = try await store.removeImages(Array(Set(names + known)).sorted())
+        let removed = try await store.removeDeleted(event, host: host)
         for name in removed { logger.info("deleted from the registry: out of the fleet", metadata: ["image": "\(name)"]) }
         return removed
     }

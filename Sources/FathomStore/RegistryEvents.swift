@@ -68,3 +68,17 @@ extension RegistryEvent {
         return ISO8601DateFormatter().date(from: trimmed)
     }
 }
+
+extension ReportStore where Self: ScanHistory {
+    /// Takes what a registry at `host` deleted out of the fleet (`removeImages`): a manifest's
+    /// digest is every name of the repository whose report is of it (the registry untags them
+    /// all), a tag is its name. The CNCF registry sends both for one `DELETE` of a manifest; a
+    /// blob's digest matches no report. Returns the names taken out.
+    public func removeDeleted(_ event: RegistryEvent, host: String) async throws -> [String] {
+        guard event.action == .delete, let reference = event.digest?.description ?? event.tag else { return [] }
+        let prefix = host.lowercased() + "/"
+        let names = try await reports(repository: event.repository, reference: reference).map(\.name).filter { $0.lowercased().hasPrefix(prefix) }
+        let tagged = event.tag.map { ["\(host)/\(event.repository):\($0)"] } ?? []
+        return try await removeImages(Array(Set(names + tagged)).sorted())
+    }
+}

@@ -253,6 +253,19 @@ import FathomSQLiteStore
         let again = try await fathom(["rescan", "--store", store])
         #expect(again.status == 0, "\(again.errorText)")
         #expect(again.text.contains("Rescanned 1 images") && !again.text.contains("gone/app"), "\(again.text)")
+
+        // The registry's delete event, from a webhook log: `events import` takes the tag out too
+        // (once: the same log imported again removes nothing).
+        let events = try Fixtures.temporaryDirectory("delete-events") + "/events.json"
+        try """
+            {"events": [{"id": "delete-kept", "timestamp": "2026-12-01T10:00:00.000000000Z", "action": "delete",
+              "target": {"repository": "gone/kept", "tag": "1"}, "request": {"host": "\(fixture.registry.host)"}}]}
+            """.write(toFile: events, atomically: true, encoding: .utf8)
+        let imported = try await fathom(["events", "import", "--store", store, events])
+        #expect(imported.status == 0 && imported.text.contains("removed \(fixture.name("gone/kept"))"), "\(imported.text) \(imported.errorText)")
+        #expect(try await fathom(["events", "import", "--store", store, events]).text.contains("1 events, 0 new\n"))
+        let empty = try await fathom(["rescan", "--store", store])
+        #expect(empty.status != 0 && empty.errorText.contains("holds no scans to rescan"), "\(empty.text) \(empty.errorText)")
     }
 
     @Test func rescanScansAMovedTagReadingOnlyItsNewLayer() async throws {
