@@ -157,10 +157,21 @@ public actor ScanRunner {
         case .scanned(let result):
             try await store.storeReport(result.report, name: job.image, repository: repository, tag: tag)
             if case .scanned(let image) = outcome, let read = image.result { metrics.scanned(result: read, elapsed: ContinuousClock.now - started) }
+            // Checked after the report is stored: a delete handled before this check is seen
+            // here, one handled after it removes the report itself.
+            if try await deletedMeanwhile(job, source: source) {
+                logger.info("deleted from the registry while it was scanned: out of the fleet", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+                return
+            }
             try await notify(
                 name: job.image, manifestDigest: result.report.artifact.manifestDigest, changes: result.changes, trigger: "push",
                 advisoryVersion: fleet.advisoryVersion)
         case .failed(_, let error):
+            // Deleted before it could be read: nothing to retry, and no failure of the fleet's.
+            if error.code == .notFound, try await deletedMeanwhile(job, source: source) {
+                logger.info("deleted from the registry before it was scanned", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+                return
+            }
             metrics.failed()
             throw error
         case .skipped(_, let reason):
@@ -172,6 +183,19 @@ public actor ScanRunner {
 }
 
 extension ScanRunner {
+    /// Whether `job`'s registry tag was deleted since its last push (the registry's delete event
+    /// at or after it, and the registry now saying the tag is unknown); if so the name is taken
+    /// out of the fleet. One indexed read when no delete was recorded.
+    nonisolated func deletedMeanwhile(_ job: Job, source: any ImageSource) async throws -> Bool {
+        guard let registry = source as? RegistryImageSource, let tag = registry.reference.tag,
+            let deleted = try await store.lastEvent(.delete, repository: registry.reference.repository, tag: tag, digest: nil)
+        else { return false }
+        let pushed = try await store.lastEvent(.push, repository: registry.reference.repository, tag: tag, digest: nil)
+        guard deleted >= (pushed ?? .distantPast), await client.saysUnknown(registry.reference) else { return false }
+        _ = try await store.removeImages([job.image])
+        return true
+    }
+
     /// Re-matches the stored images pushed or pulled within the rescan window against the
     /// current advisories (those already matched against them are skipped; no blob is read);
     /// each changed image gets its report updated and a notification.

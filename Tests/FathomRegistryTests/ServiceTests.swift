@@ -155,6 +155,19 @@ import Testing
         #expect(try await scanned() == 1)
         #expect(try await affected() == 0)
         #expect(try await Self.request(.GET, "\(service.base)/v1/images/team/tools/busybox").status == 200)
+
+        // Pushed and deleted at once (a CI job's temporary image): its job ends without a report
+        // and without a dead job, however the delete and the scan interleave.
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "team/ci", tag: "tmp")
+        try await Tool.run(["skopeo", "delete", "--tls-verify=false", "docker://\(registry.host)/team/ci:tmp"])
+        try await Self.eventually("the temporary image's job to end") {
+            let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["queued"] == 0 && summary?["running"] == 0 && summary?["done"] == 4
+        }
+        let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+        #expect(summary?["dead"] == 0, "\(summary ?? [:])")
+        #expect(try await Self.request(.GET, "\(service.base)/v1/images/team/ci/tmp").status == 404)
+        #expect(try await scanned() == 1)
     }
 
     @Test func pushedImagesAreScannedPullsRecordedAndTheAPIAnswersOnlyWithItsToken() async throws {
