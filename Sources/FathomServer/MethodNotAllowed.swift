@@ -7,8 +7,12 @@ import Hummingbird
 /// sees exactly the requests no route took; the token check added before it still runs first.
 struct MethodNotAllowed<Context: RequestContext>: RouterMiddleware {
     let routes: [(path: RouterPath, allow: String)]
+    /// Last components that make a catch-all path read-only (`…/scans`, a history under
+    /// `v1/images/**`, whose other methods are the image's): such a path allows GET alone.
+    let readOnlyEndings: Set<String>
 
-    init(routes described: [Router<Context>.RouteDescription]) {
+    init(routes described: [Router<Context>.RouteDescription], readOnlyEndings: Set<String> = []) {
+        self.readOnlyEndings = readOnlyEndings
         let order: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options]
         routes = Dictionary(grouping: described, by: { $0.path.description }).values.map { group in
             let methods = Set(group.map(\.method))
@@ -20,9 +24,22 @@ struct MethodNotAllowed<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let components = request.uri.path.split(separator: "/", omittingEmptySubsequences: true)
         guard let match = routes.first(where: { Self.matches($0.path, components) }) else { return try await next(request, context) }
-        var response = ServiceRoutes.problem(.methodNotAllowed, "\(request.method.rawValue) is not allowed here; use \(match.allow)")
-        response.headers[.allow] = match.allow
+        return Self.refusal(request.method, allow: Self.readOnly(match.path, components, endings: readOnlyEndings) ? "GET" : match.allow)
+    }
+
+    /// 405 with `Allow`.
+    static func refusal(_ method: HTTPRequest.Method, allow: String) -> Response {
+        var response = ServiceRoutes.problem(.methodNotAllowed, "\(method.rawValue) is not allowed here; use \(allow)")
+        response.headers[.allow] = allow
         return response
+    }
+
+    /// Whether a catch-all `path` matched `components` that end in a read-only ending (past the
+    /// two segments a repository and a reference need at least).
+    static func readOnly(_ path: RouterPath, _ components: [Substring], endings: Set<String>) -> Bool {
+        let elements = Array(path)
+        guard elements.last?.description == "**", let last = components.last, endings.contains(String(last)) else { return false }
+        return components.count >= elements.count - 1 + 3
     }
 
     /// Whether `path` (literal segments, `{captures}`, a trailing `**`) matches the components.
@@ -39,7 +56,7 @@ struct MethodNotAllowed<Context: RequestContext>: RouterMiddleware {
 
 extension Router {
     /// Call after every route is added (see `MethodNotAllowed`).
-    func refuseUndeclaredMethods() {
-        add(middleware: MethodNotAllowed<Context>(routes: routes))
+    func refuseUndeclaredMethods(readOnlyEndings: Set<String> = []) {
+        add(middleware: MethodNotAllowed<Context>(routes: routes, readOnlyEndings: readOnlyEndings))
     }
 }

@@ -99,7 +99,7 @@ public enum OpenAPIDocument {
               "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"}],
               "responses": {
                 "200": {"description": "Removed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ImagesRemoved"}}}},
-                "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
             "/v1/images/{repository}/{reference}/scans": {"get": {
               "summary": "Every scan of the image at that tag or digest, newest first, a page at a time.",
               "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"},

@@ -37,7 +37,7 @@ public struct ServiceRoutes: Sendable {
     public func healthRouter() -> Router<BasicRequestContext> {
         let router = Router()
         addHealthRoutes(to: router)
-        router.refuseUndeclaredMethods()
+        router.refuseUndeclaredMethods(readOnlyEndings: ["scans"])
         return router
     }
 
@@ -86,7 +86,7 @@ public struct ServiceRoutes: Sendable {
         router.get("v1/jobs") { request, _ in try await jobs(request) }
         addHarborRoutes(to: router)
         addDashboardRoutes(to: router)
-        router.refuseUndeclaredMethods()
+        router.refuseUndeclaredMethods(readOnlyEndings: ["scans"])
         return router
     }
 
@@ -232,6 +232,8 @@ public struct ServiceRoutes: Sendable {
     /// name of the repository whose report is of it. The registry is not touched.
     func forget(_ path: [Substring], request: Request, logger: Logger) async throws -> Response {
         let parts = Self.imagePath(path)
+        // …/scans is the image's history, as GET reads it: it is not deleted on its own.
+        if parts.count >= 3 && parts.last == "scans" { return MethodNotAllowed<BasicRequestContext>.refusal(.delete, allow: "GET") }
         guard parts.count >= 2, let reference = parts.last else {
             return Self.problem(.notFound, "name an image: /v1/images/{repository}/{tag or digest}")
         }

@@ -194,6 +194,15 @@ import FathomStores
             let (status, body) = try await delete("/v1/images/team%2Fapp/1")
             #expect(status == .ok && body.contains("\(b)/team/app:1"), "\(body)")
             #expect(try await delete("/v1/images/team/app/1").0 == .notFound)
+            // The history under an image is read-only; the image takes GET and DELETE.
+            for (path, method, allow) in [
+                ("/v1/images/team/app/1/scans", HTTPRequest.Method.delete, "GET"), ("/v1/images/team/app/1/scans", .options, "GET"),
+                ("/v1/images/team/app/1", .options, "GET, DELETE"),
+            ] {
+                try await client.execute(uri: path, method: method, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+                    #expect(response.status == .methodNotAllowed && response.headers[.allow] == allow, "\(method) \(path)")
+                }
+            }
         }
         let view = try await store.fleetView(top: 10)
         #expect(view.images == 0 && view.bySeverity["HIGH"] == 0 && view.widespread.isEmpty)
