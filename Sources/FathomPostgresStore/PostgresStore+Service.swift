@@ -307,14 +307,17 @@ extension PostgresStore {
             // Each in a transaction of its own: the report's row is locked first, as a writer of it does.
             let known = try await transaction { connection in
                 var old: ImageRow?
-                var known = false
+                var reported = false
+                var headed = false
                 try await run("DELETE FROM reports WHERE name = \(name) RETURNING counted, \(unescaped: Self.imageColumns)", on: connection) { row in
-                    known = true
+                    reported = true
                     if try Self.firstIsTrue(row) { old = try Self.imageRow(row, from: 1) }
                 }
-                try await run("DELETE FROM heads WHERE name = \(name) RETURNING 1", on: connection) { _ in known = true }
-                if known { try await replaceListing(of: name, manifestDigest: nil, with: nil, old: old, on: connection) }
-                return known
+                try await run("DELETE FROM heads WHERE name = \(name) RETURNING 1", on: connection) { _ in headed = true }
+                // Only with the row it deleted (and so locked): a report being stored meanwhile
+                // keeps its findings and counts, and is removed once it has landed.
+                if reported { try await replaceListing(of: name, manifestDigest: nil, with: nil, old: old, on: connection) }
+                return reported || headed
             }
             if known { removed.append(name) }
         }

@@ -156,16 +156,17 @@ public final class RegistryClient: Sendable {
         }
     }
 
-    /// Whether the registry says, in the distribution spec's own error codes, that `reference`
-    /// names nothing there (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`): a deleted tag or repository, not a
-    /// registry that could not answer. Asked with GET, since a HEAD's 404 has no body to read.
+    /// Whether the registry says, in the distribution spec's own error code, that `reference`
+    /// names no manifest in a repository it has (`MANIFEST_UNKNOWN`): a deleted tag, not a
+    /// registry that could not answer. `NAME_UNKNOWN` is not taken: some registries answer it
+    /// for a repository the credentials may not see. Asked with GET, since a HEAD's 404 has no body.
     public func saysUnknown(_ reference: ImageReference) async -> Bool {
         do {
             _ = try await manifest(reference)
             return false
         } catch let error as FathomError where error.code == .notFound {
             guard let body = error.cause as? RegistryErrorBody else { return false }
-            return body.errors.contains { ["MANIFEST_UNKNOWN", "NAME_UNKNOWN"].contains($0.code) }
+            return body.errors.contains { $0.code == "MANIFEST_UNKNOWN" }
         } catch {
             return false
         }

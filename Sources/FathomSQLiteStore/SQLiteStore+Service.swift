@@ -221,15 +221,15 @@ extension SQLiteStore {
             try database.transaction {
                 var removed: [String] = []
                 for name in names {
-                    var known = false
-                    try database.query("SELECT 1 FROM reports WHERE name = ? UNION ALL SELECT 1 FROM heads WHERE name = ?", [.text(name), .text(name)]) { _ in
-                        known = true
+                    var (reported, headed) = (false, false)
+                    try database.query("SELECT 1 FROM reports WHERE name = ?", [.text(name)]) { _ in reported = true }
+                    try database.query("SELECT 1 FROM heads WHERE name = ?", [.text(name)]) { _ in headed = true }
+                    if reported {
+                        try Self.replaceListing(of: name, manifestDigest: nil, with: nil, in: database)
+                        try database.query("DELETE FROM reports WHERE name = ?", [.text(name)])
                     }
-                    guard known else { continue }
-                    try Self.replaceListing(of: name, manifestDigest: nil, with: nil, in: database)
-                    try database.query("DELETE FROM reports WHERE name = ?", [.text(name)])
-                    try database.query("DELETE FROM heads WHERE name = ?", [.text(name)])
-                    removed.append(name)
+                    if headed { try database.query("DELETE FROM heads WHERE name = ?", [.text(name)]) }
+                    if reported || headed { removed.append(name) }
                 }
                 return removed
             }

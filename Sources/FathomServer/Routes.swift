@@ -132,20 +132,20 @@ public struct ServiceRoutes: Sendable {
         var queued: [Int64] = []
         var removed: [String] = []
         for event in events {
-            // Recorded one by one: only an event seen for the first time acts.
-            guard try await store.importEvents([event]) == 1 else { continue }
-            added += 1
-            guard event.action == .push && WebhookPayload.isManifest(event) || event.action == .delete else { continue }
-            guard let host = configuration.registry(forEvent: event.host) else {
+            let acts = event.action == .push && WebhookPayload.isManifest(event) || event.action == .delete
+            let host = configuration.registry(forEvent: event.host)
+            if acts && host == nil {
                 context.logger.warning(
                     "registry event refused: its registry is not one --registry names",
                     metadata: ["host": "\(event.host ?? "none")", "repository": "\(event.repository)", "allowed": "\(configuration.registries)"])
-                continue
             }
-            if event.action == .delete {
-                removed += try await removeDeleted(event, host: host, logger: context.logger)
-                continue
-            }
+            // A delete acts before it is recorded, so that a delivery that failed midway acts
+            // when delivered again (acting twice is harmless).
+            if event.action == .delete, let host { removed += try await removeDeleted(event, host: host, logger: context.logger) }
+            // Recorded one by one: only a push seen for the first time queues a scan.
+            guard try await store.importEvents([event]) == 1 else { continue }
+            added += 1
+            guard event.action == .push, acts, let host else { continue }
             let (id, _) = try await store.enqueue(WebhookPayload.job(for: event, host: host), now: Date())
             queued.append(id)
         }
@@ -220,7 +220,6 @@ public struct ServiceRoutes: Sendable {
         return try Self.encoded(ScanAccepted(job: id, queued: added, image: name), status: .accepted)
     }
 
-    /// `…/{repository}/{reference}` → the newest report; `…/{reference}/scans` → the history.
     /// The segments of `/v1/images/{repository}/{reference}…`: the repository's slashes may
     /// come percent-encoded inside one segment.
     static func imagePath(_ path: [Substring]) -> [String] {
@@ -251,10 +250,12 @@ public struct ServiceRoutes: Sendable {
         }
         let names = candidates.map(\.name).filter { Self.registry(of: $0) == registry }
         let removed = try await store.removeImages(names)
+        guard !removed.isEmpty else { return Self.problem(.notFound, "no image of the fleet is \(repository) at \(reference)") }
         for name in removed { logger.info("removed on request: out of the fleet", metadata: ["image": "\(name)"]) }
         return try Self.encoded(ImagesRemoved(removed: removed))
     }
 
+    /// `…/{repository}/{reference}` → the newest report; `…/{reference}/scans` → the history.
     func image(_ path: [Substring], request: Request) async throws -> Response {
         let wanted = request.uri.queryParameters.get("registry")
         var parts = Self.imagePath(path)

@@ -167,10 +167,17 @@ public actor ScanRunner {
                 name: job.image, manifestDigest: result.report.artifact.manifestDigest, changes: result.changes, trigger: "push",
                 advisoryVersion: fleet.advisoryVersion)
         case .failed(_, let error):
-            // Deleted before it could be read: nothing to retry, and no failure of the fleet's.
-            if error.code == .notFound, try await deletedMeanwhile(job, source: source) {
-                logger.info("deleted from the registry before it was scanned", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
-                return
+            // Deleted before it could be read: no failure of the fleet's. Not on a first attempt,
+            // whose 404 may be the registry notifying a push before it moves the tag.
+            if error.code == .notFound, job.attempts > 1 {
+                do {
+                    if try await deletedMeanwhile(job, source: source) {
+                        logger.info("deleted from the registry before it was scanned", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+                        return
+                    }
+                } catch {
+                    logger.warning("could not tell whether the image was deleted", metadata: ["image": "\(job.image)", "error": "\(error)"])
+                }
             }
             metrics.failed()
             throw error

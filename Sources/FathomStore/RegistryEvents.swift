@@ -69,16 +69,33 @@ extension RegistryEvent {
     }
 }
 
-extension ReportStore where Self: ScanHistory {
+extension Store {
     /// Takes what a registry at `host` deleted out of the fleet (`removeImages`): a manifest's
     /// digest is every name of the repository whose report is of it (the registry untags them
-    /// all), a tag is its name. The CNCF registry sends both for one `DELETE` of a manifest; a
-    /// blob's digest matches no report. Returns the names taken out.
+    /// all), a tag event is its name. The CNCF registry sends both for one `DELETE` of a
+    /// manifest, Harbor one event with both (the digest decides); a blob's digest matches no
+    /// report. A name pushed again after the delete stays (an old event imported late, or
+    /// delivered out of order). Returns the names taken out; acting twice is harmless.
     public func removeDeleted(_ event: RegistryEvent, host: String) async throws -> [String] {
         guard event.action == .delete, let reference = event.digest?.description ?? event.tag else { return [] }
         let prefix = host.lowercased() + "/"
-        let names = try await reports(repository: event.repository, reference: reference).map(\.name).filter { $0.lowercased().hasPrefix(prefix) }
-        let tagged = event.tag.map { ["\(host)/\(event.repository):\($0)"] } ?? []
-        return try await removeImages(Array(Set(names + tagged)).sorted())
+        var names = try await reports(repository: event.repository, reference: reference).map(\.name).filter { $0.lowercased().hasPrefix(prefix) }
+        if event.digest == nil, let tag = event.tag { names.append("\(host)/\(event.repository):\(tag)") }
+        var gone: [String] = []
+        for name in Set(names).sorted() {
+            if let tag = Self.tag(of: name), let pushed = try await lastEvent(.push, repository: event.repository, tag: tag, digest: nil),
+                pushed > event.timestamp
+            {
+                continue
+            }
+            gone.append(name)
+        }
+        return try await removeImages(gone)
+    }
+
+    /// The tag of a stored name (`host/repository:tag`); nil for one by digest.
+    static func tag(of name: String) -> String? {
+        guard !name.contains("@"), let last = name.split(separator: "/").last, let colon = last.lastIndex(of: ":") else { return nil }
+        return String(last[last.index(after: colon)...])
     }
 }

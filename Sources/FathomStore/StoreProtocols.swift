@@ -96,9 +96,9 @@ public protocol ScanHistory: Sendable {
     func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws
     /// Takes `names` out of the fleet (their images were deleted from the registry): each
     /// report with its findings, every running count moved back by what it held, and the
-    /// name's newest scan (a rescan no longer re-matches it). Its older scans stay until the
-    /// retention prunes them; without a report they are not listed. Returns the names that had
-    /// a report or a newest scan.
+    /// name's head (the scan a rescan starts from: it is no longer re-matched). The scan rows
+    /// stay until the retention prunes them; without a report they are not listed. Returns the
+    /// names that had a report or a head.
     func removeImages(_ names: [String]) async throws -> [String]
 }
 

@@ -48,6 +48,10 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data("fathom: error: \(text)\n".utf8))
 }
 
+func printWarning(_ text: String) {
+    FileHandle.standardError.write(Data("fathom: warning: \(text)\n".utf8))
+}
+
 /// Shows a fleet's progress: one live line on a terminal, a plain line every 10 s otherwise.
 final class ProgressDisplay: Sendable {
     let task: Task<Void, Never>

@@ -27,15 +27,17 @@ struct Events: AsyncParsableCommand {
                         throw FathomError(.io, "cannot read the events file", path: file)
                     }
                     let events = try RegistryEvent.decode(Array(data), file: file)
-                    var added = try await store.importEvents(events.filter { $0.action != .delete })
                     var removed: [String] = []
+                    // A delete acts before it is recorded, so an import that failed midway acts
+                    // when run again; a name pushed again since is left (see `removeDeleted`).
                     for event in events where event.action == .delete {
-                        // One by one: only a delete seen for the first time acts (one imported
-                        // again must not take out an image pushed again since).
-                        guard try await store.importEvents([event]) == 1 else { continue }
-                        added += 1
-                        if let host = event.host { removed += try await store.removeDeleted(event, host: host) }
+                        guard let host = event.host else {
+                            printWarning("\(file): the delete of \(event.repository) \(event.tag ?? event.digest?.description ?? "") names no registry host (request.host): nothing taken out")
+                            continue
+                        }
+                        removed += try await store.removeDeleted(event, host: host)
                     }
+                    let added = try await store.importEvents(events)
                     print("\(file): \(events.count) events, \(added) new" + (removed.isEmpty ? "" : ", \(removed.count) deleted images taken out of the store"))
                     for name in removed { print("  removed \(name)") }
                 } catch {

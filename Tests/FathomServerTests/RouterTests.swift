@@ -191,6 +191,19 @@ import FathomStores
                   "target": {"repository": "team/app", "tag": "4"}, "request": {"host": "\(b)"}}]}
                 """
             #expect(try await post(tag) == ["\(b)/team/app:4"])
+            // A delete older than the tag's last push (a late or out-of-order delivery) leaves the new image.
+            try await store.storeReport(Array("{}".utf8), name: "\(a)/team/app:5", repository: "team/app", tag: "5", manifestDigest: second, findings: [cve])
+            try await store.importEvents([
+                RegistryEvent(
+                    id: "push-5", action: .push, repository: "team/app", tag: "5", digest: second, mediaType: nil,
+                    timestamp: try #require(RegistryEvent.parseTimestamp("2026-12-02T10:00:00Z")), host: a)
+            ])
+            let stale = """
+                {"events": [{"id": "delete-5", "timestamp": "2026-12-01T10:00:00Z", "action": "delete",
+                  "target": {"repository": "team/app", "tag": "5"}, "request": {"host": "\(a)"}}]}
+                """
+            #expect(try await post(stale).isEmpty)
+            #expect(try await delete("/v1/images/team/app/5").0 == .ok)
             let (status, body) = try await delete("/v1/images/team%2Fapp/1")
             #expect(status == .ok && body.contains("\(b)/team/app:1"), "\(body)")
             #expect(try await delete("/v1/images/team/app/1").0 == .notFound)

@@ -1012,7 +1012,12 @@ import FathomStores
         // b is scanned again first: what leaves is its newest report's counts.
         try await store(all, "r.example/b:1")
         #expect(try await all.fleetView(top: 10).images == 3)
-        #expect(try await all.removeImages(["r.example/b:1", "r.example/never:1"]) == ["r.example/b:1"])
+        // A name with a scan and no report yet (its report is being stored) loses its head only.
+        try await all.recordRematches(
+            changed: [ScanRecord(
+                name: "r.example/scanned:1", image: ImageRecord(manifestDigest: nil, configDigest: Digest.sha256(of: [1]), created: nil, platform: nil, layers: []),
+                scannedAt: Date(), advisoryVersion: "v1", findings: [])], unchanged: [], advisoryVersion: "v1")
+        #expect(try await all.removeImages(["r.example/b:1", "r.example/never:1", "r.example/scanned:1"]) == ["r.example/b:1", "r.example/scanned:1"])
         #expect(try await all.removeImages(["r.example/b:1"]).isEmpty, "once")
         let others = try await Self.open(backend, "kept")
         defer { Task { try? await others.close() } }
