@@ -139,13 +139,15 @@ public struct ServiceRoutes: Sendable {
                     "registry event refused: its registry is not one --registry names",
                     metadata: ["host": "\(event.host ?? "none")", "repository": "\(event.repository)", "allowed": "\(configuration.registries)"])
             }
-            // A delete acts before it is recorded, so that a delivery that failed midway acts
-            // when delivered again (acting twice is harmless).
+            // Recorded one by one, before acting: a scan job that stores a report after this
+            // delete's removal sees the event and takes its report out itself.
+            let new = try await store.importEvents([event]) == 1
+            if new { added += 1 }
+            // A delete acts however often it comes (a delivery that failed midway acts when
+            // delivered again; acting twice is harmless); only a push seen for the first time
+            // queues a scan.
             if event.action == .delete, let host { removed += try await removeDeleted(event, host: host, logger: context.logger) }
-            // Recorded one by one: only a push seen for the first time queues a scan.
-            guard try await store.importEvents([event]) == 1 else { continue }
-            added += 1
-            guard event.action == .push, acts, let host else { continue }
+            guard new, event.action == .push, acts, let host else { continue }
             let (id, _) = try await store.enqueue(WebhookPayload.job(for: event, host: host), now: Date())
             queued.append(id)
         }

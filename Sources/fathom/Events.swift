@@ -27,9 +27,10 @@ struct Events: AsyncParsableCommand {
                         throw FathomError(.io, "cannot read the events file", path: file)
                     }
                     let events = try RegistryEvent.decode(Array(data), file: file)
+                    let added = try await store.importEvents(events)
                     var removed: [String] = []
-                    // A delete acts before it is recorded, so an import that failed midway acts
-                    // when run again; a name pushed again since is left (see `removeDeleted`).
+                    // A delete acts however often it is imported (an import that failed midway
+                    // acts when run again); a name pushed again since is left (`removeDeleted`).
                     for event in events where event.action == .delete {
                         guard let host = event.host else {
                             printWarning("\(file): the delete of \(event.repository) \(event.tag ?? event.digest?.description ?? "") names no registry host (request.host): nothing taken out")
@@ -37,7 +38,6 @@ struct Events: AsyncParsableCommand {
                         }
                         removed += try await store.removeDeleted(event, host: host)
                     }
-                    let added = try await store.importEvents(events)
                     print("\(file): \(events.count) events, \(added) new" + (removed.isEmpty ? "" : ", \(removed.count) deleted images taken out of the store"))
                     for name in removed { print("  removed \(name)") }
                 } catch {
