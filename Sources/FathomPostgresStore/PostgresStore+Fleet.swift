@@ -127,7 +127,10 @@ extension PostgresStore {
 
     public func findingTrend() async throws -> [TrendPoint] {
         var trend = TrendBuilder()
-        try await run("SELECT name, scanned_at, findings FROM scans ORDER BY scanned_at, id") { row in
+        // A name taken out of the fleet (no head) leaves the trend: its removal time is not kept.
+        try await run(
+            "SELECT s.name, s.scanned_at, s.findings FROM scans s WHERE EXISTS (SELECT 1 FROM heads h WHERE h.name = s.name) ORDER BY s.scanned_at, s.id"
+        ) { row in
             let (name, at, findings) = try row.decode((String, Int64, Data).self)
             trend.add(name: name, at: StoreTime.date(at), findings: StoredFinding.decode(Array(findings)))
         }

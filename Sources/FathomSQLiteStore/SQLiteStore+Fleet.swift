@@ -205,7 +205,10 @@ extension SQLiteStore {
     public func findingTrend() async throws -> [TrendPoint] {
         try await database.read { database in
             var trend = TrendBuilder()
-            try database.query("SELECT name, scanned_at, findings FROM scans ORDER BY scanned_at, id") { row in
+            // A name taken out of the fleet (no head) leaves the trend: its removal time is not kept.
+            try database.query(
+                "SELECT s.name, s.scanned_at, s.findings FROM scans s WHERE EXISTS (SELECT 1 FROM heads h WHERE h.name = s.name) ORDER BY s.scanned_at, s.id"
+            ) { row in
                 trend.add(name: row.text(0) ?? "", at: Self.date(row.integer(1)), findings: StoredFinding.decode(row.blob(2)))
             }
             return trend.finish()

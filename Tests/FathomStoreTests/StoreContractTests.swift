@@ -1003,6 +1003,7 @@ import FathomStores
                 "curl \(try await store.images(ImagesFilter(query: "curl"), after: nil, limit: 100).map(\.name))",
                 "trend \(try await store.fleetTrend().last.map { "\($0.images) \($0.findings)" } ?? "none")",
                 "heads \(try await store.latestScanHeads(after: nil, limit: 100, notMatchedAgainst: nil).map(\.name))",
+                "scans' trend \(try await store.findingTrend().map { "\($0.day) \($0.images)" })",
                 "report \(try await store.report(name: "r.example/b:1").map { String(decoding: $0, as: UTF8.self) } ?? "none")",
             ]
         }
