@@ -18,6 +18,7 @@ public struct ServiceRoutes: Sendable {
     let configuration: ServiceConfiguration
     let metricsRegistry: PrometheusCollectorRegistry
     let webhookDeliveries = Counter(label: "fathom_webhook_deliveries_total")
+    let imagesRemoved = Counter(label: "fathom_images_removed_total")
     /// What scans Harbor's adapter API (nil: this process runs no workers).
     let runner: ScanRunner?
     let readiness = Readiness()
@@ -156,6 +157,7 @@ public struct ServiceRoutes: Sendable {
 
     func removeDeleted(_ event: RegistryEvent, host: String, logger: Logger) async throws -> [String] {
         let removed = try await store.removeDeleted(event, host: host)
+        imagesRemoved.increment(by: removed.count)
         for name in removed { logger.info("deleted from the registry: out of the fleet", metadata: ["image": "\(name)"]) }
         return removed
     }
@@ -253,6 +255,7 @@ public struct ServiceRoutes: Sendable {
         let names = candidates.map(\.name).filter { Self.registry(of: $0) == registry }
         let removed = try await store.removeImages(names)
         guard !removed.isEmpty else { return Self.problem(.notFound, "no image of the fleet is \(repository) at \(reference)") }
+        imagesRemoved.increment(by: removed.count)
         for name in removed { logger.info("removed on request: out of the fleet", metadata: ["image": "\(name)"]) }
         return try Self.encoded(ImagesRemoved(removed: removed))
     }

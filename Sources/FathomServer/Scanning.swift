@@ -199,7 +199,7 @@ extension ScanRunner {
         else { return false }
         let pushed = try await store.lastEvent(.push, repository: registry.reference.repository, tag: tag, digest: nil)
         guard deleted >= (pushed ?? .distantPast), await client.saysUnknown(registry.reference) else { return false }
-        _ = try await store.removeImages([job.image])
+        metrics.removed.increment(by: try await store.removeImages([job.image]).count)
         return true
     }
 
@@ -339,6 +339,9 @@ struct ServiceMetrics: Sendable {
     let layersReused = Counter(label: "fathom_layers_reused_total")
     let bytesFetched = Counter(label: "fathom_bytes_fetched_total")
     let latency = Metrics.Timer(label: "fathom_scan_duration_seconds")
+    /// Images taken out of the fleet because their registry deleted them (the webhook's and the
+    /// API's removals count under the same label).
+    let removed = Counter(label: "fathom_images_removed_total")
 
     func scanned(result: ImageScanResult, elapsed: Duration) {
         completed.increment()

@@ -168,6 +168,8 @@ import Testing
         #expect(summary?["dead"] == 0, "\(summary ?? [:])")
         #expect(try await Self.request(.GET, "\(service.base)/v1/images/team/ci/tmp").status == 404)
         #expect(try await scanned() == 1)
+        let metrics = String(decoding: try await Self.request(.GET, "\(service.base)/metrics", token: nil).body, as: UTF8.self)
+        #expect(metrics.split(separator: "\n").contains("fathom_images_removed_total 2"), "\(metrics)")
     }
 
     @Test func pushedImagesAreScannedPullsRecordedAndTheAPIAnswersOnlyWithItsToken() async throws {
