@@ -244,7 +244,8 @@ extension SQLiteStore {
         var old: ImageRow?
         try database.query("SELECT \(imageColumns) FROM reports WHERE name = ? AND counted", [.text(name)]) { old = imageRow($0) }
         let change = FleetTotalsChange(from: old, to: listing?.image)
-        if let image = listing?.image {
+        if let listing {
+            let image = listing.image
             let counts = ImageRow.severities.map { SQLiteValue.integer(Int64(image.bySeverity[$0] ?? 0)) }
             try database.query(
                 """
@@ -260,7 +261,7 @@ extension SQLiteStore {
                 """
                 INSERT INTO image_packages (key, names) VALUES (?, ?)
                 ON CONFLICT (key) DO UPDATE SET names = excluded.names WHERE image_packages.names <> excluded.names
-                """, [.text(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)), .text(listing?.packages.joined(separator: "\n") ?? "")])
+                """, [.text(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)), .text(listing.packages.joined(separator: "\n"))])
         }
         if !change.isEmpty { try move(change, in: database) }
         // The old findings' rows are in the counts only if the row was counted (a report an
