@@ -246,9 +246,7 @@ public struct ServiceRoutes: Sendable {
         let registry: String
         switch Self.resolve(candidates, registry: wanted) {
         case .ambiguous(let registries):
-            return Self.problem(
-                .conflict, "\(repository) at \(reference) is held by \(registries.count) registries: name one with ?registry=HOST[:PORT]",
-                registries: registries)
+            return Self.ambiguous(repository, at: reference, registries: registries)
         case .found(let name, _): registry = Self.registry(of: name) ?? ""
         case .none: return Self.problem(.notFound, "no scan of \(repository) at \(reference)" + (wanted.map { " in \($0)" } ?? ""))
         }
@@ -275,9 +273,7 @@ public struct ServiceRoutes: Sendable {
         let found: (name: String, document: [UInt8])?
         switch try await Self.resolve(try await store.reports(repository: repository, reference: reference), registry: wanted) {
         case .ambiguous(let registries):
-            return Self.problem(
-                .conflict, "\(repository) at \(reference) is held by \(registries.count) registries: name one with ?registry=HOST[:PORT]",
-                registries: registries)
+            return Self.ambiguous(repository, at: reference, registries: registries)
         case .found(let name, let document): found = (name, document)
         case .none: found = nil
         }
@@ -335,6 +331,13 @@ public struct ServiceRoutes: Sendable {
         if registries.count > 1 { return .ambiguous(registries.compactMap { $0 }.sorted()) }
         guard let newest = matching.first else { return .none }
         return .found(name: newest.name, document: newest.document)
+    }
+
+    /// 409: the repository and reference are held by several registries, listed for the caller to name one.
+    static func ambiguous(_ repository: String, at reference: String, registries: [String]) -> Response {
+        problem(
+            .conflict, "\(repository) at \(reference) is held by \(registries.count) registries: name one with ?registry=HOST[:PORT]",
+            registries: registries)
     }
 
     /// The registry host of a stored name (`host:port/repo:tag`).
