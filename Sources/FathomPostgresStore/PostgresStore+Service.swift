@@ -947,19 +947,51 @@ extension PostgresStore {
                 LIMIT \(batch)) RETURNING 1)
             SELECT COUNT(*)::BIGINT FROM gone
             """,
+            // A name out of the fleet (deleted from its registry) keeps no scan.
+            """
+            WITH gone AS (DELETE FROM scans WHERE id IN (SELECT s.id FROM scans s WHERE s.scanned_at < \(cutoff)
+                AND NOT EXISTS (SELECT 1 FROM heads h WHERE h.name = s.name) AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.scan_id = s.id)
+                LIMIT \(batch)) RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
+            // Images keep their first sight in seconds. One a scan is being written of meanwhile
+            // is locked by it (its key share or its upsert): skipped, and left for the next prune.
+            """
+            WITH gone AS (DELETE FROM images WHERE image_key IN (SELECT i.image_key FROM images i WHERE i.first_seen < \(cutoff / 1000)
+                AND NOT EXISTS (SELECT 1 FROM scans s WHERE s.image_key = i.image_key) LIMIT \(batch) FOR UPDATE SKIP LOCKED) RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
+            """
+            WITH gone AS (DELETE FROM inventories WHERE inventory_key IN (SELECT v.inventory_key FROM inventories v
+                WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.inventory_key = v.inventory_key) LIMIT \(batch)) RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
+            """
+            WITH gone AS (DELETE FROM inventory_matches WHERE inventory_key IN (SELECT m.inventory_key FROM inventory_matches m
+                WHERE NOT EXISTS (SELECT 1 FROM inventories v WHERE v.inventory_key = m.inventory_key) LIMIT \(batch)) RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
         ]
         var deleted: [Int] = []
         for statement in statements {
             var total = 0
             while true {
                 var batchDeleted = 0
-                try await run(statement) { batchDeleted = Int(try $0.decode(Int64.self)) }
+                do {
+                    try await run(statement) { batchDeleted = Int(try $0.decode(Int64.self)) }
+                } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23503" {
+                    // An image a scan began to name after the batch was chosen (a foreign key
+                    // violation): nothing of the batch went; the next prune takes the rest.
+                    break
+                }
                 total += batchDeleted
                 if batchDeleted < Self.pruneBatch { break }
             }
             deleted.append(total)
         }
-        return PrunedRows(jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3])
+        return PrunedRows(
+            jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3] + deleted[4], images: deleted[5],
+            inventories: deleted[6], matches: deleted[7])
     }
 
     static let pruneBatch = 5000

@@ -336,6 +336,12 @@ public final class PostgresStore: Store {
         CREATE INDEX IF NOT EXISTS jobs_pending_by_image ON jobs (image) WHERE state IN ('queued', 'running');
         ALTER TABLE jobs ADD COLUMN IF NOT EXISTS started_at BIGINT
         """,
+        // Retention reaches what only pruned scans held: the images no scan names, the
+        // inventories no image names.
+        """
+        CREATE INDEX IF NOT EXISTS scans_by_image ON scans (image_key);
+        CREATE INDEX IF NOT EXISTS images_by_inventory ON images (inventory_key)
+        """,
     ]
 
     /// The migration applied only where the server supports it (its version is recorded either way).

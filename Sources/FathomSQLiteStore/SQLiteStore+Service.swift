@@ -802,15 +802,19 @@ extension SQLiteStore {
             }
             deleted.append(total)
         }
-        return PrunedRows(jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3])
+        return PrunedRows(
+            jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3] + deleted[4], images: deleted[5],
+            inventories: deleted[6], matches: deleted[7])
     }
 
     static let pruneBatch = 5000
 
-    /// The four deletions of `prune` (table, condition, its cutoff), in `PrunedRows`' order. A
-    /// name keeps its newest job (a dead one is its image's failure; found through
+    /// The deletions of `prune` (table, condition, its cutoff), in `PrunedRows`' order (scans
+    /// twice). A name keeps its newest job (a dead one is its image's failure; found through
     /// `jobs_by_image`), and its first scan, its two newest and the one its report names
-    /// (through `scans_by_name`).
+    /// (through `scans_by_name`); a name out of the fleet keeps none. Then the images no scan
+    /// names (`scans_by_image`), the inventories no image names (`images_by_inventory`) and
+    /// their matches.
     static func pruning(cutoff: Int64, eventsCutoff: Int64) -> [(String, String, Int64)] {
         [
             (
@@ -829,6 +833,17 @@ extension SQLiteStore {
                     AND EXISTS (SELECT 1 FROM scans o WHERE o.name = scans.name AND o.id < scans.id)
                     AND (SELECT COUNT(*) FROM (SELECT 1 FROM scans n WHERE n.name = scans.name AND n.id > scans.id LIMIT 2)) = 2
                 """, cutoff
+            ),
+            (
+                "scans",
+                "scanned_at < ? AND NOT EXISTS (SELECT 1 FROM heads h WHERE h.name = scans.name) AND id NOT IN (SELECT scan_id FROM reports)",
+                cutoff
+            ),
+            // Images keep their first sight in seconds.
+            ("images", "first_seen < ? AND NOT EXISTS (SELECT 1 FROM scans s WHERE s.image_key = images.image_key)", cutoff / 1000),
+            ("inventories", "? AND NOT EXISTS (SELECT 1 FROM images i WHERE i.inventory_key = inventories.inventory_key)", 1),
+            (
+                "inventory_matches", "? AND NOT EXISTS (SELECT 1 FROM inventories v WHERE v.inventory_key = inventory_matches.inventory_key)", 1
             ),
         ]
     }

@@ -219,6 +219,12 @@ public final class SQLiteStore: Store {
         CREATE INDEX IF NOT EXISTS jobs_pending_by_image ON jobs (image) WHERE state IN ('queued', 'running');
         ALTER TABLE jobs ADD COLUMN started_at INTEGER;
         """,
+        // Retention reaches what only pruned scans held: the images no scan names, the
+        // inventories no image names.
+        """
+        CREATE INDEX IF NOT EXISTS scans_by_image ON scans (image_key);
+        CREATE INDEX IF NOT EXISTS images_by_inventory ON images (inventory_key);
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {

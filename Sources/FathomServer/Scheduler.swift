@@ -63,7 +63,8 @@ public struct Scheduler: Service {
                 if pruned.total > 0 {
                     logger.info(
                         "pruned rows older than the retention", metadata: ["jobs": "\(pruned.jobs)", "notifications": "\(pruned.notifications)",
-                        "events": "\(pruned.events)", "scans": "\(pruned.scans)"])
+                        "events": "\(pruned.events)", "scans": "\(pruned.scans)", "images": "\(pruned.images)",
+                        "inventories": "\(pruned.inventories)", "matches": "\(pruned.matches)"])
                 }
             } catch {
                 if Task.isCancelled || error is CancellationError { return }

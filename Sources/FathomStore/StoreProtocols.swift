@@ -334,8 +334,11 @@ public protocol Retention: Sendable {
     /// notifications delivered before it; registry events from before `eventsBefore` (the
     /// rescan window reads them); and each name's scans made before `before` except its first
     /// (when it was first seen), its two newest (the head, and the one a retried job measures
-    /// its changes against) and any a stored report names. Images, inventories and layer
-    /// facts stay: scans of other names share them.
+    /// its changes against) and any a stored report names; every scan made before `before` of
+    /// a name that left the fleet (no head and no report: deleted from its registry). Then
+    /// what only those scans held: images first seen before `before` that no scan names,
+    /// inventories no image names, and their matches. Layer facts stay: they are the cache of
+    /// each distinct layer, which a later image may share.
     func prune(before: Date, eventsBefore: Date) async throws -> PrunedRows
 }
 
@@ -345,12 +348,16 @@ public struct PrunedRows: Sendable, Equatable {
     public var notifications: Int
     public var events: Int
     public var scans: Int
+    public var images: Int
+    public var inventories: Int
+    public var matches: Int
 
-    public init(jobs: Int, notifications: Int, events: Int, scans: Int) {
+    public init(jobs: Int, notifications: Int, events: Int, scans: Int, images: Int = 0, inventories: Int = 0, matches: Int = 0) {
         (self.jobs, self.notifications, self.events, self.scans) = (jobs, notifications, events, scans)
+        (self.images, self.inventories, self.matches) = (images, inventories, matches)
     }
 
-    public var total: Int { jobs + notifications + events + scans }
+    public var total: Int { jobs + notifications + events + scans + images + inventories + matches }
 }
 
 public protocol Store: LayerFactsStore, LayerClaims, ScanHistory, MatchResults, JobQueue, ReportStore, NotificationOutbox, EventLog, AdvisorySource,

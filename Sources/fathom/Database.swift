@@ -292,7 +292,9 @@ struct Database: AsyncParsableCommand {
             }
             let pruned = try await Scheduler.prune(store, retention: retention, rescanWindow: window, now: Date())
             try await store.close()
-            print("Deleted \(pruned.jobs) jobs, \(pruned.notifications) notifications, \(pruned.events) registry events, \(pruned.scans) scans.")
+            print(
+                "Deleted \(pruned.jobs) jobs, \(pruned.notifications) notifications, \(pruned.events) registry events, \(pruned.scans) scans, "
+                    + "\(pruned.images) images, \(pruned.inventories) inventories, \(pruned.matches) inventory matches.")
         }
     }
 

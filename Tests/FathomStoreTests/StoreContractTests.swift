@@ -305,7 +305,9 @@ import FathomStores
 
     /// Retention: jobs done or dead, delivered notifications, registry events and superseded
     /// scans from before the cutoff go; pending work, what is newer, a name's newest job, and a
-    /// name's first scan, two newest scans and the scan its report names stay.
+    /// name's first scan, two newest scans and the scan its report names stay. A name deleted
+    /// from its registry keeps no scan; then the images no scan names go, the inventories no
+    /// image names and their matches; an inventory a kept image names stays.
     @Test(arguments: Backend.allCases) func pruningDeletesOnlyWhatNothingReads(_ backend: Backend) async throws {
         let store = try await Self.open(backend, "prune")
         defer { Task { try? await store.close() } }
@@ -348,12 +350,13 @@ import FathomStores
         }
         #expect(try await store.importEvents(events) == 2)
 
-        func scan(_ name: String, at: Date) async throws {
+        func scan(_ name: String, at: Date, inventory: Inventory? = nil) async throws {
             let image = ImageRecord(
                 manifestDigest: Digest.sha256(of: Array("\(name) \(at)".utf8)), configDigest: Digest.sha256(of: Array(name.utf8)), created: nil,
                 platform: nil, layers: [])
             try await store.recordRematches(
-                changed: [ScanRecord(name: name, image: image, scannedAt: at, advisoryVersion: "v1", findings: [])], unchanged: [], advisoryVersion: "v1")
+                changed: [ScanRecord(name: name, image: image, scannedAt: at, advisoryVersion: "v1", findings: [], inventory: inventory)],
+                unchanged: [], advisoryVersion: "v1")
         }
         let hours = { (count: Double) in old.addingTimeInterval(count * 3600) }
         // app: its first scan is also its report's; of the three after it, the oldest goes.
@@ -367,17 +370,33 @@ import FathomStores
         try await scan("r.example/fresh:1", at: old)
         try await scan("r.example/fresh:1", at: now.addingTimeInterval(-60))
         try await scan("r.example/fresh:1", at: now)
-        let scansBefore = try await store.counts().scans
+        // gone: three old scans, one inventory, then deleted from its registry: all of it goes.
+        // gone2: deleted too, but its inventory is also a kept name's.
+        let goneInventory = Inventory(osNamespace: "gone", entries: [])
+        let sharedInventory = Inventory(osNamespace: "shared", entries: [])
+        for hour in 0..<3 { try await scan("r.example/gone:1", at: hours(Double(hour)), inventory: goneInventory) }
+        try await scan("r.example/shared:1", at: old, inventory: sharedInventory)
+        try await scan("r.example/gone2:1", at: old, inventory: sharedInventory)
+        try await store.storeMatches([goneInventory, sharedInventory].map { InventoryMatch(inventoryKey: $0.key, generation: 1, findings: []) })
+        #expect(try await store.removeImages(["r.example/gone:1", "r.example/gone2:1"]).count == 2)
+        let before = try await store.counts()
 
         let pruned = try await store.prune(before: cutoff, eventsBefore: cutoff)
-        #expect(pruned == PrunedRows(jobs: 3, notifications: 1, events: 1, scans: 3))
+        // Scans: app's one, many's two, gone's three, gone2's one; and each of their images.
+        #expect(pruned == PrunedRows(jobs: 3, notifications: 1, events: 1, scans: 7, images: 7, inventories: 1, matches: 1))
+        #expect(try await store.counts().images == before.images - 7)
+        #expect(try await store.inventory(goneInventory.key) == nil)
+        #expect(try await store.storedMatch(goneInventory.key) == nil)
+        #expect(try await store.inventory(sharedInventory.key) != nil)
+        #expect(try await store.storedMatch(sharedInventory.key) != nil)
+        #expect(try await store.previousScan(name: "r.example/gone:1", before: now) == nil)
         for gone in [doneSuperseded, deadSuperseded, rescan] { #expect(try await store.job(gone) == nil, "job \(gone)") }
         for kept in [doneNewest, deadNewest, runningOld, queuedOld] { #expect(try await store.job(kept) != nil, "job \(kept)") }
         let outbox = try await store.notificationCounts()
         #expect(outbox.delivered == 1 && outbox.waiting == 1)
         #expect(try await store.lastEvent(.push, repository: "team/e-old", tag: "1", digest: nil) == nil)
         #expect(try await store.lastEvent(.push, repository: "team/e-new", tag: "1", digest: nil) != nil)
-        #expect(try await store.counts().scans == scansBefore - 3)
+        #expect(try await store.counts().scans == before.scans - 7)
         // What each name's newest scan before a time is now says which scans stayed.
         func newest(_ name: String, before: Date) async throws -> Date? { try await store.previousScan(name: name, before: before)?.scannedAt }
         func near(_ a: Date?, _ b: Date) -> Bool { a.map { abs($0.timeIntervalSince(b)) < 0.01 } ?? false }
@@ -813,9 +832,9 @@ import FathomStores
         #expect(trend.last.map { ($0.images, $0.findings, $0.bySeverity) } ?? (0, 0, [:]) == point(try await third.fleetView(top: 1)))
         try await third.close()
         // A store from before the trend: its totals are the first point, on the day it is upgraded.
-        // (The trend's migration and the jobs' after it.)
+        // (The trend's migration and those after it: the jobs', retention's indexes.)
         try await raw(
-            "DROP TABLE fleet_days; ALTER TABLE jobs DROP COLUMN started_at; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 1 FROM schema_version)")
+            "DROP TABLE fleet_days; ALTER TABLE jobs DROP COLUMN started_at; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 2 FROM schema_version)")
         let upgraded = try await openStore(location)
         defer { Task { try? await upgraded.close() } }
         trend = try await upgraded.fleetTrend()
@@ -840,8 +859,9 @@ import FathomStores
     }
 
     /// The migrations after the fleet's rows (PostgreSQL's lz4 compression, the images' readings,
-    /// the trend's days, the pending jobs by image), applied again with them.
-    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 4 : 3 }
+    /// the trend's days, the pending jobs by image, the indexes retention reaches images and
+    /// inventories through), applied again with them.
+    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 5 : 4 }
 
     /// Undoes the fleet's rows' migration and those after it, for tests of the migrations before it.
     static let undoFleetRows =
