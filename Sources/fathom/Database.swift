@@ -255,7 +255,7 @@ struct Database: AsyncParsableCommand {
 
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Delete finished jobs, delivered notifications, registry events and superseded scans older than a cutoff.",
+            abstract: "Delete finished jobs, delivered notifications, registry events, superseded scans and what only they named, older than a cutoff.",
             discussion: """
                 As `fathom serve --retention` does hourly. Whatever their age, an image name keeps its newest job, and its first \
                 scan, its two newest and the one its report names; queued and running jobs and undelivered notifications stay; \

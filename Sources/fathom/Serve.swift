@@ -166,7 +166,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How long a dashboard sign-in lasts (its cookie expires on the server after this), e.g. 12h.")
     var sessionLifetime = "12h"
 
-    @Option(help: "Delete finished jobs, delivered notifications, registry events and scans other than a name's two newest after this long, at start and hourly (90d, 2w; off: keep all). Events are kept for the rescan window at least.")
+    @Option(help: "Delete finished jobs, delivered notifications, registry events, scans other than a name's two newest (all of a deleted name's) and the images and inventories no scan names after this long, at start and hourly (90d, 2w; off: keep all). Events are kept for the rescan window at least.")
     var retention = "90d"
 
     @OptionGroup var options: WorkerOptions
