@@ -218,12 +218,27 @@ extension ScanRunner {
         let inWindow: @Sendable (ScanHead) async throws -> String? = { head in
             try await Self.outsideWindow(head, cutoff: cutoff, window: window, events: store)
         }
-        let warnings = try await FleetRescan(fleet: fleet, client: nil, documents: store).run(
-            onlyOutdated: !policyChanged, filter: policyChanged ? nil : inWindow
-        ) { outcome in try await self.restore(outcome, session: session) }
+        // Tags are checked at every rescan, those of current images too: a registry that sends
+        // no events (or a lost one) leaves a moved or deleted tag for this to find.
+        let rescan = FleetRescan(fleet: fleet, client: settings.rescanChecksTags ? client : nil, documents: store) { head, reference, digest in
+            try await self.queueScan(ofMoved: head, reference: reference, digest: digest)
+        }
+        let warnings = try await rescan.run(onlyOutdated: !policyChanged, checkingCurrentTags: true, filter: policyChanged ? nil : inWindow) {
+            outcome in try await self.restore(outcome, session: session)
+        }
         if let toJudge { await judged(toJudge) }
         for warning in warnings { logger.warning("\(warning)") }
         logger.info("rescanned", metadata: ["matching": "\(fleet.matching.counts)", "policyChanged": "\(policyChanged)"])
+    }
+
+    /// A tag the rescan found moved is scanned as its push would have been: a job of its own
+    /// (the same key as the push's, so a late webhook adds none), for any worker to take.
+    nonisolated func queueScan(ofMoved head: ScanHead, reference: ImageReference, digest: Digest) async throws -> FleetOutcome {
+        let (id, added) = try await store.enqueue(
+            NewJob(kind: .scan, key: "scan \(head.name)@\(digest)", image: head.name, repository: reference.repository, reference: reference.tag),
+            now: Date())
+        logger.info("tag moved: scan queued", metadata: ["image": "\(head.name)", "digest": "\(digest)", "job": "\(id)", "new": "\(added)"])
+        return .skipped(name: head.name, reason: "its tag moved to \(digest): scan job \(id)")
     }
 
     /// Stores a rescanned image's report said anew: findings, changes, coverage and the warnings

@@ -44,6 +44,9 @@ public struct ServiceConfiguration: Sendable {
     public var rescanInterval: Duration?
     /// Images pushed or pulled longer ago than this are left out of rescans.
     public var rescanWindow: Duration
+    /// Whether a rescan asks each registry about the stored tags (a HEAD each): one that moved
+    /// gets a scan job, one deleted leaves the fleet. Off: re-matched as stored.
+    public var rescanChecksTags = true
     /// How long finished jobs, delivered notifications, registry events and superseded scans
     /// are kept (nil: for ever).
     public var retention: Duration? = .seconds(90 * 86400)

@@ -39,6 +39,9 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Only images pushed or pulled within this window are rescanned.")
     var rescanWindow = "30d"
 
+    @Flag(help: "Rescans re-match stored images without asking their registries whether each tag moved or was deleted (a manifest HEAD per tag; a moved tag gets a scan job, a deleted one leaves the fleet).")
+    var rescanOffline = false
+
     @Option(help: "Where to POST a signed findings.changed notification when a scan finds new or resolved vulnerabilities (repeatable).")
     var notifyURL: [String] = []
 
@@ -107,6 +110,7 @@ struct WorkerOptions: ParsableArguments {
             shutdownGrace: .seconds(shutdownGrace),
             rescanWindow: try Self.interval(rescanWindow, option: "--rescan-window") ?? .seconds(30 * 86400), notifyURLs: notifyURL)
         configuration.batch = batch
+        configuration.rescanChecksTags = !rescanOffline
         configuration.localSources = allowLocalSources
         configuration.feeds = try feedOptions.resolve()
         configuration.readLimits = try readLimits.limits()

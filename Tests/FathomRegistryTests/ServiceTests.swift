@@ -174,6 +174,51 @@ import Testing
         #expect(removed == 2 || removed == 3, "\(metrics)")
     }
 
+    /// A registry that sends no events: a rescan asks it about every stored tag, those of images
+    /// already matched against the current advisories too. One that moved gets a scan job (its
+    /// report then says the new image), one deleted leaves the fleet, one where it was stays.
+    @Test func aRescanFindsTagsTheRegistryNeverAnnounced() async throws {
+        let service = try await Self.startService()
+        defer { service.server.stop() }
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/app", tag: "1.0")
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/tools", tag: "gone")
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "team/tools", tag: "stays")
+        for image in ["team/app:1.0", "team/tools:gone", "team/tools:stays"] {
+            #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(registry.host)/\#(image)"}"#).status == 202)
+        }
+        func manifest(_ path: String) async throws -> String? {
+            let (status, body) = try await Self.request(.GET, "\(service.base)/v1/images/\(path)")
+            guard status == 200 else { return nil }
+            return (try Self.object(body)["artifact"] as? [String: Any])?["manifestDigest"] as? String
+        }
+        for path in ["team/app/1.0", "team/tools/gone", "team/tools/stays"] {
+            try await Self.eventually("the report of \(path)") { try await manifest(path) != nil }
+        }
+        let busybox = try #require(try await manifest("team/tools/stays"))
+        #expect(try await manifest("team/app/1.0") == layout.gzip.manifestDigest.description)
+
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "team/app", tag: "1.0")
+        try await Tool.run(["skopeo", "delete", "--tls-verify=false", "docker://\(registry.host)/team/tools:gone"])
+        #expect(try await Self.request(.POST, "\(service.base)/v1/rescans").status == 202)
+        try await Self.eventually("the moved tag scanned again and the deleted one gone") {
+            let gone = try await Self.request(.GET, "\(service.base)/v1/images/team/tools/gone").status
+            return try await manifest("team/app/1.0") == busybox && gone == 404
+        }
+        #expect(try await manifest("team/tools/stays") == busybox)
+        let history = try await Self.request(.GET, "\(service.base)/v1/images/team/app/1.0/scans")
+        let scans = try #require(try JSONSerialization.jsonObject(with: history.body) as? [[String: Any]])
+        #expect(Set(scans.compactMap { $0["manifestDigest"] as? String }) == [layout.gzip.manifestDigest.description, busybox])
+        try await Self.eventually("the jobs to end") {
+            let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["queued"] == 0 && summary?["running"] == 0
+        }
+        let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+        #expect(summary?["dead"] == 0, "\(summary ?? [:])")
+    }
+
     @Test func pushedImagesAreScannedPullsRecordedAndTheAPIAnswersOnlyWithItsToken() async throws {
         let service = try await Self.startService()
         defer { service.server.stop() }
