@@ -954,21 +954,24 @@ extension PostgresStore {
                 LIMIT \(batch)) RETURNING 1)
             SELECT COUNT(*)::BIGINT FROM gone
             """,
-            // Images keep their first sight in seconds. One a scan is being written of meanwhile
-            // is locked by it (its key share or its upsert): skipped, and left for the next prune.
+            // Images keep their first sight in seconds. One whose scan is being written (locked by
+            // the scan's key share or the image's upsert) is skipped, left for the next prune.
             """
             WITH gone AS (DELETE FROM images WHERE image_key IN (SELECT i.image_key FROM images i WHERE i.first_seen < \(cutoff / 1000)
                 AND NOT EXISTS (SELECT 1 FROM scans s WHERE s.image_key = i.image_key) LIMIT \(batch) FOR UPDATE SKIP LOCKED) RETURNING 1)
             SELECT COUNT(*)::BIGINT FROM gone
             """,
+            // The matches of the inventories about to go, then those: a match stored before its
+            // inventory (the fleet path writes matches first) has none yet, and is kept.
             """
-            WITH gone AS (DELETE FROM inventories WHERE inventory_key IN (SELECT v.inventory_key FROM inventories v
-                WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.inventory_key = v.inventory_key) LIMIT \(batch)) RETURNING 1)
+            WITH gone AS (DELETE FROM inventory_matches WHERE inventory_key IN (SELECT v.inventory_key FROM inventories v
+                WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.inventory_key = v.inventory_key)
+                    AND EXISTS (SELECT 1 FROM inventory_matches m WHERE m.inventory_key = v.inventory_key) LIMIT \(batch)) RETURNING 1)
             SELECT COUNT(*)::BIGINT FROM gone
             """,
             """
-            WITH gone AS (DELETE FROM inventory_matches WHERE inventory_key IN (SELECT m.inventory_key FROM inventory_matches m
-                WHERE NOT EXISTS (SELECT 1 FROM inventories v WHERE v.inventory_key = m.inventory_key) LIMIT \(batch)) RETURNING 1)
+            WITH gone AS (DELETE FROM inventories WHERE inventory_key IN (SELECT v.inventory_key FROM inventories v
+                WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.inventory_key = v.inventory_key) LIMIT \(batch)) RETURNING 1)
             SELECT COUNT(*)::BIGINT FROM gone
             """,
         ]
@@ -991,7 +994,7 @@ extension PostgresStore {
         }
         return PrunedRows(
             jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3] + deleted[4], images: deleted[5],
-            inventories: deleted[6], matches: deleted[7])
+            inventories: deleted[7], matches: deleted[6])
     }
 
     static let pruneBatch = 5000

@@ -804,17 +804,18 @@ extension SQLiteStore {
         }
         return PrunedRows(
             jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3] + deleted[4], images: deleted[5],
-            inventories: deleted[6], matches: deleted[7])
+            inventories: deleted[7], matches: deleted[6])
     }
 
     static let pruneBatch = 5000
 
-    /// The deletions of `prune` (table, condition, its cutoff), in `PrunedRows`' order (scans
-    /// twice). A name keeps its newest job (a dead one is its image's failure; found through
-    /// `jobs_by_image`), and its first scan, its two newest and the one its report names
-    /// (through `scans_by_name`); a name out of the fleet keeps none. Then the images no scan
-    /// names (`scans_by_image`), the inventories no image names (`images_by_inventory`) and
-    /// their matches.
+    /// The deletions of `prune` (table, condition, its cutoff): jobs, notifications, events,
+    /// scans twice, images, matches, inventories. A name keeps its newest job (a dead one is its
+    /// image's failure; found through `jobs_by_image`), and its first scan, its two newest and
+    /// the one its report names (through `scans_by_name`); a name out of the fleet keeps none.
+    /// Then the images no scan names (`scans_by_image`), and the inventories no image names
+    /// (`images_by_inventory`), their matches first: a match stored before its inventory (the
+    /// fleet path writes matches first) has none yet, and is kept.
     static func pruning(cutoff: Int64, eventsCutoff: Int64) -> [(String, String, Int64)] {
         [
             (
@@ -841,10 +842,14 @@ extension SQLiteStore {
             ),
             // Images keep their first sight in seconds.
             ("images", "first_seen < ? AND NOT EXISTS (SELECT 1 FROM scans s WHERE s.image_key = images.image_key)", cutoff / 1000),
-            ("inventories", "? AND NOT EXISTS (SELECT 1 FROM images i WHERE i.inventory_key = inventories.inventory_key)", 1),
             (
-                "inventory_matches", "? AND NOT EXISTS (SELECT 1 FROM inventories v WHERE v.inventory_key = inventory_matches.inventory_key)", 1
+                "inventory_matches",
+                """
+                ? AND inventory_key IN (SELECT v.inventory_key FROM inventories v
+                    WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.inventory_key = v.inventory_key))
+                """, 1
             ),
+            ("inventories", "? AND NOT EXISTS (SELECT 1 FROM images i WHERE i.inventory_key = inventories.inventory_key)", 1),
         ]
     }
 }

@@ -271,6 +271,7 @@ extension ScanRunner {
         case .skipped(let name, let reason):
             logger.debug("left out of the rescan", metadata: ["image": "\(name)", "reason": "\(reason)"])
         case .removed(let name):
+            metrics.removed.increment()
             logger.info("deleted from the registry: out of the fleet", metadata: ["image": "\(name)"])
         case .failed(let name, let error):
             logger.warning("rescan failed", metadata: ["image": "\(name)", "error": "\(error)"])

@@ -208,6 +208,8 @@ import Testing
             return try await manifest("team/app/1.0") == busybox && gone == 404
         }
         #expect(try await manifest("team/tools/stays") == busybox)
+        let metrics = String(decoding: try await Self.request(.GET, "\(service.base)/metrics", token: nil).body, as: UTF8.self)
+        #expect(metrics.split(separator: "\n").contains("fathom_images_removed_total 1"), "\(metrics)")
         let history = try await Self.request(.GET, "\(service.base)/v1/images/team/app/1.0/scans")
         let scans = try #require(try JSONSerialization.jsonObject(with: history.body) as? [[String: Any]])
         #expect(Set(scans.compactMap { $0["manifestDigest"] as? String }) == [layout.gzip.manifestDigest.description, busybox])

@@ -377,7 +377,9 @@ import FathomStores
         for hour in 0..<3 { try await scan("r.example/gone:1", at: hours(Double(hour)), inventory: goneInventory) }
         try await scan("r.example/shared:1", at: old, inventory: sharedInventory)
         try await scan("r.example/gone2:1", at: old, inventory: sharedInventory)
-        try await store.storeMatches([goneInventory, sharedInventory].map { InventoryMatch(inventoryKey: $0.key, generation: 1, findings: []) })
+        // A match stored before its inventory (as the fleet path writes them) is kept.
+        try await store.storeMatches(
+            [goneInventory.key, sharedInventory.key, "not-yet-stored"].map { InventoryMatch(inventoryKey: $0, generation: 1, findings: []) })
         #expect(try await store.removeImages(["r.example/gone:1", "r.example/gone2:1"]).count == 2)
         let before = try await store.counts()
 
@@ -389,6 +391,7 @@ import FathomStores
         #expect(try await store.storedMatch(goneInventory.key) == nil)
         #expect(try await store.inventory(sharedInventory.key) != nil)
         #expect(try await store.storedMatch(sharedInventory.key) != nil)
+        #expect(try await store.storedMatch("not-yet-stored") != nil)
         #expect(try await store.previousScan(name: "r.example/gone:1", before: now) == nil)
         for gone in [doneSuperseded, deadSuperseded, rescan] { #expect(try await store.job(gone) == nil, "job \(gone)") }
         for kept in [doneNewest, deadNewest, runningOld, queuedOld] { #expect(try await store.job(kept) != nil, "job \(kept)") }
