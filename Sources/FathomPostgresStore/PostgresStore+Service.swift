@@ -925,7 +925,9 @@ extension PostgresStore {
             """
             WITH gone AS (DELETE FROM jobs WHERE id IN (SELECT j.id FROM jobs j WHERE j.state IN ('done', 'dead') AND j.updated_at < \(cutoff)
                 AND (j.image = '' OR EXISTS (SELECT 1 FROM jobs n WHERE n.repository = j.repository AND n.reference = j.reference
-                                               AND n.image = j.image AND n.id > j.id))
+                                               AND n.image = j.image AND n.id > j.id)
+                     OR (j.state = 'done' AND NOT EXISTS (SELECT 1 FROM heads h WHERE h.name = j.image)
+                         AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.name = j.image)))
                 LIMIT \(batch)) RETURNING 1)
             SELECT COUNT(*)::BIGINT FROM gone
             """,

@@ -811,7 +811,8 @@ extension SQLiteStore {
 
     /// The deletions of `prune` (table, condition, its cutoff): jobs, notifications, events,
     /// scans twice, images, matches, inventories. A name keeps its newest job (a dead one is its
-    /// image's failure; found through `jobs_by_image`), and its first scan, its two newest and
+    /// image's failure; found through `jobs_by_image`) unless it is done and the name left the
+    /// fleet, and its first scan, its two newest and
     /// the one its report names (through `scans_by_name`); a name out of the fleet keeps none.
     /// Then the images no scan names (`scans_by_image`), and the inventories no image names
     /// (`images_by_inventory`), their matches first: a match stored before its inventory (the
@@ -822,7 +823,9 @@ extension SQLiteStore {
                 "jobs",
                 """
                 state IN ('done', 'dead') AND updated_at < ? AND (image = '' OR EXISTS (SELECT 1 FROM jobs n
-                    WHERE n.repository = jobs.repository AND n.reference = jobs.reference AND n.image = jobs.image AND n.id > jobs.id))
+                    WHERE n.repository = jobs.repository AND n.reference = jobs.reference AND n.image = jobs.image AND n.id > jobs.id)
+                    OR (state = 'done' AND NOT EXISTS (SELECT 1 FROM heads h WHERE h.name = jobs.image)
+                        AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.name = jobs.image)))
                 """, cutoff
             ),
             ("notifications", "delivered_at IS NOT NULL AND delivered_at < ?", cutoff),

@@ -330,7 +330,8 @@ extension JobQueue {
 /// and scan.
 public protocol Retention: Sendable {
     /// Deletes what is older than its cutoff: jobs done or dead last changed before `before`,
-    /// except each image name's newest (a dead one is its failure in the fleet summary);
+    /// except each image name's newest (a dead one is its failure in the fleet summary) while
+    /// the name is in the fleet or its job is dead;
     /// notifications delivered before it; registry events from before `eventsBefore` (the
     /// rescan window reads them); and each name's scans made before `before` except its first
     /// (when it was first seen), its two newest (the head, and the one a retried job measures

@@ -271,7 +271,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func validate() throws {
-            guard try WorkerOptions.retention(olderThan, option: "--older-than") != nil else {
+            guard try WorkerOptions.retention(olderThan, option: "--older-than", offAllowed: false) != nil else {
                 throw ValidationError("--older-than takes a duration such as 90d (not 0 or off)")
             }
             guard try WorkerOptions.interval(rescanWindow, option: "--rescan-window") != nil else {

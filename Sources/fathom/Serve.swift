@@ -71,7 +71,7 @@ struct WorkerOptions: ParsableArguments {
         if let imageTimeout, try Self.interval(imageTimeout, option: "--image-timeout") == nil {
             throw ValidationError("--image-timeout takes a duration such as 30s or 10m")
         }
-        guard try Self.interval(lease, option: "--lease") != nil else { throw ValidationError("--lease must be a duration such as 60s") }
+        guard try Self.interval(lease, option: "--lease", offAllowed: false) != nil else { throw ValidationError("--lease must be a duration such as 60s") }
         guard try Self.interval(rescanWindow, option: "--rescan-window") != nil else {
             throw ValidationError("--rescan-window must be a duration such as 30d")
         }
@@ -80,23 +80,31 @@ struct WorkerOptions: ParsableArguments {
         }
     }
 
-    /// `30s`, `90m`, `6h`, `30d`, `2w`; nil for `off` or `0`.
-    static func interval(_ text: String, option: String) throws -> Duration? {
+    /// `30s`, `90m`, `6h`, `30d`, `2w`; nil for `off` or `0` (`offAllowed`: the message offers it).
+    static func interval(_ text: String, option: String, offAllowed: Bool = true) throws -> Duration? {
         if text == "off" || text == "0" { return nil }
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
         guard let unit = text.last, let scale = units[unit], let amount = Double(text.dropLast()), amount > 0 else {
-            throw ValidationError("\(option) takes a duration such as 30s, 90m, 6h, 30d or 2w, or off; not '\(text)'")
+            throw ValidationError("\(option) takes a duration such as 30s, 90m, 6h, 30d or 2w\(offAllowed ? ", or off" : ""); not '\(text)'")
+        }
+        // `infd` or `1e15d` is a slip, not a wish (and past what a duration holds).
+        guard amount * scale <= Self.longestInterval else {
+            throw ValidationError("\(option) is at most 100 years; not '\(text)'\(offAllowed ? " (off: no limit)" : "")")
         }
         return .milliseconds(Int64(amount * scale * 1000))
     }
 
+    /// 100 years, in seconds.
+    static let longestInterval: Double = 100 * 365 * 86400
+
     /// A retention (nil: off). Shorter than a day is refused: it is more likely a slip ("90m"
     /// for 90 days) than a wish, and it could delete a finished job before Harbor or a client
     /// had asked for its report.
-    static func retention(_ text: String, option: String) throws -> Duration? {
-        guard let retention = try interval(text, option: option) else { return nil }
+    static func retention(_ text: String, option: String, offAllowed: Bool = true) throws -> Duration? {
+        guard let retention = try interval(text, option: option, offAllowed: offAllowed) else { return nil }
         guard retention >= .seconds(86400) else {
-            throw ValidationError("\(option) is at least a day (\(text) could delete jobs before their reports are fetched); e.g. 90d, or off")
+            throw ValidationError(
+                "\(option) is at least a day (\(text) could delete jobs before their reports are fetched); e.g. 90d\(offAllowed ? ", or off" : "")")
         }
         return retention
     }

@@ -336,6 +336,9 @@ import FathomStores
         let deadSuperseded = try await job("r/d:1", at: old, ending: dead(old))
         let deadNewest = try await job("r/d:1", at: old.addingTimeInterval(60), ending: dead(old.addingTimeInterval(60)))
         let rescan = try await job("", at: old, kind: .rescan, ending: done(old))
+        // A name deleted from its registry (below) loses its newest done job too; a name with a report keeps it.
+        let goneJob = try await job("r.example/gone:1", at: old, ending: done(old))
+        let reportedJob = try await job("r.example/app:1", at: old, ending: done(old))
         let runningOld = try await job("r/r:1", at: old) { _ in }
         let queuedOld = try await store.enqueue(NewJob(kind: .scan, key: "queued", image: "r/q:1", repository: "r", reference: "1"), now: old).id
 
@@ -385,7 +388,7 @@ import FathomStores
 
         let pruned = try await store.prune(before: cutoff, eventsBefore: cutoff)
         // Scans: app's one, many's two, gone's three, gone2's one; and each of their images.
-        #expect(pruned == PrunedRows(jobs: 3, notifications: 1, events: 1, scans: 7, images: 7, inventories: 1, matches: 1))
+        #expect(pruned == PrunedRows(jobs: 4, notifications: 1, events: 1, scans: 7, images: 7, inventories: 1, matches: 1))
         #expect(try await store.counts().images == before.images - 7)
         #expect(try await store.inventory(goneInventory.key) == nil)
         #expect(try await store.storedMatch(goneInventory.key) == nil)
@@ -393,8 +396,8 @@ import FathomStores
         #expect(try await store.storedMatch(sharedInventory.key) != nil)
         #expect(try await store.storedMatch("not-yet-stored") != nil)
         #expect(try await store.previousScan(name: "r.example/gone:1", before: now) == nil)
-        for gone in [doneSuperseded, deadSuperseded, rescan] { #expect(try await store.job(gone) == nil, "job \(gone)") }
-        for kept in [doneNewest, deadNewest, runningOld, queuedOld] { #expect(try await store.job(kept) != nil, "job \(kept)") }
+        for gone in [doneSuperseded, deadSuperseded, rescan, goneJob] { #expect(try await store.job(gone) == nil, "job \(gone)") }
+        for kept in [doneNewest, deadNewest, runningOld, queuedOld, reportedJob] { #expect(try await store.job(kept) != nil, "job \(kept)") }
         let outbox = try await store.notificationCounts()
         #expect(outbox.delivered == 1 && outbox.waiting == 1)
         #expect(try await store.lastEvent(.push, repository: "team/e-old", tag: "1", digest: nil) == nil)
