@@ -228,7 +228,13 @@ extension ScanRunner {
         }
         if let toJudge { await judged(toJudge) }
         for warning in warnings { logger.warning("\(warning)") }
-        logger.info("rescanned", metadata: ["matching": "\(fleet.matching.counts)", "policyChanged": "\(policyChanged)"])
+        let counts = fleet.matching.counts
+        logger.info(
+            "rescanned",
+            metadata: [
+                "inventoriesReused": "\(counts.reused)", "inventoriesUpdated": "\(counts.updated)", "inventoriesMatched": "\(counts.matched)",
+                "packagesMatched": "\(counts.packagesMatched)", "policyChanged": "\(policyChanged)",
+            ])
     }
 
     /// A tag the rescan found moved is scanned as its push would have been: a job of its own

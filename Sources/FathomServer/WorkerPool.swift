@@ -140,7 +140,10 @@ public struct WorkerPool: Service {
     func ended(_ jobs: [Job], _ running: Locked<[Int64: Job]>) {
         for job in jobs {
             running.withLock { _ = $0.removeValue(forKey: job.id) }
-            logger.info("scanned", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+            // Said by kind: a rescan or an update names no image.
+            logger.info(
+                "job done", metadata: job.image.isEmpty ? ["job": "\(job.id)", "kind": "\(job.kind.rawValue)"]
+                    : ["job": "\(job.id)", "kind": "\(job.kind.rawValue)", "image": "\(job.image)"])
         }
     }
 
