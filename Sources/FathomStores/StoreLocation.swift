@@ -11,10 +11,16 @@ import Foundation
 public func defaultStoreLocation() -> String { SQLiteStore.defaultPath() }
 
 /// Opens a store only to read it (`db stats`, `db status`, `version`): an SQLite file this
-/// process may not write is opened read-only instead of failing; otherwise as `openStore(_:)`.
+/// process may not write is opened read-only instead of failing, and one that is not there is
+/// an error naming it (a mistyped path read as a new, empty store reads as zeros); otherwise as
+/// `openStore(_:)`.
 public func openStoreForReading(_ location: String?) async throws -> any Store {
     let path = sqlitePath(location)
     let isSQLite = location.map { !$0.contains("://") || $0.hasPrefix("sqlite://") } ?? true
+    // (Not for a mistyped PostgreSQL URL: `openStore` refuses it without printing its password.)
+    if isSQLite, !(location ?? "").lowercased().hasPrefix("postgres"), !FileManager.default.fileExists(atPath: path) {
+        throw FathomError(.notFound, "no store here (fathom db update makes one)", path: path)
+    }
     let directory = (path as NSString).deletingLastPathComponent
     if isSQLite, FileManager.default.fileExists(atPath: path),
         !FileManager.default.isWritableFile(atPath: path) || !FileManager.default.isWritableFile(atPath: directory.isEmpty ? "." : directory)

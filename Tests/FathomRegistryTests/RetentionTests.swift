@@ -61,6 +61,13 @@ import Testing
                 [Fixtures.fathomExecutable, "db", "prune", "--store", typo, "--older-than", "90d"], environment: Fixtures.isolatedEnvironment, check: false)
             #expect(missing.status != 0 && missing.errorText.contains("no store here") && missing.errorText.contains(typo), "\(missing.errorText)")
             #expect(!FileManager.default.fileExists(atPath: typo))
+            // So are the commands that only read it (db stats printed empty tables, and made the file).
+            for command in [["db", "stats"], ["db", "status"]] {
+                let read = try await Tool.run(
+                    [Fixtures.fathomExecutable] + command + ["--store", typo], environment: Fixtures.isolatedEnvironment, check: false)
+                #expect(read.status != 0 && read.errorText.contains("no store here") && read.errorText.contains(typo), "\(command): \(read.errorText)")
+                #expect(!FileManager.default.fileExists(atPath: typo), "\(command)")
+            }
         }
 
         let pruned = try await Tool.run(
