@@ -42,11 +42,11 @@ public struct FleetRescan: Sendable {
     /// grow with the fleet; hands each outcome to `each`; returns warnings (registries and tags
     /// that could not be checked: their images were re-matched as stored). Each registry is
     /// asked once first, so one that does not answer is not asked about every tag; a repository
-    /// whose tag was refused to fathom's credentials is not asked again in the run. `checkingCurrentTags` (with
-    /// `onlyOutdated` and a client): the tags of images already matched against the current
-    /// advisories are checked too, and only checked (a moved tag is scanned, a deleted one
-    /// removed, the rest skipped), as the service's periodic rescan does for registries that
-    /// announce no pushes or deletes.
+    /// that refused fathom's credentials for one tag is not asked again in the run.
+    /// `checkingCurrentTags` (with `onlyOutdated` and a client): the tags of images already
+    /// matched against the current advisories are checked too, and only checked (a moved tag is
+    /// scanned, a deleted one removed, the rest skipped), as the service's periodic rescan does
+    /// for registries that announce no pushes or deletes.
     public func run(
         onlyOutdated: Bool = false, checkingCurrentTags: Bool = false, filter: (@Sendable (ScanHead) async throws -> String?)? = nil,
         each: (FleetOutcome) async throws -> Void

@@ -812,8 +812,8 @@ extension SQLiteStore {
     /// The deletions of `prune` (table, condition, its cutoff): jobs, notifications, events,
     /// scans twice, images, matches, inventories. A name keeps its newest job (a dead one is its
     /// image's failure; found through `jobs_by_image`) unless it is done and the name left the
-    /// fleet, and its first scan, its two newest and
-    /// the one its report names (through `scans_by_name`); a name out of the fleet keeps none.
+    /// fleet, and its first scan, its two newest and the one its report names (through
+    /// `scans_by_name`); a name out of the fleet keeps none.
     /// Then the images no scan names (`scans_by_image`), and the inventories no image names
     /// (`images_by_inventory`), their matches first: a match stored before its inventory (the
     /// fleet path writes matches first) has none yet, and is kept.
