@@ -8,16 +8,16 @@ import PostgresNIO
 // The service's queue, reports and outbox on PostgreSQL: a claim takes the oldest runnable job
 // with `FOR UPDATE SKIP LOCKED`, so workers on any number of machines never take the same one.
 extension PostgresStore {
-    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, started_at, payload"
+    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, started_at, payload, job_key"
 
     static func job(_ row: PostgresRow) throws -> Job? {
-        let (id, kind, image, repository, reference, state, attempts, worker, error, created, updated, started, payload) = try row.decode(
-            (Int64, String, String, String?, String?, String, Int32, String?, String?, Int64, Int64, Int64?, String?).self)
+        let (id, kind, image, repository, reference, state, attempts, worker, error, created, updated, started, payload, key) = try row.decode(
+            (Int64, String, String, String?, String?, String, Int32, String?, String?, Int64, Int64, Int64?, String?, String).self)
         guard let kind = Job.Kind(rawValue: kind), let state = Job.State(rawValue: state) else { return nil }
         return Job(
             id: id, kind: kind, image: image, repository: repository, reference: reference, state: state, attempts: Int(attempts), worker: worker,
             lastError: error, createdAt: StoreTime.date(created), updatedAt: StoreTime.date(updated), startedAt: started.map(StoreTime.date),
-            payload: payload)
+            payload: payload, key: key)
     }
 
     public func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool) {
@@ -748,6 +748,22 @@ extension PostgresStore {
             """
         ) { at = StoreTime.date(try $0.decode(Int64.self)) }
         return at
+    }
+
+    public func reportsBehindScans(limit: Int) async throws -> [(name: String, manifestDigest: Digest)] {
+        var found: [(name: String, manifestDigest: Digest)] = []
+        try await run(
+            """
+            SELECT r.name, i.manifest_digest FROM reports r JOIN heads h ON h.name = r.name JOIN scans s ON s.id = h.scan_id
+            JOIN images i ON i.image_key = s.image_key
+            WHERE h.scan_id > r.scan_id AND i.manifest_digest IS NOT NULL AND i.manifest_digest IS DISTINCT FROM r.manifest_digest
+            ORDER BY r.name LIMIT \(Int64(limit))
+            """
+        ) { row in
+            let (name, digest) = try row.decode((String, String).self)
+            found.append((name, try Digest(parsing: digest)))
+        }
+        return found
     }
 
     public func reports(repository: String, reference: String) async throws -> [(name: String, document: [UInt8])] {

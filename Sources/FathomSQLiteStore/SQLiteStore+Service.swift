@@ -15,7 +15,7 @@ extension SQLiteStore {
     /// being taken, not understood, and retried until its attempts are spent.
     static let knownKinds = Job.Kind.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
 
-    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, started_at, payload"
+    static let jobColumns = "id, kind, image, repository, reference, state, attempts, worker, last_error, created_at, updated_at, started_at, payload, job_key"
 
     static func job(_ row: SQLiteRow) -> Job? {
         guard let kind = row.text(1).flatMap(Job.Kind.init(rawValue:)), let state = row.text(5).flatMap(Job.State.init(rawValue:)) else {
@@ -24,7 +24,7 @@ extension SQLiteStore {
         return Job(
             id: row.integer(0), kind: kind, image: row.text(2) ?? "", repository: row.text(3), reference: row.text(4), state: state,
             attempts: Int(row.integer(6)), worker: row.text(7), lastError: row.text(8), createdAt: date(row.integer(9)),
-            updatedAt: date(row.integer(10)), startedAt: row.isNull(11) ? nil : date(row.integer(11)), payload: row.text(12))
+            updatedAt: date(row.integer(10)), startedAt: row.isNull(11) ? nil : date(row.integer(11)), payload: row.text(12), key: row.text(13))
     }
 
     public func enqueue(_ job: NewJob, now: Date) async throws -> (id: Int64, added: Bool) {
@@ -663,6 +663,23 @@ extension SQLiteStore {
                 [.text(name)]
             ) { at = Self.date($0.integer(0)) }
             return at
+        }
+    }
+
+    public func reportsBehindScans(limit: Int) async throws -> [(name: String, manifestDigest: Digest)] {
+        try await database.read { database in
+            var found: [(name: String, manifestDigest: Digest)] = []
+            try database.query(
+                """
+                SELECT r.name, i.manifest_digest FROM reports r JOIN heads h ON h.name = r.name JOIN scans s ON s.id = h.scan_id
+                JOIN images i ON i.image_key = s.image_key
+                WHERE h.scan_id > r.scan_id AND i.manifest_digest IS NOT NULL AND i.manifest_digest IS NOT r.manifest_digest
+                ORDER BY r.name LIMIT ?
+                """, [.integer(Int64(limit))]
+            ) { row in
+                if let name = row.text(0), let digest = row.text(1) { found.append((name, try Digest(parsing: digest))) }
+            }
+            return found
         }
     }
 

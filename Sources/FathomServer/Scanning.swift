@@ -221,30 +221,66 @@ extension ScanRunner {
         // Tags are checked at every rescan, those of current images too: a registry that sends
         // no events (or a lost one) leaves a moved or deleted tag for this to find.
         let rescan = FleetRescan(fleet: fleet, client: settings.rescanChecksTags ? client : nil, documents: store) { head, reference, digest in
-            try await self.queueScan(ofMoved: head, reference: reference, digest: digest)
+            let reason = try await self.queueScan(of: head.name, repository: reference.repository, tag: reference.tag, digest: digest, because: "tag moved")
+            return .skipped(name: head.name, reason: "its tag moved to \(digest): \(reason)")
         }
         let warnings = try await rescan.run(onlyOutdated: !policyChanged, checkingCurrentTags: true, filter: policyChanged ? nil : inWindow) {
             outcome in try await self.restore(outcome, session: session)
         }
+        try await queueReportsBehindScans()
         if let toJudge { await judged(toJudge) }
         for warning in warnings { logger.warning("\(warning)") }
+        metrics.rescanWarnings.record(warnings.count)
         let counts = fleet.matching.counts
         logger.info(
             "rescanned",
             metadata: [
                 "inventoriesReused": "\(counts.reused)", "inventoriesUpdated": "\(counts.updated)", "inventoriesMatched": "\(counts.matched)",
-                "packagesMatched": "\(counts.packagesMatched)", "policyChanged": "\(policyChanged)",
+                "packagesMatched": "\(counts.packagesMatched)", "policyChanged": "\(policyChanged)", "warnings": "\(warnings.count)",
             ])
     }
 
-    /// A tag the rescan found moved is scanned as its push would have been: a job of its own
-    /// (the same key as the push's, so a late webhook adds none), for any worker to take.
-    nonisolated func queueScan(ofMoved head: ScanHead, reference: ImageReference, digest: Digest) async throws -> FleetOutcome {
-        let (id, added) = try await store.enqueue(
-            NewJob(kind: .scan, key: "scan \(head.name)@\(digest)", image: head.name, repository: reference.repository, reference: reference.tag),
-            now: Date())
-        logger.info("tag moved: scan queued", metadata: ["image": "\(head.name)", "digest": "\(digest)", "job": "\(id)", "new": "\(added)"])
-        return .skipped(name: head.name, reason: "its tag moved to \(digest): scan job \(id)")
+    /// Names whose newest scan is of another manifest than their report (stored by `fathom
+    /// rescan` or `fathom registry` on this store, or by a job that died before its report) get
+    /// a scan job: the report is made from what is stored, not left on the old image while the
+    /// tag checks, which compare the registry with the scan, find nothing to do.
+    nonisolated func queueReportsBehindScans() async throws {
+        for (name, digest) in try await store.reportsBehindScans(limit: 10_000) {
+            let place: (repository: String, tag: String?)
+            do {
+                if LocalSources.isLocal(name) {
+                    guard let directory = settings.localSources else { throw FathomError(.invalidInput, "this process reads no local sources") }
+                    let local = try LocalSources(directory).image(name)
+                    place = (local.repository, local.tag)
+                } else {
+                    let reference = try ImageReference(parsing: name)
+                    place = (reference.repository, reference.tag)
+                }
+            } catch {
+                logger.warning("report behind its newest scan, not scanned again", metadata: ["image": "\(name)", "error": "\(error)"])
+                continue
+            }
+            _ = try await queueScan(of: name, repository: place.repository, tag: place.tag, digest: digest, because: "report behind its newest scan")
+        }
+    }
+
+    /// Queues a scan of `name`, now at `digest`, as its push would have been: a job of its own
+    /// (the same key as the push's, so a late webhook adds none), for any worker to take. Not
+    /// when the tag's last job, for the same digest, is dead: its failure is on record, and a
+    /// rescan that queued it again would add a dead job at every run; a push or a
+    /// `POST /v1/scans` tries again. Says what it did.
+    nonisolated func queueScan(of name: String, repository: String, tag: String?, digest: Digest, because cause: String) async throws -> String {
+        let key = "scan \(name)@\(digest)"
+        if let tag, let last = try await store.latestJob(repository: repository, reference: tag), last.key == key, last.state == .dead {
+            logger.warning(
+                "\(cause): its scan failed before, not queued again", metadata: ["image": "\(name)", "digest": "\(digest)", "job": "\(last.id)"])
+            metrics.rescanMoved.increment()
+            return "its scan failed (job \(last.id)), not queued again"
+        }
+        let (id, added) = try await store.enqueue(NewJob(kind: .scan, key: key, image: name, repository: repository, reference: tag), now: Date())
+        metrics.rescanMoved.increment()
+        logger.info("\(cause): scan queued", metadata: ["image": "\(name)", "digest": "\(digest)", "job": "\(id)", "new": "\(added)"])
+        return "scan job \(id)"
     }
 
     /// Stores a rescanned image's report said anew: findings, changes, coverage and the warnings
@@ -364,6 +400,11 @@ struct ServiceMetrics: Sendable {
     /// Images taken out of the fleet because their registry deleted them (the webhook's and the
     /// API's removals count under the same label).
     let removed = Counter(label: "fathom_images_removed_total")
+    /// Tags a rescan found elsewhere than their stored image (moved, or a report behind its scan).
+    let rescanMoved = Counter(label: "fathom_rescan_tags_moved_total")
+    /// What the last rescan could not check (registries that did not answer, repositories that
+    /// refused fathom's credentials, tags not re-checked): its warnings.
+    let rescanWarnings = Gauge(label: "fathom_rescan_warnings")
 
     func scanned(result: ImageScanResult, elapsed: Duration) {
         completed.increment()

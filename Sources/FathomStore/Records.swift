@@ -413,6 +413,9 @@ public struct Job: Sendable, Hashable, Codable {
     /// What the job needs besides the image (JSON), as queued; once the job is done or dead,
     /// without its `secretPayloadField`.
     public var payload: String?
+    /// What makes it one job however often it is asked for (`scan NAME@DIGEST`): a pending job
+    /// of the same key takes no second.
+    public var key: String?
 
     /// The payload's member that holds a secret only the job's run needs (a Harbor scan's sealed
     /// registry authorization): the store drops it when the job ends, done or dead, so an
@@ -421,9 +424,10 @@ public struct Job: Sendable, Hashable, Codable {
 
     public init(
         id: Int64, kind: Kind, image: String, repository: String?, reference: String?, state: State, attempts: Int, worker: String?,
-        lastError: String?, createdAt: Date, updatedAt: Date, startedAt: Date? = nil, payload: String? = nil
+        lastError: String?, createdAt: Date, updatedAt: Date, startedAt: Date? = nil, payload: String? = nil, key: String? = nil
     ) {
         self.payload = payload
+        self.key = key
         self.startedAt = startedAt
         self.id = id
         self.kind = kind

@@ -215,6 +215,10 @@ public protocol ReportStore: Sendable {
     /// When the newest scan of `name` was made, if the stored report is that scan's (a job
     /// retried after its worker died checks this before scanning again).
     func reportedScanTime(name: String) async throws -> Date?
+    /// Names whose report is of another manifest than their newest scan, with that scan's
+    /// manifest, at most `limit`: a scan stored without its report (`fathom rescan` or
+    /// `fathom registry` run on the service's store, or a job that died between the two).
+    func reportsBehindScans(limit: Int) async throws -> [(name: String, manifestDigest: Digest)]
     /// The reports of `repository` at a tag or a manifest digest, newest first, with their names
     /// (`host/repository:tag`: one per registry that holds the repository).
     func reports(repository: String, reference: String) async throws -> [(name: String, document: [UInt8])]

@@ -221,6 +221,78 @@ import Testing
         #expect(summary?["dead"] == 0, "\(summary ?? [:])")
     }
 
+    /// `fathom rescan` run on the service's store scans a moved tag and stores the scan, not a
+    /// report: the service's tag checks then find the tag where its scan is, and only the check
+    /// of the report against its newest scan makes the report of the image the tag now names.
+    @Test func aReportBehindItsNewestScanIsMadeAgain() async throws {
+        let service = try await Self.startService()
+        defer { service.server.stop() }
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/app", tag: "1.0")
+        #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(registry.host)/team/app:1.0"}"#).status == 202)
+        func manifest() async throws -> String? {
+            let (status, body) = try await Self.request(.GET, "\(service.base)/v1/images/team/app/1.0")
+            guard status == 200 else { return nil }
+            return (try Self.object(body)["artifact"] as? [String: Any])?["manifestDigest"] as? String
+        }
+        try await Self.eventually("the first report") { try await manifest() == layout.gzip.manifestDigest.description }
+
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "team/app", tag: "1.0")
+        let cli = try await Tool.run(
+            [Fixtures.fathomExecutable, "rescan", "--store", service.store, "--quiet", "--format", "json"], environment: Fixtures.isolatedEnvironment,
+            check: false)
+        #expect(cli.status == 0, "\(cli.errorText)")
+        let changed = try #require(try Self.object(cli.stdout)["changed"] as? [[String: Any]])
+        #expect(changed.first?["moved"] as? Bool == true, "\(changed)")
+        // The CLI keeps no reports: the service's is still of the old image.
+        #expect(try await manifest() == layout.gzip.manifestDigest.description)
+
+        #expect(try await Self.request(.POST, "\(service.base)/v1/rescans").status == 202)
+        try await Self.eventually("the report of the image the tag names") {
+            let now = try await manifest()
+            return now != nil && now != layout.gzip.manifestDigest.description
+        }
+        try await Self.eventually("the jobs to end") {
+            let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["queued"] == 0 && summary?["running"] == 0
+        }
+        let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+        #expect(summary?["dead"] == 0, "\(summary ?? [:])")
+        let metrics = String(decoding: try await Self.request(.GET, "\(service.base)/metrics", token: nil).body, as: UTF8.self)
+        #expect(metrics.split(separator: "\n").contains("fathom_rescan_tags_moved_total 1"), "\(metrics)")
+    }
+
+    /// A moved tag whose scan fails leaves one dead job, not one more at each rescan.
+    @Test func aMovedTagWhoseScanFailedIsNotQueuedAgainByEachRescan() async throws {
+        let service = try await Self.startService(arguments: ["--max-attempts", "1"])
+        defer { service.server.stop() }
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/app", tag: "1.0")
+        #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(registry.host)/team/app:1.0"}"#).status == 202)
+        func summary() async throws -> [String: Int] {
+            try #require(try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int])
+        }
+        try await Self.eventually("the first scan") { try await summary()["done"] == 1 }
+        // The tag moves to an image whose layer the registry no longer serves: its scan fails.
+        try await registry.push("oci:\(layout.directory):zstd", to: "team/app", tag: "1.0")
+        let layer = try #require(layout.zstd.layerDigests.first)
+        let deleted = try await Tool.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "http://\(registry.host)/v2/team/app/blobs/\(layer)"])
+        #expect(String(decoding: deleted.stdout, as: UTF8.self) == "202")
+
+        #expect(try await Self.request(.POST, "\(service.base)/v1/rescans").status == 202)
+        try await Self.eventually("the moved tag's scan to die") { try await summary()["dead"] == 1 }
+        try await Self.eventually("the first rescan to end") { try await summary()["done"] == 2 }
+        #expect(try await Self.request(.POST, "\(service.base)/v1/rescans").status == 202)
+        try await Self.eventually("the second rescan to end") { try await summary()["done"] == 3 }
+        #expect(try await summary() == ["queued": 0, "running": 0, "done": 3, "dead": 1])
+        let log = try String(contentsOfFile: service.directory + "/serve.log", encoding: .utf8)
+        #expect(log.contains("its scan failed before, not queued again"), "\(log.suffix(3000))")
+    }
+
     @Test func pushedImagesAreScannedPullsRecordedAndTheAPIAnswersOnlyWithItsToken() async throws {
         let service = try await Self.startService()
         defer { service.server.stop() }

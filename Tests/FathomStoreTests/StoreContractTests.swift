@@ -701,6 +701,38 @@ import FathomStores
 
     /// A job keeps what it carries (a request's policy, a Harbor scan's sealed access) from
     /// queue to claim; an image's reports answer per registry, newest first.
+    /// A scan of another manifest stored after a name's report (by the CLI, or a job that ended
+    /// before its report) puts the report behind; a re-match of the same manifest does not.
+    @Test(arguments: Backend.allCases) func reportsBehindTheirNewestScanAreFound(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "behind")
+        defer { Task { try? await store.close() } }
+        let (first, second) = (Digest.sha256(of: Array("first".utf8)), Digest.sha256(of: Array("second".utf8)))
+        func scan(_ name: String, _ manifest: Digest) async throws {
+            let image = ImageRecord(manifestDigest: manifest, configDigest: Digest.sha256(of: Array(name.utf8)), created: nil, platform: nil, layers: [])
+            try await store.recordRematches(
+                changed: [ScanRecord(name: name, image: image, scannedAt: Date(), advisoryVersion: "v1", findings: [])], unchanged: [],
+                advisoryVersion: "v1")
+        }
+        func report(_ name: String, _ manifest: Digest) async throws {
+            try await store.storeReport(Array("{}".utf8), name: name, repository: "app", tag: "1", manifestDigest: manifest, findings: [])
+        }
+        for name in ["r.example/moved:1", "r.example/rematched:1"] {
+            try await scan(name, first)
+            try await report(name, first)
+        }
+        try await scan("r.example/moved:1", second)
+        try await scan("r.example/rematched:1", first)
+        try await scan("r.example/unreported:1", first)
+        let behind = try await store.reportsBehindScans(limit: 10)
+        #expect(behind.map(\.name) == ["r.example/moved:1"])
+        #expect(behind.map(\.manifestDigest) == [second])
+        try await report("r.example/moved:1", second)
+        #expect(try await store.reportsBehindScans(limit: 10).isEmpty)
+        // The job's key is read back with it (a rescan compares it with the key it would queue).
+        let (id, _) = try await store.enqueue(NewJob(kind: .scan, key: "scan r.example/moved:1@\(second)", image: "r.example/moved:1", repository: "moved", reference: "1"), now: Date())
+        #expect(try await store.job(id)?.key == "scan r.example/moved:1@\(second)")
+    }
+
     @Test(arguments: Backend.allCases) func jobsKeepTheirPayloadAndReportsTheirRegistry(_ backend: Backend) async throws {
         let store = try await Self.open(backend, "payload")
         defer { Task { try? await store.close() } }
