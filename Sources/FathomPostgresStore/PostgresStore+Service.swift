@@ -1012,7 +1012,39 @@ extension PostgresStore {
         }
         return PrunedRows(
             jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3] + deleted[4], images: deleted[5],
-            inventories: deleted[7], matches: deleted[6])
+            inventories: deleted[7], matches: deleted[6], packageLists: try await pruneOrphanPackageLists())
+    }
+
+    /// Deletes the package names of manifests no report is of (a tag rebuilt daily leaves one a
+    /// day), in batches. The rows are locked first and checked again by a second statement, whose
+    /// snapshot is taken once they are locked: a report of the manifest stored meanwhile (its
+    /// listing's upsert locks the row, even when the names are the same) has either committed by
+    /// then, and keeps its row, or waits for the delete and writes the row anew.
+    func pruneOrphanPackageLists() async throws -> Int {
+        let orphan = """
+            NOT EXISTS (SELECT 1 FROM reports r WHERE r.manifest_digest = p.key)
+                AND NOT (p.key LIKE 'report:%' AND EXISTS (SELECT 1 FROM reports r WHERE r.name = substr(p.key, 8) AND r.manifest_digest IS NULL))
+            """
+        var total = 0
+        while true {
+            let deleted = try await transaction { connection in
+                var keys: [String] = []
+                try await run(
+                    "SELECT p.key FROM image_packages p WHERE \(unescaped: orphan) LIMIT \(Int64(Self.pruneBatch)) FOR UPDATE SKIP LOCKED", on: connection
+                ) { keys.append(try $0.decode(String.self)) }
+                guard !keys.isEmpty else { return (chosen: 0, deleted: 0) }
+                var deleted = 0
+                try await run(
+                    """
+                    WITH gone AS (DELETE FROM image_packages p WHERE p.key = ANY(\(keys)::TEXT[]) AND \(unescaped: orphan) RETURNING 1)
+                    SELECT COUNT(*)::BIGINT FROM gone
+                    """, on: connection
+                ) { deleted = Int(try $0.decode(Int64.self)) }
+                return (chosen: keys.count, deleted: deleted)
+            }
+            total += deleted.deleted
+            if deleted.chosen < Self.pruneBatch { return total }
+        }
     }
 
     static let pruneBatch = 5000

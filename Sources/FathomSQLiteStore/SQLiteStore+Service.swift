@@ -821,10 +821,18 @@ extension SQLiteStore {
         }
         return PrunedRows(
             jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3] + deleted[4], images: deleted[5],
-            inventories: deleted[7], matches: deleted[6])
+            inventories: deleted[7], matches: deleted[6], packageLists: deleted[8])
     }
 
     static let pruneBatch = 5000
+
+    /// An `image_packages` row no report reads: its key is a report's manifest digest, or
+    /// `report:NAME` for a report without one (`ReportListing.packagesKey`).
+    static let orphanPackageList = """
+        NOT EXISTS (SELECT 1 FROM reports r WHERE r.manifest_digest = image_packages.key)
+            AND NOT (image_packages.key LIKE 'report:%' AND EXISTS (SELECT 1 FROM reports r
+                WHERE r.name = substr(image_packages.key, 8) AND r.manifest_digest IS NULL))
+        """
 
     /// The deletions of `prune` (table, condition, its cutoff): jobs, notifications, events,
     /// scans twice, images, matches, inventories. A name keeps its newest job (a dead one is its
@@ -833,7 +841,8 @@ extension SQLiteStore {
     /// `scans_by_name`); a name out of the fleet keeps none.
     /// Then the images no scan names (`scans_by_image`), and the inventories no image names
     /// (`images_by_inventory`), their matches first: a match stored before its inventory (the
-    /// fleet path writes matches first) has none yet, and is kept.
+    /// fleet path writes matches first) has none yet, and is kept. Last, the package names of
+    /// manifests no report is of.
     static func pruning(cutoff: Int64, eventsCutoff: Int64) -> [(String, String, Int64)] {
         [
             (
@@ -870,6 +879,8 @@ extension SQLiteStore {
                 """, 1
             ),
             ("inventories", "? AND NOT EXISTS (SELECT 1 FROM images i WHERE i.inventory_key = inventories.inventory_key)", 1),
+            // The package names of a manifest no report is of (a tag rebuilt daily leaves one a day).
+            ("image_packages", "? AND \(orphanPackageList)", 1),
         ]
     }
 }

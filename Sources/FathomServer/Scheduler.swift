@@ -64,7 +64,9 @@ public struct Scheduler: Service {
                     logger.info(
                         "pruned rows older than the retention", metadata: ["jobs": "\(pruned.jobs)", "notifications": "\(pruned.notifications)",
                         "events": "\(pruned.events)", "scans": "\(pruned.scans)", "images": "\(pruned.images)",
-                        "inventories": "\(pruned.inventories)", "matches": "\(pruned.matches)"])
+                        "inventories": "\(pruned.inventories)", "matches": "\(pruned.matches)",
+                        "packageLists": "\(pruned.packageLists)",
+                    ])
                 }
             } catch {
                 if Task.isCancelled || error is CancellationError { return }

@@ -356,13 +356,17 @@ public struct PrunedRows: Sendable, Equatable {
     public var images: Int
     public var inventories: Int
     public var matches: Int
+    /// The package names kept for the image search of manifests no report is of any more.
+    public var packageLists: Int
 
-    public init(jobs: Int, notifications: Int, events: Int, scans: Int, images: Int = 0, inventories: Int = 0, matches: Int = 0) {
+    public init(
+        jobs: Int, notifications: Int, events: Int, scans: Int, images: Int = 0, inventories: Int = 0, matches: Int = 0, packageLists: Int = 0
+    ) {
         (self.jobs, self.notifications, self.events, self.scans) = (jobs, notifications, events, scans)
-        (self.images, self.inventories, self.matches) = (images, inventories, matches)
+        (self.images, self.inventories, self.matches, self.packageLists) = (images, inventories, matches, packageLists)
     }
 
-    public var total: Int { jobs + notifications + events + scans + images + inventories + matches }
+    public var total: Int { jobs + notifications + events + scans + images + inventories + matches + packageLists }
 }
 
 public protocol Store: LayerFactsStore, LayerClaims, ScanHistory, MatchResults, JobQueue, ReportStore, NotificationOutbox, EventLog, AdvisorySource,

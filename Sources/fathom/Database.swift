@@ -294,7 +294,8 @@ struct Database: AsyncParsableCommand {
             try await store.close()
             print(
                 "Deleted \(pruned.jobs) jobs, \(pruned.notifications) notifications, \(pruned.events) registry events, \(pruned.scans) scans, "
-                    + "\(pruned.images) images, \(pruned.inventories) inventories, \(pruned.matches) inventory matches.")
+                    + "\(pruned.images) images, \(pruned.inventories) inventories, \(pruned.matches) inventory matches, "
+                    + "\(pruned.packageLists) package lists.")
         }
     }
 

@@ -384,11 +384,27 @@ import FathomStores
         try await store.storeMatches(
             [goneInventory.key, sharedInventory.key, "not-yet-stored"].map { InventoryMatch(inventoryKey: $0, generation: 1, findings: []) })
         #expect(try await store.removeImages(["r.example/gone:1", "r.example/gone2:1"]).count == 2)
+        // The package names kept for the image search: those of rebuilt's first manifest go (no
+        // report is of it any more); twin's first stays (another name's report is of it).
+        func listed(_ name: String, _ manifest: String, _ package: String) async throws {
+            var listing = ReportListing.findings([], name: name)
+            listing.packages = [package]
+            try await store.storeReport(
+                Array("{}".utf8), name: name, repository: "x", tag: "1", manifestDigest: Digest.sha256(of: Array(manifest.utf8)), listing: listing)
+        }
+        for (name, manifest, package) in [("rebuilt:1", "a", "pkg-a"), ("rebuilt:1", "b", "pkg-b"), ("twin:1", "c", "pkg-c"), ("twin:2", "c", "pkg-c"),
+            ("twin:2", "d", "pkg-d")]
+        {
+            try await listed("r.example/" + name, manifest, package)
+        }
         let before = try await store.counts()
 
         let pruned = try await store.prune(before: cutoff, eventsBefore: cutoff)
         // Scans: app's one, many's two, gone's three, gone2's one; and each of their images.
-        #expect(pruned == PrunedRows(jobs: 4, notifications: 1, events: 1, scans: 7, images: 7, inventories: 1, matches: 1))
+        #expect(pruned == PrunedRows(jobs: 4, notifications: 1, events: 1, scans: 7, images: 7, inventories: 1, matches: 1, packageLists: 1))
+        for (package, found) in [("pkg-a", []), ("pkg-b", ["r.example/rebuilt:1"]), ("pkg-c", ["r.example/twin:1"]), ("pkg-d", ["r.example/twin:2"])] {
+            #expect(try await store.images(ImagesFilter(query: package), after: nil, limit: 10).map(\.name) == found, "\(package)")
+        }
         #expect(try await store.counts().images == before.images - 7)
         #expect(try await store.inventory(goneInventory.key) == nil)
         #expect(try await store.storedMatch(goneInventory.key) == nil)
