@@ -400,9 +400,10 @@ extension PostgresStore {
                     INSERT INTO image_packages (key, names) SELECT \(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)),
                         \(listing.packages.joined(separator: "\n")) WHERE \(given != nil)
                     ON CONFLICT (key) DO UPDATE SET names = EXCLUDED.names WHERE image_packages.names <> EXCLUDED.names),
+                lineage_shared AS (SELECT pg_advisory_xact_lock_shared(\(Self.lineageLockSpace), 0) IS NULL AS held),
                 prefixes AS (
                     INSERT INTO fleet_prefixes (key, parent, layer, depth, size)
-                    SELECT k, NULLIF(p, ''), l, d, z FROM unnest(\(listing.prefixes.map(\.key))::TEXT[], \(listing.prefixes.map { $0.parent ?? "" })::TEXT[],
+                    SELECT k, NULLIF(p, ''), l, d, z FROM lineage_shared, unnest(\(listing.prefixes.map(\.key))::TEXT[], \(listing.prefixes.map { $0.parent ?? "" })::TEXT[],
                         \(listing.prefixes.map(\.layer))::TEXT[], \(listing.prefixes.map { Int64($0.depth) })::BIGINT[], \(listing.prefixes.map(\.size))::BIGINT[])
                         AS f(k, p, l, d, z)
                     ON CONFLICT (key) DO NOTHING),
@@ -1012,7 +1013,57 @@ extension PostgresStore {
         }
         return PrunedRows(
             jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3] + deleted[4], images: deleted[5],
-            inventories: deleted[7], matches: deleted[6], packageLists: try await pruneOrphanPackageLists())
+            inventories: deleted[7], matches: deleted[6], packageLists: try await pruneOrphanPackageLists(), lineage: try await pruneLineage())
+    }
+
+    /// The lock a report's listing holds shared while it adds its layer prefixes (their upsert
+    /// does nothing to a row that is there, so it takes no row lock), and `pruneLineage` holds
+    /// alone: a prefix found unused is not one a listing being written is about to use.
+    static let lineageLockSpace: Int32 = 0x6c69_6e65  // "line"
+
+    /// Deletes, in batches, the layer prefixes no chain of a stored image goes through, the
+    /// chains no image has, and the findings of layers no such prefix has (the fleet summary
+    /// reads every row of these: a tag rebuilt daily left a prefix a day).
+    func pruneLineage() async throws -> Int {
+        let live = """
+            WITH RECURSIVE live AS (
+                SELECT chain AS key FROM fleet_chains WHERE images > 0
+                UNION SELECT p.parent FROM fleet_prefixes p JOIN live l ON p.key = l.key WHERE p.parent IS NOT NULL)
+            """
+        let batch = Int64(Self.pruneBatch)
+        let statements: [PostgresQuery] = [
+            """
+            \(unescaped: live), gone AS (DELETE FROM fleet_prefixes WHERE key IN (SELECT p.key FROM fleet_prefixes p
+                WHERE NOT EXISTS (SELECT 1 FROM live l WHERE l.key = p.key) LIMIT \(batch)) RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
+            """
+            WITH gone AS (DELETE FROM fleet_chains WHERE chain IN (SELECT chain FROM fleet_chains WHERE images <= 0 AND unchecked <= 0 LIMIT \(batch))
+                RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
+            """
+            WITH gone AS (DELETE FROM fleet_layer_findings WHERE layer IN (SELECT f.layer FROM fleet_layer_findings f
+                WHERE NOT EXISTS (SELECT 1 FROM fleet_prefixes p WHERE p.layer = f.layer) LIMIT \(batch)) RETURNING 1)
+            SELECT COUNT(*)::BIGINT FROM gone
+            """,
+        ]
+        var total = 0
+        for statement in statements {
+            while true {
+                // The lock first, the statement after it: its snapshot then holds every listing
+                // that took the lock before.
+                let deleted = try await transaction { connection in
+                    try await run("SELECT pg_advisory_xact_lock(\(Self.lineageLockSpace), 0)", on: connection)
+                    var deleted = 0
+                    try await run(statement, on: connection) { deleted = Int(try $0.decode(Int64.self)) }
+                    return deleted
+                }
+                total += deleted
+                if deleted < Self.pruneBatch { break }
+            }
+        }
+        return total
     }
 
     /// Deletes the package names of manifests no report is of (a tag rebuilt daily leaves one a

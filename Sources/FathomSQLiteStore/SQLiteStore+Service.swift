@@ -821,7 +821,7 @@ extension SQLiteStore {
         }
         return PrunedRows(
             jobs: deleted[0], notifications: deleted[1], events: deleted[2], scans: deleted[3] + deleted[4], images: deleted[5],
-            inventories: deleted[7], matches: deleted[6], packageLists: deleted[8])
+            inventories: deleted[7], matches: deleted[6], packageLists: deleted[8], lineage: deleted[9] + deleted[10] + deleted[11])
     }
 
     static let pruneBatch = 5000
@@ -881,6 +881,19 @@ extension SQLiteStore {
             ("inventories", "? AND NOT EXISTS (SELECT 1 FROM images i WHERE i.inventory_key = inventories.inventory_key)", 1),
             // The package names of a manifest no report is of (a tag rebuilt daily leaves one a day).
             ("image_packages", "? AND \(orphanPackageList)", 1),
+            // The fleet view's layer prefixes no chain of a stored image goes through, the chains
+            // no image has, the findings of layers no such prefix has (the summary reads them all).
+            (
+                "fleet_prefixes",
+                """
+                ? AND key NOT IN (WITH RECURSIVE live(key) AS (
+                    SELECT chain FROM fleet_chains WHERE images > 0
+                    UNION SELECT p.parent FROM fleet_prefixes p JOIN live l ON p.key = l.key WHERE p.parent IS NOT NULL)
+                SELECT key FROM live)
+                """, 1
+            ),
+            ("fleet_chains", "? AND images <= 0 AND unchecked <= 0", 1),
+            ("fleet_layer_findings", "? AND layer NOT IN (SELECT layer FROM fleet_prefixes)", 1),
         ]
     }
 }

@@ -65,7 +65,7 @@ public struct Scheduler: Service {
                         "pruned rows older than the retention", metadata: ["jobs": "\(pruned.jobs)", "notifications": "\(pruned.notifications)",
                         "events": "\(pruned.events)", "scans": "\(pruned.scans)", "images": "\(pruned.images)",
                         "inventories": "\(pruned.inventories)", "matches": "\(pruned.matches)",
-                        "packageLists": "\(pruned.packageLists)",
+                        "packageLists": "\(pruned.packageLists)", "lineage": "\(pruned.lineage)",
                     ])
                 }
             } catch {

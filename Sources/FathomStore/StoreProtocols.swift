@@ -358,15 +358,18 @@ public struct PrunedRows: Sendable, Equatable {
     public var matches: Int
     /// The package names kept for the image search of manifests no report is of any more.
     public var packageLists: Int
+    /// The fleet view's layer prefixes, chains and layer findings no stored image has any more.
+    public var lineage: Int
 
     public init(
-        jobs: Int, notifications: Int, events: Int, scans: Int, images: Int = 0, inventories: Int = 0, matches: Int = 0, packageLists: Int = 0
+        jobs: Int, notifications: Int, events: Int, scans: Int, images: Int = 0, inventories: Int = 0, matches: Int = 0, packageLists: Int = 0,
+        lineage: Int = 0
     ) {
         (self.jobs, self.notifications, self.events, self.scans) = (jobs, notifications, events, scans)
-        (self.images, self.inventories, self.matches, self.packageLists) = (images, inventories, matches, packageLists)
+        (self.images, self.inventories, self.matches, self.packageLists, self.lineage) = (images, inventories, matches, packageLists, lineage)
     }
 
-    public var total: Int { jobs + notifications + events + scans + images + inventories + matches + packageLists }
+    public var total: Int { jobs + notifications + events + scans + images + inventories + matches + packageLists + lineage }
 }
 
 public protocol Store: LayerFactsStore, LayerClaims, ScanHistory, MatchResults, JobQueue, ReportStore, NotificationOutbox, EventLog, AdvisorySource,

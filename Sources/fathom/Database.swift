@@ -295,7 +295,7 @@ struct Database: AsyncParsableCommand {
             print(
                 "Deleted \(pruned.jobs) jobs, \(pruned.notifications) notifications, \(pruned.events) registry events, \(pruned.scans) scans, "
                     + "\(pruned.images) images, \(pruned.inventories) inventories, \(pruned.matches) inventory matches, "
-                    + "\(pruned.packageLists) package lists.")
+                    + "\(pruned.packageLists) package lists, \(pruned.lineage) layer lineage rows.")
         }
     }
 

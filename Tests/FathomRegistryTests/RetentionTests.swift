@@ -72,7 +72,7 @@ import Testing
 
         let pruned = try await Tool.run(
             [Fixtures.fathomExecutable, "db", "prune", "--store", store, "--older-than", "90d"], environment: Fixtures.isolatedEnvironment)
-        #expect(pruned.text.contains("Deleted 1 jobs, 0 notifications, 1 registry events, 0 scans, 0 images, 0 inventories, 0 inventory matches, 0 package lists."), "\(pruned.text)")
+        #expect(pruned.text.contains("Deleted 1 jobs, 0 notifications, 1 registry events, 0 scans, 0 images, 0 inventories, 0 inventory matches, 0 package lists, 0 layer lineage rows."), "\(pruned.text)")
         #expect(try await Self.jobKeys(backend, store: store) == ["new-1"])
 
         // serve refuses a retention too short to be meant, before it starts.

@@ -717,6 +717,42 @@ import FathomStores
 
     /// A job keeps what it carries (a request's policy, a Harbor scan's sealed access) from
     /// queue to claim; an image's reports answer per registry, newest first.
+    /// The fleet view's layer rows a replaced report alone had go; those another image's chain
+    /// goes through stay, and the summary's view is the same as before but for them.
+    @Test(arguments: Backend.allCases) func pruningTakesTheLayerRowsNoImageHas(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "lineage")
+        defer { Task { try? await store.close() } }
+        func report(_ name: String, _ layers: [String], findings: [String: [String]] = [:]) async throws {
+            var listing = ReportListing.findings([], name: name)
+            var parent: String?
+            for (index, layer) in layers.enumerated() {
+                let key = (parent.map { $0 + "/" } ?? "") + layer
+                listing.prefixes.append(LayerPrefix(key: key, parent: parent, layer: layer, depth: index + 1, size: 10))
+                listing.layerFindings[layer] = findings[layer] ?? []
+                parent = key
+            }
+            listing.image.chain = parent
+            listing.image.layers = layers.count
+            try await store.storeReport(Array("{}".utf8), name: name, repository: "x", tag: "1", manifestDigest: nil, listing: listing)
+        }
+        try await report("r.example/a:1", ["base", "a1"], findings: ["a1": ["CVE-1 p 1 HIGH"]])
+        try await report("r.example/b:1", ["base", "b1"])
+        try await report("r.example/a:1", ["base", "a2"])
+        let pruned = try await store.prune(before: Date(timeIntervalSince1970: 0), eventsBefore: Date(timeIntervalSince1970: 0))
+        // a1's prefix, its chain and its layer's findings.
+        #expect(pruned.lineage == 3, "\(pruned)")
+        let view = try await store.fleetView(top: 10)
+        #expect(Set(view.prefixes.map(\.key)) == ["base", "base/b1", "base/a2"])
+        #expect(Set(view.chains.keys) == ["base/b1", "base/a2"])
+        #expect(Set(view.layerFindings.keys) == ["base", "b1", "a2"])
+        #expect(try await store.prune(before: Date(timeIntervalSince1970: 0), eventsBefore: Date(timeIntervalSince1970: 0)).total == 0)
+        // A chain pruned away comes back whole with the next image on it.
+        try await report("r.example/c:1", ["base", "a1"], findings: ["a1": ["CVE-1 p 1 HIGH"]])
+        let again = try await store.fleetView(top: 10)
+        #expect(Set(again.prefixes.map(\.key)) == ["base", "base/b1", "base/a2", "base/a1"])
+        #expect(again.layerFindings["a1"] == ["CVE-1 p 1 HIGH"])
+    }
+
     /// A scan of another manifest stored after a name's report (by the CLI, or a job that ended
     /// before its report) puts the report behind; a re-match of the same manifest does not.
     @Test(arguments: Backend.allCases) func reportsBehindTheirNewestScanAreFound(_ backend: Backend) async throws {
