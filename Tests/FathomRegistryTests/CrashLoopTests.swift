@@ -128,13 +128,16 @@ import Testing
             let worker = try ServiceTests.startWorker(
                 "worker-\(loop)", service: service, registry: proxy.host, arguments: ["--workers", "2", "--batch", "1"])
             try await Task.sleep(for: .milliseconds(Int.random(in: 200...1500, using: &generator)))
-            // Killed once it holds a job (a loaded machine may start it late), or after 3 s more.
-            for _ in 0..<30 {
+            // Killed once it holds a job, or after 10 s more (a machine running other suites may
+            // start it late: 3 s once let every kill miss), or at once when none is left to take.
+            for _ in 0..<100 {
                 let running = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/jobs?state=running").body)
                 if (running as? [[String: Any]])?.contains(where: { ($0["worker"] as? String)?.contains("/\(worker.processIdentifier)/") == true }) == true {
                     killedHolding += 1
                     break
                 }
+                let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+                if summary?["queued"] == 0 && summary?["running"] == 0 { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
             kill(worker.processIdentifier, SIGKILL)
