@@ -102,6 +102,7 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
     /// directory"), not `Error Domain=NSCocoaErrorDomain Code=260 UserInfo={…}`.
     static func plain(_ cause: any Error) -> String {
         if cause is FathomError { return String(describing: cause) }
+        if let described = cause as? any PlainlyDescribedError { return described.plainDescription }
         if let decoding = cause as? DecodingError { return describe(decoding) }
         let error = cause as NSError
         guard error.domain == NSCocoaErrorDomain || error.domain == NSPOSIXErrorDomain else { return String(describing: cause) }
@@ -153,5 +154,21 @@ extension FathomError {
         return FathomError(
             .io, "unexpected failure", image: image, layer: layer, cause: error,
             function: function, file: file, line: line)
+    }
+}
+
+/// An error of a library whose own description says less than it knows (PostgresNIO's
+/// `PSQLError` prints "Generic description to prevent accidental leakage of sensitive data"):
+/// the module that uses the library says what of it is safe to print.
+public protocol PlainlyDescribedError: Error {
+    var plainDescription: String { get }
+}
+
+extension FathomError {
+    /// `error` as the command line prints it: a library error that says more in words is
+    /// wrapped to say it; every other error is left as it is (usage errors, exit codes).
+    public static func presentable(_ error: any Error) -> any Error {
+        guard !(error is FathomError), let described = error as? any PlainlyDescribedError else { return error }
+        return FathomError(.io, described.plainDescription)
     }
 }

@@ -1,4 +1,4 @@
-import FathomCore
+public import FathomCore
 import Foundation
 import NIOCore
 import NIOPosix
@@ -116,5 +116,18 @@ enum PostgresFailure {
         if case ChannelError.connectTimeout = error { return "did not answer within \(timeout)" }
         if error is SocketAddressError { return "unknown host \"\(host)\" (the name does not resolve)" }
         return "\(error)"
+    }
+}
+
+/// What PostgreSQL said, without the query or its values: its message, SQLSTATE, detail and
+/// hint; a failure on the client's side by its code.
+extension PSQLError: PlainlyDescribedError {
+    var plainDescription: String {
+        guard let info = serverInfo, let message = info[.message] else { return "PostgreSQL client: \(code)" }
+        var text = "PostgreSQL: \(message)"
+        if let state = info[.sqlState] { text += " (SQLSTATE \(state))" }
+        if let detail = info[.detail] { text += "; \(detail)" }
+        if let hint = info[.hint] { text += "; hint: \(hint)" }
+        return text
     }
 }

@@ -283,13 +283,15 @@ extension PostgresStore {
         // The report's row first: its lock keeps two writers of one name from mixing their
         // findings (the second's statements see the first's once it has committed). The upsert
         // leaves the row's sums as they were: it returns them, the old image the listing moves from.
+        // Before the row, the lineage lock, shared (`lineageLockSpace`).
         try await transaction { connection in
             var old: ImageRow?
             try await run(
                 """
                 INSERT INTO reports (name, repository, tag, manifest_digest, scan_id, document, findings_listed)
-                VALUES (\(name), \(repository), \(tag), \(manifestDigest?.description), COALESCE((SELECT scan_id FROM heads WHERE name = \(name)), 0),
-                    \(Data(document)), true)
+                SELECT \(name), \(repository), \(tag), \(manifestDigest?.description), COALESCE((SELECT scan_id FROM heads WHERE name = \(name)), 0),
+                    \(Data(document)), true
+                FROM (SELECT pg_advisory_xact_lock_shared(\(Self.lineageLockSpace), 0)) AS lineage_shared
                 ON CONFLICT (name) DO UPDATE SET repository = EXCLUDED.repository, tag = EXCLUDED.tag, manifest_digest = EXCLUDED.manifest_digest,
                     scan_id = EXCLUDED.scan_id, document = EXCLUDED.document, findings_listed = true
                 RETURNING counted, \(unescaped: Self.imageColumns)
@@ -309,6 +311,7 @@ extension PostgresStore {
                 var old: ImageRow?
                 var reported = false
                 var headed = false
+                try await holdLineageShared(on: connection)
                 try await run("DELETE FROM reports WHERE name = \(name) RETURNING counted, \(unescaped: Self.imageColumns)", on: connection) { row in
                     reported = true
                     if try Self.firstIsTrue(row) { old = try Self.imageRow(row, from: 1) }
@@ -400,10 +403,9 @@ extension PostgresStore {
                     INSERT INTO image_packages (key, names) SELECT \(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)),
                         \(listing.packages.joined(separator: "\n")) WHERE \(given != nil)
                     ON CONFLICT (key) DO UPDATE SET names = EXCLUDED.names WHERE image_packages.names <> EXCLUDED.names),
-                lineage_shared AS (SELECT pg_advisory_xact_lock_shared(\(Self.lineageLockSpace), 0) IS NULL AS held),
                 prefixes AS (
                     INSERT INTO fleet_prefixes (key, parent, layer, depth, size)
-                    SELECT k, NULLIF(p, ''), l, d, z FROM lineage_shared, unnest(\(listing.prefixes.map(\.key))::TEXT[], \(listing.prefixes.map { $0.parent ?? "" })::TEXT[],
+                    SELECT k, NULLIF(p, ''), l, d, z FROM unnest(\(listing.prefixes.map(\.key))::TEXT[], \(listing.prefixes.map { $0.parent ?? "" })::TEXT[],
                         \(listing.prefixes.map(\.layer))::TEXT[], \(listing.prefixes.map { Int64($0.depth) })::BIGINT[], \(listing.prefixes.map(\.size))::BIGINT[])
                         AS f(k, p, l, d, z)
                     ON CONFLICT (key) DO NOTHING),
@@ -560,6 +562,7 @@ extension PostgresStore {
     public func listReport(name: String, document: [UInt8], listing: ReportListing) async throws {
         try await transaction { connection in
             var found: (digest: String?, old: ImageRow?)?
+            try await holdLineageShared(on: connection)
             try await run(
                 """
                 UPDATE reports SET findings_listed = true WHERE name = \(name) AND NOT counted AND document = \(Data(document))
@@ -757,7 +760,8 @@ extension PostgresStore {
             """
             SELECT r.name, i.manifest_digest FROM reports r JOIN heads h ON h.name = r.name JOIN scans s ON s.id = h.scan_id
             JOIN images i ON i.image_key = s.image_key
-            WHERE h.scan_id > r.scan_id AND i.manifest_digest IS NOT NULL AND i.manifest_digest IS DISTINCT FROM r.manifest_digest
+            WHERE r.manifest_digest IS NOT NULL AND i.manifest_digest IS NOT NULL AND i.manifest_digest <> r.manifest_digest
+                AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.image = r.name AND j.state IN ('queued', 'running'))
             ORDER BY r.name LIMIT \(Int64(limit))
             """
         ) { row in
@@ -1016,10 +1020,16 @@ extension PostgresStore {
             inventories: deleted[7], matches: deleted[6], packageLists: try await pruneOrphanPackageLists(), lineage: try await pruneLineage())
     }
 
-    /// The lock a report's listing holds shared while it adds its layer prefixes (their upsert
-    /// does nothing to a row that is there, so it takes no row lock), and `pruneLineage` holds
-    /// alone: a prefix found unused is not one a listing being written is about to use.
+    /// The lock every transaction that lists a report holds shared, taken before any row lock,
+    /// and `pruneLineage` holds alone: a prefix found unused is not one a listing being written
+    /// is about to use (a prefix's upsert does nothing to a row that is there, so it takes no row
+    /// lock the prune would wait for). Taken first, it cannot close a cycle of waits: a listing
+    /// waiting for it holds no row, and the prune waits only on rows listings lock.
     static let lineageLockSpace: Int32 = 0x6c69_6e65  // "line"
+
+    func holdLineageShared(on connection: PostgresConnection) async throws {
+        try await run("SELECT pg_advisory_xact_lock_shared(\(Self.lineageLockSpace), 0)", on: connection)
+    }
 
     /// Deletes, in batches, the layer prefixes no chain of a stored image goes through, the
     /// chains no image has, and the findings of layers no such prefix has (the fleet summary
@@ -1031,25 +1041,40 @@ extension PostgresStore {
                 UNION SELECT p.parent FROM fleet_prefixes p JOIN live l ON p.key = l.key WHERE p.parent IS NOT NULL)
             """
         let batch = Int64(Self.pruneBatch)
-        let statements: [PostgresQuery] = [
-            """
-            \(unescaped: live), gone AS (DELETE FROM fleet_prefixes WHERE key IN (SELECT p.key FROM fleet_prefixes p
-                WHERE NOT EXISTS (SELECT 1 FROM live l WHERE l.key = p.key) LIMIT \(batch)) RETURNING 1)
-            SELECT COUNT(*)::BIGINT FROM gone
-            """,
-            """
-            WITH gone AS (DELETE FROM fleet_chains WHERE chain IN (SELECT chain FROM fleet_chains WHERE images <= 0 AND unchecked <= 0 LIMIT \(batch))
-                RETURNING 1)
-            SELECT COUNT(*)::BIGINT FROM gone
-            """,
-            """
-            WITH gone AS (DELETE FROM fleet_layer_findings WHERE layer IN (SELECT f.layer FROM fleet_layer_findings f
-                WHERE NOT EXISTS (SELECT 1 FROM fleet_prefixes p WHERE p.layer = f.layer) LIMIT \(batch)) RETURNING 1)
-            SELECT COUNT(*)::BIGINT FROM gone
-            """,
+        let unusedPrefixes = "SELECT p.key FROM fleet_prefixes p WHERE NOT EXISTS (SELECT 1 FROM live l WHERE l.key = p.key)"
+        let emptyChains = "SELECT chain FROM fleet_chains WHERE images <= 0 AND unchecked <= 0"
+        let unusedLayers = "SELECT f.layer FROM fleet_layer_findings f WHERE NOT EXISTS (SELECT 1 FROM fleet_prefixes p WHERE p.layer = f.layer)"
+        // (Whether there is anything to delete, asked without the lock, which stops every
+        // report's write while it is held; the deletion itself.)
+        let statements: [(probe: PostgresQuery, delete: PostgresQuery)] = [
+            (
+                "\(unescaped: live) SELECT COUNT(*)::BIGINT FROM (\(unescaped: unusedPrefixes) LIMIT 1) AS found",
+                """
+                \(unescaped: live), gone AS (DELETE FROM fleet_prefixes WHERE key IN (\(unescaped: unusedPrefixes) LIMIT \(batch)) RETURNING 1)
+                SELECT COUNT(*)::BIGINT FROM gone
+                """
+            ),
+            (
+                "SELECT COUNT(*)::BIGINT FROM (\(unescaped: emptyChains) LIMIT 1) AS found",
+                """
+                WITH gone AS (DELETE FROM fleet_chains WHERE chain IN (\(unescaped: emptyChains) LIMIT \(batch)) AND images <= 0 AND unchecked <= 0
+                    RETURNING 1)
+                SELECT COUNT(*)::BIGINT FROM gone
+                """
+            ),
+            (
+                "SELECT COUNT(*)::BIGINT FROM (\(unescaped: unusedLayers) LIMIT 1) AS found",
+                """
+                WITH gone AS (DELETE FROM fleet_layer_findings WHERE layer IN (\(unescaped: unusedLayers) LIMIT \(batch)) RETURNING 1)
+                SELECT COUNT(*)::BIGINT FROM gone
+                """
+            ),
         ]
         var total = 0
-        for statement in statements {
+        for (probe, statement) in statements {
+            var found = 0
+            try await run(probe) { found = Int(try $0.decode(Int64.self)) }
+            guard found > 0 else { continue }
             while true {
                 // The lock first, the statement after it: its snapshot then holds every listing
                 // that took the lock before.

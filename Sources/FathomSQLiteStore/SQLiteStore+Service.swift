@@ -673,7 +673,8 @@ extension SQLiteStore {
                 """
                 SELECT r.name, i.manifest_digest FROM reports r JOIN heads h ON h.name = r.name JOIN scans s ON s.id = h.scan_id
                 JOIN images i ON i.image_key = s.image_key
-                WHERE h.scan_id > r.scan_id AND i.manifest_digest IS NOT NULL AND i.manifest_digest IS NOT r.manifest_digest
+                WHERE r.manifest_digest IS NOT NULL AND i.manifest_digest IS NOT NULL AND i.manifest_digest <> r.manifest_digest
+                    AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.image = r.name AND j.state IN ('queued', 'running'))
                 ORDER BY r.name LIMIT ?
                 """, [.integer(Int64(limit))]
             ) { row in

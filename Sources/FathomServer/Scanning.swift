@@ -220,14 +220,18 @@ extension ScanRunner {
         }
         // Tags are checked at every rescan, those of current images too: a registry that sends
         // no events (or a lost one) leaves a moved or deleted tag for this to find.
+        let moved = Locked<Set<String>>([])
         let rescan = FleetRescan(fleet: fleet, client: settings.rescanChecksTags ? client : nil, documents: store) { head, reference, digest in
-            let reason = try await self.queueScan(of: head.name, repository: reference.repository, tag: reference.tag, digest: digest, because: "tag moved")
+            moved.withLock { _ = $0.insert(head.name) }
+            let reason = try await self.queueScan(
+                of: head.name, repository: reference.repository, reference: reference.tag, digest: digest, because: "tag moved")
             return .skipped(name: head.name, reason: "its tag moved to \(digest): \(reason)")
         }
         let warnings = try await rescan.run(onlyOutdated: !policyChanged, checkingCurrentTags: true, filter: policyChanged ? nil : inWindow) {
             outcome in try await self.restore(outcome, session: session)
         }
-        try await queueReportsBehindScans()
+        // Not a name whose tag the checks found moved: that job, or its failure, answers for it.
+        try await queueReportsBehindScans(except: moved.withLock { $0 })
         if let toJudge { await judged(toJudge) }
         for warning in warnings { logger.warning("\(warning)") }
         metrics.rescanWarnings.record(warnings.count)
@@ -243,10 +247,12 @@ extension ScanRunner {
     /// Names whose newest scan is of another manifest than their report (stored by `fathom
     /// rescan` or `fathom registry` on this store, or by a job that died before its report) get
     /// a scan job: the report is made from what is stored, not left on the old image while the
-    /// tag checks, which compare the registry with the scan, find nothing to do.
-    nonisolated func queueReportsBehindScans() async throws {
-        for (name, digest) in try await store.reportsBehindScans(limit: 10_000) {
-            let place: (repository: String, tag: String?)
+    /// tag checks, which compare the registry with the scan, find nothing to do. Names with a
+    /// job pending are not returned by the store, nor those in `except`; a name whose tag's last
+    /// job died (whatever its digest) waits as a moved tag's does.
+    nonisolated func queueReportsBehindScans(except skipped: Set<String>) async throws {
+        for (name, digest) in try await store.reportsBehindScans(limit: 10_000) where !skipped.contains(name) {
+            let place: (repository: String, reference: String?)
             do {
                 if LocalSources.isLocal(name) {
                     guard let directory = settings.localSources else { throw FathomError(.invalidInput, "this process reads no local sources") }
@@ -254,31 +260,40 @@ extension ScanRunner {
                     place = (local.repository, local.tag)
                 } else {
                     let reference = try ImageReference(parsing: name)
-                    place = (reference.repository, reference.tag)
+                    place = (reference.repository, reference.digest?.description ?? reference.tag)
                 }
             } catch {
                 logger.warning("report behind its newest scan, not scanned again", metadata: ["image": "\(name)", "error": "\(error)"])
                 continue
             }
-            _ = try await queueScan(of: name, repository: place.repository, tag: place.tag, digest: digest, because: "report behind its newest scan")
+            _ = try await queueScan(
+                of: name, repository: place.repository, reference: place.reference, digest: digest, because: "report behind its newest scan",
+                anyDeadJob: true)
         }
     }
 
-    /// Queues a scan of `name`, now at `digest`, as its push would have been: a job of its own
-    /// (the same key as the push's, so a late webhook adds none), for any worker to take. Not
-    /// when the tag's last job, for the same digest, is dead: its failure is on record, and a
-    /// rescan that queued it again would add a dead job at every run; a push or a
-    /// `POST /v1/scans` tries again. Says what it did.
-    nonisolated func queueScan(of name: String, repository: String, tag: String?, digest: Digest, because cause: String) async throws -> String {
+    /// How long a rescan leaves a tag whose scan died before it queues the tag again.
+    static let deadScanRetryAfter: TimeInterval = 7 * 86_400
+
+    /// Queues a scan of `name`, now at `digest`, for any worker to take: keyed `scan NAME@DIGEST`,
+    /// as a push of that digest is (a late webhook of a single-platform image adds none). Not
+    /// while the last job of its tag or digest is dead, for this digest (`anyDeadJob`: for any),
+    /// and died within `deadScanRetryAfter`: its failure is on record, and a rescan that queued
+    /// it again would add a dead job at every run; a push or `POST /v1/scans` tries at once. Says
+    /// what it did.
+    nonisolated func queueScan(
+        of name: String, repository: String, reference: String?, digest: Digest, because cause: String, anyDeadJob: Bool = false
+    ) async throws -> String {
         let key = "scan \(name)@\(digest)"
-        if let tag, let last = try await store.latestJob(repository: repository, reference: tag), last.key == key, last.state == .dead {
+        if let reference, let last = try await store.latestJob(repository: repository, reference: reference), last.state == .dead,
+            last.image == name, anyDeadJob || last.key == key, last.updatedAt > Date().addingTimeInterval(-Self.deadScanRetryAfter)
+        {
             logger.warning(
-                "\(cause): its scan failed before, not queued again", metadata: ["image": "\(name)", "digest": "\(digest)", "job": "\(last.id)"])
-            metrics.rescanMoved.increment()
-            return "its scan failed (job \(last.id)), not queued again"
+                "\(cause): its scan failed before, not queued again yet", metadata: ["image": "\(name)", "digest": "\(digest)", "job": "\(last.id)"])
+            return "its scan failed (job \(last.id)), not queued again yet"
         }
-        let (id, added) = try await store.enqueue(NewJob(kind: .scan, key: key, image: name, repository: repository, reference: tag), now: Date())
-        metrics.rescanMoved.increment()
+        let (id, added) = try await store.enqueue(NewJob(kind: .scan, key: key, image: name, repository: repository, reference: reference), now: Date())
+        if added { metrics.rescanQueued.increment() }
         logger.info("\(cause): scan queued", metadata: ["image": "\(name)", "digest": "\(digest)", "job": "\(id)", "new": "\(added)"])
         return "scan job \(id)"
     }
@@ -400,8 +415,8 @@ struct ServiceMetrics: Sendable {
     /// Images taken out of the fleet because their registry deleted them (the webhook's and the
     /// API's removals count under the same label).
     let removed = Counter(label: "fathom_images_removed_total")
-    /// Tags a rescan found elsewhere than their stored image (moved, or a report behind its scan).
-    let rescanMoved = Counter(label: "fathom_rescan_tags_moved_total")
+    /// Scan jobs rescans queued: for a tag found moved, or a report behind its name's newest scan.
+    let rescanQueued = Counter(label: "fathom_rescan_scans_queued_total")
     /// What the last rescan could not check (registries that did not answer, repositories that
     /// refused fathom's credentials, tags not re-checked): its warnings.
     let rescanWarnings = Gauge(label: "fathom_rescan_warnings")

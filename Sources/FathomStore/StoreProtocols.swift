@@ -217,7 +217,8 @@ public protocol ReportStore: Sendable {
     func reportedScanTime(name: String) async throws -> Date?
     /// Names whose report is of another manifest than their newest scan, with that scan's
     /// manifest, at most `limit`: a scan stored without its report (`fathom rescan` or
-    /// `fathom registry` run on the service's store, or a job that died between the two).
+    /// `fathom registry` run on the service's store, or a job that died between the two). Not
+    /// a name with a job queued or running: that job stores its report.
     func reportsBehindScans(limit: Int) async throws -> [(name: String, manifestDigest: Digest)]
     /// The reports of `repository` at a tag or a manifest digest, newest first, with their names
     /// (`host/repository:tag`: one per registry that holds the repository).

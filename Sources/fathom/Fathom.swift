@@ -40,6 +40,16 @@ struct Fathom: AsyncParsableCommand {
         } catch {
             Self.exit(withError: error)
         }
-        await main(expanded)
+        // ArgumentParser's own main, but for errors a library describes poorly (FathomError.presentable).
+        do {
+            var command = try parseAsRoot(expanded)
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            Self.exit(withError: FathomError.presentable(error))
+        }
     }
 }

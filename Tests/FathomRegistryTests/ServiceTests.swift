@@ -261,10 +261,12 @@ import Testing
         let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
         #expect(summary?["dead"] == 0, "\(summary ?? [:])")
         let metrics = String(decoding: try await Self.request(.GET, "\(service.base)/metrics", token: nil).body, as: UTF8.self)
-        #expect(metrics.split(separator: "\n").contains("fathom_rescan_tags_moved_total 1"), "\(metrics)")
+        #expect(metrics.split(separator: "\n").contains("fathom_rescan_scans_queued_total 1"), "\(metrics)")
     }
 
-    /// A moved tag whose scan fails leaves one dead job, not one more at each rescan.
+    /// A moved tag whose scan fails leaves one dead job, not one more at each rescan; also when
+    /// its report is behind its newest scan (a CLI rescan moved it on before), which must not
+    /// queue a second job of its own.
     @Test func aMovedTagWhoseScanFailedIsNotQueuedAgainByEachRescan() async throws {
         let service = try await Self.startService(arguments: ["--max-attempts", "1"])
         defer { service.server.stop() }
@@ -277,7 +279,11 @@ import Testing
             try #require(try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int])
         }
         try await Self.eventually("the first scan") { try await summary()["done"] == 1 }
-        // The tag moves to an image whose layer the registry no longer serves: its scan fails.
+        try await registry.push("oci:\(TestImages.busyboxMusl)", to: "team/app", tag: "1.0")
+        let cli = try await Tool.run(
+            [Fixtures.fathomExecutable, "rescan", "--store", service.store, "--quiet"], environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(cli.status == 0, "\(cli.errorText)")
+        // The tag moves on to an image whose layer the registry no longer serves: its scan fails.
         try await registry.push("oci:\(layout.directory):zstd", to: "team/app", tag: "1.0")
         let layer = try #require(layout.zstd.layerDigests.first)
         let deleted = try await Tool.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "http://\(registry.host)/v2/team/app/blobs/\(layer)"])
@@ -290,7 +296,7 @@ import Testing
         try await Self.eventually("the second rescan to end") { try await summary()["done"] == 3 }
         #expect(try await summary() == ["queued": 0, "running": 0, "done": 3, "dead": 1])
         let log = try String(contentsOfFile: service.directory + "/serve.log", encoding: .utf8)
-        #expect(log.contains("its scan failed before, not queued again"), "\(log.suffix(3000))")
+        #expect(log.contains("its scan failed before, not queued again yet"), "\(log.suffix(3000))")
     }
 
     @Test func pushedImagesAreScannedPullsRecordedAndTheAPIAnswersOnlyWithItsToken() async throws {
