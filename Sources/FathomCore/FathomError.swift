@@ -100,7 +100,7 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
 
     /// A cause in words: Foundation's file errors as the system says them ("No such file or
     /// directory"), not `Error Domain=NSCocoaErrorDomain Code=260 UserInfo={…}`.
-    static func plain(_ cause: any Error) -> String {
+    public static func plain(_ cause: any Error) -> String {
         if cause is FathomError { return String(describing: cause) }
         if let described = cause as? any PlainlyDescribedError { return described.plainDescription }
         if let decoding = cause as? DecodingError { return describe(decoding) }

@@ -403,7 +403,13 @@ public final class PostgresStore: Store {
 
     /// Runs `body` in one transaction.
     func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            // The error that ended it, as a statement outside a transaction would throw it: its
+            // wrapper prints the whole SQL text, and hides a SQLSTATE from those who look for one.
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
     }
 
     /// Runs `query` (on `connection`, else on a pooled one) and hands each row to `each`.

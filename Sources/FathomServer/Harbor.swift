@@ -284,7 +284,7 @@ extension ScanRunner {
         } catch {
             logger.warning(
                 "cannot ask the registry where the tag points now: the scan is kept under the tag",
-                metadata: ["image": "\(job.image)", "error": "\(error)"])
+                metadata: ["image": "\(job.image)", "error": "\(FathomError.plain(error))"])
             return job.image
         }
     }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Crypto
+import FathomCore
 public import FathomStore
 import Foundation
 public import Logging
@@ -37,7 +38,7 @@ public struct Notifier: Service {
                 }
             } catch {
                 if Task.isCancelled || error is CancellationError { break }
-                logger.error("notifications", metadata: ["error": "\(error)"])
+                logger.error("notifications", metadata: ["error": "\(FathomError.plain(error))"])
             }
             try? await Task.sleep(for: tick)
         }
@@ -78,7 +79,7 @@ public struct Notifier: Service {
                 try await store.markDelivered(notification.deliveryID, now: Date())
             }
         } catch {
-            logger.error("notification state not stored", metadata: ["delivery": "\(notification.deliveryID)", "error": "\(error)"])
+            logger.error("notification state not stored", metadata: ["delivery": "\(notification.deliveryID)", "error": "\(FathomError.plain(error))"])
         }
     }
 }

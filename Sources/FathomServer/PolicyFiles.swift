@@ -42,7 +42,7 @@ public final class PolicyFiles: Sendable {
         do {
             try policy.read(ignoreFile: ignoreFile, vex: vexFiles) { logger.warning("\($0)") }
         } catch {
-            logger.error("the policy files changed but cannot be read: the policy stays as it was", metadata: ["error": "\(error)"])
+            logger.error("the policy files changed but cannot be read: the policy stays as it was", metadata: ["error": "\(FathomError.plain(error))"])
             state.withLock { $0.stamps = stamps }
             return (known.policy, known.generation)
         }

@@ -44,7 +44,7 @@ extension ReportStore {
             do {
                 listing = ReportListing(report: try ScanReport.stored(document, name: name), name: name)
             } catch {
-                logger.warning("a stored report cannot be read: listed as not checked", metadata: ["image": "\(name)", "error": "\(error)"])
+                logger.warning("a stored report cannot be read: listed as not checked", metadata: ["image": "\(name)", "error": "\(FathomError.plain(error))"])
                 listing = .unreadable(name: name)
             }
             try await listReport(name: name, document: document, listing: listing)
@@ -89,7 +89,7 @@ final class FindingsListing: Sendable {
                 do {
                     try await self.store.listUnlistedFindings(logger: logger)
                 } catch {
-                    logger.error("listing the findings of stored reports failed", metadata: ["error": "\(error)"])
+                    logger.error("listing the findings of stored reports failed", metadata: ["error": "\(FathomError.plain(error))"])
                 }
                 self.running.withLock { $0 = nil }
             }

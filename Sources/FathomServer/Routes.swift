@@ -309,6 +309,10 @@ public struct ServiceRoutes: Sendable {
         if let found {
             var response = Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: found.document)))
             for (name, value) in try await freshness(repository: repository, reference: reference, name: found.name) { response.headers[name] = value }
+            // The report is the last one made; a scan since (a push, a moved tag) failed for good.
+            if let job, job.state == .dead {
+                response.headers[Self.lastScanFailed] = "job \(job.id): " + (job.lastError ?? "no error recorded").replacingOccurrences(of: "\n", with: " ")
+            }
             return response
         }
         if let job, job.state == .dead {
@@ -600,6 +604,7 @@ public struct ServiceRoutes: Sendable {
     static let matchedAgainst = HTTPField.Name("Fathom-Matched-Against")!
     static let advisoryData = HTTPField.Name("Fathom-Advisory-Data")!
     static let rescanState = HTTPField.Name("Fathom-Rescan")!
+    static let lastScanFailed = HTTPField.Name("Fathom-Last-Scan-Failed")!
 
     /// What a report was matched against, and whether a rescan will bring it up to date: the
     /// advisory data version of its scan and the current one, and, when they differ, `pending`
@@ -752,7 +757,7 @@ struct FailureLog: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             throw error
         } catch {
-            context.logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
+            context.logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(FathomError.plain(error))"])
             // The one error shape, naming the cause, rather than an empty 500.
             return ServiceRoutes.problem(.internalServerError, "the request failed: \(FathomError.wrapping(error))")
         }

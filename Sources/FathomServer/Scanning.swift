@@ -176,7 +176,7 @@ public actor ScanRunner {
                         return
                     }
                 } catch {
-                    logger.warning("could not tell whether the image was deleted", metadata: ["image": "\(job.image)", "error": "\(error)"])
+                    logger.warning("could not tell whether the image was deleted", metadata: ["image": "\(job.image)", "error": "\(FathomError.plain(error))"])
                 }
             }
             metrics.failed()
@@ -263,7 +263,7 @@ extension ScanRunner {
                     place = (reference.repository, reference.digest?.description ?? reference.tag)
                 }
             } catch {
-                logger.warning("report behind its newest scan, not scanned again", metadata: ["image": "\(name)", "error": "\(error)"])
+                logger.warning("report behind its newest scan, not scanned again", metadata: ["image": "\(name)", "error": "\(FathomError.plain(error))"])
                 continue
             }
             _ = try await queueScan(
@@ -331,7 +331,7 @@ extension ScanRunner {
             metrics.removed.increment()
             logger.info("deleted from the registry: out of the fleet", metadata: ["image": "\(name)"])
         case .failed(let name, let error):
-            logger.warning("rescan failed", metadata: ["image": "\(name)", "error": "\(error)"])
+            logger.warning("rescan failed", metadata: ["image": "\(name)", "error": "\(FathomError.plain(error))"])
         }
     }
 

@@ -1,3 +1,4 @@
+import FathomCore
 public import FathomStore
 public import Foundation
 public import Logging
@@ -47,7 +48,7 @@ public struct Scheduler: Service {
             } catch {
                 // Stopping (the group cancelled, e.g. when the listener could not bind) is not an error.
                 if Task.isCancelled || error is CancellationError { break }
-                logger.error("scheduler", metadata: ["error": "\(error)"])
+                logger.error("scheduler", metadata: ["error": "\(FathomError.plain(error))"])
             }
             try? await Task.sleep(for: configuration.schedulerTick)
         }
@@ -62,7 +63,7 @@ public struct Scheduler: Service {
                 let pruned = try await Self.prune(store, retention: retention, rescanWindow: configuration.rescanWindow, now: Date())
                 if pruned.total > 0 {
                     logger.info(
-                        "pruned rows older than the retention", metadata: ["jobs": "\(pruned.jobs)", "notifications": "\(pruned.notifications)",
+                        "pruned rows older than the retention, and rows no report reads", metadata: ["jobs": "\(pruned.jobs)", "notifications": "\(pruned.notifications)",
                         "events": "\(pruned.events)", "scans": "\(pruned.scans)", "images": "\(pruned.images)",
                         "inventories": "\(pruned.inventories)", "matches": "\(pruned.matches)",
                         "packageLists": "\(pruned.packageLists)", "lineage": "\(pruned.lineage)",
@@ -70,7 +71,7 @@ public struct Scheduler: Service {
                 }
             } catch {
                 if Task.isCancelled || error is CancellationError { return }
-                logger.error("cannot prune rows older than the retention", metadata: ["error": "\(error)"])
+                logger.error("cannot prune rows older than the retention", metadata: ["error": "\(FathomError.plain(error))"])
             }
             try? await Task.sleep(for: .seconds(3600))
         }

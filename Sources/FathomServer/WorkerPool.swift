@@ -71,7 +71,7 @@ public struct WorkerPool: Service {
                     } catch {
                         // Stopping while asking for a job is no failure to report.
                         if Task.isCancelled || error is CancellationError { break }
-                        logger.error("cannot take a job", metadata: ["worker": "\(worker)", "error": "\(error)"])
+                        logger.error("cannot take a job", metadata: ["worker": "\(worker)", "error": "\(FathomError.plain(error))"])
                         // The ends apart from the claim, each on its own: one that cannot be
                         // recorded is left to its lease and never keeps the worker from claiming.
                         for job in succeeded {
@@ -82,7 +82,7 @@ public struct WorkerPool: Service {
                                 running.withLock { _ = $0.removeValue(forKey: job.id) }
                                 logger.warning(
                                     "cannot record the end of a finished job: its lease will run out and it runs again (a scan finds its report stored and stops)",
-                                    metadata: ["job": "\(job.id)", "error": "\(error)"])
+                                    metadata: ["job": "\(job.id)", "error": "\(FathomError.plain(error))"])
                             }
                         }
                         succeeded = []
@@ -157,7 +157,7 @@ public struct WorkerPool: Service {
         } catch {
             logger.warning(
                 "cannot record the end of finished jobs: their leases will run out and they run again (a scan finds its report stored and stops)",
-                metadata: ["jobs": "\(jobs.map(\.id))", "error": "\(error)"])
+                metadata: ["jobs": "\(jobs.map(\.id))", "error": "\(FathomError.plain(error))"])
         }
     }
 
@@ -175,7 +175,7 @@ public struct WorkerPool: Service {
                     logger.warning("lost the lease of a job", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
                 }
             } catch {
-                logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.id))", "error": "\(error)"])
+                logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.id))", "error": "\(FathomError.plain(error))"])
             }
         }
     }
@@ -198,7 +198,7 @@ public struct WorkerPool: Service {
             switch await Task(operation: { await Self.outcome(of: handing, within: .seconds(5)) }).value {
             case .success?: logger.info("handed a job back at shutdown", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
             case .failure(let error)?:
-                logger.warning("cannot hand a job back: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                logger.warning("cannot hand a job back: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(FathomError.plain(error))"])
             case nil: logger.warning("the store did not take a job back within 5 seconds: its lease will run out", metadata: ["job": "\(job.id)"])
             }
             return false
@@ -217,7 +217,7 @@ public struct WorkerPool: Service {
                     job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: permanent ? job.attempts : configuration.maxAttempts,
                     now: Date())
             } catch {
-                logger.warning("cannot record a job's failure: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                logger.warning("cannot record a job's failure: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(FathomError.plain(error))"])
             }
             return false
         }

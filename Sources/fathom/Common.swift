@@ -139,7 +139,7 @@ func loadTemplate(_ argument: String?) throws -> MustacheTemplate? {
     do {
         return try argument.map(ReportTemplate.load)
     } catch {
-        printError("\(error)")
+        printError(FathomError.plain(error))
         throw ExitCode(1)
     }
 }

@@ -42,7 +42,7 @@ struct Events: AsyncParsableCommand {
                     for name in removed { print("  removed \(name)") }
                 } catch {
                     try? await store.close()
-                    printError("\(error)")
+                    printError(FathomError.plain(error))
                     throw ExitCode(1)
                 }
             }

@@ -87,7 +87,7 @@ struct PolicyOptions: ParsableArguments {
                 FileHandle.standardError.write(Data("fathom: warning: \(warning)\n".utf8))
             }
         } catch {
-            printError("\(error)")
+            printError(FathomError.plain(error))
             throw ExitCode(1)
         }
         return policy

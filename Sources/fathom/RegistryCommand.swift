@@ -136,7 +136,7 @@ struct RegistryScan: AsyncParsableCommand {
                 imageTimeout: try imageTimeout.flatMap { try WorkerOptions.interval($0, option: "--image-timeout") })
         } catch {
             try? await client?.shutdown()
-            printError("\(error)")
+            printError(FathomError.plain(error))
             throw ExitCode(1)
         }
         let fleet = session.fleet

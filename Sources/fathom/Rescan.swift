@@ -76,7 +76,7 @@ struct Rescan: AsyncParsableCommand {
             await display.stop()
             try? await client?.shutdown()
             try? await store.close()
-            printError("\(error)")
+            printError(FathomError.plain(error))
             throw ExitCode(1)
         }
         await display.stop()

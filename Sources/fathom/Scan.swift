@@ -126,7 +126,7 @@ struct Scan: AsyncParsableCommand {
             source = try SourceReference(parsing: reference)
             wanted = try Platform(parsing: platform ?? "linux/amd64")
         } catch {
-            printError("\(error)")
+            printError(FathomError.plain(error))
             throw ExitCode(1)
         }
         var client: RegistryClient?

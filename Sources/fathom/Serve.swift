@@ -1,4 +1,5 @@
 import ArgumentParser
+import FathomCore
 import FathomRegistry
 import FathomServer
 import FathomStore
@@ -136,7 +137,7 @@ struct WorkerOptions: ParsableArguments {
         do {
             return try PolicyFiles(ignoreFile: ignoreFile, vexFiles: vex, logger: logger)
         } catch {
-            printError("\(error)")
+            printError(FathomError.plain(error))
             throw ExitCode(1)
         }
     }
@@ -218,7 +219,7 @@ struct Serve: AsyncParsableCommand {
             configuration.apiToken = try apiTokenFile.map(ServiceConfiguration.token(file:))
             configuration.webhookToken = try webhookTokenFile.map(ServiceConfiguration.token(file:))
         } catch {
-            printError("\(error)")
+            printError(FathomError.plain(error))
             throw ExitCode(1)
         }
         if configuration.apiToken == nil {
@@ -249,7 +250,7 @@ struct Serve: AsyncParsableCommand {
         do {
             try await service.run()
         } catch {
-            printError("\(error)")
+            printError(FathomError.plain(error))
             throw ExitCode(1)
         }
     }
@@ -279,7 +280,7 @@ struct Worker: AsyncParsableCommand {
         do {
             configuration = try options.configuration(defaultWorkers: ProcessInfo.processInfo.activeProcessorCount)
         } catch {
-            printError("\(error)")
+            printError(FathomError.plain(error))
             throw ExitCode(1)
         }
         let store = try await options.storeOption.open()

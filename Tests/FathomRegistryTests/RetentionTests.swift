@@ -35,6 +35,20 @@ import Testing
         return text.split(separator: "\n").map(String.init)
     }
 
+    /// A statement PostgreSQL refuses (here inside a transaction) is said in PostgreSQL's words,
+    /// not as PostgresNIO's "generic description" nor as a dump of the transaction and its SQL.
+    @Test func aPostgreSQLErrorIsSaidInWords() async throws {
+        let store = try await LocalPostgres.shared.value.database("pgwords")
+        let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
+        try await Tool.run([Fixtures.fathomExecutable, "db", "import", "--store", store, secdb], environment: Fixtures.isolatedEnvironment)
+        try await Self.sql("ALTER TABLE image_packages RENAME TO image_packages_gone", backend: "postgres", store: store)
+        let failed = try await Tool.run(
+            [Fixtures.fathomExecutable, "db", "prune", "--store", store, "--older-than", "90d"], environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(failed.status == 1)
+        #expect(failed.errorText.contains(#"PostgreSQL: relation "image_packages" does not exist (SQLSTATE 42P01)"#), "\(failed.errorText)")
+        for leak in ["PSQLError", "PostgresTransactionError", "SELECT"] { #expect(!failed.errorText.contains(leak), "\(leak): \(failed.errorText)") }
+    }
+
     @Test(arguments: ["sqlite", "postgres"]) func dbPruneAndServeDeleteWhatIsOlderThanTheRetention(_ backend: String) async throws {
         let store = backend == "postgres" ? try await LocalPostgres.shared.value.database("retention") : try Fixtures.temporaryDirectory("retention") + "/fathom.db"
         let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path

@@ -295,6 +295,14 @@ import Testing
         #expect(try await Self.request(.POST, "\(service.base)/v1/rescans").status == 202)
         try await Self.eventually("the second rescan to end") { try await summary()["done"] == 3 }
         #expect(try await summary() == ["queued": 0, "running": 0, "done": 3, "dead": 1])
+        // The report is the last one made, and says that the scan since failed.
+        var asked = HTTPClientRequest(url: "\(service.base)/v1/images/team/app/1.0")
+        asked.headers.add(name: "Authorization", value: "Bearer \(Self.apiToken)")
+        let answer = try await Self.client.execute(asked, timeout: .seconds(30))
+        #expect(answer.status.code == 200)
+        let failure = answer.headers.first(name: "Fathom-Last-Scan-Failed") ?? ""
+        #expect(failure.hasPrefix("job ") && failure.contains("BLOB_UNKNOWN"), "\(failure)")
+        _ = try await answer.body.collect(upTo: 16 << 20)
         let log = try String(contentsOfFile: service.directory + "/serve.log", encoding: .utf8)
         #expect(log.contains("its scan failed before, not queued again yet"), "\(log.suffix(3000))")
     }
