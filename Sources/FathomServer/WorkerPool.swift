@@ -207,7 +207,7 @@ public struct WorkerPool: Service {
             try outcome.get()
             return true
         } catch {
-            let message = "\(FathomError.wrapping(error, image: job.image))"
+            let message = "\(FathomError.wrapping(error, image: job.image.isEmpty ? nil : job.image))"
             let delay = configuration.retryBackoff * (1 << min(job.attempts - 1, 10))
             logger.warning("job failed", metadata: ["job": "\(job.id)", "image": "\(job.image)", "error": "\(message)"])
             // A Harbor scan's credentials are fixed in its job: refused once, refused every time.
