@@ -754,19 +754,19 @@ extension PostgresStore {
         return at
     }
 
-    public func reportsBehindScans(limit: Int) async throws -> [(name: String, manifestDigest: Digest)] {
-        var found: [(name: String, manifestDigest: Digest)] = []
+    public func reportsBehindScans(limit: Int) async throws -> [(name: String, manifestDigest: Digest, scannedAt: Date)] {
+        var found: [(name: String, manifestDigest: Digest, scannedAt: Date)] = []
         try await run(
             """
-            SELECT r.name, i.manifest_digest FROM reports r JOIN heads h ON h.name = r.name JOIN scans s ON s.id = h.scan_id
+            SELECT r.name, i.manifest_digest, s.scanned_at FROM reports r JOIN heads h ON h.name = r.name JOIN scans s ON s.id = h.scan_id
             JOIN images i ON i.image_key = s.image_key
             WHERE r.manifest_digest IS NOT NULL AND i.manifest_digest IS NOT NULL AND i.manifest_digest <> r.manifest_digest
                 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.image = r.name AND j.state IN ('queued', 'running'))
             ORDER BY r.name LIMIT \(Int64(limit))
             """
         ) { row in
-            let (name, digest) = try row.decode((String, String).self)
-            found.append((name, try Digest(parsing: digest)))
+            let (name, digest, scannedAt) = try row.decode((String, String, Int64).self)
+            found.append((name, try Digest(parsing: digest), StoreTime.date(scannedAt)))
         }
         return found
     }

@@ -666,19 +666,19 @@ extension SQLiteStore {
         }
     }
 
-    public func reportsBehindScans(limit: Int) async throws -> [(name: String, manifestDigest: Digest)] {
+    public func reportsBehindScans(limit: Int) async throws -> [(name: String, manifestDigest: Digest, scannedAt: Date)] {
         try await database.read { database in
-            var found: [(name: String, manifestDigest: Digest)] = []
+            var found: [(name: String, manifestDigest: Digest, scannedAt: Date)] = []
             try database.query(
                 """
-                SELECT r.name, i.manifest_digest FROM reports r JOIN heads h ON h.name = r.name JOIN scans s ON s.id = h.scan_id
+                SELECT r.name, i.manifest_digest, s.scanned_at FROM reports r JOIN heads h ON h.name = r.name JOIN scans s ON s.id = h.scan_id
                 JOIN images i ON i.image_key = s.image_key
                 WHERE r.manifest_digest IS NOT NULL AND i.manifest_digest IS NOT NULL AND i.manifest_digest <> r.manifest_digest
                     AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.image = r.name AND j.state IN ('queued', 'running'))
                 ORDER BY r.name LIMIT ?
                 """, [.integer(Int64(limit))]
             ) { row in
-                if let name = row.text(0), let digest = row.text(1) { found.append((name, try Digest(parsing: digest))) }
+                if let name = row.text(0), let digest = row.text(1) { found.append((name, try Digest(parsing: digest), Self.date(row.integer(2)))) }
             }
             return found
         }

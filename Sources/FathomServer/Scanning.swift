@@ -249,9 +249,9 @@ extension ScanRunner {
     /// a scan job: the report is made from what is stored, not left on the old image while the
     /// tag checks, which compare the registry with the scan, find nothing to do. Names with a
     /// job pending are not returned by the store, nor those in `except`; a name whose tag's last
-    /// job died (whatever its digest) waits as a moved tag's does.
+    /// job died after its newest scan (whatever its digest) waits as a moved tag's does.
     nonisolated func queueReportsBehindScans(except skipped: Set<String>) async throws {
-        for (name, digest) in try await store.reportsBehindScans(limit: 10_000) where !skipped.contains(name) {
+        for (name, digest, scannedAt) in try await store.reportsBehindScans(limit: 10_000) where !skipped.contains(name) {
             let place: (repository: String, reference: String?)
             do {
                 if LocalSources.isLocal(name) {
@@ -268,7 +268,7 @@ extension ScanRunner {
             }
             _ = try await queueScan(
                 of: name, repository: place.repository, reference: place.reference, digest: digest, because: "report behind its newest scan",
-                anyDeadJob: true)
+                anyJobDeadSince: scannedAt)
         }
     }
 
@@ -277,16 +277,17 @@ extension ScanRunner {
 
     /// Queues a scan of `name`, now at `digest`, for any worker to take: keyed `scan NAME@DIGEST`,
     /// as a push of that digest is (a late webhook of a single-platform image adds none). Not
-    /// while the last job of its tag or digest is dead, for this digest (`anyDeadJob`: for any),
-    /// and died within `deadScanRetryAfter`: its failure is on record, and a rescan that queued
-    /// it again would add a dead job at every run; a push or `POST /v1/scans` tries at once. Says
-    /// what it did.
+    /// while the last job of its tag or digest is dead, for this digest (with `anyJobDeadSince`:
+    /// for any, if it died after then), and died within `deadScanRetryAfter`: its failure is on
+    /// record, and a rescan that queued it again would add a dead job at every run; a push or
+    /// `POST /v1/scans` tries at once. Says what it did.
     nonisolated func queueScan(
-        of name: String, repository: String, reference: String?, digest: Digest, because cause: String, anyDeadJob: Bool = false
+        of name: String, repository: String, reference: String?, digest: Digest, because cause: String, anyJobDeadSince: Date? = nil
     ) async throws -> String {
         let key = "scan \(name)@\(digest)"
         if let reference, let last = try await store.latestJob(repository: repository, reference: reference), last.state == .dead,
-            last.image == name, anyDeadJob || last.key == key, last.updatedAt > Date().addingTimeInterval(-Self.deadScanRetryAfter)
+            last.image == name, anyJobDeadSince.map { last.updatedAt > $0 } ?? (last.key == key),
+            last.updatedAt > Date().addingTimeInterval(-Self.deadScanRetryAfter)
         {
             logger.warning(
                 "\(cause): its scan failed before, not queued again yet", metadata: ["image": "\(name)", "digest": "\(digest)", "job": "\(last.id)"])

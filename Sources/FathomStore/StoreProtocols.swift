@@ -216,10 +216,10 @@ public protocol ReportStore: Sendable {
     /// retried after its worker died checks this before scanning again).
     func reportedScanTime(name: String) async throws -> Date?
     /// Names whose report is of another manifest than their newest scan, with that scan's
-    /// manifest, at most `limit`: a scan stored without its report (`fathom rescan` or
+    /// manifest and time, at most `limit`: a scan stored without its report (`fathom rescan` or
     /// `fathom registry` run on the service's store, or a job that died between the two). Not
     /// a name with a job queued or running: that job stores its report.
-    func reportsBehindScans(limit: Int) async throws -> [(name: String, manifestDigest: Digest)]
+    func reportsBehindScans(limit: Int) async throws -> [(name: String, manifestDigest: Digest, scannedAt: Date)]
     /// The reports of `repository` at a tag or a manifest digest, newest first, with their names
     /// (`host/repository:tag`: one per registry that holds the repository).
     func reports(repository: String, reference: String) async throws -> [(name: String, document: [UInt8])]

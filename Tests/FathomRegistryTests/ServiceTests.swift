@@ -303,6 +303,19 @@ import Testing
         let failure = answer.headers.first(name: "Fathom-Last-Scan-Failed") ?? ""
         #expect(failure.hasPrefix("job ") && failure.contains("BLOB_UNKNOWN"), "\(failure)")
         _ = try await answer.body.collect(upTo: 16 << 20)
+
+        // Mended (the blob pushed again) and scanned by the CLI after the job died: the next
+        // rescan makes the report at once, not a week later.
+        try await registry.push("oci:\(layout.directory):zstd", to: "team/app", tag: "1.0")
+        let mended = try await Tool.run(
+            [Fixtures.fathomExecutable, "rescan", "--store", service.store, "--quiet"], environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(mended.status == 0, "\(mended.errorText)")
+        #expect(try await Self.request(.POST, "\(service.base)/v1/rescans").status == 202)
+        try await Self.eventually("the report of the mended image") {
+            let (status, body) = try await Self.request(.GET, "\(service.base)/v1/images/team/app/1.0")
+            return try status == 200 && (Self.object(body)["artifact"] as? [String: Any])?["manifestDigest"] as? String == layout.zstd.manifestDigest
+        }
+        #expect(try await summary()["dead"] == 1)
         let log = try String(contentsOfFile: service.directory + "/serve.log", encoding: .utf8)
         #expect(log.contains("its scan failed before, not queued again yet"), "\(log.suffix(3000))")
     }

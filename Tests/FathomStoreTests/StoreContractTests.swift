@@ -781,6 +781,7 @@ import FathomStores
         let behind = try await store.reportsBehindScans(limit: 10)
         #expect(behind.map(\.name) == ["r.example/moved:1"])
         #expect(behind.map(\.manifestDigest) == [second])
+        #expect(behind.allSatisfy { abs($0.scannedAt.timeIntervalSinceNow) < 60 }, "\(behind)")
         try await report("r.example/moved:1", second)
         #expect(try await store.reportsBehindScans(limit: 10).isEmpty)
         // The job's key is read back with it (a rescan compares it with the key it would queue).
