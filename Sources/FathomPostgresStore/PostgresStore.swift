@@ -34,7 +34,8 @@ public final class PostgresStore: Store {
     /// execution, a tenth of its CPU per image in the service benchmark. Not for `serve`, whose
     /// ad hoc filters over skewed data are better planned for their values.
     public static func open(
-        url: String, connectTimeout: Duration = .seconds(15), logger: Logger = Logger(label: "fathom.postgres"), genericPlans: Bool = false
+        url: String, connectTimeout: Duration = .seconds(15), logger: Logger = Logger(label: "fathom.postgres"), genericPlans: Bool = false,
+        mustExist: Bool = false
     ) async throws -> PostgresStore {
         let parsed = try PostgresURL(url)
         let connectTimeout = parsed.connectTimeout ?? connectTimeout
@@ -99,8 +100,11 @@ public final class PostgresStore: Store {
             // another process's, on a large store) take what they take.
             let answered = Locked(false)
             try await Self.within(connectTimeout, "PostgreSQL at \(host):\(port): did not answer within \(connectTimeout)", unless: answered) {
-                try await store.migrate(connected: { answered.withLock { $0 = true } })
+                try await store.migrate(mustExist: mustExist, connected: { answered.withLock { $0 = true } })
             }
+        } catch let error as FathomError where error.code == .notFound {
+            try? await store.close()
+            throw FathomError(.notFound, error.message, path: redacted(url))
         } catch {
             try? await store.close()
             throw FathomError(.io, "cannot open the PostgreSQL store", path: redacted(url), cause: error)
@@ -351,9 +355,18 @@ public final class PostgresStore: Store {
     /// Any number fathom's processes agree on (the advisory lock that serialises migrations).
     static let migrationLock: Int64 = 0x6661_7468_6f6d
 
-    func migrate(connected: @Sendable () -> Void = {}) async throws {
+    /// `mustExist`: a database with no fathom store in it is an error, not a store to create
+    /// (`db prune`, `db stats`: a mistyped database name would read as an empty store).
+    func migrate(mustExist: Bool = false, connected: @Sendable () -> Void = {}) async throws {
         try await client.withConnection { connection in
             connected()
+            if mustExist {
+                var exists = false
+                for try await found in try await connection.query("SELECT to_regclass('schema_version') IS NOT NULL", logger: logger).decode(Bool.self) {
+                    exists = found
+                }
+                if !exists { throw FathomError(.notFound, "no fathom store in this database (fathom serve or db update makes one)") }
+            }
             // Processes starting together take turns; one still waiting after two seconds says
             // why it waits (another's migrations of a large store can take minutes), then waits on.
             let asked = ContinuousClock.now

@@ -12,8 +12,8 @@ public func defaultStoreLocation() -> String { SQLiteStore.defaultPath() }
 
 /// Opens a store only to read it (`db stats`, `db status`, `version`): an SQLite file this
 /// process may not write is opened read-only instead of failing, and one that is not there is
-/// an error naming it (a mistyped path read as a new, empty store reads as zeros); otherwise as
-/// `openStore(_:)`.
+/// an error naming it (a mistyped path read as a new, empty store reads as zeros), and so is a
+/// PostgreSQL database with no fathom tables; otherwise as `openStore(_:)`.
 public func openStoreForReading(_ location: String?) async throws -> any Store {
     let path = sqlitePath(location)
     let isSQLite = location.map { !$0.contains("://") || $0.hasPrefix("sqlite://") } ?? true
@@ -27,11 +27,12 @@ public func openStoreForReading(_ location: String?) async throws -> any Store {
     {
         return try await SQLiteStore.open(path: path, readOnly: true)
     }
-    return try await openStore(location)
+    return try await openStore(location, mustExist: true)
 }
 
-/// Opens a store that must be there already (`db prune`): an SQLite path with no file is an
-/// error naming it, not a new empty store; otherwise as `openStore(_:)`.
+/// Opens a store that must be there already (`db prune`): an SQLite path with no file, or a
+/// PostgreSQL database with no fathom tables, is an error naming it, not a new empty store;
+/// otherwise as `openStore(_:)`.
 public func openExistingStore(_ location: String?) async throws -> any Store {
     let lowered = location?.lowercased() ?? ""
     if !lowered.hasPrefix("postgres") {
@@ -40,7 +41,7 @@ public func openExistingStore(_ location: String?) async throws -> any Store {
             throw FathomError(.notFound, "no store here", path: path)
         }
     }
-    return try await openStore(location)
+    return try await openStore(location, mustExist: true)
 }
 
 /// The file an SQLite location names (`sqlite://PATH`, `sqlite:PATH`, a path, or nil for the
@@ -53,13 +54,13 @@ func sqlitePath(_ location: String?) -> String {
 /// Opens the store `location` names: `sqlite:PATH` or a plain path (the embedded SQLite
 /// store), or nil for the default one. `postgres://…` is the shared store of the service
 /// (`genericPlans`: see `PostgresStore.open`).
-public func openStore(_ location: String?, genericPlans: Bool = false) async throws -> any Store {
+public func openStore(_ location: String?, genericPlans: Bool = false, mustExist: Bool = false) async throws -> any Store {
     guard let location else { return try await SQLiteStore.open(path: SQLiteStore.defaultPath()) }
     let lowered = location.lowercased()
     if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
         // Schemes are case-insensitive; the store reads the lower-case one.
         let scheme = location.firstIndex(of: ":").map { location[$0...] } ?? ""
-        return try await PostgresStore.open(url: (lowered.hasPrefix("postgresql") ? "postgresql" : "postgres") + scheme, genericPlans: genericPlans)
+        return try await PostgresStore.open(url: (lowered.hasPrefix("postgresql") ? "postgresql" : "postgres") + scheme, genericPlans: genericPlans, mustExist: mustExist)
     }
     // A mistyped PostgreSQL URL (postgres:user:password@host, postgres//…) is not a file to
     // create: it would be named after the password. Refused, the password masked.

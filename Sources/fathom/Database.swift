@@ -256,14 +256,18 @@ struct Database: AsyncParsableCommand {
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete finished jobs, delivered notifications, registry events, superseded scans and what only they named, older than a cutoff.",
+            // Said by hand: --older-than is required, but optional to the parser (below).
+            usage: "fathom db prune --older-than <older-than> [--rescan-window <rescan-window>] [--store <store>]",
             discussion: """
                 As `fathom serve --retention` does hourly. Whatever their age, an image name keeps its newest job, and its first \
                 scan, its two newest and the one its report names; queued and running jobs and undelivered notifications stay; \
                 registry events are kept for the rescan window at least.
                 """)
 
-        @Option(help: "Delete what is older than this (90d, 2w; a day at least).")
-        var olderThan: String
+        // Optional to the parser only so that a mistyped option (`--older-tan 30d`) is named as
+        // unknown: ArgumentParser reports a missing required option first. `validate` requires it.
+        @Option(help: "Delete what is older than this (90d, 2w; a day at least; required).")
+        var olderThan: String?
 
         @Option(help: "The rescan window the registry events are kept for at least (as serve's --rescan-window).")
         var rescanWindow = "30d"
@@ -271,7 +275,8 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func validate() throws {
-            guard try WorkerOptions.retention(olderThan, option: "--older-than", offAllowed: false) != nil else {
+            // Its absence is said in `run`: ArgumentParser validates before it looks for unknown options.
+            if let olderThan, try WorkerOptions.retention(olderThan, option: "--older-than", offAllowed: false) == nil {
                 throw ValidationError("--older-than takes a duration such as 90d (not 0 or off)")
             }
             guard try WorkerOptions.interval(rescanWindow, option: "--rescan-window") != nil else {
@@ -280,6 +285,14 @@ struct Database: AsyncParsableCommand {
         }
 
         func run() async throws {
+            // Said as ArgumentParser says a usage error (thrown from here, it would come with the root's usage).
+            guard let olderThan else {
+                FileHandle.standardError.write(
+                    Data(
+                        "Error: Missing expected argument '--older-than <older-than>' (90d, 2w)\nUsage: \(Self.configuration.usage ?? "")\n  See 'fathom db prune --help' for more information.\n"
+                            .utf8))
+                throw ExitCode.validationFailure
+            }
             let retention = try WorkerOptions.retention(olderThan, option: "--older-than") ?? .zero
             let window = try WorkerOptions.interval(rescanWindow, option: "--rescan-window") ?? .zero
             // A mistyped path would otherwise be a new, empty store, "pruned" of nothing.

@@ -82,11 +82,12 @@ struct WorkerOptions: ParsableArguments {
     }
 
     /// `30s`, `90m`, `6h`, `30d`, `2w`; nil for `off` or `0` (`offAllowed`: the message offers it).
-    static func interval(_ text: String, option: String, offAllowed: Bool = true) throws -> Duration? {
+    /// `examples`: durations the option would take, for its error.
+    static func interval(_ text: String, option: String, offAllowed: Bool = true, examples: String = "30s, 90m, 6h, 30d or 2w") throws -> Duration? {
         if text == "off" || text == "0" { return nil }
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
         guard let unit = text.last, let scale = units[unit], let amount = Double(text.dropLast()), amount > 0 else {
-            throw ValidationError("\(option) takes a duration such as 30s, 90m, 6h, 30d or 2w\(offAllowed ? ", or off" : ""); not '\(text)'")
+            throw ValidationError("\(option) takes a duration such as \(examples)\(offAllowed ? ", or off" : ""); not '\(text)'")
         }
         // `infd` or `1e15d` is a slip, not a wish (and past what a duration holds).
         guard amount * scale <= Self.longestInterval else {
@@ -102,7 +103,7 @@ struct WorkerOptions: ParsableArguments {
     /// for 90 days) than a wish, and it could delete a finished job before Harbor or a client
     /// had asked for its report.
     static func retention(_ text: String, option: String, offAllowed: Bool = true) throws -> Duration? {
-        guard let retention = try interval(text, option: option, offAllowed: offAllowed) else { return nil }
+        guard let retention = try interval(text, option: option, offAllowed: offAllowed, examples: "90d or 2w") else { return nil }
         guard retention >= .seconds(86400) else {
             throw ValidationError(
                 "\(option) is at least a day (\(text) could delete jobs before their reports are fetched); e.g. 90d\(offAllowed ? ", or off" : "")")

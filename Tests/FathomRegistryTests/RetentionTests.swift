@@ -57,12 +57,35 @@ import Testing
 
         // Durations it cannot use are refused before the store is touched.
         // (One too long to hold crashed the process; "or off" is not offered where off is refused.)
-        for (value, says) in [("off", "not 0 or off"), ("3x", "takes a duration"), ("90m", "at least a day"), ("infd", "at most 100 years"), ("1e15d", "at most 100 years")] {
+        for (value, says) in [
+            ("off", "not 0 or off"), ("3x", "takes a duration such as 90d or 2w;"), ("90m", "at least a day"), ("infd", "at most 100 years"),
+            ("1e15d", "at most 100 years"),
+        ] {
             let refused = try await Tool.run(
                 [Fixtures.fathomExecutable, "db", "prune", "--store", store, "--older-than", value], environment: Fixtures.isolatedEnvironment, check: false)
             #expect(refused.status == 64 && refused.errorText.contains(says) && !refused.errorText.contains(", or off"), "\(value): \(refused.errorText)")
         }
+        // A mistyped option is named as such (ArgumentParser would first say the option it replaced is missing).
+        let mistyped = try await Tool.run(
+            [Fixtures.fathomExecutable, "db", "prune", "--store", store, "--older-tan", "90d"], environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(mistyped.status == 64 && mistyped.errorText.contains("Unknown option '--older-tan'"), "\(mistyped.errorText)")
+        let missing = try await Tool.run([Fixtures.fathomExecutable, "db", "prune", "--store", store], environment: Fixtures.isolatedEnvironment, check: false)
+        #expect(
+            missing.status == 64 && missing.errorText.contains("Missing expected argument '--older-than <older-than>'")
+                && missing.errorText.contains("See 'fathom db prune --help'"), "\(missing.errorText)")
         #expect(try await Self.jobKeys(backend, store: store) == ["new-1", "old-1"])
+        if backend == "postgres" {
+            // A database with no fathom store in it (a mistyped name) is said, not made a store.
+            let empty = try await LocalPostgres.shared.value.database("nostore")
+            for command in [["db", "prune", "--older-than", "90d"], ["db", "stats"], ["db", "status"]] {
+                let refused = try await Tool.run(
+                    [Fixtures.fathomExecutable] + command + ["--store", empty], environment: Fixtures.isolatedEnvironment, check: false)
+                #expect(refused.status == 1 && refused.errorText.contains("no fathom store in this database"), "\(command): \(refused.errorText)")
+            }
+            let tables = try await LocalPostgres.shared.value.query(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database: try #require(URL(string: empty)?.lastPathComponent))
+            #expect(tables == "0")
+        }
         // A mistyped PostgreSQL URL is refused, its password not printed.
         let typoURL = try await Tool.run(
             [Fixtures.fathomExecutable, "db", "prune", "--store", "postgres:fathom:S3cretPw@127.0.0.1/x", "--older-than", "90d"],
