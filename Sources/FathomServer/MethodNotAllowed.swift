@@ -5,6 +5,7 @@ import Hummingbird
 /// tries QUERY too) with 405 and an `Allow` header (RFC 9110 §15.5.6), instead of the 404 of an
 /// unknown path. Added after every route, it wraps only the router's not-found responder, so it
 /// sees exactly the requests no route took; the token check added before it still runs first.
+/// A path no route has at all is answered 404 in the one error shape.
 struct MethodNotAllowed<Context: RequestContext>: RouterMiddleware {
     let routes: [(path: RouterPath, allow: String)]
     /// Last components that make a catch-all path read-only (`…/scans`, a history under
@@ -23,7 +24,14 @@ struct MethodNotAllowed<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let components = request.uri.path.split(separator: "/", omittingEmptySubsequences: true)
-        guard let match = routes.first(where: { Self.matches($0.path, components) }) else { return try await next(request, context) }
+        guard let match = routes.first(where: { Self.matches($0.path, components) }) else {
+            // An unknown path: the one error shape, not Hummingbird's empty 404.
+            do {
+                return try await next(request, context)
+            } catch let error as HTTPError where error.status == .notFound {
+                return ServiceRoutes.problem(.notFound, "no such path: \(request.uri.path) (the API is described at /openapi.json)")
+            }
+        }
         return Self.refusal(request.method, allow: Self.readOnly(match.path, components, endings: readOnlyEndings) ? "GET" : match.allow)
     }
 

@@ -216,6 +216,12 @@ import FathomStores
                     #expect(response.status == .methodNotAllowed && response.headers[.allow] == allow, "\(method) \(path)")
                 }
             }
+            // A path no route has is a 404 in the one error shape, naming the path.
+            try await client.execute(uri: "/v1/imagez", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+                #expect(response.status == .notFound)
+                let object = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: [String: String]]
+                #expect(object?["error"]?["message"]?.hasPrefix("no such path: /v1/imagez") == true, "\(String(buffer: response.body))")
+            }
         }
         let view = try await store.fleetView(top: 10)
         #expect(view.images == 0 && view.bySeverity["HIGH"] == 0 && view.widespread.isEmpty)
