@@ -221,20 +221,23 @@ extension ScanRunner {
         // Tags are checked at every rescan, those of current images too: a registry that sends
         // no events (or a lost one) leaves a moved or deleted tag for this to find.
         let moved = Locked<Set<String>>([])
+        // Tags held back because their last scan died: warnings too, counted with the rest.
+        let heldBack = Locked(0)
         let rescan = FleetRescan(fleet: fleet, client: settings.rescanChecksTags ? client : nil, documents: store) { head, reference, digest in
             moved.withLock { _ = $0.insert(head.name) }
-            let reason = try await self.queueScan(
+            let queued = try await self.queueScan(
                 of: head.name, repository: reference.repository, reference: reference.tag, digest: digest, because: "tag moved")
-            return .skipped(name: head.name, reason: "its tag moved to \(digest): \(reason)")
+            if queued.heldBack { heldBack.withLock { $0 += 1 } }
+            return .skipped(name: head.name, reason: "its tag moved to \(digest): \(queued.said)")
         }
         let warnings = try await rescan.run(onlyOutdated: !policyChanged, checkingCurrentTags: true, filter: policyChanged ? nil : inWindow) {
             outcome in try await self.restore(outcome, session: session)
         }
         // Not a name whose tag the checks found moved: that job, or its failure, answers for it.
-        try await queueReportsBehindScans(except: moved.withLock { $0 })
+        let behindHeldBack = try await queueReportsBehindScans(except: moved.withLock { $0 })
         if let toJudge { await judged(toJudge) }
         for warning in warnings { logger.warning("\(warning)") }
-        metrics.rescanWarnings.record(warnings.count)
+        metrics.rescanWarnings.record(warnings.count + heldBack.withLock { $0 } + behindHeldBack)
         let counts = fleet.matching.counts
         logger.info(
             "rescanned",
@@ -250,7 +253,10 @@ extension ScanRunner {
     /// tag checks, which compare the registry with the scan, find nothing to do. Names with a
     /// job pending are not returned by the store, nor those in `except`; a name whose tag's last
     /// job died after its newest scan (whatever its digest) waits as a moved tag's does.
-    nonisolated func queueReportsBehindScans(except skipped: Set<String>) async throws {
+    /// Returns how many it held back for a dead job.
+    @discardableResult
+    nonisolated func queueReportsBehindScans(except skipped: Set<String>) async throws -> Int {
+        var heldBack = 0
         for (name, digest, scannedAt) in try await store.reportsBehindScans(limit: 10_000) where !skipped.contains(name) {
             let place: (repository: String, reference: String?)
             do {
@@ -266,10 +272,12 @@ extension ScanRunner {
                 logger.warning("report behind its newest scan, not scanned again", metadata: ["image": "\(name)", "error": "\(FathomError.plain(error))"])
                 continue
             }
-            _ = try await queueScan(
+            let queued = try await queueScan(
                 of: name, repository: place.repository, reference: place.reference, digest: digest, because: "report behind its newest scan",
                 anyJobDeadSince: scannedAt)
+            if queued.heldBack { heldBack += 1 }
         }
+        return heldBack
     }
 
     /// How long a rescan leaves a tag whose scan died before it queues the tag again.
@@ -280,10 +288,10 @@ extension ScanRunner {
     /// while the last job of its tag or digest is dead, for this digest (with `anyJobDeadSince`:
     /// for any, if it died after then), and died within `deadScanRetryAfter`: its failure is on
     /// record, and a rescan that queued it again would add a dead job at every run; a push or
-    /// `POST /v1/scans` tries at once. Says what it did.
+    /// `POST /v1/scans` tries at once. Says what it did, and whether it held the scan back.
     nonisolated func queueScan(
         of name: String, repository: String, reference: String?, digest: Digest, because cause: String, anyJobDeadSince: Date? = nil
-    ) async throws -> String {
+    ) async throws -> (said: String, heldBack: Bool) {
         let key = "scan \(name)@\(digest)"
         if let reference, let last = try await store.latestJob(repository: repository, reference: reference), last.state == .dead,
             last.image == name, anyJobDeadSince.map { last.updatedAt > $0 } ?? (last.key == key),
@@ -291,12 +299,12 @@ extension ScanRunner {
         {
             logger.warning(
                 "\(cause): its scan failed before, not queued again yet", metadata: ["image": "\(name)", "digest": "\(digest)", "job": "\(last.id)"])
-            return "its scan failed (job \(last.id)), not queued again yet"
+            return ("its scan failed (job \(last.id)), not queued again yet", true)
         }
         let (id, added) = try await store.enqueue(NewJob(kind: .scan, key: key, image: name, repository: repository, reference: reference), now: Date())
         if added { metrics.rescanQueued.increment() }
         logger.info("\(cause): scan queued", metadata: ["image": "\(name)", "digest": "\(digest)", "job": "\(id)", "new": "\(added)"])
-        return "scan job \(id)"
+        return ("scan job \(id)", false)
     }
 
     /// Stores a rescanned image's report said anew: findings, changes, coverage and the warnings

@@ -295,6 +295,10 @@ import Testing
         #expect(try await Self.request(.POST, "\(service.base)/v1/rescans").status == 202)
         try await Self.eventually("the second rescan to end") { try await summary()["done"] == 3 }
         #expect(try await summary() == ["queued": 0, "running": 0, "done": 3, "dead": 1])
+        // The tag held back is the second rescan's one warning.
+        let metrics = String(decoding: try await Self.request(.GET, "\(service.base)/metrics", token: nil).body, as: UTF8.self)
+        let warnings = metrics.split(separator: "\n").first { $0.hasPrefix("fathom_rescan_warnings ") }.flatMap { Double($0.split(separator: " ")[1]) }
+        #expect(warnings == 1, "\(metrics)")
         // The report is the last one made, and says that the scan since failed.
         var asked = HTTPClientRequest(url: "\(service.base)/v1/images/team/app/1.0")
         asked.headers.add(name: "Authorization", value: "Bearer \(Self.apiToken)")
