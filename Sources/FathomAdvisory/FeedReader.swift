@@ -38,7 +38,10 @@ public enum FeedReader {
                 contents.documents += 1
                 contents.notes += parsed.notes
                 if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty {
-                    contents.notes.append("\(name): holds no advisory that affects a package (none, or only not-affected determinations)")
+                    contents.notes.append(
+                        parsed.scoresOnly
+                            ? "\(name): holds no CVSS score (not scored yet, or rejected)"
+                            : "\(name): holds no advisory that affects a package (none, or only not-affected determinations)")
                 }
                 contents.records += parsed.records
                 contents.scores.merge(parsed.scores) { $0 + $1 }
@@ -112,15 +115,17 @@ public enum FeedReader {
         var exploitation: [String: Exploitation] = [:]
         /// Things worth saying that do not stop the document (NVD scores its vectors contradict).
         var notes: [String] = []
+        /// A severity source's document (NVD's), which holds scores and never advisories.
+        var scoresOnly = false
     }
 
     static func parse(_ bytes: [UInt8], name: String) throws -> Parsed {
         if ExploitationImport.isEPSS(bytes) { return Parsed(exploitation: try ExploitationImport.epss(bytes, file: name)) }
         // NVD's documents name their format in the first keys; sniffing spares every OSV
         // document a second parse.
-        if !(name.hasSuffix(".yaml") || name.hasSuffix(".yml")), NVDImport.sniff(bytes) {
+        if !(name.hasSuffix(".yaml") || name.hasSuffix(".yml")), NVDImport.sniff(bytes) || NVDImport.sniffRecord(bytes) {
             let (scores, notes) = try NVDImport.scores(bytes, file: name)
-            return Parsed(scores: scores, notes: notes)
+            return Parsed(scores: scores, notes: notes, scoresOnly: true)
         }
         // The catalog names its version in its first keys.
         if !(name.hasSuffix(".yaml") || name.hasSuffix(".yml")), String(decoding: bytes.prefix(400), as: UTF8.self).contains("\"catalogVersion\"") {

@@ -2,7 +2,8 @@
 // `nvdcve-2.0-*.json[.gz]` and the API's pages share one shape, `{"format": "NVD_CVE",
 // "vulnerabilities": [{"cve": {"id", "vulnStatus", "metrics": {"cvssMetricV40": [{"source",
 // "type", "cvssData": {"version", "vectorString", "baseScore"}}], "cvssMetricV31", …}}}]}`.
-// fathom reads it as a severity source: CVSS scores by CVE id, not advisories.
+// One CVE's object alone (the `cve` of an item) is read too. fathom reads it as a severity
+// source: CVSS scores by CVE id, not advisories.
 import FathomCore
 import Foundation
 
@@ -11,6 +12,14 @@ public enum NVDImport {
     static func sniff(_ bytes: [UInt8]) -> Bool {
         let head = String(decoding: bytes.prefix(4096), as: UTF8.self)
         return head.contains("\"NVD_CVE\"")
+    }
+
+    /// Whether a JSON document is one CVE in the API's `cve` shape, alone (as one file per CVE,
+    /// fkie-cad/nvd-json-data-feeds' layout, keeps them): its first keys name its source and
+    /// status, which no OSV record has (OSV's have `affected` too, so shape alone would misread it).
+    static func sniffRecord(_ bytes: [UInt8]) -> Bool {
+        let head = String(decoding: bytes.prefix(4096), as: UTF8.self)
+        return head.contains("\"sourceIdentifier\"") && head.contains("\"vulnStatus\"") && head.contains("\"CVE-")
     }
 
     static func isNVD(_ dictionary: [String: Any]) -> Bool {
@@ -39,11 +48,17 @@ public enum NVDImport {
             }
             var source: String?
             var type: String?
-            var cvssData: Data
+            // Not under every key: `metrics` holds other kinds too (CISA's `ssvcV203`), skipped.
+            var cvssData: Data?
         }
         let document: Document
         do {
-            document = try JSONDecoder().decode(Document.self, from: Data(bytes))
+            if sniff(bytes) {
+                document = try JSONDecoder().decode(Document.self, from: Data(bytes))
+            } else {
+                // One CVE alone, the inner object of a `vulnerabilities` item.
+                document = Document(vulnerabilities: [Item(cve: try JSONDecoder().decode(CVE.self, from: Data(bytes)))])
+            }
         } catch {
             throw FathomError(.invalidInput, "not NVD CVE API 2.0 JSON", path: file, cause: error)
         }
@@ -58,7 +73,7 @@ public enum NVDImport {
             // Newest CVSS version first; within one, NVD's own analysis before the CNA's.
             for key in ["cvssMetricV40", "cvssMetricV31", "cvssMetricV30", "cvssMetricV2"] {
                 for metric in item.cve.metrics?[key] ?? [] {
-                    let data = metric.cvssData
+                    guard let data = metric.cvssData else { continue }
                     // `type` tells NVD's own analysis (Primary) from a CNA's (Secondary).
                     let source = "nvd"
                     let stated = CVSSScore(source: source, version: data.version, vector: data.vectorString, score: data.baseScore, type: metric.type)

@@ -27,8 +27,8 @@ import Testing
         return (output, document)
     }
 
-    /// A document in the shape of NVD's CVE API 2.0 feed files, written here because the
-    /// repository's data holds no NVD records: CVE-2019-14697 (musl, in the secdb's v3.7 list)
+    /// A document in the shape of NVD's CVE API 2.0 feed files, written here because the real
+    /// NVD records in the data (`advisories/real/nvd`) are single CVEs, not feed files: CVE-2019-14697 (musl, in the secdb's v3.7 list)
     /// with an NVD (Primary) v3.1 and v2 score and a CNA (Secondary) v4.0 one; a rejected CVE;
     /// and CVE-2016-8859 with a stated score its vector does not give. Gzip'd as NVD serves it.
     static func nvdFeedFile(in directory: String) async throws -> String {
@@ -103,6 +103,29 @@ import Testing
         }
         let (gated, _) = try await scanJSON(gate, store: store)
         #expect(gated.status == 1)
+    }
+
+    /// Real NVD records, one CVE object per file as fkie-cad/nvd-json-data-feeds keeps them
+    /// (`advisories/real/nvd`): each is read as scores. They were refused as "not NVD", or read
+    /// as OSV records (those with an `affected` key), so the musl CVE stayed UNKNOWN and a
+    /// CRITICAL gate passed; two failed on a CISA SSVC metric, which holds no CVSS data.
+    @Test func realSingleCVENVDRecordsAreReadAsScores() async throws {
+        let directory = try Fixtures.temporaryDirectory("nvd-real")
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
+        let nvd = Fixtures.root.appendingPathComponent("advisories/real/nvd").path
+        let imported = try await fathom(["db", "import", "--store", store, nvd])
+        #expect(imported.status == 0, "\(imported.errorText)")
+        // 19 records: CVE-2023-42363 has no metrics yet; every other one has a score.
+        #expect(imported.text.contains("nvd: CVSS scores of 18 vulnerabilities imported\n"), "\(imported.text)")
+        #expect(!imported.errorText.contains("warning"), "\(imported.errorText)")
+        #expect(imported.errorText.contains("CVE-2023-42363.json: holds no CVSS score"), "\(imported.errorText)")
+        let stats = try await fathom(["db", "stats", "--store", store])
+        #expect(!stats.text.contains("CVE-2019-14697"), "no record of it is an advisory: \(stats.text)")
+        let (output, document) = try await scanJSON(["--severity", "CRITICAL", "--exit-code", "1"], store: store)
+        #expect(output.status == 1, "\(output.errorText)")
+        let musl = (document["vulnerabilities"] as? [[String: Any]])?.first { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true }
+        #expect(musl?["severity"] as? String == "CRITICAL" && musl?["severitySource"] as? String == "nvd", "\(musl ?? [:])")
     }
 
     /// A few hundred bytes of YAML whose aliases stand for 387 million nodes ("billion laughs")
