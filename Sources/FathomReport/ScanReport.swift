@@ -273,8 +273,19 @@ public struct ScanReport: Sendable, Codable {
         let read = readWarnings ?? warnings.filter { $0.hasPrefix("layer ") }
         readWarnings = read
         warnings =
-            read + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + (self.coverage?.warnings ?? [])
+            read + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + uncheckedWarnings
             + [OSLifecycle.warning(for: os?.namespace)].compactMap { $0 } + notes
+    }
+
+    /// Said when the store held no advisory at all: nothing was checked.
+    public static let noAdvisoryData = "the store holds no advisory data: no package was checked (fathom db update, or fathom db import PATH)"
+
+    /// What was not checked, one line each: no advisory data at all, or a gap per ecosystem or
+    /// release. Every format carries these, and `scan` says them on standard error beside any
+    /// format but the table (which shows them beside its counts): a report that looks clean
+    /// but was not checked must not pass unnoticed.
+    public var uncheckedWarnings: [String] {
+        summary.advisoriesLoaded ? coverage?.warnings ?? [] : [Self.noAdvisoryData]
     }
 
     /// A finding as the document shows it.

@@ -184,7 +184,7 @@ extension ScanReport {
         }
         if let changes { output += changes.table() }
         // Coverage gaps are shown beside the vulnerability count already.
-        let shown = Set(summary.advisoriesLoaded ? coverage?.warnings ?? [] : [])
+        let shown = Set(uncheckedWarnings)
         for warning in warnings where !shown.contains(warning) { output += "warning: \(warning)\n" }
         return output
     }

@@ -161,6 +161,7 @@ struct Scan: AsyncParsableCommand {
                 if case .failed(_, let error) = outcome { throw error }
                 throw FathomError(.invalidInput, "the image was not scanned")
             }
+            warnUnchecked(result.report, name: opened.displayName)
             try write(try render(result.report, template: reportTemplate))
             try conclude(result.verdict, name: opened.displayName)
         } catch let exit as ExitCode {
@@ -188,6 +189,7 @@ struct Scan: AsyncParsableCommand {
                 store: store, scanner: ImageScanner(cache: LayerCache(store: store)), policy: policy, maxDataAge: dataAge)
             let result = try await session.result(sbom: sbom, name: reference, bytes: bytes)
             try await store.close()
+            warnUnchecked(result.report, name: reference)
             try write(try render(result.report, template: reportTemplate))
             try conclude(result.verdict, name: reference)
         } catch let exit as ExitCode {
@@ -196,6 +198,13 @@ struct Scan: AsyncParsableCommand {
             printError("\(FathomError.wrapping(error, image: reference))")
             throw ExitCode(1)
         }
+    }
+
+    /// What was not checked, on standard error, unless the table on the terminal shows it
+    /// beside its counts: a JSON, SARIF or SBOM document read by a tool shows no finding either way.
+    private func warnUnchecked(_ report: ScanReport, name: String) {
+        guard !quiet, format != .table || output != nil else { return }
+        for warning in report.uncheckedWarnings { printWarning("\(name): not checked: \(warning)") }
     }
 
     /// Exits as the verdict asks: the policy's code when a finding survives it; 1 with the

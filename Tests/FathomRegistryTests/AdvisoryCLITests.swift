@@ -228,6 +228,32 @@ import Testing
 
         let table = try await fathom(["scan", image, "--store", store])
         #expect(table.text.contains("NOT CHECKED: \(expected)"))
+        #expect(!table.errorText.contains("not checked"), "the table says it once: \(table.errorText)")
+        // Every other format carries it too, and says it on standard error: a SARIF run or an
+        // SBOM with no vulnerabilities must not read as a clean image.
+        #expect(json.errorText.contains("warning: \(image): not checked: \(expected)"), "\(json.errorText)")
+        for format in ["sarif", "cyclonedx", "spdx", "harbor"] {
+            let output = try await fathom(["scan", image, "--store", store, "--format", format])
+            #expect(output.status == 0 && output.errorText.contains("not checked: \(expected)"), "\(format): \(output.errorText)")
+            let document = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
+            let carried: [String]
+            switch format {
+            case "sarif":
+                let run = (document["runs"] as? [[String: Any]])?.first
+                let notifications = (run?["invocations"] as? [[String: Any]])?.first?["toolExecutionNotifications"] as? [[String: Any]]
+                carried = notifications?.compactMap { ($0["message"] as? [String: Any])?["text"] as? String } ?? []
+            case "cyclonedx":
+                let properties = (document["metadata"] as? [String: Any])?["properties"] as? [[String: String]]
+                carried = properties?.filter { $0["name"] == "fathom:warning" }.compactMap { $0["value"] } ?? []
+            case "spdx":
+                carried = [((document["creationInfo"] as? [String: Any])?["comment"] as? String) ?? ""]
+            default:
+                carried = [expected]  // Harbor's report has no place for it: standard error only.
+            }
+            #expect(carried.contains { $0.contains(expected) }, "\(format): \(carried)")
+        }
+        let quiet = try await fathom(["scan", image, "--store", store, "--format", "json", "--quiet"])
+        #expect(!quiet.errorText.contains("not checked"), "\(quiet.errorText)")
 
         let verdict = try await fathom(["scan", image, "--store", store, "--exit-code", "3"])
         #expect(verdict.status == 1)
@@ -237,6 +263,11 @@ import Testing
         let empty = try await fathom(["scan", image, "--store", directory + "/empty.db", "--exit-code", "3"])
         #expect(empty.status == 1)
         #expect(empty.errorText.contains("the store holds no advisories"))
+        // With no advisory data at all, the JSON's warnings say so (it said only advisoriesLoaded: false).
+        let emptyJSON = try await fathom(["scan", image, "--store", directory + "/empty.db", "--format", "json"])
+        let emptyDocument = try JSONSerialization.jsonObject(with: emptyJSON.stdout) as? [String: Any]
+        #expect((emptyDocument?["warnings"] as? [String])?.contains { $0.hasPrefix("the store holds no advisory data") } == true, "\(emptyJSON.text)")
+        #expect(emptyJSON.errorText.contains("not checked: the store holds no advisory data"), "\(emptyJSON.errorText)")
 
         // With the data for its release, the same verdict is a real one: checked, nothing missing.
         let v310 = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.10/main.yaml").path

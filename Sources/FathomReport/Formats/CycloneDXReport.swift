@@ -57,17 +57,21 @@ extension ScanReport {
             image["hashes"] = [["alg": digest.algorithm == .sha256 ? "SHA-256" : "SHA-512", "content": .string(digest.encoded)]]
         }
 
+        var metadata: [String: JSONValue] = [
+            "timestamp": .string(Self.timestamp(date)),
+            "tools": ["components": [["type": "application", "name": "fathom", "version": .string(FathomVersionInfo.version)]]],
+            "component": .object(image),
+        ]
+        // The report's warnings (what was not checked among them): an SBOM with no vulnerabilities
+        // is not a clean bill when the packages were not checked.
+        if !warnings.isEmpty { metadata["properties"] = .array(warnings.map { Self.property("fathom:warning", $0) }) }
         let document: JSONValue = [
             "$schema": "http://cyclonedx.org/schema/bom-1.5.schema.json",
             "bomFormat": "CycloneDX",
             "specVersion": "1.5",
             "serialNumber": .string("urn:uuid:\(serialNumber.uuidString.lowercased())"),
             "version": 1,
-            "metadata": [
-                "timestamp": .string(Self.timestamp(date)),
-                "tools": ["components": [["type": "application", "name": "fathom", "version": .string(FathomVersionInfo.version)]]],
-                "component": .object(image),
-            ],
+            "metadata": .object(metadata),
             "components": .array(components),
             "dependencies": .array(dependencies),
             "vulnerabilities": .array(cycloneDXVulnerabilities(references: references)),

@@ -54,24 +54,33 @@ extension ScanReport {
         if let digest = artifact.manifestDigest { imageProperties["manifestDigest"] = .string(digest.description) }
         if !artifact.repoTags.isEmpty { imageProperties["repoTags"] = .array(artifact.repoTags.map(JSONValue.string)) }
         if let os { imageProperties["os"] = .string([os.id, os.versionID].compactMap { $0 }.joined(separator: " ")) }
+        var run: [String: JSONValue] = [
+            "tool": [
+                "driver": [
+                    "name": "fathom", "fullName": .string("fathom \(FathomVersionInfo.version)"),
+                    "version": .string(FathomVersionInfo.version),
+                    "rules": .array(rules),
+                ]
+            ],
+            "results": .array(results),
+            "columnKind": "utf16CodeUnits",
+            "originalUriBaseIds": ["ROOTPATH": ["uri": "file:///"]],
+            "properties": .object(imageProperties),
+        ]
+        // The report's warnings (what was not checked among them) as the run's notifications,
+        // so a code-scanning view shows why a run with no results may not be clean.
+        if !warnings.isEmpty {
+            run["invocations"] = [
+                [
+                    "executionSuccessful": true,
+                    "toolExecutionNotifications": .array(warnings.map { ["level": "warning", "message": ["text": .string($0)]] }),
+                ]
+            ]
+        }
         let document: JSONValue = [
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
             "version": "2.1.0",
-            "runs": [
-                [
-                    "tool": [
-                        "driver": [
-                            "name": "fathom", "fullName": .string("fathom \(FathomVersionInfo.version)"),
-                            "version": .string(FathomVersionInfo.version),
-                            "rules": .array(rules),
-                        ]
-                    ],
-                    "results": .array(results),
-                    "columnKind": "utf16CodeUnits",
-                    "originalUriBaseIds": ["ROOTPATH": ["uri": "file:///"]],
-                    "properties": .object(imageProperties),
-                ]
-            ],
+            "runs": [.object(run)],
         ]
         return try Self.encode(document)
     }

@@ -61,6 +61,11 @@ extension ScanReport {
             ])
             relationships.append(["spdxElementId": .string(imageID), "relationshipType": "CONTAINS", "relatedSpdxElement": .string(id)])
         }
+        var creationInfo: [String: JSONValue] = [
+            "created": .string(Self.timestamp(date)), "creators": [.string("Tool: fathom-\(FathomVersionInfo.version)")],
+        ]
+        // The report's warnings (what was not checked among them), where SPDX keeps a creator's remarks.
+        if !warnings.isEmpty { creationInfo["comment"] = .string("fathom warnings: " + warnings.joined(separator: "; ")) }
         let safeName = artifact.name.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "-" }
         let document: JSONValue = [
             "spdxVersion": "SPDX-2.3",
@@ -68,10 +73,7 @@ extension ScanReport {
             "SPDXID": "SPDXRef-DOCUMENT",
             "name": .string(artifact.name),
             "documentNamespace": .string("https://spdx.org/spdxdocs/fathom/\(String(safeName))-\(documentID.uuidString.lowercased())"),
-            "creationInfo": [
-                "created": .string(Self.timestamp(date)),
-                "creators": [.string("Tool: fathom-\(FathomVersionInfo.version)")],
-            ],
+            "creationInfo": .object(creationInfo),
             "packages": .array(packagesJSON),
             "relationships": .array(relationships),
         ]
