@@ -112,7 +112,7 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 6  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded
+    public static let version = 7  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -188,11 +188,15 @@ public enum ImageMatcher {
                 for id in upstream { rollups[id, default: []].append(match.record.id) }
             }
             let folded = Set(rollups.values.joined())
-            for match in matches where !folded.contains(match.record.id) {
+            for (match, others) in Self.oneByAlias(matches.filter { !folded.contains($0.record.id) }) {
                 let vendor = VendorStatus.of(match)
+                var aliases = match.record.relatedIDs + (rollups[match.record.id] ?? [])
+                for other in others { aliases += [other.record.id] + other.record.relatedIDs }
+                var named: Set<String> = [match.record.id]
+                aliases = aliases.filter { named.insert($0).inserted }
                 findings.append(
                     Finding(
-                        id: match.record.id, aliases: match.record.relatedIDs + (rollups[match.record.id] ?? []), ecosystem: entry.package.ecosystem,
+                        id: match.record.id, aliases: aliases, ecosystem: entry.package.ecosystem,
                         package: entry.package.name, sourcePackage: entry.package.source?.name,
                         installedVersion: entry.package.version, fixedVersion: match.fixedVersion,
                         status: vendor.status, severity: match.rating.severity, severitySource: match.rating.source,
@@ -202,6 +206,42 @@ public enum ImageMatcher {
             }
         }
         return sorted(findings)
+    }
+
+    /// One match per vulnerability of a package: records that are aliases of each other (OSV's
+    /// `aliases`: the same vulnerability, as PyPI's PYSEC-2018-28 and GHSA-x84v-xcm2-53pg are,
+    /// both CVE-2018-18074) are one finding, as Trivy and Grype report them, not one per feed.
+    /// The record kept is the one that rates it, then the one with a fix, then the one the others
+    /// name; the others' ids become its aliases. Records merely `related` stay apart.
+    static func oneByAlias(_ matches: [AdvisoryIndex.Match]) -> [(kept: AdvisoryIndex.Match, others: [AdvisoryIndex.Match])] {
+        guard matches.count > 1 else { return matches.map { ($0, []) } }
+        // Union-find over the matches, joined by any shared name (id or alias).
+        var parent = Array(matches.indices)
+        func root(_ index: Int) -> Int {
+            var index = index
+            while parent[index] != index { (parent[index], index) = (parent[parent[index]], parent[index]) }
+            return index
+        }
+        var owner: [String: Int] = [:]
+        for (index, match) in matches.enumerated() {
+            for name in [match.record.id] + (match.record.aliases ?? []) {
+                if let other = owner[name] { parent[root(index)] = root(other) } else { owner[name] = index }
+            }
+        }
+        var groups: [Int: [Int]] = [:]
+        for index in matches.indices { groups[root(index), default: []].append(index) }
+        let named = Set(matches.flatMap { $0.record.aliases ?? [] })
+        return groups.keys.sorted().map { key in
+            let members = groups[key]!.map { matches[$0] }
+            guard members.count > 1 else { return (members[0], []) }
+            let kept = members.min { a, b in
+                func rank(_ match: AdvisoryIndex.Match) -> (Int, Int, Int, String) {
+                    (match.rating.severity == .unknown ? 1 : 0, match.fixedVersion == nil ? 1 : 0, named.contains(match.record.id) ? 0 : 1, match.record.id)
+                }
+                return rank(a) < rank(b)
+            }!
+            return (kept, members.filter { $0.record.id != kept.record.id || $0.source != kept.source })
+        }
     }
 }
 

@@ -108,6 +108,36 @@ import FathomSQLiteStore
         #expect(index.match(patched, osNamespace: nil).isEmpty)
     }
 
+    /// The same vulnerability in two feeds (PyPA's PYSEC-2018-28 names GHSA-x84v-xcm2-53pg and
+    /// CVE-2018-18074 as aliases; the GHSA names the CVE) is one finding, as Trivy and Grype
+    /// report it: the GHSA, which rates it, with the others as aliases. Two findings made the
+    /// HIGH count and the remediation's "fixes" count double.
+    @Test func aliasedRecordsOfTwoFeedsAreOneFinding() async throws {
+        let pysec = try AdvisoryImport.osv(try Self.bytes(Self.advisory("osv-pypi-sample/PYSEC-2018-28.yaml")), file: "PYSEC-2018-28.yaml")
+        let ghsaPath = Self.advisory("real/ghsa/GHSA-x84v-xcm2-53pg.json")
+        let ghsa = try AdvisoryImport.osv(try Self.bytes(ghsaPath), file: ghsaPath)
+        var index = AdvisoryIndex()
+        index.add([pysec], source: "pypa")
+        index.add([ghsa], source: "ghsa")
+        let requests = Package(ecosystem: "pypi", name: "requests", version: "2.19.1", path: "site-packages/requests-2.19.1.dist-info/METADATA")
+        #expect(index.match(requests, osNamespace: nil).count == 2, "both feeds match it")
+        let findings = ImageMatcher.findings([InventoryEntry(package: requests, layer: 0)], osNamespace: nil, index: index)
+        #expect(findings.map(\.id) == ["GHSA-x84v-xcm2-53pg"])
+        #expect(Set(findings.first?.aliases ?? []) == ["CVE-2018-18074", "PYSEC-2018-28"])
+        #expect(findings.first?.severity == .high && findings.first?.fixedVersion == "2.20.0")
+        #expect(Remediation.group(findings).first?.fixes == 1)
+
+        // Records only `related` to one CVE (a distribution's advisory covering several) stay apart.
+        func record(_ id: String, related: [String]) throws -> OSVRecord {
+            let json = #"{"id": "\#(id)", "modified": "2024-01-01T00:00:00Z", "related": \#(related), "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}]}]}"#
+            return try AdvisoryImport.osv(Array(json.utf8), file: id)
+        }
+        var related = AdvisoryIndex()
+        related.add([try record("X-1", related: ["CVE-2018-18074"]), try record("X-2", related: ["CVE-2018-18074"])], source: "x")
+        let apart = ImageMatcher.findings([InventoryEntry(package: requests, layer: 0)], osNamespace: nil, index: related)
+        #expect(apart.map(\.id).sorted() == ["X-1", "X-2"])
+    }
+
     /// Go 1.15.2 (trivy's test binary) against the Go vulndb: the stdlib advisories fathom
     /// reports are exactly those an independent evaluation (Python, numeric x.y.z) finds.
     @Test func goStdlibAdvisoriesForGo1152() async throws {

@@ -64,10 +64,11 @@ import FathomSQLiteStore
         }
         let critical = OSVRecord.Severity(type: "CVSS_V3", score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
         var index = AdvisoryIndex()
-        index.add([record("WORD", severity: [critical], urgency: "low"), record("VECTOR", severity: [critical], urgency: nil),
+        // (Each of its own CVE: records aliased to one CVE would be one finding.)
+        index.add([record("WORD", severity: [critical], urgency: "low"), record("VECTOR", severity: [critical], urgency: nil, cve: "CVE-2026-33056"),
                    record("NOTHING", severity: nil, urgency: "not yet assigned", cve: "CVE-2026-0001")], source: "debian")
         let v2 = CVSSScore(source: "nvd", version: "2.0", vector: "AV:N/AC:L/Au:N/C:P/I:P/A:P", score: 7.5, type: "Primary")
-        index.addScores(["CVE-2026-33055": [v2], "CVE-2026-0001": [v2]])
+        index.addScores(["CVE-2026-33055": [v2], "CVE-2026-33056": [v2], "CVE-2026-0001": [v2]])
         let findings = try await ImageMatcher.findings([Self.rustcWeb], osNamespace: "Debian:12", lookup: index)
         let byID = Dictionary(uniqueKeysWithValues: findings.map { ($0.id, $0) })
         #expect(byID["WORD"]?.severity == .low && byID["WORD"]?.severitySource == "debian")
