@@ -285,7 +285,17 @@ public struct ScanReport: Sendable, Codable {
     /// format but the table (which shows them beside its counts): a report that looks clean
     /// but was not checked must not pass unnoticed.
     public var uncheckedWarnings: [String] {
-        summary.advisoriesLoaded ? coverage?.warnings ?? [] : [Self.noAdvisoryData]
+        guard summary.advisoriesLoaded else { return [Self.noAdvisoryData] }
+        return (coverage?.warnings ?? []) + [missingOSPackages].compactMap { $0 }
+    }
+
+    /// Said when the image names its OS but has no package of it: its package database was
+    /// deleted, or a later layer hid it, so none of its OS packages could be checked (Trivy
+    /// warns of the same). An OS whose packages fathom reads always has some.
+    var missingOSPackages: String? {
+        guard let os, !packages.contains(where: { ["deb", "apk", "rpm"].contains($0.ecosystem) }) else { return nil }
+        return "\(os.prettyName ?? os.id) was identified, but no OS package database was found (deleted, or hidden by a later layer): "
+            + "its OS packages were not checked"
     }
 
     /// A finding as the document shows it.

@@ -110,7 +110,7 @@ extension ScanReport {
             }
             if let coverage {
                 output += "Checked against: \(coverage.checkedAgainst.isEmpty ? "nothing" : coverage.checkedAgainst.joined(separator: ", "))\n"
-                for gap in coverage.warnings { output += "NOT CHECKED: \(gap)\n" }
+                for gap in uncheckedWarnings { output += "NOT CHECKED: \(gap)\n" }
             }
             for severity in Severity.allCases.reversed() {
                 let group = vulnerabilities.filter { $0.severity == severity }

@@ -200,6 +200,34 @@ import Testing
         #expect(stats.text.contains("Alpine:v3.7                     1070"))
     }
 
+    /// An image whose OS is known but whose package database a later layer whited out (or a
+    /// build deleted) has no OS package to check: said, as Trivy says it, not a clean "0".
+    @Test func anOSWithoutItsPackageDatabaseIsSaid() async throws {
+        let directory = try Fixtures.temporaryDirectory("no-package-db")
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
+        let minirootfs = Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz")
+        try await Tool.run(["gzip", "-dc", minirootfs]).stdout.write(to: URL(fileURLWithPath: directory + "/base.tar"))
+        try FileManager.default.createDirectory(atPath: directory + "/upper/lib/apk/db", withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: directory + "/upper/lib/apk/db/.wh.installed", contents: Data()))
+        try await Tool.run(["tar", "-cf", directory + "/upper.tar", "-C", directory + "/upper", "lib"])
+        let builder = try OCILayoutBuilder(directory: directory + "/oci")
+        try builder.writeIndex([
+            ("hidden", [try await builder.addImage(layers: [(directory + "/base.tar", .gzip), (directory + "/upper.tar", .gzip)])]),
+            ("whole", [try await builder.addImage(layers: [(directory + "/base.tar", .gzip)])]),
+        ])
+        let said = "Alpine Linux v3.7 was identified, but no OS package database was found"
+        let table = try await fathom(["scan", "oci:\(directory)/oci:hidden", "--store", store])
+        #expect(table.status == 0 && table.text.contains("NOT CHECKED: \(said)"), "\(table.text)")
+        let json = try await fathom(["scan", "oci:\(directory)/oci:hidden", "--store", store, "--format", "json"])
+        #expect(json.errorText.contains(said), "\(json.errorText)")
+        let document = try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any]
+        #expect((document?["warnings"] as? [String])?.contains { $0.hasPrefix(said) } == true)
+        // The same base with its database says nothing of the kind.
+        let whole = try await fathom(["scan", "oci:\(directory)/oci:whole", "--store", store, "--format", "json"])
+        #expect(whole.status == 0 && !whole.errorText.contains("no OS package database"), "\(whole.errorText)")
+    }
+
     /// An Alpine 3.10 image against a store holding only Alpine 3.7 data: the report says its
     /// packages were not checked, and `--exit-code` refuses to call it clean unless asked to.
     @Test func missingAdvisoryDataIsALoudGapNotACleanReport() async throws {
