@@ -106,6 +106,7 @@ extension Index {
     public func manifest(for platform: Platform) throws -> Descriptor {
         // A single entry that states no platform is the image (single-image indexes often omit it).
         if manifests.count == 1, manifests[0].platform == nil { return manifests[0] }
+        guard !manifests.isEmpty else { throw FathomError(.notFound, "the index lists no image (its manifests are empty)") }
         let candidates = manifests.filter { $0.mediaType.isManifest || $0.mediaType.isIndex }
         if let match = candidates.first(where: { $0.platform.map(platform.matches) ?? false }) {
             return match

@@ -104,6 +104,13 @@ public struct OCILayoutSource: ImageSource {
         let chosen: Descriptor
         if candidates.count == 1 {
             chosen = candidates[0]
+        } else if tag == nil, candidates.count > 1, candidates.allSatisfy({ $0.platform == nil }) {
+            // Several images, none for a platform: a tag, not --platform, chooses.
+            let names = candidates.compactMap { $0.annotations?[Descriptor.refNameAnnotation] }
+            throw FathomError(
+                .invalidInput,
+                "the layout holds \(candidates.count) images and names no platform for them: choose one by its tag (\(displayName):TAG)"
+                    + (names.isEmpty ? "; none is tagged" : "; it has \(names.joined(separator: ", "))"))
         } else {
             chosen = try Index(schemaVersion: 2, manifests: candidates).manifest(for: platform)
         }

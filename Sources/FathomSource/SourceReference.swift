@@ -17,22 +17,14 @@ public enum SourceReference: Sendable, Hashable {
 
     public init(parsing text: String) throws {
         if text.hasPrefix("oci:") {
-            let rest = String(text.dropFirst(4))
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: rest, isDirectory: &isDir), isDir.boolValue {
-                self = .ociLayout(directory: rest, tag: nil)
-            } else if let colon = rest.lastIndex(of: ":"), !rest[colon...].contains("/") {
-                self = .ociLayout(directory: String(rest[..<colon]), tag: String(rest[rest.index(after: colon)...]))
-            } else {
-                self = .ociLayout(directory: rest, tag: nil)
+            let (directory, tag) = Self.split(String(text.dropFirst(4))) { path in
+                var isDir: ObjCBool = false
+                return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
             }
+            self = .ociLayout(directory: directory, tag: tag)
         } else if text.hasPrefix("oci-archive:") {
-            let rest = String(text.dropFirst("oci-archive:".count))
-            if !FileManager.default.fileExists(atPath: rest), let colon = rest.lastIndex(of: ":"), !rest[colon...].contains("/") {
-                self = .ociArchive(path: String(rest[..<colon]), tag: String(rest[rest.index(after: colon)...]))
-            } else {
-                self = .ociArchive(path: rest, tag: nil)
-            }
+            let (path, tag) = Self.split(String(text.dropFirst("oci-archive:".count))) { FileManager.default.fileExists(atPath: $0) }
+            self = .ociArchive(path: path, tag: tag)
         } else if text.hasPrefix("rootfs:") {
             self = .rootFS(String(text.dropFirst("rootfs:".count)))
         } else if text.hasPrefix("dir:") {
@@ -82,6 +74,22 @@ public enum SourceReference: Sendable, Hashable {
                     cause: error)
             }
         }
+    }
+
+    /// `PATH[:reference]` as skopeo reads it: the path is the whole text if it `exists`, else the
+    /// shortest prefix before a ':' that does (a reference may hold a ':' itself, as containerd's
+    /// `busybox:1.38.0-glibc` does); with none, the last ':' not followed by a '/' ends the path.
+    static func split(_ text: String, exists: (String) -> Bool) -> (path: String, reference: String?) {
+        if exists(text) { return (text, nil) }
+        var index = text.startIndex
+        while let colon = text[index...].firstIndex(of: ":") {
+            if exists(String(text[..<colon])) { return (String(text[..<colon]), String(text[text.index(after: colon)...])) }
+            index = text.index(after: colon)
+        }
+        if let colon = text.lastIndex(of: ":"), !text[colon...].contains("/") {
+            return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+        }
+        return (text, nil)
     }
 
     /// Opens the source; `client` is used for registry references.

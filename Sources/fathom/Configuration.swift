@@ -19,8 +19,11 @@ enum CommandLineDefaults {
         func takes(_ name: String) -> Bool { valued.contains(name) || flags.contains(name) }
     }
 
-    /// The arguments with the file's and the environment's settings put before the user's.
-    static func expand(_ arguments: [String], environment: [String: String], warn: (String) -> Void) throws -> [String] {
+    /// The arguments with the file's and the environment's settings put before the user's, and
+    /// where each option so added came from (its variable or file), for errors to name it.
+    static func expand(
+        _ arguments: [String], environment: [String: String], warn: (String) -> Void
+    ) throws -> (arguments: [String], origins: [String: String]) {
         var arguments = arguments
         // The command: the leading words that name subcommands.
         var command: any ParsableCommand.Type = Fathom.self
@@ -31,7 +34,7 @@ enum CommandLineDefaults {
             command = next
             path.append(word)
         }
-        guard !path.isEmpty, command.configuration.subcommands.isEmpty else { return arguments }
+        guard !path.isEmpty, command.configuration.subcommands.isEmpty else { return (arguments, [:]) }
         var fileArgument: String?
         if let index = arguments.firstIndex(of: "--config"), index + 1 < arguments.count {
             fileArgument = arguments[index + 1]
@@ -68,7 +71,7 @@ enum CommandLineDefaults {
                 throw ValidationError("the configuration file \(file) is not YAML: \(error)")
             }
             guard let keys = loaded as? [String: Any] else {
-                if loaded == nil { return arguments }
+                if loaded == nil { return (arguments, [:]) }
                 throw ValidationError("the configuration file \(file) must be a mapping of option names to values")
             }
             let everyOption = Self.allOptions()
@@ -81,7 +84,9 @@ enum CommandLineDefaults {
             }
         }
         var extra: [String] = []
+        var origins: [String: String] = [:]
         for (name, value, origin) in settings where !given.contains(name) {
+            origins[name] = origin
             if options.flags.contains(name) && !options.valued.contains(name) {
                 let text = "\(value)".lowercased()
                 switch text {
@@ -95,7 +100,7 @@ enum CommandLineDefaults {
                 extra += ["--\(name)", "\(value)"]
             }
         }
-        return Array(arguments.prefix(path.count)) + extra + arguments.dropFirst(path.count)
+        return (Array(arguments.prefix(path.count)) + extra + arguments.dropFirst(path.count), origins)
     }
 
     /// A command's long options, read from its help (the one place that lists them all).

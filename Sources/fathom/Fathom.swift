@@ -33,12 +33,25 @@ struct Fathom: AsyncParsableCommand {
             return
         }
         let expanded: [String]
+        let origins: [String: String]
         do {
-            expanded = try CommandLineDefaults.expand(
+            (expanded, origins) = try CommandLineDefaults.expand(
                 Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment,
                 warn: { FileHandle.standardError.write(Data("fathom: warning: \($0)\n".utf8)) })
         } catch {
             Self.exit(withError: error)
+        }
+        // A mistyped command would be reported as its first option being unknown (`fathom scna
+        // --store x` said "Unknown option '--store'"): name the command instead.
+        if let first = expanded.first, !first.hasPrefix("-") {
+            let names = configuration.subcommands.map { $0._commandName } + ["help"]
+            if !names.contains(first) {
+                let closest = names.min { editDistance(first, $0) < editDistance(first, $1) }
+                let hint = closest.flatMap { editDistance(first, $0) <= 2 ? " Did you mean '\($0)'?" : nil } ?? ""
+                FileHandle.standardError.write(
+                    Data("Error: Unknown command '\(first)'.\(hint)\nUsage: fathom <subcommand>\n  See 'fathom --help' for more information.\n".utf8))
+                Self.exit(withError: ExitCode.validationFailure)
+            }
         }
         // ArgumentParser's own main, but for errors a library describes poorly (FathomError.presentable).
         do {
@@ -49,7 +62,47 @@ struct Fathom: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
+            // An option set by a variable or the configuration file is named by where it was set:
+            // the user typed no `--exit-code` when FATHOM_EXIT_CODE was wrong.
+            let message = fullMessage(for: error)
+            var lines = message.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if exitCode(for: error) != .success, let first = lines.first,
+                let (name, origin) = origins.sorted(by: { $0.key < $1.key }).first(where: { Self.names(first, option: "--" + $0.key) })
+            {
+                lines[0] += " (--\(name) was set by \(origin))"
+                FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+                Self.exit(withError: ExitCode(exitCode(for: error).rawValue))
+            }
             Self.exit(withError: FathomError.presentable(error))
         }
     }
+}
+
+extension Fathom {
+    /// Whether `text` names `option` (followed by no more of an option's name: `--severity`, not `--severity-x`).
+    static func names(_ text: String, option: String) -> Bool {
+        var rest = text[...]
+        while let found = rest.range(of: option) {
+            let next = rest[found.upperBound...].first
+            if next.map({ !($0.isLetter || $0.isNumber || $0 == "-") }) ?? true { return true }
+            rest = rest[found.upperBound...]
+        }
+        return false
+    }
+}
+
+/// Levenshtein distance, for suggesting a command.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let (a, b) = (Array(a), Array(b))
+    var row = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+        var previous = row[0]
+        row[0] = i
+        for j in stride(from: 1, through: b.count, by: 1) {
+            let current = row[j]
+            row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+            previous = current
+        }
+    }
+    return a.isEmpty ? b.count : row[b.count]
 }

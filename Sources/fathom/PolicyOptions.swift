@@ -59,11 +59,16 @@ struct PolicyOptions: ParsableArguments {
         if let epssThreshold, !(0...1).contains(epssThreshold) {
             throw ValidationError("--epss-threshold is a probability, 0 to 1 (0.1 is 10%), not \(epssThreshold)")
         }
+        // Each names its option: set by a variable or a file, the user typed neither.
         do {
             if let severity { _ = try ScanPolicy.severities(severity) }
+        } catch let error as FathomError {
+            throw ValidationError("--severity: \(error.message)")
+        }
+        do {
             if let ignoreStatus { _ = try Finding.Status.list(ignoreStatus) }
         } catch let error as FathomError {
-            throw ValidationError(error.message)
+            throw ValidationError("--ignore-status: \(error.message)")
         }
     }
 

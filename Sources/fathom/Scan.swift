@@ -18,8 +18,10 @@ struct Scan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Scan one image.",
         discussion: """
-            REF is registry/repo:tag, registry/repo@sha256:…, oci:DIR[:tag], docker-archive:FILE[:repo:tag], or
-            sbom:FILE (a CycloneDX or SPDX JSON SBOM another tool wrote: its purls are matched).
+            REF is registry/repo:tag, registry/repo@sha256:… (or docker://…), oci:DIR[:tag] (an OCI image layout),
+            oci-archive:FILE[:tag] (one in a tar), docker-archive:FILE[:repo:tag] (a `docker save` tar), dir:DIR
+            (skopeo's dir: format), rootfs:DIR (an unpacked root file system), or sbom:FILE (a CycloneDX or SPDX
+            JSON SBOM another tool wrote: its purls are matched).
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {

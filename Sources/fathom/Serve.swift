@@ -86,8 +86,11 @@ struct WorkerOptions: ParsableArguments {
     static func interval(_ text: String, option: String, offAllowed: Bool = true, examples: String = "30s, 90m, 6h, 30d or 2w") throws -> Duration? {
         if text == "off" || text == "0" { return nil }
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
-        guard let unit = text.last, let scale = units[unit], let amount = Double(text.dropLast()), amount > 0 else {
+        guard let unit = text.last, let scale = units[unit], let amount = Double(text.dropLast()) else {
             throw ValidationError("\(option) takes a duration such as \(examples)\(offAllowed ? ", or off" : ""); not '\(text)'")
+        }
+        guard amount > 0 else {
+            throw ValidationError("\(option) must be longer than 0, not '\(text)'\(offAllowed ? " (off: no limit)" : "")")
         }
         // `infd` or `1e15d` is a slip, not a wish (and past what a duration holds).
         guard amount * scale <= Self.longestInterval else {

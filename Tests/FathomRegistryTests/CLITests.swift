@@ -204,6 +204,16 @@ import Testing
         let broken = try await fathom(["scan", image, "--config", directory + "/broken.yaml"])
         #expect(broken.status == 64 && broken.errorText.contains("broken.yaml is not YAML"), "\(broken.errorText)")
 
+        // A bad value from a variable or the file names where it was set, not only the flag nobody typed.
+        var badVariable = Fixtures.isolatedEnvironment
+        badVariable["FATHOM_EXIT_CODE"] = "abc"
+        let fromBadVariable = try await Tool.run([Fixtures.fathomExecutable, "scan", image], environment: badVariable, check: false, directory: directory)
+        #expect(
+            fromBadVariable.status == 64 && fromBadVariable.errorText.contains("(--exit-code was set by FATHOM_EXIT_CODE)"), "\(fromBadVariable.errorText)")
+        try "severity: [LOUD]\n".write(toFile: directory + "/loud.yaml", atomically: true, encoding: .utf8)
+        let fromBadFile = try await fathom(["scan", image, "--config", directory + "/loud.yaml"])
+        #expect(fromBadFile.status == 64 && fromBadFile.errorText.contains("was set by \(directory)/loud.yaml)"), "\(fromBadFile.errorText)")
+
         let cut = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--timeout", "0.01s"])
         #expect(cut.status == 1 && cut.errorText.contains("timed out after 0.01s (--timeout)"), "\(cut.errorText)")
         #expect(try await fathom(["scan", image, "--timeout", "soon"]).status == 64)
@@ -227,6 +237,34 @@ import Testing
         #expect(registry.status == 1)
         #expect(registry.errorText.contains("registry 127.0.0.1:1: transport: GET http://127.0.0.1:1/v2/_catalog"), "\(registry.errorText)")
         #expect(registry.errorText.contains("connection refused") && !registry.errorText.contains("image 127.0.0.1:1"))
+    }
+
+    /// A mistyped command is named as one (it was said to be its first option: `fathom scna
+    /// --store x` answered "Unknown option '--store'"), with the command it is likely to mean.
+    @Test func aMistypedCommandIsNamed() async throws {
+        let typo = try await fathom(["scna", "--store", "x", "y"])
+        #expect(typo.status == 64 && typo.errorText.contains("Unknown command 'scna'. Did you mean 'scan'?"), "\(typo.errorText)")
+        let unknown = try await fathom(["frobnicate"])
+        #expect(unknown.status == 64 && unknown.errorText.contains("Unknown command 'frobnicate'.\n"), "\(unknown.errorText)")
+        #expect(try await fathom(["help", "scan"]).status == 0)
+    }
+
+    /// skopeo's `oci:DIR:REF` with a reference that holds a ':' itself (containerd's ref names,
+    /// `busybox:1.38.0-glibc`); a layout of several untagged-by-platform images asks for a tag,
+    /// not a --platform it cannot use; an index that lists nothing says so.
+    @Test func layoutReferencesAreReadAsSkopeoReadsThem() async throws {
+        let store = try Fixtures.temporaryDirectory("layout-refs") + "/fathom.db"
+        let busybox = Fixtures.image("busybox-oci/busybox-latest-glibc-amd64")
+        let named = try await fathom(["scan", "oci:\(busybox):busybox:1.38.0-glibc", "--store", store, "-f", "json"])
+        #expect(named.status == 0, "\(named.errorText)")
+        let untagged = try await fathom(["scan", "oci:" + Fixtures.image("ggcr-fixtures/layouts/test_index"), "--store", store])
+        #expect(
+            untagged.status == 1 && untagged.errorText.contains("holds 4 images and names no platform for them: choose one by its tag")
+                && untagged.errorText.contains("it has 1, 2, 3, 4") && !untagged.errorText.contains("--platform"), "\(untagged.errorText)")
+        let tagged = try await fathom(["scan", "oci:" + Fixtures.image("ggcr-fixtures/layouts/test_index") + ":1", "--store", store, "-f", "json"])
+        #expect(tagged.status == 0, "\(tagged.errorText)")
+        let empty = try await fathom(["scan", "oci-archive:" + Fixtures.image("ggcr-fixtures/hello-world-v25.tar"), "--store", store])
+        #expect(empty.status == 1 && empty.errorText.contains("the index lists no image"), "\(empty.errorText)")
     }
 
     /// Counts and exit codes out of range are usage errors (64), never a hang (0 connections)
