@@ -62,6 +62,18 @@ import Testing
         #expect(error?.description.contains("manifest.json") == true)
     }
 
+    /// A `docker save` archive cut short (a copy that stopped) is truncated, naming the member
+    /// it ends inside: it was read as an archive without its manifest.json, or, with its
+    /// manifest.json first, scanned clean from a cache that knew its layers.
+    @Test func aTruncatedArchiveSaysSo() async throws {
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.image("ggcr-fixtures/test_image_1.tar"))))
+        let path = try Fixtures.temporaryDirectory("cut-archive") + "/cut.tar"
+        try Data(whole.prefix(whole.count * 6 / 10)).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: FathomError.self) { try DockerArchiveSource(path: path) }
+        #expect(error?.code == .truncated, "\(String(describing: error))")
+        #expect(error?.message.contains("the archive ends at byte \(whole.count * 6 / 10), inside its member") == true, "\(String(describing: error))")
+    }
+
     @Test func archiveWithSeveralImagesAsksWhichOne() async throws {
         let path = Fixtures.image("ggcr-fixtures/test_bundle.tar")
         let error = await #expect(throws: FathomError.self) {

@@ -14,6 +14,7 @@ public enum TarHeaderWalk {
     ) throws {
         var pending = TarPendingMetadata()
         var offset: Int64 = 0
+        var last = ""
         while offset + Int64(TarHeader.blockSize) <= size {
             let block = try read(offset, TarHeader.blockSize)
             offset += Int64(TarHeader.blockSize)
@@ -38,6 +39,14 @@ public enum TarHeaderWalk {
             let made = pending.makeEntry(header)
             try entry(made, offset)
             offset += made.size == 0 ? 0 : padded
+            last = made.path
+        }
+        // A member whose body runs past the end: the file was cut short (a copy or download
+        // that stopped), whatever the members before it hold. Said, not read as a smaller archive.
+        if offset > size {
+            throw FathomError(
+                .truncated, "the archive ends at byte \(size), inside its member '\(last)' (\(offset - size) bytes short, padding included)",
+                path: location)
         }
     }
 }
