@@ -484,6 +484,16 @@ import Testing
         #expect((strict["new"] as? [Any])?.isEmpty == true, "\(strict)")
         let all = try await changesAfterImport([])
         #expect((all["new"] as? [[String: Any]])?.contains { $0["package"] as? String == "musl" } == true, "\(all)")
+        // Scanned again, unchanged: only the findings the policy reports count (0 under CRITICAL,
+        // where every finding is UNKNOWN; it said 2 beside "Vulnerabilities: 0").
+        let store = try Fixtures.temporaryDirectory("changes-unchanged") + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
+        let (_, first) = try await scanJSON([], store: store)
+        let total = try #require((first["vulnerabilities"] as? [Any])?.count)
+        let (_, again) = try await scanJSON([], store: store)
+        #expect((again["changes"] as? [String: Any])?["unchanged"] as? Int == total && total > 0, "\(again["changes"] ?? "")")
+        let (_, strictAgain) = try await scanJSON(["--severity", "CRITICAL"], store: store)
+        #expect((strictAgain["changes"] as? [String: Any])?["unchanged"] as? Int == 0, "\(strictAgain["changes"] ?? "")")
     }
 
     /// VEX attached to an image as an OCI referrer (here by the referrers tag schema, which the
