@@ -191,7 +191,7 @@ public enum ImageMatcher {
             for (match, others) in Self.oneByAlias(matches.filter { !folded.contains($0.record.id) }) {
                 let vendor = VendorStatus.of(match)
                 var aliases = match.record.relatedIDs + (rollups[match.record.id] ?? [])
-                for other in others { aliases += [other.record.id] + other.record.relatedIDs }
+                for other in others { aliases += [other.record.id] + other.record.relatedIDs + (rollups[other.record.id] ?? []) }
                 var named: Set<String> = [match.record.id]
                 aliases = aliases.filter { named.insert($0).inserted }
                 findings.append(
@@ -211,8 +211,12 @@ public enum ImageMatcher {
     /// One match per vulnerability of a package: records that are aliases of each other (OSV's
     /// `aliases`: the same vulnerability, as PyPI's PYSEC-2018-28 and GHSA-x84v-xcm2-53pg are,
     /// both CVE-2018-18074) are one finding, as Trivy and Grype report them, not one per feed.
-    /// The record kept is the one that rates it, then the one with a fix, then the one the others
-    /// name; the others' ids become its aliases. Records merely `related` stay apart.
+    /// Only a group that names one CVE at most is merged: a record with an extra alias (PyPA's
+    /// PYSEC-2021-335 and -370, two CVEs naming one GHSA) or a CSAF advisory listing several
+    /// CVEs would otherwise join distinct vulnerabilities. The record kept is the one with a
+    /// fix, then the one that rates it, then the one the others name; if it rates nothing, the
+    /// rating of one that does is taken. The others' ids become its aliases; records merely
+    /// `related` stay apart.
     static func oneByAlias(_ matches: [AdvisoryIndex.Match]) -> [(kept: AdvisoryIndex.Match, others: [AdvisoryIndex.Match])] {
         guard matches.count > 1 else { return matches.map { ($0, []) } }
         // Union-find over the matches, joined by any shared name (id or alias).
@@ -231,17 +235,24 @@ public enum ImageMatcher {
         var groups: [Int: [Int]] = [:]
         for index in matches.indices { groups[root(index), default: []].append(index) }
         let named = Set(matches.flatMap { $0.record.aliases ?? [] })
-        return groups.keys.sorted().map { key in
+        var merged: [(kept: AdvisoryIndex.Match, others: [AdvisoryIndex.Match])] = []
+        for key in groups.keys.sorted() {
             let members = groups[key]!.map { matches[$0] }
-            guard members.count > 1 else { return (members[0], []) }
-            let kept = members.min { a, b in
-                func rank(_ match: AdvisoryIndex.Match) -> (Int, Int, Int, String) {
-                    (match.rating.severity == .unknown ? 1 : 0, match.fixedVersion == nil ? 1 : 0, named.contains(match.record.id) ? 0 : 1, match.record.id)
-                }
-                return rank(a) < rank(b)
-            }!
-            return (kept, members.filter { $0.record.id != kept.record.id || $0.source != kept.source })
+            let cves = Set(members.flatMap { [$0.record.id] + ($0.record.aliases ?? []) }.filter { $0.hasPrefix("CVE-") })
+            guard members.count > 1, cves.count <= 1 else {
+                merged += members.map { ($0, []) }
+                continue
+            }
+            func rank(_ match: AdvisoryIndex.Match) -> (Int, Int, Int, String) {
+                (match.fixedVersion == nil ? 1 : 0, match.rating.severity == .unknown ? 1 : 0, named.contains(match.record.id) ? 0 : 1, match.record.id)
+            }
+            var kept = members.min { rank($0) < rank($1) }!
+            if kept.rating.severity == .unknown, let rated = members.first(where: { $0.rating.severity != .unknown }) {
+                kept.rating = rated.rating
+            }
+            merged.append((kept, members.filter { $0.record.id != kept.record.id || $0.source != kept.source }))
         }
+        return merged
     }
 }
 

@@ -361,9 +361,15 @@ public final class PostgresStore: Store {
         try await client.withConnection { connection in
             connected()
             if mustExist {
+                // The table, and a migration recorded in it (the table is made before the first).
                 var exists = false
                 for try await found in try await connection.query("SELECT to_regclass('schema_version') IS NOT NULL", logger: logger).decode(Bool.self) {
                     exists = found
+                }
+                if exists {
+                    for try await found in try await connection.query("SELECT EXISTS (SELECT 1 FROM schema_version)", logger: logger).decode(Bool.self) {
+                        exists = found
+                    }
                 }
                 if !exists { throw FathomError(.notFound, "no fathom store in this database (fathom serve or db update makes one)") }
             }

@@ -289,13 +289,16 @@ public struct ScanReport: Sendable, Codable {
         return (coverage?.warnings ?? []) + [missingOSPackages].compactMap { $0 }
     }
 
-    /// Said when the image names its OS but has no package of it: its package database was
-    /// deleted, or a later layer hid it, so none of its OS packages could be checked (Trivy
-    /// warns of the same). An OS whose packages fathom reads always has some.
+    /// Said when an image's OS is one fathom checks (it has advisories' namespace) but no
+    /// package of it was found: its package database was deleted, hidden by a later layer or
+    /// left out by --skip-dirs, or is in a form fathom does not read, so none of its OS packages
+    /// could be checked (Trivy warns of the same; for an SBOM given `--os`, it lists none).
     var missingOSPackages: String? {
-        guard let os, !packages.contains(where: { ["deb", "apk", "rpm"].contains($0.ecosystem) }) else { return nil }
-        return "\(os.prettyName ?? os.id) was identified, but no OS package database was found (deleted, or hidden by a later layer): "
-            + "its OS packages were not checked"
+        guard let os, os.namespace != nil, !packages.contains(where: { ["deb", "apk", "rpm"].contains($0.ecosystem) }) else {
+            return nil
+        }
+        return "\(os.prettyName ?? os.id) was identified, but no package database fathom reads was found (deleted, hidden by a later layer, "
+            + "or in another form): its OS packages were not checked"
     }
 
     /// A finding as the document shows it.

@@ -265,7 +265,7 @@ struct Database: AsyncParsableCommand {
                 """)
 
         // Optional to the parser only so that a mistyped option (`--older-tan 30d`) is named as
-        // unknown: ArgumentParser reports a missing required option first. `validate` requires it.
+        // unknown: ArgumentParser reports a missing required option first. `run` requires it.
         @Option(help: "Delete what is older than this (90d, 2w; a day at least; required).")
         var olderThan: String?
 

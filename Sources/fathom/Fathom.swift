@@ -64,6 +64,7 @@ struct Fathom: AsyncParsableCommand {
         } catch {
             // An option set by a variable or the configuration file is named by where it was set:
             // the user typed no `--exit-code` when FATHOM_EXIT_CODE was wrong.
+            let error = FathomError.presentable(error)
             let message = fullMessage(for: error)
             var lines = message.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             if exitCode(for: error) != .success, let first = lines.first,
@@ -73,7 +74,7 @@ struct Fathom: AsyncParsableCommand {
                 FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
                 Self.exit(withError: ExitCode(exitCode(for: error).rawValue))
             }
-            Self.exit(withError: FathomError.presentable(error))
+            Self.exit(withError: error)
         }
     }
 }

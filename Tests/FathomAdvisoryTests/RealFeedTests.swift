@@ -127,6 +127,21 @@ import FathomSQLiteStore
         #expect(findings.first?.severity == .high && findings.first?.fixedVersion == "2.20.0")
         #expect(Remediation.group(findings).first?.fixes == 1)
 
+        // Two CVEs that name one GHSA (PyPA's records for AccessControl, real data) stay two
+        // findings: a group that names more than one CVE is not merged.
+        let directory = try Fixtures.temporaryDirectory("accesscontrol")
+        try await Tool.run(["tar", "-xzf", Self.advisory("osv-pypi.tar.gz"), "-C", directory, "vulns/accesscontrol"])
+        let accessControl = try ["PYSEC-2021-335", "PYSEC-2021-370"].map { id in
+            let path = directory + "/vulns/accesscontrol/\(id).yaml"
+            return try FeedReader.parseDocument(try Self.bytes(path), name: path)[0]
+        }
+        #expect(accessControl.allSatisfy { $0.aliases?.contains("GHSA-qcx9-j53g-ccgf") == true })
+        var pypa = AdvisoryIndex()
+        pypa.add(accessControl, source: "pypa")
+        let installed = Package(ecosystem: "pypi", name: "AccessControl", version: "5.1", path: "x")
+        let both = ImageMatcher.findings([InventoryEntry(package: installed, layer: 0)], osNamespace: nil, index: pypa)
+        #expect(both.map(\.id).sorted() == ["PYSEC-2021-335", "PYSEC-2021-370"], "\(both.map(\.id))")
+
         // Records only `related` to one CVE (a distribution's advisory covering several) stay apart.
         func record(_ id: String, related: [String]) throws -> OSVRecord {
             let json = #"{"id": "\#(id)", "modified": "2024-01-01T00:00:00Z", "related": \#(related), "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}]}]}"#

@@ -24,6 +24,33 @@ import Testing
         #expect(collector.entries.count >= 3)
     }
 
+    /// The header walk (docker save and OCI archives) lists a GNU tar archive whole; one cut
+    /// inside a member's body or inside a header is truncated; one that lacks only its last
+    /// member's padding and the end blocks (a writer that stops there) is whole.
+    @Test func theHeaderWalkSaysWhereAnArchiveWasCut() async throws {
+        let directory = try Fixtures.temporaryDirectory("tar-cut")
+        try FileManager.default.createDirectory(atPath: directory + "/root", withIntermediateDirectories: true)
+        try writeFile(directory + "/root/a.txt", [UInt8](repeating: 1, count: 3000))
+        try writeFile(directory + "/root/b.txt", Array("0123456789".utf8))
+        try await Tool.run(["tar", "--format=gnu", "-cf", directory + "/whole.tar", "-C", directory + "/root", "a.txt", "b.txt"])
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/whole.tar")))
+        func walk(_ bytes: [UInt8]) throws -> [String] {
+            var paths: [String] = []
+            try TarHeaderWalk.walk(size: Int64(bytes.count), location: "cut.tar", read: { Array(bytes[Int($0)..<Int($0) + $1]) }) { entry, _ in
+                paths.append(entry.path)
+            }
+            return paths
+        }
+        #expect(try walk(whole) == ["a.txt", "b.txt"])
+        // b.txt's header is at 512 + 3072; its 10 bytes follow.
+        let bHeader = 512 + 3072
+        #expect(try walk(Array(whole.prefix(bHeader + 512 + 10))) == ["a.txt", "b.txt"], "no padding, no end blocks")
+        for (cut, says) in [(2000, "inside its member 'a.txt'"), (bHeader + 512 + 5, "inside its member 'b.txt'"), (bHeader + 100, "inside the header after 'a.txt'"), (100, "inside its first header")] {
+            let error = #expect(throws: FathomError.self) { try walk(Array(whole.prefix(cut))) }
+            #expect(error?.code == .truncated && error?.message.contains(says) == true, "\(cut): \(String(describing: error))")
+        }
+    }
+
     @Test(arguments: ["gnu", "pax", "ustar", "oldgnu", "posix"])
     func readsEveryGNUTarFormat(_ format: String) async throws {
         let directory = try Fixtures.temporaryDirectory("tar-\(format)")

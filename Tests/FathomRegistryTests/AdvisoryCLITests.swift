@@ -216,7 +216,7 @@ import Testing
             ("hidden", [try await builder.addImage(layers: [(directory + "/base.tar", .gzip), (directory + "/upper.tar", .gzip)])]),
             ("whole", [try await builder.addImage(layers: [(directory + "/base.tar", .gzip)])]),
         ])
-        let said = "Alpine Linux v3.7 was identified, but no OS package database was found"
+        let said = "Alpine Linux v3.7 was identified, but no package database fathom reads was found"
         let table = try await fathom(["scan", "oci:\(directory)/oci:hidden", "--store", store])
         #expect(table.status == 0 && table.text.contains("NOT CHECKED: \(said)"), "\(table.text)")
         let json = try await fathom(["scan", "oci:\(directory)/oci:hidden", "--store", store, "--format", "json"])
@@ -225,7 +225,7 @@ import Testing
         #expect((document?["warnings"] as? [String])?.contains { $0.hasPrefix(said) } == true)
         // The same base with its database says nothing of the kind.
         let whole = try await fathom(["scan", "oci:\(directory)/oci:whole", "--store", store, "--format", "json"])
-        #expect(whole.status == 0 && !whole.errorText.contains("no OS package database"), "\(whole.errorText)")
+        #expect(whole.status == 0 && !whole.errorText.contains("no package database"), "\(whole.errorText)")
     }
 
     /// An Alpine 3.10 image against a store holding only Alpine 3.7 data: the report says its
@@ -276,7 +276,7 @@ import Testing
             case "spdx":
                 carried = [((document["creationInfo"] as? [String: Any])?["comment"] as? String) ?? ""]
             default:
-                carried = [expected]  // Harbor's report has no place for it: standard error only.
+                continue  // Harbor's report has no place for it: standard error only (checked above).
             }
             #expect(carried.contains { $0.contains(expected) }, "\(format): \(carried)")
         }

@@ -14,12 +14,16 @@ public enum TarHeaderWalk {
     ) throws {
         var pending = TarPendingMetadata()
         var offset: Int64 = 0
-        var last = ""
+        var last: (path: String, end: Int64) = ("", 0)
+        var ended = false
         while offset + Int64(TarHeader.blockSize) <= size {
             let block = try read(offset, TarHeader.blockSize)
             offset += Int64(TarHeader.blockSize)
             let isEnd = block.withUnsafeBytes { TarHeader.isZeroBlock($0) }
-            if isEnd { break }
+            if isEnd {
+                ended = true
+                break
+            }
             let header: TarHeader
             do {
                 header = try block.withUnsafeBytes { try TarHeader(block: $0) }
@@ -38,15 +42,21 @@ public enum TarHeaderWalk {
             }
             let made = pending.makeEntry(header)
             try entry(made, offset)
+            last = (made.path, offset + made.size)
             offset += made.size == 0 ? 0 : padded
-            last = made.path
         }
-        // A member whose body runs past the end: the file was cut short (a copy or download
-        // that stopped), whatever the members before it hold. Said, not read as a smaller archive.
-        if offset > size {
+        // Cut short (a copy or download that stopped), whatever the members before hold: a
+        // member's body that runs past the end (its padding may be missing), or a part of a
+        // header. Said, not read as a smaller archive.
+        if last.end > size {
             throw FathomError(
-                .truncated, "the archive ends at byte \(size), inside its member '\(last)' (\(offset - size) bytes short, padding included)",
-                path: location)
+                .truncated, "the archive ends at byte \(size), inside its member '\(last.path)' (\(last.end - size) bytes short)", path: location)
+        }
+        if !ended, offset < size, size - offset < Int64(TarHeader.blockSize),
+            try read(offset, Int(size - offset)).contains(where: { $0 != 0 })
+        {
+            let which = last.path.isEmpty ? "its first header" : "the header after '\(last.path)'"
+            throw FathomError(.truncated, "the archive ends at byte \(size), inside \(which)", path: location)
         }
     }
 }
