@@ -51,11 +51,24 @@ enum CommandLineDefaults {
         var settings: [(name: String, value: Any, origin: String)] = []
         // The environment: FATHOM_<OPTION>.
         var fromEnvironment = Set<String>()
+        var variables: [String: String] = [:]
         for name in options.valued.union(options.flags) where !name.hasPrefix("no-") {
-            let variable = "FATHOM_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+            let variable = Self.variable(name)
+            variables[variable] = name
             if let value = environment[variable], !value.isEmpty {
                 settings.append((name, value, variable))
                 fromEnvironment.insert(name)
+            }
+        }
+        // A misspelled variable (FATHOM_SEVRITY) is warned about, as a misspelled key of the file
+        // is: it would leave its option unset. Only one a letter or two from this command's
+        // options, so the tools' and benchmarks' own FATHOM_* variables pass unremarked.
+        let unknown = environment.keys.sorted().filter { $0.hasPrefix("FATHOM_") && variables[$0] == nil }
+        let every = unknown.isEmpty ? Options() : Self.allOptions()
+        let known = Set(every.valued.union(every.flags).map(Self.variable))
+        for variable in unknown where !known.contains(variable) {
+            if let near = variables.keys.sorted().min(by: { editDistance(variable, $0) < editDistance(variable, $1) }), editDistance(variable, near) <= 2 {
+                warn("\(variable) is not a setting of fathom \(path.joined(separator: " ")) (ignored); did you mean \(near)?")
             }
         }
         // The file.
@@ -102,6 +115,9 @@ enum CommandLineDefaults {
         }
         return (Array(arguments.prefix(path.count)) + extra + arguments.dropFirst(path.count), origins)
     }
+
+    /// The variable that sets an option: FATHOM_ and its name in capitals, `-` as `_`.
+    static func variable(_ option: String) -> String { "FATHOM_" + option.uppercased().replacingOccurrences(of: "-", with: "_") }
 
     /// A command's long options, read from its help (the one place that lists them all).
     static func options(of command: any ParsableCommand.Type) -> Options {

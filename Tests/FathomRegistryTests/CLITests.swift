@@ -210,6 +210,14 @@ import Testing
         let fromBadVariable = try await Tool.run([Fixtures.fathomExecutable, "scan", image], environment: badVariable, check: false, directory: directory)
         #expect(
             fromBadVariable.status == 64 && fromBadVariable.errorText.contains("(--exit-code was set by FATHOM_EXIT_CODE)"), "\(fromBadVariable.errorText)")
+        // A misspelled variable is warned about, with the one it likely means; the tools' own are not.
+        var misspelled = Fixtures.isolatedEnvironment
+        misspelled["FATHOM_SEVRITY"] = "CRITICAL"
+        misspelled["FATHOM_BENCH_PG_STATEMENTS"] = "1"
+        let fromMisspelled = try await Tool.run([Fixtures.fathomExecutable, "scan", image], environment: misspelled, check: false, directory: directory)
+        #expect(fromMisspelled.status == 0)
+        #expect(fromMisspelled.errorText.contains("FATHOM_SEVRITY is not a setting of fathom scan (ignored); did you mean FATHOM_SEVERITY?"), "\(fromMisspelled.errorText)")
+        #expect(!fromMisspelled.errorText.contains("FATHOM_BENCH"), "\(fromMisspelled.errorText)")
         try "severity: [LOUD]\n".write(toFile: directory + "/loud.yaml", atomically: true, encoding: .utf8)
         let fromBadFile = try await fathom(["scan", image, "--config", directory + "/loud.yaml"])
         #expect(fromBadFile.status == 64 && fromBadFile.errorText.contains("was set by \(directory)/loud.yaml)"), "\(fromBadFile.errorText)")
