@@ -48,7 +48,8 @@ struct PolicyOptions: ParsableArguments {
     @Option(help: "Leave out packages read from files matching this glob (repeatable; e.g. '*/requirements-dev.txt').")
     var skipFiles: [String] = []
 
-    @Option(help: "Exit with this code when any finding survives the policy (in any image).")
+    // Unconditional: `--exit-code -1` is a value to refuse by its range, not a missing one.
+    @Option(parsing: .unconditional, help: "Exit with this code when any finding survives the policy (in any image).")
     var exitCode: Int32 = 0
 
     @Flag(help: "Give a verdict (--exit-code) even when an image's OS or a language ecosystem it holds has no advisory data.")

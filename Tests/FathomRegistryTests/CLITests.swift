@@ -281,6 +281,7 @@ import Testing
         (["scan", "x/y:1", "--registry-connections", "0"], "--registry-connections must be at least 1"),
         (["scan", "x/y:1", "--exit-code", "300"], "--exit-code must be 0 to 255 (a process exit status), not 300"),
         (["scan", "x/y:1", "--exit-code=-1"], "--exit-code must be 0 to 255"),
+        (["scan", "x/y:1", "--exit-code", "-1"], "--exit-code must be 0 to 255 (a process exit status), not -1"),
         (["scan", "x/y:1", "--layer-concurrency", "0"], "--layer-concurrency must be at least 1"),
         (["registry", "127.0.0.1:1", "--concurrency", "0"], "--concurrency must be at least 1"),
         (["registry", "127.0.0.1:1", "--top", "0"], "--top must be at least 1"),
