@@ -112,7 +112,7 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 7  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding
+    public static let version = 8  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -188,7 +188,8 @@ public enum ImageMatcher {
                 for id in upstream { rollups[id, default: []].append(match.record.id) }
             }
             let folded = Set(rollups.values.joined())
-            for (match, others) in Self.oneByAlias(matches.filter { !folded.contains($0.record.id) }) {
+            for (match, others) in Self.oneByAlias(
+                matches.filter { !folded.contains($0.record.id) }, ecosystem: entry.package.ecosystem, package: entry.package.name) {
                 let vendor = VendorStatus.of(match)
                 var aliases = match.record.relatedIDs + (rollups[match.record.id] ?? [])
                 for other in others { aliases += [other.record.id] + other.record.relatedIDs + (rollups[other.record.id] ?? []) }
@@ -215,9 +216,11 @@ public enum ImageMatcher {
     /// PYSEC-2021-335 and -370, two CVEs naming one GHSA) or a CSAF advisory listing several
     /// CVEs would otherwise join distinct vulnerabilities. The record kept is the one with a
     /// fix, then the one that rates it, then the one the others name; if it rates nothing, the
-    /// rating of one that does is taken. The others' ids become its aliases; records merely
-    /// `related` stay apart.
-    static func oneByAlias(_ matches: [AdvisoryIndex.Match]) -> [(kept: AdvisoryIndex.Match, others: [AdvisoryIndex.Match])] {
+    /// rating of one that does is taken, and the highest of their fixes. The others' ids become
+    /// its aliases; records merely `related` stay apart.
+    static func oneByAlias(
+        _ matches: [AdvisoryIndex.Match], ecosystem: String, package: String
+    ) -> [(kept: AdvisoryIndex.Match, others: [AdvisoryIndex.Match])] {
         guard matches.count > 1 else { return matches.map { ($0, []) } }
         // Union-find over the matches, joined by any shared name (id or alias).
         var parent = Array(matches.indices)
@@ -249,6 +252,12 @@ public enum ImageMatcher {
             var kept = members.min { rank($0) < rank($1) }!
             if kept.rating.severity == .unknown, let rated = members.first(where: { $0.rating.severity != .unknown }) {
                 kept.rating = rated.rating
+            }
+            // Feeds that disagree on the fix: the highest is fixed by every one's account (as a
+            // remediation's upgrade is); versions that cannot be ordered leave the kept one's.
+            let fixes = Set(members.compactMap(\.fixedVersion)).sorted()
+            if fixes.count > 1, let highest = Remediation.highest(fixes, ecosystem: ecosystem, package: package).0 {
+                kept.fixedVersion = highest
             }
             merged.append((kept, members.filter { $0.record.id != kept.record.id || $0.source != kept.source }))
         }

@@ -399,12 +399,12 @@ public final class FleetScanner: Sendable {
         let inventory = known ?? Inventory(osNamespace: os?.namespace, entries: packages)
         let matched = try await matches(inventory)
         progress.matched()
-        var changes = ScanChanges(previous: nil, current: image, findings: matched.stored)
+        var changes = ScanChanges(previous: nil, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys)
         if records, let history, let writes {
             // The previous scan is read now (a name is scanned once per run); the new one is
             // written with others in one transaction.
             let before: PreviousScan? = if let previous { previous } else { try await history.previousScan(name: name) }
-            changes = ScanChanges(previous: before, current: image, findings: matched.stored)
+            changes = ScanChanges(previous: before, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys)
             // What reading found is kept with the image, once: a known image's is stored already.
             try await writes.changed(
                 ScanRecord(
@@ -439,10 +439,10 @@ public final class FleetScanner: Sendable {
                 return .unchanged(
                     MatchedImage(
                         name: head.name, result: nil, image: image, osNamespace: matched.osNamespace, findings: matched.findings,
-                        changes: ScanChanges(previous: nil, current: image, findings: matched.stored), coverage: matched.coverage))
+                        changes: ScanChanges(previous: nil, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys), coverage: matched.coverage))
             }
             let previous = try await history.previousScan(head.scanID)
-            let changes = ScanChanges(previous: previous, current: image, findings: matched.stored)
+            let changes = ScanChanges(previous: previous, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys)
             try await writes.changed(
                 ScanRecord(name: head.name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: matched.stored))
             progress.finish(.scanned, findings: matched.findings.count)
@@ -520,6 +520,8 @@ public final class InventoryMatches: Sendable {
     public struct Entry: Sendable {
         public var findings: [Finding]
         public var stored: [StoredFinding]
+        /// By a stored finding's key, the keys of its aliases in its package (for `ScanChanges`).
+        public var aliasKeys: [String: [String]]
         /// The digest of the encoded stored findings, as scans keep it.
         public var digest: String
         public var coverage: Coverage
@@ -530,6 +532,7 @@ public final class InventoryMatches: Sendable {
             self.findings = findings
             self.osNamespace = osNamespace
             stored = findings.map(StoredFinding.init)
+            aliasKeys = StoredFinding.aliasKeys(of: findings)
             digest = StoredFinding.digest(StoredFinding.encode(stored))
             self.coverage = coverage
         }
@@ -644,6 +647,17 @@ extension StoredFinding {
         self.init(
             id: finding.id, ecosystem: finding.ecosystem, package: finding.package, installedVersion: finding.installedVersion,
             fixedVersion: finding.fixedVersion, severity: finding.severity.rawValue)
+    }
+
+    /// By the key of each finding that has aliases, the keys those aliases have in its package.
+    public static func aliasKeys(of findings: [Finding]) -> [String: [String]] {
+        var keys: [String: [String]] = [:]
+        for finding in findings where !finding.aliases.isEmpty {
+            let stored = StoredFinding(finding)
+            keys[stored.key, default: []] += finding.aliases.map { StoredFinding(id: $0, ecosystem: stored.ecosystem, package: stored.package,
+                installedVersion: "", fixedVersion: nil, severity: "").key }
+        }
+        return keys
     }
 }
 

@@ -150,7 +150,7 @@ public actor ScanRunner {
             logger.info("completing the report of an earlier attempt's scan", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
             image.changes = ScanChanges(
                 previous: try await store.previousScan(name: job.image, before: earlier.scannedAt), current: image.image,
-                findings: image.findings.map(StoredFinding.init))
+                findings: image.findings.map(StoredFinding.init), aliasKeys: StoredFinding.aliasKeys(of: image.findings))
             outcome = .scanned(image)
         }
         switch session.evaluate(outcome) {

@@ -244,15 +244,21 @@ public struct ScanChanges: Sendable, Codable, Hashable {
     public var resolved: [StoredFinding]
     public var unchanged: Int
 
-    public init(previous: PreviousScan?, current image: ImageRecord, findings: [StoredFinding]) {
+    /// `aliasKeys` gives, by a finding's key, the keys its aliases have in its package: a
+    /// finding the previous scan knew by another of its names (PYSEC-2018-28 then,
+    /// GHSA-x84v-xcm2-53pg with that alias now) is the same vulnerability, neither new nor
+    /// resolved.
+    public init(previous: PreviousScan?, current image: ImageRecord, findings: [StoredFinding], aliasKeys: [String: [String]] = [:]) {
         previousScannedAt = previous?.scannedAt
         previousManifestDigest = previous?.manifestDigest
         imageChanged = previous.map { $0.imageKey != image.key } ?? false
         let before = Set((previous?.findings ?? []).map(\.key))
         let now = Set(findings.map(\.key))
-        new = previous == nil ? [] : Self.unique(findings.filter { !before.contains($0.key) })
-        resolved = Self.unique((previous?.findings ?? []).filter { !now.contains($0.key) })
-        unchanged = previous == nil ? 0 : now.intersection(before).count
+        let named = now.union(aliasKeys.values.joined())
+        func known(_ key: String) -> Bool { before.contains(key) || aliasKeys[key, default: []].contains(where: before.contains) }
+        new = previous == nil ? [] : Self.unique(findings.filter { !known($0.key) })
+        resolved = Self.unique((previous?.findings ?? []).filter { !named.contains($0.key) })
+        unchanged = previous == nil ? 0 : now.filter(known).count
     }
 
     private static func unique(_ findings: [StoredFinding]) -> [StoredFinding] {

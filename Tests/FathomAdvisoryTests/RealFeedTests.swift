@@ -151,6 +151,18 @@ import FathomSQLiteStore
         related.add([try record("X-1", related: ["CVE-2018-18074"]), try record("X-2", related: ["CVE-2018-18074"])], source: "x")
         let apart = ImageMatcher.findings([InventoryEntry(package: requests, layer: 0)], osNamespace: nil, index: related)
         #expect(apart.map(\.id).sorted() == ["X-1", "X-2"])
+
+        // Feeds that disagree on the fix: the merged finding gives the highest (PEP 440 orders
+        // 2.20.0 before 2.20.1), whichever record is kept.
+        let later = try AdvisoryImport.osv(
+            Array(#"{"id": "Z-1", "modified": "2024-01-01T00:00:00Z", "aliases": ["CVE-2018-18074"], "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.1"}]}]}]}"#.utf8),
+            file: "Z-1")
+        index.add([later], source: "z")
+        let disagreeing = ImageMatcher.findings([InventoryEntry(package: requests, layer: 0)], osNamespace: nil, index: index)
+        #expect(disagreeing.count == 1)
+        #expect(disagreeing.first?.fixedVersion == "2.20.1")
+        let names = Set(disagreeing.first?.aliases ?? [])
+        #expect(names.contains("PYSEC-2018-28") && names.contains("CVE-2018-18074"), "\(names)")
     }
 
     /// Go 1.15.2 (trivy's test binary) against the Go vulndb: the stdlib advisories fathom

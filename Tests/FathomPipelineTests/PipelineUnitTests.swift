@@ -181,6 +181,17 @@ import FathomSQLiteStore
         #expect(changes.resolved.map(\.id) == ["CVE-1"])
         #expect(changes.unchanged == 1)
         #expect(!changes.imageChanged)
+        // A vulnerability the previous scan knew by another name (PyPA's id, before the GHSA
+        // record that carries it as an alias was merged with it) is neither new nor resolved.
+        let renamed = ScanChanges(
+            previous: previous, current: image, findings: [finding("GHSA-1", "musl", "1"), finding("CVE-2", "zlib", "1")],
+            aliasKeys: [finding("GHSA-1", "musl", "1").key: [finding("CVE-1", "musl", "1").key]])
+        #expect(renamed.new.isEmpty && renamed.resolved.isEmpty && renamed.unchanged == 2)
+        // An alias in another package is another finding.
+        let elsewhere = ScanChanges(
+            previous: previous, current: image, findings: [finding("GHSA-1", "musl", "1")],
+            aliasKeys: [finding("GHSA-1", "musl", "1").key: [finding("CVE-2", "musl", "1").key]])
+        #expect(elsewhere.new.map(\.id) == ["GHSA-1"] && elsewhere.resolved.map(\.id) == ["CVE-1", "CVE-2"])
         let first = ScanChanges(previous: nil, current: image, findings: [finding("CVE-1", "musl", "1")])
         #expect(first.new.isEmpty && first.resolved.isEmpty && first.previousScannedAt == nil)
         // The history's own encoding keeps every field, an absent fix included.
