@@ -72,7 +72,7 @@ public struct Coverage: Sendable, Hashable, Codable {
         }
         var unidentified = 0
         for entry in packages {
-            let isOS = ["deb", "apk", "rpm"].contains(entry.package.ecosystem)
+            let isOS = entry.package.isOSPackage
             guard let key = AdvisoryIndex.lookup(for: entry.package, osNamespace: osNamespace) else {
                 if isOS { unidentified += 1 } else { miss(entry.package.ecosystem, isOS: false, .unsupportedEcosystem) }
                 continue

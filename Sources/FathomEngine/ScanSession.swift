@@ -133,7 +133,7 @@ public struct ScanSession: Sendable {
         digest.update(bytes)
         let report = ScanReport(sbom: sbom, name: name, digest: digest.finalize(), size: Int64(bytes.count), advisoriesLoaded: advisoriesLoaded)
         var notes: [String] = []
-        if sbom.os == nil && sbom.packages.contains(where: { ["deb", "apk", "rpm"].contains($0.ecosystem) }) {
+        if sbom.os == nil && sbom.packages.contains(where: \.isOSPackage) {
             notes.append("\(name): the SBOM names no OS: its OS packages were not checked (give --os ID:VERSION)")
         }
         var result = judged(report, findings: findings, changes: nil, coverage: coverage, notes: notes)

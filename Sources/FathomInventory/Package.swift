@@ -34,6 +34,13 @@ public struct Package: Sendable, Hashable, Codable {
         self.modularityLabel = modularityLabel
     }
 
+    /// The ecosystems of an OS's package managers (dpkg, apk, rpm): looked up in the image's
+    /// OS namespace, where the others are looked up in their own ecosystem.
+    public static let osEcosystems: Set<String> = ["deb", "apk", "rpm"]
+
+    /// Whether the package is one of its OS's (see `osEcosystems`).
+    public var isOSPackage: Bool { Self.osEcosystems.contains(ecosystem) }
+
     /// What makes two entries the same installed package version.
     var identity: String { "\(ecosystem)\u{0}\(name)\u{0}\(version)\u{0}\(arch ?? "")" }
 }

@@ -152,7 +152,7 @@ extension PackageURL {
         if let upstream = qualifiers["upstream"] {
             let parts = upstream.split(separator: "@", maxSplits: 1)
             source = Package.Source(name: String(parts[0]), version: parts.count == 2 ? String(parts[1]) : version)
-        } else if ["deb", "apk", "rpm"].contains(type) {
+        } else if Package.osEcosystems.contains(type) {
             source = Package.Source(name: name, version: version)
         }
         let arch = qualifiers["arch"]

@@ -144,7 +144,7 @@ public struct SBOMInventory: Sendable {
 
     /// The OS from the `distro` qualifier of an OS package's purl (`debian-12`, `alpine-3.20.3`).
     static func osFromDistro(_ purls: [PackageURL]) -> OSRelease? {
-        for purl in purls where ["deb", "apk", "rpm"].contains(purl.type) {
+        for purl in purls where Package.osEcosystems.contains(purl.type) {
             guard let distro = purl.qualifiers["distro"] else { continue }
             if let dash = distro.lastIndex(of: "-") {
                 return OSRelease.make(

@@ -294,7 +294,7 @@ public struct ScanReport: Sendable, Codable {
     /// left out by --skip-dirs, or is in a form fathom does not read, so none of its OS packages
     /// could be checked (Trivy warns of the same; for an SBOM given `--os`, it lists none).
     var missingOSPackages: String? {
-        guard let os, os.namespace != nil, !packages.contains(where: { ["deb", "apk", "rpm"].contains($0.ecosystem) }) else {
+        guard let os, os.namespace != nil, !packages.contains(where: { FathomInventory.Package.osEcosystems.contains($0.ecosystem) }) else {
             return nil
         }
         return "\(os.prettyName ?? os.id) was identified, but no package database fathom reads was found (deleted, hidden by a later layer, "
