@@ -30,22 +30,11 @@ public enum SourceReference: Sendable, Hashable {
         } else if text.hasPrefix("dir:") {
             self = .skopeoDirectory(String(text.dropFirst("dir:".count)))
         } else if text.hasPrefix("docker-archive:") {
-            let rest = String(text.dropFirst("docker-archive:".count))
-            if FileManager.default.fileExists(atPath: rest) {
-                self = .dockerArchive(path: rest, selector: nil)
-                return
+            // With no prefix that exists, the whole text is the file the error names.
+            let (path, selector) = Self.split(String(text.dropFirst("docker-archive:".count)), orLastColon: false) {
+                FileManager.default.fileExists(atPath: $0)
             }
-            // The file is the shortest prefix ending before a ':' that exists; the rest selects an image.
-            var index = rest.startIndex
-            while let colon = rest[index...].firstIndex(of: ":") {
-                let path = String(rest[..<colon])
-                if FileManager.default.fileExists(atPath: path) {
-                    self = .dockerArchive(path: path, selector: String(rest[rest.index(after: colon)...]))
-                    return
-                }
-                index = rest.index(after: colon)
-            }
-            self = .dockerArchive(path: rest, selector: nil)
+            self = .dockerArchive(path: path, selector: selector)
         } else if let transport = Self.unsupportedTransport(in: text) {
             // skopeo's other transports, or a URL scheme: never looked up as a registry host.
             throw FathomError(
@@ -78,15 +67,16 @@ public enum SourceReference: Sendable, Hashable {
 
     /// `PATH[:reference]` as skopeo reads it: the path is the whole text if it `exists`, else the
     /// shortest prefix before a ':' that does (a reference may hold a ':' itself, as containerd's
-    /// `busybox:1.38.0-glibc` does); with none, the last ':' not followed by a '/' ends the path.
-    static func split(_ text: String, exists: (String) -> Bool) -> (path: String, reference: String?) {
+    /// `busybox:1.38.0-glibc` does); with none, the last ':' not followed by a '/' ends the path
+    /// (`orLastColon`), or the whole text is the path.
+    static func split(_ text: String, orLastColon: Bool = true, exists: (String) -> Bool) -> (path: String, reference: String?) {
         if exists(text) { return (text, nil) }
         var index = text.startIndex
         while let colon = text[index...].firstIndex(of: ":") {
             if exists(String(text[..<colon])) { return (String(text[..<colon]), String(text[text.index(after: colon)...])) }
             index = text.index(after: colon)
         }
-        if let colon = text.lastIndex(of: ":"), !text[colon...].contains("/") {
+        if orLastColon, let colon = text.lastIndex(of: ":"), !text[colon...].contains("/") {
             return (String(text[..<colon]), String(text[text.index(after: colon)...]))
         }
         return (text, nil)
