@@ -64,7 +64,7 @@ public enum OpenAPIDocument {
               "responses": {
                 "202": {"description": "Queued", "content": {"application/json": {"schema": {"type": "object", "required": ["job", "queued"],
                   "properties": {"job": {"type": "integer", "format": "int64"}, "queued": {"type": "boolean"}}}}}},
-                "401": {"$ref": "#/components/responses/Error"}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}},
             "/v1/images": {"get": {
               "summary": "Every image with a report, in name order, a page at a time, filtered by repository, registry, severity and a search of names, packages and vulnerability ids.",
               "parameters": [

@@ -62,7 +62,15 @@ public struct ServiceRoutes: Sendable {
         }
         router.post("v1/events") { request, context in try await events(request, context: context) }
         router.post("v1/scans") { request, context in try await requestScan(request, context: context) }
-        router.post("v1/rescans") { _, _ in
+        router.post("v1/rescans") { request, _ in
+            // It takes no body: one asking for less than the whole window (a repository, an
+            // image) is refused rather than read as a rescan of everything.
+            let body = try await Self.body(request, limit: configuration.maxBodyBytes)
+            if !String(decoding: body, as: UTF8.self).filter({ !$0.isWhitespace }).isEmpty {
+                return Self.problem(
+                    .badRequest,
+                    "POST /v1/rescans takes no body: it re-matches every image in the rescan window (POST /v1/scans {\"image\": …} scans one image)")
+            }
             // The same job the scheduler queues for this advisory data: one runs, however often asked.
             let key = "rescan for advisory data \(try await store.advisoryVersion())"
             let (id, added) = try await store.enqueue(NewJob(kind: .rescan, key: key, image: "", repository: nil, reference: nil), now: Date())

@@ -249,6 +249,9 @@ import Testing
         // The CLI keeps no reports: the service's is still of the old image.
         #expect(try await manifest() == layout.gzip.manifestDigest.description)
 
+        // A body that asks for less than every image is refused, not read as a rescan of all.
+        let scoped = try await Self.request(.POST, "\(service.base)/v1/rescans", body: #"{"repository": "team/app"}"#)
+        #expect(scoped.status == 400 && String(decoding: scoped.body, as: UTF8.self).contains("takes no body"))
         #expect(try await Self.request(.POST, "\(service.base)/v1/rescans").status == 202)
         try await Self.eventually("the report of the image the tag names") {
             let now = try await manifest()
