@@ -233,6 +233,22 @@ public struct FleetSummary: Sendable, Encodable {
         missingData = view.missing
     }
 
+    /// What was not checked, one line per gap, the most images first: "no advisory data for
+    /// Debian:13 (3 images)".
+    public var notChecked: [String] {
+        missingData.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }).map { gap, count in
+            "\(Self.describe(gap: gap)) (\(count) image\(count == 1 ? "" : "s"))"
+        }
+    }
+
+    /// A gap as said: a namespace is one fathom holds no advisory data for; the other gaps
+    /// (an OS not identified, its package database not found, no data at all) say themselves.
+    static func describe(gap: String) -> String {
+        let phrases: Set<String> = ["OS not identified", "no advisory data loaded", "the stored report cannot be read"]
+        if phrases.contains(gap) || gap.hasSuffix(ScanReport.noPackageDatabase("")) { return gap }
+        return "no advisory data for \(gap)"
+    }
+
     /// Records what `--exit-code` made of an image: those that fail it are named.
     public mutating func judge(_ name: String, _ verdict: ScanVerdict) {
         switch verdict.kind {
@@ -331,10 +347,8 @@ public struct FleetSummary: Sendable, Encodable {
             output += table.render()
         }
         if !missingData.isEmpty {
-            output += "\nNot checked: no advisory data for\n"
-            for (namespace, count) in missingData.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }) {
-                output += "  \(namespace): packages of \(count) image\(count == 1 ? "" : "s")\n"
-            }
+            output += "\nNot checked\n"
+            for line in notChecked { output += "  \(line)\n" }
         }
         for warning in warnings { output += "\nwarning: \(warning)\n" }
         if !failures.isEmpty {

@@ -8,13 +8,18 @@ extension ScanReport {
         var gaps = (coverage?.gaps ?? []).map(\.namespace)
         if (coverage?.osPackagesWithoutRelease ?? 0) > 0 { gaps.append("OS not identified") }
         if !summary.advisoriesLoaded { gaps.append("no advisory data loaded") }
+        if let os, missingOSPackages != nil { gaps.append(Self.noPackageDatabase(os.prettyName ?? os.id)) }
         return gaps
     }
+
+    /// The gap of an image whose OS fathom checks but whose package database was not found.
+    static func noPackageDatabase(_ os: String) -> String { "\(os): no package database found" }
 
     /// Whether advisory data covered every package: an image with fewer findings proves
     /// something only then.
     var fullyChecked: Bool {
         summary.advisoriesLoaded && (coverage?.gaps.isEmpty ?? false) && (coverage?.osPackagesWithoutRelease ?? 0) == 0
+            && missingOSPackages == nil
     }
 
     /// Each finding's key (`id package version severity`) with the index of the layer that

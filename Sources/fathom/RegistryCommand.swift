@@ -190,6 +190,11 @@ struct RegistryScan: AsyncParsableCommand {
             }
         default: FileHandle.standardOutput.write(Data(summary.table().utf8))
         }
+        // The table says what was not checked; a JSON or HTML summary read by a tool or a person
+        // later would not say it where the run is watched.
+        if format != .table && !quiet {
+            for line in summary.notChecked { printWarning("\(host): not checked: \(line)") }
+        }
         // --exit-code: a finding that survives the policy in any image fails the run with its code.
         if summary.policyFailures.contains(where: { $0.kind == .fail }) { throw ExitCode(policy.exitCode) }
         if summary.images.failed > 0 || !summary.policyFailures.isEmpty { throw ExitCode(1) }

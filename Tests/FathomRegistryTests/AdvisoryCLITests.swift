@@ -226,6 +226,18 @@ import Testing
         // The same base with its database says nothing of the kind.
         let whole = try await fathom(["scan", "oci:\(directory)/oci:whole", "--store", store, "--format", "json"])
         #expect(whole.status == 0 && !whole.errorText.contains("no package database"), "\(whole.errorText)")
+
+        // The fleet front door says it too: the summary's table, standard error beside its JSON
+        // and HTML, and the HTML page itself (the dashboard's), one image of the two.
+        let gap = "Alpine Linux v3.7: no package database found (1 image)"
+        let fleet = try await fathom(["registry", "oci:\(directory)/oci", "--store", store])
+        #expect(fleet.status == 0 && fleet.text.contains("Not checked\n  \(gap)"), "\(fleet.text)")
+        let fleetJSON = try await fathom(["registry", "oci:\(directory)/oci", "--store", store, "--format", "json"])
+        #expect(fleetJSON.errorText.contains("not checked: \(gap)"), "\(fleetJSON.errorText)")
+        let summary = try JSONSerialization.jsonObject(with: fleetJSON.stdout) as? [String: Any]
+        #expect(summary?["missingData"] as? [String: Int] == ["Alpine Linux v3.7: no package database found": 1], "\(summary ?? [:])")
+        let fleetHTML = try await fathom(["registry", "oci:\(directory)/oci", "--store", store, "--format", "html", "--quiet"])
+        #expect(fleetHTML.text.contains("<h2>Not checked</h2><ul><li>\(gap)</li>") && fleetHTML.errorText.isEmpty, "\(fleetHTML.errorText)")
     }
 
     /// An Alpine 3.10 image against a store holding only Alpine 3.7 data: the report says its

@@ -36,6 +36,11 @@ public struct FleetHTMLReport: Sendable {
             \(HTMLPage.card("failed", summary.images.failed, id: "images-failed"))
             </section>
             """
+        // Images whose packages were not all checked come before any count: their zeros prove nothing.
+        if !summary.notChecked.isEmpty {
+            body += "<section id=\"not-checked\"><h2>Not checked</h2><ul>" + summary.notChecked.map { "<li>\(escapeHTML($0))</li>" }.joined()
+                + "</ul></section>"
+        }
         // What attackers use today comes first: CISA's KEV findings and the images carrying them.
         body += "<section id=\"exploited\"><h2>Exploited in the wild</h2>"
         body += summary.exploitedInTheWild.isEmpty
