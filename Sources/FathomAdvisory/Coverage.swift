@@ -107,6 +107,10 @@ public struct Coverage: Sendable, Hashable, Codable {
     /// Whether some packages were not checked against anything.
     public var isIncomplete: Bool { !gaps.isEmpty || osPackagesWithoutRelease > 0 }
 
+    /// The gaps as a fleet counts images by them: each namespace without advisory data, and
+    /// "OS not identified".
+    public var gapNames: [String] { gaps.map(\.namespace) + (osPackagesWithoutRelease > 0 ? ["OS not identified"] : []) }
+
     /// One line per gap, for reports' warnings.
     public var warnings: [String] {
         var lines = gaps.map(\.message)

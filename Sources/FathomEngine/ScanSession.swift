@@ -345,14 +345,18 @@ extension RescanReport {
         case .failed(let name, let error): add(failure: name, reason: "\(error)", failed: true)
         case .skipped(let name, let reason): add(failure: name, reason: reason, failed: false)
         case .removed(let name): removed.append(name)
-        case .unchanged(let image, let verdict): addUnchanged(name: image.name, verdict: verdict)
+        case .unchanged(let image, let verdict):
+            addUnchanged(name: image.name, verdict: verdict)
+            notChecked(image.coverage.gapNames)
         case .scanned(let result):
             // The tag moved: the new image was read.
             let report = result.report
+            notChecked(report.fleetGaps)
             add(
                 name: report.artifact.name, manifestDigest: report.artifact.manifestDigest, moved: true, findings: report.vulnerabilities.count,
                 changes: report.changes, verdict: result.verdict)
         case .rematched(let image, let verdict):
+            notChecked(image.coverage.gapNames)
             add(
                 name: image.name, manifestDigest: image.image.manifestDigest, moved: false, findings: image.findings.count, changes: image.changes,
                 verdict: verdict)

@@ -235,7 +235,9 @@ public struct FleetSummary: Sendable, Encodable {
 
     /// What was not checked, one line per gap, the most images first: "no advisory data for
     /// Debian:13 (3 images)".
-    public var notChecked: [String] {
+    public var notChecked: [String] { Self.notChecked(missingData) }
+
+    static func notChecked(_ missingData: [String: Int]) -> [String] {
         missingData.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }).map { gap, count in
             "\(Self.describe(gap: gap)) (\(count) image\(count == 1 ? "" : "s"))"
         }

@@ -4,9 +4,8 @@ import FathomCore
 
 extension ScanReport {
     /// What its packages had no advisory data for, once per gap, as the fleet counts images.
-    var fleetGaps: [String] {
-        var gaps = (coverage?.gaps ?? []).map(\.namespace)
-        if (coverage?.osPackagesWithoutRelease ?? 0) > 0 { gaps.append("OS not identified") }
+    public var fleetGaps: [String] {
+        var gaps = coverage?.gapNames ?? []
         if !summary.advisoriesLoaded { gaps.append("no advisory data loaded") }
         if let os, missingOSPackages != nil { gaps.append(Self.noPackageDatabase(os.prettyName ?? os.id)) }
         return gaps

@@ -27,6 +27,9 @@ public struct RescanReport: Sendable, Encodable {
     /// Names whose tags the registry no longer has: taken out of the store, not rescanned.
     public var removed: [String] = []
     public var warnings: [String] = []
+    /// What the rescanned images' packages had no advisory data for: how many images (as the
+    /// fleet summary's `missingData`).
+    public var missingData: [String: Int] = [:]
     /// Images `--exit-code` fails.
     public var policyFailures: [FleetSummary.PolicyFailure] = []
     /// How the distinct inventories' findings were found: as stored, updated from a stored
@@ -61,6 +64,14 @@ public struct RescanReport: Sendable, Encodable {
         images += 1
         unchanged += 1
     }
+
+    /// Counts an image by what its packages had no advisory data for.
+    public mutating func notChecked(_ gaps: [String]) {
+        for gap in gaps { missingData[gap, default: 0] += 1 }
+    }
+
+    /// What was not checked, one line per gap, the most images first.
+    public var notChecked: [String] { FleetSummary.notChecked(missingData) }
 
     /// Adds an image left out or failed.
     public mutating func add(failure name: String, reason: String, failed isFailure: Bool) {
@@ -119,6 +130,10 @@ public struct RescanReport: Sendable, Encodable {
             output += "\n\(image.name)\(image.moved ? " (tag moved: new image scanned)" : ""): "
             output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged\n"
             output += ScanChanges.table(new: image.new, resolved: image.resolved)
+        }
+        if !missingData.isEmpty {
+            output += "\nNot checked\n"
+            for line in notChecked { output += "  \(line)\n" }
         }
         if !removed.isEmpty {
             output += "\nDeleted from the registry, taken out of the store (\(removed.count))\n"

@@ -89,6 +89,9 @@ struct Rescan: AsyncParsableCommand {
         }
         let text = format == .json ? try report.json() : report.table()
         FileHandle.standardOutput.write(Data(text.utf8))
+        if format == .json && !quiet {
+            for line in report.notChecked { printWarning("not checked: \(line)") }
+        }
         // --exit-code: a finding that survives the policy in any image fails the rescan with its code.
         if report.policyFailures.contains(where: { $0.kind == .fail }) { throw ExitCode(policyOptions.exitCode) }
         if report.failed > 0 || !report.policyFailures.isEmpty { throw ExitCode(1) }

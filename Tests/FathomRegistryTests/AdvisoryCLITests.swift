@@ -309,6 +309,13 @@ import Testing
         #expect((emptyDocument?["warnings"] as? [String])?.contains { $0.hasPrefix("the store holds no advisory data") } == true, "\(emptyJSON.text)")
         #expect(emptyJSON.errorText.contains("not checked: the store holds no advisory data"), "\(emptyJSON.errorText)")
 
+        // A rescan of the stored scan says it as well: an unchanged image is not a checked one.
+        let rescan = try await fathom(["rescan", "--store", store])
+        #expect(rescan.text.contains("Not checked\n  no advisory data for Alpine:v3.10 (1 image)"), "\(rescan.text)")
+        let rescanJSON = try await fathom(["rescan", "--store", store, "--format", "json"])
+        #expect(rescanJSON.errorText.contains("not checked: no advisory data for Alpine:v3.10"), "\(rescanJSON.errorText)")
+        #expect((try JSONSerialization.jsonObject(with: rescanJSON.stdout) as? [String: Any])?["missingData"] as? [String: Int] == ["Alpine:v3.10": 1])
+
         // With the data for its release, the same verdict is a real one: checked, nothing missing.
         let v310 = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.10/main.yaml").path
         #expect(try await fathom(["db", "import", "--store", store, v310]).status == 0)
