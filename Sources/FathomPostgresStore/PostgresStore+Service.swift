@@ -743,6 +743,12 @@ extension PostgresStore {
         return document
     }
 
+    public func reportPlace(name: String) async throws -> (repository: String, tag: String?)? {
+        var place: (repository: String, tag: String?)?
+        try await run("SELECT repository, tag FROM reports WHERE name = \(name)") { place = try $0.decode((String, String?).self) }
+        return place
+    }
+
     public func reportedScanTime(name: String) async throws -> Date? {
         var at: Date?
         try await run(

@@ -655,6 +655,14 @@ extension SQLiteStore {
         }
     }
 
+    public func reportPlace(name: String) async throws -> (repository: String, tag: String?)? {
+        try await database.read { database in
+            var place: (repository: String, tag: String?)?
+            try database.query("SELECT repository, tag FROM reports WHERE name = ?", [.text(name)]) { place = ($0.text(0) ?? "", $0.text(1)) }
+            return place
+        }
+    }
+
     public func reportedScanTime(name: String) async throws -> Date? {
         try await database.read { database in
             var at: Date?

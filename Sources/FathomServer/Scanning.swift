@@ -312,7 +312,14 @@ extension ScanRunner {
     nonisolated func restore(_ outcome: FleetOutcome, session: ScanSession) async throws {
         switch outcome {
         case .scanned(let image), .unchanged(let image):
-            guard let stored = try await store.report(name: image.name), let reference = try? ImageReference(parsing: image.name) else {
+            guard let stored = try await store.report(name: image.name) else { return }
+            // A local source's name (oci:PATH) is no registry reference: its report's own place.
+            let place: (repository: String, tag: String?)
+            if !LocalSources.isLocal(image.name), let reference = try? ImageReference(parsing: image.name) {
+                place = (reference.repository, reference.tag)
+            } else if let stored = try await store.reportPlace(name: image.name) {
+                place = stored
+            } else {
                 return
             }
             let before = try ScanReport.decode(stored)
@@ -326,7 +333,7 @@ extension ScanRunner {
             // left as it is: the first rescan after an upgrade does not rewrite every report.
             if bytes != stored, bytes != (try before.document()) {
                 try await store.storeReport(
-                    bytes, name: image.name, repository: reference.repository, tag: reference.tag, manifestDigest: image.image.manifestDigest,
+                    bytes, name: image.name, repository: place.repository, tag: place.tag, manifestDigest: image.image.manifestDigest,
                     listing: ReportListing(report: updated.report, name: image.name))
             }
             if case .scanned = outcome {

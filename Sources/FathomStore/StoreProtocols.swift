@@ -212,6 +212,9 @@ public protocol ReportStore: Sendable {
     func images(_ filter: ImagesFilter, after: String?, limit: Int) async throws -> [ImageRow]
     /// The newest report of a name.
     func report(name: String) async throws -> [UInt8]?
+    /// The repository and tag a name's report is found by (a local source's name is no
+    /// registry reference to parse them from).
+    func reportPlace(name: String) async throws -> (repository: String, tag: String?)?
     /// When the newest scan of `name` was made, if the stored report is that scan's (a job
     /// retried after its worker died checks this before scanning again).
     func reportedScanTime(name: String) async throws -> Date?

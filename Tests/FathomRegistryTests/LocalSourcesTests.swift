@@ -32,6 +32,20 @@ import Testing
             #expect(packages.contains("musl"), "\(image): \(packages)")
             #expect(((report["vulnerabilities"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == "ALPINE-v3.7-musl-CVE-2019-14697" })
         }
+        // A rescan after new advisory data says it in the local images' reports too (their names
+        // are no registry references to find their reports by).
+        let advisory = service.directory + "/ALPINE-TEST-1.json"
+        try #"{"id": "ALPINE-TEST-1", "modified": "2026-12-01T00:00:00Z", "affected": [{"package": {"ecosystem": "Alpine:v3.7", "name": "busybox"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "99"}]}]}]}"#
+            .write(toFile: advisory, atomically: true, encoding: .utf8)
+        try await Tool.run([Fixtures.fathomExecutable, "db", "import", "--store", service.store, "--source", "test", advisory], environment: Fixtures.isolatedEnvironment)
+        #expect(try await ServiceTests.request(.POST, "\(service.base)/v1/rescans").status == 202)
+        for repository in ["team/alpine", "team/archived"] {
+            try await ServiceTests.eventually("the rescanned report of \(repository)", seconds: 60) {
+                let report = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/images/\(repository)/gzip").body)
+                return ((report["vulnerabilities"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == "ALPINE-TEST-1" }
+            }
+        }
+
         // Outside the directory, by `..` or by a symlink inside it; a missing layout; another kind of source.
         for image in [
             "oci:\(mirror)/../\(URL(fileURLWithPath: outside).lastPathComponent)/alpine:gzip", "oci:\(mirror)/escape:gzip", "oci:\(outside)/alpine:gzip",
@@ -41,8 +55,9 @@ import Testing
             let refused = try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#)
             #expect(refused.status == 400, "\(image) was taken: \(String(decoding: refused.body, as: UTF8.self))")
         }
+        // The two scans and the rescan.
         let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
-        #expect(summary?["done"] == 2 && summary?["dead"] == 0 && summary?["queued"] == 0, "\(String(describing: summary))")
+        #expect(summary?["done"] == 3 && summary?["dead"] == 0 && summary?["queued"] == 0, "\(String(describing: summary))")
         // The dashboard's list links each local image to its page, by the repository its report is found by.
         let list = String(decoding: try await ServiceTests.request(.GET, "\(service.base)/images").body, as: UTF8.self)
         for repository in ["team/alpine", "team/archived"] {
