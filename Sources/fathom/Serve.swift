@@ -13,25 +13,25 @@ import UnixSignals
 
 /// What `serve` and `worker` share: the store, the registries, and how jobs are worked.
 struct WorkerOptions: ParsableArguments {
-    @Option(help: "Scan workers in this process. Default: the number of cores.")
+    @Option(parsing: .unconditional, help: "Scan workers in this process. Default: the number of cores.")
     var workers: Int?
 
-    @Option(help: "Jobs each worker claims in one statement and runs at once (one heartbeat renews them together). Jobs wait on the store and on layers other jobs read, so a few per core keep the cores busy.")
+    @Option(parsing: .unconditional, help: "Jobs each worker claims in one statement and runs at once (one heartbeat renews them together). Jobs wait on the store and on layers other jobs read, so a few per core keep the cores busy.")
     var batch = 8
 
     @Option(help: ArgumentHelp("Let scan requests name OCI layouts (oci:PATH[:tag]) and archives (oci-archive:FILE[:tag]) under DIR, e.g. a registry mirrored there; give serve and every worker the same DIR.", valueName: "DIR"))
     var allowLocalSources: String?
 
-    @Option(help: "Attempts per job before it is dead.")
+    @Option(parsing: .unconditional, help: "Attempts per job before it is dead.")
     var maxAttempts = 5
 
     @Option(help: "How long a job is held without a heartbeat before another worker may take it, e.g. 60s.")
     var lease = "60s"
 
-    @Option(help: "Seconds jobs in flight may take to finish after SIGTERM.")
+    @Option(parsing: .unconditional, help: "Seconds jobs in flight may take to finish after SIGTERM.")
     var shutdownGrace = 30
 
-    @Option(help: "Layer reads at once per process.")
+    @Option(parsing: .unconditional, help: "Layer reads at once per process.")
     var layerConcurrency: Int?
 
     @Option(help: "Give up on one image after this long (30s, 10m): its job fails and is retried. Default: no limit.")
@@ -124,6 +124,10 @@ struct WorkerOptions: ParsableArguments {
             rescanWindow: try Self.interval(rescanWindow, option: "--rescan-window") ?? .seconds(30 * 86400), notifyURLs: notifyURL)
         configuration.batch = batch
         configuration.rescanChecksTags = !rescanOffline
+        var isDirectory: ObjCBool = false
+        if let allowLocalSources, !FileManager.default.fileExists(atPath: allowLocalSources, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            throw FathomError(.invalidInput, "--allow-local-sources names no directory", path: allowLocalSources)
+        }
         configuration.localSources = allowLocalSources
         configuration.feeds = try feedOptions.resolve()
         configuration.readLimits = try readLimits.limits()
@@ -237,11 +241,13 @@ struct Serve: AsyncParsableCommand {
                 Data("fathom: warning: no --registry: registry events queue no scan (name the registries fathom may scan from)\n".utf8))
         }
         let settings = configuration
+        let logger = Logger(label: "fathom.serve")
+        // Read before the store and the client are opened: a bad file stops the start with nothing to close.
+        let policy = try options.policyFiles(logger: logger)
         let store = try await options.storeOption.open(answersQueries: true)
         let client = try options.registryOptions.makeClient(for: registry.count == 1 ? registry[0] : nil)
-        let logger = Logger(label: "fathom.serve")
         let service = FathomService.serve(
-            store: store, client: client, configuration: settings, policy: try options.policyFiles(logger: logger), metrics: metrics, logger: logger
+            store: store, client: client, configuration: settings, policy: policy, metrics: metrics, logger: logger
         ) { address in
             FileHandle.standardError.write(
                 Data("fathom: serving on http://\(address) with \(settings.workers) workers, store \(store.location)\n".utf8))
@@ -287,13 +293,16 @@ struct Worker: AsyncParsableCommand {
             printError(FathomError.plain(error))
             throw ExitCode(1)
         }
+        let logger = Logger(label: "fathom.worker")
+        // Read before the store and the client are opened: a bad file stops the start with nothing to close.
+        let policy = try options.policyFiles(logger: logger)
+        let probes = try listen.map(Serve.address)
         let store = try await options.storeOption.open()
         let client = try options.registryOptions.makeClient(for: nil)
-        let logger = Logger(label: "fathom.worker")
         FileHandle.standardError.write(Data("fathom: \(configuration.workers) workers on store \(store.location)\n".utf8))
         let service = FathomService.worker(
-            store: store, client: client, configuration: configuration, policy: try options.policyFiles(logger: logger), metrics: metrics,
-            probes: try listen.map(Serve.address), logger: logger)
+            store: store, client: client, configuration: configuration, policy: policy, metrics: metrics,
+            probes: probes, logger: logger)
         try await Serve.run(service)
     }
 }
