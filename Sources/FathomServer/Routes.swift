@@ -106,14 +106,31 @@ public struct ServiceRoutes: Sendable {
         return Self.problem(.serviceUnavailable, problem)
     }
 
+    /// Prometheus text. The gauges read from the store (jobs per state, advisory data age) are
+    /// asked with the readiness probe's deadline: a store that does not answer leaves them as
+    /// last read and sets `fathom_store_up` to 0, instead of holding the scrape (and losing every
+    /// other metric) until the connection pool gives up.
     func metrics() async throws -> Response {
-        let counts = try await store.jobCounts()
-        for state in Job.State.allCases {
-            Gauge(label: "fathom_jobs", dimensions: [("state", state.rawValue)]).record(counts[state] ?? 0)
+        var up = await readiness.problem(of: store) == nil
+        if up {
+            let store = self.store
+            let read = Locked<(counts: [Job.State: Int], oldest: Date?)?>(nil)
+            let gauges = Task {
+                let counts = try await store.jobCounts()
+                let oldest = try await store.advisoryStatistics().oldestUpdate
+                read.withLock { $0 = (counts, oldest) }
+            }
+            if case .success? = await WorkerPool.outcome(of: gauges, within: .seconds(2)), let (counts, oldest) = read.withLock({ $0 }) {
+                for state in Job.State.allCases {
+                    Gauge(label: "fathom_jobs", dimensions: [("state", state.rawValue)]).record(counts[state] ?? 0)
+                }
+                if let oldest { Gauge(label: "fathom_advisory_data_age_seconds").record(Date().timeIntervalSince(oldest)) }
+            } else {
+                gauges.cancel()
+                up = false
+            }
         }
-        if let oldest = try await store.advisoryStatistics().oldestUpdate {
-            Gauge(label: "fathom_advisory_data_age_seconds").record(Date().timeIntervalSince(oldest))
-        }
+        Gauge(label: "fathom_store_up").record(up ? 1 : 0)
         var buffer: [UInt8] = []
         metricsRegistry.emit(into: &buffer)
         return Response(

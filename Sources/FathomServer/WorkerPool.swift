@@ -54,6 +54,8 @@ public struct WorkerPool: Service {
             let slowest = max(configuration.pollInterval, .seconds(1))
             var inFlight = 0
             var listening = false
+            /// The last failure to claim that was logged, and when.
+            var claimFailure: (said: String?, at: ContinuousClock.Instant) = (nil, .now)
             /// Jobs that succeeded, whose ends the next claim records.
             var succeeded: [Job] = []
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -68,10 +70,22 @@ public struct WorkerPool: Service {
                             localSources: configuration.localSources != nil, now: Date())
                         ended(succeeded, running)
                         succeeded = []
+                        if claimFailure.said != nil {
+                            logger.info("taking jobs again: the store answers", metadata: ["worker": "\(worker)"])
+                            claimFailure.said = nil
+                        }
                     } catch {
                         // Stopping while asking for a job is no failure to report.
                         if Task.isCancelled || error is CancellationError { break }
-                        logger.error("cannot take a job", metadata: ["worker": "\(worker)", "error": "\(FathomError.plain(error))"])
+                        // The pool's own error names no cause (a tripped circuit breaker): a
+                        // fresh connection says why the store cannot be reached. Said once per
+                        // cause, then again each minute while it lasts.
+                        let cause = await store.unreachable(within: .seconds(1)).map { "the store cannot be reached: \($0)" }
+                            ?? FathomError.plain(error)
+                        if cause != claimFailure.said || claimFailure.at.duration(to: .now) >= .seconds(60) {
+                            logger.error("cannot take a job", metadata: ["worker": "\(worker)", "error": "\(cause)"])
+                            claimFailure = (cause, .now)
+                        }
                         // The ends apart from the claim, each on its own: one that cannot be
                         // recorded is left to its lease and never keeps the worker from claiming.
                         for job in succeeded {

@@ -76,6 +76,8 @@ import Testing
         let service = try await ServiceTests.startService(workers: 1, store: store)
         defer { service.server.stop() }
         #expect(try await ServiceTests.request(.GET, "\(service.base)/readyz").status == 200)
+        let before = String(decoding: try await ServiceTests.request(.GET, "\(service.base)/metrics").body, as: UTF8.self)
+        #expect(before.contains("fathom_store_up 1") && before.contains("fathom_jobs{state=\"queued\"}"), "\(before.prefix(600))")
         try await postgres.shutDown()
         let stopped = Date()
         var unready: Date?
@@ -115,6 +117,13 @@ import Testing
         // process cannot stretch: at most the kept answer's few.
         #expect(readyAfterStop <= 3, "\(readyAfterStop) ready answers after the stop; the first 503 came \(first.timeIntervalSince(stopped)) s after it")
         #expect(try await ServiceTests.request(.GET, "\(service.base)/healthz").status == 200)
+        // /metrics still answers, at once, with the store said to be down (it waited for the
+        // connection pool, a minute, then failed with the pool's error, every metric lost).
+        let scraped = Date()
+        let metrics = try await ServiceTests.request(.GET, "\(service.base)/metrics")
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        #expect(metrics.status == 200 && Date().timeIntervalSince(scraped) < 4, "\(metrics.status) after \(Date().timeIntervalSince(scraped)) s")
+        #expect(text.contains("fathom_store_up 0") && text.contains("fathom_jobs{state=\"queued\"}"), "\(text.prefix(600))")
         try await postgres.start()
         try await ServiceTests.eventually("/readyz 200 after PostgreSQL restarted", seconds: 30) {
             try await ServiceTests.request(.GET, "\(service.base)/readyz").status == 200
@@ -122,6 +131,8 @@ import Testing
         try await ServiceTests.eventually("the API answering after PostgreSQL restarted", seconds: 30) {
             try await ServiceTests.request(.GET, "\(service.base)/v1/jobs").status == 200
         }
+        let restored = String(decoding: try await ServiceTests.request(.GET, "\(service.base)/metrics").body, as: UTF8.self)
+        #expect(restored.contains("fathom_store_up 1"), "\(restored.prefix(600))")
     }
 
     /// Two worker processes hold jobs (their manifests answer slowly): one a batch of two, the
