@@ -20,7 +20,18 @@ public struct Scheduler: Service {
         self.logger = logger
     }
 
+    /// Ends at once on SIGTERM, even while waiting for a store that is down (it held the
+    /// process past Kubernetes' grace period): what it queues is keyed, so the next process
+    /// queues what this one did not.
     public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await schedule() }
+        } catch where Task.isCancelled || Task.isShuttingDownGracefully || error is CancellationError {
+            return
+        }
+    }
+
+    func schedule() async throws {
         // Pruning in a task of its own: a long first prune after an upgrade does not hold back
         // the rescans and updates, nor its failure theirs.
         let pruning = configuration.retention.map { retention in Task { await pruneHourly(retention: retention) } }

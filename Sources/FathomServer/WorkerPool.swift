@@ -65,9 +65,22 @@ public struct WorkerPool: Service {
                 if free > 0 {
                     do {
                         // A job naming a local image waits for a worker that reads local sources.
-                        claimed = try await store.complete(
-                            succeeded.map(\.id), thenClaim: free, worker: worker, lease: configuration.lease,
-                            localSources: configuration.localSources != nil, now: Date())
+                        // A claim still waiting for the store a second after SIGTERM is given up
+                        // (a store that is down held the process past Kubernetes' grace period).
+                        let ending = succeeded.map(\.id)
+                        let claim = Task { [store, configuration] in
+                            try await store.complete(
+                                ending, thenClaim: free, worker: worker, lease: configuration.lease,
+                                localSources: configuration.localSources != nil, now: Date())
+                        }
+                        claimed = try await withGracefulShutdownHandler {
+                            try await claim.value
+                        } onGracefulShutdown: {
+                            Task {
+                                try? await Task.sleep(for: .seconds(1))
+                                claim.cancel()
+                            }
+                        }
                         ended(succeeded, running)
                         succeeded = []
                         if claimFailure.said != nil {
@@ -76,7 +89,7 @@ public struct WorkerPool: Service {
                         }
                     } catch {
                         // Stopping while asking for a job is no failure to report.
-                        if Task.isCancelled || error is CancellationError { break }
+                        if Task.isCancelled || error is CancellationError || Task.isShuttingDownGracefully { break }
                         // The pool's own error names no cause (a tripped circuit breaker): a
                         // fresh connection says why the store cannot be reached. Said once per
                         // cause, then again each minute while it lasts.

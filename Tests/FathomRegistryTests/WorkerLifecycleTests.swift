@@ -133,6 +133,23 @@ import Testing
         }
         let restored = String(decoding: try await ServiceTests.request(.GET, "\(service.base)/metrics").body, as: UTF8.self)
         #expect(restored.contains("fathom_store_up 1"), "\(restored.prefix(600))")
+
+        // SIGTERM with PostgreSQL down again: serve (its scheduler and worker) and a worker
+        // process each exit within a few seconds. They waited for the store until the grace
+        // period ran out (30 s), past Kubernetes' own default.
+        let worker = try ServiceTests.startWorker("down-worker", service: service, registry: "127.0.0.1:9")
+        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        try await Task.sleep(for: .seconds(2))
+        try await postgres.shutDown()
+        try await Task.sleep(for: .seconds(3))
+        let terminated = Date()
+        kill(worker.processIdentifier, SIGTERM)
+        await service.server.terminate()
+        await worker.exited()
+        #expect(Date().timeIntervalSince(terminated) < 8, "serve and a worker took \(Date().timeIntervalSince(terminated)) s to exit with PostgreSQL down")
+        #expect(worker.terminationStatus == 0, "the worker exited with \(worker.terminationStatus)")
+        let log = (try? String(contentsOfFile: service.directory + "/down-worker.log", encoding: .utf8)) ?? ""
+        #expect(!log.contains("ConnectionPoolError"), "\(log)")
     }
 
     /// Two worker processes hold jobs (their manifests answer slowly): one a batch of two, the
