@@ -55,7 +55,10 @@ public struct FleetHTMLReport: Sendable {
                     ]
                 })
         body += "</section><section><h2>Severity distribution</h2>\(HTMLPage.severityBars(summary.findings))</section>"
-        body += "<section><h2>Trend</h2>" + trendChart() + "</section>"
+        // The trend is the store's, whose images may be more than this run's (another registry,
+        // a `scan --store`): said, so that its last point and the counts above may differ.
+        body += "<section><h2>Trend</h2><p class=\"meta\">Findings per day over every image in the store's history, not only this report's.</p>"
+            + trendChart() + "</section>"
         body += "<section><h2>Images most at risk</h2>"
         if summary.mostAtRisk.isEmpty {
             body += "<p>No image has findings.</p>"
