@@ -207,7 +207,7 @@ public struct ServiceRoutes: Sendable {
             scan = try JSONDecoder().decode(ScanRequest.self, from: Data(body))
         } catch {
             return Self.problem(
-                .badRequest, #"the body must be {"image": "host/repository:tag", "policy": {…}} (policy optional): "# + "\(FathomError.wrapping(error))")
+                .badRequest, #"the body must be {"image": "host/repository:tag", "policy": {…}} (policy optional): "# + FathomError.plain(error))
         }
         // A local layout or archive, where the operator allowed them.
         var local: LocalSources.Image?
@@ -769,8 +769,6 @@ struct JobView: Encodable {
     }
 }
 
-/// Bearer tokens: the webhook's for `POST /v1/events`, the API's for every other `/v1` and
-/// `/api/v1` request; health, readiness, metrics and the OpenAPI document are open.
 /// Logs a request that fails with an error the routes did not turn into an answer (Hummingbird
 /// answers it 500 and logs it only at debug level): an operator sees the path and the cause.
 struct FailureLog: RouterMiddleware {
@@ -784,7 +782,7 @@ struct FailureLog: RouterMiddleware {
         } catch {
             context.logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(FathomError.plain(error))"])
             // The one error shape, naming the cause, rather than an empty 500.
-            return ServiceRoutes.problem(.internalServerError, "the request failed: \(FathomError.wrapping(error))")
+            return ServiceRoutes.problem(.internalServerError, "the request failed: \(FathomError.plain(error))")
         }
     }
 }
@@ -824,6 +822,8 @@ struct StoreGate: RouterMiddleware {
     }
 }
 
+/// Bearer tokens: the webhook's for `POST /v1/events`, the API's for every other `/v1` and
+/// `/api/v1` request; health, readiness, metrics and the OpenAPI document are open.
 struct BearerTokens: RouterMiddleware {
     typealias Context = BasicRequestContext
     let api: String?

@@ -421,6 +421,10 @@ import Testing
         #expect(try await Self.request(.PUT, "\(service.base)/v1/events", token: Self.webhookToken, body: "{}").status == 405)
         #expect(try await Self.request(.GET, "\(service.base)/v1/nothing").status == 404)
         #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: "{\"img\": 1}").status == 400)
+        // The cause in words, without fathom's own error codes ("io: unexpected failure").
+        let malformed = try await Self.request(.POST, "\(service.base)/v1/scans", body: "{\"image\": ")
+        let said = String(decoding: malformed.body, as: UTF8.self)
+        #expect(malformed.status == 400 && said.contains("the body must be") && !said.contains("unexpected failure"), "\(said)")
         #expect(try await Self.request(.POST, "\(service.base)/v1/events", token: Self.webhookToken, body: "[1,2").status == 400)
         let large = String(repeating: " ", count: 2 << 20)
         #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: "{\"image\": \"x\"}" + large).status == 413)
