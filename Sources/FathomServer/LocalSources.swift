@@ -31,7 +31,13 @@ struct LocalSources: Sendable {
     static func isLocal(_ image: String) -> Bool { image.hasPrefix("oci:") || image.hasPrefix("oci-archive:") }
 
     /// The local image `text` names under DIR; throws when it is outside, missing, or another kind.
+    /// A relative path is under DIR (a client knows DIR's layout, not the service's working
+    /// directory): `oci:team/app:1` is DIR/team/app.
     func image(_ text: String) throws -> Image {
+        var text = text
+        if let colon = text.firstIndex(of: ":"), !text[text.index(after: colon)...].hasPrefix("/") {
+            text = text[...colon] + root + "/" + text[text.index(after: colon)...]
+        }
         let reference = try SourceReference(parsing: text)
         let (scheme, path, tag): (String, String, String?)
         switch reference {

@@ -32,6 +32,12 @@ import Testing
             #expect(packages.contains("musl"), "\(image): \(packages)")
             #expect(((report["vulnerabilities"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == "ALPINE-v3.7-musl-CVE-2019-14697" })
         }
+        // A relative path is under the directory, not the service's working directory: the
+        // same image, the same job name.
+        let relative = try ServiceTests.object(
+            try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "oci:team/alpine:gzip"}"#).body)
+        #expect((relative["image"] as? String)?.hasSuffix("/team/alpine:gzip") == true && (relative["image"] as? String)?.hasPrefix("oci:/") == true, "\(relative)")
+
         // A rescan after new advisory data says it in the local images' reports too (their names
         // are no registry references to find their reports by).
         let advisory = service.directory + "/ALPINE-TEST-1.json"
@@ -51,13 +57,18 @@ import Testing
             "oci:\(mirror)/../\(URL(fileURLWithPath: outside).lastPathComponent)/alpine:gzip", "oci:\(mirror)/escape:gzip", "oci:\(outside)/alpine:gzip",
             "oci:\(mirror)/team/none:gzip", "dir:\(mirror)/team/alpine", "oci:\(mirror):gzip",
             "oci:\(mirror)/team/archived.tar:gzip", "oci-archive:\(mirror)/team/alpine:gzip",
+            "oci:../\(URL(fileURLWithPath: outside).lastPathComponent)/alpine:gzip",
         ] {
             let refused = try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#)
             #expect(refused.status == 400, "\(image) was taken: \(String(decoding: refused.body, as: UTF8.self))")
         }
-        // The two scans and the rescan.
-        let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
-        #expect(summary?["done"] == 3 && summary?["dead"] == 0 && summary?["queued"] == 0, "\(String(describing: summary))")
+        // The two scans, the relative path's and the rescan; none refused was queued.
+        var summary: [String: Int]?
+        try await ServiceTests.eventually("the jobs to end") {
+            summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["queued"] == 0 && summary?["running"] == 0
+        }
+        #expect(summary?["done"] == 4 && summary?["dead"] == 0, "\(String(describing: summary))")
         // The dashboard's list links each local image to its page, by the repository its report is found by.
         let list = String(decoding: try await ServiceTests.request(.GET, "\(service.base)/images").body, as: UTF8.self)
         for repository in ["team/alpine", "team/archived"] {
