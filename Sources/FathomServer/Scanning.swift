@@ -163,6 +163,9 @@ public actor ScanRunner {
                 logger.info("deleted from the registry while it was scanned: out of the fleet", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
                 return
             }
+            if let digest = result.report.artifact.manifestDigest, let registry = source as? RegistryImageSource {
+                try await dropDigestTwins(of: registry.reference, repository: repository, manifestDigest: digest)
+            }
             try await notify(
                 name: job.image, manifestDigest: result.report.artifact.manifestDigest, changes: result.changes, trigger: "push",
                 advisoryVersion: fleet.advisoryVersion)
@@ -190,6 +193,23 @@ public actor ScanRunner {
 }
 
 extension ScanRunner {
+    /// One image per manifest of a repository: a multi-platform push notifies each platform's
+    /// manifest by digest before the index by tag, so the tag's platform was a fleet image twice
+    /// (its findings counted twice). Once a tag of the registry's repository reports the
+    /// manifest, its report by digest alone leaves the fleet, whichever was scanned first; the
+    /// other platforms' stay, by digest.
+    nonisolated func dropDigestTwins(of reference: ImageReference, repository: String, manifestDigest: Digest) async throws {
+        let names = try await store.reports(repository: repository, reference: manifestDigest.description).map(\.name)
+        let same = names.compactMap { name in (try? ImageReference(parsing: name)).map { (name, $0) } }.filter { $0.1.registry == reference.registry }
+        guard same.contains(where: { $0.1.tag != nil }) else { return }
+        let twins = same.filter { $0.1.tag == nil && $0.1.digest == manifestDigest }.map(\.0)
+        guard !twins.isEmpty else { return }
+        let removed = try await store.removeImages(twins)
+        if !removed.isEmpty {
+            logger.info("the same manifest is reported by its tag: its report by digest leaves the fleet", metadata: ["images": "\(removed)"])
+        }
+    }
+
     /// Whether `job`'s registry tag was deleted since its last push (the registry's delete event
     /// at or after it, and the registry now saying the tag is unknown); if so the name is taken
     /// out of the fleet. One indexed read when no delete was recorded.

@@ -573,6 +573,29 @@ import Testing
         return output.text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A multi-platform push: the registry notifies each platform's manifest by digest, then
+    /// the index by its tag. The tag's platform (linux/amd64 here) is one fleet image, by its
+    /// tag, not also by its digest; the other platform stays, by digest.
+    @Test func aMultiPlatformPushIsEachPlatformOnce() async throws {
+        let service = try await Self.startService(workers: 1)
+        defer { service.server.stop() }
+        let registry = try await LocalRegistry(notify: ("\(service.base)/v1/events", Self.webhookToken))
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):multi", to: "team/multi", tag: "1", all: true)
+        var names: [String] = []
+        try await Self.eventually("the push's scans", seconds: 60) {
+            let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            guard summary?["done"] == 3 && summary?["queued"] == 0 && summary?["running"] == 0 else { return false }
+            let listed = try Self.object(try await Self.request(.GET, "\(service.base)/v1/images?repository=team/multi").body)
+            names = ((listed["images"] as? [[String: Any]]) ?? []).compactMap { $0["image"] as? String }.sorted()
+            return names.count <= 2
+        }
+        #expect(names == ["\(registry.host)/team/multi:1", "\(registry.host)/team/multi@\(layout.zstd.manifestDigest)"], "\(names)")
+        let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/fleet/summary").body)
+        #expect((summary["images"] as? [String: Any])?["scanned"] as? Int == 2, "\(summary["images"] ?? "")")
+    }
+
     /// The served OpenAPI document is valid OpenAPI 3.0, and the API's answers match it.
     @Test func theOpenAPIDocumentIsValidAndDescribesTheAnswers() async throws {
         let service = try await Self.startService(workers: 1)
