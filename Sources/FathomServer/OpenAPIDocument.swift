@@ -185,7 +185,7 @@ public enum OpenAPIDocument {
                 "queued": {"type": "integer"}, "running": {"type": "integer"}, "done": {"type": "integer"}, "dead": {"type": "integer"}}},
               "ScanSummary": {"type": "object", "required": ["name", "scannedAt", "advisoryVersion", "findings", "bySeverity", "new", "resolved"], "properties": {
                 "name": {"type": "string"}, "manifestDigest": {"type": "string"}, "scannedAt": {"type": "string", "format": "date-time"},
-                "advisoryVersion": {"type": "string"}, "findings": {"type": "integer"},
+                "advisoryVersion": {"type": "string", "description": "The newest advisory data these findings hold for: a rescan that finds them unchanged moves it forward, not scannedAt (when the image was read)."}, "findings": {"type": "integer"},
                 "bySeverity": {"type": "object", "additionalProperties": {"type": "integer"}}, "new": {"type": "integer"}, "resolved": {"type": "integer"}}},
               "Images": {"type": "object", "required": ["images"], "properties": {
                 "next": {"type": "string", "description": "The cursor of the next page; absent on the last."},
