@@ -588,10 +588,13 @@ public struct ServiceRoutes: Sendable {
         guard total > 0 else { return }
         let listed = try await store.jobs(state: .dead, limit: 100)
         for job in listed {
-            if job.kind == .scan, let at = try await store.reportedScanTime(name: job.image), at >= job.updatedAt {
-                continue
+            var error = job.lastError
+            if job.kind == .scan, let at = try await store.reportedScanTime(name: job.image) {
+                if at >= job.updatedAt { continue }
+                // Counted among the scanned too, by that report: said, so the counts add up.
+                error = (error ?? "failed") + " (the report kept is of an earlier scan)"
             }
-            summary.add(deadJob: job.kind == .scan ? job.image : "\(job.kind.rawValue) job \(job.id)", error: job.lastError)
+            summary.add(deadJob: job.kind == .scan ? job.image : "\(job.kind.rawValue) job \(job.id)", error: error)
         }
         // Past the listed ones, the rest count without their reasons.
         let unlisted = total - listed.count
