@@ -12,9 +12,11 @@ public enum OpenAPIDocument {
           "servers": [{"url": "/"}],
           "security": [{"bearer": []}],
           "paths": {
-            "/healthz": {"get": {"summary": "The process is up.", "security": [], "responses": {"200": {"$ref": "#/components/responses/Status"}}}},
+            "/healthz": {"get": {"summary": "The process is up.", "security": [], "responses": {"200": {"$ref": "#/components/responses/Status"}}},
+              "head": {"summary": "The process is up (the status alone, for load balancers' checks).", "security": [], "responses": {"200": {"description": "Up"}}}},
             "/readyz": {"get": {"summary": "The store answers (within 0.8 s; the answer is kept for a second) and its migrations are applied.", "security": [],
-              "responses": {"200": {"$ref": "#/components/responses/Status"}, "503": {"$ref": "#/components/responses/Error"}}}},
+              "responses": {"200": {"$ref": "#/components/responses/Status"}, "503": {"$ref": "#/components/responses/Error"}}},
+              "head": {"summary": "As GET, the status alone.", "security": [], "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics.", "security": [],
               "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/openapi.json": {"get": {"summary": "This document.", "security": [],

@@ -45,6 +45,9 @@ public struct ServiceRoutes: Sendable {
     func addHealthRoutes(to router: Router<BasicRequestContext>) {
         router.get("healthz") { _, _ in Self.json(["status": "ok"]) }
         router.get("readyz") { _, _ in try await ready() }
+        // Load balancers' checks that ask with HEAD get the same status.
+        router.head("healthz") { _, _ in Response(status: .ok) }
+        router.head("readyz") { _, _ in Response(status: try await ready().status) }
         router.get("metrics") { _, _ in try await metrics() }
     }
 

@@ -117,6 +117,9 @@ import Testing
         // process cannot stretch: at most the kept answer's few.
         #expect(readyAfterStop <= 3, "\(readyAfterStop) ready answers after the stop; the first 503 came \(first.timeIntervalSince(stopped)) s after it")
         #expect(try await ServiceTests.request(.GET, "\(service.base)/healthz").status == 200)
+        // Asked with HEAD, as some load balancers do: the same statuses.
+        #expect(try await ServiceTests.request(.HEAD, "\(service.base)/healthz").status == 200)
+        #expect(try await ServiceTests.request(.HEAD, "\(service.base)/readyz").status == 503)
         // /metrics still answers, at once, with the store said to be down (it waited for the
         // connection pool, a minute, then failed with the pool's error, every metric lost).
         let scraped = Date()
