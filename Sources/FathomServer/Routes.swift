@@ -232,6 +232,11 @@ public struct ServiceRoutes: Sendable {
                 (name, repository, at) = (local.name, local.repository, local.tag)
             } else {
                 let reference = try ImageReference(parsing: scan.image)
+                guard configuration.allows(scanOf: reference.registry) else {
+                    return Self.problem(
+                        .badRequest,
+                        "\(reference.registry) is not a registry this service scans from (--registry \(configuration.registries.joined(separator: ", ")))")
+                }
                 (name, repository, at) = (reference.description, reference.repository, reference.digest?.description ?? reference.tag)
             }
             if let policy = scan.policy {

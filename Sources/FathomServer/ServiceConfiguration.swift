@@ -109,6 +109,14 @@ updateInterval: Duration? = .seconds(6 * 3600), feeds: [Feed] = [],
         return registries.count == 1 && plain.count == 1 ? plain[0] : nil
     }
 
+    /// Whether a scan request may name `host`: any, when no `--registry` is given (serve warns
+    /// of it at start); else only the registries it names, as for events, so an API token
+    /// cannot make the service connect wherever it is told.
+    public func allows(scanOf host: String) -> Bool {
+        registries.isEmpty
+            || registries.contains { $0.lowercased() == host.lowercased() || fnmatch($0.lowercased(), host.lowercased(), FNM_PATHNAME) == 0 }
+    }
+
     /// Reads a token file (the first line, trimmed); an empty file is an error, not an open door.
     public static func token(file: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: file) else {

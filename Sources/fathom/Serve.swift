@@ -174,7 +174,7 @@ struct Serve: AsyncParsableCommand {
     var webhookTokenFile: String?
 
     @Option(help: ArgumentHelp(
-        "A registry webhook events may make fathom scan from (repeatable; a host, or a shell pattern such as '*.corp.example:5000'). An event for another host is refused; with one plain host, events naming another host are scanned from it (the registry's address as fathom reaches it). None: every event is refused.",
+        "A registry webhook events may make fathom scan from (repeatable; a host, or a shell pattern such as '*.corp.example:5000'). An event for another host is refused; with one plain host, events naming another host are scanned from it (the registry's address as fathom reaches it). Scan requests (POST /v1/scans) are held to the same hosts. None: every event is refused.",
         valueName: "host[:port]"))
     var registry: [String] = []
 

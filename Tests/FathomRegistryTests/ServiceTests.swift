@@ -425,6 +425,10 @@ import Testing
         let malformed = try await Self.request(.POST, "\(service.base)/v1/scans", body: "{\"image\": ")
         let said = String(decoding: malformed.body, as: UTF8.self)
         #expect(malformed.status == 400 && said.contains("the body must be") && !said.contains("unexpected failure"), "\(said)")
+        // A registry --registry does not name is refused, as its events are: an API token does
+        // not make the service connect wherever it is told.
+        let elsewhere = try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "registry.example:5000/team/app:1"}"#)
+        #expect(elsewhere.status == 400 && String(decoding: elsewhere.body, as: UTF8.self).contains("not a registry this service scans from"))
         #expect(try await Self.request(.POST, "\(service.base)/v1/events", token: Self.webhookToken, body: "[1,2").status == 400)
         let large = String(repeating: " ", count: 2 << 20)
         #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: "{\"image\": \"x\"}" + large).status == 413)
