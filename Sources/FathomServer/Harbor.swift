@@ -48,7 +48,7 @@ public struct HarborCredentialKey: Sendable {
     /// The key in `file` (any secret text: its SHA-256 is the AES-256 key), shared by every
     /// `serve` and `worker` given the same file.
     public static func file(_ path: String) throws -> HarborCredentialKey {
-        let secret = try ServiceConfiguration.token(file: path)
+        let secret = try ServiceConfiguration.token(file: path, what: "Harbor credential key file (--harbor-credential-key-file)")
         return HarborCredentialKey(key: SymmetricKey(data: SHA256.hash(data: Data(secret.utf8))), shared: true)
     }
 

@@ -118,14 +118,15 @@ updateInterval: Duration? = .seconds(6 * 3600), feeds: [Feed] = [],
     }
 
     /// Reads a token file (the first line, trimmed); an empty file is an error, not an open door.
-    public static func token(file: String) throws -> String {
+    /// `what` names the file in errors (the token file, the key file).
+    public static func token(file: String, what: String = "token file") throws -> String {
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw ServiceError("cannot read the token file \(file)")
+            throw ServiceError("cannot read the \(what) \(file)")
         }
         let token = String(decoding: data, as: UTF8.self).split(separator: "\n").first.map {
             $0.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        guard let token, !token.isEmpty else { throw ServiceError("the token file \(file) is empty") }
+        guard let token, !token.isEmpty else { throw ServiceError("the \(what) \(file) is empty") }
         return token
     }
 }

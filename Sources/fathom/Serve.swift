@@ -132,7 +132,7 @@ struct WorkerOptions: ParsableArguments {
         configuration.feeds = try feedOptions.resolve()
         configuration.readLimits = try readLimits.limits()
         configuration.imageTimeout = try imageTimeout.flatMap { try Self.interval($0, option: "--image-timeout") }
-        configuration.notifySecret = try notifySecretFile.map { Array(try ServiceConfiguration.token(file: $0).utf8) }
+        configuration.notifySecret = try notifySecretFile.map { Array(try ServiceConfiguration.token(file: $0, what: "notification secret file (--notify-secret-file)").utf8) }
         configuration.harborCredentialKey = try harborCredentialKeyFile.map(HarborCredentialKey.file) ?? .ephemeral()
         if !configuration.notifyURLs.isEmpty && configuration.notifySecret == nil {
             FileHandle.standardError.write(Data("fathom: warning: no --notify-secret-file: notifications are sent unsigned\n".utf8))
@@ -224,8 +224,8 @@ struct Serve: AsyncParsableCommand {
             configuration.rescanInterval = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
             configuration.retention = try WorkerOptions.retention(retention, option: "--retention")
             configuration.sessionLifetime = try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime") ?? .seconds(12 * 3600)
-            configuration.apiToken = try apiTokenFile.map(ServiceConfiguration.token(file:))
-            configuration.webhookToken = try webhookTokenFile.map(ServiceConfiguration.token(file:))
+            configuration.apiToken = try apiTokenFile.map { try ServiceConfiguration.token(file: $0, what: "API token file (--api-token-file)") }
+            configuration.webhookToken = try webhookTokenFile.map { try ServiceConfiguration.token(file: $0, what: "webhook token file (--webhook-token-file)") }
         } catch {
             printError(FathomError.plain(error))
             throw ExitCode(1)
@@ -235,6 +235,10 @@ struct Serve: AsyncParsableCommand {
         }
         if configuration.webhookToken == nil {
             FileHandle.standardError.write(Data("fathom: warning: no --webhook-token-file: every registry event is refused (401)\n".utf8))
+        }
+        if configuration.workers == 0 && options.harborCredentialKeyFile == nil {
+            FileHandle.standardError.write(
+                Data("fathom: warning: --workers 0 and no --harbor-credential-key-file: Harbor scans queued here can be run by no worker (give serve and every worker the same key file)\n".utf8))
         }
         if configuration.registries.isEmpty {
             FileHandle.standardError.write(

@@ -29,6 +29,7 @@ import Testing
             for (option, said) in [
                 ("--ignore-file", "cannot read the ignore file"), ("--vex", "cannot read the VEX document"),
                 ("--allow-local-sources", "--allow-local-sources names no directory"),
+                ("--harbor-credential-key-file", "cannot read the Harbor credential key file"),
             ] {
                 let output = try await Tool.run(
                     [Fixtures.fathomExecutable] + command + ["--store", store, option, missing], environment: Fixtures.isolatedEnvironment, check: false)
