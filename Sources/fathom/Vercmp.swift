@@ -14,11 +14,17 @@ struct Vercmp: ParsableCommand {
     @Argument var lhs: String
     @Argument var rhs: String
 
-    func run() throws {
-        guard let comparator = VersionComparators.comparator(for: ecosystem) else {
+    // Checked here, not in run(): ArgumentParser shows this command's usage with a validation
+    // error, and the root command's with one thrown later.
+    func validate() throws {
+        guard VersionComparators.comparator(for: ecosystem) != nil else {
             throw ValidationError(
                 "unknown ecosystem '\(ecosystem)': use \(VersionComparators.names.joined(separator: ", "))")
         }
+    }
+
+    func run() throws {
+        guard let comparator = VersionComparators.comparator(for: ecosystem) else { throw ExitCode(64) }
         do {
             print(try comparator.compare(lhs, rhs).symbol)
         } catch {
