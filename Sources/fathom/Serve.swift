@@ -178,16 +178,16 @@ struct Serve: AsyncParsableCommand {
         valueName: "host[:port]"))
     var registry: [String] = []
 
-    @Option(help: "How often to update the advisory data from the feeds (`db update`), e.g. 6h; off for never (use db pull).")
+    @Option(help: "How often to update the advisory data from the feeds (`db update`), e.g. 6h; off (or 0) for never (use db pull).")
     var dbUpdateInterval = "6h"
 
-    @Option(help: "How often to re-match the stored images (they are also re-matched after every advisory change); off for never.")
+    @Option(help: "How often to re-match the stored images (they are also re-matched after every advisory change); off (or 0) for never.")
     var rescanInterval = "24h"
 
     @Option(help: "How long a dashboard sign-in lasts (its cookie expires on the server after this), e.g. 12h.")
     var sessionLifetime = "12h"
 
-    @Option(help: "Delete finished jobs, delivered notifications, registry events, scans other than a name's two newest (all of a deleted name's) and the images and inventories no scan names after this long, at start and hourly (90d, 2w; off: keep all). Events are kept for the rescan window at least.")
+    @Option(help: "Delete finished jobs, delivered notifications, registry events, scans other than a name's two newest (all of a deleted name's) and the images and inventories no scan names after this long, at start and hourly (90d, 2w; off or 0: keep all). Events are kept for the rescan window at least.")
     var retention = "90d"
 
     @OptionGroup var options: WorkerOptions
@@ -197,7 +197,7 @@ struct Serve: AsyncParsableCommand {
         _ = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
         _ = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
         _ = try WorkerOptions.retention(retention, option: "--retention")
-        guard try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime") != nil else {
+        guard try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime", offAllowed: false) != nil else {
             throw ValidationError("--session-lifetime must be a duration such as 12h")
         }
     }
@@ -223,7 +223,7 @@ struct Serve: AsyncParsableCommand {
             configuration.updateInterval = try WorkerOptions.interval(dbUpdateInterval, option: "--db-update-interval")
             configuration.rescanInterval = try WorkerOptions.interval(rescanInterval, option: "--rescan-interval")
             configuration.retention = try WorkerOptions.retention(retention, option: "--retention")
-            configuration.sessionLifetime = try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime") ?? .seconds(12 * 3600)
+            configuration.sessionLifetime = try WorkerOptions.interval(sessionLifetime, option: "--session-lifetime", offAllowed: false) ?? .seconds(12 * 3600)
             configuration.apiToken = try apiTokenFile.map { try ServiceConfiguration.token(file: $0, what: "API token file (--api-token-file)") }
             configuration.webhookToken = try webhookTokenFile.map { try ServiceConfiguration.token(file: $0, what: "webhook token file (--webhook-token-file)") }
         } catch {
