@@ -825,7 +825,15 @@ struct StoreGate: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if !Self.open.contains(request.uri.path), let cause = readiness.unreachable(store) {
-            var response = ServiceRoutes.problem(.serviceUnavailable, "the store cannot be reached: \(cause)")
+            let path = request.uri.path
+            // The dashboard's pages answer a browser with a page, the API with its error shape.
+            let page = !path.hasPrefix("/v1/") && !path.hasPrefix("/api/")
+            var response =
+                page
+                ? ServiceRoutes.page(
+                    HTMLMessage.page(title: "Unavailable", message: "The store cannot be reached: \(cause). This page will answer again once it can."),
+                    status: .serviceUnavailable)
+                : ServiceRoutes.problem(.serviceUnavailable, "the store cannot be reached: \(cause)")
             response.headers[.retryAfter] = "5"
             return response
         }

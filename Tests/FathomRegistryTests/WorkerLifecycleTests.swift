@@ -117,6 +117,10 @@ import Testing
         // process cannot stretch: at most the kept answer's few.
         #expect(readyAfterStop <= 3, "\(readyAfterStop) ready answers after the stop; the first 503 came \(first.timeIntervalSince(stopped)) s after it")
         #expect(try await ServiceTests.request(.GET, "\(service.base)/healthz").status == 200)
+        // The dashboard answers a browser with a page saying why, not the API's JSON.
+        let dashboard = try await ServiceTests.request(.GET, "\(service.base)/")
+        let page = String(decoding: dashboard.body, as: UTF8.self)
+        #expect(dashboard.status == 503 && page.hasPrefix("<!DOCTYPE html>") && page.contains("connection refused"), "\(page.prefix(300))")
         // Asked with HEAD, as some load balancers do: the same statuses.
         #expect(try await ServiceTests.request(.HEAD, "\(service.base)/healthz").status == 200)
         #expect(try await ServiceTests.request(.HEAD, "\(service.base)/readyz").status == 503)
