@@ -22,7 +22,7 @@ enum ImagesHTML {
             <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>fathom · images</title>
             <style>body{font:14px system-ui,sans-serif;background:#f6f7f9;margin:0;color:#1f2328}main{max-width:1200px;margin:24px auto;background:#fff;
             border:1px solid #d8dee4;border-radius:8px;padding:16px 24px}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;
-            border-bottom:1px solid #eaeef2}td.n,th.n{text-align:right}form{margin:12px 0}input,select{padding:4px}.muted{color:#59636e}
+            border-bottom:1px solid #eaeef2}td{overflow-wrap:anywhere}td.n,th.n{text-align:right}form{margin:12px 0}input,select{padding:4px}.muted{color:#59636e}
             .c{color:#8e1b1b;font-weight:600}.h{color:#b35900}</style></head>
             <body><main><nav><a href="/">← Fleet report</a></nav><h1>fathom · images</h1>
             <form method="get" action="/images"><label>Search <input name="q" value="\(escape(q))" placeholder="image, package, or CVE id"></label>

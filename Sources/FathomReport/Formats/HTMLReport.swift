@@ -193,7 +193,7 @@ enum HTMLPage {
         h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0 0 10px}.meta,.note,.legend{color:#57606a;margin:0 0 8px}
         section{background:#fff;border:1px solid #d8dee4;border-radius:8px;padding:16px;margin:16px 0}
         .cards{display:flex;gap:12px;flex-wrap:wrap;background:none;border:0;padding:0}.card{background:#fff;border:1px solid #d8dee4;border-radius:8px;padding:12px 16px;min-width:120px}
-        .card b{display:block;font-size:24px}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
+        .card b{display:block;font-size:24px}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}td{overflow-wrap:anywhere}
         th{font-weight:600;color:#57606a}.sev{color:#fff;border-radius:4px;padding:1px 6px;font-size:12px;font-weight:600}
         .axis{stroke:#8c959f}.label{font-size:11px;fill:#57606a}polyline.series{fill:none;stroke-width:2}circle.series{stroke:none}
         .total{stroke:#1f2328;fill:#1f2328}.critical{stroke:#8e1b1b;fill:#8e1b1b}.high{stroke:#d2461a;fill:#d2461a}.medium{stroke:#c98a00;fill:#c98a00}.low{stroke:#2f6db3;fill:#2f6db3}
