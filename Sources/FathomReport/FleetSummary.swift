@@ -245,7 +245,7 @@ public struct FleetSummary: Sendable, Encodable {
 
     /// A gap as said: a namespace is one fathom holds no advisory data for; the other gaps
     /// (an OS not identified, its package database not found, no data at all) say themselves.
-    static func describe(gap: String) -> String {
+    public static func describe(gap: String) -> String {
         let phrases: Set<String> = ["OS not identified", "no advisory data loaded", "the stored report cannot be read"]
         if phrases.contains(gap) || gap.hasSuffix(ScanReport.noPackageDatabase("")) { return gap }
         return "no advisory data for \(gap)"

@@ -42,7 +42,9 @@ enum ImagesHTML {
             for image in answer.images {
                 let name = escape(image.image)
                 let cell = ServiceRoutes.imageLink(image).map { "<a href=\"\(escape($0))\">\(name)</a>" } ?? name
-                html += "<tr><td>\(cell)</td><td>\(escape(image.os ?? ""))</td>"
+                // An image whose packages were not all checked says so beside its name: its zeros prove nothing.
+                let unchecked = image.notChecked.map { "<br><span class=\"h\">not checked: \(escape($0.joined(separator: "; ")))</span>" } ?? ""
+                html += "<tr><td>\(cell)\(unchecked)</td><td>\(escape(image.os ?? ""))</td>"
                 for severity in severities {
                     let count = image.bySeverity[severity] ?? 0
                     let style = count == 0 ? "" : severity == "CRITICAL" ? " c" : severity == "HIGH" ? " h" : ""

@@ -60,6 +60,7 @@ public enum OpenAPIDocument {
               "responses": {
                 "202": {"description": "Queued", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScanAccepted"}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                "403": {"description": "The image's registry is not one the service's --registry names.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 "413": {"$ref": "#/components/responses/Error"}}}},
             "/v1/rescans": {"post": {
               "summary": "Re-match now the stored images in the rescan window that were not matched against the current advisory data (the job the scheduler queues after every change).",
@@ -195,7 +196,8 @@ public enum OpenAPIDocument {
                   "image": {"type": "string"}, "registry": {"type": "string"}, "repository": {"type": "string"}, "tag": {"type": "string"},
                   "manifestDigest": {"type": "string"}, "os": {"type": "string"}, "findings": {"type": "integer"},
                   "bySeverity": {"type": "object", "additionalProperties": {"type": "integer"}}, "fixable": {"type": "integer"},
-                  "exploited": {"type": "integer", "description": "Findings in CISA's Known Exploited Vulnerabilities catalog."}}}}}},
+                  "exploited": {"type": "integer", "description": "Findings in CISA's Known Exploited Vulnerabilities catalog."},
+                  "notChecked": {"type": "array", "items": {"type": "string"}, "description": "What the image's packages were not checked against (no advisory data for its release, its OS not identified, …); absent when every package was checked: its zeros prove nothing."}}}}}},
               "Findings": {"type": "object", "required": ["count", "images", "truncated", "findings"], "properties": {
                 "count": {"type": "integer"}, "images": {"type": "integer"}, "truncated": {"type": "boolean"},
                 "next": {"type": "string", "description": "The cursor of the next page; absent on the last."},

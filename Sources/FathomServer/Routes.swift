@@ -234,7 +234,7 @@ public struct ServiceRoutes: Sendable {
                 let reference = try ImageReference(parsing: scan.image)
                 guard configuration.allows(scanOf: reference.registry) else {
                     return Self.problem(
-                        .badRequest,
+                        .forbidden,
                         "\(reference.registry) is not a registry this service scans from (--registry \(configuration.registries.joined(separator: ", ")))")
                 }
                 (name, repository, at) = (reference.description, reference.repository, reference.digest?.description ?? reference.tag)
@@ -450,6 +450,9 @@ public struct ServiceRoutes: Sendable {
         var bySeverity: [String: Int]
         var fixable: Int
         var exploited: Int
+        /// What its packages were not checked against (no advisory data for its release, …);
+        /// absent when every package was checked.
+        var notChecked: [String]?
     }
 
     struct ImagesAnswer: Encodable {
@@ -521,7 +524,7 @@ public struct ServiceRoutes: Sendable {
                     image: row.name, registry: reference?.registry, repository: row.repository ?? reference?.repository, tag: row.tag ?? reference?.tag,
                     manifestDigest: row.manifestDigest, os: row.os, findings: row.findings,
                     bySeverity: Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, row.bySeverity[$0.rawValue] ?? 0) }),
-                    fixable: row.fixable, exploited: row.exploited)
+                    fixable: row.fixable, exploited: row.exploited, notChecked: row.fullyChecked ? nil : row.missing.isEmpty ? ["not every package was checked"] : row.missing.map(FleetSummary.describe(gap:)))
             })
         // One more row than the page holds: the page ends after its last image.
         if rows.count > filter.limit { answer.next = answer.images.last.map { ImagePosition(name: $0.image).cursor } }

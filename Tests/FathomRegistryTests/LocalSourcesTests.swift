@@ -62,13 +62,14 @@ import Testing
             let refused = try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#)
             #expect(refused.status == 400, "\(image) was taken: \(String(decoding: refused.body, as: UTF8.self))")
         }
-        // The two scans, the relative path's and the rescan; none refused was queued.
+        // The two scans, the relative path's and the rescan (the scheduler may queue its own for
+        // the import too, when the first has ended before it looks); none refused was queued.
         var summary: [String: Int]?
         try await ServiceTests.eventually("the jobs to end") {
             summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
             return summary?["queued"] == 0 && summary?["running"] == 0
         }
-        #expect(summary?["done"] == 4 && summary?["dead"] == 0, "\(String(describing: summary))")
+        #expect((4...5).contains(summary?["done"] ?? 0) && summary?["dead"] == 0, "\(String(describing: summary))")
         // The dashboard's list links each local image to its page, by the repository its report is found by.
         let list = String(decoding: try await ServiceTests.request(.GET, "\(service.base)/images").body, as: UTF8.self)
         for repository in ["team/alpine", "team/archived"] {
