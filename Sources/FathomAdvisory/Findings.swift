@@ -85,6 +85,10 @@ public struct Finding: Sendable, Hashable, Codable {
     public var kev: KEVEntry? = nil
     /// FIRST's EPSS score of the vulnerability (the highest among its ids).
     public var epss: EPSSScore? = nil
+    /// The ids of other feeds' records of the same vulnerability merged into this finding
+    /// (`ImageMatcher.oneByAlias`), among its aliases: a scan that knew it by one of them
+    /// knew this finding. Not the aliases merely named (a record's other CVEs, `related`).
+    public var merged: [String]? = nil
 }
 
 /// The vendor status of a match, from what the feed keeps in the affected entry's
@@ -203,7 +207,8 @@ public enum ImageMatcher {
                         status: vendor.status, severity: match.rating.severity, severitySource: match.rating.source,
                         cvss: match.rating.scores, layerIndex: entry.layer, path: entry.package.path,
                         source: match.source, title: match.record.summary, references: match.references, arch: entry.package.arch,
-                        vendorStatus: vendor.words, unimportant: vendor.unimportant ? true : nil))
+                        vendorStatus: vendor.words, unimportant: vendor.unimportant ? true : nil,
+                        merged: others.isEmpty ? nil : others.map(\.record.id)))
             }
         }
         return sorted(findings)

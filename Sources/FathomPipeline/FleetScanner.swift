@@ -649,12 +649,15 @@ extension StoredFinding {
             fixedVersion: finding.fixedVersion, severity: finding.severity.rawValue)
     }
 
-    /// By the key of each finding that has aliases, the keys those aliases have in its package.
+    /// By the key of each finding other feeds' records were merged into, the keys those
+    /// records' ids have in its package (not every alias: PYSEC-2021-335 and -370 both name
+    /// GHSA-qcx9-j53g-ccgf, and are not that finding).
     public static func aliasKeys(of findings: [Finding]) -> [String: [String]] {
         var keys: [String: [String]] = [:]
-        for finding in findings where !finding.aliases.isEmpty {
+        for finding in findings {
+            guard let merged = finding.merged, !merged.isEmpty else { continue }
             let stored = StoredFinding(finding)
-            keys[stored.key, default: []] += finding.aliases.map { StoredFinding(id: $0, ecosystem: stored.ecosystem, package: stored.package,
+            keys[stored.key, default: []] += merged.map { StoredFinding(id: $0, ecosystem: stored.ecosystem, package: stored.package,
                 installedVersion: "", fixedVersion: nil, severity: "").key }
         }
         return keys

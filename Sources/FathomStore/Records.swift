@@ -244,10 +244,10 @@ public struct ScanChanges: Sendable, Codable, Hashable {
     public var resolved: [StoredFinding]
     public var unchanged: Int
 
-    /// `aliasKeys` gives, by a finding's key, the keys its aliases have in its package: a
-    /// finding the previous scan knew by another of its names (PYSEC-2018-28 then,
-    /// GHSA-x84v-xcm2-53pg with that alias now) is the same vulnerability, neither new nor
-    /// resolved.
+    /// `aliasKeys` gives, by a finding's key, the keys in its package of the records merged
+    /// into it: a finding the previous scan knew by another feed's id (PYSEC-2018-28 then,
+    /// GHSA-x84v-xcm2-53pg with that record merged now) is the same vulnerability, neither new
+    /// nor resolved.
     public init(previous: PreviousScan?, current image: ImageRecord, findings: [StoredFinding], aliasKeys: [String: [String]] = [:]) {
         previousScannedAt = previous?.scannedAt
         previousManifestDigest = previous?.manifestDigest

@@ -160,7 +160,8 @@ import FathomSQLiteStore
         index.add([later], source: "z")
         let disagreeing = ImageMatcher.findings([InventoryEntry(package: requests, layer: 0)], osNamespace: nil, index: index)
         #expect(disagreeing.count == 1)
-        #expect(disagreeing.first?.fixedVersion == "2.20.1")
+        // Kept: GHSA's record (it rates the vulnerability, Z-1 does not), with Z-1's later fix.
+        #expect(disagreeing.first?.id == "GHSA-x84v-xcm2-53pg" && disagreeing.first?.fixedVersion == "2.20.1")
         let names = Set(disagreeing.first?.aliases ?? [])
         #expect(names.contains("PYSEC-2018-28") && names.contains("CVE-2018-18074"), "\(names)")
     }

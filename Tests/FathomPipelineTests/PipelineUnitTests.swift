@@ -200,6 +200,35 @@ import FathomSQLiteStore
         #expect(StoredFinding.decode(StoredFinding.encode(stored)) == stored)
     }
 
+    /// What the matcher merged, and only that, joins a finding to the previous scan's by
+    /// another feed's id: one CVE's PYSEC and GHSA records are one finding, known before by
+    /// either id; two CVEs' records that both name one GHSA (as PyPA's PYSEC-2021-335 and -370
+    /// name GHSA-qcx9-j53g-ccgf) stay apart, and are new although that GHSA was known.
+    @Test func changesKnowAFindingByTheRecordsMergedIntoIt() throws {
+        func record(_ id: String, aliases: [String]) throws -> OSVRecord {
+            let json = #"{"id": "\#(id)", "modified": "2024-01-01T00:00:00Z", "aliases": \#(aliases), "affected": [{"package": {"ecosystem": "PyPI", "name": "app"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2"}]}]}]}"#
+            return try AdvisoryImport.osv(Array(json.utf8), file: id)
+        }
+        var index = AdvisoryIndex()
+        index.add([try record("PYSEC-1", aliases: ["CVE-1"]), try record("PYSEC-A", aliases: ["CVE-A", "GHSA-Q"]),
+                   try record("PYSEC-B", aliases: ["CVE-B", "GHSA-Q"])], source: "pypa")
+        index.add([try record("GHSA-1", aliases: ["CVE-1"]), try record("GHSA-Q", aliases: [])], source: "ghsa")
+        let app = Package(ecosystem: "pypi", name: "app", version: "1", path: "app.dist-info/METADATA")
+        let findings = ImageMatcher.findings([InventoryEntry(package: app, layer: 0)], osNamespace: nil, index: index)
+        #expect(findings.map(\.id).sorted() == ["GHSA-1", "GHSA-Q", "PYSEC-A", "PYSEC-B"], "\(findings.map(\.id))")
+        #expect(findings.first { $0.id == "GHSA-1" }?.merged == ["PYSEC-1"])
+        #expect(findings.first { $0.id == "PYSEC-A" }?.merged == nil)
+
+        let image = ImageRecord(manifestDigest: Digest.sha256(of: [1]), configDigest: Digest.sha256(of: [2]), created: nil, platform: nil, layers: [])
+        let known = ["PYSEC-1", "GHSA-Q"].map { StoredFinding(id: $0, ecosystem: "pypi", package: "app", installedVersion: "1", fixedVersion: "2", severity: "UNKNOWN") }
+        let previous = PreviousScan(scannedAt: Date(timeIntervalSince1970: 0), imageKey: image.key, manifestDigest: image.manifestDigest, findings: known)
+        let changes = ScanChanges(
+            previous: previous, current: image, findings: findings.map(StoredFinding.init), aliasKeys: StoredFinding.aliasKeys(of: findings))
+        #expect(changes.new.map(\.id) == ["PYSEC-A", "PYSEC-B"], "\(changes.new.map(\.id))")
+        #expect(changes.resolved.isEmpty, "\(changes.resolved.map(\.id))")
+        #expect(changes.unchanged == 2)
+    }
+
     @Test func repositoryAndTagGlobs() {
         #expect(RegistryListing.matches("team/app", anyOf: []))
         #expect(RegistryListing.matches("team/app", anyOf: ["team/*"]))
