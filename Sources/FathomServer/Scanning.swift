@@ -163,12 +163,19 @@ public actor ScanRunner {
                 logger.info("deleted from the registry while it was scanned: out of the fleet", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
                 return
             }
-            if let digest = result.report.artifact.manifestDigest, let registry = source as? RegistryImageSource {
-                try await dropDigestTwins(of: registry.reference, repository: repository, manifestDigest: digest)
-            }
             try await notify(
                 name: job.image, manifestDigest: result.report.artifact.manifestDigest, changes: result.changes, trigger: "push",
                 advisoryVersion: fleet.advisoryVersion)
+            // Last, and never failing the job: a twin left is counted twice, not lost.
+            if let digest = result.report.artifact.manifestDigest, let registry = source as? RegistryImageSource {
+                do {
+                    try await dropDigestTwins(of: registry.reference, repository: repository, manifestDigest: digest)
+                } catch {
+                    logger.warning("cannot take the report by digest of a tagged manifest out of the fleet", metadata: [
+                        "image": "\(job.image)", "error": "\(FathomError.plain(error))",
+                    ])
+                }
+            }
         case .failed(_, let error):
             // Deleted before it could be read: no failure of the fleet's. Not on a first attempt,
             // whose 404 may be the registry notifying a push before it moves the tag.
@@ -197,12 +204,19 @@ extension ScanRunner {
     /// manifest by digest before the index by tag, so the tag's platform was a fleet image twice
     /// (its findings counted twice). Once a tag of the registry's repository reports the
     /// manifest, its report by digest alone leaves the fleet, whichever was scanned first; the
-    /// other platforms' stay, by digest.
+    /// other platforms' stay, by digest. Only a report a push made (its newest job a push's,
+    /// with no request policy): one a scan request asked for by digest stays.
     nonisolated func dropDigestTwins(of reference: ImageReference, repository: String, manifestDigest: Digest) async throws {
         let names = try await store.reports(repository: repository, reference: manifestDigest.description).map(\.name)
         let same = names.compactMap { name in (try? ImageReference(parsing: name)).map { (name, $0) } }.filter { $0.1.registry == reference.registry }
         guard same.contains(where: { $0.1.tag != nil }) else { return }
-        let twins = same.filter { $0.1.tag == nil && $0.1.digest == manifestDigest }.map(\.0)
+        var twins: [String] = []
+        for (name, twin) in same where twin.tag == nil && twin.digest == manifestDigest {
+            guard let last = try await store.latestJob(repository: repository, reference: manifestDigest.description), last.image == name,
+                WebhookPayload.isPush(last)
+            else { continue }
+            twins.append(name)
+        }
         guard !twins.isEmpty else { return }
         let removed = try await store.removeImages(twins)
         if !removed.isEmpty {

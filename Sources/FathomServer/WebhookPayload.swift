@@ -38,6 +38,13 @@ enum WebhookPayload {
     }
 
     static let settle: Duration = .seconds(1)
+
+    /// Whether `job` is a pushed manifest's scan (as `job(for:host:)` makes it, or a rescan
+    /// for a moved tag): keyed by its name and digest, with no request's policy. A scan request
+    /// is keyed by its name alone.
+    static func isPush(_ job: Job) -> Bool {
+        job.kind == .scan && job.payload == nil && job.key?.hasPrefix("scan \(job.image)@") == true
+    }
 }
 
 /// Harbor's webhook payload (v2): `PUSH_ARTIFACT`, `PULL_ARTIFACT` and `DELETE_ARTIFACT` name

@@ -605,8 +605,21 @@ import Testing
         #expect(rows.first { ($0["image"] as? String)?.hasSuffix(":1") == true }?["notChecked"] == nil)
         let list = String(decoding: try await Self.request(.GET, "\(service.base)/images?repository=team/multi").body, as: UTF8.self)
         #expect(list.contains("not checked: no advisory data for Alpine:v3.20"), "\(list)")
+
         let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/fleet/summary").body)
         #expect((summary["images"] as? [String: Any])?["scanned"] as? Int == 2, "\(summary["images"] ?? "")")
+
+        // A scan asked for by digest is the user's: it stays beside the tag's report.
+        let pinned = "\(registry.host)/team/multi@\(layout.gzip.manifestDigest)"
+        #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(pinned)"}"#).status == 202)
+        try await Self.eventually("the pinned scan", seconds: 60) {
+            let summary = try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
+            return summary?["done"] == 4 && summary?["queued"] == 0 && summary?["running"] == 0
+        }
+        let listed = try Self.object(try await Self.request(.GET, "\(service.base)/v1/images?repository=team/multi").body)
+        #expect(((listed["images"] as? [[String: Any]]) ?? []).compactMap { $0["image"] as? String }.contains(pinned), "\(listed)")
+        let after = try Self.object(try await Self.request(.GET, "\(service.base)/v1/fleet/summary").body)
+        #expect((after["images"] as? [String: Any])?["scanned"] as? Int == 3, "\(after["images"] ?? "")")
     }
 
     /// The served OpenAPI document is valid OpenAPI 3.0, and the API's answers match it.
