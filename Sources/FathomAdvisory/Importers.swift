@@ -49,10 +49,10 @@ public enum AdvisoryImport {
         for entry in document.packages ?? [] {
             for (fixed, identifiers) in entry.pkg.secfixes ?? [:] where fixed != "0" {
                 for identifier in identifiers ?? [] {
-                    // "CVE-2019-1 CVE-2019-2" and "XSA-1 (CVE-…)" forms appear: take the first token.
-                    guard let cve = identifier.split(separator: " ").first.map(String.init), !cve.isEmpty else { continue }
-                    let id = "ALPINE-\(document.distroversion)-\(entry.pkg.name)-\(cve)"
-                    fixesByID[id, default: (entry.pkg.name, cve, [])].fixes.append(fixed)
+                    for cve in Self.identifiers(in: identifier) {
+                        let id = "ALPINE-\(document.distroversion)-\(entry.pkg.name)-\(cve)"
+                        fixesByID[id, default: (entry.pkg.name, cve, [])].fixes.append(fixed)
+                    }
                 }
             }
         }
@@ -78,5 +78,16 @@ public enum AdvisoryImport {
                 references: [.init(type: "ADVISORY", url: "https://security.alpinelinux.org/vuln/\(listed.cve)")])
         }
         return records.values.sorted { $0.id < $1.id }
+    }
+
+    /// The vulnerabilities one secfixes line names: every CVE on it ("CVE-2017-5753
+    /// CVE-2017-5715 CVE-2017-5754 XSA-254 XPTI" is three; taking the first token alone lost
+    /// Spectre v2 and Meltdown), or, with no CVE, its first id ("XSA-246").
+    static func identifiers(in line: String) -> [String] {
+        let tokens = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map {
+            String($0).trimmingCharacters(in: CharacterSet(charactersIn: "()[]"))
+        }.filter { !$0.isEmpty }
+        let cves = tokens.filter { $0.hasPrefix("CVE-") }
+        return cves.isEmpty ? Array(tokens.prefix(1)) : cves
     }
 }
