@@ -287,7 +287,7 @@ public struct AdvisoryIndex: AdvisoryLookup {
             let comparator = EcosystemVersions.comparator(forOSV: lookup.ecosystem),
             // A version the ordering rejects (a Composer dev branch) is in no range, whatever a
             // range from 0 would say: coverage names it as a gap instead.
-            (try? comparator.compare(lookup.version, lookup.version)) != nil
+            (try? comparator.validate(lookup.version)) != nil
         else { return [] }
         let position = bucket.boundaries.flatMap { Self.position(of: lookup.version, in: $0, comparator: comparator) }
         var matches: [Match] = []

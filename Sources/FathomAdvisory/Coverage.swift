@@ -92,7 +92,7 @@ public struct Coverage: Sendable, Hashable, Codable {
                 continue
             }
             do {
-                _ = try comparator.compare(key.version, key.version)
+                try comparator.validate(key.version)
                 checked.insert(key.ecosystem)
             } catch {
                 miss(key.ecosystem, isOS: isOS, .invalidVersions, example: "\(entry.package.name): \(error)")

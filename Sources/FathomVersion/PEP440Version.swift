@@ -160,6 +160,11 @@ public struct PEP440Version: VersionComparator {
     /// A parse, or nil for a string that is not PEP 440 (then ordered as a legacy version).
     static let cache = ParseCache<Parsed?>()
 
+    /// An installed version must be PEP 440: pip and packaging (22 and later) refuse any other,
+    /// so `2.25.1.custom` is no release an advisory names. Ordered as a legacy version it came
+    /// before every fix, and every advisory of its package was reported.
+    public func validate(_ installed: String) throws { _ = try parse(installed) }
+
     public func compare(_ lhs: String, _ rhs: String) throws -> ComparisonResult {
         let parse = { (text: String) in Self.cache.value(for: text) { try? self.parse($0) } }
         switch (parse(lhs), parse(rhs)) {

@@ -6,6 +6,14 @@ public protocol VersionComparator: Sendable {
     /// Compares two versions; throws `VersionError` when one cannot be parsed under the
     /// ecosystem's rules.
     func compare(_ lhs: String, _ rhs: String) throws -> ComparisonResult
+    /// Throws when an installed package's version is not one of the ecosystem's: such a
+    /// package is in no advisory's range (coverage names it as a gap). By default, when the
+    /// version cannot be compared at all.
+    func validate(_ installed: String) throws
+}
+
+extension VersionComparator {
+    public func validate(_ installed: String) throws { _ = try compare(installed, installed) }
 }
 
 /// The outcome of comparing two versions.

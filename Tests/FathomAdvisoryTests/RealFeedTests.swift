@@ -143,6 +143,12 @@ import FathomSQLiteStore
         #expect(matches.first?.fixedVersion == "2.20.0")
         let patched = Package(ecosystem: "pypi", name: "Requests", version: "2.20.0", path: "x")
         #expect(index.match(patched, osNamespace: nil).isEmpty)
+        // A version pip and packaging refuse is no release an advisory names: no finding (as a
+        // legacy version it came before every fix), and coverage says it was not checked.
+        let custom = Package(ecosystem: "pypi", name: "requests", version: "2.25.1.custom", path: "x")
+        #expect(index.match(custom, osNamespace: nil).isEmpty)
+        let coverage = Coverage([InventoryEntry(package: custom, layer: 0)], osNamespace: nil, lookup: index)
+        #expect(coverage.gaps.map(\.reason) == [.invalidVersions], "\(coverage.gaps)")
     }
 
     /// The same vulnerability in two feeds (PyPA's PYSEC-2018-28 names GHSA-x84v-xcm2-53pg and

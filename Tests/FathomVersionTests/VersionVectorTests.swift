@@ -110,6 +110,8 @@ import Testing
         #expect(!invalid.isEmpty)
         for version in invalid {
             #expect(throws: VersionError.self, "\(version)") { try PEP440Version().parse(version) }
+            // An installed package with such a version is in no range (validate is what matching asks).
+            #expect(throws: VersionError.self, "\(version)") { try PEP440Version().validate(version) }
         }
     }
 
