@@ -21,6 +21,20 @@ public struct FeedContents: Sendable {
     public var notes: [String] = []
     /// Documents read as feeds (with or without advisories).
     public var documents = 0
+
+    public init() {}
+}
+
+extension FeedContents {
+    /// Adds another path's contents (one feed read from several files).
+    public mutating func add(_ other: FeedContents) {
+        records += other.records
+        scores.merge(other.scores) { $0 + $1 }
+        exploitation.merge(other.exploitation) { $0.merging($1) }
+        warnings += other.warnings
+        notes += other.notes
+        documents += other.documents
+    }
 }
 
 public enum FeedReader {

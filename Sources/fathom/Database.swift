@@ -196,7 +196,7 @@ struct Database: AsyncParsableCommand {
         @Argument(help: "Feed files or directories.")
         var paths: [String]
 
-        @Option(help: "Name the feed (default: from the path). Re-importing a name replaces its advisories.")
+        @Option(help: "Name the feed (default: one feed per path, named from it); with several paths, they are one feed. Re-importing a name replaces its advisories.")
         var source: String?
 
         @OptionGroup var storeOption: StoreOption
@@ -204,9 +204,21 @@ struct Database: AsyncParsableCommand {
         func run() async throws {
             let store = try await storeOption.open()
             var failed = false
-            for path in paths {
+            // One feed per path, or, under --source, one feed of every path: importing each
+            // under the one name replaced the one before (main's advisories lost to community's).
+            let feeds: [(name: String, paths: [String])] = source.map { [($0, paths)] } ?? paths.map { (Self.sourceName(for: $0), [$0]) }
+            for (name, paths) in feeds {
+                let path = paths.joined(separator: ", ")
                 do {
-                    let contents = try await FeedReader.read(path)
+                    var contents = FeedContents()
+                    for path in paths {
+                        do {
+                            contents.add(try await FeedReader.read(path))
+                        } catch {
+                            // A feed is imported whole or not at all: part of it would replace all of it.
+                            throw FathomError.wrapping(error).with(path: path)
+                        }
+                    }
                     func say(_ kind: String, _ lines: [String], more: String) {
                         for line in lines.prefix(20) { FileHandle.standardError.write(Data("fathom: \(kind): \(line)\n".utf8)) }
                         if lines.count > 20 {
@@ -222,7 +234,6 @@ struct Database: AsyncParsableCommand {
                                 ? "no advisory documents found" : "not an advisory feed (OSV, CSAF 2.0, Alpine secdb, Wolfi advisory YAML, Debian tracker, NVD CVE 2.0, CISA KEV or EPSS)",
                             path: path)
                     }
-                    let name = source ?? Self.sourceName(for: path)
                     let result = try await store.importAdvisories(
                         contents.records, scores: contents.scores, exploitation: contents.exploitation, source: name, now: Date())
                     let unread = contents.warnings.count

@@ -186,9 +186,9 @@ import Testing
         let store = try Fixtures.temporaryDirectory("store") + "/fathom.db"
         let first = try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")])
         #expect(first.status == 0, "\(first.errorText)")
-        #expect(first.text.contains("alpine-secdb-v3.7-main: 1070 advisories imported"))
+        #expect(first.text.contains("alpine-secdb-v3.7-main: 1073 advisories imported"))
         let again = try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")])
-        #expect(again.text.contains("1070 advisories unchanged"))
+        #expect(again.text.contains("1073 advisories unchanged"))
         let broken = try Fixtures.temporaryDirectory("broken") + "/main.yaml"
         try "distroversion: v3.7\npackages: [ {pkg: {name: musl, secfixes: {\"1.1.18-r4\": [CVE-1]}}}\n".write(
             toFile: broken, atomically: true, encoding: .utf8)
@@ -196,8 +196,21 @@ import Testing
         #expect(failed.status == 1)
         #expect(failed.errorText.contains("main.yaml"))
         let stats = try await fathom(["db", "stats", "--store", store])
-        #expect(stats.text.contains("alpine-secdb-v3.7-main          1070"))
-        #expect(stats.text.contains("Alpine:v3.7                     1070"))
+        #expect(stats.text.contains("alpine-secdb-v3.7-main          1073"))
+        #expect(stats.text.contains("Alpine:v3.7                     1073"))
+
+        // Several paths under one --source are one feed: imported one by one under the name,
+        // each replaced the one before (community's advisories left, main's gone).
+        let community = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/community.yaml").path
+        let alone = try await fathom(["db", "import", "--store", store, community])
+        let communityCount = try #require(alone.text.split(separator: " ").dropFirst().first.flatMap { Int($0) }, "\(alone.text)")
+        let joined = try await fathom(["db", "import", "--store", store, "--source", "secdb-v3.7", Self.secdb("v3.7"), community])
+        #expect(joined.status == 0 && joined.text == "secdb-v3.7: \(1073 + communityCount) advisories imported\n", "\(joined.text)\(joined.errorText)")
+        // A path that cannot be read leaves the feed as it was: part of it would replace all of it.
+        let partial = try await fathom(["db", "import", "--store", store, "--source", "secdb-v3.7", Self.secdb("v3.7"), community + ".missing"])
+        #expect(partial.status == 1 && partial.errorText.contains("community.yaml.missing"), "\(partial.errorText)")
+        let after = try await fathom(["db", "stats", "--store", store])
+        #expect(after.text.contains("secdb-v3.7                      \(1073 + communityCount)"), "\(after.text)")
     }
 
     /// An image whose OS is known but whose package database a later layer whited out (or a
