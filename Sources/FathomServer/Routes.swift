@@ -68,8 +68,9 @@ public struct ServiceRoutes: Sendable {
         router.post("v1/rescans") { request, _ in
             // It takes no body: one asking for less than the whole window (a repository, an
             // image) is refused rather than read as a rescan of everything.
-            let body = try await Self.body(request, limit: configuration.maxBodyBytes)
-            if !String(decoding: body, as: UTF8.self).filter({ !$0.isWhitespace }).isEmpty {
+            let body = String(decoding: try await Self.body(request, limit: configuration.maxBodyBytes), as: UTF8.self).filter { !$0.isWhitespace }
+            // Clients that always send JSON send `{}` or `null`: nothing asked, taken.
+            if !["", "{}", "null"].contains(body) {
                 return Self.problem(
                     .badRequest,
                     "POST /v1/rescans takes no body: it re-matches every image in the rescan window (POST /v1/scans {\"image\": …} scans one image)")
@@ -109,12 +110,12 @@ public struct ServiceRoutes: Sendable {
         return Self.problem(.serviceUnavailable, problem)
     }
 
-    /// Prometheus text. The gauges read from the store (jobs per state, advisory data age) are
-    /// asked with the readiness probe's deadline: a store that does not answer leaves them as
-    /// last read and sets `fathom_store_up` to 0, instead of holding the scrape (and losing every
-    /// other metric) until the connection pool gives up.
+    /// Prometheus text. `fathom_store_up` is the readiness probe's answer; the gauges read from
+    /// the store (jobs per state, advisory data age) are asked only when it is up, within two
+    /// seconds, and left as last read otherwise: a store that does not answer never holds the
+    /// scrape (and loses every other metric) until the connection pool gives up.
     func metrics() async throws -> Response {
-        var up = await readiness.problem(of: store) == nil
+        let up = await readiness.problem(of: store) == nil
         if up {
             let store = self.store
             let read = Locked<(counts: [Job.State: Int], oldest: Date?)?>(nil)
@@ -130,7 +131,6 @@ public struct ServiceRoutes: Sendable {
                 if let oldest { Gauge(label: "fathom_advisory_data_age_seconds").record(Date().timeIntervalSince(oldest)) }
             } else {
                 gauges.cancel()
-                up = false
             }
         }
         Gauge(label: "fathom_store_up").record(up ? 1 : 0)

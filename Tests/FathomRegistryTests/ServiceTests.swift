@@ -252,6 +252,8 @@ import Testing
         // A body that asks for less than every image is refused, not read as a rescan of all.
         let scoped = try await Self.request(.POST, "\(service.base)/v1/rescans", body: #"{"repository": "team/app"}"#)
         #expect(scoped.status == 400 && String(decoding: scoped.body, as: UTF8.self).contains("takes no body"))
+        // What clients that always send JSON send asks for nothing: taken.
+        #expect(try await Self.request(.POST, "\(service.base)/v1/rescans", body: "{}").status == 202)
         #expect(try await Self.request(.POST, "\(service.base)/v1/rescans").status == 202)
         try await Self.eventually("the report of the image the tag names") {
             let now = try await manifest()
