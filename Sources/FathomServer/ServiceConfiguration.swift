@@ -112,9 +112,11 @@ updateInterval: Duration? = .seconds(6 * 3600), feeds: [Feed] = [],
     /// Whether a scan request may name `host`: any, when no `--registry` is given (serve warns
     /// of it at start); else only the registries it names, as for events, so an API token
     /// cannot make the service connect wherever it is told.
+    /// Docker Hub's names are one (`docker.io` allows `index.docker.io`, which references name).
     public func allows(scanOf host: String) -> Bool {
-        registries.isEmpty
-            || registries.contains { $0.lowercased() == host.lowercased() || fnmatch($0.lowercased(), host.lowercased(), FNM_PATHNAME) == 0 }
+        let host = CredentialStore.normalizeHost(host)
+        return registries.isEmpty
+            || registries.contains { CredentialStore.normalizeHost($0) == host || fnmatch($0.lowercased(), host, FNM_PATHNAME) == 0 }
     }
 
     /// Reads a token file (the first line, trimmed); an empty file is an error, not an open door.

@@ -242,7 +242,7 @@ struct Serve: AsyncParsableCommand {
         }
         if configuration.registries.isEmpty {
             FileHandle.standardError.write(
-                Data("fathom: warning: no --registry: registry events queue no scan (name the registries fathom may scan from)\n".utf8))
+                Data("fathom: warning: no --registry: registry events queue no scan, and scan requests may name any registry (name the registries fathom may scan from)\n".utf8))
         }
         let settings = configuration
         let logger = Logger(label: "fathom.serve")

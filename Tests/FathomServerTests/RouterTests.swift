@@ -250,4 +250,20 @@ import FathomStores
         #expect(registry(["*.corp.example"], "user@a.corp.example") == nil)
         #expect(registry(["registry.internal:5000"], "evil.example/x") == nil)
     }
+
+    /// Scan requests are held to the same registries; Docker Hub's names are one.
+    @Test func scanRequestsReachOnlyTheRegistriesNamed() throws {
+        func allows(_ allowed: [String], _ image: String) throws -> Bool {
+            var configuration = ServiceConfiguration()
+            configuration.registries = allowed
+            return configuration.allows(scanOf: try ImageReference(parsing: image).registry)
+        }
+        #expect(try allows([], "registry.example/app:1"))
+        #expect(try allows(["registry.example"], "registry.example/app:1"))
+        #expect(try !allows(["registry.example"], "127.0.0.1:9/app:1"))
+        #expect(try allows(["127.0.0.1:*"], "127.0.0.1:5000/app:1"))
+        #expect(try allows(["docker.io"], "alpine:3.20") && allows(["docker.io"], "docker.io/library/alpine:3.20"))
+        #expect(try !allows(["docker.io"], "ghcr.io/org/app:1"))
+        #expect(try allows(["*.corp.example:5000"], "a.corp.example:5000/app:1"))
+    }
 }
