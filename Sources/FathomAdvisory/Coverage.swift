@@ -109,7 +109,10 @@ public struct Coverage: Sendable, Hashable, Codable {
 
     /// The gaps as a fleet counts images by them: each namespace without advisory data, and
     /// "OS not identified".
-    public var gapNames: [String] { gaps.map(\.namespace) + (osPackagesWithoutRelease > 0 ? ["OS not identified"] : []) }
+    public var gapNames: [String] { gaps.map(\.namespace) + (osPackagesWithoutRelease > 0 ? [Self.osNotIdentified] : []) }
+
+    /// The gap of OS packages in an image whose OS release was not identified.
+    public static let osNotIdentified = "OS not identified"
 
     /// One line per gap, for reports' warnings.
     public var warnings: [String] {

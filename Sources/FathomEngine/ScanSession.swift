@@ -351,7 +351,8 @@ extension RescanReport {
         case .scanned(let result):
             // The tag moved: the new image was read.
             let report = result.report
-            notChecked(report.fleetGaps)
+            // As for the images re-matched, so an image's gaps do not depend on whether its tag moved.
+            notChecked(report.coverage?.gapNames ?? [])
             add(
                 name: report.artifact.name, manifestDigest: report.artifact.manifestDigest, moved: true, findings: report.vulnerabilities.count,
                 changes: report.changes, verdict: result.verdict)

@@ -237,6 +237,11 @@ public struct FleetSummary: Sendable, Encodable {
     /// Debian:13 (3 images)".
     public var notChecked: [String] { Self.notChecked(missingData) }
 
+    /// The tables' "Not checked" section, or nothing when every package was checked.
+    static func notCheckedSection(_ missingData: [String: Int]) -> String {
+        missingData.isEmpty ? "" : "\nNot checked\n" + notChecked(missingData).map { "  \($0)\n" }.joined()
+    }
+
     static func notChecked(_ missingData: [String: Int]) -> [String] {
         missingData.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }).map { gap, count in
             "\(Self.describe(gap: gap)) (\(count) image\(count == 1 ? "" : "s"))"
@@ -246,7 +251,7 @@ public struct FleetSummary: Sendable, Encodable {
     /// A gap as said: a namespace is one fathom holds no advisory data for; the other gaps
     /// (an OS not identified, its package database not found, no data at all) say themselves.
     public static func describe(gap: String) -> String {
-        let phrases: Set<String> = ["OS not identified", "no advisory data loaded", "the stored report cannot be read"]
+        let phrases: Set<String> = [Coverage.osNotIdentified, "no advisory data loaded", "the stored report cannot be read"]
         if phrases.contains(gap) || gap.hasSuffix(ScanReport.noPackageDatabase("")) { return gap }
         return "no advisory data for \(gap)"
     }
@@ -348,10 +353,7 @@ public struct FleetSummary: Sendable, Encodable {
             }
             output += table.render()
         }
-        if !missingData.isEmpty {
-            output += "\nNot checked\n"
-            for line in notChecked { output += "  \(line)\n" }
-        }
+        output += Self.notCheckedSection(missingData)
         for warning in warnings { output += "\nwarning: \(warning)\n" }
         if !failures.isEmpty {
             output += "\nFailed (\(failures.count))\n"

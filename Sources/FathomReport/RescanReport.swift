@@ -131,10 +131,7 @@ public struct RescanReport: Sendable, Encodable {
             output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged\n"
             output += ScanChanges.table(new: image.new, resolved: image.resolved)
         }
-        if !missingData.isEmpty {
-            output += "\nNot checked\n"
-            for line in notChecked { output += "  \(line)\n" }
-        }
+        output += FleetSummary.notCheckedSection(missingData)
         if !removed.isEmpty {
             output += "\nDeleted from the registry, taken out of the store (\(removed.count))\n"
             for name in removed { output += "  \(name)\n" }

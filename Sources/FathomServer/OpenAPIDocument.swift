@@ -14,7 +14,7 @@ public enum OpenAPIDocument {
           "paths": {
             "/healthz": {"get": {"summary": "The process is up.", "security": [], "responses": {"200": {"$ref": "#/components/responses/Status"}}},
               "head": {"summary": "The process is up (the status alone, for load balancers' checks).", "security": [], "responses": {"200": {"description": "Up"}}}},
-            "/readyz": {"get": {"summary": "The store answers (within 0.8 s; the answer is kept for a second) and its migrations are applied.", "security": [],
+            "/readyz": {"get": {"summary": "The store answers (within 0.5 s; the answer is kept for half a second) and its migrations are applied.", "security": [],
               "responses": {"200": {"$ref": "#/components/responses/Status"}, "503": {"$ref": "#/components/responses/Error"}}},
               "head": {"summary": "As GET, the status alone.", "security": [], "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics.", "security": [],

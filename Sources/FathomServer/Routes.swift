@@ -602,8 +602,8 @@ public struct ServiceRoutes: Sendable {
             var error = job.lastError
             if job.kind == .scan, let at = try await store.reportedScanTime(name: job.image) {
                 if at >= job.updatedAt { continue }
-                // Counted among the scanned too, by that report: said, so the counts add up.
-                error = (error ?? "failed") + " (the report kept is of an earlier scan)"
+                // Counted among the scanned too, by that report: said, so a reader sees why.
+                error = (error ?? "the job died without an error") + " (the report kept is of an earlier scan)"
             }
             summary.add(deadJob: job.kind == .scan ? job.image : "\(job.kind.rawValue) job \(job.id)", error: error)
         }

@@ -21,8 +21,8 @@ public struct Scheduler: Service {
     }
 
     /// Ends at once on SIGTERM, even while waiting for a store that is down (it held the
-    /// process past Kubernetes' grace period): what it queues is keyed, so the next process
-    /// queues what this one did not.
+    /// process past Kubernetes' grace period). What it was queueing is keyed, so nothing is
+    /// queued twice; a rescan or update it did not queue waits for the next change or interval.
     public func run() async throws {
         do {
             try await cancelWhenGracefulShutdown { try await schedule() }

@@ -24,7 +24,7 @@ struct Vercmp: ParsableCommand {
     }
 
     func run() throws {
-        guard let comparator = VersionComparators.comparator(for: ecosystem) else { throw ExitCode(64) }
+        let comparator = VersionComparators.comparator(for: ecosystem)!  // validate() checked it
         do {
             print(try comparator.compare(lhs, rhs).symbol)
         } catch {

@@ -36,7 +36,7 @@ public struct FleetHTMLReport: Sendable {
             \(HTMLPage.card("failed", summary.images.failed, id: "images-failed"))
             </section>
             """
-        // Images whose packages were not all checked come before any count: their zeros prove nothing.
+        // Images whose packages were not all checked, right after the counts: their zeros prove nothing.
         if !summary.notChecked.isEmpty {
             body += "<section id=\"not-checked\"><h2>Not checked</h2><ul>" + summary.notChecked.map { "<li>\(escapeHTML($0))</li>" }.joined()
                 + "</ul></section>"
