@@ -164,6 +164,12 @@ extension PackageURL {
         case "pypi": return Package(ecosystem: "pypi", name: name, version: version, path: path)
         case "npm", "golang", "composer":
             let full = namespace.map { "\($0)/\(name)" } ?? name
+            // Syft names Go's standard library `pkg:golang/stdlib@go1.20.1`, the toolchain's
+            // spelling; a binary's build info gives v1.20.1, the form Go's advisories order.
+            var version = version
+            if type == "golang", full == "stdlib", version.hasPrefix("go"), version.dropFirst(2).first?.isNumber == true {
+                version = "v" + version.dropFirst(2)
+            }
             return Package(ecosystem: type == "golang" ? "go" : type, name: full, version: version, path: path)
         case "maven": return Package(ecosystem: "maven", name: namespace.map { "\($0):\(name)" } ?? name, version: version, path: path)
         case "cargo": return Package(ecosystem: "crates", name: name, version: version, path: path)

@@ -109,4 +109,13 @@ import Testing
         #expect(facts.whiteouts == ["etc/shadow"])
         #expect(facts.opaqueDirectories == ["var"])
     }
+
+    /// Syft's purl of Go's standard library names the toolchain (`go1.20.1`); read as a Go
+    /// binary's build info gives it (`v1.20.1`), the form Go's advisories are ordered in.
+    @Test func anSBOMsGoStandardLibraryIsReadAsABinarysIs() throws {
+        #expect(try PackageURL(parsing: "pkg:golang/stdlib@go1.20.1").package(path: "x")?.version == "v1.20.1")
+        #expect(try PackageURL(parsing: "pkg:golang/stdlib@v1.20.1").package(path: "x")?.version == "v1.20.1")
+        // A module's version is its own.
+        #expect(try PackageURL(parsing: "pkg:golang/github.com/go-chi/chi@v1.5.4").package(path: "x")?.version == "v1.5.4")
+    }
 }
