@@ -144,9 +144,14 @@ import Testing
         // SIGTERM with PostgreSQL down again: serve (its scheduler and worker) and a worker
         // process each exit within a few seconds. They waited for the store until the grace
         // period ran out (30 s), past Kubernetes' own default.
-        let worker = try ServiceTests.startWorker("down-worker", service: service, registry: "127.0.0.1:9")
+        let probes = try freePort()
+        let worker = try ServiceTests.startWorker("down-worker", service: service, registry: "127.0.0.1:9", arguments: ["--listen", "127.0.0.1:\(probes)"])
         defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
-        try await Task.sleep(for: .seconds(2))
+        // Running (its probes answer), so SIGTERM reaches its handler, not the default action
+        // of a process still opening its store (on a loaded machine, seconds).
+        try await ServiceTests.eventually("the worker's probes", seconds: 60) {
+            (try? await ServiceTests.request(.GET, "http://127.0.0.1:\(probes)/healthz").status) == 200
+        }
         try await postgres.shutDown()
         try await Task.sleep(for: .seconds(3))
         let terminated = Date()
