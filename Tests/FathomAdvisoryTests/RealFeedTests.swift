@@ -26,27 +26,36 @@ import FathomSQLiteStore
         return try await ImageScanner().scan(try OCILayoutSource(directory: directory + "/oci"))
     }
 
-    /// A CVE the secdb lists under several fixes of one package is fixed in the highest of them
-    /// (GNU `sort -V` decides which), in every fixture release; the lowest would call versions
-    /// between the two fixed, which the feed still calls vulnerable.
-    @Test func secdbCVEsListedUnderSeveralFixesAreFixedInTheHighest() async throws {
-        // Independent reading of the YAML: every (release, package, CVE) listed under more than one distinct fix.
+    /// An independent reading (Python's YAML) of every fixture secdb: each (file, package,
+    /// vulnerability, fixed version) a secfixes line names, every CVE of a line, or its first id
+    /// when it has none.
+    static func secfixes() async throws -> [(file: String, package: String, id: String, version: String)] {
         let program = """
-            import glob, re, sys, yaml, collections
+            import glob, re, sys, yaml
             for f in sorted(glob.glob(sys.argv[1] + '/*/*.yaml')):
                 d = yaml.safe_load(open(f))
-                fixes = collections.defaultdict(set)
                 for e in d.get('packages') or []:
                     for ver, ids in (e['pkg'].get('secfixes') or {}).items():
                         if str(ver) == '0': continue
                         for i in ids or []:
                             tokens = [t.strip('()[]') for t in re.split(r'[ \t,]+', str(i)) if t.strip('()[]')]
                             cves = [t for t in tokens if t.startswith('CVE-')]
-                            for cve in cves or tokens[:1]: fixes[(e['pkg']['name'], cve)].add(str(ver))
-                for (name, cve), vers in sorted(fixes.items()):
-                    if len(vers) > 1: print(f, name, cve, ' '.join(sorted(vers)), sep='\t')
+                            for cve in cves or tokens[:1]: print(f, e['pkg']['name'], cve, ver, sep='\t')
             """
-        let listed = try await Tool.run(["/usr/bin/python3", "-c", program, Self.advisory("alpine-secdb")]).text.split(separator: "\n")
+        return try await Tool.run(["/usr/bin/python3", "-c", program, advisory("alpine-secdb")]).text.split(separator: "\n").map { line in
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            return (fields[0], fields[1], fields[2], fields[3])
+        }
+    }
+
+    /// A CVE the secdb lists under several fixes of one package is fixed in the highest of them
+    /// (GNU `sort -V` decides which), in every fixture release; the lowest would call versions
+    /// between the two fixed, which the feed still calls vulnerable.
+    @Test func secdbCVEsListedUnderSeveralFixesAreFixedInTheHighest() async throws {
+        // Every (release, package, CVE) listed under more than one distinct fix.
+        var fixes: [String: Set<String>] = [:]
+        for (file, name, cve, version) in try await Self.secfixes() { fixes["\(file)\t\(name)\t\(cve)", default: []].insert(version) }
+        let listed = fixes.filter { $0.value.count > 1 }.keys.sorted().map { "\($0)\t\(fixes[$0]!.sorted().joined(separator: " "))" }
         #expect(listed.count > 100)
         var records: [String: [OSVRecord]] = [:]
         var checked = 0
@@ -76,24 +85,8 @@ import FathomSQLiteStore
     /// CVE-2017-5754 XSA-254 XPTI" under 4.9.1-r3 (Spectre v1 and v2, Meltdown); a line with no
     /// CVE is named by its first id. Checked against an independent reading of every fixture.
     @Test func secdbRecordsNameEveryCVEOfALine() async throws {
-        let program = """
-            import glob, re, sys, yaml
-            for f in sorted(glob.glob(sys.argv[1] + '/*/*.yaml')):
-                d = yaml.safe_load(open(f))
-                for e in d.get('packages') or []:
-                    for ver, ids in (e['pkg'].get('secfixes') or {}).items():
-                        if str(ver) == '0': continue
-                        for i in ids or []:
-                            tokens = [t.strip('()[]') for t in re.split(r'[ \t,]+', str(i)) if t.strip('()[]')]
-                            cves = [t for t in tokens if t.startswith('CVE-')]
-                            for cve in cves or tokens[:1]: print(f, e['pkg']['name'], cve, sep='\t')
-            """
-        let expected = try await Tool.run(["/usr/bin/python3", "-c", program, Self.advisory("alpine-secdb")]).text.split(separator: "\n")
         var byFile: [String: Set<String>] = [:]
-        for line in expected {
-            let fields = line.split(separator: "\t").map(String.init)
-            byFile[fields[0], default: []].insert("\(fields[1]) \(fields[2])")
-        }
+        for (file, name, cve, _) in try await Self.secfixes() { byFile[file, default: []].insert("\(name) \(cve)") }
         #expect(byFile.count > 10)
         for (file, pairs) in byFile {
             let records = try AdvisoryImport.alpineSecdb(try Self.bytes(file), file: file)
