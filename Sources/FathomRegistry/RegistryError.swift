@@ -1,4 +1,5 @@
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#error-codes
+public import FathomCore
 import Foundation
 
 /// The `{"errors":[{"code":…,"message":…}]}` body a registry sends with an error status,
@@ -27,4 +28,13 @@ public struct RegistryErrorBody: Error, Sendable, Decodable, CustomStringConvert
 struct PlainErrorBody: Error, CustomStringConvertible {
     let text: String
     var description: String { text }
+}
+
+extension FathomError {
+    /// The registry said, in the distribution spec's own codes, that it has no such manifest
+    /// (`MANIFEST_UNKNOWN`) or repository (`NAME_UNKNOWN`): asking again gets the same answer.
+    public var registryHasNoSuchImage: Bool {
+        guard code == .notFound, let body = cause as? RegistryErrorBody else { return false }
+        return body.errors.contains { $0.code == "MANIFEST_UNKNOWN" || $0.code == "NAME_UNKNOWN" }
+    }
 }

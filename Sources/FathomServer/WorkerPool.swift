@@ -1,4 +1,5 @@
 import FathomCore
+import FathomRegistry
 public import FathomStore
 import Foundation
 public import Logging
@@ -238,7 +239,13 @@ public struct WorkerPool: Service {
             let delay = configuration.retryBackoff * (1 << min(job.attempts - 1, 10))
             logger.warning("job failed", metadata: ["job": "\(job.id)", "image": "\(job.image)", "error": "\(message)"])
             // A Harbor scan's credentials are fixed in its job: refused once, refused every time.
-            let permanent = job.kind == .harbor && (error as? FathomError)?.code == .unauthorized
+            // A scan request for an image the registry says it does not have is a typo, not a
+            // fault to wait out; a push's job is retried, since the CNCF registry notifies a push
+            // before it moves the tag.
+            let fathomError = error as? FathomError
+            let permanent =
+                job.kind == .harbor && fathomError?.code == .unauthorized
+                || job.kind == .scan && !WebhookPayload.isPush(job) && fathomError?.registryHasNoSuchImage == true
             do {
                 try await store.fail(
                     job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: permanent ? job.attempts : configuration.maxAttempts,

@@ -868,6 +868,33 @@ import Testing
         #expect(page.contains(image) && page.contains("connection refused"))
     }
 
+    /// A scan request for a tag or repository the registry says it does not have is dead after
+    /// its first attempt, with the registry's own code, not retried for a minute and more (the
+    /// default five attempts, 5 s of backoff doubling).
+    @Test func aRequestForAnImageTheRegistryDoesNotHaveDiesAtOnce() async throws {
+        let service = try await Self.startService(workers: 1)
+        defer { service.server.stop() }
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/app", tag: "1.0")
+        for image in ["\(registry.host)/team/app:1.O", "\(registry.host)/team/ap:1.0"] {
+            #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#).status == 202)
+        }
+        try await Self.eventually("both jobs to die", seconds: 20) {
+            try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int] == [
+                "queued": 0, "running": 0, "done": 0, "dead": 2,
+            ]
+        }
+        let dead = try #require(try JSONSerialization.jsonObject(with: try await Self.request(.GET, "\(service.base)/v1/jobs?state=dead").body) as? [[String: Any]])
+        #expect(dead.count == 2)
+        for job in dead {
+            #expect(job["attempts"] as? Int == 1, "\(job)")
+            let error = job["lastError"] as? String ?? ""
+            #expect(error.contains("MANIFEST_UNKNOWN") || error.contains("NAME_UNKNOWN"), "\(error)")
+        }
+    }
+
     /// Harbor's scans are queue jobs: one replica (`serve --workers 0`) takes the request with a
     /// `Bearer` registry token, a `fathom worker` sharing the credential key scans, and another
     /// replica answers the report poll. The token never reaches the store in plain text.
