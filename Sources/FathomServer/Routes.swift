@@ -151,7 +151,11 @@ public struct ServiceRoutes: Sendable {
         let body = try await Self.body(request, limit: configuration.maxBodyBytes)
         let events: [RegistryEvent]
         do {
-            events = try WebhookPayload.events(body)
+            let read = try WebhookPayload.events(body, receivedAt: Date())
+            events = read.events
+            for unreadable in read.unreadable {
+                context.logger.warning("registry event not read: nothing done for it", metadata: ["event": "\(unreadable)"])
+            }
         } catch {
             webhookDeliveries.increment()
             return Self.problem(.badRequest, "\(error)")
@@ -304,7 +308,7 @@ public struct ServiceRoutes: Sendable {
         // An image is a registry, a repository and a reference: the same repository and tag in two
         // registries are two images. Without ?registry=, a name one registry holds answers as is.
         let found: (name: String, document: [UInt8])?
-        switch try await Self.resolve(try await store.reports(repository: repository, reference: reference), registry: wanted) {
+        switch Self.resolve(try await store.reports(repository: repository, reference: reference), registry: wanted) {
         case .ambiguous(let registries):
             return Self.ambiguous(repository, at: reference, registries: registries)
         case .found(let name, let document): found = (name, document)

@@ -6,9 +6,11 @@ import Foundation
 /// What a registry's webhook delivers: the CNCF distribution registry's notification envelope
 /// (`{"events": […]}`), or Harbor's webhook payload (`{"type": "PUSH_ARTIFACT", …}`).
 enum WebhookPayload {
-    static func events(_ body: [UInt8]) throws -> [RegistryEvent] {
+    /// The delivery's events, and those it could not read (named, for the log). An event
+    /// without a timestamp happened when it was delivered.
+    static func events(_ body: [UInt8], receivedAt: Date) throws -> (events: [RegistryEvent], unreadable: [String]) {
         if let harbor = try? JSONDecoder().decode(HarborPayload.self, from: Data(body)), harbor.type != nil {
-            return try harbor.events()
+            return (try harbor.events(receivedAt: receivedAt), [])
         }
         // The CNCF envelope: exactly one per delivery.
         struct Event: Decodable {}
@@ -16,7 +18,7 @@ enum WebhookPayload {
         guard (try? JSONDecoder().decode(Envelope.self, from: Data(body))) != nil else {
             throw FathomError(.invalidInput, "the body is neither a registry notification envelope ({\"events\": […]}) nor a Harbor webhook payload")
         }
-        return try RegistryEvent.decode(body, file: "webhook delivery")
+        return try RegistryEvent.read(body, file: "webhook delivery", receivedAt: receivedAt)
     }
 
     /// A manifest (not a layer blob) was pushed: the CNCF registry also notifies each blob.
@@ -66,7 +68,7 @@ struct HarborPayload: Decodable {
     var occur_at: Int64?
     var event_data: EventData?
 
-    func events() throws -> [RegistryEvent] {
+    func events(receivedAt: Date) throws -> [RegistryEvent] {
         let action: RegistryEvent.Action
         switch type {
         case "PUSH_ARTIFACT": action = .push
@@ -77,7 +79,7 @@ struct HarborPayload: Decodable {
         guard let repository = event_data?.repository?.repo_full_name else {
             throw FathomError(.invalidInput, "a Harbor \(type ?? "") payload without event_data.repository.repo_full_name")
         }
-        let at = Date(timeIntervalSince1970: Double(occur_at ?? Int64(Date().timeIntervalSince1970)))
+        let at = occur_at.map { Date(timeIntervalSince1970: Double($0)) } ?? receivedAt
         return try (event_data?.resources ?? []).map { resource in
             let digest = try resource.digest.map { try Digest(parsing: $0) }
             // The host is what precedes the repository in the resource's URL.

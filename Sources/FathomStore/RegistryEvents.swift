@@ -2,11 +2,18 @@ import FathomCore
 public import Foundation
 
 extension RegistryEvent {
-    /// Reads the CNCF registry's notification envelopes (`{"events": [...]}`), one per file or
-    /// one per line as a webhook log keeps them, or a bare array of events. Events without an
-    /// action fathom keeps, or without a repository, are skipped, and so are the pulls fathom
-    /// itself made (its `User-Agent`) while scanning.
+    /// The events of `decode(_:file:)`.
     public static func decode(_ bytes: [UInt8], file: String) throws -> [RegistryEvent] {
+        try read(bytes, file: file, receivedAt: nil).events
+    }
+
+    /// Reads the CNCF registry's notification envelopes (`{"events": [...]}`), one per file or
+    /// one per line as a webhook log keeps them, or a bare array of events. Events of actions
+    /// fathom does not keep are skipped, and so are the pulls fathom itself made (its
+    /// `User-Agent`) while scanning. An event without a repository, with a digest that does not
+    /// parse, or without a readable timestamp when no `receivedAt` stands in for it, is
+    /// `unreadable`: named there (by its id, or its place), for the caller to say.
+    public static func read(_ bytes: [UInt8], file: String, receivedAt: Date?) throws -> (events: [RegistryEvent], unreadable: [String]) {
         struct Envelope: Decodable { var events: [Event] }
         struct Event: Decodable {
             struct Target: Decodable {
@@ -43,19 +50,36 @@ extension RegistryEvent {
                 }
             }
         }
-        return events.compactMap { event in
-            guard let action = event.action.flatMap(Action.init(rawValue:)), let repository = event.target?.repository,
-                let timestamp = event.timestamp.flatMap(parseTimestamp)
-            else { return nil }
+        var kept: [RegistryEvent] = []
+        var unreadable: [String] = []
+        for (index, event) in events.enumerated() {
+            guard let action = event.action.flatMap(Action.init(rawValue:)) else { continue }
             // fathom's own reads are not pulls by users: counted, every scan would keep its image
             // in the rescan window.
-            if action == .pull, event.request?.useragent?.hasPrefix("fathom/") == true { return nil }
-            let digest = event.target?.digest.flatMap { try? Digest(parsing: $0) }
+            if action == .pull, event.request?.useragent?.hasPrefix("fathom/") == true { continue }
+            let name = "the \(action.rawValue) event " + (event.id.map { "'\($0)'" } ?? "at index \(index)")
+            guard let repository = event.target?.repository else {
+                unreadable.append("\(name): no target.repository")
+                continue
+            }
+            var digest: Digest?
+            if let stated = event.target?.digest {
+                do { digest = try Digest(parsing: stated) } catch {
+                    unreadable.append("\(name) of \(repository): target.digest '\(stated)' is not a digest")
+                    continue
+                }
+            }
+            guard let timestamp = event.timestamp.flatMap(parseTimestamp) ?? receivedAt else {
+                unreadable.append("\(name) of \(repository): " + (event.timestamp.map { "timestamp '\($0)' is not RFC 3339" } ?? "no timestamp"))
+                continue
+            }
             let id = event.id ?? "\(action.rawValue) \(repository) \(event.target?.tag ?? "") \(digest?.description ?? "") \(timestamp.timeIntervalSince1970)"
-            return RegistryEvent(
-                id: id, action: action, repository: repository, tag: event.target?.tag, digest: digest,
-                mediaType: event.target?.mediaType, timestamp: timestamp, host: event.request?.host)
+            kept.append(
+                RegistryEvent(
+                    id: id, action: action, repository: repository, tag: event.target?.tag, digest: digest,
+                    mediaType: event.target?.mediaType, timestamp: timestamp, host: event.request?.host))
         }
+        return (kept, unreadable)
     }
 
     /// RFC 3339 with any number of fractional digits (the registry writes nanoseconds).

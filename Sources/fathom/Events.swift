@@ -26,7 +26,8 @@ struct Events: AsyncParsableCommand {
                     guard let data = FileManager.default.contents(atPath: file) else {
                         throw FathomError(.io, "cannot read the events file", path: file)
                     }
-                    let events = try RegistryEvent.decode(Array(data), file: file)
+                    let (events, unreadable) = try RegistryEvent.read(Array(data), file: file, receivedAt: nil)
+                    for event in unreadable { printWarning("\(file): \(event): not imported") }
                     let added = try await store.importEvents(events)
                     var removed: [String] = []
                     // A delete acts however often it is imported (an import that failed midway
@@ -38,7 +39,7 @@ struct Events: AsyncParsableCommand {
                         }
                         removed += try await store.removeDeleted(event, host: host)
                     }
-                    print("\(file): \(events.count) events, \(added) new" + (removed.isEmpty ? "" : ", \(removed.count) deleted images taken out of the store"))
+                    print("\(file): \(events.count) events, \(added) new" + (unreadable.isEmpty ? "" : ", \(unreadable.count) not read") + (removed.isEmpty ? "" : ", \(removed.count) deleted images taken out of the store"))
                     for name in removed { print("  removed \(name)") }
                 } catch {
                     try? await store.close()

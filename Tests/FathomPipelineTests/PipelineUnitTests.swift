@@ -167,6 +167,33 @@ import FathomSQLiteStore
         #expect(throws: FathomError.self) { try RegistryEvent.decode(Array("{\"events\": [}\nnot json\n".utf8), file: "bad.log") }
     }
 
+    /// An event fathom cannot read is named, never dropped without a word; one without a
+    /// timestamp, delivered to the webhook, happened when it came.
+    @Test func unreadableRegistryEventsAreNamed() async throws {
+        let envelope = """
+            {"events":[
+             {"id":"p1","action":"push","target":{"repository":"team/app","tag":"1"}},
+             {"id":"p2","timestamp":"yesterday","action":"push","target":{"repository":"team/app","tag":"2"}},
+             {"id":"p3","timestamp":"2026-11-01T10:00:00Z","action":"delete","target":{"repository":"team/app","digest":"sha256:nothex"}},
+             {"id":"p4","timestamp":"2026-11-01T10:00:00Z","action":"pull","target":{"tag":"1"}},
+             {"id":"p5","timestamp":"2026-11-01T10:00:00Z","action":"unknown","target":{"repository":"team/app"}}]}
+            """
+        let fromFile = try RegistryEvent.read(Array(envelope.utf8), file: "events.json", receivedAt: nil)
+        #expect(fromFile.events.isEmpty)
+        #expect(
+            fromFile.unreadable == [
+                "the push event 'p1' of team/app: no timestamp",
+                "the push event 'p2' of team/app: timestamp 'yesterday' is not RFC 3339",
+                "the delete event 'p3' of team/app: target.digest 'sha256:nothex' is not a digest",
+                "the pull event 'p4': no target.repository",
+            ])
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let delivered = try RegistryEvent.read(Array(envelope.utf8), file: "webhook delivery", receivedAt: now)
+        #expect(delivered.events.map(\.id) == ["p1", "p2"])
+        #expect(delivered.events.allSatisfy { $0.timestamp == now })
+        #expect(delivered.unreadable.count == 2)
+    }
+
     @Test func changesCompareFindingsByAdvisoryAndPackage() async throws {
         func finding(_ id: String, _ package: String, _ version: String) -> StoredFinding {
             StoredFinding(id: id, ecosystem: "apk", package: package, installedVersion: version, fixedVersion: "2", severity: "HIGH")
