@@ -135,6 +135,15 @@ public struct ApkVersion: VersionComparator {
         return scanner.current.kind == .end
     }
 
+    /// An installed version must be one apk-tools accepts: it compares a malformed one only up to
+    /// its first invalid token, so `6.6.2p1` would equal `6.6.2p9` and be "fixed" by either.
+    /// Such a package is in no advisory's range, and coverage names it as a gap.
+    public func validate(_ installed: String) throws {
+        guard Self.isValid(installed) else {
+            throw VersionError(ecosystem: ecosystem, version: installed, reason: "apk-tools rejects it (apk version --check)")
+        }
+    }
+
     public func compare(_ lhs: String, _ rhs: String) throws -> ComparisonResult {
         guard !lhs.isEmpty, !rhs.isEmpty else {
             throw VersionError(ecosystem: ecosystem, version: lhs.isEmpty ? lhs : rhs, reason: "it is empty")

@@ -98,6 +98,10 @@ import Testing
         #expect(!ApkVersion.isValid("1.0_blah"))
         #expect(!ApkVersion.isValid("1.0~ABCD"))
         #expect(!ApkVersion.isValid("1.0-r"))
+        // An installed version apk rejects is in no range (its comparisons stop at the bad token).
+        #expect(try apk.compare("6.6.2p1", "6.6.2p9") == .equal)
+        #expect(throws: VersionError.self) { try apk.validate("6.6.2p1") }
+        try apk.validate("1.2.3_rc1_p2-r10")
     }
 
     @Test func pep440() async throws {
