@@ -82,12 +82,27 @@ public enum AdvisoryImport {
 
     /// The vulnerabilities one secfixes line names: every CVE on it ("CVE-2017-5753
     /// CVE-2017-5715 CVE-2017-5754 XSA-254 XPTI" is three; taking the first token alone lost
-    /// Spectre v2 and Meltdown), or, with no CVE, its first id ("XSA-246").
+    /// Spectre v2 and Meltdown), or, with no CVE, its first id ("XSA-246"). A CVE is read as
+    /// the id it names, as the secdb's authors meant it: `CVE_2019-2426` and
+    /// `CVE-2017-8073.patch` (both in the real feed) are CVE-2019-2426 and CVE-2017-8073, so
+    /// they join NVD's severity, KEV and EPSS, and the same CVE of another feed.
     static func identifiers(in line: String) -> [String] {
         let tokens = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map {
             String($0).trimmingCharacters(in: CharacterSet(charactersIn: "()[]"))
         }.filter { !$0.isEmpty }
-        let cves = tokens.filter { $0.hasPrefix("CVE-") }
+        let cves = tokens.compactMap(cve)
         return cves.isEmpty ? Array(tokens.prefix(1)) : cves
+    }
+
+    /// `CVE-YYYY-N…` from a token that starts with it (with `-` or `_` after CVE), or nil.
+    static func cve(_ token: String) -> String? {
+        let bytes = Array(token.utf8)
+        guard bytes.count >= 13, bytes[0...2].elementsEqual("CVE".utf8), bytes[3] == UInt8(ascii: "-") || bytes[3] == UInt8(ascii: "_")
+        else { return nil }
+        let isDigit = { (byte: UInt8) in byte >= 0x30 && byte <= 0x39 }
+        guard bytes[4..<8].allSatisfy(isDigit), bytes[8] == UInt8(ascii: "-") else { return nil }
+        let number = bytes[9...].prefix(while: isDigit)
+        guard number.count >= 4 else { return nil }
+        return "CVE-" + String(decoding: bytes[4..<8], as: UTF8.self) + "-" + String(decoding: number, as: UTF8.self)
     }
 }

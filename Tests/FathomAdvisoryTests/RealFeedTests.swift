@@ -27,7 +27,8 @@ import FathomSQLiteStore
     }
 
     /// An independent reading (Python's YAML) of every fixture secdb: each (file, package,
-    /// vulnerability, fixed version) a secfixes line names, every CVE of a line, or its first id
+    /// vulnerability, fixed version) a secfixes line names, every CVE of a line (as the id it
+    /// names: the feed's `CVE_2019-2426` and `CVE-2017-8073.patch` are typos), or its first id
     /// when it has none.
     static func secfixes() async throws -> [(file: String, package: String, id: String, version: String)] {
         let program = """
@@ -39,7 +40,7 @@ import FathomSQLiteStore
                         if str(ver) == '0': continue
                         for i in ids or []:
                             tokens = [t.strip('()[]') for t in re.split(r'[ \t,]+', str(i)) if t.strip('()[]')]
-                            cves = [t for t in tokens if t.startswith('CVE-')]
+                            cves = ['CVE-%s-%s' % m.groups() for m in (re.match(r'CVE[-_]([0-9]{4})-([0-9]{4,})', t) for t in tokens) if m]
                             for cve in cves or tokens[:1]: print(f, e['pkg']['name'], cve, ver, sep='\t')
             """
         return try await Tool.run(["/usr/bin/python3", "-c", program, advisory("alpine-secdb")]).text.split(separator: "\n").map { line in
@@ -98,6 +99,13 @@ import FathomSQLiteStore
         for cve in ["CVE-2017-5753", "CVE-2017-5715", "CVE-2017-5754", "CVE-2018-3646"] {
             #expect(xen.contains { $0.aliases == [cve] }, "xen \(cve)")
         }
+        // The feed's typos name the CVEs they mean.
+        let community = Self.advisory("alpine-secdb/v3.7/community.yaml")
+        let openjdk = try AdvisoryImport.alpineSecdb(try Self.bytes(community), file: community).filter { $0.affected?.first?.package?.name == "openjdk7" }
+        #expect(openjdk.contains { $0.id == "ALPINE-v3.7-openjdk7-CVE-2019-2426" && $0.aliases == ["CVE-2019-2426"] })
+        let v34 = Self.advisory("alpine-secdb/v3.4/main.yaml")
+        let weechat = try AdvisoryImport.alpineSecdb(try Self.bytes(v34), file: v34).filter { $0.affected?.first?.package?.name == "weechat" }
+        #expect(weechat.map(\.aliases) == [["CVE-2017-8073"]])
     }
 
     @Test func alpine373AgainstSecdbReportsMusl() async throws {
