@@ -175,18 +175,26 @@ public struct WorkerPool: Service {
         }
     }
 
-    /// Records the ends of jobs that succeeded, claiming nothing (at shutdown).
+    /// Records the ends of jobs that succeeded, claiming nothing (at shutdown). A store that
+    /// does not answer gets five seconds, as a hand-back does: the process then exits, and the
+    /// jobs' leases return them (a scan finds its report stored and stops).
     func record(_ jobs: [Job], _ running: Locked<[Int64: Job]>, as worker: String) async {
         guard !jobs.isEmpty else { return }
-        do {
+        let recording = Task { [store, configuration] in
             _ = try await store.complete(
                 jobs.map(\.id), thenClaim: 0, worker: worker, lease: configuration.lease, localSources: configuration.localSources != nil, now: Date())
-            ended(jobs, running)
-        } catch {
-            logger.warning(
-                "cannot record the end of finished jobs: their leases will run out and they run again (a scan finds its report stored and stops)",
-                metadata: ["jobs": "\(jobs.map(\.id))", "error": "\(FathomError.plain(error))"])
         }
+        let cause: String
+        switch await Task(operation: { await Self.outcome(of: recording, within: .seconds(5)) }).value {
+        case .success?:
+            ended(jobs, running)
+            return
+        case .failure(let error)?: cause = FathomError.plain(error)
+        case nil: cause = "the store did not answer within 5 seconds"
+        }
+        logger.warning(
+            "cannot record the end of finished jobs: their leases will run out and they run again (a scan finds its report stored and stops)",
+            metadata: ["jobs": "\(jobs.map(\.id))", "error": "\(cause)"])
     }
 
     /// Renews the leases of the jobs in `running`, at a third of the lease's length, until cancelled.
