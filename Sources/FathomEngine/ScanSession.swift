@@ -39,7 +39,7 @@ public struct ScanSession: Sendable {
             scanner: scanner, store: store, index: try await store.advisories(), imageConcurrency: imageConcurrency, imageTimeout: imageTimeout)
         var warnings: [String] = []
         if let maxDataAge, fleet.index.recordCount > 0,
-            let stale = try await store.advisoryStatistics().staleWarning(olderThan: maxDataAge.cutoff, maxAge: maxDataAge.text)
+            let stale = try await store.advisoryFeeds().staleWarning(olderThan: maxDataAge.cutoff, maxAge: maxDataAge.text)
         {
             warnings.append(stale)
         }

@@ -35,7 +35,7 @@ public enum AdvisoryArtifact {
 
     /// Publishes every source in `store` under `reference` (a tag).
     public static func push(from store: any AdvisorySource, to reference: ImageReference, client: RegistryClient) async throws -> Summary {
-        let feeds = try await store.advisoryStatistics().feeds
+        let feeds = try await store.advisoryFeeds()
         guard !feeds.isEmpty else { throw FathomError(.invalidInput, "the store holds no advisories to push") }
         var layers: [[String: Any]] = []
         var sources: [[String: Any]] = []

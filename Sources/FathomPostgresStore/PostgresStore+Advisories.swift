@@ -237,6 +237,16 @@ extension PostgresStore: AdvisoryRecordReader {
     }
 
     public func advisoryStatistics() async throws -> AdvisoryStatistics {
+        let feeds = try await advisoryFeeds()
+        var ecosystems: [(String, Int)] = []
+        try await run("SELECT ecosystem, COUNT(DISTINCT source || ' ' || id)::BIGINT FROM advisory_packages GROUP BY ecosystem ORDER BY ecosystem") {
+            let (ecosystem, count) = try $0.decode((String, Int64).self)
+            ecosystems.append((ecosystem, Int(count)))
+        }
+        return AdvisoryStatistics(feeds: feeds, byEcosystem: ecosystems)
+    }
+
+    public func advisoryFeeds() async throws -> [AdvisoryStatistics.Feed] {
         var feeds: [AdvisoryStatistics.Feed] = []
         try await run(
             """
@@ -250,12 +260,7 @@ extension PostgresStore: AdvisoryRecordReader {
                     source: source, importedAt: imported, records: Int(records),
                     checkedAt: fetched.map { Date(timeIntervalSince1970: Double($0)) }, upstreamModified: modified, url: url))
         }
-        var ecosystems: [(String, Int)] = []
-        try await run("SELECT ecosystem, COUNT(DISTINCT source || ' ' || id)::BIGINT FROM advisory_packages GROUP BY ecosystem ORDER BY ecosystem") {
-            let (ecosystem, count) = try $0.decode((String, Int64).self)
-            ecosystems.append((ecosystem, Int(count)))
-        }
-        return AdvisoryStatistics(feeds: feeds, byEcosystem: ecosystems)
+        return feeds
     }
 
     public func advisoryDocuments(source: String) async throws -> [String] {

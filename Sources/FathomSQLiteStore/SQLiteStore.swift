@@ -378,6 +378,17 @@ public final class SQLiteStore: Store {
     }
 
     public func advisoryStatistics() async throws -> AdvisoryStatistics {
+        let feeds = try await advisoryFeeds()
+        return try await database.read { database in
+            var ecosystems: [(String, Int)] = []
+            try database.query(
+                "SELECT ecosystem, COUNT(DISTINCT source || ' ' || id) FROM advisory_packages GROUP BY ecosystem ORDER BY ecosystem"
+            ) { row in ecosystems.append((row.text(0) ?? "", Int(row.integer(1)))) }
+            return AdvisoryStatistics(feeds: feeds, byEcosystem: ecosystems)
+        }
+    }
+
+    public func advisoryFeeds() async throws -> [AdvisoryStatistics.Feed] {
         try await database.read { database in
             var feeds: [AdvisoryStatistics.Feed] = []
             try database.query(
@@ -392,11 +403,7 @@ public final class SQLiteStore: Store {
                         checkedAt: row.isNull(3) ? nil : Date(timeIntervalSince1970: Double(row.integer(3))), upstreamModified: row.text(4),
                         url: row.text(5)))
             }
-            var ecosystems: [(String, Int)] = []
-            try database.query(
-                "SELECT ecosystem, COUNT(DISTINCT source || ' ' || id) FROM advisory_packages GROUP BY ecosystem ORDER BY ecosystem"
-            ) { row in ecosystems.append((row.text(0) ?? "", Int(row.integer(1)))) }
-            return AdvisoryStatistics(feeds: feeds, byEcosystem: ecosystems)
+            return feeds
         }
     }
 }

@@ -89,7 +89,7 @@ extension ServiceRoutes {
 
     func harborMetadata() async throws -> Response {
         var properties = ["harbor.scanner-adapter/scanner-type": "os-package-vulnerability"]
-        if let updated = try await store.advisoryStatistics().oldestUpdate {
+        if let updated = try await store.advisoryFeeds().oldestUpdate {
             properties["harbor.scanner-adapter/vulnerability-database-updated-at"] = ISO8601DateFormatter().string(from: updated)
         }
         let metadata: [String: Any] = [

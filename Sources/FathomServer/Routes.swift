@@ -121,7 +121,7 @@ public struct ServiceRoutes: Sendable {
             let read = Locked<(counts: [Job.State: Int], oldest: Date?)?>(nil)
             let gauges = Task {
                 let counts = try await store.jobCounts()
-                let oldest = try await store.advisoryStatistics().oldestUpdate
+                let oldest = try await store.advisoryFeeds().oldestUpdate
                 read.withLock { $0 = (counts, oldest) }
             }
             if case .success? = await WorkerPool.outcome(of: gauges, within: .seconds(2)), let (counts, oldest) = read.withLock({ $0 }) {

@@ -262,6 +262,9 @@ public protocol AdvisorySource: Sendable {
     func advisories() async throws -> any AdvisoryLookup
     /// Feeds and advisories per ecosystem.
     func advisoryStatistics() async throws -> AdvisoryStatistics
+    /// The feeds alone: what the age of the data needs (`/metrics`, each session's staleness
+    /// check, Harbor's metadata), without counting every advisory by ecosystem.
+    func advisoryFeeds() async throws -> [AdvisoryStatistics.Feed]
     /// The stored OSV records of `source`, as JSON with sorted keys, in id order (for export).
     func advisoryDocuments(source: String) async throws -> [String]
     /// What the last download of a feed said (for a conditional request next time), when that
@@ -455,10 +458,21 @@ public struct AdvisoryStatistics: Sendable {
     }
 
     /// The oldest feed's last update: how stale the data may be.
-    public var oldestUpdate: Date? { feeds.compactMap(\.lastUpdated).min() }
+    public var oldestUpdate: Date? { feeds.oldestUpdate }
 
     /// A warning when some feed was last updated before `cutoff`, naming the oldest.
     public func staleWarning(olderThan cutoff: Date, maxAge: String, now: Date = Date()) -> String? {
+        feeds.staleWarning(olderThan: cutoff, maxAge: maxAge, now: now)
+    }
+}
+
+extension [AdvisoryStatistics.Feed] {
+    /// The oldest feed's last update: how stale the data may be.
+    public var oldestUpdate: Date? { compactMap(\.lastUpdated).min() }
+
+    /// A warning when some feed was last updated before `cutoff`, naming the oldest.
+    public func staleWarning(olderThan cutoff: Date, maxAge: String, now: Date = Date()) -> String? {
+        let feeds = self
         let stale = feeds.filter { ($0.lastUpdated ?? .distantPast) < cutoff }
         guard let oldest = stale.min(by: { ($0.lastUpdated ?? .distantPast) < ($1.lastUpdated ?? .distantPast) }) else { return nil }
         let days = Int(now.timeIntervalSince(oldest.lastUpdated ?? .distantPast) / 86_400)
