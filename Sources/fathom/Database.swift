@@ -234,12 +234,25 @@ struct Database: AsyncParsableCommand {
                                 ? "no advisory documents found" : "not an advisory feed (OSV, CSAF 2.0, Alpine secdb, Wolfi advisory YAML, Debian tracker, NVD CVE 2.0, CISA KEV or EPSS)",
                             path: path)
                     }
+                    // A name is the feed: another folder of the same name (two `wolfi/`s) replaces
+                    // it whole, so the replacement is said with what it replaced.
+                    let previous = try await store.advisoryFeeds().first { $0.source == name }
                     let result = try await store.importAdvisories(
                         contents.records, scores: contents.scores, exploitation: contents.exploitation, source: name, now: Date())
                     let unread = contents.warnings.count
                     print(
                         "\(name): \(result.contents)" + (result.changed ? " imported" : " unchanged")
                             + (unread > 0 ? " (\(unread) document\(unread == 1 ? "" : "s") could not be read)" : ""))
+                    if let previous, result.changed {
+                        let replaced = "'\(name)' replaced the feed of that name imported \(previous.importedAt) (\(previous.records) records"
+                            + (previous.url.map { " from \($0)" } ?? "") + ")"
+                        // A feed that shrank lost advisories: said as a warning, with the way to keep both.
+                        if result.records < previous.records {
+                            printWarning(replaced + ", with fewer records; to keep both, import this one with --source OTHER-NAME")
+                        } else {
+                            FileHandle.standardError.write(Data("fathom: note: \(replaced)\n".utf8))
+                        }
+                    }
                 } catch {
                     failed = true
                     FileHandle.standardError.write(Data("fathom: error: \(FathomError.wrapping(error).with(path: path))\n".utf8))

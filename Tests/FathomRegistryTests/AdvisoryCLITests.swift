@@ -211,6 +211,19 @@ import Testing
         #expect(partial.status == 1 && partial.errorText.contains("community.yaml.missing"), "\(partial.errorText)")
         let after = try await fathom(["db", "stats", "--store", store])
         #expect(after.text.contains("secdb-v3.7                      \(1073 + communityCount)"), "\(after.text)")
+
+        // Another feed whose path gives the same name replaces it whole: said, loudly when
+        // records were lost, with the way to keep both.
+        let smaller = try await fathom(["db", "import", "--store", store, "--source", "secdb-v3.7", community])
+        #expect(smaller.status == 0)
+        #expect(
+            smaller.errorText.contains("warning: 'secdb-v3.7' replaced the feed of that name imported")
+                && smaller.errorText.contains("(\(1073 + communityCount) records), with fewer records; to keep both, import this one with --source"),
+            "\(smaller.errorText)")
+        let larger = try await fathom(["db", "import", "--store", store, "--source", "secdb-v3.7", Self.secdb("v3.7"), community])
+        #expect(larger.errorText.contains("note: 'secdb-v3.7' replaced the feed of that name imported") && !larger.errorText.contains("warning"), "\(larger.errorText)")
+        let unchanged = try await fathom(["db", "import", "--store", store, "--source", "secdb-v3.7", Self.secdb("v3.7"), community])
+        #expect(unchanged.errorText.isEmpty, "\(unchanged.errorText)")
     }
 
     /// An image whose OS is known but whose package database a later layer whited out (or a
