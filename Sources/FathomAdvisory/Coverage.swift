@@ -16,6 +16,9 @@ public struct Coverage: Sendable, Hashable, Codable {
             case unsupportedEcosystem = "unsupported-ecosystem"
             /// The packages' versions break their ecosystem's rules, so no range can hold them.
             case invalidVersions = "invalid-versions"
+            /// The packages' names are not whole (a Java archive's artifact with no groupId),
+            /// so no advisory can name them.
+            case incompleteNames = "incomplete-names"
         }
 
         public var namespace: String
@@ -44,6 +47,9 @@ public struct Coverage: Sendable, Hashable, Codable {
             case .unsupportedEcosystem: return "fathom has no advisory source for \(namespace) packages: their \(counted)"
             case .invalidVersions:
                 return "\(namespace) versions that break the ecosystem's rules: \(counted)\(example.map { " (\($0))" } ?? "")"
+            case .incompleteNames:
+                return "\(namespace) packages named without a groupId (a Java archive with no pom.properties whose manifest names none): "
+                    + "\(counted)\(example.map { " (\($0))" } ?? "")"
             }
         }
     }
@@ -89,6 +95,11 @@ public struct Coverage: Sendable, Hashable, Codable {
             // the image's own code, not a published module advisories could name.
             if key.ecosystem == "Go" && key.version == "(devel)" {
                 checked.insert(key.ecosystem)
+                continue
+            }
+            // Maven advisories name `groupId:artifactId`; an artifact alone matches none of them.
+            if key.ecosystem == "Maven" && !key.name.contains(":") {
+                miss(key.ecosystem, isOS: false, .incompleteNames, example: "\(key.name) \(key.version) in \(entry.package.path)")
                 continue
             }
             do {

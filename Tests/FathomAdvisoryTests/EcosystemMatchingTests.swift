@@ -71,6 +71,23 @@ import Testing
         #expect(coverage.gaps.isEmpty, "\(coverage.gaps)")
     }
 
+    /// A Java archive's package without a groupId (Spring's jars have no pom.properties, and
+    /// their manifests name no group) cannot be named by a Maven advisory: a gap that says so,
+    /// not a silent "checked against Maven". Log4Shell is still found in a log4j jar named from
+    /// its manifest and file.
+    @Test func aMavenArtifactWithoutItsGroupIsAGap() throws {
+        let index = try Self.ghsa(["GHSA-36p3-wjmg-h94x", "GHSA-jfh8-c2jp-5v3q"])
+        let log4j = Package(ecosystem: "maven", name: "org.apache.logging.log4j:log4j-core", version: "2.14.1", path: "opt/lib/log4j-core-2.14.1.jar")
+        let spring = Package(ecosystem: "maven", name: "spring-beans", version: "5.3.17", path: "opt/lib/spring-beans-5.3.17.jar")
+        #expect(index.match(log4j, osNamespace: nil).map(\.record.id) == ["GHSA-jfh8-c2jp-5v3q"])
+        #expect(index.match(spring, osNamespace: nil).isEmpty)
+        let coverage = Coverage([log4j, spring].map { InventoryEntry(package: $0, layer: 0) }, osNamespace: nil, lookup: index)
+        #expect(coverage.checkedAgainst == ["Maven"])
+        #expect(coverage.gaps.map { "\($0.namespace) \($0.reason!.rawValue) \($0.packages)" } == ["Maven incomplete-names 1"])
+        #expect(coverage.warnings.first?.contains("spring-beans 5.3.17 in opt/lib/spring-beans-5.3.17.jar") == true, "\(coverage.warnings)")
+        #expect(coverage.isIncomplete)
+    }
+
     /// An ecosystem whose advisories were not evaluated is a gap, never "checked".
     @Test func unevaluatedEcosystemsAreGaps() throws {
         var index = try Self.ghsa(Self.all)

@@ -441,6 +441,38 @@ import Testing
             ])
     }
 
+    /// Jars without pom.properties, their manifests as the published jars have them (Gradle
+    /// builds Spring's; log4j's title is a phrase): named from the manifest and the file name,
+    /// never from the title "Apache Log4j Core", which no advisory names.
+    @Test func jarsWithoutPOMPropertiesAreNamedFromTheirManifestsAndFiles() async throws {
+        let directory = try Fixtures.temporaryDirectory("pomless")
+        let jars: [(file: String, manifest: String, expected: String?)] = [
+            (
+                "log4j-core-2.14.1.jar",
+                "Manifest-Version: 1.0\r\nImplementation-Title: Apache Log4j Core\r\nImplementation-Version: 2.14.1\r\n"
+                    + "Implementation-Vendor-Id: org.apache.logging.log4j\r\nBundle-SymbolicName: org.apache.logging.log4j.core\r\n",
+                "org.apache.logging.log4j:log4j-core 2.14.1"
+            ),
+            (
+                "jackson-databind-2.13.2.jar", "Manifest-Version: 1.0\nBundle-SymbolicName: com.fasterxml.jackson.core.jackson-databind\nBundle-Version: 2.13.2\n",
+                "com.fasterxml.jackson.core:jackson-databind 2.13.2"
+            ),
+            // No group anywhere: the artifact alone, which coverage names as not checked.
+            ("spring-beans-5.3.17.jar", "Manifest-Version: 1.0\r\nImplementation-Title: spring-beans\r\nImplementation-Version: 5.3.17\r\nAutomatic-Module-Name: spring.beans\r\n", "spring-beans 5.3.17"),
+            ("netty-all-4.1.68.Final.jar", "Manifest-Version: 1.0\n", "netty-all 4.1.68.Final"),
+            // The file's Maven version before the OSGi one.
+            ("guava-31.1-jre.jar", "Manifest-Version: 1.0\nBundle-Version: 31.1.0.jre\n", "guava 31.1-jre"),
+            // Nothing names a version: no package.
+            ("app.jar", "Manifest-Version: 1.0\nMain-Class: com.example.Main\n", nil),
+        ]
+        for jar in jars {
+            try await Self.makeJar(directory + "/" + jar.file, ["META-INF/MANIFEST.MF": jar.manifest])
+            let result = JavaArchiveAnalyzer().analyze(path: "opt/app/lib/" + jar.file, contents: try AnalyzerTruthTests.bytes(directory + "/" + jar.file))
+            #expect(result.warnings.isEmpty, "\(result.warnings)")
+            #expect(result.packages.map { "\($0.name) \($0.version)" } == (jar.expected.map { [$0] } ?? []), "\(jar.file)")
+        }
+    }
+
     @Test func damagedArchivesWarn() async throws {
         let directory = try Fixtures.temporaryDirectory("badjar")
         try await Self.makeJar(directory + "/a.jar", ["META-INF/maven/g/a/pom.properties": "groupId=g\nartifactId=a\nversion=1\n"])
