@@ -38,7 +38,7 @@ public struct FileFact: Sendable, Hashable, Codable {
 /// it per layer digest.
 public struct LayerFacts: Sendable, Hashable, Codable {
     /// Bumped whenever analyzers learn more, so cached facts from older analyzers are stale.
-    public static let analyzerVersion = 3  // 3: .NET deps.json, Composer's installed.json
+    public static let analyzerVersion = 4  // 3: .NET deps.json, Composer's installed.json; 4: Java archives without pom.properties
 
     public var analyzerVersion: Int
     public var summary: LayerReadSummary
