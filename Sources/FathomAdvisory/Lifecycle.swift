@@ -8,6 +8,10 @@
 //   has not fixed yet, is left out.
 // - Red Hat: the end of Maintenance Support (https://access.redhat.com/support/policy/updates/errata,
 //   as endoflife.date's products/rhel.md, commit a70eca33, records it; RHEL 7's from Red Hat's blog).
+//   RHEL 6's is the end of its Maintenance Support 2 phase.
+// - CentOS (checked against Red Hat's advisories, but not Red Hat's lifecycle): CentOS Linux's
+//   end of life (centos.org; 8 ended early, on 2021-12-31), CentOS Stream's end of builds, which
+//   follows RHEL's full support phase (Stream 10's is not announced).
 // - AlmaLinux and Rocky Linux: the end of security support, from their wikis (AlmaLinux
 //   docs/release-notes/README.md, Rocky docs/rocky/version.md).
 // - SUSE: each service pack's end of general support (LTSS is paid), and openSUSE Leap's end of
@@ -33,7 +37,9 @@ public enum OSLifecycle {
         "Ubuntu:20.04": "2025-05-31", "Ubuntu:20.10": "2021-07-22", "Ubuntu:21.04": "2022-01-20", "Ubuntu:21.10": "2022-07-14",
         "Ubuntu:22.10": "2023-07-20", "Ubuntu:23.04": "2024-01-25", "Ubuntu:23.10": "2024-07-11", "Ubuntu:24.04": "2029-05-31",
         "Ubuntu:24.10": "2025-07-10", "Ubuntu:25.04": "2026-01-15", "Ubuntu:25.10": "2026-07-09",
-        "Red Hat:7": "2024-06-30", "Red Hat:8": "2029-05-31", "Red Hat:9": "2032-05-31", "Red Hat:10": "2035-05-31",
+        "Red Hat:6": "2020-11-30", "Red Hat:7": "2024-06-30", "Red Hat:8": "2029-05-31", "Red Hat:9": "2032-05-31", "Red Hat:10": "2035-05-31",
+        "CentOS Linux:6": "2020-11-30", "CentOS Linux:7": "2024-06-30", "CentOS Linux:8": "2021-12-31",
+        "CentOS Stream:8": "2024-05-31", "CentOS Stream:9": "2027-05-31",
         "AlmaLinux:8": "2029-05-31", "AlmaLinux:9": "2032-05-31", "AlmaLinux:10": "2035-05-31",
         "Rocky Linux:8": "2029-05-31", "Rocky Linux:9": "2032-05-31", "Rocky Linux:10": "2035-05-31",
         "SUSE:12.5": "2024-10-31", "SUSE:15.1": "2021-01-31", "SUSE:15.2": "2021-12-31", "SUSE:15.3": "2022-12-31",
@@ -53,15 +59,24 @@ public enum OSLifecycle {
         return endOfSupport.compactMapValues { formatter.date(from: $0) }
     }()
 
-    /// The end-of-support date of the release `namespace` names, if fathom knows it.
-    public static func endOfSupport(of namespace: String) -> String? { endOfSupport[namespace] }
+    /// The release whose lifecycle applies: the advisory namespace, except for CentOS, which is
+    /// checked against Red Hat's advisories (`Red Hat:8`) but ended on days of its own
+    /// (`CentOS Linux:8`, `CentOS Stream:9`).
+    public static func release(id: String, prettyName: String?, namespace: String?) -> String? {
+        guard id == "centos", let namespace, namespace.hasPrefix("Red Hat:") else { return namespace }
+        let major = namespace.dropFirst("Red Hat:".count)
+        return (prettyName?.lowercased().contains("stream") == true ? "CentOS Stream:" : "CentOS Linux:") + major
+    }
+
+    /// The end-of-support date of `release` (`release(id:prettyName:namespace:)`), if fathom knows it.
+    public static func endOfSupport(of release: String) -> String? { endOfSupport[release] }
 
     /// Every release fathom knows the end of support of.
     public static var releases: [String] { endOfSupport.keys.sorted() }
 
-    /// A warning when the release has reached its end of support by `now`.
-    public static func warning(for namespace: String?, now: Date = Date()) -> String? {
-        guard let namespace, let date = endOfSupport[namespace], let end = endOfSupportDates[namespace], end <= now else { return nil }
-        return "\(namespace) reached its end of support on \(date): its packages get no more security fixes, and advisories for it may be incomplete"
+    /// A warning when `release` has reached its end of support by `now`.
+    public static func warning(for release: String?, now: Date = Date()) -> String? {
+        guard let release, let date = endOfSupport[release], let end = endOfSupportDates[release], end <= now else { return nil }
+        return "\(release) reached its end of support on \(date): its packages get no more security fixes, and advisories for it may be incomplete"
     }
 }

@@ -197,7 +197,7 @@ public struct ScanReport: Sendable, Codable {
         os = result.os.map {
             OS(
                 id: $0.id, versionID: $0.versionID, prettyName: $0.prettyName, namespace: $0.namespace, source: $0.source,
-                endOfSupport: $0.namespace.flatMap(OSLifecycle.endOfSupport(of:)))
+                endOfSupport: OSLifecycle.release(id: $0.id, prettyName: $0.prettyName, namespace: $0.namespace).flatMap(OSLifecycle.endOfSupport(of:)))
         }
         layers = result.layers.enumerated().map { index, scanned in
             let summary = scanned.facts.summary
@@ -234,7 +234,7 @@ public struct ScanReport: Sendable, Codable {
         os = sbom.os.map {
             OS(
                 id: $0.id, versionID: $0.versionID, prettyName: $0.prettyName, namespace: $0.namespace, source: $0.source,
-                endOfSupport: $0.namespace.flatMap(OSLifecycle.endOfSupport(of:)))
+                endOfSupport: OSLifecycle.release(id: $0.id, prettyName: $0.prettyName, namespace: $0.namespace).flatMap(OSLifecycle.endOfSupport(of:)))
         }
         layers = [
             Layer(
@@ -274,7 +274,8 @@ public struct ScanReport: Sendable, Codable {
         readWarnings = read
         warnings =
             read + remediation.compactMap { $0.problem.map { "remediation: \($0)" } } + uncheckedWarnings
-            + [OSLifecycle.warning(for: os?.namespace)].compactMap { $0 } + notes
+            + [OSLifecycle.warning(for: os.flatMap { OSLifecycle.release(id: $0.id, prettyName: $0.prettyName, namespace: $0.namespace) })].compactMap { $0 }
+            + notes
     }
 
     /// Said when the store held no advisory at all: nothing was checked.

@@ -260,6 +260,21 @@ import FathomSQLiteStore
         #expect(OSLifecycle.warning(for: "Red Hat:7", now: day)?.contains("2024-06-30") == true)
         #expect(OSLifecycle.warning(for: "Red Hat:9", now: day) == nil && OSLifecycle.endOfSupport(of: "Red Hat:9") == "2032-05-31")
         #expect(OSLifecycle.endOfSupport(of: "AlmaLinux:8") == "2029-05-31" && OSLifecycle.endOfSupport(of: "Rocky Linux:9") == "2032-05-31")
+        #expect(OSLifecycle.warning(for: "Red Hat:6", now: day)?.contains("2020-11-30") == true)
+        // CentOS is checked against Red Hat's advisories but ended on its own days: CentOS
+        // Linux 8 at the end of 2021, not with RHEL 8 in 2029.
+        let centOS = [
+            OSRelease.make(id: "centos", versionID: "8", prettyName: "CentOS Linux 8", idLike: ["rhel", "fedora"], source: "etc/os-release"),
+            OSRelease.make(id: "centos", versionID: "9", prettyName: "CentOS Stream 9", idLike: ["rhel", "fedora"], source: "etc/os-release"),
+            // As /etc/redhat-release names it.
+            OSRelease.make(id: "centos", versionID: "7.9.2009", prettyName: "CentOS Linux release 7.9.2009 (Core)", idLike: nil, source: "etc/redhat-release"),
+        ]
+        #expect(centOS.map(\.namespace) == ["Red Hat:8", "Red Hat:9", "Red Hat:7"])
+        let releases = centOS.map { OSLifecycle.release(id: $0.id, prettyName: $0.prettyName, namespace: $0.namespace) }
+        #expect(releases == ["CentOS Linux:8", "CentOS Stream:9", "CentOS Linux:7"])
+        #expect(releases.map { $0.flatMap(OSLifecycle.endOfSupport(of:)) } == ["2021-12-31", "2027-05-31", "2024-06-30"])
+        #expect(OSLifecycle.warning(for: "CentOS Linux:8", now: day)?.hasPrefix("CentOS Linux:8 reached its end of support on 2021-12-31") == true)
+        #expect(OSLifecycle.release(id: "rocky", prettyName: "Rocky Linux 9.3 (Blue Onyx)", namespace: "Rocky Linux:9") == "Rocky Linux:9")
         // Every day in the table is read: flagged from that day, not the day before.
         #expect(OSLifecycle.releases.count > 60)
         for release in OSLifecycle.releases {
