@@ -51,7 +51,7 @@ public enum FeedReader {
                 let parsed = try FeedReader.parse(bytes, name: name)
                 contents.documents += 1
                 contents.notes += parsed.notes
-                if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty {
+                if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty && parsed.notes.isEmpty {
                     contents.notes.append(
                         parsed.scoresOnly
                             ? "\(name): holds no CVSS score (not scored yet, or rejected)"
@@ -145,7 +145,17 @@ public enum FeedReader {
         if !(name.hasSuffix(".yaml") || name.hasSuffix(".yml")), String(decoding: bytes.prefix(400), as: UTF8.self).contains("\"catalogVersion\"") {
             return Parsed(exploitation: try ExploitationImport.kev(bytes, file: name))
         }
-        return Parsed(records: try parseDocument(bytes, name: name))
+        // A distribution's bug-fix or enhancement erratum (AlmaLinux's ALBA-, Rocky's RLEA-…)
+        // fixes no vulnerability: reported, it failed an --exit-code gate over a plain update.
+        var parsed = Parsed()
+        for record in try parseDocument(bytes, name: name) {
+            if record.isNonSecurityErratum {
+                parsed.notes.append("\(name): \(record.id) is a bug-fix or enhancement erratum naming no CVE, not a security advisory: skipped")
+            } else {
+                parsed.records.append(record)
+            }
+        }
+        return parsed
     }
 
     /// Parses one document, deciding its format from its shape.

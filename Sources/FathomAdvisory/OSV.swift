@@ -133,6 +133,16 @@ public struct OSVRecord: Codable, Sendable, Hashable {
 }
 
 extension OSVRecord {
+    /// A Red Hat-family bug-fix (`…BA-`) or enhancement (`…EA-`) erratum that names no CVE:
+    /// Trivy and Grype read only the security errata (`…SA-`) of these distributions.
+    public var isNonSecurityErratum: Bool {
+        let prefixes = ["ALBA-", "ALEA-", "RLBA-", "RLEA-", "RHBA-", "RHEA-", "ELBA-", "ELEA-"]
+        guard prefixes.contains(where: id.hasPrefix) else { return false }
+        return !([id] + (aliases ?? []) + (upstream ?? []) + (related ?? [])).contains { $0.hasPrefix("CVE-") }
+    }
+}
+
+extension OSVRecord {
     /// The record's reference URLs, each once, with the page about the advisory first (reports
     /// link to the first: SARIF's `helpUri`, CycloneDX's `source.url`, Harbor's `links`): an
     /// `ADVISORY` reference naming the record's own id, then its other `ADVISORY` references,

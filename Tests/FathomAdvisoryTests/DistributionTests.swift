@@ -84,9 +84,24 @@ import Testing
         ], "\(lines)")
         // The same release's records only: AlmaLinux 8's glibc advisory is not 9's.
         #expect(!findings.contains { $0.id == "ALSA-2023:5455" })
-        // A bug-fix advisory (ALBA) names no CVE and gains none.
+        // A bug-fix advisory (ALBA) names no CVE and gains none; it is no security advisory,
+        // so reading the feed leaves it out and says so (an expat update failed a gate).
         let bugfix = try #require(records.first { $0.id == "ALBA-2022:2113" })
-        #expect(bugfix.relatedIDs.isEmpty)
+        #expect(bugfix.relatedIDs.isEmpty && bugfix.isNonSecurityErratum)
+        #expect(records.filter(\.isNonSecurityErratum).map(\.id) == ["ALBA-2022:2113"])
+    }
+
+    @Test func almaLinuxBugFixErrataAreNotImported() async throws {
+        let contents = try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/real/almalinux-osv").path)
+        #expect(contents.records.count == 15 && !contents.records.contains { $0.id.hasPrefix("ALBA-") })
+        #expect(contents.notes == [
+            Fixtures.root.appendingPathComponent("advisories/real/almalinux-osv/almalinux8/ALBA-2022-2113.json").path
+                + ": ALBA-2022:2113 is a bug-fix or enhancement erratum naming no CVE, not a security advisory: skipped"
+        ], "\(contents.notes)")
+        let expat = InventoryEntry(package: Package(ecosystem: "rpm", name: "expat", version: "2.2.5-4.el8", path: "var/lib/rpm/rpmdb.sqlite"), layer: 0)
+        var index = AdvisoryIndex()
+        index.add(contents.records, source: "osv-almalinux")
+        #expect(ImageMatcher.findings([expat], osNamespace: "AlmaLinux:8", index: index).isEmpty)
     }
 }
 
