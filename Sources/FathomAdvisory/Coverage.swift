@@ -126,11 +126,17 @@ public struct Coverage: Sendable, Hashable, Codable {
     public static let osNotIdentified = "OS not identified"
 
     /// One line per gap, for reports' warnings.
-    public var warnings: [String] {
+    public var warnings: [String] { warnings(unsupportedOS: nil) }
+
+    /// One line per gap; `unsupportedOS` names an OS release that was identified but is one
+    /// fathom has no advisory namespace for (Oracle Linux), which is why its packages were not checked.
+    public func warnings(unsupportedOS: String?) -> [String] {
         var lines = gaps.map(\.message)
         if osPackagesWithoutRelease > 0 {
+            let counted = "its \(osPackagesWithoutRelease) OS package\(osPackagesWithoutRelease == 1 ? " was" : "s were") not checked"
             lines.append(
-                "the image's OS release was not identified: its \(osPackagesWithoutRelease) OS package\(osPackagesWithoutRelease == 1 ? " was" : "s were") not checked")
+                unsupportedOS.map { "\($0) was identified, but fathom has no advisories for this distribution or release: \(counted)" }
+                    ?? "the image's OS release was not identified: \(counted)")
         }
         return lines
     }

@@ -287,7 +287,9 @@ public struct ScanReport: Sendable, Codable {
     /// but was not checked must not pass unnoticed.
     public var uncheckedWarnings: [String] {
         guard summary.advisoriesLoaded else { return [Self.noAdvisoryData] }
-        return (coverage?.warnings ?? []) + [missingOSPackages].compactMap { $0 }
+        // An OS release read but not mapped to advisories is named, not "not identified".
+        let unsupported = os.flatMap { $0.namespace == nil ? "\($0.prettyName ?? $0.id) (ID \($0.id))" : nil }
+        return (coverage?.warnings(unsupportedOS: unsupported) ?? []) + [missingOSPackages].compactMap { $0 }
     }
 
     /// Said when an image's OS is one fathom checks (it has advisories' namespace) but no

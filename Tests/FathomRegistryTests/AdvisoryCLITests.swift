@@ -226,6 +226,27 @@ import Testing
         #expect(unchanged.errorText.isEmpty, "\(unchanged.errorText)")
     }
 
+    /// An OS release that was read but that fathom has no advisories for (Oracle Linux: ID
+    /// `ol`) is named as such, not as "not identified", and its packages are a gap.
+    @Test func anIdentifiedOSWithoutAdvisoriesIsNamed() async throws {
+        let directory = try Fixtures.temporaryDirectory("oracle")
+        let store = directory + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
+        try FileManager.default.createDirectory(atPath: directory + "/root/etc", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/root/var/lib/rpm", withIntermediateDirectories: true)
+        try "NAME=\"Oracle Linux Server\"\nVERSION=\"9.3\"\nID=\"ol\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"9.3\"\nPRETTY_NAME=\"Oracle Linux Server 9.3\"\n"
+            .write(toFile: directory + "/root/etc/os-release", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            atPath: Fixtures.root.appendingPathComponent("pkgdb/rpm/cbl-mariner-2.0-sqlite/rpmdb.sqlite").path,
+            toPath: directory + "/root/var/lib/rpm/rpmdb.sqlite")
+        let scan = try await fathom(["scan", "rootfs:\(directory)/root", "--store", store, "--format", "json"])
+        #expect(scan.status == 0)
+        #expect(
+            scan.errorText.contains("Oracle Linux Server 9.3 (ID ol) was identified, but fathom has no advisories for this distribution or release: its ")
+                && !scan.errorText.contains("not identified"),
+            "\(scan.errorText)")
+    }
+
     /// An image whose OS is known but whose package database a later layer whited out (or a
     /// build deleted) has no OS package to check: said, as Trivy says it, not a clean "0".
     @Test func anOSWithoutItsPackageDatabaseIsSaid() async throws {
