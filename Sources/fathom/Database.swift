@@ -344,14 +344,18 @@ struct Database: AsyncParsableCommand {
         func run() async throws {
             let store = try await storeOption.open(forReading: true)
             let stats = try await store.advisoryStatistics()
-            print("FEED".padding(toLength: 32, withPad: " ", startingAt: 0) + "RECORDS     IMPORTED")
+            // Wide enough for the longest name (`Ubuntu:Pro:FIPS-preview:22.04:LTS`): a name
+            // cut to the column ran into its count.
+            let width = max(32, (stats.feeds.map(\.source.count) + stats.byEcosystem.map(\.ecosystem.count)).max().map { $0 + 2 } ?? 0)
+            func column(_ text: String) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+            print(column("FEED") + "RECORDS     IMPORTED")
             for feed in stats.feeds {
-                print(feed.source.padding(toLength: 32, withPad: " ", startingAt: 0) + String(feed.records).padding(toLength: 12, withPad: " ", startingAt: 0) + feed.importedAt)
+                print(column(feed.source) + String(feed.records).padding(toLength: 12, withPad: " ", startingAt: 0) + feed.importedAt)
             }
             print("")
-            print("ECOSYSTEM".padding(toLength: 32, withPad: " ", startingAt: 0) + "ADVISORIES")
+            print(column("ECOSYSTEM") + "ADVISORIES")
             for (ecosystem, count) in stats.byEcosystem {
-                print(ecosystem.padding(toLength: 32, withPad: " ", startingAt: 0) + String(count))
+                print(column(ecosystem) + String(count))
             }
             let fleet = try await store.counts()
             try await store.close()

@@ -226,6 +226,15 @@ import Testing
         #expect(unchanged.errorText.isEmpty, "\(unchanged.errorText)")
     }
 
+    /// `db stats` keeps a long ecosystem name apart from its count (it was cut to 32 columns).
+    @Test func statsColumnsFitTheLongestName() async throws {
+        let store = try Fixtures.temporaryDirectory("stats") + "/fathom.db"
+        let ubuntu = Fixtures.root.appendingPathComponent("advisories/real/ubuntu-osv").path
+        #expect(try await fathom(["db", "import", "--store", store, ubuntu]).status == 0)
+        let stats = try await fathom(["db", "stats", "--store", store])
+        #expect(stats.text.contains("\nUbuntu:Pro:FIPS-preview:22.04:LTS  1\n"), "\(stats.text)")
+    }
+
     /// An OS release that was read but that fathom has no advisories for (Oracle Linux: ID
     /// `ol`) is named as such, not as "not identified", and its packages are a gap.
     @Test func anIdentifiedOSWithoutAdvisoriesIsNamed() async throws {
