@@ -88,13 +88,18 @@ public final class SQLiteDatabase: Sendable {
             writerThread.shutdownGracefully { _ in }
             readerThreads?.shutdownGracefully { _ in }
         }
+        // The readers close before the writer: the last connection to close removes the -wal
+        // and -shm files only if it may write, and a read-only reader closing last left them.
+        readers.withLock { $0.removeAll() }
     }
 
-    /// Stops the threads once the work already asked for is done.
+    /// Stops the threads once the work already asked for is done, and closes the readers (the
+    /// writer closes last, with the database).
     public func close() async throws {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
         try await writerThread.shutdownGracefully()
         try await readerThreads?.shutdownGracefully()
+        readers.withLock { $0.removeAll() }
     }
 
     /// Runs `body` on the writer connection, after every write asked for before it.
