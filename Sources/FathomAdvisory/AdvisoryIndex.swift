@@ -20,11 +20,18 @@ public protocol AdvisoryLookup: Sendable {
     func exploitation(for ids: Set<String>) async throws -> [String: Exploitation]
     /// Vulnerabilities CISA's KEV lists, and vulnerabilities EPSS scores (0: no such feed imported).
     var exploitationCounts: (kev: Int, epss: Int) { get }
+    /// The Maven packages (`group:artifact`) advisories name with this artifact id: what a
+    /// Java archive that names no group could be.
+    func mavenNames(ofArtifact artifact: String) -> [String]
 }
 
 extension AdvisoryIndex {
     /// Everything is in memory already.
     public func prepare(_ packages: [Package], osNamespace: String?) async throws {}
+
+    public func mavenNames(ofArtifact artifact: String) -> [String] {
+        buckets.keys.filter { $0.ecosystem == "Maven" && $0.name.hasSuffix(":" + artifact) }.map(\.name).sorted()
+    }
 
     public func scores(for ids: Set<String>) async throws -> [String: [CVSSScore]] {
         var found: [String: [CVSSScore]] = [:]

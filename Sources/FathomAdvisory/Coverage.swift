@@ -16,8 +16,8 @@ public struct Coverage: Sendable, Hashable, Codable {
             case unsupportedEcosystem = "unsupported-ecosystem"
             /// The packages' versions break their ecosystem's rules, so no range can hold them.
             case invalidVersions = "invalid-versions"
-            /// The packages' names are not whole (a Java archive's artifact with no groupId),
-            /// so no advisory can name them.
+            /// The packages' names are not whole (a Java archive's artifact with no groupId)
+            /// while advisories name that artifact under a group: which of them apply is unknown.
             case incompleteNames = "incomplete-names"
         }
 
@@ -98,8 +98,17 @@ public struct Coverage: Sendable, Hashable, Codable {
                 continue
             }
             // Maven advisories name `groupId:artifactId`; an artifact alone matches none of them.
+            // When none names that artifact under any group, none could apply (the image's own
+            // jar): checked. When some do, it was not checked, and the example names them.
             if key.ecosystem == "Maven" && !key.name.contains(":") {
-                miss(key.ecosystem, isOS: false, .incompleteNames, example: "\(key.name) \(key.version) in \(entry.package.path)")
+                let candidates = lookup.mavenNames(ofArtifact: key.name)
+                if candidates.isEmpty {
+                    checked.insert(key.ecosystem)
+                } else {
+                    miss(
+                        key.ecosystem, isOS: false, .incompleteNames,
+                        example: "\(key.name) \(key.version) in \(entry.package.path); advisories name \(candidates.prefix(3).joined(separator: ", "))")
+                }
                 continue
             }
             do {

@@ -159,7 +159,7 @@ public struct ScanSession: Sendable {
             findings: outcome.kept, suppressed: outcome.suppressed, changes: kept, coverage: coverage, advisoriesLoaded: advisoriesLoaded,
             notes: notes + [outcome.filtered.warning, Self.kernelNote(outcome.kernel), exploitationNote].compactMap { $0 } + dataWarnings,
             kernel: outcome.kernel)
-        return ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage)), read: nil)
+        return ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage, unsupportedOS: report.unsupportedOS)), read: nil)
     }
 
     /// Says that `--kev-only` or `--epss-threshold` had no data to go by: every finding they
@@ -226,8 +226,9 @@ public struct ScanSession: Sendable {
 
     /// What forbids a clean verdict: no advisories at all, packages nothing was checked
     /// against, or an exploitation filter without its data.
-    func gaps(_ coverage: Coverage) -> [String] {
-        (advisoriesLoaded ? coverage.warnings : ["the store holds no advisories (fathom db import)"]) + [exploitationNote].compactMap { $0 }
+    func gaps(_ coverage: Coverage, unsupportedOS: String? = nil) -> [String] {
+        (advisoriesLoaded ? coverage.warnings(unsupportedOS: unsupportedOS) : ["the store holds no advisories (fathom db import)"])
+            + [exploitationNote].compactMap { $0 }
     }
 
     func verdict(kept: Int, gaps: [String]) -> ScanVerdict {

@@ -287,9 +287,14 @@ public struct ScanReport: Sendable, Codable {
     /// but was not checked must not pass unnoticed.
     public var uncheckedWarnings: [String] {
         guard summary.advisoriesLoaded else { return [Self.noAdvisoryData] }
-        // An OS release read but not mapped to advisories is named, not "not identified".
-        let unsupported = os.flatMap { $0.namespace == nil ? "\($0.prettyName ?? $0.id) (ID \($0.id))" : nil }
-        return (coverage?.warnings(unsupportedOS: unsupported) ?? []) + [missingOSPackages].compactMap { $0 }
+        return (coverage?.warnings(unsupportedOS: unsupportedOS) ?? []) + [missingOSPackages].compactMap { $0 }
+    }
+
+    /// An OS release that was read but has no advisory namespace, as the gap names it (not "not
+    /// identified"): Oracle Linux (`ID ol`), or a release without a `VERSION_ID` (Debian sid).
+    public var unsupportedOS: String? {
+        guard let os, os.namespace == nil else { return nil }
+        return "\(os.prettyName ?? os.id) (ID \(os.id)\(os.versionID?.isEmpty == false ? "" : ", no VERSION_ID"))"
     }
 
     /// Said when an image's OS is one fathom checks (it has advisories' namespace) but no

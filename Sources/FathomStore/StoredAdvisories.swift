@@ -61,7 +61,18 @@ public final class StoredAdvisories: AdvisoryLookup {
         self.recordsByKey = recordsByKey
         self.recordCount = recordCount
         namespaces = Set(recordsByKey.keys.map(\.ecosystem))
+        var maven: [String: [String]] = [:]
+        for key in recordsByKey.keys where key.ecosystem == "Maven" {
+            guard let colon = key.name.lastIndex(of: ":") else { continue }
+            maven[String(key.name[key.name.index(after: colon)...]), default: []].append(key.name)
+        }
+        mavenByArtifact = maven.mapValues { $0.sorted() }
     }
+
+    /// Maven names by artifact id, for Java archives that name no group.
+    private let mavenByArtifact: [String: [String]]
+
+    public func mavenNames(ofArtifact artifact: String) -> [String] { mavenByArtifact[artifact] ?? [] }
 
     /// Records that could not be decoded (left out of matching), with the reason.
     public var warnings: [String] { problems.withLock { $0 } }

@@ -81,11 +81,16 @@ import Testing
         let spring = Package(ecosystem: "maven", name: "spring-beans", version: "5.3.17", path: "opt/lib/spring-beans-5.3.17.jar")
         #expect(index.match(log4j, osNamespace: nil).map(\.record.id) == ["GHSA-jfh8-c2jp-5v3q"])
         #expect(index.match(spring, osNamespace: nil).isEmpty)
-        let coverage = Coverage([log4j, spring].map { InventoryEntry(package: $0, layer: 0) }, osNamespace: nil, lookup: index)
+        // The image's own jar, which no advisory names under any group, was checked all the same.
+        let own = Package(ecosystem: "maven", name: "demo", version: "0.0.1-SNAPSHOT", path: "app/demo-0.0.1-SNAPSHOT.jar")
+        let coverage = Coverage([log4j, spring, own].map { InventoryEntry(package: $0, layer: 0) }, osNamespace: nil, lookup: index)
         #expect(coverage.checkedAgainst == ["Maven"])
         #expect(coverage.gaps.map { "\($0.namespace) \($0.reason!.rawValue) \($0.packages)" } == ["Maven incomplete-names 1"])
-        #expect(coverage.warnings.first?.contains("spring-beans 5.3.17 in opt/lib/spring-beans-5.3.17.jar") == true, "\(coverage.warnings)")
+        #expect(
+            coverage.warnings.first?.contains("spring-beans 5.3.17 in opt/lib/spring-beans-5.3.17.jar; advisories name org.springframework:spring-beans") == true,
+            "\(coverage.warnings)")
         #expect(coverage.isIncomplete)
+        #expect(!Coverage([log4j, own].map { InventoryEntry(package: $0, layer: 0) }, osNamespace: nil, lookup: index).isIncomplete)
     }
 
     /// An ecosystem whose advisories were not evaluated is a gap, never "checked".

@@ -464,6 +464,15 @@ import Testing
             ("guava-31.1-jre.jar", "Manifest-Version: 1.0\nBundle-Version: 31.1.0.jre\n", "guava 31.1-jre"),
             // Nothing names a version: no package.
             ("app.jar", "Manifest-Version: 1.0\nMain-Class: com.example.Main\n", nil),
+            // The file's name before a title that is an id but not the artifact's, and an empty
+            // version is none; a word that is no version qualifier belongs to the artifact.
+            ("xercesImpl-2.12.2.jar", "Manifest-Version: 1.0\nImplementation-Title: org.apache.xerces.impl.Version\nImplementation-Version: \n", "xercesImpl 2.12.2"),
+            ("log4j-1.2-api-2.17.1.jar", "Manifest-Version: 1.0\nImplementation-Vendor-Id: org.apache.logging.log4j\n", "org.apache.logging.log4j:log4j-1.2-api 2.17.1"),
+            ("foo-bar-1.0-beta-2.jar", "Manifest-Version: 1.0\n", "foo-bar 1.0-beta-2"),
+            // A one-part symbolic name names no group.
+            ("bcprov-jdk15on-1.70.jar", "Manifest-Version: 1.0\nBundle-SymbolicName: bcprov\n", "bcprov-jdk15on 1.70"),
+            // No file version: the title names the artifact.
+            ("commons.jar", "Manifest-Version: 1.0\nImplementation-Title: commons-text\nImplementation-Version: 1.9\nImplementation-Vendor-Id: org.apache.commons\n", "org.apache.commons:commons-text 1.9"),
         ]
         for jar in jars {
             try await Self.makeJar(directory + "/" + jar.file, ["META-INF/MANIFEST.MF": jar.manifest])

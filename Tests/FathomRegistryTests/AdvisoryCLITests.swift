@@ -254,6 +254,9 @@ import Testing
             scan.errorText.contains("Oracle Linux Server 9.3 (ID ol) was identified, but fathom has no advisories for this distribution or release: its ")
                 && !scan.errorText.contains("not identified"),
             "\(scan.errorText)")
+        // The gate's "no verdict" names it the same way.
+        let gate = try await fathom(["scan", "rootfs:\(directory)/root", "--store", store, "--exit-code", "3"])
+        #expect(gate.status == 1 && gate.errorText.contains("no verdict") && !gate.errorText.contains("not identified"), "\(gate.errorText)")
     }
 
     /// An image whose OS is known but whose package database a later layer whited out (or a

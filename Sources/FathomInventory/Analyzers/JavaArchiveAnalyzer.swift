@@ -57,44 +57,56 @@ public struct JavaArchiveAnalyzer: Analyzer {
     }
 
     /// An archive without pom.properties (Gradle's builds, older Ant ones): the artifact is its
-    /// manifest's `Implementation-Title` when that is an artifact id, else its file's name
-    /// (`log4j-core-2.14.1.jar`; log4j's title is "Apache Log4j Core", which no advisory
-    /// names); the version is `Implementation-Version`, else the file name's, else the OSGi
-    /// `Bundle-Version` (normalised: guava's `31.1.0.jre` is Maven's `31.1-jre`); the group is
-    /// `Implementation-Vendor-Id`, else `Bundle-SymbolicName` less its last part. Without a
-    /// group the package is listed as its artifact alone, which coverage names as not checked.
+    /// file's name (`log4j-core-2.14.1.jar`, as Maven names what it builds), else its manifest's
+    /// `Implementation-Title` when that is an id (log4j's is "Apache Log4j Core", xerces' a class
+    /// name); the version is `Implementation-Version`, else the file name's, else the OSGi
+    /// `Bundle-Version` (guava's `31.1.0.jre` is Maven's `31.1-jre`: the OSGi form comes last); the
+    /// group is `Implementation-Vendor-Id`, else `Bundle-SymbolicName` less its last part. Without
+    /// a group the package is its artifact alone (coverage says when an advisory names it).
     static func withoutPOM(_ zip: ZipArchive, path: String, into result: inout AnalyzerResult) -> Package? {
         var attributes: [String: String] = [:]
         if let manifest = zip.members.first(where: { $0.name == "META-INF/MANIFEST.MF" }) {
             do {
-                attributes = properties(try zip.read(manifest, limit: memberLimit), separator: ":")
+                attributes = properties(try zip.read(manifest, limit: memberLimit), separator: ":").filter { !$0.value.isEmpty }
             } catch {
                 result.warnings.append("\(path): \(manifest.name): \(error)")
             }
         }
         let file = fileCoordinates(path)
         let title = attributes["Implementation-Title"].flatMap { isArtifactID($0) ? $0 : nil }
-        guard let artifact = title ?? file?.artifact,
-            let version = attributes["Implementation-Version"] ?? file?.version ?? attributes["Bundle-Version"], !version.isEmpty
+        guard let artifact = file?.artifact ?? title,
+            let version = attributes["Implementation-Version"] ?? file?.version ?? attributes["Bundle-Version"]
         else { return nil }
         let groupID = attributes["Implementation-Vendor-Id"].flatMap { isArtifactID($0) ? $0 : nil }
-            ?? attributes["Bundle-SymbolicName"].map { group(from: $0) }
+            ?? attributes["Bundle-SymbolicName"].flatMap { group(from: $0) }
         return Package(ecosystem: "maven", name: groupID.map { "\($0):\(artifact)" } ?? artifact, version: version, path: path)
     }
 
-    /// `log4j-core-2.14.1.jar` → (`log4j-core`, `2.14.1`): the name up to the first `-` that a
-    /// digit follows, as Maven names what it builds (`artifactId-version.jar`).
+    /// Qualifiers a Maven version carries after a dash (`31.1-jre`, `1.0-beta-2`): a word that is
+    /// not one of them belongs to the artifact (`log4j-1.2-api-2.17.1.jar` is `log4j-1.2-api`).
+    static let versionWords: Set<String> = [
+        "alpha", "beta", "rc", "cr", "m", "milestone", "snapshot", "final", "release", "ga", "sp", "jre", "android", "incubating",
+        "preview", "pre", "dev", "b", "a",
+    ]
+
+    /// `log4j-core-2.14.1.jar` → (`log4j-core`, `2.14.1`): the name up to a `-` that a digit
+    /// follows, the first after which no word outside `versionWords` comes before more digits.
     static func fileCoordinates(_ path: String) -> (artifact: String, version: String)? {
         var name = Substring(path.split(separator: "/").last ?? "")
         for suffix in [".jar", ".war", ".ear"] where name.hasSuffix(suffix) { name = name.dropLast(suffix.count) }
+        let isDigit = { (character: Character) in character.isASCII && character.isNumber }
         var index = name.startIndex
         while let dash = name[index...].firstIndex(of: "-") {
             let next = name.index(after: dash)
-            if next < name.endIndex, name[next].isASCII, name[next].isNumber {
-                let artifact = String(name[..<dash])
-                return artifact.isEmpty ? nil : (artifact, String(name[next...]))
-            }
             index = next
+            guard next < name.endIndex, isDigit(name[next]), dash > name.startIndex else { continue }
+            let parts = name[next...].split(separator: "-")
+            let foreignWord = parts.indices.contains { position in
+                let part = parts[position]
+                return part.allSatisfy(\.isLetter) && !versionWords.contains(part.lowercased())
+                    && parts[(position + 1)...].contains { $0.first.map(isDigit) == true }
+            }
+            if !foreignWord { return (String(name[..<dash]), String(name[next...])) }
         }
         return nil
     }
@@ -116,9 +128,11 @@ public struct JavaArchiveAnalyzer: Analyzer {
         return values
     }
 
-    static func group(from symbolicName: String) -> String {
+    /// `org.apache.logging.log4j.core` → `org.apache.logging.log4j`; a one-part name (`bcprov`)
+    /// names no group.
+    static func group(from symbolicName: String) -> String? {
         let base = symbolicName.split(separator: ";").first.map(String.init) ?? symbolicName
         let parts = base.split(separator: ".")
-        return parts.count > 1 ? parts.dropLast().joined(separator: ".") : base
+        return parts.count > 1 ? parts.dropLast().joined(separator: ".") : nil
     }
 }
