@@ -17,7 +17,8 @@ public struct FeedContents: Sendable {
     public var exploitation: [String: Exploitation] = [:]
     /// Documents that could not be read, each with a plain reason; the rest still imports.
     public var warnings: [String] = []
-    /// Documents read that hold no advisories (an empty file, a feed that lists nothing).
+    /// Documents read that hold no advisories (an empty file, a feed that lists nothing), and
+    /// the non-security errata left out (one line for them all).
     public var notes: [String] = []
     /// Documents read as feeds (with or without advisories).
     public var documents = 0
@@ -42,6 +43,7 @@ public enum FeedReader {
     /// rest; the caller decides whether warnings fail the import).
     public static func read(_ path: String) async throws -> FeedContents {
         var contents = FeedContents()
+        var skippedErrata: [String] = []
         func document(_ name: String, _ bytes: [UInt8]) {
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
                 contents.notes.append("\(name): empty file")
@@ -51,7 +53,8 @@ public enum FeedReader {
                 let parsed = try FeedReader.parse(bytes, name: name)
                 contents.documents += 1
                 contents.notes += parsed.notes
-                if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty && parsed.notes.isEmpty {
+                skippedErrata += parsed.skippedErrata
+                if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty && parsed.skippedErrata.isEmpty {
                     contents.notes.append(
                         parsed.scoresOnly
                             ? "\(name): holds no CVSS score (not scored yet, or rejected)"
@@ -108,6 +111,11 @@ public enum FeedReader {
         } else {
             document(path, try Self.file(path))
         }
+        if !skippedErrata.isEmpty {
+            contents.notes.append(
+                "\(path): \(skippedErrata.count) bug-fix or enhancement errata naming no CVE are no security advisories: skipped ("
+                    + skippedErrata.prefix(3).joined(separator: ", ") + (skippedErrata.count > 3 ? ", …" : "") + ")")
+        }
         return contents
     }
 
@@ -131,6 +139,8 @@ public enum FeedReader {
         var notes: [String] = []
         /// A severity source's document (NVD's), which holds scores and never advisories.
         var scoresOnly = false
+        /// Non-security errata left out (`OSVRecord.isNonSecurityErratum`), by id.
+        var skippedErrata: [String] = []
     }
 
     static func parse(_ bytes: [UInt8], name: String) throws -> Parsed {
@@ -149,11 +159,7 @@ public enum FeedReader {
         // fixes no vulnerability: reported, it failed an --exit-code gate over a plain update.
         var parsed = Parsed()
         for record in try parseDocument(bytes, name: name) {
-            if record.isNonSecurityErratum {
-                parsed.notes.append("\(name): \(record.id) is a bug-fix or enhancement erratum naming no CVE, not a security advisory: skipped")
-            } else {
-                parsed.records.append(record)
-            }
+            if record.isNonSecurityErratum { parsed.skippedErrata.append(record.id) } else { parsed.records.append(record) }
         }
         return parsed
     }

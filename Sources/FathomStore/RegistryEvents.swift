@@ -69,11 +69,20 @@ extension RegistryEvent {
                     continue
                 }
             }
-            guard let timestamp = event.timestamp.flatMap(parseTimestamp) ?? receivedAt else {
-                unreadable.append("\(name) of \(repository): " + (event.timestamp.map { "timestamp '\($0)' is not RFC 3339" } ?? "no timestamp"))
+            // A timestamp that does not parse is not replaced by a guess; a missing one, in a
+            // delivery, is its time.
+            if let stated = event.timestamp, parseTimestamp(stated) == nil {
+                unreadable.append("\(name) of \(repository): timestamp '\(stated)' is not RFC 3339")
                 continue
             }
-            let id = event.id ?? "\(action.rawValue) \(repository) \(event.target?.tag ?? "") \(digest?.description ?? "") \(timestamp.timeIntervalSince1970)"
+            guard let timestamp = event.timestamp.flatMap(parseTimestamp) ?? receivedAt else {
+                unreadable.append("\(name) of \(repository): no timestamp")
+                continue
+            }
+            // Without an id, the event is named by what it says: by its own time when it has
+            // one, never by its delivery's (a redelivery would be another event).
+            let when = event.timestamp == nil ? "" : " \(timestamp.timeIntervalSince1970)"
+            let id = event.id ?? "\(action.rawValue) \(repository) \(event.target?.tag ?? "") \(digest?.description ?? "")\(when)"
             kept.append(
                 RegistryEvent(
                     id: id, action: action, repository: repository, tag: event.target?.tag, digest: digest,

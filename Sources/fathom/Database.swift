@@ -89,26 +89,26 @@ struct Database: AsyncParsableCommand {
         func run() async throws {
             let cutoff = try parseSince(maxDbAge)
             let store = try await storeOption.open(forReading: true)
-            let stats = try await store.advisoryStatistics()
+            let feeds = try await store.advisoryFeeds()
             try await store.close()
-            guard !stats.feeds.isEmpty else {
+            guard !feeds.isEmpty else {
                 printError("the store holds no advisories: fathom db update (or db import PATH)")
                 throw ExitCode(1)
             }
             let formatter = ISO8601DateFormatter()
-            let columns = [32, 10, 22, 22, 31]
+            let columns = [max(32, (feeds.map(\.source.count).max() ?? 0) + 2), 10, 22, 22, 31]
             func row(_ cells: [String]) -> String {
                 zip(cells, columns + [0]).map { $0.1 == 0 ? $0.0 : $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined()
             }
             print(row(["FEED", "RECORDS", "IMPORTED", "CHECKED", "UPSTREAM MODIFIED", "URL"]))
-            for feed in stats.feeds {
+            for feed in feeds {
                 print(
                     row([
                         feed.source, "\(feed.records)", feed.importedAt, feed.checkedAt.map(formatter.string) ?? "never (file import)",
                         feed.upstreamModified ?? "-", feed.url ?? "-",
                     ]))
             }
-            if let warning = stats.staleWarning(olderThan: cutoff, maxAge: maxDbAge) {
+            if let warning = feeds.staleWarning(olderThan: cutoff, maxAge: maxDbAge) {
                 FileHandle.standardError.write(Data("fathom: warning: \(warning)\n".utf8))
             }
         }
@@ -225,7 +225,7 @@ struct Database: AsyncParsableCommand {
                             FileHandle.standardError.write(Data("fathom: \(kind): … and \(lines.count - 20) more \(more)\n".utf8))
                         }
                     }
-                    say("note", contents.notes, more: "documents without advisories")
+                    say("note", contents.notes, more: "notes")
                     say("warning", contents.warnings, more: "documents that could not be read")
                     guard contents.documents > 0 else {
                         throw FathomError(
@@ -248,7 +248,9 @@ struct Database: AsyncParsableCommand {
                             + (previous.url.map { " from \($0)" } ?? "") + ")"
                         // A feed that shrank lost advisories: said as a warning, with the way to keep both.
                         if result.records < previous.records {
-                            printWarning(replaced + ", with fewer records; to keep both, import this one with --source OTHER-NAME")
+                            printWarning(
+                                replaced + " with fewer records (\(result.records)); if this is another feed, not a newer copy of that one, "
+                                    + "import it with --source OTHER-NAME to keep both")
                         } else {
                             FileHandle.standardError.write(Data("fathom: note: \(replaced)\n".utf8))
                         }

@@ -30,7 +30,7 @@ struct Vercmp: ParsableCommand {
             // the ecosystem's own tool compares it; said, so the answer is not taken as meant.
             let order = try comparator.compare(lhs, rhs)
             for version in [lhs, rhs] {
-                do { try comparator.validate(version) } catch { printWarning("\(error); an installed package of this version is not checked") }
+                do { try comparator.validate(version) } catch { printWarning("\(error); a package installed at this version is not checked") }
             }
             print(order.symbol)
         } catch {

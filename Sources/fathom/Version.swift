@@ -33,18 +33,18 @@ struct VersionCommand: AsyncParsableCommand {
             lines.append("Advisory data: unknown (cannot open the store: \(error))")
             return lines.joined(separator: "\n")
         }
-        let statistics = try await store.advisoryStatistics()
+        let feeds = try await store.advisoryFeeds()
         let version = try await store.advisoryVersion()
         try await store.close()
-        guard let oldest = statistics.oldestUpdate else {
+        guard let oldest = feeds.oldestUpdate else {
             lines.append("Advisory data: none imported (fathom db update)")
             return lines.joined(separator: "\n")
         }
         let formatter = ISO8601DateFormatter()
         let hours = Int(now.timeIntervalSince(oldest) / 3600)
         let age = hours < 48 ? "\(hours) h" : "\(hours / 24) days"
-        let records = statistics.feeds.map(\.records).reduce(0, +)
-        lines.append("Advisory data: version \(version), \(records) records from \(statistics.feeds.count) feeds")
+        let records = feeds.map(\.records).reduce(0, +)
+        lines.append("Advisory data: version \(version), \(records) records from \(feeds.count) feeds")
         lines.append("  oldest feed last updated \(formatter.string(from: oldest)) (\(age) ago)")
         return lines.joined(separator: "\n")
     }

@@ -95,8 +95,8 @@ import Testing
         let contents = try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/real/almalinux-osv").path)
         #expect(contents.records.count == 15 && !contents.records.contains { $0.id.hasPrefix("ALBA-") })
         #expect(contents.notes == [
-            Fixtures.root.appendingPathComponent("advisories/real/almalinux-osv/almalinux8/ALBA-2022-2113.json").path
-                + ": ALBA-2022:2113 is a bug-fix or enhancement erratum naming no CVE, not a security advisory: skipped"
+            Fixtures.root.appendingPathComponent("advisories/real/almalinux-osv").path
+                + ": 1 bug-fix or enhancement errata naming no CVE are no security advisories: skipped (ALBA-2022:2113)"
         ], "\(contents.notes)")
         let expat = InventoryEntry(package: Package(ecosystem: "rpm", name: "expat", version: "2.2.5-4.el8", path: "var/lib/rpm/rpmdb.sqlite"), layer: 0)
         var index = AdvisoryIndex()

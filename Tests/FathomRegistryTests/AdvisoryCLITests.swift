@@ -218,7 +218,8 @@ import Testing
         #expect(smaller.status == 0)
         #expect(
             smaller.errorText.contains("warning: 'secdb-v3.7' replaced the feed of that name imported")
-                && smaller.errorText.contains("(\(1073 + communityCount) records), with fewer records; to keep both, import this one with --source"),
+                && smaller.errorText.contains("(\(1073 + communityCount) records) with fewer records (\(communityCount)); if this is another feed")
+                && smaller.errorText.contains("import it with --source OTHER-NAME to keep both"),
             "\(smaller.errorText)")
         let larger = try await fathom(["db", "import", "--store", store, "--source", "secdb-v3.7", Self.secdb("v3.7"), community])
         #expect(larger.errorText.contains("note: 'secdb-v3.7' replaced the feed of that name imported") && !larger.errorText.contains("warning"), "\(larger.errorText)")
