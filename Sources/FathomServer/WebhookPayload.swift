@@ -35,7 +35,9 @@ enum WebhookPayload {
     static func job(for event: RegistryEvent, host: String) -> NewJob {
         let name = "\(host)/\(event.repository)" + (event.tag.map { ":\($0)" } ?? event.digest.map { "@\($0)" } ?? ":latest")
         return NewJob(
-            kind: .scan, key: "scan \(name)\(event.digest.map { "@\($0)" } ?? "")", image: name, repository: event.repository,
+            // `@` even without a digest (a Harbor resource may name none): a push's key, which
+            // `isPush` knows, never a scan request's.
+            kind: .scan, key: "scan \(name)@\(event.digest?.description ?? "")", image: name, repository: event.repository,
             reference: event.tag ?? event.digest?.description, delay: settle)
     }
 
