@@ -188,19 +188,16 @@ public struct WorkerPool: Service {
     @discardableResult
     func record(_ jobs: [Job], _ running: Locked<[Int64: Job]>, as worker: String) async -> Bool {
         guard !jobs.isEmpty else { return true }
-        let recording = Task { [store, configuration] in
+        let cause: String
+        switch await Self.atExit({ [store, configuration] in
             _ = try await store.complete(
                 jobs.map(\.id), thenClaim: 0, worker: worker, lease: configuration.lease, localSources: configuration.localSources != nil, now: Date())
-        }
-        let cause: String
-        switch await Task(operation: { await Self.outcome(of: recording, within: .seconds(5)) }).value {
+        }) {
         case .success?:
             ended(jobs, running)
             return true
         case .failure(let error)?: cause = FathomError.plain(error)
-        case nil:
-            recording.cancel()
-            cause = "the store did not answer within 5 seconds"
+        case nil: cause = "the store did not answer within 5 seconds"
         }
         logger.warning(
             "cannot record the end of finished jobs: their leases will run out and they run again (a scan finds its report stored and stops)",
@@ -236,13 +233,9 @@ public struct WorkerPool: Service {
         let scan = Task { try await runner.run(job) }
         guard let outcome = await Self.outcome(of: scan) else {
             scan.cancel()
-            // Not cancelled itself: the hand-back must reach the store, but a store that does not
-            // answer gets a few seconds (the lease then returns the job), not the pod's whole
-            // grace; a store that is only slow under load still takes it. The wait is a task of
-            // its own too: in this cancelled one it would end at once, and the process could
-            // exit before the store had the job back.
-            let handing = Task { try await store.release(job.id, worker: worker, now: Date()) }
-            switch await Task(operation: { await Self.outcome(of: handing, within: .seconds(5)) }).value {
+            // The hand-back runs apart from this cancelled task (in it, the wait would end at once
+            // and the process could exit before the store had the job back), for five seconds.
+            switch await Self.atExit({ try await store.release(job.id, worker: worker, now: Date()) }) {
             case .success?: logger.info("handed a job back at shutdown", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
             case .failure(let error)?:
                 logger.warning("cannot hand a job back: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(FathomError.plain(error))"])
@@ -278,6 +271,17 @@ public struct WorkerPool: Service {
 }
 
 extension WorkerPool {
+    /// A store write at shutdown (a hand-back, the ends of finished jobs): not cancelled with the
+    /// calling task, since it must reach the store, but given five seconds, not the pod's whole
+    /// grace, when the store does not answer (leases then return the jobs); nil then, and the
+    /// write is cancelled.
+    static func atExit(_ write: @escaping @Sendable () async throws -> Void) async -> Result<Void, any Error>? {
+        let writing = Task { try await write() }
+        let outcome = await Task(operation: { await Self.outcome(of: writing, within: .seconds(5)) }).value
+        if outcome == nil { writing.cancel() }
+        return outcome
+    }
+
     /// The scan's result, or nil as soon as the calling task is cancelled or `limit` passed
     /// (the scan may still run).
     static func outcome(of scan: Task<Void, any Error>, within limit: Duration? = nil) async -> Result<Void, any Error>? {
