@@ -25,6 +25,21 @@ public protocol AdvisoryLookup: Sendable {
     func mavenNames(ofArtifact artifact: String) -> [String]
 }
 
+extension AdvisoryLookup {
+    /// `entry` as matching names it: a Java archive's artifact that names no group (Spring's
+    /// Gradle-built jars have no pom.properties) takes the one `group:artifact` the advisories
+    /// name with that artifact id, as Trivy takes it from its index of Maven Central; with none,
+    /// or more than one, it stays as it is (coverage says which).
+    public func resolvingMavenGroup(_ entry: InventoryEntry) -> InventoryEntry {
+        guard entry.package.ecosystem == "maven", !entry.package.name.contains(":") else { return entry }
+        let candidates = mavenNames(ofArtifact: entry.package.name)
+        guard candidates.count == 1 else { return entry }
+        var resolved = entry
+        resolved.package.name = candidates[0]
+        return resolved
+    }
+}
+
 extension AdvisoryIndex {
     /// Everything is in memory already.
     public func prepare(_ packages: [Package], osNamespace: String?) async throws {}

@@ -17,7 +17,7 @@ public struct Coverage: Sendable, Hashable, Codable {
             /// The packages' versions break their ecosystem's rules, so no range can hold them.
             case invalidVersions = "invalid-versions"
             /// The packages' names are not whole (a Java archive's artifact with no groupId)
-            /// while advisories name that artifact under a group: which of them apply is unknown.
+            /// while advisories name that artifact under several groups: which apply is unknown.
             case incompleteNames = "incomplete-names"
         }
 
@@ -99,10 +99,11 @@ public struct Coverage: Sendable, Hashable, Codable {
             }
             // Maven advisories name `groupId:artifactId`; an artifact alone matches none of them.
             // When none names that artifact under any group, none could apply (the image's own
-            // jar): checked. When some do, it was not checked, and the example names them.
+            // jar); when one group does, it was matched as that (`resolvingMavenGroup`): checked.
+            // When several do, it was not checked, and the example names them.
             if key.ecosystem == "Maven" && !key.name.contains(":") {
                 let candidates = lookup.mavenNames(ofArtifact: key.name)
-                if candidates.isEmpty {
+                if candidates.count <= 1 {
                     checked.insert(key.ecosystem)
                 } else {
                     miss(

@@ -116,12 +116,13 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 8  // 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
+    public static let version = 9  // 9: a Java archive's artifact without a group takes the one the advisories name; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
         _ packages: [InventoryEntry], osNamespace: String?, lookup: any AdvisoryLookup, cache: MatchCache? = nil
     ) async throws -> [Finding] {
+        let packages = packages.map(lookup.resolvingMavenGroup)
         try await lookup.prepare(packages.map(\.package), osNamespace: osNamespace)
         let matched = findings(packages, osNamespace: osNamespace, index: lookup, cache: cache)
         let ids = Set(matched.flatMap { [$0.id] + $0.aliases })
@@ -178,7 +179,7 @@ public enum ImageMatcher {
         _ packages: [InventoryEntry], osNamespace: String?, index: any AdvisoryLookup, cache: MatchCache? = nil
     ) -> [Finding] {
         var findings: [Finding] = []
-        for entry in packages {
+        for entry in packages.map(index.resolvingMavenGroup) {
             let matches = cache?.matches(entry.package, osNamespace: osNamespace, index: index)
                 ?? index.match(entry.package, osNamespace: osNamespace)
             // A notice that rolls up records also matched for this package (a USN whose

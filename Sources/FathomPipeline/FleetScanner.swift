@@ -378,6 +378,11 @@ public final class FleetScanner: Sendable {
         let entries = inventory.entries.filter { entry in
             if touched.contains(FindingPlace(entry)) { return true }
             guard let lookup = AdvisoryIndex.lookup(for: entry.package, osNamespace: inventory.osNamespace) else { return false }
+            // A Java archive's artifact without a group is matched under whichever group the
+            // advisories name it with: any change to that artifact touches it.
+            if lookup.ecosystem == "Maven" && !lookup.name.contains(":") {
+                return changes.packages.contains { $0.ecosystem == "Maven" && $0.name.hasSuffix(":" + lookup.name) }
+            }
             return changes.packages.contains(AdvisoryChanges.PackageKey(ecosystem: lookup.ecosystem, name: lookup.name))
         }
         guard !entries.isEmpty else {

@@ -72,25 +72,39 @@ import Testing
     }
 
     /// A Java archive's package without a groupId (Spring's jars have no pom.properties, and
-    /// their manifests name no group) cannot be named by a Maven advisory: a gap that says so,
-    /// not a silent "checked against Maven". Log4Shell is still found in a log4j jar named from
-    /// its manifest and file.
-    @Test func aMavenArtifactWithoutItsGroupIsAGap() throws {
-        let index = try Self.ghsa(["GHSA-36p3-wjmg-h94x", "GHSA-jfh8-c2jp-5v3q"])
-        let log4j = Package(ecosystem: "maven", name: "org.apache.logging.log4j:log4j-core", version: "2.14.1", path: "opt/lib/log4j-core-2.14.1.jar")
-        let spring = Package(ecosystem: "maven", name: "spring-beans", version: "5.3.17", path: "opt/lib/spring-beans-5.3.17.jar")
-        #expect(index.match(log4j, osNamespace: nil).map(\.record.id) == ["GHSA-jfh8-c2jp-5v3q"])
-        #expect(index.match(spring, osNamespace: nil).isEmpty)
-        // The image's own jar, which no advisory names under any group, was checked all the same.
-        let own = Package(ecosystem: "maven", name: "demo", version: "0.0.1-SNAPSHOT", path: "app/demo-0.0.1-SNAPSHOT.jar")
-        let coverage = Coverage([log4j, spring, own].map { InventoryEntry(package: $0, layer: 0) }, osNamespace: nil, lookup: index)
-        #expect(coverage.checkedAgainst == ["Maven"])
-        #expect(coverage.gaps.map { "\($0.namespace) \($0.reason!.rawValue) \($0.packages)" } == ["Maven incomplete-names 1"])
+    /// their manifests name no group) is matched under the one group the advisories name its
+    /// artifact with: Spring4Shell in spring-beans 5.3.17, as Trivy finds it through its index of
+    /// Maven Central. An artifact two groups' advisories name is a gap that names both; one that
+    /// no advisory names (the image's own jar) was checked.
+    @Test func aMavenArtifactWithoutItsGroupTakesTheOneAdvisoriesName() async throws {
+        var index = try Self.ghsa(["GHSA-36p3-wjmg-h94x", "GHSA-jfh8-c2jp-5v3q"])
+        let entry = { (name: String, version: String, path: String) in
+            InventoryEntry(package: Package(ecosystem: "maven", name: name, version: version, path: path), layer: 0)
+        }
+        let log4j = entry("org.apache.logging.log4j:log4j-core", "2.14.1", "opt/lib/log4j-core-2.14.1.jar")
+        let spring = entry("spring-beans", "5.3.17", "opt/lib/spring-beans-5.3.17.jar")
+        let own = entry("demo", "0.0.1-SNAPSHOT", "app/demo-0.0.1-SNAPSHOT.jar")
+        let found = try await ImageMatcher.findings([log4j, spring, own], osNamespace: nil, lookup: index)
         #expect(
-            coverage.warnings.first?.contains("spring-beans 5.3.17 in opt/lib/spring-beans-5.3.17.jar; advisories name org.springframework:spring-beans") == true,
-            "\(coverage.warnings)")
-        #expect(coverage.isIncomplete)
-        #expect(!Coverage([log4j, own].map { InventoryEntry(package: $0, layer: 0) }, osNamespace: nil, lookup: index).isIncomplete)
+            found.map { "\($0.package) \($0.id) \($0.fixedVersion ?? "-")" }.sorted() == [
+                "org.apache.logging.log4j:log4j-core GHSA-jfh8-c2jp-5v3q 2.15.0",
+                "org.springframework:spring-beans GHSA-36p3-wjmg-h94x 5.3.18",
+            ])
+        let coverage = Coverage([log4j, spring, own], osNamespace: nil, lookup: index)
+        #expect(coverage.checkedAgainst == ["Maven"] && !coverage.isIncomplete, "\(coverage.gaps)")
+
+        // Two groups name `thing` (hand-made records): which applies is unknown, and said.
+        for (id, group) in [("GHSA-TEST-0001", "com.example"), ("GHSA-TEST-0002", "org.example")] {
+            let record = #"{"id":"\#(id)","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Maven","name":"\#(group):thing"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]}"#
+            index.add([try AdvisoryImport.osv(Array(record.utf8), file: "\(id).json")], source: "test")
+        }
+        let thing = entry("thing", "1.0", "opt/lib/thing-1.0.jar")
+        #expect(try await ImageMatcher.findings([thing], osNamespace: nil, lookup: index).isEmpty)
+        let ambiguous = Coverage([thing], osNamespace: nil, lookup: index)
+        #expect(ambiguous.gaps.map { "\($0.namespace) \($0.reason!.rawValue) \($0.packages)" } == ["Maven incomplete-names 1"])
+        #expect(
+            ambiguous.warnings.first?.contains("thing 1.0 in opt/lib/thing-1.0.jar; advisories name com.example:thing, org.example:thing") == true,
+            "\(ambiguous.warnings)")
     }
 
     /// An ecosystem whose advisories were not evaluated is a gap, never "checked".
