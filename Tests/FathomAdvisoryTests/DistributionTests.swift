@@ -84,6 +84,15 @@ import Testing
         ], "\(lines)")
         // The same release's records only: AlmaLinux 8's glibc advisory is not 9's.
         #expect(!findings.contains { $0.id == "ALSA-2023:5455" })
+        // Each rated as its synopsis says ("Important: glibc security update"), as Trivy reads
+        // AlmaLinux's errata and as Rocky's CSAF rates the same fixes.
+        let ratings = Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0.summary ?? "") })
+        for finding in findings {
+            let word = try #require(ratings[finding.id]?.split(separator: ":").first.map(String.init))
+            #expect(finding.severity == Severity(feedWord: word) && finding.severitySource == "osv-almalinux", "\(finding.id) \(word) \(finding.severity)")
+        }
+        #expect(findings.first { $0.id == "ALSA-2023:5453" }?.severity == .high)
+        #expect(findings.first { $0.id == "ALSA-2024:0310" }?.severity == .medium)
         // A bug-fix advisory (ALBA) names no CVE and gains none; it is no security advisory,
         // so reading the feed leaves it out and says so (an expat update failed a gate).
         let bugfix = try #require(records.first { $0.id == "ALBA-2022:2113" })

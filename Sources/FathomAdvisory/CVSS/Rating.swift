@@ -13,6 +13,17 @@ public struct Rating: Sendable, Hashable {
         self.scores = scores
     }
 
+    /// A Red Hat-family security erratum (AlmaLinux's ALSA, Rocky's RLSA, Oracle's ELSA, Red
+    /// Hat's RHSA) rates itself in its synopsis, "Moderate: zlib security update", as Trivy reads
+    /// it from the errata; AlmaLinux's OSV records carry no other rating, and a CVSS score from
+    /// another feed made the same zlib fix CRITICAL on AlmaLinux and MEDIUM on Rocky.
+    static func erratumWord(_ record: OSVRecord) -> Severity? {
+        guard ["ALSA-", "RLSA-", "ELSA-", "RHSA-"].contains(where: record.id.hasPrefix), let summary = record.summary,
+            let colon = summary.firstIndex(of: ":")
+        else { return nil }
+        return Severity(feedWord: String(summary[..<colon]))
+    }
+
     /// The rating of `record` (and of `affected`, whose own severity comes first) from `source`.
     public init(record: OSVRecord, affected: OSVRecord.Affected? = nil, source: String) {
         let entries = (affected?.severity ?? []) + (record.severity ?? [])
@@ -25,7 +36,7 @@ public struct Rating: Sendable, Hashable {
             affected?.ecosystemSpecific?["severity"]?.string, affected?.databaseSpecific?["severity"]?.string,
             affected?.databaseSpecific?["urgency"]?.string, record.databaseSpecific?["severity"]?.string,
         ].compactMap { $0 }
-        if let word = words.lazy.compactMap({ Severity(feedWord: $0) }).first {
+        if let word = words.lazy.compactMap({ Severity(feedWord: $0) }).first ?? Self.erratumWord(record) {
             (severity, self.source) = (word, source)
         } else if let best = scores.min(by: CVSSScore.preferred) {
             (severity, self.source) = (best.severity, source)
