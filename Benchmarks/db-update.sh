@@ -86,7 +86,7 @@ while read -r path; do import_args+=("$work/www/$path"); done < <(grep -o "127.0
 read -r t_import _ < <(timed bash -c 'store=$1; shift; for file in "$@"; do "'"$fathom"'" db import --store "$store" "$file" >/dev/null || exit 1; done' _ "$work/import.db" "${import_args[@]}")
 before=$(requests)
 read -r t_full rss_full < <(timed "$fathom" db update --feeds "$feeds" --store "$work/store.db")
-imported=$(grep -c 'advisories imported' "$work/out.txt")
+imported=$(grep -cE 'advisor(y|ies) imported' "$work/out.txt")
 records=$("$fathom" db stats --store "$work/store.db" | awk 'NR > 1 && NF >= 2 && $2 ~ /^[0-9]+$/ { sum += $2 } /^$/ { exit } END { print sum }')
 full_requests=$(( $(requests) - before ))
 before=$(requests)

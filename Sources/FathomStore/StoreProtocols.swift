@@ -422,7 +422,7 @@ public struct AdvisoryImportResult: Sendable {
 
     public static func describe(advisories: Int, scored: Int, exploited: Int = 0) -> String {
         var parts: [String] = []
-        if advisories > 0 || (scored == 0 && exploited == 0) { parts.append("\(advisories) advisories") }
+        if advisories > 0 || (scored == 0 && exploited == 0) { parts.append("\(advisories) advisor\(advisories == 1 ? "y" : "ies")") }
         if scored > 0 { parts.append("CVSS scores of \(scored) vulnerabilit\(scored == 1 ? "y" : "ies")") }
         if exploited > 0 { parts.append("exploitation data of \(exploited) vulnerabilit\(exploited == 1 ? "y" : "ies")") }
         return parts.joined(separator: " and ")

@@ -243,6 +243,17 @@ struct Database: AsyncParsableCommand {
                     print(
                         "\(name): \(result.contents)" + (result.changed ? " imported" : " unchanged")
                             + (unread > 0 ? " (\(unread) document\(unread == 1 ? "" : "s") could not be read)" : ""))
+                    // A CSAF document of another product (OpenShift) or of a track an image does
+                    // not run (RHEL AUS) keeps no package: imported, it still looked like coverage.
+                    let inert = contents.records.filter { ($0.affected ?? []).isEmpty }.count
+                    if inert > 0 {
+                        let all = inert == contents.records.count
+                        let said = "\(name): "
+                            + (all ? (inert == 1 ? "its one advisory names no package" : "none of its \(inert) advisories names a package")
+                                : "\(inert) of its \(contents.records.count) advisories name no package")
+                            + " of a release fathom matches (another product, or a release track an image does not run): kept for their ratings and ids only"
+                        if all { printWarning(said) } else { FileHandle.standardError.write(Data("fathom: note: \(said)\n".utf8)) }
+                    }
                     if let previous, result.changed {
                         let replaced = "'\(name)' replaced the feed of that name imported \(previous.importedAt) (\(previous.records) records"
                             + (previous.url.map { " from \($0)" } ?? "") + ")"

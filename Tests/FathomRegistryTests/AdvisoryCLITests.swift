@@ -227,6 +227,19 @@ import Testing
         #expect(unchanged.errorText.isEmpty, "\(unchanged.errorText)")
     }
 
+    /// A feed whose advisories name no package fathom matches (Red Hat's CSAF of telnet for
+    /// RHEL 7.6's AUS, E4S and TUS tracks) is imported for its ratings, and said to cover nothing.
+    @Test func advisoriesThatNameNoMatchablePackageAreSaid() async throws {
+        let store = try Fixtures.temporaryDirectory("inert") + "/fathom.db"
+        let csaf = Fixtures.root.appendingPathComponent("advisories/real/redhat/csaf-advisories").path
+        let inert = try await fathom(["db", "import", "--store", store, csaf])
+        #expect(inert.status == 0 && inert.text == "csaf-advisories: 1 advisory imported\n", "\(inert.text)")
+        #expect(inert.errorText.contains("warning: csaf-advisories: its one advisory names no package of a release fathom matches"), "\(inert.errorText)")
+        let rocky = Fixtures.root.appendingPathComponent("advisories/real/rocky-csaf/advisories").path
+        let matched = try await fathom(["db", "import", "--store", store, rocky])
+        #expect(matched.status == 0 && !matched.errorText.contains("names a package") && !matched.errorText.contains("name no package"), "\(matched.errorText)")
+    }
+
     /// `db stats` keeps a long ecosystem name apart from its count (it was cut to 32 columns).
     @Test func statsColumnsFitTheLongestName() async throws {
         let store = try Fixtures.temporaryDirectory("stats") + "/fathom.db"
