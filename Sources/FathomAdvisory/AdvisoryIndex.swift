@@ -26,16 +26,23 @@ public protocol AdvisoryLookup: Sendable {
 }
 
 extension AdvisoryLookup {
-    /// `entry` as matching names it: a Java archive's artifact that names no group (Spring's
-    /// Gradle-built jars have no pom.properties) takes the one `group:artifact` the advisories
-    /// name with that artifact id, as Trivy takes it from its index of Maven Central; with none,
-    /// or more than one, it stays as it is (coverage says which).
-    public func resolvingMavenGroup(_ entry: InventoryEntry) -> InventoryEntry {
-        guard entry.package.ecosystem == "maven", !entry.package.name.contains(":") else { return entry }
-        let candidates = mavenNames(ofArtifact: entry.package.name)
-        guard candidates.count == 1 else { return entry }
-        var resolved = entry
-        resolved.package.name = candidates[0]
+    /// The name a Java archive's artifact that names no group (Spring's Gradle-built jars have
+    /// no pom.properties) is matched as: the one `group:artifact` the advisories name with that
+    /// artifact id, as Trivy takes the group from its index of Maven Central. Only for an id with
+    /// a dash (`spring-beans`): a one-word id (`json`, `core`, an in-house `gateway`) is too
+    /// likely another project's. Nil when the name has a group already, or none can be taken.
+    public func mavenName(ofArtifact package: Package) -> String? {
+        guard package.ecosystem == "maven", !package.name.contains(":"), package.name.contains("-") else { return nil }
+        let candidates = mavenNames(ofArtifact: package.name)
+        return candidates.count == 1 ? candidates[0] : nil
+    }
+
+    /// `package` as matching looks it up (`mavenName(ofArtifact:)`); the finding keeps the
+    /// inventory's name, so that reports, changes and re-matches join it to its package.
+    public func matchedAs(_ package: Package) -> Package {
+        guard let name = mavenName(ofArtifact: package) else { return package }
+        var resolved = package
+        resolved.name = name
         return resolved
     }
 }

@@ -17,7 +17,8 @@ public struct Coverage: Sendable, Hashable, Codable {
             /// The packages' versions break their ecosystem's rules, so no range can hold them.
             case invalidVersions = "invalid-versions"
             /// The packages' names are not whole (a Java archive's artifact with no groupId)
-            /// while advisories name that artifact under several groups: which apply is unknown.
+            /// while advisories name that artifact under a group that could not be taken as
+            /// its own (several groups, or a one-word id): which apply is unknown.
             case incompleteNames = "incomplete-names"
         }
 
@@ -99,18 +100,21 @@ public struct Coverage: Sendable, Hashable, Codable {
             }
             // Maven advisories name `groupId:artifactId`; an artifact alone matches none of them.
             // When none names that artifact under any group, none could apply (the image's own
-            // jar); when one group does, it was matched as that (`resolvingMavenGroup`): checked.
-            // When several do, it was not checked, and the example names them.
+            // jar); when it was matched under the one group they name (`mavenName(ofArtifact:)`),
+            // it was checked. Otherwise (several groups, or a one-word id) it was not, and the
+            // example names what the advisories name.
             if key.ecosystem == "Maven" && !key.name.contains(":") {
                 let candidates = lookup.mavenNames(ofArtifact: key.name)
-                if candidates.count <= 1 {
+                if candidates.isEmpty {
                     checked.insert(key.ecosystem)
-                } else {
+                    continue
+                }
+                if lookup.mavenName(ofArtifact: entry.package) == nil {
                     miss(
                         key.ecosystem, isOS: false, .incompleteNames,
                         example: "\(key.name) \(key.version) in \(entry.package.path); advisories name \(candidates.prefix(3).joined(separator: ", "))")
+                    continue
                 }
-                continue
             }
             do {
                 try comparator.validate(key.version)

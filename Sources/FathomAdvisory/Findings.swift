@@ -122,8 +122,7 @@ public enum ImageMatcher {
     public static func findings(
         _ packages: [InventoryEntry], osNamespace: String?, lookup: any AdvisoryLookup, cache: MatchCache? = nil
     ) async throws -> [Finding] {
-        let packages = packages.map(lookup.resolvingMavenGroup)
-        try await lookup.prepare(packages.map(\.package), osNamespace: osNamespace)
+        try await lookup.prepare(packages.map { lookup.matchedAs($0.package) }, osNamespace: osNamespace)
         let matched = findings(packages, osNamespace: osNamespace, index: lookup, cache: cache)
         let ids = Set(matched.flatMap { [$0.id] + $0.aliases })
         guard !ids.isEmpty else { return matched }
@@ -179,9 +178,10 @@ public enum ImageMatcher {
         _ packages: [InventoryEntry], osNamespace: String?, index: any AdvisoryLookup, cache: MatchCache? = nil
     ) -> [Finding] {
         var findings: [Finding] = []
-        for entry in packages.map(index.resolvingMavenGroup) {
-            let matches = cache?.matches(entry.package, osNamespace: osNamespace, index: index)
-                ?? index.match(entry.package, osNamespace: osNamespace)
+        for entry in packages {
+            let lookedUp = index.matchedAs(entry.package)
+            let matches = cache?.matches(lookedUp, osNamespace: osNamespace, index: index)
+                ?? index.match(lookedUp, osNamespace: osNamespace)
             // A notice that rolls up records also matched for this package (a USN whose
             // `upstream` lists UBUNTU-CVE records) is folded into them, named among their
             // aliases: one vulnerability, one finding.

@@ -378,8 +378,8 @@ public final class FleetScanner: Sendable {
         let entries = inventory.entries.filter { entry in
             if touched.contains(FindingPlace(entry)) { return true }
             guard let lookup = AdvisoryIndex.lookup(for: entry.package, osNamespace: inventory.osNamespace) else { return false }
-            // A Java archive's artifact without a group is matched under whichever group the
-            // advisories name it with: any change to that artifact touches it.
+            // A Java archive's artifact without a group is matched under the group the advisories
+            // name it with (`mavenName(ofArtifact:)`): any change to that artifact touches it.
             if lookup.ecosystem == "Maven" && !lookup.name.contains(":") {
                 return changes.packages.contains { $0.ecosystem == "Maven" && $0.name.hasSuffix(":" + lookup.name) }
             }

@@ -157,15 +157,15 @@ public struct WorkerPool: Service {
             }
             // Stopping: the jobs in flight finish within the grace period, or go back (process);
             // each success is recorded as it comes.
-            // Once the store did not take one, the rest are left to their leases at once: each
-            // waiting its five seconds held the exit for as many times five.
+            // Once the store did not answer within its five seconds, the rest are left to their
+            // leases at once: each waiting as long held the exit for as many times five.
             var recording = await record(succeeded, running, as: worker)
             while let event = await group.next() {
                 guard case .jobEnded(let job?) = event else { continue }
                 if recording {
                     recording = await record([job], running, as: worker)
                 } else {
-                    logger.warning("cannot record the end of a finished job: the store did not take the last one; its lease will run out", metadata: ["job": "\(job.id)"])
+                    logger.warning("cannot record the end of a finished job: the store did not answer for the last one; its lease will run out", metadata: ["job": "\(job.id)"])
                 }
             }
         }
@@ -184,11 +184,12 @@ public struct WorkerPool: Service {
 
     /// Records the ends of jobs that succeeded, claiming nothing (at shutdown). A store that
     /// does not answer gets five seconds, as a hand-back does: the process then exits, and the
-    /// jobs' leases return them (a scan finds its report stored and stops).
+    /// jobs' leases return them (a scan finds its report stored and stops). False when the store
+    /// did not answer in time (an error it answered is no reason to stop asking).
     @discardableResult
     func record(_ jobs: [Job], _ running: Locked<[Int64: Job]>, as worker: String) async -> Bool {
         guard !jobs.isEmpty else { return true }
-        let cause: String
+        let (answered, cause): (Bool, String)
         switch await Self.atExit({ [store, configuration] in
             _ = try await store.complete(
                 jobs.map(\.id), thenClaim: 0, worker: worker, lease: configuration.lease, localSources: configuration.localSources != nil, now: Date())
@@ -196,13 +197,13 @@ public struct WorkerPool: Service {
         case .success?:
             ended(jobs, running)
             return true
-        case .failure(let error)?: cause = FathomError.plain(error)
-        case nil: cause = "the store did not answer within 5 seconds"
+        case .failure(let error)?: (answered, cause) = (true, FathomError.plain(error))
+        case nil: (answered, cause) = (false, "the store did not answer within 5 seconds")
         }
         logger.warning(
             "cannot record the end of finished jobs: their leases will run out and they run again (a scan finds its report stored and stops)",
             metadata: ["jobs": "\(jobs.map(\.id))", "error": "\(cause)"])
-        return false
+        return answered
     }
 
     /// Renews the leases of the jobs in `running`, at a third of the lease's length, until cancelled.

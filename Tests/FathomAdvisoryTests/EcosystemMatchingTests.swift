@@ -1,5 +1,7 @@
 @testable import FathomAdvisory
 import FathomInventory
+import FathomSQLiteStore
+import FathomStore
 import FathomTestSupport
 import Foundation
 import Testing
@@ -84,26 +86,38 @@ import Testing
         let log4j = entry("org.apache.logging.log4j:log4j-core", "2.14.1", "opt/lib/log4j-core-2.14.1.jar")
         let spring = entry("spring-beans", "5.3.17", "opt/lib/spring-beans-5.3.17.jar")
         let own = entry("demo", "0.0.1-SNAPSHOT", "app/demo-0.0.1-SNAPSHOT.jar")
-        let found = try await ImageMatcher.findings([log4j, spring, own], osNamespace: nil, lookup: index)
-        #expect(
-            found.map { "\($0.package) \($0.id) \($0.fixedVersion ?? "-")" }.sorted() == [
-                "org.apache.logging.log4j:log4j-core GHSA-jfh8-c2jp-5v3q 2.15.0",
-                "org.springframework:spring-beans GHSA-36p3-wjmg-h94x 5.3.18",
-            ])
-        let coverage = Coverage([log4j, spring, own], osNamespace: nil, lookup: index)
-        #expect(coverage.checkedAgainst == ["Maven"] && !coverage.isIncomplete, "\(coverage.gaps)")
+        // In memory and through a store (whose lookup reads advisories package by package).
+        let store = try await SQLiteStore.open(path: try Fixtures.temporaryDirectory("maven-group") + "/fathom.db")
+        for id in ["GHSA-36p3-wjmg-h94x", "GHSA-jfh8-c2jp-5v3q"] {
+            let path = Fixtures.root.appendingPathComponent("advisories/real/ghsa/\(id).json").path
+            try await store.importAdvisories([try AdvisoryImport.osv([UInt8](Data(contentsOf: URL(fileURLWithPath: path))), file: path)], source: id)
+        }
+        for lookup in [index as any AdvisoryLookup, try await store.advisories()] {
+            let found = try await ImageMatcher.findings([log4j, spring, own], osNamespace: nil, lookup: lookup)
+            // The finding keeps the inventory's name, so reports and re-matches join it to its package.
+            #expect(
+                found.map { "\($0.package) \($0.id) \($0.fixedVersion ?? "-")" }.sorted() == [
+                    "org.apache.logging.log4j:log4j-core GHSA-jfh8-c2jp-5v3q 2.15.0",
+                    "spring-beans GHSA-36p3-wjmg-h94x 5.3.18",
+                ])
+            let coverage = Coverage([log4j, spring, own], osNamespace: nil, lookup: lookup)
+            #expect(coverage.checkedAgainst == ["Maven"] && !coverage.isIncomplete, "\(coverage.gaps)")
+        }
+        try await store.close()
 
-        // Two groups name `thing` (hand-made records): which applies is unknown, and said.
-        for (id, group) in [("GHSA-TEST-0001", "com.example"), ("GHSA-TEST-0002", "org.example")] {
-            let record = #"{"id":"\#(id)","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Maven","name":"\#(group):thing"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]}"#
+        // Two groups name `thing-lib`, one group names the one-word `widget` (hand-made records):
+        // which applies is unknown (a one-word id is too likely another project's), and said.
+        for (id, name) in [("GHSA-TEST-0001", "com.example:thing-lib"), ("GHSA-TEST-0002", "org.example:thing-lib"), ("GHSA-TEST-0003", "com.example:widget")] {
+            let record = #"{"id":"\#(id)","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Maven","name":"\#(name)"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}]}"#
             index.add([try AdvisoryImport.osv(Array(record.utf8), file: "\(id).json")], source: "test")
         }
-        let thing = entry("thing", "1.0", "opt/lib/thing-1.0.jar")
-        #expect(try await ImageMatcher.findings([thing], osNamespace: nil, lookup: index).isEmpty)
-        let ambiguous = Coverage([thing], osNamespace: nil, lookup: index)
-        #expect(ambiguous.gaps.map { "\($0.namespace) \($0.reason!.rawValue) \($0.packages)" } == ["Maven incomplete-names 1"])
+        let thing = entry("thing-lib", "1.0", "opt/lib/thing-lib-1.0.jar")
+        let widget = entry("widget", "1.0", "opt/lib/widget-1.0.jar")
+        #expect(try await ImageMatcher.findings([thing, widget], osNamespace: nil, lookup: index).isEmpty)
+        let ambiguous = Coverage([thing, widget], osNamespace: nil, lookup: index)
+        #expect(ambiguous.gaps.map { "\($0.namespace) \($0.reason!.rawValue) \($0.packages)" } == ["Maven incomplete-names 2"])
         #expect(
-            ambiguous.warnings.first?.contains("thing 1.0 in opt/lib/thing-1.0.jar; advisories name com.example:thing, org.example:thing") == true,
+            ambiguous.warnings.first?.contains("thing-lib 1.0 in opt/lib/thing-lib-1.0.jar; advisories name com.example:thing-lib, org.example:thing-lib") == true,
             "\(ambiguous.warnings)")
     }
 
