@@ -256,7 +256,7 @@ import Testing
         // used: the images are read from their layers again.
         switch backend {
         case .sqlite:
-            try await Tool.run(["sqlite3", layout.store, "UPDATE images SET reading = CAST(json_set(CAST(reading AS TEXT), '$.analyzerVersion', 1) AS BLOB)"])
+            try await Tool.sqlite(layout.store, "UPDATE images SET reading = CAST(json_set(CAST(reading AS TEXT), '$.analyzerVersion', 1) AS BLOB)")
         case .postgres:
             let database = try #require(URL(string: layout.store)?.lastPathComponent)
             try await LocalPostgres.shared.value.sql(

@@ -146,7 +146,7 @@ import Testing
             if let store {
                 try await LocalPostgres.shared.value.sql(unlist, database: try #require(URL(string: store)?.lastPathComponent))
             } else {
-                try await Tool.run(["sqlite3", service.store, unlist.replacingOccurrences(of: "false", with: "0")])
+                try await Tool.sqlite(service.store, unlist.replacingOccurrences(of: "false", with: "0"))
             }
         }
         try await unlistEveryReport()

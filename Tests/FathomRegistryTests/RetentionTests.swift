@@ -10,7 +10,7 @@ import Testing
         if backend == "postgres" {
             try await LocalPostgres.shared.value.sql(statement, database: try #require(URL(string: store)?.lastPathComponent))
         } else {
-            try await Tool.run(["sqlite3", store, statement])
+            try await Tool.sqlite(store, statement)
         }
     }
 
@@ -31,7 +31,7 @@ import Testing
         let text =
             backend == "postgres"
             ? try await LocalPostgres.shared.value.query(query, database: try #require(URL(string: store)?.lastPathComponent))
-            : try await Tool.run(["sqlite3", store, query]).text
+            : try await Tool.sqlite(store, query).text
         return text.split(separator: "\n").map(String.init)
     }
 

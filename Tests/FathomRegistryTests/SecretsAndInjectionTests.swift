@@ -92,7 +92,7 @@ import Testing
             return status == 200 && summary?["done"] == 2  // the pushed image's scan and Harbor's, both jobs
         }
         // Harbor's job is done: its sealed authorization is no longer kept with it.
-        let harborPayload = try await Tool.run(["sqlite3", store, "SELECT payload FROM jobs WHERE id = \(harborID)"]).text
+        let harborPayload = try await Tool.sqlite(store, "SELECT payload FROM jobs WHERE id = \(harborID)").text
         #expect(harborPayload.contains("\"repository\"") && !harborPayload.contains(Job.secretPayloadField), "\(harborPayload)")
         for path in ["/v1/images/team/app/1", "/v1/findings?id=CVE-2019-14697", "/v1/fleet/summary", "/v1/jobs", "/", "/images/team/app/1"] {
             let (status, body) = try await request("GET", path)

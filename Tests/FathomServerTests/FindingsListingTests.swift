@@ -28,7 +28,7 @@ import Testing
             try await store.storeReport(document, name: "r.example/app\(number):1", repository: "app\(number)", tag: "1", manifestDigest: nil, findings: [])
         }
         // As an earlier fathom left them.
-        try await Tool.run(["sqlite3", path, "UPDATE reports SET findings_listed = 0, counted = 0"])
+        try await Tool.sqlite(path, "UPDATE reports SET findings_listed = 0, counted = 0")
         let app = Application(router: RouterTests.routes(store).router())
         let auth: HTTPFields = [.authorization: "Bearer \(RouterTests.token)"]
         try await app.test(.router) { client in
@@ -44,13 +44,13 @@ import Testing
             #expect(listed, "the background listing never finished")
             #expect(try await store.unlistedReports(limit: 1).isEmpty)
             // A few are listed by the request itself.
-            try await Tool.run(["sqlite3", path, "UPDATE reports SET findings_listed = 0, counted = 0 WHERE name < 'r.example/app2'"])
+            try await Tool.sqlite(path, "UPDATE reports SET findings_listed = 0, counted = 0 WHERE name < 'r.example/app2'")
             #expect(try await store.unlistedReports(limit: 100).count == 12)  // app0, app1, app10…app19
             try await client.execute(uri: "/v1/findings", method: .get, headers: auth) { #expect($0.status == .ok) }
             #expect(try await store.unlistedReports(limit: 1).isEmpty)
             // A stored report that cannot be read is listed as an image not checked, and says why.
             try await store.storeReport(Array("not a report".utf8), name: "r.example/broken:1", repository: "broken", tag: "1", manifestDigest: nil, findings: [])
-            try await Tool.run(["sqlite3", path, "UPDATE reports SET counted = 0 WHERE name = 'r.example/broken:1'"])
+            try await Tool.sqlite(path, "UPDATE reports SET counted = 0 WHERE name = 'r.example/broken:1'")
             try await client.execute(uri: "/v1/fleet/summary", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
                 let summary = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]

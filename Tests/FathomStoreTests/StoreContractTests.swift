@@ -949,7 +949,7 @@ import FathomStores
     /// Runs `sql` on the store at `location` with the database's own client.
     static func sql(_ sql: String, _ backend: Backend, at location: String) async throws {
         switch backend {
-        case .sqlite: try await Tool.run(["sqlite3", location, sql])
+        case .sqlite: try await Tool.sqlite(location, sql)
         case .postgres: try await LocalPostgres.shared.value.sql(sql, database: try #require(URL(string: location)?.lastPathComponent))
         }
     }

@@ -45,6 +45,14 @@ public enum Tool {
         return output
     }
 
+    /// Runs `sql` with the sqlite3 shell on the store at `path`, waiting up to 30 s for a lock a
+    /// running fathom holds (the shell's default is not to wait: CI's stop 37 failed on "database
+    /// is locked" when a test's UPDATE met a service's write).
+    @discardableResult
+    public static func sqlite(_ path: String, _ sql: String, check: Bool = true) async throws -> ProcessOutput {
+        try await run(["sqlite3", "-cmd", ".timeout 30000", path, sql], check: check)
+    }
+
     /// Runs Debian's pip (the `python3-pip` that `.ci/run` installs) with `arguments`. Not the
     /// `python3` first on PATH: a pyenv shim there rehashes after each `pip install` and fails
     /// when two tests install at once (CI's stop 30: "cannot rehash: … isn't writable").
