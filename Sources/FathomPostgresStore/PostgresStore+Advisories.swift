@@ -53,13 +53,10 @@ extension PostgresStore: AdvisoryRecordReader {
             var packageIDs: [String] = []
             var ecosystems: [String] = []
             var names: [String] = []
-            for (record, _) in plan.encoded {
-                for affected in record.affected ?? [] {
-                    guard let package = affected.package else { continue }
-                    packageIDs.append(record.id)
-                    ecosystems.append(package.ecosystem)
-                    names.append(package.name)
-                }
+            for row in plan.packageRows {
+                packageIDs.append(row.id)
+                ecosystems.append(row.ecosystem)
+                names.append(row.name)
             }
             try await run(
                 """

@@ -346,6 +346,11 @@ public final class PostgresStore: Store {
         CREATE INDEX IF NOT EXISTS scans_by_image ON scans (image_key);
         CREATE INDEX IF NOT EXISTS images_by_inventory ON images (inventory_key)
         """,
+        // A withdrawn record names no package to match (imports now leave its rows out).
+        """
+        DELETE FROM advisory_packages p USING advisories a
+        WHERE a.source = p.source AND a.id = p.id AND (a.record::jsonb ->> 'withdrawn') IS NOT NULL
+        """,
     ]
 
     /// The migration applied only where the server supports it (its version is recorded either way).

@@ -225,6 +225,11 @@ public final class SQLiteStore: Store {
         CREATE INDEX IF NOT EXISTS scans_by_image ON scans (image_key);
         CREATE INDEX IF NOT EXISTS images_by_inventory ON images (inventory_key);
         """,
+        // A withdrawn record names no package to match (imports now leave its rows out).
+        """
+        DELETE FROM advisory_packages WHERE EXISTS (SELECT 1 FROM advisories a WHERE a.source = advisory_packages.source
+            AND a.id = advisory_packages.id AND json_extract(a.record, '$.withdrawn') IS NOT NULL);
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {
@@ -273,12 +278,11 @@ public final class SQLiteStore: Store {
                 try database.query("DELETE FROM cvss_scores WHERE feed = ?", [.text(source)])
                 for (record, json) in plan.encoded {
                     try database.query("INSERT OR REPLACE INTO advisories (source, id, record) VALUES (?, ?, ?)", [.text(source), .text(record.id), .text(json)])
-                    for affected in record.affected ?? [] {
-                        guard let package = affected.package else { continue }
-                        try database.query(
-                            "INSERT INTO advisory_packages (source, id, ecosystem, name) VALUES (?, ?, ?, ?)",
-                            [.text(source), .text(record.id), .text(package.ecosystem), .text(package.name)])
-                    }
+                }
+                for row in plan.packageRows {
+                    try database.query(
+                        "INSERT INTO advisory_packages (source, id, ecosystem, name) VALUES (?, ?, ?, ?)",
+                        [.text(source), .text(row.id), .text(row.ecosystem), .text(row.name)])
                 }
                 for (isExplicit, list) in [(true, plan.explicit), (false, plan.derived)] {
                     for (id, score) in list {

@@ -23,6 +23,17 @@ package struct AdvisoryImportPlan {
     /// advisories does not parse every record to count them.
     package let live: Int
 
+    /// The (id, OSV ecosystem, package name) of each package a live record names: what the store
+    /// indexes for matching. A withdrawn record names none, as matching skips it (a withdrawn
+    /// GHSA's group would otherwise count as one more group of a Maven artifact).
+    package var packageRows: [(id: String, ecosystem: String, name: String)] {
+        encoded.flatMap { record, _ in
+            record.withdrawn != nil ? [] : (record.affected ?? []).compactMap { affected in
+                affected.package.map { (record.id, $0.ecosystem, $0.name) }
+            }
+        }
+    }
+
     /// More changed keys than this in one import are not listed: a match that old is redone
     /// whole, which is no slower than re-matching nearly every package.
     package static let listedChangeLimit = 100_000

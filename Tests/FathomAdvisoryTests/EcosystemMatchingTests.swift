@@ -92,6 +92,10 @@ import Testing
             let path = Fixtures.root.appendingPathComponent("advisories/real/ghsa/\(id).json").path
             try await store.importAdvisories([try AdvisoryImport.osv([UInt8](Data(contentsOf: URL(fileURLWithPath: path))), file: path)], source: id)
         }
+        // A withdrawn record of another group's spring-beans (hand-made) is not a second group.
+        let withdrawn = #"{"id":"GHSA-TEST-0000","modified":"2024-01-01T00:00:00Z","withdrawn":"2024-02-01T00:00:00Z","affected":[{"package":{"ecosystem":"Maven","name":"org.other:spring-beans"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}"#
+        index.add([try AdvisoryImport.osv(Array(withdrawn.utf8), file: "withdrawn.json")], source: "withdrawn")
+        try await store.importAdvisories([try AdvisoryImport.osv(Array(withdrawn.utf8), file: "withdrawn.json")], source: "withdrawn")
         for lookup in [index as any AdvisoryLookup, try await store.advisories()] {
             let found = try await ImageMatcher.findings([log4j, spring, own], osNamespace: nil, lookup: lookup)
             // The finding keeps the inventory's name, so reports and re-matches join it to its package.

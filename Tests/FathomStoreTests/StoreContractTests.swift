@@ -651,21 +651,27 @@ import FathomStores
         var records = try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path).records
         records[0].withdrawn = "2026-01-01T00:00:00Z"
         records[1].withdrawn = "2026-01-01T00:00:00Z"
+        // A withdrawn record names no package to match: its Maven group is no group of the artifact.
+        let withdrawnMaven = #"{"id":"GHSA-TEST-0000","modified":"2024-01-01T00:00:00Z","withdrawn":"2024-02-01T00:00:00Z","affected":[{"package":{"ecosystem":"Maven","name":"org.old:withdrawn-lib"}}]}"#
         let store = try await openStore(location)
         _ = try await store.importAdvisories(records, source: "alpine-v3.7")
-        _ = try await store.importAdvisories(Array(records.prefix(5)), source: "other")
+        _ = try await store.importAdvisories(Array(records.prefix(5)) + [try AdvisoryImport.osv(Array(withdrawnMaven.utf8), file: "w.json")], source: "other")
         let live = records.count - 2 + 3
         #expect(try await store.advisories().recordCount == live)
+        #expect(try await store.advisories().mavenNames(ofArtifact: "withdrawn-lib").isEmpty)
         try await store.close()
         // The store as the version before the count: the column gone, its migration and the
-        // findings listing's after it not applied.
-        let downgrade = Self.undoFleetRows
+        // findings listing's after it not applied; the withdrawn record's package row as imports
+        // wrote it then.
+        let downgrade = "INSERT INTO advisory_packages (source, id, ecosystem, name) VALUES ('other', 'GHSA-TEST-0000', 'Maven', 'org.old:withdrawn-lib'); "
+            + Self.undoFleetRows
             + "DROP TABLE report_findings; DROP TABLE report_finding_keys; DROP INDEX reports_unlisted; ALTER TABLE reports DROP COLUMN findings_listed; "
             + "ALTER TABLE imports DROP COLUMN live_records; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - \(2 + Self.migrationsAfterFleetRows(backend)) FROM schema_version)"
         try await Self.sql(downgrade, backend, at: location)
         let upgraded = try await openStore(location)
         defer { Task { try? await upgraded.close() } }
         #expect(try await upgraded.advisories().recordCount == live)
+        #expect(try await upgraded.advisories().mavenNames(ofArtifact: "withdrawn-lib").isEmpty, "the upgrade drops a withdrawn record's rows")
     }
 
     /// A server that does not answer is an error that names it, after the connect timeout, not a hang.
@@ -928,9 +934,9 @@ import FathomStores
         #expect(trend.last.map { ($0.images, $0.findings, $0.bySeverity) } ?? (0, 0, [:]) == point(try await third.fleetView(top: 1)))
         try await third.close()
         // A store from before the trend: its totals are the first point, on the day it is upgraded.
-        // (The trend's migration and those after it: the jobs', retention's indexes.)
+        // (The trend's migration and those after it: the jobs', retention's indexes, withdrawn records' rows.)
         try await raw(
-            "DROP TABLE fleet_days; ALTER TABLE jobs DROP COLUMN started_at; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 2 FROM schema_version)")
+            "DROP TABLE fleet_days; ALTER TABLE jobs DROP COLUMN started_at; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 3 FROM schema_version)")
         let upgraded = try await openStore(location)
         defer { Task { try? await upgraded.close() } }
         trend = try await upgraded.fleetTrend()
@@ -956,8 +962,8 @@ import FathomStores
 
     /// The migrations after the fleet's rows (PostgreSQL's lz4 compression, the images' readings,
     /// the trend's days, the pending jobs by image, the indexes retention reaches images and
-    /// inventories through), applied again with them.
-    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 5 : 4 }
+    /// inventories through, withdrawn records' package rows), applied again with them.
+    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 6 : 5 }
 
     /// Undoes the fleet's rows' migration and those after it, for tests of the migrations before it.
     static let undoFleetRows =
