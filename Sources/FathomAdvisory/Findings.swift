@@ -89,6 +89,10 @@ public struct Finding: Sendable, Hashable, Codable {
     /// (`ImageMatcher.oneByAlias`), among its aliases: a scan that knew it by one of them
     /// knew this finding. Not the aliases merely named (a record's other CVEs, `related`).
     public var merged: [String]? = nil
+    /// The name the advisories were looked up under when it is not `package`'s own: a Java
+    /// archive that names no group, matched as the one `group:artifact` the advisories name its
+    /// artifact with (`AdvisoryLookup.mavenName(ofArtifact:)`). An inference the report shows.
+    public var matchedAs: String? = nil
 }
 
 /// The vendor status of a match, from what the feed keeps in the affected entry's
@@ -116,7 +120,7 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 9  // 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
+    public static let version = 10  // 10: a groupless jar's finding names the group it was matched as (`matchedAs`); 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -209,7 +213,8 @@ public enum ImageMatcher {
                         cvss: match.rating.scores, layerIndex: entry.layer, path: entry.package.path,
                         source: match.source, title: match.record.summary, references: match.references, arch: entry.package.arch,
                         vendorStatus: vendor.words, unimportant: vendor.unimportant ? true : nil,
-                        merged: others.isEmpty ? nil : others.map(\.record.id)))
+                        merged: others.isEmpty ? nil : others.map(\.record.id),
+                        matchedAs: lookedUp.name == entry.package.name ? nil : lookedUp.name))
             }
         }
         return sorted(findings)

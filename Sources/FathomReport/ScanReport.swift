@@ -88,11 +88,14 @@ public struct ScanReport: Sendable, Codable {
         public var kev: KEVEntry?
         /// FIRST's EPSS score, when known.
         public var epss: EPSSScore?
+        /// The `group:artifact` a Java archive that names no group was matched as (the one group
+        /// the advisories name its artifact with): an inference, not the archive's own name.
+        public var matchedAs: String?
 
         enum CodingKeys: String, CodingKey {
             case id, aliases, ecosystem, package, installedVersion, fixedVersion, status, vendorStatus, severity, severitySource, cvss, layer, path
             case source
-            case title, references, kev, epss
+            case title, references, kev, epss, matchedAs
         }
 
         // `fixedVersion` is always present: a version, or null when there is no fix.
@@ -116,6 +119,7 @@ public struct ScanReport: Sendable, Codable {
             try container.encode(references, forKey: .references)
             try container.encodeIfPresent(kev, forKey: .kev)
             try container.encodeIfPresent(epss, forKey: .epss)
+            try container.encodeIfPresent(matchedAs, forKey: .matchedAs)
         }
     }
 
@@ -316,7 +320,7 @@ public struct ScanReport: Sendable, Codable {
             installedVersion: finding.installedVersion, fixedVersion: finding.fixedVersion, status: finding.status,
             vendorStatus: finding.vendorStatus, severity: finding.severity, severitySource: finding.severitySource, cvss: finding.cvss,
             layer: layers[finding.layerIndex].digest, path: finding.path, source: finding.source, title: finding.title,
-            references: finding.references, kev: finding.kev, epss: finding.epss)
+            references: finding.references, kev: finding.kev, epss: finding.epss, matchedAs: finding.matchedAs)
     }
 
     /// Vulnerabilities, remediation and summary from `findings`.

@@ -119,8 +119,9 @@ extension ScanReport {
                 var table = TextTable(headers: ["ID", "PACKAGE", "INSTALLED", "FIXED", "RATED BY", "EXPLOITED", "ALIASES"])
                 for finding in group {
                     table.append([
-                        finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "(\(finding.status.rawValue))",
-                        Self.ratedBy(finding), Self.exploited(finding), finding.aliases.prefix(2).joined(separator: ","),
+                        // A groupless jar matched under the advisories' one group says so.
+                        finding.id, finding.package + (finding.matchedAs.map { " (as \($0))" } ?? ""), finding.installedVersion,
+                        finding.fixedVersion ?? "(\(finding.status.rawValue))", Self.ratedBy(finding), Self.exploited(finding), finding.aliases.prefix(2).joined(separator: ","),
                     ])
                 }
                 output += table.render(width: options.width)

@@ -104,6 +104,10 @@ import Testing
                     "org.apache.logging.log4j:log4j-core GHSA-jfh8-c2jp-5v3q 2.15.0",
                     "spring-beans GHSA-36p3-wjmg-h94x 5.3.18",
                 ])
+            // The name it was matched as is an inference, and the finding says it.
+            #expect(found.map { "\($0.package) \($0.matchedAs ?? "-")" }.sorted() == [
+                "org.apache.logging.log4j:log4j-core -", "spring-beans org.springframework:spring-beans",
+            ])
             let coverage = Coverage([log4j, spring, own], osNamespace: nil, lookup: lookup)
             #expect(coverage.checkedAgainst == ["Maven"] && !coverage.isIncomplete, "\(coverage.gaps)")
         }
