@@ -52,6 +52,11 @@ func printWarning(_ text: String) {
     FileHandle.standardError.write(Data("fathom: warning: \(text)\n".utf8))
 }
 
+/// Something the user should know that is not a problem (a feed replaced as asked, nothing to do).
+func printNote(_ text: String) {
+    FileHandle.standardError.write(Data("fathom: note: \(text)\n".utf8))
+}
+
 /// Shows a fleet's progress: one live line on a terminal, a plain line every 10 s otherwise.
 final class ProgressDisplay: Sendable {
     let task: Task<Void, Never>

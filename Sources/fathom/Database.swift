@@ -109,7 +109,7 @@ struct Database: AsyncParsableCommand {
                     ]))
             }
             if let warning = feeds.staleWarning(olderThan: cutoff, maxAge: maxDbAge) {
-                FileHandle.standardError.write(Data("fathom: warning: \(warning)\n".utf8))
+                printWarning(warning)
             }
         }
     }
@@ -168,8 +168,8 @@ struct Database: AsyncParsableCommand {
             var failed = 0
             for (number, feed) in feeds.enumerated() {
                 let report = await updater.update(feed)
-                for note in report.notes.prefix(5) { FileHandle.standardError.write(Data("fathom: note: \(note)\n".utf8)) }
-                for warning in report.warnings.prefix(20) { FileHandle.standardError.write(Data("fathom: warning: \(warning)\n".utf8)) }
+                for note in report.notes.prefix(5) { printNote(note) }
+                for warning in report.warnings.prefix(20) { printWarning(warning) }
                 let position = "[\(number + 1)/\(feeds.count)] \(feed.name): "
                 switch report.outcome {
                 case .imported(let result):
@@ -252,7 +252,7 @@ struct Database: AsyncParsableCommand {
                             + (all ? (inert == 1 ? "its one advisory names no package" : "none of its \(inert) advisories names a package")
                                 : "\(inert) of its \(contents.records.count) advisories name no package")
                             + " of a release fathom matches (another product, or a release track an image does not run): kept for their ratings and ids only"
-                        if all { printWarning(said) } else { FileHandle.standardError.write(Data("fathom: note: \(said)\n".utf8)) }
+                        if all { printWarning(said) } else { printNote(said) }
                     }
                     if let previous, result.changed {
                         let replaced = "'\(name)' replaced the feed of that name imported \(previous.importedAt) (\(previous.records) records"
@@ -263,7 +263,7 @@ struct Database: AsyncParsableCommand {
                                 replaced + " with fewer records (\(result.records)); if this is another feed, not a newer copy of that one, "
                                     + "import it with --source OTHER-NAME to keep both")
                         } else {
-                            FileHandle.standardError.write(Data("fathom: note: \(replaced)\n".utf8))
+                            printNote(replaced)
                         }
                     }
                 } catch {

@@ -37,7 +37,7 @@ struct Fathom: AsyncParsableCommand {
         do {
             (expanded, origins) = try CommandLineDefaults.expand(
                 Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment,
-                warn: { FileHandle.standardError.write(Data("fathom: warning: \($0)\n".utf8)) })
+                warn: printWarning)
         } catch {
             Self.exit(withError: error)
         }

@@ -90,7 +90,7 @@ struct PolicyOptions: ParsableArguments {
             policy.allowMissingData = allowMissingData
             let ignorePath = ignoreFile ?? (FileManager.default.fileExists(atPath: ".fathomignore") ? ".fathomignore" : nil)
             try policy.read(ignoreFile: ignorePath, vex: vex) { warning in
-                FileHandle.standardError.write(Data("fathom: warning: \(warning)\n".utf8))
+                printWarning(warning)
             }
         } catch {
             printError(FathomError.plain(error))
@@ -114,7 +114,7 @@ extension PolicyOptions {
         guard let digest = image.image.manifestDigest, case .registry(let reference) = try? SourceReference(parsing: image.name) else {
             return session
         }
-        func warn(_ text: String) { FileHandle.standardError.write(Data("fathom: warning: \(text)\n".utf8)) }
+        let warn = printWarning
         do {
             return session.with(vex: try await ScanSession.referredVEX(client: client, reference: reference, digest: digest, warn: warn))
         } catch {

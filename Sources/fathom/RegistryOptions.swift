@@ -46,7 +46,7 @@ struct RegistryOptions: ParsableArguments {
             throw ValidationError("--username needs a password: pass --password-stdin or set FATHOM_PASSWORD")
         }
         for host in Set(insecureRegistry).sorted() {
-            FileHandle.standardError.write(Data("fathom: warning: \(host): TLS certificates are not checked (--insecure-registry)\n".utf8))
+            printWarning("\(host): TLS certificates are not checked (--insecure-registry)")
         }
         return try RegistryClient(
             configuration: RegistryClientConfiguration(

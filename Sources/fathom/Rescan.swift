@@ -84,8 +84,7 @@ struct Rescan: AsyncParsableCommand {
         try await store.close()
         report.finish(elapsed: ContinuousClock.now - started, warnings: warnings, counters: fleet.matching.counts)
         if sinceDbChange && report.images == 0 && report.failures.isEmpty {
-            FileHandle.standardError.write(
-                Data("fathom: note: every stored image was already matched against the current advisory data (\(advisoryVersion))\n".utf8))
+            printNote("every stored image was already matched against the current advisory data (\(advisoryVersion))")
         }
         let text = format == .json ? try report.json() : report.table()
         FileHandle.standardOutput.write(Data(text.utf8))

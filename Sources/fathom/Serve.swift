@@ -135,7 +135,7 @@ struct WorkerOptions: ParsableArguments {
         configuration.notifySecret = try notifySecretFile.map { Array(try ServiceConfiguration.token(file: $0, what: "notification secret file (--notify-secret-file)").utf8) }
         configuration.harborCredentialKey = try harborCredentialKeyFile.map(HarborCredentialKey.file) ?? .ephemeral()
         if !configuration.notifyURLs.isEmpty && configuration.notifySecret == nil {
-            FileHandle.standardError.write(Data("fathom: warning: no --notify-secret-file: notifications are sent unsigned\n".utf8))
+            printWarning("no --notify-secret-file: notifications are sent unsigned")
         }
         return configuration
     }
@@ -231,18 +231,16 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if configuration.apiToken == nil {
-            FileHandle.standardError.write(Data("fathom: warning: no --api-token-file: every /v1 request is refused (401)\n".utf8))
+            printWarning("no --api-token-file: every /v1 request is refused (401)")
         }
         if configuration.webhookToken == nil {
-            FileHandle.standardError.write(Data("fathom: warning: no --webhook-token-file: every registry event is refused (401)\n".utf8))
+            printWarning("no --webhook-token-file: every registry event is refused (401)")
         }
         if configuration.workers == 0 && options.harborCredentialKeyFile == nil {
-            FileHandle.standardError.write(
-                Data("fathom: warning: --workers 0 and no --harbor-credential-key-file: Harbor scans queued here can be run by no worker (give serve and every worker the same key file)\n".utf8))
+            printWarning("--workers 0 and no --harbor-credential-key-file: Harbor scans queued here can be run by no worker (give serve and every worker the same key file)")
         }
         if configuration.registries.isEmpty {
-            FileHandle.standardError.write(
-                Data("fathom: warning: no --registry: registry events queue no scan, and scan requests may name any registry (name the registries fathom may scan from)\n".utf8))
+            printWarning("no --registry: registry events queue no scan, and scan requests may name any registry (name the registries fathom may scan from)")
         }
         let settings = configuration
         let logger = Logger(label: "fathom.serve")
