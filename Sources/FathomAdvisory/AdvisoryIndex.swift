@@ -287,7 +287,9 @@ public struct AdvisoryIndex: AdvisoryLookup {
     public static func lookup(for package: Package, osNamespace: String?) -> (ecosystem: String, name: String, version: String)? {
         switch package.ecosystem {
         case "deb", "apk", "rpm":
-            guard let osNamespace else { return nil }
+            // An apk package is not in a Debian release's advisories (an SBOM's purls, or
+            // `--os`, can put one there): no match, and coverage names it (`other-package-type`).
+            guard let osNamespace, OSRelease.packageType(ofNamespace: osNamespace) == package.ecosystem else { return nil }
             // Debian and Alpine advisories name source packages; the rpm distributions' OSV
             // records (Red Hat, AlmaLinux, Rocky, SUSE) name each binary package.
             let name = package.ecosystem == "rpm" ? package.name : (package.source?.name ?? package.name)

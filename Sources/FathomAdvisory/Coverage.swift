@@ -20,6 +20,9 @@ public struct Coverage: Sendable, Hashable, Codable {
             /// while advisories name that artifact under a group that could not be taken as
             /// its own (several groups, or a one-word id): which apply is unknown.
             case incompleteNames = "incomplete-names"
+            /// OS packages of another type than the OS release's advisories are written for
+            /// (`apk` packages in a `Debian:12` image, as an SBOM or `--os` can say).
+            case otherPackageType = "other-package-type"
         }
 
         public var namespace: String
@@ -51,6 +54,9 @@ public struct Coverage: Sendable, Hashable, Codable {
             case .incompleteNames:
                 return "\(namespace) packages named without a groupId (a Java archive with no pom.properties whose manifest names none): "
                     + "\(counted)\(example.map { " (\($0))" } ?? "")"
+            case .otherPackageType:
+                return "\(namespace)'s advisories are for \(OSRelease.packageType(ofNamespace: namespace)) packages: \(counted)"
+                    + "\(example.map { " (\($0))" } ?? "")"
             }
         }
     }
@@ -80,6 +86,10 @@ public struct Coverage: Sendable, Hashable, Codable {
         var unidentified = 0
         for entry in packages {
             let isOS = entry.package.isOSPackage
+            if isOS, let osNamespace, OSRelease.packageType(ofNamespace: osNamespace) != entry.package.ecosystem {
+                miss(osNamespace, isOS: true, .otherPackageType, example: "\(entry.package.ecosystem) \(entry.package.name) \(entry.package.version)")
+                continue
+            }
             guard let key = AdvisoryIndex.lookup(for: entry.package, osNamespace: osNamespace) else {
                 if isOS { unidentified += 1 } else { miss(entry.package.ecosystem, isOS: false, .unsupportedEcosystem) }
                 continue

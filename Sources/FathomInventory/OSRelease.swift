@@ -101,6 +101,17 @@ public struct OSRelease: Sendable, Hashable, Codable {
             namespace: namespace(id: id, versionID: versionID))
     }
 
+    /// The package type (`deb`, `apk`, `rpm`) whose versions and names an OS namespace's
+    /// advisories are written for: Debian's and Ubuntu's for dpkg's, Alpine's, Wolfi's and
+    /// Chainguard's for apk's, the others' (Red Hat, SUSE, Amazon…) for rpm's.
+    public static func packageType(ofNamespace namespace: String) -> String {
+        switch namespace.prefix { $0 != ":" } {
+        case "Debian", "Ubuntu": "deb"
+        case "Alpine", "Wolfi", "Chainguard": "apk"
+        default: "rpm"
+        }
+    }
+
     /// The OSV-style ecosystem name for an OS's packages.
     static func namespace(id: String, versionID: String?) -> String? {
         // Rolling distributions: one namespace whatever the version.

@@ -46,7 +46,7 @@ public struct SBOMInventory: Sendable {
             }
             inventory.os = OSRelease.make(id: parts[0].lowercased(), versionID: parts[1], prettyName: nil, idLike: nil, source: "--os")
         } else if inventory.os == nil {
-            inventory.os = osFromDistro(inventory.purls)
+            inventory.os = try osFromDistro(inventory.purls, path: path)
         }
         inventory.purls = []
         return inventory
@@ -65,9 +65,15 @@ public struct SBOMInventory: Sendable {
     static func cycloneDX(_ document: [String: Any], path: String) -> SBOMInventory {
         var inventory = SBOMInventory(format: "CycloneDX \(document["specVersion"] as? String ?? "")", mediaType: "application/vnd.cyclonedx+json")
         let metadata = document["metadata"] as? [String: Any]
-        inventory.subject = (metadata?["component"] as? [String: Any])?["name"] as? String
+        let subject = metadata?["component"] as? [String: Any]
+        inventory.subject = subject?["name"] as? String
         var pending = (document["components"] as? [[String: Any]]) ?? []
         var unmatched: [String: Int] = [:]
+        // The component the SBOM describes is a package too when its purl names one (an SBOM
+        // of a library, or of one package), not when it is the image or an application.
+        if let subject, subject["type"] as? String != "container", let purl = subject["purl"] as? String, Self.namesAPackage(purl) {
+            inventory.add(purl: purl, path: path, unmatched: &unmatched)
+        }
         while let component = pending.popLast() {
             pending += (component["components"] as? [[String: Any]]) ?? []
             if component["type"] as? String == "operating-system", let name = component["name"] as? String {
@@ -93,7 +99,11 @@ public struct SBOMInventory: Sendable {
         var unmatched: [String: Int] = [:]
         for package in packages {
             let purpose = package["primaryPackagePurpose"] as? String
-            if described.contains(package["SPDXID"] as? String ?? "") || purpose == "CONTAINER" {
+            let references = (package["externalRefs"] as? [[String: Any]]) ?? []
+            let purl = references.first { $0["referenceType"] as? String == "purl" }?["referenceLocator"] as? String
+            // What the document DESCRIBES is its subject (the image, a directory), unless its purl
+            // names a package: Syft describes each package of an SBOM of packages.
+            if purpose == "CONTAINER" || described.contains(package["SPDXID"] as? String ?? "") && !(purl.map(Self.namesAPackage) ?? false) {
                 inventory.subject = inventory.subject ?? package["name"] as? String
                 continue
             }
@@ -103,12 +113,16 @@ public struct SBOMInventory: Sendable {
                     idLike: nil, source: path)
                 continue
             }
-            let references = (package["externalRefs"] as? [[String: Any]]) ?? []
-            let purl = references.first { $0["referenceType"] as? String == "purl" }?["referenceLocator"] as? String
             inventory.add(purl: purl, path: path, unmatched: &unmatched)
         }
         inventory.summarise(unmatched, path: path)
         return inventory
+    }
+
+    /// Whether `purl` names a package (not an image, `pkg:oci`/`pkg:docker`, nor a `pkg:generic` thing).
+    static func namesAPackage(_ purl: String) -> Bool {
+        guard let parsed = try? PackageURL(parsing: purl) else { return true }  // read as a package, so its error is said
+        return !["oci", "docker", "generic"].contains(parsed.type)
     }
 
     private mutating func add(purl text: String?, path: String, unmatched: inout [String: Int]) {
@@ -142,19 +156,37 @@ public struct SBOMInventory: Sendable {
         }
     }
 
-    /// The OS from the `distro` qualifier of an OS package's purl (`debian-12`, `alpine-3.20.3`).
-    static func osFromDistro(_ purls: [PackageURL]) -> OSRelease? {
+    /// The OS from the `distro` qualifier of the OS packages' purls (`debian-12`,
+    /// `alpine-3.20.3`). Purls naming two releases are an error: an inventory is matched against
+    /// one release, and taking either would match the other's packages against the wrong
+    /// advisories (or none) without a word.
+    static func osFromDistro(_ purls: [PackageURL], path: String) throws -> OSRelease? {
+        var found: [(os: OSRelease, distro: String, count: Int)] = []
         for purl in purls where Package.osEcosystems.contains(purl.type) {
             guard let distro = purl.qualifiers["distro"] else { continue }
+            let os: OSRelease
             if let dash = distro.lastIndex(of: "-") {
-                return OSRelease.make(
+                os = OSRelease.make(
                     id: String(distro[..<dash]), versionID: String(distro[distro.index(after: dash)...]), prettyName: nil, idLike: nil,
                     source: "purl distro")
+            } else if let namespace = purl.namespace {
+                os = OSRelease.make(id: namespace, versionID: distro, prettyName: nil, idLike: nil, source: "purl distro")
+            } else {
+                continue
             }
-            if let namespace = purl.namespace {
-                return OSRelease.make(id: namespace, versionID: distro, prettyName: nil, idLike: nil, source: "purl distro")
+            // One release however its version is written (alpine-3.7 and alpine-3.7.3).
+            if let index = found.firstIndex(where: { ($0.os.namespace ?? $0.distro) == (os.namespace ?? distro) }) {
+                found[index].count += 1
+            } else {
+                found.append((os, distro, 1))
             }
         }
-        return nil
+        guard found.count <= 1 else {
+            let named = found.map { "\($0.distro): \($0.count) package\($0.count == 1 ? "" : "s")" }.joined(separator: ", ")
+            throw FathomError(
+                .invalidInput, "its OS packages' purls name \(found.count) releases (\(named)): an SBOM is matched against one; "
+                    + "split it, or give --os to say which release its packages belong to", path: path)
+        }
+        return found.first?.os
     }
 }

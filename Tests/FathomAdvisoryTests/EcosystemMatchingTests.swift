@@ -129,6 +129,25 @@ import Testing
             "\(ambiguous.warnings)")
     }
 
+    /// OS packages of another type than the release's advisories are for (an SBOM's apk purls
+    /// scanned with `--os debian:12`) match nothing and are a gap: Debian's musl advisories
+    /// compared with an apk version reported "openssl 1.0.0-r0 → 3.0.22-1~deb12u2".
+    @Test func osPackagesOfAnotherTypeAreAGapNotMatched() throws {
+        var index = AdvisoryIndex()
+        let debian = #"{"id":"DSA-TEST-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:12","name":"musl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.2.3-1"}]}]}]}"#
+        index.add([try AdvisoryImport.osv(Array(debian.utf8), file: "dsa.json")], source: "test")
+        let apk = InventoryEntry(package: Package(ecosystem: "apk", name: "musl", version: "1.1.18-r3", path: "lib/apk/db/installed"), layer: 0)
+        let deb = InventoryEntry(package: Package(ecosystem: "deb", name: "musl", version: "1.2.2-1", path: "var/lib/dpkg/status"), layer: 0)
+        #expect(index.match(apk.package, osNamespace: "Debian:12").isEmpty)
+        #expect(index.match(deb.package, osNamespace: "Debian:12").map(\.record.id) == ["DSA-TEST-1"])
+        let coverage = Coverage([apk, deb], osNamespace: "Debian:12", lookup: index)
+        #expect(coverage.checkedAgainst == ["Debian:12"])
+        #expect(coverage.gaps.map { "\($0.namespace) \($0.reason!.rawValue) \($0.packages)" } == ["Debian:12 other-package-type 1"])
+        #expect(coverage.warnings == ["Debian:12's advisories are for deb packages: 1 OS package was not checked (apk musl 1.1.18-r3)"])
+        #expect(OSRelease.packageType(ofNamespace: "Wolfi") == "apk" && OSRelease.packageType(ofNamespace: "Ubuntu:22.04") == "deb")
+        #expect(OSRelease.packageType(ofNamespace: "Rocky Linux:9") == "rpm")
+    }
+
     /// An ecosystem whose advisories were not evaluated is a gap, never "checked".
     @Test func unevaluatedEcosystemsAreGaps() throws {
         var index = try Self.ghsa(Self.all)

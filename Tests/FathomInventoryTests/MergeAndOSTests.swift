@@ -110,6 +110,39 @@ import Testing
         #expect(facts.opaqueDirectories == ["var"])
     }
 
+    /// What an SPDX document DESCRIBES, or a CycloneDX document's metadata component, is a
+    /// package when its purl names one (Syft describes each package of an SBOM of packages), and
+    /// the subject when it is the image or has no purl; OS purls of one release in two spellings
+    /// are one release.
+    @Test func aDescribedPackageIsAPackageAndTheImageIsTheSubject() throws {
+        func spdx(_ packages: String, describes: [String]) -> [UInt8] {
+            let relationships = describes.map { #"{"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": "\#($0)"}"# }
+            return Array(#"{"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "packages": [\#(packages)], "relationships": [\#(relationships.joined(separator: ","))]}"#.utf8)
+        }
+        func package(_ id: String, _ purl: String?) -> String {
+            let reference = purl.map { #", "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "\#($0)"}]"# } ?? ""
+            return #"{"SPDXID": "\#(id)", "name": "\#(id)"\#(reference)}"#
+        }
+        let musl = package("SPDXRef-musl", "pkg:apk/alpine/musl@1.1.18-r3?arch=x86_64&distro=alpine-3.7.3")
+        let utils = package("SPDXRef-utils", "pkg:apk/alpine/musl-utils@1.1.18-r3?arch=x86_64&upstream=musl&distro=alpine-3.7")
+        let image = package("SPDXRef-image", "pkg:oci/app@sha256%3A0000000000000000000000000000000000000000000000000000000000000000")
+        let everyOne = try SBOMInventory.read(spdx([musl, utils].joined(separator: ","), describes: ["SPDXRef-musl", "SPDXRef-utils"]), path: "s.json")
+        #expect(everyOne.packages.map(\.name) == ["musl", "musl-utils"])
+        #expect(everyOne.os?.namespace == "Alpine:v3.7")
+        let theImage = try SBOMInventory.read(spdx([image, musl].joined(separator: ","), describes: ["SPDXRef-image"]), path: "s.json")
+        #expect(theImage.packages.map(\.name) == ["musl"] && theImage.subject == "SPDXRef-image")
+        let noPurl = try SBOMInventory.read(spdx([package("SPDXRef-dir", nil), musl].joined(separator: ","), describes: ["SPDXRef-dir"]), path: "s.json")
+        #expect(noPurl.packages.map(\.name) == ["musl"] && noPurl.subject == "SPDXRef-dir" && noPurl.warnings.isEmpty)
+
+        func cycloneDX(subject: String) -> [UInt8] {
+            Array(#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "metadata": {"component": \#(subject)}, "components": [{"type": "library", "name": "zlib", "version": "1.2.11-r1", "purl": "pkg:apk/alpine/zlib@1.2.11-r1?distro=alpine-3.7.3"}]}"#.utf8)
+        }
+        let library = try SBOMInventory.read(cycloneDX(subject: #"{"type": "library", "name": "musl", "purl": "pkg:apk/alpine/musl@1.1.18-r3?distro=alpine-3.7.3"}"#), path: "c.json")
+        #expect(library.packages.map(\.name).sorted() == ["musl", "zlib"])
+        let container = try SBOMInventory.read(cycloneDX(subject: #"{"type": "container", "name": "app", "purl": "pkg:oci/app@sha256%3A00"}"#), path: "c.json")
+        #expect(container.packages.map(\.name) == ["zlib"] && container.subject == "app")
+    }
+
     /// Syft's purl of Go's standard library names the toolchain (`go1.20.1`); read as a Go
     /// binary's build info gives it (`v1.20.1`), the form Go's advisories are ordered in.
     @Test func anSBOMsGoStandardLibraryIsReadAsABinarysIs() throws {

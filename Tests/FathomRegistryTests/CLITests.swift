@@ -73,6 +73,24 @@ import Testing
         let empty = try await fathom(["scan", "sbom:" + directory + "/empty.cdx.json", "--exit-code", "2", "--store", directory + "/s.db"])
         #expect(empty.status == 1)
         #expect(empty.errorText.contains("no verdict") && empty.errorText.contains("the SBOM lists no package"))
+        // A root file system in which nothing is found (a directory above the root, or empty) says so.
+        try FileManager.default.createDirectory(atPath: directory + "/not-a-root/etc", withIntermediateDirectories: true)
+        try await fathom(["db", "import", "--store", directory + "/s.db", Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path])
+        let nothing = try await fathom(["scan", "rootfs:" + directory + "/not-a-root", "--store", directory + "/s.db"])
+        #expect(nothing.status == 0)
+        #expect(nothing.text.contains("NOT CHECKED: no OS release and no package fathom reads were found"), "\(nothing.text)")
+        let nothingJSON = try await fathom(["scan", "rootfs:" + directory + "/not-a-root", "--store", directory + "/s.db", "-f", "json"])
+        #expect(nothingJSON.errorText.contains("not checked: no OS release and no package"), "\(nothingJSON.errorText)")
+        // An empty --severity would leave every finding out: a usage error, as an unknown word is.
+        let noSeverity = try await fathom(["scan", "sbom:" + directory + "/empty.cdx.json", "--severity", "", "--store", directory + "/s.db"])
+        #expect(noSeverity.status == 64 && noSeverity.errorText.contains("no severity given"), "\(noSeverity.errorText)")
+        // Purls of two OS releases: matched against neither in silence.
+        try #"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": [{"type": "library", "name": "musl", "version": "1.1.18-r3", "purl": "pkg:apk/alpine/musl@1.1.18-r3?distro=alpine-3.7.3"}, {"type": "library", "name": "zlib", "version": "1.2.11-r1", "purl": "pkg:apk/alpine/zlib@1.2.11-r1?distro=alpine-3.10.4"}, {"type": "library", "name": "musl-utils", "version": "1.1.18-r3", "purl": "pkg:apk/alpine/musl-utils@1.1.18-r3?distro=alpine-3.7&upstream=musl"}]}"#.write(
+            toFile: directory + "/mixed.cdx.json", atomically: true, encoding: .utf8)
+        let mixed = try await fathom(["scan", "sbom:" + directory + "/mixed.cdx.json", "--store", directory + "/s.db"])
+        #expect(mixed.status == 1)
+        #expect(mixed.errorText.contains("name 2 releases (") && mixed.errorText.contains("alpine-3.10.4: 1 package") && mixed.errorText.contains(": 2 packages"), "\(mixed.errorText)")
+        #expect(try await fathom(["scan", "sbom:" + directory + "/mixed.cdx.json", "--store", directory + "/s.db", "--os", "alpine:3.7"]).status == 0)
     }
 
     /// `rootfs:DIR`: Alpine 3.7's root file system unpacked by `tar` scans as its image does:
