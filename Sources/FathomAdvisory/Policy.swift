@@ -19,6 +19,12 @@ public struct ScanPolicy: Sendable {
         /// `FILE:LINE`, for a suppressed finding's rule.
         public var origin: String
 
+        /// Whether the rule names `finding`: its id or an alias, and its package or source package
+        /// when the rule names one ("pkg:musl" covers musl-utils too).
+        func names(_ finding: Finding) -> Bool {
+            (finding.id == id || finding.aliases.contains(id)) && (package == nil || package == finding.package || package == finding.sourcePackage)
+        }
+
         public init(id: String, package: String? = nil, expires: Date? = nil, origin: String = "") {
             self.id = id
             self.package = package
@@ -107,6 +113,16 @@ public struct ScanPolicy: Sendable {
         public var kernel: [Finding] = []
         public var suppressed: [Suppressed] = []
         public var filtered = Filtered()
+        /// Ignore rules past their expiry that name a finding reported again, as `FILE:LINE (ID,
+        /// expired DAY)`: the finding is back, and the report says why.
+        public var expiredRules: [String] = []
+
+        /// One line for the report's warnings, or nil when no expired rule named a finding.
+        public var expiredNote: String? {
+            guard !expiredRules.isEmpty else { return nil }
+            return "ignore rule\(expiredRules.count == 1 ? "" : "s") past \(expiredRules.count == 1 ? "its" : "their") expiry no longer suppress"
+                + "\(expiredRules.count == 1 ? "es" : "") \(expiredRules.count == 1 ? "its finding" : "their findings"): \(expiredRules.joined(separator: ", "))"
+        }
     }
 
     /// Severities reported (nil: all).
@@ -144,15 +160,20 @@ public struct ScanPolicy: Sendable {
             }
             wanted.insert(parsed)
         }
+        // An empty list would leave every finding out, and the report clean.
+        guard !wanted.isEmpty else { throw FathomError(.invalidInput, "no severity given: use CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN") }
         return wanted
     }
 
     /// Parses `.fathomignore`: `ID [pkg:NAME] [exp:YYYY-MM-DD]` per line, `#` comments.
     public static func ignoreRules(_ text: String, file: String) throws -> [IgnoreRule] {
         var rules: [IgnoreRule] = []
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // By Character: a CRLF is one ("\r\n"), so lines and fields split on what is a newline
+        // or whitespace, not on "\n" (a Windows-edited file was one line that ignored nothing).
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        for (number, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+            let fields = line.split(whereSeparator: \.isWhitespace).map(String.init)
             guard let id = fields.first else { continue }
             var rule = IgnoreRule(id: id, origin: "\(file):\(number + 1)")
             for field in fields.dropFirst() {
@@ -167,6 +188,14 @@ public struct ScanPolicy: Sendable {
             rules.append(rule)
         }
         return rules
+    }
+
+    /// `date`'s calendar day in UTC, as `YYYY-MM-DD`.
+    static func dayFormat(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
     }
 
     /// A calendar day `YYYY-MM-DD` (in UTC), or nil when it is not one (`2026-02-30`).
@@ -191,6 +220,10 @@ public struct ScanPolicy: Sendable {
             if let suppressed = suppression(of: finding, purl: purl(finding), image: image) {
                 outcome.suppressed.append(suppressed)
                 continue
+            }
+            if let rule = ignoreRules.first(where: { $0.names(finding) && ($0.expires.map { $0 <= now } ?? false) }), let expires = rule.expires {
+                let said = "\(rule.origin) (\(rule.id), expired \(Self.dayFormat(expires.addingTimeInterval(-86_400))))"
+                if !outcome.expiredRules.contains(said) { outcome.expiredRules.append(said) }
             }
             if !includeKernel && KernelPackages.holdsKernel(ecosystem: finding.ecosystem, name: finding.package) {
                 outcome.kernel.append(finding)
@@ -239,11 +272,7 @@ public struct ScanPolicy: Sendable {
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "vex: \(statement.status.rawValue)",
                 justification: statement.justification, rule: statement.origin, severity: finding.severity)
         }
-        // pkg: names the binary package or its source ("pkg:musl" covers musl-utils too).
-        if let rule = ignoreRules.first(where: {
-            names.contains($0.id) && ($0.package == nil || $0.package == finding.package || $0.package == finding.sourcePackage)
-                && ($0.expires.map { $0 > now } ?? true)
-        }) {
+        if let rule = ignoreRules.first(where: { $0.names(finding) && ($0.expires.map { $0 > now } ?? true) }) {
             return Suppressed(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "ignore file",
                 justification: rule.expires.map { "until \($0)" }, rule: rule.origin, severity: finding.severity)

@@ -157,7 +157,8 @@ public struct ScanSession: Sendable {
         }
         report.set(
             findings: outcome.kept, suppressed: outcome.suppressed, changes: kept, coverage: coverage, advisoriesLoaded: advisoriesLoaded,
-            notes: notes + [outcome.filtered.warning, Self.kernelNote(outcome.kernel), exploitationNote].compactMap { $0 } + dataWarnings,
+            notes: notes + [outcome.filtered.warning, outcome.expiredNote, Self.kernelNote(outcome.kernel), exploitationNote].compactMap { $0 }
+                + dataWarnings,
             kernel: outcome.kernel)
         return ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage, unsupportedOS: report.unsupportedOS)), read: nil)
     }

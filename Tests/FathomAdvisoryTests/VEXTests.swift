@@ -48,6 +48,17 @@ import Testing
         """
     }
 
+    /// An ignore file edited on Windows (CRLF lines, a byte-order mark) reads as written: each
+    /// line was one with the next, and its ids ended in a carriage return, ignoring nothing.
+    @Test func anIgnoreFileWithCRLFLinesAndAByteOrderMarkReadsAsWritten() throws {
+        let rules = try ScanPolicy.ignoreRules("\u{FEFF}CVE-2019-14697\r\nCVE-2018-0732 pkg:openssl exp:2099-01-01\r\n# a comment\r\n", file: "ignore")
+        #expect(rules.map(\.id) == ["CVE-2019-14697", "CVE-2018-0732"])
+        #expect(rules.map(\.origin) == ["ignore:1", "ignore:2"])
+        #expect(rules.last?.package == "openssl" && rules.last?.expires != nil)
+        #expect(throws: FathomError.self) { try ScanPolicy.severities("") }
+        #expect(throws: FathomError.self) { try ScanPolicy.severities(" , ") }
+    }
+
     @Test func aPackageProductIsComparedAsAPurlNotASubstring() throws {
         // The statement names musl-utils: musl's finding stays (it once matched by substring).
         #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl-utils@1.1.18-r3"}]"#)) == ["musl-utils"])

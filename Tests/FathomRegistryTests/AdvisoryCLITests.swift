@@ -496,10 +496,14 @@ import Testing
         #expect(cve(none2, "vulnerabilities") == ["musl", "musl-utils"])
         #expect(noProduct.errorText.contains("names no product: it applies to nothing"))
 
-        // An expired rule no longer applies.
+        // An expired rule no longer applies, and the report says why the finding is back.
         try "CVE-2019-14697 exp:2020-01-01\n".write(toFile: directory + "/.fathomignore", atomically: true, encoding: .utf8)
         let (_, expired) = try await scanJSON([], store: store, directory: directory)
         #expect((expired["vulnerabilities"] as! [[String: Any]]).contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true })
+        #expect(
+            (expired["warnings"] as? [String] ?? []).contains(
+                "ignore rule past its expiry no longer suppresses its finding: .fathomignore:1 (CVE-2019-14697, expired 2020-01-01)"),
+            "\(expired["warnings"] ?? "")")
     }
 
     /// The policy is the engine's: `scan`, `registry -o DIR` and `rescan` take the same flags and
