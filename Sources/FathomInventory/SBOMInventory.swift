@@ -74,6 +74,10 @@ public struct SBOMInventory: Sendable {
         if let subject, subject["type"] as? String != "container", let purl = subject["purl"] as? String, Self.namesAPackage(purl) {
             inventory.add(purl: purl, path: path, unmatched: &unmatched)
         }
+        // An SBOM of an OS (or a tool that puts the OS there) names it as the subject.
+        if let subject, subject["type"] as? String == "operating-system" {
+            pending.append(subject)
+        }
         while let component = pending.popLast() {
             pending += (component["components"] as? [[String: Any]]) ?? []
             if component["type"] as? String == "operating-system", let name = component["name"] as? String {

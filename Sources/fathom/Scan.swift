@@ -110,6 +110,8 @@ struct Scan: AsyncParsableCommand {
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
         if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
         if template != nil && format != .template { throw ValidationError("--template is for --format template") }
+        // An image says its own OS (its os-release); taking --os silently would not be what was asked.
+        if os != nil && !reference.hasPrefix("sbom:") { throw ValidationError("--os is for sbom:FILE (an image's OS is read from its os-release)") }
     }
 
     func run() async throws {
@@ -181,6 +183,10 @@ struct Scan: AsyncParsableCommand {
         path: String, policy: ScanPolicy, dataAge: (cutoff: Date, text: String), template reportTemplate: MustacheTemplate?
     ) async throws {
         do {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw FathomError(.invalidInput, "is a directory: sbom: takes a CycloneDX or SPDX JSON file", path: path)
+            }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw FathomError(.io, "cannot read the SBOM (no such file, or not readable)", path: path)
             }

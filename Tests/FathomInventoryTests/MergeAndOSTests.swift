@@ -141,6 +141,8 @@ import Testing
         #expect(library.packages.map(\.name).sorted() == ["musl", "zlib"])
         let container = try SBOMInventory.read(cycloneDX(subject: #"{"type": "container", "name": "app", "purl": "pkg:oci/app@sha256%3A00"}"#), path: "c.json")
         #expect(container.packages.map(\.name) == ["zlib"] && container.subject == "app")
+        let system = try SBOMInventory.read(cycloneDX(subject: #"{"type": "operating-system", "name": "alpine", "version": "3.7.3"}"#), path: "c.json")
+        #expect(system.os?.namespace == "Alpine:v3.7" && system.packages.map(\.name) == ["zlib"])
     }
 
     /// Syft's purl of Go's standard library names the toolchain (`go1.20.1`); read as a Go
