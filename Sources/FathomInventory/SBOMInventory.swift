@@ -168,16 +168,14 @@ public struct SBOMInventory: Sendable {
         var found: [(os: OSRelease, distro: String, count: Int)] = []
         for purl in purls where Package.osEcosystems.contains(purl.type) {
             guard let distro = purl.qualifiers["distro"] else { continue }
-            let os: OSRelease
-            if let dash = distro.lastIndex(of: "-") {
-                os = OSRelease.make(
-                    id: String(distro[..<dash]), versionID: String(distro[distro.index(after: dash)...]), prettyName: nil, idLike: nil,
-                    source: "purl distro")
-            } else if let namespace = purl.namespace {
-                os = OSRelease.make(id: namespace, versionID: distro, prettyName: nil, idLike: nil, source: "purl distro")
-            } else {
-                continue
-            }
+            // `alpine-3.7.3`, `debian-12`, or a version alone beside the purl's namespace (`3.7.3`);
+            // a version written `v3.7` is 3.7. A distro without a version (`alpine`) names no release.
+            let dash = distro.lastIndex(of: "-")
+            let id = dash.map { String(distro[..<$0]) } ?? purl.namespace
+            var version = dash.map { String(distro[distro.index(after: $0)...]) } ?? distro
+            if version.first == "v", version.dropFirst().first?.isNumber == true { version.removeFirst() }
+            guard let id, version.first?.isNumber == true else { continue }
+            let os = OSRelease.make(id: id, versionID: version, prettyName: nil, idLike: nil, source: "purl distro")
             // One release however its version is written (alpine-3.7 and alpine-3.7.3).
             if let index = found.firstIndex(where: { ($0.os.namespace ?? $0.distro) == (os.namespace ?? distro) }) {
                 found[index].count += 1

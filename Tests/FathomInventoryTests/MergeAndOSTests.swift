@@ -141,6 +141,11 @@ import Testing
         #expect(library.packages.map(\.name).sorted() == ["musl", "zlib"])
         let container = try SBOMInventory.read(cycloneDX(subject: #"{"type": "container", "name": "app", "purl": "pkg:oci/app@sha256%3A00"}"#), path: "c.json")
         #expect(container.packages.map(\.name) == ["zlib"] && container.subject == "app")
+        // A distro written `alpine-v3.7` is 3.7; one without a version names no release.
+        let written = package("SPDXRef-w", "pkg:apk/alpine/zlib@1.2.11-r1?distro=alpine-v3.7")
+        #expect(try SBOMInventory.read(spdx(written, describes: []), path: "s.json").os?.namespace == "Alpine:v3.7")
+        let versionless = package("SPDXRef-w", "pkg:apk/alpine/zlib@1.2.11-r1?distro=alpine")
+        #expect(try SBOMInventory.read(spdx(versionless, describes: []), path: "s.json").os == nil)
         let system = try SBOMInventory.read(cycloneDX(subject: #"{"type": "operating-system", "name": "alpine", "version": "3.7.3"}"#), path: "c.json")
         #expect(system.os?.namespace == "Alpine:v3.7" && system.packages.map(\.name) == ["zlib"])
     }
