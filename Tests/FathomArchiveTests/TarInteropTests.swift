@@ -45,7 +45,7 @@ import Testing
         // b.txt's header is at 512 + 3072; its 10 bytes follow.
         let bHeader = 512 + 3072
         #expect(try walk(Array(whole.prefix(bHeader + 512 + 10))) == ["a.txt", "b.txt"], "no padding, no end blocks")
-        for (cut, says) in [(2000, "inside its member 'a.txt'"), (bHeader + 512 + 5, "inside its member 'b.txt'"), (bHeader + 100, "inside the header after 'a.txt'"), (100, "inside its first header")] {
+        for (cut, says) in [(2000, "inside its member 'a.txt'"), (bHeader + 512 + 5, "inside its member 'b.txt'"), (bHeader + 100, "inside the header after 'a.txt'"), (100, "not a tar archive, or one cut short inside its first header (100 bytes")] {
             let error = #expect(throws: FathomError.self) { try walk(Array(whole.prefix(cut))) }
             #expect(error?.code == .truncated && error?.message.contains(says) == true, "\(cut): \(String(describing: error))")
         }

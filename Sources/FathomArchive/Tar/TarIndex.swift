@@ -55,8 +55,13 @@ public enum TarHeaderWalk {
         if !ended, offset < size, size - offset < Int64(TarHeader.blockSize),
             try read(offset, Int(size - offset)).contains(where: { $0 != 0 })
         {
-            let which = last.path.isEmpty ? "its first header" : "the header after '\(last.path)'"
-            throw FathomError(.truncated, "the archive ends at byte \(size), inside \(which)", path: location)
+            guard !last.path.isEmpty else {
+                // Less than one header and nothing before it: most likely no tar at all.
+                throw FathomError(
+                    .truncated, "not a tar archive, or one cut short inside its first header (\(size) bytes, less than a 512-byte header)",
+                    path: location)
+            }
+            throw FathomError(.truncated, "the archive ends at byte \(size), inside the header after '\(last.path)'", path: location)
         }
     }
 }
