@@ -7,7 +7,7 @@ public struct Coverage: Sendable, Hashable, Codable {
     /// A namespace (`Alpine:v3.10`, `PyPI`) whose packages the image holds but whose advisories
     /// were not evaluated for them, with how many packages went unchecked and why.
     public struct Gap: Sendable, Hashable, Codable {
-        public enum Reason: String, Sendable, Hashable, Codable {
+        public enum Reason: String, Sendable, Hashable, Codable, CaseIterable {
             /// The advisory data has nothing for the namespace.
             case noAdvisories = "no-advisories"
             /// Advisories exist, but fathom cannot order the namespace's versions.
@@ -23,6 +23,18 @@ public struct Coverage: Sendable, Hashable, Codable {
             /// OS packages of another type than the OS release's advisories are written for
             /// (`apk` packages in a `Debian:12` image, as an SBOM or `--os` can say).
             case otherPackageType = "other-package-type"
+
+            /// What a fleet's "Not checked" says of it after the namespace.
+            public var phrase: String {
+                switch self {
+                case .noAdvisories: "no advisory data"
+                case .noVersionOrdering: "no version ordering"
+                case .unsupportedEcosystem: "no advisory source"
+                case .invalidVersions: "versions that break the ecosystem's rules"
+                case .incompleteNames: "names without a groupId"
+                case .otherPackageType: "OS packages of another type"
+                }
+            }
         }
 
         public var namespace: String
@@ -40,6 +52,13 @@ public struct Coverage: Sendable, Hashable, Codable {
             self.isOS = isOS
             self.reason = reason
             self.example = example
+        }
+
+        /// The gap as a fleet counts images by it: the namespace for one without advisories,
+        /// else the namespace and why (`Debian:12: OS packages of another type`).
+        public var name: String {
+            guard let reason, reason != .noAdvisories else { return namespace }
+            return "\(namespace): \(reason.phrase)"
         }
 
         public var message: String {
@@ -144,7 +163,7 @@ public struct Coverage: Sendable, Hashable, Codable {
 
     /// The gaps as a fleet counts images by them: each namespace without advisory data, and
     /// "OS not identified".
-    public var gapNames: [String] { gaps.map(\.namespace) + (osPackagesWithoutRelease > 0 ? [Self.osNotIdentified] : []) }
+    public var gapNames: [String] { gaps.map(\.name) + (osPackagesWithoutRelease > 0 ? [Self.osNotIdentified] : []) }
 
     /// The gap of OS packages in an image whose OS release was not identified.
     public static let osNotIdentified = "OS not identified"

@@ -221,12 +221,16 @@ public struct ScanPolicy: Sendable {
                 outcome.suppressed.append(suppressed)
                 continue
             }
-            if let rule = ignoreRules.first(where: { $0.names(finding) && ($0.expires.map { $0 <= now } ?? false) }), let expires = rule.expires {
+            // Said only of a finding the report shows (kept, or among the kernel's).
+            func noteExpiredRule() {
+                guard let rule = ignoreRules.first(where: { $0.names(finding) && ($0.expires.map { $0 <= now } ?? false) }), let expires = rule.expires
+                else { return }
                 let said = "\(rule.origin) (\(rule.id), expired \(Self.dayFormat(expires.addingTimeInterval(-86_400))))"
                 if !outcome.expiredRules.contains(said) { outcome.expiredRules.append(said) }
             }
             if !includeKernel && KernelPackages.holdsKernel(ecosystem: finding.ecosystem, name: finding.package) {
                 outcome.kernel.append(finding)
+                noteExpiredRule()
                 continue
             }
             if finding.unimportant == true && !includeUnimportant {
@@ -254,6 +258,7 @@ public struct ScanPolicy: Sendable {
                 continue
             }
             outcome.kept.append(finding)
+            noteExpiredRule()
         }
         return outcome
     }
@@ -275,7 +280,7 @@ public struct ScanPolicy: Sendable {
         if let rule = ignoreRules.first(where: { $0.names(finding) && ($0.expires.map { $0 > now } ?? true) }) {
             return Suppressed(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "ignore file",
-                justification: rule.expires.map { "until \($0)" }, rule: rule.origin, severity: finding.severity)
+                justification: rule.expires.map { "until \(Self.dayFormat($0.addingTimeInterval(-86_400)))" }, rule: rule.origin, severity: finding.severity)
         }
         return nil
     }

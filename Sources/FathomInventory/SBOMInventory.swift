@@ -69,15 +69,11 @@ public struct SBOMInventory: Sendable {
         inventory.subject = subject?["name"] as? String
         var pending = (document["components"] as? [[String: Any]]) ?? []
         var unmatched: [String: Int] = [:]
-        // The component the SBOM describes is a package too when its purl names one (an SBOM
-        // of a library, or of one package), not when it is the image or an application.
-        if let subject, subject["type"] as? String != "container", let purl = subject["purl"] as? String, Self.namesAPackage(purl) {
-            inventory.add(purl: purl, path: path, unmatched: &unmatched)
-        }
         // An SBOM of an OS (or a tool that puts the OS there) names it as the subject.
         if let subject, subject["type"] as? String == "operating-system" {
             pending.append(subject)
         }
+        var listed = Set<String>()
         while let component = pending.popLast() {
             pending += (component["components"] as? [[String: Any]]) ?? []
             if component["type"] as? String == "operating-system", let name = component["name"] as? String {
@@ -88,7 +84,15 @@ public struct SBOMInventory: Sendable {
             }
             let properties = (component["properties"] as? [[String: Any]]) ?? []
             let foundAt = properties.first { $0["name"] as? String == "fathom:package:path" }?["value"] as? String
+            if let purl = component["purl"] as? String { listed.insert(purl) }
             inventory.add(purl: component["purl"] as? String, path: foundAt ?? path, unmatched: &unmatched)
+        }
+        // A library the SBOM is of (not an application's own project, nor the image) is matched
+        // when fathom matches its purl's type, once if `components` lists it too.
+        if let subject, ["library", "framework"].contains(subject["type"] as? String ?? ""), let purl = subject["purl"] as? String,
+            Self.namesAPackage(purl), !listed.contains(purl)
+        {
+            inventory.add(purl: purl, path: path, unmatched: &unmatched)
         }
         inventory.summarise(unmatched, path: path)
         return inventory
@@ -123,10 +127,12 @@ public struct SBOMInventory: Sendable {
         return inventory
     }
 
-    /// Whether `purl` names a package (not an image, `pkg:oci`/`pkg:docker`, nor a `pkg:generic` thing).
+    /// Whether `purl` names a package fathom matches (not the image, `pkg:oci`, nor a
+    /// repository or project, `pkg:github`, `pkg:swid`, as GitHub's and Microsoft's SBOMs
+    /// describe their root): what a document describes is a package only then.
     static func namesAPackage(_ purl: String) -> Bool {
-        guard let parsed = try? PackageURL(parsing: purl) else { return true }  // read as a package, so its error is said
-        return !["oci", "docker", "generic"].contains(parsed.type)
+        guard let parsed = try? PackageURL(parsing: purl) else { return false }  // the subject: an unreadable purl there is no package
+        return parsed.package(path: "") != nil
     }
 
     private mutating func add(purl text: String?, path: String, unmatched: inout [String: Int]) {

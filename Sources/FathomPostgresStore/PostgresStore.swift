@@ -349,7 +349,7 @@ public final class PostgresStore: Store {
         // A withdrawn record names no package to match (imports now leave its rows out).
         """
         DELETE FROM advisory_packages p USING advisories a
-        WHERE a.source = p.source AND a.id = p.id AND (a.record::jsonb ->> 'withdrawn') IS NOT NULL
+        WHERE a.source = p.source AND a.id = p.id AND a.record LIKE '%"withdrawn"%' AND (a.record::jsonb ->> 'withdrawn') IS NOT NULL
         """,
     ]
 

@@ -227,8 +227,8 @@ public final class SQLiteStore: Store {
         """,
         // A withdrawn record names no package to match (imports now leave its rows out).
         """
-        DELETE FROM advisory_packages WHERE EXISTS (SELECT 1 FROM advisories a WHERE a.source = advisory_packages.source
-            AND a.id = advisory_packages.id AND json_extract(a.record, '$.withdrawn') IS NOT NULL);
+        DELETE FROM advisory_packages WHERE (source, id) IN (SELECT source, id FROM advisories
+            WHERE record LIKE '%"withdrawn"%' AND json_extract(record, '$.withdrawn') IS NOT NULL);
         """,
     ]
 

@@ -268,7 +268,7 @@ struct Database: AsyncParsableCommand {
                     }
                 } catch {
                     failed = true
-                    FileHandle.standardError.write(Data("fathom: error: \(FathomError.wrapping(error).with(path: path))\n".utf8))
+                    printError("\(FathomError.wrapping(error).with(path: path))")
                 }
             }
             try await store.close()

@@ -110,8 +110,6 @@ struct Scan: AsyncParsableCommand {
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
         if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
         if template != nil && format != .template { throw ValidationError("--template is for --format template") }
-        // An image says its own OS (its os-release); taking --os silently would not be what was asked.
-        if os != nil && !reference.hasPrefix("sbom:") { throw ValidationError("--os is for sbom:FILE (an image's OS is read from its os-release)") }
     }
 
     func run() async throws {
@@ -121,6 +119,9 @@ struct Scan: AsyncParsableCommand {
         let reportTemplate = try loadTemplate(template)
         let policy = try policyOptions.policy()
         let dataAge = (cutoff: try parseSince(maxDbAge), text: maxDbAge)
+        // An image says its own OS (its os-release). Said, not refused: FATHOM_OS or a config
+        // file may set it for the SBOMs scanned with the same settings.
+        if os != nil && !reference.hasPrefix("sbom:") { printWarning("--os is for sbom:FILE: an image's OS is read from the image, --os is not used") }
         if reference.hasPrefix("sbom:") {
             return try await scanSBOM(path: String(reference.dropFirst("sbom:".count)), policy: policy, dataAge: dataAge, template: reportTemplate)
         }

@@ -34,7 +34,7 @@ struct Vercmp: ParsableCommand {
             }
             print(order.symbol)
         } catch {
-            FileHandle.standardError.write(Data("fathom: error: \(error)\n".utf8))
+            printError("\(error)")
             throw ExitCode(1)
         }
     }

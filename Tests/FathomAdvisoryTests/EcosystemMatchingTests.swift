@@ -144,6 +144,8 @@ import Testing
         #expect(coverage.checkedAgainst == ["Debian:12"])
         #expect(coverage.gaps.map { "\($0.namespace) \($0.reason!.rawValue) \($0.packages)" } == ["Debian:12 other-package-type 1"])
         #expect(coverage.warnings == ["Debian:12's advisories are for deb packages: 1 OS package was not checked (apk musl 1.1.18-r3)"])
+        // A fleet counts it with its reason: not "no advisory data for Debian:12", which it has.
+        #expect(coverage.gapNames == ["Debian:12: OS packages of another type"])
         #expect(OSRelease.packageType(ofNamespace: "Wolfi") == "apk" && OSRelease.packageType(ofNamespace: "Ubuntu:22.04") == "deb")
         #expect(OSRelease.packageType(ofNamespace: "Rocky Linux:9") == "rpm")
     }

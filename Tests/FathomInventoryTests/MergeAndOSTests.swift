@@ -131,6 +131,10 @@ import Testing
         #expect(everyOne.os?.namespace == "Alpine:v3.7")
         let theImage = try SBOMInventory.read(spdx([image, musl].joined(separator: ","), describes: ["SPDXRef-image"]), path: "s.json")
         #expect(theImage.packages.map(\.name) == ["musl"] && theImage.subject == "SPDXRef-image")
+        // GitHub's dependency graph describes the repository (`pkg:github`): the subject, no gap.
+        let repository = package("SPDXRef-repo", "pkg:github/owner/repo@main")
+        let github = try SBOMInventory.read(spdx([repository, musl].joined(separator: ","), describes: ["SPDXRef-repo"]), path: "s.json")
+        #expect(github.packages.map(\.name) == ["musl"] && github.subject == "SPDXRef-repo")
         let noPurl = try SBOMInventory.read(spdx([package("SPDXRef-dir", nil), musl].joined(separator: ","), describes: ["SPDXRef-dir"]), path: "s.json")
         #expect(noPurl.packages.map(\.name) == ["musl"] && noPurl.subject == "SPDXRef-dir" && noPurl.warnings.isEmpty)
 
@@ -139,6 +143,11 @@ import Testing
         }
         let library = try SBOMInventory.read(cycloneDX(subject: #"{"type": "library", "name": "musl", "purl": "pkg:apk/alpine/musl@1.1.18-r3?distro=alpine-3.7.3"}"#), path: "c.json")
         #expect(library.packages.map(\.name).sorted() == ["musl", "zlib"])
+        // An application's own project is the subject; a library listed in components too is read once.
+        let application = try SBOMInventory.read(cycloneDX(subject: #"{"type": "application", "name": "app", "purl": "pkg:npm/app@latest"}"#), path: "c.json")
+        #expect(application.packages.map(\.name) == ["zlib"])
+        let listedToo = try SBOMInventory.read(cycloneDX(subject: #"{"type": "library", "name": "zlib", "purl": "pkg:apk/alpine/zlib@1.2.11-r1?distro=alpine-3.7.3"}"#), path: "c.json")
+        #expect(listedToo.packages.map(\.name) == ["zlib"])
         let container = try SBOMInventory.read(cycloneDX(subject: #"{"type": "container", "name": "app", "purl": "pkg:oci/app@sha256%3A00"}"#), path: "c.json")
         #expect(container.packages.map(\.name) == ["zlib"] && container.subject == "app")
         // A distro written `alpine-v3.7` is 3.7; one without a version names no release.

@@ -9,6 +9,17 @@ import Testing
 /// The report said anew from a new match: coverage, its warnings and the verdict's view of the
 /// fleet follow, and what reading the image said stays.
 @Suite struct ReportTests {
+    /// A fleet's "Not checked" says why for a gap that is not missing data: a namespace with a
+    /// reason is said as it is, a bare one is a namespace without advisories.
+    @Test func aFleetGapSaysWhyItWasNotChecked() {
+        #expect(FleetSummary.describe(gap: "Alpine:v3.10") == "no advisory data for Alpine:v3.10")
+        for reason in Coverage.Gap.Reason.allCases where reason != .noAdvisories {
+            let gap = Coverage.Gap(namespace: "Debian:12", packages: 1, isOS: true, reason: reason)
+            #expect(FleetSummary.describe(gap: gap.name) == "Debian:12: \(reason.phrase)")
+        }
+        #expect(FleetSummary.describe(gap: ScanReport.nothingToCheck) == ScanReport.nothingToCheck)
+    }
+
     /// A report of an SBOM of two Alpine packages (its one warning is what "reading" said).
     static func report() throws -> ScanReport {
         let sbom = Array("""
