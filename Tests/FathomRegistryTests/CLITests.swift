@@ -79,6 +79,9 @@ import Testing
         let nothing = try await fathom(["scan", "rootfs:" + directory + "/not-a-root", "--store", directory + "/s.db"])
         #expect(nothing.status == 0)
         #expect(nothing.text.contains("NOT CHECKED: no OS release and no package fathom reads were found"), "\(nothing.text)")
+        // A fleet counts such an image as not checked (busybox: no OS release, no package database).
+        let fleet = try await fathom(["registry", "oci:\(TestImages.busyboxMusl)", "--store", directory + "/s.db", "-f", "json"])
+        #expect((try JSONSerialization.jsonObject(with: fleet.stdout) as? [String: Any])?["missingData"] as? [String: Int] == ["no OS and no package found": 1], "\(fleet.text)")
         let nothingJSON = try await fathom(["scan", "rootfs:" + directory + "/not-a-root", "--store", directory + "/s.db", "-f", "json"])
         #expect(nothingJSON.errorText.contains("not checked: no OS release and no package"), "\(nothingJSON.errorText)")
         // An empty --severity would leave every finding out: a usage error, as an unknown word is.
