@@ -179,7 +179,10 @@ public struct ScanPolicy: Sendable {
             for field in fields.dropFirst() {
                 if field.hasPrefix("pkg:") {
                     rule.package = String(field.dropFirst(4))
-                } else if field.hasPrefix("exp:"), let date = Self.day(String(field.dropFirst(4))) {
+                } else if field.hasPrefix("exp:") {
+                    guard let date = Self.day(String(field.dropFirst(4))) else {
+                        throw FathomError(.invalidInput, "line \(number + 1): '\(field)' is not a calendar day (exp:YYYY-MM-DD)", path: file)
+                    }
                     rule.expires = date.addingTimeInterval(86_400)  // the whole day stated
                 } else {
                     throw FathomError(.invalidInput, "line \(number + 1): '\(field)' is neither pkg:NAME nor exp:YYYY-MM-DD", path: file)

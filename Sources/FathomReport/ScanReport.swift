@@ -298,7 +298,7 @@ public struct ScanReport: Sendable, Codable {
     /// checked (Trivy warns alike). An image of static binaries, an empty file system, or a
     /// `rootfs:` directory that is not the root of one. An SBOM's own line says it of the SBOM.
     var nothingFound: String? {
-        guard os == nil, packages.isEmpty, !["spdx", "cyclonedx"].contains(where: { artifact.mediaType?.rawValue.contains($0) == true }) else {
+        guard os == nil, packages.isEmpty, !isSBOM else {
             return nil
         }
         return "no OS release and no package fathom reads were found: nothing was checked (an image of static binaries or an empty "
@@ -320,9 +320,13 @@ public struct ScanReport: Sendable, Codable {
         guard let os, os.namespace != nil, !packages.contains(where: { FathomInventory.Package.osEcosystems.contains($0.ecosystem) }) else {
             return nil
         }
+        if isSBOM { return "the SBOM names \(os.prettyName ?? os.id) but lists none of its packages (no deb, apk or rpm purl): no OS package was checked" }
         return "\(os.prettyName ?? os.id) was identified, but no package database fathom reads was found (deleted, hidden by a later layer, "
             + "or in another form): its OS packages were not checked"
     }
+
+    /// Whether the report is of an SBOM's packages (`sbom:FILE`), not of an image.
+    var isSBOM: Bool { ["spdx", "cyclonedx"].contains { artifact.mediaType?.rawValue.contains($0) == true } }
 
     /// A finding as the document shows it.
     private func vulnerability(_ finding: Finding) -> Vulnerability {

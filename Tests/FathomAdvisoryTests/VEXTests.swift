@@ -55,6 +55,8 @@ import Testing
         #expect(rules.map(\.id) == ["CVE-2019-14697", "CVE-2018-0732"])
         #expect(rules.map(\.origin) == ["ignore:1", "ignore:2"])
         #expect(rules.last?.package == "openssl" && rules.last?.expires != nil)
+        let badDay = #expect(throws: FathomError.self) { try ScanPolicy.ignoreRules("CVE-1 exp:2099-13-45\n", file: "ignore") }
+        #expect(badDay?.message.contains("'exp:2099-13-45' is not a calendar day") == true, "\(String(describing: badDay))")
         #expect(throws: FathomError.self) { try ScanPolicy.severities("") }
         #expect(throws: FathomError.self) { try ScanPolicy.severities(" , ") }
     }

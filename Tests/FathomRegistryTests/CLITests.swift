@@ -94,6 +94,11 @@ import Testing
         #expect(mixed.status == 1)
         #expect(mixed.errorText.contains("name 2 releases (") && mixed.errorText.contains("alpine-3.10.4: 1 package") && mixed.errorText.contains(": 2 packages"), "\(mixed.errorText)")
         #expect(try await fathom(["scan", "sbom:" + directory + "/mixed.cdx.json", "--store", directory + "/s.db", "--os", "alpine:3.7"]).status == 0)
+        // An SBOM that names its OS but lists no package of it says so in its own words.
+        try #"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": [{"type": "operating-system", "name": "alpine", "version": "3.7.3"}, {"type": "library", "name": "requests", "version": "2.19.1", "purl": "pkg:pypi/requests@2.19.1"}]}"#.write(
+            toFile: directory + "/no-os-packages.cdx.json", atomically: true, encoding: .utf8)
+        let noOSPackages = try await fathom(["scan", "sbom:" + directory + "/no-os-packages.cdx.json", "--store", directory + "/s.db"])
+        #expect(noOSPackages.text.contains("the SBOM names alpine but lists none of its packages"), "\(noOSPackages.text)")
         // --os is the SBOM's: an image's OS is its own, and a --os given for it is said to be unused.
         let osOfImage = try await fathom(["scan", "rootfs:" + directory + "/not-a-root", "--os", "alpine:3.7", "--store", directory + "/s.db"])
         #expect(osOfImage.status == 0 && osOfImage.errorText.contains("--os is for sbom:FILE"), "\(osOfImage.errorText)")
