@@ -85,6 +85,10 @@ public struct Coverage: Sendable, Hashable, Codable {
     public var gaps: [Gap]
     /// OS packages that could not be checked because the image's OS was not identified.
     public var osPackagesWithoutRelease: Int
+    /// No package at all and no OS release with advisories (busybox, an empty file system, a
+    /// `rootfs:` above the root, an SBOM that lists nothing): nothing was checked. Nil in
+    /// reports written before it was kept.
+    public var nothingToCheck: Bool?
 
     public init(_ packages: [InventoryEntry], osNamespace: String?, lookup: any AdvisoryLookup) {
         let available = lookup.namespaces
@@ -156,14 +160,20 @@ public struct Coverage: Sendable, Hashable, Codable {
         gaps = missing.values.map { Gap(namespace: $0.namespace, packages: $0.count, isOS: $0.isOS, reason: $0.reason, example: $0.example) }
             .sorted { ($1.isOS ? 1 : 0, $0.namespace, $0.reason?.rawValue ?? "") < ($0.isOS ? 1 : 0, $1.namespace, $1.reason?.rawValue ?? "") }
         osPackagesWithoutRelease = unidentified
+        nothingToCheck = packages.isEmpty && osNamespace == nil ? true : nil
     }
 
     /// Whether some packages were not checked against anything.
-    public var isIncomplete: Bool { !gaps.isEmpty || osPackagesWithoutRelease > 0 }
+    public var isIncomplete: Bool { !gaps.isEmpty || osPackagesWithoutRelease > 0 || nothingToCheck == true }
 
     /// The gaps as a fleet counts images by them: each namespace without advisory data, and
     /// "OS not identified".
-    public var gapNames: [String] { gaps.map(\.name) + (osPackagesWithoutRelease > 0 ? [Self.osNotIdentified] : []) }
+    public var gapNames: [String] {
+        gaps.map(\.name) + (osPackagesWithoutRelease > 0 ? [Self.osNotIdentified] : []) + (nothingToCheck == true ? [Self.nothingFound] : [])
+    }
+
+    /// The gap of an image with no OS release and no package fathom reads.
+    public static let nothingFound = "no OS and no package found"
 
     /// The gap of OS packages in an image whose OS release was not identified.
     public static let osNotIdentified = "OS not identified"
@@ -175,6 +185,11 @@ public struct Coverage: Sendable, Hashable, Codable {
     /// fathom has no advisory namespace for (Oracle Linux), which is why its packages were not checked.
     public func warnings(unsupportedOS: String?) -> [String] {
         var lines = gaps.map(\.message)
+        if nothingToCheck == true {
+            lines.append(
+                "no OS release and no package fathom reads were found: nothing was checked (an image of static binaries or an empty "
+                    + "file system, a rootfs: directory that is not the root of one, or an SBOM that lists nothing)")
+        }
         if osPackagesWithoutRelease > 0 {
             let counted = "its \(osPackagesWithoutRelease) OS package\(osPackagesWithoutRelease == 1 ? " was" : "s were") not checked"
             lines.append(

@@ -193,6 +193,15 @@ public struct ScanPolicy: Sendable {
         return rules
     }
 
+    /// One line per ignore rule past its expiry, for a fleet's summary: its images' reports name
+    /// the rules whose finding is back, a summary says which rules no longer apply.
+    public var expiredRuleWarnings: [String] {
+        ignoreRules.compactMap { rule in
+            guard let expires = rule.expires, expires <= now else { return nil }
+            return "ignore rule \(rule.origin) (\(rule.id)) expired on \(Self.dayFormat(expires.addingTimeInterval(-86_400))) and no longer applies"
+        }
+    }
+
     /// `date`'s calendar day in UTC, as `YYYY-MM-DD`.
     static func dayFormat(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)

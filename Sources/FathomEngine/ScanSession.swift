@@ -137,8 +137,9 @@ public struct ScanSession: Sendable {
             notes.append("\(name): the SBOM names no OS: its OS packages were not checked (give --os ID:VERSION)")
         }
         var result = judged(report, findings: findings, changes: nil, coverage: coverage, notes: notes)
-        // An SBOM that lists nothing is not a clean image: nothing was checked.
-        if sbom.packages.isEmpty {
+        // An SBOM that lists nothing is not a clean image: nothing was checked (coverage says so
+        // itself when the SBOM names no OS either).
+        if sbom.packages.isEmpty && coverage.nothingToCheck != true {
             result.report.warnings.append("\(name): the SBOM lists no package: nothing was checked")
             result.verdict = verdict(kept: result.report.vulnerabilities.count, gaps: ["the SBOM lists no package"])
         }

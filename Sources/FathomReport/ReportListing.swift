@@ -8,12 +8,8 @@ extension ScanReport {
         var gaps = coverage?.gapNames ?? []
         if !summary.advisoriesLoaded { gaps.append("no advisory data loaded") }
         if let os, missingOSPackages != nil { gaps.append(Self.noPackageDatabase(os.prettyName ?? os.id)) }
-        if nothingFound != nil { gaps.append(Self.nothingToCheck) }
         return gaps
     }
-
-    /// The gap of an image with no OS and no package fathom reads.
-    public static let nothingToCheck = "no OS and no package found"
 
     /// The gap of an image whose OS fathom checks but whose package database was not found.
     static func noPackageDatabase(_ os: String) -> String { "\(os): no package database found" }
@@ -21,8 +17,7 @@ extension ScanReport {
     /// Whether advisory data covered every package: an image with fewer findings proves
     /// something only then.
     var fullyChecked: Bool {
-        summary.advisoriesLoaded && (coverage?.gaps.isEmpty ?? false) && (coverage?.osPackagesWithoutRelease ?? 0) == 0
-            && missingOSPackages == nil && nothingFound == nil
+        summary.advisoriesLoaded && coverage?.isIncomplete == false && missingOSPackages == nil
     }
 
     /// Each finding's key (`id package version severity`) with the index of the layer that

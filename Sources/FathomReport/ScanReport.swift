@@ -290,19 +290,8 @@ public struct ScanReport: Sendable, Codable {
     /// format but the table (which shows them beside its counts): a report that looks clean
     /// but was not checked must not pass unnoticed.
     public var uncheckedWarnings: [String] {
-        guard summary.advisoriesLoaded else { return [Self.noAdvisoryData, nothingFound].compactMap { $0 } }
-        return (coverage?.warnings(unsupportedOS: unsupportedOS) ?? []) + [missingOSPackages, nothingFound].compactMap { $0 }
-    }
-
-    /// Said when an image holds no OS release and no package fathom reads: nothing could be
-    /// checked (Trivy warns alike). An image of static binaries, an empty file system, or a
-    /// `rootfs:` directory that is not the root of one. An SBOM's own line says it of the SBOM.
-    var nothingFound: String? {
-        guard os == nil, packages.isEmpty, !isSBOM else {
-            return nil
-        }
-        return "no OS release and no package fathom reads were found: nothing was checked (an image of static binaries or an empty "
-            + "file system, or, for rootfs:, a directory that is not the root of one)"
+        guard summary.advisoriesLoaded else { return [Self.noAdvisoryData] }
+        return (coverage?.warnings(unsupportedOS: unsupportedOS) ?? []) + [missingOSPackages].compactMap { $0 }
     }
 
     /// An OS release that was read but has no advisory namespace, as the gap names it (not "not

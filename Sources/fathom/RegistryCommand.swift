@@ -173,6 +173,7 @@ struct RegistryScan: AsyncParsableCommand {
         try await client?.shutdown()
         let trend = writesFleetHTML ? try await store.findingTrend() : []
         try await store.close()
+        summary.warnings += policy.expiredRuleWarnings
         summary.finish(elapsed: ContinuousClock.now - started)
         switch format {
         case .json: FileHandle.standardOutput.write(Data(try summary.json().utf8))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FathomAdvisory
 import FathomCore
 import FathomSource
 import FathomOCI
@@ -60,8 +61,9 @@ struct Rescan: AsyncParsableCommand {
         }
         let registries = offline ? [] : FleetRescan.registries(of: try await store.scannedNames())
         let client = offline || registries.isEmpty ? nil : try registryOptions.makeClient(for: registries.first)
+        let policy = try policyOptions.policy()
         let session = try await ScanSession.open(
-            store: store, scanner: ImageScanner(cache: LayerCache(store: store)), policy: try policyOptions.policy(),
+            store: store, scanner: ImageScanner(cache: LayerCache(store: store)), policy: policy,
             imageConcurrency: concurrency ?? FleetScanner.defaultImageConcurrency())
         let fleet = session.fleet
         let advisoryVersion = fleet.advisoryVersion
@@ -82,7 +84,7 @@ struct Rescan: AsyncParsableCommand {
         await display.stop()
         try await client?.shutdown()
         try await store.close()
-        report.finish(elapsed: ContinuousClock.now - started, warnings: warnings, counters: fleet.matching.counts)
+        report.finish(elapsed: ContinuousClock.now - started, warnings: warnings + policy.expiredRuleWarnings, counters: fleet.matching.counts)
         if sinceDbChange && report.images == 0 && report.failures.isEmpty {
             printNote("every stored image was already matched against the current advisory data (\(advisoryVersion))")
         }

@@ -513,7 +513,9 @@ import Testing
         let directory = try Fixtures.temporaryDirectory("fleet-policy")
         let store = directory + "/fathom.db"
         #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
-        try "CVE-2018-1000001 pkg:musl\n".write(toFile: directory + "/ignore", atomically: true, encoding: .utf8)
+        // The second rule expired: a fleet's summary says it no longer applies.
+        try "CVE-2018-1000001 pkg:musl\nCVE-2099-0001 exp:2020-01-01\n".write(toFile: directory + "/ignore", atomically: true, encoding: .utf8)
+        let expired = "ignore rule \(directory)/ignore:2 (CVE-2099-0001) expired on 2020-01-01 and no longer applies"
         try """
             {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/2", "author": "fathom tests",
              "timestamp": "2026-11-29T00:00:00Z", "version": 1,
@@ -549,11 +551,13 @@ import Testing
         // The summary counts what the policy reports, not what matching found.
         let counted = (summary["findings"] as? [String: Int] ?? [:]).values.reduce(0, +)
         #expect(counted == fromScan.live.count)
+        #expect((summary["warnings"] as? [String] ?? []).contains(expired), "\(summary["warnings"] ?? "")")
 
         // rescan: the same flags; the verdict over every stored image.
         let rescan = try await fathom(["rescan", "--store", store, "--offline", "--quiet", "--exit-code", "4"] + policy)
         #expect(rescan.status == 4, "\(rescan.errorText)")
         #expect(rescan.text.contains("Failing the policy") && rescan.text.contains("\(registry.host)/alpine:3.7"))
+        #expect(rescan.text.contains("warning: " + expired), "\(rescan.text)")
         // Every finding here is UNKNOWN: --severity CRITICAL leaves none, so the gate passes.
         let passing = try await fathom(["rescan", "--store", store, "--offline", "--quiet", "--exit-code", "4", "--severity", "CRITICAL"])
         #expect(passing.status == 0, "\(passing.errorText)")

@@ -68,16 +68,23 @@ import Testing
         #expect(version.text.contains("no store at \(directory)/new.db"))
         #expect(!FileManager.default.fileExists(atPath: directory + "/new.db"))
         // An SBOM with no component is a gap, not a clean verdict.
+        try await fathom(["db", "import", "--store", directory + "/s.db", Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path])
         try #"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": []}"#.write(
             toFile: directory + "/empty.cdx.json", atomically: true, encoding: .utf8)
         let empty = try await fathom(["scan", "sbom:" + directory + "/empty.cdx.json", "--exit-code", "2", "--store", directory + "/s.db"])
         #expect(empty.status == 1)
-        #expect(empty.errorText.contains("no verdict") && empty.errorText.contains("the SBOM lists no package"))
+        #expect(empty.errorText.contains("no verdict") && empty.errorText.contains("an SBOM that lists nothing"), "\(empty.errorText)")
+        // One named OS and no package: the SBOM's own words, and no verdict either.
+        let emptyWithOS = try await fathom(["scan", "sbom:" + directory + "/empty.cdx.json", "--os", "alpine:3.7", "--exit-code", "2", "--store", directory + "/s.db"])
+        #expect(emptyWithOS.status == 1 && emptyWithOS.errorText.contains("the SBOM lists no package"), "\(emptyWithOS.errorText)")
         // A root file system in which nothing is found (a directory above the root, or empty) says so.
         try FileManager.default.createDirectory(atPath: directory + "/not-a-root/etc", withIntermediateDirectories: true)
-        try await fathom(["db", "import", "--store", directory + "/s.db", Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path])
         let nothing = try await fathom(["scan", "rootfs:" + directory + "/not-a-root", "--store", directory + "/s.db"])
         #expect(nothing.status == 0)
+        // Nothing checked is no clean verdict: busybox has no OS release and no package database.
+        let gate = try await fathom(["scan", "oci:\(TestImages.busyboxMusl)", "--store", directory + "/s.db", "--exit-code", "3"])
+        #expect(gate.status == 1 && gate.errorText.contains("no verdict: no OS release and no package"), "\(gate.errorText)")
+        #expect(try await fathom(["scan", "oci:\(TestImages.busyboxMusl)", "--store", directory + "/s.db", "--exit-code", "3", "--allow-missing-data"]).status == 0)
         #expect(nothing.text.contains("NOT CHECKED: no OS release and no package fathom reads were found"), "\(nothing.text)")
         // A fleet counts such an image as not checked (busybox: no OS release, no package database).
         let fleet = try await fathom(["registry", "oci:\(TestImages.busyboxMusl)", "--store", directory + "/s.db", "-f", "json"])

@@ -17,7 +17,7 @@ import Testing
             let gap = Coverage.Gap(namespace: "Debian:12", packages: 1, isOS: true, reason: reason)
             #expect(FleetSummary.describe(gap: gap.name) == "Debian:12: \(reason.phrase)")
         }
-        #expect(FleetSummary.describe(gap: ScanReport.nothingToCheck) == ScanReport.nothingToCheck)
+        #expect(FleetSummary.describe(gap: Coverage.nothingFound) == Coverage.nothingFound)
     }
 
     /// A report of an SBOM of two Alpine packages (its one warning is what "reading" said).
