@@ -66,7 +66,7 @@ import Testing
         let server = try await BackgroundServer(
             "env DOCKER_CONFIG=\(directory)/docker FATHOM_LOG_LEVEL=trace \"\(Fixtures.fathomExecutable)\" serve --listen 127.0.0.1:\(port) --store \"$1\" --workers 1 "
                 + "--api-token-file \(directory)/api.token --webhook-token-file \(directory)/webhook.token --notify-secret-file \(directory)/notify.token "
-                + "--notify-url http://127.0.0.1:1/hook --db-update-interval off",
+                + "--notify-url http://127.0.0.1:1/hook --db-update-interval off --rescan-interval off",
             argument: store, port: port, log: serveLog)
         defer { server.stop() }
         let base = "http://127.0.0.1:\(port)"

@@ -37,10 +37,14 @@ import Testing
         let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
         try await Tool.run([Fixtures.fathomExecutable, "db", "import", "--store", store, secdb], environment: Fixtures.isolatedEnvironment)
         let port = try chosen ?? freePort()
+        // No daily rescan unless a test asks: its slot is midnight UTC, and a test that counts
+        // jobs across it found one more (CI's stop 38).
+        var arguments = arguments.contains("--registry") ? arguments : arguments + ["--registry", "127.0.0.1:*"]
+        if !arguments.contains("--rescan-interval") { arguments += ["--rescan-interval", "off"] }
         let command =
             "\"\(Fixtures.fathomExecutable)\" serve --listen 127.0.0.1:\(port) --store \"$1\" --workers \(workers) "
             + "--api-token-file \(directory)/api.token --webhook-token-file \(directory)/webhook.token --db-update-interval off "
-            + (arguments.contains("--registry") ? arguments : arguments + ["--registry", "127.0.0.1:*"]).map { "'\($0)'" }.joined(separator: " ")
+            + arguments.map { "'\($0)'" }.joined(separator: " ")
         let server = try await BackgroundServer(command, argument: store, port: port, log: directory + "/serve.log")
         return Service(port: port, store: store, directory: directory, server: server)
     }
