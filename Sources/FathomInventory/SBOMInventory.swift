@@ -39,17 +39,22 @@ public struct SBOMInventory: Sendable {
             throw FathomError(.invalidInput, "not a CycloneDX (bomFormat) or SPDX (spdxVersion) JSON SBOM", path: path)
         }
         if let override {
-            let separator = override.firstIndex(of: ":") ?? override.lastIndex(of: "-")
-            let parts = separator.map { [String(override[..<$0]), String(override[override.index(after: $0)...])] } ?? []
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw FathomError(.invalidInput, "--os takes ID:VERSION (debian:12, alpine:3.20), not '\(override)'")
-            }
-            inventory.os = OSRelease.make(id: parts[0].lowercased(), versionID: parts[1], prettyName: nil, idLike: nil, source: "--os")
+            inventory.os = try osRelease(override: override)
         } else if inventory.os == nil {
             inventory.os = try osFromDistro(inventory.purls, path: path)
         }
         inventory.purls = []
         return inventory
+    }
+
+    /// The OS an `--os ID:VERSION` (or `ID-VERSION`) names.
+    public static func osRelease(override: String) throws -> OSRelease {
+        let separator = override.firstIndex(of: ":") ?? override.lastIndex(of: "-")
+        let parts = separator.map { [String(override[..<$0]), String(override[override.index(after: $0)...])] } ?? []
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw FathomError(.invalidInput, "--os takes ID:VERSION (debian:12, alpine:3.20), not '\(override)'")
+        }
+        return OSRelease.make(id: parts[0].lowercased(), versionID: parts[1], prettyName: nil, idLike: nil, source: "--os")
     }
 
     /// The purls read, kept until the OS is settled.

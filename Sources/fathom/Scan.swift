@@ -110,6 +110,9 @@ struct Scan: AsyncParsableCommand {
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
         if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
         if template != nil && format != .template { throw ValidationError("--template is for --format template") }
+        if let os {
+            do { _ = try SBOMInventory.osRelease(override: os) } catch let error as FathomError { throw ValidationError(error.message) }
+        }
     }
 
     func run() async throws {
