@@ -59,6 +59,25 @@ import Testing
         #expect(decoded.readWarnings == read && decoded.coverage?.gaps.isEmpty == true)
     }
 
+    /// An image's HTML page (the dashboard's) says what was not checked before its counts:
+    /// "0 findings" over packages nothing was checked against reads as clean.
+    @Test func anImagePageSaysWhatWasNotCheckedBeforeItsCounts() throws {
+        var report = try Self.report()
+        report.set(findings: [], suppressed: [], changes: nil, coverage: try Self.coverage(gaps: [("Alpine:v3.10", 1)]), advisoriesLoaded: true, notes: [])
+        let html = report.html(backLink: "/")
+        let gap = "no advisories for Alpine:v3.10: its 1 OS package was not checked"
+        let notChecked = try #require(html.range(of: "<h2>Not checked</h2>"), "\(html)")
+        let counts = try #require(html.range(of: "id=\"findings-total\""))
+        #expect(notChecked.lowerBound < counts.lowerBound)
+        #expect(html.contains("Checked against: nothing") && html.components(separatedBy: gap).count == 2, "\(html)")
+        // Checked: no such section, and what it was checked against.
+        report.set(findings: [], suppressed: [], changes: nil, coverage: try Self.coverage(gaps: []), advisoriesLoaded: true, notes: [])
+        #expect(!report.html().contains("Not checked") && report.html().contains("Checked against: Alpine:v3.10"))
+        // No advisory data at all says so first too.
+        report.set(findings: [], suppressed: [], changes: nil, coverage: nil, advisoriesLoaded: false, notes: [])
+        #expect(report.html().contains("<h2>Not checked</h2><ul><li>\(ScanReport.noAdvisoryData)"))
+    }
+
     @Test func theFleetSummaryNamesTheImagesThatFailThePolicy() throws {
         var summary = FleetSummary(source: "r.example", advisoryVersion: "v1")
         summary.judge("r.example/a:1", ScanVerdict(kind: .fail, findings: 3, gaps: [], exitCode: 4))

@@ -144,7 +144,17 @@ extension ScanReport {
         body += "<h1>\(escapeHTML(artifact.name))</h1><p class=\"meta\">"
         body += [artifact.manifestDigest.map { "digest \($0)" }, os.map { "OS \($0.prettyName ?? $0.id)" }, artifact.platform]
             .compactMap { $0 }.map { escapeHTML($0) }.joined(separator: " · ")
-        body += "</p></header><section class=\"cards\">"
+        body += "</p>"
+        if let coverage {
+            body += "<p class=\"meta\" id=\"checked-against\">Checked against: "
+                + escapeHTML(coverage.checkedAgainst.isEmpty ? "nothing" : coverage.checkedAgainst.joined(separator: ", ")) + "</p>"
+        }
+        body += "</header>"
+        // What was not checked comes before any count: "0 findings" alone reads as clean.
+        if !uncheckedWarnings.isEmpty {
+            body += "<section id=\"not-checked\"><h2>Not checked</h2><ul>" + uncheckedWarnings.map { "<li>\(escapeHTML($0))</li>" }.joined() + "</ul></section>"
+        }
+        body += "<section class=\"cards\">"
         body += HTMLPage.card("packages", packages.count, id: "packages")
         body += HTMLPage.card("findings", summary.total, id: "findings-total")
         body += HTMLPage.card("fixable", summary.fixable, id: "fixable")
@@ -167,7 +177,8 @@ extension ScanReport {
                      escapeHTML($0.package), escapeHTML($0.installedVersion), escapeHTML($0.fixedVersion ?? "–"), escapeHTML($0.path)]
                 })
         body += "</section>"
-        if !warnings.isEmpty { body += "<section><h2>Warnings</h2><ul>" + warnings.map { "<li>\(escapeHTML($0))</li>" }.joined() + "</ul></section>" }
+        let others = warnings.filter { !uncheckedWarnings.contains($0) }
+        if !others.isEmpty { body += "<section><h2>Warnings</h2><ul>" + others.map { "<li>\(escapeHTML($0))</li>" }.joined() + "</ul></section>" }
         return HTMLPage.document(title: "fathom · \(artifact.name)", body: body)
     }
 }
