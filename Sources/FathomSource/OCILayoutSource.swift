@@ -99,14 +99,26 @@ public struct OCILayoutSource: ImageSource {
                     .notFound,
                     "the layout has no image tagged '\(tag)'; it has \(names.isEmpty ? "no tagged images" : names.joined(separator: ", "))")
             }
+            // A name that is the tag itself wins over names that end in it (`lay:3.7` for `3.7`).
+            let exact = candidates.filter { $0.annotations?[Descriptor.refNameAnnotation] == tag }
+            if !exact.isEmpty { candidates = exact }
+            let names = Set(candidates.compactMap { $0.annotations?[Descriptor.refNameAnnotation] })
+            if names.count > 1 {
+                throw FathomError(
+                    .invalidInput,
+                    "the layout has \(names.count) images whose names end in '\(tag)' (\(names.sorted().joined(separator: ", "))): choose one by its whole name")
+            }
             repoTags = [tag]
         }
         let chosen: Descriptor
         if candidates.count == 1 {
             chosen = candidates[0]
-        } else if tag == nil, candidates.count > 1, candidates.allSatisfy({ $0.platform == nil }) {
+        } else if candidates.count > 1, candidates.allSatisfy({ $0.platform == nil }) {
             // Several images, none for a platform: a tag, not --platform, chooses.
             let names = candidates.compactMap { $0.annotations?[Descriptor.refNameAnnotation] }
+            if let tag {
+                throw FathomError(.invalidInput, "the layout has \(candidates.count) images tagged '\(tag)' and names no platform for them: fathom cannot tell which to scan")
+            }
             throw FathomError(
                 .invalidInput,
                 "the layout holds \(candidates.count) images and names no platform for them: choose one by its tag (\(displayName):TAG)"

@@ -309,6 +309,20 @@ import Testing
                 && untagged.errorText.contains("it has 1, 2, 3, 4") && !untagged.errorText.contains("--platform"), "\(untagged.errorText)")
         let tagged = try await fathom(["scan", "oci:" + Fixtures.image("ggcr-fixtures/layouts/test_index") + ":1", "--store", store, "-f", "json"])
         #expect(tagged.status == 0, "\(tagged.errorText)")
+        // A tag that is a whole name wins over names that end in it; two names ending in a tag are named.
+        let renamed = try Fixtures.temporaryDirectory("layout-renamed") + "/layout"
+        try FileManager.default.copyItem(atPath: Fixtures.image("ggcr-fixtures/layouts/test_index"), toPath: renamed)
+        let index = try String(contentsOfFile: renamed + "/index.json", encoding: .utf8)
+            .replacingOccurrences(of: #"ref.name": "2""#, with: #"ref.name": "lay:1""#)
+            .replacingOccurrences(of: #"ref.name": "3""#, with: #"ref.name": "a:9""#)
+            .replacingOccurrences(of: #"ref.name": "4""#, with: #"ref.name": "b:9""#)
+        try index.write(toFile: renamed + "/index.json", atomically: true, encoding: .utf8)
+        let whole = try await fathom(["scan", "oci:\(renamed):1", "--store", store, "-f", "json"])
+        #expect(whole.status == 0 && whole.text.contains("sha256:eebff607b1628d67459b0596643fc07de70d702eccf030f0bc7bb6fc2b278650"), "\(whole.errorText)")
+        let two = try await fathom(["scan", "oci:\(renamed):9", "--store", store])
+        #expect(
+            two.status == 1 && two.errorText.contains("the layout has 2 images whose names end in '9' (a:9, b:9): choose one by its whole name"),
+            "\(two.errorText)")
         let empty = try await fathom(["scan", "oci-archive:" + Fixtures.image("ggcr-fixtures/hello-world-v25.tar"), "--store", store])
         #expect(empty.status == 1 && empty.errorText.contains("the index lists no image"), "\(empty.errorText)")
     }
@@ -324,6 +338,7 @@ import Testing
         (["registry", "127.0.0.1:1", "--concurrency", "0"], "--concurrency must be at least 1"),
         (["registry", "127.0.0.1:1", "--top", "0"], "--top must be at least 1"),
         (["rescan", "--concurrency", "0"], "--concurrency must be at least 1"),
+        (["scan", "sbom:x.json", "--os", "alpine"], "--os takes ID:VERSION (debian:12, alpine:3.20), not 'alpine'"),
     ])
     func outOfRangeCountsAreUsageErrors(_ arguments: [String], _ expected: String) async throws {
         let output = try await fathom(arguments)
