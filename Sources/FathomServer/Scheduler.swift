@@ -44,8 +44,10 @@ public struct Scheduler: Service {
                 for (kind, interval) in [(Job.Kind.update, configuration.updateInterval), (.rescan, configuration.rescanInterval)] {
                     guard let interval, kind != .update || !configuration.feeds.isEmpty else { continue }
                     let slot = Int64(now.timeIntervalSince1970 / max(1, interval.seconds))
-                    // The first slot of this process's life is the one it started in: updates and
-                    // rescans run an interval after start, not at every restart.
+                    // Slots are counted from the epoch (a daily one starts at midnight UTC), so
+                    // every replica names the same slot and queues it once. The slot a process
+                    // starts in is taken as done: the first run comes when the next slot begins
+                    // (at most an interval after start), not at every restart.
                     if lastSlots[kind] == nil { lastSlots[kind] = slot }
                     guard lastSlots[kind] != slot else { continue }
                     lastSlots[kind] = slot
