@@ -71,7 +71,7 @@ public struct ScanPolicy: Sendable {
         public var unimportant = 0
         /// Left out by `--kev-only` (not in CISA's KEV catalog).
         public var notKnownExploited = 0
-        /// Left out by `--epss-threshold` (an EPSS score below it, or none).
+        /// Left out by `--epss-threshold` (an EPSS score below it).
         public var belowEPSS = 0
 
         public init() {}
@@ -116,6 +116,15 @@ public struct ScanPolicy: Sendable {
         /// Ignore rules past their expiry that name a finding reported again, as `FILE:LINE (ID,
         /// expired DAY)`: the finding is back, and the report says why.
         public var expiredRules: [String] = []
+        /// Findings `--epss-threshold` kept for want of an EPSS score.
+        public var keptWithoutEPSS = 0
+
+        /// Says which findings `--epss-threshold` kept without a score to judge them by.
+        public var withoutEPSSNote: String? {
+            guard keptWithoutEPSS > 0 else { return nil }
+            return "\(keptWithoutEPSS) finding\(keptWithoutEPSS == 1 ? " has" : "s have") no EPSS score (no CVE id, or none in the EPSS data) "
+                + "and \(keptWithoutEPSS == 1 ? "is" : "are") kept by --epss-threshold: no score is not a low one"
+        }
 
         /// One line for the report's warnings, or nil when no expired rule named a finding.
         public var expiredNote: String? {
@@ -136,7 +145,8 @@ public struct ScanPolicy: Sendable {
     public var includeKernel = false
     /// `--kev-only`: only what CISA lists as exploited in the wild.
     public var kevOnly = false
-    /// `--epss-threshold`: only findings whose EPSS score is at least this (0…1).
+    /// `--epss-threshold`: leaves out findings whose EPSS score is below this (0…1); findings
+    /// without a score, and those in CISA's KEV catalog, are kept.
     public var epssThreshold: Double?
     public var ignoreRules: [IgnoreRule] = []
     public var vex: [VEXStatement] = []
@@ -261,9 +271,18 @@ public struct ScanPolicy: Sendable {
                 outcome.filtered.notKnownExploited += 1
                 continue
             }
-            if let epssThreshold, (finding.epss?.score ?? 0) < epssThreshold {
-                outcome.filtered.belowEPSS += 1
-                continue
+            // A score below the threshold leaves a finding out; no score (no CVE id, or none in
+            // the EPSS data) is not a low one, and what CISA lists as exploited stays whatever
+            // its score: both are kept, and counted.
+            if let epssThreshold, finding.kev == nil {
+                if let score = finding.epss?.score {
+                    if score < epssThreshold {
+                        outcome.filtered.belowEPSS += 1
+                        continue
+                    }
+                } else {
+                    outcome.keptWithoutEPSS += 1
+                }
             }
             if let severities, !severities.contains(finding.severity) {
                 outcome.filtered.bySeverity[finding.severity.rawValue, default: 0] += 1

@@ -158,21 +158,25 @@ public struct ScanSession: Sendable {
         }
         report.set(
             findings: outcome.kept, suppressed: outcome.suppressed, changes: kept, coverage: coverage, advisoriesLoaded: advisoriesLoaded,
-            notes: notes + [outcome.filtered.warning, outcome.expiredNote, Self.kernelNote(outcome.kernel), exploitationNote].compactMap { $0 }
+            notes: notes + [outcome.filtered.warning, outcome.expiredNote, outcome.withoutEPSSNote, Self.kernelNote(outcome.kernel), exploitationNote].compactMap { $0 }
                 + dataWarnings,
             kernel: outcome.kernel)
         return ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage, unsupportedOS: report.unsupportedOS)), read: nil)
     }
 
-    /// Says that `--kev-only` or `--epss-threshold` had no data to go by: every finding they
-    /// leave out would otherwise look like a clean image, so it is also a gap of the verdict.
+    /// Says that `--kev-only` had no data to go by: every finding it leaves out would
+    /// otherwise look like a clean image, so it is also a gap of the verdict.
+    var kevGap: String? {
+        guard policy.kevOnly, fleet.index.exploitationCounts.kev == 0 else { return nil }
+        return "--kev-only leaves out every finding: the store holds no CISA KEV data (fathom db update, or db import the KEV catalog)"
+    }
+
+    /// Says that `--kev-only` or `--epss-threshold` had no data to go by. Without EPSS scores the
+    /// threshold leaves nothing out (a finding without a score is kept), so only KEV's is a gap.
     var exploitationNote: String? {
-        let counts = fleet.index.exploitationCounts
-        if policy.kevOnly && counts.kev == 0 {
-            return "--kev-only leaves out every finding: the store holds no CISA KEV data (fathom db update, or db import the KEV catalog)"
-        }
-        if let threshold = policy.epssThreshold, threshold > 0, counts.epss == 0 {
-            return "--epss-threshold leaves out every finding: the store holds no EPSS scores (fathom db update, or db import the EPSS CSV)"
+        if let kevGap { return kevGap }
+        if let threshold = policy.epssThreshold, threshold > 0, fleet.index.exploitationCounts.epss == 0 {
+            return "--epss-threshold has nothing to go by: the store holds no EPSS scores, so it left no finding out (fathom db update, or db import the EPSS CSV)"
         }
         return nil
     }
@@ -230,7 +234,7 @@ public struct ScanSession: Sendable {
     /// against, or an exploitation filter without its data.
     func gaps(_ coverage: Coverage, unsupportedOS: String? = nil) -> [String] {
         (advisoriesLoaded ? coverage.warnings(unsupportedOS: unsupportedOS) : ["the store holds no advisories (fathom db import)"])
-            + [exploitationNote].compactMap { $0 }
+            + [kevGap].compactMap { $0 }
     }
 
     func verdict(kept: Int, gaps: [String]) -> ScanVerdict {
