@@ -212,12 +212,30 @@ import Testing
         let truth = try AnalyzerTruthTests.truth("python/scalibr-wheelegg.truth.json")
         let expected = (truth["cases"] as! [[String: Any]]).first { $0["file"] as! String == file }!
         let path = file.hasSuffix(".whl") || file.hasSuffix(".egg") ? "usr/lib/python3/site-packages/\(file)" : "usr/lib/python3/dist-packages/x.dist-info/METADATA"
-        #expect(PythonAnalyzer().claims(path))
+        // A wheel on disk is not installed (pip's cache, ensurepip's bundled pip): not claimed, though readable.
+        #expect(PythonAnalyzer().claims(path) == !file.hasSuffix(".whl"))
         let result = PythonAnalyzer().analyze(
             path: path, contents: try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("python/scalibr-wheelegg/\(file)")))
         let wanted = (expected["packages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["version"]!)" }
         #expect(result.packages.map { "\($0.name) \($0.version)" } == wanted)
         if expected["wantError"] as? Bool == true { #expect(!result.warnings.isEmpty) }
+    }
+
+    /// Metadata with CRLF line ends (Windows-built wheels: pip's own, as Python 3.11 bundles it)
+    /// is read as written: by Character, "\r\n" is one newline, which splitting on "\n" missed.
+    @Test(arguments: pythonCases.filter { !$0.hasSuffix(".whl") && !$0.hasSuffix(".egg") })
+    func pythonMetadataWithCRLFLines(_ file: String) async throws {
+        let bytes = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("python/scalibr-wheelegg/\(file)"))
+        var crlf: [UInt8] = []
+        for byte in bytes where byte != 0x0D {
+            if byte == 0x0A { crlf.append(0x0D) }
+            crlf.append(byte)
+        }
+        let path = "usr/lib/python3/dist-packages/x.dist-info/METADATA"
+        let lf = PythonAnalyzer().analyze(path: path, contents: bytes.filter { $0 != 0x0D })
+        let windows = PythonAnalyzer().analyze(path: path, contents: crlf)
+        #expect(windows.packages.map { "\($0.name) \($0.version)" } == lf.packages.map { "\($0.name) \($0.version)" })
+        #expect(windows.warnings.count == lf.warnings.count)
     }
 
     @Test func pythonClaims() {
@@ -266,6 +284,11 @@ import Testing
         #expect(result.packages.map { "\($0.name) \($0.version)" } == ["@babel/core 7.1.0", "lodash 3.10.1", "lodash 4.17.20"])
         let v1 = #"{"lockfileVersion": 1, "dependencies": {"a": {"version": "1.0.0", "dependencies": {"b": {"version": "2.0.0"}}}}}"#
         #expect(analyzer.analyze(path: "package-lock.json", contents: Array(v1.utf8)).packages.map(\.name) == ["a", "b"])
+        // npm's aliases install the package they name (npm's own v1 lockfiles write them so).
+        let aliases = #"{"lockfileVersion": 1, "dependencies": {"alias-lodash": {"version": "npm:lodash@4.17.4"}, "b": {"version": "npm:@scope/real@2.0.0"}}}"#
+        #expect(
+            analyzer.analyze(path: "package-lock.json", contents: Array(aliases.utf8)).packages.map { "\($0.name) \($0.version)" }
+                == ["@scope/real 2.0.0", "lodash 4.17.4"])
     }
 }
 
@@ -439,6 +462,15 @@ import Testing
                 "org.apache.commons:commons-text 1.9 \(path)!/WEB-INF/lib/commons-text.jar",
                 "org.apache.logging.log4j:log4j-core 2.14.1 \(path)!/WEB-INF/lib/log4j-core-2.14.1.jar",
             ])
+        // An EAR's WAR's libraries are read (Java EE's layout); one level deeper is said, not read.
+        try await Self.makeJar(directory + "/app.ear", ["META-INF/application.xml": "<application/>"], nested: ["web.war": directory + "/app.war"])
+        let ear = JavaArchiveAnalyzer().analyze(path: "opt/app.ear", contents: try AnalyzerTruthTests.bytes(directory + "/app.ear"))
+        #expect(ear.warnings.isEmpty && ear.packages.contains { $0.path == "opt/app.ear!/web.war!/WEB-INF/lib/log4j-core-2.14.1.jar" && $0.version == "2.14.1" })
+        try await Self.makeJar(directory + "/outer.zip.jar", ["a": "b"], nested: ["inner.ear": directory + "/app.ear"])
+        let deeper = JavaArchiveAnalyzer().analyze(path: "outer.jar", contents: try AnalyzerTruthTests.bytes(directory + "/outer.zip.jar"))
+        #expect(deeper.packages.map(\.name).sorted() == ["com.example:app", "com.google.guava:guava"], "\(deeper.packages)")
+        #expect(deeper.warnings == ["outer.jar!/inner.ear!/web.war: 2 archives nested deeper than 3 levels not read (WEB-INF/lib/commons-text.jar)"]
+            || deeper.warnings == ["outer.jar!/inner.ear!/web.war: 2 archives nested deeper than 3 levels not read (WEB-INF/lib/log4j-core-2.14.1.jar)"], "\(deeper.warnings)")
     }
 
     /// Jars without pom.properties, their manifests as the published jars have them (Gradle
@@ -471,6 +503,9 @@ import Testing
             ("foo-bar-1.0-beta-2.jar", "Manifest-Version: 1.0\n", "foo-bar 1.0-beta-2"),
             // A one-part symbolic name names no group.
             ("bcprov-jdk15on-1.70.jar", "Manifest-Version: 1.0\nBundle-SymbolicName: bcprov\n", "bcprov-jdk15on 1.70"),
+            // A file name a packager gave (Debian's libspring-beans-java 4.3.30-2, its manifest as
+            // shipped): its version is not the manifest's, so the title names the artifact.
+            ("spring3-beans-3.x.jar", "Manifest-Version: 1.0\r\nCreated-By: 17.0.6 (Oracle Corporation)\r\nImplementation-Title: spring-beans\r\nImplementation-Version: 4.3.30.RELEASE\r\n\r\n", "spring-beans 4.3.30.RELEASE"),
             // No file version: the title names the artifact.
             ("commons.jar", "Manifest-Version: 1.0\nImplementation-Title: commons-text\nImplementation-Version: 1.9\nImplementation-Vendor-Id: org.apache.commons\n", "org.apache.commons:commons-text 1.9"),
         ]

@@ -1,6 +1,6 @@
 // Java archives: Maven coordinates from META-INF/maven/<group>/<artifact>/pom.properties
 // (every shaded library keeps its own), else MANIFEST.MF and the file's name; nested archives
-// one level deep (WEB-INF/lib, BOOT-INF/lib, lib/).
+// two levels deep (an EAR's WAR's WEB-INF/lib; BOOT-INF/lib, lib/).
 import FathomArchive
 import FathomCore
 import Foundation
@@ -11,6 +11,8 @@ public struct JavaArchiveAnalyzer: Analyzer {
     public let byteLimit = 64 << 20
     static let memberLimit = 1 << 20
     static let nestedLimit = 32 << 20
+    /// Archives inside archives are read this many levels down: an EAR's WAR's `WEB-INF/lib`.
+    static let nestingDepth = 2
     public init() {}
 
     public func claims(_ path: String) -> Bool {
@@ -45,11 +47,18 @@ public struct JavaArchiveAnalyzer: Analyzer {
         }
         if found.isEmpty, let package = Self.withoutPOM(zip, path: path, into: &result) { found.append(package) }
         result.packages += found
-        guard depth == 0 else { return }
-        for member in zip.members where claims(member.name) {
+        let nested = zip.members.filter { claims($0.name) }
+        guard depth < Self.nestingDepth else {
+            // Said, not skipped in silence: a library this deep is not checked.
+            if !nested.isEmpty {
+                result.warnings.append("\(path): \(nested.count) archive\(nested.count == 1 ? "" : "s") nested deeper than \(Self.nestingDepth + 1) levels not read (\(nested[0].name))")
+            }
+            return
+        }
+        for member in nested {
             do {
-                let nested = try zip.read(member, limit: Self.nestedLimit)
-                analyze(archive: nested, path: path + "!/" + member.name, depth: 1, into: &result)
+                let bytes = try zip.read(member, limit: Self.nestedLimit)
+                analyze(archive: bytes, path: path + "!/" + member.name, depth: depth + 1, into: &result)
             } catch {
                 result.warnings.append("\(path): \(member.name): \(error)")
             }
@@ -72,8 +81,14 @@ public struct JavaArchiveAnalyzer: Analyzer {
                 result.warnings.append("\(path): \(manifest.name): \(error)")
             }
         }
-        let file = fileCoordinates(path)
+        var file = fileCoordinates(path)
         let title = attributes["Implementation-Title"].flatMap { isArtifactID($0) ? $0 : nil }
+        // A file name whose version is not the manifest's was given by someone else than the
+        // build (Debian ships spring-beans 4.3.30 as `spring3-beans-3.x.jar`): the manifest's
+        // own id names the artifact then.
+        if let named = file, let title, let version = attributes["Implementation-Version"], named.version != version {
+            file = (title, version)
+        }
         guard let artifact = file?.artifact ?? title,
             let version = attributes["Implementation-Version"] ?? file?.version ?? attributes["Bundle-Version"]
         else { return nil }

@@ -27,7 +27,7 @@ public struct CargoLockAnalyzer: Analyzer {
             version = nil
             source = nil
         }
-        for rawLine in String(decoding: contents, as: UTF8.self).split(separator: "\n") {
+        for rawLine in String(decoding: contents, as: UTF8.self).split(whereSeparator: \.isNewline) {
             let line = rawLine.trimmingCharacters(in: [" ", "\t", "\r"])
             if line.hasPrefix("[") {
                 flush()
@@ -113,7 +113,7 @@ public struct GemspecAnalyzer: Analyzer {
     public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
         var name: String?
         var version: String?
-        for rawLine in String(decoding: contents, as: UTF8.self).split(separator: "\n") {
+        for rawLine in String(decoding: contents, as: UTF8.self).split(whereSeparator: \.isNewline) {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             // s.name = "rack".freeze   |   s.version = "2.2.3"
             for (key, assign) in [("name", { name = $0 }), ("version", { version = $0 })] as [(String, (String) -> Void)] {

@@ -57,7 +57,13 @@ public struct NpmAnalyzer: Analyzer {
                 for (name, value) in dependencies {
                     guard let entry = value as? [String: Any] else { continue }
                     if let version = entry["version"] as? String, !version.hasPrefix("file:") {
-                        packages.append(Package(ecosystem: "npm", name: name, version: version, path: path))
+                        // An alias (`"alias-lodash": {"version": "npm:lodash@4.17.4"}`) installs the package it names.
+                        if version.hasPrefix("npm:"), let at = version.lastIndex(of: "@"), at > version.index(version.startIndex, offsetBy: 5) {
+                            let real = String(version[version.index(version.startIndex, offsetBy: 4)..<at])
+                            packages.append(Package(ecosystem: "npm", name: real, version: String(version[version.index(after: at)...]), path: path))
+                        } else {
+                            packages.append(Package(ecosystem: "npm", name: name, version: version, path: path))
+                        }
                     }
                     if let nested = entry["dependencies"] as? [String: Any] { walk(nested, depth: depth + 1) }
                 }

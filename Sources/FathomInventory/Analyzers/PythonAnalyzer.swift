@@ -1,6 +1,7 @@
 // Core metadata (https://packaging.python.org/en/latest/specifications/core-metadata/):
 // RFC 822-style `Key: value` headers, in `*.dist-info/METADATA`, `*.egg-info/PKG-INFO`,
-// `EGG-INFO/PKG-INFO` and single-file `*.egg-info`, and inside zipped `.egg` / `.whl` files.
+// `EGG-INFO/PKG-INFO` and single-file `*.egg-info`, and inside zipped `.egg` files (and the
+// `.whl` files an SBOM or a caller hands in; an image's wheels are not installed packages).
 import FathomArchive
 
 /// Installed Python distributions.
@@ -10,7 +11,9 @@ public struct PythonAnalyzer: Analyzer {
     public init() {}
 
     public func claims(_ path: String) -> Bool {
-        if path.hasSuffix(".egg") || path.hasSuffix(".whl") { return true }
+        // A zipped egg on sys.path is imported as it is; a wheel is only ever unpacked by pip
+        // (pip's cache, `ensurepip/_bundled`): what it installed has a dist-info, which is read.
+        if path.hasSuffix(".egg") { return true }
         if path.hasSuffix(".dist-info/METADATA") || path.hasSuffix(".egg-info/PKG-INFO") || path.hasSuffix("EGG-INFO/PKG-INFO") {
             return true
         }
@@ -41,8 +44,9 @@ public struct PythonAnalyzer: Analyzer {
             }
         }
         let text = String(decoding: contents[..<headerEnd], as: UTF8.self)
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.isEmpty || line == "\r" { break }
+        // By Character: a CRLF ("\r\n", as Windows-built wheels write METADATA) is one newline.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            if line.isEmpty { break }
             guard let colon = line.firstIndex(of: ":"), line.first != " " && line.first != "\t" else { continue }
             let key = line[..<colon].lowercased()
             let value = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t", "\r"])
