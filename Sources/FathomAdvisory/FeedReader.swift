@@ -43,7 +43,7 @@ public enum FeedReader {
     /// rest; the caller decides whether warnings fail the import).
     public static func read(_ path: String) async throws -> FeedContents {
         var contents = FeedContents()
-        var skippedErrata: [String] = []
+        var skipped: [Skipped: [String]] = [:]
         func document(_ name: String, _ bytes: [UInt8]) {
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
                 contents.notes.append("\(name): empty file")
@@ -53,8 +53,8 @@ public enum FeedReader {
                 let parsed = try FeedReader.parse(bytes, name: name)
                 contents.documents += 1
                 contents.notes += parsed.notes
-                skippedErrata += parsed.skippedErrata
-                if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty && parsed.skippedErrata.isEmpty {
+                skipped.merge(parsed.skipped) { $0 + $1 }
+                if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty && parsed.skipped.isEmpty {
                     contents.notes.append(
                         parsed.scoresOnly
                             ? "\(name): holds no CVSS score (not scored yet, or rejected)"
@@ -111,10 +111,10 @@ public enum FeedReader {
         } else {
             document(path, try Self.file(path))
         }
-        if !skippedErrata.isEmpty {
+        for reason in Skipped.allCases {
+            guard let ids = skipped[reason], !ids.isEmpty else { continue }
             contents.notes.append(
-                "\(path): \(skippedErrata.count) bug-fix or enhancement errata naming no CVE are no security advisories: skipped ("
-                    + skippedErrata.prefix(3).joined(separator: ", ") + (skippedErrata.count > 3 ? ", …" : "") + ")")
+                "\(path): \(ids.count) \(reason.phrase): skipped (" + ids.prefix(3).joined(separator: ", ") + (ids.count > 3 ? ", …" : "") + ")")
         }
         return contents
     }
@@ -139,8 +139,26 @@ public enum FeedReader {
         var notes: [String] = []
         /// A severity source's document (NVD's), which holds scores and never advisories.
         var scoresOnly = false
-        /// Non-security errata left out (`OSVRecord.isNonSecurityErratum`), by id.
-        var skippedErrata: [String] = []
+        /// Records left out, by why, by id.
+        var skipped: [Skipped: [String]] = [:]
+    }
+
+    /// Why a record is not imported as an advisory.
+    enum Skipped: CaseIterable {
+        /// `OSVRecord.isNonSecurityErratum`.
+        case nonSecurityErratum
+        /// RustSec's informational notices (`unmaintained`, `notice`): no flaw in the code.
+        case informational
+        /// Only for operating systems other than Linux (RustSec's `affects.os`).
+        case otherOS
+
+        var phrase: String {
+            switch self {
+            case .nonSecurityErratum: "bug-fix or enhancement errata naming no CVE are no security advisories"
+            case .informational: "informational notices (a crate unmaintained, a notice) name no vulnerability, as cargo-audit reports them apart"
+            case .otherOS: "advisories only for other operating systems than Linux (a container's)"
+            }
+        }
     }
 
     static func parse(_ bytes: [UInt8], name: String) throws -> Parsed {
@@ -159,7 +177,25 @@ public enum FeedReader {
         // fixes no vulnerability: reported, it failed an --exit-code gate over a plain update.
         var parsed = Parsed()
         for record in try parseDocument(bytes, name: name) {
-            if record.isNonSecurityErratum { parsed.skippedErrata.append(record.id) } else { parsed.records.append(record) }
+            if record.isNonSecurityErratum {
+                parsed.skipped[.nonSecurityErratum, default: []].append(record.id)
+                continue
+            }
+            // Affected entries that are a notice, or for other systems, are left out; a record
+            // left with none is skipped and said.
+            guard let affected = record.affected, !affected.isEmpty else {
+                parsed.records.append(record)
+                continue
+            }
+            let notices = affected.filter(\.isInformationalNotice)
+            let elsewhere = affected.filter { !$0.isInformationalNotice && !$0.affectsLinux }
+            guard notices.count + elsewhere.count < affected.count else {
+                parsed.skipped[notices.isEmpty ? .otherOS : .informational, default: []].append(record.id)
+                continue
+            }
+            var kept = record
+            if !notices.isEmpty || !elsewhere.isEmpty { kept.affected = affected.filter { !$0.isInformationalNotice && $0.affectsLinux } }
+            parsed.records.append(kept)
         }
         return parsed
     }

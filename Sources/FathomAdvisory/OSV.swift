@@ -132,6 +132,25 @@ public struct OSVRecord: Codable, Sendable, Hashable {
     }
 }
 
+extension OSVRecord.Affected {
+    /// RustSec's informational advisories of kind `unmaintained` or `notice` report no flaw in
+    /// the code (cargo-audit lists them as warnings, apart from vulnerabilities). Its `unsound`
+    /// ones are memory-safety bugs and stay advisories.
+    var isInformationalNotice: Bool {
+        guard case .object(let specific) = databaseSpecific, case .string(let kind) = specific["informational"] else { return false }
+        return kind == "unmaintained" || kind == "notice"
+    }
+
+    /// False when the entry names the operating systems it affects (RustSec's
+    /// `ecosystem_specific.affects.os`) and Linux is not one: a container image runs Linux.
+    var affectsLinux: Bool {
+        guard case .object(let specific) = ecosystemSpecific, case .object(let affects) = specific["affects"],
+            case .array(let systems) = affects["os"], !systems.isEmpty
+        else { return true }
+        return systems.contains(.string("linux"))
+    }
+}
+
 extension OSVRecord {
     /// A Red Hat-family bug-fix (`…BA-`) or enhancement (`…EA-`) erratum that names no CVE:
     /// Trivy and Grype read only the security errata (`…SA-`) of these distributions.

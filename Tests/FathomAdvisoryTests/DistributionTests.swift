@@ -100,6 +100,25 @@ import Testing
         #expect(records.filter(\.isNonSecurityErratum).map(\.id) == ["ALBA-2022:2113"])
     }
 
+    /// RustSec's informational notices (a crate unmaintained: RUSTSEC-2024-0375, atty) name no
+    /// flaw, and advisories only for Windows (RUSTSEC-2021-0145, atty; -2016-0002, -2018-0011,
+    /// -2024-0445) cannot apply to a Linux container: both are skipped and said, as cargo-audit
+    /// reports notices apart. Unsound code stays an advisory.
+    @Test func rustSecNoticesAndOtherSystemsAreNotImported() async throws {
+        let path = Fixtures.root.appendingPathComponent("advisories/osv-crates-sample/crates").path
+        let contents = try await FeedReader.read(path)
+        let ids = Set(contents.records.map(\.id))
+        #expect(ids.isDisjoint(with: ["RUSTSEC-2024-0375", "RUSTSEC-2021-0145", "RUSTSEC-2016-0002", "RUSTSEC-2018-0011", "RUSTSEC-2024-0445"]))
+        #expect(ids.isSuperset(of: ["RUSTSEC-2019-0011", "RUSTSEC-2019-0035", "RUSTSEC-2019-0036"]))
+        #expect(contents.records.count == 119 - 5, "every other record of the sample")
+        #expect(contents.notes.contains("\(path): 1 informational notices (a crate unmaintained, a notice) name no vulnerability, as cargo-audit reports them apart: skipped (RUSTSEC-2024-0375)"), "\(contents.notes)")
+        #expect(contents.notes.contains { $0.hasPrefix("\(path): 4 advisories only for other operating systems than Linux (a container's): skipped (") }, "\(contents.notes)")
+        let atty = InventoryEntry(package: Package(ecosystem: "crates", name: "atty", version: "0.2.14", path: "app/Cargo.lock"), layer: 0)
+        var index = AdvisoryIndex()
+        index.add(contents.records, source: "osv-crates")
+        #expect(ImageMatcher.findings([atty], osNamespace: nil, index: index).isEmpty)
+    }
+
     @Test func almaLinuxBugFixErrataAreNotImported() async throws {
         let contents = try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/real/almalinux-osv").path)
         #expect(contents.records.count == 15 && !contents.records.contains { $0.id.hasPrefix("ALBA-") })
