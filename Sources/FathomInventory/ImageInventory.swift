@@ -33,6 +33,20 @@ public enum ImageInventory {
                 entries.append(InventoryEntry(package: package, layer: introduced))
             }
         }
+        // A language package an OS package installed (Debian's python3-urllib3, its egg-info in
+        // dpkg's file list) is the OS package's: its distribution's advisories and fixes cover it
+        // (a backported fix keeps the upstream version), so it is not matched again as a
+        // language package. Trivy leaves the same files out.
+        var owned = Set<String>()
+        for entry in filesystem.entries.values where entry.fact.kind == .file {
+            if let files = entry.fact.ownedFiles { owned.formUnion(files) }
+        }
+        if !owned.isEmpty {
+            entries.removeAll { entry in
+                // A library inside an archive is the archive's (`x.jar!/lib/y.jar`).
+                !entry.package.isOSPackage && owned.contains(String(entry.package.path.split(separator: "!/", maxSplits: 1).first ?? ""))
+            }
+        }
         // A Composer project holds what it wanted (`composer.lock`) and what it installed
         // (`vendor/composer/installed.json`): where both are, the installed list is the truth,
         // and the lock's packages would count every finding twice.

@@ -109,7 +109,7 @@ public struct LayerFactsCollector: TarEntryHandler {
         if let analyzer {
             let result = analyzer.analyze(path: entry.path, contents: body)
             warnings += result.warnings
-            files[entry.path] = FileFact(kind: .file, packages: result.packages)
+            files[entry.path] = FileFact(kind: .file, packages: result.packages, ownedFiles: result.ownedFiles.isEmpty ? nil : result.ownedFiles)
         } else {
             files[entry.path] = FileFact(kind: .file, text: String(decoding: body, as: UTF8.self))
         }

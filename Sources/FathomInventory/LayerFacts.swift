@@ -20,16 +20,20 @@ public struct FileFact: Sendable, Hashable, Codable {
     /// The packages an analyzer read from this file (package databases keep only these,
     /// not their bytes).
     public var packages: [Package]?
+    /// For an OS package manager's file lists: the files its packages installed that a language
+    /// analyzer reads (a Debian python3-urllib3's egg-info).
+    public var ownedFiles: [String]?
 
     public init(
         kind: Kind, linkTarget: String? = nil, text: String? = nil, skippedOverLimit: Bool? = nil,
-        packages: [Package]? = nil
+        packages: [Package]? = nil, ownedFiles: [String]? = nil
     ) {
         self.kind = kind
         self.linkTarget = linkTarget
         self.text = text
         self.skippedOverLimit = skippedOverLimit
         self.packages = packages
+        self.ownedFiles = ownedFiles
     }
 }
 
@@ -39,7 +43,8 @@ public struct FileFact: Sendable, Hashable, Codable {
 public struct LayerFacts: Sendable, Hashable, Codable {
     /// Bumped whenever analyzers learn more, so cached facts from older analyzers are stale.
     public static let analyzerVersion = 5  // 3: .NET deps.json, Composer's installed.json; 4: Java archives without pom.properties;
-    // 5: CRLF metadata, npm aliases, no loose wheels, jars two levels deep and renamed by packagers
+    // 5: CRLF metadata, npm aliases, no loose wheels, jars two levels deep and renamed by packagers,
+    // the language files dpkg and apk installed
 
     public var analyzerVersion: Int
     public var summary: LayerReadSummary

@@ -49,9 +49,13 @@ public struct Package: Sendable, Hashable, Codable {
 public struct AnalyzerResult: Sendable {
     public var packages: [Package]
     public var warnings: [String]
-    public init(packages: [Package] = [], warnings: [String] = []) {
+    /// Files an OS package manager says its packages installed, of those a language analyzer
+    /// reads (see `Analyzers.ownedFileOfInterest`).
+    public var ownedFiles: [String]
+    public init(packages: [Package] = [], warnings: [String] = [], ownedFiles: [String] = []) {
         self.packages = packages
         self.warnings = warnings
+        self.ownedFiles = ownedFiles
     }
 }
 
@@ -90,10 +94,16 @@ public protocol StreamScanner {
 
 /// The analyzers every scan runs.
 public enum Analyzers {
-    public static let all: [any Analyzer] = [
-        DpkgAnalyzer(), ApkAnalyzer(), RpmAnalyzer(), PythonAnalyzer(), NpmAnalyzer(), CargoLockAnalyzer(),
-        ComposerLockAnalyzer(), ComposerInstalledAnalyzer(), GemspecAnalyzer(), JavaArchiveAnalyzer(),
-        DotnetDepsAnalyzer(),
-    ]
+    public static let all: [any Analyzer] = [DpkgAnalyzer(), DpkgFileListAnalyzer(), ApkAnalyzer(), RpmAnalyzer()] + language
     public static let streaming: [any StreamingAnalyzer] = [BinaryAnalyzer()]
+
+    /// The analyzers of language packages' metadata.
+    static let language: [any Analyzer] = [
+        PythonAnalyzer(), NpmAnalyzer(), CargoLockAnalyzer(), ComposerLockAnalyzer(), ComposerInstalledAnalyzer(), GemspecAnalyzer(),
+        JavaArchiveAnalyzer(), DotnetDepsAnalyzer(),
+    ]
+
+    /// Whether an OS package's file is one a language analyzer reads: only those are kept from
+    /// the package manager's file lists, to tell the language packages it installed.
+    static func ownedFileOfInterest(_ path: String) -> Bool { language.contains { $0.claims(path) } }
 }

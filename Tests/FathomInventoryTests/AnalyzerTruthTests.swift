@@ -238,6 +238,22 @@ import Testing
         #expect(windows.warnings.count == lf.warnings.count)
     }
 
+    /// The files an OS package installed that a language analyzer reads: dpkg's `.list` files
+    /// and apk's `F:`/`R:` lines keep only those (ImageInventory leaves their packages to the OS).
+    @Test func osPackageManagersNameTheLanguageFilesTheyInstalled() {
+        let list = "/.\n/usr\n/usr/lib/python3/dist-packages/urllib3\n/usr/lib/python3/dist-packages/urllib3/__init__.py\n"
+            + "/usr/lib/python3/dist-packages/urllib3-1.26.12.egg-info/PKG-INFO\n/usr/share/java/spring3-beans-3.x.jar\n"
+        #expect(DpkgFileListAnalyzer().claims("var/lib/dpkg/info/python3-urllib3.list") && DpkgFileListAnalyzer().claims("var/lib/dpkg/info/libc6:amd64.list"))
+        #expect(!DpkgFileListAnalyzer().claims("var/lib/dpkg/info/python3-urllib3.md5sums"))
+        #expect(DpkgFileListAnalyzer().analyze(path: "var/lib/dpkg/info/python3-urllib3.list", contents: Array(list.utf8)).ownedFiles == [
+            "usr/lib/python3/dist-packages/urllib3-1.26.12.egg-info/PKG-INFO", "usr/share/java/spring3-beans-3.x.jar",
+        ])
+        let apk = "P:py3-urllib3\nV:1.26.18-r0\nF:usr/lib/python3.11/site-packages/urllib3-1.26.18.dist-info\nR:METADATA\nR:RECORD\n"
+            + "F:usr/lib/python3.11/site-packages/urllib3\nR:__init__.py\n\nP:musl\nV:1.2.4-r2\nF:lib\nR:ld-musl-x86_64.so.1\n"
+        let result = ApkAnalyzer().analyze(path: "lib/apk/db/installed", contents: Array(apk.utf8))
+        #expect(result.ownedFiles == ["usr/lib/python3.11/site-packages/urllib3-1.26.18.dist-info/METADATA"] && result.packages.count == 2)
+    }
+
     @Test func pythonClaims() {
         let analyzer = PythonAnalyzer()
         #expect(analyzer.claims("usr/lib/python3.11/site-packages/requests-2.19.1.dist-info/METADATA"))

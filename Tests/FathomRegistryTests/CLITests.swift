@@ -147,6 +147,37 @@ import Testing
 
     /// One manifest scanned as a plain tag and as the amd64 child of an index tag, in either
     /// order: a rescan sees neither tag as moved, run after run.
+    /// A language package an OS package installed (Debian's python3-urllib3 puts urllib3's
+    /// egg-info in dist-packages, with a backported fix under the upstream version) is dpkg's,
+    /// not matched again under PyPI; one pip installed beside it is. The oracle for which file is
+    /// whose: `dpkg-query -S` over the same root.
+    @Test func languagePackagesAnOSPackageInstalledAreItsOwn() async throws {
+        let root = try Fixtures.temporaryDirectory("os-owned") + "/root"
+        let owned = "usr/lib/python3/dist-packages/urllib3-1.26.12.egg-info/PKG-INFO"
+        let pip = "usr/local/lib/python3.11/dist-packages/urllib3-1.26.5.dist-info/METADATA"
+        for (path, text) in [
+            ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+            ("var/lib/dpkg/status", "Package: python3-urllib3\nStatus: install ok installed\nArchitecture: all\nSource: python-urllib3\nVersion: 1.26.12-1+deb12u4\n\n"),
+            ("var/lib/dpkg/info/python3-urllib3.list", "/.\n/usr\n/usr/lib/python3/dist-packages\n/usr/lib/python3/dist-packages/urllib3-1.26.12.egg-info\n/\(owned)\n"),
+            (owned, "Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.12\n"),
+            (pip, "Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.5\n"),
+        ] {
+            try FileManager.default.createDirectory(atPath: root + "/" + (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: root + "/" + path, atomically: true, encoding: .utf8)
+        }
+        func owner(_ path: String) async throws -> String? {
+            let query = try await Tool.run(["dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-S", "/" + path], check: false)
+            return query.status == 0 ? query.text.split(separator: ":").first.map(String.init) : nil
+        }
+        let (ownedBy, pipBy) = (try await owner(owned), try await owner(pip))
+        #expect(ownedBy == "python3-urllib3" && pipBy == nil)
+        let scan = try await fathom(["scan", "rootfs:" + root, "--list-all-pkgs", "-f", "json", "--store", root + "/../fathom.db"])
+        let packages = try #require((try JSONSerialization.jsonObject(with: scan.stdout) as? [String: Any])?["packages"] as? [[String: Any]], "\(scan.errorText)")
+        #expect(packages.map { "\($0["ecosystem"] ?? "") \($0["name"] ?? "") \($0["version"] ?? "") \($0["path"] ?? "")" }.sorted() == [
+            "deb python3-urllib3 1.26.12-1+deb12u4 var/lib/dpkg/status", "pypi urllib3 1.26.5 \(pip)",
+        ], "\(packages)")
+    }
+
     @Test func aManifestBehindAnIndexTagIsNotAMovedTag() async throws {
         for order in [["multi", "3.7"], ["3.7", "multi"]] {
             let store = try Fixtures.temporaryDirectory("same-manifest") + "/fathom.db"

@@ -28,14 +28,22 @@ public struct ApkAnalyzer: Analyzer {
                     source: Package.Source(name: origin ?? name, version: version), path: path))
         }
         let text = String(decoding: contents, as: UTF8.self)
+        var directory = ""
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.isEmpty {
+                directory = ""
                 flush()
                 continue
             }
             guard line.count >= 2, line[line.index(after: line.startIndex)] == ":", let key = line.first else {
                 result.warnings.append("\(path): line '\(line.prefix(40))' is not K:value")
                 continue
+            }
+            // A package's files: `F:` names a directory, the `R:` lines after it its files.
+            if key == "F" { directory = String(line.dropFirst(2)) }
+            if key == "R" {
+                let file = directory.isEmpty ? String(line.dropFirst(2)) : directory + "/" + line.dropFirst(2)
+                if Analyzers.ownedFileOfInterest(file) { result.ownedFiles.append(file) }
             }
             // The first occurrence wins (files repeat F:/R: lines; P, V, A, o appear once).
             if fields[key] == nil { fields[key] = String(line.dropFirst(2)) }

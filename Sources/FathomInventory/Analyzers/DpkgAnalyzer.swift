@@ -110,3 +110,25 @@ extension Substring {
         return String(s)
     }
 }
+
+/// `var/lib/dpkg/info/<package>[:<arch>].list`: the files dpkg installed for a package. Only
+/// the ones a language analyzer reads are kept (see `ImageInventory.packages`).
+public struct DpkgFileListAnalyzer: Analyzer {
+    public let name = "dpkg-files"
+    public let byteLimit = 16 << 20
+    public init() {}
+
+    public func claims(_ path: String) -> Bool {
+        path.hasPrefix("var/lib/dpkg/info/") && path.hasSuffix(".list") && !path.dropFirst("var/lib/dpkg/info/".count).contains("/")
+    }
+
+    public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
+        var owned: [String] = []
+        for line in contents.split(separator: 0x0A) {
+            // "/usr/lib/python3/dist-packages/x.egg-info/PKG-INFO" → the archive's path.
+            let file = String(decoding: line.drop { $0 == 0x2F }, as: UTF8.self)
+            if Analyzers.ownedFileOfInterest(file) { owned.append(file) }
+        }
+        return AnalyzerResult(ownedFiles: owned)
+    }
+}
