@@ -252,18 +252,41 @@ public struct ScanChanges: Sendable, Codable, Hashable {
         previousScannedAt = previous?.scannedAt
         previousManifestDigest = previous?.manifestDigest
         imageChanged = previous.map { $0.imageKey != image.key } ?? false
-        let before = Set((previous?.findings ?? []).map(\.key))
-        let now = Set(findings.map(\.key))
-        let named = now.union(aliasKeys.values.joined())
-        func known(_ key: String) -> Bool { before.contains(key) || aliasKeys[key, default: []].contains(where: before.contains) }
-        new = previous == nil ? [] : Self.unique(findings.filter { !known($0.key) })
-        resolved = Self.unique((previous?.findings ?? []).filter { !named.contains($0.key) })
-        unchanged = previous == nil ? 0 : now.filter(known).count
+        // Counted one for one, not as sets of keys: a second copy of a package (another
+        // version, another path) with a finding the first one has is a new finding, and each
+        // finding is new, resolved or unchanged once. A previous finding of the same key at the
+        // same version is taken first, so an added copy at another version is the new one.
+        var remaining: [String: [StoredFinding]] = [:]
+        for finding in previous?.findings ?? [] { remaining[finding.key, default: []].append(finding) }
+        func keys(_ finding: StoredFinding) -> [String] { [finding.key] + aliasKeys[finding.key, default: []] }
+        var unmatched: [StoredFinding] = []
+        var count = 0
+        for finding in findings {
+            if let key = keys(finding).first(where: { remaining[$0]?.contains { $0.installedVersion == finding.installedVersion } == true }),
+                let index = remaining[key]?.firstIndex(where: { $0.installedVersion == finding.installedVersion })
+            {
+                remaining[key]?.remove(at: index)
+                count += 1
+            } else {
+                unmatched.append(finding)
+            }
+        }
+        var added: [StoredFinding] = []
+        for finding in unmatched {
+            if let key = keys(finding).first(where: { remaining[$0]?.isEmpty == false }) {
+                remaining[key]?.removeFirst()
+                count += 1
+            } else {
+                added.append(finding)
+            }
+        }
+        new = previous == nil ? [] : Self.sorted(added)
+        resolved = Self.sorted(Array(remaining.values.joined()))
+        unchanged = previous == nil ? 0 : count
     }
 
-    private static func unique(_ findings: [StoredFinding]) -> [StoredFinding] {
-        var seen = Set<String>()
-        return findings.filter { seen.insert($0.key).inserted }.sorted { $0.key < $1.key }
+    private static func sorted(_ findings: [StoredFinding]) -> [StoredFinding] {
+        findings.sorted { ($0.key, $0.installedVersion) < ($1.key, $1.installedVersion) }
     }
 }
 

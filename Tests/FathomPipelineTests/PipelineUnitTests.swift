@@ -224,6 +224,15 @@ import FathomSQLiteStore
             previous: previous, current: image, findings: [finding("GHSA-1", "musl", "1")],
             aliasKeys: [finding("GHSA-1", "musl", "1").key: [finding("CVE-2", "musl", "1").key]])
         #expect(elsewhere.new.map(\.id) == ["GHSA-1"] && elsewhere.resolved.map(\.id) == ["CVE-1", "CVE-2"])
+        // A second copy of a package with a finding the first has (minimist 1.2.5 beside 0.0.8) is
+        // a new finding: counted one for one, every finding is new, resolved or unchanged once.
+        let copies = ScanChanges(
+            previous: previous, current: image, findings: [finding("CVE-1", "musl", "1"), finding("CVE-1", "musl", "0.9"), finding("CVE-2", "zlib", "1")])
+        #expect(copies.new.map { "\($0.id) \($0.installedVersion)" } == ["CVE-1 0.9"] && copies.resolved.isEmpty && copies.unchanged == 2)
+        let oneLess = ScanChanges(previous: PreviousScan(
+            scannedAt: Date(timeIntervalSince1970: 0), imageKey: image.key, manifestDigest: image.manifestDigest,
+            findings: [finding("CVE-1", "musl", "1"), finding("CVE-1", "musl", "0.9")]), current: image, findings: [finding("CVE-1", "musl", "1")])
+        #expect(oneLess.new.isEmpty && oneLess.resolved.map { "\($0.id) \($0.installedVersion)" } == ["CVE-1 0.9"] && oneLess.unchanged == 1)
         let first = ScanChanges(previous: nil, current: image, findings: [finding("CVE-1", "musl", "1")])
         #expect(first.new.isEmpty && first.resolved.isEmpty && first.previousScannedAt == nil)
         // The history's own encoding keeps every field, an absent fix included.
