@@ -58,6 +58,18 @@ public enum ImageInventory {
                 return installed.contains(project + "vendor/composer/installed.json")
             }
         }
+        // An npm project likewise: where its node_modules holds installed packages, those are
+        // what it runs, and its package-lock.json would count each of them again.
+        let npmProjects = Set(entries.compactMap { entry -> String? in
+            guard entry.package.ecosystem == "npm", let range = entry.package.path.firstRange(of: "node_modules/") else { return nil }
+            return String(entry.package.path[..<range.lowerBound])
+        })
+        if !npmProjects.isEmpty {
+            entries.removeAll { entry in
+                guard entry.package.ecosystem == "npm", entry.package.path.hasSuffix("package-lock.json") else { return false }
+                return npmProjects.contains(String(entry.package.path.dropLast("package-lock.json".count)))
+            }
+        }
         return entries.sorted {
             ($0.package.ecosystem, $0.package.name, $0.package.version, $0.package.path)
                 < ($1.package.ecosystem, $1.package.name, $1.package.version, $1.package.path)

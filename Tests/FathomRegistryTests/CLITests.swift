@@ -178,6 +178,26 @@ import Testing
         ], "\(packages)")
     }
 
+    /// An npm project with its node_modules installed is what node_modules holds (a dev
+    /// dependency the lock lists but `npm ci --omit=dev` left out is not there); its
+    /// package-lock.json counted each package a second time. A lock alone still counts.
+    @Test func anInstalledNpmProjectIsItsNodeModules() async throws {
+        let root = try Fixtures.temporaryDirectory("npm-installed") + "/root"
+        let lock = #"{"lockfileVersion": 3, "packages": {"": {"name": "app"}, "node_modules/lodash": {"version": "4.17.15"}, "node_modules/minimist": {"version": "0.0.8", "dev": true}}}"#
+        for (path, text) in [
+            ("srv/app/package-lock.json", lock), ("srv/app/node_modules/lodash/package.json", #"{"name": "lodash", "version": "4.17.15"}"#),
+            ("srv/tool/package-lock.json", lock),
+        ] {
+            try FileManager.default.createDirectory(atPath: root + "/" + (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: root + "/" + path, atomically: true, encoding: .utf8)
+        }
+        let scan = try await fathom(["scan", "rootfs:" + root, "--list-all-pkgs", "-f", "json", "--store", root + "/../fathom.db"])
+        let packages = try #require((try JSONSerialization.jsonObject(with: scan.stdout) as? [String: Any])?["packages"] as? [[String: Any]], "\(scan.errorText)")
+        #expect(packages.map { "\($0["name"] ?? "") \($0["version"] ?? "") \($0["path"] ?? "")" }.sorted() == [
+            "lodash 4.17.15 srv/app/node_modules/lodash/package.json", "lodash 4.17.15 srv/tool/package-lock.json", "minimist 0.0.8 srv/tool/package-lock.json",
+        ], "\(packages)")
+    }
+
     @Test func aManifestBehindAnIndexTagIsNotAMovedTag() async throws {
         for order in [["multi", "3.7"], ["3.7", "multi"]] {
             let store = try Fixtures.temporaryDirectory("same-manifest") + "/fathom.db"
