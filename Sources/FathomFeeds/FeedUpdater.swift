@@ -25,6 +25,8 @@ public struct FeedUpdater: Sendable {
         /// Documents without advisories, and documents that could not be read (the rest imported).
         public var notes: [String] = []
         public var warnings: [String] = []
+        /// Documents of the download that could not be read (their advisories are not imported).
+        public var unread = 0
         public var bytes: Int64 = 0
     }
 
@@ -87,15 +89,25 @@ public struct FeedUpdater: Sendable {
             }
             report.bytes = download.bytes
             let contents = try await FeedReader.read(file)
-            report.notes = contents.notes
-            report.warnings = contents.warnings
+            // Named by the feed's address, not the temporary file it was read from.
+            report.notes = contents.notes.map { $0.replacingOccurrences(of: file, with: feed.url) }
+            report.warnings = contents.warnings.map { $0.replacingOccurrences(of: file, with: feed.url) }
+            report.unread = contents.warnings.count
             guard contents.documents > 0 else {
                 throw FathomError(
                     .invalidInput, "the download is not an advisory feed" + (contents.warnings.first.map { ": \($0)" } ?? ""),
                     path: feed.url)
             }
+            let before = try await store.advisoryFeeds().first { $0.source == feed.name }?.records
             let result = try await store.importAdvisories(
                 contents.records, scores: contents.scores, exploitation: contents.exploitation, source: feed.name, now: now)
+            // A feed that shrank lost advisories (a mirror half synced, an export cut short): it
+            // is imported, as upstream may withdraw records, but said as a warning.
+            if result.changed, let before, result.records < before {
+                report.warnings.append(
+                    "\(feed.name): the download has fewer records (\(result.records)) than the \(before) it replaced"
+                        + (before >= 10 && result.records * 2 < before ? ", less than half: check the feed's server or mirror" : ""))
+            }
             try await store.recordFeedState(
                 FeedState(source: feed.name, url: feed.url, etag: download.etag, lastModified: download.lastModified, fetchedAt: now))
             report.outcome = .imported(result)

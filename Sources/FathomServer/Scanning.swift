@@ -407,6 +407,11 @@ extension ScanRunner {
         for feed in settings.feeds {
             let report = await updater.update(feed)
             if case .failed(let error) = report.outcome { failures.append("\(feed.name): \(error)") }
+            if !report.warnings.isEmpty {
+                logger.warning(
+                    "advisory update: \(feed.name): \(report.warnings.count) warning\(report.warnings.count == 1 ? "" : "s")",
+                    metadata: ["first": "\(report.warnings[0])", "unread documents": "\(report.unread)"])
+            }
         }
         if !failures.isEmpty {
             logger.warning("advisory update: \(failures.count) of \(settings.feeds.count) feeds failed", metadata: ["first": "\(failures[0])"])

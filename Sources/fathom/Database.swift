@@ -174,7 +174,8 @@ struct Database: AsyncParsableCommand {
                 switch report.outcome {
                 case .imported(let result):
                     let size = String(format: "%.1f MB", Double(report.bytes) / 1_000_000)
-                    print(position + result.contents + (result.changed ? " imported" : " unchanged") + " (\(size) downloaded)")
+                    let unread = report.unread > 0 ? ", \(report.unread) document\(report.unread == 1 ? "" : "s") could not be read" : ""
+                    print(position + result.contents + (result.changed ? " imported" : " unchanged") + " (\(size) downloaded\(unread))")
                 case .notModified:
                     print(position + "not modified")
                 case .failed(let error):

@@ -151,6 +151,19 @@ import Testing
         let first = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
         #expect(first.status == 0, "\(first.errorText)")
         #expect(first.text.contains("osv-pypi: 6 advisories imported"))
+        // One record that does not parse: the rest imports, the record is named by the feed's
+        // address (not a temporary file), counted, and the shrunken feed is a warning.
+        let broken = "import sys, zipfile, pathlib\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n"
+            + "    ps = sorted(pathlib.Path(sys.argv[2]).glob('*.yaml'))\n    for p in ps[1:]: z.write(p, p.name)\n"
+            + "    z.writestr(ps[0].name, ps[0].read_text()[:40])\n"
+        try await Tool.run(["python3", "-c", broken, zip, Self.fixture("osv-pypi-sample")])
+        let partial = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
+        let url = "\(site.server.base)/osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
+        #expect(partial.text.contains("osv-pypi: 5 advisories imported") && partial.text.contains("downloaded, 1 document could not be read)"), "\(partial.text)")
+        #expect(partial.errorText.contains("warning: \(url)!/") && !partial.errorText.contains("fathom-feed-"), "\(partial.errorText)")
+        #expect(partial.errorText.contains("warning: osv-pypi: the download has fewer records (5) than the 6 it replaced"), "\(partial.errorText)")
+        try await Tool.run(["python3", "-c", program, zip, Self.fixture("osv-pypi-sample")])
+        #expect(try await fathom(["db", "update", "--feeds", feeds, "--store", site.store]).text.contains("osv-pypi: 6 advisories imported"))
         let before = try await stats(site.store)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: zip))
         try bytes.prefix(bytes.count * 2 / 3).write(to: URL(fileURLWithPath: zip))
