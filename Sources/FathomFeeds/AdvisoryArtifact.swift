@@ -31,6 +31,45 @@ public enum AdvisoryArtifact {
         public var sources: [(name: String, contents: String)]
         /// Sources a pull found already imported exactly so.
         public var unchanged: Set<String> = []
+        /// When each pulled source was last updated in the store that pushed it.
+        public var updated: [String: Date] = [:]
+    }
+
+    /// A blob of the artifact, checked against its digest and size.
+    static func blob(_ reference: ImageReference, digest text: String, size: Int64, client: RegistryClient) async throws -> [UInt8] {
+        let digest = try Digest(parsing: text)
+        return try await client.withBlob(reference, digest: digest) { stream in
+            var hasher = DigestHasher()
+            var bytes: [UInt8] = []
+            for try await chunk in stream {
+                hasher.update(chunk)
+                bytes += chunk
+                guard Int64(bytes.count) <= size else { break }
+            }
+            guard Int64(bytes.count) == size, hasher.finalize() == digest else {
+                throw FathomError(.digestMismatch, "the blob is not the \(size) bytes its digest names", layer: text)
+            }
+            return bytes
+        }
+    }
+
+    /// Each source's `updated` date from the artifact's config (none in artifacts pushed before
+    /// it was written).
+    static func updatedDates(reference: ImageReference, config digest: String, size: Int64, client: RegistryClient) async throws -> [String: Date] {
+        guard size <= 16 << 20 else { throw FathomError(.invalidManifest, "the config is \(size) bytes", image: reference.description) }
+        let bytes = try await blob(reference, digest: digest, size: size, client: client)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+            let sources = object["sources"] as? [[String: Any]]
+        else { throw FathomError(.invalidManifest, "the config lists no sources", image: reference.description) }
+        var dates: [String: Date] = [:]
+        for source in sources {
+            guard let name = source["name"] as? String, let text = source["updated"] as? String else { continue }
+            guard let date = ISO8601DateFormatter().date(from: text) else {
+                throw FathomError(.invalidManifest, "source \(name)'s updated date '\(text)' is not an ISO 8601 time", image: reference.description)
+            }
+            dates[name] = date
+        }
+        return dates
     }
 
     /// Publishes every source in `store` under `reference` (a tag).
@@ -47,6 +86,9 @@ public enum AdvisoryArtifact {
             let scores = try await store.scoreDocuments(source: feed.source)
             let exploitation = try await store.exploitationDocuments(source: feed.source)
             var entry: [String: Any] = ["name": feed.source, "records": documents.count]
+            // How fresh the data is travels with it: a pulled feed is as old as the pushing
+            // store's copy (its last check, else its import), not as new as the pull.
+            if let updated = feed.lastUpdated { entry["updated"] = ISO8601DateFormatter().string(from: updated) }
             for (mediaType, json) in [
                 (layerMediaType, documents.isEmpty && !(scores.isEmpty && exploitation.isEmpty) ? nil : "[" + documents.joined(separator: ",") + "]"),
                 (scoresMediaType, scores.isEmpty ? nil : String(decoding: try encoder.encode(scores), as: UTF8.self)),
@@ -108,6 +150,7 @@ public enum AdvisoryArtifact {
                 .invalidManifest, "not a fathom advisory database (its config is \(manifest.config.mediaType))", image: reference.description)
         }
         var summary = Summary(manifestDigest: fetched.digest, sources: [])
+        let updated = try await Self.updatedDates(reference: reference, config: manifest.config.digest, size: manifest.config.size, client: client)
         // A source's advisories and scores may come as two layers; they import together.
         var order: [String] = []
         var parts: [String: (records: [OSVRecord], scores: [String: [CVSSScore]], exploitation: [String: Exploitation], digests: [String])] = [:]
@@ -117,20 +160,7 @@ public enum AdvisoryArtifact {
             else {
                 throw FathomError(.invalidManifest, "layer \(layer.digest) is not a titled advisory source", image: reference.description)
             }
-            let digest = try Digest(parsing: layer.digest)
-            let bytes = try await client.withBlob(reference, digest: digest) { stream in
-                var hasher = DigestHasher()
-                var bytes: [UInt8] = []
-                for try await chunk in stream {
-                    hasher.update(chunk)
-                    bytes += chunk
-                    guard Int64(bytes.count) <= layer.size else { break }
-                }
-                guard Int64(bytes.count) == layer.size, hasher.finalize() == digest else {
-                    throw FathomError(.digestMismatch, "the blob is not the \(layer.size) bytes its digest names", layer: layer.digest)
-                }
-                return bytes
-            }
+            let bytes = try await Self.blob(reference, digest: layer.digest, size: layer.size, client: client)
             if parts[name] == nil {
                 order.append(name)
                 parts[name] = ([], [:], [:], [])
@@ -153,8 +183,11 @@ public enum AdvisoryArtifact {
             let part = parts[name]!
             let result = try await store.importAdvisories(part.records, scores: part.scores, exploitation: part.exploitation, source: name, now: now)
             try await store.recordFeedState(
-                FeedState(source: name, url: "oci://\(reference)", etag: part.digests.joined(separator: ","), lastModified: nil, fetchedAt: now))
+                FeedState(
+                    source: name, url: "oci://\(reference)", etag: part.digests.joined(separator: ","), lastModified: nil,
+                    fetchedAt: updated[name].map { min($0, now) } ?? now))
             summary.sources.append((name: name, contents: result.contents))
+            if let date = updated[name] { summary.updated[name] = date }
             if !result.changed { summary.unchanged.insert(name) }
         }
         return summary

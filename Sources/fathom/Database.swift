@@ -49,7 +49,9 @@ struct Database: AsyncParsableCommand {
             try await withArtifact(reference, registryOptions, storeOption) { source, store, client in
                 let summary = try await AdvisoryArtifact.pull(into: store, from: source, client: client)
                 for entry in summary.sources {
-                    print("\(entry.name): \(entry.contents) " + (summary.unchanged.contains(entry.name) ? "unchanged" : "imported"))
+                    print(
+                        "\(entry.name): \(entry.contents) " + (summary.unchanged.contains(entry.name) ? "unchanged" : "imported")
+                            + (summary.updated[entry.name].map { " (updated \(ISO8601DateFormatter().string(from: $0)) where it was pushed)" } ?? ""))
                 }
                 print("pulled \(source) (\(summary.manifestDigest))")
             }

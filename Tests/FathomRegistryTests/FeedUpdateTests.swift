@@ -269,6 +269,19 @@ import Testing
         #expect(expected.contains { $0.contains("CVE-2019-14697 musl") && $0.hasSuffix("CRITICAL nvd") })
         #expect(try await findings(copy) == expected)
 
+        // Pulled data is as old as the pushing store's copy: an import of June stays stale in
+        // the store that pulls it (it read as checked at the pull).
+        let old = directory + "/old.db"
+        try FileManager.default.copyItem(atPath: source, toPath: old)
+        try await Tool.sqlite(old, "UPDATE imports SET imported_at = '2026-06-01T00:00:00Z'")
+        let stale = "\(registry.host)/fathom/advisories:old"
+        #expect(try await fathom(["db", "push", "--store", old, stale]).status == 0)
+        let pulledOld = try await fathom(["db", "pull", "--store", directory + "/pulled-old.db", stale])
+        #expect(pulledOld.text.contains("alpine-secdb-v3.7-main: 1073 advisories imported (updated 2026-06-01T00:00:00Z where it was pushed)"), "\(pulledOld.text)")
+        let oldStatus = try await fathom(["db", "status", "--store", directory + "/pulled-old.db", "--max-db-age", "7d"])
+        #expect(oldStatus.errorText.contains("feeds not updated since 2026-06-01"), "\(oldStatus.errorText)")
+        #expect(try await fathom(["db", "status", "--store", copy, "--max-db-age", "7d"]).errorText.isEmpty)
+
         // An ordinary image is not advisory data, and says so.
         let wrong = try await fathom(["db", "pull", "--store", copy, "\(registry.host)/alpine:3.7"])
         #expect(wrong.status == 1)
