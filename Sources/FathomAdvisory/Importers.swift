@@ -86,12 +86,27 @@ public enum AdvisoryImport {
     /// the id it names, as the secdb's authors meant it: `CVE_2019-2426` and
     /// `CVE-2017-8073.patch` (both in the real feed) are CVE-2019-2426 and CVE-2017-8073, so
     /// they join NVD's severity, KEV and EPSS, and the same CVE of another feed.
+    ///
+    /// "CVE 2018-16859" (ansible's line) is CVE-2018-16859. A token that begins as a CVE but
+    /// names none (xen's placeholder "CVE-????-?????" before "XSA-295", or a line cut short in
+    /// a truncated file, "CVE-20") is no id: the line's next id is taken, else it names none.
     static func identifiers(in line: String) -> [String] {
-        let tokens = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map {
+        let split = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map {
             String($0).trimmingCharacters(in: CharacterSet(charactersIn: "()[]"))
         }.filter { !$0.isEmpty }
+        var tokens: [String] = []
+        var index = 0
+        while index < split.count {
+            if split[index].uppercased() == "CVE", index + 1 < split.count, let joined = cve("CVE-" + split[index + 1]) {
+                tokens.append(joined)
+                index += 2
+            } else {
+                tokens.append(split[index])
+                index += 1
+            }
+        }
         let cves = tokens.compactMap(cve)
-        return cves.isEmpty ? Array(tokens.prefix(1)) : cves
+        return cves.isEmpty ? Array(tokens.filter { !$0.uppercased().hasPrefix("CVE") }.prefix(1)) : cves
     }
 
     /// `CVE-YYYY-N…` from a token that starts with it (with `-` or `_` after CVE), or nil.

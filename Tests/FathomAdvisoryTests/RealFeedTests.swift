@@ -28,8 +28,8 @@ import FathomSQLiteStore
 
     /// An independent reading (Python's YAML) of every fixture secdb: each (file, package,
     /// vulnerability, fixed version) a secfixes line names, every CVE of a line (as the id it
-    /// names: the feed's `CVE_2019-2426` and `CVE-2017-8073.patch` are typos), or its first id
-    /// when it has none.
+    /// names: the feed's `CVE_2019-2426`, `CVE-2017-8073.patch` and `CVE 2018-16859` are typos),
+    /// or its first id that is not a broken CVE (xen's `CVE-????-?????`) when it has none.
     static func secfixes() async throws -> [(file: String, package: String, id: String, version: String)] {
         let program = """
             import glob, re, sys, yaml
@@ -40,8 +40,9 @@ import FathomSQLiteStore
                         if str(ver) == '0': continue
                         for i in ids or []:
                             tokens = [t.strip('()[]') for t in re.split(r'[ \t,]+', str(i)) if t.strip('()[]')]
+                            tokens = re.sub(r'(^| )CVE ([0-9]{4}-[0-9]{4,})', r'\\1CVE-\\2', ' '.join(tokens), flags=re.I).split(' ') if tokens else []
                             cves = ['CVE-%s-%s' % m.groups() for m in (re.match(r'CVE[-_]([0-9]{4})-([0-9]{4,})', t) for t in tokens) if m]
-                            for cve in cves or tokens[:1]: print(f, e['pkg']['name'], cve, ver, sep='\t')
+                            for cve in cves or [t for t in tokens if not t.upper().startswith('CVE')][:1]: print(f, e['pkg']['name'], cve, ver, sep='\t')
             """
         return try await Tool.run(["/usr/bin/python3", "-c", program, advisory("alpine-secdb")]).text.split(separator: "\n").map { line in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -106,6 +107,13 @@ import FathomSQLiteStore
         let v34 = Self.advisory("alpine-secdb/v3.4/main.yaml")
         let weechat = try AdvisoryImport.alpineSecdb(try Self.bytes(v34), file: v34).filter { $0.affected?.first?.package?.name == "weechat" }
         #expect(weechat.map(\.aliases) == [["CVE-2017-8073"]])
+        // "CVE 2018-16859" is that CVE; xen's placeholder "CVE-????-?????" before "XSA-295" names
+        // the XSA; a line cut short ("CVE-20", a truncated file's last) names nothing.
+        let v39 = Self.advisory("alpine-secdb/v3.9/main.yaml")
+        let v39Records = try AdvisoryImport.alpineSecdb(try Self.bytes(v39), file: v39)
+        #expect(v39Records.contains { $0.id == "ALPINE-v3.9-ansible-CVE-2018-16859" })
+        #expect(v39Records.contains { $0.id == "ALPINE-v3.9-xen-XSA-295" } && !v39Records.contains { $0.id.contains("?") })
+        #expect(AdvisoryImport.identifiers(in: "CVE-20") == [] && AdvisoryImport.identifiers(in: "CVE 2018-16859") == ["CVE-2018-16859"])
     }
 
     @Test func alpine373AgainstSecdbReportsMusl() async throws {
