@@ -279,13 +279,20 @@ struct Database: AsyncParsableCommand {
         }
 
         /// `osv-go.tar.gz` → `osv-go`; generic names take their parent folders:
-        /// `alpine-secdb/v3.7/main.yaml` → `alpine-secdb-v3.7-main`.
+        /// `alpine-secdb/v3.7/main.yaml` → `alpine-secdb-v3.7-main`. An Alpine secdb file is
+        /// named as `db update` names it, wherever it lies (`2026-06/v3.7/main.yaml` too): a
+        /// newer copy from another folder replaces the older, not stands beside it.
         static func sourceName(for path: String) -> String {
             var components = URL(fileURLWithPath: path).standardized.pathComponents.filter { $0 != "/" }
             guard var last = components.popLast() else { return "feed" }
             for suffix in [".tar.gz", ".tgz", ".tar", ".zip", ".json.gz", ".json", ".yaml", ".yml"] where last.hasSuffix(suffix) {
                 last.removeLast(suffix.count)
                 break
+            }
+            if ["main", "community"].contains(last), let release = components.last,
+                release == "edge" || release.wholeMatch(of: /v[0-9]+\.[0-9]+/) != nil
+            {
+                return "alpine-secdb-\(release)-\(last)"
             }
             let generic = ["main", "community", "all", "index", "data", "osv", "vulns", "advisories"]
             guard generic.contains(last) else { return last }

@@ -225,6 +225,23 @@ import Testing
         #expect(larger.errorText.contains("note: 'secdb-v3.7' replaced the feed of that name imported") && !larger.errorText.contains("warning"), "\(larger.errorText)")
         let unchanged = try await fathom(["db", "import", "--store", store, "--source", "secdb-v3.7", Self.secdb("v3.7"), community])
         #expect(unchanged.errorText.isEmpty, "\(unchanged.errorText)")
+
+        // A newer copy of a secdb file from another folder is the same feed, named as db update
+        // names it: the CVE it no longer lists leaves (it stayed beside the newer copy).
+        let dated = try Fixtures.temporaryDirectory("secdb-copies")
+        let lines = try String(contentsOfFile: Self.secdb("v3.7"), encoding: .utf8)
+        let newer = lines.replacingOccurrences(of: "        1.1.18-r4:\n          - CVE-2019-14697\n", with: "")
+        #expect(newer != lines)
+        for (folder, text) in [("2026-06", lines), ("2026-12", newer)] {
+            try FileManager.default.createDirectory(atPath: "\(dated)/\(folder)/v3.7", withIntermediateDirectories: true)
+            try text.write(toFile: "\(dated)/\(folder)/v3.7/main.yaml", atomically: true, encoding: .utf8)
+        }
+        let copies = dated + "/fathom.db"
+        #expect(try await fathom(["db", "import", "--store", copies, "\(dated)/2026-06/v3.7/main.yaml"]).text.contains("alpine-secdb-v3.7-main: 1073 advisories imported"))
+        let later = try await fathom(["db", "import", "--store", copies, "\(dated)/2026-12/v3.7/main.yaml"])
+        #expect(later.text.contains("alpine-secdb-v3.7-main: 1072 advisories imported"), "\(later.text)")
+        let feeds = try await fathom(["db", "status", "--store", copies])
+        #expect(feeds.text.components(separatedBy: "alpine-secdb-v3.7-main").count == 2 && !feeds.text.contains("2026-06-v3.7") && !feeds.text.contains("2026-12-v3.7"), "\(feeds.text)")
     }
 
     /// A feed whose advisories name no package fathom matches (Red Hat's CSAF of telnet for
