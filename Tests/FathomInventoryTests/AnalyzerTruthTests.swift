@@ -342,6 +342,20 @@ import Testing
         #expect(result.packages.allSatisfy { $0.ecosystem == "go" && $0.path == "usr/bin/\(file)" })
     }
 
+    /// A dependency replaced by a local directory is a copy of unknown version: not reported as
+    /// the directory's name (it was, as `./localnet (devel)`), not as the module it replaced,
+    /// and said. The modinfo is as Go 1.19.8 wrote it for `replace golang.org/x/net => ./localnet`.
+    @Test func aModuleReplacedByALocalDirectoryIsSaidNotChecked() {
+        let modinfo = "path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgithub.com/opencontainers/runc\tv1.1.0\n"
+            + "=>\tgithub.com/opencontainers/runc\tv1.1.12\t\n\ndep\tgolang.org/x/net\tv0.0.0-20190620200207-3b0461eec859\n"
+            + "=>\t./localnet\t(devel)\t\n\ndep\tgolang.org/x/text\tv0.3.0\t\nbuild\t-compiler=gc\n"
+        let result = GoBuildInfoScanner.packages(goVersion: "go1.19.8", modinfo: modinfo, path: "usr/bin/app")
+        #expect(result.packages.map { "\($0.name) \($0.version)" } == [
+            "stdlib v1.19.8", "example.com/app (devel)", "github.com/opencontainers/runc v1.1.12", "golang.org/x/text v0.3.0",
+        ])
+        #expect(result.warnings == ["usr/bin/app: 1 Go module is replaced by a local directory, a copy of unknown version, and not checked: golang.org/x/net (by ./localnet)"])
+    }
+
     @Test func go118BinariesAreReadWhileStreamingWithoutHoldingTheFile() async throws {
         // Claim a large size so the scanner keeps only the head and the bytes after the magic,
         // and feed odd-sized chunks so the magic straddles chunk boundaries.

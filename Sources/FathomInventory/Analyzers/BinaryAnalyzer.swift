@@ -115,7 +115,7 @@ struct GoBuildInfoScanner: StreamScanner {
         }
         do {
             let (version, modinfo) = try Self.read(info, file: file ?? head)
-            return AnalyzerResult(packages: Self.packages(goVersion: version, modinfo: modinfo, path: path))
+            return Self.packages(goVersion: version, modinfo: modinfo, path: path)
         } catch {
             return AnalyzerResult(warnings: ["\(path): Go build information is unreadable: \(error)"])
         }
@@ -200,8 +200,9 @@ struct GoBuildInfoScanner: StreamScanner {
         return String(decoding: bytes[16..<(bytes.count - 16)], as: UTF8.self)
     }
 
-    static func packages(goVersion: String, modinfo: String, path: String) -> [Package] {
+    static func packages(goVersion: String, modinfo: String, path: String) -> AnalyzerResult {
         var packages: [Package] = []
+        var local: [String] = []
         if goVersion.hasPrefix("go") {
             // "go1.22.0" (possibly "go1.22.0 X:boringcrypto") → stdlib v1.22.0.
             let version = "v" + (goVersion.dropFirst(2).split(separator: " ").first.map(String.init) ?? "")
@@ -215,13 +216,21 @@ struct GoBuildInfoScanner: StreamScanner {
             case "mod": packages.append(Package(ecosystem: "go", name: fields[1], version: fields[2], path: path))
             case "dep": dependencies.append((fields[1], fields[2]))
             case "=>" where !dependencies.isEmpty:
-                // The replacement is what was built in; a local path replacement has no version.
-                dependencies[dependencies.count - 1] = (fields[1], fields[2].isEmpty ? dependencies[dependencies.count - 1].1 : fields[2])
+                // The replacement is what was built in. One by a local directory (`=> ./net`)
+                // is a copy of unknown version: neither the module it replaces nor the
+                // directory can be checked, and the report says so.
+                if fields[1].hasPrefix(".") || fields[1].hasPrefix("/") {
+                    local.append("\(dependencies.removeLast().0) (by \(fields[1]))")
+                } else {
+                    dependencies[dependencies.count - 1] = (fields[1], fields[2].isEmpty ? dependencies[dependencies.count - 1].1 : fields[2])
+                }
             default: break
             }
         }
         packages += dependencies.map { Package(ecosystem: "go", name: $0.0, version: $0.1, path: path) }
-        return packages
+        let warning = "\(path): \(local.count) Go module\(local.count == 1 ? " is" : "s are") replaced by a local directory, a copy of "
+            + "unknown version, and not checked: \(local.prefix(3).joined(separator: ", "))\(local.count > 3 ? ", …" : "")"
+        return AnalyzerResult(packages: packages, warnings: local.isEmpty ? [] : [warning])
     }
 }
 
