@@ -22,6 +22,9 @@ public struct FeedContents: Sendable {
     public var notes: [String] = []
     /// Documents read as feeds (with or without advisories).
     public var documents = 0
+    /// Records left out by rule (non-security errata, RustSec notices, other systems): a feed
+    /// that shrank by these lost no advisory.
+    public var skippedRecords = 0
 
     public init() {}
 }
@@ -35,6 +38,7 @@ extension FeedContents {
         warnings += other.warnings
         notes += other.notes
         documents += other.documents
+        skippedRecords += other.skippedRecords
     }
 }
 
@@ -44,6 +48,10 @@ public enum FeedReader {
     public static func read(_ path: String) async throws -> FeedContents {
         var contents = FeedContents()
         var skipped: [Skipped: [String]] = [:]
+        // The names of records skipped as notices or for other systems, with their packages:
+        // another database's record of the same flaw (GitHub's GHSA twin of a RustSec notice
+        // in OSV's crates.io export) is skipped with it.
+        var skippedNames: [String: (reason: Skipped, packages: Set<String>)] = [:]
         func document(_ name: String, _ bytes: [UInt8]) {
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
                 contents.notes.append("\(name): empty file")
@@ -54,6 +62,7 @@ public enum FeedReader {
                 contents.documents += 1
                 contents.notes += parsed.notes
                 skipped.merge(parsed.skipped) { $0 + $1 }
+                skippedNames.merge(parsed.skippedNames) { first, _ in first }
                 if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty && parsed.skipped.isEmpty {
                     contents.notes.append(
                         parsed.scoresOnly
@@ -111,6 +120,17 @@ public enum FeedReader {
         } else {
             document(path, try Self.file(path))
         }
+        if !skippedNames.isEmpty {
+            contents.records.removeAll { record in
+                let packages = Set((record.affected ?? []).compactMap { $0.package?.name })
+                guard let twin = ([record.id] + (record.aliases ?? []) + (record.upstream ?? [])).lazy.compactMap({ skippedNames[$0] }).first,
+                    !twin.packages.isDisjoint(with: packages)
+                else { return false }
+                skipped[twin.reason, default: []].append(record.id)
+                return true
+            }
+        }
+        contents.skippedRecords = skipped.values.reduce(0) { $0 + $1.count }
         for reason in Skipped.allCases {
             guard let ids = skipped[reason], !ids.isEmpty else { continue }
             contents.notes.append(
@@ -141,6 +161,8 @@ public enum FeedReader {
         var scoresOnly = false
         /// Records left out, by why, by id.
         var skipped: [Skipped: [String]] = [:]
+        /// The ids and aliases of the records skipped as notices or for other systems.
+        var skippedNames: [String: (reason: Skipped, packages: Set<String>)] = [:]
     }
 
     /// Why a record is not imported as an advisory.
@@ -190,7 +212,10 @@ public enum FeedReader {
             let notices = affected.filter(\.isInformationalNotice)
             let elsewhere = affected.filter { !$0.isInformationalNotice && !$0.affectsLinux }
             guard notices.count + elsewhere.count < affected.count else {
-                parsed.skipped[notices.isEmpty ? .otherOS : .informational, default: []].append(record.id)
+                let reason: Skipped = notices.isEmpty ? .otherOS : .informational
+                parsed.skipped[reason, default: []].append(record.id)
+                let packages = Set(affected.compactMap { $0.package?.name })
+                for name in [record.id] + (record.aliases ?? []) { parsed.skippedNames[name] = (reason, packages) }
                 continue
             }
             var kept = record

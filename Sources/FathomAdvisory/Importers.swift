@@ -109,10 +109,10 @@ public enum AdvisoryImport {
         return cves.isEmpty ? Array(tokens.filter { !$0.uppercased().hasPrefix("CVE") }.prefix(1)) : cves
     }
 
-    /// `CVE-YYYY-N…` from a token that starts with it (with `-` or `_` after CVE), or nil.
+    /// `CVE-YYYY-N…` from a token that starts with it (`cve` in any case, `-` or `_` after it), or nil.
     static func cve(_ token: String) -> String? {
         let bytes = Array(token.utf8)
-        guard bytes.count >= 13, bytes[0...2].elementsEqual("CVE".utf8), bytes[3] == UInt8(ascii: "-") || bytes[3] == UInt8(ascii: "_")
+        guard bytes.count >= 13, bytes[0...2].map({ $0 & 0xDF }).elementsEqual("CVE".utf8), bytes[3] == UInt8(ascii: "-") || bytes[3] == UInt8(ascii: "_")
         else { return nil }
         let isDigit = { (byte: UInt8) in byte >= 0x30 && byte <= 0x39 }
         guard bytes[4..<8].allSatisfy(isDigit), bytes[8] == UInt8(ascii: "-") else { return nil }

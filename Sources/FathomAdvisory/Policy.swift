@@ -274,6 +274,7 @@ public struct ScanPolicy: Sendable {
             // A score below the threshold leaves a finding out; no score (no CVE id, or none in
             // the EPSS data) is not a low one, and what CISA lists as exploited stays whatever
             // its score: both are kept, and counted.
+            var unscored = false
             if let epssThreshold, finding.kev == nil {
                 if let score = finding.epss?.score {
                     if score < epssThreshold {
@@ -281,7 +282,7 @@ public struct ScanPolicy: Sendable {
                         continue
                     }
                 } else {
-                    outcome.keptWithoutEPSS += 1
+                    unscored = true
                 }
             }
             if let severities, !severities.contains(finding.severity) {
@@ -289,6 +290,7 @@ public struct ScanPolicy: Sendable {
                 continue
             }
             outcome.kept.append(finding)
+            if unscored { outcome.keptWithoutEPSS += 1 }
             noteExpiredRule()
         }
         return outcome

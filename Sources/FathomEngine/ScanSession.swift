@@ -196,10 +196,9 @@ public struct ScanSession: Sendable {
         var changes = changes
         let reported = Set(kept.map { "\($0.id)\u{0}\($0.package)\u{0}\($0.installedVersion)" })
         changes.new = changes.new.filter { reported.contains("\($0.id)\u{0}\($0.package)\u{0}\($0.installedVersion)") }
-        // Unchanged: the reported findings that are not new, by the changes' identity (an
-        // advisory in a package); those the policy leaves out were counted too.
-        let keptKeys = Set(kept.map { "\($0.id) \($0.ecosystem)/\($0.package)" })
-        changes.unchanged = min(changes.unchanged, keptKeys.subtracting(changes.new.map(\.key)).count)
+        // Unchanged: the reported findings that are not new (each finding is one or the other,
+        // counted one for one); those the policy leaves out were counted too.
+        changes.unchanged = min(changes.unchanged, max(0, kept.count - changes.new.count))
         changes.resolved = changes.resolved.filter { finding in
             let severity = Severity(rawValue: finding.severity) ?? .unknown
             let url = PackageURL(

@@ -103,7 +103,9 @@ public struct FeedUpdater: Sendable {
                 contents.records, scores: contents.scores, exploitation: contents.exploitation, source: feed.name, now: now)
             // A feed that shrank lost advisories (a mirror half synced, an export cut short): it
             // is imported, as upstream may withdraw records, but said as a warning.
-            if result.changed, let before, result.records < before {
+            // Records skipped by rule count as kept: a store imported before a rule (RustSec's
+            // notices) held them, and no advisory was lost.
+            if result.changed, let before, result.records + contents.skippedRecords < before {
                 report.warnings.append(
                     "\(feed.name): the download has fewer records (\(result.records)) than the \(before) it replaced"
                         + (before >= 10 && result.records * 2 < before ? ", less than half: check the feed's server or mirror" : ""))

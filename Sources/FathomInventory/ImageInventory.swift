@@ -37,9 +37,18 @@ public enum ImageInventory {
         // dpkg's file list) is the OS package's: its distribution's advisories and fixes cover it
         // (a backported fix keeps the upstream version), so it is not matched again as a
         // language package. Trivy leaves the same files out.
+        // A vendor's package (not Debian's or Ubuntu's maintainers) is no such package: its
+        // files stay its ecosystems' (elasticsearch's log4j jar).
+        let foreign = Set(filesystem.entries.values.flatMap { $0.fact.foreignPackages ?? [] })
         var owned = Set<String>()
-        for entry in filesystem.entries.values where entry.fact.kind == .file {
-            if let files = entry.fact.ownedFiles { owned.formUnion(files) }
+        for (path, entry) in filesystem.entries where entry.fact.kind == .file {
+            guard let files = entry.fact.ownedFiles else { continue }
+            if path.hasPrefix(DpkgFileListAnalyzer.directory) {
+                // `var/lib/dpkg/info/NAME[:ARCH].list` names its package.
+                let name = path.dropFirst(DpkgFileListAnalyzer.directory.count).dropLast(".list".count).split(separator: ":").first.map(String.init) ?? ""
+                if foreign.contains(name) { continue }
+            }
+            owned.formUnion(files)
         }
         if !owned.isEmpty {
             entries.removeAll { entry in

@@ -100,7 +100,9 @@ public struct LayerFactsCollector: TarEntryHandler {
         let analyzer = analyzer(for: entry.path)
         guard complete else {
             let limit = fileBytes ?? analyzer?.byteLimit ?? claims.limit
-            let what = analyzer == nil ? "not read" : "not read, so the packages it lists are not in this report"
+            let what = analyzer == nil ? "not read"
+                : analyzer is DpkgFileListAnalyzer ? "not read, so the language packages its package installed are matched as their ecosystems'"
+                : "not read, so the packages it lists are not in this report"
             warnings.append(
                 "\(entry.path): \(ReadLimits.describe(entry.size)) is over the \(ReadLimits.describe(Int64(limit))) limit for this file (--max-file-bytes); \(what)")
             files[entry.path] = FileFact(kind: .file, skippedOverLimit: true)
@@ -109,7 +111,9 @@ public struct LayerFactsCollector: TarEntryHandler {
         if let analyzer {
             let result = analyzer.analyze(path: entry.path, contents: body)
             warnings += result.warnings
-            files[entry.path] = FileFact(kind: .file, packages: result.packages, ownedFiles: result.ownedFiles.isEmpty ? nil : result.ownedFiles)
+            files[entry.path] = FileFact(
+                kind: .file, packages: result.packages, ownedFiles: result.ownedFiles.isEmpty ? nil : result.ownedFiles,
+                foreignPackages: result.foreignPackages.isEmpty ? nil : result.foreignPackages)
         } else {
             files[entry.path] = FileFact(kind: .file, text: String(decoding: body, as: UTF8.self))
         }

@@ -23,11 +23,14 @@ public struct FileFact: Sendable, Hashable, Codable {
     /// For an OS package manager's file lists: the files its packages installed that a language
     /// analyzer reads (a Debian python3-urllib3's egg-info).
     public var ownedFiles: [String]?
+    /// For dpkg's status: the installed packages that are not the distribution's own.
+    public var foreignPackages: [String]?
 
     public init(
         kind: Kind, linkTarget: String? = nil, text: String? = nil, skippedOverLimit: Bool? = nil,
-        packages: [Package]? = nil, ownedFiles: [String]? = nil
+        packages: [Package]? = nil, ownedFiles: [String]? = nil, foreignPackages: [String]? = nil
     ) {
+        self.foreignPackages = foreignPackages
         self.kind = kind
         self.linkTarget = linkTarget
         self.text = text

@@ -52,10 +52,14 @@ public struct AnalyzerResult: Sendable {
     /// Files an OS package manager says its packages installed, of those a language analyzer
     /// reads (see `Analyzers.ownedFileOfInterest`).
     public var ownedFiles: [String]
-    public init(packages: [Package] = [], warnings: [String] = [], ownedFiles: [String] = []) {
+    /// Installed OS packages that are not the distribution's own (a vendor's .deb): the files
+    /// they installed are not left to the distribution's advisories.
+    public var foreignPackages: [String]
+    public init(packages: [Package] = [], warnings: [String] = [], ownedFiles: [String] = [], foreignPackages: [String] = []) {
         self.packages = packages
         self.warnings = warnings
         self.ownedFiles = ownedFiles
+        self.foreignPackages = foreignPackages
     }
 }
 

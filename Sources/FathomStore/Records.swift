@@ -281,7 +281,10 @@ public struct ScanChanges: Sendable, Codable, Hashable {
             }
         }
         new = previous == nil ? [] : Self.sorted(added)
-        resolved = Self.sorted(Array(remaining.values.joined()))
+        // A previous finding under an id now merged into another (PYSEC-x into GHSA-y, both
+        // found before) is that finding: neither resolved nor counted twice.
+        let merged = Set(findings.flatMap { aliasKeys[$0.key, default: []] })
+        resolved = Self.sorted(remaining.values.joined().filter { !merged.contains($0.key) })
         unchanged = previous == nil ? 0 : count
     }
 

@@ -261,7 +261,7 @@ struct Database: AsyncParsableCommand {
                         let replaced = "'\(name)' replaced the feed of that name imported \(previous.importedAt) (\(previous.records) records"
                             + (previous.url.map { " from \($0)" } ?? "") + ")"
                         // A feed that shrank lost advisories: said as a warning, with the way to keep both.
-                        if result.records < previous.records {
+                        if result.records + contents.skippedRecords < previous.records {
                             printWarning(
                                 replaced + " with fewer records (\(result.records)); if this is another feed, not a newer copy of that one, "
                                     + "import it with --source OTHER-NAME to keep both")
@@ -285,11 +285,12 @@ struct Database: AsyncParsableCommand {
         static func sourceName(for path: String) -> String {
             var components = URL(fileURLWithPath: path).standardized.pathComponents.filter { $0 != "/" }
             guard var last = components.popLast() else { return "feed" }
+            let document = [".json", ".yaml", ".yml"].contains(where: last.hasSuffix)
             for suffix in [".tar.gz", ".tgz", ".tar", ".zip", ".json.gz", ".json", ".yaml", ".yml"] where last.hasSuffix(suffix) {
                 last.removeLast(suffix.count)
                 break
             }
-            if ["main", "community"].contains(last), let release = components.last,
+            if document, ["main", "community"].contains(last), let release = components.last,
                 release == "edge" || release.wholeMatch(of: /v[0-9]+\.[0-9]+/) != nil
             {
                 return "alpine-secdb-\(release)-\(last)"

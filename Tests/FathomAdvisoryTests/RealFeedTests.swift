@@ -41,7 +41,7 @@ import FathomSQLiteStore
                         for i in ids or []:
                             tokens = [t.strip('()[]') for t in re.split(r'[ \t,]+', str(i)) if t.strip('()[]')]
                             tokens = re.sub(r'(^| )CVE ([0-9]{4}-[0-9]{4,})', r'\\1CVE-\\2', ' '.join(tokens), flags=re.I).split(' ') if tokens else []
-                            cves = ['CVE-%s-%s' % m.groups() for m in (re.match(r'CVE[-_]([0-9]{4})-([0-9]{4,})', t) for t in tokens) if m]
+                            cves = ['CVE-%s-%s' % m.groups() for m in (re.match(r'CVE[-_]([0-9]{4})-([0-9]{4,})', t, re.I) for t in tokens) if m]
                             for cve in cves or [t for t in tokens if not t.upper().startswith('CVE')][:1]: print(f, e['pkg']['name'], cve, ver, sep='\t')
             """
         return try await Tool.run(["/usr/bin/python3", "-c", program, advisory("alpine-secdb")]).text.split(separator: "\n").map { line in
@@ -114,6 +114,7 @@ import FathomSQLiteStore
         #expect(v39Records.contains { $0.id == "ALPINE-v3.9-ansible-CVE-2018-16859" })
         #expect(v39Records.contains { $0.id == "ALPINE-v3.9-xen-XSA-295" } && !v39Records.contains { $0.id.contains("?") })
         #expect(AdvisoryImport.identifiers(in: "CVE-20") == [] && AdvisoryImport.identifiers(in: "CVE 2018-16859") == ["CVE-2018-16859"])
+        #expect(AdvisoryImport.identifiers(in: "cve-2020-1234") == ["CVE-2020-1234"])
     }
 
     @Test func alpine373AgainstSecdbReportsMusl() async throws {

@@ -536,6 +536,8 @@ import Testing
             // A file name a packager gave (Debian's libspring-beans-java 4.3.30-2, its manifest as
             // shipped): its version is not the manifest's, so the title names the artifact.
             ("spring3-beans-3.x.jar", "Manifest-Version: 1.0\r\nCreated-By: 17.0.6 (Oracle Corporation)\r\nImplementation-Title: spring-beans\r\nImplementation-Version: 4.3.30.RELEASE\r\n\r\n", "spring-beans 4.3.30.RELEASE"),
+            // A manifest version that begins with the file's is the same build: the file names it.
+            ("foo-1.70.jar", "Manifest-Version: 1.0\nImplementation-Title: other-id\nImplementation-Version: 1.70.0\n", "foo 1.70.0"),
             // No file version: the title names the artifact.
             ("commons.jar", "Manifest-Version: 1.0\nImplementation-Title: commons-text\nImplementation-Version: 1.9\nImplementation-Vendor-Id: org.apache.commons\n", "org.apache.commons:commons-text 1.9"),
         ]

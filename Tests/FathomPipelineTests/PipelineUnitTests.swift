@@ -268,6 +268,12 @@ import FathomSQLiteStore
         #expect(changes.new.map(\.id) == ["PYSEC-A", "PYSEC-B"], "\(changes.new.map(\.id))")
         #expect(changes.resolved.isEmpty, "\(changes.resolved.map(\.id))")
         #expect(changes.unchanged == 2)
+        // Both ids found before, one merged into the other now: the merged one is not resolved.
+        let both = ["PYSEC-1", "GHSA-1"].map { StoredFinding(id: $0, ecosystem: "pypi", package: "app", installedVersion: "1", fixedVersion: "2", severity: "UNKNOWN") }
+        let joined = ScanChanges(
+            previous: PreviousScan(scannedAt: Date(timeIntervalSince1970: 0), imageKey: image.key, manifestDigest: image.manifestDigest, findings: both),
+            current: image, findings: [both[1]], aliasKeys: [both[1].key: [both[0].key]])
+        #expect(joined.new.isEmpty && joined.resolved.isEmpty && joined.unchanged == 1, "\(joined.resolved.map(\.id))")
     }
 
     @Test func repositoryAndTagGlobs() {

@@ -147,20 +147,27 @@ import Testing
 
     /// One manifest scanned as a plain tag and as the amd64 child of an index tag, in either
     /// order: a rescan sees neither tag as moved, run after run.
-    /// A language package an OS package installed (Debian's python3-urllib3 puts urllib3's
-    /// egg-info in dist-packages, with a backported fix under the upstream version) is dpkg's,
-    /// not matched again under PyPI; one pip installed beside it is. The oracle for which file is
-    /// whose: `dpkg-query -S` over the same root.
+    /// A language package an OS package of the distribution installed (Debian's python3-urllib3
+    /// puts urllib3's egg-info in dist-packages, with a backported fix under the upstream version)
+    /// is dpkg's, not matched again under PyPI; one pip installed beside it is, and so is one a
+    /// vendor's .deb installed. The oracle for which file is whose: `dpkg-query -S` over the root.
     @Test func languagePackagesAnOSPackageInstalledAreItsOwn() async throws {
         let root = try Fixtures.temporaryDirectory("os-owned") + "/root"
         let owned = "usr/lib/python3/dist-packages/urllib3-1.26.12.egg-info/PKG-INFO"
         let pip = "usr/local/lib/python3.11/dist-packages/urllib3-1.26.5.dist-info/METADATA"
+        // A vendor's .deb (its maintainer not Debian's) installs a library Debian's advisories
+        // know nothing of: it stays a PyPI package.
+        let vendor = "opt/acme/lib/python3/requests-2.19.1.dist-info/METADATA"
         for (path, text) in [
             ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
-            ("var/lib/dpkg/status", "Package: python3-urllib3\nStatus: install ok installed\nArchitecture: all\nSource: python-urllib3\nVersion: 1.26.12-1+deb12u4\n\n"),
+            ("var/lib/dpkg/status", "Package: python3-urllib3\nStatus: install ok installed\nMaintainer: Debian Python Team <team+python@tracker.debian.org>\n"
+                + "Architecture: all\nSource: python-urllib3\nVersion: 1.26.12-1+deb12u4\n\n"
+                + "Package: acme-agent\nStatus: install ok installed\nMaintainer: ACME Packaging <packages@acme.example>\nArchitecture: amd64\nVersion: 3.1\n\n"),
             ("var/lib/dpkg/info/python3-urllib3.list", "/.\n/usr\n/usr/lib/python3/dist-packages\n/usr/lib/python3/dist-packages/urllib3-1.26.12.egg-info\n/\(owned)\n"),
+            ("var/lib/dpkg/info/acme-agent.list", "/.\n/opt\n/opt/acme\n/\(vendor)\n"),
             (owned, "Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.12\n"),
             (pip, "Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.5\n"),
+            (vendor, "Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n"),
         ] {
             try FileManager.default.createDirectory(atPath: root + "/" + (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try text.write(toFile: root + "/" + path, atomically: true, encoding: .utf8)
@@ -169,12 +176,13 @@ import Testing
             let query = try await Tool.run(["dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-S", "/" + path], check: false)
             return query.status == 0 ? query.text.split(separator: ":").first.map(String.init) : nil
         }
-        let (ownedBy, pipBy) = (try await owner(owned), try await owner(pip))
-        #expect(ownedBy == "python3-urllib3" && pipBy == nil)
+        let (ownedBy, pipBy, vendorBy) = (try await owner(owned), try await owner(pip), try await owner(vendor))
+        #expect(ownedBy == "python3-urllib3" && pipBy == nil && vendorBy == "acme-agent")
         let scan = try await fathom(["scan", "rootfs:" + root, "--list-all-pkgs", "-f", "json", "--store", root + "/../fathom.db"])
         let packages = try #require((try JSONSerialization.jsonObject(with: scan.stdout) as? [String: Any])?["packages"] as? [[String: Any]], "\(scan.errorText)")
         #expect(packages.map { "\($0["ecosystem"] ?? "") \($0["name"] ?? "") \($0["version"] ?? "") \($0["path"] ?? "")" }.sorted() == [
-            "deb python3-urllib3 1.26.12-1+deb12u4 var/lib/dpkg/status", "pypi urllib3 1.26.5 \(pip)",
+            "deb acme-agent 3.1 var/lib/dpkg/status", "deb python3-urllib3 1.26.12-1+deb12u4 var/lib/dpkg/status", "pypi requests 2.19.1 \(vendor)",
+            "pypi urllib3 1.26.5 \(pip)",
         ], "\(packages)")
     }
 
@@ -196,6 +204,27 @@ import Testing
         #expect(packages.map { "\($0["name"] ?? "") \($0["version"] ?? "") \($0["path"] ?? "")" }.sorted() == [
             "lodash 4.17.15 srv/app/node_modules/lodash/package.json", "lodash 4.17.15 srv/tool/package-lock.json", "minimist 0.0.8 srv/tool/package-lock.json",
         ], "\(packages)")
+    }
+
+    /// A second vulnerable copy of a package is a new finding, and the counts add up to the
+    /// findings shown: minimist 0.0.8 and then 1.2.5 beside it (both in GHSA-xvch-5gv4-984h's
+    /// ranges) read "0 new … 1 unchanged" for two findings.
+    @Test func aSecondVulnerableCopyIsNewAndTheCountsAddUp() async throws {
+        let directory = try Fixtures.temporaryDirectory("second-copy")
+        let (root, store) = (directory + "/root", directory + "/fathom.db")
+        #expect(try await fathom(["db", "import", "--store", store, Fixtures.root.appendingPathComponent("advisories/real/ghsa/GHSA-xvch-5gv4-984h.json").path]).status == 0)
+        func install(_ path: String, _ version: String) throws {
+            try FileManager.default.createDirectory(atPath: root + "/" + path, withIntermediateDirectories: true)
+            try #"{"name": "minimist", "version": "\#(version)"}"#.write(toFile: root + "/" + path + "/package.json", atomically: true, encoding: .utf8)
+        }
+        try install("srv/a/node_modules/minimist", "0.0.8")
+        #expect(try await fathom(["scan", "rootfs:" + root, "--store", store]).status == 0)
+        try install("srv/b/node_modules/minimist", "1.2.5")
+        let again = try await fathom(["scan", "rootfs:" + root, "--store", store])
+        #expect(again.text.contains("Vulnerabilities: 2 ") && again.text.contains("1 new, 0 resolved, 1 unchanged"), "\(again.text)")
+        let json = try await fathom(["scan", "rootfs:" + root, "--store", store, "-f", "json"])
+        let changes = try #require((try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])?["changes"] as? [String: Any], "\(json.errorText)")
+        #expect(changes["unchanged"] as? Int == 2 && (changes["new"] as? [Any])?.isEmpty == true, "\(changes)")
     }
 
     @Test func aManifestBehindAnIndexTagIsNotAMovedTag() async throws {

@@ -43,8 +43,20 @@ public struct DpkgAnalyzer: Analyzer {
             }
             result.packages.append(
                 Package(ecosystem: "deb", name: name, version: version, arch: paragraph["Architecture"], source: source, path: path))
+            if !Self.isDistributions(maintainer: paragraph["Maintainer"]) { result.foreignPackages.append(name) }
         }
         return result
+    }
+
+    /// Whether a package's maintainer is Debian's or Ubuntu's (a team or a developer at
+    /// debian.org, Debian's lists, Ubuntu's): the distribution's advisories then cover what it
+    /// installed. A vendor's package (Elastic's elasticsearch, Jenkins') is not, and the
+    /// libraries it installed are matched as their ecosystems' (its log4j jar stays a finding).
+    /// A Debian developer writing from another address reads as a vendor: their package's
+    /// libraries are matched, as before fathom read file lists, which can be noise but hides nothing.
+    static func isDistributions(maintainer: String?) -> Bool {
+        guard let maintainer = maintainer?.lowercased() else { return false }
+        return ["debian.org", "debian.net", "ubuntu.com", "canonical.com"].contains { maintainer.contains($0) }
     }
 }
 
@@ -52,7 +64,7 @@ public struct DpkgAnalyzer: Analyzer {
 /// or tab, paragraphs separated by blank lines. Only the first line of the wanted fields is
 /// kept, and only those become strings (the status file's other fields are skipped as bytes).
 enum Deb822 {
-    static let wanted: [[UInt8]] = ["Package", "Status", "Version", "Architecture", "Source"].map { Array($0.utf8) }
+    static let wanted: [[UInt8]] = ["Package", "Status", "Version", "Architecture", "Source", "Maintainer"].map { Array($0.utf8) }
 
     static func paragraphs(_ bytes: [UInt8]) -> [[String: String]] {
         var paragraphs: [[String: String]] = []
@@ -118,8 +130,10 @@ public struct DpkgFileListAnalyzer: Analyzer {
     public let byteLimit = 16 << 20
     public init() {}
 
+    static let directory = "var/lib/dpkg/info/"
+
     public func claims(_ path: String) -> Bool {
-        path.hasPrefix("var/lib/dpkg/info/") && path.hasSuffix(".list") && !path.dropFirst("var/lib/dpkg/info/".count).contains("/")
+        path.hasPrefix(Self.directory) && path.hasSuffix(".list") && !path.dropFirst(Self.directory.count).contains("/")
     }
 
     public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {

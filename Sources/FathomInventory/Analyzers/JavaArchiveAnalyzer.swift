@@ -83,10 +83,10 @@ public struct JavaArchiveAnalyzer: Analyzer {
         }
         var file = fileCoordinates(path)
         let title = attributes["Implementation-Title"].flatMap { isArtifactID($0) ? $0 : nil }
-        // A file name whose version is not the manifest's was given by someone else than the
-        // build (Debian ships spring-beans 4.3.30 as `spring3-beans-3.x.jar`): the manifest's
-        // own id names the artifact then.
-        if let named = file, let title, let version = attributes["Implementation-Version"], named.version != version {
+        // A file name whose version the manifest's does not begin with was given by someone
+        // else than the build (Debian ships spring-beans 4.3.30 as `spring3-beans-3.x.jar`): the
+        // manifest's own id names the artifact then (`x-1.70.jar` of 1.70.0 keeps its name).
+        if let named = file, let title, let version = attributes["Implementation-Version"], !version.hasPrefix(named.version) {
             file = (title, version)
         }
         guard let artifact = file?.artifact ?? title,
