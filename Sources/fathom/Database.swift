@@ -240,6 +240,9 @@ struct Database: AsyncParsableCommand {
                     // A name is the feed: another folder of the same name (two `wolfi/`s) replaces
                     // it whole, so the replacement is said with what it replaced.
                     let previous = try await store.advisoryFeeds().first { $0.source == name }
+                    // A name reused for data of another kind (a KEV catalog under an advisory
+                    // feed's --source) replaces the advisories with none: the count alone hid it.
+                    let lostAdvisories = previous != nil && contents.records.isEmpty ? try await store.advisoryDocuments(source: name).count : 0
                     let result = try await store.importAdvisories(
                         contents.records, scores: contents.scores, exploitation: contents.exploitation, source: name, now: Date())
                     let unread = contents.warnings.count
@@ -261,7 +264,11 @@ struct Database: AsyncParsableCommand {
                         let replaced = "'\(name)' replaced the feed of that name imported \(previous.importedAt) (\(previous.records) records"
                             + (previous.url.map { " from \($0)" } ?? "") + ")"
                         // A feed that shrank lost advisories: said as a warning, with the way to keep both.
-                        if result.records + contents.skippedRecords < previous.records {
+                        if lostAdvisories > 0 {
+                            printWarning(
+                                replaced + ": its \(lostAdvisories) advisories are gone, as this import holds none (\(result.contents)); "
+                                    + "if this is another feed, import it with --source OTHER-NAME to keep both")
+                        } else if result.records + contents.skippedRecords < previous.records {
                             printWarning(
                                 replaced + " with fewer records (\(result.records)); if this is another feed, not a newer copy of that one, "
                                     + "import it with --source OTHER-NAME to keep both")

@@ -226,6 +226,13 @@ import Testing
         let unchanged = try await fathom(["db", "import", "--store", store, "--source", "secdb-v3.7", Self.secdb("v3.7"), community])
         #expect(unchanged.errorText.isEmpty, "\(unchanged.errorText)")
 
+        // A name reused for data of another kind (CISA's catalog under the advisories' name)
+        // takes their advisories: a warning, not a note about a larger count.
+        let kev = Fixtures.root.appendingPathComponent("advisories/real/kev/known_exploited_vulnerabilities.json").path
+        let other = try await fathom(["db", "import", "--store", store, "--source", "secdb-v3.7", kev])
+        #expect(other.errorText.contains("warning: 'secdb-v3.7' replaced the feed of that name imported")
+            && other.errorText.contains("advisories are gone, as this import holds none (exploitation data of 1404 vulnerabilities)"), "\(other.errorText)")
+
         // A newer copy of a secdb file from another folder is the same feed, named as db update
         // names it: the CVE it no longer lists leaves (it stayed beside the newer copy).
         let dated = try Fixtures.temporaryDirectory("secdb-copies")
