@@ -22,8 +22,14 @@ public struct RootFSSource: ImageSource {
     }
 
     public func resolve(platform: Platform) async throws -> ResolvedImage {
-        // The config an image of this one layer would have (no diff_ids: the layer has no digest).
-        let document: [String: Any] = ["os": "linux", "rootfs": ["type": "layers", "diff_ids": [String]()]]
+        // The config an image of this one layer would have (no diff_ids: the layer has no digest),
+        // labelled with the directory: its digest is the image's key in the store, which keeps
+        // one inventory per key for rescans; without the label every directory shared one, and a
+        // rescan matched each with the inventory of the directory scanned last.
+        let path = URL(fileURLWithPath: directory).standardizedFileURL.path
+        let document: [String: Any] = [
+            "os": "linux", "rootfs": ["type": "layers", "diff_ids": [String]()], "config": ["Labels": ["org.fathom.rootfs": path]],
+        ]
         let bytes = [UInt8](try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]))
         let config = try JSONDecoder().decode(ImageConfig.self, from: Data(bytes))
         return ResolvedImage(

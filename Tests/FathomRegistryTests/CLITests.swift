@@ -143,6 +143,20 @@ import Testing
         let missing = try await fathom(["scan", "rootfs:\(directory)/nothing", "--store", store])
         #expect(missing.status == 1)
         #expect(missing.errorText.contains("no directory at \(directory)/nothing"))
+
+        // Two directories are two images to a rescan: each keeps its own findings. They shared
+        // one key, and a rescan matched both with the inventory of the one scanned last.
+        let other = directory + "/other/srv/node_modules/minimist"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try #"{"name": "minimist", "version": "0.0.8"}"#.write(toFile: other + "/package.json", atomically: true, encoding: .utf8)
+        #expect(try await fathom(["db", "import", "--store", store, Fixtures.root.appendingPathComponent("advisories/real/ghsa/GHSA-xvch-5gv4-984h.json").path]).status == 0)
+        _ = try await scan("rootfs:\(directory)/root")
+        let minimist = try await scan("rootfs:\(directory)/other")
+        #expect(keys(minimist, "vulnerabilities", ["id", "package"]) == ["GHSA-xvch-5gv4-984h minimist"])
+        #expect(try await fathom(["db", "import", "--store", store, AdvisoryCLITests.secdb("v3.8")]).status == 0)
+        let rescan = try await fathom(["rescan", "--offline", "--store", store, "-f", "json"])
+        let summary = try #require(try JSONSerialization.jsonObject(with: rescan.stdout) as? [String: Any], "\(rescan.errorText)")
+        #expect(summary["images"] as? Int == 3 && summary["unchanged"] as? Int == 3 && (summary["changed"] as? [Any])?.isEmpty == true, "\(summary)")
     }
 
     /// One manifest scanned as a plain tag and as the amd64 child of an index tag, in either
