@@ -94,9 +94,10 @@ public struct FeedUpdater: Sendable {
             report.warnings = contents.warnings.map { $0.replacingOccurrences(of: file, with: feed.url) }
             report.unread = contents.warnings.count
             guard contents.documents > 0 else {
-                throw FathomError(
-                    .invalidInput, "the download is not an advisory feed" + (contents.warnings.first.map { ": \($0)" } ?? ""),
-                    path: feed.url)
+                // Said once, as the feed's error, by its address.
+                let reason = report.warnings.first.map { ": \($0)" } ?? ""
+                report.warnings = []
+                throw FathomError(.invalidInput, "the download is not an advisory feed" + reason, path: feed.url)
             }
             let before = try await store.advisoryFeeds().first { $0.source == feed.name }?.records
             let result = try await store.importAdvisories(

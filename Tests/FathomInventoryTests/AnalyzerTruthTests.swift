@@ -254,6 +254,18 @@ import Testing
         #expect(result.ownedFiles == ["usr/lib/python3.11/site-packages/urllib3-1.26.18.dist-info/METADATA"] && result.packages.count == 2)
     }
 
+    /// The distribution's maintainers by their address's domain, not by text in it.
+    @Test func theDistributionsMaintainersAreKnownByDomain() {
+        for maintainer in ["Debian Python Team <team+python@tracker.debian.org>", "Santiago Vila <sanvila@debian.org>",
+                           "Debian Javascript Maintainers <pkg-javascript-devel@alioth-lists.debian.net>",
+                           "Ubuntu Developers <ubuntu-devel-discuss@lists.ubuntu.com>"] {
+            #expect(DpkgAnalyzer.isDistributions(maintainer: maintainer), "\(maintainer)")
+        }
+        for maintainer in ["Evil <pkgs@notdebian.org>", "Elastic <info@elastic.co>", "debian.org fan <me@example.com>", "No address", nil] {
+            #expect(!DpkgAnalyzer.isDistributions(maintainer: maintainer), "\(maintainer ?? "nil")")
+        }
+    }
+
     @Test func pythonClaims() {
         let analyzer = PythonAnalyzer()
         #expect(analyzer.claims("usr/lib/python3.11/site-packages/requests-2.19.1.dist-info/METADATA"))

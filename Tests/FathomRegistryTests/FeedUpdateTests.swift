@@ -164,6 +164,13 @@ import Testing
         #expect(partial.errorText.contains("warning: osv-pypi: the download has fewer records (5) than the 6 it replaced"), "\(partial.errorText)")
         try await Tool.run(["python3", "-c", program, zip, Self.fixture("osv-pypi-sample")])
         #expect(try await fathom(["db", "update", "--feeds", feeds, "--store", site.store]).text.contains("osv-pypi: 6 advisories imported"))
+        // A download that is no feed at all is said once, by its address.
+        let saved = try Data(contentsOf: URL(fileURLWithPath: zip))
+        try Data("not a zip".utf8).write(to: URL(fileURLWithPath: zip))
+        let junk = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
+        #expect(junk.status == 1 && junk.errorText.contains(url) && !junk.errorText.contains("fathom-feed-") && !junk.errorText.contains("warning:"), "\(junk.errorText)")
+        try saved.write(to: URL(fileURLWithPath: zip))
+        #expect(try await fathom(["db", "update", "--feeds", feeds, "--store", site.store]).status == 0)
         let before = try await stats(site.store)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: zip))
         try bytes.prefix(bytes.count * 2 / 3).write(to: URL(fileURLWithPath: zip))

@@ -55,8 +55,10 @@ public struct DpkgAnalyzer: Analyzer {
     /// A Debian developer writing from another address reads as a vendor: their package's
     /// libraries are matched, as before fathom read file lists, which can be noise but hides nothing.
     static func isDistributions(maintainer: String?) -> Bool {
-        guard let maintainer = maintainer?.lowercased() else { return false }
-        return ["debian.org", "debian.net", "ubuntu.com", "canonical.com"].contains { maintainer.contains($0) }
+        // The address's domain: "Debian Python Team <team+python@tracker.debian.org>".
+        guard let maintainer = maintainer?.lowercased(), let at = maintainer.lastIndex(of: "@") else { return false }
+        let domain = maintainer[maintainer.index(after: at)...].prefix { $0 != ">" && $0 != " " }
+        return ["debian.org", "debian.net", "ubuntu.com", "canonical.com"].contains { domain == $0 || domain.hasSuffix("." + $0) }
     }
 }
 
