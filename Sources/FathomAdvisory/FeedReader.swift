@@ -65,7 +65,9 @@ public enum FeedReader {
                 skippedNames.merge(parsed.skippedNames) { first, _ in first }
                 if parsed.records.isEmpty && parsed.scores.isEmpty && parsed.exploitation.isEmpty && parsed.skipped.isEmpty {
                     contents.notes.append(
-                        parsed.scoresOnly
+                        parsed.exploitationOnly
+                            ? "\(name): holds no exploitation data (an empty catalog or score list)"
+                            : parsed.scoresOnly
                             ? "\(name): holds no CVSS score (not scored yet, or rejected)"
                             : "\(name): holds no advisory that affects a package (none, or only not-affected determinations)")
                 }
@@ -159,6 +161,8 @@ public enum FeedReader {
         var notes: [String] = []
         /// A severity source's document (NVD's), which holds scores and never advisories.
         var scoresOnly = false
+        /// Exploitation data's document (CISA KEV, EPSS), which holds no advisories.
+        var exploitationOnly = false
         /// Records left out, by why, by id.
         var skipped: [Skipped: [String]] = [:]
         /// The ids and aliases of the records skipped as notices or for other systems.
@@ -184,7 +188,7 @@ public enum FeedReader {
     }
 
     static func parse(_ bytes: [UInt8], name: String) throws -> Parsed {
-        if ExploitationImport.isEPSS(bytes) { return Parsed(exploitation: try ExploitationImport.epss(bytes, file: name)) }
+        if ExploitationImport.isEPSS(bytes) { return Parsed(exploitation: try ExploitationImport.epss(bytes, file: name), exploitationOnly: true) }
         // NVD's documents name their format in the first keys; sniffing spares every OSV
         // document a second parse.
         if !(name.hasSuffix(".yaml") || name.hasSuffix(".yml")), NVDImport.sniff(bytes) || NVDImport.sniffRecord(bytes) {
@@ -193,7 +197,7 @@ public enum FeedReader {
         }
         // The catalog names its version in its first keys.
         if !(name.hasSuffix(".yaml") || name.hasSuffix(".yml")), String(decoding: bytes.prefix(400), as: UTF8.self).contains("\"catalogVersion\"") {
-            return Parsed(exploitation: try ExploitationImport.kev(bytes, file: name))
+            return Parsed(exploitation: try ExploitationImport.kev(bytes, file: name), exploitationOnly: true)
         }
         // A distribution's bug-fix or enhancement erratum (AlmaLinux's ALBA-, Rocky's RLEA-…)
         // fixes no vulnerability: reported, it failed an --exit-code gate over a plain update.
