@@ -47,7 +47,7 @@ public struct LayerFacts: Sendable, Hashable, Codable {
     /// Bumped whenever analyzers learn more, so cached facts from older analyzers are stale.
     public static let analyzerVersion = 5  // 3: .NET deps.json, Composer's installed.json; 4: Java archives without pom.properties;
     // 5: CRLF metadata, npm aliases, no loose wheels, jars two levels deep and renamed by packagers,
-    // the language files dpkg and apk installed
+    // the language files dpkg, apk and rpm installed
 
     public var analyzerVersion: Int
     public var summary: LayerReadSummary

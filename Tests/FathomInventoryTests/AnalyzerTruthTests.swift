@@ -174,6 +174,36 @@ import Testing
         #expect(result.packages.count == truth["count"] as? Int)
     }
 
+    /// Each package's files, decoded from its header (base names, directory names and
+    /// indexes), are those rpm itself lists (python3-rpm's FILENAMES over the same database).
+    @Test(arguments: [("rpm/cbl-mariner-2.0-sqlite/rpmdb.sqlite", "var/lib/rpm/rpmdb.sqlite"), ("rpm/libuuid-bdb/Packages", "var/lib/rpm/Packages")])
+    func fileListsAreRpmsOwn(_ file: String, _ imagePath: String) async throws {
+        guard (try? await Tool.run(["/usr/bin/python3", "-c", "import rpm"]))?.status == 0 else {
+            Issue.record("python3-rpm is not installed (scripts/test installs it)")
+            return
+        }
+        let directory = try Fixtures.temporaryDirectory("rpm-files")
+        try FileManager.default.copyItem(atPath: AnalyzerTruthTests.pkgdb(file), toPath: directory + "/" + (file as NSString).lastPathComponent)
+        let program = """
+            import rpm, sys
+            rpm.addMacro('_dbpath', sys.argv[1])
+            for h in rpm.TransactionSet().dbMatch():
+                for f in h[rpm.RPMTAG_FILENAMES]: print(h[rpm.RPMTAG_NAME] + '\\t' + f)
+            """
+        let listed = try await Tool.run(["/usr/bin/python3", "-c", program, directory]).text.split(separator: "\n").map(String.init).sorted()
+        let bytes = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb(file))
+        var warnings: [String] = []
+        let blobs = file.hasSuffix(".sqlite") ? try SQLiteRpmdb.blobs(bytes) : try BerkeleyRpmdb.blobs(bytes, warnings: &warnings, path: imagePath)
+        let decoded = try blobs.flatMap { blob in
+            let header = try RpmHeader(blob: blob)
+            return header.files.map { "\(header.name ?? "")\t\($0)" }
+        }.sorted()
+        #expect(listed.count > 5 && decoded == listed, "\(decoded.count) decoded, \(listed.count) listed by rpm")
+        // The distribution's vendors, as their headers name them.
+        #expect(RpmAnalyzer.isDistributions(vendor: "Microsoft Corporation") && RpmAnalyzer.isDistributions(vendor: "Red Hat, Inc."))
+        #expect(!RpmAnalyzer.isDistributions(vendor: "Elasticsearch") && !RpmAnalyzer.isDistributions(vendor: nil))
+    }
+
     @Test func damagedDatabasesWarnAndKeepWhatTheyCan() async throws {
         var sqlite = try AnalyzerTruthTests.bytes(AnalyzerTruthTests.pkgdb("rpm/cbl-mariner-2.0-sqlite/rpmdb.sqlite"))
         sqlite = Array(sqlite.prefix(4096))

@@ -19,6 +19,14 @@ public struct RpmAnalyzer: Analyzer {
         return false
     }
 
+    /// Whether an rpm's vendor is a distribution's (Red Hat, its rebuilds, Amazon, SUSE,
+    /// Microsoft's Azure Linux, Fedora, Oracle), as its package headers name it.
+    static func isDistributions(vendor: String?) -> Bool {
+        guard let vendor = vendor?.lowercased() else { return false }
+        return ["red hat", "centos", "rocky enterprise software foundation", "almalinux", "cloudlinux", "amazon", "suse", "opensuse",
+                "microsoft corporation", "fedora project", "oracle america"].contains { vendor.hasPrefix($0) }
+    }
+
     public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
         var result = AnalyzerResult()
         let blobs: [ArraySlice<UInt8>]
@@ -45,6 +53,15 @@ public struct RpmAnalyzer: Analyzer {
                     Package(
                         ecosystem: "rpm", name: name, version: evr, arch: header.arch, source: header.source, path: path,
                         modularityLabel: header.modularityLabel.flatMap { $0.isEmpty ? nil : $0 }))
+                // The language files the distribution's package installed (RHEL's python3-urllib3
+                // egg-info) are its; a vendor's package (not the distribution's) keeps them its
+                // ecosystems', as for dpkg.
+                if Self.isDistributions(vendor: header.vendor) {
+                    for file in header.files {
+                        let relative = String(file.drop { $0 == "/" })
+                        if Analyzers.ownedFileOfInterest(relative) { result.ownedFiles.append(relative) }
+                    }
+                }
             } catch {
                 result.warnings.append("\(path): header \(index + 1): \(error)")
             }

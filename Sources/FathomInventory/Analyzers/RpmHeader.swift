@@ -13,15 +13,30 @@ struct RpmHeader {
     var arch: String?
     var sourceRPM: String?
     var modularityLabel: String?
+    var vendor: String?
+    /// The installed files as rpm keeps them: each base name with the index of its directory.
+    var baseNames: [String] = []
+    var dirNames: [String] = []
+    var dirIndexes: [Int] = []
 
     enum Tag: Int32 {
         case name = 1000
         case version = 1001
         case release = 1002
         case epoch = 1003
+        case vendor = 1011
         case arch = 1022
         case sourceRPM = 1044
+        case dirIndexes = 1116
+        case baseNames = 1117
+        case dirNames = 1118
         case modularityLabel = 5096
+    }
+
+    /// The package's files, as absolute paths (`rpm -ql`); a base name whose directory index is
+    /// out of range is left out.
+    var files: [String] {
+        zip(baseNames, dirIndexes).compactMap { name, index in dirNames.indices.contains(index) ? dirNames[index] + name : nil }
     }
 
     struct Malformed: Error, CustomStringConvertible {
@@ -30,6 +45,7 @@ struct RpmHeader {
 
     static let stringType: UInt32 = 6
     static let int32Type: UInt32 = 4
+    static let stringArrayType: UInt32 = 8
     static let i18nStringType: UInt32 = 9
 
     init(blob: ArraySlice<UInt8>) throws {
@@ -46,13 +62,15 @@ struct RpmHeader {
         guard dataStart + dataLength <= blob.count else {
             throw Malformed(description: "header needs \(dataStart + dataLength) bytes but has \(blob.count)")
         }
-        func string(at offset: Int) -> String? {
+        // A NUL-terminated string of the data store and its length in bytes, NUL included.
+        func cString(at offset: Int) -> (value: String, length: Int)? {
             guard offset >= 0, offset < dataLength else { return nil }
             let start = blob.startIndex + dataStart + offset
             let end = blob[start..<(blob.startIndex + dataStart + dataLength)].firstIndex(of: 0)
             guard let end else { return nil }
-            return String(decoding: blob[start..<end], as: UTF8.self)
+            return (String(decoding: blob[start..<end], as: UTF8.self), end - start + 1)
         }
+        func string(at offset: Int) -> String? { cString(at: offset)?.value }
         for index in 0..<indexCount {
             let entry = 8 + index * 16
             guard let tag = Tag(rawValue: Int32(bitPattern: try u32(entry))) else { continue }
@@ -63,6 +81,19 @@ struct RpmHeader {
             case .epoch:
                 guard type == Self.int32Type, count >= 1, offset >= 0, offset + 4 <= dataLength else { continue }
                 epoch = Int(try u32(dataStart + offset))
+            case .dirIndexes:
+                guard type == Self.int32Type, offset >= 0, Int(count) <= (dataLength - offset) / 4 else { continue }
+                dirIndexes = try (0..<Int(count)).map { Int(try u32(dataStart + offset + $0 * 4)) }
+            case .baseNames, .dirNames:
+                guard type == Self.stringArrayType, offset >= 0, Int(count) <= dataLength else { continue }
+                var strings: [String] = []
+                var at = offset
+                for _ in 0..<Int(count) {
+                    guard let (value, length) = cString(at: at) else { break }
+                    strings.append(value)
+                    at += length
+                }
+                if tag == .baseNames { baseNames = strings } else { dirNames = strings }
             default:
                 guard type == Self.stringType || type == Self.i18nStringType else { continue }
                 let value = string(at: offset)
@@ -73,7 +104,8 @@ struct RpmHeader {
                 case .arch: arch = value
                 case .sourceRPM: sourceRPM = value
                 case .modularityLabel: modularityLabel = value
-                case .epoch: break
+                case .vendor: vendor = value
+                case .epoch, .dirIndexes, .baseNames, .dirNames: break
                 }
             }
         }
