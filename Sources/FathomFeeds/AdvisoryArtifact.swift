@@ -58,9 +58,15 @@ public enum AdvisoryArtifact {
     static func updatedDates(reference: ImageReference, config digest: String, size: Int64, client: RegistryClient) async throws -> [String: Date] {
         guard size <= 16 << 20 else { throw FathomError(.invalidManifest, "the config is \(size) bytes", image: reference.description) }
         let bytes = try await blob(reference, digest: digest, size: size, client: client)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-            let sources = object["sources"] as? [[String: Any]]
-        else { throw FathomError(.invalidManifest, "the config lists no sources", image: reference.description) }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(bytes))
+        } catch {
+            throw FathomError(.invalidManifest, "the config is not JSON", image: reference.description, cause: error)
+        }
+        guard let sources = (object as? [String: Any])?["sources"] as? [[String: Any]] else {
+            throw FathomError(.invalidManifest, "the config lists no sources", image: reference.description)
+        }
         var dates: [String: Date] = [:]
         for source in sources {
             guard let name = source["name"] as? String, let text = source["updated"] as? String else { continue }
