@@ -120,7 +120,7 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 10  // 10: a groupless jar's finding names the group it was matched as (`matchedAs`); OS packages of another type than the release's match nothing; 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
+    public static let version = 11  // 11: a USN rated by Ubuntu's priorities of its CVEs; 10: a groupless jar's finding names the group it was matched as (`matchedAs`); OS packages of another type than the release's match nothing; 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(

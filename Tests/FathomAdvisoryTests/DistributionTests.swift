@@ -50,6 +50,12 @@ import Testing
             "libssl3 USN-6450-1 3.0.2-0ubuntu1.12 fixed UBUNTU-CVE-2023-2975,UBUNTU-CVE-2023-3446,UBUNTU-CVE-2023-3817,UBUNTU-CVE-2023-5363",
             "zlib1g UBUNTU-CVE-2022-37434 1:1.2.11.dfsg-2ubuntu9.2 fixed CVE-2022-37434",
         ], "\(lines)")
+        // A 1.7 USN rates only its CVEs, by Ubuntu's priority: USN-6450-1 is as severe as the
+        // worst of them on 22.04 (CVE-2023-5363, medium; the other three low), as its
+        // UBUNTU-CVE record rates that CVE, not HIGH from the record's CVSS score.
+        let notice = try #require(findings.first { $0.id == "USN-6450-1" })
+        #expect(notice.severity == .medium && notice.severitySource == "osv-ubuntu", "\(notice.severity) \(notice.severitySource ?? "-")")
+        #expect(findings.first { $0.id == "UBUNTU-CVE-2023-5363" && $0.package == "libssl3" }?.severity == .medium)
         // Trusty's ESM fix (Ubuntu:Pro:14.04:LTS) is not 14.04's.
         #expect(ImageMatcher.findings([Self.deb("zlib1g", "1:1.2.8.dfsg-1ubuntu1.1", source: "zlib")], osNamespace: "Ubuntu:14.04", index: index).isEmpty)
 

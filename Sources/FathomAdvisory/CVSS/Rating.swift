@@ -24,6 +24,18 @@ public struct Rating: Sendable, Hashable {
         return Severity(feedWord: String(summary[..<colon]))
     }
 
+    /// A USN in Ubuntu's schema 1.7 rates no notice, only each CVE it fixes, by Ubuntu's
+    /// priority in the affected package's `cves_map`: the notice is as severe as the worst of
+    /// them (USN-6450-1: low, low, low and medium), where a CVSS score borrowed from its
+    /// records made it HIGH.
+    static func noticeWord(_ affected: OSVRecord.Affected?) -> Severity? {
+        guard case .array(let cves)? = affected?.databaseSpecific?["cves_map"]?["cves"] else { return nil }
+        return cves.compactMap { cve -> Severity? in
+            guard case .array(let entries)? = cve["severity"] else { return nil }
+            return entries.lazy.filter { $0["type"]?.string == "Ubuntu" }.compactMap { $0["score"]?.string.flatMap(Severity.init(feedWord:)) }.first
+        }.max()
+    }
+
     /// The rating of `record` (and of `affected`, whose own severity comes first) from `source`.
     public init(record: OSVRecord, affected: OSVRecord.Affected? = nil, source: String) {
         let entries = (affected?.severity ?? []) + (record.severity ?? [])
@@ -36,7 +48,7 @@ public struct Rating: Sendable, Hashable {
             affected?.ecosystemSpecific?["severity"]?.string, affected?.databaseSpecific?["severity"]?.string,
             affected?.databaseSpecific?["urgency"]?.string, record.databaseSpecific?["severity"]?.string,
         ].compactMap { $0 }
-        if let word = words.lazy.compactMap({ Severity(feedWord: $0) }).first ?? Self.erratumWord(record) {
+        if let word = words.lazy.compactMap({ Severity(feedWord: $0) }).first ?? Self.erratumWord(record) ?? Self.noticeWord(affected) {
             (severity, self.source) = (word, source)
         } else if let best = scores.min(by: CVSSScore.preferred) {
             (severity, self.source) = (best.severity, source)
