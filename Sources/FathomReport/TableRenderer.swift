@@ -50,7 +50,7 @@ extension ScanReport {
         guard let score = scores.min(by: CVSSScore.preferred) else {
             return source
         }
-        return "\(source) \(score.score) v\(score.version)"
+        return "\(score.attribution) \(score.score) v\(score.version)"
     }
 
     /// How the table is drawn.
@@ -217,10 +217,14 @@ extension ScanChanges {
     /// One row per new and per resolved finding; empty when there are none.
     static func table(new: [StoredFinding], resolved: [StoredFinding]) -> String {
         guard !new.isEmpty || !resolved.isEmpty else { return "" }
-        var table = TextTable(headers: ["CHANGE", "ID", "PACKAGE", "VERSION", "FIXED", "SEVERITY"])
+        // A language package's path tells two copies at one version apart.
+        let paths = (new + resolved).contains { $0.path != nil }
+        var table = TextTable(headers: ["CHANGE", "ID", "PACKAGE", "VERSION", "FIXED", "SEVERITY"] + (paths ? ["PATH"] : []))
         for (label, findings) in [("new", new), ("resolved", resolved)] {
             for finding in findings {
-                table.append([label, finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "-", finding.severity])
+                table.append(
+                    [label, finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "-", finding.severity]
+                        + (paths ? [finding.path ?? "-"] : []))
             }
         }
         return table.render()

@@ -88,5 +88,7 @@ import FathomSQLiteStore
         #expect([cna40, nvd2, nvd31].min(by: CVSSScore.preferred) == nvd31)
         #expect([cna40, nvd31, nvd40].min(by: CVSSScore.preferred) == nvd40)
         #expect(nvd2.severity == .high && CVSSScore(source: "x", version: "3.1", vector: "v", score: 10.0).severity == .critical)
+        // Reports name a CNA's score as the CNA's, not as NVD's own analysis.
+        #expect(cna40.attribution == "nvd (CNA)" && nvd31.attribution == "nvd")
     }
 }

@@ -37,6 +37,12 @@ public struct CVSSScore: Sendable, Hashable, Codable {
         self.init(source: source, version: version, vector: trimmed, score: score, type: type)
     }
 
+    /// Who gave the score, as reports name it: a CNA's score that NVD carries (`Secondary`) is
+    /// not NVD's own analysis, and says so.
+    public var attribution: String {
+        type == "Secondary" ? "\(source) (CNA)" : source
+    }
+
     /// The qualitative rating of the score in its own version (CVSS v2 has no CRITICAL).
     public var severity: Severity {
         version == "2.0" ? Severity(v2Score: score) : Severity(score: score)

@@ -114,7 +114,7 @@ extension ScanReport {
             ]
             ratings += first.cvss.map { score in
                 [
-                    "source": ["name": .string(score.source)], "score": .number(score.score), "severity": .string(Self.cycloneDXSeverity(Severity(score: score.score))),
+                    "source": ["name": .string(score.attribution)], "score": .number(score.score), "severity": .string(Self.cycloneDXSeverity(Severity(score: score.score))),
                     "method": .string(Self.method(score.version)), "vector": .string(score.vector),
                 ]
             }

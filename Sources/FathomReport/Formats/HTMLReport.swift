@@ -173,7 +173,7 @@ extension ScanReport {
                 ["vulnerability", "severity", "rated by", "CVSS", "package", "installed", "fixed in", "path"],
                 vulnerabilities.map {
                     [HTMLPage.vulnerabilityLink($0.id, page: $0.links.first), HTMLPage.severity($0.severity.rawValue),
-                     escapeHTML(Self.ratedBy($0)), escapeHTML($0.cvss.map { "\($0.source) \($0.score) v\($0.version)" }.joined(separator: ", ")),
+                     escapeHTML(Self.ratedBy($0)), escapeHTML($0.cvss.map { "\($0.attribution) \($0.score) v\($0.version)" }.joined(separator: ", ")),
                      escapeHTML($0.package), escapeHTML($0.installedVersion), escapeHTML($0.fixedVersion ?? "–"), escapeHTML($0.path)]
                 })
         body += "</section>"

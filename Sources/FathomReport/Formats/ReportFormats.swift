@@ -109,7 +109,7 @@ extension ScanReport.Vulnerability {
         var text = "\(package) \(installedVersion) (\(ecosystem)) is affected by \(id)"
         text += fixedVersion.map { "; fixed in \($0)" } ?? "; \(noFixWords)"
         text += ". Severity \(severity.rawValue)" + (severitySource.map { " (\($0))" } ?? "")
-        if let score = highestScore { text += ", CVSS \(score.version) \(score.score) from \(score.source) (\(score.vector))" }
+        if let score = highestScore { text += ", CVSS \(score.version) \(score.score) from \(score.attribution) (\(score.vector))" }
         if let kev { text += ". Known exploited (CISA KEV, added \(kev.dateAdded)\(kev.knownRansomware ? ", used by ransomware" : ""))" }
         if let epss { text += ". EPSS \(Self.percent(epss.score)) (percentile \(Self.percent(epss.percentile)))" }
         return text + "."

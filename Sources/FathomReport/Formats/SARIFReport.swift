@@ -111,7 +111,7 @@ extension ScanReport {
         let title = vulnerability.title ?? "\(vulnerability.id) in \(vulnerability.package)"
         let packages = Set(all.map { "\($0.package) \($0.installedVersion)" }).sorted()
         let fixes = all.map { "- \($0.package) \($0.installedVersion): " + ($0.fixedVersion.map { "upgrade to \($0)" } ?? $0.noFixWords) }
-        let scores = vulnerability.cvss.map { "- CVSS \($0.version) \($0.score) from \($0.source): `\($0.vector)`" }
+        let scores = vulnerability.cvss.map { "- CVSS \($0.version) \($0.score) from \($0.attribution): `\($0.vector)`" }
         let markdown = (["**\(vulnerability.id)**: \(title)", "", "Severity **\(vulnerability.severity.rawValue)**"
             + (vulnerability.severitySource.map { " (\($0))" } ?? ""), ""] + scores + [""] + fixes + [""]
             + vulnerability.links.map { "- <\($0)>" }).joined(separator: "\n")
