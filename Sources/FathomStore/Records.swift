@@ -16,8 +16,15 @@ public struct StoredFinding: Sendable, Hashable, Codable {
     public var installedVersion: String
     public var fixedVersion: String?
     public var severity: String
+    /// Where a language package was found (`app/node_modules/minimist/package.json`): two
+    /// copies at one version are two findings, told apart by it. Nil for an OS package (its
+    /// database is the path) and in scans stored before it was kept.
+    public var path: String?
 
-    public init(id: String, ecosystem: String, package: String, installedVersion: String, fixedVersion: String?, severity: String) {
+    public init(
+        id: String, ecosystem: String, package: String, installedVersion: String, fixedVersion: String?, severity: String, path: String? = nil
+    ) {
+        self.path = path
         self.id = id
         self.ecosystem = ecosystem
         self.package = package
@@ -32,7 +39,9 @@ public struct StoredFinding: Sendable, Hashable, Codable {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(findings.count * 96)
         for finding in findings {
-            let fields = [finding.id, finding.ecosystem, finding.package, finding.installedVersion, finding.fixedVersion ?? "", finding.severity]
+            var fields = [finding.id, finding.ecosystem, finding.package, finding.installedVersion, finding.fixedVersion ?? "", finding.severity]
+            // The path is a seventh field only where there is one: OS findings encode as before.
+            if let path = finding.path { fields.append(path) }
             for (index, field) in fields.enumerated() {
                 if index > 0 { bytes.append(0x09) }
                 // A tab or newline inside a field (none is expected) becomes a space.
@@ -46,10 +55,10 @@ public struct StoredFinding: Sendable, Hashable, Codable {
     public static func decode(_ bytes: [UInt8]) -> [StoredFinding] {
         bytes.split(separator: UInt8(ascii: "\n")).compactMap { line in
             let fields = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-            guard fields.count == 6 else { return nil }
+            guard fields.count == 6 || fields.count == 7 else { return nil }
             return StoredFinding(
                 id: fields[0], ecosystem: fields[1], package: fields[2], installedVersion: fields[3],
-                fixedVersion: fields[4].isEmpty ? nil : fields[4], severity: fields[5])
+                fixedVersion: fields[4].isEmpty ? nil : fields[4], severity: fields[5], path: fields.count == 7 ? fields[6] : nil)
         }
     }
 
@@ -255,15 +264,19 @@ public struct ScanChanges: Sendable, Codable, Hashable {
         // Counted one for one, not as sets of keys: a second copy of a package (another
         // version, another path) with a finding the first one has is a new finding, and each
         // finding is new, resolved or unchanged once. A previous finding of the same key at the
-        // same version is taken first, so an added copy at another version is the new one.
+        // same version (and path, where both scans kept one) is taken first, so an added copy
+        // at another version or path is the new one.
         var remaining: [String: [StoredFinding]] = [:]
         for finding in previous?.findings ?? [] { remaining[finding.key, default: []].append(finding) }
         func keys(_ finding: StoredFinding) -> [String] { [finding.key] + aliasKeys[finding.key, default: []] }
         var unmatched: [StoredFinding] = []
         var count = 0
+        func same(_ previous: StoredFinding, _ finding: StoredFinding) -> Bool {
+            previous.installedVersion == finding.installedVersion && (previous.path == nil || previous.path == finding.path)
+        }
         for finding in findings {
-            if let key = keys(finding).first(where: { remaining[$0]?.contains { $0.installedVersion == finding.installedVersion } == true }),
-                let index = remaining[key]?.firstIndex(where: { $0.installedVersion == finding.installedVersion })
+            if let key = keys(finding).first(where: { remaining[$0]?.contains { same($0, finding) } == true }),
+                let index = remaining[key]?.firstIndex(where: { same($0, finding) })
             {
                 remaining[key]?.remove(at: index)
                 count += 1
@@ -289,7 +302,7 @@ public struct ScanChanges: Sendable, Codable, Hashable {
     }
 
     private static func sorted(_ findings: [StoredFinding]) -> [StoredFinding] {
-        findings.sorted { ($0.key, $0.installedVersion) < ($1.key, $1.installedVersion) }
+        findings.sorted { ($0.key, $0.installedVersion, $0.path ?? "") < ($1.key, $1.installedVersion, $1.path ?? "") }
     }
 }
 

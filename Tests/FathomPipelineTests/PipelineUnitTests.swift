@@ -233,12 +233,24 @@ import FathomSQLiteStore
             scannedAt: Date(timeIntervalSince1970: 0), imageKey: image.key, manifestDigest: image.manifestDigest,
             findings: [finding("CVE-1", "musl", "1"), finding("CVE-1", "musl", "0.9")]), current: image, findings: [finding("CVE-1", "musl", "1")])
         #expect(oneLess.new.isEmpty && oneLess.resolved.map { "\($0.id) \($0.installedVersion)" } == ["CVE-1 0.9"] && oneLess.unchanged == 1)
+        // Two copies at one version (in two node_modules) are told apart by their paths: the
+        // copy added is the new one, and the table names it.
+        func npm(_ path: String) -> StoredFinding {
+            StoredFinding(id: "GHSA-m", ecosystem: "npm", package: "minimist", installedVersion: "1.2.5", fixedVersion: "1.2.6", severity: "CRITICAL", path: path)
+        }
+        let (a, b) = (npm("app/node_modules/minimist/package.json"), npm("tool/node_modules/minimist/package.json"))
+        let samePaths = ScanChanges(
+            previous: PreviousScan(scannedAt: Date(timeIntervalSince1970: 0), imageKey: image.key, manifestDigest: image.manifestDigest, findings: [b]),
+            current: image, findings: [a, b])
+        #expect(samePaths.new == [a] && samePaths.resolved.isEmpty && samePaths.unchanged == 1)
         let first = ScanChanges(previous: nil, current: image, findings: [finding("CVE-1", "musl", "1")])
         #expect(first.new.isEmpty && first.resolved.isEmpty && first.previousScannedAt == nil)
         // The history's own encoding keeps every field, an absent fix included.
         let stored = [finding("CVE-1", "musl", "1.1.18-r3"), StoredFinding(
-            id: "GHSA-x", ecosystem: "PyPI", package: "requests", installedVersion: "2.19.1", fixedVersion: nil, severity: "UNKNOWN")]
+            id: "GHSA-x", ecosystem: "PyPI", package: "requests", installedVersion: "2.19.1", fixedVersion: nil, severity: "UNKNOWN"), a]
         #expect(StoredFinding.decode(StoredFinding.encode(stored)) == stored)
+        // An OS finding (no path) encodes as scans stored it before paths were kept.
+        #expect(String(decoding: StoredFinding.encode([stored[0]]), as: UTF8.self) == "CVE-1\tapk\tmusl\t1.1.18-r3\t2\tHIGH\n")
     }
 
     /// What the matcher merged, and only that, joins a finding to the previous scan's by

@@ -40,6 +40,18 @@ import Testing
         return try JSONDecoder().decode(Coverage.self, from: JSONSerialization.data(withJSONObject: document))
     }
 
+    /// "Since the previous scan" names a language package's path, so that two copies at one
+    /// version do not print as the same line; OS findings keep the table as it was.
+    @Test func changesNameTheLanguagePackagesPath() {
+        let path = "tool/node_modules/minimist/package.json"
+        let copy = StoredFinding(id: "GHSA-m", ecosystem: "npm", package: "minimist", installedVersion: "1.2.5", fixedVersion: "1.2.6", severity: "CRITICAL", path: path)
+        let os = StoredFinding(id: "CVE-1", ecosystem: "apk", package: "musl", installedVersion: "1", fixedVersion: "2", severity: "HIGH")
+        let both = ScanChanges.table(new: [copy], resolved: [os])
+        #expect(both.contains("PATH") && both.contains(path), "\(both)")
+        #expect(both.split(separator: "\n").first { $0.contains("musl") }?.hasSuffix(" -") == true, "\(both)")
+        #expect(!ScanChanges.table(new: [os], resolved: []).contains("PATH"))
+    }
+
     @Test func aNewMatchSaysTheCoverageAnewAndKeepsWhatReadingSaid() throws {
         var report = try Self.report()
         let read = report.readWarnings ?? []
