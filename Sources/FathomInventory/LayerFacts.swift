@@ -45,9 +45,9 @@ public struct FileFact: Sendable, Hashable, Codable {
 /// it per layer digest.
 public struct LayerFacts: Sendable, Hashable, Codable {
     /// Bumped whenever analyzers learn more, so cached facts from older analyzers are stale.
-    public static let analyzerVersion = 5  // 3: .NET deps.json, Composer's installed.json; 4: Java archives without pom.properties;
+    public static let analyzerVersion = 6  // 3: .NET deps.json, Composer's installed.json; 4: Java archives without pom.properties;
     // 5: CRLF metadata, npm aliases, no loose wheels, jars two levels deep and renamed by packagers,
-    // the language files dpkg, apk and rpm installed
+    // the language files dpkg, apk and rpm installed; 6: no Python test fixtures
 
     public var analyzerVersion: Int
     public var summary: LayerReadSummary

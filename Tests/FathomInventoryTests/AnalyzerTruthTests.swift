@@ -251,6 +251,29 @@ import Testing
         if expected["wantError"] as? Bool == true { #expect(!result.warnings.isEmpty) }
     }
 
+    /// Test suites' fixtures inside a Python installation are not installed distributions:
+    /// CPython's (Debian's libpython3.11-testsuite ships the first path) and setuptools'
+    /// (the python:3.11 image's pkg_resources). A virtualenv under a folder named `tests`
+    /// is still installed.
+    @Test func pythonTestFixturesAreNotPackages() {
+        let analyzer = PythonAnalyzer()
+        for fixture in [
+            "usr/lib/python3.11/test/test_importlib/data/example-21.12-py3.6.egg",
+            "usr/local/lib/python3.11/site-packages/pkg_resources/tests/data/my-test-package_zipped-egg/my_test_package-1.0-py3.7.egg",
+            "usr/local/lib/python3.11/site-packages/pkg_resources/tests/data/my-test-package_unpacked-egg/my_test_package-1.0-py3.7.egg/EGG-INFO/PKG-INFO",
+        ] {
+            #expect(!analyzer.claims(fixture), "\(fixture)")
+        }
+        for installed in [
+            "usr/lib/python3/dist-packages/setuptools-66.1.1.egg-info/PKG-INFO",
+            "srv/tests/venv/lib/python3.11/site-packages/urllib3-1.26.5.dist-info/METADATA",
+            "usr/local/lib/python3.11/site-packages/tests-0.7.dist-info/METADATA",
+            "opt/app/build/lib/app.egg-info/PKG-INFO",
+        ] {
+            #expect(analyzer.claims(installed), "\(installed)")
+        }
+    }
+
     /// Metadata with CRLF line ends (Windows-built wheels: pip's own, as Python 3.11 bundles it)
     /// is read as written: by Character, "\r\n" is one newline, which splitting on "\n" missed.
     @Test(arguments: pythonCases.filter { !$0.hasSuffix(".whl") && !$0.hasSuffix(".egg") })

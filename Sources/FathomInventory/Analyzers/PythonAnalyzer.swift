@@ -11,6 +11,7 @@ public struct PythonAnalyzer: Analyzer {
     public init() {}
 
     public func claims(_ path: String) -> Bool {
+        guard !Self.isTestData(path) else { return false }
         // A zipped egg on sys.path is imported as it is; a wheel is only ever unpacked by pip
         // (pip's cache, `ensurepip/_bundled`): what it installed has a dist-info, which is read.
         if path.hasSuffix(".egg") { return true }
@@ -18,6 +19,19 @@ public struct PythonAnalyzer: Analyzer {
             return true
         }
         return path.hasSuffix(".egg-info") && (path.contains("site-packages/") || path.contains("dist-packages/"))
+    }
+
+    /// Whether `path` lies in a test suite's folder inside a Python installation: CPython's own
+    /// (`lib/python3.11/test/test_importlib/data/example-21.12-py3.6.egg`) or a package's
+    /// (`site-packages/pkg_resources/tests/data/…/my_test_package-1.0-py3.7.egg`). Those are
+    /// fixtures the tests read, never on `sys.path`; a distribution is installed beside its
+    /// code, not inside a `test` or `tests` folder below `lib/pythonX.Y`.
+    static func isTestData(_ path: String) -> Bool {
+        let folders = path.split(separator: "/").dropLast()
+        guard let python = folders.indices.first(where: { index in
+            index > folders.startIndex && folders[index].hasPrefix("python") && folders[index - 1].hasPrefix("lib")
+        }) else { return false }
+        return folders[(python + 1)...].contains { $0 == "test" || $0 == "tests" }
     }
 
     public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
