@@ -21,15 +21,16 @@ public struct FleetSummary: Sendable, Encodable {
     public struct Layers: Sendable, Codable {
         /// Distinct layers the scanned images use.
         public var distinct = 0
-        /// Layers read from their blobs in this run.
-        public var fetched = 0
+        /// Layers read from their blobs in this run; nil in the service's view of stored
+        /// reports, which is of no run (a 0 there read as "every layer came from the cache").
+        public var fetched: Int? = 0
         /// Layer uses answered from the store or from a read shared with another image.
         public var reused = 0
     }
 
     public struct Bytes: Sendable, Codable {
-        /// Compressed bytes read from blobs in this run.
-        public var fetched: Int64 = 0
+        /// Compressed bytes read from blobs in this run; nil in the service's view.
+        public var fetched: Int64? = 0
         /// Compressed bytes the scanned images reference, counting shared layers once per image.
         public var referenced: Int64 = 0
         /// Compressed bytes of the distinct layers.
@@ -144,9 +145,9 @@ public struct FleetSummary: Sendable, Encodable {
         layers.distinct = distinctLayers.count
         if let read {
             images.known = (images.known ?? 0) + (read.known ? 1 : 0)
-            layers.fetched += read.layers
+            layers.fetched = (layers.fetched ?? 0) + read.layers
             layers.reused += report.layers.count - read.layers
-            bytes.fetched += read.bytes
+            bytes.fetched = (bytes.fetched ?? 0) + read.bytes
         } else {
             layers.reused += report.layers.count
         }
@@ -209,6 +210,7 @@ public struct FleetSummary: Sendable, Encodable {
         for (severity, count) in view.bySeverity { findings[severity] = count }
         layers.reused = view.layerUses
         bytes.referenced = view.bytesReferenced
+        (layers.fetched, bytes.fetched) = (nil, nil)
         lineage = FleetLineage(prefixes: view.prefixes, chains: view.chains, layerFindings: view.layerFindings)
         if lineage.unreadable > 0 {
             warnings.append("\(lineage.unreadable) stored layer prefix\(lineage.unreadable == 1 ? "" : "es") could not be read: the bases and distinct layers leave them out")
@@ -282,7 +284,7 @@ public struct FleetSummary: Sendable, Encodable {
         trimImages()
         bases = lineage.bases(top: top)
         elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        bytes.dedupRatio = bytes.fetched > 0 ? Double(bytes.referenced) / Double(bytes.fetched) : nil
+        bytes.dedupRatio = bytes.fetched.flatMap { $0 > 0 ? Double(bytes.referenced) / Double($0) : nil }
         exploitedInTheWild = exploited.values.sorted { ($1.dateAdded, $0.id) < ($0.dateAdded, $1.id) }
         mostWidespread = vulnerabilityImages.map { id, entry in
             Widespread(id: id, severity: entry.0, images: entry.1, packages: entry.2.sorted())
@@ -309,8 +311,13 @@ public struct FleetSummary: Sendable, Encodable {
         var output = "Fleet: \(source)\n"
         output += "Images: \(images.scanned) scanned\((images.known ?? 0) > 0 ? " (\(images.known ?? 0) known before)" : ""), \(images.failed) failed, "
             + "\(images.skipped) skipped in \(String(format: "%.1f", elapsedSeconds)) s\n"
-        output += "Layers: \(layers.distinct) distinct, \(layers.fetched) fetched, \(layers.reused) reused\n"
-        output += "Bytes:  \(ScanReport.bytes(bytes.fetched)) fetched of \(ScanReport.bytes(bytes.referenced)) referenced"
+        if let fetched = layers.fetched {
+            output += "Layers: \(layers.distinct) distinct, \(fetched) fetched, \(layers.reused) reused\n"
+        } else {
+            output += "Layers: \(layers.distinct) distinct, \(layers.reused) uses\n"
+        }
+        output += bytes.fetched.map { "Bytes:  \(ScanReport.bytes($0)) fetched of " } ?? "Bytes:  "
+        output += "\(ScanReport.bytes(bytes.referenced)) referenced"
         output += " (\(ScanReport.bytes(bytes.distinct)) distinct)"
         if let ratio = bytes.dedupRatio { output += ", dedup \(String(format: "%.1f", ratio))x" }
         output += "\n"

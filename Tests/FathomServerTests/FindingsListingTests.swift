@@ -55,6 +55,9 @@ import Testing
                 #expect(response.status == .ok)
                 let summary = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
                 #expect((summary?["missingData"] as? [String: Int])?["the stored report cannot be read"] == 1, "\(summary ?? [:])")
+                // The stored reports' view is of no run: it says no "fetched", which read as 0.
+                #expect((summary?["layers"] as? [String: Any])?["fetched"] == nil && (summary?["bytes"] as? [String: Any])?["fetched"] == nil, "\(summary ?? [:])")
+                #expect((summary?["layers"] as? [String: Any])?["reused"] != nil, "\(summary ?? [:])")
             }
             #expect(try await store.unlistedReports(limit: 1).isEmpty)
         }
