@@ -476,8 +476,11 @@ extension [AdvisoryStatistics.Feed] {
         let stale = feeds.filter { ($0.lastUpdated ?? .distantPast) < cutoff }
         guard let oldest = stale.min(by: { ($0.lastUpdated ?? .distantPast) < ($1.lastUpdated ?? .distantPast) }) else { return nil }
         let days = Int(now.timeIntervalSince(oldest.lastUpdated ?? .distantPast) / 86_400)
+        // Every stale feed is named (the oldest first), not only the oldest.
+        let others = stale.filter { $0.source != oldest.source }.map(\.source).sorted()
+        let also = others.isEmpty ? "" : "; also " + others.prefix(5).joined(separator: ", ") + (others.count > 5 ? ", …" : "")
         return "advisory data older than --max-db-age \(maxAge): \(stale.count) feed\(stale.count == 1 ? "" : "s") not updated since "
-            + "\(oldest.lastUpdated.map { ISO8601DateFormatter().string(from: $0) } ?? "ever") (\(oldest.source), \(days) days): run fathom db update"
+            + "\(oldest.lastUpdated.map { ISO8601DateFormatter().string(from: $0) } ?? "ever") (\(oldest.source), \(days) days\(also)): run fathom db update"
     }
 }
 

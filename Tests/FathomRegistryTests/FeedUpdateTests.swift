@@ -73,6 +73,8 @@ import Testing
         #expect(!status.errorText.contains("older than"))
         let stale = try await fathom(["db", "status", "--store", site.store, "--max-db-age", "0s"])
         #expect(stale.errorText.contains("advisory data older than --max-db-age 0s: 2 feeds not updated since"))
+        // Both are named, not only the oldest.
+        #expect(stale.errorText.contains(" days; also "), "\(stale.errorText)")
 
         // Unchanged upstream: one conditional request each, answered 304, nothing imported.
         let second = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
