@@ -44,6 +44,7 @@ public struct SBOMInventory: Sendable {
             inventory.os = try osFromDistro(inventory.purls, path: path)
         }
         inventory.purls = []
+        inventory.warnOfMissingSources(path: path)
         return inventory
     }
 
@@ -88,9 +89,20 @@ public struct SBOMInventory: Sendable {
                 continue
             }
             let properties = (component["properties"] as? [[String: Any]]) ?? []
-            let foundAt = properties.first { $0["name"] as? String == "fathom:package:path" }?["value"] as? String
+            func property(_ name: String) -> String? {
+                properties.first { $0["name"] as? String == name }?["value"] as? String
+            }
             if let purl = component["purl"] as? String { listed.insert(purl) }
-            inventory.add(purl: component["purl"] as? String, path: foundAt ?? path, unmatched: &unmatched)
+            // Trivy keeps an OS package's source in properties, not in the purl's `upstream`.
+            var source: Package.Source?
+            if let name = property("aquasecurity:trivy:SrcName"), !name.isEmpty {
+                let version = property("aquasecurity:trivy:SrcVersion").map { version in
+                    (property("aquasecurity:trivy:SrcEpoch").flatMap { $0 == "0" || $0.isEmpty ? nil : "\($0):" } ?? "") + version
+                        + (property("aquasecurity:trivy:SrcRelease").flatMap { $0.isEmpty ? nil : "-\($0)" } ?? "")
+                }
+                source = Package.Source(name: name, version: version)
+            }
+            inventory.add(purl: component["purl"] as? String, path: property("fathom:package:path") ?? path, source: source, unmatched: &unmatched)
         }
         // A library the SBOM is of (not an application's own project, nor the image) is matched
         // when fathom matches its purl's type, once if `components` lists it too.
@@ -101,6 +113,22 @@ public struct SBOMInventory: Sendable {
         }
         inventory.summarise(unmatched, path: path)
         return inventory
+    }
+
+    /// Debian's and Alpine's advisories name source packages (glibc, openssl), and a package
+    /// whose SBOM entry names no source is matched by its own name (libc6, libcrypto3): so an
+    /// SBOM whose deb or apk packages name no source at all (neither a purl's `upstream` nor
+    /// Trivy's `SrcName`) would miss most of their findings without a word. Real systems always
+    /// have binaries built from another source, so none naming one means the writer left it out.
+    private mutating func warnOfMissingSources(path: String) {
+        for type in ["deb", "apk"] {
+            let listed = packages.filter { $0.ecosystem == type }
+            guard listed.count >= 5, listed.allSatisfy({ ($0.source?.name ?? $0.name) == $0.name }) else { continue }
+            warnings.append(
+                "\(path): none of its \(listed.count) \(type) packages names its source package (a purl's `upstream` qualifier, or Trivy's "
+                    + "aquasecurity:trivy:SrcName): each is matched by its own name, and \(type == "deb" ? "Debian's" : "Alpine's") advisories "
+                    + "name source packages, so findings in packages built from another source (\(type == "deb" ? "libc6 from glibc" : "libcrypto3 from openssl")) are missed")
+        }
     }
 
     static func spdx(_ document: [String: Any], version: String, path: String) -> SBOMInventory {
@@ -126,7 +154,13 @@ public struct SBOMInventory: Sendable {
                     idLike: nil, source: path)
                 continue
             }
-            inventory.add(purl: purl, path: path, unmatched: &unmatched)
+            // Trivy's SPDX names an OS package's source in `sourceInfo`: "built package from: glibc 2.36-9+deb12u4".
+            var source: Package.Source?
+            if let info = package["sourceInfo"] as? String, info.hasPrefix("built package from: ") {
+                let words = info.dropFirst("built package from: ".count).split(separator: " ")
+                if let name = words.first { source = Package.Source(name: String(name), version: words.count > 1 ? String(words[1]) : nil) }
+            }
+            inventory.add(purl: purl, path: path, source: source, unmatched: &unmatched)
         }
         inventory.summarise(unmatched, path: path)
         return inventory
@@ -140,14 +174,16 @@ public struct SBOMInventory: Sendable {
         return parsed.package(path: "") != nil
     }
 
-    private mutating func add(purl text: String?, path: String, unmatched: inout [String: Int]) {
+    /// Adds the package `text` names; `source`, when the SBOM gives it apart from the purl
+    /// (Trivy's properties), is its source package.
+    private mutating func add(purl text: String?, path: String, source: Package.Source? = nil, unmatched: inout [String: Int]) {
         guard let text else {
             unmatched["no purl", default: 0] += 1
             return
         }
         do {
             let purl = try PackageURL(parsing: text)
-            guard let package = purl.package(path: path) else {
+            guard var package = purl.package(path: path) else {
                 guard let version = purl.version else {
                     unmatched["pkg:\(purl.type) and no version", default: 0] += 1
                     return
@@ -159,6 +195,9 @@ public struct SBOMInventory: Sendable {
                 return
             }
             purls.append(purl)
+            if let source, purl.qualifiers["upstream"] == nil, Package.osEcosystems.contains(package.ecosystem) {
+                package.source = Package.Source(name: source.name, version: source.version ?? package.version)
+            }
             packages.append(package)
         } catch {
             warnings.append("\(error)")

@@ -88,7 +88,9 @@ struct Scan: AsyncParsableCommand {
     @OptionGroup var readLimits: ReadLimitOptions
     @OptionGroup var policyOptions: PolicyOptions
 
-    @Flag(inversion: .prefixedNo, help: "List every package: in the table (with the layers; off by default), in the other formats (on by default).")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "List every package: in the table (with the layers; off by default), in json and template (on by default). The SBOM and finding formats (cyclonedx, spdx, sarif, harbor, html) always list the packages their findings name.")
     var listAllPkgs: Bool?
 
     @Flag(name: .shortAndLong, help: "Only the report and errors: no warnings logged on standard error.")
@@ -234,7 +236,9 @@ struct Scan: AsyncParsableCommand {
     /// The report in --format, with the table's options and --list-all-pkgs applied.
     private func render(_ report: ScanReport, template: MustacheTemplate?) throws -> String {
         var report = report
-        if format != .table && listAllPkgs == false { report.packages = [] }
+        // Only where findings stand alone: CycloneDX's and SPDX's findings point at the
+        // packages listed (without them, 0 findings and `affects: []`, valid and wrong).
+        if [.json, .template].contains(format) && listAllPkgs == false { report.packages = [] }
         let options = ScanReport.TableOptions(
             listAllPackages: listAllPkgs ?? false, showSuppressed: showSuppressed, colour: output == nil && Terminal.wantsColour,
             width: output == nil ? Terminal.width : nil)

@@ -167,4 +167,27 @@ import Testing
         // A module's version is its own.
         #expect(try PackageURL(parsing: "pkg:golang/github.com/go-chi/chi@v1.5.4").package(path: "x")?.version == "v1.5.4")
     }
+
+    /// Trivy keeps a Debian package's source in properties (CycloneDX) or `sourceInfo` (SPDX),
+    /// not in its purl: read there, libc6 is matched as glibc. An SBOM whose deb packages name no
+    /// source at all says that their findings will be missed (11 of 38 were reported, silently).
+    @Test func anSBOMsSourcePackagesAreReadWhereTrivyWritesThem() throws {
+        let names = [("libc6", "glibc"), ("libssl3", "openssl"), ("liblzma5", "xz-utils"), ("zlib1g", "zlib"), ("perl-base", "perl")]
+        func cycloneDX(properties: Bool) -> [UInt8] {
+            let components = names.map { binary, source in
+                let trivy = #",{"name":"aquasecurity:trivy:SrcName","value":"\#(source)"},{"name":"aquasecurity:trivy:SrcVersion","value":"2.36"},{"name":"aquasecurity:trivy:SrcRelease","value":"9+deb12u4"},{"name":"aquasecurity:trivy:SrcEpoch","value":"0"}"#
+                return #"{"type":"library","name":"\#(binary)","purl":"pkg:deb/debian/\#(binary)@2.36-9+deb12u4?distro=debian-12","properties":[{"name":"aquasecurity:trivy:PkgType","value":"debian"}\#(properties ? trivy : "")]}"#
+            }
+            return Array(#"{"bomFormat":"CycloneDX","specVersion":"1.5","components":[\#(components.joined(separator: ","))]}"#.utf8)
+        }
+        let read = try SBOMInventory.read(cycloneDX(properties: true), path: "trivy.cdx.json")
+        #expect(read.packages.map { "\($0.name) \($0.source?.name ?? "-") \($0.source?.version ?? "-")" }.sorted()
+            == names.map { "\($0.0) \($0.1) 2.36-9+deb12u4" }.sorted())
+        #expect(read.warnings.isEmpty, "\(read.warnings)")
+        let bare = try SBOMInventory.read(cycloneDX(properties: false), path: "bare.cdx.json")
+        #expect(bare.warnings.contains { $0.hasPrefix("bare.cdx.json: none of its 5 deb packages names its source package") && $0.contains("are missed") }, "\(bare.warnings)")
+        let spdx = #"{"spdxVersion":"SPDX-2.3","packages":[{"SPDXID":"SPDXRef-1","name":"libc6","sourceInfo":"built package from: glibc 2.36-9+deb12u4","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:deb/debian/libc6@2.36-9+deb12u4?distro=debian-12"}]}]}"#
+        let fromSPDX = try SBOMInventory.read(Array(spdx.utf8), path: "trivy.spdx.json")
+        #expect(fromSPDX.packages.first?.source == Package.Source(name: "glibc", version: "2.36-9+deb12u4"))
+    }
 }

@@ -259,6 +259,14 @@ import Testing
         #expect(all.contains("Suppressed (1)") && all.contains("musl-utils") && all.contains("requests"))
         let json = try await fathom(["scan", image, "--store", store, "-f", "json", "--no-list-all-pkgs"])
         #expect((try Self.object(data: json.stdout)["packages"] as? [Any])?.isEmpty == true)
+        // The SBOM formats' findings point at the packages they list: the flag leaves them whole
+        // (SPDX had 0 findings and CycloneDX's `affects` were empty, both schema-valid).
+        for format in ["cyclonedx", "spdx"] {
+            let listed = try await fathom(["scan", image, "--store", store, "-f", format])
+            let unlisted = try await fathom(["scan", image, "--store", store, "-f", format, "--no-list-all-pkgs"])
+            let purls = { (text: String) in text.components(separatedBy: "pkg:apk/").count }
+            #expect(unlisted.status == 0 && purls(unlisted.text) == purls(listed.text) && purls(listed.text) > 10, "\(format)")
+        }
 
         let command = "\(Fixtures.fathomExecutable) scan \(image) --store \(store)"
         // (swift test itself may run with NO_COLOR set: the terminal run goes without it.)
