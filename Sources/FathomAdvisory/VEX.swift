@@ -263,6 +263,9 @@ public enum VEXDocument {
             if products.isEmpty {
                 warn("\(origin) for \(name) names no product: it applies to nothing")
             }
+            if status == .notAffected, statement["justification"] == nil, statement["impact_statement"] == nil {
+                warn("\(origin) for \(name): not_affected without a justification or impact_statement, which OpenVEX requires: applied all the same")
+            }
             read.append(
                 VEXStatement(
                     vulnerability: name, aliases: vulnerability?["aliases"] as? [String] ?? [], status: status,
@@ -302,7 +305,17 @@ public enum VEXDocument {
         let subjectRef = subject?["bom-ref"] as? String
         let subjectPurl = subject?["purl"] as? String
         var read: [VEXStatement] = []
-        for (number, vulnerability) in (document["vulnerabilities"] as? [[String: Any]] ?? []).enumerated() {
+        let vulnerabilities = document["vulnerabilities"] as? [[String: Any]] ?? []
+        // An SBOM, or a scanner's CycloneDX report, given as VEX states nothing: said, not
+        // passed over (it suppressed nothing without a word).
+        defer {
+            if read.isEmpty {
+                warn(
+                    "\(file): a CycloneDX document with no VEX statement (\(vulnerabilities.count) vulnerabilit\(vulnerabilities.count == 1 ? "y" : "ies"), "
+                        + "none with an analysis.state): it suppresses nothing; an SBOM or a scan report is not VEX")
+            }
+        }
+        for (number, vulnerability) in vulnerabilities.enumerated() {
             guard let id = vulnerability["id"] as? String else { continue }
             let origin = "\(file) (CycloneDX VEX) vulnerability \(number + 1)"
             guard let analysis = vulnerability["analysis"] as? [String: Any], let state = analysis["state"] as? String else { continue }

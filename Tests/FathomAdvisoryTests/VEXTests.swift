@@ -89,6 +89,11 @@ import Testing
                {"vulnerability": {"name": "CVE-2019-14697"}, "products": [{"@id": "pkg:apk/alpine/musl@1.1.18-r3"}], "status": "affected"}]}
             """
         #expect(try Self.suppressed(document) == [])
+        // A not_affected statement without the justification OpenVEX requires is applied, and said.
+        var warnings: [String] = []
+        let bare = Self.openVEX(#"[{"@id": "pkg:apk/alpine/musl@1.1.18-r3"}]"#).replacingOccurrences(of: #", "justification": "vulnerable_code_not_in_execute_path""#, with: "")
+        #expect(try VEXDocument.statements(Array(bare.utf8), file: "bare.json") { warnings.append($0) }.count == 1)
+        #expect(warnings == ["bare.json (OpenVEX) statement 1 for CVE-2019-14697: not_affected without a justification or impact_statement, which OpenVEX requires: applied all the same"])
     }
 
     @Test func theImageAsProductCoversItsListedSubcomponentsOrEveryPackage() throws {
@@ -134,6 +139,14 @@ import Testing
         #expect(try Self.suppressed(document(state: "exploitable", ref: "musl-ref")).isEmpty)
         #expect(try Self.suppressed(document(state: "in_triage", ref: "musl-ref")).isEmpty)
         #expect(throws: FathomError.self) { try Self.suppressed(document(state: "mostly_fine", ref: "musl-ref")) }
+        // An SBOM (or a scan report) given as VEX states nothing, and says so.
+        var warnings: [String] = []
+        let sbom = #"{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"type": "library", "name": "musl", "purl": "pkg:apk/alpine/musl@1.1.18-r3"}]}"#
+        #expect(try VEXDocument.statements(Array(sbom.utf8), file: "sbom.cdx.json") { warnings.append($0) }.isEmpty)
+        #expect(warnings == ["sbom.cdx.json: a CycloneDX document with no VEX statement (0 vulnerabilities, none with an analysis.state): it suppresses nothing; an SBOM or a scan report is not VEX"])
+        warnings = []
+        _ = try VEXDocument.statements(Array(document(state: "not_affected", ref: "musl-ref").utf8), file: "vex.cdx.json") { warnings.append($0) }
+        #expect(warnings.isEmpty)
     }
 
     /// CSAF 2.0 VEX in Red Hat's shape: product ids resolved through the product tree's purls and

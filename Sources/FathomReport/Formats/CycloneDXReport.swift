@@ -81,12 +81,15 @@ extension ScanReport {
 
     /// One entry per vulnerability id, affecting each component it was found in.
     /// The vendor's status as CycloneDX's analysis says it, when every package of the
-    /// vulnerability has the same: affected findings are `exploitable` (with the response the
-    /// vendor gives: `update` when fixed, `will_not_fix`, or `can_not_fix` for a deferred fix or
-    /// an unsupported release), undecided ones `in_triage`; the vendor's words are the detail.
+    /// vulnerability has the same: the response the vendor gives (`update` when fixed,
+    /// `will_not_fix`, or `can_not_fix` for a deferred fix or an unsupported release), with the
+    /// vendor's words as the detail. No `state`: a version match does not find the flaw
+    /// `exploitable`, which tools reading the analysis take as a triage verdict (Trivy and Grype
+    /// write none); the vendor's own "under investigation" is `in_triage`.
     static func analysis(_ found: [ScanReport.Vulnerability]) -> JSONValue {
         guard let status = found.first?.status, found.allSatisfy({ $0.status == status }) else { return .null }
-        var analysis: [String: JSONValue] = ["state": status == .underInvestigation ? "in_triage" : "exploitable"]
+        var analysis: [String: JSONValue] = [:]
+        if status == .underInvestigation { analysis["state"] = "in_triage" }
         switch status {
         case .fixed: analysis["response"] = ["update"]
         case .willNotFix: analysis["response"] = ["will_not_fix"]
@@ -161,8 +164,8 @@ extension ScanReport {
                 analysis["state"] = "not_affected"
                 if let justification = suppressed.justification.flatMap(Self.justification) { analysis["justification"] = .string(justification) }
             } else {
-                // An ignore rule is a decision to accept the risk, not a claim that it is absent.
-                analysis["state"] = "exploitable"
+                // An ignore rule is a decision to accept the risk, not a claim that it is absent
+                // nor that it is exploitable: no state, the response the rule's owner chose.
                 analysis["response"] = ["will_not_fix"]
             }
             entries.append([
