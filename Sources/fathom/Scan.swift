@@ -58,7 +58,14 @@ struct Scan: AsyncParsableCommand {
             case .html: return report.html()
             case .template:
                 guard let template else { throw FathomError(.invalidInput, "--format template needs --template FILE") }
-                return try report.rendered(with: template)
+                let (text, unknown) = try report.rendering(with: template)
+                // Mustache renders a name nothing has as nothing: a misspelled key gave a blank report.
+                if !unknown.isEmpty {
+                    printWarning(
+                        "the template asks for \(unknown.map { "'\($0)'" }.joined(separator: ", ")), which the report has no key for "
+                            + "(rendered as nothing; -f json shows its keys)")
+                }
+                return text
             }
         }
 

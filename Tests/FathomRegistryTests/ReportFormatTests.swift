@@ -232,6 +232,12 @@ import Testing
             + vulnerabilities.map { "\($0["id"]!)|\($0["package"]!)|\($0["installedVersion"]!)|\($0["fixedVersion"] as? String ?? "")" }
         #expect(output.text.split(separator: "\n").map(String.init) == expected)
 
+        #expect(!output.errorText.contains("template asks for"), "\(output.errorText)")
+        // A misspelled key renders as nothing, as Mustache does, and is named (it gave a blank
+        // report); a key no finding has but the report's types do (`matchedAs`) is not.
+        try "{{#vulnerabilities}}{{idd}} {{matchedAs}} {{summary.bySeverity.CRITICAL}}\n{{/vulnerabilities}}".write(toFile: directory + "/typo.mustache", atomically: true, encoding: .utf8)
+        let typo = try await fathom(["scan", image, "--store", store, "-f", "template", "--template", directory + "/typo.mustache"])
+        #expect(typo.status == 0 && typo.errorText.contains("fathom: warning: the template asks for 'idd', which the report has no key for"), "\(typo.errorText)")
         try "{{#vulnerabilities}}\n{{id}}\n".write(toFile: directory + "/open.mustache", atomically: true, encoding: .utf8)
         let broken = try await fathom(["scan", image, "--store", store, "-f", "template", "--template", directory + "/open.mustache"])
         #expect(broken.status == 1)

@@ -23,6 +23,35 @@ import Testing
         return Array(try encoder.encode(report))
     }
 
+    /// A template's values are text, as Trivy's text/template writes them (CSV and JSON came out
+    /// with `&amp;` and `&quot;`); a template of HTML is escaped for it, and `{{% CONTENT_TYPE:
+    /// JSON}}` escapes for JSON strings.
+    @Test func templateValuesAreEscapedForWhatTheTemplateWrites() throws {
+        var report = try Self.fixture()
+        report.vulnerabilities[0].title = #"a "quoted" <b>&</b> \ title"#
+        let titles = report.vulnerabilities.map { $0.title ?? "" }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func render(_ text: String) throws -> String {
+            try text.write(toFile: directory + "/t.mustache", atomically: true, encoding: .utf8)
+            return try report.rendered(with: ReportTemplate.load(directory + "/t.mustache"))
+        }
+        #expect(try render("{{#vulnerabilities}}{{title}}|{{/vulnerabilities}}") == titles.map { $0 + "|" }.joined())
+        #expect(try render("<ul>{{#vulnerabilities}}<li>{{title}}</li>{{/vulnerabilities}}</ul>").contains("<li>a &quot;quoted&quot; &lt;b&gt;&amp;&lt;/b&gt; \\ title</li>"))
+        let json = try render(#"{{% CONTENT_TYPE: JSON}}[{{#vulnerabilities}}"{{title}}",{{/vulnerabilities}}"end"]"#)
+        #expect((try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String]) == titles + ["end"], "\(json)")
+        // A parse error's column is the user's, not shifted by the pragma put before line 1.
+        let error = #expect(throws: FathomError.self) { try render("{{#a}}{{/b}}") }
+        #expect(error?.message.contains("at line 1, column 10:") == true, "\(String(describing: error))")
+        // A name no object of the report has and no type of it has is named; one the types have is not.
+        _ = try render("{{#vulnerabilities}}{{id}} {{fixedVersion}}{{/vulnerabilities}}{{artifact.name}}")
+        #expect(try report.rendering(with: ReportTemplate.load(directory + "/t.mustache")).unknownNames.isEmpty)
+        try "{{#vulnerabilities}}{{idd}}{{matchedAs}}{{kev.dateAdded}}{{/vulnerabilities}}{{summary.bySeverity.CRITICAL}}{{nope.deeper}}".write(
+            toFile: directory + "/u.mustache", atomically: true, encoding: .utf8)
+        #expect(try report.rendering(with: ReportTemplate.load(directory + "/u.mustache")).unknownNames == ["idd", "nope"])
+    }
+
     @Test func theStoredDocumentIsFoundationsCompactJSON() throws {
         var report = try Self.fixture()
         #expect(report.packages.count == 88 && report.vulnerabilities.count == 24)
