@@ -106,9 +106,11 @@ public struct ImageIdentity: Sendable, Hashable {
     public func isNamed(by product: VEXStatement.Product) -> Bool {
         if let purl = product.purl {
             guard purl.type == "oci" else { return false }
+            // A digest names one image wherever it is kept and whatever it is called here
+            // (`oci:DIR:tag`, an archive): a statement about pkg:oci/alpine@sha256:… covers it.
+            if let version = purl.version { return digests.contains(version) }
             let last = repository.split(separator: "/").last.map(String.init) ?? repository
             guard purl.name.lowercased() == last.lowercased() else { return false }
-            if let version = purl.version, !digests.contains(version) { return false }
             if let url = purl.qualifiers["repository_url"] {
                 let other = Self.split(url + ":x")
                 guard Self.sameRepository(other.repository, repository),
@@ -120,6 +122,7 @@ public struct ImageIdentity: Sendable, Hashable {
             return purl.version != nil || purl.qualifiers["repository_url"] != nil
         }
         let other = Self.split(product.id)
+        if let digest = other.digest, digests.contains(digest) { return true }
         guard !other.repository.isEmpty, Self.sameRepository(other.repository, repository) else { return false }
         if let host = other.registry, let registry, !Self.sameRegistry(host, registry) { return false }
         if let digest = other.digest { return digests.contains(digest) }

@@ -109,7 +109,13 @@ import Testing
         let other = "sha256:" + String(repeating: "2", count: 64)
         #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/app@\#(other)"}]"#)).isEmpty)
         #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "team/app:2"}]"#)).isEmpty)
-        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/other@\#(digest)"}]"#)).isEmpty)
+        // A digest is the image wherever it is kept and whatever it is called: an OCI layout's or
+        // an archive's image (named `oci:DIR:tag` here) is named by its digest alone.
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/alpine@\#(digest)"}]"#)) == ["musl", "musl-utils"])
+        let layout = ImageIdentity(name: "oci:/tmp/layouts/alpine:3.7", digests: [digest])
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/alpine@\#(digest.replacingOccurrences(of: ":", with: "%3A"))"}]"#), image: layout) == ["musl", "musl-utils"])
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "docker.io/library/alpine@\#(digest)"}]"#), image: layout) == ["musl", "musl-utils"])
+        #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "pkg:oci/alpine@\#(other)"}]"#), image: layout).isEmpty)
         #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "registry.example.com/team/app:1"}]"#)).isEmpty)
         // Subcomponents listed but none a purl: they name nothing comparable, so nothing.
         #expect(try Self.suppressed(Self.openVEX(#"[{"@id": "team/app:1", "subcomponents": [{"@id": "musl"}]}]"#)).isEmpty)
