@@ -156,7 +156,28 @@ public struct ScanPolicy: Sendable {
     public var exitCode: Int32 = 0
     /// Whether a verdict may be clean although some packages had no advisory data to be checked against.
     public var allowMissingData = false
+    /// Whether each report names the ignore rules and VEX statements that suppressed none of its
+    /// findings (`scan`: one image; a fleet says it once, of the rules no image used).
+    public var notesUnusedRules = false
     public var now = Date()
+
+    /// The ignore rules in force and the VEX statements whose origin is not among `used` (the
+    /// rules of suppressed findings), as `FILE:LINE (ID)`: a misspelled id, a package or product
+    /// that is not the image's. An expired rule is said apart, when its finding is back.
+    public func unusedRules(used: Set<String>) -> [String] {
+        let rules = ignoreRules.filter { rule in rule.expires.map { $0 > now } ?? true }.map { ($0.origin, $0.id) }
+        let statements = vex.filter(\.status.suppresses).map { ($0.origin, $0.vulnerability) }
+        var said = Set<String>()
+        return (rules + statements).filter { !used.contains($0.0) }.map { "\($0.0) (\($0.1))" }.filter { said.insert($0).inserted }
+    }
+
+    /// One line for a report or a run, or nil when every rule suppressed something.
+    public static func unusedRulesNote(_ unused: [String], of subject: String) -> String? {
+        guard !unused.isEmpty else { return nil }
+        let shown = unused.prefix(10).joined(separator: ", ") + (unused.count > 10 ? ", and \(unused.count - 10) more" : "")
+        return "\(unused.count) ignore rule\(unused.count == 1 ? "" : "s") or VEX statement\(unused.count == 1 ? "" : "s") suppressed nothing in \(subject) "
+            + "(a misspelled id, or a package or product not in \(subject == "this image" ? "it" : "them")): \(shown)"
+    }
 
     /// The empty policy: every finding reported, no verdict asked for.
     public init() {}
@@ -188,6 +209,9 @@ public struct ScanPolicy: Sendable {
             var rule = IgnoreRule(id: id, origin: "\(file):\(number + 1)")
             for field in fields.dropFirst() {
                 if field.hasPrefix("pkg:") {
+                    guard field.count > 4 else {
+                        throw FathomError(.invalidInput, "line \(number + 1): 'pkg:' names no package (pkg:NAME)", path: file)
+                    }
                     rule.package = String(field.dropFirst(4))
                 } else if field.hasPrefix("exp:") {
                     guard let date = Self.day(String(field.dropFirst(4))) else {

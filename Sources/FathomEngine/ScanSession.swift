@@ -158,7 +158,10 @@ public struct ScanSession: Sendable {
         }
         report.set(
             findings: outcome.kept, suppressed: outcome.suppressed, changes: kept, coverage: coverage, advisoriesLoaded: advisoriesLoaded,
-            notes: notes + [outcome.filtered.warning, outcome.expiredNote, outcome.withoutEPSSNote, Self.kernelNote(outcome.kernel), exploitationNote].compactMap { $0 }
+            notes: notes + [
+                outcome.filtered.warning, outcome.expiredNote, outcome.withoutEPSSNote, Self.kernelNote(outcome.kernel), exploitationNote,
+                policy.notesUnusedRules ? ScanPolicy.unusedRulesNote(policy.unusedRules(used: Set(outcome.suppressed.compactMap(\.rule))), of: "this image") : nil,
+            ].compactMap { $0 }
                 + dataWarnings,
             kernel: outcome.kernel)
         return ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage, unsupportedOS: report.unsupportedOS)), read: nil)

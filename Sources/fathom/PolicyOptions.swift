@@ -88,7 +88,13 @@ struct PolicyOptions: ParsableArguments {
             policy.skips = PathSkips(directories: skipDirs, files: skipFiles)
             policy.exitCode = exitCode
             policy.allowMissingData = allowMissingData
-            let ignorePath = ignoreFile ?? (FileManager.default.fileExists(atPath: ".fathomignore") ? ".fathomignore" : nil)
+            var ignorePath = ignoreFile ?? (FileManager.default.fileExists(atPath: ".fathomignore") ? ".fathomignore" : nil)
+            // Trivy's ignore file in the same place is read when fathom's is absent: its lines
+            // (`ID [exp:YYYY-MM-DD]`) are fathom's, and a user moving over keeps the rules.
+            if ignorePath == nil, FileManager.default.fileExists(atPath: ".trivyignore") {
+                printNote("reading .trivyignore (Trivy's ignore file; fathom's own is .fathomignore)")
+                ignorePath = ".trivyignore"
+            }
             try policy.read(ignoreFile: ignorePath, vex: vex) { warning in
                 printWarning(warning)
             }

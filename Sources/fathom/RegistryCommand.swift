@@ -153,10 +153,12 @@ struct RegistryScan: AsyncParsableCommand {
         summary.warnings += session.dataWarnings
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
         let started = ContinuousClock.now
+        var usedRules = Set<String>()
         do {
             try await fleet.run(jobs, filter: filter) { pipelineOutcome in
                 let outcome = await policyOptions.session(session, for: pipelineOutcome, client: client).evaluate(pipelineOutcome)
                 summary.add(outcome)
+                if case .scanned(let result) = outcome { usedRules.formUnion(result.report.suppressed.compactMap(\.rule)) }
                 if let output, !writesFleetHTML, case .scanned(let result) = outcome {
                     try writeReport(result.report, into: output, template: reportTemplate)
                 }
@@ -174,6 +176,9 @@ struct RegistryScan: AsyncParsableCommand {
         let trend = writesFleetHTML ? try await store.findingTrend() : []
         try await store.close()
         summary.warnings += policy.expiredRuleWarnings
+        if summary.images.scanned > 0, let unused = ScanPolicy.unusedRulesNote(policy.unusedRules(used: usedRules), of: "any image") {
+            summary.warnings.append(unused)
+        }
         summary.finish(elapsed: ContinuousClock.now - started)
         switch format {
         case .json: FileHandle.standardOutput.write(Data(try summary.json().utf8))

@@ -129,7 +129,9 @@ struct Scan: AsyncParsableCommand {
         let watchdog = try timeoutOption.start("image \(reference)")
         defer { watchdog?.cancel() }
         let reportTemplate = try loadTemplate(template)
-        let policy = try policyOptions.policy()
+        var policy = try policyOptions.policy()
+        // One image: its report names the rules that suppressed nothing in it.
+        policy.notesUnusedRules = true
         let dataAge = (cutoff: try parseSince(maxDbAge), text: maxDbAge)
         // An image says its own OS (its os-release). Said, not refused: FATHOM_OS or a config
         // file may set it for the SBOMs scanned with the same settings.

@@ -58,6 +58,9 @@ import Testing
         let badDay = #expect(throws: FathomError.self) { try ScanPolicy.ignoreRules("CVE-1 exp:2099-13-45\n", file: "ignore") }
         #expect(badDay?.message.contains("'exp:2099-13-45' is not a calendar day") == true, "\(String(describing: badDay))")
         #expect(throws: FathomError.self) { try ScanPolicy.severities("") }
+        // An empty package would match nothing, silently.
+        let noPackage = #expect(throws: FathomError.self) { try ScanPolicy.ignoreRules("CVE-1 pkg:\n", file: "ignore") }
+        #expect(noPackage?.message.contains("'pkg:' names no package") == true)
         #expect(throws: FathomError.self) { try ScanPolicy.severities(" , ") }
     }
 
@@ -210,6 +213,22 @@ import Testing
         let statements = try VEXDocument.statements([UInt8](bytes), file: "cve-2022-37434.json") { warnings.append($0) }
         #expect(statements.isEmpty)
         #expect(warnings.contains { $0.contains("CVE-2022-37434") && $0.contains("no purl in the product tree") })
+    }
+
+    /// Rules and statements that suppressed nothing are named (a misspelled id or package, a
+    /// product that is not the image): they were passed over without a word. Statements that
+    /// suppress nothing by their status (affected, under investigation) and expired rules are not.
+    @Test func rulesThatSuppressedNothingAreNamed() throws {
+        var policy = ScanPolicy()
+        policy.ignoreRules = try ScanPolicy.ignoreRules(
+            "CVE-2019-14697 pkg:musl\nCVE-2019-14697 pkg:musl-utlis\nCVE-1999-0001\nCVE-2019-14697 exp:2020-01-01\n", file: "ignore")
+        policy.vex = try VEXDocument.statements(Array(Self.openVEX(#"[{"@id": "pkg:apk/alpine/zlib@1.2.11-r1"}]"#).utf8), file: "vex.json")
+            + VEXDocument.statements(Array(Self.openVEX(#"[{"@id": "pkg:apk/alpine/zlib@1.2.11-r1"}]"#, status: "affected").utf8), file: "affected.json")
+        let outcome = policy.apply(Self.findings, purl: Self.purl, image: Self.image)
+        let unused = policy.unusedRules(used: Set(outcome.suppressed.compactMap(\.rule)))
+        #expect(unused == ["ignore:2 (CVE-2019-14697)", "ignore:3 (CVE-1999-0001)", "vex.json (OpenVEX) statement 1 (CVE-2019-14697)"], "\(unused)")
+        #expect(ScanPolicy.unusedRulesNote(unused, of: "this image")?.hasPrefix("3 ignore rules or VEX statements suppressed nothing in this image") == true)
+        #expect(ScanPolicy.unusedRulesNote([], of: "this image") == nil)
     }
 
     @Test func aDocumentOfNoKnownFormIsAnError() throws {

@@ -474,6 +474,13 @@ import Testing
         let ignored = ignoredDocument["suppressed"] as! [[String: Any]]
         #expect(Set(ignored.compactMap { $0["package"] as? String }) == ["musl", "musl-utils"])
         #expect(ignored.allSatisfy { $0["reason"] as? String == "ignore file" && $0["rule"] as? String == ".fathomignore:2" })
+        // Trivy's .trivyignore there is read when fathom's is absent, and said.
+        let trivyDirectory = try Fixtures.temporaryDirectory("trivyignore")
+        try "CVE-2019-14697\n".write(toFile: trivyDirectory + "/.trivyignore", atomically: true, encoding: .utf8)
+        let (trivyOutput, trivyDocument) = try await scanJSON([], store: store, directory: trivyDirectory)
+        #expect(trivyOutput.errorText.contains("reading .trivyignore"), "\(trivyOutput.errorText)")
+        let trivySuppressed = trivyDocument["suppressed"] as? [[String: Any]] ?? []
+        #expect(trivySuppressed.count == 2 && trivySuppressed.allSatisfy { $0["rule"] as? String == ".trivyignore:1" }, "\(trivySuppressed)")
 
         // VEX, as vexctl writes it: the image is the product and musl-utils its subcomponent.
         // The statement suppresses musl-utils' finding and never musl's (no substring match).

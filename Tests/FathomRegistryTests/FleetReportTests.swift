@@ -82,6 +82,14 @@ import Testing
 
         let table = try await fathom(["registry", host, "--repo", "fleet/*", "--store", store, "--quiet"])
         #expect(table.text.contains(advice))
+
+        // A fleet names once the rules that suppressed nothing in any image (a misspelled id).
+        let ignore = try Fixtures.temporaryDirectory("fleet-ignore") + "/ignore"
+        let used = try #require(old.first?.split(separator: " ").first)
+        try "\(used)\nCVE-2019-1469\n".write(toFile: ignore, atomically: true, encoding: .utf8)
+        let ignored = try await fathom(["registry", host, "--repo", "fleet/*", "--store", store, "-f", "json", "--quiet", "--ignore-file", ignore])
+        let warnings = (try JSONSerialization.jsonObject(with: ignored.stdout) as? [String: Any])?["warnings"] as? [String] ?? []
+        #expect(warnings.contains("1 ignore rule or VEX statement suppressed nothing in any image (a misspelled id, or a package or product not in them): \(ignore):2 (CVE-2019-1469)"), "\(warnings)")
     }
 
     @Test func theHTMLReportOpensInChromiumWithTheFleetsCounts() async throws {
