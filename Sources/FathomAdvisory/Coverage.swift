@@ -80,6 +80,15 @@ public struct Coverage: Sendable, Hashable, Codable {
         }
     }
 
+    /// Whether some packages of `ecosystem` (a package's: `apk`, `pypi`) went unchecked: the
+    /// OS not identified or its packages of another type, or a namespace with no advisories or
+    /// no ordering. A finding of the previous scan there is not known to be resolved.
+    public func leavesUnchecked(ecosystem: String) -> Bool {
+        if Package.osEcosystems.contains(ecosystem) { return osPackagesWithoutRelease > 0 || gaps.contains(where: \.isOS) }
+        let namespace = AdvisoryIndex.lookup(for: Package(ecosystem: ecosystem, name: "", version: "", path: ""), osNamespace: nil)?.ecosystem ?? ecosystem
+        return gaps.contains { !$0.isOS && $0.namespace == namespace }
+    }
+
     /// Namespaces with advisory data that the image's packages were checked against.
     public var checkedAgainst: [String]
     public var gaps: [Gap]

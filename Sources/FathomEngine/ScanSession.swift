@@ -202,7 +202,7 @@ public struct ScanSession: Sendable {
         // Unchanged: the reported findings that are not new (each finding is one or the other,
         // counted one for one); those the policy leaves out were counted too.
         changes.unchanged = min(changes.unchanged, max(0, kept.count - changes.new.count))
-        changes.resolved = changes.resolved.filter { finding in
+        func shown(_ finding: StoredFinding) -> Bool {
             let severity = Severity(rawValue: finding.severity) ?? .unknown
             let url = PackageURL(
                 ecosystem: finding.ecosystem, name: finding.package, version: finding.installedVersion, arch: nil,
@@ -211,6 +211,8 @@ public struct ScanSession: Sendable {
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, fixed: finding.fixedVersion != nil,
                 severity: severity, purl: url, image: image)
         }
+        changes.resolved = changes.resolved.filter(shown)
+        changes.notChecked = changes.notChecked.map { $0.filter(shown) }.flatMap { $0.isEmpty ? nil : $0 }
         return changes
     }
 

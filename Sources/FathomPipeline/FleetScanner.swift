@@ -409,7 +409,9 @@ public final class FleetScanner: Sendable {
             // The previous scan is read now (a name is scanned once per run); the new one is
             // written with others in one transaction.
             let before: PreviousScan? = if let previous { previous } else { try await history.previousScan(name: name) }
-            changes = ScanChanges(previous: before, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys)
+            changes = ScanChanges(
+                previous: before, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys,
+                unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) })
             // What reading found is kept with the image, once: a known image's is stored already.
             try await writes.changed(
                 ScanRecord(
@@ -447,7 +449,9 @@ public final class FleetScanner: Sendable {
                         changes: ScanChanges(previous: nil, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys), coverage: matched.coverage))
             }
             let previous = try await history.previousScan(head.scanID)
-            let changes = ScanChanges(previous: previous, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys)
+            let changes = ScanChanges(
+                previous: previous, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys,
+                unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) })
             try await writes.changed(
                 ScanRecord(name: head.name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: matched.stored))
             progress.finish(.scanned, findings: matched.findings.count)

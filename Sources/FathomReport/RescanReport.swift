@@ -13,6 +13,8 @@ public struct RescanReport: Sendable, Encodable {
         public var findings: Int
         public var new: [StoredFinding]
         public var resolved: [StoredFinding]
+        /// Found before, not checked now (not resolved); nil when none.
+        public var notChecked: [StoredFinding]?
         public var unchanged: Int
     }
 
@@ -48,13 +50,13 @@ public struct RescanReport: Sendable, Encodable {
         images += 1
         if wasMoved { moved += 1 }
         let (new, resolved) = (changes?.new ?? [], changes?.resolved ?? [])
-        guard wasMoved || !new.isEmpty || !resolved.isEmpty else {
+        guard wasMoved || !new.isEmpty || !resolved.isEmpty || changes?.notChecked != nil else {
             unchanged += 1
             return
         }
         changed.append(
             Image(
-                name: name, manifestDigest: manifestDigest, moved: wasMoved, findings: findings, new: new, resolved: resolved,
+                name: name, manifestDigest: manifestDigest, moved: wasMoved, findings: findings, new: new, resolved: resolved, notChecked: changes?.notChecked,
                 unchanged: changes?.unchanged ?? 0))
     }
 
@@ -128,8 +130,9 @@ public struct RescanReport: Sendable, Encodable {
         }
         for image in changed {
             output += "\n\(image.name)\(image.moved ? " (tag moved: new image scanned)" : ""): "
-            output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged\n"
-            output += ScanChanges.table(new: image.new, resolved: image.resolved)
+            output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged"
+            output += image.notChecked.map { ", \($0.count) not checked this time (not resolved)" } ?? ""
+            output += "\n" + ScanChanges.table(new: image.new, resolved: image.resolved, notChecked: image.notChecked ?? [])
         }
         output += FleetSummary.notCheckedSection(missingData)
         if !removed.isEmpty {

@@ -210,17 +210,20 @@ extension ScanChanges {
         guard let previousScannedAt else { return "" }
         let when = ISO8601DateFormatter().string(from: previousScannedAt)
         var output = "\nSince the previous scan (\(when)\(imageChanged ? ", a different image" : "")): "
-        output += "\(new.count) new, \(resolved.count) resolved, \(unchanged) unchanged\n"
-        return output + Self.table(new: new, resolved: resolved)
+        output += "\(new.count) new, \(resolved.count) resolved, \(unchanged) unchanged"
+        if let notChecked {
+            output += ", \(notChecked.count) not checked this time (not resolved: see what was not checked)"
+        }
+        return output + "\n" + Self.table(new: new, resolved: resolved, notChecked: notChecked ?? [])
     }
 
     /// One row per new and per resolved finding; empty when there are none.
-    static func table(new: [StoredFinding], resolved: [StoredFinding]) -> String {
-        guard !new.isEmpty || !resolved.isEmpty else { return "" }
+    static func table(new: [StoredFinding], resolved: [StoredFinding], notChecked: [StoredFinding] = []) -> String {
+        guard !new.isEmpty || !resolved.isEmpty || !notChecked.isEmpty else { return "" }
         // A language package's path tells two copies at one version apart.
-        let paths = (new + resolved).contains { $0.path != nil }
+        let paths = (new + resolved + notChecked).contains { $0.path != nil }
         var table = TextTable(headers: ["CHANGE", "ID", "PACKAGE", "VERSION", "FIXED", "SEVERITY"] + (paths ? ["PATH"] : []))
-        for (label, findings) in [("new", new), ("resolved", resolved)] {
+        for (label, findings) in [("new", new), ("resolved", resolved), ("not checked", notChecked)] {
             for finding in findings {
                 table.append(
                     [label, finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "-", finding.severity]

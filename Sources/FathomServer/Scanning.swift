@@ -150,7 +150,8 @@ public actor ScanRunner {
             logger.info("completing the report of an earlier attempt's scan", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
             image.changes = ScanChanges(
                 previous: try await store.previousScan(name: job.image, before: earlier.scannedAt), current: image.image,
-                findings: image.findings.map(StoredFinding.init), aliasKeys: StoredFinding.aliasKeys(of: image.findings))
+                findings: image.findings.map(StoredFinding.init), aliasKeys: StoredFinding.aliasKeys(of: image.findings),
+                unchecked: { [coverage = image.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) })
             outcome = .scanned(image)
         }
         switch session.evaluate(outcome) {
@@ -424,14 +425,15 @@ extension ScanRunner {
     /// Queues a notification per receiver when an image has findings new or resolved (as the
     /// policy shows them) since the previous scan of its name.
     nonisolated func notify(name: String, manifestDigest: Digest?, changes: ScanChanges?, trigger: String, advisoryVersion: String) async throws {
-        guard !settings.notifyURLs.isEmpty, let changes, changes.previousScannedAt != nil, !changes.new.isEmpty || !changes.resolved.isEmpty
+        guard !settings.notifyURLs.isEmpty, let changes, changes.previousScannedAt != nil,
+            !changes.new.isEmpty || !changes.resolved.isEmpty || changes.notChecked != nil
         else { return }
         let now = Date()
         let notifications = try settings.notifyURLs.map { url in
             let id = UUID().uuidString.lowercased()
             let body = FindingsChanged(
                 deliveryId: id, event: "findings.changed", trigger: trigger, image: name, manifestDigest: manifestDigest?.description,
-                advisoryVersion: advisoryVersion, at: now, new: changes.new, resolved: changes.resolved)
+                advisoryVersion: advisoryVersion, at: now, new: changes.new, resolved: changes.resolved, notChecked: changes.notChecked)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
@@ -453,6 +455,8 @@ struct FindingsChanged: Encodable {
     var at: Date
     var new: [StoredFinding]
     var resolved: [StoredFinding]
+    /// Findings of the previous scan this one could not check (not resolved); absent when none.
+    var notChecked: [StoredFinding]?
 }
 
 extension Duration {

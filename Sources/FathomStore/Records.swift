@@ -251,13 +251,22 @@ public struct ScanChanges: Sendable, Codable, Hashable {
     public var imageChanged: Bool
     public var new: [StoredFinding]
     public var resolved: [StoredFinding]
+    /// Findings of the previous scan that this one could not check (its OS no longer
+    /// identified, its ecosystem's advisories gone): not resolved, and not said to be. Nil when
+    /// none (and in documents written before it was kept).
+    public var notChecked: [StoredFinding]?
     public var unchanged: Int
 
     /// `aliasKeys` gives, by a finding's key, the keys in its package of the records merged
     /// into it: a finding the previous scan knew by another feed's id (PYSEC-2018-28 then,
     /// GHSA-x84v-xcm2-53pg with that record merged now) is the same vulnerability, neither new
     /// nor resolved.
-    public init(previous: PreviousScan?, current image: ImageRecord, findings: [StoredFinding], aliasKeys: [String: [String]] = [:]) {
+    /// `unchecked` says of a previous finding whether this scan could not have found it again
+    /// (its ecosystem went unchecked): it is then `notChecked`, not resolved.
+    public init(
+        previous: PreviousScan?, current image: ImageRecord, findings: [StoredFinding], aliasKeys: [String: [String]] = [:],
+        unchecked: (StoredFinding) -> Bool = { _ in false }
+    ) {
         previousScannedAt = previous?.scannedAt
         previousManifestDigest = previous?.manifestDigest
         imageChanged = previous.map { $0.imageKey != image.key } ?? false
@@ -297,7 +306,10 @@ public struct ScanChanges: Sendable, Codable, Hashable {
         // A previous finding under an id now merged into another (PYSEC-x into GHSA-y, both
         // found before) is that finding: neither resolved nor counted twice.
         let merged = Set(findings.flatMap { aliasKeys[$0.key, default: []] })
-        resolved = Self.sorted(remaining.values.joined().filter { !merged.contains($0.key) })
+        let gone = remaining.values.joined().filter { !merged.contains($0.key) }
+        resolved = Self.sorted(gone.filter { !unchecked($0) })
+        let unknown = Self.sorted(gone.filter(unchecked))
+        notChecked = unknown.isEmpty ? nil : unknown
         unchanged = previous == nil ? 0 : count
     }
 

@@ -157,6 +157,26 @@ import Testing
         let rescan = try await fathom(["rescan", "--offline", "--store", store, "-f", "json"])
         let summary = try #require(try JSONSerialization.jsonObject(with: rescan.stdout) as? [String: Any], "\(rescan.errorText)")
         #expect(summary["images"] as? Int == 3 && summary["unchanged"] as? Int == 3 && (summary["changed"] as? [Any])?.isEmpty == true, "\(summary)")
+
+        // The same image with its OS no longer identified (its release files gone) still holds
+        // the vulnerable musl: its findings are not checked this time, never "resolved" (a
+        // push of such an image confirmed fixes that were not made).
+        let before = keys(rootfs, "vulnerabilities", ["id", "package", "installedVersion"])
+        #expect(!before.isEmpty)
+        func forgetRelease() {
+            for file in ["etc/os-release", "usr/lib/os-release", "etc/alpine-release"] { try? FileManager.default.removeItem(atPath: "\(directory)/root/\(file)") }
+        }
+        forgetRelease()
+        let table = try await fathom(["scan", "rootfs:\(directory)/root", "--store", store])
+        #expect(table.text.contains(", 0 resolved, 0 unchanged, \(before.count) not checked this time"), "\(table.text)")
+        #expect(table.text.contains("not checked  CVE-") || table.text.contains("not checked  ALPINE-"), "\(table.text)")
+        // Told again as JSON: the release back (its findings new again), then gone.
+        try await Tool.run(["tar", "-xzf", Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz"), "-C", directory + "/root"])
+        #expect(keys(try await scan("rootfs:\(directory)/root"), "vulnerabilities", ["id", "package", "installedVersion"]) == before)
+        forgetRelease()
+        let changes = try #require(try await scan("rootfs:\(directory)/root")["changes"] as? [String: Any])
+        #expect((changes["resolved"] as? [Any])?.isEmpty == true, "\(changes)")
+        #expect(Set((changes["notChecked"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!) \($0["installedVersion"]!)" }) == before)
     }
 
     /// One manifest scanned as a plain tag and as the amd64 child of an index tag, in either
