@@ -866,9 +866,12 @@ struct BearerTokens: RouterMiddleware {
             needed = .none
         }
         if case .some(let token) = needed {
-            guard let token, let given = Self.bearer(request.headers[.authorization]), Self.same(given, token) else {
-                var response = ServiceRoutes.problem(.unauthorized, token == nil ? "this endpoint is not enabled" : "a bearer token is required")
-                response.headers[.wwwAuthenticate] = "Bearer"
+            let given = Self.bearer(request.headers[.authorization])
+            guard let token, let given, Self.same(given, token) else {
+                // A wrong token is told from a missing one (RFC 6750's invalid_token).
+                let problem = token == nil ? "this endpoint is not enabled" : given == nil ? "a bearer token is required" : "the bearer token is not valid"
+                var response = ServiceRoutes.problem(.unauthorized, problem)
+                response.headers[.wwwAuthenticate] = token != nil && given != nil ? #"Bearer error="invalid_token""# : "Bearer"
                 return response
             }
         }

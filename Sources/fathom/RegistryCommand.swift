@@ -99,11 +99,19 @@ struct RegistryScan: AsyncParsableCommand {
         defer { watchdog?.cancel() }
         var host = url
         var options = registryOptions
+        var plainHTTP = false
         for scheme in ["https://", "http://"] where host.hasPrefix(scheme) {
             host = String(host.dropFirst(scheme.count))
-            if scheme == "http://" { options.insecureRegistry.append(host) }
+            plainHTTP = scheme == "http://"
         }
         while host.hasSuffix("/") { host.removeLast() }
+        // `http://host:5000/` allows plain HTTP to the host, not to "host:5000/" (which matched nothing).
+        if plainHTTP { options.insecureRegistry.append(host) }
+        if !url.hasPrefix("oci:"), let slash = host.firstIndex(of: "/") {
+            printError(
+                "\(FathomError(.invalidInput, "'\(url)' is a registry and a path: give the registry alone (\(host[..<slash])) and pick repositories with --repo \(host[host.index(after: slash)...])"))")
+            throw ExitCode(64)
+        }
         let reportTemplate = try loadTemplate(template)
         let pushedCutoff = try pushedSince.map { try parseSince($0) }
         let pulledCutoff = try pulledSince.map { try parseSince($0) }

@@ -59,7 +59,13 @@ import FathomStores
             try await client.execute(uri: "/v1/images/team/app/1", method: .get) { response in
                 #expect(response.status == .unauthorized)
                 let body = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
-                #expect((body?["error"] as? [String: Any])?["message"] is String)
+                #expect((body?["error"] as? [String: Any])?["message"] as? String == "a bearer token is required")
+            }
+            // A wrong token is told from a missing one.
+            try await client.execute(uri: "/v1/images/team/app/1", method: .get, headers: [.authorization: "Bearer not-\(Self.token)"]) { response in
+                #expect(response.status == .unauthorized && response.headers[.wwwAuthenticate] == #"Bearer error="invalid_token""#)
+                let body = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
+                #expect((body?["error"] as? [String: Any])?["message"] as? String == "the bearer token is not valid")
             }
             try await client.execute(uri: "/v1/images/team/other/1", method: .get, headers: [.authorization: "bEaReR \(Self.token)"]) { response in
                 #expect(response.status == .ok)
