@@ -26,8 +26,13 @@ struct Rescan: AsyncParsableCommand {
     @Flag(help: "Do not check registry tags for new images; re-match the stored ones.")
     var offline = false
 
-    @Option(name: .shortAndLong, help: "Output format: table or json.")
-    var format: Scan.Format = .table
+    /// What a rescan prints: what changed per image (reports in other formats are `scan`'s and `registry --output`'s).
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, json
+    }
+
+    @Option(name: .shortAndLong, help: "Output format: table or json (what changed per image; reports in other formats: fathom scan or fathom registry --output).")
+    var format: Format = .table
 
     @Option(help: "Images in flight at once (default: 16 per core, at least 64).")
     var concurrency: Int?
@@ -43,9 +48,6 @@ struct Rescan: AsyncParsableCommand {
 
     func validate() throws {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
-        guard format == .table || format == .json else {
-            throw ValidationError("rescan prints what changed per image: --format table or json (reports in other formats: fathom scan or fathom registry --output)")
-        }
     }
 
     func run() async throws {
