@@ -209,7 +209,8 @@ struct Database: AsyncParsableCommand {
             var failed = false
             // One feed per path, or, under --source, one feed of every path: importing each
             // under the one name replaced the one before (main's advisories lost to community's).
-            let feeds: [(name: String, paths: [String])] = source.map { [($0, paths)] } ?? paths.map { (Self.sourceName(for: $0), [$0]) }
+            let feeds: [(name: String, paths: [String])] =
+                source.map { [($0, paths)] } ?? paths.flatMap(Self.secdbFiles).map { (Self.sourceName(for: $0), [$0]) }
             for (name, paths) in feeds {
                 let path = paths.joined(separator: ", ")
                 do {
@@ -283,6 +284,37 @@ struct Database: AsyncParsableCommand {
             }
             try await store.close()
             if failed { throw ExitCode(1) }
+        }
+
+        /// An Alpine secdb release folder (`…/v3.7`, holding `main.yaml` and `community.yaml`), or
+        /// a folder of them, is its files, each its own feed named as `db update` names it: as
+        /// one feed named `v3.7` it stood beside `alpine-secdb-v3.7-main` imported later, and its
+        /// withdrawn advisories kept firing. Any other path is itself.
+        static func secdbFiles(_ path: String) -> [String] {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return [path] }
+            func release(_ name: String) -> Bool { name == "edge" || name.wholeMatch(of: /v[0-9]+\.[0-9]+/) != nil }
+            func files(in folder: String) -> [String] {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+                return names.filter { name in
+                    ["main", "community"].contains { name == "\($0).yaml" || name == "\($0).yml" || name == "\($0).json" }
+                }.sorted().map { folder + "/" + $0 }
+            }
+            let folder = URL(fileURLWithPath: path).standardized.path
+            let name = URL(fileURLWithPath: folder).lastPathComponent
+            if release(name) {
+                let found = files(in: folder)
+                return found.isEmpty ? [path] : found
+            }
+            let releases = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter(release).sorted()
+            let found = releases.flatMap { files(in: folder + "/" + $0) }
+            // Only a folder of release folders (and notes beside them): one with other folders
+            // is read as it always was, one feed.
+            let others = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { entry in
+                var isFolder: ObjCBool = false
+                return !release(entry) && FileManager.default.fileExists(atPath: folder + "/" + entry, isDirectory: &isFolder) && isFolder.boolValue
+            }
+            return found.isEmpty || !others.isEmpty ? [path] : found
         }
 
         /// `osv-go.tar.gz` → `osv-go`; generic names take their parent folders:

@@ -249,6 +249,14 @@ import Testing
         #expect(later.text.contains("alpine-secdb-v3.7-main: 1072 advisories imported"), "\(later.text)")
         let feeds = try await fathom(["db", "status", "--store", copies])
         #expect(feeds.text.components(separatedBy: "alpine-secdb-v3.7-main").count == 2 && !feeds.text.contains("2026-06-v3.7") && !feeds.text.contains("2026-12-v3.7"), "\(feeds.text)")
+        // A release folder (or a folder of them) is its files, named the same: as one feed
+        // named `v3.7` it stood beside the file imported later, its withdrawn CVE still firing.
+        let folder = try await fathom(["db", "import", "--store", copies, "\(dated)/2026-06/v3.7"])
+        #expect(folder.text.contains("alpine-secdb-v3.7-main: 1073 advisories imported") && !folder.text.contains("v3.7: "), "\(folder.text)")
+        let releases = try await fathom(["db", "import", "--store", copies, "\(dated)/2026-12"])
+        #expect(releases.text.contains("alpine-secdb-v3.7-main: 1072 advisories imported"), "\(releases.text)")
+        let status = try await fathom(["db", "status", "--store", copies])
+        #expect(status.text.components(separatedBy: "alpine-secdb-v3.7-main").count == 2 && !status.text.contains("\nv3.7 ") && !status.text.contains("2026-12 "), "\(status.text)")
     }
 
     /// A feed whose advisories name no package fathom matches (Red Hat's CSAF of telnet for
