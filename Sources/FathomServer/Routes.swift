@@ -604,6 +604,14 @@ public struct ServiceRoutes: Sendable {
         let listed = try await store.jobs(state: .dead, limit: 100)
         for job in listed {
             var error = job.lastError
+            // A later job of the same image that finished ends the failure: a tag rolled back to
+            // the image its report is of (the usual recovery from a bad push) stayed "failed",
+            // its scan writing no newer report.
+            if job.kind == .scan, let repository = job.repository, let reference = job.reference,
+                let latest = try await store.latestJob(repository: repository, reference: reference), latest.id > job.id, latest.state == .done
+            {
+                continue
+            }
             if job.kind == .scan, let at = try await store.reportedScanTime(name: job.image) {
                 if at >= job.updatedAt { continue }
                 // Counted among the scanned too, by that report: said, so a reader sees why.

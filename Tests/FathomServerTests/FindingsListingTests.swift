@@ -63,4 +63,33 @@ import Testing
         }
         try await store.close()
     }
+
+    /// A dead scan job is a failure of the fleet until a later job of the same image finishes:
+    /// a tag rolled back to a good image (scanned, done) stayed listed as failed.
+    @Test func aLaterFinishedJobEndsADeadJobsFailure() async throws {
+        let path = try Fixtures.temporaryDirectory("rollback") + "/fathom.db"
+        let store = try await openStore(path)
+        let name = "r.example/team/svc:1"
+        @Sendable func job() -> NewJob { NewJob(kind: .scan, key: "push \(UUID())", image: name, repository: "team/svc", reference: "1") }
+        let now = Date()
+        _ = try await store.enqueue(job(), now: now)
+        let bad = try #require(try await store.claim(worker: "w", lease: .seconds(60), limit: 1, localSources: false, now: now).first)
+        try await store.fail(bad.id, worker: "w", error: "layer 2: gzip: invalid header", retryAfter: .seconds(1), maxAttempts: 1, now: now)
+        let app = Application(router: RouterTests.routes(store).router())
+        let auth: HTTPFields = [.authorization: "Bearer \(RouterTests.token)"]
+        @Sendable func failures(_ client: some TestClientProtocol) async throws -> [String] {
+            try await client.execute(uri: "/v1/fleet/summary", method: .get, headers: auth) { response in
+                let summary = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
+                return (summary?["failures"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            }
+        }
+        try await app.test(.router) { client in
+            #expect(try await failures(client) == [name])
+            _ = try await store.enqueue(job(), now: now.addingTimeInterval(1))
+            let good = try #require(try await store.claim(worker: "w", lease: .seconds(60), limit: 1, localSources: false, now: now.addingTimeInterval(1)).first)
+            _ = try await store.complete([good.id], thenClaim: 0, worker: "w", lease: .seconds(60), localSources: false, now: now.addingTimeInterval(2))
+            #expect(try await failures(client).isEmpty)
+        }
+        try await store.close()
+    }
 }
