@@ -199,6 +199,8 @@ public struct ScanSession: Sendable {
         var changes = changes
         let reported = Set(kept.map { "\($0.id)\u{0}\($0.package)\u{0}\($0.installedVersion)" })
         changes.new = changes.new.filter { reported.contains("\($0.id)\u{0}\($0.package)\u{0}\($0.installedVersion)") }
+        changes.fixChanged = changes.fixChanged.map { $0.filter { reported.contains("\($0.id)\u{0}\($0.package)\u{0}\($0.installedVersion)") } }
+            .flatMap { $0.isEmpty ? nil : $0 }
         // Unchanged: the reported findings that are not new (each finding is one or the other,
         // counted one for one); those the policy leaves out were counted too.
         changes.unchanged = min(changes.unchanged, max(0, kept.count - changes.new.count))

@@ -15,6 +15,8 @@ public struct RescanReport: Sendable, Encodable {
         public var resolved: [StoredFinding]
         /// Found before, not checked now (not resolved); nil when none.
         public var notChecked: [StoredFinding]?
+        /// Unchanged but for their fixed version; nil when none.
+        public var fixChanged: [StoredFinding]?
         public var unchanged: Int
     }
 
@@ -50,13 +52,13 @@ public struct RescanReport: Sendable, Encodable {
         images += 1
         if wasMoved { moved += 1 }
         let (new, resolved) = (changes?.new ?? [], changes?.resolved ?? [])
-        guard wasMoved || !new.isEmpty || !resolved.isEmpty || changes?.notChecked != nil else {
+        guard wasMoved || !new.isEmpty || !resolved.isEmpty || changes?.notChecked != nil || changes?.fixChanged != nil else {
             unchanged += 1
             return
         }
         changed.append(
             Image(
-                name: name, manifestDigest: manifestDigest, moved: wasMoved, findings: findings, new: new, resolved: resolved, notChecked: changes?.notChecked,
+                name: name, manifestDigest: manifestDigest, moved: wasMoved, findings: findings, new: new, resolved: resolved, notChecked: changes?.notChecked, fixChanged: changes?.fixChanged,
                 unchanged: changes?.unchanged ?? 0))
     }
 
@@ -131,8 +133,9 @@ public struct RescanReport: Sendable, Encodable {
         for image in changed {
             output += "\n\(image.name)\(image.moved ? " (tag moved: new image scanned)" : ""): "
             output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged"
+            output += image.fixChanged.map { ", \($0.count) with another fixed version" } ?? ""
             output += image.notChecked.map { ", \($0.count) not checked this time (not resolved)" } ?? ""
-            output += "\n" + ScanChanges.table(new: image.new, resolved: image.resolved, notChecked: image.notChecked ?? [])
+            output += "\n" + ScanChanges.table(new: image.new, resolved: image.resolved, notChecked: image.notChecked ?? [], fixChanged: image.fixChanged ?? [])
         }
         output += FleetSummary.notCheckedSection(missingData)
         if !removed.isEmpty {

@@ -211,22 +211,25 @@ extension ScanChanges {
         let when = ISO8601DateFormatter().string(from: previousScannedAt)
         var output = "\nSince the previous scan (\(when)\(imageChanged ? ", a different image" : "")): "
         output += "\(new.count) new, \(resolved.count) resolved, \(unchanged) unchanged"
+        if let fixChanged { output += ", \(fixChanged.count) with another fixed version" }
         if let notChecked {
             output += ", \(notChecked.count) not checked this time (not resolved: see what was not checked)"
         }
-        return output + "\n" + Self.table(new: new, resolved: resolved, notChecked: notChecked ?? [])
+        return output + "\n" + Self.table(new: new, resolved: resolved, notChecked: notChecked ?? [], fixChanged: fixChanged ?? [])
     }
 
     /// One row per new and per resolved finding; empty when there are none.
-    static func table(new: [StoredFinding], resolved: [StoredFinding], notChecked: [StoredFinding] = []) -> String {
-        guard !new.isEmpty || !resolved.isEmpty || !notChecked.isEmpty else { return "" }
+    static func table(new: [StoredFinding], resolved: [StoredFinding], notChecked: [StoredFinding] = [], fixChanged: [StoredFinding] = []) -> String {
+        guard !new.isEmpty || !resolved.isEmpty || !notChecked.isEmpty || !fixChanged.isEmpty else { return "" }
         // A language package's path tells two copies at one version apart.
-        let paths = (new + resolved + notChecked).contains { $0.path != nil }
+        let paths = (new + resolved + notChecked + fixChanged).contains { $0.path != nil }
         var table = TextTable(headers: ["CHANGE", "ID", "PACKAGE", "VERSION", "FIXED", "SEVERITY"] + (paths ? ["PATH"] : []))
-        for (label, findings) in [("new", new), ("resolved", resolved), ("not checked", notChecked)] {
+        for (label, findings) in [("new", new), ("resolved", resolved), ("not checked", notChecked), ("fix changed", fixChanged)] {
             for finding in findings {
+                // A fix that moved shows from what to what.
+                let fixed = finding.previousFixedVersion.map { "\($0 ?? "-") → \(finding.fixedVersion ?? "-")" } ?? finding.fixedVersion ?? "-"
                 table.append(
-                    [label, finding.id, finding.package, finding.installedVersion, finding.fixedVersion ?? "-", finding.severity]
+                    [label, finding.id, finding.package, finding.installedVersion, fixed, finding.severity]
                         + (paths ? [finding.path ?? "-"] : []))
             }
         }

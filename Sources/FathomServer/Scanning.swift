@@ -426,14 +426,15 @@ extension ScanRunner {
     /// policy shows them) since the previous scan of its name.
     nonisolated func notify(name: String, manifestDigest: Digest?, changes: ScanChanges?, trigger: String, advisoryVersion: String) async throws {
         guard !settings.notifyURLs.isEmpty, let changes, changes.previousScannedAt != nil,
-            !changes.new.isEmpty || !changes.resolved.isEmpty || changes.notChecked != nil
+            !changes.new.isEmpty || !changes.resolved.isEmpty || changes.notChecked != nil || changes.fixChanged != nil
         else { return }
         let now = Date()
         let notifications = try settings.notifyURLs.map { url in
             let id = UUID().uuidString.lowercased()
             let body = FindingsChanged(
                 deliveryId: id, event: "findings.changed", trigger: trigger, image: name, manifestDigest: manifestDigest?.description,
-                advisoryVersion: advisoryVersion, at: now, new: changes.new, resolved: changes.resolved, notChecked: changes.notChecked)
+                advisoryVersion: advisoryVersion, at: now, new: changes.new, resolved: changes.resolved, notChecked: changes.notChecked,
+                fixChanged: changes.fixChanged)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
@@ -457,6 +458,8 @@ struct FindingsChanged: Encodable {
     var resolved: [StoredFinding]
     /// Findings of the previous scan this one could not check (not resolved); absent when none.
     var notChecked: [StoredFinding]?
+    /// Findings still there whose fixed version moved (each with `previousFixedVersion`); absent when none.
+    var fixChanged: [StoredFinding]?
 }
 
 extension Duration {

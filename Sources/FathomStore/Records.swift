@@ -20,6 +20,9 @@ public struct StoredFinding: Sendable, Hashable, Codable {
     /// copies at one version are two findings, told apart by it. Nil for an OS package (its
     /// database is the path) and in scans stored before it was kept.
     public var path: String?
+    /// In a change's `fixChanged`: the fixed version the previous scan gave (nil: none then).
+    /// Not stored with the scans.
+    public var previousFixedVersion: String??
 
     public init(
         id: String, ecosystem: String, package: String, installedVersion: String, fixedVersion: String?, severity: String, path: String? = nil
@@ -255,6 +258,9 @@ public struct ScanChanges: Sendable, Codable, Hashable {
     /// identified, its ecosystem's advisories gone): not resolved, and not said to be. Nil when
     /// none (and in documents written before it was kept).
     public var notChecked: [StoredFinding]?
+    /// Findings unchanged but for their fixed version (the advisory moved its fix, or gave one):
+    /// each with `previousFixedVersion`. Counted among the unchanged; nil when none.
+    public var fixChanged: [StoredFinding]?
     public var unchanged: Int
 
     /// `aliasKeys` gives, by a finding's key, the keys in its package of the records merged
@@ -279,6 +285,7 @@ public struct ScanChanges: Sendable, Codable, Hashable {
         for finding in previous?.findings ?? [] { remaining[finding.key, default: []].append(finding) }
         func keys(_ finding: StoredFinding) -> [String] { [finding.key] + aliasKeys[finding.key, default: []] }
         var unmatched: [StoredFinding] = []
+        var refixed: [StoredFinding] = []
         var count = 0
         func same(_ previous: StoredFinding, _ finding: StoredFinding) -> Bool {
             previous.installedVersion == finding.installedVersion && (previous.path == nil || previous.path == finding.path)
@@ -287,8 +294,13 @@ public struct ScanChanges: Sendable, Codable, Hashable {
             if let key = keys(finding).first(where: { remaining[$0]?.contains { same($0, finding) } == true }),
                 let index = remaining[key]?.firstIndex(where: { same($0, finding) })
             {
-                remaining[key]?.remove(at: index)
+                let before = remaining[key]!.remove(at: index)
                 count += 1
+                if before.fixedVersion != finding.fixedVersion {
+                    var moved = finding
+                    moved.previousFixedVersion = .some(before.fixedVersion)
+                    refixed.append(moved)
+                }
             } else {
                 unmatched.append(finding)
             }
@@ -308,6 +320,7 @@ public struct ScanChanges: Sendable, Codable, Hashable {
         let merged = Set(findings.flatMap { aliasKeys[$0.key, default: []] })
         let gone = remaining.values.joined().filter { !merged.contains($0.key) }
         resolved = Self.sorted(gone.filter { !unchecked($0) })
+        fixChanged = previous == nil || refixed.isEmpty ? nil : Self.sorted(refixed)
         let unknown = Self.sorted(gone.filter(unchecked))
         notChecked = unknown.isEmpty ? nil : unknown
         unchanged = previous == nil ? 0 : count

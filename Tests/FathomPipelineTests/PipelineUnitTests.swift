@@ -243,6 +243,13 @@ import FathomSQLiteStore
             previous: PreviousScan(scannedAt: Date(timeIntervalSince1970: 0), imageKey: image.key, manifestDigest: image.manifestDigest, findings: [b]),
             current: image, findings: [a, b])
         #expect(samePaths.new == [a] && samePaths.resolved.isEmpty && samePaths.unchanged == 1)
+        // A fix that moved (r4 to r5) is said, the finding still unchanged.
+        var refixed = finding("CVE-1", "musl", "1")
+        refixed.fixedVersion = "3"
+        let moved = ScanChanges(previous: previous, current: image, findings: [refixed, finding("CVE-2", "zlib", "1")])
+        #expect(moved.new.isEmpty && moved.resolved.isEmpty && moved.unchanged == 2)
+        #expect(moved.fixChanged?.map { "\($0.id) \($0.previousFixedVersion.map { $0 ?? "-" } ?? "?") \($0.fixedVersion ?? "-")" } == ["CVE-1 2 3"])
+        #expect(changes.fixChanged == nil)
         let first = ScanChanges(previous: nil, current: image, findings: [finding("CVE-1", "musl", "1")])
         #expect(first.new.isEmpty && first.resolved.isEmpty && first.previousScannedAt == nil)
         // The history's own encoding keeps every field, an absent fix included.

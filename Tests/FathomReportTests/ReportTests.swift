@@ -50,6 +50,10 @@ import Testing
         #expect(both.contains("PATH") && both.contains(path), "\(both)")
         #expect(both.split(separator: "\n").first { $0.contains("musl") }?.hasSuffix(" -") == true, "\(both)")
         #expect(!ScanChanges.table(new: [os], resolved: []).contains("PATH"))
+        // A fix that moved shows from what to what.
+        var moved = os
+        moved.previousFixedVersion = .some("1.9")
+        #expect(ScanChanges.table(new: [], resolved: [], fixChanged: [moved]).contains("fix changed  CVE-1  musl     1        1.9 → 2"), "\(ScanChanges.table(new: [], resolved: [], fixChanged: [moved]))")
     }
 
     @Test func aNewMatchSaysTheCoverageAnewAndKeepsWhatReadingSaid() throws {
