@@ -106,7 +106,12 @@ extension ScanReport {
             output += "\nVulnerabilities: \(summary.total) (\(counts.joined(separator: ", "))), \(summary.fixable) fixable\n"
             let exploited = vulnerabilities.filter { $0.kev != nil }
             if !exploited.isEmpty {
-                output += Self.paint("Exploited in the wild (CISA KEV): \(exploited.count) (\(Set(exploited.map(\.id)).sorted().prefix(5).joined(separator: ", ")))", "CRITICAL", options.colour) + "\n"
+                // Findings and the vulnerabilities they are of, counted apart (one CVE in two packages).
+                let ids = Set(exploited.map(\.id)).sorted()
+                let counted = exploited.count == ids.count
+                    ? "\(ids.count)" : "\(exploited.count) findings of \(ids.count) vulnerabilit\(ids.count == 1 ? "y" : "ies")"
+                output += Self.paint(
+                    "Exploited in the wild (CISA KEV): \(counted) (\(ids.prefix(5).joined(separator: ", "))\(ids.count > 5 ? ", …" : ""))", "CRITICAL", options.colour) + "\n"
             }
             if let coverage {
                 output += "Checked against: \(coverage.checkedAgainst.isEmpty ? "nothing" : coverage.checkedAgainst.joined(separator: ", "))\n"

@@ -80,6 +80,8 @@ struct RegistryScan: AsyncParsableCommand {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
         if top < 1 { throw ValidationError("--top must be at least 1") }
+        // Checked here, not in run: a ValidationError from run came with the root command's usage.
+        for value in [pushedSince, pulledSince, maxDbAge].compactMap({ $0 }) { _ = try parseSince(value) }
         if let imageTimeout, try WorkerOptions.interval(imageTimeout, option: "--image-timeout") == nil {
             throw ValidationError("--image-timeout takes a duration such as 30s or 10m")
         }

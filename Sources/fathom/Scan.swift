@@ -117,6 +117,15 @@ struct Scan: AsyncParsableCommand {
 
     func validate() throws {
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
+        _ = try parseSince(maxDbAge)
+        // Said before the scan, not after it (and after its history was written).
+        if let output {
+            let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("--output \(output): no directory \(folder) to write the report in")
+            }
+        }
         if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
         if template != nil && format != .template { throw ValidationError("--template is for --format template") }
         if let os {

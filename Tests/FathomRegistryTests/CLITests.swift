@@ -451,6 +451,8 @@ import Testing
         (["scan", "x/y:1", "--layer-concurrency", "0"], "--layer-concurrency must be at least 1"),
         (["registry", "127.0.0.1:1", "--concurrency", "0"], "--concurrency must be at least 1"),
         (["registry", "127.0.0.1:1", "--top", "0"], "--top must be at least 1"),
+        (["registry", "127.0.0.1:1", "--pushed-since", "30x"], "'30x' is neither a duration"),
+        (["scan", "x/y:1", "-o", "/nonexistent-fathom/out.json"], "--output /nonexistent-fathom/out.json: no directory /nonexistent-fathom to write the report in"),
         (["registry", "http://127.0.0.1:1/team/app/", "--store", "/dev/null/s.db"], "give the registry alone (127.0.0.1:1) and pick repositories with --repo team/app"),
         (["rescan", "--concurrency", "0"], "--concurrency must be at least 1"),
         (["scan", "sbom:x.json", "--os", "alpine"], "--os takes ID:VERSION (debian:12, alpine:3.20), not 'alpine'"),

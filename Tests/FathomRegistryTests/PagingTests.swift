@@ -209,6 +209,13 @@ import Testing
                 wanted[key] = nil
                 answer[key] = nil
             }
+            // The service's view is of no run: it says nothing fetched, where a sum of reports says 0.
+            for key in ["layers", "bytes"] {
+                #expect((answer[key] as? [String: Any])?["fetched"] == nil, "\(when)")
+                var part = wanted[key] as? [String: Any]
+                part?["fetched"] = nil
+                wanted[key] = part
+            }
             #expect((answer["images"] as? [String: Int])?["scanned"] == everyImage.count, "\(when)")
             #expect(((answer["bases"] as? [[String: Any]])?.first?["name"] as? String)?.hasSuffix(":1") == true, "\(when): \(answer["bases"] ?? "")")
             #expect(((answer["mostWidespread"] as? [Any])?.count ?? 0) > 0, "\(when)")

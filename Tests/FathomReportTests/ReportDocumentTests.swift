@@ -52,6 +52,27 @@ import Testing
         #expect(try report.rendering(with: ReportTemplate.load(directory + "/u.mustache")).unknownNames == ["idd", "nope"])
     }
 
+    /// The image's HTML page says what the table says: what attackers exploit (KEV, EPSS), the
+    /// vendor's status where there is no fix, and how many findings the policy suppressed.
+    @Test func theImagePageSaysExploitationStatusAndSuppressed() throws {
+        var report = try Self.fixture()
+        report.vulnerabilities[0].kev = KEVEntry(dateAdded: "2024-01-02", dueDate: nil, knownRansomware: false)
+        report.suppressed = [ScanPolicy.Suppressed(id: "CVE-1", package: "musl", reason: "ignore file", rule: "ignore:1")]
+        report.vulnerabilities[1].fixedVersion = nil
+        report.vulnerabilities[1].status = .willNotFix
+        let unfixed = report.vulnerabilities[1]
+        let html = report.html()
+        #expect(html.contains("<th>exploited</th>") && html.contains("<td>KEV</td>"), "\(html.prefix(2000))")
+        #expect(html.contains("(\(unfixed.status.rawValue))"))
+        #expect(html.contains("suppressed"))
+        // The table counts findings and vulnerabilities apart when one CVE is in several packages.
+        let shared = try #require(Dictionary(grouping: report.vulnerabilities, by: \.id).first { $0.value.count > 1 })
+        for index in report.vulnerabilities.indices {
+            report.vulnerabilities[index].kev = report.vulnerabilities[index].id == shared.key ? KEVEntry(dateAdded: "2024-01-02", dueDate: nil, knownRansomware: false) : nil
+        }
+        #expect(report.table().contains("Exploited in the wild (CISA KEV): \(shared.value.count) findings of 1 vulnerability (\(shared.key))"), "\(report.table())")
+    }
+
     @Test func theStoredDocumentIsFoundationsCompactJSON() throws {
         var report = try Self.fixture()
         #expect(report.packages.count == 88 && report.vulnerabilities.count == 24)

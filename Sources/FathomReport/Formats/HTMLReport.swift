@@ -158,6 +158,8 @@ extension ScanReport {
         body += HTMLPage.card("packages", packages.count, id: "packages")
         body += HTMLPage.card("findings", summary.total, id: "findings-total")
         body += HTMLPage.card("fixable", summary.fixable, id: "fixable")
+        // What the policy left out is counted, as the table says it: a short page is not a clean one.
+        if !suppressed.isEmpty { body += HTMLPage.card("suppressed", suppressed.count, id: "suppressed") }
         body += "</section><section><h2>Severity distribution</h2>\(HTMLPage.severityBars(summary.bySeverity))</section>"
         body += "<section><h2>Remediation</h2>"
         let fixes = remediation.filter { $0.upgradeTo != nil }
@@ -170,11 +172,11 @@ extension ScanReport {
         body += vulnerabilities.isEmpty
             ? "<p>None found.</p>"
             : HTMLPage.table(
-                ["vulnerability", "severity", "rated by", "CVSS", "package", "installed", "fixed in", "path"],
+                ["vulnerability", "severity", "exploited", "rated by", "CVSS", "package", "installed", "fixed in", "path"],
                 vulnerabilities.map {
-                    [HTMLPage.vulnerabilityLink($0.id, page: $0.links.first), HTMLPage.severity($0.severity.rawValue),
+                    [HTMLPage.vulnerabilityLink($0.id, page: $0.links.first), HTMLPage.severity($0.severity.rawValue), escapeHTML(Self.exploited($0)),
                      escapeHTML(Self.ratedBy($0)), escapeHTML($0.cvss.map { "\($0.attribution) \($0.score) v\($0.version)" }.joined(separator: ", ")),
-                     escapeHTML($0.package), escapeHTML($0.installedVersion), escapeHTML($0.fixedVersion ?? "–"), escapeHTML($0.path)]
+                     escapeHTML($0.package), escapeHTML($0.installedVersion), escapeHTML($0.fixedVersion ?? "(\($0.status.rawValue))"), escapeHTML($0.path)]
                 })
         body += "</section>"
         let others = warnings.filter { !uncheckedWarnings.contains($0) }
