@@ -164,11 +164,13 @@ struct RegistryScan: AsyncParsableCommand {
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
         let started = ContinuousClock.now
         var usedRules = Set<String>()
+        var listedNames = Set<String>()
         do {
             try await fleet.run(jobs, filter: filter) { pipelineOutcome in
                 let outcome = await policyOptions.session(session, for: pipelineOutcome, client: client).evaluate(pipelineOutcome)
                 summary.add(outcome)
                 if case .scanned(let result) = outcome { usedRules.formUnion(result.report.suppressed.compactMap(\.rule)) }
+                listedNames.insert(outcome.name)
                 if let output, !writesFleetHTML, case .scanned(let result) = outcome {
                     try writeReport(result.report, into: output, template: reportTemplate)
                 }
@@ -186,6 +188,17 @@ struct RegistryScan: AsyncParsableCommand {
         let trend = writesFleetHTML ? try await store.findingTrend() : []
         try await store.close()
         summary.warnings += policy.expiredRuleWarnings
+        // Each --repo glob that selected nothing while others did (a typo beside good ones).
+        if layout == nil, repositories.count > 1, !listedNames.isEmpty {
+            let listed = Set(listedNames.compactMap { name -> String? in
+                guard name.hasPrefix(host + "/") else { return nil }
+                let path = name.dropFirst(host.count + 1)
+                return String(path[..<(path.firstIndex(of: "@") ?? path.lastIndex(of: ":") ?? path.endIndex)])
+            })
+            for glob in repositories where !listed.contains(where: { RegistryListing.matches($0, anyOf: [glob]) }) {
+                summary.warnings.append("--repo '\(glob)' selected no repository in \(host)")
+            }
+        }
         if summary.images.scanned > 0, let unused = ScanPolicy.unusedRulesNote(policy.unusedRules(used: usedRules), of: "any image") {
             summary.warnings.append(unused)
         }
