@@ -63,7 +63,15 @@ public struct RegistryClientConfiguration: Sendable {
         String(UUID().uuidString.lowercased().prefix(8))
     }
 
-    var userAgent: String { "\(FathomVersionInfo.userAgent) (scan \(scanID))" }
+    /// The scan's id in `User-Agent`: the one the task runs under (a service job's), else the
+    /// client's (a CLI run's).
+    var userAgent: String { "\(FathomVersionInfo.userAgent) (scan \(RegistryScan.id ?? scanID))" }
+}
+
+/// The scan a task's registry requests belong to, for the registry's access logs: a service
+/// process shares one client among its jobs, and each job's pulls carry the job's own id.
+public enum RegistryScan {
+    @TaskLocal public static var id: String?
 }
 
 /// A client for the OCI distribution API: manifests, blobs, catalog and tags, with the

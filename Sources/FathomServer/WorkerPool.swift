@@ -231,7 +231,8 @@ public struct WorkerPool: Service {
         // A job in flight is not cut short by a graceful shutdown, only by the end of its grace
         // period (this task cancelled). Then it goes back to the queue at once, its attempt
         // returned, without waiting for the scan to notice.
-        let scan = Task { try await runner.run(job) }
+        // Its registry requests carry the job's id (`User-Agent: … (scan job-42)`).
+        let scan = Task { try await RegistryScan.$id.withValue("job-\(job.id)") { try await runner.run(job) } }
         guard let outcome = await Self.outcome(of: scan) else {
             scan.cancel()
             // The hand-back runs apart from this cancelled task (in it, the wait would end at once

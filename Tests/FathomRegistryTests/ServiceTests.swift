@@ -897,6 +897,11 @@ import Testing
             let error = job["lastError"] as? String ?? ""
             #expect(error.contains("MANIFEST_UNKNOWN") || error.contains("NAME_UNKNOWN"), "\(error)")
         }
+        // Each job's requests carry its own id in the registry's access log.
+        for job in dead {
+            let id = try #require(job["id"] as? Int)
+            #expect(registry.logLines().contains { $0.contains("fathom/") && $0.contains("(scan job-\(id))") }, "job \(id)")
+        }
     }
 
     /// Harbor's scans are queue jobs: one replica (`serve --workers 0`) takes the request with a
