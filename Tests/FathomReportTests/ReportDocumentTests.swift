@@ -1,5 +1,6 @@
 import FathomAdvisory
 import FathomCore
+import FathomInventory
 @testable import FathomReport
 import FathomStore
 import Foundation
@@ -71,6 +72,16 @@ import Testing
             report.vulnerabilities[index].kev = report.vulnerabilities[index].id == shared.key ? KEVEntry(dateAdded: "2024-01-02", dueDate: nil, knownRansomware: false) : nil
         }
         #expect(report.table().contains("Exploited in the wild (CISA KEV): \(shared.value.count) findings of 1 vulnerability (\(shared.key))"), "\(report.table())")
+    }
+
+    /// A local image's purl names its folder, not the transport and path, and no repository.
+    @Test func aLocalImagesPurlNamesNoRepository() throws {
+        var report = try Self.fixture()
+        report.artifact.name = "oci:/tmp/layouts/oci373:3.7"
+        let purl = try #require(report.imageURL)
+        #expect(purl.name == "oci373" && purl.qualifiers["repository_url"] == nil && purl.qualifiers["tag"] == "3.7", "\(purl)")
+        report.artifact.name = "127.0.0.1:5000/team/app:1"
+        #expect(report.imageURL?.qualifiers["repository_url"] == "127.0.0.1:5000/team/app" && report.imageURL?.name == "app")
     }
 
     @Test func theStoredDocumentIsFoundationsCompactJSON() throws {

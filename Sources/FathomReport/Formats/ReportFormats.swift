@@ -49,9 +49,20 @@ extension ScanReport {
     /// The image as a purl (`pkg:oci/NAME@DIGEST?repository_url=…&tag=…`), when its digest is known.
     var imageURL: PackageURL? {
         guard let digest = artifact.manifestDigest else { return nil }
-        let (repository, tag) = nameAndTag
+        var (repository, tag) = nameAndTag
+        var qualifiers: [String: String] = [:]
+        // A local source (`oci:DIR:tag`, an archive) is in no repository: no `repository_url`,
+        // and the name is its folder's or file's, not the transport and path.
+        if let transport = ["oci:", "oci-archive:", "docker-archive:", "dir:", "rootfs:"].first(where: repository.hasPrefix) {
+            repository = String(repository.dropFirst(transport.count))
+            for suffix in [".tar.gz", ".tgz", ".tar"] where repository.hasSuffix(suffix) {
+                repository.removeLast(suffix.count)
+                break
+            }
+        } else {
+            qualifiers["repository_url"] = repository
+        }
         let name = repository.split(separator: "/").last.map(String.init) ?? repository
-        var qualifiers = ["repository_url": repository]
         if let tag { qualifiers["tag"] = tag }
         if let platform = artifact.platform, let arch = platform.split(separator: "/").dropFirst().first { qualifiers["arch"] = String(arch) }
         return PackageURL(type: "oci", name: name.lowercased(), version: digest.description, qualifiers: qualifiers)
