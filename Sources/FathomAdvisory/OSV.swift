@@ -175,13 +175,31 @@ extension OSVRecord {
             if let cve = ([id] + relatedIDs).first(where: { $0.hasPrefix("CVE-") }) {
                 ordered += all.map(\.url).filter { $0.hasPrefix("https://nvd.nist.gov/vuln/detail/") }
                 ordered.append("https://nvd.nist.gov/vuln/detail/\(cve)")
-            } else {
-                ordered.append(id.hasPrefix("GHSA-") ? "https://github.com/advisories/\(id)" : "https://osv.dev/vulnerability/\(id)")
+            } else if let page = OSVPage.url(for: id) {
+                ordered.append(page)
             }
         }
         ordered += all.map(\.url)
         var seen = Set<String>()
         // The same page spelled with and without a trailing slash is one page.
         return ordered.filter { seen.insert($0.hasSuffix("/") ? String($0.dropLast()) : $0).inserted }
+    }
+}
+
+/// The public page of an advisory id, for the ids a public database publishes: GitHub's for a
+/// GHSA, OSV.dev's for the databases it holds. A feed's own id (a custom record, `TEST-2026-1`,
+/// or fathom's name for an Alpine secdb entry) has none: a link made up for it was a 404.
+public enum OSVPage {
+    static let published = [
+        "CVE-", "PYSEC-", "GO-", "RUSTSEC-", "DSA-", "DLA-", "DTSA-", "USN-", "UBUNTU-", "ALSA-", "ALBA-", "ALEA-", "RLSA-", "RHSA-",
+        "RHBA-", "RHEA-", "OSV-", "MAL-", "BIT-", "CURL-", "GSD-", "HSEC-", "PSF-", "RSEC-", "SUSE-", "openSUSE-", "CGA-", "MGASA-",
+        "DEBIAN-CVE-", "ALPINE-CVE-", "LBSEC-", "ASB-", "PUB-", "ELSA-", "BELL-", "RXSA-",
+    ]
+
+    public static func url(for id: String) -> String? {
+        if id.hasPrefix("GHSA-") { return "https://github.com/advisories/\(id)" }
+        // fathom's own names for Debian's and Alpine's entries (`DEBIAN-CVE-…-glibc-bookworm`) are no OSV ids.
+        guard published.contains(where: id.hasPrefix), id.split(separator: "-").count <= 4 || !id.hasPrefix("DEBIAN-") else { return nil }
+        return "https://osv.dev/vulnerability/\(id)"
     }
 }

@@ -130,7 +130,7 @@ extension ScanReport {
             let fixes = found.map { "\($0.package) \($0.installedVersion): " + ($0.fixedVersion.map { "upgrade to \($0)" } ?? $0.noFixWords) }
             return [
                 "bom-ref": .string(id), "id": .string(id),
-                "source": ["name": .string(first.source), "url": .string(first.page)],
+                "source": ["name": .string(first.source), "url": JSONValue(first.page)],
                 "references": .array(first.aliases.map { ["id": .string($0), "source": ["name": .string(Self.aliasSource($0))]] }),
                 "ratings": .array(ratings),
                 "description": JSONValue(first.title),

@@ -224,8 +224,7 @@ enum HTMLPage {
 
     /// The id, linked to `page` when given, else to OSV's page for ids OSV publishes.
     static func vulnerabilityLink(_ id: String, page: String? = nil) -> String {
-        let published = ["CVE-", "GHSA-", "PYSEC-", "GO-", "RUSTSEC-", "DSA-", "DLA-", "USN-", "ALSA-", "RLSA-", "RHSA-", "OSV-"]
-        guard let target = page ?? (published.contains(where: id.hasPrefix) ? "https://osv.dev/vulnerability/\(id)" : nil) else {
+        guard let target = page ?? OSVPage.url(for: id) else {
             return escapeHTML(id)
         }
         return "<a href=\"\(escapeHTML(target))\">\(escapeHTML(id))</a>"

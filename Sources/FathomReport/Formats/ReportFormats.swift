@@ -93,8 +93,9 @@ extension ScanReport.Vulnerability {
     /// The URLs among the references.
     var links: [String] { references.filter { $0.hasPrefix("https://") || $0.hasPrefix("http://") } }
 
-    /// A page about the vulnerability: its first link, else OSV's page for the id.
-    var page: String { links.first ?? "https://osv.dev/vulnerability/\(id)" }
+    /// A page about the vulnerability: its first link, else the public page of its id (none
+    /// for an id no public database publishes).
+    var page: String? { links.first ?? OSVPage.url(for: id) }
 
     /// A probability as a percentage with up to two decimals, cut rather than rounded so that
     /// only a certainty reads 100% (`0.97` → `97%`, `0.99999` → `99.99%`, `6e-05` → `0%`).

@@ -121,7 +121,7 @@ extension ScanReport {
                 ? "OsPackageVulnerability" : "LanguageSpecificPackageVulnerability"),
             "shortDescription": ["text": .string(title)],
             "fullDescription": ["text": .string("\(title) (affects \(packages.joined(separator: ", ")))")],
-            "helpUri": .string(vulnerability.page),
+            "helpUri": JSONValue(vulnerability.page),
             "help": ["text": .string(vulnerability.summaryLine), "markdown": .string(markdown)],
             "defaultConfiguration": ["level": .string(level(vulnerability.severity))],
             "properties": [

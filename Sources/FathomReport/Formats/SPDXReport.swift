@@ -47,8 +47,11 @@ extension ScanReport {
                 references.append(["referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": .string(purl.description)])
             }
             for vulnerability in findings[index] ?? [] {
+                // SPDX says a finding only as a reference with a URL: an id with no public page
+                // keeps OSV.dev's address for it, so that the finding is not lost.
                 references.append([
-                    "referenceCategory": "SECURITY", "referenceType": "advisory", "referenceLocator": .string(vulnerability.page),
+                    "referenceCategory": "SECURITY", "referenceType": "advisory",
+                    "referenceLocator": .string(vulnerability.page ?? "https://osv.dev/vulnerability/\(vulnerability.id)"),
                     "comment": .string(vulnerability.summaryLine),
                 ])
             }
