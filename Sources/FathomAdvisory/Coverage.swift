@@ -80,13 +80,19 @@ public struct Coverage: Sendable, Hashable, Codable {
         }
     }
 
-    /// Whether some packages of `ecosystem` (a package's: `apk`, `pypi`) went unchecked: the
-    /// OS not identified or its packages of another type, or a namespace with no advisories or
-    /// no ordering. A finding of the previous scan there is not known to be resolved.
+    /// Whether the packages of `ecosystem` (a package's: `apk`, `pypi`) went unchecked as a
+    /// whole: the OS not identified, or their namespace with no advisories, no version ordering
+    /// or no source. A finding of the previous scan there is not known to be resolved. A gap of
+    /// some packages only (versions that break the rules, names without a group) or of another
+    /// ecosystem (an image moved from Alpine to Debian) leaves the others' changes as they are.
     public func leavesUnchecked(ecosystem: String) -> Bool {
-        if Package.osEcosystems.contains(ecosystem) { return osPackagesWithoutRelease > 0 || gaps.contains(where: \.isOS) }
+        let whole: Set<Gap.Reason> = [.noAdvisories, .noVersionOrdering, .unsupportedEcosystem]
+        let wide = gaps.filter { whole.contains($0.reason ?? .noAdvisories) }
+        if Package.osEcosystems.contains(ecosystem) {
+            return osPackagesWithoutRelease > 0 || wide.contains { $0.isOS && OSRelease.packageType(ofNamespace: $0.namespace) == ecosystem }
+        }
         let namespace = AdvisoryIndex.lookup(for: Package(ecosystem: ecosystem, name: "", version: "", path: ""), osNamespace: nil)?.ecosystem ?? ecosystem
-        return gaps.contains { !$0.isOS && $0.namespace == namespace }
+        return wide.contains { !$0.isOS && ($0.namespace == namespace || $0.namespace == ecosystem) }
     }
 
     /// Namespaces with advisory data that the image's packages were checked against.

@@ -118,6 +118,9 @@ public struct ScanPolicy: Sendable {
         public var expiredRules: [String] = []
         /// Findings `--epss-threshold` kept for want of an EPSS score.
         public var keptWithoutEPSS = 0
+        /// Every ignore rule and VEX statement (by origin) that named a suppressed finding, not
+        /// only the one its suppression credits.
+        public var usedRules: Set<String> = []
 
         /// Says which findings `--epss-threshold` kept without a score to judge them by.
         public var withoutEPSSNote: String? {
@@ -161,8 +164,8 @@ public struct ScanPolicy: Sendable {
     public var notesUnusedRules = false
     public var now = Date()
 
-    /// The ignore rules in force and the VEX statements whose origin is not among `used` (the
-    /// rules of suppressed findings), as `FILE:LINE (ID)`: a misspelled id, a package or product
+    /// The ignore rules in force and the VEX statements whose origin is not among `used` (every
+    /// rule that named a suppressed finding: `Outcome.usedRules`), as `FILE:LINE (ID)`: a misspelled id, a package or product
     /// that is not the image's. An expired rule is said apart, when its finding is back.
     public func unusedRules(used: Set<String>) -> [String] {
         let rules = ignoreRules.filter { rule in rule.expires.map { $0 > now } ?? true }.map { ($0.origin, $0.id) }
@@ -265,6 +268,12 @@ public struct ScanPolicy: Sendable {
         for finding in findings where !skips.skips(finding.path) {
             if let suppressed = suppression(of: finding, purl: purl(finding), image: image) {
                 outcome.suppressed.append(suppressed)
+                let names = Set([finding.id] + finding.aliases)
+                let url = purl(finding)
+                for statement in vex where statement.status.suppresses && statement.names(names) && statement.covers(url, in: image) {
+                    outcome.usedRules.insert(statement.origin)
+                }
+                for rule in ignoreRules where rule.names(finding) && (rule.expires.map { $0 > now } ?? true) { outcome.usedRules.insert(rule.origin) }
                 continue
             }
             // Said only of a finding the report shows (kept, or among the kernel's).

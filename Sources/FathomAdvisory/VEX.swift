@@ -309,15 +309,6 @@ public enum VEXDocument {
         let subjectPurl = subject?["purl"] as? String
         var read: [VEXStatement] = []
         let vulnerabilities = document["vulnerabilities"] as? [[String: Any]] ?? []
-        // An SBOM, or a scanner's CycloneDX report, given as VEX states nothing: said, not
-        // passed over (it suppressed nothing without a word).
-        defer {
-            if read.isEmpty {
-                warn(
-                    "\(file): a CycloneDX document with no VEX statement (\(vulnerabilities.count) vulnerabilit\(vulnerabilities.count == 1 ? "y" : "ies"), "
-                        + "none with an analysis.state): it suppresses nothing; an SBOM or a scan report is not VEX")
-            }
-        }
         for (number, vulnerability) in vulnerabilities.enumerated() {
             guard let id = vulnerability["id"] as? String else { continue }
             let origin = "\(file) (CycloneDX VEX) vulnerability \(number + 1)"
@@ -350,6 +341,13 @@ public enum VEXDocument {
             read.append(
                 VEXStatement(
                     vulnerability: id, aliases: [], status: status, justification: justification, products: products, origin: origin))
+        }
+        // An SBOM, or a scanner's CycloneDX report, given as VEX states nothing: said, not
+        // passed over (it suppressed nothing without a word).
+        if read.isEmpty {
+            warn(
+                "\(file): a CycloneDX document with no VEX statement (\(vulnerabilities.count) vulnerabilit\(vulnerabilities.count == 1 ? "y" : "ies"), "
+                    + "none with an analysis.state): it suppresses nothing; an SBOM or a scan report is not VEX")
         }
         return read
     }

@@ -160,11 +160,13 @@ public struct ScanSession: Sendable {
             findings: outcome.kept, suppressed: outcome.suppressed, changes: kept, coverage: coverage, advisoriesLoaded: advisoriesLoaded,
             notes: notes + [
                 outcome.filtered.warning, outcome.expiredNote, outcome.withoutEPSSNote, Self.kernelNote(outcome.kernel), exploitationNote,
-                policy.notesUnusedRules ? ScanPolicy.unusedRulesNote(policy.unusedRules(used: Set(outcome.suppressed.compactMap(\.rule))), of: "this image") : nil,
+                policy.notesUnusedRules ? ScanPolicy.unusedRulesNote(policy.unusedRules(used: outcome.usedRules), of: "this image") : nil,
             ].compactMap { $0 }
                 + dataWarnings,
             kernel: outcome.kernel)
-        return ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage, unsupportedOS: report.unsupportedOS)), read: nil)
+        var result = ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage, unsupportedOS: report.unsupportedOS)), read: nil)
+        result.usedRules = outcome.usedRules
+        return result
     }
 
     /// Says that `--kev-only` had no data to go by: every finding it leaves out would

@@ -394,7 +394,9 @@ public final class FleetScanner: Sendable {
         return ImageMatcher.sorted(kept + (try await match(entries, of: inventory, partly: true)))
     }
 
-    /// Matches, records the scan, and computes what changed since the previous one. `known`:
+    /// Matches, records the scan, and computes what changed since the previous one (findings it
+    /// could not check again are kept with it, so that the next scan still knows them: they
+    /// come back unchanged once checked, not new). `known`:
     /// the image's stored inventory (its reading is stored already); `previous`: the name's
     /// previous scan when already read (`.some(nil)`: it has none).
     private func finish(
@@ -415,7 +417,8 @@ public final class FleetScanner: Sendable {
             // What reading found is kept with the image, once: a known image's is stored already.
             try await writes.changed(
                 ScanRecord(
-                    name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: matched.stored,
+                    name: name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion,
+                    findings: matched.stored + (changes.notChecked ?? []),
                     inventory: known == nil ? inventory : nil, reading: known == nil ? reading(of: result, inventory: inventory) : nil))
         }
         progress.finish(.scanned, findings: matched.findings.count)
@@ -453,7 +456,9 @@ public final class FleetScanner: Sendable {
                 previous: previous, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys,
                 unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) })
             try await writes.changed(
-                ScanRecord(name: head.name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion, findings: matched.stored))
+                ScanRecord(
+                    name: head.name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion,
+                    findings: matched.stored + (changes.notChecked ?? [])))
             progress.finish(.scanned, findings: matched.findings.count)
             return .scanned(
                 MatchedImage(

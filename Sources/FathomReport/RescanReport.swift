@@ -133,7 +133,7 @@ public struct RescanReport: Sendable, Encodable {
         for image in changed {
             output += "\n\(image.name)\(image.moved ? " (tag moved: new image scanned)" : ""): "
             output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged"
-            output += image.fixChanged.map { ", \($0.count) with another fixed version" } ?? ""
+            output += image.fixChanged.map { " (\($0.count) of them with another fixed version)" } ?? ""
             output += image.notChecked.map { ", \($0.count) not checked this time (not resolved)" } ?? ""
             output += "\n" + ScanChanges.table(new: image.new, resolved: image.resolved, notChecked: image.notChecked ?? [], fixChanged: image.fixChanged ?? [])
         }

@@ -216,7 +216,7 @@ extension ScanChanges {
         let when = ISO8601DateFormatter().string(from: previousScannedAt)
         var output = "\nSince the previous scan (\(when)\(imageChanged ? ", a different image" : "")): "
         output += "\(new.count) new, \(resolved.count) resolved, \(unchanged) unchanged"
-        if let fixChanged { output += ", \(fixChanged.count) with another fixed version" }
+        if let fixChanged { output += " (\(fixChanged.count) of them with another fixed version)" }
         if let notChecked {
             output += ", \(notChecked.count) not checked this time (not resolved: see what was not checked)"
         }
@@ -232,7 +232,7 @@ extension ScanChanges {
         for (label, findings) in [("new", new), ("resolved", resolved), ("not checked", notChecked), ("fix changed", fixChanged)] {
             for finding in findings {
                 // A fix that moved shows from what to what.
-                let fixed = finding.previousFixedVersion.map { "\($0 ?? "-") → \(finding.fixedVersion ?? "-")" } ?? finding.fixedVersion ?? "-"
+                let fixed = label == "fix changed" ? "\(finding.previousFixedVersion ?? "-") → \(finding.fixedVersion ?? "-")" : finding.fixedVersion ?? "-"
                 table.append(
                     [label, finding.id, finding.package, finding.installedVersion, fixed, finding.severity]
                         + (paths ? [finding.path ?? "-"] : []))

@@ -27,6 +27,9 @@ public struct ScanResult: Sendable {
     public var report: ScanReport
     public var verdict: ScanVerdict
     public var read: Read?
+    /// The ignore rules and VEX statements (by origin) that named a finding the policy
+    /// suppressed, whichever one the report credits: for a fleet's note of the unused ones.
+    public var usedRules: Set<String> = []
 
     public var changes: ScanChanges? { report.changes }
     public var coverage: Coverage? { report.coverage }

@@ -608,7 +608,8 @@ public struct ServiceRoutes: Sendable {
             // the image its report is of (the usual recovery from a bad push) stayed "failed",
             // its scan writing no newer report.
             if job.kind == .scan, let repository = job.repository, let reference = job.reference,
-                let latest = try await store.latestJob(repository: repository, reference: reference), latest.id > job.id, latest.state == .done
+                let latest = try await store.latestJob(repository: repository, reference: reference), latest.image == job.image, latest.id > job.id,
+                latest.state == .done
             {
                 continue
             }

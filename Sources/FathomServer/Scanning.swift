@@ -426,7 +426,10 @@ extension ScanRunner {
     /// policy shows them) since the previous scan of its name.
     nonisolated func notify(name: String, manifestDigest: Digest?, changes: ScanChanges?, trigger: String, advisoryVersion: String) async throws {
         guard !settings.notifyURLs.isEmpty, let changes, changes.previousScannedAt != nil,
-            !changes.new.isEmpty || !changes.resolved.isEmpty || changes.notChecked != nil || changes.fixChanged != nil
+            !changes.new.isEmpty || !changes.resolved.isEmpty || changes.fixChanged != nil
+                // Findings a pushed image no longer lets be checked are told once, at the push; a
+                // rescan finds them unchecked again each time.
+                || (trigger == "push" && changes.notChecked != nil)
         else { return }
         let now = Date()
         let notifications = try settings.notifyURLs.map { url in

@@ -20,9 +20,9 @@ public struct StoredFinding: Sendable, Hashable, Codable {
     /// copies at one version are two findings, told apart by it. Nil for an OS package (its
     /// database is the path) and in scans stored before it was kept.
     public var path: String?
-    /// In a change's `fixChanged`: the fixed version the previous scan gave (nil: none then).
-    /// Not stored with the scans.
-    public var previousFixedVersion: String??
+    /// In a change's `fixChanged`: the fixed version the previous scan gave (nil: none then;
+    /// meaningless elsewhere). Not stored with the scans.
+    public var previousFixedVersion: String?
 
     public init(
         id: String, ecosystem: String, package: String, installedVersion: String, fixedVersion: String?, severity: String, path: String? = nil
@@ -298,7 +298,7 @@ public struct ScanChanges: Sendable, Codable, Hashable {
                 count += 1
                 if before.fixedVersion != finding.fixedVersion {
                     var moved = finding
-                    moved.previousFixedVersion = .some(before.fixedVersion)
+                    moved.previousFixedVersion = before.fixedVersion
                     refixed.append(moved)
                 }
             } else {

@@ -308,11 +308,12 @@ struct Database: AsyncParsableCommand {
             }
             let releases = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter(release).sorted()
             let found = releases.flatMap { files(in: folder + "/" + $0) }
-            // Only a folder of release folders (and notes beside them): one with other folders
-            // is read as it always was, one feed.
+            // Only a folder of release folders (and notes beside them, and a clone's hidden `.git`):
+            // one with other folders is read as it always was, one feed.
             let others = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { entry in
                 var isFolder: ObjCBool = false
-                return !release(entry) && FileManager.default.fileExists(atPath: folder + "/" + entry, isDirectory: &isFolder) && isFolder.boolValue
+                return !release(entry) && !entry.hasPrefix(".")
+                    && FileManager.default.fileExists(atPath: folder + "/" + entry, isDirectory: &isFolder) && isFolder.boolValue
             }
             return found.isEmpty || !others.isEmpty ? [path] : found
         }

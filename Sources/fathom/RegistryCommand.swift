@@ -169,7 +169,7 @@ struct RegistryScan: AsyncParsableCommand {
             try await fleet.run(jobs, filter: filter) { pipelineOutcome in
                 let outcome = await policyOptions.session(session, for: pipelineOutcome, client: client).evaluate(pipelineOutcome)
                 summary.add(outcome)
-                if case .scanned(let result) = outcome { usedRules.formUnion(result.report.suppressed.compactMap(\.rule)) }
+                if case .scanned(let result) = outcome { usedRules.formUnion(result.usedRules) }
                 listedNames.insert(outcome.name)
                 if let output, !writesFleetHTML, case .scanned(let result) = outcome {
                     try writeReport(result.report, into: output, template: reportTemplate)

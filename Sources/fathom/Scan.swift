@@ -47,7 +47,12 @@ struct Scan: AsyncParsableCommand {
             }
         }
 
-        func render(_ report: ScanReport, template: MustacheTemplate? = nil, table: ScanReport.TableOptions = .init()) throws -> String {
+        /// The template's unknown names said so far in this run: a fleet says each once, not per image.
+        static let saidUnknown = Locked<Set<String>>([])
+
+        func render(
+            _ report: ScanReport, template: MustacheTemplate? = nil, table: ScanReport.TableOptions = .init(), warnings: Bool = true
+        ) throws -> String {
             switch self {
             case .table: return report.table(table)
             case .json: return try report.json()
@@ -60,9 +65,10 @@ struct Scan: AsyncParsableCommand {
                 guard let template else { throw FathomError(.invalidInput, "--format template needs --template FILE") }
                 let (text, unknown) = try report.rendering(with: template)
                 // Mustache renders a name nothing has as nothing: a misspelled key gave a blank report.
-                if !unknown.isEmpty {
+                let fresh = Self.saidUnknown.withLock { said in unknown.filter { said.insert($0).inserted } }
+                if warnings, !fresh.isEmpty {
                     printWarning(
-                        "the template asks for \(unknown.map { "'\($0)'" }.joined(separator: ", ")), which the report has no key for "
+                        "the template asks for \(fresh.map { "'\($0)'" }.joined(separator: ", ")), which the report has no key for "
                             + "(rendered as nothing; -f json shows its keys)")
                 }
                 return text
@@ -97,7 +103,7 @@ struct Scan: AsyncParsableCommand {
 
     @Flag(
         inversion: .prefixedNo,
-        help: "List every package: in the table (with the layers; off by default), in json and template (on by default). The SBOM and finding formats (cyclonedx, spdx, sarif, harbor, html) always list the packages their findings name.")
+        help: "List every package: in the table (with the layers; off by default), in json and template (on by default). The other formats (cyclonedx, spdx, sarif, harbor, html) always list every package: their findings point at them.")
     var listAllPkgs: Bool?
 
     @Flag(name: .shortAndLong, help: "Only the report and errors: no warnings logged on standard error.")
@@ -260,7 +266,7 @@ struct Scan: AsyncParsableCommand {
         let options = ScanReport.TableOptions(
             listAllPackages: listAllPkgs ?? false, showSuppressed: showSuppressed, colour: output == nil && Terminal.wantsColour,
             width: output == nil ? Terminal.width : nil)
-        return try format.render(report, template: template, table: options)
+        return try format.render(report, template: template, table: options, warnings: !quiet)
     }
 
     private func write(_ text: String) throws {

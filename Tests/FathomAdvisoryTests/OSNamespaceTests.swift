@@ -63,4 +63,36 @@ import Testing
         let coverage = Coverage(packages.map { InventoryEntry(package: $0, layer: 0) }, osNamespace: namespace, lookup: index)
         #expect(coverage.checkedAgainst == ["SUSE:15.3"] && coverage.gaps.isEmpty)
     }
+
+    /// Which previous findings a scan could not have found again: a whole ecosystem unchecked
+    /// (the OS not identified, a namespace without advisories), not a gap of some packages of
+    /// it or of another ecosystem.
+    @Test func coverageSaysWhichEcosystemsWentUncheckedAsAWhole() throws {
+        func entry(_ ecosystem: String, _ name: String, _ version: String) -> InventoryEntry {
+            InventoryEntry(package: Package(ecosystem: ecosystem, name: name, version: version, source: .init(name: name, version: version), path: "x"), layer: 0)
+        }
+        var index = AdvisoryIndex()
+        let pypi = #"{"id": "PYSEC-1", "modified": "2024-01-01T00:00:00Z", "affected": [{"package": {"ecosystem": "PyPI", "name": "app"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2"}]}]}]}"#
+        index.add([try AdvisoryImport.osv(Array(pypi.utf8), file: "p.json")], source: "test")
+        let musl = entry("apk", "musl", "1.1.18-r3")
+        let unidentified = Coverage([musl, entry("pypi", "app", "1")], osNamespace: nil, lookup: index)
+        #expect(unidentified.leavesUnchecked(ecosystem: "apk") && !unidentified.leavesUnchecked(ecosystem: "pypi"))
+        let noAlpineData = Coverage([musl], osNamespace: "Alpine:v3.7", lookup: index)
+        #expect(noAlpineData.leavesUnchecked(ecosystem: "apk") && !noAlpineData.leavesUnchecked(ecosystem: "deb"))
+        // One PyPI version that breaks PEP 440 leaves the other PyPI packages checked.
+        let oneBadVersion = Coverage([entry("pypi", "app", "1"), entry("pypi", "other", "not a version!")], osNamespace: nil, lookup: index)
+        #expect(!oneBadVersion.leavesUnchecked(ecosystem: "pypi"))
+        let noNpmData = Coverage([entry("npm", "lodash", "4.17.4")], osNamespace: nil, lookup: index)
+        #expect(noNpmData.leavesUnchecked(ecosystem: "npm") && !noNpmData.leavesUnchecked(ecosystem: "pypi"))
+    }
+
+    /// Pages are linked for ids a public database publishes, never made up for a feed's own.
+    @Test func onlyPublishedIdsGetAPublicPage() {
+        #expect(OSVPage.url(for: "GHSA-x84v-xcm2-53pg") == "https://github.com/advisories/GHSA-x84v-xcm2-53pg")
+        #expect(OSVPage.url(for: "PYSEC-2018-28") == "https://osv.dev/vulnerability/PYSEC-2018-28")
+        #expect(OSVPage.url(for: "DEBIAN-CVE-2023-4911") == "https://osv.dev/vulnerability/DEBIAN-CVE-2023-4911")
+        for own in ["TEST-2026-0001", "DEBIAN-CVE-2023-4911-glibc-bookworm", "ALPINE-v3.7-musl-CVE-2019-14697"] {
+            #expect(OSVPage.url(for: own) == nil, "\(own)")
+        }
+    }
 }

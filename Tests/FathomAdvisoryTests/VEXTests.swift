@@ -221,11 +221,13 @@ import Testing
     @Test func rulesThatSuppressedNothingAreNamed() throws {
         var policy = ScanPolicy()
         policy.ignoreRules = try ScanPolicy.ignoreRules(
-            "CVE-2019-14697 pkg:musl\nCVE-2019-14697 pkg:musl-utlis\nCVE-1999-0001\nCVE-2019-14697 exp:2020-01-01\n", file: "ignore")
+            "CVE-2019-14697 pkg:musl\nCVE-2019-14697 pkg:musl-utlis\nCVE-1999-0001\nCVE-2019-14697 exp:2020-01-01\nCVE-2019-14697 pkg:musl-utils\n",
+            file: "ignore")
         policy.vex = try VEXDocument.statements(Array(Self.openVEX(#"[{"@id": "pkg:apk/alpine/zlib@1.2.11-r1"}]"#).utf8), file: "vex.json")
             + VEXDocument.statements(Array(Self.openVEX(#"[{"@id": "pkg:apk/alpine/zlib@1.2.11-r1"}]"#, status: "affected").utf8), file: "affected.json")
         let outcome = policy.apply(Self.findings, purl: Self.purl, image: Self.image)
-        let unused = policy.unusedRules(used: Set(outcome.suppressed.compactMap(\.rule)))
+        // Line 5 names a finding line 1 suppressed first: it is used too.
+        let unused = policy.unusedRules(used: outcome.usedRules)
         #expect(unused == ["ignore:2 (CVE-2019-14697)", "ignore:3 (CVE-1999-0001)", "vex.json (OpenVEX) statement 1 (CVE-2019-14697)"], "\(unused)")
         #expect(ScanPolicy.unusedRulesNote(unused, of: "this image")?.hasPrefix("3 ignore rules or VEX statements suppressed nothing in this image") == true)
         #expect(ScanPolicy.unusedRulesNote([], of: "this image") == nil)

@@ -248,7 +248,7 @@ import FathomSQLiteStore
         refixed.fixedVersion = "3"
         let moved = ScanChanges(previous: previous, current: image, findings: [refixed, finding("CVE-2", "zlib", "1")])
         #expect(moved.new.isEmpty && moved.resolved.isEmpty && moved.unchanged == 2)
-        #expect(moved.fixChanged?.map { "\($0.id) \($0.previousFixedVersion.map { $0 ?? "-" } ?? "?") \($0.fixedVersion ?? "-")" } == ["CVE-1 2 3"])
+        #expect(moved.fixChanged?.map { "\($0.id) \($0.previousFixedVersion ?? "-") \($0.fixedVersion ?? "-")" } == ["CVE-1 2 3"])
         #expect(changes.fixChanged == nil)
         let first = ScanChanges(previous: nil, current: image, findings: [finding("CVE-1", "musl", "1")])
         #expect(first.new.isEmpty && first.resolved.isEmpty && first.previousScannedAt == nil)

@@ -253,6 +253,8 @@ import Testing
         // named `v3.7` it stood beside the file imported later, its withdrawn CVE still firing.
         let folder = try await fathom(["db", "import", "--store", copies, "\(dated)/2026-06/v3.7"])
         #expect(folder.text.contains("alpine-secdb-v3.7-main: 1073 advisories imported") && !folder.text.contains("v3.7: "), "\(folder.text)")
+        // A clone's hidden .git beside the release folders changes nothing.
+        try FileManager.default.createDirectory(atPath: "\(dated)/2026-12/.git/objects", withIntermediateDirectories: true)
         let releases = try await fathom(["db", "import", "--store", copies, "\(dated)/2026-12"])
         #expect(releases.text.contains("alpine-secdb-v3.7-main: 1072 advisories imported"), "\(releases.text)")
         let status = try await fathom(["db", "status", "--store", copies])

@@ -177,6 +177,12 @@ import Testing
         let changes = try #require(try await scan("rootfs:\(directory)/root")["changes"] as? [String: Any])
         #expect((changes["resolved"] as? [Any])?.isEmpty == true, "\(changes)")
         #expect(Set((changes["notChecked"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!) \($0["installedVersion"]!)" }) == before)
+        // Still unchecked at the next scan, and unchanged (not new) once checked again.
+        let again = try #require(try await scan("rootfs:\(directory)/root")["changes"] as? [String: Any])
+        #expect((again["notChecked"] as? [Any])?.count == before.count && (again["resolved"] as? [Any])?.isEmpty == true, "\(again)")
+        try await Tool.run(["tar", "-xzf", Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz"), "-C", directory + "/root"])
+        let back = try #require(try await scan("rootfs:\(directory)/root")["changes"] as? [String: Any])
+        #expect((back["new"] as? [Any])?.isEmpty == true && back["unchanged"] as? Int == before.count && back["notChecked"] == nil, "\(back)")
     }
 
     /// One manifest scanned as a plain tag and as the amd64 child of an index tag, in either

@@ -42,6 +42,13 @@ import Testing
         #expect(try render("<ul>{{#vulnerabilities}}<li>{{title}}</li>{{/vulnerabilities}}</ul>").contains("<li>a &quot;quoted&quot; &lt;b&gt;&amp;&lt;/b&gt; \\ title</li>"))
         let json = try render(#"{{% CONTENT_TYPE: JSON}}[{{#vulnerabilities}}"{{title}}",{{/vulnerabilities}}"end"]"#)
         #expect((try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String]) == titles + ["end"], "\(json)")
+        // Mustache's transforms work on objects as on lists.
+        let counts = report.summary.bySeverity
+        #expect(try render("{{count(summary.bySeverity)}}|{{#sorted(summary.bySeverity)}}{{key}}={{value}};{{/sorted(summary.bySeverity)}}")
+            == "\(counts.count)|" + counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value);" }.joined())
+        // A template's own pragma switches from where it stands.
+        let switched = try render("{{#vulnerabilities}}{{title}}|{{/vulnerabilities}}{{% CONTENT_TYPE: HTML}}{{#vulnerabilities}}{{title}}|{{/vulnerabilities}}")
+        #expect(switched.hasPrefix(titles[0] + "|") && switched.contains("|a &quot;quoted&quot;"), "\(switched)")
         // A parse error's column is the user's, not shifted by the pragma put before line 1.
         let error = #expect(throws: FathomError.self) { try render("{{#a}}{{/b}}") }
         #expect(error?.message.contains("at line 1, column 10:") == true, "\(String(describing: error))")

@@ -52,7 +52,7 @@ import Testing
         #expect(!ScanChanges.table(new: [os], resolved: []).contains("PATH"))
         // A fix that moved shows from what to what.
         var moved = os
-        moved.previousFixedVersion = .some("1.9")
+        moved.previousFixedVersion = "1.9"
         #expect(ScanChanges.table(new: [], resolved: [], fixChanged: [moved]).contains("fix changed  CVE-1  musl     1        1.9 → 2"), "\(ScanChanges.table(new: [], resolved: [], fixChanged: [moved]))")
     }
 

@@ -19,8 +19,8 @@ public enum ReportTemplate {
         // The output is text unless the template says otherwise (`{{% CONTENT_TYPE: HTML}}`,
         // or JSON) or is HTML itself: Trivy's templates are Go's text/template, and CSV or
         // JSON written through Mustache's HTML escaping came out with `&amp;` and `&quot;`.
-        let declared = text.contains("CONTENT_TYPE")
-        let prefix = declared ? "" : "{{% CONTENT_TYPE: \(Self.looksLikeHTML(text) ? "HTML" : "TEXT")}}"
+        // The template's own pragma, wherever it stands, switches from there on.
+        let prefix = "{{% CONTENT_TYPE: \(Self.looksLikeHTML(text) ? "HTML" : "TEXT")}}"
         do {
             return try MustacheTemplate(string: prefix + text)
         } catch let error as MustacheTemplate.ParserError {
@@ -76,7 +76,7 @@ extension ReportTemplate {
 
     /// A JSON object the template reads, noting every name it asks for and whether any object
     /// had it: a name no object ever had is a misspelled key (Mustache renders it as nothing).
-    final class Lookup: MustacheParent {
+    final class Lookup: MustacheParent, MustacheTransformable {
         final class Names {
             var asked: [String] = []
             var found: Set<String> = []
@@ -95,6 +95,9 @@ extension ReportTemplate {
             return value
         }
 
+        /// The dictionary's transforms (`count`, `empty`, `enumerated`, `sorted`), as a plain object has them.
+        func transform(_ name: String) -> Any? { values.transform(name) }
+
         func child(named name: String) -> Any? {
             let value = values[name]
             if value != nil {
@@ -109,7 +112,8 @@ extension ReportTemplate {
     /// Every name the report's types have (their properties, whether set here or not), and the
     /// severities `summary` counts by: a template may ask for one no finding has.
     static func knownNames(_ report: ScanReport) -> Set<String> {
-        var names = Set(Severity.allCases.map(\.rawValue).map { $0.uppercased() })
+        // Keys of counts that leave out what is zero: severities, vendor statuses.
+        var names = Set(Severity.allCases.map(\.rawValue) + Finding.Status.allCases.map(\.rawValue))
         func walk(_ value: Any, depth: Int) {
             guard depth < 8 else { return }
             let mirror = Mirror(reflecting: value)
