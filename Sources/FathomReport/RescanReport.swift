@@ -131,7 +131,9 @@ public struct RescanReport: Sendable, Encodable {
             output += "\(matching.matched) matched whole; \(matching.packagesMatched) packages matched)\n"
         }
         for image in changed {
-            output += "\n\(image.name)\(image.moved ? " (tag moved: new image scanned)" : ""): "
+            // A moved tag names the image it now points at.
+            let moved = image.manifestDigest.map { " (tag moved to \($0.description.prefix(19))…: new image scanned)" } ?? " (tag moved: new image scanned)"
+            output += "\n\(image.name)\(image.moved ? moved : ""): "
             output += "\(image.new.count) new, \(image.resolved.count) resolved, \(image.unchanged) unchanged"
             output += image.fixChanged.map { " (\($0.count) of them with another fixed version)" } ?? ""
             output += image.notChecked.map { ", \($0.count) not checked this time (not resolved)" } ?? ""

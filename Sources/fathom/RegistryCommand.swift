@@ -60,7 +60,7 @@ struct RegistryScan: AsyncParsableCommand {
     @Option(help: "Images listed in the summary's top lists.")
     var top = 10
 
-    @Flag(help: "No progress display.")
+    @Flag(name: .shortAndLong, help: "No progress display.")
     var quiet = false
 
     @Option(help: "Warn when the advisory data was not updated for longer than this (30d, 12h, …).")

@@ -37,7 +37,7 @@ struct Rescan: AsyncParsableCommand {
     @Option(help: "Images in flight at once (default: 16 per core, at least 64).")
     var concurrency: Int?
 
-    @Flag(help: "No progress display.")
+    @Flag(name: .shortAndLong, help: "No progress display.")
     var quiet = false
 
     @OptionGroup var registryOptions: RegistryOptions

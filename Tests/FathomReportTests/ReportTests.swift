@@ -56,6 +56,14 @@ import Testing
         #expect(ScanChanges.table(new: [], resolved: [], fixChanged: [moved]).contains("fix changed  CVE-1  musl     1        1.9 → 2"), "\(ScanChanges.table(new: [], resolved: [], fixChanged: [moved]))")
     }
 
+    /// A rescan's moved tag names the image it now points at.
+    @Test func aMovedTagNamesItsNewImage() {
+        var report = RescanReport(advisoryVersion: "1")
+        let digest = Digest.sha256(of: [7])
+        report.add(name: "r.example/app:1", manifestDigest: digest, moved: true, findings: 0, changes: nil, verdict: nil)
+        #expect(report.table().contains("r.example/app:1 (tag moved to \(digest.description.prefix(19))…: new image scanned)"), "\(report.table())")
+    }
+
     @Test func aNewMatchSaysTheCoverageAnewAndKeepsWhatReadingSaid() throws {
         var report = try Self.report()
         let read = report.readWarnings ?? []
