@@ -53,11 +53,13 @@ extension PostgresStore {
         throw FathomError(.io, "could not queue the job \(job.key)")
     }
 
-    public func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job] {
-        try await complete([], thenClaim: limit, worker: worker, lease: lease, localSources: localSources, now: now)
+    public func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, maxAttempts: Int, now: Date) async throws -> [Job] {
+        try await complete([], thenClaim: limit, worker: worker, lease: lease, localSources: localSources, maxAttempts: maxAttempts, now: now)
     }
 
-    public func complete(_ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, now: Date) async throws -> [Job] {
+    public func complete(
+        _ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, maxAttempts: Int, now: Date
+    ) async throws -> [Job] {
         // A process that claims jobs waits for them too; and while it listens, the advisory
         // version its jobs ask for is kept between imports.
         startListening()
@@ -74,10 +76,14 @@ extension PostgresStore {
             return false
         }
         if due {
-            // Not the jobs this worker is ending here: finished, they are not to run again.
+            // Not the jobs this worker is ending here: finished, they are not to run again. One
+            // that had its last attempt is dead.
             try await run(
                 """
-                UPDATE jobs SET state = 'queued', worker = NULL, updated_at = \(at)
+                UPDATE jobs SET state = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN 'dead' ELSE 'queued' END, worker = NULL,
+                    lease_until = NULL, updated_at = \(at),
+                    last_error = \(Job.leaseRanOut.before) || COALESCE(worker, '') || \(Job.leaseRanOut.after),
+                    payload = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN \(unescaped: Self.withoutSecret) ELSE payload END
                 WHERE state = 'running' AND lease_until < \(at) AND NOT (id = ANY(\(done)::BIGINT[]) AND worker = \(worker))
                 """)
         }

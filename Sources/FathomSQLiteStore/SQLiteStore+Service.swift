@@ -52,15 +52,25 @@ extension SQLiteStore {
         }
     }
 
-    public func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job] {
+    public func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, maxAttempts: Int, now: Date) async throws -> [Job] {
         let at = Self.milliseconds(now)
         let until = at + Self.milliseconds(lease)
         return try await database.write { database in
             try database.transaction {
-                // A running job whose lease ran out lost its worker: it is runnable again.
+                // A running job whose lease ran out lost its worker: it is runnable again, or
+                // dead when that was its last attempt.
                 try database.query(
-                    "UPDATE jobs SET state = 'queued', worker = NULL, updated_at = ? WHERE state = 'running' AND lease_until < ?",
-                    [.integer(at), .integer(at)])
+                    """
+                    UPDATE jobs SET state = CASE WHEN attempts >= ?2 THEN 'dead' ELSE 'queued' END, worker = NULL, lease_until = NULL,
+                        updated_at = ?1, last_error = ?3 || COALESCE(worker, '') || ?4,
+                        payload = CASE WHEN attempts >= ?2 AND instr(payload, '"' || ?5 || '"') > 0 THEN json_remove(payload, '$.' || ?5)
+                            ELSE payload END
+                    WHERE state = 'running' AND lease_until < ?1
+                    """,
+                    [
+                        .integer(at), .integer(Int64(maxAttempts)), .text(Job.leaseRanOut.before), .text(Job.leaseRanOut.after),
+                        .text(Job.secretPayloadField),
+                    ])
                 var ids: [Int64] = []
                 try database.query(
                     """

@@ -50,12 +50,19 @@ public struct Notifier: Service {
         return "sha256=" + code.map { String(format: "%02x", $0) }.joined()
     }
 
+    /// The body's `event` (`findings.changed`, `scan.failed`), for the header that lets a
+    /// receiver route it before it parses the body.
+    static func event(of body: [UInt8]) -> String {
+        struct Event: Decodable { var event: String }
+        return (try? JSONDecoder().decode(Event.self, from: Data(body)))?.event ?? ScanRunner.findingsChanged
+    }
+
     func deliver(_ notification: OutgoingNotification) async {
         var request = HTTPClientRequest(url: notification.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "fathom")
-        request.headers.add(name: "X-Fathom-Event", value: "findings.changed")
+        request.headers.add(name: "X-Fathom-Event", value: Self.event(of: notification.body))
         request.headers.add(name: "X-Fathom-Delivery", value: notification.deliveryID)
         if let secret { request.headers.add(name: "X-Fathom-Signature", value: Self.signature(notification.body, secret: secret)) }
         request.body = .bytes(ByteBuffer(bytes: notification.body))

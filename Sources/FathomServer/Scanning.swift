@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FathomAdvisory
 import FathomFeeds
+import FathomInventory
 import FathomCore
 import FathomSource
 import FathomOCI
@@ -165,8 +166,9 @@ public actor ScanRunner {
                 return
             }
             try await notify(
-                name: job.image, manifestDigest: result.report.artifact.manifestDigest, changes: result.changes, trigger: "push",
-                advisoryVersion: fleet.advisoryVersion)
+                name: job.image, manifestDigest: result.report.artifact.manifestDigest, changes: result.changes,
+                trigger: WebhookPayload.isPush(job) ? "push" : "request", advisoryVersion: fleet.advisoryVersion,
+                reported: result.report.vulnerabilities.map(StoredFinding.init))
             // Last, and never failing the job: a twin left is counted twice, not lost.
             if let digest = result.report.artifact.manifestDigest, let registry = source as? RegistryImageSource {
                 do {
@@ -423,46 +425,106 @@ extension ScanRunner {
     }
 
     /// Queues a notification per receiver when an image has findings new or resolved (as the
-    /// policy shows them) since the previous scan of its name.
-    nonisolated func notify(name: String, manifestDigest: Digest?, changes: ScanChanges?, trigger: String, advisoryVersion: String) async throws {
-        guard !settings.notifyURLs.isEmpty, let changes, changes.previousScannedAt != nil,
-            !changes.new.isEmpty || !changes.resolved.isEmpty || changes.fixChanged != nil
+    /// policy shows them) since the previous scan of its name. The first scan of a name (a scan
+    /// job's, given its `reported` findings) has every finding new: the first push of a
+    /// vulnerable image is the one a receiver most needs to hear of.
+    nonisolated func notify(
+        name: String, manifestDigest: Digest?, changes: ScanChanges?, trigger: String, advisoryVersion: String, reported: [StoredFinding]? = nil
+    ) async throws {
+        guard !settings.notifyURLs.isEmpty else { return }
+        let firstScan = changes?.previousScannedAt == nil
+        var new = changes?.new ?? []
+        if firstScan {
+            guard let reported, !reported.isEmpty else { return }
+            new = reported
+        }
+        let resolved = changes?.resolved ?? []
+        guard
+            !new.isEmpty || !resolved.isEmpty || changes?.fixChanged != nil
                 // Findings a pushed image no longer lets be checked are told once, at the push; a
                 // rescan finds them unchecked again each time.
-                || (trigger == "push" && changes.notChecked != nil)
+                || (trigger != "rescan" && changes?.notChecked != nil)
         else { return }
         let now = Date()
+        try await enqueue(now: now) { id in
+            FindingsChanged(
+                deliveryId: id, event: Self.findingsChanged, trigger: trigger, image: name, manifestDigest: manifestDigest?.description,
+                advisoryVersion: advisoryVersion, at: now, firstScan: firstScan ? true : nil, new: new, resolved: resolved,
+                notChecked: changes?.notChecked, fixChanged: changes?.fixChanged)
+        }
+    }
+
+    /// Queues a `scan.failed` notification per receiver for a scan job that will not be tried
+    /// again (the registry's image unreadable, a layer that does not verify): the failure a
+    /// push's receiver would otherwise never hear of, as Harbor sends `SCANNING_FAILED`.
+    nonisolated func notifyFailed(_ job: Job, error: String) async throws {
+        guard !settings.notifyURLs.isEmpty, job.kind == .scan else { return }
+        let now = Date()
+        try await enqueue(now: now) { id in
+            ScanFailed(
+                deliveryId: id, event: Self.scanFailed, trigger: WebhookPayload.isPush(job) ? "push" : "request", image: job.image, job: job.id,
+                attempts: job.attempts, error: error, at: now)
+        }
+    }
+
+    static let findingsChanged = "findings.changed"
+    static let scanFailed = "scan.failed"
+
+    /// One notification per receiver, each with its own delivery id.
+    private nonisolated func enqueue(now: Date, body: (String) -> some Encodable) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         let notifications = try settings.notifyURLs.map { url in
             let id = UUID().uuidString.lowercased()
-            let body = FindingsChanged(
-                deliveryId: id, event: "findings.changed", trigger: trigger, image: name, manifestDigest: manifestDigest?.description,
-                advisoryVersion: advisoryVersion, at: now, new: changes.new, resolved: changes.resolved, notChecked: changes.notChecked,
-                fixChanged: changes.fixChanged)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .iso8601
-            return OutgoingNotification(deliveryID: id, url: url, body: Array(try encoder.encode(body)))
+            return OutgoingNotification(deliveryID: id, url: url, body: Array(try encoder.encode(body(id))))
         }
         try await store.enqueueNotifications(notifications, now: now)
     }
 }
 
-/// The body of a notification.
+/// The body of a `findings.changed` notification.
 struct FindingsChanged: Encodable {
     var deliveryId: String
     var event: String
-    /// `push` (a pushed image was scanned) or `rescan` (new advisory data).
+    /// `push` (a pushed image was scanned, or a tag a rescan found moved), `request` (`POST
+    /// /v1/scans`) or `rescan` (new advisory data).
     var trigger: String
     var image: String
     var manifestDigest: String?
     var advisoryVersion: String
     var at: Date
+    /// True when the name had no scan before: `new` is every finding reported.
+    var firstScan: Bool?
     var new: [StoredFinding]
     var resolved: [StoredFinding]
     /// Findings of the previous scan this one could not check (not resolved); absent when none.
     var notChecked: [StoredFinding]?
     /// Findings still there whose fixed version moved (each with `previousFixedVersion`); absent when none.
     var fixChanged: [StoredFinding]?
+}
+
+extension StoredFinding {
+    /// A reported vulnerability as the scan history keeps it (a language package's path too).
+    init(_ vulnerability: ScanReport.Vulnerability) {
+        self.init(
+            id: vulnerability.id, ecosystem: vulnerability.ecosystem, package: vulnerability.package,
+            installedVersion: vulnerability.installedVersion, fixedVersion: vulnerability.fixedVersion,
+            severity: vulnerability.severity.rawValue,
+            path: Package.osEcosystems.contains(vulnerability.ecosystem) ? nil : vulnerability.path)
+    }
+}
+
+/// The body of a `scan.failed` notification: a scan job that is dead, and why.
+struct ScanFailed: Encodable {
+    var deliveryId: String
+    var event: String
+    var trigger: String
+    var image: String
+    var job: Int64
+    var attempts: Int
+    var error: String
+    var at: Date
 }
 
 extension Duration {

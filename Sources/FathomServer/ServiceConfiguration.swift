@@ -1,5 +1,6 @@
 public import FathomCore
 public import FathomFeeds
+public import FathomStore
 import FathomRegistry
 import Foundation
 #if canImport(Glibc)
@@ -66,7 +67,7 @@ public struct ServiceConfiguration: Sendable {
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, apiToken: String? = nil, webhookToken: String? = nil, workers: Int = 1,
-        layerConcurrency: Int = 4, lease: Duration = .seconds(60), maxAttempts: Int = 5, retryBackoff: Duration = .seconds(5),
+        layerConcurrency: Int = 4, lease: Duration = .seconds(60), maxAttempts: Int = Job.defaultMaxAttempts, retryBackoff: Duration = .seconds(5),
         shutdownGrace: Duration = .seconds(30), maxBodyBytes: Int = 1 << 20, pollInterval: Duration = .milliseconds(250),
 updateInterval: Duration? = .seconds(6 * 3600), feeds: [Feed] = [],
         rescanInterval: Duration? = .seconds(24 * 3600), rescanWindow: Duration = .seconds(30 * 86400),

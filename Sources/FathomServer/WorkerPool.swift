@@ -72,7 +72,7 @@ public struct WorkerPool: Service {
                         let claim = Task { [store, configuration] in
                             try await store.complete(
                                 ending, thenClaim: free, worker: worker, lease: configuration.lease,
-                                localSources: configuration.localSources != nil, now: Date())
+                                localSources: configuration.localSources != nil, maxAttempts: configuration.maxAttempts, now: Date())
                         }
                         claimed = try await withGracefulShutdownHandler {
                             try await claim.value
@@ -260,12 +260,20 @@ public struct WorkerPool: Service {
             let permanent =
                 job.kind == .harbor && fathomError?.code == .unauthorized
                 || job.kind == .scan && !WebhookPayload.isPush(job) && fathomError?.registryHasNoSuchImage == true
+            let maxAttempts = permanent ? job.attempts : configuration.maxAttempts
             do {
-                try await store.fail(
-                    job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: permanent ? job.attempts : configuration.maxAttempts,
-                    now: Date())
+                try await store.fail(job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: maxAttempts, now: Date())
             } catch {
                 logger.warning("cannot record a job's failure: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(FathomError.plain(error))"])
+                return false
+            }
+            // Its last attempt: the receivers hear that it failed (a push's otherwise says nothing).
+            if job.attempts >= maxAttempts {
+                do {
+                    try await runner.notifyFailed(job, error: message)
+                } catch {
+                    logger.warning("cannot queue a failed scan's notification", metadata: ["job": "\(job.id)", "error": "\(FathomError.plain(error))"])
+                }
             }
             return false
         }

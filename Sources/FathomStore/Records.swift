@@ -492,6 +492,16 @@ public struct Job: Sendable, Hashable, Codable {
     /// authorization is not kept, even sealed, past its use.
     public static let secretPayloadField = "sealedAuthorization"
 
+    /// Attempts a job has before it is dead (`--max-attempts`).
+    public static let defaultMaxAttempts = 5
+
+    /// The `lastError` of a job whose lease ran out, either side of its worker's name (the
+    /// store joins them): its worker stopped without a word.
+    public static let leaseRanOut = (
+        before: "its worker (",
+        after: ") stopped answering while it ran, and its lease ran out: killed, out of memory, or cut off from the store"
+    )
+
     public init(
         id: Int64, kind: Kind, image: String, repository: String?, reference: String?, state: State, attempts: Int, worker: String?,
         lastError: String?, createdAt: Date, updatedAt: Date, startedAt: Date? = nil, payload: String? = nil, key: String? = nil

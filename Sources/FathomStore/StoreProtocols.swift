@@ -146,7 +146,10 @@ public protocol JobQueue: Sendable {
     /// one waiting out a retry's backoff does not hold it back (a scan of a tag reads the tag
     /// when it runs: the later job scans what the earlier would have). Only the
     /// kinds this fathom knows are taken (a newer one's wait for a newer worker).
-    func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job]
+    /// A running job whose lease ran out lost its worker (killed, out of memory): it is queued
+    /// again, or dead once it has had `maxAttempts`, so an image that kills every worker that
+    /// reads it stops at that (each attempt's loss is its `lastError`).
+    func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, maxAttempts: Int, now: Date) async throws -> [Job]
     /// Extends the leases of the jobs `worker` holds among `ids`; returns those it still holds.
     func renew(_ ids: [Int64], worker: String, lease: Duration, now: Date) async throws -> Set<Int64>
     /// Hands a job `worker` holds back to the queue at once, as it was before the claim (the
@@ -158,7 +161,9 @@ public protocol JobQueue: Sendable {
     /// in one statement where the store can (a worker refilling the place a finished job
     /// frees: one round trip where there were two). A successor of a job in `done` may be left
     /// to a later claim (PostgreSQL's one statement sees it still held back; it is announced).
-    func complete(_ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, now: Date) async throws -> [Job]
+    func complete(
+        _ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, maxAttempts: Int, now: Date
+    ) async throws -> [Job]
     /// Records a failure: queued again after `retryAfter` while attempts remain, else dead.
     func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws
     /// Jobs in `state` (all when nil), newest first, at most `limit`, older than job `before` when given.
@@ -312,9 +317,23 @@ public struct FeedState: Sendable, Hashable {
 
 /// A whole store: every concern above, and image configs by digest.
 extension JobQueue {
-    public func complete(_ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, now: Date) async throws -> [Job] {
+    public func complete(
+        _ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, maxAttempts: Int, now: Date
+    ) async throws -> [Job] {
         for id in done { try await complete(id, worker: worker, now: now) }
-        return limit > 0 ? try await claim(worker: worker, lease: lease, limit: limit, localSources: localSources, now: now) : []
+        return limit > 0
+            ? try await claim(worker: worker, lease: lease, limit: limit, localSources: localSources, maxAttempts: maxAttempts, now: now) : []
+    }
+
+    /// As above, with the service's default number of attempts.
+    public func complete(_ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, now: Date) async throws -> [Job] {
+        try await complete(
+            done, thenClaim: limit, worker: worker, lease: lease, localSources: localSources, maxAttempts: Job.defaultMaxAttempts, now: now)
+    }
+
+    /// Takes the oldest runnable jobs, with the service's default number of attempts.
+    public func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, now: Date) async throws -> [Job] {
+        try await claim(worker: worker, lease: lease, limit: limit, localSources: localSources, maxAttempts: Job.defaultMaxAttempts, now: now)
     }
 
     /// Takes the oldest runnable job for `worker`.

@@ -23,7 +23,7 @@ struct WorkerOptions: ParsableArguments {
     var allowLocalSources: String?
 
     @Option(parsing: .unconditional, help: "Attempts per job before it is dead.")
-    var maxAttempts = 5
+    var maxAttempts = Job.defaultMaxAttempts
 
     @Option(help: "How long a job is held without a heartbeat before another worker may take it, e.g. 60s.")
     var lease = "60s"
@@ -43,7 +43,7 @@ struct WorkerOptions: ParsableArguments {
     @Flag(help: "Rescans re-match stored images without asking their registries whether each tag moved or was deleted (a manifest HEAD per tag; a moved tag gets a scan job, a deleted one leaves the fleet).")
     var rescanOffline = false
 
-    @Option(help: "Where to POST a signed findings.changed notification when a scan finds new or resolved vulnerabilities (repeatable).")
+    @Option(help: "Where to POST signed notifications: findings.changed when a scan finds vulnerabilities new (every one, on a name's first scan), resolved or refixed, scan.failed when a scan job is dead (repeatable).")
     var notifyURL: [String] = []
 
     @Option(help: "File holding the HMAC-SHA256 key that signs notifications (X-Fathom-Signature).")

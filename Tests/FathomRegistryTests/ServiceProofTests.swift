@@ -119,7 +119,9 @@ import FathomStores
         try await ServiceTests.eventually("the notifications", seconds: 60) {
             let lines = (try? String(contentsOfFile: receiver.log, encoding: .utf8))?.split(separator: "\n") ?? []
             deliveries = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            let delivered = Set(deliveries.filter { $0["status"] as? Int == 200 }.compactMap { ($0["body"] as? [String: Any])?["image"] as? String })
+            let delivered = Set(
+                deliveries.filter { $0["status"] as? Int == 200 }.compactMap { $0["body"] as? [String: Any] }.filter { $0["trigger"] as? String == "rescan" }
+                    .compactMap { $0["image"] as? String })
             return delivered.count >= 2
         }
         // Settle: a stray notification for an image outside the window would come now.
@@ -127,9 +129,17 @@ import FathomStores
         let lines = (try? String(contentsOfFile: receiver.log, encoding: .utf8))?.split(separator: "\n") ?? []
         deliveries = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(deliveries.allSatisfy { $0["verified"] as? Bool == true })
-        let notified = Set(deliveries.compactMap { ($0["body"] as? [String: Any])?["image"] as? String })
+        // Each Alpine image's first push was told once (the push that killed its worker too).
+        func trigger(_ delivery: [String: Any]) -> String? { (delivery["body"] as? [String: Any])?["trigger"] as? String }
+        let pushes = deliveries.filter { trigger($0) == "push" }
+        let pushed = Dictionary(grouping: pushes.compactMap { $0["delivery"] as? String }, by: { $0 }).keys.count
+        #expect(pushed == repositories.count / 2, "\(pushed) first-push notifications")
+        #expect(Set(pushes.compactMap { ($0["body"] as? [String: Any])?["image"] as? String })
+            == Set(repositories.enumerated().filter { $0.offset.isMultiple(of: 2) }.map { "\(proxy.host)/\($0.element):1" }))
+        let rescans = deliveries.filter { trigger($0) == "rescan" }
+        let notified = Set(rescans.compactMap { ($0["body"] as? [String: Any])?["image"] as? String })
         #expect(notified == ["\(proxy.host)/proof/i04:1", "\(proxy.host)/proof/i10:1"])
-        for delivery in deliveries {
+        for delivery in rescans {
             let new = ((delivery["body"] as? [String: Any])?["new"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
             #expect(Set(new) == ["PROOF-MUSL-1"])
         }

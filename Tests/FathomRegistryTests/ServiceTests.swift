@@ -461,6 +461,7 @@ import Testing
                     seen.append(1)
                     with open(log, "a") as out:
                         out.write(json.dumps({"delivery": self.headers.get("X-Fathom-Delivery"), "verified": verified,
+                                              "event": self.headers.get("X-Fathom-Event"),
                                               "status": status, "body": json.loads(body)}) + "\n")
                     self.send_response(status)
                     self.end_headers()
@@ -515,19 +516,39 @@ import Testing
         try await Tool.run([Fixtures.fathomExecutable, "db", "import", "--store", service.store, feed], environment: Fixtures.isolatedEnvironment)
 
         var deliveries: [[String: Any]] = []
-        try await Self.eventually("a delivered notification") {
+        func trigger(_ delivery: [String: Any]) -> String? { (delivery["body"] as? [String: Any])?["trigger"] as? String }
+        try await Self.eventually("a delivered notification of the rescan") {
             let lines = (try? String(contentsOfFile: receiver.log, encoding: .utf8))?.split(separator: "\n") ?? []
             deliveries = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            return deliveries.contains { $0["status"] as? Int == 200 }
+            return deliveries.contains { $0["status"] as? Int == 200 && trigger($0) == "rescan" }
         }
-        // One notification, for the pulled image only: refused once, delivered again unchanged.
-        #expect(deliveries.count == 2)
-        #expect(deliveries.allSatisfy { $0["verified"] as? Bool == true })
-        #expect(Set(deliveries.compactMap { $0["delivery"] as? String }).count == 1)
-        let body = try #require(deliveries.last?["body"] as? [String: Any])
+        #expect(deliveries.allSatisfy { $0["verified"] as? Bool == true && $0["event"] as? String == "findings.changed" })
+        // The first delivery was refused, and came again unchanged under its id.
+        func body(_ delivery: [String: Any]) -> Data? {
+            try? JSONSerialization.data(withJSONObject: delivery["body"] ?? [:], options: [.sortedKeys])
+        }
+        let first = try #require(deliveries.first)
+        #expect(first["status"] as? Int == 500 && body(first) != nil)
+        let again = deliveries.dropFirst().filter { $0["delivery"] as? String == first["delivery"] as? String }
+        #expect(again.count == 1 && again.first?["status"] as? Int == 200 && again.first.flatMap(body) == body(first))
+        // Each first push of a vulnerable image is told, every finding new (secdb's musl fixes).
+        let pushes = deliveries.filter { trigger($0) == "push" && $0["status"] as? Int == 200 }.compactMap { $0["body"] as? [String: Any] }
+        #expect(Set(pushes.compactMap { $0["image"] as? String }) == ["\(registry.host)/team/app:1.0", "\(registry.host)/team/idle:1.0"])
+        #expect(pushes.count == 2)
+        for push in pushes {
+            #expect(push["firstScan"] as? Bool == true)
+            let new = push["new"] as? [[String: Any]] ?? []
+            #expect(!new.isEmpty && new.allSatisfy { ["musl", "musl-utils"].contains($0["package"] as? String) }, "\(new)")
+            #expect((push["resolved"] as? [Any])?.isEmpty == true)
+        }
+        // One notification of the rescan, for the pulled image only.
+        let rescans = deliveries.filter { trigger($0) == "rescan" }
+        #expect(rescans.count == 1)
+        let body = try #require(rescans.last?["body"] as? [String: Any])
+        #expect(body["firstScan"] == nil)
         #expect(body["image"] as? String == "\(registry.host)/team/app:1.0")
         #expect(body["trigger"] as? String == "rescan")
-        #expect(body["deliveryId"] as? String == deliveries.last?["delivery"] as? String)
+        #expect(body["deliveryId"] as? String == rescans.last?["delivery"] as? String)
         let new = (body["new"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!)" }.sorted()
         #expect(new == ["TEST-MUSL-1 musl", "TEST-MUSL-1 musl-utils"])
         #expect((body["resolved"] as? [Any])?.isEmpty == true)
@@ -855,7 +876,12 @@ import Testing
     /// A job the service gave up on counts as a failure in the fleet summary and on the
     /// dashboard, with its last error (not "0 failed" while jobs are dead).
     @Test func deadJobsAreFailuresInTheFleetSummary() async throws {
-        let service = try await Self.startService(workers: 1, arguments: ["--max-attempts", "1"])
+        let directory = try Fixtures.temporaryDirectory("service-dead")
+        try "dead-secret".write(toFile: directory + "/notify.secret", atomically: true, encoding: .utf8)
+        let receiver = try await Self.startReceiver(secret: "dead-secret", in: directory)
+        defer { receiver.server.stop() }
+        let service = try await Self.startService(
+            workers: 1, arguments: ["--max-attempts", "1", "--notify-url", receiver.url, "--notify-secret-file", directory + "/notify.secret"])
         defer { service.server.stop() }
         let image = "127.0.0.1:1/nothing/here:1"
         #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#).status == 202)
@@ -870,6 +896,20 @@ import Testing
         #expect((failures.first?["reason"] as? String)?.contains("connection refused") == true, "\(failures)")
         let page = String(decoding: try await Self.request(.GET, "\(service.base)/").body, as: UTF8.self)
         #expect(page.contains(image) && page.contains("connection refused"))
+        // The receivers hear of it: `scan.failed`, with the job and its error (once accepted).
+        var deliveries: [[String: Any]] = []
+        try await Self.eventually("the failure's notification") {
+            let lines = (try? String(contentsOfFile: receiver.log, encoding: .utf8))?.split(separator: "\n") ?? []
+            deliveries = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return deliveries.contains { $0["status"] as? Int == 200 }
+        }
+        #expect(Set(deliveries.compactMap { $0["delivery"] as? String }).count == 1, "\(deliveries)")
+        let delivered = try #require(deliveries.last)
+        #expect(delivered["event"] as? String == "scan.failed" && delivered["verified"] as? Bool == true)
+        let body = try #require(delivered["body"] as? [String: Any])
+        #expect(body["event"] as? String == "scan.failed" && body["trigger"] as? String == "request")
+        #expect(body["image"] as? String == image && body["attempts"] as? Int == 1 && body["job"] is Int)
+        #expect((body["error"] as? String)?.contains("connection refused") == true, "\(body)")
     }
 
     /// A scan request for a tag or repository the registry says it does not have is dead after

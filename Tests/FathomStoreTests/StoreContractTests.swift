@@ -74,6 +74,35 @@ import FathomStores
         #expect(try await store.latestJob(repository: "a", reference: "1")?.id == fresh.id)
     }
 
+    /// An image that kills each worker that reads it (out of memory, a crash) is not retried
+    /// forever: a lease that runs out uses an attempt, and the last one leaves the job dead,
+    /// its error naming the worker lost, its secret dropped.
+    @Test(arguments: Backend.allCases) func aJobWhoseWorkersDieIsDeadAfterItsAttempts(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "poison")
+        defer { Task { try? await store.close() } }
+        let now = Date()
+        let payload = #"{"registry":"r","\#(Job.secretPayloadField)":"c2VhbGVk"}"#
+        let id = try await store.enqueue(
+            NewJob(kind: .scan, key: "scan r/a:1@sha256:1", image: "r/a:1", repository: "a", reference: "1", payload: payload), now: now
+        ).id
+        let first = try await store.claim(worker: "w1", lease: .seconds(30), limit: 1, localSources: true, maxAttempts: 2, now: now)
+        #expect(first.map(\.attempts) == [1])
+        // w1 died: the next claim, past the lease, takes it again for its second attempt.
+        let second = try await store.claim(
+            worker: "w2", lease: .seconds(30), limit: 1, localSources: true, maxAttempts: 2, now: now.addingTimeInterval(31))
+        #expect(second.map(\.attempts) == [2] && second.first?.worker == "w2")
+        #expect(second.first?.lastError?.contains("(w1) stopped answering") == true, "\(String(describing: second.first?.lastError))")
+        // w2 died too: that was its last attempt.
+        let third = try await store.claim(
+            worker: "w3", lease: .seconds(30), limit: 1, localSources: true, maxAttempts: 2, now: now.addingTimeInterval(62))
+        #expect(third.isEmpty)
+        let dead = try #require(try await store.job(id))
+        #expect(dead.state == .dead && dead.attempts == 2 && dead.worker == nil)
+        #expect(dead.lastError == Job.leaseRanOut.before + "w2" + Job.leaseRanOut.after)
+        #expect(dead.payload?.contains(Job.secretPayloadField) == false, "\(dead.payload ?? "")")
+        #expect(try await store.jobCounts()[.dead] == 1)
+    }
+
     /// Two pushes of one tag: the later job waits while the earlier runs or can run, so its
     /// scan is compared with the earlier one's; other names and other kinds are not held.
     @Test(arguments: Backend.allCases) func theJobsOfOneNameRunInTurn(_ backend: Backend) async throws {
