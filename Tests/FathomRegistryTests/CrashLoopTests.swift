@@ -122,11 +122,15 @@ import Testing
         }
         var generator = SystemRandomNumberGenerator()
         var killedHolding = 0
+        // Each lease that runs out uses an attempt (an image that kills every worker that reads
+        // it is dead after its last): twenty kills in a row would spend the oldest jobs'
+        // attempts, which is not what this test is about.
+        let attempts = ["--max-attempts", "1000"]
         for loop in 0..<Self.loops {
             // Two jobs at a time (not the default 8 per loop), so the queue outlasts the first
             // workers and the kills find jobs held.
             let worker = try ServiceTests.startWorker(
-                "worker-\(loop)", service: service, registry: proxy.host, arguments: ["--workers", "2", "--batch", "1"])
+                "worker-\(loop)", service: service, registry: proxy.host, arguments: ["--workers", "2", "--batch", "1"] + attempts)
             try await Task.sleep(for: .milliseconds(Int.random(in: 200...1500, using: &generator)))
             // Killed once it holds a job, or after 10 s more (a machine running other suites may
             // start it late: 3 s once let every kill miss), or at once when none is left to take.
@@ -147,7 +151,7 @@ import Testing
         #expect(killedHolding > 0, "no worker was killed while it held a job")
 
         // A worker that lives drains the queue (held jobs return when their 3 s lease runs out).
-        let survivor = try ServiceTests.startWorker("survivor", service: service, registry: proxy.host)
+        let survivor = try ServiceTests.startWorker("survivor", service: service, registry: proxy.host, arguments: attempts)
         defer { if survivor.isRunning { kill(survivor.processIdentifier, SIGKILL) } }
         try await ServiceTests.eventually("the queue to drain", seconds: 120) {
             let summary = try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int]
