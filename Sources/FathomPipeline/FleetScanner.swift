@@ -413,7 +413,8 @@ public final class FleetScanner: Sendable {
             let before: PreviousScan? = if let previous { previous } else { try await history.previousScan(name: name) }
             changes = ScanChanges(
                 previous: before, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys,
-                unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) })
+                unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) },
+                installed: { Self.installedVersions(of: $0, in: inventory) })
             // What reading found is kept with the image, once: a known image's is stored already.
             try await writes.changed(
                 ScanRecord(
@@ -425,6 +426,14 @@ public final class FleetScanner: Sendable {
         return MatchedImage(
             name: name, result: result, image: image, osNamespace: os?.namespace, findings: matched.findings,
             changes: changes, coverage: matched.coverage)
+    }
+
+    /// The versions of `finding`'s package `inventory` has installed (the same path, for a
+    /// language package's finding that names one).
+    static func installedVersions(of finding: StoredFinding, in inventory: Inventory) -> [String] {
+        inventory.entries.lazy.map(\.package).filter {
+            $0.name == finding.package && $0.ecosystem == finding.ecosystem && (finding.path == nil || $0.path == finding.path)
+        }.map(\.version)
     }
 
     /// Re-matches the newest scan of a name from its stored inventory: images that share an
@@ -452,9 +461,11 @@ public final class FleetScanner: Sendable {
                         changes: ScanChanges(previous: nil, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys), coverage: matched.coverage))
             }
             let previous = try await history.previousScan(head.scanID)
+            // The same image's inventory: what is gone, the advisory data no longer names.
             let changes = ScanChanges(
                 previous: previous, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys,
-                unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) })
+                unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) },
+                installed: { [$0.installedVersion] })
             try await writes.changed(
                 ScanRecord(
                     name: head.name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion,

@@ -233,8 +233,11 @@ extension ScanChanges {
             for finding in findings {
                 // A fix that moved shows from what to what.
                 let fixed = label == "fix changed" ? "\(finding.previousFixedVersion ?? "-") → \(finding.fixedVersion ?? "-")" : finding.fixedVersion ?? "-"
+                // A resolved finding says why: an upgrade shows from what to what (the fix confirmed).
+                let change = finding.resolution.map { "\(label): \($0.rawValue)" } ?? label
+                let version = finding.currentVersion.map { "\(finding.installedVersion) → \($0)" } ?? finding.installedVersion
                 table.append(
-                    [label, finding.id, finding.package, finding.installedVersion, fixed, finding.severity]
+                    [change, finding.id, finding.package, version, fixed, finding.severity]
                         + (paths ? [finding.path ?? "-"] : []))
             }
         }

@@ -23,6 +23,23 @@ public struct StoredFinding: Sendable, Hashable, Codable {
     /// In a change's `fixChanged`: the fixed version the previous scan gave (nil: none then;
     /// meaningless elsewhere). Not stored with the scans.
     public var previousFixedVersion: String?
+    /// In a change's `resolved`: why the finding is gone, where the scan could tell (nil in
+    /// scans compared before it was told). Not stored with the scans.
+    public var resolution: Resolution?
+    /// With `resolution` `upgraded`: the version (or versions, comma-separated) of the package
+    /// installed now, the fix confirmed.
+    public var currentVersion: String?
+
+    /// Why a finding of the previous scan is resolved.
+    public enum Resolution: String, Sendable, Hashable, Codable {
+        /// The package is installed at another version, which the advisory does not affect.
+        case upgraded
+        /// The package is no longer installed.
+        case removed
+        /// The package is still installed at the same version: the advisory data no longer
+        /// names it (withdrawn, its range or the distribution's status corrected).
+        case advisory
+    }
 
     public init(
         id: String, ecosystem: String, package: String, installedVersion: String, fixedVersion: String?, severity: String, path: String? = nil
@@ -269,9 +286,12 @@ public struct ScanChanges: Sendable, Codable, Hashable {
     /// nor resolved.
     /// `unchecked` says of a previous finding whether this scan could not have found it again
     /// (its ecosystem went unchecked): it is then `notChecked`, not resolved.
+    /// `installed` gives the versions of a finding's package (by ecosystem, name, and path where
+    /// the finding has one) this scan found installed, to say why each resolved finding is
+    /// (nil: not known, and not said).
     public init(
         previous: PreviousScan?, current image: ImageRecord, findings: [StoredFinding], aliasKeys: [String: [String]] = [:],
-        unchecked: (StoredFinding) -> Bool = { _ in false }
+        unchecked: (StoredFinding) -> Bool = { _ in false }, installed: ((StoredFinding) -> [String])? = nil
     ) {
         previousScannedAt = previous?.scannedAt
         previousManifestDigest = previous?.manifestDigest
@@ -319,7 +339,21 @@ public struct ScanChanges: Sendable, Codable, Hashable {
         // found before) is that finding: neither resolved nor counted twice.
         let merged = Set(findings.flatMap { aliasKeys[$0.key, default: []] })
         let gone = remaining.values.joined().filter { !merged.contains($0.key) }
-        resolved = Self.sorted(gone.filter { !unchecked($0) })
+        resolved = Self.sorted(
+            gone.filter { !unchecked($0) }.map { finding in
+                guard let installed else { return finding }
+                var resolved = finding
+                let versions = installed(finding)
+                if versions.isEmpty {
+                    resolved.resolution = .removed
+                } else if versions.contains(finding.installedVersion) {
+                    resolved.resolution = .advisory
+                } else {
+                    resolved.resolution = .upgraded
+                    resolved.currentVersion = Set(versions).sorted().joined(separator: ", ")
+                }
+                return resolved
+            })
         fixChanged = previous == nil || refixed.isEmpty ? nil : Self.sorted(refixed)
         let unknown = Self.sorted(gone.filter(unchecked))
         notChecked = unknown.isEmpty ? nil : unknown

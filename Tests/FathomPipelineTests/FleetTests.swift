@@ -225,6 +225,8 @@ import FathomSQLiteStore
         let resolved = changes["resolved"] as! [[String: Any]]
         #expect(Set(resolved.map { "\($0["id"]!) \($0["package"]!)" })
             == ["ALPINE-v3.7-musl-CVE-2019-14697 musl", "ALPINE-v3.7-musl-CVE-2019-14697 musl-utils"])
+        // Each says why: upgraded, to the version the new layer's apk database holds.
+        #expect(resolved.allSatisfy { $0["resolution"] as? String == "upgraded" && $0["currentVersion"] as? String == "1.1.18-r4" }, "\(resolved)")
         #expect((changes["new"] as! [Any]).isEmpty)
 
         let table = try await fathom(["scan", name, "--store", store])
@@ -287,6 +289,7 @@ import FathomSQLiteStore
         #expect(changed.first?["moved"] as? Bool == true)
         let resolved = (changed.first?["resolved"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!)" }
         #expect(Set(resolved) == ["ALPINE-v3.7-musl-CVE-2019-14697 musl", "ALPINE-v3.7-musl-CVE-2019-14697 musl-utils"])
+        #expect((changed.first?["resolved"] as? [[String: Any]] ?? []).allSatisfy { $0["resolution"] as? String == "upgraded" })
         #expect(report["moved"] as? Int == 1)
         // The tag was checked with a HEAD; only the new image's config and its new layer were
         // downloaded (the base layer's facts were in the store).

@@ -250,6 +250,17 @@ import FathomSQLiteStore
         #expect(moved.new.isEmpty && moved.resolved.isEmpty && moved.unchanged == 2)
         #expect(moved.fixChanged?.map { "\($0.id) \($0.previousFixedVersion ?? "-") \($0.fixedVersion ?? "-")" } == ["CVE-1 2 3"])
         #expect(changes.fixChanged == nil)
+        #expect(changes.resolved.allSatisfy { $0.resolution == nil }, "not told without what is installed")
+        // Why each is resolved, from the packages installed now: musl upgraded (the fix
+        // confirmed, from what to what), zlib gone, and busybox at the same version (the
+        // advisory data no longer names it).
+        let before = PreviousScan(
+            scannedAt: Date(timeIntervalSince1970: 0), imageKey: image.key, manifestDigest: image.manifestDigest,
+            findings: [finding("CVE-1", "musl", "1"), finding("CVE-2", "zlib", "1"), finding("CVE-4", "busybox", "1")])
+        let installed = ["musl": ["2"], "busybox": ["1"]]
+        let why = ScanChanges(previous: before, current: image, findings: [], installed: { installed[$0.package] ?? [] })
+        #expect(why.resolved.map { "\($0.package) \($0.resolution?.rawValue ?? "-") \($0.currentVersion ?? "-")" }
+            == ["musl upgraded 2", "zlib removed -", "busybox advisory -"])
         let first = ScanChanges(previous: nil, current: image, findings: [finding("CVE-1", "musl", "1")])
         #expect(first.new.isEmpty && first.resolved.isEmpty && first.previousScannedAt == nil)
         // The history's own encoding keeps every field, an absent fix included.

@@ -56,6 +56,19 @@ import Testing
         #expect(ScanChanges.table(new: [], resolved: [], fixChanged: [moved]).contains("fix changed  CVE-1  musl     1        1.9 → 2"), "\(ScanChanges.table(new: [], resolved: [], fixChanged: [moved]))")
     }
 
+    /// A resolved finding says why: an upgrade from what to what (the fix confirmed), a package
+    /// removed, or the advisory data that no longer names the version still installed.
+    @Test func resolvedFindingsSayWhy() {
+        var upgraded = StoredFinding(id: "CVE-1", ecosystem: "apk", package: "musl", installedVersion: "1.1.18-r3", fixedVersion: "1.1.18-r4", severity: "HIGH")
+        upgraded.resolution = .upgraded
+        upgraded.currentVersion = "1.1.18-r4"
+        var removed = StoredFinding(id: "CVE-2", ecosystem: "apk", package: "zlib", installedVersion: "1", fixedVersion: "2", severity: "LOW")
+        removed.resolution = .removed
+        let rows = ScanChanges.table(new: [], resolved: [upgraded, removed]).split(separator: "\n").map(String.init)
+        #expect(rows.contains { $0.hasPrefix("resolved: upgraded") && $0.contains("1.1.18-r3 → 1.1.18-r4") }, "\(rows)")
+        #expect(rows.contains { $0.hasPrefix("resolved: removed") && $0.contains("zlib") }, "\(rows)")
+    }
+
     /// A rescan's moved tag names the image it now points at.
     @Test func aMovedTagNamesItsNewImage() {
         var report = RescanReport(advisoryVersion: "1")
