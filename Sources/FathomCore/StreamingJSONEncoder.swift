@@ -236,18 +236,34 @@ final class JSONOutput {
         bytes.append(contentsOf: text.utf8)
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
     func writeString(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
-        if text.utf8.withContiguousStorageIfAvailable({ writeEscaped($0) }) == nil {
-            writeEscaped(Array(text.utf8))
-        }
+        JSONString.appendEscaped(text, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
+}
+
+/// The inside of a JSON string: what the streaming encoder writes, and what templates that
+/// produce JSON escape their values with (one escaper for both).
+public enum JSONString {
+    /// `text` escaped for the inside of a JSON string.
+    public static func escaped(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        appendEscaped(text, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func appendEscaped(_ text: String, to bytes: inout [UInt8]) {
+        if text.utf8.withContiguousStorageIfAvailable({ appendEscaped($0, to: &bytes) }) == nil {
+            appendEscaped(Array(text.utf8), to: &bytes)
+        }
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Copies runs that need no escape at once; escapes quotes, backslashes and control bytes.
-    private func writeEscaped(_ utf8: some RandomAccessCollection<UInt8>) {
+    private static func appendEscaped(_ utf8: some RandomAccessCollection<UInt8>, to bytes: inout [UInt8]) {
         var runStart = utf8.startIndex
         var index = utf8.startIndex
         while index != utf8.endIndex {
@@ -266,7 +282,7 @@ final class JSONOutput {
             case 0x0C: bytes.append(UInt8(ascii: "f"))
             case 0x0D: bytes.append(UInt8(ascii: "r"))
             default:
-                bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0xF)]])
+                bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
             }
             index = utf8.index(after: index)
             runStart = index

@@ -199,10 +199,13 @@ public struct ScanSession: Sendable {
         _ changes: ScanChanges, kept: [Finding], osNamespace: String?, purl: (Finding) -> PackageURL?, image: ImageIdentity?
     ) -> ScanChanges {
         var changes = changes
-        let reported = Set(kept.map { "\($0.id)\u{0}\($0.package)\u{0}\($0.installedVersion)" })
-        changes.new = changes.new.filter { reported.contains("\($0.id)\u{0}\($0.package)\u{0}\($0.installedVersion)") }
-        changes.fixChanged = changes.fixChanged.map { $0.filter { reported.contains("\($0.id)\u{0}\($0.package)\u{0}\($0.installedVersion)") } }
-            .flatMap { $0.isEmpty ? nil : $0 }
+        func key(id: String, package: String, version: String) -> String { "\(id)\u{0}\(package)\u{0}\(version)" }
+        let reported = Set(kept.map { key(id: $0.id, package: $0.package, version: $0.installedVersion) })
+        func isReported(_ finding: StoredFinding) -> Bool {
+            reported.contains(key(id: finding.id, package: finding.package, version: finding.installedVersion))
+        }
+        changes.new = changes.new.filter(isReported)
+        changes.fixChanged = changes.fixChanged.map { $0.filter(isReported) }.flatMap { $0.isEmpty ? nil : $0 }
         // Unchanged: the reported findings that are not new (each finding is one or the other,
         // counted one for one); those the policy leaves out were counted too.
         changes.unchanged = min(changes.unchanged, max(0, kept.count - changes.new.count))

@@ -57,21 +57,7 @@ extension ReportTemplate {
     static let registerJSON: Void = MustacheContentTypes.register(JSONStringContent(), named: "JSON")
 
     struct JSONStringContent: MustacheContentType {
-        func escapeText(_ text: String) -> String {
-            var escaped = ""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": escaped += "\\\""
-                case "\\": escaped += "\\\\"
-                case "\n": escaped += "\\n"
-                case "\r": escaped += "\\r"
-                case "\t": escaped += "\\t"
-                case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
-                default: escaped.unicodeScalars.append(scalar)
-                }
-            }
-            return escaped
-        }
+        func escapeText(_ text: String) -> String { JSONString.escaped(text) }
     }
 
     /// A JSON object the template reads, noting every name it asks for and whether any object
