@@ -291,6 +291,10 @@ public struct FleetSummary: Sendable, Encodable {
         }.sorted { ($1.images, $1.severity, $0.id) < ($0.images, $0.severity, $1.id) }.prefix(top).map { $0 }
     }
 
+    /// The images most at risk that have a finding: an image with none is at no risk to list
+    /// (it stays in `mostAtRisk`, whose new and resolved counts say what changed).
+    public var atRisk: [ImageLine] { mostAtRisk.filter { $0.findings > 0 } }
+
     private mutating func trimImages() {
         func risk(_ line: ImageLine) -> [Int] {
             Severity.allCases.reversed().map { line.bySeverity[$0.rawValue] ?? 0 }
@@ -342,10 +346,10 @@ public struct FleetSummary: Sendable, Encodable {
             }
             output += table.render()
         }
-        if !mostAtRisk.isEmpty {
+        if !atRisk.isEmpty {
             output += "\nImages most at risk\n"
             var table = TextTable(headers: ["IMAGE", "CRITICAL", "HIGH", "MEDIUM", "LOW", "TOTAL", "FIXABLE", "NEW", "RESOLVED"])
-            for line in mostAtRisk {
+            for line in atRisk {
                 table.append(
                     [line.name] + ["CRITICAL", "HIGH", "MEDIUM", "LOW"].map { "\(line.bySeverity[$0] ?? 0)" }
                         + ["\(line.findings)", "\(line.fixable)", "\(line.new)", "\(line.resolved)"])

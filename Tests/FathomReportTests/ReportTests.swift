@@ -160,7 +160,15 @@ import Testing
         #expect(summary.exploitedInTheWild.last?.images == ["r.example/a:1", "r.example/b:1"])
         let table = summary.table()
         #expect(table.contains("Exploited in the wild (CISA KEV): 2 images"))
+        // A clean image is at no risk to list.
+        var clean = try Self.report()
+        clean.set(findings: [], suppressed: [], changes: nil, coverage: try Self.coverage(gaps: []), advisoriesLoaded: true, notes: [])
+        summary.add(report: clean, name: "r.example/clean:1")
+        summary.finish(elapsed: .seconds(1))
+        let atRisk = summary.table().components(separatedBy: "Images most at risk").last ?? ""
+        #expect(atRisk.contains("r.example/c:1") && !atRisk.contains("r.example/clean:1"), "\(atRisk)")
         let html = FleetHTMLReport(summary: summary, trend: []).render()
+        #expect(!html.contains("r.example/clean:1"))
         let exploited = try #require(html.range(of: "Exploited in the wild"))
         #expect(exploited.lowerBound < html.range(of: "Severity distribution")!.lowerBound)
         #expect(html.contains("CVE-2021-44228") && html.contains("known"))

@@ -60,12 +60,12 @@ public struct FleetHTMLReport: Sendable {
         body += "<section><h2>Trend</h2><p class=\"meta\">Findings per day over every image in the store's history, not only this report's.</p>"
             + trendChart() + "</section>"
         body += "<section><h2>Images most at risk</h2>"
-        if summary.mostAtRisk.isEmpty {
+        if summary.atRisk.isEmpty {
             body += "<p>No image has findings.</p>"
         } else {
             body += HTMLPage.table(
                 ["image", "critical", "high", "medium", "low", "total", "fixable", "new", "resolved"],
-                summary.mostAtRisk.map { line in
+                summary.atRisk.map { line in
                     [imageCell(line.name)] + ["CRITICAL", "HIGH", "MEDIUM", "LOW"].map { escapeHTML("\(line.bySeverity[$0] ?? 0)") }
                         + [line.findings, line.fixable, line.new, line.resolved].map { escapeHTML("\($0)") }
                 })
