@@ -77,14 +77,12 @@ extension PostgresStore {
         }
         if due {
             // Not the jobs this worker is ending here: finished, they are not to run again. One
-            // that had its last attempt is dead.
+            // on its last attempt is left to `expireLeases`.
             try await run(
                 """
-                UPDATE jobs SET state = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN 'dead' ELSE 'queued' END, worker = NULL,
-                    lease_until = NULL, updated_at = \(at),
-                    last_error = \(Job.leaseRanOut.before) || COALESCE(worker, '') || \(Job.leaseRanOut.after),
-                    payload = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN \(unescaped: Self.withoutSecret) ELSE payload END
-                WHERE state = 'running' AND lease_until < \(at) AND NOT (id = ANY(\(done)::BIGINT[]) AND worker = \(worker))
+                UPDATE jobs SET state = 'queued', worker = NULL, lease_until = NULL, updated_at = \(at),
+                    last_error = \(Job.leaseRanOut.before) || COALESCE(worker, '') || \(Job.leaseRanOut.after)
+                WHERE attempts < \(Int32(maxAttempts)) AND state = 'running' AND lease_until < \(at) AND NOT (id = ANY(\(done)::BIGINT[]) AND worker = \(worker))
                 """)
         }
         // The ends and the claim in one statement: both see the jobs as they were before it, so
@@ -108,6 +106,27 @@ extension PostgresStore {
                                              AND (e.state = 'running' OR (e.id < j.id AND e.not_before <= \(at))))
                          ORDER BY not_before, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
             RETURNING \(unescaped: Self.jobColumns)
+            """
+        ) { if let job = try Self.job($0) { jobs.append(job) } }
+        return jobs.sorted { $0.id < $1.id }
+    }
+
+    public func expireLeases(maxAttempts: Int, now: Date) async throws -> [Job] {
+        let at = StoreTime.milliseconds(now)
+        var jobs: [Job] = []
+        // A row another caller ended first fails the condition again once its lock is free:
+        // each job is returned once.
+        try await run(
+            """
+            WITH ended AS (
+                UPDATE jobs SET state = 'dead', worker = NULL, lease_until = NULL, updated_at = \(at),
+                    last_error = \(Job.leaseRanOut.before) || COALESCE(worker, '') || \(Job.leaseRanOut.after),
+                    payload = \(unescaped: Self.withoutSecret)
+                WHERE state = 'running' AND lease_until < \(at) AND attempts >= \(Int32(maxAttempts))
+                RETURNING \(unescaped: Self.jobColumns)),
+            -- A dead job may have held the next of its name back: announced, as by fail.
+            announced AS (\(unescaped: Self.announceSuccessor))
+            SELECT \(unescaped: Self.jobColumns) FROM ended WHERE (SELECT count(*) FROM announced) >= 0
             """
         ) { if let job = try Self.job($0) { jobs.append(job) } }
         return jobs.sorted { $0.id < $1.id }

@@ -57,20 +57,14 @@ extension SQLiteStore {
         let until = at + Self.milliseconds(lease)
         return try await database.write { database in
             try database.transaction {
-                // A running job whose lease ran out lost its worker: it is runnable again, or
-                // dead when that was its last attempt.
+                // A running job whose lease ran out lost its worker: it is runnable again while
+                // it has attempts left (on its last, `expireLeases` ends it).
                 try database.query(
                     """
-                    UPDATE jobs SET state = CASE WHEN attempts >= ?2 THEN 'dead' ELSE 'queued' END, worker = NULL, lease_until = NULL,
-                        updated_at = ?1, last_error = ?3 || COALESCE(worker, '') || ?4,
-                        payload = CASE WHEN attempts >= ?2 AND instr(payload, '"' || ?5 || '"') > 0 THEN json_remove(payload, '$.' || ?5)
-                            ELSE payload END
-                    WHERE state = 'running' AND lease_until < ?1
-                    """,
-                    [
-                        .integer(at), .integer(Int64(maxAttempts)), .text(Job.leaseRanOut.before), .text(Job.leaseRanOut.after),
-                        .text(Job.secretPayloadField),
-                    ])
+                    UPDATE jobs SET state = 'queued', worker = NULL, lease_until = NULL, updated_at = ?1,
+                        last_error = ?3 || COALESCE(worker, '') || ?4
+                    WHERE state = 'running' AND lease_until < ?1 AND attempts < ?2
+                    """, [.integer(at), .integer(Int64(maxAttempts)), .text(Job.leaseRanOut.before), .text(Job.leaseRanOut.after)])
                 var ids: [Int64] = []
                 try database.query(
                     """
@@ -88,6 +82,36 @@ extension SQLiteStore {
                         UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, updated_at = ?,
                             started_at = COALESCE(started_at, ?) WHERE id = ?
                         """, [.text(worker), .integer(until), .integer(at), .integer(at), .integer(id)])
+                    try database.query("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [.integer(id)]) { if let job = Self.job($0) { jobs.append(job) } }
+                }
+                return jobs
+            }
+        }
+    }
+
+    public func expireLeases(maxAttempts: Int, now: Date) async throws -> [Job] {
+        let at = Self.milliseconds(now)
+        defer { jobWakeups.wake() }  // as fail: a dead job may hold the next of its name
+        return try await database.write { database in
+            try database.transaction {
+                let condition = "state = 'running' AND lease_until < ?1 AND attempts >= ?2"
+                var ids: [Int64] = []
+                try database.query("SELECT id FROM jobs WHERE \(condition)", [.integer(at), .integer(Int64(maxAttempts))]) {
+                    ids.append($0.integer(0) ?? 0)
+                }
+                guard !ids.isEmpty else { return [] }
+                try database.query(
+                    """
+                    UPDATE jobs SET state = 'dead', worker = NULL, lease_until = NULL, updated_at = ?1, last_error = ?3 || COALESCE(worker, '') || ?4,
+                        payload = CASE WHEN instr(payload, '"' || ?5 || '"') > 0 THEN json_remove(payload, '$.' || ?5) ELSE payload END
+                    WHERE \(condition)
+                    """,
+                    [
+                        .integer(at), .integer(Int64(maxAttempts)), .text(Job.leaseRanOut.before), .text(Job.leaseRanOut.after),
+                        .text(Job.secretPayloadField),
+                    ])
+                var jobs: [Job] = []
+                for id in ids {
                     try database.query("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [.integer(id)]) { if let job = Self.job($0) { jobs.append(job) } }
                 }
                 return jobs

@@ -212,6 +212,7 @@ public struct WorkerPool: Service {
         while !Task.isCancelled {
             try? await Task.sleep(for: lease / 3)
             if Task.isCancelled { break }
+            await expireLeases()
             let held = running.withLock { Array($0.values) }
             guard !held.isEmpty else { continue }
             do {
@@ -222,6 +223,20 @@ public struct WorkerPool: Service {
             } catch {
                 logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.id))", "error": "\(FathomError.plain(error))"])
             }
+        }
+    }
+
+    /// Ends the jobs whose workers died on their last attempt, and tells a dead scan's receivers.
+    func expireLeases() async {
+        do {
+            for job in try await store.expireLeases(maxAttempts: configuration.maxAttempts, now: Date()) {
+                logger.warning("job dead: its lease ran out on its last attempt", metadata: [
+                    "job": "\(job.id)", "image": "\(job.image)", "error": "\(job.lastError ?? "")",
+                ])
+                try await runner.notifyFailed(job, error: job.lastError ?? "its lease ran out")
+            }
+        } catch {
+            logger.warning("cannot end the jobs whose leases ran out", metadata: ["error": "\(FathomError.plain(error))"])
         }
     }
 

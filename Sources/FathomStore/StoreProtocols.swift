@@ -147,9 +147,13 @@ public protocol JobQueue: Sendable {
     /// when it runs: the later job scans what the earlier would have). Only the
     /// kinds this fathom knows are taken (a newer one's wait for a newer worker).
     /// A running job whose lease ran out lost its worker (killed, out of memory): it is queued
-    /// again, or dead once it has had `maxAttempts`, so an image that kills every worker that
-    /// reads it stops at that (each attempt's loss is its `lastError`).
+    /// again while it has attempts left (the loss is its `lastError`); on its last, it is left
+    /// to `expireLeases`.
     func claim(worker: String, lease: Duration, limit: Int, localSources: Bool, maxAttempts: Int, now: Date) async throws -> [Job]
+    /// Marks dead the running jobs whose lease ran out on their last attempt (of `maxAttempts`):
+    /// an image that kills every worker that reads it stops there. Returns them, each to one
+    /// caller only, for their failure to be told.
+    func expireLeases(maxAttempts: Int, now: Date) async throws -> [Job]
     /// Extends the leases of the jobs `worker` holds among `ids`; returns those it still holds.
     func renew(_ ids: [Int64], worker: String, lease: Duration, now: Date) async throws -> Set<Int64>
     /// Hands a job `worker` holds back to the queue at once, as it was before the claim (the

@@ -171,6 +171,57 @@ import Testing
         #expect(try await Self.psql(database, Self.orphans) == "0")
     }
 
+    /// An image that kills each worker that reads it is not retried forever: the lease that runs
+    /// out on its last attempt ends the job, dead, its error naming the worker lost, and the
+    /// receivers are told (`scan.failed`), as of a scan that failed with an error.
+    @Test(arguments: ["sqlite", "postgres"]) func aJobWhoseWorkerDiesOnItsLastAttemptIsDeadAndTold(_ backend: String) async throws {
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "team/poison", tag: "1")
+        let proxy = try await FaultProxy(upstream: registry.host)
+        defer { proxy.stop() }
+        proxy.inject(.delay(.seconds(3)), pathContains: "/manifests/", times: 1000)
+        let directory = try Fixtures.temporaryDirectory("poison")
+        try "poison-secret".write(toFile: directory + "/notify.secret", atomically: true, encoding: .utf8)
+        let receiver = try await ServiceTests.startReceiver(secret: "poison-secret", in: directory)
+        defer { receiver.server.stop() }
+        let store: String? = backend == "postgres" ? try await LocalPostgres.shared.value.database("poison") : nil
+        let service = try await ServiceTests.startService(workers: 0, store: store)
+        defer { service.server.stop() }
+        let image = "\(proxy.host)/team/poison:1"
+        #expect(try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#).status == 202)
+        let notify = ["--max-attempts", "1", "--notify-url", receiver.url, "--notify-secret-file", directory + "/notify.secret"]
+        let doomed = try ServiceTests.startWorker("doomed", service: service, registry: proxy.host, arguments: notify)
+        try await ServiceTests.eventually("the worker to hold the job", seconds: 30) {
+            let jobs = try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/jobs?state=running").body)
+            return (jobs as? [[String: Any]])?.isEmpty == false
+        }
+        kill(doomed.processIdentifier, SIGKILL)
+        await doomed.exited()
+        // Another worker: it does not take the job again, and ends it once its lease ran out.
+        let next = try ServiceTests.startWorker("next", service: service, registry: proxy.host, arguments: notify)
+        defer { if next.isRunning { kill(next.processIdentifier, SIGKILL) } }
+        try await ServiceTests.eventually("the job to die", seconds: 30) {
+            (try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/summary").body) as? [String: Int])?["dead"] == 1
+        }
+        let dead = try #require(
+            try JSONSerialization.jsonObject(with: try await ServiceTests.request(.GET, "\(service.base)/v1/jobs?state=dead").body) as? [[String: Any]])
+        #expect(dead.first?["attempts"] as? Int == 1)
+        let error = dead.first?["lastError"] as? String ?? ""
+        #expect(error.contains("/\(doomed.processIdentifier)/") && error.contains("lease ran out"), "\(error)")
+        var deliveries: [[String: Any]] = []
+        try await ServiceTests.eventually("the failure's notification", seconds: 30) {
+            let lines = (try? String(contentsOfFile: receiver.log, encoding: .utf8))?.split(separator: "\n") ?? []
+            deliveries = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return deliveries.contains { $0["status"] as? Int == 200 }
+        }
+        let body = try #require(deliveries.last?["body"] as? [String: Any])
+        #expect(deliveries.last?["event"] as? String == "scan.failed" && body["image"] as? String == image)
+        #expect((body["error"] as? String)?.contains("lease ran out") == true, "\(body)")
+        #expect(Set(deliveries.compactMap { $0["delivery"] as? String }).count == 1, "told once")
+    }
+
     /// The narrow window the loop above may miss: a worker that recorded its scan and died before
     /// storing the report. The retry completes the report without a second scan of the image.
     @Test(arguments: ["sqlite", "postgres"]) func aRetryCompletesTheReportOfADeadAttemptsScanWithoutScanningTwice(_ backend: String) async throws {

@@ -92,10 +92,15 @@ import FathomStores
             worker: "w2", lease: .seconds(30), limit: 1, localSources: true, maxAttempts: 2, now: now.addingTimeInterval(31))
         #expect(second.map(\.attempts) == [2] && second.first?.worker == "w2")
         #expect(second.first?.lastError?.contains("(w1) stopped answering") == true, "\(String(describing: second.first?.lastError))")
-        // w2 died too: that was its last attempt.
+        // w2 died too: that was its last attempt. It is not taken again; the next heartbeat's
+        // look for such jobs ends it, once.
         let third = try await store.claim(
             worker: "w3", lease: .seconds(30), limit: 1, localSources: true, maxAttempts: 2, now: now.addingTimeInterval(62))
         #expect(third.isEmpty)
+        #expect(try await store.expireLeases(maxAttempts: 2, now: now.addingTimeInterval(50)).isEmpty, "its lease had not run out")
+        let ended = try await store.expireLeases(maxAttempts: 2, now: now.addingTimeInterval(63))
+        #expect(ended.map(\.id) == [id] && ended.first?.state == .dead)
+        #expect(try await store.expireLeases(maxAttempts: 2, now: now.addingTimeInterval(64)).isEmpty, "ended once")
         let dead = try #require(try await store.job(id))
         #expect(dead.state == .dead && dead.attempts == 2 && dead.worker == nil)
         #expect(dead.lastError == Job.leaseRanOut.before + "w2" + Job.leaseRanOut.after)
