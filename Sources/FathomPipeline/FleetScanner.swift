@@ -1,7 +1,7 @@
 public import FathomAdvisory
 public import FathomCore
 import FathomArchive
-import FathomInventory
+public import FathomInventory
 public import FathomOCI
 public import FathomSource
 public import FathomStore
@@ -414,7 +414,7 @@ public final class FleetScanner: Sendable {
             changes = ScanChanges(
                 previous: before, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys,
                 unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) },
-                installed: { Self.installedVersions(of: $0, in: inventory) })
+                installed: { Self.installedVersions(of: $0, among: inventory.entries.lazy.map(\.package)) })
             // What reading found is kept with the image, once: a known image's is stored already.
             try await writes.changed(
                 ScanRecord(
@@ -428,10 +428,10 @@ public final class FleetScanner: Sendable {
             changes: changes, coverage: matched.coverage)
     }
 
-    /// The versions of `finding`'s package `inventory` has installed (the same path, for a
-    /// language package's finding that names one).
-    static func installedVersions(of finding: StoredFinding, in inventory: Inventory) -> [String] {
-        inventory.entries.lazy.map(\.package).filter {
+    /// The versions of `finding`'s package among `packages` (the same path, for a language
+    /// package's finding that names one).
+    public static func installedVersions(of finding: StoredFinding, among packages: some Sequence<Package>) -> [String] {
+        packages.filter {
             $0.name == finding.package && $0.ecosystem == finding.ecosystem && (finding.path == nil || $0.path == finding.path)
         }.map(\.version)
     }
@@ -461,11 +461,18 @@ public final class FleetScanner: Sendable {
                         changes: ScanChanges(previous: nil, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys), coverage: matched.coverage))
             }
             let previous = try await history.previousScan(head.scanID)
-            // The same image's inventory: what is gone, the advisory data no longer names.
-            let changes = ScanChanges(
+            var changes = ScanChanges(
                 previous: previous, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys,
-                unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) },
-                installed: { [$0.installedVersion] })
+                unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) })
+            // Why each is resolved, from the image's inventory (read only then): a finding the
+            // scan carried from an earlier image of the name, not checked then, may be of a
+            // package this image no longer has at that version.
+            if !changes.resolved.isEmpty, let inventory = try await history.inventory(key) {
+                changes = ScanChanges(
+                    previous: previous, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys,
+                    unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) },
+                    installed: { Self.installedVersions(of: $0, among: inventory.entries.lazy.map(\.package)) })
+            }
             try await writes.changed(
                 ScanRecord(
                     name: head.name, image: image, scannedAt: Date(), advisoryVersion: advisoryVersion,

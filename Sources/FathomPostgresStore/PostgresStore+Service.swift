@@ -77,11 +77,14 @@ extension PostgresStore {
         }
         if due {
             // Not the jobs this worker is ending here: finished, they are not to run again. One
-            // on its last attempt is left to `expireLeases`.
+            // on its last attempt is left to `expireLeases`. Runnable within half a lease at random:
+            // the jobs a worker held together are not all taken together again (one of them may
+            // be what killed it).
             try await run(
                 """
                 UPDATE jobs SET state = 'queued', worker = NULL, lease_until = NULL, updated_at = \(at),
-                    last_error = \(Job.leaseRanOut.before) || COALESCE(worker, '') || \(Job.leaseRanOut.after)
+                    last_error = \(Job.leaseRanOut.before) || COALESCE(worker, '') || \(Job.leaseRanOut.after),
+                    not_before = \(at) + floor(random() * \(StoreTime.milliseconds(lease) / 2))::BIGINT
                 WHERE attempts < \(Int32(maxAttempts)) AND state = 'running' AND lease_until < \(at) AND NOT (id = ANY(\(done)::BIGINT[]) AND worker = \(worker))
                 """)
         }
@@ -252,17 +255,22 @@ extension PostgresStore {
         }
     }
 
-    public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws {
+    @discardableResult
+    public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws -> Bool {
         let at = StoreTime.milliseconds(now)
+        var dead = false
         try await run(
             """
             WITH ended AS (
                 UPDATE jobs SET state = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN 'dead' ELSE 'queued' END,
                     not_before = \(at + StoreTime.milliseconds(retryAfter)), lease_until = NULL, last_error = \(error), updated_at = \(at),
                     payload = CASE WHEN attempts >= \(Int32(maxAttempts)) THEN \(unescaped: Self.withoutSecret) ELSE payload END
-                WHERE id = \(id) AND worker = \(worker) RETURNING image)
-            \(unescaped: Self.announceSuccessor)
-            """)
+                WHERE id = \(id) AND worker = \(worker) RETURNING image, state),
+            announced AS (\(unescaped: Self.announceSuccessor))
+            SELECT state = 'dead' FROM ended WHERE (SELECT count(*) FROM announced) >= 0
+            """
+        ) { dead = try $0.decode(Bool.self) }
+        return dead
     }
 
     public func jobs(state: Job.State?, limit: Int, before: Int64?) async throws -> [Job] {

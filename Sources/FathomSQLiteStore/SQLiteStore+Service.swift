@@ -58,13 +58,19 @@ extension SQLiteStore {
         return try await database.write { database in
             try database.transaction {
                 // A running job whose lease ran out lost its worker: it is runnable again while
-                // it has attempts left (on its last, `expireLeases` ends it).
+                // it has attempts left (on its last, `expireLeases` ends it), within half a lease
+                // at random: the jobs its worker held together are not all taken together again
+                // (one of them may be what killed it).
                 try database.query(
                     """
                     UPDATE jobs SET state = 'queued', worker = NULL, lease_until = NULL, updated_at = ?1,
-                        last_error = ?3 || COALESCE(worker, '') || ?4
+                        last_error = ?3 || COALESCE(worker, '') || ?4, not_before = ?1 + abs(random() % (?5 + 1))
                     WHERE state = 'running' AND lease_until < ?1 AND attempts < ?2
-                    """, [.integer(at), .integer(Int64(maxAttempts)), .text(Job.leaseRanOut.before), .text(Job.leaseRanOut.after)])
+                    """,
+                    [
+                        .integer(at), .integer(Int64(maxAttempts)), .text(Job.leaseRanOut.before), .text(Job.leaseRanOut.after),
+                        .integer(Self.milliseconds(lease) / 2),
+                    ])
                 var ids: [Int64] = []
                 try database.query(
                     """
@@ -97,7 +103,7 @@ extension SQLiteStore {
                 let condition = "state = 'running' AND lease_until < ?1 AND attempts >= ?2"
                 var ids: [Int64] = []
                 try database.query("SELECT id FROM jobs WHERE \(condition)", [.integer(at), .integer(Int64(maxAttempts))]) {
-                    ids.append($0.integer(0) ?? 0)
+                    ids.append($0.integer(0))
                 }
                 guard !ids.isEmpty else { return [] }
                 try database.query(
@@ -166,10 +172,11 @@ extension SQLiteStore {
         }
     }
 
-    public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws {
+    @discardableResult
+    public func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws -> Bool {
         let at = Self.milliseconds(now)
         defer { jobWakeups.wake() }  // as complete: a dead job may hold the next of its name
-        try await database.write { database in
+        return try await database.write { database in
             try database.query(
                 """
                 UPDATE jobs SET state = CASE WHEN attempts >= ?1 THEN 'dead' ELSE 'queued' END, not_before = ?2, lease_until = NULL,
@@ -181,6 +188,10 @@ extension SQLiteStore {
                     .integer(Int64(maxAttempts)), .integer(at + Self.milliseconds(retryAfter)), .text(error), .integer(at), .integer(id),
                     .text(worker), .text(Job.secretPayloadField),
                 ])
+            guard database.changes == 1 else { return false }
+            var dead = false
+            try database.query("SELECT state FROM jobs WHERE id = ?", [.integer(id)]) { dead = $0.text(0) == Job.State.dead.rawValue }
+            return dead
         }
     }
 

@@ -152,7 +152,8 @@ public actor ScanRunner {
             image.changes = ScanChanges(
                 previous: try await store.previousScan(name: job.image, before: earlier.scannedAt), current: image.image,
                 findings: image.findings.map(StoredFinding.init), aliasKeys: StoredFinding.aliasKeys(of: image.findings),
-                unchecked: { [coverage = image.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) })
+                unchecked: { [coverage = image.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) },
+                installed: { [packages = image.result?.packages.map(\.package) ?? []] in FleetScanner.installedVersions(of: $0, among: packages) })
             outcome = .scanned(image)
         }
         switch session.evaluate(outcome) {
@@ -435,7 +436,9 @@ extension ScanRunner {
         let firstScan = changes?.previousScannedAt == nil
         var new = changes?.new ?? []
         if firstScan {
-            guard let reported, !reported.isEmpty else { return }
+            // Only a tag's: a multi-platform push notifies each platform's manifest by digest
+            // too, a new name at every build (its tag's scan is compared with the one before).
+            guard let reported, !reported.isEmpty, !name.contains("@sha256:") else { return }
             new = reported
         }
         let resolved = changes?.resolved ?? []
@@ -462,9 +465,16 @@ extension ScanRunner {
         let now = Date()
         try await enqueue(now: now) { id in
             ScanFailed(
-                deliveryId: id, event: Self.scanFailed, trigger: WebhookPayload.isPush(job) ? "push" : "request", image: job.image, job: job.id,
-                attempts: job.attempts, error: error, at: now)
+                deliveryId: id, event: Self.scanFailed, trigger: WebhookPayload.isPush(job) ? "push" : "request", image: job.image,
+                manifestDigest: Self.pushedDigest(of: job), job: job.id, attempts: job.attempts, error: error, at: now)
         }
+    }
+
+    /// The manifest a push's job was queued for (its key: `scan NAME@DIGEST`).
+    static func pushedDigest(of job: Job) -> String? {
+        guard WebhookPayload.isPush(job), let key = job.key, let at = key.lastIndex(of: "@") else { return nil }
+        let digest = key[key.index(after: at)...]
+        return digest.hasPrefix("sha256:") ? String(digest) : nil
     }
 
     static let findingsChanged = "findings.changed"
@@ -521,6 +531,8 @@ struct ScanFailed: Encodable {
     var event: String
     var trigger: String
     var image: String
+    /// The manifest a push's scan was for (absent for a request).
+    var manifestDigest: String?
     var job: Int64
     var attempts: Int
     var error: String

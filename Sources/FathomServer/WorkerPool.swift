@@ -192,7 +192,8 @@ public struct WorkerPool: Service {
         let (answered, cause): (Bool, String)
         switch await Self.atExit({ [store, configuration] in
             _ = try await store.complete(
-                jobs.map(\.id), thenClaim: 0, worker: worker, lease: configuration.lease, localSources: configuration.localSources != nil, now: Date())
+                jobs.map(\.id), thenClaim: 0, worker: worker, lease: configuration.lease, localSources: configuration.localSources != nil,
+                maxAttempts: configuration.maxAttempts, now: Date())
         }) {
         case .success?:
             ended(jobs, running)
@@ -211,6 +212,7 @@ public struct WorkerPool: Service {
         let lease = configuration.lease
         while !Task.isCancelled {
             try? await Task.sleep(for: lease / 3)
+            if Task.isCancelled { break }
             if Task.isCancelled { break }
             await expireLeases()
             let held = running.withLock { Array($0.values) }
@@ -236,7 +238,11 @@ public struct WorkerPool: Service {
                 try await runner.notifyFailed(job, error: job.lastError ?? "its lease ran out")
             }
         } catch {
-            logger.warning("cannot end the jobs whose leases ran out", metadata: ["error": "\(FathomError.plain(error))"])
+            // Said at debug level: a store that cannot be reached is said by the claims, once per
+            // cause, and a shutdown cancels this.
+            if !(Task.isCancelled || error is CancellationError) {
+                logger.debug("cannot end the jobs whose leases ran out", metadata: ["error": "\(FathomError.plain(error))"])
+            }
         }
     }
 
@@ -276,14 +282,16 @@ public struct WorkerPool: Service {
                 job.kind == .harbor && fathomError?.code == .unauthorized
                 || job.kind == .scan && !WebhookPayload.isPush(job) && fathomError?.registryHasNoSuchImage == true
             let maxAttempts = permanent ? job.attempts : configuration.maxAttempts
+            let dead: Bool
             do {
-                try await store.fail(job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: maxAttempts, now: Date())
+                dead = try await store.fail(job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: maxAttempts, now: Date())
             } catch {
                 logger.warning("cannot record a job's failure: its lease will run out", metadata: ["job": "\(job.id)", "error": "\(FathomError.plain(error))"])
                 return false
             }
-            // Its last attempt: the receivers hear that it failed (a push's otherwise says nothing).
-            if job.attempts >= maxAttempts {
+            // Its last attempt (and still this worker's: one whose lease ran out is another's to
+            // end): the receivers hear that it failed (a push's otherwise says nothing).
+            if dead {
                 do {
                     try await runner.notifyFailed(job, error: message)
                 } catch {

@@ -339,11 +339,14 @@ public struct ScanChanges: Sendable, Codable, Hashable {
         // found before) is that finding: neither resolved nor counted twice.
         let merged = Set(findings.flatMap { aliasKeys[$0.key, default: []] })
         let gone = remaining.values.joined().filter { !merged.contains($0.key) }
+        // A version installed now that still has the finding (a second kernel, another copy)
+        // is not where it was fixed.
+        let stillFound = Set(findings.map { "\($0.key)\u{0}\($0.installedVersion)" })
         resolved = Self.sorted(
             gone.filter { !unchecked($0) }.map { finding in
                 guard let installed else { return finding }
                 var resolved = finding
-                let versions = installed(finding)
+                let versions = installed(finding).filter { !stillFound.contains("\(finding.key)\u{0}\($0)") }
                 if versions.isEmpty {
                     resolved.resolution = .removed
                 } else if versions.contains(finding.installedVersion) {

@@ -169,7 +169,9 @@ public protocol JobQueue: Sendable {
         _ done: [Int64], thenClaim limit: Int, worker: String, lease: Duration, localSources: Bool, maxAttempts: Int, now: Date
     ) async throws -> [Job]
     /// Records a failure: queued again after `retryAfter` while attempts remain, else dead.
-    func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws
+    /// True when this made the job dead (false too when `worker` no longer held it).
+    @discardableResult
+    func fail(_ id: Int64, worker: String, error: String, retryAfter: Duration, maxAttempts: Int, now: Date) async throws -> Bool
     /// Jobs in `state` (all when nil), newest first, at most `limit`, older than job `before` when given.
     func jobs(state: Job.State?, limit: Int, before: Int64?) async throws -> [Job]
     func job(_ id: Int64) async throws -> Job?
