@@ -413,7 +413,7 @@ public final class FleetScanner: Sendable {
             let before: PreviousScan? = if let previous { previous } else { try await history.previousScan(name: name) }
             changes = ScanChanges(
                 previous: before, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys,
-                unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) },
+                unchecked: Self.unchecked(matched.coverage, osNamespace: inventory.osNamespace, packages: inventory.entries.lazy.map(\.package)),
                 installed: { Self.installedVersions(of: $0, among: inventory.entries.lazy.map(\.package)) })
             // What reading found is kept with the image, once: a known image's is stored already.
             try await writes.changed(
@@ -426,6 +426,18 @@ public final class FleetScanner: Sendable {
         return MatchedImage(
             name: name, result: result, image: image, osNamespace: os?.namespace, findings: matched.findings,
             changes: changes, coverage: matched.coverage)
+    }
+
+    /// Whether a previous finding went unchecked by a scan (not resolved): its ecosystem
+    /// unchecked as a whole (`Coverage.leavesUnchecked`), or the OS identified with none of its
+    /// packages found (the package database deleted or hidden: the scan could not see them).
+    public static func unchecked(
+        _ coverage: Coverage, osNamespace: String?, packages: some Sequence<Package>
+    ) -> (StoredFinding) -> Bool {
+        let withoutDatabase = osNamespace.flatMap { namespace in
+            packages.contains { Package.osEcosystems.contains($0.ecosystem) } ? nil : OSRelease.packageType(ofNamespace: namespace)
+        }
+        return { coverage.leavesUnchecked(ecosystem: $0.ecosystem) || $0.ecosystem == withoutDatabase }
     }
 
     /// The versions of `finding`'s package among `packages` (the same path, for a language
@@ -470,7 +482,7 @@ public final class FleetScanner: Sendable {
             if !changes.resolved.isEmpty, let inventory = try await history.inventory(key) {
                 changes = ScanChanges(
                     previous: previous, current: image, findings: matched.stored, aliasKeys: matched.aliasKeys,
-                    unchecked: { [coverage = matched.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) },
+                    unchecked: Self.unchecked(matched.coverage, osNamespace: inventory.osNamespace, packages: inventory.entries.lazy.map(\.package)),
                     installed: { Self.installedVersions(of: $0, among: inventory.entries.lazy.map(\.package)) })
             }
             try await writes.changed(

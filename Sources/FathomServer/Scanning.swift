@@ -152,7 +152,7 @@ public actor ScanRunner {
             image.changes = ScanChanges(
                 previous: try await store.previousScan(name: job.image, before: earlier.scannedAt), current: image.image,
                 findings: image.findings.map(StoredFinding.init), aliasKeys: StoredFinding.aliasKeys(of: image.findings),
-                unchecked: { [coverage = image.coverage] in coverage.leavesUnchecked(ecosystem: $0.ecosystem) },
+                unchecked: FleetScanner.unchecked(image.coverage, osNamespace: image.osNamespace, packages: image.result?.packages.map(\.package) ?? []),
                 installed: { [packages = image.result?.packages.map(\.package) ?? []] in FleetScanner.installedVersions(of: $0, among: packages) })
             outcome = .scanned(image)
         }

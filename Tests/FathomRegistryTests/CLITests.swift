@@ -184,6 +184,19 @@ import Testing
         try await Tool.run(["tar", "-xzf", Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz"), "-C", directory + "/root"])
         let back = try #require(try await scan("rootfs:\(directory)/root")["changes"] as? [String: Any])
         #expect((back["new"] as? [Any])?.isEmpty == true && back["unchanged"] as? Int == before.count && back["notChecked"] == nil, "\(back)")
+
+        // The same with its package database gone (the OS still identified): none of its
+        // packages could be seen, so its findings are not checked either, never "removed".
+        try FileManager.default.removeItem(atPath: "\(directory)/root/lib/apk/db/installed")
+        let blind = try #require(try await scan("rootfs:\(directory)/root")["changes"] as? [String: Any])
+        #expect((blind["resolved"] as? [Any])?.isEmpty == true, "\(blind)")
+        #expect(Set((blind["notChecked"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!) \($0["installedVersion"]!)" }) == before)
+        // A rescan of it keeps them unchecked.
+        let rescanned = try await fathom(["rescan", "--offline", "--store", store, "-f", "json"])
+        let rescanReport = try #require(try JSONSerialization.jsonObject(with: rescanned.stdout) as? [String: Any], "\(rescanned.errorText)")
+        for image in rescanReport["changed"] as? [[String: Any]] ?? [] {
+            #expect((image["resolved"] as? [Any] ?? []).isEmpty, "\(image)")
+        }
     }
 
     /// One manifest scanned as a plain tag and as the amd64 child of an index tag, in either
