@@ -862,13 +862,13 @@ extension PostgresStore {
         }
     }
 
-    public func dueNotifications(limit: Int, lease: Duration, now: Date) async throws -> [OutgoingNotification] {
+    public func dueNotifications(limit: Int, lease: Duration, urls: [String], now: Date) async throws -> [OutgoingNotification] {
         let at = StoreTime.milliseconds(now)
         var due: [OutgoingNotification] = []
         try await run(
             """
             UPDATE notifications SET next_attempt = \(at + StoreTime.milliseconds(lease))
-            WHERE id IN (SELECT id FROM notifications WHERE delivered_at IS NULL AND next_attempt <= \(at)
+            WHERE id IN (SELECT id FROM notifications WHERE delivered_at IS NULL AND next_attempt <= \(at) AND url = ANY(\(urls))
                 ORDER BY next_attempt, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
             RETURNING delivery_id, url, body, attempts
             """

@@ -783,16 +783,17 @@ extension SQLiteStore {
         }
     }
 
-    public func dueNotifications(limit: Int, lease: Duration, now: Date) async throws -> [OutgoingNotification] {
+    public func dueNotifications(limit: Int, lease: Duration, urls: [String], now: Date) async throws -> [OutgoingNotification] {
         let at = Self.milliseconds(now)
+        guard !urls.isEmpty else { return [] }
         return try await database.write { database in
             try database.transaction {
                 var due: [OutgoingNotification] = []
                 try database.query(
                     """
                     SELECT delivery_id, url, body, attempts FROM notifications WHERE delivered_at IS NULL AND next_attempt <= ?
-                    ORDER BY next_attempt, id LIMIT ?
-                    """, [.integer(at), .integer(Int64(limit))]
+                    AND url IN (SELECT value FROM json_each(?)) ORDER BY next_attempt, id LIMIT ?
+                    """, [.integer(at), .text(Self.jsonArray(urls)), .integer(Int64(limit))]
                 ) { row in
                     due.append(OutgoingNotification(deliveryID: row.text(0) ?? "", url: row.text(1) ?? "", body: row.blob(2), attempts: Int(row.integer(3))))
                 }
@@ -804,6 +805,11 @@ extension SQLiteStore {
                 return due
             }
         }
+    }
+
+    /// `values` as a JSON array, for `json_each(?)`: a list bound as one parameter.
+    static func jsonArray(_ values: [String]) -> String {
+        "[" + values.map { "\"" + JSONString.escaped($0) + "\"" }.joined(separator: ",") + "]"
     }
 
     public func markDelivered(_ deliveryID: String, now: Date) async throws {

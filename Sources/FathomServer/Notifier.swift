@@ -13,8 +13,11 @@ public import ServiceLifecycle
 /// (`X-Fathom-Signature: sha256=<hex>`), with a delivery id that stays the same across retries
 /// (`X-Fathom-Delivery`). A receiver that does not answer 2xx is tried again with doubling
 /// backoff (up to an hour apart); nothing is dropped: it stays in the outbox until accepted.
+/// Only the receivers this process was given (`urls`) are sent to, each batch's at once: one
+/// receiver that is down holds no other's back.
 public struct Notifier: Service {
     let store: any Store
+    let urls: [String]
     let secret: [UInt8]?
     let logger: Logger
     let tick: Duration
@@ -22,8 +25,11 @@ public struct Notifier: Service {
     let deliveries = Counter(label: "fathom_notifications_total", dimensions: [("result", "delivered")])
     let failures = Counter(label: "fathom_notifications_total", dimensions: [("result", "failed")])
 
-    public init(store: any Store, secret: [UInt8]?, logger: Logger, tick: Duration = .milliseconds(500), firstBackoff: Duration = .seconds(1)) {
+    public init(
+        store: any Store, urls: [String], secret: [UInt8]?, logger: Logger, tick: Duration = .milliseconds(500), firstBackoff: Duration = .seconds(1)
+    ) {
         self.store = store
+        self.urls = urls
         self.secret = secret
         self.logger = logger
         self.tick = tick
@@ -31,10 +37,16 @@ public struct Notifier: Service {
     }
 
     public func run() async throws {
+        // Its own client: a receiver that refuses connections fails in a second or two, not
+        // the shared client's ten-second wait (the batch's lease is a minute).
+        let client = HTTPClient(
+            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(2), read: .seconds(10))))
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                for notification in try await store.dueNotifications(limit: 20, lease: .seconds(60), now: Date()) {
-                    await deliver(notification)
+                let due = try await store.dueNotifications(limit: 20, lease: .seconds(60), urls: urls, now: Date())
+                await withTaskGroup(of: Void.self) { group in
+                    for notification in due { group.addTask { await deliver(notification, client: client) } }
                 }
             } catch {
                 if Task.isCancelled || error is CancellationError { break }
@@ -42,6 +54,14 @@ public struct Notifier: Service {
             }
             try? await Task.sleep(for: tick)
         }
+        try? await client.shutdown()
+    }
+
+    /// A receiver's URL as logs show it: its scheme, host and port only (a path or query may
+    /// hold a token, as chat webhooks' do).
+    static func redacted(_ url: String) -> String {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else { return "(a receiver)" }
+        return "\(scheme)://\(host)\(components.port.map { ":\($0)" } ?? "")/…"
     }
 
     /// `sha256=<hex>` of the body under the secret.
@@ -57,7 +77,7 @@ public struct Notifier: Service {
         return (try? JSONDecoder().decode(Event.self, from: Data(body)))?.event ?? ScanRunner.findingsChanged
     }
 
-    func deliver(_ notification: OutgoingNotification) async {
+    func deliver(_ notification: OutgoingNotification, client: HTTPClient) async {
         var request = HTTPClientRequest(url: notification.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -68,7 +88,7 @@ public struct Notifier: Service {
         request.body = .bytes(ByteBuffer(bytes: notification.body))
         var failure: String?
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let response = try await client.execute(request, timeout: .seconds(10))
             _ = try? await response.body.collect(upTo: 64 << 10)
             if !(200..<300).contains(response.status.code) { failure = "the receiver answered \(response.status.code)" }
         } catch {
@@ -79,7 +99,8 @@ public struct Notifier: Service {
                 failures.increment()
                 let delay = min(3600, firstBackoff.seconds * Double(1 << min(notification.attempts, 12)))
                 logger.warning(
-                    "notification not delivered", metadata: ["delivery": "\(notification.deliveryID)", "url": "\(notification.url)", "error": "\(failure)"])
+                    "notification not delivered",
+                    metadata: ["delivery": "\(notification.deliveryID)", "url": "\(Self.redacted(notification.url))", "error": "\(failure)"])
                 try await store.markFailed(notification.deliveryID, error: failure, retryAt: Date().addingTimeInterval(delay))
             } else {
                 deliveries.increment()

@@ -107,7 +107,7 @@ public enum FathomService {
     static func background(store: any Store, runner: ScanRunner?, configuration: ServiceConfiguration, logger: Logger) -> [any Service] {
         var services: [any Service] = []
         if !configuration.notifyURLs.isEmpty {
-            services.append(Notifier(store: store, secret: configuration.notifySecret, logger: logger))
+            services.append(Notifier(store: store, urls: configuration.notifyURLs, secret: configuration.notifySecret, logger: logger))
         }
         if let runner {
             let name = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"

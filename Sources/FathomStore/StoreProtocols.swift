@@ -185,9 +185,10 @@ public protocol JobQueue: Sendable {
 /// with backoff, under one delivery id however often it is sent.
 public protocol NotificationOutbox: Sendable {
     func enqueueNotifications(_ notifications: [OutgoingNotification], now: Date) async throws
-    /// Takes up to `limit` due notifications, holding each for `lease` (another process does
-    /// not send it meanwhile).
-    func dueNotifications(limit: Int, lease: Duration, now: Date) async throws -> [OutgoingNotification]
+    /// Takes up to `limit` due notifications to the receivers `urls` (those the process sends
+    /// to: one whose receiver it was not given is left to a process that was), holding each for
+    /// `lease` (another process does not send it meanwhile).
+    func dueNotifications(limit: Int, lease: Duration, urls: [String], now: Date) async throws -> [OutgoingNotification]
     func markDelivered(_ deliveryID: String, now: Date) async throws
     /// Records a failed attempt; the next is at `retryAt`.
     func markFailed(_ deliveryID: String, error: String, retryAt: Date) async throws

@@ -79,6 +79,12 @@ struct WorkerOptions: ParsableArguments {
         for url in notifyURL where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw ValidationError("--notify-url takes an http:// or https:// URL, not '\(url)'")
         }
+        // Credentials in the URL would be kept in the store with each notification, and sent
+        // as nothing: receivers check X-Fathom-Signature instead.
+        for url in notifyURL where URLComponents(string: url)?.user != nil || URLComponents(string: url)?.password != nil {
+            throw ValidationError(
+                "--notify-url must not carry a user or password (it is stored with each notification): receivers check X-Fathom-Signature (--notify-secret-file)")
+        }
     }
 
     /// `30s`, `90m`, `6h`, `30d`, `2w`; nil for `off` or `0` (`offAllowed`: the message offers it).

@@ -476,6 +476,7 @@ import Testing
         (["registry", "http://127.0.0.1:1/team/app/", "--store", "/dev/null/s.db"], "give the registry alone (127.0.0.1:1) and pick repositories with --repo team/app"),
         (["rescan", "--concurrency", "0"], "--concurrency must be at least 1"),
         (["scan", "sbom:x.json", "--os", "alpine"], "--os takes ID:VERSION (debian:12, alpine:3.20), not 'alpine'"),
+        (["serve", "--notify-url", "http://bob:s3cret@127.0.0.1:1/hook"], "--notify-url must not carry a user or password"),
     ])
     func outOfRangeCountsAreUsageErrors(_ arguments: [String], _ expected: String) async throws {
         let output = try await fathom(arguments)

@@ -880,8 +880,13 @@ import Testing
         try "dead-secret".write(toFile: directory + "/notify.secret", atomically: true, encoding: .utf8)
         let receiver = try await Self.startReceiver(secret: "dead-secret", in: directory)
         defer { receiver.server.stop() }
+        // A receiver that is down, named first, holds the other back no more than a moment.
         let service = try await Self.startService(
-            workers: 1, arguments: ["--max-attempts", "1", "--notify-url", receiver.url, "--notify-secret-file", directory + "/notify.secret"])
+            workers: 1,
+            arguments: [
+                "--max-attempts", "1", "--notify-url", "http://127.0.0.1:1/down?token=hush", "--notify-url", receiver.url,
+                "--notify-secret-file", directory + "/notify.secret",
+            ])
         defer { service.server.stop() }
         let image = "127.0.0.1:1/nothing/here:1"
         #expect(try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)"}"#).status == 202)
@@ -898,7 +903,7 @@ import Testing
         #expect(page.contains(image) && page.contains("connection refused"))
         // The receivers hear of it: `scan.failed`, with the job and its error (once accepted).
         var deliveries: [[String: Any]] = []
-        try await Self.eventually("the failure's notification") {
+        try await Self.eventually("the failure's notification", seconds: 6) {
             let lines = (try? String(contentsOfFile: receiver.log, encoding: .utf8))?.split(separator: "\n") ?? []
             deliveries = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             return deliveries.contains { $0["status"] as? Int == 200 }
@@ -910,6 +915,9 @@ import Testing
         #expect(body["event"] as? String == "scan.failed" && body["trigger"] as? String == "request")
         #expect(body["image"] as? String == image && body["attempts"] as? Int == 1 && body["job"] is Int)
         #expect((body["error"] as? String)?.contains("connection refused") == true, "\(body)")
+        // The receiver that is down is named in the log without its path and query.
+        let log = (try? String(contentsOfFile: service.directory + "/serve.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("notification not delivered") && log.contains("http://127.0.0.1:1/…") && !log.contains("hush"), "\(log.suffix(2000))")
     }
 
     /// A scan request for a tag or repository the registry says it does not have is dead after

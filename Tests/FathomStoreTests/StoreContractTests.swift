@@ -280,15 +280,18 @@ import FathomStores
         let now = Date()
         let notification = OutgoingNotification(deliveryID: "d-1", url: "http://127.0.0.1:1/hook", body: Array(#"{"a":1}"#.utf8))
         try await store.enqueueNotifications([notification, notification], now: now)
-        let due = try await store.dueNotifications(limit: 10, lease: .seconds(60), now: now)
+        // Only a process sending to its receiver takes it (one given other receivers leaves it).
+        let urls = ["http://127.0.0.1:2/other", notification.url]
+        #expect(try await store.dueNotifications(limit: 10, lease: .seconds(60), urls: ["http://127.0.0.1:2/other"], now: now).isEmpty)
+        let due = try await store.dueNotifications(limit: 10, lease: .seconds(60), urls: urls, now: now)
         #expect(due == [notification])
         // Held while one process sends it.
-        #expect(try await store.dueNotifications(limit: 10, lease: .seconds(60), now: now.addingTimeInterval(1)).isEmpty)
+        #expect(try await store.dueNotifications(limit: 10, lease: .seconds(60), urls: urls, now: now.addingTimeInterval(1)).isEmpty)
         try await store.markFailed("d-1", error: "answered 500", retryAt: now.addingTimeInterval(2))
-        let retry = try await store.dueNotifications(limit: 10, lease: .seconds(60), now: now.addingTimeInterval(3))
+        let retry = try await store.dueNotifications(limit: 10, lease: .seconds(60), urls: urls, now: now.addingTimeInterval(3))
         #expect(retry.map(\.deliveryID) == ["d-1"] && retry.first?.attempts == 1 && retry.first?.body == notification.body)
         try await store.markDelivered("d-1", now: now.addingTimeInterval(4))
-        #expect(try await store.dueNotifications(limit: 10, lease: .seconds(60), now: now.addingTimeInterval(3600)).isEmpty)
+        #expect(try await store.dueNotifications(limit: 10, lease: .seconds(60), urls: urls, now: now.addingTimeInterval(3600)).isEmpty)
         let counts = try await store.notificationCounts()
         #expect(counts.delivered == 1 && counts.waiting == 0)
     }
