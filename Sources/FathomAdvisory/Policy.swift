@@ -471,6 +471,12 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
     public var skipDirs: [String]?
     public var skipFiles: [String]?
 
+    /// Its members' names: a request naming another (`severities`, `ignore_unfixed`) is refused,
+    /// not scanned without the rule it meant.
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case severity, ignoreUnfixed, ignoreStatus, includeUnimportant, includeKernel, kevOnly, epssThreshold, ignore, vex, skipDirs, skipFiles
+    }
+
     /// A request that adds nothing (each part is set as it is given).
     public init() {}
 

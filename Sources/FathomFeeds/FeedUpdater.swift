@@ -162,7 +162,7 @@ public struct FeedUpdater: Sendable {
                 let cause: any Error = connectionFailed ? TransportFailure(error, forRegistry: false) : error
                 guard attempt < maxAttempts else {
                     if connectionFailed { unreachable.record(host, "\(cause)") }
-                    throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) attempt(s)", path: feed.url, cause: cause)
+                    throw FathomError(.transport, "downloading \(feed.url) failed after \(attempt) tr\(attempt == 1 ? "y" : "ies")", path: feed.url, cause: cause)
                 }
                 if connectionFailed { backoff *= 4 }
             }

@@ -42,7 +42,7 @@ extension RegistryClient {
             } catch {
                 if error is CancellationError { throw error }
                 guard attempt < maxAttempts, Self.isRetryable(error) else {
-                    throw FathomError(.transport, "\(method) \(url) failed after \(attempt) attempt(s)", cause: TransportFailure(error))
+                    throw FathomError(.transport, "\(method) \(url) failed after \(attempt) tr\(attempt == 1 ? "y" : "ies")", cause: TransportFailure(error))
                 }
                 try await backoff(attempt: attempt, retryAfter: nil, reason: "\(error)", url: url)
                 continue

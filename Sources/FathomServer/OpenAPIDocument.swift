@@ -32,11 +32,11 @@ public enum OpenAPIDocument {
                 "413": {"$ref": "#/components/responses/Error"}}}},
             "/v1/scans": {"post": {
               "summary": "Queue a scan of an image (one pending job per image): a registry image, or with serve --allow-local-sources DIR an OCI layout (oci:PATH[:tag]) or archive (oci-archive:FILE[:tag]) under DIR, reported by its path under DIR and tag.",
-              "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["image"],
+              "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["image"], "additionalProperties": false,
                 "properties": {"image": {"type": "string", "maxLength": 4096, "example": "registry.example:5000/team/app:1.2",
                   "description": "host/repository[:tag][@digest], the distribution reference grammar",
                   "pattern": "^(?:(?:localhost(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?:(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*|[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+|[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)(?::[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"},
-                  "policy": {"type": "object", "nullable": true, "description": "This image's own policy, joined to the service's and kept for its rescans.", "properties": {
+                  "policy": {"type": "object", "nullable": true, "additionalProperties": false, "description": "This image's own policy, joined to the service's and kept for its rescans (a member it does not name is refused).", "properties": {
                     "severity": {"type": "array", "nullable": true, "minItems": 1, "items": {"type": "string", "enum": ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]}},
                     "ignoreUnfixed": {"type": "boolean", "nullable": true},
                     "ignoreStatus": {"type": "array", "nullable": true, "description": "Vendor statuses left out, as --ignore-status", "items": {"type": "string", "enum": ["fixed", "affected", "will_not_fix", "fix_deferred", "end_of_life", "under_investigation"]}},

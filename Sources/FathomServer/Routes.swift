@@ -202,6 +202,41 @@ public struct ServiceRoutes: Sendable {
         var policy: RequestPolicy?
     }
 
+    /// Names the members of a scan request's body (or of its policy) that fathom does not know:
+    /// a misspelled rule would otherwise be scanned without (`severities`, `ignore_unfixed`).
+    static func unknownMembers(of body: [UInt8]) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
+        let known = Set(["image", "policy"])
+        if let unknown = object.keys.filter({ !known.contains($0) }).sorted().first {
+            return "the body has no member '\(unknown)' (it takes image and policy; a rule goes in policy)"
+        }
+        let rules = Set(RequestPolicy.CodingKeys.allCases.map(\.rawValue))
+        if let policy = object["policy"] as? [String: Any], let unknown = policy.keys.filter({ !rules.contains($0) }).sorted().first {
+            return "policy has no member '\(unknown)': it takes \(RequestPolicy.CodingKeys.allCases.map(\.rawValue).joined(separator: ", "))"
+        }
+        return nil
+    }
+
+    /// A decoding error as a person reads it: where, and what was expected there.
+    static func describe(_ error: any Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return path.isEmpty ? "the body" : String(path.drop { $0 == "." })
+        }
+        switch error as? DecodingError {
+        case .typeMismatch(let type, let context)?:
+            let at = path(context)
+            let expected = !"\(type)".contains("Array") ? "a \(type)" : at.hasSuffix("severity") ? #"an array such as ["HIGH", "CRITICAL"]"# : "an array"
+            return "\(at) must be \(expected)"
+        case .valueNotFound(_, let context)?: return "\(path(context)) must not be null"
+        case .keyNotFound(let key, let context)?:
+            return context.codingPath.isEmpty ? "'\(key.stringValue)' is missing" : "\(path(context)).\(key.stringValue) is missing"
+        case .dataCorrupted(let context)?:
+            return context.codingPath.isEmpty ? "it is not JSON" : "\(path(context)): \(context.debugDescription)"
+        default: return FathomError.plain(error)
+        }
+    }
+
     /// What a scan job carries besides its image.
     struct ScanJobPayload: Codable {
         var policy: RequestPolicy?
@@ -214,8 +249,9 @@ public struct ServiceRoutes: Sendable {
             scan = try JSONDecoder().decode(ScanRequest.self, from: Data(body))
         } catch {
             return Self.problem(
-                .badRequest, #"the body must be {"image": "host/repository:tag", "policy": {…}} (policy optional): "# + FathomError.plain(error))
+                .badRequest, #"the body must be {"image": "host/repository:tag", "policy": {…}} (policy optional): "# + Self.describe(error))
         }
+        if let unknown = Self.unknownMembers(of: body) { return Self.problem(.badRequest, unknown) }
         // A local layout or archive, where the operator allowed them.
         var local: LocalSources.Image?
         if LocalSources.isLocal(scan.image) {

@@ -143,6 +143,9 @@ struct WorkerOptions: ParsableArguments {
         if !configuration.notifyURLs.isEmpty && configuration.notifySecret == nil {
             printWarning("no --notify-secret-file: notifications are sent unsigned")
         }
+        if configuration.notifyURLs.isEmpty && configuration.notifySecret != nil {
+            printWarning("--notify-secret-file without --notify-url: nothing is notified")
+        }
         return configuration
     }
 

@@ -317,7 +317,7 @@ import Testing
 
     @Test(arguments: [
         (["scan", "UPPER/Case:tag"], "is not an image reference"),
-        (["scan", "127.0.0.1:1/nothing:here"], "image 127.0.0.1:1/nothing:here: transport: GET http://127.0.0.1:1/v2/nothing/manifests/here failed after 5 attempt(s): connection refused"),
+        (["scan", "127.0.0.1:1/nothing:here"], "image 127.0.0.1:1/nothing:here: transport: GET http://127.0.0.1:1/v2/nothing/manifests/here failed after 5 tries: connection refused"),
         (["scan", Fixtures.image("trivy-docker-save/alpine-310.tar.gz")], "is a file here: for a `docker save` tar write docker-archive:"),
         (["scan", "/tmp"], "'/tmp' is a directory here: for an OCI image layout write oci:/tmp"),
         (["scan", "docker-archive:/nonexistent.tar"], "cannot open"),

@@ -201,7 +201,7 @@ import Testing
         let started = ContinuousClock.now
         let down = try await fathom(["db", "update", "--feeds", directory + "/down.yaml", "--store", directory + "/s.db"])
         #expect(down.status == 1)
-        #expect(down.errorText.contains("first: ") && down.errorText.contains("failed after 3 attempt(s): connection refused"))
+        #expect(down.errorText.contains("first: ") && down.errorText.contains("failed after 3 tries: connection refused"))
         // A refusal is an answer: the three attempts (6 s of backoff between them) do not each
         // wait out a connect timeout as well (10 s; 36 s in all).
         #expect(ContinuousClock.now - started < .seconds(25))

@@ -871,6 +871,15 @@ import Testing
             .POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)", "policy": {"ignore": [{"id": "CVE-1", "expires": "2026-02-30"}]}}"#)
         #expect(badDay.status == 400)
         #expect(String(decoding: badDay.body, as: UTF8.self).contains("'2026-02-30' is not a date"))
+        // A rule fathom does not know is refused, not scanned without (it would be silently so).
+        for (body, said) in [
+            (#"{"image": "\#(image)", "severity": ["HIGH"]}"#, "the body has no member 'severity' (it takes image and policy; a rule goes in policy)"),
+            (#"{"image": "\#(image)", "policy": {"ignore_unfixed": true}}"#, "policy has no member 'ignore_unfixed': it takes severity, ignoreUnfixed"),
+            (#"{"image": "\#(image)", "policy": {"severity": "HIGH,CRITICAL"}}"#, "policy.severity must be an array such as"),
+        ] {
+            let refused = try await Self.request(.POST, "\(service.base)/v1/scans", body: body)
+            #expect(refused.status == 400 && String(decoding: refused.body, as: UTF8.self).contains(said), "\(String(decoding: refused.body, as: UTF8.self))")
+        }
     }
 
     /// A job the service gave up on counts as a failure in the fleet summary and on the
