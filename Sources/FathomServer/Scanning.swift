@@ -169,7 +169,7 @@ public actor ScanRunner {
             try await notify(
                 name: job.image, manifestDigest: result.report.artifact.manifestDigest, changes: result.changes,
                 trigger: WebhookPayload.isPush(job) ? "push" : "request", advisoryVersion: fleet.advisoryVersion,
-                reported: result.report.vulnerabilities.map(StoredFinding.init))
+                reported: result.report.vulnerabilities.map(StoredFinding.init), aliases: Self.aliases(of: result.report))
             // Last, and never failing the job: a twin left is counted twice, not lost.
             if let digest = result.report.artifact.manifestDigest, let registry = source as? RegistryImageSource {
                 do {
@@ -377,7 +377,7 @@ extension ScanRunner {
             if case .scanned = outcome {
                 try await notify(
                     name: image.name, manifestDigest: image.image.manifestDigest, changes: updated.changes, trigger: "rescan",
-                    advisoryVersion: session.fleet.advisoryVersion)
+                    advisoryVersion: session.fleet.advisoryVersion, aliases: Self.aliases(of: updated.report))
             }
         case .skipped(let name, let reason):
             logger.debug("left out of the rescan", metadata: ["image": "\(name)", "reason": "\(reason)"])
@@ -429,8 +429,11 @@ extension ScanRunner {
     /// policy shows them) since the previous scan of its name. The first scan of a name (a scan
     /// job's, given its `reported` findings) has every finding new: the first push of a
     /// vulnerable image is the one a receiver most needs to hear of.
+    /// `aliases`: by id, the other ids of the findings the report shows (a receiver keys on
+    /// the CVE of an `ALPINE-v3.7-musl-CVE-…` finding).
     nonisolated func notify(
-        name: String, manifestDigest: Digest?, changes: ScanChanges?, trigger: String, advisoryVersion: String, reported: [StoredFinding]? = nil
+        name: String, manifestDigest: Digest?, changes: ScanChanges?, trigger: String, advisoryVersion: String, reported: [StoredFinding]? = nil,
+        aliases: [String: [String]] = [:]
     ) async throws {
         guard !settings.notifyURLs.isEmpty else { return }
         let firstScan = changes?.previousScannedAt == nil
@@ -448,12 +451,20 @@ extension ScanRunner {
                 // rescan finds them unchecked again each time.
                 || (trigger != "rescan" && changes?.notChecked != nil)
         else { return }
+        func named(_ findings: [StoredFinding]) -> [StoredFinding] {
+            findings.map { finding in
+                var named = finding
+                named.aliases = aliases[finding.id].flatMap { $0.isEmpty ? nil : $0 }
+                return named
+            }
+        }
         let now = Date()
         try await enqueue(now: now) { id in
             FindingsChanged(
                 deliveryId: id, event: Self.findingsChanged, trigger: trigger, image: name, manifestDigest: manifestDigest?.description,
-                advisoryVersion: advisoryVersion, at: now, firstScan: firstScan ? true : nil, new: new, resolved: resolved,
-                notChecked: changes?.notChecked, fixChanged: changes?.fixChanged)
+                previousManifestDigest: firstScan ? nil : changes?.previousManifestDigest?.description,
+                advisoryVersion: advisoryVersion, at: now, firstScan: firstScan ? true : nil, new: named(new), resolved: resolved,
+                notChecked: changes?.notChecked, fixChanged: changes?.fixChanged.map(named))
         }
     }
 
@@ -475,6 +486,11 @@ extension ScanRunner {
         guard WebhookPayload.isPush(job), let key = job.key, let at = key.lastIndex(of: "@") else { return nil }
         let digest = key[key.index(after: at)...]
         return digest.hasPrefix("sha256:") ? String(digest) : nil
+    }
+
+    /// By id, the aliases of `report`'s findings.
+    static func aliases(of report: ScanReport) -> [String: [String]] {
+        Dictionary(report.vulnerabilities.map { ($0.id, $0.aliases) }, uniquingKeysWith: { first, _ in first })
     }
 
     static let findingsChanged = "findings.changed"
@@ -502,6 +518,8 @@ struct FindingsChanged: Encodable {
     var trigger: String
     var image: String
     var manifestDigest: String?
+    /// The image of the name's previous scan (absent on a first scan).
+    var previousManifestDigest: String?
     var advisoryVersion: String
     var at: Date
     /// True when the name had no scan before: `new` is every finding reported.

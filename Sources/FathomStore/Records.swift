@@ -29,6 +29,9 @@ public struct StoredFinding: Sendable, Hashable, Codable {
     /// With `resolution` `upgraded`: the version (or versions, comma-separated) of the package
     /// installed now, the fix confirmed.
     public var currentVersion: String?
+    /// In a notification: the finding's other ids (its CVE, for a distribution's advisory).
+    /// Not stored with the scans.
+    public var aliases: [String]?
 
     /// Why a finding of the previous scan is resolved.
     public enum Resolution: String, Sendable, Hashable, Codable {

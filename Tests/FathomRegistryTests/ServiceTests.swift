@@ -539,13 +539,17 @@ import Testing
             #expect(push["firstScan"] as? Bool == true)
             let new = push["new"] as? [[String: Any]] ?? []
             #expect(!new.isEmpty && new.allSatisfy { ["musl", "musl-utils"].contains($0["package"] as? String) }, "\(new)")
+            // Each with its CVE, for a receiver that keys on it.
+            #expect(new.allSatisfy { ($0["aliases"] as? [String] ?? []).contains { $0.hasPrefix("CVE-") } }, "\(new)")
+            #expect(push["previousManifestDigest"] == nil)
             #expect((push["resolved"] as? [Any])?.isEmpty == true)
         }
         // One notification of the rescan, for the pulled image only.
         let rescans = deliveries.filter { trigger($0) == "rescan" }
         #expect(rescans.count == 1)
         let body = try #require(rescans.last?["body"] as? [String: Any])
-        #expect(body["firstScan"] == nil)
+        #expect(body["firstScan"] == nil && body["previousManifestDigest"] as? String == body["manifestDigest"] as? String)
+        #expect((body["new"] as? [[String: Any]] ?? []).allSatisfy { $0["aliases"] as? [String] == ["CVE-2026-0001"] }, "\(body)")
         #expect(body["image"] as? String == "\(registry.host)/team/app:1.0")
         #expect(body["trigger"] as? String == "rescan")
         #expect(body["deliveryId"] as? String == rescans.last?["delivery"] as? String)
