@@ -441,6 +441,8 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
         public var package: String?
         /// `YYYY-MM-DD`: the rule applies through that day.
         public var expires: String?
+
+        public enum CodingKeys: String, CodingKey, CaseIterable { case id, package, expires }
     }
 
     /// One VEX statement: a vulnerability's status in products (purls, or the image as
@@ -451,6 +453,8 @@ public struct RequestPolicy: Codable, Sendable, Hashable {
         public var products: [String]
         public var subcomponents: [String]?
         public var justification: String?
+
+        public enum CodingKeys: String, CodingKey, CaseIterable { case vulnerability, status, products, subcomponents, justification }
     }
 
     /// Severities reported (`["HIGH", "CRITICAL"]`).

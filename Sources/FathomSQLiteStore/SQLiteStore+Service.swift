@@ -97,8 +97,7 @@ extension SQLiteStore {
 
     public func expireLeases(maxAttempts: Int, now: Date) async throws -> [Job] {
         let at = Self.milliseconds(now)
-        defer { jobWakeups.wake() }  // as fail: a dead job may hold the next of its name
-        return try await database.write { database in
+        let ended: [Job] = try await database.write { database in
             try database.transaction {
                 let condition = "state = 'running' AND lease_until < ?1 AND attempts >= ?2"
                 var ids: [Int64] = []
@@ -123,6 +122,8 @@ extension SQLiteStore {
                 return jobs
             }
         }
+        if !ended.isEmpty { jobWakeups.wake() }  // as fail: a dead job may hold the next of its name
+        return ended
     }
 
     public func renew(_ ids: [Int64], worker: String, lease: Duration, now: Date) async throws -> Set<Int64> {

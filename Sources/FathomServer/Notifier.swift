@@ -37,24 +37,60 @@ public struct Notifier: Service {
     }
 
     public func run() async throws {
-        // Its own client: a receiver that refuses connections fails in a second or two, not
-        // the shared client's ten-second wait (the batch's lease is a minute).
+        // Its own client: connecting is given 5 s (TLS included), not the shared client's ten.
         let client = HTTPClient(
             eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(2), read: .seconds(10))))
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let due = try await store.dueNotifications(limit: 20, lease: .seconds(60), urls: urls, now: Date())
-                await withTaskGroup(of: Void.self) { group in
-                    for notification in due { group.addTask { await deliver(notification, client: client) } }
+            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(10))))
+        // One lane per receiver: its due notifications one after another, oldest first (a
+        // failure ends the lane until the next tick; the failed one comes again at its retry),
+        // the receivers' lanes at once, so a receiver that is down or hangs holds no other back.
+        // Lanes start at each tick, for the receivers whose lane has ended; a lane's result is
+        // its receiver, the tick's nil.
+        await withTaskGroup(of: String?.self) { group in
+            var busy: Set<String> = []
+            var tickCame = true
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                if tickCame {
+                    for url in urls where !busy.contains(url) {
+                        busy.insert(url)
+                        group.addTask {
+                            await lane(url, client: client)
+                            return url
+                        }
+                    }
+                    group.addTask { [tick] in
+                        try? await Task.sleep(for: tick)
+                        return nil
+                    }
+                    tickCame = false
                 }
-            } catch {
-                if Task.isCancelled || error is CancellationError { break }
-                logger.error("notifications", metadata: ["error": "\(FathomError.plain(error))"])
+                switch await group.next() {
+                case .some(.some(let url)): busy.remove(url)
+                case .some(.none): tickCame = true
+                case .none: tickCame = true
+                }
             }
-            try? await Task.sleep(for: tick)
+            // Stopping: what is being sent is given up, and sent again once its hold runs out.
+            group.cancelAll()
         }
         try? await client.shutdown()
+    }
+
+    /// Sends `url`'s due notifications one at a time, oldest first, until none is due or one
+    /// is not accepted (each is taken as it is sent: none waits out a hold behind a failure).
+    func lane(_ url: String, client: HTTPClient) async {
+        while !Task.isCancelled {
+            let due: [OutgoingNotification]
+            do {
+                due = try await store.dueNotifications(limit: 1, lease: .seconds(60), urls: [url], now: Date())
+            } catch {
+                if !(Task.isCancelled || error is CancellationError) {
+                    logger.error("notifications", metadata: ["url": "\(Self.redacted(url))", "error": "\(FathomError.plain(error))"])
+                }
+                return
+            }
+            guard let next = due.first, await deliver(next, client: client) else { return }
+        }
     }
 
     /// A receiver's URL as logs show it: its scheme, host and port only (a path or query may
@@ -77,7 +113,9 @@ public struct Notifier: Service {
         return (try? JSONDecoder().decode(Event.self, from: Data(body)))?.event ?? ScanRunner.findingsChanged
     }
 
-    func deliver(_ notification: OutgoingNotification, client: HTTPClient) async {
+    /// Sends one notification and records the outcome; true when the receiver accepted it.
+    @discardableResult
+    func deliver(_ notification: OutgoingNotification, client: HTTPClient) async -> Bool {
         var request = HTTPClientRequest(url: notification.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -92,6 +130,8 @@ public struct Notifier: Service {
             _ = try? await response.body.collect(upTo: 64 << 10)
             if !(200..<300).contains(response.status.code) { failure = "the receiver answered \(response.status.code)" }
         } catch {
+            // Stopping: neither a failure to count nor a state to store (its hold runs out).
+            if Task.isCancelled { return false }
             failure = "\(error)"
         }
         do {
@@ -109,6 +149,7 @@ public struct Notifier: Service {
         } catch {
             logger.error("notification state not stored", metadata: ["delivery": "\(notification.deliveryID)", "error": "\(FathomError.plain(error))"])
         }
+        return failure == nil
     }
 }
 

@@ -210,9 +210,20 @@ public struct ServiceRoutes: Sendable {
         if let unknown = object.keys.filter({ !known.contains($0) }).sorted().first {
             return "the body has no member '\(unknown)' (it takes image and policy; a rule goes in policy)"
         }
-        let rules = Set(RequestPolicy.CodingKeys.allCases.map(\.rawValue))
-        if let policy = object["policy"] as? [String: Any], let unknown = policy.keys.filter({ !rules.contains($0) }).sorted().first {
-            return "policy has no member '\(unknown)': it takes \(RequestPolicy.CodingKeys.allCases.map(\.rawValue).joined(separator: ", "))"
+        guard let policy = object["policy"] as? [String: Any] else { return nil }
+        func unknownMember(of object: [String: Any], in place: String, known: [String]) -> String? {
+            object.keys.filter { !known.contains($0) }.sorted().first.map { "\(place) has no member '\($0)': it takes \(known.joined(separator: ", "))" }
+        }
+        if let unknown = unknownMember(of: policy, in: "policy", known: RequestPolicy.CodingKeys.allCases.map(\.rawValue)) { return unknown }
+        // An ignore rule's `expiry` would never expire, its `pkg` would name every package.
+        for (member, known) in [
+            ("ignore", RequestPolicy.IgnoreEntry.CodingKeys.allCases.map(\.rawValue)), ("vex", RequestPolicy.Statement.CodingKeys.allCases.map(\.rawValue)),
+        ] {
+            for (index, entry) in (policy[member] as? [Any] ?? []).enumerated() {
+                if let entry = entry as? [String: Any], let unknown = unknownMember(of: entry, in: "policy.\(member)[\(index)]", known: known) {
+                    return unknown
+                }
+            }
         }
         return nil
     }

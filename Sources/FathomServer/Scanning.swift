@@ -439,9 +439,11 @@ extension ScanRunner {
         let firstScan = changes?.previousScannedAt == nil
         var new = changes?.new ?? []
         if firstScan {
-            // Only a tag's: a multi-platform push notifies each platform's manifest by digest
-            // too, a new name at every build (its tag's scan is compared with the one before).
-            guard let reported, !reported.isEmpty, !name.contains("@sha256:") else { return }
+            // Not a push's of a name by digest alone: a multi-platform push notifies each
+            // platform's manifest by digest too, a new name at every build (its tag's scan is
+            // compared with the one before). A request for a digest is told.
+            let byDigestAlone = (try? ImageReference(parsing: name)).map { $0.tag == nil && $0.digest != nil } ?? false
+            guard let reported, !reported.isEmpty, !(trigger == "push" && byDigestAlone) else { return }
             new = reported
         }
         let resolved = changes?.resolved ?? []

@@ -213,18 +213,19 @@ public struct WorkerPool: Service {
         while !Task.isCancelled {
             try? await Task.sleep(for: lease / 3)
             if Task.isCancelled { break }
-            if Task.isCancelled { break }
-            await expireLeases()
+            // Its own leases first: a late renewal is not taken for a dead worker's.
             let held = running.withLock { Array($0.values) }
-            guard !held.isEmpty else { continue }
-            do {
-                let renewed = try await store.renew(held.map(\.id), worker: worker, lease: lease, now: Date())
-                for job in held where !renewed.contains(job.id) {
-                    logger.warning("lost the lease of a job", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+            if !held.isEmpty {
+                do {
+                    let renewed = try await store.renew(held.map(\.id), worker: worker, lease: lease, now: Date())
+                    for job in held where !renewed.contains(job.id) {
+                        logger.warning("lost the lease of a job", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+                    }
+                } catch {
+                    logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.id))", "error": "\(FathomError.plain(error))"])
                 }
-            } catch {
-                logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.id))", "error": "\(FathomError.plain(error))"])
             }
+            await expireLeases()
         }
     }
 
@@ -235,7 +236,11 @@ public struct WorkerPool: Service {
                 logger.warning("job dead: its lease ran out on its last attempt", metadata: [
                     "job": "\(job.id)", "image": "\(job.image)", "error": "\(job.lastError ?? "")",
                 ])
-                try await runner.notifyFailed(job, error: job.lastError ?? "its lease ran out")
+                do {
+                    try await runner.notifyFailed(job, error: job.lastError ?? "its lease ran out")
+                } catch {
+                    logger.warning("cannot queue a failed scan's notification", metadata: ["job": "\(job.id)", "error": "\(FathomError.plain(error))"])
+                }
             }
         } catch {
             // Said at debug level: a store that cannot be reached is said by the claims, once per

@@ -197,6 +197,8 @@ import Testing
         for image in rescanReport["changed"] as? [[String: Any]] ?? [] {
             #expect((image["resolved"] as? [Any] ?? []).isEmpty, "\(image)")
         }
+        let root = try #require((rescanReport["changed"] as? [[String: Any]])?.first { ($0["name"] as? String)?.hasSuffix("/root") == true }, "\(rescanReport)")
+        #expect(Set((root["notChecked"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!) \($0["installedVersion"]!)" }) == before)
     }
 
     /// One manifest scanned as a plain tag and as the amd64 child of an index tag, in either

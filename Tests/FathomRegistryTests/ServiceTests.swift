@@ -893,11 +893,18 @@ import Testing
         try "dead-secret".write(toFile: directory + "/notify.secret", atomically: true, encoding: .utf8)
         let receiver = try await Self.startReceiver(secret: "dead-secret", in: directory)
         defer { receiver.server.stop() }
-        // A receiver that is down, named first, holds the other back no more than a moment.
+        // A receiver that takes the connection and never answers (each try waits out the 10 s
+        // read timeout), named first, holds the other back not at all.
+        let hangingPort = try freePort()
+        let hanging = try await BackgroundServer(
+            // Started from the test process, it may inherit a blocked SIGTERM: it must stop on one.
+            #"python3 -c 'import signal, socket, sys, time; signal.pthread_sigmask(signal.SIG_SETMASK, []); s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(3600)' "$1""#,
+            argument: "\(hangingPort)", port: hangingPort)
+        defer { hanging.stop() }
         let service = try await Self.startService(
             workers: 1,
             arguments: [
-                "--max-attempts", "1", "--notify-url", "http://127.0.0.1:1/down?token=hush", "--notify-url", receiver.url,
+                "--max-attempts", "1", "--notify-url", "http://127.0.0.1:\(hangingPort)/hook?token=hush", "--notify-url", receiver.url,
                 "--notify-secret-file", directory + "/notify.secret",
             ])
         defer { service.server.stop() }
@@ -914,13 +921,16 @@ import Testing
         #expect((failures.first?["reason"] as? String)?.contains("connection refused") == true, "\(failures)")
         let page = String(decoding: try await Self.request(.GET, "\(service.base)/").body, as: UTF8.self)
         #expect(page.contains(image) && page.contains("connection refused"))
-        // The receivers hear of it: `scan.failed`, with the job and its error (once accepted).
+        // The receivers hear of it: `scan.failed`, with the job and its error (once accepted,
+        // at its second try a second later: well within the hanging receiver's ten seconds).
+        let died = Date()
         var deliveries: [[String: Any]] = []
-        try await Self.eventually("the failure's notification", seconds: 6) {
+        try await Self.eventually("the failure's notification", seconds: 60) {
             let lines = (try? String(contentsOfFile: receiver.log, encoding: .utf8))?.split(separator: "\n") ?? []
             deliveries = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             return deliveries.contains { $0["status"] as? Int == 200 }
         }
+        #expect(Date().timeIntervalSince(died) < 8, "the hanging receiver held the other back \(Date().timeIntervalSince(died)) s")
         #expect(Set(deliveries.compactMap { $0["delivery"] as? String }).count == 1, "\(deliveries)")
         let delivered = try #require(deliveries.last)
         #expect(delivered["event"] as? String == "scan.failed" && delivered["verified"] as? Bool == true)
@@ -928,9 +938,12 @@ import Testing
         #expect(body["event"] as? String == "scan.failed" && body["trigger"] as? String == "request")
         #expect(body["image"] as? String == image && body["attempts"] as? Int == 1 && body["job"] is Int)
         #expect((body["error"] as? String)?.contains("connection refused") == true, "\(body)")
-        // The receiver that is down is named in the log without its path and query.
+        // The hanging receiver is named in the log, once its try timed out, without its path and query.
+        try await Self.eventually("the hanging receiver's timeout", seconds: 30) {
+            ((try? String(contentsOfFile: service.directory + "/serve.log", encoding: .utf8)) ?? "").contains("http://127.0.0.1:\(hangingPort)/…")
+        }
         let log = (try? String(contentsOfFile: service.directory + "/serve.log", encoding: .utf8)) ?? ""
-        #expect(log.contains("notification not delivered") && log.contains("http://127.0.0.1:1/…") && !log.contains("hush"), "\(log.suffix(2000))")
+        #expect(log.contains("notification not delivered") && !log.contains("hush"), "\(log.suffix(2000))")
     }
 
     /// A scan request for a tag or repository the registry says it does not have is dead after
