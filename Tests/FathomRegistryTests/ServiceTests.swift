@@ -880,6 +880,7 @@ import Testing
             (#"{"image": "\#(image)", "severity": ["HIGH"]}"#, "the body has no member 'severity' (it takes image and policy; a rule goes in policy)"),
             (#"{"image": "\#(image)", "policy": {"ignore_unfixed": true}}"#, "policy has no member 'ignore_unfixed': it takes severity, ignoreUnfixed"),
             (#"{"image": "\#(image)", "policy": {"severity": "HIGH,CRITICAL"}}"#, "policy.severity must be an array such as"),
+            (#"{"image": "\#(image)", "policy": {"ignore": [{"id": "CVE-1", "expiry": "2026-01-01"}]}}"#, "policy.ignore[0] has no member 'expiry': it takes id, package, expires"),
         ] {
             let refused = try await Self.request(.POST, "\(service.base)/v1/scans", body: body)
             #expect(refused.status == 400 && String(decoding: refused.body, as: UTF8.self).contains(said), "\(String(decoding: refused.body, as: UTF8.self))")
