@@ -50,6 +50,8 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
         public static let limitExceeded = Code("limit exceeded")
         /// The work took longer than it was given (`--image-timeout`).
         public static let timedOut = Code("timed out")
+        /// A worker no longer holds its job's lease: what it was about to store is not stored.
+        public static let leaseLost = Code("lease lost")
     }
 
     /// Where an error was thrown, for bug reports.

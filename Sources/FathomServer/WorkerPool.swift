@@ -43,7 +43,7 @@ public struct WorkerPool: Service {
     /// of every running job in one statement, at a third of the lease's length; a job that
     /// succeeded is renewed until its end is recorded.
     func work(as worker: String) async {
-        let running = Locked<[Int64: Job]>([:])
+        let running = Locked<[Int64: JobLease]>([:])
         let heartbeat = Task { await renew(running, as: worker) }
         defer { heartbeat.cancel() }
         await withTaskGroup(of: Event.self) { group in
@@ -59,6 +59,7 @@ public struct WorkerPool: Service {
             var claimFailure: (said: String?, at: ContinuousClock.Instant) = (nil, .now)
             /// Jobs that succeeded, whose ends the next claim records.
             var succeeded: [Job] = []
+            var asked = Date()
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let free = configuration.batch - inFlight
                 var claimed: [Job] = []
@@ -69,6 +70,8 @@ public struct WorkerPool: Service {
                         // A claim still waiting for the store a second after SIGTERM is given up
                         // (a store that is down held the process past Kubernetes' grace period).
                         let ending = succeeded.map(\.id)
+                        // The leases run from before the claim was asked, as the store may count them.
+                        asked = Date()
                         let claim = Task { [store, configuration] in
                             try await store.complete(
                                 ending, thenClaim: free, worker: worker, lease: configuration.lease,
@@ -118,10 +121,11 @@ public struct WorkerPool: Service {
                     }
                 }
                 for job in claimed {
-                    running.withLock { $0[job.id] = job }
+                    let lease = JobLease(job: job, askedAt: asked, lease: configuration.lease)
+                    running.withLock { $0[job.id] = lease }
                     inFlight += 1
                     group.addTask {
-                        let succeeded = await self.process(job, as: worker)
+                        let succeeded = await self.process(job, lease: lease, as: worker)
                         if !succeeded { running.withLock { _ = $0.removeValue(forKey: job.id) } }
                         return .jobEnded(succeeded ? job : nil)
                     }
@@ -172,7 +176,7 @@ public struct WorkerPool: Service {
     }
 
     /// The jobs whose ends were recorded: their leases are no longer renewed.
-    func ended(_ jobs: [Job], _ running: Locked<[Int64: Job]>) {
+    func ended(_ jobs: [Job], _ running: Locked<[Int64: JobLease]>) {
         for job in jobs {
             running.withLock { _ = $0.removeValue(forKey: job.id) }
             // Said by kind: a rescan or an update names no image.
@@ -187,7 +191,7 @@ public struct WorkerPool: Service {
     /// jobs' leases return them (a scan finds its report stored and stops). False when the store
     /// did not answer in time (an error it answered is no reason to stop asking).
     @discardableResult
-    func record(_ jobs: [Job], _ running: Locked<[Int64: Job]>, as worker: String) async -> Bool {
+    func record(_ jobs: [Job], _ running: Locked<[Int64: JobLease]>, as worker: String) async -> Bool {
         guard !jobs.isEmpty else { return true }
         let (answered, cause): (Bool, String)
         switch await Self.atExit({ [store, configuration] in
@@ -207,8 +211,10 @@ public struct WorkerPool: Service {
         return answered
     }
 
-    /// Renews the leases of the jobs in `running`, at a third of the lease's length, until cancelled.
-    func renew(_ running: Locked<[Int64: Job]>, as worker: String) async {
+    /// Renews the leases of the jobs in `running`, at a third of the lease's length, until
+    /// cancelled. A job the store no longer gives this worker (its lease ran out while the worker
+    /// was frozen or cut off, and another took it or it ended) is stopped.
+    func renew(_ running: Locked<[Int64: JobLease]>, as worker: String) async {
         let lease = configuration.lease
         while !Task.isCancelled {
             try? await Task.sleep(for: lease / 3)
@@ -216,13 +222,21 @@ public struct WorkerPool: Service {
             // Its own leases first: a late renewal is not taken for a dead worker's.
             let held = running.withLock { Array($0.values) }
             if !held.isEmpty {
+                let asked = Date()
                 do {
-                    let renewed = try await store.renew(held.map(\.id), worker: worker, lease: lease, now: Date())
-                    for job in held where !renewed.contains(job.id) {
-                        logger.warning("lost the lease of a job", metadata: ["job": "\(job.id)", "image": "\(job.image)"])
+                    let renewed = try await store.renew(held.map(\.job.id), worker: worker, lease: lease, now: asked)
+                    for job in held {
+                        if renewed.contains(job.job.id) {
+                            job.renewed(askedAt: asked, lease: lease)
+                        } else {
+                            logger.warning(
+                                "lost the lease of a job (another worker took it, or it ended): its scan stops and stores nothing",
+                                metadata: ["job": "\(job.job.id)", "image": "\(job.job.image)"])
+                            job.lose()
+                        }
                     }
                 } catch {
-                    logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.id))", "error": "\(FathomError.plain(error))"])
+                    logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.job.id))", "error": "\(FathomError.plain(error))"])
                 }
             }
             await expireLeases()
@@ -253,12 +267,16 @@ public struct WorkerPool: Service {
 
     /// One job of a batch, to the end: true when it succeeded (its end is for the loop to record,
     /// with its next claim); false when it failed (recorded here) or was handed back at shutdown.
-    func process(_ job: Job, as worker: String) async -> Bool {
+    func process(_ job: Job, lease: JobLease, as worker: String) async -> Bool {
         // A job in flight is not cut short by a graceful shutdown, only by the end of its grace
         // period (this task cancelled). Then it goes back to the queue at once, its attempt
         // returned, without waiting for the scan to notice.
         // Its registry requests carry the job's id (`User-Agent: … (scan job-42)`).
-        let scan = Task { try await RegistryScan.$id.withValue("job-\(job.id)") { try await runner.run(job) } }
+        // A report is stored only under the lease (`JobLease.check`); a lease lost stops the scan.
+        let scan = Task {
+            try await JobLease.$current.withValue(lease) { try await RegistryScan.$id.withValue("job-\(job.id)") { try await runner.run(job) } }
+        }
+        lease.onLoss { scan.cancel() }
         guard let outcome = await Self.outcome(of: scan) else {
             scan.cancel()
             // The hand-back runs apart from this cancelled task (in it, the wait would end at once
@@ -274,7 +292,12 @@ public struct WorkerPool: Service {
         do {
             try outcome.get()
             return true
-        } catch {
+        } catch var error {
+            // A scan stopped because its lease was lost says so, not that it was cancelled. Its
+            // failure is recorded as any other's: the store takes it only from the job's holder.
+            if lease.isLost {
+                do { try lease.check() } catch let lost { error = lost }
+            }
             let message = "\(FathomError.wrapping(error, image: job.image.isEmpty ? nil : job.image))"
             let delay = configuration.retryBackoff * (1 << min(job.attempts - 1, 10))
             logger.warning("job failed", metadata: ["job": "\(job.id)", "image": "\(job.image)", "error": "\(message)"])

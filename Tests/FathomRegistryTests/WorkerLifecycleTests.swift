@@ -267,6 +267,65 @@ import Testing
         rescuer.terminate()
     }
 
+    /// A worker frozen past its job's lease (SIGSTOP here: a paused VM, a stalled node, a store
+    /// cut off for as long) stores nothing once it runs again: meanwhile another worker's
+    /// heartbeat ended the job (dead on its last attempt), and a report stored after that would
+    /// stand beside a dead job and its `scan.failed`.
+    @Test func aWorkerThatLostItsLeaseStoresNothing() async throws {
+        let store = try await LocalPostgres.shared.value.database("leaselost")
+        let registry = try await LocalRegistry()
+        defer { registry.stop() }
+        let proxy = try await FaultProxy(upstream: registry.host)
+        defer { proxy.stop() }
+        // The manifest answers after the lease (3 s) has run out, and after the job was ended.
+        proxy.inject(.delay(.seconds(8)), pathContains: "/manifests/", times: 1)
+        let service = try await ServiceTests.startService(workers: 0, store: store, arguments: ["--registry", proxy.host])
+        defer { service.server.stop() }
+        let layout = try await TestImages.layout()
+        try await registry.push("oci:\(layout.directory):gzip", to: "leaselost/a", tag: "1")
+        let frozen = try ServiceTests.startWorker(
+            "leaselost-frozen", service: service, registry: proxy.host, arguments: ["--max-attempts", "1"], environment: ["FATHOM_LOG_LEVEL": "info"])
+        defer {
+            kill(frozen.processIdentifier, SIGCONT)
+            if frozen.isRunning { kill(frozen.processIdentifier, SIGKILL) }
+        }
+        let queued = try ServiceTests.object(
+            try await ServiceTests.request(.POST, "\(service.base)/v1/scans", body: "{\"image\": \"\(proxy.host)/leaselost/a:1\"}").body)
+        let id = try #require(queued["job"] as? Int)
+        func job() async throws -> [String: Any] {
+            try ServiceTests.object(try await ServiceTests.request(.GET, "\(service.base)/v1/jobs/\(id)").body)
+        }
+        try await ServiceTests.eventually("the job held by the worker, its manifest asked for", seconds: 30) {
+            let current = try await job()
+            return current["state"] as? String == "running" && proxy.requests.contains { $0.contains("/manifests/") }
+        }
+        kill(frozen.processIdentifier, SIGSTOP)
+        // Another worker's heartbeat ends the job whose lease ran out on its last attempt.
+        let other = try ServiceTests.startWorker("leaselost-other", service: service, registry: proxy.host, arguments: ["--max-attempts", "1"])
+        defer { if other.isRunning { kill(other.processIdentifier, SIGKILL) } }
+        try await ServiceTests.eventually("the job dead once its lease ran out", seconds: 30) { try await job()["state"] as? String == "dead" }
+        let ended = try await job()
+        kill(frozen.processIdentifier, SIGCONT)
+        // Thawed, the worker finds its lease lost (or its report's time past) and says so.
+        let logPath = service.directory + "/leaselost-frozen.log"
+        try await ServiceTests.eventually("the thawed worker gives the job up", seconds: 30) {
+            ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("job failed")
+        }
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        #expect(log.contains("lease"), "the worker says its lease was lost: \(log)")
+        #expect(frozen.isRunning, "the worker runs on after giving the job up: \(log)")
+        let report = try await ServiceTests.request(.GET, "\(service.base)/v1/images/leaselost/a/1")
+        // No report: the image's answer is its dead job (422), not a report (200).
+        #expect(report.status == 422, "no report stored by a worker without the lease: \(report.status); its log: \(log)")
+        let after = try await job()
+        #expect(after["state"] as? String == "dead" && after["lastError"] as? String == ended["lastError"] as? String,
+                "the job stays as the heartbeat ended it: \(after); its log: \(log)")
+        frozen.terminate()
+        other.terminate()
+        await frozen.exited()
+        await other.exited()
+    }
+
     /// A slow job holds only its own place of a worker's batch: while it waits on the registry,
     /// the worker claims and scans the others, one claim per place freed.
     @Test func aSlowJobHoldsOnlyItsOwnPlace() async throws {
