@@ -118,16 +118,20 @@ public struct ServiceRoutes: Sendable {
         let up = await readiness.problem(of: store) == nil
         if up {
             let store = self.store
-            let read = Locked<(counts: [Job.State: Int], oldest: Date?)?>(nil)
+            let read = Locked<(counts: [Job.State: Int], oldest: Date?, waiting: Int)?>(nil)
             let gauges = Task {
                 let counts = try await store.jobCounts()
                 let oldest = try await store.advisoryFeeds().oldestUpdate
-                read.withLock { $0 = (counts, oldest) }
+                let waiting = try await store.notificationCounts().waiting
+                read.withLock { $0 = (counts, oldest, waiting) }
             }
-            if case .success? = await WorkerPool.outcome(of: gauges, within: .seconds(2)), let (counts, oldest) = read.withLock({ $0 }) {
+            if case .success? = await WorkerPool.outcome(of: gauges, within: .seconds(2)), let (counts, oldest, waiting) = read.withLock({ $0 }) {
                 for state in Job.State.allCases {
                     Gauge(label: "fathom_jobs", dimensions: [("state", state.rawValue)]).record(counts[state] ?? 0)
                 }
+                // Notifications no receiver has accepted yet (a receiver down, or no process left
+                // that sends to it): a backlog that only grows is worth an alert.
+                Gauge(label: "fathom_notifications_waiting").record(waiting)
                 if let oldest { Gauge(label: "fathom_advisory_data_age_seconds").record(Date().timeIntervalSince(oldest)) }
             } else {
                 gauges.cancel()

@@ -946,6 +946,9 @@ import Testing
         }
         let log = (try? String(contentsOfFile: service.directory + "/serve.log", encoding: .utf8)) ?? ""
         #expect(log.contains("notification not delivered") && !log.contains("hush"), "\(log.suffix(2000))")
+        // The hanging receiver's notification is the backlog the metrics show.
+        let metrics = String(decoding: try await Self.request(.GET, "\(service.base)/metrics").body, as: UTF8.self)
+        #expect(metrics.contains("fathom_notifications_waiting 1.0\n"), "\(metrics)")
     }
 
     /// A scan request for a tag or repository the registry says it does not have is dead after
