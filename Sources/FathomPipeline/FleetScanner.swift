@@ -689,9 +689,8 @@ public final class ScanWrites: Sendable {
 extension StoredFinding {
     public init(_ finding: Finding) {
         self.init(
-            id: finding.id, ecosystem: finding.ecosystem, package: finding.package, installedVersion: finding.installedVersion,
-            fixedVersion: finding.fixedVersion, severity: finding.severity.rawValue,
-            path: Package.osEcosystems.contains(finding.ecosystem) ? nil : finding.path)
+            reported: finding.id, ecosystem: finding.ecosystem, package: finding.package, installedVersion: finding.installedVersion,
+            fixedVersion: finding.fixedVersion, severity: finding.severity.rawValue, path: finding.path)
     }
 
     /// By the key of each finding other feeds' records were merged into, the keys those

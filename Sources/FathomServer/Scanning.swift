@@ -538,10 +538,9 @@ extension StoredFinding {
     /// A reported vulnerability as the scan history keeps it (a language package's path too).
     init(_ vulnerability: ScanReport.Vulnerability) {
         self.init(
-            id: vulnerability.id, ecosystem: vulnerability.ecosystem, package: vulnerability.package,
+            reported: vulnerability.id, ecosystem: vulnerability.ecosystem, package: vulnerability.package,
             installedVersion: vulnerability.installedVersion, fixedVersion: vulnerability.fixedVersion,
-            severity: vulnerability.severity.rawValue,
-            path: Package.osEcosystems.contains(vulnerability.ecosystem) ? nil : vulnerability.path)
+            severity: vulnerability.severity.rawValue, path: vulnerability.path)
     }
 }
 

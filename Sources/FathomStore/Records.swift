@@ -56,6 +56,16 @@ public struct StoredFinding: Sendable, Hashable, Codable {
         self.severity = severity
     }
 
+    /// A reported finding as the history keeps it: a language package with the path it was
+    /// found at, an OS package without one (its database is the path).
+    public init(
+        reported id: String, ecosystem: String, package: String, installedVersion: String, fixedVersion: String?, severity: String, path: String?
+    ) {
+        self.init(
+            id: id, ecosystem: ecosystem, package: package, installedVersion: installedVersion, fixedVersion: fixedVersion, severity: severity,
+            path: Package.osEcosystems.contains(ecosystem) ? nil : path)
+    }
+
     /// Findings as the history stores them: one line each, tab-separated fields (JSON coding of
     /// every scan's findings was the largest cost of a warm fleet scan).
     public static func encode(_ findings: [StoredFinding]) -> [UInt8] {
