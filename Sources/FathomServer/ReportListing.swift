@@ -31,7 +31,7 @@ extension ReportStore {
     /// Stores `report` as the newest of `name`, with its findings listed beside it; in a worker's
     /// job, only while the job's lease is held.
     func storeReport(_ report: ScanReport, name: String, repository: String, tag: String?) async throws {
-        try JobLease.current?.check()
+        try await JobLease.current?.check()
         try await storeReport(
             try report.document(), name: name, repository: repository, tag: tag, manifestDigest: report.artifact.manifestDigest,
             listing: ReportListing(report: report, name: name))

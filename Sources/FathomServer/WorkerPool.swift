@@ -121,7 +121,9 @@ public struct WorkerPool: Service {
                     }
                 }
                 for job in claimed {
-                    let lease = JobLease(job: job, askedAt: asked, lease: configuration.lease)
+                    let lease = JobLease(job: job, askedAt: asked, length: configuration.lease) { [store, configuration] now in
+                        try await store.renew([job.id], worker: worker, lease: configuration.lease, now: now).contains(job.id)
+                    }
                     running.withLock { $0[job.id] = lease }
                     inFlight += 1
                     group.addTask {
@@ -227,7 +229,7 @@ public struct WorkerPool: Service {
                     let renewed = try await store.renew(held.map(\.job.id), worker: worker, lease: lease, now: asked)
                     for job in held {
                         if renewed.contains(job.job.id) {
-                            job.renewed(askedAt: asked, lease: lease)
+                            job.renewed(askedAt: asked)
                         } else {
                             logger.warning(
                                 "lost the lease of a job (another worker took it, or it ended): its scan stops and stores nothing",
@@ -295,9 +297,7 @@ public struct WorkerPool: Service {
         } catch var error {
             // A scan stopped because its lease was lost says so, not that it was cancelled. Its
             // failure is recorded as any other's: the store takes it only from the job's holder.
-            if lease.isLost {
-                do { try lease.check() } catch let lost { error = lost }
-            }
+            if lease.isLost { error = lease.lostError }
             let message = "\(FathomError.wrapping(error, image: job.image.isEmpty ? nil : job.image))"
             let delay = configuration.retryBackoff * (1 << min(job.attempts - 1, 10))
             logger.warning("job failed", metadata: ["job": "\(job.id)", "image": "\(job.image)", "error": "\(message)"])
