@@ -15,6 +15,8 @@ enum CommandLineDefaults {
         var valued: Set<String> = []
         /// Long names of flags (with `no-` forms where the flag has one).
         var flags: Set<String> = []
+        /// Long names that may be given more than once, each adding a value (`--vex`).
+        var repeating: Set<String> = []
 
         func takes(_ name: String) -> Bool { valued.contains(name) || flags.contains(name) }
     }
@@ -108,7 +110,14 @@ enum CommandLineDefaults {
                 default: throw ValidationError("\(origin): \(name) is a flag: true or false, not '\(value)'")
                 }
             } else if let list = value as? [Any] {
-                for item in list { extra += ["--\(name)", "\(item)"] }
+                // A list is the option repeated where it repeats; for one that takes a single
+                // value, one comma-separated value (`severity: [HIGH, CRITICAL]` is
+                // `--severity HIGH,CRITICAL`, where repeating it kept only the last, silently).
+                if options.repeating.contains(name) {
+                    for item in list { extra += ["--\(name)", "\(item)"] }
+                } else {
+                    extra += ["--\(name)", list.map { "\($0)" }.joined(separator: ",")]
+                }
             } else {
                 extra += ["--\(name)", "\(value)"]
             }
@@ -129,6 +138,22 @@ enum CommandLineDefaults {
             if match.output.2 != nil { options.valued.insert(name) } else { options.flags.insert(name) }
         }
         options.flags.subtract(["help", "version"])
+        // Which repeat, from the parser's own description of the command (its help text does
+        // not say).
+        struct Description: Decodable {
+            struct Command: Decodable { var arguments: [Argument]? }
+            struct Argument: Decodable {
+                struct Name: Decodable { var kind: String; var name: String }
+                var isRepeating: Bool?
+                var names: [Name]?
+            }
+            var command: Command
+        }
+        if let description = try? JSONDecoder().decode(Description.self, from: Data(command._dumpHelp().utf8)) {
+            for argument in description.command.arguments ?? [] where argument.isRepeating == true {
+                for name in argument.names ?? [] where name.kind == "long" { options.repeating.insert(name.name) }
+            }
+        }
         return options
     }
 

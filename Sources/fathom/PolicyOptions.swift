@@ -12,14 +12,16 @@ import Foundation
 /// The policy flags `scan`, `registry` and `rescan` share: what is filtered, what is accepted
 /// (ignore file, VEX), and what makes `--exit-code` fail the run.
 struct PolicyOptions: ParsableArguments {
-    @Option(help: "Report only these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN).")
-    var severity: String?
+    // Repeatable, and each may list several: `--severity HIGH --severity CRITICAL` is both (a
+    // second flag, or a configuration file's YAML list, must not silently replace the first).
+    @Option(help: "Report only these severities (comma-separated or repeated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN).")
+    var severity: [String] = []
 
     @Flag(help: "Leave out findings that have no fixed version yet.")
     var ignoreUnfixed = false
 
-    @Option(help: "Leave out findings whose vendor status is one of these (comma-separated: fixed, affected, will_not_fix, fix_deferred, end_of_life, under_investigation).")
-    var ignoreStatus: String?
+    @Option(help: "Leave out findings whose vendor status is one of these (comma-separated or repeated: fixed, affected, will_not_fix, fix_deferred, end_of_life, under_investigation).")
+    var ignoreStatus: [String] = []
 
     @Flag(help: "Also report what Debian rates unimportant (left out by default, as Debian does not treat them as security issues).")
     var includeUnimportant = false
@@ -55,6 +57,11 @@ struct PolicyOptions: ParsableArguments {
     @Flag(help: "Give a verdict (--exit-code) even when an image's OS or a language ecosystem it holds has no advisory data.")
     var allowMissingData = false
 
+    /// Every `--severity` given, as one comma-separated list (nil: none given).
+    var severities: String? { severity.isEmpty ? nil : severity.joined(separator: ",") }
+    /// Every `--ignore-status` given, as one comma-separated list.
+    var statuses: String? { ignoreStatus.isEmpty ? nil : ignoreStatus.joined(separator: ",") }
+
     func validate() throws {
         guard (0...255).contains(exitCode) else { throw ValidationError("--exit-code must be 0 to 255 (a process exit status), not \(exitCode)") }
         if let epssThreshold, !(0...1).contains(epssThreshold) {
@@ -62,12 +69,12 @@ struct PolicyOptions: ParsableArguments {
         }
         // Each names its option: set by a variable or a file, the user typed neither.
         do {
-            if let severity { _ = try ScanPolicy.severities(severity) }
+            if let severities { _ = try ScanPolicy.severities(severities) }
         } catch let error as FathomError {
             throw ValidationError("--severity: \(error.message)")
         }
         do {
-            if let ignoreStatus { _ = try Finding.Status.list(ignoreStatus) }
+            if let statuses { _ = try Finding.Status.list(statuses) }
         } catch let error as FathomError {
             throw ValidationError("--ignore-status: \(error.message)")
         }
@@ -78,9 +85,9 @@ struct PolicyOptions: ParsableArguments {
     func policy() throws -> ScanPolicy {
         var policy = ScanPolicy()
         do {
-            policy.severities = try severity.map(ScanPolicy.severities)
+            policy.severities = try severities.map(ScanPolicy.severities)
             policy.ignoreUnfixed = ignoreUnfixed
-            policy.ignoreStatuses = try ignoreStatus.map(Finding.Status.list) ?? []
+            policy.ignoreStatuses = try statuses.map(Finding.Status.list) ?? []
             policy.includeUnimportant = includeUnimportant
             policy.includeKernel = includeKernel
             policy.kevOnly = kevOnly

@@ -396,6 +396,44 @@ import Testing
         let fromBadFile = try await fathom(["scan", image, "--config", directory + "/loud.yaml"])
         #expect(fromBadFile.status == 64 && fromBadFile.errorText.contains("was set by \(directory)/loud.yaml)"), "\(fromBadFile.errorText)")
 
+        // Severities and statuses listed in the file (a YAML list, as Trivy's file has them) or
+        // repeated on the command line are all of them, as the comma-separated form is: only the
+        // last was kept, so a gate on CRITICAL and HIGH checked HIGH alone (here: none).
+        let store = directory + "/severities.db"
+        let nvd = try await AdvisoryCLITests.nvdFeedFile(in: directory)
+        #expect(try await fathom(["db", "import", "--store", store, AdvisoryCLITests.secdb("v3.7"), nvd]).status == 0)
+        func severities(_ arguments: [String], file: String? = nil) async throws -> [String: Int] {
+            var arguments = ["scan", image, "-f", "json", "--store", store] + arguments
+            if let file {
+                try file.write(toFile: directory + "/severities.yaml", atomically: true, encoding: .utf8)
+                arguments += ["--config", directory + "/severities.yaml"]
+            }
+            let run = try await Tool.run([Fixtures.fathomExecutable] + arguments, check: false, directory: directory)
+            #expect(run.status == 0, "\(run.errorText)")
+            let document = try #require(try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])
+            let findings = (document["vulnerabilities"] as? [[String: Any]]) ?? []
+            return Dictionary(grouping: findings.compactMap { $0["severity"] as? String }, by: { $0 }).mapValues(\.count)
+        }
+        let unfiltered = try await severities([])
+        try #require((unfiltered["CRITICAL"] ?? 0) > 0 && unfiltered["HIGH"] == nil, "the image's findings: \(unfiltered)")
+        #expect(try await severities([], file: "severity:\n  - CRITICAL\n  - HIGH\n") == unfiltered)
+        #expect(try await severities([], file: "severity: [CRITICAL, HIGH]\n") == unfiltered)
+        #expect(try await severities(["--severity", "CRITICAL", "--severity", "HIGH"]) == unfiltered)
+        #expect(try await severities(["--severity", "CRITICAL,HIGH"]) == unfiltered)
+        // Every finding here is fixed: leaving out fixed and affected leaves none.
+        #expect(try await severities(["--ignore-status", "fixed,affected"]).isEmpty)
+        #expect(try await severities([], file: "ignore-status: [fixed, affected]\n").isEmpty)
+        #expect(try await severities(["--ignore-status", "fixed", "--ignore-status", "affected"]).isEmpty)
+        // A list for an option that takes one value is that value, comma-separated: an error
+        // naming it, not the last item.
+        try "format: [json, sarif]\n".write(toFile: directory + "/formats.yaml", atomically: true, encoding: .utf8)
+        let formats = try await fathom(["scan", image, "--store", store, "--config", directory + "/formats.yaml"])
+        #expect(formats.status == 64 && formats.errorText.contains("json,sarif"), "\(formats.errorText)")
+        // One that repeats takes the list's items one by one.
+        try "vex: [\(directory)/none-1.json, \(directory)/none-2.json]\n".write(toFile: directory + "/vex.yaml", atomically: true, encoding: .utf8)
+        let vex = try await fathom(["scan", image, "--store", store, "--config", directory + "/vex.yaml"])
+        #expect(vex.status == 1 && vex.errorText.contains("file \(directory)/none-1.json: ") && !vex.errorText.contains("none-1.json,"), "\(vex.errorText)")
+
         let cut = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--timeout", "0.01s"])
         #expect(cut.status == 1 && cut.errorText.contains("timed out after 0.01s (--timeout)"), "\(cut.errorText)")
         #expect(try await fathom(["scan", image, "--timeout", "soon"]).status == 64)
