@@ -130,8 +130,16 @@ import Testing
         let run = try #require((try Self.object(outputs["sarif"]!)["runs"] as? [[String: Any]])?.first)
         let rules = try #require((run["tool"] as? [String: Any]).flatMap { ($0["driver"] as? [String: Any])?["rules"] as? [[String: Any]] })
         let results = try #require(run["results"] as? [[String: Any]])
-        #expect(results.count == vulnerabilities.count)
-        #expect(Set(rules.compactMap { $0["id"] as? String }) == Set(vulnerabilities.compactMap { $0["id"] as? String }))
+        // The finding VEX suppressed is a result too, dismissed by SARIF's own suppressions.
+        #expect(results.count == vulnerabilities.count + 1)
+        #expect(Set(rules.compactMap { $0["id"] as? String }) == Set(vulnerabilities.compactMap { $0["id"] as? String } + ["PYSEC-2018-28"]))
+        let dismissed = results.filter { $0["suppressions"] != nil }
+        #expect(dismissed.count == 1 && dismissed.first?["ruleId"] as? String == "PYSEC-2018-28", "\(dismissed)")
+        let suppression = try #require((dismissed.first?["suppressions"] as? [[String: Any]])?.first)
+        #expect(suppression["kind"] as? String == "external" && suppression["status"] as? String == "accepted")
+        #expect((suppression["justification"] as? String)?.contains("vex: not_affected") == true, "\(suppression)")
+        // With the fingerprint the finding has when it is not suppressed (a dashboard's same alert).
+        #expect(((dismissed.first?["partialFingerprints"] as? [String: Any])?["fathom/v1"] as? String)?.hasPrefix("PYSEC-2018-28:pypi:requests:") == true)
         let muslRule = try #require(rules.first { $0["id"] as? String == muslCVE["id"] as? String })
         #expect((muslRule["properties"] as? [String: Any])?["security-severity"] as? String == "9.8")
         let muslResult = try #require(results.first { $0["ruleId"] as? String == muslCVE["id"] as? String })
@@ -157,6 +165,8 @@ import Testing
         #expect(suppressed["id"] as? String == "PYSEC-2018-28")
         #expect((suppressed["analysis"] as? [String: Any])?["state"] as? String == "not_affected")
         #expect((suppressed["analysis"] as? [String: Any])?["justification"] as? String == "code_not_reachable")
+        let marks = (suppressed["properties"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "")=\($0["value"] ?? "")" }
+        #expect(marks.contains("fathom:suppressed=vex: not_affected") && marks.contains { $0.hasPrefix("fathom:suppressed:rule=") }, "\(marks)")
 
         // SPDX: the image CONTAINS every package; findings are SECURITY references with severity and scores.
         let spdx = try Self.object(outputs["spdx"]!)

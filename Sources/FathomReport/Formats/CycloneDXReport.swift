@@ -168,11 +168,17 @@ extension ScanReport {
                 // nor that it is exploitable: no state, the response the rule's owner chose.
                 analysis["response"] = ["will_not_fix"]
             }
-            entries.append([
+            // Told apart from a live finding by more than its bom-ref: its severity, and what
+            // suppressed it, by which rule (an ignore file's has no state of its own).
+            var entry: [String: JSONValue] = [
                 "bom-ref": .string("suppressed-\(number)-\(suppressed.id)"), "id": .string(suppressed.id),
                 "analysis": .object(analysis),
                 "affects": .array(index.map { [["ref": .string(references[$0])]] } ?? []),
-            ])
+                "properties": .array(
+                    [Self.property("fathom:suppressed", suppressed.reason)] + (suppressed.rule.map { [Self.property("fathom:suppressed:rule", $0)] } ?? [])),
+            ]
+            if let severity = suppressed.severity { entry["ratings"] = [["severity": .string(Self.cycloneDXSeverity(severity))]] }
+            entries.append(.object(entry))
         }
         return entries
     }

@@ -5,7 +5,9 @@ import Foundation
 
 /// SARIF 2.1.0 (OASIS), as code-scanning dashboards read it: one rule per advisory, with
 /// help text, links and the `security-severity` they rank by; one result per finding, located
-/// at the file the package was read from (its layer in the result's properties).
+/// at the file the package was read from (its layer in the result's properties). A finding an
+/// ignore rule or a VEX statement suppressed is a result too, with SARIF's `suppressions` (why,
+/// and by which rule), so a dashboard shows it dismissed, not fixed.
 extension ScanReport {
     public func sarif() throws -> String {
         var rules: [JSONValue] = []
@@ -16,7 +18,7 @@ extension ScanReport {
         }
         let purls = packageURLs
         let indexes = packageIndexes
-        let results: [JSONValue] = vulnerabilities.map { vulnerability in
+        var results: [JSONValue] = vulnerabilities.map { vulnerability in
             let purl = indexes[Self.packageKey(vulnerability)].flatMap { purls[$0] }
             let path = vulnerability.path.hasPrefix("/") ? String(vulnerability.path.dropFirst()) : vulnerability.path
             return [
@@ -49,6 +51,13 @@ extension ScanReport {
                     "purl": JSONValue(purl?.description), "source": .string(vulnerability.source),
                 ],
             ]
+        }
+        for suppressed in suppressed {
+            if ruleIndex[suppressed.id] == nil {
+                ruleIndex[suppressed.id] = rules.count
+                rules.append(Self.rule(suppressed))
+            }
+            results.append(result(suppressed, ruleIndex: ruleIndex[suppressed.id]!))
         }
         var imageProperties: [String: JSONValue] = ["imageName": .string(artifact.name), "configDigest": .string(artifact.configDigest.description)]
         if let digest = artifact.manifestDigest { imageProperties["manifestDigest"] = .string(digest.description) }
@@ -98,7 +107,11 @@ extension ScanReport {
     /// middle of the severity's CVSS band (as GitHub maps its own levels).
     static func securitySeverity(_ vulnerability: Vulnerability) -> String {
         if let score = vulnerability.highestScore { return String(format: "%.1f", score.score) }
-        switch vulnerability.severity {
+        return securitySeverity(of: vulnerability.severity)
+    }
+
+    static func securitySeverity(of severity: Severity) -> String {
+        switch severity {
         case .critical: return "9.5"
         case .high: return "8.0"
         case .medium: return "5.5"
@@ -132,6 +145,55 @@ extension ScanReport {
                 "cvss": .array(vulnerability.cvss.map(Self.cvss)),
             ],
         ]
+    }
+
+    /// A suppressed finding's rule, from what the report keeps of it (its id, package, severity).
+    static func rule(_ suppressed: ScanPolicy.Suppressed) -> JSONValue {
+        let title = "\(suppressed.id) in \(suppressed.package)"
+        let level = suppressed.severity.map(level) ?? "note"
+        return [
+            "id": .string(suppressed.id),
+            "shortDescription": ["text": .string(title)],
+            "fullDescription": ["text": .string(title + " (suppressed: \(suppressed.reason))")],
+            "defaultConfiguration": ["level": .string(level)],
+            "properties": [
+                "security-severity": .string(suppressed.severity.map { securitySeverity(of: $0) } ?? "0.0"),
+                "tags": .array(["vulnerability", "security"] + (suppressed.severity.map { [.string($0.rawValue)] } ?? [])),
+            ],
+        ]
+    }
+
+    /// A suppressed finding as a result: where its package was read (when the report lists
+    /// packages), the fingerprint the finding has when it is not suppressed, and why.
+    func result(_ suppressed: ScanPolicy.Suppressed, ruleIndex: Int) -> JSONValue {
+        let package = packages.first { $0.name == suppressed.package && (suppressed.installedVersion == nil || $0.version == suppressed.installedVersion) }
+        let version = suppressed.installedVersion ?? package?.version
+        var why = suppressed.reason + (suppressed.justification.map { " (\($0))" } ?? "")
+        if let rule = suppressed.rule { why += ", by \(rule)" }
+        var result: [String: JSONValue] = [
+            "ruleId": .string(suppressed.id),
+            "ruleIndex": .number(Double(ruleIndex)),
+            "level": .string(suppressed.severity.map(Self.level) ?? "note"),
+            "message": ["text": .string("\(suppressed.id) in \(suppressed.package)\(version.map { " \($0)" } ?? ""): suppressed (\(why))")],
+            "suppressions": [["kind": "external", "status": "accepted", "justification": .string(why)]],
+            "properties": [
+                "package": .string(suppressed.package), "installedVersion": JSONValue(version),
+                "severity": JSONValue(suppressed.severity?.rawValue), "suppressed": .string(suppressed.reason),
+            ],
+        ]
+        if let package {
+            let path = package.path.hasPrefix("/") ? String(package.path.dropFirst()) : package.path
+            result["locations"] = [
+                [
+                    "physicalLocation": [
+                        "artifactLocation": ["uri": .string(path), "uriBaseId": "ROOTPATH"],
+                        "region": ["startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1],
+                    ]
+                ]
+            ]
+            result["partialFingerprints"] = ["fathom/v1": .string("\(suppressed.id):\(package.ecosystem):\(suppressed.package):\(package.path)")]
+        }
+        return .object(result)
     }
 
     static func cvss(_ score: CVSSScore) -> JSONValue {
