@@ -59,6 +59,12 @@ public struct HarborCredentialKey: Sendable {
         return combined.base64EncodedString()
     }
 
+    /// A mark of `text` that says nothing of it without the key: two requests with the same
+    /// credentials share it, two with different ones do not.
+    func fingerprint(_ text: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key).prefix(12).map { String(format: "%02x", $0) }.joined()
+    }
+
     func open(_ sealed: String) throws -> String {
         guard let data = Data(base64Encoded: sealed), let box = try? AES.GCM.SealedBox(combined: data),
             let opened = try? AES.GCM.open(box, using: key)
@@ -79,6 +85,9 @@ extension ServiceRoutes {
     static let harborLegacyReportType = "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0"
     static let harborErrorType = "application/vnd.scanner.adapter.error+json; version=1.0"
 
+    /// What fathom scans for Harbor: image manifests (an index's manifests Harbor asks for one by one).
+    static let harborConsumedTypes = [MediaType.ociManifest.rawValue, MediaType.dockerManifest.rawValue]
+
     func addHarborRoutes(to router: Router<BasicRequestContext>) {
         router.get("api/v1/metadata") { _, _ in try await harborMetadata() }
         router.post("api/v1/scan") { request, _ in try await harborScan(request) }
@@ -97,7 +106,7 @@ extension ServiceRoutes {
             "capabilities": [[
                 // v1.2 names the kind of report; v1.1 readers ignore it.
                 "type": "vulnerability",
-                "consumes_mime_types": [MediaType.ociManifest.rawValue, MediaType.dockerManifest.rawValue],
+                "consumes_mime_types": Self.harborConsumedTypes,
                 "produces_mime_types": [Self.harborReportType, Self.harborLegacyReportType],
             ]],
             "properties": properties,
@@ -116,8 +125,12 @@ extension ServiceRoutes {
             var tag: String?
             var mime_type: String?
         }
+        struct Capability: Decodable {
+            var type: String?
+        }
         var registry: Registry?
         var artifact: Artifact?
+        var enabled_capabilities: [Capability]?
     }
 
     func harborScan(_ request: Request) async throws -> Response {
@@ -125,10 +138,28 @@ extension ServiceRoutes {
         guard let scan = try? JSONDecoder().decode(HarborScanRequest.self, from: Data(body)) else {
             return Self.harborError(.badRequest, "the body is not a scan request")
         }
-        guard let url = scan.registry?.url, let components = URLComponents(string: url), let host = components.host,
-            let repository = scan.artifact?.repository, let digestText = scan.artifact?.digest
-        else {
+        guard let url = scan.registry?.url, let repository = scan.artifact?.repository, let digestText = scan.artifact?.digest else {
             return Self.harborError(.unprocessableContent, "registry.url, artifact.repository and artifact.digest are required")
+        }
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty,
+            components.scheme == "http" || components.scheme == "https"
+        else {
+            return Self.harborError(.unprocessableContent, "registry.url must be the registry's http:// or https:// URL, not \(url)")
+        }
+        // What fathom cannot do is said at once (v1.2's 501), not after a scan that fails or
+        // reports a Helm chart or an index as an image without findings.
+        if let capabilities = scan.enabled_capabilities, !capabilities.contains(where: { $0.type == "vulnerability" }) {
+            return Self.harborError(
+                .notImplemented,
+                "fathom makes vulnerability reports only; the request enables \(capabilities.compactMap(\.type).joined(separator: ", "))")
+        }
+        if let type = scan.artifact?.mime_type, !type.isEmpty, !Self.harborConsumedTypes.contains(type) {
+            let why = [MediaType.ociIndex.rawValue, MediaType.dockerManifestList.rawValue].contains(type)
+                ? "an index: ask for each of its manifests by digest" : "fathom scans image manifests (\(Self.harborConsumedTypes.joined(separator: ", ")))"
+            return Self.harborError(.notImplemented, "artifact.mime_type \(type) is \(why)")
+        }
+        if let tag = scan.artifact?.tag, !tag.isEmpty, tag.wholeMatch(of: /[A-Za-z0-9_][A-Za-z0-9._-]{0,127}/) == nil {
+            return Self.harborError(.unprocessableContent, "artifact.tag \(tag) is not a tag (letters, digits, _ . -, up to 128)")
         }
         let registry = components.port.map { "\(host):\($0)" } ?? host
         let digest: FathomCore.Digest
@@ -151,10 +182,13 @@ extension ServiceRoutes {
         // Harbor asks about is one image of the fleet, not a second one under its digest.
         let name = tag.map { "\(registry)/\(repository):\($0)" } ?? details.nameByDigest
         let payload = String(decoding: try JSONEncoder().encode(details), as: UTF8.self)
+        // One job per artifact, tag and credentials: Harbor asking again is the same job, but a
+        // request with other credentials (Harbor's robot account of a stopped scan is deleted)
+        // or another tag is its own, never answered by a job that uses the earlier ones.
+        let authorization = scan.registry?.authorization.flatMap { $0.isEmpty ? nil : $0 }
+        let key = "harbor \(details.nameByDigest) \(tag ?? "-") \(authorization.map(configuration.harborCredentialKey.fingerprint) ?? "-")"
         let (id, _) = try await store.enqueue(
-            NewJob(kind: .harbor, key: "harbor \(details.nameByDigest)", image: name, repository: repository,
-                   reference: digest.description, payload: payload),
-            now: Date())
+            NewJob(kind: .harbor, key: key, image: name, repository: repository, reference: digest.description, payload: payload), now: Date())
         return Self.raw(
             try JSONSerialization.data(withJSONObject: ["id": String(id)]), type: "application/vnd.scanner.adapter.scan.response+json; version=1.0",
             status: .accepted)
@@ -191,11 +225,24 @@ extension ServiceRoutes {
             guard let report = found else {
                 return Self.harborError(.internalServerError, "a newer scan of \(job.image) replaced this one's report: ask for a scan again")
             }
-            let type = accept?.contains("vuln.report.harbor+json") == true ? Self.harborLegacyReportType : Self.harborReportType
+            guard let type = Self.harborReportType(accepting: accept) else {
+                return Self.harborError(
+                    .notImplemented, "fathom makes the reports \(Self.harborReportType) and \(Self.harborLegacyReportType), not \(accept ?? "")")
+            }
             let document = try HarborReport.encode(
                 report, repository: details.repository, digest: report.artifact.manifestDigest, tag: details.tag, mimeType: details.mimeType)
             return Self.raw(Data(document), type: type)
         }
+    }
+
+    /// The report type an `Accept` value asks for: the 1.1 report when it names it, names none
+    /// or takes anything; the 1.0 one when it names that; nil for any other (an SBOM, a raw report).
+    static func harborReportType(accepting accept: String?) -> String? {
+        let types = (accept ?? "").split(separator: ",").map { $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? "" }
+            .filter { !$0.isEmpty }
+        if types.isEmpty || types.contains("application/vnd.security.vulnerability.report") || types.contains("*/*") { return harborReportType }
+        if types.contains("application/vnd.scanner.adapter.vuln.report.harbor+json") { return harborLegacyReportType }
+        return nil
     }
 
     /// A registry credential from an HTTP Authorization value: `Basic base64(user:password)` (a
@@ -223,7 +270,7 @@ extension ServiceRoutes {
     }
 
     static func harborError(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: ["error": ["message": message]])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: ["error": ["message": message]], options: [.withoutEscapingSlashes])) ?? Data()
         return raw(data, type: harborErrorType, status: status)
     }
 }

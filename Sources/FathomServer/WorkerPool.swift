@@ -303,12 +303,12 @@ public struct WorkerPool: Service {
             logger.warning("job failed", metadata: ["job": "\(job.id)", "image": "\(job.image)", "error": "\(message)"])
             // A Harbor scan's credentials are fixed in its job: refused once, refused every time.
             // A scan request for an image the registry says it does not have is a typo, not a
-            // fault to wait out; a push's job is retried, since the CNCF registry notifies a push
-            // before it moves the tag.
+            // fault to wait out (Harbor's names a digest, so its answer never changes either); a
+            // push's job is retried, since the CNCF registry notifies a push before it moves the tag.
             let fathomError = error as? FathomError
             let permanent =
                 job.kind == .harbor && fathomError?.code == .unauthorized
-                || job.kind == .scan && !WebhookPayload.isPush(job) && fathomError?.registryHasNoSuchImage == true
+                || (job.kind == .harbor || job.kind == .scan && !WebhookPayload.isPush(job)) && fathomError?.registryHasNoSuchImage == true
             let maxAttempts = permanent ? job.attempts : configuration.maxAttempts
             let dead: Bool
             do {

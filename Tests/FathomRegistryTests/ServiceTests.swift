@@ -765,6 +765,73 @@ import Testing
             try await Self.request(.GET, "\(service.base)/api/v1/scan/\(refused)/report").status == 500
         }
         #expect(try await Self.request(.GET, "\(service.base)/api/v1/scan/no-such-id/report").status == 404)
+
+        // Harbor keys its CVE views and allowlists by id: an advisory naming one CVE is that CVE,
+        // its own id in the vendor attributes; the scores are where Harbor's UI reads them.
+        let musl = try #require(vulnerabilities.first { $0["package"] as? String == "musl" && $0["id"] as? String == "CVE-2019-14697" }, "\(vulnerabilities)")
+        let vendor = try #require(musl["vendor_attributes"] as? [String: Any])
+        #expect((vendor["advisory"] as? String)?.hasSuffix("CVE-2019-14697") == true && vendor["advisory"] as? String != "CVE-2019-14697", "\(vendor)")
+        for vulnerability in vulnerabilities {
+            let attributes = vulnerability["vendor_attributes"] as? [String: Any] ?? [:]
+            if let cvss = vulnerability["preferred_cvss"] as? [String: Any], let v3 = cvss["score_v3"] as? Double {
+                let scores = (attributes["CVSS"] as? [String: [String: Any]] ?? [:]).values.compactMap { $0["V3Score"] as? Double }
+                #expect(scores.contains(v3), "\(vulnerability)")
+            }
+        }
+
+        // A request with other credentials is its own scan, never merged into one that uses the
+        // earlier (Harbor deletes a stopped scan's robot account).
+        let stale = try await scan(authorization: "Basic " + Data("\(user):deleted".utf8).base64EncodedString())
+        let fresh = try await scan(authorization: basic)
+        #expect(stale != fresh)
+        try await Self.eventually("the scan with the good credentials") {
+            try await Self.request(.GET, "\(service.base)/api/v1/scan/\(fresh)/report").status == 200
+        }
+        // What fathom cannot do is said at once: an index, a Helm chart, an SBOM-only request
+        // (501); a URL that is no registry's and a tag that is no tag (422).
+        func post(_ artifact: String, url: String = "http://\(registry.host)", extra: String = "") async throws -> (status: Int, body: Data) {
+            try await Self.request(.POST, "\(service.base)/api/v1/scan", body: """
+                {"registry": {"url": "\(url)", "authorization": "\(basic)"},
+                 "artifact": {"repository": "library/alpine", "digest": "\(layout.gzip.manifestDigest)", \(artifact)}\(extra)}
+                """)
+        }
+        for (artifact, extra, status) in [
+            (#""mime_type": "application/vnd.oci.image.index.v1+json""#, "", 501),
+            (#""mime_type": "application/vnd.cncf.helm.config.v1+json""#, "", 501),
+            (#""tag": "3.7""#, #", "enabled_capabilities": [{"type": "sbom"}]"#, 501),
+            (#""tag": "bad tag!""#, "", 422),
+        ] {
+            let answer = try await post(artifact, extra: extra)
+            #expect(answer.status == status, "\(artifact) \(extra): \(answer.status) \(String(decoding: answer.body, as: UTF8.self))")
+        }
+        let ftp = try await post(#""tag": "3.7""#, url: "ftp://\(registry.host)")
+        #expect(ftp.status == 422 && String(decoding: ftp.body, as: UTF8.self).contains("http:// or https://"))
+        // A digest the registry does not have is a failed scan at once, not after every attempt.
+        let missing = try await Self.request(.POST, "\(service.base)/api/v1/scan", body: """
+            {"registry": {"url": "http://\(registry.host)", "authorization": "\(basic)"},
+             "artifact": {"repository": "library/alpine", "digest": "sha256:\(String(repeating: "0", count: 64))"}}
+            """)
+        let missingID = try #require(try Self.object(missing.body)["id"] as? String)
+        try await Self.eventually("the scan of a missing digest failed", seconds: 20) {
+            try await Self.request(.GET, "\(service.base)/api/v1/scan/\(missingID)/report").status == 500
+        }
+        #expect(try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/\(missingID)").body)["attempts"] as? Int == 1)
+        // A report type fathom does not make is 501; no Accept is the 1.1 report.
+        func fetchReport(accept: String?) async throws -> (status: UInt, type: String?) {
+            var request = HTTPClientRequest(url: "\(service.base)/api/v1/scan/\(id)/report")
+            request.headers.add(name: "Authorization", value: "Bearer \(Self.apiToken)")
+            if let accept { request.headers.add(name: "Accept", value: accept) }
+            let response = try await Self.client.execute(request, timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 16 << 20)
+            return (response.status.code, response.headers["Content-Type"].first)
+        }
+        #expect(try await fetchReport(accept: "application/vnd.security.sbom.report+json; version=1.0").status == 501)
+        #expect(try await fetchReport(accept: "application/vnd.scanner.adapter.vuln.report.raw").status == 501)
+        let plain = try await fetchReport(accept: nil)
+        #expect(plain.status == 200 && plain.type == "application/vnd.security.vulnerability.report; version=1.1")
+        #expect(try await fetchReport(accept: "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0").type
+            == "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0")
+
         // Nothing of the credentials reached the store.
         service.server.stop()
         for file in try FileManager.default.contentsOfDirectory(atPath: service.directory) where file.hasPrefix("fathom.db") {

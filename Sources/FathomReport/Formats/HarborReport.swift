@@ -16,14 +16,25 @@ public enum HarborReport {
         }
     }
 
+    /// The finding's id as Harbor keys it: its CVE when it is one or names exactly one.
+    static func cveID(of vulnerability: ScanReport.Vulnerability) -> String {
+        if vulnerability.id.hasPrefix("CVE-") { return vulnerability.id }
+        let cves = Set(vulnerability.aliases.filter { $0.hasPrefix("CVE-") })
+        return cves.count == 1 ? cves.first! : vulnerability.id
+    }
+
     public static func encode(_ report: ScanReport, repository: String, digest: Digest?, tag: String?, mimeType: String?) throws -> [UInt8] {
         var artifact: [String: Any] = ["repository": repository]
         if let digest { artifact["digest"] = digest.description }
         if let tag { artifact["tag"] = tag }
         artifact["mime_type"] = mimeType ?? report.artifact.mediaType?.rawValue ?? MediaType.ociManifest.rawValue
         let vulnerabilities: [[String: Any]] = report.vulnerabilities.map { vulnerability in
+            // Harbor keys its CVE views and allowlists by `id`: a distribution's or an OSV
+            // advisory that names one CVE is that CVE (`ALPINE-v3.7-musl-CVE-2019-14697`,
+            // `PYSEC-2023-221`), its own id kept in the vendor attributes.
+            let id = cveID(of: vulnerability)
             var item: [String: Any] = [
-                "id": vulnerability.id, "package": vulnerability.package, "version": vulnerability.installedVersion,
+                "id": id, "package": vulnerability.package, "version": vulnerability.installedVersion,
                 "severity": severity(vulnerability.severity),
                 "links": vulnerability.references.filter { $0.hasPrefix("http://") || $0.hasPrefix("https://") },
             ]
@@ -40,6 +51,17 @@ public enum HarborReport {
             }
             if !cvss.isEmpty { item["preferred_cvss"] = cvss }
             var vendor: [String: Any] = ["ecosystem": vulnerability.ecosystem, "source": vulnerability.source, "path": vulnerability.path]
+            if id != vulnerability.id { vendor["advisory"] = vulnerability.id }
+            // Where Harbor's own UI reads the scores (`CVSS.<source>.V3Score`…), as Trivy's
+            // adapter writes them: each source's preferred score of each version.
+            var bySource: [String: [String: Any]] = [:]
+            for score in vulnerability.cvss.sorted(by: CVSSScore.preferred) {
+                let prefix = score.version.hasPrefix("2") ? "V2" : score.version.hasPrefix("3") ? "V3" : score.version.hasPrefix("4") ? "V40" : nil
+                guard let prefix, bySource[score.source]?[prefix + "Score"] == nil else { continue }
+                bySource[score.source, default: [:]][prefix + "Score"] = score.score
+                bySource[score.source, default: [:]][prefix + "Vector"] = score.vector
+            }
+            if !bySource.isEmpty { vendor["CVSS"] = bySource }
             if !vulnerability.aliases.isEmpty { vendor["aliases"] = vulnerability.aliases }
             if let source = vulnerability.severitySource { vendor["severitySource"] = source }
             vendor["status"] = vulnerability.status.rawValue
