@@ -34,8 +34,12 @@ struct StoreOption: ParsableArguments {
     }
 }
 
+/// `--quiet` was given: notes and warnings are not printed, only the report and errors.
+let quietOutput = Locked(false)
+
 /// swift-log to standard error, at `FATHOM_LOG_LEVEL` (default: warning).
 func bootstrapLogging(quiet: Bool = false) {
+    quietOutput.withLock { $0 = quiet }
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel =
@@ -49,11 +53,13 @@ func printError(_ text: String) {
 }
 
 func printWarning(_ text: String) {
+    if quietOutput.withLock({ $0 }) { return }
     FileHandle.standardError.write(Data("fathom: warning: \(text)\n".utf8))
 }
 
 /// Something the user should know that is not a problem (a feed replaced as asked, nothing to do).
 func printNote(_ text: String) {
+    if quietOutput.withLock({ $0 }) { return }
     FileHandle.standardError.write(Data("fathom: note: \(text)\n".utf8))
 }
 

@@ -90,7 +90,7 @@ struct Scan: AsyncParsableCommand {
     @Option(help: "Layers read at once (default: two per core).")
     var layerConcurrency: Int?
 
-    @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output (- is standard output).")
     var output: String?
 
     @OptionGroup var registryOptions: RegistryOptions
@@ -121,7 +121,9 @@ struct Scan: AsyncParsableCommand {
     @Option(help: "With sbom:FILE, the OS as ID:VERSION (debian:12, alpine:3.20) when the SBOM names none or the wrong one.")
     var os: String?
 
-    func validate() throws {
+    mutating func validate() throws {
+        // `-o -` is standard output, as curl and Trivy take it (not a file named `-`).
+        if output == "-" { output = nil }
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
         _ = try parseSince(maxDbAge)
         // Said before the scan, not after it (and after its history was written).

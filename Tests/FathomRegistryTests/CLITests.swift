@@ -434,6 +434,17 @@ import Testing
         let vex = try await fathom(["scan", image, "--store", store, "--config", directory + "/vex.yaml"])
         #expect(vex.status == 1 && vex.errorText.contains("file \(directory)/none-1.json: ") && !vex.errorText.contains("none-1.json,"), "\(vex.errorText)")
 
+        // -q leaves the report and errors only (the note that Trivy's ignore file is read, too);
+        // `-o -` is standard output, not a file named `-`.
+        let quietDirectory = try Fixtures.temporaryDirectory("quiet")
+        try "CVE-2019-14697\n".write(toFile: quietDirectory + "/.trivyignore", atomically: true, encoding: .utf8)
+        let quiet = try await Tool.run(
+            [Fixtures.fathomExecutable, "scan", image, "--store", store, "-q", "-f", "json", "-o", "-"], check: false, directory: quietDirectory)
+        #expect(quiet.status == 0 && quiet.errorText.isEmpty, "\(quiet.errorText)")
+        let quietReport = try #require(try JSONSerialization.jsonObject(with: quiet.stdout) as? [String: Any])
+        #expect((quietReport["suppressed"] as? [Any])?.isEmpty == false, "the ignore file was read")
+        #expect(!FileManager.default.fileExists(atPath: quietDirectory + "/-"))
+
         let cut = try await fathom(["scan", "\(registry.host)/alpine:3.7", "--timeout", "0.01s"])
         #expect(cut.status == 1 && cut.errorText.contains("timed out after 0.01s (--timeout)"), "\(cut.errorText)")
         #expect(try await fathom(["scan", image, "--timeout", "soon"]).status == 64)
