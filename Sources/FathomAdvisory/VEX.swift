@@ -337,7 +337,8 @@ public enum VEXDocument {
                     warn("\(origin) for \(id): affects \(ref), which is neither a purl nor a component of the document: it applies to nothing")
                 }
             }
-            let justification = analysis["justification"] as? String ?? analysis["detail"] as? String
+            // A false positive suppresses as not_affected does, and keeps its word (re-emitted so).
+            let justification = state == "false_positive" ? "false_positive" : analysis["justification"] as? String ?? analysis["detail"] as? String
             read.append(
                 VEXStatement(
                     vulnerability: id, aliases: [], status: status, justification: justification, products: products, origin: origin))

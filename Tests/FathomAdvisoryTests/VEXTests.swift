@@ -143,6 +143,9 @@ import Testing
         }
         #expect(try Self.suppressed(document(state: "not_affected", ref: "musl-ref")) == ["musl"])
         #expect(try Self.suppressed(document(state: "false_positive", ref: "pkg:apk/alpine/musl-utils@1.1.18-r3")) == ["musl-utils"])
+        // A false positive keeps its word (fathom's CycloneDX says it again), not not_affected's justification.
+        let falsePositive = try VEXDocument.statements(Array(document(state: "false_positive", ref: "musl-ref").utf8), file: "vex.cdx.json") { _ in }
+        #expect(falsePositive.map(\.justification) == ["false_positive"])
         #expect(try Self.suppressed(document(state: "resolved", ref: "urn:cdx:3e671687-395b-41f5-a30f-a58921a69b79/1#musl-ref")) == ["musl"])
         #expect(try Self.suppressed(document(state: "not_affected", ref: "image")) == ["musl", "musl-utils"])
         #expect(try Self.suppressed(document(state: "exploitable", ref: "musl-ref")).isEmpty)

@@ -160,6 +160,8 @@ extension ScanReport {
             var analysis: [String: JSONValue] = ["detail": .string(suppressed.reason)]
             if suppressed.reason.hasPrefix("vex: fixed") {
                 analysis["state"] = "resolved"
+            } else if suppressed.reason.hasPrefix("vex:") && suppressed.justification == "false_positive" {
+                analysis["state"] = "false_positive"
             } else if suppressed.reason.hasPrefix("vex:") {
                 analysis["state"] = "not_affected"
                 if let justification = suppressed.justification.flatMap(Self.justification) { analysis["justification"] = .string(justification) }
@@ -210,6 +212,10 @@ extension ScanReport {
         case "vulnerable_code_not_in_execute_path": "code_not_reachable"
         case "vulnerable_code_cannot_be_controlled_by_adversary": "protected_at_runtime"
         case "inline_mitigations_already_exist": "protected_by_mitigating_control"
+        // A CycloneDX VEX's own words pass through.
+        case "code_not_present", "code_not_reachable", "requires_configuration", "requires_dependency", "requires_environment",
+            "protected_by_compiler", "protected_at_runtime", "protected_at_perimeter", "protected_by_mitigating_control":
+            openVEX
         default: nil
         }
     }
