@@ -211,7 +211,7 @@ public enum ImageMatcher {
                         installedVersion: entry.package.version, fixedVersion: match.fixedVersion,
                         status: vendor.status, severity: match.rating.severity, severitySource: match.rating.source,
                         cvss: match.rating.scores, layerIndex: entry.layer, path: entry.package.path,
-                        source: match.source, title: match.record.summary, references: match.references, arch: entry.package.arch,
+                        source: match.source, title: match.record.title, references: match.references, arch: entry.package.arch,
                         vendorStatus: vendor.words, unimportant: vendor.unimportant ? true : nil,
                         merged: others.isEmpty ? nil : others.map(\.record.id),
                         matchedAs: lookedUp.name == entry.package.name ? nil : lookedUp.name))

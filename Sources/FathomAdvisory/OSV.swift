@@ -118,6 +118,25 @@ public struct OSVRecord: Codable, Sendable, Hashable {
         self.references = references
     }
 
+    /// A line that says what the flaw is: the summary, else the first sentence of the details
+    /// (PyPA's records have only details), cut at 320 characters.
+    public var title: String? {
+        if let summary, !summary.isEmpty { return summary }
+        guard let details else { return nil }
+        let text = details.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        guard !text.isEmpty else { return nil }
+        var sentence = Substring(text)
+        var previous: Character?
+        for index in text.indices {
+            if text[index] == " " && previous == "." {
+                sentence = text[..<index]
+                break
+            }
+            previous = text[index]
+        }
+        return sentence.count > 320 ? String(sentence.prefix(319)) + "…" : String(sentence)
+    }
+
     /// The other names of this vulnerability: aliases, then upstream ids, each once. A record
     /// that names no CVE there but lists CVEs as `related` (a distribution's advisory: ALSA-…,
     /// UBUNTU-CVE-… of OSV 1.6) is about those CVEs, so they count as its names too: NVD's

@@ -122,13 +122,13 @@ public struct WorkerPool: Service {
                 }
                 for job in claimed {
                     let lease = JobLease(job: job, askedAt: asked, length: configuration.lease) { [store, configuration] now in
-                        try await store.renew([job.id], worker: worker, lease: configuration.lease, now: now).contains(job.id)
+                        try await JobLease.standing(of: job, worker: worker, lease: configuration.lease, in: store, now: now)
                     }
                     running.withLock { $0[job.id] = lease }
                     inFlight += 1
                     group.addTask {
-                        let succeeded = await self.process(job, lease: lease, as: worker)
-                        if !succeeded { running.withLock { _ = $0.removeValue(forKey: job.id) } }
+                        let succeeded = await self.process(job, lease: lease, running: running, as: worker)
+                        if !succeeded { Self.forget(lease, in: running) }
                         return .jobEnded(succeeded ? job : nil)
                     }
                 }
@@ -177,10 +177,17 @@ public struct WorkerPool: Service {
         }
     }
 
+    /// Stops renewing `lease` (its attempt failed or went back), unless a later attempt of the
+    /// same job has its place.
+    static func forget(_ lease: JobLease, in running: Locked<[Int64: JobLease]>) {
+        running.withLock { if $0[lease.job.id] === lease { $0.removeValue(forKey: lease.job.id) } }
+    }
+
     /// The jobs whose ends were recorded: their leases are no longer renewed.
     func ended(_ jobs: [Job], _ running: Locked<[Int64: JobLease]>) {
         for job in jobs {
-            running.withLock { _ = $0.removeValue(forKey: job.id) }
+            // Only this attempt's (a later one of the same job, claimed again by this worker, stays).
+            running.withLock { if $0[job.id]?.job.attempts == job.attempts { $0.removeValue(forKey: job.id) } }
             // Said by kind: a rescan or an update names no image.
             logger.info(
                 "job done", metadata: job.image.isEmpty ? ["job": "\(job.id)", "kind": "\(job.kind.rawValue)"]
@@ -230,9 +237,17 @@ public struct WorkerPool: Service {
                     for job in held {
                         if renewed.contains(job.job.id) {
                             job.renewed(askedAt: asked)
-                        } else {
+                            continue
+                        }
+                        // Not renewed: what became of it says whether the scan goes on.
+                        switch try await JobLease.standing(of: job.job, renewed: false, worker: worker, in: store) {
+                        case .free:
                             logger.warning(
-                                "lost the lease of a job (another worker took it, or it ended): its scan stops and stores nothing",
+                                "the lease of a job ran out and it is queued again: its scan goes on (the attempt that takes it finds the report)",
+                                metadata: ["job": "\(job.job.id)", "image": "\(job.job.image)"])
+                        case .lost, .held:
+                            logger.warning(
+                                "lost the lease of a job (it ended, or another attempt holds it): its scan stops and its report is not stored",
                                 metadata: ["job": "\(job.job.id)", "image": "\(job.job.image)"])
                             job.lose()
                         }
@@ -269,7 +284,7 @@ public struct WorkerPool: Service {
 
     /// One job of a batch, to the end: true when it succeeded (its end is for the loop to record,
     /// with its next claim); false when it failed (recorded here) or was handed back at shutdown.
-    func process(_ job: Job, lease: JobLease, as worker: String) async -> Bool {
+    func process(_ job: Job, lease: JobLease, running: Locked<[Int64: JobLease]>, as worker: String) async -> Bool {
         // A job in flight is not cut short by a graceful shutdown, only by the end of its grace
         // period (this task cancelled). Then it goes back to the queue at once, its attempt
         // returned, without waiting for the scan to notice.
@@ -297,7 +312,7 @@ public struct WorkerPool: Service {
         } catch var error {
             // A scan stopped because its lease was lost says so, not that it was cancelled. Its
             // failure is recorded as any other's: the store takes it only from the job's holder.
-            if lease.isLost { error = lease.lostError }
+            if lease.isLost { error = lease.lostError(cause: error is CancellationError ? nil : error) }
             let message = "\(FathomError.wrapping(error, image: job.image.isEmpty ? nil : job.image))"
             let delay = configuration.retryBackoff * (1 << min(job.attempts - 1, 10))
             logger.warning("job failed", metadata: ["job": "\(job.id)", "image": "\(job.image)", "error": "\(message)"])
@@ -310,6 +325,12 @@ public struct WorkerPool: Service {
                 job.kind == .harbor && fathomError?.code == .unauthorized
                 || (job.kind == .harbor || job.kind == .scan && !WebhookPayload.isPush(job)) && fathomError?.registryHasNoSuchImage == true
             let maxAttempts = permanent ? job.attempts : configuration.maxAttempts
+            // A job claimed again by this worker (a later attempt, after this one's lease ran
+            // out) is that attempt's to end: the store knows the worker by name only.
+            if running.withLock({ $0[job.id].map { $0 !== lease } ?? false }) {
+                logger.warning("an earlier attempt of a job failed after it was claimed again: the later attempt ends it", metadata: ["job": "\(job.id)"])
+                return false
+            }
             let dead: Bool
             do {
                 dead = try await store.fail(job.id, worker: worker, error: message, retryAfter: delay, maxAttempts: maxAttempts, now: Date())

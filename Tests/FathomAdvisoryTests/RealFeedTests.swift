@@ -145,6 +145,10 @@ import FathomSQLiteStore
         let path = Self.advisory("osv-pypi-sample/PYSEC-2018-28.yaml")
         let record = try AdvisoryImport.osv(try Self.bytes(path), file: path)
         #expect(record.id == "PYSEC-2018-28")
+        // No summary: its title is its details' first sentence (Harbor's description, the table's line).
+        #expect(record.summary == nil)
+        #expect(record.title?.hasPrefix("The Requests package before 2.20.0 for Python sends an HTTP Authorization header to an http URI") == true, "\(record.title ?? "")")
+        #expect(record.title?.hasSuffix("sniffing the network.") == true && record.title?.contains("\n") == false, "\(record.title ?? "")")
         var index = AdvisoryIndex()
         index.add([record], source: "pypa")
         let vulnerable = Package(ecosystem: "pypi", name: "requests", version: "2.19.1", path: "site-packages/requests-2.19.1.dist-info/METADATA")

@@ -6,8 +6,9 @@ import Foundation
 import Testing
 
 /// What a worker stores under its job's lease, with the lease held in a real store: past its
-/// time by the worker's clock, the store is asked; a worker that was only slow to renew goes on,
-/// one whose job another worker took stores nothing and its scan is stopped.
+/// time by the worker's clock, the store is asked. A worker only slow to renew goes on; so does
+/// one whose job was put back in the queue and taken by no one; one whose job another attempt
+/// holds (another worker's, or its own again) stores nothing and its scan is stopped.
 @Suite struct JobLeaseTests {
     @Test func aLeasePastItsTimeIsAskedOfTheStore() async throws {
         let store = try await StoreBackend.sqlite.open("joblease")
@@ -15,39 +16,51 @@ import Testing
         let start = Date()
         let lease = Duration.seconds(30)
         _ = try await store.enqueue(NewJob(kind: .scan, key: "scan r/a:1", image: "r/a:1", repository: "a", reference: "1"), now: start)
-        let job = try #require(try await store.claim(worker: "w1", lease: lease, now: start))
-        // By this worker's clock its lease ran out (it was claimed two leases ago, never renewed).
-        let held = JobLease(job: job, askedAt: start.addingTimeInterval(-60), length: lease) { now in
-            try await store.renew([job.id], worker: "w1", lease: lease, now: now).contains(job.id)
+        let first = try #require(try await store.claim(worker: "w1", lease: lease, now: start))
+        /// A lease whose time ran out by this clock (claimed two leases ago, never renewed).
+        func late(_ job: Job) -> (JobLease, Locked<Bool>) {
+            let lease = JobLease(job: job, askedAt: start.addingTimeInterval(-60), length: lease) { now in
+                try await JobLease.standing(of: job, worker: "w1", lease: lease, in: store, now: now)
+            }
+            let stopped = Locked(false)
+            lease.onLoss { stopped.withLock { $0 = true } }
+            return (lease, stopped)
         }
-        let stopped = Locked(false)
-        held.onLoss { stopped.withLock { $0 = true } }
-        // The store still gives the job to w1 (no one took it): the report may be stored.
+        // The store still gives the job to this attempt (no one took it): the report may be stored.
+        let (held, heldStopped) = late(first)
         try await held.check()
-        #expect(!held.isLost && !stopped.withLock { $0 })
+        #expect(!held.isLost && !heldStopped.withLock { $0 })
 
-        // Another worker takes it once the store's lease ran out; w1, asked again, has lost it.
+        // Its lease ran out in the store, and a claim put it back in the queue (to be taken
+        // within half a lease): no one holds it, so the scan goes on and may store its report.
         let later = Date().addingTimeInterval(120)
-        // (The first claim after a lease ran out puts the job back within half a lease, at random.)
-        var taken = try await store.claim(worker: "w2", lease: lease, now: later)
-        if taken == nil { taken = try await store.claim(worker: "w2", lease: lease, now: later.addingTimeInterval(16)) }
-        #expect(taken?.id == job.id)
-        let late = JobLease(job: job, askedAt: start.addingTimeInterval(-60), length: lease) { now in
-            try await store.renew([job.id], worker: "w1", lease: lease, now: now).contains(job.id)
+        var again = try await store.claim(worker: "w1", lease: lease, now: later)
+        if again == nil {
+            let (free, freeStopped) = late(first)
+            try await free.check()
+            #expect(!free.isLost && !freeStopped.withLock { $0 })
+            again = try await store.claim(worker: "w1", lease: lease, now: later.addingTimeInterval(16))
         }
-        let lateStopped = Locked(false)
-        late.onLoss { lateStopped.withLock { $0 = true } }
-        await #expect(throws: FathomError.self) { try await late.check() }
-        #expect(late.isLost && lateStopped.withLock { $0 }, "a lease the store refuses stops the scan")
+
+        // The same worker took it again: the earlier attempt's lease is lost, though the store
+        // knows the worker by name only; the later attempt's is held.
+        let second = try #require(again, "the job claimed again")
+        #expect(second.id == first.id && second.attempts == 2)
+        let (stale, staleStopped) = late(first)
         do {
-            try await late.check()
-            Issue.record("a lost lease stays lost")
+            try await stale.check()
+            Issue.record("an earlier attempt's lease is not held")
         } catch let error as FathomError {
-            #expect(error.code == .leaseLost && error.image == "r/a:1" && "\(error)".contains("job \(job.id) lost its lease"), "\(error)")
+            #expect(error.code == .leaseLost && error.image == "r/a:1" && "\(error)".contains("job \(first.id) lost its lease"), "\(error)")
         }
+        #expect(stale.isLost && staleStopped.withLock { $0 }, "a lost lease stops the scan")
+        await #expect(throws: FathomError.self) { try await stale.check() }
+        let (current, _) = late(second)
+        try await current.check()
+        #expect(!current.isLost)
 
         // A store that cannot answer cannot vouch for the lease: nothing is stored.
-        let unanswered = JobLease(job: job, askedAt: start.addingTimeInterval(-60), length: lease) { _ in
+        let unanswered = JobLease(job: first, askedAt: start.addingTimeInterval(-60), length: lease) { _ in
             throw FathomError(.transport, "connection refused")
         }
         do {
@@ -57,9 +70,9 @@ import Testing
             #expect(error.code == .leaseLost && "\(error)".contains("cannot say") && "\(error)".contains("connection refused"), "\(error)")
         }
         // Within its time, the store is not asked.
-        let fresh = JobLease(job: job, askedAt: Date(), length: lease) { _ in
+        let fresh = JobLease(job: first, askedAt: Date(), length: lease) { _ in
             Issue.record("a lease within its time is not asked of the store")
-            return false
+            return .lost
         }
         try await fresh.check()
     }
