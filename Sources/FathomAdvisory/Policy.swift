@@ -44,11 +44,17 @@ public struct ScanPolicy: Sendable {
         /// The rule: `FILE:LINE` of the ignore file, or the VEX document and statement.
         public var rule: String?
         public var severity: Severity?
+        /// The finding's ecosystem and where its package was read (nil in reports written
+        /// before they were kept): a suppressed finding's place, as the live one has it.
+        public var ecosystem: String?
+        public var path: String?
 
         public init(
             id: String, package: String, installedVersion: String? = nil, reason: String, justification: String? = nil, rule: String? = nil,
-            severity: Severity? = nil
+            severity: Severity? = nil, ecosystem: String? = nil, path: String? = nil
         ) {
+            self.ecosystem = ecosystem
+            self.path = path
             self.id = id
             self.package = package
             self.installedVersion = installedVersion
@@ -341,12 +347,14 @@ public struct ScanPolicy: Sendable {
         if !statements.contains(where: { !$0.status.suppresses }), let statement = statements.first {
             return Suppressed(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "vex: \(statement.status.rawValue)",
-                justification: statement.justification, rule: statement.origin, severity: finding.severity)
+                justification: statement.justification, rule: statement.origin, severity: finding.severity,
+                ecosystem: finding.ecosystem, path: finding.path)
         }
         if let rule = ignoreRules.first(where: { $0.names(finding) && ($0.expires.map { $0 > now } ?? true) }) {
             return Suppressed(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "ignore file",
-                justification: rule.expires.map { "until \(Self.dayFormat($0.addingTimeInterval(-86_400)))" }, rule: rule.origin, severity: finding.severity)
+                justification: rule.expires.map { "until \(Self.dayFormat($0.addingTimeInterval(-86_400)))" }, rule: rule.origin, severity: finding.severity,
+                ecosystem: finding.ecosystem, path: finding.path)
         }
         return nil
     }

@@ -904,6 +904,12 @@ extension PostgresStore {
         return counts
     }
 
+    public func waitingNotifications() async throws -> Int {
+        var count = 0
+        try await run("SELECT COUNT(*)::BIGINT FROM notifications WHERE delivered_at IS NULL") { count = Int(try $0.decode(Int64.self)) }
+        return count
+    }
+
     // MARK: layer claims
 
     public func claimLayer(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> Bool {

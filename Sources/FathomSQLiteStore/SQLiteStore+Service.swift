@@ -839,6 +839,14 @@ extension SQLiteStore {
         }
     }
 
+    public func waitingNotifications() async throws -> Int {
+        try await database.read { database in
+            var count = 0
+            try database.query("SELECT COUNT(*) FROM notifications WHERE delivered_at IS NULL") { count = Int($0.integer(0)) }
+            return count
+        }
+    }
+
     public func claimLayer(_ digest: Digest, owner: String, lease: Duration, now: Date) async throws -> Bool {
         let at = Self.milliseconds(now)
         return try await database.write { database in

@@ -62,7 +62,9 @@ public struct HarborCredentialKey: Sendable {
     /// A mark of `text` that says nothing of it without the key: two requests with the same
     /// credentials share it, two with different ones do not.
     func fingerprint(_ text: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key).prefix(12).map { String(format: "%02x", $0) }.joined()
+        // A key of its own, derived from the sealing key: one key, one use.
+        let marking = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data("fathom harbor credential fingerprint".utf8), outputByteCount: 32)
+        return HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: marking).prefix(12).map { String(format: "%02x", $0) }.joined()
     }
 
     func open(_ sealed: String) throws -> String {
@@ -162,13 +164,13 @@ extension ServiceRoutes {
             return Self.harborError(.unprocessableContent, "artifact.tag \(tag) is not a tag (letters, digits, _ . -, up to 128)")
         }
         let registry = components.port.map { "\(host):\($0)" } ?? host
+        let authorization = scan.registry?.authorization.flatMap { $0.isEmpty ? nil : $0 }
         let digest: FathomCore.Digest
         let sealed: String?
         do {
             digest = try FathomCore.Digest(parsing: digestText)
             _ = try ImageReference(parsing: "\(registry)/\(repository)@\(digest)")
             // Checked now (a malformed one is the request's error), sealed for the job.
-            let authorization = scan.registry?.authorization.flatMap { $0.isEmpty ? nil : $0 }
             _ = try authorization.map(Self.credential(fromAuthorization:))
             sealed = try authorization.map { try configuration.harborCredentialKey.seal($0) }
         } catch {
@@ -184,8 +186,9 @@ extension ServiceRoutes {
         let payload = String(decoding: try JSONEncoder().encode(details), as: UTF8.self)
         // One job per artifact, tag and credentials: Harbor asking again is the same job, but a
         // request with other credentials (Harbor's robot account of a stopped scan is deleted)
-        // or another tag is its own, never answered by a job that uses the earlier ones.
-        let authorization = scan.registry?.authorization.flatMap { $0.isEmpty ? nil : $0 }
+        // or another tag is its own, never answered by a job that uses the earlier ones. (The
+        // credentials are told apart under the sealing key: processes without a shared
+        // --harbor-credential-key-file do not recognise each other's requests.)
         let key = "harbor \(details.nameByDigest) \(tag ?? "-") \(authorization.map(configuration.harborCredentialKey.fingerprint) ?? "-")"
         let (id, _) = try await store.enqueue(
             NewJob(kind: .harbor, key: key, image: name, repository: repository, reference: digest.description, payload: payload), now: Date())

@@ -122,7 +122,7 @@ public struct ServiceRoutes: Sendable {
             let gauges = Task {
                 let counts = try await store.jobCounts()
                 let oldest = try await store.advisoryFeeds().oldestUpdate
-                let waiting = try await store.notificationCounts().waiting
+                let waiting = try await store.waitingNotifications()
                 read.withLock { $0 = (counts, oldest, waiting) }
             }
             if case .success? = await WorkerPool.outcome(of: gauges, within: .seconds(2)), let (counts, oldest, waiting) = read.withLock({ $0 }) {

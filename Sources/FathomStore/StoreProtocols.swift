@@ -194,6 +194,8 @@ public protocol NotificationOutbox: Sendable {
     func markFailed(_ deliveryID: String, error: String, retryAt: Date) async throws
     /// Notifications per state: delivered and waiting.
     func notificationCounts() async throws -> (delivered: Int, waiting: Int)
+    /// Notifications no receiver has accepted yet (read by their index, for a gauge).
+    func waitingNotifications() async throws -> Int
 }
 
 /// The newest report document of each scanned name, for the service's API.

@@ -15,8 +15,9 @@ enum CommandLineDefaults {
         var valued: Set<String> = []
         /// Long names of flags (with `no-` forms where the flag has one).
         var flags: Set<String> = []
-        /// Long names that may be given more than once, each adding a value (`--vex`).
-        var repeating: Set<String> = []
+        /// Long names that may be given more than once, each adding a value (`--vex`); nil
+        /// when the argument parser's description of the command could not be read.
+        var repeating: Set<String>? = []
 
         func takes(_ name: String) -> Bool { valued.contains(name) || flags.contains(name) }
     }
@@ -113,7 +114,10 @@ enum CommandLineDefaults {
                 // A list is the option repeated where it repeats; for one that takes a single
                 // value, one comma-separated value (`severity: [HIGH, CRITICAL]` is
                 // `--severity HIGH,CRITICAL`, where repeating it kept only the last, silently).
-                if options.repeating.contains(name) {
+                guard let repeating = options.repeating else {
+                    throw ValidationError("\(origin): \(name) is a list, and fathom cannot tell whether \(name) repeats here: give one comma-separated value")
+                }
+                if repeating.contains(name) {
                     for item in list { extra += ["--\(name)", "\(item)"] }
                 } else {
                     extra += ["--\(name)", list.map { "\($0)" }.joined(separator: ",")]
@@ -149,10 +153,14 @@ enum CommandLineDefaults {
             }
             var command: Command
         }
+        // Unreadable (a release of the parser that describes itself otherwise), no list is
+        // taken rather than every one joined by commas.
         if let description = try? JSONDecoder().decode(Description.self, from: Data(command._dumpHelp().utf8)) {
             for argument in description.command.arguments ?? [] where argument.isRepeating == true {
-                for name in argument.names ?? [] where name.kind == "long" { options.repeating.insert(name.name) }
+                for name in argument.names ?? [] where name.kind == "long" { options.repeating?.insert(name.name) }
             }
+        } else {
+            options.repeating = nil
         }
         return options
     }

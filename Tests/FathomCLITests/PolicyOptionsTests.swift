@@ -23,6 +23,16 @@ import Testing
         }
     }
 
+    /// Which options repeat, as the configuration file's lists need to know, from the parser's
+    /// own description of each command (an underscored API: a change in it must show here).
+    @Test func theOptionsThatRepeatAreKnown() throws {
+        let scan = try #require(CommandLineDefaults.options(of: Scan.self).repeating)
+        #expect(scan.isSuperset(of: ["vex", "skip-dirs", "skip-files", "severity", "ignore-status", "insecure-registry"]), "\(scan)")
+        #expect(!scan.contains("format") && !scan.contains("exit-code") && !scan.contains("platform"), "\(scan)")
+        let registry = try #require(CommandLineDefaults.options(of: RegistryScan.self).repeating)
+        #expect(registry.isSuperset(of: ["vex", "severity", "ignore-status"]), "\(registry)")
+    }
+
     @Test func aWrongSeverityOrExitCodeIsAUsageError() {
         #expect(throws: (any Error).self) { try Scan.parse(["r.example/a:1", "--severity", "BOGUS"]) }
         #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "--exit-code", "300"]) }

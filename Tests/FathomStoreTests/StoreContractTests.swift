@@ -291,10 +291,12 @@ import FathomStores
         try await store.markFailed("d-1", error: "answered 500", retryAt: now.addingTimeInterval(2))
         let retry = try await store.dueNotifications(limit: 10, lease: .seconds(60), urls: urls, now: now.addingTimeInterval(3))
         #expect(retry.map(\.deliveryID) == ["d-1"] && retry.first?.attempts == 1 && retry.first?.body == notification.body)
+        #expect(try await store.waitingNotifications() == 1)
         try await store.markDelivered("d-1", now: now.addingTimeInterval(4))
         #expect(try await store.dueNotifications(limit: 10, lease: .seconds(60), urls: urls, now: now.addingTimeInterval(3600)).isEmpty)
         let counts = try await store.notificationCounts()
         #expect(counts.delivered == 1 && counts.waiting == 0)
+        #expect(try await store.waitingNotifications() == 0)
     }
 
     @Test(arguments: Backend.allCases) func eventsAreKeptOncePerID(_ backend: Backend) async throws {

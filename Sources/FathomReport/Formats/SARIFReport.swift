@@ -166,8 +166,14 @@ extension ScanReport {
     /// A suppressed finding as a result: where its package was read (when the report lists
     /// packages), the fingerprint the finding has when it is not suppressed, and why.
     func result(_ suppressed: ScanPolicy.Suppressed, ruleIndex: Int) -> JSONValue {
-        let package = packages.first { $0.name == suppressed.package && (suppressed.installedVersion == nil || $0.version == suppressed.installedVersion) }
+        // Its own place where the report kept it; else its package, by name and version.
+        let package = packages.first {
+            $0.name == suppressed.package && (suppressed.installedVersion == nil || $0.version == suppressed.installedVersion)
+                && (suppressed.ecosystem == nil || $0.ecosystem == suppressed.ecosystem) && (suppressed.path == nil || $0.path == suppressed.path)
+        }
         let version = suppressed.installedVersion ?? package?.version
+        let place = suppressed.path.flatMap { path in suppressed.ecosystem.map { (ecosystem: $0, path: path) } }
+            ?? package.map { (ecosystem: $0.ecosystem, path: $0.path) }
         var why = suppressed.reason + (suppressed.justification.map { " (\($0))" } ?? "")
         if let rule = suppressed.rule { why += ", by \(rule)" }
         var result: [String: JSONValue] = [
@@ -181,8 +187,8 @@ extension ScanReport {
                 "severity": JSONValue(suppressed.severity?.rawValue), "suppressed": .string(suppressed.reason),
             ],
         ]
-        if let package {
-            let path = package.path.hasPrefix("/") ? String(package.path.dropFirst()) : package.path
+        if let place {
+            let path = place.path.hasPrefix("/") ? String(place.path.dropFirst()) : place.path
             result["locations"] = [
                 [
                     "physicalLocation": [
@@ -191,7 +197,7 @@ extension ScanReport {
                     ]
                 ]
             ]
-            result["partialFingerprints"] = ["fathom/v1": .string("\(suppressed.id):\(package.ecosystem):\(suppressed.package):\(package.path)")]
+            result["partialFingerprints"] = ["fathom/v1": .string("\(suppressed.id):\(place.ecosystem):\(suppressed.package):\(place.path)")]
         }
         return .object(result)
     }
