@@ -23,8 +23,12 @@ public struct FleetBase: Sendable, Codable, Hashable {
     public var name: String?
     public var layers: Int
     public var topLayer: Digest
-    /// Images built on it (it is a proper prefix of their layers).
+    /// Images built on it (it is a proper prefix of their layers) that carry any of its
+    /// findings: one that upgraded the package in its own layer does not. (From stored rows,
+    /// which keep no image's findings, every image built on it.)
     public var images: Int
+    /// Images built on it, whatever they did with its findings.
+    public var builtOn: Int
     public var findings: Int
     public var bySeverity: [String: Int]
     public var rebuild: Rebuild?
@@ -42,6 +46,8 @@ struct FleetLineage: Sendable {
         var depth: Int
         /// Images that have this prefix and more layers.
         var descendants = 0
+        /// Of those, the images that carry a finding its layers brought.
+        var inheriting = 0
         /// Names of images that are exactly this prefix (the first three in byte order), and how
         /// many there are.
         var exact: [String] = []
@@ -52,6 +58,8 @@ struct FleetLineage: Sendable {
     }
 
     private var nodes: [Digest: Node] = [:]
+    /// Whether `inheriting` was counted (images added one by one; stored rows keep no image's findings).
+    private var inheritanceCounted = true
     /// Stored prefixes whose digests could not be read (left out, and said so).
     private(set) var unreadable = 0
     /// Finding keys (`id package version severity`) by the layer that brought the package.
@@ -60,11 +68,15 @@ struct FleetLineage: Sendable {
     /// Adds an image's layers and its findings (`layer` is the finding's layer index).
     mutating func add(name: String, layers: [Digest], findings: [(key: String, layer: Int)], fullyChecked: Bool) {
         var parent: Digest?
+        // The lowest layer that brought a finding of this image: the prefixes holding it pass
+        // findings on to it; those below it brought none that it still has.
+        let lowest = findings.map(\.layer).filter { $0 < layers.count }.min()
         for (index, layer) in layers.enumerated() {
             let key = Self.prefixKey(parent: parent, layer: layer)
             var node = nodes[key] ?? Node(parent: parent, layer: layer, depth: index + 1)
             if index < layers.count - 1 {
                 node.descendants += 1
+                if let lowest, lowest <= index { node.inheriting += 1 }
             } else {
                 node.exactCount += 1
                 if !node.exact.contains(name) { node.exact = Array((node.exact + [name]).sorted(by: Self.byteOrder).prefix(3)) }
@@ -104,6 +116,7 @@ struct FleetLineage: Sendable {
             }
         }
         nodes = all.filter { $0.value.descendants + $0.value.exactCount > 0 }
+        inheritanceCounted = false
         let used = Set(nodes.values.map(\.layer))
         for (layer, keys) in layerFindings {
             guard let digest = try? Digest(parsing: layer), used.contains(digest) else { continue }
@@ -161,24 +174,27 @@ struct FleetLineage: Sendable {
             var bySeverity: [String: Int] = [:]
             for finding in own { bySeverity[String(finding.split(separator: " ").last ?? ""), default: 0] += 1 }
             let name = node.exact.sorted().first
+            let inheriting = inheritanceCounted ? node.inheriting : node.descendants
             var base = FleetBase(
-                name: name, layers: node.depth, topLayer: node.layer, images: node.descendants, findings: own.count, bySeverity: bySeverity)
+                name: name, layers: node.depth, topLayer: node.layer, images: inheriting, builtOn: node.descendants, findings: own.count,
+                bySeverity: bySeverity)
             if let name, let (repository, tag) = Self.split(name) {
                 var best: (name: String, removes: Int, tag: String)?
                 for candidate in byRepository[repository] ?? []
                 where candidate.key != key && Self.isNewer(candidate.tag, than: tag) && nodes[candidate.key]?.unchecked == false {
                     let theirs = findings(of: candidate.key)
                     guard theirs.count < own.count else { continue }
-                    let removes = own.subtracting(theirs).count
+                    // A finding the candidate still has at another version is not removed.
+                    let removes = Set(own.map(Self.withoutVersion)).subtracting(theirs.map(Self.withoutVersion)).count
                     if removes > 0, best == nil || removes > best!.removes || (removes == best!.removes && Self.isNewer(candidate.tag, than: best!.tag)) {
                         best = (candidate.name, removes, candidate.tag)
                     }
                 }
-                if let best {
+                if let best, inheriting > 0 {
                     base.rebuild = FleetBase.Rebuild(
-                        on: best.name, removes: best.removes, images: node.descendants,
+                        on: best.name, removes: best.removes, images: inheriting,
                         advice: "rebuild on \(best.name) (same registry) removes \(best.removes) finding\(best.removes == 1 ? "" : "s") "
-                            + "from \(node.descendants) image\(node.descendants == 1 ? "" : "s")")
+                            + "from \(inheriting) image\(inheriting == 1 ? "" : "s")")
                 }
             }
             bases.append(base)
@@ -186,6 +202,13 @@ struct FleetLineage: Sendable {
         return bases.sorted {
             ($0.findings * $0.images, $0.images, $1.label) > ($1.findings * $1.images, $1.images, $0.label)
         }.prefix(top).map { $0 }
+    }
+
+    /// A finding's key (`id package version severity`) without its version: the same
+    /// vulnerability of the same package, at whatever version.
+    static func withoutVersion(_ key: String) -> String {
+        let parts = key.split(separator: " ", omittingEmptySubsequences: false)
+        return parts.count >= 2 ? "\(parts[0]) \(parts[1])" : key
     }
 
     /// `host/repository:tag` → (`host/repository`, `tag`); nil without a tag.
