@@ -418,12 +418,16 @@ import Testing
         try #require((unfiltered["CRITICAL"] ?? 0) > 0 && unfiltered["HIGH"] == nil, "the image's findings: \(unfiltered)")
         #expect(try await severities([], file: "severity:\n  - CRITICAL\n  - HIGH\n") == unfiltered)
         #expect(try await severities([], file: "severity: [CRITICAL, HIGH]\n") == unfiltered)
+        #expect(try await severities([], file: "severity: [HIGH, CRITICAL]\n") == unfiltered, "the first item alone is not all")
         #expect(try await severities(["--severity", "CRITICAL", "--severity", "HIGH"]) == unfiltered)
+        #expect(try await severities(["--severity", "HIGH", "--severity", "CRITICAL"]) == unfiltered)
         #expect(try await severities(["--severity", "CRITICAL,HIGH"]) == unfiltered)
         // Every finding here is fixed: leaving out fixed and affected leaves none.
         #expect(try await severities(["--ignore-status", "fixed,affected"]).isEmpty)
         #expect(try await severities([], file: "ignore-status: [fixed, affected]\n").isEmpty)
+        #expect(try await severities([], file: "ignore-status: [affected, fixed]\n").isEmpty)
         #expect(try await severities(["--ignore-status", "fixed", "--ignore-status", "affected"]).isEmpty)
+        #expect(try await severities(["--ignore-status", "affected", "--ignore-status", "fixed"]).isEmpty)
         // A list for an option that takes one value is that value, comma-separated: an error
         // naming it, not the last item.
         try "format: [json, sarif]\n".write(toFile: directory + "/formats.yaml", atomically: true, encoding: .utf8)

@@ -711,6 +711,9 @@ import Testing
         try await registry.push("oci:\(layout.directory):gzip", to: "library/alpine", tag: "3.7", credentials: (user, password))
         let service = try await Self.startService(workers: 1)
         defer { service.server.stop() }
+        // NVD's records too, for the scores Harbor reads.
+        let nvd = try await AdvisoryCLITests.nvdFeedFile(in: service.directory)
+        try await Tool.run([Fixtures.fathomExecutable, "db", "import", "--store", service.store, nvd], environment: Fixtures.isolatedEnvironment)
         let specs = ["1.1", "1.2"].map { Fixtures.root.appendingPathComponent("schemas/harbor/scanner-adapter-openapi-v\($0).yaml").path }
 
         let metadata = try await Self.request(.GET, "\(service.base)/api/v1/metadata")
@@ -771,6 +774,7 @@ import Testing
         let musl = try #require(vulnerabilities.first { $0["package"] as? String == "musl" && $0["id"] as? String == "CVE-2019-14697" }, "\(vulnerabilities)")
         let vendor = try #require(musl["vendor_attributes"] as? [String: Any])
         #expect((vendor["advisory"] as? String)?.hasSuffix("CVE-2019-14697") == true && vendor["advisory"] as? String != "CVE-2019-14697", "\(vendor)")
+        try #require(vulnerabilities.contains { ($0["preferred_cvss"] as? [String: Any])?["score_v3"] is Double }, "a finding with a CVSS v3 score")
         for vulnerability in vulnerabilities {
             let attributes = vulnerability["vendor_attributes"] as? [String: Any] ?? [:]
             if let cvss = vulnerability["preferred_cvss"] as? [String: Any], let v3 = cvss["score_v3"] as? Double {
