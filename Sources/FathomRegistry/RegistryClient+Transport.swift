@@ -13,7 +13,12 @@ extension RegistryClient {
         _ method: HTTPMethod, registry: String, path: String, scope: String?,
         headers: [(String, String)] = [], timeout: Duration? = nil, maxAttempts: Int? = nil, body: [UInt8]? = nil
     ) async throws -> HTTPClientResponse {
-        let maxAttempts = maxAttempts ?? configuration.maxAttempts
+        // A registry that answered none of the tries of a recent request is asked once, not
+        // with every retry, until it answers again: one that goes down mid-fleet fails the
+        // fleet's remaining requests at once, instead of each waiting out its retries in turn
+        // (a thousand repositories' listings took the better part of an hour).
+        let unreachable = await gates.isUnreachable(registry, within: .seconds(30))
+        let maxAttempts = unreachable ? 1 : maxAttempts ?? configuration.maxAttempts
         let base = try await baseURL(for: registry)
         // A registry's upload Location may be absolute; it is always on the same registry.
         let url = path.hasPrefix("http://") || path.hasPrefix("https://") ? path : base + path
@@ -42,11 +47,14 @@ extension RegistryClient {
             } catch {
                 if error is CancellationError { throw error }
                 guard attempt < maxAttempts, Self.isRetryable(error) else {
-                    throw FathomError(.transport, "\(method) \(url) failed after \(attempt) tr\(attempt == 1 ? "y" : "ies")", cause: TransportFailure(error))
+                    if Self.isRetryable(error) { await gates.markUnreachable(registry) }
+                    let tries = "\(attempt) tr\(attempt == 1 ? "y" : "ies")" + (unreachable ? " (it answered none of a request's tries just before: tried once until it answers)" : "")
+                    throw FathomError(.transport, "\(method) \(url) failed after \(tries)", cause: TransportFailure(error))
                 }
                 try await backoff(attempt: attempt, retryAfter: nil, reason: "\(error)", url: url)
                 continue
             }
+            if unreachable { await gates.markAnswered(registry) }
             let status = response.status.code
             if (200..<300).contains(status) { return response }
             switch status {

@@ -8,6 +8,9 @@ actor RegistryGates {
     private let permits: Int
     private var semaphores: [String: AsyncSemaphore] = [:]
     private var pausedUntil: [String: Duration] = [:]
+    /// When every try of a request to the registry ended without an answer (refused, reset,
+    /// timed out), until one is answered again.
+    private var unreachableAt: [String: Duration] = [:]
     private let clock: RegistryClock
 
     init(permits: Int, clock: RegistryClock) {
@@ -28,6 +31,15 @@ actor RegistryGates {
         if let current = pausedUntil[registry], current >= until { return }
         pausedUntil[registry] = until
     }
+
+    /// Whether every try of a request to `registry` ended without an answer within `window`.
+    func isUnreachable(_ registry: String, within window: Duration) -> Bool {
+        unreachableAt[registry].map { clock.now - $0 < window } ?? false
+    }
+
+    func markUnreachable(_ registry: String) { unreachableAt[registry] = clock.now }
+
+    func markAnswered(_ registry: String) { unreachableAt[registry] = nil }
 
     /// Returns once `registry` is not paused.
     func waitIfPaused(_ registry: String) async throws {

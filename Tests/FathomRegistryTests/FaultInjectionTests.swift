@@ -63,6 +63,41 @@ import Testing
         }
     }
 
+    /// A registry that answered none of a request's tries is asked once by the requests after
+    /// it, until it answers again: one that goes down mid-fleet fails the rest at once instead of
+    /// each request waiting out its retries in turn. Once it answers, requests retry as before.
+    @Test func aRegistryThatAnswersNothingIsAskedOnceUntilItAnswers() async throws {
+        try await withProxy { proxy in
+            let client = try RegistryClient(
+                configuration: RegistryClientConfiguration(
+                    credentials: .anonymous, maxAttempts: 4, baseBackoff: .milliseconds(20), maxBackoff: .milliseconds(200)))
+            try await withClient(client) { client in
+                let reference = try ImageReference(parsing: "\(proxy.host)/alpine:3.7")
+                func manifests() -> Int { proxy.requests.filter { $0.contains("/manifests/3.7") }.count }
+                proxy.inject(.reset, pathContains: "/manifests/3.7", times: 5)
+                do {
+                    _ = try await client.manifestDigest(reference)
+                    Issue.record("every try was reset")
+                } catch {
+                    #expect("\(error)".contains("failed after 4 tries"), "\(error)")
+                }
+                #expect(manifests() == 4)
+                do {
+                    _ = try await client.manifestDigest(reference)
+                    Issue.record("the fifth reset")
+                } catch {
+                    #expect("\(error)".contains("failed after 1 try (it answered none of a request's tries just before"), "\(error)")
+                }
+                #expect(manifests() == 5, "asked once")
+                // It answers: the next request is answered, and the one after retries again.
+                #expect(try await client.manifestDigest(reference).description == layout.gzip.manifestDigest.description)
+                proxy.inject(.reset, pathContains: "/manifests/3.7", times: 1)
+                #expect(try await client.manifestDigest(reference).description == layout.gzip.manifestDigest.description)
+                #expect(manifests() == 8, "a reset retried once it answered again")
+            }
+        }
+    }
+
     @Test func connectionResetIsRetried() async throws {
         try await withProxy { proxy in
             proxy.inject(.reset, pathContains: "/blobs/\(layerDigest)")
