@@ -76,10 +76,36 @@ struct RegistryScan: AsyncParsableCommand {
     @Option(help: "With --format template: a Mustache template over each report's JSON keys (FILE or @FILE).")
     var template: String?
 
+    /// Whether every `[` of a shell glob has its `]` (fnmatch(3) matches nothing otherwise).
+    static func isWellFormed(glob: String) -> Bool {
+        var characters = glob.makeIterator()
+        while let character = characters.next() {
+            if character == "\\" {
+                _ = characters.next()
+            } else if character == "[" {
+                // A `]` first in the set is one of its members, not its end.
+                var first = true
+                var closed = false
+                while let inner = characters.next() {
+                    if inner == "]" && !first { closed = true; break }
+                    if !(first && (inner == "!" || inner == "^")) { first = false }
+                }
+                if !closed { return false }
+            }
+        }
+        return true
+    }
+
     func validate() throws {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let layerConcurrency, layerConcurrency < 1 { throw ValidationError("--layer-concurrency must be at least 1") }
         if top < 1 { throw ValidationError("--top must be at least 1") }
+        // A malformed glob matches nothing, and said so it read as a registry without the images.
+        for (option, globs) in [("--repo", repositories), ("--tag", tags)] {
+            for glob in globs where !Self.isWellFormed(glob: glob) {
+                throw ValidationError("\(option) '\(glob)' is not a shell glob: a [ without its closing ]")
+            }
+        }
         // Checked here, not in run: a ValidationError from run came with the root command's usage.
         for value in [pushedSince, pulledSince, maxDbAge].compactMap({ $0 }) { _ = try parseSince(value) }
         if let imageTimeout, try WorkerOptions.interval(imageTimeout, option: "--image-timeout") == nil {

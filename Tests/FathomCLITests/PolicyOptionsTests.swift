@@ -33,6 +33,18 @@ import Testing
         #expect(registry.isSuperset(of: ["vex", "severity", "ignore-status"]), "\(registry)")
     }
 
+    /// A malformed glob (fnmatch matches nothing with it) is a usage error naming it, not a
+    /// registry that seems to hold no such image.
+    @Test func aMalformedGlobIsAUsageError() throws {
+        #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "--repo", "team-a/svc-["]) }
+        #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "--tag", "1.[0-9"]) }
+        #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "--repo", "team/[]"]) }
+        for glob in ["team/*", "team/svc-[0-9]*", "team/[]ab]", "team/[!]x]*", "team/\\[literal", "**/tests"] {
+            #expect(RegistryScan.isWellFormed(glob: glob), "\(glob)")
+            _ = try RegistryScan.parse(["r.example", "--repo", glob])
+        }
+    }
+
     @Test func aWrongSeverityOrExitCodeIsAUsageError() {
         #expect(throws: (any Error).self) { try Scan.parse(["r.example/a:1", "--severity", "BOGUS"]) }
         #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "--exit-code", "300"]) }
