@@ -360,6 +360,18 @@ extension PostgresStore {
         return removed
     }
 
+    /// `ReportListing.layerFindings(listed:stored:own:)` in SQL, for the listing's upsert of a
+    /// layer's row: the listed keys, and the stored ones for a package the image does not have
+    /// from the layer (`layer_input.p`, its packages' names), sorted by bytes.
+    static let mergedLayerFindings = """
+        (SELECT coalesce(string_agg(k, E'\\n' ORDER BY k COLLATE "C"), '') FROM (
+            SELECT unnest(string_to_array(EXCLUDED.findings, E'\\n')) AS k
+            UNION
+            SELECT o FROM unnest(string_to_array(fleet_layer_findings.findings, E'\\n')) AS o
+            WHERE NOT split_part(o, ' ', 2) = ANY ((SELECT string_to_array(p, E'\\n') FROM layer_input WHERE l = EXCLUDED.layer)::TEXT[])) AS m
+        WHERE k <> '')
+        """
+
     /// Replaces the listing of `name` in one statement (array binds): its image's sums on its
     /// report's row; its findings, one row per finding and one per id or alias it is found by;
     /// its package names; the prefixes and layer findings it brings; and the fleet's running
@@ -442,12 +454,14 @@ extension PostgresStore {
                         \(listing.prefixes.map(\.layer))::TEXT[], \(listing.prefixes.map { Int64($0.depth) })::BIGINT[], \(listing.prefixes.map(\.size))::BIGINT[])
                         AS f(k, p, l, d, z)
                     ON CONFLICT (key) DO NOTHING),
+                layer_input AS (
+                    SELECT l, f, p FROM unnest(\(layers)::TEXT[], \(layers.map { listing.layerFindings[$0, default: []].joined(separator: "\n") })::TEXT[],
+                        \(layers.map { listing.layerPackages[$0, default: []].joined(separator: "\n") })::TEXT[]) AS f(l, f, p)),
                 layer_findings AS (
                     INSERT INTO fleet_layer_findings (layer, findings)
-                    SELECT l, f FROM unnest(\(layers)::TEXT[], \(layers.map { listing.layerFindings[$0, default: []].joined(separator: "\n") })::TEXT[])
-                        AS f(l, f) ORDER BY l
-                    ON CONFLICT (layer) DO UPDATE SET findings = EXCLUDED.findings
-                    WHERE \(image.fullyChecked) AND fleet_layer_findings.findings <> EXCLUDED.findings),
+                    SELECT l, f FROM layer_input ORDER BY l
+                    ON CONFLICT (layer) DO UPDATE SET findings = \(unescaped: Self.mergedLayerFindings)
+                    WHERE \(image.fullyChecked) AND fleet_layer_findings.findings <> \(unescaped: Self.mergedLayerFindings)),
                 totals AS (
                     INSERT INTO fleet_totals (shard, images, critical, high, medium, low, unknown, layers, bytes, exploited_images)
                     SELECT \(Int32(change.shard)), s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9] FROM (SELECT \(sums)::BIGINT[] AS s) AS f

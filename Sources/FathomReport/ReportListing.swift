@@ -45,6 +45,10 @@ extension ReportListing {
         for (key, layer) in report.layeredFindings where layer < report.layers.count {
             layerFindings[report.layers[layer].digest.description, default: []].insert(key)
         }
+        var layerPackages: [String: Set<String>] = [:]
+        for package in report.packages where layerFindings[package.layer.description] != nil {
+            layerPackages[package.layer.description, default: []].insert(package.name)
+        }
         var bySeverity: [String: Int] = [:]
         var byID: [String: FleetVulnerability] = [:]
         var order: [String] = []
@@ -71,7 +75,7 @@ extension ReportListing {
                 exploited: report.vulnerabilities.filter { $0.kev != nil }.count, layers: report.layers.count,
                 bytes: report.layers.reduce(0) { $0 + $1.size }, chain: prefixes.last?.key, fullyChecked: report.fullyChecked, missing: report.fleetGaps),
             prefixes: prefixes, layerFindings: layerFindings.mapValues { $0.sorted() }, vulnerabilities: order.compactMap { byID[$0] },
-            packages: report.packages.map(\.name))
+            packages: report.packages.map(\.name), layerPackages: layerPackages.mapValues { $0.sorted() })
     }
 }
 

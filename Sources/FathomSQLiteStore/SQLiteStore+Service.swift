@@ -366,11 +366,16 @@ extension SQLiteStore {
                 [.text(prefix.key), prefix.parent.map { .text($0) } ?? .null, .text(prefix.layer), .integer(Int64(prefix.depth)), .integer(prefix.size)])
         }
         for (layer, keys) in listing.layerFindings {
+            var stored: [String]?
+            try database.query("SELECT findings FROM fleet_layer_findings WHERE layer = ?", [.text(layer)]) { row in
+                stored = (row.text(0) ?? "").split(separator: "\n").map(String.init)
+            }
+            let merged = stored.map { ReportListing.layerFindings(listed: keys, stored: $0, own: Set(listing.layerPackages[layer] ?? [])) } ?? keys
             try database.query(
                 """
                 INSERT INTO fleet_layer_findings (layer, findings) VALUES (?, ?)
                 ON CONFLICT (layer) DO UPDATE SET findings = excluded.findings WHERE ? AND fleet_layer_findings.findings <> excluded.findings
-                """, [.text(layer), .text(keys.joined(separator: "\n")), .integer(listing.image.fullyChecked ? 1 : 0)])
+                """, [.text(layer), .text(merged.joined(separator: "\n")), .integer(listing.image.fullyChecked ? 1 : 0)])
         }
         for vulnerability in listing.vulnerabilities {
             // A known KEV entry stays (the newest date), the packages gather (a few).

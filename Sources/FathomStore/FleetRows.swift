@@ -11,6 +11,10 @@ public struct ReportListing: Sendable {
     /// Finding keys (`id package version severity`) by the layer digest that brought them, for
     /// every layer of the image (an empty list for a layer that brought none).
     public var layerFindings: [String: [String]]
+    /// The names of the packages each layer brought that this image still has: what its
+    /// `layerFindings` speak for. A package upgraded or removed above a layer is not among its
+    /// names, so a layer's stored findings for it stay (another image has them).
+    public var layerPackages: [String: [String]]
     /// Each vulnerability id of the report once.
     public var vulnerabilities: [FleetVulnerability]
     /// The names of its packages in lower case, once each, for the image search.
@@ -18,14 +22,30 @@ public struct ReportListing: Sendable {
 
     public init(
         findings: [ReportFinding], image: ImageRow, prefixes: [LayerPrefix], layerFindings: [String: [String]], vulnerabilities: [FleetVulnerability],
-        packages: [String]
+        packages: [String], layerPackages: [String: [String]] = [:]
     ) {
         self.findings = findings
         self.image = image
         self.prefixes = prefixes
         self.layerFindings = layerFindings
+        self.layerPackages = layerPackages
         self.vulnerabilities = vulnerabilities
         self.packages = Array(Set(packages.map { $0.lowercased() }.filter { !$0.isEmpty && !$0.contains("\n") })).sorted()
+    }
+
+    /// A layer's stored findings once this listing is written: the listed ones, and those stored
+    /// before for a package this image does not have from the layer (it upgraded or removed it
+    /// above). A layer is immutable, so what one image's report says of the packages it still
+    /// has from it holds for every image built on it; of the others it says nothing. Keys are
+    /// `id package version severity`; the result is sorted by bytes. The PostgreSQL store does
+    /// the same in its listing statement.
+    public static func layerFindings(listed: [String], stored: [String], own: Set<String>) -> [String] {
+        var merged = Set(listed)
+        for key in stored where !key.isEmpty {
+            let parts = key.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+            if parts.count > 1, !own.contains(String(parts[1])) { merged.insert(key) }
+        }
+        return merged.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// Where its package names are kept: once per manifest (images of one manifest share

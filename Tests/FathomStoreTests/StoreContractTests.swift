@@ -817,6 +817,40 @@ import FathomStores
         #expect(again.chains["base/a1"]?.images == 1)
     }
 
+    /// A layer's findings come from the reports of every image built on it: an image that
+    /// upgraded or removed a package above the layer says nothing of the layer's own, so the
+    /// layer keeps them; one that still has the package from the layer speaks for it.
+    @Test(arguments: Backend.allCases) func aLayersFindingsOutliveAnImageThatUpgradedItsPackage(_ backend: Backend) async throws {
+        let store = try await Self.open(backend, "layers")
+        defer { Task { try? await store.close() } }
+        func report(_ name: String, _ layers: [(digest: String, findings: [String], packages: [String])]) async throws {
+            var listing = ReportListing.findings([], name: name)
+            var parent: String?
+            for (index, layer) in layers.enumerated() {
+                let key = (parent.map { $0 + "/" } ?? "") + layer.digest
+                listing.prefixes.append(LayerPrefix(key: key, parent: parent, layer: layer.digest, depth: index + 1, size: 10))
+                listing.layerFindings[layer.digest] = layer.findings
+                listing.layerPackages[layer.digest] = layer.packages
+                parent = key
+            }
+            listing.image.chain = parent
+            listing.image.layers = layers.count
+            try await store.storeReport(Array("{}".utf8), name: name, repository: "x", tag: "1", manifestDigest: nil, listing: listing)
+        }
+        let musl = "ALPINE-CVE-1 musl 1.1.18-r3 HIGH"
+        let busybox = "ALPINE-CVE-2 busybox 1.27.2-r11 LOW"
+        try await report("r.example/app-a:1", [("base", [musl, busybox], ["busybox", "musl", "zlib"]), ("a", [], [])])
+        // app-d upgraded musl and removed busybox in its own layer: the base's findings stay.
+        try await report("r.example/app-d:1", [("base", [], ["zlib"]), ("d", [], ["musl"])])
+        #expect(try await store.fleetView(top: 10).layerFindings["base"] == [musl, busybox].sorted())
+        // The base itself, scanned after musl's advisory was withdrawn, speaks for every package it has.
+        try await report("r.example/base:1", [("base", [busybox], ["busybox", "musl", "zlib"])])
+        #expect(try await store.fleetView(top: 10).layerFindings["base"] == [busybox])
+        // An image's own layer is its alone: what it lists is what the layer keeps.
+        try await report("r.example/app-d:1", [("base", [], ["zlib"]), ("d", [], ["musl"])])
+        #expect(try await store.fleetView(top: 10).layerFindings["d"] == [])
+    }
+
     /// A scan of another manifest stored after a name's report (by the CLI, or a job that ended
     /// before its report) puts the report behind; a re-match of the same manifest does not, and
     /// a name with a job pending is left to that job.
