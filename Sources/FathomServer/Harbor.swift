@@ -203,6 +203,11 @@ extension ServiceRoutes {
         else {
             return Self.harborError(.notFound, "no scan request \(id)")
         }
+        // A report fathom does not make is said at once, not after the scan it waits for.
+        guard let type = Self.harborReportType(accepting: accept) else {
+            return Self.harborError(
+                .notImplemented, "fathom makes the reports \(Self.harborReportType) and \(Self.harborLegacyReportType), not \(accept ?? "")")
+        }
         switch job.state {
         case .queued, .running:
             var response = Response(status: .found)
@@ -227,10 +232,6 @@ extension ServiceRoutes {
             guard any else { return Self.harborError(.internalServerError, "the scan's report is gone") }
             guard let report = found else {
                 return Self.harborError(.internalServerError, "a newer scan of \(job.image) replaced this one's report: ask for a scan again")
-            }
-            guard let type = Self.harborReportType(accepting: accept) else {
-                return Self.harborError(
-                    .notImplemented, "fathom makes the reports \(Self.harborReportType) and \(Self.harborLegacyReportType), not \(accept ?? "")")
             }
             let document = try HarborReport.encode(
                 report, repository: details.repository, digest: report.artifact.manifestDigest, tag: details.tag, mimeType: details.mimeType)

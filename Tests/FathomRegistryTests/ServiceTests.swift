@@ -820,8 +820,9 @@ import Testing
             try await Self.request(.GET, "\(service.base)/api/v1/scan/\(missingID)/report").status == 500
         }
         #expect(try Self.object(try await Self.request(.GET, "\(service.base)/v1/jobs/\(missingID)").body)["attempts"] as? Int == 1)
-        // A report type fathom does not make is 501; no Accept is the 1.1 report.
-        func fetchReport(accept: String?) async throws -> (status: UInt, type: String?) {
+        // A report type fathom does not make is 501, whatever the scan's state (here a dead
+        // one's); no Accept is the 1.1 report.
+        func fetchReport(_ id: String = id, accept: String?) async throws -> (status: UInt, type: String?) {
             var request = HTTPClientRequest(url: "\(service.base)/api/v1/scan/\(id)/report")
             request.headers.add(name: "Authorization", value: "Bearer \(Self.apiToken)")
             if let accept { request.headers.add(name: "Accept", value: accept) }
@@ -831,6 +832,7 @@ import Testing
         }
         #expect(try await fetchReport(accept: "application/vnd.security.sbom.report+json; version=1.0").status == 501)
         #expect(try await fetchReport(accept: "application/vnd.scanner.adapter.vuln.report.raw").status == 501)
+        #expect(try await fetchReport(missingID, accept: "application/spdx+json").status == 501)
         let plain = try await fetchReport(accept: nil)
         #expect(plain.status == 200 && plain.type == "application/vnd.security.vulnerability.report; version=1.1")
         #expect(try await fetchReport(accept: "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0").type
