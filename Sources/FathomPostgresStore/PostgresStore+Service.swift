@@ -391,7 +391,7 @@ extension PostgresStore {
                 chain: nil, fullyChecked: true, missing: []),
             prefixes: [], layerFindings: [:], vulnerabilities: [], packages: [])
         let image = listing.image
-        let change = FleetTotalsChange(from: old, to: given?.image)
+        let change = FleetTotalsChange(from: old, to: given)
         let counts = ImageRow.severities.map { Int64(image.bySeverity[$0] ?? 0) }
         let findings = listing.findings
         var keys: [String] = []
@@ -409,7 +409,7 @@ extension PostgresStore {
         let vulnerabilities = listing.vulnerabilities.sorted { Array($0.id.utf8).lexicographicallyPrecedes(Array($1.id.utf8)) }
         let layers = listing.layerFindings.keys.sorted()
         let gaps = change.gaps.keys.sorted()
-        let chains = change.chains.keys.sorted()
+        let chains = change.chainRows
         // The old findings' rows are in the counts only if the row was counted (a report an
         // earlier fathom wrote has rows no count holds).
         let counted = old != nil
@@ -482,10 +482,13 @@ extension PostgresStore {
                     SELECT g, n FROM unnest(\(gaps)::TEXT[], \(gaps.map { Int64(change.gaps[$0] ?? 0) })::BIGINT[]) AS f(g, n) ORDER BY g
                     ON CONFLICT (gap) DO UPDATE SET images = fleet_gaps.images + EXCLUDED.images),
                 chains AS (
-                    INSERT INTO fleet_chains (chain, images, unchecked)
-                    SELECT c, n, u FROM unnest(\(chains)::TEXT[], \(chains.map { Int64(change.chains[$0]?.images ?? 0) })::BIGINT[],
-                        \(chains.map { Int64(change.chains[$0]?.unchecked ?? 0) })::BIGINT[]) AS f(c, n, u) ORDER BY c
-                    ON CONFLICT (chain) DO UPDATE SET images = fleet_chains.images + EXCLUDED.images, unchecked = fleet_chains.unchecked + EXCLUDED.unchecked),
+                    INSERT INTO fleet_chains (chain, images, unchecked, lowest_finding_depth)
+                    SELECT c, n, u, NULLIF(w, -1) FROM unnest(\(chains.map(\.chain))::TEXT[], \(chains.map { Int64($0.images) })::BIGINT[],
+                        \(chains.map { Int64($0.unchecked) })::BIGINT[], \(chains.map { Int64($0.lowestFindingDepth) })::BIGINT[]) AS f(c, n, u, w) ORDER BY c
+                    ON CONFLICT (chain) DO UPDATE SET images = fleet_chains.images + EXCLUDED.images, unchecked = fleet_chains.unchecked + EXCLUDED.unchecked,
+                        lowest_finding_depth = coalesce(EXCLUDED.lowest_finding_depth, fleet_chains.lowest_finding_depth)
+                    WHERE EXCLUDED.images <> 0 OR EXCLUDED.unchecked <> 0
+                        OR fleet_chains.lowest_finding_depth IS DISTINCT FROM coalesce(EXCLUDED.lowest_finding_depth, fleet_chains.lowest_finding_depth)),
                 now_carried AS (
                     SELECT * FROM unnest(\(vulnerabilities.map(\.id))::TEXT[], \(vulnerabilities.map(\.severity))::TEXT[],
                         \(vulnerabilities.map { Int64($0.rank) })::BIGINT[], \(vulnerabilities.map { $0.packages.joined(separator: "\n") })::TEXT[],
@@ -708,12 +711,12 @@ extension PostgresStore {
             try await run(
                 """
                 SELECT c.chain, c.images, c.unchecked > 0,
-                    ARRAY(SELECT r.name COLLATE "C" FROM reports r WHERE r.chain = c.chain ORDER BY r.name COLLATE "C" LIMIT 3)
+                    ARRAY(SELECT r.name COLLATE "C" FROM reports r WHERE r.chain = c.chain ORDER BY r.name COLLATE "C" LIMIT 3), c.lowest_finding_depth
                 FROM fleet_chains c WHERE c.images > 0
                 """, on: connection
             ) { row in
-                let (chain, images, unchecked, names) = try row.decode((String, Int64, Bool, [String]).self)
-                view.chains[chain] = (Int(images), names, unchecked)
+                let (chain, images, unchecked, names, lowest) = try row.decode((String, Int64, Bool, [String], Int32?).self)
+                view.chains[chain] = (Int(images), names, unchecked, lowest.map(Int.init))
             }
             try await run("SELECT layer, findings FROM fleet_layer_findings", on: connection) { row in
                 let (layer, findings) = try row.decode((String, String).self)

@@ -351,6 +351,11 @@ public final class PostgresStore: Store {
         DELETE FROM advisory_packages p USING advisories a
         WHERE a.source = p.source AND a.id = p.id AND a.record LIKE '%"withdrawn"%' AND (a.record::jsonb ->> 'withdrawn') IS NOT NULL
         """,
+        // Which bases a chain's images carry findings of: the depth of the lowest layer that
+        // brought one (0: none; NULL until an image of the chain is listed again: every base).
+        """
+        ALTER TABLE fleet_chains ADD COLUMN IF NOT EXISTS lowest_finding_depth INTEGER
+        """,
     ]
 
     /// The migration applied only where the server supports it (its version is recorded either way).

@@ -58,8 +58,6 @@ struct FleetLineage: Sendable {
     }
 
     private var nodes: [Digest: Node] = [:]
-    /// Whether `inheriting` was counted (images added one by one; stored rows keep no image's findings).
-    private var inheritanceCounted = true
     /// Stored prefixes whose digests could not be read (left out, and said so).
     private(set) var unreadable = 0
     /// Finding keys (`id package version severity`) by the layer that brought the package.
@@ -94,7 +92,7 @@ struct FleetLineage: Sendable {
 
     /// The lineage the stored rows describe: every prefix, the images that are exactly each, and
     /// the findings each layer brings. Prefixes no image has any more are left out.
-    init(prefixes: [LayerPrefix], chains: [String: (images: Int, names: [String], unchecked: Bool)], layerFindings: [String: [String]]) {
+    init(prefixes: [LayerPrefix], chains: [String: (images: Int, names: [String], unchecked: Bool, lowestFindingDepth: Int?)], layerFindings: [String: [String]]) {
         var all: [Digest: Node] = [:]
         for prefix in prefixes {
             do {
@@ -110,13 +108,15 @@ struct FleetLineage: Sendable {
             all[key]?.exact = exact.names
             all[key]?.unchecked = exact.unchecked
             var current = all[key]?.parent
-            while let at = current, all[at] != nil {
+            while let at = current, let node = all[at] {
                 all[at]?.descendants += exact.images
-                current = all[at]?.parent
+                // Its images carry the findings of the bases at or above their lowest finding's
+                // layer (a chain listed before fathom recorded that: every base).
+                if exact.lowestFindingDepth.map({ $0 > 0 && $0 <= node.depth }) ?? true { all[at]?.inheriting += exact.images }
+                current = node.parent
             }
         }
         nodes = all.filter { $0.value.descendants + $0.value.exactCount > 0 }
-        inheritanceCounted = false
         let used = Set(nodes.values.map(\.layer))
         for (layer, keys) in layerFindings {
             guard let digest = try? Digest(parsing: layer), used.contains(digest) else { continue }
@@ -174,7 +174,7 @@ struct FleetLineage: Sendable {
             var bySeverity: [String: Int] = [:]
             for finding in own { bySeverity[String(finding.split(separator: " ").last ?? ""), default: 0] += 1 }
             let name = node.exact.sorted().first
-            let inheriting = inheritanceCounted ? node.inheriting : node.descendants
+            let inheriting = node.inheriting
             var base = FleetBase(
                 name: name, layers: node.depth, topLayer: node.layer, images: inheriting, builtOn: node.descendants, findings: own.count,
                 bySeverity: bySeverity)

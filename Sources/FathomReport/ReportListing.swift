@@ -75,7 +75,8 @@ extension ReportListing {
                 exploited: report.vulnerabilities.filter { $0.kev != nil }.count, layers: report.layers.count,
                 bytes: report.layers.reduce(0) { $0 + $1.size }, chain: prefixes.last?.key, fullyChecked: report.fullyChecked, missing: report.fleetGaps),
             prefixes: prefixes, layerFindings: layerFindings.mapValues { $0.sorted() }, vulnerabilities: order.compactMap { byID[$0] },
-            packages: report.packages.map(\.name), layerPackages: layerPackages.mapValues { $0.sorted() })
+            packages: report.packages.map(\.name), layerPackages: layerPackages.mapValues { $0.sorted() },
+            lowestFindingDepth: report.layeredFindings.map(\.layer).filter { $0 < report.layers.count }.min().map { $0 + 1 })
     }
 }
 

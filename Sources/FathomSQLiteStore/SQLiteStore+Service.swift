@@ -289,7 +289,7 @@ extension SQLiteStore {
     static func replaceListing(of name: String, manifestDigest: String?, with listing: ReportListing?, in database: SQLiteConnection) throws {
         var old: ImageRow?
         try database.query("SELECT \(imageColumns) FROM reports WHERE name = ? AND counted", [.text(name)]) { old = imageRow($0) }
-        let change = FleetTotalsChange(from: old, to: listing?.image)
+        let change = FleetTotalsChange(from: old, to: listing)
         if let listing {
             let image = listing.image
             let counts = ImageRow.severities.map { SQLiteValue.integer(Int64(image.bySeverity[$0] ?? 0)) }
@@ -310,6 +310,14 @@ extension SQLiteStore {
                 """, [.text(ReportListing.packagesKey(name: name, manifestDigest: manifestDigest)), .text(listing.packages.joined(separator: "\n"))])
         }
         if !change.isEmpty { try move(change, in: database) }
+        for row in change.chainRows {
+            try database.query(
+                """
+                INSERT INTO fleet_chains (chain, images, unchecked, lowest_finding_depth) VALUES (?, ?, ?, NULLIF(?, -1))
+                ON CONFLICT (chain) DO UPDATE SET images = images + excluded.images, unchecked = unchecked + excluded.unchecked,
+                    lowest_finding_depth = coalesce(excluded.lowest_finding_depth, lowest_finding_depth)
+                """, [.text(row.chain), .integer(Int64(row.images)), .integer(Int64(row.unchecked)), .integer(Int64(row.lowestFindingDepth))])
+        }
         // The old findings' rows are in the counts only if the row was counted (a report an
         // earlier fathom wrote has rows no count holds).
         var gone: Set<String> = []
@@ -413,7 +421,7 @@ extension SQLiteStore {
         }
     }
 
-    /// Moves the fleet's sums by one image's change: its shard of the totals, its gaps and its chains.
+    /// Moves the fleet's sums by one image's change: its shard of the totals and its gaps.
     static func move(_ change: FleetTotalsChange, in database: SQLiteConnection) throws {
         try database.query(
             """
@@ -438,13 +446,6 @@ extension SQLiteStore {
             try database.query(
                 "INSERT INTO fleet_gaps (gap, images) VALUES (?, ?) ON CONFLICT (gap) DO UPDATE SET images = images + excluded.images",
                 [.text(gap), .integer(Int64(images))])
-        }
-        for (chain, moved) in change.chains {
-            try database.query(
-                """
-                INSERT INTO fleet_chains (chain, images, unchecked) VALUES (?, ?, ?)
-                ON CONFLICT (chain) DO UPDATE SET images = images + excluded.images, unchecked = unchecked + excluded.unchecked
-                """, [.text(chain), .integer(Int64(moved.images)), .integer(Int64(moved.unchecked))])
         }
     }
 
@@ -623,8 +624,8 @@ extension SQLiteStore {
             view.prefixes.append(
                 LayerPrefix(key: row.text(0) ?? "", parent: row.text(1), layer: row.text(2) ?? "", depth: Int(row.integer(3)), size: row.integer(4)))
         }
-        try database.query("SELECT chain, images, unchecked FROM fleet_chains WHERE images > 0") { row in
-            view.chains[row.text(0) ?? ""] = (Int(row.integer(1)), [], row.integer(2) > 0)
+        try database.query("SELECT chain, images, unchecked, lowest_finding_depth FROM fleet_chains WHERE images > 0") { row in
+            view.chains[row.text(0) ?? ""] = (Int(row.integer(1)), [], row.integer(2) > 0, row.isNull(3) ? nil : Int(row.integer(3)))
         }
         // The first names of each chain from the index on (chain, name).
         for chain in view.chains.keys {

@@ -230,6 +230,11 @@ public final class SQLiteStore: Store {
         DELETE FROM advisory_packages WHERE (source, id) IN (SELECT source, id FROM advisories
             WHERE record LIKE '%"withdrawn"%' AND json_extract(record, '$.withdrawn') IS NOT NULL);
         """,
+        // Which bases a chain's images carry findings of: the depth of the lowest layer that
+        // brought one (0: none; NULL until an image of the chain is listed again: every base).
+        """
+        ALTER TABLE fleet_chains ADD COLUMN lowest_finding_depth INTEGER;
+        """,
     ]
 
     @Sendable static func migrate(_ database: SQLiteConnection) throws {

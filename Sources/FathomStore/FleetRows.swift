@@ -15,6 +15,10 @@ public struct ReportListing: Sendable {
     /// `layerFindings` speak for. A package upgraded or removed above a layer is not among its
     /// names, so a layer's stored findings for it stay (another image has them).
     public var layerPackages: [String: [String]]
+    /// The depth (1 for the bottom layer) of the lowest layer that brought one of its findings,
+    /// nil when it has none: the bases at or above that depth are the ones whose findings it
+    /// carries.
+    public var lowestFindingDepth: Int?
     /// Each vulnerability id of the report once.
     public var vulnerabilities: [FleetVulnerability]
     /// The names of its packages in lower case, once each, for the image search.
@@ -22,8 +26,9 @@ public struct ReportListing: Sendable {
 
     public init(
         findings: [ReportFinding], image: ImageRow, prefixes: [LayerPrefix], layerFindings: [String: [String]], vulnerabilities: [FleetVulnerability],
-        packages: [String], layerPackages: [String: [String]] = [:]
+        packages: [String], layerPackages: [String: [String]] = [:], lowestFindingDepth: Int? = nil
     ) {
+        self.lowestFindingDepth = lowestFindingDepth
         self.findings = findings
         self.image = image
         self.prefixes = prefixes
@@ -170,8 +175,9 @@ public struct FleetView: Sendable {
     /// The prefixes of every image's layers (those of replaced reports may be among them).
     public var prefixes: [LayerPrefix] = []
     /// Per prefix that is all of some image's layers: how many such images, the first three
-    /// names, and whether one of them was not fully checked.
-    public var chains: [String: (images: Int, names: [String], unchecked: Bool)] = [:]
+    /// names, whether one of them was not fully checked, and the depth of the lowest layer
+    /// that brought one of their findings (0: none; nil: not known, so every base below).
+    public var chains: [String: (images: Int, names: [String], unchecked: Bool, lowestFindingDepth: Int?)] = [:]
     /// Finding keys by layer digest, for the layers of `prefixes`.
     public var layerFindings: [String: [String]] = [:]
 
@@ -222,9 +228,27 @@ public struct FleetTotalsChange: Sendable {
     /// Images per gap, and per chain (images, and those not fully checked); no zeros.
     public var gaps: [String: Int] = [:]
     public var chains: [String: (images: Int, unchecked: Int)] = [:]
+    /// The new image's chain and what its row is to record of `ReportListing.lowestFindingDepth`
+    /// (0 for none), when the image was fully checked.
+    public var chainFindingDepth: (chain: String, depth: Int)?
 
     /// The move from `old` (what a name's counted row held) to `new` (its new row, or none
     /// when the image is removed from the fleet).
+    public init(from old: ImageRow?, to new: ReportListing?) {
+        self.init(from: old, to: new?.image)
+        if let new, let chain = new.image.chain, new.image.fullyChecked { chainFindingDepth = (chain, new.lowestFindingDepth ?? 0) }
+    }
+
+    /// The chain rows to write: each chain's move in images and in those not fully checked, and
+    /// the lowest finding's depth to record (-1: leave it). The new image's chain is among them
+    /// even when its counts do not move, for its depth.
+    public var chainRows: [(chain: String, images: Int, unchecked: Int, lowestFindingDepth: Int)] {
+        var rows = chains.mapValues { (images: $0.images, unchecked: $0.unchecked, lowestFindingDepth: -1) }
+        if let (chain, depth) = chainFindingDepth { rows[chain, default: (0, 0, -1)].lowestFindingDepth = depth }
+        return rows.map { ($0.key, $0.value.images, $0.value.unchecked, $0.value.lowestFindingDepth) }.sorted { $0.chain.utf8.lexicographicallyPrecedes($1.chain.utf8) }
+    }
+
+    /// The move from `old` to `new` in the sums alone.
     public init(from old: ImageRow?, to new: ImageRow?) {
         let name = new?.name ?? old?.name ?? ""
         shard = Int(name.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 } % UInt32(Self.shards))

@@ -176,6 +176,11 @@ import Testing
         #expect(page.text.contains("Every image: list, search, dead jobs"))
         // The trend's one day so far (UTC) ends at the fleet's findings, as the summary counts them.
         let fleet = try ServiceTests.object(try await ServiceTests.request(.GET, base + "/v1/fleet/summary").body)
+        // The service's bases say what the CLI's do: three images are built on 3.7, two carry
+        // its findings, and app-d, which upgraded musl above it, left them to the base.
+        let oldBase = try #require((fleet["bases"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "\(registry.host)/fleet/base:3.7" })
+        #expect(oldBase["images"] as? Int == 2 && oldBase["builtOn"] as? Int == 3 && (oldBase["findings"] as? Int ?? 0) > 0, "\(oldBase)")
+        #expect((oldBase["rebuild"] as? [String: Any])?["images"] as? Int == 2, "\(oldBase)")
         let findings = (fleet["findings"] as? [String: Int] ?? [:]).values.reduce(0, +)
         let day = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
         let dashboard = String(decoding: try await ServiceTests.request(.GET, base + "/", token: token).body, as: UTF8.self)

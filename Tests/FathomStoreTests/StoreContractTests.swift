@@ -825,6 +825,7 @@ import FathomStores
         defer { Task { try? await store.close() } }
         func report(_ name: String, _ layers: [(digest: String, findings: [String], packages: [String])]) async throws {
             var listing = ReportListing.findings([], name: name)
+            listing.lowestFindingDepth = layers.firstIndex { !$0.findings.isEmpty }.map { $0 + 1 }
             var parent: String?
             for (index, layer) in layers.enumerated() {
                 let key = (parent.map { $0 + "/" } ?? "") + layer.digest
@@ -843,6 +844,9 @@ import FathomStores
         // app-d upgraded musl and removed busybox in its own layer: the base's findings stay.
         try await report("r.example/app-d:1", [("base", [], ["zlib"]), ("d", [], ["musl"])])
         #expect(try await store.fleetView(top: 10).layerFindings["base"] == [musl, busybox].sorted())
+        // Which bases each chain's images carry findings of: app-a the base's, app-d none.
+        let chains = try await store.fleetView(top: 10).chains
+        #expect(chains["base/a"]?.lowestFindingDepth == 1 && chains["base/d"]?.lowestFindingDepth == 0, "\(chains)")
         // The base itself, scanned after musl's advisory was withdrawn, speaks for every package it has.
         try await report("r.example/base:1", [("base", [busybox], ["busybox", "musl", "zlib"])])
         #expect(try await store.fleetView(top: 10).layerFindings["base"] == [busybox])
@@ -1026,9 +1030,11 @@ import FathomStores
         #expect(trend.last.map { ($0.images, $0.findings, $0.bySeverity) } ?? (0, 0, [:]) == point(try await third.fleetView(top: 1)))
         try await third.close()
         // A store from before the trend: its totals are the first point, on the day it is upgraded.
-        // (The trend's migration and those after it: the jobs', retention's indexes, withdrawn records' rows.)
+        // (The trend's migration and those after it: the jobs', retention's indexes, withdrawn
+        // records' rows, the chains' lowest findings.)
         try await raw(
-            "DROP TABLE fleet_days; ALTER TABLE jobs DROP COLUMN started_at; DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 3 FROM schema_version)")
+            "DROP TABLE fleet_days; ALTER TABLE jobs DROP COLUMN started_at; ALTER TABLE fleet_chains DROP COLUMN lowest_finding_depth; "
+                + "DELETE FROM schema_version WHERE version >= (SELECT MAX(version) - 4 FROM schema_version)")
         let upgraded = try await openStore(location)
         defer { Task { try? await upgraded.close() } }
         trend = try await upgraded.fleetTrend()
@@ -1055,7 +1061,7 @@ import FathomStores
     /// The migrations after the fleet's rows (PostgreSQL's lz4 compression, the images' readings,
     /// the trend's days, the pending jobs by image, the indexes retention reaches images and
     /// inventories through, withdrawn records' package rows), applied again with them.
-    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 6 : 5 }
+    static func migrationsAfterFleetRows(_ backend: Backend) -> Int { backend == .postgres ? 7 : 6 }
 
     /// Undoes the fleet's rows' migration and those after it, for tests of the migrations before it.
     static let undoFleetRows =
