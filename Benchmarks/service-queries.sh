@@ -129,8 +129,10 @@ DO \$\$ BEGIN IF to_regclass('fleet_days') IS NOT NULL THEN
 END IF; END \$\$;
 DELETE FROM fleet_gaps;
 INSERT INTO fleet_gaps SELECT g, count(*) FROM reports, unnest(string_to_array(missing, E'\n')) AS g WHERE missing <> '' GROUP BY g;
-DELETE FROM fleet_chains;
-INSERT INTO fleet_chains SELECT chain, count(*), count(*) FILTER (WHERE NOT fully_checked) FROM reports WHERE chain IS NOT NULL GROUP BY chain;
+-- (In place: the copies share the seed's chains, whose other columns stay as the service wrote them.)
+UPDATE fleet_chains c SET images = s.n, unchecked = s.u FROM (
+  SELECT chain, count(*) AS n, count(*) FILTER (WHERE NOT fully_checked) AS u FROM reports WHERE chain IS NOT NULL GROUP BY chain) AS s
+WHERE c.chain = s.chain;
 DELETE FROM fleet_keys;
 INSERT INTO fleet_keys SELECT key, count(*), count(DISTINCT name) FROM report_finding_keys GROUP BY key;
 VACUUM ANALYZE;

@@ -99,8 +99,21 @@ public struct ScanPolicy: Sendable {
             bySeverity.values.reduce(0, +) + unfixed + byStatus.values.reduce(0, +) + unimportant + notKnownExploited + belowEPSS
         }
 
+        /// Adds another image's counts (a fleet's sum).
+        public mutating func add(_ other: Filtered) {
+            bySeverity.merge(other.bySeverity, uniquingKeysWith: +)
+            unfixed += other.unfixed
+            byStatus.merge(other.byStatus, uniquingKeysWith: +)
+            unimportant += other.unimportant
+            notKnownExploited += other.notKnownExploited
+            belowEPSS += other.belowEPSS
+        }
+
         /// One line for the report's warnings, or nil when nothing was left out.
-        public var warning: String? {
+        public var warning: String? { warning(in: "") }
+
+        /// The same line, saying where (` in 3 images`).
+        public func warning(in place: String) -> String? {
             guard total > 0 else { return nil }
             var parts = bySeverity.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             if unfixed > 0 { parts.append("\(unfixed) without a fix") }
@@ -108,7 +121,7 @@ public struct ScanPolicy: Sendable {
             if unimportant > 0 { parts.append("\(unimportant) unimportant (Debian)") }
             if notKnownExploited > 0 { parts.append("\(notKnownExploited) not known exploited (CISA KEV)") }
             if belowEPSS > 0 { parts.append("\(belowEPSS) below the EPSS threshold") }
-            return "\(total) finding\(total == 1 ? "" : "s") left out by the filters: \(parts.joined(separator: ", "))"
+            return "\(total) finding\(total == 1 ? "" : "s") left out by the filters\(place): \(parts.joined(separator: ", "))"
         }
     }
 

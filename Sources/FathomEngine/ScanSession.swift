@@ -166,6 +166,7 @@ public struct ScanSession: Sendable {
             kernel: outcome.kernel)
         var result = ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage, unsupportedOS: report.unsupportedOS)), read: nil)
         result.usedRules = outcome.usedRules
+        result.filtered = outcome.filtered
         return result
     }
 

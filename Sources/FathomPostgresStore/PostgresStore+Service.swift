@@ -350,10 +350,12 @@ extension PostgresStore {
                     if try Self.firstIsTrue(row) { old = try Self.imageRow(row, from: 1) }
                 }
                 try await run("DELETE FROM heads WHERE name = \(name) RETURNING 1", on: connection) { _ in headed = true }
+                var failed = false
+                try await run("DELETE FROM jobs WHERE state = 'dead' AND kind = 'scan' AND image = \(name) RETURNING 1", on: connection) { _ in failed = true }
                 // Only with the row it deleted (and so locked): a report being stored meanwhile
                 // keeps its findings and counts, and is removed once it has landed.
                 if reported { try await replaceListing(of: name, manifestDigest: nil, with: nil, old: old, on: connection) }
-                return reported || headed
+                return reported || headed || failed
             }
             if known { removed.append(name) }
         }

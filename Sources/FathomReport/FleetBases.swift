@@ -24,8 +24,8 @@ public struct FleetBase: Sendable, Codable, Hashable {
     public var layers: Int
     public var topLayer: Digest
     /// Images built on it (it is a proper prefix of their layers) that carry any of its
-    /// findings: one that upgraded the package in its own layer does not. (From stored rows,
-    /// which keep no image's findings, every image built on it.)
+    /// findings: one that upgraded the package in its own layer does not. (From stored rows, by
+    /// each chain's lowest finding; a chain listed before fathom kept that counts every image.)
     public var images: Int
     /// Images built on it, whatever they did with its findings.
     public var builtOn: Int

@@ -30,6 +30,8 @@ public struct ScanResult: Sendable {
     /// The ignore rules and VEX statements (by origin) that named a finding the policy
     /// suppressed, whichever one the report credits: for a fleet's note of the unused ones.
     public var usedRules: Set<String> = []
+    /// What the policy's filters left out of the report, for a fleet's sum of it.
+    public var filtered = ScanPolicy.Filtered()
 
     public var changes: ScanChanges? { report.changes }
     public var coverage: Coverage? { report.coverage }

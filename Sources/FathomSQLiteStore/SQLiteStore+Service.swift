@@ -275,7 +275,9 @@ extension SQLiteStore {
                         try database.query("DELETE FROM reports WHERE name = ?", [.text(name)])
                     }
                     if headed { try database.query("DELETE FROM heads WHERE name = ?", [.text(name)]) }
-                    if reported || headed { removed.append(name) }
+                    var failed = false
+                    try database.query("DELETE FROM jobs WHERE state = 'dead' AND kind = 'scan' AND image = ? RETURNING 1", [.text(name)]) { _ in failed = true }
+                    if reported || headed || failed { removed.append(name) }
                 }
                 return removed
             }
@@ -316,6 +318,7 @@ extension SQLiteStore {
                 INSERT INTO fleet_chains (chain, images, unchecked, lowest_finding_depth) VALUES (?, ?, ?, NULLIF(?, -1))
                 ON CONFLICT (chain) DO UPDATE SET images = images + excluded.images, unchecked = unchecked + excluded.unchecked,
                     lowest_finding_depth = coalesce(excluded.lowest_finding_depth, lowest_finding_depth)
+                WHERE excluded.images <> 0 OR excluded.unchecked <> 0 OR lowest_finding_depth IS NOT coalesce(excluded.lowest_finding_depth, lowest_finding_depth)
                 """, [.text(row.chain), .integer(Int64(row.images)), .integer(Int64(row.unchecked)), .integer(Int64(row.lowestFindingDepth))])
         }
         // The old findings' rows are in the counts only if the row was counted (a report an

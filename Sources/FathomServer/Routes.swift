@@ -80,23 +80,44 @@ public struct ServiceRoutes: Sendable {
             let (id, added) = try await store.enqueue(NewJob(kind: .rescan, key: key, image: "", repository: nil, reference: nil), now: Date())
             return try Self.encoded(RescanAccepted(job: id, queued: added), status: .accepted)
         }
-        router.get("v1/images") { request, context in try await images(request, logger: context.logger) }
+        // Each endpoint names the query parameters it takes: a misspelt one (`repo=` for
+        // `repository=`, `cve=` for `id=`) is a 400, not an answer as if no filter were given.
+        router.get("v1/images") { request, context in
+            if let refusal = Self.refuseQuery(request, takes: ["repository", "registry", "severity", "q", "limit", "cursor"]) { return refusal }
+            return try await images(request, logger: context.logger)
+        }
         router.get("v1/images/**") { request, context in
-            try await image(context.parameters.getCatchAll(), request: request)
+            let history = Self.imagePath(context.parameters.getCatchAll()).count >= 3 && Self.imagePath(context.parameters.getCatchAll()).last == "scans"
+            if let refusal = Self.refuseQuery(request, takes: history ? ["registry", "limit", "cursor"] : ["registry"]) { return refusal }
+            return try await image(context.parameters.getCatchAll(), request: request)
         }
         router.delete("v1/images/**") { request, context in
-            try await forget(context.parameters.getCatchAll(), request: request, logger: context.logger)
+            if let refusal = Self.refuseQuery(request, takes: ["registry"]) { return refusal }
+            return try await forget(context.parameters.getCatchAll(), request: request, logger: context.logger)
         }
-        router.get("v1/findings") { request, context in try await findings(request, context: context) }
-        router.get("v1/fleet/summary") { _, context in try await fleetSummary(logger: context.logger) }
-        router.get("v1/jobs/summary") { _, _ in try await jobSummary() }
-        router.get("v1/jobs/{id}") { _, context in
+        router.get("v1/findings") { request, context in
+            if let refusal = Self.refuseQuery(request, takes: ["id", "severity", "fixable", "limit", "cursor"]) { return refusal }
+            return try await findings(request, context: context)
+        }
+        router.get("v1/fleet/summary") { request, context in
+            if let refusal = Self.refuseQuery(request, takes: []) { return refusal }
+            return try await fleetSummary(logger: context.logger)
+        }
+        router.get("v1/jobs/summary") { request, _ in
+            if let refusal = Self.refuseQuery(request, takes: []) { return refusal }
+            return try await jobSummary()
+        }
+        router.get("v1/jobs/{id}") { request, context in
+            if let refusal = Self.refuseQuery(request, takes: []) { return refusal }
             guard let id = context.parameters.get("id", as: Int64.self), let job = try await store.job(id) else {
                 return Self.problem(.notFound, "no such job")
             }
             return try Self.encoded(JobView(job))
         }
-        router.get("v1/jobs") { request, _ in try await jobs(request) }
+        router.get("v1/jobs") { request, _ in
+            if let refusal = Self.refuseQuery(request, takes: ["state", "limit", "cursor"]) { return refusal }
+            return try await jobs(request)
+        }
         addHarborRoutes(to: router)
         addDashboardRoutes(to: router)
         router.refuseUndeclaredMethods(readOnlyEndings: ["scans"])
@@ -247,7 +268,10 @@ public struct ServiceRoutes: Sendable {
         case .keyNotFound(let key, let context)?:
             return context.codingPath.isEmpty ? "'\(key.stringValue)' is missing" : "\(path(context)).\(key.stringValue) is missing"
         case .dataCorrupted(let context)?:
-            return context.codingPath.isEmpty ? "it is not JSON" : "\(path(context)): \(context.debugDescription)"
+            if context.codingPath.isEmpty { return "it is not JSON" }
+            let at = path(context)
+            if at.contains("severity") { return "\(at) must be one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))" }
+            return "\(at): \(context.debugDescription)"
         default: return FathomError.plain(error)
         }
     }
@@ -331,14 +355,23 @@ public struct ServiceRoutes: Sendable {
         let repository = parts.dropLast().joined(separator: "/")
         let wanted = request.uri.queryParameters.get("registry")
         let candidates = try await store.reports(repository: repository, reference: reference)
-        let registry: String
+        let names: [String]
         switch Self.resolve(candidates, registry: wanted) {
         case .ambiguous(let registries):
             return Self.ambiguous(repository, at: reference, registries: registries)
-        case .found(let name, _): registry = Self.registry(of: name) ?? ""
-        case .none: return Self.problem(.notFound, "no scan of \(repository) at \(reference)" + (wanted.map { " in \($0)" } ?? ""))
+        case .found(let name, _):
+            let registry = Self.registry(of: name) ?? ""
+            names = candidates.map(\.name).filter { Self.registry(of: $0) == registry }
+        case .none:
+            // A name with no report whose scan failed for good (a mistyped POST /v1/scans, an
+            // image deleted before it was scanned): deleting it ends the fleet's failure.
+            guard let job = try await store.latestJob(repository: repository, reference: reference), job.state == .dead, job.kind == .scan,
+                wanted.map({ Self.registry(job.image, isWithin: $0) }) ?? true
+            else {
+                return Self.problem(.notFound, "no scan of \(repository) at \(reference)" + (wanted.map { " in \($0)" } ?? ""))
+            }
+            names = [job.image]
         }
-        let names = candidates.map(\.name).filter { Self.registry(of: $0) == registry }
         let removed = try await store.removeImages(names)
         guard !removed.isEmpty else { return Self.problem(.notFound, "no image of the fleet is \(repository) at \(reference)") }
         imagesRemoved.increment(by: removed.count)
@@ -761,6 +794,23 @@ public struct ServiceRoutes: Sendable {
     // MARK: helpers
 
     /// The `limit` query parameter: `default` when absent, nil when it is not 1…`maximum`.
+    /// A 400 naming a query parameter `request`'s endpoint does not take (`takes`), or one given
+    /// more than once (each is one value; a list is comma-separated).
+    static func refuseQuery(_ request: Request, takes names: Set<String>) -> Response? {
+        var seen = Set<String>()
+        for (key, _) in request.uri.queryParameters {
+            let name = String(key)
+            guard names.contains(name) else {
+                let takes = names.isEmpty ? "takes no query parameter" : "takes " + names.sorted().joined(separator: ", ")
+                return problem(.badRequest, "unknown query parameter '\(name)': \(request.uri.path) \(takes)")
+            }
+            guard seen.insert(name).inserted else {
+                return problem(.badRequest, "query parameter '\(name)' is given more than once (a list is one value, comma-separated)")
+            }
+        }
+        return nil
+    }
+
     static func limit(_ request: Request, default value: Int, maximum: Int) -> Int? {
         let values = request.uri.queryParameters.getAll("limit")
         guard !values.isEmpty else { return value }

@@ -229,14 +229,15 @@ public struct FleetTotalsChange: Sendable {
     public var gaps: [String: Int] = [:]
     public var chains: [String: (images: Int, unchecked: Int)] = [:]
     /// The new image's chain and what its row is to record of `ReportListing.lowestFindingDepth`
-    /// (0 for none), when the image was fully checked.
+    /// (0 for none). Recorded whether or not the image was fully checked: it says which findings
+    /// the image carries, as the CLI's fleet counts them, not that it has no others.
     public var chainFindingDepth: (chain: String, depth: Int)?
 
     /// The move from `old` (what a name's counted row held) to `new` (its new row, or none
     /// when the image is removed from the fleet).
     public init(from old: ImageRow?, to new: ReportListing?) {
         self.init(from: old, to: new?.image)
-        if let new, let chain = new.image.chain, new.image.fullyChecked { chainFindingDepth = (chain, new.lowestFindingDepth ?? 0) }
+        if let new, let chain = new.image.chain { chainFindingDepth = (chain, new.lowestFindingDepth ?? 0) }
     }
 
     /// The chain rows to write: each chain's move in images and in those not fully checked, and

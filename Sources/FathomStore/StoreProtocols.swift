@@ -96,9 +96,10 @@ public protocol ScanHistory: Sendable {
     func recordRematches(changed: [ScanRecord], unchanged: [Int64], advisoryVersion: String) async throws
     /// Takes `names` out of the fleet (their images were deleted from the registry): each
     /// report with its findings, every running count moved back by what it held, and the
-    /// name's head (the scan a rescan starts from: it is no longer re-matched). The scan rows
+    /// name's head (the scan a rescan starts from: it is no longer re-matched), and its dead scan
+    /// jobs (failures of an image that left the fleet, or of a name mistyped). The scan rows
     /// stay until the retention prunes them; without a report they are not listed. Returns the
-    /// names that had a report or a head.
+    /// names that had a report, a head or a dead scan job.
     func removeImages(_ names: [String]) async throws -> [String]
 }
 

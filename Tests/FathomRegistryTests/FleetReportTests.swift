@@ -103,6 +103,15 @@ import Testing
         let table = try await fathom(["registry", host, "--repo", "fleet/*", "--store", store, "--quiet"])
         #expect(table.text.contains(advice))
 
+        // A filter that hides findings says so for the fleet, as each image's report does: the
+        // summary of a fleet whose findings --severity leaves out must not read as clean.
+        let all = (summary["findings"] as? [String: Int] ?? [:])
+        let filtered = try await fathom(["registry", host, "--repo", "fleet/*", "--store", store, "-f", "json", "--quiet", "--severity", "CRITICAL"])
+        let kept = try #require(try JSONSerialization.jsonObject(with: filtered.stdout) as? [String: Any])
+        let hidden = all.filter { $0.key != "CRITICAL" }.values.reduce(0, +)
+        let filterWarnings = kept["warnings"] as? [String] ?? []
+        #expect(hidden > 0 && filterWarnings.contains { $0.hasPrefix("\(hidden) findings left out by the filters in ") }, "\(filterWarnings)")
+
         // A fleet names once the rules that suppressed nothing in any image (a misspelled id).
         let ignore = try Fixtures.temporaryDirectory("fleet-ignore") + "/ignore"
         let used = try #require(old.first?.split(separator: " ").first)

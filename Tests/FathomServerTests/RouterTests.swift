@@ -235,6 +235,60 @@ import FathomStores
         try await store.close()
     }
 
+    /// A query parameter an endpoint does not take is a 400 naming it: a misspelt filter
+    /// (`cve=` for `id=`, `repo=` for `repository=`) answered as if there were none.
+    @Test func anUnknownOrRepeatedQueryParameterIsRefused() async throws {
+        let store = try await Self.store()
+        let app = Application(router: Self.routes(store).router())
+        try await app.test(.router) { client in
+            let auth: HTTPFields = [.authorization: "Bearer \(Self.token)"]
+            for (path, named) in [
+                ("/v1/findings?cve=CVE-2099-0001", "'cve'"), ("/v1/findings?ID=CVE-2099-0001", "'ID'"), ("/v1/images?repo=team/app", "'repo'"),
+                ("/v1/fleet/summary?severity=HIGH", "'severity'"), ("/v1/jobs?status=dead", "'status'"), ("/v1/images/team/app/1?limit=2", "'limit'"),
+                ("/v1/findings?id=CVE-1&id=CVE-2", "'id' is given more than once"),
+            ] {
+                try await client.execute(uri: path, method: .get, headers: auth) { response in
+                    let body = String(buffer: response.body)
+                    #expect(response.status == .badRequest && body.contains(named), "\(path): \(response.status) \(body)")
+                }
+            }
+            for path in ["/v1/findings?id=CVE-2099-0001&severity=HIGH&limit=5", "/v1/images?repository=team/app&q=x", "/v1/jobs?state=dead", "/v1/fleet/summary"] {
+                try await client.execute(uri: path, method: .get, headers: auth) { response in
+                    #expect(response.status == .ok, "\(path): \(String(buffer: response.body))")
+                }
+            }
+        }
+        try await store.close()
+    }
+
+    /// A name whose scan failed for good and that has no report (a mistyped image) is taken out
+    /// of the fleet's failures by deleting it, as an image with a report is.
+    @Test func deletingANameWhoseScanDiedEndsItsFailure() async throws {
+        let store = try await Self.store()
+        let name = "registry-a.example:5000/team/typo:1"
+        let (id, _) = try await store.enqueue(NewJob(kind: .scan, key: "scan \(name)", image: name, repository: "team/typo", reference: "1"), now: Date())
+        _ = try #require(try await store.claim(worker: "w", lease: .seconds(60), now: Date()))
+        #expect(try await store.fail(id, worker: "w", error: "MANIFEST_UNKNOWN", retryAfter: .seconds(1), maxAttempts: 1, now: Date()))
+        let app = Application(router: Self.routes(store, registries: ["registry-a.example:5000"]).router())
+        try await app.test(.router) { client in
+            let auth: HTTPFields = [.authorization: "Bearer \(Self.token)"]
+            func failures() async throws -> [String] {
+                try await client.execute(uri: "/v1/fleet/summary", method: .get, headers: auth) { response in
+                    let object = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
+                    return (object?["failures"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+                }
+            }
+            #expect(try await failures() == [name])
+            try await client.execute(uri: "/v1/images/team/other/1", method: .delete, headers: auth) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/images/team/typo/1", method: .delete, headers: auth) { response in
+                #expect(response.status == .ok && String(buffer: response.body).contains(name), "\(String(buffer: response.body))")
+            }
+            #expect(try await failures().isEmpty)
+            try await client.execute(uri: "/v1/images/team/typo/1", method: .delete, headers: auth) { #expect($0.status == .notFound) }
+        }
+        try await store.close()
+    }
+
     /// A webhook never makes fathom connect to a registry `--registry` does not name.
     @Test func webhookEventsReachOnlyTheRegistriesNamed() {
         func registry(_ allowed: [String], _ host: String?) -> String? {

@@ -850,9 +850,15 @@ import FathomStores
         // The base itself, scanned after musl's advisory was withdrawn, speaks for every package it has.
         try await report("r.example/base:1", [("base", [busybox], ["busybox", "musl", "zlib"])])
         #expect(try await store.fleetView(top: 10).layerFindings["base"] == [busybox])
-        // An image's own layer is its alone: what it lists is what the layer keeps.
+        // What an image lists of the packages it has from a layer replaces what was stored.
+        try await report("r.example/app-d:1", [("base", [], ["zlib"]), ("d", ["ALPINE-CVE-3 musl 1.1.18-r4 LOW"], ["musl"])])
+        #expect(try await store.fleetView(top: 10).layerFindings["d"] == ["ALPINE-CVE-3 musl 1.1.18-r4 LOW"])
         try await report("r.example/app-d:1", [("base", [], ["zlib"]), ("d", [], ["musl"])])
         #expect(try await store.fleetView(top: 10).layerFindings["d"] == [])
+        // A name listed again on the same chain, its counts unmoved, records its new depth.
+        try await report("r.example/app-a:1", [("base", [], ["busybox", "musl", "zlib"]), ("a", [], [])])
+        let relisted = try await store.fleetView(top: 10).chains["base/a"]
+        #expect(relisted?.images == 1 && relisted?.lowestFindingDepth == 0, "\(String(describing: relisted))")
     }
 
     /// A scan of another manifest stored after a name's report (by the CLI, or a job that ended
