@@ -270,7 +270,7 @@ public struct ServiceRoutes: Sendable {
         case .dataCorrupted(let context)?:
             if context.codingPath.isEmpty { return "it is not JSON" }
             let at = path(context)
-            if at.contains("severity") { return "\(at) must be one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))" }
+            if at.contains("severity") { return "\(at) must be one of \(Severity.allCases.reversed().map(\.rawValue).joined(separator: ", "))" }
             return "\(at): \(context.debugDescription)"
         default: return FathomError.plain(error)
         }

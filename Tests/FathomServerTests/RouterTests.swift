@@ -252,6 +252,12 @@ import FathomStores
                     #expect(response.status == .badRequest && body.contains(named), "\(path): \(response.status) \(body)")
                 }
             }
+            // A request policy's severity that is no severity names the choices.
+            let body = ByteBuffer(string: #"{"image": "r.example/team/app:1", "policy": {"severity": ["SEVERE"]}}"#)
+            try await client.execute(uri: "/v1/scans", method: .post, headers: auth, body: body) { response in
+                let text = String(buffer: response.body)
+                #expect(response.status == .badRequest && text.contains("must be one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN"), "\(text)")
+            }
             for path in ["/v1/findings?id=CVE-2099-0001&severity=HIGH&limit=5", "/v1/images?repository=team/app&q=x", "/v1/jobs?state=dead", "/v1/fleet/summary"] {
                 try await client.execute(uri: path, method: .get, headers: auth) { response in
                     #expect(response.status == .ok, "\(path): \(String(buffer: response.body))")
