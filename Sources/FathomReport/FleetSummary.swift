@@ -92,6 +92,8 @@ public struct FleetSummary: Sendable, Encodable {
     public var skipped: [Failure] = []
     /// Namespaces the fleet's images held packages for with no advisory data: how many images.
     public var missingData: [String: Int] = [:]
+    /// Releases past their end of support, with the images on each, the most images first.
+    public var endOfSupport: [EndOfSupport] = []
     /// About the run as a whole (stale advisory data).
     public var warnings: [String] = []
     /// The bases the fleet's images share, the findings they bring and how to be rid of them.
@@ -112,8 +114,19 @@ public struct FleetSummary: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case source, advisoryVersion, images, layers, bytes, findings, mostWidespread, mostAtRisk, failures, skipped, elapsedSeconds
-        case missingData, warnings, bases, policyFailures, exploitedInTheWild, imagesWithExploited
+        case missingData, endOfSupport, warnings, bases, policyFailures, exploitedInTheWild, imagesWithExploited
     }
+
+    public struct EndOfSupport: Sendable, Codable, Hashable {
+        public var release: String
+        /// YYYY-MM-DD.
+        public var ended: String
+        public var images: Int
+    }
+
+    /// Images per release with a known end of support (`FleetLifecycle` entries), past or not:
+    /// which have passed is decided when the summary is finished.
+    private var lifecycle: [String: Int] = [:]
 
     public init(source: String, advisoryVersion: String, top: Int = 10) {
         self.source = source
@@ -192,6 +205,7 @@ public struct FleetSummary: Sendable, Encodable {
         }
         if carriesExploited { imagesWithExploited += 1 }
         for gap in report.fleetGaps { missingData[gap, default: 0] += 1 }
+        if let entry = report.lifecycleEntry { lifecycle[entry, default: 0] += 1 }
         lineage.add(name: name, layers: report.layers.map(\.digest), findings: report.layeredFindings, fullyChecked: report.fullyChecked)
         mostAtRisk.append(
             ImageLine(
@@ -232,7 +246,9 @@ public struct FleetSummary: Sendable, Encodable {
                 knownRansomware: entry.knownRansomware, packages: entry.packages, images: names, moreImages: max(0, entry.images - names.count))
         }
         imagesWithExploited = view.imagesWithExploited
-        missingData = view.missing
+        for (entry, images) in view.missing {
+            if FleetLifecycle.parse(entry) != nil { lifecycle[entry, default: 0] += images } else { missingData[entry] = images }
+        }
     }
 
     /// What was not checked, one line per gap, the most images first: "no advisory data for
@@ -282,6 +298,11 @@ public struct FleetSummary: Sendable, Encodable {
     /// Fills the derived parts; call once at the end.
     public mutating func finish(elapsed: Duration) {
         trimImages()
+        let today = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+        endOfSupport = lifecycle.compactMap { entry, images in
+            guard let (release, date) = FleetLifecycle.parse(entry), date <= today else { return nil }
+            return EndOfSupport(release: release, ended: date, images: images)
+        }.sorted { ($1.images, $0.release) < ($0.images, $1.release) }
         bases = lineage.bases(top: top)
         elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         bytes.dedupRatio = bytes.fetched.flatMap { $0 > 0 ? Double(bytes.referenced) / Double($0) : nil }
@@ -367,6 +388,10 @@ public struct FleetSummary: Sendable, Encodable {
             output += table.render()
         }
         output += Self.notCheckedSection(missingData)
+        if !endOfSupport.isEmpty {
+            output += "\nPast end of support (no more security fixes; advisories may be incomplete)\n"
+            for entry in endOfSupport { output += "  \(entry.line)\n" }
+        }
         for warning in warnings { output += "\nwarning: \(warning)\n" }
         if !failures.isEmpty {
             output += "\nFailed (\(failures.count))\n"
@@ -384,4 +409,9 @@ public struct FleetSummary: Sendable, Encodable {
         }
         return output
     }
+}
+
+extension FleetSummary.EndOfSupport {
+    /// "Alpine Linux v3.7: ended 2019-11-01 (4 images)".
+    public var line: String { "\(release): ended \(ended) (\(images) image\(images == 1 ? "" : "s"))" }
 }

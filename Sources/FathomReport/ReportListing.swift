@@ -11,6 +11,12 @@ extension ScanReport {
         return gaps
     }
 
+    /// Its release's end of support as the fleet counts it (`FleetLifecycle`), when fathom knows it.
+    var lifecycleEntry: String? {
+        guard let os, let date = os.endOfSupport else { return nil }
+        return FleetLifecycle.entry(release: os.prettyName ?? os.namespace ?? os.id, date: date)
+    }
+
     /// The gap of an image whose OS fathom checks but whose package database was not found.
     static func noPackageDatabase(_ os: String) -> String { "\(os): no package database found" }
 
@@ -73,7 +79,8 @@ extension ReportListing {
                 bySeverity: bySeverity, findings: report.vulnerabilities.count, fixable: report.vulnerabilities.filter { $0.fixedVersion != nil }.count,
                 new: report.changes?.new.count ?? 0, resolved: report.changes?.resolved.count ?? 0,
                 exploited: report.vulnerabilities.filter { $0.kev != nil }.count, layers: report.layers.count,
-                bytes: report.layers.reduce(0) { $0 + $1.size }, chain: prefixes.last?.key, fullyChecked: report.fullyChecked, missing: report.fleetGaps),
+                bytes: report.layers.reduce(0) { $0 + $1.size }, chain: prefixes.last?.key, fullyChecked: report.fullyChecked,
+                missing: report.fleetGaps + (report.lifecycleEntry.map { [$0] } ?? [])),
             prefixes: prefixes, layerFindings: layerFindings.mapValues { $0.sorted() }, vulnerabilities: order.compactMap { byID[$0] },
             packages: report.packages.map(\.name), layerPackages: layerPackages.mapValues { $0.sorted() },
             lowestFindingDepth: report.layeredFindings.map(\.layer).filter { $0 < report.layers.count }.min().map { $0 + 1 })

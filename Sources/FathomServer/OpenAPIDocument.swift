@@ -213,7 +213,10 @@ public enum OpenAPIDocument {
                 "mostWidespread": {"type": "array", "items": {"type": "object"}}, "mostAtRisk": {"type": "array", "items": {"type": "object"}},
                 "bases": {"type": "array", "items": {"$ref": "#/components/schemas/FleetBase"}},
                 "exploitedInTheWild": {"type": "array", "description": "CISA KEV findings and the images that carry them", "items": {"type": "object"}},
-                "imagesWithExploited": {"type": "integer"}}},
+                "imagesWithExploited": {"type": "integer"},
+                "endOfSupport": {"type": "array", "description": "releases past their end of support, with the images on each", "items": {"type": "object",
+                  "required": ["release", "ended", "images"], "properties": {"release": {"type": "string"}, "ended": {"type": "string", "format": "date"},
+                  "images": {"type": "integer"}}}}}},
               "FleetBase": {"type": "object", "required": ["layers", "topLayer", "images", "findings", "bySeverity"], "properties": {
                 "name": {"type": "string", "description": "The tag whose image is exactly this layer prefix"},
                 "layers": {"type": "integer"}, "topLayer": {"type": "string"}, "images": {"type": "integer", "description": "Images built on it"},

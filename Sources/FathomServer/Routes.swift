@@ -612,7 +612,8 @@ public struct ServiceRoutes: Sendable {
                     image: row.name, registry: reference?.registry, repository: row.repository ?? reference?.repository, tag: row.tag ?? reference?.tag,
                     manifestDigest: row.manifestDigest, os: row.os, findings: row.findings,
                     bySeverity: Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, row.bySeverity[$0.rawValue] ?? 0) }),
-                    fixable: row.fixable, exploited: row.exploited, notChecked: row.fullyChecked ? nil : row.missing.isEmpty ? ["not every package was checked"] : row.missing.map(FleetSummary.describe(gap:)))
+                    fixable: row.fixable, exploited: row.exploited, notChecked: row.fullyChecked
+                        ? nil : row.gaps.isEmpty ? ["not every package was checked"] : row.gaps.map(FleetSummary.describe(gap:)))
             })
         // One more row than the page holds: the page ends after its last image.
         if rows.count > filter.limit { answer.next = answer.images.last.map { ImagePosition(name: $0.image).cursor } }

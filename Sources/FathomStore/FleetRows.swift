@@ -58,6 +58,24 @@ public struct ReportListing: Sendable {
     public static func packagesKey(name: String, manifestDigest: String?) -> String { manifestDigest ?? "report:" + name }
 }
 
+/// A release's end of support as an image's row keeps it, beside its gaps (their running counts
+/// count images per release): once the date has passed, its packages get no more security fixes
+/// and its advisories may be incomplete, which a fleet view says with the images on it.
+public enum FleetLifecycle {
+    static let prefix = "end of support "
+
+    /// The entry of a release (`Alpine Linux v3.7`) whose support ends or ended on `date` (YYYY-MM-DD).
+    public static func entry(release: String, date: String) -> String { prefix + date + " " + release }
+
+    /// The release and date of an entry; nil for a gap.
+    public static func parse(_ entry: String) -> (release: String, date: String)? {
+        guard entry.hasPrefix(prefix) else { return nil }
+        let rest = entry.dropFirst(prefix.count)
+        guard let space = rest.firstIndex(of: " "), rest.distance(from: rest.startIndex, to: space) == 10 else { return nil }
+        return (String(rest[rest.index(after: space)...]), String(rest[..<space]))
+    }
+}
+
 /// One image (a stored name) summed up, as the fleet lists it.
 public struct ImageRow: Sendable, Hashable {
     public var name: String
@@ -78,8 +96,11 @@ public struct ImageRow: Sendable, Hashable {
     public var chain: String?
     /// Whether advisory data covered every package (its fewer findings prove something).
     public var fullyChecked: Bool
-    /// What its packages had no advisory data for, once per gap.
+    /// What its packages had no advisory data for, once per gap, and its release's end of
+    /// support (`FleetLifecycle`), which the fleet counts the same way.
     public var missing: [String]
+    /// `missing` without its end of support.
+    public var gaps: [String] { missing.filter { FleetLifecycle.parse($0) == nil } }
     /// The repository and tag its report is found by (a local source's path under the service's DIR).
     public var repository: String?
     public var tag: String?

@@ -87,6 +87,8 @@ import Testing
         let output = try await fathom(["registry", host, "--repo", "fleet/*", "--store", store, "-f", "json", "--quiet"])
         #expect(output.status == 0, "\(output.errorText)")
         let summary = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
+        // Both bases are past their end of support (Alpine's dates): the fleet names the images on each.
+        #expect(Self.endOfSupport(summary) == ["Alpine Linux v3.7 2019-11-01 4", "Alpine Linux v3.10 2021-05-01 2"], "\(summary["endOfSupport"] ?? "")")
         let bases = try #require(summary["bases"] as? [[String: Any]])
         let oldBase = try #require(bases.first { $0["name"] as? String == "\(host)/fleet/base:3.7" })
         // Three images are built on 3.7; two carry its findings (app-d fixed them).
@@ -190,6 +192,11 @@ import Testing
         let oldBase = try #require((fleet["bases"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "\(registry.host)/fleet/base:3.7" })
         #expect(oldBase["images"] as? Int == 2 && oldBase["builtOn"] as? Int == 3 && (oldBase["findings"] as? Int ?? 0) > 0, "\(oldBase)")
         #expect((oldBase["rebuild"] as? [String: Any])?["images"] as? Int == 2, "\(oldBase)")
+        #expect(Self.endOfSupport(fleet) == ["Alpine Linux v3.7 2019-11-01 4", "Alpine Linux v3.10 2021-05-01 2"], "\(fleet["endOfSupport"] ?? "")")
+        #expect(page.text.contains("Past end of support") && page.text.contains("Alpine Linux v3.7: ended 2019-11-01 (4 images)"))
+        // Not a gap of any image's checking: the list of images says nothing of it.
+        let listedImages = try ServiceTests.object(try await ServiceTests.request(.GET, base + "/v1/images").body)["images"] as? [[String: Any]] ?? []
+        #expect(listedImages.count == images.count && listedImages.allSatisfy { $0["notChecked"] == nil }, "\(listedImages)")
         let findings = (fleet["findings"] as? [String: Int] ?? [:]).values.reduce(0, +)
         let day = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
         let dashboard = String(decoding: try await ServiceTests.request(.GET, base + "/", token: token).body, as: UTF8.self)
@@ -223,6 +230,11 @@ import Testing
             try? FileManager.default.removeItem(atPath: docs)
             try FileManager.default.copyItem(atPath: directory + "/dashboard.png", toPath: docs)
         }
+    }
+
+    /// A summary's releases past their end of support, as "release ended images".
+    static func endOfSupport(_ summary: [String: Any]) -> [String] {
+        (summary["endOfSupport"] as? [[String: Any]] ?? []).map { "\($0["release"] as? String ?? "") \($0["ended"] as? String ?? "") \($0["images"] as? Int ?? 0)" }
     }
 
     struct Page {

@@ -41,6 +41,10 @@ public struct FleetHTMLReport: Sendable {
             body += "<section id=\"not-checked\"><h2>Not checked</h2><ul>" + summary.notChecked.map { "<li>\(escapeHTML($0))</li>" }.joined()
                 + "</ul></section>"
         }
+        if !summary.endOfSupport.isEmpty {
+            body += "<section id=\"end-of-support\"><h2>Past end of support</h2><p>No more security fixes; advisories may be incomplete.</p><ul>"
+                + summary.endOfSupport.map { "<li>\(escapeHTML($0.line))</li>" }.joined() + "</ul></section>"
+        }
         // What attackers use today comes first: CISA's KEV findings and the images carrying them.
         body += "<section id=\"exploited\"><h2>Exploited in the wild</h2>"
         body += summary.exploitedInTheWild.isEmpty
