@@ -463,7 +463,10 @@ extension PostgresStore {
                     INSERT INTO fleet_layer_findings (layer, findings)
                     SELECT l, f FROM layer_input ORDER BY l
                     ON CONFLICT (layer) DO UPDATE SET findings = \(unescaped: Self.mergedLayerFindings)
-                    WHERE \(image.fullyChecked) AND fleet_layer_findings.findings <> \(unescaped: Self.mergedLayerFindings)),
+                    -- The same keys as stored (every image of a base, as a rule) merge to the same:
+                    -- the merge is left to the rows that differ (CASE keeps that order).
+                    WHERE \(image.fullyChecked) AND CASE WHEN fleet_layer_findings.findings = EXCLUDED.findings THEN false
+                        ELSE fleet_layer_findings.findings <> \(unescaped: Self.mergedLayerFindings) END),
                 totals AS (
                     INSERT INTO fleet_totals (shard, images, critical, high, medium, low, unknown, layers, bytes, exploited_images)
                     SELECT \(Int32(change.shard)), s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9] FROM (SELECT \(sums)::BIGINT[] AS s) AS f

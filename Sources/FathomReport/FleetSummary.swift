@@ -302,7 +302,7 @@ public struct FleetSummary: Sendable, Encodable {
         endOfSupport = lifecycle.compactMap { entry, images in
             guard let (release, date) = FleetLifecycle.parse(entry), date <= today else { return nil }
             return EndOfSupport(release: release, ended: date, images: images)
-        }.sorted { ($1.images, $0.release) < ($0.images, $1.release) }
+        }.sorted { ($1.images, $0.release, $0.ended) < ($0.images, $1.release, $1.ended) }
         bases = lineage.bases(top: top)
         elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         bytes.dedupRatio = bytes.fetched.flatMap { $0 > 0 ? Double(bytes.referenced) / Double($0) : nil }
@@ -412,6 +412,6 @@ public struct FleetSummary: Sendable, Encodable {
 }
 
 extension FleetSummary.EndOfSupport {
-    /// "Alpine Linux v3.7: ended 2019-11-01 (4 images)".
-    public var line: String { "\(release): ended \(ended) (\(images) image\(images == 1 ? "" : "s"))" }
+    /// "Alpine:v3.7 ended 2019-11-01 (4 images)".
+    public var line: String { "\(release) ended \(ended) (\(images) image\(images == 1 ? "" : "s"))" }
 }

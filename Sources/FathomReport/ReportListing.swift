@@ -11,10 +11,13 @@ extension ScanReport {
         return gaps
     }
 
-    /// Its release's end of support as the fleet counts it (`FleetLifecycle`), when fathom knows it.
+    /// Its release's end of support as the fleet counts it (`FleetLifecycle`), when fathom knows
+    /// it: by release (`Ubuntu:18.04`), which point releases' names (`Ubuntu 18.04.5 LTS`,
+    /// `18.04.6 LTS`) would split.
     var lifecycleEntry: String? {
         guard let os, let date = os.endOfSupport else { return nil }
-        return FleetLifecycle.entry(release: os.prettyName ?? os.namespace ?? os.id, date: date)
+        let release = OSLifecycle.release(id: os.id, prettyName: os.prettyName, namespace: os.namespace) ?? os.prettyName ?? os.id
+        return FleetLifecycle.entry(release: release, date: date)
     }
 
     /// The gap of an image whose OS fathom checks but whose package database was not found.

@@ -87,12 +87,15 @@ public struct ServiceRoutes: Sendable {
             return try await images(request, logger: context.logger)
         }
         router.get("v1/images/**") { request, context in
-            let history = Self.imagePath(context.parameters.getCatchAll()).count >= 3 && Self.imagePath(context.parameters.getCatchAll()).last == "scans"
+            let history = Self.isHistory(Self.imagePath(context.parameters.getCatchAll()))
             if let refusal = Self.refuseQuery(request, takes: history ? ["registry", "limit", "cursor"] : ["registry"]) { return refusal }
             return try await image(context.parameters.getCatchAll(), request: request)
         }
         router.delete("v1/images/**") { request, context in
-            if let refusal = Self.refuseQuery(request, takes: ["registry"]) { return refusal }
+            // A history is not deleted: its 405 comes before what the query asks.
+            if !Self.isHistory(Self.imagePath(context.parameters.getCatchAll())), let refusal = Self.refuseQuery(request, takes: ["registry"]) {
+                return refusal
+            }
             return try await forget(context.parameters.getCatchAll(), request: request, logger: context.logger)
         }
         router.get("v1/findings") { request, context in
@@ -336,6 +339,9 @@ public struct ServiceRoutes: Sendable {
         return try Self.encoded(ScanAccepted(job: id, queued: added, image: name), status: .accepted)
     }
 
+    /// Whether the segments of `/v1/images/…` name an image's scan history (`…/{reference}/scans`).
+    static func isHistory(_ parts: [String]) -> Bool { parts.count >= 3 && parts.last == "scans" }
+
     /// The segments of `/v1/images/{repository}/{reference}…`: the repository's slashes may
     /// come percent-encoded inside one segment.
     static func imagePath(_ path: [Substring]) -> [String] {
@@ -348,7 +354,7 @@ public struct ServiceRoutes: Sendable {
     func forget(_ path: [Substring], request: Request, logger: Logger) async throws -> Response {
         let parts = Self.imagePath(path)
         // …/scans is the image's history, as GET reads it: it is not deleted on its own.
-        if parts.count >= 3 && parts.last == "scans" { return MethodNotAllowed<BasicRequestContext>.refusal(.delete, allow: "GET") }
+        if Self.isHistory(parts) { return MethodNotAllowed<BasicRequestContext>.refusal(.delete, allow: "GET") }
         guard parts.count >= 2, let reference = parts.last else {
             return Self.problem(.notFound, "name an image: /v1/images/{repository}/{tag or digest}")
         }
@@ -383,7 +389,7 @@ public struct ServiceRoutes: Sendable {
     func image(_ path: [Substring], request: Request) async throws -> Response {
         let wanted = request.uri.queryParameters.get("registry")
         var parts = Self.imagePath(path)
-        let history = parts.count >= 3 && parts.last == "scans"
+        let history = Self.isHistory(parts)
         if history { parts.removeLast() }
         guard parts.count >= 2, let reference = parts.last else {
             return Self.problem(.notFound, "name an image: /v1/images/{repository}/{tag or digest}")
@@ -794,12 +800,12 @@ public struct ServiceRoutes: Sendable {
 
     // MARK: helpers
 
-    /// The `limit` query parameter: `default` when absent, nil when it is not 1…`maximum`.
     /// A 400 naming a query parameter `request`'s endpoint does not take (`takes`), or one given
-    /// more than once (each is one value; a list is comma-separated).
+    /// more than once (each is one value; a list is comma-separated). An empty part (`a=1&&b=2`)
+    /// names none.
     static func refuseQuery(_ request: Request, takes names: Set<String>) -> Response? {
         var seen = Set<String>()
-        for (key, _) in request.uri.queryParameters {
+        for (key, _) in request.uri.queryParameters where !key.isEmpty {
             let name = String(key)
             guard names.contains(name) else {
                 let takes = names.isEmpty ? "takes no query parameter" : "takes " + names.sorted().joined(separator: ", ")
@@ -812,6 +818,7 @@ public struct ServiceRoutes: Sendable {
         return nil
     }
 
+    /// The `limit` query parameter: `default` when absent, nil when it is not 1…`maximum`.
     static func limit(_ request: Request, default value: Int, maximum: Int) -> Int? {
         let values = request.uri.queryParameters.getAll("limit")
         guard !values.isEmpty else { return value }

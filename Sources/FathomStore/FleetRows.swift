@@ -191,7 +191,7 @@ public struct FleetView: Sendable {
     public var widespread: [FleetVulnerability] = []
     /// Every vulnerability CISA lists as exploited, with the first `top` images carrying it.
     public var exploited: [(vulnerability: FleetVulnerability, images: [String])] = []
-    /// Images per gap of advisory data.
+    /// Images per gap of advisory data, and per release's end of support (`FleetLifecycle`).
     public var missing: [String: Int] = [:]
     /// The prefixes of every image's layers (those of replaced reports may be among them).
     public var prefixes: [LayerPrefix] = []

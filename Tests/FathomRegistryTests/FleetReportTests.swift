@@ -88,7 +88,7 @@ import Testing
         #expect(output.status == 0, "\(output.errorText)")
         let summary = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
         // Both bases are past their end of support (Alpine's dates): the fleet names the images on each.
-        #expect(Self.endOfSupport(summary) == ["Alpine Linux v3.7 2019-11-01 4", "Alpine Linux v3.10 2021-05-01 2"], "\(summary["endOfSupport"] ?? "")")
+        #expect(Self.endOfSupport(summary) == ["Alpine:v3.7 2019-11-01 4", "Alpine:v3.10 2021-05-01 2"], "\(summary["endOfSupport"] ?? "")")
         let bases = try #require(summary["bases"] as? [[String: Any]])
         let oldBase = try #require(bases.first { $0["name"] as? String == "\(host)/fleet/base:3.7" })
         // Three images are built on 3.7; two carry its findings (app-d fixed them).
@@ -192,8 +192,8 @@ import Testing
         let oldBase = try #require((fleet["bases"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "\(registry.host)/fleet/base:3.7" })
         #expect(oldBase["images"] as? Int == 2 && oldBase["builtOn"] as? Int == 3 && (oldBase["findings"] as? Int ?? 0) > 0, "\(oldBase)")
         #expect((oldBase["rebuild"] as? [String: Any])?["images"] as? Int == 2, "\(oldBase)")
-        #expect(Self.endOfSupport(fleet) == ["Alpine Linux v3.7 2019-11-01 4", "Alpine Linux v3.10 2021-05-01 2"], "\(fleet["endOfSupport"] ?? "")")
-        #expect(page.text.contains("Past end of support") && page.text.contains("Alpine Linux v3.7: ended 2019-11-01 (4 images)"))
+        #expect(Self.endOfSupport(fleet) == ["Alpine:v3.7 2019-11-01 4", "Alpine:v3.10 2021-05-01 2"], "\(fleet["endOfSupport"] ?? "")")
+        #expect(page.text.contains("Past end of support") && page.text.contains("Alpine:v3.7 ended 2019-11-01 (4 images)"))
         // Not a gap of any image's checking: the list of images says nothing of it.
         let listedImages = try ServiceTests.object(try await ServiceTests.request(.GET, base + "/v1/images").body)["images"] as? [[String: Any]] ?? []
         #expect(listedImages.count == images.count && listedImages.allSatisfy { $0["notChecked"] == nil }, "\(listedImages)")

@@ -258,7 +258,7 @@ import FathomStores
                 let text = String(buffer: response.body)
                 #expect(response.status == .badRequest && text.contains("must be one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN"), "\(text)")
             }
-            for path in ["/v1/findings?id=CVE-2099-0001&severity=HIGH&limit=5", "/v1/images?repository=team/app&q=x", "/v1/jobs?state=dead", "/v1/fleet/summary"] {
+            for path in ["/v1/findings?id=CVE-2099-0001&severity=HIGH&limit=5", "/v1/images?repository=team/app&q=x", "/v1/jobs?&state=dead", "/v1/fleet/summary"] {
                 try await client.execute(uri: path, method: .get, headers: auth) { response in
                     #expect(response.status == .ok, "\(path): \(String(buffer: response.body))")
                 }
