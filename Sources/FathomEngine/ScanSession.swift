@@ -163,7 +163,7 @@ public struct ScanSession: Sendable {
                 policy.notesUnusedRules ? ScanPolicy.unusedRulesNote(policy.unusedRules(used: outcome.usedRules), of: "this image") : nil,
             ].compactMap { $0 }
                 + dataWarnings,
-            kernel: outcome.kernel)
+            kernel: outcome.kernel, filtered: outcome.filtered)
         var result = ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage, unsupportedOS: report.unsupportedOS)), read: nil)
         result.usedRules = outcome.usedRules
         result.filtered = outcome.filtered

@@ -55,7 +55,8 @@ extension ReportListing {
             layerFindings[report.layers[layer].digest.description, default: []].insert(key)
         }
         var layerPackages: [String: Set<String>] = [:]
-        for package in report.packages where layerFindings[package.layer.description] != nil {
+        let speaksForLayers = !report.policyLeftFindingsOut
+        for package in report.packages where speaksForLayers && layerFindings[package.layer.description] != nil {
             layerPackages[package.layer.description, default: []].insert(package.name)
         }
         var bySeverity: [String: Int] = [:]
@@ -87,6 +88,7 @@ extension ReportListing {
             prefixes: prefixes, layerFindings: layerFindings.mapValues { $0.sorted() }, vulnerabilities: order.compactMap { byID[$0] },
             packages: report.packages.map(\.name), layerPackages: layerPackages.mapValues { $0.sorted() },
             lowestFindingDepth: report.layeredFindings.map(\.layer).filter { $0 < report.layers.count }.min().map { $0 + 1 })
+        self.speaksForLayers = speaksForLayers
     }
 }
 

@@ -130,6 +130,9 @@ public struct ScanReport: Sendable, Codable {
         public var fixable: Int
         /// Whether advisory data was available (false: no `fathom db import` yet).
         public var advisoriesLoaded: Bool
+        /// What the policy's filters (`--severity`, `--ignore-unfixed`, `--ignore-status`…) left
+        /// out of `vulnerabilities`, when they left anything.
+        public var filtered: ScanPolicy.Filtered?
     }
 
     public var schemaVersion: Int
@@ -265,9 +268,10 @@ public struct ScanReport: Sendable, Codable {
     /// engine's own, such as the filters' counts and stale data).
     package mutating func set(
         findings: [Finding], suppressed: [ScanPolicy.Suppressed], changes: ScanChanges?, coverage: Coverage?, advisoriesLoaded: Bool,
-        notes: [String], kernel: [Finding] = []
+        notes: [String], kernel: [Finding] = [], filtered: ScanPolicy.Filtered? = nil
     ) {
         summary.advisoriesLoaded = advisoriesLoaded
+        summary.filtered = (filtered?.total ?? 0) > 0 ? filtered : nil
         self.suppressed = suppressed
         self.kernel = kernel.isEmpty ? nil : kernel.map(vulnerability)
         self.changes = changes?.previousScannedAt == nil ? nil : changes
@@ -315,6 +319,12 @@ public struct ScanReport: Sendable, Codable {
     }
 
     /// Whether the report is of an SBOM's packages (`sbom:FILE`), not of an image.
+    /// Whether its policy left a finding out: suppressed, filtered, or a kernel's reported apart.
+    /// Such a report does not hold every finding of its packages.
+    public var policyLeftFindingsOut: Bool {
+        !suppressed.isEmpty || summary.filtered != nil || !(kernel ?? []).isEmpty
+    }
+
     var isSBOM: Bool { ["spdx", "cyclonedx"].contains { artifact.mediaType?.rawValue.contains($0) == true } }
 
     /// A finding as the document shows it.
@@ -336,7 +346,7 @@ public struct ScanReport: Sendable, Codable {
         for finding in findings { counts[finding.severity.rawValue, default: 0] += 1 }
         summary = Summary(
             total: findings.count, bySeverity: counts, fixable: findings.filter { $0.fixedVersion != nil }.count,
-            advisoriesLoaded: summary.advisoriesLoaded)
+            advisoriesLoaded: summary.advisoriesLoaded, filtered: summary.filtered)
     }
 
     /// Pretty-printed JSON with a trailing newline.

@@ -116,9 +116,9 @@ public enum OpenAPIDocument {
             "/v1/findings": {"get": {
               "summary": "Which images are affected: every finding of the newest reports matching a vulnerability id (or alias), severities and fixability.",
               "parameters": [
-                {"name": "id", "in": "query", "schema": {"type": "string", "minLength": 1, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}, "example": "CVE-2019-14697"},
+                {"name": "id", "in": "query", "description": "One vulnerability id or alias", "schema": {"type": "string", "minLength": 1, "pattern": "^[^,\\u0000-\\u001f\\u007f-\\u009f]*$"}, "example": "CVE-2019-14697"},
                 {"name": "severity", "in": "query", "description": "Comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN (lower case is taken too)",
-                  "schema": {"type": "string", "pattern": "^(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical))*$"}},
+                  "schema": {"type": "string", "pattern": "^((UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical))*)?$"}},
                 {"name": "fixable", "in": "query", "schema": {"type": "boolean"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}},
                 {"$ref": "#/components/parameters/FindingsCursor"}],

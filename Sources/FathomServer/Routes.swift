@@ -646,9 +646,12 @@ public struct ServiceRoutes: Sendable {
     func findings(_ request: Request, context: some RequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let id = query.get("id")
-        if id?.isEmpty == true { return Self.problem(.badRequest, "id names a vulnerability id or alias (CVE-…, GHSA-…)") }
+        if id?.isEmpty == true || id?.contains(",") == true {
+            return Self.problem(.badRequest, "id names one vulnerability id or alias (CVE-…, GHSA-…): ask once per id")
+        }
         var severities: Set<Severity>?
-        if let list = query.get("severity") {
+        // Empty is absent, as /v1/images takes it (a form's field left blank).
+        if let list = query.get("severity"), !list.isEmpty {
             var wanted = Set<Severity>()
             for word in list.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let severity = Severity(rawValue: word.uppercased()) else {
@@ -812,7 +815,7 @@ public struct ServiceRoutes: Sendable {
                 return problem(.badRequest, "unknown query parameter '\(name)': \(request.uri.path) \(takes)")
             }
             guard seen.insert(name).inserted else {
-                return problem(.badRequest, "query parameter '\(name)' is given more than once (a list is one value, comma-separated)")
+                return problem(.badRequest, "query parameter '\(name)' is given more than once: give it once")
             }
         }
         return nil

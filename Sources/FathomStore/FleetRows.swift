@@ -19,6 +19,11 @@ public struct ReportListing: Sendable {
     /// nil when it has none: the bases at or above that depth are the ones whose findings it
     /// carries.
     public var lowestFindingDepth: Int?
+    /// Whether its report holds every finding of its packages (no policy left one out): only
+    /// then do its layers' findings replace what other reports said of the same packages, and
+    /// only then is its chain's `lowestFindingDepth` recorded. A report a policy filtered (a
+    /// request's own, an ignore rule) only adds to a layer's findings.
+    public var speaksForLayers = true
     /// Each vulnerability id of the report once.
     public var vulnerabilities: [FleetVulnerability]
     /// The names of its packages in lower case, once each, for the image search.
@@ -258,7 +263,7 @@ public struct FleetTotalsChange: Sendable {
     /// when the image is removed from the fleet).
     public init(from old: ImageRow?, to new: ReportListing?) {
         self.init(from: old, to: new?.image)
-        if let new, let chain = new.image.chain { chainFindingDepth = (chain, new.lowestFindingDepth ?? 0) }
+        if let new, new.speaksForLayers, let chain = new.image.chain { chainFindingDepth = (chain, new.lowestFindingDepth ?? 0) }
     }
 
     /// The chain rows to write: each chain's move in images and in those not fully checked, and

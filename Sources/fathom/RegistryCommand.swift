@@ -116,6 +116,15 @@ struct RegistryScan: AsyncParsableCommand {
         if ![.table, .json, .html].contains(format) && output == nil {
             throw ValidationError("--format \(format.rawValue) writes one report per image: give --output DIR (the fleet summary is a table, json or html)")
         }
+        // `-o fleet.json` as Trivy's -o writes a file would make a directory of that name: said
+        // before anything is scanned (the summary is standard output; `> fleet.json` keeps it).
+        if let output, !writesFleetHTML, !FileManager.default.fileExists(atPath: output),
+            [".json", ".sarif", ".txt", ".xml", ".spdx", ".cdx", ".html", ".htm"].contains(where: { output.lowercased().hasSuffix($0) })
+        {
+            throw ValidationError(
+                "--output \(output) names a file, and registry writes one report per image into the directory --output names; "
+                    + "the fleet summary is standard output (> \(output)), or -f html -o FILE for the fleet report")
+        }
     }
 
     /// `-f html`: the fleet report is the output (to --output FILE, else standard output).

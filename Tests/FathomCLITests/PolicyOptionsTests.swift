@@ -45,6 +45,16 @@ import Testing
         }
     }
 
+    /// `registry -o` is a directory of per-image reports: a file's name (Trivy's -o) is refused
+    /// before any scan, where it used to become a directory; html's fleet page is a file.
+    @Test func registryOutputNamingAFileIsAUsageError() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("output-\(UUID().uuidString)").path
+        #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "-f", "json", "-o", directory + "/fleet.json"]) }
+        #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "-f", "sarif", "-o", directory + "/out.sarif"]) }
+        _ = try RegistryScan.parse(["r.example", "-f", "json", "-o", directory + "/reports"])
+        _ = try RegistryScan.parse(["r.example", "-f", "html", "-o", directory + "/fleet.html"])
+    }
+
     @Test func aWrongSeverityOrExitCodeIsAUsageError() {
         #expect(throws: (any Error).self) { try Scan.parse(["r.example/a:1", "--severity", "BOGUS"]) }
         #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "--exit-code", "300"]) }

@@ -230,6 +230,20 @@ import Testing
             try? FileManager.default.removeItem(atPath: docs)
             try FileManager.default.copyItem(atPath: directory + "/dashboard.png", toPath: docs)
         }
+
+        // A request's own policy that leaves the base's findings out of app-a's report (every
+        // musl finding has a fix) does not take them from the base, whose other images have them.
+        let scanned = try await ServiceTests.request(
+            .POST, base + "/v1/scans", body: #"{"image": "\#(registry.host)/fleet/app-a:1", "policy": {"ignoreStatus": ["fixed"]}}"#)
+        #expect(scanned.status == 202)
+        try await ServiceTests.eventually("the scan with a policy", seconds: 240) {
+            try ServiceTests.object(try await ServiceTests.request(.GET, base + "/v1/jobs/summary").body)["done"] as? Int == images.count + 1
+        }
+        let filtered = try ServiceTests.object(try await ServiceTests.request(.GET, base + "/v1/images/fleet/app-a/1").body)
+        #expect((filtered["vulnerabilities"] as? [Any])?.isEmpty == true && (filtered["summary"] as? [String: Any])?["filtered"] != nil, "\(filtered["summary"] ?? "")")
+        let after = try ServiceTests.object(try await ServiceTests.request(.GET, base + "/v1/fleet/summary").body)
+        let stillBase = try #require((after["bases"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "\(registry.host)/fleet/base:3.7" })
+        #expect(stillBase["findings"] as? Int == oldBase["findings"] as? Int && stillBase["images"] as? Int == 2, "\(stillBase)")
     }
 
     /// A summary's releases past their end of support, as "release ended images".

@@ -245,7 +245,7 @@ import FathomStores
             for (path, named) in [
                 ("/v1/findings?cve=CVE-2099-0001", "'cve'"), ("/v1/findings?ID=CVE-2099-0001", "'ID'"), ("/v1/images?repo=team/app", "'repo'"),
                 ("/v1/fleet/summary?severity=HIGH", "'severity'"), ("/v1/jobs?status=dead", "'status'"), ("/v1/images/team/app/1?limit=2", "'limit'"),
-                ("/v1/findings?id=CVE-1&id=CVE-2", "'id' is given more than once"),
+                ("/v1/findings?id=CVE-1&id=CVE-2", "'id' is given more than once"), ("/v1/findings?id=CVE-1,CVE-2", "ask once per id"),
             ] {
                 try await client.execute(uri: path, method: .get, headers: auth) { response in
                     let body = String(buffer: response.body)
@@ -258,7 +258,7 @@ import FathomStores
                 let text = String(buffer: response.body)
                 #expect(response.status == .badRequest && text.contains("must be one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN"), "\(text)")
             }
-            for path in ["/v1/findings?id=CVE-2099-0001&severity=HIGH&limit=5", "/v1/images?repository=team/app&q=x", "/v1/jobs?&state=dead", "/v1/fleet/summary"] {
+            for path in ["/v1/findings?id=CVE-2099-0001&severity=HIGH&limit=5", "/v1/images?repository=team/app&q=x", "/v1/jobs?&state=dead", "/v1/fleet/summary", "/v1/findings?id=CVE-1&severity="] {
                 try await client.execute(uri: path, method: .get, headers: auth) { response in
                     #expect(response.status == .ok, "\(path): \(String(buffer: response.body))")
                 }
