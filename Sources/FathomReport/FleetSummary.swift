@@ -247,7 +247,15 @@ public struct FleetSummary: Sendable, Encodable {
         }
         imagesWithExploited = view.imagesWithExploited
         for (entry, images) in view.missing {
-            if FleetLifecycle.parse(entry) != nil { lifecycle[entry, default: 0] += images } else { missingData[entry] = images }
+            if FleetLifecycle.parse(entry) != nil {
+                lifecycle[entry, default: 0] += images
+            } else if entry == FleetLifecycle.policyLeftFindingsOut {
+                warnings.append(
+                    "\(images) image\(images == 1 ? "'s report leaves" : "s' reports leave") findings out by policy (a request's own, the service's filters, "
+                        + "ignore rules or VEX): the counts and bases are of what the reports show")
+            } else {
+                missingData[entry] = images
+            }
         }
     }
 

@@ -84,7 +84,8 @@ extension ReportListing {
                 new: report.changes?.new.count ?? 0, resolved: report.changes?.resolved.count ?? 0,
                 exploited: report.vulnerabilities.filter { $0.kev != nil }.count, layers: report.layers.count,
                 bytes: report.layers.reduce(0) { $0 + $1.size }, chain: prefixes.last?.key, fullyChecked: report.fullyChecked,
-                missing: report.fleetGaps + (report.lifecycleEntry.map { [$0] } ?? [])),
+                missing: report.fleetGaps + (report.lifecycleEntry.map { [$0] } ?? [])
+                    + (report.policyLeftFindingsOut ? [FleetLifecycle.policyLeftFindingsOut] : [])),
             prefixes: prefixes, layerFindings: layerFindings.mapValues { $0.sorted() }, vulnerabilities: order.compactMap { byID[$0] },
             packages: report.packages.map(\.name), layerPackages: layerPackages.mapValues { $0.sorted() },
             lowestFindingDepth: report.layeredFindings.map(\.layer).filter { $0 < report.layers.count }.min().map { $0 + 1 })

@@ -69,6 +69,10 @@ public struct ReportListing: Sendable {
 public enum FleetLifecycle {
     static let prefix = "end of support "
 
+    /// The entry of an image whose report's policy left findings out (filters, ignore rules,
+    /// VEX): the fleet's counts are of what the reports show, and says how many images that is.
+    public static let policyLeftFindingsOut = "policy left findings out"
+
     /// The entry of a release (`Alpine Linux v3.7`) whose support ends or ended on `date` (YYYY-MM-DD).
     public static func entry(release: String, date: String) -> String { prefix + date + " " + release }
 
@@ -104,8 +108,8 @@ public struct ImageRow: Sendable, Hashable {
     /// What its packages had no advisory data for, once per gap, and its release's end of
     /// support (`FleetLifecycle`), which the fleet counts the same way.
     public var missing: [String]
-    /// `missing` without its end of support.
-    public var gaps: [String] { missing.filter { FleetLifecycle.parse($0) == nil } }
+    /// `missing` without its end of support and its policy's mark.
+    public var gaps: [String] { missing.filter { FleetLifecycle.parse($0) == nil && $0 != FleetLifecycle.policyLeftFindingsOut } }
     /// The repository and tag its report is found by (a local source's path under the service's DIR).
     public var repository: String?
     public var tag: String?

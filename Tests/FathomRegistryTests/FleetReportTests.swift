@@ -244,6 +244,8 @@ import Testing
         let after = try ServiceTests.object(try await ServiceTests.request(.GET, base + "/v1/fleet/summary").body)
         let stillBase = try #require((after["bases"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "\(registry.host)/fleet/base:3.7" })
         #expect(stillBase["findings"] as? Int == oldBase["findings"] as? Int && stillBase["images"] as? Int == 2, "\(stillBase)")
+        // And the summary says that a report's policy left findings out.
+        #expect((after["warnings"] as? [String] ?? []).contains { $0.hasPrefix("1 image's report leaves findings out by policy") }, "\(after["warnings"] ?? "")")
     }
 
     /// A summary's releases past their end of support, as "release ended images".
