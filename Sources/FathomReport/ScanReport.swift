@@ -318,13 +318,16 @@ public struct ScanReport: Sendable, Codable {
             + "or in another form): its OS packages were not checked"
     }
 
-    /// Whether the report is of an SBOM's packages (`sbom:FILE`), not of an image.
-    /// Whether its policy left a finding out: suppressed, filtered, or a kernel's reported apart.
-    /// Such a report does not hold every finding of its packages.
+    /// Whether a policy someone asked for left a finding out: an ignore rule or VEX statement
+    /// suppressed it, or a filter (`--severity`, `--ignore-unfixed`, `--ignore-status`…) did.
+    /// Such a report does not hold every finding of its packages. What every report leaves out
+    /// by default (Debian's unimportant findings, a kernel's reported apart) is not counted: it
+    /// is the same for every image, so it makes no report differ from another.
     public var policyLeftFindingsOut: Bool {
-        !suppressed.isEmpty || summary.filtered != nil || !(kernel ?? []).isEmpty
+        !suppressed.isEmpty || summary.filtered.map { $0.total - $0.unimportant > 0 } ?? false
     }
 
+    /// Whether the report is of an SBOM's packages (`sbom:FILE`), not of an image.
     var isSBOM: Bool { ["spdx", "cyclonedx"].contains { artifact.mediaType?.rawValue.contains($0) == true } }
 
     /// A finding as the document shows it.

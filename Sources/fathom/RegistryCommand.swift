@@ -118,12 +118,13 @@ struct RegistryScan: AsyncParsableCommand {
         }
         // `-o fleet.json` as Trivy's -o writes a file would make a directory of that name: said
         // before anything is scanned (the summary is standard output; `> fleet.json` keeps it).
-        if let output, !writesFleetHTML, !FileManager.default.fileExists(atPath: output),
+        var isDirectory: ObjCBool = false
+        if let output, !writesFleetHTML, !(FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) && isDirectory.boolValue),
             [".json", ".sarif", ".txt", ".xml", ".spdx", ".cdx", ".html", ".htm"].contains(where: { output.lowercased().hasSuffix($0) })
         {
             throw ValidationError(
                 "--output \(output) names a file, and registry writes one report per image into the directory --output names; "
-                    + "the fleet summary is standard output (> \(output)), or -f html -o FILE for the fleet report")
+                    + "the fleet summary goes to standard output (redirect it to keep it), or -f html -o FILE writes the fleet report")
         }
     }
 

@@ -91,6 +91,27 @@ import Testing
         #expect(report.imageURL?.qualifiers["repository_url"] == "127.0.0.1:5000/team/app" && report.imageURL?.name == "app")
     }
 
+    /// What a policy someone asked for left out makes a report speak only by adding to its
+    /// layers' findings in the fleet's rows; what every report leaves out by default does not.
+    @Test func onlyAPolicyAskedForMakesAReportLeaveFindingsOut() throws {
+        var report = try Self.fixture()
+        report.kernel = Array(report.vulnerabilities.prefix(1))
+        var defaults = ScanPolicy.Filtered()
+        defaults.unimportant = 3
+        report.summary.filtered = defaults
+        #expect(!report.policyLeftFindingsOut)
+        #expect(ReportListing(report: report, name: "r.example/a:1").speaksForLayers)
+        var asked = defaults
+        asked.bySeverity["LOW"] = 2
+        report.summary.filtered = asked
+        #expect(report.policyLeftFindingsOut)
+        let listing = ReportListing(report: report, name: "r.example/a:1")
+        #expect(!listing.speaksForLayers && listing.layerPackages.isEmpty && listing.image.missing.contains(FleetLifecycle.policyLeftFindingsOut))
+        // The filtered counts travel in the document, as Foundation writes them.
+        #expect(try report.document() == Self.foundation(report))
+        #expect(try ScanReport.decode(try report.document()).summary.filtered == asked)
+    }
+
     @Test func theStoredDocumentIsFoundationsCompactJSON() throws {
         var report = try Self.fixture()
         #expect(report.packages.count == 88 && report.vulnerabilities.count == 24)
