@@ -712,16 +712,20 @@ extension PostgresStore {
                 let (key, parent, layer, depth, size) = try row.decode((String, String?, String, Int32, Int64).self)
                 view.prefixes.append(LayerPrefix(key: key, parent: parent, layer: layer, depth: Int(depth), size: size))
             }
-            // The first names of each chain from the index on (chain, name).
+            // The first names of each chain from the index on (chain, name), and what the first
+            // one is missing (its release's end of support among it).
             try await run(
                 """
                 SELECT c.chain, c.images, c.unchecked > 0,
-                    ARRAY(SELECT r.name COLLATE "C" FROM reports r WHERE r.chain = c.chain ORDER BY r.name COLLATE "C" LIMIT 3), c.lowest_finding_depth
+                    ARRAY(SELECT r.name COLLATE "C" FROM reports r WHERE r.chain = c.chain ORDER BY r.name COLLATE "C" LIMIT 3), c.lowest_finding_depth,
+                    (SELECT r.missing FROM reports r WHERE r.chain = c.chain ORDER BY r.name COLLATE "C" LIMIT 1)
                 FROM fleet_chains c WHERE c.images > 0
                 """, on: connection
             ) { row in
-                let (chain, images, unchecked, names, lowest) = try row.decode((String, Int64, Bool, [String], Int32?).self)
-                view.chains[chain] = (Int(images), names, unchecked, lowest.map(Int.init))
+                let (chain, images, unchecked, names, lowest, missing) = try row.decode((String, Int64, Bool, [String], Int32?, String?).self)
+                view.chains[chain] = FleetChain(
+                    images: Int(images), names: names, unchecked: unchecked, lowestFindingDepth: lowest.map(Int.init),
+                    lifecycle: FleetChain.lifecycle(in: (missing ?? "").split(separator: "\n").map(String.init)))
             }
             try await run("SELECT layer, findings FROM fleet_layer_findings", on: connection) { row in
                 let (layer, findings) = try row.decode((String, String).self)

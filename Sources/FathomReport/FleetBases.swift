@@ -14,8 +14,11 @@ public struct FleetBase: Sendable, Codable, Hashable {
         public var on: String
         /// Findings of the base that image does not have.
         public var removes: Int
-        /// Images that inherit them.
+        /// Images built on the base that carry one or more of them (not all of them, maybe).
         public var images: Int
+        /// When the image to rebuild on is itself past its end of support: the day it ended
+        /// (YYYY-MM-DD). It is advised only when no newer tag that is still supported removes any.
+        public var endOfSupport: String?
         public var advice: String
     }
 
@@ -55,6 +58,8 @@ struct FleetLineage: Sendable {
         /// Whether such an image had packages no advisory data covered: its fewer findings
         /// prove nothing, so it is never recommended.
         var unchecked = false
+        /// Such images' release's end of support (a `FleetLifecycle` entry), when known.
+        var lifecycle: String?
     }
 
     private var nodes: [Digest: Node] = [:]
@@ -64,7 +69,7 @@ struct FleetLineage: Sendable {
     private var layerFindings: [Digest: Set<String>] = [:]
 
     /// Adds an image's layers and its findings (`layer` is the finding's layer index).
-    mutating func add(name: String, layers: [Digest], findings: [(key: String, layer: Int)], fullyChecked: Bool) {
+    mutating func add(name: String, layers: [Digest], findings: [(key: String, layer: Int)], fullyChecked: Bool, lifecycle: String? = nil) {
         var parent: Digest?
         // The lowest layer that brought a finding of this image: the prefixes holding it pass
         // findings on to it; those below it brought none that it still has.
@@ -79,6 +84,7 @@ struct FleetLineage: Sendable {
                 node.exactCount += 1
                 if !node.exact.contains(name) { node.exact = Array((node.exact + [name]).sorted(by: Self.byteOrder).prefix(3)) }
                 node.unchecked = node.unchecked || !fullyChecked
+                node.lifecycle = node.lifecycle ?? lifecycle
             }
             nodes[key] = node
             parent = key
@@ -92,7 +98,7 @@ struct FleetLineage: Sendable {
 
     /// The lineage the stored rows describe: every prefix, the images that are exactly each, and
     /// the findings each layer brings. Prefixes no image has any more are left out.
-    init(prefixes: [LayerPrefix], chains: [String: (images: Int, names: [String], unchecked: Bool, lowestFindingDepth: Int?)], layerFindings: [String: [String]]) {
+    init(prefixes: [LayerPrefix], chains: [String: FleetChain], layerFindings: [String: [String]]) {
         var all: [Digest: Node] = [:]
         for prefix in prefixes {
             do {
@@ -107,6 +113,7 @@ struct FleetLineage: Sendable {
             all[key]?.exactCount = exact.images
             all[key]?.exact = exact.names
             all[key]?.unchecked = exact.unchecked
+            all[key]?.lifecycle = exact.lifecycle
             var current = all[key]?.parent
             while let at = current, let node = all[at] {
                 all[at]?.descendants += exact.images
@@ -150,8 +157,9 @@ struct FleetLineage: Sendable {
         return all
     }
 
-    /// The bases, most inherited findings first, at most `top`.
-    func bases(top: Int) -> [FleetBase] {
+    /// The bases, most inherited findings first, at most `top`; `today` (YYYY-MM-DD, UTC) decides
+    /// which releases have reached their end of support.
+    func bases(top: Int, today: String) -> [FleetBase] {
         var children: [Digest: [Digest]] = [:]
         for (key, node) in nodes { if let parent = node.parent { children[parent, default: []].append(key) } }
         // Images by repository, for the newer tags of a base's repository.
@@ -179,22 +187,29 @@ struct FleetLineage: Sendable {
                 name: name, layers: node.depth, topLayer: node.layer, images: inheriting, builtOn: node.descendants, findings: own.count,
                 bySeverity: bySeverity)
             if let name, let (repository, tag) = Self.split(name) {
-                var best: (name: String, removes: Int, tag: String)?
+                // A tag still supported first: advice to move onto a release that gets no more
+                // fixes only trades today's findings for tomorrow's.
+                var best: (name: String, removes: Int, tag: String, ended: (release: String, date: String)?)?
+                func better(_ removes: Int, _ tag: String, _ ended: Bool) -> Bool {
+                    guard let best else { return true }
+                    if ended != (best.ended != nil) { return !ended }
+                    return removes > best.removes || (removes == best.removes && Self.isNewer(tag, than: best.tag))
+                }
                 for candidate in byRepository[repository] ?? []
                 where candidate.key != key && Self.isNewer(candidate.tag, than: tag) && nodes[candidate.key]?.unchecked == false {
                     let theirs = findings(of: candidate.key)
                     guard theirs.count < own.count else { continue }
                     // A finding the candidate still has at another version is not removed.
                     let removes = Set(own.map(Self.withoutVersion)).subtracting(theirs.map(Self.withoutVersion)).count
-                    if removes > 0, best == nil || removes > best!.removes || (removes == best!.removes && Self.isNewer(candidate.tag, than: best!.tag)) {
-                        best = (candidate.name, removes, candidate.tag)
-                    }
+                    let ended = nodes[candidate.key]?.lifecycle.flatMap(FleetLifecycle.parse).flatMap { $0.date <= today ? $0 : nil }
+                    if removes > 0, better(removes, candidate.tag, ended != nil) { best = (candidate.name, removes, candidate.tag, ended) }
                 }
                 if let best, inheriting > 0 {
-                    base.rebuild = FleetBase.Rebuild(
-                        on: best.name, removes: best.removes, images: inheriting,
-                        advice: "rebuild on \(best.name) (same registry) removes \(best.removes) finding\(best.removes == 1 ? "" : "s") "
-                            + "from \(inheriting) image\(inheriting == 1 ? "" : "s")")
+                    // Not "from N images": an image that carries some of the findings loses those.
+                    var advice = "rebuild on \(best.name) (same registry) removes \(best.removes) of its finding\(best.removes == 1 ? "" : "s"); "
+                        + "\(inheriting) image\(inheriting == 1 ? "" : "s") built on it ha\(inheriting == 1 ? "s" : "ve") one or more of them"
+                    if let ended = best.ended { advice += "; \(best.name) is past its end of support too (\(ended.release) ended \(ended.date))" }
+                    base.rebuild = FleetBase.Rebuild(on: best.name, removes: best.removes, images: inheriting, endOfSupport: best.ended?.date, advice: advice)
                 }
             }
             bases.append(base)

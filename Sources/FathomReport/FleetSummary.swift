@@ -206,7 +206,9 @@ public struct FleetSummary: Sendable, Encodable {
         if carriesExploited { imagesWithExploited += 1 }
         for gap in report.fleetGaps { missingData[gap, default: 0] += 1 }
         if let entry = report.lifecycleEntry { lifecycle[entry, default: 0] += 1 }
-        lineage.add(name: name, layers: report.layers.map(\.digest), findings: report.layeredFindings, fullyChecked: report.fullyChecked)
+        lineage.add(
+            name: name, layers: report.layers.map(\.digest), findings: report.layeredFindings, fullyChecked: report.fullyChecked,
+            lifecycle: report.lifecycleEntry)
         mostAtRisk.append(
             ImageLine(
                 name: name, manifestDigest: report.artifact.manifestDigest, findings: report.vulnerabilities.count, bySeverity: counts,
@@ -311,7 +313,7 @@ public struct FleetSummary: Sendable, Encodable {
             guard let (release, date) = FleetLifecycle.parse(entry), date <= today else { return nil }
             return EndOfSupport(release: release, ended: date, images: images)
         }.sorted { ($1.images, $0.release, $0.ended) < ($0.images, $1.release, $1.ended) }
-        bases = lineage.bases(top: top)
+        bases = lineage.bases(top: top, today: today)
         elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         bytes.dedupRatio = bytes.fetched.flatMap { $0 > 0 ? Double(bytes.referenced) / Double($0) : nil }
         exploitedInTheWild = exploited.values.sorted { ($1.dateAdded, $0.id) < ($0.dateAdded, $1.id) }

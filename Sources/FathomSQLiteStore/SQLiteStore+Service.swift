@@ -628,12 +628,17 @@ extension SQLiteStore {
                 LayerPrefix(key: row.text(0) ?? "", parent: row.text(1), layer: row.text(2) ?? "", depth: Int(row.integer(3)), size: row.integer(4)))
         }
         try database.query("SELECT chain, images, unchecked, lowest_finding_depth FROM fleet_chains WHERE images > 0") { row in
-            view.chains[row.text(0) ?? ""] = (Int(row.integer(1)), [], row.integer(2) > 0, row.isNull(3) ? nil : Int(row.integer(3)))
+            view.chains[row.text(0) ?? ""] = FleetChain(
+                images: Int(row.integer(1)), names: [], unchecked: row.integer(2) > 0, lowestFindingDepth: row.isNull(3) ? nil : Int(row.integer(3)))
         }
-        // The first names of each chain from the index on (chain, name).
+        // The first names of each chain from the index on (chain, name), and their release's end.
         for chain in view.chains.keys {
-            try database.query("SELECT name FROM reports WHERE chain = ? ORDER BY name LIMIT 3", [.text(chain)]) {
-                view.chains[chain]?.names.append($0.text(0) ?? "")
+            try database.query("SELECT name, missing FROM reports WHERE chain = ? ORDER BY name LIMIT 3", [.text(chain)]) { row in
+                view.chains[chain]?.names.append(row.text(0) ?? "")
+                let missing = row.text(1) ?? ""
+                if view.chains[chain]?.lifecycle == nil, !missing.isEmpty {
+                    view.chains[chain]?.lifecycle = FleetChain.lifecycle(in: missing.split(separator: "\n").map(String.init))
+                }
             }
         }
         try database.query("SELECT layer, findings FROM fleet_layer_findings") { row in

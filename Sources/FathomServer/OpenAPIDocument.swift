@@ -217,12 +217,16 @@ public enum OpenAPIDocument {
                 "endOfSupport": {"type": "array", "description": "releases past their end of support, with the images on each", "items": {"type": "object",
                   "required": ["release", "ended", "images"], "properties": {"release": {"type": "string"}, "ended": {"type": "string", "format": "date"},
                   "images": {"type": "integer"}}}}}},
-              "FleetBase": {"type": "object", "required": ["layers", "topLayer", "images", "findings", "bySeverity"], "properties": {
+              "FleetBase": {"type": "object", "required": ["layers", "topLayer", "images", "builtOn", "findings", "bySeverity"], "properties": {
                 "name": {"type": "string", "description": "The tag whose image is exactly this layer prefix"},
-                "layers": {"type": "integer"}, "topLayer": {"type": "string"}, "images": {"type": "integer", "description": "Images built on it"},
+                "layers": {"type": "integer"}, "topLayer": {"type": "string"}, "images": {"type": "integer", "description": "Images built on it that carry one or more of its findings"},
+                "builtOn": {"type": "integer", "description": "Images built on it"},
                 "findings": {"type": "integer"}, "bySeverity": {"type": "object", "additionalProperties": {"type": "integer"}},
                 "rebuild": {"type": "object", "required": ["on", "removes", "images", "advice"], "properties": {
-                  "on": {"type": "string"}, "removes": {"type": "integer"}, "images": {"type": "integer"}, "advice": {"type": "string"}}}}},
+                  "on": {"type": "string"}, "removes": {"type": "integer", "description": "Findings of the base the image to rebuild on does not have"},
+                  "images": {"type": "integer", "description": "Images built on the base that carry one or more of them"},
+                  "endOfSupport": {"type": "string", "format": "date", "description": "The day the image to rebuild on reached its end of support, when it has: advised only when no supported newer tag removes any"},
+                  "advice": {"type": "string"}}}}},
               "Report": {"type": "object", "required": ["schemaVersion", "artifact", "vulnerabilities", "summary"], "properties": {
                 "schemaVersion": {"type": "integer"}, "artifact": {"type": "object"}, "os": {"type": "object"}, "layers": {"type": "array"},
                 "packages": {"type": "array"}, "vulnerabilities": {"type": "array"}, "summary": {"type": "object"}}}

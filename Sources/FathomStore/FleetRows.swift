@@ -204,14 +204,38 @@ public struct FleetView: Sendable {
     public var missing: [String: Int] = [:]
     /// The prefixes of every image's layers (those of replaced reports may be among them).
     public var prefixes: [LayerPrefix] = []
-    /// Per prefix that is all of some image's layers: how many such images, the first three
-    /// names, whether one of them was not fully checked, and the depth of the lowest layer
-    /// that brought one of their findings (0: none; nil: not known, so every base below).
-    public var chains: [String: (images: Int, names: [String], unchecked: Bool, lowestFindingDepth: Int?)] = [:]
+    /// Per prefix that is all of some image's layers: the images that are exactly it.
+    public var chains: [String: FleetChain] = [:]
     /// Finding keys by layer digest, for the layers of `prefixes`.
     public var layerFindings: [String: [String]] = [:]
 
     public init() {}
+}
+
+/// The images whose layers are all of one prefix (a layer chain), as the fleet's bases see them.
+public struct FleetChain: Sendable, Hashable {
+    public var images: Int
+    /// The first three names, in byte order.
+    public var names: [String]
+    /// Whether one of them was not fully checked (its fewer findings prove nothing).
+    public var unchecked: Bool
+    /// The depth of the lowest layer that brought one of their findings (0: none; nil: not
+    /// known, so every base below).
+    public var lowestFindingDepth: Int?
+    /// Their release's end of support (a `FleetLifecycle` entry), when fathom knows it: the
+    /// images of a chain share their layers, so their release.
+    public var lifecycle: String?
+
+    public init(images: Int, names: [String], unchecked: Bool, lowestFindingDepth: Int?, lifecycle: String? = nil) {
+        self.images = images
+        self.names = names
+        self.unchecked = unchecked
+        self.lowestFindingDepth = lowestFindingDepth
+        self.lifecycle = lifecycle
+    }
+
+    /// The lifecycle entry among a row's `missing` entries.
+    public static func lifecycle(in missing: [String]) -> String? { missing.first { FleetLifecycle.parse($0) != nil } }
 }
 
 /// Which images `images(_:after:limit:)` lists.

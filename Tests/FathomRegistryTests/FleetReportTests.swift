@@ -95,8 +95,10 @@ import Testing
         #expect(oldBase["images"] as? Int == 2 && oldBase["builtOn"] as? Int == 3 && oldBase["findings"] as? Int == old.count && oldBase["layers"] as? Int == 1)
         let rebuild = try #require(oldBase["rebuild"] as? [String: Any])
         #expect(rebuild["on"] as? String == "\(host)/fleet/base:3.10")
-        #expect(rebuild["removes"] as? Int == removed && rebuild["images"] as? Int == 2)
-        let advice = "rebuild on \(host)/fleet/base:3.10 (same registry) removes \(removed) findings from 2 images"
+        // 3.10 is past its end of support too (Alpine's date), and no newer tag is: the advice says so.
+        #expect(rebuild["removes"] as? Int == removed && rebuild["images"] as? Int == 2 && rebuild["endOfSupport"] as? String == "2021-05-01")
+        let advice = "rebuild on \(host)/fleet/base:3.10 (same registry) removes \(removed) of its findings; 2 images built on it have one or more of them; "
+            + "\(host)/fleet/base:3.10 is past its end of support too (Alpine:v3.10 ended 2021-05-01)"
         #expect(rebuild["advice"] as? String == advice)
         let newBase = try #require(bases.first { $0["name"] as? String == "\(host)/fleet/base:3.10" })
         // app-c is built on 3.10, and carries its findings if it has any.
@@ -192,6 +194,8 @@ import Testing
         let oldBase = try #require((fleet["bases"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "\(registry.host)/fleet/base:3.7" })
         #expect(oldBase["images"] as? Int == 2 && oldBase["builtOn"] as? Int == 3 && (oldBase["findings"] as? Int ?? 0) > 0, "\(oldBase)")
         #expect((oldBase["rebuild"] as? [String: Any])?["images"] as? Int == 2, "\(oldBase)")
+        // The service knows the release of the tag it advises, as the CLI does.
+        #expect((oldBase["rebuild"] as? [String: Any])?["endOfSupport"] as? String == "2021-05-01", "\(oldBase)")
         #expect(Self.endOfSupport(fleet) == ["Alpine:v3.7 2019-11-01 4", "Alpine:v3.10 2021-05-01 2"], "\(fleet["endOfSupport"] ?? "")")
         #expect(page.text.contains("Past end of support") && page.text.contains("Alpine:v3.7 ended 2019-11-01 (4 images)"))
         // Not a gap of any image's checking: the list of images says nothing of it.

@@ -130,6 +130,37 @@ import Testing
         #expect(summary.images.failed == 1 && table.contains("r.example/d:1: image r.example/d:1: transport: connection refused"))
     }
 
+    /// Rebuild advice prefers a newer tag still supported over one past its end of support that
+    /// removes more, says so when only ended tags would help, and counts the images that carry
+    /// one or more of the base's findings, not all of them.
+    @Test func rebuildAdvicePrefersATagStillSupported() throws {
+        let (base, app, fix) = (Digest.sha256(of: Array("base".utf8)), Digest.sha256(of: Array("app".utf8)), Digest.sha256(of: Array("fix".utf8)))
+        let (ended, supported) = (Digest.sha256(of: Array("ended".utf8)), Digest.sha256(of: Array("supported".utf8)))
+        let findings = ["CVE-1 musl 1 HIGH", "CVE-2 musl 1 HIGH", "CVE-3 zlib 1 LOW"]
+        func lineage(withSupported: Bool) -> FleetLineage {
+            var lineage = FleetLineage()
+            lineage.add(name: "r/base:3.7", layers: [base], findings: findings.map { ($0, 0) }, fullyChecked: true, lifecycle: "end of support 2019-11-01 Alpine:v3.7")
+            lineage.add(name: "r/app:1", layers: [base, app], findings: findings.map { ($0, 0) }, fullyChecked: true)
+            // Upgraded musl above the base: carries one of its findings only.
+            lineage.add(name: "r/app:2", layers: [base, fix], findings: [("CVE-3 zlib 1 LOW", 0)], fullyChecked: true)
+            // 3.11 removes all three but has ended; 3.99 removes two and is supported.
+            lineage.add(name: "r/base:3.11", layers: [ended], findings: [], fullyChecked: true, lifecycle: "end of support 2020-11-01 Alpine:v3.11")
+            if withSupported {
+                lineage.add(name: "r/base:3.99", layers: [supported], findings: [("CVE-3 zlib 2 LOW", 0)], fullyChecked: true, lifecycle: "end of support 2099-01-01 Alpine:v3.99")
+            }
+            return lineage
+        }
+        let preferred = try #require(lineage(withSupported: true).bases(top: 5, today: "2026-12-07").first { $0.name == "r/base:3.7" }?.rebuild)
+        #expect(preferred.on == "r/base:3.99" && preferred.removes == 2 && preferred.images == 2 && preferred.endOfSupport == nil, "\(preferred)")
+        #expect(preferred.advice == "rebuild on r/base:3.99 (same registry) removes 2 of its findings; 2 images built on it have one or more of them")
+        let onlyEnded = try #require(lineage(withSupported: false).bases(top: 5, today: "2026-12-07").first { $0.name == "r/base:3.7" }?.rebuild)
+        #expect(onlyEnded.on == "r/base:3.11" && onlyEnded.removes == 3 && onlyEnded.endOfSupport == "2020-11-01", "\(onlyEnded)")
+        #expect(onlyEnded.advice.hasSuffix("; r/base:3.11 is past its end of support too (Alpine:v3.11 ended 2020-11-01)"), "\(onlyEnded.advice)")
+        // Before 3.11's end, it was the better advice.
+        let before = try #require(lineage(withSupported: true).bases(top: 5, today: "2019-12-01").first { $0.name == "r/base:3.7" }?.rebuild)
+        #expect(before.on == "r/base:3.11" && before.removes == 3 && before.endOfSupport == nil, "\(before)")
+    }
+
     /// The fleet opens with what attackers exploit: each KEV finding, newest KEV entry first,
     /// with the images carrying it; the HTML dashboard leads with the same section.
     @Test func theFleetSummaryOpensWithWhatIsExploitedInTheWild() throws {

@@ -823,8 +823,9 @@ import FathomStores
     @Test(arguments: Backend.allCases) func aLayersFindingsOutliveAnImageThatUpgradedItsPackage(_ backend: Backend) async throws {
         let store = try await Self.open(backend, "layers")
         defer { Task { try? await store.close() } }
-        func report(_ name: String, _ layers: [(digest: String, findings: [String], packages: [String])]) async throws {
+        func report(_ name: String, _ layers: [(digest: String, findings: [String], packages: [String])], lifecycle: String? = nil) async throws {
             var listing = ReportListing.findings([], name: name)
+            listing.image.missing = ["no advisory data for PyPI"] + (lifecycle.map { [$0] } ?? [])
             listing.lowestFindingDepth = layers.firstIndex { !$0.findings.isEmpty }.map { $0 + 1 }
             var parent: String?
             for (index, layer) in layers.enumerated() {
@@ -848,8 +849,12 @@ import FathomStores
         let chains = try await store.fleetView(top: 10).chains
         #expect(chains["base/a"]?.lowestFindingDepth == 1 && chains["base/d"]?.lowestFindingDepth == 0, "\(chains)")
         // The base itself, scanned after musl's advisory was withdrawn, speaks for every package it has.
-        try await report("r.example/base:1", [("base", [busybox], ["busybox", "musl", "zlib"])])
+        let ended = FleetLifecycle.entry(release: "Alpine:v3.7", date: "2019-11-01")
+        try await report("r.example/base:1", [("base", [busybox], ["busybox", "musl", "zlib"])], lifecycle: ended)
         #expect(try await store.fleetView(top: 10).layerFindings["base"] == [busybox])
+        // A chain's release, for advice that would move images onto a release past its end.
+        let lifecycles = try await store.fleetView(top: 10).chains.mapValues(\.lifecycle)
+        #expect(lifecycles == ["base": ended, "base/a": nil, "base/d": nil], "\(lifecycles)")
         // What an image lists of the packages it has from a layer replaces what was stored.
         try await report("r.example/app-d:1", [("base", [], ["zlib"]), ("d", ["ALPINE-CVE-3 musl 1.1.18-r4 LOW"], ["musl"])])
         #expect(try await store.fleetView(top: 10).layerFindings["d"] == ["ALPINE-CVE-3 musl 1.1.18-r4 LOW"])
