@@ -71,7 +71,7 @@ public enum OpenAPIDocument {
             "/v1/images": {"get": {
               "summary": "Every image with a report, in name order, a page at a time, filtered by repository, registry, severity and a search of names, packages and vulnerability ids.",
               "parameters": [
-                {"name": "repository", "in": "query", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
+                {"name": "repository", "in": "query", "description": "The repository path, exactly (fleet/base); written with its registry (localhost:5000/fleet/base) it is that registry's.", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
                 {"name": "registry", "in": "query", "description": "A registry, HOST[:PORT]; the host alone is that host at any port", "schema": {"type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}},
                 {"name": "severity", "in": "query", "description": "Comma-separated: images with a finding of one of these (empty: any; lower case is taken too)",
                   "schema": {"type": "string", "pattern": "^((UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical)(,(UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL|unknown|low|medium|high|critical))*)?$"}},

@@ -608,6 +608,29 @@ public struct ServiceRoutes: Sendable {
     /// kept as reports land; nil while reports stored by an earlier fathom are listed.
     func listImages(_ filter: ImageFilter, logger: Logger) async throws -> ImagesAnswer? {
         guard try await listing.complete(logger: logger) else { return nil }
+        let answer = try await listImages(filter)
+        // `repository=localhost:5000/fleet/base`, as image names are written, is the repository
+        // in that registry: matching nothing would read as a repository with no image.
+        if answer.images.isEmpty, let (registry, repository) = filter.repository.flatMap(Self.registryAndRepository),
+            filter.registry.map({ ImagesFilter.registry(registry, isWithin: $0) }) ?? true
+        {
+            var split = filter
+            (split.registry, split.repository) = (registry, repository)
+            return try await listImages(split)
+        }
+        return answer
+    }
+
+    /// `host[:port]/path` → (`host[:port]`, `path`) when the first part names a host as Docker's
+    /// references do (a dot, a port or `localhost`); nil otherwise.
+    static func registryAndRepository(_ name: String) -> (String, String)? {
+        guard let slash = name.firstIndex(of: "/"), name.index(after: slash) < name.endIndex else { return nil }
+        let host = name[..<slash]
+        guard host.contains(".") || host.contains(":") || host == "localhost" else { return nil }
+        return (String(host), String(name[name.index(after: slash)...]))
+    }
+
+    private func listImages(_ filter: ImageFilter) async throws -> ImagesAnswer {
         let rows = try await store.images(
             ImagesFilter(repository: filter.repository, registry: filter.registry, severities: filter.severities.map { $0.map(\.rawValue).sorted() }, query: filter.q),
             after: filter.after, limit: filter.limit + 1)

@@ -105,6 +105,11 @@ import Testing
         #expect(lowerCase == bySeverity, "severities in lower case")
         let byRepository = try await Self.pages(base, "/v1/images?repository=paging/b1").flatMap(names)
         #expect(byRepository == ["\(registry.host)/paging/b1:1"])
+        // Written with its registry, as image names are, it is that registry's repository.
+        let withRegistry = try await Self.pages(base, "/v1/images?repository=\(registry.host)/paging/b1").flatMap(names)
+        #expect(withRegistry == byRepository, "repository=\(registry.host)/paging/b1")
+        let withOtherRegistry = try await Self.pages(base, "/v1/images?repository=elsewhere:5000/paging/b1").flatMap(names)
+        #expect(withOtherRegistry.isEmpty)
         let byRegistry = try await Self.pages(base, "/v1/images?registry=elsewhere:5000").flatMap(names)
         #expect(byRegistry.isEmpty)
         // The host alone names it at any port; a part of a host names nothing.
