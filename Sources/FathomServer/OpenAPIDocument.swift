@@ -98,7 +98,7 @@ public enum OpenAPIDocument {
                 "202": {"description": "Queued or running", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
                 "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
                 "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
-                "422": {"description": "The last scan failed for good", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}}},
+                "422": {"description": "The last scan failed for good: the error, with the job in error.job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}},
               "delete": {
               "summary": "Takes the image out of the fleet, as the registry's delete event does: its report, its findings and its place in every count; a digest is every name of the repository whose report is of it. The scan history stays and the registry is not touched.",
               "parameters": [{"$ref": "#/components/parameters/Repository"}, {"$ref": "#/components/parameters/Reference"}, {"$ref": "#/components/parameters/Registry"}],
@@ -171,7 +171,7 @@ public enum OpenAPIDocument {
             },
             "schemas": {
               "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["message"], "properties": {
-                "message": {"type": "string"}, "registries": {"type": "array", "items": {"type": "string"}}}}}},
+                "message": {"type": "string"}, "registries": {"type": "array", "items": {"type": "string"}}, "job": {"$ref": "#/components/schemas/Job"}}}}},
               "Envelope": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "items": {"type": "object"}}}},
               "HarborPayload": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}, "occur_at": {"type": "integer"}, "event_data": {"type": "object"}}},
               "EventsAccepted": {"type": "object", "required": ["events", "new", "jobs", "removed"], "properties": {

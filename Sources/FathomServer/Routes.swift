@@ -443,7 +443,11 @@ public struct ServiceRoutes: Sendable {
             return response
         }
         if let job, job.state == .dead {
-            return try Self.encoded(JobView(job), status: .unprocessableContent)
+            // The error shape every failure has, with the job that failed.
+            let cause = (job.lastError ?? "no error recorded").replacingOccurrences(of: "\n", with: " ")
+            return try Self.encoded(
+                ErrorBody(error: .init(message: "the last scan of \(job.image) failed for good (job \(job.id)): \(cause)", job: JobView(job))),
+                status: .unprocessableContent)
         }
         return Self.problem(.notFound, "no scan of \(repository) at \(reference)" + (wanted.map { " in \($0)" } ?? ""))
     }
@@ -884,6 +888,8 @@ struct ErrorBody: Encodable {
     struct Detail: Encodable {
         var message: String
         var registries: [String]?
+        /// The job that failed, when an image's answer is its dead scan.
+        var job: JobView?
     }
     var error: Detail
 }

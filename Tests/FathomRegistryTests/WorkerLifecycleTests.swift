@@ -318,6 +318,9 @@ import Testing
         // No report: the image's answer is its dead job (422), not a report (200).
         #expect(report.status == 422, "no report stored by a worker without the lease: \(report.status); its log: \(log)")
         let after = try await job()
+        // In the error shape of every failure, with the job.
+        let failure = try #require(try ServiceTests.object(report.body)["error"] as? [String: Any])
+        #expect((failure["message"] as? String)?.hasPrefix("the last scan of ") == true && (failure["job"] as? [String: Any])?["id"] as? Int == after["id"] as? Int, "\(failure)")
         #expect(after["state"] as? String == "dead" && after["lastError"] as? String == ended["lastError"] as? String,
                 "the job stays as the heartbeat ended it: \(after); its log: \(log)")
         frozen.terminate()
