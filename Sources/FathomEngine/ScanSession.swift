@@ -238,6 +238,7 @@ public struct ScanSession: Sendable {
         let outcome = policy.apply(image.findings, purl: purl, image: identity)
         var judged = image
         judged.findings = outcome.kept
+        judged.usedRules = outcome.usedRules
         judged.changes = honoured(image.changes, kept: outcome.kept, osNamespace: image.osNamespace, purl: purl, image: identity)
         return (judged, verdict(kept: outcome.kept.count, gaps: gaps(image.coverage)))
     }
@@ -298,6 +299,15 @@ public enum ScanOutcome: Sendable {
         case .scanned(let result): result.report.artifact.name
         case .rematched(let image, _), .unchanged(let image, _): image.name
         case .skipped(let name, _), .failed(let name, _), .removed(let name): name
+        }
+    }
+
+    /// The ignore rules and VEX statements (by origin) that suppressed one of its findings.
+    public var usedRules: Set<String> {
+        switch self {
+        case .scanned(let result): result.usedRules
+        case .rematched(let image, _), .unchanged(let image, _): image.usedRules
+        case .skipped, .failed, .removed: []
         }
     }
 

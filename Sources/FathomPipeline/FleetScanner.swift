@@ -41,6 +41,9 @@ public struct MatchedImage: Sendable {
     public var changes: ScanChanges
     /// What the findings were checked against, and what had no advisory data.
     public var coverage: Coverage
+    /// The ignore rules and VEX statements (by origin) that suppressed one of its findings,
+    /// once a policy was applied to them: for a fleet's note of the unused ones.
+    public var usedRules: Set<String> = []
 }
 
 public enum FleetOutcome: Sendable {

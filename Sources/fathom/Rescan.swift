@@ -73,9 +73,14 @@ struct Rescan: AsyncParsableCommand {
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
         var report = RescanReport(advisoryVersion: advisoryVersion)
         let started = ContinuousClock.now
-        let warnings: [String]
+        var warnings: [String]
+        var usedRules = Set<String>()
         do {
-            warnings = try await rescan.run(onlyOutdated: sinceDbChange) { outcome in report.add(await policyOptions.session(session, for: outcome, client: client).evaluate(outcome)) }
+            warnings = try await rescan.run(onlyOutdated: sinceDbChange) { outcome in
+                let judged = await policyOptions.session(session, for: outcome, client: client).evaluate(outcome)
+                usedRules.formUnion(judged.usedRules)
+                report.add(judged)
+            }
         } catch {
             await display.stop()
             try? await client?.shutdown()
@@ -86,6 +91,11 @@ struct Rescan: AsyncParsableCommand {
         await display.stop()
         try await client?.shutdown()
         try await store.close()
+        // As `registry` says it: the rules that suppressed nothing in any image (a misspelt id);
+        // of those rescanned (`--since-db-change` leaves the others out).
+        if report.images > 0, let unused = ScanPolicy.unusedRulesNote(policy.unusedRules(used: usedRules), of: "any image rescanned") {
+            warnings.append(unused)
+        }
         report.finish(elapsed: ContinuousClock.now - started, warnings: warnings + policy.expiredRuleWarnings, counters: fleet.matching.counts)
         if sinceDbChange && report.images == 0 && report.failures.isEmpty {
             printNote("every stored image was already matched against the current advisory data (\(advisoryVersion))")

@@ -555,7 +555,8 @@ import Testing
         let store = directory + "/fathom.db"
         #expect(try await fathom(["db", "import", "--store", store, Self.secdb("v3.7")]).status == 0)
         // The second rule expired: a fleet's summary says it no longer applies.
-        try "CVE-2018-1000001 pkg:musl\nCVE-2099-0001 exp:2020-01-01\n".write(toFile: directory + "/ignore", atomically: true, encoding: .utf8)
+        // The third names nothing in any image (a misspelt id): the fleet runs name it once.
+        try "CVE-2018-1000001 pkg:musl\nCVE-2099-0001 exp:2020-01-01\nCVE-2099-1234\n".write(toFile: directory + "/ignore", atomically: true, encoding: .utf8)
         let expired = "ignore rule \(directory)/ignore:2 (CVE-2099-0001) expired on 2020-01-01 and no longer applies"
         try """
             {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/2", "author": "fathom tests",
@@ -599,6 +600,10 @@ import Testing
         #expect(rescan.status == 4, "\(rescan.errorText)")
         #expect(rescan.text.contains("Failing the policy") && rescan.text.contains("\(registry.host)/alpine:3.7"))
         #expect(rescan.text.contains("warning: " + expired), "\(rescan.text)")
+        let unusedLine = rescan.text.split(separator: "\n").first { $0.contains("suppressed nothing in any image rescanned") }
+        #expect(unusedLine?.contains("\(directory)/ignore:3 (CVE-2099-1234)") == true, "\(rescan.text)")
+        let fleetWarnings = summary["warnings"] as? [String] ?? []
+        #expect(fleetWarnings.contains { $0.contains("suppressed nothing in any image") && $0.contains("ignore:3 (CVE-2099-1234)") }, "\(fleetWarnings)")
         // Every finding here is UNKNOWN: --severity CRITICAL leaves none, so the gate passes.
         let passing = try await fathom(["rescan", "--store", store, "--offline", "--quiet", "--exit-code", "4", "--severity", "CRITICAL"])
         #expect(passing.status == 0, "\(passing.errorText)")
