@@ -291,12 +291,12 @@ extension PostgresStore {
         return job
     }
 
-    public func latestJob(repository: String, reference: String) async throws -> Job? {
-        var job: Job?
+    public func latestJobs(repository: String, reference: String, limit: Int) async throws -> [Job] {
+        var jobs: [Job] = []
         try await run(
-            "SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE repository = \(repository) AND reference = \(reference) ORDER BY id DESC LIMIT 1"
-        ) { job = try Self.job($0) }
-        return job
+            "SELECT \(unescaped: Self.jobColumns) FROM jobs WHERE repository = \(repository) AND reference = \(reference) ORDER BY id DESC LIMIT \(Int64(limit))"
+        ) { if let job = try Self.job($0) { jobs.append(job) } }
+        return jobs
     }
 
     public func jobCounts() async throws -> [Job.State: Int] {

@@ -14,7 +14,7 @@ public struct FleetBase: Sendable, Codable, Hashable {
         public var on: String
         /// Findings of the base that image does not have.
         public var removes: Int
-        /// Images built on the base that carry one or more of them (not all of them, maybe).
+        /// Images built on the base that carry one or more of its findings (the base's `images`).
         public var images: Int
         /// When the image to rebuild on is itself past its end of support: the day it ended
         /// (YYYY-MM-DD). It is advised only when no newer tag that is still supported removes any.
@@ -84,7 +84,8 @@ struct FleetLineage: Sendable {
                 node.exactCount += 1
                 if !node.exact.contains(name) { node.exact = Array((node.exact + [name]).sorted(by: Self.byteOrder).prefix(3)) }
                 node.unchecked = node.unchecked || !fullyChecked
-                node.lifecycle = node.lifecycle ?? lifecycle
+                // The first name's, as the stores take it (a chain's images share their release).
+                if node.exact.first == name { node.lifecycle = lifecycle }
             }
             nodes[key] = node
             parent = key
@@ -205,10 +206,13 @@ struct FleetLineage: Sendable {
                     if removes > 0, better(removes, candidate.tag, ended != nil) { best = (candidate.name, removes, candidate.tag, ended) }
                 }
                 if let best, inheriting > 0 {
-                    // Not "from N images": an image that carries some of the findings loses those.
-                    var advice = "rebuild on \(best.name) (same registry) removes \(best.removes) of its finding\(best.removes == 1 ? "" : "s"); "
-                        + "\(inheriting) image\(inheriting == 1 ? "" : "s") built on it ha\(inheriting == 1 ? "s" : "ve") one or more of them"
-                    if let ended = best.ended { advice += "; \(best.name) is past its end of support too (\(ended.release) ended \(ended.date))" }
+                    // Not "from N images": an image that carries some of the base's findings
+                    // loses only those (the images that carry any are the base's `images`).
+                    var advice = "rebuild on \(best.name) removes \(best.removes) of this base's finding\(best.removes == 1 ? "" : "s")"
+                    if let ended = best.ended {
+                        let baseEnded = node.lifecycle.flatMap(FleetLifecycle.parse).map { $0.date <= today } ?? false
+                        advice += ", but its release \(ended.release) ended \(ended.date)\(baseEnded ? " too" : ""), and no newer tag still supported removes any"
+                    }
                     base.rebuild = FleetBase.Rebuild(on: best.name, removes: best.removes, images: inheriting, endOfSupport: best.ended?.date, advice: advice)
                 }
             }

@@ -218,14 +218,14 @@ extension SQLiteStore {
         }
     }
 
-    public func latestJob(repository: String, reference: String) async throws -> Job? {
+    public func latestJobs(repository: String, reference: String, limit: Int) async throws -> [Job] {
         try await database.read { database in
-            var job: Job?
+            var jobs: [Job] = []
             try database.query(
-                "SELECT \(Self.jobColumns) FROM jobs WHERE repository = ? AND reference = ? ORDER BY id DESC LIMIT 1",
-                [.text(repository), .text(reference)]
-            ) { job = Self.job($0) }
-            return job
+                "SELECT \(Self.jobColumns) FROM jobs WHERE repository = ? AND reference = ? ORDER BY id DESC LIMIT ?",
+                [.text(repository), .text(reference), .integer(Int64(limit))]
+            ) { if let job = Self.job($0) { jobs.append(job) } }
+            return jobs
         }
     }
 
@@ -631,14 +631,14 @@ extension SQLiteStore {
             view.chains[row.text(0) ?? ""] = FleetChain(
                 images: Int(row.integer(1)), names: [], unchecked: row.integer(2) > 0, lowestFindingDepth: row.isNull(3) ? nil : Int(row.integer(3)))
         }
-        // The first names of each chain from the index on (chain, name), and their release's end.
+        // The first names of each chain from the index on (chain, name), and the first one's
+        // release's end of support.
         for chain in view.chains.keys {
             try database.query("SELECT name, missing FROM reports WHERE chain = ? ORDER BY name LIMIT 3", [.text(chain)]) { row in
-                view.chains[chain]?.names.append(row.text(0) ?? "")
-                let missing = row.text(1) ?? ""
-                if view.chains[chain]?.lifecycle == nil, !missing.isEmpty {
-                    view.chains[chain]?.lifecycle = FleetChain.lifecycle(in: missing.split(separator: "\n").map(String.init))
+                if view.chains[chain]?.names.isEmpty == true {
+                    view.chains[chain]?.lifecycle = FleetChain.lifecycle(in: (row.text(1) ?? "").split(separator: "\n").map(String.init))
                 }
+                view.chains[chain]?.names.append(row.text(0) ?? "")
             }
         }
         try database.query("SELECT layer, findings FROM fleet_layer_findings") { row in

@@ -224,7 +224,7 @@ public enum OpenAPIDocument {
                 "findings": {"type": "integer"}, "bySeverity": {"type": "object", "additionalProperties": {"type": "integer"}},
                 "rebuild": {"type": "object", "required": ["on", "removes", "images", "advice"], "properties": {
                   "on": {"type": "string"}, "removes": {"type": "integer", "description": "Findings of the base the image to rebuild on does not have"},
-                  "images": {"type": "integer", "description": "Images built on the base that carry one or more of them"},
+                  "images": {"type": "integer", "description": "Images built on the base that carry one or more of its findings (the base's images)"},
                   "endOfSupport": {"type": "string", "format": "date", "description": "The day the image to rebuild on reached its end of support, when it has: advised only when no supported newer tag removes any"},
                   "advice": {"type": "string"}}}}},
               "Report": {"type": "object", "required": ["schemaVersion", "artifact", "vulnerabilities", "summary"], "properties": {

@@ -371,9 +371,9 @@ public struct ServiceRoutes: Sendable {
         case .none:
             // A name with no report whose scan failed for good (a mistyped POST /v1/scans, an
             // image deleted before it was scanned): deleting it ends the fleet's failure.
-            guard let job = try await store.latestJob(repository: repository, reference: reference), job.state == .dead, job.kind == .scan,
-                wanted.map({ Self.registry(job.image, isWithin: $0) }) ?? true
-            else {
+            let dead = try await newestJobs(repository: repository, reference: reference, registry: wanted).filter { $0.state == .dead && $0.kind == .scan }
+            if dead.count > 1 { return Self.ambiguous(repository, at: reference, registries: dead.compactMap { Self.registry(of: $0.image) }.sorted()) }
+            guard let job = dead.first else {
                 return Self.problem(.notFound, "no scan of \(repository) at \(reference)" + (wanted.map { " in \($0)" } ?? ""))
             }
             names = [job.image]
@@ -426,9 +426,14 @@ public struct ServiceRoutes: Sendable {
             return response
         }
         // The job of the image asked for: the one whose report was found, else the registry named.
-        let job = try await store.latestJob(repository: repository, reference: reference).flatMap { job in
-            if let found { return Self.registry(of: job.image) == Self.registry(of: found.name) ? job : nil }
-            return wanted.map { Self.registry(job.image, isWithin: $0) } ?? true ? job : nil
+        let jobs = try await newestJobs(repository: repository, reference: reference, registry: wanted)
+        let job: Job?
+        if let found {
+            job = jobs.first { Self.registry(of: $0.image) == Self.registry(of: found.name) }
+        } else if jobs.count > 1 {
+            return Self.ambiguous(repository, at: reference, registries: jobs.compactMap { Self.registry(of: $0.image) }.sorted())
+        } else {
+            job = jobs.first
         }
         if let job, job.state == .queued || job.state == .running {
             return try Self.encoded(JobView(job), status: .accepted)
@@ -469,6 +474,15 @@ public struct ServiceRoutes: Sendable {
     }
 
     /// 409: the repository and reference are held by several registries, listed for the caller to name one.
+    /// The newest job of each registry for a repository and reference (an image is its registry,
+    /// repository and reference), newest first; only those of `registry` when given.
+    func newestJobs(repository: String, reference: String, registry wanted: String?) async throws -> [Job] {
+        var seen = Set<String>()
+        return try await store.latestJobs(repository: repository, reference: reference, limit: 100).filter { job in
+            (wanted.map { Self.registry(job.image, isWithin: $0) } ?? true) && seen.insert(Self.registry(of: job.image) ?? job.image).inserted
+        }
+    }
+
     static func ambiguous(_ repository: String, at reference: String, registries: [String]) -> Response {
         problem(
             .conflict, "\(repository) at \(reference) is held by \(registries.count) registries: name one with ?registry=HOST[:PORT]",
@@ -613,25 +627,32 @@ public struct ServiceRoutes: Sendable {
     func listImages(_ filter: ImageFilter, logger: Logger) async throws -> ImagesAnswer? {
         guard try await listing.complete(logger: logger) else { return nil }
         let answer = try await listImages(filter)
-        // `repository=localhost:5000/fleet/base`, as image names are written, is the repository
-        // in that registry: matching nothing would read as a repository with no image.
-        if answer.images.isEmpty, let (registry, repository) = filter.repository.flatMap(Self.registryAndRepository),
-            filter.registry.map({ ImagesFilter.registry(registry, isWithin: $0) }) ?? true
-        {
-            var split = filter
-            (split.registry, split.repository) = (registry, repository)
-            return try await listImages(split)
+        // `repository=localhost:5000/fleet/base` (or `alpine`, Docker Hub's `library/alpine`),
+        // as image names are written, is that registry's repository when no repository has that
+        // very name: matching nothing would read as a repository with no image.
+        guard answer.images.isEmpty, let given = filter.repository, let (host, repository) = Self.registryAndRepository(given),
+            try await store.images(ImagesFilter(repository: given), after: nil, limit: 1).isEmpty
+        else { return answer }
+        var split = filter
+        split.repository = repository
+        // With `registry=` too: the narrower of the two, or nothing when they differ.
+        switch filter.registry {
+        case nil: split.registry = host
+        case let wanted? where ImagesFilter.registry(host, isWithin: wanted): split.registry = host
+        case let wanted? where ImagesFilter.registry(wanted, isWithin: host): split.registry = wanted
+        default: return answer
         }
-        return answer
+        return try await listImages(split)
     }
 
-    /// `host[:port]/path` → (`host[:port]`, `path`) when the first part names a host as Docker's
-    /// references do (a dot, a port or `localhost`); nil otherwise.
+    /// A repository written as an image name is (`localhost:5000/fleet/base`, `docker.io/alpine`,
+    /// `alpine`) → its registry and its repository path (`fleet/base`, `library/alpine`), as
+    /// stored names are normalised; nil for a bare path (`fleet/base`), which is already one.
     static func registryAndRepository(_ name: String) -> (String, String)? {
-        guard let slash = name.firstIndex(of: "/"), name.index(after: slash) < name.endIndex else { return nil }
-        let host = name[..<slash]
-        guard host.contains(".") || host.contains(":") || host == "localhost" else { return nil }
-        return (String(host), String(name[name.index(after: slash)...]))
+        guard !name.contains("@"), name.split(separator: "/").last?.contains(":") == false,
+            let reference = try? ImageReference(parsing: name), reference.repository != name
+        else { return nil }
+        return (reference.registry, reference.repository)
     }
 
     private func listImages(_ filter: ImageFilter) async throws -> ImagesAnswer {

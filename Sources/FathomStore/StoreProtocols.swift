@@ -176,10 +176,18 @@ public protocol JobQueue: Sendable {
     /// Jobs in `state` (all when nil), newest first, at most `limit`, older than job `before` when given.
     func jobs(state: Job.State?, limit: Int, before: Int64?) async throws -> [Job]
     func job(_ id: Int64) async throws -> Job?
-    /// The newest job for an image (by repository and tag or digest).
-    func latestJob(repository: String, reference: String) async throws -> Job?
+    /// The newest jobs for a repository and tag or digest, newest first, at most `limit` (the
+    /// same repository and reference in several registries are several images).
+    func latestJobs(repository: String, reference: String, limit: Int) async throws -> [Job]
     /// Jobs per state.
     func jobCounts() async throws -> [Job.State: Int]
+}
+
+extension JobQueue {
+    /// The newest job for a repository and tag or digest, in any registry.
+    public func latestJob(repository: String, reference: String) async throws -> Job? {
+        try await latestJobs(repository: repository, reference: reference, limit: 1).first
+    }
 }
 
 /// Notifications waiting to be delivered: each kept until its receiver accepts it, retried

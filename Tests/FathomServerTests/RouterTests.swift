@@ -295,6 +295,42 @@ import FathomStores
         try await store.close()
     }
 
+    /// The same repository and tag in two registries are two images, dead jobs too: each is
+    /// answered and deleted by its registry, and without one the answer names both.
+    @Test func deadJobsAreTheirRegistrysImages() async throws {
+        let store = try await Self.store()
+        let names = ["registry-a.example:5000/team/typo:1", "registry-b.example:5000/team/typo:1"]
+        for name in names {
+            let (id, _) = try await store.enqueue(NewJob(kind: .scan, key: "scan \(name)", image: name, repository: "team/typo", reference: "1"), now: Date())
+            _ = try #require(try await store.claim(worker: "w", lease: .seconds(60), now: Date()))
+            #expect(try await store.fail(id, worker: "w", error: "MANIFEST_UNKNOWN", retryAfter: .seconds(1), maxAttempts: 1, now: Date()))
+        }
+        let app = Application(router: Self.routes(store, registries: ["registry-a.example:5000", "registry-b.example:5000"]).router())
+        try await app.test(.router) { client in
+            let auth: HTTPFields = [.authorization: "Bearer \(Self.token)"]
+            for method in [HTTPRequest.Method.get, .delete] {
+                try await client.execute(uri: "/v1/images/team/typo/1", method: method, headers: auth) { response in
+                    let text = String(buffer: response.body)
+                    #expect(response.status == .conflict && text.contains("registry-a.example:5000") && text.contains("registry-b.example:5000"), "\(method) \(text)")
+                }
+            }
+            // The older job, of the registry named, though the other registry's is newer.
+            try await client.execute(uri: "/v1/images/team/typo/1?registry=registry-a.example:5000", method: .get, headers: auth) { response in
+                let text = String(buffer: response.body)
+                #expect(response.status == .unprocessableContent && text.contains(names[0]) && !text.contains(names[1]), "\(text)")
+            }
+            try await client.execute(uri: "/v1/images/team/typo/1?registry=registry-a.example", method: .delete, headers: auth) { response in
+                let text = String(buffer: response.body)
+                #expect(response.status == .ok && text.contains(names[0]) && !text.contains(names[1]), "\(text)")
+            }
+            // One registry's left: answered without naming it.
+            try await client.execute(uri: "/v1/images/team/typo/1", method: .delete, headers: auth) { response in
+                #expect(response.status == .ok && String(buffer: response.body).contains(names[1]), "\(String(buffer: response.body))")
+            }
+        }
+        try await store.close()
+    }
+
     /// A webhook never makes fathom connect to a registry `--registry` does not name.
     @Test func webhookEventsReachOnlyTheRegistriesNamed() {
         func registry(_ allowed: [String], _ host: String?) -> String? {
