@@ -90,6 +90,7 @@ public struct Coverage: Sendable, Hashable, Codable {
         let wide = gaps.filter { whole.contains($0.reason ?? .noAdvisories) }
         if Package.osEcosystems.contains(ecosystem) {
             return osPackagesWithoutRelease > 0 || wide.contains { $0.isOS && OSRelease.packageType(ofNamespace: $0.namespace) == ecosystem }
+                || osReleaseWithoutPackages.map { OSRelease.packageType(ofNamespace: $0) == ecosystem } == true
         }
         let namespace = AdvisoryIndex.lookup(for: Package(ecosystem: ecosystem, name: "", version: "", path: ""), osNamespace: nil)?.ecosystem ?? ecosystem
         return wide.contains { !$0.isOS && ($0.namespace == namespace || $0.namespace == ecosystem) }
@@ -104,6 +105,11 @@ public struct Coverage: Sendable, Hashable, Codable {
     /// `rootfs:` above the root, an SBOM that lists nothing): nothing was checked. Nil in
     /// reports written before it was kept.
     public var nothingToCheck: Bool?
+    /// The OS release's advisory namespace (`Alpine:v3.7`) when the release was identified but
+    /// none of its packages was found: its package database deleted, hidden by a later layer or
+    /// in a form fathom does not read, or an SBOM that lists none. None of its packages was
+    /// checked, so the image is not clean. Nil otherwise, and in reports written before it was kept.
+    public var osReleaseWithoutPackages: String?
 
     public init(_ packages: [InventoryEntry], osNamespace: String?, lookup: any AdvisoryLookup) {
         let available = lookup.namespaces
@@ -176,15 +182,26 @@ public struct Coverage: Sendable, Hashable, Codable {
             .sorted { ($1.isOS ? 1 : 0, $0.namespace, $0.reason?.rawValue ?? "") < ($0.isOS ? 1 : 0, $1.namespace, $1.reason?.rawValue ?? "") }
         osPackagesWithoutRelease = unidentified
         nothingToCheck = packages.isEmpty && osNamespace == nil ? true : nil
+        osReleaseWithoutPackages = osNamespace.flatMap { namespace in packages.contains { $0.package.isOSPackage } ? nil : namespace }
     }
 
     /// Whether some packages were not checked against anything.
-    public var isIncomplete: Bool { !gaps.isEmpty || osPackagesWithoutRelease > 0 || nothingToCheck == true }
+    public var isIncomplete: Bool { !gaps.isEmpty || osPackagesWithoutRelease > 0 || nothingToCheck == true || osReleaseWithoutPackages != nil }
 
     /// The gaps as a fleet counts images by them: each namespace without advisory data, and
     /// "OS not identified".
     public var gapNames: [String] {
         gaps.map(\.name) + (osPackagesWithoutRelease > 0 ? [Self.osNotIdentified] : []) + (nothingToCheck == true ? [Self.nothingFound] : [])
+            + (osReleaseWithoutPackages.map { [Self.noPackageDatabase($0)] } ?? [])
+    }
+
+    /// The gap of an OS release identified with none of its packages found.
+    public static func noPackageDatabase(_ release: String) -> String { "\(release): no package database found" }
+
+    /// What is said of an OS release identified with none of its packages found.
+    public static func noPackageDatabaseWarning(_ release: String) -> String {
+        "\(release) was identified, but no package database fathom reads was found (deleted, hidden by a later layer, left out by "
+            + "--skip-dirs, or in another form): its OS packages were not checked"
     }
 
     /// The gap of an image with no OS release and no package fathom reads.
@@ -200,6 +217,7 @@ public struct Coverage: Sendable, Hashable, Codable {
     /// fathom has no advisory namespace for (Oracle Linux), which is why its packages were not checked.
     public func warnings(unsupportedOS: String?) -> [String] {
         var lines = gaps.map(\.message)
+        if let osReleaseWithoutPackages { lines.append(Self.noPackageDatabaseWarning(osReleaseWithoutPackages)) }
         if nothingToCheck == true {
             lines.append(
                 "no OS release and no package fathom reads were found: nothing was checked (an image of static binaries or an empty "

@@ -164,7 +164,9 @@ public struct ScanSession: Sendable {
             ].compactMap { $0 }
                 + dataWarnings,
             kernel: outcome.kernel, filtered: outcome.filtered)
-        var result = ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps(coverage, unsupportedOS: report.unsupportedOS)), read: nil)
+        // No OS package left to check (--skip-dirs, a report written before the coverage said it) is no clean verdict either.
+        let gaps = gaps(coverage, unsupportedOS: report.unsupportedOS) + [coverage.osReleaseWithoutPackages == nil ? report.missingOSPackages : nil].compactMap { $0 }
+        var result = ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps), read: nil)
         result.usedRules = outcome.usedRules
         result.filtered = outcome.filtered
         return result

@@ -282,7 +282,7 @@ public struct FleetSummary: Sendable, Encodable {
     public static func describe(gap: String) -> String {
         let phrases: Set<String> = [Coverage.osNotIdentified, "no advisory data loaded", "the stored report cannot be read", Coverage.nothingFound]
         let reasons = Coverage.Gap.Reason.allCases.filter { $0 != .noAdvisories }.map { ": \($0.phrase)" }
-        if phrases.contains(gap) || gap.hasSuffix(ScanReport.noPackageDatabase("")) || reasons.contains(where: gap.hasSuffix) { return gap }
+        if phrases.contains(gap) || gap.hasSuffix(Coverage.noPackageDatabase("")) || reasons.contains(where: gap.hasSuffix) { return gap }
         return "no advisory data for \(gap)"
     }
 

@@ -7,7 +7,9 @@ extension ScanReport {
     public var fleetGaps: [String] {
         var gaps = coverage?.gapNames ?? []
         if !summary.advisoriesLoaded { gaps.append("no advisory data loaded") }
-        if let os, missingOSPackages != nil { gaps.append(Self.noPackageDatabase(os.prettyName ?? os.id)) }
+        if coverage?.osReleaseWithoutPackages == nil, let namespace = os?.namespace, missingOSPackages != nil {
+            gaps.append(Coverage.noPackageDatabase(namespace))
+        }
         return gaps
     }
 
@@ -20,8 +22,6 @@ extension ScanReport {
         return FleetLifecycle.entry(release: release, date: date)
     }
 
-    /// The gap of an image whose OS fathom checks but whose package database was not found.
-    static func noPackageDatabase(_ os: String) -> String { "\(os): no package database found" }
 
     /// Whether advisory data covered every package: an image with fewer findings proves
     /// something only then.

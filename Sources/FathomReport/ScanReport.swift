@@ -295,7 +295,11 @@ public struct ScanReport: Sendable, Codable {
     /// but was not checked must not pass unnoticed.
     public var uncheckedWarnings: [String] {
         guard summary.advisoriesLoaded else { return [Self.noAdvisoryData] }
-        return (coverage?.warnings(unsupportedOS: unsupportedOS) ?? []) + [missingOSPackages].compactMap { $0 }
+        // An SBOM's own words instead of the coverage's, which speak of an image's database.
+        let coverageLines = (coverage?.warnings(unsupportedOS: unsupportedOS) ?? []).filter { line in
+            !(isSBOM && coverage?.osReleaseWithoutPackages.map { Coverage.noPackageDatabaseWarning($0) == line } == true)
+        }
+        return coverageLines + [missingOSPackages].compactMap { $0 }
     }
 
     /// An OS release that was read but has no advisory namespace, as the gap names it (not "not
@@ -309,13 +313,14 @@ public struct ScanReport: Sendable, Codable {
     /// package of it was found: its package database was deleted, hidden by a later layer or
     /// left out by --skip-dirs, or is in a form fathom does not read, so none of its OS packages
     /// could be checked (Trivy warns of the same; for an SBOM given `--os`, it lists none).
-    var missingOSPackages: String? {
-        guard let os, os.namespace != nil, !packages.contains(where: { FathomInventory.Package.osEcosystems.contains($0.ecosystem) }) else {
+    /// For an image, nil when the coverage says it (a match since fathom kept it there): said
+    /// here for a report whose packages `--skip-dirs` left none of, or one written before.
+    public var missingOSPackages: String? {
+        guard let os, let namespace = os.namespace, !packages.contains(where: { FathomInventory.Package.osEcosystems.contains($0.ecosystem) }) else {
             return nil
         }
         if isSBOM { return "the SBOM names \(os.prettyName ?? os.id) but lists none of its packages (no deb, apk or rpm purl): no OS package was checked" }
-        return "\(os.prettyName ?? os.id) was identified, but no package database fathom reads was found (deleted, hidden by a later layer, "
-            + "or in another form): its OS packages were not checked"
+        return coverage?.osReleaseWithoutPackages == nil ? Coverage.noPackageDatabaseWarning(namespace) : nil
     }
 
     /// Whether a policy someone asked for left a finding out: an ignore rule or VEX statement

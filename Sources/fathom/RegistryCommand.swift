@@ -269,9 +269,13 @@ struct RegistryScan: AsyncParsableCommand {
         if format != .table && !quiet {
             for line in summary.notChecked { printWarning("\(host): not checked: \(line)") }
         }
+        // An image that could not be scanned fails the run (1) before the gate's verdict: the
+        // fleet was not all judged, and a pipeline that reads the policy's code as "findings,
+        // here is the list" must not miss it (Trivy's error outranks its --exit-code too).
+        if summary.images.failed > 0 { throw ExitCode(1) }
         // --exit-code: a finding that survives the policy in any image fails the run with its code.
         if summary.policyFailures.contains(where: { $0.kind == .fail }) { throw ExitCode(policy.exitCode) }
-        if summary.images.failed > 0 || !summary.policyFailures.isEmpty { throw ExitCode(1) }
+        if !summary.policyFailures.isEmpty { throw ExitCode(1) }
         // Nothing listed is not "0 scanned, all well": a typo in a glob must not pass.
         if summary.images.scanned + summary.images.skipped == 0 {
             let selection = (repositories.map { "--repo '\($0)'" } + tags.map { "--tag '\($0)'" }).joined(separator: " ")

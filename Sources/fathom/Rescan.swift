@@ -105,8 +105,10 @@ struct Rescan: AsyncParsableCommand {
         if format == .json && !quiet {
             for line in report.notChecked { printWarning("not checked: \(line)") }
         }
+        // An image that failed fails the rescan (1) before the gate's verdict, as for `registry`.
+        if report.failed > 0 { throw ExitCode(1) }
         // --exit-code: a finding that survives the policy in any image fails the rescan with its code.
         if report.policyFailures.contains(where: { $0.kind == .fail }) { throw ExitCode(policyOptions.exitCode) }
-        if report.failed > 0 || !report.policyFailures.isEmpty { throw ExitCode(1) }
+        if !report.policyFailures.isEmpty { throw ExitCode(1) }
     }
 }

@@ -323,28 +323,41 @@ import Testing
             ("hidden", [try await builder.addImage(layers: [(directory + "/base.tar", .gzip), (directory + "/upper.tar", .gzip)])]),
             ("whole", [try await builder.addImage(layers: [(directory + "/base.tar", .gzip)])]),
         ])
-        let said = "Alpine Linux v3.7 was identified, but no package database fathom reads was found"
+        let said = "Alpine:v3.7 was identified, but no package database fathom reads was found"
         let table = try await fathom(["scan", "oci:\(directory)/oci:hidden", "--store", store])
         #expect(table.status == 0 && table.text.contains("NOT CHECKED: \(said)"), "\(table.text)")
         let json = try await fathom(["scan", "oci:\(directory)/oci:hidden", "--store", store, "--format", "json"])
         #expect(json.errorText.contains(said), "\(json.errorText)")
         let document = try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any]
         #expect((document?["warnings"] as? [String])?.contains { $0.hasPrefix(said) } == true)
+        // The coverage says it, for a script that reads it, and the gate gives no clean verdict:
+        // hiding the database is no way past --exit-code.
+        let coverage = document?["coverage"] as? [String: Any]
+        #expect(coverage?["osReleaseWithoutPackages"] as? String == "Alpine:v3.7", "\(coverage ?? [:])")
+        let gate = try await fathom(["scan", "oci:\(directory)/oci:hidden", "--store", store, "--exit-code", "3"])
+        #expect(gate.status == 1 && gate.errorText.contains("no verdict") && gate.errorText.contains(said), "\(gate.status) \(gate.errorText)")
+        // Nor is --skip-dirs leaving out every OS package.
+        let skipped = try await fathom(["scan", "oci:\(directory)/oci:whole", "--store", store, "--exit-code", "3", "--skip-dirs", "lib/apk"])
+        #expect(skipped.status == 1 && skipped.errorText.contains("no verdict") && skipped.errorText.contains(said), "\(skipped.status) \(skipped.errorText)")
         // The same base with its database says nothing of the kind.
         let whole = try await fathom(["scan", "oci:\(directory)/oci:whole", "--store", store, "--format", "json"])
         #expect(whole.status == 0 && !whole.errorText.contains("no package database"), "\(whole.errorText)")
 
         // The fleet front door says it too: the summary's table, standard error beside its JSON
         // and HTML, and the HTML page itself (the dashboard's), one image of the two.
-        let gap = "Alpine Linux v3.7: no package database found (1 image)"
+        let gap = "Alpine:v3.7: no package database found (1 image)"
         let fleet = try await fathom(["registry", "oci:\(directory)/oci", "--store", store])
         #expect(fleet.status == 0 && fleet.text.contains("Not checked\n  \(gap)"), "\(fleet.text)")
         let fleetJSON = try await fathom(["registry", "oci:\(directory)/oci", "--store", store, "--format", "json"])
         #expect(fleetJSON.errorText.contains("not checked: \(gap)"), "\(fleetJSON.errorText)")
         let summary = try JSONSerialization.jsonObject(with: fleetJSON.stdout) as? [String: Any]
-        #expect(summary?["missingData"] as? [String: Int] == ["Alpine Linux v3.7: no package database found": 1], "\(summary ?? [:])")
+        #expect(summary?["missingData"] as? [String: Int] == ["Alpine:v3.7: no package database found": 1], "\(summary ?? [:])")
         let fleetHTML = try await fathom(["registry", "oci:\(directory)/oci", "--store", store, "--format", "html", "--quiet"])
         #expect(fleetHTML.text.contains("<h2>Not checked</h2><ul><li>\(gap)</li>") && fleetHTML.errorText.isEmpty, "\(fleetHTML.errorText)")
+        // rescan counts it as registry does, from the stored inventory, and gives no clean verdict.
+        let rescan = try await fathom(["rescan", "--store", store, "--offline", "--exit-code", "3"])
+        // (3: the whole image keeps findings, which the gate's code says before a no verdict.)
+        #expect(rescan.status == 3 && rescan.text.contains(gap) && rescan.text.contains("no verdict"), "\(rescan.status) \(rescan.text)")
     }
 
     /// An Alpine 3.10 image against a store holding only Alpine 3.7 data: the report says its
