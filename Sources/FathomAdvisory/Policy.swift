@@ -79,10 +79,14 @@ public struct ScanPolicy: Sendable {
         public var notKnownExploited = 0
         /// Left out by `--epss-threshold` (an EPSS score below it).
         public var belowEPSS = 0
+        /// The severities of those `--ignore-unfixed`, `--ignore-status`, `--kev-only` and
+        /// `--epss-threshold` left out: a filter that is not about severity must not hide a
+        /// CRITICAL finding without saying so.
+        public var othersBySeverity: [String: Int] = [:]
 
         public init() {}
 
-        enum CodingKeys: String, CodingKey { case bySeverity, unfixed, byStatus, unimportant, notKnownExploited, belowEPSS }
+        enum CodingKeys: String, CodingKey { case bySeverity, unfixed, byStatus, unimportant, notKnownExploited, belowEPSS, othersBySeverity }
 
         // Reports stored before the status filters have only the first two counts.
         public init(from decoder: any Decoder) throws {
@@ -93,6 +97,7 @@ public struct ScanPolicy: Sendable {
             unimportant = try container.decodeIfPresent(Int.self, forKey: .unimportant) ?? 0
             notKnownExploited = try container.decodeIfPresent(Int.self, forKey: .notKnownExploited) ?? 0
             belowEPSS = try container.decodeIfPresent(Int.self, forKey: .belowEPSS) ?? 0
+            othersBySeverity = try container.decodeIfPresent([String: Int].self, forKey: .othersBySeverity) ?? [:]
         }
 
         public var total: Int {
@@ -107,6 +112,7 @@ public struct ScanPolicy: Sendable {
             unimportant += other.unimportant
             notKnownExploited += other.notKnownExploited
             belowEPSS += other.belowEPSS
+            othersBySeverity.merge(other.othersBySeverity, uniquingKeysWith: +)
         }
 
         /// One line for the report's warnings, or nil when nothing was left out.
@@ -115,13 +121,25 @@ public struct ScanPolicy: Sendable {
         /// The same line, saying where (` in 3 images`).
         public func warning(in place: String) -> String? {
             guard total > 0 else { return nil }
-            var parts = bySeverity.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-            if unfixed > 0 { parts.append("\(unfixed) without a fix") }
-            parts += byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-            if unimportant > 0 { parts.append("\(unimportant) unimportant (Debian)") }
-            if notKnownExploited > 0 { parts.append("\(notKnownExploited) not known exploited (CISA KEV)") }
-            if belowEPSS > 0 { parts.append("\(belowEPSS) below the EPSS threshold") }
-            return "\(total) finding\(total == 1 ? "" : "s") left out by the filters\(place): \(parts.joined(separator: ", "))"
+            // The filters that are not about severity, each with its counts.
+            var others: [(label: String, parts: [String])] = []
+            if unfixed > 0 { others.append(("without a fix", ["\(unfixed) without a fix"])) }
+            if !byStatus.isEmpty { others.append(("of a status left out", byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" })) }
+            if notKnownExploited > 0 { others.append(("not known exploited", ["\(notKnownExploited) not known exploited (CISA KEV)"])) }
+            if belowEPSS > 0 { others.append(("below the EPSS threshold", ["\(belowEPSS) below the EPSS threshold"])) }
+            // What they left out by severity: after the one count when one filter did, else after all.
+            let severities = Severity.allCases.reversed().compactMap { severity in othersBySeverity[severity.rawValue].map { "\($0) \(severity.rawValue)" } }
+            var tail = ""
+            if !severities.isEmpty {
+                if others.count == 1 && others[0].parts.count == 1 {
+                    others[0].parts[0] += " (\(severities.joined(separator: ", ")))"
+                } else {
+                    tail = "; the \(othersBySeverity.values.reduce(0, +)) \(others.map(\.label).joined(separator: " or ")): \(severities.joined(separator: ", "))"
+                }
+            }
+            let parts = bySeverity.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" } + others.flatMap(\.parts)
+                + (unimportant > 0 ? ["\(unimportant) unimportant (Debian)"] : [])
+            return "\(total) finding\(total == 1 ? "" : "s") left out by the filters\(place): \(parts.joined(separator: ", "))" + tail
         }
     }
 
@@ -187,7 +205,8 @@ public struct ScanPolicy: Sendable {
     /// rule that named a suppressed finding: `Outcome.usedRules`), as `FILE:LINE (ID)`: a misspelled id, a package or product
     /// that is not the image's. An expired rule is said apart, when its finding is back.
     public func unusedRules(used: Set<String>) -> [String] {
-        let rules = ignoreRules.filter { rule in rule.expires.map { $0 > now } ?? true }.map { ($0.origin, $0.id) }
+        // With its package: `pkg:muslx`, not the id, may be what is misspelt.
+        let rules = ignoreRules.filter { rule in rule.expires.map { $0 > now } ?? true }.map { ($0.origin, $0.id + ($0.package.map { " pkg:\($0)" } ?? "")) }
         let statements = vex.filter(\.status.suppresses).map { ($0.origin, $0.vulnerability) }
         var said = Set<String>()
         return (rules + statements).filter { !used.contains($0.0) }.map { "\($0.0) (\($0.1))" }.filter { said.insert($0).inserted }
@@ -313,14 +332,17 @@ public struct ScanPolicy: Sendable {
             }
             if ignoreStatuses.contains(finding.status) {
                 outcome.filtered.byStatus[finding.status.rawValue, default: 0] += 1
+                outcome.filtered.othersBySeverity[finding.severity.rawValue, default: 0] += 1
                 continue
             }
             if ignoreUnfixed && finding.fixedVersion == nil {
                 outcome.filtered.unfixed += 1
+                outcome.filtered.othersBySeverity[finding.severity.rawValue, default: 0] += 1
                 continue
             }
             if kevOnly && finding.kev == nil {
                 outcome.filtered.notKnownExploited += 1
+                outcome.filtered.othersBySeverity[finding.severity.rawValue, default: 0] += 1
                 continue
             }
             // A score below the threshold leaves a finding out; no score (no CVE id, or none in
@@ -331,6 +353,7 @@ public struct ScanPolicy: Sendable {
                 if let score = finding.epss?.score {
                     if score < epssThreshold {
                         outcome.filtered.belowEPSS += 1
+                        outcome.filtered.othersBySeverity[finding.severity.rawValue, default: 0] += 1
                         continue
                     }
                 } else {

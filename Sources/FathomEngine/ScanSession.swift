@@ -241,6 +241,7 @@ public struct ScanSession: Sendable {
         var judged = image
         judged.findings = outcome.kept
         judged.usedRules = outcome.usedRules
+        judged.filtered = outcome.filtered
         judged.changes = honoured(image.changes, kept: outcome.kept, osNamespace: image.osNamespace, purl: purl, image: identity)
         return (judged, verdict(kept: outcome.kept.count, gaps: gaps(image.coverage)))
     }
@@ -310,6 +311,15 @@ public enum ScanOutcome: Sendable {
         case .scanned(let result): result.usedRules
         case .rematched(let image, _), .unchanged(let image, _): image.usedRules
         case .skipped, .failed, .removed: []
+        }
+    }
+
+    /// What the policy's filters left out of its findings.
+    public var filtered: ScanPolicy.Filtered {
+        switch self {
+        case .scanned(let result): result.filtered
+        case .rematched(let image, _), .unchanged(let image, _): image.filtered
+        case .skipped, .failed, .removed: ScanPolicy.Filtered()
         }
     }
 

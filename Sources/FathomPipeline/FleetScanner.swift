@@ -44,6 +44,8 @@ public struct MatchedImage: Sendable {
     /// The ignore rules and VEX statements (by origin) that suppressed one of its findings,
     /// once a policy was applied to them: for a fleet's note of the unused ones.
     public var usedRules: Set<String> = []
+    /// What the policy's filters left out of its findings, for a fleet's sum of it.
+    public var filtered = ScanPolicy.Filtered()
 }
 
 public enum FleetOutcome: Sendable {

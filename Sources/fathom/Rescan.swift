@@ -75,10 +75,16 @@ struct Rescan: AsyncParsableCommand {
         let started = ContinuousClock.now
         var warnings: [String]
         var usedRules = Set<String>()
+        // What the filters left out, summed, as `registry` says it: a rescan whose findings
+        // --severity or --ignore-unfixed hides must not read as clean.
+        var filtered = ScanPolicy.Filtered()
+        var filteredImages = 0
         do {
             warnings = try await rescan.run(onlyOutdated: sinceDbChange) { outcome in
                 let judged = await policyOptions.session(session, for: outcome, client: client).evaluate(outcome)
                 usedRules.formUnion(judged.usedRules)
+                filtered.add(judged.filtered)
+                if judged.filtered.total > 0 { filteredImages += 1 }
                 report.add(judged)
             }
         } catch {
@@ -96,6 +102,7 @@ struct Rescan: AsyncParsableCommand {
         if report.images > 0, let unused = ScanPolicy.unusedRulesNote(policy.unusedRules(used: usedRules), of: "any image rescanned") {
             warnings.append(unused)
         }
+        if let warning = filtered.warning(in: " in \(filteredImages) image\(filteredImages == 1 ? "" : "s")") { warnings.append(warning) }
         report.finish(elapsed: ContinuousClock.now - started, warnings: warnings + policy.expiredRuleWarnings, counters: fleet.matching.counts)
         if sinceDbChange && report.images == 0 && report.failures.isEmpty {
             printNote("every stored image was already matched against the current advisory data (\(advisoryVersion))")

@@ -231,7 +231,7 @@ import Testing
         let outcome = policy.apply(Self.findings, purl: Self.purl, image: Self.image)
         // Line 5 names a finding line 1 suppressed first: it is used too.
         let unused = policy.unusedRules(used: outcome.usedRules)
-        #expect(unused == ["ignore:2 (CVE-2019-14697)", "ignore:3 (CVE-1999-0001)", "vex.json (OpenVEX) statement 1 (CVE-2019-14697)"], "\(unused)")
+        #expect(unused == ["ignore:2 (CVE-2019-14697 pkg:musl-utlis)", "ignore:3 (CVE-1999-0001)", "vex.json (OpenVEX) statement 1 (CVE-2019-14697)"], "\(unused)")
         #expect(ScanPolicy.unusedRulesNote(unused, of: "this image")?.hasPrefix("3 ignore rules or VEX statements suppressed nothing in this image") == true)
         #expect(ScanPolicy.unusedRulesNote([], of: "this image") == nil)
     }

@@ -622,6 +622,8 @@ import Testing
         // Every finding here is UNKNOWN: --severity CRITICAL leaves none, so the gate passes.
         let passing = try await fathom(["rescan", "--store", store, "--offline", "--quiet", "--exit-code", "4", "--severity", "CRITICAL"])
         #expect(passing.status == 0, "\(passing.errorText)")
+        // And says what it hid, as registry and scan do: a rescan that hides every finding is not clean.
+        #expect(passing.text.contains("findings left out by the filters in 1 image: "), "\(passing.text)")
         // A word that is no severity is a usage error, before anything runs.
         let bogus = try await fathom(["registry", registry.host, "--store", store, "--severity", "BOGUS"])
         #expect(bogus.status == 64)
