@@ -1,6 +1,7 @@
 // The one wrapper over libsqlite3 in fathom: the store and the rpmdb reader both use it.
 import CFathomSQLite
 import FathomCore
+import Foundation
 
 /// A value bound to a statement parameter.
 public enum SQLiteValue: Sendable {
@@ -66,8 +67,15 @@ public final class SQLiteConnection: @unchecked Sendable {
             name = "file:\(escaped)?immutable=1"
         }
         guard sqlite3_open_v2(name, &db, flags, nil) == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            var message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close(db) }
+            // SQLite says "unable to open database file" of a directory, a missing parent, a denied one.
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                message = "it is a directory, not a database file (name a file in it, such as \(path.hasSuffix("/") ? path : path + "/")fathom.db)"
+            } else if !FileManager.default.fileExists(atPath: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent) {
+                message = "its directory \((path as NSString).deletingLastPathComponent) does not exist"
+            }
             throw FathomError(.io, "cannot open the SQLite database: \(message)", path: path)
         }
         handle = db

@@ -93,7 +93,13 @@ enum CommandLineDefaults {
             let everyOption = Self.allOptions()
             for (key, value) in keys.sorted(by: { $0.key < $1.key }) {
                 guard options.takes(key) else {
-                    if !everyOption.takes(key) { warn("\(file): '\(key)' is not an option of any fathom command (ignored)") }
+                    if !everyOption.takes(key) {
+                        // `exit_code` for `exit-code`, or a letter or two off: name the option meant.
+                        let names = options.valued.union(options.flags).sorted()
+                        let spelled = key.replacingOccurrences(of: "_", with: "-").lowercased()
+                        let near = names.min { editDistance(spelled, $0) < editDistance(spelled, $1) }.flatMap { editDistance(spelled, $0) <= 2 ? $0 : nil }
+                        warn("\(file): '\(key)' is not an option of any fathom command (ignored)" + (near.map { "; did you mean \($0)?" } ?? ""))
+                    }
                     continue
                 }
                 if !fromEnvironment.contains(key) { settings.append((key, value, file)) }

@@ -168,7 +168,7 @@ struct RegistryScan: AsyncParsableCommand {
         // An OCI layout (a mirror exported with skopeo sync or oras) needs no registry client.
         let layout = url.hasPrefix("oci:") ? String(url.dropFirst(4)) : nil
         if let layout { host = "oci:" + layout }
-        let client = layout == nil ? try options.makeClient(for: host) : nil
+        let client = layout == nil ? try options.makeClient(for: host, plainHTTP: plainHTTP ? [host] : []) : nil
         let store: any Store
         let session: ScanSession
         do {

@@ -30,7 +30,8 @@ struct RegistryOptions: ParsableArguments {
     }
 
     /// The client for `registry` (the host the user named), with explicit credentials bound to it.
-    func makeClient(for registry: String?) throws -> RegistryClient {
+    /// `plainHTTP`: hosts named as `http://…`, which `insecureRegistry` holds for that reason.
+    func makeClient(for registry: String?, plainHTTP: Set<String> = []) throws -> RegistryClient {
         var explicit: [String: RegistryCredential] = [:]
         let environment = ProcessInfo.processInfo.environment
         var password: String?
@@ -46,7 +47,10 @@ struct RegistryOptions: ParsableArguments {
             throw ValidationError("--username needs a password: pass --password-stdin or set FATHOM_PASSWORD")
         }
         for host in Set(insecureRegistry).sorted() {
-            printWarning("\(host): TLS certificates are not checked (--insecure-registry)")
+            printWarning(
+                plainHTTP.contains(host)
+                    ? "\(host): plain HTTP (http://): the connection is neither encrypted nor authenticated"
+                    : "\(host): TLS certificates are not checked (--insecure-registry)")
         }
         return try RegistryClient(
             configuration: RegistryClientConfiguration(

@@ -324,6 +324,7 @@ import Testing
         (["scan", "/tmp"], "'/tmp' is a directory here: for an OCI image layout write oci:/tmp"),
         (["scan", "docker-archive:/nonexistent.tar"], "cannot open"),
         (["scan", "oci:/nonexistent-layout"], "no OCI layout directory"),
+        (["db", "stats", "--store", "/tmp"], "cannot open the SQLite database: it is a directory, not a database file (name a file in it, such as /tmp/fathom.db)"),
     ])
     func failuresAreOneLineAndNonZero(_ arguments: [String], _ expected: String) async throws {
         let output = try await fathom(arguments)
@@ -358,13 +359,15 @@ import Testing
     /// a key no command takes is a warning. --timeout stops a run with an error naming it.
     @Test func aConfigFileAndVariablesSetDefaultsThatFlagsOverride() async throws {
         let directory = try Fixtures.temporaryDirectory("config")
-        try "format: json\nlist-all-pkgs: false\nno-such-option: 1\n".write(toFile: directory + "/fathom.yaml", atomically: true, encoding: .utf8)
+        try "format: json\nlist-all-pkgs: false\nno-such-option: 1\nexit_code: 0\n".write(toFile: directory + "/fathom.yaml", atomically: true, encoding: .utf8)
         let image = "oci:\(layout.directory):gzip"
         let fromFile = try await Tool.run([Fixtures.fathomExecutable, "scan", image], check: false, directory: directory)
         #expect(fromFile.status == 0)
         let document = try JSONSerialization.jsonObject(with: fromFile.stdout) as? [String: Any]
         #expect((document?["packages"] as? [Any])?.isEmpty == true)
-        #expect(fromFile.errorText.contains("fathom.yaml: 'no-such-option' is not an option of any fathom command (ignored)"))
+        #expect(fromFile.errorText.contains("fathom.yaml: 'no-such-option' is not an option of any fathom command (ignored)\n"), "\(fromFile.errorText)")
+        // A key written as YAML often is (`exit_code`) names the option it means.
+        #expect(fromFile.errorText.contains("fathom.yaml: 'exit_code' is not an option of any fathom command (ignored); did you mean exit-code?"), "\(fromFile.errorText)")
         var environment = Fixtures.isolatedEnvironment
         environment["FATHOM_FORMAT"] = "table"
         let fromVariable = try await Tool.run([Fixtures.fathomExecutable, "scan", image], environment: environment, check: false, directory: directory)
@@ -472,6 +475,9 @@ import Testing
         #expect(registry.status == 1)
         #expect(registry.errorText.contains("registry 127.0.0.1:1: transport: GET http://127.0.0.1:1/v2/_catalog"), "\(registry.errorText)")
         #expect(registry.errorText.contains("connection refused") && !registry.errorText.contains("image 127.0.0.1:1"))
+        // A registry named with http:// is plain HTTP, said as such (no TLS to leave unchecked).
+        let plain = try await fathom(["registry", "http://127.0.0.1:1", "--store", store, "--quiet"])
+        #expect(plain.errorText.contains("127.0.0.1:1: plain HTTP (http://)") && !plain.errorText.contains("TLS certificates"), "\(plain.errorText)")
     }
 
     /// A mistyped command is named as one (it was said to be its first option: `fathom scna
