@@ -159,7 +159,8 @@ extension ScanReport {
                     output += "\nSuppressed (\(suppressed.count))\n"
                     var table = TextTable(headers: ["ID", "PACKAGE", "WHY"])
                     for entry in suppressed {
-                        table.append([entry.id, entry.package, entry.reason + (entry.justification.map { " (\($0))" } ?? "")])
+                        // Which rule: the line of the ignore file or the VEX statement to look at.
+                        table.append([entry.id, entry.package, entry.reason + (entry.justification.map { " (\($0))" } ?? "") + (entry.rule.map { ": \($0)" } ?? "")])
                     }
                     output += table.render(width: options.width)
                 } else {

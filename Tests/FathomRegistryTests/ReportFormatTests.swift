@@ -274,6 +274,8 @@ import Testing
         let packages = try #require(all.range(of: "ECOSYSTEM"))
         #expect(vulnerabilities.lowerBound < packages.lowerBound)
         #expect(all.contains("Suppressed (1)") && all.contains("musl-utils") && all.contains("requests"))
+        // Which rule suppressed it: the ignore file's line.
+        #expect(all.contains("ignore file: \(directory)/ignore:1"), "\(all)")
         let json = try await fathom(["scan", image, "--store", store, "-f", "json", "--no-list-all-pkgs"])
         #expect((try Self.object(data: json.stdout)["packages"] as? [Any])?.isEmpty == true)
         // The SBOM formats' findings point at the packages they list: the flag leaves them whole
