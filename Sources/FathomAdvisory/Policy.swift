@@ -124,7 +124,7 @@ public struct ScanPolicy: Sendable {
             // The filters that are not about severity, each with its counts.
             var others: [(label: String, parts: [String])] = []
             if unfixed > 0 { others.append(("without a fix", ["\(unfixed) without a fix"])) }
-            if !byStatus.isEmpty { others.append(("of a status left out", byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" })) }
+            if !byStatus.isEmpty { others.append(("with an ignored status", byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" })) }
             if notKnownExploited > 0 { others.append(("not known exploited", ["\(notKnownExploited) not known exploited (CISA KEV)"])) }
             if belowEPSS > 0 { others.append(("below the EPSS threshold", ["\(belowEPSS) below the EPSS threshold"])) }
             // What they left out by severity: after the one count when one filter did, else after all.
@@ -137,7 +137,9 @@ public struct ScanPolicy: Sendable {
                     tail = "; the \(othersBySeverity.values.reduce(0, +)) \(others.map(\.label).joined(separator: " or ")): \(severities.joined(separator: ", "))"
                 }
             }
-            let parts = bySeverity.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" } + others.flatMap(\.parts)
+            // --severity's counts, the most severe first.
+            let below = Severity.allCases.reversed().compactMap { severity in bySeverity[severity.rawValue].map { "\($0) \(severity.rawValue)" } }
+            let parts = below + others.flatMap(\.parts)
                 + (unimportant > 0 ? ["\(unimportant) unimportant (Debian)"] : [])
             return "\(total) finding\(total == 1 ? "" : "s") left out by the filters\(place): \(parts.joined(separator: ", "))" + tail
         }

@@ -164,8 +164,9 @@ public struct ScanSession: Sendable {
             ].compactMap { $0 }
                 + dataWarnings,
             kernel: outcome.kernel, filtered: outcome.filtered)
-        // No OS package left to check (--skip-dirs, a report written before the coverage said it) is no clean verdict either.
-        let gaps = gaps(coverage, unsupportedOS: report.unsupportedOS) + [coverage.osReleaseWithoutPackages == nil ? report.missingOSPackages : nil].compactMap { $0 }
+        // What the report says was not checked (an OS with no package left by --skip-dirs, an
+        // SBOM's own words too) is what forbids a clean verdict.
+        let gaps = advisoriesLoaded ? report.uncheckedWarnings + [kevGap].compactMap { $0 } : gaps(coverage, unsupportedOS: report.unsupportedOS)
         var result = ScanResult(report: report, verdict: verdict(kept: outcome.kept.count, gaps: gaps), read: nil)
         result.usedRules = outcome.usedRules
         result.filtered = outcome.filtered
@@ -393,7 +394,7 @@ extension RescanReport {
             // The tag moved: the new image was read.
             let report = result.report
             // As for the images re-matched, so an image's gaps do not depend on whether its tag moved.
-            notChecked(report.coverage?.gapNames ?? [])
+            notChecked(report.fleetGaps)
             add(
                 name: report.artifact.name, manifestDigest: report.artifact.manifestDigest, moved: true, findings: report.vulnerabilities.count,
                 changes: report.changes, verdict: result.verdict)

@@ -295,11 +295,14 @@ public struct ScanReport: Sendable, Codable {
     /// but was not checked must not pass unnoticed.
     public var uncheckedWarnings: [String] {
         guard summary.advisoriesLoaded else { return [Self.noAdvisoryData] }
-        // An SBOM's own words instead of the coverage's, which speak of an image's database.
-        let coverageLines = (coverage?.warnings(unsupportedOS: unsupportedOS) ?? []).filter { line in
-            !(isSBOM && coverage?.osReleaseWithoutPackages.map { Coverage.noPackageDatabaseWarning($0) == line } == true)
+        var lines = coverage?.warnings(unsupportedOS: unsupportedOS) ?? []
+        if let missing = missingOSPackages {
+            // An SBOM's own words instead of the coverage's, which speak of an image's database;
+            // for an image, the coverage's when it says it.
+            if isSBOM, let release = coverage?.osReleaseWithoutPackages { lines.removeAll { $0 == Coverage.noPackageDatabaseWarning(release) } }
+            if isSBOM || coverage?.osReleaseWithoutPackages == nil { lines.append(missing) }
         }
-        return coverageLines + [missingOSPackages].compactMap { $0 }
+        return lines
     }
 
     /// An OS release that was read but has no advisory namespace, as the gap names it (not "not
@@ -313,14 +316,16 @@ public struct ScanReport: Sendable, Codable {
     /// package of it was found: its package database was deleted, hidden by a later layer or
     /// left out by --skip-dirs, or is in a form fathom does not read, so none of its OS packages
     /// could be checked (Trivy warns of the same; for an SBOM given `--os`, it lists none).
-    /// For an image, nil when the coverage says it (a match since fathom kept it there): said
-    /// here for a report whose packages `--skip-dirs` left none of, or one written before.
+    /// The coverage says it too since fathom kept it there (`osReleaseWithoutPackages`); this
+    /// covers what it does not: `--skip-dirs` leaving no OS package, a report written before.
+    /// (Its words are those earlier reports stored, so that the two read as one line.)
     public var missingOSPackages: String? {
-        guard let os, let namespace = os.namespace, !packages.contains(where: { FathomInventory.Package.osEcosystems.contains($0.ecosystem) }) else {
+        guard let os, os.namespace != nil, !packages.contains(where: { FathomInventory.Package.osEcosystems.contains($0.ecosystem) }) else {
             return nil
         }
         if isSBOM { return "the SBOM names \(os.prettyName ?? os.id) but lists none of its packages (no deb, apk or rpm purl): no OS package was checked" }
-        return coverage?.osReleaseWithoutPackages == nil ? Coverage.noPackageDatabaseWarning(namespace) : nil
+        return "\(os.prettyName ?? os.id) was identified, but no package database fathom reads was found (deleted, hidden by a later layer, "
+            + "or in another form): its OS packages were not checked"
     }
 
     /// Whether a policy someone asked for left a finding out: an ignore rule or VEX statement

@@ -118,6 +118,26 @@ import Testing
         #expect(result.packages.allSatisfy { $0.layer == 0 && $0.package.ecosystem == "apk" })
     }
 
+    /// A usr-merged root (Wolfi's and Chainguard's: `lib` a link to `usr/lib`) keeps apk's
+    /// database at `usr/lib/apk/db/installed`: read there, its packages are the truth's.
+    @Test func aUsrMergedRootsApkDatabaseIsRead() async throws {
+        let truth = try Fixtures.json(Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.truth.json")) as! [String: Any]
+        let directory = try Fixtures.temporaryDirectory("usr-merged")
+        let root = directory + "/root"
+        try FileManager.default.createDirectory(atPath: root + "/usr/lib/apk/db", withIntermediateDirectories: true)
+        try await Tool.run(["tar", "-xzf", Fixtures.image("alpine-minirootfs/alpine-minirootfs-3.7.3-x86_64.tar.gz"), "-C", root, "./etc/os-release", "./lib/apk/db/installed"])
+        try FileManager.default.moveItem(atPath: root + "/lib/apk/db/installed", toPath: root + "/usr/lib/apk/db/installed")
+        try FileManager.default.removeItem(atPath: root + "/lib")
+        try FileManager.default.createSymbolicLink(atPath: root + "/lib", withDestinationPath: "usr/lib")
+        try await Tool.run(["tar", "--numeric-owner", "-C", root, "-cf", directory + "/layer.tar", "."])
+        let builder = try OCILayoutBuilder(directory: directory + "/oci")
+        try builder.writeIndex([("latest", [try await builder.addImage(layers: [(directory + "/layer.tar", .gzip)])])])
+        let result = try await ImageScanner().scan(try OCILayoutSource(directory: directory + "/oci"))
+        let wanted = (truth["packages"] as! [[String: Any]]).map { "\($0["name"]!) \($0["version"]!)" }.sorted()
+        #expect(result.packages.map { "\($0.package.name) \($0.package.version)" }.sorted() == wanted)
+        #expect(result.packages.allSatisfy { $0.package.path == "usr/lib/apk/db/installed" })
+    }
+
     @Test(arguments: ["alpine-310", "alpine-311"])
     func dockerSaveArchivesListTheTruthsPackages(_ name: String) async throws {
         let truth = try Fixtures.json(Fixtures.image("trivy-docker-save/\(name).truth.json")) as! [String: Any]

@@ -1,13 +1,14 @@
 // apk's installed database: https://wiki.alpinelinux.org/wiki/Apk_spec#Installed_Database_V2
 // (one record per package, `K:value` lines, records separated by blank lines).
 
-/// `lib/apk/db/installed`.
+/// `lib/apk/db/installed`, or `usr/lib/apk/db/installed` where `lib` is merged into `usr/lib`
+/// (Wolfi and Chainguard since their usr-merge; Grype and Trivy read it there too).
 public struct ApkAnalyzer: Analyzer {
     public let name = "apk"
     public let byteLimit = 64 << 20
     public init() {}
 
-    public func claims(_ path: String) -> Bool { path == "lib/apk/db/installed" }
+    public func claims(_ path: String) -> Bool { path == "lib/apk/db/installed" || path == "usr/lib/apk/db/installed" }
 
     public func analyze(path: String, contents: [UInt8]) -> AnalyzerResult {
         var result = AnalyzerResult()
