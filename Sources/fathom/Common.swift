@@ -37,14 +37,37 @@ struct StoreOption: ParsableArguments {
 /// `--quiet` was given: notes and warnings are not printed, only the report and errors.
 let quietOutput = Locked(false)
 
-/// swift-log to standard error, at `FATHOM_LOG_LEVEL` (default: warning).
-func bootstrapLogging(quiet: Bool = false) {
+/// swift-log to standard error, at `FATHOM_LOG_LEVEL` (default: warning): for a command's run
+/// (`service: false`) as the command's own lines read, for the service as swift-log writes them
+/// (the time and the logger's label, for a log that is kept).
+func bootstrapLogging(quiet: Bool = false, service: Bool = false) {
     quietOutput.withLock { $0 = quiet }
+    let level = ProcessInfo.processInfo.environment["FATHOM_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? (quiet ? .error : .warning)
     LoggingSystem.bootstrap { label in
+        guard service else { return CommandLineLogHandler(logLevel: level) }
         var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel =
-            ProcessInfo.processInfo.environment["FATHOM_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? (quiet ? .error : .warning)
+        handler.logLevel = level
         return handler
+    }
+}
+
+/// A log line as the commands' own warnings read (`fathom: warning: body damaged in transit,
+/// reading it again (attempt=1, cause=…)`), not swift-log's timestamped line among them.
+struct CommandLineLogHandler: LogHandler {
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let all = metadata.merging(metadataProvider?.get() ?? [:]) { $1 }.merging(event.metadata ?? [:]) { $1 }
+        let details = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+        let level = event.level >= .error ? "error" : "\(event.level)"
+        FileHandle.standardError.write(Data("fathom: \(level): \(event.message)\(details.isEmpty ? "" : " (\(details))")\n".utf8))
     }
 }
 

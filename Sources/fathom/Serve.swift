@@ -219,7 +219,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        bootstrapLogging()
+        bootstrapLogging(service: true)
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let (host, port) = try Self.address(listen)
@@ -294,7 +294,7 @@ struct Worker: AsyncParsableCommand {
     }
 
     func run() async throws {
-        bootstrapLogging()
+        bootstrapLogging(service: true)
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let configuration: ServiceConfiguration

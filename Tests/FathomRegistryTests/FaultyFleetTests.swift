@@ -42,6 +42,9 @@ import Testing
             proxy.stop()
             let failures = ((try? JSONSerialization.jsonObject(with: output.stdout)) as? [String: Any])?["failures"] ?? "none"
             #expect(output.status == 0, "\(label): \(failures)")
+            // What the retries log reads as the command's own lines do, not swift-log's.
+            #expect(!output.errorText.contains("[FathomRegistry]"), "\(output.errorText)")
+            if faults { #expect(output.errorText.contains("fathom: warning: body damaged in transit, reading it again (cause="), "\(output.errorText)") }
             var reports: [String: String] = [:]
             for file in try FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(label)") {
                 let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(label)/\(file)"))) as! [String: Any]
