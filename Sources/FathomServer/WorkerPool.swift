@@ -253,6 +253,8 @@ public struct WorkerPool: Service {
                         }
                     }
                 } catch {
+                    // Cancelled while renewing: the worker is stopping, and hands its jobs back itself.
+                    if Task.isCancelled || error is CancellationError { break }
                     logger.warning("cannot renew the leases of running jobs", metadata: ["jobs": "\(held.map(\.job.id))", "error": "\(FathomError.plain(error))"])
                 }
             }
