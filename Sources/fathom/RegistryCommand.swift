@@ -199,21 +199,13 @@ struct RegistryScan: AsyncParsableCommand {
         summary.warnings += session.dataWarnings
         let display = ProgressDisplay(fleet.progress, quiet: quiet)
         let started = ContinuousClock.now
-        var usedRules = Set<String>()
-        // What the filters left out, summed: a fleet whose findings --severity hides must not
-        // read as clean (each image's report says it; the summary would not).
-        var filtered = ScanPolicy.Filtered()
-        var filteredImages = 0
+        var tally = FleetPolicyTally()
         var listedNames = Set<String>()
         do {
             try await fleet.run(jobs, filter: filter) { pipelineOutcome in
                 let outcome = await policyOptions.session(session, for: pipelineOutcome, client: client).evaluate(pipelineOutcome)
                 summary.add(outcome)
-                if case .scanned(let result) = outcome {
-                    usedRules.formUnion(result.usedRules)
-                    filtered.add(result.filtered)
-                    if result.filtered.total > 0 { filteredImages += 1 }
-                }
+                tally.add(outcome)
                 listedNames.insert(outcome.name)
                 if let output, !writesFleetHTML, case .scanned(let result) = outcome {
                     try writeReport(result.report, into: output, template: reportTemplate)
@@ -243,10 +235,7 @@ struct RegistryScan: AsyncParsableCommand {
                 summary.warnings.append("--repo '\(glob)' selected no repository in \(host)")
             }
         }
-        if let warning = filtered.warning(in: " in \(filteredImages) image\(filteredImages == 1 ? "" : "s")") { summary.warnings.append(warning) }
-        if summary.images.scanned > 0, let unused = ScanPolicy.unusedRulesNote(policy.unusedRules(used: usedRules), of: "any image") {
-            summary.warnings.append(unused)
-        }
+        summary.warnings += tally.warnings(policy: policy, of: "any image")
         summary.finish(elapsed: ContinuousClock.now - started)
         switch format {
         case .json: FileHandle.standardOutput.write(Data(try summary.json().utf8))

@@ -74,17 +74,11 @@ struct Rescan: AsyncParsableCommand {
         var report = RescanReport(advisoryVersion: advisoryVersion)
         let started = ContinuousClock.now
         var warnings: [String]
-        var usedRules = Set<String>()
-        // What the filters left out, summed, as `registry` says it: a rescan whose findings
-        // --severity or --ignore-unfixed hides must not read as clean.
-        var filtered = ScanPolicy.Filtered()
-        var filteredImages = 0
+        var tally = FleetPolicyTally()
         do {
             warnings = try await rescan.run(onlyOutdated: sinceDbChange) { outcome in
                 let judged = await policyOptions.session(session, for: outcome, client: client).evaluate(outcome)
-                usedRules.formUnion(judged.usedRules)
-                filtered.add(judged.filtered)
-                if judged.filtered.total > 0 { filteredImages += 1 }
+                tally.add(judged)
                 report.add(judged)
             }
         } catch {
@@ -97,12 +91,8 @@ struct Rescan: AsyncParsableCommand {
         await display.stop()
         try await client?.shutdown()
         try await store.close()
-        // As `registry` says it: the rules that suppressed nothing in any image (a misspelt id);
-        // of those rescanned (`--since-db-change` leaves the others out).
-        if report.images > 0, let unused = ScanPolicy.unusedRulesNote(policy.unusedRules(used: usedRules), of: "any image rescanned") {
-            warnings.append(unused)
-        }
-        if let warning = filtered.warning(in: " in \(filteredImages) image\(filteredImages == 1 ? "" : "s")") { warnings.append(warning) }
+        // Of the images rescanned (`--since-db-change` leaves the others out).
+        warnings += tally.warnings(policy: policy, of: "any image rescanned")
         report.finish(elapsed: ContinuousClock.now - started, warnings: warnings + policy.expiredRuleWarnings, counters: fleet.matching.counts)
         if sinceDbChange && report.images == 0 && report.failures.isEmpty {
             printNote("every stored image was already matched against the current advisory data (\(advisoryVersion))")
