@@ -120,7 +120,7 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 11  // 11: a USN rated by Ubuntu's priorities of its CVEs; 10: a groupless jar's finding names the group it was matched as (`matchedAs`); OS packages of another type than the release's match nothing; 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
+    public static let version = 12  // 12: a distribution's record of one CVE reported as that CVE; 11: a USN rated by Ubuntu's priorities of its CVEs; 10: a groupless jar's finding names the group it was matched as (`matchedAs`); OS packages of another type than the release's match nothing; 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -204,20 +204,40 @@ public enum ImageMatcher {
                 for other in others { aliases += [other.record.id] + other.record.relatedIDs + (rollups[other.record.id] ?? []) }
                 var named: Set<String> = [match.record.id]
                 aliases = aliases.filter { named.insert($0).inserted }
+                // A distribution's record of one CVE is that CVE, as Trivy and Grype name it; the
+                // record's id stays its first alias, and among `merged` (a scan that knew the
+                // finding by it knew this one).
+                let id = Self.presentedID(of: match.record.id, aliases: aliases)
+                var merged = others.map(\.record.id)
+                if id != match.record.id {
+                    aliases = [match.record.id] + aliases.filter { $0 != id }
+                    merged.insert(match.record.id, at: 0)
+                }
                 findings.append(
                     Finding(
-                        id: match.record.id, aliases: aliases, ecosystem: entry.package.ecosystem,
+                        id: id, aliases: aliases, ecosystem: entry.package.ecosystem,
                         package: entry.package.name, sourcePackage: entry.package.source?.name,
                         installedVersion: entry.package.version, fixedVersion: match.fixedVersion,
                         status: vendor.status, severity: match.rating.severity, severitySource: match.rating.source,
                         cvss: match.rating.scores, layerIndex: entry.layer, path: entry.package.path,
                         source: match.source, title: match.record.title, references: match.references, arch: entry.package.arch,
                         vendorStatus: vendor.words, unimportant: vendor.unimportant ? true : nil,
-                        merged: others.isEmpty ? nil : others.map(\.record.id),
+                        merged: merged.isEmpty ? nil : merged,
                         matchedAs: lookedUp.name == entry.package.name ? nil : lookedUp.name))
             }
         }
         return sorted(findings)
+    }
+
+    /// The id a finding is reported by: a distribution's record of one CVE, named after it
+    /// (fathom's `ALPINE-v3.7-musl-CVE-2019-14697` and `DEBIAN-CVE-2024-0001-openssl-bookworm`,
+    /// OSV's `ALPINE-CVE-…`, `UBUNTU-CVE-…`), is that CVE, so one vulnerability has one name in
+    /// every release and every feed; any other record (a DSA, a USN, an RHSA, a GHSA) keeps its own.
+    static func presentedID(of id: String, aliases: [String]) -> String {
+        guard !id.hasPrefix("CVE-") else { return id }
+        let cves = Set(aliases.filter { $0.hasPrefix("CVE-") })
+        guard cves.count == 1, let cve = cves.first, id.hasSuffix("-" + cve) || id.contains("-" + cve + "-") else { return id }
+        return cve
     }
 
     /// One match per vulnerability of a package: records that are aliases of each other (OSV's

@@ -29,7 +29,7 @@ public struct StoredFinding: Sendable, Hashable, Codable {
     /// With `resolution` `upgraded`: the version (or versions, comma-separated) of the package
     /// installed now, the fix confirmed.
     public var currentVersion: String?
-    /// In a notification: the finding's other ids (its CVE, for a distribution's advisory).
+    /// In a notification: the finding's other ids (the distribution's record a CVE finding is named after, a DSA's CVEs).
     /// Not stored with the scans.
     public var aliases: [String]?
 

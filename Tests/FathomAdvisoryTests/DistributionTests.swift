@@ -43,19 +43,19 @@ import Testing
         let lines = findings.map { "\($0.package) \($0.id) \($0.fixedVersion ?? "-") \($0.status.rawValue) \($0.aliases.sorted().joined(separator: ","))" }.sorted()
         #expect(lines == [
             // The USN's other upstream record (UBUNTU-CVE-2023-4527) is not in the sample: it stays.
-            "libc6 UBUNTU-CVE-2023-4911 2.35-0ubuntu3.4 fixed CVE-2023-4911",
+            "libc6 CVE-2023-4911 2.35-0ubuntu3.4 fixed UBUNTU-CVE-2023-4911",
             "libc6 USN-6409-1 2.35-0ubuntu3.4 fixed UBUNTU-CVE-2023-4527,UBUNTU-CVE-2023-4911",
-            "libnode72 UBUNTU-CVE-2023-5363 - affected CVE-2023-5363",
-            "libssl3 UBUNTU-CVE-2023-5363 3.0.2-0ubuntu1.12 fixed CVE-2023-5363",
+            "libnode72 CVE-2023-5363 - affected UBUNTU-CVE-2023-5363",
+            "libssl3 CVE-2023-5363 3.0.2-0ubuntu1.12 fixed UBUNTU-CVE-2023-5363",
             "libssl3 USN-6450-1 3.0.2-0ubuntu1.12 fixed UBUNTU-CVE-2023-2975,UBUNTU-CVE-2023-3446,UBUNTU-CVE-2023-3817,UBUNTU-CVE-2023-5363",
-            "zlib1g UBUNTU-CVE-2022-37434 1:1.2.11.dfsg-2ubuntu9.2 fixed CVE-2022-37434",
+            "zlib1g CVE-2022-37434 1:1.2.11.dfsg-2ubuntu9.2 fixed UBUNTU-CVE-2022-37434",
         ], "\(lines)")
         // A 1.7 USN rates only its CVEs, by Ubuntu's priority: USN-6450-1 is as severe as the
         // worst of them on 22.04 (CVE-2023-5363, medium; the other three low), as its
         // UBUNTU-CVE record rates that CVE, not HIGH from the record's CVSS score.
         let notice = try #require(findings.first { $0.id == "USN-6450-1" })
         #expect(notice.severity == .medium && notice.severitySource == "osv-ubuntu", "\(notice.severity) \(notice.severitySource ?? "-")")
-        #expect(findings.first { $0.id == "UBUNTU-CVE-2023-5363" && $0.package == "libssl3" }?.severity == .medium)
+        #expect(findings.first { $0.id == "CVE-2023-5363" && $0.package == "libssl3" }?.severity == .medium)
         // Trusty's ESM fix (Ubuntu:Pro:14.04:LTS) is not 14.04's.
         #expect(ImageMatcher.findings([Self.deb("zlib1g", "1:1.2.8.dfsg-1ubuntu1.1", source: "zlib")], osNamespace: "Ubuntu:14.04", index: index).isEmpty)
 
@@ -64,7 +64,7 @@ import Testing
         let missing = #"{"id":"UBUNTU-CVE-2023-4527","modified":"2024-01-01T00:00:00Z","related":["CVE-2023-4527","USN-6409-1"],"affected":[{"package":{"ecosystem":"Ubuntu:22.04:LTS","name":"glibc"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.35-0ubuntu3.4"}]}]}]}"#
         index.add([try AdvisoryImport.osv(Array(missing.utf8), file: "UBUNTU-CVE-2023-4527.json")], source: "test")
         let glibc = ImageMatcher.findings([Self.deb("libc6", "2.35-0ubuntu3.3", source: "glibc")], osNamespace: "Ubuntu:22.04", index: index)
-        #expect(glibc.map(\.id).sorted() == ["UBUNTU-CVE-2023-4527", "UBUNTU-CVE-2023-4911"])
+        #expect(glibc.map(\.id).sorted() == ["CVE-2023-4527", "CVE-2023-4911"])
         #expect(glibc.allSatisfy { $0.aliases.contains("USN-6409-1") })
     }
 

@@ -430,7 +430,7 @@ import FathomSQLiteStore
         index.add(try FeedReader.parseDocument(Array(tracker.utf8), name: "tracker.json"), source: "debian-tracker")
         let package = Package(ecosystem: "deb", name: "libsrc1", version: "1.0-1", source: .init(name: "src", version: "1.0-1"), path: "s")
         let findings = ImageMatcher.findings([InventoryEntry(package: package, layer: 0)], osNamespace: "Debian:12", index: index)
-        let byCVE = Dictionary(uniqueKeysWithValues: findings.map { ($0.aliases.first!, "\($0.status.rawValue) \($0.vendorStatus ?? "-")") })
+        let byCVE = Dictionary(uniqueKeysWithValues: findings.map { ($0.id, "\($0.status.rawValue) \($0.vendorStatus ?? "-")") })
         #expect(byCVE == [
             "CVE-2024-1": "fix_deferred no-dsa: postponed", "CVE-2024-2": "fix_deferred no-dsa", "CVE-2024-3": "will_not_fix no-dsa: ignored",
             "CVE-2024-4": "end_of_life end-of-life", "CVE-2024-5": "under_investigation undetermined", "CVE-2024-6": "affected open",

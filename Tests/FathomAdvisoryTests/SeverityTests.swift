@@ -24,9 +24,9 @@ import FathomSQLiteStore
         let debian = try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/osv-debian12-derived/osv-debian12-derived.tar.gz").path)
         try await store.importAdvisories(debian.records, source: "osv-debian12-derived")
         let before = try await ImageMatcher.findings([Self.rustcWeb], osNamespace: "Debian:12", lookup: try await store.advisories())
-        let unrated = try #require(before.first { $0.id == "DEBIAN-CVE-2026-33055" })
+        let unrated = try #require(before.first { $0.id == "CVE-2026-33055" })
         #expect(unrated.severity == .unknown && unrated.severitySource == nil && unrated.cvss.isEmpty)
-        #expect(unrated.aliases.contains("CVE-2026-33055"))
+        #expect(unrated.aliases == ["DEBIAN-CVE-2026-33055"], "Debian's record of the CVE, which the finding is named after")
 
         let crates = try await FeedReader.read(Fixtures.root.appendingPathComponent("advisories/osv-crates-sample/crates").path)
         try await store.importAdvisories(crates.records, source: "osv-crates")
@@ -37,7 +37,7 @@ import FathomSQLiteStore
 
         for lookup in [try await store.advisories() as any AdvisoryLookup, Self.index(debian.records, crates.records)] {
             let after = try await ImageMatcher.findings([Self.rustcWeb], osNamespace: "Debian:12", lookup: lookup)
-            let rated = try #require(after.first { $0.id == "DEBIAN-CVE-2026-33055" })
+            let rated = try #require(after.first { $0.id == "CVE-2026-33055" })
             #expect(rated.severity == expected.severity && rated.severity != .unknown)
             #expect(rated.severitySource == "osv-crates")
             #expect(rated.cvss == [expected])

@@ -199,6 +199,29 @@ import FathomSQLiteStore
         #expect(first.count == 1 && first == again)
     }
 
+    /// A store written before a distribution's record of one CVE was reported by that CVE knows
+    /// musl's finding by the secdb record's id; the next scan, which names it CVE-2019-14697,
+    /// calls it neither new nor resolved (the record's id is its first alias and among `merged`).
+    @Test func aFindingNamedByItsCVEIsTheRecordItWasNamedByBefore() throws {
+        var index = AdvisoryIndex()
+        let path = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
+        index.add(try AdvisoryImport.alpineSecdb(Array(try Data(contentsOf: URL(fileURLWithPath: path))), file: path), source: "alpine-secdb")
+        let musl = Package(ecosystem: "apk", name: "musl", version: "1.1.18-r3", source: .init(name: "musl", version: "1.1.18-r3"), path: "lib/apk/db/installed")
+        let findings = ImageMatcher.findings([InventoryEntry(package: musl, layer: 0)], osNamespace: "Alpine:v3.7", index: index)
+        let found = try #require(findings.first { $0.fixedVersion == "1.1.18-r4" }, "\(findings.map(\.id))")
+        let record = "ALPINE-v3.7-musl-CVE-2019-14697"
+        #expect(found.id == "CVE-2019-14697" && found.aliases.first == record && found.merged == [record], "\(found.id) \(found.aliases) \(found.merged ?? [])")
+        let image = ImageRecord(manifestDigest: Digest.sha256(of: [1]), configDigest: Digest.sha256(of: [2]), created: nil, platform: nil, layers: [])
+        var before = StoredFinding(found)
+        before.id = record
+        let previous = PreviousScan(scannedAt: Date(timeIntervalSince1970: 0), imageKey: image.key, manifestDigest: image.manifestDigest, findings: [before])
+        let changes = ScanChanges(previous: previous, current: image, findings: findings.map(StoredFinding.init), aliasKeys: StoredFinding.aliasKeys(of: findings))
+        #expect(changes.new.isEmpty && changes.resolved.isEmpty && changes.unchanged == findings.count, "\(changes.new.map(\.id)) \(changes.resolved.map(\.id))")
+        // Without the record among `merged`, it would read as one new and one resolved: the test can fail.
+        let unaware = ScanChanges(previous: previous, current: image, findings: findings.map(StoredFinding.init))
+        #expect(unaware.resolved.map(\.id) == [record])
+    }
+
     @Test func changesCompareFindingsByAdvisoryAndPackage() async throws {
         func finding(_ id: String, _ package: String, _ version: String) -> StoredFinding {
             StoredFinding(id: id, ecosystem: "apk", package: package, installedVersion: version, fixedVersion: "2", severity: "HIGH")

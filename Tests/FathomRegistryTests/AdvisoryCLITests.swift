@@ -91,7 +91,7 @@ import Testing
 
         let (output, document) = try await scanJSON([], store: store)
         #expect(output.status == 0, "\(output.errorText)")
-        func isMuslCVE(_ finding: [String: Any]) -> Bool { (finding["aliases"] as? [String])?.contains("CVE-2019-14697") == true }
+        func isMuslCVE(_ finding: [String: Any]) -> Bool { finding["id"] as? String == "CVE-2019-14697" }
         let musl = try #require((document["vulnerabilities"] as? [[String: Any]])?.first(where: isMuslCVE))
         #expect(musl["severity"] as? String == "CRITICAL")
         #expect(musl["severitySource"] as? String == "nvd")
@@ -124,7 +124,7 @@ import Testing
         #expect(!stats.text.contains("CVE-2019-14697"), "no record of it is an advisory: \(stats.text)")
         let (output, document) = try await scanJSON(["--severity", "CRITICAL", "--exit-code", "1"], store: store)
         #expect(output.status == 1, "\(output.errorText)")
-        let musl = (document["vulnerabilities"] as? [[String: Any]])?.first { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true }
+        let musl = (document["vulnerabilities"] as? [[String: Any]])?.first { $0["id"] as? String == "CVE-2019-14697" }
         #expect(musl?["severity"] as? String == "CRITICAL" && musl?["severitySource"] as? String == "nvd", "\(musl ?? [:])")
     }
 
@@ -459,7 +459,7 @@ import Testing
         #expect(plain.status == 0, "\(plain.errorText)")
         let vulnerabilities = document["vulnerabilities"] as! [[String: Any]]
         let musl = vulnerabilities.filter { $0["package"] as? String == "musl" }
-        #expect(musl.contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true && $0["fixedVersion"] as? String == "1.1.18-r4" })
+        #expect(musl.contains { $0["id"] as? String == "CVE-2019-14697" && $0["fixedVersion"] as? String == "1.1.18-r4" })
         #expect(musl.allSatisfy { $0["installedVersion"] as? String == "1.1.18-r3" && $0["status"] as? String == "fixed" })
         #expect(musl.allSatisfy { $0["layer"] as? String == layout.gzip.layerDigests[0] && $0["source"] as? String == "alpine-secdb-v3.7-main" })
         let summary = document["summary"] as! [String: Any]
@@ -495,7 +495,7 @@ import Testing
             toFile: directory + "/.fathomignore", atomically: true, encoding: .utf8)
         let (_, ignoredDocument) = try await scanJSON([], store: store, directory: directory)
         let kept = ignoredDocument["vulnerabilities"] as! [[String: Any]]
-        #expect(!kept.contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true })
+        #expect(!kept.contains { $0["id"] as? String == "CVE-2019-14697" })
         let ignored = ignoredDocument["suppressed"] as! [[String: Any]]
         #expect(Set(ignored.compactMap { $0["package"] as? String }) == ["musl", "musl-utils"])
         #expect(ignored.allSatisfy { $0["reason"] as? String == "ignore file" && $0["rule"] as? String == ".fathomignore:2" })
@@ -519,7 +519,7 @@ import Testing
         }
         func cve(_ document: [String: Any], _ key: String) -> Set<String> {
             Set((document[key] as? [[String: Any]] ?? []).filter {
-                ($0["id"] as? String)?.hasSuffix("CVE-2019-14697") == true || ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true
+                ($0["id"] as? String)?.hasSuffix("CVE-2019-14697") == true || $0["id"] as? String == "CVE-2019-14697"
             }.compactMap { $0["package"] as? String })
         }
         try "".write(toFile: directory + "/empty-ignore", atomically: true, encoding: .utf8)
@@ -555,7 +555,7 @@ import Testing
         // An expired rule no longer applies, and the report says why the finding is back.
         try "CVE-2019-14697 exp:2020-01-01\n".write(toFile: directory + "/.fathomignore", atomically: true, encoding: .utf8)
         let (_, expired) = try await scanJSON([], store: store, directory: directory)
-        #expect((expired["vulnerabilities"] as! [[String: Any]]).contains { ($0["aliases"] as? [String])?.contains("CVE-2019-14697") == true })
+        #expect((expired["vulnerabilities"] as! [[String: Any]]).contains { $0["id"] as? String == "CVE-2019-14697" })
         #expect(
             (expired["warnings"] as? [String] ?? []).contains(
                 "ignore rule past its expiry no longer suppresses its finding: .fathomignore:1 (CVE-2019-14697, expired 2020-01-01)"),

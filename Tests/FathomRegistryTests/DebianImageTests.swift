@@ -113,7 +113,8 @@ import Testing
 
     /// The oracle of a Debian root's findings in `feed`: dpkg-query for what is installed, dpkg
     /// --compare-versions for every candidate; "ID PACKAGE" for each pair below its fix, and how
-    /// many (package, fix) pairs were compared.
+    /// many (package, fix) pairs were compared. A DEBIAN-CVE record of the one CVE its OSV
+    /// `upstream` names is reported by that CVE, as Trivy and Grype name Debian's findings.
     static func dpkgFindings(root: String, feed: String) async throws -> (findings: Set<String>, compared: Int) {
         let installed = try await Tool.run([
             "dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-W", "-f", "${Package}\t${source:Package}\t${source:Version}\n",
@@ -123,7 +124,8 @@ import Testing
         for record in records {
             for affected in record.affected ?? [] where affected.package?.ecosystem == "Debian:12" {
                 for range in affected.ranges ?? [] {
-                    for fixed in range.events.compactMap(\.fixed) { fixes[affected.package!.name, default: []].append((record.id, fixed)) }
+                    let id = record.id.hasPrefix("DEBIAN-CVE-") && record.upstream?.count == 1 ? record.upstream![0] : record.id
+                    for fixed in range.events.compactMap(\.fixed) { fixes[affected.package!.name, default: []].append((id, fixed)) }
                 }
             }
         }

@@ -353,7 +353,7 @@ import Testing
         #expect(artifact["name"] as? String == "\(registry.host)/team/app:1.0")
         #expect((artifact["manifestDigest"] as? String) == layout.gzip.manifestDigest.description)
         let vulnerabilities = report["vulnerabilities"] as? [[String: Any]] ?? []
-        #expect(vulnerabilities.contains { ($0["aliases"] as? [String] ?? []).contains("CVE-2019-14697") && $0["package"] as? String == "musl" })
+        #expect(vulnerabilities.contains { $0["id"] as? String == "CVE-2019-14697" && $0["package"] as? String == "musl" })
         // By digest (percent-encoded repository too) and the scan history: one scan, this digest.
         let byDigest = try await Self.request(.GET, "\(service.base)/v1/images/team%2Fapp/\(layout.gzip.manifestDigest)")
         #expect(byDigest.status == 200)
@@ -539,8 +539,8 @@ import Testing
             #expect(push["firstScan"] as? Bool == true)
             let new = push["new"] as? [[String: Any]] ?? []
             #expect(!new.isEmpty && new.allSatisfy { ["musl", "musl-utils"].contains($0["package"] as? String) }, "\(new)")
-            // Each with its CVE, for a receiver that keys on it.
-            #expect(new.allSatisfy { ($0["aliases"] as? [String] ?? []).contains { $0.hasPrefix("CVE-") } }, "\(new)")
+            // Each named by its CVE, for a receiver that keys on it.
+            #expect(new.allSatisfy { ($0["id"] as? String)?.hasPrefix("CVE-") == true }, "\(new)")
             #expect(push["previousManifestDigest"] == nil)
             #expect((push["resolved"] as? [Any])?.isEmpty == true)
         }

@@ -51,7 +51,10 @@ public enum HarborReport {
             }
             if !cvss.isEmpty { item["preferred_cvss"] = cvss }
             var vendor: [String: Any] = ["ecosystem": vulnerability.ecosystem, "source": vulnerability.source, "path": vulnerability.path]
-            if id != vulnerability.id { vendor["advisory"] = vulnerability.id }
+            // The distribution's own record: the id reported before, or the record a CVE finding is named after.
+            if let advisory = id != vulnerability.id ? vulnerability.id : vulnerability.aliases.first(where: { !$0.hasPrefix("CVE-") && $0.contains(id) }) {
+                vendor["advisory"] = advisory
+            }
             // Where Harbor's own UI reads the scores (`CVSS.<source>.V3Score`…), as Trivy's
             // adapter writes them: each source's preferred score of each version.
             var bySource: [String: [String: Any]] = [:]
