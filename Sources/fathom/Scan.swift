@@ -206,6 +206,7 @@ struct Scan: AsyncParsableCommand {
             if let client { try? await client.shutdown() }
             client = nil
             printError("\(FathomError.wrapping(error, image: reference))")
+            discardEarlierOutput()
             throw ExitCode(1)
         }
     }
@@ -236,6 +237,7 @@ struct Scan: AsyncParsableCommand {
             throw exit
         } catch {
             printError("\(FathomError.wrapping(error, image: reference))")
+            discardEarlierOutput()
             throw ExitCode(1)
         }
     }
@@ -269,6 +271,19 @@ struct Scan: AsyncParsableCommand {
             listAllPackages: listAllPkgs ?? false, showSuppressed: showSuppressed, colour: output == nil && Terminal.wantsColour,
             width: output == nil ? Terminal.width : nil)
         return try format.render(report, template: template, table: options, warnings: !quiet)
+    }
+
+    /// A scan that failed leaves no earlier scan's report at --output: a pipeline that reads the
+    /// file after a failed step must not take an older image's findings for this one's. Only a
+    /// regular file is removed (`-o /dev/stdout` is not).
+    private func discardEarlierOutput() {
+        guard let output, (try? FileManager.default.attributesOfItem(atPath: output)[.type] as? FileAttributeType) == .typeRegular else { return }
+        do {
+            try FileManager.default.removeItem(atPath: output)
+            printNote("removed \(output), an earlier scan's report, so that it is not read as this one's")
+        } catch {
+            printWarning("\(output) holds an earlier scan's report and could not be removed: \(error.localizedDescription)")
+        }
     }
 
     private func write(_ text: String) throws {

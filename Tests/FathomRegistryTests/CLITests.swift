@@ -478,6 +478,15 @@ import Testing
         // A registry named with http:// is plain HTTP, said as such (no TLS to leave unchecked).
         let plain = try await fathom(["registry", "http://127.0.0.1:1", "--store", store, "--quiet"])
         #expect(plain.errorText.contains("127.0.0.1:1: plain HTTP (http://)") && !plain.errorText.contains("TLS certificates"), "\(plain.errorText)")
+        // A scan that fails leaves no earlier scan's report at -o for a pipeline to read as its own;
+        // a device given as -o is left alone.
+        let earlier = directory + "/report.json"
+        try #"{"vulnerabilities": []}"#.write(toFile: earlier, atomically: true, encoding: .utf8)
+        let failed = try await fathom(["scan", "oci:\(directory)/no-such-layout", "--store", store, "-f", "json", "-o", earlier])
+        #expect(failed.status == 1 && !FileManager.default.fileExists(atPath: earlier), "\(failed.errorText)")
+        #expect(failed.errorText.contains("removed \(earlier), an earlier scan's report"), "\(failed.errorText)")
+        let sbom = try await fathom(["scan", "sbom:\(directory)/no-such.cdx.json", "--store", store, "-o", "/dev/null"])
+        #expect(sbom.status == 1 && FileManager.default.fileExists(atPath: "/dev/null") && !sbom.errorText.contains("removed"), "\(sbom.errorText)")
     }
 
     /// A mistyped command is named as one (it was said to be its first option: `fathom scna
