@@ -120,7 +120,7 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 12  // 12: a distribution's record of one CVE reported as that CVE; 11: a USN rated by Ubuntu's priorities of its CVEs; 10: a groupless jar's finding names the group it was matched as (`matchedAs`); OS packages of another type than the release's match nothing; 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
+    public static let version = 12  // 12: a distribution's record of one CVE reported as that CVE, and one finding with another feed's record of it; 11: a USN rated by Ubuntu's priorities of its CVEs; 10: a groupless jar's finding names the group it was matched as (`matchedAs`); OS packages of another type than the release's match nothing; 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -242,7 +242,8 @@ public enum ImageMatcher {
 
     /// One match per vulnerability of a package: records that are aliases of each other (OSV's
     /// `aliases`: the same vulnerability, as PyPI's PYSEC-2018-28 and GHSA-x84v-xcm2-53pg are,
-    /// both CVE-2018-18074) are one finding, as Trivy and Grype report them, not one per feed.
+    /// both CVE-2018-18074; a distribution's tracker record and OSV record of one CVE) are one
+    /// finding, as Trivy and Grype report them, not one per feed.
     /// Only a group that names one CVE at most is merged: a record with an extra alias (PyPA's
     /// PYSEC-2021-335 and -370, two CVEs naming one GHSA) or a CSAF advisory listing several
     /// CVEs would otherwise join distinct vulnerabilities. The record kept is the one with a
@@ -260,9 +261,17 @@ public enum ImageMatcher {
             while parent[index] != index { (parent[index], index) = (parent[parent[index]], parent[index]) }
             return index
         }
+        // A distribution's record of one CVE is also that CVE's name: Debian's tracker record
+        // (`DEBIAN-CVE-X-openssl-bookworm`, alias CVE-X) and OSV's (`DEBIAN-CVE-X`, upstream
+        // CVE-X) are one vulnerability, reported once by the CVE.
+        func names(_ match: AdvisoryIndex.Match) -> [String] {
+            let own = [match.record.id] + (match.record.aliases ?? [])
+            let presented = presentedID(of: match.record.id, aliases: match.record.relatedIDs)
+            return presented == match.record.id ? own : own + [presented]
+        }
         var owner: [String: Int] = [:]
         for (index, match) in matches.enumerated() {
-            for name in [match.record.id] + (match.record.aliases ?? []) {
+            for name in names(match) {
                 if let other = owner[name] { parent[root(index)] = root(other) } else { owner[name] = index }
             }
         }
@@ -272,7 +281,7 @@ public enum ImageMatcher {
         var merged: [(kept: AdvisoryIndex.Match, others: [AdvisoryIndex.Match])] = []
         for key in groups.keys.sorted() {
             let members = groups[key]!.map { matches[$0] }
-            let cves = Set(members.flatMap { [$0.record.id] + ($0.record.aliases ?? []) }.filter { $0.hasPrefix("CVE-") })
+            let cves = Set(members.flatMap(names).filter { $0.hasPrefix("CVE-") })
             guard members.count > 1, cves.count <= 1 else {
                 merged += members.map { ($0, []) }
                 continue

@@ -401,8 +401,14 @@ public struct ScanPolicy: Sendable {
     /// change table lists as resolved: it is no longer in the image, so only its id, package,
     /// version, fix and severity are known).
     public func reports(id: String, package: String, installedVersion: String, fixed: Bool, severity: Severity, purl: PackageURL?, image: ImageIdentity?) -> Bool {
+        // Known by one id, it may be named by the other: the CVE a distribution's record of it
+        // is reported by, or the record an earlier scan reported it by.
+        let named = ignoreRules.map(\.id) + vex.flatMap { [$0.vulnerability] + $0.aliases }
+        let aliases = Array(Set(named.filter { other in
+            other != id && (ImageMatcher.presentedID(of: other, aliases: [id]) == id || ImageMatcher.presentedID(of: id, aliases: [other]) == other)
+        }))
         let finding = Finding(
-            id: id, aliases: [], ecosystem: "", package: package, sourcePackage: nil, installedVersion: installedVersion,
+            id: id, aliases: aliases, ecosystem: "", package: package, sourcePackage: nil, installedVersion: installedVersion,
             fixedVersion: fixed ? "" : nil, status: fixed ? .fixed : .affected, severity: severity, severitySource: nil, cvss: [],
             layerIndex: 0, path: "", source: "", title: nil, references: [])
         if suppression(of: finding, purl: purl, image: image) != nil { return false }

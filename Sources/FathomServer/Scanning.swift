@@ -429,7 +429,7 @@ extension ScanRunner {
     /// policy shows them) since the previous scan of its name. The first scan of a name (a scan
     /// job's, given its `reported` findings) has every finding new: the first push of a
     /// vulnerable image is the one a receiver most needs to hear of.
-    /// `aliases`: by id, the other ids of the findings the report shows (a receiver keys on
+    /// `aliases`: by finding key, the other ids of the findings the report shows (a receiver keys on
     /// the CVE of an `ALPINE-v3.7-musl-CVE-…` finding).
     nonisolated func notify(
         name: String, manifestDigest: Digest?, changes: ScanChanges?, trigger: String, advisoryVersion: String, reported: [StoredFinding]? = nil,
@@ -456,7 +456,7 @@ extension ScanRunner {
         func named(_ findings: [StoredFinding]) -> [StoredFinding] {
             findings.map { finding in
                 var named = finding
-                named.aliases = aliases[finding.id].flatMap { $0.isEmpty ? nil : $0 }
+                named.aliases = aliases[finding.key].flatMap { $0.isEmpty ? nil : $0 }
                 return named
             }
         }
@@ -490,9 +490,10 @@ extension ScanRunner {
         return digest.hasPrefix("sha256:") ? String(digest) : nil
     }
 
-    /// By id, the aliases of `report`'s findings.
+    /// By finding key (id and package), the aliases of `report`'s findings: one CVE in two
+    /// source packages is two Debian records, each its own finding's alias.
     static func aliases(of report: ScanReport) -> [String: [String]] {
-        Dictionary(report.vulnerabilities.map { ($0.id, $0.aliases) }, uniquingKeysWith: { first, _ in first })
+        Dictionary(report.vulnerabilities.map { (StoredFinding($0).key, $0.aliases) }, uniquingKeysWith: { first, _ in first })
     }
 
     static let findingsChanged = "findings.changed"

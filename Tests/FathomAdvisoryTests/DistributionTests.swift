@@ -24,6 +24,27 @@ import Testing
         InventoryEntry(package: Package(ecosystem: "rpm", name: name, version: version, path: "var/lib/rpm/rpmdb.sqlite"), layer: 0)
     }
 
+    /// Debian's tracker (fathom's `DEBIAN-CVE-X-openssl-bookworm`, alias CVE-X) and OSV's Debian
+    /// feed (`DEBIAN-CVE-X`, upstream CVE-X) both come with `db update`: one vulnerability, one
+    /// finding named by the CVE, with both records merged and the higher fix (had they been two
+    /// findings of one id, an upgrade past one fix would read as the CVE resolved while it stays).
+    @Test func debiansTwoFeedsOfOneCVEAreOneFinding() throws {
+        let tracker = #"{"openssl": {"CVE-2024-9": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "3.0.15-1~deb12u1", "urgency": "medium"}}}}}"#
+        let osv = #"{"id":"DEBIAN-CVE-2024-9","modified":"2024-01-01T00:00:00Z","upstream":["CVE-2024-9"],"affected":[{"package":{"ecosystem":"Debian:12","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.15-1~deb12u2"}]}]}]}"#
+        var index = AdvisoryIndex()
+        index.add(try FeedReader.parseDocument(Array(tracker.utf8), name: "tracker.json"), source: "debian-tracker")
+        index.add([try AdvisoryImport.osv(Array(osv.utf8), file: "DEBIAN-CVE-2024-9.json")], source: "osv-debian")
+        let findings = ImageMatcher.findings([Self.deb("libssl3", "3.0.14-1~deb12u1", source: "openssl")], osNamespace: "Debian:12", index: index)
+        #expect(findings.map(\.id) == ["CVE-2024-9"], "\(findings.map { "\($0.id) \($0.aliases)" })")
+        let finding = try #require(findings.first)
+        #expect(finding.fixedVersion == "3.0.15-1~deb12u2")
+        #expect(Set(finding.merged ?? []) == ["DEBIAN-CVE-2024-9-openssl-bookworm", "DEBIAN-CVE-2024-9"], "\(finding.merged ?? [])")
+        #expect(Set(finding.aliases) == ["DEBIAN-CVE-2024-9-openssl-bookworm", "DEBIAN-CVE-2024-9"], "\(finding.aliases)")
+        // Past the tracker's fix but not OSV's: still the one finding, at OSV's fix.
+        let between = ImageMatcher.findings([Self.deb("libssl3", "3.0.15-1~deb12u1", source: "openssl")], osNamespace: "Debian:12", index: index)
+        #expect(between.map { "\($0.id) \($0.fixedVersion ?? "-")" } == ["CVE-2024-9 3.0.15-1~deb12u2"])
+    }
+
     /// Ubuntu's records name source packages under `Ubuntu:22.04:LTS`; the Pro and FIPS tracks
     /// are other releases. Schema 1.6 records link their CVE through `related`, 1.7 records
     /// through `upstream`; a USN whose UBUNTU-CVE records all match is folded into them.

@@ -236,6 +236,21 @@ import Testing
         #expect(ScanPolicy.unusedRulesNote([], of: "this image") == nil)
     }
 
+    /// A resolved finding is known by its stored id alone: a rule naming the distribution's
+    /// record (as scans reported it before findings were named by their CVE) still hides the
+    /// stored CVE, and a rule naming the CVE hides a finding stored under the record's id.
+    @Test func aRuleNamesAStoredFindingByTheRecordOrItsCVE() throws {
+        var policy = ScanPolicy()
+        policy.ignoreRules = try ScanPolicy.ignoreRules("ALPINE-v3.7-musl-CVE-2019-14697\nCVE-2018-0732\n", file: "ignore")
+        func reports(_ id: String) -> Bool {
+            policy.reports(id: id, package: "musl", installedVersion: "1.1.18-r3", fixed: true, severity: .high, purl: nil, image: nil)
+        }
+        #expect(!reports("CVE-2019-14697") && !reports("ALPINE-v3.7-musl-CVE-2019-14697"))
+        #expect(!reports("ALPINE-v3.7-openssl-CVE-2018-0732") && !reports("CVE-2018-0732"))
+        // Another CVE whose number begins the same is another vulnerability.
+        #expect(reports("CVE-2019-1469") && reports("CVE-2018-07321") && reports("ALPINE-v3.7-openssl-CVE-2018-07321"))
+    }
+
     @Test func aDocumentOfNoKnownFormIsAnError() throws {
         #expect(throws: FathomError.self) { try VEXDocument.statements(Array(#"{"hello": 1}"#.utf8), file: "x.json") }
         #expect(throws: FathomError.self) { try VEXDocument.statements(Array("not json".utf8), file: "x.json") }

@@ -128,14 +128,19 @@ extension ScanReport {
                 return ["ref": .string(references[index]), "versions": .array(versions)]
             }
             let fixes = found.map { "\($0.package) \($0.installedVersion): " + ($0.fixedVersion.map { "upgrade to \($0)" } ?? $0.noFixWords) }
+            // One CVE in several packages may come from several records (Debian's of openssl and
+            // of nodejs): every record's id and page is kept.
+            var seen = Set<String>()
+            let aliases = found.flatMap(\.aliases).filter { seen.insert($0).inserted }
+            let links = found.flatMap(\.links).filter { seen.insert($0).inserted }
             return [
                 "bom-ref": .string(id), "id": .string(id),
                 "source": ["name": .string(first.source), "url": JSONValue(first.page)],
-                "references": .array(first.aliases.map { ["id": .string($0), "source": ["name": .string(Self.aliasSource($0))]] }),
+                "references": .array(aliases.map { ["id": .string($0), "source": ["name": .string(Self.aliasSource($0))]] }),
                 "ratings": .array(ratings),
                 "description": JSONValue(first.title),
                 "recommendation": .string(fixes.joined(separator: "; ")),
-                "advisories": .array(first.links.map { ["url": .string($0)] }),
+                "advisories": .array(links.map { ["url": .string($0)] }),
                 "affects": .array(affects),
                 "properties": .array(
                     [Self.property("fathom:vulnerability:status", first.status.rawValue)]
