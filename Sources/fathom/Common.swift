@@ -19,9 +19,15 @@ struct StoreOption: ParsableArguments {
     /// `forReading`: a command that only reads, which opens a file it may not write read-only.
     /// `answersQueries`: `serve`, whose API filters are planned for their values on PostgreSQL;
     /// every other command that writes has its statements planned once per connection.
-    func open(forReading: Bool = false, answersQueries: Bool = false) async throws -> any Store {
+    /// `creates`: a command that fills a new store (`db import`, `update`, `pull`), which makes
+    /// one without a word; any other says it made one, since a mistyped --store would otherwise
+    /// read only as "no advisory data" or "no scans".
+    func open(forReading: Bool = false, answersQueries: Bool = false, creates: Bool = false) async throws -> any Store {
+        let made = creates || forReading ? nil : newFile
         do {
-            return forReading ? try await openStoreForReading(store) : try await openStore(store, genericPlans: !answersQueries)
+            let opened = forReading ? try await openStoreForReading(store) : try await openStore(store, genericPlans: !answersQueries)
+            if let made { printNote("there was no store at \(made): a new, empty one was made (is --store mistyped?)") }
+            return opened
         } catch {
             let path = store ?? defaultStoreLocation()
             if !forReading, !path.contains("://"), FileManager.default.fileExists(atPath: path), !FileManager.default.isWritableFile(atPath: path) {
@@ -31,6 +37,19 @@ struct StoreOption: ParsableArguments {
             printError("cannot open the store: \(error)")
             throw ExitCode(1)
         }
+    }
+}
+
+extension StoreOption {
+    /// The SQLite file --store names, when it is not there yet.
+    var newFile: String? {
+        guard var path = store else { return nil }
+        for prefix in ["sqlite://", "sqlite:"] where path.hasPrefix(prefix) {
+            path = String(path.dropFirst(prefix.count))
+            break
+        }
+        guard !path.contains("://"), !path.lowercased().hasPrefix("postgres"), !FileManager.default.fileExists(atPath: path) else { return nil }
+        return path
     }
 }
 

@@ -65,7 +65,7 @@ struct Database: AsyncParsableCommand {
         _ body: (ImageReference, any Store, RegistryClient) async throws -> Void
     ) async throws {
         let parsed = try ImageReference(parsing: reference)
-        let store = try await storeOption.open()
+        let store = try await storeOption.open(creates: true)
         let client = try registryOptions.makeClient(for: parsed.registry)
         do {
             try await body(parsed, store, client)
@@ -164,7 +164,7 @@ struct Database: AsyncParsableCommand {
 
         func run() async throws {
             let feeds = try feedOptions.resolve()
-            let store = try await storeOption.open()
+            let store = try await storeOption.open(creates: true)
             let http = FeedUpdater.makeHTTPClient()
             let updater = FeedUpdater(store: store, http: http)
             var failed = 0
@@ -205,7 +205,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func run() async throws {
-            let store = try await storeOption.open()
+            let store = try await storeOption.open(creates: true)
             var failed = false
             // One feed per path, or, under --source, one feed of every path: importing each
             // under the one name replaced the one before (main's advisories lost to community's).

@@ -487,6 +487,14 @@ import Testing
         #expect(failed.errorText.contains("removed \(earlier), an earlier scan's report"), "\(failed.errorText)")
         let sbom = try await fathom(["scan", "sbom:\(directory)/no-such.cdx.json", "--store", store, "-o", "/dev/null"])
         #expect(sbom.status == 1 && FileManager.default.fileExists(atPath: "/dev/null") && !sbom.errorText.contains("removed"), "\(sbom.errorText)")
+        // A mistyped --store is said as the new store it made, not only as "no scans"; the
+        // store --store names is made by db import without a word.
+        let typo = try await fathom(["rescan", "--store", "sqlite:\(directory)/fathon.db"])
+        #expect(typo.errorText.contains("note: there was no store at \(directory)/fathon.db: a new, empty one was made (is --store mistyped?)"), "\(typo.errorText)")
+        let again = try await fathom(["rescan", "--store", "\(directory)/fathon.db"])
+        #expect(!again.errorText.contains("no store at"), "\(again.errorText)")
+        let imported = try await fathom(["db", "import", "--store", directory + "/new.db", Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path])
+        #expect(imported.status == 0 && !imported.errorText.contains("no store at"), "\(imported.errorText)")
     }
 
     /// A mistyped command is named as one (it was said to be its first option: `fathom scna
