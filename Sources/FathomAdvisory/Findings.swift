@@ -120,7 +120,7 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 12  // 12: a distribution's record of one CVE reported as that CVE, and one finding with another feed's record of it; 11: a USN rated by Ubuntu's priorities of its CVEs; 10: a groupless jar's finding names the group it was matched as (`matchedAs`); OS packages of another type than the release's match nothing; 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
+    public static let version = 12  // 12: a distribution's record of one CVE reported as that CVE, and one finding with another feed's record of it; a notice's CVE records name their CVEs; 11: a USN rated by Ubuntu's priorities of its CVEs; 10: a groupless jar's finding names the group it was matched as (`matchedAs`); OS packages of another type than the release's match nothing; 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -204,6 +204,9 @@ public enum ImageMatcher {
                 for other in others { aliases += [other.record.id] + other.record.relatedIDs + (rollups[other.record.id] ?? []) }
                 var named: Set<String> = [match.record.id]
                 aliases = aliases.filter { named.insert($0).inserted }
+                // A notice's records of CVEs (a USN's UBUNTU-CVE-…) name those CVEs too: KEV,
+                // EPSS and other feeds' scores are by CVE, and so is a search.
+                aliases += aliases.compactMap(Self.cveNamed).filter { named.insert($0).inserted }
                 // A distribution's record of one CVE is that CVE, as Trivy and Grype name it; the
                 // record's id stays its first alias, and among `merged` (a scan that knew the
                 // finding by it knew this one).
@@ -238,6 +241,14 @@ public enum ImageMatcher {
         let cves = Set(aliases.filter { $0.hasPrefix("CVE-") })
         guard cves.count == 1, let cve = cves.first, id.hasSuffix("-" + cve) || id.contains("-" + cve + "-") else { return id }
         return cve
+    }
+
+    /// The CVE `name` is, or is a distribution's record of (`UBUNTU-CVE-2023-4911`,
+    /// `DEBIAN-CVE-2024-0001-openssl-bookworm`); nil for any other name (a USN, a GHSA).
+    public static func cveNamed(_ name: String) -> String? {
+        if name.hasPrefix("CVE-") { return name }
+        guard let found = name.firstMatch(of: /-(CVE-[0-9]{4}-[0-9]+)(?:-|$)/) else { return nil }
+        return String(found.1)
     }
 
     /// One match per vulnerability of a package: records that are aliases of each other (OSV's
@@ -302,6 +313,17 @@ public enum ImageMatcher {
             merged.append((kept, members.filter { $0.record.id != kept.record.id || $0.source != kept.source }))
         }
         return merged
+    }
+}
+
+extension Finding {
+    /// The names an ignore rule or a VEX statement waives this finding by: its id, and its
+    /// aliases when it is about one vulnerability. An advisory of several CVEs (a USN, a DSA, an
+    /// RHSA) is waived by its own id only: a rule about one of its CVEs leaves it reported, as the
+    /// others are still there (as Trivy and Grype, which report each CVE, would).
+    public var waivableNames: Set<String> {
+        let cves = Set(([id] + aliases).compactMap(ImageMatcher.cveNamed))
+        return cves.count > 1 ? [id] : Set([id] + aliases)
     }
 }
 

@@ -19,10 +19,10 @@ public struct ScanPolicy: Sendable {
         /// `FILE:LINE`, for a suppressed finding's rule.
         public var origin: String
 
-        /// Whether the rule names `finding`: its id or an alias, and its package or source package
-        /// when the rule names one ("pkg:musl" covers musl-utils too).
+        /// Whether the rule names `finding`: its id or an alias (`waivableNames`), and its package
+        /// or source package when the rule names one ("pkg:musl" covers musl-utils too).
         func names(_ finding: Finding) -> Bool {
-            (finding.id == id || finding.aliases.contains(id)) && (package == nil || package == finding.package || package == finding.sourcePackage)
+            finding.waivableNames.contains(id) && (package == nil || package == finding.package || package == finding.sourcePackage)
         }
 
         public init(id: String, package: String? = nil, expires: Date? = nil, origin: String = "") {
@@ -308,7 +308,7 @@ public struct ScanPolicy: Sendable {
         for finding in findings where !skips.skips(finding.path) {
             if let suppressed = suppression(of: finding, purl: purl(finding), image: image) {
                 outcome.suppressed.append(suppressed)
-                let names = Set([finding.id] + finding.aliases)
+                let names = finding.waivableNames
                 let url = purl(finding)
                 for statement in vex where statement.status.suppresses && statement.names(names) && statement.covers(url, in: image) {
                     outcome.usedRules.insert(statement.origin)
@@ -375,7 +375,7 @@ public struct ScanPolicy: Sendable {
 
     /// Why `finding` is suppressed (a VEX statement or an ignore rule), or nil.
     func suppression(of finding: Finding, purl: @autoclosure () -> PackageURL?, image: ImageIdentity?) -> Suppressed? {
-        let names = Set([finding.id] + finding.aliases)
+        let names = finding.waivableNames
         // A statement that says the package is affected (or still under investigation) wins over
         // one that says it is not: a VEX that contradicts itself suppresses nothing. The purl is
         // made only for the statements that name the finding (most policies have none).

@@ -101,6 +101,10 @@ struct PolicyOptions: ParsableArguments {
             if ignorePath == nil, FileManager.default.fileExists(atPath: ".trivyignore") {
                 printNote("reading .trivyignore (Trivy's ignore file; fathom's own is .fathomignore)")
                 ignorePath = ".trivyignore"
+            } else if ignoreFile == nil, ignorePath != nil, FileManager.default.fileExists(atPath: ".trivyignore") {
+                // Both: only fathom's is read, and its rules are not the other's (a user who kept
+                // both would otherwise find a .trivyignore rule silently not applied).
+                printWarning(".trivyignore is not read: .fathomignore is (fathom reads one ignore file; --ignore-file names it)")
             }
             try policy.read(ignoreFile: ignorePath, vex: vex) { warning in
                 printWarning(warning)

@@ -65,10 +65,10 @@ import Testing
         #expect(lines == [
             // The USN's other upstream record (UBUNTU-CVE-2023-4527) is not in the sample: it stays.
             "libc6 CVE-2023-4911 2.35-0ubuntu3.4 fixed UBUNTU-CVE-2023-4911",
-            "libc6 USN-6409-1 2.35-0ubuntu3.4 fixed UBUNTU-CVE-2023-4527,UBUNTU-CVE-2023-4911",
+            "libc6 USN-6409-1 2.35-0ubuntu3.4 fixed CVE-2023-4527,CVE-2023-4911,UBUNTU-CVE-2023-4527,UBUNTU-CVE-2023-4911",
             "libnode72 CVE-2023-5363 - affected UBUNTU-CVE-2023-5363",
             "libssl3 CVE-2023-5363 3.0.2-0ubuntu1.12 fixed UBUNTU-CVE-2023-5363",
-            "libssl3 USN-6450-1 3.0.2-0ubuntu1.12 fixed UBUNTU-CVE-2023-2975,UBUNTU-CVE-2023-3446,UBUNTU-CVE-2023-3817,UBUNTU-CVE-2023-5363",
+            "libssl3 USN-6450-1 3.0.2-0ubuntu1.12 fixed CVE-2023-2975,CVE-2023-3446,CVE-2023-3817,CVE-2023-5363,UBUNTU-CVE-2023-2975,UBUNTU-CVE-2023-3446,UBUNTU-CVE-2023-3817,UBUNTU-CVE-2023-5363",
             "zlib1g CVE-2022-37434 1:1.2.11.dfsg-2ubuntu9.2 fixed UBUNTU-CVE-2022-37434",
         ], "\(lines)")
         // A 1.7 USN rates only its CVEs, by Ubuntu's priority: USN-6450-1 is as severe as the
@@ -77,6 +77,17 @@ import Testing
         let notice = try #require(findings.first { $0.id == "USN-6450-1" })
         #expect(notice.severity == .medium && notice.severitySource == "osv-ubuntu", "\(notice.severity) \(notice.severitySource ?? "-")")
         #expect(findings.first { $0.id == "CVE-2023-5363" && $0.package == "libssl3" }?.severity == .medium)
+        // A rule about one of a notice's CVEs (VEX statements go by the same names), written either way, waives that
+        // CVE's finding, not the notice, which fixes CVE-2023-4527 too; the notice's own id does.
+        for written in ["CVE-2023-4911", "UBUNTU-CVE-2023-4911"] {
+            var policy = ScanPolicy()
+            policy.ignoreRules = try ScanPolicy.ignoreRules(written + "\n", file: "ignore")
+            let kept = policy.apply(findings, purl: { _ in nil }, image: nil).kept.map { "\($0.package) \($0.id)" }
+            #expect(kept.contains("libc6 USN-6409-1") && !kept.contains("libc6 CVE-2023-4911"), "\(written): \(kept)")
+        }
+        var byNotice = ScanPolicy()
+        byNotice.ignoreRules = try ScanPolicy.ignoreRules("USN-6409-1\n", file: "ignore")
+        #expect(!byNotice.apply(findings, purl: { _ in nil }, image: nil).kept.contains { $0.id == "USN-6409-1" })
         // Trusty's ESM fix (Ubuntu:Pro:14.04:LTS) is not 14.04's.
         #expect(ImageMatcher.findings([Self.deb("zlib1g", "1:1.2.8.dfsg-1ubuntu1.1", source: "zlib")], osNamespace: "Ubuntu:14.04", index: index).isEmpty)
 

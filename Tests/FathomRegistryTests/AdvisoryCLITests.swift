@@ -506,6 +506,11 @@ import Testing
         #expect(trivyOutput.errorText.contains("reading .trivyignore"), "\(trivyOutput.errorText)")
         let trivySuppressed = trivyDocument["suppressed"] as? [[String: Any]] ?? []
         #expect(trivySuppressed.count == 2 && trivySuppressed.allSatisfy { $0["rule"] as? String == ".trivyignore:1" }, "\(trivySuppressed)")
+        // Beside fathom's own, it is not read, and that is said (it was silently passed over).
+        try "CVE-2019-14697\n".write(toFile: directory + "/.trivyignore", atomically: true, encoding: .utf8)
+        let (bothOutput, _) = try await scanJSON([], store: store, directory: directory)
+        #expect(bothOutput.errorText.contains("warning: .trivyignore is not read: .fathomignore is"), "\(bothOutput.errorText)")
+        try FileManager.default.removeItem(atPath: directory + "/.trivyignore")
 
         // VEX, as vexctl writes it: the image is the product and musl-utils its subcomponent.
         // The statement suppresses musl-utils' finding and never musl's (no substring match).

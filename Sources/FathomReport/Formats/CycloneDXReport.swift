@@ -136,7 +136,7 @@ extension ScanReport {
             return [
                 "bom-ref": .string(id), "id": .string(id),
                 "source": ["name": .string(first.source), "url": JSONValue(first.page)],
-                "references": .array(aliases.map { ["id": .string($0), "source": ["name": .string(Self.aliasSource($0))]] }),
+                "references": .array(aliases.map { ["id": .string($0), "source": ["name": .string(Self.aliasSource($0, feed: first.source))]] }),
                 "ratings": .array(ratings),
                 "description": JSONValue(first.title),
                 "recommendation": .string(fixes.joined(separator: "; ")),
@@ -204,10 +204,12 @@ extension ScanReport {
         }
     }
 
-    static func aliasSource(_ id: String) -> String {
+    /// Where an alias is published: NVD, GitHub, OSV, or for an id only fathom gives (the secdb's
+    /// `ALPINE-v3.7-musl-CVE-…`, the tracker's `DEBIAN-CVE-…-bookworm`) the feed it came from.
+    static func aliasSource(_ id: String, feed: String) -> String {
         if id.hasPrefix("CVE-") { return "NVD" }
         if id.hasPrefix("GHSA-") { return "GitHub" }
-        return "OSV"
+        return OSVPage.url(for: id) == nil ? feed : "OSV"
     }
 
     /// OpenVEX's justifications in CycloneDX's words.

@@ -121,7 +121,8 @@ extension ScanReport {
     }
 
     static func rule(_ vulnerability: Vulnerability, all: [Vulnerability]) -> JSONValue {
-        let title = vulnerability.title ?? "\(vulnerability.id) in \(vulnerability.package)"
+        // One rule per id: a CVE in musl and musl-utils (or in two Debian source packages) names them all.
+        let title = vulnerability.title ?? "\(vulnerability.id) in \(Set(all.map(\.package)).sorted().joined(separator: ", "))"
         let packages = Set(all.map { "\($0.package) \($0.installedVersion)" }).sorted()
         let fixes = all.map { "- \($0.package) \($0.installedVersion): " + ($0.fixedVersion.map { "upgrade to \($0)" } ?? $0.noFixWords) }
         let scores = vulnerability.cvss.map { "- CVSS \($0.version) \($0.score) from \($0.attribution): `\($0.vector)`" }
