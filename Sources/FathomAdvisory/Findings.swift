@@ -322,7 +322,10 @@ extension Finding {
     /// RHSA) is waived by its own id only: a rule about one of its CVEs leaves it reported, as the
     /// others are still there (as Trivy and Grype, which report each CVE, would).
     public var waivableNames: Set<String> {
-        let cves = Set(([id] + aliases).compactMap(ImageMatcher.cveNamed))
+        // The CVEs its aliases name (its id's only when they name none: a record whose id and
+        // alias disagree is the alias's).
+        var cves = Set(aliases.compactMap(ImageMatcher.cveNamed))
+        if cves.isEmpty, let own = ImageMatcher.cveNamed(id) { cves = [own] }
         return cves.count > 1 ? [id] : Set([id] + aliases)
     }
 }

@@ -219,7 +219,7 @@ public struct ScanPolicy: Sendable {
         guard !unused.isEmpty else { return nil }
         let shown = unused.prefix(10).joined(separator: ", ") + (unused.count > 10 ? ", and \(unused.count - 10) more" : "")
         return "\(unused.count) ignore rule\(unused.count == 1 ? "" : "s") or VEX statement\(unused.count == 1 ? "" : "s") suppressed nothing in \(subject) "
-            + "(a misspelled id, or a package or product not in \(subject == "this image" ? "it" : "them")): \(shown)"
+            + "(a misspelled id, a package or product not in \(subject == "this image" ? "it" : "them"), or one CVE of a notice that fixes others: name the notice): \(shown)"
     }
 
     /// The empty policy: every finding reported, no verdict asked for.
@@ -377,12 +377,13 @@ public struct ScanPolicy: Sendable {
     func suppression(of finding: Finding, purl: @autoclosure () -> PackageURL?, image: ImageIdentity?) -> Suppressed? {
         let names = finding.waivableNames
         // A statement that says the package is affected (or still under investigation) wins over
-        // one that says it is not: a VEX that contradicts itself suppresses nothing. The purl is
-        // made only for the statements that name the finding (most policies have none).
-        let naming = vex.filter { $0.names(names) }
+        // one that says it is not: a VEX that contradicts itself suppresses nothing, and one that
+        // says any CVE of a notice affects it keeps the notice. The purl is made only for the
+        // statements that name the finding (most policies have none).
+        let naming = vex.filter { $0.names(Set([finding.id] + finding.aliases)) }
         let url = naming.isEmpty ? nil : purl()
         let statements = naming.filter { $0.covers(url, in: image) }
-        if !statements.contains(where: { !$0.status.suppresses }), let statement = statements.first {
+        if !statements.contains(where: { !$0.status.suppresses }), let statement = statements.first(where: { $0.names(names) }) {
             return Suppressed(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "vex: \(statement.status.rawValue)",
                 justification: statement.justification, rule: statement.origin, severity: finding.severity,

@@ -48,7 +48,8 @@ extension StoreOption {
             path = String(path.dropFirst(prefix.count))
             break
         }
-        guard !path.contains("://"), !path.lowercased().hasPrefix("postgres"), !FileManager.default.fileExists(atPath: path) else { return nil }
+        guard !path.isEmpty, path != ":memory:", !path.contains("://"), !path.lowercased().hasPrefix("postgres"), !FileManager.default.fileExists(atPath: path)
+        else { return nil }
         return path
     }
 }
@@ -176,12 +177,14 @@ struct TimeoutOption: ParsableArguments {
     func limit() throws -> Duration? { try timeout.flatMap { try WorkerOptions.interval($0, option: "--timeout") } }
 
     /// Starts the clock for `what`; cancel the task when the run ends in time.
-    func start(_ what: String) throws -> Task<Void, Never>? {
+    /// `onExpiry` runs before the exit (`scan` removes an earlier report at --output).
+    func start(_ what: String, onExpiry: @escaping @Sendable () -> Void = {}) throws -> Task<Void, Never>? {
         guard let limit = try limit(), let timeout else { return nil }
         return Task.detached {
             try? await Task.sleep(for: limit)
             guard !Task.isCancelled else { return }
             printError("\(what): timed out after \(timeout) (--timeout)")
+            onExpiry()
             Glibc.exit(1)
         }
     }

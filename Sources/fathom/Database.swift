@@ -27,7 +27,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func run() async throws {
-            try await withArtifact(reference, registryOptions, storeOption) { target, store, client in
+            try await withArtifact(reference, registryOptions, storeOption, creates: false) { target, store, client in
                 let summary = try await AdvisoryArtifact.push(from: store, to: target, client: client)
                 for source in summary.sources { print("\(source.name): \(source.contents)") }
                 print("pushed \(target) (\(summary.manifestDigest))")
@@ -46,7 +46,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var storeOption: StoreOption
 
         func run() async throws {
-            try await withArtifact(reference, registryOptions, storeOption) { source, store, client in
+            try await withArtifact(reference, registryOptions, storeOption, creates: true) { source, store, client in
                 let summary = try await AdvisoryArtifact.pull(into: store, from: source, client: client)
                 for entry in summary.sources {
                     print(
@@ -61,11 +61,12 @@ struct Database: AsyncParsableCommand {
     /// Runs `body` with the artifact's reference, the store and a client for its registry;
     /// closes both however `body` ends, and turns a failure into one error line and exit 1.
     static func withArtifact(
-        _ reference: String, _ registryOptions: RegistryOptions, _ storeOption: StoreOption,
+        _ reference: String, _ registryOptions: RegistryOptions, _ storeOption: StoreOption, creates: Bool,
         _ body: (ImageReference, any Store, RegistryClient) async throws -> Void
     ) async throws {
         let parsed = try ImageReference(parsing: reference)
-        let store = try await storeOption.open(creates: true)
+        // Pulled into a new store without a word; pushed from one, said (a mistyped --store).
+        let store = try await storeOption.open(creates: creates)
         let client = try registryOptions.makeClient(for: parsed.registry)
         do {
             try await body(parsed, store, client)

@@ -141,10 +141,35 @@ struct Scan: AsyncParsableCommand {
         }
     }
 
+    /// Set once the report is written: an exit after it (the verdict's code) keeps it.
+    private static let reportWritten = Locked(false)
+
     func run() async throws {
         bootstrapLogging(quiet: quiet)
-        let watchdog = try timeoutOption.start("image \(reference)")
+        // A scan that fails, however (an error, a bad option, --timeout), leaves no earlier
+        // scan's report at --output for a pipeline to take for this one's.
+        let discard: @Sendable () -> Void = { [output, inputs] in Self.discardEarlierOutput(output, inputs: inputs) }
+        let watchdog = try timeoutOption.start("image \(reference)", onExpiry: discard)
         defer { watchdog?.cancel() }
+        do {
+            try await scanAndReport()
+        } catch {
+            if !Self.reportWritten.withLock({ $0 }) { discard() }
+            throw error
+        }
+    }
+
+    /// The files this scan reads, which --output never removes (`sbom:x.json -o x.json`).
+    private var inputs: [String] {
+        var paths = [storeOption.store, policyOptions.ignoreFile, template].compactMap { $0 } + policyOptions.vex
+        if let colon = reference.firstIndex(of: ":"), ["sbom", "oci", "oci-archive", "docker-archive", "dir", "rootfs"].contains(String(reference[..<colon])) {
+            let path = String(reference[reference.index(after: colon)...])
+            paths += [path, String(path[..<(path.lastIndex(of: ":") ?? path.endIndex)])]
+        }
+        return paths.map { $0.hasPrefix("sqlite://") ? String($0.dropFirst(9)) : $0.hasPrefix("sqlite:") ? String($0.dropFirst(7)) : $0 }
+    }
+
+    private func scanAndReport() async throws {
         let reportTemplate = try loadTemplate(template)
         var policy = try policyOptions.policy()
         // One image: its report names the rules that suppressed nothing in it.
@@ -206,7 +231,6 @@ struct Scan: AsyncParsableCommand {
             if let client { try? await client.shutdown() }
             client = nil
             printError("\(FathomError.wrapping(error, image: reference))")
-            discardEarlierOutput()
             throw ExitCode(1)
         }
     }
@@ -237,7 +261,6 @@ struct Scan: AsyncParsableCommand {
             throw exit
         } catch {
             printError("\(FathomError.wrapping(error, image: reference))")
-            discardEarlierOutput()
             throw ExitCode(1)
         }
     }
@@ -275,11 +298,17 @@ struct Scan: AsyncParsableCommand {
 
     /// A scan that failed leaves no earlier scan's report at --output: a pipeline that reads the
     /// file after a failed step must not take an older image's findings for this one's. Only a
-    /// regular file is removed (`-o /dev/stdout` is not).
-    private func discardEarlierOutput() {
-        guard let output, (try? FileManager.default.attributesOfItem(atPath: output)[.type] as? FileAttributeType) == .typeRegular else { return }
+    /// regular file is removed (`-o /dev/stdout` is not; through a link, its target), never one
+    /// the scan reads.
+    private static func discardEarlierOutput(_ output: String?, inputs: [String]) {
+        guard let output else { return }
+        let real = URL(fileURLWithPath: output).resolvingSymlinksInPath().path
+        guard !inputs.contains(where: { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == real }),
+            FileManager.default.fileExists(atPath: real),
+            (try? FileManager.default.attributesOfItem(atPath: real)[.type] as? FileAttributeType) == .typeRegular
+        else { return }
         do {
-            try FileManager.default.removeItem(atPath: output)
+            try FileManager.default.removeItem(atPath: real)
             printNote("removed \(output), an earlier scan's report, so that it is not read as this one's")
         } catch {
             printWarning("\(output) holds an earlier scan's report and could not be removed: \(error.localizedDescription)")
@@ -290,6 +319,7 @@ struct Scan: AsyncParsableCommand {
         if let output {
             do {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+                Self.reportWritten.withLock { $0 = true }
             } catch {
                 throw FathomError(.io, "cannot write the report (does its directory exist?)", path: output, cause: error)
             }

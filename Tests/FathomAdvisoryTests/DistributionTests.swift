@@ -88,6 +88,15 @@ import Testing
         var byNotice = ScanPolicy()
         byNotice.ignoreRules = try ScanPolicy.ignoreRules("USN-6409-1\n", file: "ignore")
         #expect(!byNotice.apply(findings, purl: { _ in nil }, image: nil).kept.contains { $0.id == "USN-6409-1" })
+        // A VEX statement that one of the notice's CVEs affects libc6 keeps the notice, whatever
+        // another says of the notice itself (affected wins, as for one vulnerability).
+        let libc6 = VEXStatement.Product(id: "pkg:deb/ubuntu/libc6", purl: try PackageURL(parsing: "pkg:deb/ubuntu/libc6"))
+        let purl: (Finding) -> PackageURL? = { PackageURL(type: "deb", namespace: "ubuntu", name: $0.package, version: $0.installedVersion) }
+        var vex = ScanPolicy()
+        vex.vex = [VEXStatement(vulnerability: "USN-6409-1", status: .notAffected, justification: "vulnerable_code_not_present", products: [libc6], origin: "notice")]
+        #expect(!vex.apply(findings, purl: purl, image: nil).kept.contains { $0.id == "USN-6409-1" }, "the statement covers libc6: the test can fail")
+        vex.vex.append(VEXStatement(vulnerability: "CVE-2023-4527", status: .affected, products: [libc6], origin: "cve"))
+        #expect(vex.apply(findings, purl: purl, image: nil).kept.contains { $0.id == "USN-6409-1" })
         // Trusty's ESM fix (Ubuntu:Pro:14.04:LTS) is not 14.04's.
         #expect(ImageMatcher.findings([Self.deb("zlib1g", "1:1.2.8.dfsg-1ubuntu1.1", source: "zlib")], osNamespace: "Ubuntu:14.04", index: index).isEmpty)
 

@@ -487,6 +487,14 @@ import Testing
         #expect(failed.errorText.contains("removed \(earlier), an earlier scan's report"), "\(failed.errorText)")
         let sbom = try await fathom(["scan", "sbom:\(directory)/no-such.cdx.json", "--store", store, "-o", "/dev/null"])
         #expect(sbom.status == 1 && FileManager.default.fileExists(atPath: "/dev/null") && !sbom.errorText.contains("removed"), "\(sbom.errorText)")
+        // Nor a file the scan reads (the SBOM given as its own -o); an ignore file that cannot be
+        // read fails the scan before it starts, and the earlier report goes too.
+        try "not an SBOM".write(toFile: directory + "/bad.json", atomically: true, encoding: .utf8)
+        let sameFile = try await fathom(["scan", "sbom:\(directory)/bad.json", "--store", store, "-o", directory + "/bad.json"])
+        #expect(sameFile.status == 1 && FileManager.default.fileExists(atPath: directory + "/bad.json"), "\(sameFile.errorText)")
+        try #"{"vulnerabilities": []}"#.write(toFile: earlier, atomically: true, encoding: .utf8)
+        let badPolicy = try await fathom(["scan", "oci:\(directory)/no-such-layout", "--store", store, "--ignore-file", directory + "/missing", "-o", earlier])
+        #expect(badPolicy.status == 1 && !FileManager.default.fileExists(atPath: earlier), "\(badPolicy.errorText)")
         // A mistyped --store is said as the new store it made, not only as "no scans"; the
         // store --store names is made by db import without a word.
         let typo = try await fathom(["rescan", "--store", "sqlite:\(directory)/fathon.db"])

@@ -132,11 +132,12 @@ extension ScanReport {
             // of nodejs): every record's id and page is kept.
             var seen = Set<String>()
             let aliases = found.flatMap(\.aliases).filter { seen.insert($0).inserted }
+            let feedOf = Dictionary(found.flatMap { vulnerability in vulnerability.aliases.map { ($0, vulnerability.source) } }, uniquingKeysWith: { first, _ in first })
             let links = found.flatMap(\.links).filter { seen.insert($0).inserted }
             return [
                 "bom-ref": .string(id), "id": .string(id),
                 "source": ["name": .string(first.source), "url": JSONValue(first.page)],
-                "references": .array(aliases.map { ["id": .string($0), "source": ["name": .string(Self.aliasSource($0, feed: first.source))]] }),
+                "references": .array(aliases.map { ["id": .string($0), "source": ["name": .string(Self.aliasSource($0, feed: feedOf[$0] ?? first.source))]] }),
                 "ratings": .array(ratings),
                 "description": JSONValue(first.title),
                 "recommendation": .string(fixes.joined(separator: "; ")),
