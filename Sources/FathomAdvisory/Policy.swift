@@ -21,8 +21,8 @@ public struct ScanPolicy: Sendable {
 
         /// Whether the rule names `finding`: its id or an alias (`waivableNames`), and its package
         /// or source package when the rule names one ("pkg:musl" covers musl-utils too).
-        func names(_ finding: Finding) -> Bool {
-            finding.waivableNames.contains(id) && (package == nil || package == finding.package || package == finding.sourcePackage)
+        func names(_ finding: Finding, waivable: Set<String>? = nil) -> Bool {
+            (waivable ?? finding.waivableNames).contains(id) && (package == nil || package == finding.package || package == finding.sourcePackage)
         }
 
         public init(id: String, package: String? = nil, expires: Date? = nil, origin: String = "") {
@@ -313,12 +313,13 @@ public struct ScanPolicy: Sendable {
                 for statement in vex where statement.status.suppresses && statement.names(names) && statement.covers(url, in: image) {
                     outcome.usedRules.insert(statement.origin)
                 }
-                for rule in ignoreRules where rule.names(finding) && (rule.expires.map { $0 > now } ?? true) { outcome.usedRules.insert(rule.origin) }
+                for rule in ignoreRules where rule.names(finding, waivable: names) && (rule.expires.map { $0 > now } ?? true) { outcome.usedRules.insert(rule.origin) }
                 continue
             }
             // Said only of a finding the report shows (kept, or among the kernel's).
             func noteExpiredRule() {
-                guard let rule = ignoreRules.first(where: { $0.names(finding) && ($0.expires.map { $0 <= now } ?? false) }), let expires = rule.expires
+                let waivable = finding.waivableNames
+                guard let rule = ignoreRules.first(where: { $0.names(finding, waivable: waivable) && ($0.expires.map { $0 <= now } ?? false) }), let expires = rule.expires
                 else { return }
                 let said = "\(rule.origin) (\(rule.id), expired \(Self.dayFormat(expires.addingTimeInterval(-86_400))))"
                 if !outcome.expiredRules.contains(said) { outcome.expiredRules.append(said) }
@@ -389,7 +390,7 @@ public struct ScanPolicy: Sendable {
                 justification: statement.justification, rule: statement.origin, severity: finding.severity,
                 ecosystem: finding.ecosystem, path: finding.path)
         }
-        if let rule = ignoreRules.first(where: { $0.names(finding) && ($0.expires.map { $0 > now } ?? true) }) {
+        if let rule = ignoreRules.first(where: { $0.names(finding, waivable: names) && ($0.expires.map { $0 > now } ?? true) }) {
             return Suppressed(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "ignore file",
                 justification: rule.expires.map { "until \(Self.dayFormat($0.addingTimeInterval(-86_400)))" }, rule: rule.origin, severity: finding.severity,

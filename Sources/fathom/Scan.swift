@@ -9,6 +9,7 @@ import FathomRegistry
 import FathomEngine
 import FathomReport
 import FathomStore
+import FathomStores
 import Foundation
 import Logging
 import Mustache
@@ -149,7 +150,8 @@ struct Scan: AsyncParsableCommand {
         // A scan that fails, however (an error, a bad option, --timeout), leaves no earlier
         // scan's report at --output for a pipeline to take for this one's.
         let discard: @Sendable () -> Void = { [output, inputs] in Self.discardEarlierOutput(output, inputs: inputs) }
-        let watchdog = try timeoutOption.start("image \(reference)", onExpiry: discard)
+        // A timeout after the report was written (during the verdict) keeps it.
+        let watchdog = try timeoutOption.start("image \(reference)", onExpiry: { if !Self.reportWritten.withLock({ $0 }) { discard() } })
         defer { watchdog?.cancel() }
         do {
             try await scanAndReport()
@@ -161,10 +163,13 @@ struct Scan: AsyncParsableCommand {
 
     /// The files this scan reads, which --output never removes (`sbom:x.json -o x.json`).
     private var inputs: [String] {
-        var paths = [storeOption.store, policyOptions.ignoreFile, template].compactMap { $0 } + policyOptions.vex
+        var paths = [storeOption.store ?? defaultStoreLocation(), policyOptions.ignoreFile, registryOptions.caFile].compactMap { $0 }
+            + policyOptions.vex + [".fathomignore", ".trivyignore"]
+        if let template { paths.append(template.hasPrefix("@") ? String(template.dropFirst()) : template) }
+        // A local source's path, with or without what follows each colon (`img.tar:repo:tag`).
         if let colon = reference.firstIndex(of: ":"), ["sbom", "oci", "oci-archive", "docker-archive", "dir", "rootfs"].contains(String(reference[..<colon])) {
-            let path = String(reference[reference.index(after: colon)...])
-            paths += [path, String(path[..<(path.lastIndex(of: ":") ?? path.endIndex)])]
+            let path = reference[reference.index(after: colon)...]
+            paths += [String(path)] + path.indices.filter { path[$0] == ":" }.map { String(path[..<$0]) }
         }
         return paths.map { $0.hasPrefix("sqlite://") ? String($0.dropFirst(9)) : $0.hasPrefix("sqlite:") ? String($0.dropFirst(7)) : $0 }
     }

@@ -492,6 +492,8 @@ import Testing
         try "not an SBOM".write(toFile: directory + "/bad.json", atomically: true, encoding: .utf8)
         let sameFile = try await fathom(["scan", "sbom:\(directory)/bad.json", "--store", store, "-o", directory + "/bad.json"])
         #expect(sameFile.status == 1 && FileManager.default.fileExists(atPath: directory + "/bad.json"), "\(sameFile.errorText)")
+        let archive = try await fathom(["scan", "docker-archive:\(directory)/bad.json:team/app:1", "--store", store, "-o", directory + "/bad.json"])
+        #expect(archive.status == 1 && FileManager.default.fileExists(atPath: directory + "/bad.json"), "\(archive.errorText)")
         try #"{"vulnerabilities": []}"#.write(toFile: earlier, atomically: true, encoding: .utf8)
         let badPolicy = try await fathom(["scan", "oci:\(directory)/no-such-layout", "--store", store, "--ignore-file", directory + "/missing", "-o", earlier])
         #expect(badPolicy.status == 1 && !FileManager.default.fileExists(atPath: earlier), "\(badPolicy.errorText)")
