@@ -376,6 +376,7 @@ public struct ScanPolicy: Sendable {
 
     /// Why `finding` is suppressed (a VEX statement or an ignore rule), or nil.
     func suppression(of finding: Finding, purl: @autoclosure () -> PackageURL?, image: ImageIdentity?) -> Suppressed? {
+        guard !vex.isEmpty || !ignoreRules.isEmpty else { return nil }
         let names = finding.waivableNames
         // A statement that says the package is affected (or still under investigation) wins over
         // one that says it is not: a VEX that contradicts itself suppresses nothing, and one that

@@ -24,6 +24,18 @@ import Testing
         InventoryEntry(package: Package(ecosystem: "rpm", name: name, version: version, path: "var/lib/rpm/rpmdb.sqlite"), layer: 0)
     }
 
+    /// The CVE a distribution's record names, as the feeds name their records (secdb entries as
+    /// fathom names them, Debian's tracker and OSV's DEBIAN-, UBUNTU-, ALPINE-CVE records).
+    @Test func theCVEARecordIsOf() {
+        let cases: [(String, String?)] = [
+            ("CVE-2019-14697", "CVE-2019-14697"), ("ALPINE-v3.7-musl-CVE-2019-14697", "CVE-2019-14697"),
+            ("DEBIAN-CVE-2024-0001-openssl-bookworm", "CVE-2024-0001"), ("UBUNTU-CVE-2023-4911", "CVE-2023-4911"),
+            ("ALPINE-CVE-2024-12345", "CVE-2024-12345"), ("USN-6409-1", nil), ("GHSA-x84v-xcm2-53pg", nil), ("ALPINE-v3.7-xen-XSA-207", nil),
+            ("X-CVE-19-1", nil), ("X-CVE-2019-", nil), ("X-CVE-2019-12a", nil), ("XCVE-2019-1", nil), ("X-CVE-2019-1-CVE-2020-2", "CVE-2019-1"),
+        ]
+        for (name, cve) in cases { #expect(ImageMatcher.cveNamed(name) == cve, "\(name)") }
+    }
+
     /// Debian's tracker (fathom's `DEBIAN-CVE-X-openssl-bookworm`, alias CVE-X) and OSV's Debian
     /// feed (`DEBIAN-CVE-X`, upstream CVE-X) both come with `db update`: one vulnerability, one
     /// finding named by the CVE, with both records merged and the higher fix (had they been two
