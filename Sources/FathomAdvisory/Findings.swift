@@ -237,9 +237,7 @@ public enum ImageMatcher {
     /// OSV's `ALPINE-CVE-…`, `UBUNTU-CVE-…`), is that CVE, so one vulnerability has one name in
     /// every release and every feed; any other record (a DSA, a USN, an RHSA, a GHSA) keeps its own.
     static func presentedID(of id: String, aliases: [String]) -> String {
-        guard !id.hasPrefix("CVE-") else { return id }
-        let cves = Set(aliases.filter { $0.hasPrefix("CVE-") })
-        guard cves.count == 1, let cve = cves.first, id.hasSuffix("-" + cve) || id.contains("-" + cve + "-") else { return id }
+        guard !id.hasPrefix("CVE-"), let cve = cveNamed(id), Set(aliases.filter { $0.hasPrefix("CVE-") }) == [cve] else { return id }
         return cve
     }
 

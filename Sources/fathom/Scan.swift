@@ -147,7 +147,7 @@ struct Scan: AsyncParsableCommand {
 
     func run() async throws {
         bootstrapLogging(quiet: quiet)
-        // A scan that fails, however (an error, a bad option, --timeout), leaves no earlier
+        // A scan that fails, however (an error, an unreadable ignore file, --timeout), leaves no earlier
         // scan's report at --output for a pipeline to take for this one's.
         let discard: @Sendable () -> Void = { [output, inputs] in Self.discardEarlierOutput(output, inputs: inputs) }
         // A timeout after the report was written (during the verdict) keeps it.

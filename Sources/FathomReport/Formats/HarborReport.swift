@@ -52,7 +52,7 @@ public enum HarborReport {
             if !cvss.isEmpty { item["preferred_cvss"] = cvss }
             var vendor: [String: Any] = ["ecosystem": vulnerability.ecosystem, "source": vulnerability.source, "path": vulnerability.path]
             // The distribution's own record: the id reported before, or the record a CVE finding is named after.
-            if let advisory = id != vulnerability.id ? vulnerability.id : vulnerability.aliases.first(where: { !$0.hasPrefix("CVE-") && $0.contains(id) }) {
+            if let advisory = id != vulnerability.id ? vulnerability.id : vulnerability.aliases.first(where: { !$0.hasPrefix("CVE-") && ImageMatcher.cveNamed($0) == id }) {
                 vendor["advisory"] = advisory
             }
             // Where Harbor's own UI reads the scores (`CVSS.<source>.V3Score`…), as Trivy's
