@@ -207,8 +207,13 @@ struct RegistryScan: AsyncParsableCommand {
                 summary.add(outcome)
                 tally.add(outcome)
                 listedNames.insert(outcome.name)
-                if let output, !writesFleetHTML, case .scanned(let result) = outcome {
-                    try writeReport(result.report, into: output, template: reportTemplate)
+                if let output, !writesFleetHTML {
+                    switch outcome {
+                    case .scanned(let result): try writeReport(result.report, into: output, template: reportTemplate)
+                    // An earlier run's report of an image that failed now would be read as this run's.
+                    case .failed(let name, _): removeReport(of: name, from: output)
+                    default: break
+                    }
                 }
             }
         } catch {
@@ -275,11 +280,27 @@ struct RegistryScan: AsyncParsableCommand {
         }
     }
 
+    /// Where an image's report goes in the --output directory.
+    func reportPath(of name: String, in directory: String) -> String {
+        let fileName = name.map { "/:@".contains($0) ? "_" : $0 }.reduce(into: "") { $0.append($1) }
+        return "\(directory)/\(fileName).\(format.fileExtension)"
+    }
+
+    /// Takes an earlier report of an image out of the --output directory (a regular file only).
+    func removeReport(of name: String, from directory: String) {
+        let path = reportPath(of: name, in: directory)
+        guard (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeRegular else { return }
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch {
+            printWarning("\(FathomError(.io, "cannot remove the earlier report of an image that failed", image: name, path: path, cause: error))")
+        }
+    }
+
     func writeReport(_ report: ScanReport, into directory: String, template: MustacheTemplate?) throws {
         let name = report.artifact.name
-        let fileName = name.map { "/:@".contains($0) ? "_" : $0 }.reduce(into: "") { $0.append($1) }
         let text = try format.render(report, template: template)
-        let path = "\(directory)/\(fileName).\(format.fileExtension)"
+        let path = reportPath(of: name, in: directory)
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         } catch {

@@ -284,4 +284,39 @@ import Testing
         #expect(missing.status == 1)
         #expect(missing.errorText.contains("no OCI layout directory"))
     }
+
+    /// An earlier run's report of an image that fails this time is taken out of --output: left
+    /// beside this run's reports, it would be read as this run's verdict on the image.
+    @Test func aReportOfAnImageThatFailedIsRemovedFromTheOutputDirectory() async throws {
+        let layout = try await Self.makeLayout()
+        let reports = layout.directory + "-reports"
+        func run() async throws -> ProcessOutput {
+            try await fathom(["registry", "oci:\(layout.directory)", "--store", layout.store, "--format", "json", "--quiet", "--output", reports])
+        }
+        func reportFile(_ tag: String) -> String {
+            reports + "/" + "oci:\(layout.directory):\(tag)".map { "/:@".contains($0) ? "_" : String($0) }.joined() + ".json"
+        }
+        #expect(try await run().status == 0)
+        #expect(FileManager.default.fileExists(atPath: reportFile("apps/removed:1")))
+        #expect(FileManager.default.fileExists(atPath: reportFile("apps/upgraded:1")))
+
+        // The manifest of apps/removed:1 is damaged: its digest no longer matches, so it fails.
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout.directory + "/index.json"))) as! [String: Any]
+        let entry = (index["manifests"] as! [[String: Any]]).first {
+            ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == "apps/removed:1"
+        }!
+        let digest = (entry["digest"] as! String).split(separator: ":")
+        let manifest = layout.directory + "/blobs/\(digest[0])/\(digest[1])"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: manifest))
+        bytes[bytes.count - 2] ^= 0x20
+        try FileManager.default.removeItem(atPath: manifest)
+        try bytes.write(to: URL(fileURLWithPath: manifest))
+
+        let failed = try await run()
+        #expect(failed.status == 1, "\(failed.errorText)")
+        #expect(String(decoding: failed.stdout, as: UTF8.self).contains("apps/removed:1"))  // the summary names it
+        #expect(!FileManager.default.fileExists(atPath: reportFile("apps/removed:1")))
+        #expect(FileManager.default.fileExists(atPath: reportFile("apps/upgraded:1")))
+        #expect(FileManager.default.fileExists(atPath: reportFile("library/alpine:3.7")))
+    }
 }
