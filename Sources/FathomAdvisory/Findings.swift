@@ -120,7 +120,7 @@ public enum VendorStatus {
 public enum ImageMatcher {
     /// Bumped whenever matching or rating changes what it finds for the same packages and
     /// advisories: findings stored by another version are not reused.
-    public static let version = 12  // 12: a distribution's record of one CVE reported as that CVE, and one finding with another feed's record of it; a notice's CVE records name their CVEs; 11: a USN rated by Ubuntu's priorities of its CVEs; 10: a groupless jar's finding names the group it was matched as (`matchedAs`); OS packages of another type than the release's match nothing; 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
+    public static let version = 13  // 13: a secdb entry of one id that is no CVE reported by that id (XSA-207); 12: a distribution's record of one CVE reported as that CVE, and one finding with another feed's record of it; a notice's CVE records name their CVEs; 11: a USN rated by Ubuntu's priorities of its CVEs; 10: a groupless jar's finding names the group it was matched as (`matchedAs`); OS packages of another type than the release's match nothing; 9: a Java archive's artifact without a group takes the one the advisories name; Red Hat-family errata rated by their synopsis; 2: findings carry the package's arch; 3: references de-duplicated, advisory page first; 4: vendor statuses; 5: KEV and EPSS; 6: related CVEs, USNs folded; 7: aliased records one finding; 8: with the highest of their fixes; an installed PyPI version that is not PEP 440 in no range
 
     /// Prepares the lookup for these packages, then matches them.
     public static func findings(
@@ -235,8 +235,13 @@ public enum ImageMatcher {
     /// The id a finding is reported by: a distribution's record of one CVE, named after it
     /// (fathom's `ALPINE-v3.7-musl-CVE-2019-14697` and `DEBIAN-CVE-2024-0001-openssl-bookworm`,
     /// OSV's `ALPINE-CVE-…`, `UBUNTU-CVE-…`), is that CVE, so one vulnerability has one name in
-    /// every release and every feed; any other record (a DSA, a USN, an RHSA, a GHSA) keeps its own.
+    /// every release and every feed. A secdb entry of one id that is no CVE
+    /// (`ALPINE-v3.7-xen-XSA-207`, a Xen or Zabbix advisory) is that id, as the secdb and Trivy
+    /// name it. Any other record (a DSA, a USN, an RHSA, a GHSA) keeps its own.
     static func presentedID(of id: String, aliases: [String]) -> String {
+        if aliases.count == 1, let only = aliases.first, !only.hasPrefix("CVE-"), id.hasPrefix("ALPINE-"), id.hasSuffix("-" + only) {
+            return only
+        }
         guard !id.hasPrefix("CVE-"), let cve = cveNamed(id), Set(aliases.filter { $0.hasPrefix("CVE-") }) == [cve] else { return id }
         return cve
     }

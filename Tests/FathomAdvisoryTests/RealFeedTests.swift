@@ -113,6 +113,17 @@ import FathomSQLiteStore
         let v39Records = try AdvisoryImport.alpineSecdb(try Self.bytes(v39), file: v39)
         #expect(v39Records.contains { $0.id == "ALPINE-v3.9-ansible-CVE-2018-16859" })
         #expect(v39Records.contains { $0.id == "ALPINE-v3.9-xen-XSA-295" } && !v39Records.contains { $0.id.contains("?") })
+        // Matched, an entry of one Xen advisory is named by it, as the secdb (and Trivy) names
+        // it; fathom's record id stays its first alias, for ignore rules and stored history.
+        var index = AdvisoryIndex()
+        index.add(v39Records, source: "alpine-secdb")
+        let xenFindings = ImageMatcher.findings(
+            [WolfiTests.apk("xen", "4.11.1-r0", origin: "xen")], osNamespace: "Alpine:v3.9", index: index)
+        let xsa295 = try #require(xenFindings.first { $0.id == "XSA-295" }, "\(xenFindings.map { $0.id }.prefix(8))")
+        #expect(xsa295.aliases == ["ALPINE-v3.9-xen-XSA-295"] && xsa295.fixedVersion == "4.11.2-r0")
+        #expect(xsa295.waivableNames == ["XSA-295", "ALPINE-v3.9-xen-XSA-295"])
+        #expect(!xenFindings.contains { $0.id.hasPrefix("ALPINE-") }, "\(xenFindings.map { $0.id }.filter { $0.hasPrefix("ALPINE-") })")
+        #expect(xenFindings.contains { $0.id == "CVE-2019-11091" })
         #expect(AdvisoryImport.identifiers(in: "CVE-20") == [] && AdvisoryImport.identifiers(in: "CVE 2018-16859") == ["CVE-2018-16859"])
         #expect(AdvisoryImport.identifiers(in: "cve-2020-1234") == ["CVE-2020-1234"])
     }
