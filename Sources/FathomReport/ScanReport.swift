@@ -92,6 +92,19 @@ public struct ScanReport: Sendable, Codable {
         /// the advisories name its artifact with): an inference, not the archive's own name.
         public var matchedAs: String?
 
+        /// The other names of what it is about, for a reader: a notice's CVEs (`USN-6409-1`:
+        /// CVE-2023-4527, CVE-2023-4911), a GHSA's CVE and PYSEC id. A distribution's record of
+        /// the finding's own CVE or advisory (`ALPINE-v3.7-musl-CVE-2019-14697`,
+        /// `UBUNTU-CVE-2023-4911` beside `CVE-2023-4911`) says nothing more and is left out.
+        public var otherNames: [String] {
+            var seen: Set<String> = [id]
+            return aliases.compactMap { alias in
+                let name = ImageMatcher.cveNamed(alias) ?? alias
+                guard !alias.hasSuffix("-" + id), seen.insert(name).inserted else { return nil }
+                return name
+            }
+        }
+
         enum CodingKeys: String, CodingKey {
             case id, aliases, ecosystem, package, installedVersion, fixedVersion, status, vendorStatus, severity, severitySource, cvss, layer, path
             case source

@@ -81,6 +81,29 @@ import Testing
         #expect(report.table().contains("Exploited in the wild (CISA KEV): \(shared.value.count) findings of 1 vulnerability (\(shared.key))"), "\(report.table())")
     }
 
+    /// The image's page names a notice's CVEs under it, each once (a USN names each CVE as
+    /// Ubuntu's record and as the CVE); a record of the finding's own CVE or advisory is no
+    /// other name, and a finding with none has no line for them.
+    @Test func theImagePageNamesANoticesCVEs() throws {
+        var report = try Self.fixture()
+        report.vulnerabilities[0].id = "USN-6409-1"
+        report.vulnerabilities[0].aliases = ["UBUNTU-CVE-2023-4527", "CVE-2023-4527", "UBUNTU-CVE-2023-4911", "CVE-2023-4911"]
+        #expect(report.vulnerabilities[0].otherNames == ["CVE-2023-4527", "CVE-2023-4911"])
+        report.vulnerabilities[1].id = "CVE-2019-14697"
+        report.vulnerabilities[1].aliases = ["ALPINE-v3.7-musl-CVE-2019-14697", "UBUNTU-CVE-2019-14697"]
+        #expect(report.vulnerabilities[1].otherNames.isEmpty)
+        var xsa = report.vulnerabilities[1]
+        (xsa.id, xsa.aliases) = ("XSA-295", ["ALPINE-v3.9-xen-XSA-295"])
+        #expect(xsa.otherNames.isEmpty)
+        (xsa.id, xsa.aliases) = ("GHSA-x84v-xcm2-53pg", ["CVE-2018-18074", "PYSEC-2018-28"])
+        #expect(xsa.otherNames == ["CVE-2018-18074", "PYSEC-2018-28"])
+        let html = report.html()
+        let cell = #"<a href="https://osv.dev/vulnerability/CVE-2023-4527">CVE-2023-4527</a>, <a href="https://osv.dev/vulnerability/CVE-2023-4911">CVE-2023-4911</a></div>"#
+        #expect(html.components(separatedBy: cell).count == 2, "\(html)")
+        let named = report.vulnerabilities.filter { !$0.otherNames.isEmpty }.count
+        #expect(named < report.vulnerabilities.count && html.components(separatedBy: "class=\"aka\"").count == named + 1)
+    }
+
     /// A local image's purl names its folder, not the transport and path, and no repository.
     @Test func aLocalImagesPurlNamesNoRepository() throws {
         var report = try Self.fixture()

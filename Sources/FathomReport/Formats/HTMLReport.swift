@@ -178,7 +178,7 @@ extension ScanReport {
             : HTMLPage.table(
                 ["vulnerability", "severity", "exploited", "rated by", "CVSS", "package", "installed", "fixed in", "path"],
                 vulnerabilities.map {
-                    [HTMLPage.vulnerabilityLink($0.id, page: $0.links.first), HTMLPage.severity($0.severity.rawValue), escapeHTML(Self.exploited($0)),
+                    [HTMLPage.vulnerabilityLink($0.id, page: $0.links.first) + HTMLPage.otherNames($0.otherNames), HTMLPage.severity($0.severity.rawValue), escapeHTML(Self.exploited($0)),
                      escapeHTML(Self.ratedBy($0)), escapeHTML($0.cvss.map { "\($0.attribution) \($0.score) v\($0.version)" }.joined(separator: ", ")),
                      escapeHTML($0.package), escapeHTML($0.installedVersion), escapeHTML($0.fixedVersion ?? "(\($0.status.rawValue))"), escapeHTML($0.path)]
                 })
@@ -215,7 +215,7 @@ enum HTMLPage {
         .axis{stroke:#8c959f}.label{font-size:11px;fill:#57606a}polyline.series{fill:none;stroke-width:2}circle.series{stroke:none}
         .total{stroke:#1f2328;fill:#1f2328}.critical{stroke:#8e1b1b;fill:#8e1b1b}.high{stroke:#d2461a;fill:#d2461a}.medium{stroke:#c98a00;fill:#c98a00}.low{stroke:#2f6db3;fill:#2f6db3}
         .key{font-weight:600}.key.total{color:#1f2328}.key.critical{color:#8e1b1b}.key.high{color:#d2461a}.key.medium{color:#c98a00}.key.low{color:#2f6db3}
-        svg.trend,svg.bars{width:100%;height:auto}a{color:#0b5cad}
+        svg.trend,svg.bars{width:100%;height:auto}a{color:#0b5cad}.aka{font-size:12px;color:#57606a}
         """
 
     static func card(_ label: String, _ value: Int, id: String) -> String {
@@ -232,6 +232,11 @@ enum HTMLPage {
             return escapeHTML(id)
         }
         return "<a href=\"\(escapeHTML(target))\">\(escapeHTML(id))</a>"
+    }
+
+    /// A finding's other names under its id (a notice's CVEs), each linked to its page.
+    static func otherNames(_ names: [String]) -> String {
+        names.isEmpty ? "" : "<div class=\"aka\">" + names.map { vulnerabilityLink($0) }.joined(separator: ", ") + "</div>"
     }
 
     /// One horizontal bar per severity, its count written beside it.
