@@ -64,6 +64,8 @@ struct PolicyOptions: ParsableArguments {
 
     func validate() throws {
         guard (0...255).contains(exitCode) else { throw ValidationError("--exit-code must be 0 to 255 (a process exit status), not \(exitCode)") }
+        // A gate that failed must not read as a mistyped command.
+        guard exitCode != 64 else { throw ValidationError("--exit-code 64 is fathom's code for a usage error: give another (1 to 255)") }
         if let epssThreshold, !(0...1).contains(epssThreshold) {
             throw ValidationError("--epss-threshold is a probability, 0 to 1 (0.1 is 10%), not \(epssThreshold)")
         }

@@ -58,6 +58,14 @@ import Testing
     @Test func aWrongSeverityOrExitCodeIsAUsageError() {
         #expect(throws: (any Error).self) { try Scan.parse(["r.example/a:1", "--severity", "BOGUS"]) }
         #expect(throws: (any Error).self) { try RegistryScan.parse(["r.example", "--exit-code", "300"]) }
+        // 64 is the usage error's code: a gate that failed with it would read as a mistyped command.
+        #expect(throws: (any Error).self) { try Scan.parse(["r.example/a:1", "--exit-code", "64"]) }
+        do {
+            _ = try Scan.parse(["r.example/a:1", "--exit-code", "64"])
+        } catch {
+            #expect(Scan.message(for: error).contains("--exit-code 64 is fathom's code for a usage error"), "\(Scan.message(for: error))")
+        }
+        #expect(throws: Never.self) { try Scan.parse(["r.example/a:1", "--exit-code", "65"]) }
         #expect(throws: (any Error).self) { try Rescan.parse(["--severity", "HIGH,SEVERE"]) }
         #expect(throws: (any Error).self) { try Scan.parse(["r.example/a:1", "--ignore-status", "wontfix"]) }
     }
