@@ -349,6 +349,15 @@ extension Finding {
         if cves.isEmpty, let own = ImageMatcher.cveNamed(id) { cves = [own] }
         return cves.count > 1 ? [id] : Set([id] + aliases)
     }
+
+    /// A notice's CVEs (a finding that names more than one), each with the names a rule may give
+    /// it: the CVE and the aliases that are records of it (`UBUNTU-CVE-2023-4911`). Empty for a
+    /// finding about one vulnerability.
+    public var namesPerCVE: [String: Set<String>] {
+        var byCVE: [String: Set<String>] = [:]
+        for alias in aliases { if let cve = ImageMatcher.cveNamed(alias) { byCVE[cve, default: [cve]].insert(alias) } }
+        return byCVE.count > 1 ? byCVE : [:]
+    }
 }
 
 /// "Upgrade X from A to ≥ B": the findings of one installed package, grouped.

@@ -306,8 +306,9 @@ public struct ScanPolicy: Sendable {
     public func apply(_ findings: [Finding], purl: (Finding) -> PackageURL?, image: ImageIdentity?) -> Outcome {
         var outcome = Outcome()
         for finding in findings where !skips.skips(finding.path) {
-            if let suppressed = suppression(of: finding, purl: purl(finding), image: image) {
+            if let (suppressed, byCVE) = waiver(of: finding, purl: purl(finding), image: image) {
                 outcome.suppressed.append(suppressed)
+                outcome.usedRules.formUnion(byCVE)
                 let names = finding.waivableNames
                 let url = purl(finding)
                 for statement in vex where statement.status.suppresses && statement.names(names) && statement.covers(url, in: image) {
@@ -376,6 +377,14 @@ public struct ScanPolicy: Sendable {
 
     /// Why `finding` is suppressed (a VEX statement or an ignore rule), or nil.
     func suppression(of finding: Finding, purl: @autoclosure () -> PackageURL?, image: ImageIdentity?) -> Suppressed? {
+        waiver(of: finding, purl: purl(), image: image)?.suppressed
+    }
+
+    /// Why `finding` is suppressed, and for a notice waived CVE by CVE the rules and statements
+    /// that did it (any other waiver's are the ones naming the finding), or nil.
+    private func waiver(
+        of finding: Finding, purl: @autoclosure () -> PackageURL?, image: ImageIdentity?
+    ) -> (suppressed: Suppressed, byCVE: [String])? {
         guard !vex.isEmpty || !ignoreRules.isEmpty else { return nil }
         let names = finding.waivableNames
         // A statement that says the package is affected (or still under investigation) wins over
@@ -386,18 +395,48 @@ public struct ScanPolicy: Sendable {
         let url = naming.isEmpty ? nil : purl()
         let statements = naming.filter { $0.covers(url, in: image) }
         if !statements.contains(where: { !$0.status.suppresses }), let statement = statements.first(where: { $0.names(names) }) {
-            return Suppressed(
+            return (Suppressed(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "vex: \(statement.status.rawValue)",
                 justification: statement.justification, rule: statement.origin, severity: finding.severity,
-                ecosystem: finding.ecosystem, path: finding.path)
+                ecosystem: finding.ecosystem, path: finding.path), [])
         }
         if let rule = ignoreRules.first(where: { $0.names(finding, waivable: names) && ($0.expires.map { $0 > now } ?? true) }) {
-            return Suppressed(
+            return (Suppressed(
                 id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: "ignore file",
                 justification: rule.expires.map { "until \(Self.dayFormat($0.addingTimeInterval(-86_400)))" }, rule: rule.origin, severity: finding.severity,
-                ecosystem: finding.ecosystem, path: finding.path)
+                ecosystem: finding.ecosystem, path: finding.path), [])
         }
-        return nil
+        return noticeWaivedByCVE(finding, statements: statements.contains(where: { !$0.status.suppresses }) ? [] : statements)
+    }
+
+    /// A notice whose every CVE is waived, each by an ignore rule or each by a VEX statement of
+    /// its own (`statements`: none when one says any of them affects the package, which keeps
+    /// the notice from VEX as it keeps any finding).
+    /// The notice fixes those CVEs and no other, so what waives them all waives it; one CVE
+    /// waived does not, since the notice still fixes the others.
+    private func noticeWaivedByCVE(_ finding: Finding, statements: [VEXStatement]) -> (suppressed: Suppressed, byCVE: [String])? {
+        let perCVE = finding.namesPerCVE.sorted { $0.key < $1.key }
+        guard !perCVE.isEmpty else { return nil }
+        func suppressed(reason: String, justification: String?, origins: [String]) -> (suppressed: Suppressed, byCVE: [String]) {
+            let origins = Array(Set(origins)).sorted()
+            let suppressed = Suppressed(
+                id: finding.id, package: finding.package, installedVersion: finding.installedVersion, reason: reason,
+                justification: justification, rule: origins.joined(separator: ", "), severity: finding.severity,
+                ecosystem: finding.ecosystem, path: finding.path)
+            return (suppressed, origins)
+        }
+        let byStatement = perCVE.compactMap { _, names in statements.first { $0.status.suppresses && $0.names(names) } }
+        if byStatement.count == perCVE.count {
+            let statuses = Set(byStatement.map(\.status.rawValue)).sorted().joined(separator: ", ")
+            let justifications = Set(byStatement.compactMap(\.justification)).sorted().joined(separator: ", ")
+            return suppressed(reason: "vex: \(statuses)", justification: justifications.isEmpty ? nil : justifications, origins: byStatement.map(\.origin))
+        }
+        let byRule = perCVE.compactMap { _, names in
+            ignoreRules.first { $0.names(finding, waivable: names) && ($0.expires.map { $0 > now } ?? true) }
+        }
+        guard byRule.count == perCVE.count else { return nil }
+        let until = byRule.compactMap(\.expires).min().map { "until \(Self.dayFormat($0.addingTimeInterval(-86_400)))" }
+        return suppressed(reason: "ignore file", justification: until, origins: byRule.map(\.origin))
     }
 
     /// Whether the policy reports a finding known only by its stored summary (a finding a

@@ -100,6 +100,18 @@ import Testing
         var byNotice = ScanPolicy()
         byNotice.ignoreRules = try ScanPolicy.ignoreRules("USN-6409-1\n", file: "ignore")
         #expect(!byNotice.apply(findings, purl: { _ in nil }, image: nil).kept.contains { $0.id == "USN-6409-1" })
+        // Every CVE of the notice waived, each by its own rule (either spelling), waives the
+        // notice too: it fixes those and no other. Both rules are used; the suppressed entry
+        // names them. One of another package (pkg:) does not count.
+        var byEachCVE = ScanPolicy()
+        byEachCVE.ignoreRules = try ScanPolicy.ignoreRules("CVE-2023-4911\nUBUNTU-CVE-2023-4527 exp:2099-01-01\n", file: "ignore")
+        let eachCVE = byEachCVE.apply(findings, purl: { _ in nil }, image: nil)
+        #expect(!eachCVE.kept.contains { $0.id == "USN-6409-1" || $0.id == "CVE-2023-4911" }, "\(eachCVE.kept.map(\.id))")
+        let waived = try #require(eachCVE.suppressed.first { $0.id == "USN-6409-1" })
+        #expect(waived.rule == "ignore:1, ignore:2" && waived.reason == "ignore file" && waived.justification == "until 2099-01-01", "\(waived)")
+        #expect(eachCVE.usedRules == ["ignore:1", "ignore:2"])
+        byEachCVE.ignoreRules = try ScanPolicy.ignoreRules("CVE-2023-4911\nCVE-2023-4527 pkg:libssl3\n", file: "ignore")
+        #expect(byEachCVE.apply(findings, purl: { _ in nil }, image: nil).kept.contains { $0.id == "USN-6409-1" })
         // A VEX statement that one of the notice's CVEs affects libc6 keeps the notice, whatever
         // another says of the notice itself (affected wins, as for one vulnerability).
         let libc6 = VEXStatement.Product(id: "pkg:deb/ubuntu/libc6", purl: try PackageURL(parsing: "pkg:deb/ubuntu/libc6"))
@@ -109,6 +121,19 @@ import Testing
         #expect(!vex.apply(findings, purl: purl, image: nil).kept.contains { $0.id == "USN-6409-1" }, "the statement covers libc6: the test can fail")
         vex.vex.append(VEXStatement(vulnerability: "CVE-2023-4527", status: .affected, products: [libc6], origin: "cve"))
         #expect(vex.apply(findings, purl: purl, image: nil).kept.contains { $0.id == "USN-6409-1" })
+        // Statements that each of its CVEs does not affect libc6 waive the notice; one that
+        // says one of them does keeps it.
+        var vexByCVE = ScanPolicy()
+        vexByCVE.vex = ["CVE-2023-4527", "CVE-2023-4911"].map {
+            VEXStatement(vulnerability: $0, status: .notAffected, justification: "vulnerable_code_not_in_execute_path", products: [libc6], origin: $0)
+        }
+        let byStatements = vexByCVE.apply(findings, purl: purl, image: nil)
+        #expect(byStatements.suppressed.first { $0.id == "USN-6409-1" }?.rule == "CVE-2023-4527, CVE-2023-4911", "\(byStatements.suppressed)")
+        #expect(byStatements.usedRules == ["CVE-2023-4527", "CVE-2023-4911"])
+        vexByCVE.vex[1].status = .affected
+        #expect(vexByCVE.apply(findings, purl: purl, image: nil).kept.contains { $0.id == "USN-6409-1" })
+        vexByCVE.vex.removeLast()
+        #expect(vexByCVE.apply(findings, purl: purl, image: nil).kept.contains { $0.id == "USN-6409-1" })
         // Trusty's ESM fix (Ubuntu:Pro:14.04:LTS) is not 14.04's.
         #expect(ImageMatcher.findings([Self.deb("zlib1g", "1:1.2.8.dfsg-1ubuntu1.1", source: "zlib")], osNamespace: "Ubuntu:14.04", index: index).isEmpty)
 
