@@ -763,12 +763,19 @@ extension PostgresStore {
                     + "(SELECT key FROM fleet_keys WHERE lower(key) = \(text) AND images > 0)) "
                     + "OR COALESCE(manifest_digest, 'report:' || name) IN (SELECT key FROM image_packages WHERE strpos(names, \(text)) > 0))")
         }
-        let sql = "SELECT \(Self.imageColumns) FROM reports WHERE " + (conditions.isEmpty ? "true" : conditions.joined(separator: " AND "))
+        let sql = "SELECT \(Self.imageColumns), \(Self.matchedAgainst) FROM reports WHERE " + (conditions.isEmpty ? "true" : conditions.joined(separator: " AND "))
             + " ORDER BY name COLLATE \"C\" LIMIT \(bind(Int64(limit)))"
         var rows: [ImageRow] = []
-        try await run(PostgresQuery(unsafeSQL: sql, binds: binds)) { rows.append(try Self.imageRow($0)) }
+        try await run(PostgresQuery(unsafeSQL: sql, binds: binds)) { row in
+            var image = try Self.imageRow(row)
+            image.matchedAgainst = try row.makeRandomAccess()[20].decode(String?.self, context: .default)
+            rows.append(image)
+        }
         return rows
     }
+
+    /// A report row's image's newest scan's advisory version (by its head).
+    static let matchedAgainst = "(SELECT s.advisory_version FROM heads h JOIN scans s ON s.id = h.scan_id WHERE h.name = reports.name)"
 
     static let imageColumns = "name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
         + "bytes, chain, fully_checked, missing, repository, tag"

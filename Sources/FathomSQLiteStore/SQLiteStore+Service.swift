@@ -681,15 +681,22 @@ extension SQLiteStore {
                     + "OR COALESCE(manifest_digest, 'report:' || name) IN (SELECT key FROM image_packages WHERE instr(names, ?) > 0))")
             parameters += [.text(query), .text(query), .text(query)]
         }
-        let sql = "SELECT \(Self.imageColumns) FROM reports WHERE " + (conditions.isEmpty ? "1" : conditions.joined(separator: " AND "))
+        let sql = "SELECT \(Self.imageColumns), \(Self.matchedAgainst) FROM reports WHERE " + (conditions.isEmpty ? "1" : conditions.joined(separator: " AND "))
             + " ORDER BY name LIMIT ?"
         let all = parameters + [.integer(Int64(limit))]
         return try await database.read { database in
             var rows: [ImageRow] = []
-            try database.query(sql, all) { rows.append(Self.imageRow($0)) }
+            try database.query(sql, all) { row in
+                var image = Self.imageRow(row)
+                image.matchedAgainst = row.text(20)
+                rows.append(image)
+            }
             return rows
         }
     }
+
+    /// A report row's image's newest scan's advisory version (by its head).
+    static let matchedAgainst = "(SELECT s.advisory_version FROM heads h JOIN scans s ON s.id = h.scan_id WHERE h.name = reports.name)"
 
     static let imageColumns = "name, manifest_digest, os, critical, high, medium, low, unknown, findings, fixable, new_findings, resolved, exploited, layers, "
         + "bytes, chain, fully_checked, missing, repository, tag"

@@ -44,7 +44,9 @@ enum ImagesHTML {
                 let cell = ServiceRoutes.imageLink(image).map { "<a href=\"\(escape($0))\">\(name)</a>" } ?? name
                 // An image whose packages were not all checked says so beside its name: its zeros prove nothing.
                 let unchecked = image.notChecked.map { "<br><span class=\"h\">not checked: \(escape($0.joined(separator: "; ")))</span>" } ?? ""
-                html += "<tr><td>\(cell)\(unchecked)</td><td>\(escape(image.os ?? ""))</td>"
+                // Findings matched against older advisories than the store's: a rescan has not reached it.
+                let stale = image.upToDate == false ? "<br><span class=\"muted\">matched against older advisory data</span>" : ""
+                html += "<tr><td>\(cell)\(unchecked)\(stale)</td><td>\(escape(image.os ?? ""))</td>"
                 for severity in severities {
                     let count = image.bySeverity[severity] ?? 0
                     let style = count == 0 ? "" : severity == "CRITICAL" ? " c" : severity == "HIGH" ? " h" : ""

@@ -197,7 +197,9 @@ public enum OpenAPIDocument {
                   "manifestDigest": {"type": "string"}, "os": {"type": "string"}, "findings": {"type": "integer"},
                   "bySeverity": {"type": "object", "additionalProperties": {"type": "integer"}}, "fixable": {"type": "integer"},
                   "exploited": {"type": "integer", "description": "Findings in CISA's Known Exploited Vulnerabilities catalog."},
-                  "notChecked": {"type": "array", "items": {"type": "string"}, "description": "What the image's packages were not checked against (no advisory data for its release, its OS not identified, …); absent when every package was checked: its zeros prove nothing."}}}}}},
+                  "notChecked": {"type": "array", "items": {"type": "string"}, "description": "What the image's packages were not checked against (no advisory data for its release, its OS not identified, …); absent when every package was checked: its zeros prove nothing."},
+                  "matchedAgainst": {"type": "string", "description": "The advisory data version the image's findings were matched against."},
+                  "upToDate": {"type": "boolean", "description": "Whether matchedAgainst is the store's advisory data version now: false for an image no rescan has reached since the advisories changed (outside the rescan window, or still pending), whose findings may be out of date."}}}}}},
               "Findings": {"type": "object", "required": ["count", "images", "truncated", "findings"], "properties": {
                 "count": {"type": "integer"}, "images": {"type": "integer"}, "truncated": {"type": "boolean"},
                 "next": {"type": "string", "description": "The cursor of the next page; absent on the last."},

@@ -565,6 +565,11 @@ public struct ServiceRoutes: Sendable {
         /// What its packages were not checked against (no advisory data for its release, …);
         /// absent when every package was checked.
         var notChecked: [String]?
+        /// The advisory data version its findings were matched against, and whether that is the
+        /// store's now: false for an image no rescan has reached since the advisories changed
+        /// (outside `--rescan-window`, or still pending), whose findings may be out of date.
+        var matchedAgainst: String?
+        var upToDate: Bool?
     }
 
     struct ImagesAnswer: Encodable {
@@ -659,6 +664,7 @@ public struct ServiceRoutes: Sendable {
         let rows = try await store.images(
             ImagesFilter(repository: filter.repository, registry: filter.registry, severities: filter.severities.map { $0.map(\.rawValue).sorted() }, query: filter.q),
             after: filter.after, limit: filter.limit + 1)
+        let current = try await store.advisoryVersion()
         var answer = ImagesAnswer(
             images: rows.prefix(filter.limit).map { row in
                 let reference = try? ImageReference(parsing: row.name)
@@ -667,7 +673,8 @@ public struct ServiceRoutes: Sendable {
                     manifestDigest: row.manifestDigest, os: row.os, findings: row.findings,
                     bySeverity: Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, row.bySeverity[$0.rawValue] ?? 0) }),
                     fixable: row.fixable, exploited: row.exploited, notChecked: row.fullyChecked
-                        ? nil : row.gaps.isEmpty ? ["not every package was checked"] : row.gaps.map(FleetSummary.describe(gap:)))
+                        ? nil : row.gaps.isEmpty ? ["not every package was checked"] : row.gaps.map(FleetSummary.describe(gap:)),
+                    matchedAgainst: row.matchedAgainst, upToDate: row.matchedAgainst.map { $0 == current })
             })
         // One more row than the page holds: the page ends after its last image.
         if rows.count > filter.limit { answer.next = answer.images.last.map { ImagePosition(name: $0.image).cursor } }

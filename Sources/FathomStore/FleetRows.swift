@@ -113,6 +113,9 @@ public struct ImageRow: Sendable, Hashable {
     /// The repository and tag its report is found by (a local source's path under the service's DIR).
     public var repository: String?
     public var tag: String?
+    /// The advisory data version its findings were matched against (its newest scan's), where
+    /// the listing read it: behind the store's when no rescan has reached the image.
+    public var matchedAgainst: String?
 
     public init(
         name: String, manifestDigest: String?, os: String?, bySeverity: [String: Int], findings: Int, fixable: Int, new: Int, resolved: Int,

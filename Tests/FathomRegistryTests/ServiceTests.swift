@@ -575,6 +575,14 @@ import Testing
         let appReport = try await Self.client.execute(appRequest, timeout: .seconds(30))
         #expect(appReport.headers["Fathom-Rescan"].isEmpty)
         #expect(appReport.headers["Fathom-Matched-Against"].first == appReport.headers["Fathom-Advisory-Data"].first)
+        // The lists say it too: the idle image's findings were matched against older data.
+        let listed = try Self.object(try await Self.request(.GET, "\(service.base)/v1/images?repository=team/idle").body)["images"] as? [[String: Any]]
+        let idleRow = try #require(listed?.first)
+        #expect(idleRow["upToDate"] as? Bool == false && idleRow["matchedAgainst"] as? String == idleReport.headers["Fathom-Matched-Against"].first, "\(idleRow)")
+        let appListed = try Self.object(try await Self.request(.GET, "\(service.base)/v1/images?repository=team/app").body)["images"] as? [[String: Any]]
+        #expect(appListed?.first?["upToDate"] as? Bool == true, "\(appListed ?? [])")
+        let page = String(decoding: try await Self.request(.GET, "\(service.base)/images").body, as: UTF8.self)
+        #expect(page.components(separatedBy: "matched against older advisory data").count == 2, "\(page)")
         let history = try JSONSerialization.jsonObject(with: try await Self.request(.GET, "\(service.base)/v1/images/team/app/1.0/scans").body)
         let scans = try #require(history as? [[String: Any]])
         #expect(scans.count == 2)
@@ -675,7 +683,7 @@ import Testing
             ("/v1/images/team/app/1.0", "Report", false), ("/v1/images/team/app/1.0/scans", "ScanSummary", true),
             ("/v1/jobs", "Job", true), ("/v1/jobs/summary", "JobSummary", false), ("/v1/images/team/app/2.0", "Error", false),
             ("/v1/findings?id=CVE-2019-14697", "Findings", false), ("/v1/fleet/summary", "FleetSummary", false),
-            ("/v1/findings?fixable=maybe", "Error", false),
+            ("/v1/findings?fixable=maybe", "Error", false), ("/v1/images", "Images", false),
             ("/healthz", "Error", false),
         ] {
             let body = try await Self.request(.GET, service.base + path).body

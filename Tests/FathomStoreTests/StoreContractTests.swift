@@ -463,6 +463,10 @@ import FathomStores
         for (package, found) in [("pkg-a", []), ("pkg-b", ["r.example/rebuilt:1"]), ("pkg-c", ["r.example/twin:1"]), ("pkg-d", ["r.example/twin:2"])] {
             #expect(try await store.images(ImagesFilter(query: package), after: nil, limit: 10).map(\.name) == found, "\(package)")
         }
+        // A listed image says which advisory data its newest scan was matched against (none: no scan).
+        let matched = try await store.images(ImagesFilter(), after: nil, limit: 100)
+        #expect(matched.first { $0.name == "r.example/app:1" }?.matchedAgainst == "v1", "\(matched.map { "\($0.name) \($0.matchedAgainst ?? "-")" })")
+        #expect(matched.first { $0.name == "r.example/twin:1" }.map { $0.matchedAgainst == nil } == true)
         #expect(try await store.counts().images == before.images - 7)
         #expect(try await store.inventory(goneInventory.key) == nil)
         #expect(try await store.storedMatch(goneInventory.key) == nil)
