@@ -136,7 +136,9 @@ public struct ScanSession: Sendable {
         if sbom.os == nil && sbom.packages.contains(where: \.isOSPackage) {
             notes.append("\(name): the SBOM names no OS: its OS packages were not checked (give --os ID:VERSION)")
         }
-        var result = judged(report, findings: findings, changes: nil, coverage: coverage, notes: notes)
+        // VEX statements about the image the SBOM is of (by its digest) apply, as on the image.
+        let subject = sbom.subjectDigest.map { ImageIdentity(name: sbom.subject ?? name, digests: [$0]) }
+        var result = judged(report, findings: findings, changes: nil, coverage: coverage, notes: notes, image: subject)
         // An SBOM that lists nothing is not a clean image: nothing was checked (coverage says so
         // itself when the SBOM names no OS either).
         if sbom.packages.isEmpty && coverage.nothingToCheck != true {
@@ -147,10 +149,13 @@ public struct ScanSession: Sendable {
     }
 
     /// Applies the policy to `findings` and sets them, the changes and the coverage in `report`.
-    private func judged(_ report: ScanReport, findings: [Finding], changes: ScanChanges?, coverage: Coverage, notes: [String]) -> ScanResult {
+    private func judged(
+        _ report: ScanReport, findings: [Finding], changes: ScanChanges?, coverage: Coverage, notes: [String], image subject: ImageIdentity? = nil
+    ) -> ScanResult {
         var report = report
         report.requestPolicy = request
-        let image = ImageIdentity(name: report.artifact.name, digests: [report.artifact.manifestDigest, report.artifact.indexDigest].compactMap { $0?.description })
+        let image = subject
+            ?? ImageIdentity(name: report.artifact.name, digests: [report.artifact.manifestDigest, report.artifact.indexDigest].compactMap { $0?.description })
         let purls = report.findingURLs
         let outcome = policy.apply(findings, purl: { purls($0) }, image: image)
         let kept = changes.map { changes in

@@ -10,6 +10,9 @@ public struct SBOMInventory: Sendable {
     public var mediaType: String
     /// The subject the SBOM describes (its metadata component, or the package it DESCRIBES).
     public var subject: String?
+    /// The manifest digest of the image the SBOM is of, as it says (its subject's `pkg:oci`
+    /// purl or digest version): VEX statements about that image apply to its packages.
+    public var subjectDigest: String?
     public var os: OSRelease?
     public var packages: [Package]
     /// Components that could not be matched, summed up.
@@ -73,6 +76,7 @@ public struct SBOMInventory: Sendable {
         let metadata = document["metadata"] as? [String: Any]
         let subject = metadata?["component"] as? [String: Any]
         inventory.subject = subject?["name"] as? String
+        inventory.subjectDigest = Self.imageDigest(purl: subject?["purl"] as? String, version: subject?["version"] as? String)
         var pending = (document["components"] as? [[String: Any]]) ?? []
         var unmatched: [String: Int] = [:]
         // An SBOM of an OS (or a tool that puts the OS there) names it as the subject.
@@ -102,7 +106,9 @@ public struct SBOMInventory: Sendable {
                 }
                 source = Package.Source(name: name, version: version)
             }
-            inventory.add(purl: component["purl"] as? String, path: property("fathom:package:path") ?? path, source: source, unmatched: &unmatched)
+            inventory.add(
+                purl: component["purl"] as? String, version: component["version"] as? String, path: property("fathom:package:path") ?? path,
+                source: source, unmatched: &unmatched)
         }
         // A library the SBOM is of (not an application's own project, nor the image) is matched
         // when fathom matches its purl's type, once if `components` lists it too.
@@ -145,7 +151,10 @@ public struct SBOMInventory: Sendable {
             // What the document DESCRIBES is its subject (the image, a directory), unless its purl
             // names a package: Syft describes each package of an SBOM of packages.
             if purpose == "CONTAINER" || described.contains(package["SPDXID"] as? String ?? "") && !(purl.map(Self.namesAPackage) ?? false) {
-                inventory.subject = inventory.subject ?? package["name"] as? String
+                if inventory.subject == nil {
+                    inventory.subject = package["name"] as? String
+                    inventory.subjectDigest = Self.imageDigest(purl: purl, version: package["versionInfo"] as? String)
+                }
                 continue
             }
             if purpose == "OPERATING_SYSTEM" || purpose == "OPERATING-SYSTEM", let name = package["name"] as? String {
@@ -160,10 +169,19 @@ public struct SBOMInventory: Sendable {
                 let words = info.dropFirst("built package from: ".count).split(separator: " ")
                 if let name = words.first { source = Package.Source(name: String(name), version: words.count > 1 ? String(words[1]) : nil) }
             }
-            inventory.add(purl: purl, path: path, source: source, unmatched: &unmatched)
+            inventory.add(purl: purl, version: package["versionInfo"] as? String, path: path, source: source, unmatched: &unmatched)
         }
         inventory.summarise(unmatched, path: path)
         return inventory
+    }
+
+    /// The digest of an image named by `purl` (`pkg:oci/NAME@sha256:…`), or a subject's version
+    /// that is a digest, as Trivy and fathom write an image's SBOM; nil otherwise.
+    static func imageDigest(purl: String?, version: String?) -> String? {
+        // Not a digest here is no image digest, not an error: the subject may be anything.
+        func digest(_ text: String?) -> String? { text.flatMap { try? Digest(parsing: $0) }.map(\.description) }
+        if let purl, let parsed = try? PackageURL(parsing: purl), parsed.type == "oci", let found = digest(parsed.version) { return found }
+        return digest(version)
     }
 
     /// Whether `purl` names a package fathom matches (not the image, `pkg:oci`, nor a
@@ -174,18 +192,38 @@ public struct SBOMInventory: Sendable {
         return parsed.package(path: "") != nil
     }
 
-    /// Adds the package `text` names; `source`, when the SBOM gives it apart from the purl
-    /// (Trivy's properties), is its source package.
-    private mutating func add(purl text: String?, path: String, source: Package.Source? = nil, unmatched: inout [String: Int]) {
+    /// Adds the package `text` names; `version` is the component's own version field (taken
+    /// when the purl has none, as Syft reads it), and `source`, when the SBOM gives it apart
+    /// from the purl (Trivy's properties), is its source package.
+    private mutating func add(
+        purl text: String?, version listed: String? = nil, path: String, source: Package.Source? = nil, unmatched: inout [String: Int]
+    ) {
         guard let text else {
             unmatched["no purl", default: 0] += 1
             return
         }
         do {
-            let purl = try PackageURL(parsing: text)
+            var purl = try PackageURL(parsing: text)
+            let listed = listed.flatMap { $0.isEmpty ? nil : $0 }
+            if purl.version == nil {
+                purl.version = listed
+            } else if let listed, let written = purl.version, listed != written, !listed.hasSuffix(":" + written),
+                purl.package(path: path)?.version != listed
+            {
+                warnings.append("\(path): \(purl.name)'s purl says version \(written) and its version field \(listed): the purl's is matched")
+            }
             guard var package = purl.package(path: path) else {
                 guard let version = purl.version else {
-                    unmatched["pkg:\(purl.type) and no version", default: 0] += 1
+                    // Of a type fathom matches, it is not checked, and coverage says so (its
+                    // empty version breaks the ecosystem's rules): not a silent clean report.
+                    if let typed = PackageURL(type: purl.type, namespace: purl.namespace, name: purl.name, version: "", qualifiers: purl.qualifiers)
+                        .package(path: path)
+                    {
+                        purls.append(purl)
+                        packages.append(typed)
+                    } else {
+                        unmatched["pkg:\(purl.type) and no version", default: 0] += 1
+                    }
                     return
                 }
                 // Kept under its purl type, so that coverage names it as a gap (an ecosystem
@@ -206,7 +244,8 @@ public struct SBOMInventory: Sendable {
 
     private mutating func summarise(_ unmatched: [String: Int], path: String) {
         for (kind, count) in unmatched.sorted(by: { $0.key < $1.key }) {
-            warnings.append("\(path): \(count) component(s) with \(kind) were not matched (fathom has no advisories for them)")
+            let why = kind == "no purl" ? "no package type to match them by" : "neither a version nor a package type fathom matches"
+            warnings.append("\(path): \(count) component(s) with \(kind) were not matched (\(why))")
         }
     }
 

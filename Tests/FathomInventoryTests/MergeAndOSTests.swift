@@ -190,4 +190,18 @@ import Testing
         let fromSPDX = try SBOMInventory.read(Array(spdx.utf8), path: "trivy.spdx.json")
         #expect(fromSPDX.packages.first?.source == Package.Source(name: "glibc", version: "2.36-9+deb12u4"))
     }
+
+    /// A purl without a version takes the package's own (SPDX `versionInfo`); the image the
+    /// document is of is known by the digest of its `pkg:oci` purl.
+    @Test func anSPDXPackagesVersionAndItsImagesDigestAreRead() throws {
+        let digest = "sha256:" + String(repeating: "cd", count: 32)
+        let spdx = #"""
+            {"spdxVersion":"SPDX-2.3","relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-image"}],
+             "packages":[{"SPDXID":"SPDXRef-image","name":"app","primaryPackagePurpose":"CONTAINER","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:oci/app@\#(digest)"}]},
+                         {"SPDXID":"SPDXRef-1","name":"zlib1g","versionInfo":"1:1.2.13.dfsg-1","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:deb/debian/zlib1g?distro=debian-12&upstream=zlib"}]}]}
+            """#
+        let read = try SBOMInventory.read(Array(spdx.utf8), path: "s.spdx.json")
+        #expect(read.packages.map { "\($0.name) \($0.version)" } == ["zlib1g 1:1.2.13.dfsg-1"] && read.subject == "app" && read.subjectDigest == digest)
+        #expect(read.warnings.isEmpty, "\(read.warnings)")
+    }
 }

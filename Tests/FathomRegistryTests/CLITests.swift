@@ -112,6 +112,46 @@ import Testing
         #expect(osOfImage.status == 0 && osOfImage.errorText.contains("--os is for sbom:FILE"), "\(osOfImage.errorText)")
         let sbomDirectory = try await fathom(["scan", "sbom:" + directory, "--store", directory + "/s.db"])
         #expect(sbomDirectory.status == 1 && sbomDirectory.errorText.contains("is a directory"), "\(sbomDirectory.errorText)")
+
+        // A component whose purl has no version is matched by its own `version` field (as Syft
+        // reads it); one with no version at all is not checked, which is no clean verdict; a purl
+        // and a version field that disagree are said (the purl's is matched).
+        func component(_ name: String, version: String?, purl: String) -> String {
+            #"{"type": "library", "name": "\#(name)", "purl": "\#(purl)"\#(version.map { #", "version": "\#($0)""# } ?? "")}"#
+        }
+        let versions = [
+            #"{"type": "operating-system", "name": "alpine", "version": "3.7.3"}"#,
+            component("musl", version: "1.1.18-r3", purl: "pkg:apk/alpine/musl?distro=alpine-3.7.3"),
+            component("musl-utils", version: "1.1.18-r4", purl: "pkg:apk/alpine/musl-utils@1.1.18-r3?distro=alpine-3.7.3&upstream=musl"),
+            component("zlib", version: nil, purl: "pkg:apk/alpine/zlib?distro=alpine-3.7.3"),
+        ]
+        try #"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": [\#(versions.joined(separator: ", "))]}"#.write(
+            toFile: directory + "/versions.cdx.json", atomically: true, encoding: .utf8)
+        let versioned = try await fathom(["scan", "sbom:" + directory + "/versions.cdx.json", "--store", directory + "/s.db", "--exit-code", "3"])
+        #expect(versioned.status == 3, "\(versioned.errorText)")
+        #expect(versioned.text.contains("CVE-2019-14697  musl ") && versioned.text.contains("CVE-2019-14697  musl-utils"), "\(versioned.text)")
+        #expect(versioned.text.contains("NOT CHECKED") && versioned.text.contains("(zlib: apk version '' is invalid"), "\(versioned.text)")
+        #expect(versioned.text.contains("musl-utils's purl says version 1.1.18-r3 and its version field 1.1.18-r4: the purl's is matched"), "\(versioned.text)")
+        try #"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": [\#(versions[0]), \#(versions[3])]}"#.write(
+            toFile: directory + "/unversioned.cdx.json", atomically: true, encoding: .utf8)
+        let unversioned = try await fathom(["scan", "sbom:" + directory + "/unversioned.cdx.json", "--store", directory + "/s.db", "--exit-code", "3"])
+        #expect(unversioned.status == 1 && unversioned.errorText.contains("no verdict"), "\(unversioned.text) \(unversioned.errorText)")
+
+        // VEX about the image an SBOM is of (by the digest its subject names) applies to the
+        // SBOM's packages, as it does to the image's.
+        let digest = "sha256:" + String(repeating: "ab", count: 32)
+        try #"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "metadata": {"component": {"type": "container", "name": "app", "purl": "pkg:oci/app@\#(digest.replacingOccurrences(of: ":", with: "%3A"))"}}, "components": [\#(versions[0]), \#(versions[1])]}"#.write(
+            toFile: directory + "/image.cdx.json", atomically: true, encoding: .utf8)
+        try #"""
+            {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/sbom", "author": "fathom tests",
+             "timestamp": "2026-11-29T00:00:00Z", "version": 1,
+             "statements": [{"vulnerability": {"name": "CVE-2019-14697"}, "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path",
+                             "products": [{"@id": "pkg:oci/app@\#(digest)", "subcomponents": [{"@id": "pkg:apk/alpine/musl"}]}]}]}
+            """#.write(toFile: directory + "/image.vex.json", atomically: true, encoding: .utf8)
+        let byImage = try await fathom(["scan", "sbom:" + directory + "/image.cdx.json", "--store", directory + "/s.db", "--vex", directory + "/image.vex.json", "-f", "json"])
+        let waived = try #require(try JSONSerialization.jsonObject(with: byImage.stdout) as? [String: Any])
+        #expect((waived["suppressed"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["package"]!)" } == ["CVE-2019-14697 musl"], "\(byImage.errorText)")
+        #expect(!byImage.errorText.contains("suppressed nothing"), "\(byImage.errorText)")
     }
 
     /// `rootfs:DIR`: Alpine 3.7's root file system unpacked by `tar` scans as its image does:
