@@ -42,7 +42,16 @@ public struct SBOMInventory: Sendable {
             throw FathomError(.invalidInput, "not a CycloneDX (bomFormat) or SPDX (spdxVersion) JSON SBOM", path: path)
         }
         if let override {
-            inventory.os = try osRelease(override: override)
+            let given = try osRelease(override: override)
+            // The SBOM's own release, where it names one, differing from --os is said: matching
+            // its packages against another release's advisories is a choice to see made. Purls
+            // of two releases (an error without --os) are what --os is there to settle: no word.
+            let own = try? inventory.os ?? osFromDistro(inventory.purls, path: path)
+            if let own = own ?? nil, let ownNamespace = own.namespace, ownNamespace != given.namespace {
+                inventory.warnings.append(
+                    "\(path): the SBOM names \(ownNamespace), and --os \(override) matches its packages against \(given.namespace ?? override) instead")
+            }
+            inventory.os = given
         } else if inventory.os == nil {
             inventory.os = try osFromDistro(inventory.purls, path: path)
         }

@@ -136,6 +136,11 @@ import Testing
             toFile: directory + "/unversioned.cdx.json", atomically: true, encoding: .utf8)
         let unversioned = try await fathom(["scan", "sbom:" + directory + "/unversioned.cdx.json", "--store", directory + "/s.db", "--exit-code", "3"])
         #expect(unversioned.status == 1 && unversioned.errorText.contains("no verdict"), "\(unversioned.text) \(unversioned.errorText)")
+        // --os naming another release than the SBOM's own is said; the same release is not.
+        let otherRelease = try await fathom(["scan", "sbom:" + directory + "/versions.cdx.json", "--store", directory + "/s.db", "--os", "alpine:3.10"])
+        #expect(otherRelease.text.contains("the SBOM names Alpine:v3.7, and --os alpine:3.10 matches its packages against Alpine:v3.10 instead"), "\(otherRelease.text)")
+        let sameRelease = try await fathom(["scan", "sbom:" + directory + "/versions.cdx.json", "--store", directory + "/s.db", "--os", "alpine:3.7"])
+        #expect(!sameRelease.text.contains("--os alpine:3.7 matches"), "\(sameRelease.text)")
 
         // VEX about the image an SBOM is of (by the digest its subject names) applies to the
         // SBOM's packages, as it does to the image's.
