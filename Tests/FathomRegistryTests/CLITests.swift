@@ -367,6 +367,10 @@ import Testing
         (["scan", "127.0.0.1:1/nothing:here"], "image 127.0.0.1:1/nothing:here: transport: GET http://127.0.0.1:1/v2/nothing/manifests/here failed after 5 tries: connection refused"),
         (["scan", Fixtures.image("trivy-docker-save/alpine-310.tar.gz")], "is a file here: for a `docker save` tar write docker-archive:"),
         (["scan", "/tmp"], "'/tmp' is a directory here: for an OCI image layout write oci:/tmp"),
+        // A mistyped transport before a path that is here is not Docker Hub's image `docker-archve`.
+        (["scan", "docker-archve:" + Fixtures.image("trivy-docker-save/alpine-310.tar.gz")], "'docker-archve:' is not a source fathom reads, and '"
+            + Fixtures.image("trivy-docker-save/alpine-310.tar.gz") + "' is a path here: did you mean docker-archive:"),
+        (["scan", "OCI-archiv:/tmp"], "did you mean oci-archive:/tmp?"),
         (["scan", "docker-archive:/nonexistent.tar"], "cannot open"),
         (["scan", "oci:/nonexistent-layout"], "no OCI layout directory"),
         (["db", "stats", "--store", "/tmp"], "cannot open the SQLite database: it is a directory, not a database file (name a file in it, such as /tmp/fathom.db)"),
