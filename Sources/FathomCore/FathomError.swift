@@ -112,6 +112,11 @@ public struct FathomError: Error, Sendable, CustomStringConvertible {
         if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
         }
+        // Foundation's own codes with no system error beneath: said as the system would say them.
+        if error.domain == NSCocoaErrorDomain, let errno = [4: ENOENT, 260: ENOENT, 257: EACCES, 513: EACCES, 516: EEXIST, 640: ENOSPC, 642: EROFS][error.code] {
+            return String(cString: strerror(errno))
+        }
+        if error.domain == NSCocoaErrorDomain, error.code == 512 { return "the file could not be written" }
         return error.localizedDescription
     }
 

@@ -134,6 +134,9 @@ struct Scan: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
                 throw ValidationError("--output \(output): no directory \(folder) to write the report in")
             }
+            if FileManager.default.fileExists(atPath: output, isDirectory: &isFolder), isFolder.boolValue {
+                throw ValidationError("--output \(output) is a directory: name a file in it (\(output)/report.\(format.fileExtension))")
+            }
         }
         if format == .template && template == nil { throw ValidationError("--format template needs --template FILE") }
         if template != nil && format != .template { throw ValidationError("--template is for --format template") }
@@ -326,7 +329,7 @@ struct Scan: AsyncParsableCommand {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: output))
                 Self.reportWritten.withLock { $0 = true }
             } catch {
-                throw FathomError(.io, "cannot write the report (does its directory exist?)", path: output, cause: error)
+                throw FathomError(.io, "cannot write the report", path: output, cause: error)
             }
         } else {
             FileHandle.standardOutput.write(Data(text.utf8))

@@ -56,4 +56,19 @@ import Testing
         )
         #expect(!error.description.contains("\n"))
     }
+
+    /// Foundation's file errors with no system error beneath are said in words, never as
+    /// "The operation could not be completed. (NSCocoaErrorDomain error 512.)".
+    @Test func foundationsOwnFileErrorsAreSaidInWords() {
+        #expect(FathomError.plain(NSError(domain: NSCocoaErrorDomain, code: 512)) == "the file could not be written")
+        #expect(FathomError.plain(NSError(domain: NSCocoaErrorDomain, code: 513)) == String(cString: strerror(EACCES)))
+        #expect(FathomError.plain(NSError(domain: NSCocoaErrorDomain, code: 260)) == String(cString: strerror(ENOENT)))
+        // Writing to a directory, as Foundation reports it here.
+        do {
+            try Data("x".utf8).write(to: URL(fileURLWithPath: NSTemporaryDirectory()))
+            Issue.record("a directory was written as a file")
+        } catch {
+            #expect(!FathomError.plain(error).contains("NSCocoaErrorDomain"), "\(FathomError.plain(error))")
+        }
+    }
 }

@@ -63,6 +63,8 @@ import Testing
         // Said before the scan (a usage error), not after it.
         #expect(missing.status == 64)
         #expect(missing.errorText.contains("--output \(directory)/no/such/dir/report.json: no directory \(directory)/no/such/dir to write the report in"), "\(missing.errorText)")
+        let folder = try await fathom(["scan", "\(registry.host)/alpine:3.7", "-f", "json", "-o", directory])
+        #expect(folder.status == 64 && folder.errorText.contains("--output \(directory) is a directory: name a file in it (\(directory)/report.json)"), "\(folder.errorText)")
         // `version` only reads: a store it is pointed at that does not exist is not created.
         let version = try await fathom(["version", "--store", directory + "/new.db"])
         #expect(version.status == 0)
