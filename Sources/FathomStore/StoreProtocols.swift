@@ -517,7 +517,9 @@ extension [AdvisoryStatistics.Feed] {
         let others = stale.filter { $0.source != oldest.source }.map(\.source).sorted()
         let also = others.isEmpty ? "" : "; also " + others.prefix(5).joined(separator: ", ") + (others.count > 5 ? ", …" : "")
         return "advisory data older than --max-db-age \(maxAge): \(stale.count) feed\(stale.count == 1 ? "" : "s") not updated since "
-            + "\(oldest.lastUpdated.map { ISO8601DateFormatter().string(from: $0) } ?? "ever") (\(oldest.source), \(days) days\(also)): run fathom db update"
+            + "\(oldest.lastUpdated.map { ISO8601DateFormatter().string(from: $0) } ?? "ever") (\(oldest.source), \(days) days\(also)): "
+            // Feeds imported from files (an air-gapped store) are brought up to date by newer files.
+            + (stale.allSatisfy { $0.checkedAt == nil } ? "import newer copies with fathom db import (or run fathom db update)" : "run fathom db update")
     }
 }
 

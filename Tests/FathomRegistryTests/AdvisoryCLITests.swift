@@ -475,6 +475,8 @@ import Testing
         #expect(!((document["warnings"] as? [String]) ?? []).contains { $0.contains("max-db-age") })
         let (_, aged) = try await scanJSON(["--max-db-age", "0s"], store: store)
         #expect(((aged["warnings"] as? [String]) ?? []).contains { $0.hasPrefix("advisory data older than --max-db-age 0s: 1 feed not updated since") })
+        // The feed came from a file: newer files bring it up to date (a store with no network).
+        #expect(((aged["warnings"] as? [String]) ?? []).contains { $0.hasSuffix("import newer copies with fathom db import (or run fathom db update)") })
         let (badAge, _) = try await scanJSON(["--max-db-age", "soon"], store: store)
         #expect(badAge.status == 64)  // a usage error
         #expect(badAge.errorText.contains("'soon' is neither a duration"))

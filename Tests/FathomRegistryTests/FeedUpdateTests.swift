@@ -75,6 +75,7 @@ import Testing
         #expect(stale.errorText.contains("advisory data older than --max-db-age 0s: 2 feeds not updated since"))
         // Both are named, not only the oldest.
         #expect(stale.errorText.contains(" days; also "), "\(stale.errorText)")
+        #expect(stale.errorText.contains("): run fathom db update"), "\(stale.errorText)")
 
         // Unchanged upstream: one conditional request each, answered 304, nothing imported.
         let second = try await fathom(["db", "update", "--feeds", feeds, "--store", site.store])
