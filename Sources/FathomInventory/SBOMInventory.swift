@@ -247,7 +247,7 @@ public struct SBOMInventory: Sendable {
             }
             packages.append(package)
         } catch {
-            warnings.append("\(error)")
+            warnings.append("\(path): \(error)")
         }
     }
 

@@ -97,7 +97,7 @@ extension ScanReport {
         } else {
             output += "OS:       unknown (no os-release)\n"
         }
-        output += "Packages: \(packages.count) in \(layers.count) layer\(layers.count == 1 ? "" : "s")"
+        output += "Packages: \(packages.count)" + (isSBOM ? " listed by the SBOM" : " in \(layers.count) layer\(layers.count == 1 ? "" : "s")")
             + (options.listAllPackages ? "" : " (--list-all-pkgs lists them)") + "\n"
         if summary.advisoriesLoaded {
             let counts = Severity.allCases.reversed().map {
@@ -144,13 +144,14 @@ extension ScanReport {
             if !remediation.isEmpty {
                 output += "\nRemediation\n"
                 for step in remediation {
-                    let origin = step.fromBaseLayer ? "base layer" : "layer \(step.layerIndex)"
+                    // An SBOM's packages have no layer to name.
+                    let origin = isSBOM ? "" : "; from the " + (step.fromBaseLayer ? "base layer" : "layer \(step.layerIndex)")
                     if let problem = step.problem {
                         output += "  \(step.package) \(step.installedVersion): no single upgrade can be named (see the warning: \(problem))\n"
                     } else if let target = step.upgradeTo {
-                        output += "  upgrade \(step.package) from \(step.installedVersion) to >= \(target) (fixes \(step.fixes), highest \(step.highestSeverity.rawValue); from the \(origin))\n"
+                        output += "  upgrade \(step.package) from \(step.installedVersion) to >= \(target) (fixes \(step.fixes), highest \(step.highestSeverity.rawValue)\(origin))\n"
                     } else {
-                        output += "  \(step.package) \(step.installedVersion): \(step.unfixed) without a fix yet (highest \(step.highestSeverity.rawValue); from the \(origin))\n"
+                        output += "  \(step.package) \(step.installedVersion): \(step.unfixed) without a fix yet (highest \(step.highestSeverity.rawValue)\(origin))\n"
                     }
                 }
             }

@@ -85,8 +85,10 @@ public struct DockerArchiveSource: ImageSource {
             }) {
                 return entry
             }
-            let tags = entries.flatMap { $0.RepoTags ?? [] }
-            throw FathomError(.notFound, "the archive has no image '\(selector)'; it has \(tags.joined(separator: ", "))")
+            let names = entries.enumerated().map { index, entry in (entry.RepoTags ?? []).joined(separator: ", ") + " (@\(index))" }
+            throw FathomError(
+                .notFound,
+                "the archive has no image '\(selector)'; it has \(entries.count == 1 ? "one" : "\(entries.count)"): \(names.joined(separator: "; "))")
         }
         guard entries.count == 1 else {
             let names = entries.enumerated().map { index, entry in (entry.RepoTags?.first ?? "untagged") + " (@\(index))" }

@@ -82,6 +82,11 @@ import Testing
         #expect(error?.message.contains("test_image_2") == true)
         let byTag = try await DockerArchiveSource(path: path, selector: "test_image_1").resolve(platform: .linuxAMD64)
         #expect(byTag.repoTags == ["test_image_1"])
+        // An index past the last names the images and their indexes.
+        let past = await #expect(throws: FathomError.self) {
+            try await DockerArchiveSource(path: path, selector: "@5").resolve(platform: .linuxAMD64)
+        }
+        #expect(past?.message.contains("the archive has no image '@5'; it has 2: test_image_2 (@0); test_image_1 (@1)") == true, "\(past?.message ?? "")")
     }
 
     /// ggcr's Docker 25 archive has an OCI layout whose index.json says `"manifests": null`:
