@@ -128,6 +128,12 @@ struct Database: AsyncParsableCommand {
         @Option(name: .customLong("feed"), help: "Only the feeds with this name (repeatable).")
         var only: [String] = []
 
+        // A mistyped --feed of the built-in list is said with the subcommand's usage, before
+        // anything runs (a feeds file is read, and checked, when the command runs).
+        func validate() throws {
+            if feeds == nil { _ = try resolve() }
+        }
+
         func resolve() throws -> [Feed] {
             var list = try feeds.map(FeedList.load) ?? FeedList.defaults
             if let mirror { list = FeedList.mirrored(list, through: mirror) }

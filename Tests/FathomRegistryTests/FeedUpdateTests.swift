@@ -190,8 +190,10 @@ import Testing
         #expect(bad.status != 0)
         #expect(bad.errorText.contains("is not a URL"))
         let unknown = try await fathom(["db", "update", "--feed", "no-such-feed", "--store", directory + "/s.db"])
-        #expect(unknown.status != 0)
+        #expect(unknown.status == 64)
         #expect(unknown.errorText.contains("no feed named no-such-feed"))
+        // With the subcommand's usage, not the root's.
+        #expect(unknown.errorText.contains("fathom db update") && !unknown.errorText.contains("Usage: fathom <subcommand>"), "\(unknown.errorText)")
         // A host that does not answer is asked once per run, not once per feed it serves.
         let port = try freePort()
         try """
