@@ -316,9 +316,10 @@ public struct AdvisoryIndex: AdvisoryLookup {
         guard let lookup = Self.lookup(for: package, osNamespace: osNamespace),
             let bucket = buckets[Key(ecosystem: lookup.ecosystem, name: lookup.name)],
             let comparator = EcosystemVersions.comparator(forOSV: lookup.ecosystem),
-            // A version the ordering rejects (a Composer dev branch) is in no range, whatever a
-            // range from 0 would say: coverage names it as a gap instead.
-            (try? comparator.validate(lookup.version)) != nil
+            // A version the ordering rejects (a Composer dev branch), or none at all (an SBOM's
+            // package without one, which Maven's and RubyGems' orderings would read as 0), is in
+            // no range, whatever a range from 0 would say: coverage names it as a gap instead.
+            !lookup.version.isEmpty, (try? comparator.validate(lookup.version)) != nil
         else { return [] }
         let position = bucket.boundaries.flatMap { Self.position(of: lookup.version, in: $0, comparator: comparator) }
         var matches: [Match] = []

@@ -146,6 +146,12 @@ public struct Coverage: Sendable, Hashable, Codable {
                 miss(key.ecosystem, isOS: isOS, .noVersionOrdering)
                 continue
             }
+            // No version at all (an SBOM's package without one) is checked against nothing,
+            // whatever the ecosystem's ordering would make of an empty text.
+            if key.version.isEmpty {
+                miss(key.ecosystem, isOS: isOS, .invalidVersions, example: "\(entry.package.name): no version given")
+                continue
+            }
             // A Go binary's main module built from a checkout has no version ("(devel)"): it is
             // the image's own code, not a published module advisories could name.
             if key.ecosystem == "Go" && key.version == "(devel)" {

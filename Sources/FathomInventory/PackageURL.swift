@@ -26,7 +26,8 @@ public struct PackageURL: Sendable, Hashable, CustomStringConvertible {
         }
         text += Self.encode(name)
         // A version or qualifier value keeps its slashes, as packageurl-python writes them.
-        if let version { text += "@" + Self.encode(version, keepingSlashes: true) }
+        // None given (an SBOM's package without one) is no `@` (the purl spec has no empty version).
+        if let version, !version.isEmpty { text += "@" + Self.encode(version, keepingSlashes: true) }
         if !qualifiers.isEmpty {
             text += "?" + qualifiers.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.encode($0.value, keepingSlashes: true))" }
                 .joined(separator: "&")

@@ -222,17 +222,15 @@ public struct SBOMInventory: Sendable {
                 warnings.append("\(path): \(purl.name)'s purl says version \(written) and its version field \(listed): the purl's is matched")
             }
             guard var package = purl.package(path: path) else {
-                guard let version = purl.version else {
-                    // Of a type fathom matches, it is not checked, and coverage says so (its
-                    // empty version breaks the ecosystem's rules): not a silent clean report.
-                    if let typed = PackageURL(type: purl.type, namespace: purl.namespace, name: purl.name, version: "", qualifiers: purl.qualifiers)
+                // No version anywhere: kept with none, so that coverage names it as a gap (no
+                // version given, or a type fathom has no advisories for), not a silent clean report.
+                let version = purl.version ?? ""
+                if version.isEmpty,
+                    let typed = PackageURL(type: purl.type, namespace: purl.namespace, name: purl.name, version: "", qualifiers: purl.qualifiers)
                         .package(path: path)
-                    {
-                        purls.append(purl)
-                        packages.append(typed)
-                    } else {
-                        unmatched["pkg:\(purl.type) and no version", default: 0] += 1
-                    }
+                {
+                    purls.append(purl)
+                    packages.append(typed)
                     return
                 }
                 // Kept under its purl type, so that coverage names it as a gap (an ecosystem
@@ -253,8 +251,7 @@ public struct SBOMInventory: Sendable {
 
     private mutating func summarise(_ unmatched: [String: Int], path: String) {
         for (kind, count) in unmatched.sorted(by: { $0.key < $1.key }) {
-            let why = kind == "no purl" ? "no package type to match them by" : "neither a version nor a package type fathom matches"
-            warnings.append("\(path): \(count) component(s) with \(kind) were not matched (\(why))")
+            warnings.append("\(path): \(count) component(s) with \(kind) were not matched (no package type to match them by)")
         }
     }
 

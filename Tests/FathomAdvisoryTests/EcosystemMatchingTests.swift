@@ -129,6 +129,27 @@ import Testing
             "\(ambiguous.warnings)")
     }
 
+    /// A package with no version (an SBOM's component without one) is matched against nothing,
+    /// though Maven's and RubyGems' orderings read an empty text as 0 and every range from 0
+    /// holds it (Log4Shell for a log4j-core of no version): coverage names it instead.
+    @Test func aPackageWithNoVersionIsAGapNotVersionZero() async throws {
+        var index = AdvisoryIndex()
+        for (id, ecosystem, name) in [("GHSA-TEST-0101", "Maven", "org.apache.logging.log4j:log4j-core"), ("GHSA-TEST-0102", "RubyGems", "rack")] {
+            let record = #"{"id":"\#(id)","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"\#(ecosystem)","name":"\#(name)"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.15.0"}]}]}]}"#
+            index.add([try AdvisoryImport.osv(Array(record.utf8), file: "\(id).json")], source: "test")
+        }
+        let log4j = InventoryEntry(package: Package(ecosystem: "maven", name: "org.apache.logging.log4j:log4j-core", version: "", path: "sbom.json"), layer: 0)
+        let rack = InventoryEntry(package: Package(ecosystem: "gem", name: "rack", version: "", path: "sbom.json"), layer: 0)
+        var versioned = log4j
+        versioned.package.version = "2.14.1"
+        #expect(try await ImageMatcher.findings([versioned], osNamespace: nil, lookup: index).map(\.id) == ["GHSA-TEST-0101"], "the record matches a version: the test can fail")
+        #expect(try await ImageMatcher.findings([log4j, rack], osNamespace: nil, lookup: index).isEmpty)
+        let coverage = Coverage([log4j, rack], osNamespace: nil, lookup: index)
+        #expect(coverage.gaps.map { "\($0.namespace) \($0.reason!.rawValue) \($0.packages)" }.sorted() == ["Maven invalid-versions 1", "RubyGems invalid-versions 1"])
+        #expect(coverage.warnings.contains { $0.contains("(org.apache.logging.log4j:log4j-core: no version given)") }, "\(coverage.warnings)")
+        #expect(PackageURL(type: "maven", namespace: "org.apache.logging.log4j", name: "log4j-core", version: "").description == "pkg:maven/org.apache.logging.log4j/log4j-core")
+    }
+
     /// OS packages of another type than the release's advisories are for (an SBOM's apk purls
     /// scanned with `--os debian:12`) match nothing and are a gap: Debian's musl advisories
     /// compared with an apk version reported "openssl 1.0.0-r0 → 3.0.22-1~deb12u2".
