@@ -425,18 +425,25 @@ public struct ScanPolicy: Sendable {
                 ecosystem: finding.ecosystem, path: finding.path)
             return (suppressed, origins)
         }
-        let byStatement = perCVE.compactMap { _, names in statements.first { $0.status.suppresses && $0.names(names) } }
-        if byStatement.count == perCVE.count {
-            let statuses = Set(byStatement.map(\.status.rawValue)).sorted().joined(separator: ", ")
-            let justifications = Set(byStatement.compactMap(\.justification)).sorted().joined(separator: ", ")
-            return suppressed(reason: "vex: \(statuses)", justification: justifications.isEmpty ? nil : justifications, origins: byStatement.map(\.origin))
+        // Every statement (or rule) about each CVE, so that none of them reads as unused.
+        let byStatement = perCVE.map { _, names in statements.filter { $0.status.suppresses && $0.names(names) } }
+        if byStatement.allSatisfy({ !$0.isEmpty }) {
+            let chosen = byStatement.map { $0[0] }
+            // One status and one justification for the notice, as for one vulnerability: not
+            // affected when its CVEs are some fixed and some not affected (it was never fixed here).
+            let status = Set(chosen.map(\.status)).count == 1 ? chosen[0].status : .notAffected
+            let justification = chosen.filter { $0.status == status }.compactMap(\.justification).sorted().first
+            return suppressed(reason: "vex: \(status.rawValue)", justification: justification, origins: byStatement.flatMap { $0.map(\.origin) })
         }
-        let byRule = perCVE.compactMap { _, names in
-            ignoreRules.first { $0.names(finding, waivable: names) && ($0.expires.map { $0 > now } ?? true) }
+        let byRule = perCVE.map { _, names in
+            ignoreRules.filter { $0.names(finding, waivable: names) && ($0.expires.map { $0 > now } ?? true) }
         }
-        guard byRule.count == perCVE.count else { return nil }
-        let until = byRule.compactMap(\.expires).min().map { "until \(Self.dayFormat($0.addingTimeInterval(-86_400)))" }
-        return suppressed(reason: "ignore file", justification: until, origins: byRule.map(\.origin))
+        guard byRule.allSatisfy({ !$0.isEmpty }) else { return nil }
+        // Each CVE is waived until its last rule ends (for ever with one that does not); the
+        // notice, until the first CVE's waiver ends.
+        let lastDays = byRule.map { rules in rules.contains { $0.expires == nil } ? nil : rules.compactMap(\.expires).max() }
+        let until = lastDays.compactMap { $0 }.min().map { "until \(Self.dayFormat($0.addingTimeInterval(-86_400)))" }
+        return suppressed(reason: "ignore file", justification: until, origins: byRule.flatMap { $0.map(\.origin) })
     }
 
     /// Whether the policy reports a finding known only by its stored summary (a finding a

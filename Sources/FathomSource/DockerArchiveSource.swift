@@ -85,7 +85,9 @@ public struct DockerArchiveSource: ImageSource {
             }) {
                 return entry
             }
-            let names = entries.enumerated().map { index, entry in (entry.RepoTags ?? []).joined(separator: ", ") + " (@\(index))" }
+            let names = entries.enumerated().map { index, entry in
+                ((entry.RepoTags ?? []).isEmpty ? "untagged" : (entry.RepoTags ?? []).joined(separator: ", ")) + " (@\(index))"
+            }
             throw FathomError(
                 .notFound,
                 "the archive has no image '\(selector)'; it has \(entries.count == 1 ? "one" : "\(entries.count)"): \(names.joined(separator: "; "))")

@@ -105,26 +105,17 @@ public enum SourceReference: Sendable, Hashable {
         }
     }
 
-    /// The transport `text` names when it is one fathom does not read (`ftp://…`,
-    /// `containers-storage:…`, `docker-daemon:…`): a word before `:` that is not a host, as a
-    /// registry reference's first part (`host:port/…`, `repo:tag`) never is.
-    /// The transport `word` is a slip of (one or two letters off, any case), or nil.
+    /// The transport `word` is a slip of (a letter or two off, or in capitals), or nil.
     static func transportMeant(_ word: String) -> String? {
-        let word = Array(word.lowercased())
-        func distance(_ other: [Character]) -> Int {
-            var previous = Array(0...other.count)
-            for (i, a) in word.enumerated() {
-                var current = [i + 1]
-                for (j, b) in other.enumerated() { current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (a == b ? 0 : 1))) }
-                previous = current
-            }
-            return previous[other.count]
-        }
         let transports = ["docker-archive", "oci-archive", "oci", "dir", "rootfs", "sbom"]
-        let scored = transports.map { ($0, distance(Array($0))) }.filter { $0.1 > 0 && $0.1 <= min(2, $0.0.count / 3) }
+        guard !transports.contains(word) else { return nil }
+        let scored = transports.map { ($0, editDistance(word.lowercased(), $0)) }.filter { $0.1 <= min(2, $0.0.count / 3) }
         return scored.min { $0.1 < $1.1 }?.0
     }
 
+    /// The transport `text` names when it is one fathom does not read (`ftp://…`,
+    /// `containers-storage:…`, `docker-daemon:…`): a word before `:` that is not a host, as a
+    /// registry reference's first part (`host:port/…`, `repo:tag`) never is.
     static func unsupportedTransport(in text: String) -> String? {
         let known: Set<String> = ["containers-storage", "docker-daemon", "ostree", "sif", "tarball", "ftp", "http", "https", "file", "s3", "gs"]
         guard let colon = text.firstIndex(of: ":") else { return nil }

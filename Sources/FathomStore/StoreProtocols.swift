@@ -519,7 +519,7 @@ extension [AdvisoryStatistics.Feed] {
         return "advisory data older than --max-db-age \(maxAge): \(stale.count) feed\(stale.count == 1 ? "" : "s") not updated since "
             + "\(oldest.lastUpdated.map { ISO8601DateFormatter().string(from: $0) } ?? "ever") (\(oldest.source), \(days) days\(also)): "
             // Feeds imported from files (an air-gapped store) are brought up to date by newer files.
-            + (stale.allSatisfy { $0.checkedAt == nil } ? "import newer copies with fathom db import (or run fathom db update)" : "run fathom db update")
+            + (stale.allSatisfy { $0.checkedAt == nil } ? "import newer copies with fathom db import (or run fathom db update)" : "run fathom db update (or fathom db pull)")
     }
 }
 

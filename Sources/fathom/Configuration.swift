@@ -1,5 +1,6 @@
 import ArgumentParser
 import FathomAdvisory
+import FathomCore
 import Foundation
 import Yams
 

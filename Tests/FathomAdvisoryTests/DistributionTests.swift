@@ -112,6 +112,15 @@ import Testing
         #expect(eachCVE.usedRules == ["ignore:1", "ignore:2"])
         byEachCVE.ignoreRules = try ScanPolicy.ignoreRules("CVE-2023-4911\nCVE-2023-4527 pkg:libssl3\n", file: "ignore")
         #expect(byEachCVE.apply(findings, purl: { _ in nil }, image: nil).kept.contains { $0.id == "USN-6409-1" })
+        // Two rules about one CVE (either spelling) are both used; the notice is waived until
+        // the first CVE's rules all end; an expired rule waives nothing.
+        byEachCVE.ignoreRules = try ScanPolicy.ignoreRules(
+            "CVE-2023-4911 exp:2098-01-01\nUBUNTU-CVE-2023-4911\nCVE-2023-4527 exp:2099-01-01\nCVE-2023-4527 exp:2097-01-01\n", file: "ignore")
+        let both = byEachCVE.apply(findings, purl: { _ in nil }, image: nil)
+        #expect(both.suppressed.first { $0.id == "USN-6409-1" }?.justification == "until 2099-01-01", "\(both.suppressed)")
+        #expect(both.usedRules == ["ignore:1", "ignore:2", "ignore:3", "ignore:4"], "\(both.usedRules)")
+        byEachCVE.ignoreRules = try ScanPolicy.ignoreRules("CVE-2023-4911\nCVE-2023-4527 exp:2020-01-01\n", file: "ignore")
+        #expect(byEachCVE.apply(findings, purl: { _ in nil }, image: nil).kept.contains { $0.id == "USN-6409-1" })
         // A VEX statement that one of the notice's CVEs affects libc6 keeps the notice, whatever
         // another says of the notice itself (affected wins, as for one vulnerability).
         let libc6 = VEXStatement.Product(id: "pkg:deb/ubuntu/libc6", purl: try PackageURL(parsing: "pkg:deb/ubuntu/libc6"))
@@ -130,6 +139,10 @@ import Testing
         let byStatements = vexByCVE.apply(findings, purl: purl, image: nil)
         #expect(byStatements.suppressed.first { $0.id == "USN-6409-1" }?.rule == "CVE-2023-4527, CVE-2023-4911", "\(byStatements.suppressed)")
         #expect(byStatements.usedRules == ["CVE-2023-4527", "CVE-2023-4911"])
+        // Some fixed, some not affected: the notice is not affected (one status, one justification).
+        vexByCVE.vex[0].status = .fixed
+        let mixed = vexByCVE.apply(findings, purl: purl, image: nil).suppressed.first { $0.id == "USN-6409-1" }
+        #expect(mixed?.reason == "vex: not_affected" && mixed?.justification == "vulnerable_code_not_in_execute_path", "\(String(describing: mixed))")
         vexByCVE.vex[1].status = .affected
         #expect(vexByCVE.apply(findings, purl: purl, image: nil).kept.contains { $0.id == "USN-6409-1" })
         vexByCVE.vex.removeLast()
