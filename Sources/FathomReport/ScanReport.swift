@@ -56,6 +56,10 @@ public struct ScanReport: Sendable, Codable {
         public var path: String
         /// The digest of the layer that introduced this version of the package.
         public var layer: Digest
+        /// That layer's uncompressed digest (its diff ID): the same whatever the image was read
+        /// from (a registry or an OCI layout's compressed blob, a `docker save` tar's), as Grype's
+        /// layer id and Trivy's `DiffID` are. Absent where the layer has none (an SBOM).
+        public var layerDiffID: Digest?
         public var modularityLabel: String?
     }
 
@@ -80,6 +84,8 @@ public struct ScanReport: Sendable, Codable {
         public var cvss: [CVSSScore]
         /// The digest of the layer that introduced the package.
         public var layer: Digest
+        /// That layer's uncompressed digest (its diff ID), as a package's.
+        public var layerDiffID: Digest?
         public var path: String
         public var source: String
         public var title: String?
@@ -106,7 +112,7 @@ public struct ScanReport: Sendable, Codable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, aliases, ecosystem, package, installedVersion, fixedVersion, status, vendorStatus, severity, severitySource, cvss, layer, path
+            case id, aliases, ecosystem, package, installedVersion, fixedVersion, status, vendorStatus, severity, severitySource, cvss, layer, layerDiffID, path
             case source
             case title, references, kev, epss, matchedAs
         }
@@ -126,6 +132,7 @@ public struct ScanReport: Sendable, Codable {
             try container.encodeIfPresent(severitySource, forKey: .severitySource)
             try container.encode(cvss, forKey: .cvss)
             try container.encode(layer, forKey: .layer)
+            try container.encodeIfPresent(layerDiffID, forKey: .layerDiffID)
             try container.encode(path, forKey: .path)
             try container.encode(source, forKey: .source)
             try container.encodeIfPresent(title, forKey: .title)
@@ -231,7 +238,8 @@ public struct ScanReport: Sendable, Codable {
             return Package(
                 ecosystem: package.ecosystem, name: package.name, version: package.version, arch: package.arch,
                 source: package.source, path: package.path,
-                layer: result.layers[entry.layer].facts.summary.digest, modularityLabel: package.modularityLabel)
+                layer: result.layers[entry.layer].facts.summary.digest, layerDiffID: result.layers[entry.layer].layer.diffID,
+                modularityLabel: package.modularityLabel)
         }
         vulnerabilities = []
         remediation = []
@@ -359,7 +367,7 @@ public struct ScanReport: Sendable, Codable {
             id: finding.id, aliases: finding.aliases, ecosystem: finding.ecosystem, package: finding.package,
             installedVersion: finding.installedVersion, fixedVersion: finding.fixedVersion, status: finding.status,
             vendorStatus: finding.vendorStatus, severity: finding.severity, severitySource: finding.severitySource, cvss: finding.cvss,
-            layer: layers[finding.layerIndex].digest, path: finding.path, source: finding.source, title: finding.title,
+            layer: layers[finding.layerIndex].digest, layerDiffID: layers[finding.layerIndex].diffID, path: finding.path, source: finding.source, title: finding.title,
             references: finding.references, kev: finding.kev, epss: finding.epss, matchedAs: finding.matchedAs)
     }
 

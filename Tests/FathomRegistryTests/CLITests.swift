@@ -404,6 +404,20 @@ import Testing
         #expect(try await packages("oci-archive:\(directory)/image.tar") == expected)
         #expect(try await packages("oci-archive:\(directory)/image.tar:gzip") == expected)
         #expect(try await packages("dir:\(directory)/dir") == expected)
+        // Each package's layer by its diff ID is the same from a compressed layout and from a
+        // `docker save` tar, whose layer digests are the diff IDs (Grype's layer id).
+        try await Tool.run(["skopeo", "copy", "--quiet", "oci:\(layout.directory):gzip", "docker-archive:\(directory)/saved.tar:app:1"])
+        func layers(_ reference: String) async throws -> (digests: Set<String>, diffIDs: [String]) {
+            let output = try await fathom(["scan", reference, "-f", "json"])
+            let document = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any]
+            let packages = document?["packages"] as? [[String: Any]] ?? []
+            return (Set(packages.compactMap { $0["layer"] as? String }), packages.map { "\($0["name"]!) \($0["layerDiffID"] as? String ?? "-")" }.sorted())
+        }
+        let (layoutDigests, layoutDiffIDs) = try await layers("oci:\(layout.directory):gzip")
+        let (savedDigests, savedDiffIDs) = try await layers("docker-archive:\(directory)/saved.tar")
+        #expect(layoutDigests != savedDigests, "a gzip blob's digest is not its diff ID: the test can fail")
+        #expect(!layoutDiffIDs.isEmpty && layoutDiffIDs == savedDiffIDs && !layoutDiffIDs.contains { $0.hasSuffix(" -") }, "\(layoutDiffIDs.prefix(3)) \(savedDiffIDs.prefix(3))")
+        #expect(savedDigests == Set(savedDiffIDs.map { String($0.split(separator: " ").last!) }))
         let notDir = try await fathom(["scan", "dir:\(directory)"])
         #expect(notDir.status == 1 && notDir.errorText.contains("has no manifest.json"), "\(notDir.errorText)")
     }
