@@ -298,6 +298,24 @@ public struct ScanReport: Sendable, Codable {
         self.changes = changes?.previousScannedAt == nil ? nil : changes
         self.coverage = summary.advisoriesLoaded ? coverage : nil
         setFindings(findings)
+        // A new finding names its other ids, as its notification does (a receiver, or a reader,
+        // keys on a notice's CVEs); a resolved one's were not kept with the previous scan.
+        if var named = self.changes {
+            let aliases = Dictionary(
+                vulnerabilities.map {
+                    (StoredFinding(id: $0.id, ecosystem: $0.ecosystem, package: $0.package, installedVersion: "", fixedVersion: nil, severity: "").key, $0.aliases)
+                }, uniquingKeysWith: { first, _ in first })
+            func withAliases(_ findings: [StoredFinding]) -> [StoredFinding] {
+                findings.map { finding in
+                    var finding = finding
+                    finding.aliases = aliases[finding.key].flatMap { $0.isEmpty ? nil : $0 }
+                    return finding
+                }
+            }
+            named.new = withAliases(named.new)
+            named.fixChanged = named.fixChanged.map(withAliases)
+            self.changes = named
+        }
         // A report stored before `readWarnings` was kept: its layer warnings are those that name a layer.
         let read = readWarnings ?? warnings.filter { $0.hasPrefix("layer ") }
         readWarnings = read

@@ -285,6 +285,22 @@ import Testing
         #expect(missing.errorText.contains("no OCI layout directory"))
     }
 
+    /// A report's new findings name their other ids (a notification's do too): a reader of
+    /// `changes.new` keys on the CVE as the report's vulnerabilities give it.
+    @Test func aReportsNewFindingsNameTheirAliases() async throws {
+        let layout = try await Self.makeLayout()
+        let secdb = Fixtures.root.appendingPathComponent("advisories/alpine-secdb/v3.7/main.yaml").path
+        #expect(try await fathom(["db", "import", "--store", layout.store, secdb]).status == 0)
+        let image = "oci:\(layout.directory):library/alpine:3.7"
+        #expect(try await fathom(["scan", image, "--store", layout.store, "-f", "json"]).status == 0)
+        #expect(try await fathom(["db", "import", "--store", layout.store, try Self.muslFeed(layout)]).status == 0)
+        let again = try await fathom(["scan", image, "--store", layout.store, "-f", "json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: again.stdout) as? [String: Any])
+        let new = (report["changes"] as? [String: Any])?["new"] as? [[String: Any]] ?? []
+        #expect(new.map { "\($0["id"]!) \($0["package"]!) \(($0["aliases"] as? [String]) ?? [])" }.sorted()
+            == ["TEST-MUSL-1 musl [\"CVE-2026-0001\"]", "TEST-MUSL-1 musl-utils [\"CVE-2026-0001\"]"], "\(new)")
+    }
+
     /// An earlier run's report of an image that fails this time is taken out of --output: left
     /// beside this run's reports, it would be read as this run's verdict on the image.
     @Test func aReportOfAnImageThatFailedIsRemovedFromTheOutputDirectory() async throws {
