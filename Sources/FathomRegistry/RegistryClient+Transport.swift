@@ -48,7 +48,7 @@ extension RegistryClient {
                 if error is CancellationError { throw error }
                 guard attempt < maxAttempts, Self.isRetryable(error) else {
                     if Self.isRetryable(error) { await gates.markUnreachable(registry) }
-                    let tries = "\(attempt) tr\(attempt == 1 ? "y" : "ies")" + (unreachable ? " (it answered none of a request's tries just before: tried once until it answers)" : "")
+                    let tries = "\(attempt) tr\(attempt == 1 ? "y" : "ies")" + (unreachable ? " (the registry did not answer a request just before this one, so each request is tried once until it answers again)" : "")
                     throw FathomError(.transport, "\(method) \(url) failed after \(tries)", cause: TransportFailure(error))
                 }
                 try await backoff(attempt: attempt, retryAfter: nil, reason: "\(error)", url: url)

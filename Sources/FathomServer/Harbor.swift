@@ -157,13 +157,26 @@ extension ServiceRoutes {
         }
         if let type = scan.artifact?.mime_type, !type.isEmpty, !Self.harborConsumedTypes.contains(type) {
             let why = [MediaType.ociIndex.rawValue, MediaType.dockerManifestList.rawValue].contains(type)
-                ? "an index: ask for each of its manifests by digest" : "fathom scans image manifests (\(Self.harborConsumedTypes.joined(separator: ", ")))"
-            return Self.harborError(.notImplemented, "artifact.mime_type \(type) is \(why)")
+                ? "is an index: ask for each of its manifests by digest"
+                : "is not an image manifest, and fathom scans only those (\(Self.harborConsumedTypes.joined(separator: ", ")))"
+            return Self.harborError(.notImplemented, "artifact.mime_type \(type) \(why)")
         }
         if let tag = scan.artifact?.tag, !tag.isEmpty, tag.wholeMatch(of: /[A-Za-z0-9_][A-Za-z0-9._-]{0,127}/) == nil {
             return Self.harborError(.unprocessableContent, "artifact.tag \(tag) is not a tag (letters, digits, _ . -, up to 128)")
         }
+        // The registry's address, not a page of it: Harbor sends its core's root.
+        guard components.path.isEmpty || components.path == "/", components.query == nil else {
+            return Self.harborError(.unprocessableContent, "registry.url must be the registry's address with no path, not \(url)")
+        }
         let registry = components.port.map { "\(host):\($0)" } ?? host
+        // Held to the registries --registry names, as POST /v1/scans and the webhook are: the API
+        // token must not make fathom fetch from any host a request names. (422: the adapter
+        // API's answer for a request it will not take.)
+        guard configuration.allows(scanOf: registry) else {
+            return Self.harborError(
+                .unprocessableContent,
+                "\(registry) is not a registry this service scans from (--registry \(configuration.registries.joined(separator: ", ")))")
+        }
         let authorization = scan.registry?.authorization.flatMap { $0.isEmpty ? nil : $0 }
         let digest: FathomCore.Digest
         let sealed: String?

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import FathomCore
+import FathomRegistry
 public import FathomStore
 import Foundation
 public import Logging
@@ -132,7 +133,8 @@ public struct Notifier: Service {
         } catch {
             // Stopping: neither a failure to count nor a state to store (its hold runs out).
             if Task.isCancelled { return false }
-            failure = "\(error)"
+            // In a person's words ("connection refused"), not NIO's nested error values.
+            failure = TransportFailure(error, forRegistry: false).description
         }
         do {
             if let failure {

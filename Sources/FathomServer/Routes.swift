@@ -1032,6 +1032,11 @@ struct BearerTokens: RouterMiddleware {
     typealias Context = BasicRequestContext
     let api: String?
     let webhook: String?
+    /// Webhook deliveries refused for their token: a registry whose notification token is
+    /// mistyped sends every push here, and nothing is scanned, so it is counted and said.
+    let webhookRefused = Counter(label: "fathom_webhook_deliveries_refused_total")
+    /// When a refused delivery was last logged: once a minute at most, whatever the registry sends.
+    private let lastRefusalLogged = Locked<ContinuousClock.Instant?>(nil)
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
@@ -1050,6 +1055,20 @@ struct BearerTokens: RouterMiddleware {
                 let problem = token == nil ? "this endpoint is not enabled" : given == nil ? "a bearer token is required" : "the bearer token is not valid"
                 var response = ServiceRoutes.problem(.unauthorized, problem)
                 response.headers[.wwwAuthenticate] = token != nil && given != nil ? #"Bearer error="invalid_token""# : "Bearer"
+                if path == "/v1/events" {
+                    webhookRefused.increment()
+                    let now = ContinuousClock.now
+                    let due = lastRefusalLogged.withLock { last in
+                        guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
+                        last = now
+                        return true
+                    }
+                    if due {
+                        context.logger.warning(
+                            "a registry webhook delivery was refused: \(problem) (does the registry's notification token match --webhook-token-file?); its events are not scanned",
+                            metadata: ["counted": "fathom_webhook_deliveries_refused_total"])
+                    }
+                }
                 return response
             }
         }

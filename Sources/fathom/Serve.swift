@@ -261,7 +261,7 @@ struct Serve: AsyncParsableCommand {
             store: store, client: client, configuration: settings, policy: policy, metrics: metrics, logger: logger
         ) { address in
             FileHandle.standardError.write(
-                Data("fathom: serving on http://\(address) with \(settings.workers) workers, store \(store.location)\n".utf8))
+                Data("fathom: serving on http://\(address) with \(settings.workers) worker\(settings.workers == 1 ? "" : "s"), store \(store.location)\n".utf8))
         }
         try await Self.run(service)
     }

@@ -86,7 +86,7 @@ import Testing
                     _ = try await client.manifestDigest(reference)
                     Issue.record("the fifth reset")
                 } catch {
-                    #expect("\(error)".contains("failed after 1 try (it answered none of a request's tries just before"), "\(error)")
+                    #expect("\(error)".contains("failed after 1 try (the registry did not answer a request just before this one"), "\(error)")
                 }
                 #expect(manifests() == 5, "asked once")
                 // It answers: the next request is answered, and the one after retries again.

@@ -78,6 +78,16 @@ import Testing
         #expect(try await request("POST", "/v1/scans", body: #"{"image": "\#(image)"}"#).0 == 202)
         #expect(try await request("POST", "/v1/events", token: Self.webhookToken, body: #"{"events": []}"#).0 == 202)
         #expect(try await request("POST", "/v1/events", token: "not-" + Self.webhookToken, body: #"{"events": []}"#).0 == 401)
+        // A refused delivery is said (a mistyped registry token would stop every scan in silence),
+        // once a minute at most, and counted; the token given is never in the line.
+        #expect(try await request("POST", "/v1/events", token: "not-" + Self.webhookToken, body: #"{"events": []}"#).0 == 401)
+        try await ServiceTests.eventually("the refused delivery's log line") {
+            ((try? String(contentsOfFile: serveLog, encoding: .utf8)) ?? "").contains("a registry webhook delivery was refused: the bearer token is not valid")
+        }
+        let refusals = ((try? String(contentsOfFile: serveLog, encoding: .utf8)) ?? "").components(separatedBy: "webhook delivery was refused").count - 1
+        #expect(refusals == 1)
+        let metrics = String(decoding: try await request("GET", "/metrics", token: nil).1, as: UTF8.self)
+        #expect(metrics.contains("fathom_webhook_deliveries_refused_total 2"), "\(metrics.prefix(3000))")
         let harbor = """
             {"registry": {"url": "http://\(registry.host)", "authorization": "Basic \(basic)"},
              "artifact": {"repository": "team/app", "digest": "\(layout.gzip.manifestDigest)", "tag": "1",

@@ -818,6 +818,14 @@ import Testing
         }
         let ftp = try await post(#""tag": "3.7""#, url: "ftp://\(registry.host)")
         #expect(ftp.status == 422 && String(decoding: ftp.body, as: UTF8.self).contains("http:// or https://"))
+        // A registry --registry does not name is refused, as POST /v1/scans refuses it: the API
+        // token must not make fathom fetch from any host; a URL with a path is no registry's address.
+        let elsewhere = try await post(#""tag": "3.7""#, url: "https://harbor.evil.example")
+        #expect(elsewhere.status == 422 && String(decoding: elsewhere.body, as: UTF8.self).contains("harbor.evil.example is not a registry this service scans from"),
+            "\(String(decoding: elsewhere.body, as: UTF8.self))")
+        let withPath = try await post(#""tag": "3.7""#, url: "http://\(registry.host)/some/path")
+        #expect(withPath.status == 422 && String(decoding: withPath.body, as: UTF8.self).contains("with no path"))
+        #expect(try await post(#""tag": "3.7""#, url: "http://\(registry.host)/").status == 202)
         // A digest the registry does not have is a failed scan at once, not after every attempt.
         let missing = try await Self.request(.POST, "\(service.base)/api/v1/scan", body: """
             {"registry": {"url": "http://\(registry.host)", "authorization": "\(basic)"},
