@@ -46,7 +46,9 @@ enum ImagesHTML {
                 let unchecked = image.notChecked.map { "<br><span class=\"h\">not checked: \(escape($0.joined(separator: "; ")))</span>" } ?? ""
                 // Findings matched against older advisories than the store's: a rescan has not reached it.
                 let stale = image.upToDate == false ? "<br><span class=\"muted\">matched against older advisory data</span>" : ""
-                html += "<tr><td>\(cell)\(unchecked)\(stale)</td><td>\(escape(image.os ?? ""))</td>"
+                // Its counts are what a policy let through (a scan request's own, ignore rules, VEX).
+                let filtered = image.policyLeftFindingsOut == true ? "<br><span class=\"muted\">findings left out by policy (see its report)</span>" : ""
+                html += "<tr><td>\(cell)\(unchecked)\(stale)\(filtered)</td><td>\(escape(image.os ?? ""))</td>"
                 for severity in severities {
                     let count = image.bySeverity[severity] ?? 0
                     let style = count == 0 ? "" : severity == "CRITICAL" ? " c" : severity == "HIGH" ? " h" : ""

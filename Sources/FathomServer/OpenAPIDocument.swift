@@ -199,6 +199,7 @@ public enum OpenAPIDocument {
                   "exploited": {"type": "integer", "description": "Findings in CISA's Known Exploited Vulnerabilities catalog."},
                   "notChecked": {"type": "array", "items": {"type": "string"}, "description": "What the image's packages were not checked against (no advisory data for its release, its OS not identified, …); absent when every package was checked: its zeros prove nothing."},
                   "matchedAgainst": {"type": "string", "description": "The advisory data version the image's findings were matched against."},
+                  "policyLeftFindingsOut": {"type": "boolean", "description": "Present (true) when a policy left findings of the image's packages out of its report (its scan request's own, the service's filters, ignore rules or VEX): its counts are not all it holds."},
                   "upToDate": {"type": "boolean", "description": "Whether matchedAgainst is the store's advisory data version now: false for an image no rescan has reached since the advisories changed (outside the rescan window, or still pending), whose findings may be out of date."}}}}}},
               "Findings": {"type": "object", "required": ["count", "images", "truncated", "findings"], "properties": {
                 "count": {"type": "integer"}, "images": {"type": "integer"}, "truncated": {"type": "boolean"},

@@ -570,6 +570,9 @@ public struct ServiceRoutes: Sendable {
         /// (outside `--rescan-window`, or still pending), whose findings may be out of date.
         var matchedAgainst: String?
         var upToDate: Bool?
+        /// True when a policy left findings of its packages out of its report (its scan request's
+        /// own, the service's filters, ignore rules or VEX): its counts are not all it holds.
+        var policyLeftFindingsOut: Bool?
     }
 
     struct ImagesAnswer: Encodable {
@@ -674,7 +677,8 @@ public struct ServiceRoutes: Sendable {
                     bySeverity: Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.rawValue, row.bySeverity[$0.rawValue] ?? 0) }),
                     fixable: row.fixable, exploited: row.exploited, notChecked: row.fullyChecked
                         ? nil : row.gaps.isEmpty ? ["not every package was checked"] : row.gaps.map(FleetSummary.describe(gap:)),
-                    matchedAgainst: row.matchedAgainst, upToDate: row.matchedAgainst.map { $0 == current })
+                    matchedAgainst: row.matchedAgainst, upToDate: row.matchedAgainst.map { $0 == current },
+                    policyLeftFindingsOut: row.missing.contains(FleetLifecycle.policyLeftFindingsOut) ? true : nil)
             })
         // One more row than the page holds: the page ends after its last image.
         if rows.count > filter.limit { answer.next = answer.images.last.map { ImagePosition(name: $0.image).cursor } }

@@ -953,6 +953,10 @@ import Testing
             return (report["requestPolicy"] as? [String: Any])?["severity"] as? [String] == ["CRITICAL"]
                 && (report["vulnerabilities"] as? [Any])?.isEmpty == true
         }
+        // The image list says its counts are what the policy let through.
+        let row = (try Self.object(try await Self.request(.GET, "\(service.base)/v1/images?repository=team/app").body)["images"] as? [[String: Any]])?.first
+        #expect(row?["policyLeftFindingsOut"] as? Bool == true && row?["findings"] as? Int == 0, "\(row ?? [:])")
+        #expect(String(decoding: try await Self.request(.GET, "\(service.base)/images").body, as: UTF8.self).contains("findings left out by policy"))
         let bad = try await Self.request(.POST, "\(service.base)/v1/scans", body: #"{"image": "\#(image)", "policy": {"severity": ["SEVERE"]}}"#)
         #expect(bad.status == 400)
         #expect(String(decoding: bad.body, as: UTF8.self).contains("severity"))
