@@ -168,14 +168,16 @@ extension ServiceRoutes {
         guard components.path.isEmpty || components.path == "/", components.query == nil else {
             return Self.harborError(.unprocessableContent, "registry.url must be the registry's address with no path, not \(url)")
         }
-        let registry = components.port.map { "\(host):\($0)" } ?? host
-        // Held to the registries --registry names, as POST /v1/scans and the webhook are: the API
-        // token must not make fathom fetch from any host a request names. (422: the adapter
-        // API's answer for a request it will not take.)
-        guard configuration.allows(scanOf: registry) else {
+        let asked = components.port.map { "\(host):\($0)" } ?? host
+        // Held to the registries --registry names, as the webhook's events are (Harbor sends
+        // both): the API token must not make fathom fetch from any host a request names. With
+        // exactly one plain --registry, Harbor's own address for itself is that registry as
+        // this service reaches it. (422: the adapter API's answer for a request it will not take.)
+        let named = configuration.registries.isEmpty ? asked : configuration.registry(forEvent: asked)
+        guard let registry = named else {
             return Self.harborError(
                 .unprocessableContent,
-                "\(registry) is not a registry this service scans from (--registry \(configuration.registries.joined(separator: ", ")))")
+                "\(asked) is not a registry this service scans from (--registry \(configuration.registries.joined(separator: ", ")))")
         }
         let authorization = scan.registry?.authorization.flatMap { $0.isEmpty ? nil : $0 }
         let digest: FathomCore.Digest
